@@ -1,0 +1,279 @@
+//! The plain multiple-choice CSV importer.
+//!
+//! A header row names the columns, in any order and any letter case: `question` and `answer`
+//! (a letter) are required, options sit in columns `A`, `B`, ... up to `J` (at least `A` and
+//! `B`), and `id`, `category`, `explanation` and `source` are optional. A row's options end at
+//! its first empty option cell. Without an `id` column, items are numbered from 1; without a
+//! `category` column, every item is in `general`.
+
+use super::Collector;
+use crate::dataset::{AnswerKey, DatasetItem, MAX_CHOICES};
+
+/// Category given to items of a file without a `category` column.
+const DEFAULT_CATEGORY: &str = "general";
+
+#[derive(Default)]
+struct Columns {
+    id: Option<usize>,
+    category: Option<usize>,
+    question: Option<usize>,
+    answer: Option<usize>,
+    explanation: Option<usize>,
+    source: Option<usize>,
+    options: [Option<usize>; MAX_CHOICES],
+}
+
+impl Columns {
+    /// Maps header names to positions; reports unknown, repeated and missing columns.
+    fn from_header(header: &csv::ByteRecord, collector: &mut Collector) -> Option<Self> {
+        let mut columns = Columns::default();
+        let mut ok = true;
+        for (position, raw) in header.iter().enumerate() {
+            let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+            let slot = match name.as_str() {
+                "id" => &mut columns.id,
+                "category" => &mut columns.category,
+                "question" => &mut columns.question,
+                "answer" => &mut columns.answer,
+                "explanation" => &mut columns.explanation,
+                "source" => &mut columns.source,
+                letter if letter.len() == 1 && (b'a'..=b'j').contains(&letter.as_bytes()[0]) => {
+                    &mut columns.options[usize::from(letter.as_bytes()[0] - b'a')]
+                }
+                _ => {
+                    collector.problem(
+                        1,
+                        format!(
+                            "unknown column `{name}` (expected id, category, question, A..J, answer, explanation, source)"
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if slot.replace(position).is_some() {
+                collector.problem(1, format!("column `{name}` appears twice"));
+                ok = false;
+            }
+        }
+        for (name, present) in [
+            ("question", columns.question.is_some()),
+            ("answer", columns.answer.is_some()),
+            ("A", columns.options[0].is_some()),
+            ("B", columns.options[1].is_some()),
+        ] {
+            if !present {
+                collector.problem(1, format!("the header has no `{name}` column"));
+                ok = false;
+            }
+        }
+        let last_option = columns
+            .options
+            .iter()
+            .rposition(Option::is_some)
+            .unwrap_or(0);
+        if let Some(gap) = columns.options[..last_option]
+            .iter()
+            .position(Option::is_none)
+        {
+            collector.problem(
+                1,
+                format!(
+                    "option columns must be consecutive; `{}` is missing",
+                    letter(gap)
+                ),
+            );
+            ok = false;
+        }
+        ok.then_some(columns)
+    }
+}
+
+fn letter(index: usize) -> char {
+    char::from(b'A' + index as u8)
+}
+
+pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = match reader.byte_headers() {
+        Ok(header) => header.clone(),
+        Err(e) => {
+            collector.problem(1, format!("the header row cannot be read: {e}"));
+            return;
+        }
+    };
+    if header.is_empty() {
+        return;
+    }
+    let Some(columns) = Columns::from_header(&header, collector) else {
+        return;
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut ordinal = 0usize;
+    loop {
+        let line = reader.position().line() as usize;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                ordinal += 1;
+                let line = record.position().map_or(line, |p| p.line() as usize);
+                if record
+                    .iter()
+                    .all(|field| field.iter().all(u8::is_ascii_whitespace))
+                {
+                    continue;
+                }
+                parse_row(&record, line, ordinal, &columns, collector);
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line() as usize);
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("the row has {len} fields, the header has {expected_len}"),
+                    _ => format!("the row cannot be read: {e}"),
+                };
+                collector.problem(line, message);
+            }
+        }
+    }
+}
+
+fn parse_row(
+    record: &csv::ByteRecord,
+    line: usize,
+    ordinal: usize,
+    columns: &Columns,
+    collector: &mut Collector,
+) {
+    let mut utf8_ok = true;
+    let mut cell = |position: Option<usize>| -> Option<String> {
+        let raw = record.get(position?)?;
+        match std::str::from_utf8(raw) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(_) => {
+                utf8_ok = false;
+                None
+            }
+        }
+    };
+    let id = cell(columns.id).unwrap_or_else(|| ordinal.to_string());
+    let category = cell(columns.category).unwrap_or_else(|| DEFAULT_CATEGORY.to_owned());
+    let question = cell(columns.question).unwrap_or_default();
+    let answer_text = cell(columns.answer).unwrap_or_default();
+    let explanation = cell(columns.explanation).filter(|e| !e.is_empty());
+    let source = cell(columns.source).filter(|s| !s.is_empty());
+    let cells: Vec<String> = columns
+        .options
+        .iter()
+        .map_while(|&position| position.map(|p| cell(Some(p)).unwrap_or_default()))
+        .collect();
+    if !utf8_ok {
+        collector.problem(line, "the row is not valid UTF-8");
+        return;
+    }
+    let given = cells
+        .iter()
+        .rposition(|c| !c.is_empty())
+        .map_or(0, |i| i + 1);
+    if let Some(gap) = cells[..given].iter().position(String::is_empty) {
+        collector.problem(
+            line,
+            format!(
+                "option {} is empty but a later option is given",
+                letter(gap)
+            ),
+        );
+        return;
+    }
+    let Some(answer) = AnswerKey::from_letter(&answer_text.to_ascii_uppercase()) else {
+        collector.problem(
+            line,
+            format!("answer `{answer_text}` is not a letter A to J"),
+        );
+        return;
+    };
+    let mut choices = cells;
+    choices.truncate(given);
+    collector.item(
+        line,
+        DatasetItem {
+            id,
+            category,
+            question,
+            choices,
+            answer,
+            explanation,
+            source,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::import::{ImportFormat, parse_items};
+
+    fn parse(text: &str) -> Result<crate::import::ParsedItems, crate::import::ImportRejected> {
+        parse_items(ImportFormat::Csv, text.as_bytes())
+    }
+
+    #[test]
+    fn reads_rows_with_optional_columns_and_quoted_newlines() {
+        let text = "Question,A,B,C,Answer,Category\n\
+                    \"Two\nlines?\",yes,no,,a,logic\n\
+                    Sky?,blue,green,red,A,nature\n";
+        let items = parse(text).unwrap().items;
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].id, "1");
+        assert_eq!(items[0].question, "Two\nlines?");
+        assert_eq!(items[0].choices, ["yes", "no"]);
+        assert_eq!(items[0].answer.letter(), 'A');
+        assert_eq!(items[1].id, "2");
+        assert_eq!(items[1].category, "nature");
+    }
+
+    #[test]
+    fn default_category_without_the_column() {
+        let items = parse("question,A,B,answer\nQ,x,y,B\n").unwrap().items;
+        assert_eq!(items[0].category, "general");
+    }
+
+    #[test]
+    fn bad_rows_are_reported_with_the_line_they_start_on() {
+        let text = "id,question,A,B,C,answer\n\
+                    1,\"multi\nline\",x,y,z,A\n\
+                    2,Q,x,y,z,K\n\
+                    3,Q,x,,z,A\n\
+                    4,Q,x,y\n\
+                    1,Q,x,y,z,C\n";
+        let err = parse(text).unwrap_err();
+        let lines: Vec<usize> = err.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [4, 5, 6, 7], "{:?}", err.problems);
+        assert!(err.problems[2].message.contains("4 fields"));
+        assert!(
+            err.problems[3]
+                .message
+                .contains("duplicate item id `1` (first on line 2)")
+        );
+    }
+
+    #[test]
+    fn header_problems_are_reported_on_line_one() {
+        let err = parse("question,A,C,answer,colour\nQ,x,y,A\n").unwrap_err();
+        let messages: Vec<&str> = err.problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .all(|_| err.problems.iter().all(|p| p.line == 1))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("unknown column `colour`"))
+        );
+        assert!(messages.iter().any(|m| m.contains("no `B` column")));
+    }
+}

@@ -1,0 +1,166 @@
+//! The MMLU-Pro JSON Lines importer.
+//!
+//! `answer` (the letter) is authoritative: the official evaluation compares predictions to it.
+//! When `answer_index` disagrees (upstream question 3983 does), the row is accepted with a
+//! warning.
+
+use serde::Deserialize;
+
+use super::{Collector, utf8_lines};
+use crate::dataset::{AnswerKey, DatasetItem};
+
+#[derive(Deserialize)]
+struct Record {
+    question_id: QuestionId,
+    question: String,
+    options: Vec<String>,
+    answer: String,
+    #[serde(default)]
+    answer_index: Option<i64>,
+    #[serde(default)]
+    cot_content: Option<String>,
+    category: String,
+    #[serde(default)]
+    src: Option<String>,
+}
+
+/// MMLU-Pro ids are integers; other files in the same shape sometimes use strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum QuestionId {
+    Number(i64),
+    Text(String),
+}
+
+pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
+    for (line, text) in utf8_lines(bytes, collector) {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = match serde_json::from_str(text) {
+            Ok(record) => record,
+            Err(e) => {
+                collector.problem(line, describe_json_error(&e));
+                continue;
+            }
+        };
+        let Some(answer) = AnswerKey::from_letter(&record.answer) else {
+            collector.problem(
+                line,
+                format!(
+                    "answer `{}` is not a letter A to J",
+                    truncate(&record.answer)
+                ),
+            );
+            continue;
+        };
+        if let Some(index) = record.answer_index
+            && usize::try_from(index).ok() != Some(answer.index())
+        {
+            collector.warning(
+                line,
+                format!(
+                    "answer `{answer}` and answer_index {index} disagree; the letter `{answer}` is used"
+                ),
+            );
+        }
+        let id = match record.question_id {
+            QuestionId::Number(n) => n.to_string(),
+            QuestionId::Text(s) => s,
+        };
+        collector.item(
+            line,
+            DatasetItem {
+                id,
+                category: record.category,
+                question: record.question,
+                choices: record.options,
+                answer,
+                explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
+                source: record.src.filter(|s| !s.is_empty()),
+            },
+        );
+    }
+}
+
+/// serde_json's message without its "at line 1 column N" suffix (every record is one line),
+/// with the column kept.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(message, _)| message);
+    format!(
+        "not a valid MMLU-Pro record: {message} (column {})",
+        e.column()
+    )
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(20).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::import::{ImportFormat, parse_items};
+
+    const GOOD: &str = r#"{"question_id": 70, "question": "Q?", "options": ["a", "b", "c"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "business", "src": "ori_mmlu-business_ethics"}"#;
+
+    fn parse(text: &str) -> Result<crate::import::ParsedItems, crate::import::ImportRejected> {
+        parse_items(ImportFormat::MmluProJsonl, text.as_bytes())
+    }
+
+    #[test]
+    fn reads_a_record() {
+        let parsed = parse(&format!("{GOOD}\r\n\n")).unwrap();
+        let item = &parsed.items[0];
+        assert_eq!(item.id, "70");
+        assert_eq!(item.answer.letter(), 'B');
+        assert_eq!(item.choices.len(), 3);
+        assert_eq!(item.explanation, None);
+        assert_eq!(item.source.as_deref(), Some("ori_mmlu-business_ethics"));
+        assert!(parsed.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_letter_wins_over_a_disagreeing_index_with_a_warning() {
+        let row = GOOD.replace(r#""answer_index": 1"#, r#""answer_index": 0"#);
+        let parsed = parse(&row).unwrap();
+        assert_eq!(parsed.items[0].answer.letter(), 'B');
+        assert_eq!(parsed.warnings[0].line, 1);
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_with_its_number() {
+        let text = [
+            GOOD.to_owned(),
+            "{not json".to_owned(),
+            GOOD.replace(r#""answer": "B""#, r#""answer": "Z""#)
+                .replace("70", "71"),
+            GOOD.replace(r#""options": ["a", "b", "c"]"#, r#""options": ["a"]"#)
+                .replace("70", "72"),
+            GOOD.replace(r#""question": "Q?", "#, ""),
+            GOOD.to_owned(),
+        ]
+        .join("\n");
+        let err = parse(&text).unwrap_err();
+        let lines: Vec<usize> = err.problems.iter().map(|p| p.line).collect();
+        // Line 4 breaks two rules (one option; answer B beyond it): both are listed.
+        assert_eq!(lines, [2, 3, 4, 4, 5, 6], "{:?}", err.problems);
+        assert!(err.problems[4].message.contains("missing field `question`"));
+        assert!(
+            err.problems[5]
+                .message
+                .contains("duplicate item id `70` (first on line 1)")
+        );
+        assert_eq!(err.total, 6);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_line_problem() {
+        let mut bytes = GOOD.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\n\xff\xfe\n");
+        let err = parse_items(ImportFormat::MmluProJsonl, &bytes).unwrap_err();
+        assert_eq!(err.problems[0].line, 2);
+    }
+}

@@ -1,0 +1,189 @@
+//! Turning dataset files into items: MMLU-Pro JSON Lines and plain multiple-choice CSV.
+//!
+//! Parsing is all-or-nothing: every row is checked, every problem is reported with its line
+//! number, and items are only returned when there is none, so a caller never stores half a file.
+
+mod csv_rows;
+mod mmlu_pro;
+
+use std::{collections::HashMap, fmt};
+
+use crate::dataset::DatasetItem;
+
+/// Most items one import may hold.
+pub const MAX_ITEMS: usize = 200_000;
+/// Most problems reported for one rejected file (the total is always given).
+pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+/// A dataset file format the importers understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// One MMLU-Pro record per line: `question_id, question, options, answer, answer_index,
+    /// cot_content, category, src`.
+    MmluProJsonl,
+    /// A header row, then one multiple-choice item per row (see `docs/datasets.md`).
+    Csv,
+}
+
+impl ImportFormat {
+    /// The format's name as clients write it (`jsonl`, `csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MmluProJsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// Something wrong (or worth a warning) in a dataset file, at a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIssue {
+    /// 1-based line of the file where the row starts (0 when the issue concerns the whole file).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl LineIssue {
+    fn new(line: usize, message: impl Into<String>) -> Self {
+        Self {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for LineIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+/// A file that parsed cleanly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedItems {
+    /// The items, in file order.
+    pub items: Vec<DatasetItem>,
+    /// Things accepted but worth knowing (e.g. MMLU-Pro's `answer` and `answer_index` disagree).
+    pub warnings: Vec<LineIssue>,
+}
+
+/// A file that was rejected, with its problems.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {format} file has {total} problem(s); first: {first}", format = .format.as_str(), first = .problems.first().map(ToString::to_string).unwrap_or_default())]
+pub struct ImportRejected {
+    /// The format the file was read as.
+    pub format: ImportFormat,
+    /// The first [`MAX_REPORTED_PROBLEMS`] problems, in line order.
+    pub problems: Vec<LineIssue>,
+    /// How many problems there were in all.
+    pub total: usize,
+}
+
+/// Parses a whole file. Returns the items only when every row is valid.
+pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, ImportRejected> {
+    let mut collector = Collector::default();
+    match format {
+        ImportFormat::MmluProJsonl => mmlu_pro::parse(bytes, &mut collector),
+        ImportFormat::Csv => csv_rows::parse(bytes, &mut collector),
+    }
+    collector.finish(format)
+}
+
+/// Gathers items, problems and warnings as a parser walks a file, and applies the rules that
+/// span rows (unique ids, item count).
+#[derive(Default)]
+struct Collector {
+    items: Vec<(usize, DatasetItem)>,
+    problems: Vec<LineIssue>,
+    warnings: Vec<LineIssue>,
+}
+
+impl Collector {
+    fn problem(&mut self, line: usize, message: impl Into<String>) {
+        self.problems.push(LineIssue::new(line, message));
+    }
+
+    fn warning(&mut self, line: usize, message: impl Into<String>) {
+        self.warnings.push(LineIssue::new(line, message));
+    }
+
+    /// Accepts a row's item after checking the item's own rules.
+    fn item(&mut self, line: usize, item: DatasetItem) {
+        let problems = item.problems();
+        if problems.is_empty() {
+            self.items.push((line, item));
+        } else {
+            for p in problems {
+                self.problem(line, p);
+            }
+        }
+    }
+
+    fn finish(mut self, format: ImportFormat) -> Result<ParsedItems, ImportRejected> {
+        let mut first_line_of: HashMap<&str, usize> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (line, item) in &self.items {
+            if let Some(first) = first_line_of.insert(&item.id, *line) {
+                first_line_of.insert(&item.id, first);
+                duplicates.push(LineIssue::new(
+                    *line,
+                    format!("duplicate item id `{}` (first on line {first})", item.id),
+                ));
+            }
+        }
+        self.problems.extend(duplicates);
+        if self.items.len() > MAX_ITEMS {
+            self.problems.push(LineIssue::new(
+                0,
+                format!("the file has more than {MAX_ITEMS} items"),
+            ));
+        }
+        if self.items.is_empty() && self.problems.is_empty() {
+            self.problems
+                .push(LineIssue::new(0, "the file holds no items"));
+        }
+        if self.problems.is_empty() {
+            return Ok(ParsedItems {
+                items: self.items.into_iter().map(|(_, item)| item).collect(),
+                warnings: self.warnings,
+            });
+        }
+        self.problems.sort_by_key(|p| p.line);
+        let total = self.problems.len();
+        self.problems.truncate(MAX_REPORTED_PROBLEMS);
+        Err(ImportRejected {
+            format,
+            problems: self.problems,
+            total,
+        })
+    }
+}
+
+/// Splits a file into `(1-based line number, line)` pairs, reporting lines that are not UTF-8.
+fn utf8_lines<'a>(bytes: &'a [u8], collector: &mut Collector) -> Vec<(usize, &'a str)> {
+    let mut lines = Vec::new();
+    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        match std::str::from_utf8(raw) {
+            Ok(line) => lines.push((index + 1, line)),
+            Err(_) => collector.problem(index + 1, "the line is not valid UTF-8"),
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_rejected() {
+        let err = parse_items(ImportFormat::MmluProJsonl, b"\n\n").unwrap_err();
+        assert_eq!(err.problems[0].message, "the file holds no items");
+    }
+}

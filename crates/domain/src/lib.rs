@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+
+mod dataset;
+mod error;
+mod ids;
+pub mod import;
+mod item;
+mod progress;
+mod run;
+mod selection;
+mod settings;
+mod time;
+
+pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
+pub use error::{FieldError, TransitionError, ValidationErrors};
+pub use ids::{DatasetId, InvalidId, RunId};
+pub use item::{ItemSnapshot, ItemState, UnknownItemState};
+pub use progress::{Progress, StateCounts};
+pub use run::{Lifecycle, Run, RunStatus, UnknownRunStatus};
+pub use selection::ItemSelection;
+pub use settings::{GenerationSettings, RunSettings};
+pub use time::{Timestamp, truncate_to_micros};
+
+/// The bounds the domain enforces, in one place for documentation and error messages.
+pub mod limits {
+    pub use crate::dataset::{
+        MAX_CATEGORY_CHARS, MAX_CHOICE_BYTES, MAX_CHOICES, MAX_DATASET_NAME_CHARS,
+        MAX_ITEM_ID_CHARS, MAX_SOURCE_CHARS, MAX_TEXT_BYTES, MIN_CHOICES,
+    };
+    pub use crate::import::{MAX_ITEMS, MAX_REPORTED_PROBLEMS};
+    pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SELECTED_CATEGORIES};
+    pub use crate::settings::{MAX_CONCURRENCY, MAX_GENERATION_TOKENS};
+}

@@ -1,0 +1,174 @@
+//! Runs: their status and its legal transitions, the persisted lifecycle, and the run itself.
+
+use std::{fmt, str::FromStr};
+
+use crate::{
+    error::TransitionError, ids::DatasetId, ids::RunId, progress::StateCounts,
+    settings::RunSettings, time::Timestamp,
+};
+
+/// Where a run stands: `pending` -> `running` -> `completed` | `failed` | `canceled`.
+///
+/// A pending run can also be canceled or fail before it starts, and a retry moves a finished
+/// run back to `pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Created, not started.
+    Pending,
+    /// Items are being evaluated.
+    Running,
+    /// Every item reached a terminal state (faulted ones included).
+    Completed,
+    /// The run could not proceed at all (e.g. the provider rejected its credentials).
+    Failed,
+    /// Stopped on request.
+    Canceled,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 5] = [
+        Self::Pending,
+        Self::Running,
+        Self::Completed,
+        Self::Failed,
+        Self::Canceled,
+    ];
+
+    /// The status's wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    /// Whether the run is finished.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Canceled)
+    }
+
+    /// Whether the run belongs on the active board as an active run (`pending` or `running`).
+    pub fn is_active(self) -> bool {
+        !self.is_terminal()
+    }
+
+    /// Whether `self -> next` is a legal move.
+    pub fn can_transition_to(self, next: RunStatus) -> bool {
+        use RunStatus::*;
+        match (self, next) {
+            (Pending, Running | Failed | Canceled) => true,
+            (Running, Completed | Failed | Canceled) => true,
+            // A retry reopens a finished run.
+            (from, Pending) => from.is_terminal(),
+            _ => false,
+        }
+    }
+
+    /// `next` when the move is legal, else a [`TransitionError`].
+    pub fn transition_to(self, next: RunStatus) -> Result<RunStatus, TransitionError> {
+        if self.can_transition_to(next) {
+            Ok(next)
+        } else {
+            Err(TransitionError {
+                entity: "run",
+                from: self.as_str(),
+                to: next.as_str(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a run status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown run status `{0}`")]
+pub struct UnknownRunStatus(pub String);
+
+impl FromStr for RunStatus {
+    type Err = UnknownRunStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownRunStatus(s.chars().take(40).collect()))
+    }
+}
+
+/// What happened to a run beyond its status, persisted so that a refreshed board can rebuild it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// How many times the run was picked up again after a restart or a lost worker.
+    pub resumed_count: u32,
+    /// When it was last picked up again.
+    pub last_resumed_at: Option<Timestamp>,
+    /// When a cancel was requested, set at once, before the run reaches `canceled`.
+    pub cancel_requested_at: Option<Timestamp>,
+}
+
+/// A run: every selected item of one dataset sent to one model of one provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// The run's id.
+    pub id: RunId,
+    /// The provider, as named in the configuration.
+    pub provider_name: String,
+    /// The dataset's name.
+    pub dataset_name: String,
+    /// The exact dataset version the run's items were taken from.
+    pub dataset_id: DatasetId,
+    /// The model, as named by the provider.
+    pub model_name: String,
+    /// Where the run stands.
+    pub status: RunStatus,
+    /// The settings it was created with.
+    pub settings: RunSettings,
+    /// How many of its items are in each state.
+    pub counts: StateCounts,
+    /// Resume and cancel history.
+    pub lifecycle: Lifecycle,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it first started running.
+    pub started_at: Option<Timestamp>,
+    /// When it last reached a terminal status.
+    pub finished_at: Option<Timestamp>,
+    /// When anything about it last changed.
+    pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunStatus::{self, *};
+
+    #[test]
+    fn legal_and_illegal_moves() {
+        assert!(Pending.can_transition_to(Running));
+        assert!(Running.can_transition_to(Completed));
+        assert!(Running.can_transition_to(Canceled));
+        assert!(Completed.can_transition_to(Pending));
+        assert!(!Completed.can_transition_to(Running));
+        assert!(!Pending.can_transition_to(Completed));
+        assert!(!Running.can_transition_to(Pending));
+        assert_eq!(
+            Canceled.transition_to(Running).unwrap_err().to_string(),
+            "illegal run transition from `canceled` to `running`"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>(), Ok(s));
+        }
+    }
+}

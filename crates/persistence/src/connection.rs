@@ -1,0 +1,263 @@
+//! The connection type serving both backends, and how connections are opened and pooled.
+
+use std::time::Duration;
+
+use diesel::{
+    connection::SimpleConnection, pg::PgConnection, prelude::*, sqlite::SqliteConnection,
+};
+
+use crate::error::StoreError;
+
+/// One database connection, to SQLite or PostgreSQL. Queries written against the shared
+/// schema run on either; backend-specific SQL matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// A PostgreSQL connection.
+    Postgres(PgConnection),
+    /// A SQLite connection.
+    Sqlite(SqliteConnection),
+}
+
+/// Evaluates the same diesel expression on whichever concrete connection `$conn` holds. For the
+/// few statements `MultiConnection` cannot express generically, such as multi-row `INSERT`.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::connection::DbConnection::Postgres($c) => $body,
+            $crate::connection::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, for several replicas on one database.
+    Postgres,
+    /// SQLite, the embedded default.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend's name as logs and `/readyz` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A database location: the backend and what to hand its driver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl DatabaseUrl {
+    /// Picks the backend from the URL itself: `postgres://` or `postgresql://` is PostgreSQL;
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain file path is SQLite. Any other scheme is an
+    /// error, as is an in-memory SQLite database (each pooled connection would see its own).
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let invalid = |reason: &str| StoreError::InvalidUrl(reason.to_owned());
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err(invalid("the SQLite path is empty"));
+        }
+        if path == ":memory:" || path.contains("mode=memory") {
+            return Err(invalid(
+                "an in-memory SQLite database cannot be shared by a connection pool; use a file",
+            ));
+        }
+        // A path never contains "://"; anything else with a scheme is a typo or another database.
+        if let Some((scheme, _)) = path.split_once("://") {
+            return Err(invalid(&format!(
+                "unsupported scheme `{scheme}://` (use postgres://, sqlite:// or a file path)"
+            )));
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        })
+    }
+
+    /// The backend the URL selects.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For SQLite, the database file's path.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        (self.backend == Backend::Sqlite).then_some(self.target.as_str())
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => redact_password(&self.target),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Settings applied to every SQLite connection the pool hands out: WAL so readers never block
+/// the writer, a busy timeout instead of immediate `SQLITE_BUSY`, and enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+/// Opens connections for the pool, to the backend the URL chose, never guessing.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    /// A manager for connections to `url`.
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        match self.url.backend {
+            Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(
+                self.url.target(),
+            )?)),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(self.url.target())?;
+                conn.batch_execute(SQLITE_PRAGMAS)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Why a connection could not be opened or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The driver refused to connect.
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    /// A setup or health query failed.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// How big the pool is and how long a caller waits for a connection.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections kept open.
+    pub max_connections: u32,
+    /// How long `get` waits before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        for sqlite in [
+            "sqlite://data/x.db",
+            "sqlite:data/x.db",
+            "./data/x.db",
+            "/tmp/x.db",
+        ] {
+            let url = DatabaseUrl::parse(sqlite).unwrap();
+            assert_eq!(url.backend(), Backend::Sqlite, "{sqlite}");
+            assert!(url.sqlite_path().unwrap().ends_with("x.db"));
+        }
+    }
+
+    #[test]
+    fn unknown_schemes_and_memory_databases_are_rejected() {
+        for bad in [
+            "mysql://h/db",
+            "http://x",
+            "sqlite::memory:",
+            ":memory:",
+            "sqlite://",
+            "",
+        ] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        let url =
+            DatabaseUrl::parse("postgres://evalboard:hunter2@db:5432/evalboard?sslmode=require")
+                .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://evalboard:***@db:5432/evalboard?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

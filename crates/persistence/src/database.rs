@@ -1,0 +1,105 @@
+//! The `Database` handle: a connection pool plus the rules for reading and writing through it.
+
+use std::sync::{Arc, Mutex};
+
+use diesel::{Connection, connection::SimpleConnection};
+
+use crate::{
+    connection::{Backend, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions},
+    error::StoreError,
+};
+
+/// A pooled connection.
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// evalboard's database: cheap to clone, safe to share between threads.
+///
+/// Calls block; async callers run them on a blocking thread. Repository methods live in
+/// `impl Database` blocks, one module per kind of data.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<ConnectionManager>,
+    url: DatabaseUrl,
+    /// SQLite allows one writer at a time; taking turns here, in-process, keeps writers from
+    /// failing each other's lock upgrades with `SQLITE_BUSY`. `None` on PostgreSQL.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens a pool on `url` (see [`DatabaseUrl::parse`]) and checks that a connection can be
+    /// made. For SQLite, the file's directory is created when missing.
+    pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        if let Some(path) = url.sqlite_path()
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_connections)
+            .connection_timeout(options.acquire_timeout)
+            .test_on_check_out(false)
+            .build(ConnectionManager::new(url.clone()))?;
+        let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self {
+            pool,
+            url,
+            sqlite_writer,
+        })
+    }
+
+    /// Which backend this database is.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// Where the database is, with any password hidden.
+    pub fn redacted_url(&self) -> String {
+        self.url.redacted()
+    }
+
+    /// A connection from the pool; waits at most the pool's acquire timeout.
+    pub fn connection(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Checks that the database answers a query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.connection()?.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled connection, outside any transaction.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.connection()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one transaction: everything it writes is committed together or not at all.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.connection()?;
+        let _turn = self
+            .sqlite_writer
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(f)
+    }
+}

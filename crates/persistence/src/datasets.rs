@@ -1,0 +1,283 @@
+//! Datasets and their items: versioned import, listing, lookup by name.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{
+    AnswerKey, CategoryCount, Dataset, DatasetId, DatasetItem, DatasetName, Timestamp,
+    dataset_digest,
+};
+
+use crate::{
+    connection::{DbConnection, on_backend},
+    database::Database,
+    error::StoreError,
+    schema::{dataset_items, datasets},
+};
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const INSERT_CHUNK: usize = 1_000;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = datasets)]
+pub(crate) struct DatasetRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) version: i32,
+    pub(crate) digest: String,
+    pub(crate) item_count: i64,
+    pub(crate) created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dataset_items)]
+struct NewDatasetItemRow<'a> {
+    dataset_id: &'a str,
+    position: i32,
+    item_id: &'a str,
+    category: &'a str,
+    question: &'a str,
+    choices: String,
+    answer: String,
+    explanation: Option<&'a str>,
+    source: Option<&'a str>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dataset_items)]
+pub(crate) struct DatasetItemRow {
+    pub(crate) item_id: String,
+    pub(crate) category: String,
+    pub(crate) question: String,
+    pub(crate) choices: String,
+    pub(crate) answer: String,
+    pub(crate) explanation: Option<String>,
+    pub(crate) source: Option<String>,
+}
+
+impl DatasetItemRow {
+    pub(crate) fn choices(&self) -> Result<Vec<String>, StoreError> {
+        serde_json::from_str(&self.choices)
+            .map_err(|e| StoreError::corrupt(format!("choices of item {}: {e}", self.item_id)))
+    }
+
+    fn into_domain(self) -> Result<DatasetItem, StoreError> {
+        let choices = self.choices()?;
+        let answer = AnswerKey::from_letter(&self.answer)
+            .ok_or_else(|| StoreError::corrupt(format!("answer of item {}", self.item_id)))?;
+        Ok(DatasetItem {
+            id: self.item_id,
+            category: self.category,
+            question: self.question,
+            choices,
+            answer,
+            explanation: self.explanation,
+            source: self.source,
+        })
+    }
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedDataset {
+    /// The stored version.
+    pub dataset: Dataset,
+    /// `false` when the newest version under that name already had exactly these items, in
+    /// which case nothing was written.
+    pub created: bool,
+}
+
+/// Input of an import: a valid name and items that passed the importers' checks.
+#[derive(Debug, Clone)]
+pub struct DatasetImport<'a> {
+    /// Name to store the items under.
+    pub name: &'a DatasetName,
+    /// The items, in dataset order.
+    pub items: &'a [DatasetItem],
+    /// Time of the import.
+    pub at: Timestamp,
+}
+
+impl Database {
+    /// Stores `items` as a new version of dataset `name`, in one transaction. Importing the
+    /// same content again returns the existing version instead of making another.
+    pub fn import_dataset(&self, import: DatasetImport<'_>) -> Result<ImportedDataset, StoreError> {
+        let digest = dataset_digest(import.items);
+        self.write(|conn| {
+            let latest = latest_row(conn, import.name.as_str())?;
+            if let Some(latest) = latest.as_ref().filter(|row| row.digest == digest) {
+                let dataset = load_dataset(conn, latest)?;
+                return Ok(ImportedDataset {
+                    dataset,
+                    created: false,
+                });
+            }
+            let row = DatasetRow {
+                id: DatasetId::generate().to_string(),
+                name: import.name.to_string(),
+                version: latest.map_or(1, |row| row.version + 1),
+                digest,
+                item_count: import.items.len() as i64,
+                created_at: import.at.naive_utc(),
+            };
+            diesel::insert_into(datasets::table)
+                .values(&row)
+                .execute(conn)?;
+            insert_items(conn, &row.id, import.items)?;
+            Ok(ImportedDataset {
+                dataset: load_dataset(conn, &row)?,
+                created: true,
+            })
+        })
+    }
+
+    /// The newest version of every dataset, by name.
+    pub fn list_datasets(&self) -> Result<Vec<Dataset>, StoreError> {
+        self.read(|conn| {
+            let rows: Vec<DatasetRow> = datasets::table
+                .order((datasets::name.asc(), datasets::version.desc()))
+                .select(DatasetRow::as_select())
+                .load(conn)?;
+            let mut newest: Vec<DatasetRow> = Vec::new();
+            for row in rows {
+                if newest.last().is_none_or(|last| last.name != row.name) {
+                    newest.push(row);
+                }
+            }
+            let ids: Vec<&str> = newest.iter().map(|r| r.id.as_str()).collect();
+            let mut categories = category_counts(conn, &ids)?;
+            newest
+                .into_iter()
+                .map(|row| {
+                    let cats = categories.remove(&row.id).unwrap_or_default();
+                    into_dataset(&row, cats)
+                })
+                .collect()
+        })
+    }
+
+    /// The newest version of dataset `name`, if there is one.
+    pub fn find_dataset(&self, name: &str) -> Result<Option<Dataset>, StoreError> {
+        self.read(|conn| match latest_row(conn, name)? {
+            Some(row) => load_dataset(conn, &row).map(Some),
+            None => Ok(None),
+        })
+    }
+
+    /// Every item of one dataset version, in dataset order.
+    pub fn dataset_items(&self, id: &DatasetId) -> Result<Vec<DatasetItem>, StoreError> {
+        self.read(|conn| {
+            dataset_items::table
+                .filter(dataset_items::dataset_id.eq(id.as_str()))
+                .order(dataset_items::position.asc())
+                .select(DatasetItemRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(DatasetItemRow::into_domain)
+                .collect()
+        })
+    }
+}
+
+pub(crate) fn latest_row(
+    conn: &mut DbConnection,
+    name: &str,
+) -> Result<Option<DatasetRow>, StoreError> {
+    Ok(datasets::table
+        .filter(datasets::name.eq(name))
+        .order(datasets::version.desc())
+        .select(DatasetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// `(position, item id, category)` of every item of a dataset version, in order: what item
+/// selection needs, without the text.
+pub(crate) fn item_keys(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+) -> Result<Vec<(i32, String, String)>, StoreError> {
+    Ok(dataset_items::table
+        .filter(dataset_items::dataset_id.eq(dataset_id))
+        .order(dataset_items::position.asc())
+        .select((
+            dataset_items::position,
+            dataset_items::item_id,
+            dataset_items::category,
+        ))
+        .load(conn)?)
+}
+
+fn insert_items(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+    items: &[DatasetItem],
+) -> Result<(), StoreError> {
+    for (chunk_index, chunk) in items.chunks(INSERT_CHUNK).enumerate() {
+        let rows: Vec<NewDatasetItemRow<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, item)| NewDatasetItemRow {
+                dataset_id,
+                position: (chunk_index * INSERT_CHUNK + i) as i32,
+                item_id: &item.id,
+                category: &item.category,
+                question: &item.question,
+                choices: serde_json::to_string(&item.choices).unwrap_or_default(),
+                answer: item.answer.letter().to_string(),
+                explanation: item.explanation.as_deref(),
+                source: item.source.as_deref(),
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(dataset_items::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+fn load_dataset(conn: &mut DbConnection, row: &DatasetRow) -> Result<Dataset, StoreError> {
+    let mut categories = category_counts(conn, &[row.id.as_str()])?;
+    let cats = categories.remove(&row.id).unwrap_or_default();
+    into_dataset(row, cats)
+}
+
+fn category_counts(
+    conn: &mut DbConnection,
+    dataset_ids: &[&str],
+) -> Result<BTreeMap<String, Vec<CategoryCount>>, StoreError> {
+    let rows: Vec<(String, String, i64)> = dataset_items::table
+        .filter(dataset_items::dataset_id.eq_any(dataset_ids))
+        .group_by((dataset_items::dataset_id, dataset_items::category))
+        .select((
+            dataset_items::dataset_id,
+            dataset_items::category,
+            diesel::dsl::count_star(),
+        ))
+        .order((dataset_items::dataset_id, dataset_items::category))
+        .load(conn)?;
+    let mut by_dataset: BTreeMap<String, Vec<CategoryCount>> = BTreeMap::new();
+    for (dataset_id, name, items) in rows {
+        by_dataset
+            .entry(dataset_id)
+            .or_default()
+            .push(CategoryCount {
+                name,
+                items: items as u64,
+            });
+    }
+    Ok(by_dataset)
+}
+
+fn into_dataset(row: &DatasetRow, categories: Vec<CategoryCount>) -> Result<Dataset, StoreError> {
+    Ok(Dataset {
+        id: DatasetId::parse(&row.id).map_err(StoreError::corrupt)?,
+        name: row.name.clone(),
+        version: u32::try_from(row.version).map_err(StoreError::corrupt)?,
+        digest: row.digest.clone(),
+        item_count: u64::try_from(row.item_count).map_err(StoreError::corrupt)?,
+        categories,
+        created_at: row.created_at.and_utc(),
+    })
+}

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+mod connection;
+mod database;
+mod datasets;
+mod error;
+mod events;
+mod logs;
+mod migrations;
+mod runs;
+mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connection::{
+    Backend, ConnectError, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions,
+};
+pub use database::{Database, PooledConnection};
+pub use datasets::{DatasetImport, ImportedDataset};
+pub use error::StoreError;
+pub use events::StoredEvent;
+pub use logs::{LogLevel, RunLogEntry};
+pub use runs::{
+    ActiveRun, CreatedRun, IdempotencyKey, ItemTransition, NewRun, RunCursor, RunFilter, RunPage,
+};

@@ -1,0 +1,127 @@
+//! Run logs: what happened to a run and its items, in the order it happened.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{RunId, Timestamp};
+
+use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_logs};
+
+/// How important a log entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Detail for troubleshooting.
+    Debug,
+    /// Normal progress (created, started, resumed).
+    Info,
+    /// Something went wrong but the run goes on (a retry, a fault).
+    Warn,
+    /// Something stopped the run or an item.
+    Error,
+}
+
+impl LogLevel {
+    /// The level's stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Debug, Self::Info, Self::Warn, Self::Error]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+    }
+}
+
+/// One log entry of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLogEntry {
+    /// Increasing id, also the entry's order.
+    pub id: i64,
+    /// The item the entry is about, if any.
+    pub sequence: Option<u32>,
+    /// Importance.
+    pub level: LogLevel,
+    /// What happened.
+    pub message: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = run_logs)]
+struct NewLogRow<'a> {
+    run_id: &'a str,
+    sequence: Option<i32>,
+    level: &'static str,
+    message: &'a str,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = run_logs)]
+struct LogRow {
+    id: i64,
+    sequence: Option<i32>,
+    level: String,
+    message: String,
+    created_at: NaiveDateTime,
+}
+
+/// Appends a log entry inside the caller's transaction.
+pub(crate) fn append(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    sequence: Option<u32>,
+    level: LogLevel,
+    message: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    diesel::insert_into(run_logs::table)
+        .values(NewLogRow {
+            run_id: run_id.as_str(),
+            sequence: sequence.map(|s| s as i32),
+            level: level.as_str(),
+            message,
+            created_at: at.naive_utc(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+impl Database {
+    /// A run's log entries with an id above `after`, oldest first, at most `limit`.
+    pub fn run_logs(
+        &self,
+        run_id: &RunId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RunLogEntry>, StoreError> {
+        self.read(|conn| {
+            run_logs::table
+                .filter(run_logs::run_id.eq(run_id.as_str()))
+                .filter(run_logs::id.gt(after.unwrap_or(0)))
+                .order(run_logs::id.asc())
+                .limit(i64::from(limit))
+                .select(LogRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(|row| {
+                    Ok(RunLogEntry {
+                        id: row.id,
+                        sequence: row.sequence.map(|s| s as u32),
+                        level: LogLevel::parse(&row.level).ok_or_else(|| {
+                            StoreError::corrupt(format!("log level {}", row.level))
+                        })?,
+                        message: row.message,
+                        at: row.created_at.and_utc(),
+                    })
+                })
+                .collect()
+        })
+    }
+}

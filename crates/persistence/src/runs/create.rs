@@ -1,0 +1,236 @@
+//! Creating a run: its row, one item per selected dataset item, the first log entry and event,
+//! and the idempotency key, all in one transaction.
+
+use chrono::NaiveDateTime;
+use diesel::{prelude::*, result::DatabaseErrorKind};
+use evalboard_domain::{
+    ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
+};
+use serde_json::json;
+
+use super::{RunRow, load_row};
+use crate::{
+    connection::{DbConnection, on_backend},
+    database::Database,
+    datasets::{item_keys, latest_row},
+    error::StoreError,
+    events,
+    logs::{self, LogLevel},
+    schema::{idempotency_keys, run_items},
+};
+
+/// Rows per multi-row INSERT of run items.
+const INSERT_CHUNK: usize = 2_000;
+
+/// What a client asked for when creating a run. Provider and model have already been checked
+/// against the configuration; the dataset and the selection are checked here, against the
+/// stored data, in the same transaction that creates the run.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// Provider name, as configured.
+    pub provider_name: &'a str,
+    /// Model name, as configured for that provider.
+    pub model_name: &'a str,
+    /// Name of the dataset; its newest version is used.
+    pub dataset_name: &'a str,
+    /// Validated settings.
+    pub settings: &'a RunSettings,
+    /// Makes a repeated request return the run the first one created.
+    pub idempotency: Option<IdempotencyKey<'a>>,
+    /// Creation time.
+    pub at: Timestamp,
+}
+
+/// A client's `Idempotency-Key` with a fingerprint of the request it came with.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    /// The key as the client sent it.
+    pub key: &'a str,
+    /// A hash of the request; the same key with a different request is a conflict.
+    pub request_hash: &'a str,
+}
+
+/// The outcome of [`Database::create_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedRun {
+    /// The run.
+    pub run: Run,
+    /// `true` when the idempotency key had been seen: the run is the one created back then.
+    pub replayed: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = run_items)]
+struct NewRunItemRow<'a> {
+    run_id: &'a str,
+    sequence: i32,
+    dataset_id: &'a str,
+    dataset_position: i32,
+    state: &'static str,
+    attempt_count: i32,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = idempotency_keys)]
+struct NewIdempotencyRow<'a> {
+    key: &'a str,
+    request_hash: &'a str,
+    run_id: &'a str,
+    created_at: NaiveDateTime,
+}
+
+impl Database {
+    /// Creates a run with one `pending` item per selected dataset item. Nothing is written when
+    /// the dataset is unknown or the selection is invalid ([`StoreError::Invalid`]), or when the
+    /// idempotency key was used for a different request ([`StoreError::Conflict`]).
+    pub fn create_run(&self, new: NewRun<'_>) -> Result<CreatedRun, StoreError> {
+        match self.write(|conn| create_in(conn, &new)) {
+            // Another request with the same key committed first: answer with its run.
+            Err(StoreError::Query(diesel::result::Error::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) if new.idempotency.is_some() => self
+                .read(|conn| replay(conn, new.idempotency.as_ref()))?
+                .ok_or_else(|| StoreError::Conflict("idempotency key race".into())),
+            other => other,
+        }
+    }
+}
+
+fn replay(
+    conn: &mut DbConnection,
+    idempotency: Option<&IdempotencyKey<'_>>,
+) -> Result<Option<CreatedRun>, StoreError> {
+    let Some(idempotency) = idempotency else {
+        return Ok(None);
+    };
+    let stored: Option<(String, String)> = idempotency_keys::table
+        .find(idempotency.key)
+        .select((idempotency_keys::request_hash, idempotency_keys::run_id))
+        .first(conn)
+        .optional()?;
+    let Some((request_hash, run_id)) = stored else {
+        return Ok(None);
+    };
+    if request_hash != idempotency.request_hash {
+        return Err(StoreError::Conflict(
+            "this Idempotency-Key was already used with a different request".into(),
+        ));
+    }
+    let run_id = RunId::parse(&run_id).map_err(StoreError::corrupt)?;
+    Ok(Some(CreatedRun {
+        run: load_row(conn, &run_id, false)?.into_domain()?,
+        replayed: true,
+    }))
+}
+
+fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, StoreError> {
+    if let Some(existing) = replay(conn, new.idempotency.as_ref())? {
+        return Ok(existing);
+    }
+    let Some(dataset) = latest_row(conn, new.dataset_name)? else {
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "datasetName",
+            format!("no dataset is named `{}`", new.dataset_name),
+        );
+        return Err(StoreError::Invalid(errors));
+    };
+    let keys = item_keys(conn, dataset.id.as_str())?;
+    let chosen = new
+        .settings
+        .selection
+        .apply(
+            "settings.selection",
+            keys.iter()
+                .map(|(_, id, category)| (id.as_str(), category.as_str())),
+        )
+        .map_err(StoreError::Invalid)?;
+
+    let id = RunId::generate();
+    let at = new.at.naive_utc();
+    let row = RunRow {
+        id: id.to_string(),
+        provider_name: new.provider_name.to_owned(),
+        dataset_name: new.dataset_name.to_owned(),
+        dataset_id: dataset.id.clone(),
+        model_name: new.model_name.to_owned(),
+        status: RunStatus::Pending.as_str().to_owned(),
+        settings: serde_json::to_string(new.settings).map_err(StoreError::corrupt)?,
+        pending_count: chosen.len() as i64,
+        running_count: 0,
+        awaiting_count: 0,
+        correct_count: 0,
+        incorrect_count: 0,
+        failed_count: 0,
+        canceled_count: 0,
+        resumed_count: 0,
+        last_resumed_at: None,
+        cancel_requested_at: None,
+        created_at: at,
+        started_at: None,
+        finished_at: None,
+        updated_at: at,
+    };
+    diesel::insert_into(crate::schema::runs::table)
+        .values(&row)
+        .execute(conn)?;
+
+    for (chunk_index, chunk) in chosen.chunks(INSERT_CHUNK).enumerate() {
+        let items: Vec<NewRunItemRow<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, &key_index)| NewRunItemRow {
+                run_id: &row.id,
+                sequence: (chunk_index * INSERT_CHUNK + i + 1) as i32,
+                dataset_id: dataset.id.as_str(),
+                dataset_position: keys[key_index].0,
+                state: ItemState::Pending.as_str(),
+                attempt_count: 0,
+                updated_at: at,
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(run_items::table)
+            .values(&items)
+            .execute(c))?;
+    }
+
+    logs::append(
+        conn,
+        &id,
+        None,
+        LogLevel::Info,
+        &format!(
+            "run created: {} item(s) of dataset `{}` version {} ({}) for model `{}` of provider `{}`",
+            chosen.len(),
+            new.dataset_name,
+            dataset.version,
+            dataset.digest,
+            new.model_name,
+            new.provider_name
+        ),
+        new.at,
+    )?;
+    events::append(
+        conn,
+        &id,
+        "run_status",
+        &json!({ "status": RunStatus::Pending.as_str(), "previousStatus": null }),
+        new.at,
+    )?;
+    if let Some(idempotency) = &new.idempotency {
+        diesel::insert_into(idempotency_keys::table)
+            .values(NewIdempotencyRow {
+                key: idempotency.key,
+                request_hash: idempotency.request_hash,
+                run_id: &row.id,
+                created_at: at,
+            })
+            .execute(conn)?;
+    }
+    Ok(CreatedRun {
+        run: row.into_domain()?,
+        replayed: false,
+    })
+}

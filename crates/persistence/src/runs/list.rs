@@ -1,0 +1,104 @@
+//! The run archive: filtered, newest first, paged by keyset cursor.
+
+use diesel::prelude::*;
+use evalboard_domain::{Run, RunId, RunStatus, Timestamp};
+
+use super::RunRow;
+use crate::{database::Database, error::StoreError, schema::runs};
+
+/// Which runs to list. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Any of these statuses (all when empty).
+    pub statuses: Vec<RunStatus>,
+    /// Exactly this provider.
+    pub provider_name: Option<String>,
+    /// Exactly this dataset.
+    pub dataset_name: Option<String>,
+    /// Exactly this model.
+    pub model_name: Option<String>,
+    /// Created at or after this instant.
+    pub created_from: Option<Timestamp>,
+    /// Created strictly before this instant.
+    pub created_before: Option<Timestamp>,
+}
+
+/// Position after the last run of a page: runs are ordered by creation time, then id, both
+/// descending, so the cursor is the last run's pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCursor {
+    /// Creation time of the last run returned.
+    pub created_at: Timestamp,
+    /// Id of the last run returned.
+    pub id: RunId,
+}
+
+/// One page of the archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPage {
+    /// The runs, newest first.
+    pub runs: Vec<Run>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<RunCursor>,
+}
+
+impl Database {
+    /// Runs matching `filter`, newest first, after `cursor`, at most `limit`.
+    pub fn list_runs(
+        &self,
+        filter: &RunFilter,
+        cursor: Option<&RunCursor>,
+        limit: u32,
+    ) -> Result<RunPage, StoreError> {
+        self.read(|conn| {
+            let mut query = runs::table.select(RunRow::as_select()).into_boxed();
+            if !filter.statuses.is_empty() {
+                let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+                query = query.filter(runs::status.eq_any(statuses));
+            }
+            if let Some(provider) = &filter.provider_name {
+                query = query.filter(runs::provider_name.eq(provider.clone()));
+            }
+            if let Some(dataset) = &filter.dataset_name {
+                query = query.filter(runs::dataset_name.eq(dataset.clone()));
+            }
+            if let Some(model) = &filter.model_name {
+                query = query.filter(runs::model_name.eq(model.clone()));
+            }
+            if let Some(from) = filter.created_from {
+                query = query.filter(runs::created_at.ge(from.naive_utc()));
+            }
+            if let Some(before) = filter.created_before {
+                query = query.filter(runs::created_at.lt(before.naive_utc()));
+            }
+            if let Some(cursor) = cursor {
+                let at = cursor.created_at.naive_utc();
+                query = query.filter(
+                    runs::created_at.lt(at).or(runs::created_at
+                        .eq(at)
+                        .and(runs::id.lt(cursor.id.to_string()))),
+                );
+            }
+            // One extra row tells whether another page follows.
+            let mut rows: Vec<RunRow> = query
+                .order((runs::created_at.desc(), runs::id.desc()))
+                .limit(i64::from(limit) + 1)
+                .load(conn)?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            let runs = rows
+                .into_iter()
+                .map(RunRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = if more {
+                runs.last().map(|run| RunCursor {
+                    created_at: run.created_at,
+                    id: run.id.clone(),
+                })
+            } else {
+                None
+            };
+            Ok(RunPage { runs, next })
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Runs and their items: the run row, conversions to the domain, and lookups by id.
+
+mod active;
+mod create;
+mod list;
+mod transitions;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{
+    DatasetId, ItemState, Lifecycle, Run, RunId, RunSettings, RunStatus, StateCounts,
+};
+
+use crate::{
+    connection::DbConnection,
+    database::Database,
+    error::StoreError,
+    schema::{run_items, runs},
+};
+
+pub use active::ActiveRun;
+pub use create::{CreatedRun, IdempotencyKey, NewRun};
+pub use list::{RunCursor, RunFilter, RunPage};
+pub use transitions::ItemTransition;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = runs)]
+pub(crate) struct RunRow {
+    id: String,
+    provider_name: String,
+    dataset_name: String,
+    dataset_id: String,
+    model_name: String,
+    status: String,
+    settings: String,
+    pending_count: i64,
+    running_count: i64,
+    awaiting_count: i64,
+    correct_count: i64,
+    incorrect_count: i64,
+    failed_count: i64,
+    canceled_count: i64,
+    resumed_count: i32,
+    last_resumed_at: Option<NaiveDateTime>,
+    cancel_requested_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+fn count(value: i64, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("{column} is {value}")))
+}
+
+impl RunRow {
+    fn counts(&self) -> Result<StateCounts, StoreError> {
+        Ok(StateCounts {
+            pending: count(self.pending_count, "pending_count")?,
+            running: count(self.running_count, "running_count")?,
+            awaiting: count(self.awaiting_count, "awaiting_count")?,
+            correct: count(self.correct_count, "correct_count")?,
+            incorrect: count(self.incorrect_count, "incorrect_count")?,
+            failed: count(self.failed_count, "failed_count")?,
+            canceled: count(self.canceled_count, "canceled_count")?,
+        })
+    }
+
+    fn status(&self) -> Result<RunStatus, StoreError> {
+        self.status.parse().map_err(StoreError::corrupt)
+    }
+
+    fn into_domain(self) -> Result<Run, StoreError> {
+        let counts = self.counts()?;
+        let status = self.status()?;
+        let settings: RunSettings = serde_json::from_str(&self.settings)
+            .map_err(|e| StoreError::corrupt(format!("settings of run {}: {e}", self.id)))?;
+        Ok(Run {
+            id: RunId::parse(&self.id).map_err(StoreError::corrupt)?,
+            provider_name: self.provider_name,
+            dataset_name: self.dataset_name,
+            dataset_id: DatasetId::parse(&self.dataset_id).map_err(StoreError::corrupt)?,
+            model_name: self.model_name,
+            status,
+            settings,
+            counts,
+            lifecycle: Lifecycle {
+                resumed_count: u32::try_from(self.resumed_count).map_err(StoreError::corrupt)?,
+                last_resumed_at: self.last_resumed_at.map(|t| t.and_utc()),
+                cancel_requested_at: self.cancel_requested_at.map(|t| t.and_utc()),
+            },
+            created_at: self.created_at.and_utc(),
+            started_at: self.started_at.map(|t| t.and_utc()),
+            finished_at: self.finished_at.map(|t| t.and_utc()),
+            updated_at: self.updated_at.and_utc(),
+        })
+    }
+}
+
+/// Reads a run row. With `for_update` on PostgreSQL the row stays locked until the transaction
+/// ends, so concurrent writers of the same run take turns (SQLite's single writer already does).
+pub(crate) fn load_row(
+    conn: &mut DbConnection,
+    id: &RunId,
+    for_update: bool,
+) -> Result<RunRow, StoreError> {
+    let row = match conn {
+        DbConnection::Postgres(pg) if for_update => runs::table
+            .find(id.as_str())
+            .select(RunRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        conn => runs::table
+            .find(id.as_str())
+            .select(RunRow::as_select())
+            .first(conn)
+            .optional()?,
+    };
+    row.ok_or_else(|| StoreError::NotFound {
+        entity: "run",
+        id: id.to_string(),
+    })
+}
+
+impl Database {
+    /// The run with this id.
+    pub fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
+        self.read(|conn| load_row(conn, id, false)?.into_domain())
+    }
+
+    /// `(sequence, state)` of every item of a run, in sequence order.
+    pub fn item_states(&self, id: &RunId) -> Result<Vec<(u32, ItemState)>, StoreError> {
+        self.read(|conn| {
+            run_items::table
+                .filter(run_items::run_id.eq(id.as_str()))
+                .order(run_items::sequence.asc())
+                .select((run_items::sequence, run_items::state))
+                .load::<(i32, String)>(conn)?
+                .into_iter()
+                .map(|(sequence, state)| {
+                    Ok((sequence as u32, state.parse().map_err(StoreError::corrupt)?))
+                })
+                .collect()
+        })
+    }
+}

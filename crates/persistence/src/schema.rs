@@ -1,0 +1,128 @@
+//! The diesel schema shared by both backends: portable column types only, kept by hand in step
+//! with `migrations/sqlite` and `migrations/postgres`.
+
+diesel::table! {
+    datasets (id) {
+        id -> Text,
+        name -> Text,
+        version -> Integer,
+        digest -> Text,
+        item_count -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dataset_items (dataset_id, position) {
+        dataset_id -> Text,
+        position -> Integer,
+        item_id -> Text,
+        category -> Text,
+        question -> Text,
+        choices -> Text,
+        answer -> Text,
+        explanation -> Nullable<Text>,
+        source -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        provider_name -> Text,
+        dataset_name -> Text,
+        dataset_id -> Text,
+        model_name -> Text,
+        status -> Text,
+        settings -> Text,
+        pending_count -> BigInt,
+        running_count -> BigInt,
+        awaiting_count -> BigInt,
+        correct_count -> BigInt,
+        incorrect_count -> BigInt,
+        failed_count -> BigInt,
+        canceled_count -> BigInt,
+        resumed_count -> Integer,
+        last_resumed_at -> Nullable<Timestamp>,
+        cancel_requested_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    run_items (run_id, sequence) {
+        run_id -> Text,
+        sequence -> Integer,
+        dataset_id -> Text,
+        dataset_position -> Integer,
+        state -> Text,
+        attempt_count -> Integer,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    item_attempts (id) {
+        id -> BigInt,
+        run_id -> Text,
+        sequence -> Integer,
+        attempt -> Integer,
+        outcome -> Nullable<Text>,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    run_logs (id) {
+        id -> BigInt,
+        run_id -> Text,
+        sequence -> Nullable<Integer>,
+        level -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    run_events (id) {
+        id -> BigInt,
+        run_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Text,
+        run_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(dataset_items -> datasets (dataset_id));
+diesel::joinable!(runs -> datasets (dataset_id));
+diesel::joinable!(run_logs -> runs (run_id));
+diesel::joinable!(run_events -> runs (run_id));
+diesel::joinable!(idempotency_keys -> runs (run_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    datasets,
+    dataset_items,
+    runs,
+    run_items,
+    item_attempts,
+    run_logs,
+    run_events,
+    idempotency_keys,
+);

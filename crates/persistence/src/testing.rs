@@ -1,0 +1,141 @@
+//! Fresh, migrated databases for tests, on either backend (feature `testing`).
+//!
+//! SQLite tests get a file in a temporary directory. PostgreSQL tests get a schema of their own
+//! on the server named by `EVALBOARD_TEST_POSTGRES_URL`, dropped when the test ends, so tests run
+//! in parallel without seeing each other. Without that variable PostgreSQL tests are skipped
+//! with a message, unless `EVALBOARD_REQUIRE_POSTGRES=1` (as in CI) makes that a failure.
+
+use std::ops::Deref;
+
+use diesel::{Connection, PgConnection, connection::SimpleConnection};
+
+use crate::{Backend, Database, PoolOptions};
+
+/// Names the PostgreSQL server tests use, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_ENV: &str = "EVALBOARD_TEST_POSTGRES_URL";
+/// When set to `1`, a missing PostgreSQL test database fails tests instead of skipping them.
+pub const REQUIRE_POSTGRES_ENV: &str = "EVALBOARD_REQUIRE_POSTGRES";
+
+/// A migrated database that lives as long as the test holds it.
+pub struct TestDatabase {
+    database: Database,
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// Removed, with the database file, when dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        server_url: String,
+        schema: String,
+    },
+}
+
+impl TestDatabase {
+    /// A fresh SQLite database file.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("evalboard.db").display());
+        Self::open(url, Cleanup::Sqlite { _dir: dir })
+    }
+
+    /// A fresh PostgreSQL schema, or `None` (after saying so on stderr) when no test server is
+    /// configured. Panics when none is configured but one is required.
+    pub fn postgres() -> Option<Self> {
+        let Some(server_url) = std::env::var(POSTGRES_URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var(REQUIRE_POSTGRES_ENV).as_deref() != Ok("1"),
+                "{REQUIRE_POSTGRES_ENV}=1 but {POSTGRES_URL_ENV} is not set"
+            );
+            eprintln!("skipping a PostgreSQL test: {POSTGRES_URL_ENV} is not set");
+            return None;
+        };
+        let schema = format!("evalboard_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::establish(&server_url)
+            .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL test server: {e}"));
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create a test schema");
+        let separator = if server_url.contains('?') { '&' } else { '?' };
+        let url = format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
+        Some(Self::open(url, Cleanup::Postgres { server_url, schema }))
+    }
+
+    /// A fresh database of the given backend (`None` as for [`TestDatabase::postgres`]).
+    pub fn of(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres(),
+        }
+    }
+
+    fn open(url: String, cleanup: Cleanup) -> Self {
+        let options = PoolOptions {
+            max_connections: 4,
+            ..PoolOptions::default()
+        };
+        let database = Database::connect(&url, &options).expect("connect to the test database");
+        database.migrate().expect("migrate the test database");
+        Self {
+            database,
+            url,
+            cleanup,
+        }
+    }
+
+    /// The URL of this database, for a server process started by the test.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Deref for TestDatabase {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.database
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { server_url, schema } = &self.cleanup
+            && let Ok(mut admin) = PgConnection::establish(server_url)
+        {
+            // Best effort: a leftover schema only costs disk space on a test server.
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Declares each listed test function (taking `&TestDatabase`) twice: in module `sqlite`, and in
+/// module `postgres`, which skips when no PostgreSQL test server is configured.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&$crate::testing::TestDatabase::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = $crate::testing::TestDatabase::postgres() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
+    };
+}

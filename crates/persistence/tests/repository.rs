@@ -1,0 +1,548 @@
+//! The repository test suite, run against SQLite always and PostgreSQL when configured.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, TimeZone, Utc};
+use evalboard_domain::{
+    AnswerKey, DatasetItem, DatasetName, ItemSelection, ItemState, RunId, RunSettings, RunStatus,
+    StateCounts, Timestamp, truncate_to_micros,
+};
+use evalboard_persistence::{
+    DatasetImport, IdempotencyKey, ItemTransition, NewRun, RunFilter, StoreError, backend_tests,
+    testing::TestDatabase,
+};
+
+fn at(seconds: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 6, 19, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn items(n: usize) -> Vec<DatasetItem> {
+    let categories = ["math", "law", "history"];
+    (0..n)
+        .map(|i| DatasetItem {
+            id: format!("q{i}"),
+            category: categories[i % categories.len()].to_owned(),
+            question: format!("Question {i}: which option is right? ünïcödé ✓"),
+            choices: vec!["alpha".into(), "beta".into(), "gamma \"quoted\"".into()],
+            answer: AnswerKey::from_index(i % 3).unwrap(),
+            explanation: (i % 2 == 0).then(|| format!("because {i}")),
+            source: Some("evalboard-test".into()),
+        })
+        .collect()
+}
+
+fn import(db: &TestDatabase, name: &str, items: &[DatasetItem]) {
+    let name = DatasetName::parse(name).unwrap();
+    db.import_dataset(DatasetImport {
+        name: &name,
+        items,
+        at: at(0),
+    })
+    .unwrap();
+}
+
+fn new_run<'a>(dataset: &'a str, settings: &'a RunSettings, seconds: i64) -> NewRun<'a> {
+    NewRun {
+        provider_name: "Simulated",
+        model_name: "sim-1",
+        dataset_name: dataset,
+        settings,
+        idempotency: None,
+        at: at(seconds),
+    }
+}
+
+fn create(db: &TestDatabase, dataset: &str, seconds: i64) -> RunId {
+    let settings = RunSettings::default();
+    db.create_run(new_run(dataset, &settings, seconds))
+        .unwrap()
+        .run
+        .id
+}
+
+fn recount(db: &TestDatabase, run: &RunId) -> StateCounts {
+    StateCounts::from_states(db.item_states(run).unwrap().into_iter().map(|(_, s)| s))
+}
+
+fn move_items(db: &TestDatabase, run: &RunId, sequences: &[u32], to: ItemState, seconds: i64) {
+    let transitions: Vec<_> = sequences
+        .iter()
+        .map(|&sequence| ItemTransition { sequence, to })
+        .collect();
+    db.transition_items(run, &transitions, at(seconds)).unwrap();
+}
+
+fn migrations_are_idempotent(db: &TestDatabase) {
+    assert!(
+        db.migrate().unwrap().is_empty(),
+        "a second migrate applies nothing"
+    );
+    db.ping().unwrap();
+}
+
+fn datasets_import_version_and_list(db: &TestDatabase) {
+    let name = DatasetName::parse("Demo").unwrap();
+    let first = db
+        .import_dataset(DatasetImport {
+            name: &name,
+            items: &items(7),
+            at: at(0),
+        })
+        .unwrap();
+    assert!(first.created);
+    assert_eq!(first.dataset.version, 1);
+    assert_eq!(first.dataset.item_count, 7);
+    let categories: Vec<(&str, u64)> = first
+        .dataset
+        .categories
+        .iter()
+        .map(|c| (c.name.as_str(), c.items))
+        .collect();
+    assert_eq!(categories, [("history", 2), ("law", 2), ("math", 3)]);
+
+    let again = db
+        .import_dataset(DatasetImport {
+            name: &name,
+            items: &items(7),
+            at: at(5),
+        })
+        .unwrap();
+    assert!(!again.created, "the same content is not stored twice");
+    assert_eq!(again.dataset, first.dataset);
+
+    let second = db
+        .import_dataset(DatasetImport {
+            name: &name,
+            items: &items(8),
+            at: at(10),
+        })
+        .unwrap();
+    assert!(second.created);
+    assert_eq!(second.dataset.version, 2);
+    assert_ne!(second.dataset.digest, first.dataset.digest);
+
+    import(db, "Another", &items(2));
+    let listed = db.list_datasets().unwrap();
+    let names: Vec<(&str, u32, u64)> = listed
+        .iter()
+        .map(|d| (d.name.as_str(), d.version, d.item_count))
+        .collect();
+    assert_eq!(names, [("Another", 1, 2), ("Demo", 2, 8)]);
+    assert_eq!(
+        db.find_dataset("Demo").unwrap().unwrap().id,
+        second.dataset.id
+    );
+    assert!(db.find_dataset("Nope").unwrap().is_none());
+    assert_eq!(
+        db.dataset_items(&second.dataset.id).unwrap(),
+        items(8),
+        "items read back unchanged"
+    );
+}
+
+fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
+    import(db, "Demo", &items(30));
+    let settings = RunSettings {
+        concurrency: Some(4),
+        selection: ItemSelection {
+            categories: Some(vec!["law".into()]),
+            sample_size: Some(4),
+            seed: Some(9),
+        },
+        ..Default::default()
+    };
+    let created = db.create_run(new_run("Demo", &settings, 1)).unwrap();
+    assert!(!created.replayed);
+    let run = created.run;
+    assert_eq!(run.status, RunStatus::Pending);
+    assert_eq!(run.counts.progress().total, 4);
+    assert_eq!(run.counts.pending, 4);
+    assert_eq!(run.settings, settings);
+    assert_eq!(run.created_at, at(1));
+    assert_eq!(
+        db.get_run(&run.id).unwrap(),
+        run,
+        "reads back exactly as created"
+    );
+    let states = db.item_states(&run.id).unwrap();
+    assert_eq!(
+        states,
+        (1..=4).map(|s| (s, ItemState::Pending)).collect::<Vec<_>>()
+    );
+    let logs = db.run_logs(&run.id, None, 10).unwrap();
+    assert_eq!(logs.len(), 1);
+    assert!(logs[0].message.contains("4 item(s)"), "{}", logs[0].message);
+    let events = db.events_after(0, 10).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "run_status");
+    assert_eq!(events[0].run_id, run.id.as_str());
+}
+
+fn invalid_runs_write_nothing(db: &TestDatabase) {
+    import(db, "Demo", &items(5));
+    let settings = RunSettings::default();
+    match db.create_run(new_run("Missing", &settings, 0)) {
+        Err(StoreError::Invalid(errors)) => assert_eq!(errors.0[0].field, "datasetName"),
+        other => panic!("expected an invalid dataset, got {other:?}"),
+    }
+    let bad_category = RunSettings {
+        selection: ItemSelection {
+            categories: Some(vec!["poetry".into()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match db.create_run(new_run("Demo", &bad_category, 0)) {
+        Err(StoreError::Invalid(errors)) => {
+            assert_eq!(errors.0[0].field, "settings.selection.categories")
+        }
+        other => panic!("expected an invalid category, got {other:?}"),
+    }
+    assert!(
+        db.list_runs(&RunFilter::default(), None, 10)
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    assert!(db.events_after(0, 10).unwrap().is_empty());
+}
+
+fn idempotency_keys_replay_the_first_run(db: &TestDatabase) {
+    import(db, "Demo", &items(3));
+    let settings = RunSettings::default();
+    let with_key = |hash| NewRun {
+        idempotency: Some(IdempotencyKey {
+            key: "client-key-1",
+            request_hash: hash,
+        }),
+        ..new_run("Demo", &settings, 0)
+    };
+    let first = db.create_run(with_key("hash-a")).unwrap();
+    let second = db.create_run(with_key("hash-a")).unwrap();
+    assert!(!first.replayed);
+    assert!(second.replayed);
+    assert_eq!(first.run.id, second.run.id);
+    assert!(matches!(
+        db.create_run(with_key("hash-b")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        db.list_runs(&RunFilter::default(), None, 10)
+            .unwrap()
+            .runs
+            .len(),
+        1
+    );
+}
+
+fn concurrent_requests_with_one_key_make_one_run(db: &TestDatabase) {
+    import(db, "Demo", &items(50));
+    let settings = RunSettings::default();
+    let ids: Vec<RunId> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    db.create_run(NewRun {
+                        idempotency: Some(IdempotencyKey {
+                            key: "same",
+                            request_hash: "h",
+                        }),
+                        ..new_run("Demo", &settings, 0)
+                    })
+                    .unwrap()
+                    .run
+                    .id
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    assert_eq!(
+        db.list_runs(&RunFilter::default(), None, 10)
+            .unwrap()
+            .runs
+            .len(),
+        1
+    );
+}
+
+fn runs_list_newest_first_with_filters_and_cursor(db: &TestDatabase) {
+    import(db, "Demo", &items(3));
+    import(db, "Other", &items(2));
+    let settings = RunSettings::default();
+    let mut created = Vec::new();
+    for i in 0..7 {
+        let dataset = if i % 2 == 0 { "Demo" } else { "Other" };
+        // Two runs share each creation second, so the id must break ties.
+        created.push(
+            db.create_run(new_run(dataset, &settings, i / 2))
+                .unwrap()
+                .run,
+        );
+    }
+    db.set_run_status(&created[0].id, RunStatus::Running, at(20))
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = db
+            .list_runs(&RunFilter::default(), cursor.as_ref(), 3)
+            .unwrap();
+        assert!(page.runs.len() <= 3);
+        seen.extend(page.runs.iter().map(|r| (r.created_at, r.id.clone())));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let mut expected = seen.clone();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected, "newest first, ties broken by id");
+    assert_eq!(
+        seen.iter().map(|(_, id)| id).collect::<HashSet<_>>().len(),
+        7
+    );
+
+    let only = |filter: RunFilter| db.list_runs(&filter, None, 50).unwrap().runs.len();
+    assert_eq!(
+        only(RunFilter {
+            dataset_name: Some("Other".into()),
+            ..Default::default()
+        }),
+        3
+    );
+    assert_eq!(
+        only(RunFilter {
+            statuses: vec![RunStatus::Running],
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        only(RunFilter {
+            statuses: vec![RunStatus::Running, RunStatus::Pending],
+            ..Default::default()
+        }),
+        7
+    );
+    assert_eq!(
+        only(RunFilter {
+            provider_name: Some("OpenAI".into()),
+            ..Default::default()
+        }),
+        0
+    );
+    assert_eq!(
+        only(RunFilter {
+            model_name: Some("sim-1".into()),
+            ..Default::default()
+        }),
+        7
+    );
+    assert_eq!(
+        only(RunFilter {
+            created_from: Some(at(1)),
+            created_before: Some(at(3)),
+            ..Default::default()
+        }),
+        4
+    );
+}
+
+fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
+    import(db, "Demo", &items(10));
+    let run = create(db, "Demo", 0);
+    db.set_run_status(&run, RunStatus::Running, at(1)).unwrap();
+    move_items(db, &run, &[1, 2, 3, 4, 5], ItemState::Running, 2);
+    move_items(db, &run, &[1, 2, 3], ItemState::Awaiting, 3);
+    move_items(db, &run, &[1, 2], ItemState::Correct, 4);
+    move_items(db, &run, &[3], ItemState::Incorrect, 4);
+    move_items(db, &run, &[4], ItemState::Failed, 5);
+    move_items(db, &run, &[6, 7], ItemState::Canceled, 5);
+    move_items(db, &run, &[5], ItemState::Pending, 6);
+
+    let stored = db.get_run(&run).unwrap();
+    assert_eq!(stored.counts, recount(db, &run));
+    let p = stored.counts.progress();
+    assert_eq!(
+        (
+            p.completed,
+            p.total,
+            p.correct,
+            p.incorrect,
+            p.awaiting,
+            p.faulted,
+            p.pending
+        ),
+        (6, 10, 2, 1, 0, 3, 4)
+    );
+
+    // An illegal move anywhere in a batch changes nothing.
+    let before = db.item_states(&run).unwrap();
+    let err = db
+        .transition_items(
+            &run,
+            &[
+                ItemTransition {
+                    sequence: 8,
+                    to: ItemState::Running,
+                },
+                ItemTransition {
+                    sequence: 9,
+                    to: ItemState::Correct,
+                },
+            ],
+            at(7),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Transition(_)), "{err:?}");
+    assert_eq!(db.item_states(&run).unwrap(), before);
+    assert!(matches!(
+        db.transition_items(
+            &run,
+            &[ItemTransition {
+                sequence: 99,
+                to: ItemState::Running
+            }],
+            at(7)
+        ),
+        Err(StoreError::NotFound { entity: "item", .. })
+    ));
+    let twice = [ItemTransition {
+        sequence: 8,
+        to: ItemState::Running,
+    }; 2];
+    assert!(matches!(
+        db.transition_items(&run, &twice, at(7)),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(db.get_run(&run).unwrap().counts, recount(db, &run));
+}
+
+fn concurrent_transitions_on_one_run_lose_no_update(db: &TestDatabase) {
+    import(db, "Demo", &items(120));
+    let run = create(db, "Demo", 0);
+    std::thread::scope(|scope| {
+        for worker in 0..4u32 {
+            let run = &run;
+            scope.spawn(move || {
+                for sequence in (1..=120u32).filter(|s| s % 4 == worker) {
+                    for to in [ItemState::Running, ItemState::Awaiting, ItemState::Correct] {
+                        db.transition_items(run, &[ItemTransition { sequence, to }], at(1))
+                            .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let stored = db.get_run(&run).unwrap();
+    assert_eq!(stored.counts, recount(db, &run));
+    assert_eq!(stored.counts.correct, 120);
+}
+
+fn run_status_moves_follow_the_rules(db: &TestDatabase) {
+    import(db, "Demo", &items(2));
+    let run = create(db, "Demo", 0);
+    let running = db.set_run_status(&run, RunStatus::Running, at(1)).unwrap();
+    assert_eq!(running.started_at, Some(at(1)));
+    assert_eq!(running.finished_at, None);
+    let done = db
+        .set_run_status(&run, RunStatus::Completed, at(2))
+        .unwrap();
+    assert_eq!(done.finished_at, Some(at(2)));
+    assert_eq!(done.started_at, Some(at(1)));
+    assert!(matches!(
+        db.set_run_status(&run, RunStatus::Running, at(3)),
+        Err(StoreError::Transition(_))
+    ));
+    let reopened = db.set_run_status(&run, RunStatus::Pending, at(4)).unwrap();
+    assert_eq!(reopened.finished_at, None);
+    let kinds: Vec<String> = db
+        .events_after(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        4,
+        "creation and three status changes: {kinds:?}"
+    );
+    assert!(matches!(
+        db.set_run_status(&RunId::generate(), RunStatus::Running, at(0)),
+        Err(StoreError::NotFound { entity: "run", .. })
+    ));
+}
+
+fn active_runs_come_first_then_recently_finished(db: &TestDatabase) {
+    import(db, "Demo", &items(10));
+    let old_done = create(db, "Demo", 0);
+    let new_done = create(db, "Demo", 1);
+    let active_old = create(db, "Demo", 2);
+    let active_new = create(db, "Demo", 3);
+    for (run, finished) in [(&new_done, 10), (&old_done, 20)] {
+        db.set_run_status(run, RunStatus::Running, at(finished - 1))
+            .unwrap();
+        db.set_run_status(run, RunStatus::Completed, at(finished))
+            .unwrap();
+    }
+    db.set_run_status(&active_old, RunStatus::Running, at(4))
+        .unwrap();
+    move_items(db, &active_old, &[1, 2, 3], ItemState::Running, 5);
+    move_items(db, &active_old, &[4], ItemState::Running, 6);
+    move_items(db, &active_old, &[1, 2], ItemState::Awaiting, 7);
+    move_items(db, &active_old, &[1], ItemState::Correct, 8);
+    move_items(db, &active_old, &[2], ItemState::Incorrect, 9);
+
+    let board = db.active_runs(12).unwrap();
+    let order: Vec<&RunId> = board.iter().map(|a| &a.run.id).collect();
+    // Active runs newest first, then finished runs by when they finished.
+    assert_eq!(order, [&active_new, &active_old, &old_done, &new_done]);
+    let snapshot = &board[1];
+    let current = snapshot.current_item.as_ref().unwrap();
+    assert_eq!((current.sequence, current.state), (4, ItemState::Running));
+    assert!(current.prompt_text.starts_with("Question 3:"));
+    assert_eq!(current.choices.len(), 3);
+    let recent: Vec<(u32, ItemState)> = snapshot
+        .recent_items
+        .iter()
+        .map(|i| (i.sequence, i.state))
+        .collect();
+    assert_eq!(recent, [(2, ItemState::Incorrect), (1, ItemState::Correct)]);
+    assert!(board[0].current_item.is_none());
+    assert!(board[0].recent_items.is_empty());
+    assert_eq!(db.active_runs(1).unwrap().len(), 1);
+    assert_eq!(db.active_runs(3).unwrap()[2].run.id, old_done);
+}
+
+fn timestamps_keep_microseconds(db: &TestDatabase) {
+    import(db, "Demo", &items(1));
+    let precise = truncate_to_micros(at(0) + Duration::nanoseconds(123_456_789));
+    let settings = RunSettings::default();
+    let run = db
+        .create_run(NewRun {
+            at: precise,
+            ..new_run("Demo", &settings, 0)
+        })
+        .unwrap()
+        .run;
+    assert_eq!(db.get_run(&run.id).unwrap().created_at, precise);
+}
+
+backend_tests!(
+    migrations_are_idempotent,
+    datasets_import_version_and_list,
+    creating_a_run_selects_items_and_records_it,
+    invalid_runs_write_nothing,
+    idempotency_keys_replay_the_first_run,
+    concurrent_requests_with_one_key_make_one_run,
+    runs_list_newest_first_with_filters_and_cursor,
+    item_transitions_keep_counters_equal_to_rows,
+    concurrent_transitions_on_one_run_lose_no_update,
+    run_status_moves_follow_the_rules,
+    active_runs_come_first_then_recently_finished,
+    timestamps_keep_microseconds,
+);

@@ -126,6 +126,10 @@ pub struct Run {
     pub dataset_name: String,
     /// The exact dataset version the run's items were taken from.
     pub dataset_id: DatasetId,
+    /// That version's number under the dataset's name.
+    pub dataset_version: u32,
+    /// That version's content digest.
+    pub dataset_digest: String,
     /// The model, as named by the provider.
     pub model_name: String,
     /// Where the run stands.

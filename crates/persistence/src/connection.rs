@@ -136,10 +136,22 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Settings applied to every SQLite connection the pool hands out: WAL so readers never block
-/// the writer, a busy timeout instead of immediate `SQLITE_BUSY`, and enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+/// Settings applied to every SQLite connection the pool hands out: a busy timeout instead of
+/// immediate `SQLITE_BUSY` (first, so the others wait for locks too), enforced foreign keys,
+/// and `synchronous = NORMAL`, which is durable across process crashes in WAL mode.
+const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// WAL, so readers never block the writer. It is a property of the file, set once through a
+/// single connection before the pool opens several at once (which would race for the lock).
+const SQLITE_FILE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;";
+
+/// Prepares a SQLite database file for pooled use.
+pub(crate) fn prepare_sqlite_file(url: &DatabaseUrl) -> Result<(), ConnectError> {
+    let mut conn = SqliteConnection::establish(url.target())?;
+    conn.batch_execute(SQLITE_FILE_PRAGMAS)?;
+    Ok(())
+}
 
 /// Opens connections for the pool, to the backend the URL chose, never guessing.
 #[derive(Debug)]
@@ -165,7 +177,7 @@ impl r2d2::ManageConnection for ConnectionManager {
             )?)),
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.target())?;
-                conn.batch_execute(SQLITE_PRAGMAS)?;
+                conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use diesel::{Connection, connection::SimpleConnection};
 
 use crate::{
-    connection::{Backend, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions},
+    connection::{
+        Backend, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions, prepare_sqlite_file,
+    },
     error::StoreError,
 };
 
@@ -45,6 +47,9 @@ impl Database {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
+        }
+        if url.backend() == Backend::Sqlite {
+            prepare_sqlite_file(&url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)

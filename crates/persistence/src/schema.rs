@@ -32,6 +32,8 @@ diesel::table! {
         provider_name -> Text,
         dataset_name -> Text,
         dataset_id -> Text,
+        dataset_version -> Integer,
+        dataset_digest -> Text,
         model_name -> Text,
         status -> Text,
         settings -> Text,

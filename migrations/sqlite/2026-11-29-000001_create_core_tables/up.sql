@@ -31,6 +31,8 @@ CREATE TABLE runs (
     provider_name       TEXT    NOT NULL,
     dataset_name        TEXT    NOT NULL,
     dataset_id          TEXT    NOT NULL REFERENCES datasets (id),
+    dataset_version     INTEGER NOT NULL,
+    dataset_digest      TEXT    NOT NULL,
     model_name          TEXT    NOT NULL,
     status              TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'completed', 'failed', 'canceled')),
     settings            TEXT    NOT NULL, -- JSON object

@@ -155,6 +155,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         provider_name: new.provider_name.to_owned(),
         dataset_name: new.dataset_name.to_owned(),
         dataset_id: dataset.id.clone(),
+        dataset_version: dataset.version,
+        dataset_digest: dataset.digest.clone(),
         model_name: new.model_name.to_owned(),
         status: RunStatus::Pending.as_str().to_owned(),
         settings: serde_json::to_string(new.settings).map_err(StoreError::corrupt)?,

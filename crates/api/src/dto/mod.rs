@@ -1,0 +1,26 @@
+//! The JSON shapes of the API, and their conversions from domain values. camelCase fields,
+//! RFC 3339 UTC timestamps with `Z`, explicit `null` where the contract shows one.
+
+mod dataset;
+mod health;
+mod provider;
+mod run;
+mod settings;
+
+pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
+pub use health::HealthDto;
+pub use provider::ProviderDto;
+pub use run::{
+    ActiveRunDto, CreateRunRequest, DatasetRefDto, ItemSnapshotDto, LifecycleDto, ProgressDto,
+    RunDetailDto, RunDto, RunPageDto,
+};
+pub use settings::{GenerationDto, ItemSelectionDto, RunSettingsDto};
+
+use chrono::SecondsFormat;
+use evalboard_domain::Timestamp;
+
+/// The API's timestamp format: RFC 3339 in UTC, whole seconds, `Z` (`2026-03-06T19:43:11Z`),
+/// as the contract shows.
+pub fn api_time(t: Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

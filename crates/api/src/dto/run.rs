@@ -1,0 +1,241 @@
+//! Runs as the API shows them: the spec's `run`, `progress`, `lifecycle` and item snapshots, and
+//! the detail and page shapes built from them.
+
+use evalboard_domain::{ItemSnapshot, Lifecycle, Progress, Run};
+use evalboard_persistence::ActiveRun;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{RunSettingsDto, api_time};
+
+/// Body of `POST /runs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRunRequest {
+    /// A provider listed by `GET /providers`.
+    #[schema(example = "Simulated")]
+    pub provider_name: String,
+    /// A dataset listed by `GET /datasets`; its newest version is used.
+    #[schema(example = "evalboard-demo")]
+    pub dataset_name: String,
+    /// One of the provider's models.
+    #[schema(example = "sim-1")]
+    pub model_name: String,
+    /// Optional settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<RunSettingsDto>,
+}
+
+/// The spec's `run` object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDto {
+    /// Run id, `run-` followed by 32 hex digits.
+    #[schema(example = "run-0193a7c1e2f47d5a9c3e1b2a4f6d8e0c")]
+    pub id: String,
+    /// Provider, as configured.
+    #[schema(example = "OpenAI")]
+    pub provider_name: String,
+    /// Dataset name.
+    #[schema(example = "MMLU-Pro")]
+    pub dataset_name: String,
+    /// Model name.
+    #[schema(example = "gpt-4.1")]
+    pub model_name: String,
+    /// `pending`, `running`, `completed`, `failed` or `canceled`.
+    #[schema(example = "running")]
+    pub status: String,
+}
+
+/// The spec's `progress` object: counts of the run's items.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressDto {
+    /// Items in a terminal state (correct + incorrect + faulted).
+    pub completed: u64,
+    /// All items of the run.
+    pub total: u64,
+    /// Items judged correct.
+    pub correct: u64,
+    /// Items judged incorrect.
+    pub incorrect: u64,
+    /// Answered items that have not been judged yet.
+    pub awaiting: u64,
+    /// Terminal items that failed or were canceled.
+    pub faulted: u64,
+    /// Items not answered yet (queued or in flight).
+    pub pending: u64,
+}
+
+/// The spec's `lifecycle` object, persisted so a refreshed board can be rebuilt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleDto {
+    /// How many times the run was resumed after a restart or a lost worker.
+    pub resumed_count: u32,
+    /// When it was last resumed.
+    #[schema(format = DateTime, example = "2026-03-06T19:43:11Z")]
+    pub last_resumed_at: Option<String>,
+    /// When a cancel was requested.
+    #[schema(format = DateTime)]
+    pub cancel_requested_at: Option<String>,
+}
+
+/// An item as the board shows it (`currentItem`, `recentItems`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemSnapshotDto {
+    /// 1-based position of the item in the run.
+    pub sequence: u32,
+    /// `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`.
+    pub state: String,
+    /// The question put to the model.
+    pub prompt_text: String,
+    /// The answer options, in letter order (A, B, ...).
+    pub choices: Vec<String>,
+}
+
+/// One snapshot of `GET /runs/active`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveRunDto {
+    /// The run.
+    pub run: RunDto,
+    /// Its progress.
+    pub progress: ProgressDto,
+    /// Its lifecycle.
+    pub lifecycle: LifecycleDto,
+    /// The item most recently started among those in flight, or `null`.
+    pub current_item: Option<ItemSnapshotDto>,
+    /// The most recently finished items, newest first (at most 5).
+    pub recent_items: Vec<ItemSnapshotDto>,
+}
+
+/// The exact dataset version a run evaluates.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetRefDto {
+    /// Dataset name.
+    pub name: String,
+    /// Version under that name.
+    pub version: u32,
+    /// Content digest of that version (`sha256:...`).
+    pub digest: String,
+}
+
+/// `GET /runs/{run_id}`: the run with everything known about it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetailDto {
+    /// The run.
+    pub run: RunDto,
+    /// Its progress.
+    pub progress: ProgressDto,
+    /// Its lifecycle.
+    pub lifecycle: LifecycleDto,
+    /// The dataset version its items come from.
+    pub dataset: DatasetRefDto,
+    /// The settings it was created with.
+    pub settings: RunSettingsDto,
+    /// When it was created.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// When it started running, or `null`.
+    #[schema(format = DateTime)]
+    pub started_at: Option<String>,
+    /// When it last finished, or `null`.
+    #[schema(format = DateTime)]
+    pub finished_at: Option<String>,
+    /// When anything about it last changed.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// A page of `GET /runs`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPageDto {
+    /// Runs, newest first.
+    pub runs: Vec<RunDetailDto>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<&Run> for RunDto {
+    fn from(run: &Run) -> Self {
+        Self {
+            id: run.id.to_string(),
+            provider_name: run.provider_name.clone(),
+            dataset_name: run.dataset_name.clone(),
+            model_name: run.model_name.clone(),
+            status: run.status.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<Progress> for ProgressDto {
+    fn from(p: Progress) -> Self {
+        Self {
+            completed: p.completed,
+            total: p.total,
+            correct: p.correct,
+            incorrect: p.incorrect,
+            awaiting: p.awaiting,
+            faulted: p.faulted,
+            pending: p.pending,
+        }
+    }
+}
+
+impl From<&Lifecycle> for LifecycleDto {
+    fn from(l: &Lifecycle) -> Self {
+        Self {
+            resumed_count: l.resumed_count,
+            last_resumed_at: l.last_resumed_at.map(api_time),
+            cancel_requested_at: l.cancel_requested_at.map(api_time),
+        }
+    }
+}
+
+impl From<ItemSnapshot> for ItemSnapshotDto {
+    fn from(item: ItemSnapshot) -> Self {
+        Self {
+            sequence: item.sequence,
+            state: item.state.as_str().to_owned(),
+            prompt_text: item.prompt_text,
+            choices: item.choices,
+        }
+    }
+}
+
+impl From<ActiveRun> for ActiveRunDto {
+    fn from(active: ActiveRun) -> Self {
+        Self {
+            run: RunDto::from(&active.run),
+            progress: active.run.counts.progress().into(),
+            lifecycle: LifecycleDto::from(&active.run.lifecycle),
+            current_item: active.current_item.map(Into::into),
+            recent_items: active.recent_items.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&Run> for RunDetailDto {
+    fn from(run: &Run) -> Self {
+        Self {
+            run: RunDto::from(run),
+            progress: run.counts.progress().into(),
+            lifecycle: LifecycleDto::from(&run.lifecycle),
+            dataset: DatasetRefDto {
+                name: run.dataset_name.clone(),
+                version: run.dataset_version,
+                digest: run.dataset_digest.clone(),
+            },
+            settings: RunSettingsDto::from(&run.settings),
+            created_at: api_time(run.created_at),
+            started_at: run.started_at.map(api_time),
+            finished_at: run.finished_at.map(api_time),
+            updated_at: api_time(run.updated_at),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Run settings on the wire. Unknown fields are rejected so that a typo is an error, not a
+//! silently ignored setting.
+
+use evalboard_domain::{GenerationSettings, ItemSelection, RunSettings};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Optional choices for a new run; anything left out takes the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunSettingsDto {
+    /// Items of this run in flight at once, 1..=256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 256)]
+    pub concurrency: Option<u32>,
+    /// Which dataset items to evaluate (all by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<ItemSelectionDto>,
+    /// Generation parameters sent with every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationDto>,
+}
+
+/// Which items of the dataset a run takes: filtered by category, then the first `sampleSize`,
+/// or with a `seed` a reproducible random sample of that size, always in dataset order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemSelectionDto {
+    /// Only items of these categories (1..=64 names the dataset has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// At most this many items, 1..=1000000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub sample_size: Option<u32>,
+    /// Take a seeded random sample instead of the first items (needs `sampleSize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Sampling parameters passed to the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerationDto {
+    /// Temperature, 0..=2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 2)]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass, in (0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    pub top_p: Option<f64>,
+    /// Most tokens generated per item, 1..=65536.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65536)]
+    pub max_tokens: Option<u32>,
+}
+
+impl From<RunSettingsDto> for RunSettings {
+    fn from(dto: RunSettingsDto) -> Self {
+        let selection = dto.selection.unwrap_or_default();
+        let generation = dto.generation.unwrap_or_default();
+        Self {
+            concurrency: dto.concurrency,
+            selection: ItemSelection {
+                categories: selection.categories,
+                sample_size: selection.sample_size,
+                seed: selection.seed,
+            },
+            generation: GenerationSettings {
+                temperature: generation.temperature,
+                top_p: generation.top_p,
+                max_tokens: generation.max_tokens,
+            },
+        }
+    }
+}
+
+impl From<&RunSettings> for RunSettingsDto {
+    fn from(settings: &RunSettings) -> Self {
+        let selection = &settings.selection;
+        let generation = &settings.generation;
+        Self {
+            concurrency: settings.concurrency,
+            selection: (!selection.is_all()).then(|| ItemSelectionDto {
+                categories: selection.categories.clone(),
+                sample_size: selection.sample_size,
+                seed: selection.seed,
+            }),
+            generation: (*generation != GenerationSettings::default()).then(|| GenerationDto {
+                temperature: generation.temperature,
+                top_p: generation.top_p,
+                max_tokens: generation.max_tokens,
+            }),
+        }
+    }
+}

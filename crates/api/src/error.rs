@@ -1,0 +1,283 @@
+//! `ApiError`: every failure of a request, mapped to an HTTP status and an RFC 9457
+//! `application/problem+json` body in this one place.
+
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    http::{Method, StatusCode, header},
+};
+use evalboard_domain::ValidationErrors;
+use evalboard_persistence::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:evalboard:problem:validation-failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "providerName: no provider is named `Nope`",
+    "errors": [{"field": "providerName", "detail": "no provider is named `Nope`"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:evalboard:problem:<kind>`).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A sentence saying what went wrong and, where possible, how to fix it.
+    pub detail: String,
+    /// For validation problems: every offending field, parameter or line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemItem>,
+    /// For rejected files: how many problems there were in all (`errors` shows the first ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_errors: Option<usize>,
+}
+
+/// One offending input: a body field, a query parameter or a line of an uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProblemItem {
+    /// The body field (dotted path, e.g. `settings.concurrency`) or query parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The 1-based line of an uploaded file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl ProblemItem {
+    /// A problem with a named field or parameter.
+    pub fn field(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            line: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input: syntax, types, unknown fields, out-of-range query parameters.
+    #[error("{detail}")]
+    BadRequest {
+        /// What is wrong.
+        detail: String,
+        /// Each offending field or parameter.
+        errors: Vec<ProblemItem>,
+    },
+    /// Well-formed input that names unknown things or breaks a rule.
+    #[error("{detail}")]
+    Unprocessable {
+        /// What is wrong.
+        detail: String,
+        /// Each offending field or line.
+        errors: Vec<ProblemItem>,
+        /// How many problems in all, when `errors` is cut short.
+        total: Option<usize>,
+    },
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The path exists but not with this method.
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed {
+        /// The method used.
+        method: Method,
+        /// The methods the path supports.
+        allow: Vec<Method>,
+    },
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than this endpoint accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body's content type is not one this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The database (or a worker pool) cannot serve the request right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// A 400 about one query parameter or field.
+    pub fn bad_parameter(field: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        Self::BadRequest {
+            detail: format!("{field}: {detail}"),
+            errors: vec![ProblemItem::field(field, detail)],
+        }
+    }
+
+    /// A 422 listing every invalid field.
+    pub fn invalid(errors: ValidationErrors) -> Self {
+        let items: Vec<ProblemItem> = errors
+            .0
+            .into_iter()
+            .map(|e| ProblemItem::field(e.field, e.message))
+            .collect();
+        let detail = items
+            .iter()
+            .map(|i| format!("{}: {}", i.field.as_deref().unwrap_or_default(), i.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::Unprocessable {
+            detail,
+            errors: items,
+            total: None,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "invalid-request",
+            Self::Unprocessable { .. } => "validation-failed",
+            Self::NotFound(_) => "not-found",
+            Self::MethodNotAllowed { .. } => "method-not-allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The problem document this error answers with.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let (errors, total_errors) = match self {
+            Self::BadRequest { errors, .. } => (errors.clone(), None),
+            Self::Unprocessable { errors, total, .. } => (errors.clone(), *total),
+            _ => (Vec::new(), None),
+        };
+        Problem {
+            problem_type: format!("urn:evalboard:problem:{}", self.kind()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors,
+            total_errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            Self::MethodNotAllowed { allow, .. } => {
+                let allow: Vec<&str> = allow.iter().map(Method::as_str).collect();
+                response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity, id } => Self::NotFound(format!("no {entity} `{id}`")),
+            StoreError::Invalid(errors) => Self::invalid(errors),
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::Transition(e) => Self::Conflict(e.to_string()),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::Unavailable("the database is unavailable; try again shortly".into())
+            }
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// Maps actix's JSON body errors to problems: size to 413, content type to 415, the rest to 400.
+pub(crate) fn json_error(
+    error: actix_web::error::JsonPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    match error {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("the JSON body is larger than {limit} bytes"))
+        }
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ),
+        E::Deserialize(e) => ApiError::BadRequest {
+            detail: format!("the JSON body is invalid: {e}"),
+            errors: Vec::new(),
+        },
+        other => ApiError::BadRequest {
+            detail: format!("the body cannot be read: {other}"),
+            errors: Vec::new(),
+        },
+    }
+    .into()
+}
+
+/// Maps query-string errors (unknown or repeated parameters, wrong types) to 400.
+pub(crate) fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::BadRequest {
+        detail: format!("the query string is invalid: {error}"),
+        errors: Vec::new(),
+    }
+    .into()
+}
+
+/// Maps path-parameter errors to 404: a path that does not parse names nothing.
+pub(crate) fn path_error(
+    error: actix_web::error::PathError,
+    req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::NotFound(format!("nothing at {} ({error})", req.path())).into()
+}
+
+/// Maps raw-body errors (size, reading) to problems.
+pub(crate) fn payload_error(error: actix_web::error::PayloadError) -> ApiError {
+    use actix_web::error::PayloadError as E;
+    match error {
+        E::Overflow => {
+            ApiError::PayloadTooLarge("the body is larger than this endpoint accepts".into())
+        }
+        other => ApiError::BadRequest {
+            detail: format!("the body cannot be read: {other}"),
+            errors: Vec::new(),
+        },
+    }
+}

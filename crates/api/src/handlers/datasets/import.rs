@@ -1,0 +1,172 @@
+//! `POST /datasets`: import a dataset file (MMLU-Pro JSON Lines or multiple-choice CSV).
+
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use chrono::Utc;
+use evalboard_domain::{
+    DatasetName,
+    import::{ImportFormat, parse_items},
+    truncate_to_micros,
+};
+use evalboard_persistence::DatasetImport;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    dto::{DatasetDto, DatasetImportResponse},
+    error::{ApiError, Problem, ProblemItem, payload_error},
+    params::shorten,
+    state::AppState,
+};
+
+/// Largest dataset file accepted (the whole MMLU-Pro test split is about 9 MB).
+pub(crate) const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
+
+/// Query of `POST /datasets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ImportQuery {
+    /// Name to store the dataset under (1 to 100 characters).
+    name: Option<String>,
+    /// `jsonl` or `csv`; when absent, taken from the Content-Type.
+    format: Option<String>,
+}
+
+/// Import a dataset file. Every row is checked first; if any is malformed the answer is a 422
+/// listing the problems by line, and nothing is stored. Importing content identical to the
+/// newest version under that name stores nothing and answers 200; otherwise a new version is
+/// stored (201).
+#[utoipa::path(
+    tag = "datasets",
+    params(ImportQuery),
+    request_body(
+        content(
+            (String = "application/jsonl", example = json!("{\"question_id\": 1, \"question\": \"2 + 2 = ?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\", \"answer_index\": 1, \"cot_content\": \"\", \"category\": \"math\", \"src\": \"demo\"}")),
+            (String = "text/csv", example = json!("question,A,B,answer,category\n2 + 2 = ?,3,4,B,math\n")),
+        ),
+        description = "MMLU-Pro JSON Lines (`application/jsonl`, `application/x-ndjson`) or CSV (`text/csv`); see docs/datasets.md"
+    ),
+    responses(
+        (status = 201, description = "A new version was stored", body = DatasetImportResponse),
+        (status = 200, description = "The newest version already has exactly these items", body = DatasetImportResponse),
+        (status = 400, description = "Missing or invalid `name`, or an unknown `format`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither `format` nor the Content-Type names a known format", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed rows; `errors` lists them by line", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/datasets")]
+pub(crate) async fn import_dataset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let name = DatasetName::parse(query.name.as_deref().unwrap_or_default())
+        .map_err(|message| ApiError::bad_parameter("name", message))?;
+    let format = format(query.format.as_deref(), &req)?;
+    let body = read_body(&req, payload).await?;
+
+    let parsed = web::block(move || parse_items(format, &body))
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?
+        .map_err(|rejected| ApiError::Unprocessable {
+            detail: rejected.to_string(),
+            errors: rejected
+                .problems
+                .into_iter()
+                .map(|p| ProblemItem {
+                    field: None,
+                    line: (p.line > 0).then_some(p.line),
+                    detail: p.message,
+                })
+                .collect(),
+            total: Some(rejected.total),
+        })?;
+
+    let items = parsed.items;
+    let imported = state
+        .with_db(move |db| {
+            db.import_dataset(DatasetImport {
+                name: &name,
+                items: &items,
+                at: truncate_to_micros(Utc::now()),
+            })
+        })
+        .await?;
+    let mut response = if imported.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response.json(DatasetImportResponse {
+        dataset: DatasetDto::from(&imported.dataset),
+        created: imported.created,
+        warnings: parsed.warnings.into_iter().map(Into::into).collect(),
+    }))
+}
+
+fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, ApiError> {
+    if let Some(format) = explicit {
+        return match format {
+            "jsonl" => Ok(ImportFormat::MmluProJsonl),
+            "csv" => Ok(ImportFormat::Csv),
+            other => Err(ApiError::bad_parameter(
+                "format",
+                format!("must be `jsonl` or `csv`, got `{}`", shorten(other)),
+            )),
+        };
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/jsonl"
+        | "application/x-jsonlines"
+        | "application/x-ndjson"
+        | "application/json-lines" => Ok(ImportFormat::MmluProJsonl),
+        "text/csv" => Ok(ImportFormat::Csv),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "cannot tell the file format from Content-Type `{}`: send text/csv or application/jsonl, or add format=csv|jsonl",
+            shorten(content_type)
+        ))),
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to exceed [`MAX_DATASET_BYTES`].
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "dataset files are limited to {} MiB",
+            MAX_DATASET_BYTES / (1024 * 1024)
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_DATASET_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(payload_error)?;
+        if body.len() + chunk.len() > MAX_DATASET_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,25 @@
+//! `GET /datasets`: the datasets runs can use.
+
+use actix_web::{get, web};
+
+use crate::{
+    dto::DatasetDto,
+    error::{ApiError, Problem},
+    state::AppState,
+};
+
+/// The newest version of every dataset, by name, with item counts and categories.
+#[utoipa::path(
+    tag = "datasets",
+    responses(
+        (status = 200, description = "Datasets by name", body = Vec<DatasetDto>),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/datasets")]
+pub(crate) async fn list_datasets(
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<DatasetDto>>, ApiError> {
+    let datasets = state.with_db(|db| db.list_datasets()).await?;
+    Ok(web::Json(datasets.iter().map(DatasetDto::from).collect()))
+}

@@ -1,0 +1,4 @@
+//! `/datasets` handlers.
+
+pub(crate) mod import;
+pub(crate) mod list;

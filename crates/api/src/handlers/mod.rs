@@ -1,0 +1,22 @@
+//! Request handlers, one per module, registered in [`routes`].
+
+mod datasets;
+mod health;
+mod providers;
+mod runs;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every documented route. Order matters where paths overlap: `/runs/active` is
+/// registered before `/runs/{run_id}`.
+pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(runs::create::create_run)
+        .service(runs::list::list_runs)
+        .service(runs::active::list_active_runs)
+        .service(runs::get::get_run)
+        .service(datasets::list::list_datasets)
+        .service(datasets::import::import_dataset)
+        .service(providers::list_providers)
+        .service(health::healthz)
+        .service(health::readyz);
+}

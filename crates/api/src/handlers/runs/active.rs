@@ -1,0 +1,45 @@
+//! `GET /runs/active`: the snapshots that hydrate the active runs board.
+
+use actix_web::{get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    dto::ActiveRunDto,
+    error::{ApiError, Problem},
+    params::bounded_int,
+    state::AppState,
+};
+
+/// Query of `GET /runs/active`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ActiveRunsQuery {
+    /// Maximum number of snapshots, 1 to 24 (default 12).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 24)]
+    limit: Option<String>,
+}
+
+/// Snapshots of the runs that are `pending` or `running` (newest first), then of the most
+/// recently finished runs, up to `limit` in all.
+#[utoipa::path(
+    tag = "runs",
+    params(ActiveRunsQuery),
+    responses(
+        (status = 200, description = "Active snapshots, active runs first", body = Vec<ActiveRunDto>),
+        (status = 400, description = "`limit` is not an integer from 1 to 24, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/active")]
+pub(crate) async fn list_active_runs(
+    state: web::Data<AppState>,
+    query: web::Query<ActiveRunsQuery>,
+) -> Result<web::Json<Vec<ActiveRunDto>>, ApiError> {
+    let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
+    let board = state.with_db(move |db| db.active_runs(limit)).await?;
+    Ok(web::Json(
+        board.into_iter().map(ActiveRunDto::from).collect(),
+    ))
+}

@@ -1,0 +1,118 @@
+//! `POST /runs`: create a run.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use chrono::Utc;
+use evalboard_domain::{RunSettings, ValidationErrors, truncate_to_micros};
+use evalboard_persistence::{IdempotencyKey, NewRun};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    dto::{CreateRunRequest, RunDetailDto},
+    error::{ApiError, Problem},
+    params::shorten,
+    state::AppState,
+};
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// Create a run: one item per selected dataset item, all `pending`.
+///
+/// With an `Idempotency-Key` header, repeating the same request returns the run the first one
+/// created (same status and body, plus `Idempotent-Replayed: true`); the same key with a
+/// different body is a 409.
+#[utoipa::path(
+    tag = "runs",
+    request_body = CreateRunRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; makes retries of this request safe")),
+    responses(
+        (status = 201, description = "Run created (or replayed)", body = RunDetailDto,
+            headers(("Location" = String, description = "`/runs/{run_id}`"))),
+        (status = 400, description = "Malformed JSON, wrong types, unknown fields or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused with a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown provider, model or dataset, or invalid settings; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/runs")]
+pub(crate) async fn create_run(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateRunRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.into_inner();
+    let idempotency_key = idempotency_key(&req)?;
+    let settings = validate(&state, &request)?;
+    let request_hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&request).map_err(|_| ApiError::Internal)?,
+    ));
+
+    let created = state
+        .with_db(move |db| {
+            db.create_run(NewRun {
+                provider_name: &request.provider_name,
+                model_name: &request.model_name,
+                dataset_name: &request.dataset_name,
+                settings: &settings,
+                idempotency: idempotency_key.as_deref().map(|key| IdempotencyKey {
+                    key,
+                    request_hash: &request_hash,
+                }),
+                at: truncate_to_micros(Utc::now()),
+            })
+        })
+        .await?;
+
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/runs/{}", created.run.id)));
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(RunDetailDto::from(&created.run)))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().ok().filter(|k| {
+        (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+    });
+    match key {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(ApiError::bad_parameter(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+        )),
+    }
+}
+
+/// Checks what can be checked without the database: provider, model and settings bounds. Every
+/// problem is reported at once. The dataset and selection are checked when the run is stored.
+fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, ApiError> {
+    let mut errors = ValidationErrors::default();
+    match state.providers.get(&request.provider_name) {
+        None => errors.push(
+            "providerName",
+            format!("no provider is named `{}`", shorten(&request.provider_name)),
+        ),
+        Some(provider) if !provider.has_model(&request.model_name) => errors.push(
+            "modelName",
+            format!(
+                "provider `{}` has no model `{}` (it has: {})",
+                provider.name,
+                shorten(&request.model_name),
+                provider.models.join(", ")
+            ),
+        ),
+        Some(_) => {}
+    }
+    let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
+    if let Err(invalid) = settings.validate() {
+        errors.0.extend(invalid.0);
+    }
+    errors.into_result().map_err(ApiError::invalid)?;
+    Ok(settings)
+}

@@ -1,0 +1,66 @@
+#![doc = include_str!("../README.md")]
+
+mod cursor;
+pub mod dto;
+mod error;
+mod fallback;
+mod handlers;
+mod openapi;
+mod params;
+mod request_log;
+mod state;
+
+use actix_web::{
+    App, Error,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
+    web,
+};
+
+pub use error::{ApiError, Problem, ProblemItem};
+pub use openapi::{openapi, openapi_json};
+pub use state::AppState;
+
+/// Largest JSON request body accepted.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// The whole evalboard application over `state`: every documented route, problem+json for
+/// malformed input and unknown routes, and `GET /openapi.json`.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let (app, document) = openapi::routed_app();
+    let fallback = fallback::Fallback::from_document(&document);
+    let document_json = openapi::to_json(&document);
+    app.app_data(web::Data::new(state))
+        .app_data(web::Data::new(fallback))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON_BYTES)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .route(
+            "/openapi.json",
+            web::get().to(move || {
+                let body = document_json.clone();
+                async move {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
+            }),
+        )
+        .default_service(web::to(fallback::respond))
+        .wrap(from_fn(request_log::log_request))
+}

@@ -1,0 +1,103 @@
+//! Configuration, layered: built-in defaults, then a TOML file, then environment variables, then
+//! command-line flags (see `docs/configuration.md`).
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use evalboard_persistence::PoolOptions;
+use evalboard_runner::ProviderConfig;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::Deserialize;
+
+/// The defaults, also the reference for every setting.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Everything the server reads at start.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Config {
+    /// Address to listen on (`EVALBOARD_BIND`).
+    pub(crate) bind: String,
+    /// Directory for evalboard's files (`EVALBOARD_DATA_DIR`).
+    pub(crate) data_dir: PathBuf,
+    /// Database URL (`DATABASE_URL`); a SQLite file in `data_dir` when unset.
+    pub(crate) database_url: Option<String>,
+    /// Import the bundled demo dataset when it is missing.
+    pub(crate) load_demo_dataset: bool,
+    /// Connection pool settings.
+    pub(crate) database: DatabaseConfig,
+    /// Configured providers, by configuration id.
+    pub(crate) providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseConfig {
+    max_connections: u32,
+    acquire_timeout_secs: u64,
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Debug, Default, serde::Serialize)]
+pub(crate) struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the layers in order. `file` is the `--config` flag or `EVALBOARD_CONFIG`; a file
+    /// that is named but missing is an error.
+    pub(crate) fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.is_file(),
+                "configuration file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Self = figment
+            .merge(
+                Env::prefixed("EVALBOARD_")
+                    .split("__")
+                    .ignore(&["config", "log"]),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        Ok(config)
+    }
+
+    /// The database URL in effect.
+    pub(crate) fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("evalboard.db").display()))
+    }
+
+    /// Pool settings.
+    pub(crate) fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_connections: self.database.max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `evalboard dataset import FILE --name NAME`: import a dataset file from the command line,
+//! with the same checks as `POST /datasets`. `.gz` files are decompressed on the fly.
+
+use std::{io::Read, path::Path};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use evalboard_domain::{
+    DatasetName,
+    import::{ImportFormat, parse_items},
+    truncate_to_micros,
+};
+use evalboard_persistence::{Database, DatasetImport};
+
+/// Reads, checks and stores the file; prints a summary, or every problem and fails.
+#[allow(clippy::print_stdout)] // This is a command-line report.
+pub(crate) fn import_file(
+    db: &Database,
+    file: &Path,
+    name: &str,
+    format: Option<ImportFormat>,
+) -> anyhow::Result<()> {
+    let name = DatasetName::parse(name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
+    let format = match format {
+        Some(format) => format,
+        None => format_from_extension(file)?,
+    };
+    let bytes = read(file)?;
+    let parsed = match parse_items(format, &bytes) {
+        Ok(parsed) => parsed,
+        Err(rejected) => {
+            for problem in &rejected.problems {
+                println!("{}: {problem}", file.display());
+            }
+            if rejected.total > rejected.problems.len() {
+                println!("... and {} more", rejected.total - rejected.problems.len());
+            }
+            bail!(
+                "{} was not imported: {} problem(s)",
+                file.display(),
+                rejected.total
+            );
+        }
+    };
+    for warning in &parsed.warnings {
+        println!("{}: warning: {warning}", file.display());
+    }
+    let imported = db.import_dataset(DatasetImport {
+        name: &name,
+        items: &parsed.items,
+        at: truncate_to_micros(Utc::now()),
+    })?;
+    let dataset = &imported.dataset;
+    println!(
+        "{} dataset `{}` version {} ({}): {} items in {} categories",
+        if imported.created {
+            "imported"
+        } else {
+            "unchanged:"
+        },
+        dataset.name,
+        dataset.version,
+        dataset.digest,
+        dataset.item_count,
+        dataset.categories.len()
+    );
+    Ok(())
+}
+
+fn format_from_extension(file: &Path) -> anyhow::Result<ImportFormat> {
+    let name = file.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        Ok(ImportFormat::MmluProJsonl)
+    } else if name.ends_with(".csv") {
+        Ok(ImportFormat::Csv)
+    } else {
+        bail!(
+            "cannot tell the format of {} from its name: pass --format jsonl|csv",
+            file.display()
+        )
+    }
+}
+
+fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        return Ok(raw);
+    }
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(raw.as_slice())
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{} is not a valid gzip file", file.display()))?;
+    Ok(bytes)
+}

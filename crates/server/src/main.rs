@@ -1,0 +1,140 @@
+//! The evalboard server binary: reads the configuration, opens and migrates the database, and
+//! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate` and
+//! `evalboard dataset import`.
+
+mod config;
+mod demo;
+mod import;
+
+use std::{io::IsTerminal, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use evalboard_api::AppState;
+use evalboard_domain::import::ImportFormat;
+use evalboard_persistence::Database;
+use evalboard_runner::ProviderRegistry;
+
+use crate::config::{Config, Overrides};
+
+/// evalboard: run LLM evaluations and watch them live.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML), layered over the built-in defaults.
+    #[arg(long, global = true, env = "EVALBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    bind: Option<String>,
+    /// Directory for evalboard's files [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://..., sqlite://PATH or a file path [default: <data-dir>/evalboard.db].
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage datasets.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetCommand {
+    /// Import an MMLU-Pro JSON Lines or CSV file (optionally .gz) as a dataset.
+    Import {
+        /// The file to import.
+        file: PathBuf,
+        /// Name to store it under.
+        #[arg(long)]
+        name: String,
+        /// File format; guessed from the extension when absent.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Jsonl,
+    Csv,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let overrides = Overrides {
+        bind: cli.bind,
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    let db = open_database(&config)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, db),
+        Command::Migrate => Ok(()),
+        Command::Dataset(DatasetCommand::Import { file, name, format }) => {
+            let format = format.map(|f| match f {
+                FormatArg::Jsonl => ImportFormat::MmluProJsonl,
+                FormatArg::Csv => ImportFormat::Csv,
+            });
+            import::import_file(&db, &file, &name, format)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EVALBOARD_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+}
+
+/// Connects and migrates: every command needs an up-to-date schema.
+fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let db = Database::connect(&config.database_url(), &config.pool_options())
+        .context("cannot open the database")?;
+    let applied = db.migrate()?;
+    tracing::info!(
+        database = %db.redacted_url(),
+        backend = db.backend().as_str(),
+        migrations_applied = applied.len(),
+        "database ready"
+    );
+    Ok(db)
+}
+
+fn serve(config: Config, db: Database) -> anyhow::Result<()> {
+    let providers = ProviderRegistry::from_config(&config.providers, |var| {
+        std::env::var_os(var).is_some_and(|v| !v.is_empty())
+    })?;
+    if config.load_demo_dataset {
+        demo::ensure_demo_dataset(&db)?;
+    }
+    let state = AppState::new(db, providers);
+    actix_web::rt::System::new().block_on(async move {
+        let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
+            .bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?
+            .shutdown_timeout(10);
+        for addr in server.addrs() {
+            tracing::info!("listening on http://{addr}");
+        }
+        // actix-web stops on SIGTERM, SIGINT and SIGQUIT, finishing requests in flight.
+        server.run().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

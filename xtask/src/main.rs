@@ -1,1 +1,150 @@
-fn main() {}
+//! `cargo xtask`: the project's chores, in Rust so they run wherever cargo does.
+//!
+//! - `migrate [--database-url URL]` applies pending migrations (default: `DATABASE_URL`, else
+//!   the server's default SQLite file).
+//! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
+//! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
+
+#![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
+
+use std::{
+    net::{SocketAddr, TcpStream},
+    path::PathBuf,
+    process::Command,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use evalboard_persistence::{Database, PoolOptions};
+
+const POSTGRES_URL_ENV: &str = "EVALBOARD_TEST_POSTGRES_URL";
+const REQUIRE_POSTGRES_ENV: &str = "EVALBOARD_REQUIRE_POSTGRES";
+/// The PostgreSQL every development machine and CI runner of this project has.
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match command.as_str() {
+        "migrate" => migrate(&rest),
+        "openapi" => openapi(&rest),
+        "test" => test(&rest),
+        _ => {
+            println!(
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...]>"
+            );
+            if command.is_empty() || command == "help" || command == "--help" {
+                Ok(())
+            } else {
+                bail!("unknown command `{command}`")
+            }
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the project root")
+        .to_path_buf()
+}
+
+fn migrate(args: &[String]) -> anyhow::Result<()> {
+    let url = match args {
+        [] => std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            let data_dir =
+                std::env::var("EVALBOARD_DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
+            format!("sqlite://{data_dir}/evalboard.db")
+        }),
+        [flag, url] if flag == "--database-url" => url.clone(),
+        _ => bail!("usage: cargo xtask migrate [--database-url URL]"),
+    };
+    let db = Database::connect(&url, &PoolOptions::default())?;
+    let applied = db.migrate()?;
+    println!(
+        "{}: {} migration(s) applied{}",
+        db.redacted_url(),
+        applied.len(),
+        if applied.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", applied.join(", "))
+        }
+    );
+    Ok(())
+}
+
+fn openapi(args: &[String]) -> anyhow::Result<()> {
+    let path = project_root().join("docs/openapi.json");
+    let generated = evalboard_api::openapi_json();
+    match args {
+        [] => {
+            std::fs::write(&path, generated)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        [flag] if flag == "--check" => {
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if committed == generated {
+                println!("{} is up to date", path.display());
+                Ok(())
+            } else {
+                bail!("{} is stale: run `cargo xtask openapi`", path.display())
+            }
+        }
+        _ => bail!("usage: cargo xtask openapi [--check]"),
+    }
+}
+
+/// Runs `cargo test --workspace`, pointing the PostgreSQL tests at the local server when one
+/// answers (or at `EVALBOARD_TEST_POSTGRES_URL` when set).
+fn test(args: &[String]) -> anyhow::Result<()> {
+    let postgres = std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .or_else(|| local_postgres_answers().then(|| LOCAL_POSTGRES.to_owned()));
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(project_root())
+        .args(["test", "--workspace"])
+        .args(args);
+    match &postgres {
+        Some(url) => {
+            println!("xtask test: SQLite and PostgreSQL ({})", redact(url));
+            cargo.env(POSTGRES_URL_ENV, url);
+        }
+        None if std::env::var(REQUIRE_POSTGRES_ENV).as_deref() == Ok("1") => {
+            bail!(
+                "{REQUIRE_POSTGRES_ENV}=1 but no PostgreSQL answers at 127.0.0.1:5432 and {POSTGRES_URL_ENV} is not set"
+            )
+        }
+        None => println!(
+            "xtask test: SQLite only (no PostgreSQL at 127.0.0.1:5432; set {POSTGRES_URL_ENV} to test one elsewhere)"
+        ),
+    }
+    let status = cargo.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    Ok(())
+}
+
+fn local_postgres_answers() -> bool {
+    let addr: SocketAddr = ([127, 0, 0, 1], 5432).into();
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

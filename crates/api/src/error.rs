@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "type": "urn:evalboard:problem:validation-failed",
     "title": "Unprocessable Content",
@@ -279,5 +280,28 @@ pub(crate) fn payload_error(error: actix_web::error::PayloadError) -> ApiError {
             detail: format!("the body cannot be read: {other}"),
             errors: Vec::new(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_database_is_503_and_internal_details_stay_hidden() {
+        let unavailable = ApiError::from(StoreError::Unavailable("pool timed out".into()));
+        assert_eq!(unavailable.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            unavailable
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+
+        let corrupt = ApiError::from(StoreError::Corrupt("secret internals".into()));
+        assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!corrupt.problem().detail.contains("secret"));
     }
 }

@@ -477,6 +477,21 @@ fn run_status_moves_follow_the_rules(db: &TestDatabase) {
     ));
 }
 
+fn resuming_is_recorded_only_for_running_runs(db: &TestDatabase) {
+    import(db, "Demo", &items(2));
+    let run = create(db, "Demo", 0);
+    assert!(matches!(
+        db.record_resume(&run, at(1)),
+        Err(StoreError::Conflict(_))
+    ));
+    db.set_run_status(&run, RunStatus::Running, at(2)).unwrap();
+    db.record_resume(&run, at(3)).unwrap();
+    let resumed = db.record_resume(&run, at(4)).unwrap();
+    assert_eq!(resumed.lifecycle.resumed_count, 2);
+    assert_eq!(resumed.lifecycle.last_resumed_at, Some(at(4)));
+    assert_eq!(db.get_run(&run).unwrap().lifecycle, resumed.lifecycle);
+}
+
 fn active_runs_come_first_then_recently_finished(db: &TestDatabase) {
     import(db, "Demo", &items(10));
     let old_done = create(db, "Demo", 0);
@@ -543,6 +558,7 @@ backend_tests!(
     item_transitions_keep_counters_equal_to_rows,
     concurrent_transitions_on_one_run_lose_no_update,
     run_status_moves_follow_the_rules,
+    resuming_is_recorded_only_for_running_runs,
     active_runs_come_first_then_recently_finished,
     timestamps_keep_microseconds,
 );

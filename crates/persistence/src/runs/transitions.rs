@@ -112,6 +112,41 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Records that a `running` run was picked up again after a restart or a lost worker:
+    /// `lifecycle.resumedCount` + 1 and `lastResumedAt`, with a log entry and an event.
+    pub fn record_resume(&self, run_id: &RunId, at: Timestamp) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            let status = row.status()?;
+            if status != RunStatus::Running {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} is {status}; only a running run can be resumed"
+                )));
+            }
+            let now = at.naive_utc();
+            diesel::update(runs::table.find(run_id.as_str()))
+                .set((
+                    runs::resumed_count.eq(runs::resumed_count + 1),
+                    runs::last_resumed_at.eq(Some(now)),
+                    runs::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let run = load_row(conn, run_id, false)?.into_domain()?;
+            let resumed = run.lifecycle.resumed_count;
+            logs::append(conn, run_id, None, LogLevel::Info, &format!("resumed (time {resumed})"), at)?;
+            events::append(
+                conn,
+                run_id,
+                "run_status",
+                &json!({ "status": status.as_str(), "previousStatus": status.as_str(), "resumedCount": resumed }),
+                at,
+            )?;
+            Ok(run)
+        })
+    }
+}
+
 /// The current state of every item named in `transitions`; errors when one is missing or named
 /// twice.
 fn current_states(

@@ -1,0 +1,9 @@
+//! HTTP tests of the whole application: requests go through actix-web's full service stack
+//! (extractors, error handlers, fallback) against a real database, SQLite and PostgreSQL.
+
+mod support;
+
+mod active;
+mod datasets;
+mod robustness;
+mod runs;

@@ -1,0 +1,357 @@
+//! `POST /runs`, `GET /runs/{run_id}` and `GET /runs`.
+
+use actix_web::test::TestRequest;
+use evalboard_domain::{RunId, RunStatus};
+use evalboard_persistence::{RunFilter, testing::TestDatabase};
+use serde_json::{Value, json};
+
+use crate::support::{api_tests, app, import, is_api_time, items, now};
+
+fn request(provider: &str, dataset: &str, model: &str) -> Value {
+    json!({"providerName": provider, "datasetName": dataset, "modelName": model})
+}
+
+async fn a_created_run_reads_back_through_every_endpoint(db: TestDatabase) {
+    import(&db, "Demo", &items(30));
+    let app = app(db).await;
+    let body = json!({
+        "providerName": "Simulated",
+        "datasetName": "Demo",
+        "modelName": "sim-2",
+        "settings": {
+            "concurrency": 8,
+            "selection": {"categories": ["law", "math"], "sampleSize": 7, "seed": 42},
+            "generation": {"temperature": 0.0, "maxTokens": 512}
+        }
+    });
+    let reply = app.post_json("/runs", &body).await;
+    let created = reply.ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    assert!(RunId::parse(&id).is_ok(), "{id}");
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/runs/{id}").as_str())
+    );
+    assert_eq!(
+        created["run"],
+        json!({"id": id, "providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-2", "status": "pending"})
+    );
+    assert_eq!(created["progress"]["total"], 7);
+    assert_eq!(created["progress"]["pending"], 7);
+    assert_eq!(created["settings"], body["settings"]);
+    assert_eq!(created["dataset"]["version"], 1);
+    assert!(
+        created["dataset"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(is_api_time(&created["createdAt"]));
+    assert!(is_api_time(&created["updatedAt"]));
+    assert!(created["startedAt"].is_null() && created["finishedAt"].is_null());
+
+    let detail = app.get(&format!("/runs/{id}")).await.ok(200);
+    assert_eq!(detail, created, "GET returns what POST returned");
+
+    let page = app.get("/runs").await.ok(200);
+    assert_eq!(page["runs"], json!([created]));
+    assert!(page["nextCursor"].is_null());
+
+    let board = app.get("/runs/active").await.ok(200);
+    assert_eq!(board[0]["run"], created["run"]);
+}
+
+async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing(
+    db: TestDatabase,
+) {
+    import(&db, "Demo", &items(5));
+    let app = app(db).await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (request("Nope", "Demo", "sim-1"), vec!["providerName"]),
+        (request("Simulated", "Demo", "gpt-4.1"), vec!["modelName"]),
+        (
+            request("Simulated", "Missing", "sim-1"),
+            vec!["datasetName"],
+        ),
+        (request("simulated", "Demo", "sim-1"), vec!["providerName"]),
+        (
+            json!({"providerName": "Nope", "datasetName": "Demo", "modelName": "x",
+                   "settings": {"concurrency": 0, "generation": {"temperature": 9}}}),
+            vec![
+                "providerName",
+                "settings.concurrency",
+                "settings.generation.temperature",
+            ],
+        ),
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"selection": {"categories": ["poetry"]}}}),
+            vec!["settings.selection.categories"],
+        ),
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"selection": {"seed": 4}}}),
+            vec!["settings.selection.seed"],
+        ),
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"selection": {"sampleSize": 0}, "generation": {"topP": 0, "maxTokens": 0}}}),
+            vec![
+                "settings.selection.sampleSize",
+                "settings.generation.topP",
+                "settings.generation.maxTokens",
+            ],
+        ),
+    ];
+    for (body, fields) in cases {
+        let problem = app.post_json("/runs", &body).await.problem(422);
+        let named: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named, fields, "{body}");
+        for field in fields {
+            assert!(problem["detail"].as_str().unwrap().contains(field));
+        }
+    }
+    assert_nothing_written(&app.db);
+}
+
+fn assert_nothing_written(db: &TestDatabase) {
+    assert!(
+        db.list_runs(&RunFilter::default(), None, 10)
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    assert!(db.events_after(0, 10).unwrap().is_empty());
+}
+
+async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatabase) {
+    import(&db, "Demo", &items(5));
+    let app = app(db).await;
+    let json_post = |body: &str| {
+        TestRequest::post()
+            .uri("/runs")
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body.to_owned())
+    };
+    let cases: Vec<(TestRequest, u16, &str)> = vec![
+        (json_post("{\"providerName\": "), 400, "invalid"),
+        (json_post("not json"), 400, "invalid"),
+        (json_post(""), 400, "invalid"),
+        (json_post("[]"), 400, "invalid"),
+        (
+            json_post(r#"{"providerName": 7, "datasetName": "Demo", "modelName": "sim-1"}"#),
+            400,
+            "invalid type",
+        ),
+        (
+            json_post(r#"{"datasetName": "Demo", "modelName": "sim-1"}"#),
+            400,
+            "missing field `providerName`",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "colour": 1}"#,
+            ),
+            400,
+            "unknown field `colour`",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurrency": -1}}"#,
+            ),
+            400,
+            "invalid value",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurency": 2}}"#,
+            ),
+            400,
+            "unknown field `concurency`",
+        ),
+        (
+            TestRequest::post()
+                .uri("/runs")
+                .set_payload(r#"{"providerName": "Simulated"}"#),
+            415,
+            "application/json",
+        ),
+        (
+            TestRequest::post()
+                .uri("/runs")
+                .insert_header(("content-type", "text/plain"))
+                .set_payload("{}"),
+            415,
+            "application/json",
+        ),
+        (
+            json_post(&format!(
+                r#"{{"providerName": "Simulated", "datasetName": "Demo", "modelName": "{}"}}"#,
+                "x".repeat(70 * 1024)
+            )),
+            413,
+            "larger than",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let problem = app.call(request).await.problem(status);
+        assert!(
+            problem["detail"].as_str().unwrap().contains(message),
+            "expected `{message}` in {problem}"
+        );
+    }
+    assert_nothing_written(&app.db);
+}
+
+async fn an_idempotency_key_replays_the_first_run(db: TestDatabase) {
+    import(&db, "Demo", &items(5));
+    let app = app(db).await;
+    let with_key = |key: &str, body: &Value| {
+        TestRequest::post()
+            .uri("/runs")
+            .insert_header(("Idempotency-Key", key.to_owned()))
+            .set_json(body)
+    };
+    let body = request("Simulated", "Demo", "sim-1");
+    let first = app.call(with_key("retry-me-1", &body)).await;
+    let first_body = first.ok(201);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let second = app.call(with_key("retry-me-1", &body)).await;
+    assert_eq!(second.ok(201), first_body);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.header("location"), first.header("location"));
+
+    let other = request("Simulated", "Demo", "sim-2");
+    let problem = app.call(with_key("retry-me-1", &other)).await.problem(409);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("different request")
+    );
+    for bad in ["", &"k".repeat(256), "has space", "naïve"] {
+        let problem = app.call(with_key(bad, &body)).await.problem(400);
+        assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    }
+    let page = app.get("/runs").await.ok(200);
+    assert_eq!(
+        page["runs"].as_array().unwrap().len(),
+        1,
+        "one run for all those requests"
+    );
+}
+
+async fn unknown_runs_are_404(db: TestDatabase) {
+    let app = app(db).await;
+    let unknown = RunId::generate();
+    let problem = app.get(&format!("/runs/{unknown}")).await.problem(404);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(unknown.as_str())
+    );
+    for bad in [
+        "run-123",
+        "abc",
+        "run-%20",
+        &"x".repeat(500),
+        "run-0123456789ABCDEF0123456789ABCDEF",
+    ] {
+        app.get(&format!("/runs/{bad}")).await.problem(404);
+    }
+}
+
+async fn the_archive_filters_and_pages(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    import(&db, "Other", &items(3));
+    let app = app(db).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let dataset = if i < 3 { "Demo" } else { "Other" };
+        let model = if i % 2 == 0 { "sim-1" } else { "sim-2" };
+        let created = app
+            .post_json("/runs", &request("Simulated", dataset, model))
+            .await
+            .ok(201);
+        ids.push(created["run"]["id"].as_str().unwrap().to_owned());
+    }
+    let running = RunId::parse(&ids[1]).unwrap();
+    app.db
+        .set_run_status(&running, RunStatus::Running, now())
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut uri = "/runs?limit=2".to_owned();
+    loop {
+        let page = app.get(&uri).await.ok(200);
+        let runs = page["runs"].as_array().unwrap();
+        assert!(runs.len() <= 2);
+        seen.extend(
+            runs.iter()
+                .map(|r| r["run"]["id"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(cursor) => uri = format!("/runs?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first);
+
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!("/runs?{query}")).await.ok(200)["runs"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("datasetName=Other").await, 2);
+    assert_eq!(count("modelName=sim-2").await, 2);
+    assert_eq!(count("status=running").await, 1);
+    assert_eq!(count("status=running,pending").await, 5);
+    assert_eq!(count("providerName=OpenAI").await, 0);
+    assert_eq!(
+        count("providerName=Simulated&datasetName=Demo&modelName=sim-1").await,
+        2
+    );
+    assert_eq!(count("createdFrom=2000-01-01T00:00:00Z").await, 5);
+    assert_eq!(count("createdBefore=2000-01-01T00:00:00%2B01:00").await, 0);
+    assert_eq!(
+        count("createdFrom=2000-01-01T00:00:00+01:00").await,
+        5,
+        "an unencoded + is read as one"
+    );
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("status=done", "status"),
+        ("status=running,", "status"),
+        ("createdFrom=yesterday", "createdFrom"),
+        ("createdBefore=2026-13-01T00:00:00Z", "createdBefore"),
+        ("cursor=abc", "cursor"),
+        ("datasetName=", "datasetName"),
+    ] {
+        let problem = app.get(&format!("/runs?{query}")).await.problem(400);
+        assert_eq!(problem["errors"][0]["field"], field, "{query}");
+    }
+    app.get("/runs?sort=asc").await.problem(400);
+}
+
+api_tests!(
+    a_created_run_reads_back_through_every_endpoint,
+    unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing,
+    malformed_bodies_are_4xx_with_a_message_and_write_nothing,
+    an_idempotency_key_replays_the_first_run,
+    unknown_runs_are_404,
+    the_archive_filters_and_pages,
+);

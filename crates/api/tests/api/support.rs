@@ -1,0 +1,244 @@
+//! The test harness: an app over a fresh database, a request helper, and fixtures.
+
+use std::collections::BTreeMap;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{Service, ServiceResponse},
+    http::{StatusCode, header::HeaderMap},
+    test,
+};
+use evalboard_api::AppState;
+use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, ItemState, RunId, truncate_to_micros};
+use evalboard_persistence::{DatasetImport, ItemTransition, testing::TestDatabase};
+use evalboard_runner::{ProviderConfig, ProviderKind, ProviderRegistry};
+use serde_json::Value;
+
+/// Declares each listed `async fn(TestDatabase)` as a test on SQLite and on PostgreSQL.
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name(evalboard_persistence::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    if let Some(db) = evalboard_persistence::testing::TestDatabase::postgres() {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use api_tests;
+
+/// The providers every API test sees.
+pub(crate) fn registry() -> ProviderRegistry {
+    let configs = BTreeMap::from([
+        (
+            "simulated".to_owned(),
+            ProviderConfig {
+                name: "Simulated".into(),
+                kind: ProviderKind::Simulated,
+                base_url: None,
+                api_key_env: None,
+                models: vec!["sim-1".into(), "sim-2".into()],
+            },
+        ),
+        (
+            "openai".to_owned(),
+            ProviderConfig {
+                name: "OpenAI".into(),
+                kind: ProviderKind::OpenaiCompatible,
+                base_url: Some("https://api.openai.com/v1".into()),
+                api_key_env: Some("EVALBOARD_TEST_UNSET_KEY".into()),
+                models: vec!["gpt-4.1".into()],
+            },
+        ),
+    ]);
+    ProviderRegistry::from_config(&configs, |_| false).unwrap()
+}
+
+/// What came back.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and returns the document.
+    #[track_caller]
+    pub(crate) fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:evalboard:problem:")
+        );
+        assert!(!problem["title"].as_str().unwrap().is_empty());
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+        problem
+    }
+
+    /// Asserts a JSON success with this status and returns the body.
+    #[track_caller]
+    pub(crate) fn ok(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        self.json()
+    }
+}
+
+/// An application over a database.
+pub(crate) struct TestApp<S> {
+    pub(crate) service: S,
+    pub(crate) db: TestDatabase,
+}
+
+pub(crate) async fn app(
+    db: TestDatabase,
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    let state = AppState::new((*db).clone(), registry());
+    let service = test::init_service(evalboard_api::app(state)).await;
+    TestApp { service, db }
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    pub(crate) async fn call(&self, request: test::TestRequest) -> Reply {
+        let response = test::call_service(&self.service, request.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = test::read_body(response).await.to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub(crate) async fn get(&self, uri: &str) -> Reply {
+        self.call(test::TestRequest::get().uri(uri)).await
+    }
+
+    pub(crate) async fn post_json(&self, uri: &str, body: &Value) -> Reply {
+        self.call(test::TestRequest::post().uri(uri).set_json(body))
+            .await
+    }
+
+    /// Creates a run on the Simulated provider and returns its id.
+    pub(crate) async fn create_run(&self, dataset: &str, settings: Value) -> String {
+        let body = serde_json::json!({
+            "providerName": "Simulated",
+            "datasetName": dataset,
+            "modelName": "sim-1",
+            "settings": settings,
+        });
+        let created = self.post_json("/runs", &body).await.ok(201);
+        created["run"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves items of a run the way the engine will.
+    pub(crate) fn move_items(
+        &self,
+        run: &str,
+        sequences: impl IntoIterator<Item = u32>,
+        to: ItemState,
+    ) {
+        let transitions: Vec<ItemTransition> = sequences
+            .into_iter()
+            .map(|sequence| ItemTransition { sequence, to })
+            .collect();
+        self.db
+            .transition_items(&RunId::parse(run).unwrap(), &transitions, now())
+            .unwrap();
+    }
+}
+
+pub(crate) fn now() -> evalboard_domain::Timestamp {
+    truncate_to_micros(chrono::Utc::now())
+}
+
+/// `n` items across three categories, answers cycling A, B, C.
+pub(crate) fn items(n: usize) -> Vec<DatasetItem> {
+    let categories = ["math", "law", "history"];
+    (0..n)
+        .map(|i| DatasetItem {
+            id: format!("q{i}"),
+            category: categories[i % 3].to_owned(),
+            question: format!("Which option best describes item {i}?"),
+            choices: vec!["A".into(), "B".into(), "C".into(), "D".into()],
+            answer: AnswerKey::from_index(i % 3).unwrap(),
+            explanation: None,
+            source: None,
+        })
+        .collect()
+}
+
+pub(crate) fn import(db: &TestDatabase, name: &str, items: &[DatasetItem]) {
+    db.import_dataset(DatasetImport {
+        name: &DatasetName::parse(name).unwrap(),
+        items,
+        at: now(),
+    })
+    .unwrap();
+}
+
+/// Whether a string is an RFC 3339 UTC timestamp with whole seconds and `Z`, as the spec shows.
+pub(crate) fn is_api_time(value: &Value) -> bool {
+    let Some(s) = value.as_str() else {
+        return false;
+    };
+    let b = s.as_bytes();
+    b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}

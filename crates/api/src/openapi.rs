@@ -19,7 +19,8 @@ use crate::{
         title = "evalboard",
         description = "Runs LLM evaluations and serves the dashboard that watches them: runs, \
             the active board, the archive, datasets and providers. Errors are RFC 9457 \
-            `application/problem+json`; timestamps are RFC 3339 UTC with `Z`.",
+            `application/problem+json`; timestamps are RFC 3339 UTC with `Z`. This document is \
+            generated from the code by `cargo xtask openapi`; do not edit it by hand.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     tags(

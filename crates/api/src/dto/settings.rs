@@ -87,7 +87,7 @@ impl From<&RunSettings> for RunSettingsDto {
                 sample_size: selection.sample_size,
                 seed: selection.seed,
             }),
-            generation: (*generation != GenerationSettings::default()).then(|| GenerationDto {
+            generation: (*generation != GenerationSettings::default()).then_some(GenerationDto {
                 temperature: generation.temperature,
                 top_p: generation.top_p,
                 max_tokens: generation.max_tokens,

@@ -1,0 +1,261 @@
+//! The real binary, as a user starts it: configuration layers, first start on an empty data
+//! directory, restart, graceful SIGTERM, the dataset import command, and no secret in any
+//! response or log line.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+use evalboard_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+const SECRET: &str = "sk-test-do-not-leak-4f2a9c";
+const BINARY: &str = env!("CARGO_BIN_EXE_evalboard");
+
+/// A running server and everything it printed.
+struct Server {
+    child: Child,
+    base: String,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("OPENAI_API_KEY", SECRET)
+            .env("EVALBOARD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut server = Self {
+            child,
+            base: String::new(),
+            lines,
+            seen: Vec::new(),
+        };
+        let line = server.wait_for("listening on http://");
+        let at = line.find("http://").unwrap();
+        server.base = line[at..].trim().to_owned();
+        server
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("server never printed `{needle}`; output:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::blocking::get(format!("{}{path}", self.base)).unwrap();
+        (response.status().as_u16(), response.json().unwrap())
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json().unwrap())
+    }
+
+    /// Sends SIGTERM and returns everything the server printed once it has exited.
+    fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.try_iter());
+        let output = self.seen.join("\n");
+        assert!(status.success(), "exit status {status} after SIGTERM; output:\n{output}");
+        assert!(output.contains("stopped"), "no graceful stop; output:\n{output}");
+        output
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn exercise(server: &Server) -> String {
+    assert_eq!(server.get("/healthz"), (200, json!({"status": "ok"})));
+    let (status, ready) = server.get("/readyz");
+    assert_eq!(status, 200, "{ready}");
+
+    let (_, datasets) = server.get("/datasets");
+    assert_eq!(datasets[0]["name"], "evalboard-demo");
+    assert_eq!(datasets[0]["itemCount"], 36);
+    assert_eq!(datasets[0]["categories"].as_array().unwrap().len(), 6);
+
+    let (_, providers) = server.get("/providers");
+    let text = providers.to_string();
+    assert!(!text.contains(SECRET), "a key leaked: {text}");
+    let openai = providers.as_array().unwrap().iter().find(|p| p["name"] == "OpenAI").unwrap();
+    assert_eq!(openai["credentials"], "present");
+
+    let (status, created) = server.post(
+        "/runs",
+        &json!({"providerName": "Simulated", "datasetName": "evalboard-demo", "modelName": "sim-1",
+                "settings": {"selection": {"sampleSize": 10, "seed": 1}}}),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["progress"]["total"], 10);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.get(&format!("/runs/{id}")), (200, created));
+    let (_, board) = server.get("/runs/active");
+    assert_eq!(board[0]["run"]["id"], id.as_str());
+    id
+}
+
+#[test]
+fn first_start_restart_and_sigterm_on_sqlite() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+    let id = exercise(&server);
+    let output = server.terminate();
+    assert!(!output.contains(SECRET), "a key reached the logs");
+    assert!(data.path().join("evalboard.db").is_file(), "the default database lives in the data dir");
+
+    // A restart keeps the run and does not import the demo dataset again.
+    let server = Server::start(data.path(), &[], &[]);
+    let (_, datasets) = server.get("/datasets");
+    assert_eq!(datasets[0]["version"], 1);
+    assert_eq!(server.get(&format!("/runs/{id}")).0, 200);
+    server.terminate();
+}
+
+#[test]
+fn serves_from_postgresql_when_the_url_says_so() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[("DATABASE_URL", db.url())], &[]);
+    let (_, ready) = server.get("/readyz");
+    assert_eq!(ready["database"], "postgres");
+    exercise(&server);
+    let output = server.terminate();
+    assert!(!output.contains(SECRET));
+    assert!(!data.path().join("evalboard.db").exists(), "no SQLite file when PostgreSQL is used");
+}
+
+#[test]
+fn configuration_layers_file_then_environment_then_flags() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("evalboard.toml");
+    std::fs::write(
+        &config,
+        r#"
+bind = "127.0.0.1:1"
+load_demo_dataset = false
+
+[providers.local]
+name = "Local vLLM"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:8000/v1"
+models = ["llama-3.1-8b"]
+"#,
+    )
+    .unwrap();
+    // The file's bind address loses to the --bind flag the harness passes.
+    let server = Server::start(
+        data.path(),
+        &[("EVALBOARD_PROVIDERS__OPENAI__MODELS", "[o3, gpt-4.1]")],
+        &["--config", config.to_str().unwrap()],
+    );
+    let (_, providers) = server.get("/providers");
+    let names: Vec<&str> = providers.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Local vLLM", "OpenAI", "Simulated"]);
+    assert_eq!(providers[1]["models"], json!(["o3", "gpt-4.1"]), "the environment overrides the file");
+    assert_eq!(server.get("/datasets").1, json!([]), "the file turned the demo dataset off");
+    server.terminate();
+}
+
+fn run(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_configuration_fails_at_start_with_a_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let output = run(&["--database-url", "mysql://localhost/x", "migrate"], data.path());
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported scheme `mysql://`"));
+
+    let output = run(&["--config", "/nonexistent/evalboard.toml"], data.path());
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[test]
+fn the_import_command_reports_bad_lines_and_imports_good_files() {
+    let data = tempfile::tempdir().unwrap();
+    let bad = data.path().join("bad.csv");
+    std::fs::write(&bad, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,Z\n").unwrap();
+    let output = run(&["dataset", "import", bad.to_str().unwrap(), "--name", "Bad"], data.path());
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("line 3: answer `Z` is not a letter A to J"), "{stdout}");
+
+    let good = data.path().join("good.csv");
+    std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,B\n").unwrap();
+    let output = run(&["dataset", "import", good.to_str().unwrap(), "--name", "Good"], data.path());
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported dataset `Good` version 1"));
+
+    // The whole MMLU-Pro test split, gzip-compressed, when this machine has it.
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mmlu-pro-test.jsonl.gz");
+    if !full.is_file() {
+        eprintln!("skipping the full MMLU-Pro import: {} is not on this machine", full.display());
+        return;
+    }
+    let output = run(&["dataset", "import", full.to_str().unwrap(), "--name", "MMLU-Pro"], data.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("12032 items in 14 categories"), "{stdout}");
+    // Upstream question 3983 says answer C but answer_index 1: imported, with a warning.
+    assert!(stdout.contains("warning: line"), "{stdout}");
+}

@@ -76,7 +76,10 @@ impl Server {
                         return line;
                     }
                 }
-                Err(_) => panic!("server never printed `{needle}`; output:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "server never printed `{needle}`; output:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -98,12 +101,24 @@ impl Server {
     /// Sends SIGTERM and returns everything the server printed once it has exited.
     fn terminate(mut self) -> String {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.try_iter());
         let output = self.seen.join("\n");
-        assert!(status.success(), "exit status {status} after SIGTERM; output:\n{output}");
-        assert!(output.contains("stopped"), "no graceful stop; output:\n{output}");
+        assert!(
+            status.success(),
+            "exit status {status} after SIGTERM; output:\n{output}"
+        );
+        assert!(
+            output.contains("stopped"),
+            "no graceful stop; output:\n{output}"
+        );
         output
     }
 }
@@ -127,7 +142,12 @@ fn exercise(server: &Server) -> String {
     let (_, providers) = server.get("/providers");
     let text = providers.to_string();
     assert!(!text.contains(SECRET), "a key leaked: {text}");
-    let openai = providers.as_array().unwrap().iter().find(|p| p["name"] == "OpenAI").unwrap();
+    let openai = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "OpenAI")
+        .unwrap();
     assert_eq!(openai["credentials"], "present");
 
     let (status, created) = server.post(
@@ -151,7 +171,10 @@ fn first_start_restart_and_sigterm_on_sqlite() {
     let id = exercise(&server);
     let output = server.terminate();
     assert!(!output.contains(SECRET), "a key reached the logs");
-    assert!(data.path().join("evalboard.db").is_file(), "the default database lives in the data dir");
+    assert!(
+        data.path().join("evalboard.db").is_file(),
+        "the default database lives in the data dir"
+    );
 
     // A restart keeps the run and does not import the demo dataset again.
     let server = Server::start(data.path(), &[], &[]);
@@ -173,7 +196,10 @@ fn serves_from_postgresql_when_the_url_says_so() {
     exercise(&server);
     let output = server.terminate();
     assert!(!output.contains(SECRET));
-    assert!(!data.path().join("evalboard.db").exists(), "no SQLite file when PostgreSQL is used");
+    assert!(
+        !data.path().join("evalboard.db").exists(),
+        "no SQLite file when PostgreSQL is used"
+    );
 }
 
 #[test]
@@ -201,10 +227,23 @@ models = ["llama-3.1-8b"]
         &["--config", config.to_str().unwrap()],
     );
     let (_, providers) = server.get("/providers");
-    let names: Vec<&str> = providers.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Local vLLM", "OpenAI", "Simulated"]);
-    assert_eq!(providers[1]["models"], json!(["o3", "gpt-4.1"]), "the environment overrides the file");
-    assert_eq!(server.get("/datasets").1, json!([]), "the file turned the demo dataset off");
+    assert_eq!(
+        providers[1]["models"],
+        json!(["o3", "gpt-4.1"]),
+        "the environment overrides the file"
+    );
+    assert_eq!(
+        server.get("/datasets").1,
+        json!([]),
+        "the file turned the demo dataset off"
+    );
     server.terminate();
 }
 
@@ -221,7 +260,10 @@ fn run(args: &[&str], data_dir: &Path) -> Output {
 #[test]
 fn bad_configuration_fails_at_start_with_a_reason() {
     let data = tempfile::tempdir().unwrap();
-    let output = run(&["--database-url", "mysql://localhost/x", "migrate"], data.path());
+    let output = run(
+        &["--database-url", "mysql://localhost/x", "migrate"],
+        data.path(),
+    );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported scheme `mysql://`"));
 
@@ -235,26 +277,58 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
     let data = tempfile::tempdir().unwrap();
     let bad = data.path().join("bad.csv");
     std::fs::write(&bad, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,Z\n").unwrap();
-    let output = run(&["dataset", "import", bad.to_str().unwrap(), "--name", "Bad"], data.path());
+    let output = run(
+        &["dataset", "import", bad.to_str().unwrap(), "--name", "Bad"],
+        data.path(),
+    );
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("line 3: answer `Z` is not a letter A to J"), "{stdout}");
+    assert!(
+        stdout.contains("line 3: answer `Z` is not a letter A to J"),
+        "{stdout}"
+    );
 
     let good = data.path().join("good.csv");
     std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,B\n").unwrap();
-    let output = run(&["dataset", "import", good.to_str().unwrap(), "--name", "Good"], data.path());
+    let output = run(
+        &[
+            "dataset",
+            "import",
+            good.to_str().unwrap(),
+            "--name",
+            "Good",
+        ],
+        data.path(),
+    );
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported dataset `Good` version 1"));
 
     // The whole MMLU-Pro test split, gzip-compressed, when this machine has it.
-    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mmlu-pro-test.jsonl.gz");
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/mmlu-pro-test.jsonl.gz");
     if !full.is_file() {
-        eprintln!("skipping the full MMLU-Pro import: {} is not on this machine", full.display());
+        eprintln!(
+            "skipping the full MMLU-Pro import: {} is not on this machine",
+            full.display()
+        );
         return;
     }
-    let output = run(&["dataset", "import", full.to_str().unwrap(), "--name", "MMLU-Pro"], data.path());
+    let output = run(
+        &[
+            "dataset",
+            "import",
+            full.to_str().unwrap(),
+            "--name",
+            "MMLU-Pro",
+        ],
+        data.path(),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("12032 items in 14 categories"), "{stdout}");
     // Upstream question 3983 says answer C but answer_index 1: imported, with a warning.
     assert!(stdout.contains("warning: line"), "{stdout}");

@@ -30,7 +30,9 @@ pub(crate) fn decode(text: &str) -> Result<RunCursor, ApiError> {
     };
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     Ok(RunCursor {
-        created_at: DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?,
+        created_at: DateTime::from_timestamp_micros(micros)
+            .filter(|t| crate::params::storable(*t))
+            .ok_or_else(invalid)?,
         id: RunId::parse(id).map_err(|_| invalid())?,
     })
 }
@@ -46,7 +48,14 @@ mod tests {
             id: RunId::generate(),
         };
         assert_eq!(decode(&encode(&cursor)).unwrap(), cursor);
-        for bad in ["", "%%%", "djF8MXwy", &URL_SAFE_NO_PAD.encode("v2|1|run-x")] {
+        let far_past = format!("v1|{}|{}", i64::MIN / 2, RunId::generate());
+        for bad in [
+            "",
+            "%%%",
+            "djF8MXwy",
+            &URL_SAFE_NO_PAD.encode("v2|1|run-x"),
+            &URL_SAFE_NO_PAD.encode(far_past),
+        ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
     }

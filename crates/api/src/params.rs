@@ -1,7 +1,7 @@
 //! Parsing query parameters into typed values with 400s that name the parameter. Numbers arrive
 //! as text so that `limit=abc` gets a useful message instead of a serde one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use evalboard_domain::Timestamp;
 
 use crate::error::ApiError;
@@ -39,8 +39,11 @@ pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timest
     // An unencoded `+` in a query string arrives as a space; read it as the offset sign it was.
     let normalized = text.replace(' ', "+");
     DateTime::parse_from_rfc3339(&normalized)
-        .map(|t| Some(evalboard_domain::truncate_to_micros(t.with_timezone(&Utc))))
-        .map_err(|_| {
+        .ok()
+        .map(|t| evalboard_domain::truncate_to_micros(t.with_timezone(&Utc)))
+        .filter(|t| storable(*t))
+        .map(Some)
+        .ok_or_else(|| {
             ApiError::bad_parameter(
                 name,
                 format!(
@@ -51,15 +54,25 @@ pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timest
         })
 }
 
-/// A non-empty text filter of bounded length.
+/// A non-empty text filter of bounded length, without control characters (no name has them,
+/// and PostgreSQL cannot compare a NUL).
 pub(crate) fn text(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
         Some(v) if v.is_empty() || v.chars().count() > 200 => Err(ApiError::bad_parameter(
             name,
             "must be 1 to 200 characters long",
         )),
+        Some(v) if v.chars().any(char::is_control) => Err(ApiError::bad_parameter(
+            name,
+            "must not contain control characters",
+        )),
         other => Ok(other),
     }
+}
+
+/// Whether an instant is one both databases store: years 1 to 9999.
+pub(crate) fn storable(t: Timestamp) -> bool {
+    (1..=9999).contains(&t.year())
 }
 
 /// Cuts user input quoted back in messages to a readable length.

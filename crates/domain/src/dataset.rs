@@ -153,6 +153,15 @@ impl DatasetItem {
                 ));
             }
         }
+        // PostgreSQL cannot store NUL in text, and no real question needs one.
+        let texts = [&self.id, &self.category, &self.question]
+            .into_iter()
+            .chain(&self.choices)
+            .chain(&self.explanation)
+            .chain(&self.source);
+        if texts.into_iter().any(|t| t.contains('\0')) {
+            problems.push("text must not contain NUL characters".into());
+        }
         if self.answer.index() >= self.choices.len() {
             problems.push(format!(
                 "answer {} is not one of the {} options",
@@ -286,6 +295,13 @@ mod tests {
         bad.answer = AnswerKey::from_letter("D").unwrap();
         assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
         assert!(item("x").problems().is_empty());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let mut bad = item("x");
+        bad.choices[1] = "b\0".into();
+        assert_eq!(bad.problems(), ["text must not contain NUL characters"]);
     }
 
     #[test]

@@ -56,6 +56,10 @@ async fn no_bad_request_is_a_server_error(db: TestDatabase) {
         "/runs?createdFrom=%00",
         "/runs?status=%E2%9C%93",
         "/runs?providerName=%FF",
+        "/runs?providerName=%00",
+        "/runs?datasetName=a%00b&modelName=%07",
+        "/runs?createdFrom=0000-01-01T00:00:00Z",
+        "/runs?cursor=djF8LTQ2MTE2ODYwMTg0MjczODc5MDR8cnVuLTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVm",
         &format!("/runs?limit={huge}"),
         "/runs/active?limit=%00",
         "/runs/active?limit=1&limit=2",
@@ -72,7 +76,9 @@ async fn no_bad_request_is_a_server_error(db: TestDatabase) {
             reply.status
         );
     }
-    let bodies: [&[u8]; 8] = [
+    let bodies: [&[u8]; 10] = [
+        b"{\"providerName\": \"Simulated\", \"datasetName\": \"a\\u0000b\", \"modelName\": \"sim-1\"}",
+        b"{\"providerName\": \"Simulated\", \"datasetName\": \"Demo\", \"modelName\": \"sim-1\", \"settings\": {\"selection\": {\"categories\": [\"\\u0000\"]}}}",
         b"\xff\xfe",
         b"{\"providerName\": \"\\ud800\"}",
         b"{\"providerName\": \"Simulated\", \"datasetName\": \"Demo\", \"modelName\": \"sim-1\", \"settings\": null}",

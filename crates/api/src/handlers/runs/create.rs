@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Utc;
-use evalboard_domain::{RunSettings, ValidationErrors, truncate_to_micros};
+use evalboard_domain::{DatasetName, RunSettings, ValidationErrors, truncate_to_micros};
 use evalboard_persistence::{IdempotencyKey, NewRun};
 use sha2::{Digest, Sha256};
 
@@ -108,6 +108,12 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
             ),
         ),
         Some(_) => {}
+    }
+    if DatasetName::parse(&request.dataset_name).is_err() {
+        errors.push(
+            "datasetName",
+            format!("no dataset is named `{}`", shorten(&request.dataset_name)),
+        );
     }
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
     if let Err(invalid) = settings.validate() {

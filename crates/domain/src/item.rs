@@ -1,9 +1,5 @@
 //! Item states and their legal transitions, and the snapshot of an item the active board shows.
 
-use std::{fmt, str::FromStr};
-
-use crate::error::TransitionError;
-
 /// Where one item of a run stands.
 ///
 /// `pending` -> `running` -> `awaiting` (answered, not judged) -> `correct` | `incorrect`; any
@@ -80,42 +76,9 @@ impl ItemState {
             _ => false,
         }
     }
-
-    /// `next` when the move is legal, else a [`TransitionError`].
-    pub fn transition_to(self, next: ItemState) -> Result<ItemState, TransitionError> {
-        if self.can_transition_to(next) {
-            Ok(next)
-        } else {
-            Err(TransitionError {
-                entity: "item",
-                from: self.as_str(),
-                to: next.as_str(),
-            })
-        }
-    }
 }
 
-impl fmt::Display for ItemState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not an item state.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown item state `{0}`")]
-pub struct UnknownItemState(pub String);
-
-impl FromStr for ItemState {
-    type Err = UnknownItemState;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| UnknownItemState(s.chars().take(40).collect()))
-    }
-}
+crate::states::named_states!(ItemState, "item");
 
 /// One item as the active board shows it (`currentItem`, `recentItems`).
 #[derive(Debug, Clone, PartialEq)]

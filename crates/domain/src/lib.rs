@@ -9,16 +9,18 @@ mod progress;
 mod run;
 mod selection;
 mod settings;
+mod states;
 mod time;
 
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
 pub use ids::{DatasetId, InvalidId, RunId};
-pub use item::{ItemSnapshot, ItemState, UnknownItemState};
+pub use item::{ItemSnapshot, ItemState};
 pub use progress::{Progress, StateCounts};
-pub use run::{Lifecycle, Run, RunStatus, UnknownRunStatus};
+pub use run::{Lifecycle, Run, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{GenerationSettings, RunSettings};
+pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
 
 /// The bounds the domain enforces, in one place for documentation and error messages.

@@ -1,10 +1,7 @@
 //! Runs: their status and its legal transitions, the persisted lifecycle, and the run itself.
 
-use std::{fmt, str::FromStr};
-
 use crate::{
-    error::TransitionError, ids::DatasetId, ids::RunId, progress::StateCounts,
-    settings::RunSettings, time::Timestamp,
+    ids::DatasetId, ids::RunId, progress::StateCounts, settings::RunSettings, time::Timestamp,
 };
 
 /// Where a run stands: `pending` -> `running` -> `completed` | `failed` | `canceled`.
@@ -67,42 +64,9 @@ impl RunStatus {
             _ => false,
         }
     }
-
-    /// `next` when the move is legal, else a [`TransitionError`].
-    pub fn transition_to(self, next: RunStatus) -> Result<RunStatus, TransitionError> {
-        if self.can_transition_to(next) {
-            Ok(next)
-        } else {
-            Err(TransitionError {
-                entity: "run",
-                from: self.as_str(),
-                to: next.as_str(),
-            })
-        }
-    }
 }
 
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a run status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown run status `{0}`")]
-pub struct UnknownRunStatus(pub String);
-
-impl FromStr for RunStatus {
-    type Err = UnknownRunStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownRunStatus(s.chars().take(40).collect()))
-    }
-}
+crate::states::named_states!(RunStatus, "run");
 
 /// What happened to a run beyond its status, persisted so that a refreshed board can rebuild it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

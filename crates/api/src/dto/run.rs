@@ -13,16 +13,20 @@ use super::{RunSettingsDto, api_time};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRunRequest {
     /// A provider listed by `GET /providers`.
-    #[schema(example = "Simulated")]
+    #[schema(example = "Simulated", min_length = 1, max_length = 100)]
     pub provider_name: String,
     /// A dataset listed by `GET /datasets`; its newest version is used.
-    #[schema(example = "evalboard-demo")]
+    #[schema(example = "evalboard-demo", min_length = 1, max_length = 100)]
     pub dataset_name: String,
     /// One of the provider's models.
-    #[schema(example = "sim-1")]
+    #[schema(example = "sim-1", min_length = 1, max_length = 200)]
     pub model_name: String,
     /// Optional settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::settings::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub settings: Option<RunSettingsDto>,
 }
 

@@ -2,8 +2,25 @@
 //! silently ignored setting.
 
 use evalboard_domain::{GenerationSettings, ItemSelection, RunSettings};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
+
+/// Reads an optional nested object, refusing the array form serde would otherwise accept for a
+/// struct (`"selection": [null, null]`): the wire format has objects only.
+pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let Some(map) =
+        Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+    else {
+        return Ok(None);
+    };
+    T::deserialize(serde_json::Value::Object(map))
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
 
 /// Optional choices for a new run; anything left out takes the server's default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -14,10 +31,18 @@ pub struct RunSettingsDto {
     #[schema(minimum = 1, maximum = 256)]
     pub concurrency: Option<u32>,
     /// Which dataset items to evaluate (all by default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub selection: Option<ItemSelectionDto>,
     /// Generation parameters sent with every item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub generation: Option<GenerationDto>,
 }
 
@@ -28,6 +53,7 @@ pub struct RunSettingsDto {
 pub struct ItemSelectionDto {
     /// Only items of these categories (1..=64 names the dataset has).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 64)]
     pub categories: Option<Vec<String>>,
     /// At most this many items, 1..=1000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -144,6 +144,25 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
         (json_post(""), 400, "invalid"),
         (json_post("[]"), 400, "invalid"),
         (
+            json_post(r#"["Simulated", "Demo", "sim-1"]"#),
+            400,
+            "invalid type: sequence",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"selection": [null, null]}}"#,
+            ),
+            400,
+            "invalid type: sequence",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": [8]}"#,
+            ),
+            400,
+            "invalid type: sequence",
+        ),
+        (
             json_post(r#"{"providerName": 7, "datasetName": "Demo", "modelName": "sim-1"}"#),
             400,
             "invalid type",

@@ -27,9 +27,16 @@ pub(crate) const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
-    /// Name to store the dataset under (1 to 100 characters).
-    name: Option<String>,
+    /// Name to store the dataset under: 1 to 100 characters, no control characters, no
+    /// surrounding whitespace.
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
+    )]
+    name: String,
     /// `jsonl` or `csv`; when absent, taken from the Content-Type.
+    #[param(pattern = "^(jsonl|csv)$")]
     format: Option<String>,
 }
 
@@ -65,7 +72,7 @@ pub(crate) async fn import_dataset(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let name = DatasetName::parse(query.name.as_deref().unwrap_or_default())
+    let name = DatasetName::parse(&query.name)
         .map_err(|message| ApiError::bad_parameter("name", message))?;
     let format = format(query.format.as_deref(), &req)?;
     let body = read_body(&req, payload).await?;

@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Utc;
 use evalboard_domain::{DatasetName, RunSettings, ValidationErrors, truncate_to_micros};
 use evalboard_persistence::{IdempotencyKey, NewRun};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -24,7 +25,8 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 #[utoipa::path(
     tag = "runs",
     request_body = CreateRunRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; makes retries of this request safe")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
+        description = "1 to 255 visible ASCII characters; makes retries of this request safe")),
     responses(
         (status = 201, description = "Run created (or replayed)", body = RunDetailDto,
             headers(("Location" = String, description = "`/runs/{run_id}`"))),
@@ -40,9 +42,14 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub(crate) async fn create_run(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CreateRunRequest>,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.into_inner();
+    // Read as an object first: serde would also accept a struct written as a JSON array.
+    let request = CreateRunRequest::deserialize(serde_json::Value::Object(body.into_inner()))
+        .map_err(|e| ApiError::BadRequest {
+            detail: format!("the JSON body is invalid: {e}"),
+            errors: Vec::new(),
+        })?;
     let idempotency_key = idempotency_key(&req)?;
     let settings = validate(&state, &request)?;
     let request_hash = hex::encode(Sha256::digest(

@@ -20,18 +20,39 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListRunsQuery {
     /// Comma-separated statuses, e.g. `running,pending`.
+    #[param(
+        pattern = "^(pending|running|completed|failed|canceled)(,(pending|running|completed|failed|canceled))*$"
+    )]
     status: Option<String>,
     /// Exact provider name.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     provider_name: Option<String>,
     /// Exact dataset name.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     dataset_name: Option<String>,
     /// Exact model name.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     model_name: Option<String>,
-    /// Runs created at or after this RFC 3339 time.
+    /// Runs created at or after this RFC 3339 time (years 1 to 9999).
+    #[param(format = DateTime)]
     created_from: Option<String>,
-    /// Runs created strictly before this RFC 3339 time.
+    /// Runs created strictly before this RFC 3339 time (years 1 to 9999).
+    #[param(format = DateTime)]
     created_before: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use diesel::{
-    connection::SimpleConnection, pg::PgConnection, prelude::*, sqlite::SqliteConnection,
+    connection::SimpleConnection, pg::PgConnection, prelude::*, r2d2::R2D2Connection,
+    sqlite::SqliteConnection,
 };
 
 use crate::error::StoreError;
@@ -153,6 +154,14 @@ pub(crate) fn prepare_sqlite_file(url: &DatabaseUrl) -> Result<(), ConnectError>
     Ok(())
 }
 
+/// A pooled connection and whether it was seen to lose its server. A lost connection is dropped
+/// when it comes back to the pool instead of being handed out again, so the pool heals after a
+/// database restart without any per-checkout ping.
+pub struct ManagedConnection {
+    pub(crate) conn: DbConnection,
+    pub(crate) lost: bool,
+}
+
 /// Opens connections for the pool, to the backend the URL chose, never guessing.
 #[derive(Debug)]
 pub struct ConnectionManager {
@@ -167,28 +176,29 @@ impl ConnectionManager {
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = ManagedConnection;
     type Error = ConnectError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectError> {
-        match self.url.backend {
-            Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(
-                self.url.target(),
-            )?)),
+    fn connect(&self) -> Result<ManagedConnection, ConnectError> {
+        let conn = match self.url.backend {
+            Backend::Postgres => {
+                DbConnection::Postgres(PgConnection::establish(self.url.target())?)
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.target())?;
                 conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)?;
-                Ok(DbConnection::Sqlite(conn))
+                DbConnection::Sqlite(conn)
             }
-        }
+        };
+        Ok(ManagedConnection { conn, lost: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1").map_err(ConnectError::from)
+    fn is_valid(&self, managed: &mut ManagedConnection) -> Result<(), ConnectError> {
+        managed.conn.ping().map_err(ConnectError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, managed: &mut ManagedConnection) -> bool {
+        managed.lost || managed.conn.is_broken()
     }
 }
 

@@ -11,8 +11,7 @@ use crate::{
     error::StoreError,
 };
 
-/// A pooled connection.
-pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// evalboard's database: cheap to clone, safe to share between threads.
 ///
@@ -75,36 +74,63 @@ impl Database {
     }
 
     /// A connection from the pool; waits at most the pool's acquire timeout.
-    pub fn connection(&self) -> Result<PooledConnection, StoreError> {
+    pub(crate) fn connection(&self) -> Result<PooledConnection, StoreError> {
         Ok(self.pool.get()?)
     }
 
     /// Checks that the database answers a query.
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.connection()?.batch_execute("SELECT 1")?;
-        Ok(())
+        self.read(|conn| Ok(conn.batch_execute("SELECT 1")?))
     }
 
-    /// Runs `f` on a pooled connection, outside any transaction.
+    /// Runs `f` on a pooled connection, outside any transaction. On PostgreSQL, a read that
+    /// finds its pooled connection dead (the server restarted) retires it and tries the next
+    /// one, up to the pool's size: reads are safe to repeat, and the client should not see a
+    /// restart the pool can absorb. SQLite's "unavailable" means busy past the timeout, which
+    /// waiting again would not cure.
     pub(crate) fn read<T>(
         &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+        f: impl Fn(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.connection()?;
-        f(&mut conn)
+        let retries = match self.backend() {
+            Backend::Postgres => self.pool.max_size(),
+            Backend::Sqlite => 0,
+        };
+        let mut attempt = 0;
+        loop {
+            match self.on_connection(&f) {
+                Err(StoreError::Unavailable(_)) if attempt < retries => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Runs `f` in one transaction: everything it writes is committed together or not at all.
+    /// Writes are never repeated here: after a lost connection the outcome is the caller's to
+    /// find out.
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.connection()?;
         let _turn = self
             .sqlite_writer
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        self.on_connection(|conn| conn.transaction(f))
+    }
+
+    /// Runs `f` on a pooled connection; a PostgreSQL connection that turned out to be lost is
+    /// retired instead of going back to the pool.
+    fn on_connection<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut managed = self.connection()?;
+        let result = f(&mut managed.conn);
+        if matches!(result, Err(StoreError::Unavailable(_))) && self.backend() == Backend::Postgres
+        {
+            managed.lost = true;
+        }
+        result
     }
 }

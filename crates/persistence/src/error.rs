@@ -49,19 +49,34 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
-            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
-                if is_busy(info.message()) =>
-            {
+            Error::DatabaseError(_, ref info) if is_transient(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
+            }
+            Error::BrokenTransactionManager => {
+                Self::Unavailable("the connection was left in a broken transaction".into())
             }
             other => Self::Query(other),
         }
     }
 }
 
-/// SQLite reports lock contention past the busy timeout as an unknown error with this text.
-fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
+/// Messages of errors that say the database is out of reach or busy, not that the query is
+/// wrong: libpq's words for a lost server, and SQLite's for lock contention past the busy
+/// timeout. Both drivers report these without a more specific kind.
+fn is_transient(message: &str) -> bool {
+    const TRANSIENT: [&str; 10] = [
+        "no connection to the server",
+        "server closed the connection",
+        "connection has been closed",
+        "terminating connection",
+        "could not receive data from server",
+        "could not send data to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "database is locked",
+        "database is busy",
+    ];
+    TRANSIENT.iter().any(|t| message.contains(t))
 }
 
 impl From<r2d2::Error> for StoreError {

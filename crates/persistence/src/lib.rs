@@ -13,9 +13,10 @@ mod schema;
 pub mod testing;
 
 pub use connection::{
-    Backend, ConnectError, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions,
+    Backend, ConnectError, ConnectionManager, DatabaseUrl, DbConnection, ManagedConnection,
+    PoolOptions,
 };
-pub use database::{Database, PooledConnection};
+pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
 pub use events::StoredEvent;

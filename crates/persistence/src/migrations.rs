@@ -16,8 +16,8 @@ impl Database {
     /// Applies every pending migration and returns the versions applied. On PostgreSQL this
     /// holds an advisory lock, so replicas starting together migrate one after another.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.connection()?;
-        let applied = match &mut *conn {
+        let mut managed = self.connection()?;
+        let applied = match &mut managed.conn {
             DbConnection::Sqlite(conn) => conn
                 .run_pending_migrations(SQLITE)
                 .map(|versions| versions.iter().map(ToString::to_string).collect()),

@@ -7,7 +7,7 @@
 
 use std::ops::Deref;
 
-use diesel::{Connection, PgConnection, connection::SimpleConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
 
 use crate::{Backend, Database, PoolOptions};
 
@@ -63,7 +63,10 @@ impl TestDatabase {
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create a test schema");
         let separator = if server_url.contains('?') { '&' } else { '?' };
-        let url = format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
+        // The application name lets a test find this database's server connections.
+        let url = format!(
+            "{server_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}"
+        );
         Some(Self::open(url, Cleanup::Postgres { server_url, schema }))
     }
 
@@ -87,6 +90,27 @@ impl TestDatabase {
             url,
             cleanup,
         }
+    }
+
+    /// On PostgreSQL, has the server terminate every connection of this test database, as a
+    /// database restart would; returns how many. Does nothing on SQLite.
+    pub fn terminate_connections(&self) -> usize {
+        let Cleanup::Postgres { server_url, schema } = &self.cleanup else {
+            return 0;
+        };
+        #[derive(diesel::QueryableByName)]
+        struct Terminated {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let mut admin = PgConnection::establish(server_url).expect("reach the test server");
+        let terminated: Terminated = diesel::sql_query(format!(
+            "SELECT count(pg_terminate_backend(pid)) AS count FROM pg_stat_activity \
+             WHERE application_name = '{schema}'"
+        ))
+        .get_result(&mut admin)
+        .expect("terminate connections");
+        terminated.count as usize
     }
 
     /// The URL of this database, for a server process started by the test.

@@ -547,7 +547,33 @@ fn timestamps_keep_microseconds(db: &TestDatabase) {
     assert_eq!(db.get_run(&run.id).unwrap().created_at, precise);
 }
 
+fn lost_connections_are_replaced(db: &TestDatabase) {
+    import(db, "Demo", &items(2));
+    db.ping().unwrap();
+    if db.terminate_connections() == 0 {
+        return; // SQLite: nothing to lose.
+    }
+    // Every pooled connection is dead now. A read retries once on a fresh connection; whatever
+    // still fails must say "unavailable", never look like a query error, and the pool heals.
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        match db.list_datasets() {
+            Ok(datasets) => outcomes.push(Ok(datasets.len())),
+            Err(StoreError::Unavailable(_)) => outcomes.push(Err("unavailable")),
+            Err(other) => panic!("a lost connection surfaced as {other:?}"),
+        }
+    }
+    assert_eq!(outcomes.last(), Some(&Ok(1)), "{outcomes:?}");
+    assert!(
+        outcomes.iter().filter(|o| o.is_err()).count() <= 1,
+        "{outcomes:?}"
+    );
+    let settings = RunSettings::default();
+    db.create_run(new_run("Demo", &settings, 0)).unwrap();
+}
+
 backend_tests!(
+    lost_connections_are_replaced,
     migrations_are_idempotent,
     datasets_import_version_and_list,
     creating_a_run_selects_items_and_records_it,

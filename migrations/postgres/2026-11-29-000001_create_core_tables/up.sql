@@ -69,6 +69,8 @@ CREATE TABLE run_items (
     FOREIGN KEY (dataset_id, dataset_position) REFERENCES dataset_items (dataset_id, position)
 );
 CREATE INDEX run_items_by_state ON run_items (run_id, state, sequence);
+-- The active board's recent items: set exactly when an item is terminal.
+CREATE INDEX run_items_by_finished ON run_items (run_id, finished_at);
 
 CREATE TABLE item_attempts (
     id            BIGSERIAL PRIMARY KEY,

@@ -98,11 +98,6 @@ fn snapshots(
     which: Snapshots,
     limit: i64,
 ) -> Result<Vec<ItemSnapshot>, StoreError> {
-    let terminal: Vec<&str> = ItemState::ALL
-        .into_iter()
-        .filter(|s| s.is_terminal())
-        .map(ItemState::as_str)
-        .collect();
     let query = run_items::table
         .inner_join(
             dataset_items::table.on(dataset_items::dataset_id
@@ -122,8 +117,9 @@ fn snapshots(
         Snapshots::Running => query
             .filter(run_items::state.eq(ItemState::Running.as_str()))
             .order((run_items::started_at.desc(), run_items::sequence.desc())),
+        // `finished_at` is set exactly when an item is terminal, and indexed per run.
         Snapshots::Finished => query
-            .filter(run_items::state.eq_any(terminal))
+            .filter(run_items::finished_at.is_not_null())
             .order((run_items::finished_at.desc(), run_items::sequence.desc())),
     };
     query

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 /// One database connection, to SQLite or PostgreSQL. Queries written against the shared
 /// schema run on either; backend-specific SQL matches on the variant.
 #[derive(diesel::MultiConnection)]
-pub enum DbConnection {
+pub(crate) enum DbConnection {
     /// A PostgreSQL connection.
     Postgres(PgConnection),
     /// A SQLite connection.
@@ -122,18 +122,41 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+/// Masks every password a PostgreSQL URL can carry: in the userinfo
+/// (`postgres://user:secret@host/db`) and in query parameters (`?password=secret`,
+/// `sslpassword=`).
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let (authority, path) =
+        before_query.split_at(before_query.find('/').unwrap_or(before_query.len()));
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
+        None => authority.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{authority}{path}?{query}"),
+        None => format!("{scheme}://{authority}{path}"),
     }
 }
 
@@ -157,20 +180,19 @@ pub(crate) fn prepare_sqlite_file(url: &DatabaseUrl) -> Result<(), ConnectError>
 /// A pooled connection and whether it was seen to lose its server. A lost connection is dropped
 /// when it comes back to the pool instead of being handed out again, so the pool heals after a
 /// database restart without any per-checkout ping.
-pub struct ManagedConnection {
+pub(crate) struct ManagedConnection {
     pub(crate) conn: DbConnection,
     pub(crate) lost: bool,
 }
 
 /// Opens connections for the pool, to the backend the URL chose, never guessing.
 #[derive(Debug)]
-pub struct ConnectionManager {
+pub(crate) struct ConnectionManager {
     url: DatabaseUrl,
 }
 
 impl ConnectionManager {
-    /// A manager for connections to `url`.
-    pub fn new(url: DatabaseUrl) -> Self {
+    pub(crate) fn new(url: DatabaseUrl) -> Self {
         Self { url }
     }
 }
@@ -204,7 +226,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 /// Why a connection could not be opened or checked.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     /// The driver refused to connect.
     #[error(transparent)]
     Connection(#[from] diesel::ConnectionError),

@@ -2,7 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use diesel::{Connection, connection::SimpleConnection};
+use diesel::{
+    Connection,
+    connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
+};
 
 use crate::{
     connection::{
@@ -31,6 +34,36 @@ impl std::fmt::Debug for Database {
         f.debug_struct("Database")
             .field("url", &self.url)
             .finish_non_exhaustive()
+    }
+}
+
+/// A SQLite transaction that takes the write lock at `BEGIN IMMEDIATE`, waiting on the busy
+/// timeout if another process holds it. A deferred `BEGIN` would take it at the first write
+/// instead, and a read-then-write transaction that loses that race fails at once with
+/// `SQLITE_BUSY` (the busy handler does not retry a lock upgrade in WAL mode).
+///
+/// Same steps as diesel's `Connection::transaction`, with another `BEGIN`: the transaction
+/// state lives in the inner connection, so the multi-connection's commit and rollback apply.
+fn immediate_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    if let DbConnection::Sqlite(sqlite) = conn {
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    }
+    match f(conn) {
+        Ok(value) => match Manager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                let _ = Manager::rollback_transaction(conn);
+                Err(commit_error.into())
+            }
+        },
+        Err(error) => {
+            Manager::rollback_transaction(conn)?;
+            Err(error)
+        }
     }
 }
 
@@ -116,7 +149,10 @@ impl Database {
             .sqlite_writer
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        self.on_connection(|conn| conn.transaction(f))
+        self.on_connection(|conn| match conn {
+            DbConnection::Postgres(_) => conn.transaction(f),
+            DbConnection::Sqlite(_) => immediate_transaction(conn, f),
+        })
     }
 
     /// Runs `f` on a pooled connection; a PostgreSQL connection that turned out to be lost is

@@ -105,6 +105,7 @@ impl Database {
     pub fn import_dataset(&self, import: DatasetImport<'_>) -> Result<ImportedDataset, StoreError> {
         let digest = dataset_digest(import.items);
         self.write(|conn| {
+            lock_dataset_name(conn, import.name.as_str())?;
             let latest = latest_row(conn, import.name.as_str())?;
             if let Some(latest) = latest.as_ref().filter(|row| row.digest == digest) {
                 let dataset = load_dataset(conn, latest)?;
@@ -178,6 +179,19 @@ impl Database {
                 .collect()
         })
     }
+}
+
+/// Makes concurrent imports under one name take turns, so that two of them never pick the same
+/// next version (replicas importing the demo dataset at start, clients uploading at once). On
+/// PostgreSQL a transaction-scoped advisory lock keyed by the name; SQLite's write transactions
+/// are already serial.
+fn lock_dataset_name(conn: &mut DbConnection, name: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))::text AS locked")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn latest_row(

@@ -12,10 +12,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connection::{
-    Backend, ConnectError, ConnectionManager, DatabaseUrl, DbConnection, ManagedConnection,
-    PoolOptions,
-};
+pub use connection::{Backend, DatabaseUrl, PoolOptions};
 pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;

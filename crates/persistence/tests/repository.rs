@@ -366,6 +366,15 @@ fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
 
     let stored = db.get_run(&run).unwrap();
     assert_eq!(stored.counts, recount(db, &run));
+    let progress_events: Vec<_> = db
+        .events_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "run_progress")
+        .collect();
+    assert_eq!(progress_events.len(), 7, "one per committed batch");
+    assert_eq!(progress_events[6].payload["counts"]["canceled"], 2);
+    assert_eq!(progress_events[6].payload["counts"]["pending"], 4);
     let p = stored.counts.progress();
     assert_eq!(
         (
@@ -547,6 +556,78 @@ fn timestamps_keep_microseconds(db: &TestDatabase) {
     assert_eq!(db.get_run(&run.id).unwrap().created_at, precise);
 }
 
+fn concurrent_imports_under_one_name_get_distinct_versions(db: &TestDatabase) {
+    let name = DatasetName::parse("Race").unwrap();
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=6)
+            .map(|n| {
+                let name = &name;
+                scope.spawn(move || {
+                    db.import_dataset(DatasetImport {
+                        name,
+                        items: &items(n),
+                        at: at(0),
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut versions: Vec<u32> = outcomes.iter().map(|o| o.dataset.version).collect();
+    versions.sort_unstable();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+
+    // The same content from several importers at once is stored once.
+    let twins: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let name = &name;
+                scope.spawn(move || {
+                    db.import_dataset(DatasetImport {
+                        name,
+                        items: &items(9),
+                        at: at(1),
+                    })
+                    .unwrap()
+                    .created
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        twins.iter().filter(|created| **created).count(),
+        1,
+        "{twins:?}"
+    );
+}
+
+/// Two pools on one database stand for two processes (a server and an import command, or two
+/// replicas): their read-then-write transactions must wait for each other, not fail.
+fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
+    let other = evalboard_persistence::Database::connect(db.url(), &Default::default()).unwrap();
+    import(db, "Demo", &items(20));
+    let settings = RunSettings::default();
+    std::thread::scope(|scope| {
+        for pool in [&**db, &other, &**db, &other] {
+            let settings = &settings;
+            scope.spawn(move || {
+                for i in 0..15 {
+                    pool.create_run(new_run("Demo", settings, i)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        db.list_runs(&RunFilter::default(), None, 100)
+            .unwrap()
+            .runs
+            .len(),
+        60
+    );
+}
+
 fn lost_connections_are_replaced(db: &TestDatabase) {
     import(db, "Demo", &items(2));
     db.ping().unwrap();
@@ -573,6 +654,8 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
 }
 
 backend_tests!(
+    concurrent_imports_under_one_name_get_distinct_versions,
+    writers_in_separate_pools_wait_for_each_other,
     lost_connections_are_replaced,
     migrations_are_idempotent,
     datasets_import_version_and_list,

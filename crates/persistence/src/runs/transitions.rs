@@ -44,6 +44,9 @@ impl Database {
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
+            if transitions.is_empty() {
+                return row.into_domain();
+            }
             let mut counts = row.counts()?;
             let current = current_states(conn, run_id, transitions)?;
 
@@ -64,6 +67,7 @@ impl Database {
                 move_items(conn, run_id, from, to, &sequences, at.naive_utc())?;
             }
             write_counts(conn, run_id, &counts, at.naive_utc())?;
+            events::append(conn, run_id, "run_progress", &counts_payload(&counts), at)?;
             load_row(conn, run_id, false)?.into_domain()
         })
     }
@@ -251,6 +255,16 @@ fn write_counts(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The stored form of a `run_progress` event: the run's item counts per state, from which the
+/// API computes the spec's progress object.
+fn counts_payload(counts: &StateCounts) -> serde_json::Value {
+    let by_state: serde_json::Map<String, serde_json::Value> = ItemState::ALL
+        .into_iter()
+        .map(|state| (state.as_str().to_owned(), counts.get(state).into()))
+        .collect();
+    json!({ "counts": by_state })
 }
 
 fn counters_disagree(run_id: &RunId, state: ItemState) -> StoreError {

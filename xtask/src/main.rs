@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use evalboard_persistence::{Database, PoolOptions};
+use evalboard_persistence::{Database, DatabaseUrl, PoolOptions};
 
 const POSTGRES_URL_ENV: &str = "EVALBOARD_TEST_POSTGRES_URL";
 const REQUIRE_POSTGRES_ENV: &str = "EVALBOARD_REQUIRE_POSTGRES";
@@ -112,7 +112,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         .args(args);
     match &postgres {
         Some(url) => {
-            println!("xtask test: SQLite and PostgreSQL ({})", redact(url));
+            let shown = DatabaseUrl::parse(url).map_or_else(|_| url.clone(), |u| u.redacted());
+            println!("xtask test: SQLite and PostgreSQL ({shown})");
             cargo.env(POSTGRES_URL_ENV, url);
         }
         None if std::env::var(REQUIRE_POSTGRES_ENV).as_deref() == Ok("1") => {
@@ -134,17 +135,4 @@ fn test(args: &[String]) -> anyhow::Result<()> {
 fn local_postgres_answers() -> bool {
     let addr: SocketAddr = ([127, 0, 0, 1], 5432).into();
     TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

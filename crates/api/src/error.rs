@@ -162,9 +162,14 @@ impl ApiError {
             Self::Unprocessable { errors, total, .. } => (errors.clone(), *total),
             _ => (Vec::new(), None),
         };
+        // RFC 9110 renamed 422; the http crate still says "Unprocessable Entity".
+        let title = match status {
+            StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+            other => other.canonical_reason().unwrap_or("Error"),
+        };
         Problem {
             problem_type: format!("urn:evalboard:problem:{}", self.kind()),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: title.to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
             errors,

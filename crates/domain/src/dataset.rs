@@ -126,6 +126,13 @@ impl DatasetItem {
                 "id must be 1 to {MAX_ITEM_ID_CHARS} characters long"
             ));
         }
+        // Ids and categories are names: shown in lists, used in filters.
+        if self.id.chars().any(char::is_control) {
+            problems.push("id must not contain control characters".into());
+        }
+        if self.category.chars().any(char::is_control) {
+            problems.push("category must not contain control characters".into());
+        }
         let category_chars = self.category.chars().count();
         if category_chars == 0 || category_chars > MAX_CATEGORY_CHARS {
             problems.push(format!(
@@ -154,8 +161,8 @@ impl DatasetItem {
             }
         }
         // PostgreSQL cannot store NUL in text, and no real question needs one.
-        let texts = [&self.id, &self.category, &self.question]
-            .into_iter()
+        // (Ids and categories refuse every control character, above.)
+        let texts = std::iter::once(&self.question)
             .chain(&self.choices)
             .chain(&self.explanation)
             .chain(&self.source);
@@ -295,6 +302,16 @@ mod tests {
         bad.answer = AnswerKey::from_letter("D").unwrap();
         assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
         assert!(item("x").problems().is_empty());
+    }
+
+    #[test]
+    fn control_characters_in_names_are_refused() {
+        let mut bad = item("a\u{1}");
+        bad.category = "m\nath".into();
+        assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+        let mut fine = item("x");
+        fine.question = "multi\nline\twith tabs".into();
+        assert!(fine.problems().is_empty());
     }
 
     #[test]

@@ -30,6 +30,6 @@ pub mod limits {
         MAX_ITEM_ID_CHARS, MAX_SOURCE_CHARS, MAX_TEXT_BYTES, MIN_CHOICES,
     };
     pub use crate::import::{MAX_ITEMS, MAX_REPORTED_PROBLEMS};
-    pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SELECTED_CATEGORIES};
+    pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SEED, MAX_SELECTED_CATEGORIES};
     pub use crate::settings::{MAX_CONCURRENCY, MAX_GENERATION_TOKENS};
 }

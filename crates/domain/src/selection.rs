@@ -9,6 +9,8 @@ use crate::error::ValidationErrors;
 
 /// Largest sample a selection may ask for.
 pub const MAX_SAMPLE_SIZE: u32 = 1_000_000;
+/// Largest seed: 2^53 - 1, the largest integer a JavaScript client reads back exactly.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
 /// Most categories a selection may name.
 pub const MAX_SELECTED_CATEGORIES: usize = 64;
 
@@ -47,6 +49,14 @@ impl ItemSelection {
             errors.push(
                 format!("{path}.sampleSize"),
                 format!("must be between 1 and {MAX_SAMPLE_SIZE}, got {n}"),
+            );
+        }
+        if let Some(seed) = self.seed
+            && seed > MAX_SEED
+        {
+            errors.push(
+                format!("{path}.seed"),
+                format!("must be at most {MAX_SEED}, got {seed}"),
             );
         }
         if self.seed.is_some() && self.sample_size.is_none() {

@@ -1,9 +1,11 @@
 -- evalboard core tables (PostgreSQL). Keep in lockstep with migrations/sqlite.
+-- Columns that are sorted or range-compared use COLLATE "C": bytewise, like SQLite, whatever
+-- the database's default collation.
 -- Timestamps are UTC; enums are stored as text and checked here as well as in the domain.
 
 CREATE TABLE datasets (
-    id          TEXT    PRIMARY KEY NOT NULL,
-    name        TEXT    NOT NULL,
+    id          TEXT    COLLATE "C" PRIMARY KEY NOT NULL,
+    name        TEXT    COLLATE "C" NOT NULL,
     version     INTEGER NOT NULL CHECK (version >= 1),
     digest      TEXT    NOT NULL,
     item_count  BIGINT  NOT NULL CHECK (item_count >= 0),
@@ -12,10 +14,10 @@ CREATE TABLE datasets (
 );
 
 CREATE TABLE dataset_items (
-    dataset_id  TEXT    NOT NULL REFERENCES datasets (id),
+    dataset_id  TEXT    COLLATE "C" NOT NULL REFERENCES datasets (id),
     position    INTEGER NOT NULL CHECK (position >= 0),
     item_id     TEXT    NOT NULL,
-    category    TEXT    NOT NULL,
+    category    TEXT    COLLATE "C" NOT NULL,
     question    TEXT    NOT NULL,
     choices     TEXT    NOT NULL, -- JSON array of strings
     answer      TEXT    NOT NULL CHECK (char_length(answer) = 1),
@@ -27,7 +29,7 @@ CREATE TABLE dataset_items (
 CREATE INDEX dataset_items_by_category ON dataset_items (dataset_id, category);
 
 CREATE TABLE runs (
-    id                  TEXT    PRIMARY KEY NOT NULL,
+    id                  TEXT    COLLATE "C" PRIMARY KEY NOT NULL,
     provider_name       TEXT    NOT NULL,
     dataset_name        TEXT    NOT NULL,
     dataset_id          TEXT    NOT NULL REFERENCES datasets (id),

@@ -22,11 +22,7 @@ pub struct CreateRunRequest {
     #[schema(example = "sim-1", min_length = 1, max_length = 200)]
     pub model_name: String,
     /// Optional settings.
-    #[serde(
-        default,
-        deserialize_with = "super::settings::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<RunSettingsDto>,
 }
 
@@ -78,10 +74,10 @@ pub struct LifecycleDto {
     /// How many times the run was resumed after a restart or a lost worker.
     pub resumed_count: u32,
     /// When it was last resumed.
-    #[schema(format = DateTime, example = "2026-03-06T19:43:11Z")]
+    #[schema(format = DateTime, example = "2026-03-06T19:43:11Z", required = true)]
     pub last_resumed_at: Option<String>,
     /// When a cancel was requested.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub cancel_requested_at: Option<String>,
 }
 
@@ -110,6 +106,7 @@ pub struct ActiveRunDto {
     /// Its lifecycle.
     pub lifecycle: LifecycleDto,
     /// The item most recently started among those in flight, or `null`.
+    #[schema(required = true)]
     pub current_item: Option<ItemSnapshotDto>,
     /// The most recently finished items, newest first (at most 5).
     pub recent_items: Vec<ItemSnapshotDto>,
@@ -145,10 +142,10 @@ pub struct RunDetailDto {
     #[schema(format = DateTime)]
     pub created_at: String,
     /// When it started running, or `null`.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub started_at: Option<String>,
     /// When it last finished, or `null`.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub finished_at: Option<String>,
     /// When anything about it last changed.
     #[schema(format = DateTime)]
@@ -162,6 +159,7 @@ pub struct RunPageDto {
     /// Runs, newest first.
     pub runs: Vec<RunDetailDto>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

@@ -2,25 +2,8 @@
 //! silently ignored setting.
 
 use evalboard_domain::{GenerationSettings, ItemSelection, RunSettings};
-use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Reads an optional nested object, refusing the array form serde would otherwise accept for a
-/// struct (`"selection": [null, null]`): the wire format has objects only.
-pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let Some(map) =
-        Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
-    else {
-        return Ok(None);
-    };
-    T::deserialize(serde_json::Value::Object(map))
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}
 
 /// Optional choices for a new run; anything left out takes the server's default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -31,18 +14,10 @@ pub struct RunSettingsDto {
     #[schema(minimum = 1, maximum = 256)]
     pub concurrency: Option<u32>,
     /// Which dataset items to evaluate (all by default).
-    #[serde(
-        default,
-        deserialize_with = "object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<ItemSelectionDto>,
     /// Generation parameters sent with every item.
-    #[serde(
-        default,
-        deserialize_with = "object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationDto>,
 }
 
@@ -59,8 +34,10 @@ pub struct ItemSelectionDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1000000)]
     pub sample_size: Option<u32>,
-    /// Take a seeded random sample instead of the first items (needs `sampleSize`).
+    /// Take a seeded random sample instead of the first items (needs `sampleSize`); at most
+    /// 2^53 - 1 so that JavaScript clients read it back exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 9007199254740991_u64)]
     pub seed: Option<u64>,
 }
 

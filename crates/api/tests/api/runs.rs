@@ -95,6 +95,11 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
         ),
         (
             json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"selection": {"sampleSize": 2, "seed": 9007199254740992_u64}}}),
+            vec!["settings.selection.seed"],
+        ),
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
                    "settings": {"selection": {"sampleSize": 0}, "generation": {"topP": 0, "maxTokens": 0}}}),
             vec![
                 "settings.selection.sampleSize",
@@ -153,24 +158,31 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"selection": [null, null]}}"#,
             ),
             400,
-            "invalid type: sequence",
+            "settings.selection: must be a JSON object",
         ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": [8]}"#,
             ),
             400,
-            "invalid type: sequence",
+            "settings: must be a JSON object",
         ),
         (
             json_post(r#"{"providerName": 7, "datasetName": "Demo", "modelName": "sim-1"}"#),
             400,
-            "invalid type",
+            "providerName: invalid type",
         ),
         (
             json_post(r#"{"datasetName": "Demo", "modelName": "sim-1"}"#),
             400,
             "missing field `providerName`",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"generation": {"maxTokens": "many"}}}"#,
+            ),
+            400,
+            "settings.generation.maxTokens: invalid type",
         ),
         (
             json_post(
@@ -184,7 +196,7 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurrency": -1}}"#,
             ),
             400,
-            "invalid value",
+            "settings.concurrency: invalid value",
         ),
         (
             json_post(
@@ -223,6 +235,10 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
             problem["detail"].as_str().unwrap().contains(message),
             "expected `{message}` in {problem}"
         );
+        // Where the message names a field, so does `errors`.
+        if let Some((field, _)) = message.split_once(": ").filter(|(f, _)| !f.contains(' ')) {
+            assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        }
     }
     assert_nothing_written(&app.db);
 }
@@ -244,6 +260,15 @@ async fn an_idempotency_key_replays_the_first_run(db: TestDatabase) {
     assert_eq!(second.ok(201), first_body);
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(second.header("location"), first.header("location"));
+
+    let mut same_meaning = body.clone();
+    same_meaning["settings"] = json!({"selection": {}});
+    let third = app.call(with_key("retry-me-1", &same_meaning)).await;
+    assert_eq!(
+        third.ok(201),
+        first_body,
+        "empty settings mean the same request"
+    );
 
     let other = request("Simulated", "Demo", "sim-2");
     let problem = app.call(with_key("retry-me-1", &other)).await.problem(409);

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Utc;
 use evalboard_domain::{DatasetName, RunSettings, ValidationErrors, truncate_to_micros};
 use evalboard_persistence::{IdempotencyKey, NewRun};
-use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -44,16 +44,18 @@ pub(crate) async fn create_run(
     req: HttpRequest,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    // Read as an object first: serde would also accept a struct written as a JSON array.
-    let request = CreateRunRequest::deserialize(serde_json::Value::Object(body.into_inner()))
-        .map_err(|e| ApiError::BadRequest {
-            detail: format!("the JSON body is invalid: {e}"),
-            errors: Vec::new(),
-        })?;
+    let request = parse_request(body.into_inner())?;
     let idempotency_key = idempotency_key(&req)?;
     let settings = validate(&state, &request)?;
+    // The request's meaning, not its spelling: `"settings": {}` and no settings are the same.
     let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&request).map_err(|_| ApiError::Internal)?,
+        serde_json::to_vec(&(
+            &request.provider_name,
+            &request.dataset_name,
+            &request.model_name,
+            &settings,
+        ))
+        .map_err(|_| ApiError::Internal)?,
     ));
 
     let created = state
@@ -78,6 +80,36 @@ pub(crate) async fn create_run(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(RunDetailDto::from(&created.run)))
+}
+
+/// The objects of a run request. serde would also read a struct written as a JSON array
+/// (`"selection": [null, 5]`); the wire format has objects only, so anything else is refused
+/// here, by path.
+const OBJECTS: [&str; 3] = ["/settings", "/settings/selection", "/settings/generation"];
+
+/// Reads the body into a request, naming the offending field of any type error.
+fn parse_request(body: serde_json::Map<String, Value>) -> Result<CreateRunRequest, ApiError> {
+    let body = Value::Object(body);
+    for pointer in OBJECTS {
+        if let Some(value) = body.pointer(pointer)
+            && !(value.is_object() || value.is_null())
+        {
+            let field = pointer[1..].replace('/', ".");
+            return Err(ApiError::bad_parameter(&field, "must be a JSON object"));
+        }
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if path == "." {
+            ApiError::BadRequest {
+                detail: format!("the JSON body is invalid: {message}"),
+                errors: Vec::new(),
+            }
+        } else {
+            ApiError::bad_parameter(&path, message)
+        }
+    })
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {

@@ -2,10 +2,13 @@
 
 mod dataset;
 mod error;
+mod extraction;
 mod ids;
 pub mod import;
 mod item;
+mod judging;
 mod progress;
+mod prompt;
 mod run;
 mod selection;
 mod settings;
@@ -14,12 +17,15 @@ mod time;
 
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
+pub use extraction::{Extraction, ExtractionTier, extract_answer};
 pub use ids::{DatasetId, InvalidId, RunId};
 pub use item::{ItemSnapshot, ItemState};
+pub use judging::{Verdict, judge_choice};
 pub use progress::{Progress, StateCounts};
+pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
 pub use run::{Lifecycle, Run, RunStatus};
 pub use selection::ItemSelection;
-pub use settings::{GenerationSettings, RunSettings};
+pub use settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings};
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
 
@@ -30,6 +36,9 @@ pub mod limits {
         MAX_ITEM_ID_CHARS, MAX_SOURCE_CHARS, MAX_TEXT_BYTES, MIN_CHOICES,
     };
     pub use crate::import::{MAX_ITEMS, MAX_REPORTED_PROBLEMS};
+    pub use crate::prompt::MAX_SHOTS;
     pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SEED, MAX_SELECTED_CATEGORIES};
-    pub use crate::settings::{MAX_CONCURRENCY, MAX_GENERATION_TOKENS};
+    pub use crate::settings::{
+        MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_GENERATION_TOKENS, MAX_SIMULATED_LATENCY_MS,
+    };
 }

@@ -2,12 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{error::ValidationErrors, selection::ItemSelection};
+use crate::{
+    error::ValidationErrors,
+    prompt::MAX_SHOTS,
+    selection::{ItemSelection, MAX_SEED},
+};
 
 /// Largest per-run concurrency a client may ask for.
 pub const MAX_CONCURRENCY: u32 = 256;
 /// Largest `maxTokens` a client may ask for.
 pub const MAX_GENERATION_TOKENS: u32 = 65_536;
+/// Most attempts per item a client may ask for.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Longest simulated answer time per item, in milliseconds.
+pub const MAX_SIMULATED_LATENCY_MS: u32 = 600_000;
 
 /// Optional choices made when a run is created. Missing values mean "the server's default".
 ///
@@ -25,6 +33,56 @@ pub struct RunSettings {
     /// Generation parameters passed to the model.
     #[serde(default, skip_serializing_if = "GenerationSettings::is_default")]
     pub generation: GenerationSettings,
+    /// Worked examples from the same category in each prompt, 0..=5 (zero-shot by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shots: Option<u32>,
+    /// Attempts per item before it ends `failed`, 1..=10 (the provider's default otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// How the Simulated provider behaves for this run (simulated providers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<SimulatedSettings>,
+    /// Who judges the answers (the multiple-choice judge by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeSettings>,
+}
+
+/// The Simulated provider's behaviour. Everything it does follows from `seed`, the item and the
+/// attempt number, so a run is reproducible.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulatedSettings {
+    /// Probability of choosing the right letter, 0..=1 (default 0.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Time to produce a whole answer, in milliseconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u32>,
+    /// Probability that an attempt fails with a transient provider error, 0..=1 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_rate: Option<f64>,
+    /// Probability that an answer names no letter at all, 0..=1 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unparsed_rate: Option<f64>,
+    /// Seed of every random choice (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Who decides whether an answer is right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum JudgeSettings {
+    /// Extract the chosen letter and compare it with the key (strict: unparsed is wrong).
+    Choice,
+    /// Ask a model whether the response picks the right option; its rationale is kept.
+    #[serde(rename_all = "camelCase")]
+    Llm {
+        /// A configured provider.
+        provider_name: String,
+        /// One of its models.
+        model_name: String,
+    },
 }
 
 /// Sampling parameters passed to the provider with every item.
@@ -86,7 +144,61 @@ impl RunSettings {
                 format!("must be between 1 and {MAX_GENERATION_TOKENS}, got {m}"),
             );
         }
+        if let Some(shots) = self.shots
+            && shots > MAX_SHOTS
+        {
+            errors.push(
+                "settings.shots",
+                format!("must be between 0 and {MAX_SHOTS}, got {shots}"),
+            );
+        }
+        if let Some(attempts) = self.max_attempts
+            && !(1..=MAX_ATTEMPTS).contains(&attempts)
+        {
+            errors.push(
+                "settings.maxAttempts",
+                format!("must be between 1 and {MAX_ATTEMPTS}, got {attempts}"),
+            );
+        }
+        if let Some(simulated) = &self.simulated {
+            simulated.validate(&mut errors);
+        }
         errors.into_result()
+    }
+}
+
+impl SimulatedSettings {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        for (name, value) in [
+            ("accuracy", self.accuracy),
+            ("faultRate", self.fault_rate),
+            ("unparsedRate", self.unparsed_rate),
+        ] {
+            if let Some(p) = value
+                && !(0.0..=1.0).contains(&p)
+            {
+                errors.push(
+                    format!("settings.simulated.{name}"),
+                    format!("must be a probability between 0 and 1, got {p}"),
+                );
+            }
+        }
+        if let Some(ms) = self.latency_ms
+            && ms > MAX_SIMULATED_LATENCY_MS
+        {
+            errors.push(
+                "settings.simulated.latencyMs",
+                format!("must be at most {MAX_SIMULATED_LATENCY_MS}, got {ms}"),
+            );
+        }
+        if let Some(seed) = self.seed
+            && seed > MAX_SEED
+        {
+            errors.push(
+                "settings.simulated.seed",
+                format!("must be at most {MAX_SEED}, got {seed}"),
+            );
+        }
     }
 }
 
@@ -128,6 +240,57 @@ mod tests {
                 "settings.generation.maxTokens"
             ]
         );
+    }
+
+    #[test]
+    fn engine_settings_are_bounded() {
+        let settings = RunSettings {
+            shots: Some(6),
+            max_attempts: Some(0),
+            simulated: Some(SimulatedSettings {
+                accuracy: Some(1.5),
+                latency_ms: Some(600_001),
+                fault_rate: Some(-0.1),
+                unparsed_rate: Some(0.5),
+                seed: Some(u64::MAX),
+            }),
+            ..Default::default()
+        };
+        let fields: Vec<_> = settings
+            .validate()
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.shots",
+                "settings.maxAttempts",
+                "settings.simulated.accuracy",
+                "settings.simulated.faultRate",
+                "settings.simulated.latencyMs",
+                "settings.simulated.seed"
+            ]
+        );
+    }
+
+    #[test]
+    fn judges_are_tagged_by_kind() {
+        let llm: JudgeSettings = serde_json::from_str(
+            r#"{"kind": "llm", "providerName": "OpenAI", "modelName": "gpt-4.1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            llm,
+            JudgeSettings::Llm {
+                provider_name: "OpenAI".into(),
+                model_name: "gpt-4.1".into()
+            }
+        );
+        let choice: JudgeSettings = serde_json::from_str(r#"{"kind": "choice"}"#).unwrap();
+        assert_eq!(choice, JudgeSettings::Choice);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use run::{
     ActiveRunDto, CreateRunRequest, DatasetRefDto, ItemSnapshotDto, LifecycleDto, ProgressDto,
     RunDetailDto, RunDto, RunPageDto,
 };
-pub use settings::{GenerationDto, ItemSelectionDto, RunSettingsDto};
+pub use settings::{GenerationDto, ItemSelectionDto, JudgeDto, RunSettingsDto, SimulatedDto};
 
 use chrono::SecondsFormat;
 use evalboard_domain::Timestamp;

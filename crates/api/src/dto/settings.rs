@@ -1,7 +1,9 @@
 //! Run settings on the wire. Unknown fields are rejected so that a typo is an error, not a
 //! silently ignored setting.
 
-use evalboard_domain::{GenerationSettings, ItemSelection, RunSettings};
+use evalboard_domain::{
+    GenerationSettings, ItemSelection, JudgeSettings, RunSettings, SimulatedSettings,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,6 +21,66 @@ pub struct RunSettingsDto {
     /// Generation parameters sent with every item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationDto>,
+    /// Worked examples from the same category in each prompt, 0..=5 (default 0: zero-shot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 5)]
+    pub shots: Option<u32>,
+    /// Attempts per item before it ends `failed`, 1..=10 (default: the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 10)]
+    pub max_attempts: Option<u32>,
+    /// Behaviour of the Simulated provider; only for simulated providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<SimulatedDto>,
+    /// Who judges the answers (default `{"kind": "choice"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeDto>,
+}
+
+/// How the Simulated provider answers this run's items. Everything follows from `seed`, the
+/// item and the attempt, so a run can be replayed; `latencyMs` makes a run slow enough to watch
+/// or cancel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimulatedDto {
+    /// Probability of choosing the right letter (default 0.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1)]
+    pub accuracy: Option<f64>,
+    /// Time to produce each answer, in milliseconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 600000)]
+    pub latency_ms: Option<u32>,
+    /// Probability that an attempt fails with a transient error, retried like a real one
+    /// (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1)]
+    pub fault_rate: Option<f64>,
+    /// Probability that an answer names no letter (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1)]
+    pub unparsed_rate: Option<f64>,
+    /// Seed of every random choice (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 9007199254740991_u64)]
+    pub seed: Option<u64>,
+}
+
+/// Who decides whether an answer is right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum JudgeDto {
+    /// Extract the chosen letter (MMLU-Pro rules) and compare it with the key.
+    Choice,
+    /// Ask a configured model whether the response picks the right option; its rationale is
+    /// kept with the verdict.
+    #[serde(rename_all = "camelCase")]
+    Llm {
+        /// A provider listed by `GET /providers`.
+        provider_name: String,
+        /// One of its models.
+        model_name: String,
+    },
 }
 
 /// Which items of the dataset a run takes: filtered by category, then the first `sampleSize`,
@@ -75,6 +137,25 @@ impl From<RunSettingsDto> for RunSettings {
                 top_p: generation.top_p,
                 max_tokens: generation.max_tokens,
             },
+            shots: dto.shots,
+            max_attempts: dto.max_attempts,
+            simulated: dto.simulated.map(|s| SimulatedSettings {
+                accuracy: s.accuracy,
+                latency_ms: s.latency_ms,
+                fault_rate: s.fault_rate,
+                unparsed_rate: s.unparsed_rate,
+                seed: s.seed,
+            }),
+            judge: dto.judge.map(|judge| match judge {
+                JudgeDto::Choice => JudgeSettings::Choice,
+                JudgeDto::Llm {
+                    provider_name,
+                    model_name,
+                } => JudgeSettings::Llm {
+                    provider_name,
+                    model_name,
+                },
+            }),
         }
     }
 }
@@ -94,6 +175,25 @@ impl From<&RunSettings> for RunSettingsDto {
                 temperature: generation.temperature,
                 top_p: generation.top_p,
                 max_tokens: generation.max_tokens,
+            }),
+            shots: settings.shots,
+            max_attempts: settings.max_attempts,
+            simulated: settings.simulated.as_ref().map(|s| SimulatedDto {
+                accuracy: s.accuracy,
+                latency_ms: s.latency_ms,
+                fault_rate: s.fault_rate,
+                unparsed_rate: s.unparsed_rate,
+                seed: s.seed,
+            }),
+            judge: settings.judge.as_ref().map(|judge| match judge {
+                JudgeSettings::Choice => JudgeDto::Choice,
+                JudgeSettings::Llm {
+                    provider_name,
+                    model_name,
+                } => JudgeDto::Llm {
+                    provider_name: provider_name.clone(),
+                    model_name: model_name.clone(),
+                },
             }),
         }
     }

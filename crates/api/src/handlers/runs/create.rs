@@ -2,8 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Utc;
-use evalboard_domain::{DatasetName, RunSettings, ValidationErrors, truncate_to_micros};
+use evalboard_domain::{
+    DatasetName, JudgeSettings, RunSettings, ValidationErrors, truncate_to_micros,
+};
 use evalboard_persistence::{IdempotencyKey, NewRun};
+use evalboard_runner::ProviderKind;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -85,7 +88,13 @@ pub(crate) async fn create_run(
 /// The objects of a run request. serde would also read a struct written as a JSON array
 /// (`"selection": [null, 5]`); the wire format has objects only, so anything else is refused
 /// here, by path.
-const OBJECTS: [&str; 3] = ["/settings", "/settings/selection", "/settings/generation"];
+const OBJECTS: [&str; 5] = [
+    "/settings",
+    "/settings/selection",
+    "/settings/generation",
+    "/settings/simulated",
+    "/settings/judge",
+];
 
 /// Reads the body into a request, naming the offending field of any type error.
 fn parse_request(body: serde_json::Map<String, Value>) -> Result<CreateRunRequest, ApiError> {
@@ -157,6 +166,37 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
     if let Err(invalid) = settings.validate() {
         errors.0.extend(invalid.0);
+    }
+    let simulated_provider = state
+        .providers
+        .get(&request.provider_name)
+        .is_some_and(|p| p.kind == ProviderKind::Simulated);
+    if settings.simulated.is_some() && !simulated_provider {
+        errors.push(
+            "settings.simulated",
+            "only runs on a simulated provider take simulated settings",
+        );
+    }
+    if let Some(JudgeSettings::Llm {
+        provider_name,
+        model_name,
+    }) = &settings.judge
+    {
+        match state.providers.get(provider_name) {
+            None => errors.push(
+                "settings.judge.providerName",
+                format!("no provider is named `{}`", shorten(provider_name)),
+            ),
+            Some(judge) if !judge.has_model(model_name) => errors.push(
+                "settings.judge.modelName",
+                format!(
+                    "provider `{}` has no model `{}`",
+                    judge.name,
+                    shorten(model_name)
+                ),
+            ),
+            Some(_) => {}
+        }
     }
     errors.into_result().map_err(ApiError::invalid)?;
     Ok(settings)

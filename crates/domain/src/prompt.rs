@@ -1,0 +1,124 @@
+//! The MMLU-Pro style prompt: the subject line, optional worked examples from the same
+//! category, then the question with lettered options and the chain-of-thought cue.
+//!
+//! The layout follows the official MMLU-Pro API evaluation, so extraction (`extraction.rs`)
+//! sees the answers it was written for. `docs/prompting.md` shows a rendered prompt.
+
+use std::fmt::Write;
+
+use crate::dataset::DatasetItem;
+
+/// Names the template; stored with each run so that results say how they were asked.
+pub const PROMPT_TEMPLATE: &str = "mmlu-pro-cot-v1";
+
+/// Most worked examples a prompt may carry.
+pub const MAX_SHOTS: u32 = 5;
+
+/// Renders the prompt for `item`, preceded by `examples` (worked examples, normally other items
+/// of the same category) with their answers.
+pub fn render_prompt(item: &DatasetItem, examples: &[&DatasetItem]) -> String {
+    let mut prompt = format!(
+        "The following are multiple choice questions (with answers) about {}. Think step by \
+         step and then output the answer in the format of \"The answer is (X)\" at the end.\n\n",
+        item.category
+    );
+    for example in examples {
+        write_question(&mut prompt, example);
+        let reasoning = example
+            .explanation
+            .as_deref()
+            .map(|e| e.strip_prefix("A: ").unwrap_or(e).trim_end())
+            .filter(|e| !e.is_empty());
+        match reasoning {
+            Some(reasoning) => {
+                let _ = write!(prompt, "Answer: {reasoning}\n\n");
+            }
+            None => {
+                let _ = write!(prompt, "Answer: The answer is ({}).\n\n", example.answer);
+            }
+        }
+    }
+    write_question(&mut prompt, item);
+    prompt.push_str("Answer: Let's think step by step.");
+    prompt
+}
+
+/// Picks up to `shots` worked examples for `item` from `candidates` (the dataset, in order):
+/// the first items of the same category other than the item itself. Deterministic, so a retry
+/// or a resume asks exactly the same question.
+pub fn pick_examples<'a>(
+    item: &DatasetItem,
+    candidates: &'a [DatasetItem],
+    shots: u32,
+) -> Vec<&'a DatasetItem> {
+    candidates
+        .iter()
+        .filter(|c| c.category == item.category && c.id != item.id)
+        .take(shots as usize)
+        .collect()
+}
+
+fn write_question(prompt: &mut String, item: &DatasetItem) {
+    let _ = write!(prompt, "Question: {}\nOptions: ", item.question);
+    for (i, choice) in item.choices.iter().enumerate() {
+        let letter = char::from(b'A' + i as u8);
+        let _ = writeln!(prompt, "{letter}. {choice}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::AnswerKey;
+
+    fn item(id: &str, category: &str, explanation: Option<&str>) -> DatasetItem {
+        DatasetItem {
+            id: id.into(),
+            category: category.into(),
+            question: format!("Question {id}?"),
+            choices: vec!["one".into(), "two".into(), "three".into()],
+            answer: AnswerKey::from_letter("C").unwrap(),
+            explanation: explanation.map(Into::into),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn zero_shot_prompt_layout() {
+        let prompt = render_prompt(&item("1", "math", None), &[]);
+        assert_eq!(
+            prompt,
+            "The following are multiple choice questions (with answers) about math. Think step by \
+             step and then output the answer in the format of \"The answer is (X)\" at the end.\n\n\
+             Question: Question 1?\nOptions: A. one\nB. two\nC. three\n\
+             Answer: Let's think step by step."
+        );
+    }
+
+    #[test]
+    fn examples_carry_their_reasoning_or_their_answer() {
+        let dataset = vec![
+            item(
+                "1",
+                "math",
+                Some("A: Let's think step by step. Three. The answer is (C)."),
+            ),
+            item("2", "law", None),
+            item("3", "math", None),
+            item("4", "math", None),
+        ];
+        let target = &dataset[3];
+        let examples = pick_examples(target, &dataset, 5);
+        let ids: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["1", "3"],
+            "same category, not the item itself, in order"
+        );
+        let prompt = render_prompt(target, &examples);
+        assert!(prompt.contains("Answer: Let's think step by step. Three. The answer is (C).\n\n"));
+        assert!(prompt.contains("Question: Question 3?\nOptions: A. one\nB. two\nC. three\nAnswer: The answer is (C).\n\n"));
+        assert!(prompt.ends_with("Question: Question 4?\nOptions: A. one\nB. two\nC. three\nAnswer: Let's think step by step."));
+        assert_eq!(pick_examples(target, &dataset, 1).len(), 1);
+    }
+}

@@ -23,7 +23,7 @@ pub use item::{ItemSnapshot, ItemState};
 pub use judging::{Verdict, judge_choice};
 pub use progress::{Progress, StateCounts};
 pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
-pub use run::{Lifecycle, Run, RunStatus};
+pub use run::{Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings};
 pub use states::UnknownState;

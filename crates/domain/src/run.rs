@@ -112,6 +112,19 @@ pub struct Run {
     pub finished_at: Option<Timestamp>,
     /// When anything about it last changed.
     pub updated_at: Timestamp,
+    /// How many times it was retried.
+    pub retry_count: u32,
+    /// Why it failed, when it could not proceed at all.
+    pub failure: Option<RunFailure>,
+}
+
+/// Why a run failed as a whole (e.g. the provider rejected the credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// A short machine-readable kind (`unauthorized`, `model_not_found`, ...).
+    pub kind: String,
+    /// What happened, for people.
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl DatasetItemRow {
             .map_err(|e| StoreError::corrupt(format!("choices of item {}: {e}", self.item_id)))
     }
 
-    fn into_domain(self) -> Result<DatasetItem, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<DatasetItem, StoreError> {
         let choices = self.choices()?;
         let answer = AnswerKey::from_letter(&self.answer)
             .ok_or_else(|| StoreError::corrupt(format!("answer of item {}", self.item_id)))?;

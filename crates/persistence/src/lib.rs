@@ -19,5 +19,7 @@ pub use error::StoreError;
 pub use events::StoredEvent;
 pub use logs::{LogLevel, RunLogEntry};
 pub use runs::{
-    ActiveRun, CreatedRun, IdempotencyKey, ItemTransition, NewRun, RunCursor, RunFilter, RunPage,
+    ActiveRun, Answer, AppliedOutcomes, Claim, ClaimRequest, ClaimedItem, CreatedRun,
+    IdempotencyKey, ItemError, ItemTransition, Judgment, NewRun, Outcome, OutcomeKind, RetryScope,
+    RunCursor, RunFilter, RunPage, Usage,
 };

@@ -4,7 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{RunId, Timestamp};
 
-use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_logs};
+use crate::{
+    connection::{DbConnection, on_backend},
+    database::Database,
+    error::StoreError,
+    schema::run_logs,
+};
 
 /// How important a log entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +95,38 @@ pub(crate) fn append(
             created_at: at.naive_utc(),
         })
         .execute(conn)?;
+    Ok(())
+}
+
+/// One entry to append with [`append_many`].
+pub(crate) struct PendingLog {
+    pub(crate) sequence: Option<u32>,
+    pub(crate) level: LogLevel,
+    pub(crate) message: String,
+}
+
+/// Appends several entries of one run, in order, inside the caller's transaction.
+pub(crate) fn append_many(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    entries: &[PendingLog],
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    for chunk in entries.chunks(500) {
+        let rows: Vec<NewLogRow<'_>> = chunk
+            .iter()
+            .map(|entry| NewLogRow {
+                run_id: run_id.as_str(),
+                sequence: entry.sequence.map(|s| s as i32),
+                level: entry.level.as_str(),
+                message: &entry.message,
+                created_at: at.naive_utc(),
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(run_logs::table)
+            .values(&rows)
+            .execute(c))?;
+    }
     Ok(())
 }
 

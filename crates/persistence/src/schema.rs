@@ -51,6 +51,9 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        retry_count -> Integer,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
     }
 }
 
@@ -65,6 +68,22 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        prompt_text -> Nullable<Text>,
+        response_text -> Nullable<Text>,
+        extracted_answer -> Nullable<Text>,
+        extraction_tier -> Nullable<Text>,
+        judge -> Nullable<Text>,
+        judge_rationale -> Nullable<Text>,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        queued_at -> Nullable<Timestamp>,
+        first_token_at -> Nullable<Timestamp>,
+        answered_at -> Nullable<Timestamp>,
+        judged_at -> Nullable<Timestamp>,
+        prompt_tokens -> Nullable<Integer>,
+        completion_tokens -> Nullable<Integer>,
     }
 }
 
@@ -79,6 +98,25 @@ diesel::table! {
         error_message -> Nullable<Text>,
         started_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        worker -> Nullable<Text>,
+        first_token_at -> Nullable<Timestamp>,
+        prompt_tokens -> Nullable<Integer>,
+        completion_tokens -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    item_judgments (id) {
+        id -> BigInt,
+        run_id -> Text,
+        sequence -> Integer,
+        attempt -> Integer,
+        verdict -> Text,
+        extracted_answer -> Nullable<Text>,
+        extraction_tier -> Text,
+        judge -> Text,
+        rationale -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -124,6 +162,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     runs,
     run_items,
     item_attempts,
+    item_judgments,
     run_logs,
     run_events,
     idempotency_keys,

@@ -68,6 +68,7 @@ struct NewRunItemRow<'a> {
     dataset_position: i32,
     state: &'static str,
     attempt_count: i32,
+    queued_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
 
@@ -174,6 +175,9 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         started_at: None,
         finished_at: None,
         updated_at: at,
+        retry_count: 0,
+        error_kind: None,
+        error_message: None,
     };
     diesel::insert_into(crate::schema::runs::table)
         .values(&row)
@@ -190,6 +194,7 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
                 dataset_position: keys[key_index].0,
                 state: ItemState::Pending.as_str(),
                 attempt_count: 0,
+                queued_at: at,
                 updated_at: at,
             })
             .collect();

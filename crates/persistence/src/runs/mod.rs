@@ -1,14 +1,19 @@
 //! Runs and their items: the run row, conversions to the domain, and lookups by id.
 
 mod active;
+mod attempts;
+mod bookkeeping;
+mod claims;
+mod control;
 mod create;
 mod list;
+mod outcomes;
 mod transitions;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    DatasetId, ItemState, Lifecycle, Run, RunId, RunSettings, RunStatus, StateCounts,
+    DatasetId, ItemState, Lifecycle, Run, RunFailure, RunId, RunSettings, RunStatus, StateCounts,
 };
 
 use crate::{
@@ -19,14 +24,17 @@ use crate::{
 };
 
 pub use active::ActiveRun;
+pub use claims::{Claim, ClaimRequest, ClaimedItem};
+pub use control::RetryScope;
 pub use create::{CreatedRun, IdempotencyKey, NewRun};
 pub use list::{RunCursor, RunFilter, RunPage};
+pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind, Usage};
 pub use transitions::ItemTransition;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = runs)]
 pub(crate) struct RunRow {
-    id: String,
+    pub(crate) id: String,
     provider_name: String,
     dataset_name: String,
     dataset_id: String,
@@ -44,11 +52,14 @@ pub(crate) struct RunRow {
     canceled_count: i64,
     resumed_count: i32,
     last_resumed_at: Option<NaiveDateTime>,
-    cancel_requested_at: Option<NaiveDateTime>,
+    pub(crate) cancel_requested_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
-    started_at: Option<NaiveDateTime>,
+    pub(crate) started_at: Option<NaiveDateTime>,
     finished_at: Option<NaiveDateTime>,
     updated_at: NaiveDateTime,
+    retry_count: i32,
+    error_kind: Option<String>,
+    error_message: Option<String>,
 }
 
 fn count(value: i64, column: &str) -> Result<u64, StoreError> {
@@ -56,7 +67,7 @@ fn count(value: i64, column: &str) -> Result<u64, StoreError> {
 }
 
 impl RunRow {
-    fn counts(&self) -> Result<StateCounts, StoreError> {
+    pub(crate) fn counts(&self) -> Result<StateCounts, StoreError> {
         Ok(StateCounts {
             pending: count(self.pending_count, "pending_count")?,
             running: count(self.running_count, "running_count")?,
@@ -68,11 +79,11 @@ impl RunRow {
         })
     }
 
-    fn status(&self) -> Result<RunStatus, StoreError> {
+    pub(crate) fn status(&self) -> Result<RunStatus, StoreError> {
         self.status.parse().map_err(StoreError::corrupt)
     }
 
-    fn into_domain(self) -> Result<Run, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Run, StoreError> {
         let counts = self.counts()?;
         let status = self.status()?;
         let settings: RunSettings = serde_json::from_str(&self.settings)
@@ -97,6 +108,14 @@ impl RunRow {
             started_at: self.started_at.map(|t| t.and_utc()),
             finished_at: self.finished_at.map(|t| t.and_utc()),
             updated_at: self.updated_at.and_utc(),
+            retry_count: u32::try_from(self.retry_count).map_err(StoreError::corrupt)?,
+            failure: match (self.error_kind, self.error_message) {
+                (Some(kind), message) => Some(RunFailure {
+                    kind,
+                    message: message.unwrap_or_default(),
+                }),
+                (None, _) => None,
+            },
         })
     }
 }

@@ -6,19 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    ItemState, Run, RunId, RunStatus, StateCounts, Timestamp, TransitionError, ValidationErrors,
+    ItemState, Run, RunId, RunStatus, Timestamp, TransitionError, ValidationErrors,
 };
-use serde_json::json;
 
-use super::load_row;
-use crate::{
-    connection::DbConnection,
-    database::Database,
-    error::StoreError,
-    events,
-    logs::{self, LogLevel},
-    schema::{run_items, runs},
+use super::{
+    bookkeeping::{self, change_status, save_counts},
+    load_row,
 };
+use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_items};
 
 /// Sequences per `IN (...)` list, well under both backends' bind-parameter limits.
 const SEQUENCE_CHUNK: usize = 1_000;
@@ -66,8 +61,7 @@ impl Database {
                     .ok_or_else(|| counters_disagree(run_id, from))?;
                 move_items(conn, run_id, from, to, &sequences, at.naive_utc())?;
             }
-            write_counts(conn, run_id, &counts, at.naive_utc())?;
-            events::append(conn, run_id, "run_progress", &counts_payload(&counts), at)?;
+            save_counts(conn, run_id, &counts, at)?;
             load_row(conn, run_id, false)?.into_domain()
         })
     }
@@ -82,36 +76,8 @@ impl Database {
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
-            let from = row.status()?;
-            from.transition_to(to)?;
-            let now = at.naive_utc();
-            let started_at = row.started_at.or((to == RunStatus::Running).then_some(now));
-            let finished_at = to.is_terminal().then_some(now);
-            diesel::update(runs::table.find(run_id.as_str()))
-                .set((
-                    runs::status.eq(to.as_str()),
-                    runs::started_at.eq(started_at),
-                    runs::finished_at.eq(finished_at),
-                    runs::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let run = load_row(conn, run_id, false)?.into_domain()?;
-            logs::append(
-                conn,
-                run_id,
-                None,
-                LogLevel::Info,
-                &format!("status {from} -> {to}"),
-                at,
-            )?;
-            events::append(
-                conn,
-                run_id,
-                "run_status",
-                &json!({ "status": to.as_str(), "previousStatus": from.as_str() }),
-                at,
-            )?;
-            Ok(run)
+            change_status(conn, &row, to, at, None)?;
+            load_row(conn, run_id, false)?.into_domain()
         })
     }
 }
@@ -128,25 +94,8 @@ impl Database {
                     "run {run_id} is {status}; only a running run can be resumed"
                 )));
             }
-            let now = at.naive_utc();
-            diesel::update(runs::table.find(run_id.as_str()))
-                .set((
-                    runs::resumed_count.eq(runs::resumed_count + 1),
-                    runs::last_resumed_at.eq(Some(now)),
-                    runs::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let run = load_row(conn, run_id, false)?.into_domain()?;
-            let resumed = run.lifecycle.resumed_count;
-            logs::append(conn, run_id, None, LogLevel::Info, &format!("resumed (time {resumed})"), at)?;
-            events::append(
-                conn,
-                run_id,
-                "run_status",
-                &json!({ "status": status.as_str(), "previousStatus": status.as_str(), "resumedCount": resumed }),
-                at,
-            )?;
-            Ok(run)
+            bookkeeping::record_resume(conn, run_id, at, "picked up again")?;
+            load_row(conn, run_id, false)?.into_domain()
         })
     }
 }
@@ -233,38 +182,6 @@ fn move_items(
         }
     }
     Ok(())
-}
-
-fn write_counts(
-    conn: &mut DbConnection,
-    run_id: &RunId,
-    counts: &StateCounts,
-    now: NaiveDateTime,
-) -> Result<(), StoreError> {
-    let n = |state| counts.get(state) as i64;
-    diesel::update(runs::table.find(run_id.as_str()))
-        .set((
-            runs::pending_count.eq(n(ItemState::Pending)),
-            runs::running_count.eq(n(ItemState::Running)),
-            runs::awaiting_count.eq(n(ItemState::Awaiting)),
-            runs::correct_count.eq(n(ItemState::Correct)),
-            runs::incorrect_count.eq(n(ItemState::Incorrect)),
-            runs::failed_count.eq(n(ItemState::Failed)),
-            runs::canceled_count.eq(n(ItemState::Canceled)),
-            runs::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// The stored form of a `run_progress` event: the run's item counts per state, from which the
-/// API computes the spec's progress object.
-fn counts_payload(counts: &StateCounts) -> serde_json::Value {
-    let by_state: serde_json::Map<String, serde_json::Value> = ItemState::ALL
-        .into_iter()
-        .map(|state| (state.as_str().to_owned(), counts.get(state).into()))
-        .collect();
-    json!({ "counts": by_state })
 }
 
 fn counters_disagree(run_id: &RunId, state: ItemState) -> StoreError {

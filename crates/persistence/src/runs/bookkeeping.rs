@@ -1,0 +1,159 @@
+//! What every run-changing transaction shares: status changes with their log entry and event,
+//! counters with their `run_progress` event, resumes, and finishing a run whose items are done.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{ItemState, Run, RunId, RunStatus, StateCounts, Timestamp};
+use serde_json::json;
+
+use super::{RunRow, load_row};
+use crate::{
+    connection::DbConnection,
+    error::StoreError,
+    events,
+    logs::{self, LogLevel},
+    schema::runs,
+};
+
+/// Moves the run in `row` to `to` if the rules allow it, maintaining `started_at` and
+/// `finished_at`, with a log entry (`why` appended) and a `run_status` event.
+pub(crate) fn change_status(
+    conn: &mut DbConnection,
+    row: &RunRow,
+    to: RunStatus,
+    at: Timestamp,
+    why: Option<&str>,
+) -> Result<(), StoreError> {
+    let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
+    let from = row.status()?;
+    from.transition_to(to)?;
+    let now = at.naive_utc();
+    let started_at = row.started_at.or((to == RunStatus::Running).then_some(now));
+    let finished_at = to.is_terminal().then_some(now);
+    diesel::update(runs::table.find(&row.id))
+        .set((
+            runs::status.eq(to.as_str()),
+            runs::started_at.eq(started_at),
+            runs::finished_at.eq(finished_at),
+            runs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let message = match why {
+        Some(why) => format!("status {from} -> {to}: {why}"),
+        None => format!("status {from} -> {to}"),
+    };
+    let level = if to == RunStatus::Failed {
+        LogLevel::Error
+    } else {
+        LogLevel::Info
+    };
+    logs::append(conn, &run_id, None, level, &message, at)?;
+    events::append(
+        conn,
+        &run_id,
+        "run_status",
+        &json!({ "status": to.as_str(), "previousStatus": from.as_str() }),
+        at,
+    )
+}
+
+/// Counts one more resume of a running run, with a log entry and a `run_status` event.
+pub(crate) fn record_resume(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    at: Timestamp,
+    why: &str,
+) -> Result<(), StoreError> {
+    let now = at.naive_utc();
+    diesel::update(runs::table.find(run_id.as_str()))
+        .set((
+            runs::resumed_count.eq(runs::resumed_count + 1),
+            runs::last_resumed_at.eq(Some(now)),
+            runs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let run = load_row(conn, run_id, false)?.into_domain()?;
+    let resumed = run.lifecycle.resumed_count;
+    logs::append(
+        conn,
+        run_id,
+        None,
+        LogLevel::Info,
+        &format!("resumed ({resumed}): {why}"),
+        at,
+    )?;
+    events::append(
+        conn,
+        run_id,
+        "run_status",
+        &json!({
+            "status": run.status.as_str(),
+            "previousStatus": run.status.as_str(),
+            "resumedCount": resumed
+        }),
+        at,
+    )
+}
+
+/// Stores a run's item counters and announces them with a `run_progress` event.
+pub(crate) fn save_counts(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    counts: &StateCounts,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let now: NaiveDateTime = at.naive_utc();
+    let n = |state| counts.get(state) as i64;
+    diesel::update(runs::table.find(run_id.as_str()))
+        .set((
+            runs::pending_count.eq(n(ItemState::Pending)),
+            runs::running_count.eq(n(ItemState::Running)),
+            runs::awaiting_count.eq(n(ItemState::Awaiting)),
+            runs::correct_count.eq(n(ItemState::Correct)),
+            runs::incorrect_count.eq(n(ItemState::Incorrect)),
+            runs::failed_count.eq(n(ItemState::Failed)),
+            runs::canceled_count.eq(n(ItemState::Canceled)),
+            runs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let by_state: serde_json::Map<String, serde_json::Value> = ItemState::ALL
+        .into_iter()
+        .map(|state| (state.as_str().to_owned(), counts.get(state).into()))
+        .collect();
+    events::append(
+        conn,
+        run_id,
+        "run_progress",
+        &json!({ "counts": by_state }),
+        at,
+    )
+}
+
+/// Ends a running run whose items are all terminal: `canceled` when a cancel was requested,
+/// else `completed`. Returns the run when it ended.
+pub(crate) fn finish_if_done(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    at: Timestamp,
+) -> Result<Option<Run>, StoreError> {
+    let row = load_row(conn, run_id, false)?;
+    let counts = row.counts()?;
+    let open = counts.pending + counts.running + counts.awaiting;
+    let status = row.status()?;
+    if open > 0 || status.is_terminal() {
+        return Ok(None);
+    }
+    let (to, why) = if row.cancel_requested_at.is_some() {
+        (RunStatus::Canceled, "canceled on request")
+    } else {
+        (RunStatus::Completed, "every item is done")
+    };
+    if status == RunStatus::Pending && to == RunStatus::Completed {
+        // A run whose items were all settled before it ever started (e.g. a retry that found
+        // nothing to do) passes through `running`.
+        change_status(conn, &row, RunStatus::Running, at, None)?;
+    }
+    let row = load_row(conn, run_id, false)?;
+    change_status(conn, &row, to, at, Some(why))?;
+    Ok(Some(load_row(conn, run_id, false)?.into_domain()?))
+}

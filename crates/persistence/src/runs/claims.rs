@@ -1,0 +1,294 @@
+//! Claiming items for execution. A claim is a lease: the item is `running`, owned by one
+//! worker until `lease_expires_at`; a worker that stops renewing (crash, network partition) loses
+//! its items to whoever claims after the lease ran out, and that counts as a resume.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{
+    DatasetItem, ItemState, Run, RunId, RunStatus, Timestamp, pick_examples, render_prompt,
+};
+
+use super::{
+    attempts::{self, AttemptOutcome},
+    bookkeeping::{change_status, record_resume, save_counts},
+    load_row,
+};
+use crate::{
+    connection::DbConnection,
+    database::Database,
+    datasets::DatasetItemRow,
+    error::StoreError,
+    logs::{self, LogLevel, PendingLog},
+    schema::{dataset_items, run_items},
+};
+
+/// An item handed to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedItem {
+    /// Its sequence in the run.
+    pub sequence: u32,
+    /// The attempt this claim starts (1 for the first).
+    pub attempt: u32,
+    /// The prompt to send, exactly as stored with the item.
+    pub prompt: String,
+    /// The dataset item (question, choices, key).
+    pub item: DatasetItem,
+}
+
+/// What a claim got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The run as it is after the claim.
+    pub run: Run,
+    /// The claimed items, by sequence; empty when there was nothing to do.
+    pub items: Vec<ClaimedItem>,
+}
+
+/// Who claims, for how long, how many.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The worker (replica) that will own the leases.
+    pub worker: &'a str,
+    /// When the leases run out unless renewed.
+    pub lease_until: Timestamp,
+    /// At most this many items.
+    pub max: u32,
+    /// Now.
+    pub at: Timestamp,
+}
+
+impl Database {
+    /// Claims up to `request.max` items of a run: first items whose lease ran out (their worker
+    /// is gone; the run counts as resumed), then `pending` items in sequence order. Starts a
+    /// pending run. Stores each item's prompt (rendered once, on its first claim) and opens an
+    /// attempt per item. Claims nothing for a terminal run or one being canceled.
+    pub fn claim_items(
+        &self,
+        run_id: &RunId,
+        request: ClaimRequest<'_>,
+    ) -> Result<Claim, StoreError> {
+        self.write(|conn| claim_in(conn, run_id, request))
+    }
+}
+
+fn claim_in(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    request: ClaimRequest<'_>,
+) -> Result<Claim, StoreError> {
+    let row = load_row(conn, run_id, true)?;
+    let status = row.status()?;
+    if status.is_terminal() || row.cancel_requested_at.is_some() || request.max == 0 {
+        return Ok(Claim {
+            run: row.into_domain()?,
+            items: Vec::new(),
+        });
+    }
+    let now = request.at.naive_utc();
+    let limit = i64::from(request.max);
+
+    // `FOR UPDATE SKIP LOCKED` on PostgreSQL: rows another transaction is writing are not
+    // waited for, they are simply not this claim's.
+    macro_rules! candidates {
+        ($filter:expr, $limit:expr) => {
+            run_items::table
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter($filter)
+                .order(run_items::sequence.asc())
+                .limit($limit)
+                .select((run_items::sequence, run_items::attempt_count))
+        };
+    }
+    let expired = run_items::state
+        .eq(ItemState::Running.as_str())
+        .and(run_items::lease_expires_at.lt(now));
+    let lost: Vec<(i32, i32)> = match &mut *conn {
+        DbConnection::Postgres(pg) => candidates!(expired, limit)
+            .for_update()
+            .skip_locked()
+            .load(pg)?,
+        other => candidates!(expired, limit).load(other)?,
+    };
+    let room = limit - lost.len() as i64;
+    let pending_filter = run_items::state.eq(ItemState::Pending.as_str());
+    let pending: Vec<(i32, i32)> = if room <= 0 {
+        Vec::new()
+    } else {
+        match &mut *conn {
+            DbConnection::Postgres(pg) => candidates!(pending_filter, room)
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            other => candidates!(pending_filter, room).load(other)?,
+        }
+    };
+    if lost.is_empty() && pending.is_empty() {
+        return Ok(Claim {
+            run: row.into_domain()?,
+            items: Vec::new(),
+        });
+    }
+    if status == RunStatus::Pending {
+        change_status(conn, &row, RunStatus::Running, request.at, None)?;
+    }
+
+    let mut log = Vec::with_capacity(lost.len() + pending.len());
+    if !lost.is_empty() {
+        let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
+        attempts::close_many(conn, run_id, &sequences, AttemptOutcome::Lost, request.at)?;
+        for &(sequence, attempt) in &lost {
+            log.push(PendingLog {
+                sequence: Some(sequence as u32),
+                level: LogLevel::Warn,
+                message: format!("attempt {attempt} lost its worker (claim expired); trying again"),
+            });
+        }
+        record_resume(
+            conn,
+            run_id,
+            request.at,
+            &format!(
+                "{} in-flight item(s) taken over from an expired claim",
+                lost.len()
+            ),
+        )?;
+    }
+
+    let claimed: Vec<i32> = lost.iter().chain(&pending).map(|(s, _)| *s).collect();
+    let pending_sequences: Vec<i32> = pending.iter().map(|(s, _)| *s).collect();
+    let lease_until = request.lease_until.naive_utc();
+    // A claim starts a new attempt with a clean slate; the prompt (set once) stays.
+    diesel::update(
+        run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(run_items::sequence.eq_any(&claimed)),
+    )
+    .set((
+        run_items::state.eq(ItemState::Running.as_str()),
+        run_items::attempt_count.eq(run_items::attempt_count + 1),
+        run_items::lease_owner.eq(Some(request.worker)),
+        run_items::lease_expires_at.eq(Some(lease_until)),
+        run_items::started_at.eq(Some(now)),
+        run_items::finished_at.eq(None::<NaiveDateTime>),
+        run_items::first_token_at.eq(None::<NaiveDateTime>),
+        run_items::answered_at.eq(None::<NaiveDateTime>),
+        run_items::response_text.eq(None::<String>),
+        run_items::error_kind.eq(None::<String>),
+        run_items::error_message.eq(None::<String>),
+        run_items::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if !pending_sequences.is_empty() {
+        let counts = row
+            .counts()?
+            .moved(
+                ItemState::Pending,
+                ItemState::Running,
+                pending_sequences.len() as u64,
+            )
+            .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: pending counter too low")))?;
+        save_counts(conn, run_id, &counts, request.at)?;
+    }
+
+    let items = load_claimed(conn, run_id, &claimed)?;
+    let run = load_row(conn, run_id, false)?.into_domain()?;
+    let shots = run.settings.shots.unwrap_or(0);
+    let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
+    let mut handed_out = Vec::with_capacity(items.len());
+    let mut opened = Vec::with_capacity(items.len());
+    for (sequence, attempt, stored_prompt, item) in items {
+        let prompt = match stored_prompt {
+            Some(prompt) => prompt,
+            None => {
+                let candidates = match examples.get(&item.category) {
+                    Some(candidates) => candidates,
+                    None => {
+                        let loaded = first_of_category(conn, &run, &item.category, shots)?;
+                        examples.entry(item.category.clone()).or_insert(loaded)
+                    }
+                };
+                let prompt = render_prompt(&item, &pick_examples(&item, candidates, shots));
+                diesel::update(
+                    run_items::table
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                        .filter(run_items::sequence.eq(sequence)),
+                )
+                .set(run_items::prompt_text.eq(Some(&prompt)))
+                .execute(conn)?;
+                prompt
+            }
+        };
+        opened.push((sequence, attempt));
+        log.push(PendingLog {
+            sequence: Some(sequence as u32),
+            level: LogLevel::Info,
+            message: format!("attempt {attempt} started"),
+        });
+        handed_out.push(ClaimedItem {
+            sequence: sequence as u32,
+            attempt: attempt as u32,
+            prompt,
+            item,
+        });
+    }
+    attempts::open(conn, run_id, &opened, request.worker, request.at)?;
+    logs::append_many(conn, run_id, &log, request.at)?;
+    Ok(Claim {
+        run,
+        items: handed_out,
+    })
+}
+
+/// The claimed items with their dataset items, by sequence.
+fn load_claimed(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    sequences: &[i32],
+) -> Result<Vec<(i32, i32, Option<String>, DatasetItem)>, StoreError> {
+    let rows: Vec<(i32, i32, Option<String>, DatasetItemRow)> = run_items::table
+        .inner_join(
+            dataset_items::table.on(dataset_items::dataset_id
+                .eq(run_items::dataset_id)
+                .and(dataset_items::position.eq(run_items::dataset_position))),
+        )
+        .filter(run_items::run_id.eq(run_id.as_str()))
+        .filter(run_items::sequence.eq_any(sequences))
+        .order(run_items::sequence.asc())
+        .select((
+            run_items::sequence,
+            run_items::attempt_count,
+            run_items::prompt_text,
+            DatasetItemRow::as_select(),
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(sequence, attempt, prompt, item)| {
+            Ok((sequence, attempt, prompt, item.into_domain()?))
+        })
+        .collect()
+}
+
+/// Candidates for worked examples: the first `shots + 1` items of a category (one more, in
+/// case the item itself is among them).
+fn first_of_category(
+    conn: &mut DbConnection,
+    run: &Run,
+    category: &str,
+    shots: u32,
+) -> Result<Vec<DatasetItem>, StoreError> {
+    if shots == 0 {
+        return Ok(Vec::new());
+    }
+    dataset_items::table
+        .filter(dataset_items::dataset_id.eq(run.dataset_id.as_str()))
+        .filter(dataset_items::category.eq(category))
+        .order(dataset_items::position.asc())
+        .limit(i64::from(shots) + 1)
+        .select(DatasetItemRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(DatasetItemRow::into_domain)
+        .collect()
+}

@@ -1,0 +1,361 @@
+//! Run-level control: cancel, retry, fail, and the lease housekeeping of workers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{ItemState, Run, RunId, RunStatus, Timestamp};
+use serde_json::json;
+
+use super::{
+    RunRow,
+    attempts::{self, AttemptOutcome},
+    bookkeeping::{change_status, finish_if_done, save_counts},
+    load_row,
+};
+use crate::{
+    connection::DbConnection,
+    database::Database,
+    error::StoreError,
+    events,
+    logs::{self, LogLevel, PendingLog},
+    schema::{run_items, runs},
+};
+
+/// Which items a retry re-dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryScope {
+    /// Items that ended `failed` or `canceled`.
+    Faulted,
+    /// Every item, judged ones included.
+    All,
+}
+
+impl Database {
+    /// Asks for a run to stop: sets `cancelRequestedAt` at once, cancels its unstarted items,
+    /// and ends the run `canceled` right away when nothing is in flight. Workers abort their
+    /// in-flight items and call [`Database::cancel_in_flight`]. A terminal run is a conflict.
+    pub fn request_cancel(&self, run_id: &RunId, at: Timestamp) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            let status = row.status()?;
+            if status.is_terminal() {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} is already {status}; only a pending or running run can be canceled"
+                )));
+            }
+            if row.cancel_requested_at.is_none() {
+                let now = at.naive_utc();
+                diesel::update(runs::table.find(run_id.as_str()))
+                    .set((runs::cancel_requested_at.eq(Some(now)), runs::updated_at.eq(now)))
+                    .execute(conn)?;
+                logs::append(conn, run_id, None, LogLevel::Info, "cancel requested", at)?;
+                events::append(
+                    conn,
+                    run_id,
+                    "run_status",
+                    &json!({
+                        "status": status.as_str(),
+                        "previousStatus": status.as_str(),
+                        "cancelRequestedAt": at.to_rfc3339(),
+                    }),
+                    at,
+                )?;
+            }
+            cancel_items(conn, &row, &[ItemState::Pending], None, at)?;
+            finish_if_done(conn, run_id, at)?;
+            load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+
+    /// Cancels the in-flight (`running` or `awaiting`) items of a run being canceled that
+    /// `worker` holds, or whose claim expired; ends the run when nothing is left. Returns the
+    /// run as it is afterwards.
+    pub fn cancel_in_flight(
+        &self,
+        run_id: &RunId,
+        worker: &str,
+        at: Timestamp,
+    ) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            if row.cancel_requested_at.is_some() && !row.status()?.is_terminal() {
+                cancel_items(
+                    conn,
+                    &row,
+                    &[ItemState::Running, ItemState::Awaiting],
+                    Some(worker),
+                    at,
+                )?;
+                finish_if_done(conn, run_id, at)?;
+            }
+            load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+
+    /// Re-dispatches a terminal run's faulted items (or all of them) as a new attempt of the
+    /// same run: the items go back to `pending`, earlier attempts and verdicts stay readable.
+    /// A run that is not terminal, or has nothing in scope, is a conflict.
+    pub fn retry_run(
+        &self,
+        run_id: &RunId,
+        scope: RetryScope,
+        at: Timestamp,
+    ) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            let status = row.status()?;
+            if !status.is_terminal() {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} is {status}; only a finished run can be retried"
+                )));
+            }
+            let states: &[ItemState] = match scope {
+                RetryScope::Faulted => &[ItemState::Failed, ItemState::Canceled],
+                RetryScope::All => &[
+                    ItemState::Correct,
+                    ItemState::Incorrect,
+                    ItemState::Failed,
+                    ItemState::Canceled,
+                ],
+            };
+            let mut counts = row.counts()?;
+            let mut reopened = 0u64;
+            let now = at.naive_utc();
+            for &state in states {
+                let moved = diesel::update(
+                    run_items::table
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                        .filter(run_items::state.eq(state.as_str())),
+                )
+                .set((
+                    run_items::state.eq(ItemState::Pending.as_str()),
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::lease_expires_at.eq(None::<NaiveDateTime>),
+                    run_items::finished_at.eq(None::<NaiveDateTime>),
+                    run_items::extracted_answer.eq(None::<String>),
+                    run_items::extraction_tier.eq(None::<String>),
+                    run_items::judge.eq(None::<String>),
+                    run_items::judge_rationale.eq(None::<String>),
+                    run_items::judged_at.eq(None::<NaiveDateTime>),
+                    run_items::queued_at.eq(Some(now)),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)? as u64;
+                counts = counts
+                    .moved(state, ItemState::Pending, moved)
+                    .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
+                reopened += moved;
+            }
+            if reopened == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} has no {} item to retry",
+                    match scope {
+                        RetryScope::Faulted => "failed or canceled",
+                        RetryScope::All => "finished",
+                    }
+                )));
+            }
+            diesel::update(runs::table.find(run_id.as_str()))
+                .set((
+                    runs::retry_count.eq(runs::retry_count + 1),
+                    runs::cancel_requested_at.eq(None::<NaiveDateTime>),
+                    runs::error_kind.eq(None::<String>),
+                    runs::error_message.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            save_counts(conn, run_id, &counts, at)?;
+            let why = format!(
+                "retry of {reopened} {} item(s)",
+                if scope == RetryScope::All {
+                    "finished"
+                } else {
+                    "faulted"
+                }
+            );
+            change_status(conn, &row, RunStatus::Pending, at, Some(&why))?;
+            load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+
+    /// Ends a run that cannot proceed at all (e.g. its provider rejects the credentials): every
+    /// item not yet terminal ends `failed` with the reason, and so does the run.
+    pub fn fail_run(
+        &self,
+        run_id: &RunId,
+        kind: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            let status = row.status()?;
+            if status.is_terminal() {
+                return row.into_domain();
+            }
+            let mut counts = row.counts()?;
+            let now = at.naive_utc();
+            for state in [ItemState::Pending, ItemState::Running, ItemState::Awaiting] {
+                let open: Vec<i32> = run_items::table
+                    .filter(run_items::run_id.eq(run_id.as_str()))
+                    .filter(run_items::state.eq(state.as_str()))
+                    .select(run_items::sequence)
+                    .load(conn)?;
+                attempts::close_many(conn, run_id, &open, AttemptOutcome::Error, at)?;
+                let moved = diesel::update(
+                    run_items::table
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                        .filter(run_items::state.eq(state.as_str())),
+                )
+                .set((
+                    run_items::state.eq(ItemState::Failed.as_str()),
+                    run_items::error_kind.eq(Some(kind)),
+                    run_items::error_message.eq(Some(message)),
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::finished_at.eq(Some(now)),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)? as u64;
+                counts = counts
+                    .moved(state, ItemState::Failed, moved)
+                    .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
+            }
+            diesel::update(runs::table.find(run_id.as_str()))
+                .set((
+                    runs::error_kind.eq(Some(kind)),
+                    runs::error_message.eq(Some(message)),
+                ))
+                .execute(conn)?;
+            save_counts(conn, run_id, &counts, at)?;
+            if status == RunStatus::Pending {
+                change_status(conn, &row, RunStatus::Running, at, None)?;
+            }
+            let row = load_row(conn, run_id, false)?;
+            change_status(
+                conn,
+                &row,
+                RunStatus::Failed,
+                at,
+                Some(&format!("{kind}: {message}")),
+            )?;
+            load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+
+    /// Extends every claim `worker` holds until `until`. Returns how many.
+    pub fn renew_leases(&self, worker: &str, until: Timestamp) -> Result<usize, StoreError> {
+        self.write(|conn| {
+            Ok(
+                diesel::update(run_items::table.filter(run_items::lease_owner.eq(worker)))
+                    .set(run_items::lease_expires_at.eq(Some(until.naive_utc())))
+                    .execute(conn)?,
+            )
+        })
+    }
+
+    /// Declares every claim `worker` holds expired: a worker restarting under the same name
+    /// knows its previous incarnation is gone, and need not wait for the leases to run out.
+    pub fn expire_leases(&self, worker: &str, at: Timestamp) -> Result<usize, StoreError> {
+        self.write(|conn| {
+            let past = (at - chrono::Duration::microseconds(1)).naive_utc();
+            Ok(
+                diesel::update(run_items::table.filter(run_items::lease_owner.eq(worker)))
+                    .set(run_items::lease_expires_at.eq(Some(past)))
+                    .execute(conn)?,
+            )
+        })
+    }
+
+    /// Runs that are `pending` or `running` and not being canceled: the work to schedule.
+    pub fn runs_to_schedule(&self) -> Result<Vec<Run>, StoreError> {
+        self.runs_in_flight(false)
+    }
+
+    /// Runs that are `pending` or `running` with a cancel requested: the work to stop.
+    pub fn runs_being_canceled(&self) -> Result<Vec<Run>, StoreError> {
+        self.runs_in_flight(true)
+    }
+
+    fn runs_in_flight(&self, canceling: bool) -> Result<Vec<Run>, StoreError> {
+        self.read(|conn| {
+            let query = runs::table
+                .filter(
+                    runs::status.eq_any([RunStatus::Pending.as_str(), RunStatus::Running.as_str()]),
+                )
+                .order((runs::created_at.asc(), runs::id.asc()))
+                .select(RunRow::as_select())
+                .into_boxed();
+            let query = if canceling {
+                query.filter(runs::cancel_requested_at.is_not_null())
+            } else {
+                query.filter(runs::cancel_requested_at.is_null())
+            };
+            query
+                .load(conn)?
+                .into_iter()
+                .map(RunRow::into_domain)
+                .collect()
+        })
+    }
+}
+
+/// Cancels a run's items in `states` (all of them, or those `worker` holds or whose claim
+/// expired), closing their attempts and logging each.
+fn cancel_items(
+    conn: &mut DbConnection,
+    row: &RunRow,
+    states: &[ItemState],
+    worker: Option<&str>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
+    let now = at.naive_utc();
+    let mut counts = load_row(conn, &run_id, false)?.counts()?;
+    let mut log = Vec::new();
+    for &state in states {
+        let mut query = run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(run_items::state.eq(state.as_str()))
+            .select(run_items::sequence)
+            .into_boxed();
+        if let Some(worker) = worker {
+            query = query.filter(
+                run_items::lease_owner
+                    .eq(worker)
+                    .or(run_items::lease_expires_at.lt(now))
+                    .or(run_items::lease_owner.is_null()),
+            );
+        }
+        let sequences: Vec<i32> = query.load(conn)?;
+        if sequences.is_empty() {
+            continue;
+        }
+        for chunk in sequences.chunks(1_000) {
+            diesel::update(
+                run_items::table
+                    .filter(run_items::run_id.eq(run_id.as_str()))
+                    .filter(run_items::sequence.eq_any(chunk)),
+            )
+            .set((
+                run_items::state.eq(ItemState::Canceled.as_str()),
+                run_items::lease_owner.eq(None::<String>),
+                run_items::finished_at.eq(Some(now)),
+                run_items::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        }
+        if state != ItemState::Pending {
+            attempts::close_many(conn, &run_id, &sequences, AttemptOutcome::Canceled, at)?;
+            log.extend(sequences.iter().map(|&s| PendingLog {
+                sequence: Some(s as u32),
+                level: LogLevel::Info,
+                message: format!("canceled while {state}"),
+            }));
+        }
+        counts = counts
+            .moved(state, ItemState::Canceled, sequences.len() as u64)
+            .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
+    }
+    if !log.is_empty() {
+        logs::append_many(conn, &run_id, &log, at)?;
+    }
+    save_counts(conn, &run_id, &counts, at)
+}

@@ -1,0 +1,359 @@
+//! Recording what came of claimed items, many at once: answers (with their verdict when the
+//! judge is immediate), verdicts, retries and failures. One transaction per batch, so that
+//! persistence keeps up with many items in flight.
+//!
+//! Every outcome is guarded by what its worker believes: the item is still in the state it left
+//! it, still leased to it, still at its attempt. An outcome that no longer holds (the item was
+//! canceled meanwhile, or its lease expired and another worker took it) is dropped, not applied.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{Extraction, ItemState, Run, RunId, Timestamp, Verdict};
+
+use super::{
+    attempts::{self, AttemptEnd, AttemptOutcome},
+    bookkeeping::{finish_if_done, save_counts},
+    load_row,
+};
+use crate::{
+    connection::{DbConnection, on_backend},
+    database::Database,
+    error::StoreError,
+    logs::{self, LogLevel, PendingLog},
+    schema::{item_judgments, run_items},
+};
+
+/// Why a provider call failed: a short kind (`rate_limited`, `server_error`, `timeout`,
+/// `stream_cut`, `malformed`, ...) and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// Machine-readable kind.
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// Tokens the provider reported, when it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Generated tokens.
+    pub completion_tokens: Option<u32>,
+}
+
+/// A model's answer to an item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The full response text.
+    pub response_text: String,
+    /// When the first streamed chunk arrived.
+    pub first_token_at: Option<Timestamp>,
+    /// When the answer was complete.
+    pub answered_at: Timestamp,
+    /// Token usage.
+    pub usage: Usage,
+}
+
+/// A judge's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgment {
+    /// Right or wrong.
+    pub verdict: Verdict,
+    /// What extraction found (the LLM judge reports the letter it saw, if any).
+    pub extraction: Extraction,
+    /// Which judge: `choice`, or `llm:<provider>/<model>`.
+    pub judge: String,
+    /// The judge's reasons, when it gives them.
+    pub rationale: Option<String>,
+    /// When it decided.
+    pub at: Timestamp,
+}
+
+/// What came of one claimed item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeKind {
+    /// The model answered; with a judgment when the judge decided at once (the item passes
+    /// through `awaiting` to its verdict in one write), else the item waits in `awaiting`.
+    Answered {
+        /// The answer.
+        answer: Answer,
+        /// The verdict, if already known.
+        judgment: Option<Judgment>,
+    },
+    /// The judge decided on an `awaiting` item.
+    Judged(Judgment),
+    /// The attempt failed and another follows (attempt + 1).
+    Retrying {
+        /// Why it failed.
+        error: ItemError,
+        /// How long the worker waits before trying again.
+        delay_ms: u64,
+    },
+    /// The attempt failed and no other follows: the item ends `failed`.
+    Failed(ItemError),
+}
+
+/// One outcome of one item, as its worker saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The run.
+    pub run_id: RunId,
+    /// The item.
+    pub sequence: u32,
+    /// The attempt the outcome belongs to.
+    pub attempt: u32,
+    /// What happened.
+    pub kind: OutcomeKind,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppliedOutcomes {
+    /// For each outcome, in order: whether it was applied (false: it no longer held).
+    pub applied: Vec<bool>,
+    /// Runs the batch finished (every item terminal), as they are now.
+    pub finished: Vec<Run>,
+}
+
+impl Database {
+    /// Applies a batch of outcomes reported by `worker`, in one transaction, and finishes runs
+    /// whose items are now all terminal.
+    pub fn apply_outcomes(
+        &self,
+        worker: &str,
+        outcomes: &[Outcome],
+        at: Timestamp,
+    ) -> Result<AppliedOutcomes, StoreError> {
+        self.write(|conn| {
+            let mut by_run: BTreeMap<&RunId, Vec<usize>> = BTreeMap::new();
+            for (index, outcome) in outcomes.iter().enumerate() {
+                by_run.entry(&outcome.run_id).or_default().push(index);
+            }
+            let mut result = AppliedOutcomes {
+                applied: vec![false; outcomes.len()],
+                finished: Vec::new(),
+            };
+            // Runs are locked in id order, so concurrent batches cannot deadlock.
+            for (run_id, indices) in by_run {
+                let row = load_row(conn, run_id, true)?;
+                let mut counts = row.counts()?;
+                let mut log = Vec::new();
+                for index in indices {
+                    let outcome = &outcomes[index];
+                    if let Some((from, to)) = apply_one(conn, worker, outcome, &mut log, at)? {
+                        counts = counts.moved(from, to, 1).ok_or_else(|| {
+                            StoreError::corrupt(format!(
+                                "run {run_id}: the {from} counter is too low"
+                            ))
+                        })?;
+                        result.applied[index] = true;
+                    }
+                }
+                save_counts(conn, run_id, &counts, at)?;
+                logs::append_many(conn, run_id, &log, at)?;
+                if let Some(run) = finish_if_done(conn, run_id, at)? {
+                    result.finished.push(run);
+                }
+            }
+            Ok(result)
+        })
+    }
+}
+
+/// Applies one outcome if it still holds; returns the state move it made.
+fn apply_one(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcome: &Outcome,
+    log: &mut Vec<PendingLog>,
+    at: Timestamp,
+) -> Result<Option<(ItemState, ItemState)>, StoreError> {
+    let run_id = &outcome.run_id;
+    let sequence = outcome.sequence as i32;
+    let attempt = outcome.attempt as i32;
+    let now = at.naive_utc();
+    // The item as the worker left it: still leased to it, at its attempt.
+    macro_rules! held {
+        ($state:expr) => {
+            run_items::table
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter(run_items::sequence.eq(sequence))
+                .filter(run_items::state.eq($state.as_str()))
+                .filter(run_items::lease_owner.eq(worker))
+                .filter(run_items::attempt_count.eq(attempt))
+        };
+    }
+    match &outcome.kind {
+        OutcomeKind::Answered { answer, judgment } => {
+            let to = judgment
+                .as_ref()
+                .map_or(ItemState::Awaiting, |j| j.verdict.state());
+            let judged = judgment.as_ref();
+            let changed = diesel::update(held!(ItemState::Running))
+                .set((
+                    run_items::state.eq(to.as_str()),
+                    run_items::response_text.eq(Some(&answer.response_text)),
+                    run_items::first_token_at.eq(answer.first_token_at.map(|t| t.naive_utc())),
+                    run_items::answered_at.eq(Some(answer.answered_at.naive_utc())),
+                    run_items::prompt_tokens.eq(answer.usage.prompt_tokens.map(|t| t as i32)),
+                    run_items::completion_tokens
+                        .eq(answer.usage.completion_tokens.map(|t| t as i32)),
+                    run_items::extracted_answer
+                        .eq(judged.and_then(|j| j.extraction.letter).map(String::from)),
+                    run_items::extraction_tier.eq(judged.map(|j| j.extraction.tier.as_str())),
+                    run_items::judge.eq(judged.map(|j| j.judge.as_str())),
+                    run_items::judge_rationale.eq(judged.and_then(|j| j.rationale.as_deref())),
+                    run_items::judged_at.eq(judged.map(|j| j.at.naive_utc())),
+                    run_items::finished_at.eq(judged.map(|_| now)),
+                    // A judged item is done with its claim; an awaiting one keeps it for the judge.
+                    run_items::lease_owner.eq(if judged.is_some() { None } else { Some(worker) }),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            attempts::close(
+                conn,
+                run_id,
+                sequence,
+                attempt,
+                AttemptEnd {
+                    outcome: AttemptOutcome::Answered,
+                    error_kind: None,
+                    error_message: None,
+                    first_token_at: answer.first_token_at,
+                    prompt_tokens: answer.usage.prompt_tokens,
+                    completion_tokens: answer.usage.completion_tokens,
+                },
+                at,
+            )?;
+            if let Some(judgment) = judgment {
+                insert_judgment(conn, run_id, sequence, attempt, judgment)?;
+            }
+            Ok(Some((ItemState::Running, to)))
+        }
+        OutcomeKind::Judged(judgment) => {
+            let to = judgment.verdict.state();
+            let changed = diesel::update(held!(ItemState::Awaiting))
+                .set((
+                    run_items::state.eq(to.as_str()),
+                    run_items::extracted_answer.eq(judgment.extraction.letter.map(String::from)),
+                    run_items::extraction_tier.eq(Some(judgment.extraction.tier.as_str())),
+                    run_items::judge.eq(Some(&judgment.judge)),
+                    run_items::judge_rationale.eq(judgment.rationale.as_deref()),
+                    run_items::judged_at.eq(Some(judgment.at.naive_utc())),
+                    run_items::finished_at.eq(Some(now)),
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            insert_judgment(conn, run_id, sequence, attempt, judgment)?;
+            Ok(Some((ItemState::Awaiting, to)))
+        }
+        OutcomeKind::Retrying { error, delay_ms } => {
+            let changed = diesel::update(held!(ItemState::Running))
+                .set((
+                    run_items::attempt_count.eq(run_items::attempt_count + 1),
+                    run_items::error_kind.eq(Some(&error.kind)),
+                    run_items::error_message.eq(Some(&error.message)),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            attempts::close(conn, run_id, sequence, attempt, error_end(error), at)?;
+            attempts::open(conn, run_id, &[(sequence, attempt + 1)], worker, at)?;
+            log.push(PendingLog {
+                sequence: Some(outcome.sequence),
+                level: LogLevel::Warn,
+                message: format!(
+                    "attempt {attempt} failed ({}): {}; attempt {} in {} ms",
+                    error.kind,
+                    error.message,
+                    attempt + 1,
+                    delay_ms
+                ),
+            });
+            Ok(Some((ItemState::Running, ItemState::Running)))
+        }
+        OutcomeKind::Failed(error) => {
+            let changed = diesel::update(held!(ItemState::Running))
+                .set((
+                    run_items::state.eq(ItemState::Failed.as_str()),
+                    run_items::error_kind.eq(Some(&error.kind)),
+                    run_items::error_message.eq(Some(&error.message)),
+                    run_items::finished_at.eq(Some(now)),
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            attempts::close(conn, run_id, sequence, attempt, error_end(error), at)?;
+            log.push(PendingLog {
+                sequence: Some(outcome.sequence),
+                level: LogLevel::Error,
+                message: format!(
+                    "failed after attempt {attempt} ({}): {}",
+                    error.kind, error.message
+                ),
+            });
+            Ok(Some((ItemState::Running, ItemState::Failed)))
+        }
+    }
+}
+
+fn error_end(error: &ItemError) -> AttemptEnd<'_> {
+    AttemptEnd {
+        error_kind: Some(&error.kind),
+        error_message: Some(&error.message),
+        ..AttemptEnd::plain(AttemptOutcome::Error)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = item_judgments)]
+struct NewJudgmentRow<'a> {
+    run_id: &'a str,
+    sequence: i32,
+    attempt: i32,
+    verdict: &'static str,
+    extracted_answer: Option<String>,
+    extraction_tier: &'static str,
+    judge: &'a str,
+    rationale: Option<&'a str>,
+    created_at: NaiveDateTime,
+}
+
+fn insert_judgment(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    sequence: i32,
+    attempt: i32,
+    judgment: &Judgment,
+) -> Result<(), StoreError> {
+    let row = NewJudgmentRow {
+        run_id: run_id.as_str(),
+        sequence,
+        attempt,
+        verdict: judgment.verdict.state().as_str(),
+        extracted_answer: judgment.extraction.letter.map(String::from),
+        extraction_tier: judgment.extraction.tier.as_str(),
+        judge: &judgment.judge,
+        rationale: judgment.rationale.as_deref(),
+        created_at: judgment.at.naive_utc(),
+    };
+    on_backend!(conn, |c| diesel::insert_into(item_judgments::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}

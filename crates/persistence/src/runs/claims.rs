@@ -198,7 +198,13 @@ fn claim_in(
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
     let mut handed_out = Vec::with_capacity(items.len());
     let mut opened = Vec::with_capacity(items.len());
-    for (sequence, attempt, stored_prompt, item) in items {
+    for ClaimedRow {
+        sequence,
+        attempt,
+        prompt: stored_prompt,
+        item,
+    } in items
+    {
         let prompt = match stored_prompt {
             Some(prompt) => prompt,
             None => {
@@ -241,12 +247,20 @@ fn claim_in(
     })
 }
 
+/// A claimed item as stored: its attempt, its prompt if already rendered, its dataset item.
+struct ClaimedRow {
+    sequence: i32,
+    attempt: i32,
+    prompt: Option<String>,
+    item: DatasetItem,
+}
+
 /// The claimed items with their dataset items, by sequence.
 fn load_claimed(
     conn: &mut DbConnection,
     run_id: &RunId,
     sequences: &[i32],
-) -> Result<Vec<(i32, i32, Option<String>, DatasetItem)>, StoreError> {
+) -> Result<Vec<ClaimedRow>, StoreError> {
     let rows: Vec<(i32, i32, Option<String>, DatasetItemRow)> = run_items::table
         .inner_join(
             dataset_items::table.on(dataset_items::dataset_id

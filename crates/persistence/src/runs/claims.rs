@@ -279,7 +279,12 @@ fn load_claimed(
         .load(conn)?;
     rows.into_iter()
         .map(|(sequence, attempt, prompt, item)| {
-            Ok((sequence, attempt, prompt, item.into_domain()?))
+            Ok(ClaimedRow {
+                sequence,
+                attempt,
+                prompt,
+                item: item.into_domain()?,
+            })
         })
         .collect()
 }

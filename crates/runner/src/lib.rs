@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-mod providers;
+pub mod providers;
 
 pub use providers::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderRegistry,

@@ -39,6 +39,21 @@ macro_rules! api_tests {
 }
 pub(crate) use api_tests;
 
+fn provider_defaults() -> ProviderConfig {
+    ProviderConfig {
+        name: String::new(),
+        kind: ProviderKind::Simulated,
+        base_url: None,
+        api_key_env: None,
+        models: Vec::new(),
+        max_concurrency: None,
+        requests_per_minute: None,
+        tokens_per_minute: None,
+        max_attempts: None,
+        timeouts: Default::default(),
+    }
+}
+
 /// The providers every API test sees.
 pub(crate) fn registry() -> ProviderRegistry {
     let configs = BTreeMap::from([
@@ -50,6 +65,7 @@ pub(crate) fn registry() -> ProviderRegistry {
                 base_url: None,
                 api_key_env: None,
                 models: vec!["sim-1".into(), "sim-2".into()],
+                ..provider_defaults()
             },
         ),
         (
@@ -60,6 +76,7 @@ pub(crate) fn registry() -> ProviderRegistry {
                 base_url: Some("https://api.openai.com/v1".into()),
                 api_key_env: Some("EVALBOARD_TEST_UNSET_KEY".into()),
                 models: vec!["gpt-4.1".into()],
+                ..provider_defaults()
             },
         ),
     ]);

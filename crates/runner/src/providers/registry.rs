@@ -1,6 +1,10 @@
-//! The provider registry: which providers and models runs may use, from the configuration.
+//! The provider registry: which providers and models runs may use, and how to reach them, from
+//! the configuration.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use serde::Deserialize;
 
@@ -43,6 +47,68 @@ pub struct ProviderConfig {
     pub api_key_env: Option<String>,
     /// Model names clients may use in `modelName`.
     pub models: Vec<String>,
+    /// Most requests in flight to this provider at once, across all runs (default 16; 256 for
+    /// a simulated provider). Lowered adaptively while the provider answers 429.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Requests per minute the provider allows, if it has such a limit.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute the provider allows (prompt estimate plus `maxTokens`), if limited.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
+    /// Attempts per item before it ends `failed` (default 4); a run's `maxAttempts` overrides.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Time limits of one request.
+    #[serde(default)]
+    pub timeouts: TimeoutConfig,
+}
+
+/// Time limits of one provider request, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutConfig {
+    /// Establishing the connection.
+    pub connect_secs: u64,
+    /// From sending the request to the response headers.
+    pub first_byte_secs: u64,
+    /// Longest silence between two streamed chunks.
+    pub idle_secs: u64,
+    /// The whole request, stream included.
+    pub total_secs: u64,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            connect_secs: 10,
+            first_byte_secs: 60,
+            idle_secs: 60,
+            total_secs: 600,
+        }
+    }
+}
+
+/// A provider's limits and timeouts, resolved from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderLimitsConfig {
+    /// Most requests in flight at once.
+    pub max_concurrency: u32,
+    /// Requests per minute, if limited.
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute, if limited.
+    pub tokens_per_minute: Option<u32>,
+    /// Attempts per item by default.
+    pub max_attempts: u32,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Time to response headers.
+    pub first_byte_timeout: Duration,
+    /// Longest silence inside a stream.
+    pub idle_timeout: Duration,
+    /// Whole-request timeout.
+    pub total_timeout: Duration,
 }
 
 /// Whether a provider's API key is available, without ever holding the key.
@@ -82,6 +148,8 @@ pub struct Provider {
     pub models: Vec<String>,
     /// Whether its key is available.
     pub credentials: Credentials,
+    /// Limits and timeouts.
+    pub limits: ProviderLimitsConfig,
 }
 
 impl Provider {
@@ -155,6 +223,7 @@ impl ProviderRegistry {
                 Some(var) if env_is_set(var) => Credentials::Present,
                 Some(_) => Credentials::Missing,
             };
+            let limits = resolve_limits(config, &at, &mut problems);
             providers.push(Provider {
                 name: config.name.clone(),
                 kind: config.kind,
@@ -162,6 +231,7 @@ impl ProviderRegistry {
                 api_key_env: config.api_key_env.clone(),
                 models: config.models.clone(),
                 credentials,
+                limits,
             });
         }
         if !problems.is_empty() {
@@ -182,6 +252,41 @@ impl ProviderRegistry {
     }
 }
 
+/// Applies defaults and checks bounds of a provider's limits.
+fn resolve_limits(config: &ProviderConfig, at: &str, problems: &mut Vec<String>) -> ProviderLimitsConfig {
+    let default_concurrency = if config.kind == ProviderKind::Simulated { 256 } else { 16 };
+    let max_concurrency = config.max_concurrency.unwrap_or(default_concurrency);
+    if !(1..=1024).contains(&max_concurrency) {
+        problems.push(format!("{at}.max_concurrency must be between 1 and 1024"));
+    }
+    let max_attempts = config.max_attempts.unwrap_or(4);
+    if !(1..=10).contains(&max_attempts) {
+        problems.push(format!("{at}.max_attempts must be between 1 and 10"));
+    }
+    for (name, value) in [
+        ("requests_per_minute", config.requests_per_minute),
+        ("tokens_per_minute", config.tokens_per_minute),
+    ] {
+        if value == Some(0) {
+            problems.push(format!("{at}.{name} must be at least 1 (leave it out for no limit)"));
+        }
+    }
+    let t = config.timeouts;
+    if [t.connect_secs, t.first_byte_secs, t.idle_secs, t.total_secs].contains(&0) {
+        problems.push(format!("{at}.timeouts must all be at least 1 second"));
+    }
+    ProviderLimitsConfig {
+        max_concurrency: max_concurrency.clamp(1, 1024),
+        requests_per_minute: config.requests_per_minute.filter(|n| *n > 0),
+        tokens_per_minute: config.tokens_per_minute.filter(|n| *n > 0),
+        max_attempts: max_attempts.clamp(1, 10),
+        connect_timeout: Duration::from_secs(t.connect_secs.max(1)),
+        first_byte_timeout: Duration::from_secs(t.first_byte_secs.max(1)),
+        idle_timeout: Duration::from_secs(t.idle_secs.max(1)),
+        total_timeout: Duration::from_secs(t.total_secs.max(1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +303,11 @@ mod tests {
             base_url: base_url.map(Into::into),
             api_key_env: key.map(Into::into),
             models: vec!["m1".into(), "m2".into()],
+            max_concurrency: None,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            max_attempts: None,
+            timeouts: TimeoutConfig::default(),
         }
     }
 

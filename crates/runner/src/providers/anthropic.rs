@@ -1,0 +1,142 @@
+//! Anthropic's Messages API with streaming (`POST {base}/messages`, `stream: true`).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use evalboard_domain::truncate_to_micros;
+use evalboard_persistence::Usage;
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::{
+    client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
+    registry::ProviderLimitsConfig,
+    streaming::{events, http_client, next_event, send},
+};
+
+/// The Messages API requires `max_tokens`; this is used when the run sets none.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
+const API_VERSION: &str = "2023-06-01";
+
+pub(super) struct AnthropicClient {
+    http: reqwest::Client,
+    endpoint: String,
+    key: Option<ApiKey>,
+    key_env: Option<String>,
+    first_byte: Duration,
+    idle: Duration,
+}
+
+impl AnthropicClient {
+    pub(super) fn new(
+        base_url: String,
+        key: Option<ApiKey>,
+        key_env: Option<String>,
+        limits: &ProviderLimitsConfig,
+    ) -> Self {
+        Self {
+            http: http_client(limits),
+            endpoint: format!("{}/messages", base_url.trim_end_matches('/')),
+            key,
+            key_env,
+            first_byte: limits.first_byte_timeout,
+            idle: limits.idle_timeout,
+        }
+    }
+}
+
+impl ModelClient for AnthropicClient {
+    fn complete<'a>(
+        &'a self,
+        request: CompletionRequest<'a>,
+        on_chunk: &'a mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let Some(key) = &self.key else {
+                return Err(ProviderError::NotConfigured(match &self.key_env {
+                    Some(var) => format!("the API key variable {var} is not set"),
+                    None => "an Anthropic provider needs api_key_env".into(),
+                }));
+            };
+            let generation = request.generation;
+            let mut body = json!({
+                "model": request.model,
+                "max_tokens": generation.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+                "messages": [{"role": "user", "content": request.prompt}],
+                "stream": true,
+            });
+            if let Some(t) = generation.temperature {
+                body["temperature"] = json!(t);
+            }
+            if let Some(p) = generation.top_p {
+                body["top_p"] = json!(p);
+            }
+            let http = self
+                .http
+                .post(&self.endpoint)
+                .header("x-api-key", &key.0)
+                .header("anthropic-version", API_VERSION)
+                .json(&body);
+            let response = send(http, self.first_byte).await?;
+            let mut stream = Box::pin(events(response));
+            let mut text = String::new();
+            let mut first_token_at = None;
+            let mut usage = Usage::default();
+            let mut finished = false;
+            while let Some(event) = next_event(&mut stream, self.idle).await? {
+                if event.event == "ping" || event.data.trim().is_empty() {
+                    continue;
+                }
+                let data: Value = serde_json::from_str(&event.data)
+                    .map_err(|e| ProviderError::Malformed(format!("an event is not JSON: {e}")))?;
+                match data.get("type").and_then(Value::as_str).unwrap_or(&event.event) {
+                    "message_start" => {
+                        usage.prompt_tokens = count(&data, "/message/usage/input_tokens");
+                    }
+                    "content_block_delta" => {
+                        if let Some(piece) = data.pointer("/delta/text").and_then(Value::as_str)
+                            && !piece.is_empty()
+                        {
+                            first_token_at.get_or_insert_with(|| truncate_to_micros(Utc::now()));
+                            text.push_str(piece);
+                            on_chunk(piece);
+                        }
+                    }
+                    "message_delta" => {
+                        if let Some(tokens) = count(&data, "/usage/output_tokens") {
+                            usage.completion_tokens = Some(tokens);
+                        }
+                    }
+                    "message_stop" => {
+                        finished = true;
+                        break;
+                    }
+                    "error" => {
+                        let message = data
+                            .pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("error event in the stream");
+                        let kind = data.pointer("/error/type").and_then(Value::as_str);
+                        return Err(if kind == Some("rate_limit_error") {
+                            ProviderError::RateLimited { message: message.to_owned(), retry_after: None }
+                        } else {
+                            ProviderError::Server { status: 0, message: message.to_owned() }
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if !finished {
+                return Err(ProviderError::StreamCut(format!(
+                    "the stream ended after {} characters without message_stop",
+                    text.len()
+                )));
+            }
+            Ok(Completion { text, first_token_at, usage })
+        })
+    }
+}
+
+fn count(data: &Value, pointer: &str) -> Option<u32> {
+    data.pointer(pointer).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok())
+}

@@ -1,0 +1,215 @@
+//! The one interface every provider client implements, and what goes in and out of it.
+
+use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
+
+use evalboard_domain::{AnswerKey, GenerationSettings, SimulatedSettings, Timestamp};
+use evalboard_persistence::Usage;
+use futures_util::future::BoxFuture;
+
+use super::{
+    anthropic::AnthropicClient, openai::OpenAiClient, registry::Provider,
+    registry::ProviderKind, registry::ProviderRegistry, simulated::SimulatedClient,
+};
+
+/// One prompt to one model.
+#[derive(Debug, Clone, Copy)]
+pub struct CompletionRequest<'a> {
+    /// The model, as the provider names it.
+    pub model: &'a str,
+    /// The whole prompt, sent as one user message.
+    pub prompt: &'a str,
+    /// Sampling parameters.
+    pub generation: &'a GenerationSettings,
+    /// Which attempt this is (1 for the first).
+    pub attempt: u32,
+    /// A stable name of the item (`<run id>/<sequence>`): the simulated provider derives its
+    /// behaviour from it.
+    pub item_key: &'a str,
+    /// The key and the number of options: only the simulated provider looks at them, to be
+    /// right with the configured accuracy.
+    pub expected: (AnswerKey, usize),
+    /// Simulated behaviour chosen by the run, if any.
+    pub simulated: Option<&'a SimulatedSettings>,
+}
+
+/// A complete answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The response text.
+    pub text: String,
+    /// When the first chunk arrived.
+    pub first_token_at: Option<Timestamp>,
+    /// Token usage, when the provider reported it.
+    pub usage: Usage,
+}
+
+/// Why a request failed. Each kind says whether trying again can help and whether the whole
+/// run can go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// 429: too many requests.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        /// What the provider said.
+        message: String,
+        /// How long it asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, or an error event in the stream.
+    #[error("server error {status}: {message}")]
+    Server {
+        /// The HTTP status (or 0 for an in-stream error).
+        status: u16,
+        /// What the provider said.
+        message: String,
+    },
+    /// No response, or no data for too long.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The stream ended before the answer was complete.
+    #[error("stream cut: {0}")]
+    StreamCut(String),
+    /// The response was not what the API promises.
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    /// The connection failed.
+    #[error("network error: {0}")]
+    Network(String),
+    /// 401/403: the credentials are refused. Nothing can proceed.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 404: the model or endpoint does not exist. Nothing can proceed.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Another 4xx: this request is refused as it is; trying again will not help.
+    #[error("rejected ({status}): {message}")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// What the provider said.
+        message: String,
+    },
+    /// The provider is not usable as configured (e.g. its key variable is unset).
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+}
+
+impl ProviderError {
+    /// A short machine-readable name, stored with the item.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Server { .. } => "server_error",
+            Self::Timeout(_) => "timeout",
+            Self::StreamCut(_) => "stream_cut",
+            Self::Malformed(_) => "malformed",
+            Self::Network(_) => "network",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::Rejected { .. } => "rejected",
+            Self::NotConfigured(_) => "not_configured",
+        }
+    }
+
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::Server { .. }
+                | Self::Timeout(_)
+                | Self::StreamCut(_)
+                | Self::Malformed(_)
+                | Self::Network(_)
+        )
+    }
+
+    /// Whether the run cannot proceed at all (every item would fail the same way).
+    pub fn is_fatal_for_run(&self) -> bool {
+        matches!(self, Self::Unauthorized(_) | Self::NotFound(_) | Self::NotConfigured(_))
+    }
+
+    /// The wait the provider asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Sends prompts to one provider's models.
+pub trait ModelClient: Send + Sync {
+    /// Sends one prompt and streams the answer, calling `on_chunk` with each piece of text as
+    /// it arrives. Dropping the future aborts the request.
+    fn complete<'a>(
+        &'a self,
+        request: CompletionRequest<'a>,
+        on_chunk: &'a mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>>;
+}
+
+/// An API key: never printed, never logged.
+#[derive(Clone)]
+pub(crate) struct ApiKey(pub(crate) String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// Builds the client for a configured provider, reading its key from the environment.
+pub fn client_for(provider: &Provider) -> Arc<dyn ModelClient> {
+    let key = provider
+        .api_key_env
+        .as_deref()
+        .and_then(|var| std::env::var(var).ok())
+        .filter(|k| !k.is_empty())
+        .map(ApiKey);
+    let base_url = provider.base_url.clone().unwrap_or_default();
+    match provider.kind {
+        ProviderKind::Simulated => Arc::new(SimulatedClient),
+        ProviderKind::OpenaiCompatible => Arc::new(OpenAiClient::new(
+            base_url,
+            key,
+            provider.api_key_env.clone(),
+            &provider.limits,
+        )),
+        ProviderKind::Anthropic => Arc::new(AnthropicClient::new(
+            base_url,
+            key,
+            provider.api_key_env.clone(),
+            &provider.limits,
+        )),
+    }
+}
+
+/// A client per configured provider, by name.
+#[derive(Clone, Default)]
+pub struct ClientSet {
+    clients: HashMap<String, Arc<dyn ModelClient>>,
+}
+
+impl ClientSet {
+    /// Clients for every provider of the registry.
+    pub fn from_registry(registry: &ProviderRegistry) -> Self {
+        Self {
+            clients: registry
+                .providers()
+                .iter()
+                .map(|p| (p.name.clone(), client_for(p)))
+                .collect(),
+        }
+    }
+
+    /// Replaces (or adds) the client of one provider; tests use it to put a fake in place.
+    pub fn insert(&mut self, provider: &str, client: Arc<dyn ModelClient>) {
+        self.clients.insert(provider.to_owned(), client);
+    }
+
+    /// The client of a provider.
+    pub fn get(&self, provider: &str) -> Option<Arc<dyn ModelClient>> {
+        self.clients.get(provider).cloned()
+    }
+}

@@ -1,0 +1,17 @@
+//! Providers: the registry from configuration, and the clients that send prompts to models —
+//! all behind one trait, [`ModelClient`].
+
+mod anthropic;
+mod client;
+mod openai;
+mod registry;
+mod simulated;
+mod streaming;
+
+pub use client::{
+    ClientSet, Completion, CompletionRequest, ModelClient, ProviderError, client_for,
+};
+pub use registry::{
+    Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderLimitsConfig,
+    ProviderRegistry, TimeoutConfig,
+};

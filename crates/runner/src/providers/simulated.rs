@@ -1,0 +1,173 @@
+//! The Simulated provider: offline, deterministic, and as slow or unreliable as a run asks.
+//!
+//! Every choice comes from SHA-256 of (seed, item, attempt, purpose), so the same run settings
+//! give the same answers, faults and timings on any machine. The answer streams in chunks
+//! spread over the configured latency.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use evalboard_domain::{SimulatedSettings, truncate_to_micros};
+use evalboard_persistence::Usage;
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+
+use super::client::{Completion, CompletionRequest, ModelClient, ProviderError};
+
+/// Defaults when a run sets nothing.
+const DEFAULT_ACCURACY: f64 = 0.7;
+/// Chunks an answer streams in.
+const CHUNKS: usize = 8;
+
+pub(super) struct SimulatedClient;
+
+/// A uniform number in [0, 1) for one purpose of one attempt of one item.
+fn draw(seed: u64, item_key: &str, attempt: u32, purpose: &str) -> f64 {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    hasher.update(item_key.as_bytes());
+    hasher.update(attempt.to_le_bytes());
+    hasher.update(purpose.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What the simulated model does for one attempt.
+pub(super) struct Script {
+    pub(super) fault: bool,
+    pub(super) text: String,
+    pub(super) latency: Duration,
+}
+
+pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
+    let settings = request.simulated.cloned().unwrap_or_default();
+    let SimulatedSettings { accuracy, latency_ms, fault_rate, unparsed_rate, seed } = settings;
+    let seed = seed.unwrap_or(0);
+    let roll = |purpose| draw(seed, request.item_key, request.attempt, purpose);
+    let latency = Duration::from_millis(u64::from(latency_ms.unwrap_or(0)));
+    if roll("fault") < fault_rate.unwrap_or(0.0) {
+        return Script { fault: true, text: String::new(), latency: latency / 2 };
+    }
+    // Whether the answer is unparsed or wrong depends on the item, not on the attempt: a retry
+    // of a faulted attempt gives the answer the first one would have.
+    let item_roll = |purpose| draw(seed, request.item_key, 0, purpose);
+    let text = if item_roll("unparsed") < unparsed_rate.unwrap_or(0.0) {
+        "Let me think about this one... it is hard to say, sorry.".to_owned()
+    } else {
+        let (key, options) = request.expected;
+        let options = options.max(1);
+        let letter = if item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY) || options == 1 {
+            key.index()
+        } else {
+            // A wrong option, chosen uniformly among the others.
+            let offset = 1 + (item_roll("wrong") * (options - 1) as f64) as usize;
+            (key.index() + offset.min(options - 1)) % options
+        };
+        let letter = char::from(b'A' + letter as u8);
+        format!(
+            "Let's think step by step. Weighing each option against the question, option \
+             {letter} fits best. The answer is ({letter})."
+        )
+    };
+    Script { fault: false, text, latency }
+}
+
+impl ModelClient for SimulatedClient {
+    fn complete<'a>(
+        &'a self,
+        request: CompletionRequest<'a>,
+        on_chunk: &'a mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            let script = script(&request);
+            if script.fault {
+                tokio::time::sleep(script.latency).await;
+                return Err(ProviderError::Server {
+                    status: 503,
+                    message: "simulated transient fault".into(),
+                });
+            }
+            let chars: Vec<char> = script.text.chars().collect();
+            let per_chunk = chars.len().div_ceil(CHUNKS);
+            let pause = script.latency / CHUNKS as u32;
+            let mut first_token_at = None;
+            for piece in chars.chunks(per_chunk.max(1)) {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                first_token_at.get_or_insert_with(|| truncate_to_micros(Utc::now()));
+                on_chunk(&piece.iter().collect::<String>());
+            }
+            Ok(Completion {
+                usage: Usage {
+                    prompt_tokens: Some(request.prompt.len().div_ceil(4) as u32),
+                    completion_tokens: Some(script.text.len().div_ceil(4) as u32),
+                },
+                text: script.text,
+                first_token_at,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evalboard_domain::{AnswerKey, GenerationSettings, extract_answer};
+
+    use super::*;
+
+    fn request<'a>(key: &'a str, attempt: u32, simulated: &'a SimulatedSettings) -> CompletionRequest<'a> {
+        CompletionRequest {
+            model: "sim-1",
+            prompt: "Question?",
+            generation: Box::leak(Box::new(GenerationSettings::default())),
+            attempt,
+            item_key: key,
+            expected: (AnswerKey::from_letter("C").unwrap(), 4),
+            simulated: Some(simulated),
+        }
+    }
+
+    #[test]
+    fn behaviour_follows_the_settings_and_is_reproducible() {
+        let settings = SimulatedSettings {
+            accuracy: Some(0.6),
+            fault_rate: Some(0.2),
+            unparsed_rate: Some(0.1),
+            seed: Some(42),
+            latency_ms: None,
+        };
+        let keys: Vec<String> = (0..4000).map(|i| format!("run/{i}")).collect();
+        let (mut right, mut faults, mut unparsed, mut answered) = (0, 0, 0, 0);
+        for key in &keys {
+            let script = script(&request(key, 1, &settings));
+            if script.fault {
+                faults += 1;
+                continue;
+            }
+            answered += 1;
+            match extract_answer(&script.text).letter {
+                Some('C') => right += 1,
+                Some(_) => {}
+                None => unparsed += 1,
+            }
+            assert_eq!(script.text, super::script(&request(key, 1, &settings)).text);
+        }
+        let share = |n: i32, of: i32| f64::from(n) / f64::from(of);
+        assert!((share(faults, 4000) - 0.2).abs() < 0.03, "faults {faults}");
+        assert!((share(unparsed, answered) - 0.1).abs() < 0.03, "unparsed {unparsed}");
+        assert!((share(right, answered) - 0.6 * 0.9).abs() < 0.04, "right {right} of {answered}");
+    }
+
+    #[test]
+    fn wrong_answers_are_other_valid_letters() {
+        let settings = SimulatedSettings { accuracy: Some(0.0), seed: Some(1), ..Default::default() };
+        for i in 0..200 {
+            let key = format!("r/{i}");
+            let letter = extract_answer(&script(&request(&key, 1, &settings)).text).letter.unwrap();
+            assert!(('A'..='D').contains(&letter) && letter != 'C', "{letter}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the HTTP clients share: building a client with timeouts, mapping status codes to
+//! [`ProviderError`]s, reading `Retry-After`, and pulling server-sent events with an idle timeout.
+
+use std::time::Duration;
+
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
+use reqwest::{Response, StatusCode, header::HeaderMap};
+
+use super::{client::ProviderError, registry::ProviderLimitsConfig};
+
+/// Longest `Retry-After` honoured; a provider asking for more is waited for this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// An HTTP client with the provider's connection and total timeouts.
+pub(super) fn http_client(limits: &ProviderLimitsConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.total_timeout)
+        .pool_max_idle_per_host(limits.max_concurrency as usize)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Sends a request, waiting at most `first_byte` for the response headers, and turns error
+/// statuses into provider errors (reading the body for the message).
+pub(super) async fn send(
+    request: reqwest::RequestBuilder,
+    first_byte: Duration,
+) -> Result<Response, ProviderError> {
+    let response = tokio::time::timeout(first_byte, request.send())
+        .await
+        .map_err(|_| ProviderError::Timeout(format!("no response within {}s", first_byte.as_secs())))?
+        .map_err(network_error)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(response.headers());
+    let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let message = error_message(&body, status);
+    Err(match status {
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited { message, retry_after },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ProviderError::Unauthorized(message),
+        StatusCode::NOT_FOUND => ProviderError::NotFound(message),
+        s if s.is_server_error() => ProviderError::Server { status: s.as_u16(), message },
+        s => ProviderError::Rejected { status: s.as_u16(), message },
+    })
+}
+
+/// The error text of a JSON error body (`{"error": {"message": ...}}`), else the body itself,
+/// cut short.
+fn error_message(body: &str, status: StatusCode) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("error"))
+            .or_else(|| v.get("message"))
+            .and_then(|m| m.as_str().map(str::to_owned))
+    });
+    let text = from_json.unwrap_or_else(|| body.trim().to_owned());
+    let text: String = text.chars().take(300).collect();
+    if text.is_empty() { status.to_string() } else { text }
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = if let Ok(seconds) = value.parse::<f64>() {
+        Duration::try_from_secs_f64(seconds.max(0.0)).ok()?
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+pub(super) fn network_error(error: reqwest::Error) -> ProviderError {
+    if error.is_timeout() {
+        ProviderError::Timeout(error.to_string())
+    } else {
+        ProviderError::Network(error.without_url().to_string())
+    }
+}
+
+/// The response body as server-sent events.
+pub(super) fn events(response: Response) -> impl Stream<Item = Result<Event, ProviderError>> {
+    response.bytes_stream().eventsource().map(|event| {
+        event.map_err(|e| match e {
+            eventsource_stream::EventStreamError::Transport(e) => {
+                ProviderError::StreamCut(format!("the stream broke: {e}"))
+            }
+            other => ProviderError::Malformed(other.to_string()),
+        })
+    })
+}
+
+/// The next event, or a timeout when the stream stays silent for `idle`.
+pub(super) async fn next_event<S>(events: &mut S, idle: Duration) -> Result<Option<Event>, ProviderError>
+where
+    S: Stream<Item = Result<Event, ProviderError>> + Unpin,
+{
+    match tokio::time::timeout(idle, events.next()).await {
+        Err(_) => Err(ProviderError::Timeout(format!("no data for {}s", idle.as_secs()))),
+        Ok(None) => Ok(None),
+        Ok(Some(event)) => event.map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_and_is_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
+        headers.insert("retry-after", "100000".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        headers.insert("retry-after", soon.parse().unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        headers.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn error_messages_come_from_json_bodies() {
+        let body = r#"{"error": {"message": "Rate limit reached", "type": "requests"}}"#;
+        assert_eq!(error_message(body, StatusCode::TOO_MANY_REQUESTS), "Rate limit reached");
+        assert_eq!(error_message("", StatusCode::BAD_GATEWAY), "502 Bad Gateway");
+        assert_eq!(error_message("plain", StatusCode::BAD_GATEWAY), "plain");
+    }
+}

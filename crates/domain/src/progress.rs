@@ -32,6 +32,11 @@ impl StateCounts {
         counts
     }
 
+    /// Counts `n` more items in `state`.
+    pub fn add(&mut self, state: ItemState, n: u64) {
+        *self.slot(state) += n;
+    }
+
     /// The number of items in `state`.
     pub fn get(&self, state: ItemState) -> u64 {
         match state {

@@ -19,7 +19,8 @@ pub use error::StoreError;
 pub use events::StoredEvent;
 pub use logs::{LogLevel, RunLogEntry};
 pub use runs::{
-    ActiveRun, Answer, AppliedOutcomes, Claim, ClaimRequest, ClaimedItem, CreatedRun,
-    IdempotencyKey, ItemError, ItemTransition, Judgment, NewRun, Outcome, OutcomeKind, RetryScope,
-    RunCursor, RunFilter, RunPage, Usage,
+    ActiveRun, Answer, AppliedOutcomes, AttemptRecord, Claim, ClaimRequest, ClaimedItem,
+    CreatedRun, IdempotencyKey, ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping,
+    ItemPage, ItemQuery, ItemTransition, Judgment, JudgmentRecord, NewRun, Outcome, OutcomeKind,
+    RetryScope, RunCursor, RunFilter, RunPage, Usage,
 };

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod engine;
 pub mod providers;
 
+pub use engine::{Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal};
 pub use providers::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderRegistry,
 };

@@ -240,14 +240,31 @@ impl Database {
         })
     }
 
-    /// Extends every claim `worker` holds until `until`. Returns how many.
-    pub fn renew_leases(&self, worker: &str, until: Timestamp) -> Result<usize, StoreError> {
+    /// Extends until `until` the claims `worker` holds on the given items (by run, the
+    /// sequences it is working on). Only items named are renewed: a claim its worker forgot
+    /// about runs out and the item is taken over. Returns how many were renewed.
+    pub fn renew_leases(
+        &self,
+        worker: &str,
+        items: &[(RunId, Vec<u32>)],
+        until: Timestamp,
+    ) -> Result<usize, StoreError> {
         self.write(|conn| {
-            Ok(
-                diesel::update(run_items::table.filter(run_items::lease_owner.eq(worker)))
+            let mut renewed = 0;
+            for (run_id, sequences) in items {
+                let sequences: Vec<i32> = sequences.iter().map(|&s| s as i32).collect();
+                for chunk in sequences.chunks(1_000) {
+                    renewed += diesel::update(
+                        run_items::table
+                            .filter(run_items::run_id.eq(run_id.as_str()))
+                            .filter(run_items::sequence.eq_any(chunk))
+                            .filter(run_items::lease_owner.eq(worker)),
+                    )
                     .set(run_items::lease_expires_at.eq(Some(until.naive_utc())))
-                    .execute(conn)?,
-            )
+                    .execute(conn)?;
+                }
+            }
+            Ok(renewed)
         })
     }
 

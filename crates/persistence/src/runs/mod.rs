@@ -6,6 +6,7 @@ mod bookkeeping;
 mod claims;
 mod control;
 mod create;
+mod items;
 mod list;
 mod outcomes;
 mod transitions;
@@ -27,6 +28,10 @@ pub use active::ActiveRun;
 pub use claims::{Claim, ClaimRequest, ClaimedItem};
 pub use control::RetryScope;
 pub use create::{CreatedRun, IdempotencyKey, NewRun};
+pub use items::{
+    AttemptRecord, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
+    JudgmentRecord,
+};
 pub use list::{RunCursor, RunFilter, RunPage};
 pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind, Usage};
 pub use transitions::ItemTransition;

@@ -89,7 +89,11 @@ impl ModelClient for AnthropicClient {
                 }
                 let data: Value = serde_json::from_str(&event.data)
                     .map_err(|e| ProviderError::Malformed(format!("an event is not JSON: {e}")))?;
-                match data.get("type").and_then(Value::as_str).unwrap_or(&event.event) {
+                match data
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&event.event)
+                {
                     "message_start" => {
                         usage.prompt_tokens = count(&data, "/message/usage/input_tokens");
                     }
@@ -118,9 +122,15 @@ impl ModelClient for AnthropicClient {
                             .unwrap_or("error event in the stream");
                         let kind = data.pointer("/error/type").and_then(Value::as_str);
                         return Err(if kind == Some("rate_limit_error") {
-                            ProviderError::RateLimited { message: message.to_owned(), retry_after: None }
+                            ProviderError::RateLimited {
+                                message: message.to_owned(),
+                                retry_after: None,
+                            }
                         } else {
-                            ProviderError::Server { status: 0, message: message.to_owned() }
+                            ProviderError::Server {
+                                status: 0,
+                                message: message.to_owned(),
+                            }
                         });
                     }
                     _ => {}
@@ -132,11 +142,17 @@ impl ModelClient for AnthropicClient {
                     text.len()
                 )));
             }
-            Ok(Completion { text, first_token_at, usage })
+            Ok(Completion {
+                text,
+                first_token_at,
+                usage,
+            })
         })
     }
 }
 
 fn count(data: &Value, pointer: &str) -> Option<u32> {
-    data.pointer(pointer).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok())
+    data.pointer(pointer)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
 }

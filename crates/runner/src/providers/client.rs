@@ -7,8 +7,8 @@ use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 
 use super::{
-    anthropic::AnthropicClient, openai::OpenAiClient, registry::Provider,
-    registry::ProviderKind, registry::ProviderRegistry, simulated::SimulatedClient,
+    anthropic::AnthropicClient, openai::OpenAiClient, registry::Provider, registry::ProviderKind,
+    registry::ProviderRegistry, simulated::SimulatedClient,
 };
 
 /// One prompt to one model.
@@ -22,8 +22,8 @@ pub struct CompletionRequest<'a> {
     pub generation: &'a GenerationSettings,
     /// Which attempt this is (1 for the first).
     pub attempt: u32,
-    /// A stable name of the item (`<run id>/<sequence>`): the simulated provider derives its
-    /// behaviour from it.
+    /// A stable name of the item (its dataset item id): the simulated provider derives its
+    /// behaviour from it, so equal settings give equal runs.
     pub item_key: &'a str,
     /// The key and the number of options: only the simulated provider looks at them, to be
     /// right with the configured accuracy.
@@ -126,7 +126,10 @@ impl ProviderError {
 
     /// Whether the run cannot proceed at all (every item would fail the same way).
     pub fn is_fatal_for_run(&self) -> bool {
-        matches!(self, Self::Unauthorized(_) | Self::NotFound(_) | Self::NotConfigured(_))
+        matches!(
+            self,
+            Self::Unauthorized(_) | Self::NotFound(_) | Self::NotConfigured(_)
+        )
     }
 
     /// The wait the provider asked for, if any.

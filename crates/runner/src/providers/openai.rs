@@ -96,7 +96,10 @@ impl ModelClient for OpenAiClient {
                         .get("message")
                         .and_then(Value::as_str)
                         .unwrap_or("error event in the stream");
-                    return Err(ProviderError::Server { status: 0, message: message.to_owned() });
+                    return Err(ProviderError::Server {
+                        status: 0,
+                        message: message.to_owned(),
+                    });
                 }
                 if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
                     usage = Usage {
@@ -127,11 +130,18 @@ impl ModelClient for OpenAiClient {
                     text.len()
                 )));
             }
-            Ok(Completion { text, first_token_at, usage })
+            Ok(Completion {
+                text,
+                first_token_at,
+                usage,
+            })
         })
     }
 }
 
 fn count(usage: &Value, field: &str) -> Option<u32> {
-    usage.get(field).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok())
+    usage
+        .get(field)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
 }

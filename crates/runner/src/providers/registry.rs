@@ -253,8 +253,16 @@ impl ProviderRegistry {
 }
 
 /// Applies defaults and checks bounds of a provider's limits.
-fn resolve_limits(config: &ProviderConfig, at: &str, problems: &mut Vec<String>) -> ProviderLimitsConfig {
-    let default_concurrency = if config.kind == ProviderKind::Simulated { 256 } else { 16 };
+fn resolve_limits(
+    config: &ProviderConfig,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> ProviderLimitsConfig {
+    let default_concurrency = if config.kind == ProviderKind::Simulated {
+        256
+    } else {
+        16
+    };
     let max_concurrency = config.max_concurrency.unwrap_or(default_concurrency);
     if !(1..=1024).contains(&max_concurrency) {
         problems.push(format!("{at}.max_concurrency must be between 1 and 1024"));
@@ -268,7 +276,9 @@ fn resolve_limits(config: &ProviderConfig, at: &str, problems: &mut Vec<String>)
         ("tokens_per_minute", config.tokens_per_minute),
     ] {
         if value == Some(0) {
-            problems.push(format!("{at}.{name} must be at least 1 (leave it out for no limit)"));
+            problems.push(format!(
+                "{at}.{name} must be at least 1 (leave it out for no limit)"
+            ));
         }
     }
     let t = config.timeouts;

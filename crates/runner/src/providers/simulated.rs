@@ -43,12 +43,22 @@ pub(super) struct Script {
 
 pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
     let settings = request.simulated.cloned().unwrap_or_default();
-    let SimulatedSettings { accuracy, latency_ms, fault_rate, unparsed_rate, seed } = settings;
+    let SimulatedSettings {
+        accuracy,
+        latency_ms,
+        fault_rate,
+        unparsed_rate,
+        seed,
+    } = settings;
     let seed = seed.unwrap_or(0);
     let roll = |purpose| draw(seed, request.item_key, request.attempt, purpose);
     let latency = Duration::from_millis(u64::from(latency_ms.unwrap_or(0)));
     if roll("fault") < fault_rate.unwrap_or(0.0) {
-        return Script { fault: true, text: String::new(), latency: latency / 2 };
+        return Script {
+            fault: true,
+            text: String::new(),
+            latency: latency / 2,
+        };
     }
     // Whether the answer is unparsed or wrong depends on the item, not on the attempt: a retry
     // of a faulted attempt gives the answer the first one would have.
@@ -58,7 +68,8 @@ pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
     } else {
         let (key, options) = request.expected;
         let options = options.max(1);
-        let letter = if item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY) || options == 1 {
+        let letter = if item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY) || options == 1
+        {
             key.index()
         } else {
             // A wrong option, chosen uniformly among the others.
@@ -71,7 +82,11 @@ pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
              {letter} fits best. The answer is ({letter})."
         )
     };
-    Script { fault: false, text, latency }
+    Script {
+        fault: false,
+        text,
+        latency,
+    }
 }
 
 impl ModelClient for SimulatedClient {
@@ -118,7 +133,11 @@ mod tests {
 
     use super::*;
 
-    fn request<'a>(key: &'a str, attempt: u32, simulated: &'a SimulatedSettings) -> CompletionRequest<'a> {
+    fn request<'a>(
+        key: &'a str,
+        attempt: u32,
+        simulated: &'a SimulatedSettings,
+    ) -> CompletionRequest<'a> {
         CompletionRequest {
             model: "sim-1",
             prompt: "Question?",
@@ -157,16 +176,28 @@ mod tests {
         }
         let share = |n: i32, of: i32| f64::from(n) / f64::from(of);
         assert!((share(faults, 4000) - 0.2).abs() < 0.03, "faults {faults}");
-        assert!((share(unparsed, answered) - 0.1).abs() < 0.03, "unparsed {unparsed}");
-        assert!((share(right, answered) - 0.6 * 0.9).abs() < 0.04, "right {right} of {answered}");
+        assert!(
+            (share(unparsed, answered) - 0.1).abs() < 0.03,
+            "unparsed {unparsed}"
+        );
+        assert!(
+            (share(right, answered) - 0.6 * 0.9).abs() < 0.04,
+            "right {right} of {answered}"
+        );
     }
 
     #[test]
     fn wrong_answers_are_other_valid_letters() {
-        let settings = SimulatedSettings { accuracy: Some(0.0), seed: Some(1), ..Default::default() };
+        let settings = SimulatedSettings {
+            accuracy: Some(0.0),
+            seed: Some(1),
+            ..Default::default()
+        };
         for i in 0..200 {
             let key = format!("r/{i}");
-            let letter = extract_answer(&script(&request(&key, 1, &settings)).text).letter.unwrap();
+            let letter = extract_answer(&script(&request(&key, 1, &settings)).text)
+                .letter
+                .unwrap();
             assert!(('A'..='D').contains(&letter) && letter != 'C', "{letter}");
         }
     }

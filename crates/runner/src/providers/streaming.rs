@@ -30,7 +30,9 @@ pub(super) async fn send(
 ) -> Result<Response, ProviderError> {
     let response = tokio::time::timeout(first_byte, request.send())
         .await
-        .map_err(|_| ProviderError::Timeout(format!("no response within {}s", first_byte.as_secs())))?
+        .map_err(|_| {
+            ProviderError::Timeout(format!("no response within {}s", first_byte.as_secs()))
+        })?
         .map_err(network_error)?;
     let status = response.status();
     if status.is_success() {
@@ -44,36 +46,57 @@ pub(super) async fn send(
         .unwrap_or_default();
     let message = error_message(&body, status);
     Err(match status {
-        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited { message, retry_after },
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+            message,
+            retry_after,
+        },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ProviderError::Unauthorized(message),
         StatusCode::NOT_FOUND => ProviderError::NotFound(message),
-        s if s.is_server_error() => ProviderError::Server { status: s.as_u16(), message },
-        s => ProviderError::Rejected { status: s.as_u16(), message },
+        s if s.is_server_error() => ProviderError::Server {
+            status: s.as_u16(),
+            message,
+        },
+        s => ProviderError::Rejected {
+            status: s.as_u16(),
+            message,
+        },
     })
 }
 
 /// The error text of a JSON error body (`{"error": {"message": ...}}`), else the body itself,
 /// cut short.
 fn error_message(body: &str, status: StatusCode) -> String {
-    let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
-        v.pointer("/error/message")
-            .or_else(|| v.get("error"))
-            .or_else(|| v.get("message"))
-            .and_then(|m| m.as_str().map(str::to_owned))
-    });
+    let from_json = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("error"))
+                .or_else(|| v.get("message"))
+                .and_then(|m| m.as_str().map(str::to_owned))
+        });
     let text = from_json.unwrap_or_else(|| body.trim().to_owned());
     let text: String = text.chars().take(300).collect();
-    if text.is_empty() { status.to_string() } else { text }
+    if text.is_empty() {
+        status.to_string()
+    } else {
+        text
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let wait = if let Ok(seconds) = value.parse::<f64>() {
         Duration::try_from_secs_f64(seconds.max(0.0)).ok()?
     } else {
         let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
     };
     Some(wait.min(MAX_RETRY_AFTER))
 }
@@ -99,12 +122,18 @@ pub(super) fn events(response: Response) -> impl Stream<Item = Result<Event, Pro
 }
 
 /// The next event, or a timeout when the stream stays silent for `idle`.
-pub(super) async fn next_event<S>(events: &mut S, idle: Duration) -> Result<Option<Event>, ProviderError>
+pub(super) async fn next_event<S>(
+    events: &mut S,
+    idle: Duration,
+) -> Result<Option<Event>, ProviderError>
 where
     S: Stream<Item = Result<Event, ProviderError>> + Unpin,
 {
     match tokio::time::timeout(idle, events.next()).await {
-        Err(_) => Err(ProviderError::Timeout(format!("no data for {}s", idle.as_secs()))),
+        Err(_) => Err(ProviderError::Timeout(format!(
+            "no data for {}s",
+            idle.as_secs()
+        ))),
         Ok(None) => Ok(None),
         Ok(Some(event)) => event.map(Some),
     }
@@ -126,7 +155,10 @@ mod tests {
         let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
         headers.insert("retry-after", soon.parse().unwrap());
         let wait = retry_after(&headers).unwrap();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         headers.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }
@@ -134,8 +166,14 @@ mod tests {
     #[test]
     fn error_messages_come_from_json_bodies() {
         let body = r#"{"error": {"message": "Rate limit reached", "type": "requests"}}"#;
-        assert_eq!(error_message(body, StatusCode::TOO_MANY_REQUESTS), "Rate limit reached");
-        assert_eq!(error_message("", StatusCode::BAD_GATEWAY), "502 Bad Gateway");
+        assert_eq!(
+            error_message(body, StatusCode::TOO_MANY_REQUESTS),
+            "Rate limit reached"
+        );
+        assert_eq!(
+            error_message("", StatusCode::BAD_GATEWAY),
+            "502 Bad Gateway"
+        );
         assert_eq!(error_message("plain", StatusCode::BAD_GATEWAY), "plain");
     }
 }

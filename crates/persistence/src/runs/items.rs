@@ -1,0 +1,536 @@
+//! Reading a run's items for drill-down: grouped counts, filters, keyset paging, and every
+//! recorded detail of each item (prompt, answer, extraction, verdicts, attempts, timings, usage).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{AnswerKey, ExtractionTier, ItemState, RunId, StateCounts, Timestamp};
+
+use super::load_row;
+use crate::{
+    database::Database,
+    error::StoreError,
+    schema::{dataset_items, item_attempts, item_judgments, run_items},
+};
+
+/// How items are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemGrouping {
+    /// By dataset category.
+    Category,
+    /// By item state.
+    State,
+    /// One group of everything.
+    None,
+}
+
+/// Where the next page of items starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCursor {
+    /// Group key of the last item returned.
+    pub group: String,
+    /// Sequence of the last item returned.
+    pub sequence: u32,
+}
+
+/// Which items to read.
+#[derive(Debug, Clone)]
+pub struct ItemQuery {
+    /// Only these states (all when empty).
+    pub states: Vec<ItemState>,
+    /// Only these categories (all when empty).
+    pub categories: Vec<String>,
+    /// The grouping, which also orders the items (group key, then sequence).
+    pub group_by: ItemGrouping,
+    /// Start after this item.
+    pub after: Option<ItemCursor>,
+    /// At most this many items.
+    pub limit: u32,
+}
+
+/// A group's key and how many of its (filtered) items are in each state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemGroup {
+    /// The category, the state, or `all`.
+    pub key: String,
+    /// Items per state.
+    pub counts: StateCounts,
+}
+
+/// One attempt at an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// `answered`, `error`, `canceled`, `lost`, or `None` while in flight.
+    pub outcome: Option<String>,
+    /// Error kind, for failed attempts.
+    pub error_kind: Option<String>,
+    /// Error message, for failed attempts.
+    pub error_message: Option<String>,
+    /// The worker that made it.
+    pub worker: Option<String>,
+    /// When it was sent.
+    pub started_at: Timestamp,
+    /// When its first chunk arrived.
+    pub first_token_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// Prompt tokens reported.
+    pub prompt_tokens: Option<u32>,
+    /// Generated tokens reported.
+    pub completion_tokens: Option<u32>,
+}
+
+/// One verdict given on an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgmentRecord {
+    /// The attempt judged.
+    pub attempt: u32,
+    /// `correct` or `incorrect`.
+    pub verdict: ItemState,
+    /// The letter extracted, if any.
+    pub extracted_answer: Option<char>,
+    /// The extraction rule that matched.
+    pub extraction_tier: ExtractionTier,
+    /// Which judge.
+    pub judge: String,
+    /// The judge's reasons, if given.
+    pub rationale: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Everything recorded about one item of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemDetail {
+    /// Position in the run.
+    pub sequence: u32,
+    /// The dataset item's id.
+    pub dataset_item_id: String,
+    /// Its category.
+    pub category: String,
+    /// Where it stands.
+    pub state: ItemState,
+    /// The question.
+    pub question: String,
+    /// The options.
+    pub choices: Vec<String>,
+    /// The key.
+    pub expected_answer: AnswerKey,
+    /// The prompt sent (set on first dispatch).
+    pub prompt_text: Option<String>,
+    /// The latest answer.
+    pub response_text: Option<String>,
+    /// The latest verdict's extraction, while judged.
+    pub extracted_answer: Option<char>,
+    /// Which extraction rule matched, while judged.
+    pub extraction_tier: Option<ExtractionTier>,
+    /// Which judge decided, while judged.
+    pub judge: Option<String>,
+    /// The judge's reasons, while judged.
+    pub judge_rationale: Option<String>,
+    /// The last error (kind, message).
+    pub error: Option<(String, String)>,
+    /// Attempts made.
+    pub attempt_count: u32,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptRecord>,
+    /// Every verdict, oldest first.
+    pub judgments: Vec<JudgmentRecord>,
+    /// When it was queued (created, or reopened by a retry).
+    pub queued_at: Option<Timestamp>,
+    /// When its latest attempt started.
+    pub started_at: Option<Timestamp>,
+    /// First streamed chunk of the latest answer.
+    pub first_token_at: Option<Timestamp>,
+    /// When the latest answer was complete.
+    pub answered_at: Option<Timestamp>,
+    /// When it was judged.
+    pub judged_at: Option<Timestamp>,
+    /// When it reached its terminal state.
+    pub finished_at: Option<Timestamp>,
+    /// Prompt tokens of the latest answer.
+    pub prompt_tokens: Option<u32>,
+    /// Generated tokens of the latest answer.
+    pub completion_tokens: Option<u32>,
+}
+
+/// A page of items with the groups they belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPage {
+    /// Every group of the filtered items, by key, with counts over all pages.
+    pub groups: Vec<ItemGroup>,
+    /// This page's items, by group key then sequence.
+    pub items: Vec<ItemDetail>,
+    /// Where the next page starts.
+    pub next: Option<ItemCursor>,
+}
+
+/// What detail rows hold besides the dataset item.
+#[derive(Queryable)]
+struct ItemRow {
+    sequence: i32,
+    state: String,
+    attempt_count: i32,
+    prompt_text: Option<String>,
+    response_text: Option<String>,
+    extracted_answer: Option<String>,
+    extraction_tier: Option<String>,
+    judge: Option<String>,
+    judge_rationale: Option<String>,
+    error_kind: Option<String>,
+    error_message: Option<String>,
+    queued_at: Option<NaiveDateTime>,
+    started_at: Option<NaiveDateTime>,
+    first_token_at: Option<NaiveDateTime>,
+    answered_at: Option<NaiveDateTime>,
+    judged_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    prompt_tokens: Option<i32>,
+    completion_tokens: Option<i32>,
+    item_id: String,
+    category: String,
+    question: String,
+    choices: String,
+    answer: String,
+}
+
+fn utc(t: Option<NaiveDateTime>) -> Option<Timestamp> {
+    t.map(|t| t.and_utc())
+}
+
+fn tokens(n: Option<i32>) -> Option<u32> {
+    n.and_then(|n| u32::try_from(n).ok())
+}
+
+impl Database {
+    /// A page of a run's items (see [`ItemQuery`]), with the groups of all filtered items.
+    pub fn run_items(&self, run_id: &RunId, query: &ItemQuery) -> Result<ItemPage, StoreError> {
+        self.read(|conn| {
+            load_row(conn, run_id, false)?; // 404 for an unknown run
+            let states: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
+            macro_rules! joined {
+                () => {
+                    run_items::table
+                        .inner_join(
+                            dataset_items::table.on(dataset_items::dataset_id
+                                .eq(run_items::dataset_id)
+                                .and(dataset_items::position.eq(run_items::dataset_position))),
+                        )
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                };
+            }
+            macro_rules! filtered {
+                () => {{
+                    let mut q = joined!().into_boxed();
+                    if !states.is_empty() {
+                        q = q.filter(run_items::state.eq_any(states.clone()));
+                    }
+                    if !query.categories.is_empty() {
+                        q = q.filter(dataset_items::category.eq_any(query.categories.clone()));
+                    }
+                    q
+                }};
+            }
+
+            // Groups: counts per key and state over every filtered item. Counted here rather than
+            // with GROUP BY: two short columns per item, and one query shape for both backends.
+            let pairs: Vec<(String, String)> = filtered!()
+                .select((dataset_items::category, run_items::state))
+                .load(conn)?;
+            let mut groups: BTreeMap<String, StateCounts> = BTreeMap::new();
+            for (category, state) in pairs {
+                let state: ItemState = state.parse().map_err(StoreError::corrupt)?;
+                let key = match query.group_by {
+                    ItemGrouping::Category => category,
+                    ItemGrouping::State => state.as_str().to_owned(),
+                    ItemGrouping::None => "all".to_owned(),
+                };
+                groups.entry(key).or_default().add(state, 1);
+            }
+
+            // The page, ordered by group key then sequence.
+            let limit = i64::from(query.limit) + 1;
+            let rows: Vec<ItemRow> = {
+                let q = filtered!().select((
+                    run_items::sequence,
+                    run_items::state,
+                    run_items::attempt_count,
+                    run_items::prompt_text,
+                    run_items::response_text,
+                    run_items::extracted_answer,
+                    run_items::extraction_tier,
+                    run_items::judge,
+                    run_items::judge_rationale,
+                    run_items::error_kind,
+                    run_items::error_message,
+                    run_items::queued_at,
+                    run_items::started_at,
+                    run_items::first_token_at,
+                    run_items::answered_at,
+                    run_items::judged_at,
+                    run_items::finished_at,
+                    run_items::prompt_tokens,
+                    run_items::completion_tokens,
+                    dataset_items::item_id,
+                    dataset_items::category,
+                    dataset_items::question,
+                    dataset_items::choices,
+                    dataset_items::answer,
+                ));
+                let after = query.after.as_ref();
+                let seq = |c: &ItemCursor| c.sequence as i32;
+                match query.group_by {
+                    ItemGrouping::Category => {
+                        let q = match after {
+                            Some(c) => q.filter(
+                                dataset_items::category.gt(c.group.clone()).or(
+                                    dataset_items::category
+                                        .eq(c.group.clone())
+                                        .and(run_items::sequence.gt(seq(c))),
+                                ),
+                            ),
+                            None => q,
+                        };
+                        q.order((dataset_items::category.asc(), run_items::sequence.asc()))
+                            .limit(limit)
+                            .load(conn)?
+                    }
+                    ItemGrouping::State => {
+                        let q = match after {
+                            Some(c) => q.filter(
+                                run_items::state.gt(c.group.clone()).or(run_items::state
+                                    .eq(c.group.clone())
+                                    .and(run_items::sequence.gt(seq(c)))),
+                            ),
+                            None => q,
+                        };
+                        q.order((run_items::state.asc(), run_items::sequence.asc()))
+                            .limit(limit)
+                            .load(conn)?
+                    }
+                    ItemGrouping::None => {
+                        let q = match after {
+                            Some(c) => q.filter(run_items::sequence.gt(seq(c))),
+                            None => q,
+                        };
+                        q.order(run_items::sequence.asc()).limit(limit).load(conn)?
+                    }
+                }
+            };
+            let more = rows.len() > query.limit as usize;
+            let rows = &rows[..rows.len().min(query.limit as usize)];
+            let sequences: Vec<i32> = rows.iter().map(|r| r.sequence).collect();
+            let mut attempts = attempts_of(conn, run_id, &sequences)?;
+            let mut judgments = judgments_of(conn, run_id, &sequences)?;
+            let items = rows
+                .iter()
+                .map(|row| {
+                    detail(
+                        row,
+                        attempts.remove(&row.sequence).unwrap_or_default(),
+                        judgments.remove(&row.sequence).unwrap_or_default(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = if more {
+                items.last().map(|item| ItemCursor {
+                    group: match query.group_by {
+                        ItemGrouping::Category => item.category.clone(),
+                        ItemGrouping::State => item.state.as_str().to_owned(),
+                        ItemGrouping::None => String::new(),
+                    },
+                    sequence: item.sequence,
+                })
+            } else {
+                None
+            };
+            Ok(ItemPage {
+                groups: groups
+                    .into_iter()
+                    .map(|(key, counts)| ItemGroup { key, counts })
+                    .collect(),
+                items,
+                next,
+            })
+        })
+    }
+
+    /// How many judged items of a run had no answer extractable (strict accuracy counts them
+    /// wrong).
+    pub fn unparsed_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 = run_items::table
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
+                .filter(
+                    run_items::state
+                        .eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
+                )
+                .count()
+                .get_result(conn)?;
+            Ok(n as u64)
+        })
+    }
+}
+
+fn detail(
+    row: &ItemRow,
+    attempts: Vec<AttemptRecord>,
+    judgments: Vec<JudgmentRecord>,
+) -> Result<ItemDetail, StoreError> {
+    let corrupt = |what: &str| StoreError::corrupt(format!("item {} {what}", row.sequence));
+    Ok(ItemDetail {
+        sequence: row.sequence as u32,
+        dataset_item_id: row.item_id.clone(),
+        category: row.category.clone(),
+        state: row.state.parse().map_err(StoreError::corrupt)?,
+        question: row.question.clone(),
+        choices: serde_json::from_str(&row.choices).map_err(|_| corrupt("choices"))?,
+        expected_answer: AnswerKey::from_letter(&row.answer).ok_or_else(|| corrupt("answer"))?,
+        prompt_text: row.prompt_text.clone(),
+        response_text: row.response_text.clone(),
+        extracted_answer: row
+            .extracted_answer
+            .as_deref()
+            .and_then(|a| a.chars().next()),
+        extraction_tier: row
+            .extraction_tier
+            .as_deref()
+            .and_then(ExtractionTier::parse),
+        judge: row.judge.clone(),
+        judge_rationale: row.judge_rationale.clone(),
+        error: row
+            .error_kind
+            .clone()
+            .map(|kind| (kind, row.error_message.clone().unwrap_or_default())),
+        attempt_count: row.attempt_count as u32,
+        attempts,
+        judgments,
+        queued_at: utc(row.queued_at),
+        started_at: utc(row.started_at),
+        first_token_at: utc(row.first_token_at),
+        answered_at: utc(row.answered_at),
+        judged_at: utc(row.judged_at),
+        finished_at: utc(row.finished_at),
+        prompt_tokens: tokens(row.prompt_tokens),
+        completion_tokens: tokens(row.completion_tokens),
+    })
+}
+
+type AttemptTuple = (
+    i32,
+    i32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<i32>,
+    Option<i32>,
+);
+
+fn attempts_of(
+    conn: &mut crate::connection::DbConnection,
+    run_id: &RunId,
+    sequences: &[i32],
+) -> Result<BTreeMap<i32, Vec<AttemptRecord>>, StoreError> {
+    let rows: Vec<AttemptTuple> = item_attempts::table
+        .filter(item_attempts::run_id.eq(run_id.as_str()))
+        .filter(item_attempts::sequence.eq_any(sequences))
+        .order((item_attempts::sequence.asc(), item_attempts::attempt.asc()))
+        .select((
+            item_attempts::sequence,
+            item_attempts::attempt,
+            item_attempts::outcome,
+            item_attempts::error_kind,
+            item_attempts::error_message,
+            item_attempts::worker,
+            item_attempts::started_at,
+            item_attempts::first_token_at,
+            item_attempts::finished_at,
+            item_attempts::prompt_tokens,
+            item_attempts::completion_tokens,
+        ))
+        .load(conn)?;
+    let mut by_item: BTreeMap<i32, Vec<AttemptRecord>> = BTreeMap::new();
+    for (
+        sequence,
+        attempt,
+        outcome,
+        error_kind,
+        error_message,
+        worker,
+        started,
+        first,
+        finished,
+        pt,
+        ct,
+    ) in rows
+    {
+        by_item.entry(sequence).or_default().push(AttemptRecord {
+            attempt: attempt as u32,
+            outcome,
+            error_kind,
+            error_message,
+            worker,
+            started_at: started.and_utc(),
+            first_token_at: utc(first),
+            finished_at: utc(finished),
+            prompt_tokens: tokens(pt),
+            completion_tokens: tokens(ct),
+        });
+    }
+    Ok(by_item)
+}
+
+type JudgmentTuple = (
+    i32,
+    i32,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+);
+
+fn judgments_of(
+    conn: &mut crate::connection::DbConnection,
+    run_id: &RunId,
+    sequences: &[i32],
+) -> Result<BTreeMap<i32, Vec<JudgmentRecord>>, StoreError> {
+    let rows: Vec<JudgmentTuple> = item_judgments::table
+        .filter(item_judgments::run_id.eq(run_id.as_str()))
+        .filter(item_judgments::sequence.eq_any(sequences))
+        .order((item_judgments::sequence.asc(), item_judgments::id.asc()))
+        .select((
+            item_judgments::sequence,
+            item_judgments::attempt,
+            item_judgments::verdict,
+            item_judgments::extracted_answer,
+            item_judgments::extraction_tier,
+            item_judgments::judge,
+            item_judgments::rationale,
+            item_judgments::created_at,
+        ))
+        .load(conn)?;
+    let mut by_item: BTreeMap<i32, Vec<JudgmentRecord>> = BTreeMap::new();
+    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at) in rows {
+        by_item.entry(sequence).or_default().push(JudgmentRecord {
+            attempt: attempt as u32,
+            verdict: verdict.parse().map_err(StoreError::corrupt)?,
+            extracted_answer: extracted.and_then(|a| a.chars().next()),
+            extraction_tier: ExtractionTier::parse(&tier)
+                .ok_or_else(|| StoreError::corrupt(format!("extraction tier {tier}")))?,
+            judge,
+            rationale,
+            at: at.and_utc(),
+        });
+    }
+    Ok(by_item)
+}

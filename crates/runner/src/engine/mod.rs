@@ -1,0 +1,486 @@
+//! The execution engine: claims items of active runs, works them concurrently within the
+//! per-run, global and per-provider limits, and stores what came of them.
+//!
+//! - The **dispatcher** (this module) polls for runs to schedule and runs being canceled, claims
+//!   items (leases in the database) and spawns a worker per item.
+//! - **Workers** (`worker.rs`) ask the model, retry with backoff, judge, and report outcomes.
+//! - The **writer** (`writer.rs`) stores outcomes in batches.
+//! - The **renewer** keeps this engine's claims alive; a crashed engine's claims expire and
+//!   another claim takes the items over (a resume).
+
+mod activity;
+mod gate;
+mod worker;
+mod writer;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::Utc;
+use evalboard_domain::{Run, RunId, RunStatus, Timestamp, truncate_to_micros};
+use evalboard_persistence::{ClaimRequest, Database, StoreError};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::{JoinHandle, JoinSet},
+};
+use tokio_util::sync::CancellationToken;
+
+pub use activity::{Activity, ActivityBoard};
+use gate::ProviderGate;
+use worker::RunContext;
+use writer::WriterMessage;
+
+use crate::providers::{ClientSet, ProviderRegistry};
+
+/// How the engine works; the defaults suit one server.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Names this engine's claims. Stable across restarts of one server, so that a restarted
+    /// server takes its previous claims back at once; distinct between replicas.
+    pub worker: String,
+    /// How long a claim lasts without renewal.
+    pub lease: Duration,
+    /// How often claims are renewed (well under `lease`).
+    pub renew_every: Duration,
+    /// How often the dispatcher looks for new work and cancels without being woken.
+    pub poll_every: Duration,
+    /// Most items in flight on this engine, across runs.
+    pub global_concurrency: usize,
+    /// Per-run concurrency when the run does not set one.
+    pub default_run_concurrency: u32,
+    /// Most outcomes stored in one transaction.
+    pub batch_size: usize,
+    /// First retry delay; later ones grow exponentially, with jitter.
+    pub retry_base_delay: Duration,
+}
+
+impl EngineConfig {
+    /// Defaults for a worker name.
+    pub fn new(worker: impl Into<String>) -> Self {
+        Self {
+            worker: worker.into(),
+            lease: Duration::from_secs(30),
+            renew_every: Duration::from_secs(10),
+            poll_every: Duration::from_millis(250),
+            global_concurrency: 256,
+            default_run_concurrency: 8,
+            batch_size: 512,
+            retry_base_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What the dispatcher, workers and writer share.
+pub(crate) struct Shared {
+    db: Database,
+    registry: Arc<ProviderRegistry>,
+    clients: ClientSet,
+    gates: HashMap<String, Arc<ProviderGate>>,
+    activity: ActivityBoard,
+    config: EngineConfig,
+    writer: mpsc::UnboundedSender<WriterMessage>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    /// Items being worked on here, by run: the claims the renewer keeps alive.
+    working: Mutex<HashMap<RunId, BTreeSet<u32>>>,
+}
+
+impl Shared {
+    fn send(&self, message: WriterMessage) {
+        // The writer outlives every worker; a send can only fail during shutdown.
+        let _ = self.writer.send(message);
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    fn working(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, BTreeSet<u32>>> {
+        self.working
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running engine. Dropping it does not stop it; call [`EngineHandle::shutdown`].
+pub struct EngineHandle {
+    signal: EngineSignal,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What the API needs of the engine: a way to say "look now" and the streaming activity.
+#[derive(Clone)]
+pub struct EngineSignal {
+    wake: Arc<Notify>,
+    activity: ActivityBoard,
+}
+
+impl EngineSignal {
+    /// Makes the dispatcher look for work and cancels now instead of at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Streaming activity of items in flight on this server.
+    pub fn activity(&self) -> &ActivityBoard {
+        &self.activity
+    }
+}
+
+impl EngineHandle {
+    /// Starts an engine on `db` for the providers of `registry`, talking to them through
+    /// `clients`. Claims this worker held before a restart are taken back at once.
+    pub fn start(
+        db: Database,
+        registry: Arc<ProviderRegistry>,
+        clients: ClientSet,
+        config: EngineConfig,
+    ) -> Self {
+        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
+        let shutdown = CancellationToken::new();
+        let gates = registry
+            .providers()
+            .iter()
+            .map(|p| (p.name.clone(), ProviderGate::new(&p.limits)))
+            .collect();
+        let shared = Arc::new(Shared {
+            db,
+            registry,
+            clients,
+            gates,
+            activity: ActivityBoard::default(),
+            config,
+            writer: writer_tx,
+            wake: Arc::clone(&wake),
+            shutdown: shutdown.clone(),
+            working: Mutex::new(HashMap::new()),
+        });
+        let tasks = vec![
+            tokio::spawn(writer::run(Arc::clone(&shared), writer_rx)),
+            tokio::spawn(renew(Arc::clone(&shared))),
+            tokio::spawn(Dispatcher::new(Arc::clone(&shared)).run()),
+        ];
+        Self {
+            signal: EngineSignal {
+                wake,
+                activity: shared.activity.clone(),
+            },
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// The handle the API keeps.
+    pub fn signal(&self) -> EngineSignal {
+        self.signal.clone()
+    }
+
+    /// Stops claiming, aborts items in flight (their claims stay, so a restart takes them
+    /// back), stores the outcomes already reported, and waits for all of it.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Runs a blocking database call off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    db: &Database,
+    call: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || call(&db))
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Unavailable(format!(
+                "database task failed: {e}"
+            )))
+        })
+}
+
+fn now() -> Timestamp {
+    truncate_to_micros(Utc::now())
+}
+
+/// Keeps this engine's claims alive.
+async fn renew(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = tokio::time::sleep(shared.config.renew_every) => {}
+        }
+        let worker = shared.config.worker.clone();
+        let lease = shared.config.lease;
+        let until = now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let items: Vec<(RunId, Vec<u32>)> = shared
+            .working()
+            .iter()
+            .map(|(run, sequences)| (run.clone(), sequences.iter().copied().collect()))
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let renewal = blocking(&shared.db, move |db| {
+            db.renew_leases(&worker, &items, until)
+        });
+        if let Err(error) = renewal.await {
+            tracing::warn!(%error, "cannot renew claims");
+        }
+    }
+}
+
+/// A run with items in flight here.
+struct InFlight {
+    context: Arc<RunContext>,
+    count: usize,
+}
+
+struct Dispatcher {
+    shared: Arc<Shared>,
+    runs: HashMap<RunId, InFlight>,
+    tasks: JoinSet<(RunId, u32)>,
+}
+
+impl Dispatcher {
+    fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            runs: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let worker = self.shared.config.worker.clone();
+        match blocking(&self.shared.db, move |db| db.expire_leases(&worker, now())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                items = n,
+                "taking back the claims of a previous run of this worker"
+            ),
+            Err(error) => tracing::warn!(%error, "cannot release previous claims"),
+        }
+        loop {
+            tokio::select! {
+                () = self.shared.shutdown.cancelled() => break,
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Ok((run_id, sequence)) = done {
+                        self.item_done(&run_id, sequence).await;
+                    }
+                    continue;
+                }
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep(self.shared.config.poll_every) => {}
+            }
+            if let Err(error) = self.poll().await {
+                tracing::warn!(%error, "cannot schedule");
+            }
+        }
+        for flight in self.runs.values() {
+            flight.context.cancel.cancel();
+        }
+        while self.tasks.join_next().await.is_some() {}
+        // Every worker has reported what it will: the writer stores it and stops.
+        self.shared.send(WriterMessage::Stop);
+    }
+
+    /// An item finished here: refill the run's slots once enough are free. A run with nothing
+    /// left in flight is forgotten; its next claim builds a fresh context.
+    async fn item_done(&mut self, run_id: &RunId, sequence: u32) {
+        {
+            let mut working = self.shared.working();
+            if let Some(sequences) = working.get_mut(run_id) {
+                sequences.remove(&sequence);
+                if sequences.is_empty() {
+                    working.remove(run_id);
+                }
+            }
+        }
+        let Some(flight) = self.runs.get_mut(run_id) else {
+            return;
+        };
+        flight.count -= 1;
+        let canceled = flight.context.cancel.is_cancelled();
+        let count = flight.count;
+        let concurrency = flight
+            .context
+            .settings
+            .concurrency
+            .unwrap_or(self.shared.config.default_run_concurrency)
+            as usize;
+        if count == 0 {
+            self.runs.remove(run_id);
+            if canceled {
+                self.shared
+                    .send(WriterMessage::CancelInFlight(run_id.clone()));
+            }
+        }
+        if canceled {
+            return;
+        }
+        let free = concurrency - count.min(concurrency);
+        if free >= (concurrency / 4).max(1)
+            && let Err(error) = self.claim(run_id, free).await
+        {
+            tracing::warn!(%error, run = %run_id, "cannot claim items");
+        }
+    }
+
+    /// Looks at every active run: cancels what is being canceled, claims for the rest.
+    async fn poll(&mut self) -> Result<(), StoreError> {
+        let (schedulable, canceling) = blocking(&self.shared.db, |db| {
+            Ok((db.runs_to_schedule()?, db.runs_being_canceled()?))
+        })
+        .await?;
+        for run in &canceling {
+            match self.runs.get(&run.id) {
+                Some(flight) => flight.context.cancel.cancel(),
+                None => self
+                    .shared
+                    .send(WriterMessage::CancelInFlight(run.id.clone())),
+            }
+        }
+        // Runs in flight here that are no longer schedulable (failed, or canceled by another
+        // server) stop too.
+        for (run_id, flight) in &self.runs {
+            if !schedulable.iter().any(|r| &r.id == run_id) {
+                flight.context.cancel.cancel();
+            }
+        }
+        for run in schedulable {
+            let in_flight = self.runs.get(&run.id).map_or(0, |f| f.count);
+            let concurrency =
+                run.settings
+                    .concurrency
+                    .unwrap_or(self.shared.config.default_run_concurrency) as usize;
+            let free = concurrency.saturating_sub(in_flight);
+            if free > 0 {
+                self.claim(&run.id, free).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims up to `wanted` items of a run (less if the engine is full) and starts them.
+    async fn claim(&mut self, run_id: &RunId, wanted: usize) -> Result<(), StoreError> {
+        let room = self
+            .shared
+            .config
+            .global_concurrency
+            .saturating_sub(self.tasks.len());
+        let max = wanted.min(room) as u32;
+        if max == 0 {
+            return Ok(());
+        }
+        let request_worker = self.shared.config.worker.clone();
+        let lease = chrono::Duration::from_std(self.shared.config.lease).unwrap_or_default();
+        let id = run_id.clone();
+        let claim = blocking(&self.shared.db, move |db| {
+            let at = now();
+            db.claim_items(
+                &id,
+                ClaimRequest {
+                    worker: &request_worker,
+                    lease_until: at + lease,
+                    max,
+                    at,
+                },
+            )
+        })
+        .await?;
+        if claim.items.is_empty() {
+            return Ok(());
+        }
+        let context = match self
+            .runs
+            .get(run_id)
+            .filter(|f| !f.context.cancel.is_cancelled())
+        {
+            Some(flight) => Arc::clone(&flight.context),
+            None => match self.context_for(&claim.run) {
+                Ok(context) => context,
+                Err((kind, message)) => {
+                    self.shared.send(WriterMessage::FailRun {
+                        run_id: run_id.clone(),
+                        kind,
+                        message,
+                    });
+                    return Ok(());
+                }
+            },
+        };
+        let flight = self.runs.entry(run_id.clone()).or_insert_with(|| InFlight {
+            context: Arc::clone(&context),
+            count: 0,
+        });
+        self.shared
+            .working()
+            .entry(run_id.clone())
+            .or_default()
+            .extend(claim.items.iter().map(|item| item.sequence));
+        for item in claim.items {
+            flight.count += 1;
+            let shared = Arc::clone(&self.shared);
+            let context = Arc::clone(&context);
+            let run_id = run_id.clone();
+            let sequence = item.sequence;
+            self.tasks.spawn(async move {
+                worker::work(shared, context, item).await;
+                (run_id, sequence)
+            });
+        }
+        Ok(())
+    }
+
+    /// What the workers of a run need, or why the run cannot be worked on here.
+    fn context_for(&self, run: &Run) -> Result<Arc<RunContext>, (String, String)> {
+        let shared = &self.shared;
+        let provider = shared.registry.get(&run.provider_name).ok_or_else(|| {
+            (
+                "provider_not_configured".to_owned(),
+                format!(
+                    "provider `{}` is not configured on this server",
+                    run.provider_name
+                ),
+            )
+        })?;
+        if !provider.has_model(&run.model_name) {
+            return Err((
+                "model_not_configured".to_owned(),
+                format!(
+                    "provider `{}` has no model `{}`",
+                    provider.name, run.model_name
+                ),
+            ));
+        }
+        let (Some(client), Some(gate)) = (
+            shared.clients.get(&provider.name),
+            shared.gates.get(&provider.name),
+        ) else {
+            return Err(("provider_not_configured".to_owned(), "no client".to_owned()));
+        };
+        debug_assert!(matches!(
+            run.status,
+            RunStatus::Pending | RunStatus::Running
+        ));
+        Ok(Arc::new(RunContext {
+            run_id: run.id.clone(),
+            model: run.model_name.clone(),
+            settings: run.settings.clone(),
+            client,
+            gate: Arc::clone(gate),
+            max_attempts: run
+                .settings
+                .max_attempts
+                .unwrap_or(provider.limits.max_attempts),
+            cancel: shared.shutdown.child_token(),
+        }))
+    }
+}

@@ -1,0 +1,137 @@
+//! The single writer: collects outcomes from every worker and stores them in batches, one
+//! transaction each ("group commit": whatever queued up while the previous batch was being
+//! written goes into the next), so that the database is not the bottleneck.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use evalboard_domain::{RunId, truncate_to_micros};
+use evalboard_persistence::{Outcome, StoreError};
+use tokio::sync::mpsc;
+
+use super::{Shared, blocking};
+
+/// What workers and the dispatcher ask the writer to store, in order.
+#[derive(Debug)]
+pub(crate) enum WriterMessage {
+    /// An item's outcome.
+    Outcome(Outcome),
+    /// A run cannot proceed at all.
+    FailRun {
+        run_id: RunId,
+        kind: String,
+        message: String,
+    },
+    /// A run being canceled has nothing in flight here any more.
+    CancelInFlight(RunId),
+    /// Every worker has stopped: store what is queued, then stop.
+    Stop,
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<WriterMessage>) {
+    let mut batch = Vec::new();
+    let mut stopping = false;
+    while !stopping && let Some(first) = inbox.recv().await {
+        batch.push(first);
+        while batch.len() < shared.config.batch_size {
+            match inbox.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        if let Some(stop) = batch.iter().position(|m| matches!(m, WriterMessage::Stop)) {
+            batch.truncate(stop);
+            stopping = true;
+        }
+        store(&shared, std::mem::take(&mut batch)).await;
+        shared.wake.notify_one();
+    }
+}
+
+/// Stores a batch in order: runs of outcomes together, control messages between them.
+async fn store(shared: &Arc<Shared>, batch: Vec<WriterMessage>) {
+    let mut outcomes = Vec::new();
+    for message in batch {
+        match message {
+            WriterMessage::Outcome(outcome) => outcomes.push(outcome),
+            control => {
+                apply_outcomes(shared, std::mem::take(&mut outcomes)).await;
+                apply_control(shared, control).await;
+            }
+        }
+    }
+    apply_outcomes(shared, outcomes).await;
+}
+
+async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) {
+    if outcomes.is_empty() {
+        return;
+    }
+    let outcomes = Arc::new(outcomes);
+    let worker = shared.config.worker.clone();
+    let result = persist(shared, "store outcomes", {
+        let outcomes = Arc::clone(&outcomes);
+        move |db| db.apply_outcomes(&worker, &outcomes, now())
+    })
+    .await;
+    if let Some(applied) = result {
+        for run in applied.finished {
+            tracing::info!(run = %run.id, status = %run.status, "run finished");
+        }
+    }
+}
+
+async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
+    let worker = shared.config.worker.clone();
+    match message {
+        WriterMessage::Outcome(_) | WriterMessage::Stop => {}
+        WriterMessage::FailRun {
+            run_id,
+            kind,
+            message,
+        } => {
+            tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
+            persist(shared, "fail a run", move |db| {
+                db.fail_run(&run_id, &kind, &message, now())
+            })
+            .await;
+        }
+        WriterMessage::CancelInFlight(run_id) => {
+            persist(shared, "cancel items", move |db| {
+                db.cancel_in_flight(&run_id, &worker, now())
+            })
+            .await;
+        }
+    }
+}
+
+/// Runs a write, retrying while the database is unavailable (outcomes must not be lost to a
+/// database restart). Other errors are logged; the affected items keep their claim and are
+/// picked up again when it expires.
+async fn persist<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    what: &'static str,
+    write: impl Fn(&evalboard_persistence::Database) -> Result<T, StoreError> + Send + Sync + 'static,
+) -> Option<T> {
+    let write = Arc::new(write);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let attempt = Arc::clone(&write);
+        match blocking(&shared.db, move |db| attempt(db)).await {
+            Ok(value) => return Some(value),
+            Err(StoreError::Unavailable(reason)) if !shared.stopping() => {
+                tracing::warn!(%reason, "cannot {what} yet; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot {what}");
+                return None;
+            }
+        }
+    }
+}
+
+fn now() -> evalboard_domain::Timestamp {
+    truncate_to_micros(Utc::now())
+}

@@ -1,0 +1,7 @@
+//! The engine against a real database (SQLite and PostgreSQL) and real HTTP: the Simulated
+//! provider, and an OpenAI-compatible stub server that misbehaves on request.
+
+mod support;
+
+mod simulated;
+mod stub_provider;

@@ -1,0 +1,326 @@
+//! The Simulated provider through the whole engine: faults retried, answers judged, cancel,
+//! retry, and a run that cannot proceed.
+
+use std::time::{Duration, Instant};
+
+use evalboard_domain::{
+    ExtractionTier, GenerationSettings, ItemState, RunSettings, RunStatus, SimulatedSettings,
+    extract_answer, judge_choice,
+};
+use evalboard_persistence::{ItemGrouping, ItemQuery, RetryScope, testing::TestDatabase};
+use evalboard_runner::{
+    ProviderKind,
+    providers::{CompletionRequest, client_for},
+};
+
+use crate::support::{
+    assert_counters_match_rows, count, create_run, engine_tests, import, items, now, provider,
+    registry, start_engine, wait_for, wait_terminal,
+};
+
+fn all_items(
+    db: &TestDatabase,
+    run: &evalboard_domain::RunId,
+) -> Vec<evalboard_persistence::ItemDetail> {
+    db.run_items(
+        run,
+        &ItemQuery {
+            states: vec![],
+            categories: vec![],
+            group_by: ItemGrouping::None,
+            after: None,
+            limit: 10_000,
+        },
+    )
+    .unwrap()
+    .items
+}
+
+fn simulated(settings: SimulatedSettings, max_attempts: u32, concurrency: u32) -> RunSettings {
+    RunSettings {
+        concurrency: Some(concurrency),
+        max_attempts: Some(max_attempts),
+        simulated: Some(settings),
+        ..Default::default()
+    }
+}
+
+async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabase) {
+    import(&db, "D", &items(80, |i| format!("Question {i}?")));
+    let settings = simulated(
+        SimulatedSettings {
+            accuracy: Some(0.7),
+            fault_rate: Some(0.3),
+            unparsed_rate: Some(0.1),
+            seed: Some(7),
+            latency_ms: None,
+        },
+        3,
+        16,
+    );
+    let run_id = create_run(&db, "Simulated", "m", "D", settings);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Simulated",
+            ProviderKind::Simulated,
+            None,
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+
+    assert_eq!(
+        run.status,
+        RunStatus::Completed,
+        "faulted items do not fail the run"
+    );
+    assert_counters_match_rows(&db, &run);
+    let p = run.counts.progress();
+    assert_eq!(p.total, 80);
+    assert_eq!(p.completed, 80);
+    assert!(
+        p.faulted > 0,
+        "with a 30% fault rate and 3 attempts some items fail: {p:?}"
+    );
+
+    // Exactly what the simulated model does for each item, asked directly.
+    let registry = registry(vec![provider(
+        "Simulated",
+        ProviderKind::Simulated,
+        None,
+        None,
+    )]);
+    let client = client_for(registry.get("Simulated").unwrap());
+    let dataset = items(80, |i| format!("Question {i}?"));
+    let generation = GenerationSettings::default();
+    let simulated_settings = run.settings.simulated.clone().unwrap();
+
+    let items = all_items(&db, &run_id);
+    for item in &items {
+        let source = &dataset[item.sequence as usize - 1];
+        let mut expected = (ItemState::Failed, 3);
+        for attempt in 1..=3 {
+            let request = CompletionRequest {
+                model: "m",
+                prompt: "",
+                generation: &generation,
+                attempt,
+                item_key: &source.id,
+                expected: (source.answer, source.choices.len()),
+                simulated: Some(&simulated_settings),
+            };
+            if let Ok(answer) = client.complete(request, &mut |_| {}).await {
+                let verdict = judge_choice(&extract_answer(&answer.text), source.answer);
+                expected = (verdict.state(), attempt);
+                break;
+            }
+        }
+        assert_eq!(
+            (item.state, item.attempt_count),
+            expected,
+            "item {}",
+            item.sequence
+        );
+        match item.state {
+            ItemState::Correct | ItemState::Incorrect => {
+                assert_eq!(
+                    item.judgments.len(),
+                    1,
+                    "item {} judged once",
+                    item.sequence
+                );
+                let judgment = &item.judgments[0];
+                assert_eq!(judgment.verdict, item.state);
+                assert_eq!(judgment.attempt, item.attempt_count);
+                let right = judgment.extracted_answer == Some(item.expected_answer.letter());
+                assert_eq!(
+                    right,
+                    item.state == ItemState::Correct,
+                    "item {}",
+                    item.sequence
+                );
+                assert!(
+                    item.prompt_text
+                        .as_deref()
+                        .unwrap()
+                        .contains(&item.question)
+                );
+                assert!(item.response_text.is_some() && item.answered_at.is_some());
+                assert_eq!(
+                    item.attempts.last().unwrap().outcome.as_deref(),
+                    Some("answered")
+                );
+            }
+            ItemState::Failed => {
+                assert_eq!(item.error.as_ref().unwrap().0, "server_error");
+                assert_eq!(item.attempt_count, 3, "failed after every attempt");
+                assert!(item.judgments.is_empty());
+            }
+            other => panic!("item {} ended {other}", item.sequence),
+        }
+        // Every attempt is kept, earlier ones as errors.
+        assert_eq!(item.attempts.len() as u32, item.attempt_count);
+        for earlier in &item.attempts[..item.attempts.len() - 1] {
+            assert_eq!(earlier.outcome.as_deref(), Some("error"));
+        }
+    }
+    let unparsed = items
+        .iter()
+        .filter(|i| i.extraction_tier == Some(ExtractionTier::Unparsed))
+        .count() as u64;
+    assert!(unparsed > 0);
+    assert_eq!(db.unparsed_count(&run_id).unwrap(), unparsed);
+    let logs = db.run_logs(&run_id, None, 10_000).unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("attempt 1 failed (server_error)"))
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("status running -> completed"))
+    );
+}
+
+async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
+    import(&db, "D", &items(40, |i| format!("Question {i}?")));
+    let settings = simulated(
+        SimulatedSettings {
+            latency_ms: Some(20_000),
+            ..Default::default()
+        },
+        3,
+        4,
+    );
+    let run_id = create_run(&db, "Simulated", "m", "D", settings);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Simulated",
+            ProviderKind::Simulated,
+            None,
+            None,
+        )]),
+    );
+    wait_for(&db, &run_id, Duration::from_secs(10), |r| {
+        r.counts.running == 4
+    })
+    .await;
+
+    let asked = Instant::now();
+    let requested = db.request_cancel(&run_id, now()).unwrap();
+    assert!(
+        requested.lifecycle.cancel_requested_at.is_some(),
+        "set at once"
+    );
+    assert_eq!(
+        requested.status,
+        RunStatus::Running,
+        "in-flight items still have to stop"
+    );
+    engine.signal().wake();
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(5)).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        asked.elapsed()
+    );
+    engine.shutdown().await;
+
+    assert_eq!(run.status, RunStatus::Canceled);
+    assert_eq!(run.counts.canceled, 40);
+    assert_counters_match_rows(&db, &run);
+    let items = all_items(&db, &run_id);
+    let aborted: Vec<_> = items.iter().filter(|i| !i.attempts.is_empty()).collect();
+    assert_eq!(aborted.len(), 4);
+    for item in aborted {
+        assert_eq!(item.attempts[0].outcome.as_deref(), Some("canceled"));
+    }
+    assert!(
+        db.request_cancel(&run_id, now()).is_err(),
+        "a terminal run cannot be canceled"
+    );
+}
+
+async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDatabase) {
+    import(&db, "D", &items(40, |i| format!("Question {i}?")));
+    // One attempt each: a fault fails the item at once. Faults are drawn per attempt, so the
+    // retry (attempt 2) of most faulted items succeeds.
+    let settings = simulated(
+        SimulatedSettings {
+            fault_rate: Some(0.5),
+            seed: Some(3),
+            ..Default::default()
+        },
+        1,
+        8,
+    );
+    let run_id = create_run(&db, "Simulated", "m", "D", settings);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Simulated",
+            ProviderKind::Simulated,
+            None,
+            None,
+        )]),
+    );
+    let first = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    let failed_before = first.counts.failed;
+    assert!(failed_before > 5, "{:?}", first.counts);
+
+    let retried = db.retry_run(&run_id, RetryScope::Faulted, now()).unwrap();
+    assert_eq!(retried.status, RunStatus::Pending);
+    assert_eq!(retried.counts.pending, failed_before);
+    assert_eq!(retried.retry_count, 1);
+    engine.signal().wake();
+    let second = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+
+    assert_eq!(second.status, RunStatus::Completed);
+    assert!(second.counts.failed < failed_before, "{:?}", second.counts);
+    assert_counters_match_rows(&db, &second);
+    let items = all_items(&db, &run_id);
+    let retried_items: Vec<_> = items.iter().filter(|i| i.attempt_count == 2).collect();
+    assert_eq!(retried_items.len() as u64, failed_before);
+    for item in retried_items {
+        assert_eq!(
+            item.attempts[0].outcome.as_deref(),
+            Some("error"),
+            "the first attempt stays readable"
+        );
+    }
+    assert!(db.retry_run(&run_id, RetryScope::Faulted, now()).is_ok() || second.counts.failed == 0);
+}
+
+async fn a_run_that_cannot_proceed_fails_with_the_reason(db: TestDatabase) {
+    import(&db, "D", &items(10, |i| format!("Question {i}?")));
+    let run_id = create_run(&db, "Keyless", "m", "D", RunSettings::default());
+    let keyless = provider(
+        "Keyless",
+        ProviderKind::OpenaiCompatible,
+        Some("http://127.0.0.1:9/v1".into()),
+        Some("EVALBOARD_TEST_KEY_THAT_IS_NEVER_SET"),
+    );
+    let engine = start_engine(&db, registry(vec![keyless]));
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.clone().unwrap();
+    assert_eq!(failure.kind, "not_configured");
+    assert!(
+        failure
+            .message
+            .contains("EVALBOARD_TEST_KEY_THAT_IS_NEVER_SET")
+    );
+    assert_eq!(count(&db, &run_id, ItemState::Failed), 10);
+    assert_counters_match_rows(&db, &run);
+}
+
+engine_tests!(
+    a_run_with_faults_completes_with_every_item_judged_once,
+    cancel_stops_in_flight_items_within_a_second,
+    retry_redispatches_faulted_items_and_keeps_earlier_attempts,
+    a_run_that_cannot_proceed_fails_with_the_reason,
+);

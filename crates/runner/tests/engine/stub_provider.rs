@@ -1,1 +1,298 @@
+//! An OpenAI-compatible stub server that streams, rate-limits, fails, hangs, cuts streams and
+//! sends garbage on request — and runs through it that still end with the right states.
+//!
+//! Each item's question carries its behaviour as `[[directive]]`; the stub counts requests per
+//! prompt, so `429x2` means "the first two requests get 429, then answer".
 
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
+use bytes_stub::sse;
+use evalboard_domain::{ItemState, RunSettings, RunStatus};
+use evalboard_persistence::{ItemDetail, ItemGrouping, ItemQuery, testing::TestDatabase};
+use evalboard_runner::ProviderKind;
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::support::{
+    assert_counters_match_rows, create_run, engine_tests, import, items, provider, registry,
+    start_engine, wait_terminal,
+};
+
+/// A stub provider on a local port, stopped when dropped.
+pub(crate) struct Stub {
+    pub(crate) base_url: String,
+    handle: ServerHandle,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
+    }
+}
+
+pub(crate) fn start_stub() -> Stub {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let counts = web::Data::new(Mutex::new(HashMap::<String, u32>::new()));
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(counts.clone())
+                    .route("/v1/chat/completions", web::post().to(chat))
+            })
+            .workers(2)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .expect("bind the stub");
+            let addr = server.addrs()[0];
+            let server = server.run();
+            tx.send((addr, server.handle()))
+                .expect("report the address");
+            let _ = server.await;
+        });
+    });
+    let (addr, handle) = rx.recv().expect("the stub starts");
+    Stub {
+        base_url: format!("http://{addr}/v1"),
+        handle,
+    }
+}
+
+mod bytes_stub {
+    use actix_web::web::Bytes;
+
+    /// One server-sent event carrying `data`.
+    pub(super) fn sse(data: &str) -> Bytes {
+        Bytes::from(format!("data: {data}\n\n"))
+    }
+}
+
+fn delta(text: &str) -> String {
+    json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        .to_string()
+}
+
+fn finish() -> String {
+    json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string()
+}
+
+fn usage() -> String {
+    json!({"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}})
+        .to_string()
+}
+
+fn streamed(letter: char) -> HttpResponse {
+    let events = vec![
+        sse(&delta("Let's think. ")),
+        sse(&delta("The answer is ")),
+        sse(&delta(&format!("({letter})."))),
+        sse(&finish()),
+        sse(&usage()),
+        sse("[DONE]"),
+    ];
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(stream::iter(
+            events.into_iter().map(Ok::<_, actix_web::Error>),
+        ))
+}
+
+async fn chat(
+    body: web::Json<Value>,
+    counts: web::Data<Mutex<HashMap<String, u32>>>,
+) -> HttpResponse {
+    let prompt = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(body["stream"], true, "the engine streams");
+    let directive = prompt
+        .split("[[")
+        .nth(1)
+        .and_then(|rest| rest.split("]]").next())
+        .unwrap_or("ok")
+        .to_owned();
+    let request_number = {
+        let mut counts = counts.lock().unwrap();
+        let n = counts.entry(prompt).or_default();
+        *n += 1;
+        *n
+    };
+    // `name` or `namexN`: misbehave on the first N requests (always without a count).
+    let (name, times) = match directive.split_once('x') {
+        Some((name, n)) => (name.to_owned(), n.parse().unwrap_or(u32::MAX)),
+        None => (directive.clone(), u32::MAX),
+    };
+    if request_number > times || name == "ok" {
+        return streamed('B');
+    }
+    match name.as_str() {
+        "wrong" => streamed('D'),
+        "429" => HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "0"))
+            .json(json!({"error": {"message": "Rate limit reached for requests"}})),
+        "500" => HttpResponse::InternalServerError().body("upstream exploded"),
+        "auth" => HttpResponse::Unauthorized()
+            .json(json!({"error": {"message": "Incorrect API key provided"}})),
+        "hang" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            streamed('B')
+        }
+        "cut" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .streaming(stream::iter(
+                [sse(&delta("Let's think. ")), sse(&delta("The ans"))]
+                    .map(Ok::<_, actix_web::Error>),
+            )),
+        "idle" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .streaming(
+                stream::iter([Ok::<_, actix_web::Error>(sse(&delta("Let's")))]).chain(
+                    stream::once(async {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        Ok(sse("[DONE]"))
+                    }),
+                ),
+            ),
+        "garbage" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .body("data: {this is not json\n\ndata: [DONE]\n\n"),
+        other => panic!("unknown directive {other}"),
+    }
+}
+
+fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail> {
+    db.run_items(
+        run,
+        &ItemQuery {
+            states: vec![],
+            categories: vec![],
+            group_by: ItemGrouping::None,
+            after: None,
+            limit: 1000,
+        },
+    )
+    .unwrap()
+    .items
+}
+
+const DIRECTIVES: [&str; 9] = [
+    "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok",
+];
+
+async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(DIRECTIVES.len(), |i| {
+            format!("Question {i}? [[{}]]", DIRECTIVES[i])
+        }),
+    );
+    let run_id = create_run(
+        &db,
+        "Stub",
+        "m",
+        "D",
+        RunSettings {
+            concurrency: Some(9),
+            max_attempts: Some(3),
+            ..Default::default()
+        },
+    );
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_counters_match_rows(&db, &run);
+    let items = all_items(&db, &run_id);
+    let summary: Vec<(&str, ItemState, u32, Option<&str>)> = items
+        .iter()
+        .map(|item| {
+            let first_error = item.attempts.first().and_then(|a| a.error_kind.as_deref());
+            (
+                DIRECTIVES[item.sequence as usize - 1],
+                item.state,
+                item.attempt_count,
+                first_error,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("ok", ItemState::Correct, 1, None),
+            ("429x2", ItemState::Correct, 3, Some("rate_limited")),
+            ("500x1", ItemState::Correct, 2, Some("server_error")),
+            ("cutx1", ItemState::Correct, 2, Some("stream_cut")),
+            ("idlex1", ItemState::Correct, 2, Some("timeout")),
+            ("wrong", ItemState::Incorrect, 1, None),
+            ("hang", ItemState::Failed, 3, Some("timeout")),
+            ("garbage", ItemState::Failed, 3, Some("malformed")),
+            ("ok", ItemState::Correct, 1, None),
+        ]
+    );
+    let ok = &items[0];
+    assert_eq!(
+        ok.response_text.as_deref(),
+        Some("Let's think. The answer is (B).")
+    );
+    assert_eq!(
+        (ok.prompt_tokens, ok.completion_tokens),
+        (Some(42), Some(7)),
+        "usage is recorded"
+    );
+    assert!(ok.first_token_at.is_some() && ok.first_token_at <= ok.answered_at);
+    let hang = &items[6];
+    assert_eq!(hang.error.as_ref().unwrap().0, "timeout");
+    let logs = db.run_logs(&run_id, None, 1000).unwrap();
+    assert!(logs.iter().any(|l| l.sequence == Some(2) && l.message.contains("attempt 1 failed (rate_limited)")));
+    assert!(
+        logs.iter().any(
+            |l| l.sequence == Some(7) && l.message.contains("failed after attempt 3 (timeout)")
+        )
+    );
+}
+
+async fn refused_credentials_fail_the_run(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(5, |i| format!("Question {i}? [[auth]]")));
+    let run_id = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.clone().unwrap();
+    assert_eq!(failure.kind, "unauthorized");
+    assert!(
+        failure.message.contains("Incorrect API key"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(run.counts.failed, 5);
+    assert_counters_match_rows(&db, &run);
+}
+
+engine_tests!(
+    misbehaving_provider_runs_end_with_the_right_states,
+    refused_credentials_fail_the_run
+);

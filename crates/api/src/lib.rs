@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod body;
 mod cursor;
 pub mod dto;
 mod error;

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use evalboard_domain::Run;
 use evalboard_persistence::{Database, StoreError};
-use evalboard_runner::ProviderRegistry;
+use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
 use crate::error::ApiError;
 
@@ -14,15 +15,38 @@ pub struct AppState {
     pub db: Database,
     /// The configured providers.
     pub providers: Arc<ProviderRegistry>,
+    /// The engine running runs on this server, if any.
+    pub engine: Option<EngineSignal>,
 }
 
 impl AppState {
-    /// State over a database and a provider registry.
-    pub fn new(db: Database, providers: ProviderRegistry) -> Self {
+    /// State over a database and a provider registry, without an engine.
+    pub fn new(db: Database, providers: impl Into<Arc<ProviderRegistry>>) -> Self {
         Self {
             db,
-            providers: Arc::new(providers),
+            providers: providers.into(),
+            engine: None,
         }
+    }
+
+    /// The same state with an engine to wake and read activity from.
+    pub fn with_engine(mut self, engine: EngineSignal) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Tells the engine to look for work now (after a create, cancel or retry).
+    pub(crate) fn wake_engine(&self) {
+        if let Some(engine) = &self.engine {
+            engine.wake();
+        }
+    }
+
+    /// Whether a run's provider is simulated.
+    pub(crate) fn is_simulated(&self, run: &Run) -> bool {
+        self.providers
+            .get(&run.provider_name)
+            .is_some_and(|p| p.kind == ProviderKind::Simulated)
     }
 
     /// Runs a blocking database call on actix's blocking pool, so request workers never wait

@@ -17,7 +17,7 @@ pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
 pub use events::StoredEvent;
-pub use logs::{LogLevel, RunLogEntry};
+pub use logs::{LogLevel, LogQuery, RunLogEntry};
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, Claim, ClaimRequest, ClaimedItem,
     CreatedRun, IdempotencyKey, ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping,

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// How important a log entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     /// Detail for troubleshooting.
     Debug,
@@ -35,7 +35,8 @@ impl LogLevel {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// The level named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
         [Self::Debug, Self::Info, Self::Warn, Self::Error]
             .into_iter()
             .find(|l| l.as_str() == s)
@@ -130,6 +131,27 @@ pub(crate) fn append_many(
     Ok(())
 }
 
+/// Which log entries of a run to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Only entries at this level or above (all when `None`).
+    pub min_level: Option<LogLevel>,
+    /// Only entries about this item.
+    pub sequence: Option<u32>,
+    /// Only entries with an id above this.
+    pub after: Option<i64>,
+}
+
+impl LogLevel {
+    fn at_least(self) -> Vec<&'static str> {
+        [Self::Debug, Self::Info, Self::Warn, Self::Error]
+            .into_iter()
+            .filter(|l| *l >= self)
+            .map(Self::as_str)
+            .collect()
+    }
+}
+
 impl Database {
     /// A run's log entries with an id above `after`, oldest first, at most `limit`.
     pub fn run_logs(
@@ -138,11 +160,35 @@ impl Database {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<RunLogEntry>, StoreError> {
+        self.query_logs(
+            run_id,
+            &LogQuery {
+                after,
+                ..Default::default()
+            },
+            limit,
+        )
+    }
+
+    /// A run's log entries matching `query`, oldest first, at most `limit`.
+    pub fn query_logs(
+        &self,
+        run_id: &RunId,
+        query: &LogQuery,
+        limit: u32,
+    ) -> Result<Vec<RunLogEntry>, StoreError> {
         self.read(|conn| {
-            run_logs::table
+            let mut q = run_logs::table
                 .filter(run_logs::run_id.eq(run_id.as_str()))
-                .filter(run_logs::id.gt(after.unwrap_or(0)))
-                .order(run_logs::id.asc())
+                .filter(run_logs::id.gt(query.after.unwrap_or(0)))
+                .into_boxed();
+            if let Some(level) = query.min_level {
+                q = q.filter(run_logs::level.eq_any(level.at_least()));
+            }
+            if let Some(sequence) = query.sequence {
+                q = q.filter(run_logs::sequence.eq(sequence as i32));
+            }
+            q.order(run_logs::id.asc())
                 .limit(i64::from(limit))
                 .select(LogRow::as_select())
                 .load(conn)?

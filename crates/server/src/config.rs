@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::Context;
 use evalboard_persistence::PoolOptions;
-use evalboard_runner::ProviderConfig;
+use evalboard_runner::{EngineConfig, ProviderConfig};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
@@ -32,6 +32,11 @@ pub(crate) struct Config {
     pub(crate) load_demo_dataset: bool,
     /// Connection pool settings.
     pub(crate) database: DatabaseConfig,
+    /// Engine settings.
+    pub(crate) engine: EngineSection,
+    /// Name of this server's claims (`EVALBOARD_WORKER_ID`); see [`Config::worker_id`].
+    #[serde(default)]
+    pub(crate) worker_id: Option<String>,
     /// Configured providers, by configuration id.
     pub(crate) providers: BTreeMap<String, ProviderConfig>,
 }
@@ -42,6 +47,15 @@ pub(crate) struct Config {
 pub(crate) struct DatabaseConfig {
     max_connections: u32,
     acquire_timeout_secs: u64,
+}
+
+/// `[engine]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EngineSection {
+    global_concurrency: usize,
+    default_run_concurrency: u32,
+    lease_secs: u64,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -91,6 +105,34 @@ impl Config {
             .clone()
             .filter(|url| !url.is_empty())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("evalboard.db").display()))
+    }
+
+    /// The engine's settings, for this server's worker name.
+    pub(crate) fn engine_config(&self, worker: String) -> EngineConfig {
+        let mut config = EngineConfig::new(worker);
+        config.global_concurrency = self.engine.global_concurrency.clamp(1, 10_000);
+        config.default_run_concurrency = self.engine.default_run_concurrency.clamp(1, 256);
+        config.lease = Duration::from_secs(self.engine.lease_secs.clamp(5, 3_600));
+        config.renew_every = config.lease / 3;
+        config
+    }
+
+    /// This server's worker name: configured, or created once and kept in the data directory.
+    pub(crate) fn worker_id(&self) -> anyhow::Result<String> {
+        if let Some(id) = self.worker_id.as_ref().filter(|id| !id.trim().is_empty()) {
+            return Ok(id.trim().to_owned());
+        }
+        let path = self.data_dir.join("worker-id");
+        if let Ok(id) = std::fs::read_to_string(&path)
+            && !id.trim().is_empty()
+        {
+            return Ok(id.trim().to_owned());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        let id = format!("worker-{}", uuid::Uuid::now_v7().simple());
+        std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(id)
     }
 
     /// Pool settings.

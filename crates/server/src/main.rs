@@ -6,14 +6,14 @@ mod config;
 mod demo;
 mod import;
 
-use std::{io::IsTerminal, path::PathBuf};
+use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use evalboard_api::AppState;
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
-use evalboard_runner::ProviderRegistry;
+use evalboard_runner::{EngineHandle, ProviderRegistry, providers::ClientSet};
 
 use crate::config::{Config, Overrides};
 
@@ -117,14 +117,31 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
 }
 
 fn serve(config: Config, db: Database) -> anyhow::Result<()> {
-    let providers = ProviderRegistry::from_config(&config.providers, |var| {
+    let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
-    })?;
+    })?);
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }
-    let state = AppState::new(db, providers);
-    actix_web::rt::System::new().block_on(async move {
+    let worker = config.worker_id()?;
+    tracing::info!(%worker, "starting the engine");
+    // The engine gets a runtime of its own, beside actix's per-worker ones.
+    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("engine")
+        .enable_all()
+        .build()?;
+    let engine = {
+        let _runtime = engine_runtime.enter();
+        EngineHandle::start(
+            db.clone(),
+            Arc::clone(&providers),
+            ClientSet::from_registry(&providers),
+            config.engine_config(worker),
+        )
+    };
+    let state = AppState::new(db, providers).with_engine(engine.signal());
+    let served = actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
             .bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?
@@ -134,7 +151,10 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
         }
         // actix-web stops on SIGTERM, SIGINT and SIGQUIT, finishing requests in flight.
         server.run().await?;
-        tracing::info!("stopped");
-        Ok(())
-    })
+        anyhow::Ok(())
+    });
+    // Items in flight keep their claims: the next start of this worker takes them back.
+    engine_runtime.block_on(engine.shutdown());
+    tracing::info!("stopped");
+    served
 }

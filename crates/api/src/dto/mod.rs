@@ -3,12 +3,19 @@
 
 mod dataset;
 mod health;
+mod item;
+mod log;
 mod provider;
 mod run;
 mod settings;
 
 pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
 pub use health::HealthDto;
+pub use item::{
+    ActivityDto, AttemptDto, ErrorDto, ItemDetailDto, ItemGroupDto, ItemPageDto, TimingsDto,
+    UsageDto, VerdictDto,
+};
+pub use log::{LogEntryDto, LogPageDto};
 pub use provider::ProviderDto;
 pub use run::{
     ActiveRunDto, CreateRunRequest, DatasetRefDto, ItemSnapshotDto, LifecycleDto, ProgressDto,

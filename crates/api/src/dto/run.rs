@@ -93,6 +93,10 @@ pub struct ItemSnapshotDto {
     pub prompt_text: String,
     /// The answer options, in letter order (A, B, ...).
     pub choices: Vec<String>,
+    /// Streaming preview and chunk counts while the item streams on the server asked (absent
+    /// otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<super::ActivityDto>,
 }
 
 /// One snapshot of `GET /runs/active`.
@@ -150,6 +154,18 @@ pub struct RunDetailDto {
     /// When anything about it last changed.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// `true` when the provider is the offline Simulated one: the answers are not a real
+    /// model's.
+    pub simulated: bool,
+    /// How many times the run was retried.
+    pub retry_count: u32,
+    /// Why the run failed as a whole, or `null`.
+    #[schema(required = true)]
+    pub failure: Option<super::ErrorDto>,
+    /// Judged answers no letter could be extracted from (counted incorrect). Only in
+    /// `GET /runs/{run_id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unparsed: Option<u64>,
 }
 
 /// A page of `GET /runs`.
@@ -206,6 +222,7 @@ impl From<ItemSnapshot> for ItemSnapshotDto {
             state: item.state.as_str().to_owned(),
             prompt_text: item.prompt_text,
             choices: item.choices,
+            activity: None,
         }
     }
 }
@@ -222,8 +239,10 @@ impl From<ActiveRun> for ActiveRunDto {
     }
 }
 
-impl From<&Run> for RunDetailDto {
-    fn from(run: &Run) -> Self {
+impl RunDetailDto {
+    /// The detail of `run`; `simulated` says whether its provider is simulated, `unparsed` is
+    /// given by the single-run view only.
+    pub fn new(run: &Run, simulated: bool, unparsed: Option<u64>) -> Self {
         Self {
             run: RunDto::from(run),
             progress: run.counts.progress().into(),
@@ -238,6 +257,13 @@ impl From<&Run> for RunDetailDto {
             started_at: run.started_at.map(api_time),
             finished_at: run.finished_at.map(api_time),
             updated_at: api_time(run.updated_at),
+            simulated,
+            retry_count: run.retry_count,
+            failure: run.failure.as_ref().map(|f| super::ErrorDto {
+                kind: f.kind.clone(),
+                message: f.message.clone(),
+            }),
+            unparsed,
         }
     }
 }

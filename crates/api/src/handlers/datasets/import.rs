@@ -8,13 +8,13 @@ use evalboard_domain::{
     truncate_to_micros,
 };
 use evalboard_persistence::DatasetImport;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
+    body::read_body,
     dto::{DatasetDto, DatasetImportResponse},
-    error::{ApiError, Problem, ProblemItem, payload_error},
+    error::{ApiError, Problem, ProblemItem},
     params::shorten,
     state::AppState,
 };
@@ -75,7 +75,13 @@ pub(crate) async fn import_dataset(
     let name = DatasetName::parse(&query.name)
         .map_err(|message| ApiError::bad_parameter("name", message))?;
     let format = format(query.format.as_deref(), &req)?;
-    let body = read_body(&req, payload).await?;
+    let body = read_body(
+        &req,
+        payload,
+        MAX_DATASET_BYTES,
+        "dataset files are limited to 64 MiB",
+    )
+    .await?;
 
     let parsed = web::block(move || parse_items(format, &body))
         .await
@@ -149,31 +155,4 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
             shorten(content_type)
         ))),
     }
-}
-
-/// Reads the body, refusing it as soon as it is known to exceed [`MAX_DATASET_BYTES`].
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "dataset files are limited to {} MiB",
-            MAX_DATASET_BYTES / (1024 * 1024)
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_DATASET_BYTES) {
-        return Err(too_large());
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(payload_error)?;
-        if body.len() + chunk.len() > MAX_DATASET_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -39,7 +39,19 @@ pub(crate) async fn list_active_runs(
 ) -> Result<web::Json<Vec<ActiveRunDto>>, ApiError> {
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
     let board = state.with_db(move |db| db.active_runs(limit)).await?;
-    Ok(web::Json(
-        board.into_iter().map(ActiveRunDto::from).collect(),
-    ))
+    let snapshots = board
+        .into_iter()
+        .map(|active| {
+            let run_id = active.run.id.clone();
+            let mut snapshot = ActiveRunDto::from(active);
+            if let (Some(engine), Some(current)) = (&state.engine, snapshot.current_item.as_mut()) {
+                current.activity = engine
+                    .activity()
+                    .get(&run_id, current.sequence)
+                    .map(Into::into);
+            }
+            snapshot
+        })
+        .collect();
+    Ok(web::Json(snapshots))
 }

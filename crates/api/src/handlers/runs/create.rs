@@ -82,7 +82,12 @@ pub(crate) async fn create_run(
     if created.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(RunDetailDto::from(&created.run)))
+    state.wake_engine();
+    Ok(response.json(RunDetailDto::new(
+        &created.run,
+        state.is_simulated(&created.run),
+        None,
+    )))
 }
 
 /// The objects of a run request. serde would also read a struct written as a JSON array

@@ -1,12 +1,10 @@
 //! `GET /runs/{run_id}`: one run's detail summary.
 
 use actix_web::{get, web};
-use evalboard_domain::RunId;
 
 use crate::{
     dto::RunDetailDto,
     error::{ApiError, Problem},
-    params::shorten,
     state::AppState,
 };
 
@@ -25,8 +23,13 @@ pub(crate) async fn get_run(
     state: web::Data<AppState>,
     run_id: web::Path<String>,
 ) -> Result<web::Json<RunDetailDto>, ApiError> {
-    let id = RunId::parse(&run_id)
-        .map_err(|_| ApiError::NotFound(format!("no run `{}`", shorten(&run_id))))?;
-    let run = state.with_db(move |db| db.get_run(&id)).await?;
-    Ok(web::Json(RunDetailDto::from(&run)))
+    let id = super::run_id(&run_id)?;
+    let (run, unparsed) = state
+        .with_db(move |db| Ok((db.get_run(&id)?, db.unparsed_count(&id)?)))
+        .await?;
+    Ok(web::Json(RunDetailDto::new(
+        &run,
+        state.is_simulated(&run),
+        Some(unparsed),
+    )))
 }

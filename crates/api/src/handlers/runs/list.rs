@@ -77,7 +77,11 @@ pub(crate) async fn list_runs(
 ) -> Result<web::Json<RunPageDto>, ApiError> {
     let query = query.into_inner();
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 100, 20)?;
-    let cursor = query.cursor.as_deref().map(cursor::decode).transpose()?;
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode_run)
+        .transpose()?;
     let filter = RunFilter {
         statuses: statuses(query.status.as_deref())?,
         provider_name: text("providerName", query.provider_name)?,
@@ -90,8 +94,12 @@ pub(crate) async fn list_runs(
         .with_db(move |db| db.list_runs(&filter, cursor.as_ref(), limit))
         .await?;
     Ok(web::Json(RunPageDto {
-        runs: page.runs.iter().map(RunDetailDto::from).collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode),
+        runs: page
+            .runs
+            .iter()
+            .map(|run| RunDetailDto::new(run, state.is_simulated(run), None))
+            .collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode_run),
     }))
 }
 

@@ -1,0 +1,318 @@
+//! Items of a run on the wire: streaming activity, full drill-down detail, groups and pages.
+
+use evalboard_persistence::{AttemptRecord, ItemDetail, ItemGroup, JudgmentRecord};
+use evalboard_runner::Activity;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::api_time;
+
+/// What an item in flight is streaming right now (`currentItem.activity`). Kept in memory by the
+/// server working on the item; absent when the item is not streaming there.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityDto {
+    /// The attempt streaming.
+    pub attempt: u32,
+    /// The last characters received (at most 160).
+    pub preview: String,
+    /// Chunks received so far.
+    pub chunk_count: u64,
+    /// Characters received so far.
+    pub received_chars: u64,
+    /// When the first chunk arrived.
+    #[schema(format = DateTime, required = true)]
+    pub first_chunk_at: Option<String>,
+    /// When the latest chunk arrived.
+    #[schema(format = DateTime, required = true)]
+    pub last_chunk_at: Option<String>,
+}
+
+impl From<Activity> for ActivityDto {
+    fn from(a: Activity) -> Self {
+        Self {
+            attempt: a.attempt,
+            preview: a.preview,
+            chunk_count: a.chunk_count,
+            received_chars: a.received_chars,
+            first_chunk_at: a.first_chunk_at.map(api_time),
+            last_chunk_at: a.last_chunk_at.map(api_time),
+        }
+    }
+}
+
+/// One attempt at an item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptDto {
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// `answered`, `error`, `canceled`, `lost` (its worker went away), or `null` in flight.
+    #[schema(required = true)]
+    pub outcome: Option<String>,
+    /// The error, for a failed attempt.
+    #[schema(required = true)]
+    pub error: Option<ErrorDto>,
+    /// When it was sent.
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    /// When its first chunk arrived.
+    #[schema(format = DateTime, required = true)]
+    pub first_token_at: Option<String>,
+    /// When it ended.
+    #[schema(format = DateTime, required = true)]
+    pub finished_at: Option<String>,
+    /// Milliseconds from sending to the end.
+    #[schema(required = true)]
+    pub latency_ms: Option<i64>,
+}
+
+/// An error kind and message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDto {
+    /// `rate_limited`, `server_error`, `timeout`, `stream_cut`, `malformed`, `network`,
+    /// `unauthorized`, `not_found`, `rejected`, `not_configured`, ...
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// One verdict given on an item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerdictDto {
+    /// The attempt judged.
+    pub attempt: u32,
+    /// `correct` or `incorrect`.
+    pub verdict: String,
+    /// The letter extracted, if any.
+    #[schema(required = true)]
+    pub extracted_answer: Option<String>,
+    /// `answer_is`, `answer_label`, `last_letter` or `unparsed`.
+    pub extraction_tier: String,
+    /// `choice`, or `llm:<provider>/<model>`.
+    pub judge: String,
+    /// The judge's reasons, if given.
+    #[schema(required = true)]
+    pub rationale: Option<String>,
+    /// When.
+    #[schema(format = DateTime)]
+    pub judged_at: String,
+}
+
+/// When things happened to an item (latest attempt).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimingsDto {
+    /// Created, or reopened by a retry.
+    #[schema(format = DateTime, required = true)]
+    pub queued_at: Option<String>,
+    /// Latest attempt sent.
+    #[schema(format = DateTime, required = true)]
+    pub started_at: Option<String>,
+    /// First streamed chunk.
+    #[schema(format = DateTime, required = true)]
+    pub first_token_at: Option<String>,
+    /// Answer complete.
+    #[schema(format = DateTime, required = true)]
+    pub answered_at: Option<String>,
+    /// Verdict given.
+    #[schema(format = DateTime, required = true)]
+    pub judged_at: Option<String>,
+    /// Terminal state reached.
+    #[schema(format = DateTime, required = true)]
+    pub finished_at: Option<String>,
+    /// Milliseconds from sending the latest attempt to its complete answer.
+    #[schema(required = true)]
+    pub latency_ms: Option<i64>,
+    /// Milliseconds from sending to the first chunk.
+    #[schema(required = true)]
+    pub time_to_first_token_ms: Option<i64>,
+}
+
+/// Tokens of the latest answer, as the provider reported them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageDto {
+    /// Prompt tokens.
+    #[schema(required = true)]
+    pub prompt_tokens: Option<u32>,
+    /// Generated tokens.
+    #[schema(required = true)]
+    pub completion_tokens: Option<u32>,
+}
+
+/// Everything recorded about one item of a run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemDetailDto {
+    /// 1-based position in the run.
+    pub sequence: u32,
+    /// The dataset item's id (MMLU-Pro `question_id`).
+    pub dataset_item_id: String,
+    /// Its category.
+    pub category: String,
+    /// `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`.
+    pub state: String,
+    /// The question.
+    pub question: String,
+    /// The prompt sent to the model (null until first dispatched).
+    #[schema(required = true)]
+    pub prompt_text: Option<String>,
+    /// The options, in letter order.
+    pub choices: Vec<String>,
+    /// The key's letter.
+    pub expected_answer: String,
+    /// The model's latest answer.
+    #[schema(required = true)]
+    pub response_text: Option<String>,
+    /// The letter extracted from it, once judged.
+    #[schema(required = true)]
+    pub extracted_answer: Option<String>,
+    /// Which extraction rule matched (`answer_is`, `answer_label`, `last_letter`, `unparsed`).
+    #[schema(required = true)]
+    pub extraction_tier: Option<String>,
+    /// `correct` or `incorrect` once judged.
+    #[schema(required = true)]
+    pub verdict: Option<String>,
+    /// Which judge decided.
+    #[schema(required = true)]
+    pub judge: Option<String>,
+    /// The judge's reasons, if given.
+    #[schema(required = true)]
+    pub judge_rationale: Option<String>,
+    /// Every verdict given, oldest first (a retry of a judged item adds one).
+    pub verdicts: Vec<VerdictDto>,
+    /// The last error, if any.
+    #[schema(required = true)]
+    pub error: Option<ErrorDto>,
+    /// Attempts made.
+    pub attempt_count: u32,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptDto>,
+    /// Timings of the latest attempt.
+    pub timings: TimingsDto,
+    /// Token usage of the latest answer.
+    pub usage: UsageDto,
+}
+
+fn millis(
+    from: Option<evalboard_domain::Timestamp>,
+    to: Option<evalboard_domain::Timestamp>,
+) -> Option<i64> {
+    Some((to? - from?).num_milliseconds())
+}
+
+impl From<AttemptRecord> for AttemptDto {
+    fn from(a: AttemptRecord) -> Self {
+        Self {
+            attempt: a.attempt,
+            outcome: a.outcome,
+            error: a.error_kind.map(|kind| ErrorDto {
+                kind,
+                message: a.error_message.unwrap_or_default(),
+            }),
+            started_at: api_time(a.started_at),
+            first_token_at: a.first_token_at.map(api_time),
+            finished_at: a.finished_at.map(api_time),
+            latency_ms: millis(Some(a.started_at), a.finished_at),
+        }
+    }
+}
+
+impl From<JudgmentRecord> for VerdictDto {
+    fn from(j: JudgmentRecord) -> Self {
+        Self {
+            attempt: j.attempt,
+            verdict: j.verdict.as_str().to_owned(),
+            extracted_answer: j.extracted_answer.map(String::from),
+            extraction_tier: j.extraction_tier.as_str().to_owned(),
+            judge: j.judge,
+            rationale: j.rationale,
+            judged_at: api_time(j.at),
+        }
+    }
+}
+
+impl From<ItemDetail> for ItemDetailDto {
+    fn from(item: ItemDetail) -> Self {
+        let judged = matches!(
+            item.state,
+            evalboard_domain::ItemState::Correct | evalboard_domain::ItemState::Incorrect
+        );
+        Self {
+            sequence: item.sequence,
+            dataset_item_id: item.dataset_item_id,
+            category: item.category,
+            state: item.state.as_str().to_owned(),
+            question: item.question,
+            prompt_text: item.prompt_text,
+            choices: item.choices,
+            expected_answer: item.expected_answer.letter().to_string(),
+            response_text: item.response_text,
+            extracted_answer: item.extracted_answer.map(String::from),
+            extraction_tier: item.extraction_tier.map(|t| t.as_str().to_owned()),
+            verdict: judged.then(|| item.state.as_str().to_owned()),
+            judge: item.judge,
+            judge_rationale: item.judge_rationale,
+            verdicts: item.judgments.into_iter().map(Into::into).collect(),
+            error: item.error.map(|(kind, message)| ErrorDto { kind, message }),
+            attempt_count: item.attempt_count,
+            attempts: item.attempts.into_iter().map(Into::into).collect(),
+            timings: TimingsDto {
+                queued_at: item.queued_at.map(api_time),
+                started_at: item.started_at.map(api_time),
+                first_token_at: item.first_token_at.map(api_time),
+                answered_at: item.answered_at.map(api_time),
+                judged_at: item.judged_at.map(api_time),
+                finished_at: item.finished_at.map(api_time),
+                latency_ms: millis(item.started_at, item.answered_at),
+                time_to_first_token_ms: millis(item.started_at, item.first_token_at),
+            },
+            usage: UsageDto {
+                prompt_tokens: item.prompt_tokens,
+                completion_tokens: item.completion_tokens,
+            },
+        }
+    }
+}
+
+/// A group of items with its counts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemGroupDto {
+    /// The category, the state, or `all`.
+    pub key: String,
+    /// Counts of the group's items, as in the run's `progress`.
+    pub progress: super::ProgressDto,
+    /// Strict accuracy: correct / (correct + incorrect), unparsed answers counted incorrect;
+    /// `null` before anything is judged.
+    #[schema(required = true)]
+    pub accuracy: Option<f64>,
+}
+
+impl From<ItemGroup> for ItemGroupDto {
+    fn from(group: ItemGroup) -> Self {
+        let judged = group.counts.correct + group.counts.incorrect;
+        Self {
+            key: group.key,
+            progress: group.counts.progress().into(),
+            accuracy: (judged > 0).then(|| group.counts.correct as f64 / judged as f64),
+        }
+    }
+}
+
+/// `GET /runs/{run_id}/items`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPageDto {
+    /// `category`, `state` or `none`.
+    pub group_by: String,
+    /// Every group of the filtered items, by key, with counts over all pages.
+    pub groups: Vec<ItemGroupDto>,
+    /// This page of items, by group key then sequence.
+    pub items: Vec<ItemDetailDto>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,38 @@
+//! `POST /runs/{run_id}/cancel`: stop a pending or running run.
+
+use actix_web::{HttpResponse, post, web};
+use chrono::Utc;
+use evalboard_domain::truncate_to_micros;
+
+use super::run_id;
+use crate::{
+    dto::RunDetailDto,
+    error::{ApiError, Problem},
+    state::AppState,
+};
+
+/// Cancel a run. `lifecycle.cancelRequestedAt` is set at once and unstarted items end
+/// `canceled`; items in flight are aborted within about a second, then the run ends `canceled`
+/// (at once when nothing was in flight). The response shows the run right after the request.
+#[utoipa::path(
+    tag = "runs",
+    params(("run_id" = String, Path, description = "Run id")),
+    responses(
+        (status = 202, description = "Cancel requested", body = RunDetailDto),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is already completed, failed or canceled", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/runs/{run_id}/cancel")]
+pub(crate) async fn cancel_run(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = run_id(&path)?;
+    let run = state
+        .with_db(move |db| db.request_cancel(&id, truncate_to_micros(Utc::now())))
+        .await?;
+    state.wake_engine();
+    Ok(HttpResponse::Accepted().json(RunDetailDto::new(&run, state.is_simulated(&run), None)))
+}

@@ -1,0 +1,133 @@
+//! `GET /runs/{run_id}/items`: the run's items, grouped, filtered and paged, with everything
+//! recorded about each.
+
+use actix_web::{get, web};
+use evalboard_domain::ItemState;
+use evalboard_persistence::{ItemGrouping, ItemQuery};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::run_id;
+use crate::{
+    cursor,
+    dto::{ItemDetailDto, ItemGroupDto, ItemPageDto},
+    error::{ApiError, Problem},
+    params::{bounded_int, shorten},
+    state::AppState,
+};
+
+/// Query of `GET /runs/{run_id}/items`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ItemsQuery {
+    /// `category` (default), `state` or `none`.
+    #[param(pattern = "^(category|state|none)$")]
+    group_by: Option<String>,
+    /// Comma-separated item states, e.g. `failed,canceled`.
+    state: Option<String>,
+    /// Comma-separated categories, e.g. `law,math`.
+    #[param(min_length = 1)]
+    category: Option<String>,
+    /// `nextCursor` of the previous page.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+}
+
+/// Items of a run with their groups. Groups (by category, by state, or one group `all`) carry
+/// counts and strict accuracy over every item matching the filters; items come a page at a
+/// time, ordered by group key then sequence, each with prompt, choices, expected answer,
+/// response, extracted answer and rule, verdicts, attempts, error, timings and token usage.
+#[utoipa::path(
+    tag = "runs",
+    params(("run_id" = String, Path, description = "Run id"), ItemsQuery),
+    responses(
+        (status = 200, description = "Groups and a page of items", body = ItemPageDto),
+        (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/{run_id}/items")]
+pub(crate) async fn list_run_items(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ItemsQuery>,
+) -> Result<web::Json<ItemPageDto>, ApiError> {
+    let id = run_id(&path)?;
+    let query = query.into_inner();
+    let group_by = match query.group_by.as_deref().unwrap_or("category") {
+        "category" => ItemGrouping::Category,
+        "state" => ItemGrouping::State,
+        "none" => ItemGrouping::None,
+        other => {
+            return Err(ApiError::bad_parameter(
+                "groupBy",
+                format!("must be category, state or none, got `{}`", shorten(other)),
+            ));
+        }
+    };
+    let states = match query.state.as_deref() {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                s.trim().parse::<ItemState>().map_err(|_| {
+                    ApiError::bad_parameter(
+                        "state",
+                        format!(
+                            "`{}` is not an item state (pending, running, awaiting, correct, incorrect, failed, canceled)",
+                            shorten(s)
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let categories = match query.category.as_deref() {
+        None => Vec::new(),
+        Some(list) => {
+            let names: Vec<String> = list.split(',').map(|c| c.trim().to_owned()).collect();
+            if names
+                .iter()
+                .any(|c| c.is_empty() || c.chars().count() > 100)
+            {
+                return Err(ApiError::bad_parameter(
+                    "category",
+                    "must be comma-separated names of 1 to 100 characters",
+                ));
+            }
+            names
+        }
+    };
+    let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode_item)
+        .transpose()?;
+    let item_query = ItemQuery {
+        states,
+        categories,
+        group_by,
+        after,
+        limit,
+    };
+    let page = state
+        .with_db(move |db| db.run_items(&id, &item_query))
+        .await?;
+    Ok(web::Json(ItemPageDto {
+        group_by: match group_by {
+            ItemGrouping::Category => "category",
+            ItemGrouping::State => "state",
+            ItemGrouping::None => "none",
+        }
+        .to_owned(),
+        groups: page.groups.into_iter().map(ItemGroupDto::from).collect(),
+        items: page.items.into_iter().map(ItemDetailDto::from).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode_item),
+    }))
+}

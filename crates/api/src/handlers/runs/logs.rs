@@ -1,0 +1,99 @@
+//! `GET /runs/{run_id}/logs`: what happened to a run and its items.
+
+use actix_web::{get, web};
+use evalboard_persistence::{LogLevel, LogQuery};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::run_id;
+use crate::{
+    cursor,
+    dto::{LogEntryDto, LogPageDto},
+    error::{ApiError, Problem},
+    params::{bounded_int, shorten},
+    state::AppState,
+};
+
+/// Query of `GET /runs/{run_id}/logs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogsQuery {
+    /// Lowest level shown: `debug` (everything, the default), `info`, `warn` or `error`.
+    #[param(pattern = "^(debug|info|warn|error)$")]
+    level: Option<String>,
+    /// Only entries about this item.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    sequence: Option<String>,
+    /// `nextCursor` of the previous page.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+}
+
+/// A run's log, oldest first: creation, status changes, each item's attempts, retries with
+/// their reason, failures, cancels and resumes. Follow `nextCursor` to read on; it is also
+/// returned on the last page, so a client can poll for new entries.
+#[utoipa::path(
+    tag = "runs",
+    params(("run_id" = String, Path, description = "Run id"), LogsQuery),
+    responses(
+        (status = 200, description = "Log entries", body = LogPageDto),
+        (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/{run_id}/logs")]
+pub(crate) async fn list_run_logs(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<LogsQuery>,
+) -> Result<web::Json<LogPageDto>, ApiError> {
+    let id = run_id(&path)?;
+    let query = query.into_inner();
+    let limit = bounded_int("limit", query.limit.as_deref(), 1, 500, 100)?;
+    let min_level = match query.level.as_deref() {
+        None => None,
+        Some(level) => Some(LogLevel::parse(level).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "level",
+                format!(
+                    "must be debug, info, warn or error, got `{}`",
+                    shorten(level)
+                ),
+            )
+        })?),
+    };
+    let sequence = match query.sequence.as_deref() {
+        None => None,
+        Some(text) => Some(bounded_int("sequence", Some(text), 1, u32::MAX, 1)?),
+    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode_log)
+        .transpose()?;
+    let log_query = LogQuery {
+        min_level,
+        sequence,
+        after,
+    };
+    let entries = state
+        .with_db(move |db| {
+            db.get_run(&id)?;
+            db.query_logs(&id, &log_query, limit)
+        })
+        .await?;
+    let next_cursor = entries
+        .last()
+        .map(|e| e.id)
+        .or(after)
+        .map(cursor::encode_log);
+    Ok(web::Json(LogPageDto {
+        logs: entries.into_iter().map(LogEntryDto::from).collect(),
+        next_cursor,
+    }))
+}

@@ -1,7 +1,11 @@
 //! Verdicts: how an extracted answer is judged against the item's key.
 
+use std::{fmt::Write, sync::LazyLock};
+
+use regex::Regex;
+
 use crate::{
-    dataset::AnswerKey,
+    dataset::{AnswerKey, DatasetItem},
     extraction::{Extraction, ExtractionTier},
     item::ItemState,
 };
@@ -39,6 +43,47 @@ pub fn judge_choice(extraction: &Extraction, answer: AnswerKey) -> Verdict {
     }
 }
 
+/// The question put to an LLM judge about one answer: the item, its key, the response, and the
+/// required reply format (a short rationale, then `VERDICT: correct` or `VERDICT: incorrect`).
+pub fn render_judge_prompt(item: &DatasetItem, response: &str) -> String {
+    let mut prompt = String::from(
+        "You are grading an answer to a multiple-choice question. Decide whether the response \
+         chooses the correct option; the reasoning does not need to be perfect, the choice does.\n\n",
+    );
+    let _ = write!(prompt, "Question: {}\nOptions:\n", item.question);
+    for (i, choice) in item.choices.iter().enumerate() {
+        let _ = writeln!(prompt, "{}. {choice}", char::from(b'A' + i as u8));
+    }
+    let key = item.answer;
+    let _ = write!(
+        prompt,
+        "Correct option: {key}. {}\n\nResponse to grade:\n<<<\n{response}\n>>>\n\n\
+         Explain your decision in one or two sentences, then end with a line that is exactly \
+         \"VERDICT: correct\" or \"VERDICT: incorrect\".",
+        item.choices
+            .get(key.index())
+            .map(String::as_str)
+            .unwrap_or_default()
+    );
+    prompt
+}
+
+static VERDICT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?im)^\W*verdict\W*:\W*(correct|incorrect)\W*$").expect("valid pattern")
+});
+
+/// Reads an LLM judge's reply: the verdict of its last `VERDICT:` line, and everything before
+/// that line as the rationale. `None` when the reply has no verdict line.
+pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
+    let found = VERDICT_LINE.captures_iter(reply).last()?;
+    let verdict = match found.get(1)?.as_str().to_ascii_lowercase().as_str() {
+        "correct" => Verdict::Correct,
+        _ => Verdict::Incorrect,
+    };
+    let start = found.get(0)?.start();
+    Some((verdict, reply[..start].trim().to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +105,40 @@ mod tests {
             Verdict::Incorrect
         );
         assert_eq!(Verdict::Correct.state(), ItemState::Correct);
+    }
+
+    #[test]
+    fn judge_replies() {
+        let reply = "The response settles on (B), which is the key.\nVERDICT: correct";
+        assert_eq!(
+            parse_judge_reply(reply),
+            Some((
+                Verdict::Correct,
+                "The response settles on (B), which is the key.".into()
+            ))
+        );
+        assert_eq!(
+            parse_judge_reply("Wrong pick.\n**Verdict: Incorrect**\n").map(|(v, _)| v),
+            Some(Verdict::Incorrect)
+        );
+        assert_eq!(parse_judge_reply("The answer is (B)."), None);
+        assert_eq!(parse_judge_reply("verdict: maybe"), None);
+    }
+
+    #[test]
+    fn judge_prompts_carry_the_key_and_the_response() {
+        let item = DatasetItem {
+            id: "1".into(),
+            category: "math".into(),
+            question: "2 + 2?".into(),
+            choices: vec!["3".into(), "4".into()],
+            answer: AnswerKey::from_letter("B").unwrap(),
+            explanation: None,
+            source: None,
+        };
+        let prompt = render_judge_prompt(&item, "It is four. The answer is (B).");
+        assert!(prompt.contains("Correct option: B. 4"));
+        assert!(prompt.contains("<<<\nIt is four. The answer is (B).\n>>>"));
+        assert!(prompt.contains("VERDICT: correct"));
     }
 }

@@ -20,7 +20,7 @@ pub use error::{FieldError, TransitionError, ValidationErrors};
 pub use extraction::{Extraction, ExtractionTier, extract_answer};
 pub use ids::{DatasetId, InvalidId, RunId};
 pub use item::{ItemSnapshot, ItemState};
-pub use judging::{Verdict, judge_choice};
+pub use judging::{Verdict, judge_choice, parse_judge_reply, render_judge_prompt};
 pub use progress::{Progress, StateCounts};
 pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
 pub use run::{Lifecycle, Run, RunFailure, RunStatus};

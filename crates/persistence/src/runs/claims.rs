@@ -35,6 +35,9 @@ pub struct ClaimedItem {
     pub prompt: String,
     /// The dataset item (question, choices, key).
     pub item: DatasetItem,
+    /// The answer already given, when the item was answered but its judge went away before a
+    /// verdict: only judging is left to do.
+    pub answer: Option<String>,
 }
 
 /// What a claim got.
@@ -111,7 +114,23 @@ fn claim_in(
             .load(pg)?,
         other => candidates!(expired, limit).load(other)?,
     };
+    // Answers whose judge went away: they only need a verdict.
+    let abandoned = run_items::state
+        .eq(ItemState::Awaiting.as_str())
+        .and(run_items::lease_expires_at.lt(now));
     let room = limit - lost.len() as i64;
+    let unjudged: Vec<(i32, i32)> = if room <= 0 {
+        Vec::new()
+    } else {
+        match &mut *conn {
+            DbConnection::Postgres(pg) => candidates!(abandoned, room)
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            other => candidates!(abandoned, room).load(other)?,
+        }
+    };
+    let room = room - unjudged.len() as i64;
     let pending_filter = run_items::state.eq(ItemState::Pending.as_str());
     let pending: Vec<(i32, i32)> = if room <= 0 {
         Vec::new()
@@ -124,7 +143,7 @@ fn claim_in(
             other => candidates!(pending_filter, room).load(other)?,
         }
     };
-    if lost.is_empty() && pending.is_empty() {
+    if lost.is_empty() && unjudged.is_empty() && pending.is_empty() {
         return Ok(Claim {
             run: row.into_domain()?,
             items: Vec::new(),
@@ -145,15 +164,40 @@ fn claim_in(
                 message: format!("attempt {attempt} lost its worker (claim expired); trying again"),
             });
         }
+    }
+    for &(sequence, attempt) in &unjudged {
+        log.push(PendingLog {
+            sequence: Some(sequence as u32),
+            level: LogLevel::Warn,
+            message: format!(
+                "the answer of attempt {attempt} lost its judge (claim expired); judging again"
+            ),
+        });
+    }
+    if !lost.is_empty() || !unjudged.is_empty() {
         record_resume(
             conn,
             run_id,
             request.at,
             &format!(
                 "{} in-flight item(s) taken over from an expired claim",
-                lost.len()
+                lost.len() + unjudged.len()
             ),
         )?;
+    }
+    if !unjudged.is_empty() {
+        let sequences: Vec<i32> = unjudged.iter().map(|(s, _)| *s).collect();
+        diesel::update(
+            run_items::table
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter(run_items::sequence.eq_any(&sequences)),
+        )
+        .set((
+            run_items::lease_owner.eq(Some(request.worker)),
+            run_items::lease_expires_at.eq(Some(request.lease_until.naive_utc())),
+            run_items::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     }
 
     let claimed: Vec<i32> = lost.iter().chain(&pending).map(|(s, _)| *s).collect();
@@ -192,7 +236,9 @@ fn claim_in(
         save_counts(conn, run_id, &counts, request.at)?;
     }
 
-    let items = load_claimed(conn, run_id, &claimed)?;
+    let mut to_load = claimed.clone();
+    to_load.extend(unjudged.iter().map(|(s, _)| *s));
+    let items = load_claimed(conn, run_id, &to_load)?;
     let run = load_row(conn, run_id, false)?.into_domain()?;
     let shots = run.settings.shots.unwrap_or(0);
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
@@ -202,9 +248,20 @@ fn claim_in(
         sequence,
         attempt,
         prompt: stored_prompt,
+        response,
         item,
     } in items
     {
+        if unjudged.iter().any(|(s, _)| *s == sequence) {
+            handed_out.push(ClaimedItem {
+                sequence: sequence as u32,
+                attempt: attempt as u32,
+                prompt: stored_prompt.unwrap_or_default(),
+                item,
+                answer: Some(response.unwrap_or_default()),
+            });
+            continue;
+        }
         let prompt = match stored_prompt {
             Some(prompt) => prompt,
             None => {
@@ -237,6 +294,7 @@ fn claim_in(
             attempt: attempt as u32,
             prompt,
             item,
+            answer: None,
         });
     }
     attempts::open(conn, run_id, &opened, request.worker, request.at)?;
@@ -252,6 +310,7 @@ struct ClaimedRow {
     sequence: i32,
     attempt: i32,
     prompt: Option<String>,
+    response: Option<String>,
     item: DatasetItem,
 }
 
@@ -261,7 +320,7 @@ fn load_claimed(
     run_id: &RunId,
     sequences: &[i32],
 ) -> Result<Vec<ClaimedRow>, StoreError> {
-    let rows: Vec<(i32, i32, Option<String>, DatasetItemRow)> = run_items::table
+    let rows: Vec<(i32, i32, Option<String>, Option<String>, DatasetItemRow)> = run_items::table
         .inner_join(
             dataset_items::table.on(dataset_items::dataset_id
                 .eq(run_items::dataset_id)
@@ -274,15 +333,17 @@ fn load_claimed(
             run_items::sequence,
             run_items::attempt_count,
             run_items::prompt_text,
+            run_items::response_text,
             DatasetItemRow::as_select(),
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(sequence, attempt, prompt, item)| {
+        .map(|(sequence, attempt, prompt, response, item)| {
             Ok(ClaimedRow {
                 sequence,
                 attempt,
                 prompt,
+                response,
                 item: item.into_domain()?,
             })
         })

@@ -20,7 +20,7 @@ use std::{
 };
 
 use chrono::Utc;
-use evalboard_domain::{Run, RunId, RunStatus, Timestamp, truncate_to_micros};
+use evalboard_domain::{JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros};
 use evalboard_persistence::{ClaimRequest, Database, StoreError};
 use tokio::{
     sync::{Notify, mpsc},
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use activity::{Activity, ActivityBoard};
 use gate::ProviderGate;
-use worker::RunContext;
+use worker::{LlmJudge, RunContext};
 use writer::WriterMessage;
 
 use crate::providers::{ClientSet, ProviderRegistry};
@@ -470,6 +470,33 @@ impl Dispatcher {
             run.status,
             RunStatus::Pending | RunStatus::Running
         ));
+        let judge = match &run.settings.judge {
+            None | Some(JudgeSettings::Choice) => None,
+            Some(JudgeSettings::Llm {
+                provider_name,
+                model_name,
+            }) => {
+                let unusable = || {
+                    (
+                        "judge_not_configured".to_owned(),
+                        format!(
+                            "the judge model `{model_name}` of provider `{provider_name}` is not configured"
+                        ),
+                    )
+                };
+                let judge_provider = shared.registry.get(provider_name).ok_or_else(unusable)?;
+                if !judge_provider.has_model(model_name) {
+                    return Err(unusable());
+                }
+                Some(LlmJudge {
+                    label: format!("llm:{provider_name}/{model_name}"),
+                    model: model_name.clone(),
+                    client: shared.clients.get(provider_name).ok_or_else(unusable)?,
+                    gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
+                    max_attempts: judge_provider.limits.max_attempts,
+                })
+            }
+        };
         Ok(Arc::new(RunContext {
             run_id: run.id.clone(),
             model: run.model_name.clone(),
@@ -481,6 +508,7 @@ impl Dispatcher {
                 .max_attempts
                 .unwrap_or(provider.limits.max_attempts),
             cancel: shared.shutdown.child_token(),
+            judge,
         }))
     }
 }

@@ -3,10 +3,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    JudgeSettings, RunId, RunSettings, extract_answer, judge_choice, truncate_to_micros,
+    GenerationSettings, RunId, RunSettings, extract_answer, judge_choice, parse_judge_reply,
+    render_judge_prompt, truncate_to_micros,
 };
 use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
 use tokio_util::sync::CancellationToken;
@@ -23,24 +24,52 @@ pub(crate) struct RunContext {
     pub(crate) gate: Arc<ProviderGate>,
     pub(crate) max_attempts: u32,
     pub(crate) cancel: CancellationToken,
+    /// The LLM judge, when the run asks for one (else the choice judge decides at once).
+    pub(crate) judge: Option<LlmJudge>,
+}
+
+/// A model asked to judge answers.
+pub(crate) struct LlmJudge {
+    /// `llm:<provider>/<model>`, stored with each verdict.
+    pub(crate) label: String,
+    pub(crate) model: String,
+    pub(crate) client: Arc<dyn ModelClient>,
+    pub(crate) gate: Arc<ProviderGate>,
+    pub(crate) max_attempts: u32,
+}
+
+fn backoff(shared: &Shared) -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(shared.config.retry_base_delay)
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// Works one item until it has an outcome, the run is canceled, or the engine stops.
 pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) {
     let sequence = item.sequence;
+    if let Some(answer) = &item.answer {
+        // Answered before, but its judge went away: only the verdict is left.
+        if let Some(judgment) = judge(&shared, &run, &item, answer).await {
+            shared.send(WriterMessage::Outcome(Outcome {
+                run_id: run.run_id.clone(),
+                sequence,
+                attempt: item.attempt,
+                kind: OutcomeKind::Judged(judgment),
+            }));
+        }
+        return;
+    }
     // The dataset item's id, not the run's: the same seed gives the same answers in every run.
     let item_key = item.item.id.clone();
     let mut attempt = item.attempt;
-    let mut backoff = ExponentialBuilder::default()
-        .with_min_delay(shared.config.retry_base_delay)
-        .with_max_delay(Duration::from_secs(30))
-        .with_jitter()
-        .without_max_times()
-        .build();
+    let mut delays = backoff(&shared);
     let estimated_tokens =
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
     loop {
-        let Some(_slot) = cancellable(&run.cancel, run.gate.admit(estimated_tokens)).await else {
+        let Some(slot) = cancellable(&run.cancel, run.gate.admit(estimated_tokens)).await else {
             break;
         };
         shared.activity.start(&run.run_id, sequence, attempt);
@@ -56,12 +85,11 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let activity = &shared.activity;
         let run_id = &run.run_id;
         let mut on_chunk = |text: &str| activity.chunk(run_id, sequence, text);
-        let Some(result) =
-            cancellable(&run.cancel, run.client.complete(request, &mut on_chunk)).await
-        else {
+        let completion = run.client.complete(request, &mut on_chunk);
+        let Some(result) = cancellable(&run.cancel, completion).await else {
             break;
         };
-        drop(_slot);
+        drop(slot);
         let outcome = |kind| Outcome {
             run_id: run.run_id.clone(),
             sequence,
@@ -71,30 +99,31 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 run.gate.succeeded();
-                let answered_at = truncate_to_micros(Utc::now());
-                let judgment = match &run.settings.judge {
-                    None | Some(JudgeSettings::Choice) => {
-                        let extraction = extract_answer(&completion.text);
-                        Some(Judgment {
-                            verdict: judge_choice(&extraction, item.item.answer),
-                            extraction,
-                            judge: "choice".into(),
-                            rationale: None,
-                            at: answered_at,
-                        })
-                    }
-                    Some(JudgeSettings::Llm { .. }) => None,
-                };
+                // The choice judge decides at once, in the same write as the answer; an LLM
+                // judge decides after the answer is stored, the item `awaiting` meanwhile.
+                let judgment = run
+                    .judge
+                    .is_none()
+                    .then(|| choice_judgment(&completion.text, &item, None));
+                let deferred = judgment.is_none().then(|| completion.text.clone());
                 let answer = Answer {
                     response_text: completion.text,
                     first_token_at: completion.first_token_at,
-                    answered_at,
+                    answered_at: truncate_to_micros(Utc::now()),
                     usage: completion.usage,
                 };
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
                     answer,
                     judgment,
                 })));
+                if let Some(text) = deferred {
+                    shared.activity.finish(&run.run_id, sequence);
+                    if let Some(judgment) = judge(&shared, &run, &item, &text).await {
+                        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
+                            judgment,
+                        ))));
+                    }
+                }
                 break;
             }
             Err(error) if error.is_fatal_for_run() => {
@@ -121,7 +150,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 }
                 let delay = error
                     .retry_after()
-                    .unwrap_or_else(|| backoff.next().unwrap_or(Duration::from_secs(30)));
+                    .unwrap_or_else(|| delays.next().unwrap_or(Duration::from_secs(30)));
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Retrying {
                     error: item_error,
                     delay_ms: delay.as_millis() as u64,
@@ -138,6 +167,86 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
     }
     shared.activity.finish(&run.run_id, sequence);
+}
+
+/// Judges with the extraction rules and the key.
+fn choice_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) -> Judgment {
+    let extraction = extract_answer(response);
+    Judgment {
+        verdict: judge_choice(&extraction, item.item.answer),
+        extraction,
+        judge: "choice".into(),
+        rationale,
+        at: truncate_to_micros(Utc::now()),
+    }
+}
+
+/// Asks the run's LLM judge for a verdict on `response`, with retries; when it gives none, falls
+/// back to the choice judge and says so in the rationale. `None` when the run is canceled.
+async fn judge(
+    shared: &Shared,
+    run: &RunContext,
+    item: &ClaimedItem,
+    response: &str,
+) -> Option<Judgment> {
+    let Some(judge) = &run.judge else {
+        return Some(choice_judgment(response, item, None));
+    };
+    let prompt = render_judge_prompt(&item.item, response);
+    let generation = GenerationSettings {
+        temperature: Some(0.0),
+        ..Default::default()
+    };
+    let key = format!("{}#judge", item.item.id);
+    let mut delays = backoff(shared);
+    let mut failure = String::from("no reply");
+    for attempt in 1..=judge.max_attempts {
+        let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
+        let slot = cancellable(&run.cancel, admitted).await?;
+        let request = CompletionRequest {
+            model: &judge.model,
+            prompt: &prompt,
+            generation: &generation,
+            attempt,
+            item_key: &key,
+            expected: (item.item.answer, item.item.choices.len()),
+            simulated: None,
+        };
+        let reply = cancellable(&run.cancel, judge.client.complete(request, &mut |_| {})).await?;
+        drop(slot);
+        match reply {
+            Ok(reply) => match parse_judge_reply(&reply.text) {
+                Some((verdict, rationale)) => {
+                    return Some(Judgment {
+                        verdict,
+                        extraction: extract_answer(response),
+                        judge: judge.label.clone(),
+                        rationale: Some(rationale),
+                        at: truncate_to_micros(Utc::now()),
+                    });
+                }
+                None => failure = "its reply has no VERDICT line".into(),
+            },
+            Err(error) => {
+                failure = error.to_string();
+                if !error.is_retryable() {
+                    break;
+                }
+                let delay = error
+                    .retry_after()
+                    .unwrap_or_else(|| delays.next().unwrap_or_default());
+                cancellable(&run.cancel, tokio::time::sleep(delay)).await?;
+            }
+        }
+    }
+    Some(choice_judgment(
+        response,
+        item,
+        Some(format!(
+            "the LLM judge {} gave no verdict ({failure}); judged by extraction",
+            judge.label
+        )),
+    ))
 }
 
 /// Runs `future` unless `cancel` fires first (then `None`, and the future is dropped, which

@@ -8,8 +8,11 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
-use evalboard_domain::{ItemState, RunSettings, RunStatus};
-use evalboard_persistence::{ItemDetail, ItemGrouping, ItemQuery, testing::TestDatabase};
+use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus};
+use evalboard_persistence::{
+    Answer, ClaimRequest, ItemDetail, ItemGrouping, ItemQuery, Outcome, OutcomeKind, Usage,
+    testing::TestDatabase,
+};
 use evalboard_runner::ProviderKind;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
@@ -108,6 +111,9 @@ async fn chat(
         .unwrap_or_default()
         .to_owned();
     assert_eq!(body["stream"], true, "the engine streams");
+    if prompt.starts_with("You are grading") {
+        return judge_reply(&prompt);
+    }
     let directive = prompt
         .split("[[")
         .nth(1)
@@ -130,6 +136,8 @@ async fn chat(
     }
     match name.as_str() {
         "wrong" => streamed('D'),
+        // Answers normally; only its judge is unhelpful.
+        "judgeless" => streamed('B'),
         "429" => HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "0"))
             .json(json!({"error": {"message": "Rate limit reached for requests"}})),
@@ -161,6 +169,24 @@ async fn chat(
             .body("data: {this is not json\n\ndata: [DONE]\n\n"),
         other => panic!("unknown directive {other}"),
     }
+}
+
+/// A judge: correct when the graded response picks (B); no verdict line for `judgeless` items.
+fn judge_reply(prompt: &str) -> HttpResponse {
+    let response = prompt.split("<<<").nth(1).unwrap_or_default();
+    let text = if prompt.contains("[[judgeless]]") {
+        "I cannot decide.".to_owned()
+    } else if response.contains("(B)") {
+        "The response picks (B), the key.\nVERDICT: correct".to_owned()
+    } else {
+        "The response does not pick the key.\nVERDICT: incorrect".to_owned()
+    };
+    let events = vec![sse(&delta(&text)), sse(&finish()), sse("[DONE]")];
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(stream::iter(
+            events.into_iter().map(Ok::<_, actix_web::Error>),
+        ))
 }
 
 fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail> {
@@ -292,7 +318,132 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
     assert_counters_match_rows(&db, &run);
 }
 
+fn llm_judged(provider: &str) -> RunSettings {
+    RunSettings {
+        concurrency: Some(4),
+        judge: Some(JudgeSettings::Llm {
+            provider_name: provider.into(),
+            model_name: "m".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
+    let stub = start_stub();
+    let directives = ["ok", "wrong", "judgeless"];
+    import(
+        &db,
+        "D",
+        &items(3, |i| format!("Question {i}? [[{}]]", directives[i])),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_counters_match_rows(&db, &run);
+    let items = all_items(&db, &run_id);
+    let verdicts: Vec<(ItemState, &str)> = items
+        .iter()
+        .map(|i| (i.state, i.judgments[0].judge.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (ItemState::Correct, "llm:Stub/m"),
+            (ItemState::Incorrect, "llm:Stub/m"),
+            (ItemState::Correct, "choice"),
+        ]
+    );
+    assert_eq!(
+        items[0].judge_rationale.as_deref(),
+        Some("The response picks (B), the key.")
+    );
+    assert!(
+        items[2]
+            .judge_rationale
+            .as_deref()
+            .unwrap()
+            .contains("gave no verdict"),
+        "{:?}",
+        items[2].judge_rationale
+    );
+    assert!(items.iter().all(|i| i.judgments.len() == 1));
+}
+
+/// A worker died after storing an answer and before its judge decided: the answer waits in
+/// `awaiting` under an expired claim. Another worker takes it over, judges it (without asking
+/// the model again), and the run counts a resume.
+async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(1, |i| format!("Question {i}? [[ok]]")));
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let at = crate::support::now();
+    let claim = db
+        .claim_items(
+            &run_id,
+            ClaimRequest {
+                worker: "dead-worker",
+                lease_until: at + chrono::Duration::seconds(30),
+                max: 1,
+                at,
+            },
+        )
+        .unwrap();
+    let answered = Outcome {
+        run_id: run_id.clone(),
+        sequence: 1,
+        attempt: claim.items[0].attempt,
+        kind: OutcomeKind::Answered {
+            answer: Answer {
+                response_text: "It must be B. The answer is (B).".into(),
+                first_token_at: None,
+                answered_at: at,
+                usage: Usage::default(),
+            },
+            judgment: None,
+        },
+    };
+    db.apply_outcomes("dead-worker", &[answered], at).unwrap();
+    assert_eq!(db.get_run(&run_id).unwrap().counts.awaiting, 1);
+    db.expire_leases("dead-worker", crate::support::now())
+        .unwrap();
+
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.lifecycle.resumed_count, 1);
+    let item = &all_items(&db, &run_id)[0];
+    assert_eq!(item.state, ItemState::Correct);
+    assert_eq!(item.judgments.len(), 1);
+    assert_eq!(item.attempt_count, 1, "the model was not asked again");
+    assert_eq!(
+        item.response_text.as_deref(),
+        Some("It must be B. The answer is (B).")
+    );
+}
+
 engine_tests!(
     misbehaving_provider_runs_end_with_the_right_states,
-    refused_credentials_fail_the_run
+    refused_credentials_fail_the_run,
+    an_llm_judge_decides_with_its_rationale_kept,
+    an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
 );

@@ -314,13 +314,16 @@ struct ClaimedRow {
     item: DatasetItem,
 }
 
+/// sequence, attempt, prompt, response, dataset item.
+type ClaimedTuple = (i32, i32, Option<String>, Option<String>, DatasetItemRow);
+
 /// The claimed items with their dataset items, by sequence.
 fn load_claimed(
     conn: &mut DbConnection,
     run_id: &RunId,
     sequences: &[i32],
 ) -> Result<Vec<ClaimedRow>, StoreError> {
-    let rows: Vec<(i32, i32, Option<String>, Option<String>, DatasetItemRow)> = run_items::table
+    let rows: Vec<ClaimedTuple> = run_items::table
         .inner_join(
             dataset_items::table.on(dataset_items::dataset_id
                 .eq(run_items::dataset_id)

@@ -5,5 +5,6 @@ mod support;
 
 mod active;
 mod datasets;
+mod execution;
 mod robustness;
 mod runs;

@@ -53,8 +53,16 @@ async fn a_created_run_reads_back_through_every_endpoint(db: TestDatabase) {
     let detail = app.get(&format!("/runs/{id}")).await.ok(200);
     assert_eq!(detail, created, "GET returns what POST returned");
 
+    assert_eq!(created["unparsed"], 0);
+    assert_eq!(created["simulated"], true);
+    assert_eq!(created["retryCount"], 0);
+    assert!(created["failure"].is_null());
+
+    // The archive lists the same shape, without the per-run unparsed count.
     let page = app.get("/runs").await.ok(200);
-    assert_eq!(page["runs"], json!([created]));
+    let mut listed = created.clone();
+    listed.as_object_mut().unwrap().remove("unparsed");
+    assert_eq!(page["runs"], json!([listed]));
     assert!(page["nextCursor"].is_null());
 
     let board = app.get("/runs/active").await.ok(200);

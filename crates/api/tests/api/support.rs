@@ -11,7 +11,10 @@ use actix_web::{
 use evalboard_api::AppState;
 use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, ItemState, RunId, truncate_to_micros};
 use evalboard_persistence::{DatasetImport, ItemTransition, testing::TestDatabase};
-use evalboard_runner::{ProviderConfig, ProviderKind, ProviderRegistry};
+use evalboard_runner::{
+    EngineConfig, EngineHandle, ProviderConfig, ProviderKind, ProviderRegistry,
+    providers::ClientSet,
+};
 use serde_json::Value;
 
 /// Declares each listed `async fn(TestDatabase)` as a test on SQLite and on PostgreSQL.
@@ -140,10 +143,11 @@ impl Reply {
     }
 }
 
-/// An application over a database.
+/// An application over a database, with the engine when the test runs one.
 pub(crate) struct TestApp<S> {
     pub(crate) service: S,
     pub(crate) db: TestDatabase,
+    pub(crate) engine: Option<EngineHandle>,
 }
 
 pub(crate) async fn app(
@@ -157,7 +161,40 @@ pub(crate) async fn app(
 > {
     let state = AppState::new((*db).clone(), registry());
     let service = test::init_service(evalboard_api::app(state)).await;
-    TestApp { service, db }
+    TestApp {
+        service,
+        db,
+        engine: None,
+    }
+}
+
+/// An application with an engine working its runs (Simulated provider, quick polls).
+pub(crate) async fn app_with_engine(
+    db: TestDatabase,
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    let registry = std::sync::Arc::new(registry());
+    let mut config = EngineConfig::new("api-test-worker");
+    config.poll_every = std::time::Duration::from_millis(20);
+    config.retry_base_delay = std::time::Duration::from_millis(5);
+    let engine = EngineHandle::start(
+        (*db).clone(),
+        std::sync::Arc::clone(&registry),
+        ClientSet::from_registry(&registry),
+        config,
+    );
+    let state = AppState::new((*db).clone(), registry).with_engine(engine.signal());
+    let service = test::init_service(evalboard_api::app(state)).await;
+    TestApp {
+        service,
+        db,
+        engine: Some(engine),
+    }
 }
 
 impl<S, B> TestApp<S>
@@ -174,6 +211,29 @@ where
             status,
             headers,
             body,
+        }
+    }
+
+    /// Polls `uri` (every 20 ms, at most 15 s) until `done` holds for its JSON.
+    pub(crate) async fn wait_until(&self, uri: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let body = self.get(uri).await.json();
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{uri} never got there: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the engine, if any.
+    pub(crate) async fn stop(self) {
+        if let Some(engine) = self.engine {
+            engine.shutdown().await;
         }
     }
 

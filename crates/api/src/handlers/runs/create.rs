@@ -61,9 +61,9 @@ pub(crate) async fn create_run(
         .map_err(|_| ApiError::Internal)?,
     ));
 
-    let created = state
+    let (created, unparsed) = state
         .with_db(move |db| {
-            db.create_run(NewRun {
+            let created = db.create_run(NewRun {
                 provider_name: &request.provider_name,
                 model_name: &request.model_name,
                 dataset_name: &request.dataset_name,
@@ -73,7 +73,10 @@ pub(crate) async fn create_run(
                     request_hash: &request_hash,
                 }),
                 at: truncate_to_micros(Utc::now()),
-            })
+            })?;
+            // Zero for a new run; a replayed one shows its count, as GET does.
+            let unparsed = db.unparsed_count(&created.run.id)?;
+            Ok((created, unparsed))
         })
         .await?;
 
@@ -86,7 +89,7 @@ pub(crate) async fn create_run(
     Ok(response.json(RunDetailDto::new(
         &created.run,
         state.is_simulated(&created.run),
-        None,
+        Some(unparsed),
     )))
 }
 

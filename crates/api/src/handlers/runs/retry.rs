@@ -78,9 +78,16 @@ pub(crate) async fn retry_run(
         Scope::Faulted => RetryScope::Faulted,
         Scope::All => RetryScope::All,
     };
-    let run = state
-        .with_db(move |db| db.retry_run(&id, scope, truncate_to_micros(Utc::now())))
+    let (run, unparsed) = state
+        .with_db(move |db| {
+            let run = db.retry_run(&id, scope, truncate_to_micros(Utc::now()))?;
+            Ok((run, db.unparsed_count(&id)?))
+        })
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::new(&run, state.is_simulated(&run), None)))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::new(
+        &run,
+        state.is_simulated(&run),
+        Some(unparsed),
+    )))
 }

@@ -1,0 +1,304 @@
+//! Runs executed by the engine, observed and controlled over HTTP: live activity, cancel,
+//! retry, logs and item drill-down.
+
+use actix_web::test::TestRequest;
+use evalboard_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::support::{api_tests, app_with_engine, import, is_api_time, items};
+
+fn run_request(settings: Value) -> Value {
+    json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": settings})
+}
+
+async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
+    import(&db, "Demo", &items(10));
+    let app = app_with_engine(db).await;
+    let created = app
+        .post_json(
+            "/runs",
+            &run_request(json!({"concurrency": 2, "simulated": {"latencyMs": 4000}})),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+
+    // The board shows the item streaming, with its activity.
+    let board = app
+        .wait_until("/runs/active", |b| {
+            b[0]["currentItem"]["activity"]["chunkCount"].as_u64() > Some(0)
+        })
+        .await;
+    let current = &board[0]["currentItem"];
+    assert_eq!(current["state"], "running");
+    let activity = &current["activity"];
+    assert_eq!(activity["attempt"], 1);
+    assert!(
+        activity["preview"]
+            .as_str()
+            .unwrap()
+            .starts_with("Let's think")
+    );
+    assert!(activity["receivedChars"].as_u64().unwrap() > 0);
+    assert!(is_api_time(&activity["firstChunkAt"]) && is_api_time(&activity["lastChunkAt"]));
+
+    let reply = app
+        .call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .await;
+    let canceling = reply.ok(202);
+    assert!(is_api_time(&canceling["lifecycle"]["cancelRequestedAt"]));
+    let done = app
+        .wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
+        .await;
+    assert_eq!(done["progress"]["faulted"], 10);
+    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .await
+        .problem(409);
+
+    let retry = |body: &'static str| {
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/retry"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body)
+    };
+    app.call(retry(r#"{"scope": "some"}"#)).await.problem(400);
+    app.call(retry(r#"{"scope": "all", "x": 1}"#))
+        .await
+        .problem(400);
+    let retried = app.call(retry("")).await.ok(202);
+    assert_eq!(retried["run"]["status"], "pending");
+    assert_eq!(retried["retryCount"], 1);
+    assert_eq!(retried["progress"]["pending"], 10);
+    assert!(retried["lifecycle"]["cancelRequestedAt"].is_null());
+    app.call(retry(r#"{"scope": "all"}"#)).await.problem(409);
+    // Cancel again so the slow run does not outlive the test.
+    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .await
+        .ok(202);
+    app.wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
+        .await;
+
+    let unknown = "run-0123456789abcdef0123456789abcdef";
+    app.call(TestRequest::post().uri(&format!("/runs/{unknown}/cancel")))
+        .await
+        .problem(404);
+    app.call(TestRequest::post().uri(&format!("/runs/{unknown}/retry")))
+        .await
+        .problem(404);
+    app.stop().await;
+}
+
+async fn drill_down_into_items_and_logs(db: TestDatabase) {
+    import(&db, "Demo", &items(30));
+    let app = app_with_engine(db).await;
+    let settings = json!({"concurrency": 8, "maxAttempts": 1,
+        "simulated": {"faultRate": 0.3, "unparsedRate": 0.2, "accuracy": 0.6, "seed": 11}});
+    let created = app.post_json("/runs", &run_request(settings)).await.ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    let run = app
+        .wait_until(&format!("/runs/{id}"), |r| {
+            r["run"]["status"] == "completed"
+        })
+        .await;
+    let progress = &run["progress"];
+    assert!(progress["faulted"].as_u64().unwrap() > 0, "{progress}");
+
+    // Groups by category cover every item, with strict accuracy.
+    let page = app.get(&format!("/runs/{id}/items")).await.ok(200);
+    assert_eq!(page["groupBy"], "category");
+    let groups = page["groups"].as_array().unwrap();
+    let keys: Vec<&str> = groups.iter().map(|g| g["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["history", "law", "math"]);
+    let total: u64 = groups
+        .iter()
+        .map(|g| g["progress"]["total"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 30);
+    for group in groups {
+        let p = &group["progress"];
+        let judged = p["correct"].as_u64().unwrap() + p["incorrect"].as_u64().unwrap();
+        let expected = p["correct"].as_f64().unwrap() / judged as f64;
+        assert!(
+            (group["accuracy"].as_f64().unwrap() - expected).abs() < 1e-9,
+            "{group}"
+        );
+    }
+
+    // Every item in order of (category, sequence), across pages.
+    let mut seen = Vec::new();
+    let mut uri = format!("/runs/{id}/items?limit=7");
+    loop {
+        let page = app.get(&uri).await.ok(200);
+        for item in page["items"].as_array().unwrap() {
+            seen.push((
+                item["category"].as_str().unwrap().to_owned(),
+                item["sequence"].as_u64().unwrap(),
+            ));
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => uri = format!("/runs/{id}/items?limit=7&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen.len(), 30);
+    assert_eq!(seen, sorted);
+
+    // A judged item carries everything.
+    let judged = app
+        .get(&format!(
+            "/runs/{id}/items?groupBy=none&state=correct&limit=1"
+        ))
+        .await
+        .ok(200);
+    let item = &judged["items"][0];
+    assert_eq!(item["state"], "correct");
+    assert_eq!(item["verdict"], "correct");
+    assert_eq!(item["extractedAnswer"], item["expectedAnswer"]);
+    assert_eq!(item["extractionTier"], "answer_is");
+    assert_eq!(item["judge"], "choice");
+    assert!(
+        item["promptText"]
+            .as_str()
+            .unwrap()
+            .ends_with("Answer: Let's think step by step.")
+    );
+    assert!(
+        item["responseText"]
+            .as_str()
+            .unwrap()
+            .contains("The answer is")
+    );
+    assert_eq!(item["choices"].as_array().unwrap().len(), 4);
+    assert_eq!(item["attempts"][0]["outcome"], "answered");
+    assert_eq!(item["verdicts"].as_array().unwrap().len(), 1);
+    let timings = &item["timings"];
+    for field in [
+        "queuedAt",
+        "startedAt",
+        "answeredAt",
+        "judgedAt",
+        "finishedAt",
+    ] {
+        assert!(is_api_time(&timings[field]), "{field}: {timings}");
+    }
+    assert!(timings["latencyMs"].as_i64().unwrap() >= 0);
+    assert!(item["usage"]["promptTokens"].as_u64().unwrap() > 0);
+
+    // Filters.
+    let failed = app
+        .get(&format!(
+            "/runs/{id}/items?groupBy=state&state=failed,canceled"
+        ))
+        .await
+        .ok(200);
+    assert_eq!(failed["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["groups"][0]["key"], "failed");
+    assert_eq!(
+        failed["groups"][0]["progress"]["total"],
+        progress["faulted"]
+    );
+    assert_eq!(failed["items"][0]["error"]["kind"], "server_error");
+    assert!(failed["items"][0]["verdict"].is_null());
+    let law = app
+        .get(&format!("/runs/{id}/items?category=law&groupBy=none"))
+        .await
+        .ok(200);
+    assert_eq!(law["groups"][0]["key"], "all");
+    assert!(
+        law["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["category"] == "law")
+    );
+
+    // The unparsed count agrees with the items.
+    let unparsed = app
+        .get(&format!("/runs/{id}/items?groupBy=none&limit=200"))
+        .await
+        .ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["extractionTier"] == "unparsed")
+        .count();
+    assert!(unparsed > 0);
+    assert_eq!(run["unparsed"], unparsed);
+
+    for bad in [
+        "groupBy=model",
+        "state=done",
+        "limit=0",
+        "limit=201",
+        "cursor=abc",
+        "category=",
+        "x=1",
+    ] {
+        app.get(&format!("/runs/{id}/items?{bad}"))
+            .await
+            .problem(400);
+    }
+    app.get("/runs/run-0123456789abcdef0123456789abcdef/items")
+        .await
+        .problem(404);
+
+    // Logs: levels, one item, paging.
+    let all = app.get(&format!("/runs/{id}/logs?limit=500")).await.ok(200);
+    let entries = all["logs"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().starts_with("run created"))
+    );
+    let errors = app
+        .get(&format!("/runs/{id}/logs?level=error&limit=500"))
+        .await
+        .ok(200);
+    let errors = errors["logs"].as_array().unwrap();
+    assert_eq!(errors.len() as u64, progress["faulted"].as_u64().unwrap());
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["level"] == "error" && e["sequence"].is_u64())
+    );
+    let one = app
+        .get(&format!("/runs/{id}/logs?sequence=1"))
+        .await
+        .ok(200);
+    assert!(
+        one["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["sequence"] == 1)
+    );
+    let first = app.get(&format!("/runs/{id}/logs?limit=2")).await.ok(200);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = app
+        .get(&format!("/runs/{id}/logs?limit=2&cursor={cursor}"))
+        .await
+        .ok(200);
+    assert_eq!(second["logs"][0]["id"], entries[2]["id"]);
+    for bad in [
+        "level=loud",
+        "limit=501",
+        "sequence=0",
+        "sequence=x",
+        "cursor=abc",
+    ] {
+        app.get(&format!("/runs/{id}/logs?{bad}"))
+            .await
+            .problem(400);
+    }
+    app.get("/runs/run-0123456789abcdef0123456789abcdef/logs")
+        .await
+        .problem(404);
+    app.stop().await;
+}
+
+api_tests!(
+    watch_cancel_and_retry_a_slow_run,
+    drill_down_into_items_and_logs
+);

@@ -257,6 +257,134 @@ fn run(args: &[&str], data_dir: &Path) -> Output {
         .unwrap()
 }
 
+/// A dataset of `n` items in MMLU-Pro JSON Lines, answer B everywhere.
+fn dataset_jsonl(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let category = ["math", "law", "art"][i % 3];
+            json!({"question_id": i, "question": format!("Question {i}?"), "options": ["w", "x", "y", "z"],
+                   "answer": "B", "answer_index": 1, "cot_content": "", "category": category, "src": "test"})
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn all_items(server: &Server, run: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut uri = format!("/runs/{run}/items?groupBy=none&limit=200");
+    loop {
+        let (status, page) = server.get(&uri);
+        assert_eq!(status, 200, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => {
+                uri = format!("/runs/{run}/items?groupBy=none&limit=200&cursor={cursor}")
+            }
+            None => return items,
+        }
+    }
+}
+
+fn wait_for(server: &Server, run: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, detail) = server.get(&format!("/runs/{run}"));
+        if done(&detail) {
+            return detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {what}: {detail}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills the server with SIGKILL in the middle of a run of 300 items, starts it again on the
+/// same data, and checks the run completes with every item judged exactly once.
+fn survives_sigkill_mid_run(extra_env: &[(&str, &str)]) {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), extra_env, &[]);
+    let response = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/datasets?name=Three-hundred&format=jsonl",
+            server.base
+        ))
+        .body(dataset_jsonl(300))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let (status, created) = server.post(
+        "/runs",
+        &json!({"providerName": "Simulated", "datasetName": "Three-hundred", "modelName": "sim-1",
+                "settings": {"concurrency": 16, "simulated": {"latencyMs": 150, "seed": 4, "faultRate": 0.05}}}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let run = created["run"]["id"].as_str().unwrap().to_owned();
+    wait_for(&server, &run, "half done", |d| {
+        d["progress"]["completed"].as_u64() >= Some(120)
+    });
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = Server::start(data.path(), extra_env, &[]);
+    let detail = wait_for(&server, &run, "completed", |d| {
+        d["run"]["status"] == "completed"
+    });
+    assert_eq!(detail["progress"]["total"], 300);
+    assert_eq!(detail["progress"]["completed"], 300);
+    assert!(
+        detail["lifecycle"]["resumedCount"].as_u64() >= Some(1),
+        "{detail}"
+    );
+    assert!(detail["lifecycle"]["lastResumedAt"].is_string());
+
+    let items = all_items(&server, &run);
+    assert_eq!(items.len(), 300);
+    let mut lost = 0;
+    for item in &items {
+        match item["state"].as_str().unwrap() {
+            "correct" | "incorrect" => {
+                assert_eq!(
+                    item["verdicts"].as_array().unwrap().len(),
+                    1,
+                    "judged once: {item}"
+                )
+            }
+            "failed" => assert!(item["verdicts"].as_array().unwrap().is_empty()),
+            other => panic!("item ended {other}: {item}"),
+        }
+        lost += item["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["outcome"] == "lost")
+            .count();
+    }
+    assert!(lost > 0, "the items in flight at the kill were taken over");
+    let counted = |state: &str| items.iter().filter(|i| i["state"] == state).count() as u64;
+    assert_eq!(detail["progress"]["correct"], counted("correct"));
+    assert_eq!(detail["progress"]["incorrect"], counted("incorrect"));
+    assert_eq!(detail["progress"]["faulted"], counted("failed"));
+    server.terminate();
+}
+
+#[test]
+fn a_run_survives_sigkill_on_sqlite() {
+    survives_sigkill_mid_run(&[]);
+}
+
+#[test]
+fn a_run_survives_sigkill_on_postgresql() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    survives_sigkill_mid_run(&[("DATABASE_URL", db.url())]);
+}
+
 #[test]
 fn bad_configuration_fails_at_start_with_a_reason() {
     let data = tempfile::tempdir().unwrap();

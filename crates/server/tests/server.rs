@@ -158,9 +158,15 @@ fn exercise(server: &Server) -> String {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["progress"]["total"], 10);
     let id = created["run"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(server.get(&format!("/runs/{id}")), (200, created));
     let (_, board) = server.get("/runs/active");
     assert_eq!(board[0]["run"]["id"], id.as_str());
+    // The engine runs it to the end.
+    let done = wait_for(server, &id, "completed", |d| {
+        d["run"]["status"] == "completed"
+    });
+    assert_eq!(done["dataset"], created["dataset"]);
+    assert_eq!(done["progress"]["completed"], 10);
+    assert!(done["startedAt"].is_string() && done["finishedAt"].is_string());
     id
 }
 

@@ -4,6 +4,8 @@
 //!   the server's default SQLite file).
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
+//! - `bench [--items N] [--concurrency C]` measures the engine against a zero-latency stub
+//!   provider on both databases (see `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
@@ -13,6 +15,8 @@ use std::{
     process::Command,
     time::Duration,
 };
+
+mod bench;
 
 use anyhow::{Context, bail};
 use evalboard_persistence::{Database, DatabaseUrl, PoolOptions};
@@ -30,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         "migrate" => migrate(&rest),
         "openapi" => openapi(&rest),
         "test" => test(&rest),
+        "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         _ => {
             println!(
                 "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...]>"
@@ -101,10 +106,7 @@ fn openapi(args: &[String]) -> anyhow::Result<()> {
 /// Runs `cargo test --workspace`, pointing the PostgreSQL tests at the local server when one
 /// answers (or at `EVALBOARD_TEST_POSTGRES_URL` when set).
 fn test(args: &[String]) -> anyhow::Result<()> {
-    let postgres = std::env::var(POSTGRES_URL_ENV)
-        .ok()
-        .filter(|url| !url.is_empty())
-        .or_else(|| local_postgres_answers().then(|| LOCAL_POSTGRES.to_owned()));
+    let postgres = postgres_url();
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(project_root())
@@ -130,6 +132,14 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         bail!("tests failed");
     }
     Ok(())
+}
+
+/// `EVALBOARD_TEST_POSTGRES_URL`, else the local server when it answers.
+fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .or_else(|| local_postgres_answers().then(|| LOCAL_POSTGRES.to_owned()))
 }
 
 fn local_postgres_answers() -> bool {

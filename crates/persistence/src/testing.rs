@@ -56,6 +56,12 @@ impl TestDatabase {
             eprintln!("skipping a PostgreSQL test: {POSTGRES_URL_ENV} is not set");
             return None;
         };
+        Some(Self::postgres_at(&server_url))
+    }
+
+    /// A fresh PostgreSQL schema on the server at `server_url`.
+    pub fn postgres_at(server_url: &str) -> Self {
+        let server_url = server_url.to_owned();
         let schema = format!("evalboard_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::establish(&server_url)
             .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL test server: {e}"));
@@ -67,7 +73,7 @@ impl TestDatabase {
         let url = format!(
             "{server_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}"
         );
-        Some(Self::open(url, Cleanup::Postgres { server_url, schema }))
+        Self::open(url, Cleanup::Postgres { server_url, schema })
     }
 
     /// A fresh database of the given backend (`None` as for [`TestDatabase::postgres`]).

@@ -1,0 +1,320 @@
+//! `cargo xtask bench`: the engine against a zero-latency OpenAI-compatible stub, on SQLite and
+//! on PostgreSQL, beside the stub's own ceiling measured in the same run. See
+//! `docs/performance.md` for what it measures and the figures.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use evalboard_persistence::testing::{POSTGRES_URL_ENV, TestDatabase};
+use serde_json::{Value, json};
+
+/// A child process that prints `listening on http://ADDR` when ready; killed when dropped.
+struct Service {
+    child: Child,
+    url: String,
+}
+
+impl Service {
+    fn start(mut command: Command) -> anyhow::Result<Self> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting a service")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .context("the service exited before listening")??;
+            if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_owned();
+            }
+        };
+        // Keep draining the output so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, url })
+    }
+
+    /// Peak resident memory of the process so far, in MiB (Linux).
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one engine run measured.
+struct Measured {
+    backend: String,
+    items: u64,
+    seconds: f64,
+    peak_rss_mib: Option<f64>,
+}
+
+pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> anyhow::Result<()> {
+    let flag = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => Ok(args.get(i + 1).context("flag value")?.parse()?),
+            None => Ok(default),
+        }
+    };
+    let items = flag("--items", 10_000)?;
+    let concurrency = flag("--concurrency", 64)?;
+
+    println!("building release binaries...");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "evalboard-server",
+            "-p",
+            "evalboard-bench",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let release = root.join("target/release");
+    let stub = Service::start({
+        let mut c = Command::new(release.join("evalboard-bench"));
+        c.args(["stub", "--bind", "127.0.0.1:0"]);
+        c
+    })?;
+    let stub_url = format!("{}/v1", stub.url);
+
+    let ceiling = measure_ceiling(&release, &stub_url, concurrency, items)?;
+    println!("stub ceiling: {ceiling:.0} streamed requests/s at concurrency {concurrency}");
+
+    let scratch = tempfile::tempdir()?;
+    let dataset = scratch.path().join("bench.jsonl");
+    std::fs::write(&dataset, dataset_jsonl(items))?;
+    let small = scratch.path().join("bench-small.jsonl");
+    std::fs::write(&small, dataset_jsonl(items / 10))?;
+
+    let mut results = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        for (file, size) in [(&dataset, items), (&small, items / 10)] {
+            let data_dir = tempfile::tempdir()?;
+            // A fresh schema per measurement, dropped afterwards.
+            let postgres = match (backend, postgres_url) {
+                ("postgres", Some(server)) => Some(TestDatabase::postgres_at(server)),
+                ("postgres", None) => {
+                    println!("skipping PostgreSQL: none answers (set {POSTGRES_URL_ENV})");
+                    break;
+                }
+                _ => None,
+            };
+            let url = match &postgres {
+                Some(db) => db.url().to_owned(),
+                None => format!("sqlite://{}/evalboard.db", data_dir.path().display()),
+            };
+            let measured = measure_engine(
+                &release,
+                &stub_url,
+                data_dir.path(),
+                &url,
+                file,
+                size,
+                concurrency,
+            )?;
+            println!(
+                "{backend}: {size} items in {:.2} s = {:.0} items/s ({:.0}% of the stub's ceiling), peak RSS {} MiB",
+                measured.seconds,
+                size as f64 / measured.seconds,
+                100.0 * size as f64 / measured.seconds / ceiling,
+                measured
+                    .peak_rss_mib
+                    .map_or("?".into(), |m| format!("{m:.1}"))
+            );
+            results.push(Measured {
+                backend: backend.into(),
+                ..measured
+            });
+        }
+    }
+
+    println!("\n| backend | items | seconds | items/s | % of stub ceiling | peak RSS (MiB) |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for m in &results {
+        let rate = m.items as f64 / m.seconds;
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.0}% | {} |",
+            m.backend,
+            m.items,
+            m.seconds,
+            rate,
+            100.0 * rate / ceiling,
+            m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}"))
+        );
+    }
+    println!(
+        "\nstub ceiling: {ceiling:.0} requests/s (concurrency {concurrency}, {items} requests)"
+    );
+    Ok(())
+}
+
+fn measure_ceiling(
+    release: &Path,
+    url: &str,
+    concurrency: u64,
+    requests: u64,
+) -> anyhow::Result<f64> {
+    let output = Command::new(release.join("evalboard-bench"))
+        .args([
+            "load",
+            "--url",
+            url,
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
+        .args(["--requests", &requests.to_string()])
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rate = text
+        .split(": ")
+        .last()
+        .and_then(|tail| tail.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("unexpected load output: {text}"))?;
+    Ok(rate)
+}
+
+fn dataset_jsonl(items: u64) -> String {
+    const CATEGORIES: [&str; 4] = ["math", "law", "history", "biology"];
+    let mut out = String::new();
+    for i in 0..items {
+        let row = json!({
+            "question_id": i,
+            "question": format!("Benchmark question {i}: which option is the right one? \
+                Consider each of the options below carefully before answering."),
+            "options": ["first", "second", "third", "fourth", "fifth", "sixth"],
+            "answer": "B", "answer_index": 1, "cot_content": "",
+            "category": CATEGORIES[i as usize % 4], "src": "bench",
+        });
+        out.push_str(&row.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn measure_engine(
+    release: &Path,
+    stub_url: &str,
+    data_dir: &Path,
+    database_url: &str,
+    dataset: &PathBuf,
+    items: u64,
+    concurrency: u64,
+) -> anyhow::Result<Measured> {
+    let config = data_dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+load_demo_dataset = false
+[engine]
+global_concurrency = 256
+default_run_concurrency = {concurrency}
+lease_secs = 30
+[database]
+max_connections = 16
+acquire_timeout_secs = 10
+[providers.bench]
+name = "Bench"
+kind = "openai-compatible"
+base_url = "{stub_url}"
+models = ["stub"]
+max_concurrency = {concurrency}
+"#
+        ),
+    )?;
+    let evalboard = release.join("evalboard");
+    let common = |c: &mut Command| {
+        c.arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .env("EVALBOARD_LOG", "warn");
+    };
+    let mut import = Command::new(&evalboard);
+    common(&mut import);
+    let imported = import
+        .args(["dataset", "import"])
+        .arg(dataset)
+        .args(["--name", "bench"])
+        .output()?;
+    if !imported.status.success() {
+        bail!(
+            "import failed: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
+    let server = Service::start({
+        let mut c = Command::new(&evalboard);
+        common(&mut c);
+        c.args(["--bind", "127.0.0.1:0"])
+            .env("EVALBOARD_LOG", "info");
+        c
+    })?;
+    let client = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    let created: Value = client
+        .post(format!("{}/runs", server.url))
+        .json(
+            &json!({"providerName": "Bench", "datasetName": "bench", "modelName": "stub",
+                      "settings": {"concurrency": concurrency}}),
+        )
+        .send()?
+        .json()?;
+    let id = created["run"]["id"]
+        .as_str()
+        .context("no run id")?
+        .to_owned();
+    loop {
+        let detail: Value = client
+            .get(format!("{}/runs/{id}", server.url))
+            .send()?
+            .json()?;
+        match detail["run"]["status"].as_str() {
+            Some("completed") => {
+                if detail["progress"]["correct"] != items {
+                    bail!(
+                        "the run did not answer every item right: {}",
+                        detail["progress"]
+                    );
+                }
+                break;
+            }
+            Some("failed" | "canceled") => bail!("the run ended {}", detail["run"]["status"]),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Measured {
+        backend: String::new(),
+        items,
+        seconds,
+        peak_rss_mib: server.peak_rss_mib(),
+    })
+}

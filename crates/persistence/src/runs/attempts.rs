@@ -1,5 +1,6 @@
-//! Item attempts: one row per try at an item, opened when it is sent and closed with what came
-//! of it, so that earlier attempts stay readable after retries.
+//! Item attempts: one row per try at an item, written when the try ends, with what came of it,
+//! so that earlier attempts stay readable after retries. Rows are inserted in batches; the
+//! attempt still in flight lives on the item row (`attempt_count`, `started_at`) until it ends.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,7 +9,7 @@ use evalboard_domain::{RunId, Timestamp};
 use crate::{
     connection::{DbConnection, on_backend},
     error::StoreError,
-    schema::item_attempts,
+    schema::{item_attempts, run_items},
 };
 
 /// How an attempt ended.
@@ -35,115 +36,75 @@ impl AttemptOutcome {
     }
 }
 
+/// A finished attempt, ready to be stored.
 #[derive(Insertable)]
 #[diesel(table_name = item_attempts)]
-struct NewAttemptRow<'a> {
-    run_id: &'a str,
-    sequence: i32,
-    attempt: i32,
-    started_at: NaiveDateTime,
-    worker: &'a str,
+pub(crate) struct EndedAttempt {
+    pub(crate) run_id: String,
+    pub(crate) sequence: i32,
+    pub(crate) attempt: i32,
+    pub(crate) outcome: Option<&'static str>,
+    pub(crate) error_kind: Option<String>,
+    pub(crate) error_message: Option<String>,
+    pub(crate) worker: Option<String>,
+    pub(crate) started_at: NaiveDateTime,
+    pub(crate) finished_at: Option<NaiveDateTime>,
+    pub(crate) first_token_at: Option<NaiveDateTime>,
+    pub(crate) prompt_tokens: Option<i32>,
+    pub(crate) completion_tokens: Option<i32>,
 }
 
-/// Opens attempt `attempt` of each `(sequence, attempt)`.
-pub(crate) fn open(
-    conn: &mut DbConnection,
-    run_id: &RunId,
-    attempts: &[(i32, i32)],
-    worker: &str,
-    at: Timestamp,
-) -> Result<(), StoreError> {
+/// Stores finished attempts, many rows per statement.
+pub(crate) fn insert(conn: &mut DbConnection, attempts: &[EndedAttempt]) -> Result<(), StoreError> {
     for chunk in attempts.chunks(500) {
-        let rows: Vec<NewAttemptRow<'_>> = chunk
-            .iter()
-            .map(|&(sequence, attempt)| NewAttemptRow {
-                run_id: run_id.as_str(),
-                sequence,
-                attempt,
-                started_at: at.naive_utc(),
-                worker,
-            })
-            .collect();
         on_backend!(conn, |c| diesel::insert_into(item_attempts::table)
-            .values(&rows)
+            .values(chunk)
             .execute(c))?;
     }
     Ok(())
 }
 
-/// What an attempt ended with.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AttemptEnd<'a> {
-    pub(crate) outcome: AttemptOutcome,
-    pub(crate) error_kind: Option<&'a str>,
-    pub(crate) error_message: Option<&'a str>,
-    pub(crate) first_token_at: Option<Timestamp>,
-    pub(crate) prompt_tokens: Option<u32>,
-    pub(crate) completion_tokens: Option<u32>,
-}
-
-impl AttemptEnd<'_> {
-    pub(crate) fn plain(outcome: AttemptOutcome) -> Self {
-        Self {
-            outcome,
-            error_kind: None,
-            error_message: None,
-            first_token_at: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-        }
-    }
-}
-
-/// Closes the still-open attempt `attempt` of one item.
-pub(crate) fn close(
-    conn: &mut DbConnection,
-    run_id: &RunId,
-    sequence: i32,
-    attempt: i32,
-    end: AttemptEnd<'_>,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    diesel::update(
-        item_attempts::table
-            .filter(item_attempts::run_id.eq(run_id.as_str()))
-            .filter(item_attempts::sequence.eq(sequence))
-            .filter(item_attempts::attempt.eq(attempt))
-            .filter(item_attempts::finished_at.is_null()),
-    )
-    .set((
-        item_attempts::outcome.eq(end.outcome.as_str()),
-        item_attempts::error_kind.eq(end.error_kind),
-        item_attempts::error_message.eq(end.error_message),
-        item_attempts::first_token_at.eq(end.first_token_at.map(|t| t.naive_utc())),
-        item_attempts::prompt_tokens.eq(end.prompt_tokens.map(|t| t as i32)),
-        item_attempts::completion_tokens.eq(end.completion_tokens.map(|t| t as i32)),
-        item_attempts::finished_at.eq(Some(at.naive_utc())),
-    ))
-    .execute(conn)?;
-    Ok(())
-}
-
-/// Closes the open attempts of several items the same way (cancels, lost workers).
-pub(crate) fn close_many(
+/// Ends the attempts in flight on `sequences` (items about to be canceled, failed with their
+/// run, or taken over from a lost worker), reading what the item rows know of them. Call it
+/// before the item rows change.
+pub(crate) fn end_in_flight(
     conn: &mut DbConnection,
     run_id: &RunId,
     sequences: &[i32],
     outcome: AttemptOutcome,
+    error: Option<(&str, &str)>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     for chunk in sequences.chunks(1_000) {
-        diesel::update(
-            item_attempts::table
-                .filter(item_attempts::run_id.eq(run_id.as_str()))
-                .filter(item_attempts::sequence.eq_any(chunk))
-                .filter(item_attempts::finished_at.is_null()),
-        )
-        .set((
-            item_attempts::outcome.eq(outcome.as_str()),
-            item_attempts::finished_at.eq(Some(at.naive_utc())),
-        ))
-        .execute(conn)?;
+        let in_flight: Vec<(i32, i32, Option<NaiveDateTime>, Option<String>)> = run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(run_items::sequence.eq_any(chunk))
+            .filter(run_items::attempt_count.gt(0))
+            .select((
+                run_items::sequence,
+                run_items::attempt_count,
+                run_items::started_at,
+                run_items::lease_owner,
+            ))
+            .load(conn)?;
+        let ended: Vec<EndedAttempt> = in_flight
+            .into_iter()
+            .map(|(sequence, attempt, started_at, worker)| EndedAttempt {
+                run_id: run_id.to_string(),
+                sequence,
+                attempt,
+                outcome: Some(outcome.as_str()),
+                error_kind: error.map(|(kind, _)| kind.to_owned()),
+                error_message: error.map(|(_, message)| message.to_owned()),
+                worker,
+                started_at: started_at.unwrap_or(at.naive_utc()),
+                finished_at: Some(at.naive_utc()),
+                first_token_at: None,
+                prompt_tokens: None,
+                completion_tokens: None,
+            })
+            .collect();
+        insert(conn, &ended)?;
     }
     Ok(())
 }

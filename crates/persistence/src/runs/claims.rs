@@ -156,7 +156,14 @@ fn claim_in(
     let mut log = Vec::with_capacity(lost.len() + pending.len());
     if !lost.is_empty() {
         let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
-        attempts::close_many(conn, run_id, &sequences, AttemptOutcome::Lost, request.at)?;
+        attempts::end_in_flight(
+            conn,
+            run_id,
+            &sequences,
+            AttemptOutcome::Lost,
+            None,
+            request.at,
+        )?;
         for &(sequence, attempt) in &lost {
             log.push(PendingLog {
                 sequence: Some(sequence as u32),
@@ -243,7 +250,6 @@ fn claim_in(
     let shots = run.settings.shots.unwrap_or(0);
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
     let mut handed_out = Vec::with_capacity(items.len());
-    let mut opened = Vec::with_capacity(items.len());
     for ClaimedRow {
         sequence,
         attempt,
@@ -262,6 +268,8 @@ fn claim_in(
             });
             continue;
         }
+        // The prompt is rendered here and stored with the outcome; a retry or a resume renders
+        // exactly the same one (examples are chosen deterministically).
         let prompt = match stored_prompt {
             Some(prompt) => prompt,
             None => {
@@ -272,18 +280,9 @@ fn claim_in(
                         examples.entry(item.category.clone()).or_insert(loaded)
                     }
                 };
-                let prompt = render_prompt(&item, &pick_examples(&item, candidates, shots));
-                diesel::update(
-                    run_items::table
-                        .filter(run_items::run_id.eq(run_id.as_str()))
-                        .filter(run_items::sequence.eq(sequence)),
-                )
-                .set(run_items::prompt_text.eq(Some(&prompt)))
-                .execute(conn)?;
-                prompt
+                render_prompt(&item, &pick_examples(&item, candidates, shots))
             }
         };
-        opened.push((sequence, attempt));
         log.push(PendingLog {
             sequence: Some(sequence as u32),
             level: LogLevel::Info,
@@ -297,7 +296,6 @@ fn claim_in(
             answer: None,
         });
     }
-    attempts::open(conn, run_id, &opened, request.worker, request.at)?;
     logs::append_many(conn, run_id, &log, request.at)?;
     Ok(Claim {
         run,

@@ -194,12 +194,21 @@ impl Database {
             let mut counts = row.counts()?;
             let now = at.naive_utc();
             for state in [ItemState::Pending, ItemState::Running, ItemState::Awaiting] {
-                let open: Vec<i32> = run_items::table
-                    .filter(run_items::run_id.eq(run_id.as_str()))
-                    .filter(run_items::state.eq(state.as_str()))
-                    .select(run_items::sequence)
-                    .load(conn)?;
-                attempts::close_many(conn, run_id, &open, AttemptOutcome::Error, at)?;
+                if state == ItemState::Running {
+                    let open: Vec<i32> = run_items::table
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                        .filter(run_items::state.eq(state.as_str()))
+                        .select(run_items::sequence)
+                        .load(conn)?;
+                    attempts::end_in_flight(
+                        conn,
+                        run_id,
+                        &open,
+                        AttemptOutcome::Error,
+                        Some((kind, message)),
+                        at,
+                    )?;
+                }
                 let moved = diesel::update(
                     run_items::table
                         .filter(run_items::run_id.eq(run_id.as_str()))
@@ -345,6 +354,17 @@ fn cancel_items(
         if sequences.is_empty() {
             continue;
         }
+        if state == ItemState::Running {
+            // The attempts in flight end here (an awaiting item's attempt already ended answered).
+            attempts::end_in_flight(
+                conn,
+                &run_id,
+                &sequences,
+                AttemptOutcome::Canceled,
+                None,
+                at,
+            )?;
+        }
         for chunk in sequences.chunks(1_000) {
             diesel::update(
                 run_items::table
@@ -360,7 +380,6 @@ fn cancel_items(
             .execute(conn)?;
         }
         if state != ItemState::Pending {
-            attempts::close_many(conn, &run_id, &sequences, AttemptOutcome::Canceled, at)?;
             log.extend(sequences.iter().map(|&s| PendingLog {
                 sequence: Some(s as u32),
                 level: LogLevel::Info,

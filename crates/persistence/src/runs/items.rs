@@ -190,6 +190,7 @@ struct ItemRow {
     finished_at: Option<NaiveDateTime>,
     prompt_tokens: Option<i32>,
     completion_tokens: Option<i32>,
+    lease_owner: Option<String>,
     item_id: String,
     category: String,
     question: String,
@@ -274,6 +275,7 @@ impl Database {
                     run_items::finished_at,
                     run_items::prompt_tokens,
                     run_items::completion_tokens,
+                    run_items::lease_owner,
                     dataset_items::item_id,
                     dataset_items::category,
                     dataset_items::question,
@@ -378,10 +380,29 @@ impl Database {
 
 fn detail(
     row: &ItemRow,
-    attempts: Vec<AttemptRecord>,
+    mut attempts: Vec<AttemptRecord>,
     judgments: Vec<JudgmentRecord>,
 ) -> Result<ItemDetail, StoreError> {
     let corrupt = |what: &str| StoreError::corrupt(format!("item {} {what}", row.sequence));
+    // The attempt in flight has no row yet: it is described by the item itself.
+    let recorded = attempts.last().map_or(0, |a| a.attempt);
+    if row.state == ItemState::Running.as_str()
+        && row.attempt_count as u32 > recorded
+        && let Some(started_at) = row.started_at
+    {
+        attempts.push(AttemptRecord {
+            attempt: row.attempt_count as u32,
+            outcome: None,
+            error_kind: None,
+            error_message: None,
+            worker: row.lease_owner.clone(),
+            started_at: started_at.and_utc(),
+            first_token_at: None,
+            finished_at: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+        });
+    }
     Ok(ItemDetail {
         sequence: row.sequence as u32,
         dataset_item_id: row.item_id.clone(),

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use evalboard_domain::{Extraction, ItemState, Run, RunId, Timestamp, Verdict};
 
 use super::{
-    attempts::{self, AttemptEnd, AttemptOutcome},
+    attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{finish_if_done, save_counts},
     load_row,
 };
@@ -47,6 +47,8 @@ pub struct Usage {
 /// A model's answer to an item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
+    /// The prompt that was sent (stored with the answer: what was asked, next to what came back).
+    pub prompt: String,
     /// The full response text.
     pub response_text: String,
     /// When the first streamed chunk arrived.
@@ -93,7 +95,12 @@ pub enum OutcomeKind {
         delay_ms: u64,
     },
     /// The attempt failed and no other follows: the item ends `failed`.
-    Failed(ItemError),
+    Failed {
+        /// Why.
+        error: ItemError,
+        /// The prompt that was sent.
+        prompt: String,
+    },
 }
 
 /// One outcome of one item, as its worker saw it.
@@ -105,6 +112,8 @@ pub struct Outcome {
     pub sequence: u32,
     /// The attempt the outcome belongs to.
     pub attempt: u32,
+    /// When that attempt was sent.
+    pub started_at: Timestamp,
     /// What happened.
     pub kind: OutcomeKind,
 }
@@ -140,10 +149,10 @@ impl Database {
             for (run_id, indices) in by_run {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
-                let mut log = Vec::new();
+                let mut written = Written::default();
                 for index in indices {
                     let outcome = &outcomes[index];
-                    if let Some((from, to)) = apply_one(conn, worker, outcome, &mut log, at)? {
+                    if let Some((from, to)) = apply_one(conn, worker, outcome, &mut written, at)? {
                         counts = counts.moved(from, to, 1).ok_or_else(|| {
                             StoreError::corrupt(format!(
                                 "run {run_id}: the {from} counter is too low"
@@ -153,7 +162,9 @@ impl Database {
                     }
                 }
                 save_counts(conn, run_id, &counts, at)?;
-                logs::append_many(conn, run_id, &log, at)?;
+                attempts::insert(conn, &written.attempts)?;
+                insert_judgments(conn, &written.judgments)?;
+                logs::append_many(conn, run_id, &written.log, at)?;
                 if let Some(run) = finish_if_done(conn, run_id, at)? {
                     result.finished.push(run);
                 }
@@ -163,12 +174,20 @@ impl Database {
     }
 }
 
+/// What a batch writes besides the item rows, gathered to be inserted many rows at a time.
+#[derive(Default)]
+struct Written {
+    attempts: Vec<EndedAttempt>,
+    judgments: Vec<NewJudgmentRow>,
+    log: Vec<PendingLog>,
+}
+
 /// Applies one outcome if it still holds; returns the state move it made.
 fn apply_one(
     conn: &mut DbConnection,
     worker: &str,
     outcome: &Outcome,
-    log: &mut Vec<PendingLog>,
+    written: &mut Written,
     at: Timestamp,
 ) -> Result<Option<(ItemState, ItemState)>, StoreError> {
     let run_id = &outcome.run_id;
@@ -186,6 +205,20 @@ fn apply_one(
                 .filter(run_items::attempt_count.eq(attempt))
         };
     }
+    let ended = |outcome_kind: AttemptOutcome, error: Option<&ItemError>| EndedAttempt {
+        run_id: run_id.to_string(),
+        sequence,
+        attempt,
+        outcome: Some(outcome_kind.as_str()),
+        error_kind: error.map(|e| e.kind.clone()),
+        error_message: error.map(|e| e.message.clone()),
+        worker: Some(worker.to_owned()),
+        started_at: outcome.started_at.naive_utc(),
+        finished_at: Some(now),
+        first_token_at: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+    };
     match &outcome.kind {
         OutcomeKind::Answered { answer, judgment } => {
             let to = judgment
@@ -195,6 +228,7 @@ fn apply_one(
             let changed = diesel::update(held!(ItemState::Running))
                 .set((
                     run_items::state.eq(to.as_str()),
+                    run_items::prompt_text.eq(Some(&answer.prompt)),
                     run_items::response_text.eq(Some(&answer.response_text)),
                     run_items::first_token_at.eq(answer.first_token_at.map(|t| t.naive_utc())),
                     run_items::answered_at.eq(Some(answer.answered_at.naive_utc())),
@@ -216,23 +250,16 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            attempts::close(
-                conn,
-                run_id,
-                sequence,
-                attempt,
-                AttemptEnd {
-                    outcome: AttemptOutcome::Answered,
-                    error_kind: None,
-                    error_message: None,
-                    first_token_at: answer.first_token_at,
-                    prompt_tokens: answer.usage.prompt_tokens,
-                    completion_tokens: answer.usage.completion_tokens,
-                },
-                at,
-            )?;
+            written.attempts.push(EndedAttempt {
+                first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
+                prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
+                completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
+                ..ended(AttemptOutcome::Answered, None)
+            });
             if let Some(judgment) = judgment {
-                insert_judgment(conn, run_id, sequence, attempt, judgment)?;
+                written
+                    .judgments
+                    .push(judgment_row(run_id, sequence, attempt, judgment));
             }
             Ok(Some((ItemState::Running, to)))
         }
@@ -254,13 +281,16 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            insert_judgment(conn, run_id, sequence, attempt, judgment)?;
+            written
+                .judgments
+                .push(judgment_row(run_id, sequence, attempt, judgment));
             Ok(Some((ItemState::Awaiting, to)))
         }
         OutcomeKind::Retrying { error, delay_ms } => {
             let changed = diesel::update(held!(ItemState::Running))
                 .set((
                     run_items::attempt_count.eq(run_items::attempt_count + 1),
+                    run_items::started_at.eq(Some(now)),
                     run_items::error_kind.eq(Some(&error.kind)),
                     run_items::error_message.eq(Some(&error.message)),
                     run_items::updated_at.eq(now),
@@ -269,9 +299,10 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            attempts::close(conn, run_id, sequence, attempt, error_end(error), at)?;
-            attempts::open(conn, run_id, &[(sequence, attempt + 1)], worker, at)?;
-            log.push(PendingLog {
+            written
+                .attempts
+                .push(ended(AttemptOutcome::Error, Some(error)));
+            written.log.push(PendingLog {
                 sequence: Some(outcome.sequence),
                 level: LogLevel::Warn,
                 message: format!(
@@ -284,10 +315,11 @@ fn apply_one(
             });
             Ok(Some((ItemState::Running, ItemState::Running)))
         }
-        OutcomeKind::Failed(error) => {
+        OutcomeKind::Failed { error, prompt } => {
             let changed = diesel::update(held!(ItemState::Running))
                 .set((
                     run_items::state.eq(ItemState::Failed.as_str()),
+                    run_items::prompt_text.eq(Some(prompt)),
                     run_items::error_kind.eq(Some(&error.kind)),
                     run_items::error_message.eq(Some(&error.message)),
                     run_items::finished_at.eq(Some(now)),
@@ -298,8 +330,10 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            attempts::close(conn, run_id, sequence, attempt, error_end(error), at)?;
-            log.push(PendingLog {
+            written
+                .attempts
+                .push(ended(AttemptOutcome::Error, Some(error)));
+            written.log.push(PendingLog {
                 sequence: Some(outcome.sequence),
                 level: LogLevel::Error,
                 message: format!(
@@ -312,48 +346,44 @@ fn apply_one(
     }
 }
 
-fn error_end(error: &ItemError) -> AttemptEnd<'_> {
-    AttemptEnd {
-        error_kind: Some(&error.kind),
-        error_message: Some(&error.message),
-        ..AttemptEnd::plain(AttemptOutcome::Error)
-    }
-}
-
 #[derive(Insertable)]
 #[diesel(table_name = item_judgments)]
-struct NewJudgmentRow<'a> {
-    run_id: &'a str,
+struct NewJudgmentRow {
+    run_id: String,
     sequence: i32,
     attempt: i32,
     verdict: &'static str,
     extracted_answer: Option<String>,
     extraction_tier: &'static str,
-    judge: &'a str,
-    rationale: Option<&'a str>,
+    judge: String,
+    rationale: Option<String>,
     created_at: NaiveDateTime,
 }
 
-fn insert_judgment(
-    conn: &mut DbConnection,
+fn judgment_row(
     run_id: &RunId,
     sequence: i32,
     attempt: i32,
     judgment: &Judgment,
-) -> Result<(), StoreError> {
-    let row = NewJudgmentRow {
-        run_id: run_id.as_str(),
+) -> NewJudgmentRow {
+    NewJudgmentRow {
+        run_id: run_id.to_string(),
         sequence,
         attempt,
         verdict: judgment.verdict.state().as_str(),
         extracted_answer: judgment.extraction.letter.map(String::from),
         extraction_tier: judgment.extraction.tier.as_str(),
-        judge: &judgment.judge,
-        rationale: judgment.rationale.as_deref(),
+        judge: judgment.judge.clone(),
+        rationale: judgment.rationale.clone(),
         created_at: judgment.at.naive_utc(),
-    };
-    on_backend!(conn, |c| diesel::insert_into(item_judgments::table)
-        .values(&row)
-        .execute(c))?;
+    }
+}
+
+fn insert_judgments(conn: &mut DbConnection, rows: &[NewJudgmentRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        on_backend!(conn, |c| diesel::insert_into(item_judgments::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }

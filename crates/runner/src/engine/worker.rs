@@ -57,6 +57,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 run_id: run.run_id.clone(),
                 sequence,
                 attempt: item.attempt,
+                started_at: truncate_to_micros(Utc::now()),
                 kind: OutcomeKind::Judged(judgment),
             }));
         }
@@ -73,6 +74,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             break;
         };
         shared.activity.start(&run.run_id, sequence, attempt);
+        let started_at = truncate_to_micros(Utc::now());
         let request = CompletionRequest {
             model: &run.model,
             prompt: &item.prompt,
@@ -94,6 +96,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             run_id: run.run_id.clone(),
             sequence,
             attempt,
+            started_at,
             kind,
         };
         match result {
@@ -107,6 +110,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     .then(|| choice_judgment(&completion.text, &item, None));
                 let deferred = judgment.is_none().then(|| completion.text.clone());
                 let answer = Answer {
+                    prompt: item.prompt.clone(),
                     response_text: completion.text,
                     first_token_at: completion.first_token_at,
                     answered_at: truncate_to_micros(Utc::now()),
@@ -143,9 +147,10 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     message: error.to_string(),
                 };
                 if !error.is_retryable() || attempt >= run.max_attempts {
-                    shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed(
-                        item_error,
-                    ))));
+                    shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
+                        error: item_error,
+                        prompt: item.prompt.clone(),
+                    })));
                     break;
                 }
                 let delay = error

@@ -403,8 +403,10 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
         run_id: run_id.clone(),
         sequence: 1,
         attempt: claim.items[0].attempt,
+        started_at: at,
         kind: OutcomeKind::Answered {
             answer: Answer {
+                prompt: claim.items[0].prompt.clone(),
                 response_text: "It must be B. The answer is (B).".into(),
                 first_token_at: None,
                 answered_at: at,

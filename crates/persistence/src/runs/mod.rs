@@ -3,6 +3,7 @@
 mod active;
 mod attempts;
 mod bookkeeping;
+mod bulk;
 mod claims;
 mod control;
 mod create;

@@ -15,7 +15,7 @@ use evalboard_domain::{Extraction, ItemState, Run, RunId, Timestamp, Verdict};
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{finish_if_done, save_counts},
-    load_row,
+    bulk, load_row,
 };
 use crate::{
     connection::{DbConnection, on_backend},
@@ -150,6 +150,50 @@ impl Database {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
                 let mut written = Written::default();
+                // On PostgreSQL, judged answers (the bulk of a batch) go in one statement.
+                let mut indices = indices;
+                if let DbConnection::Postgres(pg) = &mut *conn {
+                    // Only items with no other outcome in this batch: outcomes of one item
+                    // apply in order (a retry raises the attempt its answer is guarded by).
+                    let mut per_item: BTreeMap<u32, usize> = BTreeMap::new();
+                    for &i in &indices {
+                        *per_item.entry(outcomes[i].sequence).or_default() += 1;
+                    }
+                    let judged: Vec<usize> = indices
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            per_item[&outcomes[i].sequence] == 1
+                                && matches!(
+                                    outcomes[i].kind,
+                                    OutcomeKind::Answered {
+                                        judgment: Some(_),
+                                        ..
+                                    }
+                                )
+                        })
+                        .collect();
+                    if judged.len() > 1 {
+                        let batch: Vec<&Outcome> = judged.iter().map(|&i| &outcomes[i]).collect();
+                        let applied =
+                            bulk::apply_judged_answers(pg, run_id, worker, &batch, at.naive_utc())?;
+                        for &index in &judged {
+                            let outcome = &outcomes[index];
+                            if !applied.contains(&(outcome.sequence as i32)) {
+                                continue;
+                            }
+                            let (from, to) =
+                                record_judged_answer(outcome, worker, &mut written, at);
+                            counts = counts.moved(from, to, 1).ok_or_else(|| {
+                                StoreError::corrupt(format!(
+                                    "run {run_id}: the {from} counter is too low"
+                                ))
+                            })?;
+                            result.applied[index] = true;
+                        }
+                        indices.retain(|i| !judged.contains(i));
+                    }
+                }
                 for index in indices {
                     let outcome = &outcomes[index];
                     if let Some((from, to)) = apply_one(conn, worker, outcome, &mut written, at)? {
@@ -171,6 +215,44 @@ impl Database {
             }
             Ok(result)
         })
+    }
+}
+
+/// Records what an applied answer adds besides its item row: the ended attempt and, when judged,
+/// the verdict. Returns the state move.
+fn record_judged_answer(
+    outcome: &Outcome,
+    worker: &str,
+    written: &mut Written,
+    at: Timestamp,
+) -> (ItemState, ItemState) {
+    let OutcomeKind::Answered { answer, judgment } = &outcome.kind else {
+        unreachable!("only answers are recorded here");
+    };
+    let sequence = outcome.sequence as i32;
+    let attempt = outcome.attempt as i32;
+    written.attempts.push(EndedAttempt {
+        run_id: outcome.run_id.to_string(),
+        sequence,
+        attempt,
+        outcome: Some(AttemptOutcome::Answered.as_str()),
+        error_kind: None,
+        error_message: None,
+        worker: Some(worker.to_owned()),
+        started_at: outcome.started_at.naive_utc(),
+        finished_at: Some(at.naive_utc()),
+        first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
+        prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
+        completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
+    });
+    match judgment {
+        Some(judgment) => {
+            written
+                .judgments
+                .push(judgment_row(&outcome.run_id, sequence, attempt, judgment));
+            (ItemState::Running, judgment.verdict.state())
+        }
+        None => (ItemState::Running, ItemState::Awaiting),
     }
 }
 
@@ -250,18 +332,7 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            written.attempts.push(EndedAttempt {
-                first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
-                prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
-                completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
-                ..ended(AttemptOutcome::Answered, None)
-            });
-            if let Some(judgment) = judgment {
-                written
-                    .judgments
-                    .push(judgment_row(run_id, sequence, attempt, judgment));
-            }
-            Ok(Some((ItemState::Running, to)))
+            Ok(Some(record_judged_answer(outcome, worker, written, at)))
         }
         OutcomeKind::Judged(judgment) => {
             let to = judgment.verdict.state();

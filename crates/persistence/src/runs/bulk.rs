@@ -1,0 +1,119 @@
+//! The hot path of a batch on PostgreSQL, as one statement: answers that arrive judged (the
+//! choice judge decides at once) update all their item rows in a single `UPDATE ... FROM
+//! UNNEST(...)` instead of one round trip each. Guarded exactly like the per-item updates.
+
+use chrono::NaiveDateTime;
+use diesel::{
+    pg::PgConnection,
+    prelude::*,
+    sql_types::{Array, Integer, Nullable, Text, Timestamp},
+};
+use evalboard_domain::RunId;
+
+use super::outcomes::{Outcome, OutcomeKind};
+
+const UPDATE_JUDGED_ANSWERS: &str = "\
+UPDATE run_items AS r SET
+    state = v.state,
+    prompt_text = v.prompt,
+    response_text = v.response,
+    first_token_at = v.first_token_at,
+    answered_at = v.answered_at,
+    prompt_tokens = v.prompt_tokens,
+    completion_tokens = v.completion_tokens,
+    extracted_answer = v.extracted,
+    extraction_tier = v.tier,
+    judge = v.judge,
+    judge_rationale = v.rationale,
+    judged_at = v.judged_at,
+    finished_at = $16,
+    lease_owner = NULL,
+    updated_at = $16
+FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
+            $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::timestamp[])
+    AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
+         prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at)
+WHERE r.run_id = $15
+  AND r.sequence = v.sequence
+  AND r.attempt_count = v.attempt
+  AND r.state = 'running'
+  AND r.lease_owner = $17
+RETURNING r.sequence";
+
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = Integer)]
+    sequence: i32,
+}
+
+/// Applies judged answers of one run; returns the sequences whose guard held. Outcomes of any
+/// other kind are ignored (the caller applies those one by one).
+pub(super) fn apply_judged_answers(
+    pg: &mut PgConnection,
+    run_id: &RunId,
+    worker: &str,
+    outcomes: &[&Outcome],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i32>> {
+    let mut sequence = Vec::with_capacity(outcomes.len());
+    let mut attempt = Vec::with_capacity(outcomes.len());
+    let mut state = Vec::with_capacity(outcomes.len());
+    let mut prompt = Vec::with_capacity(outcomes.len());
+    let mut response = Vec::with_capacity(outcomes.len());
+    let mut first_token_at = Vec::with_capacity(outcomes.len());
+    let mut answered_at = Vec::with_capacity(outcomes.len());
+    let mut prompt_tokens = Vec::with_capacity(outcomes.len());
+    let mut completion_tokens = Vec::with_capacity(outcomes.len());
+    let mut extracted = Vec::with_capacity(outcomes.len());
+    let mut tier = Vec::with_capacity(outcomes.len());
+    let mut judge = Vec::with_capacity(outcomes.len());
+    let mut rationale = Vec::with_capacity(outcomes.len());
+    let mut judged_at = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let OutcomeKind::Answered {
+            answer,
+            judgment: Some(judgment),
+        } = &outcome.kind
+        else {
+            continue;
+        };
+        sequence.push(outcome.sequence as i32);
+        attempt.push(outcome.attempt as i32);
+        state.push(judgment.verdict.state().as_str().to_owned());
+        prompt.push(answer.prompt.clone());
+        response.push(answer.response_text.clone());
+        first_token_at.push(answer.first_token_at.map(|t| t.naive_utc()));
+        answered_at.push(answer.answered_at.naive_utc());
+        prompt_tokens.push(answer.usage.prompt_tokens.map(|t| t as i32));
+        completion_tokens.push(answer.usage.completion_tokens.map(|t| t as i32));
+        extracted.push(judgment.extraction.letter.map(String::from));
+        tier.push(judgment.extraction.tier.as_str().to_owned());
+        judge.push(judgment.judge.clone());
+        rationale.push(judgment.rationale.clone());
+        judged_at.push(judgment.at.naive_utc());
+    }
+    if sequence.is_empty() {
+        return Ok(Vec::new());
+    }
+    let applied: Vec<Applied> = diesel::sql_query(UPDATE_JUDGED_ANSWERS)
+        .bind::<Array<Integer>, _>(sequence)
+        .bind::<Array<Integer>, _>(attempt)
+        .bind::<Array<Text>, _>(state)
+        .bind::<Array<Text>, _>(prompt)
+        .bind::<Array<Text>, _>(response)
+        .bind::<Array<Nullable<Timestamp>>, _>(first_token_at)
+        .bind::<Array<Timestamp>, _>(answered_at)
+        .bind::<Array<Nullable<Integer>>, _>(prompt_tokens)
+        .bind::<Array<Nullable<Integer>>, _>(completion_tokens)
+        .bind::<Array<Nullable<Text>>, _>(extracted)
+        .bind::<Array<Text>, _>(tier)
+        .bind::<Array<Text>, _>(judge)
+        .bind::<Array<Nullable<Text>>, _>(rationale)
+        .bind::<Array<Timestamp>, _>(judged_at)
+        .bind::<Text, _>(run_id.as_str())
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(worker)
+        .load(pg)?;
+    Ok(applied.into_iter().map(|a| a.sequence).collect())
+}

@@ -2,7 +2,7 @@
 //! with the item in flight and the last few finished items.
 
 use diesel::prelude::*;
-use evalboard_domain::{ItemSnapshot, ItemState, Run, RunStatus};
+use evalboard_domain::{ItemSnapshot, ItemState, Run, RunId, RunStatus};
 
 use super::RunRow;
 use crate::{
@@ -76,6 +76,46 @@ impl Database {
     }
 }
 
+impl Database {
+    /// One item of a run as the board shows it.
+    pub fn item_snapshot(
+        &self,
+        run_id: &RunId,
+        sequence: u32,
+    ) -> Result<Option<ItemSnapshot>, StoreError> {
+        self.read(|conn| {
+            let row: Option<(i32, String, String, String)> = run_items::table
+                .inner_join(
+                    dataset_items::table.on(dataset_items::dataset_id
+                        .eq(run_items::dataset_id)
+                        .and(dataset_items::position.eq(run_items::dataset_position))),
+                )
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter(run_items::sequence.eq(sequence as i32))
+                .select((
+                    run_items::sequence,
+                    run_items::state,
+                    dataset_items::question,
+                    dataset_items::choices,
+                ))
+                .first(conn)
+                .optional()?;
+            row.map(snapshot).transpose()
+        })
+    }
+}
+
+fn snapshot(
+    (sequence, state, question, choices): (i32, String, String, String),
+) -> Result<ItemSnapshot, StoreError> {
+    Ok(ItemSnapshot {
+        sequence: sequence as u32,
+        state: state.parse().map_err(StoreError::corrupt)?,
+        prompt_text: question,
+        choices: serde_json::from_str(&choices).map_err(StoreError::corrupt)?,
+    })
+}
+
 /// Which end of a run's item history a snapshot query reads.
 enum Snapshots {
     /// Running items, most recently started first.
@@ -125,13 +165,6 @@ fn snapshots(
     query
         .load::<(i32, String, String, String)>(conn)?
         .into_iter()
-        .map(|(sequence, state, question, choices)| {
-            Ok(ItemSnapshot {
-                sequence: sequence as u32,
-                state: state.parse().map_err(StoreError::corrupt)?,
-                prompt_text: question,
-                choices: serde_json::from_str(&choices).map_err(StoreError::corrupt)?,
-            })
-        })
+        .map(snapshot)
         .collect()
 }

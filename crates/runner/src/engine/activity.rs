@@ -18,6 +18,8 @@ const PREVIEW_CHARS: usize = 160;
 pub struct Activity {
     /// The attempt streaming.
     pub attempt: u32,
+    /// When the attempt was sent.
+    pub started_at: Timestamp,
     /// The last characters received.
     pub preview: String,
     /// Chunks received so far.
@@ -52,6 +54,7 @@ impl ActivityBoard {
                 (run.clone(), sequence),
                 Activity {
                     attempt,
+                    started_at: truncate_to_micros(Utc::now()),
                     preview: String::new(),
                     chunk_count: 0,
                     received_chars: 0,
@@ -89,6 +92,18 @@ impl ActivityBoard {
         self.with(|items| items.remove(&(run.clone(), sequence)));
     }
 
+    /// The item of `run` most recently sent from this server and still streaming, with its
+    /// activity: what the board shows as the run's current item.
+    pub fn latest(&self, run: &RunId) -> Option<(u32, Activity)> {
+        self.with(|items| {
+            items
+                .iter()
+                .filter(|((r, _), _)| r == run)
+                .max_by_key(|((_, sequence), a)| (a.started_at, *sequence))
+                .map(|((_, sequence), a)| (*sequence, a.clone()))
+        })
+    }
+
     /// The activity of an item, if it is streaming on this server.
     pub fn get(&self, run: &RunId, sequence: u32) -> Option<Activity> {
         self.with(|items| items.get(&(run.clone(), sequence)).cloned())
@@ -120,7 +135,12 @@ mod tests {
         assert_eq!(activity.preview.chars().count(), PREVIEW_CHARS);
         assert!(activity.preview.ends_with("The answer is (B)."));
         assert!(activity.first_chunk_at <= activity.last_chunk_at);
+        board.start(&run, 2, 1);
+        assert_eq!(board.latest(&run).unwrap().0, 2, "the most recently sent");
+        board.finish(&run, 2);
+        assert_eq!(board.latest(&run).unwrap().0, 1);
         board.finish(&run, 1);
         assert!(board.get(&run, 1).is_none());
+        assert!(board.latest(&run).is_none());
     }
 }

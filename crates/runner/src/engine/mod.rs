@@ -14,14 +14,14 @@ mod worker;
 mod writer;
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use chrono::Utc;
 use evalboard_domain::{JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros};
-use evalboard_persistence::{ClaimRequest, Database, StoreError};
+use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, StoreError};
 use tokio::{
     sync::{Notify, mpsc},
     task::{JoinHandle, JoinSet},
@@ -236,16 +236,32 @@ async fn renew(shared: Arc<Shared>) {
     }
 }
 
-/// A run with items in flight here.
+/// A run being worked on here: its items running, and claimed items waiting to start.
 struct InFlight {
     context: Arc<RunContext>,
-    count: usize,
+    concurrency: usize,
+    running: usize,
+    /// Claimed ahead, so that a claim's round trips overlap with work instead of stalling it.
+    queue: VecDeque<ClaimedItem>,
+    claiming: bool,
+    /// The last claim found nothing: the run has no more items for this server.
+    exhausted: bool,
+}
+
+/// What the dispatcher waits for besides wake-ups.
+enum Event {
+    /// An item's worker returned.
+    ItemDone(RunId, u32),
+    /// A claim came back.
+    Claimed(RunId, Result<Vec<ClaimedItem>, StoreError>),
 }
 
 struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
-    tasks: JoinSet<(RunId, u32)>,
+    tasks: JoinSet<Event>,
+    /// Items running here, across runs (the global limit).
+    running: usize,
 }
 
 impl Dispatcher {
@@ -254,6 +270,7 @@ impl Dispatcher {
             shared,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
+            running: 0,
         }
     }
 
@@ -270,9 +287,11 @@ impl Dispatcher {
         loop {
             tokio::select! {
                 () = self.shared.shutdown.cancelled() => break,
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    if let Ok((run_id, sequence)) = done {
-                        self.item_done(&run_id, sequence).await;
+                Some(event) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    match event {
+                        Ok(Event::ItemDone(run_id, sequence)) => self.item_done(&run_id, sequence),
+                        Ok(Event::Claimed(run_id, claimed)) => self.claimed(&run_id, claimed),
+                        Err(error) => tracing::error!(%error, "an engine task failed"),
                     }
                     continue;
                 }
@@ -291,9 +310,9 @@ impl Dispatcher {
         self.shared.send(WriterMessage::Stop);
     }
 
-    /// An item finished here: refill the run's slots once enough are free. A run with nothing
-    /// left in flight is forgotten; its next claim builds a fresh context.
-    async fn item_done(&mut self, run_id: &RunId, sequence: u32) {
+    /// An item finished here: start the next queued one, and claim more when the queue runs low.
+    fn item_done(&mut self, run_id: &RunId, sequence: u32) {
+        self.running -= 1;
         {
             let mut working = self.shared.working();
             if let Some(sequences) = working.get_mut(run_id) {
@@ -303,37 +322,102 @@ impl Dispatcher {
                 }
             }
         }
+        if let Some(flight) = self.runs.get_mut(run_id) {
+            flight.running -= 1;
+        }
+        self.advance(run_id);
+    }
+
+    fn claimed(&mut self, run_id: &RunId, claimed: Result<Vec<ClaimedItem>, StoreError>) {
         let Some(flight) = self.runs.get_mut(run_id) else {
             return;
         };
-        flight.count -= 1;
+        flight.claiming = false;
+        match claimed {
+            Ok(items) => {
+                flight.exhausted = items.is_empty();
+                self.shared
+                    .working()
+                    .entry(run_id.clone())
+                    .or_default()
+                    .extend(items.iter().map(|item| item.sequence));
+                flight.queue.extend(items);
+            }
+            Err(error) => {
+                tracing::warn!(%error, run = %run_id, "cannot claim items");
+                flight.exhausted = true;
+            }
+        }
+        self.advance(run_id);
+    }
+
+    /// Starts queued items up to the run's and the engine's limits, claims more when the queue
+    /// is low, and forgets a run with nothing left here.
+    fn advance(&mut self, run_id: &RunId) {
+        let global = self.shared.config.global_concurrency;
+        let Some(flight) = self.runs.get_mut(run_id) else {
+            return;
+        };
         let canceled = flight.context.cancel.is_cancelled();
-        let count = flight.count;
-        let concurrency = flight
-            .context
-            .settings
-            .concurrency
-            .unwrap_or(self.shared.config.default_run_concurrency)
-            as usize;
-        if count == 0 {
-            self.runs.remove(run_id);
-            if canceled {
+        if canceled {
+            flight.queue.clear();
+        }
+        while flight.running < flight.concurrency && self.running < global {
+            let Some(item) = flight.queue.pop_front() else {
+                break;
+            };
+            flight.running += 1;
+            self.running += 1;
+            let shared = Arc::clone(&self.shared);
+            let context = Arc::clone(&flight.context);
+            let id = run_id.clone();
+            self.tasks.spawn(async move {
+                let sequence = item.sequence;
+                worker::work(shared, context, item).await;
+                Event::ItemDone(id, sequence)
+            });
+        }
+        let low = flight.queue.len() < flight.concurrency.div_ceil(2);
+        if !canceled && !flight.claiming && !flight.exhausted && low {
+            // Enough to fill the run's slots and keep as many waiting.
+            let wanted = 2 * flight.concurrency - flight.running - flight.queue.len();
+            flight.claiming = true;
+            self.spawn_claim(run_id.clone(), wanted as u32);
+            return;
+        }
+        if flight.running == 0 && flight.queue.is_empty() && !flight.claiming {
+            let finished = self.runs.remove(run_id);
+            if canceled && finished.is_some() {
                 self.shared
                     .send(WriterMessage::CancelInFlight(run_id.clone()));
             }
         }
-        if canceled {
-            return;
-        }
-        let free = concurrency - count.min(concurrency);
-        if free >= (concurrency / 4).max(1)
-            && let Err(error) = self.claim(run_id, free).await
-        {
-            tracing::warn!(%error, run = %run_id, "cannot claim items");
-        }
     }
 
-    /// Looks at every active run: cancels what is being canceled, claims for the rest.
+    fn spawn_claim(&mut self, run_id: RunId, max: u32) {
+        let shared = Arc::clone(&self.shared);
+        self.tasks.spawn(async move {
+            let worker = shared.config.worker.clone();
+            let lease = chrono::Duration::from_std(shared.config.lease).unwrap_or_default();
+            let id = run_id.clone();
+            let claim = blocking(&shared.db, move |db| {
+                let at = now();
+                db.claim_items(
+                    &id,
+                    ClaimRequest {
+                        worker: &worker,
+                        lease_until: at + lease,
+                        max,
+                        at,
+                    },
+                )
+            })
+            .await;
+            Event::Claimed(run_id, claim.map(|c| c.items))
+        });
+    }
+
+    /// Looks at every active run: stops what is being canceled, starts work on the rest.
     async fn poll(&mut self) -> Result<(), StoreError> {
         let (schedulable, canceling) = blocking(&self.shared.db, |db| {
             Ok((db.runs_to_schedule()?, db.runs_being_canceled()?))
@@ -341,100 +425,64 @@ impl Dispatcher {
         .await?;
         for run in &canceling {
             match self.runs.get(&run.id) {
-                Some(flight) => flight.context.cancel.cancel(),
+                Some(flight) => {
+                    flight.context.cancel.cancel();
+                    let id = run.id.clone();
+                    self.advance(&id);
+                }
                 None => self
                     .shared
                     .send(WriterMessage::CancelInFlight(run.id.clone())),
             }
         }
-        // Runs in flight here that are no longer schedulable (failed, or canceled by another
+        // Runs worked on here that are no longer schedulable (failed, or canceled by another
         // server) stop too.
-        for (run_id, flight) in &self.runs {
-            if !schedulable.iter().any(|r| &r.id == run_id) {
+        let stale: Vec<RunId> = self
+            .runs
+            .keys()
+            .filter(|id| !schedulable.iter().any(|r| &r.id == *id))
+            .cloned()
+            .collect();
+        for run_id in stale {
+            if let Some(flight) = self.runs.get(&run_id) {
                 flight.context.cancel.cancel();
             }
+            self.advance(&run_id);
         }
         for run in schedulable {
-            let in_flight = self.runs.get(&run.id).map_or(0, |f| f.count);
-            let concurrency =
-                run.settings
-                    .concurrency
-                    .unwrap_or(self.shared.config.default_run_concurrency) as usize;
-            let free = concurrency.saturating_sub(in_flight);
-            if free > 0 {
-                self.claim(&run.id, free).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Claims up to `wanted` items of a run (less if the engine is full) and starts them.
-    async fn claim(&mut self, run_id: &RunId, wanted: usize) -> Result<(), StoreError> {
-        let room = self
-            .shared
-            .config
-            .global_concurrency
-            .saturating_sub(self.tasks.len());
-        let max = wanted.min(room) as u32;
-        if max == 0 {
-            return Ok(());
-        }
-        let request_worker = self.shared.config.worker.clone();
-        let lease = chrono::Duration::from_std(self.shared.config.lease).unwrap_or_default();
-        let id = run_id.clone();
-        let claim = blocking(&self.shared.db, move |db| {
-            let at = now();
-            db.claim_items(
-                &id,
-                ClaimRequest {
-                    worker: &request_worker,
-                    lease_until: at + lease,
-                    max,
-                    at,
+            match self.runs.get_mut(&run.id) {
+                // New items may have appeared (a retry): look again.
+                Some(flight) => flight.exhausted = false,
+                None => match self.context_for(&run) {
+                    Ok(context) => {
+                        let concurrency = run
+                            .settings
+                            .concurrency
+                            .unwrap_or(self.shared.config.default_run_concurrency)
+                            as usize;
+                        self.runs.insert(
+                            run.id.clone(),
+                            InFlight {
+                                context,
+                                concurrency,
+                                running: 0,
+                                queue: VecDeque::new(),
+                                claiming: false,
+                                exhausted: false,
+                            },
+                        );
+                    }
+                    Err((kind, message)) => {
+                        self.shared.send(WriterMessage::FailRun {
+                            run_id: run.id.clone(),
+                            kind,
+                            message,
+                        });
+                        continue;
+                    }
                 },
-            )
-        })
-        .await?;
-        if claim.items.is_empty() {
-            return Ok(());
-        }
-        let context = match self
-            .runs
-            .get(run_id)
-            .filter(|f| !f.context.cancel.is_cancelled())
-        {
-            Some(flight) => Arc::clone(&flight.context),
-            None => match self.context_for(&claim.run) {
-                Ok(context) => context,
-                Err((kind, message)) => {
-                    self.shared.send(WriterMessage::FailRun {
-                        run_id: run_id.clone(),
-                        kind,
-                        message,
-                    });
-                    return Ok(());
-                }
-            },
-        };
-        let flight = self.runs.entry(run_id.clone()).or_insert_with(|| InFlight {
-            context: Arc::clone(&context),
-            count: 0,
-        });
-        self.shared
-            .working()
-            .entry(run_id.clone())
-            .or_default()
-            .extend(claim.items.iter().map(|item| item.sequence));
-        for item in claim.items {
-            flight.count += 1;
-            let shared = Arc::clone(&self.shared);
-            let context = Arc::clone(&context);
-            let run_id = run_id.clone();
-            let sequence = item.sequence;
-            self.tasks.spawn(async move {
-                worker::work(shared, context, item).await;
-                (run_id, sequence)
-            });
+            }
+            self.advance(&run.id);
         }
         Ok(())
     }

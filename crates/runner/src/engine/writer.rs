@@ -43,29 +43,35 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<
             batch.truncate(stop);
             stopping = true;
         }
-        store(&shared, std::mem::take(&mut batch)).await;
-        shared.wake.notify_one();
+        if store(&shared, std::mem::take(&mut batch)).await {
+            // A run ended or changed course: the dispatcher should look now.
+            shared.wake.notify_one();
+        }
     }
 }
 
-/// Stores a batch in order: runs of outcomes together, control messages between them.
-async fn store(shared: &Arc<Shared>, batch: Vec<WriterMessage>) {
+/// Stores a batch in order: runs of outcomes together, control messages between them. Returns
+/// whether a run ended or a control message was stored.
+async fn store(shared: &Arc<Shared>, batch: Vec<WriterMessage>) -> bool {
     let mut outcomes = Vec::new();
+    let mut changed = false;
     for message in batch {
         match message {
             WriterMessage::Outcome(outcome) => outcomes.push(outcome),
             control => {
                 apply_outcomes(shared, std::mem::take(&mut outcomes)).await;
                 apply_control(shared, control).await;
+                changed = true;
             }
         }
     }
-    apply_outcomes(shared, outcomes).await;
+    changed | apply_outcomes(shared, outcomes).await
 }
 
-async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) {
+/// Returns whether a run finished.
+async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) -> bool {
     if outcomes.is_empty() {
-        return;
+        return false;
     }
     let outcomes = Arc::new(outcomes);
     let worker = shared.config.worker.clone();
@@ -74,11 +80,13 @@ async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) {
         move |db| db.apply_outcomes(&worker, &outcomes, now())
     })
     .await;
-    if let Some(applied) = result {
-        for run in applied.finished {
-            tracing::info!(run = %run.id, status = %run.status, "run finished");
-        }
+    let Some(applied) = result else {
+        return false;
+    };
+    for run in &applied.finished {
+        tracing::info!(run = %run.id, status = %run.status, "run finished");
     }
+    !applied.finished.is_empty()
 }
 
 async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {

@@ -204,7 +204,7 @@ async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
         )]),
     );
     wait_for(&db, &run_id, Duration::from_secs(10), |r| {
-        r.counts.running == 4
+        r.counts.running >= 4
     })
     .await;
 
@@ -233,7 +233,8 @@ async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
     assert_counters_match_rows(&db, &run);
     let items = all_items(&db, &run_id);
     let aborted: Vec<_> = items.iter().filter(|i| !i.attempts.is_empty()).collect();
-    assert_eq!(aborted.len(), 4);
+    // The four sent and those claimed ahead to follow them: every one ends canceled.
+    assert!(aborted.len() >= 4, "{}", aborted.len());
     for item in aborted {
         assert_eq!(item.attempts[0].outcome.as_deref(), Some("canceled"));
     }

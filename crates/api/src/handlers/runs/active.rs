@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    dto::ActiveRunDto,
+    dto::{ActiveRunDto, ItemSnapshotDto},
     error::{ApiError, Problem},
     params::bounded_int,
     state::AppState,
@@ -39,19 +39,27 @@ pub(crate) async fn list_active_runs(
 ) -> Result<web::Json<Vec<ActiveRunDto>>, ApiError> {
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
     let board = state.with_db(move |db| db.active_runs(limit)).await?;
-    let snapshots = board
-        .into_iter()
-        .map(|active| {
-            let run_id = active.run.id.clone();
-            let mut snapshot = ActiveRunDto::from(active);
-            if let (Some(engine), Some(current)) = (&state.engine, snapshot.current_item.as_mut()) {
-                current.activity = engine
-                    .activity()
-                    .get(&run_id, current.sequence)
-                    .map(Into::into);
+    let mut snapshots: Vec<ActiveRunDto> = Vec::with_capacity(board.len());
+    for active in board {
+        let run_id = active.run.id.clone();
+        let mut snapshot = ActiveRunDto::from(active);
+        // The item streaming here that was sent last is the run's current item: the database
+        // only knows what was claimed last, which may still be waiting to be sent.
+        if let Some((sequence, activity)) = state
+            .engine
+            .as_ref()
+            .and_then(|e| e.activity().latest(&run_id))
+        {
+            let item = state
+                .with_db(move |db| db.item_snapshot(&run_id, sequence))
+                .await?;
+            if let Some(item) = item {
+                let mut current = ItemSnapshotDto::from(item);
+                current.activity = Some(activity.into());
+                snapshot.current_item = Some(current);
             }
-            snapshot
-        })
-        .collect();
+        }
+        snapshots.push(snapshot);
+    }
     Ok(web::Json(snapshots))
 }

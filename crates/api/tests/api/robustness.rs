@@ -127,6 +127,85 @@ async fn no_bad_request_is_a_server_error(db: TestDatabase) {
     }
 }
 
+async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let app = app(db).await;
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1"}),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    for query in [
+        "items?state=%00",
+        "items?category=%00",
+        "items?category=a,,b",
+        "items?cursor=%00",
+        "items?limit=1e3",
+        "items?groupBy=",
+        "items?state=running&state=failed",
+        "logs?level=%00",
+        "logs?sequence=-1",
+        "logs?sequence=99999999999",
+        "logs?cursor=bDF8eA",
+    ] {
+        let reply = app.get(&format!("/runs/{id}/{query}")).await;
+        assert!(reply.status.is_client_error(), "{query}: {}", reply.status);
+        reply.problem(reply.status.as_u16());
+    }
+    // Undecodable text reads as replacement characters: a filter that matches nothing.
+    for query in ["items?category=%FF", "logs?level=%FF"] {
+        let reply = app.get(&format!("/runs/{id}/{query}")).await;
+        assert!(!reply.status.is_server_error(), "{query}: {}", reply.status);
+    }
+    let retry = |body: Vec<u8>| {
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/retry"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body)
+    };
+    for body in [
+        b"\xff".to_vec(),
+        b"{\"scope\": 1}".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+    ] {
+        let reply = app.call(retry(body.clone())).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            400,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        reply.problem(400);
+    }
+    app.call(retry(vec![b' '; 70 * 1024])).await.problem(413);
+    app.call(retry(Vec::new())).await.problem(409);
+    // Nothing is in flight without an engine: the cancel ends the run at once.
+    let canceled = app
+        .call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .await
+        .ok(202);
+    assert_eq!(canceled["run"]["status"], "canceled");
+    assert_eq!(canceled["progress"]["faulted"], 3);
+    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .await
+        .problem(409);
+    for path in [
+        "/runs/%00/cancel",
+        "/runs/run-x/retry",
+        "/runs/..%2F/items",
+        "/runs/%FF/logs",
+    ] {
+        let reply = app.call(TestRequest::post().uri(path)).await;
+        assert!(reply.status.is_client_error(), "{path}: {}", reply.status);
+        let reply = app.get(path).await;
+        assert!(reply.status.is_client_error(), "{path}: {}", reply.status);
+    }
+}
+
 #[test]
 fn the_committed_openapi_document_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
@@ -139,6 +218,7 @@ fn the_committed_openapi_document_is_current() {
 }
 
 api_tests!(
+    no_bad_request_to_run_endpoints_is_a_server_error,
     providers_are_listed_without_secrets,
     health_and_readiness,
     unknown_routes_are_404_and_wrong_methods_405,

@@ -93,11 +93,11 @@ pub(crate) async fn list_run_items(
             let names: Vec<String> = list.split(',').map(|c| c.trim().to_owned()).collect();
             if names
                 .iter()
-                .any(|c| c.is_empty() || c.chars().count() > 100)
+                .any(|c| c.is_empty() || c.chars().count() > 100 || c.chars().any(char::is_control))
             {
                 return Err(ApiError::bad_parameter(
                     "category",
-                    "must be comma-separated names of 1 to 100 characters",
+                    "must be comma-separated names of 1 to 100 characters, without control characters",
                 ));
             }
             names

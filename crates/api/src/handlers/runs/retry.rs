@@ -69,10 +69,14 @@ pub(crate) async fn retry_run(
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RetryRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+        // An object, not any JSON serde would read into the struct (such as `[]`).
+        let invalid = |e: serde_json::Error| ApiError::BadRequest {
             detail: format!("the JSON body is invalid: {e}"),
             errors: Vec::new(),
-        })?
+        };
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&body).map_err(invalid)?;
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(invalid)?
     };
     let scope = match request.scope.unwrap_or(Scope::Faulted) {
         Scope::Faulted => RetryScope::Faulted,

@@ -359,7 +359,17 @@ impl Dispatcher {
             return;
         };
         let canceled = flight.context.cancel.is_cancelled();
-        if canceled {
+        if canceled && !flight.queue.is_empty() {
+            // Never started: nothing to renew; the cancel ends them with the rest.
+            let mut working = self.shared.working();
+            if let Some(sequences) = working.get_mut(run_id) {
+                for item in flight.queue.drain(..) {
+                    sequences.remove(&item.sequence);
+                }
+                if sequences.is_empty() {
+                    working.remove(run_id);
+                }
+            }
             flight.queue.clear();
         }
         while flight.running < flight.concurrency && self.running < global {

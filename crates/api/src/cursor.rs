@@ -77,10 +77,14 @@ pub(crate) fn encode_item(cursor: &ItemCursor) -> String {
 
 pub(crate) fn decode_item(text: &str) -> Result<ItemCursor, ApiError> {
     let fields = decode("i", text, 2)?;
-    Ok(ItemCursor {
-        sequence: fields[0].parse().map_err(|_| invalid())?,
-        group: fields[1].clone(),
-    })
+    let sequence: u32 = fields[0].parse().map_err(|_| invalid())?;
+    let group = fields[1].clone();
+    // Only what this server writes: sequences the database holds, names without control
+    // characters (PostgreSQL refuses a NUL outright).
+    if i32::try_from(sequence).is_err() || group.chars().any(char::is_control) {
+        return Err(invalid());
+    }
+    Ok(ItemCursor { sequence, group })
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
             Error::DatabaseError(_, ref info) if is_transient(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
@@ -60,11 +63,14 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
-/// Messages of errors that say the database is out of reach or busy, not that the query is
-/// wrong: libpq's words for a lost server, and SQLite's for lock contention past the busy
-/// timeout. Both drivers report these without a more specific kind.
+/// Messages of errors that say the database is out of reach, busy or asks for a retry, not that
+/// the query is wrong: PostgreSQL's deadlocks and serialization failures, libpq's words for a lost
+/// server, SQLite's for lock contention past the busy timeout. The drivers report these without
+/// a more specific kind.
 fn is_transient(message: &str) -> bool {
-    const TRANSIENT: [&str; 10] = [
+    const TRANSIENT: [&str; 12] = [
+        "deadlock detected",
+        "could not serialize access",
         "no connection to the server",
         "server closed the connection",
         "connection has been closed",

@@ -628,6 +628,104 @@ fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
     );
 }
 
+fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
+    use evalboard_domain::{Verdict, extract_answer};
+    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind, Usage};
+    import(db, "Demo", &items(6));
+    let run = create(db, "Demo", 0);
+    let claim = db
+        .claim_items(
+            &run,
+            ClaimRequest {
+                worker: "w",
+                lease_until: at(100),
+                max: 6,
+                at: at(1),
+            },
+        )
+        .unwrap();
+    assert_eq!(claim.items.len(), 6);
+    let answered = |sequence: u32, attempt: u32, letter: char| Outcome {
+        run_id: run.clone(),
+        sequence,
+        attempt,
+        started_at: at(2),
+        kind: OutcomeKind::Answered {
+            answer: Answer {
+                prompt: format!("prompt {sequence}"),
+                response_text: format!("The answer is ({letter})."),
+                first_token_at: Some(at(3)),
+                answered_at: at(4),
+                usage: Usage {
+                    prompt_tokens: Some(10),
+                    completion_tokens: None,
+                },
+            },
+            judgment: Some(Judgment {
+                verdict: if letter == 'A' {
+                    Verdict::Correct
+                } else {
+                    Verdict::Incorrect
+                },
+                extraction: extract_answer(&format!("The answer is ({letter}).")),
+                judge: "choice".into(),
+                rationale: None,
+                at: at(4),
+            }),
+        },
+    };
+    let outcomes = vec![
+        Outcome {
+            kind: OutcomeKind::Started,
+            ..answered(1, 1, 'A')
+        },
+        answered(1, 1, 'A'),
+        answered(2, 1, 'B'),
+        answered(3, 1, 'A'),
+        // A retry then the next attempt's answer, in the same batch: applied in order.
+        Outcome {
+            kind: OutcomeKind::Retrying {
+                error: evalboard_persistence::ItemError {
+                    kind: "timeout".into(),
+                    message: "slow".into(),
+                },
+                delay_ms: 5,
+            },
+            ..answered(4, 1, 'A')
+        },
+        answered(4, 2, 'A'),
+        // A stale outcome (wrong attempt) is dropped.
+        answered(5, 7, 'A'),
+        // An attempt's "sent" may arrive after its answer; it only logs.
+        Outcome {
+            kind: OutcomeKind::Started,
+            ..answered(3, 1, 'A')
+        },
+    ];
+    let applied = db.apply_outcomes("w", &outcomes, at(5)).unwrap();
+    assert_eq!(
+        applied.applied,
+        [true, true, true, true, true, true, false, true]
+    );
+    let stored = db.get_run(&run).unwrap();
+    assert_eq!(
+        (
+            stored.counts.correct,
+            stored.counts.incorrect,
+            stored.counts.running
+        ),
+        (3, 1, 2)
+    );
+    assert_eq!(stored.counts, recount(db, &run));
+    // Another worker's outcomes change nothing.
+    assert_eq!(
+        db.apply_outcomes("other", &[answered(6, 1, 'A')], at(6))
+            .unwrap()
+            .applied,
+        [false]
+    );
+}
+
 fn lost_connections_are_replaced(db: &TestDatabase) {
     import(db, "Demo", &items(2));
     db.ping().unwrap();
@@ -654,6 +752,7 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
 }
 
 backend_tests!(
+    a_batch_of_outcomes_applies_in_one_transaction,
     concurrent_imports_under_one_name_get_distinct_versions,
     writers_in_separate_pools_wait_for_each_other,
     lost_connections_are_replaced,

@@ -26,14 +26,16 @@ UPDATE run_items AS r SET
     judge = v.judge,
     judge_rationale = v.rationale,
     judged_at = v.judged_at,
+    started_at = v.started_at,
     finished_at = $16,
     lease_owner = NULL,
     updated_at = $16
 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
             $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::timestamp[])
+            $13::text[], $14::timestamp[], $18::timestamp[])
     AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
-         prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at)
+         prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
+         started_at)
 WHERE r.run_id = $15
   AND r.sequence = v.sequence
   AND r.attempt_count = v.attempt
@@ -70,6 +72,7 @@ pub(super) fn apply_judged_answers(
     let mut judge = Vec::with_capacity(outcomes.len());
     let mut rationale = Vec::with_capacity(outcomes.len());
     let mut judged_at = Vec::with_capacity(outcomes.len());
+    let mut started_at = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let OutcomeKind::Answered {
             answer,
@@ -92,6 +95,7 @@ pub(super) fn apply_judged_answers(
         judge.push(judgment.judge.clone());
         rationale.push(judgment.rationale.clone());
         judged_at.push(judgment.at.naive_utc());
+        started_at.push(outcome.started_at.naive_utc());
     }
     if sequence.is_empty() {
         return Ok(Vec::new());
@@ -114,6 +118,7 @@ pub(super) fn apply_judged_answers(
         .bind::<Text, _>(run_id.as_str())
         .bind::<Timestamp, _>(now)
         .bind::<Text, _>(worker)
+        .bind::<Array<Timestamp>, _>(started_at)
         .load(pg)?;
     Ok(applied.into_iter().map(|a| a.sequence).collect())
 }

@@ -283,11 +283,6 @@ fn claim_in(
                 render_prompt(&item, &pick_examples(&item, candidates, shots))
             }
         };
-        log.push(PendingLog {
-            sequence: Some(sequence as u32),
-            level: LogLevel::Info,
-            message: format!("attempt {attempt} started"),
-        });
         handed_out.push(ClaimedItem {
             sequence: sequence as u32,
             attempt: attempt as u32,

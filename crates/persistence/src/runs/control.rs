@@ -136,6 +136,15 @@ impl Database {
                     run_items::judge.eq(None::<String>),
                     run_items::judge_rationale.eq(None::<String>),
                     run_items::judged_at.eq(None::<NaiveDateTime>),
+                    // The last attempt's answer and error stay in its attempt row and verdicts.
+                    run_items::response_text.eq(None::<String>),
+                    run_items::error_kind.eq(None::<String>),
+                    run_items::error_message.eq(None::<String>),
+                    run_items::first_token_at.eq(None::<NaiveDateTime>),
+                    run_items::answered_at.eq(None::<NaiveDateTime>),
+                    run_items::started_at.eq(None::<NaiveDateTime>),
+                    run_items::prompt_tokens.eq(None::<i32>),
+                    run_items::completion_tokens.eq(None::<i32>),
                     run_items::queued_at.eq(Some(now)),
                     run_items::updated_at.eq(now),
                 ))

@@ -94,6 +94,8 @@ pub enum OutcomeKind {
         /// How long the worker waits before trying again.
         delay_ms: u64,
     },
+    /// The attempt was sent to the model (logged; the item row is written with its outcome).
+    Started,
     /// The attempt failed and no other follows: the item ends `failed`.
     Failed {
         /// Why.
@@ -141,6 +143,11 @@ impl Database {
             for (index, outcome) in outcomes.iter().enumerate() {
                 by_run.entry(&outcome.run_id).or_default().push(index);
             }
+            // Item rows are locked in sequence order (the order of one item's outcomes kept), as
+            // claims and lease renewals lock them, so concurrent writers cannot deadlock.
+            for indices in by_run.values_mut() {
+                indices.sort_by_key(|&i| outcomes[i].sequence);
+            }
             let mut result = AppliedOutcomes {
                 applied: vec![false; outcomes.len()],
                 finished: Vec::new(),
@@ -157,13 +164,16 @@ impl Database {
                     // apply in order (a retry raises the attempt its answer is guarded by).
                     let mut per_item: BTreeMap<u32, usize> = BTreeMap::new();
                     for &i in &indices {
-                        *per_item.entry(outcomes[i].sequence).or_default() += 1;
+                        // `Started` only logs; it does not touch the item row.
+                        if !matches!(outcomes[i].kind, OutcomeKind::Started) {
+                            *per_item.entry(outcomes[i].sequence).or_default() += 1;
+                        }
                     }
                     let judged: Vec<usize> = indices
                         .iter()
                         .copied()
                         .filter(|&i| {
-                            per_item[&outcomes[i].sequence] == 1
+                            per_item.get(&outcomes[i].sequence) == Some(&1)
                                 && matches!(
                                     outcomes[i].kind,
                                     OutcomeKind::Answered {
@@ -196,6 +206,17 @@ impl Database {
                 }
                 for index in indices {
                     let outcome = &outcomes[index];
+                    if let OutcomeKind::Started = outcome.kind {
+                        // Only a log entry: it moves nothing, and may come after its item's
+                        // answer was applied above.
+                        written.log.push(PendingLog {
+                            sequence: Some(outcome.sequence),
+                            level: LogLevel::Info,
+                            message: format!("attempt {} sent", outcome.attempt),
+                        });
+                        result.applied[index] = true;
+                        continue;
+                    }
                     if let Some((from, to)) = apply_one(conn, worker, outcome, &mut written, at)? {
                         counts = counts.moved(from, to, 1).ok_or_else(|| {
                             StoreError::corrupt(format!(
@@ -311,6 +332,7 @@ fn apply_one(
                 .set((
                     run_items::state.eq(to.as_str()),
                     run_items::prompt_text.eq(Some(&answer.prompt)),
+                    run_items::started_at.eq(Some(outcome.started_at.naive_utc())),
                     run_items::response_text.eq(Some(&answer.response_text)),
                     run_items::first_token_at.eq(answer.first_token_at.map(|t| t.naive_utc())),
                     run_items::answered_at.eq(Some(answer.answered_at.naive_utc())),
@@ -357,11 +379,13 @@ fn apply_one(
                 .push(judgment_row(run_id, sequence, attempt, judgment));
             Ok(Some((ItemState::Awaiting, to)))
         }
+        OutcomeKind::Started => Ok(None), // logged by the caller
         OutcomeKind::Retrying { error, delay_ms } => {
             let changed = diesel::update(held!(ItemState::Running))
                 .set((
                     run_items::attempt_count.eq(run_items::attempt_count + 1),
-                    run_items::started_at.eq(Some(now)),
+                    // The next attempt's start is known when it ends.
+                    run_items::started_at.eq(None::<NaiveDateTime>),
                     run_items::error_kind.eq(Some(&error.kind)),
                     run_items::error_message.eq(Some(&error.message)),
                     run_items::updated_at.eq(now),
@@ -391,6 +415,7 @@ fn apply_one(
                 .set((
                     run_items::state.eq(ItemState::Failed.as_str()),
                     run_items::prompt_text.eq(Some(prompt)),
+                    run_items::started_at.eq(Some(outcome.started_at.naive_utc())),
                     run_items::error_kind.eq(Some(&error.kind)),
                     run_items::error_message.eq(Some(&error.message)),
                     run_items::finished_at.eq(Some(now)),

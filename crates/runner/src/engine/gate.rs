@@ -1,9 +1,11 @@
-//! Per-provider admission: an adaptive concurrency limit (halved on 429, grown back one step per
-//! window of successes) and optional request and token rate limits.
+//! Per-provider admission: an adaptive concurrency limit (halved on 429, at most once a second,
+//! grown back one step per window of successes), a pause while the provider's `Retry-After`
+//! runs, and optional request and token rate limits.
 
 use std::{
     num::NonZeroU32,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -24,6 +26,10 @@ struct GateState {
     max: usize,
     in_use: usize,
     successes: usize,
+    /// No request goes out before this (the provider's `Retry-After`).
+    paused_until: Option<Instant>,
+    /// When the limit was last cut: a burst of 429s from one overload cuts it once.
+    last_cut: Option<Instant>,
 }
 
 /// A slot at the provider; frees itself when dropped.
@@ -47,6 +53,8 @@ impl ProviderGate {
                 max: limits.max_concurrency as usize,
                 in_use: 0,
                 successes: 0,
+                paused_until: None,
+                last_cut: None,
             }),
             released: Notify::new(),
             requests: limits
@@ -65,8 +73,8 @@ impl ProviderGate {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits for a free slot under the current limit, then for the rate limits to allow a
-    /// request of about `tokens` tokens.
+    /// Waits for a free slot under the current limit, for any pause the provider asked for to
+    /// end, then for the rate limits to allow a request of about `tokens` tokens.
     pub(crate) async fn admit(self: &Arc<Self>, tokens: u32) -> Slot {
         loop {
             let released = self.released.notified();
@@ -82,6 +90,15 @@ impl ProviderGate {
         let slot = Slot {
             gate: Arc::clone(self),
         };
+        loop {
+            let paused_until = self.lock().paused_until;
+            match paused_until {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => break,
+            }
+        }
         if let Some(requests) = &self.requests {
             requests.until_ready().await;
         }
@@ -95,11 +112,23 @@ impl ProviderGate {
         slot
     }
 
-    /// The provider said "too many requests": halve the concurrency limit.
-    pub(crate) fn rate_limited(&self) {
+    /// The provider said "too many requests": halve the concurrency limit (at most once a
+    /// second), and hold every request back until `retry_after` has passed.
+    pub(crate) fn rate_limited(&self, retry_after: Option<Duration>) {
         let mut state = self.lock();
-        state.limit = (state.limit / 2).max(1);
+        let now = Instant::now();
+        let cut_recently = state
+            .last_cut
+            .is_some_and(|cut| now.duration_since(cut) < Duration::from_secs(1));
+        if !cut_recently {
+            state.limit = (state.limit / 2).max(1);
+            state.last_cut = Some(now);
+        }
         state.successes = 0;
+        if let Some(wait) = retry_after {
+            let until = now + wait;
+            state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+        }
     }
 
     /// A request succeeded: after as many successes as the current limit, allow one more.
@@ -123,8 +152,6 @@ impl ProviderGate {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn limits(max: u32) -> ProviderLimitsConfig {
@@ -141,13 +168,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_limit_halves_on_429_and_grows_back() {
+    async fn the_limit_halves_once_per_burst_of_429s_and_grows_back() {
         let gate = ProviderGate::new(&limits(8));
-        gate.rate_limited();
-        assert_eq!(gate.limit(), 4);
-        gate.rate_limited();
-        gate.rate_limited();
-        gate.rate_limited();
+        gate.rate_limited(None);
+        gate.rate_limited(None);
+        gate.rate_limited(None);
+        assert_eq!(gate.limit(), 4, "one burst, one cut");
+        for _ in 0..3 {
+            gate.lock().last_cut = Some(Instant::now() - Duration::from_secs(2));
+            gate.rate_limited(None);
+        }
         assert_eq!(gate.limit(), 1, "never below one");
         gate.succeeded();
         assert_eq!(gate.limit(), 2);
@@ -155,6 +185,19 @@ mod tests {
             gate.succeeded();
         }
         assert_eq!(gate.limit(), 3);
+    }
+
+    #[tokio::test]
+    async fn retry_after_holds_every_request_back() {
+        let gate = ProviderGate::new(&limits(4));
+        gate.rate_limited(Some(Duration::from_millis(200)));
+        let started = Instant::now();
+        let _slot = gate.admit(1).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod writer;
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
+    panic::AssertUnwindSafe,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -22,6 +23,7 @@ use std::{
 use chrono::Utc;
 use evalboard_domain::{JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros};
 use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, StoreError};
+use futures_util::FutureExt;
 use tokio::{
     sync::{Notify, mpsc},
     task::{JoinHandle, JoinSet},
@@ -219,11 +221,13 @@ async fn renew(shared: Arc<Shared>) {
         let worker = shared.config.worker.clone();
         let lease = shared.config.lease;
         let until = now() + chrono::Duration::from_std(lease).unwrap_or_default();
-        let items: Vec<(RunId, Vec<u32>)> = shared
+        // In run id and sequence order, as the writer locks them.
+        let mut items: Vec<(RunId, Vec<u32>)> = shared
             .working()
             .iter()
             .map(|(run, sequences)| (run.clone(), sequences.iter().copied().collect()))
             .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
         if items.is_empty() {
             continue;
         }
@@ -326,6 +330,19 @@ impl Dispatcher {
             flight.running -= 1;
         }
         self.advance(run_id);
+        // A slot under the global limit may have freed for other runs' queued items.
+        let global = self.shared.config.global_concurrency;
+        if self.running < global {
+            let waiting: Vec<RunId> = self
+                .runs
+                .iter()
+                .filter(|(id, f)| *id != run_id && !f.queue.is_empty() && f.running < f.concurrency)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for other in waiting {
+                self.advance(&other);
+            }
+        }
     }
 
     fn claimed(&mut self, run_id: &RunId, claimed: Result<Vec<ClaimedItem>, StoreError>) {
@@ -383,7 +400,13 @@ impl Dispatcher {
             let id = run_id.clone();
             self.tasks.spawn(async move {
                 let sequence = item.sequence;
-                worker::work(shared, context, item).await;
+                // A panicking worker must still report back: otherwise its item would stay in
+                // `working`, its claim renewed forever. Without renewal the claim runs out and
+                // the item is taken over.
+                let worked = AssertUnwindSafe(worker::work(shared, context, item)).catch_unwind();
+                if worked.await.is_err() {
+                    tracing::error!(run = %id, sequence, "the worker of an item panicked");
+                }
                 Event::ItemDone(id, sequence)
             });
         }

@@ -47,6 +47,11 @@ fn backoff(shared: &Shared) -> ExponentialBackoff {
         .build()
 }
 
+/// Most 429 answers one claim of an item waits through. They do not use up `maxAttempts` (the
+/// provider is busy, not failing), but a provider that never lets through must not hold an item
+/// forever.
+const MAX_RATE_LIMITED: u32 = 20;
+
 /// Works one item until it has an outcome, the run is canceled, or the engine stops.
 pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) {
     let sequence = item.sequence;
@@ -66,6 +71,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
     // The dataset item's id, not the run's: the same seed gives the same answers in every run.
     let item_key = item.item.id.clone();
     let mut attempt = item.attempt;
+    // This claim's budget: attempts that failed other than by rate limiting, and 429s.
+    let mut failures = 0u32;
+    let mut rate_limited = 0u32;
     let mut delays = backoff(&shared);
     let estimated_tokens =
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
@@ -75,6 +83,14 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         };
         shared.activity.start(&run.run_id, sequence, attempt);
         let started_at = truncate_to_micros(Utc::now());
+        let outcome = |kind| Outcome {
+            run_id: run.run_id.clone(),
+            sequence,
+            attempt,
+            started_at,
+            kind,
+        };
+        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started)));
         let request = CompletionRequest {
             model: &run.model,
             prompt: &item.prompt,
@@ -92,13 +108,6 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             break;
         };
         drop(slot);
-        let outcome = |kind| Outcome {
-            run_id: run.run_id.clone(),
-            sequence,
-            attempt,
-            started_at,
-            kind,
-        };
         match result {
             Ok(completion) => {
                 run.gate.succeeded();
@@ -139,26 +148,34 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 break;
             }
             Err(error) => {
-                if matches!(error, ProviderError::RateLimited { .. }) {
-                    run.gate.rate_limited();
-                }
                 let item_error = ItemError {
                     kind: error.kind().to_owned(),
                     message: error.to_string(),
                 };
-                if !error.is_retryable() || attempt >= run.max_attempts {
+                let retry = if matches!(error, ProviderError::RateLimited { .. }) {
+                    run.gate.rate_limited(error.retry_after());
+                    rate_limited += 1;
+                    rate_limited <= MAX_RATE_LIMITED
+                } else {
+                    failures += 1;
+                    error.is_retryable() && failures < run.max_attempts
+                };
+                if !retry {
                     shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
                         error: item_error,
                         prompt: item.prompt.clone(),
                     })));
                     break;
                 }
-                let delay = error
-                    .retry_after()
-                    .unwrap_or_else(|| delays.next().unwrap_or(Duration::from_secs(30)));
+                // After a 429 the gate holds every request until Retry-After has passed.
+                let delay = if error.retry_after().is_some() {
+                    Duration::ZERO
+                } else {
+                    delays.next().unwrap_or(Duration::from_secs(30))
+                };
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Retrying {
                     error: item_error,
-                    delay_ms: delay.as_millis() as u64,
+                    delay_ms: error.retry_after().unwrap_or(delay).as_millis() as u64,
                 })));
                 attempt += 1;
                 shared.activity.finish(&run.run_id, sequence);

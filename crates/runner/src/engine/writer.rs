@@ -75,11 +75,27 @@ async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) -> bool {
     }
     let outcomes = Arc::new(outcomes);
     let worker = shared.config.worker.clone();
-    let result = persist(shared, "store outcomes", {
-        let outcomes = Arc::clone(&outcomes);
+    let mut result = persist(shared, "store outcomes", {
+        let (outcomes, worker) = (Arc::clone(&outcomes), worker.clone());
         move |db| db.apply_outcomes(&worker, &outcomes, now())
     })
     .await;
+    if result.is_none() && outcomes.len() > 1 && !shared.stopping() {
+        // One bad outcome must not take the whole batch with it: store them one by one.
+        let mut finished = Vec::new();
+        for outcome in outcomes.iter() {
+            let (outcome, worker) = (outcome.clone(), worker.clone());
+            let single = persist(shared, "store an outcome", move |db| {
+                db.apply_outcomes(&worker, std::slice::from_ref(&outcome), now())
+            })
+            .await;
+            finished.extend(single.into_iter().flat_map(|a| a.finished));
+        }
+        result = Some(evalboard_persistence::AppliedOutcomes {
+            applied: Vec::new(),
+            finished,
+        });
+    }
     let Some(applied) = result else {
         return false;
     };

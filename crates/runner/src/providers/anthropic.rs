@@ -68,7 +68,8 @@ impl ModelClient for AnthropicClient {
             if let Some(t) = generation.temperature {
                 body["temperature"] = json!(t);
             }
-            if let Some(p) = generation.top_p {
+            // Newer models refuse both at once; the temperature wins.
+            if let (Some(p), None) = (generation.top_p, generation.temperature) {
                 body["top_p"] = json!(p);
             }
             let http = self

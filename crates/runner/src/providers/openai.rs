@@ -15,6 +15,10 @@ use super::{
     streaming::{events, http_client, next_event, send},
 };
 
+/// After the last choice finished, how long to wait for the usage chunk and `[DONE]` before
+/// taking the answer as complete (some servers leave the connection open).
+const AFTER_FINISH: Duration = Duration::from_secs(2);
+
 pub(super) struct OpenAiClient {
     http: reqwest::Client,
     endpoint: String,
@@ -40,6 +44,15 @@ impl OpenAiClient {
             idle: limits.idle_timeout,
         }
     }
+}
+
+/// What a streamed answer accumulates.
+#[derive(Default)]
+struct Streamed {
+    text: String,
+    first_token_at: Option<evalboard_domain::Timestamp>,
+    usage: Usage,
+    finished: bool,
 }
 
 impl ModelClient for OpenAiClient {
@@ -75,68 +88,125 @@ impl ModelClient for OpenAiClient {
                 http = http.bearer_auth(&key.0);
             }
             let response = send(http, self.first_byte).await?;
+            let streamed = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|t| t.starts_with("text/event-stream"));
+            if !streamed {
+                // A server that ignored `stream: true` and answered in one piece.
+                return whole_answer(response, on_chunk).await;
+            }
             let mut stream = Box::pin(events(response));
-            let mut text = String::new();
-            let mut first_token_at = None;
-            let mut usage = Usage::default();
-            let mut finished = false;
-            while let Some(event) = next_event(&mut stream, self.idle).await? {
+            let mut answer = Streamed::default();
+            loop {
+                let idle = if answer.finished {
+                    AFTER_FINISH
+                } else {
+                    self.idle
+                };
+                let event = match next_event(&mut stream, idle).await {
+                    Ok(Some(event)) => event,
+                    Ok(None) => break,
+                    Err(ProviderError::Timeout(_)) if answer.finished => break,
+                    Err(error) => return Err(error),
+                };
                 let data = event.data.trim();
                 if data == "[DONE]" {
-                    finished = true;
+                    answer.finished = true;
                     break;
                 }
-                if data.is_empty() {
-                    continue;
-                }
-                let chunk: Value = serde_json::from_str(data)
-                    .map_err(|e| ProviderError::Malformed(format!("a chunk is not JSON: {e}")))?;
-                if let Some(error) = chunk.get("error") {
-                    let message = error
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("error event in the stream");
-                    return Err(ProviderError::Server {
-                        status: 0,
-                        message: message.to_owned(),
-                    });
-                }
-                if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
-                    usage = Usage {
-                        prompt_tokens: count(reported, "prompt_tokens"),
-                        completion_tokens: count(reported, "completion_tokens"),
-                    };
-                }
-                let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
-                    return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
-                };
-                if let Some(choice) = choices.first() {
-                    if let Some(piece) = choice.pointer("/delta/content").and_then(Value::as_str)
-                        && !piece.is_empty()
-                    {
-                        first_token_at.get_or_insert_with(|| truncate_to_micros(Utc::now()));
-                        text.push_str(piece);
-                        on_chunk(piece);
-                    }
-                    if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
-                        // Some servers end here without `[DONE]`; usage may still follow.
-                        finished = true;
-                    }
+                if !data.is_empty() {
+                    read_chunk(data, &mut answer, on_chunk)?;
                 }
             }
-            if !finished {
+            if !answer.finished {
                 return Err(ProviderError::StreamCut(format!(
                     "the stream ended after {} characters without finishing",
-                    text.len()
+                    answer.text.len()
                 )));
             }
             Ok(Completion {
-                text,
-                first_token_at,
-                usage,
+                text: answer.text,
+                first_token_at: answer.first_token_at,
+                usage: answer.usage,
             })
         })
     }
+}
+
+/// Folds one `data:` payload into the answer.
+fn read_chunk(
+    data: &str,
+    answer: &mut Streamed,
+    on_chunk: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), ProviderError> {
+    let chunk: Value = serde_json::from_str(data)
+        .map_err(|e| ProviderError::Malformed(format!("a chunk is not JSON: {e}")))?;
+    // OpenAI sends `{"error": {...}}`; vLLM sends `{"object": "error", "message": ...}`.
+    let error = chunk.get("error").or_else(|| {
+        (chunk.get("object").and_then(Value::as_str) == Some("error")).then_some(&chunk)
+    });
+    if let Some(error) = error {
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("error event in the stream");
+        return Err(ProviderError::Server {
+            status: 0,
+            message: message.to_owned(),
+        });
+    }
+    if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
+        answer.usage = Usage {
+            prompt_tokens: count(reported, "prompt_tokens"),
+            completion_tokens: count(reported, "completion_tokens"),
+        };
+    }
+    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+        return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
+    };
+    if let Some(choice) = choices.first() {
+        if let Some(piece) = choice.pointer("/delta/content").and_then(Value::as_str)
+            && !piece.is_empty()
+        {
+            answer
+                .first_token_at
+                .get_or_insert_with(|| truncate_to_micros(Utc::now()));
+            answer.text.push_str(piece);
+            on_chunk(piece);
+        }
+        if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
+            // Some servers end here without `[DONE]`; usage may still follow.
+            answer.finished = true;
+        }
+    }
+    Ok(())
+}
+
+/// A non-streamed chat completion: `choices[0].message.content`.
+async fn whole_answer(
+    response: reqwest::Response,
+    on_chunk: &mut (dyn FnMut(&str) + Send),
+) -> Result<Completion, ProviderError> {
+    let body: Value = response.json().await.map_err(|e| {
+        ProviderError::Malformed(format!("the response is not a chat completion: {e}"))
+    })?;
+    let text = body
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::Malformed("the response has no message content".into()))?
+        .to_owned();
+    on_chunk(&text);
+    let usage = body.get("usage").map_or(Usage::default(), |u| Usage {
+        prompt_tokens: count(u, "prompt_tokens"),
+        completion_tokens: count(u, "completion_tokens"),
+    });
+    Ok(Completion {
+        text,
+        first_token_at: Some(truncate_to_micros(Utc::now())),
+        usage,
+    })
 }
 
 fn count(usage: &Value, field: &str) -> Option<u32> {

@@ -113,6 +113,9 @@ pub(super) fn network_error(error: reqwest::Error) -> ProviderError {
 pub(super) fn events(response: Response) -> impl Stream<Item = Result<Event, ProviderError>> {
     response.bytes_stream().eventsource().map(|event| {
         event.map_err(|e| match e {
+            eventsource_stream::EventStreamError::Transport(e) if e.is_timeout() => {
+                ProviderError::Timeout(format!("the request took too long: {e}"))
+            }
             eventsource_stream::EventStreamError::Transport(e) => {
                 ProviderError::StreamCut(format!("the stream broke: {e}"))
             }

@@ -1,6 +1,7 @@
 //! The Simulated provider through the whole engine: faults retried, answers judged, cancel,
 //! retry, and a run that cannot proceed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use evalboard_domain::{
@@ -9,7 +10,7 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{ItemGrouping, ItemQuery, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
-    ProviderKind,
+    ProviderKind, ProviderRegistry,
     providers::{CompletionRequest, client_for},
 };
 
@@ -59,15 +60,7 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
         16,
     );
     let run_id = create_run(&db, "Simulated", "m", "D", settings);
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Simulated",
-            ProviderKind::Simulated,
-            None,
-            None,
-        )]),
-    );
+    let engine = start_engine(&db, simulated_registry());
     let run = wait_terminal(&db, &run_id, Duration::from_secs(30)).await;
     engine.shutdown().await;
 
@@ -86,12 +79,7 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
     );
 
     // Exactly what the simulated model does for each item, asked directly.
-    let registry = registry(vec![provider(
-        "Simulated",
-        ProviderKind::Simulated,
-        None,
-        None,
-    )]);
+    let registry = simulated_registry();
     let client = client_for(registry.get("Simulated").unwrap());
     let dataset = items(80, |i| format!("Question {i}?"));
     let generation = GenerationSettings::default();
@@ -194,15 +182,7 @@ async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
         4,
     );
     let run_id = create_run(&db, "Simulated", "m", "D", settings);
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Simulated",
-            ProviderKind::Simulated,
-            None,
-            None,
-        )]),
-    );
+    let engine = start_engine(&db, simulated_registry());
     wait_for(&db, &run_id, Duration::from_secs(10), |r| {
         r.counts.running >= 4
     })
@@ -258,15 +238,7 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
         8,
     );
     let run_id = create_run(&db, "Simulated", "m", "D", settings);
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Simulated",
-            ProviderKind::Simulated,
-            None,
-            None,
-        )]),
-    );
+    let engine = start_engine(&db, simulated_registry());
     let first = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     let failed_before = first.counts.failed;
     assert!(failed_before > 5, "{:?}", first.counts);
@@ -293,6 +265,42 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
         );
     }
     assert!(db.retry_run(&run_id, RetryScope::Faulted, now()).is_ok() || second.counts.failed == 0);
+}
+
+/// `maxAttempts` is a budget per dispatch: a retried item gets all of it again.
+async fn a_retry_gets_a_fresh_attempt_budget(db: TestDatabase) {
+    import(&db, "D", &items(5, |i| format!("Question {i}?")));
+    let settings = simulated(
+        SimulatedSettings {
+            fault_rate: Some(1.0),
+            ..Default::default()
+        },
+        2,
+        5,
+    );
+    let run_id = create_run(&db, "Simulated", "m", "D", settings);
+    let engine = start_engine(&db, simulated_registry());
+    let first = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    assert_eq!(first.counts.failed, 5);
+    db.retry_run(&run_id, RetryScope::Faulted, now()).unwrap();
+    engine.signal().wake();
+    let second = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(second.counts.failed, 5);
+    for item in all_items(&db, &run_id) {
+        assert_eq!(
+            item.attempt_count, 4,
+            "two attempts per dispatch: item {}",
+            item.sequence
+        );
+        let outcomes: Vec<_> = item.attempts.iter().map(|a| a.outcome.as_deref()).collect();
+        assert_eq!(outcomes, [Some("error"); 4]);
+    }
+    let logs = db.run_logs(&run_id, None, 1000).unwrap();
+    assert_eq!(
+        logs.iter().filter(|l| l.message.ends_with("sent")).count(),
+        20
+    );
 }
 
 async fn a_run_that_cannot_proceed_fails_with_the_reason(db: TestDatabase) {
@@ -324,4 +332,15 @@ engine_tests!(
     cancel_stops_in_flight_items_within_a_second,
     retry_redispatches_faulted_items_and_keeps_earlier_attempts,
     a_run_that_cannot_proceed_fails_with_the_reason,
+    a_retry_gets_a_fresh_attempt_budget,
 );
+
+/// A registry holding only the offline Simulated provider, named "Simulated".
+fn simulated_registry() -> Arc<ProviderRegistry> {
+    registry(vec![provider(
+        "Simulated",
+        ProviderKind::Simulated,
+        None,
+        None,
+    )])
+}

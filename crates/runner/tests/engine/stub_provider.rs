@@ -44,6 +44,7 @@ pub(crate) fn start_stub() -> Stub {
                 App::new()
                     .app_data(counts.clone())
                     .route("/v1/chat/completions", web::post().to(chat))
+                    .route("/v1/messages", web::post().to(messages))
             })
             .workers(2)
             .disable_signals()
@@ -167,8 +168,78 @@ async fn chat(
         "garbage" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .body("data: {this is not json\n\ndata: [DONE]\n\n"),
+        // A server that ignores `stream: true`.
+        "plain" => HttpResponse::Ok().json(json!({
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "So: The answer is (B)."}}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 6}
+        })),
+        // Finishes, then keeps the connection open without `[DONE]`.
+        "linger" => HttpResponse::Ok().content_type("text/event-stream").streaming(
+            stream::iter([
+                Ok::<_, actix_web::Error>(sse(&delta("The answer is (B)."))),
+                Ok(sse(&finish())),
+            ])
+            .chain(stream::once(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(sse("[DONE]"))
+            })),
+        ),
         other => panic!("unknown directive {other}"),
     }
+}
+
+/// Anthropic's Messages API, streamed: `overloaded` items get an in-stream error first.
+async fn messages(
+    req: actix_web::HttpRequest,
+    body: web::Json<Value>,
+    counts: web::Data<Mutex<HashMap<String, u32>>>,
+) -> HttpResponse {
+    assert!(req.headers().contains_key("x-api-key"));
+    assert_eq!(
+        req.headers().get("anthropic-version").unwrap(),
+        "2023-06-01"
+    );
+    assert_eq!(body["stream"], true);
+    assert!(body["max_tokens"].as_u64().is_some(), "required by the API");
+    let prompt = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let request_number = {
+        let mut counts = counts.lock().unwrap();
+        let n = counts.entry(prompt.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut events = vec![
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 25}}}),
+        ),
+        event("ping", json!({"type": "ping"})),
+    ];
+    if prompt.contains("[[overloaded]]") && request_number == 1 {
+        events.push(event(
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ));
+    } else {
+        for text in ["Thinking. ", "The answer is (B)."] {
+            events.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+            ));
+        }
+        events.push(event(
+            "message_delta",
+            json!({"type": "message_delta", "usage": {"output_tokens": 15}}),
+        ));
+        events.push(event("message_stop", json!({"type": "message_stop"})));
+    }
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .body(events.concat())
 }
 
 /// A judge: correct when the graded response picks (B); no verdict line for `judgeless` items.
@@ -204,8 +275,9 @@ fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail
     .items
 }
 
-const DIRECTIVES: [&str; 9] = [
-    "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok",
+const DIRECTIVES: [&str; 12] = [
+    "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok", "429x4", "plain",
+    "linger",
 ];
 
 async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
@@ -223,7 +295,7 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
         "m",
         "D",
         RunSettings {
-            concurrency: Some(9),
+            concurrency: Some(12),
             max_attempts: Some(3),
             ..Default::default()
         },
@@ -267,7 +339,24 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             ("hang", ItemState::Failed, 3, Some("timeout")),
             ("garbage", ItemState::Failed, 3, Some("malformed")),
             ("ok", ItemState::Correct, 1, None),
+            // 429s do not use up maxAttempts (3 here).
+            ("429x4", ItemState::Correct, 5, Some("rate_limited")),
+            ("plain", ItemState::Correct, 1, None),
+            ("linger", ItemState::Correct, 1, None),
         ]
+    );
+    // Timings are those of the attempt that answered, not of the claim.
+    for item in items.iter().filter(|i| i.state == ItemState::Correct) {
+        assert_eq!(
+            item.started_at,
+            Some(item.attempts.last().unwrap().started_at),
+            "{}",
+            item.sequence
+        );
+    }
+    assert_eq!(
+        items[10].response_text.as_deref(),
+        Some("So: The answer is (B).")
     );
     let ok = &items[0];
     assert_eq!(
@@ -443,9 +532,47 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
     );
 }
 
+async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
+    let stub = start_stub();
+    let directives = ["ok", "overloaded"];
+    import(
+        &db,
+        "D",
+        &items(2, |i| format!("Question {i}? [[{}]]", directives[i])),
+    );
+    let run_id = create_run(&db, "Claude", "m", "D", RunSettings::default());
+    // Any variable that is always set stands for the key: the stub only checks it is sent.
+    let anthropic = provider(
+        "Claude",
+        ProviderKind::Anthropic,
+        Some(stub.base_url.clone()),
+        Some("PATH"),
+    );
+    let engine = start_engine(&db, registry(vec![anthropic]));
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    let items = all_items(&db, &run_id);
+    let summary: Vec<(ItemState, u32)> = items.iter().map(|i| (i.state, i.attempt_count)).collect();
+    assert_eq!(summary, [(ItemState::Correct, 1), (ItemState::Correct, 2)]);
+    assert_eq!(
+        items[0].response_text.as_deref(),
+        Some("Thinking. The answer is (B).")
+    );
+    assert_eq!(
+        (items[0].prompt_tokens, items[0].completion_tokens),
+        (Some(25), Some(15))
+    );
+    assert_eq!(
+        items[1].attempts[0].error_kind.as_deref(),
+        Some("server_error")
+    );
+}
+
 engine_tests!(
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
     an_llm_judge_decides_with_its_rationale_kept,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
+    anthropic_messages_stream_and_errors_are_retried,
 );

@@ -123,6 +123,11 @@ pub(crate) fn registry(providers: Vec<ProviderConfig>) -> Arc<ProviderRegistry> 
 
 /// An engine tuned for tests: quick polls and retries.
 pub(crate) fn start_engine(db: &TestDatabase, registry: Arc<ProviderRegistry>) -> EngineHandle {
+    // The engine's warnings and errors in the test output (shown when a test fails).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("evalboard_runner=warn")
+        .with_test_writer()
+        .try_init();
     let clients = ClientSet::from_registry(&registry);
     let mut config = EngineConfig::new("test-worker");
     config.poll_every = Duration::from_millis(20);
@@ -142,6 +147,39 @@ pub(crate) async fn wait_for(
         let current = db.get_run(run).unwrap();
         if done(&current) {
             return current;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let page = db
+                .run_items(
+                    run,
+                    &evalboard_persistence::ItemQuery {
+                        states: vec![ItemState::Running],
+                        categories: vec![],
+                        group_by: evalboard_persistence::ItemGrouping::None,
+                        after: None,
+                        limit: 100,
+                    },
+                )
+                .unwrap();
+            for item in &page.items {
+                eprintln!(
+                    "STUCK {} attempts={} {:?}",
+                    item.sequence, item.attempt_count, item.attempts
+                );
+                for log in db
+                    .query_logs(
+                        run,
+                        &evalboard_persistence::LogQuery {
+                            sequence: Some(item.sequence),
+                            ..Default::default()
+                        },
+                        100,
+                    )
+                    .unwrap()
+                {
+                    eprintln!("   LOG {}", log.message);
+                }
+            }
         }
         assert!(
             tokio::time::Instant::now() < deadline,

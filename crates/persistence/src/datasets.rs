@@ -31,7 +31,7 @@ pub(crate) struct DatasetRow {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = dataset_items)]
+#[diesel(table_name = dataset_items, treat_none_as_default_value = false)]
 struct NewDatasetItemRow<'a> {
     dataset_id: &'a str,
     position: i32,

@@ -59,7 +59,7 @@ pub struct RunLogEntry {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = run_logs)]
+#[diesel(table_name = run_logs, treat_none_as_default_value = false)]
 struct NewLogRow<'a> {
     run_id: &'a str,
     sequence: Option<i32>,

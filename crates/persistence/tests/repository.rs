@@ -630,7 +630,9 @@ fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
 
 fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     use evalboard_domain::{Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind, Usage};
+    use evalboard_persistence::{
+        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, Outcome, OutcomeKind, Usage,
+    };
     import(db, "Demo", &items(6));
     let run = create(db, "Demo", 0);
     let claim = db
@@ -717,6 +719,50 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         (3, 1, 2)
     );
     assert_eq!(stored.counts, recount(db, &run));
+    // Every field of an answer reads back, whichever statement stored it (on PostgreSQL a lone
+    // judged answer goes through the bulk update, an item with several outcomes one by one).
+    let page = db
+        .run_items(
+            &run,
+            &ItemQuery {
+                states: vec![],
+                categories: vec![],
+                group_by: ItemGrouping::None,
+                after: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    for sequence in [2, 4] {
+        let item = &page.items[sequence - 1];
+        let letter = if sequence == 2 { 'B' } else { 'A' };
+        assert_eq!(
+            item.prompt_text.as_deref(),
+            Some(&*format!("prompt {sequence}"))
+        );
+        assert_eq!(
+            item.response_text.as_deref(),
+            Some(&*format!("The answer is ({letter})."))
+        );
+        assert_eq!(item.extracted_answer, Some(letter));
+        assert!(item.extraction_tier.is_some());
+        assert_eq!(item.judge.as_deref(), Some("choice"));
+        assert_eq!(item.judge_rationale, None);
+        assert_eq!(
+            (item.prompt_tokens, item.completion_tokens),
+            (Some(10), None)
+        );
+        assert_eq!(
+            (item.started_at, item.first_token_at, item.answered_at),
+            (Some(at(2)), Some(at(3)), Some(at(4)))
+        );
+        assert_eq!(
+            (item.judged_at, item.finished_at),
+            (Some(at(4)), Some(at(5)))
+        );
+    }
+    assert_eq!(page.items[1].state, ItemState::Incorrect);
+    assert_eq!(page.items[3].state, ItemState::Correct);
     // Another worker's outcomes change nothing.
     assert_eq!(
         db.apply_outcomes("other", &[answered(6, 1, 'A')], at(6))

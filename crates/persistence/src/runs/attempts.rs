@@ -38,7 +38,7 @@ impl AttemptOutcome {
 
 /// A finished attempt, ready to be stored.
 #[derive(Insertable)]
-#[diesel(table_name = item_attempts)]
+#[diesel(table_name = item_attempts, treat_none_as_default_value = false)]
 pub(crate) struct EndedAttempt {
     pub(crate) run_id: String,
     pub(crate) sequence: i32,

@@ -10,6 +10,7 @@ mod create;
 mod items;
 mod list;
 mod outcomes;
+mod store_answer;
 mod transitions;
 
 use chrono::NaiveDateTime;

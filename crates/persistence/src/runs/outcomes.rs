@@ -16,6 +16,7 @@ use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{finish_if_done, save_counts},
     bulk, load_row,
+    store_answer::StoreAnswer,
 };
 use crate::{
     connection::{DbConnection, on_backend},
@@ -328,29 +329,29 @@ fn apply_one(
                 .as_ref()
                 .map_or(ItemState::Awaiting, |j| j.verdict.state());
             let judged = judgment.as_ref();
-            let changed = diesel::update(held!(ItemState::Running))
-                .set((
-                    run_items::state.eq(to.as_str()),
-                    run_items::prompt_text.eq(Some(&answer.prompt)),
-                    run_items::started_at.eq(Some(outcome.started_at.naive_utc())),
-                    run_items::response_text.eq(Some(&answer.response_text)),
-                    run_items::first_token_at.eq(answer.first_token_at.map(|t| t.naive_utc())),
-                    run_items::answered_at.eq(Some(answer.answered_at.naive_utc())),
-                    run_items::prompt_tokens.eq(answer.usage.prompt_tokens.map(|t| t as i32)),
-                    run_items::completion_tokens
-                        .eq(answer.usage.completion_tokens.map(|t| t as i32)),
-                    run_items::extracted_answer
-                        .eq(judged.and_then(|j| j.extraction.letter).map(String::from)),
-                    run_items::extraction_tier.eq(judged.map(|j| j.extraction.tier.as_str())),
-                    run_items::judge.eq(judged.map(|j| j.judge.as_str())),
-                    run_items::judge_rationale.eq(judged.and_then(|j| j.rationale.as_deref())),
-                    run_items::judged_at.eq(judged.map(|j| j.at.naive_utc())),
-                    run_items::finished_at.eq(judged.map(|_| now)),
-                    // A judged item is done with its claim; an awaiting one keeps it for the judge.
-                    run_items::lease_owner.eq(if judged.is_some() { None } else { Some(worker) }),
-                    run_items::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            let changed = on_backend!(conn, |c| StoreAnswer {
+                run_id: run_id.as_str(),
+                sequence,
+                attempt,
+                worker,
+                state: to.as_str(),
+                prompt: &answer.prompt,
+                started_at: outcome.started_at.naive_utc(),
+                response: &answer.response_text,
+                first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
+                answered_at: answer.answered_at.naive_utc(),
+                prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
+                completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
+                extracted_answer: judged.and_then(|j| j.extraction.letter).map(String::from),
+                extraction_tier: judged.map(|j| j.extraction.tier.as_str()),
+                judge: judged.map(|j| j.judge.as_str()),
+                judge_rationale: judged.and_then(|j| j.rationale.as_deref()),
+                judged_at: judged.map(|j| j.at.naive_utc()),
+                finished_at: judged.map(|_| now),
+                lease_owner: if judged.is_some() { None } else { Some(worker) },
+                now,
+            }
+            .execute(c))?;
             if changed == 0 {
                 return Ok(None);
             }
@@ -443,7 +444,7 @@ fn apply_one(
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = item_judgments)]
+#[diesel(table_name = item_judgments, treat_none_as_default_value = false)]
 struct NewJudgmentRow {
     run_id: String,
     sequence: i32,

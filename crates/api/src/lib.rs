@@ -4,6 +4,7 @@ mod body;
 mod cursor;
 pub mod dto;
 mod error;
+mod events;
 mod fallback;
 mod handlers;
 mod openapi;
@@ -20,6 +21,7 @@ use actix_web::{
 };
 
 pub use error::{ApiError, Problem, ProblemItem};
+pub use events::{EventHub, EventStreamConfig};
 pub use openapi::{openapi, openapi_json};
 pub use state::AppState;
 

@@ -9,6 +9,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::{
+    dto::{ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto},
     error::{Problem, ProblemItem},
     handlers,
 };
@@ -19,7 +20,9 @@ use crate::{
         title = "evalboard",
         description = "Runs LLM evaluations and serves the dashboard that watches them: runs, \
             the active board, the archive, datasets and providers. Errors are RFC 9457 \
-            `application/problem+json`; timestamps are RFC 3339 UTC with `Z`. This document is \
+            `application/problem+json`; timestamps are RFC 3339 UTC with `Z`. `GET /runs/events` \
+            streams `run_status`, `run_progress`, `run_item` and `reset` events whose payloads \
+            are the `*EventDto` schemas (see docs/events.md). This document is \
             generated from the code by `cargo xtask openapi`; do not edit it by hand.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -29,7 +32,14 @@ use crate::{
         (name = "providers", description = "Configured providers and models"),
         (name = "health", description = "Liveness and readiness"),
     ),
-    components(schemas(Problem, ProblemItem))
+    components(schemas(
+        Problem,
+        ProblemItem,
+        RunStatusEventDto,
+        RunProgressEventDto,
+        RunItemEventDto,
+        ResetEventDto
+    ))
 )]
 struct BaseDocument;
 

@@ -6,7 +6,7 @@ use evalboard_domain::Run;
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, events::EventHub};
 
 /// Shared application state, cheap to clone into each worker.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub providers: Arc<ProviderRegistry>,
     /// The engine running runs on this server, if any.
     pub engine: Option<EngineSignal>,
+    /// The live event stream, when this server serves one.
+    pub events: Option<EventHub>,
 }
 
 impl AppState {
@@ -26,12 +28,19 @@ impl AppState {
             db,
             providers: providers.into(),
             engine: None,
+            events: None,
         }
     }
 
     /// The same state with an engine to wake and read activity from.
     pub fn with_engine(mut self, engine: EngineSignal) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// The same state serving `GET /runs/events` from `hub`.
+    pub fn with_events(mut self, hub: EventHub) -> Self {
+        self.events = Some(hub);
         self
     }
 

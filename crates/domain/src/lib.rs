@@ -2,6 +2,7 @@
 
 mod dataset;
 mod error;
+mod event;
 mod extraction;
 mod ids;
 pub mod import;
@@ -17,6 +18,7 @@ mod time;
 
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
+pub use event::{RunChange, RunEvent, RunHeader};
 pub use extraction::{Extraction, ExtractionTier, extract_answer};
 pub use ids::{DatasetId, InvalidId, RunId};
 pub use item::{ItemSnapshot, ItemState};

@@ -12,6 +12,7 @@ use crate::{
         Backend, ConnectionManager, DatabaseUrl, DbConnection, PoolOptions, prepare_sqlite_file,
     },
     error::StoreError,
+    events,
 };
 
 type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
@@ -27,6 +28,8 @@ pub struct Database {
     /// SQLite allows one writer at a time; taking turns here, in-process, keeps writers from
     /// failing each other's lock upgrades with `SQLITE_BUSY`. `None` on PostgreSQL.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Counts this process's commits that wrote events, so the live stream reads them at once.
+    event_commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -93,12 +96,18 @@ impl Database {
             pool,
             url,
             sqlite_writer,
+            event_commits: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
     /// Which backend this database is.
     pub fn backend(&self) -> Backend {
         self.url.backend()
+    }
+
+    /// The connection target: the PostgreSQL URL or the SQLite path.
+    pub(crate) fn url_target(&self) -> &str {
+        self.url.target()
     }
 
     /// Where the database is, with any password hidden.
@@ -149,10 +158,24 @@ impl Database {
             .sqlite_writer
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        self.on_connection(|conn| match conn {
-            DbConnection::Postgres(_) => conn.transaction(f),
-            DbConnection::Sqlite(_) => immediate_transaction(conn, f),
-        })
+        let (value, wrote_events) = self.on_connection(|conn| {
+            let body = |conn: &mut DbConnection| events::gathering(conn, f);
+            match conn {
+                DbConnection::Postgres(_) => conn.transaction(body),
+                DbConnection::Sqlite(_) => immediate_transaction(conn, body),
+            }
+        })?;
+        if wrote_events {
+            self.event_commits.send_modify(|commits| *commits += 1);
+        }
+        Ok(value)
+    }
+
+    /// Changes each time this process commits a transaction that wrote events: the live stream
+    /// waits on it rather than polling. Commits of other processes are announced by
+    /// [`Database::event_listener`].
+    pub fn event_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.event_commits.subscribe()
     }
 
     /// Runs `f` on a pooled connection; a PostgreSQL connection that turned out to be lost is

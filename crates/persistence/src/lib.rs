@@ -16,7 +16,7 @@ pub use connection::{Backend, DatabaseUrl, PoolOptions};
 pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
-pub use events::StoredEvent;
+pub use events::{EventHorizon, EventListener};
 pub use logs::{LogLevel, LogQuery, RunLogEntry};
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, Claim, ClaimRequest, ClaimedItem,

@@ -138,6 +138,14 @@ diesel::table! {
         kind -> Text,
         payload -> Text,
         created_at -> Timestamp,
+        sequence -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    run_event_horizon (id) {
+        id -> Integer,
+        pruned_through -> BigInt,
     }
 }
 
@@ -165,5 +173,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     item_judgments,
     run_logs,
     run_events,
+    run_event_horizon,
     idempotency_keys,
 );

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use evalboard_domain::{
-    AnswerKey, DatasetItem, DatasetName, ItemSelection, ItemState, RunId, RunSettings, RunStatus,
-    StateCounts, Timestamp, truncate_to_micros,
+    AnswerKey, DatasetItem, DatasetName, ItemSelection, ItemState, RunChange, RunId, RunSettings,
+    RunStatus, StateCounts, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
     DatasetImport, IdempotencyKey, ItemTransition, NewRun, RunFilter, StoreError, backend_tests,
@@ -172,10 +172,24 @@ fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
     let logs = db.run_logs(&run.id, None, 10).unwrap();
     assert_eq!(logs.len(), 1);
     assert!(logs[0].message.contains("4 item(s)"), "{}", logs[0].message);
-    let events = db.events_after(0, 10).unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "run_status");
-    assert_eq!(events[0].run_id, run.id.as_str());
+    let events = db.events_after(0, None, 10).unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.change.kind()).collect();
+    assert_eq!(kinds, ["run_status", "run_progress"]);
+    assert!(events.iter().all(|e| e.run_id == run.id));
+    match &events[0].change {
+        RunChange::Status {
+            run: header,
+            previous,
+            lifecycle,
+        } => {
+            assert_eq!(header.status, RunStatus::Pending);
+            assert_eq!(header.model_name, run.model_name);
+            assert_eq!(*previous, None);
+            assert_eq!(lifecycle.resumed_count, 0);
+        }
+        other => panic!("expected a status event, got {other:?}"),
+    }
+    assert_eq!(events[1].change, RunChange::Progress(run.counts));
 }
 
 fn invalid_runs_write_nothing(db: &TestDatabase) {
@@ -204,7 +218,7 @@ fn invalid_runs_write_nothing(db: &TestDatabase) {
             .runs
             .is_empty()
     );
-    assert!(db.events_after(0, 10).unwrap().is_empty());
+    assert!(db.events_after(0, None, 10).unwrap().is_empty());
 }
 
 fn idempotency_keys_replay_the_first_run(db: &TestDatabase) {
@@ -366,15 +380,23 @@ fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
 
     let stored = db.get_run(&run).unwrap();
     assert_eq!(stored.counts, recount(db, &run));
-    let progress_events: Vec<_> = db
-        .events_after(0, 100)
+    let progress_events: Vec<StateCounts> = db
+        .events_after(0, None, 100)
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "run_progress")
+        .filter_map(|e| match e.change {
+            RunChange::Progress(counts) => Some(counts),
+            _ => None,
+        })
         .collect();
-    assert_eq!(progress_events.len(), 7, "one per committed batch");
-    assert_eq!(progress_events[6].payload["counts"]["canceled"], 2);
-    assert_eq!(progress_events[6].payload["counts"]["pending"], 4);
+    assert_eq!(
+        progress_events.len(),
+        8,
+        "one at creation, then one per committed batch"
+    );
+    assert_eq!(progress_events[7].canceled, 2);
+    assert_eq!(progress_events[7].pending, 4);
+    assert_eq!(progress_events[7], stored.counts);
     let p = stored.counts.progress();
     assert_eq!(
         (
@@ -469,11 +491,12 @@ fn run_status_moves_follow_the_rules(db: &TestDatabase) {
     ));
     let reopened = db.set_run_status(&run, RunStatus::Pending, at(4)).unwrap();
     assert_eq!(reopened.finished_at, None);
-    let kinds: Vec<String> = db
-        .events_after(0, 10)
+    let kinds: Vec<&str> = db
+        .events_after(0, None, 10)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.change.kind())
+        .filter(|&kind| kind == "run_status")
         .collect();
     assert_eq!(
         kinds.len(),

@@ -8,6 +8,7 @@ use std::{
 };
 
 use anyhow::Context;
+use evalboard_api::EventStreamConfig;
 use evalboard_persistence::PoolOptions;
 use evalboard_runner::{EngineConfig, ProviderConfig};
 use figment::{
@@ -34,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) database: DatabaseConfig,
     /// Engine settings.
     pub(crate) engine: EngineSection,
+    /// Live event stream settings.
+    pub(crate) events: EventsSection,
     /// Name of this server's claims (`EVALBOARD_WORKER_ID`); see [`Config::worker_id`].
     #[serde(default)]
     pub(crate) worker_id: Option<String>,
@@ -53,9 +56,22 @@ pub(crate) struct DatabaseConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EngineSection {
+    /// Whether this server runs evaluations (else it only serves the API and the stream).
+    pub(crate) enabled: bool,
     global_concurrency: usize,
     default_run_concurrency: u32,
     lease_secs: u64,
+}
+
+/// `[events]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsSection {
+    buffer: usize,
+    heartbeat_secs: u64,
+    preview_ms: u64,
+    stall_timeout_secs: u64,
+    retention_secs: u64,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -115,6 +131,20 @@ impl Config {
         config.lease = Duration::from_secs(self.engine.lease_secs.clamp(5, 3_600));
         config.renew_every = config.lease / 3;
         config
+    }
+
+    /// The live stream's settings.
+    pub(crate) fn event_stream_config(&self) -> EventStreamConfig {
+        let events = &self.events;
+        EventStreamConfig {
+            buffer: events.buffer.clamp(16, 1 << 20),
+            heartbeat: Duration::from_secs(events.heartbeat_secs.clamp(1, 300)),
+            preview_every: Duration::from_millis(events.preview_ms.clamp(50, 60_000)),
+            stall_timeout: Duration::from_secs(events.stall_timeout_secs.clamp(1, 600)),
+            retention: (events.retention_secs > 0)
+                .then(|| Duration::from_secs(events.retention_secs.max(60))),
+            ..EventStreamConfig::default()
+        }
     }
 
     /// This server's worker name: configured, or created once and kept in the data directory.

@@ -10,7 +10,7 @@ use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use evalboard_api::AppState;
+use evalboard_api::{AppState, EventHub};
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
 use evalboard_runner::{EngineHandle, ProviderRegistry, providers::ClientSet};
@@ -123,24 +123,37 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }
-    let worker = config.worker_id()?;
-    tracing::info!(%worker, "starting the engine");
-    // The engine gets a runtime of its own, beside actix's per-worker ones.
-    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
+    // The engine and the event pump get a runtime of their own, beside actix's per-worker ones.
+    let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("engine")
         .enable_all()
         .build()?;
-    let engine = {
-        let _runtime = engine_runtime.enter();
-        EngineHandle::start(
+    let engine = if config.engine.enabled {
+        let worker = config.worker_id()?;
+        tracing::info!(%worker, "starting the engine");
+        let _runtime = background.enter();
+        Some(EngineHandle::start(
             db.clone(),
             Arc::clone(&providers),
             ClientSet::from_registry(&providers),
             config.engine_config(worker),
-        )
+        ))
+    } else {
+        tracing::info!("the engine is disabled: serving the API and the event stream only");
+        None
     };
-    let state = AppState::new(db, providers).with_engine(engine.signal());
+    let events = background
+        .block_on(EventHub::start(
+            db.clone(),
+            config.event_stream_config(),
+            engine.as_ref().map(|e| e.signal().activity().clone()),
+        ))
+        .context("cannot start the event stream")?;
+    let mut state = AppState::new(db, providers).with_events(events);
+    if let Some(engine) = &engine {
+        state = state.with_engine(engine.signal());
+    }
     let served = actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
             .bind(&config.bind)
@@ -154,7 +167,9 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
         anyhow::Ok(())
     });
     // Items in flight keep their claims: the next start of this worker takes them back.
-    engine_runtime.block_on(engine.shutdown());
+    if let Some(engine) = engine {
+        background.block_on(engine.shutdown());
+    }
     tracing::info!("stopped");
     served
 }

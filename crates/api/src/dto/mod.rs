@@ -2,6 +2,7 @@
 //! RFC 3339 UTC timestamps with `Z`, explicit `null` where the contract shows one.
 
 mod dataset;
+mod event;
 mod health;
 mod item;
 mod log;
@@ -10,6 +11,10 @@ mod run;
 mod settings;
 
 pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
+pub use event::{
+    EventPayload, ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto,
+    preview_time,
+};
 pub use health::HealthDto;
 pub use item::{
     ActivityDto, AttemptDto, ErrorDto, ItemDetailDto, ItemGroupDto, ItemPageDto, TimingsDto,

@@ -6,5 +6,6 @@ mod support;
 mod active;
 mod datasets;
 mod execution;
+mod live;
 mod robustness;
 mod runs;

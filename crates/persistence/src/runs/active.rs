@@ -9,11 +9,9 @@ use crate::{
     connection::DbConnection,
     database::Database,
     error::StoreError,
+    events::RECENT_ITEMS,
     schema::{dataset_items, run_items, runs},
 };
-
-/// How many finished items a snapshot shows.
-const RECENT_ITEMS: i64 = 5;
 
 /// One run as the active board shows it.
 #[derive(Debug, Clone, PartialEq)]

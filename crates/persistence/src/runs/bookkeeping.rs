@@ -4,7 +4,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{ItemState, Run, RunId, RunStatus, StateCounts, Timestamp};
-use serde_json::json;
 
 use super::{RunRow, load_row};
 use crate::{
@@ -48,13 +47,7 @@ pub(crate) fn change_status(
         LogLevel::Info
     };
     logs::append(conn, &run_id, None, level, &message, at)?;
-    events::append(
-        conn,
-        &run_id,
-        "run_status",
-        &json!({ "status": to.as_str(), "previousStatus": from.as_str() }),
-        at,
-    )
+    events::status(conn, &run_id, Some(from), at)
 }
 
 /// Counts one more resume of a running run, with a log entry and a `run_status` event.
@@ -82,17 +75,7 @@ pub(crate) fn record_resume(
         &format!("resumed ({resumed}): {why}"),
         at,
     )?;
-    events::append(
-        conn,
-        run_id,
-        "run_status",
-        &json!({
-            "status": run.status.as_str(),
-            "previousStatus": run.status.as_str(),
-            "resumedCount": resumed
-        }),
-        at,
-    )
+    events::status(conn, run_id, Some(run.status), at)
 }
 
 /// Stores a run's item counters and announces them with a `run_progress` event.
@@ -116,17 +99,7 @@ pub(crate) fn save_counts(
             runs::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let by_state: serde_json::Map<String, serde_json::Value> = ItemState::ALL
-        .into_iter()
-        .map(|state| (state.as_str().to_owned(), counts.get(state).into()))
-        .collect();
-    events::append(
-        conn,
-        run_id,
-        "run_progress",
-        &json!({ "counts": by_state }),
-        at,
-    )
+    events::progress(run_id, counts, at)
 }
 
 /// Ends a running run whose items are all terminal: `canceled` when a cancel was requested,

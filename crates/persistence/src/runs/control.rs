@@ -3,7 +3,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{ItemState, Run, RunId, RunStatus, Timestamp};
-use serde_json::json;
 
 use super::{
     RunRow,
@@ -48,17 +47,7 @@ impl Database {
                     .set((runs::cancel_requested_at.eq(Some(now)), runs::updated_at.eq(now)))
                     .execute(conn)?;
                 logs::append(conn, run_id, None, LogLevel::Info, "cancel requested", at)?;
-                events::append(
-                    conn,
-                    run_id,
-                    "run_status",
-                    &json!({
-                        "status": status.as_str(),
-                        "previousStatus": status.as_str(),
-                        "cancelRequestedAt": at.to_rfc3339(),
-                    }),
-                    at,
-                )?;
+                events::status(conn, run_id, Some(status), at)?;
             }
             cancel_items(conn, &row, &[ItemState::Pending], None, at)?;
             finish_if_done(conn, run_id, at)?;
@@ -242,6 +231,7 @@ impl Database {
                     runs::error_message.eq(Some(message)),
                 ))
                 .execute(conn)?;
+            events::latest_finished(conn, run_id, at)?;
             save_counts(conn, run_id, &counts, at)?;
             if status == RunStatus::Pending {
                 change_status(conn, &row, RunStatus::Running, at, None)?;
@@ -402,5 +392,6 @@ fn cancel_items(
     if !log.is_empty() {
         logs::append_many(conn, &run_id, &log, at)?;
     }
+    events::latest_finished(conn, &run_id, at)?;
     save_counts(conn, &run_id, &counts, at)
 }

@@ -6,7 +6,6 @@ use diesel::{prelude::*, result::DatabaseErrorKind};
 use evalboard_domain::{
     ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
 };
-use serde_json::json;
 
 use super::{RunRow, load_row};
 use crate::{
@@ -219,13 +218,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         ),
         new.at,
     )?;
-    events::append(
-        conn,
-        &id,
-        "run_status",
-        &json!({ "status": RunStatus::Pending.as_str(), "previousStatus": null }),
-        new.at,
-    )?;
+    events::status(conn, &id, None, new.at)?;
+    events::progress(&id, &row.counts()?, new.at)?;
     if let Some(idempotency) = &new.idempotency {
         diesel::insert_into(idempotency_keys::table)
             .values(NewIdempotencyRow {

@@ -22,6 +22,7 @@ use crate::{
     connection::{DbConnection, on_backend},
     database::Database,
     error::StoreError,
+    events,
     logs::{self, LogLevel, PendingLog},
     schema::{item_judgments, run_items},
 };
@@ -158,6 +159,9 @@ impl Database {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
                 let mut written = Written::default();
+                // What the board hears of: items whose state moved, and items sent.
+                let mut changed: Vec<i32> = Vec::new();
+                let mut started: Vec<i32> = Vec::new();
                 // On PostgreSQL, judged answers (the bulk of a batch) go in one statement.
                 let mut indices = indices;
                 if let DbConnection::Postgres(pg) = &mut *conn {
@@ -195,6 +199,7 @@ impl Database {
                             }
                             let (from, to) =
                                 record_judged_answer(outcome, worker, &mut written, at);
+                            changed.push(outcome.sequence as i32);
                             counts = counts.moved(from, to, 1).ok_or_else(|| {
                                 StoreError::corrupt(format!(
                                     "run {run_id}: the {from} counter is too low"
@@ -215,10 +220,14 @@ impl Database {
                             level: LogLevel::Info,
                             message: format!("attempt {} sent", outcome.attempt),
                         });
+                        started.push(outcome.sequence as i32);
                         result.applied[index] = true;
                         continue;
                     }
                     if let Some((from, to)) = apply_one(conn, worker, outcome, &mut written, at)? {
+                        if from != to {
+                            changed.push(outcome.sequence as i32);
+                        }
                         counts = counts.moved(from, to, 1).ok_or_else(|| {
                             StoreError::corrupt(format!(
                                 "run {run_id}: the {from} counter is too low"
@@ -227,6 +236,7 @@ impl Database {
                         result.applied[index] = true;
                     }
                 }
+                events::items(conn, run_id, &changed, &started, at)?;
                 save_counts(conn, run_id, &counts, at)?;
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;

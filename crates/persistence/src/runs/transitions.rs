@@ -13,7 +13,9 @@ use super::{
     bookkeeping::{self, change_status, save_counts},
     load_row,
 };
-use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_items};
+use crate::{
+    connection::DbConnection, database::Database, error::StoreError, events, schema::run_items,
+};
 
 /// Sequences per `IN (...)` list, well under both backends' bind-parameter limits.
 const SEQUENCE_CHUNK: usize = 1_000;
@@ -61,6 +63,8 @@ impl Database {
                     .ok_or_else(|| counters_disagree(run_id, from))?;
                 move_items(conn, run_id, from, to, &sequences, at.naive_utc())?;
             }
+            let moved: Vec<i32> = transitions.iter().map(|t| t.sequence as i32).collect();
+            events::items(conn, run_id, &moved, &[], at)?;
             save_counts(conn, run_id, &counts, at)?;
             load_row(conn, run_id, false)?.into_domain()
         })

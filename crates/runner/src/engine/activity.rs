@@ -104,6 +104,26 @@ impl ActivityBoard {
         })
     }
 
+    /// For each run with items streaming on this server, the one sent most recently (as
+    /// [`ActivityBoard::latest`]).
+    pub fn latest_per_run(&self) -> Vec<(RunId, u32, Activity)> {
+        self.with(|items| {
+            let mut latest: HashMap<&RunId, (u32, &Activity)> = HashMap::new();
+            for ((run, sequence), activity) in items.iter() {
+                let newer = latest
+                    .get(run)
+                    .is_none_or(|(s, a)| (activity.started_at, *sequence) > (a.started_at, *s));
+                if newer {
+                    latest.insert(run, (*sequence, activity));
+                }
+            }
+            latest
+                .into_iter()
+                .map(|(run, (sequence, activity))| (run.clone(), sequence, activity.clone()))
+                .collect()
+        })
+    }
+
     /// The activity of an item, if it is streaming on this server.
     pub fn get(&self, run: &RunId, sequence: u32) -> Option<Activity> {
         self.with(|items| items.get(&(run.clone(), sequence)).cloned())

@@ -1,6 +1,6 @@
 //! `GET /runs/active`: the snapshots that hydrate the active runs board.
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -27,7 +27,8 @@ pub(crate) struct ActiveRunsQuery {
     tag = "runs",
     params(ActiveRunsQuery),
     responses(
-        (status = 200, description = "Active snapshots, active runs first", body = Vec<ActiveRunDto>),
+        (status = 200, description = "Active snapshots, active runs first", body = Vec<ActiveRunDto>,
+            headers(("Last-Event-ID" = u64, description = "The id of the last event the snapshots include: resume `GET /runs/events` from it"))),
         (status = 400, description = "`limit` is not an integer from 1 to 24, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -36,9 +37,13 @@ pub(crate) struct ActiveRunsQuery {
 pub(crate) async fn list_active_runs(
     state: web::Data<AppState>,
     query: web::Query<ActiveRunsQuery>,
-) -> Result<web::Json<Vec<ActiveRunDto>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
-    let board = state.with_db(move |db| db.active_runs(limit)).await?;
+    // The position is read first: the snapshots include at least every event up to it, so a
+    // stream resumed from it misses nothing (and replays the odd event already included).
+    let (position, board) = state
+        .with_db(move |db| Ok((db.event_horizon()?.last_id, db.active_runs(limit)?)))
+        .await?;
     let mut snapshots: Vec<ActiveRunDto> = Vec::with_capacity(board.len());
     for active in board {
         let run_id = active.run.id.clone();
@@ -61,5 +66,7 @@ pub(crate) async fn list_active_runs(
         }
         snapshots.push(snapshot);
     }
-    Ok(web::Json(snapshots))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Last-Event-ID", position.to_string()))
+        .json(snapshots))
 }

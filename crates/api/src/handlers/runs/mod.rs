@@ -3,6 +3,7 @@
 pub(crate) mod active;
 pub(crate) mod cancel;
 pub(crate) mod create;
+pub(crate) mod events;
 pub(crate) mod get;
 pub(crate) mod items;
 pub(crate) mod list;

@@ -1,0 +1,165 @@
+//! One subscriber: catch up from the database, then follow the broadcast.
+
+use std::sync::Arc;
+
+use actix_web_lab::sse;
+use evalboard_domain::RunId;
+use evalboard_persistence::StoreError;
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    mpsc,
+};
+
+use super::{EventHub, Frame, Inner, blocking, frames_after};
+use crate::dto::ResetEventDto;
+
+/// Where a subscriber's stream begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// After the event with this id (the client's `Last-Event-ID`).
+    After(u64),
+    /// With the next event committed.
+    Now,
+}
+
+/// Events a subscriber's connection may hold unsent before it counts as stalled.
+const OUTBOX: usize = 64;
+
+/// Opens a stream of the events after `start` (of one run, when given).
+pub(crate) async fn subscribe(
+    hub: &EventHub,
+    start: Start,
+    run: Option<RunId>,
+) -> Result<impl actix_web::Responder + use<>, StoreError> {
+    // Subscribe before reading the horizon: what is committed from here on is either read
+    // from the database while catching up or received, and duplicates are skipped by id.
+    let live = hub.inner.frames.subscribe();
+    let horizon = blocking(&hub.inner.db, |db| db.event_horizon()).await?;
+    let (cursor, reset) = match start {
+        Start::Now => (horizon.last_id, None),
+        Start::After(seen) if horizon.can_resume_from(seen) => (seen, None),
+        Start::After(seen) => {
+            let reason = if seen < horizon.pruned_through {
+                "pruned"
+            } else {
+                "unknown_position"
+            };
+            (horizon.last_id, Some(reason))
+        }
+    };
+    let (outbox, stream) = mpsc::channel(OUTBOX);
+    let inner = Arc::clone(&hub.inner);
+    let heartbeat = inner.config.heartbeat;
+    actix_web::rt::spawn(async move {
+        let mut feed = Feed {
+            inner,
+            outbox,
+            cursor,
+            run,
+        };
+        if let Some(reason) = reset {
+            let payload = ResetEventDto {
+                reason: reason.to_owned(),
+                last_event_id: cursor,
+            };
+            let json = serde_json::to_string(&payload).expect("payloads are plain data");
+            let reset = sse::Data::new(json).event("reset").id(cursor.to_string());
+            if !feed.send(reset.into()).await {
+                return;
+            }
+        }
+        if feed.catch_up().await {
+            feed.follow(live).await;
+        }
+    });
+    Ok(sse::Sse::from_infallible_receiver(stream).with_keep_alive(heartbeat))
+}
+
+struct Feed {
+    inner: Arc<Inner>,
+    outbox: mpsc::Sender<sse::Event>,
+    /// The id of the last stored event sent.
+    cursor: u64,
+    run: Option<RunId>,
+}
+
+impl Feed {
+    /// Sends what the database has after the cursor. False when the subscriber is gone.
+    async fn catch_up(&mut self) -> bool {
+        let page = self.inner.config.page;
+        loop {
+            let frames =
+                match frames_after(&self.inner.db, self.cursor, self.run.clone(), page).await {
+                    Ok(frames) => frames,
+                    Err(error) => {
+                        // Ending the stream makes the client reconnect with its Last-Event-ID.
+                        tracing::warn!(%error, "cannot read events for a subscriber");
+                        return false;
+                    }
+                };
+            let full = frames.len() == page as usize;
+            for frame in frames {
+                if !self.send_stored(&frame).await {
+                    return false;
+                }
+            }
+            if !full {
+                return true;
+            }
+        }
+    }
+
+    /// Sends what the pump broadcasts, until the subscriber leaves or falls behind.
+    async fn follow(&mut self, mut live: broadcast::Receiver<Arc<Frame>>) {
+        loop {
+            let frame = match live.recv().await {
+                Ok(frame) => frame,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(
+                        missed,
+                        "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
+                    );
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            if self.run.as_ref().is_some_and(|run| *run != frame.run_id) {
+                continue;
+            }
+            let sent = if frame.preview {
+                // Previews carry the position the client already has, so resuming is unaffected.
+                let event = frame.data.clone().id(self.cursor.to_string());
+                self.send(event.into()).await
+            } else if frame.id > self.cursor {
+                self.send_stored(&frame).await
+            } else {
+                true
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    async fn send_stored(&mut self, frame: &Frame) -> bool {
+        let event = frame.data.clone().id(frame.id.to_string());
+        let sent = self.send(event.into()).await;
+        if sent {
+            self.cursor = frame.id;
+        }
+        sent
+    }
+
+    /// Queues an event for the connection; false when the client left or has not taken
+    /// anything for the stall timeout.
+    async fn send(&self, event: sse::Event) -> bool {
+        match tokio::time::timeout(self.inner.config.stall_timeout, self.outbox.send(event)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                tracing::info!("dropping a subscriber that stopped reading");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `GET /runs/events`: the live stream of run changes (Server-Sent Events).
+
+use actix_web::{HttpRequest, Responder, get, web};
+use evalboard_domain::RunId;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    error::{ApiError, Problem},
+    events::{Start, subscribe},
+    params::shorten,
+    state::AppState,
+};
+
+/// Query of `GET /runs/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
+    /// Only the events of this run.
+    run_id: Option<String>,
+    /// Resume after this event id, for clients that cannot set the `Last-Event-ID` header (the
+    /// header wins when both are given). `GET /runs/active` returns the id its snapshot
+    /// includes in its `Last-Event-ID` response header.
+    #[param(value_type = Option<u64>)]
+    last_event_id: Option<String>,
+}
+
+/// Server-Sent Events: `run_status`, `run_progress` and `run_item` (payloads in
+/// `docs/events.md` and the `RunStatusEventDto`, `RunProgressEventDto`, `RunItemEventDto`
+/// schemas), each with an increasing `id`. With `Last-Event-ID`, the stream starts with every
+/// event after that id, in order; when those were pruned or the id is unknown it starts with a
+/// `reset` event (`ResetEventDto`): refetch `GET /runs/active`. Comments keep idle streams open.
+#[utoipa::path(
+    tag = "runs",
+    params(
+        EventsQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Id of the last event received"),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`Last-Event-ID` is not an event id, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`runId` names no run", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The stream is not served here, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/events")]
+pub(crate) async fn stream_run_events(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<EventsQuery>,
+) -> Result<impl Responder, ApiError> {
+    let header = request
+        .headers()
+        .get("last-event-id")
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let start = match header.or(query.last_event_id.as_deref()) {
+        None => Start::Now,
+        Some(text) => Start::After(text.trim().parse::<u64>().map_err(|_| {
+            ApiError::bad_parameter(
+                "Last-Event-ID",
+                format!("must be an event id (an integer), got `{}`", shorten(text)),
+            )
+        })?),
+    };
+    let run = match &query.run_id {
+        None => None,
+        Some(text) => {
+            let unknown = || ApiError::NotFound(format!("no run `{}`", shorten(text)));
+            let id = RunId::parse(text).map_err(|_| unknown())?;
+            let lookup = id.clone();
+            state.with_db(move |db| db.get_run(&lookup)).await?;
+            Some(id)
+        }
+    };
+    let hub = state
+        .events
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("this server does not stream events".into()))?;
+    Ok(subscribe(hub, start, run).await?)
+}

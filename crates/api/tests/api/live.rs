@@ -1,0 +1,496 @@
+//! The live stream over real HTTP: a client that folds `GET /runs/events` into the board the
+//! way the spec's `useRunEvents` does ends up with exactly what `GET /runs/active` says, through
+//! faults, a cancel, a retry and a reconnection with `Last-Event-ID`.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use evalboard_api::{AppState, EventHub, EventStreamConfig};
+use evalboard_persistence::testing::TestDatabase;
+use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+use serde_json::{Value, json};
+
+use crate::support::{api_tests, import, items, now, registry};
+
+/// A real server on a free port: the whole app, an engine and the event stream.
+struct LiveServer {
+    base: String,
+    http: reqwest::Client,
+    engine: Option<EngineHandle>,
+    server: actix_web::dev::ServerHandle,
+    db: TestDatabase,
+}
+
+fn stream_config() -> EventStreamConfig {
+    EventStreamConfig {
+        heartbeat: Duration::from_secs(1),
+        preview_every: Duration::from_millis(50),
+        retention: None,
+        ..EventStreamConfig::default()
+    }
+}
+
+impl LiveServer {
+    async fn start(db: TestDatabase, engine: bool) -> Self {
+        let registry = std::sync::Arc::new(registry());
+        let engine = engine.then(|| {
+            let mut config = EngineConfig::new("live-test-worker");
+            config.poll_every = Duration::from_millis(20);
+            config.retry_base_delay = Duration::from_millis(5);
+            EngineHandle::start(
+                (*db).clone(),
+                std::sync::Arc::clone(&registry),
+                ClientSet::from_registry(&registry),
+                config,
+            )
+        });
+        let hub = EventHub::start(
+            (*db).clone(),
+            stream_config(),
+            engine.as_ref().map(|e| e.signal().activity().clone()),
+        )
+        .await
+        .unwrap();
+        let mut state = AppState::new((*db).clone(), registry).with_events(hub);
+        if let Some(engine) = &engine {
+            state = state.with_engine(engine.signal());
+        }
+        let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+        let base = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            engine,
+            server: handle,
+            db,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        reply.json().await.unwrap()
+    }
+
+    /// The board and the id of the last event it includes.
+    async fn board(&self) -> (Value, u64) {
+        let reply = self.get("/runs/active?limit=24").await;
+        assert_eq!(reply.status(), 200);
+        let position = reply.headers()["last-event-id"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (reply.json().await.unwrap(), position)
+    }
+
+    async fn create_run(&self, dataset: &str, settings: Value) -> String {
+        let body = json!({"providerName": "Simulated", "datasetName": dataset, "modelName": "sim-1", "settings": settings});
+        self.post("/runs", body).await["run"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn status(&self, run: &str) -> String {
+        let detail: Value = self
+            .get(&format!("/runs/{run}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        detail["run"]["status"].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_for_status(&self, run: &str, done: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if done(&self.status(run).await) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run} never got there"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.server.stop(false).await;
+        if let Some(engine) = self.engine {
+            engine.shutdown().await;
+        }
+    }
+}
+
+type Events = std::pin::Pin<Box<dyn Stream<Item = eventsource_stream::Event>>>;
+
+/// A board client: hydrated from `/runs/active`, then following the stream.
+struct Client {
+    board: BTreeMap<String, Value>,
+    /// Ids of the stored events received, in order.
+    ids: Vec<u64>,
+    last_id: u64,
+    events: Option<Events>,
+}
+
+impl Client {
+    async fn hydrate(server: &LiveServer) -> Self {
+        let (snapshots, position) = server.board().await;
+        let mut client = Self {
+            board: BTreeMap::new(),
+            ids: Vec::new(),
+            last_id: position,
+            events: None,
+        };
+        client.replace_board(&snapshots);
+        client.connect(server).await;
+        client
+    }
+
+    fn replace_board(&mut self, snapshots: &Value) {
+        self.board = snapshots
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["run"]["id"].as_str().unwrap().to_owned(), s.clone()))
+            .collect();
+    }
+
+    async fn connect(&mut self, server: &LiveServer) {
+        let reply = server
+            .http
+            .get(format!("{}/runs/events", server.base))
+            .header("Last-Event-ID", self.last_id.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(
+            reply.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        let events = reply
+            .bytes_stream()
+            .eventsource()
+            .map(|event| event.expect("a well-formed event stream"));
+        self.events = Some(Box::pin(events));
+    }
+
+    fn disconnect(&mut self) {
+        self.events = None;
+    }
+
+    /// Receives and folds one event.
+    async fn next(&mut self) -> eventsource_stream::Event {
+        let events = self.events.as_mut().expect("connected");
+        let event = tokio::time::timeout(Duration::from_secs(20), events.next())
+            .await
+            .expect("an event within 20 s")
+            .expect("the stream stays open");
+        self.apply(&event);
+        event
+    }
+
+    /// Receives until every stored event up to `target` arrived.
+    async fn catch_up_to(&mut self, target: u64) {
+        while self.last_id < target {
+            self.next().await;
+        }
+    }
+
+    /// The fold of the spec's `useRunEvents`: status and lifecycle, progress, and items merged
+    /// into the run's snapshot.
+    fn apply(&mut self, event: &eventsource_stream::Event) {
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        let id: u64 = event.id.parse().expect("every event has an id");
+        let preview = event.event == "run_item" && data["item"].get("activity").is_some();
+        if event.event == "reset" {
+            panic!("no reset expected here: {}", event.data);
+        }
+        if !preview {
+            assert!(
+                id > self.last_id,
+                "ids increase: {id} after {}",
+                self.last_id
+            );
+            self.ids.push(id);
+            self.last_id = id;
+        } else {
+            assert_eq!(id, self.last_id, "a preview carries the position reached");
+        }
+        let run_id = data["runId"].as_str().unwrap().to_owned();
+        match event.event.as_str() {
+            "run_status" => {
+                let snapshot = self.board.entry(run_id).or_insert_with(
+                    || json!({"progress": null, "currentItem": null, "recentItems": []}),
+                );
+                snapshot["run"] = data["run"].clone();
+                snapshot["lifecycle"] = data["lifecycle"].clone();
+                assert_eq!(data["status"], data["run"]["status"]);
+                if ["completed", "failed", "canceled"].contains(&data["status"].as_str().unwrap()) {
+                    snapshot["currentItem"] = Value::Null;
+                }
+            }
+            "run_progress" => {
+                if let Some(snapshot) = self.board.get_mut(&run_id) {
+                    snapshot["progress"] = data["progress"].clone();
+                }
+            }
+            "run_item" => {
+                let Some(snapshot) = self.board.get_mut(&run_id) else {
+                    return;
+                };
+                let item = data["item"].clone();
+                let sequence = item["sequence"].clone();
+                match item["state"].as_str().unwrap() {
+                    "running" => snapshot["currentItem"] = item,
+                    state => {
+                        if snapshot["currentItem"]["sequence"] == sequence {
+                            snapshot["currentItem"] = Value::Null;
+                        }
+                        if ["correct", "incorrect", "failed", "canceled"].contains(&state) {
+                            let recent = snapshot["recentItems"].as_array_mut().unwrap();
+                            recent.retain(|i| i["sequence"] != sequence);
+                            recent.insert(0, item);
+                            recent.truncate(5);
+                        }
+                    }
+                }
+            }
+            other => panic!("unexpected event `{other}`"),
+        }
+    }
+
+    /// Asserts the folded board is the server's board.
+    fn assert_matches(&self, board: &Value, who: &str) {
+        let expected: BTreeMap<String, Value> = board
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["run"]["id"].as_str().unwrap().to_owned(), s.clone()))
+            .collect();
+        assert_eq!(
+            self.board.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{who}: the same runs"
+        );
+        for (run, snapshot) in &expected {
+            assert_eq!(&self.board[run], snapshot, "{who}: run {run}");
+        }
+    }
+}
+
+async fn the_folded_stream_equals_the_board(db: TestDatabase) {
+    import(&db, "Demo", &items(40));
+    import(&db, "Slow", &items(12));
+    let server = LiveServer::start(db, true).await;
+    let mut watcher = Client::hydrate(&server).await;
+
+    let faulty = server
+        .create_run(
+            "Demo",
+            json!({"concurrency": 4, "simulated": {"latencyMs": 30, "faultRate": 0.5, "seed": 7}}),
+        )
+        .await;
+    let slow = server
+        .create_run(
+            "Slow",
+            json!({"concurrency": 2, "simulated": {"latencyMs": 250, "seed": 1}}),
+        )
+        .await;
+
+    // A second client joins mid-run, leaves, and resumes where it left off.
+    let mut visitor = Client::hydrate(&server).await;
+    for _ in 0..15 {
+        visitor.next().await;
+    }
+    visitor.disconnect();
+    let left_at = visitor.last_id;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.board().await.1 < left_at + 20 {
+        assert!(std::time::Instant::now() < deadline, "the runs stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Cancel the slow run once some of its items are done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (board, _) = server.board().await;
+        let done = board
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["run"]["id"] == slow.as_str())
+            .map(|s| s["progress"]["completed"].as_u64().unwrap());
+        if done >= Some(2) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the slow run stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server
+        .post(&format!("/runs/{slow}/cancel"), json!({}))
+        .await;
+    visitor.connect(&server).await;
+
+    server.wait_for_status(&faulty, |s| s == "completed").await;
+    server.wait_for_status(&slow, |s| s == "canceled").await;
+    // Retry what failed (or, should the seed fail nothing, everything).
+    let retried = server
+        .http
+        .post(format!("{}/runs/{faulty}/retry", server.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    if retried.status() == 409 {
+        server
+            .post(&format!("/runs/{faulty}/retry"), json!({"scope": "all"}))
+            .await;
+    } else {
+        assert_eq!(retried.status(), 202);
+    }
+    server.post(&format!("/runs/{slow}/retry"), json!({})).await;
+    server.wait_for_status(&faulty, |s| s == "completed").await;
+    server.wait_for_status(&slow, |s| s == "completed").await;
+
+    let (board, position) = server.board().await;
+    for client in [&mut watcher, &mut visitor] {
+        client.catch_up_to(position).await;
+    }
+    watcher.assert_matches(&board, "watcher");
+    visitor.assert_matches(&board, "visitor");
+
+    // Every stored event reached the watcher exactly once, in order, and the visitor got every
+    // one after it first hydrated, its disconnection notwithstanding.
+    let stored: Vec<u64> = server
+        .db
+        .events_after(0, None, 100_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(watcher.ids, stored);
+    let visitor_from = visitor.ids[0];
+    let expected: Vec<u64> = stored
+        .into_iter()
+        .filter(|&id| id >= visitor_from)
+        .collect();
+    assert_eq!(visitor.ids, expected);
+    server.stop().await;
+}
+
+async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let server = LiveServer::start(db, false).await;
+    let first = server.create_run("Demo", json!({})).await;
+    let second = server.create_run("Demo", json!({})).await;
+    let (_, position) = server.board().await;
+    assert_eq!(position, 4, "two events per created run");
+
+    let open = |last: Option<&str>, query: &str| {
+        let mut request = server
+            .http
+            .get(format!("{}/runs/events{query}", server.base));
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let first_events = |reply: reqwest::Response, n: usize| async move {
+        assert_eq!(reply.status(), 200);
+        reply
+            .bytes_stream()
+            .eventsource()
+            .map(|e| e.unwrap())
+            .take(n)
+            .collect::<Vec<_>>()
+            .await
+    };
+
+    // Resuming within the stored events replays exactly the missed ones; a run filter keeps
+    // only that run's.
+    let replay = first_events(open(Some("1"), "").await.unwrap(), 3).await;
+    let ids: Vec<&str> = replay.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["2", "3", "4"]);
+    let only_second = first_events(
+        open(None, &format!("?runId={second}&lastEventId=0"))
+            .await
+            .unwrap(),
+        2,
+    )
+    .await;
+    assert!(only_second.iter().all(|e| e.data.contains(&second)));
+    assert_eq!(only_second[0].event, "run_status");
+
+    // Pruned events: the stream starts with `reset` at the newest id.
+    let pruned = server
+        .db
+        .prune_events(now() + chrono::Duration::seconds(1))
+        .unwrap();
+    assert_eq!(pruned, 4);
+    let reset = first_events(open(Some("1"), "").await.unwrap(), 1).await;
+    assert_eq!(reset[0].event, "reset");
+    assert_eq!(reset[0].id, "4");
+    let data: Value = serde_json::from_str(&reset[0].data).unwrap();
+    assert_eq!(data, json!({"reason": "pruned", "lastEventId": 4}));
+    // An id this server never issued (another database, say) resets too.
+    let reset = first_events(open(Some("99"), "").await.unwrap(), 1).await;
+    let data: Value = serde_json::from_str(&reset[0].data).unwrap();
+    assert_eq!(data["reason"], "unknown_position");
+    // After a reset the stream goes on with new events.
+    let mut after_reset = open(Some("1"), "")
+        .await
+        .unwrap()
+        .bytes_stream()
+        .eventsource()
+        .map(|e| e.unwrap());
+    assert_eq!(after_reset.next().await.unwrap().event, "reset");
+    server
+        .post(&format!("/runs/{first}/cancel"), json!({}))
+        .await;
+    let next = after_reset.next().await.unwrap();
+    assert_eq!((next.event.as_str(), next.id.as_str()), ("run_status", "5"));
+
+    // Bad input is a 4xx with a problem document.
+    let bad = open(Some("yesterday"), "").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let unknown = open(None, "?runId=run-0123456789abcdef0123456789abcdef")
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(open(None, "?since=3").await.unwrap().status(), 400);
+    server.stop().await;
+}
+
+api_tests!(
+    the_folded_stream_equals_the_board,
+    resuming_where_the_outbox_cannot_serve_starts_with_reset
+);

@@ -163,3 +163,144 @@ impl Feed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use evalboard_persistence::testing::TestDatabase;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::events::EventStreamConfig;
+
+    fn inner(db: &TestDatabase, buffer: usize) -> Arc<Inner> {
+        Arc::new(Inner {
+            db: (**db).clone(),
+            config: EventStreamConfig {
+                buffer,
+                stall_timeout: Duration::from_millis(50),
+                ..EventStreamConfig::default()
+            },
+            frames: broadcast::channel(buffer).0,
+            delivered: watch::Sender::new(0),
+        })
+    }
+
+    fn frame(id: u64) -> Arc<Frame> {
+        Arc::new(Frame {
+            id,
+            run_id: RunId::generate(),
+            data: sse::Data::new("{}").event("run_progress"),
+            preview: false,
+        })
+    }
+
+    #[actix_web::test]
+    async fn a_subscriber_that_falls_behind_the_buffer_is_dropped() {
+        let db = TestDatabase::sqlite();
+        let inner = inner(&db, 4);
+        let live = inner.frames.subscribe();
+        for id in 1..=10 {
+            inner.frames.send(frame(id)).unwrap();
+        }
+        let (outbox, mut sent) = mpsc::channel(64);
+        let mut feed = Feed {
+            inner,
+            outbox,
+            cursor: 0,
+            run: None,
+        };
+        tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
+            .await
+            .expect("dropped at once, not left waiting");
+        assert!(sent.try_recv().is_err(), "nothing is sent past a gap");
+    }
+
+    #[actix_web::test]
+    async fn a_subscriber_whose_connection_takes_nothing_is_dropped() {
+        let db = TestDatabase::sqlite();
+        let inner = inner(&db, 64);
+        let live = inner.frames.subscribe();
+        for id in 1..=3 {
+            inner.frames.send(frame(id)).unwrap();
+        }
+        let (outbox, mut sent) = mpsc::channel(1);
+        let mut feed = Feed {
+            inner,
+            outbox,
+            cursor: 0,
+            run: None,
+        };
+        tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
+            .await
+            .expect("dropped after the stall timeout");
+        assert_eq!(
+            feed.cursor, 1,
+            "only what the connection took counts as sent"
+        );
+        assert!(sent.try_recv().is_ok());
+        assert!(sent.try_recv().is_err());
+    }
+
+    #[actix_web::test]
+    async fn events_already_sent_are_skipped_and_previews_keep_the_position() {
+        let db = TestDatabase::sqlite();
+        let inner = inner(&db, 64);
+        let live = inner.frames.subscribe();
+        let run = RunId::generate();
+        let of_run = |id, preview| {
+            Arc::new(Frame {
+                id,
+                run_id: run.clone(),
+                data: sse::Data::new("{}").event("run_item"),
+                preview,
+            })
+        };
+        // 3 was sent already; 5 is another run's.
+        let frames = [
+            of_run(3, false),
+            of_run(4, false),
+            of_run(4, true),
+            frame(5),
+            of_run(6, false),
+        ];
+        for frame in frames {
+            inner.frames.send(frame).unwrap();
+        }
+        let (outbox, mut sent) = mpsc::channel(64);
+        let mut feed = Feed {
+            inner: Arc::clone(&inner),
+            outbox,
+            cursor: 3,
+            run: Some(run.clone()),
+        };
+        let following = tokio::spawn(async move { feed.follow(live).await });
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let event = tokio::time::timeout(Duration::from_secs(5), sent.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            let sse::Event::Data(data) = event else {
+                panic!("a data event")
+            };
+            // `Data` shows its fields only through Debug.
+            let shown = format!("{data:?}");
+            let id = shown
+                .split("id: Some(\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            ids.push(id.to_owned());
+        }
+        assert_eq!(
+            ids,
+            ["4", "4", "6"],
+            "the preview carries the position reached"
+        );
+        following.abort();
+    }
+}

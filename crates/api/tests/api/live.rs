@@ -19,6 +19,7 @@ struct LiveServer {
     http: reqwest::Client,
     engine: Option<EngineHandle>,
     server: actix_web::dev::ServerHandle,
+    hub: EventHub,
     db: TestDatabase,
 }
 
@@ -33,6 +34,10 @@ fn stream_config() -> EventStreamConfig {
 
 impl LiveServer {
     async fn start(db: TestDatabase, engine: bool) -> Self {
+        Self::start_with(db, engine, stream_config()).await
+    }
+
+    async fn start_with(db: TestDatabase, engine: bool, config: EventStreamConfig) -> Self {
         let registry = std::sync::Arc::new(registry());
         let engine = engine.then(|| {
             let mut config = EngineConfig::new("live-test-worker");
@@ -47,12 +52,12 @@ impl LiveServer {
         });
         let hub = EventHub::start(
             (*db).clone(),
-            stream_config(),
+            config,
             engine.as_ref().map(|e| e.signal().activity().clone()),
         )
         .await
         .unwrap();
-        let mut state = AppState::new((*db).clone(), registry).with_events(hub);
+        let mut state = AppState::new((*db).clone(), registry).with_events(hub.clone());
         if let Some(engine) = &engine {
             state = state.with_engine(engine.signal());
         }
@@ -69,6 +74,7 @@ impl LiveServer {
             http: reqwest::Client::new(),
             engine,
             server: handle,
+            hub,
             db,
         }
     }
@@ -490,7 +496,82 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
     server.stop().await;
 }
 
+async fn a_client_that_stops_reading_is_dropped_and_can_resume(db: TestDatabase) {
+    // Long questions, so that the stream outgrows every socket buffer between the server and a
+    // client that reads nothing.
+    let mut long = items(400);
+    for item in &mut long {
+        item.question = format!("{} {}", item.question, "context ".repeat(2_000));
+    }
+    import(&db, "Long", &long);
+    let config = EventStreamConfig {
+        buffer: 64,
+        stall_timeout: Duration::from_millis(300),
+        ..stream_config()
+    };
+    let server = LiveServer::start_with(db, true, config).await;
+    let (_, position) = server.board().await;
+
+    // A client that asks for the stream, with a small receive window, and never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut stuck = socket.connect(address).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stuck,
+        b"GET /runs/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.hub.subscribers() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The run goes through while the client reads nothing, and the client is dropped.
+    let run = server
+        .create_run(
+            "Long",
+            json!({"concurrency": 16, "simulated": {"latencyMs": 0}}),
+        )
+        .await;
+    server.wait_for_status(&run, |s| s == "completed").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.hub.subscribers() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled subscriber is still attached"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(stuck);
+
+    // Resuming from where it was gets it everything it missed, in order.
+    let mut resumed = Client {
+        board: BTreeMap::new(),
+        ids: Vec::new(),
+        last_id: position,
+        events: None,
+    };
+    resumed.replace_board(&json!([]));
+    resumed.connect(&server).await;
+    let (board, end) = server.board().await;
+    resumed.catch_up_to(end).await;
+    resumed.assert_matches(&board, "resumed");
+    let stored: Vec<u64> = server
+        .db
+        .events_after(position, None, 100_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(resumed.ids, stored);
+    server.stop().await;
+}
+
 api_tests!(
+    a_client_that_stops_reading_is_dropped_and_can_resume,
     the_folded_stream_equals_the_board,
     resuming_where_the_outbox_cannot_serve_starts_with_reset
 );

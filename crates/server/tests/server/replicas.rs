@@ -1,0 +1,196 @@
+//! Three server processes on one PostgreSQL database: two run evaluations, the third only serves
+//! the API and the stream. One of the two is killed mid-run; the other takes its items over.
+
+use std::{collections::BTreeSet, sync::mpsc, time::Duration};
+
+use evalboard_domain::RunId;
+use evalboard_persistence::{ItemGrouping, ItemQuery, testing::TestDatabase};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::support::{Server, all_items, dataset_jsonl, wait_for};
+
+/// One event as a subscriber received it.
+struct Received {
+    id: u64,
+    name: String,
+    data: Value,
+}
+
+/// Follows `GET /runs/events` of `base` after `position` on a thread of its own.
+fn subscribe(base: &str, position: u64) -> mpsc::Receiver<Received> {
+    let (tx, rx) = mpsc::channel();
+    let url = format!("{base}/runs/events?lastEventId={position}");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let reply = reqwest::get(url).await.unwrap();
+            assert_eq!(reply.status(), 200);
+            let mut events = reply.bytes_stream().eventsource();
+            while let Some(Ok(event)) = events.next().await {
+                let received = Received {
+                    id: event.id.parse().unwrap(),
+                    name: event.event,
+                    data: serde_json::from_str(&event.data).unwrap(),
+                };
+                if tx.send(received).is_err() {
+                    return;
+                }
+            }
+        });
+    });
+    rx
+}
+
+fn replica(data_dir: &std::path::Path, url: &str, worker: &str, engine: bool) -> Server {
+    let enabled = if engine { "true" } else { "false" };
+    Server::start(
+        data_dir,
+        &[
+            ("DATABASE_URL", url),
+            ("EVALBOARD_WORKER_ID", worker),
+            ("EVALBOARD_ENGINE__ENABLED", enabled),
+            ("EVALBOARD_ENGINE__LEASE_SECS", "5"),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Started one after another: each imports the demo dataset if it is missing.
+    let alpha = replica(dirs[0].path(), db.url(), "replica-alpha", true);
+    let beta = replica(dirs[1].path(), db.url(), "replica-beta", true);
+    let viewer = replica(dirs[2].path(), db.url(), "replica-viewer", false);
+
+    let items = 3_000;
+    let response = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/datasets?name=Replicated&format=jsonl",
+            viewer.base
+        ))
+        .body(dataset_jsonl(items))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+
+    // The viewer's subscriber starts from the position its board includes.
+    let board = reqwest::blocking::get(format!("{}/runs/active", viewer.base)).unwrap();
+    let position: u64 = board.headers()["last-event-id"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let events = subscribe(&viewer.base, position);
+
+    let (status, created) = viewer.post(
+        "/runs",
+        &json!({"providerName": "Simulated", "datasetName": "Replicated", "modelName": "sim-1",
+                "settings": {"concurrency": 32, "simulated": {"latencyMs": 20, "seed": 11, "faultRate": 0.05}}}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let run = created["run"]["id"].as_str().unwrap().to_owned();
+
+    // Kill one working replica mid-run.
+    wait_for(&viewer, &run, "a third done", |d| {
+        d["progress"]["completed"].as_u64() >= Some(1_000)
+    });
+    let mut beta = beta;
+    beta.child.kill().unwrap(); // SIGKILL
+    beta.child.wait().unwrap();
+    drop(beta);
+
+    let detail = wait_for(&viewer, &run, "completed", |d| {
+        d["run"]["status"] == "completed"
+    });
+    assert_eq!(detail["progress"]["completed"], items);
+    assert!(
+        detail["lifecycle"]["resumedCount"].as_u64() >= Some(1),
+        "the killed replica's items were taken over: {detail}"
+    );
+
+    // Every item judged exactly once; the counters are the items'.
+    let listed = all_items(&viewer, &run);
+    assert_eq!(listed.len(), items);
+    for item in &listed {
+        match item["state"].as_str().unwrap() {
+            "correct" | "incorrect" => {
+                assert_eq!(item["verdicts"].as_array().unwrap().len(), 1, "{item}")
+            }
+            "failed" => assert!(item["verdicts"].as_array().unwrap().is_empty()),
+            other => panic!("item ended {other}: {item}"),
+        }
+    }
+    let counted = |state: &str| listed.iter().filter(|i| i["state"] == state).count() as u64;
+    assert_eq!(detail["progress"]["correct"], counted("correct"));
+    assert_eq!(detail["progress"]["incorrect"], counted("incorrect"));
+    assert_eq!(detail["progress"]["faulted"], counted("failed"));
+
+    // Both working replicas did part of the work; the viewer did none.
+    let run_id = RunId::parse(&run).unwrap();
+    let mut workers = BTreeSet::new();
+    let mut query = ItemQuery {
+        states: Vec::new(),
+        categories: Vec::new(),
+        group_by: ItemGrouping::None,
+        after: None,
+        limit: 500,
+    };
+    loop {
+        let page = db.run_items(&run_id, &query).unwrap();
+        for item in &page.items {
+            workers.extend(item.attempts.iter().filter_map(|a| a.worker.clone()));
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        workers,
+        BTreeSet::from(["replica-alpha".to_owned(), "replica-beta".to_owned()])
+    );
+
+    // The viewer's subscriber received every stored event once, in id order, ending with the
+    // run's completion and its final counters.
+    let stored: Vec<u64> = db
+        .events_after(position, None, 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let last = *stored.last().unwrap();
+    let mut received = Vec::new();
+    let mut last_progress = Value::Null;
+    let mut completed = false;
+    while received.last().copied().unwrap_or(position) < last {
+        let event = events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the viewer's stream goes on");
+        if event.name == "run_item" && event.data["item"].get("activity").is_some() {
+            panic!("the viewer runs no engine, so it has no previews");
+        }
+        assert_ne!(event.name, "reset");
+        if event.name == "run_progress" {
+            last_progress = event.data["progress"].clone();
+        }
+        if event.name == "run_status" && event.data["status"] == "completed" {
+            completed = true;
+        }
+        received.push(event.id);
+    }
+    assert_eq!(received, stored, "every event once, in order");
+    assert!(completed);
+    assert_eq!(last_progress, detail["progress"]);
+
+    alpha.terminate();
+    viewer.terminate();
+}

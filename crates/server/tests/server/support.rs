@@ -1,0 +1,176 @@
+//! Starting the real binary and talking to it.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+pub(crate) const SECRET: &str = "sk-test-do-not-leak-4f2a9c";
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_evalboard");
+
+/// A running server and everything it printed.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    pub(crate) fn start(data_dir: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("OPENAI_API_KEY", SECRET)
+            .env("EVALBOARD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut server = Self {
+            child,
+            base: String::new(),
+            lines,
+            seen: Vec::new(),
+        };
+        let line = server.wait_for("listening on http://");
+        let at = line.find("http://").unwrap();
+        server.base = line[at..].trim().to_owned();
+        server
+    }
+
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "server never printed `{needle}`; output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::blocking::get(format!("{}{path}", self.base)).unwrap();
+        (response.status().as_u16(), response.json().unwrap())
+    }
+
+    pub(crate) fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json().unwrap())
+    }
+
+    /// Sends SIGTERM and returns everything the server printed once it has exited.
+    pub(crate) fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.try_iter());
+        let output = self.seen.join("\n");
+        assert!(
+            status.success(),
+            "exit status {status} after SIGTERM; output:\n{output}"
+        );
+        assert!(
+            output.contains("stopped"),
+            "no graceful stop; output:\n{output}"
+        );
+        output
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A dataset of `n` items in MMLU-Pro JSON Lines, answer B everywhere.
+pub(crate) fn dataset_jsonl(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let category = ["math", "law", "art"][i % 3];
+            json!({"question_id": i, "question": format!("Question {i}?"), "options": ["w", "x", "y", "z"],
+                   "answer": "B", "answer_index": 1, "cot_content": "", "category": category, "src": "test"})
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(crate) fn all_items(server: &Server, run: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut uri = format!("/runs/{run}/items?groupBy=none&limit=200");
+    loop {
+        let (status, page) = server.get(&uri);
+        assert_eq!(status, 200, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => {
+                uri = format!("/runs/{run}/items?groupBy=none&limit=200&cursor={cursor}")
+            }
+            None => return items,
+        }
+    }
+}
+
+pub(crate) fn wait_for(
+    server: &Server,
+    run: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, detail) = server.get(&format!("/runs/{run}"));
+        if done(&detail) {
+            return detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {what}: {detail}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

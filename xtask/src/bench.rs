@@ -65,6 +65,8 @@ struct Measured {
     items: u64,
     seconds: f64,
     peak_rss_mib: Option<f64>,
+    /// With subscribers: the subscriber tool's `result` line.
+    subscribers: Option<String>,
 }
 
 pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> anyhow::Result<()> {
@@ -76,6 +78,7 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     };
     let items = flag("--items", 10_000)?;
     let concurrency = flag("--concurrency", 64)?;
+    let subscribers = flag("--subscribers", 0)?;
 
     println!("building release binaries...");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -123,7 +126,12 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
 
     let mut results = Vec::new();
     for backend in ["sqlite", "postgres"] {
-        for (file, size) in [(&dataset, items), (&small, items / 10)] {
+        let runs: Vec<(&PathBuf, u64, u64)> = if subscribers > 0 {
+            vec![(&dataset, items, 0), (&dataset, items, subscribers)]
+        } else {
+            vec![(&dataset, items, 0), (&small, items / 10, 0)]
+        };
+        for (file, size, subscribers) in runs {
             let data_dir = tempfile::tempdir()?;
             // A fresh schema per measurement, dropped afterwards.
             let postgres = match (backend, postgres_url) {
@@ -146,15 +154,20 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
                 file,
                 size,
                 concurrency,
+                subscribers,
             )?;
             println!(
-                "{backend}: {size} items in {:.2} s = {:.0} items/s ({:.0}% of the stub's ceiling), peak RSS {} MiB",
+                "{backend}: {size} items in {:.2} s = {:.0} items/s ({:.0}% of the stub's ceiling), peak RSS {} MiB{}",
                 measured.seconds,
                 size as f64 / measured.seconds,
                 100.0 * size as f64 / measured.seconds / ceiling,
                 measured
                     .peak_rss_mib
-                    .map_or("?".into(), |m| format!("{m:.1}"))
+                    .map_or("?".into(), |m| format!("{m:.1}")),
+                measured
+                    .subscribers
+                    .as_deref()
+                    .map_or(String::new(), |r| format!("; {r}"))
             );
             results.push(Measured {
                 backend: backend.into(),
@@ -163,18 +176,27 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
         }
     }
 
-    println!("\n| backend | items | seconds | items/s | % of stub ceiling | peak RSS (MiB) |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | delivery |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for m in &results {
         let rate = m.items as f64 / m.seconds;
+        let delivery = m.subscribers.as_deref().unwrap_or("");
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.0}% | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} |",
             m.backend,
             m.items,
+            if m.subscribers.is_some() {
+                subscribers
+            } else {
+                0
+            },
             m.seconds,
             rate,
             100.0 * rate / ceiling,
-            m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}"))
+            m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}")),
+            delivery.trim_start_matches("result ")
         );
     }
     println!(
@@ -228,6 +250,10 @@ fn dataset_jsonl(items: u64) -> String {
     out
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one measurement's settings, each named at its single call site"
+)]
 fn measure_engine(
     release: &Path,
     stub_url: &str,
@@ -236,6 +262,7 @@ fn measure_engine(
     dataset: &PathBuf,
     items: u64,
     concurrency: u64,
+    subscribers: u64,
 ) -> anyhow::Result<Measured> {
     let config = data_dir.join("bench.toml");
     std::fs::write(
@@ -289,6 +316,26 @@ max_concurrency = {concurrency}
             .env("EVALBOARD_LOG", "info");
         c
     })?;
+    // The subscribers connect before the run starts, and each follows it to its end.
+    let crowd = if subscribers > 0 {
+        let mut child = Command::new(release.join("evalboard-bench"))
+            .args(["subscribe", "--url", &server.url])
+            .args(["--subscribers", &subscribers.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        loop {
+            let line = lines
+                .next()
+                .context("the subscribers exited before subscribing")??;
+            if line.starts_with("subscribed") {
+                break;
+            }
+        }
+        Some((child, lines))
+    } else {
+        None
+    };
     let client = reqwest::blocking::Client::new();
     let started = Instant::now();
     let created: Value = client
@@ -323,10 +370,23 @@ max_concurrency = {concurrency}
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mib = server.peak_rss_mib();
+    let subscribers = match crowd {
+        Some((mut child, lines)) => {
+            let result = lines
+                .map_while(Result::ok)
+                .find(|line| line.starts_with("result"))
+                .context("the subscribers reported nothing")?;
+            child.wait()?;
+            Some(result)
+        }
+        None => None,
+    };
     Ok(Measured {
         backend: String::new(),
         items,
         seconds,
-        peak_rss_mib: server.peak_rss_mib(),
+        peak_rss_mib,
+        subscribers,
     })
 }

@@ -4,7 +4,7 @@
 //!   the server's default SQLite file).
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
-//! - `bench [--items N] [--concurrency C]` measures the engine against a zero-latency stub
+//! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
 //!   provider on both databases (see `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.

@@ -1,7 +1,10 @@
-//! `evalboard-bench`: a zero-latency OpenAI-compatible stub provider, and a load client that
-//! measures how many streamed answers per second it can serve.
+//! `evalboard-bench`: a zero-latency OpenAI-compatible stub provider, a load client that
+//! measures how many streamed answers per second it can serve, and a crowd of SSE subscribers
+//! that measures how late live events arrive.
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
+
+mod subscribe;
 
 use std::{
     sync::{
@@ -30,8 +33,14 @@ fn main() -> anyhow::Result<()> {
             flag("--concurrency").map_or(Ok(64), |n| n.parse())?,
             flag("--requests").map_or(Ok(10_000), |n| n.parse())?,
         ),
+        Some("subscribe") => subscribe::run(
+            &flag("--url").context("--url is required")?,
+            flag("--subscribers").map_or(Ok(1_000), |n| n.parse())?,
+            std::time::Duration::from_secs(flag("--timeout-secs").map_or(Ok(600), |n| n.parse())?),
+        ),
         _ => bail!(
-            "usage: evalboard-bench stub [--bind ADDR] | load --url URL [--concurrency N] [--requests M]"
+            "usage: evalboard-bench stub [--bind ADDR] | load --url URL [--concurrency N] [--requests M] \
+             | subscribe --url URL [--subscribers N] [--timeout-secs S]"
         ),
     }
 }

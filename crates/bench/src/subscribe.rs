@@ -1,0 +1,120 @@
+//! `evalboard-bench subscribe`: many SSE subscribers on one server, measuring how late events
+//! arrive.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+
+/// Latencies in 0.1 ms buckets up to 60 s; the last bucket holds anything later.
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+const BUCKET_MICROS: i64 = 100;
+
+impl Histogram {
+    fn new() -> Self {
+        Self {
+            buckets: (0..600_001).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, micros: i64) {
+        let index = (micros.max(0) / BUCKET_MICROS) as usize;
+        let index = index.min(self.buckets.len() - 1);
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The latency (ms) below which `quantile` of the samples fall.
+    fn quantile_ms(&self, quantile: f64) -> f64 {
+        let total = self.count();
+        let wanted = ((total as f64) * quantile).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            seen += bucket.load(Ordering::Relaxed);
+            if seen >= wanted {
+                return ((index as i64 + 1) * BUCKET_MICROS) as f64 / 1000.0;
+            }
+        }
+        f64::NAN
+    }
+}
+
+/// The `at` of an event payload, without parsing the whole payload.
+fn event_time(data: &str) -> Option<DateTime<Utc>> {
+    let start = data.rfind("\"at\":\"")? + 6;
+    let end = start + data[start..].find('"')?;
+    DateTime::parse_from_rfc3339(&data[start..end])
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Opens `subscribers` streams on `url`, prints `subscribed N` when all are open, and follows
+/// them until each has seen a run complete (or `timeout` passes). Prints the latency of stored
+/// events — receipt time minus the event's `at`, which is taken just before its transaction, so
+/// an upper bound of commit-to-receipt — as one `result` line.
+#[tokio::main]
+pub(crate) async fn run(url: &str, subscribers: usize, timeout: Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let endpoint = format!("{}/runs/events", url.trim_end_matches('/'));
+    let histogram = Arc::new(Histogram::new());
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut streams = Vec::with_capacity(subscribers);
+    for _ in 0..subscribers {
+        let response = client
+            .get(&endpoint)
+            .send()
+            .await
+            .context("subscribing")?
+            .error_for_status()?;
+        streams.push(response);
+    }
+    println!("subscribed {subscribers}");
+    let mut tasks = Vec::with_capacity(subscribers);
+    for response in streams {
+        let (histogram, finished) = (Arc::clone(&histogram), Arc::clone(&finished));
+        tasks.push(tokio::spawn(async move {
+            let mut events = response.bytes_stream().eventsource();
+            while let Some(Ok(event)) = events.next().await {
+                let received = Utc::now();
+                let preview = event.event == "run_item" && event.data.contains("\"activity\":");
+                if preview {
+                    continue;
+                }
+                if let Some(at) = event_time(&event.data) {
+                    histogram.record((received - at).num_microseconds().unwrap_or(i64::MAX));
+                }
+                if event.event == "run_status" && event.data.contains("\"status\":\"completed\"") {
+                    finished.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }));
+    }
+    let all = futures_util::future::join_all(tasks);
+    let _ = tokio::time::timeout(timeout, all).await;
+    println!(
+        "result subscribers={subscribers} completed={} events={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        finished.load(Ordering::Relaxed),
+        histogram.count(),
+        histogram.quantile_ms(0.50),
+        histogram.quantile_ms(0.99),
+        histogram.quantile_ms(1.0),
+    );
+    Ok(())
+}

@@ -187,6 +187,23 @@ mod tests {
         })
     }
 
+    /// A feed for `inner` writing to a connection that holds `room` events.
+    fn feed(
+        inner: &Arc<Inner>,
+        room: usize,
+        cursor: u64,
+        run: Option<RunId>,
+    ) -> (Feed, mpsc::Receiver<sse::Event>) {
+        let (outbox, sent) = mpsc::channel(room);
+        let feed = Feed {
+            inner: Arc::clone(inner),
+            outbox,
+            cursor,
+            run,
+        };
+        (feed, sent)
+    }
+
     fn frame(id: u64) -> Arc<Frame> {
         Arc::new(Frame {
             id,
@@ -204,13 +221,7 @@ mod tests {
         for id in 1..=10 {
             inner.frames.send(frame(id)).unwrap();
         }
-        let (outbox, mut sent) = mpsc::channel(64);
-        let mut feed = Feed {
-            inner,
-            outbox,
-            cursor: 0,
-            run: None,
-        };
+        let (mut feed, mut sent) = feed(&inner, 64, 0, None);
         tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
             .await
             .expect("dropped at once, not left waiting");
@@ -225,13 +236,7 @@ mod tests {
         for id in 1..=3 {
             inner.frames.send(frame(id)).unwrap();
         }
-        let (outbox, mut sent) = mpsc::channel(1);
-        let mut feed = Feed {
-            inner,
-            outbox,
-            cursor: 0,
-            run: None,
-        };
+        let (mut feed, mut sent) = feed(&inner, 1, 0, None);
         tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
             .await
             .expect("dropped after the stall timeout");
@@ -268,13 +273,7 @@ mod tests {
         for frame in frames {
             inner.frames.send(frame).unwrap();
         }
-        let (outbox, mut sent) = mpsc::channel(64);
-        let mut feed = Feed {
-            inner: Arc::clone(&inner),
-            outbox,
-            cursor: 3,
-            run: Some(run.clone()),
-        };
+        let (mut feed, mut sent) = feed(&inner, 64, 3, Some(run.clone()));
         let following = tokio::spawn(async move { feed.follow(live).await });
         let mut ids = Vec::new();
         for _ in 0..3 {

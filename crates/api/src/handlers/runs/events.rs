@@ -1,7 +1,6 @@
 //! `GET /runs/events`: the live stream of run changes (Server-Sent Events).
 
 use actix_web::{HttpRequest, Responder, get, web};
-use evalboard_domain::RunId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -66,8 +65,7 @@ pub(crate) async fn stream_run_events(
     let run = match &query.run_id {
         None => None,
         Some(text) => {
-            let unknown = || ApiError::NotFound(format!("no run `{}`", shorten(text)));
-            let id = RunId::parse(text).map_err(|_| unknown())?;
+            let id = super::run_id(text)?;
             let lookup = id.clone();
             state.with_db(move |db| db.get_run(&lookup)).await?;
             Some(id)

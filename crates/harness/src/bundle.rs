@@ -1,0 +1,663 @@
+//! Capture bundles: what a harness sends back — the envelope it was given, what the page
+//! answered to each prompt, and who recorded it — and their verification.
+//!
+//! The bundle is read as plain JSON and walked by hand rather than deserialized, so that every
+//! problem is reported (with its JSON Pointer), not only the first one serde meets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    dsse::{self, Envelope},
+    keys::{KeyRing, TrustedKey},
+    pack::{MAX_PACK_ITEMS, PACK_PAYLOAD_TYPE, PackPayload},
+    problem::{Problem, Problems},
+};
+
+/// The bounds a bundle must keep, in one place for documentation and messages.
+pub mod limits {
+    /// Longest response text, in UTF-8 bytes.
+    pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+    /// Most streamed chunks per capture.
+    pub const MAX_CHUNKS: usize = 4_096;
+    /// Most page metadata entries per capture.
+    pub const MAX_PAGE_ENTRIES: usize = 32;
+    /// Longest page metadata key, in characters.
+    pub const MAX_PAGE_KEY_CHARS: usize = 64;
+    /// Longest page metadata value, in UTF-8 bytes.
+    pub const MAX_PAGE_VALUE_BYTES: usize = 4_096;
+    /// Longest harness name or version, in characters.
+    pub const MAX_HARNESS_NAME_CHARS: usize = 100;
+    /// Longest user agent, in characters.
+    pub const MAX_USER_AGENT_CHARS: usize = 1_000;
+    /// How far a capture's times may lie outside the pack's life (clock differences between the
+    /// harness's machine and the server), in seconds.
+    pub const CLOCK_SKEW_SECS: i64 = 300;
+}
+use limits::*;
+
+/// A bundle that verified: its pack, its captures (by sequence) and its harness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedBundle {
+    /// The pack, as signed.
+    pub pack: PackPayload,
+    /// The key that signed it.
+    pub key: TrustedKey,
+    /// Who recorded the captures.
+    pub harness: HarnessInfo,
+    /// The captures, in sequence order.
+    pub captures: Vec<Capture>,
+    /// `sha256:` and the hex SHA-256 of the bundle's canonical JSON (object keys sorted, no
+    /// whitespace): the same bundle, however it is formatted, has the same digest.
+    pub digest: String,
+}
+
+/// The harness that recorded a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarnessInfo {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The browser's user agent.
+    pub user_agent: String,
+}
+
+/// What the page answered to one prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    /// The pack item's sequence.
+    pub sequence: u32,
+    /// The SHA-256 of the prompt the harness sent (it must be the pack item's).
+    pub prompt_sha256: String,
+    /// The whole answer.
+    pub response_text: String,
+    /// When the prompt was sent.
+    pub started_at: DateTime<Utc>,
+    /// When the answer was complete.
+    pub finished_at: DateTime<Utc>,
+    /// The answer as it streamed, when the harness saw it do so.
+    pub chunks: Vec<Chunk>,
+    /// What the harness noted of the page (url, title, ...).
+    pub page: BTreeMap<String, String>,
+}
+
+/// A piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Where the piece starts in the response text, in Unicode scalar values (characters).
+    pub offset: u64,
+    /// The piece.
+    pub text: String,
+    /// When it appeared.
+    pub at: DateTime<Utc>,
+}
+
+/// Why a bundle was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BundleError {
+    /// The body is not JSON at all.
+    #[error("the body is not JSON: {0}")]
+    Malformed(String),
+    /// The JSON breaks the format or does not verify; every problem found.
+    #[error("the bundle has {} problem(s)", .0.len())]
+    Invalid(Vec<Problem>),
+}
+
+/// Reads and verifies a capture bundle against the keys of `ring` at time `now`: the envelope's
+/// signature, type and payload, the pack's expiry, the harness description, and every capture
+/// (shape, bounds, that it names an item of the pack by sequence and prompt hash, once, with
+/// sane times). Whether the server issued the pack is for the caller to check.
+pub fn verify_bundle(
+    body: &[u8],
+    ring: &KeyRing,
+    now: DateTime<Utc>,
+) -> Result<VerifiedBundle, BundleError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|error| BundleError::Malformed(error.to_string()))?;
+    let mut problems = Problems::default();
+    let Some(root) = value.as_object() else {
+        problems.push("", "must be a JSON object");
+        return Err(BundleError::Invalid(problems.into_vec()));
+    };
+    unknown_fields(
+        root,
+        "",
+        &["envelope", "harness", "captures"],
+        &mut problems,
+    );
+
+    let verified = match root.get("envelope") {
+        None => {
+            problems.push("/envelope", "is required");
+            None
+        }
+        Some(envelope) => match serde_json::from_value::<Envelope>(envelope.clone()) {
+            Err(error) => {
+                problems.push("/envelope", format!("is not a DSSE envelope: {error}"));
+                None
+            }
+            Ok(envelope) => dsse::verify(
+                &envelope,
+                PACK_PAYLOAD_TYPE,
+                ring,
+                "/envelope",
+                &mut problems,
+            ),
+        },
+    };
+    let pack = verified.as_ref().and_then(|verified| {
+        match serde_json::from_slice::<PackPayload>(&verified.payload) {
+            Ok(pack) => Some(pack),
+            Err(error) => {
+                problems.push(
+                    "/envelope/payload",
+                    format!("is signed but is not a pack: {error}"),
+                );
+                None
+            }
+        }
+    });
+    if let Some(pack) = &pack {
+        if now > pack.expires_at {
+            problems.push(
+                "/envelope",
+                format!(
+                    "the pack expired at {}; ask for a new pack",
+                    pack.expires_at.to_rfc3339()
+                ),
+            );
+        }
+        if pack.items.len() > MAX_PACK_ITEMS {
+            problems.push("/envelope/payload", "the pack has too many items");
+        }
+    }
+
+    let harness = match root.get("harness") {
+        None => {
+            problems.push("/harness", "is required");
+            None
+        }
+        Some(value) => harness_info(value, &mut problems),
+    };
+
+    let captures = match root.get("captures") {
+        None => {
+            problems.push("/captures", "is required");
+            Vec::new()
+        }
+        Some(Value::Array(list)) => {
+            if list.is_empty() {
+                problems.push("/captures", "must hold at least one capture");
+            }
+            let most = pack.as_ref().map_or(MAX_PACK_ITEMS, |p| p.items.len());
+            if list.len() > most {
+                problems.push(
+                    "/captures",
+                    format!(
+                        "holds {} captures, more than the {most} items of the pack",
+                        list.len()
+                    ),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            list.iter()
+                .enumerate()
+                .filter_map(|(index, value)| {
+                    let at = format!("/captures/{index}");
+                    let capture = capture(value, &at, now, &mut problems)?;
+                    if let Some(pack) = &pack {
+                        check_against_pack(&capture, pack, &at, &mut problems);
+                    }
+                    if !seen.insert(capture.sequence) {
+                        problems.push(
+                            format!("{at}/sequence"),
+                            format!("item {} was captured already", capture.sequence),
+                        );
+                    }
+                    Some(capture)
+                })
+                .collect()
+        }
+        Some(_) => {
+            problems.push("/captures", "must be an array");
+            Vec::new()
+        }
+    };
+
+    match (problems.is_empty(), verified, pack, harness) {
+        (true, Some(verified), Some(pack), Some(harness)) => {
+            let mut captures = captures;
+            captures.sort_by_key(|c| c.sequence);
+            Ok(VerifiedBundle {
+                pack,
+                key: verified.key,
+                harness,
+                captures,
+                digest: format!("sha256:{}", hex::encode(Sha256::digest(canonical(&value)))),
+            })
+        }
+        _ => {
+            if problems.is_empty() {
+                problems.push("", "the bundle does not verify");
+            }
+            Err(BundleError::Invalid(problems.into_vec()))
+        }
+    }
+}
+
+fn check_against_pack(capture: &Capture, pack: &PackPayload, at: &str, problems: &mut Problems) {
+    let Some(item) = pack.item(capture.sequence) else {
+        problems.push(
+            format!("{at}/sequence"),
+            format!(
+                "the pack has no item {} (it has 1 to {})",
+                capture.sequence,
+                pack.items.len()
+            ),
+        );
+        return;
+    };
+    if capture.prompt_sha256 != item.prompt_sha256 {
+        problems.push(
+            format!("{at}/promptSha256"),
+            format!(
+                "is not the hash of item {}'s prompt: the harness sent another text",
+                capture.sequence
+            ),
+        );
+    }
+    let skew = Duration::seconds(CLOCK_SKEW_SECS);
+    if capture.started_at < pack.issued_at - skew {
+        problems.push(format!("{at}/startedAt"), "is before the pack was issued");
+    }
+}
+
+fn harness_info(value: &Value, problems: &mut Problems) -> Option<HarnessInfo> {
+    let Some(object) = value.as_object() else {
+        problems.push("/harness", "must be an object");
+        return None;
+    };
+    unknown_fields(
+        object,
+        "/harness",
+        &["name", "version", "userAgent"],
+        problems,
+    );
+    let name = text(object, "/harness", "name", MAX_HARNESS_NAME_CHARS, problems);
+    let version = text(
+        object,
+        "/harness",
+        "version",
+        MAX_HARNESS_NAME_CHARS,
+        problems,
+    );
+    let user_agent = text(
+        object,
+        "/harness",
+        "userAgent",
+        MAX_USER_AGENT_CHARS,
+        problems,
+    );
+    Some(HarnessInfo {
+        name: name?,
+        version: version?,
+        user_agent: user_agent?,
+    })
+}
+
+fn capture(
+    value: &Value,
+    at: &str,
+    now: DateTime<Utc>,
+    problems: &mut Problems,
+) -> Option<Capture> {
+    let Some(object) = value.as_object() else {
+        problems.push(at, "must be an object");
+        return None;
+    };
+    unknown_fields(
+        object,
+        at,
+        &[
+            "sequence",
+            "promptSha256",
+            "responseText",
+            "startedAt",
+            "finishedAt",
+            "chunks",
+            "page",
+        ],
+        problems,
+    );
+    let sequence = match object.get("sequence") {
+        None => {
+            problems.push(format!("{at}/sequence"), "is required");
+            None
+        }
+        Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if n >= 1 => Some(n),
+            _ => {
+                problems.push(format!("{at}/sequence"), "must be a whole number from 1");
+                None
+            }
+        },
+    };
+    let prompt_sha256 = match required(object, at, "promptSha256", problems) {
+        Some(Value::String(hash))
+            if hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            Some(hash.clone())
+        }
+        Some(_) => {
+            problems.push(
+                format!("{at}/promptSha256"),
+                "must be 64 lowercase hex digits",
+            );
+            None
+        }
+        None => None,
+    };
+    let response_text = match required(object, at, "responseText", problems) {
+        Some(Value::String(text)) if text.len() <= MAX_RESPONSE_BYTES => Some(text.clone()),
+        Some(Value::String(_)) => {
+            problems.push(
+                format!("{at}/responseText"),
+                format!("must be at most {MAX_RESPONSE_BYTES} bytes"),
+            );
+            None
+        }
+        Some(_) => {
+            problems.push(format!("{at}/responseText"), "must be a string");
+            None
+        }
+        None => None,
+    };
+    let started_at = time(object, at, "startedAt", problems);
+    let finished_at = time(object, at, "finishedAt", problems);
+    let skew = Duration::seconds(CLOCK_SKEW_SECS);
+    if let (Some(started), Some(finished)) = (started_at, finished_at) {
+        if finished < started {
+            problems.push(format!("{at}/finishedAt"), "is before startedAt");
+        }
+        if finished > now + skew {
+            problems.push(format!("{at}/finishedAt"), "is in the future");
+        }
+    }
+    let chunks = match object.get("chunks") {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(list)) if list.len() <= MAX_CHUNKS => {
+            let length = response_text.as_ref().map(|t| t.chars().count() as u64);
+            chunks(
+                list,
+                &format!("{at}/chunks"),
+                length,
+                started_at.zip(finished_at),
+                problems,
+            )
+        }
+        Some(Value::Array(_)) => {
+            problems.push(
+                format!("{at}/chunks"),
+                format!("must hold at most {MAX_CHUNKS} chunks"),
+            );
+            None
+        }
+        Some(_) => {
+            problems.push(format!("{at}/chunks"), "must be an array");
+            None
+        }
+    };
+    let page = page(object.get("page"), &format!("{at}/page"), problems);
+    Some(Capture {
+        sequence: sequence?,
+        prompt_sha256: prompt_sha256?,
+        response_text: response_text?,
+        started_at: started_at?,
+        finished_at: finished_at?,
+        chunks: chunks?,
+        page: page?,
+    })
+}
+
+fn chunks(
+    list: &[Value],
+    at: &str,
+    response_chars: Option<u64>,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    problems: &mut Problems,
+) -> Option<Vec<Chunk>> {
+    let mut chunks = Vec::with_capacity(list.len());
+    let mut valid = true;
+    let mut previous: Option<u64> = None;
+    for (index, value) in list.iter().enumerate() {
+        let here = format!("{at}/{index}");
+        let Some(object) = value.as_object() else {
+            problems.push(here, "must be an object");
+            valid = false;
+            continue;
+        };
+        unknown_fields(object, &here, &["offset", "text", "at"], problems);
+        let offset = match required(object, &here, "offset", problems) {
+            Some(value) => match value.as_u64() {
+                Some(offset) if response_chars.is_none_or(|n| offset <= n) => Some(offset),
+                Some(_) => {
+                    problems.push(
+                        format!("{here}/offset"),
+                        "is past the end of the response text",
+                    );
+                    None
+                }
+                None => {
+                    problems.push(format!("{here}/offset"), "must be a whole number from 0");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let (Some(offset), Some(before)) = (offset, previous)
+            && offset < before
+        {
+            problems.push(
+                format!("{here}/offset"),
+                "is before the previous chunk's: chunks are in the order they appeared",
+            );
+        }
+        previous = offset.or(previous);
+        let text = match required(object, &here, "text", problems) {
+            Some(Value::String(text)) if text.len() <= MAX_RESPONSE_BYTES => Some(text.clone()),
+            Some(_) => {
+                problems.push(
+                    format!("{here}/text"),
+                    format!("must be a string of at most {MAX_RESPONSE_BYTES} bytes"),
+                );
+                None
+            }
+            None => None,
+        };
+        let time = time(object, &here, "at", problems);
+        if let (Some(time), Some((started, finished))) = (time, span)
+            && (time < started || time > finished)
+        {
+            problems.push(
+                format!("{here}/at"),
+                "is outside the capture's startedAt..finishedAt",
+            );
+        }
+        match (offset, text, time) {
+            (Some(offset), Some(text), Some(at)) => chunks.push(Chunk { offset, text, at }),
+            _ => valid = false,
+        }
+    }
+    valid.then_some(chunks)
+}
+
+fn page(
+    value: Option<&Value>,
+    at: &str,
+    problems: &mut Problems,
+) -> Option<BTreeMap<String, String>> {
+    let object = match value {
+        None | Some(Value::Null) => return Some(BTreeMap::new()),
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            problems.push(at, "must be an object of strings");
+            return None;
+        }
+    };
+    if object.len() > MAX_PAGE_ENTRIES {
+        problems.push(at, format!("must have at most {MAX_PAGE_ENTRIES} entries"));
+        return None;
+    }
+    let mut page = BTreeMap::new();
+    let mut valid = true;
+    for (key, value) in object {
+        let here = format!("{at}/{}", pointer_token(key));
+        if key.is_empty() || key.chars().count() > MAX_PAGE_KEY_CHARS {
+            problems.push(
+                here.clone(),
+                format!("keys must be 1 to {MAX_PAGE_KEY_CHARS} characters"),
+            );
+            valid = false;
+        }
+        match value {
+            Value::String(text) if text.len() <= MAX_PAGE_VALUE_BYTES => {
+                page.insert(key.clone(), text.clone());
+            }
+            _ => {
+                problems.push(
+                    here,
+                    format!("must be a string of at most {MAX_PAGE_VALUE_BYTES} bytes"),
+                );
+                valid = false;
+            }
+        }
+    }
+    valid.then_some(page)
+}
+
+/// A required field: reports its absence.
+fn required<'a>(
+    object: &'a Map<String, Value>,
+    at: &str,
+    field: &str,
+    problems: &mut Problems,
+) -> Option<&'a Value> {
+    let value = object.get(field);
+    if value.is_none() {
+        problems.push(format!("{at}/{field}"), "is required");
+    }
+    value
+}
+
+/// A required non-blank string of at most `max_chars` characters.
+fn text(
+    object: &Map<String, Value>,
+    at: &str,
+    field: &str,
+    max_chars: usize,
+    problems: &mut Problems,
+) -> Option<String> {
+    match required(object, at, field, problems)? {
+        Value::String(text)
+            if !text.trim().is_empty()
+                && text.chars().count() <= max_chars
+                && !text.chars().any(char::is_control) =>
+        {
+            Some(text.clone())
+        }
+        _ => {
+            problems.push(
+                format!("{at}/{field}"),
+                format!(
+                    "must be a string of 1 to {max_chars} characters, without control characters"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A required RFC 3339 time.
+fn time(
+    object: &Map<String, Value>,
+    at: &str,
+    field: &str,
+    problems: &mut Problems,
+) -> Option<DateTime<Utc>> {
+    let value = required(object, at, field, problems)?;
+    match value.as_str().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(time)) => Some(time.with_timezone(&Utc)),
+        _ => {
+            problems.push(
+                format!("{at}/{field}"),
+                "must be an RFC 3339 time, e.g. 2026-11-29T10:15:30.250Z",
+            );
+            None
+        }
+    }
+}
+
+fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], problems: &mut Problems) {
+    for key in object.keys() {
+        if !known.contains(&key.as_str()) {
+            problems.push(
+                format!("{at}/{}", pointer_token(key)),
+                format!(
+                    "is not a field here (expected one of: {})",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// A key as a JSON Pointer reference token (RFC 6901: `~` as `~0`, `/` as `~1`), cut to a
+/// readable length.
+fn pointer_token(key: &str) -> String {
+    key.chars()
+        .take(64)
+        .collect::<String>()
+        .replace('~', "~0")
+        .replace('/', "~1")
+}
+
+/// JSON with object keys sorted by their UTF-8 bytes and no whitespace, whatever order the
+/// parser kept them in.
+fn canonical(value: &Value) -> Vec<u8> {
+    fn write(value: &Value, out: &mut Vec<u8>) {
+        match value {
+            Value::Object(object) => {
+                let mut entries: Vec<(&String, &Value)> = object.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                out.push(b'{');
+                for (index, (key, value)) in entries.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key).expect("strings serialize");
+                    out.push(b':');
+                    write(value, out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(list) => {
+                out.push(b'[');
+                for (index, value) in list.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    write(value, out);
+                }
+                out.push(b']');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar).expect("scalars serialize"),
+        }
+    }
+    let mut out = Vec::new();
+    write(value, &mut out);
+    out
+}

@@ -1,0 +1,303 @@
+//! Signing keys, their ids, and the set of public keys a verifier trusts.
+
+use std::{fmt, io::Write, path::Path};
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use ed25519_dalek::{
+    SigningKey, VerifyingKey,
+    pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding},
+};
+use sha2::{Digest, Sha256};
+
+/// The only signature algorithm packs use.
+pub const ALGORITHM: &str = "ed25519";
+
+/// A key's id: the lowercase hex SHA-256 of its 32-byte raw ed25519 public key. Anyone holding
+/// the public key derives the same id, so an id names exactly one key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// The id of `key`.
+    pub fn of(key: &VerifyingKey) -> Self {
+        Self(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a key could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The key file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The text is not a PKCS#8 PEM ed25519 private key. (The key's bytes are never shown.)
+    #[error("{0}: not a PKCS#8 PEM ed25519 private key")]
+    NotAPrivateKey(String),
+    /// A public key is not the base64 of 32 bytes of a valid ed25519 point.
+    #[error("not an ed25519 public key (base64 of its 32 raw bytes): {0}")]
+    NotAPublicKey(String),
+}
+
+/// The server's private key, which signs packs. Its bytes are zeroed when dropped and never
+/// printed: `Debug` shows only the key id.
+pub struct PackSigner {
+    key: SigningKey,
+    id: KeyId,
+}
+
+impl fmt::Debug for PackSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PackSigner").field("id", &self.id).finish()
+    }
+}
+
+impl PackSigner {
+    /// A new random key from the operating system's generator.
+    pub fn generate() -> Self {
+        Self::from_key(SigningKey::generate(&mut rand_core::OsRng))
+    }
+
+    /// The key whose 32-byte seed is `seed` (test vectors; keys in use come from files).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self::from_key(SigningKey::from_bytes(seed))
+    }
+
+    fn from_key(key: SigningKey) -> Self {
+        let id = KeyId::of(&key.verifying_key());
+        Self { key, id }
+    }
+
+    /// Reads a PKCS#8 PEM private key; `origin` names it in errors.
+    pub fn from_pem(pem: &str, origin: &str) -> Result<Self, KeyError> {
+        SigningKey::from_pkcs8_pem(pem)
+            .map(Self::from_key)
+            .map_err(|_| KeyError::NotAPrivateKey(origin.to_owned()))
+    }
+
+    /// Reads the key file at `path`.
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pem(&pem, &path.display().to_string())
+    }
+
+    /// Writes a new random key to `path` (PKCS#8 PEM, readable by its owner only) and returns
+    /// it. An existing file is never overwritten.
+    pub fn create(path: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let signer = Self::generate();
+        let pem = signer
+            .key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("an ed25519 key always encodes");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(io)?;
+        file.write_all(pem.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(signer)
+    }
+
+    /// Reads the key at `path`, or creates it there when there is no file yet.
+    pub fn read_or_create(path: &Path) -> Result<(Self, bool), KeyError> {
+        match Self::create(path) {
+            Ok(signer) => Ok((signer, true)),
+            Err(KeyError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                Ok((Self::read(path)?, false))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// Signs `message`; the 64-byte ed25519 signature.
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.key.sign(message).to_bytes()
+    }
+}
+
+/// Whether a trusted key still signs packs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// The key the server signs new packs with.
+    Active,
+    /// A key that signed packs before a rotation: its packs still verify, it signs no more.
+    Retired,
+}
+
+impl KeyStatus {
+    /// `active` or `retired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// A public key a verifier accepts signatures from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    /// Its id.
+    pub id: KeyId,
+    /// The key.
+    pub key: VerifyingKey,
+    /// Active or retired.
+    pub status: KeyStatus,
+}
+
+impl TrustedKey {
+    /// A trusted key with its derived id.
+    pub fn new(key: VerifyingKey, status: KeyStatus) -> Self {
+        Self {
+            id: KeyId::of(&key),
+            key,
+            status,
+        }
+    }
+
+    /// The key as published: the standard base64 of its 32 raw bytes.
+    pub fn public_key_base64(&self) -> String {
+        BASE64.encode(self.key.as_bytes())
+    }
+}
+
+/// Reads a public key published as the standard base64 of its 32 raw bytes.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
+    let shown = || text.chars().take(60).collect::<String>();
+    let bytes = BASE64
+        .decode(text.trim())
+        .map_err(|_| KeyError::NotAPublicKey(shown()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| KeyError::NotAPublicKey(shown()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotAPublicKey(shown()))
+}
+
+/// The public keys a verifier trusts: the active key and any retired ones.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: Vec<TrustedKey>,
+}
+
+impl KeyRing {
+    /// A ring of `keys`; a key listed twice is kept once, active winning over retired.
+    pub fn new(keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        let mut ring = Self::default();
+        for key in keys {
+            match ring.keys.iter_mut().find(|k| k.id == key.id) {
+                Some(known) if key.status == KeyStatus::Active => known.status = KeyStatus::Active,
+                Some(_) => {}
+                None => ring.keys.push(key),
+            }
+        }
+        ring
+    }
+
+    /// The key with this id, if trusted.
+    pub fn get(&self, id: &str) -> Option<&TrustedKey> {
+        self.keys.iter().find(|k| k.id.as_str() == id)
+    }
+
+    /// Every trusted key, active first.
+    pub fn keys(&self) -> impl Iterator<Item = &TrustedKey> {
+        let active = self.keys.iter().filter(|k| k.status == KeyStatus::Active);
+        active.chain(self.keys.iter().filter(|k| k.status == KeyStatus::Retired))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_key_file_is_private_reads_back_and_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        let created = PackSigner::create(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let read = PackSigner::read(&path).unwrap();
+        assert_eq!(read.id(), created.id());
+        assert!(PackSigner::create(&path).is_err(), "never overwritten");
+        let (again, made) = PackSigner::read_or_create(&path).unwrap();
+        assert!(!made);
+        assert_eq!(again.id(), created.id());
+    }
+
+    #[test]
+    fn debug_shows_the_id_and_not_the_key() {
+        let signer = PackSigner::from_seed(&[7; 32]);
+        let shown = format!("{signer:?}");
+        assert!(shown.contains(signer.id().as_str()));
+        assert!(!shown.contains("SigningKey"));
+    }
+
+    #[test]
+    fn garbage_is_not_a_key_and_the_error_does_not_echo_it() {
+        let error = PackSigner::from_pem("-----BEGIN PRIVATE KEY-----\nsecret\n", "x.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("secret"));
+        assert!(parse_public_key("AAAA").is_err());
+    }
+
+    #[test]
+    fn a_key_listed_twice_is_kept_once_and_active_wins() {
+        let key = PackSigner::from_seed(&[1; 32]).public_key();
+        let other = PackSigner::from_seed(&[2; 32]).public_key();
+        let ring = KeyRing::new([
+            TrustedKey::new(key, KeyStatus::Retired),
+            TrustedKey::new(other, KeyStatus::Retired),
+            TrustedKey::new(key, KeyStatus::Active),
+        ]);
+        let listed: Vec<_> = ring.keys().map(|k| (k.key, k.status)).collect();
+        assert_eq!(
+            listed,
+            [(key, KeyStatus::Active), (other, KeyStatus::Retired)]
+        );
+        let published = ring.keys().next().unwrap().public_key_base64();
+        assert_eq!(parse_public_key(&published).unwrap(), key);
+    }
+}

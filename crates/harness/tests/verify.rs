@@ -1,0 +1,313 @@
+//! Verifying capture bundles: the genuine one, and every way of tampering with it.
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use evalboard_domain::{AnswerKey, DatasetItem};
+use evalboard_harness::{
+    BundleError, KeyRing, KeyStatus, PackDataset, PackPayload, PackSigner, Problem, TrustedKey,
+    verify_bundle,
+};
+use serde_json::{Value, json};
+
+fn items(n: usize) -> Vec<DatasetItem> {
+    (0..n)
+        .map(|i| DatasetItem {
+            id: format!("q{i}"),
+            category: "math".into(),
+            question: format!("What is {i} + 1?"),
+            choices: vec![format!("{}", i + 1), format!("{}", i + 2), "0".into()],
+            answer: AnswerKey::from_letter("A").unwrap(),
+            explanation: None,
+            source: None,
+        })
+        .collect()
+}
+
+fn issued() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap()
+}
+
+fn pack(n: usize) -> PackPayload {
+    PackPayload::build(
+        "pack-test".into(),
+        issued(),
+        issued() + Duration::days(7),
+        PackDataset {
+            name: "demo".into(),
+            version: 1,
+            digest: "sha256:00".into(),
+        },
+        "chatgpt-web".into(),
+        &items(n),
+    )
+}
+
+fn signer() -> PackSigner {
+    PackSigner::from_seed(&[42; 32])
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new([TrustedKey::new(signer().public_key(), KeyStatus::Active)])
+}
+
+fn now() -> DateTime<Utc> {
+    issued() + Duration::hours(2)
+}
+
+/// A bundle of captures for the first `captured` items of a signed `pack`.
+fn bundle(pack: &PackPayload, signer: &PackSigner, captured: usize) -> Value {
+    let envelope = pack.sign(signer);
+    let captures: Vec<Value> = pack
+        .items
+        .iter()
+        .take(captured)
+        .map(|item| {
+            json!({
+                "sequence": item.sequence,
+                "promptSha256": item.prompt_sha256,
+                "responseText": "Let me think. The answer is (A).",
+                "startedAt": "2026-11-29T10:30:00Z",
+                "finishedAt": "2026-11-29T10:30:04.500Z",
+                "chunks": [
+                    {"offset": 0, "text": "Let me think.", "at": "2026-11-29T10:30:01Z"},
+                    {"offset": 13, "text": " The answer is (A).", "at": "2026-11-29T10:30:04Z"}
+                ],
+                "page": {"url": "https://chat.example/c/1", "title": "Chat"}
+            })
+        })
+        .collect();
+    json!({
+        "envelope": envelope,
+        "harness": {"name": "test-harness", "version": "1.0.0", "userAgent": "Mozilla/5.0"},
+        "captures": captures,
+    })
+}
+
+fn verify(bundle: &Value) -> Result<evalboard_harness::VerifiedBundle, BundleError> {
+    verify_bundle(&serde_json::to_vec(bundle).unwrap(), &ring(), now())
+}
+
+fn problems(bundle: &Value) -> Vec<Problem> {
+    match verify(bundle) {
+        Err(BundleError::Invalid(problems)) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+fn has(problems: &[Problem], pointer: &str, words: &str) -> bool {
+    problems
+        .iter()
+        .any(|p| p.pointer == pointer && p.message.contains(words))
+}
+
+#[test]
+fn a_genuine_bundle_verifies_with_its_captures_in_order() {
+    let pack = pack(5);
+    let mut bundle = bundle(&pack, &signer(), 3);
+    bundle["captures"].as_array_mut().unwrap().reverse();
+    let verified = verify(&bundle).unwrap();
+    assert_eq!(verified.pack, pack);
+    assert_eq!(verified.key.id, *signer().id());
+    assert_eq!(verified.harness.name, "test-harness");
+    let sequences: Vec<u32> = verified.captures.iter().map(|c| c.sequence).collect();
+    assert_eq!(sequences, [1, 2, 3], "a valid partial import");
+    assert_eq!(verified.captures[0].chunks.len(), 2);
+    assert_eq!(verified.captures[0].page["title"], "Chat");
+}
+
+#[test]
+fn the_digest_ignores_formatting_and_key_order_but_not_content() {
+    let pack = pack(2);
+    let bundle = bundle(&pack, &signer(), 2);
+    let compact = verify_bundle(&serde_json::to_vec(&bundle).unwrap(), &ring(), now()).unwrap();
+    let pretty =
+        verify_bundle(&serde_json::to_vec_pretty(&bundle).unwrap(), &ring(), now()).unwrap();
+    assert_eq!(compact.digest, pretty.digest);
+    let mut changed = bundle.clone();
+    changed["captures"][0]["responseText"] = json!("The answer is (B).");
+    changed["captures"][0]["chunks"] = json!([]);
+    assert_ne!(verify(&changed).unwrap().digest, compact.digest);
+}
+
+#[test]
+fn a_flipped_payload_byte_breaks_the_signature() {
+    let pack = pack(2);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    let mut payload = BASE64
+        .decode(bundle["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let middle = payload.len() / 2;
+    payload[middle] ^= 0x01;
+    bundle["envelope"]["payload"] = json!(BASE64.encode(payload));
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/envelope/signatures/0/sig", "does not verify"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_changed_payload_type_breaks_the_signature() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    bundle["envelope"]["payloadType"] = json!("application/json");
+    let found = problems(&bundle);
+    assert!(has(&found, "/envelope/payloadType", "must be"), "{found:?}");
+    assert!(
+        has(&found, "/envelope/signatures/0/sig", "does not verify"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_signature_from_an_unknown_key_is_refused() {
+    let pack = pack(2);
+    let stranger = PackSigner::from_seed(&[9; 32]);
+    let found = problems(&bundle(&pack, &stranger, 1));
+    assert!(
+        has(
+            &found,
+            "/envelope/signatures/0/keyid",
+            "not the id of a key"
+        ),
+        "{found:?}"
+    );
+    // The same key id with another key's signature is no better.
+    let mut forged = bundle(&pack, &stranger, 1);
+    forged["envelope"]["signatures"][0]["keyid"] = json!(signer().id().as_str());
+    let found = problems(&forged);
+    assert!(
+        has(&found, "/envelope/signatures/0/sig", "does not verify"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_pack_signed_by_a_retired_key_still_verifies() {
+    let old = PackSigner::from_seed(&[5; 32]);
+    let ring = KeyRing::new([
+        TrustedKey::new(signer().public_key(), KeyStatus::Active),
+        TrustedKey::new(old.public_key(), KeyStatus::Retired),
+    ]);
+    let bundle = bundle(&pack(2), &old, 2);
+    let verified = verify_bundle(&serde_json::to_vec(&bundle).unwrap(), &ring, now()).unwrap();
+    assert_eq!(verified.key.status, KeyStatus::Retired);
+}
+
+#[test]
+fn an_expired_pack_is_refused() {
+    let bundle = bundle(&pack(1), &signer(), 1);
+    let late = issued() + Duration::days(8);
+    let Err(BundleError::Invalid(found)) =
+        verify_bundle(&serde_json::to_vec(&bundle).unwrap(), &ring(), late)
+    else {
+        panic!("an expired pack imports")
+    };
+    assert!(has(&found, "/envelope", "expired"), "{found:?}");
+}
+
+#[test]
+fn captures_that_do_not_match_the_pack_are_each_reported() {
+    let pack = pack(3);
+    let mut bundle = bundle(&pack, &signer(), 3);
+    let captures = bundle["captures"].as_array_mut().unwrap();
+    captures[0]["sequence"] = json!(7); // not in the pack
+    captures[1]["promptSha256"] = json!("0".repeat(64)); // wrong prompt
+    let duplicate = captures[2].clone();
+    captures.push(duplicate); // captured twice, and now one more capture than items
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/captures/0/sequence", "no item 7"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/1/promptSha256", "not the hash"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/3/sequence", "captured already"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures", "more than the 3 items"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn every_malformed_field_is_reported_not_only_the_first() {
+    let pack = pack(2);
+    let mut bundle = bundle(&pack, &signer(), 2);
+    bundle["harness"]["version"] = json!("");
+    bundle["extra"] = json!(true);
+    let capture = &mut bundle["captures"][0];
+    capture["startedAt"] = json!("yesterday");
+    capture["responseText"] = json!(42);
+    capture["chunks"][1]["offset"] = json!(10_000);
+    capture["page"] = json!({"url": 1});
+    let second = &mut bundle["captures"][1];
+    second["finishedAt"] = json!("2026-11-29T10:29:00Z");
+    second["chunks"][0]["at"] = json!("2026-11-29T11:00:00Z");
+    second.as_object_mut().unwrap().remove("promptSha256");
+    let found = problems(&bundle);
+    for (pointer, words) in [
+        ("/extra", "not a field"),
+        ("/harness/version", "1 to 100"),
+        ("/captures/0/startedAt", "RFC 3339"),
+        ("/captures/0/responseText", "string"),
+        ("/captures/0/page/url", "string"),
+        ("/captures/1/finishedAt", "before startedAt"),
+        ("/captures/1/chunks/0/at", "outside"),
+        ("/captures/1/promptSha256", "required"),
+    ] {
+        assert!(has(&found, pointer, words), "{pointer}: {found:?}");
+    }
+    let past_end = serde_json::to_vec(&{
+        let mut b = self::bundle(&pack, &signer(), 1);
+        b["captures"][0]["chunks"][1]["offset"] = json!(10_000);
+        b
+    })
+    .unwrap();
+    let Err(BundleError::Invalid(found)) = verify_bundle(&past_end, &ring(), now()) else {
+        panic!()
+    };
+    assert!(
+        has(&found, "/captures/0/chunks/1/offset", "past the end"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn captures_from_the_future_or_before_the_pack_are_refused() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    bundle["captures"][0]["startedAt"] = json!("2026-11-28T10:00:00Z");
+    bundle["captures"][0]["chunks"] = json!([]);
+    bundle["captures"][0]["finishedAt"] = json!("2026-12-01T10:00:00Z");
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/captures/0/startedAt", "before the pack"),
+        "{found:?}"
+    );
+    assert!(has(&found, "/captures/0/finishedAt", "future"), "{found:?}");
+}
+
+#[test]
+fn what_is_not_json_is_malformed_and_other_shapes_are_problems() {
+    assert!(matches!(
+        verify_bundle(b"{\"envelope\":", &ring(), now()),
+        Err(BundleError::Malformed(_))
+    ));
+    let found = problems(&json!([1, 2]));
+    assert_eq!(found, [Problem::new("", "must be a JSON object")]);
+    let found = problems(&json!({}));
+    for pointer in ["/envelope", "/harness", "/captures"] {
+        assert!(has(&found, pointer, "required"), "{found:?}");
+    }
+}
+
+#[test]
+fn an_empty_bundle_is_refused() {
+    let found = problems(&bundle(&pack(2), &signer(), 0));
+    assert!(has(&found, "/captures", "at least one"), "{found:?}");
+}

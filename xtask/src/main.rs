@@ -4,6 +4,8 @@
 //!   the server's default SQLite file).
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
+//! - `keygen [--out FILE]` writes a new Browser Harness signing key (PKCS#8 PEM, mode 0600;
+//!   default `./data/harness-signing-key.pem`, never overwritten) and prints its key id.
 //! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
 //!   provider on both databases (see `docs/performance.md`).
 
@@ -34,10 +36,11 @@ fn main() -> anyhow::Result<()> {
         "migrate" => migrate(&rest),
         "openapi" => openapi(&rest),
         "test" => test(&rest),
+        "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | keygen [--out FILE] | bench [...]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())
@@ -76,6 +79,32 @@ fn migrate(args: &[String]) -> anyhow::Result<()> {
         } else {
             format!(" ({})", applied.join(", "))
         }
+    );
+    Ok(())
+}
+
+/// Writes a new signing key; the server reads it from `[harness] signing_key_file`, or from the
+/// data directory where this writes by default.
+fn keygen(args: &[String]) -> anyhow::Result<()> {
+    let path = match args {
+        [] => {
+            let data_dir =
+                std::env::var("EVALBOARD_DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
+            PathBuf::from(data_dir).join("harness-signing-key.pem")
+        }
+        [flag, path] if flag == "--out" => PathBuf::from(path),
+        _ => bail!("usage: cargo xtask keygen [--out FILE]"),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let signer = evalboard_harness::PackSigner::create(&path)
+        .context("not writing a key (an existing key file is never overwritten)")?;
+    println!("{}", signer.id());
+    eprintln!(
+        "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and list \
+         the previous key's public key in retired_public_keys so that its packs still import.",
+        path.display()
     );
     Ok(())
 }

@@ -1,8 +1,11 @@
-//! Reading raw request bodies with a size limit, refused as problem+json as soon as the limit is
-//! known to be passed (from `Content-Length`, or while streaming).
+//! Reading request bodies: raw ones with a size limit, refused as problem+json as soon as the
+//! limit is known to be passed (from `Content-Length`, or while streaming), and JSON objects into
+//! request types with the offending field named.
 
 use actix_web::{HttpRequest, http::header, web};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{ApiError, payload_error};
 
@@ -31,4 +34,34 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Reads a JSON object body into a request type, naming the offending field of any type error.
+/// serde would also read a struct written as a JSON array (`"selection": [null, 5]`); the wire
+/// format has objects only, so anything else at the `objects` pointers is refused, by path.
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    body: serde_json::Map<String, Value>,
+    objects: &[&str],
+) -> Result<T, ApiError> {
+    let body = Value::Object(body);
+    for pointer in objects {
+        if let Some(value) = body.pointer(pointer)
+            && !(value.is_object() || value.is_null())
+        {
+            let field = pointer[1..].replace('/', ".");
+            return Err(ApiError::bad_parameter(&field, "must be a JSON object"));
+        }
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if path == "." {
+            ApiError::BadRequest {
+                detail: format!("the JSON body is invalid: {message}"),
+                errors: Vec::new(),
+            }
+        } else {
+            ApiError::bad_parameter(&path, message)
+        }
+    })
 }

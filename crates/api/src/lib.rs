@@ -23,7 +23,7 @@ use actix_web::{
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use openapi::{openapi, openapi_json};
-pub use state::AppState;
+pub use state::{AppState, HarnessKeys};
 
 /// Largest JSON request body accepted.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;

@@ -30,6 +30,7 @@ use crate::{
         (name = "runs", description = "Create, list and inspect runs"),
         (name = "datasets", description = "Datasets runs draw their items from"),
         (name = "providers", description = "Configured providers and models"),
+        (name = "browser-harness", description = "Signed prompt packs for models used in a browser, and imports of their captures as runs"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(

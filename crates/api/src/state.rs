@@ -1,8 +1,10 @@
-//! What every handler can reach: the database and the provider registry.
+//! What every handler can reach: the database, the provider registry, the engine, the event
+//! stream and the Browser Harness keys.
 
 use std::sync::Arc;
 
 use evalboard_domain::Run;
+use evalboard_harness::{KeyRing, KeyStatus, PackSigner, TrustedKey, VerifyingKey};
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
@@ -19,6 +21,40 @@ pub struct AppState {
     pub engine: Option<EngineSignal>,
     /// The live event stream, when this server serves one.
     pub events: Option<EventHub>,
+    /// The keys behind the Browser Harness endpoints, when this server serves them.
+    pub harness: Option<Arc<HarnessKeys>>,
+}
+
+/// The Browser Harness's keys: the one that signs new packs, and every public key whose packs
+/// still import (the signer's and retired ones).
+#[derive(Debug)]
+pub struct HarnessKeys {
+    signer: PackSigner,
+    ring: KeyRing,
+}
+
+impl HarnessKeys {
+    /// Signs with `signer`; trusts it and the `retired` public keys.
+    pub fn new(signer: PackSigner, retired: impl IntoIterator<Item = VerifyingKey>) -> Self {
+        let active = TrustedKey::new(signer.public_key(), KeyStatus::Active);
+        let retired = retired
+            .into_iter()
+            .map(|key| TrustedKey::new(key, KeyStatus::Retired));
+        Self {
+            ring: KeyRing::new(std::iter::once(active).chain(retired)),
+            signer,
+        }
+    }
+
+    /// The key new packs are signed with.
+    pub fn signer(&self) -> &PackSigner {
+        &self.signer
+    }
+
+    /// The public keys whose packs import.
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
 }
 
 impl AppState {
@@ -29,6 +65,7 @@ impl AppState {
             providers: providers.into(),
             engine: None,
             events: None,
+            harness: None,
         }
     }
 
@@ -42,6 +79,19 @@ impl AppState {
     pub fn with_events(mut self, hub: EventHub) -> Self {
         self.events = Some(hub);
         self
+    }
+
+    /// The same state serving the Browser Harness endpoints with `keys`.
+    pub fn with_harness(mut self, keys: HarnessKeys) -> Self {
+        self.harness = Some(Arc::new(keys));
+        self
+    }
+
+    /// The Browser Harness keys, or a 503 on a server that has none.
+    pub(crate) fn harness(&self) -> Result<&HarnessKeys, ApiError> {
+        self.harness.as_deref().ok_or_else(|| {
+            ApiError::Unavailable("this server has no Browser Harness signing key".into())
+        })
     }
 
     /// Tells the engine to look for work now (after a create, cancel or retry).

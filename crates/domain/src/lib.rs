@@ -25,7 +25,7 @@ pub use item::{ItemSnapshot, ItemState};
 pub use judging::{Verdict, judge_choice, parse_judge_reply, render_judge_prompt};
 pub use progress::{Progress, StateCounts};
 pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
-pub use run::{Lifecycle, Run, RunFailure, RunStatus};
+pub use run::{BROWSER_HARNESS_PROVIDER, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings};
 pub use states::UnknownState;

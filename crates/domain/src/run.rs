@@ -4,6 +4,10 @@ use crate::{
     ids::DatasetId, ids::RunId, progress::StateCounts, settings::RunSettings, time::Timestamp,
 };
 
+/// The provider name of runs made from Browser Harness captures: their answers come from a
+/// model used in a browser, not from a configured provider.
+pub const BROWSER_HARNESS_PROVIDER: &str = "Browser Harness";
+
 /// Where a run stands: `pending` -> `running` -> `completed` | `failed` | `canceled`.
 ///
 /// A pending run can also be canceled or fail before it starts, and a retry moves a finished

@@ -44,6 +44,8 @@ use limits::*;
 pub struct VerifiedBundle {
     /// The pack, as signed.
     pub pack: PackPayload,
+    /// Lowercase hex SHA-256 of the pack's payload bytes as signed.
+    pub payload_sha256: String,
     /// The key that signed it.
     pub key: TrustedKey,
     /// Who recorded the captures.
@@ -234,6 +236,7 @@ pub fn verify_bundle(
             captures.sort_by_key(|c| c.sequence);
             Ok(VerifiedBundle {
                 pack,
+                payload_sha256: hex::encode(Sha256::digest(&verified.payload)),
                 key: verified.key,
                 harness,
                 captures,

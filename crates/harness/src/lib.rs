@@ -15,3 +15,6 @@ pub use pack::{
     MAX_PACK_ITEMS, PACK_PAYLOAD_TYPE, PackDataset, PackItem, PackPayload, prompt_sha256,
 };
 pub use problem::{MAX_REPORTED_PROBLEMS, Problem};
+
+/// The ed25519 public key type keys are handled as.
+pub use ed25519_dalek::VerifyingKey;

@@ -5,6 +5,7 @@ mod database;
 mod datasets;
 mod error;
 mod events;
+mod harness;
 mod logs;
 mod migrations;
 mod runs;
@@ -17,10 +18,11 @@ pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
 pub use events::{EventHorizon, EventListener};
+pub use harness::IssuedPack;
 pub use logs::{LogLevel, LogQuery, RunLogEntry};
 pub use runs::{
-    ActiveRun, Answer, AppliedOutcomes, AttemptRecord, Claim, ClaimRequest, ClaimedItem,
-    CreatedRun, IdempotencyKey, ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping,
-    ItemPage, ItemQuery, ItemTransition, Judgment, JudgmentRecord, NewRun, Outcome, OutcomeKind,
-    RetryScope, RunCursor, RunFilter, RunPage, Usage,
+    ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CaptureImport, CapturedAnswer, Claim,
+    ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor, ItemDetail,
+    ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
+    JudgmentRecord, NewRun, Outcome, OutcomeKind, RetryScope, RunCursor, RunFilter, RunPage, Usage,
 };

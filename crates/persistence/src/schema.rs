@@ -158,11 +158,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    harness_packs (id) {
+        id -> Text,
+        key_id -> Text,
+        dataset_id -> Text,
+        target -> Text,
+        item_count -> BigInt,
+        payload_sha256 -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    harness_imports (bundle_digest) {
+        bundle_digest -> Text,
+        pack_id -> Text,
+        run_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(dataset_items -> datasets (dataset_id));
 diesel::joinable!(runs -> datasets (dataset_id));
 diesel::joinable!(run_logs -> runs (run_id));
 diesel::joinable!(run_events -> runs (run_id));
 diesel::joinable!(idempotency_keys -> runs (run_id));
+diesel::joinable!(harness_packs -> datasets (dataset_id));
+diesel::joinable!(harness_imports -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     datasets,
@@ -175,4 +199,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_events,
     run_event_horizon,
     idempotency_keys,
+    harness_packs,
+    harness_imports,
 );

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod engine;
+pub mod judge;
 pub mod providers;
 
 pub use engine::{Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal};

@@ -8,7 +8,8 @@ use std::{
 };
 
 use anyhow::Context;
-use evalboard_api::EventStreamConfig;
+use evalboard_api::{EventStreamConfig, HarnessKeys};
+use evalboard_harness::{PackSigner, parse_public_key};
 use evalboard_persistence::PoolOptions;
 use evalboard_runner::{EngineConfig, ProviderConfig};
 use figment::{
@@ -37,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) engine: EngineSection,
     /// Live event stream settings.
     pub(crate) events: EventsSection,
+    /// Browser Harness keys.
+    pub(crate) harness: HarnessSection,
     /// Name of this server's claims (`EVALBOARD_WORKER_ID`); see [`Config::worker_id`].
     #[serde(default)]
     pub(crate) worker_id: Option<String>,
@@ -72,6 +75,15 @@ pub(crate) struct EventsSection {
     preview_ms: u64,
     stall_timeout_secs: u64,
     retention_secs: u64,
+}
+
+/// `[harness]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HarnessSection {
+    #[serde(default)]
+    signing_key_file: Option<PathBuf>,
+    retired_public_keys: Vec<String>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -163,6 +175,33 @@ impl Config {
         let id = format!("worker-{}", uuid::Uuid::now_v7().simple());
         std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(id)
+    }
+
+    /// The Browser Harness keys: the configured signing key, or the data directory's (created
+    /// on first start), and the retired public keys. Errors name the file, never a key's bytes.
+    pub(crate) fn harness_keys(&self) -> anyhow::Result<HarnessKeys> {
+        let signer = match &self.harness.signing_key_file {
+            Some(path) => PackSigner::read(path)?,
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+                let path = self.data_dir.join("harness-signing-key.pem");
+                let (signer, created) = PackSigner::read_or_create(&path)?;
+                if created {
+                    tracing::info!(key_id = %signer.id(), path = %path.display(), "created a Browser Harness signing key");
+                }
+                signer
+            }
+        };
+        let retired = self
+            .harness
+            .retired_public_keys
+            .iter()
+            .map(|key| parse_public_key(key))
+            .collect::<Result<Vec<_>, _>>()
+            .context("harness.retired_public_keys")?;
+        tracing::info!(key_id = %signer.id(), retired = retired.len(), "Browser Harness packs are signed with this key");
+        Ok(HarnessKeys::new(signer, retired))
     }
 
     /// Pool settings.

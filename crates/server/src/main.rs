@@ -150,7 +150,10 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
             engine.as_ref().map(|e| e.signal().activity().clone()),
         ))
         .context("cannot start the event stream")?;
-    let mut state = AppState::new(db, providers).with_events(events);
+    let harness = config.harness_keys()?;
+    let mut state = AppState::new(db, providers)
+        .with_events(events)
+        .with_harness(harness);
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }

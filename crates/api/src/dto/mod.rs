@@ -3,6 +3,7 @@
 
 mod dataset;
 mod event;
+mod harness;
 mod health;
 mod item;
 mod log;
@@ -14,6 +15,10 @@ pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningD
 pub use event::{
     EventPayload, ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto,
     preview_time,
+};
+pub use harness::{
+    CaptureBundleDto, CaptureDto, ChunkDto, CreatePackRequest, EnvelopeDto, EnvelopeSignatureDto,
+    HarnessInfoDto, KeysDto, PublicKeyDto,
 };
 pub use health::HealthDto;
 pub use item::{

@@ -121,17 +121,23 @@ pub struct GenerationDto {
     pub max_tokens: Option<u32>,
 }
 
+impl From<ItemSelectionDto> for ItemSelection {
+    fn from(dto: ItemSelectionDto) -> Self {
+        Self {
+            categories: dto.categories,
+            sample_size: dto.sample_size,
+            seed: dto.seed,
+        }
+    }
+}
+
 impl From<RunSettingsDto> for RunSettings {
     fn from(dto: RunSettingsDto) -> Self {
         let selection = dto.selection.unwrap_or_default();
         let generation = dto.generation.unwrap_or_default();
         Self {
             concurrency: dto.concurrency,
-            selection: ItemSelection {
-                categories: selection.categories,
-                sample_size: selection.sample_size,
-                seed: selection.seed,
-            },
+            selection: selection.into(),
             generation: GenerationSettings {
                 temperature: generation.temperature,
                 top_p: generation.top_p,

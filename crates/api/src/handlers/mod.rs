@@ -1,5 +1,6 @@
 //! Request handlers, one per module, registered in [`routes`].
 
+mod browser_harness;
 mod datasets;
 mod health;
 mod providers;
@@ -22,6 +23,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(datasets::list::list_datasets)
         .service(datasets::import::import_dataset)
         .service(providers::list_providers)
+        .service(browser_harness::keys::list_keys)
+        .service(browser_harness::packs::create_pack)
+        .service(browser_harness::imports::import_captures)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -6,6 +6,7 @@ mod support;
 mod active;
 mod datasets;
 mod execution;
+mod harness;
 mod live;
 mod robustness;
 mod runs;

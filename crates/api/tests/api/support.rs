@@ -8,8 +8,9 @@ use actix_web::{
     http::{StatusCode, header::HeaderMap},
     test,
 };
-use evalboard_api::AppState;
+use evalboard_api::{AppState, HarnessKeys};
 use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, ItemState, RunId, truncate_to_micros};
+use evalboard_harness::PackSigner;
 use evalboard_persistence::{DatasetImport, ItemTransition, testing::TestDatabase};
 use evalboard_runner::{
     EngineConfig, EngineHandle, ProviderConfig, ProviderKind, ProviderRegistry,
@@ -86,6 +87,20 @@ pub(crate) fn registry() -> ProviderRegistry {
     ProviderRegistry::from_config(&configs, |_| false).unwrap()
 }
 
+/// The key every test app signs Browser Harness packs with.
+pub(crate) fn signing_key() -> PackSigner {
+    PackSigner::from_seed(&[0x11; 32])
+}
+
+/// A key rotated out before the tests: its packs still import.
+pub(crate) fn retired_key() -> PackSigner {
+    PackSigner::from_seed(&[0x22; 32])
+}
+
+pub(crate) fn harness_keys() -> HarnessKeys {
+    HarnessKeys::new(signing_key(), [retired_key().public_key()])
+}
+
 /// What came back.
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
@@ -159,7 +174,7 @@ pub(crate) async fn app(
         Error = actix_web::Error,
     >,
 > {
-    let state = AppState::new((*db).clone(), registry());
+    let state = AppState::new((*db).clone(), registry()).with_harness(harness_keys());
     let service = test::init_service(evalboard_api::app(state)).await;
     TestApp {
         service,
@@ -188,7 +203,9 @@ pub(crate) async fn app_with_engine(
         ClientSet::from_registry(&registry),
         config,
     );
-    let state = AppState::new((*db).clone(), registry).with_engine(engine.signal());
+    let state = AppState::new((*db).clone(), registry)
+        .with_engine(engine.signal())
+        .with_harness(harness_keys());
     let service = test::init_service(evalboard_api::app(state)).await;
     TestApp {
         service,

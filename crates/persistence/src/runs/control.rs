@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{ItemState, Run, RunId, RunStatus, Timestamp};
+use evalboard_domain::{BROWSER_HARNESS_PROVIDER, ItemState, Run, RunId, RunStatus, Timestamp};
 
 use super::{
     RunRow,
@@ -95,6 +95,13 @@ impl Database {
             if !status.is_terminal() {
                 return Err(StoreError::Conflict(format!(
                     "run {run_id} is {status}; only a finished run can be retried"
+                )));
+            }
+            // Its answers came from a browser: no provider here can produce new ones.
+            if row.provider_name == BROWSER_HARNESS_PROVIDER {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} was imported from Browser Harness captures; to try its items \
+                     again, play a new pack and import its captures"
                 )));
             }
             let states: &[ItemState] = match scope {

@@ -11,7 +11,7 @@ use super::{RunRow, load_row};
 use crate::{
     connection::{DbConnection, on_backend},
     database::Database,
-    datasets::{item_keys, latest_row},
+    datasets::{DatasetRow, item_keys, latest_row},
     error::StoreError,
     events,
     logs::{self, LogLevel},
@@ -98,6 +98,53 @@ impl Database {
     }
 }
 
+/// Where a new run's items come from and where they go.
+pub(super) struct RunOrigin<'a> {
+    pub(super) provider_name: &'a str,
+    pub(super) model_name: &'a str,
+    pub(super) dataset_name: &'a str,
+    pub(super) dataset: &'a DatasetRow,
+    pub(super) settings: &'a RunSettings,
+}
+
+/// The row of a new `pending` run of `item_count` items, all counted `pending`.
+pub(super) fn new_run_row(
+    id: &RunId,
+    origin: RunOrigin<'_>,
+    item_count: usize,
+    at: Timestamp,
+) -> Result<RunRow, StoreError> {
+    let at = at.naive_utc();
+    Ok(RunRow {
+        id: id.to_string(),
+        provider_name: origin.provider_name.to_owned(),
+        dataset_name: origin.dataset_name.to_owned(),
+        dataset_id: origin.dataset.id.clone(),
+        dataset_version: origin.dataset.version,
+        dataset_digest: origin.dataset.digest.clone(),
+        model_name: origin.model_name.to_owned(),
+        status: RunStatus::Pending.as_str().to_owned(),
+        settings: serde_json::to_string(origin.settings).map_err(StoreError::corrupt)?,
+        pending_count: item_count as i64,
+        running_count: 0,
+        awaiting_count: 0,
+        correct_count: 0,
+        incorrect_count: 0,
+        failed_count: 0,
+        canceled_count: 0,
+        resumed_count: 0,
+        last_resumed_at: None,
+        cancel_requested_at: None,
+        created_at: at,
+        started_at: None,
+        finished_at: None,
+        updated_at: at,
+        retry_count: 0,
+        error_kind: None,
+        error_message: None,
+    })
+}
+
 fn replay(
     conn: &mut DbConnection,
     idempotency: Option<&IdempotencyKey<'_>>,
@@ -150,34 +197,18 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
 
     let id = RunId::generate();
     let at = new.at.naive_utc();
-    let row = RunRow {
-        id: id.to_string(),
-        provider_name: new.provider_name.to_owned(),
-        dataset_name: new.dataset_name.to_owned(),
-        dataset_id: dataset.id.clone(),
-        dataset_version: dataset.version,
-        dataset_digest: dataset.digest.clone(),
-        model_name: new.model_name.to_owned(),
-        status: RunStatus::Pending.as_str().to_owned(),
-        settings: serde_json::to_string(new.settings).map_err(StoreError::corrupt)?,
-        pending_count: chosen.len() as i64,
-        running_count: 0,
-        awaiting_count: 0,
-        correct_count: 0,
-        incorrect_count: 0,
-        failed_count: 0,
-        canceled_count: 0,
-        resumed_count: 0,
-        last_resumed_at: None,
-        cancel_requested_at: None,
-        created_at: at,
-        started_at: None,
-        finished_at: None,
-        updated_at: at,
-        retry_count: 0,
-        error_kind: None,
-        error_message: None,
-    };
+    let row = new_run_row(
+        &id,
+        RunOrigin {
+            provider_name: new.provider_name,
+            model_name: new.model_name,
+            dataset_name: new.dataset_name,
+            dataset: &dataset,
+            settings: new.settings,
+        },
+        chosen.len(),
+        new.at,
+    )?;
     diesel::insert_into(crate::schema::runs::table)
         .values(&row)
         .execute(conn)?;

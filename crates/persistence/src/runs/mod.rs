@@ -7,6 +7,7 @@ mod bulk;
 mod claims;
 mod control;
 mod create;
+mod import;
 mod items;
 mod list;
 mod outcomes;
@@ -30,6 +31,7 @@ pub use active::ActiveRun;
 pub use claims::{Claim, ClaimRequest, ClaimedItem};
 pub use control::RetryScope;
 pub use create::{CreatedRun, IdempotencyKey, NewRun};
+pub use import::{CaptureImport, CapturedAnswer, ImportItem};
 pub use items::{
     AttemptRecord, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
     JudgmentRecord,
@@ -42,7 +44,7 @@ pub use transitions::ItemTransition;
 #[diesel(table_name = runs)]
 pub(crate) struct RunRow {
     pub(crate) id: String,
-    provider_name: String,
+    pub(crate) provider_name: String,
     dataset_name: String,
     dataset_id: String,
     dataset_version: i32,

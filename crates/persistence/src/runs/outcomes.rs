@@ -455,7 +455,7 @@ fn apply_one(
 
 #[derive(Insertable)]
 #[diesel(table_name = item_judgments, treat_none_as_default_value = false)]
-struct NewJudgmentRow {
+pub(super) struct NewJudgmentRow {
     run_id: String,
     sequence: i32,
     attempt: i32,
@@ -467,7 +467,7 @@ struct NewJudgmentRow {
     created_at: NaiveDateTime,
 }
 
-fn judgment_row(
+pub(super) fn judgment_row(
     run_id: &RunId,
     sequence: i32,
     attempt: i32,
@@ -486,7 +486,10 @@ fn judgment_row(
     }
 }
 
-fn insert_judgments(conn: &mut DbConnection, rows: &[NewJudgmentRow]) -> Result<(), StoreError> {
+pub(super) fn insert_judgments(
+    conn: &mut DbConnection,
+    rows: &[NewJudgmentRow],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(500) {
         on_backend!(conn, |c| diesel::insert_into(item_judgments::table)
             .values(chunk)

@@ -6,8 +6,8 @@ use std::{sync::Arc, time::Duration};
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    GenerationSettings, RunId, RunSettings, extract_answer, judge_choice, parse_judge_reply,
-    render_judge_prompt, truncate_to_micros,
+    GenerationSettings, RunId, RunSettings, extract_answer, parse_judge_reply, render_judge_prompt,
+    truncate_to_micros,
 };
 use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
 use tokio_util::sync::CancellationToken;
@@ -193,13 +193,10 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
 
 /// Judges with the extraction rules and the key.
 fn choice_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) -> Judgment {
-    let extraction = extract_answer(response);
+    let at = truncate_to_micros(Utc::now());
     Judgment {
-        verdict: judge_choice(&extraction, item.item.answer),
-        extraction,
-        judge: "choice".into(),
         rationale,
-        at: truncate_to_micros(Utc::now()),
+        ..crate::judge::choice_judgment(response, &item.item, at)
     }
 }
 

@@ -7,10 +7,10 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{IdempotencyKey, NewRun};
 use evalboard_runner::ProviderKind;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    body::parse_json,
     dto::{CreateRunRequest, RunDetailDto},
     error::{ApiError, Problem},
     params::shorten,
@@ -47,7 +47,7 @@ pub(crate) async fn create_run(
     req: HttpRequest,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse_request(body.into_inner())?;
+    let request: CreateRunRequest = parse_json(body.into_inner(), &OBJECTS)?;
     let idempotency_key = idempotency_key(&req)?;
     let settings = validate(&state, &request)?;
     // The request's meaning, not its spelling: `"settings": {}` and no settings are the same.
@@ -103,31 +103,6 @@ const OBJECTS: [&str; 5] = [
     "/settings/simulated",
     "/settings/judge",
 ];
-
-/// Reads the body into a request, naming the offending field of any type error.
-fn parse_request(body: serde_json::Map<String, Value>) -> Result<CreateRunRequest, ApiError> {
-    let body = Value::Object(body);
-    for pointer in OBJECTS {
-        if let Some(value) = body.pointer(pointer)
-            && !(value.is_object() || value.is_null())
-        {
-            let field = pointer[1..].replace('/', ".");
-            return Err(ApiError::bad_parameter(&field, "must be a JSON object"));
-        }
-    }
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        if path == "." {
-            ApiError::BadRequest {
-                detail: format!("the JSON body is invalid: {message}"),
-                errors: Vec::new(),
-            }
-        } else {
-            ApiError::bad_parameter(&path, message)
-        }
-    })
-}
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {

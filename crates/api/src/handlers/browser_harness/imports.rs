@@ -1,0 +1,201 @@
+//! `POST /browser-harness/imports`: captures of a signed pack, imported as a judged run.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use chrono::Utc;
+use evalboard_domain::{BROWSER_HARNESS_PROVIDER, JudgeSettings, RunSettings, truncate_to_micros};
+use evalboard_harness::{BundleError, Capture, VerifiedBundle, verify_bundle};
+use evalboard_persistence::{CaptureImport, CapturedAnswer, ImportItem};
+use evalboard_runner::judge::choice_judgment;
+
+use crate::{
+    body::read_body,
+    dto::{CaptureBundleDto, RunDetailDto},
+    error::{ApiError, Problem, ProblemItem},
+    state::AppState,
+};
+
+/// Largest bundle accepted: 10,000 captures with their streamed chunks fit with room to spare.
+pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Import a capture bundle: the pack's envelope as issued, what the page answered to its
+/// prompts, and the harness that recorded it. The signature, key, expiry and every capture are
+/// checked; any problem is a 422 listing all of them by JSON Pointer, and nothing is written.
+/// A valid bundle becomes a completed run (provider `Browser Harness`, the pack's target as
+/// model) whose captured items are judged by the choice judge and whose other items are
+/// `failed` as not captured. The same bundle sent again answers 200 with the run it made.
+#[utoipa::path(
+    tag = "browser-harness",
+    request_body(content = CaptureBundleDto, content_type = "application/json",
+        description = "A capture bundle (docs/harness-format.md)"),
+    responses(
+        (status = 201, description = "Run created from the captures", body = RunDetailDto,
+            headers(("Location" = String, description = "`/runs/{run_id}`"))),
+        (status = 200, description = "This bundle was imported before: its run", body = RunDetailDto,
+            headers(("Location" = String, description = "`/runs/{run_id}`"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 32 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The bundle does not verify or breaks the format; `errors` lists every problem, `field` a JSON Pointer into the body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable, or no signing key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/browser-harness/imports")]
+pub(crate) async fn import_captures(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_json(&req)?;
+    let harness = state
+        .harness
+        .clone()
+        .ok_or_else(|| state.harness().unwrap_err())?;
+    let body = read_body(
+        &req,
+        payload,
+        MAX_BUNDLE_BYTES,
+        "the bundle is larger than 32 MiB",
+    )
+    .await?;
+    // Parsing and checking thousands of captures is CPU work: off the request workers.
+    let verified = web::block(move || verify_bundle(&body, harness.ring(), Utc::now()))
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?
+        .map_err(refused)?;
+
+    let created = state
+        .with_db(move |db| {
+            let bundle = verified;
+            let items = import_items(&bundle);
+            let notes = notes(&bundle);
+            let settings = RunSettings {
+                judge: Some(JudgeSettings::Choice),
+                ..RunSettings::default()
+            };
+            let created = db.import_captures(CaptureImport {
+                bundle_digest: &bundle.digest,
+                pack_id: &bundle.pack.pack_id,
+                payload_sha256: &bundle.payload_sha256,
+                provider_name: BROWSER_HARNESS_PROVIDER,
+                model_name: &bundle.pack.target,
+                settings: &settings,
+                items: &items,
+                notes: &notes,
+                judge: &|item, response, at| choice_judgment(response, item, at),
+                at: truncate_to_micros(Utc::now()),
+            })?;
+            let unparsed = db.unparsed_count(&created.run.id)?;
+            Ok((created, unparsed))
+        })
+        .await;
+    let (created, unparsed) = created?;
+    let mut response = if created.replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    response.insert_header((header::LOCATION, format!("/runs/{}", created.run.id)));
+    Ok(response.json(RunDetailDto::new(&created.run, false, Some(unparsed))))
+}
+
+/// A bundle is JSON; a body sent as something else is refused before it is read.
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "a capture bundle is sent as application/json".into(),
+        ))
+    }
+}
+
+fn refused(error: BundleError) -> ApiError {
+    match error {
+        BundleError::Malformed(detail) => ApiError::BadRequest {
+            detail: format!("the body is not JSON: {detail}"),
+            errors: Vec::new(),
+        },
+        BundleError::Invalid(problems) => {
+            let errors: Vec<ProblemItem> = problems
+                .into_iter()
+                .map(|p| ProblemItem {
+                    field: (!p.pointer.is_empty()).then_some(p.pointer),
+                    line: None,
+                    detail: p.message,
+                })
+                .collect();
+            let first = errors
+                .first()
+                .map(|e| format!("{}: {}", e.field.as_deref().unwrap_or("(bundle)"), e.detail))
+                .unwrap_or_default();
+            ApiError::Unprocessable {
+                detail: format!(
+                    "the bundle was not imported: {} problem(s), the first {first}",
+                    errors.len()
+                ),
+                errors,
+                total: None,
+            }
+        }
+    }
+}
+
+/// Every item of the pack, in sequence order, with its capture when there is one.
+fn import_items(bundle: &VerifiedBundle) -> Vec<ImportItem<'_>> {
+    let captured: HashMap<u32, &Capture> =
+        bundle.captures.iter().map(|c| (c.sequence, c)).collect();
+    bundle
+        .pack
+        .items
+        .iter()
+        .map(|item| ImportItem {
+            dataset_item_id: &item.dataset_item_id,
+            prompt: &item.prompt_text,
+            capture: captured.get(&item.sequence).map(|capture| CapturedAnswer {
+                response_text: &capture.response_text,
+                started_at: truncate_to_micros(capture.started_at),
+                first_token_at: capture.chunks.first().map(|c| truncate_to_micros(c.at)),
+                answered_at: truncate_to_micros(capture.finished_at),
+            }),
+        })
+        .collect()
+}
+
+/// What the run's log records of where its answers came from.
+fn notes(bundle: &VerifiedBundle) -> Vec<String> {
+    let pack = &bundle.pack;
+    let harness = &bundle.harness;
+    vec![
+        format!(
+            "Browser Harness pack `{}` for target `{}`, issued {} (expires {}), signed by key {} ({})",
+            pack.pack_id,
+            pack.target,
+            pack.issued_at.to_rfc3339(),
+            pack.expires_at.to_rfc3339(),
+            bundle.key.id,
+            bundle.key.status.as_str(),
+        ),
+        format!(
+            "captured by harness `{}` version `{}`, user agent `{}`; bundle {}",
+            harness.name, harness.version, harness.user_agent, bundle.digest
+        ),
+        format!(
+            "{} of {} item(s) captured; the others fail as not captured",
+            bundle.captures.len(),
+            pack.items.len()
+        ),
+    ]
+}

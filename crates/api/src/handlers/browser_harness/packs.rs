@@ -1,0 +1,152 @@
+//! `POST /browser-harness/packs`: a signed pack of a dataset's prompts for one target.
+
+use actix_web::{HttpResponse, post, web};
+use chrono::{Duration, Utc};
+use evalboard_domain::{DatasetName, ItemSelection, ValidationErrors, truncate_to_micros};
+use evalboard_harness::{MAX_PACK_ITEMS, PackDataset, PackPayload};
+use evalboard_persistence::IssuedPack;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    body::parse_json,
+    dto::{CreatePackRequest, EnvelopeDto},
+    error::{ApiError, Problem},
+    params::shorten,
+    state::AppState,
+};
+
+/// Shortest pack life, in seconds.
+const MIN_EXPIRY_SECS: u64 = 60;
+/// Longest pack life: 30 days.
+const MAX_EXPIRY_SECS: u64 = 30 * 24 * 3600;
+/// Pack life when the request names none: 7 days.
+const DEFAULT_EXPIRY_SECS: u64 = 7 * 24 * 3600;
+/// Longest target name.
+const MAX_TARGET_CHARS: usize = 100;
+
+/// Build a signed pack: the chosen items of a dataset's newest version, each with the exact
+/// prompt a harness must send and its SHA-256, for one target model, importable until it
+/// expires. The answer is the DSSE envelope to hand to the harness; the server records the
+/// pack so that only its own packs import.
+#[utoipa::path(
+    tag = "browser-harness",
+    request_body = CreatePackRequest,
+    responses(
+        (status = 201, description = "The signed pack", body = EnvelopeDto),
+        (status = 400, description = "Malformed JSON, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown dataset or category, invalid target, expiry or selection, or more than 20,000 items; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable, or no signing key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/browser-harness/packs")]
+pub(crate) async fn create_pack(
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let request: CreatePackRequest = parse_json(body.into_inner(), &["/selection"])?;
+    let selection: ItemSelection = request
+        .selection
+        .clone()
+        .map(Into::into)
+        .unwrap_or_default();
+    let expires_in = validate(&request, &selection)?;
+    // Signing happens beside the database work, off the request workers.
+    let harness = state
+        .harness
+        .clone()
+        .ok_or_else(|| state.harness().unwrap_err())?;
+    let envelope = state
+        .with_db(move |db| {
+            let dataset = db.find_dataset(&request.dataset_name)?.ok_or_else(|| {
+                invalid(
+                    "datasetName",
+                    format!("no dataset is named `{}`", shorten(&request.dataset_name)),
+                )
+            })?;
+            let items = db.dataset_items(&dataset.id)?;
+            let chosen = selection
+                .apply(
+                    "selection",
+                    items.iter().map(|i| (i.id.as_str(), i.category.as_str())),
+                )
+                .map_err(evalboard_persistence::StoreError::Invalid)?;
+            if chosen.len() > MAX_PACK_ITEMS {
+                return Err(invalid(
+                    "selection",
+                    format!(
+                        "selects {} items; a pack holds at most {MAX_PACK_ITEMS} (use sampleSize or categories)",
+                        chosen.len()
+                    ),
+                ));
+            }
+            let chosen: Vec<_> = chosen.into_iter().map(|i| items[i].clone()).collect();
+            let issued_at = truncate_to_micros(Utc::now());
+            let pack = PackPayload::build(
+                PackPayload::new_id(),
+                issued_at,
+                issued_at + expires_in,
+                PackDataset {
+                    name: dataset.name.to_string(),
+                    version: dataset.version,
+                    digest: dataset.digest.clone(),
+                },
+                request.target.clone(),
+                &chosen,
+            );
+            let payload = pack.to_bytes();
+            let envelope = pack.sign(harness.signer());
+            db.record_pack(IssuedPack {
+                id: &pack.pack_id,
+                key_id: harness.signer().id().as_str(),
+                dataset_id: &dataset.id,
+                target: &pack.target,
+                item_count: pack.items.len(),
+                payload_sha256: &hex::encode(Sha256::digest(&payload)),
+                issued_at: pack.issued_at,
+                expires_at: pack.expires_at,
+            })?;
+            Ok(envelope)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(EnvelopeDto::from(envelope)))
+}
+
+fn invalid(field: &str, message: String) -> evalboard_persistence::StoreError {
+    let mut errors = ValidationErrors::default();
+    errors.push(field, message);
+    evalboard_persistence::StoreError::Invalid(errors)
+}
+
+/// Checks what can be checked without the database, every problem at once; the pack's life.
+fn validate(request: &CreatePackRequest, selection: &ItemSelection) -> Result<Duration, ApiError> {
+    let mut errors = ValidationErrors::default();
+    if DatasetName::parse(&request.dataset_name).is_err() {
+        errors.push(
+            "datasetName",
+            format!("no dataset is named `{}`", shorten(&request.dataset_name)),
+        );
+    }
+    let target_ok = (1..=MAX_TARGET_CHARS).contains(&request.target.len())
+        && request
+            .target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
+    if !target_ok {
+        errors.push(
+            "target",
+            format!("must be 1 to {MAX_TARGET_CHARS} letters, digits and . _ : / -"),
+        );
+    }
+    let seconds = request.expires_in_seconds.unwrap_or(DEFAULT_EXPIRY_SECS);
+    if !(MIN_EXPIRY_SECS..=MAX_EXPIRY_SECS).contains(&seconds) {
+        errors.push(
+            "expiresInSeconds",
+            format!("must be between {MIN_EXPIRY_SECS} and {MAX_EXPIRY_SECS} (30 days)"),
+        );
+    }
+    selection.validate("selection", &mut errors);
+    errors.into_result().map_err(ApiError::invalid)?;
+    Ok(Duration::seconds(seconds as i64))
+}

@@ -1,0 +1,607 @@
+//! The Browser Harness over HTTP: keys, signed packs, and imports of captures as runs — the
+//! genuine bundle and the tampered ones.
+
+use actix_web::test::TestRequest;
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use chrono::{Duration, SecondsFormat, Utc};
+use evalboard_domain::{AnswerKey, DatasetId, render_prompt};
+use evalboard_harness::{PackDataset, PackPayload, PackSigner, pae, prompt_sha256};
+use evalboard_persistence::IssuedPack;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::support::{
+    Reply, TestApp, api_tests, app, import, items, now, retired_key, signing_key,
+};
+
+api_tests!(
+    keys_are_published_without_anything_private,
+    a_pack_is_signed_and_holds_the_chosen_prompts,
+    bad_pack_requests_are_refused_with_every_problem,
+    captures_import_as_a_judged_run_once,
+    tampered_bundles_are_refused_and_write_nothing,
+    a_pack_signed_by_a_retired_key_still_imports,
+    an_expired_or_foreign_pack_does_not_import,
+    oversized_and_malformed_bodies_are_refused,
+);
+
+/// What the helpers below need of a test app.
+macro_rules! app_bounds {
+    () => {
+        impl actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+        >
+    };
+}
+
+/// Decodes a pack envelope's payload.
+fn payload(envelope: &Value) -> Value {
+    let bytes = BASE64
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Answers naming option `letter`.
+fn answer(letter: char) -> String {
+    format!("Let me think step by step. The answer is ({letter}).")
+}
+
+/// A bundle answering `answers` (sequence, response) of the pack in `envelope`.
+fn bundle(envelope: &Value, answers: &[(u32, String)]) -> Value {
+    let pack = payload(envelope);
+    let captures: Vec<Value> = answers
+        .iter()
+        .map(|(sequence, response)| {
+            let item = &pack["items"][*sequence as usize - 1];
+            let started = Utc::now() - Duration::seconds(30);
+            let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+            json!({
+                "sequence": sequence,
+                "promptSha256": item["promptSha256"],
+                "responseText": response,
+                "startedAt": time(started),
+                "finishedAt": time(started + Duration::seconds(5)),
+                "chunks": [{"offset": 0, "text": response, "at": time(started + Duration::seconds(2))}],
+                "page": {"url": "https://chat.example/c/42"},
+            })
+        })
+        .collect();
+    json!({
+        "envelope": envelope,
+        "harness": {"name": "playwright-harness", "version": "0.3.1", "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"},
+        "captures": captures,
+    })
+}
+
+async fn create_pack(app: &TestApp<app_bounds!()>, request: Value) -> Value {
+    app.post_json("/browser-harness/packs", &request)
+        .await
+        .ok(201)
+}
+
+async fn import_bundle(app: &TestApp<app_bounds!()>, bundle: &Value) -> Reply {
+    app.post_json("/browser-harness/imports", bundle).await
+}
+
+async fn run_count(app: &TestApp<app_bounds!()>) -> usize {
+    app.get("/runs?limit=100").await.ok(200)["runs"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn keys_are_published_without_anything_private(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    let reply = app.get("/browser-harness/keys").await;
+    let keys = reply.ok(200);
+    let listed = keys["keys"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    let active = signing_key();
+    assert_eq!(listed[0]["keyId"], active.id().as_str());
+    assert_eq!(listed[0]["status"], "active");
+    assert_eq!(listed[0]["algorithm"], "ed25519");
+    assert_eq!(
+        listed[0]["publicKey"],
+        BASE64.encode(active.public_key().as_bytes())
+    );
+    assert_eq!(listed[1]["keyId"], retired_key().id().as_str());
+    assert_eq!(listed[1]["status"], "retired");
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(
+        !text.contains(&BASE64.encode([0x11; 32])),
+        "the seed is private"
+    );
+    assert!(!text.contains("PRIVATE"));
+}
+
+async fn a_pack_is_signed_and_holds_the_chosen_prompts(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    let dataset = items(30);
+    import(&app.db, "demo", &dataset);
+
+    let envelope = create_pack(
+        &app,
+        json!({"datasetName": "demo", "target": "chatgpt-web", "selection": {"sampleSize": 4}}),
+    )
+    .await;
+    // The signature verifies against the published key, over DSSE's PAE.
+    assert_eq!(
+        envelope["payloadType"],
+        "application/vnd.evalboard.harness-pack.v1+json"
+    );
+    let keys = app.get("/browser-harness/keys").await.ok(200);
+    let signature = &envelope["signatures"][0];
+    assert_eq!(signature["keyid"], keys["keys"][0]["keyId"]);
+    let public: [u8; 32] = BASE64
+        .decode(keys["keys"][0]["publicKey"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let key = ed25519_dalek_key(&public);
+    let bytes = BASE64
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let sig: [u8; 64] = BASE64
+        .decode(signature["sig"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert!(verify(
+        &key,
+        &pae(envelope["payloadType"].as_str().unwrap(), &bytes),
+        &sig
+    ));
+
+    let pack = payload(&envelope);
+    assert!(pack["packId"].as_str().unwrap().starts_with("pack-"));
+    assert_eq!(pack["target"], "chatgpt-web");
+    assert_eq!(pack["dataset"]["name"], "demo");
+    assert_eq!(pack["dataset"]["version"], 1);
+    assert!(
+        pack["dataset"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let issued = chrono::DateTime::parse_from_rfc3339(pack["issuedAt"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(pack["expiresAt"].as_str().unwrap()).unwrap();
+    assert_eq!(expires - issued, Duration::days(7), "the default life");
+    let listed = pack["items"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "the first N");
+    for (index, item) in listed.iter().enumerate() {
+        assert_eq!(item["sequence"], index + 1);
+        assert_eq!(item["datasetItemId"], dataset[index].id);
+        let prompt = item["promptText"].as_str().unwrap();
+        assert_eq!(prompt, render_prompt(&dataset[index], &[]));
+        assert_eq!(item["promptSha256"], prompt_sha256(prompt));
+        assert_eq!(
+            item["promptSha256"],
+            hex::encode(Sha256::digest(prompt.as_bytes()))
+        );
+        assert_eq!(item["choices"], json!(dataset[index].choices));
+    }
+
+    // A seeded random sample is reproducible; categories filter.
+    let seeded = json!({"datasetName": "demo", "target": "claude-web", "selection": {"sampleSize": 5, "seed": 7}});
+    let ids = |pack: &Value| -> Vec<String> {
+        pack["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["datasetItemId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = ids(&payload(&create_pack(&app, seeded.clone()).await));
+    let second = ids(&payload(&create_pack(&app, seeded).await));
+    assert_eq!(first, second);
+    assert_ne!(
+        first,
+        ids(&pack)[..4]
+            .iter()
+            .cloned()
+            .chain(["q4".into()])
+            .collect::<Vec<_>>()
+    );
+    let law = payload(
+        &create_pack(
+            &app,
+            json!({"datasetName": "demo", "target": "x", "selection": {"categories": ["law"]}, "expiresInSeconds": 3600}),
+        )
+        .await,
+    );
+    assert_eq!(law["items"].as_array().unwrap().len(), 10);
+    let all = payload(&create_pack(&app, json!({"datasetName": "demo", "target": "x"})).await);
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        30,
+        "all items by default"
+    );
+}
+
+fn ed25519_dalek_key(bytes: &[u8; 32]) -> evalboard_harness::VerifyingKey {
+    evalboard_harness::VerifyingKey::from_bytes(bytes).unwrap()
+}
+
+fn verify(key: &evalboard_harness::VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(sig))
+        .is_ok()
+}
+
+async fn bad_pack_requests_are_refused_with_every_problem(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(6));
+    let problem = app
+        .post_json(
+            "/browser-harness/packs",
+            &json!({"datasetName": "demo", "target": "has spaces", "expiresInSeconds": 5, "selection": {"sampleSize": 0}}),
+        )
+        .await
+        .problem(422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["target", "expiresInSeconds", "selection.sampleSize"]
+    );
+    let problem = app
+        .post_json(
+            "/browser-harness/packs",
+            &json!({"datasetName": "nope", "target": "x"}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "datasetName");
+    let problem = app
+        .post_json(
+            "/browser-harness/packs",
+            &json!({"datasetName": "demo", "target": "x", "selection": {"categories": ["poetry"]}}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "selection.categories");
+    app.post_json(
+        "/browser-harness/packs",
+        &json!({"datasetName": "demo", "target": "x", "colour": "red"}),
+    )
+    .await
+    .problem(400);
+    app.post_json(
+        "/browser-harness/packs",
+        &json!({"datasetName": "demo", "target": "x", "selection": [1]}),
+    )
+    .await
+    .problem(400);
+}
+
+async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing::TestDatabase) {
+    let app = app(db).await;
+    let dataset = items(6);
+    import(&app.db, "demo", &dataset);
+    let envelope = create_pack(
+        &app,
+        json!({"datasetName": "demo", "target": "chatgpt-web"}),
+    )
+    .await;
+    let key = |i: usize| dataset[i].answer.letter();
+    let wrong = |i: usize| {
+        AnswerKey::from_index((dataset[i].answer.index() + 1) % 4)
+            .unwrap()
+            .letter()
+    };
+    // Items 1, 2 right, 3 wrong, 4 unparsed; 5 and 6 not captured.
+    let answers = [
+        (1, answer(key(0))),
+        (2, answer(key(1))),
+        (3, answer(wrong(2))),
+        (4, "I would rather not say.".to_owned()),
+    ];
+    let bundle = bundle(&envelope, &answers);
+    let reply = import_bundle(&app, &bundle).await;
+    let created = reply.ok(201);
+    let run = &created["run"];
+    let id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/runs/{id}").as_str())
+    );
+    assert_eq!(run["providerName"], "Browser Harness");
+    assert_eq!(run["modelName"], "chatgpt-web");
+    assert_eq!(run["datasetName"], "demo");
+    assert_eq!(run["status"], "completed");
+    let progress = &created["progress"];
+    assert_eq!(progress["total"], 6);
+    assert_eq!(progress["correct"], 2);
+    assert_eq!(progress["incorrect"], 2);
+    assert_eq!(progress["faulted"], 2);
+    assert_eq!(progress["completed"], 6);
+
+    // Items as the drill-down shows them: judged answers, and the uncaptured ones failed.
+    let detail = app.get(&format!("/runs/{id}/items?limit=50")).await.ok(200);
+    let text = detail.to_string();
+    assert!(text.contains("not captured"), "{text}");
+    assert!(text.contains("I would rather not say."));
+    let logs = app
+        .get(&format!("/runs/{id}/logs?limit=200"))
+        .await
+        .ok(200)
+        .to_string();
+    let pack_id = payload(&envelope)["packId"].as_str().unwrap().to_owned();
+    assert!(logs.contains(&pack_id), "{logs}");
+    assert!(logs.contains(signing_key().id().as_str()), "{logs}");
+    assert!(
+        logs.contains("playwright-harness") && logs.contains("0.3.1"),
+        "{logs}"
+    );
+
+    // The same bundle again — formatted differently — is the same run, not a second one.
+    let runs = run_count(&app).await;
+    let pretty = serde_json::to_vec_pretty(&bundle).unwrap();
+    let again = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(pretty),
+        )
+        .await;
+    assert_eq!(again.ok(200)["run"]["id"], id.as_str());
+    assert_eq!(run_count(&app).await, runs);
+
+    // Its answers came from a browser: a retry cannot produce new ones.
+    app.post_json(&format!("/runs/{id}/retry"), &json!({}))
+        .await
+        .problem(409);
+}
+
+async fn tampered_bundles_are_refused_and_write_nothing(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(4));
+    let envelope = create_pack(&app, json!({"datasetName": "demo", "target": "t"})).await;
+    let genuine = bundle(&envelope, &[(1, answer('A')), (2, answer('B'))]);
+    let runs = run_count(&app).await;
+
+    let refused = |problem: Value, pointer: &str, words: &str| {
+        let errors = problem["errors"].as_array().unwrap().clone();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["field"] == pointer && e["detail"].as_str().unwrap().contains(words)),
+            "{pointer} `{words}` not in {errors:?}"
+        );
+    };
+
+    // A flipped payload byte.
+    let mut flipped = genuine.clone();
+    let mut bytes = BASE64
+        .decode(genuine["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x20;
+    flipped["envelope"]["payload"] = json!(BASE64.encode(&bytes));
+    let problem = import_bundle(&app, &flipped).await.problem(422);
+    refused(problem, "/envelope/signatures/0/sig", "does not verify");
+
+    // A signature from a key the server does not trust.
+    let stranger = PackSigner::from_seed(&[0x33; 32]);
+    let mut foreign = genuine.clone();
+    let payload_bytes = BASE64
+        .decode(genuine["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let signed = evalboard_harness::Envelope::sign(
+        genuine["envelope"]["payloadType"].as_str().unwrap(),
+        &payload_bytes,
+        &stranger,
+    );
+    foreign["envelope"] = serde_json::to_value(&signed).unwrap();
+    let problem = import_bundle(&app, &foreign).await.problem(422);
+    refused(
+        problem,
+        "/envelope/signatures/0/keyid",
+        "not the id of a key",
+    );
+
+    // A capture for an item not in the pack, a wrong prompt hash and a duplicate, all listed.
+    let mut wrong = genuine.clone();
+    let captures = wrong["captures"].as_array_mut().unwrap();
+    captures[0]["sequence"] = json!(9);
+    captures[1]["promptSha256"] = json!(prompt_sha256("another prompt"));
+    let duplicate = captures[1].clone();
+    captures.push(duplicate);
+    let problem = import_bundle(&app, &wrong).await.problem(422);
+    let errors = problem["errors"].as_array().unwrap().len();
+    assert!(errors >= 3, "{problem}");
+    refused(problem.clone(), "/captures/0/sequence", "no item 9");
+    refused(problem.clone(), "/captures/1/promptSha256", "not the hash");
+    refused(problem, "/captures/2/sequence", "captured already");
+
+    assert_eq!(run_count(&app).await, runs, "nothing was written");
+    // The genuine bundle still imports after all that.
+    import_bundle(&app, &genuine).await.ok(201);
+}
+
+async fn a_pack_signed_by_a_retired_key_still_imports(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(3));
+    // Issued before the rotation: signed by the key that is now retired, recorded by this server.
+    let (envelope, _) = issue(
+        &app,
+        &retired_key(),
+        Utc::now() - Duration::hours(1),
+        Duration::days(1),
+    );
+    let reply = import_bundle(&app, &bundle(&envelope, &[(1, answer('A'))])).await;
+    let run = reply.ok(201);
+    assert_eq!(run["progress"]["faulted"], 2);
+    let logs = app
+        .get(&format!(
+            "/runs/{}/logs?limit=200",
+            run["run"]["id"].as_str().unwrap()
+        ))
+        .await
+        .ok(200)
+        .to_string();
+    assert!(logs.contains("(retired)"), "{logs}");
+}
+
+/// Issues a pack the way the server does, with `signer` and a chosen life (which may be over).
+fn issue(
+    app: &TestApp<app_bounds!()>,
+    signer: &PackSigner,
+    issued: chrono::DateTime<Utc>,
+    life: Duration,
+) -> (Value, PackPayload) {
+    let dataset = app.db.find_dataset("demo").unwrap().unwrap();
+    let chosen = app.db.dataset_items(&dataset.id).unwrap();
+    let pack = PackPayload::build(
+        PackPayload::new_id(),
+        issued,
+        issued + life,
+        PackDataset {
+            name: "demo".into(),
+            version: dataset.version,
+            digest: dataset.digest.clone(),
+        },
+        "chatgpt-web".into(),
+        &chosen,
+    );
+    record(app, &pack, signer, &dataset.id);
+    (serde_json::to_value(pack.sign(signer)).unwrap(), pack)
+}
+
+fn record(
+    app: &TestApp<app_bounds!()>,
+    pack: &PackPayload,
+    signer: &PackSigner,
+    dataset: &DatasetId,
+) {
+    app.db
+        .record_pack(IssuedPack {
+            id: &pack.pack_id,
+            key_id: signer.id().as_str(),
+            dataset_id: dataset,
+            target: &pack.target,
+            item_count: pack.items.len(),
+            payload_sha256: &hex::encode(Sha256::digest(pack.to_bytes())),
+            issued_at: pack.issued_at,
+            expires_at: pack.expires_at,
+        })
+        .unwrap();
+}
+
+async fn an_expired_or_foreign_pack_does_not_import(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(3));
+    let runs = run_count(&app).await;
+    let (expired, _) = issue(
+        &app,
+        &signing_key(),
+        Utc::now() - Duration::days(2),
+        Duration::days(1),
+    );
+    // Captured while the pack was valid, imported after it expired.
+    let mut late = bundle(&expired, &[(1, answer('A'))]);
+    late["captures"][0]["startedAt"] = json!((Utc::now() - Duration::hours(36)).to_rfc3339());
+    late["captures"][0]["finishedAt"] = json!((Utc::now() - Duration::hours(35)).to_rfc3339());
+    late["captures"][0]["chunks"] = json!([]);
+    let problem = import_bundle(&app, &late).await.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "/envelope");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    // Signed with the server's key, but never issued by it (or issued with other content).
+    let dataset = app.db.find_dataset("demo").unwrap().unwrap();
+    let chosen = app.db.dataset_items(&dataset.id).unwrap();
+    let unrecorded = PackPayload::build(
+        PackPayload::new_id(),
+        Utc::now(),
+        Utc::now() + Duration::days(1),
+        PackDataset {
+            name: "demo".into(),
+            version: 1,
+            digest: dataset.digest.clone(),
+        },
+        "chatgpt-web".into(),
+        &chosen,
+    );
+    let envelope = serde_json::to_value(unrecorded.sign(&signing_key())).unwrap();
+    let problem = import_bundle(&app, &bundle(&envelope, &[(1, answer('A'))]))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "/envelope");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not issued")
+    );
+    assert_eq!(run_count(&app).await, runs);
+}
+
+async fn oversized_and_malformed_bodies_are_refused(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    let huge = vec![b' '; 50 * 1024 * 1024];
+    let problem = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(huge),
+        )
+        .await
+        .problem(413);
+    assert!(problem["detail"].as_str().unwrap().contains("32 MiB"));
+    app.call(
+        TestRequest::post()
+            .uri("/browser-harness/imports")
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{\"envelope\": "),
+    )
+    .await
+    .problem(400);
+    app.call(
+        TestRequest::post()
+            .uri("/browser-harness/imports")
+            .insert_header(("content-type", "text/plain"))
+            .set_payload("{}"),
+    )
+    .await
+    .problem(415);
+    let problem = app
+        .post_json("/browser-harness/imports", &json!({"captures": "none"}))
+        .await
+        .problem(422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/envelope", "/harness", "/captures"]);
+    let _ = now();
+}

@@ -1,0 +1,2 @@
+DROP TABLE harness_imports;
+DROP TABLE harness_packs;

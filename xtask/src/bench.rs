@@ -14,13 +14,13 @@ use evalboard_persistence::testing::{POSTGRES_URL_ENV, TestDatabase};
 use serde_json::{Value, json};
 
 /// A child process that prints `listening on http://ADDR` when ready; killed when dropped.
-struct Service {
+pub(crate) struct Service {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Service {
-    fn start(mut command: Command) -> anyhow::Result<Self> {
+    pub(crate) fn start(mut command: Command) -> anyhow::Result<Self> {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -79,23 +79,11 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     let items = flag("--items", 10_000)?;
     let concurrency = flag("--concurrency", 64)?;
     let subscribers = flag("--subscribers", 0)?;
-
-    println!("building release binaries...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "evalboard-server",
-            "-p",
-            "evalboard-bench",
-        ])
-        .status()?;
-    if !status.success() {
-        bail!("release build failed");
+    if args.iter().any(|a| a == "--harness") {
+        return crate::bench_harness::run(root, postgres_url, items);
     }
+
+    build_release(root, &["evalboard-server", "evalboard-bench"])?;
     let release = root.join("target/release");
     let stub = Service::start({
         let mut c = Command::new(release.join("evalboard-bench"));
@@ -206,6 +194,59 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     Ok(())
 }
 
+/// Imports `dataset` as `bench` with the server's own command, then starts the server on it.
+pub(crate) fn serve_dataset(
+    evalboard: &Path,
+    config: &Path,
+    data_dir: &Path,
+    database_url: &str,
+    dataset: &Path,
+) -> anyhow::Result<Service> {
+    let common = |c: &mut Command| {
+        c.arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .env("EVALBOARD_LOG", "warn");
+    };
+    let mut import = Command::new(evalboard);
+    common(&mut import);
+    let imported = import
+        .args(["dataset", "import"])
+        .arg(dataset)
+        .args(["--name", "bench"])
+        .output()?;
+    if !imported.status.success() {
+        bail!(
+            "dataset import failed: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
+    Service::start({
+        let mut c = Command::new(evalboard);
+        common(&mut c);
+        c.args(["--bind", "127.0.0.1:0"])
+            .env("EVALBOARD_LOG", "info");
+        c
+    })
+}
+
+/// Builds `packages` in release mode.
+pub(crate) fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<()> {
+    println!("building release binaries...");
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root).args(["build", "--release", "-q"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if !command.status()?.success() {
+        bail!("release build failed");
+    }
+    Ok(())
+}
+
 fn measure_ceiling(
     release: &Path,
     url: &str,
@@ -232,7 +273,7 @@ fn measure_ceiling(
     Ok(rate)
 }
 
-fn dataset_jsonl(items: u64) -> String {
+pub(crate) fn dataset_jsonl(items: u64) -> String {
     const CATEGORIES: [&str; 4] = ["math", "law", "history", "biology"];
     let mut out = String::new();
     for i in 0..items {
@@ -259,7 +300,7 @@ fn measure_engine(
     stub_url: &str,
     data_dir: &Path,
     database_url: &str,
-    dataset: &PathBuf,
+    dataset: &Path,
     items: u64,
     concurrency: u64,
     subscribers: u64,
@@ -286,36 +327,13 @@ max_concurrency = {concurrency}
 "#
         ),
     )?;
-    let evalboard = release.join("evalboard");
-    let common = |c: &mut Command| {
-        c.arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--database-url")
-            .arg(database_url)
-            .env("EVALBOARD_LOG", "warn");
-    };
-    let mut import = Command::new(&evalboard);
-    common(&mut import);
-    let imported = import
-        .args(["dataset", "import"])
-        .arg(dataset)
-        .args(["--name", "bench"])
-        .output()?;
-    if !imported.status.success() {
-        bail!(
-            "import failed: {}",
-            String::from_utf8_lossy(&imported.stderr)
-        );
-    }
-    let server = Service::start({
-        let mut c = Command::new(&evalboard);
-        common(&mut c);
-        c.args(["--bind", "127.0.0.1:0"])
-            .env("EVALBOARD_LOG", "info");
-        c
-    })?;
+    let server = serve_dataset(
+        &release.join("evalboard"),
+        &config,
+        data_dir,
+        database_url,
+        dataset,
+    )?;
     // The subscribers connect before the run starts, and each follows it to its end.
     let crowd = if subscribers > 0 {
         let mut child = Command::new(release.join("evalboard-bench"))

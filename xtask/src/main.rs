@@ -7,7 +7,8 @@
 //! - `keygen [--out FILE]` writes a new Browser Harness signing key (PKCS#8 PEM, mode 0600;
 //!   default `./data/harness-signing-key.pem`, never overwritten) and prints its key id.
 //! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
-//!   provider on both databases (see `docs/performance.md`).
+//!   provider on both databases; `bench --harness [--items N]` the Browser Harness pack and
+//!   import round trip (see `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
@@ -19,6 +20,7 @@ use std::{
 };
 
 mod bench;
+mod bench_harness;
 
 use anyhow::{Context, bail};
 use evalboard_persistence::{Database, DatabaseUrl, PoolOptions};

@@ -210,16 +210,8 @@ pub fn verify_bundle(
                 .enumerate()
                 .filter_map(|(index, value)| {
                     let at = format!("/captures/{index}");
-                    let capture = capture(value, &at, now, &mut problems)?;
-                    if let Some(pack) = &pack {
-                        check_against_pack(&capture, pack, &at, &mut problems);
-                    }
-                    if !seen.insert(capture.sequence) {
-                        problems.push(
-                            format!("{at}/sequence"),
-                            format!("item {} was captured already", capture.sequence),
-                        );
-                    }
+                    let capture =
+                        capture(value, &at, now, pack.as_ref(), &mut seen, &mut problems)?;
                     Some(capture)
                 })
                 .collect()
@@ -252,30 +244,52 @@ pub fn verify_bundle(
     }
 }
 
-fn check_against_pack(capture: &Capture, pack: &PackPayload, at: &str, problems: &mut Problems) {
-    let Some(item) = pack.item(capture.sequence) else {
+/// Checks what of a capture could be read against the pack, and against the captures before
+/// it: so that a capture with one malformed field still has its other problems reported.
+fn check_against_pack(
+    capture: (Option<u32>, Option<&str>, Option<DateTime<Utc>>),
+    pack: Option<&PackPayload>,
+    seen: &mut BTreeSet<u32>,
+    at: &str,
+    problems: &mut Problems,
+) {
+    let (sequence, prompt_sha256, started_at) = capture;
+    if let Some(sequence) = sequence
+        && !seen.insert(sequence)
+    {
+        problems.push(
+            format!("{at}/sequence"),
+            format!("item {sequence} was captured already"),
+        );
+    }
+    let Some(pack) = pack else {
+        return;
+    };
+    if let Some(started) = started_at
+        && started < pack.issued_at - Duration::seconds(CLOCK_SKEW_SECS)
+    {
+        problems.push(format!("{at}/startedAt"), "is before the pack was issued");
+    }
+    let Some(sequence) = sequence else {
+        return;
+    };
+    let Some(item) = pack.item(sequence) else {
         problems.push(
             format!("{at}/sequence"),
             format!(
-                "the pack has no item {} (it has 1 to {})",
-                capture.sequence,
+                "the pack has no item {sequence} (it has 1 to {})",
                 pack.items.len()
             ),
         );
         return;
     };
-    if capture.prompt_sha256 != item.prompt_sha256 {
+    if let Some(hash) = prompt_sha256
+        && hash != item.prompt_sha256
+    {
         problems.push(
             format!("{at}/promptSha256"),
-            format!(
-                "is not the hash of item {}'s prompt: the harness sent another text",
-                capture.sequence
-            ),
+            format!("is not the hash of item {sequence}'s prompt: the harness sent another text"),
         );
-    }
-    let skew = Duration::seconds(CLOCK_SKEW_SECS);
-    if capture.started_at < pack.issued_at - skew {
-        problems.push(format!("{at}/startedAt"), "is before the pack was issued");
     }
 }
 
@@ -316,6 +330,8 @@ fn capture(
     value: &Value,
     at: &str,
     now: DateTime<Utc>,
+    pack: Option<&PackPayload>,
+    seen: &mut BTreeSet<u32>,
     problems: &mut Problems,
 ) -> Option<Capture> {
     let Some(object) = value.as_object() else {
@@ -415,6 +431,13 @@ fn capture(
         }
     };
     let page = page(object.get("page"), &format!("{at}/page"), problems);
+    check_against_pack(
+        (sequence, prompt_sha256.as_deref(), started_at),
+        pack,
+        seen,
+        at,
+        problems,
+    );
     Some(Capture {
         sequence: sequence?,
         prompt_sha256: prompt_sha256?,

@@ -32,6 +32,9 @@ pub struct EnvelopeSignature {
     pub sig: String,
 }
 
+/// Most signatures an envelope may carry.
+pub const MAX_SIGNATURES: usize = 8;
+
 /// DSSE's pre-authentication encoding, what is signed:
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload`, lengths in ASCII decimal bytes.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
@@ -100,11 +103,29 @@ pub(crate) fn verify(
         problems.push(format!("{at}/signatures"), "has no signature");
         return None;
     }
+    // Each check costs a signature verification: a bundle cannot buy many with copies.
+    if envelope.signatures.len() > MAX_SIGNATURES {
+        problems.push(
+            format!("{at}/signatures"),
+            format!("has more than {MAX_SIGNATURES} signatures"),
+        );
+        return None;
+    }
     let payload = payload?;
     let signed = pae(&envelope.payload_type, &payload);
     let mut reasons = Vec::new();
     for (index, signature) in envelope.signatures.iter().enumerate() {
         let here = format!("{at}/signatures/{index}");
+        if envelope.signatures[..index]
+            .iter()
+            .any(|earlier| earlier.keyid == signature.keyid)
+        {
+            reasons.push((
+                format!("{here}/keyid"),
+                "names a key an earlier signature already names",
+            ));
+            continue;
+        }
         let Some(key) = ring.get(&signature.keyid) else {
             reasons.push((
                 format!("{here}/keyid"),

@@ -311,3 +311,51 @@ fn an_empty_bundle_is_refused() {
     let found = problems(&bundle(&pack(2), &signer(), 0));
     assert!(has(&found, "/captures", "at least one"), "{found:?}");
 }
+
+#[test]
+fn copies_of_a_signature_buy_no_extra_verifications() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    let mut signature = bundle["envelope"]["signatures"][0].clone();
+    // A signature of another payload by the trusted key, copied: one check, not two.
+    signature["sig"] = json!(BASE64.encode([7u8; 64]));
+    bundle["envelope"]["signatures"] = json!([signature.clone(), signature.clone()]);
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/envelope/signatures/0/sig", "does not verify"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/envelope/signatures/1/keyid", "already names"),
+        "{found:?}"
+    );
+    bundle["envelope"]["signatures"] = json!(vec![signature; 5_000]);
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/envelope/signatures", "more than 8"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_capture_with_a_malformed_field_still_has_its_other_problems_reported() {
+    let pack = pack(2);
+    let mut bundle = bundle(&pack, &signer(), 2);
+    bundle["captures"][0]["responseText"] = json!(1);
+    bundle["captures"][0]["promptSha256"] = json!("0".repeat(64));
+    bundle["captures"][1]["finishedAt"] = json!(null);
+    bundle["captures"][1]["sequence"] = json!(1);
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/captures/0/responseText", "string"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/0/promptSha256", "not the hash"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/1/sequence", "captured already"),
+        "{found:?}"
+    );
+}

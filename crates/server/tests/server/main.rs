@@ -309,3 +309,95 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
     // Upstream question 3983 says answer C but answer_index 1: imported, with a warning.
     assert!(stdout.contains("warning: line"), "{stdout}");
 }
+
+#[test]
+fn the_harness_key_is_made_once_in_the_data_directory_or_read_from_the_configuration() {
+    use evalboard_harness::{KeyStatus, PackSigner, TrustedKey};
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+    let path = data.path().join("harness-signing-key.pem");
+    let made = PackSigner::read(&path).expect("a key in the data directory");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+    let (status, keys) = server.get("/browser-harness/keys");
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["keys"][0]["keyId"], made.id().as_str());
+    assert_eq!(keys["keys"][0]["status"], "active");
+    let output = server.terminate();
+    let pem = std::fs::read_to_string(&path).unwrap();
+    let secret_line = pem.lines().nth(1).unwrap();
+    assert!(
+        !output.contains(secret_line),
+        "the private key reached the logs"
+    );
+    assert!(output.contains(made.id().as_str()), "the key id is logged");
+
+    // A restart keeps the key: packs issued before it still import.
+    let server = Server::start(data.path(), &[], &[]);
+    assert_eq!(
+        server.get("/browser-harness/keys").1["keys"][0]["keyId"],
+        made.id().as_str()
+    );
+    server.terminate();
+
+    // A rotation: a configured key signs, the old one is retired.
+    let other = tempfile::tempdir().unwrap();
+    let rotated = other.path().join("new-key.pem");
+    let new = PackSigner::create(&rotated).unwrap();
+    let retired = TrustedKey::new(made.public_key(), KeyStatus::Retired).public_key_base64();
+    let server = Server::start(
+        data.path(),
+        &[
+            (
+                "EVALBOARD_HARNESS__SIGNING_KEY_FILE",
+                rotated.to_str().unwrap(),
+            ),
+            (
+                "EVALBOARD_HARNESS__RETIRED_PUBLIC_KEYS",
+                &format!("[\"{retired}\"]"),
+            ),
+        ],
+        &[],
+    );
+    let (_, keys) = server.get("/browser-harness/keys");
+    assert_eq!(keys["keys"][0]["keyId"], new.id().as_str());
+    assert_eq!(keys["keys"][0]["status"], "active");
+    assert_eq!(keys["keys"][1]["keyId"], made.id().as_str());
+    assert_eq!(keys["keys"][1]["status"], "retired");
+    server.terminate();
+
+    // A key file that is not a key stops the server with a reason that shows nothing of it.
+    std::fs::write(other.path().join("bad.pem"), "not a key at all").unwrap();
+    let output = run(
+        &[
+            "--config",
+            &write_config(
+                other.path(),
+                &format!(
+                    "[harness]\nsigning_key_file = \"{}\"\n",
+                    other.path().join("bad.pem").display()
+                ),
+            ),
+        ],
+        data.path(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a PKCS#8 PEM ed25519 private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not a key at all"));
+}
+
+fn write_config(dir: &Path, text: &str) -> String {
+    let path = dir.join("evalboard.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}

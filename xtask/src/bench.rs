@@ -41,6 +41,17 @@ impl Service {
         Ok(Self { child, url })
     }
 
+    /// CPU time (user + system) the process has used so far, in seconds (Linux).
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces): state is the first, utime
+        // the 12th and stime the 13th; both in clock ticks, 100 per second on Linux.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    }
+
     /// Peak resident memory of the process so far, in MiB (Linux).
     fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -65,6 +76,8 @@ struct Measured {
     items: u64,
     seconds: f64,
     peak_rss_mib: Option<f64>,
+    /// CPU seconds the server used during the run.
+    server_cpu_seconds: Option<f64>,
     /// With subscribers: the subscriber tool's `result` line.
     subscribers: Option<String>,
 }
@@ -165,14 +178,14 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     }
 
     println!(
-        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | delivery |"
+        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | server CPU (s) | delivery |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for m in &results {
         let rate = m.items as f64 / m.seconds;
         let delivery = m.subscribers.as_deref().unwrap_or("");
         println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} | {} |",
             m.backend,
             m.items,
             if m.subscribers.is_some() {
@@ -184,6 +197,8 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
             rate,
             100.0 * rate / ceiling,
             m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}")),
+            m.server_cpu_seconds
+                .map_or("?".into(), |v| format!("{v:.1}")),
             delivery.trim_start_matches("result ")
         );
     }
@@ -355,6 +370,7 @@ max_concurrency = {concurrency}
         None
     };
     let client = reqwest::blocking::Client::new();
+    let cpu_before = server.cpu_seconds();
     let started = Instant::now();
     let created: Value = client
         .post(format!("{}/runs", server.url))
@@ -389,6 +405,10 @@ max_concurrency = {concurrency}
     }
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mib = server.peak_rss_mib();
+    let server_cpu_seconds = server
+        .cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let subscribers = match crowd {
         Some((mut child, lines)) => {
             let result = lines
@@ -405,6 +425,7 @@ max_concurrency = {concurrency}
         items,
         seconds,
         peak_rss_mib,
+        server_cpu_seconds,
         subscribers,
     })
 }

@@ -36,6 +36,20 @@ pub(crate) async fn read_body(
     Ok(body)
 }
 
+/// The media type of the request's `Content-Type`, lowercased, without parameters; `None`
+/// when there is no (readable) header.
+pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 /// Reads a JSON object body into a request type, naming the offending field of any type error.
 /// serde would also read a struct written as a JSON array (`"selection": [null, 5]`); the wire
 /// format has objects only, so anything else at the `objects` pointers is refused, by path.

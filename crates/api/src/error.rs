@@ -6,6 +6,7 @@ use actix_web::{
     http::{Method, StatusCode, header},
 };
 use evalboard_domain::ValidationErrors;
+use evalboard_harness::BundleError;
 use evalboard_persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -207,6 +208,36 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(self.problem())
+    }
+}
+
+impl From<BundleError> for ApiError {
+    fn from(error: BundleError) -> Self {
+        match error {
+            BundleError::Malformed(detail) => Self::BadRequest {
+                detail: format!("the body is not JSON: {detail}"),
+                errors: Vec::new(),
+            },
+            BundleError::Invalid { problems, .. } => {
+                let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
+                let errors: Vec<ProblemItem> = problems
+                    .into_iter()
+                    .map(|p| ProblemItem {
+                        // The whole document has the empty pointer: no field to name.
+                        field: (!p.pointer.is_empty()).then_some(p.pointer),
+                        line: None,
+                        detail: p.message,
+                    })
+                    .collect();
+                Self::Unprocessable {
+                    detail: format!(
+                        "the bundle was not imported; `errors` lists every problem, the first: {first}"
+                    ),
+                    errors,
+                    total: None,
+                }
+            }
+        }
     }
 }
 

@@ -88,8 +88,8 @@ impl AppState {
     }
 
     /// The Browser Harness keys, or a 503 on a server that has none.
-    pub(crate) fn harness(&self) -> Result<&HarnessKeys, ApiError> {
-        self.harness.as_deref().ok_or_else(|| {
+    pub(crate) fn harness(&self) -> Result<Arc<HarnessKeys>, ApiError> {
+        self.harness.clone().ok_or_else(|| {
             ApiError::Unavailable("this server has no Browser Harness signing key".into())
         })
     }

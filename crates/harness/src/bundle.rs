@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -52,8 +52,9 @@ pub struct VerifiedBundle {
     pub harness: HarnessInfo,
     /// The captures, in sequence order.
     pub captures: Vec<Capture>,
-    /// `sha256:` and the hex SHA-256 of the bundle's canonical JSON (object keys sorted, no
-    /// whitespace): the same bundle, however it is formatted, has the same digest.
+    /// `sha256:` and the hex SHA-256 of the bundle's canonical JSON (captures in sequence order,
+    /// object keys sorted, no whitespace): the same bundle, however it is formatted or its
+    /// captures ordered, has the same digest.
     pub digest: String,
 }
 
@@ -105,8 +106,14 @@ pub enum BundleError {
     #[error("the body is not JSON: {0}")]
     Malformed(String),
     /// The JSON breaks the format or does not verify; every problem found.
-    #[error("the bundle has {} problem(s)", .0.len())]
-    Invalid(Vec<Problem>),
+    #[error("the bundle has {} problem(s)", .problems.len())]
+    Invalid {
+        /// Every problem found (up to [`MAX_REPORTED_PROBLEMS`](crate::MAX_REPORTED_PROBLEMS)).
+        problems: Vec<Problem>,
+        /// The digest the bundle would have (see [`VerifiedBundle::digest`]): a bundle imported
+        /// before may be recognised even though it no longer verifies (its pack expired).
+        digest: String,
+    },
 }
 
 /// Reads and verifies a capture bundle against the keys of `ring` at time `now`: the envelope's
@@ -123,7 +130,10 @@ pub fn verify_bundle(
     let mut problems = Problems::default();
     let Some(root) = value.as_object() else {
         problems.push("", "must be a JSON object");
-        return Err(BundleError::Invalid(problems.into_vec()));
+        return Err(BundleError::Invalid {
+            problems: problems.into_vec(),
+            digest: digest(value),
+        });
     };
     unknown_fields(
         root,
@@ -139,7 +149,9 @@ pub fn verify_bundle(
         }
         Some(envelope) => match serde_json::from_value::<Envelope>(envelope.clone()) {
             Err(error) => {
-                problems.push("/envelope", format!("is not a DSSE envelope: {error}"));
+                // serde quotes the offending value, which may be huge: say enough to find it.
+                let said: String = error.to_string().chars().take(200).collect();
+                problems.push("/envelope", format!("is not a DSSE envelope: {said}"));
                 None
             }
             Ok(envelope) => dsse::verify(
@@ -169,12 +181,15 @@ pub fn verify_bundle(
                 "/envelope",
                 format!(
                     "the pack expired at {}; ask for a new pack",
-                    pack.expires_at.to_rfc3339()
+                    pack.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
                 ),
             );
         }
-        if pack.items.len() > MAX_PACK_ITEMS {
-            problems.push("/envelope/payload", "the pack has too many items");
+        if pack.items.is_empty() || pack.items.len() > MAX_PACK_ITEMS {
+            problems.push(
+                "/envelope/payload",
+                format!("a pack holds 1 to {MAX_PACK_ITEMS} items"),
+            );
         }
     }
 
@@ -200,21 +215,27 @@ pub fn verify_bundle(
                 problems.push(
                     "/captures",
                     format!(
-                        "holds {} captures, more than the {most} items of the pack",
+                        "holds {} captures, more than the {most} items of the pack (only the first \
+                         {most} are examined)",
                         list.len()
                     ),
                 );
             }
             let mut seen = BTreeSet::new();
-            list.iter()
-                .enumerate()
-                .filter_map(|(index, value)| {
-                    let at = format!("/captures/{index}");
-                    let capture =
-                        capture(value, &at, now, pack.as_ref(), &mut seen, &mut problems)?;
-                    Some(capture)
-                })
-                .collect()
+            let mut captures = Vec::with_capacity(list.len().min(most));
+            for (index, value) in list.iter().take(most).enumerate() {
+                // Past the reporting bound, examining more captures only costs time.
+                if problems.is_full() {
+                    break;
+                }
+                let at = format!("/captures/{index}");
+                if let Some(capture) =
+                    capture(value, &at, now, pack.as_ref(), &mut seen, &mut problems)
+                {
+                    captures.push(capture);
+                }
+            }
+            captures
         }
         Some(_) => {
             problems.push("/captures", "must be an array");
@@ -232,14 +253,17 @@ pub fn verify_bundle(
                 key: verified.key,
                 harness,
                 captures,
-                digest: format!("sha256:{}", hex::encode(Sha256::digest(canonical(&value)))),
+                digest: digest(value),
             })
         }
         _ => {
             if problems.is_empty() {
                 problems.push("", "the bundle does not verify");
             }
-            Err(BundleError::Invalid(problems.into_vec()))
+            Err(BundleError::Invalid {
+                problems: problems.into_vec(),
+                digest: digest(value),
+            })
         }
     }
 }
@@ -360,7 +384,10 @@ fn capture(
         Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if n >= 1 => Some(n),
             _ => {
-                problems.push(format!("{at}/sequence"), "must be a whole number from 1");
+                problems.push(
+                    format!("{at}/sequence"),
+                    format!("must be a whole number from 1 to {}", u32::MAX),
+                );
                 None
             }
         },
@@ -381,11 +408,13 @@ fn capture(
         None => None,
     };
     let response_text = match required(object, at, "responseText", problems) {
-        Some(Value::String(text)) if text.len() <= MAX_RESPONSE_BYTES => Some(text.clone()),
+        Some(Value::String(text)) if text.len() <= MAX_RESPONSE_BYTES && !text.contains('\0') => {
+            Some(text.clone())
+        }
         Some(Value::String(_)) => {
             problems.push(
                 format!("{at}/responseText"),
-                format!("must be at most {MAX_RESPONSE_BYTES} bytes"),
+                format!("must be at most {MAX_RESPONSE_BYTES} bytes, without NUL characters"),
             );
             None
         }
@@ -494,11 +523,17 @@ fn chunks(
         }
         previous = offset.or(previous);
         let text = match required(object, &here, "text", problems) {
-            Some(Value::String(text)) if text.len() <= MAX_RESPONSE_BYTES => Some(text.clone()),
+            Some(Value::String(text))
+                if text.len() <= MAX_RESPONSE_BYTES && !text.contains('\0') =>
+            {
+                Some(text.clone())
+            }
             Some(_) => {
                 problems.push(
                     format!("{here}/text"),
-                    format!("must be a string of at most {MAX_RESPONSE_BYTES} bytes"),
+                    format!(
+                        "must be a string of at most {MAX_RESPONSE_BYTES} bytes, without NUL characters"
+                    ),
                 );
                 None
             }
@@ -542,21 +577,23 @@ fn page(
     let mut valid = true;
     for (key, value) in object {
         let here = format!("{at}/{}", pointer_token(key));
-        if key.is_empty() || key.chars().count() > MAX_PAGE_KEY_CHARS {
+        if key.is_empty() || key.chars().count() > MAX_PAGE_KEY_CHARS || key.contains('\0') {
             problems.push(
                 here.clone(),
-                format!("keys must be 1 to {MAX_PAGE_KEY_CHARS} characters"),
+                format!("keys must be 1 to {MAX_PAGE_KEY_CHARS} characters, without NUL"),
             );
             valid = false;
         }
         match value {
-            Value::String(text) if text.len() <= MAX_PAGE_VALUE_BYTES => {
+            Value::String(text) if text.len() <= MAX_PAGE_VALUE_BYTES && !text.contains('\0') => {
                 page.insert(key.clone(), text.clone());
             }
             _ => {
                 problems.push(
                     here,
-                    format!("must be a string of at most {MAX_PAGE_VALUE_BYTES} bytes"),
+                    format!(
+                        "must be a string of at most {MAX_PAGE_VALUE_BYTES} bytes, without NUL characters"
+                    ),
                 );
                 valid = false;
             }
@@ -649,6 +686,15 @@ fn pointer_token(key: &str) -> String {
         .collect::<String>()
         .replace('~', "~0")
         .replace('/', "~1")
+}
+
+/// `sha256:` and the hex SHA-256 of the canonical JSON of a bundle whose captures are put in
+/// sequence order: the same captures in another order are the same bundle.
+fn digest(mut value: Value) -> String {
+    if let Some(Value::Array(list)) = value.get_mut("captures") {
+        list.sort_by_key(|capture| capture.get("sequence").and_then(Value::as_u64));
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(canonical(&value))))
 }
 
 /// JSON with object keys sorted by their UTF-8 bytes and no whitespace, whatever order the

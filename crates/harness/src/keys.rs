@@ -5,9 +5,10 @@ use std::{fmt, io::Write, path::Path};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use ed25519_dalek::{
     SigningKey, VerifyingKey,
-    pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding},
+    pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes, spki::der::pem::LineEnding},
 };
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// The only signature algorithm packs use.
 pub const ALGORITHM: &str = "ed25519";
@@ -92,32 +93,51 @@ impl PackSigner {
 
     /// Reads the key file at `path`.
     pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let pem = Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+                path: path.display().to_string(),
+                source,
+            })?,
+        );
         Self::from_pem(&pem, &path.display().to_string())
     }
 
     /// Writes a new random key to `path` (PKCS#8 PEM, readable by its owner only) and returns
-    /// it. An existing file is never overwritten.
+    /// it. An existing file is never overwritten, and a crash never leaves a partial key at
+    /// `path`: the key is written beside it first, then linked into place.
     pub fn create(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
         };
+        if path.exists() {
+            return Err(io(std::io::ErrorKind::AlreadyExists.into()));
+        }
         let signer = Self::generate();
-        let pem = signer
-            .key
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("an ed25519 key always encodes");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(io)?;
-        file.write_all(pem.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        // PKCS#8 v1 (the seed alone, RFC 8410): what OpenSSL and most libraries read; the v2
+        // form with the public key embedded is not read by all of them.
+        let pem = KeypairBytes {
+            secret_key: signer.key.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("an ed25519 key always encodes");
+        let mut draft = path.as_os_str().to_owned();
+        draft.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+        let draft = std::path::PathBuf::from(draft);
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&draft)?;
+            file.write_all(pem.as_bytes())?;
+            file.sync_all()?;
+            // Fails if a key appeared at `path` meanwhile: that one is kept.
+            std::fs::hard_link(&draft, path)
+        })();
+        let _ = std::fs::remove_file(&draft);
+        written.map_err(io)?;
         Ok(signer)
     }
 
@@ -199,14 +219,11 @@ impl TrustedKey {
 
 /// Reads a public key published as the standard base64 of its 32 raw bytes.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
-    let shown = || text.chars().take(60).collect::<String>();
-    let bytes = BASE64
-        .decode(text.trim())
-        .map_err(|_| KeyError::NotAPublicKey(shown()))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| KeyError::NotAPublicKey(shown()))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotAPublicKey(shown()))
+    // The text is not echoed: a private key pasted here by mistake must not reach a log.
+    let refused = |_| KeyError::NotAPublicKey(format!("{} characters", text.chars().count()));
+    let bytes = BASE64.decode(text.trim()).map_err(|_| refused(()))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| refused(()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| refused(()))
 }
 
 /// The public keys a verifier trusts: the active key and any retired ones.
@@ -252,6 +269,14 @@ mod tests {
         let created = PackSigner::create(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
+        // PKCS#8 v1: version 0, the ed25519 OID, the 32-byte seed (as OpenSSL writes it).
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("MC4CAQAwBQYDK2VwBCIEI"),
+            "{text}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -7,7 +7,7 @@ mod pack;
 mod problem;
 
 pub use bundle::{BundleError, Capture, Chunk, HarnessInfo, VerifiedBundle, limits, verify_bundle};
-pub use dsse::{Envelope, EnvelopeSignature, MAX_SIGNATURES, Verified, pae};
+pub use dsse::{Envelope, EnvelopeSignature, Verified, pae};
 pub use keys::{
     ALGORITHM, KeyError, KeyId, KeyRing, KeyStatus, PackSigner, TrustedKey, parse_public_key,
 };

@@ -53,6 +53,11 @@ impl Problems {
         }
     }
 
+    /// Whether no more problems will be listed: walking further only costs time.
+    pub(crate) fn is_full(&self) -> bool {
+        self.found.len() >= MAX_REPORTED_PROBLEMS
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
@@ -61,7 +66,7 @@ impl Problems {
         if self.more > 0 {
             self.found.push(Problem::new(
                 "",
-                format!("and {} more problem(s) not listed", self.more),
+                format!("and at least {} more problem(s) not listed", self.more),
             ));
         }
         self.found

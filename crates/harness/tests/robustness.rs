@@ -382,7 +382,8 @@ proptest! {
     #[test]
     fn arbitrary_json_never_panics_and_never_verifies(value in json_value()) {
         let result = verify(&serde_json::to_vec(&value).unwrap());
-        prop_assert!(matches!(result, Err(BundleError::Invalid(ref problems)) if !problems.is_empty()));
+        let refused = matches!(result, Err(BundleError::Invalid { ref problems, .. }) if !problems.is_empty());
+        prop_assert!(refused);
     }
 
     #[test]
@@ -392,7 +393,7 @@ proptest! {
                 prop_assert_eq!(&value["envelope"], &BUNDLE["envelope"]);
                 prop_assert_eq!(verified.pack, PACK.clone());
             }
-            Err(BundleError::Invalid(problems)) => prop_assert!(!problems.is_empty()),
+            Err(BundleError::Invalid { problems, .. }) => prop_assert!(!problems.is_empty()),
             Err(BundleError::Malformed(error)) => prop_assert!(false, "valid JSON is malformed: {}", error),
         }
     }
@@ -430,7 +431,7 @@ fn deep_nesting_is_malformed_and_does_not_overflow_the_stack() {
         let body = nested(open, close, 127);
         assert!(matches!(
             verify(body.as_bytes()),
-            Err(BundleError::Invalid(_))
+            Err(BundleError::Invalid { .. })
         ));
     }
 }

@@ -89,7 +89,7 @@ fn verify(bundle: &Value) -> Result<evalboard_harness::VerifiedBundle, BundleErr
 
 fn problems(bundle: &Value) -> Vec<Problem> {
     match verify(bundle) {
-        Err(BundleError::Invalid(problems)) => problems,
+        Err(BundleError::Invalid { problems, .. }) => problems,
         other => panic!("expected problems, got {other:?}"),
     }
 }
@@ -198,8 +198,9 @@ fn a_pack_signed_by_a_retired_key_still_verifies() {
 fn an_expired_pack_is_refused() {
     let bundle = bundle(&pack(1), &signer(), 1);
     let late = issued() + Duration::days(8);
-    let Err(BundleError::Invalid(found)) =
-        verify_bundle(&serde_json::to_vec(&bundle).unwrap(), &ring(), late)
+    let Err(BundleError::Invalid {
+        problems: found, ..
+    }) = verify_bundle(&serde_json::to_vec(&bundle).unwrap(), &ring(), late)
     else {
         panic!("an expired pack imports")
     };
@@ -213,8 +214,7 @@ fn captures_that_do_not_match_the_pack_are_each_reported() {
     let captures = bundle["captures"].as_array_mut().unwrap();
     captures[0]["sequence"] = json!(7); // not in the pack
     captures[1]["promptSha256"] = json!("0".repeat(64)); // wrong prompt
-    let duplicate = captures[2].clone();
-    captures.push(duplicate); // captured twice, and now one more capture than items
+    captures[2] = captures[1].clone(); // captured twice
     let found = problems(&bundle);
     assert!(
         has(&found, "/captures/0/sequence", "no item 7"),
@@ -225,13 +225,18 @@ fn captures_that_do_not_match_the_pack_are_each_reported() {
         "{found:?}"
     );
     assert!(
-        has(&found, "/captures/3/sequence", "captured already"),
+        has(&found, "/captures/2/sequence", "captured already"),
         "{found:?}"
     );
+    // More captures than items: the extra ones are not even examined.
+    let extra = bundle["captures"][0].clone();
+    bundle["captures"].as_array_mut().unwrap().push(extra);
+    let found = problems(&bundle);
     assert!(
         has(&found, "/captures", "more than the 3 items"),
         "{found:?}"
     );
+    assert!(!found.iter().any(|p| p.pointer.starts_with("/captures/3")));
 }
 
 #[test]
@@ -268,7 +273,10 @@ fn every_malformed_field_is_reported_not_only_the_first() {
         b
     })
     .unwrap();
-    let Err(BundleError::Invalid(found)) = verify_bundle(&past_end, &ring(), now()) else {
+    let Err(BundleError::Invalid {
+        problems: found, ..
+    }) = verify_bundle(&past_end, &ring(), now())
+    else {
         panic!()
     };
     assert!(
@@ -313,28 +321,25 @@ fn an_empty_bundle_is_refused() {
 }
 
 #[test]
-fn copies_of_a_signature_buy_no_extra_verifications() {
+fn an_envelope_carries_exactly_the_one_signature_it_was_issued_with() {
     let pack = pack(1);
     let mut bundle = bundle(&pack, &signer(), 1);
-    let mut signature = bundle["envelope"]["signatures"][0].clone();
-    // A signature of another payload by the trusted key, copied: one check, not two.
-    signature["sig"] = json!(BASE64.encode([7u8; 64]));
-    bundle["envelope"]["signatures"] = json!([signature.clone(), signature.clone()]);
-    let found = problems(&bundle);
-    assert!(
-        has(&found, "/envelope/signatures/0/sig", "does not verify"),
-        "{found:?}"
-    );
-    assert!(
-        has(&found, "/envelope/signatures/1/keyid", "already names"),
-        "{found:?}"
-    );
-    bundle["envelope"]["signatures"] = json!(vec![signature; 5_000]);
-    let found = problems(&bundle);
-    assert!(
-        has(&found, "/envelope/signatures", "more than 8"),
-        "{found:?}"
-    );
+    let signature = bundle["envelope"]["signatures"][0].clone();
+    // A junk signature beside the genuine one is not the envelope as issued, and many copies
+    // cost one refusal, not a verification each.
+    let junk = json!({"keyid": "junk", "sig": "junk"});
+    for signatures in [
+        json!([signature.clone(), junk]),
+        json!(vec![signature.clone(); 5_000]),
+        json!([]),
+    ] {
+        bundle["envelope"]["signatures"] = signatures;
+        let found = problems(&bundle);
+        assert!(
+            has(&found, "/envelope/signatures", "signature"),
+            "{found:?}"
+        );
+    }
 }
 
 #[test]
@@ -357,5 +362,34 @@ fn a_capture_with_a_malformed_field_still_has_its_other_problems_reported() {
     assert!(
         has(&found, "/captures/1/sequence", "captured already"),
         "{found:?}"
+    );
+}
+
+#[test]
+fn nul_characters_are_refused_where_text_is_stored() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    bundle["captures"][0]["responseText"] = json!("The answer is (A).\u{0}");
+    bundle["captures"][0]["chunks"][0]["text"] = json!("\u{0}");
+    bundle["captures"][0]["page"]["title"] = json!("a\u{0}b");
+    let found = problems(&bundle);
+    for pointer in [
+        "/captures/0/responseText",
+        "/captures/0/chunks/0/text",
+        "/captures/0/page/title",
+    ] {
+        assert!(has(&found, pointer, "NUL"), "{pointer}: {found:?}");
+    }
+}
+
+#[test]
+fn the_digest_does_not_depend_on_the_order_of_the_captures() {
+    let pack = pack(3);
+    let bundle = bundle(&pack, &signer(), 3);
+    let mut reordered = bundle.clone();
+    reordered["captures"].as_array_mut().unwrap().reverse();
+    assert_eq!(
+        verify(&bundle).unwrap().digest,
+        verify(&reordered).unwrap().digest
     );
 }

@@ -42,6 +42,15 @@ pub enum StoreError {
     Query(diesel::result::Error),
 }
 
+impl StoreError {
+    /// An [`Invalid`](Self::Invalid) error about one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = ValidationErrors::default();
+        errors.push(field, message.into());
+        Self::Invalid(errors)
+    }
+}
+
 impl From<diesel::result::Error> for StoreError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

@@ -23,6 +23,8 @@ api_tests!(
     a_pack_signed_by_a_retired_key_still_imports,
     an_expired_or_foreign_pack_does_not_import,
     oversized_and_malformed_bodies_are_refused,
+    a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying,
+    an_envelope_not_as_issued_does_not_import,
 );
 
 /// What the helpers below need of a test app.
@@ -604,4 +606,84 @@ async fn oversized_and_malformed_bodies_are_refused(
         .collect();
     assert_eq!(fields, ["/envelope", "/harness", "/captures"]);
     let _ = now();
+}
+
+async fn a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(3));
+    let (envelope, _) = issue(
+        &app,
+        &retired_key(),
+        Utc::now() - Duration::hours(1),
+        Duration::days(1),
+    );
+    let bundle = bundle(&envelope, &[(1, answer('A')), (2, answer('B'))]);
+    let run = import_bundle(&app, &bundle).await.ok(201)["run"]["id"].clone();
+    let mut reordered = bundle.clone();
+    reordered["captures"].as_array_mut().unwrap().reverse();
+    assert_eq!(
+        import_bundle(&app, &reordered).await.ok(200)["run"]["id"],
+        run
+    );
+
+    // The retired key is dropped: the bundle no longer verifies, but a harness re-sending it
+    // (it never saw the answer) still gets its run, and nothing new is written.
+    let runs = run_count(&app).await;
+    let state = evalboard_api::AppState::new((*app.db).clone(), crate::support::registry())
+        .with_harness(evalboard_api::HarnessKeys::new(signing_key(), []));
+    let strict = actix_web::test::init_service(evalboard_api::app(state)).await;
+    let (status, body) = crate::support::bundle_reply(&strict, &bundle).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["run"]["id"], run);
+    // Another bundle of that pack does not verify any more.
+    let other =
+        crate::support::bundle_reply(&strict, &self::bundle(&envelope, &[(3, answer('C'))])).await;
+    assert_eq!(other.0, 422, "{}", other.1);
+    assert_eq!(run_count(&app).await, runs);
+}
+
+async fn an_envelope_not_as_issued_does_not_import(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(3));
+    let envelope = create_pack(&app, json!({"datasetName": "demo", "target": "t"})).await;
+    let genuine = bundle(&envelope, &[(1, answer('A'))]);
+    let runs = run_count(&app).await;
+
+    // A junk signature beside the genuine one.
+    let mut padded = genuine.clone();
+    padded["envelope"]["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"keyid": "junk", "sig": "junk"}));
+    let problem = import_bundle(&app, &padded).await.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "/envelope/signatures");
+
+    // The recorded pack, re-signed by another trusted key: not the key it was issued with.
+    let payload = BASE64
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let resigned = evalboard_harness::Envelope::sign(
+        envelope["payloadType"].as_str().unwrap(),
+        &payload,
+        &retired_key(),
+    );
+    let mut other_key = genuine.clone();
+    other_key["envelope"] = serde_json::to_value(&resigned).unwrap();
+    let problem = import_bundle(&app, &other_key).await.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "/envelope");
+    assert!(problem["detail"].as_str().unwrap().contains("not issued"));
+
+    // A NUL in an answer is a problem of the bundle, on both databases, not a server error.
+    let mut nul = genuine.clone();
+    nul["captures"][0]["responseText"] = json!("The answer is (A).\u{0}");
+    nul["captures"][0]["chunks"] = json!([]);
+    let problem = import_bundle(&app, &nul).await.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "/captures/0/responseText");
+
+    assert_eq!(run_count(&app).await, runs, "nothing was written");
+    import_bundle(&app, &genuine).await.ok(201);
 }

@@ -336,3 +336,19 @@ pub(crate) fn is_api_time(value: &Value) -> bool {
         && b[19] == b'Z'
         && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
+
+/// Posts `body` as a capture bundle to a bare service; the status and JSON answer.
+pub(crate) async fn bundle_reply<S, B>(service: &S, body: &Value) -> (u16, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let request = test::TestRequest::post()
+        .uri("/browser-harness/imports")
+        .set_json(body)
+        .to_request();
+    let response = test::call_service(service, request).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::{prelude::*, result::DatabaseErrorKind};
 use evalboard_domain::{
-    DatasetItem, ItemState, RunId, RunSettings, RunStatus, StateCounts, Timestamp, ValidationErrors,
+    DatasetItem, ItemState, Run, RunId, RunSettings, RunStatus, StateCounts, Timestamp,
 };
 
 use super::{
@@ -40,6 +40,8 @@ pub struct CaptureImport<'a> {
     pub bundle_digest: &'a str,
     /// The pack the captures answer.
     pub pack_id: &'a str,
+    /// The id of the key whose signature verified: the one the pack was issued with.
+    pub key_id: &'a str,
     /// SHA-256 (hex) of the pack's signed payload bytes, which must be the issued pack's.
     pub payload_sha256: &'a str,
     /// The run's provider (the Browser Harness).
@@ -134,6 +136,13 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The run a bundle with this digest was imported as, if it was.
+    pub fn imported_run(&self, bundle_digest: &str) -> Result<Option<Run>, StoreError> {
+        self.read(|conn| Ok(replay(conn, bundle_digest)?.map(|created| created.run)))
+    }
+}
+
 fn replay(conn: &mut DbConnection, digest: &str) -> Result<Option<CreatedRun>, StoreError> {
     let run_id: Option<String> = harness_imports::table
         .find(digest)
@@ -150,12 +159,6 @@ fn replay(conn: &mut DbConnection, digest: &str) -> Result<Option<CreatedRun>, S
     }))
 }
 
-fn invalid(field: &str, message: String) -> StoreError {
-    let mut errors = ValidationErrors::default();
-    errors.push(field, message);
-    StoreError::Invalid(errors)
-}
-
 fn import_in(
     conn: &mut DbConnection,
     import: &CaptureImport<'_>,
@@ -169,12 +172,12 @@ fn import_in(
         .first(conn)
         .optional()?;
     let pack = pack
-        .filter(|pack| pack.payload_sha256 == import.payload_sha256)
+        .filter(|pack| pack.payload_sha256 == import.payload_sha256 && pack.key_id == import.key_id)
         .ok_or_else(|| {
-            invalid(
+            StoreError::invalid(
                 "/envelope",
                 format!(
-                    "pack `{}` was not issued by this server (or not with this content)",
+                    "pack `{}` was not issued by this server (or not with this content and key)",
                     import.pack_id
                 ),
             )
@@ -244,7 +247,7 @@ fn import_in(
     for (index, item) in import.items.iter().enumerate() {
         let sequence = index as i32 + 1;
         let (position, dataset_item) = by_id.remove(item.dataset_item_id).ok_or_else(|| {
-            invalid(
+            StoreError::invalid(
                 "/envelope/payload",
                 format!(
                     "item {sequence} names `{}`, which the pack's dataset does not have (or names twice)",

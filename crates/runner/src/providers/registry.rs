@@ -188,6 +188,10 @@ impl ProviderRegistry {
             if !names.insert(config.name.as_str()) {
                 problems.push(format!("{at}.name `{}` is used twice", config.name));
             }
+            // Runs imported from browser captures carry this name; a provider must not.
+            if config.name == evalboard_domain::BROWSER_HARNESS_PROVIDER {
+                problems.push(format!("{at}.name `{}` is reserved", config.name));
+            }
             if config.models.is_empty() {
                 problems.push(format!("{at}.models must name at least one model"));
             }
@@ -382,5 +386,15 @@ mod tests {
         ]);
         let err = ProviderRegistry::from_config(&configs, |_| false).unwrap_err();
         assert_eq!(err.0.len(), 5, "{err}");
+    }
+
+    #[test]
+    fn the_browser_harness_name_is_reserved() {
+        let configs = BTreeMap::from([(
+            "x".to_owned(),
+            config("Browser Harness", ProviderKind::Simulated, None, None),
+        )]);
+        let err = ProviderRegistry::from_config(&configs, |_| false).unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
     }
 }

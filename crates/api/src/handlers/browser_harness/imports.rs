@@ -2,17 +2,20 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, http::header, post, web};
 use chrono::Utc;
-use evalboard_domain::{BROWSER_HARNESS_PROVIDER, JudgeSettings, RunSettings, truncate_to_micros};
+use evalboard_domain::{
+    BROWSER_HARNESS_PROVIDER, JudgeSettings, Run, RunSettings, truncate_to_micros,
+};
 use evalboard_harness::{BundleError, Capture, VerifiedBundle, verify_bundle};
 use evalboard_persistence::{CaptureImport, CapturedAnswer, ImportItem};
 use evalboard_runner::judge::choice_judgment;
+use tokio::sync::Semaphore;
 
 use crate::{
-    body::read_body,
-    dto::{CaptureBundleDto, RunDetailDto},
-    error::{ApiError, Problem, ProblemItem},
+    body::{media_type, read_body},
+    dto::{CaptureBundleDto, RunDetailDto, api_time},
+    error::{ApiError, Problem},
     state::AppState,
 };
 
@@ -48,10 +51,13 @@ pub(crate) async fn import_captures(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
-    let harness = state
-        .harness
-        .clone()
-        .ok_or_else(|| state.harness().unwrap_err())?;
+    let harness = state.harness()?;
+    // A bundle is read whole and parsed into a tree several times its size: bound how many
+    // are in memory at once.
+    let _turn = IMPORTS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     let body = read_body(
         &req,
         payload,
@@ -60,14 +66,36 @@ pub(crate) async fn import_captures(
     )
     .await?;
     // Parsing and checking thousands of captures is CPU work: off the request workers.
-    let verified = web::block(move || verify_bundle(&body, harness.ring(), Utc::now()))
+    let checked = web::block(move || verify_bundle(&body, harness.ring(), Utc::now()))
         .await
-        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?
-        .map_err(refused)?;
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
+    let bundle = match checked {
+        Ok(bundle) => bundle,
+        Err(BundleError::Invalid { problems, digest }) => {
+            // A bundle imported before is recognised even if it no longer verifies (its pack
+            // expired since, its key was dropped): a harness retrying gets its run.
+            let known = state
+                .with_db(move |db| {
+                    let Some(run) = db.imported_run(&digest)? else {
+                        return Ok(None);
+                    };
+                    Ok(Some((db.unparsed_count(&run.id)?, run)))
+                })
+                .await?;
+            return match known {
+                Some((unparsed, run)) => Ok(run_response(HttpResponse::Ok(), &run, unparsed)),
+                None => Err(BundleError::Invalid {
+                    problems,
+                    digest: String::new(),
+                }
+                .into()),
+            };
+        }
+        Err(malformed) => return Err(malformed.into()),
+    };
 
-    let created = state
+    let (created, unparsed) = state
         .with_db(move |db| {
-            let bundle = verified;
             let items = import_items(&bundle);
             let notes = notes(&bundle);
             let settings = RunSettings {
@@ -77,6 +105,7 @@ pub(crate) async fn import_captures(
             let created = db.import_captures(CaptureImport {
                 bundle_digest: &bundle.digest,
                 pack_id: &bundle.pack.pack_id,
+                key_id: bundle.key.id.as_str(),
                 payload_sha256: &bundle.payload_sha256,
                 provider_name: BROWSER_HARNESS_PROVIDER,
                 model_name: &bundle.pack.target,
@@ -89,67 +118,32 @@ pub(crate) async fn import_captures(
             let unparsed = db.unparsed_count(&created.run.id)?;
             Ok((created, unparsed))
         })
-        .await;
-    let (created, unparsed) = created?;
-    let mut response = if created.replayed {
+        .await?;
+    let status = if created.replayed {
         HttpResponse::Ok()
     } else {
         HttpResponse::Created()
     };
-    response.insert_header((header::LOCATION, format!("/runs/{}", created.run.id)));
-    Ok(response.json(RunDetailDto::new(&created.run, false, Some(unparsed))))
+    Ok(run_response(status, &created.run, unparsed))
 }
 
-/// A bundle is JSON; a body sent as something else is refused before it is read.
+/// Bundles verified and imported at once, per server.
+static IMPORTS: Semaphore = Semaphore::const_new(2);
+
+fn run_response(mut status: HttpResponseBuilder, run: &Run, unparsed: u64) -> HttpResponse {
+    status.insert_header((header::LOCATION, format!("/runs/{}", run.id)));
+    status.json(RunDetailDto::new(run, false, Some(unparsed)))
+}
+
+/// A bundle is JSON; a body sent as something else is refused before it is read. No
+/// `Content-Type` is taken as JSON.
 fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let essence = value
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType(
+    match media_type(req) {
+        None => Ok(()),
+        Some(media) if media == "application/json" || media.ends_with("+json") => Ok(()),
+        Some(_) => Err(ApiError::UnsupportedMediaType(
             "a capture bundle is sent as application/json".into(),
-        ))
-    }
-}
-
-fn refused(error: BundleError) -> ApiError {
-    match error {
-        BundleError::Malformed(detail) => ApiError::BadRequest {
-            detail: format!("the body is not JSON: {detail}"),
-            errors: Vec::new(),
-        },
-        BundleError::Invalid(problems) => {
-            let errors: Vec<ProblemItem> = problems
-                .into_iter()
-                .map(|p| ProblemItem {
-                    field: (!p.pointer.is_empty()).then_some(p.pointer),
-                    line: None,
-                    detail: p.message,
-                })
-                .collect();
-            let first = errors
-                .first()
-                .map(|e| format!("{}: {}", e.field.as_deref().unwrap_or("(bundle)"), e.detail))
-                .unwrap_or_default();
-            ApiError::Unprocessable {
-                detail: format!(
-                    "the bundle was not imported: {} problem(s), the first {first}",
-                    errors.len()
-                ),
-                errors,
-                total: None,
-            }
-        }
+        )),
     }
 }
 
@@ -183,8 +177,8 @@ fn notes(bundle: &VerifiedBundle) -> Vec<String> {
             "Browser Harness pack `{}` for target `{}`, issued {} (expires {}), signed by key {} ({})",
             pack.pack_id,
             pack.target,
-            pack.issued_at.to_rfc3339(),
-            pack.expires_at.to_rfc3339(),
+            api_time(pack.issued_at),
+            api_time(pack.expires_at),
             bundle.key.id,
             bundle.key.status.as_str(),
         ),

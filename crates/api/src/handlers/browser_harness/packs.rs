@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{Duration, Utc};
 use evalboard_domain::{DatasetName, ItemSelection, ValidationErrors, truncate_to_micros};
 use evalboard_harness::{MAX_PACK_ITEMS, PackDataset, PackPayload};
-use evalboard_persistence::IssuedPack;
+use evalboard_persistence::{IssuedPack, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -53,14 +53,11 @@ pub(crate) async fn create_pack(
         .unwrap_or_default();
     let expires_in = validate(&request, &selection)?;
     // Signing happens beside the database work, off the request workers.
-    let harness = state
-        .harness
-        .clone()
-        .ok_or_else(|| state.harness().unwrap_err())?;
+    let harness = state.harness()?;
     let envelope = state
         .with_db(move |db| {
             let dataset = db.find_dataset(&request.dataset_name)?.ok_or_else(|| {
-                invalid(
+                StoreError::invalid(
                     "datasetName",
                     format!("no dataset is named `{}`", shorten(&request.dataset_name)),
                 )
@@ -71,9 +68,9 @@ pub(crate) async fn create_pack(
                     "selection",
                     items.iter().map(|i| (i.id.as_str(), i.category.as_str())),
                 )
-                .map_err(evalboard_persistence::StoreError::Invalid)?;
+                .map_err(StoreError::Invalid)?;
             if chosen.len() > MAX_PACK_ITEMS {
-                return Err(invalid(
+                return Err(StoreError::invalid(
                     "selection",
                     format!(
                         "selects {} items; a pack holds at most {MAX_PACK_ITEMS} (use sampleSize or categories)",
@@ -111,12 +108,6 @@ pub(crate) async fn create_pack(
         })
         .await?;
     Ok(HttpResponse::Created().json(EnvelopeDto::from(envelope)))
-}
-
-fn invalid(field: &str, message: String) -> evalboard_persistence::StoreError {
-    let mut errors = ValidationErrors::default();
-    errors.push(field, message);
-    evalboard_persistence::StoreError::Invalid(errors)
 }
 
 /// Checks what can be checked without the database, every problem at once; the pack's life.

@@ -1,6 +1,6 @@
 //! `POST /datasets`: import a dataset file (MMLU-Pro JSON Lines or multiple-choice CSV).
 
-use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use evalboard_domain::{
     DatasetName,
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    body::read_body,
+    body::{media_type, read_body},
     dto::{DatasetDto, DatasetImportResponse},
     error::{ApiError, Problem, ProblemItem},
     params::shorten,
@@ -133,17 +133,7 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
             )),
         };
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type(req).unwrap_or_default();
     match essence.as_str() {
         "application/jsonl"
         | "application/x-jsonlines"
@@ -152,7 +142,7 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
         "text/csv" => Ok(ImportFormat::Csv),
         _ => Err(ApiError::UnsupportedMediaType(format!(
             "cannot tell the file format from Content-Type `{}`: send text/csv or application/jsonl, or add format=csv|jsonl",
-            shorten(content_type)
+            shorten(&essence)
         ))),
     }
 }

@@ -25,6 +25,7 @@ api_tests!(
     oversized_and_malformed_bodies_are_refused,
     a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying,
     an_envelope_not_as_issued_does_not_import,
+    the_same_bundle_sent_twice_at_once_makes_one_run,
 );
 
 /// What the helpers below need of a test app.
@@ -686,4 +687,21 @@ async fn an_envelope_not_as_issued_does_not_import(
 
     assert_eq!(run_count(&app).await, runs, "nothing was written");
     import_bundle(&app, &genuine).await.ok(201);
+}
+
+async fn the_same_bundle_sent_twice_at_once_makes_one_run(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(40));
+    let envelope = create_pack(&app, json!({"datasetName": "demo", "target": "t"})).await;
+    let answers: Vec<(u32, String)> = (1..=40).map(|s| (s, answer('A'))).collect();
+    let bundle = bundle(&envelope, &answers);
+    let runs = run_count(&app).await;
+    let (first, second) = tokio::join!(import_bundle(&app, &bundle), import_bundle(&app, &bundle));
+    let mut statuses = [first.status.as_u16(), second.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+    assert_eq!(first.json()["run"]["id"], second.json()["run"]["id"]);
+    assert_eq!(run_count(&app).await, runs + 1);
 }

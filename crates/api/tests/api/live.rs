@@ -573,5 +573,40 @@ async fn a_client_that_stops_reading_is_dropped_and_can_resume(db: TestDatabase)
 api_tests!(
     a_client_that_stops_reading_is_dropped_and_can_resume,
     the_folded_stream_equals_the_board,
-    resuming_where_the_outbox_cannot_serve_starts_with_reset
+    resuming_where_the_outbox_cannot_serve_starts_with_reset,
+    an_idle_stream_carries_heartbeats,
 );
+
+async fn an_idle_stream_carries_heartbeats(db: TestDatabase) {
+    let config = EventStreamConfig {
+        heartbeat: Duration::from_millis(50),
+        ..stream_config()
+    };
+    let server = LiveServer::start_with(db, false, config).await;
+    let reply = server.get("/runs/events").await;
+    assert_eq!(reply.status(), 200);
+    assert_eq!(
+        reply.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    // Nothing happens on the server: whatever arrives is keep-alive comments, which proxies
+    // see as traffic and clients ignore.
+    let mut body = reply.bytes_stream();
+    let mut seen = Vec::new();
+    while seen.windows(2).filter(|w| w == b"\n\n").count() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("a heartbeat within 5 s")
+            .unwrap()
+            .unwrap();
+        seen.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(seen).unwrap();
+    assert!(
+        text.split("\n\n")
+            .filter(|frame| !frame.is_empty())
+            .all(|frame| frame.starts_with(':')),
+        "only comments on an idle stream: {text:?}"
+    );
+    server.stop().await;
+}

@@ -636,7 +636,7 @@ fn text(
             problems.push(
                 format!("{at}/{field}"),
                 format!(
-                    "must be a string of 1 to {max_chars} characters, without control characters"
+                    "must be a string of 1 to {max_chars} characters, not blank, without control characters"
                 ),
             );
             None

@@ -71,6 +71,24 @@ fn immediate_transaction<T>(
 }
 
 impl Database {
+    /// Runs `call` on tokio's blocking pool, so that async tasks never wait on the database
+    /// (the engine, the event stream). A call that panicked reads as unavailable.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || call(&db))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Unavailable(format!(
+                    "database task failed: {e}"
+                )))
+            })
+    }
+}
+
+impl Database {
     /// Opens a pool on `url` (see [`DatabaseUrl::parse`]) and checks that a connection can be
     /// made. For SQLite, the file's directory is created when missing.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {

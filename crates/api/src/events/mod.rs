@@ -107,7 +107,7 @@ impl EventHub {
         config: EventStreamConfig,
         activity: Option<ActivityBoard>,
     ) -> Result<Self, StoreError> {
-        let start = blocking(&db, |db| db.event_horizon()).await?.last_id;
+        let start = db.blocking(|db| db.event_horizon()).await?.last_id;
         let (frames, _) = broadcast::channel(config.buffer.max(1));
         let hub = Self {
             inner: Arc::new(Inner {
@@ -138,17 +138,6 @@ impl EventHub {
     }
 }
 
-/// Runs a database call on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    db: &Database,
-    call: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || call(&db))
-        .await
-        .map_err(|_| StoreError::Unavailable("the server is shutting down".into()))?
-}
-
 /// Stored events after `after` (of one run, when given) as frames, at most `limit`.
 async fn frames_after(
     db: &Database,
@@ -156,7 +145,7 @@ async fn frames_after(
     run: Option<RunId>,
     limit: u32,
 ) -> Result<Vec<Frame>, StoreError> {
-    blocking(db, move |db| {
+    db.blocking(move |db| {
         Ok(db
             .events_after(after, run.as_ref(), limit)?
             .into_iter()
@@ -231,7 +220,7 @@ async fn prune(db: Database, retention: Duration) {
             return;
         };
         let cutoff = chrono::Utc::now() - age;
-        if let Err(error) = blocking(&db, move |db| db.prune_events(cutoff)).await {
+        if let Err(error) = db.blocking(move |db| db.prune_events(cutoff)).await {
             tracing::warn!(%error, "cannot prune old events");
         }
     }

@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use evalboard_domain::{ItemSnapshot, RunId};
 use evalboard_runner::ActivityBoard;
 
-use super::{Frame, Inner, blocking};
+use super::{Frame, Inner};
 use crate::dto::{ItemSnapshotDto, RunItemEventDto, preview_time};
 
 /// Sends a preview of each run's current item whenever its activity changed, every
@@ -35,7 +35,11 @@ pub(super) async fn run(inner: Arc<Inner>, activity: ActivityBoard) {
             let key = (run_id.clone(), sequence);
             if !items.contains_key(&key) {
                 let (run, db_key) = (run_id.clone(), sequence);
-                match blocking(&inner.db, move |db| db.item_snapshot(&run, db_key)).await {
+                match inner
+                    .db
+                    .blocking(move |db| db.item_snapshot(&run, db_key))
+                    .await
+                {
                     Ok(Some(item)) => {
                         items.insert(key.clone(), item);
                     }

@@ -10,7 +10,7 @@ use tokio::sync::{
     mpsc,
 };
 
-use super::{EventHub, Frame, Inner, blocking, frames_after};
+use super::{EventHub, Frame, Inner, frames_after};
 use crate::dto::ResetEventDto;
 
 /// Where a subscriber's stream begins.
@@ -34,7 +34,7 @@ pub(crate) async fn subscribe(
     // Subscribe before reading the horizon: what is committed from here on is either read
     // from the database while catching up or received, and duplicates are skipped by id.
     let live = hub.inner.frames.subscribe();
-    let horizon = blocking(&hub.inner.db, |db| db.event_horizon()).await?;
+    let horizon = hub.inner.db.blocking(|db| db.event_horizon()).await?;
     let (cursor, reset) = match start {
         Start::Now => (horizon.last_id, None),
         Start::After(seen) if horizon.can_resume_from(seen) => (seen, None),

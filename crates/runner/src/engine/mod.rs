@@ -192,21 +192,6 @@ impl EngineHandle {
     }
 }
 
-/// Runs a blocking database call off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    db: &Database,
-    call: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || call(&db))
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError::Unavailable(format!(
-                "database task failed: {e}"
-            )))
-        })
-}
-
 fn now() -> Timestamp {
     truncate_to_micros(Utc::now())
 }
@@ -231,9 +216,9 @@ async fn renew(shared: Arc<Shared>) {
         if items.is_empty() {
             continue;
         }
-        let renewal = blocking(&shared.db, move |db| {
-            db.renew_leases(&worker, &items, until)
-        });
+        let renewal = shared
+            .db
+            .blocking(move |db| db.renew_leases(&worker, &items, until));
         if let Err(error) = renewal.await {
             tracing::warn!(%error, "cannot renew claims");
         }
@@ -280,7 +265,12 @@ impl Dispatcher {
 
     async fn run(mut self) {
         let worker = self.shared.config.worker.clone();
-        match blocking(&self.shared.db, move |db| db.expire_leases(&worker, now())).await {
+        match self
+            .shared
+            .db
+            .blocking(move |db| db.expire_leases(&worker, now()))
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 items = n,
@@ -433,29 +423,32 @@ impl Dispatcher {
             let worker = shared.config.worker.clone();
             let lease = chrono::Duration::from_std(shared.config.lease).unwrap_or_default();
             let id = run_id.clone();
-            let claim = blocking(&shared.db, move |db| {
-                let at = now();
-                db.claim_items(
-                    &id,
-                    ClaimRequest {
-                        worker: &worker,
-                        lease_until: at + lease,
-                        max,
-                        at,
-                    },
-                )
-            })
-            .await;
+            let claim = shared
+                .db
+                .blocking(move |db| {
+                    let at = now();
+                    db.claim_items(
+                        &id,
+                        ClaimRequest {
+                            worker: &worker,
+                            lease_until: at + lease,
+                            max,
+                            at,
+                        },
+                    )
+                })
+                .await;
             Event::Claimed(run_id, claim.map(|c| c.items))
         });
     }
 
     /// Looks at every active run: stops what is being canceled, starts work on the rest.
     async fn poll(&mut self) -> Result<(), StoreError> {
-        let (schedulable, canceling) = blocking(&self.shared.db, |db| {
-            Ok((db.runs_to_schedule()?, db.runs_being_canceled()?))
-        })
-        .await?;
+        let (schedulable, canceling) = self
+            .shared
+            .db
+            .blocking(|db| Ok((db.runs_to_schedule()?, db.runs_being_canceled()?)))
+            .await?;
         for run in &canceling {
             match self.runs.get(&run.id) {
                 Some(flight) => {

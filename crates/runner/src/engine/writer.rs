@@ -9,7 +9,7 @@ use evalboard_domain::{RunId, truncate_to_micros};
 use evalboard_persistence::{Outcome, StoreError};
 use tokio::sync::mpsc;
 
-use super::{Shared, blocking};
+use super::Shared;
 
 /// What workers and the dispatcher ask the writer to store, in order.
 #[derive(Debug)]
@@ -141,7 +141,7 @@ async fn persist<T: Send + 'static>(
     let mut delay = Duration::from_millis(100);
     loop {
         let attempt = Arc::clone(&write);
-        match blocking(&shared.db, move |db| attempt(db)).await {
+        match shared.db.blocking(move |db| attempt(db)).await {
             Ok(value) => return Some(value),
             Err(StoreError::Unavailable(reason)) if !shared.stopping() => {
                 tracing::warn!(%reason, "cannot {what} yet; retrying in {delay:?}");

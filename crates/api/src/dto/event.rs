@@ -108,13 +108,7 @@ impl From<RunEvent> for EventPayload {
             } => EventPayload::Status(RunStatusEventDto {
                 run_id,
                 status: run.status.as_str().to_owned(),
-                run: RunDto {
-                    id: run.id.to_string(),
-                    provider_name: run.provider_name,
-                    dataset_name: run.dataset_name,
-                    model_name: run.model_name,
-                    status: run.status.as_str().to_owned(),
-                },
+                run: RunDto::from(run),
                 previous_status: previous.map(|s| s.as_str().to_owned()),
                 lifecycle: LifecycleDto::from(&lifecycle),
                 at,

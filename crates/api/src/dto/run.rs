@@ -1,7 +1,7 @@
 //! Runs as the API shows them: the spec's `run`, `progress`, `lifecycle` and item snapshots, and
 //! the detail and page shapes built from them.
 
-use evalboard_domain::{ItemSnapshot, Lifecycle, Progress, Run};
+use evalboard_domain::{ItemSnapshot, Lifecycle, Progress, Run, RunHeader};
 use evalboard_persistence::ActiveRun;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -186,6 +186,18 @@ impl From<&Run> for RunDto {
             provider_name: run.provider_name.clone(),
             dataset_name: run.dataset_name.clone(),
             model_name: run.model_name.clone(),
+            status: run.status.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<RunHeader> for RunDto {
+    fn from(run: RunHeader) -> Self {
+        Self {
+            id: run.id.to_string(),
+            provider_name: run.provider_name,
+            dataset_name: run.dataset_name,
+            model_name: run.model_name,
             status: run.status.as_str().to_owned(),
         }
     }

@@ -57,16 +57,10 @@ pub(crate) async fn subscribe(
             cursor,
             run,
         };
-        if let Some(reason) = reset {
-            let payload = ResetEventDto {
-                reason: reason.to_owned(),
-                last_event_id: cursor,
-            };
-            let json = serde_json::to_string(&payload).expect("payloads are plain data");
-            let reset = sse::Data::new(json).event("reset").id(cursor.to_string());
-            if !feed.send(reset.into()).await {
-                return;
-            }
+        if let Some(reason) = reset
+            && !feed.send_reset(reason).await
+        {
+            return;
         }
         if feed.catch_up().await {
             feed.follow(live).await;
@@ -84,19 +78,47 @@ struct Feed {
 }
 
 impl Feed {
+    /// Tells the client to refetch the board, and continues from the cursor (which the
+    /// caller set to where the stored events now begin).
+    async fn send_reset(&mut self, reason: &str) -> bool {
+        let payload = ResetEventDto {
+            reason: reason.to_owned(),
+            last_event_id: self.cursor,
+        };
+        let json = serde_json::to_string(&payload).expect("payloads are plain data");
+        let reset = sse::Data::new(json)
+            .event("reset")
+            .id(self.cursor.to_string());
+        self.send(reset.into()).await
+    }
+
     /// Sends what the database has after the cursor. False when the subscriber is gone.
     async fn catch_up(&mut self) -> bool {
         let page = self.inner.config.page;
         loop {
-            let frames =
-                match frames_after(&self.inner.db, self.cursor, self.run.clone(), page).await {
-                    Ok(frames) => frames,
-                    Err(error) => {
-                        // Ending the stream makes the client reconnect with its Last-Event-ID.
-                        tracing::warn!(%error, "cannot read events for a subscriber");
-                        return false;
-                    }
-                };
+            let read = async {
+                let frames =
+                    frames_after(&self.inner.db, self.cursor, self.run.clone(), page).await?;
+                // Events after the cursor may have been pruned while this subscriber was
+                // catching up; the page would then skip them without a word.
+                let horizon = self.inner.db.blocking(|db| db.event_horizon()).await?;
+                Ok::<_, StoreError>((frames, horizon))
+            };
+            let (frames, horizon) = match read.await {
+                Ok(read) => read,
+                Err(error) => {
+                    // Ending the stream makes the client reconnect with its Last-Event-ID.
+                    tracing::warn!(%error, "cannot read events for a subscriber");
+                    return false;
+                }
+            };
+            if horizon.pruned_through > self.cursor {
+                self.cursor = horizon.last_id;
+                if !self.send_reset("pruned").await {
+                    return false;
+                }
+                continue;
+            }
             let full = frames.len() == page as usize;
             for frame in frames {
                 if !self.send_stored(&frame).await {
@@ -211,6 +233,75 @@ mod tests {
             data: sse::Data::new("{}").event("run_progress"),
             preview: false,
         })
+    }
+
+    /// Stores a run (and so its first events) of a one-item dataset.
+    fn store_run(db: &TestDatabase) {
+        use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
+        let name = DatasetName::parse("tiny").unwrap();
+        let now = evalboard_domain::truncate_to_micros(chrono::Utc::now());
+        let items = [DatasetItem {
+            id: "q1".into(),
+            category: "math".into(),
+            question: "1 + 1?".into(),
+            choices: vec!["2".into(), "3".into()],
+            answer: AnswerKey::from_letter("A").unwrap(),
+            explanation: None,
+            source: None,
+        }];
+        db.import_dataset(evalboard_persistence::DatasetImport {
+            name: &name,
+            items: &items,
+            at: now,
+        })
+        .unwrap();
+        db.create_run(evalboard_persistence::NewRun {
+            provider_name: "Simulated",
+            model_name: "sim-1",
+            dataset_name: "tiny",
+            settings: &RunSettings::default(),
+            idempotency: None,
+            at: now,
+        })
+        .unwrap();
+    }
+
+    #[actix_web::test]
+    async fn events_pruned_while_catching_up_are_announced_with_a_reset() {
+        let db = TestDatabase::sqlite();
+        for _ in 0..3 {
+            store_run(&db);
+        }
+        let seen = db.event_horizon().unwrap().last_id;
+        assert!(seen >= 3);
+        // The subscriber has seen the first event; then everything so far is pruned, and more
+        // is stored, before it reads its first page.
+        db.prune_events(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .unwrap();
+        store_run(&db);
+        let horizon = db.event_horizon().unwrap();
+        assert!(horizon.pruned_through >= seen);
+
+        let inner = inner(&db, 64);
+        let (mut feed, mut sent) = feed(&inner, 64, 1, None);
+        assert!(feed.catch_up().await);
+        let sse::Event::Data(reset) = sent.try_recv().unwrap() else {
+            panic!("a data event")
+        };
+        let shown = format!("{reset:?}");
+        assert!(
+            shown.contains("reset") && shown.contains("pruned"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("id: Some(\"{}\")", horizon.last_id)),
+            "{shown}"
+        );
+        assert_eq!(feed.cursor, horizon.last_id);
+        assert!(
+            sent.try_recv().is_err(),
+            "nothing from before the reset is sent after it"
+        );
     }
 
     #[actix_web::test]

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -175,22 +175,27 @@ pub fn verify_bundle(
             }
         }
     });
-    if let Some(pack) = &pack {
-        if now > pack.expires_at {
-            problems.push(
-                "/envelope",
-                format!(
-                    "the pack expired at {}; ask for a new pack",
-                    pack.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
-                ),
-            );
-        }
-        if pack.items.is_empty() || pack.items.len() > MAX_PACK_ITEMS {
+    // A pack whose size breaks the bounds is reported and not used to check the captures.
+    let pack = pack.filter(|pack| {
+        let sized = (1..=MAX_PACK_ITEMS).contains(&pack.items.len());
+        if !sized {
             problems.push(
                 "/envelope/payload",
                 format!("a pack holds 1 to {MAX_PACK_ITEMS} items"),
             );
         }
+        sized
+    });
+    if let Some(pack) = &pack
+        && now > pack.expires_at
+    {
+        problems.push(
+            "/envelope",
+            format!(
+                "the pack expired at {}; ask for a new pack",
+                pack.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        );
     }
 
     let harness = match root.get("harness") {
@@ -215,8 +220,8 @@ pub fn verify_bundle(
                 problems.push(
                     "/captures",
                     format!(
-                        "holds {} captures, more than the {most} items of the pack (only the first \
-                         {most} are examined)",
+                        "holds {} capture(s), more than the {most} item(s) of the pack (only the \
+                         first {most} are examined)",
                         list.len()
                     ),
                 );
@@ -496,24 +501,13 @@ fn chunks(
             continue;
         };
         unknown_fields(object, &here, &["offset", "text", "at"], problems);
-        let offset = match required(object, &here, "offset", problems) {
-            Some(value) => match value.as_u64() {
-                Some(offset) if response_chars.is_none_or(|n| offset <= n) => Some(offset),
-                Some(_) => {
-                    problems.push(
-                        format!("{here}/offset"),
-                        "is past the end of the response text",
-                    );
-                    None
-                }
-                None => {
-                    problems.push(format!("{here}/offset"), "must be a whole number from 0");
-                    None
-                }
-            },
-            None => None,
-        };
-        if let (Some(offset), Some(before)) = (offset, previous)
+        let written = required(object, &here, "offset", problems).map(Value::as_u64);
+        if written == Some(None) {
+            problems.push(format!("{here}/offset"), "must be a whole number from 0");
+        }
+        let written = written.flatten();
+        // Order is checked on the offsets as written, in bounds or not.
+        if let (Some(offset), Some(before)) = (written, previous)
             && offset < before
         {
             problems.push(
@@ -521,7 +515,17 @@ fn chunks(
                 "is before the previous chunk's: chunks are in the order they appeared",
             );
         }
-        previous = offset.or(previous);
+        previous = written.or(previous);
+        let offset = match written {
+            Some(offset) if response_chars.is_some_and(|n| offset > n) => {
+                problems.push(
+                    format!("{here}/offset"),
+                    "is past the end of the response text",
+                );
+                None
+            }
+            other => other,
+        };
         let text = match required(object, &here, "text", problems) {
             Some(Value::String(text))
                 if text.len() <= MAX_RESPONSE_BYTES && !text.contains('\0') =>
@@ -653,11 +657,12 @@ fn time(
 ) -> Option<DateTime<Utc>> {
     let value = required(object, at, field, problems)?;
     match value.as_str().map(DateTime::parse_from_rfc3339) {
-        Some(Ok(time)) => Some(time.with_timezone(&Utc)),
+        // A leap second (`:60`) would be stored and shown as such, which many readers refuse.
+        Some(Ok(time)) if time.nanosecond() < 1_000_000_000 => Some(time.with_timezone(&Utc)),
         _ => {
             problems.push(
                 format!("{at}/{field}"),
-                "must be an RFC 3339 time, e.g. 2026-11-29T10:15:30.250Z",
+                "must be an RFC 3339 time without a leap second, e.g. 2026-11-29T10:15:30.250Z",
             );
             None
         }

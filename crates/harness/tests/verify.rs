@@ -233,7 +233,7 @@ fn captures_that_do_not_match_the_pack_are_each_reported() {
     bundle["captures"].as_array_mut().unwrap().push(extra);
     let found = problems(&bundle);
     assert!(
-        has(&found, "/captures", "more than the 3 items"),
+        has(&found, "/captures", "more than the 3 item(s)"),
         "{found:?}"
     );
     assert!(!found.iter().any(|p| p.pointer.starts_with("/captures/3")));
@@ -391,5 +391,32 @@ fn the_digest_does_not_depend_on_the_order_of_the_captures() {
     assert_eq!(
         verify(&bundle).unwrap().digest,
         verify(&reordered).unwrap().digest
+    );
+}
+
+#[test]
+fn chunk_order_is_checked_on_offsets_as_written_and_leap_seconds_are_refused() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    let capture = &mut bundle["captures"][0];
+    capture["responseText"] = json!("ab");
+    capture["chunks"] = json!([
+        {"offset": 0, "text": "a", "at": "2026-11-29T10:30:01Z"},
+        {"offset": 3, "text": "b", "at": "2026-11-29T10:30:02Z"},
+        {"offset": 1, "text": "b", "at": "2026-11-29T10:30:03Z"},
+    ]);
+    capture["startedAt"] = json!("2026-11-29T10:29:60Z");
+    let found = problems(&bundle);
+    assert!(
+        has(&found, "/captures/0/chunks/1/offset", "past the end"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/0/chunks/2/offset", "before the previous"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "/captures/0/startedAt", "leap second"),
+        "{found:?}"
     );
 }

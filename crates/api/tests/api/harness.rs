@@ -263,11 +263,17 @@ async fn bad_pack_requests_are_refused_with_every_problem(
     let problem = app
         .post_json(
             "/browser-harness/packs",
-            &json!({"datasetName": "nope", "target": "x"}),
+            &json!({"datasetName": "nope", "target": "bad target"}),
         )
         .await
         .problem(422);
-    assert_eq!(problem["errors"][0]["field"], "datasetName");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["target", "datasetName"], "both, at once");
     let problem = app
         .post_json(
             "/browser-harness/packs",

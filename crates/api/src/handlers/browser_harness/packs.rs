@@ -51,17 +51,21 @@ pub(crate) async fn create_pack(
         .clone()
         .map(Into::into)
         .unwrap_or_default();
-    let expires_in = validate(&request, &selection)?;
+    let (expires_in, mut errors) = validate(&request, &selection);
     // Signing happens beside the database work, off the request workers.
     let harness = state.harness()?;
     let envelope = state
         .with_db(move |db| {
-            let dataset = db.find_dataset(&request.dataset_name)?.ok_or_else(|| {
-                StoreError::invalid(
+            // The dataset is looked up even when other fields are wrong: every problem at once.
+            let dataset = db.find_dataset(&request.dataset_name)?;
+            if dataset.is_none() && errors.0.iter().all(|e| e.field != "datasetName") {
+                errors.push(
                     "datasetName",
                     format!("no dataset is named `{}`", shorten(&request.dataset_name)),
-                )
-            })?;
+                );
+            }
+            errors.into_result().map_err(StoreError::Invalid)?;
+            let dataset = dataset.expect("a missing dataset is an error above");
             let items = db.dataset_items(&dataset.id)?;
             let chosen = selection
                 .apply(
@@ -110,8 +114,11 @@ pub(crate) async fn create_pack(
     Ok(HttpResponse::Created().json(EnvelopeDto::from(envelope)))
 }
 
-/// Checks what can be checked without the database, every problem at once; the pack's life.
-fn validate(request: &CreatePackRequest, selection: &ItemSelection) -> Result<Duration, ApiError> {
+/// Checks what can be checked without the database: the pack's life, and every problem found.
+fn validate(
+    request: &CreatePackRequest,
+    selection: &ItemSelection,
+) -> (Duration, ValidationErrors) {
     let mut errors = ValidationErrors::default();
     if DatasetName::parse(&request.dataset_name).is_err() {
         errors.push(
@@ -138,6 +145,5 @@ fn validate(request: &CreatePackRequest, selection: &ItemSelection) -> Result<Du
         );
     }
     selection.validate("selection", &mut errors);
-    errors.into_result().map_err(ApiError::invalid)?;
-    Ok(Duration::seconds(seconds as i64))
+    (Duration::seconds(seconds as i64), errors)
 }

@@ -1,17 +1,17 @@
 //! `verify_bundle` against garbage and tampering: it never panics, whatever the body, and no
 //! change to the signed part of a genuine bundle (payload type, payload, signature) verifies.
 
+mod common;
+
 use std::sync::LazyLock;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use evalboard_domain::{AnswerKey, DatasetItem};
+use chrono::Duration;
 use evalboard_harness::{
-    BundleError, KeyRing, KeyStatus, PackDataset, PackPayload, PackSigner, TrustedKey,
-    VerifiedBundle, verify_bundle,
+    BundleError, KeyRing, PackPayload, PackSigner, VerifiedBundle, verify_bundle,
 };
 use proptest::{prelude::*, sample::Index};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// Field names of every level of a bundle, so that generated objects reach past the checks for
 /// unknown fields.
@@ -57,61 +57,11 @@ const STRINGS: &[&str] = &[
     "~/",
 ];
 
-static SIGNER: LazyLock<PackSigner> = LazyLock::new(|| PackSigner::from_seed(&[42; 32]));
-static RING: LazyLock<KeyRing> =
-    LazyLock::new(|| KeyRing::new([TrustedKey::new(SIGNER.public_key(), KeyStatus::Active)]));
-static PACK: LazyLock<PackPayload> = LazyLock::new(|| {
-    let items: Vec<DatasetItem> = (0..3)
-        .map(|i| DatasetItem {
-            id: format!("q{i}"),
-            category: "math".into(),
-            question: format!("What is {i} × 2?"),
-            choices: vec![format!("{}", i * 2), format!("{}", i + 2), "0".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
-            explanation: None,
-            source: None,
-        })
-        .collect();
-    PackPayload::build(
-        "pack-robustness".into(),
-        issued(),
-        issued() + Duration::days(7),
-        PackDataset {
-            name: "demo".into(),
-            version: 1,
-            digest: "sha256:00".into(),
-        },
-        "chatgpt-web".into(),
-        &items,
-    )
-});
+static SIGNER: LazyLock<PackSigner> = LazyLock::new(common::signer);
+static RING: LazyLock<KeyRing> = LazyLock::new(common::ring);
+static PACK: LazyLock<PackPayload> = LazyLock::new(|| common::pack(3));
 /// A genuine bundle: the first two of three items captured.
-static BUNDLE: LazyLock<Value> = LazyLock::new(|| {
-    let captures: Vec<Value> = PACK
-        .items
-        .iter()
-        .take(2)
-        .map(|item| {
-            json!({
-                "sequence": item.sequence,
-                "promptSha256": item.prompt_sha256,
-                "responseText": "Let me think. The answer is (A).",
-                "startedAt": "2026-11-29T10:30:00Z",
-                "finishedAt": "2026-11-29T10:30:04.500Z",
-                "chunks": [
-                    {"offset": 0, "text": "Let me think.", "at": "2026-11-29T10:30:01Z"},
-                    {"offset": 13, "text": " The answer is (A).", "at": "2026-11-29T10:30:04Z"}
-                ],
-                "page": {"url": "https://chat.example/c/1", "title": "Chat"}
-            })
-        })
-        .collect();
-    json!({
-        "envelope": PACK.sign(&SIGNER),
-        "harness": {"name": "test-harness", "version": "1.0.0", "userAgent": "Mozilla/5.0"},
-        "captures": captures,
-    })
-});
+static BUNDLE: LazyLock<Value> = LazyLock::new(|| common::bundle(&PACK, &SIGNER, 2));
 /// Every JSON Pointer into the genuine bundle but the root.
 static POINTERS: LazyLock<Vec<String>> = LazyLock::new(|| {
     fn walk(value: &Value, at: String, out: &mut Vec<String>) {
@@ -135,16 +85,8 @@ static POINTERS: LazyLock<Vec<String>> = LazyLock::new(|| {
     out
 });
 
-fn issued() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    issued() + Duration::hours(2)
-}
-
 fn verify(body: &[u8]) -> Result<VerifiedBundle, BundleError> {
-    verify_bundle(body, &RING, now())
+    verify_bundle(body, &RING, common::now())
 }
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -196,7 +138,8 @@ fn object_of(fields: Vec<(&'static str, BoxedStrategy<Value>)>) -> impl Strategy
 fn time() -> BoxedStrategy<Value> {
     prop_oneof![
         prop::sample::select(&STRINGS[2..8]).prop_map(Value::from),
-        (0i64..20_000).prop_map(|s| Value::from((issued() + Duration::seconds(s)).to_rfc3339())),
+        (0i64..20_000)
+            .prop_map(|s| Value::from((common::issued() + Duration::seconds(s)).to_rfc3339())),
     ]
     .boxed()
 }

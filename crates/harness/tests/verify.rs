@@ -1,87 +1,14 @@
 //! Verifying capture bundles: the genuine one, and every way of tampering with it.
 
+mod common;
+
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use evalboard_domain::{AnswerKey, DatasetItem};
+use chrono::Duration;
+use common::{bundle, issued, now, pack, ring, signer};
 use evalboard_harness::{
-    BundleError, KeyRing, KeyStatus, PackDataset, PackPayload, PackSigner, Problem, TrustedKey,
-    verify_bundle,
+    BundleError, KeyRing, KeyStatus, PackSigner, Problem, TrustedKey, verify_bundle,
 };
 use serde_json::{Value, json};
-
-fn items(n: usize) -> Vec<DatasetItem> {
-    (0..n)
-        .map(|i| DatasetItem {
-            id: format!("q{i}"),
-            category: "math".into(),
-            question: format!("What is {i} + 1?"),
-            choices: vec![format!("{}", i + 1), format!("{}", i + 2), "0".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
-            explanation: None,
-            source: None,
-        })
-        .collect()
-}
-
-fn issued() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap()
-}
-
-fn pack(n: usize) -> PackPayload {
-    PackPayload::build(
-        "pack-test".into(),
-        issued(),
-        issued() + Duration::days(7),
-        PackDataset {
-            name: "demo".into(),
-            version: 1,
-            digest: "sha256:00".into(),
-        },
-        "chatgpt-web".into(),
-        &items(n),
-    )
-}
-
-fn signer() -> PackSigner {
-    PackSigner::from_seed(&[42; 32])
-}
-
-fn ring() -> KeyRing {
-    KeyRing::new([TrustedKey::new(signer().public_key(), KeyStatus::Active)])
-}
-
-fn now() -> DateTime<Utc> {
-    issued() + Duration::hours(2)
-}
-
-/// A bundle of captures for the first `captured` items of a signed `pack`.
-fn bundle(pack: &PackPayload, signer: &PackSigner, captured: usize) -> Value {
-    let envelope = pack.sign(signer);
-    let captures: Vec<Value> = pack
-        .items
-        .iter()
-        .take(captured)
-        .map(|item| {
-            json!({
-                "sequence": item.sequence,
-                "promptSha256": item.prompt_sha256,
-                "responseText": "Let me think. The answer is (A).",
-                "startedAt": "2026-11-29T10:30:00Z",
-                "finishedAt": "2026-11-29T10:30:04.500Z",
-                "chunks": [
-                    {"offset": 0, "text": "Let me think.", "at": "2026-11-29T10:30:01Z"},
-                    {"offset": 13, "text": " The answer is (A).", "at": "2026-11-29T10:30:04Z"}
-                ],
-                "page": {"url": "https://chat.example/c/1", "title": "Chat"}
-            })
-        })
-        .collect();
-    json!({
-        "envelope": envelope,
-        "harness": {"name": "test-harness", "version": "1.0.0", "userAgent": "Mozilla/5.0"},
-        "captures": captures,
-    })
-}
 
 fn verify(bundle: &Value) -> Result<evalboard_harness::VerifiedBundle, BundleError> {
     verify_bundle(&serde_json::to_vec(bundle).unwrap(), &ring(), now())

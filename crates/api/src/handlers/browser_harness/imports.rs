@@ -52,12 +52,6 @@ pub(crate) async fn import_captures(
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
     let harness = state.harness()?;
-    // A bundle is read whole and parsed into a tree several times its size: bound how many
-    // are in memory at once.
-    let _turn = IMPORTS
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     let body = read_body(
         &req,
         payload,
@@ -65,6 +59,13 @@ pub(crate) async fn import_captures(
         "the bundle is larger than 32 MiB",
     )
     .await?;
+    // A bundle is parsed into a tree several times its size, then stored in one transaction:
+    // bound how many are at it at once. (The turn is taken after the upload, so that slow
+    // uploads cannot hold it.)
+    let _turn = IMPORTS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     // Parsing and checking thousands of captures is CPU work: off the request workers.
     let checked = web::block(move || verify_bundle(&body, harness.ring(), Utc::now()))
         .await

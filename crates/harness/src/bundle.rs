@@ -231,6 +231,7 @@ pub fn verify_bundle(
             for (index, value) in list.iter().take(most).enumerate() {
                 // Past the reporting bound, examining more captures only costs time.
                 if problems.is_full() {
+                    problems.stop();
                     break;
                 }
                 let at = format!("/captures/{index}");

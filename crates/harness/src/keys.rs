@@ -220,10 +220,10 @@ impl TrustedKey {
 /// Reads a public key published as the standard base64 of its 32 raw bytes.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     // The text is not echoed: a private key pasted here by mistake must not reach a log.
-    let refused = |_| KeyError::NotAPublicKey(format!("{} characters", text.chars().count()));
-    let bytes = BASE64.decode(text.trim()).map_err(|_| refused(()))?;
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| refused(()))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| refused(()))
+    let refused = || KeyError::NotAPublicKey(format!("{} characters", text.chars().count()));
+    let bytes = BASE64.decode(text.trim()).map_err(|_| refused())?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| refused())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| refused())
 }
 
 /// The public keys a verifier trusts: the active key and any retired ones.

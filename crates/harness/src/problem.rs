@@ -39,6 +39,8 @@ impl fmt::Display for Problem {
 pub(crate) struct Problems {
     found: Vec<Problem>,
     more: usize,
+    /// The walk stopped with parts of the document not examined.
+    stopped: bool,
 }
 
 /// Most problems reported for one document; the rest are counted.
@@ -58,6 +60,11 @@ impl Problems {
         self.found.len() >= MAX_REPORTED_PROBLEMS
     }
 
+    /// Records that the walk stopped early: the list says so at its end.
+    pub(crate) fn stop(&mut self) {
+        self.stopped = true;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
@@ -67,6 +74,11 @@ impl Problems {
             self.found.push(Problem::new(
                 "",
                 format!("and at least {} more problem(s) not listed", self.more),
+            ));
+        } else if self.stopped {
+            self.found.push(Problem::new(
+                "",
+                "the rest of the document was not examined: there may be more problems",
             ));
         }
         self.found

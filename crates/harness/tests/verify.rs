@@ -293,7 +293,7 @@ fn a_capture_with_a_malformed_field_still_has_its_other_problems_reported() {
 }
 
 #[test]
-fn nul_characters_are_refused_where_text_is_stored() {
+fn nul_characters_are_refused_in_every_text_field() {
     let pack = pack(1);
     let mut bundle = bundle(&pack, &signer(), 1);
     bundle["captures"][0]["responseText"] = json!("The answer is (A).\u{0}");
@@ -346,4 +346,19 @@ fn chunk_order_is_checked_on_offsets_as_written_and_leap_seconds_are_refused() {
         has(&found, "/captures/0/startedAt", "leap second"),
         "{found:?}"
     );
+}
+
+#[test]
+fn a_walk_stopped_at_the_problem_bound_says_so() {
+    let pack = pack(1_001);
+    let mut bundle = bundle(&pack, &signer(), 1_001);
+    // One problem per capture: exactly the bound after 1,000 captures, one left unexamined.
+    for capture in bundle["captures"].as_array_mut().unwrap() {
+        capture["promptSha256"] = json!("0".repeat(64));
+    }
+    let found = problems(&bundle);
+    assert_eq!(found.len(), 1_001);
+    let last = found.last().unwrap();
+    assert_eq!(last.pointer, "");
+    assert!(last.message.contains("not examined"), "{last}");
 }

@@ -78,8 +78,8 @@ struct Feed {
 }
 
 impl Feed {
-    /// Tells the client to refetch the board, and continues from the cursor (which the
-    /// caller set to where the stored events now begin).
+    /// Tells the client to refetch the board; the stream continues after the cursor, which
+    /// the caller set to the newest stored event.
     async fn send_reset(&mut self, reason: &str) -> bool {
         let payload = ResetEventDto {
             reason: reason.to_owned(),

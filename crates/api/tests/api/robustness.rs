@@ -104,6 +104,43 @@ async fn no_bad_request_is_a_server_error(db: TestDatabase) {
             reply.status
         );
     }
+    // Pack requests with hostile names: a clear 4xx, never a database error.
+    let packs: [&[u8]; 4] = [
+        b"{\"datasetName\": \"a\\u0000b\", \"target\": \"t\"}",
+        b"{\"datasetName\": \"a\\u0000b\", \"target\": \"\\u0000\"}",
+        b"{\"datasetName\": \"Demo\", \"target\": \"t\", \"selection\": {\"categories\": [\"\\u0000\"]}}",
+        b"{\"datasetName\": \"\\ud800\", \"target\": \"t\"}",
+    ];
+    for body in packs {
+        let reply = app
+            .call(
+                TestRequest::post()
+                    .uri("/browser-harness/packs")
+                    .insert_header(("content-type", "application/json"))
+                    .set_payload(body.to_vec()),
+            )
+            .await;
+        assert!(
+            reply.status.is_client_error(),
+            "{}: {}",
+            String::from_utf8_lossy(body),
+            reply.status
+        );
+    }
+    // An unreadable Content-Type is not taken for a missing one.
+    let reply = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header((
+                    "content-type",
+                    actix_web::http::header::HeaderValue::from_bytes(b"application/\xffjson")
+                        .unwrap(),
+                ))
+                .set_payload("{}"),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 415);
     for body in [
         b"\x00\x01\x02".to_vec(),
         vec![b'{'; 10_000],

@@ -24,7 +24,9 @@ pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Import a capture bundle: the pack's envelope as issued, what the page answered to its
 /// prompts, and the harness that recorded it. The signature, key, expiry and every capture are
-/// checked; any problem is a 422 listing all of them by JSON Pointer, and nothing is written.
+/// checked; any problem is a 422 listing all of them by JSON Pointer, and nothing is written —
+/// unless this very bundle was imported before, which answers 200 with its run even when it no
+/// longer verifies (its pack expired since).
 /// A valid bundle becomes a completed run (provider `Browser Harness`, the pack's target as
 /// model) whose captured items are judged by the choice judge and whose other items are
 /// `failed` as not captured. The same bundle sent again answers 200 with the run it made.
@@ -140,9 +142,10 @@ fn run_response(mut status: HttpResponseBuilder, run: &Run, unparsed: u64) -> Ht
 /// `Content-Type` is taken as JSON.
 fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     match media_type(req) {
-        None => Ok(()),
+        None if !req.headers().contains_key(header::CONTENT_TYPE) => Ok(()),
         Some(media) if media == "application/json" || media.ends_with("+json") => Ok(()),
-        Some(_) => Err(ApiError::UnsupportedMediaType(
+        // Another type, or a header that is not readable text.
+        _ => Err(ApiError::UnsupportedMediaType(
             "a capture bundle is sent as application/json".into(),
         )),
     }

@@ -52,20 +52,29 @@ pub(crate) async fn create_pack(
         .map(Into::into)
         .unwrap_or_default();
     let (expires_in, mut errors) = validate(&request, &selection);
-    // Signing happens beside the database work, off the request workers.
-    let harness = state.harness()?;
-    let envelope = state
-        .with_db(move |db| {
-            // The dataset is looked up even when other fields are wrong: every problem at once.
-            let dataset = db.find_dataset(&request.dataset_name)?;
-            if dataset.is_none() && errors.0.iter().all(|e| e.field != "datasetName") {
+    // The dataset is looked up even when other fields are wrong, so that every problem is
+    // reported at once; but only under a valid name (one the database can be asked about).
+    let dataset = match DatasetName::parse(&request.dataset_name) {
+        Ok(name) => {
+            let found = state
+                .with_db(move |db| db.find_dataset(name.as_str()))
+                .await?;
+            if found.is_none() {
                 errors.push(
                     "datasetName",
                     format!("no dataset is named `{}`", shorten(&request.dataset_name)),
                 );
             }
-            errors.into_result().map_err(StoreError::Invalid)?;
-            let dataset = dataset.expect("a missing dataset is an error above");
+            found
+        }
+        Err(_) => None,
+    };
+    errors.into_result().map_err(ApiError::invalid)?;
+    let dataset = dataset.expect("a missing dataset is an error above");
+    let harness = state.harness()?;
+    // Signing happens beside the database work, off the request workers.
+    let envelope = state
+        .with_db(move |db| {
             let items = db.dataset_items(&dataset.id)?;
             let chosen = selection
                 .apply(

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -147,7 +148,8 @@ pub fn verify_bundle(
             problems.push("/envelope", "is required");
             None
         }
-        Some(envelope) => match serde_json::from_value::<Envelope>(envelope.clone()) {
+        // Read from the tree in place: the payload can be tens of megabytes.
+        Some(envelope) => match Envelope::deserialize(envelope) {
             Err(error) => {
                 // serde quotes the offending value, which may be huge: say enough to find it.
                 let said: String = error.to_string().chars().take(200).collect();

@@ -10,9 +10,7 @@ use evalboard_persistence::IssuedPack;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{
-    Reply, TestApp, api_tests, app, import, items, now, retired_key, signing_key,
-};
+use crate::support::{Reply, TestApp, api_tests, app, import, items, retired_key, signing_key};
 
 api_tests!(
     keys_are_published_without_anything_private,
@@ -612,7 +610,6 @@ async fn oversized_and_malformed_bodies_are_refused(
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["/envelope", "/harness", "/captures"]);
-    let _ = now();
 }
 
 async fn a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying(

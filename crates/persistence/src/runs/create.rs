@@ -2,7 +2,7 @@
 //! and the idempotency key, all in one transaction.
 
 use chrono::NaiveDateTime;
-use diesel::{prelude::*, result::DatabaseErrorKind};
+use diesel::prelude::*;
 use evalboard_domain::{
     ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
 };
@@ -85,16 +85,15 @@ impl Database {
     /// the dataset is unknown or the selection is invalid ([`StoreError::Invalid`]), or when the
     /// idempotency key was used for a different request ([`StoreError::Conflict`]).
     pub fn create_run(&self, new: NewRun<'_>) -> Result<CreatedRun, StoreError> {
-        match self.write(|conn| create_in(conn, &new)) {
-            // Another request with the same key committed first: answer with its run.
-            Err(StoreError::Query(diesel::result::Error::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) if new.idempotency.is_some() => self
-                .read(|conn| replay(conn, new.idempotency.as_ref()))?
-                .ok_or_else(|| StoreError::Conflict("idempotency key race".into())),
-            other => other,
+        // Without a key, nothing unique is written that another request could race for.
+        if new.idempotency.is_none() {
+            return self.write(|conn| create_in(conn, &new));
         }
+        self.write_or_replay(
+            |conn| create_in(conn, &new),
+            |conn| replay(conn, new.idempotency.as_ref()),
+            "idempotency key race",
+        )
     }
 }
 

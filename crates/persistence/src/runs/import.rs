@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::{prelude::*, result::DatabaseErrorKind};
+use diesel::prelude::*;
 use evalboard_domain::{
     DatasetItem, ItemState, Run, RunId, RunSettings, RunStatus, StateCounts, Timestamp,
 };
@@ -123,16 +123,11 @@ impl Database {
     /// written when the pack was not issued here, or was issued with other content
     /// ([`StoreError::Invalid`]).
     pub fn import_captures(&self, import: CaptureImport<'_>) -> Result<CreatedRun, StoreError> {
-        match self.write(|conn| import_in(conn, &import)) {
-            // The same bundle, imported concurrently, committed first: answer with its run.
-            Err(StoreError::Query(diesel::result::Error::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => self
-                .read(|conn| replay(conn, import.bundle_digest))?
-                .ok_or_else(|| StoreError::Conflict("concurrent import of one bundle".into())),
-            other => other,
-        }
+        self.write_or_replay(
+            |conn| import_in(conn, &import),
+            |conn| replay(conn, import.bundle_digest),
+            "concurrent import of one bundle",
+        )
     }
 }
 

@@ -156,6 +156,27 @@ pub(crate) fn load_row(
 }
 
 impl Database {
+    /// Writes a new run with `write`; when that lost a race on a unique key (an idempotency
+    /// key, a bundle digest) to a concurrent request that committed first, answers with what
+    /// `replay` finds of that request's run instead. `race` says what raced, should the winner's
+    /// run not be found.
+    pub(crate) fn write_or_replay(
+        &self,
+        write: impl FnOnce(&mut DbConnection) -> Result<CreatedRun, StoreError>,
+        replay: impl Fn(&mut DbConnection) -> Result<Option<CreatedRun>, StoreError>,
+        race: &str,
+    ) -> Result<CreatedRun, StoreError> {
+        match self.write(write) {
+            Err(StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => self
+                .read(replay)?
+                .ok_or_else(|| StoreError::Conflict(race.to_owned())),
+            other => other,
+        }
+    }
+
     /// The run with this id.
     pub fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
         self.read(|conn| load_row(conn, id, false)?.into_domain())

@@ -7,10 +7,18 @@
 //! 3. the last standalone letter A–J anywhere in the text.
 //!
 //! None matching leaves the answer unparsed, which the judge counts as incorrect.
+//!
+//! The official script applies these as Python 3 `re` patterns, and Python's idea of a word
+//! character and of whitespace is not the `regex` crate's: for Python a word character is a
+//! Unicode letter or number (general category `L*` or `N*`, so superscripts and subscripts
+//! count) or `_`, while marks, joiners and other connector punctuation do not; and `\s` includes
+//! U+001C–U+001F. Both are spelled out here rather than borrowed from `\w`, `\b` and `\s`, and
+//! `tests/extraction_reference.rs` checks the result against a table of Python's own verdicts.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// Which rule found the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,10 +69,17 @@ pub struct Extraction {
 
 static ANSWER_IS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"answer is \(?([A-J])\)?").expect("valid pattern"));
-static ANSWER_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r".*[aA]nswer:\s*([A-J])").expect("valid pattern"));
-static STANDALONE_LETTER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[A-J]\b").expect("valid pattern"));
+/// `.*[aA]nswer:\s*([A-J])` with Python's `\s`: `str.isspace()`, which adds U+001C–U+001F to
+/// Unicode's `White_Space`. `.` stops at `\n` only, in both engines.
+static ANSWER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r".*[aA]nswer:",
+        r"[\t\n\x0B\x0C\r\x1C-\x1F \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}",
+        r"\x{202F}\x{205F}\x{3000}]*",
+        r"([A-J])"
+    ))
+    .expect("valid pattern")
+});
 
 /// Extracts the chosen letter from a model's response.
 pub fn extract_answer(response: &str) -> Extraction {
@@ -87,9 +102,9 @@ pub fn extract_answer(response: &str) -> Extraction {
         };
     }
     // The official rule is `\b[A-J]\b(?!.*\b[A-J]\b)` over the whole text: the last match.
-    if let Some(last) = STANDALONE_LETTER.find_iter(&text).last() {
+    if let Some(letter) = last_standalone_letter(&text) {
         return Extraction {
-            letter: last.as_str().chars().next(),
+            letter: Some(letter),
             tier: ExtractionTier::LastLetter,
         };
     }
@@ -97,6 +112,35 @@ pub fn extract_answer(response: &str) -> Extraction {
         letter: None,
         tier: ExtractionTier::Unparsed,
     }
+}
+
+/// The last letter A–J with a word boundary on both sides, by Python's definition of a word
+/// character (the start and the end of the text count as non-word).
+fn last_standalone_letter(text: &str) -> Option<char> {
+    let mut chars = text.chars().rev().peekable();
+    // Walking backwards: `after` is the character that follows the one looked at.
+    let mut after: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let before = chars.peek().copied();
+        if ('A'..='J').contains(&c)
+            && !after.is_some_and(is_python_word)
+            && !before.is_some_and(is_python_word)
+        {
+            return Some(c);
+        }
+        after = Some(c);
+    }
+    None
+}
+
+/// Python 3's `\w` on `str`: `ch.isalnum() or ch == '_'`, which is exactly the Unicode general
+/// categories `L*` and `N*` plus `_`.
+fn is_python_word(c: char) -> bool {
+    c == '_'
+        || matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
+        )
 }
 
 #[cfg(test)]
@@ -158,6 +202,36 @@ mod tests {
         );
         assert_eq!(extract(""), (None, Unparsed));
         assert_eq!(extract("No idea, sorry. K."), (None, Unparsed));
+    }
+
+    #[test]
+    fn word_characters_and_whitespace_are_pythons() {
+        // Real answers: sub- and superscript digits are word characters for Python, so `H` in
+        // `C₂H₂` and `F` in `¹⁹F` are not standalone letters.
+        assert_eq!(
+            extract("Mass of C₂H₂ = 47.697 kg, which matches none of the options."),
+            (None, Unparsed)
+        );
+        assert_eq!(
+            extract("The gyromagnetic ratio for ¹⁹F is about 40 MHz/T."),
+            (None, Unparsed)
+        );
+        // Marks, joiners and connector punctuation other than `_` are not word characters.
+        assert_eq!(
+            extract("I would pick A\u{301} here."),
+            (Some('A'), LastLetter)
+        );
+        assert_eq!(
+            extract("Between the options I pick B\u{200d} today."),
+            (Some('B'), LastLetter)
+        );
+        assert_eq!(extract("Option C‿ is it."), (Some('C'), LastLetter));
+        assert_eq!(extract("Option C_ is it."), (None, Unparsed));
+        // Python's `\s` includes the information separators U+001C–U+001F.
+        assert_eq!(
+            extract("Final Answer:\x1cB\nI think."),
+            (Some('B'), AnswerLabel)
+        );
     }
 
     #[test]

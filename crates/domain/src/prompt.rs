@@ -1,15 +1,20 @@
 //! The MMLU-Pro style prompt: the subject line, optional worked examples from the same
 //! category, then the question with lettered options and the chain-of-thought cue.
 //!
-//! The layout follows the official MMLU-Pro API evaluation, so extraction (`extraction.rs`)
-//! sees the answers it was written for. `docs/prompting.md` shows a rendered prompt.
+//! The layout is the official MMLU-Pro API evaluation's (`evaluate_from_api.py`: the
+//! instruction, then `format_example` for each worked example and for the question), to the
+//! byte, so extraction (`extraction.rs`) sees the answers it was written for. `docs/engine.md`
+//! shows a rendered prompt.
 
 use std::fmt::Write;
 
 use crate::dataset::DatasetItem;
 
-/// Names the template; stored with each run so that results say how they were asked.
-pub const PROMPT_TEMPLATE: &str = "mmlu-pro-cot-v1";
+/// Names the template, so that results say how they were asked (Browser Harness packs carry it).
+///
+/// `v1` ended the question block with `Let's think step by step.`; `v2` adds the official
+/// `\n\n` after it. A template changes name whenever a rendered prompt would change by a byte.
+pub const PROMPT_TEMPLATE: &str = "mmlu-pro-cot-v2";
 
 /// Most worked examples a prompt may carry.
 pub const MAX_SHOTS: u32 = 5;
@@ -24,10 +29,12 @@ pub fn render_prompt(item: &DatasetItem, examples: &[&DatasetItem]) -> String {
     );
     for example in examples {
         write_question(&mut prompt, example);
+        // As the official `format_example`: the chain of thought without its `A: `, untrimmed.
+        // Datasets without one (MMLU-Pro's test split) show the answer instead.
         let reasoning = example
             .explanation
             .as_deref()
-            .map(|e| e.strip_prefix("A: ").unwrap_or(e).trim_end())
+            .map(|e| e.strip_prefix("A: ").unwrap_or(e))
             .filter(|e| !e.is_empty());
         match reasoning {
             Some(reasoning) => {
@@ -39,7 +46,7 @@ pub fn render_prompt(item: &DatasetItem, examples: &[&DatasetItem]) -> String {
         }
     }
     write_question(&mut prompt, item);
-    prompt.push_str("Answer: Let's think step by step.");
+    prompt.push_str("Answer: Let's think step by step.\n\n");
     prompt
 }
 
@@ -83,15 +90,29 @@ mod tests {
         }
     }
 
+    /// The official script's text, as Python builds it in `evaluate_from_api.py`: the
+    /// instruction, then `format_example(question, options)` with the default chain-of-thought
+    /// cue, each example ending `"\n\n"`.
     #[test]
-    fn zero_shot_prompt_layout() {
+    fn zero_shot_prompt_is_the_official_bytes() {
         let prompt = render_prompt(&item("1", "math", None), &[]);
+        let official = concat!(
+            "The following are multiple choice questions (with answers) about math. Think step by",
+            " step and then output the answer in the format of \"The answer is (X)\" at the end.\n\n",
+            "Question: Question 1?\nOptions: ",
+            "A. one\n",
+            "B. two\n",
+            "C. three\n",
+            "Answer: Let's think step by step.\n\n",
+        );
+        assert_eq!(prompt, official);
+        // SHA-256 of the text the official Python code builds for this question (computed with
+        // its `format_example` and instruction line, Python 3.11).
+        use sha2::Digest;
         assert_eq!(
-            prompt,
-            "The following are multiple choice questions (with answers) about math. Think step by \
-             step and then output the answer in the format of \"The answer is (X)\" at the end.\n\n\
-             Question: Question 1?\nOptions: A. one\nB. two\nC. three\n\
-             Answer: Let's think step by step."
+            hex::encode(sha2::Sha256::digest(prompt.as_bytes())),
+            "c5e6f9aa31690866c4137d795d62dcf648bdcc522a5e97a2008f09aed6f185cb",
+            "the bytes of a rendered prompt are pinned"
         );
     }
 
@@ -117,8 +138,13 @@ mod tests {
         );
         let prompt = render_prompt(target, &examples);
         assert!(prompt.contains("Answer: Let's think step by step. Three. The answer is (C).\n\n"));
+        assert!(
+            render_prompt(target, &[&item("5", "math", Some("A: Trailing space. \n"))])
+                .contains("Answer: Trailing space. \n\n\n"),
+            "an example's reasoning is kept as written, untrimmed"
+        );
         assert!(prompt.contains("Question: Question 3?\nOptions: A. one\nB. two\nC. three\nAnswer: The answer is (C).\n\n"));
-        assert!(prompt.ends_with("Question: Question 4?\nOptions: A. one\nB. two\nC. three\nAnswer: Let's think step by step."));
+        assert!(prompt.ends_with("Question: Question 4?\nOptions: A. one\nB. two\nC. three\nAnswer: Let's think step by step.\n\n"));
         assert_eq!(pick_examples(target, &dataset, 1).len(), 1);
     }
 }

@@ -699,11 +699,14 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
             }),
         },
     };
-    let outcomes = vec![
-        Outcome {
-            kind: OutcomeKind::Started,
-            ..answered(1, 1, 'A')
+    let started = |sequence: u32, attempt: u32| Outcome {
+        kind: OutcomeKind::Started {
+            prompt: format!("prompt {sequence}"),
         },
+        ..answered(sequence, attempt, 'A')
+    };
+    let outcomes = vec![
+        started(1, 1),
         answered(1, 1, 'A'),
         answered(2, 1, 'B'),
         answered(3, 1, 'A'),
@@ -721,16 +724,15 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         answered(4, 2, 'A'),
         // A stale outcome (wrong attempt) is dropped.
         answered(5, 7, 'A'),
-        // An attempt's "sent" may arrive after its answer; it only logs.
-        Outcome {
-            kind: OutcomeKind::Started,
-            ..answered(3, 1, 'A')
-        },
+        // A "sent" that no longer holds (its item was answered) says nothing.
+        started(3, 1),
+        // A "sent" alone: the item, still running, shows its prompt from now on.
+        started(6, 1),
     ];
     let applied = db.apply_outcomes("w", &outcomes, at(5)).unwrap();
     assert_eq!(
         applied.applied,
-        [true, true, true, true, true, true, false, true]
+        [true, true, true, true, true, true, false, false, true]
     );
     let stored = db.get_run(&run).unwrap();
     assert_eq!(
@@ -786,6 +788,20 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     }
     assert_eq!(page.items[1].state, ItemState::Incorrect);
     assert_eq!(page.items[3].state, ItemState::Correct);
+    let sent = &page.items[5];
+    assert_eq!(sent.state, ItemState::Running);
+    assert_eq!(
+        (sent.prompt_text.as_deref(), sent.started_at),
+        (Some("prompt 6"), Some(at(2)))
+    );
+    let logged = db
+        .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.message == "attempt 1 sent")
+        .filter_map(|entry| entry.sequence)
+        .collect::<Vec<_>>();
+    assert_eq!(logged, [1, 6], "only sends that held are logged");
     // Another worker's outcomes change nothing.
     assert_eq!(
         db.apply_outcomes("other", &[answered(6, 1, 'A')], at(6))

@@ -156,9 +156,13 @@ pub struct ItemDetailDto {
     pub state: String,
     /// The question.
     pub question: String,
-    /// The prompt sent to the model (null until first dispatched).
+    /// The question, as `currentItem.promptText` of `GET /runs/active` shows it (the contract's
+    /// meaning of `promptText`); the text sent to the model is `renderedPrompt`.
+    pub prompt_text: String,
+    /// The whole prompt sent to the model — instruction, worked examples, question, options —
+    /// from the moment its first attempt is sent; `null` before.
     #[schema(required = true)]
-    pub prompt_text: Option<String>,
+    pub rendered_prompt: Option<String>,
     /// The options, in letter order.
     pub choices: Vec<String>,
     /// The key's letter.
@@ -183,7 +187,8 @@ pub struct ItemDetailDto {
     pub judge_rationale: Option<String>,
     /// Every verdict given, oldest first (a retry of a judged item adds one).
     pub verdicts: Vec<VerdictDto>,
-    /// The last error, if any.
+    /// Why the item ended `failed` (or the last error before it was `canceled`); `null` for
+    /// every other state, even when an earlier attempt failed — each attempt keeps its own.
     #[schema(required = true)]
     pub error: Option<ErrorDto>,
     /// Attempts made.
@@ -240,13 +245,18 @@ impl From<ItemDetail> for ItemDetailDto {
             item.state,
             evalboard_domain::ItemState::Correct | evalboard_domain::ItemState::Incorrect
         );
+        let faulted = matches!(
+            item.state,
+            evalboard_domain::ItemState::Failed | evalboard_domain::ItemState::Canceled
+        );
         Self {
             sequence: item.sequence,
             dataset_item_id: item.dataset_item_id,
             category: item.category,
             state: item.state.as_str().to_owned(),
+            prompt_text: item.question.clone(),
             question: item.question,
-            prompt_text: item.prompt_text,
+            rendered_prompt: item.prompt_text,
             choices: item.choices,
             expected_answer: item.expected_answer.letter().to_string(),
             response_text: item.response_text,
@@ -256,7 +266,10 @@ impl From<ItemDetail> for ItemDetailDto {
             judge: item.judge,
             judge_rationale: item.judge_rationale,
             verdicts: item.judgments.into_iter().map(Into::into).collect(),
-            error: item.error.map(|(kind, message)| ErrorDto { kind, message }),
+            error: item
+                .error
+                .filter(|_| faulted)
+                .map(|(kind, message)| ErrorDto { kind, message }),
             attempt_count: item.attempt_count,
             attempts: item.attempts.into_iter().map(Into::into).collect(),
             timings: TimingsDto {

@@ -88,6 +88,41 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
     app.stop().await;
 }
 
+/// An item's error is its outcome's: a judged item whose earlier attempt failed shows none (the
+/// attempt keeps it); a failed item shows why.
+async fn an_items_error_belongs_to_its_attempt(db: TestDatabase) {
+    import(&db, "Demo", &items(30));
+    let app = app_with_engine(db).await;
+    let settings = json!({"concurrency": 8, "maxAttempts": 2,
+        "simulated": {"faultRate": 0.5, "seed": 5}});
+    let created = app.post_json("/runs", &run_request(settings)).await.ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.wait_until(&format!("/runs/{id}"), |r| {
+        r["run"]["status"] == "completed"
+    })
+    .await;
+    let page = app
+        .get(&format!("/runs/{id}/items?groupBy=none&limit=200"))
+        .await
+        .ok(200);
+    let items = page["items"].as_array().unwrap();
+    let recovered: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["verdict"].is_string() && i["attempts"][0]["outcome"] == "error")
+        .collect();
+    assert!(!recovered.is_empty(), "some item needed a second attempt");
+    for item in recovered {
+        assert!(item["error"].is_null(), "{item}");
+        assert_eq!(item["attempts"][0]["error"]["kind"], "server_error");
+    }
+    let failed: Vec<&Value> = items.iter().filter(|i| i["state"] == "failed").collect();
+    assert!(!failed.is_empty(), "some item failed twice");
+    for item in failed {
+        assert_eq!(item["error"]["kind"], "server_error", "{item}");
+    }
+    app.stop().await;
+}
+
 async fn drill_down_into_items_and_logs(db: TestDatabase) {
     import(&db, "Demo", &items(30));
     let app = app_with_engine(db).await;
@@ -158,12 +193,11 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
     assert_eq!(item["extractedAnswer"], item["expectedAnswer"]);
     assert_eq!(item["extractionTier"], "answer_is");
     assert_eq!(item["judge"], "choice");
-    assert!(
-        item["promptText"]
-            .as_str()
-            .unwrap()
-            .ends_with("Answer: Let's think step by step.")
-    );
+    // `promptText` is the question, as on the board; the text sent is `renderedPrompt`.
+    assert_eq!(item["promptText"], item["question"]);
+    let rendered = item["renderedPrompt"].as_str().unwrap();
+    assert!(rendered.ends_with("Answer: Let's think step by step.\n\n"));
+    assert!(rendered.contains(item["question"].as_str().unwrap()));
     assert!(
         item["responseText"]
             .as_str()
@@ -214,13 +248,13 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
             .all(|i| i["category"] == "law")
     );
 
-    // The unparsed count agrees with the items.
-    let unparsed = app
+    let every = app
         .get(&format!("/runs/{id}/items?groupBy=none&limit=200"))
         .await
-        .ok(200)["items"]
-        .as_array()
-        .unwrap()
+        .ok(200);
+    let every = every["items"].as_array().unwrap();
+    // The unparsed count agrees with the items.
+    let unparsed = every
         .iter()
         .filter(|i| i["extractionTier"] == "unparsed")
         .count();
@@ -300,5 +334,6 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
 
 api_tests!(
     watch_cancel_and_retry_a_slow_run,
-    drill_down_into_items_and_logs
+    drill_down_into_items_and_logs,
+    an_items_error_belongs_to_its_attempt,
 );

@@ -24,6 +24,7 @@ api_tests!(
     a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying,
     an_envelope_not_as_issued_does_not_import,
     the_same_bundle_sent_twice_at_once_makes_one_run,
+    a_pack_of_the_previous_prompt_template_still_imports,
 );
 
 /// What the helpers below need of a test app.
@@ -468,6 +469,41 @@ async fn a_pack_signed_by_a_retired_key_still_imports(
     assert!(logs.contains("(retired)"), "{logs}");
 }
 
+/// A pack issued before the template became `mmlu-pro-cot-v2` (its prompts lack the closing
+/// `\n\n`) is still a pack this server signed: its captures import.
+async fn a_pack_of_the_previous_prompt_template_still_imports(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(3));
+    let (mut pack, dataset) = build_pack(&app, Utc::now() - Duration::hours(1), Duration::days(1));
+    pack.prompt_template = "mmlu-pro-cot-v1".into();
+    for item in &mut pack.items {
+        let v1 = item.prompt_text.strip_suffix("\n\n").unwrap().to_owned();
+        item.prompt_sha256 = prompt_sha256(&v1);
+        item.prompt_text = v1;
+    }
+    record(&app, &pack, &signing_key(), &dataset);
+    let envelope = serde_json::to_value(pack.sign(&signing_key())).unwrap();
+    let run = import_bundle(
+        &app,
+        &bundle(&envelope, &[(1, answer('A')), (2, answer('C'))]),
+    )
+    .await
+    .ok(201);
+    assert_eq!(run["progress"]["completed"], 3);
+    let id = run["run"]["id"].as_str().unwrap();
+    let items = app
+        .get(&format!("/runs/{id}/items?groupBy=none&limit=10"))
+        .await
+        .ok(200);
+    let sent = items["items"][0]["renderedPrompt"].as_str().unwrap();
+    assert!(
+        sent.ends_with("Answer: Let's think step by step."),
+        "{sent:?}"
+    );
+}
+
 /// Issues a pack the way the server does, with `signer` and a chosen life (which may be over).
 fn issue(
     app: &TestApp<app_bounds!()>,
@@ -475,6 +511,17 @@ fn issue(
     issued: chrono::DateTime<Utc>,
     life: Duration,
 ) -> (Value, PackPayload) {
+    let (pack, dataset) = build_pack(app, issued, life);
+    record(app, &pack, signer, &dataset);
+    (serde_json::to_value(pack.sign(signer)).unwrap(), pack)
+}
+
+/// A pack of every item of dataset `demo`, as the server builds one, not yet recorded.
+fn build_pack(
+    app: &TestApp<app_bounds!()>,
+    issued: chrono::DateTime<Utc>,
+    life: Duration,
+) -> (PackPayload, DatasetId) {
     let dataset = app.db.find_dataset("demo").unwrap().unwrap();
     let chosen = app.db.dataset_items(&dataset.id).unwrap();
     let pack = PackPayload::build(
@@ -489,8 +536,7 @@ fn issue(
         "chatgpt-web".into(),
         &chosen,
     );
-    record(app, &pack, signer, &dataset.id);
-    (serde_json::to_value(pack.sign(signer)).unwrap(), pack)
+    (pack, dataset.id)
 }
 
 fn record(

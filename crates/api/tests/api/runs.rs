@@ -82,6 +82,37 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
             vec!["datasetName"],
         ),
         (request("simulated", "Demo", "sim-1"), vec!["providerName"]),
+        // Configured, but its key variable is not set: nothing could be sent.
+        (request("OpenAI", "Demo", "gpt-4.1"), vec!["providerName"]),
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"judge": {"kind": "llm", "providerName": "OpenAI", "modelName": "gpt-4.1"}}}),
+            vec!["settings.judge.providerName"],
+        ),
+        // Every bad field at once, those only the stored data can judge included.
+        (
+            json!({"providerName": "Nope", "datasetName": "no-such", "modelName": "x"}),
+            vec!["providerName", "datasetName"],
+        ),
+        (
+            json!({"providerName": "OpenAI", "datasetName": "Demo", "modelName": "x",
+                   "settings": {"concurrency": 0, "selection": {"categories": ["poetry"]}}}),
+            vec![
+                "providerName",
+                "modelName",
+                "settings.concurrency",
+                "settings.selection.categories",
+            ],
+        ),
+        (
+            json!({"providerName": "Nope", "datasetName": "no-such", "modelName": "x",
+                   "settings": {"selection": {"sampleSize": 0}}}),
+            vec![
+                "providerName",
+                "datasetName",
+                "settings.selection.sampleSize",
+            ],
+        ),
         (
             json!({"providerName": "Nope", "datasetName": "Demo", "modelName": "x",
                    "settings": {"concurrency": 0, "generation": {"temperature": 9}}}),
@@ -127,6 +158,14 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
         assert_eq!(named, fields, "{body}");
         for field in fields {
             assert!(problem["detail"].as_str().unwrap().contains(field));
+        }
+        if body["providerName"] == "OpenAI" {
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("`OpenAI` has no API key")
+                    && detail.contains("EVALBOARD_TEST_UNSET_KEY"),
+                "the provider and its variable are named: {detail}"
+            );
         }
     }
     assert_nothing_written(&app.db);

@@ -97,6 +97,59 @@ impl Database {
     }
 }
 
+impl Database {
+    /// What [`Database::create_run`] would refuse about the dataset and the selection of a new
+    /// run, without writing anything: so that a request with other problems too can be told
+    /// about all of them at once. Empty when both are fine (as of now).
+    pub fn check_run_target(
+        &self,
+        dataset_name: &str,
+        settings: &RunSettings,
+    ) -> Result<ValidationErrors, StoreError> {
+        self.read(|conn| match target_of(conn, dataset_name, settings)? {
+            Ok(_) => Ok(ValidationErrors::default()),
+            Err(errors) => Ok(errors),
+        })
+    }
+}
+
+/// The items a new run takes.
+struct Target {
+    /// The newest version of the dataset.
+    dataset: DatasetRow,
+    /// `(position, item id, category)` of each of its items.
+    keys: Vec<(i32, String, String)>,
+    /// Indices into `keys` of the selected items, in dataset order.
+    chosen: Vec<usize>,
+}
+
+/// The items a new run takes, or what is wrong with its dataset name or selection.
+fn target_of(
+    conn: &mut DbConnection,
+    dataset_name: &str,
+    settings: &RunSettings,
+) -> Result<Result<Target, ValidationErrors>, StoreError> {
+    let Some(dataset) = latest_row(conn, dataset_name)? else {
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "datasetName",
+            format!("no dataset is named `{dataset_name}`"),
+        );
+        return Ok(Err(errors));
+    };
+    let keys = item_keys(conn, dataset.id.as_str())?;
+    let chosen = settings.selection.apply(
+        "settings.selection",
+        keys.iter()
+            .map(|(_, id, category)| (id.as_str(), category.as_str())),
+    );
+    Ok(chosen.map(|chosen| Target {
+        dataset,
+        keys,
+        chosen,
+    }))
+}
+
 /// Where a new run's items come from and where they go.
 pub(super) struct RunOrigin<'a> {
     pub(super) provider_name: &'a str,
@@ -175,24 +228,11 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
     if let Some(existing) = replay(conn, new.idempotency.as_ref())? {
         return Ok(existing);
     }
-    let Some(dataset) = latest_row(conn, new.dataset_name)? else {
-        let mut errors = ValidationErrors::default();
-        errors.push(
-            "datasetName",
-            format!("no dataset is named `{}`", new.dataset_name),
-        );
-        return Err(StoreError::Invalid(errors));
-    };
-    let keys = item_keys(conn, dataset.id.as_str())?;
-    let chosen = new
-        .settings
-        .selection
-        .apply(
-            "settings.selection",
-            keys.iter()
-                .map(|(_, id, category)| (id.as_str(), category.as_str())),
-        )
-        .map_err(StoreError::Invalid)?;
+    let Target {
+        dataset,
+        keys,
+        chosen,
+    } = target_of(conn, new.dataset_name, new.settings)?.map_err(StoreError::Invalid)?;
 
     let id = RunId::generate();
     let at = new.at.naive_utc();

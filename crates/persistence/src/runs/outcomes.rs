@@ -6,7 +6,7 @@
 //! it, still leased to it, still at its attempt. An outcome that no longer holds (the item was
 //! canceled meanwhile, or its lease expired and another worker took it) is dropped, not applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -96,8 +96,12 @@ pub enum OutcomeKind {
         /// How long the worker waits before trying again.
         delay_ms: u64,
     },
-    /// The attempt was sent to the model (logged; the item row is written with its outcome).
-    Started,
+    /// The attempt is being sent to the model: the item keeps the prompt from now on (the
+    /// drill-down shows what is being asked while the answer streams), and the send is logged.
+    Started {
+        /// The whole prompt, as sent.
+        prompt: String,
+    },
     /// The attempt failed and no other follows: the item ends `failed`.
     Failed {
         /// Why.
@@ -162,17 +166,33 @@ impl Database {
                 // What the board hears of: items whose state moved, and items sent.
                 let mut changed: Vec<i32> = Vec::new();
                 let mut started: Vec<i32> = Vec::new();
-                // On PostgreSQL, judged answers (the bulk of a batch) go in one statement.
+                // A send that is its item's first outcome in this batch can go first: nothing
+                // before it in the batch changes the row it is guarded by. (On PostgreSQL, the
+                // answer that follows it may then go in bulk.)
                 let mut indices = indices;
+                let mut seen = HashSet::new();
+                let leading: HashSet<usize> = indices
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        seen.insert(outcomes[i].sequence)
+                            && matches!(outcomes[i].kind, OutcomeKind::Started { .. })
+                    })
+                    .collect();
+                for index in indices.iter().copied().filter(|i| leading.contains(i)) {
+                    if apply_started(conn, worker, &outcomes[index], &mut written, at)? {
+                        started.push(outcomes[index].sequence as i32);
+                        result.applied[index] = true;
+                    }
+                }
+                indices.retain(|i| !leading.contains(i));
+                // On PostgreSQL, judged answers (the bulk of a batch) go in one statement.
                 if let DbConnection::Postgres(pg) = &mut *conn {
                     // Only items with no other outcome in this batch: outcomes of one item
                     // apply in order (a retry raises the attempt its answer is guarded by).
                     let mut per_item: BTreeMap<u32, usize> = BTreeMap::new();
                     for &i in &indices {
-                        // `Started` only logs; it does not touch the item row.
-                        if !matches!(outcomes[i].kind, OutcomeKind::Started) {
-                            *per_item.entry(outcomes[i].sequence).or_default() += 1;
-                        }
+                        *per_item.entry(outcomes[i].sequence).or_default() += 1;
                     }
                     let judged: Vec<usize> = indices
                         .iter()
@@ -212,16 +232,11 @@ impl Database {
                 }
                 for index in indices {
                     let outcome = &outcomes[index];
-                    if let OutcomeKind::Started = outcome.kind {
-                        // Only a log entry: it moves nothing, and may come after its item's
-                        // answer was applied above.
-                        written.log.push(PendingLog {
-                            sequence: Some(outcome.sequence),
-                            level: LogLevel::Info,
-                            message: format!("attempt {} sent", outcome.attempt),
-                        });
-                        started.push(outcome.sequence as i32);
-                        result.applied[index] = true;
+                    if let OutcomeKind::Started { .. } = outcome.kind {
+                        if apply_started(conn, worker, outcome, &mut written, at)? {
+                            started.push(outcome.sequence as i32);
+                            result.applied[index] = true;
+                        }
                         continue;
                     }
                     if let Some((from, to)) = apply_one(conn, worker, outcome, &mut written, at)? {
@@ -286,6 +301,45 @@ fn record_judged_answer(
         }
         None => (ItemState::Running, ItemState::Awaiting),
     }
+}
+
+/// Records that an attempt is being sent, if it still holds (an item of a run that failed or was
+/// canceled meanwhile is not sent, and says nothing): the item keeps its prompt from now on, and
+/// the send is logged. Returns whether it held.
+fn apply_started(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcome: &Outcome,
+    written: &mut Written,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let OutcomeKind::Started { prompt } = &outcome.kind else {
+        unreachable!("only sends are recorded here");
+    };
+    let now = at.naive_utc();
+    let changed = diesel::update(
+        run_items::table
+            .filter(run_items::run_id.eq(outcome.run_id.as_str()))
+            .filter(run_items::sequence.eq(outcome.sequence as i32))
+            .filter(run_items::state.eq(ItemState::Running.as_str()))
+            .filter(run_items::lease_owner.eq(worker))
+            .filter(run_items::attempt_count.eq(outcome.attempt as i32)),
+    )
+    .set((
+        run_items::prompt_text.eq(Some(prompt.as_str())),
+        run_items::started_at.eq(Some(outcome.started_at.naive_utc())),
+        run_items::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    written.log.push(PendingLog {
+        sequence: Some(outcome.sequence),
+        level: LogLevel::Info,
+        message: format!("attempt {} sent", outcome.attempt),
+    });
+    Ok(true)
 }
 
 /// What a batch writes besides the item rows, gathered to be inserted many rows at a time.
@@ -390,7 +444,7 @@ fn apply_one(
                 .push(judgment_row(run_id, sequence, attempt, judgment));
             Ok(Some((ItemState::Awaiting, to)))
         }
-        OutcomeKind::Started => Ok(None), // logged by the caller
+        OutcomeKind::Started { .. } => Ok(None), // applied by the caller
         OutcomeKind::Retrying { error, delay_ms } => {
             let changed = diesel::update(held!(ItemState::Running))
                 .set((

@@ -16,7 +16,7 @@ mod writer;
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicBool},
     time::Duration,
 };
 
@@ -194,6 +194,20 @@ impl EngineHandle {
 
 fn now() -> Timestamp {
     truncate_to_micros(Utc::now())
+}
+
+/// Why a provider cannot be used, when its API key variable is not set.
+fn missing_key(provider: &crate::providers::Provider) -> Result<(), (String, String)> {
+    match (&provider.credentials, &provider.api_key_env) {
+        (crate::providers::Credentials::Missing, Some(var)) => Err((
+            "not_configured".to_owned(),
+            format!(
+                "provider `{}` has no API key: the environment variable {var} is not set on this server",
+                provider.name
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Keeps this engine's claims alive.
@@ -525,6 +539,8 @@ impl Dispatcher {
                 ),
             )
         })?;
+        // Without its key nothing can be sent: the run fails once, before any item is claimed.
+        missing_key(provider)?;
         if !provider.has_model(&run.model_name) {
             return Err((
                 "model_not_configured".to_owned(),
@@ -562,6 +578,7 @@ impl Dispatcher {
                 if !judge_provider.has_model(model_name) {
                     return Err(unusable());
                 }
+                missing_key(judge_provider)?;
                 Some(LlmJudge {
                     label: format!("llm:{provider_name}/{model_name}"),
                     model: model_name.clone(),
@@ -583,6 +600,7 @@ impl Dispatcher {
                 .unwrap_or(provider.limits.max_attempts),
             cancel: shared.shutdown.child_token(),
             judge,
+            failing: AtomicBool::new(false),
         }))
     }
 }

@@ -1,7 +1,13 @@
 //! One claimed item, from prompt to outcome: admission at the provider, the streamed answer,
 //! retries with backoff, judging, and cancellation at any await point.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
@@ -26,6 +32,9 @@ pub(crate) struct RunContext {
     pub(crate) cancel: CancellationToken,
     /// The LLM judge, when the run asks for one (else the choice judge decides at once).
     pub(crate) judge: Option<LlmJudge>,
+    /// Set by the first item that finds the run cannot proceed: it alone reports it (once in
+    /// the run's log and the server's), and no other item of the run is sent after it.
+    pub(crate) failing: AtomicBool,
 }
 
 /// A model asked to judge answers.
@@ -81,6 +90,10 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let Some(slot) = cancellable(&run.cancel, run.gate.admit(estimated_tokens)).await else {
             break;
         };
+        if run.failing.load(Ordering::Acquire) {
+            // The run is failing: its items end `failed` with the reason, nothing more is sent.
+            break;
+        }
         shared.activity.start(&run.run_id, sequence, attempt);
         let started_at = truncate_to_micros(Utc::now());
         let outcome = |kind| Outcome {
@@ -90,7 +103,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             started_at,
             kind,
         };
-        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started)));
+        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started {
+            prompt: item.prompt.clone(),
+        })));
         let request = CompletionRequest {
             model: &run.model,
             prompt: &item.prompt,
@@ -140,11 +155,13 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 break;
             }
             Err(error) if error.is_fatal_for_run() => {
-                shared.send(WriterMessage::FailRun {
-                    run_id: run.run_id.clone(),
-                    kind: error.kind().to_owned(),
-                    message: error.to_string(),
-                });
+                if !run.failing.swap(true, Ordering::AcqRel) {
+                    shared.send(WriterMessage::FailRun {
+                        run_id: run.run_id.clone(),
+                        kind: error.kind().to_owned(),
+                        message: error.to_string(),
+                    });
+                }
                 break;
             }
             Err(error) => {

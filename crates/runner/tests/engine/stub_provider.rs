@@ -10,8 +10,8 @@ use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
 use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus};
 use evalboard_persistence::{
-    Answer, ClaimRequest, ItemDetail, ItemGrouping, ItemQuery, Outcome, OutcomeKind, Usage,
-    testing::TestDatabase,
+    Answer, ClaimRequest, ItemDetail, ItemGrouping, ItemQuery, LogQuery, Outcome, OutcomeKind,
+    Usage, testing::TestDatabase,
 };
 use evalboard_runner::ProviderKind;
 use futures_util::{StreamExt, stream};
@@ -380,10 +380,24 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
     );
 }
 
+/// The run's log, oldest first.
+fn run_log(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<(i64, String)> {
+    db.query_logs(run, &LogQuery::default(), 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.id, entry.message))
+        .collect()
+}
+
 async fn refused_credentials_fail_the_run(db: TestDatabase) {
     let stub = start_stub();
-    import(&db, "D", &items(5, |i| format!("Question {i}? [[auth]]")));
-    let run_id = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    import(&db, "D", &items(21, |i| format!("Question {i}? [[auth]]")));
+    // Every item in flight at once: the first refusal fails the run, the others say nothing.
+    let settings = RunSettings {
+        concurrency: Some(21),
+        ..RunSettings::default()
+    };
+    let run_id = create_run(&db, "Stub", "m", "D", settings);
     let engine = start_engine(
         &db,
         registry(vec![provider(
@@ -403,8 +417,75 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
         "{}",
         failure.message
     );
-    assert_eq!(run.counts.failed, 5);
+    assert_eq!(run.counts.failed, 21);
     assert_counters_match_rows(&db, &run);
+    let log = run_log(&db, &run_id);
+    let failures: Vec<i64> = log
+        .iter()
+        .filter(|(_, message)| message.contains("-> failed"))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(failures.len(), 1, "the run fails once: {log:?}");
+    let sent: Vec<i64> = log
+        .iter()
+        .filter(|(_, message)| message.ends_with(" sent"))
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(!sent.is_empty(), "{log:?}");
+    assert!(
+        sent.iter().all(|id| *id < failures[0]),
+        "nothing is sent after the run failed: {log:?}"
+    );
+}
+
+async fn a_missing_key_fails_the_run_once_and_sends_nothing(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(21, |i| format!("Question {i}?")));
+    // Created before the key went missing (the API refuses such runs at the door).
+    let settings = RunSettings {
+        concurrency: Some(21),
+        ..RunSettings::default()
+    };
+    let run_id = create_run(&db, "Stub", "m", "D", settings);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            Some("EVALBOARD_TEST_KEY_NEVER_SET"),
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.clone().unwrap();
+    assert_eq!(failure.kind, "not_configured");
+    assert!(
+        failure.message.contains("EVALBOARD_TEST_KEY_NEVER_SET"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(run.counts.failed, 21);
+    assert_counters_match_rows(&db, &run);
+    let log = run_log(&db, &run_id);
+    assert!(
+        !log.iter().any(|(_, message)| message.contains("sent")),
+        "nothing was sent: {log:?}"
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|(_, message)| message.contains("-> failed"))
+            .count(),
+        1,
+        "{log:?}"
+    );
+    assert!(
+        all_items(&db, &run_id)
+            .iter()
+            .all(|item| item.attempt_count == 0),
+        "no item was claimed"
+    );
 }
 
 fn llm_judged(provider: &str) -> RunSettings {
@@ -572,6 +653,7 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
 engine_tests!(
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
+    a_missing_key_fails_the_run_once_and_sends_nothing,
     an_llm_judge_decides_with_its_rationale_kept,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,

@@ -6,7 +6,7 @@ use evalboard_domain::{
     DatasetName, JudgeSettings, RunSettings, ValidationErrors, truncate_to_micros,
 };
 use evalboard_persistence::{IdempotencyKey, NewRun};
-use evalboard_runner::ProviderKind;
+use evalboard_runner::{Credentials, ProviderKind};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -49,7 +49,21 @@ pub(crate) async fn create_run(
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateRunRequest = parse_json(body.into_inner(), &OBJECTS)?;
     let idempotency_key = idempotency_key(&req)?;
-    let settings = validate(&state, &request)?;
+    let settings = match validate(&state, &request) {
+        Ok(settings) => settings,
+        Err(mut errors) => {
+            // Refused anyway: say what is wrong with the dataset and the selection too, so that
+            // one answer names every field (the happy path leaves this to `create_run`).
+            if let Some(settings) = errors.settings.take() {
+                let name = request.dataset_name.clone();
+                let target = state
+                    .with_db(move |db| db.check_run_target(&name, &settings))
+                    .await?;
+                errors.add_target(target);
+            }
+            return Err(ApiError::invalid(errors.errors));
+        }
+    };
     // The request's meaning, not its spelling: `"settings": {}` and no settings are the same.
     let request_hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&(
@@ -120,34 +134,69 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Checks what can be checked without the database: provider, model and settings bounds. Every
-/// problem is reported at once. The dataset and selection are checked when the run is stored.
-fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, ApiError> {
+/// What [`validate`] refused.
+struct Refused {
+    errors: ValidationErrors,
+    /// The settings to check the dataset and selection with against the database, when the
+    /// dataset's name is well formed (with the selection left out if it is out of bounds).
+    settings: Option<Box<RunSettings>>,
+}
+
+impl Refused {
+    /// Adds the database's findings on the dataset and selection, in the order of the fields.
+    fn add_target(&mut self, target: ValidationErrors) {
+        self.errors.0.extend(target.0);
+        let order = |field: &str| {
+            ["providerName", "modelName", "datasetName", "settings"]
+                .iter()
+                .position(|prefix| field.starts_with(prefix))
+                .unwrap_or(usize::MAX)
+        };
+        self.errors.0.sort_by_key(|e| order(&e.field));
+    }
+}
+
+/// Checks what can be checked without the database: provider (configured, with its key), model
+/// and settings bounds. Every problem is reported at once. The dataset and selection are checked
+/// when the run is stored, or by the caller when something else is wrong already.
+fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, Refused> {
     let mut errors = ValidationErrors::default();
     match state.providers.get(&request.provider_name) {
         None => errors.push(
             "providerName",
             format!("no provider is named `{}`", shorten(&request.provider_name)),
         ),
-        Some(provider) if !provider.has_model(&request.model_name) => errors.push(
-            "modelName",
-            format!(
-                "provider `{}` has no model `{}` (it has: {})",
-                provider.name,
-                shorten(&request.model_name),
-                provider.models.join(", ")
-            ),
-        ),
-        Some(_) => {}
+        Some(provider) => {
+            if let Some(problem) = missing_key(provider) {
+                errors.push("providerName", problem);
+            }
+            if !provider.has_model(&request.model_name) {
+                errors.push(
+                    "modelName",
+                    format!(
+                        "provider `{}` has no model `{}` (it has: {})",
+                        provider.name,
+                        shorten(&request.model_name),
+                        provider.models.join(", ")
+                    ),
+                );
+            }
+        }
     }
-    if DatasetName::parse(&request.dataset_name).is_err() {
+    let dataset_named = DatasetName::parse(&request.dataset_name).is_ok();
+    if !dataset_named {
         errors.push(
             "datasetName",
             format!("no dataset is named `{}`", shorten(&request.dataset_name)),
         );
     }
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
+    let mut selection_valid = true;
     if let Err(invalid) = settings.validate() {
+        selection_valid = !invalid
+            .0
+            .iter()
+            .any(|e| e.field.starts_with("settings.selection"));
         errors.0.extend(invalid.0);
     }
     let simulated_provider = state
@@ -170,17 +219,49 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
                 "settings.judge.providerName",
                 format!("no provider is named `{}`", shorten(provider_name)),
             ),
-            Some(judge) if !judge.has_model(model_name) => errors.push(
-                "settings.judge.modelName",
-                format!(
-                    "provider `{}` has no model `{}`",
-                    judge.name,
-                    shorten(model_name)
-                ),
-            ),
-            Some(_) => {}
+            Some(judge) => {
+                if let Some(problem) = missing_key(judge) {
+                    errors.push("settings.judge.providerName", problem);
+                }
+                if !judge.has_model(model_name) {
+                    errors.push(
+                        "settings.judge.modelName",
+                        format!(
+                            "provider `{}` has no model `{}`",
+                            judge.name,
+                            shorten(model_name)
+                        ),
+                    );
+                }
+            }
         }
     }
-    errors.into_result().map_err(ApiError::invalid)?;
-    Ok(settings)
+    if errors.0.is_empty() {
+        return Ok(settings);
+    }
+    let settings = if selection_valid {
+        settings
+    } else {
+        RunSettings {
+            selection: Default::default(),
+            ..settings
+        }
+    };
+    Err(Refused {
+        errors,
+        settings: dataset_named.then(|| Box::new(settings)),
+    })
+}
+
+/// Why runs on `provider` cannot start, when its API key variable is not set: nothing could be
+/// sent, so the run is refused at the door instead of failing a moment later.
+fn missing_key(provider: &evalboard_runner::Provider) -> Option<String> {
+    match (provider.credentials, &provider.api_key_env) {
+        (Credentials::Missing, Some(var)) => Some(format!(
+            "provider `{}` has no API key: set the environment variable {var} for the server \
+             and restart it",
+            provider.name
+        )),
+        _ => None,
+    }
 }

@@ -836,7 +836,77 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
     db.create_run(new_run("Demo", &settings, 0)).unwrap();
 }
 
+/// One resume per worker whose claims were taken over, however many claims it takes, and
+/// whatever the spread of that worker's lease ends.
+fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
+    use evalboard_persistence::{Answer, ClaimRequest, Outcome, OutcomeKind, Usage};
+    import(db, "Demo", &items(20));
+    let run = create(db, "Demo", 0);
+    let claim = |worker: &str, max: u32, seconds: i64, lease: i64| {
+        db.claim_items(
+            &run,
+            ClaimRequest {
+                worker,
+                lease_until: at(seconds + lease),
+                max,
+                at: at(seconds),
+            },
+        )
+        .unwrap()
+    };
+    // w1 claims six items, then four more later (their leases end later too).
+    assert_eq!(claim("w1", 6, 1, 10).items.len(), 6);
+    assert_eq!(claim("w1", 4, 5, 10).items.len(), 4);
+    // One of them is answered and waits for its judge.
+    let answered = Outcome {
+        run_id: run.clone(),
+        sequence: 2,
+        attempt: 1,
+        started_at: at(6),
+        kind: OutcomeKind::Answered {
+            answer: Answer {
+                prompt: "p".into(),
+                response_text: "The answer is (A).".into(),
+                first_token_at: None,
+                answered_at: at(6),
+                usage: Usage::default(),
+            },
+            judgment: None,
+        },
+    };
+    assert_eq!(
+        db.apply_outcomes("w1", &[answered], at(6)).unwrap().applied,
+        [true]
+    );
+
+    // w1 stops renewing. At 12 s, only its first six claims have run out; w2 asks for two
+    // items and gets everything w1 held — one takeover.
+    let taken = claim("w2", 2, 12, 30);
+    let mut sequences: Vec<u32> = taken.items.iter().map(|i| i.sequence).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        taken.items.iter().filter(|i| i.answer.is_some()).count(),
+        1,
+        "the answered item is only judged again"
+    );
+    assert_eq!(taken.run.lifecycle.resumed_count, 1);
+    assert_eq!(taken.run.lifecycle.last_resumed_at, Some(at(12)));
+    // Later claims of live workers take pending items and resume nothing.
+    assert_eq!(claim("w2", 2, 13, 30).items.len(), 2);
+    assert_eq!(claim("w3", 2, 14, 30).items.len(), 2);
+    assert_eq!(db.get_run(&run).unwrap().lifecycle.resumed_count, 1);
+
+    // Now w2 and w3 die: w4 takes over both, two resumes in one claim.
+    let taken = claim("w4", 1, 100, 30);
+    assert_eq!(taken.items.len(), 14);
+    assert_eq!(taken.run.lifecycle.resumed_count, 3);
+    assert_eq!(claim("w4", 1, 101, 30).run.lifecycle.resumed_count, 3);
+    assert_eq!(db.get_run(&run).unwrap().counts, recount(db, &run));
+}
+
 backend_tests!(
+    a_dead_workers_items_are_taken_over_as_one_resume,
     a_batch_of_outcomes_applies_in_one_transaction,
     concurrent_imports_under_one_name_get_distinct_versions,
     writers_in_separate_pools_wait_for_each_other,

@@ -54,6 +54,8 @@ fn provider_defaults() -> ProviderConfig {
         requests_per_minute: None,
         tokens_per_minute: None,
         max_attempts: None,
+        max_throttled_attempts: None,
+        max_throttled_secs: None,
         timeouts: Default::default(),
     }
 }

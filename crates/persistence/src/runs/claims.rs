@@ -104,33 +104,48 @@ fn claim_in(
                 .select((run_items::sequence, run_items::attempt_count))
         };
     }
-    let expired = run_items::state
-        .eq(ItemState::Running.as_str())
-        .and(run_items::lease_expires_at.lt(now));
-    let lost: Vec<(i32, i32)> = match &mut *conn {
-        DbConnection::Postgres(pg) => candidates!(expired, limit)
-            .for_update()
-            .skip_locked()
-            .load(pg)?,
-        other => candidates!(expired, limit).load(other)?,
+    // A worker whose claim on an item of this run expired has stopped renewing (renewal covers
+    // all of a worker's items at once): everything it holds here is taken over in this one
+    // claim, whatever `max` says, so that one worker's death is one resume, not one per batch.
+    let gone: Vec<String> = run_items::table
+        .filter(run_items::run_id.eq(run_id.as_str()))
+        .filter(
+            run_items::state.eq_any([ItemState::Running.as_str(), ItemState::Awaiting.as_str()]),
+        )
+        .filter(run_items::lease_expires_at.lt(now))
+        .select(run_items::lease_owner.assume_not_null())
+        .distinct()
+        .load(conn)?;
+    let held_by_gone = |state: ItemState| {
+        run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(run_items::state.eq(state.as_str()))
+            .filter(run_items::lease_owner.eq_any(gone.clone()))
+            .order(run_items::sequence.asc())
+            .select((run_items::sequence, run_items::attempt_count))
     };
-    // Answers whose judge went away: they only need a verdict.
-    let abandoned = run_items::state
-        .eq(ItemState::Awaiting.as_str())
-        .and(run_items::lease_expires_at.lt(now));
-    let room = limit - lost.len() as i64;
-    let unjudged: Vec<(i32, i32)> = if room <= 0 {
-        Vec::new()
+    let (lost, unjudged): (Vec<SequenceAttempt>, Vec<SequenceAttempt>) = if gone.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
         match &mut *conn {
-            DbConnection::Postgres(pg) => candidates!(abandoned, room)
-                .for_update()
-                .skip_locked()
-                .load(pg)?,
-            other => candidates!(abandoned, room).load(other)?,
+            DbConnection::Postgres(pg) => (
+                held_by_gone(ItemState::Running)
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                // Answers whose judge went away: they only need a verdict.
+                held_by_gone(ItemState::Awaiting)
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+            ),
+            other => (
+                held_by_gone(ItemState::Running).load(other)?,
+                held_by_gone(ItemState::Awaiting).load(other)?,
+            ),
         }
     };
-    let room = room - unjudged.len() as i64;
+    let room = limit - (lost.len() + unjudged.len()) as i64;
     let pending_filter = run_items::state.eq(ItemState::Pending.as_str());
     let pending: Vec<(i32, i32)> = if room <= 0 {
         Vec::new()
@@ -182,15 +197,17 @@ fn claim_in(
         });
     }
     if !lost.is_empty() || !unjudged.is_empty() {
-        record_resume(
-            conn,
-            run_id,
-            request.at,
-            &format!(
-                "{} in-flight item(s) taken over from an expired claim",
-                lost.len() + unjudged.len()
-            ),
-        )?;
+        // One resume per worker whose claims were taken over (see docs/engine.md).
+        for owner in &gone {
+            record_resume(
+                conn,
+                run_id,
+                request.at,
+                &format!(
+                    "the claims of worker `{owner}` expired: its in-flight items here are taken over"
+                ),
+            )?;
+        }
     }
     if !unjudged.is_empty() {
         let sequences: Vec<i32> = unjudged.iter().map(|(s, _)| *s).collect();
@@ -297,6 +314,9 @@ fn claim_in(
         items: handed_out,
     })
 }
+
+/// An item's sequence and attempt count.
+type SequenceAttempt = (i32, i32);
 
 /// A claimed item as stored: its attempt, its prompt if already rendered, its dataset item.
 struct ClaimedRow {

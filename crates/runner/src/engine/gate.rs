@@ -160,6 +160,8 @@ mod tests {
             requests_per_minute: None,
             tokens_per_minute: None,
             max_attempts: 4,
+            max_throttled_attempts: 20,
+            max_throttled: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(1),
             first_byte_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),

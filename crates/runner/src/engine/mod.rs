@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use activity::{Activity, ActivityBoard};
 use gate::ProviderGate;
-use worker::{LlmJudge, RunContext};
+use worker::{LlmJudge, RunContext, Throttling};
 use writer::WriterMessage;
 
 use crate::providers::{ClientSet, ProviderRegistry};
@@ -598,6 +598,10 @@ impl Dispatcher {
                 .settings
                 .max_attempts
                 .unwrap_or(provider.limits.max_attempts),
+            throttling: Throttling {
+                max_attempts: provider.limits.max_throttled_attempts,
+                max_wait: provider.limits.max_throttled,
+            },
             cancel: shared.shutdown.child_token(),
             judge,
             failing: AtomicBool::new(false),

@@ -29,6 +29,8 @@ pub(crate) struct RunContext {
     pub(crate) client: Arc<dyn ModelClient>,
     pub(crate) gate: Arc<ProviderGate>,
     pub(crate) max_attempts: u32,
+    /// When an item stops waiting for a provider that keeps answering 429.
+    pub(crate) throttling: Throttling,
     pub(crate) cancel: CancellationToken,
     /// The LLM judge, when the run asks for one (else the choice judge decides at once).
     pub(crate) judge: Option<LlmJudge>,
@@ -56,10 +58,42 @@ fn backoff(shared: &Shared) -> ExponentialBackoff {
         .build()
 }
 
-/// Most 429 answers one claim of an item waits through. They do not use up `maxAttempts` (the
-/// provider is busy, not failing), but a provider that never lets through must not hold an item
-/// forever.
-const MAX_RATE_LIMITED: u32 = 20;
+/// How long an item waits through 429 answers, per dispatch. They do not use up `maxAttempts`
+/// (the provider is busy, not failing), but a provider that never lets through must not hold an
+/// item forever: it gives up at the `max_attempts`-th 429, or when waiting again would take it
+/// past `max_wait` since its first one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Throttling {
+    pub(crate) max_attempts: u32,
+    pub(crate) max_wait: Duration,
+}
+
+/// The 429s one dispatch of an item has met.
+#[derive(Default)]
+struct Throttled {
+    count: u32,
+    since: Option<tokio::time::Instant>,
+}
+
+impl Throttled {
+    /// Counts a 429; says whether to try again after `delay`, or why not.
+    fn another(&mut self, limits: Throttling, delay: Duration) -> Result<(), String> {
+        self.count += 1;
+        let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
+        if self.count >= limits.max_attempts {
+            return Err(format!("gave up after {} throttled attempts", self.count));
+        }
+        let waited = since.elapsed();
+        if waited + delay > limits.max_wait {
+            return Err(format!(
+                "gave up after {} s of throttling ({} throttled attempts)",
+                waited.as_secs(),
+                self.count
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Works one item until it has an outcome, the run is canceled, or the engine stops.
 pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) {
@@ -82,7 +116,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
     let mut attempt = item.attempt;
     // This claim's budget: attempts that failed other than by rate limiting, and 429s.
     let mut failures = 0u32;
-    let mut rate_limited = 0u32;
+    let mut throttled = Throttled::default();
     let mut delays = backoff(&shared);
     let estimated_tokens =
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
@@ -165,14 +199,26 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 break;
             }
             Err(error) => {
-                let item_error = ItemError {
+                let mut item_error = ItemError {
                     kind: error.kind().to_owned(),
                     message: error.to_string(),
                 };
+                // The usual jittered backoff, and never less than the provider asked for: a
+                // `Retry-After: 0` does not make an item hammer the provider.
+                let delay = delays
+                    .next()
+                    .unwrap_or(Duration::from_secs(30))
+                    .max(error.retry_after().unwrap_or_default());
                 let retry = if matches!(error, ProviderError::RateLimited { .. }) {
+                    // Every request to the provider waits until Retry-After has passed.
                     run.gate.rate_limited(error.retry_after());
-                    rate_limited += 1;
-                    rate_limited <= MAX_RATE_LIMITED
+                    match throttled.another(run.throttling, delay) {
+                        Ok(()) => true,
+                        Err(why) => {
+                            item_error.message = format!("{}; {why}", item_error.message);
+                            false
+                        }
+                    }
                 } else {
                     failures += 1;
                     error.is_retryable() && failures < run.max_attempts
@@ -184,15 +230,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     })));
                     break;
                 }
-                // After a 429 the gate holds every request until Retry-After has passed.
-                let delay = if error.retry_after().is_some() {
-                    Duration::ZERO
-                } else {
-                    delays.next().unwrap_or(Duration::from_secs(30))
-                };
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Retrying {
                     error: item_error,
-                    delay_ms: error.retry_after().unwrap_or(delay).as_millis() as u64,
+                    delay_ms: delay.as_millis() as u64,
                 })));
                 attempt += 1;
                 shared.activity.finish(&run.run_id, sequence);
@@ -268,9 +308,10 @@ async fn judge(
                 if !error.is_retryable() {
                     break;
                 }
-                let delay = error
-                    .retry_after()
-                    .unwrap_or_else(|| delays.next().unwrap_or_default());
+                let delay = delays
+                    .next()
+                    .unwrap_or_default()
+                    .max(error.retry_after().unwrap_or_default());
                 cancellable(&run.cancel, tokio::time::sleep(delay)).await?;
             }
         }

@@ -60,6 +60,14 @@ pub struct ProviderConfig {
     /// Attempts per item before it ends `failed` (default 4); a run's `maxAttempts` overrides.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// 429 answers after which an item gives up, per dispatch (default 20). They do not use up
+    /// `max_attempts`: being throttled says nothing about the item.
+    #[serde(default)]
+    pub max_throttled_attempts: Option<u32>,
+    /// Seconds after its first 429 (in a dispatch) past which an item gives up rather than wait
+    /// for the provider again (default 300).
+    #[serde(default)]
+    pub max_throttled_secs: Option<u64>,
     /// Time limits of one request.
     #[serde(default)]
     pub timeouts: TimeoutConfig,
@@ -101,6 +109,10 @@ pub struct ProviderLimitsConfig {
     pub tokens_per_minute: Option<u32>,
     /// Attempts per item by default.
     pub max_attempts: u32,
+    /// 429 answers after which an item gives up.
+    pub max_throttled_attempts: u32,
+    /// How long after its first 429 an item gives up.
+    pub max_throttled: Duration,
     /// Connection timeout.
     pub connect_timeout: Duration,
     /// Time to response headers.
@@ -275,6 +287,18 @@ fn resolve_limits(
     if !(1..=10).contains(&max_attempts) {
         problems.push(format!("{at}.max_attempts must be between 1 and 10"));
     }
+    let max_throttled_attempts = config.max_throttled_attempts.unwrap_or(20);
+    if !(1..=1000).contains(&max_throttled_attempts) {
+        problems.push(format!(
+            "{at}.max_throttled_attempts must be between 1 and 1000"
+        ));
+    }
+    let max_throttled_secs = config.max_throttled_secs.unwrap_or(300);
+    if !(1..=86_400).contains(&max_throttled_secs) {
+        problems.push(format!(
+            "{at}.max_throttled_secs must be between 1 and 86400"
+        ));
+    }
     for (name, value) in [
         ("requests_per_minute", config.requests_per_minute),
         ("tokens_per_minute", config.tokens_per_minute),
@@ -294,6 +318,8 @@ fn resolve_limits(
         requests_per_minute: config.requests_per_minute.filter(|n| *n > 0),
         tokens_per_minute: config.tokens_per_minute.filter(|n| *n > 0),
         max_attempts: max_attempts.clamp(1, 10),
+        max_throttled_attempts: max_throttled_attempts.clamp(1, 1000),
+        max_throttled: Duration::from_secs(max_throttled_secs.clamp(1, 86_400)),
         connect_timeout: Duration::from_secs(t.connect_secs.max(1)),
         first_byte_timeout: Duration::from_secs(t.first_byte_secs.max(1)),
         idle_timeout: Duration::from_secs(t.idle_secs.max(1)),
@@ -321,6 +347,8 @@ mod tests {
             requests_per_minute: None,
             tokens_per_minute: None,
             max_attempts: None,
+            max_throttled_attempts: None,
+            max_throttled_secs: None,
             timeouts: TimeoutConfig::default(),
         }
     }
@@ -373,6 +401,9 @@ mod tests {
     fn every_problem_is_reported() {
         let mut duplicate = config("Simulated", ProviderKind::Simulated, Some("http://x"), None);
         duplicate.models = vec!["a".into(), "a".into()];
+        let mut throttling = config("Throttled", ProviderKind::Simulated, None, None);
+        throttling.max_throttled_attempts = Some(0);
+        throttling.max_throttled_secs = Some(86_401);
         let configs = BTreeMap::from([
             (
                 "a".to_owned(),
@@ -383,9 +414,14 @@ mod tests {
                 "c".to_owned(),
                 config("Bad", ProviderKind::Anthropic, None, Some("")),
             ),
+            ("d".to_owned(), throttling),
         ]);
         let err = ProviderRegistry::from_config(&configs, |_| false).unwrap_err();
-        assert_eq!(err.0.len(), 5, "{err}");
+        assert_eq!(err.0.len(), 7, "{err}");
+        assert!(
+            err.to_string()
+                .contains("max_throttled_secs must be between 1 and 86400")
+        );
     }
 
     #[test]

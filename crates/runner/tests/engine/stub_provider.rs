@@ -488,6 +488,67 @@ async fn a_missing_key_fails_the_run_once_and_sends_nothing(db: TestDatabase) {
     );
 }
 
+/// A provider that answers every request with `429` and `Retry-After: 0` gets the usual backoff
+/// between attempts, and each item gives up at the configured count of 429s or time.
+async fn a_provider_that_always_throttles_cannot_hold_a_run(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(4, |i| format!("Question {i}? [[429]]")));
+    let by_count = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    let by_time = create_run(&db, "Slow", "m", "D", RunSettings::default());
+    let mut counted = provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
+    );
+    counted.max_throttled_attempts = Some(5);
+    let mut timed = provider(
+        "Slow",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
+    );
+    timed.max_throttled_attempts = Some(1000);
+    timed.max_throttled_secs = Some(1);
+    let engine = start_engine(&db, registry(vec![counted, timed]));
+    let counted_run = wait_terminal(&db, &by_count, Duration::from_secs(30)).await;
+    let timed_run = wait_terminal(&db, &by_time, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+
+    for (run, why) in [
+        (&counted_run, "gave up after 5 throttled attempts"),
+        (&timed_run, "s of throttling"),
+    ] {
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.counts.failed, 4);
+        assert_counters_match_rows(&db, run);
+        for item in all_items(&db, &run.id) {
+            let (kind, message) = item.error.clone().unwrap();
+            assert_eq!(kind, "rate_limited");
+            assert!(message.contains(why), "{message}");
+        }
+        // Never straight back: every wait is the backoff's at least.
+        for (_, message) in run_log(&db, &run.id) {
+            if let Some(wait) = message
+                .strip_suffix(" ms")
+                .and_then(|m| m.rsplit(" in ").next())
+            {
+                assert!(wait.parse::<u64>().unwrap() >= 5, "{message}");
+            }
+        }
+    }
+    for item in all_items(&db, &by_count) {
+        assert_eq!(item.attempt_count, 5, "the fifth 429 is the last");
+    }
+    for item in all_items(&db, &by_time) {
+        assert!(
+            (2..100).contains(&item.attempt_count),
+            "a second of backoff from 5 ms: {}",
+            item.attempt_count
+        );
+    }
+}
+
 fn llm_judged(provider: &str) -> RunSettings {
     RunSettings {
         concurrency: Some(4),
@@ -654,6 +715,7 @@ engine_tests!(
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
     a_missing_key_fails_the_run_once_and_sends_nothing,
+    a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,

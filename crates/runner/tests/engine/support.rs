@@ -102,6 +102,8 @@ pub(crate) fn provider(
         requests_per_minute: None,
         tokens_per_minute: None,
         max_attempts: Some(3),
+        max_throttled_attempts: None,
+        max_throttled_secs: None,
         timeouts: TimeoutConfig {
             connect_secs: 2,
             first_byte_secs: 1,

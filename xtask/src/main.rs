@@ -4,8 +4,9 @@
 //!   the server's default SQLite file).
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
-//! - `keygen [--out FILE]` writes a new Browser Harness signing key (PKCS#8 PEM, mode 0600;
-//!   default `./data/harness-signing-key.pem`, never overwritten) and prints its key id.
+//! - `keygen [--out FILE]` runs `evalboard keygen`: writes a new Browser Harness signing key
+//!   (PKCS#8 PEM, mode 0600; default `./data/harness-signing-key.pem`, never overwritten) and
+//!   prints its key id.
 //! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
 //!   provider on both databases; `bench --harness [--items N]` the Browser Harness pack and
 //!   import round trip (see `docs/performance.md`).
@@ -87,27 +88,24 @@ fn migrate(args: &[String]) -> anyhow::Result<()> {
 
 /// Writes a new signing key; the server reads it from `[harness] signing_key_file`, or from the
 /// data directory where this writes by default.
+/// The server binary's own `evalboard keygen`, built from this checkout.
 fn keygen(args: &[String]) -> anyhow::Result<()> {
-    let path = match args {
-        [] => {
-            let data_dir =
-                std::env::var("EVALBOARD_DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
-            PathBuf::from(data_dir).join("harness-signing-key.pem")
-        }
-        [flag, path] if flag == "--out" => PathBuf::from(path),
-        _ => bail!("usage: cargo xtask keygen [--out FILE]"),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "evalboard-server",
+            "--",
+            "keygen",
+        ])
+        .args(args)
+        .current_dir(project_root())
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("keygen failed");
     }
-    let signer = evalboard_harness::PackSigner::create(&path)
-        .context("not writing a key (an existing key file is never overwritten)")?;
-    println!("{}", signer.id());
-    eprintln!(
-        "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and list \
-         the previous key's public key in retired_public_keys so that its packs still import.",
-        path.display()
-    );
     Ok(())
 }
 

@@ -23,6 +23,9 @@ pub struct AppState {
     pub events: Option<EventHub>,
     /// The keys behind the Browser Harness endpoints, when this server serves them.
     pub harness: Option<Arc<HarnessKeys>>,
+    /// Per-run concurrency of a run that sets none (`[engine] default_run_concurrency`): new
+    /// runs store the settings in force.
+    pub default_run_concurrency: u32,
 }
 
 /// The Browser Harness's keys: the one that signs new packs, and every public key whose packs
@@ -66,7 +69,15 @@ impl AppState {
             engine: None,
             events: None,
             harness: None,
+            default_run_concurrency: evalboard_runner::EngineConfig::new("")
+                .default_run_concurrency,
         }
+    }
+
+    /// The same state giving new runs `concurrency` when they set none.
+    pub fn with_default_run_concurrency(mut self, concurrency: u32) -> Self {
+        self.default_run_concurrency = concurrency;
+        self
     }
 
     /// The same state with an engine to wake and read activity from.

@@ -27,7 +27,9 @@ pub use progress::{Progress, StateCounts};
 pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
 pub use run::{BROWSER_HARNESS_PROVIDER, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
-pub use settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings};
+pub use settings::{
+    GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, SimulatedSettings,
+};
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
 

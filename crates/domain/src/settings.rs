@@ -106,6 +106,58 @@ impl GenerationSettings {
     }
 }
 
+/// What the server chooses for a run when its request leaves a setting out: the engine's
+/// per-run concurrency, the provider's attempt budget and token limit, and whether the provider
+/// is simulated (whose behaviour then has defaults of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingsDefaults {
+    /// Per-run concurrency.
+    pub concurrency: u32,
+    /// Attempts per item.
+    pub max_attempts: u32,
+    /// `maxTokens` the provider sends when the run sets none (`None`: the provider's own).
+    pub max_tokens: Option<u32>,
+    /// Whether the provider is simulated.
+    pub simulated: bool,
+}
+
+impl SimulatedSettings {
+    /// Probability of choosing the right letter when the run does not say.
+    pub const DEFAULT_ACCURACY: f64 = 0.7;
+
+    /// Every field set: the run's choice, else its default.
+    pub fn with_defaults(&self) -> Self {
+        Self {
+            accuracy: Some(self.accuracy.unwrap_or(Self::DEFAULT_ACCURACY)),
+            latency_ms: Some(self.latency_ms.unwrap_or(0)),
+            fault_rate: Some(self.fault_rate.unwrap_or(0.0)),
+            unparsed_rate: Some(self.unparsed_rate.unwrap_or(0.0)),
+            seed: Some(self.seed.unwrap_or(0)),
+        }
+    }
+}
+
+impl RunSettings {
+    /// The settings in force: what the run chose, and the server's choice for everything it
+    /// left out (sampling parameters without a server default stay unset: the provider's own
+    /// apply). Stored with the run, so that it shows — and keeps — what it ran with.
+    pub fn with_defaults(&self, defaults: &SettingsDefaults) -> Self {
+        let mut generation = self.generation.clone();
+        generation.max_tokens = generation.max_tokens.or(defaults.max_tokens);
+        Self {
+            concurrency: Some(self.concurrency.unwrap_or(defaults.concurrency)),
+            selection: self.selection.clone(),
+            generation,
+            shots: Some(self.shots.unwrap_or(0)),
+            max_attempts: Some(self.max_attempts.unwrap_or(defaults.max_attempts)),
+            simulated: defaults
+                .simulated
+                .then(|| self.simulated.clone().unwrap_or_default().with_defaults()),
+            judge: Some(self.judge.clone().unwrap_or(JudgeSettings::Choice)),
+        }
+    }
+}
+
 impl RunSettings {
     /// Checks every bound and reports all violations, with paths under `settings.`.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
@@ -274,6 +326,44 @@ mod tests {
                 "settings.simulated.seed"
             ]
         );
+    }
+
+    #[test]
+    fn defaults_fill_what_the_run_left_out_and_keep_what_it_chose() {
+        let defaults = SettingsDefaults {
+            concurrency: 8,
+            max_attempts: 4,
+            max_tokens: Some(4096),
+            simulated: true,
+        };
+        let chosen = RunSettings {
+            concurrency: Some(2),
+            simulated: Some(SimulatedSettings {
+                fault_rate: Some(0.5),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let in_force = chosen.with_defaults(&defaults);
+        assert_eq!(in_force.concurrency, Some(2));
+        assert_eq!(in_force.max_attempts, Some(4));
+        assert_eq!(in_force.shots, Some(0));
+        assert_eq!(in_force.judge, Some(JudgeSettings::Choice));
+        assert_eq!(in_force.generation.max_tokens, Some(4096));
+        assert_eq!(in_force.generation.temperature, None);
+        let simulated = in_force.simulated.clone().unwrap();
+        assert_eq!(
+            (simulated.accuracy, simulated.fault_rate, simulated.seed),
+            (Some(0.7), Some(0.5), Some(0))
+        );
+        assert!(in_force.validate().is_ok());
+        assert_eq!(in_force.with_defaults(&defaults), in_force, "idempotent");
+        let api = RunSettings::default().with_defaults(&SettingsDefaults {
+            simulated: false,
+            max_tokens: None,
+            ..defaults
+        });
+        assert_eq!((api.simulated, api.generation.max_tokens), (None, None));
     }
 
     #[test]

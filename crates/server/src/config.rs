@@ -124,7 +124,67 @@ impl Config {
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")?;
+        config.check_ranges()?;
         Ok(config)
+    }
+
+    /// Refuses numbers outside what the server can work with, every one of them at once with
+    /// its allowed range, rather than quietly using another value.
+    fn check_ranges(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let mut check = |name: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+            if !range.contains(&value) {
+                problems.push(format!(
+                    "{name} must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        };
+        let engine = &self.engine;
+        check(
+            "engine.global_concurrency",
+            engine.global_concurrency as u64,
+            1..=10_000,
+        );
+        check(
+            "engine.default_run_concurrency",
+            u64::from(engine.default_run_concurrency),
+            1..=256,
+        );
+        check("engine.lease_secs", engine.lease_secs, 5..=3_600);
+        let events = &self.events;
+        check("events.buffer", events.buffer as u64, 16..=1 << 20);
+        check("events.heartbeat_secs", events.heartbeat_secs, 1..=300);
+        check("events.preview_ms", events.preview_ms, 50..=60_000);
+        check(
+            "events.stall_timeout_secs",
+            events.stall_timeout_secs,
+            1..=600,
+        );
+        if events.retention_secs != 0 {
+            check(
+                "events.retention_secs (0 keeps every event)",
+                events.retention_secs,
+                60..=u64::from(u32::MAX),
+            );
+        }
+        check(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+            1..=1_000,
+        );
+        check(
+            "database.acquire_timeout_secs",
+            self.database.acquire_timeout_secs,
+            1..=600,
+        );
+        anyhow::ensure!(
+            problems.is_empty(),
+            "invalid configuration: {}",
+            problems.join("; ")
+        );
+        Ok(())
     }
 
     /// The database URL in effect.
@@ -137,24 +197,30 @@ impl Config {
 
     /// The engine's settings, for this server's worker name.
     pub(crate) fn engine_config(&self, worker: String) -> EngineConfig {
+        // Within their ranges: `check_ranges` refused the configuration otherwise.
         let mut config = EngineConfig::new(worker);
-        config.global_concurrency = self.engine.global_concurrency.clamp(1, 10_000);
-        config.default_run_concurrency = self.engine.default_run_concurrency.clamp(1, 256);
-        config.lease = Duration::from_secs(self.engine.lease_secs.clamp(5, 3_600));
+        config.global_concurrency = self.engine.global_concurrency;
+        config.default_run_concurrency = self.engine.default_run_concurrency;
+        config.lease = Duration::from_secs(self.engine.lease_secs);
         config.renew_every = config.lease / 3;
         config
+    }
+
+    /// Per-run concurrency of runs that set none.
+    pub(crate) fn default_run_concurrency(&self) -> u32 {
+        self.engine.default_run_concurrency
     }
 
     /// The live stream's settings.
     pub(crate) fn event_stream_config(&self) -> EventStreamConfig {
         let events = &self.events;
         EventStreamConfig {
-            buffer: events.buffer.clamp(16, 1 << 20),
-            heartbeat: Duration::from_secs(events.heartbeat_secs.clamp(1, 300)),
-            preview_every: Duration::from_millis(events.preview_ms.clamp(50, 60_000)),
-            stall_timeout: Duration::from_secs(events.stall_timeout_secs.clamp(1, 600)),
+            buffer: events.buffer,
+            heartbeat: Duration::from_secs(events.heartbeat_secs),
+            preview_every: Duration::from_millis(events.preview_ms),
+            stall_timeout: Duration::from_secs(events.stall_timeout_secs),
             retention: (events.retention_secs > 0)
-                .then(|| Duration::from_secs(events.retention_secs.max(60))),
+                .then(|| Duration::from_secs(events.retention_secs)),
             ..EventStreamConfig::default()
         }
     }
@@ -181,7 +247,14 @@ impl Config {
     /// on first start), and the retired public keys. Errors name the file, never a key's bytes.
     pub(crate) fn harness_keys(&self) -> anyhow::Result<HarnessKeys> {
         let signer = match &self.harness.signing_key_file {
-            Some(path) => PackSigner::read(path)?,
+            Some(path) => PackSigner::read(path).with_context(|| {
+                format!(
+                    "cannot use harness.signing_key_file {}; to make a new key there, run \
+                     `evalboard keygen --out {}`",
+                    path.display(),
+                    path.display()
+                )
+            })?,
             None => {
                 std::fs::create_dir_all(&self.data_dir)
                     .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
@@ -204,11 +277,19 @@ impl Config {
         Ok(HarnessKeys::new(signer, retired))
     }
 
+    /// Where `evalboard keygen` writes a key when not told: the file the server would read.
+    pub(crate) fn default_key_file(&self) -> PathBuf {
+        self.harness
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("harness-signing-key.pem"))
+    }
+
     /// Pool settings.
     pub(crate) fn pool_options(&self) -> PoolOptions {
         PoolOptions {
-            max_connections: self.database.max_connections.max(1),
-            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
+            max_connections: self.database.max_connections,
+            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The evalboard server binary: reads the configuration, opens and migrates the database, and
-//! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate` and
-//! `evalboard dataset import`.
+//! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate`, `evalboard dataset import`
+//! and `evalboard keygen`.
 
 mod config;
 mod demo;
@@ -46,6 +46,14 @@ enum Command {
     /// Manage datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Write a new Browser Harness signing key (PKCS#8 PEM, mode 0600) and print its key id.
+    /// An existing file is never overwritten.
+    Keygen {
+        /// Where to write it [default: harness.signing_key_file, else
+        /// <data-dir>/harness-signing-key.pem].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +86,10 @@ fn main() -> anyhow::Result<()> {
         database_url: cli.database_url,
     };
     let config = Config::load(cli.config.as_deref(), &overrides)?;
+    if let Some(Command::Keygen { out }) = cli.command {
+        // A key needs no database.
+        return keygen(&out.unwrap_or_else(|| config.default_key_file()));
+    }
     let db = open_database(&config)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, db),
@@ -89,7 +101,31 @@ fn main() -> anyhow::Result<()> {
             });
             import::import_file(&db, &file, &name, format)
         }
+        Command::Keygen { .. } => unreachable!("handled before the database is opened"),
     }
+}
+
+/// `evalboard keygen`: the key id on stdout, what to do with it on stderr.
+fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let signer = evalboard_harness::PackSigner::create(path).with_context(|| {
+        format!(
+            "not writing a key to {} (an existing key file is never overwritten)",
+            path.display()
+        )
+    })?;
+    #[allow(clippy::print_stdout)] // The command's output.
+    {
+        println!("{}", signer.id());
+    }
+    eprintln!(
+        "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and \
+         list the previous key's public key in retired_public_keys so that its packs still import.",
+        path.display()
+    );
+    Ok(())
 }
 
 fn init_logging() {
@@ -153,7 +189,8 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
     let harness = config.harness_keys()?;
     let mut state = AppState::new(db, providers)
         .with_events(events)
-        .with_harness(harness);
+        .with_harness(harness)
+        .with_default_run_concurrency(config.default_run_concurrency());
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }

@@ -140,7 +140,9 @@ pub struct RunDetailDto {
     pub lifecycle: LifecycleDto,
     /// The dataset version its items come from.
     pub dataset: DatasetRefDto,
-    /// The settings it was created with.
+    /// The settings in force: what the request chose, and the server's choice for what it left
+    /// out (concurrency, maxAttempts, shots, judge, the simulated behaviour, an Anthropic model's
+    /// maxTokens). Sampling parameters without a server default stay absent.
     pub settings: RunSettingsDto,
     /// When it was created.
     #[schema(format = DateTime)]

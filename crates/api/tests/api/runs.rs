@@ -38,7 +38,19 @@ async fn a_created_run_reads_back_through_every_endpoint(db: TestDatabase) {
     );
     assert_eq!(created["progress"]["total"], 7);
     assert_eq!(created["progress"]["pending"], 7);
-    assert_eq!(created["settings"], body["settings"]);
+    // The settings in force: what the request chose, and the defaults of what it left out.
+    assert_eq!(
+        created["settings"],
+        json!({
+            "concurrency": 8,
+            "selection": {"categories": ["law", "math"], "sampleSize": 7, "seed": 42},
+            "generation": {"temperature": 0.0, "maxTokens": 512},
+            "shots": 0,
+            "maxAttempts": 4,
+            "simulated": {"accuracy": 0.7, "latencyMs": 0, "faultRate": 0.0, "unparsedRate": 0.0, "seed": 0},
+            "judge": {"kind": "choice"}
+        })
+    );
     assert_eq!(created["dataset"]["version"], 1);
     assert!(
         created["dataset"]["digest"]
@@ -67,6 +79,28 @@ async fn a_created_run_reads_back_through_every_endpoint(db: TestDatabase) {
 
     let board = app.get("/runs/active").await.ok(200);
     assert_eq!(board[0]["run"], created["run"]);
+
+    // A run that chooses nothing shows every default it runs with.
+    let bare = app
+        .post_json("/runs", &request("Simulated", "Demo", "sim-1"))
+        .await
+        .ok(201);
+    let settings = &bare["settings"];
+    assert_eq!(
+        (
+            &settings["concurrency"],
+            &settings["maxAttempts"],
+            &settings["shots"]
+        ),
+        (&json!(8), &json!(4), &json!(0))
+    );
+    assert_eq!(settings["judge"], json!({"kind": "choice"}));
+    assert!(settings.get("selection").is_none(), "all items: {settings}");
+    let id = bare["run"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/runs/{id}")).await.ok(200)["settings"],
+        *settings
+    );
 }
 
 async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing(

@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The Messages API requires `max_tokens`; this is used when the run sets none.
-const DEFAULT_MAX_TOKENS: u32 = 4096;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 4096;
 const API_VERSION: &str = "2023-06-01";
 
 pub(super) struct AnthropicClient {

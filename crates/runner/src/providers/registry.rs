@@ -169,6 +169,18 @@ impl Provider {
     pub fn has_model(&self, model: &str) -> bool {
         self.models.iter().any(|m| m == model)
     }
+
+    /// What a run on this provider gets for the settings it leaves out, given the engine's
+    /// per-run concurrency.
+    pub fn settings_defaults(&self, run_concurrency: u32) -> evalboard_domain::SettingsDefaults {
+        evalboard_domain::SettingsDefaults {
+            concurrency: run_concurrency,
+            max_attempts: self.limits.max_attempts,
+            max_tokens: (self.kind == ProviderKind::Anthropic)
+                .then_some(super::anthropic::DEFAULT_MAX_TOKENS),
+            simulated: self.kind == ProviderKind::Simulated,
+        }
+    }
 }
 
 /// Problems found in the provider configuration, all of them.

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::client::{Completion, CompletionRequest, ModelClient, ProviderError};
 
 /// Defaults when a run sets nothing.
-const DEFAULT_ACCURACY: f64 = 0.7;
+const DEFAULT_ACCURACY: f64 = evalboard_domain::SimulatedSettings::DEFAULT_ACCURACY;
 /// Chunks an answer streams in.
 const CHUNKS: usize = 8;
 

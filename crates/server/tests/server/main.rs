@@ -243,6 +243,66 @@ fn bad_configuration_fails_at_start_with_a_reason() {
     let output = run(&["--config", "/nonexistent/evalboard.toml"], data.path());
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+
+    // Out-of-range numbers are refused, each with its range, never quietly replaced.
+    let output = Command::new(BINARY)
+        .args(["--data-dir", data.path().to_str().unwrap(), "migrate"])
+        .env("EVALBOARD_ENGINE__LEASE_SECS", "2")
+        .env("EVALBOARD_EVENTS__PREVIEW_MS", "10")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("engine.lease_secs must be between 5 and 3600, got 2")
+            && stderr.contains("events.preview_ms must be between 50 and 60000, got 10"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn keygen_writes_a_key_once_and_a_missing_key_file_says_how_to_make_one() {
+    use evalboard_harness::PackSigner;
+
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("keys/signing.pem");
+    let config = write_config(
+        data.path(),
+        &format!("[harness]\nsigning_key_file = \"{}\"\n", path.display()),
+    );
+    // The configured file does not exist: the server does not start, and says what to run.
+    let output = run(&["--config", &config], data.path());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("evalboard keygen --out {}", path.display())),
+        "{stderr}"
+    );
+
+    // Without --out, keygen writes the file the configuration names.
+    let output = run(&["--config", &config, "keygen"], data.path());
+    assert!(output.status.success(), "{output:?}");
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(PackSigner::read(&path).unwrap().id().as_str(), id);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwritten.
+    let again = run(&["keygen", "--out", path.to_str().unwrap()], data.path());
+    assert!(!again.status.success());
+    assert_eq!(PackSigner::read(&path).unwrap().id().as_str(), id);
+
+    // Now the server starts with it.
+    let server = Server::start(data.path(), &[], &["--config", &config]);
+    assert_eq!(
+        server.get("/browser-harness/keys").1["keys"][0]["keyId"],
+        id
+    );
+    server.terminate();
 }
 
 #[test]

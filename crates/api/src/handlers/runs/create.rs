@@ -75,6 +75,13 @@ pub(crate) async fn create_run(
         .map_err(|_| ApiError::Internal)?,
     ));
 
+    // Stored as in force, defaults filled in: the run shows (and keeps) what it runs with.
+    let settings = match state.providers.get(&request.provider_name) {
+        Some(provider) => {
+            settings.with_defaults(&provider.settings_defaults(state.default_run_concurrency))
+        }
+        None => settings,
+    };
     let (created, unparsed) = state
         .with_db(move |db| {
             let created = db.create_run(NewRun {

@@ -19,7 +19,8 @@ pub(crate) async fn log_request(
     let path = req.path().to_owned();
     let response = next.call(req).await?;
     let status = response.status().as_u16();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
+    let millis = started.elapsed().as_micros() as f64 / 1000.0;
     if status >= 500 {
         tracing::error!(%method, %path, status, millis, "request");
     } else {

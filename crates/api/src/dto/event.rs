@@ -1,18 +1,13 @@
 //! The payloads of `GET /runs/events`, one per SSE event name. Each names its run, so a board
 //! can merge it into the snapshot `GET /runs/active` gave it.
 
-use chrono::SecondsFormat;
-use evalboard_domain::{RunChange, RunEvent, Timestamp};
+use evalboard_domain::{RunChange, RunEvent};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ItemSnapshotDto, LifecycleDto, ProgressDto, RunDto};
 
-/// Event times carry milliseconds: events come many to a second, and a client can measure how
-/// late they arrive.
-fn event_time(t: Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use super::api_time_millis as event_time;
 
 /// `run_status`: a run was created, changed status, was resumed, or had a cancel requested.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -125,9 +120,4 @@ impl From<RunEvent> for EventPayload {
             }),
         }
     }
-}
-
-/// The time a preview was taken, as event payloads write it.
-pub fn preview_time(t: Timestamp) -> String {
-    event_time(t)
 }

@@ -5,7 +5,7 @@ use evalboard_runner::Activity;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::api_time;
+use super::{api_time, api_time_millis};
 
 /// What an item in flight is streaming right now (`currentItem.activity`). Kept in memory by the
 /// server working on the item; absent when the item is not streaming there.
@@ -20,10 +20,10 @@ pub struct ActivityDto {
     pub chunk_count: u64,
     /// Characters received so far.
     pub received_chars: u64,
-    /// When the first chunk arrived.
+    /// When the first chunk arrived (with milliseconds).
     #[schema(format = DateTime, required = true)]
     pub first_chunk_at: Option<String>,
-    /// When the latest chunk arrived.
+    /// When the latest chunk arrived (with milliseconds).
     #[schema(format = DateTime, required = true)]
     pub last_chunk_at: Option<String>,
 }
@@ -35,8 +35,8 @@ impl From<Activity> for ActivityDto {
             preview: a.preview,
             chunk_count: a.chunk_count,
             received_chars: a.received_chars,
-            first_chunk_at: a.first_chunk_at.map(api_time),
-            last_chunk_at: a.last_chunk_at.map(api_time),
+            first_chunk_at: a.first_chunk_at.map(api_time_millis),
+            last_chunk_at: a.last_chunk_at.map(api_time_millis),
         }
     }
 }

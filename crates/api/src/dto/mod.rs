@@ -14,7 +14,6 @@ mod settings;
 pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
 pub use event::{
     EventPayload, ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto,
-    preview_time,
 };
 pub use harness::{
     CaptureBundleDto, CaptureDto, ChunkDto, CreatePackRequest, EnvelopeDto, EnvelopeSignatureDto,
@@ -40,4 +39,10 @@ use evalboard_domain::Timestamp;
 /// as the contract shows.
 pub fn api_time(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Times of things that happen many to a second — stream events, streamed chunks — carry
+/// milliseconds (`2026-03-06T19:43:11.250Z`), so that a client can order them and measure delays.
+pub fn api_time_millis(t: Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

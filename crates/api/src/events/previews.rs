@@ -8,7 +8,7 @@ use evalboard_domain::{ItemSnapshot, RunId};
 use evalboard_runner::ActivityBoard;
 
 use super::{Frame, Inner};
-use crate::dto::{ItemSnapshotDto, RunItemEventDto, preview_time};
+use crate::dto::{ItemSnapshotDto, RunItemEventDto, api_time_millis};
 
 /// Sends a preview of each run's current item whenever its activity changed, every
 /// `preview_every`, while the server runs.
@@ -53,7 +53,7 @@ pub(super) async fn run(inner: Arc<Inner>, activity: ActivityBoard) {
             let mut item = ItemSnapshotDto::from(items[&key].clone());
             // The item streams here, whatever its row said when it was looked up.
             item.state = evalboard_domain::ItemState::Running.as_str().to_owned();
-            let at = preview_time(activity.last_chunk_at.unwrap_or(activity.started_at));
+            let at = api_time_millis(activity.last_chunk_at.unwrap_or(activity.started_at));
             item.activity = Some(activity.into());
             let payload = RunItemEventDto {
                 run_id: run_id.to_string(),

@@ -5,7 +5,7 @@ use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::support::{api_tests, app_with_engine, import, is_api_time, items};
+use crate::support::{api_tests, app_with_engine, import, is_api_time, is_millis_time, items};
 
 fn run_request(settings: Value) -> Value {
     json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": settings})
@@ -40,7 +40,11 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
             .starts_with("Let's think")
     );
     assert!(activity["receivedChars"].as_u64().unwrap() > 0);
-    assert!(is_api_time(&activity["firstChunkAt"]) && is_api_time(&activity["lastChunkAt"]));
+    // Chunk times carry milliseconds, as events do.
+    assert!(
+        is_millis_time(&activity["firstChunkAt"]) && is_millis_time(&activity["lastChunkAt"]),
+        "{activity}"
+    );
 
     let reply = app
         .call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))

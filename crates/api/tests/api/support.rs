@@ -339,6 +339,19 @@ pub(crate) fn is_api_time(value: &Value) -> bool {
         && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
+/// Whether a string is an RFC 3339 UTC timestamp with milliseconds and `Z`, as events and
+/// streaming activity write them.
+pub(crate) fn is_millis_time(value: &Value) -> bool {
+    let Some(s) = value.as_str() else {
+        return false;
+    };
+    s.len() == 24
+        && s.as_bytes()[19] == b'.'
+        && s[20..23].bytes().all(|b| b.is_ascii_digit())
+        && s.ends_with('Z')
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
 /// Posts `body` as a capture bundle to a bare service; the status and JSON answer.
 pub(crate) async fn bundle_reply<S, B>(service: &S, body: &Value) -> (u16, Value)
 where

@@ -10,6 +10,7 @@ use std::{
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::json;
 
+mod docs;
 mod replicas;
 mod support;
 
@@ -63,6 +64,20 @@ fn first_start_restart_and_sigterm_on_sqlite() {
     let id = exercise(&server);
     let output = server.terminate();
     assert!(!output.contains(SECRET), "a key reached the logs");
+    // Request durations in milliseconds with at most three decimals (whole microseconds).
+    let durations: Vec<&str> = output
+        .split("millis=")
+        .skip(1)
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert!(!durations.is_empty(), "requests are logged: {output}");
+    for millis in durations {
+        let decimals = millis.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(
+            millis.parse::<f64>().is_ok() && decimals <= 3,
+            "millis={millis}"
+        );
+    }
     assert!(
         data.path().join("evalboard.db").is_file(),
         "the default database lives in the data dir"

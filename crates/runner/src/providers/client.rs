@@ -7,8 +7,8 @@ use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 
 use super::{
-    anthropic::AnthropicClient, openai::OpenAiClient, registry::Provider, registry::ProviderKind,
-    registry::ProviderRegistry, simulated::SimulatedClient,
+    anthropic::AnthropicClient, openai::OpenAiClient, redact::Redactor, registry::Provider,
+    registry::ProviderKind, registry::ProviderRegistry, simulated::SimulatedClient,
 };
 
 /// One prompt to one model.
@@ -132,6 +132,35 @@ impl ProviderError {
         )
     }
 
+    /// The same error with every secret `redactor` knows of taken out of its text.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let r = |text: String| redactor.redact(&text);
+        match self {
+            Self::RateLimited {
+                message,
+                retry_after,
+            } => Self::RateLimited {
+                message: r(message),
+                retry_after,
+            },
+            Self::Server { status, message } => Self::Server {
+                status,
+                message: r(message),
+            },
+            Self::Timeout(m) => Self::Timeout(r(m)),
+            Self::StreamCut(m) => Self::StreamCut(r(m)),
+            Self::Malformed(m) => Self::Malformed(r(m)),
+            Self::Network(m) => Self::Network(r(m)),
+            Self::Unauthorized(m) => Self::Unauthorized(r(m)),
+            Self::NotFound(m) => Self::NotFound(r(m)),
+            Self::Rejected { status, message } => Self::Rejected {
+                status,
+                message: r(message),
+            },
+            Self::NotConfigured(m) => Self::NotConfigured(r(m)),
+        }
+    }
+
     /// The wait the provider asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -162,14 +191,32 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// Builds the client for a configured provider, reading its key from the environment.
-pub fn client_for(provider: &Provider) -> Arc<dyn ModelClient> {
-    let key = provider
-        .api_key_env
-        .as_deref()
-        .and_then(|var| std::env::var(var).ok())
-        .filter(|k| !k.is_empty())
-        .map(ApiKey);
+/// A client whose errors never carry a secret: each passes through the redactor before anything
+/// else sees it.
+struct Redacting {
+    inner: Arc<dyn ModelClient>,
+    redactor: Arc<Redactor>,
+}
+
+impl ModelClient for Redacting {
+    fn complete<'a>(
+        &'a self,
+        request: CompletionRequest<'a>,
+        on_chunk: &'a mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
+        Box::pin(async move {
+            self.inner
+                .complete(request, on_chunk)
+                .await
+                .map_err(|error| error.redacted(&self.redactor))
+        })
+    }
+}
+
+/// Builds the client for a configured provider with its key (`None` when it takes none or the
+/// key is not set).
+pub fn client_for(provider: &Provider, key: Option<String>) -> Arc<dyn ModelClient> {
+    let key = key.filter(|k| !k.is_empty()).map(ApiKey);
     let base_url = provider.base_url.clone().unwrap_or_default();
     match provider.kind {
         ProviderKind::Simulated => Arc::new(SimulatedClient),
@@ -188,27 +235,49 @@ pub fn client_for(provider: &Provider) -> Arc<dyn ModelClient> {
     }
 }
 
-/// A client per configured provider, by name.
+/// A client per configured provider, by name. Errors of every client are redacted of every
+/// configured key (any provider's), and of anything shaped like a credential.
 #[derive(Clone, Default)]
 pub struct ClientSet {
     clients: HashMap<String, Arc<dyn ModelClient>>,
+    redactor: Arc<Redactor>,
 }
 
 impl ClientSet {
-    /// Clients for every provider of the registry.
+    /// Clients for every provider of the registry, their keys read from the environment.
     pub fn from_registry(registry: &ProviderRegistry) -> Self {
-        Self {
-            clients: registry
-                .providers()
-                .iter()
-                .map(|p| (p.name.clone(), client_for(p)))
-                .collect(),
+        Self::with_keys(registry, |var| std::env::var(var).ok())
+    }
+
+    /// Clients for every provider of the registry, with the keys `key_of` gives for their key
+    /// variables.
+    pub fn with_keys(registry: &ProviderRegistry, key_of: impl Fn(&str) -> Option<String>) -> Self {
+        let keyed: Vec<(&Provider, Option<String>)> = registry
+            .providers()
+            .iter()
+            .map(|p| (p, p.api_key_env.as_deref().and_then(&key_of)))
+            .collect();
+        let redactor = Arc::new(Redactor::new(
+            keyed.iter().filter_map(|(_, key)| key.clone()),
+        ));
+        let mut set = Self {
+            clients: HashMap::new(),
+            redactor,
+        };
+        for (provider, key) in keyed {
+            set.insert(&provider.name, client_for(provider, key));
         }
+        set
     }
 
     /// Replaces (or adds) the client of one provider; tests use it to put a fake in place.
     pub fn insert(&mut self, provider: &str, client: Arc<dyn ModelClient>) {
-        self.clients.insert(provider.to_owned(), client);
+        let redacting = Redacting {
+            inner: client,
+            redactor: Arc::clone(&self.redactor),
+        };
+        self.clients
+            .insert(provider.to_owned(), Arc::new(redacting));
     }
 
     /// The client of a provider.

@@ -4,6 +4,7 @@
 mod anthropic;
 mod client;
 mod openai;
+mod redact;
 mod registry;
 mod simulated;
 mod streaming;
@@ -11,6 +12,7 @@ mod streaming;
 pub use client::{
     ClientSet, Completion, CompletionRequest, ModelClient, ProviderError, client_for,
 };
+pub use redact::{REDACTED, Redactor};
 pub use registry::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderLimitsConfig,
     ProviderRegistry, TimeoutConfig,

@@ -80,7 +80,7 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
 
     // Exactly what the simulated model does for each item, asked directly.
     let registry = simulated_registry();
-    let client = client_for(registry.get("Simulated").unwrap());
+    let client = client_for(registry.get("Simulated").unwrap(), None);
     let dataset = items(80, |i| format!("Question {i}?"));
     let generation = GenerationSettings::default();
     let simulated_settings = run.settings.simulated.clone().unwrap();

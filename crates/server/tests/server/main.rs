@@ -12,6 +12,7 @@ use serde_json::json;
 
 mod docs;
 mod replicas;
+mod secrets;
 mod support;
 
 use support::{BINARY, SECRET, Server, all_items, dataset_jsonl, wait_for};

@@ -1,0 +1,101 @@
+//! Keeping secrets out of what providers say. A provider that refuses a key often quotes it
+//! ("Incorrect API key provided: sk-…"), and one that rejects a request may echo its headers;
+//! that text becomes a run's failure, an item's error and log lines. Every configured key, and
+//! anything shaped like a bearer token or an API key, is replaced before the text leaves the
+//! client.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Shapes of credentials in free text: `Bearer …`, `sk-…` keys (OpenAI, Anthropic), and
+/// `api-key: …`-like pairs. Masked forms (`sk-abc***xyz`) count too.
+static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]{4,}",
+        r"|\bsk-[A-Za-z0-9_*-]{4,}",
+        r#"|\b(?:x-api-key|api[_-]?key|access[_-]?token)(?:["']?\s*[:=]\s*["']?|\s+)[A-Za-z0-9._~+/=*-]{8,}"#,
+    ))
+    .expect("valid pattern")
+});
+
+/// Replaces the configured secrets and credential-shaped text.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so that a key containing another is replaced whole.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+/// Secrets shorter than this are not looked for: they would match ordinary words.
+const MIN_SECRET_LEN: usize = 4;
+
+impl Redactor {
+    /// A redactor of these secrets (blank and very short ones are ignored).
+    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self { secrets }
+    }
+
+    /// `text` without any secret.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        TOKEN_SHAPES.replace_all(&text, REDACTED).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_keys_and_credential_shapes_are_replaced() {
+        let redactor = Redactor::new(["plainsecretvalue".to_owned(), String::new()]);
+        for (said, kept) in [
+            (
+                "Incorrect API key provided: sk-proj-AbC123_xyz. You can find your key",
+                "Incorrect API key provided: [redacted]. You can find your key",
+            ),
+            (
+                "Incorrect API key provided: sk-abc***********wxyz.",
+                "Incorrect API key provided: [redacted].",
+            ),
+            (
+                "bad header Authorization: Bearer eyJhbGciOi.J9-x_y",
+                "bad header Authorization: [redacted]",
+            ),
+            (
+                "x-api-key: 0123456789abcdef rejected",
+                "[redacted] rejected",
+            ),
+            (r#"{"api_key": "0123456789abcdef"}"#, r#"{"[redacted]"}"#),
+            ("key plainsecretvalue refused", "key [redacted] refused"),
+            ("upstream exploded (503)", "upstream exploded (503)"),
+            (
+                "the answer is (B); task-skipped",
+                "the answer is (B); task-skipped",
+            ),
+        ] {
+            assert_eq!(redactor.redact(said), kept, "{said}");
+        }
+    }
+}

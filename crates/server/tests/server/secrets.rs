@@ -1,0 +1,132 @@
+//! A provider that echoes the key it was sent — in a 401's message, or a 400 that quotes the
+//! request's headers — must not put the key anywhere: not in responses, not in the database,
+//! not in the server's log.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpListener,
+};
+
+use serde_json::json;
+
+use crate::support::{SECRET, Server, all_items, wait_for};
+
+/// An OpenAI-compatible endpoint that refuses every request, quoting its `Authorization`
+/// header: model `auth` with a 401, any other with a 400. Returns its base URL.
+fn start_echoing_provider() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut authorization = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("authorization:") {
+                        authorization = line["authorization:".len()..].trim().to_owned();
+                    } else if let Some(n) = lower.strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let key = authorization.trim_start_matches("Bearer ").to_owned();
+                let (status, message) = if String::from_utf8_lossy(&body).contains("\"auth\"") {
+                    (
+                        "401 Unauthorized",
+                        format!(
+                            "Incorrect API key provided: {key}. You can find your API key at …"
+                        ),
+                    )
+                } else {
+                    (
+                        "400 Bad Request",
+                        format!(
+                            "Invalid request headers: Authorization: {authorization}; x-key={key}"
+                        ),
+                    )
+                };
+                let body = json!({"error": {"message": message}}).to_string();
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn a_provider_echoing_the_key_leaks_it_nowhere() {
+    let base = start_echoing_provider();
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("EVALBOARD_PROVIDERS__ECHO__NAME", "Echo"),
+        ("EVALBOARD_PROVIDERS__ECHO__KIND", "openai-compatible"),
+        ("EVALBOARD_PROVIDERS__ECHO__BASE_URL", base.as_str()),
+        ("EVALBOARD_PROVIDERS__ECHO__API_KEY_ENV", "OPENAI_API_KEY"),
+        (
+            "EVALBOARD_PROVIDERS__ECHO__MODELS",
+            r#"["auth", "headers"]"#,
+        ),
+        ("EVALBOARD_PROVIDERS__ECHO__MAX_ATTEMPTS", "1"),
+    ];
+    let server = Server::start(data.path(), &env, &[]);
+    let mut seen = String::new();
+    for (model, status) in [("auth", "failed"), ("headers", "completed")] {
+        let (code, created) = server.post(
+            "/runs",
+            &json!({"providerName": "Echo", "datasetName": "evalboard-demo", "modelName": model,
+                    "settings": {"selection": {"sampleSize": 3}}}),
+        );
+        assert_eq!(code, 201, "{created}");
+        let id = created["run"]["id"].as_str().unwrap().to_owned();
+        let detail = wait_for(&server, &id, status, |d| d["run"]["status"] == status);
+        let items = all_items(&server, &id);
+        let (_, logs) = server.get(&format!("/runs/{id}/logs?limit=500"));
+        for item in &items {
+            let message = item["error"]["message"].as_str().unwrap();
+            assert!(message.contains("[redacted]"), "{message}");
+        }
+        seen.push_str(&format!("{detail}{}{logs}", json!(items)));
+    }
+    assert!(
+        seen.contains("Incorrect API key provided: [redacted]"),
+        "{seen}"
+    );
+    assert!(!seen.contains(SECRET), "a response carries the key: {seen}");
+    let output = server.terminate();
+    assert!(output.contains("unauthorized"), "the failure is logged");
+    assert!(
+        !output.contains(SECRET),
+        "the log carries the key: {output}"
+    );
+    // Not a byte of it in the database files (the database, its WAL, anything beside them).
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes
+                    .windows(SECRET.len())
+                    .any(|window| window == SECRET.as_bytes()),
+                "{} holds the key",
+                path.display()
+            );
+        }
+    }
+}

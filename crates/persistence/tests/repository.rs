@@ -565,6 +565,84 @@ fn active_runs_come_first_then_recently_finished(db: &TestDatabase) {
     assert_eq!(db.active_runs(3).unwrap()[2].run.id, old_done);
 }
 
+thread_local! {
+    /// Statements started on this thread, by connections made after `count_statements`.
+    static STATEMENTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Makes every connection created from now on count the statements it starts (on the thread
+/// that runs them: each test counts its own).
+fn count_statements() {
+    fn counting() -> Option<Box<dyn diesel::connection::Instrumentation>> {
+        Some(Box::new(
+            |event: diesel::connection::InstrumentationEvent<'_>| {
+                if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+                    STATEMENTS.with(|n| n.set(n.get() + 1));
+                }
+            },
+        ))
+    }
+    diesel::connection::set_default_instrumentation(counting).unwrap();
+}
+
+fn statements_of<T>(work: impl FnOnce() -> T) -> (T, usize) {
+    let before = STATEMENTS.with(std::cell::Cell::get);
+    let value = work();
+    (value, STATEMENTS.with(std::cell::Cell::get) - before)
+}
+
+/// The board costs the same few statements for one snapshot or 24, and its recent items are
+/// the newest by finish time, ties (a bulk cancel) broken by sequence.
+fn the_board_reads_every_snapshot_in_a_constant_number_of_statements(db: &TestDatabase) {
+    import(db, "Demo", &items(12));
+    let runs: Vec<RunId> = (0..24).map(|i| create(db, "Demo", i)).collect();
+    for run in &runs[..20] {
+        db.set_run_status(run, RunStatus::Running, at(30)).unwrap();
+        move_items(
+            db,
+            run,
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9],
+            ItemState::Running,
+            31,
+        );
+        // Eight items end at one instant, as a bulk cancel ends them.
+        move_items(db, run, &[1, 2, 3, 4, 5, 6, 7, 8], ItemState::Canceled, 32);
+    }
+    count_statements();
+    let board_db = evalboard_persistence::Database::connect(
+        db.url(),
+        &evalboard_persistence::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let _ = board_db.active_runs(1).unwrap(); // the connection's own set-up, once
+    let (one, for_one) = statements_of(|| board_db.active_runs(1).unwrap());
+    let (all, for_all) = statements_of(|| board_db.active_runs(24).unwrap());
+    assert_eq!((one.len(), all.len()), (1, 24));
+    assert!(for_one > 0);
+    assert_eq!(for_one, for_all, "statements for 1 and for 24 snapshots");
+    for snapshot in all.iter().filter(|s| s.run.status == RunStatus::Running) {
+        let recent: Vec<u32> = snapshot.recent_items.iter().map(|i| i.sequence).collect();
+        assert_eq!(recent, [8, 7, 6, 5, 4], "{}", snapshot.run.id);
+        assert!(
+            snapshot
+                .recent_items
+                .iter()
+                .all(|i| i.state == ItemState::Canceled)
+        );
+        let current = snapshot.current_item.as_ref().unwrap();
+        assert_eq!((current.sequence, current.state), (9, ItemState::Running));
+        assert!(current.prompt_text.starts_with("Question 8:"));
+    }
+    assert_eq!(
+        all.iter().filter(|s| s.current_item.is_none()).count(),
+        4,
+        "pending runs have no current item"
+    );
+}
+
 fn timestamps_keep_microseconds(db: &TestDatabase) {
     import(db, "Demo", &items(1));
     let precise = truncate_to_micros(at(0) + Duration::nanoseconds(123_456_789));
@@ -923,5 +1001,6 @@ backend_tests!(
     run_status_moves_follow_the_rules,
     resuming_is_recorded_only_for_running_runs,
     active_runs_come_first_then_recently_finished,
+    the_board_reads_every_snapshot_in_a_constant_number_of_statements,
     timestamps_keep_microseconds,
 );

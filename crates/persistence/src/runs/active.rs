@@ -1,12 +1,18 @@
 //! The active board's read model: active runs first, then the most recently finished, each
 //! with the item in flight and the last few finished items.
 
-use diesel::prelude::*;
-use evalboard_domain::{ItemSnapshot, ItemState, Run, RunId, RunStatus};
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::{
+    prelude::*,
+    sql_types::{Integer, Nullable, Text, Timestamp},
+};
+use evalboard_domain::{ItemSnapshot, Run, RunId, RunStatus};
 
 use super::RunRow;
 use crate::{
-    connection::DbConnection,
+    connection::{DbConnection, on_backend},
     database::Database,
     error::StoreError,
     events::RECENT_ITEMS,
@@ -58,18 +64,22 @@ impl Database {
                         .load(conn)?,
                 );
             }
-            rows.into_iter()
-                .map(|row| {
-                    let run = row.into_domain()?;
-                    let current_item = current_item(conn, &run)?;
-                    let recent_items = recent_items(conn, &run)?;
-                    Ok(ActiveRun {
+            let runs: Vec<Run> = rows
+                .into_iter()
+                .map(RunRow::into_domain)
+                .collect::<Result<_, _>>()?;
+            let mut items = board_items(conn, &runs)?;
+            Ok(runs
+                .into_iter()
+                .map(|run| {
+                    let (current, recent) = items.remove(run.id.as_str()).unwrap_or_default();
+                    ActiveRun {
                         run,
-                        current_item,
-                        recent_items,
-                    })
+                        current_item: current,
+                        recent_items: recent,
+                    }
                 })
-                .collect()
+                .collect())
         })
     }
 }
@@ -114,55 +124,89 @@ fn snapshot(
     })
 }
 
-/// Which end of a run's item history a snapshot query reads.
-enum Snapshots {
-    /// Running items, most recently started first.
-    Running,
-    /// Terminal items, most recently finished first.
-    Finished,
+/// One item a board shows, as the snapshot query reads it.
+#[derive(QueryableByName)]
+struct BoardItemRow {
+    #[diesel(sql_type = Text)]
+    run_id: String,
+    /// `c` for the run's current item, `r` for a recently finished one.
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Integer)]
+    sequence: i32,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    finished_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Text)]
+    question: String,
+    #[diesel(sql_type = Text)]
+    choices: String,
 }
 
-fn current_item(conn: &mut DbConnection, run: &Run) -> Result<Option<ItemSnapshot>, StoreError> {
-    Ok(snapshots(conn, run, Snapshots::Running, 1)?.pop())
-}
+/// The current item and the recent items of every run, by run id.
+type BoardItems = HashMap<String, (Option<ItemSnapshot>, Vec<ItemSnapshot>)>;
 
-fn recent_items(conn: &mut DbConnection, run: &Run) -> Result<Vec<ItemSnapshot>, StoreError> {
-    snapshots(conn, run, Snapshots::Finished, RECENT_ITEMS)
-}
-
-fn snapshots(
-    conn: &mut DbConnection,
-    run: &Run,
-    which: Snapshots,
-    limit: i64,
-) -> Result<Vec<ItemSnapshot>, StoreError> {
-    let query = run_items::table
-        .inner_join(
-            dataset_items::table.on(dataset_items::dataset_id
-                .eq(run_items::dataset_id)
-                .and(dataset_items::position.eq(run_items::dataset_position))),
-        )
-        .filter(run_items::run_id.eq(run.id.as_str()))
-        .select((
-            run_items::sequence,
-            run_items::state,
-            dataset_items::question,
-            dataset_items::choices,
-        ))
-        .limit(limit)
-        .into_boxed();
-    let query = match which {
-        Snapshots::Running => query
-            .filter(run_items::state.eq(ItemState::Running.as_str()))
-            .order((run_items::started_at.desc(), run_items::sequence.desc())),
-        // `finished_at` is set exactly when an item is terminal, and indexed per run.
-        Snapshots::Finished => query
-            .filter(run_items::finished_at.is_not_null())
-            .order((run_items::finished_at.desc(), run_items::sequence.desc())),
+/// The current and recent items of `runs`, in one statement whatever their number: per run, the
+/// running item started last and the last [`RECENT_ITEMS`] finished ones (each an index range
+/// read: `run_items_by_state`, and `run_items_by_finished`, whose order is the query's), joined
+/// to their question text once the few rows are chosen.
+fn board_items(conn: &mut DbConnection, runs: &[Run]) -> Result<BoardItems, StoreError> {
+    let mut board = BoardItems::new();
+    if runs.is_empty() {
+        return Ok(board);
+    }
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    let placeholder = |n: usize| {
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
     };
-    query
-        .load::<(i32, String, String, String)>(conn)?
-        .into_iter()
-        .map(snapshot)
-        .collect()
+    let picks: Vec<String> = (0..runs.len())
+        .flat_map(|i| {
+            let current = format!(
+                "SELECT * FROM (SELECT run_id, 'c' AS role, sequence, state, finished_at, \
+                 dataset_id, dataset_position FROM run_items WHERE run_id = {} AND state = 'running' \
+                 ORDER BY started_at DESC, sequence DESC LIMIT 1) AS c{i}",
+                placeholder(2 * i + 1)
+            );
+            let recent = format!(
+                "SELECT * FROM (SELECT run_id, 'r' AS role, sequence, state, finished_at, \
+                 dataset_id, dataset_position FROM run_items WHERE run_id = {} AND finished_at IS \
+                 NOT NULL ORDER BY finished_at DESC, sequence DESC LIMIT {RECENT_ITEMS}) AS r{i}",
+                placeholder(2 * i + 2)
+            );
+            [current, recent]
+        })
+        .collect();
+    let sql = format!(
+        "SELECT p.run_id, p.role, p.sequence, p.state, p.finished_at, d.question, d.choices \
+         FROM ({}) AS p JOIN dataset_items d \
+         ON d.dataset_id = p.dataset_id AND d.position = p.dataset_position",
+        picks.join(" UNION ALL ")
+    );
+    let mut rows: Vec<BoardItemRow> = on_backend!(conn, |c| {
+        let mut query = diesel::sql_query(&sql).into_boxed();
+        for run in runs {
+            query = query
+                .bind::<Text, _>(run.id.as_str())
+                .bind::<Text, _>(run.id.as_str());
+        }
+        query.load(c)
+    })?;
+    // Newest first; the order of equal finish times is the sequence's, as events announce them.
+    rows.sort_by_key(|row| std::cmp::Reverse((row.finished_at, row.sequence)));
+    for row in rows {
+        let entry = board.entry(row.run_id.clone()).or_default();
+        let is_current = row.role == "c";
+        let item = snapshot((row.sequence, row.state, row.question, row.choices))?;
+        if is_current {
+            entry.0 = Some(item);
+        } else {
+            entry.1.push(item);
+        }
+    }
+    Ok(board)
 }

@@ -1,37 +1,33 @@
-//! Opaque page cursors: base64url of `<kind>1|<field>|<field>...`. Clients must not build or
-//! parse them; the encoding may change. A cursor of another kind, or one this server did not
-//! issue, is a 400.
+//! Opaque page cursors: base64url of `<kind>1|<field>|<field>...` followed by a tag, the first 16
+//! bytes of an HMAC-SHA256 of that text under the installation's cursor key (kept in the
+//! database, so every replica and every restart accepts what another issued). Clients must not
+//! build or parse them; the encoding may change. A cursor of another kind, or one this
+//! installation did not issue (forged, altered or truncated), is a 400.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::DateTime;
 use evalboard_domain::RunId;
 use evalboard_persistence::{ItemCursor, RunCursor};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2_hmac::Sha256;
 
 use crate::error::ApiError;
 
-fn encode(kind: &str, fields: &[String]) -> String {
-    let mut text = format!("{kind}1");
-    for field in fields {
-        text.push('|');
-        text.push_str(field);
-    }
-    URL_SAFE_NO_PAD.encode(text)
+/// Bytes of the HMAC kept in a cursor: forging one takes 2^128 tries.
+const TAG_LEN: usize = 16;
+
+/// The name of the installation secret cursors are signed with.
+pub(crate) const CURSOR_SECRET: &str = "page-cursor-hmac";
+
+/// Issues and checks cursors with one key.
+#[derive(Clone)]
+pub(crate) struct Cursors {
+    key: [u8; 32],
 }
 
-/// The fields of a cursor of `kind` with exactly `count` fields (the last may contain `|`).
-fn decode(kind: &str, text: &str, count: usize) -> Result<Vec<String>, ApiError> {
-    let invalid = || ApiError::bad_parameter("cursor", "is not a cursor this server issued");
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let mut parts = text.splitn(count + 1, '|');
-    if parts.next() != Some(&format!("{kind}1")) {
-        return Err(invalid());
-    }
-    let fields: Vec<String> = parts.map(str::to_owned).collect();
-    if fields.len() == count {
-        Ok(fields)
-    } else {
-        Err(invalid())
+impl std::fmt::Debug for Cursors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cursors(***)")
     }
 }
 
@@ -39,52 +35,103 @@ fn invalid() -> ApiError {
     ApiError::bad_parameter("cursor", "is not a cursor this server issued")
 }
 
-/// The archive's cursor: creation time (µs) and run id.
-pub(crate) fn encode_run(cursor: &RunCursor) -> String {
-    encode(
-        "r",
-        &[
-            cursor.created_at.timestamp_micros().to_string(),
-            cursor.id.to_string(),
-        ],
-    )
-}
-
-pub(crate) fn decode_run(text: &str) -> Result<RunCursor, ApiError> {
-    let fields = decode("r", text, 2)?;
-    let micros: i64 = fields[0].parse().map_err(|_| invalid())?;
-    Ok(RunCursor {
-        created_at: DateTime::from_timestamp_micros(micros)
-            .filter(|t| crate::params::storable(*t))
-            .ok_or_else(invalid)?,
-        id: RunId::parse(&fields[1]).map_err(|_| invalid())?,
-    })
-}
-
-/// A log page's cursor: the last entry's id.
-pub(crate) fn encode_log(id: i64) -> String {
-    encode("l", &[id.to_string()])
-}
-
-pub(crate) fn decode_log(text: &str) -> Result<i64, ApiError> {
-    decode("l", text, 1)?[0].parse().map_err(|_| invalid())
-}
-
-/// An item page's cursor: the last item's sequence and group key.
-pub(crate) fn encode_item(cursor: &ItemCursor) -> String {
-    encode("i", &[cursor.sequence.to_string(), cursor.group.clone()])
-}
-
-pub(crate) fn decode_item(text: &str) -> Result<ItemCursor, ApiError> {
-    let fields = decode("i", text, 2)?;
-    let sequence: u32 = fields[0].parse().map_err(|_| invalid())?;
-    let group = fields[1].clone();
-    // Only what this server writes: sequences the database holds, names without control
-    // characters (PostgreSQL refuses a NUL outright).
-    if i32::try_from(sequence).is_err() || group.chars().any(char::is_control) {
-        return Err(invalid());
+impl Cursors {
+    /// Cursors signed with `key`.
+    pub(crate) fn new(key: [u8; 32]) -> Self {
+        Self { key }
     }
-    Ok(ItemCursor { sequence, group })
+
+    fn tag(&self, text: &[u8]) -> [u8; TAG_LEN] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(text);
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        tag
+    }
+
+    fn encode(&self, kind: &str, fields: &[String]) -> String {
+        let mut text = format!("{kind}1");
+        for field in fields {
+            text.push('|');
+            text.push_str(field);
+        }
+        let mut bytes = text.into_bytes();
+        let tag = self.tag(&bytes);
+        bytes.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The fields of a cursor of `kind` with exactly `count` fields (the last may contain `|`),
+    /// once its tag proves this installation issued it.
+    fn decode(&self, kind: &str, cursor: &str, count: usize) -> Result<Vec<String>, ApiError> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let split = bytes.len().checked_sub(TAG_LEN).ok_or_else(invalid)?;
+        let (text, tag) = bytes.split_at(split);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(text);
+        // Compared in constant time.
+        mac.verify_truncated_left(tag).map_err(|_| invalid())?;
+        let text = std::str::from_utf8(text).map_err(|_| invalid())?;
+        let mut parts = text.splitn(count + 1, '|');
+        if parts.next() != Some(&format!("{kind}1")) {
+            return Err(invalid());
+        }
+        let fields: Vec<String> = parts.map(str::to_owned).collect();
+        if fields.len() == count {
+            Ok(fields)
+        } else {
+            Err(invalid())
+        }
+    }
+
+    /// The archive's cursor: creation time (µs) and run id.
+    pub(crate) fn encode_run(&self, cursor: &RunCursor) -> String {
+        self.encode(
+            "r",
+            &[
+                cursor.created_at.timestamp_micros().to_string(),
+                cursor.id.to_string(),
+            ],
+        )
+    }
+
+    pub(crate) fn decode_run(&self, text: &str) -> Result<RunCursor, ApiError> {
+        let fields = self.decode("r", text, 2)?;
+        let micros: i64 = fields[0].parse().map_err(|_| invalid())?;
+        Ok(RunCursor {
+            created_at: DateTime::from_timestamp_micros(micros)
+                .filter(|t| crate::params::storable(*t))
+                .ok_or_else(invalid)?,
+            id: RunId::parse(&fields[1]).map_err(|_| invalid())?,
+        })
+    }
+
+    /// A log page's cursor: the last entry's id.
+    pub(crate) fn encode_log(&self, id: i64) -> String {
+        self.encode("l", &[id.to_string()])
+    }
+
+    pub(crate) fn decode_log(&self, text: &str) -> Result<i64, ApiError> {
+        self.decode("l", text, 1)?[0].parse().map_err(|_| invalid())
+    }
+
+    /// An item page's cursor: the last item's sequence and group key.
+    pub(crate) fn encode_item(&self, cursor: &ItemCursor) -> String {
+        self.encode("i", &[cursor.sequence.to_string(), cursor.group.clone()])
+    }
+
+    pub(crate) fn decode_item(&self, text: &str) -> Result<ItemCursor, ApiError> {
+        let fields = self.decode("i", text, 2)?;
+        let sequence: u32 = fields[0].parse().map_err(|_| invalid())?;
+        let group = fields[1].clone();
+        // Only what this server writes: sequences the database holds, names without control
+        // characters (PostgreSQL refuses a NUL outright).
+        if i32::try_from(sequence).is_err() || group.chars().any(char::is_control) {
+            return Err(invalid());
+        }
+        Ok(ItemCursor { sequence, group })
+    }
 }
 
 #[cfg(test)]
@@ -93,31 +140,55 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_forgeries_are_refused() {
+        let cursors = Cursors::new([7; 32]);
         let run = RunCursor {
             created_at: DateTime::from_timestamp_micros(1_772_825_000_123_456).unwrap(),
             id: RunId::generate(),
         };
-        assert_eq!(decode_run(&encode_run(&run)).unwrap(), run);
-        assert_eq!(decode_log(&encode_log(77)).unwrap(), 77);
+        let issued = cursors.encode_run(&run);
+        assert_eq!(cursors.decode_run(&issued).unwrap(), run);
+        assert_eq!(cursors.decode_log(&cursors.encode_log(77)).unwrap(), 77);
         let item = ItemCursor {
             group: "computer science|x".into(),
             sequence: 12,
         };
-        assert_eq!(decode_item(&encode_item(&item)).unwrap(), item);
-        let far_past = format!("r1|{}|{}", i64::MIN / 2, RunId::generate());
+        assert_eq!(
+            cursors.decode_item(&cursors.encode_item(&item)).unwrap(),
+            item
+        );
+
+        // What an unsigned cursor of the right shape looked like: refused.
+        let unsigned = URL_SAFE_NO_PAD.encode(format!("r1|1|{}", RunId::generate()));
+        // The same fields under another installation's key: refused.
+        let foreign = Cursors::new([8; 32]).encode_run(&run);
+        // One byte of the fields changed, the tag kept.
+        let mut altered = URL_SAFE_NO_PAD.decode(&issued).unwrap();
+        altered[3] ^= 1;
+        let altered = URL_SAFE_NO_PAD.encode(altered);
+        let truncated = &issued[..issued.len() - 2];
         for bad in [
             "",
             "%%%",
             "djF8MXwy",
-            &URL_SAFE_NO_PAD.encode("v2|1|run-x"),
-            &URL_SAFE_NO_PAD.encode(far_past),
-            &encode_log(5),
+            &unsigned,
+            &foreign,
+            &altered,
+            truncated,
+            &cursors.encode_log(5),
         ] {
-            assert!(decode_run(bad).is_err(), "{bad}");
+            assert!(cursors.decode_run(bad).is_err(), "{bad}");
         }
         assert!(
-            decode_item(&encode_log(5)).is_err(),
+            cursors.decode_item(&cursors.encode_log(5)).is_err(),
             "a cursor of another kind"
+        );
+        let far_past = cursors.encode(
+            "r",
+            &[(i64::MIN / 2).to_string(), RunId::generate().to_string()],
+        );
+        assert!(
+            cursors.decode_run(&far_past).is_err(),
+            "signed, but no storable time"
         );
     }
 }

@@ -3,6 +3,7 @@
 mod body;
 mod cursor;
 pub mod dto;
+mod encoding;
 mod error;
 mod events;
 mod fallback;
@@ -65,5 +66,6 @@ pub fn app(
             }),
         )
         .default_service(web::to(fallback::respond))
+        .wrap(from_fn(encoding::refuse_encoded_bodies))
         .wrap(from_fn(request_log::log_request))
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Per-run concurrency of a run that sets none (`[engine] default_run_concurrency`): new
     /// runs store the settings in force.
     pub default_run_concurrency: u32,
+    /// Page cursors, signed with the installation's key (read on first use).
+    cursors: Arc<tokio::sync::OnceCell<crate::cursor::Cursors>>,
 }
 
 /// The Browser Harness's keys: the one that signs new packs, and every public key whose packs
@@ -71,7 +73,20 @@ impl AppState {
             harness: None,
             default_run_concurrency: evalboard_runner::EngineConfig::new("")
                 .default_run_concurrency,
+            cursors: Arc::default(),
         }
+    }
+
+    /// The page cursors of this installation: their key is read (or made) once.
+    pub(crate) async fn cursors(&self) -> Result<&crate::cursor::Cursors, ApiError> {
+        self.cursors
+            .get_or_try_init(|| async {
+                let key = self
+                    .with_db(|db| db.installation_secret(crate::cursor::CURSOR_SECRET))
+                    .await?;
+                Ok(crate::cursor::Cursors::new(key))
+            })
+            .await
     }
 
     /// The same state giving new runs `concurrency` when they set none.

@@ -10,6 +10,7 @@ mod logs;
 mod migrations;
 mod runs;
 mod schema;
+mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 

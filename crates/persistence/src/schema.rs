@@ -180,6 +180,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    installation_secrets (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(dataset_items -> datasets (dataset_id));
 diesel::joinable!(runs -> datasets (dataset_id));
 diesel::joinable!(run_logs -> runs (run_id));
@@ -201,4 +209,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     harness_packs,
     harness_imports,
+    installation_secrets,
 );

@@ -643,6 +643,23 @@ fn the_board_reads_every_snapshot_in_a_constant_number_of_statements(db: &TestDa
     );
 }
 
+fn installation_secrets_are_made_once_and_shared(db: &TestDatabase) {
+    let first = db.installation_secret("cursor").unwrap();
+    assert_eq!(db.installation_secret("cursor").unwrap(), first);
+    assert_ne!(db.installation_secret("other").unwrap(), first);
+    assert_ne!(first, [0; 32]);
+    // Another pool on the same database (another replica) reads the same one.
+    let replica = evalboard_persistence::Database::connect(
+        db.url(),
+        &evalboard_persistence::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    assert_eq!(replica.installation_secret("cursor").unwrap(), first);
+}
+
 fn timestamps_keep_microseconds(db: &TestDatabase) {
     import(db, "Demo", &items(1));
     let precise = truncate_to_micros(at(0) + Duration::nanoseconds(123_456_789));
@@ -1002,5 +1019,6 @@ backend_tests!(
     resuming_is_recorded_only_for_running_runs,
     active_runs_come_first_then_recently_finished,
     the_board_reads_every_snapshot_in_a_constant_number_of_statements,
+    installation_secrets_are_made_once_and_shared,
     timestamps_keep_microseconds,
 );

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use evalboard_domain::{
     DatasetName,
-    import::{ImportFormat, parse_items},
+    import::{ImportFormat, MAX_DATASET_BYTES, parse_items},
     truncate_to_micros,
 };
 use evalboard_persistence::{Database, DatasetImport};
@@ -82,17 +82,42 @@ fn format_from_extension(file: &Path) -> anyhow::Result<ImportFormat> {
     }
 }
 
+/// The file's bytes as parsed — decompressed for `.gz` — refused past
+/// [`MAX_DATASET_BYTES`], as `POST /datasets` refuses them: memory stays bounded whatever the
+/// file (a gzip bomb stops at the limit).
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
-    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if !file
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let gzip = file
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-    {
-        return Ok(raw);
-    }
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let limit = MAX_DATASET_BYTES as u64;
+    let mut source: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(
+            opened,
+        )))
+    } else {
+        Box::new(opened)
+    };
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(raw.as_slice())
+    source
+        .by_ref()
+        .take(limit + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("{} is not a valid gzip file", file.display()))?;
+        .with_context(|| {
+            if gzip {
+                format!("{} is not a valid gzip file", file.display())
+            } else {
+                format!("cannot read {}", file.display())
+            }
+        })?;
+    if bytes.len() as u64 > limit {
+        bail!(
+            "{} is larger than {} MiB{} (the limit of POST /datasets too): split it",
+            file.display(),
+            MAX_DATASET_BYTES / (1024 * 1024),
+            if gzip { " once decompressed" } else { "" }
+        );
+    }
     Ok(bytes)
 }

@@ -29,6 +29,65 @@ async fn health_and_readiness(db: TestDatabase) {
     );
 }
 
+/// A compressed body is not read as if it were plain: 415, and nothing is written.
+async fn encoded_bodies_are_refused(db: TestDatabase) {
+    let app = app(db).await;
+    let gzip_of_run = [
+        0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xab, 0xae, 0x05, 0x00, 0x43,
+        0xbf, 0xa6, 0xa3, 0x02, 0x00, 0x00, 0x00,
+    ];
+    for (uri, content_type) in [
+        ("/runs", "application/json"),
+        ("/datasets?name=zipped&format=jsonl", "application/jsonl"),
+        ("/browser-harness/imports", "application/json"),
+    ] {
+        for encoding in ["gzip", "br", "identity, gzip"] {
+            let reply = app
+                .call(
+                    TestRequest::post()
+                        .uri(uri)
+                        .insert_header(("content-type", content_type))
+                        .insert_header(("content-encoding", encoding))
+                        .set_payload(gzip_of_run.to_vec()),
+                )
+                .await;
+            let problem = reply.problem(415);
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Content-Encoding"),
+                "{uri} {encoding}: {problem}"
+            );
+        }
+    }
+    // `identity` is no encoding at all.
+    let reply = app
+        .call(
+            TestRequest::post()
+                .uri("/runs")
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("content-encoding", "identity"))
+                .set_payload("{}"),
+        )
+        .await;
+    reply.problem(400);
+    assert!(
+        app.get("/runs").await.ok(200)["runs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.get("/datasets")
+            .await
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn unknown_routes_are_404_and_wrong_methods_405(db: TestDatabase) {
     let app = app(db).await;
     app.get("/nope").await.problem(404);
@@ -255,6 +314,7 @@ fn the_committed_openapi_document_is_current() {
 }
 
 api_tests!(
+    encoded_bodies_are_refused,
     no_bad_request_to_run_endpoints_is_a_server_error,
     providers_are_listed_without_secrets,
     health_and_readiness,

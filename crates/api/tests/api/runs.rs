@@ -429,6 +429,28 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(seen, newest_first);
 
+    // A cursor the server did not issue — one of the right shape, or an issued one altered —
+    // is refused.
+    let forged = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("r1|1|{}", ids[0]),
+    );
+    let issued = app.get("/runs?limit=1").await.ok(200)["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut altered = issued.clone().into_bytes();
+    altered[2] = if altered[2] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for cursor in [forged, altered] {
+        let problem = app
+            .get(&format!("/runs?cursor={cursor}"))
+            .await
+            .problem(400);
+        assert_eq!(problem["errors"][0]["field"], "cursor", "{cursor}");
+    }
+    app.get(&format!("/runs?cursor={issued}")).await.ok(200);
+
     let count = |query: &'static str| {
         let app = &app;
         async move {

@@ -12,6 +12,9 @@ use crate::dataset::DatasetItem;
 
 /// Most items one import may hold.
 pub const MAX_ITEMS: usize = 200_000;
+/// Largest dataset file, in bytes as parsed (after decompression): the same bound for an
+/// upload and for `evalboard dataset import`.
+pub const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
 /// Most problems reported for one rejected file (the total is always given).
 pub const MAX_REPORTED_PROBLEMS: usize = 100;
 

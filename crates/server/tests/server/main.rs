@@ -321,6 +321,68 @@ fn keygen_writes_a_key_once_and_a_missing_key_file_says_how_to_make_one() {
     server.terminate();
 }
 
+/// The import command bounds what it reads as `POST /datasets` does: a file, or a gzip file once
+/// decompressed, over 64 MiB is refused (a gzip bomb stops at the limit, not at its size).
+#[test]
+fn the_import_command_refuses_files_over_the_upload_limit() {
+    use std::io::Write;
+
+    let data = tempfile::tempdir().unwrap();
+    let line = "{\"question_id\": 1, \"question\": \"2 + 2 = ?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\", \"answer_index\": 1, \"cot_content\": \"\", \"category\": \"math\", \"src\": \"t\"}\n";
+    let repeats = 64 * 1024 * 1024 / line.len() + 2;
+    let bomb = data.path().join("bomb.jsonl.gz");
+    let mut gzip = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    let block = line.repeat(1024);
+    for _ in 0..repeats / 1024 + 1 {
+        gzip.write_all(block.as_bytes()).unwrap();
+    }
+    gzip.finish().unwrap();
+    assert!(
+        std::fs::metadata(&bomb).unwrap().len() < 4 * 1024 * 1024,
+        "small on disk"
+    );
+    let output = run(
+        &[
+            "dataset",
+            "import",
+            bomb.to_str().unwrap(),
+            "--name",
+            "Bomb",
+        ],
+        data.path(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("larger than 64 MiB once decompressed"),
+        "{stderr}"
+    );
+
+    let plain = data.path().join("plain.jsonl");
+    std::fs::write(&plain, line.repeat(repeats)).unwrap();
+    let output = run(
+        &[
+            "dataset",
+            "import",
+            plain.to_str().unwrap(),
+            "--name",
+            "Plain",
+        ],
+        data.path(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("larger than 64 MiB"), "{stderr}");
+    let listed = run(
+        &["dataset", "import", "/nonexistent.jsonl", "--name", "X"],
+        data.path(),
+    );
+    assert!(!listed.status.success());
+}
+
 #[test]
 fn the_import_command_reports_bad_lines_and_imports_good_files() {
     let data = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use evalboard_domain::{
     DatasetName,
-    import::{ImportFormat, parse_items},
+    import::{ImportFormat, MAX_DATASET_BYTES, parse_items},
     truncate_to_micros,
 };
 use evalboard_persistence::DatasetImport;
@@ -18,9 +18,6 @@ use crate::{
     params::shorten,
     state::AppState,
 };
-
-/// Largest dataset file accepted (the whole MMLU-Pro test split is about 9 MB).
-pub(crate) const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
 
 /// Query of `POST /datasets`.
 #[derive(Debug, Deserialize, IntoParams)]

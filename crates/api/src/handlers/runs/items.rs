@@ -9,7 +9,6 @@ use utoipa::IntoParams;
 
 use super::run_id;
 use crate::{
-    cursor,
     dto::{ItemDetailDto, ItemGroupDto, ItemPageDto},
     error::{ApiError, Problem},
     params::{bounded_int, shorten},
@@ -104,10 +103,11 @@ pub(crate) async fn list_run_items(
         }
     };
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)?;
+    let cursors = state.cursors().await?;
     let after = query
         .cursor
         .as_deref()
-        .map(cursor::decode_item)
+        .map(|text| cursors.decode_item(text))
         .transpose()?;
     let item_query = ItemQuery {
         states,
@@ -128,6 +128,6 @@ pub(crate) async fn list_run_items(
         .to_owned(),
         groups: page.groups.into_iter().map(ItemGroupDto::from).collect(),
         items: page.items.into_iter().map(ItemDetailDto::from).collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode_item),
+        next_cursor: page.next.as_ref().map(|c| cursors.encode_item(c)),
     }))
 }

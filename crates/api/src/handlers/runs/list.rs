@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    cursor,
     dto::{RunDetailDto, RunPageDto},
     error::{ApiError, Problem},
     params::{bounded_int, shorten, text, timestamp},
@@ -77,10 +76,11 @@ pub(crate) async fn list_runs(
 ) -> Result<web::Json<RunPageDto>, ApiError> {
     let query = query.into_inner();
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 100, 20)?;
+    let cursors = state.cursors().await?;
     let cursor = query
         .cursor
         .as_deref()
-        .map(cursor::decode_run)
+        .map(|text| cursors.decode_run(text))
         .transpose()?;
     let filter = RunFilter {
         statuses: statuses(query.status.as_deref())?,
@@ -99,7 +99,7 @@ pub(crate) async fn list_runs(
             .iter()
             .map(|run| RunDetailDto::new(run, state.is_simulated(run), None))
             .collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode_run),
+        next_cursor: page.next.as_ref().map(|c| cursors.encode_run(c)),
     }))
 }
 

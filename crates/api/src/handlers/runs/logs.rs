@@ -7,7 +7,6 @@ use utoipa::IntoParams;
 
 use super::run_id;
 use crate::{
-    cursor,
     dto::{LogEntryDto, LogPageDto},
     error::{ApiError, Problem},
     params::{bounded_int, shorten},
@@ -71,10 +70,11 @@ pub(crate) async fn list_run_logs(
         None => None,
         Some(text) => Some(bounded_int("sequence", Some(text), 1, u32::MAX, 1)?),
     };
+    let cursors = state.cursors().await?;
     let after = query
         .cursor
         .as_deref()
-        .map(cursor::decode_log)
+        .map(|text| cursors.decode_log(text))
         .transpose()?;
     let log_query = LogQuery {
         min_level,
@@ -91,7 +91,7 @@ pub(crate) async fn list_run_logs(
         .last()
         .map(|e| e.id)
         .or(after)
-        .map(cursor::encode_log);
+        .map(|id| cursors.encode_log(id));
     Ok(web::Json(LogPageDto {
         logs: entries.into_iter().map(LogEntryDto::from).collect(),
         next_cursor,

@@ -31,6 +31,27 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         .await;
     let current = &board[0]["currentItem"];
     assert_eq!(current["state"], "running");
+    // The drill-down of the streaming item: the same `promptText` as the board, and the prompt
+    // sent, while the answer is still coming.
+    let sequence = current["sequence"].as_u64().unwrap();
+    let running = app
+        .get(&format!("/runs/{id}/items?groupBy=none&state=running"))
+        .await
+        .ok(200);
+    let item = running["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sequence"] == sequence)
+        .unwrap();
+    assert_eq!(item["promptText"], current["promptText"]);
+    assert!(
+        item["renderedPrompt"]
+            .as_str()
+            .unwrap()
+            .contains(current["promptText"].as_str().unwrap())
+    );
+    assert!(item["responseText"].is_null());
     let activity = &current["activity"];
     assert_eq!(activity["attempt"], 1);
     assert!(

@@ -111,6 +111,12 @@ fn a_provider_echoing_the_key_leaks_it_nowhere() {
     assert!(!seen.contains(SECRET), "a response carries the key: {seen}");
     let output = server.terminate();
     assert!(output.contains("unauthorized"), "the failure is logged");
+    // Its three items were refused at once; the run's failure is reported once.
+    assert_eq!(
+        output.matches("run cannot proceed").count(),
+        1,
+        "one failure, one warning: {output}"
+    );
     assert!(
         !output.contains(SECRET),
         "the log carries the key: {output}"

@@ -86,9 +86,8 @@ fn migrate(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a new signing key; the server reads it from `[harness] signing_key_file`, or from the
-/// data directory where this writes by default.
-/// The server binary's own `evalboard keygen`, built from this checkout.
+/// The server binary's own `evalboard keygen`, built from this checkout (a relative `--out` is
+/// relative to the current directory, as for the binary).
 fn keygen(args: &[String]) -> anyhow::Result<()> {
     let status = Command::new(env!("CARGO"))
         .args([
@@ -96,11 +95,11 @@ fn keygen(args: &[String]) -> anyhow::Result<()> {
             "--quiet",
             "--package",
             "evalboard-server",
-            "--",
-            "keygen",
+            "--manifest-path",
         ])
+        .arg(project_root().join("Cargo.toml"))
+        .args(["--", "keygen"])
         .args(args)
-        .current_dir(project_root())
         .status()
         .context("cannot run cargo")?;
     if !status.success() {

@@ -952,6 +952,9 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     // w1 claims six items, then four more later (their leases end later too).
     assert_eq!(claim("w1", 6, 1, 10).items.len(), 6);
     assert_eq!(claim("w1", 4, 5, 10).items.len(), 4);
+    let sequences = |claim: &evalboard_persistence::Claim| -> Vec<u32> {
+        claim.items.iter().map(|i| i.sequence).collect()
+    };
     // One of them is answered and waits for its judge.
     let answered = Outcome {
         run_id: run.clone(),
@@ -974,29 +977,49 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
         [true]
     );
 
-    // w1 stops renewing. At 12 s, only its first six claims have run out; w2 asks for two
-    // items and gets everything w1 held — one takeover.
+    // w1 stops renewing. At 12 s only its first six claims have run out; four are still live,
+    // so w1 may yet be alive: its expired items are taken over, no resume counted.
     let taken = claim("w2", 2, 12, 30);
-    let mut sequences: Vec<u32> = taken.items.iter().map(|i| i.sequence).collect();
-    sequences.sort_unstable();
-    assert_eq!(sequences, (1..=10).collect::<Vec<_>>());
+    assert_eq!(sequences(&taken), [1, 3]);
+    assert_eq!(taken.run.lifecycle.resumed_count, 0);
+    // At 16 s none of w1's claims is live: w1 is gone, one resume, and its items are taken over
+    // by as many claims as it takes — counted once.
+    let mut taken_over = sequences(&claim("w2", 3, 16, 30));
+    let after = db.get_run(&run).unwrap().lifecycle;
     assert_eq!(
-        taken.items.iter().filter(|i| i.answer.is_some()).count(),
-        1,
-        "the answered item is only judged again"
+        (after.resumed_count, after.last_resumed_at),
+        (1, Some(at(16)))
     );
-    assert_eq!(taken.run.lifecycle.resumed_count, 1);
-    assert_eq!(taken.run.lifecycle.last_resumed_at, Some(at(12)));
-    // Later claims of live workers take pending items and resume nothing.
-    assert_eq!(claim("w2", 2, 13, 30).items.len(), 2);
-    assert_eq!(claim("w3", 2, 14, 30).items.len(), 2);
-    assert_eq!(db.get_run(&run).unwrap().lifecycle.resumed_count, 1);
+    for seconds in 17..20 {
+        taken_over.extend(sequences(&claim("w3", 3, seconds, 30)));
+    }
+    taken_over.sort_unstable();
+    assert_eq!(taken_over[..8], [2, 4, 5, 6, 7, 8, 9, 10], "{taken_over:?}");
+    let run_now = db.get_run(&run).unwrap();
+    assert_eq!(run_now.lifecycle.resumed_count, 1);
+    // w1's late answers change nothing: its claims are no longer its own.
+    let late = Outcome {
+        run_id: run.clone(),
+        sequence: 4,
+        attempt: 1,
+        started_at: at(17),
+        kind: OutcomeKind::Started {
+            prompt: "late".into(),
+        },
+    };
+    assert_eq!(
+        db.apply_outcomes("w1", &[late], at(17)).unwrap().applied,
+        [false]
+    );
 
-    // Now w2 and w3 die: w4 takes over both, two resumes in one claim.
+    // Now w2 and w3 die: w4 finds both gone in one claim, two resumes.
     let taken = claim("w4", 1, 100, 30);
-    assert_eq!(taken.items.len(), 14);
+    assert_eq!(taken.items.len(), 1);
     assert_eq!(taken.run.lifecycle.resumed_count, 3);
-    assert_eq!(claim("w4", 1, 101, 30).run.lifecycle.resumed_count, 3);
+    for seconds in 101..130 {
+        claim("w4", 4, seconds, 30);
+    }
+    assert_eq!(db.get_run(&run).unwrap().lifecycle.resumed_count, 3);
     assert_eq!(db.get_run(&run).unwrap().counts, recount(db, &run));
 }
 

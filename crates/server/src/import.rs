@@ -93,7 +93,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     let limit = MAX_DATASET_BYTES as u64;
     let mut source: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
             opened,
         )))
     } else {

@@ -34,10 +34,19 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
     // The drill-down of the streaming item: the same `promptText` as the board, and the prompt
     // sent, while the answer is still coming.
     let sequence = current["sequence"].as_u64().unwrap();
+    // (The send is stored by the engine's writer a moment after the stream begins.)
     let running = app
-        .get(&format!("/runs/{id}/items?groupBy=none&state=running"))
-        .await
-        .ok(200);
+        .wait_until(
+            &format!("/runs/{id}/items?groupBy=none&state=running"),
+            |page| {
+                page["items"].as_array().is_some_and(|items| {
+                    items
+                        .iter()
+                        .any(|i| i["sequence"] == sequence && i["renderedPrompt"].is_string())
+                })
+            },
+        )
+        .await;
     let item = running["items"]
         .as_array()
         .unwrap()

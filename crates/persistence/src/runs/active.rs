@@ -36,6 +36,17 @@ impl Database {
     /// Up to `limit` snapshots: runs `pending` or `running` (newest first), then terminal runs
     /// by when they finished (most recent first).
     pub fn active_runs(&self, limit: u32) -> Result<Vec<ActiveRun>, StoreError> {
+        self.active_runs_with(limit, |_| None)
+    }
+
+    /// [`Database::active_runs`], with each run's current item the one `streaming` names (the
+    /// item this server is streaming, when it knows one) rather than the one claimed last. Still
+    /// one statement for every snapshot's items.
+    pub fn active_runs_with(
+        &self,
+        limit: u32,
+        streaming: impl Fn(&RunId) -> Option<u32>,
+    ) -> Result<Vec<ActiveRun>, StoreError> {
         debug_assert!(
             ACTIVE
                 .iter()
@@ -68,7 +79,7 @@ impl Database {
                 .into_iter()
                 .map(RunRow::into_domain)
                 .collect::<Result<_, _>>()?;
-            let mut items = board_items(conn, &runs)?;
+            let mut items = board_items(conn, &runs, &streaming)?;
             Ok(runs
                 .into_iter()
                 .map(|run| {
@@ -151,36 +162,52 @@ type BoardItems = HashMap<String, (Option<ItemSnapshot>, Vec<ItemSnapshot>)>;
 /// running item started last and the last [`RECENT_ITEMS`] finished ones (each an index range
 /// read: `run_items_by_state`, and `run_items_by_finished`, whose order is the query's), joined
 /// to their question text once the few rows are chosen.
-fn board_items(conn: &mut DbConnection, runs: &[Run]) -> Result<BoardItems, StoreError> {
+fn board_items(
+    conn: &mut DbConnection,
+    runs: &[Run],
+    streaming: &dyn Fn(&RunId) -> Option<u32>,
+) -> Result<BoardItems, StoreError> {
     let mut board = BoardItems::new();
     if runs.is_empty() {
         return Ok(board);
     }
     let postgres = matches!(conn, DbConnection::Postgres(_));
-    let placeholder = |n: usize| {
+    // A run id, or an item's sequence.
+    let mut binds: Vec<(String, Option<i32>)> = Vec::new();
+    let mut placeholder = |text: &str, number: Option<i32>| {
+        binds.push((text.to_owned(), number));
         if postgres {
-            format!("${n}")
+            format!("${}", binds.len())
         } else {
             "?".to_owned()
         }
     };
-    let picks: Vec<String> = (0..runs.len())
-        .flat_map(|i| {
-            let current = format!(
-                "SELECT * FROM (SELECT run_id, 'c' AS role, sequence, state, finished_at, \
-                 dataset_id, dataset_position FROM run_items WHERE run_id = {} AND state = 'running' \
-                 ORDER BY started_at DESC, sequence DESC LIMIT 1) AS c{i}",
-                placeholder(2 * i + 1)
-            );
-            let recent = format!(
-                "SELECT * FROM (SELECT run_id, 'r' AS role, sequence, state, finished_at, \
-                 dataset_id, dataset_position FROM run_items WHERE run_id = {} AND finished_at IS \
-                 NOT NULL ORDER BY finished_at DESC, sequence DESC LIMIT {RECENT_ITEMS}) AS r{i}",
-                placeholder(2 * i + 2)
-            );
-            [current, recent]
-        })
-        .collect();
+    const COLUMNS: &str = "run_id, sequence, state, finished_at, dataset_id, dataset_position";
+    let mut picks = Vec::with_capacity(2 * runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let id = run.id.as_str();
+        let current = match streaming(&run.id) {
+            Some(sequence) => format!(
+                "SELECT 'c' AS role, {COLUMNS} FROM run_items WHERE run_id = {} AND sequence = {}",
+                placeholder(id, None),
+                placeholder("", Some(sequence as i32))
+            ),
+            // The running item sent last; one between attempts (not sent yet) after the others.
+            None => format!(
+                "SELECT 'c' AS role, {COLUMNS} FROM run_items WHERE run_id = {} AND state = \
+                 'running' ORDER BY CASE WHEN started_at IS NULL THEN 1 ELSE 0 END, \
+                 started_at DESC, sequence DESC LIMIT 1",
+                placeholder(id, None)
+            ),
+        };
+        picks.push(format!("SELECT * FROM ({current}) AS c{i}"));
+        picks.push(format!(
+            "SELECT * FROM (SELECT 'r' AS role, {COLUMNS} FROM run_items WHERE run_id = {} AND \
+             finished_at IS NOT NULL ORDER BY finished_at DESC, sequence DESC \
+             LIMIT {RECENT_ITEMS}) AS r{i}",
+            placeholder(id, None)
+        ));
+    }
     let sql = format!(
         "SELECT p.run_id, p.role, p.sequence, p.state, p.finished_at, d.question, d.choices \
          FROM ({}) AS p JOIN dataset_items d \
@@ -189,10 +216,11 @@ fn board_items(conn: &mut DbConnection, runs: &[Run]) -> Result<BoardItems, Stor
     );
     let mut rows: Vec<BoardItemRow> = on_backend!(conn, |c| {
         let mut query = diesel::sql_query(&sql).into_boxed();
-        for run in runs {
-            query = query
-                .bind::<Text, _>(run.id.as_str())
-                .bind::<Text, _>(run.id.as_str());
+        for (text, number) in &binds {
+            query = match number {
+                Some(number) => query.bind::<Integer, _>(*number),
+                None => query.bind::<Text, _>(text.as_str()),
+            };
         }
         query.load(c)
     })?;

@@ -64,7 +64,8 @@ pub struct ClaimRequest<'a> {
 
 impl Database {
     /// Claims up to `request.max` items of a run: first items whose lease ran out (their worker
-    /// is gone; the run counts as resumed), then `pending` items in sequence order. Starts a
+    /// is gone: the run counts one resume per gone worker, once, however many claims take its
+    /// items), then `pending` items in sequence order. Starts a
     /// pending run. Stores each item's prompt (rendered once, on its first claim) and opens an
     /// attempt per item. Claims nothing for a terminal run or one being canceled.
     pub fn claim_items(
@@ -104,48 +105,34 @@ fn claim_in(
                 .select((run_items::sequence, run_items::attempt_count))
         };
     }
-    // A worker whose claim on an item of this run expired has stopped renewing (renewal covers
-    // all of a worker's items at once): everything it holds here is taken over in this one
-    // claim, whatever `max` says, so that one worker's death is one resume, not one per batch.
-    let gone: Vec<String> = run_items::table
-        .filter(run_items::run_id.eq(run_id.as_str()))
-        .filter(
-            run_items::state.eq_any([ItemState::Running.as_str(), ItemState::Awaiting.as_str()]),
-        )
-        .filter(run_items::lease_expires_at.lt(now))
-        .select(run_items::lease_owner.assume_not_null())
-        .distinct()
-        .load(conn)?;
-    let held_by_gone = |state: ItemState| {
-        run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::state.eq(state.as_str()))
-            .filter(run_items::lease_owner.eq_any(gone.clone()))
-            .order(run_items::sequence.asc())
-            .select((run_items::sequence, run_items::attempt_count))
+    let gone = release_gone_workers(conn, run_id, now)?;
+    let expired = run_items::state
+        .eq(ItemState::Running.as_str())
+        .and(run_items::lease_expires_at.lt(now));
+    let lost: Vec<SequenceAttempt> = match &mut *conn {
+        DbConnection::Postgres(pg) => candidates!(expired, limit)
+            .for_update()
+            .skip_locked()
+            .load(pg)?,
+        other => candidates!(expired, limit).load(other)?,
     };
-    let (lost, unjudged): (Vec<SequenceAttempt>, Vec<SequenceAttempt>) = if gone.is_empty() {
-        (Vec::new(), Vec::new())
+    // Answers whose judge went away: they only need a verdict.
+    let abandoned = run_items::state
+        .eq(ItemState::Awaiting.as_str())
+        .and(run_items::lease_expires_at.lt(now));
+    let room = limit - lost.len() as i64;
+    let unjudged: Vec<SequenceAttempt> = if room <= 0 {
+        Vec::new()
     } else {
         match &mut *conn {
-            DbConnection::Postgres(pg) => (
-                held_by_gone(ItemState::Running)
-                    .for_update()
-                    .skip_locked()
-                    .load(pg)?,
-                // Answers whose judge went away: they only need a verdict.
-                held_by_gone(ItemState::Awaiting)
-                    .for_update()
-                    .skip_locked()
-                    .load(pg)?,
-            ),
-            other => (
-                held_by_gone(ItemState::Running).load(other)?,
-                held_by_gone(ItemState::Awaiting).load(other)?,
-            ),
+            DbConnection::Postgres(pg) => candidates!(abandoned, room)
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            other => candidates!(abandoned, room).load(other)?,
         }
     };
-    let room = limit - (lost.len() + unjudged.len()) as i64;
+    let room = room - unjudged.len() as i64;
     let pending_filter = run_items::state.eq(ItemState::Pending.as_str());
     let pending: Vec<(i32, i32)> = if room <= 0 {
         Vec::new()
@@ -196,18 +183,18 @@ fn claim_in(
             ),
         });
     }
-    if !lost.is_empty() || !unjudged.is_empty() {
-        // One resume per worker whose claims were taken over (see docs/engine.md).
-        for owner in &gone {
-            record_resume(
-                conn,
-                run_id,
-                request.at,
-                &format!(
-                    "the claims of worker `{owner}` expired: its in-flight items here are taken over"
-                ),
-            )?;
-        }
+    // One resume per worker found gone (see docs/engine.md), however many claims take its
+    // items over.
+    for (owner, released) in &gone {
+        record_resume(
+            conn,
+            run_id,
+            request.at,
+            &format!(
+                "the claims of worker `{owner}` expired: its {released} in-flight item(s) here are \
+                 taken over"
+            ),
+        )?;
     }
     if !unjudged.is_empty() {
         let sequences: Vec<i32> = unjudged.iter().map(|(s, _)| *s).collect();
@@ -313,6 +300,57 @@ fn claim_in(
         run,
         items: handed_out,
     })
+}
+
+/// Finds the workers that are gone from this run — an expired claim here, and not one live —
+/// and releases their claims (owner cleared, leases left expired): the items are taken over by
+/// this claim and the next ones, and the worker can neither renew nor answer them any more.
+/// Returns each gone worker with how many items it held; each is one resume. A worker with
+/// expired claims and live ones is alive (an item it lost track of expired): its expired items
+/// are taken over without a resume.
+fn release_gone_workers(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, usize)>, StoreError> {
+    let in_flight = [ItemState::Running.as_str(), ItemState::Awaiting.as_str()];
+    let owners = |conn: &mut DbConnection, expired: bool| -> Result<Vec<String>, StoreError> {
+        let query = run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(run_items::state.eq_any(in_flight))
+            .filter(run_items::lease_owner.is_not_null())
+            .select(run_items::lease_owner.assume_not_null())
+            .distinct()
+            .into_boxed();
+        let query = if expired {
+            query.filter(run_items::lease_expires_at.lt(now))
+        } else {
+            query.filter(run_items::lease_expires_at.ge(now))
+        };
+        Ok(query.load(conn)?)
+    };
+    let expired = owners(conn, true)?;
+    if expired.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = owners(conn, false)?;
+    let mut gone = Vec::new();
+    for owner in expired.into_iter().filter(|o| !live.contains(o)) {
+        // Only claims still expired: one its worker renewed meanwhile stays its own.
+        let released = diesel::update(
+            run_items::table
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .filter(run_items::state.eq_any(in_flight))
+                .filter(run_items::lease_owner.eq(&owner))
+                .filter(run_items::lease_expires_at.lt(now)),
+        )
+        .set(run_items::lease_owner.eq(None::<String>))
+        .execute(conn)?;
+        if released > 0 {
+            gone.push((owner, released));
+        }
+    }
+    Ok(gone)
 }
 
 /// An item's sequence and attempt count.

@@ -182,19 +182,20 @@ impl Database {
     }
 
     /// Ends a run that cannot proceed at all (e.g. its provider rejects the credentials): every
-    /// item not yet terminal ends `failed` with the reason, and so does the run.
+    /// item not yet terminal ends `failed` with the reason, and so does the run. Returns `None`
+    /// when the run had ended already (nothing changed: many items may report one failure).
     pub fn fail_run(
         &self,
         run_id: &RunId,
         kind: &str,
         message: &str,
         at: Timestamp,
-    ) -> Result<Run, StoreError> {
+    ) -> Result<Option<Run>, StoreError> {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
             let status = row.status()?;
             if status.is_terminal() {
-                return row.into_domain();
+                return Ok(None);
             }
             let mut counts = row.counts()?;
             let now = at.naive_utc();
@@ -251,7 +252,7 @@ impl Database {
                 at,
                 Some(&format!("{kind}: {message}")),
             )?;
-            load_row(conn, run_id, false)?.into_domain()
+            load_row(conn, run_id, false)?.into_domain().map(Some)
         })
     }
 

@@ -16,7 +16,7 @@ mod writer;
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex, atomic::AtomicBool},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -604,7 +604,7 @@ impl Dispatcher {
             },
             cancel: shared.shutdown.child_token(),
             judge,
-            failing: AtomicBool::new(false),
+            failing: Mutex::new(None),
         }))
     }
 }

@@ -2,10 +2,7 @@
 //! retries with backoff, judging, and cancellation at any await point.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -34,9 +31,18 @@ pub(crate) struct RunContext {
     pub(crate) cancel: CancellationToken,
     /// The LLM judge, when the run asks for one (else the choice judge decides at once).
     pub(crate) judge: Option<LlmJudge>,
-    /// Set by the first item that finds the run cannot proceed: it alone reports it (once in
-    /// the run's log and the server's), and no other item of the run is sent after it.
-    pub(crate) failing: AtomicBool,
+    /// Why the run cannot proceed, once an item found out: no other item of the run is sent
+    /// after it, and each item that stops for it reports it again (the writer fails the run
+    /// once; a report that could not be stored is made again by the next item).
+    pub(crate) failing: Mutex<Option<(String, String)>>,
+}
+
+impl RunContext {
+    fn failing(&self) -> MutexGuard<'_, Option<(String, String)>> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A model asked to judge answers.
@@ -124,8 +130,14 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let Some(slot) = cancellable(&run.cancel, run.gate.admit(estimated_tokens)).await else {
             break;
         };
-        if run.failing.load(Ordering::Acquire) {
-            // The run is failing: its items end `failed` with the reason, nothing more is sent.
+        let failing = run.failing().clone();
+        if let Some((kind, message)) = failing {
+            // The run is failing: nothing more is sent; its items end `failed` with the reason.
+            shared.send(WriterMessage::FailRun {
+                run_id: run.run_id.clone(),
+                kind,
+                message,
+            });
             break;
         }
         shared.activity.start(&run.run_id, sequence, attempt);
@@ -189,13 +201,13 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 break;
             }
             Err(error) if error.is_fatal_for_run() => {
-                if !run.failing.swap(true, Ordering::AcqRel) {
-                    shared.send(WriterMessage::FailRun {
-                        run_id: run.run_id.clone(),
-                        kind: error.kind().to_owned(),
-                        message: error.to_string(),
-                    });
-                }
+                let reason = (error.kind().to_owned(), error.to_string());
+                *run.failing() = Some(reason.clone());
+                shared.send(WriterMessage::FailRun {
+                    run_id: run.run_id.clone(),
+                    kind: reason.0,
+                    message: reason.1,
+                });
                 break;
             }
             Err(error) => {

@@ -114,11 +114,15 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
             kind,
             message,
         } => {
-            tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
-            persist(shared, "fail a run", move |db| {
-                db.fail_run(&run_id, &kind, &message, now())
+            let failed = persist(shared, "fail a run", {
+                let (run_id, kind, message) = (run_id.clone(), kind.clone(), message.clone());
+                move |db| db.fail_run(&run_id, &kind, &message, now())
             })
             .await;
+            // Every item that finds out reports it; the run fails, and says so, once.
+            if let Some(Some(_)) = failed {
+                tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
+            }
         }
         WriterMessage::CancelInFlight(run_id) => {
             persist(shared, "cancel items", move |db| {

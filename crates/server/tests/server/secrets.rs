@@ -11,6 +11,10 @@ use serde_json::json;
 
 use crate::support::{SECRET, Server, all_items, wait_for};
 
+/// The echoing provider's key: nothing about it looks like a credential, so only knowing the
+/// configured keys can keep it out.
+const PLAIN_KEY: &str = "plainvalue7c41e9d2";
+
 /// An OpenAI-compatible endpoint that refuses every request, quoting its `Authorization`
 /// header: model `auth` with a 401, any other with a 400. Returns its base URL.
 fn start_echoing_provider() -> String {
@@ -78,7 +82,11 @@ fn a_provider_echoing_the_key_leaks_it_nowhere() {
         ("EVALBOARD_PROVIDERS__ECHO__NAME", "Echo"),
         ("EVALBOARD_PROVIDERS__ECHO__KIND", "openai-compatible"),
         ("EVALBOARD_PROVIDERS__ECHO__BASE_URL", base.as_str()),
-        ("EVALBOARD_PROVIDERS__ECHO__API_KEY_ENV", "OPENAI_API_KEY"),
+        (
+            "EVALBOARD_PROVIDERS__ECHO__API_KEY_ENV",
+            "EVALBOARD_TEST_ECHO_KEY",
+        ),
+        ("EVALBOARD_TEST_ECHO_KEY", PLAIN_KEY),
         (
             "EVALBOARD_PROVIDERS__ECHO__MODELS",
             r#"["auth", "headers"]"#,
@@ -108,7 +116,9 @@ fn a_provider_echoing_the_key_leaks_it_nowhere() {
         seen.contains("Incorrect API key provided: [redacted]"),
         "{seen}"
     );
-    assert!(!seen.contains(SECRET), "a response carries the key: {seen}");
+    for key in [PLAIN_KEY, SECRET] {
+        assert!(!seen.contains(key), "a response carries a key: {seen}");
+    }
     let output = server.terminate();
     assert!(output.contains("unauthorized"), "the failure is logged");
     // Its three items were refused at once; the run's failure is reported once.
@@ -126,13 +136,15 @@ fn a_provider_echoing_the_key_leaks_it_nowhere() {
         let path = entry.unwrap().path();
         if path.is_file() {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !bytes
-                    .windows(SECRET.len())
-                    .any(|window| window == SECRET.as_bytes()),
-                "{} holds the key",
-                path.display()
-            );
+            for key in [PLAIN_KEY, SECRET] {
+                assert!(
+                    !bytes
+                        .windows(key.len())
+                        .any(|window| window == key.as_bytes()),
+                    "{} holds a key",
+                    path.display()
+                );
+            }
         }
     }
 }

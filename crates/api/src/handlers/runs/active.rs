@@ -1,11 +1,16 @@
 //! `GET /runs/active`: the snapshots that hydrate the active runs board.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    dto::{ActiveRunDto, ItemSnapshotDto},
+    dto::ActiveRunDto,
     error::{ApiError, Problem},
     params::bounded_int,
     state::AppState,
@@ -41,32 +46,47 @@ pub(crate) async fn list_active_runs(
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
     // The position is read first: the snapshots include at least every event up to it, so a
     // stream resumed from it misses nothing (and replays the odd event already included).
+    // The item streaming here that was sent last is a run's current item: the database only
+    // knows what was claimed last, which may still be waiting to be sent. Each run's activity
+    // is read once, and its item fetched in the same statement as every other snapshot's.
+    let activity = state.engine.as_ref().map(|e| e.activity().clone());
+    let streaming = Arc::new(Mutex::new(HashMap::new()));
     let (position, board) = state
-        .with_db(move |db| Ok((db.event_horizon()?.last_id, db.active_runs(limit)?)))
-        .await?;
-    let mut snapshots: Vec<ActiveRunDto> = Vec::with_capacity(board.len());
-    for active in board {
-        let run_id = active.run.id.clone();
-        let mut snapshot = ActiveRunDto::from(active);
-        // The item streaming here that was sent last is the run's current item: the database
-        // only knows what was claimed last, which may still be waiting to be sent.
-        if let Some((sequence, activity)) = state
-            .engine
-            .as_ref()
-            .and_then(|e| e.activity().latest(&run_id))
-        {
-            let item = state
-                .with_db(move |db| db.item_snapshot(&run_id, sequence))
-                .await?;
-            if let Some(item) = item {
-                let mut current = ItemSnapshotDto::from(item);
-                current.activity = Some(activity.into());
-                snapshot.current_item = Some(current);
+        .with_db({
+            let streaming = Arc::clone(&streaming);
+            move |db| {
+                let position = db.event_horizon()?.last_id;
+                let board = db.active_runs_with(limit, |run_id| {
+                    let (sequence, now) = activity.as_ref()?.latest(run_id)?;
+                    lock(&streaming).insert(run_id.clone(), (sequence, now));
+                    Some(sequence)
+                })?;
+                Ok((position, board))
             }
-        }
-        snapshots.push(snapshot);
-    }
+        })
+        .await?;
+    let mut streaming = std::mem::take(&mut *lock(&streaming));
+    let snapshots: Vec<ActiveRunDto> = board
+        .into_iter()
+        .map(|active| {
+            let run_id = active.run.id.clone();
+            let mut snapshot = ActiveRunDto::from(active);
+            if let (Some((sequence, activity)), Some(current)) =
+                (streaming.remove(&run_id), snapshot.current_item.as_mut())
+                && current.sequence == sequence
+            {
+                current.activity = Some(activity.into());
+            }
+            snapshot
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Last-Event-ID", position.to_string()))
         .json(snapshots))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -145,7 +145,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 struct Refused {
     errors: ValidationErrors,
     /// The settings to check the dataset and selection with against the database, when the
-    /// dataset's name is well formed (with the selection left out if it is out of bounds).
+    /// dataset's name is well formed (without the parts of the selection out of bounds).
     settings: Option<Box<RunSettings>>,
 }
 
@@ -198,12 +198,16 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         );
     }
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
-    let mut selection_valid = true;
+    // Which parts of the selection are within their bounds, to be checked against the data.
+    let (mut sample_valid, mut categories_valid) = (true, true);
     if let Err(invalid) = settings.validate() {
-        selection_valid = !invalid
-            .0
-            .iter()
-            .any(|e| e.field.starts_with("settings.selection"));
+        for error in &invalid.0 {
+            if error.field.starts_with("settings.selection.categories") {
+                categories_valid = false;
+            } else if error.field.starts_with("settings.selection") {
+                sample_valid = false;
+            }
+        }
         errors.0.extend(invalid.0);
     }
     let simulated_provider = state
@@ -246,14 +250,14 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
     if errors.0.is_empty() {
         return Ok(settings);
     }
-    let settings = if selection_valid {
-        settings
-    } else {
-        RunSettings {
-            selection: Default::default(),
-            ..settings
-        }
-    };
+    let mut settings = settings;
+    if !sample_valid {
+        settings.selection.sample_size = None;
+        settings.selection.seed = None;
+    }
+    if !categories_valid {
+        settings.selection.categories = None;
+    }
     Err(Refused {
         errors,
         settings: dataset_named.then(|| Box::new(settings)),

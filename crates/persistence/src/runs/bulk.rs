@@ -122,3 +122,54 @@ pub(super) fn apply_judged_answers(
         .load(pg)?;
     Ok(applied.into_iter().map(|a| a.sequence).collect())
 }
+
+const UPDATE_SENDS: &str = "\
+UPDATE run_items AS r SET
+    prompt_text = v.prompt,
+    started_at = v.started_at,
+    updated_at = $5
+FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::timestamp[])
+    AS v(sequence, attempt, prompt, started_at)
+WHERE r.run_id = $6
+  AND r.sequence = v.sequence
+  AND r.attempt_count = v.attempt
+  AND r.state = 'running'
+  AND r.lease_owner = $7
+RETURNING r.sequence";
+
+/// Records that attempts are being sent (`Started` outcomes of one run), in one statement;
+/// returns the sequences whose guard held. Outcomes of any other kind are ignored.
+pub(super) fn apply_sends(
+    pg: &mut PgConnection,
+    run_id: &RunId,
+    worker: &str,
+    outcomes: &[&Outcome],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i32>> {
+    let mut sequence = Vec::with_capacity(outcomes.len());
+    let mut attempt = Vec::with_capacity(outcomes.len());
+    let mut prompt = Vec::with_capacity(outcomes.len());
+    let mut started_at = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let OutcomeKind::Started { prompt: sent } = &outcome.kind else {
+            continue;
+        };
+        sequence.push(outcome.sequence as i32);
+        attempt.push(outcome.attempt as i32);
+        prompt.push(sent.as_str());
+        started_at.push(outcome.started_at.naive_utc());
+    }
+    if sequence.is_empty() {
+        return Ok(Vec::new());
+    }
+    let applied: Vec<Applied> = diesel::sql_query(UPDATE_SENDS)
+        .bind::<Array<Integer>, _>(sequence)
+        .bind::<Array<Integer>, _>(attempt)
+        .bind::<Array<Text>, _>(prompt)
+        .bind::<Array<Timestamp>, _>(started_at)
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(run_id.as_str())
+        .bind::<Text, _>(worker)
+        .load(pg)?;
+    Ok(applied.into_iter().map(|a| a.sequence).collect())
+}

@@ -12,6 +12,7 @@ mod items;
 mod list;
 mod outcomes;
 mod store_answer;
+mod store_send;
 mod transitions;
 
 use chrono::NaiveDateTime;

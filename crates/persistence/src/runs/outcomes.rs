@@ -17,6 +17,7 @@ use super::{
     bookkeeping::{finish_if_done, save_counts},
     bulk, load_row,
     store_answer::StoreAnswer,
+    store_send::StoreSend,
 };
 use crate::{
     connection::{DbConnection, on_backend},
@@ -179,8 +180,14 @@ impl Database {
                             && matches!(outcomes[i].kind, OutcomeKind::Started { .. })
                     })
                     .collect();
-                for index in indices.iter().copied().filter(|i| leading.contains(i)) {
-                    if apply_started(conn, worker, &outcomes[index], &mut written, at)? {
+                let sends: Vec<usize> = indices
+                    .iter()
+                    .copied()
+                    .filter(|i| leading.contains(i))
+                    .collect();
+                for (index, held) in apply_sends(conn, run_id, worker, outcomes, &sends, at)? {
+                    if held {
+                        record_send(&outcomes[index], &mut written);
                         started.push(outcomes[index].sequence as i32);
                         result.applied[index] = true;
                     }
@@ -233,7 +240,8 @@ impl Database {
                 for index in indices {
                     let outcome = &outcomes[index];
                     if let OutcomeKind::Started { .. } = outcome.kind {
-                        if apply_started(conn, worker, outcome, &mut written, at)? {
+                        if apply_sends(conn, run_id, worker, outcomes, &[index], at)?[0].1 {
+                            record_send(outcome, &mut written);
                             started.push(outcome.sequence as i32);
                             result.applied[index] = true;
                         }
@@ -303,43 +311,55 @@ fn record_judged_answer(
     }
 }
 
-/// Records that an attempt is being sent, if it still holds (an item of a run that failed or was
-/// canceled meanwhile is not sent, and says nothing): the item keeps its prompt from now on, and
-/// the send is logged. Returns whether it held.
-fn apply_started(
+/// Records that the attempts of `outcomes[indices]` (all `Started`, of one run) are being sent,
+/// where they still hold (an item of a run that failed or was canceled meanwhile says nothing):
+/// each item keeps its prompt from now on. Returns each index with whether it held. On
+/// PostgreSQL several go in one statement.
+fn apply_sends(
     conn: &mut DbConnection,
+    run_id: &RunId,
     worker: &str,
-    outcome: &Outcome,
-    written: &mut Written,
+    outcomes: &[Outcome],
+    indices: &[usize],
     at: Timestamp,
-) -> Result<bool, StoreError> {
-    let OutcomeKind::Started { prompt } = &outcome.kind else {
-        unreachable!("only sends are recorded here");
-    };
+) -> Result<Vec<(usize, bool)>, StoreError> {
     let now = at.naive_utc();
-    let changed = diesel::update(
-        run_items::table
-            .filter(run_items::run_id.eq(outcome.run_id.as_str()))
-            .filter(run_items::sequence.eq(outcome.sequence as i32))
-            .filter(run_items::state.eq(ItemState::Running.as_str()))
-            .filter(run_items::lease_owner.eq(worker))
-            .filter(run_items::attempt_count.eq(outcome.attempt as i32)),
-    )
-    .set((
-        run_items::prompt_text.eq(Some(prompt.as_str())),
-        run_items::started_at.eq(Some(outcome.started_at.naive_utc())),
-        run_items::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Ok(false);
+    if let (DbConnection::Postgres(pg), true) = (&mut *conn, indices.len() > 1) {
+        let sends: Vec<&Outcome> = indices.iter().map(|&i| &outcomes[i]).collect();
+        let held = bulk::apply_sends(pg, run_id, worker, &sends, now)?;
+        return Ok(indices
+            .iter()
+            .map(|&i| (i, held.contains(&(outcomes[i].sequence as i32))))
+            .collect());
     }
+    let mut held = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let outcome = &outcomes[index];
+        let OutcomeKind::Started { prompt } = &outcome.kind else {
+            unreachable!("only sends are recorded here");
+        };
+        let changed = on_backend!(conn, |c| StoreSend {
+            run_id: run_id.as_str(),
+            sequence: outcome.sequence as i32,
+            attempt: outcome.attempt as i32,
+            worker,
+            prompt,
+            started_at: outcome.started_at.naive_utc(),
+            now,
+        }
+        .execute(c))?;
+        held.push((index, changed > 0));
+    }
+    Ok(held)
+}
+
+/// The log entry of a send that held.
+fn record_send(outcome: &Outcome, written: &mut Written) {
     written.log.push(PendingLog {
         sequence: Some(outcome.sequence),
         level: LogLevel::Info,
         message: format!("attempt {} sent", outcome.attempt),
     });
-    Ok(true)
 }
 
 /// What a batch writes besides the item rows, gathered to be inserted many rows at a time.

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod compare;
 mod dataset;
 mod error;
 mod event;
@@ -14,6 +15,7 @@ mod run;
 mod selection;
 mod settings;
 mod states;
+pub mod stats;
 mod time;
 
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};

@@ -5,6 +5,7 @@ mod attempts;
 mod bookkeeping;
 mod bulk;
 mod claims;
+mod compare;
 mod control;
 mod create;
 mod import;

@@ -1,0 +1,51 @@
+//! A run's items as a comparison reads them: paired on dataset item ids, with verdicts.
+
+use diesel::prelude::*;
+use evalboard_domain::{ExtractionTier, RunId, compare::ComparedItem};
+
+use crate::{
+    database::Database,
+    error::StoreError,
+    schema::{dataset_items, run_items},
+};
+
+/// item id, category, sequence, state, extracted letter, extraction tier.
+type ComparedRow = (String, String, i32, String, Option<String>, Option<String>);
+
+impl Database {
+    /// Every item of a run, by sequence, as [`evalboard_domain::compare::compare_runs`] takes
+    /// them. One read of the run's item rows joined to their dataset item ids.
+    pub fn compared_items(&self, run_id: &RunId) -> Result<Vec<ComparedItem>, StoreError> {
+        self.read(|conn| {
+            run_items::table
+                .inner_join(
+                    dataset_items::table.on(dataset_items::dataset_id
+                        .eq(run_items::dataset_id)
+                        .and(dataset_items::position.eq(run_items::dataset_position))),
+                )
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .order(run_items::sequence.asc())
+                .select((
+                    dataset_items::item_id,
+                    dataset_items::category,
+                    run_items::sequence,
+                    run_items::state,
+                    run_items::extracted_answer,
+                    run_items::extraction_tier,
+                ))
+                .load::<ComparedRow>(conn)?
+                .into_iter()
+                .map(|(item_id, category, sequence, state, extracted, tier)| {
+                    Ok(ComparedItem {
+                        item_id,
+                        category,
+                        sequence: sequence as u32,
+                        state: state.parse().map_err(StoreError::corrupt)?,
+                        extracted: extracted.and_then(|e| e.chars().next()),
+                        unparsed: tier.as_deref() == Some(ExtractionTier::Unparsed.as_str()),
+                    })
+                })
+                .collect()
+        })
+    }
+}

@@ -116,6 +116,15 @@ impl Cursors {
         self.decode("l", text, 1)?[0].parse().map_err(|_| invalid())
     }
 
+    /// A page of flipped items' cursor: the baseline sequence of the last item.
+    pub(crate) fn encode_flipped(&self, sequence: u32) -> String {
+        self.encode("f", &[sequence.to_string()])
+    }
+
+    pub(crate) fn decode_flipped(&self, text: &str) -> Result<u32, ApiError> {
+        self.decode("f", text, 1)?[0].parse().map_err(|_| invalid())
+    }
+
     /// An item page's cursor: the last item's sequence and group key.
     pub(crate) fn encode_item(&self, cursor: &ItemCursor) -> String {
         self.encode("i", &[cursor.sequence.to_string(), cursor.group.clone()])

@@ -48,6 +48,8 @@ pub struct PairedCounts {
 /// What a paired comparison says about the other run against the baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairedDifference {
+    /// The counts it was computed from.
+    pub counts: PairedCounts,
     /// Items compared.
     pub items: u64,
     /// The other run's accuracy minus the baseline's.
@@ -96,6 +98,7 @@ impl PairedCounts {
             high: difference + below(second.high - p2, p1 - first.low),
         };
         Some(PairedDifference {
+            counts: *self,
             items: n,
             difference,
             interval,

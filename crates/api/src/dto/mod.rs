@@ -1,6 +1,7 @@
 //! The JSON shapes of the API, and their conversions from domain values. camelCase fields,
 //! RFC 3339 UTC timestamps with `Z`, explicit `null` where the contract shows one.
 
+mod compare;
 mod dataset;
 mod event;
 mod harness;
@@ -11,6 +12,10 @@ mod provider;
 mod run;
 mod settings;
 
+pub use compare::{
+    BreakdownDto, CategoryComparisonDto, ComparedRunDto, ComparisonDto, FlippedItemDto,
+    FlippedOutcomeDto, FlippedPageDto, IntervalDto, PairedDto, RunFiguresDto,
+};
 pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
 pub use event::{
     EventPayload, ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto,

@@ -8,13 +8,14 @@ mod runs;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-/// Registers every documented route. Order matters where paths overlap: `/runs/active` is
-/// and `/runs/events` are registered before `/runs/{run_id}`.
+/// Registers every documented route. Order matters where paths overlap: `/runs/active`,
+/// `/runs/events` and `/runs/compare` are registered before `/runs/{run_id}`.
 pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
     cfg.service(runs::create::create_run)
         .service(runs::list::list_runs)
         .service(runs::active::list_active_runs)
         .service(runs::events::stream_run_events)
+        .service(runs::compare::compare)
         .service(runs::get::get_run)
         .service(runs::logs::list_run_logs)
         .service(runs::items::list_run_items)

@@ -10,7 +10,9 @@ use evalboard_persistence::IssuedPack;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Reply, TestApp, api_tests, app, import, items, retired_key, signing_key};
+use crate::support::{
+    Reply, TestApp, api_tests, app, app_bounds, import, items, retired_key, signing_key,
+};
 
 api_tests!(
     keys_are_published_without_anything_private,
@@ -26,17 +28,6 @@ api_tests!(
     the_same_bundle_sent_twice_at_once_makes_one_run,
     a_pack_of_the_previous_prompt_template_still_imports,
 );
-
-/// What the helpers below need of a test app.
-macro_rules! app_bounds {
-    () => {
-        impl actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-            Error = actix_web::Error,
-        >
-    };
-}
 
 /// Decodes a pack envelope's payload.
 fn payload(envelope: &Value) -> Value {

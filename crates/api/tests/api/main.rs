@@ -4,6 +4,7 @@
 mod support;
 
 mod active;
+mod compare;
 mod datasets;
 mod execution;
 mod harness;

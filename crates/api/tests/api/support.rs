@@ -43,6 +43,18 @@ macro_rules! api_tests {
 }
 pub(crate) use api_tests;
 
+/// The bounds helpers taking a `TestApp` need of its service.
+macro_rules! app_bounds {
+    () => {
+        impl actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+        >
+    };
+}
+pub(crate) use app_bounds;
+
 fn provider_defaults() -> ProviderConfig {
     ProviderConfig {
         name: String::new(),

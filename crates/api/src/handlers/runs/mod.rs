@@ -2,6 +2,7 @@
 
 pub(crate) mod active;
 pub(crate) mod cancel;
+pub(crate) mod compare;
 pub(crate) mod create;
 pub(crate) mod events;
 pub(crate) mod get;

@@ -1,0 +1,178 @@
+//! `GET /runs/compare`: two to eight runs over one dataset, compared item by item against the
+//! first.
+
+use actix_web::{get, web};
+use evalboard_domain::{RunId, ValidationErrors, compare::compare_runs};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    dto::{
+        BreakdownDto, CategoryComparisonDto, ComparedRunDto, ComparisonDto, DatasetRefDto,
+        FlippedItemDto, FlippedPageDto, RunDto,
+    },
+    error::{ApiError, Problem},
+    params::{bounded_int, shorten},
+    state::AppState,
+};
+
+/// Most runs one comparison takes.
+const MAX_RUNS: usize = 8;
+
+/// Query of `GET /runs/compare`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CompareQuery {
+    /// 2 to 8 distinct run ids, comma-separated; the first is the baseline.
+    #[param(min_length = 1)]
+    run_ids: String,
+    /// Flipped items per page, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+    /// `flipped.nextCursor` of the previous page.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+}
+
+/// Runs compared on the dataset items they share: per run its accuracy (Wilson 95 % interval),
+/// unparsed, faulted and unanswered counts; per run against the baseline the accuracy
+/// difference (Newcombe's paired 95 % interval), the discordant counts and the exact McNemar
+/// p-value, and the agreement; the same per category; and a page of the items whose verdict
+/// flipped. Failed, canceled and unjudged items count as wrong. See docs/analysis.md.
+#[utoipa::path(
+    tag = "runs",
+    params(CompareQuery),
+    responses(
+        (status = 200, description = "The comparison", body = ComparisonDto),
+        (status = 400, description = "`runIds` is not 2 to 8 distinct run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A run does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The runs are of different datasets", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/compare")]
+pub(crate) async fn compare(
+    state: web::Data<AppState>,
+    query: web::Query<CompareQuery>,
+) -> Result<web::Json<ComparisonDto>, ApiError> {
+    let query = query.into_inner();
+    let ids = run_ids(&query.run_ids)?;
+    let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)? as usize;
+    let cursors = state.cursors().await?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|text| cursors.decode_flipped(text))
+        .transpose()?;
+
+    let (runs, items) = state
+        .with_db(move |db| {
+            let runs = ids
+                .iter()
+                .map(|id| db.get_run(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Different datasets are refused before their items are read.
+            if runs
+                .iter()
+                .any(|run| run.dataset_name != runs[0].dataset_name)
+            {
+                return Ok((runs, None));
+            }
+            let items = ids
+                .iter()
+                .map(|id| db.compared_items(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((runs, Some(items)))
+        })
+        .await?;
+    let Some(items) = items else {
+        let names: Vec<String> = runs
+            .iter()
+            .map(|run| format!("{} is of `{}`", run.id, shorten(&run.dataset_name)))
+            .collect();
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "runIds",
+            format!(
+                "runs are compared on the items of one dataset: {}",
+                names.join(", ")
+            ),
+        );
+        return Err(ApiError::invalid(errors));
+    };
+
+    let comparison = compare_runs(&items);
+    let run_ids: Vec<String> = runs.iter().map(|run| run.id.to_string()).collect();
+    let remaining: Vec<_> = comparison
+        .flipped
+        .iter()
+        .filter(|item| after.is_none_or(|after| item.runs[0].sequence > after))
+        .collect();
+    let page = &remaining[..remaining.len().min(limit)];
+    let next_cursor = (remaining.len() > limit)
+        .then(|| {
+            page.last()
+                .map(|item| cursors.encode_flipped(item.runs[0].sequence))
+        })
+        .flatten();
+    Ok(web::Json(ComparisonDto {
+        baseline_run_id: run_ids[0].clone(),
+        compared: comparison.compared,
+        runs: runs
+            .iter()
+            .zip(&comparison.left_out)
+            .map(|(run, left_out)| ComparedRunDto {
+                run: RunDto::from(run),
+                dataset: DatasetRefDto {
+                    name: run.dataset_name.clone(),
+                    version: run.dataset_version,
+                    digest: run.dataset_digest.clone(),
+                },
+                left_out: *left_out,
+            })
+            .collect(),
+        overall: BreakdownDto::new(&comparison.overall, &run_ids),
+        categories: comparison
+            .categories
+            .iter()
+            .map(|(category, breakdown)| CategoryComparisonDto {
+                category: category.clone(),
+                breakdown: BreakdownDto::new(breakdown, &run_ids),
+            })
+            .collect(),
+        flipped: FlippedPageDto {
+            total: comparison.flipped.len() as u64,
+            items: page
+                .iter()
+                .map(|item| {
+                    FlippedItemDto::new(&item.item_id, &item.category, &item.runs, &run_ids)
+                })
+                .collect(),
+            next_cursor,
+        },
+    }))
+}
+
+/// 2 to 8 distinct, well-formed run ids.
+fn run_ids(text: &str) -> Result<Vec<RunId>, ApiError> {
+    let bad = |message: String| ApiError::bad_parameter("runIds", message);
+    let ids = text
+        .split(',')
+        .map(|id| {
+            RunId::parse(id.trim()).map_err(|_| bad(format!("`{}` is not a run id", shorten(id))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(2..=MAX_RUNS).contains(&ids.len()) {
+        return Err(bad(format!(
+            "must name 2 to {MAX_RUNS} runs, the first being the baseline; got {}",
+            ids.len()
+        )));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(bad(format!("names {id} twice")));
+        }
+    }
+    Ok(ids)
+}

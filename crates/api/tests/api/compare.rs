@@ -1,0 +1,224 @@
+//! `GET /runs/compare`: runs executed by the engine, compared over HTTP, and every figure
+//! recomputed here from the items endpoint.
+
+use std::collections::HashMap;
+
+use evalboard_domain::stats::{PairedCounts, mcnemar_exact, wilson};
+use evalboard_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, api_tests, app_bounds, app_with_engine, import, items};
+
+/// Creates a Simulated run and waits until it completes; its id.
+async fn finished_run(app: &TestApp<app_bounds!()>, dataset: &str, settings: Value) -> String {
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": dataset, "modelName": "sim-1", "settings": settings}),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.wait_until(&format!("/runs/{id}"), |r| {
+        r["run"]["status"] == "completed"
+    })
+    .await;
+    id
+}
+
+/// Whether each dataset item was judged correct in a run, by dataset item id.
+async fn verdicts(app: &TestApp<app_bounds!()>, run: &str) -> HashMap<String, bool> {
+    let page = app
+        .get(&format!("/runs/{run}/items?groupBy=none&limit=200"))
+        .await
+        .ok(200);
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["datasetItemId"].as_str().unwrap().to_owned(),
+                i["state"] == "correct",
+            )
+        })
+        .collect()
+}
+
+fn close(got: &Value, want: f64) {
+    assert!(
+        (got.as_f64().unwrap() - want).abs() < 1e-12,
+        "{got} vs {want}"
+    );
+}
+
+async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
+    import(&db, "Demo", &items(60));
+    import(&db, "Other", &items(5));
+    let app = app_with_engine(db).await;
+    let baseline = finished_run(
+        &app,
+        "Demo",
+        json!({"simulated": {"accuracy": 0.5, "seed": 1}}),
+    )
+    .await;
+    let better = finished_run(
+        &app,
+        "Demo",
+        json!({"simulated": {"accuracy": 0.8, "seed": 2}}),
+    )
+    .await;
+    // A third run on 40 of the items: the comparison keeps the items all three have.
+    let partial = finished_run(
+        &app,
+        "Demo",
+        json!({"selection": {"sampleSize": 40, "seed": 3}, "simulated": {"accuracy": 0.6, "seed": 3}}),
+    )
+    .await;
+
+    let comparison = app
+        .get(&format!(
+            "/runs/compare?runIds={baseline},{better},{partial}&limit=7"
+        ))
+        .await
+        .ok(200);
+    assert_eq!(comparison["baselineRunId"], baseline.as_str());
+    assert_eq!(comparison["compared"], 40);
+    let left_out: Vec<u64> = comparison["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["leftOut"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left_out, [20, 20, 0]);
+
+    // Every figure, recomputed from the items endpoint.
+    let all = [
+        verdicts(&app, &baseline).await,
+        verdicts(&app, &better).await,
+        verdicts(&app, &partial).await,
+    ];
+    let common: Vec<&String> = all[2].keys().collect();
+    for (index, figures) in comparison["overall"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let correct = common.iter().filter(|id| all[index][**id]).count() as u64;
+        assert_eq!(figures["items"], 40);
+        assert_eq!(figures["correct"], correct);
+        close(&figures["accuracy"], correct as f64 / 40.0);
+        let interval = wilson(correct, 40).unwrap();
+        close(&figures["accuracyInterval"]["low"], interval.low);
+        close(&figures["accuracyInterval"]["high"], interval.high);
+    }
+    for (other, paired) in [1, 2]
+        .into_iter()
+        .zip(comparison["overall"]["comparisons"].as_array().unwrap())
+    {
+        let mut counts = PairedCounts::default();
+        for id in &common {
+            match (all[0][*id], all[other][*id]) {
+                (true, true) => counts.both += 1,
+                (true, false) => counts.baseline_only += 1,
+                (false, true) => counts.other_only += 1,
+                (false, false) => counts.neither += 1,
+            }
+        }
+        let expected = counts.difference().unwrap();
+        assert_eq!(paired["baselineOnly"], counts.baseline_only);
+        assert_eq!(paired["otherOnly"], counts.other_only);
+        close(&paired["accuracyDifference"], expected.difference);
+        close(&paired["differenceInterval"]["low"], expected.interval.low);
+        close(
+            &paired["differenceInterval"]["high"],
+            expected.interval.high,
+        );
+        close(
+            &paired["mcnemarPValue"],
+            mcnemar_exact(counts.baseline_only, counts.other_only),
+        );
+        close(
+            &paired["agreement"],
+            (counts.both + counts.neither) as f64 / 40.0,
+        );
+    }
+    // Categories add up to the whole.
+    let by_category: u64 = comparison["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["runs"][0]["items"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_category, 40);
+
+    // The flipped items, page by page: each once, exactly those whose verdicts differ.
+    let flipped_ids: Vec<&String> = {
+        let mut ids: Vec<&String> = common
+            .iter()
+            .copied()
+            .filter(|id| all[1][*id] != all[0][*id] || all[2][*id] != all[0][*id])
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert!(flipped_ids.len() > 7, "more than a page");
+    assert_eq!(comparison["flipped"]["total"], flipped_ids.len());
+    let mut seen: Vec<String> = Vec::new();
+    let mut page = comparison["flipped"].clone();
+    loop {
+        for item in page["items"].as_array().unwrap() {
+            let outcomes = item["outcomes"].as_array().unwrap();
+            assert_eq!(outcomes.len(), 3);
+            assert_eq!(outcomes[0]["runId"], baseline.as_str());
+            let id = item["datasetItemId"].as_str().unwrap();
+            for (run, outcome) in outcomes.iter().enumerate() {
+                assert_eq!(outcome["correct"], all[run][id], "{item}");
+                assert!(outcome["extractedAnswer"].is_string() || outcome["state"] != "correct");
+            }
+            seen.push(id.to_owned());
+        }
+        let Some(cursor) = page["nextCursor"].as_str() else {
+            break;
+        };
+        page = app
+            .get(&format!(
+                "/runs/compare?runIds={baseline},{better},{partial}&limit=7&cursor={cursor}"
+            ))
+            .await
+            .ok(200)["flipped"]
+            .clone();
+    }
+    seen.sort();
+    assert_eq!(seen.iter().collect::<Vec<_>>(), flipped_ids);
+
+    // Refusals.
+    let other = finished_run(&app, "Other", json!({})).await;
+    let problem = app
+        .get(&format!("/runs/compare?runIds={baseline},{other}"))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "runIds");
+    let unknown = "run-0123456789abcdef0123456789abcdef";
+    app.get(&format!("/runs/compare?runIds={baseline},{unknown}"))
+        .await
+        .problem(404);
+    let nine = [baseline.as_str(); 9].join(",");
+    for query in [
+        format!("runIds={baseline}"),
+        format!("runIds={baseline},{baseline}"),
+        format!("runIds={baseline},nope"),
+        format!("runIds={nine}"),
+        format!("runIds={baseline},{better}&limit=0"),
+        format!("runIds={baseline},{better}&cursor=abc"),
+        "limit=5".to_owned(),
+    ] {
+        app.get(&format!("/runs/compare?{query}"))
+            .await
+            .problem(400);
+    }
+    app.stop().await;
+}
+
+api_tests!(runs_compare_item_by_item_against_a_baseline);

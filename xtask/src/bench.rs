@@ -42,7 +42,7 @@ impl Service {
     }
 
     /// CPU time (user + system) the process has used so far, in seconds (Linux).
-    fn cpu_seconds(&self) -> Option<f64> {
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
         // Fields after the command name (which may hold spaces): state is the first, utime
         // the 12th and stime the 13th; both in clock ticks, 100 per second on Linux.
@@ -53,7 +53,7 @@ impl Service {
     }
 
     /// Peak resident memory of the process so far, in MiB (Linux).
-    fn peak_rss_mib(&self) -> Option<f64> {
+    pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -94,6 +94,9 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     let subscribers = flag("--subscribers", 0)?;
     if args.iter().any(|a| a == "--harness") {
         return crate::bench_harness::run(root, postgres_url, items);
+    }
+    if args.iter().any(|a| a == "--export") {
+        return crate::bench_export::run(root, postgres_url, flag("--items", 100_000)?);
     }
 
     build_release(root, &["evalboard-server", "evalboard-bench"])?;

@@ -21,6 +21,7 @@ use std::{
 };
 
 mod bench;
+mod bench_export;
 mod bench_harness;
 
 use anyhow::{Context, bail};

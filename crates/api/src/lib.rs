@@ -12,6 +12,7 @@ mod openapi;
 mod params;
 mod request_log;
 mod state;
+mod streaming;
 
 use actix_web::{
     App, Error,

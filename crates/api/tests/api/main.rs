@@ -7,6 +7,7 @@ mod active;
 mod compare;
 mod datasets;
 mod execution;
+mod export;
 mod harness;
 mod live;
 mod robustness;

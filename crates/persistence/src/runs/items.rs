@@ -209,6 +209,37 @@ fn tokens(n: Option<i32>) -> Option<u32> {
 impl Database {
     /// A page of a run's items (see [`ItemQuery`]), with the groups of all filtered items.
     pub fn run_items(&self, run_id: &RunId, query: &ItemQuery) -> Result<ItemPage, StoreError> {
+        self.items_of(run_id, query, true)
+    }
+
+    /// A page of a run's items in sequence order, after `after`, without groups: what an export
+    /// reads, page by page, in memory bounded by `limit` whatever the run's size. `next` is set
+    /// when more follow.
+    pub fn item_export_page(
+        &self,
+        run_id: &RunId,
+        after: Option<u32>,
+        limit: u32,
+    ) -> Result<ItemPage, StoreError> {
+        let query = ItemQuery {
+            states: Vec::new(),
+            categories: Vec::new(),
+            group_by: ItemGrouping::None,
+            after: after.map(|sequence| ItemCursor {
+                group: String::new(),
+                sequence,
+            }),
+            limit,
+        };
+        self.items_of(run_id, &query, false)
+    }
+
+    fn items_of(
+        &self,
+        run_id: &RunId,
+        query: &ItemQuery,
+        with_groups: bool,
+    ) -> Result<ItemPage, StoreError> {
         self.read(|conn| {
             load_row(conn, run_id, false)?; // 404 for an unknown run
             let states: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
@@ -238,9 +269,13 @@ impl Database {
 
             // Groups: counts per key and state over every filtered item. Counted here rather than
             // with GROUP BY: two short columns per item, and one query shape for both backends.
-            let pairs: Vec<(String, String)> = filtered!()
-                .select((dataset_items::category, run_items::state))
-                .load(conn)?;
+            let pairs: Vec<(String, String)> = if with_groups {
+                filtered!()
+                    .select((dataset_items::category, run_items::state))
+                    .load(conn)?
+            } else {
+                Vec::new()
+            };
             let mut groups: BTreeMap<String, StateCounts> = BTreeMap::new();
             for (category, state) in pairs {
                 let state: ItemState = state.parse().map_err(StoreError::corrupt)?;

@@ -5,6 +5,7 @@ pub(crate) mod cancel;
 pub(crate) mod compare;
 pub(crate) mod create;
 pub(crate) mod events;
+pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod items;
 pub(crate) mod list;

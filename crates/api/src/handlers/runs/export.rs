@@ -1,0 +1,204 @@
+//! `GET /runs/{run_id}/export`: every item of a run as JSON Lines or CSV, streamed from the
+//! database a page at a time.
+
+use actix_web::{HttpResponse, get, http::header, web};
+use evalboard_persistence::Database;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::run_id;
+use crate::{
+    dto::ItemDetailDto,
+    error::{ApiError, Problem},
+    params::shorten,
+    state::AppState,
+    streaming::paged_body,
+};
+
+/// Items read from the database per page of an export.
+const PAGE: u32 = 500;
+
+/// Query of `GET /runs/{run_id}/export`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
+    /// `jsonl` (default) or `csv`.
+    #[param(pattern = "^(jsonl|csv)$")]
+    format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// Every item of a run, in sequence order, as a file: JSON Lines (one object per line, the shape
+/// of an item of `GET /runs/{run_id}/items`) or CSV (one row per item, the same fields
+/// flattened; `choices` and `attempts` as JSON). Streamed as it is read, so a run of any size
+/// exports in bounded memory; the download is named after the run (`Content-Disposition`).
+#[utoipa::path(
+    tag = "runs",
+    params(("run_id" = String, Path, description = "Run id"), ExportQuery),
+    responses(
+        (status = 200, description = "The items, as `application/x-ndjson` or `text/csv`", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`)"))),
+        (status = 400, description = "An unknown format or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/{run_id}/export")]
+pub(crate) async fn export_run_items(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = run_id(&path)?;
+    let format = match query.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => Format::Jsonl,
+        "csv" => Format::Csv,
+        other => {
+            return Err(ApiError::bad_parameter(
+                "format",
+                format!("must be jsonl or csv, got `{}`", shorten(other)),
+            ));
+        }
+    };
+    // An unknown run is a 404 before anything is streamed.
+    let run = {
+        let id = id.clone();
+        state.with_db(move |db| db.get_run(&id)).await?
+    };
+    let (content_type, extension) = match format {
+        Format::Jsonl => ("application/x-ndjson", "jsonl"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    let body = paged_body(pages(state.db.clone(), run.id.clone(), format));
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}-items.{extension}\"", run.id),
+        ))
+        .streaming(body))
+}
+
+/// The encoded pages of a run's items, one per call.
+fn pages(
+    db: Database,
+    run: evalboard_domain::RunId,
+    format: Format,
+) -> impl FnMut() -> Result<Option<Vec<u8>>, evalboard_persistence::StoreError> + Send + 'static {
+    let mut after = None;
+    let mut done = false;
+    let mut header = matches!(format, Format::Csv);
+    move || {
+        if done {
+            return Ok(None);
+        }
+        let page = db.item_export_page(&run, after, PAGE)?;
+        done = page.next.is_none();
+        after = page.next.map(|cursor| cursor.sequence);
+        let items: Vec<ItemDetailDto> = page.items.into_iter().map(Into::into).collect();
+        let bytes = match format {
+            Format::Jsonl => jsonl(&items),
+            Format::Csv => csv(&items, std::mem::take(&mut header)),
+        };
+        Ok(Some(bytes))
+    }
+}
+
+fn jsonl(items: &[ItemDetailDto]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        serde_json::to_writer(&mut out, item).expect("an item serializes");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The CSV columns, in order.
+pub(crate) const CSV_COLUMNS: [&str; 28] = [
+    "sequence",
+    "datasetItemId",
+    "category",
+    "state",
+    "question",
+    "choices",
+    "expectedAnswer",
+    "renderedPrompt",
+    "responseText",
+    "extractedAnswer",
+    "extractionTier",
+    "verdict",
+    "judge",
+    "judgeRationale",
+    "errorKind",
+    "errorMessage",
+    "attemptCount",
+    "attempts",
+    "queuedAt",
+    "startedAt",
+    "firstTokenAt",
+    "answeredAt",
+    "judgedAt",
+    "finishedAt",
+    "latencyMs",
+    "timeToFirstTokenMs",
+    "promptTokens",
+    "completionTokens",
+];
+
+fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
+    if header {
+        writer.write_record(CSV_COLUMNS).expect("writing to memory");
+    }
+    for item in items {
+        let t = &item.timings;
+        let record: [String; 28] = [
+            item.sequence.to_string(),
+            item.dataset_item_id.clone(),
+            item.category.clone(),
+            item.state.clone(),
+            item.question.clone(),
+            serde_json::to_string(&item.choices).expect("strings serialize"),
+            item.expected_answer.clone(),
+            text(&item.rendered_prompt),
+            text(&item.response_text),
+            text(&item.extracted_answer),
+            text(&item.extraction_tier),
+            text(&item.verdict),
+            text(&item.judge),
+            text(&item.judge_rationale),
+            item.error
+                .as_ref()
+                .map(|e| e.kind.clone())
+                .unwrap_or_default(),
+            item.error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+            item.attempt_count.to_string(),
+            serde_json::to_string(&item.attempts).expect("attempts serialize"),
+            text(&t.queued_at),
+            text(&t.started_at),
+            text(&t.first_token_at),
+            text(&t.answered_at),
+            text(&t.judged_at),
+            text(&t.finished_at),
+            number(t.latency_ms),
+            number(t.time_to_first_token_ms),
+            number(item.usage.prompt_tokens.map(i64::from)),
+            number(item.usage.completion_tokens.map(i64::from)),
+        ];
+        writer.write_record(&record).expect("writing to memory");
+    }
+    writer.into_inner().expect("writing to memory")
+}

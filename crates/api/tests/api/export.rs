@@ -1,0 +1,128 @@
+//! Exports of a run's items, read back and compared with the items endpoint.
+
+use evalboard_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, api_tests, app_bounds, app_with_engine, import, items};
+
+/// Every item of a run through the paged items endpoint, in sequence order.
+async fn items_endpoint(app: &TestApp<app_bounds!()>, run: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut uri = format!("/runs/{run}/items?groupBy=none&limit=200");
+    loop {
+        let page = app.get(&uri).await.ok(200);
+        all.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => {
+                uri = format!("/runs/{run}/items?groupBy=none&limit=200&cursor={cursor}")
+            }
+            None => return all,
+        }
+    }
+}
+
+/// The CSV cell of an item field, as the export writes it.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(_) => value.to_string(),
+        other => other.to_string(),
+    }
+}
+
+async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: TestDatabase) {
+    // More items than one export page (500), some failed, some unparsed.
+    import(&db, "Demo", &items(1_100));
+    let app = app_with_engine(db).await;
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                    "settings": {"concurrency": 64, "maxAttempts": 1,
+                                 "simulated": {"faultRate": 0.05, "unparsedRate": 0.1, "seed": 4}}}),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.wait_until(&format!("/runs/{id}"), |r| {
+        r["run"]["status"] == "completed"
+    })
+    .await;
+    let expected = items_endpoint(&app, &id).await;
+    assert_eq!(expected.len(), 1_100);
+
+    let jsonl = app.get(&format!("/runs/{id}/export")).await;
+    assert_eq!(jsonl.status, 200);
+    assert_eq!(jsonl.header("content-type"), Some("application/x-ndjson"));
+    assert_eq!(
+        jsonl.header("content-disposition"),
+        Some(format!("attachment; filename=\"{id}-items.jsonl\"").as_str())
+    );
+    let lines: Vec<Value> = String::from_utf8(jsonl.body.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines, expected,
+        "the JSON Lines export is the items endpoint's items"
+    );
+
+    let csv = app.get(&format!("/runs/{id}/export?format=csv")).await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.header("content-disposition")
+            .unwrap()
+            .ends_with("-items.csv\"")
+    );
+    let mut reader = csv::Reader::from_reader(csv.body.as_slice());
+    let columns: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), expected.len());
+    for (row, item) in rows.iter().zip(&expected) {
+        for (column, value) in columns.iter().zip(row.iter()) {
+            if column == "choices" || column == "attempts" {
+                let cell: Value = serde_json::from_str(value).unwrap();
+                assert_eq!(
+                    cell,
+                    item[column.as_str()],
+                    "item {} column {column}",
+                    item["sequence"]
+                );
+                continue;
+            }
+            let want = match column.as_str() {
+                "errorKind" => cell(&item["error"]["kind"]),
+                "errorMessage" => cell(&item["error"]["message"]),
+                "promptTokens" | "completionTokens" => cell(&item["usage"][column.as_str()]),
+                timing if item["timings"].get(timing).is_some() => cell(&item["timings"][timing]),
+                field => cell(&item[field]),
+            };
+            assert_eq!(value, want, "item {} column {column}", item["sequence"]);
+        }
+    }
+    assert!(
+        rows.iter().any(
+            |row| row.get(columns.iter().position(|c| c == "errorKind").unwrap())
+                == Some("server_error")
+        ),
+        "failed items are in the export"
+    );
+
+    app.get(&format!("/runs/{id}/export?format=xml"))
+        .await
+        .problem(400);
+    app.get("/runs/run-0123456789abcdef0123456789abcdef/export")
+        .await
+        .problem(404);
+    app.stop().await;
+}
+
+api_tests!(a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint);

@@ -9,7 +9,8 @@
 //!   prints its key id.
 //! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
 //!   provider on both databases; `bench --harness [--items N]` the Browser Harness pack and
-//!   import round trip (see `docs/performance.md`).
+//!   import round trip; `bench --export [--items N]` the memory an export costs the server (see
+//!   `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 

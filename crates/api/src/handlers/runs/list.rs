@@ -1,6 +1,6 @@
 //! `GET /runs`: the archive, filtered and paged.
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, web};
 use evalboard_domain::RunStatus;
 use evalboard_persistence::RunFilter;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use crate::{
     error::{ApiError, Problem},
     params::{bounded_int, shorten, text, timestamp},
     state::AppState,
+    streaming::paged_body,
 };
 
 /// Query of `GET /runs`.
@@ -56,15 +57,24 @@ pub(crate) struct ListRunsQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// `csv`: every run the filters select, as one CSV file, instead of a page of JSON (no
+    /// `cursor` or `limit` then).
+    #[param(pattern = "^csv$")]
+    format: Option<String>,
 }
 
 /// Runs, newest first, filtered by status, provider, dataset, model and creation time, one page
-/// at a time.
+/// at a time; with `format=csv`, every selected run as one CSV file (a row per run: ids, names,
+/// dataset version, status, progress counts, strict accuracy, times, retries, resumes, failure),
+/// streamed, `Content-Disposition: attachment; filename="runs.csv"`.
 #[utoipa::path(
     tag = "runs",
     params(ListRunsQuery),
     responses(
-        (status = 200, description = "A page of runs", body = RunPageDto),
+        (status = 200, description = "A page of runs (JSON), or every selected run (`format=csv`)", content(
+            (RunPageDto = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -73,8 +83,18 @@ pub(crate) struct ListRunsQuery {
 pub(crate) async fn list_runs(
     state: web::Data<AppState>,
     query: web::Query<ListRunsQuery>,
-) -> Result<web::Json<RunPageDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    match query.format.as_deref() {
+        None => {}
+        Some("csv") => return export_csv(&state, query),
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "format",
+                format!("must be csv (or absent for JSON), got `{}`", shorten(other)),
+            ));
+        }
+    }
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 100, 20)?;
     let cursors = state.cursors().await?;
     let cursor = query
@@ -82,18 +102,11 @@ pub(crate) async fn list_runs(
         .as_deref()
         .map(|text| cursors.decode_run(text))
         .transpose()?;
-    let filter = RunFilter {
-        statuses: statuses(query.status.as_deref())?,
-        provider_name: text("providerName", query.provider_name)?,
-        dataset_name: text("datasetName", query.dataset_name)?,
-        model_name: text("modelName", query.model_name)?,
-        created_from: timestamp("createdFrom", query.created_from.as_deref())?,
-        created_before: timestamp("createdBefore", query.created_before.as_deref())?,
-    };
+    let filter = filter(query)?;
     let page = state
         .with_db(move |db| db.list_runs(&filter, cursor.as_ref(), limit))
         .await?;
-    Ok(web::Json(RunPageDto {
+    Ok(HttpResponse::Ok().json(RunPageDto {
         runs: page
             .runs
             .iter()
@@ -101,6 +114,129 @@ pub(crate) async fn list_runs(
             .collect(),
         next_cursor: page.next.as_ref().map(|c| cursors.encode_run(c)),
     }))
+}
+
+fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
+    Ok(RunFilter {
+        statuses: statuses(query.status.as_deref())?,
+        provider_name: text("providerName", query.provider_name)?,
+        dataset_name: text("datasetName", query.dataset_name)?,
+        model_name: text("modelName", query.model_name)?,
+        created_from: timestamp("createdFrom", query.created_from.as_deref())?,
+        created_before: timestamp("createdBefore", query.created_before.as_deref())?,
+    })
+}
+
+/// Runs read from the database per page of the CSV archive.
+const CSV_PAGE: u32 = 100;
+
+/// The CSV archive's columns, in order.
+const CSV_COLUMNS: [&str; 23] = [
+    "id",
+    "providerName",
+    "datasetName",
+    "datasetVersion",
+    "datasetDigest",
+    "modelName",
+    "simulated",
+    "status",
+    "total",
+    "completed",
+    "correct",
+    "incorrect",
+    "awaiting",
+    "faulted",
+    "pending",
+    "accuracy",
+    "createdAt",
+    "startedAt",
+    "finishedAt",
+    "retryCount",
+    "resumedCount",
+    "failureKind",
+    "failureMessage",
+];
+
+/// Every run the filters select, as CSV, a page at a time.
+fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, ApiError> {
+    if query.cursor.is_some() || query.limit.is_some() {
+        let field = if query.cursor.is_some() {
+            "cursor"
+        } else {
+            "limit"
+        };
+        return Err(ApiError::bad_parameter(
+            field,
+            "a CSV export holds every selected run: leave out cursor and limit",
+        ));
+    }
+    let filter = filter(query)?;
+    let state = state.clone();
+    let mut cursor = None;
+    let mut first = true;
+    let mut done = false;
+    let body = paged_body(move || {
+        if done {
+            return Ok(None);
+        }
+        let page = state.db.list_runs(&filter, cursor.as_ref(), CSV_PAGE)?;
+        done = page.next.is_none();
+        cursor = page.next;
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        if std::mem::take(&mut first) {
+            writer.write_record(CSV_COLUMNS).expect("writing to memory");
+        }
+        for run in &page.runs {
+            let dto = RunDetailDto::new(run, state.is_simulated(run), None);
+            let p = &dto.progress;
+            let judged = p.correct + p.incorrect;
+            let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+            let record: [String; 23] = [
+                dto.run.id.clone(),
+                dto.run.provider_name.clone(),
+                dto.run.dataset_name.clone(),
+                dto.dataset.version.to_string(),
+                dto.dataset.digest.clone(),
+                dto.run.model_name.clone(),
+                dto.simulated.to_string(),
+                dto.run.status.clone(),
+                p.total.to_string(),
+                p.completed.to_string(),
+                p.correct.to_string(),
+                p.incorrect.to_string(),
+                p.awaiting.to_string(),
+                p.faulted.to_string(),
+                p.pending.to_string(),
+                if judged > 0 {
+                    (p.correct as f64 / judged as f64).to_string()
+                } else {
+                    String::new()
+                },
+                dto.created_at.clone(),
+                optional(&dto.started_at),
+                optional(&dto.finished_at),
+                dto.retry_count.to_string(),
+                dto.lifecycle.resumed_count.to_string(),
+                dto.failure
+                    .as_ref()
+                    .map(|f| f.kind.clone())
+                    .unwrap_or_default(),
+                dto.failure
+                    .as_ref()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default(),
+            ];
+            writer.write_record(&record).expect("writing to memory");
+        }
+        Ok(Some(writer.into_inner().expect("writing to memory")))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"runs.csv\"",
+        ))
+        .streaming(body))
 }
 
 fn statuses(value: Option<&str>) -> Result<Vec<RunStatus>, ApiError> {

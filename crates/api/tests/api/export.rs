@@ -21,6 +21,18 @@ async fn items_endpoint(app: &TestApp<app_bounds!()>, run: &str) -> Vec<Value> {
     }
 }
 
+/// A CSV file's header and rows.
+fn read_csv(body: &[u8]) -> (Vec<String>, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(body);
+    let columns = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    (columns, reader.records().map(Result::unwrap).collect())
+}
+
 /// The CSV cell of an item field, as the export writes it.
 fn cell(value: &Value) -> String {
     match value {
@@ -77,14 +89,7 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
             .unwrap()
             .ends_with("-items.csv\"")
     );
-    let mut reader = csv::Reader::from_reader(csv.body.as_slice());
-    let columns: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let (columns, rows) = read_csv(&csv.body);
     assert_eq!(rows.len(), expected.len());
     for (row, item) in rows.iter().zip(&expected) {
         for (column, value) in columns.iter().zip(row.iter()) {
@@ -156,14 +161,7 @@ async fn the_archive_exports_as_csv_with_the_lists_filters(db: TestDatabase) {
         reply.header("content-disposition"),
         Some("attachment; filename=\"runs.csv\"")
     );
-    let mut reader = csv::Reader::from_reader(reply.body.as_slice());
-    let columns: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let (columns, rows) = read_csv(&reply.body);
     assert_eq!(
         rows.len(),
         130,

@@ -41,10 +41,15 @@ impl Cursors {
         Self { key }
     }
 
-    fn tag(&self, text: &[u8]) -> [u8; TAG_LEN] {
+    /// The HMAC of `text` under the key.
+    fn mac(&self, text: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(text);
-        let full = mac.finalize().into_bytes();
+        mac
+    }
+
+    fn tag(&self, text: &[u8]) -> [u8; TAG_LEN] {
+        let full = self.mac(text).finalize().into_bytes();
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
@@ -68,10 +73,10 @@ impl Cursors {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
         let split = bytes.len().checked_sub(TAG_LEN).ok_or_else(invalid)?;
         let (text, tag) = bytes.split_at(split);
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(text);
         // Compared in constant time.
-        mac.verify_truncated_left(tag).map_err(|_| invalid())?;
+        self.mac(text)
+            .verify_truncated_left(tag)
+            .map_err(|_| invalid())?;
         let text = std::str::from_utf8(text).map_err(|_| invalid())?;
         let mut parts = text.splitn(count + 1, '|');
         if parts.next() != Some(&format!("{kind}1")) {

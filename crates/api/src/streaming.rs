@@ -9,27 +9,31 @@ use futures_util::Stream;
 /// Encoded pages waiting for the client, at most.
 const PAGES_AHEAD: usize = 2;
 
-/// The bytes `next_page` produces, called until it returns `None`. An error after the response
-/// has begun can only cut it short: it is logged, and the stream ends with an error, which
-/// closes the connection (the client sees an incomplete download, never a silently short one).
+/// The bytes `next_page` produces, called until it says no page follows (`false`). An error
+/// after the response has begun can only cut it short: it is logged, and the stream ends with an
+/// error, which closes the connection (the client sees an incomplete download, never a silently
+/// short one).
 pub(crate) fn paged_body<F>(mut next_page: F) -> impl Stream<Item = Result<Bytes, std::io::Error>>
 where
-    F: FnMut() -> Result<Option<Vec<u8>>, StoreError> + Send + 'static,
+    F: FnMut() -> Result<(Vec<u8>, bool), StoreError> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(PAGES_AHEAD);
     tokio::task::spawn_blocking(move || {
-        loop {
+        let mut more = true;
+        while more {
             let page = match next_page() {
-                Ok(Some(bytes)) => Ok(Bytes::from(bytes)),
-                Ok(None) => return,
+                Ok((bytes, follows)) => {
+                    more = follows;
+                    Ok(Bytes::from(bytes))
+                }
                 Err(error) => {
                     tracing::error!(%error, "an export stopped before its end");
+                    more = false;
                     Err(std::io::Error::other("the export stopped before its end"))
                 }
             };
-            let failed = page.is_err();
-            if tx.blocking_send(page).is_err() || failed {
-                return; // the client went away, or the export failed
+            if tx.blocking_send(page).is_err() {
+                return; // the client went away
             }
         }
     });

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::{ItemSnapshotDto, LifecycleDto, ProgressDto, RunDto};
 
-use super::api_time_millis as event_time;
+use super::api_time_millis;
 
 /// `run_status`: a run was created, changed status, was resumed, or had a cancel requested.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -94,7 +94,7 @@ impl EventPayload {
 impl From<RunEvent> for EventPayload {
     fn from(event: RunEvent) -> Self {
         let run_id = event.run_id.to_string();
-        let at = event_time(event.at);
+        let at = api_time_millis(event.at);
         match event.change {
             RunChange::Status {
                 run,

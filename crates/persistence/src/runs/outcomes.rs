@@ -170,21 +170,12 @@ impl Database {
                 // A send that is its item's first outcome in this batch can go first: nothing
                 // before it in the batch changes the row it is guarded by. (On PostgreSQL, the
                 // answer that follows it may then go in bulk.)
-                let mut indices = indices;
                 let mut seen = HashSet::new();
-                let leading: HashSet<usize> = indices
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
+                let (sends, mut indices): (Vec<usize>, Vec<usize>) =
+                    indices.into_iter().partition(|&i| {
                         seen.insert(outcomes[i].sequence)
                             && matches!(outcomes[i].kind, OutcomeKind::Started { .. })
-                    })
-                    .collect();
-                let sends: Vec<usize> = indices
-                    .iter()
-                    .copied()
-                    .filter(|i| leading.contains(i))
-                    .collect();
+                    });
                 for (index, held) in apply_sends(conn, run_id, worker, outcomes, &sends, at)? {
                     if held {
                         record_send(&outcomes[index], &mut written);
@@ -192,7 +183,6 @@ impl Database {
                         result.applied[index] = true;
                     }
                 }
-                indices.retain(|i| !leading.contains(i));
                 // On PostgreSQL, judged answers (the bulk of a batch) go in one statement.
                 if let DbConnection::Postgres(pg) = &mut *conn {
                     // Only items with no other outcome in this batch: outcomes of one item
@@ -326,7 +316,9 @@ fn apply_sends(
     let now = at.naive_utc();
     if let (DbConnection::Postgres(pg), true) = (&mut *conn, indices.len() > 1) {
         let sends: Vec<&Outcome> = indices.iter().map(|&i| &outcomes[i]).collect();
-        let held = bulk::apply_sends(pg, run_id, worker, &sends, now)?;
+        let held: HashSet<i32> = bulk::apply_sends(pg, run_id, worker, &sends, now)?
+            .into_iter()
+            .collect();
         return Ok(indices
             .iter()
             .map(|&i| (i, held.contains(&(outcomes[i].sequence as i32))))

@@ -198,15 +198,15 @@ fn now() -> Timestamp {
 
 /// Why a provider cannot be used, when its API key variable is not set.
 fn missing_key(provider: &crate::providers::Provider) -> Result<(), (String, String)> {
-    match (&provider.credentials, &provider.api_key_env) {
-        (crate::providers::Credentials::Missing, Some(var)) => Err((
+    match provider.missing_key() {
+        Some(var) => Err((
             "not_configured".to_owned(),
             format!(
                 "provider `{}` has no API key: the environment variable {var} is not set on this server",
                 provider.name
             ),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

@@ -170,6 +170,15 @@ impl Provider {
         self.models.iter().any(|m| m == model)
     }
 
+    /// The environment variable that should hold this provider's key, when it is not set:
+    /// nothing can be sent to the provider.
+    pub fn missing_key(&self) -> Option<&str> {
+        match self.credentials {
+            Credentials::Missing => self.api_key_env.as_deref(),
+            Credentials::NotRequired | Credentials::Present => None,
+        }
+    }
+
     /// What a run on this provider gets for the settings it leaves out, given the engine's
     /// per-run concurrency.
     pub fn settings_defaults(&self, run_concurrency: u32) -> evalboard_domain::SettingsDefaults {

@@ -389,27 +389,41 @@ fn run_log(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<(i64, String
         .collect()
 }
 
-async fn refused_credentials_fail_the_run(db: TestDatabase) {
+/// 21 items, all in flight at once, on the stub with key variable `key_env`: the run, once it
+/// failed (its counters checked).
+async fn failed_run_on_stub(
+    db: &TestDatabase,
+    question: impl Fn(usize) -> String,
+    key_env: Option<&str>,
+) -> evalboard_domain::Run {
     let stub = start_stub();
-    import(&db, "D", &items(21, |i| format!("Question {i}? [[auth]]")));
-    // Every item in flight at once: the first refusal fails the run, the others say nothing.
+    import(db, "D", &items(21, question));
     let settings = RunSettings {
         concurrency: Some(21),
         ..RunSettings::default()
     };
-    let run_id = create_run(&db, "Stub", "m", "D", settings);
+    let run_id = create_run(db, "Stub", "m", "D", settings);
     let engine = start_engine(
-        &db,
+        db,
         registry(vec![provider(
             "Stub",
             ProviderKind::OpenaiCompatible,
             Some(stub.base_url.clone()),
-            None,
+            key_env,
         )]),
     );
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    let run = wait_terminal(db, &run_id, Duration::from_secs(10)).await;
     engine.shutdown().await;
     assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.counts.failed, 21);
+    assert_counters_match_rows(db, &run);
+    run
+}
+
+async fn refused_credentials_fail_the_run(db: TestDatabase) {
+    // Every item in flight at once: the first refusal fails the run, the others say nothing.
+    let run = failed_run_on_stub(&db, |i| format!("Question {i}? [[auth]]"), None).await;
+    let run_id = run.id.clone();
     let failure = run.failure.clone().unwrap();
     assert_eq!(failure.kind, "unauthorized");
     assert!(
@@ -417,8 +431,6 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
         "{}",
         failure.message
     );
-    assert_eq!(run.counts.failed, 21);
-    assert_counters_match_rows(&db, &run);
     let log = run_log(&db, &run_id);
     let failures: Vec<i64> = log
         .iter()
@@ -439,26 +451,14 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
 }
 
 async fn a_missing_key_fails_the_run_once_and_sends_nothing(db: TestDatabase) {
-    let stub = start_stub();
-    import(&db, "D", &items(21, |i| format!("Question {i}?")));
     // Created before the key went missing (the API refuses such runs at the door).
-    let settings = RunSettings {
-        concurrency: Some(21),
-        ..RunSettings::default()
-    };
-    let run_id = create_run(&db, "Stub", "m", "D", settings);
-    let engine = start_engine(
+    let run = failed_run_on_stub(
         &db,
-        registry(vec![provider(
-            "Stub",
-            ProviderKind::OpenaiCompatible,
-            Some(stub.base_url.clone()),
-            Some("EVALBOARD_TEST_KEY_NEVER_SET"),
-        )]),
-    );
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
-    engine.shutdown().await;
-    assert_eq!(run.status, RunStatus::Failed);
+        |i| format!("Question {i}?"),
+        Some("EVALBOARD_TEST_KEY_NEVER_SET"),
+    )
+    .await;
+    let run_id = run.id.clone();
     let failure = run.failure.clone().unwrap();
     assert_eq!(failure.kind, "not_configured");
     assert!(
@@ -466,8 +466,6 @@ async fn a_missing_key_fails_the_run_once_and_sends_nothing(db: TestDatabase) {
         "{}",
         failure.message
     );
-    assert_eq!(run.counts.failed, 21);
-    assert_counters_match_rows(&db, &run);
     let log = run_log(&db, &run_id);
     assert!(
         !log.iter().any(|(_, message)| message.contains("sent")),

@@ -6,7 +6,7 @@ use evalboard_domain::{
     DatasetName, JudgeSettings, RunSettings, ValidationErrors, truncate_to_micros,
 };
 use evalboard_persistence::{IdempotencyKey, NewRun};
-use evalboard_runner::{Credentials, ProviderKind};
+use evalboard_runner::ProviderKind;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -267,12 +267,11 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
 /// Why runs on `provider` cannot start, when its API key variable is not set: nothing could be
 /// sent, so the run is refused at the door instead of failing a moment later.
 fn missing_key(provider: &evalboard_runner::Provider) -> Option<String> {
-    match (provider.credentials, &provider.api_key_env) {
-        (Credentials::Missing, Some(var)) => Some(format!(
+    provider.missing_key().map(|var| {
+        format!(
             "provider `{}` has no API key: set the environment variable {var} for the server \
              and restart it",
             provider.name
-        )),
-        _ => None,
-    }
+        )
+    })
 }

@@ -92,23 +92,18 @@ fn pages(
     db: Database,
     run: evalboard_domain::RunId,
     format: Format,
-) -> impl FnMut() -> Result<Option<Vec<u8>>, evalboard_persistence::StoreError> + Send + 'static {
+) -> impl FnMut() -> Result<(Vec<u8>, bool), evalboard_persistence::StoreError> + Send + 'static {
     let mut after = None;
-    let mut done = false;
     let mut header = matches!(format, Format::Csv);
     move || {
-        if done {
-            return Ok(None);
-        }
         let page = db.item_export_page(&run, after, PAGE)?;
-        done = page.next.is_none();
         after = page.next.map(|cursor| cursor.sequence);
         let items: Vec<ItemDetailDto> = page.items.into_iter().map(Into::into).collect();
         let bytes = match format {
             Format::Jsonl => jsonl(&items),
             Format::Csv => csv(&items, std::mem::take(&mut header)),
         };
-        Ok(Some(bytes))
+        Ok((bytes, after.is_some()))
     }
 }
 

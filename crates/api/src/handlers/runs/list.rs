@@ -174,13 +174,8 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
     let state = state.clone();
     let mut cursor = None;
     let mut first = true;
-    let mut done = false;
     let body = paged_body(move || {
-        if done {
-            return Ok(None);
-        }
         let page = state.db.list_runs(&filter, cursor.as_ref(), CSV_PAGE)?;
-        done = page.next.is_none();
         cursor = page.next;
         let mut writer = csv::Writer::from_writer(Vec::new());
         if std::mem::take(&mut first) {
@@ -228,7 +223,10 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             ];
             writer.write_record(&record).expect("writing to memory");
         }
-        Ok(Some(writer.into_inner().expect("writing to memory")))
+        Ok((
+            writer.into_inner().expect("writing to memory"),
+            cursor.is_some(),
+        ))
     });
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

@@ -5,6 +5,7 @@ mod dataset;
 mod error;
 mod event;
 mod extraction;
+mod fingerprint;
 mod ids;
 pub mod import;
 mod item;
@@ -17,23 +18,26 @@ mod settings;
 mod states;
 pub mod stats;
 mod time;
+mod usage;
 
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
 pub use event::{RunChange, RunEvent, RunHeader};
 pub use extraction::{Extraction, ExtractionTier, extract_answer};
+pub use fingerprint::{EVALBOARD_VERSION, Fingerprint, public_base_url};
 pub use ids::{DatasetId, InvalidId, RunId};
 pub use item::{ItemSnapshot, ItemState};
 pub use judging::{Verdict, judge_choice, parse_judge_reply, render_judge_prompt};
 pub use progress::{Progress, StateCounts};
 pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
-pub use run::{BROWSER_HARNESS_PROVIDER, Lifecycle, Run, RunFailure, RunStatus};
+pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{
     GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, SimulatedSettings,
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
+pub use usage::{Budget, LatencySummary, ModelPrice, RunUsage, TokenUsage, nearest_rank};
 
 /// The bounds the domain enforces, in one place for documentation and error messages.
 pub mod limits {
@@ -45,6 +49,7 @@ pub mod limits {
     pub use crate::prompt::MAX_SHOTS;
     pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SEED, MAX_SELECTED_CATEGORIES};
     pub use crate::settings::{
-        MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_GENERATION_TOKENS, MAX_SIMULATED_LATENCY_MS,
+        MAX_ATTEMPTS, MAX_BUDGET_USD, MAX_CONCURRENCY, MAX_GENERATION_TOKENS,
+        MAX_SIMULATED_LATENCY_MS,
     };
 }

@@ -1,12 +1,21 @@
 //! Runs: their status and its legal transitions, the persisted lifecycle, and the run itself.
 
 use crate::{
-    ids::DatasetId, ids::RunId, progress::StateCounts, settings::RunSettings, time::Timestamp,
+    fingerprint::Fingerprint,
+    ids::DatasetId,
+    ids::RunId,
+    progress::StateCounts,
+    settings::RunSettings,
+    time::Timestamp,
+    usage::{LatencySummary, RunUsage},
 };
 
 /// The provider name of runs made from Browser Harness captures: their answers come from a
 /// model used in a browser, not from a configured provider.
 pub const BROWSER_HARNESS_PROVIDER: &str = "Browser Harness";
+
+/// The failure kind of a run stopped because its budget was spent (it ends `canceled`).
+pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
 
 /// Where a run stands: `pending` -> `running` -> `completed` | `failed` | `canceled`.
 ///
@@ -118,8 +127,20 @@ pub struct Run {
     pub updated_at: Timestamp,
     /// How many times it was retried.
     pub retry_count: u32,
-    /// Why it failed, when it could not proceed at all.
+    /// Why it failed, when it could not proceed at all; or why it stopped, when it was
+    /// canceled for a reason other than a request (its budget was spent).
     pub failure: Option<RunFailure>,
+    /// What it spent: tokens and cost over every answered attempt.
+    pub usage: RunUsage,
+    /// How fast its answers came, as of when it last finished (empty while it first runs).
+    pub latency: LatencySummary,
+    /// What determines its results; `None` for runs made before fingerprints were recorded.
+    pub fingerprint: Option<Fingerprint>,
+    /// How many times its answers were judged again.
+    pub rejudge_count: u32,
+    /// Whether the work left is a re-judging: its open items only need a verdict, so its
+    /// answering provider is not needed.
+    pub rejudging: bool,
 }
 
 /// Why a run failed as a whole (e.g. the provider rejected the credentials).

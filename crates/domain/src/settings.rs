@@ -6,6 +6,7 @@ use crate::{
     error::ValidationErrors,
     prompt::MAX_SHOTS,
     selection::{ItemSelection, MAX_SEED},
+    usage::Budget,
 };
 
 /// Largest per-run concurrency a client may ask for.
@@ -14,6 +15,8 @@ pub const MAX_CONCURRENCY: u32 = 256;
 pub const MAX_GENERATION_TOKENS: u32 = 65_536;
 /// Most attempts per item a client may ask for.
 pub const MAX_ATTEMPTS: u32 = 10;
+/// Largest cost cap a run may set, in US dollars.
+pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
 /// Longest simulated answer time per item, in milliseconds.
 pub const MAX_SIMULATED_LATENCY_MS: u32 = 600_000;
 
@@ -45,6 +48,9 @@ pub struct RunSettings {
     /// Who judges the answers (the multiple-choice judge by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeSettings>,
+    /// Caps on tokens and cost (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
 }
 
 /// The Simulated provider's behaviour. Everything it does follows from `seed`, the item and the
@@ -83,6 +89,19 @@ pub enum JudgeSettings {
         /// One of its models.
         model_name: String,
     },
+}
+
+impl JudgeSettings {
+    /// The name verdicts record for this judge: `choice`, or `llm:<provider>/<model>`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Choice => "choice".to_owned(),
+            Self::Llm {
+                provider_name,
+                model_name,
+            } => format!("llm:{provider_name}/{model_name}"),
+        }
+    }
 }
 
 /// Sampling parameters passed to the provider with every item.
@@ -154,11 +173,19 @@ impl RunSettings {
                 .simulated
                 .then(|| self.simulated.clone().unwrap_or_default().with_defaults()),
             judge: Some(self.judge.clone().unwrap_or(JudgeSettings::Choice)),
+            budget: self.budget.clone().filter(|b| !b.is_unlimited()),
         }
     }
 }
 
 impl RunSettings {
+    /// The label of the run's judge (`choice` when it names none).
+    pub fn judge_label(&self) -> String {
+        self.judge
+            .as_ref()
+            .map_or_else(|| JudgeSettings::Choice.label(), JudgeSettings::label)
+    }
+
     /// Checks every bound and reports all violations, with paths under `settings.`.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -214,6 +241,19 @@ impl RunSettings {
         }
         if let Some(simulated) = &self.simulated {
             simulated.validate(&mut errors);
+        }
+        if let Some(budget) = &self.budget {
+            if let Some(cost) = budget.max_cost_usd
+                && !(cost > 0.0 && cost <= MAX_BUDGET_USD)
+            {
+                errors.push(
+                    "settings.budget.maxCostUsd",
+                    format!("must be greater than 0 and at most {MAX_BUDGET_USD}, got {cost}"),
+                );
+            }
+            if budget.max_tokens == Some(0) {
+                errors.push("settings.budget.maxTokens", "must be at least 1, got 0");
+            }
         }
         errors.into_result()
     }

@@ -25,5 +25,6 @@ pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CaptureImport, CapturedAnswer, Claim,
     ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor, ItemDetail,
     ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
-    JudgmentRecord, NewRun, Outcome, OutcomeKind, RetryScope, RunCursor, RunFilter, RunPage, Usage,
+    JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
+    RunFilter, RunPage,
 };

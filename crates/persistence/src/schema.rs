@@ -54,6 +54,11 @@ diesel::table! {
         retry_count -> Integer,
         error_kind -> Nullable<Text>,
         error_message -> Nullable<Text>,
+        usage -> Nullable<Text>,
+        latency -> Nullable<Text>,
+        fingerprint -> Nullable<Text>,
+        rejudge_count -> Integer,
+        rejudging -> Bool,
     }
 }
 
@@ -84,6 +89,8 @@ diesel::table! {
         judged_at -> Nullable<Timestamp>,
         prompt_tokens -> Nullable<Integer>,
         completion_tokens -> Nullable<Integer>,
+        reasoning_tokens -> Nullable<Integer>,
+        cost_usd -> Nullable<Double>,
     }
 }
 
@@ -102,6 +109,8 @@ diesel::table! {
         first_token_at -> Nullable<Timestamp>,
         prompt_tokens -> Nullable<Integer>,
         completion_tokens -> Nullable<Integer>,
+        reasoning_tokens -> Nullable<Integer>,
+        cost_usd -> Nullable<Double>,
     }
 }
 
@@ -117,6 +126,7 @@ diesel::table! {
         judge -> Text,
         rationale -> Nullable<Text>,
         created_at -> Timestamp,
+        rejudge_round -> Integer,
     }
 }
 

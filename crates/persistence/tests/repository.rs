@@ -44,6 +44,7 @@ fn import(db: &TestDatabase, name: &str, items: &[DatasetItem]) {
 fn new_run<'a>(dataset: &'a str, settings: &'a RunSettings, seconds: i64) -> NewRun<'a> {
     NewRun {
         provider_name: "Simulated",
+        provider: None,
         model_name: "sim-1",
         dataset_name: dataset,
         settings,
@@ -747,9 +748,9 @@ fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
 }
 
 fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
-    use evalboard_domain::{Verdict, extract_answer};
+    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{
-        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, Outcome, OutcomeKind, Usage,
+        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, Outcome, OutcomeKind,
     };
     import(db, "Demo", &items(6));
     let run = create(db, "Demo", 0);
@@ -776,10 +777,11 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
                 response_text: format!("The answer is ({letter})."),
                 first_token_at: Some(at(3)),
                 answered_at: at(4),
-                usage: Usage {
+                usage: TokenUsage {
                     prompt_tokens: Some(10),
-                    completion_tokens: None,
+                    ..TokenUsage::default()
                 },
+                cost_usd: None,
             },
             judgment: Some(Judgment {
                 verdict: if letter == 'A' {
@@ -869,7 +871,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         assert_eq!(item.judge.as_deref(), Some("choice"));
         assert_eq!(item.judge_rationale, None);
         assert_eq!(
-            (item.prompt_tokens, item.completion_tokens),
+            (item.usage.prompt_tokens, item.usage.completion_tokens),
             (Some(10), None)
         );
         assert_eq!(
@@ -934,7 +936,8 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
 /// One resume per worker whose claims were taken over, however many claims it takes, and
 /// whatever the spread of that worker's lease ends.
 fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
-    use evalboard_persistence::{Answer, ClaimRequest, Outcome, OutcomeKind, Usage};
+    use evalboard_domain::TokenUsage;
+    use evalboard_persistence::{Answer, ClaimRequest, Outcome, OutcomeKind};
     import(db, "Demo", &items(20));
     let run = create(db, "Demo", 0);
     let claim = |worker: &str, max: u32, seconds: i64, lease: i64| {
@@ -967,7 +970,8 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
                 response_text: "The answer is (A).".into(),
                 first_token_at: None,
                 answered_at: at(6),
-                usage: Usage::default(),
+                usage: TokenUsage::default(),
+                cost_usd: None,
             },
             judgment: None,
         },

@@ -1,11 +1,8 @@
 //! The choice judge, shared by the engine and by imports of Browser Harness captures, so that an
 //! answer is judged the same way however it arrived.
 
-use evalboard_domain::{DatasetItem, Timestamp, extract_answer, judge_choice};
+use evalboard_domain::{DatasetItem, JudgeSettings, Timestamp, extract_answer, judge_choice};
 use evalboard_persistence::Judgment;
-
-/// The judge name the choice judge records.
-pub const CHOICE_JUDGE: &str = "choice";
 
 /// Judges `response` to `item` with the extraction rules and the item's key, at `at`.
 pub fn choice_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Judgment {
@@ -13,7 +10,7 @@ pub fn choice_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Jud
     Judgment {
         verdict: judge_choice(&extraction, item.answer),
         extraction,
-        judge: CHOICE_JUDGE.into(),
+        judge: JudgeSettings::Choice.label(),
         rationale: None,
         at,
     }

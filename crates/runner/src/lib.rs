@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod judge;
 pub mod providers;
+pub mod reproducibility;
 
 pub use engine::{Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal};
 pub use providers::{

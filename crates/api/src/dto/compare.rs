@@ -7,7 +7,7 @@ use evalboard_domain::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DatasetRefDto, RunDto};
+use super::{DatasetRefDto, FingerprintDto, LatencyDto, RunDto, RunUsageDto};
 
 /// A 95 % confidence interval.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -155,6 +155,18 @@ pub struct ComparedRunDto {
     pub dataset: DatasetRefDto,
     /// Its items that not every compared run has (another dataset version, another selection).
     pub left_out: u64,
+    /// What it spent (all its items, not only the compared ones).
+    pub usage: RunUsageDto,
+    /// How fast its items were answered (all its items; as of now while it is active).
+    pub latency: LatencyDto,
+    /// The judge of its current verdicts.
+    pub judge: String,
+    /// Its reproducibility fingerprint; `null` for runs made before fingerprints were recorded.
+    #[schema(required = true)]
+    pub fingerprint: Option<FingerprintDto>,
+    /// Fingerprint fields in which it differs from the baseline's (`model`, `generation`,
+    /// `judge`, ...); empty for the baseline, and when either has no fingerprint.
+    pub differs_from_baseline: Vec<String>,
 }
 
 /// One run's outcome on a flipped item.
@@ -240,4 +252,7 @@ pub struct ComparisonDto {
     pub categories: Vec<CategoryComparisonDto>,
     /// Items whose verdict differs between the baseline and another run.
     pub flipped: FlippedPageDto,
+    /// What makes the comparison less than a comparison of models, for people: runs whose
+    /// fingerprints differ from the baseline's in more than the model, or that have none.
+    pub warnings: Vec<String>,
 }

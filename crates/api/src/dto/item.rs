@@ -1,5 +1,6 @@
 //! Items of a run on the wire: streaming activity, full drill-down detail, groups and pages.
 
+use evalboard_domain::TokenUsage;
 use evalboard_persistence::{AttemptRecord, ItemDetail, ItemGroup, JudgmentRecord};
 use evalboard_runner::Activity;
 use serde::Serialize;
@@ -65,6 +66,8 @@ pub struct AttemptDto {
     /// Milliseconds from sending to the end.
     #[schema(required = true)]
     pub latency_ms: Option<i64>,
+    /// Tokens and cost of its answer, when it was answered.
+    pub usage: UsageDto,
 }
 
 /// An error kind and message.
@@ -98,6 +101,9 @@ pub struct VerdictDto {
     /// When.
     #[schema(format = DateTime)]
     pub judged_at: String,
+    /// The run's judging it was given in: 0 for the run's own, n for its n-th re-judging
+    /// (`POST /runs/{run_id}/rejudge`).
+    pub round: u32,
 }
 
 /// When things happened to an item (latest attempt).
@@ -130,16 +136,34 @@ pub struct TimingsDto {
     pub time_to_first_token_ms: Option<i64>,
 }
 
-/// Tokens of the latest answer, as the provider reported them.
+/// Tokens of an answer, as the provider reported them (`null`: not reported), and its cost.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageDto {
     /// Prompt tokens.
     #[schema(required = true)]
     pub prompt_tokens: Option<u32>,
-    /// Generated tokens.
+    /// Generated tokens, reasoning included.
     #[schema(required = true)]
     pub completion_tokens: Option<u32>,
+    /// Of those, tokens spent reasoning, where the provider says.
+    #[schema(required = true)]
+    pub reasoning_tokens: Option<u32>,
+    /// US dollars at the model's price in the provider configuration; `null` without a price
+    /// or reported usage.
+    #[schema(required = true)]
+    pub cost_usd: Option<f64>,
+}
+
+impl UsageDto {
+    fn new(usage: TokenUsage, cost_usd: Option<f64>) -> Self {
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+            cost_usd,
+        }
+    }
 }
 
 /// Everything recorded about one item of a run.
@@ -221,6 +245,7 @@ impl From<AttemptRecord> for AttemptDto {
             first_token_at: a.first_token_at.map(api_time),
             finished_at: a.finished_at.map(api_time),
             latency_ms: millis(Some(a.started_at), a.finished_at),
+            usage: UsageDto::new(a.usage, a.cost_usd),
         }
     }
 }
@@ -235,6 +260,7 @@ impl From<JudgmentRecord> for VerdictDto {
             judge: j.judge,
             rationale: j.rationale,
             judged_at: api_time(j.at),
+            round: j.round,
         }
     }
 }
@@ -282,10 +308,7 @@ impl From<ItemDetail> for ItemDetailDto {
                 latency_ms: millis(item.started_at, item.answered_at),
                 time_to_first_token_ms: millis(item.started_at, item.first_token_at),
             },
-            usage: UsageDto {
-                prompt_tokens: item.prompt_tokens,
-                completion_tokens: item.completion_tokens,
-            },
+            usage: UsageDto::new(item.usage, item.cost_usd),
         }
     }
 }

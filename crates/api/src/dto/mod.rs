@@ -32,10 +32,12 @@ pub use item::{
 pub use log::{LogEntryDto, LogPageDto};
 pub use provider::ProviderDto;
 pub use run::{
-    ActiveRunDto, CreateRunRequest, DatasetRefDto, ItemSnapshotDto, LifecycleDto, ProgressDto,
-    RunDetailDto, RunDto, RunPageDto,
+    ActiveRunDto, CreateRunRequest, DatasetRefDto, FingerprintDto, ItemSnapshotDto, LatencyDto,
+    LifecycleDto, ProgressDto, RunDetailDto, RunDto, RunPageDto, RunUsageDto,
 };
-pub use settings::{GenerationDto, ItemSelectionDto, JudgeDto, RunSettingsDto, SimulatedDto};
+pub use settings::{
+    BudgetDto, GenerationDto, ItemSelectionDto, JudgeDto, RunSettingsDto, SimulatedDto,
+};
 
 use chrono::SecondsFormat;
 use evalboard_domain::Timestamp;

@@ -1,7 +1,9 @@
 //! Runs as the API shows them: the spec's `run`, `progress`, `lifecycle` and item snapshots, and
 //! the detail and page shapes built from them.
 
-use evalboard_domain::{ItemSnapshot, Lifecycle, Progress, Run, RunHeader};
+use evalboard_domain::{
+    Fingerprint, ItemSnapshot, LatencySummary, Lifecycle, Progress, Run, RunHeader, RunUsage,
+};
 use evalboard_persistence::ActiveRun;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -161,13 +163,110 @@ pub struct RunDetailDto {
     pub simulated: bool,
     /// How many times the run was retried.
     pub retry_count: u32,
-    /// Why the run failed as a whole, or `null`.
+    /// Why the run failed as a whole; for a `canceled` run, why it was stopped when a request
+    /// did not stop it (`budget_exhausted`: its budget was spent); else `null`.
     #[schema(required = true)]
     pub failure: Option<super::ErrorDto>,
+    /// What it spent over every answered attempt (retried ones included).
+    pub usage: RunUsageDto,
+    /// How fast its items were answered: as of when it last finished, or as of now in
+    /// `GET /runs/{run_id}` while it is active.
+    pub latency: LatencyDto,
+    /// What determines its results, with their digest; `null` for runs made before
+    /// fingerprints were recorded.
+    #[schema(required = true)]
+    pub fingerprint: Option<FingerprintDto>,
+    /// The judge of its current verdicts: `choice`, or `llm:<provider>/<model>`.
+    pub judge: String,
+    /// How many times its answers were judged again (`POST /runs/{run_id}/rejudge`).
+    pub rejudge_count: u32,
     /// Judged answers no letter could be extracted from (counted incorrect). Only in
     /// `GET /runs/{run_id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unparsed: Option<u64>,
+}
+
+/// Tokens and cost a run spent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunUsageDto {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens, where the provider reports them.
+    pub reasoning_tokens: u64,
+    /// Prompt plus generated tokens (what `settings.budget.maxTokens` caps).
+    pub total_tokens: u64,
+    /// US dollars at the prices in the provider configuration; `null` when the model has no
+    /// price.
+    #[schema(required = true)]
+    pub cost_usd: Option<f64>,
+}
+
+/// Latency percentiles (nearest rank) over the latest answer of each answered item, in
+/// milliseconds; `null` without answers (or without streamed chunks, for the first token).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyDto {
+    /// Median time from sending to the first streamed token.
+    #[schema(required = true)]
+    pub time_to_first_token_p50_ms: Option<f64>,
+    /// 95th percentile of the time to the first token.
+    #[schema(required = true)]
+    pub time_to_first_token_p95_ms: Option<f64>,
+    /// Median time from sending to the complete answer.
+    #[schema(required = true)]
+    pub total_p50_ms: Option<f64>,
+    /// 95th percentile of the time to the complete answer.
+    #[schema(required = true)]
+    pub total_p95_ms: Option<f64>,
+}
+
+/// A run's reproducibility fingerprint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FingerprintDto {
+    /// `sha256:` and the SHA-256 of `inputs` as JSON: equal digests, equal setups.
+    pub digest: String,
+    /// What determines the results: `datasetDigest`, `selection`, `promptTemplate`, `shots`,
+    /// `model`, `providerKind`, `providerBaseUrl` (without credentials), `generation`,
+    /// `simulated`, `judge`, `evalboardVersion`.
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+}
+
+impl From<&RunUsage> for RunUsageDto {
+    fn from(usage: &RunUsage) -> Self {
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+            total_tokens: usage.total_tokens(),
+            cost_usd: usage.cost_usd,
+        }
+    }
+}
+
+impl From<&LatencySummary> for LatencyDto {
+    fn from(latency: &LatencySummary) -> Self {
+        let ms = |us: Option<i64>| us.map(|us| us as f64 / 1000.0);
+        Self {
+            time_to_first_token_p50_ms: ms(latency.ttft_p50_us),
+            time_to_first_token_p95_ms: ms(latency.ttft_p95_us),
+            total_p50_ms: ms(latency.total_p50_us),
+            total_p95_ms: ms(latency.total_p95_us),
+        }
+    }
+}
+
+impl From<&Fingerprint> for FingerprintDto {
+    fn from(fingerprint: &Fingerprint) -> Self {
+        Self {
+            digest: fingerprint.digest(),
+            inputs: serde_json::to_value(fingerprint).unwrap_or_default(),
+        }
+    }
 }
 
 /// A page of `GET /runs`.
@@ -278,6 +377,11 @@ impl RunDetailDto {
                 message: f.message.clone(),
             }),
             unparsed,
+            usage: RunUsageDto::from(&run.usage),
+            latency: LatencyDto::from(&run.latency),
+            fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),
+            judge: run.settings.judge_label(),
+            rejudge_count: run.rejudge_count,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! silently ignored setting.
 
 use evalboard_domain::{
-    GenerationSettings, ItemSelection, JudgeSettings, RunSettings, SimulatedSettings,
+    Budget, GenerationSettings, ItemSelection, JudgeSettings, RunSettings, SimulatedSettings,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -35,6 +35,26 @@ pub struct RunSettingsDto {
     /// Who judges the answers (default `{"kind": "choice"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeDto>,
+    /// Caps on what the run may spend (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetDto>,
+}
+
+/// Caps on a run's spending. When one is reached no new item is sent, items in flight finish
+/// (their usage may take the run past the cap), and the run ends `canceled` with the failure
+/// `budget_exhausted` saying which cap. Only usage the provider reports counts; cost needs the
+/// model's price in the provider configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetDto {
+    /// Most US dollars, greater than 0 and at most 1000000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1000000)]
+    pub max_cost_usd: Option<f64>,
+    /// Most tokens, prompt plus generated, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub max_tokens: Option<u64>,
 }
 
 /// How the Simulated provider answers this run's items. Everything follows from `seed`, the
@@ -131,6 +151,21 @@ impl From<ItemSelectionDto> for ItemSelection {
     }
 }
 
+impl From<JudgeDto> for JudgeSettings {
+    fn from(judge: JudgeDto) -> Self {
+        match judge {
+            JudgeDto::Choice => Self::Choice,
+            JudgeDto::Llm {
+                provider_name,
+                model_name,
+            } => Self::Llm {
+                provider_name,
+                model_name,
+            },
+        }
+    }
+}
+
 impl From<RunSettingsDto> for RunSettings {
     fn from(dto: RunSettingsDto) -> Self {
         let selection = dto.selection.unwrap_or_default();
@@ -152,15 +187,10 @@ impl From<RunSettingsDto> for RunSettings {
                 unparsed_rate: s.unparsed_rate,
                 seed: s.seed,
             }),
-            judge: dto.judge.map(|judge| match judge {
-                JudgeDto::Choice => JudgeSettings::Choice,
-                JudgeDto::Llm {
-                    provider_name,
-                    model_name,
-                } => JudgeSettings::Llm {
-                    provider_name,
-                    model_name,
-                },
+            judge: dto.judge.map(Into::into),
+            budget: dto.budget.map(|b| Budget {
+                max_cost_usd: b.max_cost_usd,
+                max_tokens: b.max_tokens,
             }),
         }
     }
@@ -200,6 +230,10 @@ impl From<&RunSettings> for RunSettingsDto {
                     provider_name: provider_name.clone(),
                     model_name: model_name.clone(),
                 },
+            }),
+            budget: settings.budget.as_ref().map(|b| BudgetDto {
+                max_cost_usd: b.max_cost_usd,
+                max_tokens: b.max_tokens,
             }),
         }
     }

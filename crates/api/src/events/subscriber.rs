@@ -257,6 +257,7 @@ mod tests {
         .unwrap();
         db.create_run(evalboard_persistence::NewRun {
             provider_name: "Simulated",
+            provider: None,
             model_name: "sim-1",
             dataset_name: "tiny",
             settings: &RunSettings::default(),

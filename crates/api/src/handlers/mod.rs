@@ -21,6 +21,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(runs::items::list_run_items)
         .service(runs::export::export_run_items)
         .service(runs::retry::retry_run)
+        .service(runs::rejudge::rejudge_run)
         .service(runs::cancel::cancel_run)
         .service(datasets::list::list_datasets)
         .service(datasets::import::import_dataset)

@@ -106,7 +106,9 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
             let want = match column.as_str() {
                 "errorKind" => cell(&item["error"]["kind"]),
                 "errorMessage" => cell(&item["error"]["message"]),
-                "promptTokens" | "completionTokens" => cell(&item["usage"][column.as_str()]),
+                "promptTokens" | "completionTokens" | "reasoningTokens" | "costUsd" => {
+                    cell(&item["usage"][column.as_str()])
+                }
                 timing if item["timings"].get(timing).is_some() => cell(&item["timings"][timing]),
                 field => cell(&item[field]),
             };
@@ -187,6 +189,13 @@ async fn the_archive_exports_as_csv_with_the_lists_filters(db: TestDatabase) {
         row.get(column("datasetDigest")),
         first["dataset"]["digest"].as_str()
     );
+    assert_eq!(
+        row.get(column("fingerprint")),
+        first["fingerprint"]["digest"].as_str()
+    );
+    assert_eq!(row.get(column("judge")), Some("choice"));
+    assert_eq!(row.get(column("promptTokens")), Some("0"));
+    assert_eq!(row.get(column("costUsd")), Some(""), "no price, no cost");
 
     let filtered = app.get("/runs?format=csv&datasetName=Other").await;
     let filtered_rows = csv::Reader::from_reader(filtered.body.as_slice())

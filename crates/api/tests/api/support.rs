@@ -62,6 +62,7 @@ fn provider_defaults() -> ProviderConfig {
         base_url: None,
         api_key_env: None,
         models: Vec::new(),
+        prices: Default::default(),
         max_concurrency: None,
         requests_per_minute: None,
         tokens_per_minute: None,
@@ -83,6 +84,14 @@ pub(crate) fn registry() -> ProviderRegistry {
                 base_url: None,
                 api_key_env: None,
                 models: vec!["sim-1".into(), "sim-2".into()],
+                // sim-2 has a price, sim-1 has none.
+                prices: BTreeMap::from([(
+                    "sim-2".to_owned(),
+                    evalboard_domain::ModelPrice {
+                        input_per_mtok: 1.0,
+                        output_per_mtok: 2.0,
+                    },
+                )]),
                 ..provider_defaults()
             },
         ),

@@ -52,6 +52,8 @@ pub(crate) struct EndedAttempt {
     pub(crate) first_token_at: Option<NaiveDateTime>,
     pub(crate) prompt_tokens: Option<i32>,
     pub(crate) completion_tokens: Option<i32>,
+    pub(crate) reasoning_tokens: Option<i32>,
+    pub(crate) cost_usd: Option<f64>,
 }
 
 /// Stores finished attempts, many rows per statement.
@@ -102,6 +104,8 @@ pub(crate) fn end_in_flight(
                 first_token_at: None,
                 prompt_tokens: None,
                 completion_tokens: None,
+                reasoning_tokens: None,
+                cost_usd: None,
             })
             .collect();
         insert(conn, &ended)?;

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{ItemState, Run, RunId, RunStatus, StateCounts, Timestamp};
 
-use super::{RunRow, load_row};
+use super::{RunRow, latency::latency_of, load_row};
 use crate::{
     connection::DbConnection,
     error::StoreError,
@@ -29,11 +29,19 @@ pub(crate) fn change_status(
     let now = at.naive_utc();
     let started_at = row.started_at.or((to == RunStatus::Running).then_some(now));
     let finished_at = to.is_terminal().then_some(now);
+    // A finished run keeps its latency figures, so that lists show them without reading items.
+    let latency = if to.is_terminal() {
+        let summary = latency_of(conn, &run_id)?;
+        Some(serde_json::to_string(&summary).map_err(StoreError::corrupt)?)
+    } else {
+        row.latency.clone()
+    };
     diesel::update(runs::table.find(&row.id))
         .set((
             runs::status.eq(to.as_str()),
             runs::started_at.eq(started_at),
             runs::finished_at.eq(finished_at),
+            runs::latency.eq(latency),
             runs::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -116,10 +124,14 @@ pub(crate) fn finish_if_done(
     if open > 0 || status.is_terminal() {
         return Ok(None);
     }
-    let (to, why) = if row.cancel_requested_at.is_some() {
-        (RunStatus::Canceled, "canceled on request")
-    } else {
-        (RunStatus::Completed, "every item is done")
+    let stopped_for_budget;
+    let (to, why) = match (&row.cancel_requested_at, &row.error_message) {
+        (Some(_), Some(reason)) => {
+            stopped_for_budget = format!("stopped: {reason}");
+            (RunStatus::Canceled, stopped_for_budget.as_str())
+        }
+        (Some(_), None) => (RunStatus::Canceled, "canceled on request"),
+        (None, _) => (RunStatus::Completed, "every item is done"),
     };
     if status == RunStatus::Pending && to == RunStatus::Completed {
         // A run whose items were all settled before it ever started (e.g. a retry that found

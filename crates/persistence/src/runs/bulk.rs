@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::{
     pg::PgConnection,
     prelude::*,
-    sql_types::{Array, Integer, Nullable, Text, Timestamp},
+    sql_types::{Array, Double, Integer, Nullable, Text, Timestamp},
 };
 use evalboard_domain::RunId;
 
@@ -21,6 +21,8 @@ UPDATE run_items AS r SET
     answered_at = v.answered_at,
     prompt_tokens = v.prompt_tokens,
     completion_tokens = v.completion_tokens,
+    reasoning_tokens = v.reasoning_tokens,
+    cost_usd = v.cost_usd,
     extracted_answer = v.extracted,
     extraction_tier = v.tier,
     judge = v.judge,
@@ -32,10 +34,10 @@ UPDATE run_items AS r SET
     updated_at = $16
 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
             $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::timestamp[], $18::timestamp[])
+            $13::text[], $14::timestamp[], $18::timestamp[], $19::int4[], $20::float8[])
     AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
          prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
-         started_at)
+         started_at, reasoning_tokens, cost_usd)
 WHERE r.run_id = $15
   AND r.sequence = v.sequence
   AND r.attempt_count = v.attempt
@@ -67,6 +69,8 @@ pub(super) fn apply_judged_answers(
     let mut answered_at = Vec::with_capacity(outcomes.len());
     let mut prompt_tokens = Vec::with_capacity(outcomes.len());
     let mut completion_tokens = Vec::with_capacity(outcomes.len());
+    let mut reasoning_tokens = Vec::with_capacity(outcomes.len());
+    let mut cost_usd = Vec::with_capacity(outcomes.len());
     let mut extracted = Vec::with_capacity(outcomes.len());
     let mut tier = Vec::with_capacity(outcomes.len());
     let mut judge = Vec::with_capacity(outcomes.len());
@@ -90,6 +94,8 @@ pub(super) fn apply_judged_answers(
         answered_at.push(answer.answered_at.naive_utc());
         prompt_tokens.push(answer.usage.prompt_tokens.map(|t| t as i32));
         completion_tokens.push(answer.usage.completion_tokens.map(|t| t as i32));
+        reasoning_tokens.push(answer.usage.reasoning_tokens.map(|t| t as i32));
+        cost_usd.push(answer.cost_usd);
         extracted.push(judgment.extraction.letter.map(String::from));
         tier.push(judgment.extraction.tier.as_str().to_owned());
         judge.push(judgment.judge.clone());
@@ -119,6 +125,8 @@ pub(super) fn apply_judged_answers(
         .bind::<Timestamp, _>(now)
         .bind::<Text, _>(worker)
         .bind::<Array<Timestamp>, _>(started_at)
+        .bind::<Array<Nullable<Integer>>, _>(reasoning_tokens)
+        .bind::<Array<Nullable<Double>>, _>(cost_usd)
         .load(pg)?;
     Ok(applied.into_iter().map(|a| a.sequence).collect())
 }

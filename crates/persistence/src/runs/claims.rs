@@ -116,20 +116,30 @@ fn claim_in(
             .load(pg)?,
         other => candidates!(expired, limit).load(other)?,
     };
-    // Answers whose judge went away: they only need a verdict.
-    let abandoned = run_items::state
-        .eq(ItemState::Awaiting.as_str())
-        .and(run_items::lease_expires_at.lt(now));
+    // Answers that only need a verdict: their judge went away (claim expired), or a
+    // re-judging queued them (never claimed since).
+    let unjudged_filter = run_items::state.eq(ItemState::Awaiting.as_str()).and(
+        run_items::lease_expires_at
+            .lt(now)
+            .or(run_items::lease_expires_at.is_null()),
+    );
     let room = limit - lost.len() as i64;
-    let unjudged: Vec<SequenceAttempt> = if room <= 0 {
+    let unjudged: Vec<(i32, i32, Option<NaiveDateTime>)> = if room <= 0 {
         Vec::new()
     } else {
+        let query = run_items::table
+            .filter(run_items::run_id.eq(run_id.as_str()))
+            .filter(unjudged_filter)
+            .order(run_items::sequence.asc())
+            .limit(room)
+            .select((
+                run_items::sequence,
+                run_items::attempt_count,
+                run_items::lease_expires_at,
+            ));
         match &mut *conn {
-            DbConnection::Postgres(pg) => candidates!(abandoned, room)
-                .for_update()
-                .skip_locked()
-                .load(pg)?,
-            other => candidates!(abandoned, room).load(other)?,
+            DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
+            other => query.load(other)?,
         }
     };
     let room = room - unjudged.len() as i64;
@@ -174,7 +184,10 @@ fn claim_in(
             });
         }
     }
-    for &(sequence, attempt) in &unjudged {
+    for &(sequence, attempt, claimed_before) in &unjudged {
+        if claimed_before.is_none() {
+            continue;
+        }
         log.push(PendingLog {
             sequence: Some(sequence as u32),
             level: LogLevel::Warn,
@@ -197,7 +210,7 @@ fn claim_in(
         )?;
     }
     if !unjudged.is_empty() {
-        let sequences: Vec<i32> = unjudged.iter().map(|(s, _)| *s).collect();
+        let sequences: Vec<i32> = unjudged.iter().map(|(s, ..)| *s).collect();
         diesel::update(
             run_items::table
                 .filter(run_items::run_id.eq(run_id.as_str()))
@@ -248,7 +261,7 @@ fn claim_in(
     }
 
     let mut to_load = claimed.clone();
-    to_load.extend(unjudged.iter().map(|(s, _)| *s));
+    to_load.extend(unjudged.iter().map(|(s, ..)| *s));
     let items = load_claimed(conn, run_id, &to_load)?;
     let run = load_row(conn, run_id, false)?.into_domain()?;
     let shots = run.settings.shots.unwrap_or(0);
@@ -262,7 +275,7 @@ fn claim_in(
         item,
     } in items
     {
-        if unjudged.iter().any(|(s, _)| *s == sequence) {
+        if unjudged.iter().any(|(s, ..)| *s == sequence) {
             handed_out.push(ClaimedItem {
                 sequence: sequence as u32,
                 attempt: attempt as u32,

@@ -2,7 +2,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{BROWSER_HARNESS_PROVIDER, ItemState, Run, RunId, RunStatus, Timestamp};
+use evalboard_domain::{
+    BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Fingerprint, ItemState, Run, RunId, RunStatus,
+    Timestamp,
+};
 
 use super::{
     RunRow,
@@ -41,17 +44,28 @@ impl Database {
                     "run {run_id} is already {status}; only a pending or running run can be canceled"
                 )));
             }
-            if row.cancel_requested_at.is_none() {
-                let now = at.naive_utc();
-                diesel::update(runs::table.find(run_id.as_str()))
-                    .set((runs::cancel_requested_at.eq(Some(now)), runs::updated_at.eq(now)))
-                    .execute(conn)?;
-                logs::append(conn, run_id, None, LogLevel::Info, "cancel requested", at)?;
-                events::status(conn, run_id, Some(status), at)?;
-            }
-            cancel_items(conn, &row, &[ItemState::Pending], None, at)?;
-            finish_if_done(conn, run_id, at)?;
+            stop_in(conn, &row, None, at)?;
             load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+
+    /// Stops a run whose budget is spent, as a cancel that says why (its failure is
+    /// [`BUDGET_EXHAUSTED`] with `reason`): unstarted items are canceled at once, items in
+    /// flight finish, and the run ends `canceled` when none is left. `None` when the run had
+    /// ended or was being stopped already.
+    pub fn stop_for_budget(
+        &self,
+        run_id: &RunId,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<Option<Run>, StoreError> {
+        self.write(|conn| {
+            let row = load_row(conn, run_id, true)?;
+            if row.status()?.is_terminal() || row.cancel_requested_at.is_some() {
+                return Ok(None);
+            }
+            stop_in(conn, &row, Some(reason), at)?;
+            load_row(conn, run_id, false)?.into_domain().map(Some)
         })
     }
 
@@ -82,11 +96,14 @@ impl Database {
 
     /// Re-dispatches a terminal run's faulted items (or all of them) as a new attempt of the
     /// same run: the items go back to `pending`, earlier attempts and verdicts stay readable.
-    /// A run that is not terminal, or has nothing in scope, is a conflict.
+    /// A run that is not terminal, or has nothing in scope, is a conflict. `reconfigured` is
+    /// the fingerprint to record instead of the run's, with what changed, when the caller goes
+    /// on despite a changed configuration.
     pub fn retry_run(
         &self,
         run_id: &RunId,
         scope: RetryScope,
+        reconfigured: Option<(&Fingerprint, &str)>,
         at: Timestamp,
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
@@ -141,6 +158,8 @@ impl Database {
                     run_items::started_at.eq(None::<NaiveDateTime>),
                     run_items::prompt_tokens.eq(None::<i32>),
                     run_items::completion_tokens.eq(None::<i32>),
+                    run_items::reasoning_tokens.eq(None::<i32>),
+                    run_items::cost_usd.eq(None::<f64>),
                     run_items::queued_at.eq(Some(now)),
                     run_items::updated_at.eq(now),
                 ))
@@ -162,11 +181,26 @@ impl Database {
             diesel::update(runs::table.find(run_id.as_str()))
                 .set((
                     runs::retry_count.eq(runs::retry_count + 1),
+                    runs::rejudging.eq(false),
                     runs::cancel_requested_at.eq(None::<NaiveDateTime>),
                     runs::error_kind.eq(None::<String>),
                     runs::error_message.eq(None::<String>),
                 ))
                 .execute(conn)?;
+            if let Some((fingerprint, changes)) = reconfigured {
+                let json = serde_json::to_string(fingerprint).map_err(StoreError::corrupt)?;
+                diesel::update(runs::table.find(run_id.as_str()))
+                    .set(runs::fingerprint.eq(Some(json)))
+                    .execute(conn)?;
+                logs::append(
+                    conn,
+                    run_id,
+                    None,
+                    LogLevel::Warn,
+                    &format!("retried despite a changed configuration: {changes}"),
+                    at,
+                )?;
+            }
             save_counts(conn, run_id, &counts, at)?;
             let why = format!(
                 "retry of {reopened} {} item(s)",
@@ -328,6 +362,39 @@ impl Database {
                 .collect()
         })
     }
+}
+
+/// Sets a run's cancel request (with the budget's `reason`, if that is why), cancels its
+/// unstarted items, and ends it when nothing is in flight.
+fn stop_in(
+    conn: &mut DbConnection,
+    row: &RunRow,
+    budget_spent: Option<&str>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
+    if row.cancel_requested_at.is_none() {
+        let now = at.naive_utc();
+        diesel::update(runs::table.find(run_id.as_str()))
+            .set((
+                runs::cancel_requested_at.eq(Some(now)),
+                runs::error_kind.eq(budget_spent.map(|_| BUDGET_EXHAUSTED)),
+                runs::error_message.eq(budget_spent),
+                runs::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let message = match budget_spent {
+            Some(reason) => {
+                format!("stopping: {reason}; no new item is sent, items in flight finish")
+            }
+            None => "cancel requested".to_owned(),
+        };
+        logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
+        events::status(conn, &run_id, Some(row.status()?), at)?;
+    }
+    cancel_items(conn, row, &[ItemState::Pending], None, at)?;
+    finish_if_done(conn, &run_id, at)?;
+    Ok(())
 }
 
 /// Cancels a run's items in `states` (all of them, or those `worker` holds or whose claim

@@ -4,7 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
+    Fingerprint, ItemState, PROMPT_TEMPLATE, Run, RunId, RunSettings, RunStatus, Timestamp,
+    ValidationErrors,
 };
 
 use super::{RunRow, load_row};
@@ -32,12 +33,24 @@ pub struct NewRun<'a> {
     pub model_name: &'a str,
     /// Name of the dataset; its newest version is used.
     pub dataset_name: &'a str,
-    /// Validated settings.
+    /// Validated settings, in force.
     pub settings: &'a RunSettings,
+    /// How the provider is reached, for the run's fingerprint (`None`: not known to the
+    /// caller; the run gets no fingerprint).
+    pub provider: Option<ProviderIdentity<'a>>,
     /// Makes a repeated request return the run the first one created.
     pub idempotency: Option<IdempotencyKey<'a>>,
     /// Creation time.
     pub at: Timestamp,
+}
+
+/// How a run's provider is reached, as far as its results depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderIdentity<'a> {
+    /// The provider's kind (`openai-compatible`, `anthropic`, `simulated`, ...).
+    pub kind: &'a str,
+    /// Its base URL (credentials are removed before it is recorded).
+    pub base_url: Option<&'a str>,
 }
 
 /// A client's `Idempotency-Key` with a fingerprint of the request it came with.
@@ -157,6 +170,10 @@ pub(super) struct RunOrigin<'a> {
     pub(super) dataset_name: &'a str,
     pub(super) dataset: &'a DatasetRow,
     pub(super) settings: &'a RunSettings,
+    /// The template its prompts are rendered with, for the fingerprint.
+    pub(super) prompt_template: &'a str,
+    /// How the provider is reached, for the fingerprint (none without it).
+    pub(super) provider: Option<ProviderIdentity<'a>>,
 }
 
 /// The row of a new `pending` run of `item_count` items, all counted `pending`.
@@ -167,6 +184,21 @@ pub(super) fn new_run_row(
     at: Timestamp,
 ) -> Result<RunRow, StoreError> {
     let at = at.naive_utc();
+    let fingerprint = origin
+        .provider
+        .map(|provider| {
+            let fingerprint = Fingerprint::new(
+                origin.settings,
+                &origin.dataset.digest,
+                origin.prompt_template,
+                origin.model_name,
+                provider.kind,
+                provider.base_url,
+            );
+            serde_json::to_string(&fingerprint)
+        })
+        .transpose()
+        .map_err(StoreError::corrupt)?;
     Ok(RunRow {
         id: id.to_string(),
         provider_name: origin.provider_name.to_owned(),
@@ -194,6 +226,11 @@ pub(super) fn new_run_row(
         retry_count: 0,
         error_kind: None,
         error_message: None,
+        usage: None,
+        latency: None,
+        fingerprint,
+        rejudge_count: 0,
+        rejudging: false,
     })
 }
 
@@ -244,6 +281,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
             dataset_name: new.dataset_name,
             dataset: &dataset,
             settings: new.settings,
+            prompt_template: PROMPT_TEMPLATE,
+            provider: new.provider,
         },
         chosen.len(),
         new.at,

@@ -14,7 +14,7 @@ use super::{
     CreatedRun, Judgment, RunRow,
     attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{change_status, finish_if_done, save_counts},
-    create::{RunOrigin, new_run_row},
+    create::{ProviderIdentity, RunOrigin, new_run_row},
     load_row,
     outcomes::{insert_judgments, judgment_row},
 };
@@ -31,6 +31,8 @@ use crate::{
 
 /// The worker name attempts of imported items are recorded under.
 const HARNESS_WORKER: &str = "browser-harness";
+/// The provider kind in the fingerprint of imported runs.
+const BROWSER_HARNESS_KIND: &str = "browser-harness";
 /// Item rows per multi-row INSERT (about 20 columns each: well under the bind-parameter limits).
 const INSERT_CHUNK: usize = 1_000;
 
@@ -50,6 +52,8 @@ pub struct CaptureImport<'a> {
     pub model_name: &'a str,
     /// What the run records as its settings.
     pub settings: &'a RunSettings,
+    /// The template the pack's prompts were rendered with.
+    pub prompt_template: &'a str,
     /// Every item of the pack, in sequence order (sequence = position + 1).
     pub items: &'a [ImportItem<'a>],
     /// Log lines recorded with the run (pack, key, harness).
@@ -201,6 +205,11 @@ fn import_in(
             dataset_name: &dataset.name,
             dataset: &dataset,
             settings: import.settings,
+            prompt_template: import.prompt_template,
+            provider: Some(ProviderIdentity {
+                kind: BROWSER_HARNESS_KIND,
+                base_url: None,
+            }),
         },
         import.items.len(),
         at,
@@ -311,8 +320,10 @@ fn import_in(
                     first_token_at: capture.first_token_at.map(|t| t.naive_utc()),
                     prompt_tokens: None,
                     completion_tokens: None,
+                    reasoning_tokens: None,
+                    cost_usd: None,
                 });
-                judgments.push(judgment_row(&id, sequence, 1, &judgment));
+                judgments.push(judgment_row(&id, sequence, 1, &judgment, 0));
             }
         }
         rows.push(item_row);

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{AnswerKey, ExtractionTier, ItemState, RunId, StateCounts, Timestamp};
+use evalboard_domain::{
+    AnswerKey, ExtractionTier, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
+};
 
 use super::load_row;
 use crate::{
@@ -59,7 +61,7 @@ pub struct ItemGroup {
 }
 
 /// One attempt at an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     /// 1-based attempt number.
     pub attempt: u32,
@@ -77,10 +79,10 @@ pub struct AttemptRecord {
     pub first_token_at: Option<Timestamp>,
     /// When it ended.
     pub finished_at: Option<Timestamp>,
-    /// Prompt tokens reported.
-    pub prompt_tokens: Option<u32>,
-    /// Generated tokens reported.
-    pub completion_tokens: Option<u32>,
+    /// Tokens reported, when it was answered.
+    pub usage: TokenUsage,
+    /// What its answer cost at the model's configured price.
+    pub cost_usd: Option<f64>,
 }
 
 /// One verdict given on an item.
@@ -100,6 +102,8 @@ pub struct JudgmentRecord {
     pub rationale: Option<String>,
     /// When.
     pub at: Timestamp,
+    /// The run's judging it was given in: 0 for the run's own, n for its n-th re-judging.
+    pub round: u32,
 }
 
 /// Everything recorded about one item of a run.
@@ -151,10 +155,10 @@ pub struct ItemDetail {
     pub judged_at: Option<Timestamp>,
     /// When it reached its terminal state.
     pub finished_at: Option<Timestamp>,
-    /// Prompt tokens of the latest answer.
-    pub prompt_tokens: Option<u32>,
-    /// Generated tokens of the latest answer.
-    pub completion_tokens: Option<u32>,
+    /// Tokens of the latest answer.
+    pub usage: TokenUsage,
+    /// What the latest answer cost at the model's configured price.
+    pub cost_usd: Option<f64>,
 }
 
 /// A page of items with the groups they belong to.
@@ -190,6 +194,8 @@ struct ItemRow {
     finished_at: Option<NaiveDateTime>,
     prompt_tokens: Option<i32>,
     completion_tokens: Option<i32>,
+    reasoning_tokens: Option<i32>,
+    cost_usd: Option<f64>,
     lease_owner: Option<String>,
     item_id: String,
     category: String,
@@ -310,6 +316,8 @@ impl Database {
                     run_items::finished_at,
                     run_items::prompt_tokens,
                     run_items::completion_tokens,
+                    run_items::reasoning_tokens,
+                    run_items::cost_usd,
                     run_items::lease_owner,
                     dataset_items::item_id,
                     dataset_items::category,
@@ -434,8 +442,8 @@ fn detail(
             started_at: started_at.and_utc(),
             first_token_at: None,
             finished_at: None,
-            prompt_tokens: None,
-            completion_tokens: None,
+            usage: TokenUsage::default(),
+            cost_usd: None,
         });
     }
     Ok(ItemDetail {
@@ -471,8 +479,12 @@ fn detail(
         answered_at: utc(row.answered_at),
         judged_at: utc(row.judged_at),
         finished_at: utc(row.finished_at),
-        prompt_tokens: tokens(row.prompt_tokens),
-        completion_tokens: tokens(row.completion_tokens),
+        usage: TokenUsage {
+            prompt_tokens: tokens(row.prompt_tokens),
+            completion_tokens: tokens(row.completion_tokens),
+            reasoning_tokens: tokens(row.reasoning_tokens),
+        },
+        cost_usd: row.cost_usd,
     })
 }
 
@@ -488,6 +500,8 @@ type AttemptTuple = (
     Option<NaiveDateTime>,
     Option<i32>,
     Option<i32>,
+    Option<i32>,
+    Option<f64>,
 );
 
 fn attempts_of(
@@ -511,6 +525,8 @@ fn attempts_of(
             item_attempts::finished_at,
             item_attempts::prompt_tokens,
             item_attempts::completion_tokens,
+            item_attempts::reasoning_tokens,
+            item_attempts::cost_usd,
         ))
         .load(conn)?;
     let mut by_item: BTreeMap<i32, Vec<AttemptRecord>> = BTreeMap::new();
@@ -526,6 +542,8 @@ fn attempts_of(
         finished,
         pt,
         ct,
+        rt,
+        cost_usd,
     ) in rows
     {
         by_item.entry(sequence).or_default().push(AttemptRecord {
@@ -537,8 +555,12 @@ fn attempts_of(
             started_at: started.and_utc(),
             first_token_at: utc(first),
             finished_at: utc(finished),
-            prompt_tokens: tokens(pt),
-            completion_tokens: tokens(ct),
+            usage: TokenUsage {
+                prompt_tokens: tokens(pt),
+                completion_tokens: tokens(ct),
+                reasoning_tokens: tokens(rt),
+            },
+            cost_usd,
         });
     }
     Ok(by_item)
@@ -553,6 +575,7 @@ type JudgmentTuple = (
     String,
     Option<String>,
     NaiveDateTime,
+    i32,
 );
 
 fn judgments_of(
@@ -573,10 +596,11 @@ fn judgments_of(
             item_judgments::judge,
             item_judgments::rationale,
             item_judgments::created_at,
+            item_judgments::rejudge_round,
         ))
         .load(conn)?;
     let mut by_item: BTreeMap<i32, Vec<JudgmentRecord>> = BTreeMap::new();
-    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at) in rows {
+    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at, round) in rows {
         by_item.entry(sequence).or_default().push(JudgmentRecord {
             attempt: attempt as u32,
             verdict: verdict.parse().map_err(StoreError::corrupt)?,
@@ -586,6 +610,7 @@ fn judgments_of(
             judge,
             rationale,
             at: at.and_utc(),
+            round: round as u32,
         });
     }
     Ok(by_item)

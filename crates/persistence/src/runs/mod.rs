@@ -10,8 +10,10 @@ mod control;
 mod create;
 mod import;
 mod items;
+mod latency;
 mod list;
 mod outcomes;
+mod rejudge;
 mod store_answer;
 mod store_send;
 mod transitions;
@@ -19,7 +21,8 @@ mod transitions;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    DatasetId, ItemState, Lifecycle, Run, RunFailure, RunId, RunSettings, RunStatus, StateCounts,
+    DatasetId, Fingerprint, ItemState, LatencySummary, Lifecycle, Run, RunFailure, RunId,
+    RunSettings, RunStatus, RunUsage, StateCounts,
 };
 
 use crate::{
@@ -32,14 +35,14 @@ use crate::{
 pub use active::ActiveRun;
 pub use claims::{Claim, ClaimRequest, ClaimedItem};
 pub use control::RetryScope;
-pub use create::{CreatedRun, IdempotencyKey, NewRun};
+pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};
 pub use import::{CaptureImport, CapturedAnswer, ImportItem};
 pub use items::{
     AttemptRecord, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
     JudgmentRecord,
 };
 pub use list::{RunCursor, RunFilter, RunPage};
-pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind, Usage};
+pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind};
 pub use transitions::ItemTransition;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -70,7 +73,24 @@ pub(crate) struct RunRow {
     updated_at: NaiveDateTime,
     retry_count: i32,
     error_kind: Option<String>,
-    error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
+    usage: Option<String>,
+    pub(crate) latency: Option<String>,
+    fingerprint: Option<String>,
+    rejudge_count: i32,
+    rejudging: bool,
+}
+
+/// A JSON column's value, `None` when NULL.
+fn json_column<T: serde::de::DeserializeOwned>(
+    value: Option<&str>,
+    column: &str,
+    run_id: &str,
+) -> Result<Option<T>, StoreError> {
+    value
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::corrupt(format!("{column} of run {run_id}: {e}")))
 }
 
 fn count(value: i64, column: &str) -> Result<u64, StoreError> {
@@ -90,6 +110,15 @@ impl RunRow {
         })
     }
 
+    pub(crate) fn usage(&self) -> Result<RunUsage, StoreError> {
+        json_column(self.usage.as_deref(), "usage", &self.id).map(Option::unwrap_or_default)
+    }
+
+    /// The run's judging now under way or last done: 0 for its own, n for its n-th re-judging.
+    pub(crate) fn rejudge_count(&self) -> i32 {
+        self.rejudge_count
+    }
+
     pub(crate) fn status(&self) -> Result<RunStatus, StoreError> {
         self.status.parse().map_err(StoreError::corrupt)
     }
@@ -97,8 +126,13 @@ impl RunRow {
     pub(crate) fn into_domain(self) -> Result<Run, StoreError> {
         let counts = self.counts()?;
         let status = self.status()?;
+        let usage = self.usage()?;
         let settings: RunSettings = serde_json::from_str(&self.settings)
             .map_err(|e| StoreError::corrupt(format!("settings of run {}: {e}", self.id)))?;
+        let fingerprint: Option<Fingerprint> =
+            json_column(self.fingerprint.as_deref(), "fingerprint", &self.id)?;
+        let latency: Option<LatencySummary> =
+            json_column(self.latency.as_deref(), "latency", &self.id)?;
         Ok(Run {
             id: RunId::parse(&self.id).map_err(StoreError::corrupt)?,
             provider_name: self.provider_name,
@@ -127,6 +161,11 @@ impl RunRow {
                 }),
                 (None, _) => None,
             },
+            usage,
+            latency: latency.unwrap_or_default(),
+            fingerprint,
+            rejudge_count: u32::try_from(self.rejudge_count).map_err(StoreError::corrupt)?,
+            rejudging: self.rejudging,
         })
     }
 }

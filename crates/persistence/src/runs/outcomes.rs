@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{Extraction, ItemState, Run, RunId, Timestamp, Verdict};
+use evalboard_domain::{
+    Extraction, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
+};
 
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
@@ -25,7 +27,7 @@ use crate::{
     error::StoreError,
     events,
     logs::{self, LogLevel, PendingLog},
-    schema::{item_judgments, run_items},
+    schema::{item_judgments, run_items, runs},
 };
 
 /// Why a provider call failed: a short kind (`rate_limited`, `server_error`, `timeout`,
@@ -36,15 +38,6 @@ pub struct ItemError {
     pub kind: String,
     /// What happened.
     pub message: String,
-}
-
-/// Tokens the provider reported, when it did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub prompt_tokens: Option<u32>,
-    /// Generated tokens.
-    pub completion_tokens: Option<u32>,
 }
 
 /// A model's answer to an item.
@@ -58,8 +51,11 @@ pub struct Answer {
     pub first_token_at: Option<Timestamp>,
     /// When the answer was complete.
     pub answered_at: Timestamp,
-    /// Token usage.
-    pub usage: Usage,
+    /// Token usage, as the provider reported it.
+    pub usage: TokenUsage,
+    /// What the answer cost at the model's configured price (`None`: no price, or the
+    /// provider reported no usage).
+    pub cost_usd: Option<f64>,
 }
 
 /// A judge's decision.
@@ -163,7 +159,11 @@ impl Database {
             for (run_id, indices) in by_run {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
-                let mut written = Written::default();
+                let mut written = Written {
+                    round: row.rejudge_count(),
+                    usage: row.usage()?,
+                    ..Written::default()
+                };
                 // What the board hears of: items whose state moved, and items sent.
                 let mut changed: Vec<i32> = Vec::new();
                 let mut started: Vec<i32> = Vec::new();
@@ -251,6 +251,9 @@ impl Database {
                 }
                 events::items(conn, run_id, &changed, &started, at)?;
                 save_counts(conn, run_id, &counts, at)?;
+                if written.spent {
+                    save_usage(conn, run_id, &written.usage)?;
+                }
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;
                 logs::append_many(conn, run_id, &written.log, at)?;
@@ -289,12 +292,20 @@ fn record_judged_answer(
         first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
         prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
         completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
+        reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
+        cost_usd: answer.cost_usd,
     });
+    written.usage.add(&answer.usage, answer.cost_usd);
+    written.spent = true;
     match judgment {
         Some(judgment) => {
-            written
-                .judgments
-                .push(judgment_row(&outcome.run_id, sequence, attempt, judgment));
+            written.judgments.push(judgment_row(
+                &outcome.run_id,
+                sequence,
+                attempt,
+                judgment,
+                written.round,
+            ));
             (ItemState::Running, judgment.verdict.state())
         }
         None => (ItemState::Running, ItemState::Awaiting),
@@ -360,6 +371,12 @@ struct Written {
     attempts: Vec<EndedAttempt>,
     judgments: Vec<NewJudgmentRow>,
     log: Vec<PendingLog>,
+    /// The run's judging the verdicts belong to (its re-judge count).
+    round: i32,
+    /// The run's spending: its totals as the batch found them, plus the batch's answers.
+    usage: RunUsage,
+    /// Whether the batch stored any answer.
+    spent: bool,
 }
 
 /// Applies one outcome if it still holds; returns the state move it made.
@@ -398,6 +415,8 @@ fn apply_one(
         first_token_at: None,
         prompt_tokens: None,
         completion_tokens: None,
+        reasoning_tokens: None,
+        cost_usd: None,
     };
     match &outcome.kind {
         OutcomeKind::Answered { answer, judgment } => {
@@ -418,6 +437,8 @@ fn apply_one(
                 answered_at: answer.answered_at.naive_utc(),
                 prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
                 completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
+                reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
+                cost_usd: answer.cost_usd,
                 extracted_answer: judged.and_then(|j| j.extraction.letter).map(String::from),
                 extraction_tier: judged.map(|j| j.extraction.tier.as_str()),
                 judge: judged.map(|j| j.judge.as_str()),
@@ -451,9 +472,13 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            written
-                .judgments
-                .push(judgment_row(run_id, sequence, attempt, judgment));
+            written.judgments.push(judgment_row(
+                run_id,
+                sequence,
+                attempt,
+                judgment,
+                written.round,
+            ));
             Ok(Some((ItemState::Awaiting, to)))
         }
         OutcomeKind::Started { .. } => Ok(None), // applied by the caller
@@ -531,13 +556,17 @@ pub(super) struct NewJudgmentRow {
     judge: String,
     rationale: Option<String>,
     created_at: NaiveDateTime,
+    rejudge_round: i32,
 }
 
+/// The history row of `judgment`, given in the run's judging `round` (0: its own, n: its n-th
+/// re-judging).
 pub(super) fn judgment_row(
     run_id: &RunId,
     sequence: i32,
     attempt: i32,
     judgment: &Judgment,
+    round: i32,
 ) -> NewJudgmentRow {
     NewJudgmentRow {
         run_id: run_id.to_string(),
@@ -549,7 +578,17 @@ pub(super) fn judgment_row(
         judge: judgment.judge.clone(),
         rationale: judgment.rationale.clone(),
         created_at: judgment.at.naive_utc(),
+        rejudge_round: round,
     }
+}
+
+/// Stores a run's spending totals (the run row is locked by the batch that adds to them).
+fn save_usage(conn: &mut DbConnection, run_id: &RunId, usage: &RunUsage) -> Result<(), StoreError> {
+    let json = serde_json::to_string(usage).map_err(StoreError::corrupt)?;
+    diesel::update(runs::table.find(run_id.as_str()))
+        .set(runs::usage.eq(Some(json)))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub(super) fn insert_judgments(

@@ -9,7 +9,7 @@ use diesel::{
     backend::Backend,
     query_builder::{AstPass, QueryFragment, QueryId},
     serialize::ToSql,
-    sql_types::{HasSqlType, Integer, Nullable, Text, Timestamp},
+    sql_types::{Double, HasSqlType, Integer, Nullable, Text, Timestamp},
 };
 
 /// Stores the answer of attempt `attempt` on an item still `running` and leased to `worker`
@@ -28,6 +28,8 @@ pub(super) struct StoreAnswer<'a> {
     pub(super) answered_at: NaiveDateTime,
     pub(super) prompt_tokens: Option<i32>,
     pub(super) completion_tokens: Option<i32>,
+    pub(super) reasoning_tokens: Option<i32>,
+    pub(super) cost_usd: Option<f64>,
     pub(super) extracted_answer: Option<String>,
     pub(super) extraction_tier: Option<&'static str>,
     pub(super) judge: Option<&'a str>,
@@ -47,10 +49,15 @@ impl QueryId for StoreAnswer<'_> {
 
 impl<DB> QueryFragment<DB> for StoreAnswer<'_>
 where
-    DB: Backend + HasSqlType<Text> + HasSqlType<Integer> + HasSqlType<Timestamp>,
+    DB: Backend
+        + HasSqlType<Text>
+        + HasSqlType<Integer>
+        + HasSqlType<Timestamp>
+        + HasSqlType<Double>,
     str: ToSql<Text, DB>,
     String: ToSql<Text, DB>,
     i32: ToSql<Integer, DB>,
+    f64: ToSql<Double, DB>,
     NaiveDateTime: ToSql<Timestamp, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
@@ -70,6 +77,10 @@ where
         out.push_bind_param::<Nullable<Integer>, _>(&self.prompt_tokens)?;
         out.push_sql(", completion_tokens = ");
         out.push_bind_param::<Nullable<Integer>, _>(&self.completion_tokens)?;
+        out.push_sql(", reasoning_tokens = ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.reasoning_tokens)?;
+        out.push_sql(", cost_usd = ");
+        out.push_bind_param::<Nullable<Double>, _>(&self.cost_usd)?;
         out.push_sql(", extracted_answer = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.extracted_answer)?;
         out.push_sql(", extraction_tier = ");

@@ -16,12 +16,14 @@ mod writer;
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicBool},
     time::Duration,
 };
 
 use chrono::Utc;
-use evalboard_domain::{JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros};
+use evalboard_domain::{
+    BUDGET_EXHAUSTED, JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros,
+};
 use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, StoreError};
 use futures_util::FutureExt;
 use tokio::{
@@ -32,10 +34,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use activity::{Activity, ActivityBoard};
 use gate::ProviderGate;
-use worker::{LlmJudge, RunContext, Throttling};
+use worker::{Answering, LlmJudge, RunContext, Throttling};
 use writer::WriterMessage;
 
-use crate::providers::{ClientSet, ProviderRegistry};
+use crate::{
+    providers::{ClientSet, ProviderRegistry},
+    reproducibility::{CONFIGURATION_CHANGED, configuration_changes},
+};
 
 /// How the engine works; the defaults suit one server.
 #[derive(Debug, Clone)]
@@ -379,7 +384,8 @@ impl Dispatcher {
         let Some(flight) = self.runs.get_mut(run_id) else {
             return;
         };
-        let canceled = flight.context.cancel.is_cancelled();
+        // Canceled, or stopped by its budget (items in flight finish): nothing more starts.
+        let canceled = flight.context.cancel.is_cancelled() || flight.context.stopped();
         if canceled && !flight.queue.is_empty() {
             // Never started: nothing to renew; the cancel ends them with the rest.
             let mut working = self.shared.working();
@@ -466,7 +472,16 @@ impl Dispatcher {
         for run in &canceling {
             match self.runs.get(&run.id) {
                 Some(flight) => {
-                    flight.context.cancel.cancel();
+                    if run
+                        .failure
+                        .as_ref()
+                        .is_some_and(|f| f.kind == BUDGET_EXHAUSTED)
+                    {
+                        // Items in flight finish; nothing more is sent.
+                        flight.context.stop();
+                    } else {
+                        flight.context.cancel.cancel();
+                    }
                     let id = run.id.clone();
                     self.advance(&id);
                 }
@@ -490,9 +505,24 @@ impl Dispatcher {
             self.advance(&run_id);
         }
         for run in schedulable {
+            if let Some(flight) = self.runs.get_mut(&run.id)
+                && flight.context.rejudge_count != run.rejudge_count
+            {
+                // Re-judged since this context was made (with another judge): it must not
+                // take new work. Once nothing of it is left here, a new one replaces it.
+                flight.exhausted = true;
+                if flight.running == 0 && flight.queue.is_empty() && !flight.claiming {
+                    self.runs.remove(&run.id);
+                } else {
+                    continue;
+                }
+            }
             match self.runs.get_mut(&run.id) {
                 // New items may have appeared (a retry): look again.
-                Some(flight) => flight.exhausted = false,
+                Some(flight) => {
+                    flight.exhausted = false;
+                    flight.context.observe_spent(&run.usage);
+                }
                 None => match self.context_for(&run) {
                     Ok(context) => {
                         let concurrency = run
@@ -530,6 +560,64 @@ impl Dispatcher {
     /// What the workers of a run need, or why the run cannot be worked on here.
     fn context_for(&self, run: &Run) -> Result<Arc<RunContext>, (String, String)> {
         let shared = &self.shared;
+        // A re-judging only judges stored answers: the provider that gave them may be gone
+        // (or be the Browser Harness). Otherwise the run fails once, before any item is claimed.
+        let (answering, failing) = match self.answering(run) {
+            Ok(answering) => (Some(answering), None),
+            Err(reason) if run.rejudging => (None, Some(reason)),
+            Err(reason) => return Err(reason),
+        };
+        debug_assert!(matches!(
+            run.status,
+            RunStatus::Pending | RunStatus::Running
+        ));
+        let judge = match &run.settings.judge {
+            None | Some(JudgeSettings::Choice) => None,
+            Some(
+                judge @ JudgeSettings::Llm {
+                    provider_name,
+                    model_name,
+                },
+            ) => {
+                let unusable = || {
+                    (
+                        "judge_not_configured".to_owned(),
+                        format!(
+                            "the judge model `{model_name}` of provider `{provider_name}` is not configured"
+                        ),
+                    )
+                };
+                let judge_provider = shared.registry.get(provider_name).ok_or_else(unusable)?;
+                if !judge_provider.has_model(model_name) {
+                    return Err(unusable());
+                }
+                missing_key(judge_provider)?;
+                Some(LlmJudge {
+                    label: judge.label(),
+                    model: model_name.clone(),
+                    client: shared.clients.get(provider_name).ok_or_else(unusable)?,
+                    gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
+                    max_attempts: judge_provider.limits.max_attempts,
+                })
+            }
+        };
+        Ok(Arc::new(RunContext {
+            run_id: run.id.clone(),
+            model: run.model_name.clone(),
+            settings: run.settings.clone(),
+            answering,
+            rejudge_count: run.rejudge_count,
+            cancel: shared.shutdown.child_token(),
+            judge,
+            failing: Mutex::new(failing),
+            spent: Mutex::new(run.usage),
+            stopped: AtomicBool::new(false),
+        }))
+    }
+
+    /// How the run's items are answered here, or why they cannot be.
+    fn answering(&self, run: &Run) -> Result<Answering, (String, String)> {
+        let shared = &self.shared;
         let provider = shared.registry.get(&run.provider_name).ok_or_else(|| {
             (
                 "provider_not_configured".to_owned(),
@@ -539,7 +627,7 @@ impl Dispatcher {
                 ),
             )
         })?;
-        // Without its key nothing can be sent: the run fails once, before any item is claimed.
+        // Without its key nothing can be sent.
         missing_key(provider)?;
         if !provider.has_model(&run.model_name) {
             return Err((
@@ -556,44 +644,20 @@ impl Dispatcher {
         ) else {
             return Err(("provider_not_configured".to_owned(), "no client".to_owned()));
         };
-        debug_assert!(matches!(
-            run.status,
-            RunStatus::Pending | RunStatus::Running
-        ));
-        let judge = match &run.settings.judge {
-            None | Some(JudgeSettings::Choice) => None,
-            Some(JudgeSettings::Llm {
-                provider_name,
-                model_name,
-            }) => {
-                let unusable = || {
-                    (
-                        "judge_not_configured".to_owned(),
-                        format!(
-                            "the judge model `{model_name}` of provider `{provider_name}` is not configured"
-                        ),
-                    )
-                };
-                let judge_provider = shared.registry.get(provider_name).ok_or_else(unusable)?;
-                if !judge_provider.has_model(model_name) {
-                    return Err(unusable());
-                }
-                missing_key(judge_provider)?;
-                Some(LlmJudge {
-                    label: format!("llm:{provider_name}/{model_name}"),
-                    model: model_name.clone(),
-                    client: shared.clients.get(provider_name).ok_or_else(unusable)?,
-                    gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
-                    max_attempts: judge_provider.limits.max_attempts,
-                })
-            }
-        };
-        Ok(Arc::new(RunContext {
-            run_id: run.id.clone(),
-            model: run.model_name.clone(),
-            settings: run.settings.clone(),
+        // A run resumed under another configuration would mix results of two setups.
+        if let Some((_, changes)) = configuration_changes(run, provider) {
+            return Err((
+                CONFIGURATION_CHANGED.to_owned(),
+                format!(
+                    "the configuration changed since the run was made: {changes}; retry it \
+                     with {{\"force\": true}} to continue anyway"
+                ),
+            ));
+        }
+        Ok(Answering {
             client,
             gate: Arc::clone(gate),
+            price: provider.price(&run.model_name),
             max_attempts: run
                 .settings
                 .max_attempts
@@ -602,9 +666,6 @@ impl Dispatcher {
                 max_attempts: provider.limits.max_throttled_attempts,
                 max_wait: provider.limits.max_throttled,
             },
-            cancel: shared.shutdown.child_token(),
-            judge,
-            failing: Mutex::new(None),
-        }))
+        })
     }
 }

@@ -2,15 +2,18 @@
 //! retries with backoff, judging, and cancellation at any await point.
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    GenerationSettings, RunId, RunSettings, extract_answer, parse_judge_reply, render_judge_prompt,
-    truncate_to_micros,
+    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, extract_answer,
+    parse_judge_reply, render_judge_prompt, truncate_to_micros,
 };
 use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
 use tokio_util::sync::CancellationToken;
@@ -23,11 +26,11 @@ pub(crate) struct RunContext {
     pub(crate) run_id: RunId,
     pub(crate) model: String,
     pub(crate) settings: RunSettings,
-    pub(crate) client: Arc<dyn ModelClient>,
-    pub(crate) gate: Arc<ProviderGate>,
-    pub(crate) max_attempts: u32,
-    /// When an item stops waiting for a provider that keeps answering 429.
-    pub(crate) throttling: Throttling,
+    /// The provider that answers items; `None` for a re-judging whose provider cannot be used
+    /// here (its answers are stored: only a judge is needed, and `failing` says why).
+    pub(crate) answering: Option<Answering>,
+    /// The run's re-judge count when this context was made: a re-judging needs a new one.
+    pub(crate) rejudge_count: u32,
     pub(crate) cancel: CancellationToken,
     /// The LLM judge, when the run asks for one (else the choice judge decides at once).
     pub(crate) judge: Option<LlmJudge>,
@@ -35,6 +38,23 @@ pub(crate) struct RunContext {
     /// after it, and each item that stops for it reports it again (the writer fails the run
     /// once; a report that could not be stored is made again by the next item).
     pub(crate) failing: Mutex<Option<(String, String)>>,
+    /// What the run has spent, as far as this server knows: the database's totals when last
+    /// read, and the answers this server got since.
+    pub(crate) spent: Mutex<RunUsage>,
+    /// Set once the run stopped sending: its budget is spent. Items in flight finish; the
+    /// dispatcher ends the run when none is left here.
+    pub(crate) stopped: AtomicBool,
+}
+
+/// How a run's items are answered: the provider's client and gate, and its retry rules.
+pub(crate) struct Answering {
+    pub(crate) client: Arc<dyn ModelClient>,
+    pub(crate) gate: Arc<ProviderGate>,
+    /// The model's price, when configured: each answer's cost.
+    pub(crate) price: Option<ModelPrice>,
+    pub(crate) max_attempts: u32,
+    /// When an item stops waiting for a provider that keeps answering 429.
+    pub(crate) throttling: Throttling,
 }
 
 impl RunContext {
@@ -42,6 +62,34 @@ impl RunContext {
         self.failing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn spent(&self) -> MutexGuard<'_, RunUsage> {
+        self.spent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes in the run's totals as the database has them (other servers' answers included).
+    pub(crate) fn observe_spent(&self, stored: &RunUsage) {
+        let mut spent = self.spent();
+        *spent = spent.max(stored);
+    }
+
+    /// Whether the run sends no more items (its budget is spent).
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Stops sending items; `true` the first time.
+    pub(crate) fn stop(&self) -> bool {
+        !self.stopped.swap(true, Ordering::AcqRel)
+    }
+
+    /// Why no more items may be sent, when the run's budget is spent.
+    fn budget_spent(&self) -> Option<String> {
+        let budget = self.settings.budget.as_ref()?;
+        budget.exhausted_by(&self.spent())
     }
 }
 
@@ -117,6 +165,11 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
         return;
     }
+    let Some(answering) = &run.answering else {
+        // Only answers were to be judged, but this item has none: it cannot be worked here.
+        fail_run(&shared, &run);
+        return;
+    };
     // The dataset item's id, not the run's: the same seed gives the same answers in every run.
     let item_key = item.item.id.clone();
     let mut attempt = item.attempt;
@@ -127,17 +180,21 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
     let estimated_tokens =
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
     loop {
-        let Some(slot) = cancellable(&run.cancel, run.gate.admit(estimated_tokens)).await else {
+        let admitted = answering.gate.admit(estimated_tokens);
+        let Some(slot) = cancellable(&run.cancel, admitted).await else {
             break;
         };
-        let failing = run.failing().clone();
-        if let Some((kind, message)) = failing {
-            // The run is failing: nothing more is sent; its items end `failed` with the reason.
-            shared.send(WriterMessage::FailRun {
-                run_id: run.run_id.clone(),
-                kind,
-                message,
-            });
+        if fail_run(&shared, &run) || run.stopped() {
+            break;
+        }
+        if let Some(reason) = run.budget_spent() {
+            // Nothing more is sent; the item stays claimed until the run ends `canceled`.
+            if run.stop() {
+                shared.send(WriterMessage::StopForBudget {
+                    run_id: run.run_id.clone(),
+                    reason,
+                });
+            }
             break;
         }
         shared.activity.start(&run.run_id, sequence, attempt);
@@ -164,14 +221,18 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let activity = &shared.activity;
         let run_id = &run.run_id;
         let mut on_chunk = |text: &str| activity.chunk(run_id, sequence, text);
-        let completion = run.client.complete(request, &mut on_chunk);
+        let completion = answering.client.complete(request, &mut on_chunk);
         let Some(result) = cancellable(&run.cancel, completion).await else {
             break;
         };
         drop(slot);
         match result {
             Ok(completion) => {
-                run.gate.succeeded();
+                answering.gate.succeeded();
+                let cost_usd = answering
+                    .price
+                    .and_then(|price| price.cost(&completion.usage));
+                run.spent().add(&completion.usage, cost_usd);
                 // The choice judge decides at once, in the same write as the answer; an LLM
                 // judge decides after the answer is stored, the item `awaiting` meanwhile.
                 let judgment = run
@@ -185,6 +246,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     first_token_at: completion.first_token_at,
                     answered_at: truncate_to_micros(Utc::now()),
                     usage: completion.usage,
+                    cost_usd,
                 };
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
                     answer,
@@ -223,8 +285,8 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     .max(error.retry_after().unwrap_or_default());
                 let retry = if matches!(error, ProviderError::RateLimited { .. }) {
                     // Every request to the provider waits until Retry-After has passed.
-                    run.gate.rate_limited(error.retry_after());
-                    match throttled.another(run.throttling, delay) {
+                    answering.gate.rate_limited(error.retry_after());
+                    match throttled.another(answering.throttling, delay) {
                         Ok(()) => true,
                         Err(why) => {
                             item_error.message = format!("{}; {why}", item_error.message);
@@ -233,7 +295,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     }
                 } else {
                     failures += 1;
-                    error.is_retryable() && failures < run.max_attempts
+                    error.is_retryable() && failures < answering.max_attempts
                 };
                 if !retry {
                     shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
@@ -258,6 +320,22 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
     }
     shared.activity.finish(&run.run_id, sequence);
+}
+
+/// When the run is failing, reports it again (the writer fails the run once) and says so: the
+/// item must not be sent.
+fn fail_run(shared: &Shared, run: &RunContext) -> bool {
+    let failing = run.failing().clone();
+    let Some((kind, message)) = failing else {
+        return false;
+    };
+    // Nothing more is sent; the run's items end `failed` with the reason.
+    shared.send(WriterMessage::FailRun {
+        run_id: run.run_id.clone(),
+        kind,
+        message,
+    });
+    true
 }
 
 /// Judges with the extraction rules and the key.

@@ -22,6 +22,8 @@ pub(crate) enum WriterMessage {
         kind: String,
         message: String,
     },
+    /// A run's budget is spent: it sends nothing more and ends `canceled` for this reason.
+    StopForBudget { run_id: RunId, reason: String },
     /// A run being canceled has nothing in flight here any more.
     CancelInFlight(RunId),
     /// Every worker has stopped: store what is queued, then stop.
@@ -122,6 +124,16 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
             // Every item that finds out reports it; the run fails, and says so, once.
             if let Some(Some(_)) = failed {
                 tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
+            }
+        }
+        WriterMessage::StopForBudget { run_id, reason } => {
+            let stopped = persist(shared, "stop a run", {
+                let (run_id, reason) = (run_id.clone(), reason.clone());
+                move |db| db.stop_for_budget(&run_id, &reason, now())
+            })
+            .await;
+            if let Some(Some(_)) = stopped {
+                tracing::info!(run = %run_id, "run stops sending: {reason}");
             }
         }
         WriterMessage::CancelInFlight(run_id) => {

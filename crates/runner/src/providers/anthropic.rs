@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
-use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -82,7 +82,7 @@ impl ModelClient for AnthropicClient {
             let mut stream = Box::pin(events(response));
             let mut text = String::new();
             let mut first_token_at = None;
-            let mut usage = Usage::default();
+            let mut usage = TokenUsage::default();
             let mut finished = false;
             while let Some(event) = next_event(&mut stream, self.idle).await? {
                 if event.event == "ping" || event.data.trim().is_empty() {

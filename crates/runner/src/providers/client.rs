@@ -2,8 +2,8 @@
 
 use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
+use evalboard_domain::TokenUsage;
 use evalboard_domain::{AnswerKey, GenerationSettings, SimulatedSettings, Timestamp};
-use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 
 use super::{
@@ -40,7 +40,7 @@ pub struct Completion {
     /// When the first chunk arrived.
     pub first_token_at: Option<Timestamp>,
     /// Token usage, when the provider reported it.
-    pub usage: Usage,
+    pub usage: TokenUsage,
 }
 
 /// Why a request failed. Each kind says whether trying again can help and whether the whole

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
-use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -51,7 +51,7 @@ impl OpenAiClient {
 struct Streamed {
     text: String,
     first_token_at: Option<evalboard_domain::Timestamp>,
-    usage: Usage,
+    usage: TokenUsage,
     finished: bool,
 }
 
@@ -158,10 +158,7 @@ fn read_chunk(
         });
     }
     if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
-        answer.usage = Usage {
-            prompt_tokens: count(reported, "prompt_tokens"),
-            completion_tokens: count(reported, "completion_tokens"),
-        };
+        answer.usage = usage_of(reported);
     }
     let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
         return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
@@ -198,10 +195,7 @@ async fn whole_answer(
         .ok_or_else(|| ProviderError::Malformed("the response has no message content".into()))?
         .to_owned();
     on_chunk(&text);
-    let usage = body.get("usage").map_or(Usage::default(), |u| Usage {
-        prompt_tokens: count(u, "prompt_tokens"),
-        completion_tokens: count(u, "completion_tokens"),
-    });
+    let usage = body.get("usage").map_or(TokenUsage::default(), usage_of);
     Ok(Completion {
         text,
         first_token_at: Some(truncate_to_micros(Utc::now())),
@@ -209,9 +203,19 @@ async fn whole_answer(
     })
 }
 
-fn count(usage: &Value, field: &str) -> Option<u32> {
+/// A `usage` object: prompt and completion tokens, and the reasoning tokens among the latter
+/// where the server says (`completion_tokens_details.reasoning_tokens`).
+fn usage_of(usage: &Value) -> TokenUsage {
+    TokenUsage {
+        prompt_tokens: count(usage, "/prompt_tokens"),
+        completion_tokens: count(usage, "/completion_tokens"),
+        reasoning_tokens: count(usage, "/completion_tokens_details/reasoning_tokens"),
+    }
+}
+
+fn count(usage: &Value, pointer: &str) -> Option<u32> {
     usage
-        .get(field)
+        .pointer(pointer)
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
 }

@@ -6,7 +6,11 @@ use std::{
     time::Duration,
 };
 
+use evalboard_domain::ModelPrice;
 use serde::Deserialize;
+
+/// Highest price per million tokens the configuration accepts, in US dollars.
+const MAX_PRICE_PER_MTOK: f64 = 100_000.0;
 
 /// How evalboard talks to a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -32,7 +36,7 @@ impl ProviderKind {
 }
 
 /// One provider as configured (a `[providers.<id>]` table).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Name clients use in `providerName` (e.g. `OpenAI`).
@@ -47,6 +51,10 @@ pub struct ProviderConfig {
     pub api_key_env: Option<String>,
     /// Model names clients may use in `modelName`.
     pub models: Vec<String>,
+    /// Prices of some of those models, in US dollars per million tokens (a
+    /// `[providers.<id>.prices."<model>"]` table each): what runs' costs are computed from.
+    #[serde(default)]
+    pub prices: BTreeMap<String, ModelPrice>,
     /// Most requests in flight to this provider at once, across all runs (default 16; 256 for
     /// a simulated provider). Lowered adaptively while the provider answers 429.
     #[serde(default)]
@@ -146,7 +154,7 @@ impl Credentials {
 }
 
 /// A validated provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
     /// Name clients use.
     pub name: String,
@@ -158,6 +166,8 @@ pub struct Provider {
     pub api_key_env: Option<String>,
     /// Its models, in configuration order.
     pub models: Vec<String>,
+    /// Prices of its models that have one.
+    pub prices: BTreeMap<String, ModelPrice>,
     /// Whether its key is available.
     pub credentials: Credentials,
     /// Limits and timeouts.
@@ -168,6 +178,11 @@ impl Provider {
     /// Whether the provider offers `model`.
     pub fn has_model(&self, model: &str) -> bool {
         self.models.iter().any(|m| m == model)
+    }
+
+    /// What `model` costs, when the configuration says.
+    pub fn price(&self, model: &str) -> Option<ModelPrice> {
+        self.prices.get(model).copied()
     }
 
     /// The environment variable that should hold this provider's key, when it is not set:
@@ -236,6 +251,24 @@ impl ProviderRegistry {
                     problems.push(format!("{at}.models lists `{model}` twice"));
                 }
             }
+            for (model, price) in &config.prices {
+                if !models.contains(model.as_str()) {
+                    problems.push(format!(
+                        "{at}.prices names `{model}`, which is not in {at}.models"
+                    ));
+                }
+                for (field, value) in [
+                    ("input_per_mtok", price.input_per_mtok),
+                    ("output_per_mtok", price.output_per_mtok),
+                ] {
+                    if !(value.is_finite() && (0.0..=MAX_PRICE_PER_MTOK).contains(&value)) {
+                        problems.push(format!(
+                            "{at}.prices.\"{model}\".{field} must be between 0 and \
+                             {MAX_PRICE_PER_MTOK}, got {value}"
+                        ));
+                    }
+                }
+            }
             match (config.kind, &config.base_url) {
                 (ProviderKind::Simulated, Some(_)) => problems.push(format!(
                     "{at}.base_url makes no sense for a simulated provider"
@@ -267,6 +300,7 @@ impl ProviderRegistry {
                 base_url: config.base_url.clone(),
                 api_key_env: config.api_key_env.clone(),
                 models: config.models.clone(),
+                prices: config.prices.clone(),
                 credentials,
                 limits,
             });
@@ -364,6 +398,7 @@ mod tests {
             base_url: base_url.map(Into::into),
             api_key_env: key.map(Into::into),
             models: vec!["m1".into(), "m2".into()],
+            prices: Default::default(),
             max_concurrency: None,
             requests_per_minute: None,
             tokens_per_minute: None,

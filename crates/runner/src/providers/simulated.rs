@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evalboard_domain::TokenUsage;
 use evalboard_domain::{SimulatedSettings, truncate_to_micros};
-use evalboard_persistence::Usage;
 use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
@@ -116,9 +116,10 @@ impl ModelClient for SimulatedClient {
                 on_chunk(&piece.iter().collect::<String>());
             }
             Ok(Completion {
-                usage: Usage {
+                usage: TokenUsage {
                     prompt_tokens: Some(request.prompt.len().div_ceil(4) as u32),
                     completion_tokens: Some(script.text.len().div_ceil(4) as u32),
+                    reasoning_tokens: None,
                 },
                 text: script.text,
                 first_token_at,

@@ -243,7 +243,9 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
     let failed_before = first.counts.failed;
     assert!(failed_before > 5, "{:?}", first.counts);
 
-    let retried = db.retry_run(&run_id, RetryScope::Faulted, now()).unwrap();
+    let retried = db
+        .retry_run(&run_id, RetryScope::Faulted, None, now())
+        .unwrap();
     assert_eq!(retried.status, RunStatus::Pending);
     assert_eq!(retried.counts.pending, failed_before);
     assert_eq!(retried.retry_count, 1);
@@ -264,7 +266,11 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
             "the first attempt stays readable"
         );
     }
-    assert!(db.retry_run(&run_id, RetryScope::Faulted, now()).is_ok() || second.counts.failed == 0);
+    assert!(
+        db.retry_run(&run_id, RetryScope::Faulted, None, now())
+            .is_ok()
+            || second.counts.failed == 0
+    );
 }
 
 /// `maxAttempts` is a budget per dispatch: a retried item gets all of it again.
@@ -282,7 +288,8 @@ async fn a_retry_gets_a_fresh_attempt_budget(db: TestDatabase) {
     let engine = start_engine(&db, simulated_registry());
     let first = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     assert_eq!(first.counts.failed, 5);
-    db.retry_run(&run_id, RetryScope::Faulted, now()).unwrap();
+    db.retry_run(&run_id, RetryScope::Faulted, None, now())
+        .unwrap();
     engine.signal().wake();
     let second = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     engine.shutdown().await;

@@ -8,10 +8,10 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
-use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus};
+use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
 use evalboard_persistence::{
     Answer, ClaimRequest, ItemDetail, ItemGrouping, ItemQuery, LogQuery, Outcome, OutcomeKind,
-    Usage, testing::TestDatabase,
+    testing::TestDatabase,
 };
 use evalboard_runner::ProviderKind;
 use futures_util::{StreamExt, stream};
@@ -364,7 +364,7 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
         Some("Let's think. The answer is (B).")
     );
     assert_eq!(
-        (ok.prompt_tokens, ok.completion_tokens),
+        (ok.usage.prompt_tokens, ok.usage.completion_tokens),
         (Some(42), Some(7)),
         "usage is recorded"
     );
@@ -639,7 +639,8 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
                 response_text: "It must be B. The answer is (B).".into(),
                 first_token_at: None,
                 answered_at: at,
-                usage: Usage::default(),
+                usage: TokenUsage::default(),
+                cost_usd: None,
             },
             judgment: None,
         },
@@ -700,7 +701,10 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
         Some("Thinking. The answer is (B).")
     );
     assert_eq!(
-        (items[0].prompt_tokens, items[0].completion_tokens),
+        (
+            items[0].usage.prompt_tokens,
+            items[0].usage.completion_tokens
+        ),
         (Some(25), Some(15))
     );
     assert_eq!(

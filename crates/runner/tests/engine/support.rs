@@ -75,6 +75,7 @@ pub(crate) fn create_run(
 ) -> RunId {
     db.create_run(NewRun {
         provider_name: provider,
+        provider: None,
         model_name: model,
         dataset_name: dataset,
         settings: &settings,
@@ -98,6 +99,7 @@ pub(crate) fn provider(
         base_url,
         api_key_env: key_env.map(Into::into),
         models: vec!["m".into()],
+        prices: Default::default(),
         max_concurrency: Some(32),
         requests_per_minute: None,
         tokens_per_minute: None,

@@ -113,6 +113,7 @@ pub(crate) async fn import_captures(
                 provider_name: BROWSER_HARNESS_PROVIDER,
                 model_name: &bundle.pack.target,
                 settings: &settings,
+                prompt_template: &bundle.pack.prompt_template,
                 items: &items,
                 notes: &notes,
                 judge: &|item, response, at| choice_judgment(response, item, at),

@@ -2,14 +2,14 @@
 //! first.
 
 use actix_web::{get, web};
-use evalboard_domain::{RunId, ValidationErrors, compare::compare_runs};
+use evalboard_domain::{Run, RunId, ValidationErrors, compare::compare_runs};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
     dto::{
         BreakdownDto, CategoryComparisonDto, ComparedRunDto, ComparisonDto, DatasetRefDto,
-        FlippedItemDto, FlippedPageDto, RunDto,
+        FingerprintDto, FlippedItemDto, FlippedPageDto, LatencyDto, RunDto, RunUsageDto,
     },
     error::{ApiError, Problem},
     params::{bounded_int, shorten},
@@ -68,10 +68,13 @@ pub(crate) async fn compare(
 
     let (runs, items) = state
         .with_db(move |db| {
-            let runs = ids
+            let mut runs = ids
                 .iter()
                 .map(|id| db.get_run(id))
                 .collect::<Result<Vec<_>, _>>()?;
+            for run in runs.iter_mut().filter(|run| run.status.is_active()) {
+                run.latency = db.run_latency(&run.id)?;
+            }
             // Different datasets are refused before their items are read.
             if runs
                 .iter()
@@ -130,8 +133,17 @@ pub(crate) async fn compare(
                     digest: run.dataset_digest.clone(),
                 },
                 left_out: *left_out,
+                usage: RunUsageDto::from(&run.usage),
+                latency: LatencyDto::from(&run.latency),
+                judge: run.settings.judge_label(),
+                fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),
+                differs_from_baseline: differences(&runs[0], run)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
             })
             .collect(),
+        warnings: warnings(&runs),
         overall: BreakdownDto::new(&comparison.overall, &run_ids),
         categories: comparison
             .categories
@@ -152,6 +164,44 @@ pub(crate) async fn compare(
             next_cursor,
         },
     }))
+}
+
+/// The fingerprint fields in which `run` differs from `baseline` (none when either has none).
+fn differences(baseline: &Run, run: &Run) -> Vec<&'static str> {
+    match (&baseline.fingerprint, &run.fingerprint) {
+        (Some(baseline), Some(other)) => baseline.differences(other),
+        _ => Vec::new(),
+    }
+}
+
+/// Why the runs compare more than their models: the fingerprints of runs after the baseline
+/// that differ in more than the model, and runs without one.
+fn warnings(runs: &[Run]) -> Vec<String> {
+    let baseline = &runs[0];
+    let mut warnings = Vec::new();
+    for run in runs {
+        if run.fingerprint.is_none() {
+            warnings.push(format!(
+                "{} has no fingerprint (made before fingerprints were recorded): what it ran with \
+                 cannot be compared",
+                run.id
+            ));
+        }
+    }
+    for run in &runs[1..] {
+        let beyond_model: Vec<&str> = differences(baseline, run)
+            .into_iter()
+            .filter(|field| *field != "model")
+            .collect();
+        if !beyond_model.is_empty() {
+            warnings.push(format!(
+                "{} differs from the baseline in more than the model: {}",
+                run.id,
+                beyond_model.join(", ")
+            ));
+        }
+    }
+    warnings
 }
 
 /// 2 to 8 distinct, well-formed run ids.

@@ -5,7 +5,7 @@ use chrono::Utc;
 use evalboard_domain::{
     DatasetName, JudgeSettings, RunSettings, ValidationErrors, truncate_to_micros,
 };
-use evalboard_persistence::{IdempotencyKey, NewRun};
+use evalboard_persistence::{IdempotencyKey, NewRun, ProviderIdentity};
 use evalboard_runner::ProviderKind;
 use sha2::{Digest, Sha256};
 
@@ -82,6 +82,10 @@ pub(crate) async fn create_run(
         }
         None => settings,
     };
+    let provider = state
+        .providers
+        .get(&request.provider_name)
+        .map(|p| (p.kind.as_str(), p.base_url.clone()));
     let (created, unparsed) = state
         .with_db(move |db| {
             let created = db.create_run(NewRun {
@@ -89,6 +93,10 @@ pub(crate) async fn create_run(
                 model_name: &request.model_name,
                 dataset_name: &request.dataset_name,
                 settings: &settings,
+                provider: provider.as_ref().map(|(kind, base_url)| ProviderIdentity {
+                    kind,
+                    base_url: base_url.as_deref(),
+                }),
                 idempotency: idempotency_key.as_deref().map(|key| IdempotencyKey {
                     key,
                     request_hash: &request_hash,
@@ -117,12 +125,13 @@ pub(crate) async fn create_run(
 /// The objects of a run request. serde would also read a struct written as a JSON array
 /// (`"selection": [null, 5]`); the wire format has objects only, so anything else is refused
 /// here, by path.
-const OBJECTS: [&str; 5] = [
+const OBJECTS: [&str; 6] = [
     "/settings",
     "/settings/selection",
     "/settings/generation",
     "/settings/simulated",
     "/settings/judge",
+    "/settings/budget",
 ];
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -220,32 +229,8 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
             "only runs on a simulated provider take simulated settings",
         );
     }
-    if let Some(JudgeSettings::Llm {
-        provider_name,
-        model_name,
-    }) = &settings.judge
-    {
-        match state.providers.get(provider_name) {
-            None => errors.push(
-                "settings.judge.providerName",
-                format!("no provider is named `{}`", shorten(provider_name)),
-            ),
-            Some(judge) => {
-                if let Some(problem) = missing_key(judge) {
-                    errors.push("settings.judge.providerName", problem);
-                }
-                if !judge.has_model(model_name) {
-                    errors.push(
-                        "settings.judge.modelName",
-                        format!(
-                            "provider `{}` has no model `{}`",
-                            judge.name,
-                            shorten(model_name)
-                        ),
-                    );
-                }
-            }
-        }
+    if let Some(judge) = &settings.judge {
+        check_judge(state, judge, "settings.judge", &mut errors);
     }
     if errors.0.is_empty() {
         return Ok(settings);
@@ -262,6 +247,44 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         errors,
         settings: dataset_named.then(|| Box::new(settings)),
     })
+}
+
+/// Checks that an LLM judge names a configured model of a provider with its key; problems go
+/// to `errors` under `field` (`settings.judge`, or `judge`).
+pub(crate) fn check_judge(
+    state: &AppState,
+    judge: &JudgeSettings,
+    field: &str,
+    errors: &mut ValidationErrors,
+) {
+    let JudgeSettings::Llm {
+        provider_name,
+        model_name,
+    } = judge
+    else {
+        return;
+    };
+    match state.providers.get(provider_name) {
+        None => errors.push(
+            format!("{field}.providerName"),
+            format!("no provider is named `{}`", shorten(provider_name)),
+        ),
+        Some(provider) => {
+            if let Some(problem) = missing_key(provider) {
+                errors.push(format!("{field}.providerName"), problem);
+            }
+            if !provider.has_model(model_name) {
+                errors.push(
+                    format!("{field}.modelName"),
+                    format!(
+                        "provider `{}` has no model `{}`",
+                        provider.name,
+                        shorten(model_name)
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Why runs on `provider` cannot start, when its API key variable is not set: nothing could be

@@ -117,7 +117,7 @@ fn jsonl(items: &[ItemDetailDto]) -> Vec<u8> {
 }
 
 /// The CSV columns, in order.
-pub(crate) const CSV_COLUMNS: [&str; 28] = [
+pub(crate) const CSV_COLUMNS: [&str; 30] = [
     "sequence",
     "datasetItemId",
     "category",
@@ -146,6 +146,8 @@ pub(crate) const CSV_COLUMNS: [&str; 28] = [
     "timeToFirstTokenMs",
     "promptTokens",
     "completionTokens",
+    "reasoningTokens",
+    "costUsd",
 ];
 
 fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
@@ -157,7 +159,7 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
     }
     for item in items {
         let t = &item.timings;
-        let record: [String; 28] = [
+        let record: [String; 30] = [
             item.sequence.to_string(),
             item.dataset_item_id.clone(),
             item.category.clone(),
@@ -192,6 +194,11 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
             number(t.time_to_first_token_ms),
             number(item.usage.prompt_tokens.map(i64::from)),
             number(item.usage.completion_tokens.map(i64::from)),
+            number(item.usage.reasoning_tokens.map(i64::from)),
+            item.usage
+                .cost_usd
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
         ];
         writer.write_record(&record).expect("writing to memory");
     }

@@ -131,7 +131,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
 const CSV_PAGE: u32 = 100;
 
 /// The CSV archive's columns, in order.
-const CSV_COLUMNS: [&str; 23] = [
+const CSV_COLUMNS: [&str; 34] = [
     "id",
     "providerName",
     "datasetName",
@@ -155,6 +155,17 @@ const CSV_COLUMNS: [&str; 23] = [
     "resumedCount",
     "failureKind",
     "failureMessage",
+    "promptTokens",
+    "completionTokens",
+    "reasoningTokens",
+    "costUsd",
+    "timeToFirstTokenP50Ms",
+    "timeToFirstTokenP95Ms",
+    "totalP50Ms",
+    "totalP95Ms",
+    "judge",
+    "rejudgeCount",
+    "fingerprint",
 ];
 
 /// Every run the filters select, as CSV, a page at a time.
@@ -186,7 +197,9 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             let p = &dto.progress;
             let judged = p.correct + p.incorrect;
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
-            let record: [String; 23] = [
+            let number = |value: Option<f64>| value.map(|n| n.to_string()).unwrap_or_default();
+            let (usage, latency) = (&dto.usage, &dto.latency);
+            let record: [String; 34] = [
                 dto.run.id.clone(),
                 dto.run.provider_name.clone(),
                 dto.run.dataset_name.clone(),
@@ -219,6 +232,20 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                 dto.failure
                     .as_ref()
                     .map(|f| f.message.clone())
+                    .unwrap_or_default(),
+                usage.prompt_tokens.to_string(),
+                usage.completion_tokens.to_string(),
+                usage.reasoning_tokens.to_string(),
+                number(usage.cost_usd),
+                number(latency.time_to_first_token_p50_ms),
+                number(latency.time_to_first_token_p95_ms),
+                number(latency.total_p50_ms),
+                number(latency.total_p95_ms),
+                dto.judge.clone(),
+                dto.rejudge_count.to_string(),
+                dto.fingerprint
+                    .as_ref()
+                    .map(|f| f.digest.clone())
                     .unwrap_or_default(),
             ];
             writer.write_record(&record).expect("writing to memory");

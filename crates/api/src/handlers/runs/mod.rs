@@ -10,6 +10,7 @@ pub(crate) mod get;
 pub(crate) mod items;
 pub(crate) mod list;
 pub(crate) mod logs;
+pub(crate) mod rejudge;
 pub(crate) mod retry;
 
 use evalboard_domain::RunId;

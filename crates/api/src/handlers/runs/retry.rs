@@ -1,9 +1,12 @@
 //! `POST /runs/{run_id}/retry`: run a finished run's faulted (or all) items again.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use evalboard_domain::truncate_to_micros;
-use evalboard_persistence::RetryScope;
+use evalboard_persistence::{RetryScope, StoreError};
+use evalboard_runner::reproducibility::configuration_changes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -23,6 +26,11 @@ pub(crate) struct RetryRequest {
     /// `faulted` (default): items that failed or were canceled; `all`: every item.
     #[serde(default)]
     scope: Option<Scope>,
+    /// Retry even though the run's configuration changed since it was made (its provider's
+    /// kind or base URL, the prompt template, the evalboard version): the run's fingerprint is
+    /// then recorded anew. Default `false`: such a retry is a 409 that names what changed.
+    #[serde(default)]
+    force: bool,
 }
 
 /// Which items a retry re-dispatches.
@@ -46,7 +54,7 @@ pub(crate) enum Scope {
         (status = 202, description = "Retry dispatched", body = RunDetailDto),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is not finished, or nothing is in scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not finished, nothing is in scope, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -82,9 +90,26 @@ pub(crate) async fn retry_run(
         Scope::Faulted => RetryScope::Faulted,
         Scope::All => RetryScope::All,
     };
+    let providers = Arc::clone(&state.providers);
     let (run, unparsed) = state
         .with_db(move |db| {
-            let run = db.retry_run(&id, scope, truncate_to_micros(Utc::now()))?;
+            let run = db.get_run(&id)?;
+            // Continuing under another configuration would mix the results of two setups.
+            let changed = providers
+                .get(&run.provider_name)
+                .and_then(|provider| configuration_changes(&run, provider));
+            if let Some((_, changes)) = &changed
+                && !request.force
+            {
+                return Err(StoreError::Conflict(format!(
+                    "the configuration of run {id} changed since it was made: {changes}; send \
+                     {{\"force\": true}} to retry it anyway"
+                )));
+            }
+            let reconfigured = changed
+                .as_ref()
+                .map(|(now, changes)| (now, changes.as_str()));
+            let run = db.retry_run(&id, scope, reconfigured, truncate_to_micros(Utc::now()))?;
             Ok((run, db.unparsed_count(&id)?))
         })
         .await?;

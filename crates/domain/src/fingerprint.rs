@@ -1,0 +1,172 @@
+//! The reproducibility fingerprint of a run: everything that determines its results, and a
+//! digest of it. Two runs with the same fingerprint asked the same model the same questions the
+//! same way and judged the answers the same way.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    selection::ItemSelection,
+    settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings},
+};
+
+/// The version of evalboard that built this code (the workspace's version).
+pub const EVALBOARD_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What determines a run's results. Stored with the run; its [`Fingerprint::digest`] is what
+/// runs are compared by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fingerprint {
+    /// The dataset version's content digest.
+    pub dataset_digest: String,
+    /// Which items of it.
+    pub selection: ItemSelection,
+    /// The prompt template, with its version (`mmlu-pro-cot-v2`).
+    pub prompt_template: String,
+    /// Worked examples per prompt.
+    pub shots: u32,
+    /// The model, as named by the provider.
+    pub model: String,
+    /// How the provider is reached (`openai-compatible`, `anthropic`, `simulated`, or
+    /// `browser-harness` for imported captures).
+    pub provider_kind: String,
+    /// The provider's endpoint, without credentials or query (`None` for kinds without one).
+    pub provider_base_url: Option<String>,
+    /// Sampling parameters.
+    pub generation: GenerationSettings,
+    /// The simulated provider's behaviour, for simulated runs.
+    pub simulated: Option<SimulatedSettings>,
+    /// Who judges.
+    pub judge: JudgeSettings,
+    /// The evalboard version.
+    pub evalboard_version: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a run made by this evalboard with `settings` (in force) on a dataset
+    /// version with `dataset_digest`, its prompts rendered by `prompt_template`, asking `model`
+    /// of a provider of `provider_kind` at `base_url`.
+    pub fn new(
+        settings: &RunSettings,
+        dataset_digest: &str,
+        prompt_template: &str,
+        model: &str,
+        provider_kind: &str,
+        base_url: Option<&str>,
+    ) -> Self {
+        Self {
+            dataset_digest: dataset_digest.to_owned(),
+            selection: settings.selection.clone(),
+            prompt_template: prompt_template.to_owned(),
+            shots: settings.shots.unwrap_or(0),
+            model: model.to_owned(),
+            provider_kind: provider_kind.to_owned(),
+            provider_base_url: base_url.map(public_base_url),
+            generation: settings.generation.clone(),
+            simulated: settings.simulated.clone(),
+            judge: settings.judge.clone().unwrap_or(JudgeSettings::Choice),
+            evalboard_version: EVALBOARD_VERSION.to_owned(),
+        }
+    }
+
+    /// `sha256:` and the hex SHA-256 of the fingerprint's JSON (fields in declaration order).
+    pub fn digest(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a fingerprint always serializes");
+        format!("sha256:{}", hex::encode(Sha256::digest(json)))
+    }
+
+    /// The names (as in JSON) of the fields in which `other` differs from `self`.
+    pub fn differences(&self, other: &Fingerprint) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut check = |name: &'static str, same: bool| {
+            if !same {
+                changed.push(name);
+            }
+        };
+        check("datasetDigest", self.dataset_digest == other.dataset_digest);
+        check("selection", self.selection == other.selection);
+        check(
+            "promptTemplate",
+            self.prompt_template == other.prompt_template,
+        );
+        check("shots", self.shots == other.shots);
+        check("model", self.model == other.model);
+        check("providerKind", self.provider_kind == other.provider_kind);
+        check(
+            "providerBaseUrl",
+            self.provider_base_url == other.provider_base_url,
+        );
+        check("generation", self.generation == other.generation);
+        check("simulated", self.simulated == other.simulated);
+        check("judge", self.judge == other.judge);
+        check(
+            "evalboardVersion",
+            self.evalboard_version == other.evalboard_version,
+        );
+        changed
+    }
+}
+
+/// A provider endpoint without what could be a secret: user information before `@` and any
+/// query or fragment are removed.
+pub fn public_base_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Fingerprint {
+        Fingerprint {
+            dataset_digest: "sha256:00".into(),
+            selection: ItemSelection::default(),
+            prompt_template: "mmlu-pro-cot-v2".into(),
+            shots: 0,
+            model: "gpt".into(),
+            provider_kind: "openai-compatible".into(),
+            provider_base_url: Some("https://api.example/v1".into()),
+            generation: GenerationSettings::default(),
+            simulated: None,
+            judge: JudgeSettings::Choice,
+            evalboard_version: EVALBOARD_VERSION.into(),
+        }
+    }
+
+    #[test]
+    fn digest_follows_every_field() {
+        let a = sample();
+        assert_eq!(a.digest(), sample().digest());
+        assert!(a.digest().starts_with("sha256:") && a.digest().len() == 71);
+        let mut b = sample();
+        b.generation.temperature = Some(0.0);
+        b.model = "other".into();
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(a.differences(&b), ["model", "generation"]);
+        assert!(a.differences(&a).is_empty());
+    }
+
+    #[test]
+    fn base_urls_lose_their_secrets() {
+        assert_eq!(
+            public_base_url("https://user:key@api.example:8443/v1?key=s#x"),
+            "https://api.example:8443/v1"
+        );
+        assert_eq!(
+            public_base_url("http://127.0.0.1:9/"),
+            "http://127.0.0.1:9/"
+        );
+        assert_eq!(public_base_url("https://a@b"), "https://b");
+    }
+}

@@ -1,0 +1,280 @@
+//! What a run spends and how fast it is answered: token totals, cost from per-model prices,
+//! the budget that caps them, and latency percentiles.
+
+use serde::{Deserialize, Serialize};
+
+/// Tokens one answer used, as the provider reported them (`None`: not reported).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Prompt (input) tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Generated (output) tokens, reasoning included.
+    pub completion_tokens: Option<u32>,
+    /// Of the generated tokens, those spent reasoning, where the provider says.
+    pub reasoning_tokens: Option<u32>,
+}
+
+impl TokenUsage {
+    /// Prompt plus generated tokens (what a token budget counts); 0 when nothing was reported.
+    pub fn total(&self) -> u64 {
+        u64::from(self.prompt_tokens.unwrap_or(0)) + u64::from(self.completion_tokens.unwrap_or(0))
+    }
+}
+
+/// A model's prices, in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Per million prompt (input) tokens.
+    pub input_per_mtok: f64,
+    /// Per million generated (output) tokens, reasoning included.
+    pub output_per_mtok: f64,
+}
+
+impl ModelPrice {
+    /// What `usage` costs, when the provider reported both token counts.
+    pub fn cost(&self, usage: &TokenUsage) -> Option<f64> {
+        let (prompt, completion) = (usage.prompt_tokens?, usage.completion_tokens?);
+        Some(
+            (f64::from(prompt) * self.input_per_mtok
+                + f64::from(completion) * self.output_per_mtok)
+                / 1_000_000.0,
+        )
+    }
+}
+
+/// What a run has spent so far, over every answered attempt (retried ones included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens, where reported.
+    pub reasoning_tokens: u64,
+    /// Cost in US dollars of the answers whose model has a price; `None` when none had.
+    pub cost_usd: Option<f64>,
+}
+
+impl RunUsage {
+    /// Adds one answer's usage and cost.
+    pub fn add(&mut self, usage: &TokenUsage, cost_usd: Option<f64>) {
+        self.prompt_tokens += u64::from(usage.prompt_tokens.unwrap_or(0));
+        self.completion_tokens += u64::from(usage.completion_tokens.unwrap_or(0));
+        self.reasoning_tokens += u64::from(usage.reasoning_tokens.unwrap_or(0));
+        if let Some(cost) = cost_usd {
+            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
+        }
+    }
+
+    /// Prompt plus generated tokens.
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+
+    /// The larger of each figure: what is known of a run's spending from two partial views
+    /// (the database's totals and what this server added since it read them).
+    pub fn max(&self, other: &RunUsage) -> RunUsage {
+        RunUsage {
+            prompt_tokens: self.prompt_tokens.max(other.prompt_tokens),
+            completion_tokens: self.completion_tokens.max(other.completion_tokens),
+            reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
+            cost_usd: match (self.cost_usd, other.cost_usd) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+}
+
+/// Caps on what a run may spend. When one is reached no new item is sent: items in flight
+/// finish (and may take the run past the cap by their own usage), and the run ends `canceled`
+/// with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    /// Most US dollars, at the provider configuration's prices (answers without a price cost
+    /// nothing here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    /// Most tokens, prompt plus generated, as the provider reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+}
+
+impl Budget {
+    /// Whether the budget sets no cap.
+    pub fn is_unlimited(&self) -> bool {
+        self.max_cost_usd.is_none() && self.max_tokens.is_none()
+    }
+
+    /// Why `spent` leaves nothing of this budget, or `None` while some is left.
+    pub fn exhausted_by(&self, spent: &RunUsage) -> Option<String> {
+        if let Some(max) = self.max_tokens
+            && spent.total_tokens() >= max
+        {
+            return Some(format!(
+                "the budget of {max} tokens is spent ({} used)",
+                spent.total_tokens()
+            ));
+        }
+        if let (Some(max), Some(cost)) = (self.max_cost_usd, spent.cost_usd)
+            && cost >= max
+        {
+            return Some(format!("the budget of ${max} is spent (${cost:.6} used)"));
+        }
+        None
+    }
+}
+
+/// Time to first token and to the whole answer over a run's answered items: the median and
+/// the 95th percentile (nearest rank), in microseconds; `None` without samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencySummary {
+    /// Median time from sending to the first streamed token.
+    pub ttft_p50_us: Option<i64>,
+    /// 95th percentile of the time to the first token.
+    pub ttft_p95_us: Option<i64>,
+    /// Median time from sending to the complete answer.
+    pub total_p50_us: Option<i64>,
+    /// 95th percentile of the time to the complete answer.
+    pub total_p95_us: Option<i64>,
+}
+
+impl LatencySummary {
+    /// The summary of samples of time to first token and of total time (any order).
+    pub fn from_samples(mut ttft_us: Vec<i64>, mut total_us: Vec<i64>) -> Self {
+        ttft_us.sort_unstable();
+        total_us.sort_unstable();
+        Self {
+            ttft_p50_us: nearest_rank(&ttft_us, 50),
+            ttft_p95_us: nearest_rank(&ttft_us, 95),
+            total_p50_us: nearest_rank(&total_us, 50),
+            total_p95_us: nearest_rank(&total_us, 95),
+        }
+    }
+}
+
+/// The `percent`-th percentile of sorted samples by the nearest-rank method: the smallest
+/// sample with at least `percent` % of the samples at or below it.
+pub fn nearest_rank(sorted: &[i64], percent: u32) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (sorted.len() as u64 * u64::from(percent))
+        .div_ceil(100)
+        .max(1);
+    Some(sorted[rank as usize - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(nearest_rank(&[], 50), None);
+        assert_eq!(nearest_rank(&[7], 50), Some(7));
+        assert_eq!(nearest_rank(&[7], 95), Some(7));
+        let hundred: Vec<i64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&hundred, 50), Some(50));
+        assert_eq!(nearest_rank(&hundred, 95), Some(95));
+        // 20 samples: the 95th percentile is the 19th, the median the 10th.
+        let twenty: Vec<i64> = (1..=20).map(|x| x * 10).collect();
+        assert_eq!(nearest_rank(&twenty, 95), Some(190));
+        assert_eq!(nearest_rank(&twenty, 50), Some(100));
+        let summary = LatencySummary::from_samples(vec![3, 1, 2], vec![]);
+        assert_eq!(summary.ttft_p50_us, Some(2));
+        assert_eq!(summary.ttft_p95_us, Some(3));
+        assert_eq!(summary.total_p50_us, None);
+    }
+
+    #[test]
+    fn cost_needs_both_counts() {
+        let price = ModelPrice {
+            input_per_mtok: 2.5,
+            output_per_mtok: 10.0,
+        };
+        let usage = TokenUsage {
+            prompt_tokens: Some(1_000),
+            completion_tokens: Some(200),
+            reasoning_tokens: None,
+        };
+        assert!((price.cost(&usage).unwrap() - 0.0045).abs() < 1e-12);
+        let partial = TokenUsage {
+            completion_tokens: None,
+            ..usage
+        };
+        assert_eq!(price.cost(&partial), None);
+    }
+
+    #[test]
+    fn budgets_end_at_their_cap() {
+        let mut spent = RunUsage::default();
+        let budget = Budget {
+            max_tokens: Some(100),
+            max_cost_usd: Some(0.01),
+        };
+        assert_eq!(budget.exhausted_by(&spent), None);
+        let usage = TokenUsage {
+            prompt_tokens: Some(60),
+            completion_tokens: Some(39),
+            reasoning_tokens: Some(10),
+        };
+        spent.add(&usage, Some(0.004));
+        assert_eq!(budget.exhausted_by(&spent), None);
+        assert_eq!(spent.reasoning_tokens, 10);
+        spent.add(
+            &TokenUsage {
+                prompt_tokens: Some(1),
+                ..TokenUsage::default()
+            },
+            None,
+        );
+        assert_eq!(
+            budget.exhausted_by(&spent).unwrap(),
+            "the budget of 100 tokens is spent (100 used)"
+        );
+        let dollars = Budget {
+            max_cost_usd: Some(0.008),
+            max_tokens: None,
+        };
+        assert_eq!(dollars.exhausted_by(&spent), None);
+        spent.add(&TokenUsage::default(), Some(0.004));
+        assert!(
+            dollars
+                .exhausted_by(&spent)
+                .unwrap()
+                .starts_with("the budget of $0.008")
+        );
+        assert!(Budget::default().is_unlimited());
+    }
+
+    #[test]
+    fn max_of_two_views() {
+        let a = RunUsage {
+            prompt_tokens: 5,
+            completion_tokens: 1,
+            reasoning_tokens: 0,
+            cost_usd: None,
+        };
+        let b = RunUsage {
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            reasoning_tokens: 2,
+            cost_usd: Some(0.5),
+        };
+        let m = a.max(&b);
+        assert_eq!(
+            (
+                m.prompt_tokens,
+                m.completion_tokens,
+                m.reasoning_tokens,
+                m.cost_usd
+            ),
+            (5, 4, 2, Some(0.5))
+        );
+    }
+}

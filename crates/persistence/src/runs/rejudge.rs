@@ -1,0 +1,143 @@
+//! Re-judging: a finished run's stored answers judged again by another judge, without asking
+//! the model again. The answers go back to `awaiting` (queued for a judge, claimed like any
+//! other work, so a crash mid-way resumes where it was and no answer is judged twice in one
+//! re-judging); every verdict ever given stays in the item's history with the judging it
+//! belongs to.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use evalboard_domain::{
+    Fingerprint, ItemState, JudgeSettings, Run, RunId, RunSettings, RunStatus, Timestamp,
+};
+
+use super::{
+    bookkeeping::{change_status, save_counts},
+    load_row,
+};
+use crate::{
+    connection::DbConnection,
+    database::Database,
+    error::StoreError,
+    logs::{self, LogLevel},
+    schema::{run_items, runs},
+};
+
+impl Database {
+    /// Starts judging a finished run's judged answers again with `judge`: they go back to
+    /// `awaiting` (verdict cleared, answer kept), the run's judge becomes `judge` (in its
+    /// settings and fingerprint), its re-judge count goes up, and it is `pending` again for the
+    /// engine. Faulted items stay as they are. A run that is not finished, or has no judged
+    /// answer, is a conflict.
+    pub fn start_rejudge(
+        &self,
+        run_id: &RunId,
+        judge: &JudgeSettings,
+        at: Timestamp,
+    ) -> Result<Run, StoreError> {
+        self.write(|conn| {
+            let run = load_row(conn, run_id, true)?.into_domain()?;
+            let status = run.status;
+            if !status.is_terminal() {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} is {status}; only a finished run can be re-judged"
+                )));
+            }
+            let mut counts = run.counts;
+            let mut queued = 0u64;
+            let now = at.naive_utc();
+            for state in [ItemState::Correct, ItemState::Incorrect] {
+                let moved = diesel::update(
+                    run_items::table
+                        .filter(run_items::run_id.eq(run_id.as_str()))
+                        .filter(run_items::state.eq(state.as_str()))
+                        .filter(run_items::response_text.is_not_null()),
+                )
+                .set((
+                    run_items::state.eq(ItemState::Awaiting.as_str()),
+                    // No claim at all: queued for a judge (an expired one would read as a
+                    // judge that went away).
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::lease_expires_at.eq(None::<NaiveDateTime>),
+                    run_items::finished_at.eq(None::<NaiveDateTime>),
+                    run_items::extracted_answer.eq(None::<String>),
+                    run_items::extraction_tier.eq(None::<String>),
+                    run_items::judge.eq(None::<String>),
+                    run_items::judge_rationale.eq(None::<String>),
+                    run_items::judged_at.eq(None::<NaiveDateTime>),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)? as u64;
+                counts = counts
+                    .moved(state, ItemState::Awaiting, moved)
+                    .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
+                queued += moved;
+            }
+            if queued == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "run {run_id} has no judged answer to judge again"
+                )));
+            }
+            let previous = run.settings.judge.clone().unwrap_or(JudgeSettings::Choice);
+            let round = run.rejudge_count + 1;
+            let settings = RunSettings {
+                judge: Some(judge.clone()),
+                ..run.settings.clone()
+            };
+            let fingerprint = run.fingerprint.clone().map(|f| Fingerprint {
+                judge: judge.clone(),
+                ..f
+            });
+            update_run(conn, run_id, &settings, fingerprint.as_ref(), round)?;
+            save_counts(conn, run_id, &counts, at)?;
+            logs::append(
+                conn,
+                run_id,
+                None,
+                LogLevel::Info,
+                &format!(
+                    "re-judging {round} requested: {queued} answer(s) to be judged by {} \
+                     (until now: {})",
+                    judge.label(),
+                    previous.label()
+                ),
+                at,
+            )?;
+            let row = load_row(conn, run_id, false)?;
+            change_status(
+                conn,
+                &row,
+                RunStatus::Pending,
+                at,
+                Some(&format!("re-judging {round}")),
+            )?;
+            load_row(conn, run_id, false)?.into_domain()
+        })
+    }
+}
+
+/// Records the run's new judge and round; a re-judging clears what the run ended with.
+fn update_run(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    settings: &RunSettings,
+    fingerprint: Option<&Fingerprint>,
+    round: u32,
+) -> Result<(), StoreError> {
+    let settings = serde_json::to_string(settings).map_err(StoreError::corrupt)?;
+    let fingerprint = fingerprint
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::corrupt)?;
+    diesel::update(runs::table.find(run_id.as_str()))
+        .set((
+            runs::settings.eq(settings),
+            runs::fingerprint.eq(fingerprint),
+            runs::rejudge_count.eq(round as i32),
+            runs::rejudging.eq(true),
+            runs::cancel_requested_at.eq(None::<NaiveDateTime>),
+            runs::error_kind.eq(None::<String>),
+            runs::error_message.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

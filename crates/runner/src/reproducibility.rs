@@ -1,0 +1,51 @@
+//! What a run's fingerprint would be if it were made now, and what changed since it was: a
+//! retry or a resume must not silently continue a run under another configuration.
+
+use evalboard_domain::{Fingerprint, PROMPT_TEMPLATE, Run};
+
+use crate::providers::Provider;
+
+/// The failure kind of a run the engine would not resume: its configuration changed.
+pub const CONFIGURATION_CHANGED: &str = "configuration_changed";
+
+/// The fingerprint `run` would get now, on `provider` as configured today, with this evalboard.
+pub fn fingerprint_now(run: &Run, provider: &Provider) -> Fingerprint {
+    Fingerprint::new(
+        &run.settings,
+        &run.dataset_digest,
+        PROMPT_TEMPLATE,
+        &run.model_name,
+        provider.kind.as_str(),
+        provider.base_url.as_deref(),
+    )
+}
+
+/// What changed underneath `run` since its fingerprint was recorded, for people (`None` when
+/// nothing did, or the run has no fingerprint): each field with its old and new value.
+pub fn configuration_changes(run: &Run, provider: &Provider) -> Option<(Fingerprint, String)> {
+    let recorded = run.fingerprint.as_ref()?;
+    let now = fingerprint_now(run, provider);
+    let changed = recorded.differences(&now);
+    if changed.is_empty() {
+        return None;
+    }
+    let (was, is) = (json_fields(recorded), json_fields(&now));
+    let described: Vec<String> = changed
+        .iter()
+        .map(|field| {
+            format!(
+                "{field} (was {}, now {})",
+                was.get(*field).map_or("-".into(), ToString::to_string),
+                is.get(*field).map_or("-".into(), ToString::to_string)
+            )
+        })
+        .collect();
+    Some((now, described.join(", ")))
+}
+
+fn json_fields(fingerprint: &Fingerprint) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(fingerprint) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    }
+}

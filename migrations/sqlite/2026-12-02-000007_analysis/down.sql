@@ -1,0 +1,10 @@
+ALTER TABLE item_judgments DROP COLUMN rejudge_round;
+ALTER TABLE item_attempts DROP COLUMN cost_usd;
+ALTER TABLE item_attempts DROP COLUMN reasoning_tokens;
+ALTER TABLE run_items DROP COLUMN cost_usd;
+ALTER TABLE run_items DROP COLUMN reasoning_tokens;
+ALTER TABLE runs DROP COLUMN rejudging;
+ALTER TABLE runs DROP COLUMN rejudge_count;
+ALTER TABLE runs DROP COLUMN fingerprint;
+ALTER TABLE runs DROP COLUMN latency;
+ALTER TABLE runs DROP COLUMN usage;

@@ -4,6 +4,7 @@
 mod support;
 
 mod active;
+mod analysis;
 mod compare;
 mod datasets;
 mod execution;

@@ -3,5 +3,6 @@
 
 mod support;
 
+mod analysis;
 mod simulated;
 mod stub_provider;

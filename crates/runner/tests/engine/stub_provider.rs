@@ -82,9 +82,13 @@ fn finish() -> String {
     json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string()
 }
 
+/// 42 prompt and 7 generated tokens per answer, 3 of them reasoning.
 fn usage() -> String {
-    json!({"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}})
-        .to_string()
+    json!({"choices": [], "usage": {
+        "prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49,
+        "completion_tokens_details": {"reasoning_tokens": 3}
+    }})
+    .to_string()
 }
 
 fn streamed(letter: char) -> HttpResponse {
@@ -260,7 +264,7 @@ fn judge_reply(prompt: &str) -> HttpResponse {
         ))
 }
 
-fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail> {
+pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail> {
     db.run_items(
         run,
         &ItemQuery {
@@ -547,7 +551,7 @@ async fn a_provider_that_always_throttles_cannot_hold_a_run(db: TestDatabase) {
     }
 }
 
-fn llm_judged(provider: &str) -> RunSettings {
+pub(crate) fn llm_judged(provider: &str) -> RunSettings {
     RunSettings {
         concurrency: Some(4),
         judge: Some(JudgeSettings::Llm {

@@ -1,0 +1,447 @@
+//! Analysis over HTTP: what a run spent and how fast it was answered, its fingerprint (and the
+//! refusal to continue under another configuration), budgets, and re-judging.
+
+use evalboard_domain::{RunSettings, nearest_rank};
+use evalboard_persistence::{NewRun, ProviderIdentity, testing::TestDatabase};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, api_tests, app_bounds, app_with_engine, import, items, now};
+
+/// Creates a Simulated run and waits until it ends; its detail.
+async fn ended_run(app: &TestApp<app_bounds!()>, model: &str, settings: Value) -> Value {
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": model, "settings": settings}),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.wait_until(&format!("/runs/{id}"), |r| {
+        ["completed", "canceled", "failed"].contains(&r["run"]["status"].as_str().unwrap())
+    })
+    .await
+}
+
+async fn all_items(app: &TestApp<app_bounds!()>, run: &str) -> Vec<Value> {
+    let page = app
+        .get(&format!("/runs/{run}/items?groupBy=none&limit=200"))
+        .await
+        .ok(200);
+    page["items"].as_array().unwrap().clone()
+}
+
+fn id(run: &Value) -> &str {
+    run["run"]["id"].as_str().unwrap()
+}
+
+async fn log_messages(app: &TestApp<app_bounds!()>, run: &str) -> Vec<String> {
+    let logs = app
+        .get(&format!("/runs/{run}/logs?limit=500"))
+        .await
+        .ok(200);
+    logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Tokens and cost add up over the items, latency percentiles match the items' timings, and
+/// the fingerprint names what the run ran with; the archive shows the same.
+async fn a_run_shows_its_spending_latency_and_fingerprint(db: TestDatabase) {
+    import(&db, "Demo", &items(30));
+    let app = app_with_engine(db).await;
+    let settings =
+        json!({"generation": {"temperature": 0.0}, "simulated": {"latencyMs": 3, "seed": 3}});
+    // sim-2 has a price ($1 and $2 per million tokens), sim-1 none.
+    let priced = ended_run(&app, "sim-2", settings.clone()).await;
+    let unpriced = ended_run(&app, "sim-1", settings).await;
+    let items = all_items(&app, id(&priced)).await;
+    let sum = |field: &str| -> u64 {
+        items
+            .iter()
+            .map(|i| i["usage"][field].as_u64().unwrap())
+            .sum()
+    };
+    let usage = &priced["usage"];
+    assert_eq!(usage["promptTokens"], sum("promptTokens"));
+    assert_eq!(usage["completionTokens"], sum("completionTokens"));
+    assert_eq!(
+        usage["totalTokens"],
+        sum("promptTokens") + sum("completionTokens")
+    );
+    let cost = usage["costUsd"].as_f64().unwrap();
+    let expected = (sum("promptTokens") as f64 + 2.0 * sum("completionTokens") as f64) / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+    let item_costs: f64 = items
+        .iter()
+        .map(|i| i["usage"]["costUsd"].as_f64().unwrap())
+        .sum();
+    assert!((cost - item_costs).abs() < 1e-12);
+    assert_eq!(
+        unpriced["usage"]["costUsd"],
+        Value::Null,
+        "no price, no cost"
+    );
+    assert!(unpriced["usage"]["promptTokens"].as_u64().unwrap() > 0);
+
+    // Percentiles by nearest rank: the items' whole milliseconds, ranked, give the same figure.
+    let mut totals: Vec<i64> = items
+        .iter()
+        .map(|i| i["timings"]["latencyMs"].as_i64().unwrap())
+        .collect();
+    totals.sort_unstable();
+    for (percent, field) in [(50, "totalP50Ms"), (95, "totalP95Ms")] {
+        let figure = priced["latency"][field].as_f64().unwrap();
+        assert_eq!(
+            figure.floor() as i64,
+            nearest_rank(&totals, percent).unwrap(),
+            "{field}"
+        );
+        assert!(figure >= 3.0, "the simulated latency: {figure}");
+    }
+    assert!(
+        priced["latency"]["timeToFirstTokenP50Ms"]
+            .as_f64()
+            .is_some()
+    );
+
+    let fingerprint = &priced["fingerprint"];
+    let digest = fingerprint["digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:") && digest.len() == 71);
+    let inputs = &fingerprint["inputs"];
+    assert_eq!(inputs["model"], "sim-2");
+    assert_eq!(inputs["providerKind"], "simulated");
+    assert_eq!(inputs["providerBaseUrl"], Value::Null);
+    assert_eq!(inputs["promptTemplate"], "mmlu-pro-cot-v2");
+    assert_eq!(inputs["generation"]["temperature"], 0.0);
+    assert_eq!(inputs["simulated"]["seed"], 3);
+    assert_eq!(inputs["judge"]["kind"], "choice");
+    assert_eq!(inputs["datasetDigest"], priced["dataset"]["digest"]);
+    assert!(!inputs["evalboardVersion"].as_str().unwrap().is_empty());
+    assert_ne!(unpriced["fingerprint"]["digest"], fingerprint["digest"]);
+    assert_eq!(
+        (&priced["judge"], &priced["rejudgeCount"]),
+        (&json!("choice"), &json!(0))
+    );
+
+    let list = app.get("/runs").await.ok(200);
+    let listed = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"]["id"] == priced["run"]["id"])
+        .unwrap();
+    assert_eq!(listed["usage"], priced["usage"]);
+    assert_eq!(listed["latency"], priced["latency"]);
+    assert_eq!(listed["fingerprint"], priced["fingerprint"]);
+    app.stop().await;
+}
+
+/// A budget too small for the run ends it `canceled`, saying so; bad budgets are refused.
+async fn a_budget_ends_a_run_with_its_reason(db: TestDatabase) {
+    import(&db, "Demo", &items(30));
+    let app = app_with_engine(db).await;
+    for (budget, field) in [
+        (json!({"maxCostUsd": 0}), "settings.budget.maxCostUsd"),
+        (json!({"maxTokens": 0}), "settings.budget.maxTokens"),
+    ] {
+        let refused = app
+            .post_json(
+                "/runs",
+                &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-2", "settings": {"budget": budget}}),
+            )
+            .await
+            .problem(422);
+        assert_eq!(refused["errors"][0]["field"], field);
+    }
+    app.post_json(
+        "/runs",
+        &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-2", "settings": {"budget": []}}),
+    )
+    .await
+    .problem(400);
+
+    let run = ended_run(
+        &app,
+        "sim-2",
+        json!({"concurrency": 1, "budget": {"maxTokens": 500}}),
+    )
+    .await;
+    assert_eq!(run["run"]["status"], "canceled");
+    assert_eq!(run["failure"]["kind"], "budget_exhausted");
+    assert!(
+        run["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the budget of 500 tokens is spent"),
+        "{run}"
+    );
+    assert_eq!(run["settings"]["budget"], json!({"maxTokens": 500}));
+    let spent = run["usage"]["totalTokens"].as_u64().unwrap();
+    assert!(spent >= 500, "{spent}");
+    let answered = run["progress"]["correct"].as_u64().unwrap()
+        + run["progress"]["incorrect"].as_u64().unwrap();
+    assert!(answered > 0 && answered < 30, "{answered}");
+    assert_eq!(run["progress"]["faulted"], 30 - answered);
+    let logs = log_messages(&app, id(&run)).await;
+    assert!(
+        logs.iter()
+            .any(|m| m.starts_with("stopping: the budget of 500 tokens")),
+        "{logs:?}"
+    );
+    app.stop().await;
+}
+
+/// A finished run is judged again: its verdicts gain a round, the run shows the judge and the
+/// count, the log says who asked what; what cannot be re-judged is refused, changing nothing.
+async fn a_finished_run_is_judged_again_keeping_its_history(db: TestDatabase) {
+    import(&db, "Demo", &items(12));
+    let app = app_with_engine(db).await;
+    let run = ended_run(&app, "sim-1", json!({"simulated": {"unparsedRate": 0.3}})).await;
+    let run_id = id(&run).to_owned();
+    let judged = run["progress"]["correct"].as_u64().unwrap()
+        + run["progress"]["incorrect"].as_u64().unwrap();
+    assert_eq!(judged, 12);
+
+    let uri = format!("/runs/{run_id}/rejudge");
+    app.post_json(&uri, &json!({})).await.problem(400);
+    app.post_json(&uri, &json!({"judge": {"kind": "nope"}}))
+        .await
+        .problem(400);
+    let unknown = app
+        .post_json(
+            &uri,
+            &json!({"judge": {"kind": "llm", "providerName": "Nope", "modelName": "m"}}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(unknown["errors"][0]["field"], "judge.providerName");
+    let keyless = app
+        .post_json(
+            &uri,
+            &json!({"judge": {"kind": "llm", "providerName": "OpenAI", "modelName": "gpt-4.1"}}),
+        )
+        .await
+        .problem(422);
+    assert!(
+        keyless["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("EVALBOARD_TEST_UNSET_KEY")
+    );
+    app.post_json(
+        "/runs/run-00000000000000000000000000000000/rejudge",
+        &json!({"judge": {"kind": "choice"}}),
+    )
+    .await
+    .problem(404);
+    let unchanged = app.get(&format!("/runs/{run_id}")).await.ok(200);
+    assert_eq!(unchanged["rejudgeCount"], 0);
+    assert_eq!(unchanged["run"]["status"], "completed");
+
+    let started = app
+        .post_json(&uri, &json!({"judge": {"kind": "choice"}}))
+        .await
+        .ok(202);
+    assert_eq!(started["run"]["status"], "pending");
+    assert_eq!(started["rejudgeCount"], 1);
+    assert_eq!(started["judge"], "choice");
+    let done = app
+        .wait_until(&format!("/runs/{run_id}"), |r| {
+            r["run"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(done["progress"], run["progress"], "the same judge agrees");
+    assert_eq!(done["unparsed"], run["unparsed"]);
+    assert_eq!(done["usage"], run["usage"], "the model was not asked again");
+    for item in all_items(&app, &run_id).await {
+        let rounds: Vec<u64> = item["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["round"].as_u64().unwrap())
+            .collect();
+        assert_eq!(rounds, [0, 1], "{item}");
+        assert_eq!(item["verdicts"][1]["verdict"], item["verdict"]);
+        assert_eq!(item["attemptCount"], 1);
+    }
+    let logs = log_messages(&app, &run_id).await;
+    assert!(
+        logs.iter().any(|m| m
+            == "re-judging 1 requested: 12 answer(s) to be judged by choice (until now: choice)"),
+        "{logs:?}"
+    );
+
+    // Still running: refused. Canceled before any answer: nothing to judge.
+    let slow = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                    "settings": {"concurrency": 1, "simulated": {"latencyMs": 600000}}}),
+        )
+        .await
+        .ok(201);
+    let slow_id = id(&slow).to_owned();
+    let busy = app
+        .post_json(
+            &format!("/runs/{slow_id}/rejudge"),
+            &json!({"judge": {"kind": "choice"}}),
+        )
+        .await
+        .problem(409);
+    assert!(
+        busy["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only a finished run")
+    );
+    app.post_json(&format!("/runs/{slow_id}/cancel"), &json!({}))
+        .await
+        .ok(202);
+    app.wait_until(&format!("/runs/{slow_id}"), |r| {
+        r["run"]["status"] == "canceled"
+    })
+    .await;
+    let nothing = app
+        .post_json(
+            &format!("/runs/{slow_id}/rejudge"),
+            &json!({"judge": {"kind": "choice"}}),
+        )
+        .await
+        .problem(409);
+    assert!(
+        nothing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no judged answer")
+    );
+    app.stop().await;
+}
+
+/// A run recorded with its provider at another address is not resumed by the engine, and a
+/// retry names the change; with `force` it goes on, recording the configuration anew.
+async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
+    import(&db, "Demo", &items(6));
+    let settings = RunSettings::default();
+    let run_id = db
+        .create_run(NewRun {
+            provider_name: "Simulated",
+            provider: Some(ProviderIdentity {
+                kind: "simulated",
+                base_url: Some("http://elsewhere.example"),
+            }),
+            model_name: "sim-1",
+            dataset_name: "Demo",
+            settings: &settings,
+            idempotency: None,
+            at: now(),
+        })
+        .unwrap()
+        .run
+        .id
+        .to_string();
+    let app = app_with_engine(db).await;
+    let failed = app
+        .wait_until(&format!("/runs/{run_id}"), |r| {
+            r["run"]["status"] == "failed"
+        })
+        .await;
+    assert_eq!(failed["failure"]["kind"], "configuration_changed");
+    assert_eq!(
+        failed["fingerprint"]["inputs"]["providerBaseUrl"],
+        "http://elsewhere.example"
+    );
+
+    let uri = format!("/runs/{run_id}/retry");
+    let refused = app.post_json(&uri, &json!({})).await.problem(409);
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("providerBaseUrl (was \"http://elsewhere.example\", now null)"),
+        "{detail}"
+    );
+    assert!(detail.contains("\"force\": true"), "{detail}");
+    let still = app.get(&format!("/runs/{run_id}")).await.ok(200);
+    assert_eq!(
+        still["run"]["status"], "failed",
+        "a refusal changes nothing"
+    );
+    assert_eq!(still["retryCount"], 0);
+
+    app.post_json(&uri, &json!({"force": true})).await.ok(202);
+    let done = app
+        .wait_until(&format!("/runs/{run_id}"), |r| {
+            r["run"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(
+        done["fingerprint"]["inputs"]["providerBaseUrl"],
+        Value::Null
+    );
+    assert_ne!(
+        done["fingerprint"]["digest"],
+        failed["fingerprint"]["digest"]
+    );
+    let logs = log_messages(&app, &run_id).await;
+    assert!(
+        logs.iter()
+            .any(|m| m.starts_with("retried despite a changed configuration: providerBaseUrl")),
+        "{logs:?}"
+    );
+    app.stop().await;
+}
+
+/// The comparison shows each run's spending, latency and fingerprint, and warns when runs
+/// differ in more than the model.
+async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestDatabase) {
+    import(&db, "Demo", &items(9));
+    let app = app_with_engine(db).await;
+    let baseline = ended_run(&app, "sim-1", json!({})).await;
+    let other_model = ended_run(&app, "sim-2", json!({})).await;
+    let warmer = ended_run(&app, "sim-1", json!({"generation": {"temperature": 0.7}})).await;
+    let ids = [id(&baseline), id(&other_model)].join(",");
+    let same_setup = app
+        .get(&format!("/runs/compare?runIds={ids}"))
+        .await
+        .ok(200);
+    assert_eq!(same_setup["warnings"], json!([]));
+    assert_eq!(
+        same_setup["runs"][1]["differsFromBaseline"],
+        json!(["model"])
+    );
+    assert_eq!(same_setup["runs"][0]["differsFromBaseline"], json!([]));
+    for (compared, run) in same_setup["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([&baseline, &other_model])
+    {
+        assert_eq!(compared["usage"], run["usage"]);
+        assert_eq!(compared["latency"], run["latency"]);
+        assert_eq!(compared["fingerprint"], run["fingerprint"]);
+        assert_eq!(compared["judge"], "choice");
+    }
+    let ids = [id(&baseline), id(&other_model), id(&warmer)].join(",");
+    let mixed = app
+        .get(&format!("/runs/compare?runIds={ids}"))
+        .await
+        .ok(200);
+    assert_eq!(
+        mixed["warnings"],
+        json!([format!(
+            "{} differs from the baseline in more than the model: generation",
+            id(&warmer)
+        )])
+    );
+    app.stop().await;
+}
+
+api_tests!(
+    a_run_shows_its_spending_latency_and_fingerprint,
+    a_budget_ends_a_run_with_its_reason,
+    a_finished_run_is_judged_again_keeping_its_history,
+    a_changed_configuration_needs_a_forced_retry,
+    a_comparison_warns_when_runs_differ_in_more_than_the_model,
+);

@@ -1,0 +1,308 @@
+//! What analysis asks of the engine: spending recorded and capped by budgets, answers judged
+//! again after a crash without being judged twice, and runs not resumed under a changed
+//! configuration.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use evalboard_domain::{
+    BUDGET_EXHAUSTED, Budget, ItemState, JudgeSettings, ModelPrice, RunSettings, RunStatus,
+    extract_answer,
+};
+use evalboard_persistence::{
+    ClaimRequest, Judgment, LogQuery, NewRun, Outcome, OutcomeKind, ProviderIdentity,
+    testing::TestDatabase,
+};
+use evalboard_runner::{ProviderKind, reproducibility::CONFIGURATION_CHANGED};
+
+use crate::{
+    stub_provider::{all_items, llm_judged, start_stub},
+    support::{
+        assert_counters_match_rows, create_run, engine_tests, import, items, now, provider,
+        registry, start_engine, wait_terminal,
+    },
+};
+
+/// What the stub charges: $1000 and $2000 per million prompt and generated tokens, so each
+/// answer (42 + 7 tokens) costs $0.056.
+const ANSWER_COST: f64 = (42.0 * 1000.0 + 7.0 * 2000.0) / 1_000_000.0;
+
+fn priced_stub(base_url: &str) -> evalboard_runner::ProviderConfig {
+    let mut stub = provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(base_url.to_owned()),
+        None,
+    );
+    stub.prices = BTreeMap::from([(
+        "m".to_owned(),
+        ModelPrice {
+            input_per_mtok: 1000.0,
+            output_per_mtok: 2000.0,
+        },
+    )]);
+    stub
+}
+
+fn capped(budget: Budget) -> RunSettings {
+    RunSettings {
+        concurrency: Some(1),
+        budget: Some(budget),
+        ..Default::default()
+    }
+}
+
+/// One item at a time: the answer that reaches a cap is the last one sent; the rest are
+/// canceled, and the run ends `canceled` saying which cap. Tokens and cost add up per answer.
+async fn a_spent_budget_stops_sending_and_ends_the_run(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(10, |i| format!("Question {i}?")));
+    // 49 tokens an answer: 3 answers leave the cap of 150 unreached, the 4th reaches it.
+    let by_tokens = create_run(
+        &db,
+        "Stub",
+        "m",
+        "D",
+        capped(Budget {
+            max_tokens: Some(150),
+            max_cost_usd: None,
+        }),
+    );
+    // $0.056 an answer: the 2nd reaches $0.1.
+    let by_cost = create_run(
+        &db,
+        "Stub",
+        "m",
+        "D",
+        capped(Budget {
+            max_cost_usd: Some(0.1),
+            max_tokens: None,
+        }),
+    );
+    let engine = start_engine(&db, registry(vec![priced_stub(&stub.base_url)]));
+    let tokens_run = wait_terminal(&db, &by_tokens, Duration::from_secs(20)).await;
+    let cost_run = wait_terminal(&db, &by_cost, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+
+    for (run, answered, cap) in [
+        (
+            &tokens_run,
+            4u64,
+            "the budget of 150 tokens is spent (196 used)",
+        ),
+        (&cost_run, 2, "the budget of $0.1 is spent"),
+    ] {
+        assert_eq!(run.status, RunStatus::Canceled);
+        assert_counters_match_rows(&db, run);
+        assert_eq!(run.counts.correct, answered, "{cap}");
+        assert_eq!(run.counts.canceled, 10 - answered);
+        let failure = run.failure.as_ref().expect("the reason is recorded");
+        assert_eq!(failure.kind, BUDGET_EXHAUSTED);
+        assert!(failure.message.starts_with(cap), "{}", failure.message);
+        assert_eq!(run.usage.prompt_tokens, 42 * answered);
+        assert_eq!(run.usage.completion_tokens, 7 * answered);
+        assert_eq!(run.usage.reasoning_tokens, 3 * answered);
+        let cost = run.usage.cost_usd.unwrap();
+        assert!(
+            (cost - ANSWER_COST * answered as f64).abs() < 1e-9,
+            "{cost}"
+        );
+        let items = all_items(&db, &run.id);
+        let sent = items.iter().filter(|i| i.prompt_text.is_some()).count();
+        assert_eq!(sent as u64, answered, "nothing is sent after the cap");
+        for item in items.iter().filter(|i| i.state == ItemState::Correct) {
+            assert_eq!(item.usage.reasoning_tokens, Some(3));
+            assert!((item.cost_usd.unwrap() - ANSWER_COST).abs() < 1e-12);
+            assert_eq!(item.attempts[0].cost_usd, item.cost_usd);
+        }
+        let logs = db.query_logs(&run.id, &LogQuery::default(), 1000).unwrap();
+        assert!(
+            logs.iter()
+                .any(|l| l.message.starts_with(&format!("stopping: {cap}"))),
+            "the log says why"
+        );
+        assert!(
+            logs.iter()
+                .any(|l| l.message.contains("-> canceled: stopped: ")),
+            "and the status change does"
+        );
+        assert!(
+            run.latency.total_p50_us.is_some(),
+            "figures kept at the end"
+        );
+    }
+}
+
+/// A re-judging whose worker crashed half-way: the verdicts it stored stand, the answers it
+/// held are taken over, and every answer gets exactly one verdict in the re-judging, without
+/// asking the model again. A second re-judging needs no answering provider at all.
+async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDatabase) {
+    let stub = start_stub();
+    let directives = ["ok", "wrong", "ok", "wrong", "ok", "ok"];
+    import(
+        &db,
+        "D",
+        &items(6, |i| format!("Question {i}? [[{}]]", directives[i])),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    let stub_registry = registry(vec![provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
+    )]);
+    let engine = start_engine(&db, stub_registry.clone());
+    let answered = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!((answered.counts.correct, answered.counts.incorrect), (4, 2));
+
+    let llm = llm_judged("Stub").judge.unwrap();
+    let run = db.start_rejudge(&run_id, &llm, now()).unwrap();
+    assert_eq!(run.status, RunStatus::Pending);
+    assert_eq!((run.counts.awaiting, run.rejudge_count), (6, 1));
+    assert!(run.rejudging);
+    assert_eq!(run.settings.judge.as_ref(), Some(&llm));
+    assert_eq!(run.fingerprint, None, "made without one, still without one");
+    let again = db.start_rejudge(&run_id, &llm, now()).unwrap_err();
+    assert!(again.to_string().contains("only a finished run"), "{again}");
+
+    // A worker claims three answers, stores two verdicts, and dies holding the third.
+    let at = now();
+    let claim = db
+        .claim_items(
+            &run_id,
+            ClaimRequest {
+                worker: "crashed",
+                lease_until: at,
+                max: 3,
+                at,
+            },
+        )
+        .unwrap();
+    assert_eq!(claim.items.len(), 3);
+    assert!(claim.items.iter().all(|i| i.answer.is_some()));
+    let verdicts: Vec<Outcome> = claim.items[..2]
+        .iter()
+        .map(|item| Outcome {
+            run_id: run_id.clone(),
+            sequence: item.sequence,
+            attempt: item.attempt,
+            started_at: at,
+            kind: OutcomeKind::Judged(Judgment {
+                verdict: evalboard_domain::Verdict::Correct,
+                extraction: extract_answer(item.answer.as_deref().unwrap()),
+                judge: llm.label(),
+                rationale: Some("judged before the crash".into()),
+                at,
+            }),
+        })
+        .collect();
+    let applied = db.apply_outcomes("crashed", &verdicts, at).unwrap();
+    assert_eq!(applied.applied, [true, true]);
+
+    let engine = start_engine(&db, stub_registry);
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_counters_match_rows(&db, &run);
+    assert_eq!(run.lifecycle.resumed_count, 1, "the crashed worker's claim");
+    assert_eq!(run.settings.judge_label(), "llm:Stub/m");
+    let items = all_items(&db, &run_id);
+    for item in &items {
+        assert_eq!(item.attempt_count, 1, "the model was not asked again");
+        let rounds: Vec<u32> = item.judgments.iter().map(|j| j.round).collect();
+        assert_eq!(
+            rounds,
+            [0, 1],
+            "item {}: one verdict per judging",
+            item.sequence
+        );
+        assert_eq!(item.judgments[0].judge, "choice");
+        assert_eq!(item.judgments[1].judge, "llm:Stub/m");
+        let before_crash =
+            item.judgments[1].rationale.as_deref() == Some("judged before the crash");
+        let crashed = claim.items[..2].iter().any(|c| c.sequence == item.sequence);
+        assert_eq!(before_crash, crashed, "item {}", item.sequence);
+    }
+    // The crashed worker called items 1 and 2 right (2 answered wrong); the stub's judge
+    // agrees with the key on the others (4 of them, 1 wrong).
+    assert_eq!((run.counts.correct, run.counts.incorrect), (5, 1));
+
+    // Judged again by extraction, with no answering provider configured.
+    db.start_rejudge(&run_id, &JudgeSettings::Choice, now())
+        .unwrap();
+    let engine = start_engine(&db, registry(vec![]));
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.counts.correct, run.counts.incorrect), (4, 2));
+    assert_eq!(run.rejudge_count, 2);
+    for item in all_items(&db, &run_id) {
+        let rounds: Vec<u32> = item.judgments.iter().map(|j| j.round).collect();
+        assert_eq!(rounds, [0, 1, 2]);
+        assert_eq!(item.judge.as_deref(), Some("choice"));
+    }
+}
+
+/// A run made with a provider at one address is not resumed when the provider is now
+/// configured at another: it fails before anything is sent, naming the change.
+async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(3, |i| format!("Question {i}?")));
+    let settings = RunSettings::default();
+    let run_id = db
+        .create_run(NewRun {
+            provider_name: "Stub",
+            provider: Some(ProviderIdentity {
+                kind: "openai-compatible",
+                base_url: Some("https://key:secret@old.example/v1?token=x"),
+            }),
+            model_name: "m",
+            dataset_name: "D",
+            settings: &settings,
+            idempotency: None,
+            at: now(),
+        })
+        .unwrap()
+        .run
+        .id;
+    let recorded = db.get_run(&run_id).unwrap().fingerprint.unwrap();
+    assert_eq!(
+        recorded.provider_base_url.as_deref(),
+        Some("https://old.example/v1"),
+        "no credentials in the fingerprint"
+    );
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.unwrap();
+    assert_eq!(failure.kind, CONFIGURATION_CHANGED);
+    assert!(
+        failure.message.contains(&format!(
+            "providerBaseUrl (was \"https://old.example/v1\", now \"{}\")",
+            stub.base_url
+        )),
+        "{}",
+        failure.message
+    );
+    assert!(
+        all_items(&db, &run_id)
+            .iter()
+            .all(|i| i.prompt_text.is_none()),
+        "nothing was sent"
+    );
+}
+
+engine_tests!(
+    a_spent_budget_stops_sending_and_ends_the_run,
+    a_rejudging_survives_a_crash_and_judges_each_answer_once,
+    a_run_is_not_resumed_under_a_changed_configuration,
+);

@@ -108,19 +108,19 @@ impl Fingerprint {
     }
 }
 
-/// A provider endpoint without what could be a secret: user information before `@` and any
-/// query or fragment are removed.
+/// A provider endpoint without what could be a secret: any query or fragment, and everything
+/// up to the last `@` (user information, however it is written: parsers disagree on where an
+/// authority with a `/` in its password ends, so anything before an `@` is dropped).
 pub fn public_base_url(url: &str) -> String {
     let url = url.split(['?', '#']).next().unwrap_or_default();
+    let after_at = |text: &'_ str| {
+        text.rsplit_once('@')
+            .map_or(text, |(_, after)| after)
+            .to_owned()
+    };
     match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
+        Some((scheme, rest)) => format!("{scheme}://{}", after_at(rest)),
+        None => after_at(url),
     }
 }
 
@@ -168,5 +168,13 @@ mod tests {
             "http://127.0.0.1:9/"
         );
         assert_eq!(public_base_url("https://a@b"), "https://b");
+        assert_eq!(
+            public_base_url("https://user:pa/ss@api.example/v1"),
+            "https://api.example/v1"
+        );
+        assert_eq!(
+            public_base_url("https://user:pa/ss@api.example/v1"),
+            "https://api.example/v1"
+        );
     }
 }

@@ -3,9 +3,9 @@
 /// Where one item of a run stands.
 ///
 /// `pending` -> `running` -> `awaiting` (answered, not judged) -> `correct` | `incorrect`; any
-/// non-terminal item can end `failed` or `canceled`. Two further moves exist for the engine:
-/// a `running` item whose claim lapsed goes back to `pending`, and a retry reopens a terminal
-/// item as `pending`.
+/// non-terminal item can end `failed` or `canceled`. Three further moves exist for the engine:
+/// a `running` item whose claim lapsed goes back to `pending`, a retry reopens a terminal
+/// item as `pending`, and a re-judging takes a verdict back to `awaiting` (the answer stays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ItemState {
     /// Not yet sent to the model.
@@ -73,6 +73,8 @@ impl ItemState {
             (Running, Pending) => true,
             // A retry reopens finished items as a new attempt.
             (from, Pending) if from.is_terminal() => true,
+            // A re-judging asks for the verdict again.
+            (Correct | Incorrect, Awaiting) => true,
             _ => false,
         }
     }
@@ -106,10 +108,12 @@ mod tests {
     }
 
     #[test]
-    fn terminal_states_only_reopen() {
+    fn terminal_states_only_reopen_or_await_a_new_verdict() {
         for from in ItemState::ALL.into_iter().filter(|s| s.is_terminal()) {
             for to in ItemState::ALL {
-                assert_eq!(from.can_transition_to(to), to == Pending, "{from} -> {to}");
+                let judged = matches!(from, Correct | Incorrect);
+                let legal = to == Pending || (judged && to == Awaiting);
+                assert_eq!(from.can_transition_to(to), legal, "{from} -> {to}");
             }
         }
     }

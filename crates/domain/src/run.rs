@@ -138,8 +138,8 @@ pub struct Run {
     pub fingerprint: Option<Fingerprint>,
     /// How many times its answers were judged again.
     pub rejudge_count: u32,
-    /// Whether the work left is a re-judging: its open items only need a verdict, so its
-    /// answering provider is not needed.
+    /// Whether its latest reopening was a re-judging (until a retry): its open items only need
+    /// a verdict, so its answering provider is not needed.
     pub rejudging: bool,
 }
 

@@ -45,7 +45,7 @@ impl ModelPrice {
 
 /// What a run has spent so far, over every answered attempt (retried ones included).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct RunUsage {
     /// Prompt tokens.
     pub prompt_tokens: u64,
@@ -131,7 +131,7 @@ impl Budget {
 /// Time to first token and to the whole answer over a run's answered items: the median and
 /// the 95th percentile (nearest rank), in microseconds; `None` without samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct LatencySummary {
     /// Median time from sending to the first streamed token.
     pub ttft_p50_us: Option<i64>,

@@ -26,5 +26,5 @@ pub use runs::{
     ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor, ItemDetail,
     ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
     JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
-    RunFilter, RunPage,
+    RunFilter, RunGeneration, RunPage,
 };

@@ -762,6 +762,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
                 lease_until: at(100),
                 max: 6,
                 at: at(1),
+                generation: None,
             },
         )
         .unwrap();
@@ -948,6 +949,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
                 lease_until: at(seconds + lease),
                 max,
                 at: at(seconds),
+                generation: None,
             },
         )
         .unwrap()

@@ -21,11 +21,20 @@ pub fn fingerprint_now(run: &Run, provider: &Provider) -> Fingerprint {
 }
 
 /// What changed underneath `run` since its fingerprint was recorded, for people (`None` when
-/// nothing did, or the run has no fingerprint): each field with its old and new value.
+/// nothing did, or the run has no fingerprint): each field with its old and new value, and the
+/// fingerprint to record should the run go on anyway.
+///
+/// The evalboard version alone is not such a change: replicas are upgraded one at a time, and
+/// what a new version changes in how results come about is fingerprinted on its own (the prompt
+/// template's version). It still makes the digest differ, so comparisons see it.
 pub fn configuration_changes(run: &Run, provider: &Provider) -> Option<(Fingerprint, String)> {
     let recorded = run.fingerprint.as_ref()?;
     let now = fingerprint_now(run, provider);
-    let changed = recorded.differences(&now);
+    let changed: Vec<&str> = recorded
+        .differences(&now)
+        .into_iter()
+        .filter(|field| *field != "evalboardVersion")
+        .collect();
     if changed.is_empty() {
         return None;
     }

@@ -15,5 +15,5 @@ ALTER TABLE run_items ADD COLUMN cost_usd DOUBLE PRECISION;
 ALTER TABLE item_attempts ADD COLUMN reasoning_tokens INTEGER;
 ALTER TABLE item_attempts ADD COLUMN cost_usd DOUBLE PRECISION;
 
--- Which judging a verdict belongs to: 0 for the run's own, n for its n-th re-judging.
+-- The judging in force when a verdict was given: 0 before any re-judging, n from the n-th on.
 ALTER TABLE item_judgments ADD COLUMN rejudge_round INTEGER NOT NULL DEFAULT 0;

@@ -101,8 +101,8 @@ pub struct VerdictDto {
     /// When.
     #[schema(format = DateTime)]
     pub judged_at: String,
-    /// The run's judging it was given in: 0 for the run's own, n for its n-th re-judging
-    /// (`POST /runs/{run_id}/rejudge`).
+    /// The run's judging in force when it was given: 0 before any re-judging, n from its n-th
+    /// (`POST /runs/{run_id}/rejudge`) on.
     pub round: u32,
 }
 

@@ -125,7 +125,7 @@ pub(crate) fn finish_if_done(
         return Ok(None);
     }
     let stopped_for_budget;
-    let (to, why) = match (&row.cancel_requested_at, &row.error_message) {
+    let (to, why) = match (&row.cancel_requested_at, row.budget_spent()) {
         (Some(_), Some(reason)) => {
             stopped_for_budget = format!("stopped: {reason}");
             (RunStatus::Canceled, stopped_for_budget.as_str())

@@ -36,7 +36,7 @@ pub struct ClaimedItem {
     /// The dataset item (question, choices, key).
     pub item: DatasetItem,
     /// The answer already given, when the item was answered but its judge went away before a
-    /// verdict: only judging is left to do.
+    /// verdict, or a re-judging queued it: only judging is left to do.
     pub answer: Option<String>,
 }
 
@@ -60,12 +60,36 @@ pub struct ClaimRequest<'a> {
     pub max: u32,
     /// Now.
     pub at: Timestamp,
+    /// The run's generation the claimer works for: when the run was retried or re-judged
+    /// since, the claim takes nothing (the claimer's judge or state may be stale).
+    pub generation: Option<RunGeneration>,
+}
+
+/// How many times a run was retried and re-judged: what a worker's view of the run (its judge,
+/// its stop) belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunGeneration {
+    /// Retries.
+    pub retries: u32,
+    /// Re-judgings.
+    pub rejudges: u32,
+}
+
+impl RunGeneration {
+    /// The generation `run` is in.
+    pub fn of(run: &Run) -> Self {
+        Self {
+            retries: run.retry_count,
+            rejudges: run.rejudge_count,
+        }
+    }
 }
 
 impl Database {
     /// Claims up to `request.max` items of a run: first items whose lease ran out (their worker
     /// is gone: the run counts one resume per gone worker, once, however many claims take its
-    /// items), then `pending` items in sequence order. Starts a
+    /// items), then answers waiting for a verdict (their judge went away, or a re-judging
+    /// queued them), then `pending` items in sequence order. Starts a
     /// pending run. Stores each item's prompt (rendered once, on its first claim) and opens an
     /// attempt per item. Claims nothing for a terminal run or one being canceled.
     pub fn claim_items(
@@ -84,7 +108,10 @@ fn claim_in(
 ) -> Result<Claim, StoreError> {
     let row = load_row(conn, run_id, true)?;
     let status = row.status()?;
-    if status.is_terminal() || row.cancel_requested_at.is_some() || request.max == 0 {
+    let stale = request
+        .generation
+        .is_some_and(|g| (g.retries as i32, g.rejudges as i32) != row.generation());
+    if stale || status.is_terminal() || row.cancel_requested_at.is_some() || request.max == 0 {
         return Ok(Claim {
             run: row.into_domain()?,
             items: Vec::new(),

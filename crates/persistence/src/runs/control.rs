@@ -85,7 +85,7 @@ impl Database {
                     conn,
                     &row,
                     &[ItemState::Running, ItemState::Awaiting],
-                    Some(worker),
+                    Whose::HeldBy(worker),
                     at,
                 )?;
                 finish_if_done(conn, run_id, at)?;
@@ -392,18 +392,31 @@ fn stop_in(
         logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
         events::status(conn, &run_id, Some(row.status()?), at)?;
     }
-    cancel_items(conn, row, &[ItemState::Pending], None, at)?;
+    cancel_items(conn, row, &[ItemState::Pending], Whose::All, at)?;
+    // Answers a re-judging queued and no judge took yet are not in flight anywhere.
+    cancel_items(conn, row, &[ItemState::Awaiting], Whose::Unclaimed, at)?;
     finish_if_done(conn, &run_id, at)?;
     Ok(())
 }
 
-/// Cancels a run's items in `states` (all of them, or those `worker` holds or whose claim
-/// expired), closing their attempts and logging each.
+/// Which items of a state [`cancel_items`] takes.
+#[derive(Clone, Copy)]
+enum Whose<'a> {
+    /// Every one.
+    All,
+    /// Those this worker holds, and those whose claim expired or was released.
+    HeldBy(&'a str),
+    /// Those never claimed since they were queued (answers queued by a re-judging).
+    Unclaimed,
+}
+
+/// Cancels a run's items in `states` (those `whose` says), closing their attempts and logging
+/// each.
 fn cancel_items(
     conn: &mut DbConnection,
     row: &RunRow,
     states: &[ItemState],
-    worker: Option<&str>,
+    whose: Whose<'_>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
@@ -416,13 +429,21 @@ fn cancel_items(
             .filter(run_items::state.eq(state.as_str()))
             .select(run_items::sequence)
             .into_boxed();
-        if let Some(worker) = worker {
-            query = query.filter(
-                run_items::lease_owner
-                    .eq(worker)
-                    .or(run_items::lease_expires_at.lt(now))
-                    .or(run_items::lease_owner.is_null()),
-            );
+        match whose {
+            Whose::All => {}
+            Whose::HeldBy(worker) => {
+                query = query.filter(
+                    run_items::lease_owner
+                        .eq(worker)
+                        .or(run_items::lease_expires_at.lt(now))
+                        .or(run_items::lease_owner.is_null()),
+                );
+            }
+            Whose::Unclaimed => {
+                query = query
+                    .filter(run_items::lease_owner.is_null())
+                    .filter(run_items::lease_expires_at.is_null());
+            }
         }
         let sequences: Vec<i32> = query.load(conn)?;
         if sequences.is_empty() {

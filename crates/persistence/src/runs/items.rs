@@ -102,7 +102,7 @@ pub struct JudgmentRecord {
     pub rationale: Option<String>,
     /// When.
     pub at: Timestamp,
-    /// The run's judging it was given in: 0 for the run's own, n for its n-th re-judging.
+    /// The run's judging in force when it was given: 0 before any re-judging, n from the n-th.
     pub round: u32,
 }
 

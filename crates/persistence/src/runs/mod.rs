@@ -33,7 +33,7 @@ use crate::{
 };
 
 pub use active::ActiveRun;
-pub use claims::{Claim, ClaimRequest, ClaimedItem};
+pub use claims::{Claim, ClaimRequest, ClaimedItem, RunGeneration};
 pub use control::RetryScope;
 pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};
 pub use import::{CaptureImport, CapturedAnswer, ImportItem};
@@ -73,7 +73,7 @@ pub(crate) struct RunRow {
     updated_at: NaiveDateTime,
     retry_count: i32,
     error_kind: Option<String>,
-    pub(crate) error_message: Option<String>,
+    error_message: Option<String>,
     usage: Option<String>,
     pub(crate) latency: Option<String>,
     fingerprint: Option<String>,
@@ -114,9 +114,22 @@ impl RunRow {
         json_column(self.usage.as_deref(), "usage", &self.id).map(Option::unwrap_or_default)
     }
 
-    /// The run's judging now under way or last done: 0 for its own, n for its n-th re-judging.
+    /// The run's judging in force: 0 before any re-judging, n after the n-th.
     pub(crate) fn rejudge_count(&self) -> i32 {
         self.rejudge_count
+    }
+
+    /// Why the run is being stopped, when it is for its budget.
+    pub(crate) fn budget_spent(&self) -> Option<&str> {
+        match self.error_kind.as_deref() {
+            Some(evalboard_domain::BUDGET_EXHAUSTED) => self.error_message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Retries and re-judgings so far.
+    pub(crate) fn generation(&self) -> (i32, i32) {
+        (self.retry_count, self.rejudge_count)
     }
 
     pub(crate) fn status(&self) -> Result<RunStatus, StoreError> {

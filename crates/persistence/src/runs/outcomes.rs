@@ -371,7 +371,7 @@ struct Written {
     attempts: Vec<EndedAttempt>,
     judgments: Vec<NewJudgmentRow>,
     log: Vec<PendingLog>,
-    /// The run's judging the verdicts belong to (its re-judge count).
+    /// The run's judging in force, which its verdicts belong to (its re-judge count).
     round: i32,
     /// The run's spending: its totals as the batch found them, plus the batch's answers.
     usage: RunUsage,
@@ -559,8 +559,8 @@ pub(super) struct NewJudgmentRow {
     rejudge_round: i32,
 }
 
-/// The history row of `judgment`, given in the run's judging `round` (0: its own, n: its n-th
-/// re-judging).
+/// The history row of `judgment`, given under the run's judging `round` (0 before any
+/// re-judging, n from the n-th on).
 pub(super) fn judgment_row(
     run_id: &RunId,
     sequence: i32,

@@ -24,7 +24,7 @@ use chrono::Utc;
 use evalboard_domain::{
     BUDGET_EXHAUSTED, JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros,
 };
-use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, StoreError};
+use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, RunGeneration, StoreError};
 use futures_util::FutureExt;
 use tokio::{
     sync::{Notify, mpsc},
@@ -438,6 +438,9 @@ impl Dispatcher {
     }
 
     fn spawn_claim(&mut self, run_id: RunId, max: u32) {
+        let Some(generation) = self.runs.get(&run_id).map(|f| f.context.generation) else {
+            return;
+        };
         let shared = Arc::clone(&self.shared);
         self.tasks.spawn(async move {
             let worker = shared.config.worker.clone();
@@ -454,6 +457,7 @@ impl Dispatcher {
                             lease_until: at + lease,
                             max,
                             at,
+                            generation: Some(generation),
                         },
                     )
                 })
@@ -490,12 +494,12 @@ impl Dispatcher {
                     .send(WriterMessage::CancelInFlight(run.id.clone())),
             }
         }
-        // Runs worked on here that are no longer schedulable (failed, or canceled by another
-        // server) stop too.
+        // Runs worked on here that are neither schedulable nor being stopped (above: a budget
+        // stop lets items in flight finish) have ended: failed, or canceled by another server.
         let stale: Vec<RunId> = self
             .runs
             .keys()
-            .filter(|id| !schedulable.iter().any(|r| &r.id == *id))
+            .filter(|id| !schedulable.iter().chain(&canceling).any(|r| &r.id == *id))
             .cloned()
             .collect();
         for run_id in stale {
@@ -506,10 +510,11 @@ impl Dispatcher {
         }
         for run in schedulable {
             if let Some(flight) = self.runs.get_mut(&run.id)
-                && flight.context.rejudge_count != run.rejudge_count
+                && flight.context.generation != RunGeneration::of(&run)
             {
-                // Re-judged since this context was made (with another judge): it must not
-                // take new work. Once nothing of it is left here, a new one replaces it.
+                // Retried or re-judged since this context was made (with another judge, or
+                // stopped): it takes no new work (its claims say which generation they are
+                // for), and once nothing of it is left here, a new one replaces it.
                 flight.exhausted = true;
                 if flight.running == 0 && flight.queue.is_empty() && !flight.claiming {
                     self.runs.remove(&run.id);
@@ -606,7 +611,7 @@ impl Dispatcher {
             model: run.model_name.clone(),
             settings: run.settings.clone(),
             answering,
-            rejudge_count: run.rejudge_count,
+            generation: RunGeneration::of(run),
             cancel: shared.shutdown.child_token(),
             judge,
             failing: Mutex::new(failing),

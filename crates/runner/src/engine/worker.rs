@@ -15,7 +15,9 @@ use evalboard_domain::{
     GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, extract_answer,
     parse_judge_reply, render_judge_prompt, truncate_to_micros,
 };
-use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
+use evalboard_persistence::{
+    Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind, RunGeneration,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{Shared, WriterMessage, gate::ProviderGate};
@@ -29,8 +31,9 @@ pub(crate) struct RunContext {
     /// The provider that answers items; `None` for a re-judging whose provider cannot be used
     /// here (its answers are stored: only a judge is needed, and `failing` says why).
     pub(crate) answering: Option<Answering>,
-    /// The run's re-judge count when this context was made: a re-judging needs a new one.
-    pub(crate) rejudge_count: u32,
+    /// The run's retries and re-judgings when this context was made: after another, the run
+    /// needs a new context (another judge, no stop), and claims of this one take nothing.
+    pub(crate) generation: RunGeneration,
     pub(crate) cancel: CancellationToken,
     /// The LLM judge, when the run asks for one (else the choice judge decides at once).
     pub(crate) judge: Option<LlmJudge>,
@@ -153,7 +156,8 @@ impl Throttled {
 pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) {
     let sequence = item.sequence;
     if let Some(answer) = &item.answer {
-        // Answered before, but its judge went away: only the verdict is left.
+        // Answered before; its judge went away, or a re-judging queued it: only the verdict is
+        // left.
         if let Some(judgment) = judge(&shared, &run, &item, answer).await {
             shared.send(WriterMessage::Outcome(Outcome {
                 run_id: run.run_id.clone(),

@@ -10,7 +10,7 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{
     ClaimRequest, Judgment, LogQuery, NewRun, Outcome, OutcomeKind, ProviderIdentity,
-    testing::TestDatabase,
+    RunGeneration, testing::TestDatabase,
 };
 use evalboard_runner::{ProviderKind, reproducibility::CONFIGURATION_CHANGED};
 
@@ -132,6 +132,47 @@ async fn a_spent_budget_stops_sending_and_ends_the_run(db: TestDatabase) {
     }
 }
 
+/// Items in flight when the cap is reached are not aborted: they finish, are judged and paid
+/// for; only the items not yet sent are canceled.
+async fn items_in_flight_finish_when_the_budget_is_spent(db: TestDatabase) {
+    let stub = start_stub();
+    // The first answer comes at once and spends the whole budget; three slow ones are in flight.
+    let directives = ["ok", "slow", "slow", "slow", "ok", "ok", "ok", "ok"];
+    import(
+        &db,
+        "D",
+        &items(8, |i| format!("Question {i}? [[{}]]", directives[i])),
+    );
+    let run_id = create_run(
+        &db,
+        "Stub",
+        "m",
+        "D",
+        RunSettings {
+            concurrency: Some(4),
+            budget: Some(Budget {
+                max_tokens: Some(49),
+                max_cost_usd: None,
+            }),
+            ..Default::default()
+        },
+    );
+    let engine = start_engine(&db, registry(vec![priced_stub(&stub.base_url)]));
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Canceled);
+    assert_counters_match_rows(&db, &run);
+    assert_eq!(run.counts.correct, 4, "the three slow answers finished");
+    assert_eq!(run.counts.canceled, 4);
+    assert_eq!(run.usage.total_tokens(), 4 * 49);
+    let items = all_items(&db, &run_id);
+    assert!(items[..4].iter().all(|i| i.state == ItemState::Correct));
+    assert!(
+        items[4..].iter().all(|i| i.prompt_text.is_none()),
+        "never sent"
+    );
+}
+
 /// A re-judging whose worker crashed half-way: the verdicts it stored stand, the answers it
 /// held are taken over, and every answer gets exactly one verdict in the re-judging, without
 /// asking the model again. A second re-judging needs no answering provider at all.
@@ -164,6 +205,24 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
     assert_eq!(run.fingerprint, None, "made without one, still without one");
     let again = db.start_rejudge(&run_id, &llm, now()).unwrap_err();
     assert!(again.to_string().contains("only a finished run"), "{again}");
+    // A worker that still works for the run as it was before takes nothing.
+    let stale = db
+        .claim_items(
+            &run_id,
+            ClaimRequest {
+                worker: "stale",
+                lease_until: now() + chrono::Duration::seconds(30),
+                max: 6,
+                at: now(),
+                generation: Some(RunGeneration {
+                    retries: 0,
+                    rejudges: 0,
+                }),
+            },
+        )
+        .unwrap();
+    assert!(stale.items.is_empty());
+    assert_eq!(stale.run.status, RunStatus::Pending);
 
     // A worker claims three answers, stores two verdicts, and dies holding the third.
     let at = now();
@@ -175,6 +234,7 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
                 lease_until: at,
                 max: 3,
                 at,
+                generation: None,
             },
         )
         .unwrap();
@@ -241,6 +301,14 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
         assert_eq!(rounds, [0, 1, 2]);
         assert_eq!(item.judge.as_deref(), Some("choice"));
     }
+
+    // A re-judging canceled before any judge took an answer ends at once, with no engine.
+    db.start_rejudge(&run_id, &JudgeSettings::Choice, now())
+        .unwrap();
+    let canceled = db.request_cancel(&run_id, now()).unwrap();
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    assert_eq!(canceled.counts.canceled, 6);
+    assert_counters_match_rows(&db, &canceled);
 }
 
 /// A run made with a provider at one address is not resumed when the provider is now
@@ -303,6 +371,7 @@ async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
 
 engine_tests!(
     a_spent_budget_stops_sending_and_ends_the_run,
+    items_in_flight_finish_when_the_budget_is_spent,
     a_rejudging_survives_a_crash_and_judges_each_answer_once,
     a_run_is_not_resumed_under_a_changed_configuration,
 );

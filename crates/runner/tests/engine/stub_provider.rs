@@ -153,6 +153,10 @@ async fn chat(
             tokio::time::sleep(Duration::from_secs(30)).await;
             streamed('B')
         }
+        "slow" => {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            streamed('B')
+        }
         "cut" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .streaming(stream::iter(
@@ -629,6 +633,7 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
                 lease_until: at + chrono::Duration::seconds(30),
                 max: 1,
                 at,
+                generation: None,
             },
         )
         .unwrap();

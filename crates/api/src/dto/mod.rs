@@ -30,7 +30,7 @@ pub use item::{
     UsageDto, VerdictDto,
 };
 pub use log::{LogEntryDto, LogPageDto};
-pub use provider::ProviderDto;
+pub use provider::{PriceDto, ProviderDto};
 pub use run::{
     ActiveRunDto, CreateRunRequest, DatasetRefDto, FingerprintDto, ItemSnapshotDto, LatencyDto,
     LifecycleDto, ProgressDto, RunDetailDto, RunDto, RunPageDto, RunUsageDto,

@@ -1,5 +1,7 @@
 //! Providers on the wire: names, kinds and models, never a secret.
 
+use std::collections::BTreeMap;
+
 use evalboard_runner::{Provider, ProviderKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +21,18 @@ pub struct ProviderDto {
     pub models: Vec<String>,
     /// `notRequired`, `present` or `missing`: whether the API key is available (never the key).
     pub credentials: String,
+    /// Prices of the models that have one, by model: what runs' costs are computed from.
+    pub prices: BTreeMap<String, PriceDto>,
+}
+
+/// A model's price, in US dollars per million tokens.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceDto {
+    /// Per million prompt tokens.
+    pub input_per_mtok: f64,
+    /// Per million generated tokens.
+    pub output_per_mtok: f64,
 }
 
 impl From<&Provider> for ProviderDto {
@@ -29,6 +43,19 @@ impl From<&Provider> for ProviderDto {
             simulated: p.kind == ProviderKind::Simulated,
             models: p.models.clone(),
             credentials: p.credentials.as_str().to_owned(),
+            prices: p
+                .prices
+                .iter()
+                .map(|(model, price)| {
+                    (
+                        model.clone(),
+                        PriceDto {
+                            input_per_mtok: price.input_per_mtok,
+                            output_per_mtok: price.output_per_mtok,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -13,8 +13,9 @@ async fn providers_are_listed_without_secrets(db: TestDatabase) {
     assert_eq!(
         providers,
         json!([
-            {"name": "OpenAI", "kind": "openai-compatible", "simulated": false, "models": ["gpt-4.1"], "credentials": "missing"},
-            {"name": "Simulated", "kind": "simulated", "simulated": true, "models": ["sim-1", "sim-2"], "credentials": "notRequired"}
+            {"name": "OpenAI", "kind": "openai-compatible", "simulated": false, "models": ["gpt-4.1"], "credentials": "missing", "prices": {}},
+            {"name": "Simulated", "kind": "simulated", "simulated": true, "models": ["sim-1", "sim-2"], "credentials": "notRequired",
+             "prices": {"sim-2": {"inputPerMtok": 1.0, "outputPerMtok": 2.0}}}
         ])
     );
 }

@@ -481,6 +481,57 @@ mod tests {
     }
 
     #[test]
+    fn prices_are_read_and_checked() {
+        let priced: ProviderConfig = serde_json::from_value(serde_json::json!({
+            "name": "P", "kind": "simulated", "models": ["a", "b"],
+            "prices": {"a": {"input_per_mtok": 2.5, "output_per_mtok": 10.0}}
+        }))
+        .unwrap();
+        let registry =
+            ProviderRegistry::from_config(&BTreeMap::from([("p".to_owned(), priced)]), |_| false)
+                .unwrap();
+        let provider = registry.get("P").unwrap();
+        assert_eq!(
+            provider.price("a"),
+            Some(ModelPrice {
+                input_per_mtok: 2.5,
+                output_per_mtok: 10.0
+            })
+        );
+        assert_eq!(provider.price("b"), None);
+
+        let mut wrong = config("W", ProviderKind::Simulated, None, None);
+        wrong.prices = BTreeMap::from([
+            (
+                "m1".to_owned(),
+                ModelPrice {
+                    input_per_mtok: -1.0,
+                    output_per_mtok: f64::NAN,
+                },
+            ),
+            (
+                "unknown".to_owned(),
+                ModelPrice {
+                    input_per_mtok: 1.0,
+                    output_per_mtok: 1.0,
+                },
+            ),
+        ]);
+        let err =
+            ProviderRegistry::from_config(&BTreeMap::from([("w".to_owned(), wrong)]), |_| false)
+                .unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(
+            err.to_string()
+                .contains("providers.w.prices names `unknown`, which is not in providers.w.models")
+        );
+        assert!(
+            err.to_string()
+                .contains("providers.w.prices.\"m1\".input_per_mtok must be between 0")
+        );
+    }
+
+    #[test]
     fn the_browser_harness_name_is_reserved() {
         let configs = BTreeMap::from([(
             "x".to_owned(),

@@ -3,7 +3,10 @@
 //! - `migrate [--database-url URL]` applies pending migrations (default: `DATABASE_URL`, else
 //!   the server's default SQLite file).
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
-//! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable.
+//! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable, and the
+//!   dashboard's unit tests.
+//! - `web [--check]` builds the dashboard (`crates/dashboard/web/dist`, embedded in the server),
+//!   or fails if the committed build or its API types are stale.
 //! - `keygen [--out FILE]` runs `evalboard keygen`: writes a new Browser Harness signing key
 //!   (PKCS#8 PEM, mode 0600; default `./data/harness-signing-key.pem`, never overwritten) and
 //!   prints its key id.
@@ -24,6 +27,7 @@ use std::{
 mod bench;
 mod bench_export;
 mod bench_harness;
+mod web;
 
 use anyhow::{Context, bail};
 use evalboard_persistence::{Database, DatabaseUrl, PoolOptions};
@@ -41,11 +45,12 @@ fn main() -> anyhow::Result<()> {
         "migrate" => migrate(&rest),
         "openapi" => openapi(&rest),
         "test" => test(&rest),
+        "web" => web::run(&project_root(), &rest),
         "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | keygen [--out FILE] | bench [...]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | keygen [--out FILE] | bench [...]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())
@@ -161,7 +166,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
-    Ok(())
+    println!("xtask test: the dashboard's unit tests");
+    web::unit_tests(&project_root())
 }
 
 /// `EVALBOARD_TEST_POSTGRES_URL`, else the local server when it answers.

@@ -2,6 +2,7 @@
 
 mod body;
 mod cursor;
+mod dashboard;
 pub mod dto;
 mod encoding;
 mod error;
@@ -66,6 +67,7 @@ pub fn app(
                 }
             }),
         )
+        .configure(dashboard::routes)
         .default_service(web::to(fallback::respond))
         .wrap(from_fn(encoding::refuse_encoded_bodies))
         .wrap(from_fn(request_log::log_request))

@@ -6,6 +6,7 @@ mod support;
 mod active;
 mod analysis;
 mod compare;
+mod dashboard;
 mod datasets;
 mod execution;
 mod export;

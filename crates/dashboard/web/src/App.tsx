@@ -1,0 +1,46 @@
+import { Link, Route, Switch } from "wouter";
+
+import { ArchivePage } from "./pages/Archive";
+import { BoardPage } from "./pages/Board";
+import { RunPage } from "./pages/Run";
+
+const NAV = [
+  { href: "/", label: "Active board" },
+  { href: "/runs", label: "Archive" },
+];
+
+export function App() {
+  return (
+    <>
+      <header className="top">
+        <Link href="/" className="brand">
+          evalboard
+        </Link>
+        <nav aria-label="Main">
+          {NAV.map((entry) => (
+            <Link
+              key={entry.href}
+              href={entry.href}
+              className={(active) => (active ? "nav-link active" : "nav-link")}
+            >
+              {entry.label}
+            </Link>
+          ))}
+        </nav>
+      </header>
+      <main>
+        <Switch>
+          <Route path="/" component={BoardPage} />
+          <Route path="/runs" component={ArchivePage} />
+          <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
+          <Route>
+            <h1>Not found</h1>
+            <p>
+              No page here. <Link href="/">Back to the board</Link>.
+            </p>
+          </Route>
+        </Switch>
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,109 @@
+// Small pieces every page uses: readable API errors, the segmented progress bar, times.
+import type { ReactNode } from "react";
+
+import { ApiError, type Progress } from "../api/client";
+
+/** An error as a person can read it: the problem's title and detail, and each field's problem. */
+export function ErrorNote({ error }: { error: unknown }) {
+  if (error === null || error === undefined) {
+    return null;
+  }
+  if (error instanceof ApiError) {
+    return (
+      <div className="error" role="alert">
+        <strong>
+          {error.title} ({error.status})
+        </strong>
+        <p>{error.message}</p>
+        {error.problems.length > 0 && (
+          <ul>
+            {error.problems.map((p, i) => (
+              <li key={i}>
+                {p.field && <code>{p.field}</code>} {p.detail}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    );
+  }
+  return (
+    <div className="error" role="alert">
+      <strong>Request failed</strong>
+      <p>{error instanceof Error ? error.message : String(error)}</p>
+    </div>
+  );
+}
+
+const SEGMENTS = [
+  ["correct", "Correct"],
+  ["incorrect", "Incorrect"],
+  ["awaiting", "Awaiting judge"],
+  ["faulted", "Faulted"],
+  ["pending", "Pending"],
+] as const;
+
+/** Correct, incorrect, awaiting, faulted and pending items as one bar, with a legend. */
+export function ProgressBar({ progress }: { progress: Progress }) {
+  const total = Math.max(progress.total, 1);
+  const label = SEGMENTS.map(([key, name]) => `${name} ${progress[key]}`).join(", ");
+  return (
+    <div className="progress">
+      <div className="bar" role="img" aria-label={`${progress.completed} of ${progress.total} done: ${label}`}>
+        {SEGMENTS.map(([key]) =>
+          progress[key] > 0 ? (
+            <span key={key} className={`seg ${key}`} style={{ width: `${(100 * progress[key]) / total}%` }} />
+          ) : null,
+        )}
+      </div>
+      <ul className="legend">
+        {SEGMENTS.map(([key, name]) => (
+          <li key={key}>
+            <span className={`dot ${key}`} aria-hidden="true" />
+            {name} <strong>{progress[key]}</strong>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Strict accuracy: correct over judged, or a dash. */
+export function accuracy(progress: Progress): string {
+  const judged = progress.correct + progress.incorrect;
+  return judged === 0 ? "–" : `${((100 * progress.correct) / judged).toFixed(1)} %`;
+}
+
+export function percent(value: number | null | undefined, digits = 1): string {
+  return value === null || value === undefined ? "–" : `${(100 * value).toFixed(digits)} %`;
+}
+
+/** A server time (RFC 3339) in the reader's locale, with the full value on hover. */
+export function Time({ at }: { at: string | null | undefined }) {
+  if (!at) {
+    return <span>–</span>;
+  }
+  return (
+    <time dateTime={at} title={at}>
+      {new Date(at).toLocaleString()}
+    </time>
+  );
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge ${status}`}>{status}</span>;
+}
+
+export function Field({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="field">
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+/** The letter of a choice index: A, B, ... */
+export function letter(index: number): string {
+  return String.fromCharCode(65 + index);
+}

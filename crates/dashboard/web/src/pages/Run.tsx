@@ -1,0 +1,330 @@
+// One run: summary, settings, spending and fingerprint; its items grouped with per-group
+// accuracy and every detail of each; its log.
+import { useState } from "react";
+import { Link } from "wouter";
+
+import type { Schemas } from "../api/client";
+import { ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
+import { useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
+
+type Item = Schemas["ItemDetailDto"];
+type Group = Schemas["ItemGroupDto"];
+
+const ACTIVE = new Set(["pending", "running"]);
+const ITEM_STATES = ["pending", "running", "awaiting", "correct", "incorrect", "failed", "canceled"];
+
+export function RunPage({ id }: { id: string }) {
+  const [live, setLive] = useState(true);
+  const detail = useRunQuery(id, live);
+  const run = detail.data;
+  const active = run !== undefined && ACTIVE.has(run.run.status);
+  if (run !== undefined && live !== active) {
+    setLive(active);
+  }
+  const action = useRunAction();
+  if (detail.error) {
+    return <ErrorNote error={detail.error} />;
+  }
+  if (!run) {
+    return <p>Loading…</p>;
+  }
+  const act = (kind: "cancel" | "retry") => {
+    if (window.confirm(kind === "cancel" ? "Cancel this run?" : "Retry its failed and canceled items?")) {
+      action.mutate({ id, action: kind });
+    }
+  };
+  return (
+    <section aria-labelledby="run-title">
+      <div className="page-head">
+        <h1 id="run-title">
+          {run.run.modelName} <span className="muted">on {run.run.datasetName}</span>
+        </h1>
+        <div className="controls">
+          <StatusBadge status={run.run.status} />
+          {active ? (
+            <button type="button" onClick={() => act("cancel")} disabled={action.isPending}>
+              Cancel
+            </button>
+          ) : (
+            <button type="button" onClick={() => act("retry")} disabled={action.isPending}>
+              Retry faulted
+            </button>
+          )}
+          <a href={`/runs/${id}/export?format=csv`} download>
+            Export CSV
+          </a>
+          <a href={`/runs/${id}/export?format=jsonl`} download>
+            Export JSONL
+          </a>
+        </div>
+      </div>
+      <ErrorNote error={action.error} />
+      {run.failure && (
+        <div className="error" role="alert">
+          <strong>{run.failure.kind}</strong>
+          <p>{run.failure.message}</p>
+        </div>
+      )}
+      <ProgressBar progress={run.progress} />
+      <dl className="summary">
+        <Field label="Run">
+          <code>{run.run.id}</code>
+        </Field>
+        <Field label="Provider">
+          {run.run.providerName}
+          {run.simulated && <span className="muted"> (simulated answers)</span>}
+        </Field>
+        <Field label="Dataset">
+          {run.dataset.name} v{run.dataset.version} <code className="muted">{run.dataset.digest.slice(0, 19)}…</code>
+        </Field>
+        <Field label="Accuracy (strict)">{accuracy(run.progress)}</Field>
+        <Field label="Unparsed answers">{run.unparsed ?? "–"}</Field>
+        <Field label="Judge">
+          {run.judge}
+          {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
+        </Field>
+        <Field label="Created">
+          <Time at={run.createdAt} />
+        </Field>
+        <Field label="Started">
+          <Time at={run.startedAt} />
+        </Field>
+        <Field label="Finished">
+          <Time at={run.finishedAt} />
+        </Field>
+        <Field label="Retries / resumes">
+          {run.retryCount} / {run.lifecycle.resumedCount}
+        </Field>
+        <Field label="Tokens">
+          {run.usage.promptTokens.toLocaleString()} in · {run.usage.completionTokens.toLocaleString()} out
+          {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
+        </Field>
+        <Field label="Cost">{run.usage.costUsd == null ? "no price" : `$${run.usage.costUsd.toFixed(4)}`}</Field>
+        <Field label="Latency p50 / p95">
+          {ms(run.latency.totalP50Ms)} / {ms(run.latency.totalP95Ms)} (first token {ms(run.latency.timeToFirstTokenP50Ms)}
+          {" / "}
+          {ms(run.latency.timeToFirstTokenP95Ms)})
+        </Field>
+        <Field label="Fingerprint">
+          {run.fingerprint ? <code title={JSON.stringify(run.fingerprint.inputs, null, 2)}>{run.fingerprint.digest.slice(0, 19)}…</code> : "–"}
+        </Field>
+      </dl>
+      <details>
+        <summary>Settings in force</summary>
+        <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
+      </details>
+      <Items id={id} live={active} />
+      <Logs id={id} />
+    </section>
+  );
+}
+
+function ms(value: number | null | undefined): string {
+  return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+}
+
+function Items({ id, live }: { id: string; live: boolean }) {
+  const [groupBy, setGroupBy] = useState("category");
+  const [state, setState] = useState("");
+  const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live);
+  const groups = items.data?.pages[0]?.groups ?? [];
+  const list = items.data?.pages.flatMap((page) => page.items) ?? [];
+  return (
+    <section aria-labelledby="items-title">
+      <div className="page-head">
+        <h2 id="items-title">Items</h2>
+        <div className="controls">
+          <label>
+            Group by{" "}
+            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value)}>
+              <option value="category">category</option>
+              <option value="state">state</option>
+              <option value="none">nothing</option>
+            </select>
+          </label>
+          <label>
+            State{" "}
+            <select value={state} onChange={(e) => setState(e.target.value)}>
+              <option value="">all</option>
+              {ITEM_STATES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+      </div>
+      <ErrorNote error={items.error} />
+      {groups.length > 1 && <GroupChart groups={groups} />}
+      <div className="items">
+        {list.map((item) => (
+          <ItemRow key={item.sequence} item={item} />
+        ))}
+      </div>
+      {items.hasNextPage && (
+        <button type="button" onClick={() => void items.fetchNextPage()} disabled={items.isFetchingNextPage}>
+          {items.isFetchingNextPage ? "Loading…" : "Load more items"}
+        </button>
+      )}
+    </section>
+  );
+}
+
+/** Per-group accuracy as horizontal bars, with the counts. */
+function GroupChart({ groups }: { groups: Group[] }) {
+  return (
+    <table className="table groups">
+      <caption className="visually-hidden">Accuracy per group</caption>
+      <thead>
+        <tr>
+          <th scope="col">Group</th>
+          <th scope="col">Accuracy</th>
+          <th scope="col" className="num">Correct / judged</th>
+          <th scope="col" className="num">Items</th>
+        </tr>
+      </thead>
+      <tbody>
+        {groups.map((group) => (
+          <tr key={group.key}>
+            <th scope="row">{group.key}</th>
+            <td>
+              <div className="hbar" aria-hidden="true">
+                <span style={{ width: `${100 * (group.accuracy ?? 0)}%` }} />
+              </div>{" "}
+              {percent(group.accuracy)}
+            </td>
+            <td className="num">
+              {group.progress.correct} / {group.progress.correct + group.progress.incorrect}
+            </td>
+            <td className="num">{group.progress.total}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ItemRow({ item }: { item: Item }) {
+  return (
+    <details className={`item ${item.state}`}>
+      <summary>
+        <span className="seq">#{item.sequence}</span> <StatusBadge status={item.state} />{" "}
+        <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
+      </summary>
+      <div className="item-body">
+        <ol className="choices" type="A">
+          {item.choices.map((choice, i) => (
+            <li
+              key={i}
+              className={[
+                letter(i) === item.expectedAnswer ? "expected" : "",
+                letter(i) === item.extractedAnswer ? "picked" : "",
+              ].join(" ")}
+            >
+              {choice}
+              {letter(i) === item.expectedAnswer && <em> (key)</em>}
+              {letter(i) === item.extractedAnswer && <em> (answered)</em>}
+            </li>
+          ))}
+        </ol>
+        <dl className="summary">
+          <Field label="Expected">{item.expectedAnswer}</Field>
+          <Field label="Extracted">
+            {item.extractedAnswer ?? "–"} {item.extractionTier && <span className="muted">({item.extractionTier})</span>}
+          </Field>
+          <Field label="Verdict">
+            {item.verdict ?? "–"} {item.judge && <span className="muted">by {item.judge}</span>}
+          </Field>
+          <Field label="Latency">{item.timings.latencyMs == null ? "–" : `${item.timings.latencyMs} ms`}</Field>
+          <Field label="Tokens">
+            {item.usage.promptTokens ?? "–"} in · {item.usage.completionTokens ?? "–"} out
+          </Field>
+        </dl>
+        {item.judgeRationale && (
+          <p>
+            <strong>Judge:</strong> {item.judgeRationale}
+          </p>
+        )}
+        {item.error && (
+          <p className="error">
+            <strong>{item.error.kind}</strong>: {item.error.message}
+          </p>
+        )}
+        <h4>Response</h4>
+        <pre className="code">{item.responseText ?? "(no answer yet)"}</pre>
+        <details>
+          <summary>Prompt sent</summary>
+          <pre className="code">{item.renderedPrompt ?? "(not sent yet)"}</pre>
+        </details>
+        <h4>Attempts</h4>
+        <ul>
+          {item.attempts.map((attempt) => (
+            <li key={attempt.attempt}>
+              #{attempt.attempt} {attempt.outcome ?? "in flight"} · <Time at={attempt.startedAt} />
+              {attempt.latencyMs != null && ` · ${attempt.latencyMs} ms`}
+              {attempt.usage.promptTokens != null && ` · ${attempt.usage.promptTokens}+${attempt.usage.completionTokens ?? 0} tokens`}
+              {attempt.error && (
+                <span className="error-inline">
+                  {" "}
+                  — {attempt.error.kind}: {attempt.error.message}
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+        {item.verdicts.length > 1 && (
+          <>
+            <h4>Verdict history</h4>
+            <ul>
+              {item.verdicts.map((v, i) => (
+                <li key={i}>
+                  round {v.round}: {v.verdict} by {v.judge} · <Time at={v.judgedAt} />
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </div>
+    </details>
+  );
+}
+
+function Logs({ id }: { id: string }) {
+  const [level, setLevel] = useState("");
+  const logs = useRunLogsQuery(id, level);
+  const entries = logs.data?.pages.flatMap((page) => page.logs) ?? [];
+  return (
+    <section aria-labelledby="logs-title">
+      <div className="page-head">
+        <h2 id="logs-title">Log</h2>
+        <label>
+          Level{" "}
+          <select value={level} onChange={(e) => setLevel(e.target.value)}>
+            <option value="">everything</option>
+            <option value="info">info and above</option>
+            <option value="warn">warnings and errors</option>
+            <option value="error">errors</option>
+          </select>
+        </label>
+      </div>
+      <ErrorNote error={logs.error} />
+      <ol className="logs">
+        {entries.map((entry) => (
+          <li key={entry.id} className={entry.level}>
+            <Time at={entry.at} /> <span className="badge">{entry.level}</span>
+            {entry.sequence !== null && <span className="muted"> item {entry.sequence}</span>} {entry.message}
+          </li>
+        ))}
+      </ol>
+      {logs.hasNextPage && (
+        <button type="button" onClick={() => void logs.fetchNextPage()} disabled={logs.isFetchingNextPage}>
+          Load more
+        </button>
+      )}
+      <p>
+        <Link href="/runs">Back to the archive</Link>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,123 @@
+// The server's data as TanStack Query hooks, named as the contract's client notes name them.
+import {
+  keepPreviousData,
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from "@tanstack/react-query";
+
+import { type ActiveRun, type Schemas, api, unwrap } from "./api/client";
+import type { operations } from "./api/schema";
+
+export type RunFilters = NonNullable<operations["list_runs"]["parameters"]["query"]>;
+export type ItemFilters = NonNullable<operations["list_run_items"]["parameters"]["query"]>;
+
+/** What the board is hydrated from: the snapshots and the stream position they include. */
+export interface ActiveBoard {
+  runs: ActiveRun[];
+  /** `Last-Event-ID` of the answer: the stream resumes after it, with no gap. */
+  lastEventId: string | null;
+}
+
+export const keys = {
+  active: (limit: number) => ["runs", "active", limit] as const,
+  activeAll: ["runs", "active"] as const,
+  runs: (filters: RunFilters) => ["runs", "list", filters] as const,
+  run: (id: string) => ["runs", "detail", id] as const,
+  items: (id: string, filters: ItemFilters) => ["runs", "items", id, filters] as const,
+  logs: (id: string, level: string) => ["runs", "logs", id, level] as const,
+};
+
+/** Hydrates the active board before the stream begins (client note 2). */
+export function useActiveRunsQuery(limit: number) {
+  return useQuery({
+    queryKey: keys.active(limit),
+    queryFn: async (): Promise<ActiveBoard> => {
+      const result = await api.GET("/runs/active", { params: { query: { limit } } });
+      return {
+        runs: unwrap(result),
+        lastEventId: result.response.headers.get("Last-Event-ID"),
+      };
+    },
+    // The stream keeps it current; a refetch only on reset or reconnection.
+    staleTime: Infinity,
+  });
+}
+
+/** The archive and the comparison's selectors (client note 1): pages of runs, newest first. */
+export function useRunsQuery(filters: RunFilters) {
+  return useInfiniteQuery({
+    queryKey: keys.runs(filters),
+    queryFn: async ({ pageParam }) =>
+      // JSON: the CSV form of this endpoint is for downloads.
+      unwrap(
+        await api.GET("/runs", {
+          params: { query: { ...filters, cursor: pageParam ?? undefined } },
+        }),
+      ) as Schemas["RunPageDto"],
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.nextCursor,
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** One run's full detail, fetched on demand (client note 5). */
+export function useRunQuery(id: string, live: boolean) {
+  return useQuery({
+    queryKey: keys.run(id),
+    queryFn: async () =>
+      unwrap(await api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
+    refetchInterval: live ? 2000 : false,
+  });
+}
+
+export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean) {
+  return useInfiniteQuery({
+    queryKey: keys.items(id, filters),
+    queryFn: async ({ pageParam }) =>
+      unwrap(
+        await api.GET("/runs/{run_id}/items", {
+          params: { path: { run_id: id }, query: { ...filters, cursor: pageParam ?? undefined } },
+        }),
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.nextCursor,
+    placeholderData: keepPreviousData,
+    refetchInterval: live ? 2000 : false,
+  });
+}
+
+export function useRunLogsQuery(id: string, level: string) {
+  return useInfiniteQuery({
+    queryKey: keys.logs(id, level),
+    queryFn: async ({ pageParam }) =>
+      unwrap(
+        await api.GET("/runs/{run_id}/logs", {
+          params: {
+            path: { run_id: id },
+            query: { level: level || undefined, cursor: pageParam ?? undefined, limit: 100 },
+          },
+        }),
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.nextCursor,
+  });
+}
+
+/** Cancel or retry a run; the board and the run's detail follow. */
+export function useRunAction() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ id, action }: { id: string; action: "cancel" | "retry" }) => {
+      const params = { params: { path: { run_id: id } } };
+      return action === "cancel"
+        ? unwrap(await api.POST("/runs/{run_id}/cancel", params))
+        : unwrap(await api.POST("/runs/{run_id}/retry", { ...params, body: {} }));
+    },
+    onSuccess: (detail) => {
+      client.setQueryData(keys.run(detail.run.id), detail);
+      void client.invalidateQueries({ queryKey: ["runs", "list"] });
+    },
+  });
+}

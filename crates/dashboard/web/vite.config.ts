@@ -1,0 +1,27 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
+
+// The API routes `npm run dev` forwards to a running server (`cargo run -p evalboard-server`).
+const api = ["/runs", "/datasets", "/providers", "/browser-harness", "/healthz", "/readyz", "/openapi.json"];
+const server = process.env.EVALBOARD_URL ?? "http://127.0.0.1:8080";
+
+export default defineConfig({
+  // Served by evalboard under /ui/ (docs/dashboard.md).
+  base: "/ui/",
+  plugins: [react()],
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    assetsDir: "assets",
+    // No source maps in the binary; deterministic output, so `cargo xtask web --check` can
+    // compare a fresh build with the committed one.
+    sourcemap: false,
+  },
+  server: {
+    proxy: Object.fromEntries(api.map((path) => [path, { target: server, changeOrigin: false }])),
+  },
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.{ts,tsx}"],
+  },
+});

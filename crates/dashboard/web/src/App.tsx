@@ -1,12 +1,19 @@
 import { Link, Route, Switch } from "wouter";
 
 import { ArchivePage } from "./pages/Archive";
+import { ComparePage } from "./pages/Compare";
+import { DatasetsPage } from "./pages/Datasets";
+import { HarnessPage } from "./pages/Harness";
 import { BoardPage } from "./pages/Board";
+import { NewRunPage } from "./pages/NewRun";
 import { RunPage } from "./pages/Run";
 
 const NAV = [
   { href: "/", label: "Active board" },
+  { href: "/runs/new", label: "New run" },
   { href: "/runs", label: "Archive" },
+  { href: "/datasets", label: "Datasets" },
+  { href: "/browser-harness", label: "Browser Harness" },
 ];
 
 export function App() {
@@ -32,6 +39,10 @@ export function App() {
         <Switch>
           <Route path="/" component={BoardPage} />
           <Route path="/runs" component={ArchivePage} />
+          <Route path="/runs/new" component={NewRunPage} />
+          <Route path="/compare" component={ComparePage} />
+          <Route path="/datasets" component={DatasetsPage} />
+          <Route path="/browser-harness" component={HarnessPage} />
           <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
           <Route>
             <h1>Not found</h1>

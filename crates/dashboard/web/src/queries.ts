@@ -121,3 +121,34 @@ export function useRunAction() {
     },
   });
 }
+
+export function useProvidersQuery() {
+  return useQuery({
+    queryKey: ["providers"],
+    queryFn: async () => unwrap(await api.GET("/providers")),
+    staleTime: 60_000,
+  });
+}
+
+export function useDatasetsQuery() {
+  return useQuery({
+    queryKey: ["datasets"],
+    queryFn: async () => unwrap(await api.GET("/datasets")),
+  });
+}
+
+/** Runs compared against the first; flipped items a page at a time. */
+export function useComparisonQuery(runIds: string[]) {
+  return useInfiniteQuery({
+    queryKey: ["runs", "compare", runIds],
+    queryFn: async ({ pageParam }) =>
+      unwrap(
+        await api.GET("/runs/compare", {
+          params: { query: { runIds: runIds.join(","), cursor: pageParam ?? undefined, limit: 50 } },
+        }),
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.flipped.nextCursor,
+    enabled: runIds.length >= 2,
+  });
+}

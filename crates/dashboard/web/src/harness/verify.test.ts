@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+
+import { base64Bytes, pae, verifyEnvelope } from "./verify";
+
+describe("pack signatures", () => {
+  it("encodes the PAE as DSSE specifies", () => {
+    const bytes = pae("application/vnd.evalboard.harness-pack.v1+json", new TextEncoder().encode("{}"));
+    expect(new TextDecoder().decode(bytes)).toBe("DSSEv1 46 application/vnd.evalboard.harness-pack.v1+json 2 {}");
+  });
+
+  it("verifies a signature by a published key, and refuses a tampered payload or a stranger", async () => {
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const keyId = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", raw)), (b) =>
+      b.toString(16).padStart(2, "0"),
+    ).join("");
+    const payload = new TextEncoder().encode('{"packId":"p"}');
+    const type = "application/vnd.evalboard.harness-pack.v1+json";
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, pae(type, payload)));
+    const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+    const keys = [{ keyId, status: "active", publicKey: b64(raw) }];
+    const envelope = { payloadType: type, payload: b64(payload), signatures: [{ keyid: keyId, sig: b64(sig) }] };
+    expect(await verifyEnvelope(envelope, keys)).toEqual({ ok: true, keyId, status: "active" });
+
+    const tampered = { ...envelope, payload: b64(new TextEncoder().encode('{"packId":"q"}')) };
+    expect((await verifyEnvelope(tampered, keys)).ok).toBe(false);
+    const stranger = { ...envelope, signatures: [{ keyid: "ab".repeat(32), sig: b64(sig) }] };
+    expect(await verifyEnvelope(stranger, keys)).toEqual({
+      ok: false,
+      reason: "signed by abababababab…, not a key this server trusts",
+    });
+    expect(base64Bytes(b64(raw))).toEqual(raw);
+  });
+});

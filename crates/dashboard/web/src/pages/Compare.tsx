@@ -1,0 +1,229 @@
+// Runs of one dataset compared item by item against the first (the baseline): accuracy with
+// Wilson intervals, paired differences with Newcombe intervals and exact McNemar p-values,
+// per category, and the items whose verdict differs (docs/analysis.md).
+import { Link, useSearch } from "wouter";
+
+import type { Schemas } from "../api/client";
+import { ErrorNote, percent } from "../components/common";
+import { useComparisonQuery } from "../queries";
+
+type Breakdown = Schemas["BreakdownDto"];
+type Interval = Schemas["IntervalDto"];
+
+export function ComparePage() {
+  const search = new URLSearchParams(useSearch());
+  const runIds = (search.get("runIds") ?? "").split(",").filter(Boolean);
+  const comparison = useComparisonQuery(runIds);
+  const first = comparison.data?.pages[0];
+  if (runIds.length < 2) {
+    return (
+      <section>
+        <h1>Compare</h1>
+        <p>
+          Pick two to eight runs of one dataset in the <Link href="/runs">archive</Link>.
+        </p>
+      </section>
+    );
+  }
+  const names = first?.runs.map((r, i) => `${r.run.modelName} (${i === 0 ? "baseline" : `#${i + 1}`})`) ?? [];
+  const flipped = comparison.data?.pages.flatMap((page) => page.flipped.items) ?? [];
+  return (
+    <section aria-labelledby="compare-title">
+      <h1 id="compare-title">Compare</h1>
+      <ErrorNote error={comparison.error} />
+      {first && (
+        <>
+          <p className="meta">
+            {first.compared} items compared · dataset {first.runs[0]?.dataset.name}
+          </p>
+          {first.warnings.map((warning) => (
+            <p key={warning} className="warning" role="note">
+              {warning}
+            </p>
+          ))}
+          <table className="table">
+            <caption>Runs over the compared items</caption>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Accuracy (95 % CI)</th>
+                <th scope="col" className="num">Correct</th>
+                <th scope="col" className="num">Unparsed</th>
+                <th scope="col" className="num">Faulted</th>
+                <th scope="col" className="num">Left out</th>
+                <th scope="col" className="num">Cost</th>
+                <th scope="col">Differs from baseline in</th>
+              </tr>
+            </thead>
+            <tbody>
+              {first.runs.map((compared, i) => {
+                const figures = first.overall.runs[i];
+                return (
+                  <tr key={compared.run.id}>
+                    <th scope="row">
+                      <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
+                      <div className="muted small">
+                        {compared.run.providerName} · {compared.judge}
+                      </div>
+                    </th>
+                    <td>
+                      {figures && <IntervalBar value={figures.accuracy} interval={figures.accuracyInterval} />}
+                    </td>
+                    <td className="num">{figures?.correct}</td>
+                    <td className="num">{figures?.unparsed}</td>
+                    <td className="num">{figures?.faulted}</td>
+                    <td className="num">{compared.leftOut}</td>
+                    <td className="num">{compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}</td>
+                    <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
+          <table className="table">
+            <caption>Per category: accuracy, and the difference from the baseline</caption>
+            <thead>
+              <tr>
+                <th scope="col">Category</th>
+                {names.map((name) => (
+                  <th key={name} scope="col" className="num">
+                    {name}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {first.categories.map((category) => (
+                <tr key={category.category}>
+                  <th scope="row">{category.category}</th>
+                  {category.runs.map((figures, i) => {
+                    const paired = i === 0 ? undefined : category.comparisons[i - 1];
+                    return (
+                      <td key={i} className="num">
+                        {percent(figures.accuracy)}
+                        {paired && paired.accuracyDifference !== null && (
+                          <span className={delta(paired.accuracyDifference)}>
+                            {" "}
+                            ({signed(paired.accuracyDifference)}
+                            {paired.mcnemarPValue !== null && `, p ${paired.mcnemarPValue.toFixed(3)}`})
+                          </span>
+                        )}
+                      </td>
+                    );
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h2>Flipped items ({first.flipped.total})</h2>
+          <table className="table">
+            <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
+            <thead>
+              <tr>
+                <th scope="col">Item</th>
+                <th scope="col">Category</th>
+                {names.map((name) => (
+                  <th key={name} scope="col">
+                    {name}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {flipped.map((item) => (
+                <tr key={item.datasetItemId}>
+                  <th scope="row">
+                    <code>{item.datasetItemId}</code>
+                  </th>
+                  <td>{item.category}</td>
+                  {item.outcomes.map((outcome) => (
+                    <td key={outcome.runId} className={outcome.correct ? "good" : "bad"}>
+                      <span aria-hidden="true">{outcome.correct ? "✓" : "✗"}</span>{" "}
+                      <span className="visually-hidden">{outcome.correct ? "right" : "wrong"}:</span>
+                      answered {outcome.extractedAnswer ?? "nothing"}{" "}
+                      <Link href={`/runs/${outcome.runId}?item=${outcome.sequence}`} className="small">
+                        #{outcome.sequence}
+                      </Link>
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {comparison.hasNextPage && (
+            <button type="button" onClick={() => void comparison.fetchNextPage()} disabled={comparison.isFetchingNextPage}>
+              Load more flipped items
+            </button>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function Paired({ breakdown, names, caption }: { breakdown: Breakdown; names: string[]; caption: string }) {
+  return (
+    <table className="table">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Run</th>
+          <th scope="col">Difference (95 % CI)</th>
+          <th scope="col" className="num">Right only in baseline (b)</th>
+          <th scope="col" className="num">Right only here (c)</th>
+          <th scope="col" className="num">McNemar p</th>
+          <th scope="col" className="num">Agreement</th>
+        </tr>
+      </thead>
+      <tbody>
+        {breakdown.comparisons.map((paired, i) => (
+          <tr key={paired.runId}>
+            <th scope="row">{names[i + 1]}</th>
+            <td className={paired.accuracyDifference === null ? "" : delta(paired.accuracyDifference)}>
+              {paired.accuracyDifference === null ? "–" : signed(paired.accuracyDifference)}
+              {paired.differenceInterval && ` [${signed(paired.differenceInterval.low)}, ${signed(paired.differenceInterval.high)}]`}
+            </td>
+            <td className="num">{paired.baselineOnly}</td>
+            <td className="num">{paired.otherOnly}</td>
+            <td className="num">{paired.mcnemarPValue === null ? "–" : paired.mcnemarPValue.toFixed(4)}</td>
+            <td className="num">{percent(paired.agreement)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** An accuracy with its interval drawn on a 0–100 % scale. */
+function IntervalBar({ value, interval }: { value: number | null; interval: Interval | null }) {
+  if (value === null) {
+    return <span>–</span>;
+  }
+  return (
+    <span className="interval">
+      <span className="scale" aria-hidden="true">
+        {interval && (
+          <span className="ci" style={{ left: `${100 * interval.low}%`, width: `${100 * (interval.high - interval.low)}%` }} />
+        )}
+        <span className="point" style={{ left: `${100 * value}%` }} />
+      </span>{" "}
+      {percent(value)}
+      {interval && (
+        <span className="muted">
+          {" "}
+          [{percent(interval.low)}, {percent(interval.high)}]
+        </span>
+      )}
+    </span>
+  );
+}
+
+function signed(value: number): string {
+  const points = (100 * value).toFixed(1);
+  return `${value > 0 ? "+" : ""}${points} pt`;
+}
+
+function delta(value: number): string {
+  return value > 0 ? "good" : value < 0 ? "bad" : "";
+}

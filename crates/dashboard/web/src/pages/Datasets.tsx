@@ -1,0 +1,125 @@
+// Datasets: every name with its newest version, item counts and categories; upload a file
+// (MMLU-Pro JSON Lines or CSV, gzipped or not) and see every problem the server lists.
+import { useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+
+import type { Schemas } from "../api/client";
+import { ErrorNote, Time } from "../components/common";
+import { useDatasetsQuery } from "../queries";
+import { upload } from "../upload";
+
+type Imported = Schemas["DatasetImportResponse"];
+
+export function DatasetsPage() {
+  const datasets = useDatasetsQuery();
+  const client = useQueryClient();
+  const [progress, setProgress] = useState<number | null>(null);
+  const [result, setResult] = useState<Imported | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const file = form.get("file");
+    const name = String(form.get("name") ?? "").trim();
+    if (!(file instanceof File) || file.size === 0) {
+      setError(new Error("choose a file to upload"));
+      return;
+    }
+    const plain = file.name.replace(/\.gz$/i, "");
+    const format = /\.csv$/i.test(plain) ? "csv" : "jsonl";
+    setError(null);
+    setResult(null);
+    setProgress(0);
+    try {
+      const answer = await upload<Imported>(
+        `/datasets?${new URLSearchParams({ name: name || plain.replace(/\.(jsonl|csv)$/i, ""), format })}`,
+        file,
+        "application/octet-stream",
+        setProgress,
+      );
+      setResult(answer.data);
+      void client.invalidateQueries({ queryKey: ["datasets"] });
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setProgress(null);
+    }
+  };
+
+  return (
+    <section aria-labelledby="datasets-title">
+      <h1 id="datasets-title">Datasets</h1>
+      <ErrorNote error={datasets.error} />
+      <table className="table">
+        <caption className="visually-hidden">Datasets, newest version of each</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col" className="num">Version</th>
+            <th scope="col" className="num">Items</th>
+            <th scope="col">Categories</th>
+            <th scope="col">Digest</th>
+            <th scope="col">Imported</th>
+          </tr>
+        </thead>
+        <tbody>
+          {datasets.data?.map((d) => (
+            <tr key={d.name}>
+              <th scope="row">{d.name}</th>
+              <td className="num">{d.version}</td>
+              <td className="num">{d.itemCount}</td>
+              <td className="small">{d.categories.map((c) => `${c.name} (${c.itemCount})`).join(", ")}</td>
+              <td>
+                <code title={d.digest}>{d.digest.slice(0, 19)}…</code>
+              </td>
+              <td>
+                <Time at={d.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="form" onSubmit={(e) => void submit(e)}>
+        <fieldset>
+          <legend>Upload a dataset</legend>
+          <div className="form-field">
+            <label htmlFor="dataset-file">File (JSON Lines or CSV, optionally .gz)</label>
+            <input id="dataset-file" name="file" type="file" accept=".jsonl,.csv,.gz,.ndjson" />
+          </div>
+          <div className="form-field">
+            <label htmlFor="dataset-name">Name (default: the file's)</label>
+            <input id="dataset-name" name="name" />
+          </div>
+          <div className="form-field">
+            <button type="submit" className="primary" disabled={progress !== null}>
+              Upload
+            </button>
+          </div>
+        </fieldset>
+        {progress !== null && (
+          <progress max={1} value={progress} aria-label="Upload progress">
+            {Math.round(progress * 100)} %
+          </progress>
+        )}
+      </form>
+      <ErrorNote error={error} />
+      {result && (
+        <div className="success" role="status">
+          {result.created
+            ? `Stored ${result.dataset.name} version ${result.dataset.version} (${result.dataset.itemCount} items).`
+            : `${result.dataset.name} version ${result.dataset.version} already has exactly these items: nothing stored.`}
+          {result.warnings.length > 0 && (
+            <ul>
+              {result.warnings.map((w, i) => (
+                <li key={i}>
+                  line {w.line}: {w.detail}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

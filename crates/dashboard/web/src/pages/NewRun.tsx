@@ -1,0 +1,297 @@
+// A new run: provider, model and dataset from the server's lists, the item selection and the
+// settings; a 422 shows each problem next to its field. One Idempotency-Key per form, so that a
+// double click (or a retried request) makes one run.
+import { type FormEvent, type ReactNode, useMemo, useState } from "react";
+import { useLocation } from "wouter";
+
+import { ApiError, type Schemas, api, unwrap } from "../api/client";
+import { ErrorNote } from "../components/common";
+import { useDatasetsQuery, useProvidersQuery } from "../queries";
+
+type Settings = Schemas["RunSettingsDto"];
+
+function newKey(): string {
+  return crypto.randomUUID();
+}
+
+export function NewRunPage() {
+  const providers = useProvidersQuery();
+  const datasets = useDatasetsQuery();
+  const [, navigate] = useLocation();
+  const [providerName, setProviderName] = useState("");
+  const [datasetName, setDatasetName] = useState("");
+  const [judge, setJudge] = useState("choice");
+  const [key, setKey] = useState(newKey);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  // Until one is picked: the first provider that can be used (its key is there).
+  const provider =
+    providers.data?.find((p) => p.name === providerName) ??
+    providers.data?.find((p) => p.credentials !== "missing") ??
+    providers.data?.[0];
+  const dataset = datasets.data?.find((d) => d.name === datasetName) ?? datasets.data?.[0];
+  const problems = useMemo(() => {
+    const byField = new Map<string, string[]>();
+    if (error instanceof ApiError) {
+      for (const p of error.problems) {
+        const field = p.field ?? "";
+        byField.set(field, [...(byField.get(field) ?? []), p.detail]);
+      }
+    }
+    return byField;
+  }, [error]);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const text = (name: string) => {
+      const value = String(form.get(name) ?? "").trim();
+      return value === "" ? undefined : value;
+    };
+    const number = (name: string) => {
+      const value = text(name);
+      return value === undefined ? undefined : Number(value);
+    };
+    const categories = form.getAll("settings.selection.categories").map(String);
+    const settings: Settings = {
+      concurrency: number("settings.concurrency"),
+      maxAttempts: number("settings.maxAttempts"),
+      shots: number("settings.shots"),
+      selection: {
+        categories: categories.length > 0 ? categories : undefined,
+        sampleSize: number("settings.selection.sampleSize"),
+        seed: number("settings.selection.seed"),
+      },
+      generation: {
+        temperature: number("settings.generation.temperature"),
+        maxTokens: number("settings.generation.maxTokens"),
+      },
+      judge:
+        judge === "choice"
+          ? { kind: "choice" }
+          : {
+              kind: "llm",
+              providerName: text("settings.judge.providerName") ?? "",
+              modelName: text("settings.judge.modelName") ?? "",
+            },
+      budget: {
+        maxTokens: number("settings.budget.maxTokens"),
+        maxCostUsd: number("settings.budget.maxCostUsd"),
+      },
+      simulated: provider?.simulated
+        ? {
+            accuracy: number("settings.simulated.accuracy"),
+            latencyMs: number("settings.simulated.latencyMs"),
+            faultRate: number("settings.simulated.faultRate"),
+            unparsedRate: number("settings.simulated.unparsedRate"),
+            seed: number("settings.simulated.seed"),
+          }
+        : undefined,
+    };
+    setBusy(true);
+    setError(null);
+    try {
+      const created = unwrap(
+        await api.POST("/runs", {
+          body: {
+            providerName: text("providerName") ?? "",
+            modelName: text("modelName") ?? "",
+            datasetName: text("datasetName") ?? "",
+            settings: prune(settings) as Settings,
+          },
+          params: { header: { "Idempotency-Key": key } },
+        }),
+      );
+      setKey(newKey());
+      navigate(`/runs/${created.run.id}`);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (name: string, label: string, input: ReactNode, hint?: string) => (
+    <Labelled name={name} label={label} problems={problems} hint={hint}>
+      {input}
+    </Labelled>
+  );
+  const unmatched = [...problems.keys()].filter((f) => !FIELDS.some((known) => f.startsWith(known)));
+
+  return (
+    <section aria-labelledby="new-title">
+      <h1 id="new-title">New run</h1>
+      <ErrorNote error={providers.error ?? datasets.error} />
+      <form className="form" onSubmit={(e) => void submit(e)} noValidate>
+        <fieldset>
+          <legend>What to evaluate</legend>
+          {field(
+            "providerName",
+            "Provider",
+            <select id="providerName" name="providerName" value={provider?.name ?? ""} onChange={(e) => setProviderName(e.target.value)}>
+              {providers.data?.map((p) => (
+                <option key={p.name} value={p.name}>
+                  {p.name}
+                  {p.credentials === "missing" ? " (no API key)" : ""}
+                </option>
+              ))}
+            </select>,
+          )}
+          {field(
+            "modelName",
+            "Model",
+            <select id="modelName" name="modelName" key={provider?.name}>
+              {provider?.models.map((m) => (
+                <option key={m} value={m}>
+                  {m}
+                </option>
+              ))}
+            </select>,
+          )}
+          {field(
+            "datasetName",
+            "Dataset",
+            <select id="datasetName" name="datasetName" value={dataset?.name ?? ""} onChange={(e) => setDatasetName(e.target.value)}>
+              {datasets.data?.map((d) => (
+                <option key={d.name} value={d.name}>
+                  {d.name} (v{d.version}, {d.itemCount} items)
+                </option>
+              ))}
+            </select>,
+          )}
+        </fieldset>
+        <fieldset>
+          <legend>Items</legend>
+          <div className="form-field wide" role="group" aria-labelledby="categories-label">
+            <span id="categories-label">Categories (none: all)</span>
+            <div className="checks">
+              {dataset?.categories.map((c) => (
+                <label key={c.name} className="check">
+                  <input type="checkbox" name="settings.selection.categories" value={c.name} /> {c.name}{" "}
+                  <span className="muted">({c.itemCount})</span>
+                </label>
+              ))}
+            </div>
+            {problems.get("settings.selection.categories")?.map((detail) => (
+              <small key={detail} className="problem" role="alert">
+                {detail}
+              </small>
+            ))}
+          </div>
+          {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "the first N, or a seeded sample")}
+          {field("settings.selection.seed", "Sample seed", <input id="settings.selection.seed" name="settings.selection.seed" type="number" min={0} />)}
+        </fieldset>
+        <fieldset>
+          <legend>Settings</legend>
+          {field("settings.concurrency", "Concurrency", <input id="settings.concurrency" name="settings.concurrency" type="number" min={1} max={256} placeholder="server default" />)}
+          {field("settings.maxAttempts", "Max attempts", <input id="settings.maxAttempts" name="settings.maxAttempts" type="number" min={1} max={10} placeholder="provider default" />)}
+          {field("settings.shots", "Worked examples", <input id="settings.shots" name="settings.shots" type="number" min={0} max={5} placeholder="0" />)}
+          {field("settings.generation.temperature", "Temperature", <input id="settings.generation.temperature" name="settings.generation.temperature" type="number" step="0.1" min={0} max={2} />)}
+          {field("settings.generation.maxTokens", "Max tokens", <input id="settings.generation.maxTokens" name="settings.generation.maxTokens" type="number" min={1} />)}
+          {field("settings.budget.maxTokens", "Budget: tokens", <input id="settings.budget.maxTokens" name="settings.budget.maxTokens" type="number" min={1} />)}
+          {field("settings.budget.maxCostUsd", "Budget: US dollars", <input id="settings.budget.maxCostUsd" name="settings.budget.maxCostUsd" type="number" step="0.01" min={0} />)}
+        </fieldset>
+        <fieldset>
+          <legend>Judge</legend>
+          {field(
+            "settings.judge",
+            "Judge",
+            <select id="settings.judge" value={judge} onChange={(e) => setJudge(e.target.value)}>
+              <option value="choice">Extract the letter (MMLU-Pro rules)</option>
+              <option value="llm">An LLM judge</option>
+            </select>,
+          )}
+          {judge === "llm" && (
+            <>
+              {field("settings.judge.providerName", "Judge provider", <input id="settings.judge.providerName" name="settings.judge.providerName" />)}
+              {field("settings.judge.modelName", "Judge model", <input id="settings.judge.modelName" name="settings.judge.modelName" />)}
+            </>
+          )}
+        </fieldset>
+        {provider?.simulated && (
+          <fieldset>
+            <legend>Simulated provider</legend>
+            {field("settings.simulated.accuracy", "Accuracy", <input id="settings.simulated.accuracy" name="settings.simulated.accuracy" type="number" step="0.05" min={0} max={1} placeholder="0.7" />)}
+            {field("settings.simulated.latencyMs", "Latency (ms)", <input id="settings.simulated.latencyMs" name="settings.simulated.latencyMs" type="number" min={0} placeholder="0" />)}
+            {field("settings.simulated.faultRate", "Fault rate", <input id="settings.simulated.faultRate" name="settings.simulated.faultRate" type="number" step="0.05" min={0} max={1} placeholder="0" />)}
+            {field("settings.simulated.unparsedRate", "Unparsed rate", <input id="settings.simulated.unparsedRate" name="settings.simulated.unparsedRate" type="number" step="0.05" min={0} max={1} placeholder="0" />)}
+            {field("settings.simulated.seed", "Seed", <input id="settings.simulated.seed" name="settings.simulated.seed" type="number" min={0} placeholder="0" />)}
+          </fieldset>
+        )}
+        {error !== null && (
+          <div className="error" role="alert">
+            <strong>{error instanceof ApiError ? `${error.title} (${error.status})` : "Request failed"}</strong>
+            <p>{error instanceof Error ? error.message : String(error)}</p>
+            {unmatched.length > 0 && (
+              <ul>
+                {unmatched.map((f) => (
+                  <li key={f}>
+                    <code>{f}</code> {problems.get(f)?.join("; ")}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? "Creating…" : "Create run"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** The fields this form has, by their API path: problems on them are shown beside them. */
+const FIELDS = [
+  "providerName",
+  "modelName",
+  "datasetName",
+  "settings.selection",
+  "settings.concurrency",
+  "settings.maxAttempts",
+  "settings.shots",
+  "settings.generation",
+  "settings.budget",
+  "settings.judge",
+  "settings.simulated",
+];
+
+function Labelled({
+  name,
+  label,
+  problems,
+  hint,
+  children,
+}: {
+  name: string;
+  label: string;
+  problems: Map<string, string[]>;
+  hint?: string;
+  children: ReactNode;
+}) {
+  const mine = [...problems.entries()].filter(([field]) => field === name || field.startsWith(`${name}.`));
+  return (
+    <div className={mine.length > 0 ? "form-field invalid" : "form-field"}>
+      <label htmlFor={name}>{label}</label>
+      {children}
+      {hint && <small className="muted">{hint}</small>}
+      {mine.map(([field, details]) => (
+        <small key={field} className="problem" role="alert">
+          {details.join("; ")}
+        </small>
+      ))}
+    </div>
+  );
+}
+
+/** Drops empty values, so that the server's defaults apply to what the form leaves blank. */
+function prune(value: unknown): unknown {
+  if (Array.isArray(value) || value === null || typeof value !== "object") {
+    return value;
+  }
+  const entries = Object.entries(value)
+    .map(([k, v]) => [k, prune(v)] as const)
+    .filter(([, v]) => v !== undefined && !(typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0));
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
+}

@@ -5,6 +5,7 @@
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable, and the
 //!   dashboard's unit tests.
+//! - `e2e` drives the dashboard in Chromium against the real server (see `e2e.rs`).
 //! - `web [--check]` builds the dashboard (`crates/dashboard/web/dist`, embedded in the server),
 //!   or fails if the committed build or its API types are stale.
 //! - `keygen [--out FILE]` runs `evalboard keygen`: writes a new Browser Harness signing key
@@ -27,6 +28,7 @@ use std::{
 mod bench;
 mod bench_export;
 mod bench_harness;
+mod e2e;
 mod web;
 
 use anyhow::{Context, bail};
@@ -46,11 +48,12 @@ fn main() -> anyhow::Result<()> {
         "openapi" => openapi(&rest),
         "test" => test(&rest),
         "web" => web::run(&project_root(), &rest),
+        "e2e" => e2e::run(&project_root()),
         "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | keygen [--out FILE] | bench [...]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e | keygen [--out FILE] | bench [...]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())
@@ -167,7 +170,21 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         bail!("tests failed");
     }
     println!("xtask test: the dashboard's unit tests");
-    web::unit_tests(&project_root())
+    web::unit_tests(&project_root())?;
+    if e2e::chromium().is_some() {
+        println!("xtask test: the dashboard end to end, in Chromium");
+        e2e::run(&project_root())
+    } else if std::env::var(e2e::REQUIRE_E2E_ENV).as_deref() == Ok("1") {
+        bail!(
+            "{}=1 but there is no Chromium (apt-get install chromium)",
+            e2e::REQUIRE_E2E_ENV
+        )
+    } else {
+        println!(
+            "xtask test: skipping the dashboard's end-to-end tests: no Chromium at /usr/bin/chromium (apt-get install chromium)"
+        );
+        Ok(())
+    }
 }
 
 /// `EVALBOARD_TEST_POSTGRES_URL`, else the local server when it answers.

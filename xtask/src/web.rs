@@ -12,7 +12,8 @@ use std::{
 
 use anyhow::{Context, bail};
 
-const WEB: &str = "crates/dashboard/web";
+/// The dashboard's source, from the project root.
+pub(crate) const WEB: &str = "crates/dashboard/web";
 const SCHEMA: &str = "src/api/schema.d.ts";
 
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
@@ -60,7 +61,7 @@ pub(crate) fn unit_tests(root: &Path) -> anyhow::Result<()> {
 }
 
 /// `npm ci` unless the installed packages are the lockfile's.
-fn install(web: &Path) -> anyhow::Result<()> {
+pub(crate) fn install(web: &Path) -> anyhow::Result<()> {
     let lock = std::fs::read(web.join("package-lock.json")).context("reading package-lock.json")?;
     let installed = std::fs::read(web.join("node_modules/.package-lock.json")).ok();
     let current = installed.is_some_and(|installed| same_packages(&lock, &installed));

@@ -1,0 +1,250 @@
+// The dashboard end to end: Debian's Chromium driven by playwright-core against a real
+// evalboard server (`cargo xtask e2e` starts one on a fresh database). Every page is checked
+// with axe-core (no serious or critical violation) and saved as a screenshot.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.BASE_URL ?? "http://127.0.0.1:8080";
+const shots = process.env.SCREENSHOTS ?? "/tmp";
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+const page = await context.newPage();
+const pageErrors = [];
+page.on("pageerror", (error) => pageErrors.push(error.message));
+page.on("dialog", (dialog) => void dialog.accept());
+
+const failures = [];
+async function step(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failures.push(name);
+    console.log(`FAIL ${name}: ${error.message.split("\n")[0]}`);
+    await page.screenshot({ path: join(shots, `failed-${name.replace(/\W+/g, "-")}.png`), fullPage: true });
+  }
+}
+
+/** axe-core on the page as it is: no serious or critical violation; then a screenshot. */
+async function check(name) {
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+  });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  if (violations.length > 0) {
+    throw new Error(`accessibility on ${name}: ${violations.join("; ")}`);
+  }
+}
+
+async function api(path, init) {
+  const response = await fetch(`${base}${path}`, init);
+  return { status: response.status, body: await response.json() };
+}
+
+async function createRun(settings) {
+  const created = await api("/runs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ providerName: "Simulated", datasetName: "evalboard-demo", modelName: "sim-1", settings }),
+  });
+  return created.body.run.id;
+}
+
+async function until(what, predicate, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let liveRun;
+
+await step("the board starts empty", async () => {
+  await page.goto(`${base}/`);
+  await page.getByRole("heading", { name: "Active board" }).waitFor();
+  await page.getByText("No runs yet.").waitFor();
+  await page.getByText("Live").waitFor();
+  await check("board-empty");
+});
+
+await step("a new run refuses a bad field beside it, then starts", async () => {
+  await page.getByRole("link", { name: "New run", exact: true }).click();
+  await page.getByLabel("Concurrency").fill("0");
+  await page.getByRole("button", { name: "Create run" }).click();
+  // Beside its field, not only in the summary.
+  await page
+    .locator(".form-field.invalid")
+    .filter({ hasText: "Concurrency" })
+    .getByText("must be between 1 and 256, got 0")
+    .waitFor();
+  await check("new-run-invalid");
+  await page.getByLabel("Concurrency").fill("2");
+  await page.getByLabel("Latency (ms)").fill("1500");
+  await page.getByRole("button", { name: "Create run" }).dblclick();
+  await page.waitForURL(/\/ui\/runs\/run-/);
+  liveRun = page.url().split("/").pop();
+  const list = await api("/runs?limit=10");
+  if (list.body.runs.length !== 1) throw new Error(`a double click made ${list.body.runs.length} runs`);
+});
+
+await step("the board follows the run without a reload", async () => {
+  await page.getByRole("link", { name: "Active board", exact: true }).click();
+  const card = page.getByRole("article").first();
+  const done = card.getByText(/\d+ \/ 36 done/);
+  const before = await done.textContent();
+  await card.locator(".preview").waitFor();
+  await until("progress", async () => (await done.textContent()) !== before);
+  await until("a streaming preview", async () => ((await card.locator(".preview").textContent()) ?? "").length > 3);
+  await check("board-live");
+});
+
+await step("cancel on the board, then retry", async () => {
+  const card = page.getByRole("article").first();
+  await card.getByRole("button", { name: "Cancel" }).click();
+  await card.getByText("canceled", { exact: true }).first().waitFor();
+  await card.getByRole("button", { name: "Retry faulted" }).click();
+  await until("the retried run to run", async () => {
+    const run = await api(`/runs/${liveRun}`);
+    return run.body.retryCount === 1 && ["pending", "running"].includes(run.body.run.status);
+  });
+  await card.getByText("running", { exact: true }).first().waitFor();
+  await api(`/runs/${liveRun}/cancel`, { method: "POST" });
+});
+
+await step("drill into an item of a finished run", async () => {
+  const id = await createRun({ simulated: { seed: 5 } });
+  await until("the run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
+  await page.goto(`${base}/ui/runs/${id}`);
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  await page.locator("details.item summary").first().click();
+  await page.getByRole("heading", { name: "Response" }).waitFor();
+  await page.getByRole("heading", { name: "Attempts" }).waitFor();
+  await page.getByText("Accuracy (strict)").waitFor();
+  await check("run-detail");
+});
+
+await step("compare two runs from the archive", async () => {
+  const id = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
+  await until("the second run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
+  await page.getByRole("link", { name: "Archive", exact: true }).click();
+  await page.getByRole("checkbox", { name: new RegExp(`Compare run ${id}`) }).check();
+  const others = page.getByRole("checkbox", { name: /Compare run/ });
+  for (let i = 0; i < (await others.count()); i++) {
+    const box = others.nth(i);
+    if (!(await box.isChecked()) && !(await box.getAttribute("aria-label")).includes(liveRun)) {
+      await box.check();
+      break;
+    }
+  }
+  await check("archive");
+  await page.getByRole("button", { name: /Compare/ }).click();
+  await page.getByText("Against the baseline").waitFor();
+  await page.getByRole("heading", { name: /Flipped items/ }).waitFor();
+  await check("compare");
+});
+
+await step("upload a dataset with an error, then a good one", async () => {
+  await page.getByRole("link", { name: "Datasets", exact: true }).click();
+  await page.getByLabel(/^File/).setInputFiles({
+    name: "broken.jsonl",
+    mimeType: "application/octet-stream",
+    buffer: Buffer.from('{"question_id": 1, "question": "?"}\n'),
+  });
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.getByRole("alert").filter({ hasText: "422" }).waitFor();
+  await check("datasets-error");
+  const csv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
+  await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByLabel(/^Name/).fill("e2e-tiny");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.getByText("Stored e2e-tiny version 1 (2 items).").waitFor();
+  await page.getByRole("rowheader", { name: "e2e-tiny" }).waitFor();
+});
+
+await step("build a pack, import its captures, and see a tampered bundle refused", async () => {
+  await page.getByRole("link", { name: "Browser Harness", exact: true }).click();
+  await page.getByLabel("Dataset").selectOption("evalboard-demo");
+  await page.getByLabel("Target (the model played to)").fill("e2e-web");
+  await page.getByLabel("Sample size (all when empty)").fill("4");
+  await page.getByRole("button", { name: "Build and sign" }).click();
+  await page.getByText("verified in this browser").waitFor();
+  const download = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: /^Download/ }).click()]);
+  const envelope = JSON.parse(readFileSync(await download[0].path(), "utf8"));
+  const payload = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8"));
+  const now = Date.now();
+  const bundle = {
+    envelope,
+    harness: { name: "e2e", version: "1", userAgent: "playwright" },
+    captures: payload.items.map((item) => ({
+      sequence: item.sequence,
+      promptSha256: createHash("sha256").update(item.promptText).digest("hex"),
+      responseText: "Thinking it over. The answer is (A).",
+      startedAt: new Date(now - 5000).toISOString(),
+      finishedAt: new Date(now - 1000).toISOString(),
+    })),
+  };
+  const upload = (name, json) =>
+    page.getByLabel("Bundle (JSON)").setInputFiles({
+      name,
+      mimeType: "application/json",
+      buffer: Buffer.from(JSON.stringify(json)),
+    });
+  await upload("bundle.json", bundle);
+  await page.getByText("Its pack:").waitFor();
+  await page.getByText("verified in this browser").last().waitFor();
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByText(/Imported as/).waitFor();
+  await check("browser-harness");
+
+  // Captures that do not match the pack: each problem with its JSON Pointer.
+  const tampered = structuredClone(bundle);
+  tampered.captures[0].promptSha256 = "0".repeat(64);
+  tampered.captures[1].responseTxt = "typo";
+  await upload("tampered.json", tampered);
+  await page.getByText("verified in this browser").last().waitFor();
+  await page.getByRole("button", { name: "Import" }).click();
+  let problems = page.getByRole("alert").filter({ hasText: "422" });
+  for (const pointer of ["/captures/0/promptSha256", "/captures/1/responseTxt"]) {
+    await problems.getByText(pointer, { exact: true }).waitFor();
+  }
+  // A forged signature: this browser says so before anything is sent, and so does the server.
+  const forged = structuredClone(bundle);
+  forged.envelope.signatures[0].sig = Buffer.alloc(64).toString("base64");
+  await upload("forged.json", forged);
+  await page.getByText(/Does not verify/).waitFor();
+  await page.getByRole("button", { name: "Import" }).click();
+  problems = page.getByRole("alert").filter({ hasText: "422" });
+  await problems.getByText("/envelope/signatures/0/sig", { exact: true }).waitFor();
+  await page.screenshot({ path: join(shots, "browser-harness-refused.png"), fullPage: true });
+});
+
+await step("an unknown page says so", async () => {
+  await page.goto(`${base}/ui/nowhere`);
+  await page.getByRole("heading", { name: "Not found" }).waitFor();
+});
+
+await browser.close();
+if (pageErrors.length > 0) {
+  failures.push("page errors");
+  console.log(`FAIL uncaught errors in the page: ${pageErrors.join("; ")}`);
+}
+if (failures.length > 0) {
+  console.log(`${failures.length} end-to-end check(s) failed`);
+  process.exit(1);
+}
+console.log("all end-to-end checks passed");

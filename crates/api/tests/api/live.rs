@@ -160,6 +160,15 @@ struct Client {
     ids: Vec<u64>,
     last_id: u64,
     events: Option<Events>,
+    /// What it was hydrated with and every event it received, in order: the recording the
+    /// dashboard's fold is tested with (`record_for_the_dashboard`).
+    recording: Recording,
+}
+
+#[derive(Default, serde::Serialize)]
+struct Recording {
+    initial: Value,
+    events: Vec<Value>,
 }
 
 impl Client {
@@ -170,6 +179,10 @@ impl Client {
             ids: Vec::new(),
             last_id: position,
             events: None,
+            recording: Recording {
+                initial: snapshots.clone(),
+                events: Vec::new(),
+            },
         };
         client.replace_board(&snapshots);
         client.connect(server).await;
@@ -231,6 +244,9 @@ impl Client {
     /// into the run's snapshot.
     fn apply(&mut self, event: &eventsource_stream::Event) {
         let data: Value = serde_json::from_str(&event.data).unwrap();
+        self.recording
+            .events
+            .push(json!({"event": event.event, "id": event.id, "data": data}));
         let id: u64 = event.id.parse().expect("every event has an id");
         let preview = event.event == "run_item" && data["item"].get("activity").is_some();
         if event.event == "reset" {
@@ -389,6 +405,7 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
     }
     watcher.assert_matches(&board, "watcher");
     visitor.assert_matches(&board, "visitor");
+    record_for_the_dashboard(&visitor, &board);
 
     // Every stored event reached the watcher exactly once, in order, and the visitor got every
     // one after it first hydrated, its disconnection notwithstanding.
@@ -407,6 +424,22 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
         .collect();
     assert_eq!(visitor.ids, expected);
     server.stop().await;
+}
+
+/// With `EVALBOARD_RECORD_STREAM=FILE`, writes what a client joining mid-run saw (its
+/// hydration, every event across its disconnection and resumption, through faults, a cancel and
+/// retries) and the board it ended equal to: the dashboard's fold is tested against it
+/// (`crates/dashboard/web/src/live/stream.test.ts`; docs/dashboard.md says how to record anew).
+fn record_for_the_dashboard(client: &Client, board: &Value) {
+    let Some(path) = std::env::var_os("EVALBOARD_RECORD_STREAM") else {
+        return;
+    };
+    let recording = json!({
+        "initial": client.recording.initial,
+        "events": client.recording.events,
+        "final": board,
+    });
+    std::fs::write(path, serde_json::to_string(&recording).unwrap() + "\n").unwrap();
 }
 
 async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDatabase) {
@@ -553,6 +586,7 @@ async fn a_client_that_stops_reading_is_dropped_and_can_resume(db: TestDatabase)
         ids: Vec::new(),
         last_id: position,
         events: None,
+        recording: Recording::default(),
     };
     resumed.replace_board(&json!([]));
     resumed.connect(&server).await;

@@ -850,6 +850,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
             &ItemQuery {
                 states: vec![],
                 categories: vec![],
+                sequences: Vec::new(),
                 group_by: ItemGrouping::None,
                 after: None,
                 limit: 10,

@@ -206,6 +206,26 @@ async fn a_finished_run_is_judged_again_keeping_its_history(db: TestDatabase) {
         + run["progress"]["incorrect"].as_u64().unwrap();
     assert_eq!(judged, 12);
 
+    // Items by sequence (what the dashboard opens from a link).
+    let two = app
+        .get(&format!("/runs/{run_id}/items?sequence=5,2&groupBy=none"))
+        .await
+        .ok(200);
+    let sequences: Vec<u64> = two["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, [2, 5]);
+    for bad in ["0", "x", "1,,2"] {
+        let problem = app
+            .get(&format!("/runs/{run_id}/items?sequence={bad}"))
+            .await
+            .problem(400);
+        assert_eq!(problem["errors"][0]["field"], "sequence", "{bad}");
+    }
+
     let uri = format!("/runs/{run_id}/rejudge");
     app.post_json(&uri, &json!({})).await.problem(400);
     app.post_json(&uri, &json!({"judge": {"kind": "nope"}}))

@@ -155,7 +155,14 @@ await step("compare two runs from the archive", async () => {
   await page.getByRole("button", { name: /Compare/ }).click();
   await page.getByText("Against the baseline").waitFor();
   await page.getByRole("heading", { name: /Flipped items/ }).waitFor();
+  // A flipped item opens to both answers side by side, and links to each run's item.
+  await page.locator("button[aria-expanded]").first().click();
+  await until("both answers", async () => (await page.locator(".side-by-side pre").count()) === 2);
   await check("compare");
+  const link = page.getByRole("link", { name: /^#\d+$/ }).first();
+  const sequence = (await link.textContent()).slice(1);
+  await link.click();
+  await page.getByRole("heading", { name: `Item ${sequence}` }).waitFor();
 });
 
 await step("upload a dataset with an error, then a good one", async () => {

@@ -152,3 +152,17 @@ export function useComparisonQuery(runIds: string[]) {
     enabled: runIds.length >= 2,
   });
 }
+
+/** Some items of a run, by sequence. */
+export function useItemsQuery(id: string, sequences: number[]) {
+  return useQuery({
+    queryKey: ["runs", "items-by-sequence", id, sequences],
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/runs/{run_id}/items", {
+          params: { path: { run_id: id }, query: { sequence: sequences.join(","), groupBy: "none", limit: 200 } },
+        }),
+      ).items,
+    enabled: sequences.length > 0,
+  });
+}

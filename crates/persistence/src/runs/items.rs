@@ -43,6 +43,8 @@ pub struct ItemQuery {
     pub states: Vec<ItemState>,
     /// Only these categories (all when empty).
     pub categories: Vec<String>,
+    /// Only these items, by sequence (all when empty).
+    pub sequences: Vec<u32>,
     /// The grouping, which also orders the items (group key, then sequence).
     pub group_by: ItemGrouping,
     /// Start after this item.
@@ -230,6 +232,7 @@ impl Database {
         let query = ItemQuery {
             states: Vec::new(),
             categories: Vec::new(),
+            sequences: Vec::new(),
             group_by: ItemGrouping::None,
             after: after.map(|sequence| ItemCursor {
                 group: String::new(),
@@ -249,6 +252,7 @@ impl Database {
         self.read(|conn| {
             load_row(conn, run_id, false)?; // 404 for an unknown run
             let states: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
+            let sequences: Vec<i32> = query.sequences.iter().map(|&s| s as i32).collect();
             macro_rules! joined {
                 () => {
                     run_items::table
@@ -268,6 +272,9 @@ impl Database {
                     }
                     if !query.categories.is_empty() {
                         q = q.filter(dataset_items::category.eq_any(query.categories.clone()));
+                    }
+                    if !sequences.is_empty() {
+                        q = q.filter(run_items::sequence.eq_any(sequences.clone()));
                     }
                     q
                 }};

@@ -28,6 +28,7 @@ fn all_items(
         &ItemQuery {
             states: vec![],
             categories: vec![],
+            sequences: Vec::new(),
             group_by: ItemGrouping::None,
             after: None,
             limit: 10_000,

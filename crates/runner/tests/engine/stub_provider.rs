@@ -274,6 +274,7 @@ pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec
         &ItemQuery {
             states: vec![],
             categories: vec![],
+            sequences: Vec::new(),
             group_by: ItemGrouping::None,
             after: None,
             limit: 1000,

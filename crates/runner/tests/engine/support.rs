@@ -159,6 +159,7 @@ pub(crate) async fn wait_for(
                     &evalboard_persistence::ItemQuery {
                         states: vec![ItemState::Running],
                         categories: vec![],
+                        sequences: Vec::new(),
                         group_by: evalboard_persistence::ItemGrouping::None,
                         after: None,
                         limit: 100,

@@ -140,6 +140,7 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
     let mut query = ItemQuery {
         states: Vec::new(),
         categories: Vec::new(),
+        sequences: Vec::new(),
         group_by: ItemGrouping::None,
         after: None,
         limit: 500,

@@ -15,6 +15,9 @@ use crate::{
     state::AppState,
 };
 
+/// Most sequences one `sequence` filter names.
+const MAX_SEQUENCES: usize = 200;
+
 /// Query of `GET /runs/{run_id}/items`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -28,6 +31,9 @@ pub(crate) struct ItemsQuery {
     /// Comma-separated categories, e.g. `law,math`.
     #[param(min_length = 1)]
     category: Option<String>,
+    /// Comma-separated item sequences, e.g. `3,17` (at most 200): only those items.
+    #[param(min_length = 1)]
+    sequence: Option<String>,
     /// `nextCursor` of the previous page.
     #[param(min_length = 1)]
     cursor: Option<String>,
@@ -102,6 +108,26 @@ pub(crate) async fn list_run_items(
             names
         }
     };
+    let sequences = match query.sequence.as_deref() {
+        None => Vec::new(),
+        Some(list) => {
+            let parsed: Option<Vec<u32>> = list
+                .split(',')
+                .map(|s| s.trim().parse::<u32>().ok().filter(|&n| n >= 1))
+                .collect();
+            match parsed {
+                Some(sequences) if sequences.len() <= MAX_SEQUENCES => sequences,
+                _ => {
+                    return Err(ApiError::bad_parameter(
+                        "sequence",
+                        format!(
+                            "must be 1 to {MAX_SEQUENCES} comma-separated item sequences (1 or more)"
+                        ),
+                    ));
+                }
+            }
+        }
+    };
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)?;
     let cursors = state.cursors().await?;
     let after = query
@@ -112,6 +138,7 @@ pub(crate) async fn list_run_items(
     let item_query = ItemQuery {
         states,
         categories,
+        sequences,
         group_by,
         after,
         limit,

@@ -2437,6 +2437,8 @@ export interface operations {
                 state?: string;
                 /** @description Comma-separated categories, e.g. `law,math`. */
                 category?: string;
+                /** @description Comma-separated item sequences, e.g. `3,17` (at most 200): only those items. */
+                sequence?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 200 (default 50). */

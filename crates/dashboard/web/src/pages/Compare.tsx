@@ -1,14 +1,16 @@
 // Runs of one dataset compared item by item against the first (the baseline): accuracy with
 // Wilson intervals, paired differences with Newcombe intervals and exact McNemar p-values,
 // per category, and the items whose verdict differs (docs/analysis.md).
+import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
 import { ErrorNote, percent } from "../components/common";
-import { useComparisonQuery } from "../queries";
+import { useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
 type Interval = Schemas["IntervalDto"];
+type Flipped = Schemas["FlippedItemDto"];
 
 export function ComparePage() {
   const search = new URLSearchParams(useSearch());
@@ -132,22 +134,7 @@ export function ComparePage() {
             </thead>
             <tbody>
               {flipped.map((item) => (
-                <tr key={item.datasetItemId}>
-                  <th scope="row">
-                    <code>{item.datasetItemId}</code>
-                  </th>
-                  <td>{item.category}</td>
-                  {item.outcomes.map((outcome) => (
-                    <td key={outcome.runId} className={outcome.correct ? "good" : "bad"}>
-                      <span aria-hidden="true">{outcome.correct ? "✓" : "✗"}</span>{" "}
-                      <span className="visually-hidden">{outcome.correct ? "right" : "wrong"}:</span>
-                      answered {outcome.extractedAnswer ?? "nothing"}{" "}
-                      <Link href={`/runs/${outcome.runId}?item=${outcome.sequence}`} className="small">
-                        #{outcome.sequence}
-                      </Link>
-                    </td>
-                  ))}
-                </tr>
+                <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
               ))}
             </tbody>
           </table>
@@ -159,6 +146,62 @@ export function ComparePage() {
         </>
       )}
     </section>
+  );
+}
+
+/** A flipped item: each run's verdict and letter; opened, both answers side by side. */
+function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <Fragment>
+      <tr>
+        <th scope="row">
+          <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
+            <code>{item.datasetItemId}</code>
+          </button>
+        </th>
+        <td>{item.category}</td>
+        {item.outcomes.map((outcome) => (
+          <td key={outcome.runId} className={outcome.correct ? "good" : "bad"}>
+            <span aria-hidden="true">{outcome.correct ? "✓" : "✗"}</span>{" "}
+            <span className="visually-hidden">{outcome.correct ? "right" : "wrong"}:</span>
+            answered {outcome.extractedAnswer ?? "nothing"}{" "}
+            <Link href={`/runs/${outcome.runId}?item=${outcome.sequence}`} className="small">
+              #{outcome.sequence}
+            </Link>
+          </td>
+        ))}
+      </tr>
+      {open && (
+        <tr>
+          <td colSpan={columns}>
+            <div className="side-by-side">
+              {item.outcomes.map((outcome) => (
+                <Answer key={outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
+              ))}
+            </div>
+          </td>
+        </tr>
+      )}
+    </Fragment>
+  );
+}
+
+function Answer({ runId, sequence }: { runId: string; sequence: number }) {
+  const items = useItemsQuery(runId, [sequence]);
+  const item = items.data?.[0];
+  return (
+    <div>
+      <ErrorNote error={items.error} />
+      {item && (
+        <>
+          <p className="small">
+            {item.question} <span className="muted">(key {item.expectedAnswer})</span>
+          </p>
+          <pre className="code">{item.responseText ?? "(no answer)"}</pre>
+        </>
+      )}
+    </div>
   );
 }
 

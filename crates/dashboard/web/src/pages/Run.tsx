@@ -1,11 +1,11 @@
 // One run: summary, settings, spending and fingerprint; its items grouped with per-group
 // accuracy and every detail of each; its log.
 import { useState } from "react";
-import { Link } from "wouter";
+import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
 import { ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
-import { useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
+import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
 
 type Item = Schemas["ItemDetailDto"];
 type Group = Schemas["ItemGroupDto"];
@@ -113,8 +113,25 @@ export function RunPage({ id }: { id: string }) {
         <summary>Settings in force</summary>
         <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
       </details>
+      <LinkedItem id={id} />
       <Items id={id} live={active} />
       <Logs id={id} />
+    </section>
+  );
+}
+
+/** The item a link names (`?item=N`, from the comparison), opened first. */
+function LinkedItem({ id }: { id: string }) {
+  const wanted = Number(new URLSearchParams(useSearch()).get("item"));
+  const items = useItemsQuery(id, Number.isInteger(wanted) && wanted > 0 ? [wanted] : []);
+  const item = items.data?.[0];
+  if (!item) {
+    return <ErrorNote error={items.error} />;
+  }
+  return (
+    <section aria-labelledby="linked-title">
+      <h2 id="linked-title">Item {item.sequence}</h2>
+      <ItemRow item={item} open />
     </section>
   );
 }
@@ -205,9 +222,9 @@ function GroupChart({ groups }: { groups: Group[] }) {
   );
 }
 
-function ItemRow({ item }: { item: Item }) {
+function ItemRow({ item, open = false }: { item: Item; open?: boolean }) {
   return (
-    <details className={`item ${item.state}`}>
+    <details className={`item ${item.state}`} open={open}>
       <summary>
         <span className="seq">#{item.sequence}</span> <StatusBadge status={item.state} />{" "}
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>

@@ -1,7 +1,8 @@
 //! `cargo xtask e2e`: the dashboard in a real browser against the real server. Builds the
 //! `evalboard` binary, starts it on a fresh SQLite database in a scratch directory, and drives
 //! Debian's Chromium with playwright-core (`crates/dashboard/web/e2e/run.mjs`): every page,
-//! the flows of issue 13, axe-core on each page, screenshots under `target/e2e/`.
+//! the flows of issue 13, axe-core on each page, screenshots under `target/e2e/`. With `--perf`,
+//! measures the board under load instead (`e2e/perf.mjs`, on a release build).
 
 use std::{
     io::{BufRead, BufReader},
@@ -26,7 +27,12 @@ pub(crate) fn chromium() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let script = match args {
+        [] => "e2e/run.mjs",
+        [flag] if flag == "--perf" => "e2e/perf.mjs",
+        _ => bail!("usage: cargo xtask e2e [--perf]"),
+    };
     let Some(browser) = chromium() else {
         bail!(
             "no Chromium at {CHROMIUM} (Debian: `apt-get install chromium`; or set EVALBOARD_CHROMIUM)"
@@ -35,11 +41,20 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let web = root.join(crate::web::WEB);
     crate::web::install(&web)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
+    // The board's measurement needs a server as fast as users get.
+    let profile = if script.ends_with("perf.mjs") {
+        "release"
+    } else {
+        "debug"
+    };
+    let mut build = Command::new(cargo);
+    build
         .current_dir(root)
-        .args(["build", "-p", "evalboard-server"])
-        .status()
-        .context("building the server")?;
+        .args(["build", "-p", "evalboard-server"]);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let built = build.status().context("building the server")?;
     if !built.success() {
         bail!("the server does not build");
     }
@@ -47,17 +62,17 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let data = tempfile::tempdir()?;
-    let mut server = Server::start(&target.join("debug/evalboard"), data.path())?;
+    let mut server = Server::start(&target.join(profile).join("evalboard"), data.path())?;
     let screenshots = target.join("e2e");
     std::fs::create_dir_all(&screenshots)?;
     let status = Command::new("node")
         .current_dir(&web)
-        .arg("e2e/run.mjs")
+        .arg(script)
         .env("BASE_URL", &server.base)
         .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &screenshots)
         .status()
-        .context("running node e2e/run.mjs");
+        .with_context(|| format!("running node {script}"));
     server.stop();
     if !status?.success() {
         bail!(

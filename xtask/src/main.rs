@@ -5,7 +5,8 @@
 //! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable, and the
 //!   dashboard's unit tests.
-//! - `e2e` drives the dashboard in Chromium against the real server (see `e2e.rs`).
+//! - `e2e [--perf]` drives the dashboard in Chromium against the real server, or measures the
+//!   board under load (see `e2e.rs`).
 //! - `web [--check]` builds the dashboard (`crates/dashboard/web/dist`, embedded in the server),
 //!   or fails if the committed build or its API types are stale.
 //! - `keygen [--out FILE]` runs `evalboard keygen`: writes a new Browser Harness signing key
@@ -48,12 +49,12 @@ fn main() -> anyhow::Result<()> {
         "openapi" => openapi(&rest),
         "test" => test(&rest),
         "web" => web::run(&project_root(), &rest),
-        "e2e" => e2e::run(&project_root()),
+        "e2e" => e2e::run(&project_root(), &rest),
         "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e | keygen [--out FILE] | bench [...]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e [--perf] | keygen [--out FILE] | bench [...]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())
@@ -173,7 +174,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     web::unit_tests(&project_root())?;
     if e2e::chromium().is_some() {
         println!("xtask test: the dashboard end to end, in Chromium");
-        e2e::run(&project_root())
+        e2e::run(&project_root(), &[])
     } else if std::env::var(e2e::REQUIRE_E2E_ENV).as_deref() == Ok("1") {
         bail!(
             "{}=1 but there is no Chromium (apt-get install chromium)",

@@ -1,0 +1,45 @@
+import { cleanup, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { ApiError } from "../api/client";
+import { ErrorNote, ProgressBar, accuracy } from "./common";
+
+afterEach(cleanup);
+
+describe("ErrorNote", () => {
+  it("shows a problem's title, detail and every field's problem", () => {
+    const error = new ApiError(422, "Unprocessable Content", "2 problems", [
+      { field: "settings.concurrency", detail: "must be between 1 and 256, got 0" },
+      { field: "/captures/0/promptSha256", detail: "is not the item's prompt hash" },
+    ]);
+    render(<ErrorNote error={error} />);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent).toContain("Unprocessable Content (422)");
+    expect(alert.textContent).toContain("2 problems");
+    expect(screen.getByText("settings.concurrency").tagName).toBe("CODE");
+    expect(screen.getByText("/captures/0/promptSha256")).toBeTruthy();
+    expect(alert.textContent).toContain("is not the item's prompt hash");
+  });
+
+  it("shows nothing without an error, and any other error's message", () => {
+    const { container, rerender } = render(<ErrorNote error={null} />);
+    expect(container.textContent).toBe("");
+    rerender(<ErrorNote error={new Error("the server could not be reached")} />);
+    expect(screen.getByRole("alert").textContent).toContain("the server could not be reached");
+  });
+});
+
+describe("ProgressBar", () => {
+  it("draws a segment per non-empty count and says every count", () => {
+    const progress = { completed: 6, total: 10, correct: 4, incorrect: 1, awaiting: 1, faulted: 1, pending: 3 };
+    const { container } = render(<ProgressBar progress={progress} />);
+    const bar = screen.getByRole("img");
+    expect(bar.getAttribute("aria-label")).toBe(
+      "6 of 10 done: Correct 4, Incorrect 1, Awaiting judge 1, Faulted 1, Pending 3",
+    );
+    const widths = [...container.querySelectorAll<HTMLElement>(".seg")].map((s) => s.style.width);
+    expect(widths).toEqual(["40%", "10%", "10%", "10%", "30%"]);
+    expect(accuracy(progress)).toBe("80.0 %");
+    expect(accuracy({ ...progress, correct: 0, incorrect: 0 })).toBe("–");
+  });
+});

@@ -1,5 +1,5 @@
 // The active board: one card per snapshot of `GET /runs/active`, kept live by the event stream.
-import { memo, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useMemo, useRef, useState } from "react";
 import { Link } from "wouter";
 
 import { type ActiveRun, ApiError } from "../api/client";
@@ -53,22 +53,23 @@ export function BoardPage() {
   );
 }
 
-/** Items finished per second, from the last few progress changes of a run. */
+/**
+ * Items finished per second, from the progress changes of the last few seconds. Computed while
+ * rendering (no state of its own: a card changing draws once, not twice).
+ */
 function useRate(completed: number): number | null {
   const samples = useRef<{ at: number; completed: number }[]>([]);
-  const [rate, setRate] = useState<number | null>(null);
-  useEffect(() => {
-    const now = performance.now();
-    const list = samples.current;
+  const list = samples.current;
+  const now = performance.now();
+  if (list.length === 0 || list[list.length - 1]!.completed !== completed) {
     list.push({ at: now, completed });
-    while (list.length > 2 && now - list[0]!.at > 5000) {
-      list.shift();
-    }
-    const first = list[0]!;
-    const seconds = (now - first.at) / 1000;
-    setRate(seconds >= 0.5 ? (completed - first.completed) / seconds : null);
-  }, [completed]);
-  return rate;
+  }
+  while (list.length > 2 && now - list[0]!.at > 5000) {
+    list.shift();
+  }
+  const first = list[0]!;
+  const seconds = (now - first.at) / 1000;
+  return seconds >= 0.5 ? (completed - first.completed) / seconds : null;
 }
 
 /** One run's card; drawn again only when its snapshot changed. */

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{ItemState, Run, RunId, RunStatus, StateCounts, Timestamp};
+use evalboard_domain::{ItemState, Run, RunId, RunStatus, RunUsage, StateCounts, Timestamp};
 
 use super::{RunRow, latency::latency_of, load_row};
 use crate::{
@@ -93,8 +93,25 @@ pub(crate) fn save_counts(
     counts: &StateCounts,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    save_progress(conn, run_id, counts, None, at)
+}
+
+/// Stores a run's item counters, and its spending totals when they changed, in one statement,
+/// and announces the counters with a `run_progress` event.
+pub(crate) fn save_progress(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    counts: &StateCounts,
+    usage: Option<&RunUsage>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let now: NaiveDateTime = at.naive_utc();
     let n = |state| counts.get(state) as i64;
+    let usage = usage
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::corrupt)?
+        .map(|json| runs::usage.eq(Some(json)));
     diesel::update(runs::table.find(run_id.as_str()))
         .set((
             runs::pending_count.eq(n(ItemState::Pending)),
@@ -105,6 +122,7 @@ pub(crate) fn save_counts(
             runs::failed_count.eq(n(ItemState::Failed)),
             runs::canceled_count.eq(n(ItemState::Canceled)),
             runs::updated_at.eq(now),
+            usage,
         ))
         .execute(conn)?;
     events::progress(run_id, counts, at)

@@ -4,14 +4,22 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{LatencySummary, RunId};
+use evalboard_domain::{LatencySummary, Run, RunId};
 
+use super::load_row;
 use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_items};
 
 impl Database {
-    /// The latency figures of a run's answered items as they are now.
-    pub fn run_latency(&self, run_id: &RunId) -> Result<LatencySummary, StoreError> {
-        self.read(|conn| latency_of(conn, run_id))
+    /// The run, with its latency figures as of now while it is active (a finished run keeps
+    /// those of when it finished).
+    pub fn get_run_with_latency(&self, run_id: &RunId) -> Result<Run, StoreError> {
+        self.read(|conn| {
+            let mut run = load_row(conn, run_id, false)?.into_domain()?;
+            if run.status.is_active() {
+                run.latency = latency_of(conn, run_id)?;
+            }
+            Ok(run)
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use evalboard_domain::{
 
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
-    bookkeeping::{finish_if_done, save_counts},
+    bookkeeping::{finish_if_done, save_progress},
     bulk, load_row,
     store_answer::StoreAnswer,
     store_send::StoreSend,
@@ -27,7 +27,7 @@ use crate::{
     error::StoreError,
     events,
     logs::{self, LogLevel, PendingLog},
-    schema::{item_judgments, run_items, runs},
+    schema::{item_judgments, run_items},
 };
 
 /// Why a provider call failed: a short kind (`rate_limited`, `server_error`, `timeout`,
@@ -161,7 +161,6 @@ impl Database {
                 let mut counts = row.counts()?;
                 let mut written = Written {
                     round: row.rejudge_count(),
-                    usage: row.usage()?,
                     ..Written::default()
                 };
                 // What the board hears of: items whose state moved, and items sent.
@@ -250,10 +249,16 @@ impl Database {
                     }
                 }
                 events::items(conn, run_id, &changed, &started, at)?;
-                save_counts(conn, run_id, &counts, at)?;
-                if written.spent {
-                    save_usage(conn, run_id, &written.usage)?;
-                }
+                // The run's totals move only when answers were stored (and are read only then).
+                let usage = match &written.spent {
+                    Some(spent) => {
+                        let mut total = row.usage()?;
+                        total.absorb(spent);
+                        Some(total)
+                    }
+                    None => None,
+                };
+                save_progress(conn, run_id, &counts, usage.as_ref(), at)?;
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;
                 logs::append_many(conn, run_id, &written.log, at)?;
@@ -295,8 +300,10 @@ fn record_judged_answer(
         reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
         cost_usd: answer.cost_usd,
     });
-    written.usage.add(&answer.usage, answer.cost_usd);
-    written.spent = true;
+    written
+        .spent
+        .get_or_insert_default()
+        .add(&answer.usage, answer.cost_usd);
     match judgment {
         Some(judgment) => {
             written.judgments.push(judgment_row(
@@ -373,10 +380,8 @@ struct Written {
     log: Vec<PendingLog>,
     /// The run's judging in force, which its verdicts belong to (its re-judge count).
     round: i32,
-    /// The run's spending: its totals as the batch found them, plus the batch's answers.
-    usage: RunUsage,
-    /// Whether the batch stored any answer.
-    spent: bool,
+    /// What the batch's answers spent, when it stored any.
+    spent: Option<RunUsage>,
 }
 
 /// Applies one outcome if it still holds; returns the state move it made.
@@ -580,15 +585,6 @@ pub(super) fn judgment_row(
         created_at: judgment.at.naive_utc(),
         rejudge_round: round,
     }
-}
-
-/// Stores a run's spending totals (the run row is locked by the batch that adds to them).
-fn save_usage(conn: &mut DbConnection, run_id: &RunId, usage: &RunUsage) -> Result<(), StoreError> {
-    let json = serde_json::to_string(usage).map_err(StoreError::corrupt)?;
-    diesel::update(runs::table.find(run_id.as_str()))
-        .set(runs::usage.eq(Some(json)))
-        .execute(conn)?;
-    Ok(())
 }
 
 pub(super) fn insert_judgments(

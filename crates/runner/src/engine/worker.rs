@@ -171,7 +171,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
     }
     let Some(answering) = &run.answering else {
         // Only answers were to be judged, but this item has none: it cannot be worked here.
-        fail_run(&shared, &run);
+        report_failing(&shared, &run);
         return;
     };
     // The dataset item's id, not the run's: the same seed gives the same answers in every run.
@@ -188,7 +188,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let Some(slot) = cancellable(&run.cancel, admitted).await else {
             break;
         };
-        if fail_run(&shared, &run) || run.stopped() {
+        if report_failing(&shared, &run) || run.stopped() {
             break;
         }
         if let Some(reason) = run.budget_spent() {
@@ -328,7 +328,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
 
 /// When the run is failing, reports it again (the writer fails the run once) and says so: the
 /// item must not be sent.
-fn fail_run(shared: &Shared, run: &RunContext) -> bool {
+fn report_failing(shared: &Shared, run: &RunContext) -> bool {
     let failing = run.failing().clone();
     let Some((kind, message)) = failing else {
         return false;

@@ -68,13 +68,10 @@ pub(crate) async fn compare(
 
     let (runs, items) = state
         .with_db(move |db| {
-            let mut runs = ids
+            let runs = ids
                 .iter()
-                .map(|id| db.get_run(id))
+                .map(|id| db.get_run_with_latency(id))
                 .collect::<Result<Vec<_>, _>>()?;
-            for run in runs.iter_mut().filter(|run| run.status.is_active()) {
-                run.latency = db.run_latency(&run.id)?;
-            }
             // Different datasets are refused before their items are read.
             if runs
                 .iter()

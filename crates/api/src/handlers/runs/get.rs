@@ -25,14 +25,7 @@ pub(crate) async fn get_run(
 ) -> Result<web::Json<RunDetailDto>, ApiError> {
     let id = super::run_id(&run_id)?;
     let (run, unparsed) = state
-        .with_db(move |db| {
-            let mut run = db.get_run(&id)?;
-            // A finished run keeps its figures; an active one's are computed now.
-            if run.status.is_active() {
-                run.latency = db.run_latency(&id)?;
-            }
-            Ok((run, db.unparsed_count(&id)?))
-        })
+        .with_db(move |db| Ok((db.get_run_with_latency(&id)?, db.unparsed_count(&id)?)))
         .await?;
     Ok(web::Json(RunDetailDto::new(
         &run,

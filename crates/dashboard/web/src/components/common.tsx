@@ -103,6 +103,9 @@ export function Field({ label, children }: { label: string; children: ReactNode 
   );
 }
 
+/** Run statuses of runs still going. */
+export const ACTIVE = new Set(["pending", "running"]);
+
 /** The letter of a choice index: A, B, ... */
 export function letter(index: number): string {
   return String.fromCharCode(65 + index);

@@ -3,12 +3,11 @@ import { memo, useMemo, useRef, useState } from "react";
 import { Link } from "wouter";
 
 import { type ActiveRun, ApiError } from "../api/client";
-import { ErrorNote, ProgressBar, StatusBadge, Time, letter } from "../components/common";
+import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
 const LIMITS = [6, 12, 24];
-const ACTIVE = new Set(["pending", "running"]);
 
 export function BoardPage() {
   const [limit, setLimit] = useState(12);

@@ -4,13 +4,12 @@ import { useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
+import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
 import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
 
 type Item = Schemas["ItemDetailDto"];
 type Group = Schemas["ItemGroupDto"];
 
-const ACTIVE = new Set(["pending", "running"]);
 const ITEM_STATES = ["pending", "running", "awaiting", "correct", "incorrect", "failed", "canceled"];
 
 export function RunPage({ id }: { id: string }) {

@@ -44,11 +44,12 @@ export function RunPage({ id }: { id: string }) {
             <button type="button" onClick={() => act("cancel")} disabled={action.isPending}>
               Cancel
             </button>
-          ) : (
+          ) : run.run.status !== "completed" || run.progress.faulted > 0 ? (
+            // A completed run with nothing faulted has nothing a retry would take.
             <button type="button" onClick={() => act("retry")} disabled={action.isPending}>
               Retry faulted
             </button>
-          )}
+          ) : null}
           <a href={`/runs/${id}/export?format=csv`} download>
             Export CSV
           </a>

@@ -69,6 +69,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .current_dir(&web)
         .arg(script)
         .env("BASE_URL", &server.base)
+        .env("SERVER_PID", server.child.id().to_string())
         .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &screenshots)
         .status()

@@ -30,15 +30,19 @@ describe("ErrorNote", () => {
 });
 
 describe("ProgressBar", () => {
-  it("draws a segment per non-empty count and says every count", () => {
+  it("draws a segment per count and says every count", () => {
     const progress = { completed: 6, total: 10, correct: 4, incorrect: 1, awaiting: 1, faulted: 1, pending: 3 };
-    const { container } = render(<ProgressBar progress={progress} />);
+    const { container, rerender } = render(<ProgressBar progress={progress} />);
     const bar = screen.getByRole("img");
     expect(bar.getAttribute("aria-label")).toBe(
       "6 of 10 done: Correct 4, Incorrect 1, Awaiting judge 1, Faulted 1, Pending 3",
     );
     const widths = [...container.querySelectorAll<HTMLElement>(".seg")].map((s) => s.style.width);
     expect(widths).toEqual(["40%", "10%", "10%", "10%", "30%"]);
+    // An empty count keeps its (zero-width) segment.
+    rerender(<ProgressBar progress={{ ...progress, awaiting: 0, pending: 4 }} />);
+    const after = [...container.querySelectorAll<HTMLElement>(".seg")].map((s) => s.style.width);
+    expect(after).toEqual(["40%", "10%", "0%", "10%", "40%"]);
     expect(accuracy(progress)).toBe("80.0 %");
     expect(accuracy({ ...progress, correct: 0, incorrect: 0 })).toBe("–");
   });

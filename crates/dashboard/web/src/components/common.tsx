@@ -50,11 +50,11 @@ export function ProgressBar({ progress }: { progress: Progress }) {
   return (
     <div className="progress">
       <div className="bar" role="img" aria-label={`${progress.completed} of ${progress.total} done: ${label}`}>
-        {SEGMENTS.map(([key]) =>
-          progress[key] > 0 ? (
-            <span key={key} className={`seg ${key}`} style={{ width: `${(100 * progress[key]) / total}%` }} />
-          ) : null,
-        )}
+        {/* Every segment, empty ones at 0 %: a count reaching or leaving zero changes a width
+            instead of adding or removing an element. */}
+        {SEGMENTS.map(([key]) => (
+          <span key={key} className={`seg ${key}`} style={{ width: `${(100 * progress[key]) / total}%` }} />
+        ))}
       </div>
       <ul className="legend">
         {SEGMENTS.map(([key, name]) => (
@@ -78,6 +78,9 @@ export function percent(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? "–" : `${(100 * value).toFixed(digits)} %`;
 }
 
+// One formatter for every time shown: `toLocaleString` builds a new one at each call.
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+
 /** A server time (RFC 3339) in the reader's locale, with the full value on hover. */
 export function Time({ at }: { at: string | null | undefined }) {
   if (!at) {
@@ -85,7 +88,7 @@ export function Time({ at }: { at: string | null | undefined }) {
   }
   return (
     <time dateTime={at} title={at}>
-      {new Date(at).toLocaleString()}
+      {TIME_FORMAT.format(new Date(at))}
     </time>
   );
 }

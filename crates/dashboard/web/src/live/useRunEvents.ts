@@ -1,17 +1,24 @@
 // The live stream (`GET /runs/events`) folded into the active board's query cache (client
-// notes 3 and 4): events are applied in batches, once per animation frame; on a transient
-// error the active caches are invalidated while the browser reconnects with `Last-Event-ID`;
-// on `reset` the board is refetched.
+// notes 3 and 4). A worker follows the stream and passes its events on in batches
+// (eventStream.ts); they are folded once per animation frame. On a transient error the active
+// caches are invalidated while the stream reconnects with `Last-Event-ID`; on `reset` the board
+// is refetched.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 
 import { type ActiveBoard, keys } from "../queries";
+import { type StreamMessage, followStream } from "./eventStream";
 import { type LiveEvent, fold } from "./fold";
+
+/**
+ * The board is drawn again at most this often. A person cannot read faster (the server sends a
+ * run's streaming preview at most four times a second), and a board of 24 busy runs changes
+ * every card at each flush: drawing them at 60 frames a second would keep the main thread busy.
+ */
+const MIN_FLUSH_INTERVAL_MS = 100;
 
 /** Where the stream stands, for the "reconnecting" indicator. */
 export type StreamState = "connecting" | "open" | "reconnecting";
-
-const KINDS = ["run_status", "run_progress", "run_item"] as const;
 
 /**
  * Follows the stream from `lastEventId` (the board's hydration position) and folds what comes
@@ -21,7 +28,7 @@ export function useRunEvents(limit: number, lastEventId: string | null | undefin
   const client = useQueryClient();
   const [state, setState] = useState<StreamState>("connecting");
   // The stream opens once, at the first hydration's position; a refetched board (after a reset
-  // or an error) does not reopen it: the browser resumes from the last event it saw.
+  // or an error) does not reopen it: the stream resumes from the last event it saw.
   const hydrated = lastEventId !== undefined;
   const start = useRef<string | null>(null);
   if (!hydrated) {
@@ -35,60 +42,69 @@ export function useRunEvents(limit: number, lastEventId: string | null | undefin
       return;
     }
     const from = start.current;
-    const url = from === null ? "/runs/events" : `/runs/events?lastEventId=${from}`;
-    let source: EventSource | null = null;
     let pending: LiveEvent[] = [];
     let frame: number | null = null;
-    let retry: ReturnType<typeof setTimeout> | null = null;
-    let lastSeen = from;
+    let lastFlush = -Infinity;
+    let stopHere: (() => void) | null = null;
+    let worker: Worker | null = null;
 
-    const flush = () => {
+    const flush = (now: number) => {
       frame = null;
+      if (now - lastFlush < MIN_FLUSH_INTERVAL_MS) {
+        frame = requestAnimationFrame(flush);
+        return;
+      }
+      lastFlush = now;
       const batch = pending;
       pending = [];
       client.setQueriesData<ActiveBoard>({ queryKey: keys.activeAll }, (board) =>
         board ? { ...board, runs: fold(board.runs, batch) as ActiveBoard["runs"] } : board,
       );
     };
-    const schedule = () => {
-      if (frame === null) {
-        frame = requestAnimationFrame(flush);
-      }
+    const followHere = () => {
+      worker?.terminate();
+      worker = null;
+      stopHere ??= followStream(from, receive);
     };
-    const connect = (from: string | null) => {
-      source = new EventSource(from === null ? url : `/runs/events?lastEventId=${from}`);
-      source.onopen = () => setState("open");
-      source.onerror = () => {
-        setState("reconnecting");
-        // What happened while the stream was down comes again from the resume position; the
-        // board is refetched meanwhile so that nothing waits on the stream.
-        void client.invalidateQueries({ queryKey: keys.activeAll });
-        if (source?.readyState === EventSource.CLOSED) {
-          // The browser gave up (an error answer): try again ourselves, from where we were.
-          source.close();
-          retry = setTimeout(() => connect(lastSeen), 2000);
+    const receive = (message: StreamMessage) => {
+      switch (message.type) {
+        case "open":
+          setState("open");
+          break;
+        case "error":
+          setState("reconnecting");
+          // What happened while the stream was down comes again from the resume position; the
+          // board is refetched meanwhile so that nothing waits on the stream.
+          void client.invalidateQueries({ queryKey: keys.activeAll });
+          break;
+        case "reset":
+          pending = [];
+          void client.invalidateQueries({ queryKey: keys.activeAll });
+          break;
+        case "events": {
+          const data = JSON.parse(message.json) as LiveEvent["data"][];
+          message.kinds.forEach((kind, i) => pending.push({ kind, data: data[i] } as LiveEvent));
+          frame ??= requestAnimationFrame(flush);
+          break;
         }
-      };
-      for (const kind of KINDS) {
-        source.addEventListener(kind, (message) => {
-          const event = message as MessageEvent<string>;
-          if (event.lastEventId) {
-            lastSeen = event.lastEventId;
-          }
-          pending.push({ kind, data: JSON.parse(event.data) } as LiveEvent);
-          schedule();
-        });
+        case "unsupported":
+          followHere();
+          break;
       }
-      source.addEventListener("reset", () => {
-        pending = [];
-        void client.invalidateQueries({ queryKey: keys.activeAll });
-      });
     };
-    connect(null);
+    if (typeof Worker === "undefined") {
+      followHere();
+    } else {
+      worker = new Worker(new URL("./stream.worker.ts", import.meta.url), { type: "module" });
+      worker.onmessage = (message: MessageEvent<StreamMessage>) => receive(message.data);
+      // A worker that cannot start (a policy, a missing script): the page follows the stream.
+      worker.onerror = followHere;
+      worker.postMessage({ from });
+    }
     return () => {
-      source?.close();
+      worker?.terminate();
+      stopHere?.();
       if (frame !== null) cancelAnimationFrame(frame);
-      if (retry !== null) clearTimeout(retry);
     };
   }, [client, hydrated, limit]);
 

@@ -1,8 +1,8 @@
 // The active board: one card per snapshot of `GET /runs/active`, kept live by the event stream.
-import { memo, useMemo, useRef, useState } from "react";
+import { type RefObject, memo, useEffect, useMemo, useRef, useState } from "react";
 import { Link } from "wouter";
 
-import { type ActiveRun, ApiError } from "../api/client";
+import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
 import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
@@ -71,12 +71,77 @@ function useRate(completed: number): number | null {
   return seconds >= 0.5 ? (completed - first.completed) / seconds : null;
 }
 
-/** One run's card; drawn again only when its snapshot changed. */
+/**
+ * The item a card shows: the one in flight or, while the run goes on, the last one it showed
+ * (with its verdict once it has one). At hundreds of items a second the run's current item is
+ * often none for an instant; showing the last one keeps the card still instead of flickering.
+ */
+function useShownItem(snapshot: ActiveRun, active: boolean): ItemSnapshot | null {
+  const last = useRef<ItemSnapshot | null>(null);
+  const { currentItem, recentItems } = snapshot;
+  if (!active) {
+    last.current = null;
+  } else if (currentItem) {
+    last.current = currentItem;
+  } else if (last.current) {
+    const finished = recentItems.find((item) => item.sequence === last.current!.sequence);
+    if (finished) {
+      // Its verdict, with the preview it streamed (a finished snapshot has no activity).
+      last.current = { ...finished, activity: last.current.activity };
+    }
+  }
+  return last.current;
+}
+
+/**
+ * Whether the element is on screen or near it. Where there is no IntersectionObserver, always.
+ */
+function useOnScreen<T extends Element>(): [RefObject<T | null>, boolean] {
+  const ref = useRef<T | null>(null);
+  const [onScreen, setOnScreen] = useState(true);
+  useEffect(() => {
+    const element = ref.current;
+    if (element === null || typeof IntersectionObserver === "undefined") {
+      return;
+    }
+    const observer = new IntersectionObserver(([entry]) => setOnScreen(entry!.isIntersecting), {
+      rootMargin: "200px",
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, onScreen];
+}
+
+/**
+ * One run's card, drawn again only when its snapshot changed and the card is on screen: a card
+ * scrolled out of view keeps what it showed and catches up when it comes back. At 24 runs the
+ * board takes thousands of events a second; the cards nobody sees cost nothing.
+ */
 const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
-  const { run, progress, lifecycle, currentItem, recentItems } = snapshot;
+  const [ref, onScreen] = useOnScreen<HTMLElement>();
+  const shown = useRef(snapshot);
+  if (onScreen) {
+    shown.current = snapshot;
+  }
+  const { run } = snapshot;
+  return (
+    <article ref={ref} className="card" aria-label={`Run ${run.modelName} on ${run.datasetName}`}>
+      <CardBody snapshot={shown.current} />
+    </article>
+  );
+});
+
+/**
+ * What a card shows. Its parts keep their shape while the run streams (the same elements, only
+ * their text changes), so that an update costs the browser little.
+ */
+const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
+  const { run, progress, lifecycle, recentItems } = snapshot;
   const rate = useRate(progress.completed);
   const action = useRunAction();
   const active = ACTIVE.has(run.status);
+  const shown = useShownItem(snapshot, active);
   const act = (kind: "cancel" | "retry") => {
     const question =
       kind === "cancel"
@@ -87,7 +152,7 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
     }
   };
   return (
-    <article className="card" aria-label={`Run ${run.modelName} on ${run.datasetName}`}>
+    <>
       <header>
         <h2>
           <Link href={`/runs/${run.id}`}>{run.modelName}</Link>
@@ -100,7 +165,7 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
       <ProgressBar progress={progress} />
       <p className="meta">
         {progress.completed} / {progress.total} done
-        {rate !== null && active && <> · {rate.toFixed(1)} items/s</>}
+        {active && <> · {rate === null ? "–" : rate.toFixed(1)} items/s</>}
         {lifecycle.resumedCount > 0 && (
           <>
             {" "}
@@ -114,31 +179,31 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
           </>
         )}
       </p>
-      {currentItem && (
+      {shown && (
         <div className="current">
           <h3>
-            Item {currentItem.sequence} <StatusBadge status={currentItem.state} />
+            Item {shown.sequence} <StatusBadge status={shown.state} />
           </h3>
-          <p className="question">{currentItem.promptText}</p>
-          <ol className="choices" type="A">
-            {currentItem.choices.map((choice, i) => (
-              <li key={i} aria-label={`${letter(i)}: ${choice}`}>
-                {choice}
+          <p className="question">{shown.promptText}</p>
+          <ol className="choices">
+            {shown.choices.map((choice, i) => (
+              <li key={i}>
+                <span className="letter">{letter(i)}</span> {choice}
               </li>
             ))}
           </ol>
-          {currentItem.activity && (
-            <pre className="preview" aria-label="Streaming answer">
-              {currentItem.activity.preview}
-              <span className="caret" aria-hidden="true" />
-            </pre>
-          )}
+          <pre className="preview" aria-label="Streaming answer">
+            {shown.activity?.preview}
+            {shown.state === "running" && <span className="caret" aria-hidden="true" />}
+          </pre>
         </div>
       )}
       {recentItems.length > 0 && (
         <ul className="recent" aria-label="Recently finished items">
-          {recentItems.map((item) => (
-            <li key={item.sequence} className={item.state} title={item.promptText}>
+          {recentItems.map((item, i) => (
+            // By position: the list shifts by one at every finished item, and the same five
+            // elements taking the new text is cheaper than one removed and one created.
+            <li key={i} className={item.state} title={item.promptText}>
               <span className="mark" aria-hidden="true">
                 {item.state === "correct" ? "✓" : item.state === "incorrect" ? "✗" : "!"}
               </span>
@@ -168,6 +233,6 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
       ) : (
         <ErrorNote error={action.error} />
       )}
-    </article>
+    </>
   );
 });

@@ -9,7 +9,10 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::{
-    dto::{ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto},
+    dto::{
+        ItemEndEventDto, ItemTextEventDto, ResetEventDto, RunItemEventDto, RunProgressEventDto,
+        RunStatusEventDto,
+    },
     error::{Problem, ProblemItem},
     handlers,
 };
@@ -22,7 +25,8 @@ use crate::{
             the active board, the archive, datasets and providers. Errors are RFC 9457 \
             `application/problem+json`; timestamps are RFC 3339 UTC with `Z`. `GET /runs/events` \
             streams `run_status`, `run_progress`, `run_item` and `reset` events whose payloads \
-            are the `*EventDto` schemas (see docs/events.md). This document is \
+            are the `*EventDto` schemas (see docs/events.md); `GET /runs/{run_id}/items/{sequence}/stream` \
+            streams one item's answer as `item_text` and `item_end`. This document is \
             generated from the code by `cargo xtask openapi`; do not edit it by hand.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -39,7 +43,9 @@ use crate::{
         RunStatusEventDto,
         RunProgressEventDto,
         RunItemEventDto,
-        ResetEventDto
+        ResetEventDto,
+        ItemTextEventDto,
+        ItemEndEventDto
     ))
 )]
 struct BaseDocument;

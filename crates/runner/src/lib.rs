@@ -5,7 +5,9 @@ pub mod judge;
 pub mod providers;
 pub mod reproducibility;
 
-pub use engine::{Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal};
+pub use engine::{
+    Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal, LivePosition, LiveText,
+};
 pub use providers::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderRegistry,
 };

@@ -69,6 +69,37 @@ pub struct ResetEventDto {
     pub last_event_id: u64,
 }
 
+/// `item_text` on `GET /runs/{run_id}/items/{sequence}/stream`: the item's answer as it
+/// arrives on this server.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemTextEventDto {
+    /// The attempt streaming.
+    pub attempt: u32,
+    /// `true`: `text` is the attempt's whole text so far (the stream's first event, or a new
+    /// attempt): replace what is shown. `false`: `text` follows what the previous event gave.
+    pub replace: bool,
+    /// The text.
+    pub text: String,
+    /// Characters received so far. The server keeps the first 256 KiB of an attempt's text
+    /// for this stream; past that only the count grows (the stored response has it all).
+    pub received_chars: u64,
+    /// Chunks received so far.
+    pub chunk_count: u64,
+}
+
+/// `item_end` on `GET /runs/{run_id}/items/{sequence}/stream`, its last event: fetch the item
+/// (`GET /runs/{run_id}/items?sequence=N`) for its response and verdict.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemEndEventDto {
+    /// `ended`: the item stopped streaming here (answered, failed, canceled, or its attempt is
+    /// over). `not_streaming_here`: it was not streaming on this server when the stream
+    /// opened (not started, finished, or in flight on another replica).
+    #[schema(example = "ended")]
+    pub reason: String,
+}
+
 /// A stored event as its payload.
 pub enum EventPayload {
     /// `run_status`.

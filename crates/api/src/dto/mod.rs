@@ -18,7 +18,8 @@ pub use compare::{
 };
 pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
 pub use event::{
-    EventPayload, ResetEventDto, RunItemEventDto, RunProgressEventDto, RunStatusEventDto,
+    EventPayload, ItemEndEventDto, ItemTextEventDto, ResetEventDto, RunItemEventDto,
+    RunProgressEventDto, RunStatusEventDto,
 };
 pub use harness::{
     CaptureBundleDto, CaptureDto, ChunkDto, CreatePackRequest, EnvelopeDto, EnvelopeSignatureDto,

@@ -19,6 +19,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(runs::get::get_run)
         .service(runs::logs::list_run_logs)
         .service(runs::items::list_run_items)
+        .service(runs::item_stream::stream_item_text)
         .service(runs::export::export_run_items)
         .service(runs::retry::retry_run)
         .service(runs::rejudge::rejudge_run)

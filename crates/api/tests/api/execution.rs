@@ -366,7 +366,110 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
     app.stop().await;
 }
 
+/// The events of a finished `text/event-stream` body, as (event, data) pairs.
+fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
+    std::str::from_utf8(body)
+        .unwrap()
+        .split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            Some((
+                field("event: ")?,
+                serde_json::from_str(&field("data: ")?).unwrap(),
+            ))
+        })
+        .collect()
+}
+
+async fn follow_an_items_answer_as_it_streams(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let app = app_with_engine(db).await;
+    let id = app
+        .create_run(
+            "Demo",
+            json!({"concurrency": 1, "simulated": {"latencyMs": 1500}}),
+        )
+        .await;
+    let board = app
+        .wait_until("/runs/active", |b| {
+            b[0]["currentItem"]["activity"]["chunkCount"].as_u64() > Some(0)
+        })
+        .await;
+    let sequence = board[0]["currentItem"]["sequence"].as_u64().unwrap();
+
+    // The stream lasts while the item streams, and ends with `item_end`.
+    let reply = app
+        .get(&format!("/runs/{id}/items/{sequence}/stream"))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    let events = sse_events(&reply.body);
+    let (last, texts) = events.split_last().unwrap();
+    assert_eq!(last.0, "item_end");
+    assert_eq!(last.1, json!({"reason": "ended"}));
+    assert!(texts.len() >= 2, "the text came in pieces: {events:?}");
+    assert!(texts.iter().all(|(name, _)| name == "item_text"));
+    // The whole text so far first, then what follows it.
+    let replaces: Vec<bool> = texts
+        .iter()
+        .map(|(_, data)| data["replace"].as_bool().unwrap())
+        .collect();
+    assert!(
+        replaces[0] && replaces[1..].iter().all(|r| !r),
+        "{replaces:?}"
+    );
+    assert!(texts.iter().all(|(_, data)| data["attempt"] == 1));
+    let streamed: String = texts
+        .iter()
+        .map(|(_, data)| data["text"].as_str().unwrap())
+        .collect();
+    assert!(streamed.starts_with("Let's think"), "{streamed}");
+    let received = texts.last().unwrap().1["receivedChars"].as_u64().unwrap();
+    assert_eq!(received, streamed.chars().count() as u64);
+
+    // What streamed is the stored response (or its beginning: the last chunks may arrive
+    // between two looks and the item's end).
+    let page = app
+        .wait_until(
+            &format!("/runs/{id}/items?groupBy=none&sequence={sequence}"),
+            |p| p["items"][0]["responseText"].is_string(),
+        )
+        .await;
+    let response = page["items"][0]["responseText"].as_str().unwrap();
+    assert!(response.starts_with(&streamed), "{response} / {streamed}");
+
+    // An item not streaming here (this one, now finished) ends at once.
+    let reply = app
+        .get(&format!("/runs/{id}/items/{sequence}/stream"))
+        .await;
+    assert_eq!(
+        sse_events(&reply.body),
+        vec![(
+            "item_end".to_owned(),
+            json!({"reason": "not_streaming_here"})
+        )]
+    );
+    for missing in [
+        format!("/runs/{id}/items/99/stream"),
+        format!("/runs/{id}/items/0/stream"),
+        format!("/runs/{id}/items/first/stream"),
+        "/runs/run-0123456789abcdef0123456789abcdef/items/1/stream".to_owned(),
+    ] {
+        app.get(&missing).await.problem(404);
+    }
+    app.post_json(&format!("/runs/{id}/cancel"), &json!({}))
+        .await
+        .ok(202);
+    app.stop().await;
+}
+
 api_tests!(
+    follow_an_items_answer_as_it_streams,
     watch_cancel_and_retry_a_slow_run,
     drill_down_into_items_and_logs,
     an_items_error_belongs_to_its_attempt,

@@ -138,6 +138,24 @@ await step("drill into an item of a finished run", async () => {
   await check("run-detail");
 });
 
+await step("follow a running item's answer as it streams", async () => {
+  const id = await createRun({ concurrency: 1, simulated: { latencyMs: 6000, seed: 3 } });
+  await until("an item to stream", async () => {
+    const board = await api("/runs/active");
+    return board.body.find((s) => s.run.id === id)?.currentItem?.activity?.chunkCount > 0;
+  });
+  await page.goto(`${base}/ui/runs/${id}`);
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  await page.locator("details.item.running summary").first().click();
+  await page.getByText(/streaming \(attempt 1\)/).waitFor();
+  const response = page.locator("details.item.running pre.code").first();
+  const first = (await response.textContent()) ?? "";
+  if (!first.startsWith("Let's think")) throw new Error(`the answer so far: ${first}`);
+  await until("the answer to grow", async () => ((await response.textContent()) ?? "").length > first.length);
+  await check("item-streaming");
+  await api(`/runs/${id}/cancel`, { method: "POST" });
+});
+
 await step("compare two runs from the archive", async () => {
   const id = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
   await until("the second run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");

@@ -1,6 +1,6 @@
-//! What items in flight are streaming right now, for the active board's `currentItem.activity`.
-//! Kept in memory only: previews change many times a second and are worth nothing after a
-//! restart.
+//! What items in flight are streaming right now, for the active board's `currentItem.activity`
+//! and for following one item's answer as it arrives. Kept in memory only: it changes many
+//! times a second and is worth nothing after a restart.
 
 use std::{
     collections::HashMap,
@@ -12,6 +12,9 @@ use evalboard_domain::{RunId, Timestamp, truncate_to_micros};
 
 /// How much of the latest text a preview shows.
 const PREVIEW_CHARS: usize = 160;
+/// How much of an attempt's text is kept for [`ActivityBoard::live_text`]; what comes after is
+/// counted, not kept (the stored response, once the item is answered, has all of it).
+const LIVE_TEXT_BYTES: usize = 256 * 1024;
 
 /// Streaming progress of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,14 +35,48 @@ pub struct Activity {
     pub last_chunk_at: Option<Timestamp>,
 }
 
+/// What has arrived of an item's answer since a reader's last look ([`ActivityBoard::live_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveText {
+    /// The attempt streaming.
+    pub attempt: u32,
+    /// Whether `text` is the attempt's whole text so far (the reader's first look, or a new
+    /// attempt) rather than what follows the reader's last look.
+    pub replace: bool,
+    /// The text.
+    pub text: String,
+    /// Where the reader is after this, to pass to the next look.
+    pub position: LivePosition,
+    /// Characters received so far (more than the kept text once it reached its limit).
+    pub received_chars: u64,
+    /// Chunks received so far.
+    pub chunk_count: u64,
+}
+
+/// How far a reader of [`ActivityBoard::live_text`] has read: an attempt and a byte length of
+/// its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePosition {
+    attempt: u32,
+    bytes: usize,
+}
+
+/// One item in flight: its activity, and the text its attempt received (up to
+/// [`LIVE_TEXT_BYTES`]).
+#[derive(Debug)]
+struct Entry {
+    activity: Activity,
+    text: String,
+}
+
 /// Activity of every item in flight on this server, shared by the engine and the API.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityBoard {
-    items: Arc<Mutex<HashMap<(RunId, u32), Activity>>>,
+    items: Arc<Mutex<HashMap<(RunId, u32), Entry>>>,
 }
 
 impl ActivityBoard {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<(RunId, u32), Activity>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<(RunId, u32), Entry>) -> T) -> T {
         let mut items = self
             .items
             .lock()
@@ -52,14 +89,17 @@ impl ActivityBoard {
         self.with(|items| {
             items.insert(
                 (run.clone(), sequence),
-                Activity {
-                    attempt,
-                    started_at: truncate_to_micros(Utc::now()),
-                    preview: String::new(),
-                    chunk_count: 0,
-                    received_chars: 0,
-                    first_chunk_at: None,
-                    last_chunk_at: None,
+                Entry {
+                    activity: Activity {
+                        attempt,
+                        started_at: truncate_to_micros(Utc::now()),
+                        preview: String::new(),
+                        chunk_count: 0,
+                        received_chars: 0,
+                        first_chunk_at: None,
+                        last_chunk_at: None,
+                    },
+                    text: String::new(),
                 },
             );
         });
@@ -69,7 +109,14 @@ impl ActivityBoard {
     pub(crate) fn chunk(&self, run: &RunId, sequence: u32, text: &str) {
         let now = truncate_to_micros(Utc::now());
         self.with(|items| {
-            if let Some(activity) = items.get_mut(&(run.clone(), sequence)) {
+            if let Some(Entry {
+                activity,
+                text: kept,
+            }) = items.get_mut(&(run.clone(), sequence))
+            {
+                if kept.len() + text.len() <= LIVE_TEXT_BYTES {
+                    kept.push_str(text);
+                }
                 activity.chunk_count += 1;
                 activity.received_chars += text.chars().count() as u64;
                 activity.first_chunk_at.get_or_insert(now);
@@ -99,8 +146,8 @@ impl ActivityBoard {
             items
                 .iter()
                 .filter(|((r, _), _)| r == run)
-                .max_by_key(|((_, sequence), a)| (a.started_at, *sequence))
-                .map(|((_, sequence), a)| (*sequence, a.clone()))
+                .max_by_key(|((_, sequence), e)| (e.activity.started_at, *sequence))
+                .map(|((_, sequence), e)| (*sequence, e.activity.clone()))
         })
     }
 
@@ -109,7 +156,7 @@ impl ActivityBoard {
     pub fn latest_per_run(&self) -> Vec<(RunId, u32, Activity)> {
         self.with(|items| {
             let mut latest: HashMap<&RunId, (u32, &Activity)> = HashMap::new();
-            for ((run, sequence), activity) in items.iter() {
+            for ((run, sequence), Entry { activity, .. }) in items.iter() {
                 let newer = latest
                     .get(run)
                     .is_none_or(|(s, a)| (activity.started_at, *sequence) > (a.started_at, *s));
@@ -126,7 +173,39 @@ impl ActivityBoard {
 
     /// The activity of an item, if it is streaming on this server.
     pub fn get(&self, run: &RunId, sequence: u32) -> Option<Activity> {
-        self.with(|items| items.get(&(run.clone(), sequence)).cloned())
+        self.with(|items| {
+            items
+                .get(&(run.clone(), sequence))
+                .map(|e| e.activity.clone())
+        })
+    }
+
+    /// The text of an item's attempt that arrived after `after` (all of it for a first look, or
+    /// when a new attempt started since), if the item is streaming on this server.
+    pub fn live_text(
+        &self,
+        run: &RunId,
+        sequence: u32,
+        after: Option<LivePosition>,
+    ) -> Option<LiveText> {
+        self.with(|items| {
+            let Entry { activity, text } = items.get(&(run.clone(), sequence))?;
+            let from = after
+                .filter(|p| p.attempt == activity.attempt && p.bytes <= text.len())
+                .map(|p| p.bytes);
+            Some(LiveText {
+                attempt: activity.attempt,
+                replace: from.is_none(),
+                // Chunks are appended whole, so a previous length is a character boundary.
+                text: text[from.unwrap_or(0)..].to_owned(),
+                position: LivePosition {
+                    attempt: activity.attempt,
+                    bytes: text.len(),
+                },
+                received_chars: activity.received_chars,
+                chunk_count: activity.chunk_count,
+            })
+        })
     }
 }
 
@@ -162,5 +241,40 @@ mod tests {
         board.finish(&run, 1);
         assert!(board.get(&run, 1).is_none());
         assert!(board.latest(&run).is_none());
+    }
+
+    #[test]
+    fn live_text_gives_what_arrived_since_the_last_look() {
+        let board = ActivityBoard::default();
+        let run = RunId::generate();
+        assert!(board.live_text(&run, 1, None).is_none(), "not in flight");
+        board.start(&run, 1, 1);
+        board.chunk(&run, 1, "Let's thïnk");
+        let first = board.live_text(&run, 1, None).unwrap();
+        assert_eq!((first.replace, first.text.as_str()), (true, "Let's thïnk"));
+        board.chunk(&run, 1, " step by step.");
+        let next = board.live_text(&run, 1, Some(first.position)).unwrap();
+        assert_eq!(
+            (next.replace, next.text.as_str()),
+            (false, " step by step.")
+        );
+        assert_eq!((next.chunk_count, next.received_chars), (2, 25));
+        let idle = board.live_text(&run, 1, Some(next.position)).unwrap();
+        assert_eq!((idle.replace, idle.text.as_str()), (false, ""));
+        // A new attempt starts over: the reader replaces what it showed.
+        board.start(&run, 1, 2);
+        board.chunk(&run, 1, "The answer");
+        let retried = board.live_text(&run, 1, Some(idle.position)).unwrap();
+        assert_eq!(
+            (retried.attempt, retried.replace, retried.text.as_str()),
+            (2, true, "The answer")
+        );
+        // Past the kept limit the text stops growing; the count goes on.
+        board.chunk(&run, 1, &"x".repeat(LIVE_TEXT_BYTES));
+        let full = board.live_text(&run, 1, Some(retried.position)).unwrap();
+        assert_eq!(full.text, "");
+        assert_eq!(full.received_chars, 10 + LIVE_TEXT_BYTES as u64);
+        board.finish(&run, 1);
+        assert!(board.live_text(&run, 1, Some(full.position)).is_none());
     }
 }

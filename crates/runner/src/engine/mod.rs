@@ -32,7 +32,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub use activity::{Activity, ActivityBoard};
+pub use activity::{Activity, ActivityBoard, LivePosition, LiveText};
 use gate::ProviderGate;
 use worker::{Answering, LlmJudge, RunContext, Throttling};
 use writer::WriterMessage;

@@ -7,6 +7,7 @@ pub(crate) mod create;
 pub(crate) mod events;
 pub(crate) mod export;
 pub(crate) mod get;
+pub(crate) mod item_stream;
 pub(crate) mod items;
 pub(crate) mod list;
 pub(crate) mod logs;

@@ -325,6 +325,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/runs/{run_id}/items/{sequence}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events following one item's answer while it streams on this server:
+         *     `item_text` (`ItemTextEventDto`) whenever text arrived — the whole text so far first, then
+         *     what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here (or was not
+         *     streaming here to begin with), after which the stream closes. The text is not stored until
+         *     the item is answered: a reconnecting client starts again from the whole text.
+         */
+        get: operations["stream_item_text"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/runs/{run_id}/logs": {
         parameters: {
             query?: never;
@@ -872,6 +895,19 @@ export interface components {
             /** @description Every verdict given, oldest first (a retry of a judged item adds one). */
             verdicts: components["schemas"]["VerdictDto"][];
         };
+        /**
+         * @description `item_end` on `GET /runs/{run_id}/items/{sequence}/stream`, its last event: fetch the item
+         *     (`GET /runs/{run_id}/items?sequence=N`) for its response and verdict.
+         */
+        ItemEndEventDto: {
+            /**
+             * @description `ended`: the item stopped streaming here (answered, failed, canceled, or its attempt is
+             *     over). `not_streaming_here`: it was not streaming on this server when the stream
+             *     opened (not started, finished, or in flight on another replica).
+             * @example ended
+             */
+            reason: string;
+        };
         /** @description A group of items with its counts. */
         ItemGroupDto: {
             /**
@@ -929,6 +965,35 @@ export interface components {
             sequence: number;
             /** @description `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`. */
             state: string;
+        };
+        /**
+         * @description `item_text` on `GET /runs/{run_id}/items/{sequence}/stream`: the item's answer as it
+         *     arrives on this server.
+         */
+        ItemTextEventDto: {
+            /**
+             * Format: int32
+             * @description The attempt streaming.
+             */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description Chunks received so far.
+             */
+            chunkCount: number;
+            /**
+             * Format: int64
+             * @description Characters received so far. The server keeps the first 256 KiB of an attempt's text
+             *     for this stream; past that only the count grows (the stored response has it all).
+             */
+            receivedChars: number;
+            /**
+             * @description `true`: `text` is the attempt's whole text so far (the stream's first event, or a new
+             *     attempt): replace what is shown. `false`: `text` follows what the previous event gave.
+             */
+            replace: boolean;
+            /** @description The text. */
+            text: string;
         };
         /** @description Who decides whether an answer is right. */
         JudgeDto: {
@@ -2472,6 +2537,49 @@ export interface operations {
                 };
             };
             /** @description No such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stream_item_text: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Run id */
+                run_id: string;
+                /** @description The item's sequence in the run (1-based) */
+                sequence: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A `text/event-stream` of `item_text` events ending with `item_end` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No such run or item */
             404: {
                 headers: {
                     [name: string]: unknown;

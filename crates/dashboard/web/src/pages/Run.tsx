@@ -5,6 +5,7 @@ import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
 import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
+import { useItemText } from "../live/useItemText";
 import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
 
 type Item = Schemas["ItemDetailDto"];
@@ -131,7 +132,7 @@ function LinkedItem({ id }: { id: string }) {
   return (
     <section aria-labelledby="linked-title">
       <h2 id="linked-title">Item {item.sequence}</h2>
-      <ItemRow item={item} open />
+      <ItemRow runId={id} item={item} open />
     </section>
   );
 }
@@ -176,7 +177,7 @@ function Items({ id, live }: { id: string; live: boolean }) {
       {groups.length > 1 && <GroupChart groups={groups} />}
       <div className="items">
         {list.map((item) => (
-          <ItemRow key={item.sequence} item={item} />
+          <ItemRow key={item.sequence} runId={id} item={item} />
         ))}
       </div>
       {items.hasNextPage && (
@@ -222,9 +223,12 @@ function GroupChart({ groups }: { groups: Group[] }) {
   );
 }
 
-function ItemRow({ item, open = false }: { item: Item; open?: boolean }) {
+function ItemRow({ runId, item, open = false }: { runId: string; item: Item; open?: boolean }) {
+  const [shown, setShown] = useState(open);
+  // The answer streams into an open item while it runs; closed rows cost nothing.
+  const live = useItemText(runId, item.sequence, shown && item.state === "running");
   return (
-    <details className={`item ${item.state}`} open={open}>
+    <details className={`item ${item.state}`} open={open} onToggle={(e) => setShown(e.currentTarget.open)}>
       <summary>
         <span className="seq">#{item.sequence}</span> <StatusBadge status={item.state} />{" "}
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
@@ -268,8 +272,19 @@ function ItemRow({ item, open = false }: { item: Item; open?: boolean }) {
             <strong>{item.error.kind}</strong>: {item.error.message}
           </p>
         )}
-        <h4>Response</h4>
-        <pre className="code">{item.responseText ?? "(no answer yet)"}</pre>
+        <h4>
+          Response{" "}
+          {item.responseText === null && live.streaming && (
+            <span className="stream open">streaming (attempt {live.attempt})</span>
+          )}
+        </h4>
+        {item.responseText === null && live.elsewhere && (
+          <p className="muted">Streaming on another server: the answer shows here once it is stored.</p>
+        )}
+        <pre className="code" aria-live="off">
+          {item.responseText ?? live.text ?? "(no answer yet)"}
+          {item.responseText === null && live.streaming && <span className="caret" aria-hidden="true" />}
+        </pre>
         <details>
           <summary>Prompt sent</summary>
           <pre className="code">{item.renderedPrompt ?? "(not sent yet)"}</pre>

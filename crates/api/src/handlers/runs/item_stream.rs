@@ -1,0 +1,131 @@
+//! `GET /runs/{run_id}/items/{sequence}/stream`: one item's answer as it arrives (Server-Sent
+//! Events), for the drill-down's item view. The active board's previews show the last 160
+//! characters of each run's current item a few times a second; this follows any one item, all
+//! of its text, while it streams on this server.
+
+use std::time::Duration;
+
+use actix_web::{Responder, get, web};
+use actix_web_lab::sse;
+use evalboard_runner::{ActivityBoard, LivePosition};
+use tokio::sync::mpsc;
+
+use super::run_id;
+use crate::{
+    dto::{ItemEndEventDto, ItemTextEventDto},
+    error::{ApiError, Problem},
+    params::shorten,
+    state::AppState,
+};
+
+/// How often the item's text is looked at: often enough to read as a stream, and a look is a
+/// map lookup under a lock.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// Comments keep a stream open while the model is silent.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Server-Sent Events following one item's answer while it streams on this server:
+/// `item_text` (`ItemTextEventDto`) whenever text arrived — the whole text so far first, then
+/// what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here (or was not
+/// streaming here to begin with), after which the stream closes. The text is not stored until
+/// the item is answered: a reconnecting client starts again from the whole text.
+#[utoipa::path(
+    tag = "runs",
+    params(
+        ("run_id" = String, Path, description = "Run id"),
+        ("sequence" = u32, Path, description = "The item's sequence in the run (1-based)"),
+    ),
+    responses(
+        (status = 200, description = "A `text/event-stream` of `item_text` events ending with `item_end`", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such run or item", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/runs/{run_id}/items/{sequence}/stream")]
+pub(crate) async fn stream_item_text(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<impl Responder, ApiError> {
+    let (run, sequence) = path.into_inner();
+    let id = run_id(&run)?;
+    let sequence = sequence
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no item `{}` in run {id}", shorten(&sequence)))
+        })?;
+    let lookup = id.clone();
+    if state
+        .with_db(move |db| db.item_snapshot(&lookup, sequence))
+        .await?
+        .is_none()
+    {
+        // The run may exist without such an item; say which.
+        let lookup = id.clone();
+        state.with_db(move |db| db.get_run(&lookup)).await?;
+        return Err(ApiError::NotFound(format!(
+            "no item {sequence} in run {id}"
+        )));
+    }
+    let activity = state.engine.as_ref().map(|e| e.activity().clone());
+    let (outbox, stream) = mpsc::channel(4);
+    actix_web::rt::spawn(follow(activity, id, sequence, outbox));
+    Ok(sse::Sse::from_infallible_receiver(stream).with_keep_alive(KEEP_ALIVE))
+}
+
+/// Sends the item's text as it arrives until it stops streaming here or the client leaves.
+async fn follow(
+    activity: Option<ActivityBoard>,
+    run: evalboard_domain::RunId,
+    sequence: u32,
+    outbox: mpsc::Sender<sse::Event>,
+) {
+    let mut ticks = tokio::time::interval(LOOK_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut position: Option<LivePosition> = None;
+    loop {
+        ticks.tick().await;
+        if outbox.is_closed() {
+            return;
+        }
+        let Some(live) = activity
+            .as_ref()
+            .and_then(|board| board.live_text(&run, sequence, position))
+        else {
+            let reason = if position.is_some() {
+                "ended"
+            } else {
+                "not_streaming_here"
+            };
+            let _ = outbox
+                .send(event(
+                    "item_end",
+                    &ItemEndEventDto {
+                        reason: reason.into(),
+                    },
+                ))
+                .await;
+            return;
+        };
+        let changed = live.replace || !live.text.is_empty();
+        position = Some(live.position);
+        if changed {
+            let payload = ItemTextEventDto {
+                attempt: live.attempt,
+                replace: live.replace,
+                text: live.text,
+                received_chars: live.received_chars,
+                chunk_count: live.chunk_count,
+            };
+            if outbox.send(event("item_text", &payload)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn event(name: &'static str, payload: &impl serde::Serialize) -> sse::Event {
+    let json = serde_json::to_string(payload).expect("payloads are plain data");
+    sse::Data::new(json).event(name).into()
+}

@@ -1,0 +1,88 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { act, cleanup, renderHook } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { useItemText } from "./useItemText";
+
+/** The browser's EventSource as far as the hook uses it, driven by the test. */
+class FakeEventSource {
+  static opened: FakeEventSource[] = [];
+  listeners = new Map<string, (message: MessageEvent<string>) => void>();
+  closed = false;
+  constructor(readonly url: string) {
+    FakeEventSource.opened.push(this);
+  }
+  addEventListener(name: string, listener: (message: MessageEvent<string>) => void) {
+    this.listeners.set(name, listener);
+  }
+  close() {
+    this.closed = true;
+  }
+  emit(name: string, data: unknown) {
+    act(() => this.listeners.get(name)!({ data: JSON.stringify(data) } as MessageEvent<string>));
+  }
+}
+
+let client: QueryClient;
+const wrapper = ({ children }: { children: ReactNode }) => (
+  <QueryClientProvider client={client}>{children}</QueryClientProvider>
+);
+
+beforeEach(() => {
+  FakeEventSource.opened = [];
+  vi.stubGlobal("EventSource", FakeEventSource);
+  vi.useFakeTimers();
+  client = new QueryClient();
+});
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+const text = (attempt: number, replace: boolean, value: string) => ({
+  attempt,
+  replace,
+  text: value,
+  receivedChars: 0,
+  chunkCount: 0,
+});
+
+describe("useItemText", () => {
+  it("shows the whole text, then what follows, and refetches the item when it ends", () => {
+    const invalidated = vi.spyOn(client, "invalidateQueries");
+    const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
+    const source = FakeEventSource.opened[0]!;
+    expect(source.url).toBe("/runs/run-1/items/7/stream");
+    source.emit("item_text", text(1, true, "Let's think"));
+    source.emit("item_text", text(1, false, " step by step."));
+    expect(result.current).toMatchObject({ text: "Let's think step by step.", attempt: 1, streaming: true });
+    // A new attempt replaces what was shown.
+    source.emit("item_text", text(2, true, "The answer"));
+    expect(result.current.text).toBe("The answer");
+    source.emit("item_end", { reason: "ended" });
+    expect(result.current).toMatchObject({ text: "The answer", streaming: false, elsewhere: false });
+    expect(source.closed).toBe(true);
+    expect(invalidated).toHaveBeenCalledWith({ queryKey: ["runs", "items", "run-1"] });
+    // Ended for good: nothing is opened again.
+    act(() => vi.advanceTimersByTime(10_000));
+    expect(FakeEventSource.opened).toHaveLength(1);
+  });
+
+  it("looks again while the item streams on another server", () => {
+    const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
+    FakeEventSource.opened[0]!.emit("item_end", { reason: "not_streaming_here" });
+    expect(result.current).toMatchObject({ streaming: false, elsewhere: true });
+    act(() => vi.advanceTimersByTime(2000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    FakeEventSource.opened[1]!.emit("item_text", text(1, true, "Here now"));
+    expect(result.current).toMatchObject({ text: "Here now", streaming: true, elsewhere: false });
+  });
+
+  it("opens nothing for an item it does not follow", () => {
+    const { result } = renderHook(() => useItemText("run-1", 7, false), { wrapper });
+    expect(FakeEventSource.opened).toHaveLength(0);
+    expect(result.current.text).toBeNull();
+  });
+});

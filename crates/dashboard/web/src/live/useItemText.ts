@@ -1,0 +1,70 @@
+// One item's answer as it arrives (`GET /runs/{id}/items/{sequence}/stream`), for the item view
+// of a run's drill-down: the whole text so far, then what follows, until the item stops
+// streaming; then its stored detail is fetched again.
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+import type { Schemas } from "../api/client";
+
+type ItemTextEvent = Schemas["ItemTextEventDto"];
+type ItemEndEvent = Schemas["ItemEndEventDto"];
+
+/** What arrived of the answer so far. */
+export interface ItemText {
+  /** The text, or null before any arrived. */
+  text: string | null;
+  /** The attempt it belongs to. */
+  attempt: number | null;
+  /** Whether the stream is open and the item streaming on the server it reached. */
+  streaming: boolean;
+  /** The item is in flight, but not on the server this page reached (another replica). */
+  elsewhere: boolean;
+}
+
+const NOTHING: ItemText = { text: null, attempt: null, streaming: false, elsewhere: false };
+/** How soon to look again when the item was not streaming on this server. */
+const LOOK_AGAIN_MS = 2000;
+
+/** Follows the item's answer while `follow` (the item is running and shown). */
+export function useItemText(runId: string, sequence: number, follow: boolean): ItemText {
+  const client = useQueryClient();
+  const [live, setLive] = useState<ItemText>(NOTHING);
+  // Bumped to look again after the server said the item was not streaming there.
+  const [round, setRound] = useState(0);
+
+  useEffect(() => {
+    if (!follow) {
+      return;
+    }
+    let again: ReturnType<typeof setTimeout> | null = null;
+    const source = new EventSource(`/runs/${runId}/items/${sequence}/stream`);
+    source.addEventListener("item_text", (message) => {
+      const event = JSON.parse((message as MessageEvent<string>).data) as ItemTextEvent;
+      setLive((before) => ({
+        text: event.replace ? event.text : (before.text ?? "") + event.text,
+        attempt: event.attempt,
+        streaming: true,
+        elsewhere: false,
+      }));
+    });
+    source.addEventListener("item_end", (message) => {
+      source.close();
+      const event = JSON.parse((message as MessageEvent<string>).data) as ItemEndEvent;
+      const elsewhere = event.reason === "not_streaming_here";
+      setLive((before) => ({ ...before, streaming: false, elsewhere }));
+      // The stored detail has the whole answer (or the item's new state).
+      void client.invalidateQueries({ queryKey: ["runs", "items", runId] });
+      void client.invalidateQueries({ queryKey: ["runs", "items-by-sequence", runId] });
+      if (elsewhere) {
+        again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
+      }
+    });
+    // On an error the browser reconnects by itself; the server starts again from the whole text.
+    return () => {
+      source.close();
+      if (again !== null) clearTimeout(again);
+    };
+  }, [client, runId, sequence, follow, round]);
+
+  return follow ? live : NOTHING;
+}

@@ -4,11 +4,11 @@
 import { type FormEvent, type ReactNode, useMemo, useState } from "react";
 import { useLocation } from "wouter";
 
-import { ApiError, type Schemas, api, unwrap } from "../api/client";
+import { ApiError, api, unwrap } from "../api/client";
 import { ErrorNote } from "../components/common";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
+import { placeProblems, settingsFrom, shownFields } from "./newRunForm";
 
-type Settings = Schemas["RunSettingsDto"];
 
 function newKey(): string {
   return crypto.randomUUID();
@@ -31,74 +31,26 @@ export function NewRunPage() {
     providers.data?.find((p) => p.credentials !== "missing") ??
     providers.data?.[0];
   const dataset = datasets.data?.find((d) => d.name === datasetName) ?? datasets.data?.[0];
-  const problems = useMemo(() => {
-    const byField = new Map<string, string[]>();
-    if (error instanceof ApiError) {
-      for (const p of error.problems) {
-        const field = p.field ?? "";
-        byField.set(field, [...(byField.get(field) ?? []), p.detail]);
-      }
-    }
-    return byField;
-  }, [error]);
+  const { beside, summary } = useMemo(
+    () => placeProblems(error, shownFields(judge, provider?.simulated ?? false)),
+    [error, judge, provider?.simulated],
+  );
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const text = (name: string) => {
-      const value = String(form.get(name) ?? "").trim();
-      return value === "" ? undefined : value;
-    };
-    const number = (name: string) => {
-      const value = text(name);
-      return value === undefined ? undefined : Number(value);
-    };
-    const categories = form.getAll("settings.selection.categories").map(String);
-    const settings: Settings = {
-      concurrency: number("settings.concurrency"),
-      maxAttempts: number("settings.maxAttempts"),
-      shots: number("settings.shots"),
-      selection: {
-        categories: categories.length > 0 ? categories : undefined,
-        sampleSize: number("settings.selection.sampleSize"),
-        seed: number("settings.selection.seed"),
-      },
-      generation: {
-        temperature: number("settings.generation.temperature"),
-        maxTokens: number("settings.generation.maxTokens"),
-      },
-      judge:
-        judge === "choice"
-          ? { kind: "choice" }
-          : {
-              kind: "llm",
-              providerName: text("settings.judge.providerName") ?? "",
-              modelName: text("settings.judge.modelName") ?? "",
-            },
-      budget: {
-        maxTokens: number("settings.budget.maxTokens"),
-        maxCostUsd: number("settings.budget.maxCostUsd"),
-      },
-      simulated: provider?.simulated
-        ? {
-            accuracy: number("settings.simulated.accuracy"),
-            latencyMs: number("settings.simulated.latencyMs"),
-            faultRate: number("settings.simulated.faultRate"),
-            unparsedRate: number("settings.simulated.unparsedRate"),
-            seed: number("settings.simulated.seed"),
-          }
-        : undefined,
-    };
+    const text = (name: string) => String(form.get(name) ?? "").trim();
+    const settings = settingsFrom(form, judge, provider?.simulated ?? false);
     setBusy(true);
     setError(null);
     try {
       const created = unwrap(
         await api.POST("/runs", {
           body: {
-            providerName: text("providerName") ?? "",
-            modelName: text("modelName") ?? "",
-            datasetName: text("datasetName") ?? "",
-            settings: prune(settings) as Settings,
+            providerName: text("providerName"),
+            modelName: text("modelName"),
+            datasetName: text("datasetName"),
+            settings,
           },
           params: { header: { "Idempotency-Key": key } },
         }),
@@ -113,11 +65,10 @@ export function NewRunPage() {
   };
 
   const field = (name: string, label: string, input: ReactNode, hint?: string) => (
-    <Labelled name={name} label={label} problems={problems} hint={hint}>
+    <Labelled name={name} label={label} problems={beside.get(name)} hint={hint}>
       {input}
     </Labelled>
   );
-  const unmatched = [...problems.keys()].filter((f) => !FIELDS.some((known) => f.startsWith(known)));
 
   return (
     <section aria-labelledby="new-title">
@@ -173,7 +124,7 @@ export function NewRunPage() {
                 </label>
               ))}
             </div>
-            {problems.get("settings.selection.categories")?.map((detail) => (
+            {beside.get("settings.selection.categories")?.map((detail) => (
               <small key={detail} className="problem" role="alert">
                 {detail}
               </small>
@@ -223,11 +174,11 @@ export function NewRunPage() {
           <div className="error" role="alert">
             <strong>{error instanceof ApiError ? `${error.title} (${error.status})` : "Request failed"}</strong>
             <p>{error instanceof Error ? error.message : String(error)}</p>
-            {unmatched.length > 0 && (
+            {summary.length > 0 && (
               <ul>
-                {unmatched.map((f) => (
-                  <li key={f}>
-                    <code>{f}</code> {problems.get(f)?.join("; ")}
+                {summary.map(([field, details]) => (
+                  <li key={field}>
+                    {field && <code>{field}</code>} {details.join("; ")}
                   </li>
                 ))}
               </ul>
@@ -242,21 +193,6 @@ export function NewRunPage() {
   );
 }
 
-/** The fields this form has, by their API path: problems on them are shown beside them. */
-const FIELDS = [
-  "providerName",
-  "modelName",
-  "datasetName",
-  "settings.selection",
-  "settings.concurrency",
-  "settings.maxAttempts",
-  "settings.shots",
-  "settings.generation",
-  "settings.budget",
-  "settings.judge",
-  "settings.simulated",
-];
-
 function Labelled({
   name,
   label,
@@ -266,32 +202,20 @@ function Labelled({
 }: {
   name: string;
   label: string;
-  problems: Map<string, string[]>;
+  problems: string[] | undefined;
   hint?: string;
   children: ReactNode;
 }) {
-  const mine = [...problems.entries()].filter(([field]) => field === name || field.startsWith(`${name}.`));
   return (
-    <div className={mine.length > 0 ? "form-field invalid" : "form-field"}>
+    <div className={problems ? "form-field invalid" : "form-field"}>
       <label htmlFor={name}>{label}</label>
       {children}
       {hint && <small className="muted">{hint}</small>}
-      {mine.map(([field, details]) => (
-        <small key={field} className="problem" role="alert">
-          {details.join("; ")}
+      {problems && (
+        <small className="problem" role="alert">
+          {problems.join("; ")}
         </small>
-      ))}
+      )}
     </div>
   );
-}
-
-/** Drops empty values, so that the server's defaults apply to what the form leaves blank. */
-function prune(value: unknown): unknown {
-  if (Array.isArray(value) || value === null || typeof value !== "object") {
-    return value;
-  }
-  const entries = Object.entries(value)
-    .map(([k, v]) => [k, prune(v)] as const)
-    .filter(([, v]) => v !== undefined && !(typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0));
-  return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError } from "../api/client";
+import { placeProblems, settingsFrom, shownFields } from "./newRunForm";
+
+function form(fields: [string, string][]): FormData {
+  const data = new FormData();
+  for (const [name, value] of fields) data.append(name, value);
+  return data;
+}
+
+describe("settingsFrom", () => {
+  it("sends what was filled in and leaves the rest to the server's defaults", () => {
+    const settings = settingsFrom(
+      form([
+        ["settings.concurrency", " 8 "],
+        ["settings.maxAttempts", ""],
+        ["settings.selection.categories", "law"],
+        ["settings.selection.categories", "math"],
+        ["settings.budget.maxCostUsd", "2.5"],
+        ["settings.simulated.latencyMs", "1500"],
+      ]),
+      "choice",
+      true,
+    );
+    expect(settings).toEqual({
+      concurrency: 8,
+      selection: { categories: ["law", "math"] },
+      judge: { kind: "choice" },
+      budget: { maxCostUsd: 2.5 },
+      simulated: { latencyMs: 1500 },
+    });
+  });
+
+  it("sends an LLM judge's provider and model, and no simulated settings to a real provider", () => {
+    const settings = settingsFrom(
+      form([
+        ["settings.judge.providerName", "OpenAI"],
+        ["settings.judge.modelName", "gpt-4o-mini"],
+        ["settings.simulated.latencyMs", "1500"],
+      ]),
+      "llm",
+      false,
+    );
+    expect(settings).toEqual({ judge: { kind: "llm", providerName: "OpenAI", modelName: "gpt-4o-mini" } });
+  });
+});
+
+describe("placeProblems", () => {
+  const refusal = (...fields: (string | undefined)[]) =>
+    new ApiError(
+      422,
+      "Unprocessable Content",
+      `${fields.length} problems`,
+      fields.map((field, i) => ({ field, detail: `problem ${i}` })),
+    );
+
+  it("puts a problem beside the most specific input it is about", () => {
+    const shown = shownFields("llm", true);
+    const placed = placeProblems(
+      refusal("settings.concurrency", "settings.concurrency", "settings.judge.modelName", "settings.judge.kind", "settings.selection.categories[1]"),
+      shown,
+    );
+    expect(placed.beside).toEqual(
+      new Map([
+        ["settings.concurrency", ["problem 0", "problem 1"]],
+        ["settings.judge.modelName", ["problem 2"]],
+        ["settings.judge", ["problem 3"]],
+        ["settings.selection.categories", ["problem 4"]],
+      ]),
+    );
+    expect(placed.summary).toEqual([]);
+  });
+
+  it("lists in the summary what no shown input is about, so that nothing goes unshown", () => {
+    // A budget without a cap, a sampling parameter the form has no input for, the simulated
+    // settings of a provider that is not simulated (their inputs are hidden), no field at all.
+    const placed = placeProblems(
+      refusal("settings.budget", "settings.generation.topP", "settings.simulated.seed", undefined, "settings.concurrencyX"),
+      shownFields("choice", false),
+    );
+    expect(placed.beside.size).toBe(0);
+    expect(placed.summary).toEqual([
+      ["settings.budget", ["problem 0"]],
+      ["settings.generation.topP", ["problem 1"]],
+      ["settings.simulated.seed", ["problem 2"]],
+      ["", ["problem 3"]],
+      ["settings.concurrencyX", ["problem 4"]],
+    ]);
+  });
+
+  it("places nothing for an error that is not a refusal", () => {
+    expect(placeProblems(new Error("offline"), shownFields("choice", true))).toEqual({ beside: new Map(), summary: [] });
+  });
+});

@@ -1,0 +1,126 @@
+// The New run form's logic, apart from its markup: the request its fields make, and where each
+// problem of a refusal is shown.
+import { ApiError, type Schemas } from "../api/client";
+
+type Settings = Schemas["RunSettingsDto"];
+
+/** The inputs the form always shows, by the API path of what they set. */
+const ALWAYS = [
+  "providerName",
+  "modelName",
+  "datasetName",
+  "settings.selection.categories",
+  "settings.selection.sampleSize",
+  "settings.selection.seed",
+  "settings.concurrency",
+  "settings.maxAttempts",
+  "settings.shots",
+  "settings.generation.temperature",
+  "settings.generation.maxTokens",
+  "settings.budget.maxTokens",
+  "settings.budget.maxCostUsd",
+  "settings.judge",
+];
+const LLM_JUDGE = ["settings.judge.providerName", "settings.judge.modelName"];
+const SIMULATED = [
+  "settings.simulated.accuracy",
+  "settings.simulated.latencyMs",
+  "settings.simulated.faultRate",
+  "settings.simulated.unparsedRate",
+  "settings.simulated.seed",
+];
+
+/** The inputs shown for a judge kind and a provider that is simulated or not. */
+export function shownFields(judge: string, simulated: boolean): string[] {
+  return [...ALWAYS, ...(judge === "llm" ? LLM_JUDGE : []), ...(simulated ? SIMULATED : [])];
+}
+
+/** Where a refusal's problems go: beside an input, or in the form's summary. */
+export interface PlacedProblems {
+  /** Problems by the input they are shown beside. */
+  beside: Map<string, string[]>;
+  /** Problems no shown input is about (or without a field), with their field. */
+  summary: [string, string[]][];
+}
+
+/**
+ * Places each problem of `error` beside the most specific shown input it is about (its field,
+ * or the input whose path its field is under: `settings.judge.kind` beside `settings.judge`);
+ * the others go to the summary, so that no problem is left unshown.
+ */
+export function placeProblems(error: unknown, shown: readonly string[]): PlacedProblems {
+  const beside = new Map<string, string[]>();
+  const summary = new Map<string, string[]>();
+  if (error instanceof ApiError) {
+    for (const problem of error.problems) {
+      const field = problem.field ?? "";
+      const input = shown
+        .filter((name) => field === name || field.startsWith(`${name}.`) || field.startsWith(`${name}[`))
+        .sort((a, b) => b.length - a.length)[0];
+      const into = input === undefined ? summary : beside;
+      const key = input ?? field;
+      into.set(key, [...(into.get(key) ?? []), problem.detail]);
+    }
+  }
+  return { beside, summary: [...summary] };
+}
+
+/** The run's settings from the form's fields; blank fields are left out (the server's defaults apply). */
+export function settingsFrom(form: FormData, judge: string, simulated: boolean): Settings {
+  const text = (name: string) => {
+    const value = String(form.get(name) ?? "").trim();
+    return value === "" ? undefined : value;
+  };
+  const number = (name: string) => {
+    const value = text(name);
+    return value === undefined ? undefined : Number(value);
+  };
+  const categories = form.getAll("settings.selection.categories").map(String);
+  const settings: Settings = {
+    concurrency: number("settings.concurrency"),
+    maxAttempts: number("settings.maxAttempts"),
+    shots: number("settings.shots"),
+    selection: {
+      categories: categories.length > 0 ? categories : undefined,
+      sampleSize: number("settings.selection.sampleSize"),
+      seed: number("settings.selection.seed"),
+    },
+    generation: {
+      temperature: number("settings.generation.temperature"),
+      maxTokens: number("settings.generation.maxTokens"),
+    },
+    judge:
+      judge === "choice"
+        ? { kind: "choice" }
+        : {
+            kind: "llm",
+            providerName: text("settings.judge.providerName") ?? "",
+            modelName: text("settings.judge.modelName") ?? "",
+          },
+    budget: {
+      maxTokens: number("settings.budget.maxTokens"),
+      maxCostUsd: number("settings.budget.maxCostUsd"),
+    },
+    simulated: simulated
+      ? {
+          accuracy: number("settings.simulated.accuracy"),
+          latencyMs: number("settings.simulated.latencyMs"),
+          faultRate: number("settings.simulated.faultRate"),
+          unparsedRate: number("settings.simulated.unparsedRate"),
+          seed: number("settings.simulated.seed"),
+        }
+      : undefined,
+  };
+  return (prune(settings) ?? {}) as Settings;
+}
+
+/** Drops empty values, so that the server's defaults apply to what the form leaves blank. */
+function prune(value: unknown): unknown {
+  if (Array.isArray(value) || value === null || typeof value !== "object") {
+    return value;
+  }
+  const entries = Object.entries(value)
+    .map(([k, v]) => [k, prune(v)] as const)
+    .filter(([, v]) => v !== undefined);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
+}

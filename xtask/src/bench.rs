@@ -1,6 +1,7 @@
-//! `cargo xtask bench`: the engine against a zero-latency OpenAI-compatible stub, on SQLite and
-//! on PostgreSQL, beside the stub's own ceiling measured in the same run. See
-//! `docs/performance.md` for what it measures and the figures.
+//! `cargo xtask bench`: the engine against an OpenAI-compatible stub (answering at once, or
+//! after `--latency-ms` as real providers do), on SQLite and on PostgreSQL, beside the stub's
+//! own ceiling measured in the same run; with the CPU per item of the server and of
+//! PostgreSQL's processes. See `docs/performance.md` for what it measures and the figures.
 
 use std::{
     io::{BufRead, BufReader},
@@ -78,6 +79,8 @@ struct Measured {
     peak_rss_mib: Option<f64>,
     /// CPU seconds the server used during the run.
     server_cpu_seconds: Option<f64>,
+    /// CPU seconds PostgreSQL's processes used during the run (on PostgreSQL).
+    database_cpu_seconds: Option<f64>,
     /// With subscribers: the subscriber tool's `result` line.
     subscribers: Option<String>,
 }
@@ -92,6 +95,7 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     let items = flag("--items", 10_000)?;
     let concurrency = flag("--concurrency", 64)?;
     let subscribers = flag("--subscribers", 0)?;
+    let latency_ms = flag("--latency-ms", 0)?;
     if args.iter().any(|a| a == "--harness") {
         return crate::bench_harness::run(root, postgres_url, items);
     }
@@ -103,24 +107,33 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     let release = root.join("target/release");
     let stub = Service::start({
         let mut c = Command::new(release.join("evalboard-bench"));
-        c.args(["stub", "--bind", "127.0.0.1:0"]);
+        c.args(["stub", "--bind", "127.0.0.1:0"])
+            .args(["--latency-ms", &latency_ms.to_string()]);
         c
     })?;
     let stub_url = format!("{}/v1", stub.url);
 
-    // The ceiling: the median of three runs of the load client alone, long enough to be steady.
+    // The ceiling: the median of three runs of the load client alone, long enough to be steady
+    // (with latency: about five seconds at the rate the latency allows).
+    let ceiling_requests = if latency_ms == 0 {
+        (items * 5).max(20_000)
+    } else {
+        5 * concurrency * 1000 / latency_ms
+    };
     let mut ceilings = Vec::new();
     for _ in 0..3 {
         ceilings.push(measure_ceiling(
             &release,
             &stub_url,
             concurrency,
-            (items * 5).max(20_000),
+            ceiling_requests,
         )?);
     }
     ceilings.sort_by(f64::total_cmp);
     let ceiling = ceilings[1];
-    println!("stub ceiling: {ceiling:.0} streamed requests/s at concurrency {concurrency}");
+    println!(
+        "stub ceiling: {ceiling:.0} streamed requests/s at concurrency {concurrency}, {latency_ms} ms latency"
+    );
 
     let scratch = tempfile::tempdir()?;
     let dataset = scratch.path().join("bench.jsonl");
@@ -181,14 +194,14 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     }
 
     println!(
-        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | server CPU (s) | delivery |"
+        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | server CPU (s) | server CPU per item (µs) | PostgreSQL CPU per item (µs) | delivery |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for m in &results {
         let rate = m.items as f64 / m.seconds;
         let delivery = m.subscribers.as_deref().unwrap_or("");
         println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} | {} | {} | {} |",
             m.backend,
             m.items,
             if m.subscribers.is_some() {
@@ -202,11 +215,15 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
             m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}")),
             m.server_cpu_seconds
                 .map_or("?".into(), |v| format!("{v:.1}")),
+            m.server_cpu_seconds
+                .map_or("?".into(), |v| format!("{:.0}", v * 1e6 / m.items as f64)),
+            m.database_cpu_seconds
+                .map_or("–".into(), |v| format!("{:.0}", v * 1e6 / m.items as f64)),
             delivery.trim_start_matches("result ")
         );
     }
     println!(
-        "\nstub ceiling: {ceiling:.0} requests/s (median of {:.0}, {:.0}, {:.0}; concurrency {concurrency})",
+        "\nstub ceiling: {ceiling:.0} requests/s (median of {:.0}, {:.0}, {:.0}; concurrency {concurrency}, latency {latency_ms} ms)",
         ceilings[0], ceilings[1], ceilings[2]
     );
     Ok(())
@@ -374,6 +391,8 @@ max_concurrency = {concurrency}
     };
     let client = reqwest::blocking::Client::new();
     let cpu_before = server.cpu_seconds();
+    let on_postgres = database_url.starts_with("postgres");
+    let database_before = on_postgres.then(postgres_cpu_seconds).flatten();
     let started = Instant::now();
     let created: Value = client
         .post(format!("{}/runs", server.url))
@@ -412,6 +431,11 @@ max_concurrency = {concurrency}
         .cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
+    let database_cpu_seconds = on_postgres
+        .then(postgres_cpu_seconds)
+        .flatten()
+        .zip(database_before)
+        .map(|(after, before)| after - before);
     let subscribers = match crowd {
         Some((mut child, lines)) => {
             let result = lines
@@ -429,6 +453,36 @@ max_concurrency = {concurrency}
         seconds,
         peak_rss_mib,
         server_cpu_seconds,
+        database_cpu_seconds,
         subscribers,
     })
+}
+
+/// CPU time (user + system) of every `postgres` process on this machine so far, in seconds
+/// (Linux): the backends serving the server, and the rest of PostgreSQL, which is idle apart
+/// from them here (autovacuum is off). A backend that exits during the run takes its time with
+/// it, so the server's pool keeps its connections for the whole run.
+fn postgres_cpu_seconds() -> Option<f64> {
+    let mut ticks = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(')')) else {
+            continue;
+        };
+        if name != "postgres" {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        ticks += fields
+            .get(11)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            + fields
+                .get(12)
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0);
+    }
+    Some(ticks / 100.0)
 }

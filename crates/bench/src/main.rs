@@ -1,4 +1,5 @@
-//! `evalboard-bench`: a zero-latency OpenAI-compatible stub provider, a load client that
+//! `evalboard-bench`: an OpenAI-compatible stub provider (answering at once, or after a set
+//! latency as real providers do), a load client that
 //! measures how many streamed answers per second it can serve, and a crowd of SSE subscribers
 //! that measures how late live events arrive.
 
@@ -27,7 +28,10 @@ fn main() -> anyhow::Result<()> {
             .and_then(|i| args.get(i + 1).cloned())
     };
     match args.first().map(String::as_str) {
-        Some("stub") => stub(&flag("--bind").unwrap_or_else(|| "127.0.0.1:0".into())),
+        Some("stub") => stub(
+            &flag("--bind").unwrap_or_else(|| "127.0.0.1:0".into()),
+            std::time::Duration::from_millis(flag("--latency-ms").map_or(Ok(0), |n| n.parse())?),
+        ),
         Some("load") => load(
             &flag("--url").context("--url is required")?,
             flag("--concurrency").map_or(Ok(64), |n| n.parse())?,
@@ -39,25 +43,26 @@ fn main() -> anyhow::Result<()> {
             std::time::Duration::from_secs(flag("--timeout-secs").map_or(Ok(600), |n| n.parse())?),
         ),
         _ => bail!(
-            "usage: evalboard-bench stub [--bind ADDR] | load --url URL [--concurrency N] [--requests M] \
+            "usage: evalboard-bench stub [--bind ADDR] [--latency-ms MS] | load --url URL [--concurrency N] [--requests M] \
              | subscribe --url URL [--subscribers N] [--timeout-secs S]"
         ),
     }
 }
 
-/// The answer every request gets, as OpenAI streams it.
+/// The answer every request gets, as OpenAI streams it: a short chain of thought in word-sized
+/// chunks (as models stream), ending with the answer B.
 fn answer_events() -> String {
     let chunk = |content: &str| {
         json!({"id": "bench", "object": "chat.completion.chunk", "model": "stub",
                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
     };
+    let text = "Let's think step by step. The question asks which option is the right one, so \
+        each option has to be weighed against what the question states. Option A does not \
+        follow from it, C and D contradict it, and B is the only one consistent with every \
+        part of the question. The answer is (B).";
     let mut body = String::new();
-    for content in [
-        "Let's think step by step. ",
-        "It is B. ",
-        "The answer is (B).",
-    ] {
-        body.push_str(&format!("data: {}\n\n", chunk(content)));
+    for word in text.split_inclusive(' ') {
+        body.push_str(&format!("data: {}\n\n", chunk(word)));
     }
     let finish = json!({"id": "bench", "object": "chat.completion.chunk", "model": "stub",
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
@@ -69,10 +74,18 @@ fn answer_events() -> String {
     body
 }
 
-async fn chat(body: web::Json<Value>, answer: web::Data<String>) -> HttpResponse {
+async fn chat(
+    body: web::Json<Value>,
+    answer: web::Data<String>,
+    latency: web::Data<std::time::Duration>,
+) -> HttpResponse {
     // Read the request as a real server would; refuse what is not a chat completion.
     if body.get("messages").and_then(Value::as_array).is_none() {
         return HttpResponse::BadRequest().finish();
+    }
+    // A real provider takes its time; the connection stays open meanwhile.
+    if !latency.is_zero() {
+        actix_web::rt::time::sleep(**latency).await;
     }
     HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -80,11 +93,13 @@ async fn chat(body: web::Json<Value>, answer: web::Data<String>) -> HttpResponse
 }
 
 #[actix_web::main]
-async fn stub(bind: &str) -> anyhow::Result<()> {
+async fn stub(bind: &str, latency: std::time::Duration) -> anyhow::Result<()> {
     let answer = web::Data::new(answer_events());
+    let latency = web::Data::new(latency);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(answer.clone())
+            .app_data(latency.clone())
             .app_data(web::JsonConfig::default().limit(1 << 20))
             .route("/v1/chat/completions", web::post().to(chat))
     })

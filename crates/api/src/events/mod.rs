@@ -97,6 +97,32 @@ struct Inner {
     frames: broadcast::Sender<Arc<Frame>>,
     /// The id of the last stored event the pump has broadcast.
     delivered: watch::Sender<u64>,
+    /// While nobody listens the pump reads nothing; the lowest position a subscriber that came
+    /// meanwhile caught up from the database to, where the pump may start again instead of
+    /// reading every event it skipped.
+    resume_at: std::sync::Mutex<Option<u64>>,
+    /// Reads of new events the pump made (the figure that stays still while nobody listens).
+    pump_reads: std::sync::atomic::AtomicU64,
+}
+
+impl Inner {
+    /// A subscriber read the stored stream up to `position` (and catches up to it from the
+    /// database itself).
+    fn subscriber_read_up_to(&self, position: u64) {
+        let mut resume = self
+            .resume_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *resume = Some(resume.map_or(position, |r| r.min(position)));
+    }
+
+    /// Where the pump can start again after a time without subscribers.
+    fn take_resume_position(&self) -> Option<u64> {
+        self.resume_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
 }
 
 impl EventHub {
@@ -115,6 +141,8 @@ impl EventHub {
                 config,
                 frames,
                 delivered: watch::Sender::new(start),
+                resume_at: std::sync::Mutex::new(None),
+                pump_reads: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         tokio::spawn(pump(Arc::clone(&hub.inner), start));
@@ -133,6 +161,13 @@ impl EventHub {
     }
 
     /// How many subscribers are connected.
+    /// How many times the pump has read new events from the database.
+    pub fn pump_reads(&self) -> u64 {
+        self.inner
+            .pump_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn subscribers(&self) -> usize {
         self.inner.frames.receiver_count()
     }
@@ -158,6 +193,7 @@ async fn frames_after(
 /// Broadcasts every stored event after `start` as it is committed, forever.
 async fn pump(inner: Arc<Inner>, start: u64) {
     let mut last = start;
+    let mut idle = false;
     let mut commits = inner.db.event_commits();
     let mut listener = None;
     let mut listen_again_at = tokio::time::Instant::now();
@@ -171,7 +207,23 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                 }
             }
         }
-        loop {
+        // Nobody listens: no query. A subscriber that comes reads what it needs from the
+        // database and tells from where the pump's broadcast must go on (the lowest such
+        // position of all who came meanwhile: each catches up to at least its own).
+        let listening = inner.frames.receiver_count() > 0;
+        if !listening {
+            idle = true;
+            inner.take_resume_position();
+        } else if std::mem::take(&mut idle)
+            && let Some(position) = inner.take_resume_position()
+        {
+            last = last.max(position);
+            inner.delivered.send_replace(last);
+        }
+        while listening {
+            inner
+                .pump_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match frames_after(&inner.db, last, None, inner.config.page).await {
                 Ok(frames) => {
                     let full = frames.len() == inner.config.page as usize;

@@ -35,6 +35,7 @@ pub(crate) async fn subscribe(
     // from the database while catching up or received, and duplicates are skipped by id.
     let live = hub.inner.frames.subscribe();
     let horizon = hub.inner.db.blocking(|db| db.event_horizon()).await?;
+    hub.inner.subscriber_read_up_to(horizon.last_id);
     let (cursor, reset) = match start {
         Start::Now => (horizon.last_id, None),
         Start::After(seen) if horizon.can_resume_from(seen) => (seen, None),
@@ -206,6 +207,8 @@ mod tests {
             },
             frames: broadcast::channel(buffer).0,
             delivered: watch::Sender::new(0),
+            resume_at: std::sync::Mutex::new(None),
+            pump_reads: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -265,6 +268,46 @@ mod tests {
             at: now,
         })
         .unwrap();
+    }
+
+    #[actix_web::test]
+    async fn the_pump_reads_nothing_while_nobody_listens_and_starts_where_a_subscriber_caught_up() {
+        let db = TestDatabase::sqlite();
+        let hub = EventHub::start(
+            (*db).clone(),
+            EventStreamConfig {
+                recheck_every: Duration::from_millis(10),
+                ..EventStreamConfig::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        for _ in 0..3 {
+            store_run(&db);
+        }
+        // The pump wakes at each commit and every 10 ms; give it many chances to read.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(hub.pump_reads(), 0, "nobody listens");
+        assert_eq!(hub.delivered(), 0);
+
+        // A subscriber comes: the pump goes on from where it read the stream to, not from
+        // what it skipped.
+        let mut live = hub.inner.frames.subscribe();
+        let horizon = db.event_horizon().unwrap().last_id;
+        hub.inner.subscriber_read_up_to(horizon);
+        store_run(&db);
+        let frame = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .expect("the new run's first event is broadcast")
+            .unwrap();
+        assert_eq!(
+            frame.id,
+            horizon + 1,
+            "nothing stored while idle is read again"
+        );
+        assert!(hub.pump_reads() >= 1);
+        assert!(hub.delivered() > horizon);
     }
 
     #[actix_web::test]

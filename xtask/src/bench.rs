@@ -115,11 +115,9 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
 
     // The ceiling: the median of three runs of the load client alone, long enough to be steady
     // (with latency: about five seconds at the rate the latency allows).
-    let ceiling_requests = if latency_ms == 0 {
-        (items * 5).max(20_000)
-    } else {
-        5 * concurrency * 1000 / latency_ms
-    };
+    let ceiling_requests = (5 * concurrency * 1000)
+        .checked_div(latency_ms)
+        .unwrap_or((items * 5).max(20_000));
     let mut ceilings = Vec::new();
     for _ in 0..3 {
         ceilings.push(measure_ceiling(

@@ -160,7 +160,6 @@ impl EventHub {
         *self.inner.delivered.borrow()
     }
 
-    /// How many subscribers are connected.
     /// How many times the pump has read new events from the database.
     pub fn pump_reads(&self) -> u64 {
         self.inner
@@ -168,6 +167,7 @@ impl EventHub {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many subscribers are connected.
     pub fn subscribers(&self) -> usize {
         self.inner.frames.receiver_count()
     }
@@ -220,26 +220,28 @@ async fn pump(inner: Arc<Inner>, start: u64) {
             last = last.max(position);
             inner.delivered.send_replace(last);
         }
-        while listening {
-            inner
-                .pump_reads
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            match frames_after(&inner.db, last, None, inner.config.page).await {
-                Ok(frames) => {
-                    let full = frames.len() == inner.config.page as usize;
-                    for frame in frames {
-                        last = frame.id;
-                        // No subscriber is not an error: they read the database when they come.
-                        let _ = inner.frames.send(Arc::new(frame));
+        if listening {
+            loop {
+                inner
+                    .pump_reads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match frames_after(&inner.db, last, None, inner.config.page).await {
+                    Ok(frames) => {
+                        let full = frames.len() == inner.config.page as usize;
+                        for frame in frames {
+                            last = frame.id;
+                            // No subscriber is not an error: they read the database when they come.
+                            let _ = inner.frames.send(Arc::new(frame));
+                        }
+                        inner.delivered.send_replace(last);
+                        if !full {
+                            break;
+                        }
                     }
-                    inner.delivered.send_replace(last);
-                    if !full {
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read new events; retrying");
                         break;
                     }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read new events; retrying");
-                    break;
                 }
             }
         }

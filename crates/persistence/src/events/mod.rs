@@ -184,8 +184,7 @@ pub(crate) fn items(
     sequences.dedup();
     for chunk in sequences.chunks(1_000) {
         let states: Vec<(i32, String)> = run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::sequence.eq_any(chunk))
+            .filter(crate::runs::item_keys::items_of_run(run_id, chunk))
             .order(run_items::sequence.asc())
             .select((run_items::sequence, run_items::state))
             .load(conn)?;

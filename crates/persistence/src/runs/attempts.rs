@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{RunId, Timestamp};
 
+use super::item_keys;
 use crate::{
     connection::{DbConnection, on_backend},
     error::StoreError,
@@ -79,8 +80,7 @@ pub(crate) fn end_in_flight(
 ) -> Result<(), StoreError> {
     for chunk in sequences.chunks(1_000) {
         let in_flight: Vec<(i32, i32, Option<NaiveDateTime>, Option<String>)> = run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::sequence.eq_any(chunk))
+            .filter(item_keys::items_of_run(run_id, chunk))
             .filter(run_items::attempt_count.gt(0))
             .select((
                 run_items::sequence,

@@ -13,7 +13,7 @@ use evalboard_domain::{
 use super::{
     attempts::{self, AttemptOutcome},
     bookkeeping::{change_status, record_resume, save_counts},
-    load_row,
+    item_keys, load_row,
 };
 use crate::{
     connection::DbConnection,
@@ -238,43 +238,35 @@ fn claim_in(
     }
     if !unjudged.is_empty() {
         let sequences: Vec<i32> = unjudged.iter().map(|(s, ..)| *s).collect();
-        diesel::update(
-            run_items::table
-                .filter(run_items::run_id.eq(run_id.as_str()))
-                .filter(run_items::sequence.eq_any(&sequences)),
-        )
-        .set((
-            run_items::lease_owner.eq(Some(request.worker)),
-            run_items::lease_expires_at.eq(Some(request.lease_until.naive_utc())),
-            run_items::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+        diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, &sequences)))
+            .set((
+                run_items::lease_owner.eq(Some(request.worker)),
+                run_items::lease_expires_at.eq(Some(request.lease_until.naive_utc())),
+                run_items::updated_at.eq(now),
+            ))
+            .execute(conn)?;
     }
 
     let claimed: Vec<i32> = lost.iter().chain(&pending).map(|(s, _)| *s).collect();
     let pending_sequences: Vec<i32> = pending.iter().map(|(s, _)| *s).collect();
     let lease_until = request.lease_until.naive_utc();
     // A claim starts a new attempt with a clean slate; the prompt (set once) stays.
-    diesel::update(
-        run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::sequence.eq_any(&claimed)),
-    )
-    .set((
-        run_items::state.eq(ItemState::Running.as_str()),
-        run_items::attempt_count.eq(run_items::attempt_count + 1),
-        run_items::lease_owner.eq(Some(request.worker)),
-        run_items::lease_expires_at.eq(Some(lease_until)),
-        run_items::started_at.eq(Some(now)),
-        run_items::finished_at.eq(None::<NaiveDateTime>),
-        run_items::first_token_at.eq(None::<NaiveDateTime>),
-        run_items::answered_at.eq(None::<NaiveDateTime>),
-        run_items::response_text.eq(None::<String>),
-        run_items::error_kind.eq(None::<String>),
-        run_items::error_message.eq(None::<String>),
-        run_items::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, &claimed)))
+        .set((
+            run_items::state.eq(ItemState::Running.as_str()),
+            run_items::attempt_count.eq(run_items::attempt_count + 1),
+            run_items::lease_owner.eq(Some(request.worker)),
+            run_items::lease_expires_at.eq(Some(lease_until)),
+            run_items::started_at.eq(Some(now)),
+            run_items::finished_at.eq(None::<NaiveDateTime>),
+            run_items::first_token_at.eq(None::<NaiveDateTime>),
+            run_items::answered_at.eq(None::<NaiveDateTime>),
+            run_items::response_text.eq(None::<String>),
+            run_items::error_kind.eq(None::<String>),
+            run_items::error_message.eq(None::<String>),
+            run_items::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     if !pending_sequences.is_empty() {
         let counts = row
             .counts()?
@@ -420,8 +412,7 @@ fn load_claimed(
                 .eq(run_items::dataset_id)
                 .and(dataset_items::position.eq(run_items::dataset_position))),
         )
-        .filter(run_items::run_id.eq(run_id.as_str()))
-        .filter(run_items::sequence.eq_any(sequences))
+        .filter(item_keys::items_of_run(run_id, sequences))
         .order(run_items::sequence.asc())
         .select((
             run_items::sequence,

@@ -11,7 +11,7 @@ use super::{
     RunRow,
     attempts::{self, AttemptOutcome},
     bookkeeping::{change_status, finish_if_done, save_counts},
-    load_row,
+    item_keys, load_row,
 };
 use crate::{
     connection::DbConnection,
@@ -306,8 +306,7 @@ impl Database {
                 for chunk in sequences.chunks(1_000) {
                     renewed += diesel::update(
                         run_items::table
-                            .filter(run_items::run_id.eq(run_id.as_str()))
-                            .filter(run_items::sequence.eq_any(chunk))
+                            .filter(item_keys::items_of_run(run_id, chunk))
                             .filter(run_items::lease_owner.eq(worker)),
                     )
                     .set(run_items::lease_expires_at.eq(Some(until.naive_utc())))
@@ -461,18 +460,14 @@ fn cancel_items(
             )?;
         }
         for chunk in sequences.chunks(1_000) {
-            diesel::update(
-                run_items::table
-                    .filter(run_items::run_id.eq(run_id.as_str()))
-                    .filter(run_items::sequence.eq_any(chunk)),
-            )
-            .set((
-                run_items::state.eq(ItemState::Canceled.as_str()),
-                run_items::lease_owner.eq(None::<String>),
-                run_items::finished_at.eq(Some(now)),
-                run_items::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+            diesel::update(run_items::table.filter(item_keys::items_of_run(&run_id, chunk)))
+                .set((
+                    run_items::state.eq(ItemState::Canceled.as_str()),
+                    run_items::lease_owner.eq(None::<String>),
+                    run_items::finished_at.eq(Some(now)),
+                    run_items::updated_at.eq(now),
+                ))
+                .execute(conn)?;
         }
         if state != ItemState::Pending {
             log.extend(sequences.iter().map(|&s| PendingLog {

@@ -9,6 +9,7 @@ mod compare;
 mod control;
 mod create;
 mod import;
+pub(crate) mod item_keys;
 mod items;
 mod latency;
 mod list;

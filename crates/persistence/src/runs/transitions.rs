@@ -11,7 +11,7 @@ use evalboard_domain::{
 
 use super::{
     bookkeeping::{self, change_status, save_counts},
-    load_row,
+    item_keys, load_row,
 };
 use crate::{
     connection::DbConnection, database::Database, error::StoreError, events, schema::run_items,
@@ -124,8 +124,7 @@ fn current_states(
     let mut states = BTreeMap::new();
     for chunk in sequences.chunks(SEQUENCE_CHUNK) {
         let rows: Vec<(i32, String)> = run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::sequence.eq_any(chunk))
+            .filter(item_keys::items_of_run(run_id, chunk))
             .select((run_items::sequence, run_items::state))
             .load(conn)?;
         for (sequence, state) in rows {
@@ -154,8 +153,7 @@ fn move_items(
 ) -> Result<(), StoreError> {
     for chunk in sequences.chunks(SEQUENCE_CHUNK) {
         let items = run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::sequence.eq_any(chunk))
+            .filter(item_keys::items_of_run(run_id, chunk))
             .filter(run_items::state.eq(from.as_str()));
         let changed = match to {
             // Entering `running` starts a new attempt.

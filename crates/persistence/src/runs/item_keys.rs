@@ -1,0 +1,179 @@
+//! The condition that picks some items of one run by sequence, in a form whose plan does not
+//! depend on table statistics.
+//!
+//! `run_id = $1 AND sequence = ANY($2)` alone is planned, on a PostgreSQL table that was never
+//! analyzed (autovacuum off, a fresh server), as a scan of *every* item of the run through an
+//! index on `run_id`, with the sequences as a filter: without statistics the planner believes a
+//! run has a handful of items. Bounding the sequences as well (`sequence BETWEEN min AND max`)
+//! gives the primary key `(run_id, sequence)` a range to search that every estimate finds
+//! cheapest, so the rows read are the batch's window, not the run.
+
+use diesel::{dsl, prelude::*};
+use evalboard_domain::RunId;
+
+use crate::schema::run_items;
+
+/// `run_id = run AND sequence BETWEEN min AND max AND sequence = ANY(sequences)`.
+pub(crate) type ItemsOfRun<'a> = dsl::And<
+    dsl::And<dsl::Eq<run_items::run_id, &'a str>, dsl::Between<run_items::sequence, i32, i32>>,
+    dsl::EqAny<run_items::sequence, &'a [i32]>,
+>;
+
+/// The items of `run` whose sequence is in `sequences` (none when it is empty).
+pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfRun<'a> {
+    let low = sequences.iter().copied().min().unwrap_or(1);
+    // An empty list is an empty range.
+    let high = sequences.iter().copied().max().unwrap_or(0);
+    run_items::run_id
+        .eq(run.as_str())
+        .and(run_items::sequence.between(low, high))
+        .and(run_items::sequence.eq_any(sequences))
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{
+        pg::Pg,
+        query_builder::{AstPass, Query, QueryFragment, QueryId},
+    };
+    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{DatasetImport, NewRun, testing::TestDatabase};
+
+    /// `EXPLAIN (ANALYZE, FORMAT JSON)` of a query, with the query's own binds.
+    #[derive(QueryId)]
+    struct Explain<Q>(Q);
+
+    impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+            out.push_sql("EXPLAIN (ANALYZE, FORMAT JSON) ");
+            self.0.walk_ast(out.reborrow())
+        }
+    }
+
+    impl<Q> Query for Explain<Q> {
+        type SqlType = diesel::sql_types::Text;
+    }
+
+    impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
+
+    /// Every node of a plan, depth first.
+    fn nodes(plan: &Value) -> Vec<&Value> {
+        let mut all = vec![plan];
+        for child in plan["Plans"].as_array().into_iter().flatten() {
+            all.extend(nodes(child));
+        }
+        all
+    }
+
+    /// Rows the plan read and threw away, and the indexes it used on `run_items`.
+    fn rows_removed_and_indexes(explained: &str) -> (u64, Vec<String>) {
+        let plan: Value = serde_json::from_str(explained).unwrap();
+        let all = nodes(&plan[0]["Plan"]);
+        let removed = all
+            .iter()
+            .map(|n| n["Rows Removed by Filter"].as_u64().unwrap_or(0))
+            .sum();
+        let indexes = all
+            .iter()
+            .filter(|n| n["Relation Name"] == "run_items")
+            .filter_map(|n| n["Index Name"].as_str().map(str::to_owned))
+            .collect();
+        (removed, indexes)
+    }
+
+    /// On a never-analyzed table of two runs of 10,000 items each, picking a batch of one run's
+    /// items reads the batch's window through the primary key, for reads and for updates; the
+    /// condition without its bounds reads the whole run (which is why they are there).
+    #[test]
+    fn a_batch_of_items_is_found_through_the_primary_key_without_statistics() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        let name = DatasetName::parse("plans").unwrap();
+        let now = evalboard_domain::truncate_to_micros(chrono::Utc::now());
+        let items: Vec<DatasetItem> = (0..10_000)
+            .map(|i| DatasetItem {
+                id: format!("q{i}"),
+                category: "math".into(),
+                question: format!("Question {i}?"),
+                choices: vec!["yes".into(), "no".into()],
+                answer: AnswerKey::from_letter("A").unwrap(),
+                explanation: None,
+                source: None,
+            })
+            .collect();
+        db.import_dataset(DatasetImport {
+            name: &name,
+            items: &items,
+            at: now,
+        })
+        .unwrap();
+        let runs: Vec<RunId> = (0..2)
+            .map(|_| {
+                db.create_run(NewRun {
+                    provider_name: "Simulated",
+                    provider: None,
+                    model_name: "sim-1",
+                    dataset_name: "plans",
+                    settings: &RunSettings::default(),
+                    idempotency: None,
+                    at: now,
+                })
+                .unwrap()
+                .run
+                .id
+            })
+            .collect();
+        let run = &runs[1];
+        // A batch as workers finish it: 64 items, not all adjacent.
+        let batch: Vec<i32> = (0..64).map(|i| 5_001 + 2 * i).collect();
+        let window = (batch[63] - batch[0] + 1) as u64 - batch.len() as u64;
+
+        let mut conn = PgConnection::establish(db.url()).unwrap();
+        let explain = |conn: &mut PgConnection, query: &dyn Fn(&mut PgConnection) -> String| {
+            rows_removed_and_indexes(&query(conn))
+        };
+        let read = explain(&mut conn, &|conn| {
+            Explain(
+                run_items::table
+                    .filter(items_of_run(run, &batch))
+                    .select(run_items::sequence),
+            )
+            .get_result(conn)
+            .unwrap()
+        });
+        let update = explain(&mut conn, &|conn| {
+            Explain(
+                diesel::update(run_items::table.filter(items_of_run(run, &batch)))
+                    .set(run_items::attempt_count.eq(run_items::attempt_count + 1)),
+            )
+            .get_result(conn)
+            .unwrap()
+        });
+        for (what, (removed, indexes)) in [("read", read), ("update", update)] {
+            assert!(
+                removed <= window,
+                "{what}: {removed} rows read and thrown away, more than the batch's window"
+            );
+            assert_eq!(indexes, ["run_items_pkey"], "{what}");
+        }
+
+        let unbounded = explain(&mut conn, &|conn| {
+            Explain(
+                run_items::table
+                    .filter(run_items::run_id.eq(run.as_str()))
+                    .filter(run_items::sequence.eq_any(&batch))
+                    .select(run_items::sequence),
+            )
+            .get_result(conn)
+            .unwrap()
+        });
+        assert!(
+            unbounded.0 > 9_000,
+            "without statistics the unbounded condition reads the run: {unbounded:?}"
+        );
+    }
+}

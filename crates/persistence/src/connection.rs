@@ -66,7 +66,7 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self {
                 backend: Backend::Postgres,
-                target: url.to_owned(),
+                target: without_local_tls(url),
             });
         }
         let path = url
@@ -114,6 +114,36 @@ impl DatabaseUrl {
             Backend::Postgres => redact_password(&self.target),
         }
     }
+}
+
+/// A PostgreSQL URL on this machine (a loopback host, or a Unix socket) that does not choose
+/// `sslmode` gets `sslmode=disable`: libpq's default (`prefer`) negotiates TLS when the server
+/// offers it, and encrypting every statement to the same machine only costs CPU on both sides.
+/// A URL that sets `sslmode` (or names its host in its parameters) is left as it is.
+fn without_local_tls(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let chooses = query
+        .split('&')
+        .any(|pair| pair.starts_with("sslmode=") || pair.starts_with("host="));
+    let authority = base
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let local = host.is_empty() || host == "localhost" || host == "::1" || host.starts_with("127.");
+    if chooses || !local {
+        return url.to_owned();
+    }
+    let separator = if query.is_empty() {
+        if url.ends_with('?') { "" } else { "?" }
+    } else {
+        "&"
+    };
+    format!("{url}{separator}sslmode=disable")
 }
 
 impl std::fmt::Debug for DatabaseUrl {
@@ -255,6 +285,34 @@ impl Default for PoolOptions {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_local_postgres_url_without_sslmode_does_not_negotiate_tls() {
+        let target = |url: &str| DatabaseUrl::parse(url).unwrap().target().to_owned();
+        assert_eq!(
+            target("postgres://postgres@127.0.0.1:5432/evalboard"),
+            "postgres://postgres@127.0.0.1:5432/evalboard?sslmode=disable"
+        );
+        assert_eq!(
+            target("postgresql://u:p@localhost/db?application_name=x"),
+            "postgresql://u:p@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            target("postgres://[::1]:5432/db"),
+            "postgres://[::1]:5432/db?sslmode=disable"
+        );
+        assert_eq!(target("postgres:///db"), "postgres:///db?sslmode=disable");
+        // Chosen, or elsewhere: as given.
+        for url in [
+            "postgres://127.0.0.1/db?sslmode=require",
+            "postgres://db.internal:5432/evalboard",
+            "postgres://u@10.0.0.5/db",
+            "postgres:///db?host=/var/run/postgresql&sslmode=prefer",
+            "postgres://localhost/db?host=db.internal",
+        ] {
+            assert_eq!(target(url), url);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -45,12 +45,7 @@ impl Service {
     /// CPU time (user + system) the process has used so far, in seconds (Linux).
     pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name (which may hold spaces): state is the first, utime
-        // the 12th and stime the 13th; both in clock ticks, 100 per second on Linux.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 =
-            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some(ticks / 100.0)
+        process_cpu_seconds(&stat).map(|(_, seconds)| seconds)
     }
 
     /// Peak resident memory of the process so far, in MiB (Linux).
@@ -468,26 +463,37 @@ max_concurrency = {concurrency}
 /// from them here (autovacuum is off). A backend that exits during the run takes its time with
 /// it, so the server's pool keeps its connections for the whole run.
 fn postgres_cpu_seconds() -> Option<f64> {
-    let mut ticks = 0.0;
+    let mut seconds = 0.0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(')')) else {
-            continue;
-        };
-        if name != "postgres" {
-            continue;
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
+            && let Some(("postgres", cpu)) = process_cpu_seconds(&stat)
+        {
+            seconds += cpu;
         }
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        ticks += fields
-            .get(11)
-            .and_then(|t| t.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            + fields
-                .get(12)
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(0.0);
     }
-    Some(ticks / 100.0)
+    Some(seconds)
+}
+
+/// The command name and the CPU time (user + system, in seconds) of a `/proc/<pid>/stat` line.
+fn process_cpu_seconds(stat: &str) -> Option<(&str, f64)> {
+    // The command name is in parentheses and may hold spaces; after it, state is the first
+    // field, utime the 12th and stime the 13th, in clock ticks (100 per second on Linux).
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once(" (")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_proc_stat_line_gives_its_name_and_cpu_time() {
+        let line = "4242 (postgres: a b) S 1 4242 4242 0 -1 4194560 300 0 0 0 250 75 0 0 20 0 1";
+        assert_eq!(
+            super::process_cpu_seconds(line),
+            Some(("postgres: a b", 3.25))
+        );
+        assert_eq!(super::process_cpu_seconds("garbage"), None);
+    }
 }

@@ -121,29 +121,61 @@ impl DatabaseUrl {
 /// offers it, and encrypting every statement to the same machine only costs CPU on both sides.
 /// A URL that sets `sslmode` (or names its host in its parameters) is left as it is.
 fn without_local_tls(url: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let Some(parts) = UrlParts::of(url) else {
+        return url.to_owned();
+    };
+    let query = parts.query.unwrap_or("");
     let chooses = query
         .split('&')
         .any(|pair| pair.starts_with("sslmode=") || pair.starts_with("host="));
-    let authority = base
-        .split_once("://")
-        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
+    let host_port = parts
+        .authority
+        .rsplit_once('@')
+        .map_or(parts.authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
     };
-    let local = host.is_empty() || host == "localhost" || host == "::1" || host.starts_with("127.");
+    let local = host.is_empty()
+        || host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     if chooses || !local {
         return url.to_owned();
     }
-    let separator = if query.is_empty() {
-        if url.ends_with('?') { "" } else { "?" }
-    } else {
-        "&"
+    let separator = match parts.query {
+        None => "?",
+        Some("") => "",
+        Some(_) => "&",
     };
     format!("{url}{separator}sslmode=disable")
+}
+
+/// A URL's parts as written: `scheme://authority path ?query`.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    fn of(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let (before_query, query) = match rest.split_once('?') {
+            Some((before, query)) => (before, Some(query)),
+            None => (rest, None),
+        };
+        let (authority, path) =
+            before_query.split_at(before_query.find('/').unwrap_or(before_query.len()));
+        Some(Self {
+            scheme,
+            authority,
+            path,
+            query,
+        })
+    }
 }
 
 impl std::fmt::Debug for DatabaseUrl {
@@ -156,15 +188,15 @@ impl std::fmt::Debug for DatabaseUrl {
 /// (`postgres://user:secret@host/db`) and in query parameters (`?password=secret`,
 /// `sslpassword=`).
 fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(UrlParts {
+        scheme,
+        authority,
+        path,
+        query,
+    }) = UrlParts::of(url)
+    else {
         return url.to_owned();
     };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
-    };
-    let (authority, path) =
-        before_query.split_at(before_query.find('/').unwrap_or(before_query.len()));
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{user}:***@{host}"),

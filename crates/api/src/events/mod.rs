@@ -106,6 +106,19 @@ struct Inner {
 }
 
 impl Inner {
+    /// The hub's state, with the stream delivered up to `start`.
+    fn new(db: Database, config: EventStreamConfig, start: u64) -> Self {
+        let (frames, _) = broadcast::channel(config.buffer.max(1));
+        Self {
+            db,
+            config,
+            frames,
+            delivered: watch::Sender::new(start),
+            resume_at: std::sync::Mutex::new(None),
+            pump_reads: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
     /// A subscriber read the stored stream up to `position` (and catches up to it from the
     /// database itself).
     fn subscriber_read_up_to(&self, position: u64) {
@@ -134,16 +147,8 @@ impl EventHub {
         activity: Option<ActivityBoard>,
     ) -> Result<Self, StoreError> {
         let start = db.blocking(|db| db.event_horizon()).await?.last_id;
-        let (frames, _) = broadcast::channel(config.buffer.max(1));
         let hub = Self {
-            inner: Arc::new(Inner {
-                db,
-                config,
-                frames,
-                delivered: watch::Sender::new(start),
-                resume_at: std::sync::Mutex::new(None),
-                pump_reads: std::sync::atomic::AtomicU64::new(0),
-            }),
+            inner: Arc::new(Inner::new(db, config, start)),
         };
         tokio::spawn(pump(Arc::clone(&hub.inner), start));
         if let Some(activity) = activity {

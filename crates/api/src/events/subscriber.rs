@@ -192,24 +192,17 @@ mod tests {
     use std::time::Duration;
 
     use evalboard_persistence::testing::TestDatabase;
-    use tokio::sync::watch;
 
     use super::*;
     use crate::events::EventStreamConfig;
 
     fn inner(db: &TestDatabase, buffer: usize) -> Arc<Inner> {
-        Arc::new(Inner {
-            db: (**db).clone(),
-            config: EventStreamConfig {
-                buffer,
-                stall_timeout: Duration::from_millis(50),
-                ..EventStreamConfig::default()
-            },
-            frames: broadcast::channel(buffer).0,
-            delivered: watch::Sender::new(0),
-            resume_at: std::sync::Mutex::new(None),
-            pump_reads: std::sync::atomic::AtomicU64::new(0),
-        })
+        let config = EventStreamConfig {
+            buffer,
+            stall_timeout: Duration::from_millis(50),
+            ..EventStreamConfig::default()
+        };
+        Arc::new(Inner::new((**db).clone(), config, 0))
     }
 
     /// A feed for `inner` writing to a connection that holds `room` events.

@@ -3,6 +3,8 @@
 
 use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::support::{api_tests, app_with_engine, import, is_api_time, is_millis_time, items};
@@ -367,23 +369,15 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
 }
 
 /// The events of a finished `text/event-stream` body, as (event, data) pairs.
-fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
-    std::str::from_utf8(body)
-        .unwrap()
-        .split("\n\n")
-        .filter_map(|block| {
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name))
-                    .map(str::to_owned)
-            };
-            Some((
-                field("event: ")?,
-                serde_json::from_str(&field("data: ")?).unwrap(),
-            ))
+async fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
+    futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body.to_vec())])
+        .eventsource()
+        .map(|event| {
+            let event = event.unwrap();
+            (event.event, serde_json::from_str(&event.data).unwrap())
         })
         .collect()
+        .await
 }
 
 async fn follow_an_items_answer_as_it_streams(db: TestDatabase) {
@@ -408,7 +402,7 @@ async fn follow_an_items_answer_as_it_streams(db: TestDatabase) {
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
-    let events = sse_events(&reply.body);
+    let events = sse_events(&reply.body).await;
     let (last, texts) = events.split_last().unwrap();
     assert_eq!(last.0, "item_end");
     assert_eq!(last.1, json!({"reason": "ended"}));
@@ -448,7 +442,7 @@ async fn follow_an_items_answer_as_it_streams(db: TestDatabase) {
         .get(&format!("/runs/{id}/items/{sequence}/stream"))
         .await;
     assert_eq!(
-        sse_events(&reply.body),
+        sse_events(&reply.body).await,
         vec![(
             "item_end".to_owned(),
             json!({"reason": "not_streaming_here"})

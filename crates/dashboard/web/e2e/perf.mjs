@@ -35,7 +35,7 @@ for (let i = 0; i < ITEMS; i++) rows.push(`Question ${i}?,a${i},b${i},c${i},d${i
 await post("/datasets?name=perf&format=csv", rows.join("\n") + "\n", "text/csv");
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
-const page = await browser.newPage({ viewport: { width: Number(process.env.VW ?? 1600), height: Number(process.env.VH ?? 1200) } });
+const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
 const profileDist = process.env.PROFILE_DIST;
 if (profileDist) {
   const types = { ".js": "text/javascript", ".css": "text/css", ".html": "text/html" };

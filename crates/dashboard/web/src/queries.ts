@@ -25,7 +25,10 @@ export const keys = {
   activeAll: ["runs", "active"] as const,
   runs: (filters: RunFilters) => ["runs", "list", filters] as const,
   run: (id: string) => ["runs", "detail", id] as const,
+  /** Every items query of a run (pages and items by sequence). */
+  itemsOf: (id: string) => ["runs", "items", id] as const,
   items: (id: string, filters: ItemFilters) => ["runs", "items", id, filters] as const,
+  itemsBySequence: (id: string, sequences: number[]) => ["runs", "items", id, { sequences }] as const,
   logs: (id: string, level: string) => ["runs", "logs", id, level] as const,
 };
 
@@ -156,7 +159,7 @@ export function useComparisonQuery(runIds: string[]) {
 /** Some items of a run, by sequence. */
 export function useItemsQuery(id: string, sequences: number[]) {
   return useQuery({
-    queryKey: ["runs", "items-by-sequence", id, sequences],
+    queryKey: keys.itemsBySequence(id, sequences),
     queryFn: async () =>
       unwrap(
         await api.GET("/runs/{run_id}/items", {

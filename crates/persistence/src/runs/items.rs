@@ -9,7 +9,7 @@ use evalboard_domain::{
     AnswerKey, ExtractionTier, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
 };
 
-use super::load_row;
+use super::{item_keys, load_row};
 use crate::{
     database::Database,
     error::StoreError,
@@ -274,7 +274,7 @@ impl Database {
                         q = q.filter(dataset_items::category.eq_any(query.categories.clone()));
                     }
                     if !sequences.is_empty() {
-                        q = q.filter(run_items::sequence.eq_any(sequences.clone()));
+                        q = q.filter(item_keys::items_of_run(run_id, &sequences));
                     }
                     q
                 }};

@@ -12,8 +12,9 @@ use evalboard_domain::{RunId, Timestamp, truncate_to_micros};
 
 /// How much of the latest text a preview shows.
 const PREVIEW_CHARS: usize = 160;
-/// How much of an attempt's text is kept for [`ActivityBoard::live_text`]; what comes after is
-/// counted, not kept (the stored response, once the item is answered, has all of it).
+/// How much of an attempt's text is kept, for [`ActivityBoard::live_text`] and the preview;
+/// what comes after is counted, not kept (the stored response, once the item is answered, has
+/// all of it), and the preview stays at the end of the kept text.
 const LIVE_TEXT_BYTES: usize = 256 * 1024;
 
 /// Streaming progress of one item.
@@ -23,7 +24,7 @@ pub struct Activity {
     pub attempt: u32,
     /// When the attempt was sent.
     pub started_at: Timestamp,
-    /// The last characters received.
+    /// The last characters received (of the first 256 KiB of the attempt's text).
     pub preview: String,
     /// Chunks received so far.
     pub chunk_count: u64,
@@ -65,8 +66,26 @@ pub struct LivePosition {
 /// [`LIVE_TEXT_BYTES`]).
 #[derive(Debug)]
 struct Entry {
+    /// Its `preview` stays empty: previews are made from `text` when read, a few times a
+    /// second, rather than at every chunk.
     activity: Activity,
     text: String,
+}
+
+impl Entry {
+    /// The activity with its preview: the last [`PREVIEW_CHARS`] characters of the text.
+    fn activity(&self) -> Activity {
+        let start = self
+            .text
+            .char_indices()
+            .rev()
+            .nth(PREVIEW_CHARS - 1)
+            .map_or(0, |(at, _)| at);
+        Activity {
+            preview: self.text[start..].to_owned(),
+            ..self.activity.clone()
+        }
+    }
 }
 
 /// Activity of every item in flight on this server, shared by the engine and the API.
@@ -121,15 +140,6 @@ impl ActivityBoard {
                 activity.received_chars += text.chars().count() as u64;
                 activity.first_chunk_at.get_or_insert(now);
                 activity.last_chunk_at = Some(now);
-                activity.preview.push_str(text);
-                let excess = activity
-                    .preview
-                    .chars()
-                    .count()
-                    .saturating_sub(PREVIEW_CHARS);
-                if excess > 0 {
-                    activity.preview = activity.preview.chars().skip(excess).collect();
-                }
             }
         });
     }
@@ -147,7 +157,7 @@ impl ActivityBoard {
                 .iter()
                 .filter(|((r, _), _)| r == run)
                 .max_by_key(|((_, sequence), e)| (e.activity.started_at, *sequence))
-                .map(|((_, sequence), e)| (*sequence, e.activity.clone()))
+                .map(|((_, sequence), e)| (*sequence, e.activity()))
         })
     }
 
@@ -155,29 +165,25 @@ impl ActivityBoard {
     /// [`ActivityBoard::latest`]).
     pub fn latest_per_run(&self) -> Vec<(RunId, u32, Activity)> {
         self.with(|items| {
-            let mut latest: HashMap<&RunId, (u32, &Activity)> = HashMap::new();
-            for ((run, sequence), Entry { activity, .. }) in items.iter() {
-                let newer = latest
-                    .get(run)
-                    .is_none_or(|(s, a)| (activity.started_at, *sequence) > (a.started_at, *s));
+            let mut latest: HashMap<&RunId, (u32, &Entry)> = HashMap::new();
+            for ((run, sequence), entry) in items.iter() {
+                let newer = latest.get(run).is_none_or(|(s, e)| {
+                    (entry.activity.started_at, *sequence) > (e.activity.started_at, *s)
+                });
                 if newer {
-                    latest.insert(run, (*sequence, activity));
+                    latest.insert(run, (*sequence, entry));
                 }
             }
             latest
                 .into_iter()
-                .map(|(run, (sequence, activity))| (run.clone(), sequence, activity.clone()))
+                .map(|(run, (sequence, entry))| (run.clone(), sequence, entry.activity()))
                 .collect()
         })
     }
 
     /// The activity of an item, if it is streaming on this server.
     pub fn get(&self, run: &RunId, sequence: u32) -> Option<Activity> {
-        self.with(|items| {
-            items
-                .get(&(run.clone(), sequence))
-                .map(|e| e.activity.clone())
-        })
+        self.with(|items| items.get(&(run.clone(), sequence)).map(Entry::activity))
     }
 
     /// The text of an item's attempt that arrived after `after` (all of it for a first look, or

@@ -5,6 +5,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
 import type { Schemas } from "../api/client";
+import { keys } from "../queries";
 
 type ItemTextEvent = Schemas["ItemTextEventDto"];
 type ItemEndEvent = Schemas["ItemEndEventDto"];
@@ -53,8 +54,7 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
       const elsewhere = event.reason === "not_streaming_here";
       setLive((before) => ({ ...before, streaming: false, elsewhere }));
       // The stored detail has the whole answer (or the item's new state).
-      void client.invalidateQueries({ queryKey: ["runs", "items", runId] });
-      void client.invalidateQueries({ queryKey: ["runs", "items-by-sequence", runId] });
+      void client.invalidateQueries({ queryKey: keys.itemsOf(runId) });
       if (elsewhere) {
         again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
       }

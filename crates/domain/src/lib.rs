@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod board;
 pub mod compare;
 mod dataset;
 mod error;
@@ -20,6 +21,7 @@ pub mod stats;
 mod time;
 mod usage;
 
+pub use board::{BoardEffect, RECENT_ITEMS, board_needs};
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
 pub use event::{RunChange, RunEvent, RunHeader};

@@ -73,6 +73,7 @@ pub(crate) struct EventsSection {
     buffer: usize,
     heartbeat_secs: u64,
     preview_ms: u64,
+    board_ms: u64,
     stall_timeout_secs: u64,
     retention_secs: u64,
 }
@@ -157,6 +158,7 @@ impl Config {
         check("events.buffer", events.buffer as u64, 16..=1 << 20);
         check("events.heartbeat_secs", events.heartbeat_secs, 1..=300);
         check("events.preview_ms", events.preview_ms, 50..=60_000);
+        check("events.board_ms", events.board_ms, 10..=10_000);
         check(
             "events.stall_timeout_secs",
             events.stall_timeout_secs,
@@ -218,6 +220,7 @@ impl Config {
             buffer: events.buffer,
             heartbeat: Duration::from_secs(events.heartbeat_secs),
             preview_every: Duration::from_millis(events.preview_ms),
+            board_every: Duration::from_millis(events.board_ms),
             stall_timeout: Duration::from_secs(events.stall_timeout_secs),
             retention: (events.retention_secs > 0)
                 .then(|| Duration::from_secs(events.retention_secs)),

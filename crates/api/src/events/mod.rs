@@ -9,19 +9,23 @@
 //! behind is dropped and resumes with `Last-Event-ID`, so a slow client costs neither the engine
 //! nor memory.
 
+mod board;
 mod previews;
+mod sse;
 mod subscriber;
 
 use std::{sync::Arc, time::Duration};
 
-use evalboard_domain::{RunEvent, RunId};
+use actix_web::web::Bytes;
+use evalboard_domain::{BoardEffect, RunEvent, RunId};
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::ActivityBoard;
 use tokio::sync::{broadcast, watch};
 
 use crate::dto::EventPayload;
 
-pub(crate) use subscriber::{Start, subscribe};
+use board::{BoardBatch, BoardMessage, Conflator};
+pub(crate) use subscriber::{Start, StreamView, subscribe};
 
 /// How the stream behaves; the defaults suit a dashboard.
 #[derive(Debug, Clone)]
@@ -41,6 +45,9 @@ pub struct EventStreamConfig {
     pub retention: Option<Duration>,
     /// Events read from the database per query.
     pub page: u32,
+    /// The board view sends stored events at most this often, gathered (a status change goes
+    /// out at once).
+    pub board_every: Duration,
 }
 
 impl Default for EventStreamConfig {
@@ -53,34 +60,68 @@ impl Default for EventStreamConfig {
             recheck_every: Duration::from_secs(1),
             retention: Some(Duration::from_secs(24 * 3600)),
             page: 500,
+            board_every: Duration::from_millis(100),
         }
     }
 }
 
-/// One event ready to send: its payload serialized once for every subscriber.
+/// One event ready to send, formatted once for every subscriber.
 #[derive(Debug)]
 pub(crate) struct Frame {
     /// The event's id; for a preview, the id of the last stored event before it.
     pub(crate) id: u64,
-    /// Its run, for subscribers that follow one.
+    /// Its run, for subscribers that follow some runs only.
     pub(crate) run_id: RunId,
-    /// The JSON payload, with the event name set.
-    pub(crate) data: actix_web_lab::sse::Data,
-    /// A streaming preview: not stored, sent only live, never counted as delivered.
-    pub(crate) preview: bool,
+    /// Its `event:` and `data:` lines (the `id` line may differ per subscriber).
+    pub(crate) body: Bytes,
+    pub(crate) kind: FrameKind,
+}
+
+/// Stored or not.
+#[derive(Debug)]
+pub(crate) enum FrameKind {
+    /// A stored event: what it does to a board, and the event with its own id on the wire.
+    Stored { effect: BoardEffect, wire: Bytes },
+    /// A streaming preview: not stored, sent only live, carrying the position the subscriber
+    /// reached.
+    Preview,
 }
 
 impl Frame {
     fn stored(event: RunEvent) -> Self {
         let name = event.change.kind();
+        let effect = event.change.board_effect();
         let id = event.id;
         let run_id = event.run_id.clone();
-        let json = EventPayload::from(event).to_json();
+        let body = sse::event_body(name, &EventPayload::from(event).to_json());
         Self {
             id,
             run_id,
-            data: actix_web_lab::sse::Data::new(json).event(name),
-            preview: false,
+            kind: FrameKind::Stored {
+                effect,
+                wire: sse::with_id(id, &body),
+            },
+            body,
+        }
+    }
+
+    fn preview(id: u64, run_id: RunId, json: &str) -> Self {
+        Self {
+            id,
+            run_id,
+            body: sse::event_body("run_item", json),
+            kind: FrameKind::Preview,
+        }
+    }
+
+    /// What a stored event does to a board (a preview: sets the current item).
+    fn effect(&self) -> BoardEffect {
+        match &self.kind {
+            FrameKind::Stored { effect, .. } => *effect,
+            FrameKind::Preview => BoardEffect::Item {
+                sequence: 0,
+                state: evalboard_domain::ItemState::Running,
+            },
         }
     }
 }
@@ -94,7 +135,10 @@ pub struct EventHub {
 struct Inner {
     db: Database,
     config: EventStreamConfig,
+    /// Every stored event and the previews, for the exact stream.
     frames: broadcast::Sender<Arc<Frame>>,
+    /// Batches and previews, for the board view.
+    board: broadcast::Sender<BoardMessage>,
     /// The id of the last stored event the pump has broadcast.
     delivered: watch::Sender<u64>,
     /// While nobody listens the pump reads nothing; the lowest position a subscriber that came
@@ -109,10 +153,12 @@ impl Inner {
     /// The hub's state, with the stream delivered up to `start`.
     fn new(db: Database, config: EventStreamConfig, start: u64) -> Self {
         let (frames, _) = broadcast::channel(config.buffer.max(1));
+        let (board, _) = broadcast::channel(config.buffer.max(1));
         Self {
             db,
             config,
             frames,
+            board,
             delivered: watch::Sender::new(start),
             resume_at: std::sync::Mutex::new(None),
             pump_reads: std::sync::atomic::AtomicU64::new(0),
@@ -127,6 +173,11 @@ impl Inner {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *resume = Some(resume.map_or(position, |r| r.min(position)));
+    }
+
+    /// Subscribers of either view.
+    fn listeners(&self) -> usize {
+        self.frames.receiver_count() + self.board.receiver_count()
     }
 
     /// Where the pump can start again after a time without subscribers.
@@ -174,34 +225,36 @@ impl EventHub {
 
     /// How many subscribers are connected.
     pub fn subscribers(&self) -> usize {
-        self.inner.frames.receiver_count()
+        self.inner.listeners()
     }
 }
 
-/// Stored events after `after` (of one run, when given) as frames, at most `limit`.
+/// Stored events after `after` (of some runs, when given) as frames, at most `limit`.
 async fn frames_after(
     db: &Database,
     after: u64,
-    run: Option<RunId>,
+    runs: Option<Arc<[RunId]>>,
     limit: u32,
-) -> Result<Vec<Frame>, StoreError> {
+) -> Result<Vec<Arc<Frame>>, StoreError> {
     db.blocking(move |db| {
         Ok(db
-            .events_after(after, run.as_ref(), limit)?
+            .events_after(after, runs.as_deref(), limit)?
             .into_iter()
-            .map(Frame::stored)
+            .map(|event| Arc::new(Frame::stored(event)))
             .collect())
     })
     .await
 }
 
-/// Broadcasts every stored event after `start` as it is committed, forever.
+/// Broadcasts every stored event after `start` as it is committed, forever: each to the exact
+/// stream at once, and to board subscribers in batches.
 async fn pump(inner: Arc<Inner>, start: u64) {
     let mut last = start;
     let mut idle = false;
     let mut commits = inner.db.event_commits();
     let mut listener = None;
     let mut listen_again_at = tokio::time::Instant::now();
+    let mut conflator = Conflator::new(inner.config.board_every, start);
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
             match inner.db.event_listener().await {
@@ -215,7 +268,7 @@ async fn pump(inner: Arc<Inner>, start: u64) {
         // Nobody listens: no query. A subscriber that comes reads what it needs from the
         // database and tells from where the pump's broadcast must go on (the lowest such
         // position of all who came meanwhile: each catches up to at least its own).
-        let listening = inner.frames.receiver_count() > 0;
+        let listening = inner.listeners() > 0;
         if !listening {
             idle = true;
             inner.take_resume_position();
@@ -233,10 +286,14 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                 match frames_after(&inner.db, last, None, inner.config.page).await {
                     Ok(frames) => {
                         let full = frames.len() == inner.config.page as usize;
+                        let board = inner.board.receiver_count() > 0;
                         for frame in frames {
                             last = frame.id;
+                            if board {
+                                conflator.push(Arc::clone(&frame));
+                            }
                             // No subscriber is not an error: they read the database when they come.
-                            let _ = inner.frames.send(Arc::new(frame));
+                            let _ = inner.frames.send(frame);
                         }
                         inner.delivered.send_replace(last);
                         if !full {
@@ -250,9 +307,20 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                 }
             }
         }
+        if inner.board.receiver_count() == 0 {
+            conflator.skip_to(last);
+        } else if let Some(batch) = conflator.batch_if_due() {
+            let _ = inner.board.send(BoardMessage::Batch(Arc::new(batch)));
+        }
         let heard = async {
             match listener.as_mut() {
                 Some(listener) => listener.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let batch_due = async {
+            match conflator.due_at() {
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -264,6 +332,7 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                     listener = None;
                 }
             }
+            () = batch_due => {}
             () = tokio::time::sleep(inner.config.recheck_every) => {}
         }
     }

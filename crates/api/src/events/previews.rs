@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use evalboard_domain::{ItemSnapshot, RunId};
 use evalboard_runner::ActivityBoard;
 
-use super::{Frame, Inner};
+use super::{BoardMessage, Frame, Inner};
 use crate::dto::{ItemSnapshotDto, RunItemEventDto, api_time_millis};
 
 /// Sends a preview of each run's current item whenever its activity changed, every
@@ -20,7 +20,7 @@ pub(super) async fn run(inner: Arc<Inner>, activity: ActivityBoard) {
     let mut items: HashMap<(RunId, u32), ItemSnapshot> = HashMap::new();
     loop {
         ticks.tick().await;
-        if inner.frames.receiver_count() == 0 {
+        if inner.listeners() == 0 {
             continue;
         }
         let current = activity.latest_per_run();
@@ -61,12 +61,14 @@ pub(super) async fn run(inner: Arc<Inner>, activity: ActivityBoard) {
                 at,
             };
             let json = serde_json::to_string(&payload).expect("payloads are plain data");
-            let _ = inner.frames.send(Arc::new(Frame {
-                id: *inner.delivered.borrow(),
-                run_id: run_id.clone(),
-                data: actix_web_lab::sse::Data::new(json).event("run_item"),
-                preview: true,
-            }));
+            let frame = Arc::new(Frame::preview(
+                *inner.delivered.borrow(),
+                run_id.clone(),
+                &json,
+            ));
+            // Nobody on one of the views is not an error.
+            let _ = inner.frames.send(Arc::clone(&frame));
+            let _ = inner.board.send(BoardMessage::Preview(frame));
             sent.insert(run_id, seen);
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web_lab::sse;
+use actix_web::{HttpResponse, web::Bytes};
 use evalboard_domain::RunId;
 use evalboard_persistence::StoreError;
 use tokio::sync::{
@@ -10,7 +10,7 @@ use tokio::sync::{
     mpsc,
 };
 
-use super::{EventHub, Frame, Inner, frames_after};
+use super::{BoardBatch, BoardMessage, EventHub, Frame, FrameKind, Inner, frames_after, sse};
 use crate::dto::ResetEventDto;
 
 /// Where a subscriber's stream begins.
@@ -22,18 +22,33 @@ pub(crate) enum Start {
     Now,
 }
 
-/// Events a subscriber's connection may hold unsent before it counts as stalled.
+/// Which events a subscriber receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StreamView {
+    /// Every stored event, each once, in id order (for tools).
+    #[default]
+    Exact,
+    /// What a board needs, in batches (for dashboards; docs/events.md).
+    Board,
+}
+
+/// Writes a subscriber's connection may hold unsent before it counts as stalled.
 const OUTBOX: usize = 64;
 
-/// Opens a stream of the events after `start` (of one run, when given).
+/// Opens a stream of the events after `start` (of some runs, when given), in `view`.
 pub(crate) async fn subscribe(
     hub: &EventHub,
     start: Start,
-    run: Option<RunId>,
-) -> Result<impl actix_web::Responder + use<>, StoreError> {
+    runs: Option<Vec<RunId>>,
+    view: StreamView,
+) -> Result<HttpResponse, StoreError> {
     // Subscribe before reading the horizon: what is committed from here on is either read
     // from the database while catching up or received, and duplicates are skipped by id.
-    let live = hub.inner.frames.subscribe();
+    let live = match view {
+        StreamView::Exact => Live::Exact(hub.inner.frames.subscribe()),
+        StreamView::Board => Live::Board(hub.inner.board.subscribe()),
+    };
     let horizon = hub.inner.db.blocking(|db| db.event_horizon()).await?;
     hub.inner.subscriber_read_up_to(horizon.last_id);
     let (cursor, reset) = match start {
@@ -56,7 +71,8 @@ pub(crate) async fn subscribe(
             inner,
             outbox,
             cursor,
-            run,
+            runs: runs.map(Arc::from),
+            view,
         };
         if let Some(reason) = reset
             && !feed.send_reset(reason).await
@@ -64,18 +80,28 @@ pub(crate) async fn subscribe(
             return;
         }
         if feed.catch_up().await {
-            feed.follow(live).await;
+            match live {
+                Live::Exact(live) => feed.follow(live).await,
+                Live::Board(live) => feed.follow_board(live).await,
+            }
         }
     });
-    Ok(sse::Sse::from_infallible_receiver(stream).with_keep_alive(heartbeat))
+    Ok(sse::response(stream, heartbeat))
+}
+
+enum Live {
+    Exact(broadcast::Receiver<Arc<Frame>>),
+    Board(broadcast::Receiver<BoardMessage>),
 }
 
 struct Feed {
     inner: Arc<Inner>,
-    outbox: mpsc::Sender<sse::Event>,
-    /// The id of the last stored event sent.
+    outbox: mpsc::Sender<Bytes>,
+    /// The position this subscriber has everything up to: the id of the last stored event sent
+    /// (or, in the board view, of the last batch sent).
     cursor: u64,
-    run: Option<RunId>,
+    runs: Option<Arc<[RunId]>>,
+    view: StreamView,
 }
 
 impl Feed {
@@ -87,19 +113,22 @@ impl Feed {
             last_event_id: self.cursor,
         };
         let json = serde_json::to_string(&payload).expect("payloads are plain data");
-        let reset = sse::Data::new(json)
-            .event("reset")
-            .id(self.cursor.to_string());
-        self.send(reset.into()).await
+        self.send(sse::with_id(self.cursor, &sse::event_body("reset", &json)))
+            .await
     }
 
-    /// Sends what the database has after the cursor. False when the subscriber is gone.
+    fn follows(&self, run: &RunId) -> bool {
+        self.runs.as_ref().is_none_or(|runs| runs.contains(run))
+    }
+
+    /// Sends what the database has after the cursor (in the board view, page by page reduced
+    /// to what a board needs). False when the subscriber is gone.
     async fn catch_up(&mut self) -> bool {
         let page = self.inner.config.page;
         loop {
             let read = async {
                 let frames =
-                    frames_after(&self.inner.db, self.cursor, self.run.clone(), page).await?;
+                    frames_after(&self.inner.db, self.cursor, self.runs.clone(), page).await?;
                 // Events after the cursor may have been pruned while this subscriber was
                 // catching up; the page would then skip them without a word.
                 let horizon = self.inner.db.blocking(|db| db.event_horizon()).await?;
@@ -121,10 +150,21 @@ impl Feed {
                 continue;
             }
             let full = frames.len() == page as usize;
-            for frame in frames {
-                if !self.send_stored(&frame).await {
-                    return false;
+            let sent = match self.view {
+                StreamView::Exact => {
+                    let mut sent = true;
+                    for frame in &frames {
+                        sent = sent && self.send_stored(frame).await;
+                    }
+                    sent
                 }
+                StreamView::Board => match BoardBatch::of(self.cursor, &frames) {
+                    Some(batch) => self.send_batch(&batch).await,
+                    None => true,
+                },
+            };
+            if !sent {
+                return false;
             }
             if !full {
                 return true;
@@ -134,29 +174,38 @@ impl Feed {
 
     /// Sends what the pump broadcasts, until the subscriber leaves or falls behind.
     async fn follow(&mut self, mut live: broadcast::Receiver<Arc<Frame>>) {
-        loop {
-            let frame = match live.recv().await {
-                Ok(frame) => frame,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::info!(
-                        missed,
-                        "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
-                    );
-                    return;
-                }
-                Err(RecvError::Closed) => return,
-            };
-            if self.run.as_ref().is_some_and(|run| *run != frame.run_id) {
+        while let Some(frame) = receive(&mut live).await {
+            if !self.follows(&frame.run_id) {
                 continue;
             }
-            let sent = if frame.preview {
-                // Previews carry the position the client already has, so resuming is unaffected.
-                let event = frame.data.clone().id(self.cursor.to_string());
-                self.send(event.into()).await
-            } else if frame.id > self.cursor {
-                self.send_stored(&frame).await
-            } else {
-                true
+            let sent = match frame.kind {
+                FrameKind::Preview => self.send_preview(&frame).await,
+                FrameKind::Stored { .. } if frame.id > self.cursor => {
+                    self.send_stored(&frame).await
+                }
+                FrameKind::Stored { .. } => true,
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// Sends the board batches and previews the pump broadcasts, until the subscriber leaves
+    /// or falls behind.
+    async fn follow_board(&mut self, mut live: broadcast::Receiver<BoardMessage>) {
+        while let Some(message) = receive(&mut live).await {
+            let sent = match message {
+                BoardMessage::Preview(frame) if self.follows(&frame.run_id) => {
+                    self.send_preview(&frame).await
+                }
+                BoardMessage::Preview(_) => true,
+                // A batch may begin before the cursor (this subscriber caught up into it):
+                // receiving some of its events again is harmless (board.rs).
+                BoardMessage::Batch(batch) if batch.to > self.cursor => {
+                    self.send_batch(&batch).await
+                }
+                BoardMessage::Batch(_) => true,
             };
             if !sent {
                 return;
@@ -165,18 +214,40 @@ impl Feed {
     }
 
     async fn send_stored(&mut self, frame: &Frame) -> bool {
-        let event = frame.data.clone().id(frame.id.to_string());
-        let sent = self.send(event.into()).await;
+        let FrameKind::Stored { wire, .. } = &frame.kind else {
+            unreachable!("only stored events are read from the database");
+        };
+        let sent = self.send(wire.clone()).await;
         if sent {
             self.cursor = frame.id;
         }
         sent
     }
 
-    /// Queues an event for the connection; false when the client left or has not taken
+    /// Previews carry the position the client already has, so resuming is unaffected.
+    async fn send_preview(&mut self, frame: &Frame) -> bool {
+        self.send(sse::with_id(self.cursor, &frame.body)).await
+    }
+
+    async fn send_batch(&mut self, batch: &BoardBatch) -> bool {
+        let wire = match &self.runs {
+            None => Some(batch.wire.clone()),
+            Some(runs) => batch.for_runs(runs),
+        };
+        let sent = match wire {
+            Some(wire) => self.send(wire).await,
+            None => true,
+        };
+        if sent {
+            self.cursor = batch.to;
+        }
+        sent
+    }
+
+    /// Queues bytes for the connection; false when the client left or has not taken
     /// anything for the stall timeout.
-    async fn send(&self, event: sse::Event) -> bool {
-        match tokio::time::timeout(self.inner.config.stall_timeout, self.outbox.send(event)).await {
+    async fn send(&self, bytes: Bytes) -> bool {
+        match tokio::time::timeout(self.inner.config.stall_timeout, self.outbox.send(bytes)).await {
             Ok(Ok(())) => true,
             Ok(Err(_)) => false,
             Err(_) => {
@@ -184,6 +255,22 @@ impl Feed {
                 false
             }
         }
+    }
+}
+
+/// The next message of a broadcast; `None` once the subscriber fell behind (it is dropped and
+/// resumes with `Last-Event-ID`) or the pump stopped.
+async fn receive<T: Clone>(live: &mut broadcast::Receiver<T>) -> Option<T> {
+    match live.recv().await {
+        Ok(message) => Some(message),
+        Err(RecvError::Lagged(missed)) => {
+            tracing::info!(
+                missed,
+                "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
+            );
+            None
+        }
+        Err(RecvError::Closed) => None,
     }
 }
 
@@ -211,24 +298,43 @@ mod tests {
         room: usize,
         cursor: u64,
         run: Option<RunId>,
-    ) -> (Feed, mpsc::Receiver<sse::Event>) {
+    ) -> (Feed, mpsc::Receiver<Bytes>) {
         let (outbox, sent) = mpsc::channel(room);
         let feed = Feed {
             inner: Arc::clone(inner),
             outbox,
             cursor,
-            run,
+            runs: run.map(|run| Arc::from([run])),
+            view: StreamView::Exact,
         };
         (feed, sent)
     }
 
-    fn frame(id: u64) -> Arc<Frame> {
+    fn stored(id: u64, run_id: RunId) -> Arc<Frame> {
+        let body = sse::event_body("run_progress", "{}");
         Arc::new(Frame {
             id,
-            run_id: RunId::generate(),
-            data: sse::Data::new("{}").event("run_progress"),
-            preview: false,
+            run_id,
+            kind: FrameKind::Stored {
+                effect: evalboard_domain::BoardEffect::Progress,
+                wire: sse::with_id(id, &body),
+            },
+            body,
         })
+    }
+
+    fn frame(id: u64) -> Arc<Frame> {
+        stored(id, RunId::generate())
+    }
+
+    /// The `id` field of one event on the wire.
+    fn id_of(wire: &[u8]) -> String {
+        std::str::from_utf8(wire)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("id: "))
+            .unwrap()
+            .to_owned()
     }
 
     /// Stores a run (and so its first events) of a one-item dataset.
@@ -322,18 +428,13 @@ mod tests {
         let inner = inner(&db, 64);
         let (mut feed, mut sent) = feed(&inner, 64, 1, None);
         assert!(feed.catch_up().await);
-        let sse::Event::Data(reset) = sent.try_recv().unwrap() else {
-            panic!("a data event")
-        };
-        let shown = format!("{reset:?}");
+        let reset = sent.try_recv().unwrap();
+        let shown = std::str::from_utf8(&reset).unwrap();
         assert!(
-            shown.contains("reset") && shown.contains("pruned"),
+            shown.contains("event: reset\n") && shown.contains("pruned"),
             "{shown}"
         );
-        assert!(
-            shown.contains(&format!("id: Some(\"{}\")", horizon.last_id)),
-            "{shown}"
-        );
+        assert_eq!(id_of(&reset), horizon.last_id.to_string(), "{shown}");
         assert_eq!(feed.cursor, horizon.last_id);
         assert!(
             sent.try_recv().is_err(),
@@ -383,12 +484,11 @@ mod tests {
         let live = inner.frames.subscribe();
         let run = RunId::generate();
         let of_run = |id, preview| {
-            Arc::new(Frame {
-                id,
-                run_id: run.clone(),
-                data: sse::Data::new("{}").event("run_item"),
-                preview,
-            })
+            if preview {
+                Arc::new(Frame::preview(id, run.clone(), "{}"))
+            } else {
+                stored(id, run.clone())
+            }
         };
         // 3 was sent already; 5 is another run's.
         let frames = [
@@ -409,19 +509,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            let sse::Event::Data(data) = event else {
-                panic!("a data event")
-            };
-            // `Data` shows its fields only through Debug.
-            let shown = format!("{data:?}");
-            let id = shown
-                .split("id: Some(\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            ids.push(id.to_owned());
+            ids.push(id_of(&event));
         }
         assert_eq!(
             ids,

@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use evalboard_api::{AppState, EventHub, EventStreamConfig};
+use evalboard_domain::RunId;
 use evalboard_persistence::testing::TestDatabase;
 use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
 use eventsource_stream::Eventsource;
@@ -160,6 +161,10 @@ struct Client {
     ids: Vec<u64>,
     last_id: u64,
     events: Option<Events>,
+    /// The query it streams with: empty for the exact stream, else `?view=board…`.
+    query: &'static str,
+    /// Events it received.
+    received: usize,
     /// What it was hydrated with and every event it received, in order: the recording the
     /// dashboard's fold is tested with (`record_for_the_dashboard`).
     recording: Recording,
@@ -173,12 +178,19 @@ struct Recording {
 
 impl Client {
     async fn hydrate(server: &LiveServer) -> Self {
+        Self::hydrate_with(server, "").await
+    }
+
+    /// A client of the board view (`query` starts with `?view=board`).
+    async fn hydrate_with(server: &LiveServer, query: &'static str) -> Self {
         let (snapshots, position) = server.board().await;
         let mut client = Self {
             board: BTreeMap::new(),
             ids: Vec::new(),
             last_id: position,
             events: None,
+            query,
+            received: 0,
             recording: Recording {
                 initial: snapshots.clone(),
                 events: Vec::new(),
@@ -201,7 +213,7 @@ impl Client {
     async fn connect(&mut self, server: &LiveServer) {
         let reply = server
             .http
-            .get(format!("{}/runs/events", server.base))
+            .get(format!("{}/runs/events{}", server.base, self.query))
             .header("Last-Event-ID", self.last_id.to_string())
             .send()
             .await
@@ -252,7 +264,8 @@ impl Client {
         if event.event == "reset" {
             panic!("no reset expected here: {}", event.data);
         }
-        if !preview {
+        self.received += 1;
+        if self.query.is_empty() && !preview {
             assert!(
                 id > self.last_id,
                 "ids increase: {id} after {}",
@@ -260,8 +273,12 @@ impl Client {
             );
             self.ids.push(id);
             self.last_id = id;
-        } else {
+        } else if self.query.is_empty() || preview {
             assert_eq!(id, self.last_id, "a preview carries the position reached");
+        } else {
+            // The board view: each event carries a position to resume from, the last of a batch
+            // the batch's own.
+            self.last_id = id;
         }
         let run_id = data["runId"].as_str().unwrap().to_owned();
         match event.event.as_str() {
@@ -330,6 +347,7 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
     import(&db, "Slow", &items(12));
     let server = LiveServer::start(db, true).await;
     let mut watcher = Client::hydrate(&server).await;
+    let mut board_watcher = Client::hydrate_with(&server, "?view=board").await;
 
     let faulty = server
         .create_run(
@@ -344,13 +362,22 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
         )
         .await;
 
-    // A second client joins mid-run, leaves, and resumes where it left off.
+    // A board that follows these two runs by id.
+    let runs: &'static str = format!("?view=board&runId={faulty},{slow}").leak();
+    let mut drill_down = Client::hydrate_with(&server, runs).await;
+
+    // Second clients join mid-run, leave, and resume where they left off.
     let mut visitor = Client::hydrate(&server).await;
+    let mut board_visitor = Client::hydrate_with(&server, "?view=board").await;
     for _ in 0..15 {
         visitor.next().await;
     }
+    for _ in 0..4 {
+        board_visitor.next().await;
+    }
     visitor.disconnect();
-    let left_at = visitor.last_id;
+    board_visitor.disconnect();
+    let left_at = visitor.last_id.max(board_visitor.last_id);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while server.board().await.1 < left_at + 20 {
         assert!(std::time::Instant::now() < deadline, "the runs stalled");
@@ -377,6 +404,7 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
         .post(&format!("/runs/{slow}/cancel"), json!({}))
         .await;
     visitor.connect(&server).await;
+    board_visitor.connect(&server).await;
 
     server.wait_for_status(&faulty, |s| s == "completed").await;
     server.wait_for_status(&slow, |s| s == "canceled").await;
@@ -398,13 +426,52 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
     server.post(&format!("/runs/{slow}/retry"), json!({})).await;
     server.wait_for_status(&faulty, |s| s == "completed").await;
     server.wait_for_status(&slow, |s| s == "completed").await;
+    // A run whose items all finish within one batch of the board view.
+    let quick = server
+        .create_run(
+            "Demo",
+            json!({"concurrency": 8, "simulated": {"latencyMs": 0}}),
+        )
+        .await;
+    server.wait_for_status(&quick, |s| s == "completed").await;
 
     let (board, position) = server.board().await;
-    for client in [&mut watcher, &mut visitor] {
+    for client in [
+        &mut watcher,
+        &mut visitor,
+        &mut board_watcher,
+        &mut board_visitor,
+    ] {
         client.catch_up_to(position).await;
     }
+    let two_runs = [faulty.as_str(), slow.as_str()].map(|id| RunId::parse(id).unwrap());
+    let last_of_two_runs = server
+        .db
+        .events_after(0, Some(&two_runs), 100_000)
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    drill_down.catch_up_to(last_of_two_runs).await;
     watcher.assert_matches(&board, "watcher");
     visitor.assert_matches(&board, "visitor");
+    board_watcher.assert_matches(&board, "board watcher");
+    board_visitor.assert_matches(&board, "board visitor");
+    let of_two_runs: Vec<Value> = board
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["run"]["id"] == faulty.as_str() || s["run"]["id"] == slow.as_str())
+        .cloned()
+        .collect();
+    drill_down.assert_matches(&json!(of_two_runs), "a board of the two runs");
+    // The board view sent less than every event (what was replaced within a batch).
+    assert!(
+        board_watcher.received < watcher.received,
+        "board view: {} events, exact: {}",
+        board_watcher.received,
+        watcher.received
+    );
     record_for_the_dashboard(&visitor, &board);
 
     // Every stored event reached the watcher exactly once, in order, and the visitor got every
@@ -526,6 +593,12 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
         .unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(open(None, "?since=3").await.unwrap().status(), 400);
+    assert_eq!(open(None, "?view=everything").await.unwrap().status(), 400);
+    let many_runs: Vec<String> = (0..51).map(|_| RunId::generate().to_string()).collect();
+    let too_many = open(None, &format!("?runId={}", many_runs.join(",")))
+        .await
+        .unwrap();
+    assert_eq!(too_many.status(), 400, "at most 50 runs");
     server.stop().await;
 }
 
@@ -586,6 +659,8 @@ async fn a_client_that_stops_reading_is_dropped_and_can_resume(db: TestDatabase)
         ids: Vec::new(),
         last_id: position,
         events: None,
+        query: "",
+        received: 0,
         recording: Recording::default(),
     };
     resumed.replace_board(&json!([]));

@@ -59,12 +59,12 @@ type EventJoinRow = (
 );
 
 impl Database {
-    /// Events with an id above `after`, oldest first, at most `limit`; only those of `run` when
+    /// Events with an id above `after`, oldest first, at most `limit`; only those of `runs` when
     /// given. Each comes with what a board needs to show it (run names, item text).
     pub fn events_after(
         &self,
         after: u64,
-        run: Option<&RunId>,
+        runs: Option<&[RunId]>,
         limit: u32,
     ) -> Result<Vec<RunEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
@@ -102,8 +102,8 @@ impl Database {
                     (dataset_items::question, dataset_items::choices).nullable(),
                 ))
                 .into_boxed();
-            if let Some(run) = run {
-                query = query.filter(run_events::run_id.eq(run.as_str()));
+            if let Some(runs) = runs {
+                query = query.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
             }
             query
                 .load::<EventJoinRow>(conn)?

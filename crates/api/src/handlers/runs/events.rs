@@ -1,12 +1,13 @@
 //! `GET /runs/events`: the live stream of run changes (Server-Sent Events).
 
 use actix_web::{HttpRequest, Responder, get, web};
+use evalboard_domain::RunId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
     error::{ApiError, Problem},
-    events::{Start, subscribe},
+    events::{Start, StreamView, subscribe},
     params::shorten,
     state::AppState,
 };
@@ -16,8 +17,14 @@ use crate::{
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventsQuery {
-    /// Only the events of this run.
+    /// Only the events of these runs: one run id, or several separated by commas (at most
+    /// 50).
     run_id: Option<String>,
+    /// `exact` (the default): every stored event, once, in id order. `board`: what a board
+    /// needs, in batches at most every 100 ms (`events.board_ms`); a status change at once
+    /// (docs/events.md, "The board view").
+    #[param(inline)]
+    view: Option<StreamView>,
     /// Resume after this event id, for clients that cannot set the `Last-Event-ID` header (the
     /// header wins when both are given). `GET /runs/active` returns the id its snapshot
     /// includes in its `Last-Event-ID` response header.
@@ -62,18 +69,41 @@ pub(crate) async fn stream_run_events(
             )
         })?),
     };
-    let run = match &query.run_id {
+    let runs = match &query.run_id {
         None => None,
         Some(text) => {
-            let id = super::run_id(text)?;
-            let lookup = id.clone();
-            state.with_db(move |db| db.get_run(&lookup)).await?;
-            Some(id)
+            let ids = run_ids(text)?;
+            let lookup = ids.clone();
+            state
+                .with_db(move |db| lookup.iter().try_for_each(|id| db.get_run(id).map(drop)))
+                .await?;
+            Some(ids)
         }
     };
     let hub = state
         .events
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("this server does not stream events".into()))?;
-    Ok(subscribe(hub, start, run).await?)
+    Ok(subscribe(hub, start, runs, query.view.unwrap_or_default()).await?)
+}
+
+/// How many runs one stream may follow by id.
+const MAX_RUNS: usize = 50;
+
+/// The distinct runs of a `runId` list (a malformed id names no run: 404, as a path would).
+fn run_ids(text: &str) -> Result<Vec<RunId>, ApiError> {
+    let mut ids: Vec<RunId> = Vec::new();
+    for part in text.split(',') {
+        let id = super::run_id(part.trim())?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > MAX_RUNS {
+            return Err(ApiError::bad_parameter(
+                "runId",
+                format!("names more than {MAX_RUNS} runs"),
+            ));
+        }
+    }
+    Ok(ids)
 }

@@ -2290,8 +2290,17 @@ export interface operations {
     stream_run_events: {
         parameters: {
             query?: {
-                /** @description Only the events of this run. */
+                /**
+                 * @description Only the events of these runs: one run id, or several separated by commas (at most
+                 *     50).
+                 */
                 runId?: string;
+                /**
+                 * @description `exact` (the default): every stored event, once, in id order. `board`: what a board
+                 *     needs, in batches at most every 100 ms (`events.board_ms`); a status change at once
+                 *     (docs/events.md, "The board view").
+                 */
+                view?: "exact" | "board";
                 /**
                  * @description Resume after this event id, for clients that cannot set the `Last-Event-ID` header (the
                  *     header wins when both are given). `GET /runs/active` returns the id its snapshot

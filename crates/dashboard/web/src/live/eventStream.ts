@@ -1,4 +1,4 @@
-// Following `GET /runs/events` with the browser's EventSource, its events passed on in batches.
+// Following `GET /runs/events?view=board` with the browser's EventSource, its events passed on in batches.
 // Runs in a worker (stream.worker.ts), so that the page's main thread does not take thousands
 // of events a second one at a time; on the page itself where a worker cannot.
 
@@ -47,8 +47,12 @@ export function followStream(from: string | null, report: (message: StreamMessag
     }
   };
   const connect = () => {
+    // The board view: what the board shows, in batches (docs/events.md); resuming from any
+    // event's id, the last seen, folds into the same board.
     source = new EventSource(
-      lastSeen === null ? "/runs/events" : `/runs/events?lastEventId=${encodeURIComponent(lastSeen)}`,
+      lastSeen === null
+        ? "/runs/events?view=board"
+        : `/runs/events?view=board&lastEventId=${encodeURIComponent(lastSeen)}`,
     );
     source.onopen = () => report({ type: "open" });
     source.onerror = () => {

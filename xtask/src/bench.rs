@@ -91,6 +91,10 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
     let concurrency = flag("--concurrency", 64)?;
     let subscribers = flag("--subscribers", 0)?;
     let latency_ms = flag("--latency-ms", 0)?;
+    let view = match args.iter().position(|a| a == "--view") {
+        Some(i) => args.get(i + 1).context("--view exact|board")?.as_str(),
+        None => "exact",
+    };
     if args.iter().any(|a| a == "--harness") {
         return crate::bench_harness::run(root, postgres_url, items);
     }
@@ -165,6 +169,7 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
                 size,
                 concurrency,
                 subscribers,
+                view,
             )?;
             println!(
                 "{backend}: {size} items in {:.2} s = {:.0} items/s ({:.0}% of the stub's ceiling), peak RSS {} MiB{}",
@@ -332,6 +337,7 @@ fn measure_engine(
     items: u64,
     concurrency: u64,
     subscribers: u64,
+    view: &str,
 ) -> anyhow::Result<Measured> {
     let config = data_dir.join("bench.toml");
     std::fs::write(
@@ -367,6 +373,7 @@ max_concurrency = {concurrency}
         let mut child = Command::new(release.join("evalboard-bench"))
             .args(["subscribe", "--url", &server.url])
             .args(["--subscribers", &subscribers.to_string()])
+            .args(["--view", view])
             .stdout(Stdio::piped())
             .spawn()?;
         let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();

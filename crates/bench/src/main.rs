@@ -40,11 +40,12 @@ fn main() -> anyhow::Result<()> {
         Some("subscribe") => subscribe::run(
             &flag("--url").context("--url is required")?,
             flag("--subscribers").map_or(Ok(1_000), |n| n.parse())?,
+            &flag("--view").unwrap_or_else(|| "exact".into()),
             std::time::Duration::from_secs(flag("--timeout-secs").map_or(Ok(600), |n| n.parse())?),
         ),
         _ => bail!(
             "usage: evalboard-bench stub [--bind ADDR] [--latency-ms MS] | load --url URL [--concurrency N] [--requests M] \
-             | subscribe --url URL [--subscribers N] [--timeout-secs S]"
+             | subscribe --url URL [--subscribers N] [--view exact|board] [--timeout-secs S]"
         ),
     }
 }

@@ -62,16 +62,21 @@ fn event_time(data: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Opens `subscribers` streams on `url`, prints `subscribed N` when all are open, and follows
+/// Opens `subscribers` streams of `view` on `url`, prints `subscribed N` when all are open, and follows
 /// them until each has seen a run complete (or `timeout` passes). Prints the latency of stored
 /// events — receipt time minus the event's `at`, which is taken just before its transaction, so
 /// an upper bound of commit-to-receipt — as one `result` line.
 #[tokio::main]
-pub(crate) async fn run(url: &str, subscribers: usize, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    url: &str,
+    subscribers: usize,
+    view: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()?;
-    let endpoint = format!("{}/runs/events", url.trim_end_matches('/'));
+    let endpoint = format!("{}/runs/events?view={view}", url.trim_end_matches('/'));
     let histogram = Arc::new(Histogram::new());
     let finished = Arc::new(AtomicUsize::new(0));
     let mut streams = Vec::with_capacity(subscribers);
@@ -109,7 +114,7 @@ pub(crate) async fn run(url: &str, subscribers: usize, timeout: Duration) -> any
     let all = futures_util::future::join_all(tasks);
     let _ = tokio::time::timeout(timeout, all).await;
     println!(
-        "result subscribers={subscribers} completed={} events={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} client_cpu_s={}",
+        "result subscribers={subscribers} view={view} completed={} events={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} client_cpu_s={}",
         finished.load(Ordering::Relaxed),
         histogram.count(),
         histogram.quantile_ms(0.50),

@@ -5,14 +5,37 @@ use crate::{ItemSnapshot, Lifecycle, RunId, RunStatus, StateCounts, Timestamp};
 /// One change to a run, in the order the database committed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEvent {
-    /// Increasing position of the event in the stream; the SSE `id`.
-    pub id: u64,
+    /// Where the event stands in the stream; its id is the SSE `id`.
+    pub position: EventPosition,
     /// The run it is about.
     pub run_id: RunId,
     /// When the change happened.
     pub at: Timestamp,
     /// What changed.
     pub change: RunChange,
+}
+
+/// Where an event stands in the stream, which delivers events in this order: by the order
+/// of the transactions that wrote them, then by id.
+///
+/// Writers on several replicas commit events concurrently, so ids (taken when a row is
+/// inserted) do not become visible in id order; the transaction order does, once every
+/// transaction before it has ended (PostgreSQL's transaction ids, below the oldest one still
+/// running). Where one writer commits at a time (SQLite) the transaction order is always 0 and
+/// ids alone order the stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventPosition {
+    /// The order of the transaction that wrote the event (0 where ids are in commit order).
+    pub commit: u64,
+    /// The event's id: unique, the SSE `id` clients resume from.
+    pub id: u64,
+}
+
+impl RunEvent {
+    /// The event's id (the SSE `id`).
+    pub fn id(&self) -> u64 {
+        self.position.id
+    }
 }
 
 /// What a [`RunEvent`] says.

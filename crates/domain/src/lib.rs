@@ -24,7 +24,7 @@ mod usage;
 pub use board::{BoardEffect, RECENT_ITEMS, board_needs};
 pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
 pub use error::{FieldError, TransitionError, ValidationErrors};
-pub use event::{RunChange, RunEvent, RunHeader};
+pub use event::{EventPosition, RunChange, RunEvent, RunHeader};
 pub use extraction::{Extraction, ExtractionTier, extract_answer};
 pub use fingerprint::{EVALBOARD_VERSION, Fingerprint, public_base_url};
 pub use ids::{DatasetId, InvalidId, RunId};

@@ -18,7 +18,7 @@ pub use connection::{Backend, DatabaseUrl, PoolOptions};
 pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
-pub use events::{EventHorizon, EventListener};
+pub use events::{EventHorizon, EventListener, Resume};
 pub use harness::IssuedPack;
 pub use logs::{LogLevel, LogQuery, RunLogEntry};
 pub use runs::{

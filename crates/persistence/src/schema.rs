@@ -149,6 +149,7 @@ diesel::table! {
         payload -> Text,
         created_at -> Timestamp,
         sequence -> Nullable<Integer>,
+        tx -> BigInt,
     }
 }
 
@@ -156,6 +157,7 @@ diesel::table! {
     run_event_horizon (id) {
         id -> Integer,
         pruned_through -> BigInt,
+        pruned_tx -> BigInt,
     }
 }
 

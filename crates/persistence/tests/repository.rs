@@ -173,7 +173,7 @@ fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
     let logs = db.run_logs(&run.id, None, 10).unwrap();
     assert_eq!(logs.len(), 1);
     assert!(logs[0].message.contains("4 item(s)"), "{}", logs[0].message);
-    let events = db.events_after(0, None, 10).unwrap();
+    let events = db.events_after(Default::default(), None, 10).unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.change.kind()).collect();
     assert_eq!(kinds, ["run_status", "run_progress"]);
     assert!(events.iter().all(|e| e.run_id == run.id));
@@ -219,7 +219,11 @@ fn invalid_runs_write_nothing(db: &TestDatabase) {
             .runs
             .is_empty()
     );
-    assert!(db.events_after(0, None, 10).unwrap().is_empty());
+    assert!(
+        db.events_after(Default::default(), None, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn idempotency_keys_replay_the_first_run(db: &TestDatabase) {
@@ -382,7 +386,7 @@ fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
     let stored = db.get_run(&run).unwrap();
     assert_eq!(stored.counts, recount(db, &run));
     let progress_events: Vec<StateCounts> = db
-        .events_after(0, None, 100)
+        .events_after(Default::default(), None, 100)
         .unwrap()
         .into_iter()
         .filter_map(|e| match e.change {
@@ -493,7 +497,7 @@ fn run_status_moves_follow_the_rules(db: &TestDatabase) {
     let reopened = db.set_run_status(&run, RunStatus::Pending, at(4)).unwrap();
     assert_eq!(reopened.finished_at, None);
     let kinds: Vec<&str> = db
-        .events_after(0, None, 10)
+        .events_after(Default::default(), None, 10)
         .unwrap()
         .into_iter()
         .map(|e| e.change.kind())

@@ -10,7 +10,7 @@
 use std::{sync::Arc, time::Duration};
 
 use actix_web::web::Bytes;
-use evalboard_domain::{RunId, board_needs};
+use evalboard_domain::{EventPosition, RunId, board_needs};
 use tokio::time::Instant;
 
 use super::{Frame, sse};
@@ -27,9 +27,9 @@ pub(crate) enum BoardMessage {
 /// Stored events after `from` up to `to`, reduced to what a board needs.
 pub(crate) struct BoardBatch {
     /// The position before the batch.
-    pub(crate) from: u64,
-    /// The id of the batch's last event.
-    pub(crate) to: u64,
+    pub(crate) from: EventPosition,
+    /// The position of the batch's last event.
+    pub(crate) to: EventPosition,
     /// The events a board needs, in order.
     frames: Vec<Arc<Frame>>,
     /// All of them on the wire, for subscribers of every run.
@@ -39,7 +39,7 @@ pub(crate) struct BoardBatch {
 impl BoardBatch {
     /// The batch of what a board needs of `frames` (stored events after `from`, in order);
     /// `None` when there are none.
-    pub(crate) fn of(from: u64, frames: &[Arc<Frame>]) -> Option<Self> {
+    pub(crate) fn of(from: EventPosition, frames: &[Arc<Frame>]) -> Option<Self> {
         let effects: Vec<_> = frames
             .iter()
             .map(|frame| (&frame.run_id, frame.effect()))
@@ -50,7 +50,7 @@ impl BoardBatch {
             .filter(|(_, needed)| *needed)
             .map(|(frame, _)| Arc::clone(frame))
             .collect();
-        let to = needed.last()?.id;
+        let to = needed.last()?.position;
         let wire = positioned(from, to, needed.iter());
         Some(Self {
             from,
@@ -72,12 +72,20 @@ impl BoardBatch {
     }
 }
 
-/// `frames` with the id `from`, except the last, which gets `to`.
-fn positioned<'a>(from: u64, to: u64, frames: impl Iterator<Item = &'a Arc<Frame>>) -> Bytes {
+/// `frames` with the id of `from`, except the last, which gets that of `to`.
+fn positioned<'a>(
+    from: EventPosition,
+    to: EventPosition,
+    frames: impl Iterator<Item = &'a Arc<Frame>>,
+) -> Bytes {
     let mut frames = frames.peekable();
     let mut out = Vec::new();
     while let Some(frame) = frames.next() {
-        let id = if frames.peek().is_some() { from } else { to };
+        let id = if frames.peek().is_some() {
+            from.id
+        } else {
+            to.id
+        };
         sse::push_event(&mut out, id, &frame.body);
     }
     Bytes::from(out)
@@ -87,7 +95,7 @@ fn positioned<'a>(from: u64, to: u64, frames: impl Iterator<Item = &'a Arc<Frame
 pub(crate) struct Conflator {
     every: Duration,
     /// The position the gathered events follow.
-    from: u64,
+    from: EventPosition,
     pending: Vec<Arc<Frame>>,
     /// A status among them: the batch goes out at once.
     urgent: bool,
@@ -97,7 +105,7 @@ pub(crate) struct Conflator {
 impl Conflator {
     /// A conflator sending a batch at most every `every` (and at once for a status change),
     /// starting after `position`.
-    pub(crate) fn new(every: Duration, position: u64) -> Self {
+    pub(crate) fn new(every: Duration, position: EventPosition) -> Self {
         Self {
             every,
             from: position,
@@ -114,7 +122,7 @@ impl Conflator {
     }
 
     /// Nobody watches the board: forgets what was gathered; the next batch follows `position`.
-    pub(crate) fn skip_to(&mut self, position: u64) {
+    pub(crate) fn skip_to(&mut self, position: EventPosition) {
         self.pending.clear();
         self.urgent = false;
         self.from = position;
@@ -137,7 +145,10 @@ impl Conflator {
             return None;
         }
         let batch = BoardBatch::of(self.from, &self.pending);
-        self.from = self.pending.last().map_or(self.from, |frame| frame.id);
+        self.from = self
+            .pending
+            .last()
+            .map_or(self.from, |frame| frame.position);
         self.pending.clear();
         self.urgent = false;
         self.last_batch = Instant::now();
@@ -151,9 +162,13 @@ mod tests {
 
     use super::*;
 
+    fn at(id: u64) -> EventPosition {
+        EventPosition { commit: 0, id }
+    }
+
     fn item(run: &RunId, id: u64, sequence: u32, state: ItemState) -> Arc<Frame> {
         Arc::new(Frame::stored(RunEvent {
-            id,
+            position: at(id),
             run_id: run.clone(),
             at: chrono::Utc::now(),
             change: RunChange::Item(ItemSnapshot {
@@ -167,7 +182,7 @@ mod tests {
 
     fn progress(run: &RunId, id: u64) -> Arc<Frame> {
         Arc::new(Frame::stored(RunEvent {
-            id,
+            position: at(id),
             run_id: run.clone(),
             at: chrono::Utc::now(),
             change: RunChange::Progress(StateCounts::default()),
@@ -204,8 +219,8 @@ mod tests {
             progress(&a, 15),
             progress(&b, 16),
         ];
-        let batch = BoardBatch::of(10, &frames).unwrap();
-        assert_eq!((batch.from, batch.to), (10, 16));
+        let batch = BoardBatch::of(at(10), &frames).unwrap();
+        assert_eq!((batch.from, batch.to), (at(10), at(16)));
         assert_eq!(
             events(&batch.wire),
             [
@@ -227,22 +242,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn batches_go_out_at_most_every_period_and_at_once_for_a_status() {
         let run = RunId::generate();
-        let mut conflator = Conflator::new(Duration::from_millis(100), 0);
+        let mut conflator = Conflator::new(Duration::from_millis(100), at(0));
         assert!(conflator.due_at().is_none());
         conflator.push(progress(&run, 1));
         assert!(conflator.batch_if_due().is_none(), "not yet");
         tokio::time::advance(Duration::from_millis(100)).await;
         let batch = conflator.batch_if_due().unwrap();
-        assert_eq!((batch.from, batch.to), (0, 1));
+        assert_eq!((batch.from, batch.to), (at(0), at(1)));
 
         conflator.push(progress(&run, 2));
         tokio::time::advance(Duration::from_millis(50)).await;
         assert!(conflator.batch_if_due().is_none());
-        conflator.skip_to(7);
+        conflator.skip_to(at(7));
         assert!(conflator.due_at().is_none(), "nobody watched: forgotten");
 
         let status = Arc::new(Frame::stored(RunEvent {
-            id: 8,
+            position: at(8),
             run_id: run.clone(),
             at: chrono::Utc::now(),
             change: RunChange::Status {
@@ -259,6 +274,6 @@ mod tests {
         }));
         conflator.push(status);
         let batch = conflator.batch_if_due().expect("a status goes out at once");
-        assert_eq!((batch.from, batch.to), (7, 8));
+        assert_eq!((batch.from, batch.to), (at(7), at(8)));
     }
 }

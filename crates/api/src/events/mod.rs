@@ -17,7 +17,7 @@ mod subscriber;
 use std::{sync::Arc, time::Duration};
 
 use actix_web::web::Bytes;
-use evalboard_domain::{BoardEffect, RunEvent, RunId};
+use evalboard_domain::{BoardEffect, EventPosition, RunEvent, RunId};
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::ActivityBoard;
 use tokio::sync::{broadcast, watch};
@@ -68,8 +68,8 @@ impl Default for EventStreamConfig {
 /// One event ready to send, formatted once for every subscriber.
 #[derive(Debug)]
 pub(crate) struct Frame {
-    /// The event's id; for a preview, the id of the last stored event before it.
-    pub(crate) id: u64,
+    /// The event's position; for a preview, that of the last stored event before it.
+    pub(crate) position: EventPosition,
     /// Its run, for subscribers that follow some runs only.
     pub(crate) run_id: RunId,
     /// Its `event:` and `data:` lines (the `id` line may differ per subscriber).
@@ -91,23 +91,23 @@ impl Frame {
     fn stored(event: RunEvent) -> Self {
         let name = event.change.kind();
         let effect = event.change.board_effect();
-        let id = event.id;
+        let position = event.position;
         let run_id = event.run_id.clone();
         let body = sse::event_body(name, &EventPayload::from(event).to_json());
         Self {
-            id,
+            position,
             run_id,
             kind: FrameKind::Stored {
                 effect,
-                wire: sse::with_id(id, &body),
+                wire: sse::with_id(position.id, &body),
             },
             body,
         }
     }
 
-    fn preview(id: u64, run_id: RunId, json: &str) -> Self {
+    fn preview(position: EventPosition, run_id: RunId, json: &str) -> Self {
         Self {
-            id,
+            position,
             run_id,
             body: sse::event_body("run_item", json),
             kind: FrameKind::Preview,
@@ -139,19 +139,19 @@ struct Inner {
     frames: broadcast::Sender<Arc<Frame>>,
     /// Batches and previews, for the board view.
     board: broadcast::Sender<BoardMessage>,
-    /// The id of the last stored event the pump has broadcast.
-    delivered: watch::Sender<u64>,
+    /// The position of the last stored event the pump has broadcast.
+    delivered: watch::Sender<EventPosition>,
     /// While nobody listens the pump reads nothing; the lowest position a subscriber that came
     /// meanwhile caught up from the database to, where the pump may start again instead of
     /// reading every event it skipped.
-    resume_at: std::sync::Mutex<Option<u64>>,
+    resume_at: std::sync::Mutex<Option<EventPosition>>,
     /// Reads of new events the pump made (the figure that stays still while nobody listens).
     pump_reads: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
     /// The hub's state, with the stream delivered up to `start`.
-    fn new(db: Database, config: EventStreamConfig, start: u64) -> Self {
+    fn new(db: Database, config: EventStreamConfig, start: EventPosition) -> Self {
         let (frames, _) = broadcast::channel(config.buffer.max(1));
         let (board, _) = broadcast::channel(config.buffer.max(1));
         Self {
@@ -167,7 +167,7 @@ impl Inner {
 
     /// A subscriber read the stored stream up to `position` (and catches up to it from the
     /// database itself).
-    fn subscriber_read_up_to(&self, position: u64) {
+    fn subscriber_read_up_to(&self, position: EventPosition) {
         let mut resume = self
             .resume_at
             .lock()
@@ -181,7 +181,7 @@ impl Inner {
     }
 
     /// Where the pump can start again after a time without subscribers.
-    fn take_resume_position(&self) -> Option<u64> {
+    fn take_resume_position(&self) -> Option<EventPosition> {
         self.resume_at
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -197,7 +197,7 @@ impl EventHub {
         config: EventStreamConfig,
         activity: Option<ActivityBoard>,
     ) -> Result<Self, StoreError> {
-        let start = db.blocking(|db| db.event_horizon()).await?.last_id;
+        let start = db.blocking(|db| db.event_horizon()).await?.last;
         let hub = Self {
             inner: Arc::new(Inner::new(db, config, start)),
         };
@@ -211,8 +211,8 @@ impl EventHub {
         Ok(hub)
     }
 
-    /// The id of the last stored event broadcast so far.
-    pub fn delivered(&self) -> u64 {
+    /// The position of the last stored event broadcast so far.
+    pub fn delivered(&self) -> EventPosition {
         *self.inner.delivered.borrow()
     }
 
@@ -232,7 +232,7 @@ impl EventHub {
 /// Stored events after `after` (of some runs, when given) as frames, at most `limit`.
 async fn frames_after(
     db: &Database,
-    after: u64,
+    after: EventPosition,
     runs: Option<Arc<[RunId]>>,
     limit: u32,
 ) -> Result<Vec<Arc<Frame>>, StoreError> {
@@ -246,15 +246,21 @@ async fn frames_after(
     .await
 }
 
+/// How soon the pump looks again while committed events wait for an earlier transaction to end
+/// (one that wrote no event, whose commit wakes nobody).
+const SETTLE_RECHECK: Duration = Duration::from_millis(5);
+
 /// Broadcasts every stored event after `start` as it is committed, forever: each to the exact
 /// stream at once, and to board subscribers in batches.
-async fn pump(inner: Arc<Inner>, start: u64) {
+async fn pump(inner: Arc<Inner>, start: EventPosition) {
     let mut last = start;
     let mut idle = false;
     let mut commits = inner.db.event_commits();
     let mut listener = None;
     let mut listen_again_at = tokio::time::Instant::now();
     let mut conflator = Conflator::new(inner.config.board_every, start);
+    // Committed events wait for an earlier transaction (PostgreSQL): look again soon.
+    let mut settling = false;
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
             match inner.db.event_listener().await {
@@ -288,7 +294,7 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                         let full = frames.len() == inner.config.page as usize;
                         let board = inner.board.receiver_count() > 0;
                         for frame in frames {
-                            last = frame.id;
+                            last = frame.position;
                             if board {
                                 conflator.push(Arc::clone(&frame));
                             }
@@ -296,7 +302,15 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                             let _ = inner.frames.send(frame);
                         }
                         inner.delivered.send_replace(last);
+                        // Also between pages: a pump that is reading a backlog still sends the
+                        // board its batches on time.
+                        send_board_batch(&inner, &mut conflator, last);
                         if !full {
+                            settling = inner
+                                .db
+                                .blocking(|db| db.events_wait_to_settle())
+                                .await
+                                .unwrap_or(false);
                             break;
                         }
                     }
@@ -307,11 +321,7 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                 }
             }
         }
-        if inner.board.receiver_count() == 0 {
-            conflator.skip_to(last);
-        } else if let Some(batch) = conflator.batch_if_due() {
-            let _ = inner.board.send(BoardMessage::Batch(Arc::new(batch)));
-        }
+        send_board_batch(&inner, &mut conflator, last);
         let heard = async {
             match listener.as_mut() {
                 Some(listener) => listener.notified().await,
@@ -333,8 +343,23 @@ async fn pump(inner: Arc<Inner>, start: u64) {
                 }
             }
             () = batch_due => {}
-            () = tokio::time::sleep(inner.config.recheck_every) => {}
+            () = tokio::time::sleep(if std::mem::take(&mut settling) {
+                SETTLE_RECHECK
+            } else {
+                inner.config.recheck_every
+            }) => {}
         }
+    }
+}
+
+/// Broadcasts the board's batch if one is due; forgets the gathered events while no board
+/// subscriber listens (the next batch follows `last`).
+fn send_board_batch(inner: &Inner, conflator: &mut Conflator, last: EventPosition) {
+    if inner.board.receiver_count() == 0 {
+        conflator.skip_to(last);
+    } else if let Some(batch) = conflator.batch_if_due() {
+        // Nobody left to receive it is not an error.
+        let _ = inner.board.send(BoardMessage::Batch(Arc::new(batch)));
     }
 }
 

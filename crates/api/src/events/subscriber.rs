@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web::Bytes};
-use evalboard_domain::RunId;
-use evalboard_persistence::StoreError;
+use evalboard_domain::{EventPosition, RunId};
+use evalboard_persistence::{Resume, StoreError};
 use tokio::sync::{
     broadcast::{self, error::RecvError},
     mpsc,
@@ -49,19 +49,23 @@ pub(crate) async fn subscribe(
         StreamView::Exact => Live::Exact(hub.inner.frames.subscribe()),
         StreamView::Board => Live::Board(hub.inner.board.subscribe()),
     };
-    let horizon = hub.inner.db.blocking(|db| db.event_horizon()).await?;
-    hub.inner.subscriber_read_up_to(horizon.last_id);
-    let (cursor, reset) = match start {
-        Start::Now => (horizon.last_id, None),
-        Start::After(seen) if horizon.can_resume_from(seen) => (seen, None),
-        Start::After(seen) => {
-            let reason = if seen < horizon.pruned_through {
-                "pruned"
-            } else {
-                "unknown_position"
+    let (horizon, resume) = hub
+        .inner
+        .db
+        .blocking(move |db| {
+            let resume = match start {
+                Start::After(seen) => Some(db.resume_from(seen)?),
+                Start::Now => None,
             };
-            (horizon.last_id, Some(reason))
-        }
+            Ok((db.event_horizon()?, resume))
+        })
+        .await?;
+    hub.inner.subscriber_read_up_to(horizon.last);
+    let (cursor, reset) = match resume {
+        None => (horizon.last, None),
+        Some(Resume::At(position)) => (position, None),
+        Some(Resume::Pruned) => (horizon.last, Some("pruned")),
+        Some(Resume::Unknown) => (horizon.last, Some("unknown_position")),
     };
     let (outbox, stream) = mpsc::channel(OUTBOX);
     let inner = Arc::clone(&hub.inner);
@@ -97,9 +101,9 @@ enum Live {
 struct Feed {
     inner: Arc<Inner>,
     outbox: mpsc::Sender<Bytes>,
-    /// The position this subscriber has everything up to: the id of the last stored event sent
+    /// The position this subscriber has everything up to: that of the last stored event sent
     /// (or, in the board view, of the last batch sent).
-    cursor: u64,
+    cursor: EventPosition,
     runs: Option<Arc<[RunId]>>,
     view: StreamView,
 }
@@ -110,11 +114,14 @@ impl Feed {
     async fn send_reset(&mut self, reason: &str) -> bool {
         let payload = ResetEventDto {
             reason: reason.to_owned(),
-            last_event_id: self.cursor,
+            last_event_id: self.cursor.id,
         };
         let json = serde_json::to_string(&payload).expect("payloads are plain data");
-        self.send(sse::with_id(self.cursor, &sse::event_body("reset", &json)))
-            .await
+        self.send(sse::with_id(
+            self.cursor.id,
+            &sse::event_body("reset", &json),
+        ))
+        .await
     }
 
     fn follows(&self, run: &RunId) -> bool {
@@ -143,7 +150,7 @@ impl Feed {
                 }
             };
             if horizon.pruned_through > self.cursor {
-                self.cursor = horizon.last_id;
+                self.cursor = horizon.last;
                 if !self.send_reset("pruned").await {
                     return false;
                 }
@@ -180,7 +187,7 @@ impl Feed {
             }
             let sent = match frame.kind {
                 FrameKind::Preview => self.send_preview(&frame).await,
-                FrameKind::Stored { .. } if frame.id > self.cursor => {
+                FrameKind::Stored { .. } if frame.position > self.cursor => {
                     self.send_stored(&frame).await
                 }
                 FrameKind::Stored { .. } => true,
@@ -219,14 +226,14 @@ impl Feed {
         };
         let sent = self.send(wire.clone()).await;
         if sent {
-            self.cursor = frame.id;
+            self.cursor = frame.position;
         }
         sent
     }
 
     /// Previews carry the position the client already has, so resuming is unaffected.
     async fn send_preview(&mut self, frame: &Frame) -> bool {
-        self.send(sse::with_id(self.cursor, &frame.body)).await
+        self.send(sse::with_id(self.cursor.id, &frame.body)).await
     }
 
     async fn send_batch(&mut self, batch: &BoardBatch) -> bool {
@@ -283,13 +290,17 @@ mod tests {
     use super::*;
     use crate::events::EventStreamConfig;
 
+    fn at(id: u64) -> EventPosition {
+        EventPosition { commit: 0, id }
+    }
+
     fn inner(db: &TestDatabase, buffer: usize) -> Arc<Inner> {
         let config = EventStreamConfig {
             buffer,
             stall_timeout: Duration::from_millis(50),
             ..EventStreamConfig::default()
         };
-        Arc::new(Inner::new((**db).clone(), config, 0))
+        Arc::new(Inner::new((**db).clone(), config, at(0)))
     }
 
     /// A feed for `inner` writing to a connection that holds `room` events.
@@ -303,7 +314,7 @@ mod tests {
         let feed = Feed {
             inner: Arc::clone(inner),
             outbox,
-            cursor,
+            cursor: at(cursor),
             runs: run.map(|run| Arc::from([run])),
             view: StreamView::Exact,
         };
@@ -313,7 +324,7 @@ mod tests {
     fn stored(id: u64, run_id: RunId) -> Arc<Frame> {
         let body = sse::event_body("run_progress", "{}");
         Arc::new(Frame {
-            id,
+            position: at(id),
             run_id,
             kind: FrameKind::Stored {
                 effect: evalboard_domain::BoardEffect::Progress,
@@ -388,12 +399,12 @@ mod tests {
         // The pump wakes at each commit and every 10 ms; give it many chances to read.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(hub.pump_reads(), 0, "nobody listens");
-        assert_eq!(hub.delivered(), 0);
+        assert_eq!(hub.delivered(), at(0));
 
         // A subscriber comes: the pump goes on from where it read the stream to, not from
         // what it skipped.
         let mut live = hub.inner.frames.subscribe();
-        let horizon = db.event_horizon().unwrap().last_id;
+        let horizon = db.event_horizon().unwrap().last;
         hub.inner.subscriber_read_up_to(horizon);
         store_run(&db);
         let frame = tokio::time::timeout(Duration::from_secs(10), live.recv())
@@ -401,8 +412,8 @@ mod tests {
             .expect("the new run's first event is broadcast")
             .unwrap();
         assert_eq!(
-            frame.id,
-            horizon + 1,
+            frame.position.id,
+            horizon.id + 1,
             "nothing stored while idle is read again"
         );
         assert!(hub.pump_reads() >= 1);
@@ -415,8 +426,8 @@ mod tests {
         for _ in 0..3 {
             store_run(&db);
         }
-        let seen = db.event_horizon().unwrap().last_id;
-        assert!(seen >= 3);
+        let seen = db.event_horizon().unwrap().last;
+        assert!(seen.id >= 3);
         // The subscriber has seen the first event; then everything so far is pruned, and more
         // is stored, before it reads its first page.
         db.prune_events(chrono::Utc::now() + chrono::Duration::seconds(1))
@@ -434,8 +445,8 @@ mod tests {
             shown.contains("event: reset\n") && shown.contains("pruned"),
             "{shown}"
         );
-        assert_eq!(id_of(&reset), horizon.last_id.to_string(), "{shown}");
-        assert_eq!(feed.cursor, horizon.last_id);
+        assert_eq!(id_of(&reset), horizon.last.id.to_string(), "{shown}");
+        assert_eq!(feed.cursor, horizon.last);
         assert!(
             sent.try_recv().is_err(),
             "nothing from before the reset is sent after it"
@@ -470,7 +481,8 @@ mod tests {
             .await
             .expect("dropped after the stall timeout");
         assert_eq!(
-            feed.cursor, 1,
+            feed.cursor,
+            at(1),
             "only what the connection took counts as sent"
         );
         assert!(sent.try_recv().is_ok());
@@ -485,7 +497,7 @@ mod tests {
         let run = RunId::generate();
         let of_run = |id, preview| {
             if preview {
-                Arc::new(Frame::preview(id, run.clone(), "{}"))
+                Arc::new(Frame::preview(at(id), run.clone(), "{}"))
             } else {
                 stored(id, run.clone())
             }

@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use evalboard_api::{AppState, EventHub, EventStreamConfig};
-use evalboard_domain::RunId;
+use evalboard_domain::{EventPosition, RunId};
 use evalboard_persistence::testing::TestDatabase;
 use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
 use eventsource_stream::Eventsource;
@@ -110,6 +110,17 @@ impl LiveServer {
             .parse()
             .unwrap();
         (reply.json().await.unwrap(), position)
+    }
+
+    /// The board once every committed event may be delivered (on PostgreSQL committed events
+    /// wait for older transactions, of any database of the cluster, to end).
+    async fn quiet_board(&self) -> (Value, u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.db.events_wait_to_settle().unwrap() {
+            assert!(std::time::Instant::now() < deadline, "events never settled");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.board().await
     }
 
     async fn create_run(&self, dataset: &str, settings: Value) -> String {
@@ -266,11 +277,9 @@ impl Client {
         }
         self.received += 1;
         if self.query.is_empty() && !preview {
-            assert!(
-                id > self.last_id,
-                "ids increase: {id} after {}",
-                self.last_id
-            );
+            // Ids are unique; on PostgreSQL the stream's order is the writing transactions'
+            // (the test compares it with the stored order at the end).
+            assert!(!self.ids.contains(&id), "{id} received twice");
             self.ids.push(id);
             self.last_id = id;
         } else if self.query.is_empty() || preview {
@@ -435,7 +444,7 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
         .await;
     server.wait_for_status(&quick, |s| s == "completed").await;
 
-    let (board, position) = server.board().await;
+    let (board, position) = server.quiet_board().await;
     for client in [
         &mut watcher,
         &mut visitor,
@@ -447,11 +456,11 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
     let two_runs = [faulty.as_str(), slow.as_str()].map(|id| RunId::parse(id).unwrap());
     let last_of_two_runs = server
         .db
-        .events_after(0, Some(&two_runs), 100_000)
+        .events_after(EventPosition::default(), Some(&two_runs), 100_000)
         .unwrap()
         .last()
         .unwrap()
-        .id;
+        .id();
     drill_down.catch_up_to(last_of_two_runs).await;
     watcher.assert_matches(&board, "watcher");
     visitor.assert_matches(&board, "visitor");
@@ -478,19 +487,25 @@ async fn the_folded_stream_equals_the_board(db: TestDatabase) {
     // one after it first hydrated, its disconnection notwithstanding.
     let stored: Vec<u64> = server
         .db
-        .events_after(0, None, 100_000)
+        .events_after(EventPosition::default(), None, 100_000)
         .unwrap()
         .iter()
-        .map(|e| e.id)
+        .map(|e| e.id())
         .collect();
     assert_eq!(watcher.ids, stored);
-    let visitor_from = visitor.ids[0];
-    let expected: Vec<u64> = stored
-        .into_iter()
-        .filter(|&id| id >= visitor_from)
-        .collect();
+    // In the stream's order (by the writing transaction, then by id).
+    let visitor_from = stored.iter().position(|&id| id == visitor.ids[0]).unwrap();
+    let expected = stored[visitor_from..].to_vec();
     assert_eq!(visitor.ids, expected);
     server.stop().await;
+}
+
+/// The position of the event `id` (a `Last-Event-ID`).
+fn resume_position(db: &TestDatabase, id: u64) -> EventPosition {
+    match db.resume_from(id).unwrap() {
+        evalboard_persistence::Resume::At(position) => position,
+        other => panic!("cannot resume from {id}: {other:?}"),
+    }
 }
 
 /// With `EVALBOARD_RECORD_STREAM=FILE`, writes what a client joining mid-run saw (its
@@ -665,15 +680,15 @@ async fn a_client_that_stops_reading_is_dropped_and_can_resume(db: TestDatabase)
     };
     resumed.replace_board(&json!([]));
     resumed.connect(&server).await;
-    let (board, end) = server.board().await;
+    let (board, end) = server.quiet_board().await;
     resumed.catch_up_to(end).await;
     resumed.assert_matches(&board, "resumed");
     let stored: Vec<u64> = server
         .db
-        .events_after(position, None, 100_000)
+        .events_after(resume_position(&server.db, position), None, 100_000)
         .unwrap()
         .iter()
-        .map(|e| e.id)
+        .map(|e| e.id())
         .collect();
     assert_eq!(resumed.ids, stored);
     server.stop().await;

@@ -212,7 +212,11 @@ fn assert_nothing_written(db: &TestDatabase) {
             .runs
             .is_empty()
     );
-    assert!(db.events_after(0, None, 10).unwrap().is_empty());
+    assert!(
+        db.events_after(Default::default(), None, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatabase) {

@@ -2,11 +2,11 @@
 //! live stream can never announce a state the database does not have.
 //!
 //! Events are gathered while a write transaction runs and inserted as its last statement
-//! ([`flush`]). Their ids must become visible in id order, or a reader that saw id 11 would
-//! skip an id 10 committed a moment later: SQLite has one writer at a time, and on PostgreSQL
-//! the flush takes a transaction-scoped advisory lock before inserting, held until commit. Taken
-//! last, the lock is held only for the insert and the commit, and cannot deadlock: every run an
-//! event names was already locked (updated) earlier by the same transaction.
+//! ([`flush`]). Writers do not wait for each other to insert events: a reader must never skip
+//! an event that commits after it read a later one, so the stream is ordered by the writing
+//! transaction (PostgreSQL's transaction id, kept in `tx`; 0 on SQLite, whose one writer at a
+//! time commits in id order) and then by id, and readers deliver only events of transactions
+//! older than the oldest one still running ([`EventHorizon`]).
 
 mod listen;
 mod read;
@@ -14,7 +14,7 @@ mod read;
 use std::cell::RefCell;
 
 use chrono::NaiveDateTime;
-use diesel::{prelude::*, sql_types::BigInt};
+use diesel::prelude::*;
 use evalboard_domain::{ItemState, RunId, RunStatus, StateCounts, Timestamp};
 use serde_json::json;
 
@@ -26,10 +26,7 @@ use crate::{
 };
 
 pub use listen::EventListener;
-pub use read::EventHorizon;
-
-/// The advisory lock key that orders event inserts on PostgreSQL ("evalbrd1" in ASCII).
-const EVENT_ORDER_LOCK: i64 = 0x6576_616c_6272_6431;
+pub use read::{EventHorizon, Resume};
 
 /// The PostgreSQL channel a commit with events notifies.
 pub(crate) const CHANNEL: &str = "evalboard_events";
@@ -90,14 +87,11 @@ fn push(event: NewEventRow) -> Result<(), StoreError> {
     })
 }
 
-/// Inserts a transaction's events in order, after taking the event order lock on PostgreSQL,
-/// and notifies the other replicas (delivered at commit).
+/// Inserts a transaction's events in order and notifies the other replicas (delivered at
+/// commit).
 fn flush(conn: &mut DbConnection, events: Vec<NewEventRow>) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
-    }
-    if let DbConnection::Postgres(pg) = conn {
-        diesel::select(pg_advisory_xact_lock(EVENT_ORDER_LOCK)).execute(pg)?;
     }
     // SQLite binds at most 32,766 values per statement; five per row.
     for chunk in events.chunks(1_000) {
@@ -109,11 +103,6 @@ fn flush(conn: &mut DbConnection, events: Vec<NewEventRow>) -> Result<(), StoreE
         diesel::select(pg_notify(CHANNEL, "")).execute(pg)?;
     }
     Ok(())
-}
-
-diesel::define_sql_function! {
-    /// PostgreSQL: waits for an advisory lock held until the transaction ends.
-    fn pg_advisory_xact_lock(key: BigInt);
 }
 
 diesel::define_sql_function! {

@@ -1,14 +1,18 @@
 //! Reading the outbox back as domain events, and pruning it.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Bool},
+};
 use evalboard_domain::{
-    ItemSnapshot, Lifecycle, RunChange, RunEvent, RunHeader, RunId, RunStatus, StateCounts,
-    Timestamp,
+    EventPosition, ItemSnapshot, Lifecycle, RunChange, RunEvent, RunHeader, RunId, RunStatus,
+    StateCounts, Timestamp,
 };
 use serde::Deserialize;
 
 use crate::{
+    connection::DbConnection,
     database::Database,
     error::StoreError,
     schema::{dataset_items, run_event_horizon, run_events, run_items, runs},
@@ -17,19 +21,53 @@ use crate::{
 /// Where the stored stream begins and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventHorizon {
-    /// Every event at or below this id was pruned (0: none ever was).
-    pub pruned_through: u64,
-    /// The newest event's id (at least `pruned_through`).
-    pub last_id: u64,
+    /// Every event at or before this position was pruned (the default: none ever was).
+    pub pruned_through: EventPosition,
+    /// The last event readers may deliver (at least `pruned_through`): on PostgreSQL, events
+    /// after it may be committed already but wait for an earlier transaction to end.
+    pub last: EventPosition,
 }
 
-impl EventHorizon {
-    /// Whether a client that has seen every event up to `last_seen` can be brought up to date
-    /// from what is stored: nothing after it was pruned, and it is not from the future (a
-    /// different or restored database).
-    pub fn can_resume_from(&self, last_seen: u64) -> bool {
-        (self.pruned_through..=self.last_id).contains(&last_seen)
-    }
+/// Where a client that last received an event id goes on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// After this position.
+    At(EventPosition),
+    /// The events after it were pruned.
+    Pruned,
+    /// Not an id this database issued (another or a restored database, say).
+    Unknown,
+}
+
+/// `(columns) OP (tx, id)`: a comparison of positions in the stream's order (row values:
+/// PostgreSQL, and SQLite since 3.15, read them through the `(tx, id)` index).
+macro_rules! compare_position {
+    ($columns:literal $op:literal ($tx:expr, $id:expr)) => {
+        diesel::dsl::sql::<Bool>(concat!("(", $columns, ") ", $op, " ("))
+            .bind::<BigInt, _>($tx)
+            .sql(", ")
+            .bind::<BigInt, _>($id)
+            .sql(")")
+    };
+}
+
+/// On PostgreSQL, the events a reader may deliver: those of transactions older than the oldest
+/// one still running. Every transaction that could still commit an event has an id at or above
+/// it, so nothing read in order below it is ever preceded by a later commit.
+const SETTLED: &str = "run_events.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// The complement of [`SETTLED`].
+const UNSETTLED: &str = "run_events.tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(StoreError::corrupt)
+}
+
+fn position(tx: i64, id: i64) -> Result<EventPosition, StoreError> {
+    Ok(EventPosition {
+        commit: u64::try_from(tx).map_err(StoreError::corrupt)?,
+        id: u64::try_from(id).map_err(StoreError::corrupt)?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -53,22 +91,23 @@ struct ItemPayload {
 }
 
 type EventJoinRow = (
-    (i64, String, String, Option<i32>, String, NaiveDateTime),
+    (i64, i64, String, String, Option<i32>, String, NaiveDateTime),
     (String, String, String),
     Option<(String, String)>,
 );
 
 impl Database {
-    /// Events with an id above `after`, oldest first, at most `limit`; only those of `runs` when
-    /// given. Each comes with what a board needs to show it (run names, item text).
+    /// The events after `after` in the stream's order that readers may deliver (see
+    /// [`EventHorizon::last`]), at most `limit`; only those of `runs` when given. Each comes with
+    /// what a board needs to show it (run names, item text).
     pub fn events_after(
         &self,
-        after: u64,
+        after: EventPosition,
         runs: Option<&[RunId]>,
         limit: u32,
     ) -> Result<Vec<RunEvent>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
         self.read(|conn| {
+            let postgres = matches!(conn, DbConnection::Postgres(_));
             let mut query = run_events::table
                 .inner_join(runs::table)
                 .left_join(
@@ -86,11 +125,15 @@ impl Database {
                                 .eq(run_items::dataset_position.nullable()),
                         )),
                 )
-                .filter(run_events::id.gt(after))
-                .order(run_events::id.asc())
+                .filter(compare_position!("run_events.tx, run_events.id" ">" (
+                    to_i64(after.commit)?,
+                    to_i64(after.id)?
+                )))
+                .order((run_events::tx.asc(), run_events::id.asc()))
                 .limit(i64::from(limit))
                 .select((
                     (
+                        run_events::tx,
                         run_events::id,
                         run_events::run_id,
                         run_events::kind,
@@ -105,6 +148,9 @@ impl Database {
             if let Some(runs) = runs {
                 query = query.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
             }
+            if postgres {
+                query = query.filter(diesel::dsl::sql::<Bool>(SETTLED));
+            }
             query
                 .load::<EventJoinRow>(conn)?
                 .into_iter()
@@ -116,17 +162,63 @@ impl Database {
     /// Where the stored stream begins and ends.
     pub fn event_horizon(&self) -> Result<EventHorizon, StoreError> {
         self.read(|conn| {
-            let pruned: i64 = run_event_horizon::table
-                .select(run_event_horizon::pruned_through)
-                .first(conn)?;
-            let last: Option<i64> = run_events::table
-                .select(diesel::dsl::max(run_events::id))
-                .first(conn)?;
-            let pruned_through = u64::try_from(pruned).map_err(StoreError::corrupt)?;
-            let last_id = u64::try_from(last.unwrap_or(0)).map_err(StoreError::corrupt)?;
+            let pruned_through = pruned_through(conn)?;
+            let mut last = run_events::table
+                .select((run_events::tx, run_events::id))
+                .order((run_events::tx.desc(), run_events::id.desc()))
+                .limit(1)
+                .into_boxed();
+            if matches!(conn, DbConnection::Postgres(_)) {
+                last = last.filter(diesel::dsl::sql::<Bool>(SETTLED));
+            }
+            let last = match last.first::<(i64, i64)>(conn).optional()? {
+                Some((tx, id)) => position(tx, id)?,
+                None => EventPosition::default(),
+            };
             Ok(EventHorizon {
                 pruned_through,
-                last_id: last_id.max(pruned_through),
+                last: last.max(pruned_through),
+            })
+        })
+    }
+
+    /// Whether committed events wait for an earlier transaction to end before readers may
+    /// deliver them (PostgreSQL; never on SQLite). A transaction without events does not
+    /// announce its end, so a reader that sees some looks again soon.
+    pub fn events_wait_to_settle(&self) -> Result<bool, StoreError> {
+        self.read(|conn| match conn {
+            DbConnection::Postgres(pg) => Ok(diesel::select(diesel::dsl::exists(
+                run_events::table.filter(diesel::dsl::sql::<Bool>(UNSETTLED)),
+            ))
+            .get_result(pg)?),
+            DbConnection::Sqlite(_) => Ok(false),
+        })
+    }
+
+    /// Where a client that last received the event `id` goes on from.
+    pub fn resume_from(&self, id: u64) -> Result<Resume, StoreError> {
+        let id = to_i64(id).unwrap_or(i64::MAX);
+        self.read(|conn| {
+            let pruned = pruned_through(conn)?;
+            let found: Option<i64> = run_events::table
+                .find(id)
+                .select(run_events::tx)
+                .first(conn)
+                .optional()?;
+            if let Some(tx) = found {
+                return Ok(Resume::At(position(tx, id)?));
+            }
+            if id == to_i64(pruned.id)? {
+                return Ok(Resume::At(pruned));
+            }
+            let newest: Option<i64> = run_events::table
+                .select(diesel::dsl::max(run_events::id))
+                .first(conn)?;
+            let issued = newest.unwrap_or(0).max(to_i64(pruned.id)?);
+            Ok(if pruned != EventPosition::default() && id <= issued {
+                Resume::Pruned
+            } else {
+                Resume::Unknown
             })
         })
     }
@@ -135,27 +227,50 @@ impl Database {
     /// them. Returns how many were deleted.
     pub fn prune_events(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
         self.write(|conn| {
-            let through: Option<i64> = run_events::table
+            let mut through = run_events::table
                 .filter(run_events::created_at.lt(cutoff.naive_utc()))
-                .select(diesel::dsl::max(run_events::id))
-                .first(conn)?;
-            let Some(through) = through else {
+                .select((run_events::tx, run_events::id))
+                .order((run_events::tx.desc(), run_events::id.desc()))
+                .limit(1)
+                .into_boxed();
+            if matches!(conn, DbConnection::Postgres(_)) {
+                through = through.filter(diesel::dsl::sql::<Bool>(SETTLED));
+            }
+            let Some((tx, id)) = through.first::<(i64, i64)>(conn).optional()? else {
                 return Ok(0);
             };
-            let deleted = diesel::delete(run_events::table.filter(run_events::id.le(through)))
-                .execute(conn)?;
-            diesel::update(
-                run_event_horizon::table.filter(run_event_horizon::pruned_through.lt(through)),
+            let deleted = diesel::delete(
+                run_events::table
+                    .filter(compare_position!("run_events.tx, run_events.id" "<=" (tx, id))),
             )
-            .set(run_event_horizon::pruned_through.eq(through))
+            .execute(conn)?;
+            // Replicas prune too: the horizon only moves forward.
+            diesel::update(run_event_horizon::table.filter(compare_position!(
+                "run_event_horizon.pruned_tx, run_event_horizon.pruned_through" "<" (tx, id)
+            )))
+            .set((
+                run_event_horizon::pruned_tx.eq(tx),
+                run_event_horizon::pruned_through.eq(id),
+            ))
             .execute(conn)?;
             Ok(deleted as u64)
         })
     }
 }
 
+/// The position pruning reached.
+fn pruned_through(conn: &mut DbConnection) -> Result<EventPosition, StoreError> {
+    let (tx, id) = run_event_horizon::table
+        .select((
+            run_event_horizon::pruned_tx,
+            run_event_horizon::pruned_through,
+        ))
+        .first::<(i64, i64)>(conn)?;
+    position(tx, id)
+}
+
 fn to_domain(
-    ((id, run_id, kind, sequence, payload, created_at), (provider, dataset, model), item): EventJoinRow,
+    ((tx, id, run_id, kind, sequence, payload, created_at), (provider, dataset, model), item): EventJoinRow,
 ) -> Result<RunEvent, StoreError> {
     let corrupt = |what: &dyn std::fmt::Display| StoreError::corrupt(format!("event {id}: {what}"));
     let run_id = RunId::parse(&run_id).map_err(|e| corrupt(&e))?;
@@ -208,9 +323,170 @@ fn to_domain(
         other => return Err(corrupt(&format!("unknown kind `{other}`"))),
     };
     Ok(RunEvent {
-        id: u64::try_from(id).map_err(|e| corrupt(&e))?,
+        position: position(tx, id)?,
         run_id,
         at: created_at.and_utc(),
         change,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, mpsc};
+
+    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
+
+    use super::*;
+    use crate::{DatasetImport, NewRun, PoolOptions, testing::TestDatabase};
+
+    fn import(db: &Database) {
+        let items = [DatasetItem {
+            id: "q1".into(),
+            category: "math".into(),
+            question: "1 + 1?".into(),
+            choices: vec!["2".into(), "3".into()],
+            answer: AnswerKey::from_letter("A").unwrap(),
+            explanation: None,
+            source: None,
+        }];
+        db.import_dataset(DatasetImport {
+            name: &DatasetName::parse("tiny").unwrap(),
+            items: &items,
+            at: chrono::Utc::now(),
+        })
+        .unwrap();
+    }
+
+    /// Creates a run: one transaction that commits events.
+    fn create_run(db: &Database) {
+        db.create_run(NewRun {
+            provider_name: "Simulated",
+            provider: None,
+            model_name: "sim-1",
+            dataset_name: "tiny",
+            settings: &RunSettings::default(),
+            idempotency: None,
+            at: chrono::Utc::now(),
+        })
+        .unwrap();
+    }
+
+    fn ids(events: &[RunEvent]) -> Vec<u64> {
+        events.iter().map(RunEvent::id).collect()
+    }
+
+    /// A transaction that wrote an event and has not committed holds back the events committed
+    /// after it began writing; once it commits, a reader gets its event and theirs, each once.
+    #[test]
+    fn events_wait_for_an_earlier_transaction_and_none_is_skipped() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        import(&db);
+        create_run(&db);
+        let start = db.event_horizon().unwrap().last;
+        assert_eq!(ids(&db.events_after(start, None, 100).unwrap()), [0u64; 0]);
+
+        let (wrote, written) = mpsc::channel();
+        let (finish, finished) = mpsc::channel::<()>();
+        let url = db.url().to_owned();
+        let holder = std::thread::spawn(move || {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                let id: i64 = diesel::sql_query(
+                    "INSERT INTO run_events (run_id, kind, sequence, payload, created_at) \
+                     SELECT run_id, kind, sequence, payload, created_at FROM run_events \
+                     ORDER BY id LIMIT 1 RETURNING id",
+                )
+                .get_result::<Inserted>(conn)?
+                .id;
+                wrote.send(id).unwrap();
+                finished.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        });
+        let held = written.recv().unwrap() as u64;
+
+        // Another writer commits events after it: none may be read yet, or a reader that went
+        // past them would never see the held one.
+        create_run(&db);
+        assert!(db.events_wait_to_settle().unwrap());
+        assert_eq!(ids(&db.events_after(start, None, 100).unwrap()), [0u64; 0]);
+        assert_eq!(db.event_horizon().unwrap().last, start);
+
+        finish.send(()).unwrap();
+        holder.join().unwrap();
+        assert!(!db.events_wait_to_settle().unwrap());
+        let read = ids(&db.events_after(start, None, 100).unwrap());
+        assert_eq!(
+            read.len(),
+            3,
+            "the held event and the other run's two: {read:?}"
+        );
+        assert_eq!(read[0], held, "the earlier transaction's event first");
+        assert!(read[1..].iter().all(|&id| id > held));
+        assert_eq!(db.event_horizon().unwrap().last.id, read[2]);
+    }
+
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+
+    /// Writers on their own connections commit events concurrently while a reader follows the
+    /// stream page by page: it receives every event, once.
+    #[test]
+    fn concurrent_writers_lose_and_repeat_no_event() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        import(&db);
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let own = Database::connect(db.url(), &PoolOptions::default()).unwrap();
+                std::thread::spawn(move || {
+                    for _ in 0..40 {
+                        create_run(&own);
+                    }
+                })
+            })
+            .collect();
+        let reader = {
+            let db = Arc::new((*db).clone());
+            std::thread::spawn(move || {
+                let mut received = Vec::new();
+                let mut cursor = EventPosition::default();
+                // Until every run's two events arrived (or, should some be skipped, for 20 s).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                while received.len() < 4 * 40 * 2 && std::time::Instant::now() < deadline {
+                    let page = db.events_after(cursor, None, 7).unwrap();
+                    if let Some(last) = page.last() {
+                        cursor = last.position;
+                    }
+                    received.extend(ids(&page));
+                }
+                received
+            })
+        };
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        let received = reader.join().unwrap();
+        let mut stored: Vec<u64> = {
+            let mut conn = PgConnection::establish(db.url()).unwrap();
+            run_events::table
+                .select(run_events::id)
+                .load::<i64>(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|id| id as u64)
+                .collect()
+        };
+        stored.sort_unstable();
+        let mut sorted = received.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, stored, "every event once");
+    }
 }

@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, sync::mpsc, time::Duration};
 
 use evalboard_domain::RunId;
-use evalboard_persistence::{ItemGrouping, ItemQuery, testing::TestDatabase};
+use evalboard_persistence::{ItemGrouping, ItemQuery, Resume, testing::TestDatabase};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -160,19 +160,22 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
         BTreeSet::from(["replica-alpha".to_owned(), "replica-beta".to_owned()])
     );
 
-    // The viewer's subscriber received every stored event once, in id order, ending with the
+    // The viewer's subscriber received every stored event once, in the stream's order (the
+    // writing transactions', then ids: the replicas commit events concurrently), ending with the
     // run's completion and its final counters.
+    let Resume::At(from) = db.resume_from(position).unwrap() else {
+        panic!("the board's position is a stored event's");
+    };
     let stored: Vec<u64> = db
-        .events_after(position, None, 1_000_000)
+        .events_after(from, None, 1_000_000)
         .unwrap()
         .iter()
-        .map(|e| e.id)
+        .map(|e| e.id())
         .collect();
-    let last = *stored.last().unwrap();
     let mut received = Vec::new();
     let mut last_progress = Value::Null;
     let mut completed = false;
-    while received.last().copied().unwrap_or(position) < last {
+    while received.len() < stored.len() {
         let event = events
             .recv_timeout(Duration::from_secs(30))
             .expect("the viewer's stream goes on");

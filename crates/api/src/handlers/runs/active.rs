@@ -55,7 +55,7 @@ pub(crate) async fn list_active_runs(
         .with_db({
             let streaming = Arc::clone(&streaming);
             move |db| {
-                let position = db.event_horizon()?.last_id;
+                let position = db.event_horizon()?.last.id;
                 let board = db.active_runs_with(limit, |run_id| {
                     let (sequence, now) = activity.as_ref()?.latest(run_id)?;
                     lock(&streaming).insert(run_id.clone(), (sequence, now));

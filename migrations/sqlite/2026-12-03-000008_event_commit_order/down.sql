@@ -1,0 +1,3 @@
+ALTER TABLE run_event_horizon DROP COLUMN pruned_tx;
+DROP INDEX run_events_by_commit;
+ALTER TABLE run_events DROP COLUMN tx;

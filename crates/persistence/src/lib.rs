@@ -8,6 +8,8 @@ mod events;
 mod harness;
 mod logs;
 mod migrations;
+#[cfg(all(test, feature = "testing"))]
+mod plans;
 mod runs;
 mod schema;
 mod secrets;

@@ -119,6 +119,16 @@ impl TestDatabase {
         terminated.count as usize
     }
 
+    /// Waits until every committed event may be read: on PostgreSQL events wait for older
+    /// transactions to end, and the cluster is shared with every other test running.
+    pub fn wait_for_events_to_settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.events_wait_to_settle().expect("read the outbox") {
+            assert!(std::time::Instant::now() < deadline, "events never settled");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// The URL of this database, for a server process started by the test.
     pub fn url(&self) -> &str {
         &self.url

@@ -173,6 +173,7 @@ fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
     let logs = db.run_logs(&run.id, None, 10).unwrap();
     assert_eq!(logs.len(), 1);
     assert!(logs[0].message.contains("4 item(s)"), "{}", logs[0].message);
+    db.wait_for_events_to_settle();
     let events = db.events_after(Default::default(), None, 10).unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.change.kind()).collect();
     assert_eq!(kinds, ["run_status", "run_progress"]);
@@ -385,6 +386,7 @@ fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
 
     let stored = db.get_run(&run).unwrap();
     assert_eq!(stored.counts, recount(db, &run));
+    db.wait_for_events_to_settle();
     let progress_events: Vec<StateCounts> = db
         .events_after(Default::default(), None, 100)
         .unwrap()
@@ -496,6 +498,7 @@ fn run_status_moves_follow_the_rules(db: &TestDatabase) {
     ));
     let reopened = db.set_run_status(&run, RunStatus::Pending, at(4)).unwrap();
     assert_eq!(reopened.finished_at, None);
+    db.wait_for_events_to_settle();
     let kinds: Vec<&str> = db
         .events_after(Default::default(), None, 10)
         .unwrap()

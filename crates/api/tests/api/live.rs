@@ -529,7 +529,7 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
     let server = LiveServer::start(db, false).await;
     let first = server.create_run("Demo", json!({})).await;
     let second = server.create_run("Demo", json!({})).await;
-    let (_, position) = server.board().await;
+    let (_, position) = server.quiet_board().await;
     assert_eq!(position, 4, "two events per created run");
 
     let open = |last: Option<&str>, query: &str| {

@@ -1,5 +1,7 @@
 //! Reading the outbox back as domain events, and pruning it.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::NaiveDateTime;
 use diesel::{
     prelude::*,
@@ -51,6 +53,45 @@ macro_rules! compare_position {
     };
 }
 
+/// The events after the position `(tx, id)`, in the stream's order (macros, here and below, so
+/// that the plan test explains the very queries on a PostgreSQL connection). The runs' names and
+/// the items' text are looked up apart, by primary key: joined in one statement, a planner
+/// without statistics hashes every item of every run for each page.
+macro_rules! event_page {
+    ($tx:expr, $id:expr) => {
+        run_events::table
+            .filter(compare_position!("run_events.tx, run_events.id" ">" ($tx, $id)))
+            .order((run_events::tx.asc(), run_events::id.asc()))
+            .select((
+                run_events::tx,
+                run_events::id,
+                run_events::run_id,
+                run_events::kind,
+                run_events::sequence,
+                run_events::payload,
+                run_events::created_at,
+            ))
+    };
+}
+
+/// The question and choices of the items `$sequences` of the run `$run`.
+macro_rules! item_texts {
+    ($run:expr, $sequences:expr) => {
+        run_items::table
+            .inner_join(
+                dataset_items::table.on(dataset_items::dataset_id
+                    .eq(run_items::dataset_id)
+                    .and(dataset_items::position.eq(run_items::dataset_position))),
+            )
+            .filter(crate::runs::item_keys::items_of_run($run, $sequences))
+            .select((
+                run_items::sequence,
+                dataset_items::question,
+                dataset_items::choices,
+            ))
+    };
+}
+
 /// On PostgreSQL, the events a reader may deliver: those of transactions older than the oldest
 /// one still running. Every transaction that could still commit an event has an id at or above
 /// it, so nothing read in order below it is ever preceded by a later commit.
@@ -90,11 +131,48 @@ struct ItemPayload {
     state: String,
 }
 
-type EventJoinRow = (
-    (i64, i64, String, String, Option<i32>, String, NaiveDateTime),
-    (String, String, String),
-    Option<(String, String)>,
-);
+type EventRow = (i64, i64, String, String, Option<i32>, String, NaiveDateTime);
+
+/// What a page of events needs besides its rows: its runs' names and its items' text.
+struct EventContext {
+    /// Provider, dataset and model of each run.
+    names: HashMap<String, (String, String, String)>,
+    /// Question and choices (JSON) of each item, by run and sequence.
+    texts: HashMap<(String, i32), (String, String)>,
+}
+
+impl EventContext {
+    fn of(conn: &mut DbConnection, rows: &[EventRow]) -> Result<Self, StoreError> {
+        let mut sequences: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (_, _, run, _, sequence, _, _) in rows {
+            let of_run = sequences.entry(run.as_str()).or_default();
+            of_run.extend(*sequence);
+        }
+        let names = runs::table
+            .filter(runs::id.eq_any(sequences.keys().copied()))
+            .select((
+                runs::id,
+                (runs::provider_name, runs::dataset_name, runs::model_name),
+            ))
+            .load::<(String, (String, String, String))>(conn)?
+            .into_iter()
+            .collect();
+        let mut texts = HashMap::new();
+        for (run, mut of_run) in sequences {
+            if of_run.is_empty() {
+                continue;
+            }
+            of_run.sort_unstable();
+            of_run.dedup();
+            let run_id = RunId::parse(run).map_err(StoreError::corrupt)?;
+            let found = item_texts!(&run_id, &of_run).load::<(i32, String, String)>(conn)?;
+            texts.extend(found.into_iter().map(|(sequence, question, choices)| {
+                ((run.to_owned(), sequence), (question, choices))
+            }));
+        }
+        Ok(Self { names, texts })
+    }
+}
 
 impl Database {
     /// The events after `after` in the stream's order that readers may deliver (see
@@ -107,54 +185,19 @@ impl Database {
         limit: u32,
     ) -> Result<Vec<RunEvent>, StoreError> {
         self.read(|conn| {
-            let postgres = matches!(conn, DbConnection::Postgres(_));
-            let mut query = run_events::table
-                .inner_join(runs::table)
-                .left_join(
-                    run_items::table.on(run_items::run_id
-                        .eq(run_events::run_id)
-                        .and(run_items::sequence.nullable().eq(run_events::sequence))),
-                )
-                .left_join(
-                    dataset_items::table.on(dataset_items::dataset_id
-                        .nullable()
-                        .eq(run_items::dataset_id.nullable())
-                        .and(
-                            dataset_items::position
-                                .nullable()
-                                .eq(run_items::dataset_position.nullable()),
-                        )),
-                )
-                .filter(compare_position!("run_events.tx, run_events.id" ">" (
-                    to_i64(after.commit)?,
-                    to_i64(after.id)?
-                )))
-                .order((run_events::tx.asc(), run_events::id.asc()))
+            let mut page = event_page!(to_i64(after.commit)?, to_i64(after.id)?)
                 .limit(i64::from(limit))
-                .select((
-                    (
-                        run_events::tx,
-                        run_events::id,
-                        run_events::run_id,
-                        run_events::kind,
-                        run_events::sequence,
-                        run_events::payload,
-                        run_events::created_at,
-                    ),
-                    (runs::provider_name, runs::dataset_name, runs::model_name),
-                    (dataset_items::question, dataset_items::choices).nullable(),
-                ))
                 .into_boxed();
             if let Some(runs) = runs {
-                query = query.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
+                page = page.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
             }
-            if postgres {
-                query = query.filter(diesel::dsl::sql::<Bool>(SETTLED));
+            if matches!(conn, DbConnection::Postgres(_)) {
+                page = page.filter(diesel::dsl::sql::<Bool>(SETTLED));
             }
-            query
-                .load::<EventJoinRow>(conn)?
-                .into_iter()
-                .map(to_domain)
+            let rows: Vec<EventRow> = page.load(conn)?;
+            let context = EventContext::of(conn, &rows)?;
+            rows.into_iter()
+                .map(|row| to_domain(row, &context))
                 .collect()
         })
     }
@@ -270,10 +313,11 @@ fn pruned_through(conn: &mut DbConnection) -> Result<EventPosition, StoreError> 
 }
 
 fn to_domain(
-    ((tx, id, run_id, kind, sequence, payload, created_at), (provider, dataset, model), item): EventJoinRow,
+    (tx, id, run, kind, sequence, payload, created_at): EventRow,
+    context: &EventContext,
 ) -> Result<RunEvent, StoreError> {
     let corrupt = |what: &dyn std::fmt::Display| StoreError::corrupt(format!("event {id}: {what}"));
-    let run_id = RunId::parse(&run_id).map_err(|e| corrupt(&e))?;
+    let run_id = RunId::parse(&run).map_err(|e| corrupt(&e))?;
     let change = match kind.as_str() {
         "run_status" => {
             let p: StatusPayload = serde_json::from_str(&payload).map_err(|e| corrupt(&e))?;
@@ -283,6 +327,11 @@ fn to_domain(
                 .map(|s| s.parse::<RunStatus>())
                 .transpose()
                 .map_err(|e| corrupt(&e))?;
+            let (provider, dataset, model) = context
+                .names
+                .get(&run)
+                .cloned()
+                .ok_or_else(|| corrupt(&"its run is missing"))?;
             RunChange::Status {
                 run: RunHeader {
                     id: run_id.clone(),
@@ -311,8 +360,11 @@ fn to_domain(
         "run_item" => {
             let p: ItemPayload = serde_json::from_str(&payload).map_err(|e| corrupt(&e))?;
             let sequence = sequence.ok_or_else(|| corrupt(&"a run_item event without its item"))?;
-            let (question, choices) =
-                item.ok_or_else(|| corrupt(&format!("item {sequence} of the run is missing")))?;
+            let (question, choices) = context
+                .texts
+                .get(&(run.clone(), sequence))
+                .cloned()
+                .ok_or_else(|| corrupt(&format!("item {sequence} of the run is missing")))?;
             RunChange::Item(ItemSnapshot {
                 sequence: u32::try_from(sequence).map_err(|e| corrupt(&e))?,
                 state: p.state.parse().map_err(|e| corrupt(&e))?,
@@ -384,6 +436,8 @@ mod tests {
         };
         import(&db);
         create_run(&db);
+        // Other tests' transactions on the same cluster hold events back too, for a moment.
+        db.wait_for_events_to_settle();
         let start = db.event_horizon().unwrap().last;
         assert_eq!(ids(&db.events_after(start, None, 100).unwrap()), [0u64; 0]);
 
@@ -417,7 +471,7 @@ mod tests {
 
         finish.send(()).unwrap();
         holder.join().unwrap();
-        assert!(!db.events_wait_to_settle().unwrap());
+        db.wait_for_events_to_settle();
         let read = ids(&db.events_after(start, None, 100).unwrap());
         assert_eq!(
             read.len(),
@@ -488,5 +542,129 @@ mod tests {
         let mut sorted = received.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, stored, "every event once");
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
+
+    use super::*;
+    use crate::{
+        DatasetImport, NewRun,
+        plans::{Explain, summarize},
+        testing::TestDatabase,
+    };
+
+    /// The pump's and the subscribers' read, on never-analyzed tables of two 10,000-item runs
+    /// with an event per item: the page after a position is found through the `(tx, id)` index
+    /// and each event's item and text through primary keys, reading no other run's rows.
+    #[test]
+    fn a_page_of_events_is_read_through_indexes_without_statistics() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let items: Vec<DatasetItem> = (0..10_000)
+            .map(|i| DatasetItem {
+                id: format!("q{i}"),
+                category: "math".into(),
+                question: format!("Question {i}?"),
+                choices: vec!["yes".into(), "no".into()],
+                answer: AnswerKey::from_letter("A").unwrap(),
+                explanation: None,
+                source: None,
+            })
+            .collect();
+        db.import_dataset(DatasetImport {
+            name: &DatasetName::parse("plans").unwrap(),
+            items: &items,
+            at: now,
+        })
+        .unwrap();
+        for _ in 0..2 {
+            db.create_run(NewRun {
+                provider_name: "Simulated",
+                provider: None,
+                model_name: "sim-1",
+                dataset_name: "plans",
+                settings: &RunSettings::default(),
+                idempotency: None,
+                at: now,
+            })
+            .unwrap();
+        }
+        let mut conn = PgConnection::establish(db.url()).unwrap();
+        // An event for every item of both runs, the runs interleaved.
+        diesel::sql_query(
+            "INSERT INTO run_events (run_id, kind, sequence, payload, created_at) \
+             SELECT runs.id, 'run_item', items.s, '{\"state\":\"running\"}', now() \
+             FROM generate_series(1, 10000) AS items(s) CROSS JOIN runs ORDER BY items.s, runs.id",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        let (tx, id): (i64, i64) = run_events::table
+            .select((run_events::tx, run_events::id))
+            .order((run_events::tx.desc(), run_events::id.desc()))
+            .offset(1_000)
+            .first(&mut conn)
+            .unwrap();
+
+        let page: String = Explain(
+            event_page!(tx, id)
+                .filter(diesel::dsl::sql::<Bool>(SETTLED))
+                .limit(500),
+        )
+        .get_result(&mut conn)
+        .unwrap();
+        // The page's items: 250 of each run's, the run's other items and the other run's
+        // untouched.
+        let run = RunId::parse(
+            &run_events::table
+                .find(id)
+                .select(run_events::run_id)
+                .first::<String>(&mut conn)
+                .unwrap(),
+        )
+        .unwrap();
+        let sequences: Vec<i32> = (9_751..=10_000).collect();
+        let texts: String = Explain(item_texts!(&run, &sequences))
+            .get_result(&mut conn)
+            .unwrap();
+        let names: String = Explain(
+            runs::table
+                .filter(runs::id.eq_any([run.as_str()]))
+                .select(runs::provider_name),
+        )
+        .get_result(&mut conn)
+        .unwrap();
+        for (what, explained, reads) in [
+            ("page", page, vec![("run_events", "run_events_by_commit")]),
+            (
+                "texts",
+                texts,
+                vec![
+                    ("run_items", "run_items_pkey"),
+                    ("dataset_items", "dataset_items_pkey"),
+                ],
+            ),
+            ("names", names, vec![("runs", "runs_pkey")]),
+        ] {
+            let plan = summarize(&explained);
+            assert!(
+                plan.rows_removed <= 500,
+                "{what}: {} rows read and thrown away: {:#}",
+                plan.rows_removed,
+                plan.plan
+            );
+            for (table, index) in reads {
+                let scans = plan.scans_of(table);
+                assert!(
+                    !scans.is_empty() && scans.iter().all(|used| *used == Some(index)),
+                    "{what}: {table} is read through {index}, not {scans:?}: {:#}",
+                    plan.plan
+                );
+            }
+        }
     }
 }

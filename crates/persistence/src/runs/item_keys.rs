@@ -32,57 +32,14 @@ pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfR
 
 #[cfg(test)]
 mod tests {
-    use diesel::{
-        pg::Pg,
-        query_builder::{AstPass, Query, QueryFragment, QueryId},
-    };
     use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
-    use serde_json::Value;
 
     use super::*;
-    use crate::{DatasetImport, NewRun, testing::TestDatabase};
-
-    /// `EXPLAIN (ANALYZE, FORMAT JSON)` of a query, with the query's own binds.
-    #[derive(QueryId)]
-    struct Explain<Q>(Q);
-
-    impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            out.push_sql("EXPLAIN (ANALYZE, FORMAT JSON) ");
-            self.0.walk_ast(out.reborrow())
-        }
-    }
-
-    impl<Q> Query for Explain<Q> {
-        type SqlType = diesel::sql_types::Text;
-    }
-
-    impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
-
-    /// Every node of a plan, depth first.
-    fn nodes(plan: &Value) -> Vec<&Value> {
-        let mut all = vec![plan];
-        for child in plan["Plans"].as_array().into_iter().flatten() {
-            all.extend(nodes(child));
-        }
-        all
-    }
-
-    /// Rows the plan read and threw away, and the indexes it used on `run_items`.
-    fn rows_removed_and_indexes(explained: &str) -> (u64, Vec<String>) {
-        let plan: Value = serde_json::from_str(explained).unwrap();
-        let all = nodes(&plan[0]["Plan"]);
-        let removed = all
-            .iter()
-            .map(|n| n["Rows Removed by Filter"].as_u64().unwrap_or(0))
-            .sum();
-        let indexes = all
-            .iter()
-            .filter(|n| n["Relation Name"] == "run_items")
-            .filter_map(|n| n["Index Name"].as_str().map(str::to_owned))
-            .collect();
-        (removed, indexes)
-    }
+    use crate::{
+        DatasetImport, NewRun,
+        plans::{Explain, summarize},
+        testing::TestDatabase,
+    };
 
     /// On a never-analyzed table of two runs of 10,000 items each, picking a batch of one run's
     /// items reads the batch's window through the primary key, for reads and for updates; the
@@ -134,7 +91,7 @@ mod tests {
 
         let mut conn = PgConnection::establish(db.url()).unwrap();
         let explain = |conn: &mut PgConnection, query: &dyn Fn(&mut PgConnection) -> String| {
-            rows_removed_and_indexes(&query(conn))
+            summarize(&query(conn))
         };
         let read = explain(&mut conn, &|conn| {
             Explain(
@@ -153,12 +110,17 @@ mod tests {
             .get_result(conn)
             .unwrap()
         });
-        for (what, (removed, indexes)) in [("read", read), ("update", update)] {
+        for (what, plan) in [("read", read), ("update", update)] {
             assert!(
-                removed <= window,
-                "{what}: {removed} rows read and thrown away, more than the batch's window"
+                plan.rows_removed <= window,
+                "{what}: {} rows read and thrown away, more than the batch's window",
+                plan.rows_removed
             );
-            assert_eq!(indexes, ["run_items_pkey"], "{what}");
+            assert_eq!(
+                plan.scans_of("run_items"),
+                [Some("run_items_pkey")],
+                "{what}"
+            );
         }
 
         let unbounded = explain(&mut conn, &|conn| {
@@ -172,7 +134,7 @@ mod tests {
             .unwrap()
         });
         assert!(
-            unbounded.0 > 9_000,
+            unbounded.rows_removed > 9_000,
             "without statistics the unbounded condition reads the run: {unbounded:?}"
         );
     }

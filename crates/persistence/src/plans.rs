@@ -1,0 +1,87 @@
+//! Test support: what PostgreSQL does to run a query, on tables that were never analyzed (as
+//! on a server with autovacuum off), so that tests can require plans that hold whatever the
+//! statistics say.
+
+use diesel::{
+    pg::{Pg, PgConnection},
+    prelude::*,
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
+};
+use serde_json::Value;
+
+/// `EXPLAIN (ANALYZE, FORMAT JSON)` of a query, with the query's own binds.
+#[derive(QueryId)]
+pub(crate) struct Explain<Q>(pub(crate) Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN (ANALYZE, FORMAT JSON) ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
+
+/// What a plan did: rows it read and threw away, and how it read each table.
+#[derive(Debug)]
+pub(crate) struct PlanSummary {
+    /// Rows removed by filters and join filters, over every node.
+    pub(crate) rows_removed: u64,
+    /// `(table, index)` for every scan; the index is `None` for a sequential scan.
+    pub(crate) scans: Vec<(String, Option<String>)>,
+    /// The plan itself, for failure messages.
+    pub(crate) plan: Value,
+}
+
+impl PlanSummary {
+    /// The indexes scans of `table` used (`None`: a sequential scan).
+    pub(crate) fn scans_of(&self, table: &str) -> Vec<Option<&str>> {
+        self.scans
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, index)| index.as_deref())
+            .collect()
+    }
+}
+
+/// Summarizes the output of an [`Explain`].
+pub(crate) fn summarize(explained: &str) -> PlanSummary {
+    let plan: Value = serde_json::from_str(explained).unwrap();
+    let all = nodes(&plan[0]["Plan"]);
+    let rows_removed = all
+        .iter()
+        .map(|n| {
+            n["Rows Removed by Filter"].as_u64().unwrap_or(0)
+                + n["Rows Removed by Join Filter"].as_u64().unwrap_or(0)
+        })
+        .sum();
+    let scans = all
+        .iter()
+        .filter(|n| n["Node Type"].as_str().is_some_and(|t| t.ends_with("Scan")))
+        .filter_map(|n| {
+            let table = n["Relation Name"].as_str()?;
+            Some((
+                table.to_owned(),
+                n["Index Name"].as_str().map(str::to_owned),
+            ))
+        })
+        .collect();
+    PlanSummary {
+        rows_removed,
+        scans,
+        plan: plan[0]["Plan"].clone(),
+    }
+}
+
+/// Every node of a plan, depth first.
+fn nodes(plan: &Value) -> Vec<&Value> {
+    let mut all = vec![plan];
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        all.extend(nodes(child));
+    }
+    all
+}

@@ -3,14 +3,14 @@
 use evalboard_domain::TokenUsage;
 use evalboard_persistence::{AttemptRecord, ItemDetail, ItemGroup, JudgmentRecord};
 use evalboard_runner::Activity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{api_time, api_time_millis};
 
 /// What an item in flight is streaming right now (`currentItem.activity`). Kept in memory by the
 /// server working on the item; absent when the item is not streaming there.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityDto {
     /// The attempt streaming.

@@ -190,8 +190,8 @@ impl Inner {
 }
 
 impl EventHub {
-    /// Starts the pump (and, with the engine's `activity`, the preview ticker, and with a
-    /// retention, the pruner) on the current tokio runtime.
+    /// Starts the pump, the preview ticker (with the engine's `activity`, it also makes
+    /// previews) and, with a retention, the pruner, on the current tokio runtime.
     pub async fn start(
         db: Database,
         config: EventStreamConfig,
@@ -201,10 +201,10 @@ impl EventHub {
         let hub = Self {
             inner: Arc::new(Inner::new(db, config, start)),
         };
-        tokio::spawn(pump(Arc::clone(&hub.inner), start));
-        if let Some(activity) = activity {
-            tokio::spawn(previews::run(Arc::clone(&hub.inner), activity));
-        }
+        // Previews other replicas publish: a few per tick, dropped when the ticker lags.
+        let (published, heard) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(pump(Arc::clone(&hub.inner), start, published));
+        tokio::spawn(previews::run(Arc::clone(&hub.inner), activity, heard));
         if let Some(retention) = hub.inner.config.retention {
             tokio::spawn(prune(hub.inner.db.clone(), retention));
         }
@@ -252,7 +252,11 @@ const SETTLE_RECHECK: Duration = Duration::from_millis(5);
 
 /// Broadcasts every stored event after `start` as it is committed, forever: each to the exact
 /// stream at once, and to board subscribers in batches.
-async fn pump(inner: Arc<Inner>, start: EventPosition) {
+async fn pump(
+    inner: Arc<Inner>,
+    start: EventPosition,
+    published_previews: tokio::sync::mpsc::Sender<String>,
+) {
     let mut last = start;
     let mut idle = false;
     let mut commits = inner.db.event_commits();
@@ -263,7 +267,7 @@ async fn pump(inner: Arc<Inner>, start: EventPosition) {
     let mut settling = false;
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
-            match inner.db.event_listener().await {
+            match inner.db.event_listener(published_previews.clone()).await {
                 Ok(found) => listener = found,
                 Err(error) => {
                     tracing::warn!(%error, "cannot listen for other replicas' events; retrying");

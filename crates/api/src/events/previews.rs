@@ -1,75 +1,247 @@
-//! Streaming previews: the item each run is streaming on this server, with its `activity`, a few
-//! times a second. Previews are not stored: they are worth nothing a moment later, and a client
-//! that reconnects gets the next one.
+//! Streaming previews: the item each run is streaming, with its `activity`, a few times a
+//! second. Previews are not stored: they are worth nothing a moment later, and a client that
+//! reconnects gets the next one.
+//!
+//! A server with an engine makes previews of what it streams itself. On PostgreSQL it also
+//! publishes them (`NOTIFY`, [`evalboard_persistence::Database::publish_previews`]), and every
+//! server sends its subscribers the previews the others published, so a subscriber on any
+//! replica sees what every replica streams.
 
 use std::{collections::HashMap, sync::Arc};
 
 use evalboard_domain::{ItemSnapshot, RunId};
 use evalboard_runner::ActivityBoard;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
 use super::{BoardMessage, Frame, Inner};
-use crate::dto::{ItemSnapshotDto, RunItemEventDto, api_time_millis};
+use crate::dto::{ActivityDto, ItemSnapshotDto, RunItemEventDto, api_time_millis};
 
-/// Sends a preview of each run's current item whenever its activity changed, every
-/// `preview_every`, while the server runs.
-pub(super) async fn run(inner: Arc<Inner>, activity: ActivityBoard) {
+/// The most a notification's payload holds (PostgreSQL allows 8,000 bytes).
+const MAX_PAYLOAD: usize = 7_900;
+
+/// Ticks a run's preview state is kept after its last preview, local or published.
+const FORGET_AFTER_TICKS: u32 = 40;
+
+/// What a server publishes for the others: its previews of one tick.
+#[derive(Debug, Serialize, Deserialize)]
+struct Published {
+    /// The publishing hub, which ignores its own notifications.
+    origin: String,
+    previews: Vec<Preview>,
+}
+
+/// One run's streaming item, as published.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Preview {
+    run_id: String,
+    sequence: u32,
+    activity: ActivityDto,
+    /// When the latest chunk (or, before any, the attempt) arrived.
+    at: String,
+}
+
+/// What a run's last preview showed: its item and how many chunks had arrived.
+type Shown = (u32, u64);
+
+/// Makes, publishes and sends previews every `preview_every` while the server runs: those of
+/// the local engine's `activity` (when there is one) and those other servers publish (received
+/// on `published`).
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    activity: Option<ActivityBoard>,
+    mut published: mpsc::Receiver<String>,
+) {
+    let origin = uuid::Uuid::new_v4().to_string();
     let mut ticks = tokio::time::interval(inner.config.preview_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // What each run's last preview showed, and the text of items already looked up.
-    let mut sent: HashMap<RunId, (u32, u64)> = HashMap::new();
-    let mut items: HashMap<(RunId, u32), ItemSnapshot> = HashMap::new();
+    let mut state = PreviewState::default();
+    // The latest preview of each run another server published since the last tick.
+    let mut remote: HashMap<String, Preview> = HashMap::new();
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            Some(payload) = published.recv() => {
+                match serde_json::from_str::<Published>(&payload) {
+                    Ok(batch) if batch.origin != origin => {
+                        for preview in batch.previews {
+                            remote.insert(preview.run_id.clone(), preview);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::debug!(%error, "an unreadable published preview"),
+                }
+                continue;
+            }
+        }
+        let local: Vec<Preview> = activity
+            .as_ref()
+            .map(|board| {
+                board
+                    .latest_per_run()
+                    .into_iter()
+                    .map(|(run_id, sequence, activity)| Preview {
+                        run_id: run_id.to_string(),
+                        sequence,
+                        at: api_time_millis(activity.last_chunk_at.unwrap_or(activity.started_at)),
+                        activity: activity.into(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let local = state.changed_locally(local);
+        publish(&inner, &origin, &local).await;
+        let previews: Vec<Preview> = local
+            .into_iter()
+            .chain(remote.drain().map(|(_, p)| p))
+            .collect();
+        state.tick();
         if inner.listeners() == 0 {
             continue;
         }
-        let current = activity.latest_per_run();
-        sent.retain(|run, _| current.iter().any(|(r, _, _)| r == run));
-        items
-            .retain(|(run, sequence), _| current.iter().any(|(r, s, _)| r == run && s == sequence));
-        for (run_id, sequence, activity) in current {
-            let seen = (sequence, activity.chunk_count);
-            if sent.get(&run_id) == Some(&seen) {
-                continue;
+        for preview in previews {
+            if let Some(frame) = state.frame(&inner, preview).await {
+                // Nobody on one of the views is not an error.
+                let _ = inner.frames.send(Arc::clone(&frame));
+                let _ = inner.board.send(BoardMessage::Preview(frame));
             }
-            let key = (run_id.clone(), sequence);
-            if !items.contains_key(&key) {
-                let (run, db_key) = (run_id.clone(), sequence);
+        }
+    }
+}
+
+/// Publishes this server's new previews for the other servers, in notifications of at most
+/// [`MAX_PAYLOAD`] bytes (nothing to do on SQLite).
+async fn publish(inner: &Inner, origin: &str, previews: &[Preview]) {
+    if previews.is_empty() || inner.db.backend() != evalboard_persistence::Backend::Postgres {
+        return;
+    }
+    let mut payloads = Vec::new();
+    let mut batch: Vec<Preview> = Vec::new();
+    for preview in previews {
+        batch.push(preview.clone());
+        let payload = payload(origin, &batch);
+        if payload.len() > MAX_PAYLOAD {
+            let last = batch.pop().expect("just pushed");
+            if !batch.is_empty() {
+                payloads.push(self::payload(origin, &batch));
+            }
+            // A preview too long alone (160 characters of text cannot be) is not published.
+            batch = vec![last];
+            if self::payload(origin, &batch).len() > MAX_PAYLOAD {
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        payloads.push(payload(origin, &batch));
+    }
+    let published = inner
+        .db
+        .blocking(move |db| payloads.iter().try_for_each(|p| db.publish_previews(p)))
+        .await;
+    if let Err(error) = published {
+        tracing::debug!(%error, "previews not published this time");
+    }
+}
+
+fn payload(origin: &str, previews: &[Preview]) -> String {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        origin: &'a str,
+        previews: &'a [Preview],
+    }
+    serde_json::to_string(&Borrowed { origin, previews }).expect("payloads are plain data")
+}
+
+/// What the previews sent so far showed, and the items' text already looked up.
+#[derive(Default)]
+struct PreviewState {
+    /// Each run's last preview made here (so that only changes are published).
+    made: HashMap<String, (Shown, u32)>,
+    /// Each run's last preview sent to subscribers, and the tick it was last seen.
+    sent: HashMap<String, (Shown, u32)>,
+    items: HashMap<(String, u32), (ItemSnapshot, u32)>,
+    tick: u32,
+}
+
+impl PreviewState {
+    /// The local previews that changed since the last tick.
+    fn changed_locally(&mut self, local: Vec<Preview>) -> Vec<Preview> {
+        let tick = self.tick;
+        local
+            .into_iter()
+            .filter(|p| {
+                let shown = (p.sequence, p.activity.chunk_count);
+                let before = self.made.insert(p.run_id.clone(), (shown, tick));
+                before.is_none_or(|(was, _)| was != shown)
+            })
+            .collect()
+    }
+
+    /// Forgets what has not been seen for a while.
+    fn tick(&mut self) {
+        self.tick = self.tick.wrapping_add(1);
+        let now = self.tick;
+        let fresh = |seen: u32| now.wrapping_sub(seen) < FORGET_AFTER_TICKS;
+        self.made.retain(|_, (_, seen)| fresh(*seen));
+        self.sent.retain(|_, (_, seen)| fresh(*seen));
+        self.items.retain(|_, (_, seen)| fresh(*seen));
+    }
+
+    /// The frame for `preview`, unless its run's last preview showed the same.
+    async fn frame(&mut self, inner: &Inner, preview: Preview) -> Option<Arc<Frame>> {
+        let tick = self.tick;
+        let shown = (preview.sequence, preview.activity.chunk_count);
+        if self
+            .sent
+            .get(&preview.run_id)
+            .is_some_and(|(was, _)| *was == shown)
+        {
+            self.sent.insert(preview.run_id.clone(), (shown, tick));
+            return None;
+        }
+        let run_id = RunId::parse(&preview.run_id).ok()?;
+        let key = (preview.run_id.clone(), preview.sequence);
+        let item = match self.items.get_mut(&key) {
+            Some((item, seen)) => {
+                *seen = tick;
+                item.clone()
+            }
+            None => {
+                let (run, sequence) = (run_id.clone(), preview.sequence);
                 match inner
                     .db
-                    .blocking(move |db| db.item_snapshot(&run, db_key))
+                    .blocking(move |db| db.item_snapshot(&run, sequence))
                     .await
                 {
                     Ok(Some(item)) => {
-                        items.insert(key.clone(), item);
+                        self.items.insert(key, (item.clone(), tick));
+                        item
                     }
-                    Ok(None) => continue,
+                    Ok(None) => return None,
                     Err(error) => {
                         tracing::debug!(%error, "no preview this time");
-                        continue;
+                        return None;
                     }
                 }
             }
-            let mut item = ItemSnapshotDto::from(items[&key].clone());
-            // The item streams here, whatever its row said when it was looked up.
-            item.state = evalboard_domain::ItemState::Running.as_str().to_owned();
-            let at = api_time_millis(activity.last_chunk_at.unwrap_or(activity.started_at));
-            item.activity = Some(activity.into());
-            let payload = RunItemEventDto {
-                run_id: run_id.to_string(),
-                item,
-                at,
-            };
-            let json = serde_json::to_string(&payload).expect("payloads are plain data");
-            let frame = Arc::new(Frame::preview(
-                *inner.delivered.borrow(),
-                run_id.clone(),
-                &json,
-            ));
-            // Nobody on one of the views is not an error.
-            let _ = inner.frames.send(Arc::clone(&frame));
-            let _ = inner.board.send(BoardMessage::Preview(frame));
-            sent.insert(run_id, seen);
-        }
+        };
+        let mut item = ItemSnapshotDto::from(item);
+        // The item streams, whatever its row said when it was looked up.
+        item.state = evalboard_domain::ItemState::Running.as_str().to_owned();
+        item.activity = Some(preview.activity);
+        let payload = RunItemEventDto {
+            run_id: preview.run_id.clone(),
+            item,
+            at: preview.at,
+        };
+        let json = serde_json::to_string(&payload).expect("payloads are plain data");
+        self.sent.insert(preview.run_id, (shown, tick));
+        Some(Arc::new(Frame::preview(
+            *inner.delivered.borrow(),
+            run_id,
+            &json,
+        )))
     }
 }

@@ -1,12 +1,19 @@
 //! Hearing about other processes' events: PostgreSQL `LISTEN` on the channel every commit with
-//! events notifies.
+//! events notifies, and on the one replicas publish their streaming previews on (previews are
+//! not stored: a notification is all there is of them).
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::CHANNEL;
-use crate::{connection::Backend, database::Database, error::StoreError};
+use super::{CHANNEL, PREVIEW_CHANNEL};
+use diesel::RunQueryDsl;
+
+use crate::{
+    connection::{Backend, on_backend},
+    database::Database,
+    error::StoreError,
+};
 
 /// A connection listening for commits with events, made by [`Database::event_listener`].
 pub struct EventListener {
@@ -29,9 +36,14 @@ impl EventListener {
 
 impl Database {
     /// A listener for events committed by any process, on PostgreSQL; `None` on SQLite, where
-    /// only this process writes while it serves (see [`Database::event_commits`]). Must be
-    /// called within a tokio runtime, which drives the connection.
-    pub async fn event_listener(&self) -> Result<Option<EventListener>, StoreError> {
+    /// only this process writes while it serves (see [`Database::event_commits`]). The previews
+    /// any process publishes ([`Database::publish_previews`]) go to `previews`, as published,
+    /// while it has room (a preview is worth nothing a moment later). Must be called within a
+    /// tokio runtime, which drives the connection.
+    pub async fn event_listener(
+        &self,
+        previews: mpsc::Sender<String>,
+    ) -> Result<Option<EventListener>, StoreError> {
         if self.backend() != Backend::Postgres {
             return Ok(None);
         }
@@ -43,19 +55,39 @@ impl Database {
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
             while let Some(Ok(message)) = messages.next().await {
-                if let AsyncMessage::Notification(_) = message {
-                    // Full means a wake-up is already pending, which covers this one too.
-                    let _ = notify.try_send(());
+                if let AsyncMessage::Notification(notification) = message {
+                    if notification.channel() == PREVIEW_CHANNEL {
+                        let _ = previews.try_send(notification.payload().to_owned());
+                    } else {
+                        // Full means a wake-up is already pending, which covers this one too.
+                        let _ = notify.try_send(());
+                    }
                 }
             }
         });
         client
-            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {PREVIEW_CHANNEL}"))
             .await
             .map_err(lost)?;
         Ok(Some(EventListener {
             notifications,
             _client: client,
         }))
+    }
+
+    /// Publishes streaming previews to every process's listener (PostgreSQL; nothing to do on
+    /// SQLite, where one process serves). A payload holds at most 8,000 bytes.
+    pub fn publish_previews(&self, payload: &str) -> Result<(), StoreError> {
+        if self.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        self.read(|conn| {
+            on_backend!(conn, |c| diesel::select(super::pg_notify(
+                PREVIEW_CHANNEL,
+                payload
+            ))
+            .execute(c))?;
+            Ok(())
+        })
     }
 }

@@ -31,6 +31,9 @@ pub use read::{EventHorizon, Resume};
 /// The PostgreSQL channel a commit with events notifies.
 pub(crate) const CHANNEL: &str = "evalboard_events";
 
+/// The PostgreSQL channel replicas publish their streaming previews on.
+pub(crate) const PREVIEW_CHANNEL: &str = "evalboard_previews";
+
 /// How many finished items a board shows per run (`recentItems`).
 pub(crate) const RECENT_ITEMS: i64 = 5;
 

@@ -95,6 +95,9 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
         Some(i) => args.get(i + 1).context("--view exact|board")?.as_str(),
         None => "exact",
     };
+    if args.iter().any(|a| a == "--queries") {
+        return crate::bench_queries::run(root, postgres_url);
+    }
     if args.iter().any(|a| a == "--harness") {
         return crate::bench_harness::run(root, postgres_url, items);
     }

@@ -12,9 +12,11 @@
 //! - `keygen [--out FILE]` runs `evalboard keygen`: writes a new Browser Harness signing key
 //!   (PKCS#8 PEM, mode 0600; default `./data/harness-signing-key.pem`, never overwritten) and
 //!   prints its key id.
-//! - `bench [--items N] [--concurrency C] [--subscribers S]` measures the engine against a zero-latency stub
+//! - `bench [--items N] [--concurrency C] [--latency-ms MS] [--subscribers S [--view exact|board]]`
+//!   measures the engine against a stub
 //!   provider on both databases; `bench --harness [--items N]` the Browser Harness pack and
-//!   import round trip; `bench --export [--items N]` the memory an export costs the server (see
+//!   import round trip; `bench --export [--items N]` the memory an export costs the server;
+//!   `bench --queries` how fast `GET /runs/active` and `GET /runs` answer at a fixed rate (see
 //!   `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
@@ -29,6 +31,7 @@ use std::{
 mod bench;
 mod bench_export;
 mod bench_harness;
+mod bench_queries;
 mod e2e;
 mod web;
 

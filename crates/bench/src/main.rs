@@ -1,10 +1,13 @@
 //! `evalboard-bench`: an OpenAI-compatible stub provider (answering at once, or after a set
 //! latency as real providers do), a load client that
-//! measures how many streamed answers per second it can serve, and a crowd of SSE subscribers
-//! that measures how late live events arrive.
+//! measures how many streamed answers per second it can serve, a crowd of SSE subscribers
+//! that measures how late live events arrive, and requests at a fixed rate that measure how long
+//! an endpoint takes to answer.
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
+mod histogram;
+mod rate;
 mod subscribe;
 
 use std::{
@@ -43,9 +46,15 @@ fn main() -> anyhow::Result<()> {
             &flag("--view").unwrap_or_else(|| "exact".into()),
             std::time::Duration::from_secs(flag("--timeout-secs").map_or(Ok(600), |n| n.parse())?),
         ),
+        Some("rate") => rate::run(
+            &flag("--url").context("--url is required")?,
+            flag("--rate").map_or(Ok(100), |n| n.parse())?,
+            flag("--seconds").map_or(Ok(10), |n| n.parse())?,
+        ),
         _ => bail!(
             "usage: evalboard-bench stub [--bind ADDR] [--latency-ms MS] | load --url URL [--concurrency N] [--requests M] \
-             | subscribe --url URL [--subscribers N] [--view exact|board] [--timeout-secs S]"
+             | subscribe --url URL [--subscribers N] [--view exact|board] [--timeout-secs S] \
+             | rate --url URL [--rate PER_SECOND] [--seconds S]"
         ),
     }
 }

@@ -4,54 +4,17 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use anyhow::Context;
+
+use crate::histogram::Histogram;
 use chrono::{DateTime, Utc};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-
-/// Latencies in 0.1 ms buckets up to 60 s; the last bucket holds anything later.
-struct Histogram {
-    buckets: Vec<AtomicU64>,
-}
-
-const BUCKET_MICROS: i64 = 100;
-
-impl Histogram {
-    fn new() -> Self {
-        Self {
-            buckets: (0..600_001).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn record(&self, micros: i64) {
-        let index = (micros.max(0) / BUCKET_MICROS) as usize;
-        let index = index.min(self.buckets.len() - 1);
-        self.buckets[index].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
-    }
-
-    /// The latency (ms) below which `quantile` of the samples fall.
-    fn quantile_ms(&self, quantile: f64) -> f64 {
-        let total = self.count();
-        let wanted = ((total as f64) * quantile).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (index, bucket) in self.buckets.iter().enumerate() {
-            seen += bucket.load(Ordering::Relaxed);
-            if seen >= wanted {
-                return ((index as i64 + 1) * BUCKET_MICROS) as f64 / 1000.0;
-            }
-        }
-        f64::NAN
-    }
-}
 
 /// The `at` of an event payload, without parsing the whole payload.
 fn event_time(data: &str) -> Option<DateTime<Utc>> {

@@ -191,17 +191,20 @@ pub(crate) fn load_row(
     id: &RunId,
     for_update: bool,
 ) -> Result<RunRow, StoreError> {
+    // `get_result`, not `first`: a primary key finds one row at most, and `first`'s `LIMIT ?`
+    // makes SQLite (since 3.47, which reads a bound LIMIT when planning) prepare the statement
+    // again every time it is bound, even from the statement cache.
     let row = match conn {
         DbConnection::Postgres(pg) if for_update => runs::table
             .find(id.as_str())
             .select(RunRow::as_select())
             .for_update()
-            .first(pg)
+            .get_result(pg)
             .optional()?,
         conn => runs::table
             .find(id.as_str())
             .select(RunRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?,
     };
     row.ok_or_else(|| StoreError::NotFound {

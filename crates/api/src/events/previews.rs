@@ -110,32 +110,12 @@ pub(super) async fn run(
     }
 }
 
-/// Publishes this server's new previews for the other servers, in notifications of at most
-/// [`MAX_PAYLOAD`] bytes (nothing to do on SQLite).
+/// Publishes this server's new previews for the other servers (nothing to do on SQLite).
 async fn publish(inner: &Inner, origin: &str, previews: &[Preview]) {
     if previews.is_empty() || inner.db.backend() != evalboard_persistence::Backend::Postgres {
         return;
     }
-    let mut payloads = Vec::new();
-    let mut batch: Vec<Preview> = Vec::new();
-    for preview in previews {
-        batch.push(preview.clone());
-        let payload = payload(origin, &batch);
-        if payload.len() > MAX_PAYLOAD {
-            let last = batch.pop().expect("just pushed");
-            if !batch.is_empty() {
-                payloads.push(self::payload(origin, &batch));
-            }
-            // A preview too long alone (160 characters of text cannot be) is not published.
-            batch = vec![last];
-            if self::payload(origin, &batch).len() > MAX_PAYLOAD {
-                batch.clear();
-            }
-        }
-    }
-    if !batch.is_empty() {
-        payloads.push(payload(origin, &batch));
-    }
+    let payloads = payloads(origin, previews);
     let published = inner
         .db
         .blocking(move |db| payloads.iter().try_for_each(|p| db.publish_previews(p)))
@@ -143,6 +123,30 @@ async fn publish(inner: &Inner, origin: &str, previews: &[Preview]) {
     if let Err(error) = published {
         tracing::debug!(%error, "previews not published this time");
     }
+}
+
+/// `previews` in as few payloads of at most [`MAX_PAYLOAD`] bytes as they fill, in order.
+fn payloads(origin: &str, previews: &[Preview]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut batch: Vec<Preview> = Vec::new();
+    for preview in previews {
+        batch.push(preview.clone());
+        if payload(origin, &batch).len() > MAX_PAYLOAD {
+            let last = batch.pop().expect("just pushed");
+            if !batch.is_empty() {
+                payloads.push(payload(origin, &batch));
+            }
+            // A preview too long alone (160 characters of text cannot be) is not published.
+            batch = vec![last];
+            if payload(origin, &batch).len() > MAX_PAYLOAD {
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        payloads.push(payload(origin, &batch));
+    }
+    payloads
 }
 
 fn payload(origin: &str, previews: &[Preview]) -> String {
@@ -243,5 +247,44 @@ impl PreviewState {
             run_id,
             &json,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preview(run: usize) -> Preview {
+        Preview {
+            run_id: format!("run-{run:032x}"),
+            sequence: 7,
+            activity: ActivityDto {
+                attempt: 1,
+                preview: "é".repeat(160),
+                chunk_count: 12,
+                received_chars: 900,
+                first_chunk_at: Some("2026-12-03T05:00:00.000Z".into()),
+                last_chunk_at: Some("2026-12-03T05:00:01.250Z".into()),
+            },
+            at: "2026-12-03T05:00:01.250Z".into(),
+        }
+    }
+
+    #[test]
+    fn previews_are_published_in_payloads_postgresql_accepts_and_read_back_whole() {
+        let previews: Vec<Preview> = (0..40).map(preview).collect();
+        let payloads = payloads("origin", &previews);
+        assert!(
+            payloads.len() > 1,
+            "40 previews do not fit one notification"
+        );
+        assert!(payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let read: Vec<String> = payloads
+            .iter()
+            .flat_map(|p| serde_json::from_str::<Published>(p).unwrap().previews)
+            .map(|p| p.run_id)
+            .collect();
+        let sent: Vec<String> = previews.into_iter().map(|p| p.run_id).collect();
+        assert_eq!(read, sent, "every preview once, in order");
     }
 }

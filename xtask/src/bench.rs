@@ -95,6 +95,16 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> a
         Some(i) => args.get(i + 1).context("--view exact|board")?.as_str(),
         None => "exact",
     };
+    let replicas = flag("--replicas", 0)?;
+    if replicas > 0 {
+        return crate::bench_replicas::run(
+            root,
+            postgres_url,
+            replicas as usize,
+            items,
+            latency_ms.max(1),
+        );
+    }
     if args.iter().any(|a| a == "--queries") {
         return crate::bench_queries::run(root, postgres_url);
     }
@@ -472,7 +482,7 @@ max_concurrency = {concurrency}
 /// (Linux): the backends serving the server, and the rest of PostgreSQL, which is idle apart
 /// from them here (autovacuum is off). A backend that exits during the run takes its time with
 /// it, so the server's pool keeps its connections for the whole run.
-fn postgres_cpu_seconds() -> Option<f64> {
+pub(crate) fn postgres_cpu_seconds() -> Option<f64> {
     let mut seconds = 0.0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))

@@ -16,7 +16,8 @@
 //!   measures the engine against a stub
 //!   provider on both databases; `bench --harness [--items N]` the Browser Harness pack and
 //!   import round trip; `bench --export [--items N]` the memory an export costs the server;
-//!   `bench --queries` how fast `GET /runs/active` and `GET /runs` answer at a fixed rate (see
+//!   `bench --queries` how fast `GET /runs/active` and `GET /runs` answer at a fixed rate;
+//!   `bench --replicas N [--items I] [--latency-ms MS]` N replicas on one PostgreSQL (see
 //!   `docs/performance.md`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
@@ -32,6 +33,7 @@ mod bench;
 mod bench_export;
 mod bench_harness;
 mod bench_queries;
+mod bench_replicas;
 mod e2e;
 mod web;
 

@@ -65,17 +65,25 @@ export function useRunsQuery(filters: RunFilters) {
   });
 }
 
+/**
+ * How often an active run's drill-down polls: often without its event stream, rarely (a safety
+ * net) while the stream keeps it current (`useRunFollow`).
+ */
+export function pollEvery(live: boolean, following: boolean): number | false {
+  return live ? (following ? 15_000 : 2000) : false;
+}
+
 /** One run's full detail, fetched on demand (client note 5). */
-export function useRunQuery(id: string, live: boolean) {
+export function useRunQuery(id: string, live: boolean, following = false) {
   return useQuery({
     queryKey: keys.run(id),
     queryFn: async () =>
       unwrap(await api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
-    refetchInterval: live ? 2000 : false,
+    refetchInterval: pollEvery(live, following),
   });
 }
 
-export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean) {
+export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean, following = false) {
   return useInfiniteQuery({
     queryKey: keys.items(id, filters),
     queryFn: async ({ pageParam }) =>
@@ -87,7 +95,7 @@ export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean
     initialPageParam: null as string | null,
     getNextPageParam: (page) => page.nextCursor,
     placeholderData: keepPreviousData,
-    refetchInterval: live ? 2000 : false,
+    refetchInterval: pollEvery(live, following),
   });
 }
 

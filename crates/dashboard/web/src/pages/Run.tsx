@@ -6,6 +6,7 @@ import { Link, useSearch } from "wouter";
 import type { Schemas } from "../api/client";
 import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
 import { useItemText } from "../live/useItemText";
+import { useRunFollow } from "../live/useRunFollow";
 import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
 
 type Item = Schemas["ItemDetailDto"];
@@ -15,7 +16,8 @@ const ITEM_STATES = ["pending", "running", "awaiting", "correct", "incorrect", "
 
 export function RunPage({ id }: { id: string }) {
   const [live, setLive] = useState(true);
-  const detail = useRunQuery(id, live);
+  const following = useRunFollow(id, live);
+  const detail = useRunQuery(id, live, following);
   const run = detail.data;
   const active = run !== undefined && ACTIVE.has(run.run.status);
   if (run !== undefined && live !== active) {
@@ -115,7 +117,7 @@ export function RunPage({ id }: { id: string }) {
         <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
       </details>
       <LinkedItem id={id} />
-      <Items id={id} live={active} />
+      <Items id={id} live={active} following={following} />
       <Logs id={id} />
     </section>
   );
@@ -141,10 +143,10 @@ function ms(value: number | null | undefined): string {
   return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
 
-function Items({ id, live }: { id: string; live: boolean }) {
+function Items({ id, live, following }: { id: string; live: boolean; following: boolean }) {
   const [groupBy, setGroupBy] = useState("category");
   const [state, setState] = useState("");
-  const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live);
+  const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = items.data?.pages.flatMap((page) => page.items) ?? [];
   return (

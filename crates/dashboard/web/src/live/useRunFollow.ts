@@ -1,0 +1,57 @@
+// One run's events (`GET /runs/events?view=board&runId=…`) keeping its drill-down current
+// instead of polling it: progress replaces the detail's at once; a status change refetches the
+// detail and the items at once; items moving refetch them at most every REFETCH_MS. While the
+// stream is open the page's queries only poll slowly, as a safety net.
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+import type { Schemas } from "../api/client";
+import { keys } from "../queries";
+
+type RunDetail = Schemas["RunDetailDto"];
+type RunProgressEvent = Schemas["RunProgressEventDto"];
+
+/** How often moving items refetch the run's detail and items at most. */
+export const REFETCH_MS = 2000;
+
+/** Follows the run's events while `follow` (the run is active); true while the stream is open. */
+export function useRunFollow(runId: string, follow: boolean): boolean {
+  const client = useQueryClient();
+  const [open, setOpen] = useState(false);
+
+  useEffect(() => {
+    if (!follow) {
+      return;
+    }
+    let soon: ReturnType<typeof setTimeout> | null = null;
+    const refetch = () => {
+      void client.invalidateQueries({ queryKey: keys.run(runId) });
+      void client.invalidateQueries({ queryKey: keys.itemsOf(runId) });
+    };
+    const refetchSoon = () => {
+      soon ??= setTimeout(() => {
+        soon = null;
+        refetch();
+      }, REFETCH_MS);
+    };
+    const source = new EventSource(`/runs/events?view=board&runId=${encodeURIComponent(runId)}`);
+    source.onopen = () => setOpen(true);
+    source.onerror = () => setOpen(false);
+    source.addEventListener("run_progress", (message) => {
+      const event = JSON.parse((message as MessageEvent<string>).data) as RunProgressEvent;
+      client.setQueryData<RunDetail>(keys.run(runId), (detail) =>
+        detail && { ...detail, progress: event.progress },
+      );
+      // Accuracy, spending and latency move with the progress: fetched, not computed here.
+      refetchSoon();
+    });
+    source.addEventListener("run_item", refetchSoon);
+    source.addEventListener("run_status", refetch);
+    return () => {
+      source.close();
+      if (soon !== null) clearTimeout(soon);
+      setOpen(false);
+    };
+  }, [runId, follow, client]);
+  return open;
+}

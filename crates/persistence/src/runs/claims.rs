@@ -101,6 +101,46 @@ impl Database {
     }
 }
 
+/// A run's items a claim may take, in sequence order (macros, so that the plan test explains
+/// the very queries on a PostgreSQL connection).
+macro_rules! claim_candidates {
+    ($run_id:expr, $filter:expr, $limit:expr) => {
+        run_items::table
+            .filter(run_items::run_id.eq($run_id.as_str()))
+            .filter($filter)
+            .order(run_items::sequence.asc())
+            .limit($limit)
+            .select((run_items::sequence, run_items::attempt_count))
+    };
+}
+
+/// Items in flight whose claim expired.
+macro_rules! expired_leases {
+    ($now:expr) => {
+        run_items::state
+            .eq(ItemState::Running.as_str())
+            .and(run_items::lease_expires_at.lt($now))
+    };
+}
+
+/// Answers waiting for a verdict that nobody is judging.
+macro_rules! unjudged {
+    ($now:expr) => {
+        run_items::state.eq(ItemState::Awaiting.as_str()).and(
+            run_items::lease_expires_at
+                .lt($now)
+                .or(run_items::lease_expires_at.is_null()),
+        )
+    };
+}
+
+/// Items never sent.
+macro_rules! pending {
+    () => {
+        run_items::state.eq(ItemState::Pending.as_str())
+    };
+}
+
 fn claim_in(
     conn: &mut DbConnection,
     run_id: &RunId,
@@ -124,18 +164,11 @@ fn claim_in(
     // waited for, they are simply not this claim's.
     macro_rules! candidates {
         ($filter:expr, $limit:expr) => {
-            run_items::table
-                .filter(run_items::run_id.eq(run_id.as_str()))
-                .filter($filter)
-                .order(run_items::sequence.asc())
-                .limit($limit)
-                .select((run_items::sequence, run_items::attempt_count))
+            claim_candidates!(run_id, $filter, $limit)
         };
     }
     let gone = release_gone_workers(conn, run_id, now)?;
-    let expired = run_items::state
-        .eq(ItemState::Running.as_str())
-        .and(run_items::lease_expires_at.lt(now));
+    let expired = expired_leases!(now);
     let lost: Vec<SequenceAttempt> = match &mut *conn {
         DbConnection::Postgres(pg) => candidates!(expired, limit)
             .for_update()
@@ -145,11 +178,7 @@ fn claim_in(
     };
     // Answers that only need a verdict: their judge went away (claim expired), or a
     // re-judging queued them (never claimed since).
-    let unjudged_filter = run_items::state.eq(ItemState::Awaiting.as_str()).and(
-        run_items::lease_expires_at
-            .lt(now)
-            .or(run_items::lease_expires_at.is_null()),
-    );
+    let unjudged_filter = unjudged!(now);
     let room = limit - lost.len() as i64;
     let unjudged: Vec<(i32, i32, Option<NaiveDateTime>)> = if room <= 0 {
         Vec::new()
@@ -170,7 +199,7 @@ fn claim_in(
         }
     };
     let room = room - unjudged.len() as i64;
-    let pending_filter = run_items::state.eq(ItemState::Pending.as_str());
+    let pending_filter = pending!();
     let pending: Vec<(i32, i32)> = if room <= 0 {
         Vec::new()
     } else {
@@ -456,4 +485,133 @@ fn first_of_category(
         .into_iter()
         .map(DatasetItemRow::into_domain)
         .collect()
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use diesel::pg::PgConnection;
+    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
+
+    use super::*;
+    use crate::{
+        DatasetImport, NewRun,
+        plans::{Explain, summarize},
+        testing::TestDatabase,
+    };
+
+    /// On never-analyzed tables of two 10,000-item runs, the other with 5,000 items in flight,
+    /// a claim's three scans (expired claims, unjudged answers, pending items) go through the
+    /// `(run_id, state, sequence)` index and read no other run's rows (the expired-claim scan
+    /// reads this run's items in flight, as many as its concurrency, to find the expired ones).
+    #[test]
+    fn a_claims_scans_read_only_the_runs_items_without_statistics() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let items: Vec<DatasetItem> = (0..10_000)
+            .map(|i| DatasetItem {
+                id: format!("q{i}"),
+                category: "math".into(),
+                question: format!("Question {i}?"),
+                choices: vec!["yes".into(), "no".into()],
+                answer: AnswerKey::from_letter("A").unwrap(),
+                explanation: None,
+                source: None,
+            })
+            .collect();
+        db.import_dataset(DatasetImport {
+            name: &DatasetName::parse("plans").unwrap(),
+            items: &items,
+            at: now,
+        })
+        .unwrap();
+        let runs: Vec<RunId> = (0..2)
+            .map(|_| {
+                db.create_run(NewRun {
+                    provider_name: "Simulated",
+                    provider: None,
+                    model_name: "sim-1",
+                    dataset_name: "plans",
+                    settings: &RunSettings::default(),
+                    idempotency: None,
+                    at: now,
+                })
+                .unwrap()
+                .run
+                .id
+            })
+            .collect();
+        let mut conn = PgConnection::establish(db.url()).unwrap();
+        // The other run is busy: 3,000 items in flight, 2,000 waiting for a judge.
+        diesel::sql_query(format!(
+            "UPDATE run_items SET state = CASE WHEN sequence <= 3000 THEN 'running' ELSE 'awaiting' END, \
+             lease_expires_at = now() + interval '1 hour' \
+             WHERE run_id = '{}' AND sequence <= 5000",
+            runs[0]
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        // This run has 32 items in flight: the expired-claim scan reads those (bounded by the
+        // run's concurrency), never the other run's.
+        diesel::sql_query(format!(
+            "UPDATE run_items SET state = 'running', lease_expires_at = now() + interval '1 hour' \
+             WHERE run_id = '{}' AND sequence <= 32",
+            runs[1]
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let run = &runs[1];
+        let at = now.naive_utc();
+        let plans = [
+            ("expired", {
+                let q: String = Explain(
+                    claim_candidates!(run, expired_leases!(at), 64_i64)
+                        .for_update()
+                        .skip_locked(),
+                )
+                .get_result(&mut conn)
+                .unwrap();
+                q
+            }),
+            ("unjudged", {
+                let q: String = Explain(
+                    claim_candidates!(run, unjudged!(at), 64_i64)
+                        .for_update()
+                        .skip_locked(),
+                )
+                .get_result(&mut conn)
+                .unwrap();
+                q
+            }),
+            ("pending", {
+                let q: String = Explain(
+                    claim_candidates!(run, pending!(), 64_i64)
+                        .for_update()
+                        .skip_locked(),
+                )
+                .get_result(&mut conn)
+                .unwrap();
+                q
+            }),
+        ];
+        for (what, explained) in plans {
+            let plan = summarize(&explained);
+            assert!(
+                plan.rows_removed <= 32,
+                "{what}: {} rows read and thrown away: {:#}",
+                plan.rows_removed,
+                plan.plan
+            );
+            let scans = plan.scans_of("run_items");
+            assert!(
+                !scans.is_empty()
+                    && scans
+                        .iter()
+                        .all(|index| *index == Some("run_items_by_state")),
+                "{what}: read through {scans:?}: {:#}",
+                plan.plan
+            );
+        }
+    }
 }

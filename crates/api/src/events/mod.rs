@@ -247,8 +247,13 @@ async fn frames_after(
 }
 
 /// How soon the pump looks again while committed events wait for an earlier transaction to end
-/// (one that wrote no event, whose commit wakes nobody).
-const SETTLE_RECHECK: Duration = Duration::from_millis(5);
+/// (one that wrote no event, whose commit wakes nobody): at once for the engine's short
+/// transactions, then less often while a long one (a large import) holds them back.
+fn next_settle_wait(previous: Option<Duration>) -> Duration {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MOST: Duration = Duration::from_millis(160);
+    previous.map_or(FIRST, |wait| (wait * 2).min(MOST))
+}
 
 /// Broadcasts every stored event after `start` as it is committed, forever: each to the exact
 /// stream at once, and to board subscribers in batches.
@@ -263,8 +268,8 @@ async fn pump(
     let mut listener = None;
     let mut listen_again_at = tokio::time::Instant::now();
     let mut conflator = Conflator::new(inner.config.board_every, start);
-    // Committed events wait for an earlier transaction (PostgreSQL): look again soon.
-    let mut settling = false;
+    // Committed events wait for an earlier transaction (PostgreSQL): how soon to look again.
+    let mut settle_wait: Option<Duration> = None;
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
             match inner.db.event_listener(published_previews.clone()).await {
@@ -281,6 +286,7 @@ async fn pump(
         let listening = inner.listeners() > 0;
         if !listening {
             idle = true;
+            settle_wait = None;
             inner.take_resume_position();
         } else if std::mem::take(&mut idle)
             && let Some(position) = inner.take_resume_position()
@@ -310,11 +316,12 @@ async fn pump(
                         // board its batches on time.
                         send_board_batch(&inner, &mut conflator, last);
                         if !full {
-                            settling = inner
+                            let settling = inner
                                 .db
                                 .blocking(|db| db.events_wait_to_settle())
                                 .await
                                 .unwrap_or(false);
+                            settle_wait = settling.then(|| next_settle_wait(settle_wait));
                             break;
                         }
                     }
@@ -347,11 +354,7 @@ async fn pump(
                 }
             }
             () = batch_due => {}
-            () = tokio::time::sleep(if std::mem::take(&mut settling) {
-                SETTLE_RECHECK
-            } else {
-                inner.config.recheck_every
-            }) => {}
+            () = tokio::time::sleep(settle_wait.unwrap_or(inner.config.recheck_every)) => {}
         }
     }
 }
@@ -380,5 +383,21 @@ async fn prune(db: Database, retention: Duration) {
         if let Err(error) = db.blocking(move |db| db.prune_events(cutoff)).await {
             tracing::warn!(%error, "cannot prune old events");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pump_looks_again_soon_then_less_often_while_events_wait_to_settle() {
+        let waits: Vec<u64> = std::iter::successors(Some(next_settle_wait(None)), |w| {
+            Some(next_settle_wait(Some(*w)))
+        })
+        .take(8)
+        .map(|w| w.as_millis() as u64)
+        .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 160, 160]);
     }
 }

@@ -31,7 +31,8 @@ impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
 pub(crate) struct PlanSummary {
     /// Rows removed by filters and join filters, over every node.
     pub(crate) rows_removed: u64,
-    /// `(table, index)` for every scan; the index is `None` for a sequential scan.
+    /// `(table, index)` for every scan (a bitmap heap scan's is its child's); the index is
+    /// `None` for a sequential scan.
     pub(crate) scans: Vec<(String, Option<String>)>,
     /// The plan itself, for failure messages.
     pub(crate) plan: Value,
@@ -64,10 +65,13 @@ pub(crate) fn summarize(explained: &str) -> PlanSummary {
         .filter(|n| n["Node Type"].as_str().is_some_and(|t| t.ends_with("Scan")))
         .filter_map(|n| {
             let table = n["Relation Name"].as_str()?;
-            Some((
-                table.to_owned(),
-                n["Index Name"].as_str().map(str::to_owned),
-            ))
+            // A bitmap heap scan reads the table through the index its child scans.
+            let index = n["Index Name"].as_str().or_else(|| {
+                nodes(n)
+                    .iter()
+                    .find_map(|child| child["Index Name"].as_str())
+            });
+            Some((table.to_owned(), index.map(str::to_owned)))
         })
         .collect();
     PlanSummary {

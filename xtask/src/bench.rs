@@ -279,6 +279,30 @@ pub(crate) fn serve_dataset(
     })
 }
 
+/// A server configuration without the demo dataset, with a pool for load.
+pub(crate) const PLAIN_CONFIG: &str =
+    "load_demo_dataset = false\n[database]\nmax_connections = 16\nacquire_timeout_secs = 10\n";
+
+/// A fresh database of `backend` for one measurement, as a URL: SQLite in `data_dir`, or a
+/// schema of its own on the PostgreSQL server (dropped with the returned guard). `None` when
+/// PostgreSQL is wanted and no server was given.
+pub(crate) fn fresh_database(
+    backend: &str,
+    postgres_url: Option<&str>,
+    data_dir: &Path,
+) -> Option<(String, Option<TestDatabase>)> {
+    match backend {
+        "postgres" => {
+            let db = TestDatabase::postgres_at(postgres_url?);
+            Some((db.url().to_owned(), Some(db)))
+        }
+        _ => Some((
+            format!("sqlite://{}/evalboard.db", data_dir.display()),
+            None,
+        )),
+    }
+}
+
 /// Builds `packages` in release mode.
 pub(crate) fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<()> {
     println!("building release binaries...");

@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{build_release, dataset_jsonl, serve_dataset};
+use crate::bench::{PLAIN_CONFIG, build_release, dataset_jsonl, fresh_database, serve_dataset};
 
 const RUNS: usize = 30;
 const CANCELED: usize = 6;
@@ -32,25 +32,13 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>) -> anyhow::Result<()>
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for backend in ["sqlite", "postgres"] {
         let data_dir = tempfile::tempdir()?;
-        let _schema;
-        let database_url = match backend {
-            "postgres" => {
-                let Some(url) = postgres_url else {
-                    println!("(no PostgreSQL: skipped)");
-                    continue;
-                };
-                let db = evalboard_persistence::testing::TestDatabase::postgres_at(url);
-                let url = db.url().to_owned();
-                _schema = db;
-                url
-            }
-            _ => format!("sqlite://{}/evalboard.db", data_dir.path().display()),
+        let Some((database_url, _schema)) = fresh_database(backend, postgres_url, data_dir.path())
+        else {
+            println!("(no PostgreSQL: skipped)");
+            continue;
         };
         let config = data_dir.path().join("bench.toml");
-        std::fs::write(
-            &config,
-            "load_demo_dataset = false\n[database]\nmax_connections = 16\nacquire_timeout_secs = 10\n",
-        )?;
+        std::fs::write(&config, PLAIN_CONFIG)?;
         let server = serve_dataset(
             &release.join("evalboard"),
             &config,

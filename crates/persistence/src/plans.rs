@@ -7,7 +7,10 @@ use diesel::{
     prelude::*,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
 };
+use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunId, RunSettings};
 use serde_json::Value;
+
+use crate::{DatasetImport, NewRun, testing::TestDatabase};
 
 /// `EXPLAIN (ANALYZE, FORMAT JSON)` of a query, with the query's own binds.
 #[derive(QueryId)]
@@ -88,4 +91,46 @@ fn nodes(plan: &Value) -> Vec<&Value> {
         all.extend(nodes(child));
     }
     all
+}
+
+/// A fresh PostgreSQL test database (`None` without one) holding two runs of the same
+/// 10,000-item dataset, never analyzed; with the runs' ids and a connection of its own for
+/// explaining.
+pub(crate) fn two_large_runs() -> Option<(TestDatabase, [RunId; 2], PgConnection)> {
+    let db = TestDatabase::postgres()?;
+    let now = evalboard_domain::truncate_to_micros(chrono::Utc::now());
+    let items: Vec<DatasetItem> = (0..10_000)
+        .map(|i| DatasetItem {
+            id: format!("q{i}"),
+            category: "math".into(),
+            question: format!("Question {i}?"),
+            choices: vec!["yes".into(), "no".into()],
+            answer: AnswerKey::from_letter("A").unwrap(),
+            explanation: None,
+            source: None,
+        })
+        .collect();
+    db.import_dataset(DatasetImport {
+        name: &DatasetName::parse("plans").unwrap(),
+        items: &items,
+        at: now,
+    })
+    .unwrap();
+    let run = || {
+        db.create_run(NewRun {
+            provider_name: "Simulated",
+            provider: None,
+            model_name: "sim-1",
+            dataset_name: "plans",
+            settings: &RunSettings::default(),
+            idempotency: None,
+            at: now,
+        })
+        .unwrap()
+        .run
+        .id
+    };
+    let runs = [run(), run()];
+    let conn = PgConnection::establish(db.url()).unwrap();
+    Some((db, runs, conn))
 }

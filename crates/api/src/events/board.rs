@@ -10,7 +10,7 @@
 use std::{sync::Arc, time::Duration};
 
 use actix_web::web::Bytes;
-use evalboard_domain::{EventPosition, RunId, board_needs};
+use evalboard_domain::{BoardEffect, EventPosition, RunId, board_needs};
 use tokio::time::Instant;
 
 use super::{Frame, sse};
@@ -40,12 +40,14 @@ impl BoardBatch {
     /// The batch of what a board needs of `frames` (stored events after `from`, in order);
     /// `None` when there are none.
     pub(crate) fn of(from: EventPosition, frames: &[Arc<Frame>]) -> Option<Self> {
-        let effects: Vec<_> = frames
+        let stored: Vec<(&Arc<Frame>, (&RunId, BoardEffect))> = frames
             .iter()
-            .map(|frame| (&frame.run_id, frame.effect()))
+            .filter_map(|frame| Some((frame, (&frame.run_id, frame.effect()?))))
             .collect();
-        let needed: Vec<Arc<Frame>> = frames
+        let effects: Vec<_> = stored.iter().map(|(_, effect)| *effect).collect();
+        let needed: Vec<Arc<Frame>> = stored
             .iter()
+            .map(|(frame, _)| *frame)
             .zip(board_needs(&effects))
             .filter(|(_, needed)| *needed)
             .map(|(frame, _)| Arc::clone(frame))
@@ -117,7 +119,7 @@ impl Conflator {
 
     /// Adds a stored event (the next after what was added before).
     pub(crate) fn push(&mut self, frame: Arc<Frame>) {
-        self.urgent |= matches!(frame.effect(), evalboard_domain::BoardEffect::Status { .. });
+        self.urgent |= matches!(frame.effect(), Some(BoardEffect::Status { .. }));
         self.pending.push(frame);
     }
 

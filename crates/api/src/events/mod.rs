@@ -114,14 +114,11 @@ impl Frame {
         }
     }
 
-    /// What a stored event does to a board (a preview: sets the current item).
-    fn effect(&self) -> BoardEffect {
+    /// What a stored event does to a board (a preview is not part of what a board folds).
+    fn effect(&self) -> Option<BoardEffect> {
         match &self.kind {
-            FrameKind::Stored { effect, .. } => *effect,
-            FrameKind::Preview => BoardEffect::Item {
-                sequence: 0,
-                state: evalboard_domain::ItemState::Running,
-            },
+            FrameKind::Stored { effect, .. } => Some(*effect),
+            FrameKind::Preview => None,
         }
     }
 }

@@ -547,54 +547,17 @@ mod tests {
 
 #[cfg(test)]
 mod plan_tests {
-    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
-
     use super::*;
-    use crate::{
-        DatasetImport, NewRun,
-        plans::{Explain, summarize},
-        testing::TestDatabase,
-    };
+    use crate::plans::{Explain, summarize, two_large_runs};
 
     /// The pump's and the subscribers' read, on never-analyzed tables of two 10,000-item runs
     /// with an event per item: the page after a position is found through the `(tx, id)` index
     /// and each event's item and text through primary keys, reading no other run's rows.
     #[test]
     fn a_page_of_events_is_read_through_indexes_without_statistics() {
-        let Some(db) = TestDatabase::postgres() else {
+        let Some((_db, _, mut conn)) = two_large_runs() else {
             return;
         };
-        let now = chrono::Utc::now();
-        let items: Vec<DatasetItem> = (0..10_000)
-            .map(|i| DatasetItem {
-                id: format!("q{i}"),
-                category: "math".into(),
-                question: format!("Question {i}?"),
-                choices: vec!["yes".into(), "no".into()],
-                answer: AnswerKey::from_letter("A").unwrap(),
-                explanation: None,
-                source: None,
-            })
-            .collect();
-        db.import_dataset(DatasetImport {
-            name: &DatasetName::parse("plans").unwrap(),
-            items: &items,
-            at: now,
-        })
-        .unwrap();
-        for _ in 0..2 {
-            db.create_run(NewRun {
-                provider_name: "Simulated",
-                provider: None,
-                model_name: "sim-1",
-                dataset_name: "plans",
-                settings: &RunSettings::default(),
-                idempotency: None,
-                at: now,
-            })
-            .unwrap();
-        }
-        let mut conn = PgConnection::establish(db.url()).unwrap();
         // An event for every item of both runs, the runs interleaved.
         diesel::sql_query(
             "INSERT INTO run_events (run_id, kind, sequence, payload, created_at) \

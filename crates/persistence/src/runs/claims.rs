@@ -489,15 +489,8 @@ fn first_of_category(
 
 #[cfg(test)]
 mod plan_tests {
-    use diesel::pg::PgConnection;
-    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
-
     use super::*;
-    use crate::{
-        DatasetImport, NewRun,
-        plans::{Explain, summarize},
-        testing::TestDatabase,
-    };
+    use crate::plans::{Explain, summarize, two_large_runs};
 
     /// On never-analyzed tables of two 10,000-item runs, the other with 5,000 items in flight,
     /// a claim's three scans (expired claims, unjudged answers, pending items) go through the
@@ -505,44 +498,10 @@ mod plan_tests {
     /// reads this run's items in flight, as many as its concurrency, to find the expired ones).
     #[test]
     fn a_claims_scans_read_only_the_runs_items_without_statistics() {
-        let Some(db) = TestDatabase::postgres() else {
+        let Some((_db, runs, mut conn)) = two_large_runs() else {
             return;
         };
         let now = chrono::Utc::now();
-        let items: Vec<DatasetItem> = (0..10_000)
-            .map(|i| DatasetItem {
-                id: format!("q{i}"),
-                category: "math".into(),
-                question: format!("Question {i}?"),
-                choices: vec!["yes".into(), "no".into()],
-                answer: AnswerKey::from_letter("A").unwrap(),
-                explanation: None,
-                source: None,
-            })
-            .collect();
-        db.import_dataset(DatasetImport {
-            name: &DatasetName::parse("plans").unwrap(),
-            items: &items,
-            at: now,
-        })
-        .unwrap();
-        let runs: Vec<RunId> = (0..2)
-            .map(|_| {
-                db.create_run(NewRun {
-                    provider_name: "Simulated",
-                    provider: None,
-                    model_name: "sim-1",
-                    dataset_name: "plans",
-                    settings: &RunSettings::default(),
-                    idempotency: None,
-                    at: now,
-                })
-                .unwrap()
-                .run
-                .id
-            })
-            .collect();
-        let mut conn = PgConnection::establish(db.url()).unwrap();
         // The other run is busy: 3,000 items in flight, 2,000 waiting for a judge.
         diesel::sql_query(format!(
             "UPDATE run_items SET state = CASE WHEN sequence <= 3000 THEN 'running' ELSE 'awaiting' END, \

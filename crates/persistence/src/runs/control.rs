@@ -498,55 +498,18 @@ fn cancel_items(
 
 #[cfg(test)]
 mod plan_tests {
-    use diesel::pg::PgConnection;
-    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
-
     use super::*;
-    use crate::{
-        DatasetImport, NewRun,
-        plans::{Explain, summarize},
-        testing::TestDatabase,
-    };
+    use crate::plans::{Explain, summarize, two_large_runs};
 
     /// A restarting worker expires its claims through the `(state, lease_expires_at)` index: on
     /// never-analyzed tables of two 10,000-item runs with 532 items in flight, it reads those,
     /// not the 20,000 items.
     #[test]
     fn expiring_a_workers_claims_reads_only_items_in_flight_without_statistics() {
-        let Some(db) = TestDatabase::postgres() else {
+        let Some((_db, _, mut conn)) = two_large_runs() else {
             return;
         };
         let now = chrono::Utc::now();
-        let items: Vec<DatasetItem> = (0..10_000)
-            .map(|i| DatasetItem {
-                id: format!("q{i}"),
-                category: "math".into(),
-                question: format!("Question {i}?"),
-                choices: vec!["yes".into(), "no".into()],
-                answer: AnswerKey::from_letter("A").unwrap(),
-                explanation: None,
-                source: None,
-            })
-            .collect();
-        db.import_dataset(DatasetImport {
-            name: &DatasetName::parse("plans").unwrap(),
-            items: &items,
-            at: now,
-        })
-        .unwrap();
-        for _ in 0..2 {
-            db.create_run(NewRun {
-                provider_name: "Simulated",
-                provider: None,
-                model_name: "sim-1",
-                dataset_name: "plans",
-                settings: &RunSettings::default(),
-                idempotency: None,
-                at: now,
-            })
-            .unwrap();
-        }
-        let mut conn = PgConnection::establish(db.url()).unwrap();
         diesel::sql_query(
             "UPDATE run_items SET state = 'running', lease_expires_at = now() + interval '1 hour', \
              lease_owner = CASE WHEN sequence <= 200 THEN 'other' ELSE 'restarting' END \

@@ -32,64 +32,22 @@ pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfR
 
 #[cfg(test)]
 mod tests {
-    use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunSettings};
-
     use super::*;
-    use crate::{
-        DatasetImport, NewRun,
-        plans::{Explain, summarize},
-        testing::TestDatabase,
-    };
+    use crate::plans::{Explain, summarize, two_large_runs};
 
     /// On a never-analyzed table of two runs of 10,000 items each, picking a batch of one run's
     /// items reads the batch's window through the primary key, for reads and for updates; the
     /// condition without its bounds reads the whole run (which is why they are there).
     #[test]
     fn a_batch_of_items_is_found_through_the_primary_key_without_statistics() {
-        let Some(db) = TestDatabase::postgres() else {
+        let Some((_db, runs, mut conn)) = two_large_runs() else {
             return;
         };
-        let name = DatasetName::parse("plans").unwrap();
-        let now = evalboard_domain::truncate_to_micros(chrono::Utc::now());
-        let items: Vec<DatasetItem> = (0..10_000)
-            .map(|i| DatasetItem {
-                id: format!("q{i}"),
-                category: "math".into(),
-                question: format!("Question {i}?"),
-                choices: vec!["yes".into(), "no".into()],
-                answer: AnswerKey::from_letter("A").unwrap(),
-                explanation: None,
-                source: None,
-            })
-            .collect();
-        db.import_dataset(DatasetImport {
-            name: &name,
-            items: &items,
-            at: now,
-        })
-        .unwrap();
-        let runs: Vec<RunId> = (0..2)
-            .map(|_| {
-                db.create_run(NewRun {
-                    provider_name: "Simulated",
-                    provider: None,
-                    model_name: "sim-1",
-                    dataset_name: "plans",
-                    settings: &RunSettings::default(),
-                    idempotency: None,
-                    at: now,
-                })
-                .unwrap()
-                .run
-                .id
-            })
-            .collect();
         let run = &runs[1];
         // A batch as workers finish it: 64 items, not all adjacent.
         let batch: Vec<i32> = (0..64).map(|i| 5_001 + 2 * i).collect();
         let window = (batch[63] - batch[0] + 1) as u64 - batch.len() as u64;
 
-        let mut conn = PgConnection::establish(db.url()).unwrap();
         let explain = |conn: &mut PgConnection, query: &dyn Fn(&mut PgConnection) -> String| {
             summarize(&query(conn))
         };

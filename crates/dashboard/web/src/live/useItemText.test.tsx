@@ -3,26 +3,9 @@ import { act, cleanup, renderHook } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { useItemText } from "./useItemText";
+import { FakeEventSource } from "../testing/fakeEventSource";
 
-/** The browser's EventSource as far as the hook uses it, driven by the test. */
-class FakeEventSource {
-  static opened: FakeEventSource[] = [];
-  listeners = new Map<string, (message: MessageEvent<string>) => void>();
-  closed = false;
-  constructor(readonly url: string) {
-    FakeEventSource.opened.push(this);
-  }
-  addEventListener(name: string, listener: (message: MessageEvent<string>) => void) {
-    this.listeners.set(name, listener);
-  }
-  close() {
-    this.closed = true;
-  }
-  emit(name: string, data: unknown) {
-    act(() => this.listeners.get(name)!({ data: JSON.stringify(data) } as MessageEvent<string>));
-  }
-}
+import { useItemText } from "./useItemText";
 
 let client: QueryClient;
 const wrapper = ({ children }: { children: ReactNode }) => (

@@ -3,29 +3,10 @@ import { act, cleanup, renderHook } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
+import { FakeEventSource } from "../testing/fakeEventSource";
+
 import { keys } from "../queries";
 import { REFETCH_MS, useRunFollow } from "./useRunFollow";
-
-/** The browser's EventSource as far as the hook uses it, driven by the test. */
-class FakeEventSource {
-  static opened: FakeEventSource[] = [];
-  listeners = new Map<string, (message: MessageEvent<string>) => void>();
-  onopen: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  closed = false;
-  constructor(readonly url: string) {
-    FakeEventSource.opened.push(this);
-  }
-  addEventListener(name: string, listener: (message: MessageEvent<string>) => void) {
-    this.listeners.set(name, listener);
-  }
-  close() {
-    this.closed = true;
-  }
-  emit(name: string, data: unknown) {
-    act(() => this.listeners.get(name)!({ data: JSON.stringify(data) } as MessageEvent<string>));
-  }
-}
 
 let client: QueryClient;
 const wrapper = ({ children }: { children: ReactNode }) => (

@@ -13,8 +13,8 @@ use anyhow::Context;
 
 use crate::histogram::Histogram;
 use chrono::{DateTime, Utc};
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
+use sse_stream::SseByteStream;
 
 /// The `at` of an event payload, without parsing the whole payload.
 fn event_time(data: &str) -> Option<DateTime<Utc>> {
@@ -57,17 +57,21 @@ pub(crate) async fn run(
     for response in streams {
         let (histogram, finished) = (Arc::clone(&histogram), Arc::clone(&finished));
         tasks.push(tokio::spawn(async move {
-            let mut events = response.bytes_stream().eventsource();
+            let mut events = SseByteStream::new(response.bytes_stream());
             while let Some(Ok(event)) = events.next().await {
                 let received = Utc::now();
-                let preview = event.event == "run_item" && event.data.contains("\"activity\":");
+                let (Some(name), Some(data)) = (event.event.as_deref(), event.data.as_deref())
+                else {
+                    continue; // a comment (heartbeat)
+                };
+                let preview = name == "run_item" && data.contains("\"activity\":");
                 if preview {
                     continue;
                 }
-                if let Some(at) = event_time(&event.data) {
+                if let Some(at) = event_time(data) {
                     histogram.record((received - at).num_microseconds().unwrap_or(i64::MAX));
                 }
-                if event.event == "run_status" && event.data.contains("\"status\":\"completed\"") {
+                if name == "run_status" && data.contains("\"status\":\"completed\"") {
                     finished.fetch_add(1, Ordering::Relaxed);
                     return;
                 }

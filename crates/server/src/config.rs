@@ -64,6 +64,7 @@ pub(crate) struct EngineSection {
     global_concurrency: usize,
     default_run_concurrency: u32,
     lease_secs: u64,
+    commit_window_ms: u64,
 }
 
 /// `[events]`.
@@ -154,6 +155,11 @@ impl Config {
             1..=256,
         );
         check("engine.lease_secs", engine.lease_secs, 5..=3_600);
+        check(
+            "engine.commit_window_ms",
+            engine.commit_window_ms,
+            0..=1_000,
+        );
         let events = &self.events;
         check("events.buffer", events.buffer as u64, 16..=1 << 20);
         check("events.heartbeat_secs", events.heartbeat_secs, 1..=300);
@@ -205,6 +211,7 @@ impl Config {
         config.default_run_concurrency = self.engine.default_run_concurrency;
         config.lease = Duration::from_secs(self.engine.lease_secs);
         config.renew_every = config.lease / 3;
+        config.commit_window = Duration::from_millis(self.engine.commit_window_ms);
         config
     }
 

@@ -17,7 +17,7 @@ use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
     sync::{Arc, Mutex, atomic::AtomicBool},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use chrono::Utc;
@@ -60,6 +60,12 @@ pub struct EngineConfig {
     pub default_run_concurrency: u32,
     /// Most outcomes stored in one transaction.
     pub batch_size: usize,
+    /// How long an outcome may wait for others to join its batch: at moderate rates each
+    /// commit would otherwise carry one or two outcomes, and a commit's fixed cost (on SQLite,
+    /// every page it touched written to the WAL again) would dominate the cost per item. It
+    /// delays what the event stream shows by as much; at high rates batches fill meanwhile
+    /// anyway and nothing waits.
+    pub commit_window: Duration,
     /// First retry delay; later ones grow exponentially, with jitter.
     pub retry_base_delay: Duration,
 }
@@ -75,6 +81,7 @@ impl EngineConfig {
             global_concurrency: 256,
             default_run_concurrency: 8,
             batch_size: 512,
+            commit_window: Duration::from_millis(20),
             retry_base_delay: Duration::from_millis(500),
         }
     }
@@ -88,7 +95,7 @@ pub(crate) struct Shared {
     gates: HashMap<String, Arc<ProviderGate>>,
     activity: ActivityBoard,
     config: EngineConfig,
-    writer: mpsc::UnboundedSender<WriterMessage>,
+    writer: mpsc::UnboundedSender<(Instant, WriterMessage)>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     /// Items being worked on here, by run: the claims the renewer keeps alive.
@@ -98,7 +105,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn send(&self, message: WriterMessage) {
         // The writer outlives every worker; a send can only fail during shutdown.
-        let _ = self.writer.send(message);
+        let _ = self.writer.send((Instant::now(), message));
     }
 
     fn stopping(&self) -> bool {

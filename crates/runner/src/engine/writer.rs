@@ -2,7 +2,10 @@
 //! transaction each ("group commit": whatever queued up while the previous batch was being
 //! written goes into the next), so that the database is not the bottleneck.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use evalboard_domain::{RunId, truncate_to_micros};
@@ -30,15 +33,34 @@ pub(crate) enum WriterMessage {
     Stop,
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<WriterMessage>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut inbox: mpsc::UnboundedReceiver<(Instant, WriterMessage)>,
+) {
     let mut batch = Vec::new();
     let mut stopping = false;
-    while !stopping && let Some(first) = inbox.recv().await {
+    while !stopping && let Some((sent, first)) = inbox.recv().await {
         batch.push(first);
+        // Whatever arrives before the first message has waited `commit_window` joins it (see
+        // `EngineConfig::commit_window`); a first message that queued while the previous batch
+        // was written has waited already.
+        let window = tokio::time::sleep_until((sent + shared.config.commit_window).into());
+        tokio::pin!(window);
         while batch.len() < shared.config.batch_size {
             match inbox.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
+                Ok((_, message)) => batch.push(message),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    biased;
+                    message = inbox.recv() => match message {
+                        Some((_, message)) => batch.push(message),
+                        None => break,
+                    },
+                    () = &mut window => break,
+                },
+            }
+            if matches!(batch.last(), Some(WriterMessage::Stop)) {
+                break;
             }
         }
         if let Some(stop) = batch.iter().position(|m| matches!(m, WriterMessage::Stop)) {

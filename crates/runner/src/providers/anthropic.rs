@@ -85,16 +85,14 @@ impl ModelClient for AnthropicClient {
             let mut usage = TokenUsage::default();
             let mut finished = false;
             while let Some(event) = next_event(&mut stream, self.idle).await? {
-                if event.event == "ping" || event.data.trim().is_empty() {
+                let kind = event.event.as_deref().unwrap_or("message");
+                let payload = event.data.as_deref().unwrap_or_default();
+                if kind == "ping" || payload.trim().is_empty() {
                     continue;
                 }
-                let data: Value = serde_json::from_str(&event.data)
+                let data: Value = serde_json::from_str(payload)
                     .map_err(|e| ProviderError::Malformed(format!("an event is not JSON: {e}")))?;
-                match data
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&event.event)
-                {
+                match data.get("type").and_then(Value::as_str).unwrap_or(kind) {
                     "message_start" => {
                         usage.prompt_tokens = count(&data, "/message/usage/input_tokens");
                     }

@@ -1,12 +1,13 @@
 //! OpenAI-compatible chat completions with streaming: OpenAI itself, vLLM, Ollama, llama.cpp's
 //! server and anything else that speaks `POST {base}/chat/completions` with `stream: true`.
 
-use std::time::Duration;
+use std::{borrow::Cow, time::Duration};
 
 use chrono::Utc;
 use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Value, json};
 
 use super::{
@@ -111,7 +112,7 @@ impl ModelClient for OpenAiClient {
                     Err(ProviderError::Timeout(_)) if answer.finished => break,
                     Err(error) => return Err(error),
                 };
-                let data = event.data.trim();
+                let data = event.data.as_deref().unwrap_or_default().trim();
                 if data == "[DONE]" {
                     answer.finished = true;
                     break;
@@ -135,21 +136,56 @@ impl ModelClient for OpenAiClient {
     }
 }
 
+/// One streamed chunk, as far as it is read. Typed and borrowing (a chunk arrives per word or
+/// token, so building a `Value` of each was a large share of the cost of an answer); the rare
+/// parts whose shape varies between servers stay `Value`s.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    /// OpenAI's error event: `{"error": {"message": ...}}`.
+    #[serde(default)]
+    error: Option<Value>,
+    /// vLLM's error event: `{"object": "error", "message": ...}`.
+    #[serde(default)]
+    object: Option<Value>,
+    #[serde(default)]
+    message: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+    /// Any value but `null` ends the choice.
+    #[serde(default)]
+    finish_reason: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
 /// Folds one `data:` payload into the answer.
 fn read_chunk(
     data: &str,
     answer: &mut Streamed,
     on_chunk: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), ProviderError> {
-    let chunk: Value = serde_json::from_str(data)
-        .map_err(|e| ProviderError::Malformed(format!("a chunk is not JSON: {e}")))?;
-    // OpenAI sends `{"error": {...}}`; vLLM sends `{"object": "error", "message": ...}`.
-    let error = chunk.get("error").or_else(|| {
-        (chunk.get("object").and_then(Value::as_str) == Some("error")).then_some(&chunk)
-    });
-    if let Some(error) = error {
-        let message = error
-            .get("message")
+    let chunk: Chunk<'_> = serde_json::from_str(data).map_err(|e| {
+        ProviderError::Malformed(format!("a chunk is not a chat completion chunk: {e}"))
+    })?;
+    let error = match (&chunk.error, &chunk.object) {
+        (Some(error), _) => Some(error.get("message")),
+        (None, Some(object)) if object == "error" => Some(chunk.message.as_ref()),
+        _ => None,
+    };
+    if let Some(message) = error {
+        let message = message
             .and_then(Value::as_str)
             .unwrap_or("error event in the stream");
         return Err(ProviderError::Server {
@@ -157,23 +193,23 @@ fn read_chunk(
             message: message.to_owned(),
         });
     }
-    if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
+    if let Some(reported) = chunk.usage.as_ref().filter(|u| !u.is_null()) {
         answer.usage = usage_of(reported);
     }
-    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+    let Some(choices) = chunk.choices else {
         return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
     };
-    if let Some(choice) = choices.first() {
-        if let Some(piece) = choice.pointer("/delta/content").and_then(Value::as_str)
+    if let Some(choice) = choices.into_iter().next() {
+        if let Some(piece) = choice.delta.and_then(|d| d.content)
             && !piece.is_empty()
         {
             answer
                 .first_token_at
                 .get_or_insert_with(|| truncate_to_micros(Utc::now()));
-            answer.text.push_str(piece);
-            on_chunk(piece);
+            answer.text.push_str(&piece);
+            on_chunk(&piece);
         }
-        if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
+        if choice.finish_reason.is_some() {
             // Some servers end here without `[DONE]`; usage may still follow.
             answer.finished = true;
         }
@@ -218,4 +254,81 @@ fn count(usage: &Value, pointer: &str) -> Option<u32> {
         .pointer(pointer)
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(chunks: &[&str]) -> (Streamed, Vec<String>, Result<(), ProviderError>) {
+        let mut answer = Streamed::default();
+        let mut pieces = Vec::new();
+        let mut result = Ok(());
+        for chunk in chunks {
+            result = read_chunk(chunk, &mut answer, &mut |p| pieces.push(p.to_owned()));
+            if result.is_err() {
+                break;
+            }
+        }
+        (answer, pieces, result)
+    }
+
+    #[test]
+    fn chunks_fold_into_text_usage_and_the_finish() {
+        let (answer, pieces, result) = fold(&[
+            r#"{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"The \"answer\"\n"},"finish_reason":null,"logprobs":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"is (B)."}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":3}}}"#,
+        ]);
+        result.unwrap();
+        assert_eq!(pieces, ["The \"answer\"\n", "is (B)."]);
+        assert_eq!(answer.text, "The \"answer\"\nis (B).");
+        assert!(answer.finished && answer.first_token_at.is_some());
+        assert_eq!(
+            answer.usage,
+            TokenUsage {
+                prompt_tokens: Some(40),
+                completion_tokens: Some(9),
+                reasoning_tokens: Some(3),
+            }
+        );
+    }
+
+    #[test]
+    fn error_events_of_openai_and_vllm_end_the_answer_with_their_message() {
+        for (chunk, expected) in [
+            (
+                r#"{"error":{"message":"The server had an error","type":"server_error"}}"#,
+                "The server had an error",
+            ),
+            (
+                r#"{"object":"error","message":"Out of memory","type":"InternalServerError","code":500}"#,
+                "Out of memory",
+            ),
+            (r#"{"error":"something"}"#, "error event in the stream"),
+        ] {
+            let (_, _, result) = fold(&[chunk]);
+            match result {
+                Err(ProviderError::Server { message, .. }) => assert_eq!(message, expected),
+                other => panic!("{chunk}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_chunks_are_refused() {
+        for chunk in [
+            "{this is not json",
+            r#"{"object":"chat.completion.chunk"}"#,
+            r#"{"choices":[{"delta":{"content":7}}]}"#,
+        ] {
+            let (_, _, result) = fold(&[chunk]);
+            assert!(
+                matches!(result, Err(ProviderError::Malformed(_))),
+                "{chunk}: {result:?}"
+            );
+        }
+    }
 }

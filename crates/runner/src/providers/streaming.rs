@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Response, StatusCode, header::HeaderMap};
+use sse_stream::{Sse, SseByteStream};
 
 use super::{client::ProviderError, registry::ProviderLimitsConfig};
 
@@ -109,16 +109,17 @@ pub(super) fn network_error(error: reqwest::Error) -> ProviderError {
     }
 }
 
-/// The response body as server-sent events.
-pub(super) fn events(response: Response) -> impl Stream<Item = Result<Event, ProviderError>> {
-    response.bytes_stream().eventsource().map(|event| {
+/// The response body as server-sent events. (Parsed in time linear in the body, however many
+/// events a read brings: a provider that answers in one burst sends hundreds at once.)
+pub(super) fn events(response: Response) -> impl Stream<Item = Result<Sse, ProviderError>> {
+    SseByteStream::new(response.bytes_stream()).map(|event| {
         event.map_err(|e| match e {
-            eventsource_stream::EventStreamError::Transport(e) if e.is_timeout() => {
-                ProviderError::Timeout(format!("the request took too long: {e}"))
-            }
-            eventsource_stream::EventStreamError::Transport(e) => {
-                ProviderError::StreamCut(format!("the stream broke: {e}"))
-            }
+            sse_stream::Error::Body(source) => match source.downcast_ref::<reqwest::Error>() {
+                Some(e) if e.is_timeout() => {
+                    ProviderError::Timeout(format!("the request took too long: {e}"))
+                }
+                _ => ProviderError::StreamCut(format!("the stream broke: {source}")),
+            },
             other => ProviderError::Malformed(other.to_string()),
         })
     })
@@ -128,9 +129,9 @@ pub(super) fn events(response: Response) -> impl Stream<Item = Result<Event, Pro
 pub(super) async fn next_event<S>(
     events: &mut S,
     idle: Duration,
-) -> Result<Option<Event>, ProviderError>
+) -> Result<Option<Sse>, ProviderError>
 where
-    S: Stream<Item = Result<Event, ProviderError>> + Unpin,
+    S: Stream<Item = Result<Sse, ProviderError>> + Unpin,
 {
     match tokio::time::timeout(idle, events.next()).await {
         Err(_) => Err(ProviderError::Timeout(format!(

@@ -16,7 +16,7 @@ use evalboard_runner::{
 
 use crate::support::{
     assert_counters_match_rows, count, create_run, engine_tests, import, items, now, provider,
-    registry, start_engine, wait_for, wait_terminal,
+    registry, start_engine, start_engine_with, wait_for, wait_terminal,
 };
 
 fn all_items(
@@ -335,7 +335,44 @@ async fn a_run_that_cannot_proceed_fails_with_the_reason(db: TestDatabase) {
     assert_counters_match_rows(&db, &run);
 }
 
+/// Outcomes that arrive within the commit window are stored in one transaction (their rows
+/// share its time); without a window, answers 40 ms apart are stored apart.
+async fn outcomes_within_the_commit_window_are_stored_together(db: TestDatabase) {
+    import(&db, "D", &items(12, |i| format!("Question {i}?")));
+    let settings = || {
+        simulated(
+            SimulatedSettings {
+                latency_ms: Some(40),
+                ..Default::default()
+            },
+            1,
+            1,
+        )
+    };
+    let mut distinct_finish_times = Vec::new();
+    for window in [Duration::from_secs(2), Duration::ZERO] {
+        let run_id = create_run(&db, "Simulated", "m", "D", settings());
+        let engine = start_engine_with(&db, simulated_registry(), |config| {
+            config.commit_window = window;
+        });
+        let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+        engine.shutdown().await;
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_counters_match_rows(&db, &run);
+        let finished: std::collections::BTreeSet<_> = all_items(&db, &run_id)
+            .iter()
+            .map(|item| item.finished_at.expect("every item finished"))
+            .collect();
+        distinct_finish_times.push(finished.len());
+    }
+    // 12 answers 40 ms apart: within one 2-second window, or (the first's window opening as
+    // the run's first item is sent) at most two; one by one without a window.
+    assert!(distinct_finish_times[0] <= 2, "{distinct_finish_times:?}");
+    assert!(distinct_finish_times[1] >= 6, "{distinct_finish_times:?}");
+}
+
 engine_tests!(
+    outcomes_within_the_commit_window_are_stored_together,
     a_run_with_faults_completes_with_every_item_judged_once,
     cancel_stops_in_flight_items_within_a_second,
     retry_redispatches_faulted_items_and_keeps_earlier_attempts,

@@ -127,6 +127,15 @@ pub(crate) fn registry(providers: Vec<ProviderConfig>) -> Arc<ProviderRegistry> 
 
 /// An engine tuned for tests: quick polls and retries.
 pub(crate) fn start_engine(db: &TestDatabase, registry: Arc<ProviderRegistry>) -> EngineHandle {
+    start_engine_with(db, registry, |_| {})
+}
+
+/// [`start_engine`] with the test's own changes to the configuration.
+pub(crate) fn start_engine_with(
+    db: &TestDatabase,
+    registry: Arc<ProviderRegistry>,
+    tune: impl FnOnce(&mut EngineConfig),
+) -> EngineHandle {
     // The engine's warnings and errors in the test output (shown when a test fails).
     let _ = tracing_subscriber::fmt()
         .with_env_filter("evalboard_runner=warn")
@@ -136,6 +145,7 @@ pub(crate) fn start_engine(db: &TestDatabase, registry: Arc<ProviderRegistry>) -
     let mut config = EngineConfig::new("test-worker");
     config.poll_every = Duration::from_millis(20);
     config.retry_base_delay = Duration::from_millis(5);
+    tune(&mut config);
     EngineHandle::start((**db).clone(), registry, clients, config)
 }
 

@@ -141,6 +141,9 @@ pub struct Run {
     /// Whether its latest reopening was a re-judging (until a retry): its open items only need
     /// a verdict, so its answering provider is not needed.
     pub rejudging: bool,
+    /// How many of its judged items had no answer that could be extracted (strict accuracy
+    /// counts them wrong). Kept with the counters, so that reading it costs nothing.
+    pub unparsed: u64,
 }
 
 /// Why a run failed as a whole (e.g. the provider rejected the credentials).

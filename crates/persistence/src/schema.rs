@@ -59,6 +59,7 @@ diesel::table! {
         fingerprint -> Nullable<Text>,
         rejudge_count -> Integer,
         rejudging -> Bool,
+        unparsed_count -> BigInt,
     }
 }
 

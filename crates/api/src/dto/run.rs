@@ -353,9 +353,16 @@ impl From<ActiveRun> for ActiveRunDto {
 }
 
 impl RunDetailDto {
-    /// The detail of `run`; `simulated` says whether its provider is simulated, `unparsed` is
-    /// given by the single-run view only.
-    pub fn new(run: &Run, simulated: bool, unparsed: Option<u64>) -> Self {
+    /// The detail of `run` in a single-run view: with its `unparsed` count.
+    pub fn single(run: &Run, simulated: bool) -> Self {
+        Self {
+            unparsed: Some(run.unparsed),
+            ..Self::new(run, simulated)
+        }
+    }
+
+    /// The detail of `run` in a list; `simulated` says whether its provider is simulated.
+    pub fn new(run: &Run, simulated: bool) -> Self {
         Self {
             run: RunDto::from(run),
             progress: run.counts.progress().into(),
@@ -376,7 +383,7 @@ impl RunDetailDto {
                 kind: f.kind.clone(),
                 message: f.message.clone(),
             }),
-            unparsed,
+            unparsed: None,
             usage: RunUsageDto::from(&run.usage),
             latency: LatencyDto::from(&run.latency),
             fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),

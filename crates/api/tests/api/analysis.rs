@@ -269,6 +269,8 @@ async fn a_finished_run_is_judged_again_keeping_its_history(db: TestDatabase) {
     assert_eq!(started["run"]["status"], "pending");
     assert_eq!(started["rejudgeCount"], 1);
     assert_eq!(started["judge"], "choice");
+    assert!(run["unparsed"].as_u64() > Some(0));
+    assert_eq!(started["unparsed"], 0, "every verdict is open again");
     let done = app
         .wait_until(&format!("/runs/{run_id}"), |r| {
             r["run"]["status"] == "completed"

@@ -3,7 +3,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{ItemState, Run, RunId, RunStatus, RunUsage, StateCounts, Timestamp};
+use evalboard_domain::{
+    ExtractionTier, ItemState, Run, RunId, RunStatus, RunUsage, StateCounts, Timestamp,
+};
 
 use super::{RunRow, latency::latency_of, load_row};
 use crate::{
@@ -11,7 +13,7 @@ use crate::{
     error::StoreError,
     events,
     logs::{self, LogLevel},
-    schema::runs,
+    schema::{run_items, runs},
 };
 
 /// Moves the run in `row` to `to` if the rules allow it, maintaining `started_at` and
@@ -93,16 +95,17 @@ pub(crate) fn save_counts(
     counts: &StateCounts,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    save_progress(conn, run_id, counts, None, at)
+    save_progress(conn, run_id, counts, None, None, at)
 }
 
-/// Stores a run's item counters, and its spending totals when they changed, in one statement,
-/// and announces the counters with a `run_progress` event.
+/// Stores a run's item counters, and its spending totals and unparsed count when they changed,
+/// in one statement, and announces the counters with a `run_progress` event.
 pub(crate) fn save_progress(
     conn: &mut DbConnection,
     run_id: &RunId,
     counts: &StateCounts,
     usage: Option<&RunUsage>,
+    unparsed: Option<i64>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let now: NaiveDateTime = at.naive_utc();
@@ -123,9 +126,27 @@ pub(crate) fn save_progress(
             runs::canceled_count.eq(n(ItemState::Canceled)),
             runs::updated_at.eq(now),
             usage,
+            unparsed.map(|n| runs::unparsed_count.eq(n)),
         ))
         .execute(conn)?;
     events::progress(run_id, counts, at)
+}
+
+/// Counts a run's judged items with no extractable answer again, after a change to many items
+/// at once (a retry or re-judging reopens them; an import judges them all).
+pub(crate) fn recount_unparsed(conn: &mut DbConnection, run_id: &RunId) -> Result<(), StoreError> {
+    let judged_unparsed = run_items::table
+        .filter(run_items::run_id.eq(run_id.as_str()))
+        .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
+        .filter(
+            run_items::state.eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
+        )
+        .count()
+        .single_value();
+    diesel::update(runs::table.find(run_id.as_str()))
+        .set(runs::unparsed_count.eq(judged_unparsed.assume_not_null()))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Ends a running run whose items are all terminal: `canceled` when a cancel was requested,

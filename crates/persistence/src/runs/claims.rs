@@ -134,6 +134,22 @@ macro_rules! unjudged {
     };
 }
 
+/// The workers holding claims on a run's items in flight whose lease matches `$lease`.
+macro_rules! claim_owners {
+    ($run_id:expr, $lease:expr) => {
+        run_items::table
+            .filter(run_items::run_id.eq($run_id.as_str()))
+            .filter(
+                run_items::state
+                    .eq_any([ItemState::Running.as_str(), ItemState::Awaiting.as_str()]),
+            )
+            .filter(run_items::lease_owner.is_not_null())
+            .filter($lease)
+            .select(run_items::lease_owner.assume_not_null())
+            .distinct()
+    };
+}
+
 /// Items never sent.
 macro_rules! pending {
     () => {
@@ -375,26 +391,13 @@ fn release_gone_workers(
     now: NaiveDateTime,
 ) -> Result<Vec<(String, usize)>, StoreError> {
     let in_flight = [ItemState::Running.as_str(), ItemState::Awaiting.as_str()];
-    let owners = |conn: &mut DbConnection, expired: bool| -> Result<Vec<String>, StoreError> {
-        let query = run_items::table
-            .filter(run_items::run_id.eq(run_id.as_str()))
-            .filter(run_items::state.eq_any(in_flight))
-            .filter(run_items::lease_owner.is_not_null())
-            .select(run_items::lease_owner.assume_not_null())
-            .distinct()
-            .into_boxed();
-        let query = if expired {
-            query.filter(run_items::lease_expires_at.lt(now))
-        } else {
-            query.filter(run_items::lease_expires_at.ge(now))
-        };
-        Ok(query.load(conn)?)
-    };
-    let expired = owners(conn, true)?;
+    let expired: Vec<String> =
+        claim_owners!(run_id, run_items::lease_expires_at.lt(now)).load(conn)?;
     if expired.is_empty() {
         return Ok(Vec::new());
     }
-    let live = owners(conn, false)?;
+    let live: Vec<String> =
+        claim_owners!(run_id, run_items::lease_expires_at.ge(now)).load(conn)?;
     let mut gone = Vec::new();
     for owner in expired.into_iter().filter(|o| !live.contains(o)) {
         // Only claims still expired: one its worker renewed meanwhile stays its own.
@@ -493,9 +496,10 @@ mod plan_tests {
     use crate::plans::{Explain, summarize, two_large_runs};
 
     /// On never-analyzed tables of two 10,000-item runs, the other with 5,000 items in flight,
-    /// a claim's three scans (expired claims, unjudged answers, pending items) go through the
-    /// `(run_id, state, sequence)` index and read no other run's rows (the expired-claim scan
-    /// reads this run's items in flight, as many as its concurrency, to find the expired ones).
+    /// a claim's scans (expired claims and their owners, unjudged answers, pending items) go
+    /// through the `(run_id, state, sequence)` index and read no other run's rows (the scans of
+    /// claims read this run's items in flight, as many as its concurrency, to find the expired
+    /// ones).
     #[test]
     fn a_claims_scans_read_only_the_runs_items_without_statistics() {
         let Some((_db, runs, mut conn)) = two_large_runs() else {
@@ -541,6 +545,18 @@ mod plan_tests {
                 )
                 .get_result(&mut conn)
                 .unwrap();
+                q
+            }),
+            ("owners of expired claims", {
+                let q: String = Explain(claim_owners!(run, run_items::lease_expires_at.lt(at)))
+                    .get_result(&mut conn)
+                    .unwrap();
+                q
+            }),
+            ("owners of live claims", {
+                let q: String = Explain(claim_owners!(run, run_items::lease_expires_at.ge(at)))
+                    .get_result(&mut conn)
+                    .unwrap();
                 q
             }),
             ("pending", {

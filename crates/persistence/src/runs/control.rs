@@ -10,7 +10,7 @@ use evalboard_domain::{
 use super::{
     RunRow,
     attempts::{self, AttemptOutcome},
-    bookkeeping::{change_status, finish_if_done, save_counts},
+    bookkeeping::{change_status, finish_if_done, recount_unparsed, save_counts},
     item_keys, load_row,
 };
 use crate::{
@@ -213,6 +213,7 @@ impl Database {
                 )?;
             }
             save_counts(conn, run_id, &counts, at)?;
+            recount_unparsed(conn, run_id)?;
             let why = format!(
                 "retry of {reopened} {} item(s)",
                 if scope == RetryScope::All {

@@ -231,6 +231,7 @@ pub(super) fn new_run_row(
         fingerprint,
         rejudge_count: 0,
         rejudging: false,
+        unparsed_count: 0,
     })
 }
 

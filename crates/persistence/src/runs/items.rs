@@ -410,8 +410,8 @@ impl Database {
         })
     }
 
-    /// How many judged items of a run had no answer extractable (strict accuracy counts them
-    /// wrong).
+    /// How many judged items of a run had no answer extractable, counted from the items (the
+    /// run keeps this count as `Run::unparsed`; this recount is how tests check it).
     pub fn unparsed_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
         self.read(|conn| {
             let n: i64 = run_items::table

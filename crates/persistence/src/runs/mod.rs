@@ -80,6 +80,7 @@ pub(crate) struct RunRow {
     fingerprint: Option<String>,
     rejudge_count: i32,
     rejudging: bool,
+    pub(crate) unparsed_count: i64,
 }
 
 /// A JSON column's value, `None` when NULL.
@@ -180,6 +181,7 @@ impl RunRow {
             fingerprint,
             rejudge_count: u32::try_from(self.rejudge_count).map_err(StoreError::corrupt)?,
             rejudging: self.rejudging,
+            unparsed: u64::try_from(self.unparsed_count).map_err(StoreError::corrupt)?,
         })
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Extraction, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
+    Extraction, ExtractionTier, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
 };
 
 use super::{
@@ -258,7 +258,9 @@ impl Database {
                     }
                     None => None,
                 };
-                save_progress(conn, run_id, &counts, usage.as_ref(), at)?;
+                let unparsed =
+                    (written.unparsed > 0).then(|| row.unparsed_count + written.unparsed);
+                save_progress(conn, run_id, &counts, usage.as_ref(), unparsed, at)?;
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;
                 logs::append_many(conn, run_id, &written.log, at)?;
@@ -306,6 +308,7 @@ fn record_judged_answer(
         .add(&answer.usage, answer.cost_usd);
     match judgment {
         Some(judgment) => {
+            written.count_unparsed(judgment);
             written.judgments.push(judgment_row(
                 &outcome.run_id,
                 sequence,
@@ -382,6 +385,16 @@ struct Written {
     round: i32,
     /// What the batch's answers spent, when it stored any.
     spent: Option<RunUsage>,
+    /// How many verdicts it stored on answers with nothing extractable.
+    unparsed: i64,
+}
+
+impl Written {
+    fn count_unparsed(&mut self, judgment: &Judgment) {
+        if judgment.extraction.tier == ExtractionTier::Unparsed {
+            self.unparsed += 1;
+        }
+    }
 }
 
 /// Applies one outcome if it still holds; returns the state move it made.
@@ -477,6 +490,7 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
+            written.count_unparsed(judgment);
             written.judgments.push(judgment_row(
                 run_id,
                 sequence,

@@ -215,6 +215,11 @@ pub(crate) fn assert_counters_match_rows(db: &TestDatabase, run: &Run) {
     let states = db.item_states(&run.id).unwrap();
     let recount = StateCounts::from_states(states.iter().map(|(_, s)| *s));
     assert_eq!(run.counts, recount, "counters and item rows disagree");
+    let unparsed = db.unparsed_count(&run.id).unwrap();
+    assert_eq!(
+        run.unparsed, unparsed,
+        "the unparsed count and item rows disagree"
+    );
 }
 
 pub(crate) fn count(db: &TestDatabase, run: &RunId, state: ItemState) -> usize {

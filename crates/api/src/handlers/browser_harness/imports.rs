@@ -77,16 +77,9 @@ pub(crate) async fn import_captures(
         Err(BundleError::Invalid { problems, digest }) => {
             // A bundle imported before is recognised even if it no longer verifies (its pack
             // expired since, its key was dropped): a harness retrying gets its run.
-            let known = state
-                .with_db(move |db| {
-                    let Some(run) = db.imported_run(&digest)? else {
-                        return Ok(None);
-                    };
-                    Ok(Some((db.unparsed_count(&run.id)?, run)))
-                })
-                .await?;
+            let known = state.with_db(move |db| db.imported_run(&digest)).await?;
             return match known {
-                Some((unparsed, run)) => Ok(run_response(HttpResponse::Ok(), &run, unparsed)),
+                Some(run) => Ok(run_response(HttpResponse::Ok(), &run)),
                 None => Err(BundleError::Invalid {
                     problems,
                     digest: String::new(),
@@ -97,7 +90,7 @@ pub(crate) async fn import_captures(
         Err(malformed) => return Err(malformed.into()),
     };
 
-    let (created, unparsed) = state
+    let created = state
         .with_db(move |db| {
             let items = import_items(&bundle);
             let notes = notes(&bundle);
@@ -105,7 +98,7 @@ pub(crate) async fn import_captures(
                 judge: Some(JudgeSettings::Choice),
                 ..RunSettings::default()
             };
-            let created = db.import_captures(CaptureImport {
+            db.import_captures(CaptureImport {
                 bundle_digest: &bundle.digest,
                 pack_id: &bundle.pack.pack_id,
                 key_id: bundle.key.id.as_str(),
@@ -118,9 +111,7 @@ pub(crate) async fn import_captures(
                 notes: &notes,
                 judge: &|item, response, at| choice_judgment(response, item, at),
                 at: truncate_to_micros(Utc::now()),
-            })?;
-            let unparsed = db.unparsed_count(&created.run.id)?;
-            Ok((created, unparsed))
+            })
         })
         .await?;
     let status = if created.replayed {
@@ -128,15 +119,15 @@ pub(crate) async fn import_captures(
     } else {
         HttpResponse::Created()
     };
-    Ok(run_response(status, &created.run, unparsed))
+    Ok(run_response(status, &created.run))
 }
 
 /// Bundles verified and imported at once, per server.
 static IMPORTS: Semaphore = Semaphore::const_new(2);
 
-fn run_response(mut status: HttpResponseBuilder, run: &Run, unparsed: u64) -> HttpResponse {
+fn run_response(mut status: HttpResponseBuilder, run: &Run) -> HttpResponse {
     status.insert_header((header::LOCATION, format!("/runs/{}", run.id)));
-    status.json(RunDetailDto::new(run, false, Some(unparsed)))
+    status.json(RunDetailDto::single(run, false))
 }
 
 /// A bundle is JSON; a body sent as something else is refused before it is read. No

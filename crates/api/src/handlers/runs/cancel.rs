@@ -30,16 +30,9 @@ pub(crate) async fn cancel_run(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
-    let (run, unparsed) = state
-        .with_db(move |db| {
-            let run = db.request_cancel(&id, truncate_to_micros(Utc::now()))?;
-            Ok((run, db.unparsed_count(&id)?))
-        })
+    let run = state
+        .with_db(move |db| db.request_cancel(&id, truncate_to_micros(Utc::now())))
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::new(
-        &run,
-        state.is_simulated(&run),
-        Some(unparsed),
-    )))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
 }

@@ -86,9 +86,9 @@ pub(crate) async fn create_run(
         .providers
         .get(&request.provider_name)
         .map(|p| (p.kind.as_str(), p.base_url.clone()));
-    let (created, unparsed) = state
+    let created = state
         .with_db(move |db| {
-            let created = db.create_run(NewRun {
+            db.create_run(NewRun {
                 provider_name: &request.provider_name,
                 model_name: &request.model_name,
                 dataset_name: &request.dataset_name,
@@ -102,10 +102,7 @@ pub(crate) async fn create_run(
                     request_hash: &request_hash,
                 }),
                 at: truncate_to_micros(Utc::now()),
-            })?;
-            // Zero for a new run; a replayed one shows its count, as GET does.
-            let unparsed = db.unparsed_count(&created.run.id)?;
-            Ok((created, unparsed))
+            })
         })
         .await?;
 
@@ -115,10 +112,9 @@ pub(crate) async fn create_run(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     state.wake_engine();
-    Ok(response.json(RunDetailDto::new(
+    Ok(response.json(RunDetailDto::single(
         &created.run,
         state.is_simulated(&created.run),
-        Some(unparsed),
     )))
 }
 

@@ -24,12 +24,11 @@ pub(crate) async fn get_run(
     run_id: web::Path<String>,
 ) -> Result<web::Json<RunDetailDto>, ApiError> {
     let id = super::run_id(&run_id)?;
-    let (run, unparsed) = state
-        .with_db(move |db| Ok((db.get_run_with_latency(&id)?, db.unparsed_count(&id)?)))
+    let run = state
+        .with_db(move |db| db.get_run_with_latency(&id))
         .await?;
-    Ok(web::Json(RunDetailDto::new(
+    Ok(web::Json(RunDetailDto::single(
         &run,
         state.is_simulated(&run),
-        Some(unparsed),
     )))
 }

@@ -110,7 +110,7 @@ pub(crate) async fn list_runs(
         runs: page
             .runs
             .iter()
-            .map(|run| RunDetailDto::new(run, state.is_simulated(run), None))
+            .map(|run| RunDetailDto::new(run, state.is_simulated(run)))
             .collect(),
         next_cursor: page.next.as_ref().map(|c| cursors.encode_run(c)),
     }))
@@ -193,7 +193,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             writer.write_record(CSV_COLUMNS).expect("writing to memory");
         }
         for run in &page.runs {
-            let dto = RunDetailDto::new(run, state.is_simulated(run), None);
+            let dto = RunDetailDto::new(run, state.is_simulated(run));
             let p = &dto.progress;
             let judged = p.correct + p.incorrect;
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();

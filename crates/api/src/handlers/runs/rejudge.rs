@@ -61,16 +61,9 @@ pub(crate) async fn rejudge_run(
     if !errors.0.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    let (run, unparsed) = state
-        .with_db(move |db| {
-            let run = db.start_rejudge(&id, &judge, truncate_to_micros(Utc::now()))?;
-            Ok((run, db.unparsed_count(&id)?))
-        })
+    let run = state
+        .with_db(move |db| db.start_rejudge(&id, &judge, truncate_to_micros(Utc::now())))
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::new(
-        &run,
-        state.is_simulated(&run),
-        Some(unparsed),
-    )))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
 }

@@ -91,7 +91,7 @@ pub(crate) async fn retry_run(
         Scope::All => RetryScope::All,
     };
     let providers = Arc::clone(&state.providers);
-    let (run, unparsed) = state
+    let run = state
         .with_db(move |db| {
             let run = db.get_run(&id)?;
             // Continuing under another configuration would mix the results of two setups.
@@ -109,14 +109,9 @@ pub(crate) async fn retry_run(
             let reconfigured = changed
                 .as_ref()
                 .map(|(now, changes)| (now, changes.as_str()));
-            let run = db.retry_run(&id, scope, reconfigured, truncate_to_micros(Utc::now()))?;
-            Ok((run, db.unparsed_count(&id)?))
+            db.retry_run(&id, scope, reconfigured, truncate_to_micros(Utc::now()))
         })
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::new(
-        &run,
-        state.is_simulated(&run),
-        Some(unparsed),
-    )))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
 }

@@ -33,6 +33,9 @@ pub(crate) enum WriterMessage {
     Stop,
 }
 
+/// Messages after which a batch stops waiting for more within the commit window.
+const GATHERED_ENOUGH: usize = 32;
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut inbox: mpsc::UnboundedReceiver<(Instant, WriterMessage)>,
@@ -50,6 +53,9 @@ pub(crate) async fn run(
             match inbox.try_recv() {
                 Ok((_, message)) => batch.push(message),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
+                // Enough to make the commit's fixed cost small: store now. Waiting longer would
+                // only hold the run's row (locked by the write) away from claims for longer.
+                Err(mpsc::error::TryRecvError::Empty) if batch.len() >= GATHERED_ENOUGH => break,
                 Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
                     biased;
                     message = inbox.recv() => match message {

@@ -3,7 +3,6 @@
 
 use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -370,14 +369,14 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
 
 /// The events of a finished `text/event-stream` body, as (event, data) pairs.
 async fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
-    futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body.to_vec())])
-        .eventsource()
-        .map(|event| {
-            let event = event.unwrap();
-            (event.event, serde_json::from_str(&event.data).unwrap())
-        })
-        .collect()
-        .await
+    let body = actix_web::web::Bytes::copy_from_slice(body);
+    crate::support::sse_events(futures_util::stream::iter([Ok::<
+        _,
+        std::convert::Infallible,
+    >(body)]))
+    .map(|event| (event.event, serde_json::from_str(&event.data).unwrap()))
+    .collect()
+    .await
 }
 
 async fn follow_an_items_answer_as_it_streams(db: TestDatabase) {

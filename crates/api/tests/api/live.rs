@@ -8,11 +8,10 @@ use evalboard_api::{AppState, EventHub, EventStreamConfig};
 use evalboard_domain::{EventPosition, RunId};
 use evalboard_persistence::testing::TestDatabase;
 use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 
-use crate::support::{api_tests, import, items, now, registry};
+use crate::support::{SseEvent, api_tests, import, items, now, registry, sse_events};
 
 /// A real server on a free port: the whole app, an engine and the event stream.
 struct LiveServer {
@@ -163,7 +162,7 @@ impl LiveServer {
     }
 }
 
-type Events = std::pin::Pin<Box<dyn Stream<Item = eventsource_stream::Event>>>;
+type Events = std::pin::Pin<Box<dyn Stream<Item = SseEvent>>>;
 
 /// A board client: hydrated from `/runs/active`, then following the stream.
 struct Client {
@@ -234,11 +233,7 @@ impl Client {
             reply.headers()["content-type"].to_str().unwrap(),
             "text/event-stream"
         );
-        let events = reply
-            .bytes_stream()
-            .eventsource()
-            .map(|event| event.expect("a well-formed event stream"));
-        self.events = Some(Box::pin(events));
+        self.events = Some(sse_events(reply.bytes_stream()));
     }
 
     fn disconnect(&mut self) {
@@ -246,7 +241,7 @@ impl Client {
     }
 
     /// Receives and folds one event.
-    async fn next(&mut self) -> eventsource_stream::Event {
+    async fn next(&mut self) -> SseEvent {
         let events = self.events.as_mut().expect("connected");
         let event = tokio::time::timeout(Duration::from_secs(20), events.next())
             .await
@@ -265,7 +260,7 @@ impl Client {
 
     /// The fold of the spec's `useRunEvents`: status and lifecycle, progress, and items merged
     /// into the run's snapshot.
-    fn apply(&mut self, event: &eventsource_stream::Event) {
+    fn apply(&mut self, event: &SseEvent) {
         let data: Value = serde_json::from_str(&event.data).unwrap();
         self.recording
             .events
@@ -543,10 +538,7 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
     };
     let first_events = |reply: reqwest::Response, n: usize| async move {
         assert_eq!(reply.status(), 200);
-        reply
-            .bytes_stream()
-            .eventsource()
-            .map(|e| e.unwrap())
+        sse_events(reply.bytes_stream())
             .take(n)
             .collect::<Vec<_>>()
             .await
@@ -583,12 +575,8 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
     let data: Value = serde_json::from_str(&reset[0].data).unwrap();
     assert_eq!(data["reason"], "unknown_position");
     // After a reset the stream goes on with new events.
-    let mut after_reset = open(Some("1"), "")
-        .await
-        .unwrap()
-        .bytes_stream()
-        .eventsource()
-        .map(|e| e.unwrap());
+    let after_reset = open(Some("1"), "").await.unwrap().bytes_stream();
+    let mut after_reset = sse_events(after_reset);
     assert_eq!(after_reset.next().await.unwrap().event, "reset");
     server
         .post(&format!("/runs/{first}/cancel"), json!({}))

@@ -6,11 +6,10 @@ use std::{collections::BTreeSet, sync::mpsc, time::Duration};
 
 use evalboard_domain::RunId;
 use evalboard_persistence::{ItemGrouping, ItemQuery, Resume, testing::TestDatabase};
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::support::{Server, all_items, dataset_jsonl, wait_for};
+use crate::support::{Server, all_items, dataset_jsonl, sse_events, wait_for};
 
 /// One event as a subscriber received it.
 struct Received {
@@ -31,8 +30,8 @@ fn subscribe(base: &str, position: u64) -> mpsc::Receiver<Received> {
         runtime.block_on(async move {
             let reply = reqwest::get(url).await.unwrap();
             assert_eq!(reply.status(), 200);
-            let mut events = reply.bytes_stream().eventsource();
-            while let Some(Ok(event)) = events.next().await {
+            let mut events = sse_events(reply.bytes_stream());
+            while let Some(event) = events.next().await {
                 let received = Received {
                     id: event.id.parse().unwrap(),
                     name: event.event,

@@ -8,8 +8,8 @@ use evalboard_domain::{
     RunStatus, StateCounts, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    DatasetImport, IdempotencyKey, ItemTransition, NewRun, RunFilter, StoreError, backend_tests,
-    testing::TestDatabase,
+    DatasetImport, IdempotencyKey, ItemTransition, NewRun, RetryScope, RunFilter, RunGeneration,
+    StoreError, backend_tests, testing::TestDatabase,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -515,6 +515,46 @@ fn run_status_moves_follow_the_rules(db: &TestDatabase) {
         db.set_run_status(&RunId::generate(), RunStatus::Running, at(0)),
         Err(StoreError::NotFound { entity: "run", .. })
     ));
+}
+
+/// A run's failure holds only for the generation it was seen in: one reported late, after the
+/// run was retried, changes nothing (the engine's writer may store it well after it was seen).
+fn a_failure_seen_before_a_retry_does_not_fail_the_retried_run(db: &TestDatabase) {
+    import(db, "Demo", &items(3));
+    let run = create(db, "Demo", 0);
+    let first = RunGeneration::of(&db.get_run(&run).unwrap());
+    let failed = db
+        .fail_run(&run, first, "unauthorized", "the key was refused", at(1))
+        .unwrap()
+        .expect("the run fails");
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.counts.failed, 3);
+    let retried = db
+        .retry_run(&run, RetryScope::Faulted, None, at(2))
+        .unwrap();
+    assert_eq!(retried.status, RunStatus::Pending);
+    // The same failure, reported again by another item of the first generation.
+    assert_eq!(
+        db.fail_run(&run, first, "unauthorized", "the key was refused", at(3))
+            .unwrap(),
+        None
+    );
+    let after = db.get_run(&run).unwrap();
+    assert_eq!(after.status, RunStatus::Pending);
+    assert_eq!(after.counts.pending, 3);
+    assert_eq!(after.failure, None);
+    assert!(
+        db.fail_run(
+            &run,
+            RunGeneration::of(&after),
+            "unauthorized",
+            "again",
+            at(4)
+        )
+        .unwrap()
+        .is_some(),
+        "a failure of the current generation still fails it"
+    );
 }
 
 fn resuming_is_recorded_only_for_running_runs(db: &TestDatabase) {
@@ -1053,6 +1093,7 @@ backend_tests!(
     item_transitions_keep_counters_equal_to_rows,
     concurrent_transitions_on_one_run_lose_no_update,
     run_status_moves_follow_the_rules,
+    a_failure_seen_before_a_retry_does_not_fail_the_retried_run,
     resuming_is_recorded_only_for_running_runs,
     active_runs_come_first_then_recently_finished,
     the_board_reads_every_snapshot_in_a_constant_number_of_statements,

@@ -11,6 +11,7 @@ use super::{
     RunRow,
     attempts::{self, AttemptOutcome},
     bookkeeping::{change_status, finish_if_done, recount_unparsed, save_counts},
+    claims::RunGeneration,
     item_keys, load_row,
 };
 use crate::{
@@ -229,10 +230,12 @@ impl Database {
 
     /// Ends a run that cannot proceed at all (e.g. its provider rejects the credentials): every
     /// item not yet terminal ends `failed` with the reason, and so does the run. Returns `None`
-    /// when the run had ended already (nothing changed: many items may report one failure).
+    /// when the run had ended already (nothing changed: many items may report one failure), or
+    /// is no longer in `generation` (retried or re-judged since the failure was seen).
     pub fn fail_run(
         &self,
         run_id: &RunId,
+        generation: RunGeneration,
         kind: &str,
         message: &str,
         at: Timestamp,
@@ -240,7 +243,9 @@ impl Database {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
             let status = row.status()?;
-            if status.is_terminal() {
+            // Retried or re-judged since the failure was seen: that run is not this one.
+            let stale = (generation.retries as i32, generation.rejudges as i32) != row.generation();
+            if status.is_terminal() || stale {
                 return Ok(None);
             }
             let mut counts = row.counts()?;

@@ -557,6 +557,7 @@ impl Dispatcher {
                     Err((kind, message)) => {
                         self.shared.send(WriterMessage::FailRun {
                             run_id: run.id.clone(),
+                            generation: RunGeneration::of(&run),
                             kind,
                             message,
                         });

@@ -271,6 +271,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 *run.failing() = Some(reason.clone());
                 shared.send(WriterMessage::FailRun {
                     run_id: run.run_id.clone(),
+                    generation: run.generation,
                     kind: reason.0,
                     message: reason.1,
                 });
@@ -336,6 +337,7 @@ fn report_failing(shared: &Shared, run: &RunContext) -> bool {
     // Nothing more is sent; the run's items end `failed` with the reason.
     shared.send(WriterMessage::FailRun {
         run_id: run.run_id.clone(),
+        generation: run.generation,
         kind,
         message,
     });

@@ -9,7 +9,7 @@ use std::{
 
 use chrono::Utc;
 use evalboard_domain::{RunId, truncate_to_micros};
-use evalboard_persistence::{Outcome, StoreError};
+use evalboard_persistence::{Outcome, RunGeneration, StoreError};
 use tokio::sync::mpsc;
 
 use super::Shared;
@@ -22,6 +22,8 @@ pub(crate) enum WriterMessage {
     /// A run cannot proceed at all.
     FailRun {
         run_id: RunId,
+        /// The run's generation the failure was seen in.
+        generation: RunGeneration,
         kind: String,
         message: String,
     },
@@ -65,7 +67,8 @@ pub(crate) async fn run(
                     () = &mut window => break,
                 },
             }
-            if matches!(batch.last(), Some(WriterMessage::Stop)) {
+            // A control message is stored at once, with what came before it.
+            if !matches!(batch.last(), Some(WriterMessage::Outcome(_))) {
                 break;
             }
         }
@@ -141,12 +144,13 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
         WriterMessage::Outcome(_) | WriterMessage::Stop => {}
         WriterMessage::FailRun {
             run_id,
+            generation,
             kind,
             message,
         } => {
             let failed = persist(shared, "fail a run", {
                 let (run_id, kind, message) = (run_id.clone(), kind.clone(), message.clone());
-                move |db| db.fail_run(&run_id, &kind, &message, now())
+                move |db| db.fail_run(&run_id, generation, &kind, &message, now())
             })
             .await;
             // Every item that finds out reports it; the run fails, and says so, once.

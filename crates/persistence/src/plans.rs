@@ -29,6 +29,15 @@ impl<Q> Query for Explain<Q> {
 
 impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
 
+/// What PostgreSQL does to run `query`: its [`Explain`], [`summarize`]d.
+pub(crate) fn explain<Q: QueryFragment<Pg> + QueryId>(
+    conn: &mut PgConnection,
+    query: Q,
+) -> PlanSummary {
+    let explained: String = Explain(query).get_result(conn).unwrap();
+    summarize(&explained)
+}
+
 /// What a plan did: rows it read and threw away, and how it read each table.
 #[derive(Debug)]
 pub(crate) struct PlanSummary {

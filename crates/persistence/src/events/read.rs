@@ -548,7 +548,7 @@ mod tests {
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::plans::{Explain, summarize, two_large_runs};
+    use crate::plans::{explain, two_large_runs};
 
     /// The pump's and the subscribers' read, on never-analyzed tables of two 10,000-item runs
     /// with an event per item: the page after a position is found through the `(tx, id)` index
@@ -573,13 +573,12 @@ mod plan_tests {
             .first(&mut conn)
             .unwrap();
 
-        let page: String = Explain(
+        let page = explain(
+            &mut conn,
             event_page!(tx, id)
                 .filter(diesel::dsl::sql::<Bool>(SETTLED))
                 .limit(500),
-        )
-        .get_result(&mut conn)
-        .unwrap();
+        );
         // The page's items: 250 of each run's, the run's other items and the other run's
         // untouched.
         let run = RunId::parse(
@@ -591,17 +590,14 @@ mod plan_tests {
         )
         .unwrap();
         let sequences: Vec<i32> = (9_751..=10_000).collect();
-        let texts: String = Explain(item_texts!(&run, &sequences))
-            .get_result(&mut conn)
-            .unwrap();
-        let names: String = Explain(
+        let texts = explain(&mut conn, item_texts!(&run, &sequences));
+        let names = explain(
+            &mut conn,
             runs::table
                 .filter(runs::id.eq_any([run.as_str()]))
                 .select(runs::provider_name),
-        )
-        .get_result(&mut conn)
-        .unwrap();
-        for (what, explained, reads) in [
+        );
+        for (what, plan, reads) in [
             ("page", page, vec![("run_events", "run_events_by_commit")]),
             (
                 "texts",
@@ -613,7 +609,6 @@ mod plan_tests {
             ),
             ("names", names, vec![("runs", "runs_pkey")]),
         ] {
-            let plan = summarize(&explained);
             assert!(
                 plan.rows_removed <= 500,
                 "{what}: {} rows read and thrown away: {:#}",

@@ -266,7 +266,7 @@ fn board_items(
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::plans::{Explain, summarize, two_large_runs};
+    use crate::plans::{explain, two_large_runs};
 
     /// On never-analyzed tables of two 10,000-item runs, each with items finished and in
     /// flight, the board's statement reads each run's current and recent items through an
@@ -292,10 +292,7 @@ mod plan_tests {
         // One run's current item is known from its stream, the other's is looked for.
         let streaming = |id: &RunId| (id == &runs[0]).then_some(4010);
         let query = BoardQuery::new(&board, &streaming, true);
-        let explained: String = Explain(query.bound::<diesel::pg::Pg>())
-            .get_result(&mut conn)
-            .unwrap();
-        let plan = summarize(&explained);
+        let plan = explain(&mut conn, query.bound::<diesel::pg::Pg>());
         assert!(
             plan.rows_removed <= 64,
             "{} rows read and thrown away: {:#}",

@@ -132,19 +132,27 @@ pub(crate) fn save_progress(
     events::progress(run_id, counts, at)
 }
 
+/// A run's judged items with no extractable answer (a macro, so that one condition serves the
+/// kept count's recount here and the test-facing recount in `items.rs`).
+macro_rules! judged_unparsed {
+    ($run_id:expr) => {
+        run_items::table
+            .filter(run_items::run_id.eq($run_id.as_str()))
+            .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
+            .filter(
+                run_items::state
+                    .eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
+            )
+    };
+}
+pub(crate) use judged_unparsed;
+
 /// Counts a run's judged items with no extractable answer again, after a change to many items
 /// at once (a retry or re-judging reopens them; an import judges them all).
 pub(crate) fn recount_unparsed(conn: &mut DbConnection, run_id: &RunId) -> Result<(), StoreError> {
-    let judged_unparsed = run_items::table
-        .filter(run_items::run_id.eq(run_id.as_str()))
-        .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
-        .filter(
-            run_items::state.eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
-        )
-        .count()
-        .single_value();
+    let count = judged_unparsed!(run_id).count().single_value();
     diesel::update(runs::table.find(run_id.as_str()))
-        .set(runs::unparsed_count.eq(judged_unparsed.assume_not_null()))
+        .set(runs::unparsed_count.eq(count.assume_not_null()))
         .execute(conn)?;
     Ok(())
 }

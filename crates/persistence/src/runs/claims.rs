@@ -493,7 +493,7 @@ fn first_of_category(
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::plans::{Explain, summarize, two_large_runs};
+    use crate::plans::{explain, two_large_runs};
 
     /// On never-analyzed tables of two 10,000-item runs, the other with 5,000 items in flight,
     /// a claim's scans (expired claims and their owners, unjudged answers, pending items) go
@@ -527,51 +527,49 @@ mod plan_tests {
         let run = &runs[1];
         let at = now.naive_utc();
         let plans = [
-            ("expired", {
-                let q: String = Explain(
+            (
+                "expired",
+                explain(
+                    &mut conn,
                     claim_candidates!(run, expired_leases!(at), 64_i64)
                         .for_update()
                         .skip_locked(),
-                )
-                .get_result(&mut conn)
-                .unwrap();
-                q
-            }),
-            ("unjudged", {
-                let q: String = Explain(
+                ),
+            ),
+            (
+                "unjudged",
+                explain(
+                    &mut conn,
                     claim_candidates!(run, unjudged!(at), 64_i64)
                         .for_update()
                         .skip_locked(),
-                )
-                .get_result(&mut conn)
-                .unwrap();
-                q
-            }),
-            ("owners of expired claims", {
-                let q: String = Explain(claim_owners!(run, run_items::lease_expires_at.lt(at)))
-                    .get_result(&mut conn)
-                    .unwrap();
-                q
-            }),
-            ("owners of live claims", {
-                let q: String = Explain(claim_owners!(run, run_items::lease_expires_at.ge(at)))
-                    .get_result(&mut conn)
-                    .unwrap();
-                q
-            }),
-            ("pending", {
-                let q: String = Explain(
+                ),
+            ),
+            (
+                "owners of expired claims",
+                explain(
+                    &mut conn,
+                    claim_owners!(run, run_items::lease_expires_at.lt(at)),
+                ),
+            ),
+            (
+                "owners of live claims",
+                explain(
+                    &mut conn,
+                    claim_owners!(run, run_items::lease_expires_at.ge(at)),
+                ),
+            ),
+            (
+                "pending",
+                explain(
+                    &mut conn,
                     claim_candidates!(run, pending!(), 64_i64)
                         .for_update()
                         .skip_locked(),
-                )
-                .get_result(&mut conn)
-                .unwrap();
-                q
-            }),
+                ),
+            ),
         ];
-        for (what, explained) in plans {
-            let plan = summarize(&explained);
+        for (what, plan) in plans {
             assert!(
                 plan.rows_removed <= 32,
                 "{what}: {} rows read and thrown away: {:#}",

@@ -505,7 +505,7 @@ fn cancel_items(
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::plans::{Explain, summarize, two_large_runs};
+    use crate::plans::{explain, two_large_runs};
 
     /// A restarting worker expires its claims through the `(state, lease_expires_at)` index: on
     /// never-analyzed tables of two 10,000-item runs with 532 items in flight, it reads those,
@@ -523,13 +523,11 @@ mod plan_tests {
         )
         .execute(&mut conn)
         .unwrap();
-        let explained: String = Explain(
+        let plan = explain(
+            &mut conn,
             diesel::update(run_items::table.filter(claimed_by!("restarting")))
                 .set(run_items::lease_expires_at.eq(Some(now.naive_utc()))),
-        )
-        .get_result(&mut conn)
-        .unwrap();
-        let plan = summarize(&explained);
+        );
         assert!(
             plan.rows_removed <= 532,
             "{} rows read and thrown away: {:#}",

@@ -33,7 +33,7 @@ pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plans::{Explain, summarize, two_large_runs};
+    use crate::plans::{explain, two_large_runs};
 
     /// On a never-analyzed table of two runs of 10,000 items each, picking a batch of one run's
     /// items reads the batch's window through the primary key, for reads and for updates; the
@@ -48,26 +48,17 @@ mod tests {
         let batch: Vec<i32> = (0..64).map(|i| 5_001 + 2 * i).collect();
         let window = (batch[63] - batch[0] + 1) as u64 - batch.len() as u64;
 
-        let explain = |conn: &mut PgConnection, query: &dyn Fn(&mut PgConnection) -> String| {
-            summarize(&query(conn))
-        };
-        let read = explain(&mut conn, &|conn| {
-            Explain(
-                run_items::table
-                    .filter(items_of_run(run, &batch))
-                    .select(run_items::sequence),
-            )
-            .get_result(conn)
-            .unwrap()
-        });
-        let update = explain(&mut conn, &|conn| {
-            Explain(
-                diesel::update(run_items::table.filter(items_of_run(run, &batch)))
-                    .set(run_items::attempt_count.eq(run_items::attempt_count + 1)),
-            )
-            .get_result(conn)
-            .unwrap()
-        });
+        let read = explain(
+            &mut conn,
+            run_items::table
+                .filter(items_of_run(run, &batch))
+                .select(run_items::sequence),
+        );
+        let update = explain(
+            &mut conn,
+            diesel::update(run_items::table.filter(items_of_run(run, &batch)))
+                .set(run_items::attempt_count.eq(run_items::attempt_count + 1)),
+        );
         for (what, plan) in [("read", read), ("update", update)] {
             assert!(
                 plan.rows_removed <= window,
@@ -81,16 +72,13 @@ mod tests {
             );
         }
 
-        let unbounded = explain(&mut conn, &|conn| {
-            Explain(
-                run_items::table
-                    .filter(run_items::run_id.eq(run.as_str()))
-                    .filter(run_items::sequence.eq_any(&batch))
-                    .select(run_items::sequence),
-            )
-            .get_result(conn)
-            .unwrap()
-        });
+        let unbounded = explain(
+            &mut conn,
+            run_items::table
+                .filter(run_items::run_id.eq(run.as_str()))
+                .filter(run_items::sequence.eq_any(&batch))
+                .select(run_items::sequence),
+        );
         assert!(
             unbounded.rows_removed > 9_000,
             "without statistics the unbounded condition reads the run: {unbounded:?}"

@@ -414,13 +414,7 @@ impl Database {
     /// run keeps this count as `Run::unparsed`; this recount is how tests check it).
     pub fn unparsed_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
         self.read(|conn| {
-            let n: i64 = run_items::table
-                .filter(run_items::run_id.eq(run_id.as_str()))
-                .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
-                .filter(
-                    run_items::state
-                        .eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
-                )
+            let n: i64 = super::bookkeeping::judged_unparsed!(run_id)
                 .count()
                 .get_result(conn)?;
             Ok(n as u64)

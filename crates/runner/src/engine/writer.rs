@@ -1,6 +1,7 @@
 //! The single writer: collects outcomes from every worker and stores them in batches, one
 //! transaction each ("group commit": whatever queued up while the previous batch was being
-//! written goes into the next), so that the database is not the bottleneck.
+//! written goes into the next, and an outcome waits up to the commit window for company), so
+//! that the database is not the bottleneck.
 
 use std::{
     sync::Arc,
@@ -51,7 +52,10 @@ pub(crate) async fn run(
         // was written has waited already.
         let window = tokio::time::sleep_until((sent + shared.config.commit_window).into());
         tokio::pin!(window);
-        while batch.len() < shared.config.batch_size {
+        // A control message is stored at once, with what came before it.
+        while batch.len() < shared.config.batch_size
+            && matches!(batch.last(), Some(WriterMessage::Outcome(_)))
+        {
             match inbox.try_recv() {
                 Ok((_, message)) => batch.push(message),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
@@ -66,10 +70,6 @@ pub(crate) async fn run(
                     },
                     () = &mut window => break,
                 },
-            }
-            // A control message is stored at once, with what came before it.
-            if !matches!(batch.last(), Some(WriterMessage::Outcome(_))) {
-                break;
             }
         }
         if let Some(stop) = batch.iter().position(|m| matches!(m, WriterMessage::Stop)) {

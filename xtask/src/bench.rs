@@ -248,17 +248,8 @@ pub(crate) fn serve_dataset(
     database_url: &str,
     dataset: &Path,
 ) -> anyhow::Result<Service> {
-    let common = |c: &mut Command| {
-        c.arg("--config")
-            .arg(config)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--database-url")
-            .arg(database_url)
-            .env("EVALBOARD_LOG", "warn");
-    };
     let mut import = Command::new(evalboard);
-    common(&mut import);
+    server_options(&mut import, config, data_dir, database_url);
     let imported = import
         .args(["dataset", "import"])
         .arg(dataset)
@@ -270,13 +261,33 @@ pub(crate) fn serve_dataset(
             String::from_utf8_lossy(&imported.stderr)
         );
     }
+    serve(evalboard, config, data_dir, database_url)
+}
+
+/// Starts the server on `database_url` with `config`.
+pub(crate) fn serve(
+    evalboard: &Path,
+    config: &Path,
+    data_dir: &Path,
+    database_url: &str,
+) -> anyhow::Result<Service> {
     Service::start({
         let mut c = Command::new(evalboard);
-        common(&mut c);
+        server_options(&mut c, config, data_dir, database_url);
         c.args(["--bind", "127.0.0.1:0"])
             .env("EVALBOARD_LOG", "info");
         c
     })
+}
+
+fn server_options(c: &mut Command, config: &Path, data_dir: &Path, database_url: &str) {
+    c.arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url)
+        .env("EVALBOARD_LOG", "warn");
 }
 
 /// A server configuration without the demo dataset, with a pool for load.

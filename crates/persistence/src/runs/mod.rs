@@ -2,6 +2,7 @@
 
 mod active;
 mod attempts;
+mod board_items;
 mod bookkeeping;
 mod bulk;
 mod claims;

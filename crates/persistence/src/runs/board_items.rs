@@ -264,10 +264,7 @@ mod plan_tests {
         let streaming = |id: &RunId| (id == &runs[0]).then_some(4010);
         let query = BoardItemsOfRuns::new(
             board.iter().map(|r| r.id.as_str()).collect(),
-            board
-                .iter()
-                .map(|r| streaming(&r.id).map(|s| s as i32))
-                .collect(),
+            board.iter().map(|r| streaming(&r.id)).collect(),
         );
         let plan = explain(&mut conn, query);
         assert!(

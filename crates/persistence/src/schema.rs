@@ -155,6 +155,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    run_latency_histograms (run_id) {
+        run_id -> Text,
+        histogram -> Text,
+    }
+}
+
+diesel::table! {
     run_event_horizon (id) {
         id -> Integer,
         pruned_through -> BigInt,
@@ -205,6 +212,7 @@ diesel::joinable!(dataset_items -> datasets (dataset_id));
 diesel::joinable!(runs -> datasets (dataset_id));
 diesel::joinable!(run_logs -> runs (run_id));
 diesel::joinable!(run_events -> runs (run_id));
+diesel::joinable!(run_latency_histograms -> runs (run_id));
 diesel::joinable!(idempotency_keys -> runs (run_id));
 diesel::joinable!(harness_packs -> datasets (dataset_id));
 diesel::joinable!(harness_imports -> runs (run_id));
@@ -219,6 +227,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_logs,
     run_events,
     run_event_horizon,
+    run_latency_histograms,
     idempotency_keys,
     harness_packs,
     harness_imports,

@@ -1094,8 +1094,129 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     assert_eq!(db.get_run(&run).unwrap().counts, recount(db, &run));
 }
 
+/// While a run is active, reading it gives its latency percentiles from the histograms kept with
+/// its answers (within 1 % of the exact ones), without reading its items; once finished, the
+/// exact figures; after a retry, only the new answers count.
+fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
+    use evalboard_domain::{LatencySummary, TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind};
+    import(db, "Demo", &items(40));
+    let run = create(db, "Demo", 0);
+    let claim_all = |seconds: i64| {
+        let claim = db
+            .claim_items(
+                &run,
+                ClaimRequest {
+                    worker: "w",
+                    lease_until: at(seconds + 100),
+                    max: 40,
+                    at: at(seconds),
+                    generation: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(claim.items.len(), 40);
+        claim.items[0].attempt
+    };
+    // Answers to `sequences`, each sent at `sent` and taking `total_ms` + its sequence (its
+    // first token a tenth of that).
+    let answer =
+        |sequences: std::ops::RangeInclusive<u32>, attempt: u32, sent: i64, total_ms: i64| {
+            let outcomes: Vec<Outcome> = sequences
+                .map(|sequence| {
+                    let total = Duration::milliseconds(total_ms + i64::from(sequence));
+                    Outcome {
+                        run_id: run.clone(),
+                        sequence,
+                        attempt,
+                        started_at: at(sent),
+                        kind: OutcomeKind::Answered {
+                            answer: Answer {
+                                prompt: format!("prompt {sequence}"),
+                                response_text: "The answer is (A).".into(),
+                                first_token_at: Some(at(sent) + total / 10),
+                                answered_at: at(sent) + total,
+                                usage: TokenUsage::default(),
+                                cost_usd: None,
+                            },
+                            judgment: Some(Judgment {
+                                verdict: Verdict::Correct,
+                                extraction: extract_answer("The answer is (A)."),
+                                judge: "choice".into(),
+                                rationale: None,
+                                at: at(sent + 1),
+                            }),
+                        },
+                    }
+                })
+                .collect();
+            let applied = db.apply_outcomes("w", &outcomes, at(sent + 1)).unwrap();
+            assert!(applied.applied.iter().all(|&a| a));
+        };
+    let exact = |totals_ms: Vec<i64>| {
+        let us = |ms: &i64| ms * 1_000;
+        LatencySummary::from_samples(
+            totals_ms.iter().map(|ms| us(ms) / 10).collect(),
+            totals_ms.iter().map(us).collect(),
+        )
+    };
+    let close = |kept: LatencySummary, exact: LatencySummary| {
+        for (kept, exact) in [
+            (kept.ttft_p50_us, exact.ttft_p50_us),
+            (kept.ttft_p95_us, exact.ttft_p95_us),
+            (kept.total_p50_us, exact.total_p50_us),
+            (kept.total_p95_us, exact.total_p95_us),
+        ] {
+            let (kept, exact) = (kept.unwrap(), exact.unwrap());
+            assert!(
+                (kept - exact).abs() * 100 <= exact,
+                "{kept} is not within 1 % of {exact}"
+            );
+        }
+    };
+    count_statements();
+    let reader = evalboard_persistence::Database::connect(
+        db.url(),
+        &evalboard_persistence::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+
+    let attempt = claim_all(1);
+    answer(1..=20, attempt, 2, 100);
+    answer(21..=39, attempt, 3, 300);
+    let (live, statements) = statements_of(|| reader.get_run_with_latency(&run).unwrap());
+    assert!(live.status.is_active());
+    let first: Vec<i64> = (1..=20)
+        .map(|s| 100 + s)
+        .chain((21..=39).map(|s| 300 + s))
+        .collect();
+    close(live.latency, exact(first.clone()));
+    assert!(
+        statements.iter().all(|s| !s.contains("run_items")),
+        "reading an active run read its items: {statements:#?}"
+    );
+
+    answer(40..=40, attempt, 4, 300);
+    let finished = db.get_run_with_latency(&run).unwrap();
+    assert_eq!(finished.status, RunStatus::Completed);
+    let mut all = first;
+    all.push(340);
+    assert_eq!(finished.latency, exact(all));
+
+    db.retry_run(&run, RetryScope::All, None, at(10)).unwrap();
+    let attempt = claim_all(11);
+    answer(1..=39, attempt, 12, 50);
+    let retried = reader.get_run_with_latency(&run).unwrap();
+    assert!(retried.status.is_active());
+    close(retried.latency, exact((1..=39).map(|s| 50 + s).collect()));
+}
+
 backend_tests!(
     a_dead_workers_items_are_taken_over_as_one_resume,
+    an_active_runs_latency_is_kept_with_its_answers,
     a_batch_of_outcomes_applies_in_one_transaction,
     concurrent_imports_under_one_name_get_distinct_versions,
     writers_in_separate_pools_wait_for_each_other,

@@ -12,7 +12,9 @@ use super::{
     attempts::{self, AttemptOutcome},
     bookkeeping::{change_status, finish_if_done, recount_unparsed, save_counts},
     claims::RunGeneration,
-    item_keys, load_row,
+    item_keys,
+    latency::forget_latencies,
+    load_row,
 };
 use crate::{
     connection::DbConnection,
@@ -190,6 +192,8 @@ impl Database {
                     }
                 )));
             }
+            // The reopened items' answers are cleared: the kept latencies no longer hold.
+            forget_latencies(conn, run_id)?;
             diesel::update(runs::table.find(run_id.as_str()))
                 .set((
                     runs::retry_count.eq(runs::retry_count + 1),

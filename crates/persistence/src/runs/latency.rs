@@ -1,13 +1,19 @@
 //! How fast a run's items were answered: time to first token and to the whole answer, over its
-//! answered items, as percentiles. Computed when a run finishes (and kept with it, for lists)
-//! and on demand for a run still going.
+//! answered items, as percentiles. Exact, from the items, when a run finishes (and kept with it,
+//! for lists); while it is active, from histograms kept with its answers (within 1 %), so that
+//! reading a run never reads all of its items.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{LatencySummary, Run, RunId};
+use evalboard_domain::{LatencyHistogram, LatencySummary, Run, RunId};
 
 use super::load_row;
-use crate::{connection::DbConnection, database::Database, error::StoreError, schema::run_items};
+use crate::{
+    connection::DbConnection,
+    database::Database,
+    error::StoreError,
+    schema::{run_items, run_latency_histograms},
+};
 
 impl Database {
     /// The run, with its latency figures as of now while it is active (a finished run keeps
@@ -16,18 +22,48 @@ impl Database {
         self.read(|conn| {
             let mut run = load_row(conn, run_id, false)?.into_domain()?;
             if run.status.is_active() {
-                run.latency = latency_of(conn, run_id)?;
+                run.latency = match kept_histogram(conn, run_id)? {
+                    Some(histogram) => histogram.summary(),
+                    // Nothing answered yet, or answered before histograms were kept (until
+                    // its next answer).
+                    None => latency_of(conn, run_id)?,
+                };
             }
             Ok(run)
         })
     }
 }
 
-/// The latency figures over the latest answer of each answered item of a run.
+/// One answered item's time to first token and to the whole answer, in microseconds.
+pub(crate) type LatencySample = (Option<i64>, Option<i64>);
+
+/// The sample of an item sent at `started` and answered at `answered`.
+pub(crate) fn sample(
+    started: NaiveDateTime,
+    first_token: Option<NaiveDateTime>,
+    answered: NaiveDateTime,
+) -> LatencySample {
+    let since = |t: NaiveDateTime| (t - started).num_microseconds();
+    (first_token.and_then(since), since(answered))
+}
+
+/// The exact latency figures over the latest answer of each answered item of a run.
 pub(crate) fn latency_of(
     conn: &mut DbConnection,
     run_id: &RunId,
 ) -> Result<LatencySummary, StoreError> {
+    let samples = answered_samples(conn, run_id)?;
+    Ok(LatencySummary::from_samples(
+        samples.iter().filter_map(|s| s.0).collect(),
+        samples.iter().filter_map(|s| s.1).collect(),
+    ))
+}
+
+/// The samples of every answered item of a run, as its items hold them now.
+fn answered_samples(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+) -> Result<Vec<LatencySample>, StoreError> {
     let rows: Vec<(
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
@@ -41,13 +77,71 @@ pub(crate) fn latency_of(
             run_items::answered_at,
         ))
         .load(conn)?;
-    let mut ttft = Vec::with_capacity(rows.len());
-    let mut total = Vec::with_capacity(rows.len());
-    for (started, first_token, answered) in rows {
-        let Some(started) = started else { continue };
-        let since = |t: NaiveDateTime| (t - started).num_microseconds();
-        total.extend(answered.and_then(since));
-        ttft.extend(first_token.and_then(since));
+    Ok(rows
+        .into_iter()
+        .filter_map(|(started, first_token, answered)| {
+            Some(sample(started?, first_token, answered?))
+        })
+        .collect())
+}
+
+fn kept_histogram(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+) -> Result<Option<LatencyHistogram>, StoreError> {
+    let stored: Option<String> = run_latency_histograms::table
+        .find(run_id.as_str())
+        .select(run_latency_histograms::histogram)
+        .get_result(conn)
+        .optional()?;
+    stored
+        .map(|json| serde_json::from_str(&json).map_err(StoreError::corrupt))
+        .transpose()
+}
+
+/// Adds the samples of answers this transaction stored to the run's kept histogram. Without
+/// one (the run's first answers, or a retry dropped it), builds it from the items as they are
+/// now, this transaction's answers included. The caller holds the run's row lock, so writers of
+/// one run add in turn.
+pub(crate) fn add_latencies(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    samples: &[LatencySample],
+) -> Result<(), StoreError> {
+    let (histogram, exists) = match kept_histogram(conn, run_id)? {
+        Some(mut histogram) => {
+            for &(ttft, total) in samples {
+                histogram.record(ttft, total);
+            }
+            (histogram, true)
+        }
+        None => {
+            let mut histogram = LatencyHistogram::default();
+            for (ttft, total) in answered_samples(conn, run_id)? {
+                histogram.record(ttft, total);
+            }
+            (histogram, false)
+        }
+    };
+    let json = serde_json::to_string(&histogram).map_err(StoreError::corrupt)?;
+    if exists {
+        diesel::update(run_latency_histograms::table.find(run_id.as_str()))
+            .set(run_latency_histograms::histogram.eq(json))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(run_latency_histograms::table)
+            .values((
+                run_latency_histograms::run_id.eq(run_id.as_str()),
+                run_latency_histograms::histogram.eq(json),
+            ))
+            .execute(conn)?;
     }
-    Ok(LatencySummary::from_samples(ttft, total))
+    Ok(())
+}
+
+/// Drops a run's kept histogram after a change to its answers other than new ones (a retry
+/// clears the answers it reopens): its next answers build it again from the items.
+pub(crate) fn forget_latencies(conn: &mut DbConnection, run_id: &RunId) -> Result<(), StoreError> {
+    diesel::delete(run_latency_histograms::table.find(run_id.as_str())).execute(conn)?;
+    Ok(())
 }

@@ -17,7 +17,9 @@ use evalboard_domain::{
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{finish_if_done, save_progress},
-    bulk, load_row,
+    bulk,
+    latency::{LatencySample, add_latencies, sample},
+    load_row,
     store_answer::StoreAnswer,
     store_send::StoreSend,
 };
@@ -261,6 +263,9 @@ impl Database {
                 let unparsed =
                     (written.unparsed > 0).then(|| row.unparsed_count + written.unparsed);
                 save_progress(conn, run_id, &counts, usage.as_ref(), unparsed, at)?;
+                if !written.latencies.is_empty() {
+                    add_latencies(conn, run_id, &written.latencies)?;
+                }
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;
                 logs::append_many(conn, run_id, &written.log, at)?;
@@ -306,6 +311,11 @@ fn record_judged_answer(
         .spent
         .get_or_insert_default()
         .add(&answer.usage, answer.cost_usd);
+    written.latencies.push(sample(
+        outcome.started_at.naive_utc(),
+        answer.first_token_at.map(|t| t.naive_utc()),
+        answer.answered_at.naive_utc(),
+    ));
     match judgment {
         Some(judgment) => {
             written.count_unparsed(judgment);
@@ -387,6 +397,8 @@ struct Written {
     spent: Option<RunUsage>,
     /// How many verdicts it stored on answers with nothing extractable.
     unparsed: i64,
+    /// The latencies of the answers it stored.
+    latencies: Vec<LatencySample>,
 }
 
 impl Written {

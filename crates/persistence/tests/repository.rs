@@ -1214,8 +1214,64 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     close(retried.latency, exact((1..=39).map(|s| 50 + s).collect()));
 }
 
+/// A claim looks for answers waiting for a verdict only when the run's counters say there are
+/// some, and for gone workers only when it met an expired claim: on the path every claim of a
+/// healthy run takes, neither costs a statement.
+fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some(
+    db: &TestDatabase,
+) {
+    use evalboard_persistence::ClaimRequest;
+    import(db, "Demo", &items(10));
+    let run = create(db, "Demo", 0);
+    count_statements();
+    let claimer = evalboard_persistence::Database::connect(
+        db.url(),
+        &evalboard_persistence::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let claim = |worker: &str, seconds: i64| {
+        statements_of(|| {
+            claimer
+                .claim_items(
+                    &run,
+                    ClaimRequest {
+                        worker,
+                        lease_until: at(seconds + 30),
+                        max: 4,
+                        at: at(seconds),
+                        generation: None,
+                    },
+                )
+                .unwrap()
+        })
+    };
+    let looks_for_owners =
+        |statements: &[String]| statements.iter().any(|s| s.contains("DISTINCT"));
+    let looks_for_unjudged = |statements: &[String]| {
+        statements
+            .iter()
+            .any(|s| s.contains("\"lease_expires_at\" FROM"))
+    };
+    let (first, statements) = claim("w1", 1);
+    assert_eq!(first.items.len(), 4);
+    assert!(!looks_for_owners(&statements), "{statements:#?}");
+    assert!(!looks_for_unjudged(&statements), "{statements:#?}");
+    // w1's claims expire: the next claim takes its items over and counts one resume.
+    let (taken, statements) = claim("w2", 100);
+    assert_eq!(
+        taken.items.iter().map(|i| i.sequence).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(looks_for_owners(&statements), "{statements:#?}");
+    assert_eq!(taken.run.lifecycle.resumed_count, 1);
+}
+
 backend_tests!(
     a_dead_workers_items_are_taken_over_as_one_resume,
+    a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,
     an_active_runs_latency_is_kept_with_its_answers,
     a_batch_of_outcomes_applies_in_one_transaction,
     concurrent_imports_under_one_name_get_distinct_versions,

@@ -183,7 +183,6 @@ fn claim_in(
             claim_candidates!(run_id, $filter, $limit)
         };
     }
-    let gone = release_gone_workers(conn, run_id, now)?;
     let expired = expired_leases!(now);
     let lost: Vec<SequenceAttempt> = match &mut *conn {
         DbConnection::Postgres(pg) => candidates!(expired, limit)
@@ -196,7 +195,10 @@ fn claim_in(
     // re-judging queued them (never claimed since).
     let unjudged_filter = unjudged!(now);
     let room = limit - lost.len() as i64;
-    let unjudged: Vec<(i32, i32, Option<NaiveDateTime>)> = if room <= 0 {
+    // The counters say whether any answer waits for a verdict (most runs never have one): no
+    // need to look for them otherwise.
+    let awaiting = row.counts()?.awaiting;
+    let unjudged: Vec<(i32, i32, Option<NaiveDateTime>)> = if room <= 0 || awaiting == 0 {
         Vec::new()
     } else {
         let query = run_items::table
@@ -213,6 +215,14 @@ fn claim_in(
             DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
             other => query.load(other)?,
         }
+    };
+    // Workers can only be gone from this run where a claim expired, which the scans above
+    // would have met (one they skipped, locked by another claim, is seen by a later claim).
+    let expired_found = !lost.is_empty() || unjudged.iter().any(|(_, _, lease)| lease.is_some());
+    let gone = if expired_found {
+        release_gone_workers(conn, run_id, now)?
+    } else {
+        Vec::new()
     };
     let room = room - unjudged.len() as i64;
     let pending_filter = pending!();

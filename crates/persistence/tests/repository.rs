@@ -1096,13 +1096,14 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
 
 /// While a run is active, reading it gives its latency percentiles from the histograms kept with
 /// its answers (within 1 % of the exact ones), without reading its items; once finished, the
-/// exact figures; after a retry, only the new answers count.
+/// exact figures; after a retry, the answers its items hold (the kept ones and the new ones).
 fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     use evalboard_domain::{LatencySummary, TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind};
     import(db, "Demo", &items(40));
     let run = create(db, "Demo", 0);
-    let claim_all = |seconds: i64| {
+    // Claims what is open; returns the claimed items' attempt.
+    let claim = |expected: usize, seconds: i64| {
         let claim = db
             .claim_items(
                 &run,
@@ -1115,8 +1116,26 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                 },
             )
             .unwrap();
-        assert_eq!(claim.items.len(), 40);
+        assert_eq!(claim.items.len(), expected);
         claim.items[0].attempt
+    };
+    let fail = |sequences: std::ops::RangeInclusive<u32>, attempt: u32, seconds: i64| {
+        let outcomes: Vec<Outcome> = sequences
+            .map(|sequence| Outcome {
+                run_id: run.clone(),
+                sequence,
+                attempt,
+                started_at: at(seconds),
+                kind: OutcomeKind::Failed {
+                    error: evalboard_persistence::ItemError {
+                        kind: "server_error".into(),
+                        message: "500".into(),
+                    },
+                    prompt: format!("prompt {sequence}"),
+                },
+            })
+            .collect();
+        db.apply_outcomes("w", &outcomes, at(seconds)).unwrap();
     };
     // Answers to `sequences`, each sent at `sent` and taking `total_ms` + its sequence (its
     // first token a tenth of that).
@@ -1151,7 +1170,10 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                 })
                 .collect();
             let applied = db.apply_outcomes("w", &outcomes, at(sent + 1)).unwrap();
-            assert!(applied.applied.iter().all(|&a| a));
+            assert!(
+                applied.applied.iter().all(|&a| a),
+                "answers sent at {sent} (attempt {attempt}) did not hold"
+            );
         };
     let exact = |totals_ms: Vec<i64>| {
         let us = |ms: &i64| ms * 1_000;
@@ -1184,34 +1206,50 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     )
     .unwrap();
 
-    let attempt = claim_all(1);
+    let attempt = claim(40, 1);
     answer(1..=20, attempt, 2, 100);
-    answer(21..=39, attempt, 3, 300);
+    answer(21..=38, attempt, 3, 300);
     let (live, statements) = statements_of(|| reader.get_run_with_latency(&run).unwrap());
     assert!(live.status.is_active());
     let first: Vec<i64> = (1..=20)
         .map(|s| 100 + s)
-        .chain((21..=39).map(|s| 300 + s))
+        .chain((21..=38).map(|s| 300 + s))
         .collect();
     close(live.latency, exact(first.clone()));
     assert!(
         statements.iter().all(|s| !s.contains("run_items")),
         "reading an active run read its items: {statements:#?}"
     );
-
-    answer(40..=40, attempt, 4, 300);
+    fail(39..=40, attempt, 4);
     let finished = db.get_run_with_latency(&run).unwrap();
     assert_eq!(finished.status, RunStatus::Completed);
-    let mut all = first;
-    all.push(340);
-    assert_eq!(finished.latency, exact(all));
+    assert_eq!(finished.latency, exact(first.clone()));
 
+    // Retrying the failed items keeps the other answers: the histogram is built again from
+    // the items (the 38 kept answers and the new one).
+    db.retry_run(&run, RetryScope::Faulted, None, at(5))
+        .unwrap();
+    let attempt = claim(2, 6);
+    answer(39..=39, attempt, 7, 700);
+    let mut kept = first;
+    kept.push(739);
+    let live = reader.get_run_with_latency(&run).unwrap();
+    assert!(live.status.is_active());
+    close(live.latency, exact(kept.clone()));
+    answer(40..=40, attempt, 8, 700);
+    kept.push(740);
+    let finished = db.get_run_with_latency(&run).unwrap();
+    assert_eq!(finished.status, RunStatus::Completed);
+    assert_eq!(finished.latency, exact(kept));
+
+    // Retrying everything clears every answer: only the new ones count.
     db.retry_run(&run, RetryScope::All, None, at(10)).unwrap();
-    let attempt = claim_all(11);
-    answer(1..=39, attempt, 12, 50);
+    let attempt = claim(40, 11);
+    // (Items 1 to 38 are at their second attempt, 39 and 40 at their third.)
+    answer(1..=38, attempt, 12, 50);
     let retried = reader.get_run_with_latency(&run).unwrap();
     assert!(retried.status.is_active());
-    close(retried.latency, exact((1..=39).map(|s| 50 + s).collect()));
+    close(retried.latency, exact((1..=38).map(|s| 50 + s).collect()));
 }
 
 /// A claim looks for answers waiting for a verdict only when the run's counters say there are

@@ -100,29 +100,29 @@ fn kept_histogram(
 }
 
 /// Adds the samples of answers this transaction stored to the run's kept histogram. Without
-/// one (the run's first answers, or a retry dropped it), builds it from the items as they are
-/// now, this transaction's answers included. The caller holds the run's row lock, so writers of
-/// one run add in turn.
+/// one (the run's first answers, or a retry dropped it), makes it: from these samples alone when
+/// no other item of the run can hold an answer (`others_answered` false: the run's counters
+/// before this transaction had no item past `running`), else from the items as they are now,
+/// this transaction's answers included. The caller holds the run's row lock, so writers of one
+/// run add in turn.
 pub(crate) fn add_latencies(
     conn: &mut DbConnection,
     run_id: &RunId,
     samples: &[LatencySample],
+    others_answered: bool,
 ) -> Result<(), StoreError> {
-    let (histogram, exists) = match kept_histogram(conn, run_id)? {
-        Some(mut histogram) => {
-            for &(ttft, total) in samples {
-                histogram.record(ttft, total);
-            }
-            (histogram, true)
-        }
-        None => {
-            let mut histogram = LatencyHistogram::default();
-            for (ttft, total) in answered_samples(conn, run_id)? {
-                histogram.record(ttft, total);
-            }
-            (histogram, false)
-        }
+    let (mut histogram, exists, recorded) = match kept_histogram(conn, run_id)? {
+        Some(histogram) => (histogram, true, samples.to_vec()),
+        None if others_answered => (
+            LatencyHistogram::default(),
+            false,
+            answered_samples(conn, run_id)?,
+        ),
+        None => (LatencyHistogram::default(), false, samples.to_vec()),
     };
+    for (ttft, total) in recorded {
+        histogram.record(ttft, total);
+    }
     let json = serde_json::to_string(&histogram).map_err(StoreError::corrupt)?;
     if exists {
         diesel::update(run_latency_histograms::table.find(run_id.as_str()))

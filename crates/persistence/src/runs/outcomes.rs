@@ -161,6 +161,13 @@ impl Database {
             for (run_id, indices) in by_run {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
+                // Whether any item may hold an answer from before this batch.
+                let answered_before = counts.awaiting
+                    + counts.correct
+                    + counts.incorrect
+                    + counts.failed
+                    + counts.canceled
+                    > 0;
                 let mut written = Written {
                     round: row.rejudge_count(),
                     ..Written::default()
@@ -264,7 +271,7 @@ impl Database {
                     (written.unparsed > 0).then(|| row.unparsed_count + written.unparsed);
                 save_progress(conn, run_id, &counts, usage.as_ref(), unparsed, at)?;
                 if !written.latencies.is_empty() {
-                    add_latencies(conn, run_id, &written.latencies)?;
+                    add_latencies(conn, run_id, &written.latencies, answered_before)?;
                 }
                 attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;

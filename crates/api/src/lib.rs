@@ -14,6 +14,8 @@ mod params;
 mod request_log;
 mod state;
 mod streaming;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use actix_web::{
     App, Error,

@@ -76,6 +76,12 @@ impl StateCounts {
         ItemState::ALL.into_iter().map(|s| self.get(s)).sum()
     }
 
+    /// Items past `running` (awaiting a verdict, or terminal): the only ones that can hold an
+    /// answer.
+    pub fn past_running(&self) -> u64 {
+        self.total() - self.pending - self.running
+    }
+
     /// The spec's progress object.
     pub fn progress(&self) -> Progress {
         let faulted = self.failed + self.canceled;

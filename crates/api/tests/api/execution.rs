@@ -370,7 +370,7 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
 /// The events of a finished `text/event-stream` body, as (event, data) pairs.
 async fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
     let body = actix_web::web::Bytes::copy_from_slice(body);
-    crate::support::sse_events(futures_util::stream::iter([Ok::<
+    evalboard_api::testing::sse_events(futures_util::stream::iter([Ok::<
         _,
         std::convert::Infallible,
     >(body)]))

@@ -11,7 +11,9 @@ use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 
-use crate::support::{SseEvent, api_tests, import, items, now, registry, sse_events};
+use evalboard_api::testing::{SseEvent, sse_events};
+
+use crate::support::{api_tests, import, items, now, registry};
 
 /// A real server on a free port: the whole app, an engine and the event stream.
 struct LiveServer {

@@ -388,32 +388,3 @@ where
     let body = test::read_body(response).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
-
-/// An event as a browser's `EventSource` delivers it.
-pub(crate) struct SseEvent {
-    /// Its name (`message` when the stream gives none).
-    pub(crate) event: String,
-    pub(crate) data: String,
-    pub(crate) id: String,
-}
-
-/// The events of a `text/event-stream` body as a browser's `EventSource` delivers them:
-/// blocks without data (the heartbeat comments) are skipped.
-pub(crate) fn sse_events<S, B, E>(
-    body: S,
-) -> std::pin::Pin<Box<dyn futures_util::Stream<Item = SseEvent>>>
-where
-    S: futures_util::Stream<Item = Result<B, E>> + 'static,
-    B: bytes::Buf + 'static,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    use futures_util::StreamExt;
-    Box::pin(sse_stream::SseByteStream::new(body).filter_map(|event| {
-        let event = event.expect("a well-formed event stream");
-        std::future::ready(event.data.map(|data| SseEvent {
-            event: event.event.unwrap_or_else(|| "message".into()),
-            data,
-            id: event.id.unwrap_or_default(),
-        }))
-    }))
-}

@@ -147,14 +147,17 @@ macro_rules! judged_unparsed {
 }
 pub(crate) use judged_unparsed;
 
-/// Counts a run's judged items with no extractable answer again, after a change to many items
-/// at once (a retry or re-judging reopens them; an import judges them all).
-pub(crate) fn recount_unparsed(conn: &mut DbConnection, run_id: &RunId) -> Result<(), StoreError> {
-    let count = judged_unparsed!(run_id).count().single_value();
-    diesel::update(runs::table.find(run_id.as_str()))
-        .set(runs::unparsed_count.eq(count.assume_not_null()))
-        .execute(conn)?;
-    Ok(())
+/// Stores a run's item counters, as [`save_counts`], with its unparsed count counted again from
+/// the items, after a change to many items at once (a retry or re-judging reopens them; an
+/// import judges them all).
+pub(crate) fn save_counts_recounting_unparsed(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    counts: &StateCounts,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let unparsed: i64 = judged_unparsed!(run_id).count().get_result(conn)?;
+    save_progress(conn, run_id, counts, None, Some(unparsed), at)
 }
 
 /// Ends a running run whose items are all terminal: `canceled` when a cancel was requested,

@@ -10,7 +10,7 @@ use evalboard_domain::{
 use super::{
     RunRow,
     attempts::{self, AttemptOutcome},
-    bookkeeping::{change_status, finish_if_done, recount_unparsed, save_counts},
+    bookkeeping::{change_status, finish_if_done, save_counts, save_counts_recounting_unparsed},
     claims::RunGeneration,
     item_keys,
     latency::forget_latencies,
@@ -217,8 +217,7 @@ impl Database {
                     at,
                 )?;
             }
-            save_counts(conn, run_id, &counts, at)?;
-            recount_unparsed(conn, run_id)?;
+            save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
             let why = format!(
                 "retry of {reopened} {} item(s)",
                 if scope == RetryScope::All {

@@ -13,7 +13,7 @@ use evalboard_domain::{
 use super::{
     CreatedRun, Judgment, RunRow,
     attempts::{self, AttemptOutcome, EndedAttempt},
-    bookkeeping::{change_status, finish_if_done, recount_unparsed, save_counts},
+    bookkeeping::{change_status, finish_if_done, save_counts_recounting_unparsed},
     create::{ProviderIdentity, RunOrigin, new_run_row},
     load_row,
     outcomes::{insert_judgments, judgment_row},
@@ -336,8 +336,7 @@ fn import_in(
     attempts::insert(conn, &attempts)?;
     insert_judgments(conn, &judgments)?;
     logs::append_many(conn, &id, &log, at)?;
-    save_counts(conn, &id, &counts, at)?;
-    recount_unparsed(conn, &id)?;
+    save_counts_recounting_unparsed(conn, &id, &counts, at)?;
     events::latest_finished(conn, &id, at)?;
     finish_if_done(conn, &id, at)?;
     diesel::insert_into(harness_imports::table)

@@ -24,8 +24,10 @@ impl Database {
             if run.status.is_active() {
                 run.latency = match kept_histogram(conn, run_id)? {
                     Some(histogram) => histogram.summary(),
-                    // Nothing answered yet, or answered before histograms were kept (until
-                    // its next answer).
+                    // Nothing answered yet.
+                    None if run.counts.past_running() == 0 => LatencySummary::default(),
+                    // Answered before histograms were kept (until its next answer), or only
+                    // failures so far.
                     None => latency_of(conn, run_id)?,
                 };
             }
@@ -111,17 +113,18 @@ pub(crate) fn add_latencies(
     samples: &[LatencySample],
     others_answered: bool,
 ) -> Result<(), StoreError> {
-    let (mut histogram, exists, recorded) = match kept_histogram(conn, run_id)? {
-        Some(histogram) => (histogram, true, samples.to_vec()),
-        None if others_answered => (
-            LatencyHistogram::default(),
-            false,
-            answered_samples(conn, run_id)?,
-        ),
-        None => (LatencyHistogram::default(), false, samples.to_vec()),
-    };
-    for (ttft, total) in recorded {
-        histogram.record(ttft, total);
+    let kept = kept_histogram(conn, run_id)?;
+    let exists = kept.is_some();
+    let mut histogram = kept.unwrap_or_default();
+    if !exists && others_answered {
+        // The items hold this transaction's answers too.
+        for (ttft, total) in answered_samples(conn, run_id)? {
+            histogram.record(ttft, total);
+        }
+    } else {
+        for &(ttft, total) in samples {
+            histogram.record(ttft, total);
+        }
     }
     let json = serde_json::to_string(&histogram).map_err(StoreError::corrupt)?;
     if exists {

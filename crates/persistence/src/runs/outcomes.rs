@@ -162,12 +162,7 @@ impl Database {
                 let row = load_row(conn, run_id, true)?;
                 let mut counts = row.counts()?;
                 // Whether any item may hold an answer from before this batch.
-                let answered_before = counts.awaiting
-                    + counts.correct
-                    + counts.incorrect
-                    + counts.failed
-                    + counts.canceled
-                    > 0;
+                let answered_before = counts.past_running() > 0;
                 let mut written = Written {
                     round: row.rejudge_count(),
                     ..Written::default()

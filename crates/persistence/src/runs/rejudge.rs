@@ -11,7 +11,7 @@ use evalboard_domain::{
 };
 
 use super::{
-    bookkeeping::{change_status, recount_unparsed, save_counts},
+    bookkeeping::{change_status, save_counts_recounting_unparsed},
     load_row,
 };
 use crate::{
@@ -88,8 +88,7 @@ impl Database {
                 ..f
             });
             update_run(conn, run_id, &settings, fingerprint.as_ref(), round)?;
-            save_counts(conn, run_id, &counts, at)?;
-            recount_unparsed(conn, run_id)?;
+            save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
             logs::append(
                 conn,
                 run_id,

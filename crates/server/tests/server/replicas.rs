@@ -9,7 +9,9 @@ use evalboard_persistence::{ItemGrouping, ItemQuery, Resume, testing::TestDataba
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::support::{Server, all_items, dataset_jsonl, sse_events, wait_for};
+use evalboard_api::testing::sse_events;
+
+use crate::support::{Server, all_items, dataset_jsonl, wait_for};
 
 /// One event as a subscriber received it.
 struct Received {

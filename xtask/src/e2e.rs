@@ -61,8 +61,19 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    let binary = target.join(profile).join("evalboard");
     let data = tempfile::tempdir()?;
-    let mut server = Server::start(&target.join(profile).join("evalboard"), data.path())?;
+    let mut server = Server::start(&binary, data.path(), &[])?;
+    // A second server that needs a token, for the sign-in screen.
+    let guarded_data = tempfile::tempdir()?;
+    let (token, entry) = create_token(&binary)?;
+    let config = guarded_data.path().join("evalboard.toml");
+    std::fs::write(&config, entry)?;
+    let mut guarded = Server::start(
+        &binary,
+        guarded_data.path(),
+        &["--config".as_ref(), config.as_os_str()],
+    )?;
     let screenshots = target.join("e2e");
     std::fs::create_dir_all(&screenshots)?;
     let status = Command::new("node")
@@ -70,11 +81,14 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .arg(script)
         .env("BASE_URL", &server.base)
         .env("SERVER_PID", server.child.id().to_string())
+        .env("GUARDED_URL", &guarded.base)
+        .env("GUARDED_TOKEN", &token)
         .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &screenshots)
         .status()
         .with_context(|| format!("running node {script}"));
     server.stop();
+    guarded.stop();
     if !status?.success() {
         bail!(
             "the end-to-end tests failed (screenshots in {})",
@@ -85,6 +99,27 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A new operator token from `evalboard token create`, and its configuration entry.
+fn create_token(binary: &Path) -> anyhow::Result<(String, String)> {
+    let created = Command::new(binary)
+        .args(["token", "create", "--name", "e2e", "--role", "operator"])
+        .output()
+        .context("creating a token")?;
+    if !created.status.success() {
+        bail!(
+            "evalboard token create failed: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
+    let token = String::from_utf8(created.stdout)?.trim().to_owned();
+    let stderr = String::from_utf8(created.stderr)?;
+    let entry = stderr
+        .find("[[auth.tokens]]")
+        .map(|at| stderr[at..].to_owned())
+        .context("no configuration entry printed")?;
+    Ok((token, entry))
+}
+
 /// The real server on a free port, stopped when done.
 struct Server {
     child: Child,
@@ -92,10 +127,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<Self> {
+    fn start(binary: &Path, data_dir: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<Self> {
         let mut child = Command::new(binary)
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env_remove("DATABASE_URL")
             .env("EVALBOARD_LOG", "info")
             .stdout(Stdio::piped())

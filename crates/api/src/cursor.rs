@@ -4,31 +4,18 @@
 //! build or parse them; the encoding may change. A cursor of another kind, or one this
 //! installation did not issue (forged, altered or truncated), is a 400.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use crate::{error::ApiError, signed::Sealer};
 use chrono::DateTime;
 use evalboard_domain::RunId;
 use evalboard_persistence::{ItemCursor, RunCursor};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2_hmac::Sha256;
-
-use crate::error::ApiError;
-
-/// Bytes of the HMAC kept in a cursor: forging one takes 2^128 tries.
-const TAG_LEN: usize = 16;
 
 /// The name of the installation secret cursors are signed with.
 pub(crate) const CURSOR_SECRET: &str = "page-cursor-hmac";
 
 /// Issues and checks cursors with one key.
-#[derive(Clone)]
+#[derive(Debug)]
 pub(crate) struct Cursors {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for Cursors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cursors(***)")
-    }
+    sealer: Sealer,
 }
 
 fn invalid() -> ApiError {
@@ -38,21 +25,9 @@ fn invalid() -> ApiError {
 impl Cursors {
     /// Cursors signed with `key`.
     pub(crate) fn new(key: [u8; 32]) -> Self {
-        Self { key }
-    }
-
-    /// The HMAC of `text` under the key.
-    fn mac(&self, text: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(text);
-        mac
-    }
-
-    fn tag(&self, text: &[u8]) -> [u8; TAG_LEN] {
-        let full = self.mac(text).finalize().into_bytes();
-        let mut tag = [0; TAG_LEN];
-        tag.copy_from_slice(&full[..TAG_LEN]);
-        tag
+        Self {
+            sealer: Sealer::new(key),
+        }
     }
 
     fn encode(&self, kind: &str, fields: &[String]) -> String {
@@ -61,23 +36,13 @@ impl Cursors {
             text.push('|');
             text.push_str(field);
         }
-        let mut bytes = text.into_bytes();
-        let tag = self.tag(&bytes);
-        bytes.extend_from_slice(&tag);
-        URL_SAFE_NO_PAD.encode(bytes)
+        self.sealer.seal(&text)
     }
 
     /// The fields of a cursor of `kind` with exactly `count` fields (the last may contain `|`),
     /// once its tag proves this installation issued it.
     fn decode(&self, kind: &str, cursor: &str, count: usize) -> Result<Vec<String>, ApiError> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let split = bytes.len().checked_sub(TAG_LEN).ok_or_else(invalid)?;
-        let (text, tag) = bytes.split_at(split);
-        // Compared in constant time.
-        self.mac(text)
-            .verify_truncated_left(tag)
-            .map_err(|_| invalid())?;
-        let text = std::str::from_utf8(text).map_err(|_| invalid())?;
+        let text = self.sealer.open(cursor).ok_or_else(invalid)?;
         let mut parts = text.splitn(count + 1, '|');
         if parts.next() != Some(&format!("{kind}1")) {
             return Err(invalid());
@@ -150,6 +115,8 @@ impl Cursors {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     #[test]

@@ -42,6 +42,11 @@ async fn serve(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse
     Ok(respond(&evalboard_dashboard::index()))
 }
 
+/// What the dashboard's pages may load and who may frame them: its own scripts, styles, workers
+/// and API only (the icon is a `data:` image), never inside another site's frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 fn respond(asset: &evalboard_dashboard::Asset) -> HttpResponse {
     // Hashed names change with their content: cached for ever. The page is checked every time,
     // so that a new version of the server serves its new assets at once.
@@ -58,5 +63,8 @@ fn respond(asset: &evalboard_dashboard::Asset) -> HttpResponse {
         .content_type(asset.content_type)
         .insert_header(CacheControl(cache))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(asset.bytes)
 }

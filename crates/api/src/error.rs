@@ -84,6 +84,15 @@ pub enum ApiError {
         /// How many problems in all, when `errors` is cut short.
         total: Option<usize>,
     },
+    /// The request needs a token (or a session) and has none this server accepts.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request's token does not have the role this request needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request's `Host` is not a name this server answers to.
+    #[error("{0}")]
+    MisdirectedRequest(String),
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
@@ -145,6 +154,9 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => "invalid-request",
             Self::Unprocessable { .. } => "validation-failed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::MisdirectedRequest(_) => "misdirected-request",
             Self::NotFound(_) => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::Conflict(_) => "conflict",
@@ -184,6 +196,9 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -204,6 +219,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"evalboard\""));
             }
             _ => {}
         }

@@ -35,6 +35,13 @@ impl Fallback {
         Self { paths }
     }
 
+    /// Whether a route takes `method` on `path`.
+    pub(crate) fn routes(&self, method: &Method, path: &str) -> bool {
+        self.paths
+            .iter()
+            .any(|(def, methods)| methods.contains(method) && def.is_match(path))
+    }
+
     fn allowed(&self, path: &str) -> Vec<Method> {
         let mut allowed: Vec<Method> = self
             .paths

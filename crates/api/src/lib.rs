@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod auth;
 mod body;
 mod cursor;
 mod dashboard;
@@ -12,6 +13,7 @@ mod handlers;
 mod openapi;
 mod params;
 mod request_log;
+mod signed;
 mod state;
 mod streaming;
 #[cfg(feature = "testing")]
@@ -21,10 +23,11 @@ use actix_web::{
     App, Error,
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
-    middleware::from_fn,
+    middleware::{Condition, from_fn},
     web,
 };
 
+pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest};
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use openapi::{openapi, openapi_json};
@@ -47,6 +50,7 @@ pub fn app(
     >,
 > {
     let (app, document) = openapi::routed_app();
+    let cors = auth::cors(state.access().cors_origins());
     let fallback = fallback::Fallback::from_document(&document);
     let document_json = openapi::to_json(&document);
     app.app_data(web::Data::new(state))
@@ -72,5 +76,8 @@ pub fn app(
         .configure(dashboard::routes)
         .default_service(web::to(fallback::respond))
         .wrap(from_fn(encoding::refuse_encoded_bodies))
+        .wrap(from_fn(auth::refuse_simple_posts))
+        .wrap(from_fn(auth::authorize))
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(from_fn(request_log::log_request))
 }

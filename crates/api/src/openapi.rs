@@ -4,6 +4,7 @@
 use actix_web::{
     App,
     dev::{ServiceFactory, ServiceRequest},
+    http::Method,
 };
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -36,6 +37,7 @@ use crate::{
         (name = "providers", description = "Configured providers and models"),
         (name = "browser-harness", description = "Signed prompt packs for models used in a browser, and imports of their captures as runs"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Who is signed in; the dashboard's session"),
     ),
     components(schemas(
         Problem,
@@ -65,11 +67,89 @@ pub(crate) fn routed_app() -> (
 ) {
     let mut base = BaseDocument::openapi();
     base.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    App::new()
+    let (app, mut document) = App::new()
         .into_utoipa_app()
         .openapi(base)
         .configure(handlers::routes)
-        .split_for_parts()
+        .split_for_parts();
+    declare_security(&mut document);
+    (app, document)
+}
+
+/// Declares how requests authenticate (a bearer token, or the dashboard's session cookie), and
+/// on every operation that needs a role its 401 and 403; on every `POST`, the 415 of a body
+/// that is untyped, text or a form. What needs a role is what the middleware checks
+/// ([`crate::auth::required_role`]), so the two cannot drift.
+fn declare_security(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        ContentBuilder, Ref, ResponseBuilder,
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
+    };
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A token from `evalboard token create`. A server on a loopback address \
+                     without configured tokens needs none.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::auth::COOKIE,
+            "The dashboard's session, from `POST /auth/session`.",
+        ))),
+    );
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in document.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let responses = &mut operation.responses.responses;
+            match crate::auth::required_role(&method, path) {
+                Some(role) => {
+                    operation.security = Some(vec![
+                        SecurityRequirement::new("bearer", Vec::<String>::new()),
+                        SecurityRequirement::new("session", Vec::<String>::new()),
+                    ]);
+                    responses.entry("401".into()).or_insert_with(|| {
+                        problem("No token or session this server accepts").into()
+                    });
+                    responses.entry("403".into()).or_insert_with(|| {
+                        problem(&format!("The token's role is below {role}")).into()
+                    });
+                }
+                // Anyone may call it (a token, if sent, is read).
+                None => operation.security = Some(vec![SecurityRequirement::default()]),
+            }
+            if method == Method::POST {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read").into()
+                });
+            }
+        }
+    }
 }
 
 /// The OpenAPI document of the API.

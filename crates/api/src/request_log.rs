@@ -1,14 +1,16 @@
-//! One `tracing` line per request: method, path, status and duration. Query strings and bodies
-//! are not logged.
+//! One `tracing` line per request: method, path, status, duration and the name of the token
+//! that sent it. Query strings, bodies, tokens and cookies are not logged.
 
 use std::time::Instant;
 
 use actix_web::{
-    Error,
+    Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     middleware::Next,
 };
+
+use crate::auth::Actor;
 
 pub(crate) async fn log_request(
     req: ServiceRequest,
@@ -19,12 +21,18 @@ pub(crate) async fn log_request(
     let path = req.path().to_owned();
     let response = next.call(req).await?;
     let status = response.status().as_u16();
+    let token = response
+        .request()
+        .extensions()
+        .get::<Actor>()
+        .and_then(|actor| actor.name.clone())
+        .unwrap_or_default();
     // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
     let millis = started.elapsed().as_micros() as f64 / 1000.0;
     if status >= 500 {
-        tracing::error!(%method, %path, status, millis, "request");
+        tracing::error!(%method, %path, status, millis, token, "request");
     } else {
-        tracing::info!(%method, %path, status, millis, "request");
+        tracing::info!(%method, %path, status, millis, token, "request");
     }
     Ok(response)
 }

@@ -8,7 +8,11 @@ use evalboard_harness::{KeyRing, KeyStatus, PackSigner, TrustedKey, VerifyingKey
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
-use crate::{error::ApiError, events::EventHub};
+use crate::{
+    auth::{Access, SESSION_SECRET, Sessions},
+    error::ApiError,
+    events::EventHub,
+};
 
 /// Shared application state, cheap to clone into each worker.
 #[derive(Clone)]
@@ -26,8 +30,12 @@ pub struct AppState {
     /// Per-run concurrency of a run that sets none (`[engine] default_run_concurrency`): new
     /// runs store the settings in force.
     pub default_run_concurrency: u32,
+    /// Who may call the API.
+    access: Arc<Access>,
     /// Page cursors, signed with the installation's key (read on first use).
     cursors: Arc<tokio::sync::OnceCell<crate::cursor::Cursors>>,
+    /// Dashboard sessions, signed with the installation's key (read on first use).
+    sessions: Arc<tokio::sync::OnceCell<Sessions>>,
 }
 
 /// The Browser Harness's keys: the one that signs new packs, and every public key whose packs
@@ -73,8 +81,33 @@ impl AppState {
             harness: None,
             default_run_concurrency: evalboard_runner::EngineConfig::new("")
                 .default_run_concurrency,
+            access: Arc::default(),
             cursors: Arc::default(),
+            sessions: Arc::default(),
         }
+    }
+
+    /// The same state letting only what `access` allows through (open by default).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Arc::new(access);
+        self
+    }
+
+    /// Who may call the API.
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The dashboard's session cookies: their key is read (or made) once.
+    pub(crate) async fn sessions(&self) -> Result<&Sessions, ApiError> {
+        self.sessions
+            .get_or_try_init(|| async {
+                let key = self
+                    .with_db(|db| db.installation_secret(SESSION_SECRET))
+                    .await?;
+                Ok(Sessions::new(key))
+            })
+            .await
     }
 
     /// The page cursors of this installation: their key is read (or made) once.

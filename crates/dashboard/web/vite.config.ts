@@ -2,7 +2,7 @@ import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
 // The API routes `npm run dev` forwards to a running server (`cargo run -p evalboard-server`).
-const api = ["/runs", "/datasets", "/providers", "/browser-harness", "/healthz", "/readyz", "/openapi.json"];
+const api = ["/auth", "/runs", "/datasets", "/providers", "/browser-harness", "/healthz", "/readyz", "/openapi.json"];
 const server = process.env.EVALBOARD_URL ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
@@ -23,5 +23,6 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/testing/setup.ts"],
   },
 });

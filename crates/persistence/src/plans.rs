@@ -133,6 +133,7 @@ pub(crate) fn two_large_runs() -> Option<(TestDatabase, [RunId; 2], PgConnection
             dataset_name: "plans",
             settings: &RunSettings::default(),
             idempotency: None,
+            requested_by: None,
             at: now,
         })
         .unwrap()

@@ -49,6 +49,7 @@ fn new_run<'a>(dataset: &'a str, settings: &'a RunSettings, seconds: i64) -> New
         dataset_name: dataset,
         settings,
         idempotency: None,
+        requested_by: None,
         at: at(seconds),
     }
 }
@@ -530,7 +531,7 @@ fn a_failure_seen_before_a_retry_does_not_fail_the_retried_run(db: &TestDatabase
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.counts.failed, 3);
     let retried = db
-        .retry_run(&run, RetryScope::Faulted, None, at(2))
+        .retry_run(&run, RetryScope::Faulted, None, None, at(2))
         .unwrap();
     assert_eq!(retried.status, RunStatus::Pending);
     // The same failure, reported again by another item of the first generation.
@@ -731,6 +732,7 @@ fn timestamps_keep_microseconds(db: &TestDatabase) {
     let settings = RunSettings::default();
     let run = db
         .create_run(NewRun {
+            requested_by: None,
             at: precise,
             ..new_run("Demo", &settings, 0)
         })
@@ -1227,7 +1229,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
 
     // Retrying the failed items keeps the other answers: the histogram is built again from
     // the items (the 38 kept answers and the new one).
-    db.retry_run(&run, RetryScope::Faulted, None, at(5))
+    db.retry_run(&run, RetryScope::Faulted, None, None, at(5))
         .unwrap();
     let attempt = claim(2, 6);
     answer(39..=39, attempt, 7, 700);
@@ -1243,7 +1245,8 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     assert_eq!(finished.latency, exact(kept));
 
     // Retrying everything clears every answer: only the new ones count.
-    db.retry_run(&run, RetryScope::All, None, at(10)).unwrap();
+    db.retry_run(&run, RetryScope::All, None, None, at(10))
+        .unwrap();
     let attempt = claim(40, 11);
     // (Items 1 to 38 are at their second attempt, 39 and 40 at their third.)
     answer(1..=38, attempt, 12, 50);

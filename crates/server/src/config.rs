@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::Context;
-use evalboard_api::{EventStreamConfig, HarnessKeys};
+use evalboard_api::{Access, AccessToken, EventStreamConfig, HarnessKeys, Role, TokenDigest};
 use evalboard_harness::{PackSigner, parse_public_key};
 use evalboard_persistence::PoolOptions;
 use evalboard_runner::{EngineConfig, ProviderConfig};
@@ -40,6 +40,10 @@ pub(crate) struct Config {
     pub(crate) events: EventsSection,
     /// Browser Harness keys.
     pub(crate) harness: HarnessSection,
+    /// Who may call the API.
+    pub(crate) auth: AuthSection,
+    /// What the HTTP server answers to, and for whom.
+    pub(crate) http: HttpSection,
     /// Name of this server's claims (`EVALBOARD_WORKER_ID`); see [`Config::worker_id`].
     #[serde(default)]
     pub(crate) worker_id: Option<String>,
@@ -86,6 +90,66 @@ pub(crate) struct HarnessSection {
     #[serde(default)]
     signing_key_file: Option<PathBuf>,
     retired_public_keys: Vec<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthSection {
+    mode: AuthMode,
+    session_hours: u64,
+    secure_cookies: bool,
+    tokens: Vec<TokenEntry>,
+}
+
+/// `auth.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AuthMode {
+    Auto,
+    Tokens,
+    None,
+}
+
+/// One `[[auth.tokens]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    role: String,
+    sha256: String,
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    public_host: String,
+    cors_allowed_origins: Vec<String>,
+}
+
+/// Whether a token's name is one logs can show as it is: 1 to 64 letters, digits, `.`, `_`,
+/// `-` or `@`.
+pub(crate) fn check_token_name(name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')),
+        "a token name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`; got `{name}`"
+    );
+    Ok(())
+}
+
+/// Whether every address `bind` stands for is a loopback address.
+fn is_loopback(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    bind.to_socket_addrs()
+        .map(|addrs| {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        })
+        .unwrap_or(false)
 }
 
 /// Values given on the command line, which win over everything else.
@@ -177,6 +241,7 @@ impl Config {
                 60..=u64::from(u32::MAX),
             );
         }
+        check("auth.session_hours", self.auth.session_hours, 1..=720);
         check(
             "database.max_connections",
             u64::from(self.database.max_connections),
@@ -193,6 +258,121 @@ impl Config {
             problems.join("; ")
         );
         Ok(())
+    }
+
+    /// Who may call the API, from `[auth]`, `[http]` and the address listened on. Refuses a
+    /// server that anyone on a network could reach without a token, unless told so.
+    pub(crate) fn access(&self) -> anyhow::Result<Access> {
+        let auth = &self.auth;
+        let mut tokens = Vec::new();
+        for (i, entry) in auth.tokens.iter().enumerate() {
+            let at = format!("auth.tokens[{i}]");
+            check_token_name(&entry.name).with_context(|| at.clone())?;
+            let role: Role = entry
+                .role
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("{at}: {e}"))?;
+            let digest = TokenDigest::from_hex(&entry.sha256)
+                .map_err(|e| anyhow::anyhow!("{at}.sha256 {e}"))?;
+            anyhow::ensure!(
+                tokens.iter().all(|t: &AccessToken| t.name != entry.name),
+                "{at}: two tokens are named `{}`",
+                entry.name
+            );
+            anyhow::ensure!(
+                tokens
+                    .iter()
+                    .all(|t: &AccessToken| t.digest.to_hex() != digest.to_hex()),
+                "{at}: the same token is configured twice"
+            );
+            tokens.push(AccessToken {
+                name: entry.name.clone(),
+                role,
+                digest,
+            });
+        }
+        for origin in &self.http.cors_allowed_origins {
+            let scheme_and_host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            anyhow::ensure!(
+                scheme_and_host.is_some_and(|h| !h.is_empty() && !h.contains('/')),
+                "http.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port], \
+                 without a path)"
+            );
+        }
+        let loopback = is_loopback(&self.bind);
+        let open = match (auth.mode, tokens.is_empty()) {
+            (AuthMode::None, _) => true,
+            (AuthMode::Tokens, true) => anyhow::bail!(
+                "auth.mode = \"tokens\" needs at least one [[auth.tokens]] entry: create one \
+                 with `evalboard token create --name NAME --role admin`"
+            ),
+            (AuthMode::Auto, true) if !loopback => anyhow::bail!(
+                "refusing to listen on {} without tokens: anyone who can reach it could run \
+                 evaluations on your providers' accounts. Create a token with `evalboard token \
+                 create --name NAME --role admin` and add the entry it prints to the \
+                 configuration, listen on 127.0.0.1, or set auth.mode = \"none\" to run \
+                 without authentication",
+                self.bind
+            ),
+            (_, empty) => empty,
+        };
+        let mut access = if open {
+            if !loopback {
+                tracing::warn!(
+                    bind = %self.bind,
+                    "AUTHENTICATION IS OFF (auth.mode = \"none\"): anyone who can reach this \
+                     address can create, cancel and retry runs and upload datasets"
+                );
+            }
+            Access::open()
+        } else {
+            tracing::info!(tokens = tokens.len(), "requests need a token");
+            Access::with_tokens(tokens)
+        };
+        if open && loopback {
+            let public = self.http.public_host.trim();
+            access = access.with_allowed_hosts(
+                (!public.is_empty())
+                    .then(|| public.to_owned())
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        Ok(access
+            .with_sessions(
+                Duration::from_secs(auth.session_hours * 3600),
+                auth.secure_cookies,
+            )
+            .with_cors_origins(self.http.cors_allowed_origins.clone()))
+    }
+
+    /// Holds the data directory for this server alone until the returned file is dropped (the
+    /// process ends): a second server on the same directory would share its worker name, and so
+    /// take the first one's live claims as its own.
+    pub(crate) fn lock_data_dir(&self) -> anyhow::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        let path = self.data_dir.join("evalboard.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another evalboard server is running on the data directory {} (it holds {}): \
+                 stop it first, or give this server a --data-dir of its own",
+                self.data_dir.display(),
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
     }
 
     /// The database URL in effect.

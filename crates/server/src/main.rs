@@ -1,6 +1,6 @@
 //! The evalboard server binary: reads the configuration, opens and migrates the database, and
-//! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate`, `evalboard dataset import`
-//! and `evalboard keygen`.
+//! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate`, `evalboard dataset import`,
+//! `evalboard keygen` and `evalboard token create`.
 
 mod config;
 mod demo;
@@ -54,6 +54,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Manage the tokens API clients and dashboard users sign in with.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new token (once: only its SHA-256 digest is kept) and the `[[auth.tokens]]` entry
+    /// that lets it in.
+    Create {
+        /// What logs and run logs call whoever uses it (`ci`, `alice`).
+        #[arg(long)]
+        name: String,
+        /// `viewer` (reads and streams), `operator` (+ runs, packs, imports) or `admin`
+        /// (+ dataset uploads).
+        #[arg(long)]
+        role: evalboard_api::Role,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +98,10 @@ enum FormatArg {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
+    if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
+        // A token needs neither configuration nor database.
+        return create_token(name, *role);
+    }
     let overrides = Overrides {
         bind: cli.bind,
         data_dir: cli.data_dir,
@@ -90,9 +112,14 @@ fn main() -> anyhow::Result<()> {
         // A key needs no database.
         return keygen(&out.unwrap_or_else(|| config.default_key_file()));
     }
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A server holds its data directory before it migrates anything.
+    let lock = matches!(command, Command::Serve)
+        .then(|| config.lock_data_dir())
+        .transpose()?;
     let db = open_database(&config)?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config, db),
+    match command {
+        Command::Serve => serve(config, db, lock),
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
             let format = format.map(|f| match f {
@@ -101,7 +128,9 @@ fn main() -> anyhow::Result<()> {
             });
             import::import_file(&db, &file, &name, format)
         }
-        Command::Keygen { .. } => unreachable!("handled before the database is opened"),
+        Command::Keygen { .. } | Command::Token(_) => {
+            unreachable!("handled before the database is opened")
+        }
     }
 }
 
@@ -124,6 +153,23 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
         "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and \
          list the previous key's public key in retired_public_keys so that its packs still import.",
         path.display()
+    );
+    Ok(())
+}
+
+/// `evalboard token create`: the token on stdout, its configuration entry on stderr.
+fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
+    config::check_token_name(name)?;
+    let (secret, token) = evalboard_api::AccessToken::generate(name, role);
+    #[allow(clippy::print_stdout)] // The command's output.
+    {
+        println!("{secret}");
+    }
+    eprintln!(
+        "The token above is shown once; evalboard keeps only its digest. Give it to its holder, \
+         and add this entry to the configuration (then restart):\n\n[[auth.tokens]]\nname = \
+         \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
+        token.digest.to_hex()
     );
     Ok(())
 }
@@ -152,7 +198,9 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-fn serve(config: Config, db: Database) -> anyhow::Result<()> {
+/// Serves until stopped; `_lock` holds the data directory meanwhile.
+fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::Result<()> {
+    let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
     })?);
@@ -190,7 +238,8 @@ fn serve(config: Config, db: Database) -> anyhow::Result<()> {
     let mut state = AppState::new(db, providers)
         .with_events(events)
         .with_harness(harness)
-        .with_default_run_concurrency(config.default_run_concurrency());
+        .with_default_run_concurrency(config.default_run_concurrency())
+        .with_access(access);
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }

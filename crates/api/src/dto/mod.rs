@@ -10,6 +10,7 @@ mod item;
 mod log;
 mod provider;
 mod run;
+mod session;
 mod settings;
 
 pub use compare::{
@@ -36,6 +37,7 @@ pub use run::{
     ActiveRunDto, CreateRunRequest, DatasetRefDto, FingerprintDto, ItemSnapshotDto, LatencyDto,
     LifecycleDto, ProgressDto, RunDetailDto, RunDto, RunPageDto, RunUsageDto,
 };
+pub use session::{SessionDto, SignInRequest};
 pub use settings::{
     BudgetDto, GenerationDto, ItemSelectionDto, JudgeDto, RunSettingsDto, SimulatedDto,
 };

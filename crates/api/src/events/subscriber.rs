@@ -375,6 +375,7 @@ mod tests {
             dataset_name: "tiny",
             settings: &RunSettings::default(),
             idempotency: None,
+            requested_by: None,
             at: now,
         })
         .unwrap();

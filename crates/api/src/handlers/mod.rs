@@ -1,5 +1,6 @@
 //! Request handlers, one per module, registered in [`routes`].
 
+mod auth;
 mod browser_harness;
 mod datasets;
 mod health;
@@ -30,6 +31,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(browser_harness::keys::list_keys)
         .service(browser_harness::packs::create_pack)
         .service(browser_harness::imports::import_captures)
+        .service(auth::get_session)
+        .service(auth::create_session)
+        .service(auth::delete_session)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -359,6 +359,7 @@ async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
             dataset_name: "Demo",
             settings: &settings,
             idempotency: None,
+            requested_by: None,
             at: now(),
         })
         .unwrap()

@@ -25,6 +25,14 @@ async fn the_dashboard_is_served_under_ui(db: TestDatabase) {
             Some("text/html; charset=utf-8")
         );
         assert_eq!(page.header("cache-control"), Some("no-cache"));
+        // Nothing but its own code runs in it, and no other site frames it.
+        let policy = page.header("content-security-policy").unwrap();
+        assert!(
+            policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{policy}"
+        );
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
         let html = String::from_utf8(page.body).unwrap();
         assert!(html.contains("<div id=\"root\">"), "{path}");
         script = html

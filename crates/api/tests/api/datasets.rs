@@ -48,7 +48,11 @@ async fn import_list_and_reimport(db: TestDatabase) {
 
     let csv = "question,A,B,C,answer,category\n2 + 2 = ?,3,4,5,B,math\nCapital of France?,Paris,Rome,,A,geography\n";
     let from_csv = app
-        .call(upload("name=Quiz&format=csv", None, csv))
+        .call(upload(
+            "name=Quiz&format=csv",
+            Some("application/octet-stream"),
+            csv,
+        ))
         .await
         .ok(201);
     assert_eq!(
@@ -112,7 +116,11 @@ async fn bad_upload_requests_are_4xx(db: TestDatabase) {
         .await
         .problem(400);
     let problem = app
-        .call(upload("name=Q&format=xml", None, JSONL))
+        .call(upload(
+            "name=Q&format=xml",
+            Some("application/octet-stream"),
+            JSONL,
+        ))
         .await
         .problem(400);
     assert_eq!(problem["errors"][0]["field"], "format");

@@ -78,7 +78,11 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
     );
 
     let reply = app
-        .call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .call(
+            TestRequest::post()
+                .uri(&format!("/runs/{id}/cancel"))
+                .insert_header(("content-type", "application/json")),
+        )
         .await;
     let canceling = reply.ok(202);
     assert!(is_api_time(&canceling["lifecycle"]["cancelRequestedAt"]));
@@ -86,9 +90,13 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         .wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
         .await;
     assert_eq!(done["progress"]["faulted"], 10);
-    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
-        .await
-        .problem(409);
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/cancel"))
+            .insert_header(("content-type", "application/json")),
+    )
+    .await
+    .problem(409);
 
     let retry = |body: &'static str| {
         TestRequest::post()
@@ -107,19 +115,31 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
     assert!(retried["lifecycle"]["cancelRequestedAt"].is_null());
     app.call(retry(r#"{"scope": "all"}"#)).await.problem(409);
     // Cancel again so the slow run does not outlive the test.
-    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
-        .await
-        .ok(202);
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/cancel"))
+            .insert_header(("content-type", "application/json")),
+    )
+    .await
+    .ok(202);
     app.wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
         .await;
 
     let unknown = "run-0123456789abcdef0123456789abcdef";
-    app.call(TestRequest::post().uri(&format!("/runs/{unknown}/cancel")))
-        .await
-        .problem(404);
-    app.call(TestRequest::post().uri(&format!("/runs/{unknown}/retry")))
-        .await
-        .problem(404);
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/runs/{unknown}/cancel"))
+            .insert_header(("content-type", "application/json")),
+    )
+    .await
+    .problem(404);
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/runs/{unknown}/retry"))
+            .insert_header(("content-type", "application/json")),
+    )
+    .await
+    .problem(404);
     app.stop().await;
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod active;
 mod analysis;
+mod auth;
 mod compare;
 mod dashboard;
 mod datasets;

@@ -282,14 +282,22 @@ async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
     app.call(retry(Vec::new())).await.problem(409);
     // Nothing is in flight without an engine: the cancel ends the run at once.
     let canceled = app
-        .call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
+        .call(
+            TestRequest::post()
+                .uri(&format!("/runs/{id}/cancel"))
+                .insert_header(("content-type", "application/json")),
+        )
         .await
         .ok(202);
     assert_eq!(canceled["run"]["status"], "canceled");
     assert_eq!(canceled["progress"]["faulted"], 3);
-    app.call(TestRequest::post().uri(&format!("/runs/{id}/cancel")))
-        .await
-        .problem(409);
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/cancel"))
+            .insert_header(("content-type", "application/json")),
+    )
+    .await
+    .problem(409);
     for path in [
         "/runs/%00/cancel",
         "/runs/run-x/retry",

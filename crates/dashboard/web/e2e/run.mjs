@@ -19,6 +19,12 @@ const context = await browser.newContext({ viewport: { width: 1400, height: 1000
 const page = await context.newPage();
 const pageErrors = [];
 page.on("pageerror", (error) => pageErrors.push(error.message));
+// The dashboard runs under its Content-Security-Policy: anything it refuses fails the run.
+page.on("console", (message) => {
+  if (message.type() === "error" && message.text().includes("Content Security Policy")) {
+    pageErrors.push(message.text());
+  }
+});
 page.on("dialog", (dialog) => void dialog.accept());
 
 const failures = [];
@@ -36,7 +42,8 @@ async function step(name, body) {
 
 /** axe-core on the page as it is: no serious or critical violation; then a screenshot. */
 async function check(name) {
-  await page.addScriptTag({ content: axeSource });
+  // Evaluated through the DevTools protocol, which the page's CSP (no inline scripts) allows.
+  await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ["violations"] });
     return result.violations
@@ -123,7 +130,7 @@ await step("cancel on the board, then retry", async () => {
     return run.body.retryCount === 1 && ["pending", "running"].includes(run.body.run.status);
   });
   await card.getByText("running", { exact: true }).first().waitFor();
-  await api(`/runs/${liveRun}/cancel`, { method: "POST" });
+  await api(`/runs/${liveRun}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
 });
 
 await step("drill into an item of a finished run", async () => {
@@ -153,7 +160,7 @@ await step("follow a running item's answer as it streams", async () => {
   if (!first.startsWith("Let's think")) throw new Error(`the answer so far: ${first}`);
   await until("the answer to grow", async () => ((await response.textContent()) ?? "").length > first.length);
   await check("item-streaming");
-  await api(`/runs/${id}/cancel`, { method: "POST" });
+  await api(`/runs/${id}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
 });
 
 await step("compare two runs from the archive", async () => {
@@ -261,6 +268,44 @@ await step("build a pack, import its captures, and see a tampered bundle refused
 await step("an unknown page says so", async () => {
   await page.goto(`${base}/ui/nowhere`);
   await page.getByRole("heading", { name: "Not found" }).waitFor();
+});
+
+await step("sign in to a server that needs a token, follow a run, sign out", async () => {
+  const guarded = process.env.GUARDED_URL;
+  const token = process.env.GUARDED_TOKEN;
+  if (!guarded || !token) {
+    throw new Error("GUARDED_URL and GUARDED_TOKEN name the server that needs a token");
+  }
+  await page.goto(`${guarded}/ui/`);
+  await page.getByRole("heading", { name: "evalboard" }).waitFor();
+  await page.getByLabel("Token").fill("evb_wrong");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "not a token this server accepts" }).waitFor();
+  await check("sign-in-refused");
+  await page.getByLabel("Token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("e2e · operator").waitFor();
+  // The session cookie carries the page's requests, streams included: a run started with the
+  // token shows up live on the board.
+  const created = await fetch(`${guarded}/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      providerName: "Simulated",
+      datasetName: "evalboard-demo",
+      modelName: "sim-1",
+      settings: { concurrency: 2, simulated: { latencyMs: 400 } },
+    }),
+  });
+  if (created.status !== 201) {
+    throw new Error(`creating a run with the token answered ${created.status}`);
+  }
+  await page.locator("article.card").first().waitFor();
+  await check("signed-in-board");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token").waitFor();
+  await page.goto(`${guarded}/ui/runs`);
+  await page.getByLabel("Token").waitFor();
 });
 
 await browser.close();

@@ -1,5 +1,7 @@
 import { Link, Route, Switch } from "wouter";
 
+import type { Session } from "./api/client";
+import { SessionGate, SessionMenu } from "./auth/SessionGate";
 import { ArchivePage } from "./pages/Archive";
 import { ComparePage } from "./pages/Compare";
 import { DatasetsPage } from "./pages/Datasets";
@@ -17,6 +19,10 @@ const NAV = [
 ];
 
 export function App() {
+  return <SessionGate>{(session) => <Dashboard session={session} />}</SessionGate>;
+}
+
+function Dashboard({ session }: { session: Session }) {
   return (
     <>
       <header className="top">
@@ -34,6 +40,7 @@ export function App() {
             </Link>
           ))}
         </nav>
+        <SessionMenu session={session} />
       </header>
       <main>
         <Switch>

@@ -1,5 +1,5 @@
 // Uploads with progress: `fetch` cannot report how much of a body was sent, XMLHttpRequest can.
-import { ApiError, type FieldProblem } from "./api/client";
+import { ApiError, type FieldProblem, reportUnauthenticated } from "./api/client";
 
 /** Sends `body` and resolves with the JSON answer; a problem+json answer rejects as ApiError. */
 export function upload<T>(
@@ -28,6 +28,9 @@ export function upload<T>(
       if (request.status >= 200 && request.status < 300) {
         resolve({ status: request.status, data: json as T });
         return;
+      }
+      if (request.status === 401) {
+        reportUnauthenticated();
       }
       const problem = (json ?? {}) as { title?: string; detail?: string; errors?: FieldProblem[] };
       reject(

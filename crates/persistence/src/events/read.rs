@@ -418,6 +418,7 @@ mod tests {
             dataset_name: "tiny",
             settings: &RunSettings::default(),
             idempotency: None,
+            requested_by: None,
             at: chrono::Utc::now(),
         })
         .unwrap();

@@ -49,7 +49,13 @@ impl Database {
     /// Asks for a run to stop: sets `cancelRequestedAt` at once, cancels its unstarted items,
     /// and ends the run `canceled` right away when nothing is in flight. Workers abort their
     /// in-flight items and call [`Database::cancel_in_flight`]. A terminal run is a conflict.
-    pub fn request_cancel(&self, run_id: &RunId, at: Timestamp) -> Result<Run, StoreError> {
+    /// `requested_by` (a token's name) is recorded in the run log.
+    pub fn request_cancel(
+        &self,
+        run_id: &RunId,
+        requested_by: Option<&str>,
+        at: Timestamp,
+    ) -> Result<Run, StoreError> {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
             let status = row.status()?;
@@ -58,7 +64,7 @@ impl Database {
                     "run {run_id} is already {status}; only a pending or running run can be canceled"
                 )));
             }
-            stop_in(conn, &row, None, at)?;
+            stop_in(conn, &row, None, requested_by, at)?;
             load_row(conn, run_id, false)?.into_domain()
         })
     }
@@ -78,7 +84,7 @@ impl Database {
             if row.status()?.is_terminal() || row.cancel_requested_at.is_some() {
                 return Ok(None);
             }
-            stop_in(conn, &row, Some(reason), at)?;
+            stop_in(conn, &row, Some(reason), None, at)?;
             load_row(conn, run_id, false)?.into_domain().map(Some)
         })
     }
@@ -112,12 +118,14 @@ impl Database {
     /// same run: the items go back to `pending`, earlier attempts and verdicts stay readable.
     /// A run that is not terminal, or has nothing in scope, is a conflict. `reconfigured` is
     /// the fingerprint to record instead of the run's, with what changed, when the caller goes
-    /// on despite a changed configuration.
+    /// on despite a changed configuration. `requested_by` (a token's name) is recorded in the
+    /// run log.
     pub fn retry_run(
         &self,
         run_id: &RunId,
         scope: RetryScope,
         reconfigured: Option<(&Fingerprint, &str)>,
+        requested_by: Option<&str>,
         at: Timestamp,
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
@@ -219,12 +227,13 @@ impl Database {
             }
             save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
             let why = format!(
-                "retry of {reopened} {} item(s)",
+                "retry of {reopened} {} item(s){}",
                 if scope == RetryScope::All {
                     "finished"
                 } else {
                     "faulted"
-                }
+                },
+                logs::requested_by(requested_by)
             );
             change_status(conn, &row, RunStatus::Pending, at, Some(&why))?;
             load_row(conn, run_id, false)?.into_domain()
@@ -387,6 +396,7 @@ fn stop_in(
     conn: &mut DbConnection,
     row: &RunRow,
     budget_spent: Option<&str>,
+    requested_by: Option<&str>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
@@ -404,7 +414,7 @@ fn stop_in(
             Some(reason) => {
                 format!("stopping: {reason}; no new item is sent, items in flight finish")
             }
-            None => "cancel requested".to_owned(),
+            None => format!("cancel requested{}", logs::requested_by(requested_by)),
         };
         logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
         events::status(conn, &run_id, Some(row.status()?), at)?;

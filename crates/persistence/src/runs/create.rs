@@ -40,6 +40,8 @@ pub struct NewRun<'a> {
     pub provider: Option<ProviderIdentity<'a>>,
     /// Makes a repeated request return the run the first one created.
     pub idempotency: Option<IdempotencyKey<'a>>,
+    /// The token that asked for it, for the run log (`None`: a server that needs no token).
+    pub requested_by: Option<&'a str>,
     /// Creation time.
     pub at: Timestamp,
 }
@@ -318,7 +320,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         None,
         LogLevel::Info,
         &format!(
-            "run created: {} item(s) of dataset `{}` version {} ({}) for model `{}` of provider `{}`",
+            "run created{}: {} item(s) of dataset `{}` version {} ({}) for model `{}` of provider `{}`",
+            logs::requested_by(new.requested_by),
             chosen.len(),
             new.dataset_name,
             dataset.version,

@@ -60,6 +60,8 @@ pub struct CaptureImport<'a> {
     pub notes: &'a [String],
     /// How an answer is judged.
     pub judge: &'a (dyn Fn(&DatasetItem, &str, Timestamp) -> Judgment + Sync),
+    /// The token that asked for it, for the run log (`None`: a server that needs no token).
+    pub requested_by: Option<&'a str>,
     /// Now.
     pub at: Timestamp,
 }
@@ -223,7 +225,8 @@ fn import_in(
         None,
         LogLevel::Info,
         &format!(
-            "run created from Browser Harness captures: {} item(s) of dataset `{}` version {} ({}) for model `{}`",
+            "run created from Browser Harness captures{}: {} item(s) of dataset `{}` version {} ({}) for model `{}`",
+            logs::requested_by(import.requested_by),
             import.items.len(),
             dataset.name,
             dataset.version,

@@ -28,10 +28,12 @@ impl Database {
     /// settings and fingerprint), its re-judge count goes up, and it is `pending` again for the
     /// engine. Faulted items stay as they are. A run that is not finished, or has no judged
     /// answer, is a conflict.
+    /// `requested_by` (a token's name) is recorded in the run log.
     pub fn start_rejudge(
         &self,
         run_id: &RunId,
         judge: &JudgeSettings,
+        requested_by: Option<&str>,
         at: Timestamp,
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
@@ -95,8 +97,9 @@ impl Database {
                 None,
                 LogLevel::Info,
                 &format!(
-                    "re-judging {round} requested: {queued} answer(s) to be judged by {} \
+                    "re-judging {round} requested{}: {queued} answer(s) to be judged by {} \
                      (until now: {})",
+                    logs::requested_by(requested_by),
                     judge.label(),
                     previous.label()
                 ),

@@ -197,13 +197,13 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
     assert_eq!((answered.counts.correct, answered.counts.incorrect), (4, 2));
 
     let llm = llm_judged("Stub").judge.unwrap();
-    let run = db.start_rejudge(&run_id, &llm, now()).unwrap();
+    let run = db.start_rejudge(&run_id, &llm, None, now()).unwrap();
     assert_eq!(run.status, RunStatus::Pending);
     assert_eq!((run.counts.awaiting, run.rejudge_count), (6, 1));
     assert!(run.rejudging);
     assert_eq!(run.settings.judge.as_ref(), Some(&llm));
     assert_eq!(run.fingerprint, None, "made without one, still without one");
-    let again = db.start_rejudge(&run_id, &llm, now()).unwrap_err();
+    let again = db.start_rejudge(&run_id, &llm, None, now()).unwrap_err();
     assert!(again.to_string().contains("only a finished run"), "{again}");
     // A worker that still works for the run as it was before takes nothing.
     let stale = db
@@ -288,7 +288,7 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
     assert_eq!((run.counts.correct, run.counts.incorrect), (5, 1));
 
     // Judged again by extraction, with no answering provider configured.
-    db.start_rejudge(&run_id, &JudgeSettings::Choice, now())
+    db.start_rejudge(&run_id, &JudgeSettings::Choice, None, now())
         .unwrap();
     let engine = start_engine(&db, registry(vec![]));
     let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
@@ -303,9 +303,9 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
     }
 
     // A re-judging canceled before any judge took an answer ends at once, with no engine.
-    db.start_rejudge(&run_id, &JudgeSettings::Choice, now())
+    db.start_rejudge(&run_id, &JudgeSettings::Choice, None, now())
         .unwrap();
-    let canceled = db.request_cancel(&run_id, now()).unwrap();
+    let canceled = db.request_cancel(&run_id, None, now()).unwrap();
     assert_eq!(canceled.status, RunStatus::Canceled);
     assert_eq!(canceled.counts.canceled, 6);
     assert_counters_match_rows(&db, &canceled);
@@ -328,6 +328,7 @@ async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
             dataset_name: "D",
             settings: &settings,
             idempotency: None,
+            requested_by: None,
             at: now(),
         })
         .unwrap()

@@ -190,7 +190,7 @@ async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
     .await;
 
     let asked = Instant::now();
-    let requested = db.request_cancel(&run_id, now()).unwrap();
+    let requested = db.request_cancel(&run_id, None, now()).unwrap();
     assert!(
         requested.lifecycle.cancel_requested_at.is_some(),
         "set at once"
@@ -220,7 +220,7 @@ async fn cancel_stops_in_flight_items_within_a_second(db: TestDatabase) {
         assert_eq!(item.attempts[0].outcome.as_deref(), Some("canceled"));
     }
     assert!(
-        db.request_cancel(&run_id, now()).is_err(),
+        db.request_cancel(&run_id, None, now()).is_err(),
         "a terminal run cannot be canceled"
     );
 }
@@ -245,7 +245,7 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
     assert!(failed_before > 5, "{:?}", first.counts);
 
     let retried = db
-        .retry_run(&run_id, RetryScope::Faulted, None, now())
+        .retry_run(&run_id, RetryScope::Faulted, None, None, now())
         .unwrap();
     assert_eq!(retried.status, RunStatus::Pending);
     assert_eq!(retried.counts.pending, failed_before);
@@ -268,7 +268,7 @@ async fn retry_redispatches_faulted_items_and_keeps_earlier_attempts(db: TestDat
         );
     }
     assert!(
-        db.retry_run(&run_id, RetryScope::Faulted, None, now())
+        db.retry_run(&run_id, RetryScope::Faulted, None, None, now())
             .is_ok()
             || second.counts.failed == 0
     );
@@ -289,7 +289,7 @@ async fn a_retry_gets_a_fresh_attempt_budget(db: TestDatabase) {
     let engine = start_engine(&db, simulated_registry());
     let first = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     assert_eq!(first.counts.failed, 5);
-    db.retry_run(&run_id, RetryScope::Faulted, None, now())
+    db.retry_run(&run_id, RetryScope::Faulted, None, None, now())
         .unwrap();
     engine.signal().wake();
     let second = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;

@@ -80,6 +80,7 @@ pub(crate) fn create_run(
         dataset_name: dataset,
         settings: &settings,
         idempotency: None,
+        requested_by: None,
         at: now(),
     })
     .unwrap()

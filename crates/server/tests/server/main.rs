@@ -10,6 +10,7 @@ use std::{
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::json;
 
+mod auth;
 mod docs;
 mod replicas;
 mod secrets;
@@ -175,6 +176,7 @@ fn survives_sigkill_mid_run(extra_env: &[(&str, &str)]) {
             "{}/datasets?name=Three-hundred&format=jsonl",
             server.base
         ))
+        .header("content-type", "application/jsonl")
         .body(dataset_jsonl(300))
         .send()
         .unwrap();

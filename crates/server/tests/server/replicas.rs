@@ -79,6 +79,7 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
             "{}/datasets?name=Replicated&format=jsonl",
             viewer.base
         ))
+        .header("content-type", "application/jsonl")
         .body(dataset_jsonl(items))
         .send()
         .unwrap();

@@ -13,6 +13,7 @@ use evalboard_runner::judge::choice_judgment;
 use tokio::sync::Semaphore;
 
 use crate::{
+    auth::Actor,
     body::{media_type, read_body},
     dto::{CaptureBundleDto, RunDetailDto, api_time},
     error::{ApiError, Problem},
@@ -51,6 +52,7 @@ pub(crate) async fn import_captures(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
+    actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
     let harness = state.harness()?;
@@ -104,6 +106,7 @@ pub(crate) async fn import_captures(
                 key_id: bundle.key.id.as_str(),
                 payload_sha256: &bundle.payload_sha256,
                 provider_name: BROWSER_HARNESS_PROVIDER,
+                requested_by: actor.name.as_deref(),
                 model_name: &bundle.pack.target,
                 settings: &settings,
                 prompt_template: &bundle.pack.prompt_template,

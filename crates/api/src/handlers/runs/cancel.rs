@@ -6,6 +6,7 @@ use evalboard_domain::truncate_to_micros;
 
 use super::run_id;
 use crate::{
+    auth::Actor,
     dto::RunDetailDto,
     error::{ApiError, Problem},
     state::AppState,
@@ -28,10 +29,13 @@ use crate::{
 pub(crate) async fn cancel_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
     let run = state
-        .with_db(move |db| db.request_cancel(&id, truncate_to_micros(Utc::now())))
+        .with_db(move |db| {
+            db.request_cancel(&id, actor.name.as_deref(), truncate_to_micros(Utc::now()))
+        })
         .await?;
     state.wake_engine();
     Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))

@@ -10,6 +10,7 @@ use evalboard_runner::ProviderKind;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    auth::Actor,
     body::parse_json,
     dto::{CreateRunRequest, RunDetailDto},
     error::{ApiError, Problem},
@@ -46,6 +47,7 @@ pub(crate) async fn create_run(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateRunRequest = parse_json(body.into_inner(), &OBJECTS)?;
     let idempotency_key = idempotency_key(&req)?;
@@ -101,6 +103,7 @@ pub(crate) async fn create_run(
                     key,
                     request_hash: &request_hash,
                 }),
+                requested_by: actor.name.as_deref(),
                 at: truncate_to_micros(Utc::now()),
             })
         })

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{create::check_judge, run_id};
 use crate::{
+    auth::Actor,
     body::parse_json,
     dto::{JudgeDto, RunDetailDto},
     error::{ApiError, Problem},
@@ -52,6 +53,7 @@ pub(crate) async fn rejudge_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
     let request: RejudgeRequest = parse_json(body.into_inner(), &["/judge"])?;
@@ -62,7 +64,14 @@ pub(crate) async fn rejudge_run(
         return Err(ApiError::invalid(errors));
     }
     let run = state
-        .with_db(move |db| db.start_rejudge(&id, &judge, truncate_to_micros(Utc::now())))
+        .with_db(move |db| {
+            db.start_rejudge(
+                &id,
+                &judge,
+                actor.name.as_deref(),
+                truncate_to_micros(Utc::now()),
+            )
+        })
         .await?;
     state.wake_engine();
     Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::run_id;
 use crate::{
     MAX_JSON_BYTES,
+    auth::Actor,
     body::read_body,
     dto::RunDetailDto,
     error::{ApiError, Problem},
@@ -64,6 +65,7 @@ pub(crate) async fn retry_run(
     path: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
+    actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
     let body = read_body(
@@ -109,7 +111,13 @@ pub(crate) async fn retry_run(
             let reconfigured = changed
                 .as_ref()
                 .map(|(now, changes)| (now, changes.as_str()));
-            db.retry_run(&id, scope, reconfigured, truncate_to_micros(Utc::now()))
+            db.retry_run(
+                &id,
+                scope,
+                reconfigured,
+                actor.name.as_deref(),
+                truncate_to_micros(Utc::now()),
+            )
         })
         .await?;
     state.wake_engine();

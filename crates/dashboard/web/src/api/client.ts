@@ -10,7 +10,47 @@ export type RunDetail = Schemas["RunDetailDto"];
 export type Progress = Schemas["ProgressDto"];
 export type ItemSnapshot = Schemas["ItemSnapshotDto"];
 
-export const api = createClient<paths>({ baseUrl: "" });
+export type Session = Schemas["SessionDto"];
+
+export const api = createClient<paths>({
+  baseUrl: "",
+  // Looked up at each request rather than once, so that a test's stubbed `fetch` is the one used.
+  fetch: (request) => globalThis.fetch(request),
+});
+
+const unauthenticated = new Set<() => void>();
+
+/**
+ * Calls `listener` whenever the server refuses a request as unauthenticated (401): the session
+ * expired or its token was removed. Returns what stops it.
+ */
+export function onUnauthenticated(listener: () => void): () => void {
+  unauthenticated.add(listener);
+  return () => unauthenticated.delete(listener);
+}
+
+/** Tells the listeners that a request was refused as unauthenticated. */
+export function reportUnauthenticated(): void {
+  for (const listener of unauthenticated) {
+    listener();
+  }
+}
+
+api.use({
+  onRequest({ request }) {
+    // The server refuses (415) a POST without a non-simple Content-Type, and openapi-fetch sends
+    // none when there is no body (`POST /runs/{run_id}/cancel`).
+    if (request.method === "POST" && !request.headers.has("Content-Type")) {
+      request.headers.set("Content-Type", "application/json");
+    }
+  },
+  onResponse({ response, schemaPath }) {
+    // `/auth/session` answers 401 when signing in or when no one is: the session gate reads it.
+    if (response.status === 401 && schemaPath !== "/auth/session") {
+      reportUnauthenticated();
+    }
+  },
+});
 
 /** One problem of a problem+json answer, with the field or JSON Pointer it is about. */
 export interface FieldProblem {

@@ -4,6 +4,33 @@
  */
 
 export interface paths {
+    "/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the request's token or dashboard session belongs to, and what it may do. On a server
+         *     without authentication: `open`, with every role.
+         */
+        get: operations["get_session"];
+        put?: never;
+        /**
+         * Signs the dashboard in: trades a token for a session cookie (`HttpOnly`, `SameSite=Strict`,
+         *     as long as `auth.session_hours`) that every later request of the page, event streams
+         *     included, carries. On a server without authentication nothing is needed and no cookie is
+         *     set.
+         */
+        post: operations["create_session"];
+        /** Signs the dashboard out: the session cookie is cleared. */
+        delete: operations["delete_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/browser-harness/imports": {
         parameters: {
             query?: never;
@@ -1277,6 +1304,11 @@ export interface components {
             force?: boolean;
             scope?: null | components["schemas"]["Scope"];
         };
+        /**
+         * @description What a token may do; each role may do everything the one before it may.
+         * @enum {string}
+         */
+        Role: "viewer" | "operator" | "admin";
         /** @description `GET /runs/{run_id}`: the run with everything known about it. */
         RunDetailDto: {
             /**
@@ -1527,6 +1559,22 @@ export interface components {
          * @enum {string}
          */
         Scope: "faulted" | "all";
+        /** @description Who the request's token or session belongs to. */
+        SessionDto: {
+            /** @description When the dashboard session ends; `null` for a bearer token or an open server. */
+            expiresAt?: string | null;
+            /** @description The token's name; `null` on an open server. */
+            name?: string | null;
+            /** @description Whether this server needs no token (every request may do everything). */
+            open: boolean;
+            /** @description What the requests may do. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description Body of `POST /auth/session`. */
+        SignInRequest: {
+            /** @description The token, as `evalboard token create` printed it. */
+            token: string;
+        };
         /**
          * @description How the Simulated provider answers this run's items. Everything follows from `seed`, the
          *     item and the attempt, so a run can be replayed; `latencyMs` makes a run slow enough to watch
@@ -1665,6 +1713,104 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (or no sign-in needed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDto"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDto"];
+                };
+            };
+            /** @description Malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a token this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     import_captures: {
         parameters: {
             query?: never;
@@ -1703,6 +1849,24 @@ export interface operations {
             };
             /** @description The body is not JSON */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1766,6 +1930,24 @@ export interface operations {
                     "application/json": components["schemas"]["KeysDto"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description This server has no signing key */
             503: {
                 headers: {
@@ -1801,6 +1983,24 @@ export interface operations {
             };
             /** @description Malformed JSON, wrong types or unknown fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1864,6 +2064,24 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetDto"][];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Database unavailable */
             503: {
                 headers: {
@@ -1923,6 +2141,24 @@ export interface operations {
             };
             /** @description Missing or invalid `name`, or an unknown `format` */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2006,6 +2242,24 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderDto"][];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     readyz: {
@@ -2087,6 +2341,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Database unavailable */
             503: {
                 headers: {
@@ -2127,6 +2399,24 @@ export interface operations {
             };
             /** @description Malformed JSON, wrong types, unknown fields or a bad Idempotency-Key */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2213,6 +2503,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Database unavailable */
             503: {
                 headers: {
@@ -2251,6 +2559,24 @@ export interface operations {
             };
             /** @description `runIds` is not 2 to 8 distinct run ids, or another parameter is malformed */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2335,6 +2661,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `runId` names no run */
             404: {
                 headers: {
@@ -2374,6 +2718,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetailDto"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such run */
@@ -2417,6 +2779,24 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetailDto"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such run */
             404: {
                 headers: {
@@ -2428,6 +2808,15 @@ export interface operations {
             };
             /** @description The run is already completed, failed or canceled */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2475,6 +2864,24 @@ export interface operations {
             };
             /** @description An unknown format or parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2545,6 +2952,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such run */
             404: {
                 headers: {
@@ -2586,6 +3011,24 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such run or item */
@@ -2647,6 +3090,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such run */
             404: {
                 headers: {
@@ -2694,6 +3155,24 @@ export interface operations {
             };
             /** @description Malformed body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2792,6 +3271,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token or session this server accepts */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below operator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such run */
             404: {
                 headers: {
@@ -2803,6 +3300,15 @@ export interface operations {
             };
             /** @description The run is not finished, nothing is in scope, or its configuration changed since it was made (and `force` is not set) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,225 @@
+//! The checks every request passes before a handler sees it: the `Host` it names (an open server
+//! on a loopback address), who sent it (a bearer token or a session cookie) and whether that
+//! role may make it; and, for a `POST`, that it is not something a page on another site could
+//! send without the browser asking first.
+
+use actix_web::{
+    Error, FromRequest, HttpMessage, HttpRequest, ResponseError,
+    body::{EitherBody, MessageBody},
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::{Method, header},
+    middleware::Next,
+    web,
+};
+use chrono::Utc;
+
+use super::{Actor, Role};
+use crate::{error::ApiError, fallback::Fallback, state::AppState};
+
+/// The role a request needs; `None` for what anyone may fetch: health checks, the OpenAPI
+/// document, the dashboard's page and assets (its sign-in screen must load), CORS preflights,
+/// and the session endpoints (which check their own input).
+pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
+    let public = matches!(path, "/healthz" | "/readyz" | "/openapi.json" | "/" | "/ui")
+        || path.starts_with("/ui/")
+        || path == "/auth/session";
+    if public || method == Method::OPTIONS {
+        return None;
+    }
+    if method == Method::GET || method == Method::HEAD {
+        return Some(Role::Viewer);
+    }
+    // A dataset upload adds what every run may draw from: configuration-like state.
+    if path == "/datasets" {
+        return Some(Role::Admin);
+    }
+    Some(Role::Operator)
+}
+
+/// Checks the request's `Host`, identifies who sent it and refuses what that role may not do;
+/// the handler finds the [`Actor`] in the request's extensions.
+pub(crate) async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("the application has its state");
+    match identify(&req, &state).await {
+        Ok(actor) => {
+            if let Some(actor) = actor {
+                req.extensions_mut().insert(actor);
+            }
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refusal) => Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body()),
+    }
+}
+
+async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    let access = state.access();
+    // The header as sent, not `X-Forwarded-Host`: a page that rebound its name to this address
+    // could set that one.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if let Some(host) = host
+        && !access.answers_to(host)
+    {
+        return Err(ApiError::MisdirectedRequest(format!(
+            "this server does not answer to the name `{}`; open it as http://localhost or \
+             http://127.0.0.1 (or set http.public_host)",
+            super::host_name(host)
+        )));
+    }
+    let needed = required_role(req.method(), req.path());
+    if access.is_open() {
+        return Ok(Some(Actor::anyone()));
+    }
+    let actor = if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let token = presented.and_then(|t| access.find(t)).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "the Authorization header does not hold a token this server accepts (send \
+                 `Authorization: Bearer <token>`)"
+                    .into(),
+            )
+        })?;
+        Some(Actor {
+            name: Some(token.name.clone()),
+            role: token.role,
+            session_expires_at: None,
+        })
+    } else if let Some(cookie) = req.cookie(super::COOKIE) {
+        let sessions = state.sessions().await?;
+        sessions
+            .verify(cookie.value(), access, Utc::now())
+            .map(|(token, expires_at)| Actor {
+                name: Some(token.name.clone()),
+                role: token.role,
+                session_expires_at: Some(expires_at),
+            })
+    } else {
+        None
+    };
+    match (needed, &actor) {
+        (None, _) => Ok(actor),
+        (Some(_), None) => Err(ApiError::Unauthorized(
+            "this server needs a token: send `Authorization: Bearer <token>`, or sign in on the \
+             dashboard (an administrator creates tokens with `evalboard token create`)"
+                .into(),
+        )),
+        (Some(needed), Some(who)) if who.role < needed => Err(ApiError::Forbidden(format!(
+            "token `{}` is a {}; this request needs the {needed} role",
+            who.name.as_deref().unwrap_or_default(),
+            who.role
+        ))),
+        _ => Ok(actor),
+    }
+}
+
+impl FromRequest for Actor {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    /// Who sent the request, as [`authorize`] found; a 401 when nobody was identified (only
+    /// public routes get that far).
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(req.extensions().get::<Actor>().cloned().ok_or_else(|| {
+            ApiError::Unauthorized("not signed in: send a token or sign in on the dashboard".into())
+        }))
+    }
+}
+
+/// Content types a page on any site may `POST` here without the browser asking this server
+/// first (a CORS "simple request"), and a missing one.
+fn sendable_by_any_page(media_type: Option<&str>) -> bool {
+    matches!(
+        media_type,
+        None | Some("text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data")
+    )
+}
+
+/// Refuses a `POST` that a page on another site could send without a preflight: one without
+/// an `Authorization` header whose body is untyped, text or a form. Every endpoint reads JSON
+/// or a typed upload, so nothing a client of the API sends is lost; a bodyless `POST` (cancel)
+/// says `Content-Type: application/json`.
+pub(crate) async fn refuse_simple_posts(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    // Only where a route takes the POST: elsewhere the answer is the 404 or 405 it would be.
+    let routed = req
+        .app_data::<web::Data<Fallback>>()
+        .is_some_and(|routes| routes.routes(req.method(), req.path()));
+    if req.method() == Method::POST
+        && routed
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && sendable_by_any_page(media_type.as_deref())
+    {
+        let refusal = ApiError::UnsupportedMediaType(
+            "a POST must name a JSON or upload content type (`Content-Type: application/json`, \
+             with an empty body where the request has none): untyped, text and form bodies are \
+             refused because a page on any site can send them"
+                .into(),
+        );
+        return Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_for_viewers_changes_for_operators_uploads_for_admins() {
+        let role = |m: Method, p: &str| required_role(&m, p);
+        assert_eq!(role(Method::GET, "/runs"), Some(Role::Viewer));
+        assert_eq!(role(Method::GET, "/runs/events"), Some(Role::Viewer));
+        assert_eq!(role(Method::HEAD, "/runs/x/export"), Some(Role::Viewer));
+        assert_eq!(role(Method::POST, "/runs"), Some(Role::Operator));
+        assert_eq!(role(Method::POST, "/runs/x/cancel"), Some(Role::Operator));
+        assert_eq!(
+            role(Method::POST, "/browser-harness/imports"),
+            Some(Role::Operator)
+        );
+        assert_eq!(role(Method::POST, "/datasets"), Some(Role::Admin));
+        assert_eq!(role(Method::DELETE, "/runs/x"), Some(Role::Operator));
+        for public in [
+            "/healthz",
+            "/readyz",
+            "/openapi.json",
+            "/",
+            "/ui",
+            "/ui/runs/x",
+        ] {
+            assert_eq!(role(Method::GET, public), None, "{public}");
+        }
+        assert_eq!(role(Method::POST, "/auth/session"), None);
+        assert_eq!(role(Method::OPTIONS, "/runs"), None);
+    }
+}

@@ -1,0 +1,435 @@
+//! Who may call the API: tokens and their roles, the dashboard's session cookie, run logs that
+//! name the token behind each change, and the browser's other doors (requests a page on another
+//! site can send, rebound host names, CORS).
+
+use actix_web::test::{self, TestRequest};
+use evalboard_api::{Access, AccessToken, AppState, Role};
+use evalboard_domain::RunId;
+use evalboard_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, api_tests, app, app_bounds, harness_keys, import, items, registry};
+
+/// Secrets of one token per role.
+struct Tokens {
+    viewer: String,
+    operator: String,
+    admin: String,
+}
+
+/// An app whose requests need one of three tokens (one per role).
+async fn guarded(
+    db: TestDatabase,
+    access: impl FnOnce(Vec<AccessToken>) -> Access,
+) -> (TestApp<app_bounds!()>, Tokens) {
+    let (viewer, viewer_token) = AccessToken::generate("alice", Role::Viewer);
+    let (operator, operator_token) = AccessToken::generate("ci", Role::Operator);
+    let (admin, admin_token) = AccessToken::generate("root", Role::Admin);
+    let state = AppState::new((*db).clone(), registry())
+        .with_harness(harness_keys())
+        .with_access(access(vec![viewer_token, operator_token, admin_token]));
+    let service = test::init_service(evalboard_api::app(state)).await;
+    let app = TestApp {
+        service,
+        db,
+        engine: None,
+    };
+    (
+        app,
+        Tokens {
+            viewer,
+            operator,
+            admin,
+        },
+    )
+}
+
+fn bearer(request: TestRequest, token: &str) -> TestRequest {
+    request.insert_header(("authorization", format!("Bearer {token}")))
+}
+
+fn create_body() -> Value {
+    json!({"providerName": "Simulated", "datasetName": "Quiz", "modelName": "sim-1"})
+}
+
+const JSONL: &str = r#"{"question_id": 1, "question": "2 + 2 = ?", "options": ["3", "4"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "math", "src": "t"}
+"#;
+
+fn upload() -> TestRequest {
+    TestRequest::post()
+        .uri("/datasets?name=Uploaded")
+        .insert_header(("content-type", "application/jsonl"))
+        .set_payload(JSONL)
+}
+
+async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
+    import(&db, "Quiz", &items(3));
+    let (app, tokens) = guarded(db, Access::with_tokens).await;
+
+    // Nobody: 401 with a problem that says what to do, on reads and changes alike.
+    let refused = app.get("/runs").await;
+    let problem = refused.problem(401);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("evalboard token create")
+    );
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Bearer realm=\"evalboard\"")
+    );
+    app.post_json("/runs", &create_body()).await.problem(401);
+    app.get("/runs/events").await.problem(401);
+    // A token this server does not know, or another scheme.
+    app.call(bearer(TestRequest::get().uri("/runs"), "evb_not-a-token"))
+        .await
+        .problem(401);
+    app.call(
+        TestRequest::get()
+            .uri("/runs")
+            .insert_header(("authorization", format!("Basic {}", tokens.admin))),
+    )
+    .await
+    .problem(401);
+
+    // What anyone may fetch: health, the document, the dashboard (its sign-in screen).
+    for public in ["/healthz", "/readyz", "/openapi.json", "/ui/"] {
+        assert_eq!(app.get(public).await.status, 200, "{public}");
+    }
+
+    // A viewer reads and changes nothing.
+    let listed = app
+        .call(bearer(TestRequest::get().uri("/runs"), &tokens.viewer))
+        .await;
+    assert_eq!(listed.ok(200)["runs"], json!([]));
+    let forbidden = app
+        .call(bearer(
+            TestRequest::post().uri("/runs").set_json(create_body()),
+            &tokens.viewer,
+        ))
+        .await
+        .problem(403);
+    assert!(
+        forbidden["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`alice` is a viewer"),
+        "{forbidden}"
+    );
+
+    // An operator runs evaluations, but uploads no dataset.
+    let created = app
+        .call(bearer(
+            TestRequest::post().uri("/runs").set_json(create_body()),
+            &tokens.operator,
+        ))
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.call(bearer(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/cancel"))
+            .insert_header(("content-type", "application/json")),
+        &tokens.operator,
+    ))
+    .await
+    .ok(202);
+    app.call(bearer(upload(), &tokens.operator))
+        .await
+        .problem(403);
+    assert_eq!(
+        app.db.list_datasets().unwrap().len(),
+        1,
+        "nothing was uploaded"
+    );
+
+    // An administrator does both.
+    app.call(bearer(upload(), &tokens.admin)).await.ok(201);
+    assert_eq!(app.db.list_datasets().unwrap().len(), 2);
+}
+
+async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
+    let (app, tokens) = guarded(db, Access::with_tokens).await;
+    app.get("/auth/session").await.problem(401);
+    let wrong = app
+        .post_json("/auth/session", &json!({"token": "evb_wrong"}))
+        .await;
+    wrong.problem(401);
+    assert!(wrong.header("set-cookie").is_none());
+    app.post_json(
+        "/auth/session",
+        &json!({"token": tokens.viewer, "extra": 1}),
+    )
+    .await
+    .problem(400);
+
+    let signed_in = app
+        .post_json("/auth/session", &json!({"token": tokens.viewer}))
+        .await;
+    let cookie = signed_in.header("set-cookie").unwrap().to_owned();
+    for attribute in [
+        "evalboard_session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=43200",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(
+        !cookie.contains(&tokens.viewer),
+        "the cookie does not hold the token"
+    );
+    let session = signed_in.ok(200);
+    assert_eq!(
+        (
+            session["open"].as_bool(),
+            &session["name"],
+            &session["role"]
+        ),
+        (Some(false), &json!("alice"), &json!("viewer"))
+    );
+    assert!(session["expiresAt"].is_string());
+
+    let value = cookie.split(';').next().unwrap().to_owned();
+    let with_cookie = |request: TestRequest| request.insert_header(("cookie", value.clone()));
+    let me = app
+        .call(with_cookie(TestRequest::get().uri("/auth/session")))
+        .await
+        .ok(200);
+    assert_eq!(me["name"], "alice");
+    app.call(with_cookie(TestRequest::get().uri("/runs")))
+        .await
+        .ok(200);
+    // The session has the token's role: a viewer's session changes nothing.
+    app.call(with_cookie(
+        TestRequest::post().uri("/runs").set_json(create_body()),
+    ))
+    .await
+    .problem(403);
+    // The event stream takes the cookie (this app serves no stream: 503, not 401).
+    assert_eq!(
+        app.call(with_cookie(TestRequest::get().uri("/runs/events")))
+            .await
+            .status,
+        503
+    );
+    // An altered cookie is nobody's.
+    let altered = format!("{value}x");
+    app.call(
+        TestRequest::get()
+            .uri("/runs")
+            .insert_header(("cookie", altered)),
+    )
+    .await
+    .problem(401);
+
+    let signed_out = app.call(TestRequest::delete().uri("/auth/session")).await;
+    assert_eq!(signed_out.status, 204);
+    let cleared = signed_out.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with("evalboard_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}
+
+async fn run_logs_name_the_token_behind_each_change(db: TestDatabase) {
+    import(&db, "Quiz", &items(3));
+    let (app, tokens) = guarded(db, Access::with_tokens).await;
+    let created = app
+        .call(bearer(
+            TestRequest::post().uri("/runs").set_json(create_body()),
+            &tokens.operator,
+        ))
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    app.call(bearer(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/cancel"))
+            .insert_header(("content-type", "application/json")),
+        &tokens.admin,
+    ))
+    .await
+    .ok(202);
+    app.call(bearer(
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/retry"))
+            .set_json(json!({"scope": "all"})),
+        &tokens.operator,
+    ))
+    .await
+    .ok(202);
+    let log = app
+        .db
+        .run_logs(&RunId::parse(&id).unwrap(), None, 100)
+        .unwrap();
+    let messages: Vec<&str> = log.iter().map(|e| e.message.as_str()).collect();
+    for expected in [
+        "run created by token `ci`:",
+        "cancel requested by token `root`",
+        "retry of 3 finished item(s) by token `ci`",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "{expected} in {messages:#?}"
+        );
+    }
+}
+
+async fn posts_a_page_on_another_site_could_send_are_refused(db: TestDatabase) {
+    import(&db, "Quiz", &items(3));
+    let app = app(db).await;
+    let id = app.create_run("Quiz", json!({})).await;
+    let cancel = || TestRequest::post().uri(&format!("/runs/{id}/cancel"));
+    // A form, text or nothing at all: what a page on any site can send without a preflight.
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
+        let mut request = cancel();
+        if let Some(content_type) = content_type {
+            request = request.insert_header(("content-type", content_type));
+        }
+        let problem = app.call(request).await.problem(415);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    }
+    let text_upload = TestRequest::post()
+        .uri("/datasets?name=Sneaky&format=jsonl")
+        .insert_header(("content-type", "text/plain"))
+        .set_payload(JSONL);
+    app.call(text_upload).await.problem(415);
+    assert_eq!(
+        app.db.list_datasets().unwrap().len(),
+        1,
+        "nothing was imported"
+    );
+    let run = app.get(&format!("/runs/{id}")).await.ok(200);
+    assert_eq!(run["run"]["status"], "pending", "nothing was canceled");
+
+    // JSON (an empty body where the request has none) passes, and so does a token.
+    let canceled = app
+        .call(cancel().insert_header(("content-type", "application/json")))
+        .await
+        .ok(202);
+    assert_eq!(canceled["run"]["status"], "canceled");
+    let retry = TestRequest::post()
+        .uri(&format!("/runs/{id}/retry"))
+        .insert_header(("content-type", "text/plain"))
+        .insert_header(("authorization", "Bearer anything"))
+        .set_payload(r#"{"scope":"all"}"#);
+    assert_eq!(app.call(retry).await.ok(202)["run"]["status"], "pending");
+    // Where no route takes the POST, the answer stays the 404 or 405 it was.
+    app.call(TestRequest::post().uri("/providers"))
+        .await
+        .problem(405);
+    app.call(TestRequest::post().uri("/nowhere"))
+        .await
+        .problem(404);
+}
+
+async fn an_open_server_on_loopback_answers_to_its_own_names_only(db: TestDatabase) {
+    let (app, _) = guarded(db, |_| {
+        Access::open().with_allowed_hosts(vec!["evalboard.example".into()])
+    })
+    .await;
+    let with_host = |host: &str| {
+        TestRequest::get()
+            .uri("/runs")
+            .insert_header(("host", host.to_owned()))
+    };
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "[::1]:8080",
+        "evalboard.example",
+    ] {
+        app.call(with_host(host)).await.ok(200);
+    }
+    // A page whose own name now resolves to 127.0.0.1 (DNS rebinding) sends its name.
+    let refused = app
+        .call(with_host("attacker.example:8080"))
+        .await
+        .problem(421);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("attacker.example")
+    );
+    let sneaky = with_host("attacker.example").insert_header(("x-forwarded-host", "localhost"));
+    app.call(sneaky).await.problem(421);
+}
+
+async fn cors_lets_the_configured_origins_read(db: TestDatabase) {
+    let (app, _) = guarded(db, |_| {
+        Access::open().with_cors_origins(vec!["https://dash.example".into()])
+    })
+    .await;
+    let preflight = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/runs")
+        .insert_header(("origin", "https://dash.example"))
+        .insert_header(("access-control-request-method", "POST"))
+        .insert_header((
+            "access-control-request-headers",
+            "content-type, authorization",
+        ));
+    let answered = app.call(preflight).await;
+    assert_eq!(answered.status, 200);
+    assert_eq!(
+        answered.header("access-control-allow-origin"),
+        Some("https://dash.example")
+    );
+    let allowed = app
+        .call(
+            TestRequest::get()
+                .uri("/runs")
+                .insert_header(("origin", "https://dash.example")),
+        )
+        .await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://dash.example")
+    );
+    let other = app
+        .call(
+            TestRequest::get()
+                .uri("/runs")
+                .insert_header(("origin", "https://other.example")),
+        )
+        .await;
+    assert_eq!(
+        other.status, 200,
+        "served, but the browser will not let the page read it"
+    );
+    assert_eq!(other.header("access-control-allow-origin"), None);
+
+    // Without configured origins no preflight is answered.
+    let (closed, _) = guarded(TestDatabase::sqlite(), |_| Access::open()).await;
+    let preflight = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/runs")
+        .insert_header(("origin", "https://dash.example"))
+        .insert_header(("access-control-request-method", "POST"));
+    let refused = closed.call(preflight).await;
+    assert!(refused.status.is_client_error());
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+}
+
+api_tests!(
+    tokens_and_their_roles_guard_every_route,
+    the_dashboard_signs_in_with_a_session_cookie,
+    run_logs_name_the_token_behind_each_change,
+    posts_a_page_on_another_site_could_send_are_refused,
+    an_open_server_on_loopback_answers_to_its_own_names_only,
+    cors_lets_the_configured_origins_read,
+);

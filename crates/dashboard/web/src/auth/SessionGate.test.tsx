@@ -1,0 +1,124 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Router } from "wouter";
+import { memoryLocation } from "wouter/memory-location";
+
+import { App } from "../App";
+import type { Session } from "../api/client";
+import { sessionKey } from "./session";
+
+const TOKEN = "evb_right";
+const CI: Session = { open: false, name: "ci", role: "operator", expiresAt: "2030-01-01T00:00:00Z" };
+
+/** The server as far as these tests need it: who is signed in, and the requests it was sent. */
+let signedIn: Session | null;
+let datasetsRefused: boolean;
+let sent: string[];
+let client: QueryClient;
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": status < 300 ? "application/json" : "application/problem+json" },
+  });
+const unauthorized = (detail: string) => json(401, { title: "Unauthorized", status: 401, detail });
+
+async function serve(request: Request): Promise<Response> {
+  const route = `${request.method} ${new URL(request.url).pathname}`;
+  sent.push(route);
+  switch (route) {
+    case "GET /auth/session":
+      return signedIn ? json(200, signedIn) : unauthorized("sign in with a token");
+    case "POST /auth/session": {
+      const { token } = (await request.json()) as { token: string };
+      if (token !== TOKEN) return unauthorized("the token is not valid");
+      signedIn = CI;
+      return json(200, CI);
+    }
+    case "DELETE /auth/session":
+      signedIn = null;
+      return new Response(null, { status: 204 });
+    case "GET /datasets":
+      return signedIn && !datasetsRefused ? json(200, []) : unauthorized("the session expired");
+    default:
+      return json(404, { title: "Not Found", status: 404, detail: route });
+  }
+}
+
+beforeEach(() => {
+  signedIn = null;
+  datasetsRefused = false;
+  sent = [];
+  vi.stubGlobal("fetch", vi.fn(serve));
+  client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+});
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+function renderApp(path: string) {
+  return render(
+    <QueryClientProvider client={client}>
+      <Router hook={memoryLocation({ path }).hook}>
+        <App />
+      </Router>
+    </QueryClientProvider>,
+  );
+}
+
+async function signIn(token: string) {
+  fireEvent.change(await screen.findByLabelText("Token"), { target: { value: token } });
+  fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+}
+
+describe("SessionGate", () => {
+  it("shows the dashboard without any sign-in on a server without tokens", async () => {
+    signedIn = { open: true, name: null, role: "admin", expiresAt: null };
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    expect(screen.queryByLabelText("Token")).toBeNull();
+    expect(screen.queryByRole("button", { name: "Sign out" })).toBeNull();
+  });
+
+  it("asks for a token when the server needs one, and shows a refusal beside the field", async () => {
+    renderApp("/nowhere");
+    const field = await screen.findByLabelText("Token");
+    expect(field.getAttribute("type")).toBe("password");
+    expect(screen.getByRole("heading", { name: "evalboard" })).toBeTruthy();
+    expect(screen.queryByRole("heading", { name: "Not found" })).toBeNull();
+
+    await signIn("evb_wrong");
+    expect((await screen.findByRole("alert")).textContent).toBe("the token is not valid");
+    expect(field.getAttribute("aria-invalid")).toBe("true");
+    expect(field.getAttribute("aria-describedby")).toBe(screen.getByRole("alert").id);
+  });
+
+  it("signs in with a right token, says who is signed in, and signs out", async () => {
+    renderApp("/nowhere");
+    await signIn(TOKEN);
+    await screen.findByRole("heading", { name: "Not found" });
+    const header = screen.getByRole("banner");
+    expect(header.textContent).toContain("ci · operator");
+
+    fireEvent.click(within(header).getByRole("button", { name: "Sign out" }));
+    await screen.findByLabelText("Token");
+    expect(sent).toContain("DELETE /auth/session");
+    expect(screen.queryByRole("banner")).toBeNull();
+  });
+
+  it("returns to the sign-in screen when another request is refused, keeping nothing it read", async () => {
+    signedIn = CI;
+    renderApp("/datasets");
+    await screen.findByRole("heading", { name: "Datasets" });
+    await vi.waitFor(() => expect(client.getQueryData(["datasets"])).toEqual([]));
+
+    // The token is removed on the server: the next request is refused.
+    datasetsRefused = true;
+    await client.refetchQueries({ queryKey: ["datasets"] });
+    await screen.findByLabelText("Token");
+    expect(screen.queryByRole("heading", { name: "Datasets" })).toBeNull();
+    expect(client.getQueryCache().getAll().map((query) => query.queryKey)).toEqual([sessionKey]);
+  });
+});

@@ -1,0 +1,179 @@
+//! Authentication as an operator meets it: a server reachable beyond loopback refuses to start
+//! without tokens, `evalboard token create` makes one that lets its holder in (by header, or by
+//! the dashboard's cookie, event stream included), and one data directory serves one server.
+
+use std::{
+    io::Read,
+    process::{Command, Output},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    support::{BINARY, Server},
+    write_config,
+};
+
+fn evalboard(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BINARY);
+    command.args(args).env_remove("DATABASE_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn listening_beyond_loopback_needs_tokens_or_an_explicit_none() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let refused = evalboard(&["--bind", "0.0.0.0:0", "--data-dir", dir], &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without tokens")
+            && stderr.contains("evalboard token create --name NAME --role admin")
+            && stderr.contains("auth.mode = \"none\""),
+        "{stderr}"
+    );
+    // `tokens` needs one.
+    let refused = evalboard(&["--data-dir", dir], &[("EVALBOARD_AUTH__MODE", "tokens")]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("needs at least one [[auth.tokens]]")
+    );
+
+    // Told so, it starts open, and says so loudly.
+    let mut child = Command::new(BINARY)
+        .args(["--bind", "0.0.0.0:0", "--data-dir", dir])
+        .env_remove("DATABASE_URL")
+        .env("EVALBOARD_AUTH__MODE", "none")
+        .env("EVALBOARD_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut output = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buffer = [0u8; 4096];
+    while !output.contains("listening on") {
+        let n = stdout.read(&mut buffer).unwrap();
+        assert!(n > 0, "the server exited: {output}");
+        output.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(output.contains("AUTHENTICATION IS OFF"), "{output}");
+}
+
+#[test]
+fn a_created_token_lets_its_holder_in_by_header_or_by_cookie() {
+    let created = evalboard(
+        &["token", "create", "--name", "ci", "--role", "operator"],
+        &[],
+    );
+    assert!(created.status.success());
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("evb_"), "{token}");
+    let entry = String::from_utf8(created.stderr).unwrap();
+    assert!(entry.contains("[[auth.tokens]]") && entry.contains("role = \"operator\""));
+    assert!(
+        !entry.contains(&token),
+        "the entry holds the digest, not the token"
+    );
+    let entry = &entry[entry.find("[[auth.tokens]]").unwrap()..];
+    let refused = evalboard(
+        &["token", "create", "--name", "two words", "--role", "admin"],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let refused = evalboard(&["token", "create", "--name", "ci", "--role", "root"], &[]);
+    assert!(!refused.status.success());
+
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(data.path(), entry);
+    let mut server = Server::start(data.path(), &[], &["--config", &config]);
+    let client = reqwest::blocking::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    assert_eq!(client.get(url("/runs")).send().unwrap().status(), 401);
+    let listed = client.get(url("/runs")).bearer_auth(&token).send().unwrap();
+    assert_eq!(listed.status(), 200);
+    let created = client
+        .post(url("/runs"))
+        .bearer_auth(&token)
+        .json(&json!({"providerName": "Simulated", "datasetName": "evalboard-demo", "modelName": "sim-1"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // The dashboard's way: a cookie, which the event stream takes too.
+    let signed_in = client
+        .post(url("/auth/session"))
+        .json(&json!({"token": token}))
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let session: Value = client
+        .get(url("/auth/session"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (&session["name"], &session["role"]),
+        (&json!("ci"), &json!("operator"))
+    );
+    let stream = client
+        .get(url("/runs/events?view=board"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    drop(stream);
+    assert_eq!(
+        client.get(url("/runs/events")).send().unwrap().status(),
+        401
+    );
+
+    // Who did it is in the request log; the token never is.
+    server.wait_for("token=ci");
+    let output = server.terminate();
+    assert!(!output.contains(&token), "the token leaked into the log");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let first = Server::start(data.path(), &[], &[]);
+    assert_eq!(first.get("/healthz").0, 200);
+    let second = evalboard(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another evalboard server is running on the data directory"),
+        "{stderr}"
+    );
+    first.terminate();
+    // Once the first has stopped, the directory is free again.
+    let again = Server::start(data.path(), &[], &[]);
+    assert_eq!(again.get("/healthz").0, 200);
+    again.terminate();
+}

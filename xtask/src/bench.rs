@@ -281,6 +281,7 @@ pub(crate) fn serve(
 }
 
 fn server_options(c: &mut Command, config: &Path, data_dir: &Path, database_url: &str) {
+    unlimited(c);
     c.arg("--config")
         .arg(config)
         .arg("--data-dir")
@@ -288,6 +289,13 @@ fn server_options(c: &mut Command, config: &Path, data_dir: &Path, database_url:
         .arg("--database-url")
         .arg(database_url)
         .env("EVALBOARD_LOG", "warn");
+}
+
+/// Lifts the limits one client meets (a request rate, streams open): the benchmarks are one
+/// client asking for hundreds of requests a second, or a thousand streams.
+pub(crate) fn unlimited(c: &mut Command) {
+    c.env("EVALBOARD_HTTP__REQUESTS_PER_MINUTE", "0")
+        .env("EVALBOARD_HTTP__STREAMS_PER_CLIENT", "0");
 }
 
 /// A server configuration without the demo dataset, with a pool for load.

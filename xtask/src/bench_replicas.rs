@@ -90,6 +90,7 @@ max_concurrency = {CONCURRENCY}
                     .arg(db.url())
                     .args(["--bind", "127.0.0.1:0"])
                     .env("EVALBOARD_LOG", "info");
+                crate::bench::unlimited(&mut c);
                 c
             })?);
         }

@@ -113,6 +113,17 @@ pub enum ApiError {
     /// The body's content type is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The client sent too many requests, or holds too many streams.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What limit was met.
+        detail: String,
+        /// When to try again.
+        retry_after_secs: u64,
+    },
+    /// The request's body went silent for too long.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The database (or a worker pool) cannot serve the request right now.
     #[error("{0}")]
     Unavailable(String),
@@ -162,6 +173,8 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::TooManyRequests { .. } => "too-many-requests",
+            Self::RequestTimeout(_) => "request-timeout",
             Self::Unavailable(_) => "unavailable",
             Self::Internal => "internal",
         }
@@ -204,6 +217,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -219,6 +234,17 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            // The rest of the body is not read: the connection closes after the answer, so
+            // that a client cannot keep sending what was refused (nor keep it open by
+            // trickling).
+            Self::PayloadTooLarge(_) | Self::RequestTimeout(_) => {
+                response.force_close();
             }
             Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"evalboard\""));
@@ -295,6 +321,7 @@ pub(crate) fn json_error(
             detail: format!("the JSON body is invalid: {e}"),
             errors: Vec::new(),
         },
+        E::Payload(error) => payload_error(error),
         other => ApiError::BadRequest {
             detail: format!("the body cannot be read: {other}"),
             errors: Vec::new(),
@@ -330,6 +357,9 @@ pub(crate) fn payload_error(error: actix_web::error::PayloadError) -> ApiError {
         E::Overflow => {
             ApiError::PayloadTooLarge("the body is larger than this endpoint accepts".into())
         }
+        E::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => ApiError::RequestTimeout(
+            "the body sent nothing for too long; send it without pauses".into(),
+        ),
         other => ApiError::BadRequest {
             detail: format!("the body cannot be read: {other}"),
             errors: Vec::new(),

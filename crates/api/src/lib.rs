@@ -9,7 +9,11 @@ mod encoding;
 mod error;
 mod events;
 mod fallback;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
+mod limits;
 mod openapi;
 mod params;
 mod request_log;
@@ -30,6 +34,7 @@ use actix_web::{
 pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest};
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
+pub use limits::Limits;
 pub use openapi::{openapi, openapi_json};
 pub use state::{AppState, HarnessKeys};
 
@@ -77,6 +82,7 @@ pub fn app(
         .default_service(web::to(fallback::respond))
         .wrap(from_fn(encoding::refuse_encoded_bodies))
         .wrap(from_fn(auth::refuse_simple_posts))
+        .wrap(from_fn(limits::limit))
         .wrap(from_fn(auth::authorize))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(from_fn(request_log::log_request))

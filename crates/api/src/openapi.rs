@@ -77,8 +77,9 @@ pub(crate) fn routed_app() -> (
 }
 
 /// Declares how requests authenticate (a bearer token, or the dashboard's session cookie), and
-/// on every operation that needs a role its 401 and 403; on every `POST`, the 415 of a body
-/// that is untyped, text or a form. What needs a role is what the middleware checks
+/// on every operation that needs a role its 401 and 403; on every operation but the health
+/// checks the 429 of the limits; on every `POST`, the 408 of a silent body and the 415 of a
+/// body that is untyped, text or a form. What needs a role is what the middleware checks
 /// ([`crate::auth::required_role`]), so the two cannot drift.
 fn declare_security(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{
@@ -143,7 +144,17 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
                 // Anyone may call it (a token, if sent, is read).
                 None => operation.security = Some(vec![SecurityRequirement::default()]),
             }
+            // The limits one client meets (`limits.rs`): everything but the health checks.
+            if !matches!(path.as_str(), "/healthz" | "/readyz") {
+                responses.entry("429".into()).or_insert_with(|| {
+                    problem("Too many requests (or event streams) from this client; `Retry-After` says when to come back").into()
+                });
+            }
             if method == Method::POST {
+                responses.entry("408".into()).or_insert_with(|| {
+                    problem("The body sent nothing for too long (`http.body_idle_timeout_secs`)")
+                        .into()
+                });
                 responses.entry("415".into()).or_insert_with(|| {
                     problem("The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read").into()
                 });

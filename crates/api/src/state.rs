@@ -32,6 +32,8 @@ pub struct AppState {
     pub default_run_concurrency: u32,
     /// Who may call the API.
     access: Arc<Access>,
+    /// What one client may take of the server.
+    limits: Arc<crate::limits::Enforcer>,
     /// Page cursors, signed with the installation's key (read on first use).
     cursors: Arc<tokio::sync::OnceCell<crate::cursor::Cursors>>,
     /// Dashboard sessions, signed with the installation's key (read on first use).
@@ -82,6 +84,7 @@ impl AppState {
             default_run_concurrency: evalboard_runner::EngineConfig::new("")
                 .default_run_concurrency,
             access: Arc::default(),
+            limits: Arc::new(crate::limits::Enforcer::new(crate::limits::Limits::none())),
             cursors: Arc::default(),
             sessions: Arc::default(),
         }
@@ -91,6 +94,17 @@ impl AppState {
     pub fn with_access(mut self, access: Access) -> Self {
         self.access = Arc::new(access);
         self
+    }
+
+    /// The same state enforcing `limits` (none by default).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = Arc::new(crate::limits::Enforcer::new(limits));
+        self
+    }
+
+    /// What one client may take of the server.
+    pub(crate) fn limits(&self) -> &crate::limits::Enforcer {
+        &self.limits
     }
 
     /// Who may call the API.

@@ -1310,7 +1310,245 @@ fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some
     assert_eq!(taken.run.lifecycle.resumed_count, 1);
 }
 
+/// A worker that stops gives back what it holds: its items in flight go back to `pending`
+/// (their attempt ended `released`), its unjudged answers stay `awaiting` with no claim, the
+/// counters move with a `run_progress` event, the run's log says so, and another worker claims
+/// them at once — long before the lease would run out — without a resume. A release by a worker
+/// that does not hold an item changes nothing; in a run being canceled the items are canceled.
+fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
+    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{
+        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind,
+    };
+    import(db, "Demo", &items(10));
+    let run = create(db, "Demo", 0);
+    // Leases of five minutes: nothing below waits for one to run out.
+    let claim = |worker: &str, max: u32, seconds: i64| {
+        db.claim_items(
+            &run,
+            ClaimRequest {
+                worker,
+                lease_until: at(seconds + 300),
+                max,
+                at: at(seconds),
+                generation: None,
+            },
+        )
+        .unwrap()
+    };
+    let sequences = |claim: &evalboard_persistence::Claim| -> Vec<u32> {
+        claim.items.iter().map(|i| i.sequence).collect()
+    };
+    assert_eq!(sequences(&claim("w1", 4, 1)), [1, 2, 3, 4]);
+    assert_eq!(sequences(&claim("w2", 2, 2)), [5, 6]);
+    let outcome = |sequence: u32, kind: OutcomeKind| Outcome {
+        run_id: run.clone(),
+        sequence,
+        attempt: 1,
+        started_at: at(3),
+        kind,
+    };
+    let answer = Answer {
+        prompt: "p".into(),
+        response_text: "The answer is (A).".into(),
+        first_token_at: None,
+        answered_at: at(4),
+        usage: TokenUsage::default(),
+        cost_usd: None,
+    };
+    let judgment = Judgment {
+        verdict: Verdict::Correct,
+        extraction: extract_answer("The answer is (A)."),
+        judge: "choice".into(),
+        rationale: None,
+        at: at(4),
+    };
+    // w1: item 1 judged, item 2 answered and waiting for its judge, item 3 sent, item 4 claimed
+    // ahead and never sent.
+    let reported = db
+        .apply_outcomes(
+            "w1",
+            &[
+                outcome(
+                    1,
+                    OutcomeKind::Answered {
+                        answer: answer.clone(),
+                        judgment: Some(judgment),
+                    },
+                ),
+                outcome(
+                    2,
+                    OutcomeKind::Answered {
+                        answer: answer.clone(),
+                        judgment: None,
+                    },
+                ),
+                outcome(3, OutcomeKind::Started { prompt: "p".into() }),
+            ],
+            at(4),
+        )
+        .unwrap();
+    assert_eq!(reported.applied, [true, true, true]);
+    let before = db.get_run(&run).unwrap();
+
+    // A stale release: w2 holds none of w1's items.
+    assert_eq!(
+        db.release_items("w2", &run, &[1, 2, 3, 4], at(5)).unwrap(),
+        0
+    );
+    assert_eq!(db.get_run(&run).unwrap(), before, "nothing changed");
+
+    db.wait_for_events_to_settle();
+    let last_event = db
+        .events_after(Default::default(), None, 1_000)
+        .unwrap()
+        .last()
+        .unwrap()
+        .position;
+    // w1 stops: items 2, 3 and 4 go back.
+    assert_eq!(db.release_claims("w1", at(6)).unwrap(), 3);
+    let released = db.get_run(&run).unwrap();
+    assert_eq!(released.counts, recount(db, &run));
+    assert_eq!(
+        (
+            released.counts.pending,
+            released.counts.running,
+            released.counts.awaiting,
+            released.counts.correct
+        ),
+        (6, 2, 1, 1)
+    );
+    assert_eq!(released.lifecycle.resumed_count, 0);
+    assert_eq!(released.lifecycle.last_resumed_at, None);
+    let states: Vec<ItemState> = db
+        .item_states(&run)
+        .unwrap()
+        .into_iter()
+        .map(|(_, s)| s)
+        .take(4)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ItemState::Correct,
+            ItemState::Awaiting,
+            ItemState::Pending,
+            ItemState::Pending
+        ]
+    );
+    // The counters moved with a `run_progress` event.
+    db.wait_for_events_to_settle();
+    let progress: Vec<StateCounts> = db
+        .events_after(last_event, None, 1_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.change {
+            RunChange::Progress(counts) => Some(counts),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, [released.counts]);
+    // The unfinished attempts ended `released`, by w1; the answer keeps its `answered` one.
+    let page = db
+        .run_items(
+            &run,
+            &ItemQuery {
+                states: vec![],
+                categories: vec![],
+                sequences: vec![2, 3, 4],
+                group_by: ItemGrouping::None,
+                after: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    let attempts: Vec<Vec<(Option<&str>, Option<&str>)>> = page
+        .items
+        .iter()
+        .map(|item| {
+            item.attempts
+                .iter()
+                .map(|a| (a.outcome.as_deref(), a.worker.as_deref()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            vec![(Some("answered"), Some("w1"))],
+            vec![(Some("released"), Some("w1"))],
+            vec![(Some("released"), Some("w1"))],
+        ]
+    );
+    let logs = db.query_logs(&run, &LogQuery::default(), 100).unwrap();
+    assert!(
+        logs.iter().any(|l| l.sequence.is_none()
+            && l.message == "worker `w1` stopped: 3 item(s) released for another worker"),
+        "{logs:#?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.sequence == Some(3) && l.message.starts_with("attempt 1 released")),
+        "{logs:#?}"
+    );
+    assert!(
+        !logs.iter().any(|l| l.message.contains("resumed")),
+        "{logs:#?}"
+    );
+
+    // w3 claims at once, well within w1's lease: the unjudged answer (to judge only), then the
+    // released items in sequence order, each at its next attempt. Still no resume.
+    let taken = claim("w3", 4, 7);
+    assert_eq!(sequences(&taken), [2, 3, 4, 7]);
+    let attempts: Vec<(u32, u32, bool)> = taken
+        .items
+        .iter()
+        .map(|i| (i.sequence, i.attempt, i.answer.is_some()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [(2, 1, true), (3, 2, false), (4, 2, false), (7, 1, false)]
+    );
+    assert_eq!(taken.run.lifecycle.resumed_count, 0);
+    assert_eq!(taken.run.counts, recount(db, &run));
+    // w1's late outcome changes nothing, nor does a second release by it.
+    let late = outcome(
+        3,
+        OutcomeKind::Answered {
+            answer,
+            judgment: None,
+        },
+    );
+    assert_eq!(
+        db.apply_outcomes("w1", &[late], at(8)).unwrap().applied,
+        [false]
+    );
+    assert_eq!(db.release_claims("w1", at(8)).unwrap(), 0);
+    assert_eq!(db.release_items("w1", &run, &[2, 3, 4], at(8)).unwrap(), 0);
+    assert_eq!(db.get_run(&run).unwrap().counts, taken.run.counts);
+
+    // In a run being canceled nobody would claim them again: w3's items end canceled.
+    db.request_cancel(&run, None, at(9)).unwrap();
+    assert_eq!(db.release_claims("w3", at(10)).unwrap(), 4);
+    let after = db.get_run(&run).unwrap();
+    assert_eq!(after.counts, recount(db, &run));
+    assert_eq!(
+        (
+            after.counts.running,
+            after.counts.awaiting,
+            after.counts.pending
+        ),
+        (2, 0, 0),
+        "w2's items are still its own"
+    );
+    assert_eq!(db.release_claims("w2", at(11)).unwrap(), 2);
+    let after = db.get_run(&run).unwrap();
+    assert_eq!(after.status, RunStatus::Canceled);
+    assert_eq!(after.lifecycle.resumed_count, 0);
+}
+
 backend_tests!(
+    a_stopping_worker_gives_its_claims_back_without_a_resume,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,
     an_active_runs_latency_is_kept_with_its_answers,

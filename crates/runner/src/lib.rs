@@ -6,7 +6,8 @@ pub mod providers;
 pub mod reproducibility;
 
 pub use engine::{
-    Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal, LivePosition, LiveText,
+    Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal, EngineStopper, LivePosition,
+    LiveText,
 };
 pub use providers::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderRegistry,

@@ -3,12 +3,15 @@
 
 use std::{
     collections::BTreeMap,
+    num::NonZeroU32,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use anyhow::Context;
-use evalboard_api::{Access, AccessToken, EventStreamConfig, HarnessKeys, Role, TokenDigest};
+use evalboard_api::{
+    Access, AccessToken, EventStreamConfig, HarnessKeys, Limits, Role, TokenDigest,
+};
 use evalboard_harness::{PackSigner, parse_public_key};
 use evalboard_persistence::PoolOptions;
 use evalboard_runner::{EngineConfig, ProviderConfig};
@@ -69,6 +72,7 @@ pub(crate) struct EngineSection {
     default_run_concurrency: u32,
     lease_secs: u64,
     commit_window_ms: u64,
+    drain_secs: u64,
 }
 
 /// `[events]`.
@@ -126,6 +130,10 @@ struct TokenEntry {
 pub(crate) struct HttpSection {
     public_host: String,
     cors_allowed_origins: Vec<String>,
+    requests_per_minute: u32,
+    request_burst: u32,
+    streams_per_client: u32,
+    body_idle_timeout_secs: u64,
 }
 
 /// Whether a token's name is one logs can show as it is: 1 to 64 letters, digits, `.`, `_`,
@@ -224,6 +232,7 @@ impl Config {
             engine.commit_window_ms,
             0..=1_000,
         );
+        check("engine.drain_secs", engine.drain_secs, 0..=3_600);
         let events = &self.events;
         check("events.buffer", events.buffer as u64, 16..=1 << 20);
         check("events.heartbeat_secs", events.heartbeat_secs, 1..=300);
@@ -242,6 +251,27 @@ impl Config {
             );
         }
         check("auth.session_hours", self.auth.session_hours, 1..=720);
+        let http = &self.http;
+        check(
+            "http.requests_per_minute",
+            u64::from(http.requests_per_minute),
+            0..=1_000_000,
+        );
+        check(
+            "http.request_burst",
+            u64::from(http.request_burst),
+            1..=1_000_000,
+        );
+        check(
+            "http.streams_per_client",
+            u64::from(http.streams_per_client),
+            0..=100_000,
+        );
+        check(
+            "http.body_idle_timeout_secs",
+            http.body_idle_timeout_secs,
+            1..=600,
+        );
         check(
             "database.max_connections",
             u64::from(self.database.max_connections),
@@ -375,6 +405,17 @@ impl Config {
         }
     }
 
+    /// What one client may take of the server (`[http]`).
+    pub(crate) fn limits(&self) -> Limits {
+        let http = &self.http;
+        Limits {
+            requests_per_minute: NonZeroU32::new(http.requests_per_minute)
+                .zip(NonZeroU32::new(http.request_burst)),
+            streams_per_client: (http.streams_per_client > 0).then_some(http.streams_per_client),
+            body_idle_timeout: Duration::from_secs(http.body_idle_timeout_secs),
+        }
+    }
+
     /// The database URL in effect.
     pub(crate) fn database_url(&self) -> String {
         self.database_url
@@ -392,6 +433,7 @@ impl Config {
         config.lease = Duration::from_secs(self.engine.lease_secs);
         config.renew_every = config.lease / 3;
         config.commit_window = Duration::from_millis(self.engine.commit_window_ms);
+        config.drain = Duration::from_secs(self.engine.drain_secs);
         config
     }
 

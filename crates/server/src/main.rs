@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use evalboard_api::{AppState, EventHub};
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
-use evalboard_runner::{EngineHandle, ProviderRegistry, providers::ClientSet};
+use evalboard_runner::{EngineHandle, EngineStopper, ProviderRegistry, providers::ClientSet};
 
 use crate::config::{Config, Overrides};
 
@@ -239,26 +239,85 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
         .with_events(events)
         .with_harness(harness)
         .with_default_run_concurrency(config.default_run_concurrency())
-        .with_access(access);
+        .with_access(access)
+        .with_limits(config.limits());
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }
+    let stopper = engine.as_ref().map(EngineHandle::stopper);
+    let http_stop = {
+        let _runtime = background.enter();
+        watch_stop_signals(stopper.clone())?
+    };
     let served = actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
             .bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?
-            .shutdown_timeout(10);
+            // Requests in flight get this long to finish once a stop signal came.
+            .shutdown_timeout(10)
+            .shutdown_signal(async move {
+                let _ = http_stop.await;
+            });
         for addr in server.addrs() {
             tracing::info!("listening on http://{addr}");
         }
-        // actix-web stops on SIGTERM, SIGINT and SIGQUIT, finishing requests in flight.
         server.run().await?;
         anyhow::Ok(())
     });
-    // Items in flight keep their claims: the next start of this worker takes them back.
-    if let Some(engine) = engine {
-        background.block_on(engine.shutdown());
+    // The drain began with the signal (or begins now, when the server could not start); what
+    // this worker still holds is given back, for another replica or the next start to take at
+    // once.
+    if let (Some(engine), Some(stopper)) = (engine, stopper) {
+        begin_drain(&stopper);
+        let released = background.block_on(engine.drain());
+        tracing::info!("released {released} item(s)");
     }
     tracing::info!("stopped");
     served
+}
+
+/// Begins the engine's drain, saying so the first time.
+fn begin_drain(stopper: &EngineStopper) {
+    let in_flight = stopper.in_flight();
+    if stopper.begin_drain() {
+        tracing::info!(
+            "draining: waiting up to {} s for {in_flight} item(s) in flight",
+            stopper.drain_window().as_secs()
+        );
+    }
+}
+
+/// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGQUIT (inside the runtime that drives the
+/// listener). The first stops the HTTP server (the returned receiver fires: requests in flight
+/// get its shutdown timeout) and begins the engine's drain at once; another one ends the
+/// drain's wait, giving the items still in flight back without waiting for them.
+fn watch_stop_signals(
+    stopper: Option<EngineStopper>,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut quit = signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?;
+    let (stop_http, http_stop) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut next = async || {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = quit.recv() => "SIGQUIT",
+            }
+        };
+        let name = next().await;
+        tracing::info!("{name} received: stopping");
+        if let Some(stopper) = &stopper {
+            begin_drain(stopper);
+        }
+        let _ = stop_http.send(());
+        let name = next().await;
+        if let Some(stopper) = &stopper {
+            tracing::info!("{name} received again: giving back the items in flight now");
+            stopper.hurry();
+        }
+    });
+    Ok(http_stop)
 }

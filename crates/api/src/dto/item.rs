@@ -48,7 +48,8 @@ impl From<Activity> for ActivityDto {
 pub struct AttemptDto {
     /// 1-based attempt number.
     pub attempt: u32,
-    /// `answered`, `error`, `canceled`, `lost` (its worker went away), or `null` in flight.
+    /// `answered`, `error`, `canceled`, `lost` (its worker went away), `released` (its worker
+    /// stopped and gave the item back), or `null` in flight.
     #[schema(required = true)]
     pub outcome: Option<String>,
     /// The error, for a failed attempt.

@@ -24,6 +24,9 @@ pub(crate) enum AttemptOutcome {
     Canceled,
     /// Its worker went away (crash, lost lease); another attempt followed.
     Lost,
+    /// Its worker stopped (a drain on shutdown) and gave the item back: the attempt was either
+    /// never sent or cut short, and the next claim makes another.
+    Released,
 }
 
 impl AttemptOutcome {
@@ -33,6 +36,7 @@ impl AttemptOutcome {
             Self::Error => "error",
             Self::Canceled => "canceled",
             Self::Lost => "lost",
+            Self::Released => "released",
         }
     }
 }
@@ -68,7 +72,7 @@ pub(crate) fn insert(conn: &mut DbConnection, attempts: &[EndedAttempt]) -> Resu
 }
 
 /// Ends the attempts in flight on `sequences` (items about to be canceled, failed with their
-/// run, or taken over from a lost worker), reading what the item rows know of them. Call it
+/// run, taken over from a lost worker, or given back by a stopping one), reading what the item rows know of them. Call it
 /// before the item rows change.
 pub(crate) fn end_in_flight(
     conn: &mut DbConnection,

@@ -44,6 +44,7 @@ macro_rules! claimed_by {
             .and(run_items::lease_owner.eq($worker))
     };
 }
+pub(super) use claimed_by;
 
 impl Database {
     /// Asks for a run to stop: sets `cancelRequestedAt` at once, cancels its unstarted items,
@@ -428,18 +429,20 @@ fn stop_in(
 
 /// Which items of a state [`cancel_items`] takes.
 #[derive(Clone, Copy)]
-enum Whose<'a> {
+pub(super) enum Whose<'a> {
     /// Every one.
     All,
     /// Those this worker holds, and those whose claim expired or was released.
     HeldBy(&'a str),
     /// Those never claimed since they were queued (answers queued by a re-judging).
     Unclaimed,
+    /// Those of these sequences this worker holds (a worker giving them back).
+    Among(&'a str, &'a [i32]),
 }
 
 /// Cancels a run's items in `states` (those `whose` says), closing their attempts and logging
 /// each.
-fn cancel_items(
+pub(super) fn cancel_items(
     conn: &mut DbConnection,
     row: &RunRow,
     states: &[ItemState],
@@ -470,6 +473,11 @@ fn cancel_items(
                 query = query
                     .filter(run_items::lease_owner.is_null())
                     .filter(run_items::lease_expires_at.is_null());
+            }
+            Whose::Among(worker, sequences) => {
+                query = query
+                    .filter(run_items::lease_owner.eq(worker))
+                    .filter(run_items::sequence.eq_any(sequences));
             }
         }
         let sequences: Vec<i32> = query.load(conn)?;

@@ -16,6 +16,7 @@ mod latency;
 mod list;
 mod outcomes;
 mod rejudge;
+mod release;
 mod store_answer;
 mod store_send;
 mod transitions;

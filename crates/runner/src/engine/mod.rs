@@ -7,6 +7,9 @@
 //! - The **writer** (`writer.rs`) stores outcomes in batches.
 //! - The **renewer** keeps this engine's claims alive; a crashed engine's claims expire and
 //!   another claim takes the items over (a resume).
+//! - A **drain** ([`EngineHandle::drain`]) stops an engine on purpose: nothing new is claimed or
+//!   sent, items in flight get [`EngineConfig::drain`] to finish, and every claim left is given
+//!   back (no lease to wait for, no resume).
 
 mod activity;
 mod gate;
@@ -16,7 +19,10 @@ mod writer;
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex, atomic::AtomicBool},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -68,6 +74,9 @@ pub struct EngineConfig {
     pub commit_window: Duration,
     /// First retry delay; later ones grow exponentially, with jitter.
     pub retry_base_delay: Duration,
+    /// How long a drain lets the requests already sent finish before it aborts them and gives
+    /// their items back (zero: at once).
+    pub drain: Duration,
 }
 
 impl EngineConfig {
@@ -83,6 +92,7 @@ impl EngineConfig {
             batch_size: 512,
             commit_window: Duration::from_millis(20),
             retry_base_delay: Duration::from_millis(500),
+            drain: Duration::from_secs(10),
         }
     }
 }
@@ -97,9 +107,16 @@ pub(crate) struct Shared {
     config: EngineConfig,
     writer: mpsc::UnboundedSender<(Instant, WriterMessage)>,
     wake: Arc<Notify>,
+    /// Cancelled when the engine stops: items still in flight are aborted.
     shutdown: CancellationToken,
+    /// Cancelled when a drain begins: nothing more is claimed, started or sent.
+    draining: CancellationToken,
     /// Items being worked on here, by run: the claims the renewer keeps alive.
     working: Mutex<HashMap<RunId, BTreeSet<u32>>>,
+    /// Items whose worker is running here.
+    in_flight: AtomicUsize,
+    /// Items given back during a drain.
+    released: AtomicUsize,
 }
 
 impl Shared {
@@ -112,6 +129,10 @@ impl Shared {
         self.shutdown.is_cancelled()
     }
 
+    fn draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
     fn working(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, BTreeSet<u32>>> {
         self.working
             .lock()
@@ -119,11 +140,48 @@ impl Shared {
     }
 }
 
-/// A running engine. Dropping it does not stop it; call [`EngineHandle::shutdown`].
+/// A running engine. Dropping it does not stop it; call [`EngineHandle::drain`] (or
+/// [`EngineHandle::shutdown`]).
 pub struct EngineHandle {
     signal: EngineSignal,
-    shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    dispatcher: JoinHandle<()>,
+    writer: JoinHandle<()>,
+    renewer: JoinHandle<()>,
+}
+
+/// Starts or hurries a drain from elsewhere (a signal handler) while the [`EngineHandle`] waits
+/// for something else (the HTTP server to stop).
+#[derive(Clone)]
+pub struct EngineStopper {
+    shared: Arc<Shared>,
+}
+
+impl EngineStopper {
+    /// Begins a drain (see [`EngineHandle::drain`]), if none has begun: from now on nothing is
+    /// claimed or sent, and the items in flight have [`EngineConfig::drain`] to finish. Returns
+    /// whether this began it.
+    pub fn begin_drain(&self) -> bool {
+        let began = !self.shared.draining.is_cancelled();
+        self.shared.draining.cancel();
+        began
+    }
+
+    /// Ends a drain's wait now: the items still in flight are aborted and given back.
+    pub fn hurry(&self) {
+        self.shared.draining.cancel();
+        self.shared.shutdown.cancel();
+    }
+
+    /// How many items are being worked on here.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// How long a drain waits for them.
+    pub fn drain_window(&self) -> Duration {
+        self.shared.config.drain
+    }
 }
 
 /// What the API needs of the engine: a way to say "look now" and the streaming activity.
@@ -156,7 +214,6 @@ impl EngineHandle {
     ) -> Self {
         let (writer_tx, writer_rx) = mpsc::unbounded_channel();
         let wake = Arc::new(Notify::new());
-        let shutdown = CancellationToken::new();
         let gates = registry
             .providers()
             .iter()
@@ -171,21 +228,21 @@ impl EngineHandle {
             config,
             writer: writer_tx,
             wake: Arc::clone(&wake),
-            shutdown: shutdown.clone(),
+            shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
             working: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
         });
-        let tasks = vec![
-            tokio::spawn(writer::run(Arc::clone(&shared), writer_rx)),
-            tokio::spawn(renew(Arc::clone(&shared))),
-            tokio::spawn(Dispatcher::new(Arc::clone(&shared)).run()),
-        ];
         Self {
             signal: EngineSignal {
                 wake,
                 activity: shared.activity.clone(),
             },
-            shutdown,
-            tasks,
+            writer: tokio::spawn(writer::run(Arc::clone(&shared), writer_rx)),
+            renewer: tokio::spawn(renew(Arc::clone(&shared))),
+            dispatcher: tokio::spawn(Dispatcher::new(Arc::clone(&shared)).run()),
+            shared,
         }
     }
 
@@ -194,13 +251,71 @@ impl EngineHandle {
         self.signal.clone()
     }
 
-    /// Stops claiming, aborts items in flight (their claims stay, so a restart takes them
-    /// back), stores the outcomes already reported, and waits for all of it.
-    pub async fn shutdown(self) {
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+    /// What begins or hurries a drain from another task.
+    pub fn stopper(&self) -> EngineStopper {
+        EngineStopper {
+            shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// Stops claiming, aborts items in flight (their claims stay, so a restart takes them
+    /// back, as after a crash), stores the outcomes already reported, and waits for all of it.
+    pub async fn shutdown(self) {
+        self.shared.shutdown.cancel();
+        self.join().await;
+    }
+
+    /// Stops the engine on purpose, giving its work back for another worker to take at once:
+    ///
+    /// 1. Nothing more is claimed, started or sent (no first attempt, no retry, no LLM judge);
+    ///    the items claimed ahead and never sent are given back at once.
+    /// 2. Requests already sent complete and their outcomes are stored, for up to
+    ///    [`EngineConfig::drain`] since the drain began (or until [`EngineStopper::hurry`]);
+    ///    each item whose worker stops without finishing it is given back as it stops.
+    /// 3. Then what is still in flight is aborted, every outcome reported is stored, and every
+    ///    claim this worker still holds is given back, one transaction per run
+    ///    ([`Database::release_claims`]).
+    ///
+    /// Items given back are claimable at once, and count no resume. Returns how many items were
+    /// given back. A drain that began earlier ([`EngineStopper::begin_drain`]) keeps its start.
+    pub async fn drain(self) -> usize {
+        self.shared.draining.cancel();
+        let shared = self.join().await;
+        let worker = shared.config.worker.clone();
+        let released = shared
+            .db
+            .blocking(move |db| db.release_claims(&worker, now()))
+            .await;
+        let before = shared.released.load(Ordering::Relaxed);
+        match released {
+            Ok(n) => before + n,
+            Err(error) => {
+                // Their leases will run out: another worker takes them then, as after a crash.
+                tracing::warn!(%error, "cannot release this worker's claims");
+                before
+            }
+        }
+    }
+
+    /// Waits for the dispatcher (which stops at the shutdown, or once drained), then for the
+    /// writer to store everything and the renewer to stop.
+    async fn join(self) -> Arc<Shared> {
+        let Self {
+            shared,
+            dispatcher,
+            writer,
+            renewer,
+            ..
+        } = self;
+        if dispatcher.await.is_err() {
+            // It panicked before telling the writer to stop: the writer stores what it has.
+            shared.send(WriterMessage::Stop);
+        }
+        // Drained before the window closed: the renewer stops too.
+        shared.shutdown.cancel();
+        let _ = writer.await;
+        let _ = renewer.await;
+        shared
     }
 }
 
@@ -304,9 +419,36 @@ impl Dispatcher {
             ),
             Err(error) => tracing::warn!(%error, "cannot release previous claims"),
         }
+        // Once a drain began: when its window closes.
+        let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
+            if drain_until.is_some() && self.tasks.is_empty() {
+                // Drained: every item here finished or was given back.
+                break;
+            }
+            let window = async move {
+                match drain_until {
+                    Some(until) => tokio::time::sleep_until(until).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = self.shared.shutdown.cancelled() => break,
+                () = self.shared.draining.cancelled(), if drain_until.is_none() => {
+                    drain_until = Some(tokio::time::Instant::now() + self.shared.config.drain);
+                    // Nothing more starts; what was claimed ahead is given back.
+                    let runs: Vec<RunId> = self.runs.keys().cloned().collect();
+                    for run_id in runs {
+                        self.advance(&run_id);
+                    }
+                    continue;
+                }
+                () = window => {
+                    // What is still in flight is aborted (and given back once its outcomes
+                    // are stored).
+                    self.shared.shutdown.cancel();
+                    break;
+                }
                 Some(event) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match event {
                         Ok(Event::ItemDone(run_id, sequence)) => self.item_done(&run_id, sequence),
@@ -333,6 +475,16 @@ impl Dispatcher {
     /// An item finished here: start the next queued one, and claim more when the queue runs low.
     fn item_done(&mut self, run_id: &RunId, sequence: u32) {
         self.running -= 1;
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.shared.draining() {
+            // A worker stopped during a drain: its item is finished, or left as it was (an
+            // answer not judged, a retry not sent). Once what it reported is stored (the writer
+            // keeps the order), what it left is given back.
+            self.shared.send(WriterMessage::Release {
+                run_id: run_id.clone(),
+                sequences: vec![sequence],
+            });
+        }
         {
             let mut working = self.shared.working();
             if let Some(sequences) = working.get_mut(run_id) {
@@ -393,25 +545,38 @@ impl Dispatcher {
         };
         // Canceled, or stopped by its budget (items in flight finish): nothing more starts.
         let canceled = flight.context.cancel.is_cancelled() || flight.context.stopped();
-        if canceled && !flight.queue.is_empty() {
-            // Never started: nothing to renew; the cancel ends them with the rest.
-            let mut working = self.shared.working();
-            if let Some(sequences) = working.get_mut(run_id) {
-                for item in flight.queue.drain(..) {
-                    sequences.remove(&item.sequence);
-                }
-                if sequences.is_empty() {
-                    working.remove(run_id);
+        // Draining: nothing more starts either, and nothing more is claimed.
+        let draining = self.shared.draining();
+        if (canceled || draining) && !flight.queue.is_empty() {
+            // Never started: nothing to renew.
+            let unsent: Vec<u32> = flight.queue.drain(..).map(|item| item.sequence).collect();
+            {
+                let mut working = self.shared.working();
+                if let Some(sequences) = working.get_mut(run_id) {
+                    for sequence in &unsent {
+                        sequences.remove(sequence);
+                    }
+                    if sequences.is_empty() {
+                        working.remove(run_id);
+                    }
                 }
             }
-            flight.queue.clear();
+            if !canceled {
+                // Given back at once, for another worker to take. (A cancel ends them with
+                // the rest.)
+                self.shared.send(WriterMessage::Release {
+                    run_id: run_id.clone(),
+                    sequences: unsent,
+                });
+            }
         }
-        while flight.running < flight.concurrency && self.running < global {
+        while !draining && flight.running < flight.concurrency && self.running < global {
             let Some(item) = flight.queue.pop_front() else {
                 break;
             };
             flight.running += 1;
             self.running += 1;
+            self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::clone(&self.shared);
             let context = Arc::clone(&flight.context);
             let id = run_id.clone();
@@ -428,7 +593,7 @@ impl Dispatcher {
             });
         }
         let low = flight.queue.len() < flight.concurrency.div_ceil(2);
-        if !canceled && !flight.claiming && !flight.exhausted && low {
+        if !canceled && !draining && !flight.claiming && !flight.exhausted && low {
             // Enough to fill the run's slots and keep as many waiting.
             let wanted = 2 * flight.concurrency - flight.running - flight.queue.len();
             flight.claiming = true;
@@ -514,6 +679,10 @@ impl Dispatcher {
                 flight.context.cancel.cancel();
             }
             self.advance(&run_id);
+        }
+        if self.shared.draining() {
+            // No new work, and no more of the runs worked on.
+            return Ok(());
         }
         for run in schedulable {
             if let Some(flight) = self.runs.get_mut(&run.id)

@@ -1,5 +1,6 @@
 //! One claimed item, from prompt to outcome: admission at the provider, the streamed answer,
-//! retries with backoff, judging, and cancellation at any await point.
+//! retries with backoff, judging, and cancellation at any await point. During a drain nothing
+//! new is sent: the waits before a request end, and only requests already sent complete.
 
 use std::{
     sync::{
@@ -185,7 +186,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
     loop {
         let admitted = answering.gate.admit(estimated_tokens);
-        let Some(slot) = cancellable(&run.cancel, admitted).await else {
+        let Some(slot) = before_sending(&shared, &run, admitted).await else {
             break;
         };
         if report_failing(&shared, &run) || run.stopped() {
@@ -315,7 +316,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 })));
                 attempt += 1;
                 shared.activity.finish(&run.run_id, sequence);
-                if cancellable(&run.cancel, tokio::time::sleep(delay))
+                if before_sending(&shared, &run, tokio::time::sleep(delay))
                     .await
                     .is_none()
                 {
@@ -354,7 +355,8 @@ fn choice_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>
 }
 
 /// Asks the run's LLM judge for a verdict on `response`, with retries; when it gives none, falls
-/// back to the choice judge and says so in the rationale. `None` when the run is canceled.
+/// back to the choice judge and says so in the rationale. `None` when the run is canceled, or
+/// when a drain began before the judge was asked (another worker judges the stored answer).
 async fn judge(
     shared: &Shared,
     run: &RunContext,
@@ -374,7 +376,7 @@ async fn judge(
     let mut failure = String::from("no reply");
     for attempt in 1..=judge.max_attempts {
         let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
-        let slot = cancellable(&run.cancel, admitted).await?;
+        let slot = before_sending(shared, run, admitted).await?;
         let request = CompletionRequest {
             model: &judge.model,
             prompt: &prompt,
@@ -408,7 +410,7 @@ async fn judge(
                     .next()
                     .unwrap_or_default()
                     .max(error.retry_after().unwrap_or_default());
-                cancellable(&run.cancel, tokio::time::sleep(delay)).await?;
+                before_sending(shared, run, tokio::time::sleep(delay)).await?;
             }
         }
     }
@@ -420,6 +422,21 @@ async fn judge(
             judge.label
         )),
     ))
+}
+
+/// Runs `future`, a wait before a request is sent, unless the run is canceled or a drain
+/// begins first (then `None`: nothing new is sent during a drain).
+async fn before_sending<T>(
+    shared: &Shared,
+    run: &RunContext,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = run.cancel.cancelled() => None,
+        () = shared.draining.cancelled() => None,
+        value = future => Some(value),
+    }
 }
 
 /// Runs `future` unless `cancel` fires first (then `None`, and the future is dropped, which

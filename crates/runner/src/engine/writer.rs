@@ -32,6 +32,8 @@ pub(crate) enum WriterMessage {
     StopForBudget { run_id: RunId, reason: String },
     /// A run being canceled has nothing in flight here any more.
     CancelInFlight(RunId),
+    /// During a drain: give back the claims this worker still holds on these items.
+    Release { run_id: RunId, sequences: Vec<u32> },
     /// Every worker has stopped: store what is queued, then stop.
     Stop,
 }
@@ -173,6 +175,15 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
                 db.cancel_in_flight(&run_id, &worker, now())
             })
             .await;
+        }
+        WriterMessage::Release { run_id, sequences } => {
+            let released = persist(shared, "release claims", move |db| {
+                db.release_items(&worker, &run_id, &sequences, now())
+            })
+            .await;
+            shared
+                .released
+                .fetch_add(released.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -4,5 +4,6 @@
 mod support;
 
 mod analysis;
+mod drain;
 mod simulated;
 mod stub_provider;

@@ -157,6 +157,11 @@ async fn chat(
             tokio::time::sleep(Duration::from_millis(400)).await;
             streamed('B')
         }
+        // Slower than the engine tests' timeouts allow: for tests that raise them.
+        "sluggish" => {
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            streamed('B')
+        }
         "cut" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .streaming(stream::iter(

@@ -12,6 +12,8 @@ use serde_json::json;
 
 mod auth;
 mod docs;
+mod drain;
+mod limits;
 mod replicas;
 mod secrets;
 mod support;

@@ -1,0 +1,70 @@
+//! What the fuzz targets in `fuzz/` reach of this crate's private parsers, behind the `fuzzing`
+//! feature: the page cursor decoder. Not part of the API; nothing else may use it.
+
+use evalboard_persistence::{ItemCursor, RunCursor};
+
+use crate::{cursor::Cursors, signed::Sealer};
+
+/// The page cursors of an installation whose cursor key is `key`, as the handlers use them
+/// (a refusal, always a 400, is `None` here).
+#[derive(Debug)]
+pub struct PageCursors {
+    cursors: Cursors,
+    sealer: Sealer,
+}
+
+impl PageCursors {
+    /// Cursors signed with `key`.
+    pub fn new(key: [u8; 32]) -> Self {
+        Self {
+            cursors: Cursors::new(key),
+            sealer: Sealer::new(key),
+        }
+    }
+
+    /// `text` sealed with the key: a cursor this installation could have issued holding `text`,
+    /// so that a fuzzer reaches what is parsed after the tag is checked.
+    pub fn seal(&self, text: &str) -> String {
+        self.sealer.seal(text)
+    }
+
+    /// The archive's cursor.
+    pub fn encode_run(&self, cursor: &RunCursor) -> String {
+        self.cursors.encode_run(cursor)
+    }
+
+    /// The archive's cursor, decoded.
+    pub fn decode_run(&self, text: &str) -> Option<RunCursor> {
+        self.cursors.decode_run(text).ok()
+    }
+
+    /// A log page's cursor.
+    pub fn encode_log(&self, id: i64) -> String {
+        self.cursors.encode_log(id)
+    }
+
+    /// A log page's cursor, decoded.
+    pub fn decode_log(&self, text: &str) -> Option<i64> {
+        self.cursors.decode_log(text).ok()
+    }
+
+    /// A page of flipped items' cursor.
+    pub fn encode_flipped(&self, sequence: u32) -> String {
+        self.cursors.encode_flipped(sequence)
+    }
+
+    /// A page of flipped items' cursor, decoded.
+    pub fn decode_flipped(&self, text: &str) -> Option<u32> {
+        self.cursors.decode_flipped(text).ok()
+    }
+
+    /// An item page's cursor.
+    pub fn encode_item(&self, cursor: &ItemCursor) -> String {
+        self.cursors.encode_item(cursor)
+    }
+
+    /// An item page's cursor, decoded.
+    pub fn decode_item(&self, text: &str) -> Option<ItemCursor> {
+        self.cursors.decode_item(text).ok()
+    }
+}

@@ -1,0 +1,134 @@
+//! What one client may take of a real server: a request rate, event streams, a refused body's
+//! connection, and a body that goes silent.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::Duration,
+};
+
+use crate::support::Server;
+
+/// Everything the server sends on `stream` until it closes the connection (or 10 s pass).
+fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (String::from_utf8_lossy(&answer).into_owned(), true),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            // Reset after the answer: closed too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&answer).into_owned(), true);
+            }
+            Err(_) => return (String::from_utf8_lossy(&answer).into_owned(), false),
+        }
+    }
+}
+
+fn address(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+#[test]
+fn a_refused_or_silent_body_gets_its_answer_and_the_connection_closes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[("EVALBOARD_HTTP__BODY_IDLE_TIMEOUT_SECS", "1")],
+        &[],
+    );
+    let chunked = |chunks: usize| {
+        let chunk = vec![b' '; 32 * 1024];
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        let mut stream = TcpStream::connect(address(&server)).unwrap();
+        let head = "POST /runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        (0..chunks).for_each(|_| stream.write_all(&framed).unwrap());
+        (stream, framed)
+    };
+    // A chunked body past the 64 KiB limit gets its 413 ...
+    let (mut stream, _) = chunked(4);
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let (answer, closed) = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(closed);
+    // ... and a client that keeps sending is hung up on (after at most a second's linger, so
+    // that it can read the answer): the server used to read all it sent, gigabytes a second.
+    let (mut stream, framed) = chunked(0);
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let hung_up = loop {
+        if started.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+        if stream.write_all(&framed).is_err() {
+            break true;
+        }
+    };
+    assert!(hung_up, "the server still reads a refused body after 5 s");
+
+    // A body that stops halfway: 408 once it has been silent for a second, and closed.
+    let mut stream = TcpStream::connect(address(&server)).unwrap();
+    let head = "POST /runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                Content-Length: 100\r\n\r\n{\"providerName\":";
+    stream.write_all(head.as_bytes()).unwrap();
+    let (answer, closed) = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("sent nothing for too long"), "{answer}");
+    assert!(closed);
+    // Nothing was created.
+    assert_eq!(server.get("/runs").1["runs"], serde_json::json!([]));
+}
+
+#[test]
+fn a_client_meets_its_request_rate_and_its_stream_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            ("EVALBOARD_HTTP__REQUESTS_PER_MINUTE", "60"),
+            ("EVALBOARD_HTTP__REQUEST_BURST", "5"),
+            ("EVALBOARD_HTTP__STREAMS_PER_CLIENT", "1"),
+        ],
+        &[],
+    );
+    let client = reqwest::blocking::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    // One stream is this client's share: a second is refused.
+    let first = client.get(url("/runs/events")).send().unwrap();
+    assert_eq!(first.status(), 200);
+    let second = client.get(url("/runs/events")).send().unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+    let problem: serde_json::Value = second.json().unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("event streams open")
+    );
+    drop(first);
+    // The burst of five is spent (two streams, now three reads), then 429 with Retry-After.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(client.get(url("/runs")).send().unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "{statuses:?}");
+    let refused = client.get(url("/runs")).send().unwrap();
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "one request a second: {wait}");
+    // Health checks are not counted.
+    assert_eq!(client.get(url("/healthz")).send().unwrap().status(), 200);
+}

@@ -36,7 +36,7 @@ pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use limits::Limits;
 pub use openapi::{openapi, openapi_json};
-pub use state::{AppState, HarnessKeys};
+pub use state::{AppState, HarnessKeys, MetricsRenderer};
 
 /// Largest JSON request body accepted.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;

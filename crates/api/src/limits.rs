@@ -136,6 +136,7 @@ impl Enforcer {
             });
         }
         *count += 1;
+        metrics::gauge!("evalboard_event_stream_subscribers").increment(1);
         Ok(StreamSlot {
             client: client.to_owned(),
             streams: Arc::clone(&self.streams),
@@ -151,6 +152,7 @@ struct StreamSlot {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
+        metrics::gauge!("evalboard_event_stream_subscribers").decrement(1);
         let mut open = self.streams.lock().expect("not poisoned");
         if let Some(count) = open.get_mut(&self.client) {
             *count -= 1;
@@ -176,8 +178,9 @@ fn client_of(req: &ServiceRequest) -> String {
 /// Whether a request opens an event stream.
 fn is_stream(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
-        && (req.path() == "/runs/events"
-            || (req.path().starts_with("/runs/") && req.path().ends_with("/stream")))
+        && (crate::auth::routed_path(req) == "/runs/events"
+            || (crate::auth::routed_path(req).starts_with("/runs/")
+                && crate::auth::routed_path(req).ends_with("/stream")))
 }
 
 /// Applies the limits: the request rate (health checks aside), the streams open, and a body
@@ -192,7 +195,7 @@ pub(crate) async fn limit(
         .expect("the application has its state");
     let enforcer = state.limits();
     let client = client_of(&req);
-    let health = matches!(req.path(), "/healthz" | "/readyz");
+    let health = matches!(crate::auth::routed_path(&req), "/healthz" | "/readyz");
     if !health && let Err(refusal) = enforcer.admit(&client) {
         return Ok(req
             .into_response(refusal.error_response())

@@ -1,5 +1,6 @@
 //! One `tracing` line per request: method, path, status, duration and the name of the token
-//! that sent it. Query strings, bodies, tokens and cookies are not logged.
+//! that sent it (query strings, bodies, tokens and cookies are not logged); and the request's
+//! count and duration in the metrics, by route and status.
 
 use std::time::Instant;
 
@@ -21,6 +22,24 @@ pub(crate) async fn log_request(
     let path = req.path().to_owned();
     let response = next.call(req).await?;
     let status = response.status().as_u16();
+    // By route pattern (`/runs/{run_id}`), not path: one series per route, however many runs.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    metrics::counter!(
+        "evalboard_http_requests_total",
+        "method" => method.to_string(),
+        "route" => route.clone(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "evalboard_http_request_duration_seconds",
+        "method" => method.to_string(),
+        "route" => route
+    )
+    .record(started.elapsed().as_secs_f64());
     let token = response
         .request()
         .extensions()

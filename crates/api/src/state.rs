@@ -38,7 +38,13 @@ pub struct AppState {
     cursors: Arc<tokio::sync::OnceCell<crate::cursor::Cursors>>,
     /// Dashboard sessions, signed with the installation's key (read on first use).
     sessions: Arc<tokio::sync::OnceCell<Sessions>>,
+    /// Renders the metrics recorded so far in Prometheus's text format, when this server keeps
+    /// them.
+    pub(crate) metrics: Option<MetricsRenderer>,
 }
+
+/// Renders recorded metrics in Prometheus's text format.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// The Browser Harness's keys: the one that signs new packs, and every public key whose packs
 /// still import (the signer's and retired ones).
@@ -87,7 +93,14 @@ impl AppState {
             limits: Arc::new(crate::limits::Enforcer::new(crate::limits::Limits::none())),
             cursors: Arc::default(),
             sessions: Arc::default(),
+            metrics: None,
         }
+    }
+
+    /// The same state serving `GET /metrics` with what `render` writes.
+    pub fn with_metrics(mut self, render: MetricsRenderer) -> Self {
+        self.metrics = Some(render);
+        self
     }
 
     /// The same state letting only what `access` allows through (open by default).

@@ -108,6 +108,7 @@ impl Database {
             .max_size(options.max_connections)
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(false)
+            .event_handler(Box::new(PoolMetrics))
             .build(ConnectionManager::new(url.clone()))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {
@@ -115,6 +116,19 @@ impl Database {
             url,
             sqlite_writer,
             event_commits: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
+    }
+
+    /// How many runs there are in each status (for metrics), read at once.
+    pub fn count_runs_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        use diesel::{dsl::count_star, prelude::*};
+
+        use crate::schema::runs;
+        self.read(|conn| {
+            Ok(runs::table
+                .group_by(runs::status)
+                .select((runs::status, count_star()))
+                .load(conn)?)
         })
     }
 
@@ -209,5 +223,20 @@ impl Database {
             managed.lost = true;
         }
         result
+    }
+}
+
+/// Reports how long requests wait for a pooled connection, and how many give up.
+#[derive(Debug)]
+struct PoolMetrics;
+
+impl r2d2::HandleEvent for PoolMetrics {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        metrics::histogram!("evalboard_db_pool_wait_seconds")
+            .record(event.duration().as_secs_f64());
+    }
+
+    fn handle_timeout(&self, _: r2d2::event::TimeoutEvent) {
+        metrics::counter!("evalboard_db_pool_timeouts_total").increment(1);
     }
 }

@@ -361,7 +361,9 @@ impl Config {
             tracing::info!(tokens = tokens.len(), "requests need a token");
             Access::with_tokens(tokens)
         };
-        if open && loopback {
+        // Every server without tokens checks the `Host` (DNS rebinding); one with tokens needs
+        // not: a rebinding page has no token (the session cookie belongs to the real name).
+        if open {
             let public = self.http.public_host.trim();
             access = access.with_allowed_hosts(
                 (!public.is_empty())

@@ -240,7 +240,8 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
         .with_harness(harness)
         .with_default_run_concurrency(config.default_run_concurrency())
         .with_access(access)
-        .with_limits(config.limits());
+        .with_limits(config.limits())
+        .with_metrics(install_metrics()?);
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }
@@ -274,6 +275,23 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
     }
     tracing::info!("stopped");
     served
+}
+
+/// Installs the process's metrics recorder (Prometheus text format; durations as histograms in
+/// seconds) and returns what renders it for `GET /metrics`.
+fn install_metrics() -> anyhow::Result<evalboard_api::MetricsRenderer> {
+    const SECONDS: [f64; 15] = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&SECONDS)?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    metrics::gauge!("evalboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Ok(Arc::new(move || {
+        handle.run_upkeep();
+        handle.render()
+    }))
 }
 
 /// Begins the engine's drain, saying so the first time.

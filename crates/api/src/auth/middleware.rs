@@ -36,6 +36,12 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     Some(Role::Operator)
 }
 
+/// The path as the router matches it: percent-decoded (`/dataset%73` is `/datasets`), so that
+/// what is checked here is what a handler will serve.
+pub(crate) fn routed_path(req: &ServiceRequest) -> &str {
+    req.match_info().as_str()
+}
+
 /// Checks the request's `Host`, identifies who sent it and refuses what that role may not do;
 /// the handler finds the [`Actor`] in the request's extensions.
 pub(crate) async fn authorize(
@@ -77,7 +83,7 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
             super::host_name(host)
         )));
     }
-    let needed = required_role(req.method(), req.path());
+    let needed = required_role(req.method(), routed_path(req));
     if access.is_open() {
         return Ok(Some(Actor::anyone()));
     }
@@ -151,7 +157,7 @@ fn sendable_by_any_page(media_type: Option<&str>) -> bool {
 }
 
 /// Refuses a `POST` that a page on another site could send without a preflight: one without
-/// an `Authorization` header whose body is untyped, text or a form. Every endpoint reads JSON
+/// a bearer token (on a server that checks them) whose body is untyped, text or a form. Every endpoint reads JSON
 /// or a typed upload, so nothing a client of the API sends is lost; a bodyless `POST` (cancel)
 /// says `Content-Type: application/json`.
 pub(crate) async fn refuse_simple_posts(
@@ -172,10 +178,20 @@ pub(crate) async fn refuse_simple_posts(
     // Only where a route takes the POST: elsewhere the answer is the 404 or 405 it would be.
     let routed = req
         .app_data::<web::Data<Fallback>>()
-        .is_some_and(|routes| routes.routes(req.method(), req.path()));
+        .is_some_and(|routes| routes.routes(req.method(), routed_path(&req)));
+    // A bearer token is what a page cannot attach without asking; on a server without tokens
+    // none was checked, and a browser may attach other schemes (a proxy's Basic) by itself.
+    let bearer = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| !state.access().is_open())
+        && req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
     if req.method() == Method::POST
         && routed
-        && !req.headers().contains_key(header::AUTHORIZATION)
+        && !bearer
         && sendable_by_any_page(media_type.as_deref())
     {
         let refusal = ApiError::UnsupportedMediaType(

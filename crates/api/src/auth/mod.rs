@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-pub(crate) use middleware::{authorize, refuse_simple_posts, required_role};
+pub(crate) use middleware::{authorize, refuse_simple_posts, required_role, routed_path};
 pub(crate) use session::{COOKIE, SESSION_SECRET, Sessions};
 
 /// What a token may do; each role may do everything the one before it may.
@@ -172,11 +172,16 @@ impl Access {
         }
     }
 
-    /// The same, answering only requests whose `Host` is one of `hosts` (names or addresses,
-    /// any port): what keeps a DNS-rebinding page away from an open server on a loopback
-    /// address.
+    /// The same, answering only requests whose `Host` is an address, `localhost` (or below
+    /// it) or one of `hosts` (names, any port): what keeps a DNS-rebinding page away from a
+    /// server without tokens.
     pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
-        self.allowed_hosts = Some(hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect());
+        self.allowed_hosts = Some(
+            hosts
+                .iter()
+                .map(|h| host_name(h.trim()).to_ascii_lowercase())
+                .collect(),
+        );
         self
     }
 
@@ -233,11 +238,11 @@ impl Access {
             return true;
         };
         let name = host_name(host).to_ascii_lowercase();
+        // A page that rebinds its name to this server sends that name: an address (a teammate
+        // opening http://10.0.0.5:8080) cannot be rebound.
         name == "localhost"
             || name.ends_with(".localhost")
-            || name
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+            || name.parse::<std::net::IpAddr>().is_ok()
             || allowed.contains(&name)
     }
 }
@@ -351,25 +356,21 @@ mod tests {
     }
 
     #[test]
-    fn an_open_server_on_loopback_answers_to_loopback_names_and_its_public_name_only() {
-        let access = Access::open().with_allowed_hosts(vec!["Evalboard.example".into()]);
+    fn a_server_without_tokens_answers_to_addresses_localhost_and_its_public_name_only() {
+        let access = Access::open().with_allowed_hosts(vec!["Evalboard.example:8443".into()]);
         for host in [
             "localhost:8080",
             "127.0.0.1:8080",
             "127.0.0.1",
             "[::1]:8080",
+            "10.0.0.5:8080",
             "app.localhost:3000",
             "evalboard.example",
             "EVALBOARD.example:443",
         ] {
             assert!(access.answers_to(host), "{host}");
         }
-        for host in [
-            "evil.example:8080",
-            "10.0.0.5:8080",
-            "localhost.evil.example",
-            "",
-        ] {
+        for host in ["evil.example:8080", "localhost.evil.example", ""] {
             assert!(!access.answers_to(host), "{host}");
         }
         assert!(Access::open().answers_to("anything:1"));

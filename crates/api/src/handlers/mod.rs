@@ -4,6 +4,7 @@ mod auth;
 mod browser_harness;
 mod datasets;
 mod health;
+mod metrics;
 mod providers;
 mod runs;
 
@@ -34,6 +35,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(auth::get_session)
         .service(auth::create_session)
         .service(auth::delete_session)
+        .service(metrics::metrics)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -127,10 +127,11 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
         .await
         .ok(201);
     let id = created["run"]["id"].as_str().unwrap().to_owned();
+    // A bearer token is what no page can attach by itself: it exempts a text body.
     app.call(bearer(
         TestRequest::post()
             .uri(&format!("/runs/{id}/cancel"))
-            .insert_header(("content-type", "application/json")),
+            .insert_header(("content-type", "text/plain")),
         &tokens.operator,
     ))
     .await
@@ -138,6 +139,16 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     app.call(bearer(upload(), &tokens.operator))
         .await
         .problem(403);
+    // The path as the router reads it: percent-encoding changes nothing.
+    for path in ["/dataset%73?name=Uploaded", "/%64atasets?name=Uploaded"] {
+        let encoded = TestRequest::post()
+            .uri(path)
+            .insert_header(("content-type", "application/jsonl"))
+            .set_payload(JSONL);
+        app.call(bearer(encoded, &tokens.operator))
+            .await
+            .problem(403);
+    }
     assert_eq!(
         app.db.list_datasets().unwrap().len(),
         1,
@@ -315,18 +326,34 @@ async fn posts_a_page_on_another_site_could_send_are_refused(db: TestDatabase) {
     let run = app.get(&format!("/runs/{id}")).await.ok(200);
     assert_eq!(run["run"]["status"], "pending", "nothing was canceled");
 
-    // JSON (an empty body where the request has none) passes, and so does a token.
+    // JSON (an empty body where the request has none) passes.
     let canceled = app
         .call(cancel().insert_header(("content-type", "application/json")))
         .await
         .ok(202);
     assert_eq!(canceled["run"]["status"], "canceled");
-    let retry = TestRequest::post()
-        .uri(&format!("/runs/{id}/retry"))
+    // Percent-encoding the path changes nothing.
+    let encoded = TestRequest::post()
+        .uri("/dataset%73?name=Sneaky&format=jsonl")
         .insert_header(("content-type", "text/plain"))
-        .insert_header(("authorization", "Bearer anything"))
-        .set_payload(r#"{"scope":"all"}"#);
-    assert_eq!(app.call(retry).await.ok(202)["run"]["status"], "pending");
+        .set_payload(JSONL);
+    app.call(encoded).await.problem(415);
+    // An Authorization header a browser may attach by itself (a proxy's Basic, say) is no sign
+    // of a client that asked: on a server that checks no token, nothing exempts a text body.
+    let retry = |authorization: &str| {
+        TestRequest::post()
+            .uri(&format!("/runs/{id}/retry"))
+            .insert_header(("content-type", "text/plain"))
+            .insert_header(("authorization", authorization.to_owned()))
+            .set_payload(r#"{"scope":"all"}"#)
+    };
+    app.call(retry("Bearer anything")).await.problem(415);
+    app.call(retry("Basic dXNlcjpwYXNz")).await.problem(415);
+    assert_eq!(
+        app.db.list_datasets().unwrap().len(),
+        1,
+        "nothing was imported"
+    );
     // Where no route takes the POST, the answer stays the 404 or 405 it was.
     app.call(TestRequest::post().uri("/providers"))
         .await

@@ -383,6 +383,11 @@ fn claim_in(
         });
     }
     logs::append_many(conn, run_id, &log, request.at)?;
+    // Items whose worker went away, taken over here (counted as the claim is made: a claim
+    // whose commit then fails is counted all the same).
+    if !lost.is_empty() {
+        metrics::counter!("evalboard_claims_taken_over_total").increment(lost.len() as u64);
+    }
     Ok(Claim {
         run,
         items: handed_out,

@@ -311,13 +311,26 @@ impl EngineHandle {
             // It panicked before telling the writer to stop: the writer stores what it has.
             shared.send(WriterMessage::Stop);
         }
-        // Drained before the window closed: the renewer stops too.
+        // The writer stores what it was given, retrying through a database hiccup (it stops
+        // retrying once the shutdown is cancelled) for a while: answers that came in during a
+        // drain are not dropped for a moment's unavailability, nor is a stop held up for ever.
+        let mut writer = writer;
+        if tokio::time::timeout(FINAL_FLUSH, &mut writer)
+            .await
+            .is_err()
+        {
+            shared.shutdown.cancel();
+            let _ = writer.await;
+        }
+        // The leases were kept alive meanwhile; now the renewer stops too.
         shared.shutdown.cancel();
-        let _ = writer.await;
         let _ = renewer.await;
         shared
     }
 }
+
+/// How long a stopping engine's writer may retry storing what it still holds.
+const FINAL_FLUSH: Duration = Duration::from_secs(10);
 
 fn now() -> Timestamp {
     truncate_to_micros(Utc::now())
@@ -837,6 +850,7 @@ impl Dispatcher {
             ));
         }
         Ok(Answering {
+            provider: run.provider_name.clone(),
             client,
             gate: Arc::clone(gate),
             price: provider.price(&run.model_name),

@@ -52,6 +52,8 @@ pub(crate) struct RunContext {
 
 /// How a run's items are answered: the provider's client and gate, and its retry rules.
 pub(crate) struct Answering {
+    /// The provider's name, as metrics label what it did.
+    pub(crate) provider: String,
     pub(crate) client: Arc<dyn ModelClient>,
     pub(crate) gate: Arc<ProviderGate>,
     /// The model's price, when configured: each answer's cost.
@@ -234,6 +236,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 answering.gate.succeeded();
+                record_latency(&answering.provider, started_at, completion.first_token_at);
                 let cost_usd = answering
                     .price
                     .and_then(|price| price.cost(&completion.usage));
@@ -253,6 +256,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     usage: completion.usage,
                     cost_usd,
                 };
+                if let Some(judgment) = &judgment {
+                    record_finished(answering, &run.model, judgment.verdict.state().as_str());
+                }
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
                     answer,
                     judgment,
@@ -260,6 +266,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 if let Some(text) = deferred {
                     shared.activity.finish(&run.run_id, sequence);
                     if let Some(judgment) = judge(&shared, &run, &item, &text).await {
+                        record_finished(answering, &run.model, judgment.verdict.state().as_str());
                         shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
                             judgment,
                         ))));
@@ -289,7 +296,12 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     .next()
                     .unwrap_or(Duration::from_secs(30))
                     .max(error.retry_after().unwrap_or_default());
-                let retry = if matches!(error, ProviderError::RateLimited { .. }) {
+                let rate_limited = matches!(error, ProviderError::RateLimited { .. });
+                if rate_limited {
+                    metrics::counter!("evalboard_provider_rate_limited_total", "provider" => answering.provider.clone())
+                        .increment(1);
+                }
+                let retry = if rate_limited {
                     // Every request to the provider waits until Retry-After has passed.
                     answering.gate.rate_limited(error.retry_after());
                     match throttled.another(answering.throttling, delay) {
@@ -304,12 +316,19 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     error.is_retryable() && failures < answering.max_attempts
                 };
                 if !retry {
+                    record_finished(answering, &run.model, "failed");
                     shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
                         error: item_error,
                         prompt: item.prompt.clone(),
                     })));
                     break;
                 }
+                metrics::counter!(
+                    "evalboard_provider_retries_total",
+                    "provider" => answering.provider.clone(),
+                    "kind" => item_error.kind.clone()
+                )
+                .increment(1);
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Retrying {
                     error: item_error,
                     delay_ms: delay.as_millis() as u64,
@@ -446,5 +465,38 @@ async fn cancellable<T>(cancel: &CancellationToken, future: impl Future<Output =
         biased;
         () = cancel.cancelled() => None,
         value = future => Some(value),
+    }
+}
+
+/// Counts an item this engine finished (`correct`, `incorrect` or `failed`), as it decides:
+/// an outcome a concurrent cancel then drops is counted all the same.
+fn record_finished(answering: &Answering, model: &str, outcome: &'static str) {
+    metrics::counter!(
+        "evalboard_items_finished_total",
+        "provider" => answering.provider.clone(),
+        "model" => model.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// Records how long a provider took to its first token and to the whole answer.
+fn record_latency(
+    provider: &str,
+    started_at: evalboard_domain::Timestamp,
+    first_token_at: Option<evalboard_domain::Timestamp>,
+) {
+    let seconds = |at: evalboard_domain::Timestamp| {
+        (at - started_at).to_std().unwrap_or_default().as_secs_f64()
+    };
+    let total = seconds(truncate_to_micros(Utc::now()));
+    metrics::histogram!("evalboard_provider_request_seconds", "provider" => provider.to_owned())
+        .record(total);
+    if let Some(first) = first_token_at {
+        metrics::histogram!(
+            "evalboard_provider_time_to_first_token_seconds",
+            "provider" => provider.to_owned()
+        )
+        .record(seconds(first));
     }
 }

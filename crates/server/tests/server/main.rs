@@ -14,6 +14,7 @@ mod auth;
 mod docs;
 mod drain;
 mod limits;
+mod metrics;
 mod replicas;
 mod secrets;
 mod support;

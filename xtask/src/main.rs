@@ -19,6 +19,9 @@
 //!   `bench --queries` how fast `GET /runs/active` and `GET /runs` answer at a fixed rate;
 //!   `bench --replicas N [--items I] [--latency-ms MS]` N replicas on one PostgreSQL (see
 //!   `docs/performance.md`).
+//! - `fuzz [--seconds N] [--target NAME]` runs the cargo-fuzz targets of `fuzz/` (dataset
+//!   importers, capture bundles, run settings, page cursors), N seconds each, and fails on any
+//!   crash (see `fuzz.rs`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
@@ -35,6 +38,7 @@ mod bench_harness;
 mod bench_queries;
 mod bench_replicas;
 mod e2e;
+mod fuzz;
 mod web;
 
 use anyhow::{Context, bail};
@@ -57,9 +61,10 @@ fn main() -> anyhow::Result<()> {
         "e2e" => e2e::run(&project_root(), &rest),
         "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
+        "fuzz" => fuzz::run(&project_root(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e [--perf] | keygen [--out FILE] | bench [...]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e [--perf] | keygen [--out FILE] | bench [...] | fuzz [--seconds N] [--target NAME]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())

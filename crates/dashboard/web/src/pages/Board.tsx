@@ -192,7 +192,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
               </li>
             ))}
           </ol>
-          <pre className="preview" aria-label="Streaming answer">
+          <pre className="preview" role="group" aria-label="Streaming answer">
             {shown.activity?.preview}
             {shown.state === "running" && <span className="caret" aria-hidden="true" />}
           </pre>

@@ -30,6 +30,12 @@ impl Cursors {
         }
     }
 
+    /// `text` sealed as a cursor of this installation would be (for the fuzz targets).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn seal(&self, text: &str) -> String {
+        self.sealer.seal(text)
+    }
+
     fn encode(&self, kind: &str, fields: &[String]) -> String {
         let mut text = format!("{kind}1");
         for field in fields {

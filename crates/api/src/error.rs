@@ -240,12 +240,6 @@ impl ResponseError for ApiError {
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            // The rest of the body is not read: the connection closes after the answer, so
-            // that a client cannot keep sending what was refused (nor keep it open by
-            // trickling).
-            Self::PayloadTooLarge(_) | Self::RequestTimeout(_) => {
-                response.force_close();
-            }
             Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"evalboard\""));
             }

@@ -85,5 +85,6 @@ pub fn app(
         .wrap(from_fn(limits::limit))
         .wrap(from_fn(auth::authorize))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+        .wrap(from_fn(limits::hold_body))
         .wrap(from_fn(request_log::log_request))
 }

@@ -10,7 +10,10 @@ use std::{
     num::NonZeroU32,
     pin::Pin,
     rc::Rc,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -44,28 +47,14 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
 }
 
-impl Default for Limits {
-    /// The configuration's defaults: 1,200 requests a minute with bursts of 200, 32 streams,
-    /// 10 seconds of silence in a body.
-    fn default() -> Self {
-        Self {
-            requests_per_minute: Some((
-                NonZeroU32::new(1_200).expect("not zero"),
-                NonZeroU32::new(200).expect("not zero"),
-            )),
-            streams_per_client: Some(32),
-            body_idle_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
 impl Limits {
-    /// No limit on rates or streams (a body may still not go silent for long).
+    /// No limit on rates or streams; a body may still not go silent for more than 10 s. (The
+    /// server's defaults are in its configuration.)
     pub fn none() -> Self {
         Self {
             requests_per_minute: None,
             streams_per_client: None,
-            ..Self::default()
+            body_idle_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -74,6 +63,8 @@ impl Limits {
 pub(crate) struct Enforcer {
     limits: Limits,
     rates: Option<DefaultKeyedRateLimiter<String>>,
+    /// Requests admitted, so that forgetting quiet clients is looked at now and then only.
+    admitted: AtomicU32,
     streams: Arc<Mutex<HashMap<String, u32>>>,
 }
 
@@ -93,20 +84,27 @@ impl Enforcer {
         Self {
             limits,
             rates,
+            admitted: AtomicU32::new(0),
             streams: Arc::default(),
         }
     }
 
     /// A 429 when `client` has used up its requests, saying when to come back.
-    fn admit(&self, client: &str) -> Result<(), ApiError> {
+    fn admit(&self, client: &String) -> Result<(), ApiError> {
         let Some(rates) = &self.rates else {
             return Ok(());
         };
-        // Clients that have been quiet long enough to be back at a full burst need no entry.
-        if rates.len() > 10_000 {
+        // Clients that have been quiet long enough to be back at a full burst need no entry
+        // (counting the entries locks every shard: once in 1,024 requests).
+        if self
+            .admitted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(1_024)
+            && rates.len() > 10_000
+        {
             rates.retain_recent();
         }
-        rates.check_key(&client.to_owned()).map_err(|not_until| {
+        rates.check_key(client).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError::TooManyRequests {
                 detail: format!(
@@ -166,7 +164,11 @@ impl Drop for StreamSlot {
 /// Who the limits count a request against: its token, or (on a server without tokens) its
 /// address.
 fn client_of(req: &ServiceRequest) -> String {
-    match req.extensions().get::<Actor>().and_then(|a| a.name.clone()) {
+    match req
+        .extensions()
+        .get::<Actor>()
+        .and_then(|a| a.name.as_deref())
+    {
         Some(name) => format!("token `{name}`"),
         None => req.peer_addr().map_or_else(
             || "this client".to_owned(),
@@ -178,62 +180,98 @@ fn client_of(req: &ServiceRequest) -> String {
 /// Whether a request opens an event stream.
 fn is_stream(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
-        && (crate::auth::routed_path(req) == "/runs/events"
-            || (crate::auth::routed_path(req).starts_with("/runs/")
-                && crate::auth::routed_path(req).ends_with("/stream")))
+        && matches!(crate::auth::routed_path(req), path if path == "/runs/events"
+            || (path.starts_with("/runs/") && path.ends_with("/stream")))
 }
 
-/// Applies the limits: the request rate (health checks aside), the streams open, and a body
-/// that goes silent.
+/// Whether the request rate applies to `path`: to everything but the health checks (which a
+/// load balancer asks for often). The OpenAPI document declares the 429 by the same rule.
+pub(crate) fn rate_limited(path: &str) -> bool {
+    !matches!(path, "/healthz" | "/readyz")
+}
+
+/// Applies the request rate and the streams a client may hold open.
 pub(crate) async fn limit(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+) -> Result<ServiceResponse<EitherBody<EitherBody<impl MessageBody, BoxBody>>>, Error> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .expect("the application has its state");
     let enforcer = state.limits();
     let client = client_of(&req);
-    let health = matches!(crate::auth::routed_path(&req), "/healthz" | "/readyz");
-    if !health && let Err(refusal) = enforcer.admit(&client) {
+    if rate_limited(crate::auth::routed_path(&req))
+        && let Err(refusal) = enforcer.admit(&client)
+    {
         return Ok(req
             .into_response(refusal.error_response())
             .map_into_right_body());
     }
-    let slot = if is_stream(&req) {
-        match enforcer.open_stream(&client) {
-            Ok(slot) => Some(slot),
-            Err(refusal) => {
-                return Ok(req
-                    .into_response(refusal.error_response())
-                    .map_into_right_body());
-            }
+    if !is_stream(&req) {
+        return Ok(next
+            .call(req)
+            .await?
+            .map_body(|_, body| EitherBody::left(body))
+            .map_into_left_body());
+    }
+    let slot = match enforcer.open_stream(&client) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            return Ok(req
+                .into_response(refusal.error_response())
+                .map_into_right_body());
         }
-    } else {
-        None
     };
-    // The body is read through a timer; and the request's own payload is held until the answer
-    // has gone: actix closes a connection whose body was not read to its end when the payload
-    // is still held, where it would otherwise read (drain) all of a refused body — gigabytes,
-    // if the client keeps sending.
-    let payload = Rc::new(RefCell::new(req.take_payload()));
-    req.set_payload(Payload::Stream {
-        payload: Box::pin(Silence::new(
-            Rc::clone(&payload),
-            enforcer.limits.body_idle_timeout,
-        )),
-    });
-    let response = next.call(req).await?.map_into_boxed_body();
-    Ok(response
+    // The slot is given back when the stream's body is dropped (the client left, or the server
+    // stops).
+    Ok(next
+        .call(req)
+        .await?
         .map_body(|_, body| {
-            BoxBody::new(Guarded {
-                body,
-                _slot: slot,
-                _payload: payload,
-            })
+            EitherBody::right(BoxBody::new(Holding {
+                body: BoxBody::new(body),
+                _held: slot,
+            }))
         })
         .map_into_left_body())
+}
+
+/// Reads a request's body through a timer (a body silent for `http.body_idle_timeout_secs` is
+/// refused), and holds the request's own payload until the answer has gone: actix closes a
+/// connection whose body was not read to its end while the payload is held, where it would
+/// otherwise read (drain) all of a refused body — gigabytes, if the client keeps sending. It
+/// wraps every check (a 401, 421 or 429 refuses a body unread too), so it sits just inside the
+/// request log.
+pub(crate) async fn hold_body(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    let payload = req.take_payload();
+    if matches!(payload, Payload::None) {
+        req.set_payload(payload);
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let idle = req
+        .app_data::<web::Data<AppState>>()
+        .expect("the application has its state")
+        .limits()
+        .limits
+        .body_idle_timeout;
+    let payload = Rc::new(RefCell::new(payload));
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(Silence::new(Rc::clone(&payload), idle)),
+    });
+    Ok(next
+        .call(req)
+        .await?
+        .map_body(|_, body| {
+            BoxBody::new(Holding {
+                body: BoxBody::new(body),
+                _held: payload,
+            })
+        })
+        .map_into_right_body())
 }
 
 /// A request body that fails once it has sent nothing for `idle`.
@@ -275,15 +313,14 @@ impl futures_util::Stream for Silence {
     }
 }
 
-/// A response body holding what must live as long as the answer: a stream's slot, and the
+/// A response body holding what must live as long as the answer: a stream's slot, or the
 /// request's payload.
-struct Guarded {
+struct Holding<T> {
     body: BoxBody,
-    _slot: Option<StreamSlot>,
-    _payload: Rc<RefCell<Payload>>,
+    _held: T,
 }
 
-impl MessageBody for Guarded {
+impl<T: Unpin> MessageBody for Holding<T> {
     type Error = Box<dyn std::error::Error>;
 
     fn size(&self) -> BodySize {

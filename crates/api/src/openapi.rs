@@ -145,7 +145,7 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
                 None => operation.security = Some(vec![SecurityRequirement::default()]),
             }
             // The limits one client meets (`limits.rs`): everything but the health checks.
-            if !matches!(path.as_str(), "/healthz" | "/readyz") {
+            if crate::limits::rate_limited(path) {
                 responses.entry("429".into()).or_insert_with(|| {
                     problem("Too many requests (or event streams) from this client; `Retry-After` says when to come back").into()
                 });

@@ -21,37 +21,47 @@ pub(crate) async fn log_request(
     let method = req.method().clone();
     let path = req.path().to_owned();
     let response = next.call(req).await?;
+    let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    // By route pattern (`/runs/{run_id}`), not path: one series per route, however many runs.
+    // By route pattern (`/runs/{run_id}`), not path: one series per route, however many runs;
+    // and a method among the few a client can meet here, whatever one it sends.
     let route = response
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    let method_label = match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     metrics::counter!(
         "evalboard_http_requests_total",
-        "method" => method.to_string(),
+        "method" => method_label,
         "route" => route.clone(),
         "status" => status.to_string()
     )
     .increment(1);
     metrics::histogram!(
         "evalboard_http_request_duration_seconds",
-        "method" => method.to_string(),
+        "method" => method_label,
         "route" => route
     )
-    .record(started.elapsed().as_secs_f64());
-    let token = response
-        .request()
-        .extensions()
+    .record(elapsed.as_secs_f64());
+    let extensions = response.request().extensions();
+    let token = extensions
         .get::<Actor>()
-        .and_then(|actor| actor.name.clone())
+        .and_then(|actor| actor.name.as_deref())
         .unwrap_or_default();
     // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
-    let millis = started.elapsed().as_micros() as f64 / 1000.0;
+    let millis = elapsed.as_micros() as f64 / 1000.0;
     if status >= 500 {
         tracing::error!(%method, %path, status, millis, token, "request");
     } else {
         tracing::info!(%method, %path, status, millis, token, "request");
     }
+    drop(extensions);
     Ok(response)
 }

@@ -119,19 +119,6 @@ impl Database {
         })
     }
 
-    /// How many runs there are in each status (for metrics), read at once.
-    pub fn count_runs_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        use diesel::{dsl::count_star, prelude::*};
-
-        use crate::schema::runs;
-        self.read(|conn| {
-            Ok(runs::table
-                .group_by(runs::status)
-                .select((runs::status, count_star()))
-                .load(conn)?)
-        })
-    }
-
     /// Which backend this database is.
     pub fn backend(&self) -> Backend {
         self.url.backend()

@@ -78,13 +78,13 @@ struct LogRow {
     created_at: NaiveDateTime,
 }
 
-/// Appends a log entry inside the caller's transaction.
 /// How a run log names who asked for something: ` by token `ci`` (nothing when the server
 /// needs no token).
 pub(crate) fn requested_by(token: Option<&str>) -> String {
     token.map_or_else(String::new, |name| format!(" by token `{name}`"))
 }
 
+/// Appends a log entry inside the caller's transaction.
 pub(crate) fn append(
     conn: &mut DbConnection,
     run_id: &RunId,

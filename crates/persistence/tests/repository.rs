@@ -815,9 +815,7 @@ fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
 
 fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{
-        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, Outcome, OutcomeKind,
-    };
+    use evalboard_persistence::{Answer, ClaimRequest, ItemQuery, Judgment, Outcome, OutcomeKind};
     import(db, "Demo", &items(6));
     let run = create(db, "Demo", 0);
     let claim = db
@@ -910,19 +908,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     assert_eq!(stored.counts, recount(db, &run));
     // Every field of an answer reads back, whichever statement stored it (on PostgreSQL a lone
     // judged answer goes through the bulk update, an item with several outcomes one by one).
-    let page = db
-        .run_items(
-            &run,
-            &ItemQuery {
-                states: vec![],
-                categories: vec![],
-                sequences: Vec::new(),
-                group_by: ItemGrouping::None,
-                after: None,
-                limit: 10,
-            },
-        )
-        .unwrap();
+    let page = db.run_items(&run, &ItemQuery::first(10)).unwrap();
     for sequence in [2, 4] {
         let item = &page.items[sequence - 1];
         let letter = if sequence == 2 { 'B' } else { 'A' };
@@ -1318,7 +1304,7 @@ fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some
 fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{
-        Answer, ClaimRequest, ItemGrouping, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind,
+        Answer, ClaimRequest, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind,
     };
     import(db, "Demo", &items(10));
     let run = create(db, "Demo", 0);
@@ -1453,12 +1439,8 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         .run_items(
             &run,
             &ItemQuery {
-                states: vec![],
-                categories: vec![],
                 sequences: vec![2, 3, 4],
-                group_by: ItemGrouping::None,
-                after: None,
-                limit: 10,
+                ..ItemQuery::first(10)
             },
         )
         .unwrap();

@@ -207,6 +207,8 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }
+    // Before the engine: it labels each run's metrics once, when it takes the run up.
+    let metrics = install_metrics()?;
     // The engine and the event pump get a runtime of their own, beside actix's per-worker ones.
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -241,7 +243,7 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
         .with_default_run_concurrency(config.default_run_concurrency())
         .with_access(access)
         .with_limits(config.limits())
-        .with_metrics(install_metrics()?);
+        .with_metrics(metrics);
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
     }

@@ -14,7 +14,7 @@ use actix_web::{
 use chrono::Utc;
 
 use super::{Actor, Role};
-use crate::{error::ApiError, fallback::Fallback, state::AppState};
+use crate::{body::media_type, error::ApiError, fallback::Fallback, state::AppState};
 
 /// The role a request needs; `None` for what anyone may fetch: health checks, the OpenAPI
 /// document, the dashboard's page and assets (its sign-in screen must load), CORS preflights,
@@ -83,10 +83,10 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
             super::host_name(host)
         )));
     }
-    let needed = required_role(req.method(), routed_path(req));
     if access.is_open() {
         return Ok(Some(Actor::anyone()));
     }
+    let needed = required_role(req.method(), routed_path(req));
     let actor = if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let presented = value
             .to_str()
@@ -101,20 +101,12 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
                     .into(),
             )
         })?;
-        Some(Actor {
-            name: Some(token.name.clone()),
-            role: token.role,
-            session_expires_at: None,
-        })
+        Some(Actor::of(token, None))
     } else if let Some(cookie) = req.cookie(super::COOKIE) {
         let sessions = state.sessions().await?;
         sessions
             .verify(cookie.value(), access, Utc::now())
-            .map(|(token, expires_at)| Actor {
-                name: Some(token.name.clone()),
-                role: token.role,
-                session_expires_at: Some(expires_at),
-            })
+            .map(|(token, expires_at)| Actor::of(token, Some(expires_at)))
     } else {
         None
     };
@@ -164,36 +156,18 @@ pub(crate) async fn refuse_simple_posts(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let media_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    // Only where a route takes the POST: elsewhere the answer is the 404 or 405 it would be.
-    let routed = req
-        .app_data::<web::Data<Fallback>>()
-        .is_some_and(|routes| routes.routes(req.method(), routed_path(&req)));
-    // A bearer token is what a page cannot attach without asking; on a server without tokens
-    // none was checked, and a browser may attach other schemes (a proxy's Basic) by itself.
-    let bearer = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| !state.access().is_open())
+    // Only where a route takes the POST (the router's table, before routing): elsewhere the
+    // answer is the 404 or 405 it would be.
+    let refused = req.method() == Method::POST
+        && !req
+            .extensions()
+            .get::<Actor>()
+            .is_some_and(Actor::by_bearer)
+        && sendable_by_any_page(media_type(req.request()).as_deref())
         && req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
-    if req.method() == Method::POST
-        && routed
-        && !bearer
-        && sendable_by_any_page(media_type.as_deref())
-    {
+            .app_data::<web::Data<Fallback>>()
+            .is_some_and(|routes| routes.routes(req.method(), routed_path(&req)));
+    if refused {
         let refusal = ApiError::UnsupportedMediaType(
             "a POST must name a JSON or upload content type (`Content-Type: application/json`, \
              with an empty body where the request has none): untyped, text and form bodies are \

@@ -86,6 +86,11 @@ impl TokenDigest {
         hex::encode(self.0)
     }
 
+    /// Whether the digest begins with `prefix` (what a session cookie names it by).
+    fn starts_with(&self, prefix: &[u8]) -> bool {
+        !prefix.is_empty() && self.0.starts_with(prefix)
+    }
+
     /// Compared in constant time, so that timing tells nothing of how much of it matched.
     fn matches(&self, other: &Self) -> bool {
         self.0.ct_eq(&other.0).into()
@@ -237,13 +242,18 @@ impl Access {
         let Some(allowed) = &self.allowed_hosts else {
             return true;
         };
-        let name = host_name(host).to_ascii_lowercase();
+        let name = host_name(host);
         // A page that rebinds its name to this server sends that name: an address (a teammate
         // opening http://10.0.0.5:8080) cannot be rebound.
-        name == "localhost"
-            || name.ends_with(".localhost")
+        let below_localhost = name
+            .len()
+            .checked_sub(".localhost".len())
+            .and_then(|at| name.get(at..))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case(".localhost"));
+        name.eq_ignore_ascii_case("localhost")
+            || below_localhost
             || name.parse::<std::net::IpAddr>().is_ok()
-            || allowed.contains(&name)
+            || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -300,6 +310,24 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The holder of `token`, by its header, or by a session ending at `session_expires_at`.
+    pub fn of(
+        token: &AccessToken,
+        session_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
+        Self {
+            name: Some(token.name.clone()),
+            role: token.role,
+            session_expires_at,
+        }
+    }
+
+    /// Whether the request carried a bearer token this server checked: what no page can
+    /// attach without the browser asking first (a session cookie, it attaches by itself).
+    pub fn by_bearer(&self) -> bool {
+        self.name.is_some() && self.session_expires_at.is_none()
+    }
+
     /// Anyone, on a server without authentication.
     pub fn anyone() -> Self {
         Self {
@@ -307,13 +335,6 @@ impl Actor {
             role: Role::Admin,
             session_expires_at: None,
         }
-    }
-
-    /// How run logs name who did something: ` by token `ci`` (nothing on an open server).
-    pub fn attribution(&self) -> String {
-        self.name
-            .as_deref()
-            .map_or_else(String::new, |name| format!(" by token `{name}`"))
     }
 }
 

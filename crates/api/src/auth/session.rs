@@ -56,7 +56,7 @@ impl Sessions {
             return None;
         }
         let expires_at = DateTime::from_timestamp(fields.next()?.parse().ok()?, 0)?;
-        let digest = fields.next()?;
+        let digest = hex::decode(fields.next()?).ok()?;
         let name = fields.next()?;
         if expires_at <= now {
             return None;
@@ -65,7 +65,7 @@ impl Sessions {
             .tokens
             .iter()
             .flatten()
-            .find(|t| t.name == name && t.digest.to_hex().starts_with(digest))?;
+            .find(|t| t.name == name && t.digest.starts_with(&digest))?;
         Some((token, expires_at))
     }
 }

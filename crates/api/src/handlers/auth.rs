@@ -59,18 +59,9 @@ pub(crate) async fn create_session(
     let ttl = access.session_ttl();
     let expires_at = Utc::now() + ttl;
     let value = state.sessions().await?.issue(token, expires_at);
-    let cookie = Cookie::build(COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(access.secure_cookies())
-        .max_age(CookieDuration::seconds(ttl.as_secs() as i64))
-        .finish();
-    let actor = Actor {
-        name: Some(token.name.clone()),
-        role: token.role,
-        session_expires_at: Some(expires_at),
-    };
+    let mut cookie = session_cookie(value, &state);
+    cookie.set_max_age(CookieDuration::seconds(ttl.as_secs() as i64));
+    let actor = Actor::of(token, Some(expires_at));
     tracing::info!(token = %token.name, "dashboard session started");
     Ok(HttpResponse::Ok()
         .cookie(cookie)
@@ -84,12 +75,18 @@ pub(crate) async fn create_session(
 )]
 #[delete("/auth/session")]
 pub(crate) async fn delete_session(state: web::Data<AppState>) -> HttpResponse {
-    let mut cookie = Cookie::build(COOKIE, "")
+    let mut cookie = session_cookie(String::new(), &state);
+    cookie.make_removal();
+    HttpResponse::NoContent().cookie(cookie).finish()
+}
+
+/// The session cookie holding `value`: for every path, out of the page's scripts' reach, never
+/// sent by another site's request, and `Secure` when configured.
+fn session_cookie(value: String, state: &AppState) -> Cookie<'static> {
+    Cookie::build(COOKIE, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.access().secure_cookies())
-        .finish();
-    cookie.make_removal();
-    HttpResponse::NoContent().cookie(cookie).finish()
+        .finish()
 }

@@ -26,11 +26,7 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, 
     // Runs by status is a count of what the database holds, read at each scrape (every replica
     // reports the same figures).
     let counts = state.with_db(|db| db.count_runs_by_status()).await?;
-    for status in evalboard_domain::RunStatus::ALL {
-        let n = counts
-            .iter()
-            .find(|(s, _)| s == status.as_str())
-            .map_or(0, |(_, n)| *n);
+    for (status, n) in counts {
         ::metrics::gauge!("evalboard_runs", "status" => status.as_str()).set(n as f64);
     }
     Ok(HttpResponse::Ok()

@@ -8,7 +8,9 @@ use evalboard_domain::RunId;
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, api_tests, app, app_bounds, harness_keys, import, items, registry};
+use crate::support::{
+    TestApp, api_tests, app, app_bounds, harness_keys, import, items, json_post, registry,
+};
 
 /// Secrets of one token per role.
 struct Tokens {
@@ -257,9 +259,7 @@ async fn run_logs_name_the_token_behind_each_change(db: TestDatabase) {
         .ok(201);
     let id = created["run"]["id"].as_str().unwrap().to_owned();
     app.call(bearer(
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/cancel"))
-            .insert_header(("content-type", "application/json")),
+        json_post(&format!("/runs/{id}/cancel")),
         &tokens.admin,
     ))
     .await

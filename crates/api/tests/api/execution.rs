@@ -1,12 +1,13 @@
 //! Runs executed by the engine, observed and controlled over HTTP: live activity, cancel,
 //! retry, logs and item drill-down.
 
-use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::support::{api_tests, app_with_engine, import, is_api_time, is_millis_time, items};
+use crate::support::{
+    api_tests, app_with_engine, import, is_api_time, is_millis_time, items, json_post,
+};
 
 fn run_request(settings: Value) -> Value {
     json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": settings})
@@ -77,33 +78,18 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         "{activity}"
     );
 
-    let reply = app
-        .call(
-            TestRequest::post()
-                .uri(&format!("/runs/{id}/cancel"))
-                .insert_header(("content-type", "application/json")),
-        )
-        .await;
+    let reply = app.call(json_post(&format!("/runs/{id}/cancel"))).await;
     let canceling = reply.ok(202);
     assert!(is_api_time(&canceling["lifecycle"]["cancelRequestedAt"]));
     let done = app
         .wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
         .await;
     assert_eq!(done["progress"]["faulted"], 10);
-    app.call(
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/cancel"))
-            .insert_header(("content-type", "application/json")),
-    )
-    .await
-    .problem(409);
+    app.call(json_post(&format!("/runs/{id}/cancel")))
+        .await
+        .problem(409);
 
-    let retry = |body: &'static str| {
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/retry"))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(body)
-    };
+    let retry = |body: &'static str| json_post(&format!("/runs/{id}/retry")).set_payload(body);
     app.call(retry(r#"{"scope": "some"}"#)).await.problem(400);
     app.call(retry(r#"{"scope": "all", "x": 1}"#))
         .await
@@ -115,31 +101,19 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
     assert!(retried["lifecycle"]["cancelRequestedAt"].is_null());
     app.call(retry(r#"{"scope": "all"}"#)).await.problem(409);
     // Cancel again so the slow run does not outlive the test.
-    app.call(
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/cancel"))
-            .insert_header(("content-type", "application/json")),
-    )
-    .await
-    .ok(202);
+    app.call(json_post(&format!("/runs/{id}/cancel")))
+        .await
+        .ok(202);
     app.wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
         .await;
 
     let unknown = "run-0123456789abcdef0123456789abcdef";
-    app.call(
-        TestRequest::post()
-            .uri(&format!("/runs/{unknown}/cancel"))
-            .insert_header(("content-type", "application/json")),
-    )
-    .await
-    .problem(404);
-    app.call(
-        TestRequest::post()
-            .uri(&format!("/runs/{unknown}/retry"))
-            .insert_header(("content-type", "application/json")),
-    )
-    .await
-    .problem(404);
+    app.call(json_post(&format!("/runs/{unknown}/cancel")))
+        .await
+        .problem(404);
+    app.call(json_post(&format!("/runs/{unknown}/retry")))
+        .await
+        .problem(404);
     app.stop().await;
 }
 

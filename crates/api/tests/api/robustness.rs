@@ -5,7 +5,7 @@ use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::json;
 
-use crate::support::{api_tests, app, import, items};
+use crate::support::{api_tests, app, import, items, json_post};
 
 async fn providers_are_listed_without_secrets(db: TestDatabase) {
     let app = app(db).await;
@@ -257,12 +257,7 @@ async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
         let reply = app.get(&format!("/runs/{id}/{query}")).await;
         assert!(!reply.status.is_server_error(), "{query}: {}", reply.status);
     }
-    let retry = |body: Vec<u8>| {
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/retry"))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(body)
-    };
+    let retry = |body: Vec<u8>| json_post(&format!("/runs/{id}/retry")).set_payload(body);
     for body in [
         b"\xff".to_vec(),
         b"{\"scope\": 1}".to_vec(),
@@ -282,22 +277,14 @@ async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
     app.call(retry(Vec::new())).await.problem(409);
     // Nothing is in flight without an engine: the cancel ends the run at once.
     let canceled = app
-        .call(
-            TestRequest::post()
-                .uri(&format!("/runs/{id}/cancel"))
-                .insert_header(("content-type", "application/json")),
-        )
+        .call(json_post(&format!("/runs/{id}/cancel")))
         .await
         .ok(202);
     assert_eq!(canceled["run"]["status"], "canceled");
     assert_eq!(canceled["progress"]["faulted"], 3);
-    app.call(
-        TestRequest::post()
-            .uri(&format!("/runs/{id}/cancel"))
-            .insert_header(("content-type", "application/json")),
-    )
-    .await
-    .problem(409);
+    app.call(json_post(&format!("/runs/{id}/cancel")))
+        .await
+        .problem(409);
     for path in [
         "/runs/%00/cancel",
         "/runs/run-x/retry",

@@ -315,6 +315,14 @@ where
     }
 }
 
+/// A `POST` that says it sends JSON (`Content-Type: application/json`, which tells the server no
+/// page on another site sent it); without a body until one is set, as for a cancel.
+pub(crate) fn json_post(uri: &str) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(uri)
+        .insert_header(("content-type", "application/json"))
+}
+
 pub(crate) fn now() -> evalboard_domain::Timestamp {
     truncate_to_micros(chrono::Utc::now())
 }

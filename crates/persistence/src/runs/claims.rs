@@ -47,6 +47,8 @@ pub struct Claim {
     pub run: Run,
     /// The claimed items, by sequence; empty when there was nothing to do.
     pub items: Vec<ClaimedItem>,
+    /// How many of them were taken over from a worker that went away (its claim expired).
+    pub taken_over: u32,
 }
 
 /// Who claims, for how long, how many.
@@ -97,7 +99,12 @@ impl Database {
         run_id: &RunId,
         request: ClaimRequest<'_>,
     ) -> Result<Claim, StoreError> {
-        self.write(|conn| claim_in(conn, run_id, request))
+        let claim = self.write(|conn| claim_in(conn, run_id, request))?;
+        if claim.taken_over > 0 {
+            metrics::counter!("evalboard_claims_taken_over_total")
+                .increment(u64::from(claim.taken_over));
+        }
+        Ok(claim)
     }
 }
 
@@ -171,6 +178,7 @@ fn claim_in(
         return Ok(Claim {
             run: row.into_domain()?,
             items: Vec::new(),
+            taken_over: 0,
         });
     }
     let now = request.at.naive_utc();
@@ -241,6 +249,7 @@ fn claim_in(
         return Ok(Claim {
             run: row.into_domain()?,
             items: Vec::new(),
+            taken_over: 0,
         });
     }
     if status == RunStatus::Pending {
@@ -383,12 +392,8 @@ fn claim_in(
         });
     }
     logs::append_many(conn, run_id, &log, request.at)?;
-    // Items whose worker went away, taken over here (counted as the claim is made: a claim
-    // whose commit then fails is counted all the same).
-    if !lost.is_empty() {
-        metrics::counter!("evalboard_claims_taken_over_total").increment(lost.len() as u64);
-    }
     Ok(Claim {
+        taken_over: lost.len() as u32,
         run,
         items: handed_out,
     })

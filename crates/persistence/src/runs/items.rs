@@ -53,6 +53,20 @@ pub struct ItemQuery {
     pub limit: u32,
 }
 
+impl ItemQuery {
+    /// The first `limit` items of a run, by sequence, none left out.
+    pub fn first(limit: u32) -> Self {
+        Self {
+            states: Vec::new(),
+            categories: Vec::new(),
+            sequences: Vec::new(),
+            group_by: ItemGrouping::None,
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// A group's key and how many of its (filtered) items are in each state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemGroup {
@@ -230,15 +244,11 @@ impl Database {
         limit: u32,
     ) -> Result<ItemPage, StoreError> {
         let query = ItemQuery {
-            states: Vec::new(),
-            categories: Vec::new(),
-            sequences: Vec::new(),
-            group_by: ItemGrouping::None,
             after: after.map(|sequence| ItemCursor {
                 group: String::new(),
                 sequence,
             }),
-            limit,
+            ..ItemQuery::first(limit)
         };
         self.items_of(run_id, &query, false)
     }

@@ -43,6 +43,26 @@ pub struct RunPage {
 }
 
 impl Database {
+    /// How many runs there are in each status, every status included (for metrics).
+    pub fn count_runs_by_status(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        let counted: Vec<(String, i64)> = self.read(|conn| {
+            Ok(runs::table
+                .group_by(runs::status)
+                .select((runs::status, diesel::dsl::count_star()))
+                .load(conn)?)
+        })?;
+        RunStatus::ALL
+            .into_iter()
+            .map(|status| {
+                let n = counted
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
+                Ok((status, u64::try_from(n).map_err(StoreError::corrupt)?))
+            })
+            .collect()
+    }
+
     /// Runs matching `filter`, newest first, after `cursor`, at most `limit`.
     pub fn list_runs(
         &self,

@@ -394,7 +394,8 @@ struct InFlight {
 /// What the dispatcher waits for besides wake-ups.
 enum Event {
     /// An item's worker returned.
-    ItemDone(RunId, u32),
+    /// An item's worker stopped; whether it settled the item.
+    ItemDone(RunId, u32, bool),
     /// A claim came back.
     Claimed(RunId, Result<Vec<ClaimedItem>, StoreError>),
 }
@@ -403,8 +404,6 @@ struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
     tasks: JoinSet<Event>,
-    /// Items running here, across runs (the global limit).
-    running: usize,
 }
 
 impl Dispatcher {
@@ -413,8 +412,12 @@ impl Dispatcher {
             shared,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
-            running: 0,
         }
+    }
+
+    /// Items running here, across runs (the global limit).
+    fn running(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
     }
 
     async fn run(mut self) {
@@ -464,7 +467,9 @@ impl Dispatcher {
                 }
                 Some(event) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match event {
-                        Ok(Event::ItemDone(run_id, sequence)) => self.item_done(&run_id, sequence),
+                        Ok(Event::ItemDone(run_id, sequence, settled)) => {
+                            self.item_done(&run_id, sequence, settled)
+                        }
                         Ok(Event::Claimed(run_id, claimed)) => self.claimed(&run_id, claimed),
                         Err(error) => tracing::error!(%error, "an engine task failed"),
                     }
@@ -486,13 +491,12 @@ impl Dispatcher {
     }
 
     /// An item finished here: start the next queued one, and claim more when the queue runs low.
-    fn item_done(&mut self, run_id: &RunId, sequence: u32) {
-        self.running -= 1;
+    fn item_done(&mut self, run_id: &RunId, sequence: u32, settled: bool) {
         self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.shared.draining() {
-            // A worker stopped during a drain: its item is finished, or left as it was (an
-            // answer not judged, a retry not sent). Once what it reported is stored (the writer
-            // keeps the order), what it left is given back.
+        if self.shared.draining() && !settled {
+            // A worker stopped during a drain and left its item as it was (an answer not judged,
+            // a retry not sent). Once what it reported is stored (the writer keeps the order), it
+            // is given back.
             self.shared.send(WriterMessage::Release {
                 run_id: run_id.clone(),
                 sequences: vec![sequence],
@@ -513,7 +517,7 @@ impl Dispatcher {
         self.advance(run_id);
         // A slot under the global limit may have freed for other runs' queued items.
         let global = self.shared.config.global_concurrency;
-        if self.running < global {
+        if self.running() < global {
             let waiting: Vec<RunId> = self
                 .runs
                 .iter()
@@ -583,12 +587,14 @@ impl Dispatcher {
                 });
             }
         }
-        while !draining && flight.running < flight.concurrency && self.running < global {
+        while !draining
+            && flight.running < flight.concurrency
+            && self.shared.in_flight.load(Ordering::Relaxed) < global
+        {
             let Some(item) = flight.queue.pop_front() else {
                 break;
             };
             flight.running += 1;
-            self.running += 1;
             self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::clone(&self.shared);
             let context = Arc::clone(&flight.context);
@@ -599,10 +605,11 @@ impl Dispatcher {
                 // `working`, its claim renewed forever. Without renewal the claim runs out and
                 // the item is taken over.
                 let worked = AssertUnwindSafe(worker::work(shared, context, item)).catch_unwind();
-                if worked.await.is_err() {
+                let settled = worked.await.unwrap_or_else(|_| {
                     tracing::error!(run = %id, sequence, "the worker of an item panicked");
-                }
-                Event::ItemDone(id, sequence)
+                    false
+                });
+                Event::ItemDone(id, sequence, settled)
             });
         }
         let low = flight.queue.len() < flight.concurrency.div_ceil(2);
@@ -799,6 +806,7 @@ impl Dispatcher {
         Ok(Arc::new(RunContext {
             run_id: run.id.clone(),
             model: run.model_name.clone(),
+            metrics: worker::RunMetrics::new(&run.provider_name, &run.model_name),
             settings: run.settings.clone(),
             answering,
             generation: RunGeneration::of(run),
@@ -850,7 +858,6 @@ impl Dispatcher {
             ));
         }
         Ok(Answering {
-            provider: run.provider_name.clone(),
             client,
             gate: Arc::clone(gate),
             price: provider.price(&run.model_name),

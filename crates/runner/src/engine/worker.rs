@@ -13,7 +13,7 @@ use std::{
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, extract_answer,
+    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_answer,
     parse_judge_reply, render_judge_prompt, truncate_to_micros,
 };
 use evalboard_persistence::{
@@ -28,6 +28,8 @@ use crate::providers::{CompletionRequest, ModelClient, ProviderError};
 pub(crate) struct RunContext {
     pub(crate) run_id: RunId,
     pub(crate) model: String,
+    /// What this run's items add to the metrics, labelled once.
+    pub(crate) metrics: RunMetrics,
     pub(crate) settings: RunSettings,
     /// The provider that answers items; `None` for a re-judging whose provider cannot be used
     /// here (its answers are stored: only a judge is needed, and `failing` says why).
@@ -52,8 +54,6 @@ pub(crate) struct RunContext {
 
 /// How a run's items are answered: the provider's client and gate, and its retry rules.
 pub(crate) struct Answering {
-    /// The provider's name, as metrics label what it did.
-    pub(crate) provider: String,
     pub(crate) client: Arc<dyn ModelClient>,
     pub(crate) gate: Arc<ProviderGate>,
     /// The model's price, when configured: each answer's cost.
@@ -155,13 +155,18 @@ impl Throttled {
     }
 }
 
-/// Works one item until it has an outcome, the run is canceled, or the engine stops.
-pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) {
+/// Works one item until it has an outcome, the run is canceled, or the engine stops. Returns
+/// whether it settled the item (reported its verdict or its failure): an item left unsettled
+/// by a stopping engine is given back.
+pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: ClaimedItem) -> bool {
     let sequence = item.sequence;
     if let Some(answer) = &item.answer {
         // Answered before; its judge went away, or a re-judging queued it: only the verdict is
         // left.
-        if let Some(judgment) = judge(&shared, &run, &item, answer).await {
+        let judged = judge(&shared, &run, &item, answer).await;
+        let settled = judged.is_some();
+        if let Some(judgment) = judged {
+            run.metrics.finished(judgment.verdict.state().as_str());
             shared.send(WriterMessage::Outcome(Outcome {
                 run_id: run.run_id.clone(),
                 sequence,
@@ -170,13 +175,14 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 kind: OutcomeKind::Judged(judgment),
             }));
         }
-        return;
+        return settled;
     }
     let Some(answering) = &run.answering else {
         // Only answers were to be judged, but this item has none: it cannot be worked here.
         report_failing(&shared, &run);
-        return;
+        return false;
     };
+    let mut settled = false;
     // The dataset item's id, not the run's: the same seed gives the same answers in every run.
     let item_key = item.item.id.clone();
     let mut attempt = item.attempt;
@@ -236,7 +242,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 answering.gate.succeeded();
-                record_latency(&answering.provider, started_at, completion.first_token_at);
+                let answered_at = truncate_to_micros(Utc::now());
+                run.metrics
+                    .answered(started_at, completion.first_token_at, answered_at);
                 let cost_usd = answering
                     .price
                     .and_then(|price| price.cost(&completion.usage));
@@ -252,12 +260,13 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     prompt: item.prompt.clone(),
                     response_text: completion.text,
                     first_token_at: completion.first_token_at,
-                    answered_at: truncate_to_micros(Utc::now()),
+                    answered_at,
                     usage: completion.usage,
                     cost_usd,
                 };
                 if let Some(judgment) = &judgment {
-                    record_finished(answering, &run.model, judgment.verdict.state().as_str());
+                    run.metrics.finished(judgment.verdict.state().as_str());
+                    settled = true;
                 }
                 shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
                     answer,
@@ -266,7 +275,8 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 if let Some(text) = deferred {
                     shared.activity.finish(&run.run_id, sequence);
                     if let Some(judgment) = judge(&shared, &run, &item, &text).await {
-                        record_finished(answering, &run.model, judgment.verdict.state().as_str());
+                        run.metrics.finished(judgment.verdict.state().as_str());
+                        settled = true;
                         shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
                             judgment,
                         ))));
@@ -298,8 +308,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     .max(error.retry_after().unwrap_or_default());
                 let rate_limited = matches!(error, ProviderError::RateLimited { .. });
                 if rate_limited {
-                    metrics::counter!("evalboard_provider_rate_limited_total", "provider" => answering.provider.clone())
-                        .increment(1);
+                    run.metrics.rate_limited.increment(1);
                 }
                 let retry = if rate_limited {
                     // Every request to the provider waits until Retry-After has passed.
@@ -316,7 +325,8 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     error.is_retryable() && failures < answering.max_attempts
                 };
                 if !retry {
-                    record_finished(answering, &run.model, "failed");
+                    run.metrics.finished("failed");
+                    settled = true;
                     shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
                         error: item_error,
                         prompt: item.prompt.clone(),
@@ -325,7 +335,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 }
                 metrics::counter!(
                     "evalboard_provider_retries_total",
-                    "provider" => answering.provider.clone(),
+                    "provider" => run.metrics.provider.clone(),
                     "kind" => item_error.kind.clone()
                 )
                 .increment(1);
@@ -345,6 +355,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
     }
     shared.activity.finish(&run.run_id, sequence);
+    settled
 }
 
 /// When the run is failing, reports it again (the writer fails the run once) and says so: the
@@ -468,35 +479,66 @@ async fn cancellable<T>(cancel: &CancellationToken, future: impl Future<Output =
     }
 }
 
-/// Counts an item this engine finished (`correct`, `incorrect` or `failed`), as it decides:
-/// an outcome a concurrent cancel then drops is counted all the same.
-fn record_finished(answering: &Answering, model: &str, outcome: &'static str) {
-    metrics::counter!(
-        "evalboard_items_finished_total",
-        "provider" => answering.provider.clone(),
-        "model" => model.to_owned(),
-        "outcome" => outcome
-    )
-    .increment(1);
+/// What one run's items add to the metrics: handles labelled once, when its context is made
+/// (the recorder must be installed before the engine starts).
+pub(crate) struct RunMetrics {
+    /// The provider's name, for the few series labelled per event (retries, by kind).
+    provider: String,
+    correct: metrics::Counter,
+    incorrect: metrics::Counter,
+    failed: metrics::Counter,
+    rate_limited: metrics::Counter,
+    request_seconds: metrics::Histogram,
+    first_token_seconds: metrics::Histogram,
 }
 
-/// Records how long a provider took to its first token and to the whole answer.
-fn record_latency(
-    provider: &str,
-    started_at: evalboard_domain::Timestamp,
-    first_token_at: Option<evalboard_domain::Timestamp>,
-) {
-    let seconds = |at: evalboard_domain::Timestamp| {
-        (at - started_at).to_std().unwrap_or_default().as_secs_f64()
-    };
-    let total = seconds(truncate_to_micros(Utc::now()));
-    metrics::histogram!("evalboard_provider_request_seconds", "provider" => provider.to_owned())
-        .record(total);
-    if let Some(first) = first_token_at {
-        metrics::histogram!(
-            "evalboard_provider_time_to_first_token_seconds",
-            "provider" => provider.to_owned()
-        )
-        .record(seconds(first));
+impl RunMetrics {
+    pub(crate) fn new(provider: &str, model: &str) -> Self {
+        let finished = |outcome: &'static str| {
+            metrics::counter!(
+                "evalboard_items_finished_total",
+                "provider" => provider.to_owned(),
+                "model" => model.to_owned(),
+                "outcome" => outcome
+            )
+        };
+        Self {
+            provider: provider.to_owned(),
+            correct: finished("correct"),
+            incorrect: finished("incorrect"),
+            failed: finished("failed"),
+            rate_limited: metrics::counter!(
+                "evalboard_provider_rate_limited_total",
+                "provider" => provider.to_owned()
+            ),
+            request_seconds: metrics::histogram!(
+                "evalboard_provider_request_seconds",
+                "provider" => provider.to_owned()
+            ),
+            first_token_seconds: metrics::histogram!(
+                "evalboard_provider_time_to_first_token_seconds",
+                "provider" => provider.to_owned()
+            ),
+        }
+    }
+
+    /// Counts an item this engine finished (`correct`, `incorrect` or `failed`), as it decides:
+    /// an outcome a concurrent cancel then drops is counted all the same.
+    fn finished(&self, outcome: &str) {
+        match outcome {
+            "correct" => &self.correct,
+            "incorrect" => &self.incorrect,
+            _ => &self.failed,
+        }
+        .increment(1);
+    }
+
+    /// Records how long the provider took to its first token and to the whole answer.
+    fn answered(&self, started_at: Timestamp, first_token_at: Option<Timestamp>, at: Timestamp) {
+        let seconds = |to: Timestamp| (to - started_at).to_std().unwrap_or_default().as_secs_f64();
+        self.request_seconds.record(seconds(at));
+        if let Some(first) = first_token_at {
+            self.first_token_seconds.record(seconds(first));
+        }
     }
 }

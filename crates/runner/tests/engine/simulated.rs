@@ -8,7 +8,7 @@ use evalboard_domain::{
     ExtractionTier, GenerationSettings, ItemState, RunSettings, RunStatus, SimulatedSettings,
     extract_answer, judge_choice,
 };
-use evalboard_persistence::{ItemGrouping, ItemQuery, RetryScope, testing::TestDatabase};
+use evalboard_persistence::{ItemQuery, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
     ProviderKind, ProviderRegistry,
     providers::{CompletionRequest, client_for},
@@ -23,19 +23,7 @@ fn all_items(
     db: &TestDatabase,
     run: &evalboard_domain::RunId,
 ) -> Vec<evalboard_persistence::ItemDetail> {
-    db.run_items(
-        run,
-        &ItemQuery {
-            states: vec![],
-            categories: vec![],
-            sequences: Vec::new(),
-            group_by: ItemGrouping::None,
-            after: None,
-            limit: 10_000,
-        },
-    )
-    .unwrap()
-    .items
+    db.run_items(run, &ItemQuery::first(10_000)).unwrap().items
 }
 
 fn simulated(settings: SimulatedSettings, max_attempts: u32, concurrency: u32) -> RunSettings {

@@ -10,7 +10,7 @@ use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
 use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
 use evalboard_persistence::{
-    Answer, ClaimRequest, ItemDetail, ItemGrouping, ItemQuery, LogQuery, Outcome, OutcomeKind,
+    Answer, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
     testing::TestDatabase,
 };
 use evalboard_runner::ProviderKind;
@@ -274,19 +274,7 @@ fn judge_reply(prompt: &str) -> HttpResponse {
 }
 
 pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<ItemDetail> {
-    db.run_items(
-        run,
-        &ItemQuery {
-            states: vec![],
-            categories: vec![],
-            sequences: Vec::new(),
-            group_by: ItemGrouping::None,
-            after: None,
-            limit: 1000,
-        },
-    )
-    .unwrap()
-    .items
+    db.run_items(run, &ItemQuery::first(1000)).unwrap().items
 }
 
 const DIRECTIVES: [&str; 12] = [

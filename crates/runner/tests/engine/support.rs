@@ -169,11 +169,7 @@ pub(crate) async fn wait_for(
                     run,
                     &evalboard_persistence::ItemQuery {
                         states: vec![ItemState::Running],
-                        categories: vec![],
-                        sequences: Vec::new(),
-                        group_by: evalboard_persistence::ItemGrouping::None,
-                        after: None,
-                        limit: 100,
+                        ..evalboard_persistence::ItemQuery::first(100)
                     },
                 )
                 .unwrap();

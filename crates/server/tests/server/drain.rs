@@ -6,9 +6,7 @@
 use std::time::{Duration, Instant};
 
 use evalboard_domain::{ItemState, Run, RunId};
-use evalboard_persistence::{
-    Database, ItemGrouping, ItemQuery, LogQuery, PoolOptions, testing::TestDatabase,
-};
+use evalboard_persistence::{Database, ItemQuery, LogQuery, PoolOptions, testing::TestDatabase};
 use serde_json::json;
 
 use crate::support::Server;
@@ -76,22 +74,12 @@ fn sent(db: &Database, run: &RunId) -> Vec<u32> {
 
 /// Each item's attempts' outcomes, by sequence.
 fn attempts(db: &Database, run: &RunId) -> Vec<Vec<Option<String>>> {
-    db.run_items(
-        run,
-        &ItemQuery {
-            states: vec![],
-            categories: vec![],
-            sequences: Vec::new(),
-            group_by: ItemGrouping::None,
-            after: None,
-            limit: 100,
-        },
-    )
-    .unwrap()
-    .items
-    .into_iter()
-    .map(|item| item.attempts.into_iter().map(|a| a.outcome).collect())
-    .collect()
+    db.run_items(run, &ItemQuery::first(100))
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|item| item.attempts.into_iter().map(|a| a.outcome).collect())
+        .collect()
 }
 
 /// SIGTERM with `drain_secs = 0`: the items in flight and those claimed ahead are given back at

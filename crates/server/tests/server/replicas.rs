@@ -5,7 +5,7 @@
 use std::{collections::BTreeSet, sync::mpsc, time::Duration};
 
 use evalboard_domain::RunId;
-use evalboard_persistence::{ItemGrouping, ItemQuery, Resume, testing::TestDatabase};
+use evalboard_persistence::{ItemQuery, Resume, testing::TestDatabase};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -140,14 +140,7 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
     // Both working replicas did part of the work; the viewer did none.
     let run_id = RunId::parse(&run).unwrap();
     let mut workers = BTreeSet::new();
-    let mut query = ItemQuery {
-        states: Vec::new(),
-        categories: Vec::new(),
-        sequences: Vec::new(),
-        group_by: ItemGrouping::None,
-        after: None,
-        limit: 500,
-    };
+    let mut query = ItemQuery::first(500);
     loop {
         let page = db.run_items(&run_id, &query).unwrap();
         for item in &page.items {

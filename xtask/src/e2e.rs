@@ -5,14 +5,13 @@
 //! measures the board under load instead (`e2e/perf.mjs`, on a release build).
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
+    process::Command,
 };
 
 use anyhow::{Context, bail};
+
+use crate::server::{Server, create_token};
 
 /// Where the browser is looked for, unless `EVALBOARD_CHROMIUM` names another.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -40,33 +39,14 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     };
     let web = root.join(crate::web::WEB);
     crate::web::install(&web)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The board's measurement needs a server as fast as users get.
-    let profile = if script.ends_with("perf.mjs") {
-        "release"
-    } else {
-        "debug"
-    };
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(root)
-        .args(["build", "-p", "evalboard-server"]);
-    if profile == "release" {
-        build.arg("--release");
-    }
-    let built = build.status().context("building the server")?;
-    if !built.success() {
-        bail!("the server does not build");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join(profile).join("evalboard");
+    let binary = crate::server::build(root, script.ends_with("perf.mjs"))?;
+    let target = crate::server::target_dir(root);
     let data = tempfile::tempdir()?;
     let mut server = Server::start(&binary, data.path(), &[])?;
     // A second server that needs a token, for the sign-in screen.
     let guarded_data = tempfile::tempdir()?;
-    let (token, entry) = create_token(&binary)?;
+    let (token, entry) = create_token(&binary, "e2e", "operator")?;
     let config = guarded_data.path().join("evalboard.toml");
     std::fs::write(&config, entry)?;
     let mut guarded = Server::start(
@@ -97,77 +77,4 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     println!("e2e: passed; screenshots in {}", screenshots.display());
     Ok(())
-}
-
-/// A new operator token from `evalboard token create`, and its configuration entry.
-fn create_token(binary: &Path) -> anyhow::Result<(String, String)> {
-    let created = Command::new(binary)
-        .args(["token", "create", "--name", "e2e", "--role", "operator"])
-        .output()
-        .context("creating a token")?;
-    if !created.status.success() {
-        bail!(
-            "evalboard token create failed: {}",
-            String::from_utf8_lossy(&created.stderr)
-        );
-    }
-    let token = String::from_utf8(created.stdout)?.trim().to_owned();
-    let stderr = String::from_utf8(created.stderr)?;
-    let entry = stderr
-        .find("[[auth.tokens]]")
-        .map(|at| stderr[at..].to_owned())
-        .context("no configuration entry printed")?;
-    Ok((token, entry))
-}
-
-/// The real server on a free port, stopped when done.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(binary: &Path, data_dir: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("EVALBOARD_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting the server")?;
-        let (tx, lines) = mpsc::channel();
-        let streams: [Box<dyn std::io::Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("piped")),
-            Box::new(child.stderr.take().expect("piped")),
-        ];
-        for stream in streams {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    // The server's warnings and errors belong in the test's output.
-                    if line.contains("WARN") || line.contains("ERROR") {
-                        eprintln!("server: {line}");
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(60))
-                .context("the server did not say where it listens")?;
-            if let Some(at) = line.find("listening on http://") {
-                let base = line[at + "listening on ".len()..].trim().to_owned();
-                return Ok(Self { child, base });
-            }
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -22,6 +22,9 @@
 //! - `fuzz [--seconds N] [--target NAME]` runs the cargo-fuzz targets of `fuzz/` (dataset
 //!   importers, capture bundles, run settings, page cursors), N seconds each, and fails on any
 //!   crash (see `fuzz.rs`).
+//! - `schemathesis [--max-examples N] [--database-url URL]` fuzzes the running server from
+//!   `docs/openapi.json` with a pinned schemathesis in a virtual environment it creates, and
+//!   fails on any server error, schema violation or undocumented status (see `schemathesis.rs`).
 
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
@@ -39,6 +42,8 @@ mod bench_queries;
 mod bench_replicas;
 mod e2e;
 mod fuzz;
+mod schemathesis;
+mod server;
 mod web;
 
 use anyhow::{Context, bail};
@@ -62,9 +67,10 @@ fn main() -> anyhow::Result<()> {
         "keygen" => keygen(&rest),
         "bench" => bench::run(&project_root(), postgres_url().as_deref(), &rest),
         "fuzz" => fuzz::run(&project_root(), &rest),
+        "schemathesis" => schemathesis::run(&project_root(), &rest),
         _ => {
             println!(
-                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e [--perf] | keygen [--out FILE] | bench [...] | fuzz [--seconds N] [--target NAME]>"
+                "usage: cargo xtask <migrate [--database-url URL] | openapi [--check] | test [ARGS...] | web [--check] | e2e [--perf] | keygen [--out FILE] | bench [...] | fuzz [--seconds N] [--target NAME] | schemathesis [--max-examples N] [--database-url URL]>"
             );
             if command.is_empty() || command == "help" || command == "--help" {
                 Ok(())

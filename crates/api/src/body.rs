@@ -57,7 +57,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     body: serde_json::Map<String, Value>,
     objects: &[&str],
 ) -> Result<T, ApiError> {
-    let body = Value::Object(body);
+    let mut body = Value::Object(body);
+    integral_floats_as_integers(&mut body);
     for pointer in objects {
         if let Some(value) = body.pointer(pointer)
             && !(value.is_object() || value.is_null())
@@ -78,4 +79,69 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             ApiError::bad_parameter(&path, message)
         }
     })
+}
+
+/// JSON Schema counts `5.0` as an integer (2020-12, "integer": any number with a zero
+/// fractional part) and the OpenAPI document is JSON Schema, so such numbers are read as the
+/// integers they are; serde would refuse them for integer fields. Other numbers are left alone
+/// (a float field reads `5` as well as `5.0`).
+fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+            {
+                // Beyond ±2^53 a float is no longer an exact integer: left as it is.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if float.abs() <= EXACT {
+                    // Integral and within ±2^53: the conversion is exact.
+                    *number = (float as i64).into();
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Numbers {
+        count: u32,
+        share: f64,
+        list: Vec<u8>,
+    }
+
+    #[test]
+    fn integral_floats_read_as_integers_and_fractions_stay_refused() {
+        let body = |v: Value| v.as_object().unwrap().clone();
+        let read: Numbers = parse_json(
+            body(json!({"count": 5.0, "share": 1.0, "list": [1.0, 2]})),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            read,
+            Numbers {
+                count: 5,
+                share: 1.0,
+                list: vec![1, 2]
+            }
+        );
+        let fraction =
+            parse_json::<Numbers>(body(json!({"count": 5.5, "share": 1, "list": []})), &[]);
+        assert!(matches!(fraction, Err(ApiError::BadRequest { .. })));
+        let negative =
+            parse_json::<Numbers>(body(json!({"count": -1.0, "share": 1, "list": []})), &[]);
+        assert!(matches!(negative, Err(ApiError::BadRequest { .. })));
+        let huge =
+            parse_json::<Numbers>(body(json!({"count": 1e300, "share": 1, "list": []})), &[]);
+        assert!(matches!(huge, Err(ApiError::BadRequest { .. })));
+    }
 }

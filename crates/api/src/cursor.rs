@@ -2,7 +2,8 @@
 //! bytes of an HMAC-SHA256 of that text under the installation's cursor key (kept in the
 //! database, so every replica and every restart accepts what another issued). Clients must not
 //! build or parse them; the encoding may change. A cursor of another kind, or one this
-//! installation did not issue (forged, altered or truncated), is a 400.
+//! installation did not issue (forged, altered or truncated), is a 422: any text is a
+//! well-formed cursor as far as the OpenAPI document can say.
 
 use crate::{error::ApiError, signed::Sealer};
 use chrono::DateTime;
@@ -19,7 +20,7 @@ pub(crate) struct Cursors {
 }
 
 fn invalid() -> ApiError {
-    ApiError::bad_parameter("cursor", "is not a cursor this server issued")
+    ApiError::unprocessable_parameter("cursor", "is not a cursor this server issued")
 }
 
 impl Cursors {

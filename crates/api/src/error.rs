@@ -42,7 +42,9 @@ pub struct Problem {
 /// One offending input: a body field, a query parameter or a line of an uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProblemItem {
-    /// The body field (dotted path, e.g. `settings.concurrency`) or query parameter.
+    /// The body field, as a dotted path (`settings.concurrency`) — or, for a capture bundle the
+    /// verifier refuses, as a JSON Pointer (RFC 6901, `/captures/0/sequence`) — or the query
+    /// parameter or header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The 1-based line of an uploaded file.
@@ -139,6 +141,18 @@ impl ApiError {
         Self::BadRequest {
             detail: format!("{field}: {detail}"),
             errors: vec![ProblemItem::field(field, detail)],
+        }
+    }
+
+    /// A 422 about one query parameter or field that is well-formed (the OpenAPI document
+    /// allows it) but that the server's data refuses, such as a cursor it did not issue. A 400
+    /// means the request breaks the document; a 422, that only the data could tell.
+    pub fn unprocessable_parameter(field: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        Self::Unprocessable {
+            detail: format!("{field}: {detail}"),
+            errors: vec![ProblemItem::field(field, detail)],
+            total: None,
         }
     }
 

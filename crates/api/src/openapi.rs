@@ -73,6 +73,9 @@ pub(crate) fn routed_app() -> (
         .configure(handlers::routes)
         .split_for_parts();
     declare_security(&mut document);
+    describe_event_streams(&mut document);
+    headers_are_never_null(&mut document);
+    close_tagged_variants(&mut document, "JudgeDto");
     (app, document)
 }
 
@@ -159,6 +162,138 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
                     problem("The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read").into()
                 });
             }
+        }
+    }
+}
+
+/// Each event stream's `text/event-stream` schema describes one event (as OpenAPI before 3.2
+/// does without `itemSchema`): its `event` name, its `id` where the stream resumes, and its
+/// `data` as JSON of the payload schema (`contentMediaType` and `contentSchema`), so that a
+/// client, or schemathesis, can check every event it reads.
+fn describe_event_streams(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        RefOr, Schema,
+        schema::{ObjectBuilder, OneOfBuilder, Type},
+    };
+    let event = |name: &str, payload: &str, resumable: bool| -> RefOr<Schema> {
+        let mut data = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/json")
+            .description(Some(format!("The `{payload}` payload, as JSON")))
+            .build();
+        // `contentSchema` (JSON Schema 2020-12) has no field in utoipa's object.
+        data.extensions = Some(
+            [(
+                "contentSchema",
+                serde_json::json!({ "$ref": format!("#/components/schemas/{payload}") }),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([name])),
+            )
+            .required("event")
+            .property("data", data)
+            .required("data");
+        if resumable {
+            object = object
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[0-9]+$"))
+                        .description(Some("The position to resume after (`Last-Event-ID`)")),
+                )
+                .required("id");
+        }
+        object.build().into()
+    };
+    let streams: [(&str, Vec<RefOr<Schema>>); 2] = [
+        (
+            "/runs/events",
+            vec![
+                event("run_status", "RunStatusEventDto", true),
+                event("run_progress", "RunProgressEventDto", true),
+                event("run_item", "RunItemEventDto", true),
+                event("reset", "ResetEventDto", true),
+            ],
+        ),
+        (
+            "/runs/{run_id}/items/{sequence}/stream",
+            vec![
+                event("item_text", "ItemTextEventDto", false),
+                event("item_end", "ItemEndEventDto", false),
+            ],
+        ),
+    ];
+    for (path, events) in streams {
+        let stream = events
+            .into_iter()
+            .fold(OneOfBuilder::new(), OneOfBuilder::item)
+            .description(Some("One event of the stream"))
+            .build();
+        let content = document
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.get.as_mut())
+            .and_then(|get| get.responses.responses.get_mut("200"))
+            .and_then(|response| match response {
+                RefOr::T(response) => response.content.get_mut("text/event-stream"),
+                RefOr::Ref(_) => None,
+            })
+            .unwrap_or_else(|| panic!("{path} answers 200 with an event stream"));
+        content.schema = Some(Schema::OneOf(stream).into());
+    }
+}
+
+/// utoipa marks an optional header's schema nullable, but a header is text or absent: a
+/// client (or schemathesis) reading the document would send the text `null`, which the server
+/// refuses. Optional headers stay optional through `required: false`.
+fn headers_are_never_null(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Schema, Type, path::ParameterIn, schema::SchemaType};
+    let operations = document.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.post, &mut item.delete]
+            .into_iter()
+            .flatten()
+    });
+    for operation in operations {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            if !matches!(parameter.parameter_in, ParameterIn::Header) {
+                continue;
+            }
+            if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+                && let SchemaType::Array(types) = &mut object.schema_type
+            {
+                types.retain(|t| *t != Type::Null);
+                if let [only] = &types[..] {
+                    object.schema_type = SchemaType::Type(only.clone());
+                }
+            }
+        }
+    }
+}
+
+/// utoipa leaves the variants of an internally tagged enum open even when serde denies unknown
+/// fields (it does close structs), so the document would allow what the server refuses.
+fn close_tagged_variants(document: &mut utoipa::openapi::OpenApi, name: &str) {
+    use utoipa::openapi::{RefOr, Schema, schema::AdditionalProperties};
+    let schema = document
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut(name));
+    let Some(RefOr::T(Schema::OneOf(one_of))) = schema else {
+        panic!("{name} is a oneOf schema");
+    };
+    for variant in &mut one_of.items {
+        if let RefOr::T(Schema::Object(object)) = variant {
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
         }
     }
 }

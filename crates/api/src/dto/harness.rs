@@ -49,6 +49,7 @@ impl From<&TrustedKey> for PublicKeyDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePackRequest {
     /// The dataset; its newest version is used.
+    #[schema(min_length = 1, max_length = 100)]
     pub dataset_name: String,
     /// The model the harness plays the prompts to (becomes the run's model): 1 to 100 letters,
     /// digits and `. _ : / -`.
@@ -75,7 +76,8 @@ pub struct EnvelopeDto {
     pub payload_type: String,
     /// The pack payload (JSON), standard base64.
     pub payload: String,
-    /// Signatures over DSSE's pre-authentication encoding.
+    /// Signatures over DSSE's pre-authentication encoding (at least one).
+    #[schema(min_items = 1)]
     pub signatures: Vec<EnvelopeSignatureDto>,
 }
 
@@ -114,6 +116,7 @@ pub struct CaptureBundleDto {
     /// Who recorded the captures.
     pub harness: HarnessInfoDto,
     /// One capture per answered item (1 to the pack's item count).
+    #[schema(min_items = 1)]
     pub captures: Vec<CaptureDto>,
 }
 

@@ -91,7 +91,9 @@ pub struct SimulatedDto {
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum JudgeDto {
     /// Extract the chosen letter (MMLU-Pro rules) and compare it with the key.
-    Choice,
+    // A struct variant: serde lets a unit variant of an internally tagged enum ignore unknown
+    // fields (`{"kind": "choice", "typo": 1}`), which the API refuses everywhere else.
+    Choice {},
     /// Ask a configured model whether the response picks the right option; its rationale is
     /// kept with the verdict.
     #[serde(rename_all = "camelCase")]
@@ -154,7 +156,7 @@ impl From<ItemSelectionDto> for ItemSelection {
 impl From<JudgeDto> for JudgeSettings {
     fn from(judge: JudgeDto) -> Self {
         match judge {
-            JudgeDto::Choice => Self::Choice,
+            JudgeDto::Choice {} => Self::Choice,
             JudgeDto::Llm {
                 provider_name,
                 model_name,
@@ -222,7 +224,7 @@ impl From<&RunSettings> for RunSettingsDto {
                 seed: s.seed,
             }),
             judge: settings.judge.as_ref().map(|judge| match judge {
-                JudgeSettings::Choice => JudgeDto::Choice,
+                JudgeSettings::Choice => JudgeDto::Choice {},
                 JudgeSettings::Llm {
                     provider_name,
                     model_name,
@@ -236,5 +238,28 @@ impl From<&RunSettings> for RunSettingsDto {
                 max_tokens: b.max_tokens,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::JudgeDto;
+
+    #[test]
+    fn a_judge_refuses_unknown_fields_in_every_kind() {
+        let read = |v| serde_json::from_value::<JudgeDto>(v);
+        assert_eq!(
+            read(json!({"kind": "choice"})).unwrap(),
+            JudgeDto::Choice {}
+        );
+        assert!(read(json!({"kind": "choice", "typo": 1})).is_err());
+        let llm = json!({"kind": "llm", "providerName": "p", "modelName": "m", "typo": 1});
+        assert!(read(llm).is_err());
+        assert_eq!(
+            serde_json::to_value(JudgeDto::Choice {}).unwrap(),
+            json!({"kind": "choice"})
+        );
     }
 }

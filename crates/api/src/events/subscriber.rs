@@ -42,12 +42,14 @@ pub(crate) async fn subscribe(
     start: Start,
     runs: Option<Vec<RunId>>,
     view: StreamView,
+    follow: bool,
 ) -> Result<HttpResponse, StoreError> {
     // Subscribe before reading the horizon: what is committed from here on is either read
     // from the database while catching up or received, and duplicates are skipped by id.
-    let live = match view {
-        StreamView::Exact => Live::Exact(hub.inner.frames.subscribe()),
-        StreamView::Board => Live::Board(hub.inner.board.subscribe()),
+    let live = match (follow, view) {
+        (false, _) => None,
+        (true, StreamView::Exact) => Some(Live::Exact(hub.inner.frames.subscribe())),
+        (true, StreamView::Board) => Some(Live::Board(hub.inner.board.subscribe())),
     };
     let (horizon, resume) = hub
         .inner
@@ -83,10 +85,12 @@ pub(crate) async fn subscribe(
         {
             return;
         }
+        // Without `follow`, dropping the outbox after the catch-up ends the stream.
         if feed.catch_up().await {
             match live {
-                Live::Exact(live) => feed.follow(live).await,
-                Live::Board(live) => feed.follow_board(live).await,
+                Some(Live::Exact(live)) => feed.follow(live).await,
+                Some(Live::Board(live)) => feed.follow_board(live).await,
+                None => {}
             }
         }
     });

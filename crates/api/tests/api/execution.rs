@@ -295,14 +295,21 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         "state=done",
         "limit=0",
         "limit=201",
-        "cursor=abc",
         "category=",
+        "state=failed,%20canceled",
+        "sequence=01",
+        "sequence=%2B1",
+        "sequence=1000000000",
         "x=1",
     ] {
         app.get(&format!("/runs/{id}/items?{bad}"))
             .await
             .problem(400);
     }
+    // Well-formed, but not a cursor this server issued.
+    app.get(&format!("/runs/{id}/items?cursor=abc"))
+        .await
+        .problem(422);
     app.get("/runs/run-0123456789abcdef0123456789abcdef/items")
         .await
         .problem(404);
@@ -349,12 +356,19 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         "limit=501",
         "sequence=0",
         "sequence=x",
-        "cursor=abc",
+        "sequence=4294967296",
     ] {
         app.get(&format!("/runs/{id}/logs?{bad}"))
             .await
             .problem(400);
     }
+    app.get(&format!("/runs/{id}/logs?cursor=abc"))
+        .await
+        .problem(422);
+    // The documented maximum is a sequence like any other (no such item: nothing logged).
+    app.get(&format!("/runs/{id}/logs?sequence=4294967295"))
+        .await
+        .ok(200);
     app.get("/runs/run-0123456789abcdef0123456789abcdef/logs")
         .await
         .problem(404);

@@ -561,6 +561,24 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
     assert!(only_second.iter().all(|e| e.data.contains(&second)));
     assert_eq!(only_second[0].event, "run_status");
 
+    // `follow=false` sends what is stored after the position and ends (collecting the whole
+    // body would never return otherwise); without a position there is nothing to send.
+    let whole = |reply: reqwest::Response| async move {
+        assert_eq!(reply.status(), 200);
+        sse_events(reply.bytes_stream()).collect::<Vec<_>>().await
+    };
+    let missed = whole(open(Some("2"), "?follow=false").await.unwrap()).await;
+    let ids: Vec<&str> = missed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["3", "4"]);
+    assert!(
+        whole(open(None, "?follow=false").await.unwrap())
+            .await
+            .is_empty()
+    );
+    let board = whole(open(Some("0"), "?follow=false&view=board").await.unwrap()).await;
+    assert!(!board.is_empty(), "the board view's catch-up, then the end");
+    assert_eq!(open(None, "?follow=maybe").await.unwrap().status(), 400);
+
     // Pruned events: the stream starts with `reset` at the newest id.
     let pruned = server
         .db

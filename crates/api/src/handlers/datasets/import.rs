@@ -47,9 +47,12 @@ pub(crate) struct ImportQuery {
     request_body(
         content(
             (String = "application/jsonl", example = json!("{\"question_id\": 1, \"question\": \"2 + 2 = ?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\", \"answer_index\": 1, \"cot_content\": \"\", \"category\": \"math\", \"src\": \"demo\"}")),
+            (String = "application/x-ndjson"),
+            (String = "application/x-jsonlines"),
+            (String = "application/json-lines"),
             (String = "text/csv", example = json!("question,A,B,answer,category\n2 + 2 = ?,3,4,B,math\n")),
         ),
-        description = "MMLU-Pro JSON Lines (`application/jsonl`, `application/x-ndjson`) or CSV (`text/csv`); see docs/datasets.md"
+        description = "MMLU-Pro JSON Lines (`application/jsonl` and its aliases) or CSV (`text/csv`); see docs/datasets.md. With `format`, the Content-Type is not read."
     ),
     responses(
         (status = 201, description = "A new version was stored", body = DatasetImportResponse),

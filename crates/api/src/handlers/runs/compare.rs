@@ -25,7 +25,7 @@ const MAX_RUNS: usize = 8;
 #[into_params(parameter_in = Query)]
 pub(crate) struct CompareQuery {
     /// 2 to 8 distinct run ids, comma-separated; the first is the baseline.
-    #[param(min_length = 1)]
+    #[param(pattern = "^run-[0-9a-f]{32}(,run-[0-9a-f]{32}){1,7}$")]
     run_ids: String,
     /// Flipped items per page, 1 to 200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
@@ -45,9 +45,9 @@ pub(crate) struct CompareQuery {
     params(CompareQuery),
     responses(
         (status = 200, description = "The comparison", body = ComparisonDto),
-        (status = 400, description = "`runIds` is not 2 to 8 distinct run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`runIds` is not 2 to 8 run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A run does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The runs are of different datasets", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -201,14 +201,13 @@ fn warnings(runs: &[Run]) -> Vec<String> {
     warnings
 }
 
-/// 2 to 8 distinct, well-formed run ids.
+/// 2 to 8 distinct, well-formed run ids, exactly as the parameter's pattern says (a run named
+/// twice is well-formed, so a 422).
 fn run_ids(text: &str) -> Result<Vec<RunId>, ApiError> {
     let bad = |message: String| ApiError::bad_parameter("runIds", message);
     let ids = text
         .split(',')
-        .map(|id| {
-            RunId::parse(id.trim()).map_err(|_| bad(format!("`{}` is not a run id", shorten(id))))
-        })
+        .map(|id| RunId::parse(id).map_err(|_| bad(format!("`{}` is not a run id", shorten(id)))))
         .collect::<Result<Vec<_>, _>>()?;
     if !(2..=MAX_RUNS).contains(&ids.len()) {
         return Err(bad(format!(
@@ -218,7 +217,10 @@ fn run_ids(text: &str) -> Result<Vec<RunId>, ApiError> {
     }
     for (i, id) in ids.iter().enumerate() {
         if ids[..i].contains(id) {
-            return Err(bad(format!("names {id} twice")));
+            return Err(ApiError::unprocessable_parameter(
+                "runIds",
+                format!("names {id} twice"),
+            ));
         }
     }
     Ok(ids)

@@ -19,6 +19,7 @@ use crate::{
 pub(crate) struct EventsQuery {
     /// Only the events of these runs: one run id, or several separated by commas (at most
     /// 50).
+    #[param(pattern = "^[^,]*(,[^,]*){0,49}$")]
     run_id: Option<String>,
     /// `exact` (the default): every stored event, once, in id order. `board`: what a board
     /// needs, in batches at most every 100 ms (`events.board_ms`); a status change at once
@@ -30,6 +31,10 @@ pub(crate) struct EventsQuery {
     /// includes in its `Last-Event-ID` response header.
     #[param(value_type = Option<u64>)]
     last_event_id: Option<String>,
+    /// `true` (the default): the stream stays open and carries what happens next. `false`:
+    /// it sends what is stored after the resume position (nothing without one) and ends — for
+    /// scripts that collect what they missed, and for probes that need a response that ends.
+    follow: Option<bool>,
 }
 
 /// Server-Sent Events: `run_status`, `run_progress` and `run_item` (payloads in
@@ -37,6 +42,7 @@ pub(crate) struct EventsQuery {
 /// schemas), each with an increasing `id`. With `Last-Event-ID`, the stream starts with every
 /// event after that id, in order; when those were pruned or the id is unknown it starts with a
 /// `reset` event (`ResetEventDto`): refetch `GET /runs/active`. Comments keep idle streams open.
+/// With `follow=false` the stream ends once it has sent what was stored.
 #[utoipa::path(
     tag = "runs",
     params(
@@ -44,7 +50,7 @@ pub(crate) struct EventsQuery {
         ("Last-Event-ID" = Option<u64>, Header, description = "Id of the last event received"),
     ),
     responses(
-        (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A `text/event-stream`, endless unless `follow=false`", content_type = "text/event-stream", body = String),
         (status = 400, description = "`Last-Event-ID` is not an event id, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`runId` names no run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The stream is not served here, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
@@ -62,12 +68,19 @@ pub(crate) async fn stream_run_events(
         .map(|value| value.to_str().unwrap_or("\u{fffd}"));
     let start = match header.or(query.last_event_id.as_deref()) {
         None => Start::Now,
-        Some(text) => Start::After(text.trim().parse::<u64>().map_err(|_| {
-            ApiError::bad_parameter(
-                "Last-Event-ID",
-                format!("must be an event id (an integer), got `{}`", shorten(text)),
-            )
-        })?),
+        // Event ids are the database's 64-bit signed keys: an int64 of at least 0.
+        Some(text) => Start::After(
+            text.trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| u64::try_from(id).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        "Last-Event-ID",
+                        format!("must be an event id (an integer), got `{}`", shorten(text)),
+                    )
+                })?,
+        ),
     };
     let runs = match &query.run_id {
         None => None,
@@ -84,7 +97,14 @@ pub(crate) async fn stream_run_events(
         .events
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("this server does not stream events".into()))?;
-    Ok(subscribe(hub, start, runs, query.view.unwrap_or_default()).await?)
+    Ok(subscribe(
+        hub,
+        start,
+        runs,
+        query.view.unwrap_or_default(),
+        query.follow.unwrap_or(true),
+    )
+    .await?)
 }
 
 /// How many runs one stream may follow by id.
@@ -92,17 +112,17 @@ const MAX_RUNS: usize = 50;
 
 /// The distinct runs of a `runId` list (a malformed id names no run: 404, as a path would).
 fn run_ids(text: &str) -> Result<Vec<RunId>, ApiError> {
+    if text.split(',').count() > MAX_RUNS {
+        return Err(ApiError::bad_parameter(
+            "runId",
+            format!("names more than {MAX_RUNS} runs"),
+        ));
+    }
     let mut ids: Vec<RunId> = Vec::new();
     for part in text.split(',') {
         let id = super::run_id(part.trim())?;
         if !ids.contains(&id) {
             ids.push(id);
-        }
-        if ids.len() > MAX_RUNS {
-            return Err(ApiError::bad_parameter(
-                "runId",
-                format!("names more than {MAX_RUNS} runs"),
-            ));
         }
     }
     Ok(ids)

@@ -27,12 +27,17 @@ pub(crate) struct ItemsQuery {
     #[param(pattern = "^(category|state|none)$")]
     group_by: Option<String>,
     /// Comma-separated item states, e.g. `failed,canceled`.
+    #[param(
+        pattern = "^(pending|running|awaiting|correct|incorrect|failed|canceled)(,(pending|running|awaiting|correct|incorrect|failed|canceled))*$"
+    )]
     state: Option<String>,
-    /// Comma-separated categories, e.g. `law,math`.
-    #[param(min_length = 1)]
+    /// Comma-separated categories, e.g. `law,math`: each 1 to 100 characters, no control
+    /// characters.
+    #[param(pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]{1,100}(,[^,\\x00-\\x1f\\x7f-\\x9f]{1,100})*$")]
     category: Option<String>,
-    /// Comma-separated item sequences, e.g. `3,17` (at most 200): only those items.
-    #[param(min_length = 1)]
+    /// Comma-separated item sequences, e.g. `3,17` (1 to 200 of them, each 1 to 999999999):
+    /// only those items.
+    #[param(pattern = "^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,199}$")]
     sequence: Option<String>,
     /// `nextCursor` of the previous page.
     #[param(min_length = 1)]
@@ -52,6 +57,7 @@ pub(crate) struct ItemsQuery {
     responses(
         (status = 200, description = "Groups and a page of items", body = ItemPageDto),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -80,7 +86,7 @@ pub(crate) async fn list_run_items(
         Some(list) => list
             .split(',')
             .map(|s| {
-                s.trim().parse::<ItemState>().map_err(|_| {
+                s.parse::<ItemState>().map_err(|_| {
                     ApiError::bad_parameter(
                         "state",
                         format!(
@@ -95,7 +101,8 @@ pub(crate) async fn list_run_items(
     let categories = match query.category.as_deref() {
         None => Vec::new(),
         Some(list) => {
-            let names: Vec<String> = list.split(',').map(|c| c.trim().to_owned()).collect();
+            // Exactly as sent: the parameter's pattern allows no trimming.
+            let names: Vec<String> = list.split(',').map(str::to_owned).collect();
             if names
                 .iter()
                 .any(|c| c.is_empty() || c.chars().count() > 100 || c.chars().any(char::is_control))
@@ -111,17 +118,21 @@ pub(crate) async fn list_run_items(
     let sequences = match query.sequence.as_deref() {
         None => Vec::new(),
         Some(list) => {
-            let parsed: Option<Vec<u32>> = list
-                .split(',')
-                .map(|s| s.trim().parse::<u32>().ok().filter(|&n| n >= 1))
-                .collect();
+            // Exactly the parameter's pattern: no signs, spaces or leading zeros.
+            let sequence = |s: &str| {
+                let digits = (1..=9).contains(&s.len())
+                    && s.bytes().all(|b| b.is_ascii_digit())
+                    && !s.starts_with('0');
+                digits.then(|| s.parse::<u32>().ok()).flatten()
+            };
+            let parsed: Option<Vec<u32>> = list.split(',').map(sequence).collect();
             match parsed {
                 Some(sequences) if sequences.len() <= MAX_SEQUENCES => sequences,
                 _ => {
                     return Err(ApiError::bad_parameter(
                         "sequence",
                         format!(
-                            "must be 1 to {MAX_SEQUENCES} comma-separated item sequences (1 or more)"
+                            "must be 1 to {MAX_SEQUENCES} comma-separated item sequences (1 to 999999999)"
                         ),
                     ));
                 }

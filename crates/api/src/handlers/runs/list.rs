@@ -76,6 +76,7 @@ pub(crate) struct ListRunsQuery {
             (String = "text/csv"),
         )),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued, or `cursor` or `limit` came with `format=csv`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -176,7 +177,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
         } else {
             "limit"
         };
-        return Err(ApiError::bad_parameter(
+        return Err(ApiError::unprocessable_parameter(
             field,
             "a CSV export holds every selected run: leave out cursor and limit",
         ));

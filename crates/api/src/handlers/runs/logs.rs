@@ -22,7 +22,7 @@ pub(crate) struct LogsQuery {
     #[param(pattern = "^(debug|info|warn|error)$")]
     level: Option<String>,
     /// Only entries about this item.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295.0)]
     sequence: Option<String>,
     /// `nextCursor` of the previous page.
     #[param(min_length = 1)]
@@ -41,6 +41,7 @@ pub(crate) struct LogsQuery {
     responses(
         (status = 200, description = "Log entries", body = LogPageDto),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )

@@ -14,7 +14,7 @@ use super::run_id;
 use crate::{
     MAX_JSON_BYTES,
     auth::Actor,
-    body::read_body,
+    body::{parse_json, read_body},
     dto::RunDetailDto,
     error::{ApiError, Problem},
     state::AppState,
@@ -50,11 +50,12 @@ pub(crate) enum Scope {
 #[utoipa::path(
     tag = "runs",
     params(("run_id" = String, Path, description = "Run id")),
-    request_body(content = Option<RetryRequest>, description = "Optional; `{\"scope\": \"all\"}` retries every item"),
+    request_body(content = Option<RetryRequest>, description = "Optional (empty or `null`: the defaults); `{\"scope\": \"all\"}` retries every item"),
     responses(
         (status = 202, description = "Retry dispatched", body = RunDetailDto),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The run is not finished, nothing is in scope, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -75,18 +76,26 @@ pub(crate) async fn retry_run(
         "the JSON body is larger than 64 KiB",
     )
     .await?;
-    // An empty body means the defaults; otherwise it must be the JSON object above.
+    // An empty body or `null` means the defaults; otherwise it must be the JSON object above.
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RetryRequest::default()
     } else {
-        // An object, not any JSON serde would read into the struct (such as `[]`).
-        let invalid = |e: serde_json::Error| ApiError::BadRequest {
-            detail: format!("the JSON body is invalid: {e}"),
-            errors: Vec::new(),
-        };
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&body).map_err(invalid)?;
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(invalid)?
+        match serde_json::from_slice(&body) {
+            Ok(serde_json::Value::Null) => RetryRequest::default(),
+            Ok(serde_json::Value::Object(object)) => parse_json(object, &[])?,
+            Ok(_) => {
+                return Err(ApiError::BadRequest {
+                    detail: "the JSON body must be an object (or empty, or null)".into(),
+                    errors: Vec::new(),
+                });
+            }
+            Err(e) => {
+                return Err(ApiError::BadRequest {
+                    detail: format!("the JSON body is invalid: {e}"),
+                    errors: Vec::new(),
+                });
+            }
+        }
     };
     let scope = match request.scope.unwrap_or(Scope::Faulted) {
         Scope::Faulted => RetryScope::Faulted,

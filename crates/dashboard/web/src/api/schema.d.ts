@@ -281,6 +281,7 @@ export interface paths {
          *     schemas), each with an increasing `id`. With `Last-Event-ID`, the stream starts with every
          *     event after that id, in order; when those were pruned or the id is unknown it starts with a
          *     `reset` event (`ResetEventDto`): refetch `GET /runs/active`. Comments keep idle streams open.
+         *     With `follow=false` the stream ends once it has sent what was stored.
          */
         get: operations["stream_run_events"];
         put?: never;
@@ -768,7 +769,7 @@ export interface components {
             payload: string;
             /** @description `application/vnd.evalboard.harness-pack.v1+json`. */
             payloadType: string;
-            /** @description Signatures over DSSE's pre-authentication encoding. */
+            /** @description Signatures over DSSE's pre-authentication encoding (at least one). */
             signatures: components["schemas"]["EnvelopeSignatureDto"][];
         };
         /** @description One signature of an envelope. */
@@ -1223,7 +1224,11 @@ export interface components {
         ProblemItem: {
             /** @description What is wrong with it. */
             detail: string;
-            /** @description The body field (dotted path, e.g. `settings.concurrency`) or query parameter. */
+            /**
+             * @description The body field, as a dotted path (`settings.concurrency`) — or, for a capture bundle the
+             *     verifier refuses, as a JSON Pointer (RFC 6901, `/captures/0/sequence`) — or the query
+             *     parameter or header.
+             */
             field?: string | null;
             /** @description The 1-based line of an uploaded file. */
             line?: number | null;
@@ -2222,11 +2227,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description MMLU-Pro JSON Lines (`application/jsonl`, `application/x-ndjson`) or CSV (`text/csv`); see docs/datasets.md */
+        /** @description MMLU-Pro JSON Lines (`application/jsonl` and its aliases) or CSV (`text/csv`); see docs/datasets.md. With `format`, the Content-Type is not read. */
         requestBody: {
             content: {
+                "application/json-lines": string;
                 /** @example {"question_id": 1, "question": "2 + 2 = ?", "options": ["3", "4"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "math", "src": "demo"} */
                 "application/jsonl": string;
+                "application/x-jsonlines": string;
+                "application/x-ndjson": string;
                 /**
                  * @example question,A,B,answer,category
                  *     2 + 2 = ?,3,4,B,math
@@ -2556,6 +2564,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `cursor` is not one this server issued, or `cursor` or `limit` came with `format=csv` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
@@ -2581,7 +2598,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description 1 to 255 visible ASCII characters; makes retries of this request safe */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2790,7 +2807,7 @@ export interface operations {
                     "application/json": components["schemas"]["ComparisonDto"];
                 };
             };
-            /** @description `runIds` is not 2 to 8 distinct run ids, or another parameter is malformed */
+            /** @description `runIds` is not 2 to 8 run ids, or another parameter is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2826,7 +2843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The runs are of different datasets */
+            /** @description The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2875,23 +2892,57 @@ export interface operations {
                  *     includes in its `Last-Event-ID` response header.
                  */
                 lastEventId?: number;
+                /**
+                 * @description `true` (the default): the stream stays open and carries what happens next. `false`:
+                 *     it sends what is stored after the resume position (nothing without one) and ends — for
+                 *     scripts that collect what they missed, and for probes that need a response that ends.
+                 */
+                follow?: boolean;
             };
             header?: {
                 /** @description Id of the last event received */
-                "Last-Event-ID"?: number | null;
+                "Last-Event-ID"?: number;
             };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description An endless `text/event-stream` */
+            /** @description A `text/event-stream`, endless unless `follow=false` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The `RunStatusEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "run_status";
+                        /** @description The position to resume after (`Last-Event-ID`) */
+                        id: string;
+                    } | {
+                        /** @description The `RunProgressEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "run_progress";
+                        /** @description The position to resume after (`Last-Event-ID`) */
+                        id: string;
+                    } | {
+                        /** @description The `RunItemEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "run_item";
+                        /** @description The position to resume after (`Last-Event-ID`) */
+                        id: string;
+                    } | {
+                        /** @description The `ResetEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "reset";
+                        /** @description The position to resume after (`Last-Event-ID`) */
+                        id: string;
+                    };
                 };
             };
             /** @description `Last-Event-ID` is not an event id, or an unknown parameter */
@@ -3203,9 +3254,15 @@ export interface operations {
                 groupBy?: string;
                 /** @description Comma-separated item states, e.g. `failed,canceled`. */
                 state?: string;
-                /** @description Comma-separated categories, e.g. `law,math`. */
+                /**
+                 * @description Comma-separated categories, e.g. `law,math`: each 1 to 100 characters, no control
+                 *     characters.
+                 */
                 category?: string;
-                /** @description Comma-separated item sequences, e.g. `3,17` (at most 200): only those items. */
+                /**
+                 * @description Comma-separated item sequences, e.g. `3,17` (1 to 200 of them, each 1 to 999999999):
+                 *     only those items.
+                 */
                 sequence?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
@@ -3266,6 +3323,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `cursor` is not one this server issued */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
@@ -3306,7 +3372,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The `ItemTextEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "item_text";
+                    } | {
+                        /** @description The `ItemEndEventDto` payload, as JSON */
+                        data: string;
+                        /** @enum {string} */
+                        event: "item_end";
+                    };
                 };
             };
             /** @description No token or session this server accepts */
@@ -3415,6 +3491,15 @@ export interface operations {
             };
             /** @description No such run */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `cursor` is not one this server issued */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3578,7 +3663,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional; `{"scope": "all"}` retries every item */
+        /** @description Optional (empty or `null`: the defaults); `{"scope": "all"}` retries every item */
         requestBody?: {
             content: {
                 "application/json": null | components["schemas"]["RetryRequest"];
@@ -3641,6 +3726,15 @@ export interface operations {
             };
             /** @description The run is not finished, nothing is in scope, or its configuration changed since it was made (and `force` is not set) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -75,6 +75,8 @@ pub(crate) struct Frame {
     /// Its `event:` and `data:` lines (the `id` line may differ per subscriber).
     pub(crate) body: Bytes,
     pub(crate) kind: FrameKind,
+    /// When the change happened (a stored event's `at`), for the delivery lag metric.
+    pub(crate) changed_at: Option<evalboard_domain::Timestamp>,
 }
 
 /// Stored or not.
@@ -93,6 +95,7 @@ impl Frame {
         let effect = event.change.board_effect();
         let position = event.position;
         let run_id = event.run_id.clone();
+        let changed_at = Some(event.at);
         let body = sse::event_body(name, &EventPayload::from(event).to_json());
         Self {
             position,
@@ -102,6 +105,7 @@ impl Frame {
                 wire: sse::with_id(position.id, &body),
             },
             body,
+            changed_at,
         }
     }
 
@@ -111,6 +115,7 @@ impl Frame {
             run_id,
             body: sse::event_body("run_item", json),
             kind: FrameKind::Preview,
+            changed_at: None,
         }
     }
 
@@ -243,6 +248,18 @@ async fn frames_after(
     .await
 }
 
+/// From each change (its event's `at`) to the pump handing it to this replica's subscribers:
+/// the writer's batching, the commit, the pump's wake-up and read. An event from another
+/// replica carries that replica's clock; a negative difference counts as zero.
+fn record_delivery_lag(frames: &[Arc<Frame>]) {
+    let now = chrono::Utc::now();
+    let lag = metrics::histogram!("evalboard_event_delivery_lag_seconds");
+    for at in frames.iter().filter_map(|frame| frame.changed_at) {
+        let seconds = (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+        lag.record(seconds.max(0.0));
+    }
+}
+
 /// How soon the pump looks again while committed events wait for an earlier transaction to end
 /// (one that wrote no event, whose commit wakes nobody): at once for the engine's short
 /// transactions, then less often while a long one (a large import) holds them back.
@@ -300,6 +317,7 @@ async fn pump(
                     Ok(frames) => {
                         let full = frames.len() == inner.config.page as usize;
                         let board = inner.board.receiver_count() > 0;
+                        record_delivery_lag(&frames);
                         for frame in frames {
                             last = frame.position;
                             if board {

@@ -150,6 +150,7 @@ impl Feed {
                 Err(error) => {
                     // Ending the stream makes the client reconnect with its Last-Event-ID.
                     tracing::warn!(%error, "cannot read events for a subscriber");
+                    dropped("database");
                     return false;
                 }
             };
@@ -263,10 +264,18 @@ impl Feed {
             Ok(Err(_)) => false,
             Err(_) => {
                 tracing::info!("dropping a subscriber that stopped reading");
+                dropped("stalled");
                 false
             }
         }
     }
+}
+
+/// Counts a subscriber the server ended: `stalled` (its connection took nothing for the stall
+/// timeout), `behind` (it fell further behind than the buffer) or `database` (its catch-up
+/// could not be read). Each resumes with `Last-Event-ID`.
+fn dropped(reason: &'static str) {
+    metrics::counter!("evalboard_event_stream_dropped_total", "reason" => reason).increment(1);
 }
 
 /// The next message of a broadcast; `None` once the subscriber fell behind (it is dropped and
@@ -279,6 +288,7 @@ async fn receive<T: Clone>(live: &mut broadcast::Receiver<T>) -> Option<T> {
                 missed,
                 "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
             );
+            dropped("behind");
             None
         }
         Err(RecvError::Closed) => None,
@@ -335,6 +345,7 @@ mod tests {
                 wire: sse::with_id(id, &body),
             },
             body,
+            changed_at: None,
         })
     }
 
@@ -458,8 +469,40 @@ mod tests {
         );
     }
 
+    /// A recorder for this test's thread, and how many subscribers it saw dropped for `reason`.
+    fn drops_recorded() -> (
+        metrics_util::debugging::DebuggingRecorder,
+        impl Fn(&str) -> u64,
+    ) {
+        use metrics_util::{
+            MetricKind,
+            debugging::{DebugValue, DebuggingRecorder},
+        };
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let count = move |reason: &str| {
+            snapshotter
+                .snapshot()
+                .into_vec()
+                .into_iter()
+                .filter(|(key, ..)| {
+                    key.kind() == MetricKind::Counter
+                        && key.key().name() == "evalboard_event_stream_dropped_total"
+                        && key.key().labels().any(|l| l.value() == reason)
+                })
+                .map(|(.., value)| match value {
+                    DebugValue::Counter(n) => n,
+                    _ => 0,
+                })
+                .sum()
+        };
+        (recorder, count)
+    }
+
     #[actix_web::test]
     async fn a_subscriber_that_falls_behind_the_buffer_is_dropped() {
+        let (recorder, dropped) = drops_recorded();
+        let _local = metrics::set_default_local_recorder(&recorder);
         let db = TestDatabase::sqlite();
         let inner = inner(&db, 4);
         let live = inner.frames.subscribe();
@@ -471,10 +514,13 @@ mod tests {
             .await
             .expect("dropped at once, not left waiting");
         assert!(sent.try_recv().is_err(), "nothing is sent past a gap");
+        assert_eq!((dropped("behind"), dropped("stalled")), (1, 0));
     }
 
     #[actix_web::test]
     async fn a_subscriber_whose_connection_takes_nothing_is_dropped() {
+        let (recorder, dropped) = drops_recorded();
+        let _local = metrics::set_default_local_recorder(&recorder);
         let db = TestDatabase::sqlite();
         let inner = inner(&db, 64);
         let live = inner.frames.subscribe();
@@ -492,6 +538,7 @@ mod tests {
         );
         assert!(sent.try_recv().is_ok());
         assert!(sent.try_recv().is_err());
+        assert_eq!((dropped("stalled"), dropped("behind")), (1, 0));
     }
 
     #[actix_web::test]

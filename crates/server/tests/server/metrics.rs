@@ -1,6 +1,8 @@
 //! `GET /metrics` of a real server: scraped before and after a run, its counters move by what
 //! the run did.
 
+use std::io::{Read, Write};
+
 use serde_json::json;
 
 use crate::support::{Server, wait_for};
@@ -40,6 +42,18 @@ fn metrics_count_what_a_run_did() {
         1.0
     );
     assert_eq!(sample(&before, "evalboard_runs{status=\"completed\"}"), 0.0);
+
+    // A subscriber follows the run, so the pump delivers its events.
+    let address = server.base.trim_start_matches("http://");
+    let mut subscriber = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        subscriber,
+        "GET /runs/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    subscriber.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
 
     // 36 demo items, some of them faulted by the Simulated provider's fault rate (retried or
     // failed), every one finished.
@@ -108,5 +122,11 @@ fn metrics_count_what_a_run_did() {
         ) >= 1.0
     );
     assert!(after.contains("evalboard_db_pool_wait_seconds_bucket"));
+    // The run's events reached the subscriber: two a run, at least one an item, each timed
+    // from its change to its broadcast.
+    assert_eq!(sample(&after, "evalboard_event_stream_subscribers"), 1.0);
+    assert!(sample(&after, "evalboard_event_delivery_lag_seconds_count") >= 38.0);
+    assert!(after.contains("evalboard_event_delivery_lag_seconds_bucket"));
+    drop(subscriber);
     server.terminate();
 }

@@ -37,17 +37,19 @@ pub(crate) async fn log_request(
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
+    let status_label = status.to_string();
     metrics::counter!(
         "evalboard_http_requests_total",
         "method" => method_label,
         "route" => route.clone(),
-        "status" => status.to_string()
+        "status" => status_label.clone()
     )
     .increment(1);
     metrics::histogram!(
         "evalboard_http_request_duration_seconds",
         "method" => method_label,
-        "route" => route
+        "route" => route,
+        "status" => status_label
     )
     .record(elapsed.as_secs_f64());
     let extensions = response.request().extensions();

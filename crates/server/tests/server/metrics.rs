@@ -121,6 +121,13 @@ fn metrics_count_what_a_run_did() {
             "evalboard_http_requests_total{method=\"GET\",route=\"/runs/{run_id}\",status=\"200\"}"
         ) >= 1.0
     );
+    assert_eq!(
+        sample(
+            &after,
+            "evalboard_http_request_duration_seconds_count{method=\"POST\",route=\"/runs\",status=\"201\"}"
+        ),
+        1.0
+    );
     assert!(after.contains("evalboard_db_pool_wait_seconds_bucket"));
     // The run's events reached the subscriber: two a run, at least one an item, each timed
     // from its change to its broadcast.

@@ -49,13 +49,6 @@ impl LatencyHistogram {
         }
     }
 
-    /// Adds what `other` recorded.
-    pub fn absorb(&mut self, other: &LatencyHistogram) {
-        // Auto-resizing histograms of the same precision always add.
-        let _ = self.ttft.add(&other.ttft);
-        let _ = self.total.add(&other.total);
-    }
-
     /// The median and 95th percentile of each, by the nearest-rank method within 1 %; `None`
     /// without samples.
     pub fn summary(&self) -> LatencySummary {
@@ -175,15 +168,13 @@ mod tests {
     }
 
     #[test]
-    fn histograms_add_and_an_empty_one_has_no_percentiles() {
+    fn percentiles_of_what_was_recorded_and_none_without_samples() {
         let empty = LatencyHistogram::default();
         assert_eq!(empty.summary(), LatencySummary::default());
         let mut first = LatencyHistogram::default();
         first.record(Some(10), Some(1_000));
-        let mut second = LatencyHistogram::default();
-        second.record(None, Some(3_000));
-        second.record(None, Some(3_000));
-        first.absorb(&second);
+        first.record(None, Some(3_000));
+        first.record(None, Some(3_000));
         // The median is the second of 1,000, 3,000, 3,000: the top of 3,000's bucket.
         let median = first.summary().total_p50_us.unwrap();
         assert!((3_000..=3_030).contains(&median), "{median}");

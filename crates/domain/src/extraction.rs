@@ -20,25 +20,52 @@ use std::sync::LazyLock;
 use regex::Regex;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-/// Which rule found the answer.
+/// Which rule found the answer: of a letter for a multiple-choice item (this module), of a
+/// number for a numeric one ([`crate::numeric`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExtractionTier {
-    /// "The answer is (X)".
+    /// "The answer is (X)", or "the answer is N".
     AnswerIs,
     /// "Answer: X".
     AnswerLabel,
     /// The last standalone letter A–J.
     LastLetter,
+    /// GSM8K's final-answer mark, "#### N".
+    FinalMark,
+    /// A boxed answer, `\boxed{N}`.
+    Boxed,
+    /// The last number of the response.
+    LastNumber,
     /// Nothing matched.
     Unparsed,
 }
 
 impl ExtractionTier {
-    /// Every tier, in the order they are tried.
-    pub const ALL: [ExtractionTier; 4] = [
+    /// Every tier.
+    pub const ALL: [ExtractionTier; 7] = [
         Self::AnswerIs,
         Self::AnswerLabel,
         Self::LastLetter,
+        Self::FinalMark,
+        Self::Boxed,
+        Self::LastNumber,
+        Self::Unparsed,
+    ];
+
+    /// The tiers of a multiple-choice item, in the order they are tried.
+    pub const CHOICE: [ExtractionTier; 4] = [
+        Self::AnswerIs,
+        Self::AnswerLabel,
+        Self::LastLetter,
+        Self::Unparsed,
+    ];
+
+    /// The tiers of a numeric item, in the order they are tried.
+    pub const NUMERIC: [ExtractionTier; 5] = [
+        Self::AnswerIs,
+        Self::FinalMark,
+        Self::Boxed,
+        Self::LastNumber,
         Self::Unparsed,
     ];
 
@@ -48,6 +75,9 @@ impl ExtractionTier {
             Self::AnswerIs => "answer_is",
             Self::AnswerLabel => "answer_label",
             Self::LastLetter => "last_letter",
+            Self::FinalMark => "final_mark",
+            Self::Boxed => "boxed",
+            Self::LastNumber => "last_number",
             Self::Unparsed => "unparsed",
         }
     }

@@ -12,6 +12,7 @@ pub mod import;
 mod item;
 mod judging;
 mod latency;
+pub mod numeric;
 mod progress;
 mod prompt;
 mod run;

@@ -1,0 +1,316 @@
+//! Numeric answers, for free-form tasks such as GSM8K: the reference number, the number a
+//! response gives, and the rule that found it.
+//!
+//! After removing `**` (markdown bold), four rules are tried in order, as the standard GSM8K
+//! evaluations do (lm-evaluation-harness's strict and flexible filters, OpenAI's `####`):
+//! 1. `answer is N` — the first "the answer is 18" (a `$` and a `:` may come between);
+//! 2. `#### N` — the last GSM8K final-answer mark;
+//! 3. `\boxed{N}` — the last boxed answer, as reasoning models write it;
+//! 4. the last number anywhere in the text.
+//!
+//! None matching leaves the answer unparsed, which the judge counts as incorrect. Numbers are
+//! compared after normalisation ([`Number`]): `1,600`, `$1,600.00` and `1600` are one answer.
+
+use std::{fmt, sync::LazyLock};
+
+use regex::Regex;
+
+use crate::{ExtractionTier, Verdict};
+
+/// A decimal number in a canonical spelling: no sign for zero or positives, no thousands
+/// separators or currency sign, no leading zeros, no trailing fractional zeros (`18.50` is
+/// `18.5`, `18.0` is `18`). Two spellings of one value have one canonical spelling, so
+/// comparing numbers is comparing text — exactly, with no floating point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Number(String);
+
+/// The longest number accepted, in characters (a reference answer or an extracted one).
+pub const MAX_NUMBER_CHARS: usize = 64;
+
+impl Number {
+    /// Reads a number as people write one: an optional sign, an optional `$`, digits with
+    /// optional `,` thousands separators (in groups of three), an optional fraction. Leading
+    /// and trailing whitespace and a trailing `.` (the end of a sentence) are ignored.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let text = text.strip_suffix('.').unwrap_or(text);
+        if text.is_empty() || text.chars().count() > MAX_NUMBER_CHARS {
+            return None;
+        }
+        let (negative, rest) = match text.as_bytes()[0] {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let rest = rest.strip_prefix('$').unwrap_or(rest);
+        let (whole, fraction) = match rest.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (rest, None),
+        };
+        let whole = digits_of_whole(whole)?;
+        let fraction = match fraction {
+            Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
+                f.trim_end_matches('0')
+            }
+            Some(_) => return None,
+            None => "",
+        };
+        let whole = match whole.trim_start_matches('0') {
+            "" => "0",
+            trimmed => trimmed,
+        };
+        let mut canonical = String::with_capacity(whole.len() + fraction.len() + 2);
+        if negative && (whole != "0" || !fraction.is_empty()) {
+            canonical.push('-');
+        }
+        canonical.push_str(whole);
+        if !fraction.is_empty() {
+            canonical.push('.');
+            canonical.push_str(fraction);
+        }
+        Some(Self(canonical))
+    }
+
+    /// The canonical spelling.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The final answer of a GSM8K worked solution: what follows its last `####`.
+    pub fn of_gsm8k_solution(solution: &str) -> Option<Self> {
+        let (_, last) = solution.rsplit_once("####")?;
+        Self::parse(last)
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The digits of a whole part written with or without thousands separators, without them;
+/// `None` when separators are misplaced (`1,60`) or anything else is there.
+fn digits_of_whole(whole: &str) -> Option<String> {
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit() || b == b',') {
+        return None;
+    }
+    if whole.contains(',') {
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap_or_default();
+        let grouped = (1..=3).contains(&first.len()) && groups.all(|group| group.len() == 3);
+        if !grouped {
+            return None;
+        }
+    }
+    Some(whole.replace(',', ""))
+}
+
+/// What extraction made of a response to a numeric question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumericExtraction {
+    /// The number found, `None` when unparsed.
+    pub number: Option<Number>,
+    /// The rule that found it.
+    pub tier: ExtractionTier,
+}
+
+/// A number as a response may write it: sign, currency, thousands separators, fraction.
+const NUMBER: &str = r"[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?";
+
+static ANSWER_IS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)answer is[:\s]*\$?\s*({NUMBER})")).expect("valid pattern")
+});
+static FINAL_MARK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"####\s*\$?\s*({NUMBER})")).expect("valid pattern"));
+static BOXED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"\\boxed\{{\s*\\?\$?\s*({NUMBER})\s*\}}")).expect("valid pattern")
+});
+static ANY_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUMBER).expect("valid pattern"));
+
+/// Extracts the number a response gives as its answer.
+pub fn extract_number(response: &str) -> NumericExtraction {
+    let text = response.replace("**", "");
+    let first = |re: &Regex| {
+        re.captures_iter(&text)
+            .find_map(|c| Number::parse(c.get(1)?.as_str()))
+    };
+    let last = |re: &Regex| {
+        re.captures_iter(&text)
+            .filter_map(|c| Number::parse(c.get(1)?.as_str()))
+            .last()
+    };
+    let found = [
+        (ExtractionTier::AnswerIs, first(&ANSWER_IS)),
+        (ExtractionTier::FinalMark, last(&FINAL_MARK)),
+        (ExtractionTier::Boxed, last(&BOXED)),
+    ]
+    .into_iter()
+    .find_map(|(tier, number)| Some((tier, number?)))
+    .or_else(|| last_number(&text).map(|number| (ExtractionTier::LastNumber, number)));
+    match found {
+        Some((tier, number)) => NumericExtraction {
+            number: Some(number),
+            tier,
+        },
+        None => NumericExtraction {
+            number: None,
+            tier: ExtractionTier::Unparsed,
+        },
+    }
+}
+
+/// The last number of the text. A `-` right after a letter or digit is an operator or a
+/// hyphen (`10-3`, `COVID-19`), not a sign; digits inside a word (`x2`, `3rd`) are kept, as the
+/// flexible GSM8K filter keeps them.
+fn last_number(text: &str) -> Option<Number> {
+    ANY_NUMBER
+        .find_iter(text)
+        .filter_map(|m| {
+            let spelled = m.as_str();
+            let preceded_by_word = text[..m.start()]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric);
+            let spelled = match spelled.strip_prefix(['-', '+']) {
+                Some(unsigned) if preceded_by_word => unsigned,
+                _ => spelled,
+            };
+            Number::parse(spelled)
+        })
+        .last()
+}
+
+/// Correct when the number extracted equals the reference; an unparsed response is incorrect.
+pub fn judge_numeric(extraction: &NumericExtraction, expected: &Number) -> Verdict {
+    if extraction.number.as_ref() == Some(expected) {
+        Verdict::Correct
+    } else {
+        Verdict::Incorrect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(text: &str) -> Option<String> {
+        Number::parse(text).map(|n| n.to_string())
+    }
+
+    #[test]
+    fn numbers_have_one_spelling() {
+        for (written, canonical) in [
+            ("18", "18"),
+            ("1,600", "1600"),
+            ("$1,600.00", "1600"),
+            ("-3", "-3"),
+            ("+3", "3"),
+            ("18.0", "18"),
+            ("0.50", "0.5"),
+            ("007", "7"),
+            ("-0", "0"),
+            ("-0.0", "0"),
+            ("12,345,678", "12345678"),
+            (" 70000.", "70000"),
+            ("-$5", "-5"),
+        ] {
+            assert_eq!(number(written).as_deref(), Some(canonical), "{written}");
+        }
+        for refused in [
+            "", "1,60", "12,3456", ",100", "1.2.3", "1..", "abc", "1e3", "$", "-",
+        ] {
+            assert_eq!(number(refused), None, "{refused}");
+        }
+        assert_eq!(number(&"9".repeat(MAX_NUMBER_CHARS + 1)), None);
+    }
+
+    #[test]
+    fn gsm8k_solutions_give_their_final_answer() {
+        // Lines of the GSM8K test split (openai/grade-school-math).
+        let solution = "It takes 2/2=<<2/2=1>>1 bolt of white fiber\nSo the total amount of \
+                        fabric is 2+1=<<2+1=3>>3 bolts of fabric\n#### 3";
+        assert_eq!(Number::of_gsm8k_solution(solution).unwrap().as_str(), "3");
+        let profit = "So he made a profit of 200,000-130,000=$<<200000-130000=70000>>70,000\n\
+                      #### 70000";
+        assert_eq!(Number::of_gsm8k_solution(profit).unwrap().as_str(), "70000");
+        assert_eq!(
+            Number::of_gsm8k_solution("#### 1,600").unwrap().as_str(),
+            "1600"
+        );
+        assert_eq!(Number::of_gsm8k_solution("#### -3").unwrap().as_str(), "-3");
+        assert_eq!(Number::of_gsm8k_solution("no mark: 3"), None);
+    }
+
+    fn extracted(response: &str) -> (Option<String>, &'static str) {
+        let e = extract_number(response);
+        (e.number.map(|n| n.to_string()), e.tier.as_str())
+    }
+
+    #[test]
+    fn extraction_follows_the_rules_in_order() {
+        for (response, expected, tier) in [
+            // Chain of thought ending as the few-shot prompt asks.
+            (
+                "Janet's ducks lay 16 eggs. She eats 3 and bakes with 4, so 16 - 3 - 4 = 9 \
+                 eggs remain. 9 * 2 = 18. The answer is 18.",
+                "18",
+                "answer_is",
+            ),
+            ("**The answer is $1,600.**", "1600", "answer_is"),
+            ("So the answer is: -3", "-3", "answer_is"),
+            ("The final answer is 18.0", "18", "answer_is"),
+            // The first "answer is" wins over a later number.
+            (
+                "The answer is 5, not 6 as I said in step 2.",
+                "5",
+                "answer_is",
+            ),
+            // GSM8K's own mark, as models fine-tuned on it answer.
+            (
+                "He sells 2 * 40 = <<2*40=80>>80 cups.\n#### 80\nThat took 3 steps.",
+                "80",
+                "final_mark",
+            ),
+            ("#### $1,234.50", "1234.5", "final_mark"),
+            // Reasoning models box the result.
+            (
+                "Therefore, the final answer is $\\boxed{70000}$.",
+                "70000",
+                "boxed",
+            ),
+            ("Total: \\boxed{ 460 }", "460", "boxed"),
+            // Otherwise the last number, signs read only where they are signs.
+            (
+                "She earns 400 + 60 = 460 dollars this week.",
+                "460",
+                "last_number",
+            ),
+            (
+                "The temperature went from 5 to -7 degrees.",
+                "-7",
+                "last_number",
+            ),
+            ("10-3 is 7, and 7-2", "2", "last_number"),
+            ("It costs $2,500.", "2500", "last_number"),
+            ("I cannot tell from the question.", "", "unparsed"),
+        ] {
+            let (number, found_tier) = extracted(response);
+            assert_eq!(
+                (number.unwrap_or_default().as_str(), found_tier),
+                (expected, tier),
+                "{response}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_judge_compares_values_not_spellings() {
+        let expected = Number::parse("1600").unwrap();
+        let verdict = |response: &str| judge_numeric(&extract_number(response), &expected);
+        assert_eq!(verdict("The answer is $1,600.00"), Verdict::Correct);
+        assert_eq!(verdict("#### 1600"), Verdict::Correct);
+        assert_eq!(verdict("The answer is 160"), Verdict::Incorrect);
+        assert_eq!(verdict("no idea"), Verdict::Incorrect);
+    }
+}

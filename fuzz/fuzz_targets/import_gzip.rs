@@ -27,6 +27,6 @@ fuzz_target!(|data: &[u8]| {
     if bytes.len() as u64 > limit {
         return; // "larger than 64 MiB once decompressed"
     }
-    check_import(ImportFormat::MmluProJsonl, &bytes);
+    check_import(ImportFormat::Jsonl, &bytes);
     check_import(ImportFormat::Csv, &bytes);
 });

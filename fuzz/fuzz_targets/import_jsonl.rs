@@ -6,4 +6,4 @@ use evalboard_domain::import::ImportFormat;
 use evalboard_fuzz::check_import;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| check_import(ImportFormat::MmluProJsonl, data));
+fuzz_target!(|data: &[u8]| check_import(ImportFormat::Jsonl, data));

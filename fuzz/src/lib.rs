@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use evalboard_domain::{
-    DatasetItem, dataset_digest,
+    DatasetItem, ItemAnswer, dataset_digest,
     import::{ImportFormat, MAX_ITEMS, MAX_REPORTED_PROBLEMS, parse_items},
 };
 use serde_json::json;
@@ -36,7 +36,7 @@ pub fn check_import(format: ImportFormat, bytes: &[u8]) {
                 assert!(warning.line <= lines, "a warning at line {}", warning.line);
             }
             let written = as_jsonl(items);
-            let again = parse_items(ImportFormat::MmluProJsonl, written.as_bytes()).unwrap_or_else(
+            let again = parse_items(ImportFormat::Jsonl, written.as_bytes()).unwrap_or_else(
                 |rejected| panic!("written back as JSON Lines, the items are refused: {rejected}"),
             );
             assert_eq!(&again.items, items, "written back, the items changed");
@@ -59,21 +59,31 @@ pub fn check_import(format: ImportFormat, bytes: &[u8]) {
     }
 }
 
-/// `items` as MMLU-Pro JSON Lines (ids as strings, an absent explanation as an empty
-/// `cot_content`).
+/// `items` as JSON Lines: MMLU-Pro records (ids as strings, an absent explanation as an empty
+/// `cot_content`), or numeric records (the number as the answer, the explanation kept).
 fn as_jsonl(items: &[DatasetItem]) -> String {
     let mut out = String::new();
     for item in items {
-        let record = json!({
-            "question_id": item.id,
-            "question": item.question,
-            "options": item.choices,
-            "answer": item.answer.letter().to_string(),
-            "answer_index": item.answer.index(),
-            "cot_content": item.explanation.as_deref().unwrap_or(""),
-            "category": item.category,
-            "src": item.source,
-        });
+        let record = match &item.answer {
+            ItemAnswer::Choice(key) => json!({
+                "question_id": item.id,
+                "question": item.question,
+                "options": item.choices,
+                "answer": key.letter().to_string(),
+                "answer_index": key.index(),
+                "cot_content": item.explanation.as_deref().unwrap_or(""),
+                "category": item.category,
+                "src": item.source,
+            }),
+            ItemAnswer::Number(number) => json!({
+                "id": item.id,
+                "question": item.question,
+                "answer": number.as_str(),
+                "category": item.category,
+                "explanation": item.explanation,
+                "source": item.source,
+            }),
+        };
         out.push_str(&record.to_string());
         out.push('\n');
     }

@@ -24,9 +24,9 @@ pub struct ComparedItem {
     pub sequence: u32,
     /// Where it stands.
     pub state: ItemState,
-    /// The letter extracted from its answer, once judged.
-    pub extracted: Option<char>,
-    /// Whether the judged answer named no letter.
+    /// The answer extracted from its response (a letter, or a number), once judged.
+    pub extracted: Option<String>,
+    /// Whether the judged response gave no answer the rules could read.
     pub unparsed: bool,
 }
 

@@ -1,11 +1,12 @@
-//! Datasets: named, versioned collections of multiple-choice items, and their content digest.
+//! Datasets: named, versioned collections of items — multiple-choice questions, or questions
+//! whose answer is a number — and their content digest.
 
 use std::fmt;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{ids::DatasetId, time::Timestamp};
+use crate::{ids::DatasetId, numeric::Number, time::Timestamp};
 
 /// Fewest answer options an item may have.
 pub const MIN_CHOICES: usize = 2;
@@ -62,6 +63,98 @@ impl fmt::Display for AnswerKey {
     }
 }
 
+/// What an item's answer is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ItemAnswer {
+    /// One of a multiple-choice item's options.
+    Choice(AnswerKey),
+    /// The number a free-form numeric item's answer must equal (GSM8K).
+    Number(Number),
+}
+
+impl ItemAnswer {
+    /// The kind of item this answers.
+    pub fn kind(&self) -> AnswerKind {
+        match self {
+            Self::Choice(_) => AnswerKind::Choice,
+            Self::Number(_) => AnswerKind::Number,
+        }
+    }
+
+    /// The option, for a multiple-choice item.
+    pub fn choice(&self) -> Option<AnswerKey> {
+        match self {
+            Self::Choice(key) => Some(*key),
+            Self::Number(_) => None,
+        }
+    }
+
+    /// The answer as stored and shown: the option's letter, or the number.
+    pub fn text(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads back what [`ItemAnswer::text`] wrote for an item with these `choices`: a
+    /// multiple-choice item has options, a numeric one none.
+    pub fn of_item(choices: &[String], text: &str) -> Option<Self> {
+        let kind = if choices.is_empty() {
+            AnswerKind::Number
+        } else {
+            AnswerKind::Choice
+        };
+        Self::parse(kind, text)
+    }
+
+    /// Reads back what [`ItemAnswer::text`] wrote for an item of `kind`.
+    pub fn parse(kind: AnswerKind, text: &str) -> Option<Self> {
+        match kind {
+            AnswerKind::Choice => AnswerKey::from_letter(text).map(Self::Choice),
+            AnswerKind::Number => Number::parse(text).map(Self::Number),
+        }
+    }
+}
+
+impl From<AnswerKey> for ItemAnswer {
+    fn from(key: AnswerKey) -> Self {
+        Self::Choice(key)
+    }
+}
+
+impl fmt::Display for ItemAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Choice(key) => write!(f, "{key}"),
+            Self::Number(number) => write!(f, "{number}"),
+        }
+    }
+}
+
+/// The kinds of items a dataset may hold (one kind per dataset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnswerKind {
+    /// Multiple choice: options lettered A to J, one of them right (MMLU-Pro).
+    Choice,
+    /// A question whose answer is a number, without options (GSM8K).
+    Number,
+}
+
+impl AnswerKind {
+    /// The kind's wire and storage name: `choice` or `number`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Choice => "choice",
+            Self::Number => "number",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Choice, Self::Number]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
 /// A dataset's name as clients use it (`MMLU-Pro`): 1..=100 characters, no control characters,
 /// no surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,7 +190,7 @@ impl fmt::Display for DatasetName {
     }
 }
 
-/// One multiple-choice question of a dataset.
+/// One question of a dataset: multiple choice, or with a number for its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetItem {
     /// The item's id within its dataset (MMLU-Pro's `question_id`), unique per dataset.
@@ -106,10 +199,10 @@ pub struct DatasetItem {
     pub category: String,
     /// The question text.
     pub question: String,
-    /// The answer options, in letter order.
+    /// The answer options, in letter order; none for a numeric item.
     pub choices: Vec<String>,
-    /// The correct option.
-    pub answer: AnswerKey,
+    /// What the answer is checked against.
+    pub answer: ItemAnswer,
     /// A worked explanation, when the dataset has one.
     pub explanation: Option<String>,
     /// Where the item comes from (MMLU-Pro's `src`).
@@ -144,11 +237,25 @@ impl DatasetItem {
         } else if self.question.len() > MAX_TEXT_BYTES {
             problems.push(format!("question is longer than {MAX_TEXT_BYTES} bytes"));
         }
-        if !(MIN_CHOICES..=MAX_CHOICES).contains(&self.choices.len()) {
-            problems.push(format!(
-                "must have {MIN_CHOICES} to {MAX_CHOICES} options, has {}",
-                self.choices.len()
-            ));
+        match &self.answer {
+            ItemAnswer::Choice(key) => {
+                if !(MIN_CHOICES..=MAX_CHOICES).contains(&self.choices.len()) {
+                    problems.push(format!(
+                        "must have {MIN_CHOICES} to {MAX_CHOICES} options, has {}",
+                        self.choices.len()
+                    ));
+                }
+                if key.index() >= self.choices.len() {
+                    problems.push(format!(
+                        "answer {key} is not one of the {} options",
+                        self.choices.len()
+                    ));
+                }
+            }
+            ItemAnswer::Number(_) if !self.choices.is_empty() => {
+                problems.push("a numeric item has no options".into());
+            }
+            ItemAnswer::Number(_) => {}
         }
         for (i, choice) in self.choices.iter().enumerate() {
             let letter = char::from(b'A' + (i % 26) as u8);
@@ -168,13 +275,6 @@ impl DatasetItem {
             .chain(&self.source);
         if texts.into_iter().any(|t| t.contains('\0')) {
             problems.push("text must not contain NUL characters".into());
-        }
-        if self.answer.index() >= self.choices.len() {
-            problems.push(format!(
-                "answer {} is not one of the {} options",
-                self.answer,
-                self.choices.len()
-            ));
         }
         if self
             .explanation
@@ -225,9 +325,10 @@ pub struct Dataset {
 }
 
 /// The content digest of a dataset: `sha256:` and the hex SHA-256 of its items, each written as
-/// one line of the compact JSON array `[id, category, question, choices, answerLetter,
-/// explanation, source]` (absent values as `null`). Equal items in equal order give equal
-/// digests, whatever file format they came from.
+/// one line of the compact JSON array `[id, category, question, choices, answer, explanation,
+/// source]` (absent values as `null`; `answer` is the option's letter, or the number in its
+/// canonical spelling, and a numeric item's `choices` is `[]`). Equal items in equal order give
+/// equal digests, whatever file format they came from.
 pub fn dataset_digest(items: &[DatasetItem]) -> String {
     #[derive(Serialize)]
     struct Canonical<'a>(
@@ -247,7 +348,7 @@ pub fn dataset_digest(items: &[DatasetItem]) -> String {
             &item.category,
             &item.question,
             &item.choices,
-            item.answer.letter().to_string(),
+            item.answer.text(),
             item.explanation.as_deref(),
             item.source.as_deref(),
         );
@@ -269,7 +370,7 @@ mod tests {
             category: "math".into(),
             question: "1 + 1?".into(),
             choices: vec!["1".into(), "2".into()],
-            answer: AnswerKey::from_letter("B").unwrap(),
+            answer: AnswerKey::from_letter("B").unwrap().into(),
             explanation: None,
             source: None,
         }
@@ -291,7 +392,7 @@ mod tests {
         assert_eq!(a, dataset_digest(&[item("1"), item("2")]));
         assert_ne!(a, dataset_digest(&[item("2"), item("1")]));
         let mut changed = item("2");
-        changed.answer = AnswerKey::from_letter("A").unwrap();
+        changed.answer = AnswerKey::from_letter("A").unwrap().into();
         assert_ne!(a, dataset_digest(&[item("1"), changed]));
     }
 
@@ -299,9 +400,27 @@ mod tests {
     fn item_problems_are_all_listed() {
         let mut bad = item("");
         bad.choices = vec!["only".into()];
-        bad.answer = AnswerKey::from_letter("D").unwrap();
+        bad.answer = AnswerKey::from_letter("D").unwrap().into();
         assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
         assert!(item("x").problems().is_empty());
+    }
+
+    #[test]
+    fn numeric_items_have_no_options_and_digest_their_number() {
+        let mut numeric = item("n");
+        numeric.answer = ItemAnswer::Number(Number::parse("1,600").unwrap());
+        assert_eq!(numeric.problems(), ["a numeric item has no options"]);
+        numeric.choices.clear();
+        assert!(numeric.problems().is_empty());
+        assert_eq!(numeric.answer.text(), "1600");
+        assert_eq!(
+            ItemAnswer::parse(AnswerKind::Number, "1600"),
+            Some(numeric.answer.clone())
+        );
+        assert_eq!(ItemAnswer::parse(AnswerKind::Choice, "1600"), None);
+        let mut other = numeric.clone();
+        other.answer = ItemAnswer::Number(Number::parse("1601").unwrap());
+        assert_ne!(dataset_digest(&[numeric]), dataset_digest(&[other]));
     }
 
     #[test]

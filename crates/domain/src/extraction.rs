@@ -97,6 +97,34 @@ pub struct Extraction {
     pub tier: ExtractionTier,
 }
 
+/// What extraction found, whatever the item's kind, as verdicts record it: the answer as text
+/// (a letter, or a number in its canonical spelling) and the rule that found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// The answer found, `None` when unparsed.
+    pub answer: Option<String>,
+    /// The rule that found it.
+    pub tier: ExtractionTier,
+}
+
+impl From<Extraction> for Extracted {
+    fn from(extraction: Extraction) -> Self {
+        Self {
+            answer: extraction.letter.map(String::from),
+            tier: extraction.tier,
+        }
+    }
+}
+
+impl From<crate::numeric::NumericExtraction> for Extracted {
+    fn from(extraction: crate::numeric::NumericExtraction) -> Self {
+        Self {
+            answer: extraction.number.map(|n| n.to_string()),
+            tier: extraction.tier,
+        }
+    }
+}
+
 static ANSWER_IS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"answer is \(?([A-J])\)?").expect("valid pattern"));
 /// `.*[aA]nswer:\s*([A-J])` with Python's `\s`: `str.isspace()`, which adds U+001C–U+001F to

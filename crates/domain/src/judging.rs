@@ -5,9 +5,10 @@ use std::{fmt::Write, sync::LazyLock};
 use regex::Regex;
 
 use crate::{
-    dataset::{AnswerKey, DatasetItem},
-    extraction::{Extraction, ExtractionTier},
+    dataset::{AnswerKey, DatasetItem, ItemAnswer},
+    extraction::{Extracted, Extraction, ExtractionTier, extract_answer},
     item::ItemState,
+    numeric::{extract_number, judge_numeric},
 };
 
 /// A judge's decision on one answered item.
@@ -43,27 +44,74 @@ pub fn judge_choice(extraction: &Extraction, answer: AnswerKey) -> Verdict {
     }
 }
 
+/// Judges `response` to `item` by the rules of its kind: the letter against the key of a
+/// multiple-choice item ([`judge_choice`]), the number against a numeric item's
+/// ([`judge_numeric`]). What was extracted is returned for the record.
+pub fn judge_by_rules(item: &DatasetItem, response: &str) -> (Extracted, Verdict) {
+    match &item.answer {
+        ItemAnswer::Choice(key) => {
+            let extraction = extract_answer(response);
+            let verdict = judge_choice(&extraction, *key);
+            (extraction.into(), verdict)
+        }
+        ItemAnswer::Number(number) => {
+            let extraction = extract_number(response);
+            let verdict = judge_numeric(&extraction, number);
+            (extraction.into(), verdict)
+        }
+    }
+}
+
+/// What the rules of `item`'s kind extract from `response`, without judging it (an LLM
+/// judge's verdicts keep it beside theirs).
+pub fn extract_by_rules(item: &DatasetItem, response: &str) -> Extracted {
+    match item.answer {
+        ItemAnswer::Choice(_) => extract_answer(response).into(),
+        ItemAnswer::Number(_) => extract_number(response).into(),
+    }
+}
+
 /// The question put to an LLM judge about one answer: the item, its key, the response, and the
 /// required reply format (a short rationale, then `VERDICT: correct` or `VERDICT: incorrect`).
 pub fn render_judge_prompt(item: &DatasetItem, response: &str) -> String {
-    let mut prompt = String::from(
-        "You are grading an answer to a multiple-choice question. Decide whether the response \
-         chooses the correct option; the reasoning does not need to be perfect, the choice does.\n\n",
-    );
-    let _ = write!(prompt, "Question: {}\nOptions:\n", item.question);
-    for (i, choice) in item.choices.iter().enumerate() {
-        let _ = writeln!(prompt, "{}. {choice}", char::from(b'A' + i as u8));
-    }
-    let key = item.answer;
+    let mut prompt = match &item.answer {
+        ItemAnswer::Choice(key) => {
+            let mut prompt = String::from(
+                "You are grading an answer to a multiple-choice question. Decide whether the \
+                 response chooses the correct option; the reasoning does not need to be perfect, \
+                 the choice does.\n\n",
+            );
+            let _ = write!(prompt, "Question: {}\nOptions:\n", item.question);
+            for (i, choice) in item.choices.iter().enumerate() {
+                let _ = writeln!(prompt, "{}. {choice}", char::from(b'A' + i as u8));
+            }
+            let text = item.choices.get(key.index()).map(String::as_str);
+            let _ = write!(
+                prompt,
+                "Correct option: {key}. {}",
+                text.unwrap_or_default()
+            );
+            prompt
+        }
+        ItemAnswer::Number(number) => {
+            let mut prompt = String::from(
+                "You are grading an answer to a question whose answer is a number. Decide whether \
+                 the response's final answer equals the correct number (however it is written); \
+                 the reasoning does not need to be perfect, the final answer does.\n\n",
+            );
+            let _ = write!(
+                prompt,
+                "Question: {}\nCorrect answer: {number}",
+                item.question
+            );
+            prompt
+        }
+    };
     let _ = write!(
         prompt,
-        "Correct option: {key}. {}\n\nResponse to grade:\n<<<\n{response}\n>>>\n\n\
+        "\n\nResponse to grade:\n<<<\n{response}\n>>>\n\n\
          Explain your decision in one or two sentences, then end with a line that is exactly \
-         \"VERDICT: correct\" or \"VERDICT: incorrect\".",
-        item.choices
-            .get(key.index())
-            .map(String::as_str)
-            .unwrap_or_default()
+         \"VERDICT: correct\" or \"VERDICT: incorrect\"."
     );
     prompt
 }
@@ -132,7 +180,7 @@ mod tests {
             category: "math".into(),
             question: "2 + 2?".into(),
             choices: vec!["3".into(), "4".into()],
-            answer: AnswerKey::from_letter("B").unwrap(),
+            answer: AnswerKey::from_letter("B").unwrap().into(),
             explanation: None,
             source: None,
         };

@@ -24,17 +24,25 @@ mod time;
 mod usage;
 
 pub use board::{BoardEffect, RECENT_ITEMS, board_needs};
-pub use dataset::{AnswerKey, CategoryCount, Dataset, DatasetItem, DatasetName, dataset_digest};
+pub use dataset::{
+    AnswerKey, AnswerKind, CategoryCount, Dataset, DatasetItem, DatasetName, ItemAnswer,
+    dataset_digest,
+};
 pub use error::{FieldError, TransitionError, ValidationErrors};
 pub use event::{EventPosition, RunChange, RunEvent, RunHeader};
-pub use extraction::{Extraction, ExtractionTier, extract_answer};
+pub use extraction::{Extracted, Extraction, ExtractionTier, extract_answer};
 pub use fingerprint::{EVALBOARD_VERSION, Fingerprint, public_base_url};
 pub use ids::{DatasetId, InvalidId, RunId};
 pub use item::{ItemSnapshot, ItemState};
-pub use judging::{Verdict, judge_choice, parse_judge_reply, render_judge_prompt};
+pub use judging::{
+    Verdict, extract_by_rules, judge_by_rules, judge_choice, parse_judge_reply, render_judge_prompt,
+};
 pub use latency::LatencyHistogram;
 pub use progress::{Progress, StateCounts};
-pub use prompt::{PROMPT_TEMPLATE, pick_examples, render_prompt};
+pub use prompt::{
+    NUMERIC_PROMPT_TEMPLATE, PROMPT_TEMPLATE, pick_examples, prompt_template, render_prompt,
+    template_kind,
+};
 pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{

@@ -40,3 +40,28 @@ fn every_gsm8k_solution_is_read_back_as_its_final_answer() {
     }
     assert_eq!(checked, 300);
 }
+
+#[test]
+fn the_gsm8k_sample_imports_as_300_numeric_items() {
+    use evalboard_domain::{
+        AnswerKind,
+        import::{ImportFormat, parse_items},
+    };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/gsm8k-test-sample.jsonl");
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("skipping: {} is not on this machine", path.display());
+        return;
+    };
+    let parsed = parse_items(ImportFormat::Jsonl, &bytes).unwrap();
+    assert_eq!(parsed.items.len(), 300);
+    assert!(parsed.warnings.is_empty());
+    assert!(
+        parsed
+            .items
+            .iter()
+            .all(|i| i.answer.kind() == AnswerKind::Number && i.category == "gsm8k")
+    );
+    // The first record of the sample: "A robe takes 2 bolts ..." #### 3.
+    assert_eq!(parsed.items[0].answer.text(), "3");
+}

@@ -76,6 +76,12 @@ impl PackPayload {
         target: String,
         items: &[DatasetItem],
     ) -> Self {
+        // One kind of item per dataset: its first item's names the template.
+        let template = items
+            .first()
+            .map_or(evalboard_domain::PROMPT_TEMPLATE, |item| {
+                evalboard_domain::prompt_template(item.answer.kind())
+            });
         let items = items
             .iter()
             .enumerate()
@@ -96,7 +102,7 @@ impl PackPayload {
             expires_at: expires_at.trunc_subsecs(0),
             dataset,
             target,
-            prompt_template: evalboard_domain::PROMPT_TEMPLATE.to_owned(),
+            prompt_template: template.to_owned(),
             items,
         }
     }

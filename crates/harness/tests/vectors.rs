@@ -107,7 +107,7 @@ fn items() -> Vec<DatasetItem> {
             category: "math".into(),
             question: "What is 6 × 7?".into(),
             choices: vec!["42".into(), "48".into(), "67".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
+            answer: AnswerKey::from_letter("A").unwrap().into(),
             explanation: None,
             source: None,
         },
@@ -118,7 +118,7 @@ fn items() -> Vec<DatasetItem> {
             choices: ["joule", "newton", "watt", "pascal"]
                 .map(Into::into)
                 .to_vec(),
-            answer: AnswerKey::from_letter("B").unwrap(),
+            answer: AnswerKey::from_letter("B").unwrap().into(),
             explanation: None,
             source: None,
         },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    AnswerKey, CategoryCount, Dataset, DatasetId, DatasetItem, DatasetName, Timestamp,
+    AnswerKind, CategoryCount, Dataset, DatasetId, DatasetItem, DatasetName, ItemAnswer, Timestamp,
     dataset_digest,
 };
 
@@ -64,7 +64,7 @@ impl DatasetItemRow {
 
     pub(crate) fn into_domain(self) -> Result<DatasetItem, StoreError> {
         let choices = self.choices()?;
-        let answer = AnswerKey::from_letter(&self.answer)
+        let answer = ItemAnswer::of_item(&choices, &self.answer)
             .ok_or_else(|| StoreError::corrupt(format!("answer of item {}", self.item_id)))?;
         Ok(DatasetItem {
             id: self.item_id,
@@ -223,6 +223,24 @@ pub(crate) fn item_keys(
         .load(conn)?)
 }
 
+/// The kind of a dataset's items (one kind per dataset): numeric when its first item has no
+/// options.
+pub(crate) fn dataset_kind(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+) -> Result<AnswerKind, StoreError> {
+    let choices: Option<String> = dataset_items::table
+        .filter(dataset_items::dataset_id.eq(dataset_id))
+        .order(dataset_items::position.asc())
+        .select(dataset_items::choices)
+        .first(conn)
+        .optional()?;
+    Ok(match choices.as_deref() {
+        Some("[]") => AnswerKind::Number,
+        _ => AnswerKind::Choice,
+    })
+}
+
 fn insert_items(
     conn: &mut DbConnection,
     dataset_id: &str,
@@ -239,7 +257,7 @@ fn insert_items(
                 category: &item.category,
                 question: &item.question,
                 choices: serde_json::to_string(&item.choices).unwrap_or_default(),
-                answer: item.answer.letter().to_string(),
+                answer: item.answer.text(),
                 explanation: item.explanation.as_deref(),
                 source: item.source.as_deref(),
             })

@@ -114,7 +114,7 @@ pub(crate) fn two_large_runs() -> Option<(TestDatabase, [RunId; 2], PgConnection
             category: "math".into(),
             question: format!("Question {i}?"),
             choices: vec!["yes".into(), "no".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
+            answer: AnswerKey::from_letter("A").unwrap().into(),
             explanation: None,
             source: None,
         })

@@ -24,7 +24,7 @@ fn items(n: usize) -> Vec<DatasetItem> {
             category: categories[i % categories.len()].to_owned(),
             question: format!("Question {i}: which option is right? ünïcödé ✓"),
             choices: vec!["alpha".into(), "beta".into(), "gamma \"quoted\"".into()],
-            answer: AnswerKey::from_index(i % 3).unwrap(),
+            answer: AnswerKey::from_index(i % 3).unwrap().into(),
             explanation: (i % 2 == 0).then(|| format!("because {i}")),
             source: Some("evalboard-test".into()),
         })
@@ -854,7 +854,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
                 } else {
                     Verdict::Incorrect
                 },
-                extraction: extract_answer(&format!("The answer is ({letter}).")),
+                extraction: extract_answer(&format!("The answer is ({letter}).")).into(),
                 judge: "choice".into(),
                 rationale: None,
                 at: at(4),
@@ -920,7 +920,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
             item.response_text.as_deref(),
             Some(&*format!("The answer is ({letter})."))
         );
-        assert_eq!(item.extracted_answer, Some(letter));
+        assert_eq!(item.extracted_answer, Some(letter.to_string()));
         assert!(item.extraction_tier.is_some());
         assert_eq!(item.judge.as_deref(), Some("choice"));
         assert_eq!(item.judge_rationale, None);
@@ -1148,7 +1148,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                             },
                             judgment: Some(Judgment {
                                 verdict: Verdict::Correct,
-                                extraction: extract_answer("The answer is (A)."),
+                                extraction: extract_answer("The answer is (A).").into(),
                                 judge: "choice".into(),
                                 rationale: None,
                                 at: at(sent + 1),
@@ -1344,7 +1344,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     };
     let judgment = Judgment {
         verdict: Verdict::Correct,
-        extraction: extract_answer("The answer is (A)."),
+        extraction: extract_answer("The answer is (A).").into(),
         judge: "choice".into(),
         rationale: None,
         at: at(4),

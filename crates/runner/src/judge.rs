@@ -1,17 +1,27 @@
-//! The choice judge, shared by the engine and by imports of Browser Harness captures, so that an
+//! The rule judge, shared by the engine and by imports of Browser Harness captures, so that an
 //! answer is judged the same way however it arrived.
 
-use evalboard_domain::{DatasetItem, JudgeSettings, Timestamp, extract_answer, judge_choice};
+use evalboard_domain::{AnswerKind, DatasetItem, JudgeSettings, Timestamp, judge_by_rules};
 use evalboard_persistence::Judgment;
 
-/// Judges `response` to `item` with the extraction rules and the item's key, at `at`.
-pub fn choice_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Judgment {
-    let extraction = extract_answer(response);
+/// Judges `response` to `item` by the extraction rules of its kind (the letter against the
+/// key, or the number against the item's), at `at`.
+pub fn rule_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Judgment {
+    let (extraction, verdict) = judge_by_rules(item, response);
     Judgment {
-        verdict: judge_choice(&extraction, item.answer),
+        verdict,
         extraction,
-        judge: JudgeSettings::Choice.label(),
+        judge: rules_label(item.answer.kind()),
         rationale: None,
         at,
+    }
+}
+
+/// The verdicts' name for the rule judge of `kind`: `choice` (a run's `{"kind": "choice"}`
+/// judge applies the rules of its items' kind, and says which in each verdict) or `numeric`.
+pub fn rules_label(kind: AnswerKind) -> String {
+    match kind {
+        AnswerKind::Choice => JudgeSettings::Choice.label(),
+        AnswerKind::Number => "numeric".to_owned(),
     }
 }

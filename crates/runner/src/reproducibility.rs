@@ -1,7 +1,7 @@
 //! What a run's fingerprint would be if it were made now, and what changed since it was: a
 //! retry or a resume must not silently continue a run under another configuration.
 
-use evalboard_domain::{Fingerprint, PROMPT_TEMPLATE, Run};
+use evalboard_domain::{Fingerprint, Run, prompt_template, template_kind};
 
 use crate::providers::Provider;
 
@@ -13,7 +13,14 @@ pub fn fingerprint_now(run: &Run, provider: &Provider) -> Fingerprint {
     Fingerprint::new(
         &run.settings,
         &run.dataset_digest,
-        PROMPT_TEMPLATE,
+        // Today's template for the run's kind of items (which its recorded template tells).
+        prompt_template(
+            run.fingerprint
+                .as_ref()
+                .map_or(evalboard_domain::AnswerKind::Choice, |f| {
+                    template_kind(&f.prompt_template)
+                }),
+        ),
         &run.model_name,
         provider.kind.as_str(),
         provider.base_url.as_deref(),

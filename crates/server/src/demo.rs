@@ -19,7 +19,7 @@ pub(crate) fn ensure_demo_dataset(db: &Database) -> anyhow::Result<()> {
     if db.find_dataset(DEMO_DATASET)?.is_some() {
         return Ok(());
     }
-    let parsed = parse_items(ImportFormat::MmluProJsonl, DEMO_JSONL.as_bytes())?;
+    let parsed = parse_items(ImportFormat::Jsonl, DEMO_JSONL.as_bytes())?;
     let name = DatasetName::parse(DEMO_DATASET).map_err(anyhow::Error::msg)?;
     let imported = db.import_dataset(DatasetImport {
         name: &name,

@@ -71,7 +71,7 @@ fn format_from_extension(file: &Path) -> anyhow::Result<ImportFormat> {
     let name = file.to_string_lossy().to_ascii_lowercase();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
-        Ok(ImportFormat::MmluProJsonl)
+        Ok(ImportFormat::Jsonl)
     } else if name.ends_with(".csv") {
         Ok(ImportFormat::Csv)
     } else {

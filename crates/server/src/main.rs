@@ -123,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
             let format = format.map(|f| match f {
-                FormatArg::Jsonl => ImportFormat::MmluProJsonl,
+                FormatArg::Jsonl => ImportFormat::Jsonl,
                 FormatArg::Csv => ImportFormat::Csv,
             });
             import::import_file(&db, &file, &name, format)

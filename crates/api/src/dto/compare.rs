@@ -38,7 +38,7 @@ pub struct RunFiguresDto {
     pub correct: u64,
     /// Judged incorrect, unparsed answers included.
     pub incorrect: u64,
-    /// Judged answers that named no letter.
+    /// Judged answers the rules could read no answer from (no letter, or no number).
     pub unparsed: u64,
     /// Failed or canceled.
     pub faulted: u64,
@@ -181,7 +181,7 @@ pub struct FlippedOutcomeDto {
     pub state: String,
     /// Whether it counts as right.
     pub correct: bool,
-    /// The letter extracted from that run's answer, once judged.
+    /// The answer extracted from that run's response (a letter, or a number), once judged.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
 }
@@ -216,7 +216,7 @@ impl FlippedItemDto {
                     sequence: item.sequence,
                     state: item.state.as_str().to_owned(),
                     correct: item.state == evalboard_domain::ItemState::Correct,
-                    extracted_answer: item.extracted.map(String::from),
+                    extracted_answer: item.extracted.clone(),
                 })
                 .collect(),
         }

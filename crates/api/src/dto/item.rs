@@ -89,10 +89,11 @@ pub struct VerdictDto {
     pub attempt: u32,
     /// `correct` or `incorrect`.
     pub verdict: String,
-    /// The letter extracted, if any.
+    /// The answer extracted (a letter, or a number), if any.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
-    /// `answer_is`, `answer_label`, `last_letter` or `unparsed`.
+    /// `answer_is`, `answer_label`, `last_letter` (multiple choice), `final_mark`, `boxed`,
+    /// `last_number` (numeric) or `unparsed`.
     pub extraction_tier: String,
     /// `choice`, or `llm:<provider>/<model>`.
     pub judge: String,
@@ -190,15 +191,16 @@ pub struct ItemDetailDto {
     pub rendered_prompt: Option<String>,
     /// The options, in letter order.
     pub choices: Vec<String>,
-    /// The key's letter.
+    /// The key's letter, or, for a numeric item (no `choices`), the number.
     pub expected_answer: String,
     /// The model's latest answer.
     #[schema(required = true)]
     pub response_text: Option<String>,
-    /// The letter extracted from it, once judged.
+    /// The answer extracted from it (a letter, or a number), once judged.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
-    /// Which extraction rule matched (`answer_is`, `answer_label`, `last_letter`, `unparsed`).
+    /// Which extraction rule matched: `answer_is`, `answer_label`, `last_letter` (multiple
+    /// choice), `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
     #[schema(required = true)]
     pub extraction_tier: Option<String>,
     /// `correct` or `incorrect` once judged.
@@ -256,7 +258,7 @@ impl From<JudgmentRecord> for VerdictDto {
         Self {
             attempt: j.attempt,
             verdict: j.verdict.as_str().to_owned(),
-            extracted_answer: j.extracted_answer.map(String::from),
+            extracted_answer: j.extracted_answer.clone(),
             extraction_tier: j.extraction_tier.as_str().to_owned(),
             judge: j.judge,
             rationale: j.rationale,
@@ -285,9 +287,9 @@ impl From<ItemDetail> for ItemDetailDto {
             question: item.question,
             rendered_prompt: item.prompt_text,
             choices: item.choices,
-            expected_answer: item.expected_answer.letter().to_string(),
+            expected_answer: item.expected_answer.text(),
             response_text: item.response_text,
-            extracted_answer: item.extracted_answer.map(String::from),
+            extracted_answer: item.extracted_answer.clone(),
             extraction_tier: item.extraction_tier.map(|t| t.as_str().to_owned()),
             verdict: judged.then(|| item.state.as_str().to_owned()),
             judge: item.judge,

@@ -166,9 +166,49 @@ async fn imports_the_real_mmlu_pro_sample(db: TestDatabase) {
     assert_eq!(created["progress"]["total"], 72);
 }
 
+/// The real GSM8K sample from `../shared/datasets`, when this checkout has it: numeric items,
+/// a run of them, their expected numbers in the item view.
+async fn imports_the_real_gsm8k_sample(db: TestDatabase) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/gsm8k-test-sample.jsonl");
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("skipping: {} is not on this machine", path.display());
+        return;
+    };
+    let app = app(db).await;
+    let imported = app
+        .call(upload("name=gsm8k", Some("application/jsonl"), bytes))
+        .await
+        .ok(201);
+    assert_eq!(imported["dataset"]["itemCount"], 300);
+    assert_eq!(
+        imported["dataset"]["categories"],
+        json!([{"name": "gsm8k", "itemCount": 300}])
+    );
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "gsm8k", "modelName": "sim-1",
+                    "settings": {"selection": {"sampleSize": 5}}}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(created["progress"]["total"], 5);
+    let id = created["run"]["id"].as_str().unwrap();
+    let page = app
+        .get(&format!("/runs/{id}/items?groupBy=none&limit=1"))
+        .await
+        .ok(200);
+    let item = &page["items"][0];
+    assert_eq!(item["choices"], json!([]));
+    // "A robe takes 2 bolts of blue fiber ..." #### 3
+    assert_eq!(item["expectedAnswer"], "3");
+}
+
 api_tests!(
     import_list_and_reimport,
     malformed_files_are_422_by_line_and_store_nothing,
     bad_upload_requests_are_4xx,
     imports_the_real_mmlu_pro_sample,
+    imports_the_real_gsm8k_sample,
 );

@@ -295,9 +295,9 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
         json!({"datasetName": "demo", "target": "chatgpt-web"}),
     )
     .await;
-    let key = |i: usize| dataset[i].answer.letter();
+    let key = |i: usize| dataset[i].answer.choice().unwrap().letter();
     let wrong = |i: usize| {
-        AnswerKey::from_index((dataset[i].answer.index() + 1) % 4)
+        AnswerKey::from_index((dataset[i].answer.choice().unwrap().index() + 1) % 4)
             .unwrap()
             .letter()
     };

@@ -336,7 +336,7 @@ pub(crate) fn items(n: usize) -> Vec<DatasetItem> {
             category: categories[i % 3].to_owned(),
             question: format!("Which option best describes item {i}?"),
             choices: vec!["A".into(), "B".into(), "C".into(), "D".into()],
-            answer: AnswerKey::from_index(i % 3).unwrap(),
+            answer: AnswerKey::from_index(i % 3).unwrap().into(),
             explanation: None,
             source: None,
         })

@@ -1,16 +1,15 @@
-//! The plain multiple-choice CSV importer.
+//! The plain CSV importer, of multiple-choice or numeric items.
 //!
 //! A header row names the columns, in any order and any letter case: `question` and `answer`
-//! (a letter) are required, options sit in columns `A`, `B`, ... up to `J` (at least `A` and
-//! `B`), and `id`, `category`, `explanation` and `source` are optional. A row's options end at
-//! its first empty option cell. Without an `id` column, items are numbered from 1; without a
-//! `category` column, every item is in `general`.
+//! are required, and `id`, `category`, `explanation` and `source` are optional. With option
+//! columns `A`, `B`, ... up to `J` (at least `A` and `B`) the items are multiple choice, the
+//! answer a letter, and a row's options end at its first empty option cell. Without option
+//! columns they are numeric: the answer a number (or a GSM8K worked solution ending `#### N`).
+//! Without an `id` column, items are numbered from 1; without a `category` column, every item
+//! is in `general`.
 
-use super::Collector;
-use crate::dataset::{AnswerKey, DatasetItem, MAX_CHOICES};
-
-/// Category given to items of a file without a `category` column.
-const DEFAULT_CATEGORY: &str = "general";
+use super::{Collector, DEFAULT_CATEGORY};
+use crate::dataset::{AnswerKey, DatasetItem, ItemAnswer, MAX_CHOICES};
 
 #[derive(Default)]
 struct Columns {
@@ -56,11 +55,13 @@ impl Columns {
                 ok = false;
             }
         }
+        // No option column at all: numeric items.
+        let choice = columns.options.iter().any(Option::is_some);
         for (name, present) in [
             ("question", columns.question.is_some()),
             ("answer", columns.answer.is_some()),
-            ("A", columns.options[0].is_some()),
-            ("B", columns.options[1].is_some()),
+            ("A", !choice || columns.options[0].is_some()),
+            ("B", !choice || columns.options[1].is_some()),
         ] {
             if !present {
                 collector.problem(1, format!("the header has no `{name}` column"));
@@ -189,12 +190,27 @@ fn parse_row(
         );
         return;
     }
-    let Some(answer) = AnswerKey::from_letter(&answer_text.to_ascii_uppercase()) else {
-        collector.problem(
-            line,
-            format!("answer `{answer_text}` is not a letter A to J"),
-        );
-        return;
+    let mut explanation = explanation;
+    let answer = if cells.is_empty() {
+        match super::numeric::answer_of(&answer_text) {
+            Ok((number, solution)) => {
+                explanation = explanation.or(solution);
+                ItemAnswer::Number(number)
+            }
+            Err(message) => {
+                collector.problem(line, message);
+                return;
+            }
+        }
+    } else {
+        let Some(key) = AnswerKey::from_letter(&answer_text.to_ascii_uppercase()) else {
+            collector.problem(
+                line,
+                format!("answer `{answer_text}` is not a letter A to J"),
+            );
+            return;
+        };
+        ItemAnswer::Choice(key)
     };
     let mut choices = cells;
     choices.truncate(given);
@@ -230,7 +246,7 @@ mod tests {
         assert_eq!(items[0].id, "1");
         assert_eq!(items[0].question, "Two\nlines?");
         assert_eq!(items[0].choices, ["yes", "no"]);
-        assert_eq!(items[0].answer.letter(), 'A');
+        assert_eq!(items[0].answer.text(), "A");
         assert_eq!(items[1].id, "2");
         assert_eq!(items[1].category, "nature");
     }
@@ -275,5 +291,22 @@ mod tests {
                 .any(|m| m.contains("unknown column `colour`"))
         );
         assert!(messages.iter().any(|m| m.contains("no `B` column")));
+    }
+
+    #[test]
+    fn without_option_columns_the_items_are_numeric() {
+        let file = "question,answer\n2 + 2?,4\nA dozen eggs cost $3; how much do 4 dozen cost?,\"$12.00\"\n";
+        let items = parse_items(ImportFormat::Csv, file.as_bytes())
+            .unwrap()
+            .items;
+        let answers: Vec<String> = items.iter().map(|i| i.answer.text()).collect();
+        assert_eq!(answers, ["4", "12"]);
+        assert!(items.iter().all(|i| i.choices.is_empty()));
+        let bad = parse_items(ImportFormat::Csv, b"question,answer\n2 + 2?,four\n").unwrap_err();
+        assert!(
+            bad.problems[0].message.contains("is not a number"),
+            "{:?}",
+            bad.problems
+        );
     }
 }

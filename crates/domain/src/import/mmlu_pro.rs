@@ -75,7 +75,7 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 category: record.category,
                 question: record.question,
                 choices: record.options,
-                answer,
+                answer: answer.into(),
                 explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
                 source: record.src.filter(|s| !s.is_empty()),
             },
@@ -86,13 +86,9 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
 /// serde_json's message without its "at line 1 column N" suffix (every record is one line),
 /// with the column kept.
 fn describe_json_error(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    let message = full
-        .rsplit_once(" at line ")
-        .map_or(full.as_str(), |(message, _)| message);
     format!(
-        "not a valid MMLU-Pro record: {message} (column {})",
-        e.column()
+        "not a valid MMLU-Pro record: {}",
+        super::json_error_message(e)
     )
 }
 
@@ -107,7 +103,7 @@ mod tests {
     const GOOD: &str = r#"{"question_id": 70, "question": "Q?", "options": ["a", "b", "c"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "business", "src": "ori_mmlu-business_ethics"}"#;
 
     fn parse(text: &str) -> Result<crate::import::ParsedItems, crate::import::ImportRejected> {
-        parse_items(ImportFormat::MmluProJsonl, text.as_bytes())
+        parse_items(ImportFormat::Jsonl, text.as_bytes())
     }
 
     #[test]
@@ -115,7 +111,7 @@ mod tests {
         let parsed = parse(&format!("{GOOD}\r\n\n")).unwrap();
         let item = &parsed.items[0];
         assert_eq!(item.id, "70");
-        assert_eq!(item.answer.letter(), 'B');
+        assert_eq!(item.answer.text(), "B");
         assert_eq!(item.choices.len(), 3);
         assert_eq!(item.explanation, None);
         assert_eq!(item.source.as_deref(), Some("ori_mmlu-business_ethics"));
@@ -126,7 +122,7 @@ mod tests {
     fn the_letter_wins_over_a_disagreeing_index_with_a_warning() {
         let row = GOOD.replace(r#""answer_index": 1"#, r#""answer_index": 0"#);
         let parsed = parse(&row).unwrap();
-        assert_eq!(parsed.items[0].answer.letter(), 'B');
+        assert_eq!(parsed.items[0].answer.text(), "B");
         assert_eq!(parsed.warnings[0].line, 1);
     }
 
@@ -160,7 +156,7 @@ mod tests {
     fn invalid_utf8_is_a_line_problem() {
         let mut bytes = GOOD.as_bytes().to_vec();
         bytes.extend_from_slice(b"\n\xff\xfe\n");
-        let err = parse_items(ImportFormat::MmluProJsonl, &bytes).unwrap_err();
+        let err = parse_items(ImportFormat::Jsonl, &bytes).unwrap_err();
         assert_eq!(err.problems[0].line, 2);
     }
 }

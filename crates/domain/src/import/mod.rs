@@ -1,10 +1,12 @@
-//! Turning dataset files into items: MMLU-Pro JSON Lines and plain multiple-choice CSV.
+//! Turning dataset files into items: JSON Lines of MMLU-Pro records or of numeric questions
+//! (GSM8K), and CSV of multiple-choice or numeric items.
 //!
 //! Parsing is all-or-nothing: every row is checked, every problem is reported with its line
 //! number, and items are only returned when there is none, so a caller never stores half a file.
 
 mod csv_rows;
 mod mmlu_pro;
+mod numeric;
 
 use std::{collections::HashMap, fmt};
 
@@ -18,13 +20,18 @@ pub const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
 /// Most problems reported for one rejected file (the total is always given).
 pub const MAX_REPORTED_PROBLEMS: usize = 100;
 
+/// Items of the default category, when a file names none.
+const DEFAULT_CATEGORY: &str = "general";
+
 /// A dataset file format the importers understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
-    /// One MMLU-Pro record per line: `question_id, question, options, answer, answer_index,
-    /// cot_content, category, src`.
-    MmluProJsonl,
-    /// A header row, then one multiple-choice item per row (see `docs/datasets.md`).
+    /// One record per line, all of one shape, told by the first: MMLU-Pro (`question_id,
+    /// question, options, answer, answer_index, cot_content, category, src`), or a numeric
+    /// question (`question, answer` as GSM8K writes them, optional `id, category, explanation`).
+    Jsonl,
+    /// A header row, then one item per row: multiple choice with option columns `A`, `B`, ...,
+    /// numeric without them (see `docs/datasets.md`).
     Csv,
 }
 
@@ -32,7 +39,7 @@ impl ImportFormat {
     /// The format's name as clients write it (`jsonl`, `csv`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::MmluProJsonl => "jsonl",
+            Self::Jsonl => "jsonl",
             Self::Csv => "csv",
         }
     }
@@ -91,10 +98,63 @@ pub struct ImportRejected {
 pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, ImportRejected> {
     let mut collector = Collector::default();
     match format {
-        ImportFormat::MmluProJsonl => mmlu_pro::parse(bytes, &mut collector),
+        ImportFormat::Jsonl => match jsonl_shape(bytes) {
+            JsonlShape::MmluPro => mmlu_pro::parse(bytes, &mut collector),
+            JsonlShape::Numeric => numeric::parse(bytes, &mut collector),
+            JsonlShape::Unknown(line) => collector.problem(
+                line,
+                "not a record evalboard reads: an MMLU-Pro record has question_id, question, \
+                 options, answer and category; a numeric one (GSM8K) has question and answer (a \
+                 number, or a worked solution ending `#### N`)",
+            ),
+        },
         ImportFormat::Csv => csv_rows::parse(bytes, &mut collector),
     }
     collector.finish(format)
+}
+
+/// The record shapes of a JSON Lines file.
+enum JsonlShape {
+    MmluPro,
+    Numeric,
+    /// The line of the first record, which is neither.
+    Unknown(usize),
+}
+
+/// The shape of a JSON Lines file, told by its first record: numeric when it has a `question`
+/// and an `answer` and no `options`, MMLU-Pro otherwise (whose importer then names what is
+/// wrong), unless it is an object of neither shape.
+fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
+    let first = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .find(|(_, line)| !line.trim_ascii().is_empty());
+    let Some((index, line)) = first else {
+        return JsonlShape::MmluPro;
+    };
+    match serde_json::from_slice::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(object)) if numeric::looks_numeric(&object) => {
+            JsonlShape::Numeric
+        }
+        Ok(serde_json::Value::Object(object))
+            if !["question_id", "question", "options"]
+                .iter()
+                .any(|key| object.contains_key(*key)) =>
+        {
+            JsonlShape::Unknown(index + 1)
+        }
+        _ => JsonlShape::MmluPro,
+    }
+}
+
+/// serde_json's message without its "at line 1 column N" suffix (every record is one line),
+/// with the column kept.
+fn json_error_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(message, _)| message);
+    format!("{message} (column {})", e.column())
 }
 
 /// Gathers items, problems and warnings as a parser walks a file, and applies the rules that
@@ -146,6 +206,21 @@ impl Collector {
                 format!("the file has more than {MAX_ITEMS} items"),
             ));
         }
+        if let Some((_, first)) = self.items.first() {
+            let kind = first.answer.kind();
+            if let Some((line, _)) = self.items.iter().find(|(_, i)| i.answer.kind() != kind) {
+                self.problems.push(LineIssue::new(
+                    *line,
+                    format!(
+                        "a dataset holds one kind of item: this one is not {} like the first",
+                        match kind {
+                            crate::dataset::AnswerKind::Choice => "multiple choice",
+                            crate::dataset::AnswerKind::Number => "numeric",
+                        }
+                    ),
+                ));
+            }
+        }
         if self.items.is_empty() && self.problems.is_empty() {
             self.problems
                 .push(LineIssue::new(0, "the file holds no items"));
@@ -186,7 +261,7 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_rejected() {
-        let err = parse_items(ImportFormat::MmluProJsonl, b"\n\n").unwrap_err();
+        let err = parse_items(ImportFormat::Jsonl, b"\n\n").unwrap_err();
         assert_eq!(err.problems[0].message, "the file holds no items");
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn items(n: usize) -> Vec<DatasetItem> {
             category: "math".into(),
             question: format!("What is {i} × 2 + 1?"),
             choices: vec![format!("{}", i + 1), format!("{}", i + 2), "0".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
+            answer: AnswerKey::from_letter("A").unwrap().into(),
             explanation: None,
             source: None,
         })

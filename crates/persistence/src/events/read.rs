@@ -397,7 +397,7 @@ mod tests {
             category: "math".into(),
             question: "1 + 1?".into(),
             choices: vec!["2".into(), "3".into()],
-            answer: AnswerKey::from_letter("A").unwrap(),
+            answer: AnswerKey::from_letter("A").unwrap().into(),
             explanation: None,
             source: None,
         }];

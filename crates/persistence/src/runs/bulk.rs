@@ -96,7 +96,7 @@ pub(super) fn apply_judged_answers(
         completion_tokens.push(answer.usage.completion_tokens.map(|t| t as i32));
         reasoning_tokens.push(answer.usage.reasoning_tokens.map(|t| t as i32));
         cost_usd.push(answer.cost_usd);
-        extracted.push(judgment.extraction.letter.map(String::from));
+        extracted.push(judgment.extraction.answer.clone());
         tier.push(judgment.extraction.tier.as_str().to_owned());
         judge.push(judgment.judge.clone());
         rationale.push(judgment.rationale.clone());

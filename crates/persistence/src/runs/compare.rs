@@ -41,7 +41,7 @@ impl Database {
                         category,
                         sequence: sequence as u32,
                         state: state.parse().map_err(StoreError::corrupt)?,
-                        extracted: extracted.and_then(|e| e.chars().next()),
+                        extracted,
                         unparsed: tier.as_deref() == Some(ExtractionTier::Unparsed.as_str()),
                     })
                 })

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Fingerprint, ItemState, PROMPT_TEMPLATE, Run, RunId, RunSettings, RunStatus, Timestamp,
-    ValidationErrors,
+    Fingerprint, ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
+    prompt_template,
 };
 
 use super::{RunRow, load_row};
@@ -284,7 +284,10 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
             dataset_name: new.dataset_name,
             dataset: &dataset,
             settings: new.settings,
-            prompt_template: PROMPT_TEMPLATE,
+            prompt_template: prompt_template(crate::datasets::dataset_kind(
+                conn,
+                dataset.id.as_str(),
+            )?),
             provider: new.provider,
         },
         chosen.len(),

@@ -302,7 +302,7 @@ fn import_in(
                 item_row.attempt_count = 1;
                 item_row.started_at = Some(capture.started_at.naive_utc());
                 item_row.response_text = Some(capture.response_text);
-                item_row.extracted_answer = judgment.extraction.letter.map(String::from);
+                item_row.extracted_answer = judgment.extraction.answer.clone();
                 item_row.extraction_tier = Some(judgment.extraction.tier.as_str());
                 item_row.judge = Some(judgment.judge.clone());
                 item_row.error_kind = None;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    AnswerKey, ExtractionTier, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
+    ExtractionTier, ItemAnswer, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
 };
 
 use super::{item_keys, load_row};
@@ -109,7 +109,7 @@ pub struct JudgmentRecord {
     /// `correct` or `incorrect`.
     pub verdict: ItemState,
     /// The letter extracted, if any.
-    pub extracted_answer: Option<char>,
+    pub extracted_answer: Option<String>,
     /// The extraction rule that matched.
     pub extraction_tier: ExtractionTier,
     /// Which judge.
@@ -138,13 +138,13 @@ pub struct ItemDetail {
     /// The options.
     pub choices: Vec<String>,
     /// The key.
-    pub expected_answer: AnswerKey,
+    pub expected_answer: ItemAnswer,
     /// The prompt sent (set on first dispatch).
     pub prompt_text: Option<String>,
     /// The latest answer.
     pub response_text: Option<String>,
     /// The latest verdict's extraction, while judged.
-    pub extracted_answer: Option<char>,
+    pub extracted_answer: Option<String>,
     /// Which extraction rule matched, while judged.
     pub extraction_tier: Option<ExtractionTier>,
     /// Which judge decided, while judged.
@@ -457,20 +457,21 @@ fn detail(
             cost_usd: None,
         });
     }
+    let choices: Vec<String> =
+        serde_json::from_str(&row.choices).map_err(|_| corrupt("choices"))?;
+    let expected_answer =
+        ItemAnswer::of_item(&choices, &row.answer).ok_or_else(|| corrupt("answer"))?;
     Ok(ItemDetail {
         sequence: row.sequence as u32,
         dataset_item_id: row.item_id.clone(),
         category: row.category.clone(),
         state: row.state.parse().map_err(StoreError::corrupt)?,
         question: row.question.clone(),
-        choices: serde_json::from_str(&row.choices).map_err(|_| corrupt("choices"))?,
-        expected_answer: AnswerKey::from_letter(&row.answer).ok_or_else(|| corrupt("answer"))?,
+        choices: choices.clone(),
+        expected_answer,
         prompt_text: row.prompt_text.clone(),
         response_text: row.response_text.clone(),
-        extracted_answer: row
-            .extracted_answer
-            .as_deref()
-            .and_then(|a| a.chars().next()),
+        extracted_answer: row.extracted_answer.clone(),
         extraction_tier: row
             .extraction_tier
             .as_deref()
@@ -615,7 +616,7 @@ fn judgments_of(
         by_item.entry(sequence).or_default().push(JudgmentRecord {
             attempt: attempt as u32,
             verdict: verdict.parse().map_err(StoreError::corrupt)?,
-            extracted_answer: extracted.and_then(|a| a.chars().next()),
+            extracted_answer: extracted,
             extraction_tier: ExtractionTier::parse(&tier)
                 .ok_or_else(|| StoreError::corrupt(format!("extraction tier {tier}")))?,
             judge,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Extraction, ExtractionTier, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
+    Extracted, ExtractionTier, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
 };
 
 use super::{
@@ -66,7 +66,7 @@ pub struct Judgment {
     /// Right or wrong.
     pub verdict: Verdict,
     /// What extraction found (the LLM judge reports the letter it saw, if any).
-    pub extraction: Extraction,
+    pub extraction: Extracted,
     /// Which judge: `choice`, or `llm:<provider>/<model>`.
     pub judge: String,
     /// The judge's reasons, when it gives them.
@@ -471,7 +471,7 @@ fn apply_one(
                 completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
                 reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
                 cost_usd: answer.cost_usd,
-                extracted_answer: judged.and_then(|j| j.extraction.letter).map(String::from),
+                extracted_answer: judged.and_then(|j| j.extraction.answer.clone()),
                 extraction_tier: judged.map(|j| j.extraction.tier.as_str()),
                 judge: judged.map(|j| j.judge.as_str()),
                 judge_rationale: judged.and_then(|j| j.rationale.as_deref()),
@@ -491,7 +491,7 @@ fn apply_one(
             let changed = diesel::update(held!(ItemState::Awaiting))
                 .set((
                     run_items::state.eq(to.as_str()),
-                    run_items::extracted_answer.eq(judgment.extraction.letter.map(String::from)),
+                    run_items::extracted_answer.eq(judgment.extraction.answer.clone()),
                     run_items::extraction_tier.eq(Some(judgment.extraction.tier.as_str())),
                     run_items::judge.eq(Some(&judgment.judge)),
                     run_items::judge_rationale.eq(judgment.rationale.as_deref()),
@@ -606,7 +606,7 @@ pub(super) fn judgment_row(
         sequence,
         attempt,
         verdict: judgment.verdict.state().as_str(),
-        extracted_answer: judgment.extraction.letter.map(String::from),
+        extracted_answer: judgment.extraction.answer.clone(),
         extraction_tier: judgment.extraction.tier.as_str(),
         judge: judgment.judge.clone(),
         rationale: judgment.rationale.clone(),

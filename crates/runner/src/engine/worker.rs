@@ -13,7 +13,7 @@ use std::{
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_answer,
+    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_by_rules,
     parse_judge_reply, render_judge_prompt, truncate_to_micros,
 };
 use evalboard_persistence::{
@@ -228,7 +228,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             generation: &run.settings.generation,
             attempt,
             item_key: &item_key,
-            expected: (item.item.answer, item.item.choices.len()),
+            expected: (&item.item.answer, item.item.choices.len()),
             simulated: run.settings.simulated.as_ref(),
         };
         let activity = &shared.activity;
@@ -254,7 +254,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 let judgment = run
                     .judge
                     .is_none()
-                    .then(|| choice_judgment(&completion.text, &item, None));
+                    .then(|| rule_judgment(&completion.text, &item, None));
                 let deferred = judgment.is_none().then(|| completion.text.clone());
                 let answer = Answer {
                     prompt: item.prompt.clone(),
@@ -375,12 +375,12 @@ fn report_failing(shared: &Shared, run: &RunContext) -> bool {
     true
 }
 
-/// Judges with the extraction rules and the key.
-fn choice_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) -> Judgment {
+/// Judges with the extraction rules of the item's kind.
+fn rule_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) -> Judgment {
     let at = truncate_to_micros(Utc::now());
     Judgment {
         rationale,
-        ..crate::judge::choice_judgment(response, &item.item, at)
+        ..crate::judge::rule_judgment(response, &item.item, at)
     }
 }
 
@@ -394,7 +394,7 @@ async fn judge(
     response: &str,
 ) -> Option<Judgment> {
     let Some(judge) = &run.judge else {
-        return Some(choice_judgment(response, item, None));
+        return Some(rule_judgment(response, item, None));
     };
     let prompt = render_judge_prompt(&item.item, response);
     let generation = GenerationSettings {
@@ -413,7 +413,7 @@ async fn judge(
             generation: &generation,
             attempt,
             item_key: &key,
-            expected: (item.item.answer, item.item.choices.len()),
+            expected: (&item.item.answer, item.item.choices.len()),
             simulated: None,
         };
         let reply = cancellable(&run.cancel, judge.client.complete(request, &mut |_| {})).await?;
@@ -423,7 +423,7 @@ async fn judge(
                 Some((verdict, rationale)) => {
                     return Some(Judgment {
                         verdict,
-                        extraction: extract_answer(response),
+                        extraction: extract_by_rules(&item.item, response),
                         judge: judge.label.clone(),
                         rationale: Some(rationale),
                         at: truncate_to_micros(Utc::now()),
@@ -444,7 +444,7 @@ async fn judge(
             }
         }
     }
-    Some(choice_judgment(
+    Some(rule_judgment(
         response,
         item,
         Some(format!(

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
 use evalboard_domain::TokenUsage;
-use evalboard_domain::{AnswerKey, GenerationSettings, SimulatedSettings, Timestamp};
+use evalboard_domain::{GenerationSettings, ItemAnswer, SimulatedSettings, Timestamp};
 use futures_util::future::BoxFuture;
 
 use super::{
@@ -25,9 +25,9 @@ pub struct CompletionRequest<'a> {
     /// A stable name of the item (its dataset item id): the simulated provider derives its
     /// behaviour from it, so equal settings give equal runs.
     pub item_key: &'a str,
-    /// The key and the number of options: only the simulated provider looks at them, to be
-    /// right with the configured accuracy.
-    pub expected: (AnswerKey, usize),
+    /// The item's answer and its number of options: only the simulated provider looks at
+    /// them, to be right with the configured accuracy.
+    pub expected: (&'a ItemAnswer, usize),
     /// Simulated behaviour chosen by the run, if any.
     pub simulated: Option<&'a SimulatedSettings>,
 }

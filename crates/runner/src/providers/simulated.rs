@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use evalboard_domain::TokenUsage;
-use evalboard_domain::{SimulatedSettings, truncate_to_micros};
+use evalboard_domain::{ItemAnswer, SimulatedSettings, truncate_to_micros};
 use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
@@ -66,21 +66,40 @@ pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
     let text = if item_roll("unparsed") < unparsed_rate.unwrap_or(0.0) {
         "Let me think about this one... it is hard to say, sorry.".to_owned()
     } else {
-        let (key, options) = request.expected;
-        let options = options.max(1);
-        let letter = if item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY) || options == 1
-        {
-            key.index()
-        } else {
-            // A wrong option, chosen uniformly among the others.
-            let offset = 1 + (item_roll("wrong") * (options - 1) as f64) as usize;
-            (key.index() + offset.min(options - 1)) % options
-        };
-        let letter = char::from(b'A' + letter as u8);
-        format!(
-            "Let's think step by step. Weighing each option against the question, option \
-             {letter} fits best. The answer is ({letter})."
-        )
+        let right = item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY);
+        match request.expected {
+            (ItemAnswer::Choice(key), options) => {
+                let options = options.max(1);
+                let letter = if right || options == 1 {
+                    key.index()
+                } else {
+                    // A wrong option, chosen uniformly among the others.
+                    let offset = 1 + (item_roll("wrong") * (options - 1) as f64) as usize;
+                    (key.index() + offset.min(options - 1)) % options
+                };
+                let letter = char::from(b'A' + letter as u8);
+                format!(
+                    "Let's think step by step. Weighing each option against the question, \
+                     option {letter} fits best. The answer is ({letter})."
+                )
+            }
+            (ItemAnswer::Number(number), _) => {
+                let answer = if right {
+                    number.to_string()
+                } else {
+                    // A wrong number: off by 1 to 9 for an integer, a digit more otherwise.
+                    let off = 1 + (item_roll("wrong") * 9.0) as i64;
+                    match number.as_str().parse::<i64>() {
+                        Ok(n) => n.saturating_add(off).to_string(),
+                        Err(_) => format!("{number}{off}"),
+                    }
+                };
+                format!(
+                    "Let's think step by step. Working through the quantities in order, the \
+                     result is {answer}. The answer is {answer}."
+                )
+            }
+        }
     };
     Script {
         fault: false,
@@ -145,7 +164,10 @@ mod tests {
             generation: Box::leak(Box::new(GenerationSettings::default())),
             attempt,
             item_key: key,
-            expected: (AnswerKey::from_letter("C").unwrap(), 4),
+            expected: (
+                Box::leak(Box::new(AnswerKey::from_letter("C").unwrap().into())),
+                4,
+            ),
             simulated: Some(simulated),
         }
     }
@@ -201,5 +223,31 @@ mod tests {
                 .unwrap();
             assert!(('A'..='D').contains(&letter) && letter != 'C', "{letter}");
         }
+    }
+
+    #[test]
+    fn numeric_items_are_answered_with_a_number_right_as_often_as_configured() {
+        use evalboard_domain::numeric::{Number, extract_number, judge_numeric};
+        let settings = SimulatedSettings {
+            accuracy: Some(0.5),
+            seed: Some(3),
+            ..SimulatedSettings::default()
+        };
+        let expected = ItemAnswer::Number(Number::parse("1600").unwrap());
+        let mut right = 0;
+        for i in 0..200 {
+            let key = format!("item-{i}");
+            let mut asked = request(&key, 1, &settings);
+            asked.expected = (&expected, 0);
+            let extraction = extract_number(&script(&asked).text);
+            assert!(extraction.number.is_some(), "always a number");
+            let ItemAnswer::Number(number) = &expected else {
+                unreachable!()
+            };
+            if judge_numeric(&extraction, number) == evalboard_domain::Verdict::Correct {
+                right += 1;
+            }
+        }
+        assert!((70..=130).contains(&right), "{right} of 200 right at 0.5");
     }
 }

@@ -136,8 +136,10 @@ async fn a_spent_budget_stops_sending_and_ends_the_run(db: TestDatabase) {
 /// for; only the items not yet sent are canceled.
 async fn items_in_flight_finish_when_the_budget_is_spent(db: TestDatabase) {
     let stub = start_stub();
-    // The first answer comes at once and spends the whole budget; three slow ones are in flight.
-    let directives = ["ok", "slow", "slow", "slow", "ok", "ok", "ok", "ok"];
+    // The first answer spends the whole budget, and comes only once all four requests have
+    // arrived (an event: the four are in flight however slowly the engine sent them); the
+    // three others answer 400 ms later, long after it is counted.
+    let directives = ["after4", "slow", "slow", "slow", "ok", "ok", "ok", "ok"];
     import(
         &db,
         "D",
@@ -249,7 +251,7 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
             started_at: at,
             kind: OutcomeKind::Judged(Judgment {
                 verdict: evalboard_domain::Verdict::Correct,
-                extraction: extract_answer(item.answer.as_deref().unwrap()),
+                extraction: extract_answer(item.answer.as_deref().unwrap()).into(),
                 judge: llm.label(),
                 rationale: Some("judged before the crash".into()),
                 at,

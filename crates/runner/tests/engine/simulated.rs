@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use evalboard_domain::{
     ExtractionTier, GenerationSettings, ItemState, RunSettings, RunStatus, SimulatedSettings,
-    extract_answer, judge_choice,
+    judge_by_rules,
 };
 use evalboard_persistence::{ItemQuery, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
@@ -85,11 +85,11 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
                 generation: &generation,
                 attempt,
                 item_key: &source.id,
-                expected: (source.answer, source.choices.len()),
+                expected: (&source.answer, source.choices.len()),
                 simulated: Some(&simulated_settings),
             };
             if let Ok(answer) = client.complete(request, &mut |_| {}).await {
-                let verdict = judge_choice(&extract_answer(&answer.text), source.answer);
+                let verdict = judge_by_rules(source, &answer.text).1;
                 expected = (verdict.state(), attempt);
                 break;
             }
@@ -111,7 +111,7 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
                 let judgment = &item.judgments[0];
                 assert_eq!(judgment.verdict, item.state);
                 assert_eq!(judgment.attempt, item.attempt_count);
-                let right = judgment.extracted_answer == Some(item.expected_answer.letter());
+                let right = judgment.extracted_answer == Some(item.expected_answer.text());
                 assert_eq!(
                     right,
                     item.state == ItemState::Correct,

@@ -40,9 +40,11 @@ pub(crate) fn start_stub() -> Stub {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let counts = web::Data::new(Mutex::new(HashMap::<String, u32>::new()));
+            let arrived = web::Data::new(tokio::sync::Notify::new());
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(counts.clone())
+                    .app_data(arrived.clone())
                     .route("/v1/chat/completions", web::post().to(chat))
                     .route("/v1/messages", web::post().to(messages))
             })
@@ -92,10 +94,15 @@ fn usage() -> String {
 }
 
 fn streamed(letter: char) -> HttpResponse {
+    streamed_text(&format!("({letter})."))
+}
+
+/// "Let's think. The answer is " and `ending`, streamed in three chunks.
+fn streamed_text(ending: &str) -> HttpResponse {
     let events = vec![
         sse(&delta("Let's think. ")),
         sse(&delta("The answer is ")),
-        sse(&delta(&format!("({letter})."))),
+        sse(&delta(ending)),
         sse(&finish()),
         sse(&usage()),
         sse("[DONE]"),
@@ -110,6 +117,7 @@ fn streamed(letter: char) -> HttpResponse {
 async fn chat(
     body: web::Json<Value>,
     counts: web::Data<Mutex<HashMap<String, u32>>>,
+    arrived: web::Data<tokio::sync::Notify>,
 ) -> HttpResponse {
     let prompt = body["messages"][0]["content"]
         .as_str()
@@ -131,6 +139,25 @@ async fn chat(
         *n += 1;
         *n
     };
+    arrived.notify_waiters();
+    // `num:N`: a numeric answer, "The answer is N".
+    if let Some(number) = directive.strip_prefix("num:") {
+        return streamed_text(&format!("{number}."));
+    }
+    // `afterN`: answer once N different prompts have arrived (so that they are all in flight).
+    if let Some(n) = directive
+        .strip_prefix("after")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        loop {
+            let waiting = arrived.notified();
+            if counts.lock().unwrap().len() >= n {
+                break;
+            }
+            waiting.await;
+        }
+        return streamed('B');
+    }
     // `name` or `namexN`: misbehave on the first N requests (always without a count).
     let (name, times) = match directive.split_once('x') {
         Some((name, n)) => (name.to_owned(), n.parse().unwrap_or(u32::MAX)),
@@ -716,7 +743,76 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
     );
 }
 
+/// A numeric dataset (GSM8K style) run end to end against an OpenAI-compatible stub: the
+/// numeric prompt, the number extracted and compared however it is written, the verdicts named
+/// `numeric`.
+async fn numeric_items_are_asked_and_judged_as_numbers(db: TestDatabase) {
+    use evalboard_domain::{DatasetItem, ItemAnswer, numeric::Number};
+    let stub = start_stub();
+    // (reference answer, what the stub answers)
+    let cases = [("18", "18"), ("1600", "$1,600.00"), ("7", "8")];
+    let dataset: Vec<DatasetItem> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (expected, said))| DatasetItem {
+            id: format!("n{i}"),
+            category: "gsm8k".into(),
+            question: format!("How many? [[num:{said}]]"),
+            choices: Vec::new(),
+            answer: ItemAnswer::Number(Number::parse(expected).unwrap()),
+            explanation: None,
+            source: None,
+        })
+        .collect();
+    import(&db, "G", &dataset);
+    let run_id = create_run(&db, "Stub", "m", "G", RunSettings::default());
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_counters_match_rows(&db, &run);
+    assert_eq!((run.counts.correct, run.counts.incorrect), (2, 1));
+    let items = all_items(&db, &run_id);
+    let seen: Vec<(String, Option<&str>, Option<&str>, ItemState)> = items
+        .iter()
+        .map(|i| {
+            (
+                i.expected_answer.text(),
+                i.extracted_answer.as_deref(),
+                i.judge.as_deref(),
+                i.state,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("18".into(), Some("18"), Some("numeric"), ItemState::Correct),
+            (
+                "1600".into(),
+                Some("1600"),
+                Some("numeric"),
+                ItemState::Correct
+            ),
+            ("7".into(), Some("8"), Some("numeric"), ItemState::Incorrect),
+        ]
+    );
+    assert!(items.iter().all(|i| i.choices.is_empty()));
+    let prompt = items[0].prompt_text.as_deref().unwrap();
+    assert!(prompt.contains("\"The answer is N.\""), "{prompt}");
+    assert!(!prompt.contains("Options:"), "{prompt}");
+}
+
 engine_tests!(
+    numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
     a_missing_key_fails_the_run_once_and_sends_nothing,

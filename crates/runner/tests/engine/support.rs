@@ -50,7 +50,7 @@ pub(crate) fn items(n: usize, question: impl Fn(usize) -> String) -> Vec<Dataset
             category: if i % 2 == 0 { "math" } else { "law" }.to_owned(),
             question: question(i),
             choices: vec!["w".into(), "x".into(), "y".into(), "z".into()],
-            answer: AnswerKey::from_letter("B").unwrap(),
+            answer: AnswerKey::from_letter("B").unwrap().into(),
             explanation: None,
             source: None,
         })

@@ -9,7 +9,7 @@ use evalboard_domain::{
 };
 use evalboard_harness::{BundleError, Capture, VerifiedBundle, verify_bundle};
 use evalboard_persistence::{CaptureImport, CapturedAnswer, ImportItem};
-use evalboard_runner::judge::choice_judgment;
+use evalboard_runner::judge::rule_judgment;
 use tokio::sync::Semaphore;
 
 use crate::{
@@ -112,7 +112,7 @@ pub(crate) async fn import_captures(
                 prompt_template: &bundle.pack.prompt_template,
                 items: &items,
                 notes: &notes,
-                judge: &|item, response, at| choice_judgment(response, item, at),
+                judge: &|item, response, at| rule_judgment(response, item, at),
                 at: truncate_to_micros(Utc::now()),
             })
         })

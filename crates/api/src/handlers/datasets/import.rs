@@ -125,7 +125,7 @@ pub(crate) async fn import_dataset(
 fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, ApiError> {
     if let Some(format) = explicit {
         return match format {
-            "jsonl" => Ok(ImportFormat::MmluProJsonl),
+            "jsonl" => Ok(ImportFormat::Jsonl),
             "csv" => Ok(ImportFormat::Csv),
             other => Err(ApiError::bad_parameter(
                 "format",
@@ -138,7 +138,7 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
         "application/jsonl"
         | "application/x-jsonlines"
         | "application/x-ndjson"
-        | "application/json-lines" => Ok(ImportFormat::MmluProJsonl),
+        | "application/json-lines" => Ok(ImportFormat::Jsonl),
         "text/csv" => Ok(ImportFormat::Csv),
         _ => Err(ApiError::UnsupportedMediaType(format!(
             "cannot tell the file format from Content-Type `{}`: send text/csv or application/jsonl, or add format=csv|jsonl",

@@ -813,7 +813,7 @@ export interface components {
         FlippedOutcomeDto: {
             /** @description Whether it counts as right. */
             correct: boolean;
-            /** @description The letter extracted from that run's answer, once judged. */
+            /** @description The answer extracted from that run's response (a letter, or a number), once judged. */
             extractedAnswer: string | null;
             /** @description The run. */
             runId: string;
@@ -907,11 +907,14 @@ export interface components {
             /** @description The dataset item's id (MMLU-Pro `question_id`). */
             datasetItemId: string;
             error: null | components["schemas"]["ErrorDto"];
-            /** @description The key's letter. */
+            /** @description The key's letter, or, for a numeric item (no `choices`), the number. */
             expectedAnswer: string;
-            /** @description The letter extracted from it, once judged. */
+            /** @description The answer extracted from it (a letter, or a number), once judged. */
             extractedAnswer: string | null;
-            /** @description Which extraction rule matched (`answer_is`, `answer_label`, `last_letter`, `unparsed`). */
+            /**
+             * @description Which extraction rule matched: `answer_is`, `answer_label`, `last_letter` (multiple
+             *     choice), `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
+             */
             extractionTier: string | null;
             /** @description Which judge decided. */
             judge: string | null;
@@ -1473,7 +1476,7 @@ export interface components {
             unanswered: number;
             /**
              * Format: int64
-             * @description Judged answers that named no letter.
+             * @description Judged answers the rules could read no answer from (no letter, or no number).
              */
             unparsed: number;
         };
@@ -1711,9 +1714,12 @@ export interface components {
              * @description The attempt judged.
              */
             attempt: number;
-            /** @description The letter extracted, if any. */
+            /** @description The answer extracted (a letter, or a number), if any. */
             extractedAnswer: string | null;
-            /** @description `answer_is`, `answer_label`, `last_letter` or `unparsed`. */
+            /**
+             * @description `answer_is`, `answer_label`, `last_letter` (multiple choice), `final_mark`, `boxed`,
+             *     `last_number` (numeric) or `unparsed`.
+             */
             extractionTier: string;
             /** @description `choice`, or `llm:<provider>/<model>`. */
             judge: string;

@@ -1,0 +1,181 @@
+//! Numeric questions in JSON Lines: GSM8K's records (`question`, and an `answer` that is the
+//! worked solution ending `#### N`), or any `{"question": ..., "answer": N}` with an optional
+//! `id`, `category`, `explanation` and `source`. A GSM8K solution becomes the item's explanation (the
+//! worked example a few-shot prompt shows) and its final number the answer.
+
+use serde::Deserialize;
+
+use super::{Collector, DEFAULT_CATEGORY, utf8_lines};
+use crate::{
+    dataset::{DatasetItem, ItemAnswer},
+    numeric::Number,
+};
+
+/// The category of GSM8K records, which have none.
+const GSM8K_CATEGORY: &str = "gsm8k";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    #[serde(default)]
+    id: Option<Scalar>,
+    question: String,
+    answer: Scalar,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    explanation: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// A string or a number, as files write ids and answers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl Scalar {
+    fn into_text(self) -> String {
+        match self {
+            Self::Number(n) => n.to_string(),
+            Self::Text(s) => s,
+        }
+    }
+}
+
+/// Whether a JSON object reads as a numeric record rather than an MMLU-Pro one: it has a
+/// `question` and an `answer` and no `options`.
+pub(super) fn looks_numeric(object: &serde_json::Map<String, serde_json::Value>) -> bool {
+    object.contains_key("question")
+        && object.contains_key("answer")
+        && !object.contains_key("options")
+}
+
+/// The number of an answer cell: a number as people write one, or a GSM8K worked solution
+/// (then also returned, as the explanation). The error says what was expected.
+pub(super) fn answer_of(text: &str) -> Result<(Number, Option<String>), String> {
+    if text.contains("####") {
+        return Number::of_gsm8k_solution(text)
+            .map(|number| (number, Some(text.to_owned())))
+            .ok_or_else(|| "the answer's `####` line holds no number".to_owned());
+    }
+    Number::parse(text).map(|n| (n, None)).ok_or_else(|| {
+        let shown: String = text.chars().take(20).collect();
+        format!("answer `{shown}` is not a number (or a worked solution ending `#### N`)")
+    })
+}
+
+pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
+    for (line, text) in utf8_lines(bytes, collector) {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = match serde_json::from_str(text) {
+            Ok(record) => record,
+            Err(e) => {
+                collector.problem(
+                    line,
+                    format!(
+                        "not a valid numeric record ({{\"question\", \"answer\"}}, optional \
+                         \"id\", \"category\", \"explanation\", \"source\"): {}",
+                        super::json_error_message(&e)
+                    ),
+                );
+                continue;
+            }
+        };
+        let (number, solution) = match answer_of(&record.answer.into_text()) {
+            Ok(found) => found,
+            Err(message) => {
+                collector.problem(line, message);
+                continue;
+            }
+        };
+        let default_category = if solution.is_some() {
+            GSM8K_CATEGORY
+        } else {
+            DEFAULT_CATEGORY
+        };
+        collector.item(
+            line,
+            DatasetItem {
+                // GSM8K has no ids: the line is one, stable for a given file.
+                id: record
+                    .id
+                    .map_or_else(|| line.to_string(), Scalar::into_text),
+                category: record
+                    .category
+                    .unwrap_or_else(|| default_category.to_owned()),
+                question: record.question,
+                choices: Vec::new(),
+                answer: ItemAnswer::Number(number),
+                explanation: record.explanation.or(solution),
+                source: record.source.filter(|s| !s.is_empty()),
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::import::{ImportFormat, parse_items};
+
+    #[test]
+    fn gsm8k_lines_become_numeric_items() {
+        // Two lines of the GSM8K test split, byte for byte.
+        let file = concat!(
+            r#"{"question": "A robe takes 2 bolts of blue fiber and half that much white fiber.  How many bolts in total does it take?", "answer": "It takes 2/2=<<2/2=1>>1 bolt of white fiber\nSo the total amount of fabric is 2+1=<<2+1=3>>3 bolts of fabric\n#### 3"}"#,
+            "\n",
+            r#"{"question": "Josh decides to try flipping a house.  He buys a house for $80,000 and then puts in $50,000 in repairs.  This increased the value of the house by 150%.  How much profit did he make?", "answer": "So he made a profit of 200,000-130,000=$<<200000-130000=70000>>70,000\n#### 70000"}"#,
+            "\n",
+        );
+        let parsed = parse_items(ImportFormat::Jsonl, file.as_bytes()).unwrap();
+        let answers: Vec<String> = parsed.items.iter().map(|i| i.answer.text()).collect();
+        assert_eq!(answers, ["3", "70000"]);
+        let first = &parsed.items[0];
+        assert_eq!((first.id.as_str(), first.category.as_str()), ("1", "gsm8k"));
+        assert!(first.choices.is_empty());
+        assert!(first.explanation.as_deref().unwrap().ends_with("#### 3"));
+    }
+
+    #[test]
+    fn plain_numeric_records_and_their_mistakes() {
+        let file = concat!(
+            r#"{"id": "a", "question": "2 + 2?", "answer": 4, "category": "arithmetic"}"#,
+            "\n",
+            r#"{"id": "b", "question": "Half of 3?", "answer": "1.50"}"#,
+            "\n",
+        );
+        let parsed = parse_items(ImportFormat::Jsonl, file.as_bytes()).unwrap();
+        assert_eq!(parsed.items[1].answer.text(), "1.5");
+        assert_eq!(parsed.items[1].category, "general");
+        let bad = concat!(
+            r#"{"question": "2 + 2?", "answer": "four"}"#,
+            "\n",
+            r#"{"question": "3 + 3?", "answer": 6, "optoins": []}"#,
+            "\n",
+        );
+        let rejected = parse_items(ImportFormat::Jsonl, bad.as_bytes()).unwrap_err();
+        assert_eq!(rejected.total, 2);
+        assert!(rejected.problems[0].message.contains("is not a number"));
+        assert!(
+            rejected.problems[1]
+                .message
+                .contains("unknown field `optoins`")
+        );
+    }
+
+    #[test]
+    fn a_file_of_neither_shape_says_which_shapes_are_read() {
+        let rejected =
+            parse_items(ImportFormat::Jsonl, br#"{"prompt": "hi", "label": 1}"#).unwrap_err();
+        let message = &rejected.problems[0].message;
+        assert!(
+            message.contains("MMLU-Pro") && message.contains("GSM8K"),
+            "{message}"
+        );
+    }
+}

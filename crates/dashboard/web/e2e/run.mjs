@@ -208,6 +208,39 @@ await step("upload a dataset with an error, then a good one", async () => {
   await page.getByRole("rowheader", { name: "e2e-tiny" }).waitFor();
 });
 
+await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", async () => {
+  // Two lines of the GSM8K test split, as published.
+  const gsm8k = [
+    { question: "A robe takes 2 bolts of blue fiber and half that much white fiber.  How many bolts in total does it take?", answer: "It takes 2/2=<<2/2=1>>1 bolt of white fiber\nSo the total amount of fabric is 2+1=<<2+1=3>>3 bolts of fabric\n#### 3" },
+    { question: "Josh decides to try flipping a house.  He buys a house for $80,000 and then puts in $50,000 in repairs.  This increased the value of the house by 150%.  How much profit did he make?", answer: "So he made a profit of 200,000-130,000=$<<200000-130000=70000>>70,000\n#### 70000" },
+  ];
+  await page.getByRole("link", { name: "Datasets", exact: true }).click();
+  await page.getByLabel(/^File/).setInputFiles({
+    name: "gsm8k.jsonl",
+    mimeType: "application/octet-stream",
+    buffer: Buffer.from(gsm8k.map((line) => JSON.stringify(line)).join("\n") + "\n"),
+  });
+  await page.getByLabel(/^Name/).fill("e2e-gsm8k");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.getByText("Stored e2e-gsm8k version 1 (2 items).").waitFor();
+  const created = await api("/runs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ providerName: "Simulated", datasetName: "e2e-gsm8k", modelName: "sim-1", settings: { simulated: { seed: 2 } } }),
+  });
+  const id = created.body.run.id;
+  await until("the numeric run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
+  await page.goto(`${base}/ui/runs/${id}`);
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  await page.locator("details.item summary").first().click();
+  const body = page.locator("details.item .item-body").first();
+  await body.getByText("Expected").waitFor();
+  if ((await body.locator("ol.choices").count()) !== 0) throw new Error("a numeric item shows options");
+  const expected = await body.locator("dd").first().innerText();
+  if (expected.trim() !== "3") throw new Error(`expected 3, the view says ${expected}`);
+  await check("numeric-item");
+});
+
 await step("build a pack, import its captures, and see a tampered bundle refused", async () => {
   await page.getByRole("link", { name: "Browser Harness", exact: true }).click();
   await page.getByLabel("Dataset").selectOption("evalboard-demo");

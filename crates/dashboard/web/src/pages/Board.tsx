@@ -185,13 +185,15 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
             Item {shown.sequence} <StatusBadge status={shown.state} />
           </h3>
           <p className="question">{shown.promptText}</p>
-          <ol className="choices">
-            {shown.choices.map((choice, i) => (
-              <li key={i}>
-                <span className="letter">{letter(i)}</span> {choice}
-              </li>
-            ))}
-          </ol>
+          {shown.choices.length > 0 && (
+            <ol className="choices">
+              {shown.choices.map((choice, i) => (
+                <li key={i}>
+                  <span className="letter">{letter(i)}</span> {choice}
+                </li>
+              ))}
+            </ol>
+          )}
           <pre className="preview" role="group" aria-label="Streaming answer">
             {shown.activity?.preview}
             {shown.state === "running" && <span className="caret" aria-hidden="true" />}

@@ -149,7 +149,7 @@ export function NewRunPage() {
             "settings.judge",
             "Judge",
             <select id="settings.judge" value={judge} onChange={(e) => setJudge(e.target.value)}>
-              <option value="choice">Extract the letter (MMLU-Pro rules)</option>
+              <option value="choice">Extraction rules (the letter, or the number)</option>
               <option value="llm">An LLM judge</option>
             </select>,
           )}

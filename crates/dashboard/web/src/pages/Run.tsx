@@ -236,21 +236,23 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
       </summary>
       <div className="item-body">
-        <ol className="choices" type="A">
-          {item.choices.map((choice, i) => (
-            <li
-              key={i}
-              className={[
-                letter(i) === item.expectedAnswer ? "expected" : "",
-                letter(i) === item.extractedAnswer ? "picked" : "",
-              ].join(" ")}
-            >
-              {choice}
-              {letter(i) === item.expectedAnswer && <em> (key)</em>}
-              {letter(i) === item.extractedAnswer && <em> (answered)</em>}
-            </li>
-          ))}
-        </ol>
+        {item.choices.length > 0 && (
+          <ol className="choices" type="A">
+            {item.choices.map((choice, i) => (
+              <li
+                key={i}
+                className={[
+                  letter(i) === item.expectedAnswer ? "expected" : "",
+                  letter(i) === item.extractedAnswer ? "picked" : "",
+                ].join(" ")}
+              >
+                {choice}
+                {letter(i) === item.expectedAnswer && <em> (key)</em>}
+                {letter(i) === item.extractedAnswer && <em> (answered)</em>}
+              </li>
+            ))}
+          </ol>
+        )}
         <dl className="summary">
           <Field label="Expected">{item.expectedAnswer}</Field>
           <Field label="Extracted">

@@ -46,7 +46,8 @@ pub use prompt::{
 pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{
-    GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, SimulatedSettings,
+    GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, ShotsSource,
+    SimulatedSettings,
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};

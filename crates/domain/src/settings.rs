@@ -39,6 +39,11 @@ pub struct RunSettings {
     /// Worked examples from the same category in each prompt, 0..=5 (zero-shot by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shots: Option<u32>,
+    /// The dataset the worked examples come from (by default the run's own, each item's
+    /// examples being the first other items of its category). Its version is fixed when the run
+    /// is created, so retries and resumes ask the same prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shots_from: Option<ShotsSource>,
     /// Attempts per item before it ends `failed`, 1..=10 (the provider's default otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
@@ -51,6 +56,18 @@ pub struct RunSettings {
     /// Caps on tokens and cost (none by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+}
+
+/// Where a run's worked examples come from: a dataset other than the run's (MMLU-Pro takes
+/// them from its validation split), of the same kind of items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShotsSource {
+    /// The dataset's name.
+    pub dataset_name: String,
+    /// Its version: the newest when the run is created, unless the run names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
 }
 
 /// The Simulated provider's behaviour. Everything it does follows from `seed`, the item and the
@@ -168,6 +185,7 @@ impl RunSettings {
             selection: self.selection.clone(),
             generation,
             shots: Some(self.shots.unwrap_or(0)),
+            shots_from: self.shots_from.clone(),
             max_attempts: Some(self.max_attempts.unwrap_or(defaults.max_attempts)),
             simulated: defaults
                 .simulated
@@ -230,6 +248,20 @@ impl RunSettings {
                 "settings.shots",
                 format!("must be between 0 and {MAX_SHOTS}, got {shots}"),
             );
+        }
+        if let Some(source) = &self.shots_from {
+            if self.shots.unwrap_or(0) == 0 {
+                errors.push(
+                    "settings.shotsFrom",
+                    "worked examples come from it only with `shots` of 1 or more",
+                );
+            }
+            if let Err(message) = crate::dataset::DatasetName::parse(&source.dataset_name) {
+                errors.push("settings.shotsFrom.datasetName", message);
+            }
+            if source.version == Some(0) {
+                errors.push("settings.shotsFrom.version", "versions start at 1");
+            }
         }
         if let Some(attempts) = self.max_attempts
             && !(1..=MAX_ATTEMPTS).contains(&attempts)

@@ -206,6 +206,23 @@ pub(crate) fn latest_row(
         .optional()?)
 }
 
+/// The row of version `version` of the dataset `name`, or of its newest version.
+pub(crate) fn version_row(
+    conn: &mut DbConnection,
+    name: &str,
+    version: Option<u32>,
+) -> Result<Option<DatasetRow>, StoreError> {
+    let Some(version) = version else {
+        return latest_row(conn, name);
+    };
+    Ok(datasets::table
+        .filter(datasets::name.eq(name))
+        .filter(datasets::version.eq(i32::try_from(version).unwrap_or(i32::MAX)))
+        .select(DatasetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// `(position, item id, category)` of every item of a dataset version, in order: what item
 /// selection needs, without the text.
 pub(crate) fn item_keys(

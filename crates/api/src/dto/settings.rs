@@ -2,7 +2,8 @@
 //! silently ignored setting.
 
 use evalboard_domain::{
-    Budget, GenerationSettings, ItemSelection, JudgeSettings, RunSettings, SimulatedSettings,
+    Budget, GenerationSettings, ItemSelection, JudgeSettings, RunSettings, ShotsSource,
+    SimulatedSettings,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -25,6 +26,11 @@ pub struct RunSettingsDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 5)]
     pub shots: Option<u32>,
+    /// The dataset the worked examples come from (default: the run's own). Needs `shots` of 1
+    /// or more; the dataset must hold the same kind of items. Its newest version is used
+    /// unless `version` names one, and the run's settings record which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shots_from: Option<ShotsFromDto>,
     /// Attempts per item before it ends `failed`, 1..=10 (default: the provider's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 10)]
@@ -38,6 +44,19 @@ pub struct RunSettingsDto {
     /// Caps on what the run may spend (none by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetDto>,
+}
+
+/// Where a run's worked examples come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShotsFromDto {
+    /// The dataset's name.
+    #[schema(min_length = 1, max_length = 100, example = "MMLU-Pro-validation")]
+    pub dataset_name: String,
+    /// Its version (default: the newest when the run is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub version: Option<u32>,
 }
 
 /// Caps on a run's spending. When one is reached no new item is sent, items in flight finish
@@ -181,6 +200,10 @@ impl From<RunSettingsDto> for RunSettings {
                 max_tokens: generation.max_tokens,
             },
             shots: dto.shots,
+            shots_from: dto.shots_from.map(|s| ShotsSource {
+                dataset_name: s.dataset_name,
+                version: s.version,
+            }),
             max_attempts: dto.max_attempts,
             simulated: dto.simulated.map(|s| SimulatedSettings {
                 accuracy: s.accuracy,
@@ -215,6 +238,10 @@ impl From<&RunSettings> for RunSettingsDto {
                 max_tokens: generation.max_tokens,
             }),
             shots: settings.shots,
+            shots_from: settings.shots_from.as_ref().map(|s| ShotsFromDto {
+                dataset_name: s.dataset_name.clone(),
+                version: s.version,
+            }),
             max_attempts: settings.max_attempts,
             simulated: settings.simulated.as_ref().map(|s| SimulatedDto {
                 accuracy: s.accuracy,

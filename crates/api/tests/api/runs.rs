@@ -107,8 +107,42 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
     db: TestDatabase,
 ) {
     import(&db, "Demo", &items(5));
+    let numeric = evalboard_domain::DatasetItem {
+        id: "n1".into(),
+        category: "math".into(),
+        question: "2 + 2?".into(),
+        choices: Vec::new(),
+        answer: evalboard_domain::ItemAnswer::Number(
+            evalboard_domain::numeric::Number::parse("4").unwrap(),
+        ),
+        explanation: None,
+        source: None,
+    };
+    import(&db, "Numbers", &[numeric]);
     let app = app(db).await;
+    let shots_from = |settings: Value| {
+        json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+               "settings": settings})
+    };
     let cases: Vec<(Value, Vec<&str>)> = vec![
+        // Worked examples from another dataset: only with shots, from one that exists (in
+        // that version), of the same kind of items.
+        (
+            shots_from(json!({"shotsFrom": {"datasetName": "Demo"}})),
+            vec!["settings.shotsFrom"],
+        ),
+        (
+            shots_from(json!({"shots": 1, "shotsFrom": {"datasetName": "Missing"}})),
+            vec!["settings.shotsFrom.datasetName"],
+        ),
+        (
+            shots_from(json!({"shots": 1, "shotsFrom": {"datasetName": "Demo", "version": 9}})),
+            vec!["settings.shotsFrom.version"],
+        ),
+        (
+            shots_from(json!({"shots": 1, "shotsFrom": {"datasetName": "Numbers"}})),
+            vec!["settings.shotsFrom.datasetName"],
+        ),
         (request("Nope", "Demo", "sim-1"), vec!["providerName"]),
         (request("Simulated", "Demo", "gpt-4.1"), vec!["modelName"]),
         (

@@ -349,6 +349,7 @@ fn claim_in(
     let run = load_row(conn, run_id, false)?.into_domain()?;
     let shots = run.settings.shots.unwrap_or(0);
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
+    let mut examples_from: Option<ExamplesFrom> = None;
     let mut handed_out = Vec::with_capacity(items.len());
     for ClaimedRow {
         sequence,
@@ -373,14 +374,25 @@ fn claim_in(
         let prompt = match stored_prompt {
             Some(prompt) => prompt,
             None => {
+                let from = match &examples_from {
+                    Some(from) => from,
+                    None => examples_from.insert(examples_dataset(conn, &run, shots)?),
+                };
                 let candidates = match examples.get(&item.category) {
                     Some(candidates) => candidates,
                     None => {
-                        let loaded = first_of_category(conn, &run, &item.category, shots)?;
+                        let loaded =
+                            first_of_category(conn, &from.dataset_id, &item.category, shots)?;
                         examples.entry(item.category.clone()).or_insert(loaded)
                     }
                 };
-                render_prompt(&item, &pick_examples(&item, candidates, shots))
+                let picked = if from.own {
+                    pick_examples(&item, candidates, shots)
+                } else {
+                    // Another dataset's items are never the item itself, whatever their ids.
+                    candidates.iter().take(shots as usize).collect()
+                };
+                render_prompt(&item, &picked)
             }
         };
         handed_out.push(ClaimedItem {
@@ -487,11 +499,46 @@ fn load_claimed(
         .collect()
 }
 
-/// Candidates for worked examples: the first `shots + 1` items of a category (one more, in
-/// case the item itself is among them).
-fn first_of_category(
+/// The dataset version a run's worked examples come from.
+struct ExamplesFrom {
+    dataset_id: String,
+    /// The run's own dataset (an item must not be its own example).
+    own: bool,
+}
+
+/// The dataset version the run's settings name for its worked examples (its version fixed
+/// when the run was created), else the run's own.
+fn examples_dataset(
     conn: &mut DbConnection,
     run: &Run,
+    shots: u32,
+) -> Result<ExamplesFrom, StoreError> {
+    let own = ExamplesFrom {
+        dataset_id: run.dataset_id.to_string(),
+        own: true,
+    };
+    let Some(source) = run.settings.shots_from.as_ref().filter(|_| shots > 0) else {
+        return Ok(own);
+    };
+    match crate::datasets::version_row(conn, &source.dataset_name, source.version)? {
+        Some(row) => Ok(ExamplesFrom {
+            // Naming the run's own dataset (that version) is the default, said out loud.
+            own: row.id == run.dataset_id.as_str(),
+            dataset_id: row.id,
+        }),
+        // Dataset versions are never deleted: a run that names one it cannot find is corrupt.
+        None => Err(StoreError::corrupt(format!(
+            "run {}: the dataset of its worked examples, `{}` version {:?}, is gone",
+            run.id, source.dataset_name, source.version
+        ))),
+    }
+}
+
+/// Candidates for worked examples: the first `shots + 1` items of a category of a dataset
+/// version (one more, in case the item itself is among them).
+fn first_of_category(
+    conn: &mut DbConnection,
+    dataset_id: &str,
     category: &str,
     shots: u32,
 ) -> Result<Vec<DatasetItem>, StoreError> {
@@ -499,7 +546,7 @@ fn first_of_category(
         return Ok(Vec::new());
     }
     dataset_items::table
-        .filter(dataset_items::dataset_id.eq(run.dataset_id.as_str()))
+        .filter(dataset_items::dataset_id.eq(dataset_id))
         .filter(dataset_items::category.eq(category))
         .order(dataset_items::position.asc())
         .limit(i64::from(shots) + 1)

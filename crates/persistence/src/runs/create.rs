@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Fingerprint, ItemState, Run, RunId, RunSettings, RunStatus, Timestamp, ValidationErrors,
-    prompt_template,
+    AnswerKind, Fingerprint, ItemState, Run, RunId, RunSettings, RunStatus, ShotsSource, Timestamp,
+    ValidationErrors, prompt_template,
 };
 
 use super::{RunRow, load_row};
@@ -165,6 +165,56 @@ fn target_of(
     }))
 }
 
+/// `settings` with the version of the dataset its worked examples come from fixed (the newest
+/// unless it names one), or what is wrong with that dataset: missing, or of another kind of
+/// items than the run's (`kind`).
+fn with_shots_source(
+    conn: &mut DbConnection,
+    settings: &RunSettings,
+    kind: AnswerKind,
+) -> Result<Result<RunSettings, ValidationErrors>, StoreError> {
+    let Some(source) = &settings.shots_from else {
+        return Ok(Ok(settings.clone()));
+    };
+    let mut errors = ValidationErrors::default();
+    match crate::datasets::version_row(conn, &source.dataset_name, source.version)? {
+        None => match source.version {
+            Some(version) if crate::datasets::latest_row(conn, &source.dataset_name)?.is_some() => {
+                errors.push(
+                    "settings.shotsFrom.version",
+                    format!("dataset `{}` has no version {version}", source.dataset_name),
+                );
+            }
+            _ => errors.push(
+                "settings.shotsFrom.datasetName",
+                format!("no dataset is named `{}`", source.dataset_name),
+            ),
+        },
+        Some(row) => {
+            let theirs = crate::datasets::dataset_kind(conn, row.id.as_str())?;
+            if theirs != kind {
+                errors.push(
+                    "settings.shotsFrom.datasetName",
+                    format!(
+                        "`{}` holds {} items and the run's dataset {} ones",
+                        source.dataset_name,
+                        theirs.as_str(),
+                        kind.as_str()
+                    ),
+                );
+            } else {
+                let mut settings = settings.clone();
+                settings.shots_from = Some(ShotsSource {
+                    dataset_name: source.dataset_name.clone(),
+                    version: Some(row.version as u32),
+                });
+                return Ok(Ok(settings));
+            }
+        }
+    }
+    Ok(Err(errors))
+}
+
 /// Where a new run's items come from and where they go.
 pub(super) struct RunOrigin<'a> {
     pub(super) provider_name: &'a str,
@@ -273,6 +323,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         keys,
         chosen,
     } = target_of(conn, new.dataset_name, new.settings)?.map_err(StoreError::Invalid)?;
+    let kind = crate::datasets::dataset_kind(conn, dataset.id.as_str())?;
+    let settings = with_shots_source(conn, new.settings, kind)?.map_err(StoreError::Invalid)?;
 
     let id = RunId::generate();
     let at = new.at.naive_utc();
@@ -283,11 +335,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
             model_name: new.model_name,
             dataset_name: new.dataset_name,
             dataset: &dataset,
-            settings: new.settings,
-            prompt_template: prompt_template(crate::datasets::dataset_kind(
-                conn,
-                dataset.id.as_str(),
-            )?),
+            settings: &settings,
+            prompt_template: prompt_template(kind),
             provider: new.provider,
         },
         chosen.len(),

@@ -811,7 +811,77 @@ async fn numeric_items_are_asked_and_judged_as_numbers(db: TestDatabase) {
     assert!(!prompt.contains("Options:"), "{prompt}");
 }
 
+/// Worked examples from another dataset (as MMLU-Pro takes them from its validation split):
+/// the first items of each item's category there, explanations shown, the version fixed at
+/// creation so that a newer import of it changes nothing for the run.
+async fn worked_examples_come_from_the_dataset_the_run_names(db: TestDatabase) {
+    use evalboard_domain::ShotsSource;
+    let stub = start_stub();
+    import(&db, "Test", &items(4, |i| format!("Test question {i}?")));
+    let mut validation = items(6, |i| format!("Worked example {i}?"));
+    for (i, item) in validation.iter_mut().enumerate() {
+        item.explanation = Some(format!("A: Reasoning {i}. The answer is (B)."));
+    }
+    import(&db, "Validation", &validation);
+    let run_id = create_run(
+        &db,
+        "Stub",
+        "m",
+        "Test",
+        RunSettings {
+            shots: Some(2),
+            shots_from: Some(ShotsSource {
+                dataset_name: "Validation".into(),
+                version: None,
+            }),
+            ..Default::default()
+        },
+    );
+    // A newer version of the examples after the run was made is not what it asks with.
+    for item in &mut validation {
+        item.explanation = Some("changed".into());
+    }
+    import(&db, "Validation", &validation);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(
+        run.settings.shots_from,
+        Some(ShotsSource {
+            dataset_name: "Validation".into(),
+            version: Some(1)
+        })
+    );
+    for item in all_items(&db, &run_id) {
+        let prompt = item.prompt_text.unwrap();
+        // Categories alternate math, law: the first two of the item's category.
+        let first = if item.category == "math" { 0 } else { 1 };
+        for shown in [first, first + 2] {
+            assert!(
+                prompt.contains(&format!("Worked example {shown}?")),
+                "{prompt}"
+            );
+            assert!(
+                prompt.contains(&format!("Answer: Reasoning {shown}.")),
+                "{prompt}"
+            );
+        }
+        assert!(!prompt.contains("changed"), "{prompt}");
+        assert_eq!(prompt.matches("Test question").count(), 1, "{prompt}");
+    }
+}
+
 engine_tests!(
+    worked_examples_come_from_the_dataset_the_run_names,
     numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,

@@ -1536,6 +1536,7 @@ export interface components {
              * @description Worked examples from the same category in each prompt, 0..=5 (default 0: zero-shot).
              */
             shots?: number | null;
+            shotsFrom?: null | components["schemas"]["ShotsFromDto"];
             simulated?: null | components["schemas"]["SimulatedDto"];
         };
         /** @description `run_status`: a run was created, changed status, was resumed, or had a cancel requested. */
@@ -1601,6 +1602,19 @@ export interface components {
             open: boolean;
             /** @description What the requests may do. */
             role: components["schemas"]["Role"];
+        };
+        /** @description Where a run's worked examples come from. */
+        ShotsFromDto: {
+            /**
+             * @description The dataset's name.
+             * @example MMLU-Pro-validation
+             */
+            datasetName: string;
+            /**
+             * Format: int32
+             * @description Its version (default: the newest when the run is created).
+             */
+            version?: number | null;
         };
         /** @description Body of `POST /auth/session`. */
         SignInRequest: {

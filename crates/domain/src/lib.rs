@@ -15,6 +15,7 @@ mod latency;
 pub mod numeric;
 mod progress;
 mod prompt;
+mod reasoning;
 mod run;
 mod selection;
 mod settings;
@@ -43,6 +44,7 @@ pub use prompt::{
     NUMERIC_PROMPT_TEMPLATE, PROMPT_TEMPLATE, pick_examples, prompt_template, render_prompt,
     template_kind,
 };
+pub use reasoning::{joined_reasoning, split_reasoning};
 pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus};
 pub use selection::ItemSelection;
 pub use settings::{

@@ -78,6 +78,7 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamp>,
         prompt_text -> Nullable<Text>,
         response_text -> Nullable<Text>,
+        reasoning_text -> Nullable<Text>,
         extracted_answer -> Nullable<Text>,
         extraction_tier -> Nullable<Text>,
         judge -> Nullable<Text>,

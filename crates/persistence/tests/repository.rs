@@ -840,6 +840,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
             answer: Answer {
                 prompt: format!("prompt {sequence}"),
                 response_text: format!("The answer is ({letter})."),
+                reasoning_text: None,
                 first_token_at: Some(at(3)),
                 answered_at: at(4),
                 usage: TokenUsage {
@@ -1023,6 +1024,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
             answer: Answer {
                 prompt: "p".into(),
                 response_text: "The answer is (A).".into(),
+                reasoning_text: None,
                 first_token_at: None,
                 answered_at: at(6),
                 usage: TokenUsage::default(),
@@ -1141,6 +1143,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                             answer: Answer {
                                 prompt: format!("prompt {sequence}"),
                                 response_text: "The answer is (A).".into(),
+                                reasoning_text: None,
                                 first_token_at: Some(at(sent) + total / 10),
                                 answered_at: at(sent) + total,
                                 usage: TokenUsage::default(),
@@ -1337,6 +1340,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     let answer = Answer {
         prompt: "p".into(),
         response_text: "The answer is (A).".into(),
+        reasoning_text: None,
         first_token_at: None,
         answered_at: at(4),
         usage: TokenUsage::default(),

@@ -193,9 +193,13 @@ pub struct ItemDetailDto {
     pub choices: Vec<String>,
     /// The key's letter, or, for a numeric item (no `choices`), the number.
     pub expected_answer: String,
-    /// The model's latest answer.
+    /// The model's latest answer, without its reasoning.
     #[schema(required = true)]
     pub response_text: Option<String>,
+    /// What the model reasoned apart from that answer (thinking blocks, reasoning deltas,
+    /// `<think>` text), if anything: never read by the extraction rules.
+    #[schema(required = true)]
+    pub reasoning_text: Option<String>,
     /// The answer extracted from it (a letter, or a number), once judged.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
@@ -289,6 +293,7 @@ impl From<ItemDetail> for ItemDetailDto {
             choices: item.choices,
             expected_answer: item.expected_answer.text(),
             response_text: item.response_text,
+            reasoning_text: item.reasoning_text,
             extracted_answer: item.extracted_answer.clone(),
             extraction_tier: item.extraction_tier.map(|t| t.as_str().to_owned()),
             verdict: judged.then(|| item.state.as_str().to_owned()),

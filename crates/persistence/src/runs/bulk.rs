@@ -17,6 +17,7 @@ UPDATE run_items AS r SET
     state = v.state,
     prompt_text = v.prompt,
     response_text = v.response,
+    reasoning_text = v.reasoning,
     first_token_at = v.first_token_at,
     answered_at = v.answered_at,
     prompt_tokens = v.prompt_tokens,
@@ -34,10 +35,11 @@ UPDATE run_items AS r SET
     updated_at = $16
 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
             $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::timestamp[], $18::timestamp[], $19::int4[], $20::float8[])
+            $13::text[], $14::timestamp[], $18::timestamp[], $19::int4[], $20::float8[],
+            $21::text[])
     AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
          prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
-         started_at, reasoning_tokens, cost_usd)
+         started_at, reasoning_tokens, cost_usd, reasoning)
 WHERE r.run_id = $15
   AND r.sequence = v.sequence
   AND r.attempt_count = v.attempt
@@ -77,6 +79,7 @@ pub(super) fn apply_judged_answers(
     let mut rationale = Vec::with_capacity(outcomes.len());
     let mut judged_at = Vec::with_capacity(outcomes.len());
     let mut started_at = Vec::with_capacity(outcomes.len());
+    let mut reasoning = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let OutcomeKind::Answered {
             answer,
@@ -102,6 +105,7 @@ pub(super) fn apply_judged_answers(
         rationale.push(judgment.rationale.clone());
         judged_at.push(judgment.at.naive_utc());
         started_at.push(outcome.started_at.naive_utc());
+        reasoning.push(answer.reasoning_text.clone());
     }
     if sequence.is_empty() {
         return Ok(Vec::new());
@@ -127,6 +131,7 @@ pub(super) fn apply_judged_answers(
         .bind::<Array<Timestamp>, _>(started_at)
         .bind::<Array<Nullable<Integer>>, _>(reasoning_tokens)
         .bind::<Array<Nullable<Double>>, _>(cost_usd)
+        .bind::<Array<Nullable<Text>>, _>(reasoning)
         .load(pg)?;
     Ok(applied.into_iter().map(|a| a.sequence).collect())
 }

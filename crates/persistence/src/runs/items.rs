@@ -143,6 +143,8 @@ pub struct ItemDetail {
     pub prompt_text: Option<String>,
     /// The latest answer.
     pub response_text: Option<String>,
+    /// The reasoning the model gave apart from that answer, if any.
+    pub reasoning_text: Option<String>,
     /// The latest verdict's extraction, while judged.
     pub extracted_answer: Option<String>,
     /// Which extraction rule matched, while judged.
@@ -196,6 +198,7 @@ struct ItemRow {
     attempt_count: i32,
     prompt_text: Option<String>,
     response_text: Option<String>,
+    reasoning_text: Option<String>,
     extracted_answer: Option<String>,
     extraction_tier: Option<String>,
     judge: Option<String>,
@@ -319,6 +322,7 @@ impl Database {
                     run_items::attempt_count,
                     run_items::prompt_text,
                     run_items::response_text,
+                    run_items::reasoning_text,
                     run_items::extracted_answer,
                     run_items::extraction_tier,
                     run_items::judge,
@@ -471,6 +475,7 @@ fn detail(
         expected_answer,
         prompt_text: row.prompt_text.clone(),
         response_text: row.response_text.clone(),
+        reasoning_text: row.reasoning_text.clone(),
         extracted_answer: row.extracted_answer.clone(),
         extraction_tier: row
             .extraction_tier

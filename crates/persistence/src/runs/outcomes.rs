@@ -47,8 +47,11 @@ pub struct ItemError {
 pub struct Answer {
     /// The prompt that was sent (stored with the answer: what was asked, next to what came back).
     pub prompt: String,
-    /// The full response text.
+    /// The response text: the answer, without reasoning.
     pub response_text: String,
+    /// The reasoning the model gave apart from its answer (thinking blocks, reasoning deltas,
+    /// `<think>` text), when it gave any.
+    pub reasoning_text: Option<String>,
     /// When the first streamed chunk arrived.
     pub first_token_at: Option<Timestamp>,
     /// When the answer was complete.
@@ -465,6 +468,7 @@ fn apply_one(
                 prompt: &answer.prompt,
                 started_at: outcome.started_at.naive_utc(),
                 response: &answer.response_text,
+                reasoning: answer.reasoning_text.as_deref(),
                 first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
                 answered_at: answer.answered_at.naive_utc(),
                 prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),

@@ -24,6 +24,7 @@ pub(super) struct StoreAnswer<'a> {
     pub(super) prompt: &'a str,
     pub(super) started_at: NaiveDateTime,
     pub(super) response: &'a str,
+    pub(super) reasoning: Option<&'a str>,
     pub(super) first_token_at: Option<NaiveDateTime>,
     pub(super) answered_at: NaiveDateTime,
     pub(super) prompt_tokens: Option<i32>,
@@ -69,6 +70,8 @@ where
         out.push_bind_param::<Timestamp, _>(&self.started_at)?;
         out.push_sql(", response_text = ");
         out.push_bind_param::<Text, _>(self.response)?;
+        out.push_sql(", reasoning_text = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.reasoning)?;
         out.push_sql(", first_token_at = ");
         out.push_bind_param::<Nullable<Timestamp>, _>(&self.first_token_at)?;
         out.push_sql(", answered_at = ");

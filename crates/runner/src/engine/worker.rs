@@ -14,7 +14,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
     GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_by_rules,
-    parse_judge_reply, render_judge_prompt, truncate_to_micros,
+    joined_reasoning, parse_judge_reply, render_judge_prompt, split_reasoning, truncate_to_micros,
 };
 use evalboard_persistence::{
     Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind, RunGeneration,
@@ -249,16 +249,22 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     .price
                     .and_then(|price| price.cost(&completion.usage));
                 run.spent().add(&completion.usage, cost_usd);
+                // Reasoning (sent apart, or as `<think>` text) is kept beside the answer and
+                // never judged: a letter mentioned while thinking is not the answer.
+                let (thought, answer_text) = split_reasoning(&completion.text);
+                let reasoning_text = joined_reasoning(&completion.reasoning, thought);
+                let answer_text = answer_text.to_owned();
                 // The choice judge decides at once, in the same write as the answer; an LLM
                 // judge decides after the answer is stored, the item `awaiting` meanwhile.
                 let judgment = run
                     .judge
                     .is_none()
-                    .then(|| rule_judgment(&completion.text, &item, None));
-                let deferred = judgment.is_none().then(|| completion.text.clone());
+                    .then(|| rule_judgment(&answer_text, &item, None));
+                let deferred = judgment.is_none().then(|| answer_text.clone());
                 let answer = Answer {
                     prompt: item.prompt.clone(),
-                    response_text: completion.text,
+                    response_text: answer_text,
+                    reasoning_text,
                     first_token_at: completion.first_token_at,
                     answered_at,
                     usage: completion.usage,

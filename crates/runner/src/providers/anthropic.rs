@@ -81,6 +81,7 @@ impl ModelClient for AnthropicClient {
             let response = send(http, self.first_byte).await?;
             let mut stream = Box::pin(events(response));
             let mut text = String::new();
+            let mut reasoning = String::new();
             let mut first_token_at = None;
             let mut usage = TokenUsage::default();
             let mut finished = false;
@@ -97,11 +98,18 @@ impl ModelClient for AnthropicClient {
                         usage.prompt_tokens = count(&data, "/message/usage/input_tokens");
                     }
                     "content_block_delta" => {
-                        if let Some(piece) = data.pointer("/delta/text").and_then(Value::as_str)
-                            && !piece.is_empty()
-                        {
+                        // `text_delta` pieces are the answer; `thinking_delta` pieces (extended
+                        // thinking) are reasoning, kept apart.
+                        let (piece, into) = match data.pointer("/delta/thinking") {
+                            Some(thinking) => (thinking.as_str(), &mut reasoning),
+                            None => (
+                                data.pointer("/delta/text").and_then(Value::as_str),
+                                &mut text,
+                            ),
+                        };
+                        if let Some(piece) = piece.filter(|p| !p.is_empty()) {
                             first_token_at.get_or_insert_with(|| truncate_to_micros(Utc::now()));
-                            text.push_str(piece);
+                            into.push_str(piece);
                             on_chunk(piece);
                         }
                     }
@@ -143,6 +151,7 @@ impl ModelClient for AnthropicClient {
             }
             Ok(Completion {
                 text,
+                reasoning,
                 first_token_at,
                 usage,
             })

@@ -37,6 +37,9 @@ pub struct CompletionRequest<'a> {
 pub struct Completion {
     /// The response text.
     pub text: String,
+    /// Reasoning the provider sent apart from the text (OpenAI-compatible `reasoning_content`
+    /// or `reasoning` deltas, Anthropic thinking blocks); empty when none.
+    pub reasoning: String,
     /// When the first chunk arrived.
     pub first_token_at: Option<Timestamp>,
     /// Token usage, when the provider reported it.

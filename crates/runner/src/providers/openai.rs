@@ -51,6 +51,7 @@ impl OpenAiClient {
 #[derive(Default)]
 struct Streamed {
     text: String,
+    reasoning: String,
     first_token_at: Option<evalboard_domain::Timestamp>,
     usage: TokenUsage,
     finished: bool,
@@ -129,6 +130,7 @@ impl ModelClient for OpenAiClient {
             }
             Ok(Completion {
                 text: answer.text,
+                reasoning: answer.reasoning,
                 first_token_at: answer.first_token_at,
                 usage: answer.usage,
             })
@@ -168,6 +170,13 @@ struct Choice<'a> {
 struct Delta<'a> {
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    /// Reasoning sent apart from the answer: `reasoning_content` (DeepSeek, vLLM, SGLang) or
+    /// `reasoning` (OpenRouter, Ollama); a server that sends both repeats itself, and the first
+    /// is read.
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
 }
 
 /// Folds one `data:` payload into the answer.
@@ -200,14 +209,21 @@ fn read_chunk(
         return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
     };
     if let Some(choice) = choices.into_iter().next() {
-        if let Some(piece) = choice.delta.and_then(|d| d.content)
-            && !piece.is_empty()
-        {
-            answer
-                .first_token_at
-                .get_or_insert_with(|| truncate_to_micros(Utc::now()));
-            answer.text.push_str(&piece);
-            on_chunk(&piece);
+        let (content, reasoning) = choice.delta.map_or((None, None), |d| {
+            (d.content, d.reasoning_content.or(d.reasoning))
+        });
+        // Reasoning is a token too (for the time to first token), and the live preview shows it.
+        for (piece, into) in [
+            (reasoning, &mut answer.reasoning),
+            (content, &mut answer.text),
+        ] {
+            if let Some(piece) = piece.filter(|p| !p.is_empty()) {
+                answer
+                    .first_token_at
+                    .get_or_insert_with(|| truncate_to_micros(Utc::now()));
+                into.push_str(&piece);
+                on_chunk(&piece);
+            }
         }
         if choice.finish_reason.is_some() {
             // Some servers end here without `[DONE]`; usage may still follow.
@@ -232,8 +248,17 @@ async fn whole_answer(
         .to_owned();
     on_chunk(&text);
     let usage = body.get("usage").map_or(TokenUsage::default(), usage_of);
+    let reasoning = [
+        "/choices/0/message/reasoning_content",
+        "/choices/0/message/reasoning",
+    ]
+    .iter()
+    .find_map(|pointer| body.pointer(pointer).and_then(Value::as_str))
+    .unwrap_or_default()
+    .to_owned();
     Ok(Completion {
         text,
+        reasoning,
         first_token_at: Some(truncate_to_micros(Utc::now())),
         usage,
     })
@@ -294,6 +319,29 @@ mod tests {
                 reasoning_tokens: Some(3),
             }
         );
+    }
+
+    /// A DeepSeek-R1 stream as its API and vLLM's reasoning parser send it: reasoning first in
+    /// `reasoning_content`, then the answer in `content` (OpenRouter names the field
+    /// `reasoning`).
+    #[test]
+    fn reasoning_deltas_are_kept_apart_from_the_answer() {
+        let (answer, pieces, result) = fold(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":null,"reasoning_content":"Option (C) says 5; "},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"2+2 is 4, option (B)."},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"The answer is (B).","reasoning_content":null},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"completion_tokens_details":{"reasoning_tokens":12}}}"#,
+        ]);
+        result.unwrap();
+        assert_eq!(answer.reasoning, "Option (C) says 5; 2+2 is 4, option (B).");
+        assert_eq!(answer.text, "The answer is (B).");
+        assert_eq!(
+            pieces.len(),
+            3,
+            "the preview shows the reasoning as it comes"
+        );
+        assert_eq!(answer.usage.reasoning_tokens, Some(12));
     }
 
     #[test]

@@ -135,6 +135,7 @@ impl ModelClient for SimulatedClient {
                 on_chunk(&piece.iter().collect::<String>());
             }
             Ok(Completion {
+                reasoning: String::new(),
                 usage: TokenUsage {
                     prompt_tokens: Some(request.prompt.len().div_ceil(4) as u32),
                     completion_tokens: Some(script.text.len().div_ceil(4) as u32),

@@ -99,14 +99,17 @@ fn streamed(letter: char) -> HttpResponse {
 
 /// "Let's think. The answer is " and `ending`, streamed in three chunks.
 fn streamed_text(ending: &str) -> HttpResponse {
-    let events = vec![
-        sse(&delta("Let's think. ")),
-        sse(&delta("The answer is ")),
-        sse(&delta(ending)),
-        sse(&finish()),
-        sse(&usage()),
-        sse("[DONE]"),
-    ];
+    streamed_chunks(&[
+        delta("Let's think. "),
+        delta("The answer is "),
+        delta(ending),
+    ])
+}
+
+/// These chunks, then the finish, the usage and `[DONE]`.
+fn streamed_chunks(chunks: &[String]) -> HttpResponse {
+    let mut events: Vec<_> = chunks.iter().map(|chunk| sse(chunk)).collect();
+    events.extend([sse(&finish()), sse(&usage()), sse("[DONE]")]);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .streaming(stream::iter(
@@ -140,6 +143,27 @@ async fn chat(
         *n
     };
     arrived.notify_waiters();
+    // Reasoning as open models write it: `<think>` text before the answer (mentioning another
+    // letter, which must not be read), or DeepSeek's `reasoning_content` deltas.
+    if directive == "think" {
+        return streamed_chunks(&[
+            // Read as the answer, "answer is (C)" would come first and be wrong.
+            delta("<think>\nThe answer is (C), I think"),
+            delta(" at first, but 2+2 is 4.\n</think>\n\n"),
+            delta("The answer is (B)."),
+        ]);
+    }
+    if directive == "reasons" {
+        let reasoning = |text: &str| {
+            json!({"choices": [{"index": 0, "delta": {"content": null, "reasoning_content": text}, "finish_reason": null}]})
+                .to_string()
+        };
+        return streamed_chunks(&[
+            reasoning("Option (C) looks right"),
+            reasoning(" at first, but 2+2 is 4."),
+            delta("The answer is (B)."),
+        ]);
+    }
     // `num:N`: a numeric answer, "The answer is N".
     if let Some(number) = directive.strip_prefix("num:") {
         return streamed_text(&format!("{number}."));
@@ -265,6 +289,23 @@ async fn messages(
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
         ));
     } else {
+        // Extended thinking: a thinking block (its deltas `thinking_delta`) before the text.
+        if prompt.contains("[[thinking]]") {
+            events.push(event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+            ));
+            for thinking in ["Option (C) is tempting. ", "But (B) is right."] {
+                events.push(event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": thinking}}),
+                ));
+            }
+            events.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}}),
+            ));
+        }
         for text in ["Thinking. ", "The answer is (B)."] {
             events.push(event(
                 "content_block_delta",
@@ -667,6 +708,7 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
             answer: Answer {
                 prompt: claim.items[0].prompt.clone(),
                 response_text: "It must be B. The answer is (B).".into(),
+                reasoning_text: None,
                 first_token_at: None,
                 answered_at: at,
                 usage: TokenUsage::default(),
@@ -880,7 +922,76 @@ async fn worked_examples_come_from_the_dataset_the_run_names(db: TestDatabase) {
     }
 }
 
+/// Reasoning in the three shapes providers send it — `<think>` text in the content, DeepSeek's
+/// `reasoning_content` deltas, Anthropic's thinking blocks — is stored apart from the answer
+/// and never judged: each mentions option (C) while thinking, and each answer, (B), is right.
+async fn reasoning_is_kept_apart_and_never_judged(db: TestDatabase) {
+    let stub = start_stub();
+    let directives = ["think", "reasons", "ok"];
+    import(
+        &db,
+        "D",
+        &items(3, |i| format!("Question {i}? [[{}]]", directives[i])),
+    );
+    import(
+        &db,
+        "A",
+        &items(1, |i| format!("Question {i}? [[thinking]]")),
+    );
+    let openai_run = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    let anthropic_run = create_run(&db, "Claude", "m", "A", RunSettings::default());
+    let engine = start_engine(
+        &db,
+        registry(vec![
+            provider(
+                "Stub",
+                ProviderKind::OpenaiCompatible,
+                Some(stub.base_url.clone()),
+                None,
+            ),
+            provider(
+                "Claude",
+                ProviderKind::Anthropic,
+                Some(stub.base_url.clone()),
+                Some("PATH"),
+            ),
+        ]),
+    );
+    let openai = wait_terminal(&db, &openai_run, Duration::from_secs(20)).await;
+    let anthropic = wait_terminal(&db, &anthropic_run, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!((openai.counts.correct, anthropic.counts.correct), (3, 1));
+    let stored: Vec<(Option<String>, Option<String>, Option<String>)> = all_items(&db, &openai_run)
+        .into_iter()
+        .chain(all_items(&db, &anthropic_run))
+        .map(|i| (i.reasoning_text, i.response_text, i.extracted_answer))
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        stored,
+        [
+            (
+                some("The answer is (C), I think at first, but 2+2 is 4."),
+                some("The answer is (B)."),
+                some("B")
+            ),
+            (
+                some("Option (C) looks right at first, but 2+2 is 4."),
+                some("The answer is (B)."),
+                some("B")
+            ),
+            (None, some("Let's think. The answer is (B)."), some("B")),
+            (
+                some("Option (C) is tempting. But (B) is right."),
+                some("Thinking. The answer is (B)."),
+                some("B")
+            ),
+        ]
+    );
+}
+
 engine_tests!(
+    reasoning_is_kept_apart_and_never_judged,
     worked_examples_come_from_the_dataset_the_run_names,
     numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,

@@ -928,11 +928,16 @@ export interface components {
             /** @description The question. */
             question: string;
             /**
+             * @description What the model reasoned apart from that answer (thinking blocks, reasoning deltas,
+             *     `<think>` text), if anything: never read by the extraction rules.
+             */
+            reasoningText: string | null;
+            /**
              * @description The whole prompt sent to the model — instruction, worked examples, question, options —
              *     from the moment its first attempt is sent; `null` before.
              */
             renderedPrompt: string | null;
-            /** @description The model's latest answer. */
+            /** @description The model's latest answer, without its reasoning. */
             responseText: string | null;
             /**
              * Format: int32

@@ -289,6 +289,12 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
           {item.responseText ?? live.text ?? "(no answer yet)"}
           {item.responseText === null && live.streaming && <span className="caret" aria-hidden="true" />}
         </pre>
+        {item.reasoningText && (
+          <details>
+            <summary>Reasoning ({item.reasoningText.length.toLocaleString()} characters, not judged)</summary>
+            <pre className="code">{item.reasoningText}</pre>
+          </details>
+        )}
         <details>
           <summary>Prompt sent</summary>
           <pre className="code">{item.renderedPrompt ?? "(not sent yet)"}</pre>

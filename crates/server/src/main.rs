@@ -1,7 +1,8 @@
 //! The evalboard server binary: reads the configuration, opens and migrates the database, and
 //! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate`, `evalboard dataset import`,
-//! `evalboard keygen` and `evalboard token create`.
+//! `evalboard keygen`, `evalboard token create`, and `evalboard runs …`, a client of a running server.
 
+mod client;
 mod config;
 mod demo;
 mod import;
@@ -57,6 +58,15 @@ enum Command {
     /// Manage the tokens API clients and dashboard users sign in with.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Start, watch, list, cancel, retry and export runs on a running server (over HTTP; the
+    /// token, if the server asks for one, from EVALBOARD_TOKEN).
+    Runs {
+        /// The server.
+        #[arg(long, default_value = client::DEFAULT_SERVER)]
+        server: String,
+        #[command(subcommand)]
+        command: client::RunsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,12 +105,23 @@ enum FormatArg {
     Csv,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    if let Some(Command::Runs { server, command }) = cli.command {
+        // A client of another server: no configuration, database or logging of its own.
+        return Ok(match client::run(&server, command) {
+            Ok(code) => code,
+            Err(error) => {
+                // What the server said, for a person: no backtrace.
+                eprintln!("error: {error:#}");
+                std::process::ExitCode::from(2)
+            }
+        });
+    }
     init_logging();
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
         // A token needs neither configuration nor database.
-        return create_token(name, *role);
+        return create_token(name, *role).map(|()| std::process::ExitCode::SUCCESS);
     }
     let overrides = Overrides {
         bind: cli.bind,
@@ -110,7 +131,8 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     if let Some(Command::Keygen { out }) = cli.command {
         // A key needs no database.
-        return keygen(&out.unwrap_or_else(|| config.default_key_file()));
+        return keygen(&out.unwrap_or_else(|| config.default_key_file()))
+            .map(|()| std::process::ExitCode::SUCCESS);
     }
     let command = cli.command.unwrap_or(Command::Serve);
     // A server holds its data directory before it migrates anything.
@@ -118,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         .then(|| config.lock_data_dir())
         .transpose()?;
     let db = open_database(&config)?;
-    match command {
+    let done = match command {
         Command::Serve => serve(config, db, lock),
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
@@ -128,10 +150,11 @@ fn main() -> anyhow::Result<()> {
             });
             import::import_file(&db, &file, &name, format)
         }
-        Command::Keygen { .. } | Command::Token(_) => {
+        Command::Keygen { .. } | Command::Token(_) | Command::Runs { .. } => {
             unreachable!("handled before the database is opened")
         }
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 /// `evalboard keygen`: the key id on stdout, what to do with it on stderr.

@@ -11,6 +11,7 @@ use evalboard_persistence::testing::TestDatabase;
 use serde_json::json;
 
 mod auth;
+mod cli;
 mod docs;
 mod drain;
 mod limits;

@@ -1,0 +1,87 @@
+//! `evalboard runs …`: a client of a running evalboard server over HTTP, for people who live
+//! in a terminal and for scripts (`--json`). The token, when the server asks for one, comes
+//! from `EVALBOARD_TOKEN`; it is sent as a bearer token and never printed.
+
+mod follow;
+mod runs;
+
+use anyhow::{Context, bail};
+use reqwest::blocking::{Client as Http, RequestBuilder, Response};
+use serde_json::Value;
+
+pub(crate) use runs::{RunsCommand, run};
+
+/// Where the client finds the server unless `--server` says otherwise.
+pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+/// The environment variable holding the token.
+const TOKEN_ENV: &str = "EVALBOARD_TOKEN";
+
+/// The server at one address, with the token from the environment.
+pub(crate) struct Client {
+    http: Http,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub(crate) fn new(server: &str) -> anyhow::Result<Self> {
+        let http = Http::builder()
+            // Event streams stay open for as long as a run goes.
+            .timeout(None)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            http,
+            base: server.trim_end_matches('/').to_owned(),
+            token: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+        })
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// `GET path`, the response checked (a problem document becomes the error).
+    pub(crate) fn get(&self, path: &str) -> anyhow::Result<Response> {
+        let request = self.http.get(format!("{}{path}", self.base));
+        checked(self.authorized(request).send(), &self.base)
+    }
+
+    /// `GET path` as JSON.
+    pub(crate) fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        self.get(path)?
+            .json()
+            .context("reading the server's answer")
+    }
+
+    /// `POST path` with a JSON body (`{}` when `None`), as JSON.
+    pub(crate) fn post_json(&self, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let empty = Value::Object(Default::default());
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body.unwrap_or(&empty));
+        checked(self.authorized(request).send(), &self.base)?
+            .json()
+            .context("reading the server's answer")
+    }
+}
+
+/// The response, or an error that says what the server said (its problem's `detail`).
+fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Response> {
+    let response = sent.with_context(|| format!("cannot reach the server at {base}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let problem: Value = response.json().unwrap_or(Value::Null);
+    let detail = problem["detail"].as_str().unwrap_or("no detail given");
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        bail!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)");
+    }
+    bail!("HTTP {}: {detail}", status.as_u16())
+}

@@ -1,0 +1,229 @@
+//! The `evalboard runs` subcommands.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::{Client, follow};
+
+/// What `evalboard runs` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// Start a run; with `--follow`, watch it to the end (exit status 1 unless it completes;
+    /// 2, for every command, when the server refuses or cannot be reached).
+    Create {
+        /// The provider, as `GET /providers` lists it.
+        #[arg(long)]
+        provider: String,
+        /// The dataset's name.
+        #[arg(long)]
+        dataset: String,
+        /// The model.
+        #[arg(long)]
+        model: String,
+        /// Settings as JSON, as `POST /runs` takes them (`{"concurrency": 8, "shots": 5}`).
+        #[arg(long)]
+        settings: Option<String>,
+        /// Watch the run with a live progress bar until it ends.
+        #[arg(long)]
+        follow: bool,
+        /// Print the run as JSON (at the end, with `--follow`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest runs, newest first.
+    List {
+        /// How many, 1 to 100.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Only runs in these states (`running,failed`).
+        #[arg(long)]
+        status: Option<String>,
+        /// Print the page as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run, with its progress, accuracy and usage.
+    Show {
+        /// The run's id.
+        id: String,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Watch a run until it ends (exit status 1 unless it completes).
+    Follow {
+        /// The run's id.
+        id: String,
+        /// Print the run as JSON at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a pending or running run.
+    Cancel {
+        /// The run's id.
+        id: String,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retry a finished run's failed and canceled items (`--all`: every item).
+    Retry {
+        /// The run's id.
+        id: String,
+        /// Every item, not only the faulted ones.
+        #[arg(long)]
+        all: bool,
+        /// Retry even though the run's configuration changed since it was made.
+        #[arg(long)]
+        force: bool,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a run's items to standard output, as the archive's export gives them.
+    Export {
+        /// The run's id.
+        id: String,
+        /// `jsonl` (every field) or `csv` (a row per item).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+/// Formats of `evalboard runs export`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+/// Runs `command` against the server at `server`; the process's exit status.
+pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::process::ExitCode> {
+    let client = Client::new(server)?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        RunsCommand::Create {
+            provider,
+            dataset,
+            model,
+            settings,
+            follow: watch,
+            json,
+        } => {
+            let mut body =
+                json!({"providerName": provider, "datasetName": dataset, "modelName": model});
+            if let Some(settings) = settings {
+                body["settings"] = serde_json::from_str(&settings)
+                    .context("--settings is not JSON (e.g. '{\"concurrency\": 8}')")?;
+            }
+            let created = client.post_json("/runs", Some(&body))?;
+            if watch {
+                let id = created["run"]["id"].as_str().unwrap_or_default().to_owned();
+                return follow::follow(&client, &id, json, &mut out);
+            }
+            print_run(&mut out, &created, json)?;
+        }
+        RunsCommand::List {
+            limit,
+            status,
+            json,
+        } => {
+            let mut path = format!("/runs?limit={limit}");
+            if let Some(status) = status {
+                path.push_str(&format!("&status={status}"));
+            }
+            let page = client.get_json(&path)?;
+            if json {
+                writeln!(out, "{page}")?;
+            } else {
+                for run in page["runs"].as_array().into_iter().flatten() {
+                    writeln!(out, "{}", one_line(run))?;
+                }
+            }
+        }
+        RunsCommand::Show { id, json } => {
+            let run = client.get_json(&format!("/runs/{id}"))?;
+            print_run(&mut out, &run, json)?;
+        }
+        RunsCommand::Follow { id, json } => return follow::follow(&client, &id, json, &mut out),
+        RunsCommand::Cancel { id, json } => {
+            let run = client.post_json(&format!("/runs/{id}/cancel"), None)?;
+            print_run(&mut out, &run, json)?;
+        }
+        RunsCommand::Retry {
+            id,
+            all,
+            force,
+            json,
+        } => {
+            let body = json!({"scope": if all { "all" } else { "faulted" }, "force": force});
+            let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
+            print_run(&mut out, &run, json)?;
+        }
+        RunsCommand::Export { id, format } => {
+            let format = match format {
+                ExportFormat::Jsonl => "jsonl",
+                ExportFormat::Csv => "csv",
+            };
+            let mut response = client.get(&format!("/runs/{id}/export?format={format}"))?;
+            response.copy_to(&mut out).context("reading the export")?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A run as JSON, or as a few lines for people.
+pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{run}")?;
+        return Ok(());
+    }
+    let progress = &run["progress"];
+    writeln!(out, "{}", one_line(run))?;
+    writeln!(
+        out,
+        "  correct {} · incorrect {} · faulted {} · awaiting {} · pending {}",
+        progress["correct"],
+        progress["incorrect"],
+        progress["faulted"],
+        progress["awaiting"],
+        progress["pending"]
+    )?;
+    if let Some(failure) = run["failure"].as_object() {
+        writeln!(
+            out,
+            "  failure: {}: {}",
+            failure["kind"].as_str().unwrap_or_default(),
+            failure["message"].as_str().unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// `id  status  provider/model on dataset  done/total  accuracy`.
+fn one_line(run: &Value) -> String {
+    let progress = &run["progress"];
+    let judged =
+        progress["correct"].as_u64().unwrap_or(0) + progress["incorrect"].as_u64().unwrap_or(0);
+    let accuracy = match judged {
+        0 => "–".to_owned(),
+        n => format!(
+            "{:.1} %",
+            100.0 * progress["correct"].as_u64().unwrap_or(0) as f64 / n as f64
+        ),
+    };
+    let head = &run["run"];
+    format!(
+        "{}  {:<9}  {}/{} on {}  {}/{}  accuracy {accuracy}",
+        head["id"].as_str().unwrap_or_default(),
+        head["status"].as_str().unwrap_or_default(),
+        head["providerName"].as_str().unwrap_or_default(),
+        head["modelName"].as_str().unwrap_or_default(),
+        head["datasetName"].as_str().unwrap_or_default(),
+        progress["completed"],
+        progress["total"],
+    )
+}

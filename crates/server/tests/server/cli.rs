@@ -1,0 +1,184 @@
+//! `evalboard runs …` against a real server: create and follow a run to its end, list, show,
+//! cancel, retry and export it, with a token where the server asks for one.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{BINARY, Server};
+
+fn evalboard(server: &Server, args: &[&str], token: Option<&str>) -> Output {
+    let mut command = Command::new(BINARY);
+    command
+        .args(["runs", "--server", &server.base])
+        .args(args)
+        .env_remove("EVALBOARD_TOKEN");
+    if let Some(token) = token {
+        command.env("EVALBOARD_TOKEN", token);
+    }
+    command.output().expect("run the client")
+}
+
+/// `create` of a Simulated run on the demo dataset with `settings`, and `more` flags.
+fn create<'a>(settings: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "create",
+        "--provider",
+        "Simulated",
+        "--dataset",
+        "evalboard-demo",
+        "--model",
+        "sim-1",
+        "--settings",
+        settings,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
+#[test]
+fn the_command_line_client_drives_runs_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+
+    // Created and followed to the end: the run as JSON, exit status 0.
+    let followed = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 4, "simulated": {"latencyMs": 20, "seed": 3}}"#,
+            &["--follow", "--json"],
+        ),
+        None,
+    );
+    let run = json_of(&followed);
+    assert_eq!(run["run"]["status"], "completed");
+    assert_eq!(run["progress"]["completed"], 36);
+    let id = run["run"]["id"].as_str().unwrap().to_owned();
+
+    // Listed and shown, for scripts and for people.
+    let listed = json_of(&evalboard(&server, &["list", "--json"], None));
+    assert_eq!(listed["runs"][0]["run"]["id"], id.as_str());
+    let shown = evalboard(&server, &["show", &id], None);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.starts_with(&id) && text.contains("completed"),
+        "{text}"
+    );
+    assert!(text.contains("36/36"), "{text}");
+
+    // A refusal is the server's sentence and exit status 2; nothing else is printed.
+    let refused = evalboard(&server, &["cancel", &id], None);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8(refused.stderr).unwrap();
+    assert!(said.starts_with("error: HTTP 409: "), "{said}");
+    assert!(!said.contains("backtrace"), "{said}");
+
+    // Retried (every item), then followed again.
+    let retried = json_of(&evalboard(
+        &server,
+        &["retry", &id, "--all", "--json"],
+        None,
+    ));
+    assert_eq!(retried["run"]["id"], id.as_str());
+    let again = json_of(&evalboard(&server, &["follow", &id, "--json"], None));
+    assert_eq!(again["run"]["status"], "completed");
+    assert_eq!(again["retryCount"], 1);
+
+    // Exported as the archive gives it: one line per item.
+    let exported = evalboard(&server, &["export", &id, "--format", "jsonl"], None);
+    assert!(exported.status.success());
+    assert_eq!(
+        String::from_utf8(exported.stdout).unwrap().lines().count(),
+        36
+    );
+    let csv = evalboard(&server, &["export", &id, "--format", "csv"], None);
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        csv.starts_with("sequence,datasetItemId,category,state,"),
+        "{csv}"
+    );
+    // Rows start with their sequence (quoted prompts span lines, so lines are not rows).
+    assert!((1..=36).all(|n| csv.contains(&format!("\n{n},"))));
+
+    // A run that does not complete ends the follow with status 1.
+    let canceled = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 1, "simulated": {"latencyMs": 60000}}"#,
+            &["--json"],
+        ),
+        None,
+    );
+    let slow = json_of(&canceled)["run"]["id"].as_str().unwrap().to_owned();
+    let follower = Command::new(BINARY)
+        .args(["runs", "--server", &server.base, "follow", &slow])
+        .env_remove("EVALBOARD_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    json_of(&evalboard(&server, &["cancel", &slow, "--json"], None));
+    let ended = follower.wait_with_output().unwrap();
+    assert_eq!(ended.status.code(), Some(1));
+    assert!(
+        String::from_utf8(ended.stdout)
+            .unwrap()
+            .contains("canceled")
+    );
+    server.terminate();
+}
+
+#[test]
+fn the_client_sends_the_token_from_the_environment() {
+    let data = tempfile::tempdir().unwrap();
+    let created = Command::new(BINARY)
+        .args(["token", "create", "--name", "cli", "--role", "viewer"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let stderr = String::from_utf8(created.stderr).unwrap();
+    let entry = &stderr[stderr.find("[[auth.tokens]]").unwrap()..];
+    let config = data.path().join("evalboard.toml");
+    std::fs::write(&config, entry).unwrap();
+    let server = Server::start(data.path(), &[], &["--config", config.to_str().unwrap()]);
+
+    let without = evalboard(&server, &["list"], None);
+    assert_eq!(without.status.code(), Some(2));
+    let said = String::from_utf8(without.stderr).unwrap();
+    assert!(
+        said.contains("HTTP 401") && said.contains("EVALBOARD_TOKEN"),
+        "{said}"
+    );
+    let with = json_of(&evalboard(&server, &["list", "--json"], Some(&token)));
+    assert_eq!(with["runs"], serde_json::json!([]));
+    // A viewer may read, not start runs.
+    let create = evalboard(
+        &server,
+        &[
+            "create",
+            "--provider",
+            "Simulated",
+            "--dataset",
+            "evalboard-demo",
+            "--model",
+            "sim-1",
+        ],
+        Some(&token),
+    );
+    assert_eq!(create.status.code(), Some(2));
+    assert!(
+        String::from_utf8(create.stderr)
+            .unwrap()
+            .contains("HTTP 403")
+    );
+    let logs = server.terminate();
+    assert!(!logs.contains(&token), "the token is never logged");
+}

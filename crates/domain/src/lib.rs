@@ -49,7 +49,7 @@ pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFai
 pub use selection::ItemSelection;
 pub use settings::{
     GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, ShotsSource,
-    SimulatedSettings,
+    SimulatedSettings, request_key,
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};

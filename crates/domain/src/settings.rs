@@ -56,6 +56,24 @@ pub struct RunSettings {
     /// Caps on tokens and cost (none by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// Serve a request answered before (the same provider, model, prompt and generation
+    /// settings) from the database instead of the provider (off by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+}
+
+/// The response cache's key of a request: the SHA-256 (hex) of the provider's name, the model,
+/// the prompt and the generation settings, so that a cached answer never crosses providers,
+/// models or sampling parameters.
+pub fn request_key(
+    provider_name: &str,
+    model_name: &str,
+    prompt: &str,
+    generation: &GenerationSettings,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::json!([provider_name, model_name, prompt, generation]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// Where a run's worked examples come from: a dataset other than the run's (MMLU-Pro takes
@@ -192,6 +210,9 @@ impl RunSettings {
                 .then(|| self.simulated.clone().unwrap_or_default().with_defaults()),
             judge: Some(self.judge.clone().unwrap_or(JudgeSettings::Choice)),
             budget: self.budget.clone().filter(|b| !b.is_unlimited()),
+            // Off unless asked: left out then, so that the settings (and fingerprints) of runs
+            // that never heard of the cache stay what they were.
+            cache: self.cache.filter(|&on| on),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct RunUsage {
     pub reasoning_tokens: u64,
     /// Cost in US dollars of the answers whose model has a price; `None` when none had.
     pub cost_usd: Option<f64>,
+    /// Answers served from the response cache: not sent, not paid, their tokens not counted.
+    pub cached_answers: u64,
 }
 
 impl RunUsage {
@@ -73,6 +75,7 @@ impl RunUsage {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
+        self.cached_answers += other.cached_answers;
         if let Some(cost) = other.cost_usd {
             self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
         }
@@ -90,6 +93,7 @@ impl RunUsage {
             prompt_tokens: self.prompt_tokens.max(other.prompt_tokens),
             completion_tokens: self.completion_tokens.max(other.completion_tokens),
             reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
+            cached_answers: self.cached_answers.max(other.cached_answers),
             cost_usd: match (self.cost_usd, other.cost_usd) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
@@ -269,12 +273,14 @@ mod tests {
             completion_tokens: 1,
             reasoning_tokens: 0,
             cost_usd: None,
+            cached_answers: 0,
         };
         let b = RunUsage {
             prompt_tokens: 3,
             completion_tokens: 4,
             reasoning_tokens: 2,
             cost_usd: Some(0.5),
+            cached_answers: 0,
         };
         let m = a.max(&b);
         assert_eq!(

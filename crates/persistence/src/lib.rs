@@ -24,9 +24,9 @@ pub use events::{EventHorizon, EventListener, Resume};
 pub use harness::IssuedPack;
 pub use logs::{LogLevel, LogQuery, RunLogEntry};
 pub use runs::{
-    ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CaptureImport, CapturedAnswer, Claim,
-    ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor, ItemDetail,
-    ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
+    ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CachedAnswer, CaptureImport, CapturedAnswer,
+    Claim, ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor,
+    ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
     JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
     RunFilter, RunGeneration, RunPage,
 };

@@ -79,6 +79,7 @@ diesel::table! {
         prompt_text -> Nullable<Text>,
         response_text -> Nullable<Text>,
         reasoning_text -> Nullable<Text>,
+        request_key -> Nullable<Text>,
         extracted_answer -> Nullable<Text>,
         extraction_tier -> Nullable<Text>,
         judge -> Nullable<Text>,

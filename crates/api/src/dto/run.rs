@@ -202,6 +202,9 @@ pub struct RunUsageDto {
     /// price.
     #[schema(required = true)]
     pub cost_usd: Option<f64>,
+    /// Answers served from the response cache (`settings.cache`): not sent, not paid, their
+    /// tokens not counted above.
+    pub cached_answers: u64,
 }
 
 /// Latency percentiles (nearest rank) over the latest answer of each answered item, in
@@ -244,6 +247,7 @@ impl From<&RunUsage> for RunUsageDto {
             reasoning_tokens: usage.reasoning_tokens,
             total_tokens: usage.total_tokens(),
             cost_usd: usage.cost_usd,
+            cached_answers: usage.cached_answers,
         }
     }
 }

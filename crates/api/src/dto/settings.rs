@@ -44,6 +44,11 @@ pub struct RunSettingsDto {
     /// Caps on what the run may spend (none by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetDto>,
+    /// Serve a request some run answered before — the same provider, model, prompt and
+    /// generation settings — from the database instead of the provider: not sent, not paid,
+    /// its attempt marked `cached` and counted in `usage.cachedAnswers` (default `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
 }
 
 /// Where a run's worked examples come from.
@@ -217,6 +222,7 @@ impl From<RunSettingsDto> for RunSettings {
                 max_cost_usd: b.max_cost_usd,
                 max_tokens: b.max_tokens,
             }),
+            cache: dto.cache,
         }
     }
 }
@@ -264,6 +270,7 @@ impl From<&RunSettings> for RunSettingsDto {
                 max_cost_usd: b.max_cost_usd,
                 max_tokens: b.max_tokens,
             }),
+            cache: settings.cache,
         }
     }
 }

@@ -18,6 +18,8 @@ use crate::{
 pub(crate) enum AttemptOutcome {
     /// The model answered.
     Answered,
+    /// The response cache answered (an earlier run's answer to the same request).
+    Cached,
     /// The provider call failed.
     Error,
     /// The run was canceled while the attempt was in flight.
@@ -33,6 +35,7 @@ impl AttemptOutcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Answered => "answered",
+            Self::Cached => "cached",
             Self::Error => "error",
             Self::Canceled => "canceled",
             Self::Lost => "lost",

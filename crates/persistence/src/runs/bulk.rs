@@ -18,6 +18,7 @@ UPDATE run_items AS r SET
     prompt_text = v.prompt,
     response_text = v.response,
     reasoning_text = v.reasoning,
+    request_key = v.request_key,
     first_token_at = v.first_token_at,
     answered_at = v.answered_at,
     prompt_tokens = v.prompt_tokens,
@@ -36,10 +37,10 @@ UPDATE run_items AS r SET
 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
             $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
             $13::text[], $14::timestamp[], $18::timestamp[], $19::int4[], $20::float8[],
-            $21::text[])
+            $21::text[], $22::text[])
     AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
          prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
-         started_at, reasoning_tokens, cost_usd, reasoning)
+         started_at, reasoning_tokens, cost_usd, reasoning, request_key)
 WHERE r.run_id = $15
   AND r.sequence = v.sequence
   AND r.attempt_count = v.attempt
@@ -80,6 +81,7 @@ pub(super) fn apply_judged_answers(
     let mut judged_at = Vec::with_capacity(outcomes.len());
     let mut started_at = Vec::with_capacity(outcomes.len());
     let mut reasoning = Vec::with_capacity(outcomes.len());
+    let mut request_key = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let OutcomeKind::Answered {
             answer,
@@ -106,6 +108,7 @@ pub(super) fn apply_judged_answers(
         judged_at.push(judgment.at.naive_utc());
         started_at.push(outcome.started_at.naive_utc());
         reasoning.push(answer.reasoning_text.clone());
+        request_key.push(answer.request_key.clone());
     }
     if sequence.is_empty() {
         return Ok(Vec::new());
@@ -132,6 +135,7 @@ pub(super) fn apply_judged_answers(
         .bind::<Array<Nullable<Integer>>, _>(reasoning_tokens)
         .bind::<Array<Nullable<Double>>, _>(cost_usd)
         .bind::<Array<Nullable<Text>>, _>(reasoning)
+        .bind::<Array<Nullable<Text>>, _>(request_key)
         .load(pg)?;
     Ok(applied.into_iter().map(|a| a.sequence).collect())
 }

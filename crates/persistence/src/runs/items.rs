@@ -81,7 +81,8 @@ pub struct ItemGroup {
 pub struct AttemptRecord {
     /// 1-based attempt number.
     pub attempt: u32,
-    /// `answered`, `error`, `canceled`, `lost`, `released`, or `None` while in flight.
+    /// `answered`, `cached` (served from the response cache), `error`, `canceled`, `lost`,
+    /// `released`, or `None` while in flight.
     pub outcome: Option<String>,
     /// Error kind, for failed attempts.
     pub error_kind: Option<String>,

@@ -5,6 +5,7 @@ mod attempts;
 mod board_items;
 mod bookkeeping;
 mod bulk;
+mod cache;
 mod claims;
 mod compare;
 mod control;
@@ -36,6 +37,7 @@ use crate::{
 };
 
 pub use active::ActiveRun;
+pub use cache::CachedAnswer;
 pub use claims::{Claim, ClaimRequest, ClaimedItem, RunGeneration};
 pub use control::RetryScope;
 pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};

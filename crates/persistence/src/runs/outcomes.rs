@@ -52,6 +52,11 @@ pub struct Answer {
     /// The reasoning the model gave apart from its answer (thinking blocks, reasoning deltas,
     /// `<think>` text), when it gave any.
     pub reasoning_text: Option<String>,
+    /// The request's response-cache key ([`evalboard_domain::request_key`]), stored so that
+    /// a later run with the cache on can be served this answer.
+    pub request_key: Option<String>,
+    /// Served from the response cache rather than the provider (its attempt says `cached`).
+    pub cached: bool,
     /// When the first streamed chunk arrived.
     pub first_token_at: Option<Timestamp>,
     /// When the answer was complete.
@@ -300,7 +305,11 @@ fn record_judged_answer(
         run_id: outcome.run_id.to_string(),
         sequence,
         attempt,
-        outcome: Some(AttemptOutcome::Answered.as_str()),
+        outcome: Some(if answer.cached {
+            AttemptOutcome::Cached.as_str()
+        } else {
+            AttemptOutcome::Answered.as_str()
+        }),
         error_kind: None,
         error_message: None,
         worker: Some(worker.to_owned()),
@@ -312,10 +321,11 @@ fn record_judged_answer(
         reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
         cost_usd: answer.cost_usd,
     });
-    written
-        .spent
-        .get_or_insert_default()
-        .add(&answer.usage, answer.cost_usd);
+    let spent = written.spent.get_or_insert_default();
+    spent.add(&answer.usage, answer.cost_usd);
+    if answer.cached {
+        spent.cached_answers += 1;
+    }
     written.latencies.push(sample(
         outcome.started_at.naive_utc(),
         answer.first_token_at.map(|t| t.naive_utc()),
@@ -469,6 +479,7 @@ fn apply_one(
                 started_at: outcome.started_at.naive_utc(),
                 response: &answer.response_text,
                 reasoning: answer.reasoning_text.as_deref(),
+                request_key: answer.request_key.as_deref(),
                 first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
                 answered_at: answer.answered_at.naive_utc(),
                 prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),

@@ -25,6 +25,7 @@ pub(super) struct StoreAnswer<'a> {
     pub(super) started_at: NaiveDateTime,
     pub(super) response: &'a str,
     pub(super) reasoning: Option<&'a str>,
+    pub(super) request_key: Option<&'a str>,
     pub(super) first_token_at: Option<NaiveDateTime>,
     pub(super) answered_at: NaiveDateTime,
     pub(super) prompt_tokens: Option<i32>,
@@ -72,6 +73,8 @@ where
         out.push_bind_param::<Text, _>(self.response)?;
         out.push_sql(", reasoning_text = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.reasoning)?;
+        out.push_sql(", request_key = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.request_key)?;
         out.push_sql(", first_token_at = ");
         out.push_bind_param::<Nullable<Timestamp>, _>(&self.first_token_at)?;
         out.push_sql(", answered_at = ");

@@ -14,15 +14,16 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
     GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_by_rules,
-    joined_reasoning, parse_judge_reply, render_judge_prompt, split_reasoning, truncate_to_micros,
+    joined_reasoning, parse_judge_reply, render_judge_prompt, request_key, split_reasoning,
+    truncate_to_micros,
 };
 use evalboard_persistence::{
-    Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind, RunGeneration,
+    Answer, CachedAnswer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind, RunGeneration,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::{Shared, WriterMessage, gate::ProviderGate};
-use crate::providers::{CompletionRequest, ModelClient, ProviderError};
+use crate::providers::{Completion, CompletionRequest, ModelClient, ProviderError};
 
 /// What every item of one run shares.
 pub(crate) struct RunContext {
@@ -192,6 +193,41 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
     let mut delays = backoff(&shared);
     let estimated_tokens =
         (item.prompt.len() / 4) as u32 + run.settings.generation.max_tokens.unwrap_or(1024);
+    // Every answer is stored with its request's key, so that a later run can be served it.
+    let request_key = request_key(
+        // The metrics' provider label is the run's provider name.
+        &run.metrics.provider,
+        &run.model,
+        &item.prompt,
+        &run.settings.generation,
+    );
+    if run.settings.cache == Some(true)
+        && let Some(hit) = cached(&shared, &request_key).await
+    {
+        let started_at = truncate_to_micros(Utc::now());
+        shared.send(WriterMessage::Outcome(Outcome {
+            run_id: run.run_id.clone(),
+            sequence,
+            attempt,
+            started_at,
+            kind: OutcomeKind::Started {
+                prompt: item.prompt.clone(),
+            },
+        }));
+        let answer = Answered {
+            completion: Completion {
+                text: hit.response_text,
+                reasoning: hit.reasoning_text.unwrap_or_default(),
+                first_token_at: None,
+                usage: Default::default(),
+            },
+            started_at,
+            cost_usd: None,
+            request_key: request_key.clone(),
+            cached: true,
+        };
+        return record_answer(&shared, &run, &item, attempt, answer).await;
+    }
     loop {
         let admitted = answering.gate.admit(estimated_tokens);
         let Some(slot) = before_sending(&shared, &run, admitted).await else {
@@ -242,52 +278,17 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 answering.gate.succeeded();
-                let answered_at = truncate_to_micros(Utc::now());
-                run.metrics
-                    .answered(started_at, completion.first_token_at, answered_at);
                 let cost_usd = answering
                     .price
                     .and_then(|price| price.cost(&completion.usage));
-                run.spent().add(&completion.usage, cost_usd);
-                // Reasoning (sent apart, or as `<think>` text) is kept beside the answer and
-                // never judged: a letter mentioned while thinking is not the answer.
-                let (thought, answer_text) = split_reasoning(&completion.text);
-                let reasoning_text = joined_reasoning(&completion.reasoning, thought);
-                let answer_text = answer_text.to_owned();
-                // The choice judge decides at once, in the same write as the answer; an LLM
-                // judge decides after the answer is stored, the item `awaiting` meanwhile.
-                let judgment = run
-                    .judge
-                    .is_none()
-                    .then(|| rule_judgment(&answer_text, &item, None));
-                let deferred = judgment.is_none().then(|| answer_text.clone());
-                let answer = Answer {
-                    prompt: item.prompt.clone(),
-                    response_text: answer_text,
-                    reasoning_text,
-                    first_token_at: completion.first_token_at,
-                    answered_at,
-                    usage: completion.usage,
+                let answer = Answered {
+                    completion,
+                    started_at,
                     cost_usd,
+                    request_key: request_key.clone(),
+                    cached: false,
                 };
-                if let Some(judgment) = &judgment {
-                    run.metrics.finished(judgment.verdict.state().as_str());
-                    settled = true;
-                }
-                shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
-                    answer,
-                    judgment,
-                })));
-                if let Some(text) = deferred {
-                    shared.activity.finish(&run.run_id, sequence);
-                    if let Some(judgment) = judge(&shared, &run, &item, &text).await {
-                        run.metrics.finished(judgment.verdict.state().as_str());
-                        settled = true;
-                        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
-                            judgment,
-                        ))));
-                    }
-                }
+                settled = record_answer(&shared, &run, &item, attempt, answer).await;
                 break;
             }
             Err(error) if error.is_fatal_for_run() => {
@@ -361,6 +362,101 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
     }
     shared.activity.finish(&run.run_id, sequence);
+    settled
+}
+
+/// An answer to record: from the provider, or from the response cache.
+struct Answered {
+    completion: Completion,
+    started_at: Timestamp,
+    cost_usd: Option<f64>,
+    request_key: String,
+    cached: bool,
+}
+
+/// The answer stored for the same request by any run, when the database has one (a lookup
+/// that fails is a miss: the provider is asked).
+async fn cached(shared: &Shared, key: &str) -> Option<CachedAnswer> {
+    let key = key.to_owned();
+    match shared.db.blocking(move |db| db.cached_answer(&key)).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the response cache; asking the provider");
+            None
+        }
+    }
+}
+
+/// Records an answer: spent usage, the rule judge's verdict at once (in the same write), or an
+/// LLM judge's after the answer is stored. Returns whether the item was settled.
+async fn record_answer(
+    shared: &Shared,
+    run: &RunContext,
+    item: &ClaimedItem,
+    attempt: u32,
+    answered: Answered,
+) -> bool {
+    let Answered {
+        completion,
+        started_at,
+        cost_usd,
+        request_key,
+        cached,
+    } = answered;
+    let sequence = item.sequence;
+    let answered_at = truncate_to_micros(Utc::now());
+    run.metrics
+        .answered(started_at, completion.first_token_at, answered_at);
+    run.spent().add(&completion.usage, cost_usd);
+    // Reasoning (sent apart, or as `<think>` text) is kept beside the answer and never judged:
+    // a letter mentioned while thinking is not the answer.
+    let (thought, answer_text) = split_reasoning(&completion.text);
+    let reasoning_text = joined_reasoning(&completion.reasoning, thought);
+    let answer_text = answer_text.to_owned();
+    // The rule judge decides at once, in the same write as the answer; an LLM judge decides
+    // after the answer is stored, the item `awaiting` meanwhile.
+    let judgment = run
+        .judge
+        .is_none()
+        .then(|| rule_judgment(&answer_text, item, None));
+    let deferred = judgment.is_none().then(|| answer_text.clone());
+    let answer = Answer {
+        prompt: item.prompt.clone(),
+        response_text: answer_text,
+        reasoning_text,
+        request_key: Some(request_key),
+        cached,
+        first_token_at: completion.first_token_at,
+        answered_at,
+        usage: completion.usage,
+        cost_usd,
+    };
+    let mut settled = false;
+    if let Some(judgment) = &judgment {
+        run.metrics.finished(judgment.verdict.state().as_str());
+        settled = true;
+    }
+    let outcome = |kind| Outcome {
+        run_id: run.run_id.clone(),
+        sequence,
+        attempt,
+        started_at,
+        kind,
+    };
+    shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
+        answer,
+        judgment,
+    })));
+    if let Some(text) = deferred {
+        shared.activity.finish(&run.run_id, sequence);
+        if let Some(judgment) = judge(shared, run, item, &text).await {
+            run.metrics.finished(judgment.verdict.state().as_str());
+            settled = true;
+            shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
+                judgment,
+            ))));
+        }
+    }
     settled
 }
 

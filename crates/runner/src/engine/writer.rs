@@ -16,6 +16,9 @@ use tokio::sync::mpsc;
 use super::Shared;
 
 /// What workers and the dispatcher ask the writer to store, in order.
+// Nearly every message is an outcome, moved once into the channel: boxing it would cost an
+// allocation per item on the hot path to shrink the rare others.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum WriterMessage {
     /// An item's outcome.

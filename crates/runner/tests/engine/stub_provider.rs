@@ -709,6 +709,8 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
                 prompt: claim.items[0].prompt.clone(),
                 response_text: "It must be B. The answer is (B).".into(),
                 reasoning_text: None,
+                request_key: None,
+                cached: false,
                 first_token_at: None,
                 answered_at: at,
                 usage: TokenUsage::default(),
@@ -990,7 +992,76 @@ async fn reasoning_is_kept_apart_and_never_judged(db: TestDatabase) {
     );
 }
 
+/// The response cache: a run with `cache` on is served what an earlier run was answered for
+/// the same request (not sent: no tokens), its attempts marked `cached` and counted apart; a
+/// request that differs only in a generation setting is sent.
+async fn a_cached_run_is_answered_from_earlier_answers(db: TestDatabase) {
+    let stub = start_stub();
+    import(&db, "D", &items(3, |i| format!("Question {i}? [[think]]")));
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = |settings: RunSettings| {
+        let db = &db;
+        async move {
+            let id = create_run(db, "Stub", "m", "D", settings);
+            wait_terminal(db, &id, Duration::from_secs(20)).await
+        }
+    };
+    let first = run(RunSettings::default()).await;
+    let cached = run(RunSettings {
+        cache: Some(true),
+        ..Default::default()
+    })
+    .await;
+    let hotter = run(RunSettings {
+        cache: Some(true),
+        generation: evalboard_domain::GenerationSettings {
+            temperature: Some(0.7),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    engine.shutdown().await;
+    assert_eq!(first.usage.prompt_tokens, 3 * 42);
+    assert_eq!(
+        (
+            cached.counts.correct,
+            cached.usage.total_tokens(),
+            cached.usage.cached_answers
+        ),
+        (3, 0, 3)
+    );
+    assert_eq!(
+        (hotter.usage.prompt_tokens, hotter.usage.cached_answers),
+        (3 * 42, 0)
+    );
+    let served = all_items(&db, &cached.id);
+    let asked = all_items(&db, &first.id);
+    for (served, asked) in served.iter().zip(&asked) {
+        assert_eq!(served.attempts[0].outcome.as_deref(), Some("cached"));
+        assert_eq!(served.response_text, asked.response_text);
+        assert_eq!(
+            served.reasoning_text, asked.reasoning_text,
+            "reasoning kept too"
+        );
+    }
+    assert!(
+        all_items(&db, &hotter.id)
+            .iter()
+            .all(|i| i.attempts[0].outcome.as_deref() == Some("answered"))
+    );
+}
+
 engine_tests!(
+    a_cached_run_is_answered_from_earlier_answers,
     reasoning_is_kept_apart_and_never_judged,
     worked_examples_come_from_the_dataset_the_run_names,
     numeric_items_are_asked_and_judged_as_numbers,

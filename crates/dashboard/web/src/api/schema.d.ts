@@ -1524,6 +1524,12 @@ export interface components {
         RunSettingsDto: {
             budget?: null | components["schemas"]["BudgetDto"];
             /**
+             * @description Serve a request some run answered before — the same provider, model, prompt and
+             *     generation settings — from the database instead of the provider: not sent, not paid,
+             *     its attempt marked `cached` and counted in `usage.cachedAnswers` (default `false`).
+             */
+            cache?: boolean | null;
+            /**
              * Format: int32
              * @description Items of this run in flight at once, 1..=256.
              */
@@ -1565,6 +1571,12 @@ export interface components {
         };
         /** @description Tokens and cost a run spent. */
         RunUsageDto: {
+            /**
+             * Format: int64
+             * @description Answers served from the response cache (`settings.cache`): not sent, not paid, their
+             *     tokens not counted above.
+             */
+            cachedAnswers: number;
             /**
              * Format: int64
              * @description Generated tokens, reasoning included.

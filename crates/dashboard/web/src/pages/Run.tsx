@@ -103,6 +103,9 @@ export function RunPage({ id }: { id: string }) {
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
         </Field>
         <Field label="Cost">{run.usage.costUsd == null ? "no price" : `$${run.usage.costUsd.toFixed(4)}`}</Field>
+        {run.usage.cachedAnswers > 0 && (
+          <Field label="From the cache">{run.usage.cachedAnswers.toLocaleString()} answers (not sent, not paid)</Field>
+        )}
         <Field label="Latency p50 / p95">
           {ms(run.latency.totalP50Ms)} / {ms(run.latency.totalP95Ms)} (first token {ms(run.latency.timeToFirstTokenP50Ms)}
           {" / "}

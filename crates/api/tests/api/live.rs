@@ -611,6 +611,11 @@ async fn resuming_where_the_outbox_cannot_serve_starts_with_reset(db: TestDataba
         bad.headers()["content-type"].to_str().unwrap(),
         "application/problem+json"
     );
+    // A bad query position is refused even beside a good header (the header would win).
+    let beside = open(Some("1"), "?lastEventId=-36&follow=false")
+        .await
+        .unwrap();
+    assert_eq!(beside.status(), 400);
     let unknown = open(None, "?runId=run-0123456789abcdef0123456789abcdef")
         .await
         .unwrap();

@@ -66,21 +66,31 @@ pub(crate) async fn stream_run_events(
         .headers()
         .get("last-event-id")
         .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-    let start = match header.or(query.last_event_id.as_deref()) {
+    // Event ids are the database's 64-bit signed keys: an int64 of at least 0. Both places
+    // are checked when both are given (the header wins), so neither is silently ignored.
+    let event_id = |name: &str, text: &str| {
+        text.trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| u64::try_from(id).ok())
+            .ok_or_else(|| {
+                ApiError::bad_parameter(
+                    name,
+                    format!("must be an event id (an integer), got `{}`", shorten(text)),
+                )
+            })
+    };
+    let from_query = query
+        .last_event_id
+        .as_deref()
+        .map(|text| event_id("lastEventId", text))
+        .transpose()?;
+    let from_header = header
+        .map(|text| event_id("Last-Event-ID", text))
+        .transpose()?;
+    let start = match from_header.or(from_query) {
         None => Start::Now,
-        // Event ids are the database's 64-bit signed keys: an int64 of at least 0.
-        Some(text) => Start::After(
-            text.trim()
-                .parse::<i64>()
-                .ok()
-                .and_then(|id| u64::try_from(id).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_parameter(
-                        "Last-Event-ID",
-                        format!("must be an event id (an integer), got `{}`", shorten(text)),
-                    )
-                })?,
-        ),
+        Some(id) => Start::After(id),
     };
     let runs = match &query.run_id {
         None => None,

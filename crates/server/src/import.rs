@@ -74,9 +74,11 @@ fn format_from_extension(file: &Path) -> anyhow::Result<ImportFormat> {
         Ok(ImportFormat::Jsonl)
     } else if name.ends_with(".csv") {
         Ok(ImportFormat::Csv)
+    } else if name.ends_with(".parquet") {
+        Ok(ImportFormat::Parquet)
     } else {
         bail!(
-            "cannot tell the format of {} from its name: pass --format jsonl|csv",
+            "cannot tell the format of {} from its name: pass --format jsonl|csv|parquet",
             file.display()
         )
     }

@@ -86,7 +86,8 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum DatasetCommand {
-    /// Import an MMLU-Pro JSON Lines or CSV file (optionally .gz) as a dataset.
+    /// Import a dataset file: JSON Lines (MMLU-Pro or numeric records such as GSM8K's), CSV or
+    /// Parquet (MMLU-Pro as published), optionally .gz.
     Import {
         /// The file to import.
         file: PathBuf,
@@ -103,6 +104,7 @@ enum DatasetCommand {
 enum FormatArg {
     Jsonl,
     Csv,
+    Parquet,
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
@@ -147,6 +149,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             let format = format.map(|f| match f {
                 FormatArg::Jsonl => ImportFormat::Jsonl,
                 FormatArg::Csv => ImportFormat::Csv,
+                FormatArg::Parquet => ImportFormat::Parquet,
             });
             import::import_file(&db, &file, &name, format)
         }

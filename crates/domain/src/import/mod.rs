@@ -7,6 +7,7 @@
 mod csv_rows;
 mod mmlu_pro;
 mod numeric;
+mod parquet;
 
 use std::{collections::HashMap, fmt};
 
@@ -33,6 +34,9 @@ pub enum ImportFormat {
     /// A header row, then one item per row: multiple choice with option columns `A`, `B`, ...,
     /// numeric without them (see `docs/datasets.md`).
     Csv,
+    /// A Parquet file whose rows have the fields of one of the JSON Lines shapes (MMLU-Pro as
+    /// published); read row by row as JSON Lines.
+    Parquet,
 }
 
 impl ImportFormat {
@@ -41,6 +45,7 @@ impl ImportFormat {
         match self {
             Self::Jsonl => "jsonl",
             Self::Csv => "csv",
+            Self::Parquet => "parquet",
         }
     }
 }
@@ -109,6 +114,13 @@ pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, Im
             ),
         },
         ImportFormat::Csv => csv_rows::parse(bytes, &mut collector),
+        ImportFormat::Parquet => match parquet::as_jsonl(bytes) {
+            Ok(lines) => {
+                return parse_items(ImportFormat::Jsonl, &lines)
+                    .map_err(|rejected| ImportRejected { format, ..rejected });
+            }
+            Err(message) => collector.problem(0, message),
+        },
     }
     collector.finish(format)
 }

@@ -32,8 +32,8 @@ pub(crate) struct ImportQuery {
         pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
     )]
     name: String,
-    /// `jsonl` or `csv`; when absent, taken from the Content-Type.
-    #[param(pattern = "^(jsonl|csv)$")]
+    /// `jsonl`, `csv` or `parquet`; when absent, taken from the Content-Type.
+    #[param(pattern = "^(jsonl|csv|parquet)$")]
     format: Option<String>,
 }
 
@@ -51,8 +51,9 @@ pub(crate) struct ImportQuery {
             (String = "application/x-jsonlines"),
             (String = "application/json-lines"),
             (String = "text/csv", example = json!("question,A,B,answer,category\n2 + 2 = ?,3,4,B,math\n")),
+            (Vec<u8> = "application/vnd.apache.parquet"),
         ),
-        description = "MMLU-Pro JSON Lines (`application/jsonl` and its aliases) or CSV (`text/csv`); see docs/datasets.md. With `format`, the Content-Type is not read."
+        description = "JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read."
     ),
     responses(
         (status = 201, description = "A new version was stored", body = DatasetImportResponse),
@@ -127,9 +128,13 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
         return match format {
             "jsonl" => Ok(ImportFormat::Jsonl),
             "csv" => Ok(ImportFormat::Csv),
+            "parquet" => Ok(ImportFormat::Parquet),
             other => Err(ApiError::bad_parameter(
                 "format",
-                format!("must be `jsonl` or `csv`, got `{}`", shorten(other)),
+                format!(
+                    "must be `jsonl`, `csv` or `parquet`, got `{}`",
+                    shorten(other)
+                ),
             )),
         };
     }
@@ -140,8 +145,9 @@ fn format(explicit: Option<&str>, req: &HttpRequest) -> Result<ImportFormat, Api
         | "application/x-ndjson"
         | "application/json-lines" => Ok(ImportFormat::Jsonl),
         "text/csv" => Ok(ImportFormat::Csv),
+        "application/vnd.apache.parquet" | "application/x-parquet" => Ok(ImportFormat::Parquet),
         _ => Err(ApiError::UnsupportedMediaType(format!(
-            "cannot tell the file format from Content-Type `{}`: send text/csv or application/jsonl, or add format=csv|jsonl",
+            "cannot tell the file format from Content-Type `{}`: send text/csv, application/jsonl or application/vnd.apache.parquet, or add format=csv|jsonl|parquet",
             shorten(&essence)
         ))),
     }

@@ -2257,19 +2257,20 @@ export interface operations {
                  *     surrounding whitespace.
                  */
                 name: string;
-                /** @description `jsonl` or `csv`; when absent, taken from the Content-Type. */
+                /** @description `jsonl`, `csv` or `parquet`; when absent, taken from the Content-Type. */
                 format?: string;
             };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description MMLU-Pro JSON Lines (`application/jsonl` and its aliases) or CSV (`text/csv`); see docs/datasets.md. With `format`, the Content-Type is not read. */
+        /** @description JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read. */
         requestBody: {
             content: {
                 "application/json-lines": string;
                 /** @example {"question_id": 1, "question": "2 + 2 = ?", "options": ["3", "4"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "math", "src": "demo"} */
                 "application/jsonl": string;
+                "application/vnd.apache.parquet": number[];
                 "application/x-jsonlines": string;
                 "application/x-ndjson": string;
                 /**

@@ -1,5 +1,5 @@
 // Datasets: every name with its newest version, item counts and categories; upload a file
-// (MMLU-Pro JSON Lines or CSV, gzipped or not) and see every problem the server lists.
+// (JSON Lines, CSV or Parquet) and see every problem the server lists.
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
@@ -26,14 +26,16 @@ export function DatasetsPage() {
       setError(new Error("choose a file to upload"));
       return;
     }
-    const plain = file.name.replace(/\.gz$/i, "");
-    const format = /\.csv$/i.test(plain) ? "csv" : "jsonl";
+    // Uploads are read as sent (the server refuses compressed bodies): no .gz here, unlike
+    // `evalboard dataset import`.
+    const plain = file.name;
+    const format = /\.csv$/i.test(plain) ? "csv" : /\.parquet$/i.test(plain) ? "parquet" : "jsonl";
     setError(null);
     setResult(null);
     setProgress(0);
     try {
       const answer = await upload<Imported>(
-        `/datasets?${new URLSearchParams({ name: name || plain.replace(/\.(jsonl|csv)$/i, ""), format })}`,
+        `/datasets?${new URLSearchParams({ name: name || plain.replace(/\.(jsonl|ndjson|csv|parquet)$/i, ""), format })}`,
         file,
         "application/octet-stream",
         setProgress,
@@ -84,8 +86,8 @@ export function DatasetsPage() {
         <fieldset>
           <legend>Upload a dataset</legend>
           <div className="form-field">
-            <label htmlFor="dataset-file">File (JSON Lines or CSV, optionally .gz)</label>
-            <input id="dataset-file" name="file" type="file" accept=".jsonl,.csv,.gz,.ndjson" />
+            <label htmlFor="dataset-file">File (JSON Lines, CSV or Parquet)</label>
+            <input id="dataset-file" name="file" type="file" accept=".jsonl,.ndjson,.csv,.parquet" />
           </div>
           <div className="form-field">
             <label htmlFor="dataset-name">Name (default: the file's)</label>

@@ -138,6 +138,25 @@ export function NewRunPage() {
           {field("settings.concurrency", "Concurrency", <input id="settings.concurrency" name="settings.concurrency" type="number" min={1} max={256} placeholder="server default" />)}
           {field("settings.maxAttempts", "Max attempts", <input id="settings.maxAttempts" name="settings.maxAttempts" type="number" min={1} max={10} placeholder="provider default" />)}
           {field("settings.shots", "Worked examples", <input id="settings.shots" name="settings.shots" type="number" min={0} max={5} placeholder="0" />)}
+          {field(
+            "settings.shotsFrom",
+            "Worked examples from",
+            <select id="settings.shotsFrom" name="settings.shotsFrom" defaultValue="">
+              <option value="">the run's dataset</option>
+              {datasets.data?.map((d) => (
+                <option key={d.name} value={d.name}>
+                  {d.name}
+                </option>
+              ))}
+            </select>,
+            "e.g. a validation split",
+          )}
+          {field(
+            "settings.cache",
+            "Response cache",
+            <input id="settings.cache" name="settings.cache" type="checkbox" />,
+            "requests made before are answered from the database: not sent, not paid",
+          )}
           {field("settings.generation.temperature", "Temperature", <input id="settings.generation.temperature" name="settings.generation.temperature" type="number" step="0.1" min={0} max={2} />)}
           {field("settings.generation.maxTokens", "Max tokens", <input id="settings.generation.maxTokens" name="settings.generation.maxTokens" type="number" min={1} />)}
           {field("settings.budget.maxTokens", "Budget: tokens", <input id="settings.budget.maxTokens" name="settings.budget.maxTokens" type="number" min={1} />)}

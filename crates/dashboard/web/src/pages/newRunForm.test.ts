@@ -19,12 +19,18 @@ describe("settingsFrom", () => {
         ["settings.selection.categories", "math"],
         ["settings.budget.maxCostUsd", "2.5"],
         ["settings.simulated.latencyMs", "1500"],
+        ["settings.shots", "5"],
+        ["settings.shotsFrom", "MMLU-Pro-validation"],
+        ["settings.cache", "on"],
       ]),
       "choice",
       true,
     );
     expect(settings).toEqual({
       concurrency: 8,
+      shots: 5,
+      shotsFrom: { datasetName: "MMLU-Pro-validation" },
+      cache: true,
       selection: { categories: ["law", "math"] },
       judge: { kind: "choice" },
       budget: { maxCostUsd: 2.5 },

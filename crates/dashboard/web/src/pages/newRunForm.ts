@@ -15,6 +15,8 @@ const ALWAYS = [
   "settings.concurrency",
   "settings.maxAttempts",
   "settings.shots",
+  "settings.shotsFrom",
+  "settings.cache",
   "settings.generation.temperature",
   "settings.generation.maxTokens",
   "settings.budget.maxTokens",
@@ -80,6 +82,8 @@ export function settingsFrom(form: FormData, judge: string, simulated: boolean):
     concurrency: number("settings.concurrency"),
     maxAttempts: number("settings.maxAttempts"),
     shots: number("settings.shots"),
+    shotsFrom: text("settings.shotsFrom") === undefined ? undefined : { datasetName: text("settings.shotsFrom") ?? "" },
+    cache: form.get("settings.cache") === "on" ? true : undefined,
     selection: {
       categories: categories.length > 0 ? categories : undefined,
       sampleSize: number("settings.selection.sampleSize"),

@@ -65,6 +65,23 @@ pub(crate) struct Answering {
 }
 
 impl RunContext {
+    /// An outcome of attempt `attempt` of item `sequence` of this run, begun at `started_at`.
+    fn outcome(
+        &self,
+        sequence: u32,
+        attempt: u32,
+        started_at: Timestamp,
+        kind: OutcomeKind,
+    ) -> Outcome {
+        Outcome {
+            run_id: self.run_id.clone(),
+            sequence,
+            attempt,
+            started_at,
+            kind,
+        }
+    }
+
     fn failing(&self) -> MutexGuard<'_, Option<(String, String)>> {
         self.failing
             .lock()
@@ -205,15 +222,14 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         && let Some(hit) = cached(&shared, &request_key).await
     {
         let started_at = truncate_to_micros(Utc::now());
-        shared.send(WriterMessage::Outcome(Outcome {
-            run_id: run.run_id.clone(),
+        shared.send(WriterMessage::Outcome(run.outcome(
             sequence,
             attempt,
             started_at,
-            kind: OutcomeKind::Started {
+            OutcomeKind::Started {
                 prompt: item.prompt.clone(),
             },
-        }));
+        )));
         let answer = Answered {
             completion: Completion {
                 text: hit.response_text,
@@ -248,13 +264,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         }
         shared.activity.start(&run.run_id, sequence, attempt);
         let started_at = truncate_to_micros(Utc::now());
-        let outcome = |kind| Outcome {
-            run_id: run.run_id.clone(),
-            sequence,
-            attempt,
-            started_at,
-            kind,
-        };
+        let outcome = |kind| run.outcome(sequence, attempt, started_at, kind);
         shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started {
             prompt: item.prompt.clone(),
         })));
@@ -436,13 +446,7 @@ async fn record_answer(
         run.metrics.finished(judgment.verdict.state().as_str());
         settled = true;
     }
-    let outcome = |kind| Outcome {
-        run_id: run.run_id.clone(),
-        sequence,
-        attempt,
-        started_at,
-        kind,
-    };
+    let outcome = |kind| run.outcome(sequence, attempt, started_at, kind);
     shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
         answer,
         judgment,

@@ -64,9 +64,10 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, StoreError> {
         let invalid = |reason: &str| StoreError::InvalidUrl(reason.to_owned());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            refuse_tls(url)?;
             return Ok(Self {
                 backend: Backend::Postgres,
-                target: without_local_tls(url),
+                target: url.to_owned(),
             });
         }
         let path = url
@@ -116,40 +117,25 @@ impl DatabaseUrl {
     }
 }
 
-/// A PostgreSQL URL on this machine (a loopback host, or a Unix socket) that does not choose
-/// `sslmode` gets `sslmode=disable`: libpq's default (`prefer`) negotiates TLS when the server
-/// offers it, and encrypting every statement to the same machine only costs CPU on both sides.
-/// A URL that sets `sslmode` (or names its host in its parameters) is left as it is.
-fn without_local_tls(url: &str) -> String {
-    let Some(parts) = UrlParts::of(url) else {
-        return url.to_owned();
-    };
-    let query = parts.query.unwrap_or("");
-    let chooses = query
+/// libpq is built without TLS (see the workspace's `pq-sys`), so a URL that demands it
+/// (`sslmode=require`, `verify-ca`, `verify-full`) is refused here, by name, instead of by libpq
+/// at the first connection. `disable`, `allow` and `prefer` connect in plain text.
+fn refuse_tls(url: &str) -> Result<(), StoreError> {
+    let query = UrlParts::of(url)
+        .and_then(|parts| parts.query)
+        .unwrap_or("");
+    let demanded = query
         .split('&')
-        .any(|pair| pair.starts_with("sslmode=") || pair.starts_with("host="));
-    let host_port = parts
-        .authority
-        .rsplit_once('@')
-        .map_or(parts.authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    let local = host.is_empty()
-        || host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if chooses || !local {
-        return url.to_owned();
+        .filter_map(|pair| pair.strip_prefix("sslmode="))
+        .find(|mode| matches!(*mode, "require" | "verify-ca" | "verify-full"));
+    match demanded {
+        Some(mode) => Err(StoreError::InvalidUrl(format!(
+            "`sslmode={mode}` asks for TLS, and evalboard connects to PostgreSQL without it; \
+             reach a remote database through a tunnel or a TLS-terminating proxy \
+             (docs/configuration.md)"
+        ))),
+        None => Ok(()),
     }
-    let separator = match parts.query {
-        None => "?",
-        Some("") => "",
-        Some(_) => "&",
-    };
-    format!("{url}{separator}sslmode=disable")
 }
 
 /// A URL's parts as written: `scheme://authority path ?query`.
@@ -318,30 +304,21 @@ impl Default for PoolOptions {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_local_postgres_url_without_sslmode_does_not_negotiate_tls() {
-        let target = |url: &str| DatabaseUrl::parse(url).unwrap().target().to_owned();
-        assert_eq!(
-            target("postgres://postgres@127.0.0.1:5432/evalboard"),
-            "postgres://postgres@127.0.0.1:5432/evalboard?sslmode=disable"
-        );
-        assert_eq!(
-            target("postgresql://u:p@localhost/db?application_name=x"),
-            "postgresql://u:p@localhost/db?application_name=x&sslmode=disable"
-        );
-        assert_eq!(
-            target("postgres://[::1]:5432/db"),
-            "postgres://[::1]:5432/db?sslmode=disable"
-        );
-        assert_eq!(target("postgres:///db"), "postgres:///db?sslmode=disable");
-        // Chosen, or elsewhere: as given.
+    fn postgres_urls_that_demand_tls_are_refused_by_name() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url =
+                format!("postgres://u@db.internal/evalboard?application_name=x&sslmode={mode}");
+            let error = DatabaseUrl::parse(&url).unwrap_err().to_string();
+            assert!(error.contains(&format!("sslmode={mode}")), "{error}");
+            assert!(error.contains("without"), "{error}");
+        }
         for url in [
-            "postgres://127.0.0.1/db?sslmode=require",
+            "postgres://127.0.0.1/db?sslmode=disable",
             "postgres://db.internal:5432/evalboard",
-            "postgres://u@10.0.0.5/db",
             "postgres:///db?host=/var/run/postgresql&sslmode=prefer",
-            "postgres://localhost/db?host=db.internal",
+            "postgresql://u@10.0.0.5/db?sslmode=allow",
         ] {
-            assert_eq!(target(url), url);
+            assert_eq!(DatabaseUrl::parse(url).unwrap().target(), url);
         }
     }
 
@@ -386,11 +363,11 @@ mod tests {
     #[test]
     fn passwords_never_reach_logs() {
         let url =
-            DatabaseUrl::parse("postgres://evalboard:hunter2@db:5432/evalboard?sslmode=require")
+            DatabaseUrl::parse("postgres://evalboard:hunter2@db:5432/evalboard?sslmode=prefer")
                 .unwrap();
         assert_eq!(
             url.redacted(),
-            "postgres://evalboard:***@db:5432/evalboard?sslmode=require"
+            "postgres://evalboard:***@db:5432/evalboard?sslmode=prefer"
         );
         assert!(!format!("{url:?}").contains("hunter2"));
     }

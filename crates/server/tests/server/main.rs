@@ -15,6 +15,7 @@ mod cli;
 mod docs;
 mod drain;
 mod limits;
+mod linking;
 mod metrics;
 mod replicas;
 mod secrets;

@@ -248,6 +248,10 @@ fn describe_event_streams(document: &mut utoipa::openapi::OpenApi) {
                 RefOr::T(response) => response.content.get_mut("text/event-stream"),
                 RefOr::Ref(_) => None,
             })
+            .and_then(|content| match content {
+                RefOr::T(content) => Some(content),
+                RefOr::Ref(_) => None,
+            })
             .unwrap_or_else(|| panic!("{path} answers 200 with an event stream"));
         content.schema = Some(Schema::OneOf(stream).into());
     }
@@ -264,7 +268,11 @@ fn headers_are_never_null(document: &mut utoipa::openapi::OpenApi) {
             .flatten()
     });
     for operation in operations {
-        for parameter in operation.parameters.iter_mut().flatten() {
+        let parameters = operation.parameters.iter_mut().flatten();
+        for parameter in parameters.filter_map(|parameter| match parameter {
+            RefOr::T(parameter) => Some(parameter),
+            RefOr::Ref(_) => None,
+        }) {
             if !matches!(parameter.parameter_in, ParameterIn::Header) {
                 continue;
             }

@@ -5,7 +5,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
-use sha2_hmac::Sha256;
+use sha2::Sha256;
 
 /// Bytes of the HMAC kept.
 const TAG_LEN: usize = 16;

@@ -71,7 +71,10 @@ impl fmt::Debug for PackSigner {
 impl PackSigner {
     /// A new random key from the operating system's generator.
     pub fn generate() -> Self {
-        Self::from_key(SigningKey::generate(&mut rand_core::OsRng))
+        let mut seed = Zeroizing::new([0u8; 32]);
+        // The generator failing means the system cannot make keys at all; nothing to recover.
+        getrandom::fill(seed.as_mut()).expect("the operating system's random generator failed");
+        Self::from_seed(&seed)
     }
 
     /// The key whose 32-byte seed is `seed` (test vectors; keys in use come from files).

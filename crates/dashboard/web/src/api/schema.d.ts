@@ -471,7 +471,7 @@ export interface components {
     schemas: {
         /** @description One snapshot of `GET /runs/active`. */
         ActiveRunDto: {
-            currentItem: null | components["schemas"]["ItemSnapshotDto"];
+            currentItem: components["schemas"]["ItemSnapshotDto"] | null;
             /** @description Its lifecycle. */
             lifecycle: components["schemas"]["LifecycleDto"];
             /** @description Its progress. */
@@ -521,7 +521,7 @@ export interface components {
              * @description 1-based attempt number.
              */
             attempt: number;
-            error: null | components["schemas"]["ErrorDto"];
+            error: components["schemas"]["ErrorDto"] | null;
             /**
              * Format: date-time
              * @description When it ended.
@@ -642,7 +642,7 @@ export interface components {
              *     `judge`, ...); empty for the baseline, and when either has no fingerprint.
              */
             differsFromBaseline: string[];
-            fingerprint: null | components["schemas"]["FingerprintDto"];
+            fingerprint: components["schemas"]["FingerprintDto"] | null;
             /** @description The judge of its current verdicts. */
             judge: string;
             /** @description How fast its items were answered (all its items; as of now while it is active). */
@@ -689,7 +689,7 @@ export interface components {
              * @description How long the pack can be imported, 60 s to 30 days; 7 days when absent.
              */
             expiresInSeconds?: number | null;
-            selection?: null | components["schemas"]["ItemSelectionDto"];
+            selection?: components["schemas"]["ItemSelectionDto"] | null;
             /**
              * @description The model the harness plays the prompts to (becomes the run's model): 1 to 100 letters,
              *     digits and `. _ : / -`.
@@ -713,7 +713,7 @@ export interface components {
              * @example Simulated
              */
             providerName: string;
-            settings?: null | components["schemas"]["RunSettingsDto"];
+            settings?: components["schemas"]["RunSettingsDto"] | null;
         };
         /** @description A dataset (its newest version). */
         DatasetDto: {
@@ -906,7 +906,7 @@ export interface components {
             choices: string[];
             /** @description The dataset item's id (MMLU-Pro `question_id`). */
             datasetItemId: string;
-            error: null | components["schemas"]["ErrorDto"];
+            error: components["schemas"]["ErrorDto"] | null;
             /** @description The key's letter, or, for a numeric item (no `choices`), the number. */
             expectedAnswer: string;
             /** @description The answer extracted from it (a letter, or a number), once judged. */
@@ -1013,7 +1013,7 @@ export interface components {
         };
         /** @description An item as the board shows it (`currentItem`, `recentItems`). */
         ItemSnapshotDto: {
-            activity?: null | components["schemas"]["ActivityDto"];
+            activity?: components["schemas"]["ActivityDto"] | null;
             /** @description The answer options, in letter order (A, B, ...). */
             choices: string[];
             /** @description The question put to the model. */
@@ -1163,7 +1163,7 @@ export interface components {
              * @description Items right in the baseline only (McNemar's b).
              */
             baselineOnly: number;
-            differenceInterval: null | components["schemas"]["IntervalDto"];
+            differenceInterval: components["schemas"]["IntervalDto"] | null;
             /**
              * Format: int64
              * @description Items compared.
@@ -1339,7 +1339,7 @@ export interface components {
              *     then recorded anew. Default `false`: such a retry is a 409 that names what changed.
              */
             force?: boolean;
-            scope?: null | components["schemas"]["Scope"];
+            scope?: components["schemas"]["Scope"] | null;
         };
         /**
          * @description What a token may do; each role may do everything the one before it may.
@@ -1355,8 +1355,8 @@ export interface components {
             createdAt: string;
             /** @description The dataset version its items come from. */
             dataset: components["schemas"]["DatasetRefDto"];
-            failure: null | components["schemas"]["ErrorDto"];
-            fingerprint: null | components["schemas"]["FingerprintDto"];
+            failure: components["schemas"]["ErrorDto"] | null;
+            fingerprint: components["schemas"]["FingerprintDto"] | null;
             /**
              * Format: date-time
              * @description When it last finished, or `null`.
@@ -1453,7 +1453,7 @@ export interface components {
              * @description correct / items; `null` without items.
              */
             accuracy: number | null;
-            accuracyInterval: null | components["schemas"]["IntervalDto"];
+            accuracyInterval: components["schemas"]["IntervalDto"] | null;
             /**
              * Format: int64
              * @description Judged correct.
@@ -1522,7 +1522,7 @@ export interface components {
         };
         /** @description Optional choices for a new run; anything left out takes the server's default. */
         RunSettingsDto: {
-            budget?: null | components["schemas"]["BudgetDto"];
+            budget?: components["schemas"]["BudgetDto"] | null;
             /**
              * @description Serve a request some run answered before — the same provider, model, prompt and
              *     generation settings — from the database instead of the provider: not sent, not paid,
@@ -1534,21 +1534,21 @@ export interface components {
              * @description Items of this run in flight at once, 1..=256.
              */
             concurrency?: number | null;
-            generation?: null | components["schemas"]["GenerationDto"];
-            judge?: null | components["schemas"]["JudgeDto"];
+            generation?: components["schemas"]["GenerationDto"] | null;
+            judge?: components["schemas"]["JudgeDto"] | null;
             /**
              * Format: int32
              * @description Attempts per item before it ends `failed`, 1..=10 (default: the provider's).
              */
             maxAttempts?: number | null;
-            selection?: null | components["schemas"]["ItemSelectionDto"];
+            selection?: components["schemas"]["ItemSelectionDto"] | null;
             /**
              * Format: int32
              * @description Worked examples from the same category in each prompt, 0..=5 (default 0: zero-shot).
              */
             shots?: number | null;
-            shotsFrom?: null | components["schemas"]["ShotsFromDto"];
-            simulated?: null | components["schemas"]["SimulatedDto"];
+            shotsFrom?: components["schemas"]["ShotsFromDto"] | null;
+            simulated?: components["schemas"]["SimulatedDto"] | null;
         };
         /** @description `run_status`: a run was created, changed status, was resumed, or had a cancel requested. */
         RunStatusEventDto: {
@@ -3704,7 +3704,7 @@ export interface operations {
         /** @description Optional (empty or `null`: the defaults); `{"scope": "all"}` retries every item */
         requestBody?: {
             content: {
-                "application/json": null | components["schemas"]["RetryRequest"];
+                "application/json": components["schemas"]["RetryRequest"] | null;
             };
         };
         responses: {

@@ -87,4 +87,5 @@ pub fn app(
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(from_fn(limits::hold_body))
         .wrap(from_fn(request_log::log_request))
+        .wrap(tracing_actix_web::TracingLogger::<request_log::RequestSpan>::new())
 }

@@ -1,6 +1,9 @@
-//! One `tracing` line per request: method, path, status, duration and the name of the token
-//! that sent it (query strings, bodies, tokens and cookies are not logged); and the request's
-//! count and duration in the metrics, by route and status.
+//! Every request runs in a `request` span with its id (tracing-actix-web's `TracingLogger`,
+//! which makes the id), method and path, so whatever is logged while it is served names it; the
+//! id goes back in `X-Request-Id` for a user to quote. Then one `tracing` line per request:
+//! status, duration and the name of the token that sent it (query strings, bodies, tokens and
+//! cookies are not logged); and the request's count and duration in the metrics, by route and
+//! status.
 
 use std::time::Instant;
 
@@ -8,10 +11,38 @@ use actix_web::{
     Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue},
     middleware::Next,
 };
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 use crate::auth::Actor;
+
+/// The response header carrying the request's id.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The span each request is served in. Not tracing-actix-web's default, which records the
+/// query string, the client's address and its user agent: none of them belongs in our logs.
+pub(crate) struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let id = request.extensions().get::<RequestId>().copied();
+        tracing::info_span!(
+            "request",
+            id = id.map(tracing::field::display),
+            method = %request.method(),
+            path = %request.path(),
+        )
+    }
+
+    // `log_request` writes the request's line, inside the span, once the status is known.
+    fn on_request_end<B: MessageBody>(
+        _span: tracing::Span,
+        _outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
+    }
+}
 
 pub(crate) async fn log_request(
     req: ServiceRequest,
@@ -19,8 +50,13 @@ pub(crate) async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.path().to_owned();
-    let response = next.call(req).await?;
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut response = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     // By route pattern (`/runs/{run_id}`), not path: one series per route, however many runs;
@@ -60,9 +96,9 @@ pub(crate) async fn log_request(
     // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
     let millis = elapsed.as_micros() as f64 / 1000.0;
     if status >= 500 {
-        tracing::error!(%method, %path, status, millis, token, "request");
+        tracing::error!(status, millis, token, "served");
     } else {
-        tracing::info!(%method, %path, status, millis, token, "request");
+        tracing::info!(status, millis, token, "served");
     }
     drop(extensions);
     Ok(response)

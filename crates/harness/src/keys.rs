@@ -107,7 +107,8 @@ impl PackSigner {
 
     /// Writes a new random key to `path` (PKCS#8 PEM, readable by its owner only) and returns
     /// it. An existing file is never overwritten, and a crash never leaves a partial key at
-    /// `path`: the key is written beside it first, then linked into place.
+    /// `path`: the key is written to a temporary file beside it, synced, then moved into place
+    /// only if nothing is there (an atomic no-replace rename where the filesystem has one).
     pub fn create(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
@@ -125,22 +126,20 @@ impl PackSigner {
         }
         .to_pkcs8_pem(LineEnding::LF)
         .expect("an ed25519 key always encodes");
-        let mut draft = path.as_os_str().to_owned();
-        draft.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-        let draft = std::path::PathBuf::from(draft);
-        let written = (|| {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&draft)?;
-            file.write_all(pem.as_bytes())?;
-            file.sync_all()?;
-            // Fails if a key appeared at `path` meanwhile: that one is kept.
-            std::fs::hard_link(&draft, path)
-        })();
-        let _ = std::fs::remove_file(&draft);
-        written.map_err(io)?;
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // Created mode 0600 on Unix; removed again if anything below fails.
+        let mut draft = tempfile::Builder::new()
+            .prefix(".harness-key-")
+            .suffix(".tmp")
+            .tempfile_in(directory)
+            .map_err(io)?;
+        draft.write_all(pem.as_bytes()).map_err(io)?;
+        draft.as_file().sync_all().map_err(io)?;
+        // Fails if a key appeared at `path` meanwhile: that one is kept.
+        draft.persist_noclobber(path).map_err(|e| io(e.error))?;
         Ok(signer)
     }
 
@@ -288,10 +287,34 @@ mod tests {
         }
         let read = PackSigner::read(&path).unwrap();
         assert_eq!(read.id(), created.id());
-        assert!(PackSigner::create(&path).is_err(), "never overwritten");
+        let error = PackSigner::create(&path).unwrap_err();
+        assert!(
+            matches!(&error, KeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+            "never overwritten: {error}"
+        );
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "no draft left beside the key: {files:?}");
         let (again, made) = PackSigner::read_or_create(&path).unwrap();
         assert!(!made);
         assert_eq!(again.id(), created.id());
+    }
+
+    #[test]
+    fn servers_starting_together_end_up_with_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        let ids: Vec<_> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| PackSigner::read_or_create(&path).unwrap()))
+                .collect();
+            starts
+                .into_iter()
+                .map(|start| start.join().unwrap())
+                .collect()
+        });
+        assert_eq!(ids.iter().filter(|(_, made)| *made).count(), 1);
+        assert!(ids.iter().all(|(signer, _)| signer.id() == ids[0].0.id()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

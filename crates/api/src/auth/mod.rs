@@ -281,6 +281,7 @@ pub(crate) fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
             header::LOCATION,
             header::RETRY_AFTER,
             header::CONTENT_DISPOSITION,
+            crate::request_log::REQUEST_ID,
         ])
         // A same-origin request (the dashboard's own, which browsers send with an `Origin`)
         // is served as usual; other origins simply get no CORS headers.

@@ -427,6 +427,14 @@ async fn cors_lets_the_configured_origins_read(db: TestDatabase) {
         allowed.header("access-control-allow-origin"),
         Some("https://dash.example")
     );
+    // A page on that origin may read the request's id (and the other headers it needs).
+    let exposed = allowed
+        .header("access-control-expose-headers")
+        .unwrap_or_default();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("location"),
+        "{exposed}"
+    );
     let other = app
         .call(
             TestRequest::get()

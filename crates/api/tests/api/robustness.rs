@@ -89,6 +89,20 @@ async fn encoded_bodies_are_refused(db: TestDatabase) {
     );
 }
 
+/// Every answer, success or problem, names its request by an id of its own.
+async fn every_response_carries_a_request_id(db: TestDatabase) {
+    let app = app(db).await;
+    let mut ids = std::collections::HashSet::new();
+    for path in ["/healthz", "/runs", "/runs/not-a-run", "/no-such-route"] {
+        let reply = app.get(path).await;
+        let id = reply
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("{path}: no id"));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: {id}");
+        assert!(ids.insert(id.to_owned()), "{path}: {id} was given before");
+    }
+}
+
 async fn unknown_routes_are_404_and_wrong_methods_405(db: TestDatabase) {
     let app = app(db).await;
     app.get("/nope").await.problem(404);
@@ -318,6 +332,7 @@ api_tests!(
     no_bad_request_to_run_endpoints_is_a_server_error,
     providers_are_listed_without_secrets,
     health_and_readiness,
+    every_response_carries_a_request_id,
     unknown_routes_are_404_and_wrong_methods_405,
     no_bad_request_is_a_server_error,
 );

@@ -83,7 +83,7 @@ fn error_message(body: &str, status: StatusCode) -> String {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped.
+/// `Retry-After` as seconds or an HTTP date (any of the three forms HTTP allows), capped.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
@@ -93,9 +93,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let wait = if let Ok(seconds) = value.parse::<f64>() {
         Duration::try_from_secs_f64(seconds.max(0.0)).ok()?
     } else {
-        let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-            .to_std()
+        let when = httpdate::parse_http_date(value).ok()?;
+        when.duration_since(std::time::SystemTime::now())
             .unwrap_or_default()
     };
     Some(wait.min(MAX_RETRY_AFTER))
@@ -156,13 +155,22 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
         headers.insert("retry-after", "100000".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         headers.insert("retry-after", soon.parse().unwrap());
         let wait = retry_after(&headers).unwrap();
         assert!(
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+        // The obsolete forms HTTP still requires a recipient to read; dates past mean now.
+        for past in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            headers.insert("retry-after", past.parse().unwrap());
+            assert_eq!(retry_after(&headers), Some(Duration::ZERO), "{past}");
+        }
         headers.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }

@@ -99,6 +99,10 @@ fn a_created_token_lets_its_holder_in_by_header_or_by_cookie() {
     assert_eq!(client.get(url("/runs")).send().unwrap().status(), 401);
     let listed = client.get(url("/runs")).bearer_auth(&token).send().unwrap();
     assert_eq!(listed.status(), 200);
+    let request_id = listed.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let created = client
         .post(url("/runs"))
         .bearer_auth(&token)
@@ -145,8 +149,14 @@ fn a_created_token_lets_its_holder_in_by_header_or_by_cookie() {
         401
     );
 
-    // Who did it is in the request log; the token never is.
-    server.wait_for("token=ci");
+    // Who did it is in the request log, under the id its response carried; the token never is.
+    let line = server.wait_for(&format!("id={request_id}"));
+    assert!(
+        line.contains("path=/runs}")
+            && line.contains("served status=200")
+            && line.contains("token=\"ci\""),
+        "{line}"
+    );
     let output = server.terminate();
     assert!(!output.contains(&token), "the token leaked into the log");
 }

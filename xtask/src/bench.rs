@@ -5,6 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    num::NonZeroUsize,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -80,40 +81,108 @@ struct Measured {
     subscribers: Option<String>,
 }
 
-pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &[String]) -> anyhow::Result<()> {
-    let flag = |name: &str, default: u64| -> anyhow::Result<u64> {
-        match args.iter().position(|a| a == name) {
-            Some(i) => Ok(args.get(i + 1).context("flag value")?.parse()?),
-            None => Ok(default),
+/// Items in a benchmark's dataset unless `--items` says otherwise.
+const DEFAULT_ITEMS: u64 = 10_000;
+/// Items in the export benchmark's run unless `--items` says otherwise.
+const DEFAULT_EXPORT_ITEMS: u64 = 100_000;
+
+/// `cargo xtask bench`'s arguments. Without a mode flag (`--harness`, `--export`, `--queries`,
+/// `--replicas`), the engine against the stub; the modes exclude each other, and a flag a mode
+/// does not use is refused with it.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").args(["harness", "export", "queries", "replicas"])))]
+pub(crate) struct BenchArgs {
+    /// Items in the dataset [default: 10000; with --export 100000]. The engine also runs a
+    /// tenth of them (the memory check), unless --subscribers is given.
+    #[arg(long, value_name = "N", conflicts_with = "queries")]
+    pub(crate) items: Option<u64>,
+    /// The run's concurrency and the stub provider's limit.
+    #[arg(long, value_name = "C", default_value_t = 64, conflicts_with = "mode")]
+    pub(crate) concurrency: u64,
+    /// How long the stub takes to answer, in milliseconds, as real providers do (with
+    /// --replicas at least 1).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        conflicts_with_all = ["harness", "export", "queries"]
+    )]
+    pub(crate) latency_ms: u64,
+    /// SSE subscribers following the run (`evalboard-bench subscribe`), measured beside a run
+    /// without them.
+    #[arg(long, value_name = "S", default_value_t = 0, conflicts_with = "mode")]
+    pub(crate) subscribers: u64,
+    /// The event stream the subscribers follow.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = View::Exact,
+        requires = "subscribers",
+        conflicts_with = "mode"
+    )]
+    pub(crate) view: View,
+    /// The Browser Harness pack and import round trip instead.
+    #[arg(long)]
+    pub(crate) harness: bool,
+    /// The memory an export costs the server instead.
+    #[arg(long)]
+    pub(crate) export: bool,
+    /// How fast `GET /runs/active` and `GET /runs` answer at a fixed rate instead.
+    #[arg(long)]
+    pub(crate) queries: bool,
+    /// N replicas of the server on one PostgreSQL instead.
+    #[arg(long, value_name = "N")]
+    pub(crate) replicas: Option<NonZeroUsize>,
+}
+
+/// Which event stream `evalboard-bench subscribe` follows (its `--view`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum View {
+    /// Every stored event, each once, in id order.
+    Exact,
+    /// What the dashboard's board needs, in batches.
+    Board,
+}
+
+impl View {
+    /// The value of `evalboard-bench subscribe --view`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Board => "board",
         }
-    };
-    let items = flag("--items", 10_000)?;
-    let concurrency = flag("--concurrency", 64)?;
-    let subscribers = flag("--subscribers", 0)?;
-    let latency_ms = flag("--latency-ms", 0)?;
-    let view = match args.iter().position(|a| a == "--view") {
-        Some(i) => args.get(i + 1).context("--view exact|board")?.as_str(),
-        None => "exact",
-    };
-    let replicas = flag("--replicas", 0)?;
-    if replicas > 0 {
+    }
+}
+
+/// Runs the benchmark `args` selects.
+pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> anyhow::Result<()> {
+    let items = args.items.unwrap_or(DEFAULT_ITEMS);
+    if let Some(replicas) = args.replicas {
         return crate::bench_replicas::run(
             root,
             postgres_url,
-            replicas as usize,
+            replicas.get(),
             items,
-            latency_ms.max(1),
+            args.latency_ms.max(1),
         );
     }
-    if args.iter().any(|a| a == "--queries") {
+    if args.queries {
         return crate::bench_queries::run(root, postgres_url);
     }
-    if args.iter().any(|a| a == "--harness") {
+    if args.harness {
         return crate::bench_harness::run(root, postgres_url, items);
     }
-    if args.iter().any(|a| a == "--export") {
-        return crate::bench_export::run(root, postgres_url, flag("--items", 100_000)?);
+    if args.export {
+        let items = args.items.unwrap_or(DEFAULT_EXPORT_ITEMS);
+        return crate::bench_export::run(root, postgres_url, items);
     }
+    let BenchArgs {
+        concurrency,
+        latency_ms,
+        subscribers,
+        view,
+        ..
+    } = *args;
 
     build_release(root, &["evalboard-server", "evalboard-bench"])?;
     let release = root.join("target/release");
@@ -393,7 +462,7 @@ fn measure_engine(
     items: u64,
     concurrency: u64,
     subscribers: u64,
-    view: &str,
+    view: View,
 ) -> anyhow::Result<Measured> {
     let config = data_dir.join("bench.toml");
     std::fs::write(
@@ -429,7 +498,7 @@ max_concurrency = {concurrency}
         let mut child = Command::new(release.join("evalboard-bench"))
             .args(["subscribe", "--url", &server.url])
             .args(["--subscribers", &subscribers.to_string()])
-            .args(["--view", view])
+            .args(["--view", view.as_str()])
             .stdout(Stdio::piped())
             .spawn()?;
         let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();

@@ -26,11 +26,21 @@ pub(crate) fn chromium() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let script = match args {
-        [] => "e2e/run.mjs",
-        [flag] if flag == "--perf" => "e2e/perf.mjs",
-        _ => bail!("usage: cargo xtask e2e [--perf]"),
+/// `cargo xtask e2e`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct E2eArgs {
+    /// Measure the board under load instead (e2e/perf.mjs, on a release build; the environment
+    /// variable LATENCY_MS sets the simulated answers' latency, default 180 ms).
+    #[arg(long)]
+    pub(crate) perf: bool,
+}
+
+/// Runs the end-to-end tests (`e2e/run.mjs`), or the board's measurement with `args.perf`.
+pub(crate) fn run(root: &Path, args: &E2eArgs) -> anyhow::Result<()> {
+    let script = if args.perf {
+        "e2e/perf.mjs"
+    } else {
+        "e2e/run.mjs"
     };
     let Some(browser) = chromium() else {
         bail!(

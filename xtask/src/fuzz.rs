@@ -27,7 +27,6 @@ const TARGETS: [&str; 6] = [
     "run_settings",
     "cursor",
 ];
-const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--target NAME]";
 /// Longest time one input may take before it counts as a hang.
 const INPUT_TIMEOUT_SECS: u64 = 10;
 /// Most memory a target may hold before it counts as a crash.
@@ -45,35 +44,34 @@ struct Outcome {
     success: bool,
 }
 
-pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let mut seconds: u64 = 60;
-    let mut only: Option<&'static str> = None;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--seconds" => {
-                seconds = rest
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|&s| s > 0)
-                    .context(USAGE)?;
-            }
-            "--target" => {
-                let name = rest.next().context(USAGE)?;
-                only = Some(TARGETS.into_iter().find(|t| t == name).with_context(|| {
-                    format!(
-                        "no fuzz target `{name}` (there are: {})",
-                        TARGETS.join(", ")
-                    )
-                })?);
-            }
-            _ => bail!(USAGE),
-        }
-    }
-    let targets: Vec<&'static str> = match only {
-        Some(target) => vec![target],
-        None => TARGETS.to_vec(),
-    };
+/// `cargo xtask fuzz`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FuzzArgs {
+    /// How long each target runs, in seconds.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) seconds: u64,
+    /// Run this target only [default: all of them, one after another].
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = clap::builder::PossibleValuesParser::new(TARGETS)
+    )]
+    pub(crate) target: Option<String>,
+}
+
+/// Fuzzes every target (or `args.target`) for `args.seconds` each, and fails naming those that
+/// crashed.
+pub(crate) fn run(root: &Path, args: &FuzzArgs) -> anyhow::Result<()> {
+    let seconds = args.seconds;
+    let targets: Vec<&'static str> = TARGETS
+        .into_iter()
+        .filter(|t| args.target.as_deref().is_none_or(|only| only == *t))
+        .collect();
 
     let fuzz_dir = root.join("fuzz");
     check_tools()?;

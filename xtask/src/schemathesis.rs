@@ -27,34 +27,52 @@ const DEFAULT_MAX_EXAMPLES: u32 = 40;
 /// The seed CI generates from, so that each run sends the same requests.
 const DEFAULT_SEED: &str = "20261203";
 
-pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let mut max_examples = DEFAULT_MAX_EXAMPLES;
-    let mut database_url = None;
-    let mut seed = None;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--max-examples" => {
-                max_examples = rest
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .context("--max-examples needs a number")?;
-            }
-            "--seed" => {
-                seed = Some(
-                    rest.next()
-                        .context("--seed needs a number or `random`")?
-                        .clone(),
-                )
-            }
-            "--database-url" => {
-                database_url = Some(rest.next().context("--database-url needs a URL")?.clone());
-            }
-            _ => bail!(
-                "usage: cargo xtask schemathesis [--max-examples N] [--seed N|random] [--database-url URL]"
-            ),
+/// `cargo xtask schemathesis`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SchemathesisArgs {
+    /// Examples per operation and phase.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EXAMPLES)]
+    pub(crate) max_examples: u32,
+    /// The seed requests are generated from (CI's, so that each run sends the same requests),
+    /// or `random` to explore further.
+    #[arg(long, value_name = "N|random", default_value = DEFAULT_SEED)]
+    pub(crate) seed: Seed,
+    /// Run the server on this PostgreSQL server (in a fresh schema, dropped afterwards)
+    /// [default: a scratch SQLite database].
+    #[arg(long, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+}
+
+/// What schemathesis generates its requests from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seed {
+    /// This seed, with no examples remembered from earlier runs: the same requests each time.
+    Fixed(u64),
+    /// A new seed each run.
+    Random,
+}
+
+impl std::str::FromStr for Seed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "random" => Ok(Self::Random),
+            n => n
+                .parse()
+                .map(Self::Fixed)
+                .map_err(|_| "a number or `random`".to_owned()),
         }
     }
+}
+
+/// Starts the server and runs schemathesis against it with `args`.
+pub(crate) fn run(root: &Path, args: &SchemathesisArgs) -> anyhow::Result<()> {
+    let SchemathesisArgs {
+        max_examples,
+        seed,
+        ref database_url,
+    } = *args;
     let work = target_dir(root).join("schemathesis");
     let schemathesis = install(&work)?;
     let binary = crate::server::build(root, false)?;
@@ -103,10 +121,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .arg(&report);
     // CI generates the same requests every time (a failure then says the change under test
     // caused it); `--seed random` explores further.
-    let seed = seed.as_deref().unwrap_or(DEFAULT_SEED);
-    if seed != "random" {
+    if let Seed::Fixed(seed) = seed {
         // Examples remembered from earlier runs would change what is sent.
-        command.args(["--seed", seed, "--generation-database", ":memory:"]);
+        command
+            .args(["--seed", &seed.to_string()])
+            .args(["--generation-database", ":memory:"]);
     }
     let status = command
         .env(

@@ -16,15 +16,20 @@ use anyhow::{Context, bail};
 pub(crate) const WEB: &str = "crates/dashboard/web";
 const SCHEMA: &str = "src/api/schema.d.ts";
 
-pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => bail!("usage: cargo xtask web [--check]"),
-    };
+/// `cargo xtask web`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WebArgs {
+    /// Write nothing: fail unless a fresh build and freshly generated API types equal the
+    /// committed ones.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+/// Builds the dashboard into `web/dist`, or checks the committed build (`args.check`).
+pub(crate) fn run(root: &Path, args: &WebArgs) -> anyhow::Result<()> {
     let web = root.join(WEB);
     install(&web)?;
-    if check {
+    if args.check {
         let scratch = tempfile::tempdir()?;
         let schema = scratch.path().join("schema.d.ts");
         generate_types(&web, &schema)?;

@@ -19,43 +19,105 @@ use std::{
 };
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use crate::subscribe::View;
+
+/// The tools `cargo xtask bench` measures the engine with (docs/performance.md).
+#[derive(Debug, Parser)]
+#[command(arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve an OpenAI-compatible stub provider.
+    ///
+    /// Answers every chat completion with the same streamed answer (B), at once or after a set
+    /// latency. Prints `listening on http://ADDR` when ready.
+    Stub {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        bind: String,
+        /// How long each answer waits before it streams, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// Measure how many streamed answers per second a provider serves.
+    ///
+    /// Sends streamed chat completions, N at a time, and prints the rate.
+    Load {
+        /// The provider's base URL (`…/v1`).
+        #[arg(long)]
+        url: String,
+        /// Requests in flight at once.
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        concurrency: usize,
+        /// Requests in all.
+        #[arg(long, value_name = "M", default_value_t = 10_000)]
+        requests: u64,
+    },
+    /// Measure how late live events reach many SSE subscribers.
+    ///
+    /// Opens N `GET /runs/events` streams on a server, prints `subscribed N`, follows each until
+    /// it has seen a run complete, then prints one `result` line of latencies.
+    Subscribe {
+        /// The evalboard server.
+        #[arg(long)]
+        url: String,
+        /// Streams to open.
+        #[arg(long, value_name = "N", default_value_t = 1_000)]
+        subscribers: usize,
+        /// Which event stream each subscriber follows.
+        #[arg(long, value_enum, default_value_t = View::Exact)]
+        view: View,
+        /// Give up waiting for the run to complete after this many seconds.
+        #[arg(long, value_name = "S", default_value_t = 600)]
+        timeout_secs: u64,
+    },
+    /// Measure how long an endpoint takes to answer at a fixed request rate.
+    ///
+    /// GETs the URL at a fixed rate (an open loop: a slow answer does not slow the requests
+    /// that follow), then prints one `result` line of latency percentiles.
+    Rate {
+        /// The URL to request.
+        #[arg(long)]
+        url: String,
+        /// Requests per second.
+        #[arg(long, value_name = "PER_SECOND", default_value_t = 100)]
+        rate: u32,
+        /// How long to keep requesting, in seconds.
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| -> Option<String> {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
-    match args.first().map(String::as_str) {
-        Some("stub") => stub(
-            &flag("--bind").unwrap_or_else(|| "127.0.0.1:0".into()),
-            std::time::Duration::from_millis(flag("--latency-ms").map_or(Ok(0), |n| n.parse())?),
+    match Cli::parse().command {
+        Command::Stub { bind, latency_ms } => {
+            stub(&bind, std::time::Duration::from_millis(latency_ms))
+        }
+        Command::Load {
+            url,
+            concurrency,
+            requests,
+        } => load(&url, concurrency, requests),
+        Command::Subscribe {
+            url,
+            subscribers,
+            view,
+            timeout_secs,
+        } => subscribe::run(
+            &url,
+            subscribers,
+            view,
+            std::time::Duration::from_secs(timeout_secs),
         ),
-        Some("load") => load(
-            &flag("--url").context("--url is required")?,
-            flag("--concurrency").map_or(Ok(64), |n| n.parse())?,
-            flag("--requests").map_or(Ok(10_000), |n| n.parse())?,
-        ),
-        Some("subscribe") => subscribe::run(
-            &flag("--url").context("--url is required")?,
-            flag("--subscribers").map_or(Ok(1_000), |n| n.parse())?,
-            &flag("--view").unwrap_or_else(|| "exact".into()),
-            std::time::Duration::from_secs(flag("--timeout-secs").map_or(Ok(600), |n| n.parse())?),
-        ),
-        Some("rate") => rate::run(
-            &flag("--url").context("--url is required")?,
-            flag("--rate").map_or(Ok(100), |n| n.parse())?,
-            flag("--seconds").map_or(Ok(10), |n| n.parse())?,
-        ),
-        _ => bail!(
-            "usage: evalboard-bench stub [--bind ADDR] [--latency-ms MS] | load --url URL [--concurrency N] [--requests M] \
-             | subscribe --url URL [--subscribers N] [--view exact|board] [--timeout-secs S] \
-             | rate --url URL [--rate PER_SECOND] [--seconds S]"
-        ),
+        Command::Rate { url, rate, seconds } => rate::run(&url, rate, seconds),
     }
 }
 
@@ -163,4 +225,93 @@ async fn load(url: &str, concurrency: usize, requests: u64) -> anyhow::Result<()
         requests as f64 / seconds
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command, View};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The invocations `cargo xtask bench` builds (xtask/src/bench.rs, bench_queries.rs).
+    #[test]
+    fn the_xtask_invocations_parse() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["evalboard-bench"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+                .command
+        };
+        assert!(matches!(
+            parse(&["stub", "--bind", "127.0.0.1:0", "--latency-ms", "50"]),
+            Command::Stub { bind, latency_ms: 50 } if bind == "127.0.0.1:0"
+        ));
+        assert!(matches!(
+            parse(&["stub"]),
+            Command::Stub { bind, latency_ms: 0 } if bind == "127.0.0.1:0"
+        ));
+        assert!(matches!(
+            parse(&["load", "--url", "http://127.0.0.1:1/v1", "--concurrency", "32", "--requests", "20000"]),
+            Command::Load { url, concurrency: 32, requests: 20_000 } if url == "http://127.0.0.1:1/v1"
+        ));
+        assert!(matches!(
+            parse(&[
+                "subscribe",
+                "--url",
+                "http://127.0.0.1:1",
+                "--subscribers",
+                "100",
+                "--view",
+                "board"
+            ]),
+            Command::Subscribe {
+                subscribers: 100,
+                view: View::Board,
+                timeout_secs: 600,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["subscribe", "--url", "http://127.0.0.1:1"]),
+            Command::Subscribe {
+                subscribers: 1_000,
+                view: View::Exact,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&[
+                "rate",
+                "--url",
+                "http://127.0.0.1:1/runs",
+                "--rate",
+                "200",
+                "--seconds",
+                "10"
+            ]),
+            Command::Rate {
+                rate: 200,
+                seconds: 10,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_command_lines_are_refused() {
+        for args in [
+            &["load"][..],
+            &["subscribe", "--url", "u", "--view", "nearly"],
+            &["stub", "--latency-ms", "soon"],
+            &["rate", "--url", "u", "--burst"],
+            &["nothing"],
+        ] {
+            let error = Cli::try_parse_from([&["evalboard-bench"], args].concat()).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
 }

@@ -16,6 +16,25 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sse_stream::SseByteStream;
 
+/// Which event stream of `GET /runs/events` a subscriber follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum View {
+    /// Every stored event, each once, in id order (for tools).
+    Exact,
+    /// What a board needs, in batches (for dashboards; docs/events.md).
+    Board,
+}
+
+impl View {
+    /// The `view` query parameter's value.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Board => "board",
+        }
+    }
+}
+
 /// The `at` of an event payload, without parsing the whole payload.
 fn event_time(data: &str) -> Option<DateTime<Utc>> {
     let start = data.rfind("\"at\":\"")? + 6;
@@ -33,12 +52,13 @@ fn event_time(data: &str) -> Option<DateTime<Utc>> {
 pub(crate) async fn run(
     url: &str,
     subscribers: usize,
-    view: &str,
+    view: View,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()?;
+    let view = view.as_str();
     let endpoint = format!("{}/runs/events?view={view}", url.trim_end_matches('/'));
     let histogram = Arc::new(Histogram::new());
     let finished = Arc::new(AtomicUsize::new(0));

@@ -4,7 +4,8 @@
 //!
 //! - `migrate [--database-url URL]` applies pending migrations (default: `DATABASE_URL`, else
 //!   the server's default SQLite file).
-//! - `openapi [--check]` writes `docs/openapi.json` from the code, or fails if it is stale.
+//! - `openapi [--check]` writes `docs/openapi.json` and the Browser Harness JSON Schemas
+//!   (`docs/schemas/`) from the code, or fails if one is stale.
 //! - `test [ARGS...]` runs the whole test suite, on PostgreSQL too when one is reachable, and the
 //!   dashboard's unit tests; ARGS go to `cargo test` (`cargo xtask test -p foo -- --nocapture`).
 //! - `e2e [--perf]` drives the dashboard in Chromium against the real server, or measures the
@@ -79,9 +80,10 @@ enum Task {
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
     },
-    /// Write docs/openapi.json from the code, or check it.
+    /// Write docs/openapi.json and the harness's JSON Schemas (docs/schemas/) from the code, or
+    /// check them.
     Openapi {
-        /// Write nothing: fail if the committed docs/openapi.json is stale.
+        /// Write nothing: fail if a committed document is stale.
         #[arg(long)]
         check: bool,
     },
@@ -211,22 +213,34 @@ fn keygen(out: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// Writes `docs/openapi.json` from the code or, with `check`, fails if it is stale.
+/// docs/openapi.json and the Browser Harness JSON Schemas under docs/schemas/: written from the
+/// code, or checked against it.
 fn openapi(check: bool) -> anyhow::Result<()> {
-    let path = project_root().join("docs/openapi.json");
-    let generated = evalboard_api::openapi_json();
-    if check {
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed == generated {
-            println!("{} is up to date", path.display());
-            Ok(())
-        } else {
-            bail!("{} is stale: run `cargo xtask openapi`", path.display())
-        }
-    } else {
-        std::fs::write(&path, generated).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
-        Ok(())
+    let root = project_root();
+    let mut documents = vec![(
+        root.join("docs/openapi.json"),
+        evalboard_api::openapi_json(),
+    )];
+    for (name, text) in evalboard_harness::schema_documents() {
+        documents.push((root.join("docs/schemas").join(name), text));
     }
+    for (path, generated) in documents {
+        if check {
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if committed != generated {
+                bail!("{} is stale: run `cargo xtask openapi`", path.display());
+            }
+            println!("{} is up to date", path.display());
+        } else {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, generated)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Runs `cargo test --workspace`, pointing the PostgreSQL tests at the local server when one

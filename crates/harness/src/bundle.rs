@@ -7,12 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    dsse::{self, Envelope},
+    dsse::{self, Envelope, EnvelopeSignature},
     keys::{KeyRing, TrustedKey},
     pack::{MAX_PACK_ITEMS, PACK_PAYLOAD_TYPE, PackPayload},
     problem::{Problem, Problems},
@@ -148,22 +147,15 @@ pub fn verify_bundle(
             problems.push("/envelope", "is required");
             None
         }
-        // Read from the tree in place: the payload can be tens of megabytes.
-        Some(envelope) => match Envelope::deserialize(envelope) {
-            Err(error) => {
-                // serde quotes the offending value, which may be huge: say enough to find it.
-                let said: String = error.to_string().chars().take(200).collect();
-                problems.push("/envelope", format!("is not a DSSE envelope: {said}"));
-                None
-            }
-            Ok(envelope) => dsse::verify(
+        Some(value) => envelope(value, &mut problems).and_then(|envelope| {
+            dsse::verify(
                 &envelope,
                 PACK_PAYLOAD_TYPE,
                 ring,
                 "/envelope",
                 &mut problems,
-            ),
-        },
+            )
+        }),
     };
     let pack = verified.as_ref().and_then(|verified| {
         match serde_json::from_slice::<PackPayload>(&verified.payload) {
@@ -323,6 +315,56 @@ fn check_against_pack(
             format!("is not the hash of item {sequence}'s prompt: the harness sent another text"),
         );
     }
+}
+
+/// The envelope, walked like the rest of the bundle so that each of its problems is reported
+/// where it is. (Deserializing it would name the first problem only, without its place.)
+fn envelope(value: &Value, problems: &mut Problems) -> Option<Envelope> {
+    let Some(object) = value.as_object() else {
+        problems.push("/envelope", "must be an object");
+        return None;
+    };
+    unknown_fields(
+        object,
+        "/envelope",
+        &["payloadType", "payload", "signatures"],
+        problems,
+    );
+    let payload_type = string(object, "/envelope", "payloadType", problems);
+    let payload = string(object, "/envelope", "payload", problems);
+    let signatures = match required(object, "/envelope", "signatures", problems) {
+        None => None,
+        Some(Value::Array(list)) => {
+            let mut signatures = Some(Vec::with_capacity(list.len()));
+            for (index, value) in list.iter().enumerate() {
+                let at = format!("/envelope/signatures/{index}");
+                let Some(object) = value.as_object() else {
+                    problems.push(at, "must be an object");
+                    signatures = None;
+                    continue;
+                };
+                unknown_fields(object, &at, &["keyid", "sig"], problems);
+                let keyid = string(object, &at, "keyid", problems);
+                let sig = string(object, &at, "sig", problems);
+                match (keyid, sig, signatures.as_mut()) {
+                    (Some(keyid), Some(sig), Some(list)) => {
+                        list.push(EnvelopeSignature { keyid, sig })
+                    }
+                    _ => signatures = None,
+                }
+            }
+            signatures
+        }
+        Some(_) => {
+            problems.push("/envelope/signatures", "must be an array");
+            None
+        }
+    };
+    Some(Envelope {
+        payload_type: payload_type?,
+        payload: payload?,
+        signatures: signatures?,
+    })
 }
 
 fn harness_info(value: &Value, problems: &mut Problems) -> Option<HarnessInfo> {
@@ -623,6 +665,22 @@ fn required<'a>(
     value
 }
 
+/// A required string.
+fn string(
+    object: &Map<String, Value>,
+    at: &str,
+    field: &str,
+    problems: &mut Problems,
+) -> Option<String> {
+    match required(object, at, field, problems)? {
+        Value::String(text) => Some(text.clone()),
+        _ => {
+            problems.push(format!("{at}/{field}"), "must be a string");
+            None
+        }
+    }
+}
+
 /// A required non-blank string of at most `max_chars` characters.
 fn text(
     object: &Map<String, Value>,
@@ -659,7 +717,12 @@ fn time(
     problems: &mut Problems,
 ) -> Option<DateTime<Utc>> {
     let value = required(object, at, field, problems)?;
-    match value.as_str().map(DateTime::parse_from_rfc3339) {
+    // chrono also reads a space between date and time; RFC 3339's grammar (and the published
+    // schema) has `T` or `t` only.
+    let text = value
+        .as_str()
+        .filter(|text| matches!(text.as_bytes().get(10), Some(b'T' | b't')));
+    match text.map(DateTime::parse_from_rfc3339) {
         // A leap second (`:60`) would be stored and shown as such, which many readers refuse.
         Some(Ok(time)) if time.nanosecond() < 1_000_000_000 => Some(time.with_timezone(&Utc)),
         _ => {

@@ -289,6 +289,25 @@ fn the_bundle_verifies_and_its_digest_is_the_hash_of_its_canonical_json() {
 }
 
 #[test]
+fn the_vectors_pass_the_published_schemas() {
+    let check = |schema: Value, instance: &str| {
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let instance: Value = serde_json::from_str(instance).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    };
+    check(evalboard_harness::capture_bundle_schema(), BUNDLE_JSON);
+    check(evalboard_harness::capture_bundle_schema(), BUNDLE_CANONICAL);
+    check(evalboard_harness::pack_payload_schema(), PAYLOAD_JSON);
+}
+
+#[test]
 fn every_vector_appears_verbatim_in_the_format_document() {
     for (name, value) in [
         ("SEED_HEX", SEED_HEX),

@@ -22,6 +22,8 @@ use crate::{body::media_type, error::ApiError, fallback::Fallback, state::AppSta
 pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     let public = matches!(path, "/healthz" | "/readyz" | "/openapi.json" | "/" | "/ui")
         || path.starts_with("/ui/")
+        // Published formats, like the OpenAPI document: nothing in them is private.
+        || path.starts_with("/browser-harness/schemas/")
         || path == "/auth/session";
     if public || method == Method::OPTIONS {
         return None;
@@ -206,6 +208,7 @@ mod tests {
             "/",
             "/ui",
             "/ui/runs/x",
+            "/browser-harness/schemas/capture-bundle.v1.json",
         ] {
             assert_eq!(role(Method::GET, public), None, "{public}");
         }

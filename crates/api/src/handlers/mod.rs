@@ -32,6 +32,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(browser_harness::keys::list_keys)
         .service(browser_harness::packs::create_pack)
         .service(browser_harness::imports::import_captures)
+        .service(browser_harness::schemas::capture_bundle)
+        .service(browser_harness::schemas::pack_payload)
         .service(auth::get_session)
         .service(auth::create_session)
         .service(auth::delete_session)

@@ -16,6 +16,7 @@ use crate::support::{
 
 api_tests!(
     keys_are_published_without_anything_private,
+    the_json_schemas_are_published,
     a_pack_is_signed_and_holds_the_chosen_prompts,
     bad_pack_requests_are_refused_with_every_problem,
     captures_import_as_a_judged_run_once,
@@ -110,6 +111,26 @@ async fn keys_are_published_without_anything_private(
         "the seed is private"
     );
     assert!(!text.contains("PRIVATE"));
+}
+
+/// Both JSON Schemas are served as published in docs/schemas/, each naming itself by its path.
+async fn the_json_schemas_are_published(db: evalboard_persistence::testing::TestDatabase) {
+    let app = app(db).await;
+    for (name, text) in evalboard_harness::schema_documents() {
+        let path = format!("/browser-harness/schemas/{name}");
+        let reply = app.get(&path).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/schema+json")
+        );
+        assert_eq!(String::from_utf8_lossy(&reply.body), text);
+        assert_eq!(reply.json()["$id"], path);
+    }
+    assert_eq!(
+        app.get("/browser-harness/schemas/other.json").await.status,
+        404
+    );
 }
 
 async fn a_pack_is_signed_and_holds_the_chosen_prompts(

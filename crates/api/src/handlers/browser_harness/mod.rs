@@ -4,3 +4,4 @@
 pub(crate) mod imports;
 pub(crate) mod keys;
 pub(crate) mod packs;
+pub(crate) mod schemas;

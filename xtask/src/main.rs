@@ -25,6 +25,7 @@
 //! - `fuzz [--seconds N] [--target NAME]` runs the cargo-fuzz targets of `fuzz/` (dataset
 //!   importers, capture bundles, run settings, page cursors), N seconds each, and fails on any
 //!   crash (see `fuzz.rs`).
+//! - `deny` checks the dependency graph against `deny.toml` with cargo-deny (see `deny.rs`).
 //! - `schemathesis [--max-examples N] [--seed N|random] [--database-url URL]` fuzzes the running
 //!   server from `docs/openapi.json` with a pinned schemathesis in a virtual environment it
 //!   creates, and fails on any server error, schema violation or undocumented status (see
@@ -44,6 +45,7 @@ mod bench_export;
 mod bench_harness;
 mod bench_queries;
 mod bench_replicas;
+mod deny;
 mod e2e;
 mod fuzz;
 mod schemathesis;
@@ -140,6 +142,12 @@ enum Task {
     /// admin token and fails on any server error, schema violation or undocumented status
     /// (the report goes to target/schemathesis/report).
     Schemathesis(schemathesis::SchemathesisArgs),
+    /// Check the dependency graph against deny.toml with cargo-deny.
+    ///
+    /// Licenses, duplicate versions and sources always; the RustSec advisories when their
+    /// database can be fetched from GitHub (said loudly when it cannot;
+    /// EVALBOARD_REQUIRE_ADVISORIES=1 makes that an error).
+    Deny,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -153,6 +161,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(&project_root(), postgres_url().as_deref(), &args),
         Task::Fuzz(args) => fuzz::run(&project_root(), &args),
         Task::Schemathesis(args) => schemathesis::run(&project_root(), &args),
+        Task::Deny => deny::run(&project_root()),
     }
 }
 

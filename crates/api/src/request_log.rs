@@ -28,7 +28,9 @@ pub(crate) struct RequestSpan;
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
         let id = request.extensions().get::<RequestId>().copied();
-        tracing::info_span!(
+        // At error level, so that a filter keeping only warnings and errors keeps the span too:
+        // an error line without its request's id, method and path is of little use.
+        tracing::error_span!(
             "request",
             id = id.map(tracing::field::display),
             method = %request.method(),

@@ -158,7 +158,15 @@ pub fn verify_bundle(
         }),
     };
     let pack = verified.as_ref().and_then(|verified| {
-        match serde_json::from_slice::<PackPayload>(&verified.payload) {
+        // serde would also read a struct from a JSON array; a pack is an object (as its schema says).
+        let read = serde_json::from_slice::<Value>(&verified.payload).and_then(|value| {
+            if value.is_object() {
+                serde_json::from_value::<PackPayload>(value)
+            } else {
+                Err(serde::de::Error::custom("a pack is a JSON object"))
+            }
+        });
+        match read {
             Ok(pack) => Some(pack),
             Err(error) => {
                 problems.push(
@@ -337,6 +345,11 @@ fn envelope(value: &Value, problems: &mut Problems) -> Option<Envelope> {
         Some(Value::Array(list)) => {
             let mut signatures = Some(Vec::with_capacity(list.len()));
             for (index, value) in list.iter().enumerate() {
+                // Only one signature is ever taken; past the reporting bound, stop walking.
+                if problems.is_full() {
+                    problems.stop();
+                    break;
+                }
                 let at = format!("/envelope/signatures/{index}");
                 let Some(object) = value.as_object() else {
                     problems.push(at, "must be an object");
@@ -719,9 +732,10 @@ fn time(
     let value = required(object, at, field, problems)?;
     // chrono also reads a space between date and time; RFC 3339's grammar (and the published
     // schema) has `T` or `t` only.
+    // chrono also reads U+2212 (minus sign) in an offset; the grammar has ASCII only.
     let text = value
         .as_str()
-        .filter(|text| matches!(text.as_bytes().get(10), Some(b'T' | b't')));
+        .filter(|text| text.is_ascii() && matches!(text.as_bytes().get(10), Some(b'T' | b't')));
     match text.map(DateTime::parse_from_rfc3339) {
         // A leap second (`:60`) would be stored and shown as such, which many readers refuse.
         Some(Ok(time)) if time.nanosecond() < 1_000_000_000 => Some(time.with_timezone(&Utc)),

@@ -1,7 +1,8 @@
 //! JSON Schemas (draft 2020-12) of the pack payload and the capture bundle, for harness authors
 //! to check a bundle before they send it. Built from the same limits the verifier applies, and
 //! never stricter than it: whatever a schema refuses, [`verify_bundle`](crate::verify_bundle)
-//! refuses too, with a problem at the same JSON Pointer (the tests hold the two to that). The
+//! refuses too; for a bundle wrong in one place, with a problem at the same JSON Pointer (the
+//! tests hold the two to that; with several faults the verifier may stop short of some). The
 //! verifier checks more than a schema can: signatures, that captures match the pack, times.
 
 use serde_json::{Value, json};

@@ -16,7 +16,8 @@ fn schema(file: &str) -> HttpResponse {
 }
 
 /// The JSON Schema (2020-12) of a capture bundle, the body of `POST /browser-harness/imports`.
-/// Whatever it refuses the import refuses too, at the same JSON Pointer; the import also checks
+/// Whatever it refuses the import refuses too (at the same JSON Pointer when a bundle is wrong in
+/// one place); the import also checks
 /// what no schema can (the signature, that captures match the pack, times).
 #[utoipa::path(
     tag = "browser-harness",

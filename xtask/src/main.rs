@@ -231,7 +231,7 @@ fn openapi(check: bool) -> anyhow::Result<()> {
         evalboard_api::openapi_json(),
     )];
     for (name, text) in evalboard_harness::schema_documents() {
-        documents.push((root.join("docs/schemas").join(name), text));
+        documents.push((root.join("docs/schemas").join(name), text.clone()));
     }
     for (path, generated) in documents {
         if check {

@@ -158,14 +158,18 @@ pub fn verify_bundle(
         }),
     };
     let pack = verified.as_ref().and_then(|verified| {
-        // serde would also read a struct from a JSON array; a pack is an object (as its schema says).
-        let read = serde_json::from_slice::<Value>(&verified.payload).and_then(|value| {
-            if value.is_object() {
-                serde_json::from_value::<PackPayload>(value)
-            } else {
-                Err(serde::de::Error::custom("a pack is a JSON object"))
-            }
-        });
+        // serde would also read the struct from a JSON array; a pack is an object (as its schema
+        // says), which its first byte tells without reading the payload twice.
+        let object = verified
+            .payload
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            == Some(&b'{');
+        let read = if object {
+            serde_json::from_slice::<PackPayload>(&verified.payload)
+        } else {
+            Err(serde::de::Error::custom("a pack is a JSON object"))
+        };
         match read {
             Ok(pack) => Some(pack),
             Err(error) => {
@@ -343,7 +347,7 @@ fn envelope(value: &Value, problems: &mut Problems) -> Option<Envelope> {
     let signatures = match required(object, "/envelope", "signatures", problems) {
         None => None,
         Some(Value::Array(list)) => {
-            let mut signatures = Some(Vec::with_capacity(list.len()));
+            let mut signatures = Some(Vec::new());
             for (index, value) in list.iter().enumerate() {
                 // Only one signature is ever taken; past the reporting bound, stop walking.
                 if problems.is_full() {

@@ -33,15 +33,19 @@ const BASE64: &str = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)
 const SHA256_HEX: &str = "^[0-9a-f]{64}$";
 
 /// Both schemas as published: file name (under the server's `/browser-harness/schemas/` and
-/// the repository's `docs/schemas/`) and pretty-printed text, ending with a newline.
-pub fn schema_documents() -> [(&'static str, String); 2] {
-    let text = |schema: Value| {
-        serde_json::to_string_pretty(&schema).expect("a schema is plain JSON") + "\n"
-    };
-    [
-        ("capture-bundle.v1.json", text(capture_bundle_schema())),
-        ("pack-payload.v1.json", text(pack_payload_schema())),
-    ]
+/// the repository's `docs/schemas/`) and pretty-printed text, ending with a newline. Built once.
+pub fn schema_documents() -> &'static [(&'static str, String); 2] {
+    static DOCUMENTS: std::sync::LazyLock<[(&'static str, String); 2]> =
+        std::sync::LazyLock::new(|| {
+            let text = |schema: Value| {
+                serde_json::to_string_pretty(&schema).expect("a schema is plain JSON") + "\n"
+            };
+            [
+                ("capture-bundle.v1.json", text(capture_bundle_schema())),
+                ("pack-payload.v1.json", text(pack_payload_schema())),
+            ]
+        });
+    &DOCUMENTS
 }
 
 fn time() -> Value {

@@ -128,23 +128,21 @@ fn corpus(genuine: &Value) -> Vec<(String, Value)> {
     let mut corpus = Vec::new();
     for (at, value) in &found {
         if let Value::Object(object) = value {
-            for key in object.keys() {
+            // The genuine value with the object at `at` changed by `change`.
+            let edited = |change: &dyn Fn(&mut serde_json::Map<String, Value>)| {
                 let mut broken = genuine.clone();
+                change(broken.pointer_mut(at).unwrap().as_object_mut().unwrap());
                 broken
-                    .pointer_mut(at)
-                    .unwrap()
-                    .as_object_mut()
-                    .unwrap()
-                    .remove(key);
+            };
+            for key in object.keys() {
+                let broken = edited(&|object| {
+                    object.remove(key);
+                });
                 corpus.push((format!("{at}/{key} removed"), broken));
             }
-            let mut broken = genuine.clone();
-            broken
-                .pointer_mut(at)
-                .unwrap()
-                .as_object_mut()
-                .unwrap()
-                .insert("unexpected".into(), json!(1));
+            let broken = edited(&|object| {
+                object.insert("unexpected".into(), json!(1));
+            });
             corpus.push((format!("{at}/unexpected added"), broken));
         }
         for replacement in replacements() {
@@ -275,7 +273,7 @@ fn the_committed_schemas_are_current() {
     for (name, text) in evalboard_harness::schema_documents() {
         let committed = std::fs::read_to_string(docs.join(name)).unwrap_or_default();
         assert!(
-            committed == text,
+            committed == *text,
             "docs/schemas/{name} is stale: run `cargo xtask openapi` and commit the result"
         );
     }

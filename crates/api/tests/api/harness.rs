@@ -124,7 +124,7 @@ async fn the_json_schemas_are_published(db: evalboard_persistence::testing::Test
             reply.header("content-type"),
             Some("application/schema+json")
         );
-        assert_eq!(String::from_utf8_lossy(&reply.body), text);
+        assert_eq!(String::from_utf8_lossy(&reply.body), text.as_str());
         assert_eq!(reply.json()["$id"], path);
     }
     assert_eq!(

@@ -9,10 +9,12 @@ const SCHEMA_JSON: &str = "application/schema+json";
 /// The published text of the schema in `file` (as committed under docs/schemas/).
 fn schema(file: &str) -> HttpResponse {
     let (_, text) = evalboard_harness::schema_documents()
-        .into_iter()
+        .iter()
         .find(|(name, _)| *name == file)
         .expect("every route serves a published schema");
-    HttpResponse::Ok().content_type(SCHEMA_JSON).body(text)
+    HttpResponse::Ok()
+        .content_type(SCHEMA_JSON)
+        .body(text.as_str())
 }
 
 /// The JSON Schema (2020-12) of a capture bundle, the body of `POST /browser-harness/imports`.

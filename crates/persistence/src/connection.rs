@@ -121,11 +121,8 @@ impl DatabaseUrl {
 /// (`sslmode=require`, `verify-ca`, `verify-full`) is refused here, by name, instead of by libpq
 /// at the first connection. `disable`, `allow` and `prefer` connect in plain text.
 fn refuse_tls(url: &str) -> Result<(), StoreError> {
-    let query = UrlParts::of(url)
-        .and_then(|parts| parts.query)
-        .unwrap_or("");
-    let demanded = query
-        .split('&')
+    let demanded = query_starts(url)
+        .flat_map(|query| url[query..].split('&'))
         .filter_map(|pair| pair.strip_prefix("sslmode="))
         .find(|mode| matches!(*mode, "require" | "verify-ca" | "verify-full"));
     match demanded {
@@ -138,30 +135,21 @@ fn refuse_tls(url: &str) -> Result<(), StoreError> {
     }
 }
 
-/// A URL's parts as written: `scheme://authority path ?query`.
-struct UrlParts<'a> {
-    scheme: &'a str,
-    authority: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-}
-
-impl<'a> UrlParts<'a> {
-    fn of(url: &'a str) -> Option<Self> {
-        let (scheme, rest) = url.split_once("://")?;
-        let (before_query, query) = match rest.split_once('?') {
-            Some((before, query)) => (before, Some(query)),
-            None => (rest, None),
-        };
-        let (authority, path) =
-            before_query.split_at(before_query.find('/').unwrap_or(before_query.len()));
-        Some(Self {
-            scheme,
-            authority,
-            path,
-            query,
-        })
-    }
+/// Where a PostgreSQL URL's query may start (the byte after its `?`), by either reading: after
+/// the first `?`, as RFC 3986 reads it, and after the first `?` that follows the userinfo, as
+/// libpq does (its userinfo ends at the first `@` before the first `/`, and may hold a `?`).
+fn query_starts(url: &str) -> impl Iterator<Item = usize> + '_ {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let before_path = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let host_start = before_path.find('@').map_or(0, |at| at + 1);
+    let first = rest.find('?');
+    let libpq = rest[host_start..].find('?').map(|i| host_start + i);
+    let second = libpq.filter(|&q| Some(q) != first);
+    [first, second]
+        .into_iter()
+        .flatten()
+        .map(move |q| start + q + 1)
 }
 
 impl std::fmt::Debug for DatabaseUrl {
@@ -172,40 +160,59 @@ impl std::fmt::Debug for DatabaseUrl {
 
 /// Masks every password a PostgreSQL URL can carry: in the userinfo
 /// (`postgres://user:secret@host/db`) and in query parameters (`?password=secret`,
-/// `sslpassword=`).
+/// `sslpassword=`, their names percent-encoded or not).
+///
+/// A password written without percent-encoding may hold `?`, `/` or `@`, and readers of the URL
+/// disagree on where it ends: an RFC 3986 reading ends the authority at the first `/` or `?`,
+/// libpq looks for the userinfo's `@` up to the first `/` only. Whatever any of them reads as a
+/// password is masked: from the first `:` after `://` to the last `@` (when one follows it), and
+/// the values of password parameters in the query by either reading ([`query_starts`]). A URL with `@` in its path or query may lose more than its password to the
+/// mask; it never shows one.
 fn redact_password(url: &str) -> String {
-    let Some(UrlParts {
-        scheme,
-        authority,
-        path,
-        query,
-    }) = UrlParts::of(url)
-    else {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let query = query.map(|query| {
-        query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
-                    format!("{key}=***")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    });
-    match query {
-        Some(query) => format!("{scheme}://{authority}{path}?{query}"),
-        None => format!("{scheme}://{authority}{path}"),
+    let rest = &url[start..];
+    let mut secrets: Vec<std::ops::Range<usize>> = Vec::new();
+    if let (Some(colon), Some(at)) = (rest.find(':'), rest.rfind('@'))
+        && colon < at
+    {
+        secrets.push(start + colon + 1..start + at);
     }
+    for query in query_starts(url) {
+        let mut offset = query;
+        for pair in url[offset..].split('&') {
+            if let Some((key, value)) = pair.split_once('=')
+                && percent_encoding::percent_decode_str(key)
+                    .decode_utf8_lossy()
+                    .to_ascii_lowercase()
+                    .contains("password")
+                && !value.is_empty()
+            {
+                let value_start = offset + key.len() + 1;
+                secrets.push(value_start..value_start + value.len());
+            }
+            offset += pair.len() + 1;
+        }
+    }
+    secrets.retain(|range| !range.is_empty());
+    secrets.sort_by_key(|range| range.start);
+    let mut redacted = String::with_capacity(url.len());
+    let mut shown = 0;
+    for range in secrets {
+        if range.end <= shown {
+            continue;
+        }
+        if range.start > shown {
+            redacted.push_str(&url[shown..range.start]);
+            redacted.push_str("***");
+        } else if !redacted.ends_with("***") {
+            redacted.push_str("***");
+        }
+        shown = range.end;
+    }
+    redacted.push_str(&url[shown..]);
+    redacted
 }
 
 /// Settings applied to every SQLite connection the pool hands out: a busy timeout instead of
@@ -312,6 +319,9 @@ mod tests {
             assert!(error.contains(&format!("sslmode={mode}")), "{error}");
             assert!(error.contains("without"), "{error}");
         }
+        // A raw `?` in the password: libpq's query is the one after the host.
+        let error = DatabaseUrl::parse("postgres://u:p?w@db/x?sslmode=require").unwrap_err();
+        assert!(error.to_string().contains("sslmode=require"), "{error}");
         for url in [
             "postgres://127.0.0.1/db?sslmode=disable",
             "postgres://db.internal:5432/evalboard",
@@ -370,5 +380,75 @@ mod tests {
             "postgres://evalboard:***@db:5432/evalboard?sslmode=prefer"
         );
         assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    /// A password written raw may hold `?`, `/`, `@` or `&`; whatever reading of the URL a
+    /// library or a person makes, no part of it is shown.
+    #[test]
+    fn raw_passwords_are_masked_however_the_url_is_read() {
+        let cases = [
+            // (url, what must not show, what must still show)
+            (
+                "postgres://u:pa?ss@db/x",
+                &["pa", "ss"][..],
+                "postgres://u:***@db/x",
+            ),
+            (
+                "postgres://u:pa/ss@db/x",
+                &["pa/ss"],
+                "postgres://u:***@db/x",
+            ),
+            (
+                "postgres://u:p@ss@db:5432/x",
+                &["p@ss"],
+                "postgres://u:***@db:5432/x",
+            ),
+            ("postgres://u:secret@db", &["secret"], "postgres://u:***@db"),
+            (
+                "postgres://u@db/x?password=p@ss&sslmode=disable",
+                &["p@ss"],
+                "postgres://u@db/x?password=***&sslmode=disable",
+            ),
+            (
+                "postgres://u@db?password=p@ss",
+                &["p@ss"],
+                "postgres://u@db?password=***",
+            ),
+            (
+                "postgres://u@db/x?sslpassword=k1&PassWord=k2",
+                &["k1", "k2"],
+                "postgres://u@db/x?sslpassword=***&PassWord=***",
+            ),
+            (
+                "postgres://u@db/x?pass%77ord=k3",
+                &["k3"],
+                "postgres://u@db/x?pass%77ord=***",
+            ),
+            (
+                "postgres://u:a?b@db/x?password=c&d",
+                &["a?b", "=c&"],
+                "postgres://u:***@db/x?password=***&d",
+            ),
+            (
+                "postgres://db:5432/x?user=u",
+                &[],
+                "postgres://db:5432/x?user=u",
+            ),
+        ];
+        for (raw, hidden, shown) in cases {
+            let redacted = redact_password(raw);
+            for secret in hidden {
+                assert!(
+                    !redacted.contains(secret),
+                    "{raw} showed {secret}: {redacted}"
+                );
+            }
+            assert_eq!(redacted, shown, "{raw}");
+        }
+        // Both a userinfo password and a query one: nothing of either shows, the host may not.
+        let both = redact_password("postgres://u:s1@db/x?password=s2@h");
+        for secret in ["s1", "s2"] {
+            assert!(!both.contains(secret), "{both}");
+        }
     }
 }

@@ -831,6 +831,12 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         )
         .unwrap();
     assert_eq!(claim.items.len(), 6);
+    // The claim stored each item's prompt, as handed out, with its start.
+    let claimed = db.run_items(&run, &ItemQuery::first(10)).unwrap();
+    for (item, handed) in claimed.items.iter().zip(&claim.items) {
+        assert_eq!(item.prompt_text.as_deref(), Some(handed.prompt.as_str()));
+        assert_eq!(item.started_at, Some(at(1)));
+    }
     let answered = |sequence: u32, attempt: u32, letter: char| Outcome {
         run_id: run.clone(),
         sequence,
@@ -865,9 +871,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         },
     };
     let started = |sequence: u32, attempt: u32| Outcome {
-        kind: OutcomeKind::Started {
-            prompt: format!("prompt {sequence}"),
-        },
+        kind: OutcomeKind::Started,
         ..answered(sequence, attempt, 'A')
     };
     let outcomes = vec![
@@ -891,7 +895,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         answered(5, 7, 'A'),
         // A "sent" that no longer holds (its item was answered) says nothing.
         started(3, 1),
-        // A "sent" alone: the item, still running, shows its prompt from now on.
+        // A "sent" alone: logged; the item, still running, shows the prompt its claim stored.
         started(6, 1),
     ];
     let applied = db.apply_outcomes("w", &outcomes, at(5)).unwrap();
@@ -946,7 +950,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     assert_eq!(sent.state, ItemState::Running);
     assert_eq!(
         (sent.prompt_text.as_deref(), sent.started_at),
-        (Some("prompt 6"), Some(at(2)))
+        (Some(claim.items[5].prompt.as_str()), Some(at(1)))
     );
     let logged = db
         .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
@@ -1068,9 +1072,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
         sequence: 4,
         attempt: 1,
         started_at: at(17),
-        kind: OutcomeKind::Started {
-            prompt: "late".into(),
-        },
+        kind: OutcomeKind::Started,
     };
     assert_eq!(
         db.apply_outcomes("w1", &[late], at(17)).unwrap().applied,
@@ -1381,7 +1383,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
                         judgment: None,
                     },
                 ),
-                outcome(3, OutcomeKind::Started { prompt: "p".into() }),
+                outcome(3, OutcomeKind::Started),
             ],
             at(4),
         )

@@ -186,7 +186,7 @@ pub struct ItemDetailDto {
     /// meaning of `promptText`); the text sent to the model is `renderedPrompt`.
     pub prompt_text: String,
     /// The whole prompt sent to the model — instruction, worked examples, question, options —
-    /// from the moment its first attempt is sent; `null` before.
+    /// from the moment the item is first claimed; `null` before.
     #[schema(required = true)]
     pub rendered_prompt: Option<String>,
     /// The options, in letter order.

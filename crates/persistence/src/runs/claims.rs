@@ -5,7 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
+use diesel::{
+    pg::PgConnection,
+    prelude::*,
+    sql_types::{self, Array, Integer, Nullable, Text},
+};
 use evalboard_domain::{
     DatasetItem, ItemState, Run, RunId, RunStatus, Timestamp, pick_examples, render_prompt,
 };
@@ -14,9 +18,10 @@ use super::{
     attempts::{self, AttemptOutcome},
     bookkeeping::{change_status, record_resume, save_counts},
     item_keys, load_row,
+    store_prompt::StorePrompt,
 };
 use crate::{
-    connection::DbConnection,
+    connection::{DbConnection, on_backend},
     database::Database,
     datasets::DatasetItemRow,
     error::StoreError,
@@ -313,27 +318,42 @@ fn claim_in(
 
     let claimed: Vec<i32> = lost.iter().chain(&pending).map(|(s, _)| *s).collect();
     let pending_sequences: Vec<i32> = pending.iter().map(|(s, _)| *s).collect();
+    // The prompts are rendered before the claim's update, so that the same statement stores
+    // them: an item keeps its prompt from its first claim on (what the drill-down shows while
+    // it is worked on), and sending it writes nothing more to its row.
+    let counts = row.counts()?;
+    let run = row.into_domain()?;
+    let (handed_out, unstored) = hand_out(conn, &run, &claimed, &unjudged)?;
     let lease_until = request.lease_until.naive_utc();
-    // A claim starts a new attempt with a clean slate; the prompt (set once) stays.
-    diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, &claimed)))
-        .set((
-            run_items::state.eq(ItemState::Running.as_str()),
-            run_items::attempt_count.eq(run_items::attempt_count + 1),
-            run_items::lease_owner.eq(Some(request.worker)),
-            run_items::lease_expires_at.eq(Some(lease_until)),
-            run_items::started_at.eq(Some(now)),
-            run_items::finished_at.eq(None::<NaiveDateTime>),
-            run_items::first_token_at.eq(None::<NaiveDateTime>),
-            run_items::answered_at.eq(None::<NaiveDateTime>),
-            run_items::response_text.eq(None::<String>),
-            run_items::error_kind.eq(None::<String>),
-            run_items::error_message.eq(None::<String>),
-            run_items::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let start = ClaimStart {
+        run_id,
+        worker: request.worker,
+        lease_until,
+        now,
+    };
+    match &mut *conn {
+        DbConnection::Postgres(pg) => {
+            let prompts: HashMap<i32, &str> = handed_out
+                .iter()
+                .filter(|item| unstored.contains(&item.sequence))
+                .map(|item| (item.sequence as i32, item.prompt.as_str()))
+                .collect();
+            start.apply_with_prompts(pg, &claimed, &prompts)?;
+        }
+        other => {
+            start.apply(other, &claimed)?;
+            for item in handed_out.iter().filter(|i| unstored.contains(&i.sequence)) {
+                on_backend!(other, |c| StorePrompt {
+                    run_id: run_id.as_str(),
+                    sequence: item.sequence as i32,
+                    prompt: &item.prompt,
+                }
+                .execute(c))?;
+            }
+        }
+    }
     if !pending_sequences.is_empty() {
-        let counts = row
-            .counts()?
+        let counts = counts
             .moved(
                 ItemState::Pending,
                 ItemState::Running,
@@ -343,14 +363,31 @@ fn claim_in(
         save_counts(conn, run_id, &counts, request.at)?;
     }
 
-    let mut to_load = claimed.clone();
+    logs::append_many(conn, run_id, &log, request.at)?;
+    Ok(Claim {
+        taken_over: lost.len() as u32,
+        run: load_row(conn, run_id, false)?.into_domain()?,
+        items: handed_out,
+    })
+}
+
+/// The items a claim hands out, by sequence, with their prompts (the stored one, else rendered
+/// now), and the sequences whose prompt is not stored yet. `claimed` start a new attempt (the
+/// next one: they are read before the claim's update); `unjudged` only need a verdict.
+fn hand_out(
+    conn: &mut DbConnection,
+    run: &Run,
+    claimed: &[i32],
+    unjudged: &[(i32, i32, Option<NaiveDateTime>)],
+) -> Result<(Vec<ClaimedItem>, Vec<u32>), StoreError> {
+    let mut to_load = claimed.to_vec();
     to_load.extend(unjudged.iter().map(|(s, ..)| *s));
-    let items = load_claimed(conn, run_id, &to_load)?;
-    let run = load_row(conn, run_id, false)?.into_domain()?;
+    let items = load_claimed(conn, &run.id, &to_load)?;
     let shots = run.settings.shots.unwrap_or(0);
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
     let mut examples_from: Option<ExamplesFrom> = None;
     let mut handed_out = Vec::with_capacity(items.len());
+    let mut unstored = Vec::new();
     for ClaimedRow {
         sequence,
         attempt,
@@ -369,14 +406,14 @@ fn claim_in(
             });
             continue;
         }
-        // The prompt is rendered here and stored with the outcome; a retry or a resume renders
-        // exactly the same one (examples are chosen deterministically).
+        // Rendered once, on the item's first claim; a retry or a resume has it stored (and
+        // would render exactly the same: examples are chosen deterministically).
         let prompt = match stored_prompt {
             Some(prompt) => prompt,
             None => {
                 let from = match &examples_from {
                     Some(from) => from,
-                    None => examples_from.insert(examples_dataset(conn, &run, shots)?),
+                    None => examples_from.insert(examples_dataset(conn, run, shots)?),
                 };
                 let candidates = match examples.get(&item.category) {
                     Some(candidates) => candidates,
@@ -392,23 +429,108 @@ fn claim_in(
                     // Another dataset's items are never the item itself, whatever their ids.
                     candidates.iter().take(shots as usize).collect()
                 };
+                unstored.push(sequence as u32);
                 render_prompt(&item, &picked)
             }
         };
         handed_out.push(ClaimedItem {
             sequence: sequence as u32,
-            attempt: attempt as u32,
+            // The attempt the claim's update starts.
+            attempt: attempt as u32 + 1,
             prompt,
             item,
             answer: None,
         });
     }
-    logs::append_many(conn, run_id, &log, request.at)?;
-    Ok(Claim {
-        taken_over: lost.len() as u32,
-        run,
-        items: handed_out,
-    })
+    Ok((handed_out, unstored))
+}
+
+/// What a claim's update sets on the items it starts: a new attempt with a clean slate, leased
+/// to the claimer.
+struct ClaimStart<'a> {
+    run_id: &'a RunId,
+    worker: &'a str,
+    lease_until: NaiveDateTime,
+    now: NaiveDateTime,
+}
+
+/// The claim's update on PostgreSQL, with the prompts of items claimed for the first time, in
+/// one statement: each row is written once (the prompt set once stays).
+const START_WITH_PROMPTS: &str = "\
+UPDATE run_items AS r SET
+    state = 'running',
+    attempt_count = r.attempt_count + 1,
+    lease_owner = $3,
+    lease_expires_at = $4,
+    started_at = $5,
+    finished_at = NULL,
+    first_token_at = NULL,
+    answered_at = NULL,
+    response_text = NULL,
+    error_kind = NULL,
+    error_message = NULL,
+    updated_at = $5,
+    prompt_text = COALESCE(r.prompt_text, v.prompt)
+FROM UNNEST($1::int4[], $2::text[]) AS v(sequence, prompt)
+WHERE r.run_id = $6
+  AND r.sequence BETWEEN $7 AND $8
+  AND r.sequence = v.sequence";
+
+impl ClaimStart<'_> {
+    /// Starts the attempts of `sequences`; the prompts stay as stored.
+    fn apply(&self, conn: &mut DbConnection, sequences: &[i32]) -> Result<(), StoreError> {
+        diesel::update(run_items::table.filter(item_keys::items_of_run(self.run_id, sequences)))
+            .set((
+                run_items::state.eq(ItemState::Running.as_str()),
+                run_items::attempt_count.eq(run_items::attempt_count + 1),
+                run_items::lease_owner.eq(Some(self.worker)),
+                run_items::lease_expires_at.eq(Some(self.lease_until)),
+                run_items::started_at.eq(Some(self.now)),
+                run_items::finished_at.eq(None::<NaiveDateTime>),
+                run_items::first_token_at.eq(None::<NaiveDateTime>),
+                run_items::answered_at.eq(None::<NaiveDateTime>),
+                run_items::response_text.eq(None::<String>),
+                run_items::error_kind.eq(None::<String>),
+                run_items::error_message.eq(None::<String>),
+                run_items::updated_at.eq(self.now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Starts the attempts of `sequences` and stores `prompts` for those that have none yet.
+    fn apply_with_prompts(
+        &self,
+        pg: &mut PgConnection,
+        sequences: &[i32],
+        prompts: &HashMap<i32, &str>,
+    ) -> Result<(), StoreError> {
+        self.with_prompts(sequences, prompts).execute(pg)?;
+        Ok(())
+    }
+
+    fn with_prompts<'q>(
+        &'q self,
+        sequences: &'q [i32],
+        prompts: &'q HashMap<i32, &'q str>,
+    ) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    + diesel::query_builder::QueryId
+    + diesel::RunQueryDsl<PgConnection>
+    + 'q {
+        let texts: Vec<Option<&str>> = sequences.iter().map(|s| prompts.get(s).copied()).collect();
+        // The bounds make the primary key the plan whatever the statistics (see `item_keys`).
+        let low = sequences.iter().copied().min().unwrap_or(1);
+        let high = sequences.iter().copied().max().unwrap_or(0);
+        diesel::sql_query(START_WITH_PROMPTS)
+            .bind::<Array<Integer>, _>(sequences.to_vec())
+            .bind::<Array<Nullable<Text>>, _>(texts)
+            .bind::<Text, _>(self.worker)
+            .bind::<sql_types::Timestamp, _>(self.lease_until)
+            .bind::<sql_types::Timestamp, _>(self.now)
+            .bind::<Text, _>(self.run_id.as_str())
+            .bind::<Integer, _>(low)
+            .bind::<Integer, _>(high)
+    }
 }
 
 /// Finds the workers that are gone from this run — an expired claim here, and not one live —
@@ -566,9 +688,9 @@ mod plan_tests {
     /// a claim's scans (expired claims and their owners, unjudged answers, pending items) go
     /// through the `(run_id, state, sequence)` index and read no other run's rows (the scans of
     /// claims read this run's items in flight, as many as its concurrency, to find the expired
-    /// ones).
+    /// ones), and its update finds each claimed item by its primary key.
     #[test]
-    fn a_claims_scans_read_only_the_runs_items_without_statistics() {
+    fn a_claims_scans_and_update_read_only_the_runs_items_without_statistics() {
         let Some((_db, runs, mut conn)) = two_large_runs() else {
             return;
         };
@@ -636,6 +758,19 @@ mod plan_tests {
                 ),
             ),
         ];
+        // The claim's update with the prompts: each claimed row found by its primary key.
+        let start = ClaimStart {
+            run_id: run,
+            worker: "w",
+            lease_until: at,
+            now: at,
+        };
+        let sequences: Vec<i32> = (100..164).collect();
+        let prompts: HashMap<i32, &str> = sequences.iter().map(|&s| (s, "a prompt")).collect();
+        let update = explain(&mut conn, start.with_prompts(&sequences, &prompts));
+        assert_eq!(update.rows_removed, 0, "{:#}", update.plan);
+        let scans = update.scans_of("run_items");
+        assert_eq!(scans, [Some("run_items_pkey")], "{:#}", update.plan);
         for (what, plan) in plans {
             assert!(
                 plan.rows_removed <= 32,

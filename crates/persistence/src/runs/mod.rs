@@ -19,7 +19,7 @@ mod outcomes;
 mod rejudge;
 mod release;
 mod store_answer;
-mod store_send;
+mod store_prompt;
 mod transitions;
 
 use chrono::NaiveDateTime;

@@ -6,7 +6,7 @@
 //! it, still leased to it, still at its attempt. An outcome that no longer holds (the item was
 //! canceled meanwhile, or its lease expired and another worker took it) is dropped, not applied.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -17,11 +17,10 @@ use evalboard_domain::{
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
     bookkeeping::{finish_if_done, save_progress},
-    bulk,
+    bulk, item_keys,
     latency::{LatencySample, add_latencies, sample},
     load_row,
     store_answer::StoreAnswer,
-    store_send::StoreSend,
 };
 use crate::{
     connection::{DbConnection, on_backend},
@@ -103,12 +102,9 @@ pub enum OutcomeKind {
         /// How long the worker waits before trying again.
         delay_ms: u64,
     },
-    /// The attempt is being sent to the model: the item keeps the prompt from now on (the
-    /// drill-down shows what is being asked while the answer streams), and the send is logged.
-    Started {
-        /// The whole prompt, as sent.
-        prompt: String,
-    },
+    /// The attempt is being sent to the model: the send is logged and announced (the item
+    /// holds its prompt since its claim; the answer stores when it was sent).
+    Started,
     /// The attempt failed and no other follows: the item ends `failed`.
     Failed {
         /// Why.
@@ -185,9 +181,9 @@ impl Database {
                 let (sends, mut indices): (Vec<usize>, Vec<usize>) =
                     indices.into_iter().partition(|&i| {
                         seen.insert(outcomes[i].sequence)
-                            && matches!(outcomes[i].kind, OutcomeKind::Started { .. })
+                            && matches!(outcomes[i].kind, OutcomeKind::Started)
                     });
-                for (index, held) in apply_sends(conn, run_id, worker, outcomes, &sends, at)? {
+                for (index, held) in apply_sends(conn, run_id, worker, outcomes, &sends)? {
                     if held {
                         record_send(&outcomes[index], &mut written);
                         started.push(outcomes[index].sequence as i32);
@@ -240,8 +236,8 @@ impl Database {
                 }
                 for index in indices {
                     let outcome = &outcomes[index];
-                    if let OutcomeKind::Started { .. } = outcome.kind {
-                        if apply_sends(conn, run_id, worker, outcomes, &[index], at)?[0].1 {
+                    if let OutcomeKind::Started = outcome.kind {
+                        if apply_sends(conn, run_id, worker, outcomes, &[index])?[0].1 {
                             record_send(outcome, &mut written);
                             started.push(outcome.sequence as i32);
                             result.applied[index] = true;
@@ -347,48 +343,40 @@ fn record_judged_answer(
     }
 }
 
-/// Records that the attempts of `outcomes[indices]` (all `Started`, of one run) are being sent,
-/// where they still hold (an item of a run that failed or was canceled meanwhile says nothing):
-/// each item keeps its prompt from now on. Returns each index with whether it held. On
-/// PostgreSQL several go in one statement.
+/// Which of the sends `outcomes[indices]` (all `Started`, of one run) still hold: the item is
+/// running, leased to `worker`, at the attempt sent (an item of a run that failed or was
+/// canceled meanwhile says nothing). Returns each index with whether it held. A send writes
+/// nothing to its item: the prompt was stored with the claim, and the answer stores when it was
+/// sent.
 fn apply_sends(
     conn: &mut DbConnection,
     run_id: &RunId,
     worker: &str,
     outcomes: &[Outcome],
     indices: &[usize],
-    at: Timestamp,
 ) -> Result<Vec<(usize, bool)>, StoreError> {
-    let now = at.naive_utc();
-    if let (DbConnection::Postgres(pg), true) = (&mut *conn, indices.len() > 1) {
-        let sends: Vec<&Outcome> = indices.iter().map(|&i| &outcomes[i]).collect();
-        let held: HashSet<i32> = bulk::apply_sends(pg, run_id, worker, &sends, now)?
-            .into_iter()
-            .collect();
-        return Ok(indices
-            .iter()
-            .map(|&i| (i, held.contains(&(outcomes[i].sequence as i32))))
-            .collect());
+    let sequences: Vec<i32> = indices
+        .iter()
+        .map(|&i| outcomes[i].sequence as i32)
+        .collect();
+    let mut held: HashMap<i32, i32> = HashMap::with_capacity(sequences.len());
+    for chunk in sequences.chunks(1_000) {
+        let rows: Vec<(i32, i32)> = run_items::table
+            .filter(item_keys::items_of_run(run_id, chunk))
+            .filter(run_items::state.eq(ItemState::Running.as_str()))
+            .filter(run_items::lease_owner.eq(worker))
+            .select((run_items::sequence, run_items::attempt_count))
+            .load(conn)?;
+        held.extend(rows);
     }
-    let mut held = Vec::with_capacity(indices.len());
-    for &index in indices {
-        let outcome = &outcomes[index];
-        let OutcomeKind::Started { prompt } = &outcome.kind else {
-            unreachable!("only sends are recorded here");
-        };
-        let changed = on_backend!(conn, |c| StoreSend {
-            run_id: run_id.as_str(),
-            sequence: outcome.sequence as i32,
-            attempt: outcome.attempt as i32,
-            worker,
-            prompt,
-            started_at: outcome.started_at.naive_utc(),
-            now,
-        }
-        .execute(c))?;
-        held.push((index, changed > 0));
-    }
-    Ok(held)
+    Ok(indices
+        .iter()
+        .map(|&i| {
+            let outcome = &outcomes[i];
+            let attempt = held.get(&(outcome.sequence as i32));
+            (i, attempt == Some(&(outcome.attempt as i32)))
+        })
+        .collect())
 }
 
 /// The log entry of a send that held.
@@ -529,7 +517,7 @@ fn apply_one(
             ));
             Ok(Some((ItemState::Awaiting, to)))
         }
-        OutcomeKind::Started { .. } => Ok(None), // applied by the caller
+        OutcomeKind::Started => Ok(None), // applied by the caller
         OutcomeKind::Retrying { error, delay_ms } => {
             let changed = diesel::update(held!(ItemState::Running))
                 .set((

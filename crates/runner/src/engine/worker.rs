@@ -226,9 +226,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             sequence,
             attempt,
             started_at,
-            OutcomeKind::Started {
-                prompt: item.prompt.clone(),
-            },
+            OutcomeKind::Started,
         )));
         let answer = Answered {
             completion: Completion {
@@ -265,9 +263,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         shared.activity.start(&run.run_id, sequence, attempt);
         let started_at = truncate_to_micros(Utc::now());
         let outcome = |kind| run.outcome(sequence, attempt, started_at, kind);
-        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started {
-            prompt: item.prompt.clone(),
-        })));
+        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Started)));
         let request = CompletionRequest {
             model: &run.model,
             prompt: &item.prompt,

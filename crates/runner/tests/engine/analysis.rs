@@ -2,7 +2,10 @@
 //! again after a crash without being judged twice, and runs not resumed under a changed
 //! configuration.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use evalboard_domain::{
     BUDGET_EXHAUSTED, Budget, ItemState, JudgeSettings, ModelPrice, RunSettings, RunStatus,
@@ -107,8 +110,11 @@ async fn a_spent_budget_stops_sending_and_ends_the_run(db: TestDatabase) {
             "{cost}"
         );
         let items = all_items(&db, &run.id);
-        let sent = items.iter().filter(|i| i.prompt_text.is_some()).count();
-        assert_eq!(sent as u64, answered, "nothing is sent after the cap");
+        assert_eq!(
+            sent_items(&db, &run.id).len() as u64,
+            answered,
+            "nothing is sent after the cap"
+        );
         for item in items.iter().filter(|i| i.state == ItemState::Correct) {
             assert_eq!(item.usage.reasoning_tokens, Some(3));
             assert!((item.cost_usd.unwrap() - ANSWER_COST).abs() < 1e-12);
@@ -169,10 +175,21 @@ async fn items_in_flight_finish_when_the_budget_is_spent(db: TestDatabase) {
     assert_eq!(run.usage.total_tokens(), 4 * 49);
     let items = all_items(&db, &run_id);
     assert!(items[..4].iter().all(|i| i.state == ItemState::Correct));
+    let sent = sent_items(&db, &run_id);
     assert!(
-        items[4..].iter().all(|i| i.prompt_text.is_none()),
-        "never sent"
+        items[4..].iter().all(|i| !sent.contains(&i.sequence)),
+        "never sent: {sent:?}"
     );
+}
+
+/// The items of a run whose request went out, as its log says ("attempt N sent").
+fn sent_items(db: &TestDatabase, run_id: &evalboard_domain::RunId) -> BTreeSet<u32> {
+    db.query_logs(run_id, &LogQuery::default(), 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.message.starts_with("attempt ") && entry.message.ends_with(" sent"))
+        .filter_map(|entry| entry.sequence)
+        .collect()
 }
 
 /// A re-judging whose worker crashed half-way: the verdicts it stored stand, the answers it

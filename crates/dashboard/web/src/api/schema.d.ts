@@ -976,7 +976,7 @@ export interface components {
             reasoningText: string | null;
             /**
              * @description The whole prompt sent to the model — instruction, worked examples, question, options —
-             *     from the moment its first attempt is sent; `null` before.
+             *     from the moment the item is first claimed; `null` before.
              */
             renderedPrompt: string | null;
             /** @description The model's latest answer, without its reasoning. */

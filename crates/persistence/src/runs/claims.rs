@@ -2,7 +2,7 @@
 //! worker until `lease_expires_at`; a worker that stops renewing (crash, network partition) loses
 //! its items to whoever claims after the lease ran out, and that counts as a resume.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::{
@@ -379,7 +379,7 @@ fn hand_out(
     run: &Run,
     claimed: &[i32],
     unjudged: &[(i32, i32, Option<NaiveDateTime>)],
-) -> Result<(Vec<ClaimedItem>, Vec<u32>), StoreError> {
+) -> Result<(Vec<ClaimedItem>, HashSet<u32>), StoreError> {
     let mut to_load = claimed.to_vec();
     to_load.extend(unjudged.iter().map(|(s, ..)| *s));
     let items = load_claimed(conn, &run.id, &to_load)?;
@@ -387,7 +387,7 @@ fn hand_out(
     let mut examples: HashMap<String, Vec<DatasetItem>> = HashMap::new();
     let mut examples_from: Option<ExamplesFrom> = None;
     let mut handed_out = Vec::with_capacity(items.len());
-    let mut unstored = Vec::new();
+    let mut unstored = HashSet::new();
     for ClaimedRow {
         sequence,
         attempt,
@@ -429,7 +429,7 @@ fn hand_out(
                     // Another dataset's items are never the item itself, whatever their ids.
                     candidates.iter().take(shots as usize).collect()
                 };
-                unstored.push(sequence as u32);
+                unstored.insert(sequence as u32);
                 render_prompt(&item, &picked)
             }
         };
@@ -455,7 +455,8 @@ struct ClaimStart<'a> {
 }
 
 /// The claim's update on PostgreSQL, with the prompts of items claimed for the first time, in
-/// one statement: each row is written once (the prompt set once stays).
+/// one statement: each row is written once (the prompt set once stays). It sets what
+/// [`ClaimStart::apply`] sets, and the two must agree.
 const START_WITH_PROMPTS: &str = "\
 UPDATE run_items AS r SET
     state = 'running',
@@ -477,7 +478,8 @@ WHERE r.run_id = $6
   AND r.sequence = v.sequence";
 
 impl ClaimStart<'_> {
-    /// Starts the attempts of `sequences`; the prompts stay as stored.
+    /// Starts the attempts of `sequences`; the prompts stay as stored. (On PostgreSQL the same
+    /// update, prompts included, is [`START_WITH_PROMPTS`].)
     fn apply(&self, conn: &mut DbConnection, sequences: &[i32]) -> Result<(), StoreError> {
         diesel::update(run_items::table.filter(item_keys::items_of_run(self.run_id, sequences)))
             .set((

@@ -183,7 +183,7 @@ impl Database {
                         seen.insert(outcomes[i].sequence)
                             && matches!(outcomes[i].kind, OutcomeKind::Started)
                     });
-                for (index, held) in apply_sends(conn, run_id, worker, outcomes, &sends)? {
+                for (index, held) in sends_that_hold(conn, run_id, worker, outcomes, &sends)? {
                     if held {
                         record_send(&outcomes[index], &mut written);
                         started.push(outcomes[index].sequence as i32);
@@ -237,7 +237,7 @@ impl Database {
                 for index in indices {
                     let outcome = &outcomes[index];
                     if let OutcomeKind::Started = outcome.kind {
-                        if apply_sends(conn, run_id, worker, outcomes, &[index])?[0].1 {
+                        if sends_that_hold(conn, run_id, worker, outcomes, &[index])?[0].1 {
                             record_send(outcome, &mut written);
                             started.push(outcome.sequence as i32);
                             result.applied[index] = true;
@@ -348,7 +348,7 @@ fn record_judged_answer(
 /// canceled meanwhile says nothing). Returns each index with whether it held. A send writes
 /// nothing to its item: the prompt was stored with the claim, and the answer stores when it was
 /// sent.
-fn apply_sends(
+fn sends_that_hold(
     conn: &mut DbConnection,
     run_id: &RunId,
     worker: &str,

@@ -88,14 +88,18 @@ impl Entry {
     }
 }
 
+/// Items in flight by run, then by sequence: a chunk finds its entry by reference, without
+/// building a key (a chunk arrives per word or token).
+type ItemsByRun = HashMap<RunId, HashMap<u32, Entry>>;
+
 /// Activity of every item in flight on this server, shared by the engine and the API.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityBoard {
-    items: Arc<Mutex<HashMap<(RunId, u32), Entry>>>,
+    items: Arc<Mutex<ItemsByRun>>,
 }
 
 impl ActivityBoard {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<(RunId, u32), Entry>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut ItemsByRun) -> T) -> T {
         let mut items = self
             .items
             .lock()
@@ -105,22 +109,25 @@ impl ActivityBoard {
 
     /// An attempt started: its activity starts empty.
     pub(crate) fn start(&self, run: &RunId, sequence: u32, attempt: u32) {
-        self.with(|items| {
-            items.insert(
-                (run.clone(), sequence),
-                Entry {
-                    activity: Activity {
-                        attempt,
-                        started_at: truncate_to_micros(Utc::now()),
-                        preview: String::new(),
-                        chunk_count: 0,
-                        received_chars: 0,
-                        first_chunk_at: None,
-                        last_chunk_at: None,
-                    },
-                    text: String::new(),
-                },
-            );
+        let entry = Entry {
+            activity: Activity {
+                attempt,
+                started_at: truncate_to_micros(Utc::now()),
+                preview: String::new(),
+                chunk_count: 0,
+                received_chars: 0,
+                first_chunk_at: None,
+                last_chunk_at: None,
+            },
+            text: String::new(),
+        };
+        self.with(|items| match items.get_mut(run) {
+            Some(of_run) => {
+                of_run.insert(sequence, entry);
+            }
+            None => {
+                items.insert(run.clone(), HashMap::from([(sequence, entry)]));
+            }
         });
     }
 
@@ -131,7 +138,9 @@ impl ActivityBoard {
             if let Some(Entry {
                 activity,
                 text: kept,
-            }) = items.get_mut(&(run.clone(), sequence))
+            }) = items
+                .get_mut(run)
+                .and_then(|of_run| of_run.get_mut(&sequence))
             {
                 if kept.len() + text.len() <= LIVE_TEXT_BYTES {
                     kept.push_str(text);
@@ -146,7 +155,14 @@ impl ActivityBoard {
 
     /// The item is no longer in flight here.
     pub(crate) fn finish(&self, run: &RunId, sequence: u32) {
-        self.with(|items| items.remove(&(run.clone(), sequence)));
+        self.with(|items| {
+            if let Some(of_run) = items.get_mut(run) {
+                of_run.remove(&sequence);
+                if of_run.is_empty() {
+                    items.remove(run);
+                }
+            }
+        });
     }
 
     /// The item of `run` most recently sent from this server and still streaming, with its
@@ -154,10 +170,9 @@ impl ActivityBoard {
     pub fn latest(&self, run: &RunId) -> Option<(u32, Activity)> {
         self.with(|items| {
             items
-                .iter()
-                .filter(|((r, _), _)| r == run)
-                .max_by_key(|((_, sequence), e)| (e.activity.started_at, *sequence))
-                .map(|((_, sequence), e)| (*sequence, e.activity()))
+                .get(run)
+                .and_then(most_recently_sent)
+                .map(|(sequence, e)| (sequence, e.activity()))
         })
     }
 
@@ -165,25 +180,24 @@ impl ActivityBoard {
     /// [`ActivityBoard::latest`]).
     pub fn latest_per_run(&self) -> Vec<(RunId, u32, Activity)> {
         self.with(|items| {
-            let mut latest: HashMap<&RunId, (u32, &Entry)> = HashMap::new();
-            for ((run, sequence), entry) in items.iter() {
-                let newer = latest.get(run).is_none_or(|(s, e)| {
-                    (entry.activity.started_at, *sequence) > (e.activity.started_at, *s)
-                });
-                if newer {
-                    latest.insert(run, (*sequence, entry));
-                }
-            }
-            latest
-                .into_iter()
-                .map(|(run, (sequence, entry))| (run.clone(), sequence, entry.activity()))
+            items
+                .iter()
+                .filter_map(|(run, of_run)| {
+                    let (sequence, entry) = most_recently_sent(of_run)?;
+                    Some((run.clone(), sequence, entry.activity()))
+                })
                 .collect()
         })
     }
 
     /// The activity of an item, if it is streaming on this server.
     pub fn get(&self, run: &RunId, sequence: u32) -> Option<Activity> {
-        self.with(|items| items.get(&(run.clone(), sequence)).map(Entry::activity))
+        self.with(|items| {
+            items
+                .get(run)
+                .and_then(|of_run| of_run.get(&sequence))
+                .map(Entry::activity)
+        })
     }
 
     /// The text of an item's attempt that arrived after `after` (all of it for a first look, or
@@ -195,7 +209,7 @@ impl ActivityBoard {
         after: Option<LivePosition>,
     ) -> Option<LiveText> {
         self.with(|items| {
-            let Entry { activity, text } = items.get(&(run.clone(), sequence))?;
+            let Entry { activity, text } = items.get(run)?.get(&sequence)?;
             let from = after
                 .filter(|p| p.attempt == activity.attempt && p.bytes <= text.len())
                 .map(|p| p.bytes);
@@ -213,6 +227,14 @@ impl ActivityBoard {
             })
         })
     }
+}
+
+/// The item of a run sent most recently (the higher sequence between items sent at once).
+fn most_recently_sent(of_run: &HashMap<u32, Entry>) -> Option<(u32, &Entry)> {
+    of_run
+        .iter()
+        .max_by_key(|(sequence, e)| (e.activity.started_at, **sequence))
+        .map(|(sequence, e)| (*sequence, e))
 }
 
 #[cfg(test)]

@@ -101,8 +101,8 @@ fn outcomes(db: &TestDatabase, run: &RunId, sequence: u32) -> Vec<Option<String>
 }
 
 /// A drain with a long window: the four items sent finish and are judged (the drain ends when
-/// they do, not when the window closes); the four claimed ahead are given back; another worker
-/// claims those at once.
+/// they do, not when the window closes); the eight claimed ahead (twice the run's concurrency)
+/// are given back; another worker claims those at once.
 async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase) {
     import(&db, "D", &items(40, |i| format!("Question {i}?")));
     let run_id = create_run(&db, "Simulated", "m", "D", slow_run(2_000));
@@ -113,13 +113,13 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         Duration::from_secs(60),
     );
     let sent = until_sent(&db, &run_id, 4).await;
-    // The claim made ahead has come back: four sent, four waiting behind them.
+    // The claim made ahead has come back: four sent, eight waiting behind them.
     let claimed = wait_for(&db, &run_id, Duration::from_secs(5), |r| {
-        r.counts.running == 8
+        r.counts.running == 12
     })
     .await;
     assert_eq!(sent.len(), 4, "{sent:?}");
-    assert_eq!(claimed.counts.pending, 32);
+    assert_eq!(claimed.counts.pending, 28);
 
     let draining = Instant::now();
     let released = first.drain().await;
@@ -128,7 +128,7 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         "the drain waits for the items in flight, not for its window: {:?}",
         draining.elapsed()
     );
-    assert_eq!(released, 4, "the four claimed ahead");
+    assert_eq!(released, 8, "the eight claimed ahead");
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
     assert_eq!(
@@ -143,7 +143,7 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
     let given_back: Vec<u32> = (1..=40)
         .filter(|s| outcomes(&db, &run_id, *s) == [Some("released".to_owned())])
         .collect();
-    assert_eq!(given_back.len(), 4, "{given_back:?}");
+    assert_eq!(given_back.len(), 8, "{given_back:?}");
     assert!(given_back.iter().all(|s| !sent.contains(s)));
     assert_eq!(run.lifecycle.resumed_count, 0);
 
@@ -162,7 +162,7 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let released = second.drain().await;
-    assert_eq!(released, 8, "the second worker's own claims");
+    assert_eq!(released, 12, "the second worker's own claims");
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
     assert_eq!(run.lifecycle.resumed_count, 0, "no resume");
@@ -178,7 +178,7 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         .unwrap();
     assert!(
         logs.iter().any(|l| l.sequence.is_none()
-            && l.message == "worker `first-worker` stopped: 4 item(s) released for another worker"),
+            && l.message == "worker `first-worker` stopped: 8 item(s) released for another worker"),
         "{:#?}",
         logs.iter().map(|l| &l.message).collect::<Vec<_>>()
     );
@@ -194,7 +194,7 @@ async fn a_drain_without_a_window_gives_items_in_flight_back(db: TestDatabase) {
     let first = engine(&db, simulated_registry(), "first-worker", Duration::ZERO);
     let sent = until_sent(&db, &run_id, 4).await;
     wait_for(&db, &run_id, Duration::from_secs(5), |r| {
-        r.counts.running == 8
+        r.counts.running == 12
     })
     .await;
 
@@ -205,7 +205,7 @@ async fn a_drain_without_a_window_gives_items_in_flight_back(db: TestDatabase) {
         "{:?}",
         draining.elapsed()
     );
-    assert_eq!(released, 8);
+    assert_eq!(released, 12);
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
     assert_eq!((run.counts.running, run.counts.pending), (0, 40));
@@ -245,7 +245,7 @@ async fn a_drain_without_a_window_gives_items_in_flight_back(db: TestDatabase) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(second.drain().await, 8);
+    assert_eq!(second.drain().await, 12);
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
     assert_eq!(run.lifecycle.resumed_count, 0);

@@ -92,8 +92,8 @@ fn sigterm_gives_items_in_flight_back(database_url: Option<&str>) {
     let db = open(url);
     // Answers that take a minute: nothing finishes by itself.
     let run = start_run(&server, 60_000);
-    wait_until(&db, &run, "four sent and four claimed ahead", |r| {
-        r.counts.running == 8 && sent(&db, &r.id).len() == 4
+    wait_until(&db, &run, "four sent and eight claimed ahead", |r| {
+        r.counts.running == 12 && sent(&db, &r.id).len() == 4
     });
 
     let output = server.terminate();
@@ -101,7 +101,7 @@ fn sigterm_gives_items_in_flight_back(database_url: Option<&str>) {
         output.contains("draining: waiting up to 0 s for 4 item(s) in flight"),
         "{output}"
     );
-    assert!(output.contains("released 8 item(s)"), "{output}");
+    assert!(output.contains("released 12 item(s)"), "{output}");
     let stopped = db.get_run(&run).unwrap();
     assert_eq!(
         (stopped.counts.pending, stopped.counts.running),
@@ -129,7 +129,7 @@ fn sigterm_gives_items_in_flight_back(database_url: Option<&str>) {
                 .ok()
         })
         .sum();
-    assert_eq!(released, 8, "the run's log says what was released");
+    assert_eq!(released, 12, "the run's log says what was released");
 
     // Another worker on the same database: it claims the released items at once (their leases
     // would have run for five minutes), and counts no resume.
@@ -140,15 +140,15 @@ fn sigterm_gives_items_in_flight_back(database_url: Option<&str>) {
         None => (data.path(), url),
     };
     let server = start(second_data, "replica-b", "0", second_url);
-    let resumed = wait_until(&db, &run, "claimed again", |r| r.counts.running == 8);
+    let resumed = wait_until(&db, &run, "claimed again", |r| r.counts.running == 12);
     assert_eq!(resumed.lifecycle.resumed_count, 0);
     let states = db.item_states(&run).unwrap();
     assert!(
-        states[..8].iter().all(|(_, s)| *s == ItemState::Running),
+        states[..12].iter().all(|(_, s)| *s == ItemState::Running),
         "the released items are the first claimed: {states:?}"
     );
     let output = server.terminate();
-    assert!(output.contains("released 8 item(s)"), "{output}");
+    assert!(output.contains("released 12 item(s)"), "{output}");
     let run = db.get_run(&run).unwrap();
     assert_eq!(run.lifecycle.resumed_count, 0);
     assert_eq!(run.counts.pending, 36);
@@ -176,8 +176,8 @@ fn sigterm_lets_items_in_flight_finish_within_the_window() {
     let server = start(data.path(), "replica-a", "60", &url);
     let db = open(&url);
     let run = start_run(&server, 2_000);
-    wait_until(&db, &run, "four sent and four claimed ahead", |r| {
-        r.counts.running == 8 && sent(&db, &r.id).len() == 4
+    wait_until(&db, &run, "four sent and eight claimed ahead", |r| {
+        r.counts.running == 12 && sent(&db, &r.id).len() == 4
     });
     let sent_before = sent(&db, &run);
 
@@ -192,7 +192,7 @@ fn sigterm_lets_items_in_flight_finish_within_the_window() {
         output.contains("draining: waiting up to 60 s for 4 item(s) in flight"),
         "{output}"
     );
-    assert!(output.contains("released 4 item(s)"), "{output}");
+    assert!(output.contains("released 8 item(s)"), "{output}");
     let stopped = db.get_run(&run).unwrap();
     assert_eq!(
         (

@@ -18,12 +18,6 @@ use evalboard_runner::{EngineHandle, EngineStopper, ProviderRegistry, providers:
 
 use crate::config::{Config, Overrides};
 
-/// mimalloc rather than the C library's allocator: the engine allocates and frees many small
-/// buffers per streamed chunk and per stored outcome, and glibc's malloc was 13 % of the
-/// server's CPU at concurrency 256 (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// evalboard: run LLM evaluations and watch them live.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -97,8 +97,13 @@ macro_rules! item_texts {
 /// it, so nothing read in order below it is ever preceded by a later commit.
 const SETTLED: &str = "run_events.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
-/// The complement of [`SETTLED`].
-const UNSETTLED: &str = "run_events.tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+/// Whether any stored event is not [`SETTLED`] yet: the newest transaction id among the events
+/// is at or above the oldest one still running. Asked as a `max` rather than `EXISTS (… WHERE
+/// tx >= …)`: the newest id is one backward step of the `(tx, id)` index whatever the
+/// statistics, where a never-analyzed table had the `EXISTS` read every event (7 ms per pump
+/// read at 40,000 events, growing with the table).
+const ANY_UNSETTLED: &str = "COALESCE((SELECT max(run_events.tx) FROM run_events) \
+                             >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint, false)";
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(StoreError::corrupt)
@@ -230,10 +235,9 @@ impl Database {
     /// announce its end, so a reader that sees some looks again soon.
     pub fn events_wait_to_settle(&self) -> Result<bool, StoreError> {
         self.read(|conn| match conn {
-            DbConnection::Postgres(pg) => Ok(diesel::select(diesel::dsl::exists(
-                run_events::table.filter(diesel::dsl::sql::<Bool>(UNSETTLED)),
-            ))
-            .get_result(pg)?),
+            DbConnection::Postgres(pg) => {
+                Ok(diesel::select(diesel::dsl::sql::<Bool>(ANY_UNSETTLED)).get_result(pg)?)
+            }
             DbConnection::Sqlite(_) => Ok(false),
         })
     }
@@ -598,8 +602,19 @@ mod plan_tests {
                 .filter(runs::id.eq_any([run.as_str()]))
                 .select(runs::provider_name),
         );
+        // Whether any event waits to settle (asked after each pump read that found some): with
+        // none waiting, every event is read and thrown away unless the index is used.
+        let unsettled = explain(
+            &mut conn,
+            diesel::select(diesel::dsl::sql::<Bool>(ANY_UNSETTLED)),
+        );
         for (what, plan, reads) in [
             ("page", page, vec![("run_events", "run_events_by_commit")]),
+            (
+                "unsettled",
+                unsettled,
+                vec![("run_events", "run_events_by_commit")],
+            ),
             (
                 "texts",
                 texts,

@@ -46,6 +46,8 @@ pub(crate) struct PlanSummary {
     /// `(table, index)` for every scan (a bitmap heap scan's is its child's); the index is
     /// `None` for a sequential scan.
     pub(crate) scans: Vec<(String, Option<String>)>,
+    /// `(table, rows)` for every scan: the rows it returned over all its loops.
+    pub(crate) rows_read: Vec<(String, u64)>,
     /// The plan itself, for failure messages.
     pub(crate) plan: Value,
 }
@@ -58,6 +60,15 @@ impl PlanSummary {
             .filter(|(t, _)| t == table)
             .map(|(_, index)| index.as_deref())
             .collect()
+    }
+
+    /// The rows scans of `table` returned, in all.
+    pub(crate) fn rows_read_from(&self, table: &str) -> u64 {
+        self.rows_read
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, rows)| rows)
+            .sum()
     }
 }
 
@@ -86,9 +97,19 @@ pub(crate) fn summarize(explained: &str) -> PlanSummary {
             Some((table.to_owned(), index.map(str::to_owned)))
         })
         .collect();
+    let rows_read = all
+        .iter()
+        .filter(|n| n["Node Type"].as_str().is_some_and(|t| t.ends_with("Scan")))
+        .filter_map(|n| {
+            let table = n["Relation Name"].as_str()?;
+            let rows = n["Actual Rows"].as_u64()? * n["Actual Loops"].as_u64().unwrap_or(1);
+            Some((table.to_owned(), rows))
+        })
+        .collect();
     PlanSummary {
         rows_removed,
         scans,
+        rows_read,
         plan: plan[0]["Plan"].clone(),
     }
 }

@@ -42,6 +42,7 @@ FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::time
          prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
          started_at, reasoning_tokens, cost_usd, reasoning, request_key)
 WHERE r.run_id = $15
+  AND r.sequence BETWEEN $23 AND $24
   AND r.sequence = v.sequence
   AND r.attempt_count = v.attempt
   AND r.state = 'running'
@@ -63,6 +64,25 @@ pub(super) fn apply_judged_answers(
     outcomes: &[&Outcome],
     now: NaiveDateTime,
 ) -> QueryResult<Vec<i32>> {
+    let Some(update) = judged_answers_update(run_id, worker, outcomes, now) else {
+        return Ok(Vec::new());
+    };
+    let applied: Vec<Applied> = update.load(pg)?;
+    Ok(applied.into_iter().map(|a| a.sequence).collect())
+}
+
+/// The statement that stores `outcomes`' judged answers, `None` when there are none.
+fn judged_answers_update<'a>(
+    run_id: &'a RunId,
+    worker: &'a str,
+    outcomes: &[&Outcome],
+    now: NaiveDateTime,
+) -> Option<
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    + diesel::query_builder::QueryId
+    + diesel::query_dsl::LoadQuery<'a, PgConnection, Applied>
+    + 'a,
+> {
     let mut sequence = Vec::with_capacity(outcomes.len());
     let mut attempt = Vec::with_capacity(outcomes.len());
     let mut state = Vec::with_capacity(outcomes.len());
@@ -111,9 +131,12 @@ pub(super) fn apply_judged_answers(
         request_key.push(answer.request_key.clone());
     }
     if sequence.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
-    let applied: Vec<Applied> = diesel::sql_query(UPDATE_JUDGED_ANSWERS)
+    // The bounds make the primary key the plan whatever the statistics (see `item_keys`).
+    let low = sequence.iter().copied().min().unwrap_or(1);
+    let high = sequence.iter().copied().max().unwrap_or(0);
+    let update = diesel::sql_query(UPDATE_JUDGED_ANSWERS)
         .bind::<Array<Integer>, _>(sequence)
         .bind::<Array<Integer>, _>(attempt)
         .bind::<Array<Text>, _>(state)
@@ -136,6 +159,89 @@ pub(super) fn apply_judged_answers(
         .bind::<Array<Nullable<Double>>, _>(cost_usd)
         .bind::<Array<Nullable<Text>>, _>(reasoning)
         .bind::<Array<Nullable<Text>>, _>(request_key)
-        .load(pg)?;
-    Ok(applied.into_iter().map(|a| a.sequence).collect())
+        .bind::<Integer, _>(low)
+        .bind::<Integer, _>(high);
+    Some(update)
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use chrono::Utc;
+    use evalboard_domain::{Extracted, ExtractionTier, TokenUsage, Verdict};
+
+    use super::*;
+    use crate::{
+        plans::{explain, two_large_runs},
+        runs::outcomes::{Answer, Judgment},
+    };
+
+    /// On never-analyzed tables of two 10,000-item runs with 2,000 items in flight each, a
+    /// batch of 250 judged answers reads at most the window of sequences it spans, through an
+    /// index of the run's items, never the run's other items in flight (the bounds on the
+    /// sequences are what keep it so: without them, the plan reads every running item of the
+    /// run).
+    #[test]
+    fn judged_answers_read_only_the_window_they_span_without_statistics() {
+        let Some((_db, runs, mut conn)) = two_large_runs() else {
+            return;
+        };
+        let run = &runs[1];
+        // Both runs have items in flight; this batch answers some of this run's.
+        diesel::sql_query(
+            "UPDATE run_items SET state = 'running', attempt_count = 1, lease_owner = 'w' \
+             WHERE sequence BETWEEN 4001 AND 6000",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        let at = evalboard_domain::truncate_to_micros(Utc::now());
+        let outcomes: Vec<Outcome> = (0..250)
+            .map(|i| Outcome {
+                run_id: run.clone(),
+                // Finished out of order, a few apart: a window of the run, not a range.
+                sequence: 5_001 + 3 * i,
+                attempt: 1,
+                started_at: at,
+                kind: OutcomeKind::Answered {
+                    answer: Answer {
+                        prompt: "Question?".into(),
+                        response_text: "The answer is (A).".into(),
+                        reasoning_text: None,
+                        request_key: None,
+                        cached: false,
+                        first_token_at: Some(at),
+                        answered_at: at,
+                        usage: TokenUsage::default(),
+                        cost_usd: None,
+                    },
+                    judgment: Some(Judgment {
+                        verdict: Verdict::Correct,
+                        extraction: Extracted {
+                            answer: Some("A".into()),
+                            tier: ExtractionTier::AnswerIs,
+                        },
+                        judge: "choice".into(),
+                        rationale: None,
+                        at,
+                    }),
+                },
+            })
+            .collect();
+        let batch: Vec<&Outcome> = outcomes.iter().collect();
+        let update = judged_answers_update(run, "w", &batch, at.naive_utc()).unwrap();
+        let plan = explain(&mut conn, update);
+        let window = u64::from(outcomes[249].sequence - outcomes[0].sequence + 1);
+        assert_eq!(plan.rows_removed, 0, "{:#}", plan.plan);
+        assert!(
+            plan.rows_read_from("run_items") <= window,
+            "{} items read for a window of {window}: {:#}",
+            plan.rows_read_from("run_items"),
+            plan.plan
+        );
+        let scans = plan.scans_of("run_items");
+        assert!(
+            !scans.is_empty() && scans.iter().all(Option::is_some),
+            "{scans:?}: {:#}",
+            plan.plan
+        );
+    }
 }

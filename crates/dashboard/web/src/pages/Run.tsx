@@ -299,8 +299,10 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
           </details>
         )}
         <details>
-          <summary>Prompt sent</summary>
-          <pre className="code">{item.renderedPrompt ?? "(not sent yet)"}</pre>
+          {/* The prompt is stored when the item is first claimed, before its request goes out:
+              the attempts below say whether and when it was sent. */}
+          <summary>Prompt</summary>
+          <pre className="code">{item.renderedPrompt ?? "(not claimed yet)"}</pre>
         </details>
         <h4>Attempts</h4>
         <ul>

@@ -238,6 +238,9 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   if ((await body.locator("ol.choices").count()) !== 0) throw new Error("a numeric item shows options");
   const expected = await body.locator("dd").first().innerText();
   if (expected.trim() !== "3") throw new Error(`expected 3, the view says ${expected}`);
+  // The run's judge is the extraction rules, which read a number here: not "choice".
+  const judge = await page.locator(".field", { hasText: "Judge" }).first().locator("dd").innerText();
+  if (judge.trim() !== "extraction rules") throw new Error(`the run's judge reads ${judge}`);
   await check("numeric-item");
 });
 

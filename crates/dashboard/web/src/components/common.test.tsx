@@ -2,7 +2,7 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { ErrorNote, ProgressBar, accuracy } from "./common";
+import { ErrorNote, ProgressBar, accuracy, judgeLabel } from "./common";
 
 afterEach(cleanup);
 
@@ -26,6 +26,13 @@ describe("ErrorNote", () => {
     expect(container.textContent).toBe("");
     rerender(<ErrorNote error={new Error("the server could not be reached")} />);
     expect(screen.getByRole("alert").textContent).toContain("the server could not be reached");
+  });
+});
+
+describe("judgeLabel", () => {
+  it("names the extraction rules, and an LLM judge as the API does", () => {
+    expect(judgeLabel("choice")).toBe("extraction rules");
+    expect(judgeLabel("llm:Stub/judge-1")).toBe("llm:Stub/judge-1");
   });
 });
 

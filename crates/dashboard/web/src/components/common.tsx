@@ -109,6 +109,12 @@ export function Field({ label, children }: { label: string; children: ReactNode 
 /** Run statuses of runs still going. */
 export const ACTIVE = new Set(["pending", "running"]);
 
+/** How a run's judge reads to a user: `choice` (the API's name for the extraction rules, which
+ *  read a letter or a number by the dataset's kind) says what it is; an LLM judge its name. */
+export function judgeLabel(judge: string): string {
+  return judge === "choice" ? "extraction rules" : judge;
+}
+
 /** The letter of a choice index: A, B, ... */
 export function letter(index: number): string {
   return String.fromCharCode(65 + index);

@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ErrorNote, percent } from "../components/common";
+import { ErrorNote, judgeLabel, percent } from "../components/common";
 import { useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -65,7 +65,7 @@ export function ComparePage() {
                     <th scope="row">
                       <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
                       <div className="muted small">
-                        {compared.run.providerName} · {compared.judge}
+                        {compared.run.providerName} · {judgeLabel(compared.judge)}
                       </div>
                     </th>
                     <td>

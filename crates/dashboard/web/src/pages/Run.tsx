@@ -4,7 +4,7 @@ import { useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, letter, percent } from "../components/common";
+import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, judgeLabel, letter, percent } from "../components/common";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
 import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
@@ -83,7 +83,7 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Accuracy (strict)">{accuracy(run.progress)}</Field>
         <Field label="Unparsed answers">{run.unparsed ?? "–"}</Field>
         <Field label="Judge">
-          {run.judge}
+          {judgeLabel(run.judge)}
           {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
         </Field>
         <Field label="Created">

@@ -199,6 +199,9 @@ await step("upload a dataset with an error, then a good one", async () => {
   });
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByRole("alert").filter({ hasText: "422" }).waitFor();
+  // Each problem says its line of the file.
+  const problem = await page.getByRole("alert").locator("li").first().innerText();
+  if (!problem.startsWith("line 1: ")) throw new Error(`the problem does not say its line: ${problem}`);
   await check("datasets-error");
   const csv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
   await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });

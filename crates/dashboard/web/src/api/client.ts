@@ -52,11 +52,9 @@ api.use({
   },
 });
 
-/** One problem of a problem+json answer, with the field or JSON Pointer it is about. */
-export interface FieldProblem {
-  field?: string;
-  detail: string;
-}
+/** One problem of a problem+json answer: the field or JSON Pointer it is about, or the line of
+ *  an uploaded file. */
+export type FieldProblem = Schemas["ProblemItem"];
 
 /** An API refusal (problem+json), readable as it is. */
 export class ApiError extends Error {

@@ -21,6 +21,19 @@ describe("ErrorNote", () => {
     expect(alert.textContent).toContain("is not the item's prompt hash");
   });
 
+  it("says which line of an uploaded file each problem is on", () => {
+    const error = new ApiError(422, "Unprocessable Content", "the jsonl file has 2 problem(s)", [
+      { line: 1, detail: "not a valid MMLU-Pro record: missing field `options`" },
+      { line: 7, detail: "a duplicate question_id" },
+    ]);
+    render(<ErrorNote error={error} />);
+    const items = screen.getAllByRole("listitem").map((li) => li.textContent?.trim());
+    expect(items).toEqual([
+      "line 1: not a valid MMLU-Pro record: missing field `options`",
+      "line 7: a duplicate question_id",
+    ]);
+  });
+
   it("shows nothing without an error, and any other error's message", () => {
     const { container, rerender } = render(<ErrorNote error={null} />);
     expect(container.textContent).toBe("");

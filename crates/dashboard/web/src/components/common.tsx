@@ -19,7 +19,8 @@ export function ErrorNote({ error }: { error: unknown }) {
           <ul>
             {error.problems.map((p, i) => (
               <li key={i}>
-                {p.field && <code>{p.field}</code>} {p.detail}
+                {p.field && <code>{p.field}</code>} {p.line != null && `line ${p.line}: `}
+                {p.detail}
               </li>
             ))}
           </ul>

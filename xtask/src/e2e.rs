@@ -57,8 +57,9 @@ pub(crate) fn run(root: &Path, args: &E2eArgs) -> anyhow::Result<()> {
     // A second server that needs a token, for the sign-in screen.
     let guarded_data = tempfile::tempdir()?;
     let (token, entry) = create_token(&binary, "e2e", "operator")?;
+    let (viewer_token, viewer_entry) = create_token(&binary, "e2e-viewer", "viewer")?;
     let config = guarded_data.path().join("evalboard.toml");
-    std::fs::write(&config, entry)?;
+    std::fs::write(&config, format!("{entry}\n{viewer_entry}"))?;
     let mut guarded = Server::start(
         &binary,
         guarded_data.path(),
@@ -73,6 +74,7 @@ pub(crate) fn run(root: &Path, args: &E2eArgs) -> anyhow::Result<()> {
         .env("SERVER_PID", server.child.id().to_string())
         .env("GUARDED_URL", &guarded.base)
         .env("GUARDED_TOKEN", &token)
+        .env("GUARDED_VIEWER_TOKEN", &viewer_token)
         .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &screenshots)
         .status()

@@ -347,6 +347,47 @@ await step("sign in to a server that needs a token, follow a run, sign out", asy
   await page.getByLabel("Token").waitFor();
 });
 
+await step("a viewer reads everything and is offered no action it may not take", async () => {
+  const guarded = process.env.GUARDED_URL;
+  const token = process.env.GUARDED_TOKEN;
+  const viewer = process.env.GUARDED_VIEWER_TOKEN;
+  if (!guarded || !token || !viewer) {
+    throw new Error("GUARDED_URL, GUARDED_TOKEN and GUARDED_VIEWER_TOKEN name the server and its tokens");
+  }
+  // A run that stays active while the viewer looks (started with the operator's token).
+  const created = await fetch(`${guarded}/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      providerName: "Simulated",
+      datasetName: "evalboard-demo",
+      modelName: "sim-1",
+      settings: { concurrency: 1, simulated: { latencyMs: 60000 } },
+    }),
+  });
+  if (created.status !== 201) throw new Error(`creating a run answered ${created.status}`);
+  const id = (await created.json()).run.id;
+  await page.goto(`${guarded}/ui/`);
+  await page.getByLabel("Token").fill(viewer);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("e2e-viewer · viewer").waitFor();
+  const card = page.locator("article.card").filter({ hasText: id });
+  await card.waitFor();
+  if ((await card.getByRole("button").count()) !== 0) throw new Error("the board offers a viewer an action");
+  if ((await page.getByRole("link", { name: "New run" }).count()) !== 0) throw new Error("a viewer is offered New run");
+  await page.goto(`${guarded}/ui/runs/${id}`);
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  if ((await page.getByRole("button", { name: "Cancel" }).count()) !== 0) throw new Error("the run page offers a viewer Cancel");
+  await page.goto(`${guarded}/ui/datasets`);
+  await page.getByText("Uploading a dataset needs a token with the admin role.").waitFor();
+  if (await page.getByLabel(/^File/).isVisible()) throw new Error("a viewer is offered the upload form");
+  await page.goto(`${guarded}/ui/runs/new`);
+  await page.getByText("Starting a run needs a token with the operator role.").waitFor();
+  await check("viewer-new-run");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token").waitFor();
+});
+
 await browser.close();
 if (pageErrors.length > 0) {
   failures.push("page errors");

@@ -1,6 +1,7 @@
 import { Link, Route, Switch } from "wouter";
 
 import type { Session } from "./api/client";
+import { AccessContext, accessOf } from "./auth/access";
 import { SessionGate, SessionMenu } from "./auth/SessionGate";
 import { ArchivePage } from "./pages/Archive";
 import { ComparePage } from "./pages/Compare";
@@ -12,7 +13,7 @@ import { RunPage } from "./pages/Run";
 
 const NAV = [
   { href: "/", label: "Active board" },
-  { href: "/runs/new", label: "New run" },
+  { href: "/runs/new", label: "New run", needs: "operate" },
   { href: "/runs", label: "Archive" },
   { href: "/datasets", label: "Datasets" },
   { href: "/browser-harness", label: "Browser Harness" },
@@ -23,14 +24,15 @@ export function App() {
 }
 
 function Dashboard({ session }: { session: Session }) {
+  const access = accessOf(session);
   return (
-    <>
+    <AccessContext.Provider value={access}>
       <header className="top">
         <Link href="/" className="brand">
           evalboard
         </Link>
         <nav aria-label="Main">
-          {NAV.map((entry) => (
+          {NAV.filter((entry) => entry.needs !== "operate" || access.operate).map((entry) => (
             <Link
               key={entry.href}
               href={entry.href}
@@ -59,6 +61,6 @@ function Dashboard({ session }: { session: Session }) {
           </Route>
         </Switch>
       </main>
-    </>
+    </AccessContext.Provider>
   );
 }

@@ -3,6 +3,7 @@ import { type RefObject, memo, useEffect, useMemo, useRef, useState } from "reac
 import { Link } from "wouter";
 
 import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
+import { useAccess } from "../auth/access";
 import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
@@ -140,6 +141,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   const { run, progress, lifecycle, recentItems } = snapshot;
   const rate = useRate(progress.completed);
   const action = useRunAction();
+  const { operate } = useAccess();
   const active = ACTIVE.has(run.status);
   const shown = useShownItem(snapshot, active);
   const act = (kind: "cancel" | "retry") => {
@@ -215,7 +217,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         </ul>
       )}
       <footer>
-        {active ? (
+        {!operate ? null : active ? (
           <button type="button" onClick={() => act("cancel")} disabled={action.isPending || !!lifecycle.cancelRequestedAt}>
             Cancel
           </button>

@@ -4,6 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
+import { useAccess } from "../auth/access";
 import { ErrorNote, Time } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
@@ -12,6 +13,7 @@ type Imported = Schemas["DatasetImportResponse"];
 
 export function DatasetsPage() {
   const datasets = useDatasetsQuery();
+  const { administer } = useAccess();
   const client = useQueryClient();
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<Imported | null>(null);
@@ -82,29 +84,33 @@ export function DatasetsPage() {
           ))}
         </tbody>
       </table>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        <fieldset>
-          <legend>Upload a dataset</legend>
-          <div className="form-field">
-            <label htmlFor="dataset-file">File (JSON Lines, CSV or Parquet)</label>
-            <input id="dataset-file" name="file" type="file" accept=".jsonl,.ndjson,.csv,.parquet" />
-          </div>
-          <div className="form-field">
-            <label htmlFor="dataset-name">Name (default: the file's)</label>
-            <input id="dataset-name" name="name" />
-          </div>
-          <div className="form-field">
-            <button type="submit" className="primary" disabled={progress !== null}>
-              Upload
-            </button>
-          </div>
-        </fieldset>
-        {progress !== null && (
-          <progress max={1} value={progress} aria-label="Upload progress">
-            {Math.round(progress * 100)} %
-          </progress>
-        )}
-      </form>
+      {administer ? (
+        <form className="form" onSubmit={(e) => void submit(e)}>
+          <fieldset>
+            <legend>Upload a dataset</legend>
+            <div className="form-field">
+              <label htmlFor="dataset-file">File (JSON Lines, CSV or Parquet)</label>
+              <input id="dataset-file" name="file" type="file" accept=".jsonl,.ndjson,.csv,.parquet" />
+            </div>
+            <div className="form-field">
+              <label htmlFor="dataset-name">Name (default: the file's)</label>
+              <input id="dataset-name" name="name" />
+            </div>
+            <div className="form-field">
+              <button type="submit" className="primary" disabled={progress !== null}>
+                Upload
+              </button>
+            </div>
+          </fieldset>
+          {progress !== null && (
+            <progress max={1} value={progress} aria-label="Upload progress">
+              {Math.round(progress * 100)} %
+            </progress>
+          )}
+        </form>
+      ) : (
+        <p className="muted">Uploading a dataset needs a token with the admin role.</p>
+      )}
       <ErrorNote error={error} />
       {result && (
         <div className="success" role="status">

@@ -6,6 +6,7 @@ import { type ChangeEvent, type FormEvent, useState } from "react";
 import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
+import { useAccess } from "../auth/access";
 import { ErrorNote } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
@@ -21,6 +22,7 @@ function useKeysQuery() {
 
 export function HarnessPage() {
   const keys = useKeysQuery();
+  const { operate } = useAccess();
   return (
     <section aria-labelledby="harness-title">
       <h1 id="harness-title">Browser Harness</h1>
@@ -53,8 +55,14 @@ export function HarnessPage() {
           ))}
         </tbody>
       </table>
-      <PackForm keys={keys.data?.keys ?? []} />
-      <BundleUpload keys={keys.data?.keys ?? []} />
+      {operate ? (
+        <>
+          <PackForm keys={keys.data?.keys ?? []} />
+          <BundleUpload keys={keys.data?.keys ?? []} />
+        </>
+      ) : (
+        <p className="muted">Building packs and importing captures needs a token with the operator role.</p>
+      )}
     </section>
   );
 }

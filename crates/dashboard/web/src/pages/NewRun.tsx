@@ -5,6 +5,7 @@ import { type FormEvent, type ReactNode, useMemo, useState } from "react";
 import { useLocation } from "wouter";
 
 import { ApiError, api, unwrap } from "../api/client";
+import { useAccess } from "../auth/access";
 import { ErrorNote } from "../components/common";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
 import { placeProblems, settingsFrom, shownFields } from "./newRunForm";
@@ -15,6 +16,19 @@ function newKey(): string {
 }
 
 export function NewRunPage() {
+  const { operate } = useAccess();
+  if (!operate) {
+    return (
+      <section aria-labelledby="new-title">
+        <h1 id="new-title">New run</h1>
+        <p className="muted">Starting a run needs a token with the operator role.</p>
+      </section>
+    );
+  }
+  return <NewRunForm />;
+}
+
+function NewRunForm() {
   const providers = useProvidersQuery();
   const datasets = useDatasetsQuery();
   const [, navigate] = useLocation();

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
+import { useAccess } from "../auth/access";
 import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, judgeLabel, letter, percent } from "../components/common";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
@@ -24,6 +25,7 @@ export function RunPage({ id }: { id: string }) {
     setLive(active);
   }
   const action = useRunAction();
+  const { operate } = useAccess();
   if (detail.error) {
     return <ErrorNote error={detail.error} />;
   }
@@ -43,7 +45,7 @@ export function RunPage({ id }: { id: string }) {
         </h1>
         <div className="controls">
           <StatusBadge status={run.run.status} />
-          {active ? (
+          {!operate ? null : active ? (
             <button type="button" onClick={() => act("cancel")} disabled={action.isPending}>
               Cancel
             </button>

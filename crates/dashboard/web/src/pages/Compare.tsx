@@ -149,6 +149,24 @@ export function ComparePage() {
   );
 }
 
+/** What came of a flipped item in one run, in words: the answer read from a judged response, or
+ *  why there is none (a response with nothing extractable, a failure, a cancel, still going). */
+export function outcomeText(outcome: { state: string; extractedAnswer?: string | null }): string {
+  switch (outcome.state) {
+    case "correct":
+    case "incorrect":
+      return outcome.extractedAnswer == null ? "no answer found in the response" : `answered ${outcome.extractedAnswer}`;
+    case "failed":
+      return "failed (no answer)";
+    case "canceled":
+      return "canceled (no answer)";
+    case "awaiting":
+      return "answered, awaiting its judge";
+    default:
+      return `${outcome.state} (no answer yet)`;
+  }
+}
+
 /** A flipped item: each run's verdict and letter; opened, both answers side by side. */
 function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
   const [open, setOpen] = useState(false);
@@ -165,7 +183,7 @@ function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
           <td key={outcome.runId} className={outcome.correct ? "good" : "bad"}>
             <span aria-hidden="true">{outcome.correct ? "✓" : "✗"}</span>{" "}
             <span className="visually-hidden">{outcome.correct ? "right" : "wrong"}:</span>
-            answered {outcome.extractedAnswer ?? "nothing"}{" "}
+            {outcomeText(outcome)}{" "}
             <Link href={`/runs/${outcome.runId}?item=${outcome.sequence}`} className="small">
               #{outcome.sequence}
             </Link>

@@ -309,12 +309,28 @@ await step("an unknown page says so", async () => {
   await page.getByRole("heading", { name: "Not found" }).waitFor();
 });
 
-await step("sign in to a server that needs a token, follow a run, sign out", async () => {
-  const guarded = process.env.GUARDED_URL;
-  const token = process.env.GUARDED_TOKEN;
-  if (!guarded || !token) {
-    throw new Error("GUARDED_URL and GUARDED_TOKEN name the server that needs a token");
+// The server that needs a token, with an operator's token and a viewer's.
+const guarded = process.env.GUARDED_URL;
+const token = process.env.GUARDED_TOKEN;
+const viewer = process.env.GUARDED_VIEWER_TOKEN;
+
+/** Starts a run on the guarded server with the operator's token; returns its id. */
+async function startGuardedRun(settings) {
+  if (!guarded || !token || !viewer) {
+    throw new Error("GUARDED_URL, GUARDED_TOKEN and GUARDED_VIEWER_TOKEN name the server and its tokens");
   }
+  const created = await fetch(`${guarded}/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ providerName: "Simulated", datasetName: "evalboard-demo", modelName: "sim-1", settings }),
+  });
+  if (created.status !== 201) {
+    throw new Error(`creating a run with the token answered ${created.status}`);
+  }
+  return (await created.json()).run.id;
+}
+
+await step("sign in to a server that needs a token, follow a run, sign out", async () => {
   await page.goto(`${guarded}/ui/`);
   await page.getByRole("heading", { name: "evalboard" }).waitFor();
   await page.getByLabel("Token").fill("evb_wrong");
@@ -326,19 +342,7 @@ await step("sign in to a server that needs a token, follow a run, sign out", asy
   await page.getByText("e2e · operator").waitFor();
   // The session cookie carries the page's requests, streams included: a run started with the
   // token shows up live on the board.
-  const created = await fetch(`${guarded}/runs`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      providerName: "Simulated",
-      datasetName: "evalboard-demo",
-      modelName: "sim-1",
-      settings: { concurrency: 2, simulated: { latencyMs: 400 } },
-    }),
-  });
-  if (created.status !== 201) {
-    throw new Error(`creating a run with the token answered ${created.status}`);
-  }
+  await startGuardedRun({ concurrency: 2, simulated: { latencyMs: 400 } });
   await page.locator("article.card").first().waitFor();
   await check("signed-in-board");
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -348,25 +352,8 @@ await step("sign in to a server that needs a token, follow a run, sign out", asy
 });
 
 await step("a viewer reads everything and is offered no action it may not take", async () => {
-  const guarded = process.env.GUARDED_URL;
-  const token = process.env.GUARDED_TOKEN;
-  const viewer = process.env.GUARDED_VIEWER_TOKEN;
-  if (!guarded || !token || !viewer) {
-    throw new Error("GUARDED_URL, GUARDED_TOKEN and GUARDED_VIEWER_TOKEN name the server and its tokens");
-  }
   // A run that stays active while the viewer looks (started with the operator's token).
-  const created = await fetch(`${guarded}/runs`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      providerName: "Simulated",
-      datasetName: "evalboard-demo",
-      modelName: "sim-1",
-      settings: { concurrency: 1, simulated: { latencyMs: 60000 } },
-    }),
-  });
-  if (created.status !== 201) throw new Error(`creating a run answered ${created.status}`);
-  const id = (await created.json()).run.id;
+  const id = await startGuardedRun({ concurrency: 1, simulated: { latencyMs: 60000 } });
   await page.goto(`${guarded}/ui/`);
   await page.getByLabel("Token").fill(viewer);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -92,18 +92,28 @@ macro_rules! item_texts {
     };
 }
 
+/// The id of the oldest transaction still running (PostgreSQL), as a `bigint` like `tx`.
+macro_rules! oldest_running_tx {
+    () => {
+        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    };
+}
+
 /// On PostgreSQL, the events a reader may deliver: those of transactions older than the oldest
 /// one still running. Every transaction that could still commit an event has an id at or above
 /// it, so nothing read in order below it is ever preceded by a later commit.
-const SETTLED: &str = "run_events.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+const SETTLED: &str = concat!("run_events.tx < ", oldest_running_tx!());
 
 /// Whether any stored event is not [`SETTLED`] yet: the newest transaction id among the events
 /// is at or above the oldest one still running. Asked as a `max` rather than `EXISTS (… WHERE
 /// tx >= …)`: the newest id is one backward step of the `(tx, id)` index whatever the
 /// statistics, where a never-analyzed table had the `EXISTS` read every event (7 ms per pump
 /// read at 40,000 events, growing with the table).
-const ANY_UNSETTLED: &str = "COALESCE((SELECT max(run_events.tx) FROM run_events) \
-                             >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint, false)";
+const ANY_UNSETTLED: &str = concat!(
+    "COALESCE((SELECT max(run_events.tx) FROM run_events) >= ",
+    oldest_running_tx!(),
+    ", false)"
+);
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(StoreError::corrupt)

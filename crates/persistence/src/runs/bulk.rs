@@ -10,7 +10,10 @@ use diesel::{
 };
 use evalboard_domain::RunId;
 
-use super::outcomes::{Outcome, OutcomeKind};
+use super::{
+    item_keys,
+    outcomes::{Outcome, OutcomeKind},
+};
 
 const UPDATE_JUDGED_ANSWERS: &str = "\
 UPDATE run_items AS r SET
@@ -133,9 +136,8 @@ fn judged_answers_update<'a>(
     if sequence.is_empty() {
         return None;
     }
-    // The bounds make the primary key the plan whatever the statistics (see `item_keys`).
-    let low = sequence.iter().copied().min().unwrap_or(1);
-    let high = sequence.iter().copied().max().unwrap_or(0);
+    // The bounds keep the read to the batch's window whatever the statistics (see `item_keys`).
+    let (low, high) = item_keys::bounds(&sequence);
     let update = diesel::sql_query(UPDATE_JUDGED_ANSWERS)
         .bind::<Array<Integer>, _>(sequence)
         .bind::<Array<Integer>, _>(attempt)

@@ -521,8 +521,7 @@ impl ClaimStart<'_> {
     + 'q {
         let texts: Vec<Option<&str>> = sequences.iter().map(|s| prompts.get(s).copied()).collect();
         // The bounds make the primary key the plan whatever the statistics (see `item_keys`).
-        let low = sequences.iter().copied().min().unwrap_or(1);
-        let high = sequences.iter().copied().max().unwrap_or(0);
+        let (low, high) = item_keys::bounds(sequences);
         diesel::sql_query(START_WITH_PROMPTS)
             .bind::<Array<Integer>, _>(sequences.to_vec())
             .bind::<Array<Nullable<Text>>, _>(texts)

@@ -19,11 +19,17 @@ pub(crate) type ItemsOfRun<'a> = dsl::And<
     dsl::EqAny<run_items::sequence, &'a [i32]>,
 >;
 
+/// The smallest and largest of `sequences`, to bound them with (an empty list is the empty range
+/// `1..=0`). The statements written in SQL (`UPDATE ... FROM UNNEST`) bind these too.
+pub(crate) fn bounds(sequences: &[i32]) -> (i32, i32) {
+    let low = sequences.iter().copied().min().unwrap_or(1);
+    let high = sequences.iter().copied().max().unwrap_or(0);
+    (low, high)
+}
+
 /// The items of `run` whose sequence is in `sequences` (none when it is empty).
 pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfRun<'a> {
-    let low = sequences.iter().copied().min().unwrap_or(1);
-    // An empty list is an empty range.
-    let high = sequences.iter().copied().max().unwrap_or(0);
+    let (low, high) = bounds(sequences);
     run_items::run_id
         .eq(run.as_str())
         .and(run_items::sequence.between(low, high))

@@ -613,13 +613,10 @@ impl Dispatcher {
             });
         }
         // A claim is made while a run's concurrency of items is still queued, for enough to
-        // fill its slots and keep twice its concurrency waiting. A claim's round trip includes
-        // waiting for the run's row, which the writer holds while it stores a batch; on
-        // PostgreSQL at concurrency 256 and 50 ms, claiming at half that lead for half as many
-        // ran the queue dry (212-222 of 256 slots busy on average, 3,395 items/s over six runs)
-        // where this keeps 229-246 busy (3,790 items/s), and fewer, larger claims cost less per
-        // item (docs/performance.md). The price: a server holds up to three times a run's
-        // concurrency of its items, which another replica cannot take until they are sent.
+        // fill its slots and keep twice its concurrency waiting: a claim's round trip includes
+        // waiting for the run's row, which the writer holds while it stores a batch, and a
+        // smaller lead ran the queue dry on PostgreSQL (docs/performance.md, 2026-12-04). The
+        // price: a server holds up to three times a run's concurrency of its items.
         let low = flight.queue.len() < flight.concurrency;
         if !canceled && !draining && !flight.claiming && !flight.exhausted && low {
             let wanted = 3 * flight.concurrency - flight.running - flight.queue.len();

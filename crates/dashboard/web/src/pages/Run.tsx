@@ -264,7 +264,7 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
             {item.extractedAnswer ?? "–"} {item.extractionTier && <span className="muted">({item.extractionTier})</span>}
           </Field>
           <Field label="Verdict">
-            {item.verdict ?? "–"} {item.judge && <span className="muted">by {item.judge}</span>}
+            {item.verdict ?? "–"} {item.judge && <span className="muted">by {judgeLabel(item.judge)}</span>}
           </Field>
           <Field label="Latency">{item.timings.latencyMs == null ? "–" : `${item.timings.latencyMs} ms`}</Field>
           <Field label="Tokens">
@@ -328,7 +328,7 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
             <ul>
               {item.verdicts.map((v, i) => (
                 <li key={i}>
-                  round {v.round}: {v.verdict} by {v.judge} · <Time at={v.judgedAt} />
+                  round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
                 </li>
               ))}
             </ul>

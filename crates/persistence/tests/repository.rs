@@ -8,8 +8,8 @@ use evalboard_domain::{
     RunStatus, StateCounts, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    DatasetImport, IdempotencyKey, ItemTransition, NewRun, RetryScope, RunFilter, RunGeneration,
-    StoreError, backend_tests, testing::TestDatabase,
+    DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope, RunFilter,
+    RunGeneration, StoreError, backend_tests, testing::TestDatabase,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -171,6 +171,27 @@ fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
         states,
         (1..=4).map(|s| (s, ItemState::Pending)).collect::<Vec<_>>()
     );
+    // Item n is the n-th chosen dataset item, in dataset order.
+    let dataset = items(30);
+    let chosen = settings
+        .selection
+        .apply(
+            "selection",
+            dataset.iter().map(|i| (i.id.as_str(), i.category.as_str())),
+        )
+        .unwrap();
+    let page = db.run_items(&run.id, &ItemQuery::first(10)).unwrap();
+    let stored: Vec<(u32, &str)> = page
+        .items
+        .iter()
+        .map(|i| (i.sequence, i.dataset_item_id.as_str()))
+        .collect();
+    let expected: Vec<(u32, &str)> = chosen
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| (n as u32 + 1, dataset[i].id.as_str()))
+        .collect();
+    assert_eq!(stored, expected);
     let logs = db.run_logs(&run.id, None, 10).unwrap();
     assert_eq!(logs.len(), 1);
     assert!(logs[0].message.contains("4 item(s)"), "{}", logs[0].message);

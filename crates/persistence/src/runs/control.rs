@@ -34,13 +34,15 @@ pub enum RetryScope {
     All,
 }
 
-/// The items `worker` holds a claim on. Only items in flight carry one; naming their states
-/// lets the `(state, lease_expires_at)` index find them instead of reading every item (a macro,
-/// so that the plan test explains the very condition).
+/// The items `worker` holds a claim on. Only items in flight carry one, always with a lease
+/// (claims set both, releases clear both); naming their states and the lease lets the partial
+/// `(state, lease_expires_at)` index find them instead of reading every item (a macro, so
+/// that the plan test explains the very condition).
 macro_rules! claimed_by {
     ($worker:expr) => {
         run_items::state
             .eq_any([ItemState::Running.as_str(), ItemState::Awaiting.as_str()])
+            .and(run_items::lease_expires_at.is_not_null())
             .and(run_items::lease_owner.eq($worker))
     };
 }

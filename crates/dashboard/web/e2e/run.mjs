@@ -142,6 +142,16 @@ await step("drill into an item of a finished run", async () => {
   await page.getByRole("heading", { name: "Response" }).waitFor();
   await page.getByRole("heading", { name: "Attempts" }).waitFor();
   await page.getByText("Accuracy (strict)").waitFor();
+  // The log reads from `info` up: the run's story, not one line per attempt sent.
+  const log = page.locator("ol.logs");
+  await log.getByText("run created", { exact: false }).waitFor();
+  if ((await log.getByText("attempt 1 sent").count()) !== 0) throw new Error("the default log lists each send");
+  await page.getByLabel("Level").selectOption({ label: "everything (with each attempt sent)" });
+  await log.getByText("attempt 1 sent").first().waitFor();
+  await page.getByLabel("Level").selectOption({ label: "info and above" });
+  // Its few entries fit one page: nothing more to load.
+  const more = page.locator('section[aria-labelledby="logs-title"]').getByRole("button", { name: "Load more" });
+  if ((await more.count()) !== 0) throw new Error("a one-page log offers to load more");
   await check("run-detail");
 });
 

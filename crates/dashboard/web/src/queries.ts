@@ -99,6 +99,9 @@ export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean
   });
 }
 
+/** Log entries per page. */
+const LOG_PAGE = 100;
+
 export function useRunLogsQuery(id: string, level: string) {
   return useInfiniteQuery({
     queryKey: keys.logs(id, level),
@@ -107,12 +110,14 @@ export function useRunLogsQuery(id: string, level: string) {
         await api.GET("/runs/{run_id}/logs", {
           params: {
             path: { run_id: id },
-            query: { level: level || undefined, cursor: pageParam ?? undefined, limit: 100 },
+            query: { level: level || undefined, cursor: pageParam ?? undefined, limit: LOG_PAGE },
           },
         }),
       ),
     initialPageParam: null as string | null,
-    getNextPageParam: (page) => page.nextCursor,
+    // A log's last page has a cursor too (to poll for new entries); only a full page says
+    // there is more to load now. A refetch of the last page picks up what was logged since.
+    getNextPageParam: (page) => (page.logs.length < LOG_PAGE ? undefined : page.nextCursor),
   });
 }
 

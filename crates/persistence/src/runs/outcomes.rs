@@ -379,11 +379,12 @@ fn sends_that_hold(
         .collect())
 }
 
-/// The log entry of a send that held.
+/// The log entry of a send that held: `debug`, one per attempt of every item, so that a
+/// log read from `info` up tells a run's story (lifecycle, retries, failures) without them.
 fn record_send(outcome: &Outcome, written: &mut Written) {
     written.log.push(PendingLog {
         sequence: Some(outcome.sequence),
-        level: LogLevel::Info,
+        level: LogLevel::Debug,
         message: format!("attempt {} sent", outcome.attempt),
     });
 }

@@ -340,7 +340,9 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
 }
 
 function Logs({ id }: { id: string }) {
-  const [level, setLevel] = useState("");
+  // From `info` up by default: every attempt sent is a `debug` line, and a large run's
+  // thousands of them would bury its story (creation, status, retries, failures).
+  const [level, setLevel] = useState("info");
   const logs = useRunLogsQuery(id, level);
   const entries = logs.data?.pages.flatMap((page) => page.logs) ?? [];
   return (
@@ -350,8 +352,8 @@ function Logs({ id }: { id: string }) {
         <label>
           Level{" "}
           <select value={level} onChange={(e) => setLevel(e.target.value)}>
-            <option value="">everything</option>
             <option value="info">info and above</option>
+            <option value="">everything (with each attempt sent)</option>
             <option value="warn">warnings and errors</option>
             <option value="error">errors</option>
           </select>

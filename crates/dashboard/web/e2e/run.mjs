@@ -257,6 +257,39 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   await check("numeric-item");
 });
 
+await step("a 100-character dataset name wraps on every page instead of widening it", async () => {
+  // The longest name the server accepts, without a space to break at.
+  const name = `mmlu-pro-${"x".repeat(91)}`;
+  const csv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
+  const stored = await fetch(`${base}/datasets?name=${name}&format=csv`, { method: "POST", headers: { "content-type": "text/csv" }, body: csv });
+  if (stored.status !== 201) throw new Error(`the upload answered ${stored.status}`);
+  const run = async (settings) =>
+    (await api("/runs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ providerName: "Simulated", datasetName: name, modelName: "sim-1", settings }),
+    })).body.run.id;
+  const done = await run({ simulated: { seed: 3 } });
+  const live = await run({ concurrency: 1, simulated: { seed: 4, latencyMs: 60_000 } });
+  await until("the first run to finish", async () => (await api(`/runs/${done}`)).body.run.status === "completed");
+  const widths = async () => page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  for (const [path, ready, shot] of [
+    ["/ui/", () => page.getByRole("article").filter({ hasText: name }).first().waitFor(), "long-name-board"],
+    [`/ui/runs/${done}`, () => page.getByRole("heading", { name: "Items" }).waitFor(), "long-name-run"],
+    ["/ui/runs", () => page.getByText(name).first().waitFor(), "long-name-archive"],
+    ["/ui/datasets", () => page.getByRole("rowheader", { name }).waitFor(), "long-name-datasets"],
+    ["/ui/runs/new", () => page.getByRole("option", { name }).first().waitFor({ state: "attached" }), "long-name-new-run"],
+    [`/ui/compare?runIds=${done},${live}`, () => page.getByText(name).first().waitFor(), "long-name-compare"],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await ready();
+    if (shot) await check(shot);
+    const [scroll, client] = await widths();
+    if (scroll > client) throw new Error(`${path} is ${scroll} px wide in a ${client} px window`);
+  }
+  await api(`/runs/${live}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
+});
+
 await step("build a pack, import its captures, and see a tampered bundle refused", async () => {
   await page.getByRole("link", { name: "Browser Harness", exact: true }).click();
   await page.getByLabel("Dataset").selectOption("evalboard-demo");

@@ -116,11 +116,11 @@ export function ArchivePage() {
                   onChange={() => toggle(detail.run.id)}
                 />
               </td>
-              <td>
+              <td className="name">
                 <Link href={`/runs/${detail.run.id}`}>{detail.run.modelName}</Link>
               </td>
-              <td>{detail.run.providerName}</td>
-              <td>
+              <td className="name">{detail.run.providerName}</td>
+              <td className="name">
                 {detail.dataset.name} <span className="muted">v{detail.dataset.version}</span>
               </td>
               <td>

@@ -70,10 +70,12 @@ export function DatasetsPage() {
         <tbody>
           {datasets.data?.map((d) => (
             <tr key={d.name}>
-              <th scope="row">{d.name}</th>
+              <th scope="row" className="name">
+                {d.name}
+              </th>
               <td className="num">{d.version}</td>
               <td className="num">{d.itemCount}</td>
-              <td className="small">{d.categories.map((c) => `${c.name} (${c.itemCount})`).join(", ")}</td>
+              <td className="small name">{d.categories.map((c) => `${c.name} (${c.itemCount})`).join(", ")}</td>
               <td>
                 <code title={d.digest}>{d.digest.slice(0, 19)}…</code>
               </td>

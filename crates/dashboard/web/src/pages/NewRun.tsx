@@ -182,9 +182,10 @@ function NewRunForm() {
             "settings.judge",
             "Judge",
             <select id="settings.judge" value={judge} onChange={(e) => setJudge(e.target.value)}>
-              <option value="choice">Extraction rules (the letter, or the number)</option>
+              <option value="choice">Extraction rules</option>
               <option value="llm">An LLM judge</option>
             </select>,
+            judge === "choice" ? "the answer's letter, or its number, read by fixed rules" : "another model reads the answer",
           )}
           {judge === "llm" && (
             <>

@@ -61,14 +61,17 @@ async function api(path, init) {
   return { status: response.status, body: await response.json() };
 }
 
-async function createRun(settings) {
+async function createRun(settings, datasetName = "evalboard-demo") {
   const created = await api("/runs", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ providerName: "Simulated", datasetName: "evalboard-demo", modelName: "sim-1", settings }),
+    body: JSON.stringify({ providerName: "Simulated", datasetName, modelName: "sim-1", settings }),
   });
   return created.body.run.id;
 }
+
+/** Two multiple-choice items as a CSV file, in two categories. */
+const tinyCsv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
 
 async function until(what, predicate, timeout = 20_000) {
   const deadline = Date.now() + timeout;
@@ -213,8 +216,7 @@ await step("upload a dataset with an error, then a good one", async () => {
   const problem = await page.getByRole("alert").locator("li").first().innerText();
   if (!problem.startsWith("line 1: ")) throw new Error(`the problem does not say its line: ${problem}`);
   await check("datasets-error");
-  const csv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
-  await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(tinyCsv) });
   await page.getByLabel(/^Name/).fill("e2e-tiny");
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByText("Stored e2e-tiny version 1 (2 items).").waitFor();
@@ -236,12 +238,7 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   await page.getByLabel(/^Name/).fill("e2e-gsm8k");
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByText("Stored e2e-gsm8k version 1 (2 items).").waitFor();
-  const created = await api("/runs", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ providerName: "Simulated", datasetName: "e2e-gsm8k", modelName: "sim-1", settings: { simulated: { seed: 2 } } }),
-  });
-  const id = created.body.run.id;
+  const id = await createRun({ simulated: { seed: 2 } }, "e2e-gsm8k");
   await until("the numeric run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
   await page.goto(`${base}/ui/runs/${id}`);
   await page.getByRole("heading", { name: "Items" }).waitFor();
@@ -260,17 +257,10 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
 await step("a 100-character dataset name wraps on every page instead of widening it", async () => {
   // The longest name the server accepts, without a space to break at.
   const name = `mmlu-pro-${"x".repeat(91)}`;
-  const csv = "question,A,B,C,D,answer,category\nWhich is even?,1,2,3,5,B,math\nWhich is a vowel?,b,c,e,d,C,letters\n";
-  const stored = await fetch(`${base}/datasets?name=${name}&format=csv`, { method: "POST", headers: { "content-type": "text/csv" }, body: csv });
+  const stored = await fetch(`${base}/datasets?name=${name}&format=csv`, { method: "POST", headers: { "content-type": "text/csv" }, body: tinyCsv });
   if (stored.status !== 201) throw new Error(`the upload answered ${stored.status}`);
-  const run = async (settings) =>
-    (await api("/runs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ providerName: "Simulated", datasetName: name, modelName: "sim-1", settings }),
-    })).body.run.id;
-  const done = await run({ simulated: { seed: 3 } });
-  const live = await run({ concurrency: 1, simulated: { seed: 4, latencyMs: 60_000 } });
+  const done = await createRun({ simulated: { seed: 3 } }, name);
+  const live = await createRun({ concurrency: 1, simulated: { seed: 4, latencyMs: 60_000 } }, name);
   await until("the first run to finish", async () => (await api(`/runs/${done}`)).body.run.status === "completed");
   const widths = async () => page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
   for (const [path, ready, shot] of [
@@ -283,7 +273,7 @@ await step("a 100-character dataset name wraps on every page instead of widening
   ]) {
     await page.goto(`${base}${path}`);
     await ready();
-    if (shot) await check(shot);
+    await check(shot);
     const [scroll, client] = await widths();
     if (scroll > client) throw new Error(`${path} is ${scroll} px wide in a ${client} px window`);
   }

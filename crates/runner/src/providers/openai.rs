@@ -1,13 +1,16 @@
 //! OpenAI-compatible chat completions with streaming: OpenAI itself, vLLM, Ollama, llama.cpp's
 //! server and anything else that speaks `POST {base}/chat/completions` with `stream: true`.
 
-use std::{borrow::Cow, time::Duration};
+use std::{borrow::Cow, fmt, marker::PhantomData, time::Duration};
 
 use chrono::Utc;
 use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
 use futures_util::future::BoxFuture;
-use serde::{Deserialize, de::IgnoredAny};
+use serde::{
+    Deserialize, Deserializer,
+    de::{IgnoredAny, SeqAccess, Visitor},
+};
 use serde_json::{Value, json};
 
 use super::{
@@ -138,23 +141,47 @@ impl ModelClient for OpenAiClient {
     }
 }
 
-/// One streamed chunk, as far as it is read. Typed and borrowing (a chunk arrives per word or
-/// token, so building a `Value` of each was a large share of the cost of an answer); the rare
-/// parts whose shape varies between servers stay `Value`s.
+/// One streamed chunk, as far as it is read. Typed and borrowing, allocating nothing for an
+/// ordinary chunk (a chunk arrives per word or token, so building a `Value` of each was a large
+/// share of the cost of an answer); the rare parts whose shape varies between servers stay
+/// `Value`s.
 #[derive(Deserialize)]
 struct Chunk<'a> {
     #[serde(borrow, default)]
-    choices: Option<Vec<Choice<'a>>>,
+    choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<Value>,
     /// OpenAI's error event: `{"error": {"message": ...}}`.
     #[serde(default)]
     error: Option<Value>,
-    /// vLLM's error event: `{"object": "error", "message": ...}`.
-    #[serde(default)]
-    object: Option<Value>,
+    /// `chat.completion.chunk`, or vLLM's error event: `{"object": "error", "message": ...}`.
+    /// (A string in every server's chunks; a chunk with another kind of `object` is refused.)
+    #[serde(borrow, default)]
+    object: Option<Cow<'a, str>>,
     #[serde(default)]
     message: Option<Value>,
+}
+
+/// The first of a chunk's `choices`, the others skipped unread: a stream is asked for one
+/// choice (`n` is never set), and a list would be allocated per chunk.
+struct FirstChoice<'a>(Option<Choice<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct First<'a>(PhantomData<Choice<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for First<'a> {
+            type Value = FirstChoice<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of choices")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut choices: A) -> Result<Self::Value, A::Error> {
+                let first = choices.next_element()?;
+                while choices.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+        }
+        deserializer.deserialize_seq(First(PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -190,7 +217,7 @@ fn read_chunk(
     })?;
     let error = match (&chunk.error, &chunk.object) {
         (Some(error), _) => Some(error.get("message")),
-        (None, Some(object)) if object == "error" => Some(chunk.message.as_ref()),
+        (None, Some(object)) if object.as_ref() == "error" => Some(chunk.message.as_ref()),
         _ => None,
     };
     if let Some(message) = error {
@@ -208,7 +235,7 @@ fn read_chunk(
     let Some(choices) = chunk.choices else {
         return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
     };
-    if let Some(choice) = choices.into_iter().next() {
+    if let FirstChoice(Some(choice)) = choices {
         let (content, reasoning) = choice.delta.map_or((None, None), |d| {
             (d.content, d.reasoning_content.or(d.reasoning))
         });
@@ -366,11 +393,28 @@ mod tests {
     }
 
     #[test]
+    fn only_the_first_choice_is_read() {
+        let (answer, pieces, result) = fold(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"(B)"}},{"index":1,"delta":{"content":"(C)"},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":" and"},"finish_reason":null},{"index":1,"delta":{}}]}"#,
+        ]);
+        result.unwrap();
+        assert_eq!(answer.text, "(B) and");
+        assert_eq!(pieces, ["(B)", " and"]);
+        assert!(
+            !answer.finished,
+            "the second choice's finish is not the first's"
+        );
+    }
+
+    #[test]
     fn malformed_chunks_are_refused() {
         for chunk in [
             "{this is not json",
             r#"{"object":"chat.completion.chunk"}"#,
             r#"{"choices":[{"delta":{"content":7}}]}"#,
+            r#"{"choices":{"delta":{"content":"B"}}}"#,
+            r#"{"object":7,"choices":[]}"#,
         ] {
             let (_, _, result) = fold(&[chunk]);
             assert!(

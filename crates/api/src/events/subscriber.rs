@@ -6,7 +6,10 @@ use actix_web::{HttpResponse, web::Bytes};
 use evalboard_domain::{EventPosition, RunId};
 use evalboard_persistence::{Resume, StoreError};
 use tokio::sync::{
-    broadcast::{self, error::RecvError},
+    broadcast::{
+        self,
+        error::{RecvError, TryRecvError},
+    },
     mpsc,
 };
 
@@ -34,7 +37,11 @@ pub(crate) enum StreamView {
 }
 
 /// Writes a subscriber's connection may hold unsent before it counts as stalled.
-const OUTBOX: usize = 64;
+const OUTBOX: usize = 16;
+
+/// A write gathers events up to about this many bytes; with [`OUTBOX`], what a subscriber that
+/// reads slowly holds in memory (about 256 KiB).
+const WRITE_BYTES: usize = 16 * 1024;
 
 /// Opens a stream of the events after `start` (of some runs, when given), in `view`.
 pub(crate) async fn subscribe(
@@ -162,16 +169,25 @@ impl Feed {
                 continue;
             }
             let full = frames.len() == page as usize;
+            let mut write = Write::after(self.cursor);
             let sent = match self.view {
                 StreamView::Exact => {
-                    let mut sent = true;
                     for frame in &frames {
-                        sent = sent && self.send_stored(frame).await;
+                        self.gather_frame(frame, &mut write);
+                        if write.is_full() {
+                            let next = Write::after(write.reached);
+                            if !self.flush(std::mem::replace(&mut write, next)).await {
+                                return false;
+                            }
+                        }
                     }
-                    sent
+                    self.flush(write).await
                 }
                 StreamView::Board => match BoardBatch::of(self.cursor, &frames) {
-                    Some(batch) => self.send_batch(&batch).await,
+                    Some(batch) => {
+                        self.gather_batch(&batch, &mut write);
+                        self.flush(write).await
+                    }
                     None => true,
                 },
             };
@@ -185,73 +201,87 @@ impl Feed {
     }
 
     /// Sends what the pump broadcasts, until the subscriber leaves or falls behind.
-    async fn follow(&mut self, mut live: broadcast::Receiver<Arc<Frame>>) {
-        while let Some(frame) = receive(&mut live).await {
-            if !self.follows(&frame.run_id) {
-                continue;
-            }
-            let sent = match frame.kind {
-                FrameKind::Preview => self.send_preview(&frame).await,
-                FrameKind::Stored { .. } if frame.position > self.cursor => {
-                    self.send_stored(&frame).await
-                }
-                FrameKind::Stored { .. } => true,
-            };
-            if !sent {
-                return;
-            }
-        }
+    async fn follow(&mut self, live: broadcast::Receiver<Arc<Frame>>) {
+        self.follow_with(live, |feed, frame, write| feed.gather_frame(frame, write))
+            .await;
     }
 
     /// Sends the board batches and previews the pump broadcasts, until the subscriber leaves
     /// or falls behind.
-    async fn follow_board(&mut self, mut live: broadcast::Receiver<BoardMessage>) {
-        while let Some(message) = receive(&mut live).await {
-            let sent = match message {
-                BoardMessage::Preview(frame) if self.follows(&frame.run_id) => {
-                    self.send_preview(&frame).await
+    async fn follow_board(&mut self, live: broadcast::Receiver<BoardMessage>) {
+        self.follow_with(live, |feed, message, write| match message {
+            BoardMessage::Preview(frame) => feed.gather_frame(frame, write),
+            BoardMessage::Batch(batch) => feed.gather_batch(batch, write),
+        })
+        .await;
+    }
+
+    /// Follows a broadcast: each message wakes the subscriber, and what else is waiting by then
+    /// goes out with it in one write (up to [`WRITE_BYTES`]), so that a burst of events costs
+    /// the connection one wake-up and one write rather than one per event.
+    async fn follow_with<T: Clone>(
+        &mut self,
+        mut live: broadcast::Receiver<T>,
+        gather: impl Fn(&Self, &T, &mut Write),
+    ) {
+        while let Some(first) = receive(&mut live).await {
+            let mut write = Write::after(self.cursor);
+            gather(self, &first, &mut write);
+            let mut open = true;
+            while open && !write.is_full() {
+                match try_receive(&mut live) {
+                    Waiting::Message(message) => gather(self, &message, &mut write),
+                    Waiting::Nothing => break,
+                    // What was gathered before the end still goes out.
+                    Waiting::End => open = false,
                 }
-                BoardMessage::Preview(_) => true,
-                // A batch may begin before the cursor (this subscriber caught up into it):
-                // receiving some of its events again is harmless (board.rs).
-                BoardMessage::Batch(batch) if batch.to > self.cursor => {
-                    self.send_batch(&batch).await
-                }
-                BoardMessage::Batch(_) => true,
-            };
-            if !sent {
+            }
+            if !self.flush(write).await || !open {
                 return;
             }
         }
     }
 
-    async fn send_stored(&mut self, frame: &Frame) -> bool {
-        let FrameKind::Stored { wire, .. } = &frame.kind else {
-            unreachable!("only stored events are read from the database");
-        };
-        let sent = self.send(wire.clone()).await;
-        if sent {
-            self.cursor = frame.position;
+    /// Adds a frame to the write, unless the subscriber does not follow its run or has it
+    /// already. A preview carries the position reached so far, so resuming is unaffected.
+    fn gather_frame(&self, frame: &Frame, write: &mut Write) {
+        if !self.follows(&frame.run_id) {
+            return;
         }
-        sent
+        match &frame.kind {
+            FrameKind::Preview => sse::push_event(&mut write.bytes, write.reached.id, &frame.body),
+            FrameKind::Stored { wire, .. } if frame.position > write.reached => {
+                write.bytes.extend_from_slice(wire);
+                write.reached = frame.position;
+            }
+            FrameKind::Stored { .. } => {}
+        }
     }
 
-    /// Previews carry the position the client already has, so resuming is unaffected.
-    async fn send_preview(&mut self, frame: &Frame) -> bool {
-        self.send(sse::with_id(self.cursor.id, &frame.body)).await
+    /// Adds what a board batch holds for this subscriber's runs. A batch may begin before the
+    /// position reached (this subscriber caught up into it): receiving some of its events
+    /// again is harmless (board.rs).
+    fn gather_batch(&self, batch: &BoardBatch, write: &mut Write) {
+        if batch.to <= write.reached {
+            return;
+        }
+        match &self.runs {
+            None => write.bytes.extend_from_slice(&batch.wire),
+            Some(runs) => {
+                if let Some(wire) = batch.for_runs(runs) {
+                    write.bytes.extend_from_slice(&wire);
+                }
+            }
+        }
+        write.reached = batch.to;
     }
 
-    async fn send_batch(&mut self, batch: &BoardBatch) -> bool {
-        let wire = match &self.runs {
-            None => Some(batch.wire.clone()),
-            Some(runs) => batch.for_runs(runs),
-        };
-        let sent = match wire {
-            Some(wire) => self.send(wire).await,
-            None => true,
-        };
+    /// Writes what was gathered; the subscriber has reached its position once the connection
+    /// took it. False when the subscriber is gone.
+    async fn flush(&mut self, write: Write) -> bool {
+        let sent = write.bytes.is_empty() || self.send(Bytes::from(write.bytes)).await;
         if sent {
-            self.cursor = batch.to;
+            self.cursor = write.reached;
         }
         sent
     }
@@ -271,6 +301,26 @@ impl Feed {
     }
 }
 
+/// Events gathered for one write to a subscriber's connection.
+struct Write {
+    bytes: Vec<u8>,
+    /// The position the subscriber reaches once the connection takes the write.
+    reached: EventPosition,
+}
+
+impl Write {
+    fn after(position: EventPosition) -> Self {
+        Self {
+            bytes: Vec::new(),
+            reached: position,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes.len() >= WRITE_BYTES
+    }
+}
+
 /// Counts a subscriber the server ended: `stalled` (its connection took nothing for the stall
 /// timeout), `behind` (it fell further behind than the buffer) or `database` (its catch-up
 /// could not be read). Each resumes with `Last-Event-ID`.
@@ -284,15 +334,40 @@ async fn receive<T: Clone>(live: &mut broadcast::Receiver<T>) -> Option<T> {
     match live.recv().await {
         Ok(message) => Some(message),
         Err(RecvError::Lagged(missed)) => {
-            tracing::info!(
-                missed,
-                "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
-            );
-            dropped("behind");
+            fell_behind(missed);
             None
         }
         Err(RecvError::Closed) => None,
     }
+}
+
+/// What a broadcast holds for a subscriber right now.
+enum Waiting<T> {
+    Message(T),
+    Nothing,
+    /// The subscriber fell behind, or the pump stopped.
+    End,
+}
+
+/// The next message of a broadcast if one is waiting, as [`receive`] without waiting.
+fn try_receive<T: Clone>(live: &mut broadcast::Receiver<T>) -> Waiting<T> {
+    match live.try_recv() {
+        Ok(message) => Waiting::Message(message),
+        Err(TryRecvError::Empty) => Waiting::Nothing,
+        Err(TryRecvError::Lagged(missed)) => {
+            fell_behind(missed);
+            Waiting::End
+        }
+        Err(TryRecvError::Closed) => Waiting::End,
+    }
+}
+
+fn fell_behind(missed: u64) {
+    tracing::info!(
+        missed,
+        "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
+    );
+    dropped("behind");
 }
 
 #[cfg(test)]
@@ -353,14 +428,21 @@ mod tests {
         stored(id, RunId::generate())
     }
 
-    /// The `id` field of one event on the wire.
-    fn id_of(wire: &[u8]) -> String {
+    /// The `id` fields of the events of one write, in order.
+    fn ids_of(wire: &[u8]) -> Vec<String> {
         std::str::from_utf8(wire)
             .unwrap()
             .lines()
-            .find_map(|line| line.strip_prefix("id: "))
-            .unwrap()
-            .to_owned()
+            .filter_map(|line| line.strip_prefix("id: "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `id` field of a write of one event.
+    fn id_of(wire: &[u8]) -> String {
+        let ids = ids_of(wire);
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        ids[0].clone()
     }
 
     /// Stores a run (and so its first events) of a one-item dataset.
@@ -527,18 +609,64 @@ mod tests {
         for id in 1..=3 {
             inner.frames.send(frame(id)).unwrap();
         }
+        // The connection holds one write, and has not taken the one before these events.
         let (mut feed, mut sent) = feed(&inner, 1, 0, None);
+        feed.outbox
+            .try_send(Bytes::from_static(b": earlier\n\n"))
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
             .await
             .expect("dropped after the stall timeout");
         assert_eq!(
             feed.cursor,
-            at(1),
+            at(0),
             "only what the connection took counts as sent"
         );
-        assert!(sent.try_recv().is_ok());
+        assert_eq!(&sent.try_recv().unwrap()[..], b": earlier\n\n");
         assert!(sent.try_recv().is_err());
         assert_eq!((dropped("stalled"), dropped("behind")), (1, 0));
+    }
+
+    #[actix_web::test]
+    async fn a_burst_goes_out_in_few_writes_in_order() {
+        let db = TestDatabase::sqlite();
+        let inner = inner(&db, 4_096);
+        let live = inner.frames.subscribe();
+        let events = 2_000u64;
+        for id in 1..=events {
+            inner.frames.send(frame(id)).unwrap();
+        }
+        let (mut feed, mut sent) = feed(&inner, 4_096, 0, None);
+        let following = tokio::spawn(async move {
+            feed.follow(live).await;
+            feed.cursor
+        });
+        let mut ids = Vec::new();
+        let mut writes = 0;
+        while ids.len() < events as usize {
+            let write = tokio::time::timeout(Duration::from_secs(5), sent.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                write.len() < WRITE_BYTES + 1_024,
+                "a write holds about {WRITE_BYTES} bytes at most: {}",
+                write.len()
+            );
+            writes += 1;
+            ids.extend(ids_of(&write));
+        }
+        let expected: Vec<String> = (1..=events).map(|id| id.to_string()).collect();
+        assert_eq!(ids, expected, "every event once, in order");
+        let per_write = events as usize / writes;
+        assert!(per_write >= 20, "{writes} writes for {events} events");
+        inner.frames.send(frame(events + 1)).unwrap();
+        let last = tokio::time::timeout(Duration::from_secs(5), sent.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(id_of(&last), (events + 1).to_string());
+        following.abort();
     }
 
     #[actix_web::test]
@@ -568,12 +696,12 @@ mod tests {
         let (mut feed, mut sent) = feed(&inner, 64, 3, Some(run.clone()));
         let following = tokio::spawn(async move { feed.follow(live).await });
         let mut ids = Vec::new();
-        for _ in 0..3 {
-            let event = tokio::time::timeout(Duration::from_secs(5), sent.recv())
+        while ids.len() < 3 {
+            let write = tokio::time::timeout(Duration::from_secs(5), sent.recv())
                 .await
                 .unwrap()
                 .unwrap();
-            ids.push(id_of(&event));
+            ids.extend(ids_of(&write));
         }
         assert_eq!(
             ids,

@@ -1,11 +1,13 @@
 //! Test support: what PostgreSQL does to run a query, on tables that were never analyzed (as
 //! on a server with autovacuum off), so that tests can require plans that hold whatever the
-//! statistics say.
+//! statistics say; and SQLite's plan of a query.
 
 use diesel::{
     pg::{Pg, PgConnection},
     prelude::*,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
+    sql_types::{Integer, Text},
+    sqlite::Sqlite,
 };
 use evalboard_domain::{AnswerKey, DatasetItem, DatasetName, RunId, RunSettings};
 use serde_json::Value;
@@ -36,6 +38,37 @@ pub(crate) fn explain<Q: QueryFragment<Pg> + QueryId>(
 ) -> PlanSummary {
     let explained: String = Explain(query).get_result(conn).unwrap();
     summarize(&explained)
+}
+
+/// `EXPLAIN QUERY PLAN` of a query on SQLite, with the query's own binds.
+#[derive(QueryId)]
+pub(crate) struct ExplainSqlite<Q>(pub(crate) Q);
+
+impl<Q: QueryFragment<Sqlite>> QueryFragment<Sqlite> for ExplainSqlite<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN QUERY PLAN ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> Query for ExplainSqlite<Q> {
+    type SqlType = (Integer, Integer, Integer, Text);
+}
+
+impl<Q> RunQueryDsl<SqliteConnection> for ExplainSqlite<Q> {}
+
+/// How SQLite runs `query`: the detail of each step of its plan (`SEARCH run_events USING
+/// INDEX … (tx=? AND id>?)`, `SCAN …`).
+pub(crate) fn explain_sqlite<Q: QueryFragment<Sqlite> + QueryId>(
+    conn: &mut SqliteConnection,
+    query: Q,
+) -> Vec<String> {
+    ExplainSqlite(query)
+        .load::<(i32, i32, i32, String)>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|(.., detail)| detail)
+        .collect()
 }
 
 /// What a plan did: rows it read and threw away, and how it read each table.

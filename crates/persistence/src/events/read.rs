@@ -41,11 +41,11 @@ pub enum Resume {
     Unknown,
 }
 
-/// `(columns) OP (tx, id)`: a comparison of positions in the stream's order (row values:
-/// PostgreSQL, and SQLite since 3.15, read them through the `(tx, id)` index).
-macro_rules! compare_position {
-    ($columns:literal $op:literal ($tx:expr, $id:expr)) => {
-        diesel::dsl::sql::<Bool>(concat!("(", $columns, ") ", $op, " ("))
+/// `(columns) < (tx, id)`: a comparison of positions in the stream's order, for the horizon's
+/// one row.
+macro_rules! before_position {
+    ($columns:literal ($tx:expr, $id:expr)) => {
+        diesel::dsl::sql::<Bool>(concat!("(", $columns, ") < ("))
             .bind::<BigInt, _>($tx)
             .sql(", ")
             .bind::<BigInt, _>($id)
@@ -53,14 +53,20 @@ macro_rules! compare_position {
     };
 }
 
-/// The events after the position `(tx, id)`, in the stream's order (macros, here and below, so
-/// that the plan test explains the very queries on a PostgreSQL connection). The runs' names and
-/// the items' text are looked up apart, by primary key: joined in one statement, a planner
-/// without statistics hashes every item of every run for each page.
-macro_rules! event_page {
-    ($tx:expr, $id:expr) => {
+/// Events in the stream's order, as a page is read (macros, here and below, so that the plan
+/// tests explain the very queries). The runs' names and the items' text are looked up apart,
+/// by primary key: joined in one statement, a planner without statistics hashes every item of
+/// every run for each page.
+///
+/// The events after a position `(tx, id)` are read as two seeks of the `(tx, id)` index: the
+/// rest of transaction `tx` ([`rest_of_transaction`]), then later transactions
+/// ([`later_transactions`]). A row-value comparison `(tx, id) > (?, ?)` would be one query,
+/// but SQLite seeks it on `tx` alone and reads every event of the transaction from its first:
+/// on SQLite, where every event has `tx` 0, every event stored at each read.
+macro_rules! events_in_order {
+    ($filter:expr) => {
         run_events::table
-            .filter(compare_position!("run_events.tx, run_events.id" ">" ($tx, $id)))
+            .filter($filter)
             .order((run_events::tx.asc(), run_events::id.asc()))
             .select((
                 run_events::tx,
@@ -71,6 +77,20 @@ macro_rules! event_page {
                 run_events::payload,
                 run_events::created_at,
             ))
+    };
+}
+
+/// The events of transaction `$tx` after the event `$id`.
+macro_rules! rest_of_transaction {
+    ($tx:expr, $id:expr) => {
+        events_in_order!(run_events::tx.eq($tx).and(run_events::id.gt($id)))
+    };
+}
+
+/// The events of transactions after `$tx`.
+macro_rules! later_transactions {
+    ($tx:expr) => {
+        events_in_order!(run_events::tx.gt($tx))
     };
 }
 
@@ -200,16 +220,28 @@ impl Database {
         limit: u32,
     ) -> Result<Vec<RunEvent>, StoreError> {
         self.read(|conn| {
-            let mut page = event_page!(to_i64(after.commit)?, to_i64(after.id)?)
-                .limit(i64::from(limit))
-                .into_boxed();
-            if let Some(runs) = runs {
-                page = page.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
+            let (tx, id) = (to_i64(after.commit)?, to_i64(after.id)?);
+            let postgres = matches!(conn, DbConnection::Postgres(_));
+            let mut rows: Vec<EventRow> = Vec::new();
+            for later in [false, true] {
+                let room = i64::from(limit) - rows.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                let mut page = if later {
+                    later_transactions!(tx).into_boxed()
+                } else {
+                    rest_of_transaction!(tx, id).into_boxed()
+                };
+                page = page.limit(room);
+                if let Some(runs) = runs {
+                    page = page.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
+                }
+                if postgres {
+                    page = page.filter(diesel::dsl::sql::<Bool>(SETTLED));
+                }
+                rows.extend(page.load::<EventRow>(conn)?);
             }
-            if matches!(conn, DbConnection::Postgres(_)) {
-                page = page.filter(diesel::dsl::sql::<Bool>(SETTLED));
-            }
-            let rows: Vec<EventRow> = page.load(conn)?;
             let context = EventContext::of(conn, &rows)?;
             rows.into_iter()
                 .map(|row| to_domain(row, &context))
@@ -296,14 +328,17 @@ impl Database {
             let Some((tx, id)) = through.first::<(i64, i64)>(conn).optional()? else {
                 return Ok(0);
             };
-            let deleted = diesel::delete(
-                run_events::table
-                    .filter(compare_position!("run_events.tx, run_events.id" "<=" (tx, id))),
-            )
-            .execute(conn)?;
+            // Earlier transactions, then the rest: each a seek of the `(tx, id)` index (see
+            // `events_in_order!`).
+            let deleted = diesel::delete(run_events::table.filter(run_events::tx.lt(tx)))
+                .execute(conn)?
+                + diesel::delete(
+                    run_events::table.filter(run_events::tx.eq(tx).and(run_events::id.le(id))),
+                )
+                .execute(conn)?;
             // Replicas prune too: the horizon only moves forward.
-            diesel::update(run_event_horizon::table.filter(compare_position!(
-                "run_event_horizon.pruned_tx, run_event_horizon.pruned_through" "<" (tx, id)
+            diesel::update(run_event_horizon::table.filter(before_position!(
+                "run_event_horizon.pruned_tx, run_event_horizon.pruned_through"(tx, id)
             )))
             .set((
                 run_event_horizon::pruned_tx.eq(tx),
@@ -563,7 +598,7 @@ mod tests {
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::plans::{explain, two_large_runs};
+    use crate::plans::{explain, explain_sqlite, two_large_runs};
 
     /// The pump's and the subscribers' read, on never-analyzed tables of two 10,000-item runs
     /// with an event per item: the page after a position is found through the `(tx, id)` index
@@ -588,9 +623,15 @@ mod plan_tests {
             .first(&mut conn)
             .unwrap();
 
-        let page = explain(
+        let rest = explain(
             &mut conn,
-            event_page!(tx, id)
+            rest_of_transaction!(tx, id)
+                .filter(diesel::dsl::sql::<Bool>(SETTLED))
+                .limit(500),
+        );
+        let later = explain(
+            &mut conn,
+            later_transactions!(tx - 1)
                 .filter(diesel::dsl::sql::<Bool>(SETTLED))
                 .limit(500),
         );
@@ -619,7 +660,8 @@ mod plan_tests {
             diesel::select(diesel::dsl::sql::<Bool>(ANY_UNSETTLED)),
         );
         for (what, plan, reads) in [
-            ("page", page, vec![("run_events", "run_events_by_commit")]),
+            ("rest", rest, vec![("run_events", "run_events_by_commit")]),
+            ("later", later, vec![("run_events", "run_events_by_commit")]),
             (
                 "unsettled",
                 unsettled,
@@ -649,6 +691,33 @@ mod plan_tests {
                     plan.plan
                 );
             }
+        }
+    }
+
+    /// SQLite seeks the position in the `(tx, id)` index: a row-value comparison there was a
+    /// seek on `tx` alone, which read every event stored (all have `tx` 0) at each page.
+    #[test]
+    fn on_sqlite_a_page_of_events_begins_at_its_position() {
+        let db = crate::testing::TestDatabase::sqlite();
+        let (rest, later) = db
+            .read(|conn| {
+                let DbConnection::Sqlite(conn) = conn else {
+                    unreachable!("a SQLite test database")
+                };
+                Ok((
+                    explain_sqlite(conn, rest_of_transaction!(0i64, 41i64).limit(500)),
+                    explain_sqlite(conn, later_transactions!(0i64).limit(500)),
+                ))
+            })
+            .unwrap();
+        for (plan, seek) in [(rest, "(tx=? AND id>?)"), (later, "(tx>?)")] {
+            assert_eq!(
+                plan,
+                [format!(
+                    "SEARCH run_events USING INDEX run_events_by_commit {seek}"
+                )],
+                "one seek of the index, no sort"
+            );
         }
     }
 }

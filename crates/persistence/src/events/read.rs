@@ -41,11 +41,12 @@ pub enum Resume {
     Unknown,
 }
 
-/// `(columns) < (tx, id)`: a comparison of positions in the stream's order, for the horizon's
-/// one row.
-macro_rules! before_position {
-    ($columns:literal ($tx:expr, $id:expr)) => {
-        diesel::dsl::sql::<Bool>(concat!("(", $columns, ") < ("))
+/// `(columns) OP (tx, id)`: a comparison of positions in the stream's order, as a row value.
+/// PostgreSQL seeks it in the `(tx, id)` index; SQLite seeks it on `tx` alone (see
+/// [`events_in_order`]).
+macro_rules! compare_position {
+    ($columns:literal $op:literal ($tx:expr, $id:expr)) => {
+        diesel::dsl::sql::<Bool>(concat!("(", $columns, ") ", $op, " ("))
             .bind::<BigInt, _>($tx)
             .sql(", ")
             .bind::<BigInt, _>($id)
@@ -58,11 +59,11 @@ macro_rules! before_position {
 /// by primary key: joined in one statement, a planner without statistics hashes every item of
 /// every run for each page.
 ///
-/// The events after a position `(tx, id)` are read as two seeks of the `(tx, id)` index: the
-/// rest of transaction `tx` ([`rest_of_transaction`]), then later transactions
-/// ([`later_transactions`]). A row-value comparison `(tx, id) > (?, ?)` would be one query,
-/// but SQLite seeks it on `tx` alone and reads every event of the transaction from its first:
-/// on SQLite, where every event has `tx` 0, every event stored at each read.
+/// The events after a position `(tx, id)`: on PostgreSQL one seek of the `(tx, id)` index
+/// ([`after_position`]). SQLite seeks that row-value comparison on `tx` alone and reads every
+/// event of the transaction from its first — on SQLite, where every event has `tx` 0, every
+/// event stored, at each read — so there they are read as two seeks: the rest of transaction
+/// `tx` ([`rest_of_transaction`]), then later transactions ([`later_transactions`]).
 macro_rules! events_in_order {
     ($filter:expr) => {
         run_events::table
@@ -77,6 +78,13 @@ macro_rules! events_in_order {
                 run_events::payload,
                 run_events::created_at,
             ))
+    };
+}
+
+/// The events after the position `($tx, $id)` (PostgreSQL).
+macro_rules! after_position {
+    ($tx:expr, $id:expr) => {
+        events_in_order!(compare_position!("run_events.tx, run_events.id" ">" ($tx, $id)))
     };
 }
 
@@ -222,17 +230,20 @@ impl Database {
         self.read(|conn| {
             let (tx, id) = (to_i64(after.commit)?, to_i64(after.id)?);
             let postgres = matches!(conn, DbConnection::Postgres(_));
+            let pages = if postgres {
+                vec![after_position!(tx, id).into_boxed()]
+            } else {
+                vec![
+                    rest_of_transaction!(tx, id).into_boxed(),
+                    later_transactions!(tx).into_boxed(),
+                ]
+            };
             let mut rows: Vec<EventRow> = Vec::new();
-            for later in [false, true] {
+            for mut page in pages {
                 let room = i64::from(limit) - rows.len() as i64;
                 if room <= 0 {
                     break;
                 }
-                let mut page = if later {
-                    later_transactions!(tx).into_boxed()
-                } else {
-                    rest_of_transaction!(tx, id).into_boxed()
-                };
                 page = page.limit(room);
                 if let Some(runs) = runs {
                     page = page.filter(run_events::run_id.eq_any(runs.iter().map(RunId::as_str)));
@@ -337,8 +348,8 @@ impl Database {
                 )
                 .execute(conn)?;
             // Replicas prune too: the horizon only moves forward.
-            diesel::update(run_event_horizon::table.filter(before_position!(
-                "run_event_horizon.pruned_tx, run_event_horizon.pruned_through"(tx, id)
+            diesel::update(run_event_horizon::table.filter(compare_position!(
+                "run_event_horizon.pruned_tx, run_event_horizon.pruned_through" "<" (tx, id)
             )))
             .set((
                 run_event_horizon::pruned_tx.eq(tx),
@@ -623,15 +634,9 @@ mod plan_tests {
             .first(&mut conn)
             .unwrap();
 
-        let rest = explain(
+        let page = explain(
             &mut conn,
-            rest_of_transaction!(tx, id)
-                .filter(diesel::dsl::sql::<Bool>(SETTLED))
-                .limit(500),
-        );
-        let later = explain(
-            &mut conn,
-            later_transactions!(tx - 1)
+            after_position!(tx, id)
                 .filter(diesel::dsl::sql::<Bool>(SETTLED))
                 .limit(500),
         );
@@ -660,8 +665,7 @@ mod plan_tests {
             diesel::select(diesel::dsl::sql::<Bool>(ANY_UNSETTLED)),
         );
         for (what, plan, reads) in [
-            ("rest", rest, vec![("run_events", "run_events_by_commit")]),
-            ("later", later, vec![("run_events", "run_events_by_commit")]),
+            ("page", page, vec![("run_events", "run_events_by_commit")]),
             (
                 "unsettled",
                 unsettled,

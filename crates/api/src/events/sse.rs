@@ -1,5 +1,6 @@
 //! Server-Sent Events on the wire: events formatted once into shared bytes, and the response
-//! body that writes what a subscriber's feed queues, with heartbeats while it is quiet.
+//! body that writes what a subscriber's feed queues (writes of several shared pieces), with
+//! heartbeats while it is quiet.
 //!
 //! actix-web-lab's `Sse` formats every event for every connection; with many subscribers the
 //! stream's cost is that formatting. Here an event is formatted once (without its `id` line,
@@ -52,22 +53,28 @@ pub(crate) fn with_id(id: u64, body: &[u8]) -> Bytes {
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-/// The `text/event-stream` response whose body is what arrives on `frames`: a comment at once
+/// One write to a subscriber's connection: pieces of shared bytes, sent one after the other.
+pub(crate) type Pieces = Vec<Bytes>;
+
+/// The `text/event-stream` response whose body is what arrives on `writes`: a comment at once
 /// (so proxies and clients see the response begin), then after every `heartbeat` without data.
 /// The stream ends when the sender is dropped.
-pub(crate) fn response(frames: mpsc::Receiver<Bytes>, heartbeat: Duration) -> HttpResponse {
+pub(crate) fn response(writes: mpsc::Receiver<Pieces>, heartbeat: Duration) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(ContentEncoding::Identity)
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))
         .body(EventStreamBody {
-            frames,
+            writes,
+            pending: Vec::new().into_iter(),
             heartbeat: tokio::time::interval(heartbeat),
         })
 }
 
 struct EventStreamBody {
-    frames: mpsc::Receiver<Bytes>,
+    writes: mpsc::Receiver<Pieces>,
+    /// The rest of the write being sent.
+    pending: std::vec::IntoIter<Bytes>,
     heartbeat: tokio::time::Interval,
 }
 
@@ -82,16 +89,26 @@ impl MessageBody for EventStreamBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        match self.frames.poll_recv(cx) {
-            Poll::Ready(Some(bytes)) => {
-                self.heartbeat.reset();
-                Poll::Ready(Some(Ok(bytes)))
+        if let Some(piece) = self.pending.next() {
+            return Poll::Ready(Some(Ok(piece)));
+        }
+        loop {
+            match self.writes.poll_recv(cx) {
+                Poll::Ready(Some(write)) => {
+                    self.heartbeat.reset();
+                    self.pending = write.into_iter();
+                    if let Some(piece) = self.pending.next() {
+                        return Poll::Ready(Some(Ok(piece)));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    return match self.heartbeat.poll_tick(cx) {
+                        Poll::Ready(_) => Poll::Ready(Some(Ok(Bytes::from_static(KEEP_ALIVE)))),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match self.heartbeat.poll_tick(cx) {
-                Poll::Ready(_) => Poll::Ready(Some(Ok(Bytes::from_static(KEEP_ALIVE)))),
-                Poll::Pending => Poll::Pending,
-            },
         }
     }
 }
@@ -116,7 +133,7 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn the_body_sends_a_comment_at_once_then_frames_then_heartbeats_while_quiet() {
+    async fn the_body_sends_a_comment_at_once_then_writes_then_heartbeats_while_quiet() {
         let (sender, frames) = mpsc::channel(4);
         let response = response(frames, Duration::from_millis(30));
         assert_eq!(
@@ -136,8 +153,15 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(&next().await[..], KEEP_ALIVE);
-        sender.send(Bytes::from_static(b"id: 1\n\n")).await.unwrap();
+        sender
+            .send(vec![
+                Bytes::from_static(b"id: 1\n\n"),
+                Bytes::from_static(b"id: 2\n\n"),
+            ])
+            .await
+            .unwrap();
         assert_eq!(&next().await[..], b"id: 1\n\n");
+        assert_eq!(&next().await[..], b"id: 2\n\n", "a write's pieces in order");
         assert_eq!(
             &next().await[..],
             KEEP_ALIVE,

@@ -39,9 +39,14 @@ pub(crate) enum StreamView {
 /// Writes a subscriber's connection may hold unsent before it counts as stalled.
 const OUTBOX: usize = 16;
 
-/// A write gathers events up to about this many bytes; with [`OUTBOX`], what a subscriber that
-/// reads slowly holds in memory (about 256 KiB).
+/// A write gathers events up to about this many bytes (they are shared, not copied: this
+/// bounds how much a slow subscriber keeps alive, with [`OUTBOX`] about 256 KiB beyond the
+/// broadcast's own buffer)...
 const WRITE_BYTES: usize = 16 * 1024;
+
+/// ...or this many broadcast messages, so that a subscriber of a few runs, for which most
+/// messages add nothing, still yields now and then.
+const WRITE_MESSAGES: usize = 256;
 
 /// Opens a stream of the events after `start` (of some runs, when given), in `view`.
 pub(crate) async fn subscribe(
@@ -111,7 +116,7 @@ enum Live {
 
 struct Feed {
     inner: Arc<Inner>,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: mpsc::Sender<sse::Pieces>,
     /// The position this subscriber has everything up to: that of the last stored event sent
     /// (or, in the board view, of the last batch sent).
     cursor: EventPosition,
@@ -128,10 +133,10 @@ impl Feed {
             last_event_id: self.cursor.id,
         };
         let json = serde_json::to_string(&payload).expect("payloads are plain data");
-        self.send(sse::with_id(
+        self.send(vec![sse::with_id(
             self.cursor.id,
             &sse::event_body("reset", &json),
-        ))
+        )])
         .await
     }
 
@@ -217,8 +222,8 @@ impl Feed {
     }
 
     /// Follows a broadcast: each message wakes the subscriber, and what else is waiting by then
-    /// goes out with it in one write (up to [`WRITE_BYTES`]), so that a burst of events costs
-    /// the connection one wake-up and one write rather than one per event.
+    /// goes out with it in one write (up to [`WRITE_BYTES`] or [`WRITE_MESSAGES`]), so that a
+    /// burst of events costs the connection one wake-up rather than one per event.
     async fn follow_with<T: Clone>(
         &mut self,
         mut live: broadcast::Receiver<T>,
@@ -227,16 +232,19 @@ impl Feed {
         while let Some(first) = receive(&mut live).await {
             let mut write = Write::after(self.cursor);
             gather(self, &first, &mut write);
-            let mut open = true;
-            while open && !write.is_full() {
+            for _ in 1..WRITE_MESSAGES {
+                if write.is_full() {
+                    break;
+                }
                 match try_receive(&mut live) {
                     Waiting::Message(message) => gather(self, &message, &mut write),
                     Waiting::Nothing => break,
-                    // What was gathered before the end still goes out.
-                    Waiting::End => open = false,
+                    // Dropped at once, as when `receive` finds it: what was gathered is read
+                    // again from the database when the client resumes.
+                    Waiting::End => return,
                 }
             }
-            if !self.flush(write).await || !open {
+            if !self.flush(write).await {
                 return;
             }
         }
@@ -249,9 +257,9 @@ impl Feed {
             return;
         }
         match &frame.kind {
-            FrameKind::Preview => sse::push_event(&mut write.bytes, write.reached.id, &frame.body),
+            FrameKind::Preview => write.push(sse::with_id(write.reached.id, &frame.body)),
             FrameKind::Stored { wire, .. } if frame.position > write.reached => {
-                write.bytes.extend_from_slice(wire);
+                write.push(wire.clone());
                 write.reached = frame.position;
             }
             FrameKind::Stored { .. } => {}
@@ -266,10 +274,10 @@ impl Feed {
             return;
         }
         match &self.runs {
-            None => write.bytes.extend_from_slice(&batch.wire),
+            None => write.push(batch.wire.clone()),
             Some(runs) => {
                 if let Some(wire) = batch.for_runs(runs) {
-                    write.bytes.extend_from_slice(&wire);
+                    write.push(wire);
                 }
             }
         }
@@ -279,17 +287,17 @@ impl Feed {
     /// Writes what was gathered; the subscriber has reached its position once the connection
     /// took it. False when the subscriber is gone.
     async fn flush(&mut self, write: Write) -> bool {
-        let sent = write.bytes.is_empty() || self.send(Bytes::from(write.bytes)).await;
+        let sent = write.pieces.is_empty() || self.send(write.pieces).await;
         if sent {
             self.cursor = write.reached;
         }
         sent
     }
 
-    /// Queues bytes for the connection; false when the client left or has not taken
+    /// Queues a write for the connection; false when the client left or has not taken
     /// anything for the stall timeout.
-    async fn send(&self, bytes: Bytes) -> bool {
-        match tokio::time::timeout(self.inner.config.stall_timeout, self.outbox.send(bytes)).await {
+    async fn send(&self, write: sse::Pieces) -> bool {
+        match tokio::time::timeout(self.inner.config.stall_timeout, self.outbox.send(write)).await {
             Ok(Ok(())) => true,
             Ok(Err(_)) => false,
             Err(_) => {
@@ -301,9 +309,12 @@ impl Feed {
     }
 }
 
-/// Events gathered for one write to a subscriber's connection.
+/// Events gathered for one write to a subscriber's connection: the shared bytes of each (a
+/// stored event's, a board batch's), not copies, so that a subscriber costs references to what
+/// every subscriber shares.
 struct Write {
-    bytes: Vec<u8>,
+    pieces: sse::Pieces,
+    bytes: usize,
     /// The position the subscriber reaches once the connection takes the write.
     reached: EventPosition,
 }
@@ -311,13 +322,19 @@ struct Write {
 impl Write {
     fn after(position: EventPosition) -> Self {
         Self {
-            bytes: Vec::new(),
+            pieces: Vec::new(),
+            bytes: 0,
             reached: position,
         }
     }
 
+    fn push(&mut self, piece: Bytes) {
+        self.bytes += piece.len();
+        self.pieces.push(piece);
+    }
+
     fn is_full(&self) -> bool {
-        self.bytes.len() >= WRITE_BYTES
+        self.bytes >= WRITE_BYTES
     }
 }
 
@@ -398,7 +415,7 @@ mod tests {
         room: usize,
         cursor: u64,
         run: Option<RunId>,
-    ) -> (Feed, mpsc::Receiver<Bytes>) {
+    ) -> (Feed, mpsc::Receiver<sse::Pieces>) {
         let (outbox, sent) = mpsc::channel(room);
         let feed = Feed {
             inner: Arc::clone(inner),
@@ -426,6 +443,11 @@ mod tests {
 
     fn frame(id: u64) -> Arc<Frame> {
         stored(id, RunId::generate())
+    }
+
+    /// One write's pieces, as the connection sends them.
+    fn joined(write: &[Bytes]) -> Vec<u8> {
+        write.concat()
     }
 
     /// The `id` fields of the events of one write, in order.
@@ -537,7 +559,7 @@ mod tests {
         let inner = inner(&db, 64);
         let (mut feed, mut sent) = feed(&inner, 64, 1, None);
         assert!(feed.catch_up().await);
-        let reset = sent.try_recv().unwrap();
+        let reset = joined(&sent.try_recv().unwrap());
         let shown = std::str::from_utf8(&reset).unwrap();
         assert!(
             shown.contains("event: reset\n") && shown.contains("pruned"),
@@ -612,7 +634,7 @@ mod tests {
         // The connection holds one write, and has not taken the one before these events.
         let (mut feed, mut sent) = feed(&inner, 1, 0, None);
         feed.outbox
-            .try_send(Bytes::from_static(b": earlier\n\n"))
+            .try_send(vec![Bytes::from_static(b": earlier\n\n")])
             .unwrap();
         tokio::time::timeout(Duration::from_secs(5), feed.follow(live))
             .await
@@ -622,7 +644,7 @@ mod tests {
             at(0),
             "only what the connection took counts as sent"
         );
-        assert_eq!(&sent.try_recv().unwrap()[..], b": earlier\n\n");
+        assert_eq!(joined(&sent.try_recv().unwrap()), b": earlier\n\n");
         assert!(sent.try_recv().is_err());
         assert_eq!((dropped("stalled"), dropped("behind")), (1, 0));
     }
@@ -633,8 +655,9 @@ mod tests {
         let inner = inner(&db, 4_096);
         let live = inner.frames.subscribe();
         let events = 2_000u64;
-        for id in 1..=events {
-            inner.frames.send(frame(id)).unwrap();
+        let frames: Vec<Arc<Frame>> = (1..=events).map(frame).collect();
+        for frame in &frames {
+            inner.frames.send(Arc::clone(frame)).unwrap();
         }
         let (mut feed, mut sent) = feed(&inner, 4_096, 0, None);
         let following = tokio::spawn(async move {
@@ -648,13 +671,25 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
+            if writes == 0 {
+                let FrameKind::Stored { wire, .. } = &frames[0].kind else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    write[0].as_ptr(),
+                    wire.as_ptr(),
+                    "a stored event is written from its shared bytes, not a copy"
+                );
+            }
+            let bytes = joined(&write);
             assert!(
-                write.len() < WRITE_BYTES + 1_024,
-                "a write holds about {WRITE_BYTES} bytes at most: {}",
+                bytes.len() < WRITE_BYTES + 1_024 && write.len() <= WRITE_MESSAGES,
+                "a write holds about {WRITE_BYTES} bytes or {WRITE_MESSAGES} events at most: {} bytes, {} pieces",
+                bytes.len(),
                 write.len()
             );
             writes += 1;
-            ids.extend(ids_of(&write));
+            ids.extend(ids_of(&bytes));
         }
         let expected: Vec<String> = (1..=events).map(|id| id.to_string()).collect();
         assert_eq!(ids, expected, "every event once, in order");
@@ -665,7 +700,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(id_of(&last), (events + 1).to_string());
+        assert_eq!(id_of(&joined(&last)), (events + 1).to_string());
         following.abort();
     }
 
@@ -701,7 +736,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            ids.extend(ids_of(&write));
+            ids.extend(ids_of(&joined(&write)));
         }
         assert_eq!(
             ids,

@@ -157,7 +157,7 @@ struct Chunk<'a> {
     /// `chat.completion.chunk`, or vLLM's error event: `{"object": "error", "message": ...}`.
     /// (A string in every server's chunks; a chunk with another kind of `object` is refused.)
     #[serde(borrow, default)]
-    object: Option<Cow<'a, str>>,
+    object: Option<Text<'a>>,
     #[serde(default)]
     message: Option<Value>,
 }
@@ -196,14 +196,43 @@ struct Choice<'a> {
 #[derive(Deserialize)]
 struct Delta<'a> {
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<Text<'a>>,
     /// Reasoning sent apart from the answer: `reasoning_content` (DeepSeek, vLLM, SGLang) or
     /// `reasoning` (OpenRouter, Ollama); a server that sends both repeats itself, and the first
     /// is read.
     #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<Text<'a>>,
     #[serde(borrow, default)]
-    reasoning: Option<Cow<'a, str>>,
+    reasoning: Option<Text<'a>>,
+}
+
+/// A string of a chunk, borrowed from it unless it holds escapes. (serde borrows a `Cow` only
+/// where it is a field's own type: an `Option<Cow<str>>` is always an owned copy.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Borrowing<'a>(PhantomData<Text<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for Borrowing<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Borrowing(PhantomData))
+    }
 }
 
 /// Folds one `data:` payload into the answer.
@@ -217,7 +246,7 @@ fn read_chunk(
     })?;
     let error = match (&chunk.error, &chunk.object) {
         (Some(error), _) => Some(error.get("message")),
-        (None, Some(object)) if object.as_ref() == "error" => Some(chunk.message.as_ref()),
+        (None, Some(Text(object))) if object == "error" => Some(chunk.message.as_ref()),
         _ => None,
     };
     if let Some(message) = error {
@@ -244,7 +273,7 @@ fn read_chunk(
             (reasoning, &mut answer.reasoning),
             (content, &mut answer.text),
         ] {
-            if let Some(piece) = piece.filter(|p| !p.is_empty()) {
+            if let Some(Text(piece)) = piece.filter(|p| !p.0.is_empty()) {
                 answer
                     .first_token_at
                     .get_or_insert_with(|| truncate_to_micros(Utc::now()));
@@ -390,6 +419,27 @@ mod tests {
                 other => panic!("{chunk}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_chunk_s_text_is_borrowed_unless_it_holds_escapes() {
+        let chunk =
+            r#"{"object":"chat.completion.chunk","choices":[{"delta":{"content":"(B) is"}}]}"#;
+        let read: Chunk<'_> = serde_json::from_str(chunk).unwrap();
+        assert!(matches!(read.object, Some(Text(Cow::Borrowed(_)))));
+        let Some(FirstChoice(Some(choice))) = read.choices else {
+            panic!("a choice")
+        };
+        let content = choice.delta.and_then(|d| d.content).unwrap();
+        assert!(matches!(content, Text(Cow::Borrowed("(B) is"))));
+
+        let escaped = r#"{"choices":[{"delta":{"content":"line\nnext"}}]}"#;
+        let read: Chunk<'_> = serde_json::from_str(escaped).unwrap();
+        let Some(FirstChoice(Some(choice))) = read.choices else {
+            panic!("a choice")
+        };
+        let content = choice.delta.and_then(|d| d.content).unwrap();
+        assert!(matches!(content, Text(Cow::Owned(text)) if text == "line\nnext"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Server-Sent Events on the wire: events formatted once into shared bytes, and the response
-//! body that writes what a subscriber's feed queues (writes of several shared pieces), with
-//! heartbeats while it is quiet.
+//! body that writes what a subscriber's feed queues (writes of shared pieces, each sent as one
+//! chunk), with heartbeats while it is quiet.
 //!
 //! actix-web-lab's `Sse` formats every event for every connection; with many subscribers the
 //! stream's cost is that formatting. Here an event is formatted once (without its `id` line,
@@ -16,7 +16,7 @@ use actix_web::{
     HttpResponse,
     body::{BodySize, MessageBody},
     http::header::{CacheControl, CacheDirective, ContentEncoding},
-    web::Bytes,
+    web::{Bytes, BytesMut},
 };
 use tokio::sync::mpsc;
 
@@ -53,7 +53,7 @@ pub(crate) fn with_id(id: u64, body: &[u8]) -> Bytes {
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-/// One write to a subscriber's connection: pieces of shared bytes, sent one after the other.
+/// One write to a subscriber's connection: pieces of shared bytes, sent as one chunk.
 pub(crate) type Pieces = Vec<Bytes>;
 
 /// The `text/event-stream` response whose body is what arrives on `writes`: a comment at once
@@ -66,16 +66,27 @@ pub(crate) fn response(writes: mpsc::Receiver<Pieces>, heartbeat: Duration) -> H
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))
         .body(EventStreamBody {
             writes,
-            pending: Vec::new().into_iter(),
             heartbeat: tokio::time::interval(heartbeat),
         })
 }
 
 struct EventStreamBody {
     writes: mpsc::Receiver<Pieces>,
-    /// The rest of the write being sent.
-    pending: std::vec::IntoIter<Bytes>,
     heartbeat: tokio::time::Interval,
+}
+
+/// A write's pieces as one chunk of the response. They stay shared while the write is queued;
+/// joined only as it is sent (a client reads one chunk per write, not one per event), except a
+/// piece sent alone, such as a board batch.
+fn joined(mut write: Pieces) -> Bytes {
+    if write.len() == 1 {
+        return write.swap_remove(0);
+    }
+    let mut chunk = BytesMut::with_capacity(write.iter().map(Bytes::len).sum());
+    for piece in &write {
+        chunk.extend_from_slice(piece);
+    }
+    chunk.freeze()
 }
 
 impl MessageBody for EventStreamBody {
@@ -89,17 +100,12 @@ impl MessageBody for EventStreamBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        if let Some(piece) = self.pending.next() {
-            return Poll::Ready(Some(Ok(piece)));
-        }
         loop {
             match self.writes.poll_recv(cx) {
+                Poll::Ready(Some(write)) if write.is_empty() => {}
                 Poll::Ready(Some(write)) => {
                     self.heartbeat.reset();
-                    self.pending = write.into_iter();
-                    if let Some(piece) = self.pending.next() {
-                        return Poll::Ready(Some(Ok(piece)));
-                    }
+                    return Poll::Ready(Some(Ok(joined(write))));
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {
@@ -160,8 +166,18 @@ mod tests {
             ])
             .await
             .unwrap();
-        assert_eq!(&next().await[..], b"id: 1\n\n");
-        assert_eq!(&next().await[..], b"id: 2\n\n", "a write's pieces in order");
+        assert_eq!(
+            &next().await[..],
+            b"id: 1\n\nid: 2\n\n",
+            "a write's pieces, in order, in one chunk"
+        );
+        let alone = Bytes::from(b"id: 3\n\n".to_vec());
+        sender.send(vec![alone.clone()]).await.unwrap();
+        assert_eq!(
+            next().await.as_ptr(),
+            alone.as_ptr(),
+            "a piece sent alone is not copied"
+        );
         assert_eq!(
             &next().await[..],
             KEEP_ALIVE,

@@ -206,34 +206,11 @@ struct Delta<'a> {
     reasoning: Option<Text<'a>>,
 }
 
-/// A string of a chunk, borrowed from it unless it holds escapes. (serde borrows a `Cow` only
-/// where it is a field's own type: an `Option<Cow<str>>` is always an owned copy.)
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Borrowing<'a>(PhantomData<Text<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for Borrowing<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                text: &'de str,
-            ) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(text)))
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(text.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(text)))
-            }
-        }
-        deserializer.deserialize_str(Borrowing(PhantomData))
-    }
-}
+/// A string of a chunk, borrowed from it unless it holds escapes. (serde borrows a `Cow<str>`
+/// only where it is a field's own type: an `Option<Cow<str>>` is always an owned copy.)
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Folds one `data:` payload into the answer.
 fn read_chunk(

@@ -31,6 +31,29 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Inserts the rows of the slice `$rows` into `$table`. On PostgreSQL, `$per_statement` rows
+/// per statement: each statement is a round trip. On SQLite, which has no round trip to save,
+/// one single-row statement run once per row: a multi-row statement's text changes with its
+/// number of rows, so diesel never keeps it prepared and SQLite parsed and planned it anew every
+/// time, where the single-row one is prepared once per connection.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {
+        match $conn {
+            $crate::connection::DbConnection::Postgres(pg) => {
+                for chunk in $rows.chunks($per_statement) {
+                    diesel::insert_into($table).values(chunk).execute(pg)?;
+                }
+            }
+            $crate::connection::DbConnection::Sqlite(sqlite) => {
+                for row in $rows {
+                    diesel::insert_into($table).values(row).execute(sqlite)?;
+                }
+            }
+        }
+    };
+}
+pub(crate) use insert_rows;
+
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

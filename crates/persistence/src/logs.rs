@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use evalboard_domain::{RunId, Timestamp};
 
 use crate::{
-    connection::{DbConnection, on_backend},
+    connection::{DbConnection, insert_rows},
     database::Database,
     error::StoreError,
     schema::run_logs,
@@ -119,21 +119,17 @@ pub(crate) fn append_many(
     entries: &[PendingLog],
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    for chunk in entries.chunks(500) {
-        let rows: Vec<NewLogRow<'_>> = chunk
-            .iter()
-            .map(|entry| NewLogRow {
-                run_id: run_id.as_str(),
-                sequence: entry.sequence.map(|s| s as i32),
-                level: entry.level.as_str(),
-                message: &entry.message,
-                created_at: at.naive_utc(),
-            })
-            .collect();
-        on_backend!(conn, |c| diesel::insert_into(run_logs::table)
-            .values(&rows)
-            .execute(c))?;
-    }
+    let rows: Vec<NewLogRow<'_>> = entries
+        .iter()
+        .map(|entry| NewLogRow {
+            run_id: run_id.as_str(),
+            sequence: entry.sequence.map(|s| s as i32),
+            level: entry.level.as_str(),
+            message: &entry.message,
+            created_at: at.naive_utc(),
+        })
+        .collect();
+    insert_rows!(conn, run_logs::table, &rows, 500);
     Ok(())
 }
 

@@ -639,6 +639,8 @@ thread_local! {
     /// Statements started on this thread, by connections made after `count_statements`: the
     /// text of each (its binds left out).
     static STATEMENTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The texts those connections prepared and kept in their statement caches.
+    static CACHED: std::cell::RefCell<HashSet<String>> = std::cell::RefCell::new(HashSet::new());
 }
 
 /// Makes every connection created from now on record the statements it starts (on the thread
@@ -646,12 +648,16 @@ thread_local! {
 fn count_statements() {
     fn counting() -> Option<Box<dyn diesel::connection::Instrumentation>> {
         Some(Box::new(
-            |event: diesel::connection::InstrumentationEvent<'_>| {
-                if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
+            |event: diesel::connection::InstrumentationEvent<'_>| match event {
+                diesel::connection::InstrumentationEvent::StartQuery { query, .. } => {
                     let text = query.to_string();
                     let sql = text.split(" -- binds:").next().unwrap_or_default();
                     STATEMENTS.with(|s| s.borrow_mut().push(sql.to_owned()));
                 }
+                diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } => {
+                    CACHED.with(|c| c.borrow_mut().insert(sql.to_owned()));
+                }
+                _ => {}
             },
         ))
     }
@@ -1276,6 +1282,147 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
 /// A claim looks for answers waiting for a verdict only when the run's counters say there are
 /// some, and for gone workers only when it met an expired claim: on the path every claim of a
 /// healthy run takes, neither costs a statement.
+/// On SQLite, where putting rows into one statement saves no round trip, the statements of a
+/// run's hot path (claiming items, storing their sends, answers, verdicts, retries and failures
+/// with the events and log lines they make) are each prepared once per connection, whatever the
+/// number of items: a statement whose text depends on the batch's size is parsed and planned
+/// again at every batch (docs/performance.md, point 1 of issue 14).
+#[test]
+fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
+    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{
+        Answer, ClaimRequest, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind,
+    };
+    let db = TestDatabase::sqlite();
+    import(&db, "Demo", &items(40));
+    let run = create(&db, "Demo", 0);
+    count_statements();
+    let writer = evalboard_persistence::Database::connect(
+        db.url(),
+        &evalboard_persistence::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    // Claims `n` items, sends them, answers all but two (one retried, one failed).
+    let cycle = |n: u32, seconds: i64| {
+        let claimed = writer
+            .claim_items(
+                &run,
+                ClaimRequest {
+                    worker: "w",
+                    lease_until: at(seconds + 100),
+                    max: n,
+                    at: at(seconds),
+                    generation: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(claimed.items.len(), n as usize);
+        let outcome = |item: &ClaimedItem, kind| Outcome {
+            run_id: run.clone(),
+            sequence: item.sequence,
+            attempt: item.attempt,
+            started_at: at(seconds),
+            kind,
+        };
+        let sent: Vec<Outcome> = claimed
+            .items
+            .iter()
+            .map(|item| outcome(item, OutcomeKind::Started))
+            .collect();
+        assert!(
+            writer
+                .apply_outcomes("w", &sent, at(seconds))
+                .unwrap()
+                .applied
+                .iter()
+                .all(|&a| a)
+        );
+        let error = ItemError {
+            kind: "server_error".into(),
+            message: "500".into(),
+        };
+        let mut ended: Vec<Outcome> = claimed.items[2..]
+            .iter()
+            .map(|item| {
+                let text = "The answer is (A).";
+                outcome(
+                    item,
+                    OutcomeKind::Answered {
+                        answer: Answer {
+                            prompt: item.prompt.clone(),
+                            response_text: text.into(),
+                            reasoning_text: None,
+                            request_key: None,
+                            cached: false,
+                            first_token_at: Some(at(seconds)),
+                            answered_at: at(seconds + 1),
+                            usage: TokenUsage::default(),
+                            cost_usd: None,
+                        },
+                        judgment: Some(Judgment {
+                            verdict: Verdict::Correct,
+                            extraction: extract_answer(text).into(),
+                            judge: "choice".into(),
+                            rationale: None,
+                            at: at(seconds + 1),
+                        }),
+                    },
+                )
+            })
+            .collect();
+        ended.push(outcome(
+            &claimed.items[0],
+            OutcomeKind::Retrying {
+                error: error.clone(),
+                delay_ms: 10,
+            },
+        ));
+        ended.push(outcome(
+            &claimed.items[1],
+            OutcomeKind::Failed {
+                error,
+                prompt: claimed.items[1].prompt.clone(),
+            },
+        ));
+        let applied = writer.apply_outcomes("w", &ended, at(seconds + 1)).unwrap();
+        assert!(applied.applied.iter().all(|&a| a), "{applied:?}");
+    };
+    // The first cycle prepares each statement (and makes the run's first rows).
+    cycle(3, 1);
+    let ((), four) = statements_of(|| cycle(4, 10));
+    let ((), seven) = statements_of(|| cycle(7, 20));
+    let texts = |statements: &[String]| statements.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        texts(&four),
+        texts(&seven),
+        "the statements' texts for 4 and for 7 items"
+    );
+    // What is parsed again: `BEGIN` and `COMMIT` (not prepared statements), and diesel's
+    // `UPDATE` builder, whose statements it never keeps (their `SET` may vary with optional
+    // values) — so those must be per transaction, not per item.
+    let parsed = |statements: &[String]| -> Vec<String> {
+        statements
+            .iter()
+            .filter(|sql| !["BEGIN IMMEDIATE", "COMMIT"].contains(&sql.as_str()))
+            .filter(|sql| !CACHED.with(|cached| cached.borrow().contains(*sql)))
+            .cloned()
+            .collect()
+    };
+    let (for_four, for_seven) = (parsed(&four), parsed(&seven));
+    assert!(
+        for_seven.iter().all(|sql| sql.starts_with("UPDATE ")),
+        "prepared again for a batch of another size: {for_seven:#?}"
+    );
+    assert_eq!(
+        for_four.len(),
+        for_seven.len(),
+        "statements parsed for 4 and for 7 items: {for_seven:#?}"
+    );
+}
+
 fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some(
     db: &TestDatabase,
 ) {

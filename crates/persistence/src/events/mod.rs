@@ -19,7 +19,7 @@ use evalboard_domain::{ItemState, RunId, RunStatus, StateCounts, Timestamp};
 use serde_json::json;
 
 use crate::{
-    connection::{DbConnection, on_backend},
+    connection::{DbConnection, insert_rows},
     error::StoreError,
     runs::load_row,
     schema::{run_events, run_items},
@@ -96,12 +96,7 @@ fn flush(conn: &mut DbConnection, events: Vec<NewEventRow>) -> Result<(), StoreE
     if events.is_empty() {
         return Ok(());
     }
-    // SQLite binds at most 32,766 values per statement; five per row.
-    for chunk in events.chunks(1_000) {
-        on_backend!(conn, |c| diesel::insert_into(run_events::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_rows!(conn, run_events::table, &events, 1_000);
     if let DbConnection::Postgres(pg) = conn {
         diesel::select(pg_notify(CHANNEL, "")).execute(pg)?;
     }

@@ -8,7 +8,7 @@ use evalboard_domain::{RunId, Timestamp};
 
 use super::item_keys;
 use crate::{
-    connection::{DbConnection, on_backend},
+    connection::{DbConnection, insert_rows},
     error::StoreError,
     schema::{item_attempts, run_items},
 };
@@ -64,13 +64,9 @@ pub(crate) struct EndedAttempt {
     pub(crate) cost_usd: Option<f64>,
 }
 
-/// Stores finished attempts, many rows per statement.
+/// Stores finished attempts (on PostgreSQL many rows per statement).
 pub(crate) fn insert(conn: &mut DbConnection, attempts: &[EndedAttempt]) -> Result<(), StoreError> {
-    for chunk in attempts.chunks(500) {
-        on_backend!(conn, |c| diesel::insert_into(item_attempts::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_rows!(conn, item_attempts::table, attempts, 500);
     Ok(())
 }
 

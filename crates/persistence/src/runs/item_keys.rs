@@ -1,5 +1,5 @@
 //! The condition that picks some items of one run by sequence, in a form whose plan does not
-//! depend on table statistics.
+//! depend on table statistics and whose text does not depend on how many items it picks.
 //!
 //! `run_id = $1 AND sequence = ANY($2)` alone is planned, on a PostgreSQL table that was never
 //! analyzed (autovacuum off, a fresh server), as a scan of *every* item of the run through an
@@ -7,17 +7,36 @@
 //! run has a handful of items. Bounding the sequences as well (`sequence BETWEEN min AND max`)
 //! gives the primary key `(run_id, sequence)` a range to search that every estimate finds
 //! cheapest, so the rows read are the batch's window, not the run.
+//!
+//! On SQLite diesel writes a list as `IN (?, ?, ...)`, one placeholder per item: a statement
+//! whose text changes with the batch's size, which diesel never keeps prepared, so SQLite parsed
+//! and planned it again at every batch. The sequences are bound there as one JSON array instead
+//! (`IN (SELECT value FROM json_each(?))`), one text for every batch, and bounded the same way
+//! (without the bounds, SQLite read the run's every item through its `state` index).
 
-use diesel::{dsl, prelude::*};
+use diesel::{
+    expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate},
+    pg::Pg,
+    prelude::*,
+    query_builder::{AstPass, QueryFragment, QueryId},
+    sql_types::{Array, Bool, Integer, Text},
+    sqlite::Sqlite,
+};
 use evalboard_domain::RunId;
 
-use crate::schema::run_items;
+use crate::{connection::MultiBackend, schema::run_items};
 
-/// `run_id = run AND sequence BETWEEN min AND max AND sequence = ANY(sequences)`.
-pub(crate) type ItemsOfRun<'a> = dsl::And<
-    dsl::And<dsl::Eq<run_items::run_id, &'a str>, dsl::Between<run_items::sequence, i32, i32>>,
-    dsl::EqAny<run_items::sequence, &'a [i32]>,
->;
+/// `run_id = run AND sequence BETWEEN min AND max AND sequence = ANY(sequences)` on
+/// PostgreSQL, `... AND sequence IN (SELECT value FROM json_each(sequences))` on SQLite: a
+/// boolean expression on `run_items`, for reads and updates alike.
+pub(crate) struct ItemsOfRun<'a> {
+    run: &'a str,
+    sequences: &'a [i32],
+    low: i32,
+    high: i32,
+    /// The sequences as a JSON array, for SQLite.
+    json: String,
+}
 
 /// The smallest and largest of `sequences`, to bound them with (an empty list is the empty range
 /// `1..=0`). The statements written in SQL (`UPDATE ... FROM UNNEST`) bind these too.
@@ -30,16 +49,149 @@ pub(crate) fn bounds(sequences: &[i32]) -> (i32, i32) {
 /// The items of `run` whose sequence is in `sequences` (none when it is empty).
 pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfRun<'a> {
     let (low, high) = bounds(sequences);
-    run_items::run_id
-        .eq(run.as_str())
-        .and(run_items::sequence.between(low, high))
-        .and(run_items::sequence.eq_any(sequences))
+    let mut json = String::with_capacity(2 + 7 * sequences.len());
+    json.push('[');
+    for (i, sequence) in sequences.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&sequence.to_string());
+    }
+    json.push(']');
+    ItemsOfRun {
+        run: run.as_str(),
+        sequences,
+        low,
+        high,
+        json,
+    }
+}
+
+impl Expression for ItemsOfRun<'_> {
+    type SqlType = Bool;
+}
+
+impl<QS> AppearsOnTable<QS> for ItemsOfRun<'_> where
+    (run_items::run_id, run_items::sequence): AppearsOnTable<QS>
+{
+}
+
+impl<QS> SelectableExpression<QS> for ItemsOfRun<'_> where
+    (run_items::run_id, run_items::sequence): SelectableExpression<QS>
+{
+}
+
+impl ValidGrouping<()> for ItemsOfRun<'_> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+// One text per backend whatever the sequences: cached by type.
+impl QueryId for ItemsOfRun<'_> {
+    type QueryId = ItemsOfRun<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for ItemsOfRun<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("(");
+        run_items::run_id.walk_ast(out.reborrow())?;
+        out.push_sql(" = ");
+        out.push_bind_param::<Text, _>(self.run)?;
+        out.push_sql(" AND ");
+        run_items::sequence.walk_ast(out.reborrow())?;
+        out.push_sql(" BETWEEN ");
+        out.push_bind_param::<Integer, _>(&self.low)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<Integer, _>(&self.high)?;
+        out.push_sql(" AND ");
+        run_items::sequence.walk_ast(out.reborrow())?;
+        out.push_sql(" = ANY(");
+        out.push_bind_param::<Array<Integer>, _>(self.sequences)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Sqlite> for ItemsOfRun<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("(");
+        run_items::run_id.walk_ast(out.reborrow())?;
+        out.push_sql(" = ");
+        out.push_bind_param::<Text, _>(self.run)?;
+        out.push_sql(" AND ");
+        run_items::sequence.walk_ast(out.reborrow())?;
+        out.push_sql(" BETWEEN ");
+        out.push_bind_param::<Integer, _>(&self.low)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<Integer, _>(&self.high)?;
+        out.push_sql(" AND ");
+        run_items::sequence.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<Text, _>(&self.json)?;
+        out.push_sql(")))");
+        Ok(())
+    }
+}
+
+impl QueryFragment<MultiBackend> for ItemsOfRun<'_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plans::{explain, two_large_runs};
+    use crate::{
+        connection::DbConnection,
+        plans::{explain, explain_sqlite, two_large_runs},
+    };
+
+    /// On SQLite a batch's items are read through the primary key, within the batch's window,
+    /// for reads and updates alike, the sequences coming from their one bound JSON array.
+    /// (Without the bounds SQLite read the run's every item through its `state` index.)
+    #[test]
+    fn on_sqlite_a_batch_of_items_is_read_through_the_primary_key() {
+        let db = crate::testing::TestDatabase::sqlite();
+        let run = RunId::generate();
+        let batch = [5_001, 5_003, 5_010];
+        let (read, update) = db
+            .read(|conn| {
+                let DbConnection::Sqlite(conn) = conn else {
+                    unreachable!("a SQLite test database")
+                };
+                Ok((
+                    explain_sqlite(
+                        conn,
+                        run_items::table
+                            .filter(items_of_run(&run, &batch))
+                            .select(run_items::state),
+                    ),
+                    explain_sqlite(
+                        conn,
+                        diesel::update(run_items::table.filter(items_of_run(&run, &batch)))
+                            .set(run_items::attempt_count.eq(run_items::attempt_count + 1)),
+                    ),
+                ))
+            })
+            .unwrap();
+        for plan in [read, update] {
+            // A seek per item or a range of the window, as SQLite's estimate goes.
+            let primary_key = [
+                "sqlite_autoindex_run_items_1 (run_id=? AND sequence=?)",
+                "sqlite_autoindex_run_items_1 (run_id=? AND sequence>? AND sequence<?)",
+            ];
+            assert!(
+                plan[0].starts_with("SEARCH run_items USING ")
+                    && primary_key.iter().any(|seek| plan[0].ends_with(seek)),
+                "{plan:#?}"
+            );
+            assert!(
+                plan[1..].iter().all(|step| !step.contains("run_items")),
+                "the items are read once: {plan:#?}"
+            );
+        }
+    }
 
     /// On a never-analyzed table of two runs of 10,000 items each, picking a batch of one run's
     /// items reads the batch's window through the primary key, for reads and for updates; the

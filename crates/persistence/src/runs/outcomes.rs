@@ -23,7 +23,7 @@ use super::{
     store_answer::StoreAnswer,
 };
 use crate::{
-    connection::{DbConnection, on_backend},
+    connection::{DbConnection, insert_rows, on_backend},
     database::Database,
     error::StoreError,
     events,
@@ -623,10 +623,6 @@ pub(super) fn insert_judgments(
     conn: &mut DbConnection,
     rows: &[NewJudgmentRow],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
-        on_backend!(conn, |c| diesel::insert_into(item_judgments::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    insert_rows!(conn, item_judgments::table, rows, 500);
     Ok(())
 }

@@ -31,11 +31,13 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Inserts the rows of the slice `$rows` into `$table`. On PostgreSQL, `$per_statement` rows
-/// per statement: each statement is a round trip. On SQLite, which has no round trip to save,
-/// one single-row statement run once per row: a multi-row statement's text changes with its
-/// number of rows, so diesel never keeps it prepared and SQLite parsed and planned it anew every
-/// time, where the single-row one is prepared once per connection.
+/// Inserts the rows of the slice `$rows` into `$table`, in order. On PostgreSQL, `$per_statement`
+/// rows per statement (each statement is a round trip; PostgreSQL binds at most 65,535 values
+/// per statement). On SQLite, which has no round trip to save, one single-row statement run once
+/// per row: a multi-row statement's text changes with its number of rows, so diesel never keeps
+/// it prepared and SQLite parsed and planned it anew every time, where the single-row one is
+/// prepared once per connection. Call it inside the caller's transaction: the rows are all or
+/// nothing only with it.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {
         match $conn {

@@ -1279,9 +1279,6 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     close(retried.latency, exact((1..=38).map(|s| 50 + s).collect()));
 }
 
-/// A claim looks for answers waiting for a verdict only when the run's counters say there are
-/// some, and for gone workers only when it met an expired claim: on the path every claim of a
-/// healthy run takes, neither costs a statement.
 /// On SQLite, where putting rows into one statement saves no round trip, the statements of a
 /// run's hot path (claiming items, storing their sends, answers, verdicts, retries and failures
 /// with the events and log lines they make) are each prepared once per connection, whatever the
@@ -1390,10 +1387,17 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
         let applied = writer.apply_outcomes("w", &ended, at(seconds + 1)).unwrap();
         assert!(applied.applied.iter().all(|&a| a), "{applied:?}");
     };
+    let cached = || CACHED.with(|cached| cached.borrow().clone());
     // The first cycle prepares each statement (and makes the run's first rows).
     cycle(3, 1);
+    let before = cached();
     let ((), four) = statements_of(|| cycle(4, 10));
     let ((), seven) = statements_of(|| cycle(7, 20));
+    let newly_cached: Vec<String> = cached().difference(&before).cloned().collect();
+    assert!(
+        newly_cached.is_empty(),
+        "statements first prepared for 4 or 7 items: {newly_cached:#?}"
+    );
     let texts = |statements: &[String]| statements.iter().cloned().collect::<BTreeSet<_>>();
     assert_eq!(
         texts(&four),
@@ -1412,10 +1416,12 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
             .collect()
     };
     let (for_four, for_seven) = (parsed(&four), parsed(&seven));
-    assert!(
-        for_seven.iter().all(|sql| sql.starts_with("UPDATE ")),
-        "prepared again for a batch of another size: {for_seven:#?}"
-    );
+    for parsed in [&for_four, &for_seven] {
+        assert!(
+            parsed.iter().all(|sql| sql.starts_with("UPDATE ")),
+            "prepared again for a batch of another size: {parsed:#?}"
+        );
+    }
     assert_eq!(
         for_four.len(),
         for_seven.len(),
@@ -1423,6 +1429,9 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
     );
 }
 
+/// A claim looks for answers waiting for a verdict only when the run's counters say there are
+/// some, and for gone workers only when it met an expired claim: on the path every claim of a
+/// healthy run takes, neither costs a statement.
 fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some(
     db: &TestDatabase,
 ) {

@@ -14,8 +14,10 @@
 //! (`IN (SELECT value FROM json_each(?))`), one text for every batch, and bounded the same way
 //! (without the bounds, SQLite read the run's every item through its `state` index).
 
+use std::fmt::Write;
+
 use diesel::{
-    expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate},
+    expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping},
     pg::Pg,
     prelude::*,
     query_builder::{AstPass, QueryFragment, QueryId},
@@ -52,10 +54,9 @@ pub(crate) fn items_of_run<'a>(run: &'a RunId, sequences: &'a [i32]) -> ItemsOfR
     let mut json = String::with_capacity(2 + 7 * sequences.len());
     json.push('[');
     for (i, sequence) in sequences.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(&sequence.to_string());
+        let comma = if i > 0 { "," } else { "" };
+        // Writing into a `String` cannot fail.
+        let _ = write!(json, "{comma}{sequence}");
     }
     json.push(']');
     ItemsOfRun {
@@ -81,11 +82,16 @@ impl<QS> SelectableExpression<QS> for ItemsOfRun<'_> where
 {
 }
 
-impl ValidGrouping<()> for ItemsOfRun<'_> {
-    type IsAggregate = is_aggregate::Never;
+impl<GB> ValidGrouping<GB> for ItemsOfRun<'_>
+where
+    (run_items::run_id, run_items::sequence): ValidGrouping<GB>,
+{
+    type IsAggregate = <(run_items::run_id, run_items::sequence) as ValidGrouping<GB>>::IsAggregate;
 }
 
-// One text per backend whatever the sequences: cached by type.
+// Cached by type: each connection (one backend) keeps one prepared statement per query that
+// holds this node, so `walk_ast` must render the same text whatever the values (no shortcut
+// for an empty list, for one).
 impl QueryId for ItemsOfRun<'_> {
     type QueryId = ItemsOfRun<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;

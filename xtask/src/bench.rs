@@ -79,6 +79,11 @@ struct Measured {
     database_cpu_seconds: Option<f64>,
     /// With subscribers: the subscriber tool's `result` line.
     subscribers: Option<String>,
+    /// How long `POST /runs` took: no item is sent before the run exists.
+    creation_seconds: f64,
+    /// The server's provider requests over the run (`evalboard_provider_request_seconds`):
+    /// their summed duration in seconds, and how many.
+    requests: Option<(f64, u64)>,
 }
 
 /// Items in a benchmark's dataset unless `--items` says otherwise.
@@ -274,14 +279,24 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
     }
 
     println!(
-        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | peak RSS (MiB) | server CPU (s) | server CPU per item (µs) | PostgreSQL CPU per item (µs) | delivery |"
+        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | creation (s) | mean request (ms) | slots busy | peak RSS (MiB) | server CPU (s) | server CPU per item (µs) | PostgreSQL CPU per item (µs) | delivery |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
     for m in &results {
         let rate = m.items as f64 / m.seconds;
         let delivery = m.subscribers.as_deref().unwrap_or("");
+        // items/s = slots busy × concurrency / mean request (Little's law): what the run lost
+        // to slow requests and what to empty slots (creation and the run's end included).
+        let (mean_request, busy) = m.requests.map_or(("?".into(), "?".into()), |(sum, n)| {
+            (
+                format!("{:.1}", 1e3 * sum / n.max(1) as f64),
+                format!("{:.1}%", 100.0 * sum / (m.seconds * concurrency as f64)),
+            )
+        });
         println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {:.2} | {mean_request} | {busy} | {} | {} | {} | {} | {} |",
             m.backend,
             m.items,
             if m.subscribers.is_some() {
@@ -292,6 +307,7 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
             m.seconds,
             rate,
             100.0 * rate / ceiling,
+            m.creation_seconds,
             m.peak_rss_mib.map_or("?".into(), |v| format!("{v:.1}")),
             m.server_cpu_seconds
                 .map_or("?".into(), |v| format!("{v:.1}")),
@@ -303,8 +319,11 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
         );
     }
     println!(
-        "\nstub ceiling: {ceiling:.0} requests/s (median of {:.0}, {:.0}, {:.0}; concurrency {concurrency}, latency {latency_ms} ms)",
-        ceilings[0], ceilings[1], ceilings[2]
+        "\nstub ceiling: {ceiling:.0} requests/s (median of {:.0}, {:.0}, {:.0}; concurrency {concurrency}, latency {latency_ms} ms): a mean request of {:.1} ms when it is alone",
+        ceilings[0],
+        ceilings[1],
+        ceilings[2],
+        1e3 * concurrency as f64 / ceiling
     );
     Ok(())
 }
@@ -527,6 +546,7 @@ max_concurrency = {concurrency}
         )
         .send()?
         .json()?;
+    let creation_seconds = started.elapsed().as_secs_f64();
     let id = created["run"]["id"]
         .as_str()
         .context("no run id")?
@@ -558,6 +578,7 @@ max_concurrency = {concurrency}
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let requests = provider_requests(&client, &server.url);
     let peak_rss_mib = server.peak_rss_mib();
     let server_cpu_seconds = server
         .cpu_seconds()
@@ -587,6 +608,32 @@ max_concurrency = {concurrency}
         server_cpu_seconds,
         database_cpu_seconds,
         subscribers,
+        creation_seconds,
+        requests,
+    })
+}
+
+/// The summed duration (seconds) and number of the server's provider requests so far, from its
+/// `/metrics`; `None` when they cannot be read.
+fn provider_requests(client: &reqwest::blocking::Client, url: &str) -> Option<(f64, u64)> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    let total = |name: &str| -> f64 {
+        text.lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let count = total("evalboard_provider_request_seconds_count");
+    (count > 0.0).then(|| {
+        (
+            total("evalboard_provider_request_seconds_sum"),
+            count as u64,
+        )
     })
 }
 

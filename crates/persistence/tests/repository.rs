@@ -8,8 +8,8 @@ use evalboard_domain::{
     RunStatus, StateCounts, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope, RunFilter,
-    RunGeneration, StoreError, backend_tests, testing::TestDatabase,
+    ClaimRequest, DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope,
+    RunFilter, RunGeneration, StoreError, backend_tests, testing::TestDatabase,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -72,6 +72,18 @@ fn move_items(db: &TestDatabase, run: &RunId, sequences: &[u32], to: ItemState, 
         .map(|&sequence| ItemTransition { sequence, to })
         .collect();
     db.transition_items(run, &transitions, at(seconds)).unwrap();
+}
+
+/// A claim by `worker` of at most `max` items at `seconds`, its leases running for `lease`
+/// seconds.
+fn claim_request(worker: &str, max: u32, seconds: i64, lease: i64) -> ClaimRequest<'_> {
+    ClaimRequest {
+        worker,
+        lease_until: at(seconds + lease),
+        max,
+        at: at(seconds),
+        generation: None,
+    }
 }
 
 fn migrations_are_idempotent(db: &TestDatabase) {
@@ -842,21 +854,10 @@ fn writers_in_separate_pools_wait_for_each_other(db: &TestDatabase) {
 
 fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ClaimRequest, ItemQuery, Judgment, Outcome, OutcomeKind};
+    use evalboard_persistence::{Answer, ItemQuery, Judgment, Outcome, OutcomeKind};
     import(db, "Demo", &items(6));
     let run = create(db, "Demo", 0);
-    let claim = db
-        .claim_items(
-            &run,
-            ClaimRequest {
-                worker: "w",
-                lease_until: at(100),
-                max: 6,
-                at: at(1),
-                generation: None,
-            },
-        )
-        .unwrap();
+    let claim = db.claim_items(&run, claim_request("w", 6, 1, 99)).unwrap();
     assert_eq!(claim.items.len(), 6);
     // The claim stored each item's prompt, as handed out, with its start.
     let claimed = db.run_items(&run, &ItemQuery::first(10)).unwrap();
@@ -1025,21 +1026,12 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
 /// whatever the spread of that worker's lease ends.
 fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     use evalboard_domain::TokenUsage;
-    use evalboard_persistence::{Answer, ClaimRequest, Outcome, OutcomeKind};
+    use evalboard_persistence::{Answer, Outcome, OutcomeKind};
     import(db, "Demo", &items(20));
     let run = create(db, "Demo", 0);
     let claim = |worker: &str, max: u32, seconds: i64, lease: i64| {
-        db.claim_items(
-            &run,
-            ClaimRequest {
-                worker,
-                lease_until: at(seconds + lease),
-                max,
-                at: at(seconds),
-                generation: None,
-            },
-        )
-        .unwrap()
+        db.claim_items(&run, claim_request(worker, max, seconds, lease))
+            .unwrap()
     };
     // w1 claims six items, then four more later (their leases end later too).
     assert_eq!(claim("w1", 6, 1, 10).items.len(), 6);
@@ -1122,22 +1114,13 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
 /// exact figures; after a retry, the answers its items hold (the kept ones and the new ones).
 fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     use evalboard_domain::{LatencySummary, TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind};
+    use evalboard_persistence::{Answer, Judgment, Outcome, OutcomeKind};
     import(db, "Demo", &items(40));
     let run = create(db, "Demo", 0);
     // Claims what is open; returns the claimed items' attempt.
     let claim = |expected: usize, seconds: i64| {
         let claim = db
-            .claim_items(
-                &run,
-                ClaimRequest {
-                    worker: "w",
-                    lease_until: at(seconds + 100),
-                    max: 40,
-                    at: at(seconds),
-                    generation: None,
-                },
-            )
+            .claim_items(&run, claim_request("w", 40, seconds, 100))
             .unwrap();
         assert_eq!(claim.items.len(), expected);
         claim.items[0].attempt
@@ -1287,9 +1270,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
 #[test]
 fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{
-        Answer, ClaimRequest, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind,
-    };
+    use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
     let db = TestDatabase::sqlite();
     import(&db, "Demo", &items(40));
     let run = create(&db, "Demo", 0);
@@ -1305,16 +1286,7 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
     // Claims `n` items, sends them, answers all but two (one retried, one failed).
     let cycle = |n: u32, seconds: i64| {
         let claimed = writer
-            .claim_items(
-                &run,
-                ClaimRequest {
-                    worker: "w",
-                    lease_until: at(seconds + 100),
-                    max: n,
-                    at: at(seconds),
-                    generation: None,
-                },
-            )
+            .claim_items(&run, claim_request("w", n, seconds, 100))
             .unwrap();
         assert_eq!(claimed.items.len(), n as usize);
         let outcome = |item: &ClaimedItem, kind| Outcome {
@@ -1435,7 +1407,6 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
 fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some(
     db: &TestDatabase,
 ) {
-    use evalboard_persistence::ClaimRequest;
     import(db, "Demo", &items(10));
     let run = create(db, "Demo", 0);
     count_statements();
@@ -1450,16 +1421,7 @@ fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some
     let claim = |worker: &str, seconds: i64| {
         statements_of(|| {
             claimer
-                .claim_items(
-                    &run,
-                    ClaimRequest {
-                        worker,
-                        lease_until: at(seconds + 30),
-                        max: 4,
-                        at: at(seconds),
-                        generation: None,
-                    },
-                )
+                .claim_items(&run, claim_request(worker, 4, seconds, 30))
                 .unwrap()
         })
     };
@@ -1491,24 +1453,13 @@ fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some
 /// that does not hold an item changes nothing; in a run being canceled the items are canceled.
 fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{
-        Answer, ClaimRequest, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind,
-    };
+    use evalboard_persistence::{Answer, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind};
     import(db, "Demo", &items(10));
     let run = create(db, "Demo", 0);
     // Leases of five minutes: nothing below waits for one to run out.
     let claim = |worker: &str, max: u32, seconds: i64| {
-        db.claim_items(
-            &run,
-            ClaimRequest {
-                worker,
-                lease_until: at(seconds + 300),
-                max,
-                at: at(seconds),
-                generation: None,
-            },
-        )
-        .unwrap()
+        db.claim_items(&run, claim_request(worker, max, seconds, 300))
+            .unwrap()
     };
     let sequences = |claim: &evalboard_persistence::Claim| -> Vec<u32> {
         claim.items.iter().map(|i| i.sequence).collect()

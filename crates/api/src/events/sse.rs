@@ -78,7 +78,7 @@ struct EventStreamBody {
 /// A write's pieces as one chunk of the response. They stay shared while the write is queued;
 /// joined only as it is sent (a client reads one chunk per write, not one per event), except a
 /// piece sent alone, such as a board batch.
-fn joined(mut write: Pieces) -> Bytes {
+pub(crate) fn joined(mut write: Pieces) -> Bytes {
     if write.len() == 1 {
         return write.swap_remove(0);
     }

@@ -445,11 +445,6 @@ mod tests {
         stored(id, RunId::generate())
     }
 
-    /// One write's pieces, as the connection sends them.
-    fn joined(write: &[Bytes]) -> Vec<u8> {
-        write.concat()
-    }
-
     /// The `id` fields of the events of one write, in order.
     fn ids_of(wire: &[u8]) -> Vec<String> {
         std::str::from_utf8(wire)
@@ -559,7 +554,7 @@ mod tests {
         let inner = inner(&db, 64);
         let (mut feed, mut sent) = feed(&inner, 64, 1, None);
         assert!(feed.catch_up().await);
-        let reset = joined(&sent.try_recv().unwrap());
+        let reset = sse::joined(sent.try_recv().unwrap());
         let shown = std::str::from_utf8(&reset).unwrap();
         assert!(
             shown.contains("event: reset\n") && shown.contains("pruned"),
@@ -644,7 +639,7 @@ mod tests {
             at(0),
             "only what the connection took counts as sent"
         );
-        assert_eq!(joined(&sent.try_recv().unwrap()), b": earlier\n\n");
+        assert_eq!(&sse::joined(sent.try_recv().unwrap())[..], b": earlier\n\n");
         assert!(sent.try_recv().is_err());
         assert_eq!((dropped("stalled"), dropped("behind")), (1, 0));
     }
@@ -681,12 +676,12 @@ mod tests {
                     "a stored event is written from its shared bytes, not a copy"
                 );
             }
-            let bytes = joined(&write);
+            let pieces = write.len();
+            let bytes = sse::joined(write);
             assert!(
-                bytes.len() < WRITE_BYTES + 1_024 && write.len() <= WRITE_MESSAGES,
-                "a write holds about {WRITE_BYTES} bytes or {WRITE_MESSAGES} events at most: {} bytes, {} pieces",
-                bytes.len(),
-                write.len()
+                bytes.len() < WRITE_BYTES + 1_024 && pieces <= WRITE_MESSAGES,
+                "a write holds about {WRITE_BYTES} bytes or {WRITE_MESSAGES} events at most: {} bytes, {pieces} pieces",
+                bytes.len()
             );
             writes += 1;
             ids.extend(ids_of(&bytes));
@@ -700,7 +695,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(id_of(&joined(&last)), (events + 1).to_string());
+        assert_eq!(id_of(&sse::joined(last)), (events + 1).to_string());
         following.abort();
     }
 
@@ -736,7 +731,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            ids.extend(ids_of(&joined(&write)));
+            ids.extend(ids_of(&sse::joined(write)));
         }
         assert_eq!(
             ids,

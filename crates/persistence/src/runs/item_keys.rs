@@ -17,11 +17,13 @@
 use std::fmt::Write;
 
 use diesel::{
+    backend::Backend,
     expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping},
     pg::Pg,
     prelude::*,
     query_builder::{AstPass, QueryFragment, QueryId},
-    sql_types::{Array, Bool, Integer, Text},
+    serialize::ToSql,
+    sql_types::{Array, Bool, HasSqlType, Integer, Text},
     sqlite::Sqlite,
 };
 use evalboard_domain::RunId;
@@ -97,8 +99,17 @@ impl QueryId for ItemsOfRun<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl QueryFragment<Pg> for ItemsOfRun<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+impl ItemsOfRun<'_> {
+    /// `(run_id = ? AND sequence BETWEEN ? AND ? AND sequence`, which both backends share; each
+    /// completes it with its own form of the list.
+    fn walk_run_and_window<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<Text> + HasSqlType<Integer>,
+        str: ToSql<Text, DB>,
+        i32: ToSql<Integer, DB>,
+        run_items::run_id: QueryFragment<DB>,
+        run_items::sequence: QueryFragment<DB>,
+    {
         out.push_sql("(");
         run_items::run_id.walk_ast(out.reborrow())?;
         out.push_sql(" = ");
@@ -110,7 +121,13 @@ impl QueryFragment<Pg> for ItemsOfRun<'_> {
         out.push_sql(" AND ");
         out.push_bind_param::<Integer, _>(&self.high)?;
         out.push_sql(" AND ");
-        run_items::sequence.walk_ast(out.reborrow())?;
+        run_items::sequence.walk_ast(out.reborrow())
+    }
+}
+
+impl QueryFragment<Pg> for ItemsOfRun<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.walk_run_and_window(&mut out)?;
         out.push_sql(" = ANY(");
         out.push_bind_param::<Array<Integer>, _>(self.sequences)?;
         out.push_sql("))");
@@ -120,18 +137,7 @@ impl QueryFragment<Pg> for ItemsOfRun<'_> {
 
 impl QueryFragment<Sqlite> for ItemsOfRun<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql("(");
-        run_items::run_id.walk_ast(out.reborrow())?;
-        out.push_sql(" = ");
-        out.push_bind_param::<Text, _>(self.run)?;
-        out.push_sql(" AND ");
-        run_items::sequence.walk_ast(out.reborrow())?;
-        out.push_sql(" BETWEEN ");
-        out.push_bind_param::<Integer, _>(&self.low)?;
-        out.push_sql(" AND ");
-        out.push_bind_param::<Integer, _>(&self.high)?;
-        out.push_sql(" AND ");
-        run_items::sequence.walk_ast(out.reborrow())?;
+        self.walk_run_and_window(&mut out)?;
         out.push_sql(" IN (SELECT value FROM json_each(");
         out.push_bind_param::<Text, _>(&self.json)?;
         out.push_sql(")))");

@@ -1,5 +1,6 @@
 //! Answers for requests no route takes: 405 with `Allow` when the path exists under other
-//! methods, 404 otherwise, both as problem+json.
+//! methods, 404 otherwise, both as problem+json. `HEAD` is allowed wherever `GET` is (see
+//! [`crate::head`]).
 
 use actix_web::{HttpRequest, dev::ResourceDef, http::Method, web};
 
@@ -42,15 +43,26 @@ impl Fallback {
             .any(|(def, methods)| methods.contains(method) && def.is_match(path))
     }
 
+    /// The methods `path` takes, in a fixed order; `HEAD` wherever `GET` is.
     fn allowed(&self, path: &str) -> Vec<Method> {
-        let mut allowed: Vec<Method> = self
-            .paths
-            .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().cloned())
-            .collect();
-        allowed.dedup();
-        allowed
+        [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ]
+        .into_iter()
+        .filter(|method| {
+            let routed = if *method == Method::HEAD {
+                &Method::GET
+            } else {
+                method
+            };
+            self.routes(routed, path)
+        })
+        .collect()
     }
 }
 
@@ -66,7 +78,7 @@ pub(crate) async fn respond(
         ))
     } else {
         ApiError::MethodNotAllowed {
-            method: req.method().clone(),
+            method: crate::head::sent_method(&req),
             allow,
         }
     })

@@ -13,6 +13,7 @@ mod fallback;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handlers;
+mod head;
 mod limits;
 mod openapi;
 mod params;
@@ -80,6 +81,9 @@ pub fn app(
         )
         .configure(dashboard::routes)
         .default_service(web::to(fallback::respond))
+        // Innermost: the middlewares around it (authorization, limits, the request's log) see
+        // the method the client sent.
+        .wrap(from_fn(head::route_as_get))
         .wrap(from_fn(encoding::refuse_encoded_bodies))
         .wrap(from_fn(auth::refuse_simple_posts))
         .wrap(from_fn(limits::limit))

@@ -229,7 +229,14 @@ impl Feed {
         mut live: broadcast::Receiver<T>,
         gather: impl Fn(&Self, &T, &mut Write),
     ) {
-        while let Some(first) = receive(&mut live).await {
+        loop {
+            let first = tokio::select! {
+                message = receive(&mut live) => message,
+                // A client that leaves while nothing happens lets go of its subscription now,
+                // not at the next event (until then the pump would read for it).
+                () = self.outbox.closed() => None,
+            };
+            let Some(first) = first else { return };
             let mut write = Write::after(self.cursor);
             gather(self, &first, &mut write);
             for _ in 1..WRITE_MESSAGES {

@@ -156,6 +156,15 @@ impl LiveServer {
         }
     }
 
+    /// Waits (at most 5 s) until every subscriber is gone.
+    async fn until_no_subscribers(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.hub.subscribers() > 0 {
+            assert!(std::time::Instant::now() < deadline, "a subscriber stayed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn stop(self) {
         self.server.stop(false).await;
         if let Some(engine) = self.engine {
@@ -712,7 +721,68 @@ api_tests!(
     the_folded_stream_equals_the_board,
     resuming_where_the_outbox_cannot_serve_starts_with_reset,
     an_idle_stream_carries_heartbeats,
+    head_is_answered_wherever_get_is,
+    a_client_leaving_an_idle_stream_is_let_go_at_once,
 );
+
+/// Nothing happens on the server, so no event would reveal that a client left: its
+/// subscription still ends when its connection does (the pump reads only for subscribers).
+async fn a_client_leaving_an_idle_stream_is_let_go_at_once(db: TestDatabase) {
+    let server = LiveServer::start(db, false).await;
+    for query in ["", "?view=board"] {
+        let reply = server.get(&format!("/runs/events{query}")).await;
+        assert_eq!(reply.status(), 200);
+        assert_eq!(server.hub.subscribers(), 1, "{query}");
+        drop(reply);
+        server.until_no_subscribers().await;
+    }
+    server.stop().await;
+}
+
+/// Over the wire, `HEAD` gets what `GET` would, without the body: monitors and load balancers
+/// ask `HEAD /healthz`. An event stream asked with `HEAD` ends at once instead of holding the
+/// connection and a subscription open.
+async fn head_is_answered_wherever_get_is(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let server = LiveServer::start(db, false).await;
+    let head = |path: &str| server.http.head(format!("{}{path}", server.base)).send();
+    for path in [
+        "/healthz",
+        "/runs?limit=5",
+        "/datasets",
+        "/openapi.json",
+        "/ui/",
+    ] {
+        let got = server.get(path).await;
+        let headed = head(path).await.unwrap();
+        assert_eq!(headed.status(), got.status(), "{path}");
+        assert_eq!(headed.status(), 200, "{path}");
+        for name in ["content-type", "content-length"] {
+            assert_eq!(
+                headed.headers().get(name),
+                got.headers().get(name),
+                "{path}: {name}"
+            );
+        }
+        assert!(headed.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    let headed = tokio::time::timeout(Duration::from_secs(5), async {
+        let reply = head("/runs/events?view=board").await.unwrap();
+        let headers = reply.headers().clone();
+        (reply.status(), headers, reply.bytes().await.unwrap())
+    })
+    .await
+    .expect("HEAD of the event stream ends");
+    assert_eq!(headed.0, 200);
+    assert_eq!(headed.1["content-type"], "text/event-stream");
+    assert!(headed.2.is_empty());
+    server.until_no_subscribers().await;
+    // A path without GET still says what it takes.
+    let refused = head("/runs/run-0123/cancel").await.unwrap();
+    assert_eq!(refused.status(), 405);
+    assert_eq!(refused.headers()["allow"], "POST");
+    server.stop().await;
+}
 
 async fn an_idle_stream_carries_heartbeats(db: TestDatabase) {
     let config = EventStreamConfig {

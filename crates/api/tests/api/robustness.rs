@@ -1,7 +1,7 @@
 //! Providers, health, unknown routes and methods, a battery of bad requests that must never be a
 //! 5xx, and the committed OpenAPI document.
 
-use actix_web::test::TestRequest;
+use actix_web::{http::Method, test::TestRequest};
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::json;
 
@@ -109,13 +109,35 @@ async fn unknown_routes_are_404_and_wrong_methods_405(db: TestDatabase) {
     app.get("/runs/run-0123/logs/extra").await.problem(404);
     let reply = app.call(TestRequest::delete().uri("/runs")).await;
     reply.problem(405);
-    assert_eq!(reply.header("allow"), Some("GET, POST"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST"));
     let reply = app.call(TestRequest::put().uri("/runs/active")).await;
     reply.problem(405);
-    assert_eq!(reply.header("allow"), Some("GET"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
     let reply = app.call(TestRequest::post().uri("/providers")).await;
     reply.problem(405);
-    assert_eq!(reply.header("allow"), Some("GET"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+    // HEAD is routed wherever GET is; where GET is not, the 405 names the method sent.
+    let reply = app
+        .call(
+            TestRequest::default()
+                .method(Method::HEAD)
+                .uri("/providers"),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let reply = app
+        .call(
+            TestRequest::default()
+                .method(Method::HEAD)
+                .uri("/runs/run-0123/cancel"),
+        )
+        .await;
+    let problem = reply.problem(405);
+    assert_eq!(reply.header("allow"), Some("POST"));
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("HEAD "),
+        "{problem}"
+    );
     let openapi = app.get("/openapi.json").await.ok(200);
     assert_eq!(openapi["info"]["title"], "evalboard");
 }

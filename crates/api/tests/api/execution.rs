@@ -247,6 +247,10 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         assert!(is_api_time(&timings[field]), "{field}: {timings}");
     }
     assert!(timings["latencyMs"].as_i64().unwrap() >= 0);
+    // The answered attempt ended with its answer, not when the writer stored it: the two
+    // latencies side by side on the run page agree.
+    assert_eq!(item["attempts"][0]["finishedAt"], timings["answeredAt"]);
+    assert_eq!(item["attempts"][0]["latencyMs"], timings["latencyMs"]);
     assert!(item["usage"]["promptTokens"].as_u64().unwrap() > 0);
 
     // Filters.

@@ -221,8 +221,7 @@ impl Database {
                             if !applied.contains(&(outcome.sequence as i32)) {
                                 continue;
                             }
-                            let (from, to) =
-                                record_judged_answer(outcome, worker, &mut written, at);
+                            let (from, to) = record_judged_answer(outcome, worker, &mut written);
                             changed.push(outcome.sequence as i32);
                             counts = counts.moved(from, to, 1).ok_or_else(|| {
                                 StoreError::corrupt(format!(
@@ -290,7 +289,6 @@ fn record_judged_answer(
     outcome: &Outcome,
     worker: &str,
     written: &mut Written,
-    at: Timestamp,
 ) -> (ItemState, ItemState) {
     let OutcomeKind::Answered { answer, judgment } = &outcome.kind else {
         unreachable!("only answers are recorded here");
@@ -310,7 +308,9 @@ fn record_judged_answer(
         error_message: None,
         worker: Some(worker.to_owned()),
         started_at: outcome.started_at.naive_utc(),
-        finished_at: Some(at.naive_utc()),
+        // The attempt ended with its answer; the item's own `finished_at` says when it was
+        // stored (up to the writer's commit window later).
+        finished_at: Some(answer.answered_at.naive_utc()),
         first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
         prompt_tokens: answer.usage.prompt_tokens.map(|t| t as i32),
         completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
@@ -488,7 +488,7 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            Ok(Some(record_judged_answer(outcome, worker, written, at)))
+            Ok(Some(record_judged_answer(outcome, worker, written)))
         }
         OutcomeKind::Judged(judgment) => {
             let to = judgment.verdict.state();

@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             }
         });
     }
-    init_logging();
+    let logging = init_logging();
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
         // A token needs neither configuration nor database.
         return create_token(name, *role).map(|()| std::process::ExitCode::SUCCESS);
@@ -143,7 +143,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         .transpose()?;
     let db = open_database(&config)?;
     let done = match command {
-        Command::Serve => serve(config, db, lock),
+        Command::Serve => serve(config, db, lock, &logging),
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
             let format = format.map(|f| match f {
@@ -200,14 +200,33 @@ fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging() {
+/// The log's writer, kept for as long as the process logs.
+struct Logging {
+    /// Writes out what is waiting when dropped, at exit (waiting at most a second).
+    _flush: tracing_appender::non_blocking::WorkerGuard,
+    /// Lines dropped because their reader fell behind.
+    dropped: tracing_appender::non_blocking::ErrorCounter,
+}
+
+/// Logs go to stdout through a thread of their own: whoever reads them (a terminal, a log
+/// shipper) may stop reading, and that must not stop every thread that logs — the engine and
+/// the request handlers with them. Past 128,000 lines waiting, lines are dropped instead, and
+/// counted in `evalboard_log_lines_dropped_total`.
+fn init_logging() -> Logging {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EVALBOARD_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, flush) = tracing_appender::non_blocking(std::io::stdout());
+    let dropped = writer.error_counter();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(writer)
         .init();
+    Logging {
+        _flush: flush,
+        dropped,
+    }
 }
 
 /// Connects and migrates: every command needs an up-to-date schema.
@@ -225,7 +244,12 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
 }
 
 /// Serves until stopped; `_lock` holds the data directory meanwhile.
-fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::Result<()> {
+fn serve(
+    config: Config,
+    db: Database,
+    _lock: Option<std::fs::File>,
+    logging: &Logging,
+) -> anyhow::Result<()> {
     let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
@@ -234,7 +258,7 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
         demo::ensure_demo_dataset(&db)?;
     }
     // Before the engine: it labels each run's metrics once, when it takes the run up.
-    let metrics = install_metrics()?;
+    let metrics = install_metrics(logging.dropped.clone())?;
     // The engine and the event pump get a runtime of their own, beside actix's per-worker ones.
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -307,7 +331,9 @@ fn serve(config: Config, db: Database, _lock: Option<std::fs::File>) -> anyhow::
 
 /// Installs the process's metrics recorder (Prometheus text format; durations as histograms in
 /// seconds) and returns what renders it for `GET /metrics`.
-fn install_metrics() -> anyhow::Result<evalboard_api::MetricsRenderer> {
+fn install_metrics(
+    dropped_log_lines: tracing_appender::non_blocking::ErrorCounter,
+) -> anyhow::Result<evalboard_api::MetricsRenderer> {
     const SECONDS: [f64; 15] = [
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     ];
@@ -317,6 +343,8 @@ fn install_metrics() -> anyhow::Result<evalboard_api::MetricsRenderer> {
         .context("cannot install the metrics recorder")?;
     metrics::gauge!("evalboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(Arc::new(move || {
+        metrics::counter!("evalboard_log_lines_dropped_total")
+            .absolute(dropped_log_lines.dropped_lines() as u64);
         handle.run_upkeep();
         handle.render()
     }))

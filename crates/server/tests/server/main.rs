@@ -16,6 +16,7 @@ mod docs;
 mod drain;
 mod limits;
 mod linking;
+mod logs;
 mod metrics;
 mod replicas;
 mod secrets;

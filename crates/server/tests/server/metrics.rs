@@ -42,6 +42,13 @@ fn metrics_count_what_a_run_did() {
         1.0
     );
     assert_eq!(sample(&before, "evalboard_runs{status=\"completed\"}"), 0.0);
+    // Present from the start, so that an alert on it has a series to watch.
+    assert!(
+        before
+            .lines()
+            .any(|l| l == "evalboard_log_lines_dropped_total 0"),
+        "{before}"
+    );
 
     // A subscriber follows the run, so the pump delivers its events.
     let address = server.base.trim_start_matches("http://");

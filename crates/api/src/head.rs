@@ -32,6 +32,8 @@ pub(crate) async fn route_as_get<B: MessageBody>(
     if req.method() != Method::HEAD {
         return Ok(next.call(req).await?.map_into_left_body());
     }
+    // `head_mut` needs the only reference to the request: nothing outside this middleware
+    // keeps one before the handler runs (as for actix's own `NormalizePath`).
     req.head_mut().method = Method::GET;
     req.extensions_mut().insert(SentAsHead);
     let response = next.call(req).await?;

@@ -971,6 +971,13 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
             (item.judged_at, item.finished_at),
             (Some(at(4)), Some(at(5)))
         );
+        // The answered attempt ended with its answer; the item was stored later.
+        let last = item.attempts.last().unwrap();
+        assert_eq!(last.outcome.as_deref(), Some("answered"));
+        assert_eq!(
+            (last.started_at, last.first_token_at, last.finished_at),
+            (at(2), Some(at(3)), Some(at(4)))
+        );
     }
     assert_eq!(page.items[1].state, ItemState::Incorrect);
     assert_eq!(page.items[3].state, ItemState::Correct);

@@ -120,7 +120,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             }
         });
     }
-    let logging = init_logging();
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let logging = init_logging(serving);
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
         // A token needs neither configuration nor database.
         return create_token(name, *role).map(|()| std::process::ExitCode::SUCCESS);
@@ -202,30 +203,52 @@ fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
 
 /// The log's writer, kept for as long as the process logs.
 struct Logging {
-    /// Writes out what is waiting when dropped, at exit (waiting at most a second).
-    _flush: tracing_appender::non_blocking::WorkerGuard,
-    /// Lines dropped because their reader fell behind.
-    dropped: tracing_appender::non_blocking::ErrorCounter,
+    /// The server's background writer: writes out what is waiting when dropped.
+    flush: Option<tracing_appender::non_blocking::WorkerGuard>,
+    /// Lines the server dropped because their reader fell behind.
+    dropped: Option<tracing_appender::non_blocking::ErrorCounter>,
 }
 
-/// Logs go to stdout through a thread of their own: whoever reads them (a terminal, a log
-/// shipper) may stop reading, and that must not stop every thread that logs — the engine and
-/// the request handlers with them. Past 128,000 lines waiting, lines are dropped instead, and
-/// counted in `evalboard_log_lines_dropped_total`.
-fn init_logging() -> Logging {
+/// Logs go to stdout. The server's go through a thread of their own: whoever reads them (a
+/// terminal, a log shipper) may stop reading, and that must not stop every thread that logs —
+/// the engine and the request handlers with them. Past 128,000 lines waiting, lines are dropped
+/// instead, and counted in `evalboard_log_lines_dropped_total`. One-shot commands write
+/// directly, so that their log lines and their printed output keep their order.
+fn init_logging(serving: bool) -> Logging {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EVALBOARD_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
+    if !serving {
+        logs.init();
+        return Logging {
+            flush: None,
+            dropped: None,
+        };
+    }
     let (writer, flush) = tracing_appender::non_blocking(std::io::stdout());
     let dropped = writer.error_counter();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(writer)
-        .init();
+    logs.with_writer(writer).init();
     Logging {
-        _flush: flush,
-        dropped,
+        flush: Some(flush),
+        dropped: Some(dropped),
+    }
+}
+
+impl Drop for Logging {
+    /// Writes out what is waiting, for at most two seconds: the guard's own drop can block on
+    /// a stdout nobody reads (it prints there when its queue is full), and exiting must not.
+    fn drop(&mut self) {
+        if let Some(flush) = self.flush.take() {
+            let (flushed, waited) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                drop(flush);
+                let _ = flushed.send(());
+            });
+            let _ = waited.recv_timeout(std::time::Duration::from_secs(2));
+        }
     }
 }
 
@@ -332,7 +355,7 @@ fn serve(
 /// Installs the process's metrics recorder (Prometheus text format; durations as histograms in
 /// seconds) and returns what renders it for `GET /metrics`.
 fn install_metrics(
-    dropped_log_lines: tracing_appender::non_blocking::ErrorCounter,
+    dropped_log_lines: Option<tracing_appender::non_blocking::ErrorCounter>,
 ) -> anyhow::Result<evalboard_api::MetricsRenderer> {
     const SECONDS: [f64; 15] = [
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -343,8 +366,10 @@ fn install_metrics(
         .context("cannot install the metrics recorder")?;
     metrics::gauge!("evalboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(Arc::new(move || {
-        metrics::counter!("evalboard_log_lines_dropped_total")
-            .absolute(dropped_log_lines.dropped_lines() as u64);
+        if let Some(dropped) = &dropped_log_lines {
+            metrics::counter!("evalboard_log_lines_dropped_total")
+                .absolute(dropped.dropped_lines() as u64);
+        }
         handle.run_upkeep();
         handle.render()
     }))

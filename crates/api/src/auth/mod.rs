@@ -269,7 +269,7 @@ pub(crate) fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
         .fold(actix_cors::Cors::default(), |cors, origin| {
             cors.allowed_origin(origin)
         })
-        .allowed_methods([Method::GET, Method::POST, Method::DELETE])
+        .allowed_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

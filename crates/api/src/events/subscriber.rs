@@ -232,8 +232,9 @@ impl Feed {
         loop {
             let first = tokio::select! {
                 message = receive(&mut live) => message,
-                // A client that leaves while nothing happens lets go of its subscription now,
-                // not at the next event (until then the pump would read for it).
+                // A client that leaves while nothing happens lets go of its subscription as
+                // soon as its connection is seen closed (a heartbeat's write fails), not at the
+                // next event (until then the pump would read for it).
                 () = self.outbox.closed() => None,
             };
             let Some(first) = first else { return };

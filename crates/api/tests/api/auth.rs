@@ -416,6 +416,14 @@ async fn cors_lets_the_configured_origins_read(db: TestDatabase) {
         answered.header("access-control-allow-origin"),
         Some("https://dash.example")
     );
+    // HEAD is answered wherever GET is, across origins too.
+    let head = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/healthz")
+        .insert_header(("origin", "https://dash.example"))
+        .insert_header(("access-control-request-method", "HEAD"))
+        .insert_header(("access-control-request-headers", "authorization"));
+    assert_eq!(app.call(head).await.status, 200);
     let allowed = app
         .call(
             TestRequest::get()

@@ -726,9 +726,15 @@ api_tests!(
 );
 
 /// Nothing happens on the server, so no event would reveal that a client left: its
-/// subscription still ends when its connection does (the pump reads only for subscribers).
+/// subscription still ends soon after its connection does (the pump reads only for
+/// subscribers).
 async fn a_client_leaving_an_idle_stream_is_let_go_at_once(db: TestDatabase) {
-    let server = LiveServer::start(db, false).await;
+    // The connection's end is seen when a write fails: a heartbeat, here every 50 ms.
+    let config = EventStreamConfig {
+        heartbeat: Duration::from_millis(50),
+        ..stream_config()
+    };
+    let server = LiveServer::start_with(db, false, config).await;
     for query in ["", "?view=board"] {
         let reply = server.get(&format!("/runs/events{query}")).await;
         assert_eq!(reply.status(), 200);

@@ -476,4 +476,25 @@ mod tests {
             assert!(!both.contains(secret), "{both}");
         }
     }
+
+    /// The bundled SQLite keeps a statement's plan whatever values are bound to it (the
+    /// workspace's `.cargo/config.toml` builds it so): a cached hot statement is not parsed and
+    /// planned again at every execution.
+    #[test]
+    fn sqlite_is_built_to_keep_its_plans() {
+        use diesel::{Connection, RunQueryDsl, sql_types::Text};
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+            .load(&mut conn)
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+            "build the bundled SQLite with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_QPSG"
+        );
+    }
 }

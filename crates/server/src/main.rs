@@ -201,12 +201,15 @@ fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The log's writer, kept for as long as the process logs.
-struct Logging {
-    /// The server's background writer: writes out what is waiting when dropped.
-    flush: Option<tracing_appender::non_blocking::WorkerGuard>,
-    /// Lines the server dropped because their reader fell behind.
-    dropped: Option<tracing_appender::non_blocking::ErrorCounter>,
+/// The server's log writer thread, kept for as long as the process logs (`None` for one-shot
+/// commands, which write directly).
+struct Logging(Option<Background>);
+
+struct Background {
+    /// Writes out what is waiting when dropped.
+    flush: tracing_appender::non_blocking::WorkerGuard,
+    /// Lines dropped because their reader fell behind.
+    dropped: tracing_appender::non_blocking::ErrorCounter,
 }
 
 /// Logs go to stdout. The server's go through a thread of their own: whoever reads them (a
@@ -223,25 +226,19 @@ fn init_logging(serving: bool) -> Logging {
         .with_ansi(std::io::stdout().is_terminal());
     if !serving {
         logs.init();
-        return Logging {
-            flush: None,
-            dropped: None,
-        };
+        return Logging(None);
     }
     let (writer, flush) = tracing_appender::non_blocking(std::io::stdout());
     let dropped = writer.error_counter();
     logs.with_writer(writer).init();
-    Logging {
-        flush: Some(flush),
-        dropped: Some(dropped),
-    }
+    Logging(Some(Background { flush, dropped }))
 }
 
 impl Drop for Logging {
     /// Writes out what is waiting, for at most two seconds: the guard's own drop can block on
     /// a stdout nobody reads (it prints there when its queue is full), and exiting must not.
     fn drop(&mut self) {
-        if let Some(flush) = self.flush.take() {
+        if let Some(Background { flush, .. }) = self.0.take() {
             let (flushed, waited) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 drop(flush);
@@ -281,7 +278,7 @@ fn serve(
         demo::ensure_demo_dataset(&db)?;
     }
     // Before the engine: it labels each run's metrics once, when it takes the run up.
-    let metrics = install_metrics(logging.dropped.clone())?;
+    let metrics = install_metrics(logging.0.as_ref().map(|b| b.dropped.clone()))?;
     // The engine and the event pump get a runtime of their own, beside actix's per-worker ones.
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::BINARY;
+use crate::support::{BINARY, sigterm};
 
 /// Each request logs a `served` line of about 190 bytes: a pipe (64 KiB here) that nobody reads
 /// is full after a few hundred.
@@ -69,24 +69,13 @@ fn ask(base: &str) {
     }
 }
 
-fn terminate(server: &Running) {
-    let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
 #[test]
 fn a_reader_that_stops_reading_the_logs_does_not_stall_the_server() {
     let data = tempfile::tempdir().unwrap();
     let (mut server, mut stdout, base) = start(data.path());
     ask(&base);
     // Stopping writes out what waited; none of it was lost.
-    terminate(&server);
+    sigterm(&server.0);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert!(server.0.wait().unwrap().success());
@@ -107,7 +96,7 @@ fn a_server_whose_logs_nobody_reads_still_stops() {
     let data = tempfile::tempdir().unwrap();
     let (mut server, _unread, base) = start(data.path());
     ask(&base);
-    terminate(&server);
+    sigterm(&server.0);
     // The log's thread is stuck writing to the full pipe; the exit does not wait for it.
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {

@@ -97,14 +97,7 @@ impl Server {
 
     /// Sends SIGTERM and returns everything the server printed once it has exited.
     pub(crate) fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        sigterm(&self.child);
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.try_iter());
         let output = self.seen.join("\n");
@@ -118,6 +111,18 @@ impl Server {
         );
         output
     }
+}
+
+/// Sends SIGTERM to `child`.
+pub(crate) fn sigterm(child: &Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 impl Drop for Server {

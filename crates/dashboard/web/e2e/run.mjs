@@ -254,7 +254,7 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   await check("numeric-item");
 });
 
-await step("a 100-character dataset name wraps on every page instead of widening it", async () => {
+await step("a 100-character dataset name wraps on every page, on a wide screen and on a phone", async () => {
   // The longest name the server accepts, without a space to break at.
   const name = `mmlu-pro-${"x".repeat(91)}`;
   const stored = await fetch(`${base}/datasets?name=${name}&format=csv`, { method: "POST", headers: { "content-type": "text/csv" }, body: tinyCsv });
@@ -263,21 +263,31 @@ await step("a 100-character dataset name wraps on every page instead of widening
   const live = await createRun({ concurrency: 1, simulated: { seed: 4, latencyMs: 60_000 } }, name);
   await until("the first run to finish", async () => (await api(`/runs/${done}`)).body.run.status === "completed");
   const widths = async () => page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-  for (const [path, ready, shot] of [
-    ["/ui/", () => page.getByRole("article").filter({ hasText: name }).first().waitFor(), "long-name-board"],
-    [`/ui/runs/${done}`, () => page.getByRole("heading", { name: "Items" }).waitFor(), "long-name-run"],
-    ["/ui/runs", () => page.getByText(name).first().waitFor(), "long-name-archive"],
-    ["/ui/datasets", () => page.getByRole("rowheader", { name }).waitFor(), "long-name-datasets"],
-    ["/ui/runs/new", () => page.getByRole("option", { name }).first().waitFor({ state: "attached" }), "long-name-new-run"],
-    [`/ui/compare?runIds=${done},${live}`, () => page.getByText(name).first().waitFor(), "long-name-compare"],
-  ]) {
-    await page.goto(`${base}${path}`);
-    await ready();
-    await check(shot);
-    const [scroll, client] = await widths();
-    if (scroll > client) throw new Error(`${path} is ${scroll} px wide in a ${client} px window`);
+  try {
+    for (const [path, ready, shot] of [
+      ["/ui/", () => page.getByRole("article").filter({ hasText: name }).first().waitFor(), "long-name-board"],
+      [`/ui/runs/${done}`, () => page.getByRole("heading", { name: "Items" }).waitFor(), "long-name-run"],
+      ["/ui/runs", () => page.getByText(name).first().waitFor(), "long-name-archive"],
+      ["/ui/datasets", () => page.getByRole("rowheader", { name }).waitFor(), "long-name-datasets"],
+      ["/ui/runs/new", () => page.getByRole("option", { name }).first().waitFor({ state: "attached" }), "long-name-new-run"],
+      [`/ui/compare?runIds=${done},${live}`, () => page.getByText(name).first().waitFor(), "long-name-compare"],
+      ["/ui/browser-harness", () => page.getByRole("cell", { name: "active" }).waitFor(), "harness-keys"],
+    ]) {
+      // A phone's width too: tables wider than that scroll in their own box, the menu wraps.
+      for (const [viewport, suffix] of [[{ width: 1400, height: 1000 }, ""], [{ width: 390, height: 844 }, "-phone"]]) {
+        await page.setViewportSize(viewport);
+        await page.goto(`${base}${path}`);
+        await ready();
+        await check(`${shot}${suffix}`);
+        const [scroll, client] = await widths();
+        if (scroll > client) throw new Error(`${path} is ${scroll} px wide in a ${client} px window`);
+      }
+    }
+  } finally {
+    // The steps after this one see the wide window and no run of this one still going.
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await api(`/runs/${live}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
   }
-  await api(`/runs/${live}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
 });
 
 await step("build a pack, import its captures, and see a tampered bundle refused", async () => {

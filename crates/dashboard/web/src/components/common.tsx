@@ -107,6 +107,17 @@ export function Field({ label, children }: { label: string; children: ReactNode 
   );
 }
 
+/** A table wider than the window (a phone, many runs compared) scrolls inside its own box
+ *  instead of widening the page. The box is a labelled region a keyboard can focus, so it can
+ *  be scrolled without a pointer. */
+export function TableScroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}
+
 /** Run statuses of runs still going. */
 export const ACTIVE = new Set(["pending", "running"]);
 

@@ -2,7 +2,7 @@
 import { type FormEvent, useState } from "react";
 import { Link, useLocation } from "wouter";
 
-import { ErrorNote, StatusBadge, Time, accuracy } from "../components/common";
+import { ErrorNote, StatusBadge, TableScroll, Time, accuracy } from "../components/common";
 import { type RunFilters, useRunsQuery } from "../queries";
 
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
@@ -88,56 +88,58 @@ export function ArchivePage() {
         <button type="submit">Apply</button>
       </form>
       <ErrorNote error={runs.error} />
-      <table className="table">
-        <caption className="visually-hidden">Runs, newest first; select two or more to compare</caption>
-        <thead>
-          <tr>
-            <th scope="col">Compare</th>
-            <th scope="col">Model</th>
-            <th scope="col">Provider</th>
-            <th scope="col">Dataset</th>
-            <th scope="col">Status</th>
-            <th scope="col" className="num">Items</th>
-            <th scope="col" className="num">Correct</th>
-            <th scope="col" className="num">Faulted</th>
-            <th scope="col" className="num">Accuracy</th>
-            <th scope="col" className="num">Cost</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((detail) => (
-            <tr key={detail.run.id}>
-              <td>
-                <input
-                  type="checkbox"
-                  aria-label={`Compare run ${detail.run.id}`}
-                  checked={selected.includes(detail.run.id)}
-                  onChange={() => toggle(detail.run.id)}
-                />
-              </td>
-              <td className="name">
-                <Link href={`/runs/${detail.run.id}`}>{detail.run.modelName}</Link>
-              </td>
-              <td className="name">{detail.run.providerName}</td>
-              <td className="name">
-                {detail.dataset.name} <span className="muted">v{detail.dataset.version}</span>
-              </td>
-              <td>
-                <StatusBadge status={detail.run.status} />
-              </td>
-              <td className="num">{detail.progress.total}</td>
-              <td className="num">{detail.progress.correct}</td>
-              <td className="num">{detail.progress.faulted}</td>
-              <td className="num">{accuracy(detail.progress)}</td>
-              <td className="num">{detail.usage.costUsd == null ? "–" : `$${detail.usage.costUsd.toFixed(4)}`}</td>
-              <td>
-                <Time at={detail.createdAt} />
-              </td>
+      <TableScroll label="Runs">
+        <table className="table">
+          <caption className="visually-hidden">Runs, newest first; select two or more to compare</caption>
+          <thead>
+            <tr>
+              <th scope="col">Compare</th>
+              <th scope="col">Model</th>
+              <th scope="col">Provider</th>
+              <th scope="col">Dataset</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">Items</th>
+              <th scope="col" className="num">Correct</th>
+              <th scope="col" className="num">Faulted</th>
+              <th scope="col" className="num">Accuracy</th>
+              <th scope="col" className="num">Cost</th>
+              <th scope="col">Created</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((detail) => (
+              <tr key={detail.run.id}>
+                <td>
+                  <input
+                    type="checkbox"
+                    aria-label={`Compare run ${detail.run.id}`}
+                    checked={selected.includes(detail.run.id)}
+                    onChange={() => toggle(detail.run.id)}
+                  />
+                </td>
+                <td className="name">
+                  <Link href={`/runs/${detail.run.id}`}>{detail.run.modelName}</Link>
+                </td>
+                <td className="name">{detail.run.providerName}</td>
+                <td className="name">
+                  {detail.dataset.name} <span className="muted">v{detail.dataset.version}</span>
+                </td>
+                <td>
+                  <StatusBadge status={detail.run.status} />
+                </td>
+                <td className="num">{detail.progress.total}</td>
+                <td className="num">{detail.progress.correct}</td>
+                <td className="num">{detail.progress.faulted}</td>
+                <td className="num">{accuracy(detail.progress)}</td>
+                <td className="num">{detail.usage.costUsd == null ? "–" : `$${detail.usage.costUsd.toFixed(4)}`}</td>
+                <td>
+                  <Time at={detail.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableScroll>
       {runs.data && rows.length === 0 && <p className="empty">No run matches.</p>}
       {runs.hasNextPage && (
         <button type="button" onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>

@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ErrorNote, judgeLabel, percent } from "../components/common";
+import { ErrorNote, TableScroll, judgeLabel, percent } from "../components/common";
 import { useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -43,101 +43,107 @@ export function ComparePage() {
               {warning}
             </p>
           ))}
-          <table className="table">
-            <caption>Runs over the compared items</caption>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Accuracy (95 % CI)</th>
-                <th scope="col" className="num">Correct</th>
-                <th scope="col" className="num">Unparsed</th>
-                <th scope="col" className="num">Faulted</th>
-                <th scope="col" className="num">Left out</th>
-                <th scope="col" className="num">Cost</th>
-                <th scope="col">Differs from baseline in</th>
-              </tr>
-            </thead>
-            <tbody>
-              {first.runs.map((compared, i) => {
-                const figures = first.overall.runs[i];
-                return (
-                  <tr key={compared.run.id}>
-                    <th scope="row">
-                      <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
-                      <div className="muted small">
-                        {compared.run.providerName} · {judgeLabel(compared.judge)}
-                      </div>
-                    </th>
-                    <td>
-                      {figures && <IntervalBar value={figures.accuracy} interval={figures.accuracyInterval} />}
-                    </td>
-                    <td className="num">{figures?.correct}</td>
-                    <td className="num">{figures?.unparsed}</td>
-                    <td className="num">{figures?.faulted}</td>
-                    <td className="num">{compared.leftOut}</td>
-                    <td className="num">{compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}</td>
-                    <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-          <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
-          <table className="table">
-            <caption>Per category: accuracy, and the difference from the baseline</caption>
-            <thead>
-              <tr>
-                <th scope="col">Category</th>
-                {names.map((name) => (
-                  <th key={name} scope="col" className="num">
-                    {name}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {first.categories.map((category) => (
-                <tr key={category.category}>
-                  <th scope="row">{category.category}</th>
-                  {category.runs.map((figures, i) => {
-                    const paired = i === 0 ? undefined : category.comparisons[i - 1];
-                    return (
-                      <td key={i} className="num">
-                        {percent(figures.accuracy)}
-                        {paired && paired.accuracyDifference !== null && (
-                          <span className={delta(paired.accuracyDifference)}>
-                            {" "}
-                            ({signed(paired.accuracyDifference)}
-                            {paired.mcnemarPValue !== null && `, p ${paired.mcnemarPValue.toFixed(3)}`})
-                          </span>
-                        )}
-                      </td>
-                    );
-                  })}
+          <TableScroll label="Runs over the compared items">
+            <table className="table">
+              <caption>Runs over the compared items</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Accuracy (95 % CI)</th>
+                  <th scope="col" className="num">Correct</th>
+                  <th scope="col" className="num">Unparsed</th>
+                  <th scope="col" className="num">Faulted</th>
+                  <th scope="col" className="num">Left out</th>
+                  <th scope="col" className="num">Cost</th>
+                  <th scope="col">Differs from baseline in</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-          <h2>Flipped items ({first.flipped.total})</h2>
-          <table className="table">
-            <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
-            <thead>
-              <tr>
-                <th scope="col">Item</th>
-                <th scope="col">Category</th>
-                {names.map((name) => (
-                  <th key={name} scope="col">
-                    {name}
-                  </th>
+              </thead>
+              <tbody>
+                {first.runs.map((compared, i) => {
+                  const figures = first.overall.runs[i];
+                  return (
+                    <tr key={compared.run.id}>
+                      <th scope="row">
+                        <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
+                        <div className="muted small">
+                          {compared.run.providerName} · {judgeLabel(compared.judge)}
+                        </div>
+                      </th>
+                      <td>
+                        {figures && <IntervalBar value={figures.accuracy} interval={figures.accuracyInterval} />}
+                      </td>
+                      <td className="num">{figures?.correct}</td>
+                      <td className="num">{figures?.unparsed}</td>
+                      <td className="num">{figures?.faulted}</td>
+                      <td className="num">{compared.leftOut}</td>
+                      <td className="num">{compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}</td>
+                      <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </TableScroll>
+          <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
+          <TableScroll label="Per category">
+            <table className="table">
+              <caption>Per category: accuracy, and the difference from the baseline</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Category</th>
+                  {names.map((name) => (
+                    <th key={name} scope="col" className="num">
+                      {name}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {first.categories.map((category) => (
+                  <tr key={category.category}>
+                    <th scope="row">{category.category}</th>
+                    {category.runs.map((figures, i) => {
+                      const paired = i === 0 ? undefined : category.comparisons[i - 1];
+                      return (
+                        <td key={i} className="num">
+                          {percent(figures.accuracy)}
+                          {paired && paired.accuracyDifference !== null && (
+                            <span className={delta(paired.accuracyDifference)}>
+                              {" "}
+                              ({signed(paired.accuracyDifference)}
+                              {paired.mcnemarPValue !== null && `, p ${paired.mcnemarPValue.toFixed(3)}`})
+                            </span>
+                          )}
+                        </td>
+                      );
+                    })}
+                  </tr>
                 ))}
-              </tr>
-            </thead>
-            <tbody>
-              {flipped.map((item) => (
-                <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
-              ))}
-            </tbody>
-          </table>
+              </tbody>
+            </table>
+          </TableScroll>
+          <h2>Flipped items ({first.flipped.total})</h2>
+          <TableScroll label="Flipped items">
+            <table className="table">
+              <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Item</th>
+                  <th scope="col">Category</th>
+                  {names.map((name) => (
+                    <th key={name} scope="col">
+                      {name}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {flipped.map((item) => (
+                  <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
+                ))}
+              </tbody>
+            </table>
+          </TableScroll>
           {comparison.hasNextPage && (
             <button type="button" onClick={() => void comparison.fetchNextPage()} disabled={comparison.isFetchingNextPage}>
               Load more flipped items
@@ -225,34 +231,36 @@ function Answer({ runId, sequence }: { runId: string; sequence: number }) {
 
 function Paired({ breakdown, names, caption }: { breakdown: Breakdown; names: string[]; caption: string }) {
   return (
-    <table className="table">
-      <caption>{caption}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Run</th>
-          <th scope="col">Difference (95 % CI)</th>
-          <th scope="col" className="num">Right only in baseline (b)</th>
-          <th scope="col" className="num">Right only here (c)</th>
-          <th scope="col" className="num">McNemar p</th>
-          <th scope="col" className="num">Agreement</th>
-        </tr>
-      </thead>
-      <tbody>
-        {breakdown.comparisons.map((paired, i) => (
-          <tr key={paired.runId}>
-            <th scope="row">{names[i + 1]}</th>
-            <td className={paired.accuracyDifference === null ? "" : delta(paired.accuracyDifference)}>
-              {paired.accuracyDifference === null ? "–" : signed(paired.accuracyDifference)}
-              {paired.differenceInterval && ` [${signed(paired.differenceInterval.low)}, ${signed(paired.differenceInterval.high)}]`}
-            </td>
-            <td className="num">{paired.baselineOnly}</td>
-            <td className="num">{paired.otherOnly}</td>
-            <td className="num">{paired.mcnemarPValue === null ? "–" : paired.mcnemarPValue.toFixed(4)}</td>
-            <td className="num">{percent(paired.agreement)}</td>
+    <TableScroll label={caption}>
+      <table className="table">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Difference (95 % CI)</th>
+            <th scope="col" className="num">Right only in baseline (b)</th>
+            <th scope="col" className="num">Right only here (c)</th>
+            <th scope="col" className="num">McNemar p</th>
+            <th scope="col" className="num">Agreement</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {breakdown.comparisons.map((paired, i) => (
+            <tr key={paired.runId}>
+              <th scope="row">{names[i + 1]}</th>
+              <td className={paired.accuracyDifference === null ? "" : delta(paired.accuracyDifference)}>
+                {paired.accuracyDifference === null ? "–" : signed(paired.accuracyDifference)}
+                {paired.differenceInterval && ` [${signed(paired.differenceInterval.low)}, ${signed(paired.differenceInterval.high)}]`}
+              </td>
+              <td className="num">{paired.baselineOnly}</td>
+              <td className="num">{paired.otherOnly}</td>
+              <td className="num">{paired.mcnemarPValue === null ? "–" : paired.mcnemarPValue.toFixed(4)}</td>
+              <td className="num">{percent(paired.agreement)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
   );
 }
 

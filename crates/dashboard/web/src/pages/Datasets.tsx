@@ -5,7 +5,7 @@ import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, Time } from "../components/common";
+import { ErrorNote, TableScroll, Time } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
@@ -55,37 +55,39 @@ export function DatasetsPage() {
     <section aria-labelledby="datasets-title">
       <h1 id="datasets-title">Datasets</h1>
       <ErrorNote error={datasets.error} />
-      <table className="table">
-        <caption className="visually-hidden">Datasets, newest version of each</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col" className="num">Version</th>
-            <th scope="col" className="num">Items</th>
-            <th scope="col">Categories</th>
-            <th scope="col">Digest</th>
-            <th scope="col">Imported</th>
-          </tr>
-        </thead>
-        <tbody>
-          {datasets.data?.map((d) => (
-            <tr key={d.name}>
-              <th scope="row" className="name">
-                {d.name}
-              </th>
-              <td className="num">{d.version}</td>
-              <td className="num">{d.itemCount}</td>
-              <td className="small name">{d.categories.map((c) => `${c.name} (${c.itemCount})`).join(", ")}</td>
-              <td>
-                <code title={d.digest}>{d.digest.slice(0, 19)}…</code>
-              </td>
-              <td>
-                <Time at={d.createdAt} />
-              </td>
+      <TableScroll label="Datasets">
+        <table className="table">
+          <caption className="visually-hidden">Datasets, newest version of each</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col" className="num">Version</th>
+              <th scope="col" className="num">Items</th>
+              <th scope="col">Categories</th>
+              <th scope="col">Digest</th>
+              <th scope="col">Imported</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {datasets.data?.map((d) => (
+              <tr key={d.name}>
+                <th scope="row" className="name">
+                  {d.name}
+                </th>
+                <td className="num">{d.version}</td>
+                <td className="num">{d.itemCount}</td>
+                <td className="small name">{d.categories.map((c) => `${c.name} (${c.itemCount})`).join(", ")}</td>
+                <td>
+                  <code title={d.digest}>{d.digest.slice(0, 19)}…</code>
+                </td>
+                <td>
+                  <Time at={d.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableScroll>
       {administer ? (
         <form className="form" onSubmit={(e) => void submit(e)}>
           <fieldset>

@@ -7,7 +7,7 @@ import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote } from "../components/common";
+import { ErrorNote, TableScroll } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
 
@@ -32,29 +32,31 @@ export function HarnessPage() {
       </p>
       <h2>Signing keys</h2>
       <ErrorNote error={keys.error} />
-      <table className="table">
-        <caption className="visually-hidden">Keys the server signs and accepts packs with</caption>
-        <thead>
-          <tr>
-            <th scope="col">Key id</th>
-            <th scope="col">Status</th>
-            <th scope="col">Public key (base64)</th>
-          </tr>
-        </thead>
-        <tbody>
-          {keys.data?.keys.map((key) => (
-            <tr key={key.keyId}>
-              <td>
-                <code>{key.keyId}</code>
-              </td>
-              <td>{key.status}</td>
-              <td>
-                <code>{key.publicKey}</code>
-              </td>
+      <TableScroll label="Signing keys">
+        <table className="table">
+          <caption className="visually-hidden">Keys the server signs and accepts packs with</caption>
+          <thead>
+            <tr>
+              <th scope="col">Key id</th>
+              <th scope="col">Status</th>
+              <th scope="col">Public key (base64)</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {keys.data?.keys.map((key) => (
+              <tr key={key.keyId}>
+                <td>
+                  <code>{key.keyId}</code>
+                </td>
+                <td>{key.status}</td>
+                <td>
+                  <code>{key.publicKey}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableScroll>
       {operate ? (
         <>
           <PackForm keys={keys.data?.keys ?? []} />

@@ -5,7 +5,19 @@ import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ErrorNote, Field, ProgressBar, StatusBadge, Time, accuracy, judgeLabel, letter, percent } from "../components/common";
+import {
+  ACTIVE,
+  ErrorNote,
+  Field,
+  ProgressBar,
+  StatusBadge,
+  TableScroll,
+  Time,
+  accuracy,
+  judgeLabel,
+  letter,
+  percent,
+} from "../components/common";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
 import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
@@ -199,34 +211,36 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
 /** Per-group accuracy as horizontal bars, with the counts. */
 function GroupChart({ groups }: { groups: Group[] }) {
   return (
-    <table className="table groups">
-      <caption className="visually-hidden">Accuracy per group</caption>
-      <thead>
-        <tr>
-          <th scope="col">Group</th>
-          <th scope="col">Accuracy</th>
-          <th scope="col" className="num">Correct / judged</th>
-          <th scope="col" className="num">Items</th>
-        </tr>
-      </thead>
-      <tbody>
-        {groups.map((group) => (
-          <tr key={group.key}>
-            <th scope="row">{group.key}</th>
-            <td>
-              <div className="hbar" aria-hidden="true">
-                <span style={{ width: `${100 * (group.accuracy ?? 0)}%` }} />
-              </div>{" "}
-              {percent(group.accuracy)}
-            </td>
-            <td className="num">
-              {group.progress.correct} / {group.progress.correct + group.progress.incorrect}
-            </td>
-            <td className="num">{group.progress.total}</td>
+    <TableScroll label="Accuracy per group">
+      <table className="table groups">
+        <caption className="visually-hidden">Accuracy per group</caption>
+        <thead>
+          <tr>
+            <th scope="col">Group</th>
+            <th scope="col">Accuracy</th>
+            <th scope="col" className="num">Correct / judged</th>
+            <th scope="col" className="num">Items</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {groups.map((group) => (
+            <tr key={group.key}>
+              <th scope="row">{group.key}</th>
+              <td>
+                <div className="hbar" aria-hidden="true">
+                  <span style={{ width: `${100 * (group.accuracy ?? 0)}%` }} />
+                </div>{" "}
+                {percent(group.accuracy)}
+              </td>
+              <td className="num">
+                {group.progress.correct} / {group.progress.correct + group.progress.incorrect}
+              </td>
+              <td className="num">{group.progress.total}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
   );
 }
 

@@ -201,6 +201,12 @@ await step("compare two runs from the archive", async () => {
   const sequence = (await link.textContent()).slice(1);
   await link.click();
   await page.getByRole("heading", { name: `Item ${sequence}` }).waitFor();
+  // The same simulated answers again: nothing flipped, said in words rather than an empty table.
+  const twin = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
+  await until("the twin run to finish", async () => (await api(`/runs/${twin}`)).body.run.status === "completed");
+  await page.goto(`${base}/ui/compare?runIds=${id},${twin}`);
+  await page.getByRole("heading", { name: "Flipped items (0)" }).waitFor();
+  await page.getByText(/^None: every compared item is right in all these runs/).waitFor();
 });
 
 await step("upload a dataset with an error, then a good one", async () => {

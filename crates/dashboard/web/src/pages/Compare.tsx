@@ -123,27 +123,31 @@ export function ComparePage() {
             </table>
           </TableScroll>
           <h2>Flipped items ({first.flipped.total})</h2>
-          <TableScroll label="Flipped items">
-            <table className="table">
-              <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Item</th>
-                  <th scope="col">Category</th>
-                  {names.map((name) => (
-                    <th key={name} scope="col">
-                      {name}
-                    </th>
+          {first.flipped.total === 0 ? (
+            <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
+          ) : (
+            <TableScroll label="Flipped items">
+              <table className="table">
+                <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Item</th>
+                    <th scope="col">Category</th>
+                    {names.map((name) => (
+                      <th key={name} scope="col">
+                        {name}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {flipped.map((item) => (
+                    <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
                   ))}
-                </tr>
-              </thead>
-              <tbody>
-                {flipped.map((item) => (
-                  <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+                </tbody>
+              </table>
+            </TableScroll>
+          )}
           {comparison.hasNextPage && (
             <button type="button" onClick={() => void comparison.fetchNextPage()} disabled={comparison.isFetchingNextPage}>
               Load more flipped items

@@ -4,6 +4,12 @@
 //! build or parse them; the encoding may change. A cursor of another kind, or one this
 //! installation did not issue (forged, altered or truncated), is a 422: any text is a
 //! well-formed cursor as far as the OpenAPI document can say.
+//!
+//! The tag also covers the cursor's *scope*: what the listing it pages is (the run, the
+//! grouping and filters of its items; the runs compared; the archive's filters). A cursor sent
+//! with another run or other filters would start a page at a position of another listing,
+//! silently skipping or repeating items, so it is a 422 as well. The scope is not in the
+//! cursor: each handler states it from its request.
 
 use crate::{error::ApiError, signed::Sealer};
 use chrono::DateTime;
@@ -20,7 +26,11 @@ pub(crate) struct Cursors {
 }
 
 fn invalid() -> ApiError {
-    ApiError::unprocessable_parameter("cursor", "is not a cursor this server issued")
+    ApiError::unprocessable_parameter(
+        "cursor",
+        "is not a cursor this server issued for this listing (a cursor continues the run, \
+         grouping and filters of the page that gave it)",
+    )
 }
 
 impl Cursors {
@@ -33,23 +43,29 @@ impl Cursors {
 
     /// `text` sealed as a cursor of this installation would be (for the fuzz targets).
     #[cfg(feature = "fuzzing")]
-    pub(crate) fn seal(&self, text: &str) -> String {
-        self.sealer.seal(text)
+    pub(crate) fn seal(&self, scope: &str, text: &str) -> String {
+        self.sealer.seal_in(scope, text)
     }
 
-    fn encode(&self, kind: &str, fields: &[String]) -> String {
+    fn encode(&self, scope: &str, kind: &str, fields: &[String]) -> String {
         let mut text = format!("{kind}1");
         for field in fields {
             text.push('|');
             text.push_str(field);
         }
-        self.sealer.seal(&text)
+        self.sealer.seal_in(scope, &text)
     }
 
     /// The fields of a cursor of `kind` with exactly `count` fields (the last may contain `|`),
-    /// once its tag proves this installation issued it.
-    fn decode(&self, kind: &str, cursor: &str, count: usize) -> Result<Vec<String>, ApiError> {
-        let text = self.sealer.open(cursor).ok_or_else(invalid)?;
+    /// once its tag proves this installation issued it for `scope`.
+    fn decode(
+        &self,
+        scope: &str,
+        kind: &str,
+        cursor: &str,
+        count: usize,
+    ) -> Result<Vec<String>, ApiError> {
+        let text = self.sealer.open_in(scope, cursor).ok_or_else(invalid)?;
         let mut parts = text.splitn(count + 1, '|');
         if parts.next() != Some(&format!("{kind}1")) {
             return Err(invalid());
@@ -63,8 +79,9 @@ impl Cursors {
     }
 
     /// The archive's cursor: creation time (µs) and run id.
-    pub(crate) fn encode_run(&self, cursor: &RunCursor) -> String {
+    pub(crate) fn encode_run(&self, scope: &str, cursor: &RunCursor) -> String {
         self.encode(
+            scope,
             "r",
             &[
                 cursor.created_at.timestamp_micros().to_string(),
@@ -73,8 +90,8 @@ impl Cursors {
         )
     }
 
-    pub(crate) fn decode_run(&self, text: &str) -> Result<RunCursor, ApiError> {
-        let fields = self.decode("r", text, 2)?;
+    pub(crate) fn decode_run(&self, scope: &str, text: &str) -> Result<RunCursor, ApiError> {
+        let fields = self.decode(scope, "r", text, 2)?;
         let micros: i64 = fields[0].parse().map_err(|_| invalid())?;
         Ok(RunCursor {
             created_at: DateTime::from_timestamp_micros(micros)
@@ -85,30 +102,38 @@ impl Cursors {
     }
 
     /// A log page's cursor: the last entry's id.
-    pub(crate) fn encode_log(&self, id: i64) -> String {
-        self.encode("l", &[id.to_string()])
+    pub(crate) fn encode_log(&self, scope: &str, id: i64) -> String {
+        self.encode(scope, "l", &[id.to_string()])
     }
 
-    pub(crate) fn decode_log(&self, text: &str) -> Result<i64, ApiError> {
-        self.decode("l", text, 1)?[0].parse().map_err(|_| invalid())
+    pub(crate) fn decode_log(&self, scope: &str, text: &str) -> Result<i64, ApiError> {
+        self.decode(scope, "l", text, 1)?[0]
+            .parse()
+            .map_err(|_| invalid())
     }
 
     /// A page of flipped items' cursor: the baseline sequence of the last item.
-    pub(crate) fn encode_flipped(&self, sequence: u32) -> String {
-        self.encode("f", &[sequence.to_string()])
+    pub(crate) fn encode_flipped(&self, scope: &str, sequence: u32) -> String {
+        self.encode(scope, "f", &[sequence.to_string()])
     }
 
-    pub(crate) fn decode_flipped(&self, text: &str) -> Result<u32, ApiError> {
-        self.decode("f", text, 1)?[0].parse().map_err(|_| invalid())
+    pub(crate) fn decode_flipped(&self, scope: &str, text: &str) -> Result<u32, ApiError> {
+        self.decode(scope, "f", text, 1)?[0]
+            .parse()
+            .map_err(|_| invalid())
     }
 
     /// An item page's cursor: the last item's sequence and group key.
-    pub(crate) fn encode_item(&self, cursor: &ItemCursor) -> String {
-        self.encode("i", &[cursor.sequence.to_string(), cursor.group.clone()])
+    pub(crate) fn encode_item(&self, scope: &str, cursor: &ItemCursor) -> String {
+        self.encode(
+            scope,
+            "i",
+            &[cursor.sequence.to_string(), cursor.group.clone()],
+        )
     }
 
-    pub(crate) fn decode_item(&self, text: &str) -> Result<ItemCursor, ApiError> {
-        let fields = self.decode("i", text, 2)?;
+    pub(crate) fn decode_item(&self, scope: &str, text: &str) -> Result<ItemCursor, ApiError> {
+        let fields = self.decode(scope, "i", text, 2)?;
         let sequence: u32 = fields[0].parse().map_err(|_| invalid())?;
         let group = fields[1].clone();
         // Only what this server writes: sequences the database holds, names without control
@@ -126,6 +151,9 @@ mod tests {
 
     use super::*;
 
+    /// The listing the cursors of these tests page.
+    const S: &str = "run-x|category";
+
     #[test]
     fn cursors_round_trip_and_forgeries_are_refused() {
         let cursors = Cursors::new([7; 32]);
@@ -133,22 +161,29 @@ mod tests {
             created_at: DateTime::from_timestamp_micros(1_772_825_000_123_456).unwrap(),
             id: RunId::generate(),
         };
-        let issued = cursors.encode_run(&run);
-        assert_eq!(cursors.decode_run(&issued).unwrap(), run);
-        assert_eq!(cursors.decode_log(&cursors.encode_log(77)).unwrap(), 77);
+        let issued = cursors.encode_run(S, &run);
+        assert_eq!(cursors.decode_run(S, &issued).unwrap(), run);
+        assert_eq!(
+            cursors.decode_log(S, &cursors.encode_log(S, 77)).unwrap(),
+            77
+        );
         let item = ItemCursor {
             group: "computer science|x".into(),
             sequence: 12,
         };
         assert_eq!(
-            cursors.decode_item(&cursors.encode_item(&item)).unwrap(),
+            cursors
+                .decode_item(S, &cursors.encode_item(S, &item))
+                .unwrap(),
             item
         );
 
         // What an unsigned cursor of the right shape looked like: refused.
         let unsigned = URL_SAFE_NO_PAD.encode(format!("r1|1|{}", RunId::generate()));
         // The same fields under another installation's key: refused.
-        let foreign = Cursors::new([8; 32]).encode_run(&run);
+        let foreign = Cursors::new([8; 32]).encode_run(S, &run);
+        // The same cursor for another listing (another run, other filters): refused.
+        let elsewhere = cursors.encode_run("another listing", &run);
         // One byte of the fields changed, the tag kept.
         let mut altered = URL_SAFE_NO_PAD.decode(&issued).unwrap();
         altered[3] ^= 1;
@@ -162,20 +197,22 @@ mod tests {
             &foreign,
             &altered,
             truncated,
-            &cursors.encode_log(5),
+            &elsewhere,
+            &cursors.encode_log(S, 5),
         ] {
-            assert!(cursors.decode_run(bad).is_err(), "{bad}");
+            assert!(cursors.decode_run(S, bad).is_err(), "{bad}");
         }
         assert!(
-            cursors.decode_item(&cursors.encode_log(5)).is_err(),
+            cursors.decode_item(S, &cursors.encode_log(S, 5)).is_err(),
             "a cursor of another kind"
         );
         let far_past = cursors.encode(
+            S,
             "r",
             &[(i64::MIN / 2).to_string(), RunId::generate().to_string()],
         );
         assert!(
-            cursors.decode_run(&far_past).is_err(),
+            cursors.decode_run(S, &far_past).is_err(),
             "signed, but no storable time"
         );
     }

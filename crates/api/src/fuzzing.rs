@@ -5,6 +5,9 @@ use evalboard_persistence::{ItemCursor, RunCursor};
 
 use crate::cursor::Cursors;
 
+/// The one listing every cursor here pages (a cursor is bound to its listing's scope).
+const SCOPE: &str = "fuzzed listing";
+
 /// The page cursors of an installation whose cursor key is `key`, as the handlers use them
 /// (a refusal, always a 400, is `None` here).
 #[derive(Debug)]
@@ -23,46 +26,46 @@ impl PageCursors {
     /// `text` sealed with the key: a cursor this installation could have issued holding `text`,
     /// so that a fuzzer reaches what is parsed after the tag is checked.
     pub fn seal(&self, text: &str) -> String {
-        self.cursors.seal(text)
+        self.cursors.seal(SCOPE, text)
     }
 
     /// The archive's cursor.
     pub fn encode_run(&self, cursor: &RunCursor) -> String {
-        self.cursors.encode_run(cursor)
+        self.cursors.encode_run(SCOPE, cursor)
     }
 
     /// The archive's cursor, decoded.
     pub fn decode_run(&self, text: &str) -> Option<RunCursor> {
-        self.cursors.decode_run(text).ok()
+        self.cursors.decode_run(SCOPE, text).ok()
     }
 
     /// A log page's cursor.
     pub fn encode_log(&self, id: i64) -> String {
-        self.cursors.encode_log(id)
+        self.cursors.encode_log(SCOPE, id)
     }
 
     /// A log page's cursor, decoded.
     pub fn decode_log(&self, text: &str) -> Option<i64> {
-        self.cursors.decode_log(text).ok()
+        self.cursors.decode_log(SCOPE, text).ok()
     }
 
     /// A page of flipped items' cursor.
     pub fn encode_flipped(&self, sequence: u32) -> String {
-        self.cursors.encode_flipped(sequence)
+        self.cursors.encode_flipped(SCOPE, sequence)
     }
 
     /// A page of flipped items' cursor, decoded.
     pub fn decode_flipped(&self, text: &str) -> Option<u32> {
-        self.cursors.decode_flipped(text).ok()
+        self.cursors.decode_flipped(SCOPE, text).ok()
     }
 
     /// An item page's cursor.
     pub fn encode_item(&self, cursor: &ItemCursor) -> String {
-        self.cursors.encode_item(cursor)
+        self.cursors.encode_item(SCOPE, cursor)
     }
 
     /// An item page's cursor, decoded.
     pub fn decode_item(&self, text: &str) -> Option<ItemCursor> {
-        self.cursors.decode_item(text).ok()
+        self.cursors.decode_item(SCOPE, text).ok()
     }
 }

@@ -27,28 +27,52 @@ impl Sealer {
         Self { key }
     }
 
-    fn mac(&self, text: &[u8]) -> Hmac<Sha256> {
+    /// The MAC of `text`, or of `text` bound to `scope`: the scope's length and bytes come
+    /// first, so no text sealed in one scope opens in another.
+    fn mac(&self, scope: Option<&str>, text: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        if let Some(scope) = scope {
+            mac.update(&(scope.len() as u64).to_be_bytes());
+            mac.update(scope.as_bytes());
+        }
         mac.update(text);
         mac
     }
 
-    /// `text`, sealed.
-    pub(crate) fn seal(&self, text: &str) -> String {
+    fn seal_with(&self, scope: Option<&str>, text: &str) -> String {
         let mut bytes = text.as_bytes().to_vec();
-        let tag = self.mac(&bytes).finalize().into_bytes();
+        let tag = self.mac(scope, &bytes).finalize().into_bytes();
         bytes.extend_from_slice(&tag[..TAG_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// The text `sealed` holds, if this key sealed it (forged, altered or truncated: `None`).
-    pub(crate) fn open(&self, sealed: &str) -> Option<String> {
+    fn open_with(&self, scope: Option<&str>, sealed: &str) -> Option<String> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         let split = bytes.len().checked_sub(TAG_LEN)?;
         let (text, tag) = bytes.split_at(split);
         // Compared in constant time.
-        self.mac(text).verify_truncated_left(tag).ok()?;
+        self.mac(scope, text).verify_truncated_left(tag).ok()?;
         String::from_utf8(text.to_vec()).ok()
+    }
+
+    /// `text`, sealed.
+    pub(crate) fn seal(&self, text: &str) -> String {
+        self.seal_with(None, text)
+    }
+
+    /// The text `sealed` holds, if this key sealed it (forged, altered or truncated: `None`).
+    pub(crate) fn open(&self, sealed: &str) -> Option<String> {
+        self.open_with(None, sealed)
+    }
+
+    /// `text`, sealed for use in `scope` only (a page cursor, for the query it pages).
+    pub(crate) fn seal_in(&self, scope: &str, text: &str) -> String {
+        self.seal_with(Some(scope), text)
+    }
+
+    /// The text `sealed` holds, if this key sealed it for `scope`.
+    pub(crate) fn open_in(&self, scope: &str, sealed: &str) -> Option<String> {
+        self.open_with(Some(scope), sealed)
     }
 }
 
@@ -67,5 +91,19 @@ mod tests {
         assert_eq!(sealer.open(&URL_SAFE_NO_PAD.encode(&bytes)), None);
         assert_eq!(sealer.open(&sealed[..sealed.len() - 2]), None);
         assert_eq!(sealer.open("not base64!"), None);
+    }
+
+    #[test]
+    fn what_is_sealed_in_a_scope_opens_in_that_scope_only() {
+        let sealer = Sealer::new([1; 32]);
+        let sealed = sealer.seal_in("run-a|category", "i1|3|math");
+        assert_eq!(
+            sealer.open_in("run-a|category", &sealed).as_deref(),
+            Some("i1|3|math")
+        );
+        assert_eq!(sealer.open_in("run-b|category", &sealed), None);
+        assert_eq!(sealer.open_in("run-a|state", &sealed), None);
+        assert_eq!(sealer.open(&sealed), None);
+        assert_eq!(sealer.open_in("", &sealer.seal("i1|3|math")), None);
     }
 }

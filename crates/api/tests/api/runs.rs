@@ -533,7 +533,72 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     app.get("/runs?sort=asc").await.problem(400);
 }
 
+/// A page cursor continues the listing that gave it, and no other: sent with another run,
+/// another grouping or other filters it would start at a position of another listing and
+/// silently skip or repeat items, so it is refused (docs/api.md).
+async fn a_cursor_pages_only_the_listing_that_gave_it(db: TestDatabase) {
+    import(&db, "Demo", &items(9));
+    let app = app(db).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let created = app
+            .post_json("/runs", &request("Simulated", "Demo", "sim-1"))
+            .await
+            .ok(201);
+        ids.push(created["run"]["id"].as_str().unwrap().to_owned());
+    }
+    let next = |page: Value| page["nextCursor"].as_str().unwrap().to_owned();
+    let refused = |uri: String| {
+        let app = &app;
+        async move {
+            let problem = app.get(&uri).await.problem(422);
+            assert_eq!(problem["errors"][0]["field"], "cursor", "{uri}");
+        }
+    };
+
+    // Items: the cursor of a page of run 0's items, grouped by category.
+    let (a, b) = (&ids[0], &ids[1]);
+    let cursor = next(app.get(&format!("/runs/{a}/items?limit=2")).await.ok(200));
+    let second = app
+        .get(&format!("/runs/{a}/items?limit=2&cursor={cursor}"))
+        .await
+        .ok(200);
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    refused(format!("/runs/{b}/items?limit=2&cursor={cursor}")).await;
+    refused(format!("/runs/{a}/items?groupBy=none&cursor={cursor}")).await;
+    refused(format!("/runs/{a}/items?groupBy=state&cursor={cursor}")).await;
+    refused(format!("/runs/{a}/items?category=law&cursor={cursor}")).await;
+    // The page size is not part of the listing.
+    app.get(&format!("/runs/{a}/items?limit=5&cursor={cursor}"))
+        .await
+        .ok(200);
+
+    // Logs: entries are numbered across runs, so a cursor stays with its run.
+    let cursor = next(app.get(&format!("/runs/{a}/logs?limit=1")).await.ok(200));
+    app.get(&format!("/runs/{a}/logs?cursor={cursor}"))
+        .await
+        .ok(200);
+    app.get(&format!("/runs/{a}/logs?level=warn&cursor={cursor}"))
+        .await
+        .ok(200);
+    refused(format!("/runs/{b}/logs?cursor={cursor}")).await;
+
+    // The archive: a cursor is a position among the runs its filters select.
+    let cursor = next(app.get("/runs?limit=1&modelName=sim-1").await.ok(200));
+    let rest = app
+        .get(&format!("/runs?limit=5&modelName=sim-1&cursor={cursor}"))
+        .await
+        .ok(200);
+    assert_eq!(rest["runs"].as_array().unwrap().len(), 2);
+    refused(format!("/runs?cursor={cursor}")).await;
+    refused(format!(
+        "/runs?status=running&modelName=sim-1&cursor={cursor}"
+    ))
+    .await;
+}
+
 api_tests!(
+    a_cursor_pages_only_the_listing_that_gave_it,
     a_created_run_reads_back_through_every_endpoint,
     unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing,
     malformed_bodies_are_4xx_with_a_message_and_write_nothing,

@@ -47,7 +47,7 @@ pub(crate) struct CompareQuery {
         (status = 200, description = "The comparison", body = ComparisonDto),
         (status = 400, description = "`runIds` is not 2 to 8 run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A run does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -60,10 +60,16 @@ pub(crate) async fn compare(
     let ids = run_ids(&query.run_ids)?;
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)? as usize;
     let cursors = state.cursors().await?;
+    // A page of flipped items continues the comparison of these runs, in this order.
+    let scope = ids
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let after = query
         .cursor
         .as_deref()
-        .map(|text| cursors.decode_flipped(text))
+        .map(|text| cursors.decode_flipped(&scope, text))
         .transpose()?;
 
     let (runs, items) = state
@@ -113,7 +119,7 @@ pub(crate) async fn compare(
     let next_cursor = (remaining.len() > limit)
         .then(|| {
             page.last()
-                .map(|item| cursors.encode_flipped(item.runs[0].sequence))
+                .map(|item| cursors.encode_flipped(&scope, item.runs[0].sequence))
         })
         .flatten();
     Ok(web::Json(ComparisonDto {

@@ -57,7 +57,7 @@ pub(crate) struct ItemsQuery {
     responses(
         (status = 200, description = "Groups and a page of items", body = ItemPageDto),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -141,10 +141,12 @@ pub(crate) async fn list_run_items(
     };
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)?;
     let cursors = state.cursors().await?;
+    // A cursor is a position in one listing: this run's items, grouped and filtered as here.
+    let scope = format!("{id}|{group_by:?}|{states:?}|{categories:?}|{sequences:?}");
     let after = query
         .cursor
         .as_deref()
-        .map(|text| cursors.decode_item(text))
+        .map(|text| cursors.decode_item(&scope, text))
         .transpose()?;
     let item_query = ItemQuery {
         states,
@@ -166,6 +168,6 @@ pub(crate) async fn list_run_items(
         .to_owned(),
         groups: page.groups.into_iter().map(ItemGroupDto::from).collect(),
         items: page.items.into_iter().map(ItemDetailDto::from).collect(),
-        next_cursor: page.next.as_ref().map(|c| cursors.encode_item(c)),
+        next_cursor: page.next.as_ref().map(|c| cursors.encode_item(&scope, c)),
     }))
 }

@@ -76,7 +76,7 @@ pub(crate) struct ListRunsQuery {
             (String = "text/csv"),
         )),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`cursor` is not one this server issued, or `cursor` or `limit` came with `format=csv`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued for this listing, or `cursor` or `limit` came with `format=csv`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -85,7 +85,7 @@ pub(crate) async fn list_runs(
     state: web::Data<AppState>,
     query: web::Query<ListRunsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let mut query = query.into_inner();
     match query.format.as_deref() {
         None => {}
         Some("csv") => return export_csv(&state, query),
@@ -98,12 +98,14 @@ pub(crate) async fn list_runs(
     }
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 100, 20)?;
     let cursors = state.cursors().await?;
-    let cursor = query
-        .cursor
-        .as_deref()
-        .map(|text| cursors.decode_run(text))
-        .transpose()?;
+    let cursor_text = query.cursor.take();
     let filter = filter(query)?;
+    // A cursor is a position in the runs these filters select.
+    let scope = format!("{filter:?}");
+    let cursor = cursor_text
+        .as_deref()
+        .map(|text| cursors.decode_run(&scope, text))
+        .transpose()?;
     let page = state
         .with_db(move |db| db.list_runs(&filter, cursor.as_ref(), limit))
         .await?;
@@ -113,7 +115,7 @@ pub(crate) async fn list_runs(
             .iter()
             .map(|run| RunDetailDto::new(run, state.is_simulated(run)))
             .collect(),
-        next_cursor: page.next.as_ref().map(|c| cursors.encode_run(c)),
+        next_cursor: page.next.as_ref().map(|c| cursors.encode_run(&scope, c)),
     }))
 }
 

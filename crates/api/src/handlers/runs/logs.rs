@@ -41,7 +41,7 @@ pub(crate) struct LogsQuery {
     responses(
         (status = 200, description = "Log entries", body = LogPageDto),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`cursor` is not one this server issued", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -72,10 +72,13 @@ pub(crate) async fn list_run_logs(
         Some(text) => Some(bounded_int("sequence", Some(text), 1, u32::MAX, 1)?),
     };
     let cursors = state.cursors().await?;
+    // Entries are paged by their id across every run: a cursor continues its own run's log.
+    // (Level and item filters may change between pages: an id is a position in any of them.)
+    let scope = id.to_string();
     let after = query
         .cursor
         .as_deref()
-        .map(|text| cursors.decode_log(text))
+        .map(|text| cursors.decode_log(&scope, text))
         .transpose()?;
     let log_query = LogQuery {
         min_level,
@@ -92,7 +95,7 @@ pub(crate) async fn list_run_logs(
         .last()
         .map(|e| e.id)
         .or(after)
-        .map(|id| cursors.encode_log(id));
+        .map(|id| cursors.encode_log(&scope, id));
     Ok(web::Json(LogPageDto {
         logs: entries.into_iter().map(LogEntryDto::from).collect(),
         next_cursor,

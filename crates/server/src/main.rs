@@ -10,7 +10,7 @@ mod import;
 use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, parser::ValueSource};
 use evalboard_api::{AppState, EventHub};
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
@@ -61,8 +61,8 @@ enum Command {
     /// Start, watch, list, cancel, retry and export runs on a running server (over HTTP; the
     /// token, if the server asks for one, from EVALBOARD_TOKEN).
     Runs {
-        /// The server.
-        #[arg(long, default_value = client::DEFAULT_SERVER)]
+        /// The server's URL (before or after the command: `runs list --server URL`).
+        #[arg(long, global = true, env = "EVALBOARD_SERVER", default_value = client::DEFAULT_SERVER, value_parser = client::server_url)]
         server: String,
         #[command(subcommand)]
         command: client::RunsCommand,
@@ -108,8 +108,22 @@ enum FormatArg {
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     if let Some(Command::Runs { server, command }) = cli.command {
+        // The server's own options mean nothing to a client: said, rather than ignored (a
+        // `--bind` meant as the server to talk to would silently go to the default one).
+        if let Some(option) = ["config", "bind", "data_dir", "database_url"]
+            .into_iter()
+            .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        {
+            let option = option.replace('_', "-");
+            eprintln!(
+                "error: --{option} is an option of the server; `evalboard runs` talks to a \
+                 running server given by --server URL"
+            );
+            return Ok(std::process::ExitCode::from(2));
+        }
         // A client of another server: no configuration, database or logging of its own.
         return Ok(match client::run(&server, command) {
             Ok(code) => code,

@@ -4,16 +4,21 @@
 use std::{
     io::{BufRead, BufReader, Write},
     process::ExitCode,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde_json::Value;
 
-use super::{Client, runs::print_run};
+use super::{Client, is_transient, runs::print_run};
 
 /// The statuses a run ends in.
 const TERMINAL: [&str; 3] = ["completed", "failed", "canceled"];
+
+/// How long a follower keeps trying to reach a server that went away (restarted, draining,
+/// the network down) before it gives up; the run itself goes on there regardless.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Follows run `id` to its end; exit status 0 when it completes, 1 otherwise.
 pub(super) fn follow(
@@ -32,39 +37,34 @@ pub(super) fn follow(
         .to_owned();
     drop(active);
     let mut run = client.get_json(&format!("/runs/{id}"))?;
-    let bar = ProgressBar::new(run["progress"]["total"].as_u64().unwrap_or(0));
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}")
-            .context("the progress bar's template")?,
-    );
+    let bar = progress_bar()?;
     show(&bar, &run["progress"]);
-    // A stream the server ends (it drops a client that falls behind) is opened again where it
-    // stopped.
+    // What was done before following began was not done at the rate the bar measures; the bar
+    // is drawn from here on.
+    bar.reset_eta();
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    let mut outage = Outage::default();
     while !is_terminal(&run) {
-        let path = format!("/runs/events?runId={id}&lastEventId={last_event_id}");
-        let stream = BufReader::new(client.get(&path)?);
-        let mut event = String::new();
-        let mut ended = false;
-        for line in stream.lines() {
-            let line = line.context("reading the event stream")?;
-            if let Some(id) = line.strip_prefix("id: ") {
-                last_event_id = id.to_owned();
-            } else if let Some(name) = line.strip_prefix("event: ") {
-                event = name.to_owned();
-            } else if let Some(data) = line.strip_prefix("data: ") {
-                let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                match event.as_str() {
-                    "run_progress" => show(&bar, &data["progress"]),
-                    "run_status" if TERMINAL.contains(&data["status"].as_str().unwrap_or("")) => {
-                        ended = true;
-                        break;
-                    }
-                    _ => {}
-                }
+        // A stream the server ends (it drops a client that falls behind, it restarts) is
+        // opened again where it stopped.
+        let ended = match read_stream(client, id, &mut last_event_id, &bar) {
+            Ok(ended) => ended,
+            Err(error) => {
+                outage.wait(&bar, client, id, error)?;
+                continue;
+            }
+        };
+        // The whole run, as it ended (or as it stands, to decide whether to go on).
+        match client.get_json(&format!("/runs/{id}")) {
+            Ok(now) => {
+                run = now;
+                outage.over(&bar);
+            }
+            Err(error) => {
+                outage.wait(&bar, client, id, error)?;
+                continue;
             }
         }
-        // The whole run, as it ended (or as it stands, to decide whether to go on).
-        run = client.get_json(&format!("/runs/{id}"))?;
         if ended && !is_terminal(&run) {
             // The stream said so first: read it again until the run agrees.
             continue;
@@ -80,18 +80,134 @@ pub(super) fn follow(
     })
 }
 
+/// Reads the run's events from `last_event_id` until the stream ends; whether it ended
+/// because the run did.
+fn read_stream(
+    client: &Client,
+    id: &str,
+    last_event_id: &mut String,
+    bar: &ProgressBar,
+) -> anyhow::Result<bool> {
+    let path = format!("/runs/events?runId={id}&lastEventId={last_event_id}");
+    let stream = BufReader::new(client.get(&path)?);
+    let mut event = String::new();
+    for line in stream.lines() {
+        let line = line.context("reading the event stream")?;
+        if let Some(id) = line.strip_prefix("id: ") {
+            *last_event_id = id.to_owned();
+        } else if let Some(name) = line.strip_prefix("event: ") {
+            event = name.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+            match event.as_str() {
+                "run_progress" => show(bar, &data["progress"]),
+                "run_status" if TERMINAL.contains(&data["status"].as_str().unwrap_or("")) => {
+                    return Ok(true);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Since when the server has been out of reach, and how long to wait before asking again.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+    pause: Duration,
+}
+
+impl Outage {
+    /// Waits before the next try after `error`, or gives `error` back when it will not pass:
+    /// a refusal, or a server out of reach for longer than [`PATIENCE`].
+    fn wait(
+        &mut self,
+        bar: &ProgressBar,
+        client: &Client,
+        id: &str,
+        error: anyhow::Error,
+    ) -> anyhow::Result<()> {
+        if !is_transient(&error) {
+            return Err(error);
+        }
+        let since = *self.since.get_or_insert_with(|| {
+            bar.suspend(|| {
+                eprintln!(
+                    "lost the server ({error:#}); trying again for up to {} s (the run goes on there)",
+                    PATIENCE.as_secs()
+                );
+            });
+            Instant::now()
+        });
+        if since.elapsed() >= PATIENCE {
+            return Err(error.context(format!(
+                "the server at {} was out of reach for {} s; the run goes on there \
+                 (`evalboard runs follow {id}` watches it again)",
+                client.base,
+                PATIENCE.as_secs()
+            )));
+        }
+        self.pause = (self.pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));
+        std::thread::sleep(self.pause);
+        Ok(())
+    }
+
+    /// The server answered again.
+    fn over(&mut self, bar: &ProgressBar) {
+        if self.since.take().is_some() {
+            bar.suspend(|| eprintln!("the server is back"));
+        }
+        self.pause = Duration::ZERO;
+    }
+}
+
 fn is_terminal(run: &Value) -> bool {
     TERMINAL.contains(&run["run"]["status"].as_str().unwrap_or(""))
 }
 
+/// The bar: `[████    ] 8/504 ✓ 6 ✗ 2 ! 0 · 2.0/s · ETA 4m`. The rate and the time left say
+/// `–` until items have finished while following (indicatif would say `0/s`, `0s`).
+fn progress_bar() -> anyhow::Result<ProgressBar> {
+    let style = ProgressStyle::with_template("{bar:30} {msg} · {rate} · ETA {left}")
+        .context("the progress bar's template")?
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = match state.per_sec() {
+                    rate if !rate.is_finite() || rate <= 0.0 => write!(w, "–/s"),
+                    rate if rate < 10.0 => write!(w, "{rate:.1}/s"),
+                    rate => write!(w, "{rate:.0}/s"),
+                };
+            },
+        )
+        .with_key(
+            "left",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let rate = state.per_sec();
+                let _ = if rate.is_finite() && rate > 0.0 {
+                    write!(w, "{}", HumanDuration(state.eta()))
+                } else {
+                    write!(w, "–")
+                };
+            },
+        );
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+    bar.set_style(style);
+    Ok(bar)
+}
+
+/// Shows `progress`. The counts and the done/total beside them are one message, set before the
+/// bar moves, so a frame drawn in between never shows a done count its counts do not add up to.
 fn show(bar: &ProgressBar, progress: &Value) {
     let count = |field: &str| progress[field].as_u64().unwrap_or(0);
-    bar.set_length(count("total"));
-    bar.set_position(count("completed"));
+    let (done, total) = (count("completed"), count("total"));
+    bar.set_length(total);
     bar.set_message(format!(
-        "✓ {} ✗ {} ! {}",
+        "{done}/{total} ✓ {} ✗ {} ! {}",
         count("correct"),
         count("incorrect"),
         count("faulted")
     ));
+    bar.set_position(done);
 }

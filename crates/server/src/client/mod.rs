@@ -5,7 +5,7 @@
 mod follow;
 mod runs;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
 
@@ -53,7 +53,17 @@ impl Client {
 
     /// `GET path` as JSON.
     pub(crate) fn get_json(&self, path: &str) -> anyhow::Result<Value> {
-        self.get(path)?
+        self.get_json_with(path, &[])
+    }
+
+    /// `GET path?query` as JSON, the query's values encoded.
+    pub(crate) fn get_json_with(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Value> {
+        let request = self.http.get(format!("{}{path}", self.base)).query(query);
+        checked(self.authorized(request).send(), &self.base)?
             .json()
             .context("reading the server's answer")
     }
@@ -71,6 +81,35 @@ impl Client {
     }
 }
 
+/// The server answered with an error status: what it said (its problem's `detail`).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `error` may pass if asked again: the server could not be reached, the connection
+/// broke, or the server said it cannot answer now (a 5xx, as while it drains). A refusal of
+/// the request itself (4xx) or a local failure is not.
+pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<reqwest::Error>()
+            || cause.is::<std::io::Error>()
+            || cause
+                .downcast_ref::<Refused>()
+                .is_some_and(|r| r.status >= 500)
+    })
+}
+
 /// The response, or an error that says what the server said (its problem's `detail`).
 fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Response> {
     let response = sent.with_context(|| format!("cannot reach the server at {base}"))?;
@@ -80,8 +119,26 @@ fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Respon
     }
     let problem: Value = response.json().unwrap_or(Value::Null);
     let detail = problem["detail"].as_str().unwrap_or("no detail given");
-    if status == reqwest::StatusCode::UNAUTHORIZED {
-        bail!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)");
+    let message = if status == reqwest::StatusCode::UNAUTHORIZED {
+        format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)")
+    } else {
+        format!("HTTP {}: {detail}", status.as_u16())
+    };
+    Err(Refused {
+        status: status.as_u16(),
+        message,
     }
-    bail!("HTTP {}: {detail}", status.as_u16())
+    .into())
+}
+
+/// `--server`: an `http://` or `https://` URL (a bare `host:port` would be read as a path).
+pub(crate) fn server_url(value: &str) -> Result<String, String> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(value.to_owned())
+        }
+        _ => Err(format!(
+            "`{value}` is not a server's URL; give one such as http://127.0.0.1:8080"
+        )),
+    }
 }

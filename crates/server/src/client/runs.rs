@@ -41,6 +41,9 @@ pub(crate) enum RunsCommand {
         /// Only runs in these states (`running,failed`).
         #[arg(long)]
         status: Option<String>,
+        /// The next page: the cursor the previous page ended with.
+        #[arg(long)]
+        cursor: Option<String>,
         /// Print the page as JSON.
         #[arg(long)]
         json: bool,
@@ -122,6 +125,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             let created = client.post_json("/runs", Some(&body))?;
             if watch {
                 let id = created["run"]["id"].as_str().unwrap_or_default().to_owned();
+                // Said at once: a follow stopped with Ctrl-C leaves a run going on the server,
+                // and its id is what `follow` and `cancel` need.
+                eprintln!("created {id}; following it (Ctrl-C stops following, not the run)");
                 return follow::follow(&client, &id, json, &mut out);
             }
             print_run(&mut out, &created, json)?;
@@ -129,18 +135,21 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
         RunsCommand::List {
             limit,
             status,
+            cursor,
             json,
         } => {
-            let mut path = format!("/runs?limit={limit}");
-            if let Some(status) = status {
-                path.push_str(&format!("&status={status}"));
-            }
-            let page = client.get_json(&path)?;
+            let mut query = vec![("limit", limit.to_string())];
+            query.extend(status.map(|status| ("status", status)));
+            query.extend(cursor.map(|cursor| ("cursor", cursor)));
+            let page = client.get_json_with("/runs", &query)?;
             if json {
                 writeln!(out, "{page}")?;
             } else {
                 for run in page["runs"].as_array().into_iter().flatten() {
                     writeln!(out, "{}", one_line(run))?;
+                }
+                if let Some(next) = page["nextCursor"].as_str() {
+                    eprintln!("more: --cursor {next}");
                 }
             }
         }
@@ -168,8 +177,34 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 ExportFormat::Jsonl => "jsonl",
                 ExportFormat::Csv => "csv",
             };
-            let mut response = client.get(&format!("/runs/{id}/export?format={format}"))?;
-            response.copy_to(&mut out).context("reading the export")?;
+            let response = client.get(&format!("/runs/{id}/export?format={format}"))?;
+            return copy_export(response, &mut out);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Copies an export to `out`. A reader that stops early (`| head`) ends the copy quietly; a
+/// failure to write (a full disk) is this machine's, said as such, with exit status 1.
+fn copy_export(
+    mut response: reqwest::blocking::Response,
+    out: &mut impl Write,
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::{ErrorKind, Read};
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = response
+            .read(&mut buffer)
+            .context("reading the export from the server")?;
+        if read == 0 {
+            break;
+        }
+        if let Err(error) = out.write_all(&buffer[..read]).and_then(|()| out.flush()) {
+            if error.kind() == ErrorKind::BrokenPipe {
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            eprintln!("error: writing the export: {error}");
+            return Ok(std::process::ExitCode::FAILURE);
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
@@ -192,6 +227,51 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
         progress["awaiting"],
         progress["pending"]
     )?;
+    // A run's detail (`GET /runs/{id}`) says more than the board's snapshot.
+    if let Some(dataset) = run["dataset"].as_object() {
+        let digest = dataset["digest"].as_str().unwrap_or_default();
+        writeln!(
+            out,
+            "  dataset {} v{} ({}…) · judge {} · unparsed {}",
+            dataset["name"].as_str().unwrap_or_default(),
+            dataset["version"],
+            &digest[..digest.len().min(19)],
+            match run["judge"].as_str() {
+                Some("choice") | None => "extraction rules",
+                Some(judge) => judge,
+            },
+            run["unparsed"],
+        )?;
+    }
+    if let Some(usage) = run["usage"].as_object() {
+        let cost = usage["costUsd"]
+            .as_f64()
+            .map_or("–".to_owned(), |usd| format!("${usd:.4}"));
+        let latency = &run["latency"];
+        let seconds = |field: &str| {
+            latency[field]
+                .as_f64()
+                .map_or("–".to_owned(), |ms| format!("{:.2} s", ms / 1000.0))
+        };
+        writeln!(
+            out,
+            "  tokens {} in · {} out · cost {cost} · latency p50 {} · p95 {}",
+            usage["promptTokens"],
+            usage["completionTokens"],
+            seconds("totalP50Ms"),
+            seconds("totalP95Ms"),
+        )?;
+        let at = |field: &str| run[field].as_str().unwrap_or("–").to_owned();
+        writeln!(
+            out,
+            "  created {} · started {} · finished {} · retries {} · resumes {}",
+            at("createdAt"),
+            at("startedAt"),
+            at("finishedAt"),
+            run["retryCount"],
+            run["lifecycle"]["resumedCount"],
+        )?;
+    }
     if let Some(failure) = run["failure"].as_object() {
         writeln!(
             out,

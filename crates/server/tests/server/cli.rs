@@ -1,7 +1,11 @@
 //! `evalboard runs …` against a real server: create and follow a run to its end, list, show,
-//! cancel, retry and export it, with a token where the server asks for one.
+//! cancel, retry and export it, with a token where the server asks for one; a follow that
+//! outlives a restart of the server; options the client refuses.
 
-use std::process::{Command, Output};
+use std::{
+    io::Read,
+    process::{Command, Output, Stdio},
+};
 
 use serde_json::Value;
 
@@ -74,6 +78,17 @@ fn the_command_line_client_drives_runs_end_to_end() {
         "{text}"
     );
     assert!(text.contains("36/36"), "{text}");
+    // What `show` promises: the dataset's version, usage and latency too.
+    let tokens = run["usage"]["promptTokens"].as_u64().unwrap();
+    assert!(tokens > 0);
+    for said in [
+        "dataset evalboard-demo v1 (sha256:".to_owned(),
+        format!("tokens {tokens} in"),
+        "latency p50 ".to_owned(),
+        "unparsed 0".to_owned(),
+    ] {
+        assert!(text.contains(&said), "no `{said}` in {text}");
+    }
 
     // A refusal is the server's sentence and exit status 2; nothing else is printed.
     let refused = evalboard(&server, &["cancel", &id], None);
@@ -108,6 +123,23 @@ fn the_command_line_client_drives_runs_end_to_end() {
     );
     // Rows start with their sequence (quoted prompts span lines, so lines are not rows).
     assert!((1..=36).all(|n| csv.contains(&format!("\n{n},"))));
+    // A reader that stops early (`| head -c 10`) ends the export quietly and successfully.
+    let mut export = Command::new(BINARY)
+        .args(["runs", "--server", &server.base, "export", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0; 10];
+    export
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    let stopped = export.wait_with_output().unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+    assert!(stopped.stderr.is_empty(), "{stopped:?}");
 
     // A run that does not complete ends the follow with status 1.
     let canceled = evalboard(
@@ -181,4 +213,62 @@ fn the_client_sends_the_token_from_the_environment() {
     );
     let logs = server.terminate();
     assert!(!logs.contains(&token), "the token is never logged");
+}
+
+#[test]
+fn a_follow_outlives_a_restart_of_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    // Items given back at once on SIGTERM: the restart, not the drain, is what is tested.
+    let fast_stop = [("EVALBOARD_ENGINE__DRAIN_SECS", "0")];
+    let mut server = Server::start(data.path(), &fast_stop, &[]);
+    let bind = server.base.trim_start_matches("http://").to_owned();
+    let created = json_of(&evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 1, "simulated": {"latencyMs": 150, "seed": 2}, "selection": {"sampleSize": 12, "seed": 1}}"#,
+            &["--json"],
+        ),
+        None,
+    ));
+    let id = created["run"]["id"].as_str().unwrap().to_owned();
+    // `--server` after the command works as well as before it.
+    let follower = Command::new(BINARY)
+        .args(["runs", "follow", &id, "--json", "--server", &server.base])
+        .env_remove("EVALBOARD_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for("path=/runs/events");
+    server.terminate();
+    let server = Server::start_on(&bind, data.path(), &fast_stop, &[]);
+
+    let followed = follower.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&followed.stderr).into_owned();
+    let run = json_of(&followed);
+    assert_eq!(run["run"]["status"], "completed", "{said}");
+    assert_eq!(run["progress"]["completed"], 12);
+    assert!(said.contains("lost the server"), "{said}");
+    assert!(said.contains("the server is back"), "{said}");
+    server.terminate();
+}
+
+#[test]
+fn the_client_refuses_what_it_cannot_use() {
+    let refused = |args: &[&str]| {
+        let output = Command::new(BINARY)
+            .args(args)
+            .env_remove("EVALBOARD_SERVER")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    // A server's option, which would be ignored and the default server asked instead.
+    let said = refused(&["runs", "list", "--bind", "127.0.0.1:9"]);
+    assert!(said.contains("--bind is an option of the server"), "{said}");
+    assert!(said.contains("--server URL"), "{said}");
+    // A server without its scheme, which an HTTP client would read as a path.
+    let said = refused(&["runs", "--server", "127.0.0.1:9", "list"]);
+    assert!(said.contains("is not a server's URL"), "{said}");
 }

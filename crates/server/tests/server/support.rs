@@ -24,9 +24,19 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(data_dir: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", data_dir, extra_env, args)
+    }
+
+    /// [`Server::start`] at `bind` (a restart at the address its clients know).
+    pub(crate) fn start_on(
+        bind: &str,
+        data_dir: &Path,
+        extra_env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let mut command = Command::new(BINARY);
         command
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .args(["--bind", bind, "--data-dir"])
             .arg(data_dir)
             .args(args)
             .env_remove("DATABASE_URL")

@@ -125,14 +125,21 @@ await step("the board follows the run without a reload", async () => {
 
 await step("cancel on the board, then retry", async () => {
   const card = page.getByRole("article").first();
-  await card.getByRole("button", { name: "Cancel" }).click();
+  // From the keyboard: the pressed button goes away, focus stays in the card (its title).
+  await card.getByRole("button", { name: "Cancel" }).focus();
+  await page.keyboard.press("Enter");
   await card.getByText("canceled", { exact: true }).first().waitFor();
+  await until("focus on the card's title", async () =>
+    page.evaluate((id) => document.activeElement?.getAttribute("href")?.endsWith(`/runs/${id}`) ?? false, liveRun),
+  );
   await card.getByRole("button", { name: "Retry faulted" }).click();
   await until("the retried run to run", async () => {
     const run = await api(`/runs/${liveRun}`);
     return run.body.retryCount === 1 && ["pending", "running"].includes(run.body.run.status);
   });
   await card.getByText("running", { exact: true }).first().waitFor();
+  // The retry reopened the canceled items: the card no longer lists them as finished.
+  await until("no canceled item among the recent", async () => (await card.locator(".recent li.canceled").count()) === 0);
   await api(`/runs/${liveRun}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
 });
 
@@ -145,6 +152,20 @@ await step("drill into an item of a finished run", async () => {
   await page.getByRole("heading", { name: "Response" }).waitFor();
   await page.getByRole("heading", { name: "Attempts" }).waitFor();
   await page.getByText("Accuracy (strict)").waitFor();
+  if (!(await page.title()).startsWith("sim-1 on evalboard-demo")) throw new Error(`the tab says ${await page.title()}`);
+  // The grouping chosen is in the address: a reload keeps it.
+  await page.getByLabel("Group by").selectOption("state");
+  await until("the address to say so", async () => page.url().includes("groupBy=state"));
+  await page.reload();
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  if ((await page.getByLabel("Group by").inputValue()) !== "state") throw new Error("the grouping was lost on reload");
+  await page.getByLabel("Group by").selectOption("category");
+  // An item the run does not have is said, not ignored.
+  await page.goto(`${base}/ui/runs/${id}?item=999`);
+  await page.getByText("This run has no item 999.").waitFor();
+  await page.goto(`${base}/ui/runs/${id}`);
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  await page.locator("details.item summary").first().click();
   // The log reads from `info` up: the run's story, not one line per attempt sent.
   const log = page.locator("ol.logs");
   await log.getByText("run created", { exact: false }).waitFor();
@@ -192,6 +213,11 @@ await step("compare two runs from the archive", async () => {
   await check("archive");
   await page.getByRole("button", { name: /Compare/ }).click();
   await page.getByText("Against the baseline").waitFor();
+  // Back to the archive: the two runs are still ticked (the address keeps them).
+  await page.goBack();
+  await until("two runs still ticked", async () => (await page.getByRole("checkbox", { name: /Compare run/, checked: true }).count()) === 2);
+  await page.getByRole("button", { name: /Compare/ }).click();
+  await page.getByText("Against the baseline").waitFor();
   await page.getByRole("heading", { name: /Flipped items/ }).waitFor();
   // A flipped item opens to both answers side by side, and links to each run's item.
   await page.locator("button[aria-expanded]").first().click();
@@ -207,6 +233,21 @@ await step("compare two runs from the archive", async () => {
   await page.goto(`${base}/ui/compare?runIds=${id},${twin}`);
   await page.getByRole("heading", { name: "Flipped items (0)" }).waitFor();
   await page.getByText(/^None: every compared item is right in all these runs/).waitFor();
+});
+
+await step("the archive keeps its filters in its address", async () => {
+  await page.goto(`${base}/ui/runs`);
+  await page.getByRole("checkbox", { name: "canceled" }).check();
+  await page.getByRole("button", { name: "Apply" }).click();
+  await until("the address to say so", async () => page.url().includes("status=canceled"));
+  await page.reload();
+  if (!(await page.getByRole("checkbox", { name: "canceled" }).isChecked())) throw new Error("the filter was lost on reload");
+  await until("only canceled runs listed", async () => {
+    const statuses = await page.locator("table .badge").allTextContents();
+    return statuses.length > 0 && statuses.every((status) => status === "canceled");
+  });
+  await page.goBack();
+  await until("every run again", async () => !page.url().includes("status="));
 });
 
 await step("upload a dataset with an error, then a good one", async () => {

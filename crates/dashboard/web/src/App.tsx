@@ -3,6 +3,7 @@ import { Link, Route, Switch } from "wouter";
 import type { Session } from "./api/client";
 import { AccessContext, accessOf } from "./auth/access";
 import { SessionGate, SessionMenu } from "./auth/SessionGate";
+import { useTitle } from "./components/common";
 import { ArchivePage } from "./pages/Archive";
 import { ComparePage } from "./pages/Compare";
 import { DatasetsPage } from "./pages/Datasets";
@@ -53,14 +54,21 @@ function Dashboard({ session }: { session: Session }) {
           <Route path="/datasets" component={DatasetsPage} />
           <Route path="/browser-harness" component={HarnessPage} />
           <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
-          <Route>
-            <h1>Not found</h1>
-            <p>
-              No page here. <Link href="/">Back to the board</Link>.
-            </p>
-          </Route>
+          <Route component={NotFound} />
         </Switch>
       </main>
     </AccessContext.Provider>
+  );
+}
+
+function NotFound() {
+  useTitle("Not found");
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>
+        No page here. <Link href="/">Back to the board</Link>.
+      </p>
+    </>
   );
 }

@@ -2702,7 +2702,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `cursor` is not one this server issued, or `cursor` or `limit` came with `format=csv` */
+            /** @description `cursor` is not one this server issued for this listing, or `cursor` or `limit` came with `format=csv` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2981,7 +2981,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued */
+            /** @description The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,7 +3461,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `cursor` is not one this server issued */
+            /** @description `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3636,7 +3636,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `cursor` is not one this server issued */
+            /** @description `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
                     [name: string]: unknown;

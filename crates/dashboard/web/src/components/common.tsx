@@ -1,5 +1,6 @@
 // Small pieces every page uses: readable API errors, the segmented progress bar, times.
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect } from "react";
+import { useSearchParams } from "wouter";
 
 import { ApiError, type Progress } from "../api/client";
 
@@ -11,9 +12,8 @@ export function ErrorNote({ error }: { error: unknown }) {
   if (error instanceof ApiError) {
     return (
       <div className="error" role="alert">
-        <strong>
-          {error.title} ({error.status})
-        </strong>
+        {/* Status 0: a problem found here, before anything was sent. */}
+        <strong>{error.status === 0 ? error.title : `${error.title} (${error.status})`}</strong>
         <p>{error.message}</p>
         {error.problems.length > 0 && (
           <ul>
@@ -28,12 +28,48 @@ export function ErrorNote({ error }: { error: unknown }) {
       </div>
     );
   }
+  if (unreachable(error)) {
+    return (
+      <div className="error" role="alert">
+        <strong>Cannot reach the server</strong>
+        <p>It may be restarting, or the network is down; this page tries again.</p>
+      </div>
+    );
+  }
+  // A check made here (a file that is not JSON, say): its sentence is the whole story.
   return (
     <div className="error" role="alert">
-      <strong>Request failed</strong>
       <p>{error instanceof Error ? error.message : String(error)}</p>
     </div>
   );
+}
+
+/** Whether `error` is fetch failing to reach the server at all (it throws a `TypeError`). */
+function unreachable(error: unknown): boolean {
+  return error instanceof TypeError;
+}
+
+/**
+ * A page that has what it loaded before a refetch failed keeps showing it, and says so (the
+ * query retries by itself).
+ */
+export function StaleNote({ error }: { error: unknown }) {
+  if (error === null || error === undefined) {
+    return null;
+  }
+  const why = unreachable(error) ? "the server cannot be reached" : error instanceof Error ? error.message : String(error);
+  return (
+    <p className="warning" role="status">
+      Showing what was last loaded: {why}. Trying again…
+    </p>
+  );
+}
+
+/** The browser tab's title (and history entry's) while a page is shown: `what · evalboard`. */
+export function useTitle(what: string) {
+  useEffect(() => {
+    document.title = what ? `${what} · evalboard` : "evalboard";
+  }, [what]);
 }
 
 const SEGMENTS = [
@@ -130,4 +166,24 @@ export function judgeLabel(judge: string): string {
 /** The letter of a choice index: A, B, ... */
 export function letter(index: number): string {
   return String.fromCharCode(65 + index);
+}
+
+/**
+ * A page's choice kept in its address (`?name=value`), so that a reload, a shared link and Back
+ * keep it; `fallback` when absent (and the parameter is dropped when set back to it). Changing it
+ * replaces the history entry: a choice is not a page of its own.
+ */
+export function useSearchParam(name: string, fallback: string): [string, (value: string) => void] {
+  const [params, setParams] = useSearchParams();
+  const set = (value: string) =>
+    setParams(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        if (value === fallback) next.delete(name);
+        else next.set(name, value);
+        return next;
+      },
+      { replace: true },
+    );
+  return [params.get(name) ?? fallback, set];
 }

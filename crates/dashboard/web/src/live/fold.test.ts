@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { ActiveRun, ItemSnapshot } from "../api/client";
-import { type LiveEvent, fold } from "./fold";
+import { type LiveEvent, fold, reopened } from "./fold";
 
 const run = (id: string, status: string) => ({
   id,
@@ -115,5 +115,17 @@ describe("fold", () => {
     const events = [status("run-1", "running", "pending"), moved("run-1", 2, 5), itemEvent("run-1", 2, "correct")];
     const once = fold([], events);
     expect(fold(once, events)).toEqual(once);
+  });
+
+  it("tells when an ended run goes again (a retry), whose recent items may be pending again", () => {
+    const ended = fold([], [status("run-1", "running", "pending"), itemEvent("run-1", 1, "canceled"), status("run-1", "canceled", "running")]);
+    const retried = fold(ended, [status("run-1", "running", "canceled")]);
+    expect(reopened(ended, retried)).toBe(true);
+    // Not when a run merely goes on, ends, or is new.
+    const going = fold([], [status("run-2", "pending", null)]);
+    expect(reopened(going, fold(going, [status("run-2", "running", "pending")]))).toBe(false);
+    expect(reopened(retried, fold(retried, [status("run-1", "completed", "running")]))).toBe(false);
+    expect(reopened([], going)).toBe(false);
+    expect(reopened(ended, ended)).toBe(false);
   });
 });

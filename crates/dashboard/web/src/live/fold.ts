@@ -104,3 +104,16 @@ function applyItem(snapshot: ActiveRun, item: ItemSnapshot): ActiveRun {
     : snapshot.recentItems;
   return { ...snapshot, currentItem: current, recentItems };
 }
+
+/**
+ * Whether a run of `before` that had ended is going again in `after` (a retry). A retry
+ * reopens items without an event for each (it may reopen thousands), so the snapshot's recent
+ * items may list some that are pending again: the board is refetched (docs/events.md).
+ */
+export function reopened(before: Board, after: Board): boolean {
+  if (before === after) {
+    return false;
+  }
+  const ended = new Set(before.filter((s) => TERMINAL_RUN.has(s.run.status)).map((s) => s.run.id));
+  return after.some((s) => ended.has(s.run.id) && !TERMINAL_RUN.has(s.run.status));
+}

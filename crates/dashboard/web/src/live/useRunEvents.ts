@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from "react";
 
 import { type ActiveBoard, keys } from "../queries";
 import { type StreamMessage, followStream } from "./eventStream";
-import { type LiveEvent, fold } from "./fold";
+import { type LiveEvent, fold, reopened } from "./fold";
 
 /**
  * The board is drawn again at most this often. A person cannot read faster (the server sends a
@@ -57,9 +57,16 @@ export function useRunEvents(limit: number, lastEventId: string | null | undefin
       lastFlush = now;
       const batch = pending;
       pending = [];
-      client.setQueriesData<ActiveBoard>({ queryKey: keys.activeAll }, (board) =>
-        board ? { ...board, runs: fold(board.runs, batch) as ActiveBoard["runs"] } : board,
-      );
+      let retried = false;
+      client.setQueriesData<ActiveBoard>({ queryKey: keys.activeAll }, (board) => {
+        if (!board) return board;
+        const runs = fold(board.runs, batch) as ActiveBoard["runs"];
+        retried ||= reopened(board.runs, runs);
+        return { ...board, runs };
+      });
+      if (retried) {
+        void client.invalidateQueries({ queryKey: keys.activeAll });
+      }
     };
     const followHere = () => {
       worker?.terminate();

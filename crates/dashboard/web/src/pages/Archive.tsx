@@ -1,15 +1,28 @@
 // The archive: every run, filtered as `GET /runs` allows, a page at a time; pick runs to compare.
-import { type FormEvent, useState } from "react";
-import { Link, useLocation } from "wouter";
+import type { FormEvent } from "react";
+import { Link, useLocation, useSearchParams } from "wouter";
 
-import { ErrorNote, StatusBadge, TableScroll, Time, accuracy } from "../components/common";
+import { ErrorNote, StatusBadge, TableScroll, Time, accuracy, useTitle } from "../components/common";
 import { type RunFilters, useRunsQuery } from "../queries";
 
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
 
+/** The filters `GET /runs` takes, as the archive's address holds them. */
+const FILTERS = ["status", "providerName", "modelName", "datasetName", "createdFrom", "createdBefore"] as const;
+/** How many runs a comparison takes at most (`GET /runs/compare`). */
+const MAX_COMPARED = 8;
+
 export function ArchivePage() {
-  const [filters, setFilters] = useState<RunFilters>({ limit: 25 });
-  const [selected, setSelected] = useState<string[]>([]);
+  useTitle("Archive");
+  // Filters and the runs ticked live in the address: a reload, Back from the comparison and a
+  // shared link keep them.
+  const [params, setParams] = useSearchParams();
+  const filters: RunFilters = { limit: 25 };
+  for (const name of FILTERS) {
+    const value = params.get(name);
+    if (value) filters[name] = value;
+  }
+  const selected = (params.get("compare") ?? "").split(",").filter(Boolean);
   const [, navigate] = useLocation();
   const runs = useRunsQuery(filters);
 
@@ -25,24 +38,47 @@ export function ArchivePage() {
       return value === undefined ? undefined : new Date(value).toISOString().replace(/\.\d{3}Z$/, "Z");
     };
     const statuses = form.getAll("status").map(String);
-    setFilters({
-      limit: 25,
+    const chosen: Record<(typeof FILTERS)[number], string | undefined> = {
       status: statuses.length > 0 ? statuses.join(",") : undefined,
       providerName: text("providerName"),
       modelName: text("modelName"),
       datasetName: text("datasetName"),
       createdFrom: time("createdFrom"),
       createdBefore: time("createdBefore"),
+    };
+    // A new selection of runs is a new page of history: Back returns to the previous one.
+    setParams((previous) => {
+      const next = new URLSearchParams(previous);
+      for (const name of FILTERS) {
+        const value = chosen[name];
+        if (value === undefined) next.delete(name);
+        else next.set(name, value);
+      }
+      return next;
     });
   };
+  const setSelected = (ids: string[]) =>
+    setParams(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        if (ids.length === 0) next.delete("compare");
+        else next.set("compare", ids.join(","));
+        return next;
+      },
+      { replace: true },
+    );
   const toggle = (id: string) =>
-    setSelected((now) => (now.includes(id) ? now.filter((x) => x !== id) : [...now, id].slice(-8)));
+    setSelected(selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id]);
   const rows = runs.data?.pages.flatMap((page) => page.runs) ?? [];
+  const datasets = new Set(rows.filter((r) => selected.includes(r.run.id)).map((r) => r.dataset.name));
+  const full = selected.length >= MAX_COMPARED;
   const csv = `/runs?${new URLSearchParams(
     Object.entries({ ...filters, limit: undefined, format: "csv" }).filter(
       (entry): entry is [string, string] => entry[1] !== undefined,
     ),
   )}`;
+  // The form's fields start from the address; a new address (Back) draws them anew.
+  const formKey = FILTERS.map((name) => params.get(name) ?? "").join("|");
 
   return (
     <section aria-labelledby="archive-title">
@@ -54,43 +90,62 @@ export function ArchivePage() {
           </a>
           <button
             type="button"
-            disabled={selected.length < 2}
+            disabled={selected.length < 2 || datasets.size > 1}
             onClick={() => navigate(`/compare?runIds=${selected.join(",")}`)}
           >
             Compare {selected.length > 0 ? `(${selected.length})` : ""}
           </button>
         </div>
       </div>
-      <form className="filters" onSubmit={submit} aria-label="Filters">
+      {(full || datasets.size > 1) && (
+        <p className="warning" role="status">
+          {datasets.size > 1
+            ? "Runs of different datasets cannot be compared: untick the runs of all datasets but one."
+            : `A comparison takes at most ${MAX_COMPARED} runs.`}
+        </p>
+      )}
+      <form className="filters" onSubmit={submit} aria-label="Filters" key={formKey}>
         <fieldset>
           <legend>Status</legend>
           {STATUSES.map((status) => (
             <label key={status} className="check">
-              <input type="checkbox" name="status" value={status} /> {status}
+              <input
+                type="checkbox"
+                name="status"
+                value={status}
+                defaultChecked={(filters.status ?? "").split(",").includes(status)}
+              />{" "}
+              {status}
             </label>
           ))}
         </fieldset>
         <label>
-          Provider <input name="providerName" />
+          Provider <input name="providerName" defaultValue={filters.providerName ?? ""} />
         </label>
         <label>
-          Model <input name="modelName" />
+          Model <input name="modelName" defaultValue={filters.modelName ?? ""} />
         </label>
         <label>
-          Dataset <input name="datasetName" />
+          Dataset <input name="datasetName" defaultValue={filters.datasetName ?? ""} />
         </label>
         <label>
-          Created from <input type="datetime-local" name="createdFrom" />
+          Created from{" "}
+          <input type="datetime-local" name="createdFrom" defaultValue={localInput(filters.createdFrom)} />
         </label>
         <label>
-          Created before <input type="datetime-local" name="createdBefore" />
+          Created before{" "}
+          <input type="datetime-local" name="createdBefore" defaultValue={localInput(filters.createdBefore)} />
         </label>
         <button type="submit">Apply</button>
       </form>
       <ErrorNote error={runs.error} />
+      {runs.isPending && <p>Loading…</p>}
       <TableScroll label="Runs">
         <table className="table">
-          <caption className="visually-hidden">Runs, newest first; select two or more to compare</caption>
+          <caption className="visually-hidden">
+            Runs, newest first; select two or more to compare. Accuracy is over the judged items: faulted
+            items are counted apart.
+          </caption>
           <thead>
             <tr>
               <th scope="col">Compare</th>
@@ -101,7 +156,7 @@ export function ArchivePage() {
               <th scope="col" className="num">Items</th>
               <th scope="col" className="num">Correct</th>
               <th scope="col" className="num">Faulted</th>
-              <th scope="col" className="num">Accuracy</th>
+              <th scope="col" className="num">Accuracy of judged</th>
               <th scope="col" className="num">Cost</th>
               <th scope="col">Created</th>
             </tr>
@@ -114,6 +169,7 @@ export function ArchivePage() {
                     type="checkbox"
                     aria-label={`Compare run ${detail.run.id}`}
                     checked={selected.includes(detail.run.id)}
+                    disabled={full && !selected.includes(detail.run.id)}
                     onChange={() => toggle(detail.run.id)}
                   />
                 </td>
@@ -148,4 +204,13 @@ export function ArchivePage() {
       )}
     </section>
   );
+}
+
+/** An RFC 3339 time as a `datetime-local` input shows it (local time, to the minute). */
+function localInput(at: string | undefined): string {
+  if (at === undefined) return "";
+  const time = new Date(at);
+  if (Number.isNaN(time.getTime())) return "";
+  const local = new Date(time.getTime() - time.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
 }

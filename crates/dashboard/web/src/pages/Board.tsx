@@ -4,14 +4,16 @@ import { Link } from "wouter";
 
 import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter } from "../components/common";
+import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
 const LIMITS = [6, 12, 24];
 
 export function BoardPage() {
-  const [limit, setLimit] = useState(12);
+  useTitle("Active board");
+  const [shown, setShown] = useSearchParam("runs", "12");
+  const limit = LIMITS.includes(Number(shown)) ? Number(shown) : 12;
   const board = useActiveRunsQuery(limit);
   const stream = useRunEvents(limit, board.data?.lastEventId);
   // Active runs first (newest first), then the finished ones in the server's order.
@@ -31,7 +33,7 @@ export function BoardPage() {
           </span>
           <label>
             Runs shown{" "}
-            <select value={limit} onChange={(e) => setLimit(Number(e.target.value))}>
+            <select value={limit} onChange={(e) => setShown(e.target.value)}>
               {LIMITS.map((n) => (
                 <option key={n} value={n}>
                   {n}
@@ -59,17 +61,30 @@ export function BoardPage() {
  */
 function useRate(completed: number): number | null {
   const samples = useRef<{ at: number; completed: number }[]>([]);
-  const list = samples.current;
-  const now = performance.now();
-  if (list.length === 0 || list[list.length - 1]!.completed !== completed) {
-    list.push({ at: now, completed });
+  return rateOf(samples.current, completed, performance.now());
+}
+
+/**
+ * The rate over `samples` (changes of the done count, oldest first; updated in place) once
+ * `completed` is seen at `now`. `null` until the count has moved while watched: before that
+ * there is nothing to measure (a card would say 0.0 while items finish at a slow pace). A
+ * count that went down (a retry reopened items) starts the measure again instead of giving a
+ * negative rate.
+ */
+export function rateOf(samples: { at: number; completed: number }[], completed: number, now: number): number | null {
+  const last = samples[samples.length - 1];
+  if (last !== undefined && completed < last.completed) {
+    samples.length = 0;
   }
-  while (list.length > 2 && now - list[0]!.at > 5000) {
-    list.shift();
+  if (samples.length === 0 || samples[samples.length - 1]!.completed !== completed) {
+    samples.push({ at: now, completed });
   }
-  const first = list[0]!;
+  while (samples.length > 2 && now - samples[0]!.at > 5000) {
+    samples.shift();
+  }
+  const first = samples[0]!;
   const seconds = (now - first.at) / 1000;
-  return seconds >= 0.5 ? (completed - first.completed) / seconds : null;
+  return samples.length >= 2 && seconds >= 0.5 ? (completed - first.completed) / seconds : null;
 }
 
 /**
@@ -144,12 +159,26 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   const { operate } = useAccess();
   const active = ACTIVE.has(run.status);
   const shown = useShownItem(snapshot, active);
+  // After a cancel or a retry the button pressed is disabled or replaced, and the card may move
+  // (active runs come first): focus would fall to the page's body. It goes to the card's title
+  // link instead (never to a button: Enter pressed again must not undo what was just done),
+  // until the run's status shows the action's outcome.
+  const title = useRef<HTMLAnchorElement>(null);
+  const keepFocus = useRef<"cancel" | "retry" | null>(null);
+  useEffect(() => {
+    if (keepFocus.current === null) return;
+    if (document.activeElement === null || document.activeElement === document.body) {
+      title.current?.focus();
+    }
+    if ((keepFocus.current === "cancel") !== active) keepFocus.current = null;
+  });
   const act = (kind: "cancel" | "retry") => {
     const question =
       kind === "cancel"
         ? `Cancel run ${run.id}? Items in flight are stopped.`
         : `Retry the failed and canceled items of run ${run.id}?`;
     if (window.confirm(question)) {
+      keepFocus.current = kind;
       action.mutate({ id: run.id, action: kind });
     }
   };
@@ -157,7 +186,9 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
     <>
       <header>
         <h2>
-          <Link href={`/runs/${run.id}`}>{run.modelName}</Link>
+          <Link href={`/runs/${run.id}`} ref={title}>
+            {run.modelName}
+          </Link>
         </h2>
         <StatusBadge status={run.status} />
       </header>

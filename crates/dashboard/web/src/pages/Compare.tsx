@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ErrorNote, TableScroll, judgeLabel, percent } from "../components/common";
+import { ErrorNote, TableScroll, judgeLabel, percent, useTitle } from "../components/common";
 import { useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -13,6 +13,7 @@ type Interval = Schemas["IntervalDto"];
 type Flipped = Schemas["FlippedItemDto"];
 
 export function ComparePage() {
+  useTitle("Compare");
   const search = new URLSearchParams(useSearch());
   const runIds = (search.get("runIds") ?? "").split(",").filter(Boolean);
   const comparison = useComparisonQuery(runIds);
@@ -40,7 +41,8 @@ export function ComparePage() {
           </p>
           {first.warnings.map((warning) => (
             <p key={warning} className="warning" role="note">
-              {warning}
+              {/* The server names runs by id; the tables below by these names. */}
+              {first.runs.reduce((text, compared, i) => text.replaceAll(compared.run.id, names[i] ?? compared.run.id), warning)}
             </p>
           ))}
           <TableScroll label="Runs over the compared items">

@@ -5,13 +5,14 @@ import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, TableScroll, Time } from "../components/common";
+import { ErrorNote, TableScroll, Time, useTitle } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
 type Imported = Schemas["DatasetImportResponse"];
 
 export function DatasetsPage() {
+  useTitle("Datasets");
   const datasets = useDatasetsQuery();
   const { administer } = useAccess();
   const client = useQueryClient();
@@ -24,8 +25,17 @@ export function DatasetsPage() {
     const form = new FormData(event.currentTarget);
     const file = form.get("file");
     const name = String(form.get("name") ?? "").trim();
-    if (!(file instanceof File) || file.size === 0) {
-      setError(new Error("choose a file to upload"));
+    if (!(file instanceof File) || file.name === "") {
+      setError(new Error("Choose a file to upload."));
+      return;
+    }
+    if (file.size === 0) {
+      setError(new Error(`${file.name} is empty: there is nothing to upload.`));
+      return;
+    }
+    // A compressed file is refused by the server line by line ("not valid UTF-8"): said here.
+    if (/\.(gz|zip|bz2|xz|zst)$/i.test(file.name)) {
+      setError(new Error(`${file.name} is compressed: uploads are read as they are, so decompress it first (or use \`evalboard dataset import\`, which reads .gz).`));
       return;
     }
     // Uploads are read as sent (the server refuses compressed bodies): no .gz here, unlike
@@ -55,6 +65,7 @@ export function DatasetsPage() {
     <section aria-labelledby="datasets-title">
       <h1 id="datasets-title">Datasets</h1>
       <ErrorNote error={datasets.error} />
+      {datasets.isPending && <p>Loading…</p>}
       <TableScroll label="Datasets">
         <table className="table">
           <caption className="visually-hidden">Datasets, newest version of each</caption>

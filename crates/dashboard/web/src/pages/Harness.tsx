@@ -7,7 +7,7 @@ import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, TableScroll } from "../components/common";
+import { ErrorNote, TableScroll, useTitle } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
 
@@ -21,6 +21,7 @@ function useKeysQuery() {
 }
 
 export function HarnessPage() {
+  useTitle("Browser Harness");
   const keys = useKeysQuery();
   const { operate } = useAccess();
   return (
@@ -182,7 +183,7 @@ function BundleUpload({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
       const verdict = json.envelope ? await verifyEnvelope(json.envelope, keys) : { ok: false as const, reason: "the bundle has no envelope" };
       setBundle({ json, verdict });
     } catch (caught) {
-      setError(new Error(`not a JSON bundle: ${caught instanceof Error ? caught.message : String(caught)}`));
+      setError(new Error(`${file.name} is not a JSON bundle: ${caught instanceof Error ? caught.message : String(caught)}`));
     }
   };
   const submit = async (event: FormEvent) => {

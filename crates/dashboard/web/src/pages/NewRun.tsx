@@ -6,9 +6,9 @@ import { useLocation } from "wouter";
 
 import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote } from "../components/common";
+import { ErrorNote, useTitle } from "../components/common";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
-import { placeProblems, settingsFrom, shownFields } from "./newRunForm";
+import { placeProblems, settingsFrom, shownFields, wholeNumberProblems } from "./newRunForm";
 
 
 function newKey(): string {
@@ -16,6 +16,7 @@ function newKey(): string {
 }
 
 export function NewRunPage() {
+  useTitle("New run");
   const { operate } = useAccess();
   if (!operate) {
     return (
@@ -55,6 +56,12 @@ function NewRunForm() {
     const form = new FormData(event.currentTarget);
     const text = (name: string) => String(form.get(name) ?? "").trim();
     const settings = settingsFrom(form, judge, provider?.simulated ?? false);
+    const whole = wholeNumberProblems(form);
+    if (whole.length > 0) {
+      // Said beside the fields, in words, rather than sent for the server's parser to refuse.
+      setError(new ApiError(0, "Not sent", "Some fields take whole numbers only.", whole));
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -206,7 +213,15 @@ function NewRunForm() {
         )}
         {error !== null && (
           <div className="error" role="alert">
-            <strong>{error instanceof ApiError ? `${error.title} (${error.status})` : "Request failed"}</strong>
+            <strong>
+              {error instanceof ApiError
+                ? error.status === 0
+                  ? error.title
+                  : `${error.title} (${error.status})`
+                : error instanceof TypeError
+                  ? "Cannot reach the server"
+                  : "Not created"}
+            </strong>
             <p>{error instanceof Error ? error.message : String(error)}</p>
             {summary.length > 0 && (
               <ul>

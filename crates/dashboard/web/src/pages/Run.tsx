@@ -3,13 +3,14 @@
 import { useState } from "react";
 import { Link, useSearch } from "wouter";
 
-import type { Schemas } from "../api/client";
+import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
   ACTIVE,
   ErrorNote,
   Field,
   ProgressBar,
+  StaleNote,
   StatusBadge,
   TableScroll,
   Time,
@@ -17,6 +18,8 @@ import {
   judgeLabel,
   letter,
   percent,
+  useSearchParam,
+  useTitle,
 } from "../components/common";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
@@ -38,11 +41,19 @@ export function RunPage({ id }: { id: string }) {
   }
   const action = useRunAction();
   const { operate } = useAccess();
-  if (detail.error) {
-    return <ErrorNote error={detail.error} />;
-  }
+  useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
   if (!run) {
-    return <p>Loading…</p>;
+    if (detail.error instanceof ApiError && detail.error.status === 404) {
+      return (
+        <section aria-labelledby="run-title">
+          <h1 id="run-title">No such run</h1>
+          <p>
+            This server has no run <code>{id}</code>. <Link href="/runs">Back to the archive</Link>.
+          </p>
+        </section>
+      );
+    }
+    return detail.error ? <ErrorNote error={detail.error} /> : <p>Loading…</p>;
   }
   const act = (kind: "cancel" | "retry") => {
     if (window.confirm(kind === "cancel" ? "Cancel this run?" : "Retry its failed and canceled items?")) {
@@ -75,6 +86,7 @@ export function RunPage({ id }: { id: string }) {
           </a>
         </div>
       </div>
+      <StaleNote error={detail.error} />
       <ErrorNote error={action.error} />
       {run.failure && (
         <div className="error" role="alert">
@@ -113,7 +125,11 @@ export function RunPage({ id }: { id: string }) {
           {run.retryCount} / {run.lifecycle.resumedCount}
         </Field>
         <Field label="Tokens">
-          {run.usage.promptTokens.toLocaleString()} in · {run.usage.completionTokens.toLocaleString()} out
+          {/* Nothing counted over answered items: the answers came without counts (a Browser
+              Harness capture, a provider that reports no usage), which is not zero tokens. */}
+          {run.usage.totalTokens === 0 && run.progress.completed + run.progress.awaiting > 0
+            ? "not reported"
+            : `${run.usage.promptTokens.toLocaleString()} in · ${run.usage.completionTokens.toLocaleString()} out`}
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
         </Field>
         <Field label="Cost">{run.usage.costUsd == null ? "no price" : `$${run.usage.costUsd.toFixed(4)}`}</Field>
@@ -142,9 +158,19 @@ export function RunPage({ id }: { id: string }) {
 
 /** The item a link names (`?item=N`, from the comparison), opened first. */
 function LinkedItem({ id }: { id: string }) {
-  const wanted = Number(new URLSearchParams(useSearch()).get("item"));
-  const items = useItemsQuery(id, Number.isInteger(wanted) && wanted > 0 ? [wanted] : []);
+  const asked = new URLSearchParams(useSearch()).get("item");
+  const wanted = Number(asked);
+  const valid = Number.isInteger(wanted) && wanted > 0 && wanted <= 999_999_999;
+  const items = useItemsQuery(id, valid ? [wanted] : []);
   const item = items.data?.[0];
+  if (asked !== null && (!valid || (items.data !== undefined && !item))) {
+    // The address names an item this run does not have: said, not silently ignored.
+    return (
+      <p className="warning" role="status">
+        {valid ? `This run has no item ${wanted}.` : `“${asked}” is not an item number.`}
+      </p>
+    );
+  }
   if (!item) {
     return <ErrorNote error={items.error} />;
   }
@@ -161,8 +187,8 @@ function ms(value: number | null | undefined): string {
 }
 
 function Items({ id, live, following }: { id: string; live: boolean; following: boolean }) {
-  const [groupBy, setGroupBy] = useState("category");
-  const [state, setState] = useState("");
+  const [groupBy, setGroupBy] = useSearchParam("groupBy", "category");
+  const [state, setState] = useSearchParam("state", "");
   const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = items.data?.pages.flatMap((page) => page.items) ?? [];

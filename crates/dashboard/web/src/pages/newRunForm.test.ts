@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { placeProblems, settingsFrom, shownFields } from "./newRunForm";
+import { placeProblems, settingsFrom, shownFields, wholeNumberProblems } from "./newRunForm";
 
 function form(fields: [string, string][]): FormData {
   const data = new FormData();
@@ -97,5 +97,27 @@ describe("placeProblems", () => {
 
   it("places nothing for an error that is not a refusal", () => {
     expect(placeProblems(new Error("offline"), shownFields("choice", true))).toEqual({ beside: new Map(), summary: [] });
+  });
+});
+
+describe("wholeNumberProblems", () => {
+  it("names each whole-number field holding something else, and lets blanks and decimals elsewhere be", () => {
+    const problems = wholeNumberProblems(
+      form([
+        ["settings.concurrency", "2.5"],
+        ["settings.selection.sampleSize", "100"],
+        ["settings.simulated.latencyMs", "-1"],
+        ["settings.shots", ""],
+        ["settings.generation.temperature", "0.7"],
+      ]),
+    );
+    expect(problems).toEqual([
+      { field: "settings.concurrency", detail: "must be a whole number, not 2.5" },
+      { field: "settings.simulated.latencyMs", detail: "must be a whole number, not -1" },
+    ]);
+    // Placed beside their inputs like the server's problems.
+    const placed = placeProblems(new ApiError(0, "Not sent", "", problems), shownFields("choice", true));
+    expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, not 2.5"]);
+    expect(placed.summary).toEqual([]);
   });
 });

@@ -1,8 +1,29 @@
 // The New run form's logic, apart from its markup: the request its fields make, and where each
 // problem of a refusal is shown.
-import { ApiError, type Schemas } from "../api/client";
+import { ApiError, type FieldProblem, type Schemas } from "../api/client";
 
 type Settings = Schemas["RunSettingsDto"];
+
+/** Inputs whose settings are whole numbers (counts, seeds, milliseconds). */
+const WHOLE_NUMBERS = [
+  "settings.selection.sampleSize",
+  "settings.selection.seed",
+  "settings.concurrency",
+  "settings.maxAttempts",
+  "settings.shots",
+  "settings.generation.maxTokens",
+  "settings.budget.maxTokens",
+  "settings.simulated.latencyMs",
+  "settings.simulated.seed",
+];
+
+/** A problem for each filled whole-number input holding anything else (2.5, 1e3, -1). */
+export function wholeNumberProblems(form: FormData): FieldProblem[] {
+  return WHOLE_NUMBERS.flatMap((field) => {
+    const value = String(form.get(field) ?? "").trim();
+    return value === "" || /^[0-9]+$/.test(value) ? [] : [{ field, detail: `must be a whole number, not ${value}` }];
+  });
+}
 
 /** The inputs the form always shows, by the API path of what they set. */
 const ALWAYS = [

@@ -338,16 +338,57 @@ pub(crate) fn json_error(
     .into()
 }
 
-/// Maps query-string errors (unknown or repeated parameters, wrong types) to 400.
+/// Maps query-string errors (unknown, missing or repeated parameters, wrong types) to 400, with
+/// the parameter named in `errors` where serde's message names it.
 pub(crate) fn query_error(
     error: actix_web::error::QueryPayloadError,
     _: &HttpRequest,
 ) -> actix_web::Error {
-    ApiError::BadRequest {
-        detail: format!("the query string is invalid: {error}"),
-        errors: Vec::new(),
+    let actix_web::error::QueryPayloadError::Deserialize(error) = error else {
+        return ApiError::BadRequest {
+            detail: format!("the query string is invalid: {error}"),
+            errors: Vec::new(),
+        }
+        .into();
+    };
+    match query_problem(&error.to_string()) {
+        Some((field, detail)) => ApiError::bad_parameter(&field, detail),
+        None => ApiError::BadRequest {
+            detail: format!("the query string is invalid: {error}"),
+            errors: Vec::new(),
+        },
     }
     .into()
+}
+
+/// The parameter and the problem in words, from serde's messages for a struct's fields
+/// (`unknown field `x`, expected one of `a`, `b``, `missing field `x``, `duplicate field `x``).
+fn query_problem(message: &str) -> Option<(String, String)> {
+    let named = |prefix: &str| {
+        let rest = message.strip_prefix(prefix)?;
+        let (field, rest) = rest.split_once('`')?;
+        Some((field.to_owned(), rest))
+    };
+    if let Some((field, rest)) = named("unknown field `") {
+        let takes = rest
+            .strip_prefix(", expected one of ")
+            .or_else(|| rest.strip_prefix(", expected "))
+            .map(|list| list.replace('`', ""))
+            .unwrap_or_default();
+        let detail = if takes.is_empty() {
+            "is not a parameter of this endpoint".to_owned()
+        } else {
+            format!("is not a parameter of this endpoint (it takes {takes})")
+        };
+        return Some((field, detail));
+    }
+    if let Some((field, _)) = named("missing field `") {
+        return Some((field, "is required".to_owned()));
+    }
+    if let Some((field, _)) = named("duplicate field `") {
+        return Some((field, "is given more than once".to_owned()));
+    }
+    None
 }
 
 /// Maps path-parameter errors to 404: a path that does not parse names nothing.
@@ -378,6 +419,26 @@ pub(crate) fn payload_error(error: actix_web::error::PayloadError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_problems_name_their_parameter_in_words() {
+        assert_eq!(
+            query_problem("unknown field `foo`, expected one of `status`, `limit`"),
+            Some((
+                "foo".to_owned(),
+                "is not a parameter of this endpoint (it takes status, limit)".to_owned()
+            ))
+        );
+        assert_eq!(
+            query_problem("missing field `runIds`"),
+            Some(("runIds".to_owned(), "is required".to_owned()))
+        );
+        assert_eq!(
+            query_problem("duplicate field `limit`"),
+            Some(("limit".to_owned(), "is given more than once".to_owned()))
+        );
+        assert_eq!(query_problem("invalid digit found in string"), None);
+    }
 
     #[test]
     fn a_lost_database_is_503_and_internal_details_stay_hidden() {

@@ -597,7 +597,31 @@ async fn a_cursor_pages_only_the_listing_that_gave_it(db: TestDatabase) {
     .await;
 }
 
+/// A query parameter the endpoint does not take, or one it needs and did not get, is named in
+/// the problem's `errors`, in words rather than the parser's.
+async fn query_problems_name_the_parameter(db: TestDatabase) {
+    let app = app(db).await;
+    let problem = app.get("/runs?foo=bar").await.problem(400);
+    assert_eq!(problem["errors"][0]["field"], "foo");
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("is not a parameter of this endpoint (it takes ")
+            && detail.contains("status"),
+        "{detail}"
+    );
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("deserialize"),
+        "{problem}"
+    );
+    let problem = app.get("/runs/compare").await.problem(400);
+    assert_eq!(problem["errors"][0]["field"], "runIds");
+    assert_eq!(problem["errors"][0]["detail"], "is required");
+    let problem = app.get("/runs?limit=1&limit=2").await.problem(400);
+    assert_eq!(problem["errors"][0]["field"], "limit");
+}
+
 api_tests!(
+    query_problems_name_the_parameter,
     a_cursor_pages_only_the_listing_that_gave_it,
     a_created_run_reads_back_through_every_endpoint,
     unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing,

@@ -28,8 +28,16 @@ impl Columns {
         let mut columns = Columns::default();
         let mut ok = true;
         for (position, raw) in header.iter().enumerate() {
-            let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
-            let slot = match name.as_str() {
+            let text = String::from_utf8_lossy(raw);
+            // Matched without regard to case; named back as the file wrote it (at most 40
+            // characters: a JSON Lines file read as CSV has whole records for a header).
+            let written = text.trim();
+            let name: String = if written.chars().count() > 40 {
+                written.chars().take(40).chain(['…']).collect()
+            } else {
+                written.to_owned()
+            };
+            let slot = match written.to_ascii_lowercase().as_str() {
                 "id" => &mut columns.id,
                 "category" => &mut columns.category,
                 "question" => &mut columns.question,
@@ -273,6 +281,31 @@ mod tests {
             err.problems[3]
                 .message
                 .contains("duplicate item id `1` (first on line 2)")
+        );
+    }
+
+    #[test]
+    fn a_header_is_matched_in_any_case_and_named_back_as_written() {
+        let err = parse("Question,A,B,Answer,Colour\nQ,x,y,A,red\n").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{:?}", err.problems);
+        assert!(
+            err.problems[0].message.contains("unknown column `Colour`"),
+            "{:?}",
+            err.problems
+        );
+        // A JSON Lines record read as a header: each cell named by its first 40 characters.
+        let json = r#"{"question_id": 70, "question": "What is the answer to this one?", "x": 1}"#;
+        let err = parse(&format!("{json}\n")).unwrap_err();
+        let said = |text: &str| err.problems.iter().any(|p| p.message.contains(text));
+        assert!(
+            said("unknown column `{\"question_id\": 70`"),
+            "{:?}",
+            err.problems
+        );
+        assert!(
+            said("unknown column `\"question\": \"What is the answer to this …`"),
+            "{:?}",
+            err.problems
         );
     }
 

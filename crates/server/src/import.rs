@@ -52,7 +52,7 @@ pub(crate) fn import_file(
     })?;
     let dataset = &imported.dataset;
     println!(
-        "{} dataset `{}` version {} ({}): {} items in {} categories",
+        "{} dataset `{}` version {} ({}): {} {} in {} {}",
         if imported.created {
             "imported"
         } else {
@@ -62,7 +62,13 @@ pub(crate) fn import_file(
         dataset.version,
         dataset.digest,
         dataset.item_count,
-        dataset.categories.len()
+        if dataset.item_count == 1 { "item" } else { "items" },
+        dataset.categories.len(),
+        if dataset.categories.len() == 1 {
+            "category"
+        } else {
+            "categories"
+        },
     );
     Ok(())
 }

@@ -144,7 +144,7 @@ export function ComparePage() {
                 </thead>
                 <tbody>
                   {flipped.map((item) => (
-                    <FlippedRow key={item.datasetItemId} item={item} columns={names.length + 2} />
+                    <FlippedRow key={item.datasetItemId} item={item} names={names} />
                   ))}
                 </tbody>
               </table>
@@ -180,7 +180,8 @@ export function outcomeText(outcome: { state: string; extractedAnswer?: string |
 }
 
 /** A flipped item: each run's verdict and letter; opened, both answers side by side. */
-function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
+function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
+  const columns = names.length + 2;
   const [open, setOpen] = useState(false);
   return (
     <Fragment>
@@ -206,8 +207,8 @@ function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
         <tr>
           <td colSpan={columns}>
             <div className="side-by-side">
-              {item.outcomes.map((outcome) => (
-                <Answer key={outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
+              {item.outcomes.map((outcome, i) => (
+                <Answer key={outcome.runId} name={names[i] ?? outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
               ))}
             </div>
           </td>
@@ -217,11 +218,12 @@ function FlippedRow({ item, columns }: { item: Flipped; columns: number }) {
   );
 }
 
-function Answer({ runId, sequence }: { runId: string; sequence: number }) {
+function Answer({ name, runId, sequence }: { name: string; runId: string; sequence: number }) {
   const items = useItemsQuery(runId, [sequence]);
   const item = items.data?.[0];
   return (
     <div>
+      <h3 className="answer-of">{name}</h3>
       <ErrorNote error={items.error} />
       {item && (
         <>

@@ -367,7 +367,8 @@ fn query_problem(message: &str) -> Option<(String, String)> {
     let named = |prefix: &str| {
         let rest = message.strip_prefix(prefix)?;
         let (field, rest) = rest.split_once('`')?;
-        Some((field.to_owned(), rest))
+        // A parameter name is the client's text: echoed back at most 60 characters long.
+        Some((crate::params::shorten(field), rest))
     };
     if let Some((field, rest)) = named("unknown field `") {
         let takes = rest

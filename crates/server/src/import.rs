@@ -62,7 +62,11 @@ pub(crate) fn import_file(
         dataset.version,
         dataset.digest,
         dataset.item_count,
-        if dataset.item_count == 1 { "item" } else { "items" },
+        if dataset.item_count == 1 {
+            "item"
+        } else {
+            "items"
+        },
         dataset.categories.len(),
         if dataset.categories.len() == 1 {
             "category"

@@ -11,7 +11,7 @@ use anyhow::Context;
 use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde_json::Value;
 
-use super::{Client, is_transient, runs::print_run};
+use super::{Client, Refused, is_transient, runs::print_run};
 
 /// The statuses a run ends in.
 const TERMINAL: [&str; 3] = ["completed", "failed", "canceled"];
@@ -43,17 +43,23 @@ pub(super) fn follow(
     // is drawn from here on.
     bar.reset_eta();
     bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.tick();
     let mut outage = Outage::default();
     while !is_terminal(&run) {
         // A stream the server ends (it drops a client that falls behind, it restarts) is
         // opened again where it stopped.
-        let ended = match read_stream(client, id, &mut last_event_id, &bar) {
-            Ok(ended) => ended,
+        let read = match read_stream(client, id, &mut last_event_id, &bar, &mut outage) {
+            Ok(read) => read,
             Err(error) => {
                 outage.wait(&bar, client, id, error)?;
                 continue;
             }
         };
+        if read.lines == 0 {
+            // Ended before a single line (a proxy closing streams at once): not a busy loop.
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let ended = read.ended;
         // The whole run, as it ended (or as it stands, to decide whether to go on).
         match client.get_json(&format!("/runs/{id}")) {
             Ok(now) => {
@@ -71,6 +77,11 @@ pub(super) fn follow(
         }
     }
     show(&bar, &run["progress"]);
+    // indicatif's rate after the end counts from the bar's start, items done before following
+    // began included: the last frame says the counts only.
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {msg}").context("the progress bar's template")?,
+    );
     bar.finish();
     print_run(out, &run, json)?;
     Ok(if run["run"]["status"] == "completed" {
@@ -80,19 +91,36 @@ pub(super) fn follow(
     })
 }
 
-/// Reads the run's events from `last_event_id` until the stream ends; whether it ended
-/// because the run did.
+/// How a read of the stream ended.
+struct Read {
+    /// The run's terminal `run_status` came.
+    ended: bool,
+    /// Lines read before the stream ended.
+    lines: usize,
+}
+
+/// Reads the run's events from `last_event_id` until the stream ends, the run ends or the
+/// stream says it skipped events (`reset`: what it skipped may be the run's end, so the caller
+/// reads the run again before going on from the position the reset gives).
 fn read_stream(
     client: &Client,
     id: &str,
     last_event_id: &mut String,
     bar: &ProgressBar,
-) -> anyhow::Result<bool> {
+    outage: &mut Outage,
+) -> anyhow::Result<Read> {
     let path = format!("/runs/events?runId={id}&lastEventId={last_event_id}");
     let stream = BufReader::new(client.get(&path)?);
+    // Reached again: an outage later in this follow gets its own patience.
+    outage.over(bar);
     let mut event = String::new();
+    let mut read = Read {
+        ended: false,
+        lines: 0,
+    };
     for line in stream.lines() {
         let line = line.context("reading the event stream")?;
+        read.lines += 1;
         if let Some(id) = line.strip_prefix("id: ") {
             *last_event_id = id.to_owned();
         } else if let Some(name) = line.strip_prefix("event: ") {
@@ -102,13 +130,15 @@ fn read_stream(
             match event.as_str() {
                 "run_progress" => show(bar, &data["progress"]),
                 "run_status" if TERMINAL.contains(&data["status"].as_str().unwrap_or("")) => {
-                    return Ok(true);
+                    read.ended = true;
+                    return Ok(read);
                 }
+                "reset" => return Ok(read),
                 _ => {}
             }
         }
     }
-    Ok(false)
+    Ok(read)
 }
 
 /// Since when the server has been out of reach, and how long to wait before asking again.
@@ -149,7 +179,13 @@ impl Outage {
             )));
         }
         self.pause = (self.pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));
-        std::thread::sleep(self.pause);
+        // A server that says when to come back (429, 503) is taken at its word.
+        let asked = error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<Refused>())
+            .and_then(|refused| refused.retry_after)
+            .unwrap_or_default();
+        std::thread::sleep(self.pause.max(asked));
         Ok(())
     }
 

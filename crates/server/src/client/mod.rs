@@ -86,6 +86,8 @@ impl Client {
 pub(crate) struct Refused {
     /// The HTTP status.
     pub(crate) status: u16,
+    /// When the server said to ask again (`Retry-After` in seconds).
+    pub(crate) retry_after: Option<std::time::Duration>,
     message: String,
 }
 
@@ -98,15 +100,19 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// Whether `error` may pass if asked again: the server could not be reached, the connection
-/// broke, or the server said it cannot answer now (a 5xx, as while it drains). A refusal of
-/// the request itself (4xx) or a local failure is not.
+/// broke, or the server said it cannot answer now (a 5xx, as while it drains; a 429, as when a
+/// replaced stream still counts against the client's streams). A refusal of the request itself
+/// (another 4xx), an answer that is not what the API sends (a proxy's page) or a local failure
+/// is not.
 pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause.is::<reqwest::Error>()
+        cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|e| !e.is_decode())
             || cause.is::<std::io::Error>()
             || cause
                 .downcast_ref::<Refused>()
-                .is_some_and(|r| r.status >= 500)
+                .is_some_and(|r| r.status >= 500 || r.status == 429)
     })
 }
 
@@ -117,6 +123,12 @@ fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Respon
     if status.is_success() {
         return Ok(response);
     }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|seconds| std::time::Duration::from_secs(seconds.min(60)));
     let problem: Value = response.json().unwrap_or(Value::Null);
     let detail = problem["detail"].as_str().unwrap_or("no detail given");
     let message = if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -126,6 +138,7 @@ fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Respon
     };
     Err(Refused {
         status: status.as_u16(),
+        retry_after,
         message,
     }
     .into())

@@ -139,7 +139,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             json,
         } => {
             let mut query = vec![("limit", limit.to_string())];
-            query.extend(status.map(|status| ("status", status)));
+            query.extend(status.clone().map(|status| ("status", status)));
             query.extend(cursor.map(|cursor| ("cursor", cursor)));
             let page = client.get_json_with("/runs", &query)?;
             if json {
@@ -149,7 +149,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                     writeln!(out, "{}", one_line(run))?;
                 }
                 if let Some(next) = page["nextCursor"].as_str() {
-                    eprintln!("more: --cursor {next}");
+                    // A cursor continues the listing it came from: the same filter with it.
+                    let filter = status.map(|s| format!("--status {s} ")).unwrap_or_default();
+                    eprintln!("more: {filter}--cursor {next}");
                 }
             }
         }

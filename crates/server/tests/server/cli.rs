@@ -165,6 +165,34 @@ fn the_command_line_client_drives_runs_end_to_end() {
             .unwrap()
             .contains("canceled")
     );
+
+    // Paging the list: the hint on standard error is the next command's arguments, filter
+    // included (a cursor continues only its own listing).
+    let first = evalboard(
+        &server,
+        &["list", "--limit", "1", "--status", "completed,canceled"],
+        None,
+    );
+    let hint = String::from_utf8(first.stderr.clone()).unwrap();
+    let next = hint
+        .trim()
+        .strip_prefix("more: ")
+        .unwrap_or_else(|| panic!("no hint in {hint:?}"));
+    assert!(
+        next.starts_with("--status completed,canceled --cursor "),
+        "{next}"
+    );
+    let mut args = vec!["list", "--limit", "1"];
+    args.extend(next.split(' '));
+    let second = evalboard(&server, &args, None);
+    assert!(second.status.success(), "{second:?}");
+    let lines = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(lines(&second).lines().count(), 1);
+    assert_ne!(
+        lines(&first),
+        lines(&second),
+        "the next page is another run"
+    );
     server.terminate();
 }
 

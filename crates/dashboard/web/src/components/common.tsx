@@ -32,7 +32,7 @@ export function ErrorNote({ error }: { error: unknown }) {
     return (
       <div className="error" role="alert">
         <strong>Cannot reach the server</strong>
-        <p>It may be restarting, or the network is down; this page tries again.</p>
+        <p>It may be restarting, or the network is down.</p>
       </div>
     );
   }
@@ -44,14 +44,16 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-/** Whether `error` is fetch failing to reach the server at all (it throws a `TypeError`). */
+/** Whether `error` is fetch failing to reach the server at all: a `TypeError` worded by the
+ *  browser (Chromium "Failed to fetch", Firefox "NetworkError …", Safari "Load failed"), not
+ *  one a bug in the page threw. */
 function unreachable(error: unknown): boolean {
-  return error instanceof TypeError;
+  return error instanceof TypeError && /failed to fetch|networkerror|load failed/i.test(error.message);
 }
 
 /**
- * A page that has what it loaded before a refetch failed keeps showing it, and says so (the
- * query retries by itself).
+ * A page that has what it loaded before a refetch failed keeps showing it, and says so. (Its
+ * queries retry by themselves a few times, and a live page keeps polling; nothing is promised.)
  */
 export function StaleNote({ error }: { error: unknown }) {
   if (error === null || error === undefined) {
@@ -60,7 +62,7 @@ export function StaleNote({ error }: { error: unknown }) {
   const why = unreachable(error) ? "the server cannot be reached" : error instanceof Error ? error.message : String(error);
   return (
     <p className="warning" role="status">
-      Showing what was last loaded: {why}. Trying again…
+      Showing what was last loaded: {why}.
     </p>
   );
 }

@@ -2,7 +2,7 @@
 import type { FormEvent } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
-import { ErrorNote, StatusBadge, TableScroll, Time, accuracy, useTitle } from "../components/common";
+import { ErrorNote, StaleNote, StatusBadge, TableScroll, Time, accuracy, useTitle } from "../components/common";
 import { type RunFilters, useRunsQuery } from "../queries";
 
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
@@ -90,7 +90,7 @@ export function ArchivePage() {
           </a>
           <button
             type="button"
-            disabled={selected.length < 2 || datasets.size > 1}
+            disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1}
             onClick={() => navigate(`/compare?runIds=${selected.join(",")}`)}
           >
             Compare {selected.length > 0 ? `(${selected.length})` : ""}
@@ -138,7 +138,7 @@ export function ArchivePage() {
         </label>
         <button type="submit">Apply</button>
       </form>
-      <ErrorNote error={runs.error} />
+      {runs.data ? <StaleNote error={runs.error} /> : <ErrorNote error={runs.error} />}
       {runs.isPending && <p>Loading…</p>}
       <TableScroll label="Runs">
         <table className="table">

@@ -4,7 +4,7 @@ import { Link } from "wouter";
 
 import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ErrorNote, ProgressBar, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
+import { ACTIVE, ErrorNote, ProgressBar, StaleNote, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
@@ -43,7 +43,7 @@ export function BoardPage() {
           </label>
         </div>
       </div>
-      <ErrorNote error={board.error} />
+      {board.data ? <StaleNote error={board.error} /> : <ErrorNote error={board.error} />}
       {board.isPending && <p>Loading…</p>}
       {board.data && runs.length === 0 && <p className="empty">No runs yet.</p>}
       <div className="cards">
@@ -163,14 +163,21 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   // (active runs come first): focus would fall to the page's body. It goes to the card's title
   // link instead (never to a button: Enter pressed again must not undo what was just done),
   // until the run's status shows the action's outcome.
+  // Only for a few seconds after the press, and not after a refusal: focus the user moved
+  // elsewhere meanwhile is theirs.
   const title = useRef<HTMLAnchorElement>(null);
-  const keepFocus = useRef<"cancel" | "retry" | null>(null);
+  const keepFocus = useRef<{ kind: "cancel" | "retry"; until: number } | null>(null);
   useEffect(() => {
-    if (keepFocus.current === null) return;
-    if (document.activeElement === null || document.activeElement === document.body) {
-      title.current?.focus();
+    const kept = keepFocus.current;
+    if (kept === null) return;
+    if (performance.now() > kept.until) {
+      keepFocus.current = null;
+      return;
     }
-    if ((keepFocus.current === "cancel") !== active) keepFocus.current = null;
+    if (document.activeElement === null || document.activeElement === document.body) {
+      title.current?.focus({ preventScroll: true });
+    }
+    if ((kept.kind === "cancel") !== active) keepFocus.current = null;
   });
   const act = (kind: "cancel" | "retry") => {
     const question =
@@ -178,8 +185,8 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         ? `Cancel run ${run.id}? Items in flight are stopped.`
         : `Retry the failed and canceled items of run ${run.id}?`;
     if (window.confirm(question)) {
-      keepFocus.current = kind;
-      action.mutate({ id: run.id, action: kind });
+      keepFocus.current = { kind, until: performance.now() + 5000 };
+      action.mutate({ id: run.id, action: kind }, { onError: () => (keepFocus.current = null) });
     }
   };
   return (

@@ -107,17 +107,18 @@ describe("wholeNumberProblems", () => {
         ["settings.concurrency", "2.5"],
         ["settings.selection.sampleSize", "100"],
         ["settings.simulated.latencyMs", "-1"],
+        ["settings.simulated.seed", "1e3"],
         ["settings.shots", ""],
         ["settings.generation.temperature", "0.7"],
       ]),
     );
     expect(problems).toEqual([
-      { field: "settings.concurrency", detail: "must be a whole number, not 2.5" },
-      { field: "settings.simulated.latencyMs", detail: "must be a whole number, not -1" },
+      { field: "settings.concurrency", detail: "must be a whole number, 0 or more, not 2.5" },
+      { field: "settings.simulated.latencyMs", detail: "must be a whole number, 0 or more, not -1" },
     ]);
     // Placed beside their inputs like the server's problems.
     const placed = placeProblems(new ApiError(0, "Not sent", "", problems), shownFields("choice", true));
-    expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, not 2.5"]);
+    expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, 0 or more, not 2.5"]);
     expect(placed.summary).toEqual([]);
   });
 });

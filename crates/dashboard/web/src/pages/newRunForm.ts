@@ -17,11 +17,14 @@ const WHOLE_NUMBERS = [
   "settings.simulated.seed",
 ];
 
-/** A problem for each filled whole-number input holding anything else (2.5, 1e3, -1). */
+/** A problem for each filled whole-number input holding anything else (2.5, -1; 1e3 is 1000). */
 export function wholeNumberProblems(form: FormData): FieldProblem[] {
   return WHOLE_NUMBERS.flatMap((field) => {
     const value = String(form.get(field) ?? "").trim();
-    return value === "" || /^[0-9]+$/.test(value) ? [] : [{ field, detail: `must be a whole number, not ${value}` }];
+    const number = Number(value);
+    return value === "" || (Number.isSafeInteger(number) && number >= 0)
+      ? []
+      : [{ field, detail: `must be a whole number, 0 or more, not ${value}` }];
   });
 }
 

@@ -70,6 +70,19 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
+        // A missing field is reported at its parent: named itself, as every other problem is.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            let field = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            return ApiError::bad_parameter(&field, "is required");
+        }
+        let message = plain(&message);
         if path == "." {
             ApiError::BadRequest {
                 detail: format!("the JSON body is invalid: {message}"),
@@ -79,6 +92,61 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             ApiError::bad_parameter(&path, message)
         }
     })
+}
+
+/// serde's messages for a value of the wrong type or out of range, in the API's words:
+/// `invalid type: floating point `2.5`, expected u32` becomes `must be a whole number, 0 or more,
+/// not 2.5`. Messages of other forms are left as they are.
+pub(crate) fn plain(message: &str) -> String {
+    let unknown = |rest: &str| {
+        let (name, rest) = rest.split_once('`')?;
+        let takes = rest
+            .strip_prefix(", expected one of ")
+            .or_else(|| rest.strip_prefix(", expected "))
+            .map(|list| list.replace('`', ""));
+        Some((name.to_owned(), takes))
+    };
+    if let Some((name, takes)) = message.strip_prefix("unknown field `").and_then(unknown) {
+        return match takes {
+            Some(takes) => format!("`{name}` is not a field here (it takes {takes})"),
+            None => format!("`{name}` is not a field here"),
+        };
+    }
+    if let Some((name, takes)) = message.strip_prefix("unknown variant `").and_then(unknown) {
+        return match takes {
+            Some(takes) => format!("must be one of {takes}, not `{name}`"),
+            None => format!("`{name}` is not a value of this field"),
+        };
+    }
+    let Some((got, wanted)) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.split_once(", expected "))
+    else {
+        return message.to_owned();
+    };
+    let wanted = match wanted {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a string" | "a borrowed string" => "a string",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        other if other == "a map" || other.starts_with("struct ") => "an object",
+        other => other,
+    };
+    let got = match got {
+        "sequence" => "a list".to_owned(),
+        "map" => "an object".to_owned(),
+        "null" | "unit value" => "null".to_owned(),
+        // `floating point `2.5``, `integer `-1``, `boolean `true``, `string "many"`.
+        other => match (other.find('`'), other.find('"')) {
+            (Some(start), _) => other[start + 1..].trim_end_matches('`').to_owned(),
+            (None, Some(start)) => other[start..].to_owned(),
+            (None, None) => other.to_owned(),
+        },
+    };
+    format!("must be {wanted}, not {got}")
 }
 
 /// JSON Schema counts `5.0` as an integer (2020-12, "integer": any number with a zero
@@ -143,5 +211,70 @@ mod tests {
         let huge =
             parse_json::<Numbers>(body(json!({"count": 1e300, "share": 1, "list": []})), &[]);
         assert!(matches!(huge, Err(ApiError::BadRequest { .. })));
+    }
+
+    #[test]
+    fn serde_messages_are_said_in_the_api_words() {
+        let cases = [
+            (
+                "invalid type: floating point `2.5`, expected u32",
+                "must be a whole number, 0 or more, not 2.5",
+            ),
+            (
+                "invalid value: integer `-1`, expected u32",
+                "must be a whole number, 0 or more, not -1",
+            ),
+            (
+                r#"invalid type: string "many", expected u32"#,
+                r#"must be a whole number, 0 or more, not "many""#,
+            ),
+            (
+                "invalid type: sequence, expected struct CreateRunRequest",
+                "must be an object, not a list",
+            ),
+            (
+                "invalid type: integer `7`, expected a string",
+                "must be a string, not 7",
+            ),
+            (
+                "unknown field `colour`, expected one of `providerName`, `settings`",
+                "`colour` is not a field here (it takes providerName, settings)",
+            ),
+            (
+                "unknown variant `llm2`, expected `choice` or `llm`",
+                "must be one of choice or llm, not `llm2`",
+            ),
+            ("trailing characters", "trailing characters"),
+        ];
+        for (serde, ours) in cases {
+            assert_eq!(plain(serde), ours, "{serde}");
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_named_itself() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            inner: Inner,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            name: String,
+        }
+        let body = |v: Value| v.as_object().unwrap().clone();
+        let Err(ApiError::BadRequest { errors, .. }) =
+            parse_json::<Outer>(body(json!({"inner": {}})), &[])
+        else {
+            panic!("a 400");
+        };
+        assert_eq!(errors[0].field.as_deref(), Some("inner.name"));
+        assert_eq!(errors[0].detail, "is required");
+        let Err(ApiError::BadRequest { errors, .. }) = parse_json::<Outer>(body(json!({})), &[])
+        else {
+            panic!("a 400");
+        };
+        assert_eq!(errors[0].field.as_deref(), Some("inner"));
     }
 }

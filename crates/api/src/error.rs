@@ -325,6 +325,18 @@ pub(crate) fn json_error(
         E::ContentType => ApiError::UnsupportedMediaType(
             "the body must be JSON (Content-Type: application/json)".into(),
         ),
+        // Not an object at all (the body must be one): said in the API's words. Syntax errors
+        // keep serde_json's, with their line and column.
+        E::Deserialize(e) if e.is_data() => {
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(text, _)| text);
+            ApiError::BadRequest {
+                detail: format!("the JSON body is invalid: {}", crate::body::plain(message)),
+                errors: Vec::new(),
+            }
+        }
         E::Deserialize(e) => ApiError::BadRequest {
             detail: format!("the JSON body is invalid: {e}"),
             errors: Vec::new(),

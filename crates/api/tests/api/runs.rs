@@ -270,7 +270,7 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
         (
             json_post(r#"["Simulated", "Demo", "sim-1"]"#),
             400,
-            "invalid type: sequence",
+            "must be an object, not a list",
         ),
         (
             json_post(
@@ -289,40 +289,40 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
         (
             json_post(r#"{"providerName": 7, "datasetName": "Demo", "modelName": "sim-1"}"#),
             400,
-            "providerName: invalid type",
+            "providerName: must be a string, not 7",
         ),
         (
             json_post(r#"{"datasetName": "Demo", "modelName": "sim-1"}"#),
             400,
-            "missing field `providerName`",
+            "providerName: is required",
         ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"generation": {"maxTokens": "many"}}}"#,
             ),
             400,
-            "settings.generation.maxTokens: invalid type",
+            r#"settings.generation.maxTokens: must be a whole number, 0 or more, not "many""#,
         ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "colour": 1}"#,
             ),
             400,
-            "unknown field `colour`",
+            "`colour` is not a field here (it takes ",
         ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurrency": -1}}"#,
             ),
             400,
-            "settings.concurrency: invalid value",
+            "settings.concurrency: must be a whole number, 0 or more, not -1",
         ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurency": 2}}"#,
             ),
             400,
-            "unknown field `concurency`",
+            "`concurency` is not a field here (it takes ",
         ),
         (
             TestRequest::post()

@@ -7,7 +7,10 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{ApiError, payload_error};
+use crate::{
+    error::{ApiError, payload_error},
+    serde_message::{self, SerdeMessage},
+};
 
 /// Reads the whole body, or a 413 saying `too_large` when it exceeds `limit` bytes.
 pub(crate) async fn read_body(
@@ -71,10 +74,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
         // A missing field is reported at its parent: named itself, as every other problem is.
-        if let Some(field) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.strip_suffix('`'))
-        {
+        if let SerdeMessage::MissingField(field) = serde_message::read(&message) {
             let field = if path == "." {
                 field.to_owned()
             } else {
@@ -98,32 +98,21 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
 /// `invalid type: floating point `2.5`, expected u32` becomes `must be a whole number, 0 or more,
 /// not 2.5`. Messages of other forms are left as they are.
 pub(crate) fn plain(message: &str) -> String {
-    let unknown = |rest: &str| {
-        let (name, rest) = rest.split_once('`')?;
-        let takes = rest
-            .strip_prefix(", expected one of ")
-            .or_else(|| rest.strip_prefix(", expected "))
-            .map(|list| list.replace('`', ""));
-        Some((name.to_owned(), takes))
-    };
-    if let Some((name, takes)) = message.strip_prefix("unknown field `").and_then(unknown) {
-        return match takes {
-            Some(takes) => format!("`{name}` is not a field here (it takes {takes})"),
-            None => format!("`{name}` is not a field here"),
-        };
-    }
-    if let Some((name, takes)) = message.strip_prefix("unknown variant `").and_then(unknown) {
-        return match takes {
-            Some(takes) => format!("must be one of {takes}, not `{name}`"),
-            None => format!("`{name}` is not a value of this field"),
-        };
-    }
-    let Some((got, wanted)) = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))
-        .and_then(|rest| rest.split_once(", expected "))
-    else {
-        return message.to_owned();
+    let (got, wanted) = match serde_message::read(message) {
+        SerdeMessage::UnknownField {
+            name,
+            expected: Some(takes),
+        } => return format!("`{name}` is not a field here (it takes {takes})"),
+        SerdeMessage::UnknownField { name, .. } => return format!("`{name}` is not a field here"),
+        SerdeMessage::UnknownVariant {
+            name,
+            expected: Some(takes),
+        } => return format!("must be one of {takes}, not `{name}`"),
+        SerdeMessage::UnknownVariant { name, .. } => {
+            return format!("`{name}` is not a value of this field");
+        }
+        SerdeMessage::Invalid { got, wanted } => (got, wanted),
+        _ => return message.to_owned(),
     };
     let wanted = match wanted {
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
@@ -136,14 +125,14 @@ pub(crate) fn plain(message: &str) -> String {
         other => other,
     };
     let got = match got {
-        "sequence" => "a list".to_owned(),
-        "map" => "an object".to_owned(),
-        "null" | "unit value" => "null".to_owned(),
+        "sequence" => "a list",
+        "map" => "an object",
+        "null" | "unit value" => "null",
         // `floating point `2.5``, `integer `-1``, `boolean `true``, `string "many"`.
         other => match (other.find('`'), other.find('"')) {
-            (Some(start), _) => other[start + 1..].trim_end_matches('`').to_owned(),
-            (None, Some(start)) => other[start..].to_owned(),
-            (None, None) => other.to_owned(),
+            (Some(start), _) => other[start + 1..].trim_end_matches('`'),
+            (None, Some(start)) => &other[start..],
+            (None, None) => other,
         },
     };
     format!("must be {wanted}, not {got}")

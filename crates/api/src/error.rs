@@ -11,6 +11,8 @@ use evalboard_persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::serde_message::{self, SerdeMessage};
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -376,32 +378,23 @@ pub(crate) fn query_error(
 /// The parameter and the problem in words, from serde's messages for a struct's fields
 /// (`unknown field `x`, expected one of `a`, `b``, `missing field `x``, `duplicate field `x``).
 fn query_problem(message: &str) -> Option<(String, String)> {
-    let named = |prefix: &str| {
-        let rest = message.strip_prefix(prefix)?;
-        let (field, rest) = rest.split_once('`')?;
-        // A parameter name is the client's text: echoed back at most 60 characters long.
-        Some((crate::params::shorten(field), rest))
+    // A parameter name is the client's text: echoed back at most 60 characters long.
+    let (name, detail) = match serde_message::read(message) {
+        SerdeMessage::UnknownField {
+            name,
+            expected: Some(takes),
+        } => (
+            name,
+            format!("is not a parameter of this endpoint (it takes {takes})"),
+        ),
+        SerdeMessage::UnknownField { name, .. } => {
+            (name, "is not a parameter of this endpoint".to_owned())
+        }
+        SerdeMessage::MissingField(name) => (name, "is required".to_owned()),
+        SerdeMessage::DuplicateField(name) => (name, "is given more than once".to_owned()),
+        _ => return None,
     };
-    if let Some((field, rest)) = named("unknown field `") {
-        let takes = rest
-            .strip_prefix(", expected one of ")
-            .or_else(|| rest.strip_prefix(", expected "))
-            .map(|list| list.replace('`', ""))
-            .unwrap_or_default();
-        let detail = if takes.is_empty() {
-            "is not a parameter of this endpoint".to_owned()
-        } else {
-            format!("is not a parameter of this endpoint (it takes {takes})")
-        };
-        return Some((field, detail));
-    }
-    if let Some((field, _)) = named("missing field `") {
-        return Some((field, "is required".to_owned()));
-    }
-    if let Some((field, _)) = named("duplicate field `") {
-        return Some((field, "is given more than once".to_owned()));
-    }
-    None
+    Some((crate::params::shorten(name), detail))
 }
 
 /// Maps path-parameter errors to 404: a path that does not parse names nothing.

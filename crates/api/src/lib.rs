@@ -18,6 +18,7 @@ mod limits;
 mod openapi;
 mod params;
 mod request_log;
+mod serde_message;
 mod signed;
 mod state;
 mod streaming;

@@ -67,6 +67,11 @@ export function StaleNote({ error }: { error: unknown }) {
   );
 }
 
+/** A query's error: above what it still shows from before ([`StaleNote`]), or in its place. */
+export function QueryError({ error, loaded }: { error: unknown; loaded: boolean }) {
+  return loaded ? <StaleNote error={error} /> : <ErrorNote error={error} />;
+}
+
 /** The browser tab's title (and history entry's) while a page is shown: `what · evalboard`. */
 export function useTitle(what: string) {
   useEffect(() => {
@@ -170,6 +175,16 @@ export function letter(index: number): string {
   return String.fromCharCode(65 + index);
 }
 
+/** `previous` with `values` set, each `undefined` one dropped. */
+export function paramsWith(previous: URLSearchParams, values: Record<string, string | undefined>): URLSearchParams {
+  const next = new URLSearchParams(previous);
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) next.delete(name);
+    else next.set(name, value);
+  }
+  return next;
+}
+
 /**
  * A page's choice kept in its address (`?name=value`), so that a reload, a shared link and Back
  * keep it; `fallback` when absent (and the parameter is dropped when set back to it). Changing it
@@ -178,14 +193,8 @@ export function letter(index: number): string {
 export function useSearchParam(name: string, fallback: string): [string, (value: string) => void] {
   const [params, setParams] = useSearchParams();
   const set = (value: string) =>
-    setParams(
-      (previous) => {
-        const next = new URLSearchParams(previous);
-        if (value === fallback) next.delete(name);
-        else next.set(name, value);
-        return next;
-      },
-      { replace: true },
-    );
+    setParams((previous) => paramsWith(previous, { [name]: value === fallback ? undefined : value }), {
+      replace: true,
+    });
   return [params.get(name) ?? fallback, set];
 }

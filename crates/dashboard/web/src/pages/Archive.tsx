@@ -2,7 +2,16 @@
 import type { FormEvent } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
-import { ErrorNote, StaleNote, StatusBadge, TableScroll, Time, accuracy, useTitle } from "../components/common";
+import {
+  QueryError,
+  StatusBadge,
+  TableScroll,
+  Time,
+  accuracy,
+  paramsWith,
+  useSearchParam,
+  useTitle,
+} from "../components/common";
 import { type RunFilters, useRunsQuery } from "../queries";
 
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
@@ -22,7 +31,8 @@ export function ArchivePage() {
     const value = params.get(name);
     if (value) filters[name] = value;
   }
-  const selected = (params.get("compare") ?? "").split(",").filter(Boolean);
+  const [compare, setCompare] = useSearchParam("compare", "");
+  const selected = compare.split(",").filter(Boolean);
   const [, navigate] = useLocation();
   const runs = useRunsQuery(filters);
 
@@ -47,28 +57,10 @@ export function ArchivePage() {
       createdBefore: time("createdBefore"),
     };
     // A new selection of runs is a new page of history: Back returns to the previous one.
-    setParams((previous) => {
-      const next = new URLSearchParams(previous);
-      for (const name of FILTERS) {
-        const value = chosen[name];
-        if (value === undefined) next.delete(name);
-        else next.set(name, value);
-      }
-      return next;
-    });
+    setParams((previous) => paramsWith(previous, chosen));
   };
-  const setSelected = (ids: string[]) =>
-    setParams(
-      (previous) => {
-        const next = new URLSearchParams(previous);
-        if (ids.length === 0) next.delete("compare");
-        else next.set("compare", ids.join(","));
-        return next;
-      },
-      { replace: true },
-    );
   const toggle = (id: string) =>
-    setSelected(selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id]);
+    setCompare((selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id]).join(","));
   const rows = runs.data?.pages.flatMap((page) => page.runs) ?? [];
   const datasets = new Set(rows.filter((r) => selected.includes(r.run.id)).map((r) => r.dataset.name));
   const full = selected.length >= MAX_COMPARED;
@@ -138,7 +130,7 @@ export function ArchivePage() {
         </label>
         <button type="submit">Apply</button>
       </form>
-      {runs.data ? <StaleNote error={runs.error} /> : <ErrorNote error={runs.error} />}
+      <QueryError error={runs.error} loaded={runs.data !== undefined} />
       {runs.isPending && <p>Loading…</p>}
       <TableScroll label="Runs">
         <table className="table">

@@ -4,7 +4,7 @@ import { Link } from "wouter";
 
 import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ErrorNote, ProgressBar, StaleNote, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
+import { ACTIVE, ErrorNote, ProgressBar, QueryError, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
@@ -43,7 +43,7 @@ export function BoardPage() {
           </label>
         </div>
       </div>
-      {board.data ? <StaleNote error={board.error} /> : <ErrorNote error={board.error} />}
+      <QueryError error={board.error} loaded={board.data !== undefined} />
       {board.isPending && <p>Loading…</p>}
       {board.data && runs.length === 0 && <p className="empty">No runs yet.</p>}
       <div className="cards">
@@ -162,9 +162,8 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   // After a cancel or a retry the button pressed is disabled or replaced, and the card may move
   // (active runs come first): focus would fall to the page's body. It goes to the card's title
   // link instead (never to a button: Enter pressed again must not undo what was just done),
-  // until the run's status shows the action's outcome.
-  // Only for a few seconds after the press, and not after a refusal: focus the user moved
-  // elsewhere meanwhile is theirs.
+  // until the run's status shows the action's outcome, for five seconds at most and not after
+  // a refusal: focus the user moved elsewhere meanwhile is theirs.
   const title = useRef<HTMLAnchorElement>(null);
   const keepFocus = useRef<{ kind: "cancel" | "retry"; until: number } | null>(null);
   useEffect(() => {

@@ -5,7 +5,7 @@ import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, StaleNote, TableScroll, Time, useTitle } from "../components/common";
+import { ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
@@ -64,7 +64,7 @@ export function DatasetsPage() {
   return (
     <section aria-labelledby="datasets-title">
       <h1 id="datasets-title">Datasets</h1>
-      {datasets.data ? <StaleNote error={datasets.error} /> : <ErrorNote error={datasets.error} />}
+      <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
       {datasets.isPending && <p>Loading…</p>}
       <TableScroll label="Datasets">
         <table className="table">

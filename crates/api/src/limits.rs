@@ -190,6 +190,16 @@ pub(crate) fn rate_limited(path: &str) -> bool {
     !matches!(path, "/healthz" | "/readyz")
 }
 
+/// Counts a request refused before the limits ran (a wrong token, a name the server does not
+/// answer to) against its address, so that guessing is bounded like any other traffic: the 429
+/// when the address is over its rate.
+pub(crate) fn admit_refused(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> {
+    if !rate_limited(crate::auth::routed_path(req)) {
+        return Ok(());
+    }
+    state.limits().admit(&client_of(req))
+}
+
 /// Applies the request rate and the streams a client may hold open.
 pub(crate) async fn limit(
     req: ServiceRequest,

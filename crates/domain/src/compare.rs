@@ -185,7 +185,12 @@ fn breakdown<'a>(
         for (figure, item) in figures.iter_mut().zip(row) {
             figure.items += 1;
             match item.state {
-                ItemState::Correct => figure.correct += 1,
+                // Counted as the run's own `unparsed` is: every judged answer with no extracted
+                // answer (an LLM judge may still find one right).
+                ItemState::Correct => {
+                    figure.correct += 1;
+                    figure.unparsed += u64::from(item.unparsed);
+                }
                 ItemState::Incorrect => {
                     figure.incorrect += 1;
                     figure.unparsed += u64::from(item.unparsed);
@@ -229,6 +234,27 @@ mod tests {
             extracted: None,
             unparsed: false,
         }
+    }
+
+    #[test]
+    fn unparsed_answers_are_counted_whatever_their_verdict() {
+        use ItemState::*;
+        let unparsed = |id, state| ComparedItem {
+            unparsed: true,
+            ..item(id, "law", 1, state)
+        };
+        // An LLM judge found q1's unreadable answer right: still unparsed, as the run counts it.
+        let run = vec![
+            unparsed("q1", Correct),
+            unparsed("q2", Incorrect),
+            item("q3", "law", 3, Correct),
+        ];
+        let comparison = compare_runs(&[run.clone(), run]);
+        let figures = &comparison.overall.runs[0];
+        assert_eq!(
+            (figures.correct, figures.incorrect, figures.unparsed),
+            (2, 1, 2)
+        );
     }
 
     #[test]

@@ -75,6 +75,33 @@ impl ItemSelection {
         }
     }
 
+    /// Reports (under `path.categories`) the selected categories that are not among `known`,
+    /// the categories of the dataset's items.
+    pub fn check_categories<'a>(
+        &self,
+        path: &str,
+        known: impl IntoIterator<Item = &'a str>,
+        errors: &mut ValidationErrors,
+    ) {
+        let Some(wanted) = &self.categories else {
+            return;
+        };
+        let known: BTreeSet<&str> = known.into_iter().collect();
+        let mut unknown: Vec<&str> = wanted
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !known.contains(c))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            errors.push(
+                format!("{path}.categories"),
+                format!("the dataset has no category {}", quoted_list(&unknown)),
+            );
+        }
+    }
+
     /// Applies the selection to a dataset's items, given as `(id, category)` in dataset order.
     /// Returns the indices of the chosen items in dataset order, or a validation error (under
     /// `path`) when a category is unknown or nothing is selected.
@@ -88,22 +115,13 @@ impl ItemSelection {
         errors.into_result()?;
 
         let items: Vec<(&str, &str)> = items.into_iter().collect();
+        let mut errors = ValidationErrors::default();
+        self.check_categories(path, items.iter().map(|(_, c)| *c), &mut errors);
+        errors.into_result()?;
         let wanted: Option<BTreeSet<&str>> = self
             .categories
             .as_ref()
             .map(|c| c.iter().map(String::as_str).collect());
-        if let Some(wanted) = &wanted {
-            let known: BTreeSet<&str> = items.iter().map(|(_, c)| *c).collect();
-            let unknown: Vec<&str> = wanted.difference(&known).copied().collect();
-            if !unknown.is_empty() {
-                let mut errors = ValidationErrors::default();
-                errors.push(
-                    format!("{path}.categories"),
-                    format!("the dataset has no category {}", quoted_list(&unknown)),
-                );
-                return Err(errors);
-            }
-        }
 
         let mut chosen: Vec<usize> = (0..items.len())
             .filter(|&i| wanted.as_ref().is_none_or(|w| w.contains(items[i].1)))

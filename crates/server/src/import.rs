@@ -45,6 +45,12 @@ pub(crate) fn import_file(
     for warning in &parsed.warnings {
         println!("{}: warning: {warning}", file.display());
     }
+    if parsed.warning_total > parsed.warnings.len() {
+        println!(
+            "... and {} more warnings",
+            parsed.warning_total - parsed.warnings.len()
+        );
+    }
     let imported = db.import_dataset(DatasetImport {
         name: &name,
         items: &parsed.items,

@@ -61,9 +61,14 @@ pub(crate) async fn authorize(
             }
             Ok(next.call(req).await?.map_into_left_body())
         }
-        Err(refusal) => Ok(req
-            .into_response(refusal.error_response())
-            .map_into_right_body()),
+        Err(refusal) => {
+            let refusal = crate::limits::admit_refused(&req, &state)
+                .err()
+                .unwrap_or(refusal);
+            Ok(req
+                .into_response(refusal.error_response())
+                .map_into_right_body())
+        }
     }
 }
 
@@ -89,14 +94,18 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         return Ok(Some(Actor::anyone()));
     }
     let needed = required_role(req.method(), routed_path(req));
-    let actor = if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let token = presented.and_then(|t| access.find(t)).ok_or_else(|| {
+    // Only a Bearer header is this server's: another scheme (a proxy's Basic credentials in
+    // front of it, say) is not meant for it, and leaves the session cookie or a public path
+    // to decide.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let actor = if let Some(presented) = bearer {
+        let token = access.find(presented).ok_or_else(|| {
             ApiError::Unauthorized(
                 "the Authorization header does not hold a token this server accepts (send \
                  `Authorization: Bearer <token>`)"

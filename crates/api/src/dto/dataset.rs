@@ -53,8 +53,11 @@ pub struct DatasetImportResponse {
     pub dataset: DatasetDto,
     /// `false` when the newest version already had exactly these items (nothing was written).
     pub created: bool,
-    /// Accepted oddities, e.g. MMLU-Pro rows whose `answer` and `answer_index` disagree.
+    /// Accepted oddities, e.g. MMLU-Pro rows whose `answer` and `answer_index` disagree: the
+    /// first 100, in line order.
     pub warnings: Vec<ImportWarningDto>,
+    /// How many warnings there were in all.
+    pub warning_count: usize,
 }
 
 impl From<&Dataset> for DatasetDto {

@@ -95,9 +95,14 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     .await
     .problem(401);
 
-    // What anyone may fetch: health, the document, the dashboard (its sign-in screen).
+    // What anyone may fetch: health, the document, the dashboard (its sign-in screen) — with
+    // a proxy's Basic credentials too.
     for public in ["/healthz", "/readyz", "/openapi.json", "/ui/"] {
         assert_eq!(app.get(public).await.status, 200, "{public}");
+        let through_proxy = TestRequest::get()
+            .uri(public)
+            .insert_header(("authorization", "Basic dXNlcjpwYXNz"));
+        assert_eq!(app.call(through_proxy).await.status, 200, "{public}");
     }
 
     // A viewer reads and changes nothing.
@@ -215,6 +220,21 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     app.call(with_cookie(TestRequest::get().uri("/runs")))
         .await
         .ok(200);
+    // Behind a proxy that asks for its own (Basic) credentials, the browser sends them with
+    // every request: they are not for this server, and the session still counts.
+    let behind_proxy = |request: TestRequest| {
+        with_cookie(request).insert_header(("authorization", "Basic dXNlcjpwYXNz"))
+    };
+    app.call(behind_proxy(TestRequest::get().uri("/runs")))
+        .await
+        .ok(200);
+    // A Bearer token that is not this server's is refused, cookie or not.
+    app.call(
+        with_cookie(TestRequest::get().uri("/runs"))
+            .insert_header(("authorization", "Bearer evb_not-a-token")),
+    )
+    .await
+    .problem(401);
     // The session has the token's role: a viewer's session changes nothing.
     app.call(with_cookie(
         TestRequest::post().uri("/runs").set_json(create_body()),

@@ -38,6 +38,7 @@ async fn import_list_and_reimport(db: TestDatabase) {
     );
     // Row 2's answer_index disagrees with its letter: accepted, with a warning on its line.
     assert_eq!(imported["warnings"][0]["line"], 2);
+    assert_eq!(imported["warningCount"], 1);
 
     let again = app
         .call(upload("name=Quiz", Some("application/x-ndjson"), JSONL))

@@ -244,6 +244,16 @@ fn ed25519_dalek_key(bytes: &[u8; 32]) -> evalboard_harness::VerifyingKey {
     evalboard_harness::VerifyingKey::from_bytes(bytes).unwrap()
 }
 
+/// The fields a problem's `errors` name, in order.
+fn fields_of(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 fn verify(key: &evalboard_harness::VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
     key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(sig))
         .is_ok()
@@ -261,16 +271,20 @@ async fn bad_pack_requests_are_refused_with_every_problem(
         )
         .await
         .problem(422);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&problem);
     assert_eq!(
         fields,
         ["target", "expiresInSeconds", "selection.sampleSize"]
     );
+    // A number far past the range is refused like any other, not turned into a duration.
+    let problem = app
+        .post_json(
+            "/browser-harness/packs",
+            &json!({"datasetName": "demo", "target": "x", "expiresInSeconds": 9_300_000_000_000_000_u64}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "expiresInSeconds");
     let problem = app
         .post_json(
             "/browser-harness/packs",
@@ -278,21 +292,21 @@ async fn bad_pack_requests_are_refused_with_every_problem(
         )
         .await
         .problem(422);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&problem);
     assert_eq!(fields, ["target", "datasetName"], "both, at once");
     let problem = app
         .post_json(
             "/browser-harness/packs",
-            &json!({"datasetName": "demo", "target": "x", "selection": {"categories": ["poetry"]}}),
+            &json!({"datasetName": "demo", "target": "bad target", "selection": {"categories": ["poetry"]}}),
         )
         .await
         .problem(422);
-    assert_eq!(problem["errors"][0]["field"], "selection.categories");
+    let fields = fields_of(&problem);
+    assert_eq!(fields, ["target", "selection.categories"], "both, at once");
+    assert_eq!(
+        problem["errors"][1]["detail"],
+        "the dataset has no category `poetry`"
+    );
     app.post_json(
         "/browser-harness/packs",
         &json!({"datasetName": "demo", "target": "x", "colour": "red"}),
@@ -661,12 +675,7 @@ async fn oversized_and_malformed_bodies_are_refused(
         .post_json("/browser-harness/imports", &json!({"captures": "none"}))
         .await
         .problem(422);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&problem);
     assert_eq!(fields, ["/envelope", "/harness", "/captures"]);
 }
 

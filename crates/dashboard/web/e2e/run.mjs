@@ -194,7 +194,12 @@ await step("follow a running item's answer as it streams", async () => {
   if (!first.startsWith("Let's think")) throw new Error(`the answer so far: ${first}`);
   await until("the answer to grow", async () => ((await response.textContent()) ?? "").length > first.length);
   await check("item-streaming");
-  await api(`/runs/${id}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
+  // Cancel from the page: the items and the log follow without a reload.
+  const head = page.locator(".page-head").first();
+  await head.getByRole("button", { name: "Cancel" }).click();
+  await head.getByText("canceled", { exact: true }).waitFor();
+  await until("no item listed as running", async () => (await page.locator("details.item.running").count()) === 0);
+  await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();
 });
 
 await step("compare two runs from the archive", async () => {
@@ -236,6 +241,15 @@ await step("compare two runs from the archive", async () => {
 });
 
 await step("the archive keeps its filters in its address", async () => {
+  // A run ticked for comparison stays in view, and can be unticked, under filters that hide
+  // it (here from a shared link).
+  await page.goto(`${base}/ui/runs?modelName=nothing-like-this&compare=${liveRun}`);
+  await page.getByText("No run matches.").waitFor();
+  const ticked = page.getByRole("group", { name: "Runs ticked to compare" });
+  await ticked.getByText(/on evalboard-demo/).waitFor();
+  await check("archive-ticked-hidden");
+  await ticked.getByRole("button", { name: `Untick run ${liveRun}` }).click();
+  await until("the selection to be empty", async () => (await ticked.count()) === 0);
   await page.goto(`${base}/ui/runs`);
   await page.getByRole("checkbox", { name: "canceled" }).check();
   await page.getByRole("button", { name: "Apply" }).click();
@@ -387,11 +401,25 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   const forged = structuredClone(bundle);
   forged.envelope.signatures[0].sig = Buffer.alloc(64).toString("base64");
   await upload("forged.json", forged);
-  await page.getByText(/Does not verify/).waitFor();
+  await page.getByText(/Not verified here: the signature does not verify/).waitFor();
   await page.getByRole("button", { name: "Import" }).click();
   problems = page.getByRole("alert").filter({ hasText: "422" });
   await problems.getByText("/envelope/signatures/0/sig", { exact: true }).waitFor();
   await page.screenshot({ path: join(shots, "browser-harness-refused.png"), fullPage: true });
+  // A signature with no key id: said in words, and the server's own list is one click away.
+  const malformed = structuredClone(bundle);
+  malformed.envelope.signatures = [{}];
+  await upload("malformed.json", malformed);
+  await page.getByText(/its signature has no key id/).waitFor();
+  await page.getByRole("button", { name: "Import" }).click();
+  problems = page.getByRole("alert").filter({ hasText: "422" });
+  await problems.getByText("/envelope/signatures/0/keyid", { exact: true }).waitFor();
+  // A seed without a sample size is not dropped: the server says why it is refused.
+  await page.getByLabel("Sample size (all when empty)").fill("");
+  await page.getByLabel("Sample seed").fill("3");
+  await page.getByRole("button", { name: "Build and sign" }).click();
+  await page.getByRole("alert").getByRole("listitem").filter({ hasText: "a seed only makes sense with a sampleSize" }).waitFor();
+  await page.screenshot({ path: join(shots, "browser-harness-seed.png"), fullPage: true });
 });
 
 await step("an unknown page says so", async () => {

@@ -1,5 +1,6 @@
 // The server's data as TanStack Query hooks, named as the contract's client notes name them.
 import {
+  type QueryClient,
   keepPreviousData,
   useInfiniteQuery,
   useMutation,
@@ -29,8 +30,17 @@ export const keys = {
   itemsOf: (id: string) => ["runs", "items", id] as const,
   items: (id: string, filters: ItemFilters) => ["runs", "items", id, filters] as const,
   itemsBySequence: (id: string, sequences: number[]) => ["runs", "items", id, { sequences }] as const,
+  /** Every log query of a run (each level). */
+  logsOf: (id: string) => ["runs", "logs", id] as const,
   logs: (id: string, level: string) => ["runs", "logs", id, level] as const,
 };
+
+/** Fetches again what a run's drill-down shows beside its detail: its items and its log (after
+ * its status changed, or an action on it). */
+export function refetchRunContents(client: QueryClient, id: string) {
+  void client.invalidateQueries({ queryKey: keys.itemsOf(id) });
+  void client.invalidateQueries({ queryKey: keys.logsOf(id) });
+}
 
 /** Hydrates the active board before the stream begins (client note 2). */
 export function useActiveRunsQuery(limit: number) {
@@ -73,14 +83,17 @@ export function pollEvery(live: boolean, following: boolean): number | false {
   return live ? (following ? 15_000 : 2000) : false;
 }
 
+/** The query of one run's full detail (client note 5). */
+export function runQuery(id: string) {
+  return {
+    queryKey: keys.run(id),
+    queryFn: async () => unwrap(await api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
+  };
+}
+
 /** One run's full detail, fetched on demand (client note 5). */
 export function useRunQuery(id: string, live: boolean, following = false) {
-  return useQuery({
-    queryKey: keys.run(id),
-    queryFn: async () =>
-      unwrap(await api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
-    refetchInterval: pollEvery(live, following),
-  });
+  return useQuery({ ...runQuery(id), refetchInterval: pollEvery(live, following) });
 }
 
 export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean, following = false) {
@@ -102,7 +115,7 @@ export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean
 /** Log entries per page. */
 const LOG_PAGE = 100;
 
-export function useRunLogsQuery(id: string, level: string) {
+export function useRunLogsQuery(id: string, level: string, live: boolean, following = false) {
   return useInfiniteQuery({
     queryKey: keys.logs(id, level),
     queryFn: async ({ pageParam }) =>
@@ -118,6 +131,7 @@ export function useRunLogsQuery(id: string, level: string) {
     // A log's last page has a cursor too (to poll for new entries); only a full page says
     // there is more to load now. A refetch of the last page picks up what was logged since.
     getNextPageParam: (page) => (page.logs.length < LOG_PAGE ? undefined : page.nextCursor),
+    refetchInterval: pollEvery(live, following),
   });
 }
 
@@ -133,6 +147,9 @@ export function useRunAction() {
     },
     onSuccess: (detail) => {
       client.setQueryData(keys.run(detail.run.id), detail);
+      // A cancel may end the run at once (nothing in flight), and a retry reopens items: what
+      // the page lists of them, and the log's new lines, are fetched again.
+      refetchRunContents(client, detail.run.id);
       void client.invalidateQueries({ queryKey: ["runs", "list"] });
     },
   });

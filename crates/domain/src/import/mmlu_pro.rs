@@ -98,7 +98,7 @@ fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::import::{ImportFormat, parse_items};
+    use crate::import::{ImportFormat, MAX_REPORTED_PROBLEMS, parse_items};
 
     const GOOD: &str = r#"{"question_id": 70, "question": "Q?", "options": ["a", "b", "c"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "business", "src": "ori_mmlu-business_ethics"}"#;
 
@@ -124,6 +124,25 @@ mod tests {
         let parsed = parse(&row).unwrap();
         assert_eq!(parsed.items[0].answer.text(), "B");
         assert_eq!(parsed.warnings[0].line, 1);
+        assert_eq!(parsed.warning_total, 1);
+    }
+
+    #[test]
+    fn warnings_are_counted_in_full_and_listed_up_to_the_cap() {
+        let row = GOOD.replace(r#""answer_index": 1"#, r#""answer_index": 0"#);
+        let rows: Vec<String> = (0..MAX_REPORTED_PROBLEMS + 5)
+            .map(|i| {
+                row.replace(
+                    r#""question_id": 70"#,
+                    &format!(r#""question_id": {}"#, 1000 + i),
+                )
+            })
+            .collect();
+        let parsed = parse(&rows.join("\n")).unwrap();
+        assert_eq!(parsed.items.len(), MAX_REPORTED_PROBLEMS + 5);
+        assert_eq!(parsed.warning_total, MAX_REPORTED_PROBLEMS + 5);
+        assert_eq!(parsed.warnings.len(), MAX_REPORTED_PROBLEMS);
+        assert_eq!(parsed.warnings.last().unwrap().line, MAX_REPORTED_PROBLEMS);
     }
 
     #[test]

@@ -83,8 +83,11 @@ impl fmt::Display for LineIssue {
 pub struct ParsedItems {
     /// The items, in file order.
     pub items: Vec<DatasetItem>,
-    /// Things accepted but worth knowing (e.g. MMLU-Pro's `answer` and `answer_index` disagree).
+    /// Things accepted but worth knowing (e.g. MMLU-Pro's `answer` and `answer_index` disagree):
+    /// the first [`MAX_REPORTED_PROBLEMS`], in line order.
     pub warnings: Vec<LineIssue>,
+    /// How many warnings there were in all (a file can earn one per row).
+    pub warning_total: usize,
 }
 
 /// A file that was rejected, with its problems.
@@ -238,9 +241,12 @@ impl Collector {
                 .push(LineIssue::new(0, "the file holds no items"));
         }
         if self.problems.is_empty() {
+            let warning_total = self.warnings.len();
+            self.warnings.truncate(MAX_REPORTED_PROBLEMS);
             return Ok(ParsedItems {
                 items: self.items.into_iter().map(|(_, item)| item).collect(),
                 warnings: self.warnings,
+                warning_total,
             });
         }
         self.problems.sort_by_key(|p| p.line);

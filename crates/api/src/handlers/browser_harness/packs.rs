@@ -59,11 +59,17 @@ pub(crate) async fn create_pack(
             let found = state
                 .with_db(move |db| db.find_dataset(name.as_str()))
                 .await?;
-            if found.is_none() {
-                errors.push(
+            match &found {
+                None => errors.push(
                     "datasetName",
                     format!("no dataset is named `{}`", shorten(&request.dataset_name)),
-                );
+                ),
+                // With the other problems, not after them.
+                Some(dataset) => selection.check_categories(
+                    "selection",
+                    dataset.categories.iter().map(|c| c.name.as_str()),
+                    &mut errors,
+                ),
             }
             found
         }
@@ -154,5 +160,8 @@ fn validate(
         );
     }
     selection.validate("selection", &mut errors);
+    // Clamped before it becomes a duration: an out-of-range value is already refused above, and
+    // a huge one would overflow chrono's `TimeDelta`.
+    let seconds = seconds.clamp(MIN_EXPIRY_SECS, MAX_EXPIRY_SECS);
     (Duration::seconds(seconds as i64), errors)
 }

@@ -120,6 +120,7 @@ pub(crate) async fn import_dataset(
         dataset: DatasetDto::from(&imported.dataset),
         created: imported.created,
         warnings: parsed.warnings.into_iter().map(Into::into).collect(),
+        warning_count: parsed.warning_total,
     }))
 }
 

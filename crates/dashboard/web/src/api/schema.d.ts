@@ -790,7 +790,12 @@ export interface components {
             created: boolean;
             /** @description The stored dataset version. */
             dataset: components["schemas"]["DatasetDto"];
-            /** @description Accepted oddities, e.g. MMLU-Pro rows whose `answer` and `answer_index` disagree. */
+            /** @description How many warnings there were in all. */
+            warningCount: number;
+            /**
+             * @description Accepted oddities, e.g. MMLU-Pro rows whose `answer` and `answer_index` disagree: the
+             *     first 100, in line order.
+             */
             warnings: components["schemas"]["ImportWarningDto"][];
         };
         /** @description The exact dataset version a run evaluates. */

@@ -21,6 +21,16 @@ describe("ErrorNote", () => {
     expect(alert.textContent).toContain("is not the item's prompt hash");
   });
 
+  it("says a single field's problem once", () => {
+    const error = new ApiError(422, "Unprocessable Content", "selection.seed: a seed only makes sense with a sampleSize", [
+      { field: "selection.seed", detail: "a seed only makes sense with a sampleSize" },
+    ]);
+    render(<ErrorNote error={error} />);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent?.match(/a seed only makes sense/g)).toHaveLength(1);
+    expect(screen.getByText("selection.seed").tagName).toBe("CODE");
+  });
+
   it("says which line of an uploaded file each problem is on", () => {
     const error = new ApiError(422, "Unprocessable Content", "the jsonl file has 2 problem(s)", [
       { line: 1, detail: "not a valid MMLU-Pro record: missing field `options`" },

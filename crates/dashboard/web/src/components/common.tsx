@@ -10,11 +10,14 @@ export function ErrorNote({ error }: { error: unknown }) {
     return null;
   }
   if (error instanceof ApiError) {
+    // A problem with one field's error states it as its detail too: said once, in the list.
+    const only = error.problems.length === 1 ? error.problems[0] : undefined;
+    const restated = only !== undefined && only.field != null && error.message === `${only.field}: ${only.detail}`;
     return (
       <div className="error" role="alert">
         {/* Status 0: a problem found here, before anything was sent. */}
         <strong>{error.status === 0 ? error.title : `${error.title} (${error.status})`}</strong>
-        <p>{error.message}</p>
+        {!restated && <p>{error.message}</p>}
         {error.problems.length > 0 && (
           <ul>
             {error.problems.map((p, i) => (
@@ -86,6 +89,12 @@ const SEGMENTS = [
   ["faulted", "Faulted"],
   ["pending", "Pending"],
 ] as const;
+
+/** A live region present from the first render, so that what appears in it later is read out
+ * (screen readers often skip a region that arrives already filled). */
+export function Announce({ children }: { children: ReactNode }) {
+  return <div role="status">{children}</div>;
+}
 
 /** Correct, incorrect, awaiting, faulted and pending items as one bar, with a legend. */
 export function ProgressBar({ progress }: { progress: Progress }) {

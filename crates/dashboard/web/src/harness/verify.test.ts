@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { base64Bytes, pae, verifyEnvelope } from "./verify";
 
@@ -30,5 +30,42 @@ describe("pack signatures", () => {
       reason: "signed by abababababab…, not a key this server trusts",
     });
     expect(base64Bytes(b64(raw))).toEqual(raw);
+  });
+
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  const envelope = { payloadType: "t", payload: btoa("{}"), signatures: [{ keyid: "ab".repeat(32), sig: btoa("x") }] };
+  const key = { keyId: "ab".repeat(32), status: "active", publicKey: btoa("k") };
+  const keys = [key];
+
+  it("says what is wrong with a malformed signature instead of throwing", async () => {
+    for (const signatures of [[{}], [{ keyid: 1, sig: "x" }], [null], "x", []]) {
+      const verdict = await verifyEnvelope({ ...envelope, signatures } as never, keys);
+      expect(verdict.ok).toBe(false);
+    }
+    expect(await verifyEnvelope({ ...envelope, signatures: [{}] } as never, keys)).toEqual({
+      ok: false,
+      reason: "its signature has no key id or no signature value",
+    });
+    expect(await verifyEnvelope({ ...envelope, payload: 5 } as never, keys)).toEqual({
+      ok: false,
+      reason: "the envelope has no payload or payload type",
+    });
+  });
+
+  it("says so where the browser has no Web Crypto (plain http on another host)", async () => {
+    vi.stubGlobal("crypto", {});
+    const verdict = await verifyEnvelope(envelope, keys);
+    expect(verdict).toEqual({
+      ok: false,
+      reason: expect.stringContaining("only on pages served over https or from localhost"),
+    });
+  });
+
+  it("reports a key that is not base64 as a verdict", async () => {
+    const verdict = await verifyEnvelope(envelope, [{ ...key, publicKey: "***" }]);
+    expect(verdict.ok).toBe(false);
   });
 });

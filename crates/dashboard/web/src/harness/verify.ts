@@ -49,18 +49,32 @@ async function keyIdOf(raw: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Whether `envelope` is signed by one of `keys`, and by which. */
+/** Whether `envelope` is signed by one of `keys`, and by which. Never throws: a bundle is any
+ * JSON a user picked, and a page served over plain HTTP (not localhost) has no Web Crypto. */
 export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): Promise<Verdict> {
-  const signature = envelope.signatures?.[0];
-  if (!signature || envelope.signatures.length !== 1) {
+  const signatures: unknown = envelope?.signatures;
+  if (!Array.isArray(signatures) || signatures.length !== 1) {
     return { ok: false, reason: "the envelope must carry exactly one signature" };
   }
-  for (const key of keys) {
-    const raw = base64Bytes(key.publicKey);
-    if ((await keyIdOf(raw)) !== key.keyId || key.keyId !== signature.keyid) {
-      continue;
-    }
-    try {
+  const signature = signatures[0] as Partial<Envelope["signatures"][number]> | null;
+  if (typeof signature?.keyid !== "string" || typeof signature.sig !== "string") {
+    return { ok: false, reason: "its signature has no key id or no signature value" };
+  }
+  if (typeof envelope.payload !== "string" || typeof envelope.payloadType !== "string") {
+    return { ok: false, reason: "the envelope has no payload or payload type" };
+  }
+  if (typeof crypto === "undefined" || crypto.subtle === undefined) {
+    return {
+      ok: false,
+      reason: "this browser checks signatures only on pages served over https or from localhost (the server still checks it on import)",
+    };
+  }
+  try {
+    for (const key of keys) {
+      const raw = base64Bytes(key.publicKey);
+      if (key.keyId !== signature.keyid || (await keyIdOf(raw)) !== key.keyId) {
+        continue;
+      }
       const publicKey = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
       const valid = await crypto.subtle.verify(
         { name: "Ed25519" },
@@ -71,9 +85,9 @@ export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): 
       return valid
         ? { ok: true, keyId: key.keyId, status: key.status }
         : { ok: false, reason: `the signature does not verify with key ${key.keyId.slice(0, 12)}…` };
-    } catch (error) {
-      return { ok: false, reason: `cannot check the signature here: ${String(error)}` };
     }
+  } catch (error) {
+    return { ok: false, reason: `cannot check the signature here: ${error instanceof Error ? error.message : String(error)}` };
   }
   return { ok: false, reason: `signed by ${signature.keyid.slice(0, 12)}…, not a key this server trusts` };
 }

@@ -45,22 +45,45 @@ describe("useItemText", () => {
     source.emit("item_text", text(2, true, "The answer"));
     expect(result.current.text).toBe("The answer");
     source.emit("item_end", { reason: "ended" });
-    expect(result.current).toMatchObject({ text: "The answer", streaming: false, elsewhere: false });
+    expect(result.current).toMatchObject({ text: "The answer", streaming: false, waiting: false });
     expect(source.closed).toBe(true);
     expect(invalidated).toHaveBeenCalledWith({ queryKey: ["runs", "items", "run-1"] });
-    // Ended for good: nothing is opened again.
+  });
+
+  it("stops looking once the refetched item is no longer running", () => {
+    const { rerender } = renderHook(({ follow }) => useItemText("run-1", 7, follow), {
+      wrapper,
+      initialProps: { follow: true },
+    });
+    FakeEventSource.opened[0]!.emit("item_end", { reason: "ended" });
+    rerender({ follow: false });
     act(() => vi.advanceTimersByTime(10_000));
     expect(FakeEventSource.opened).toHaveLength(1);
+  });
+
+  it("follows the next attempt of an item still running after its stream ended", () => {
+    const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
+    FakeEventSource.opened[0]!.emit("item_text", text(1, true, "cut o"));
+    FakeEventSource.opened[0]!.emit("item_end", { reason: "ended" });
+    act(() => vi.advanceTimersByTime(2000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    // Waiting to retry: the first attempt's text is not shown as the answer.
+    FakeEventSource.opened[1]!.emit("item_end", { reason: "not_streaming_here" });
+    expect(result.current).toMatchObject({ text: null, streaming: false, waiting: true });
+    act(() => vi.advanceTimersByTime(2000));
+    expect(FakeEventSource.opened).toHaveLength(3);
+    FakeEventSource.opened[2]!.emit("item_text", text(2, true, "The answer is (B)."));
+    expect(result.current).toMatchObject({ text: "The answer is (B).", attempt: 2, streaming: true, waiting: false });
   });
 
   it("looks again while the item streams on another server", () => {
     const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
     FakeEventSource.opened[0]!.emit("item_end", { reason: "not_streaming_here" });
-    expect(result.current).toMatchObject({ streaming: false, elsewhere: true });
+    expect(result.current).toMatchObject({ streaming: false, waiting: true });
     act(() => vi.advanceTimersByTime(2000));
     expect(FakeEventSource.opened).toHaveLength(2);
     FakeEventSource.opened[1]!.emit("item_text", text(1, true, "Here now"));
-    expect(result.current).toMatchObject({ text: "Here now", streaming: true, elsewhere: false });
+    expect(result.current).toMatchObject({ text: "Here now", streaming: true, waiting: false });
   });
 
   it("opens nothing for an item it does not follow", () => {

@@ -18,19 +18,20 @@ export interface ItemText {
   attempt: number | null;
   /** Whether the stream is open and the item streaming on the server it reached. */
   streaming: boolean;
-  /** The item is in flight, but not on the server this page reached (another replica). */
-  elsewhere: boolean;
+  /** At the last look the item was not streaming on the server this page reached: it is waiting
+   * to retry, or in flight on another replica. */
+  waiting: boolean;
 }
 
-const NOTHING: ItemText = { text: null, attempt: null, streaming: false, elsewhere: false };
-/** How soon to look again when the item was not streaming on this server. */
+const NOTHING: ItemText = { text: null, attempt: null, streaming: false, waiting: false };
+/** How soon to look again once the item stopped streaming (or was not) while still followed. */
 const LOOK_AGAIN_MS = 2000;
 
 /** Follows the item's answer while `follow` (the item is running and shown). */
 export function useItemText(runId: string, sequence: number, follow: boolean): ItemText {
   const client = useQueryClient();
   const [live, setLive] = useState<ItemText>(NOTHING);
-  // Bumped to look again after the server said the item was not streaming there.
+  // Bumped to look again after the stream ended while the item is still followed (running).
   const [round, setRound] = useState(0);
 
   useEffect(() => {
@@ -45,19 +46,22 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
         text: event.replace ? event.text : (before.text ?? "") + event.text,
         attempt: event.attempt,
         streaming: true,
-        elsewhere: false,
+        waiting: false,
       }));
     });
     source.addEventListener("item_end", (message) => {
       source.close();
       const event = JSON.parse((message as MessageEvent<string>).data) as ItemEndEvent;
-      const elsewhere = event.reason === "not_streaming_here";
-      setLive((before) => ({ ...before, streaming: false, elsewhere }));
+      // Ended: the text stays until the stored answer replaces it. Not streaming here: nothing
+      // of an earlier attempt is shown as if it were the answer.
+      setLive((before) =>
+        event.reason === "not_streaming_here" ? { ...NOTHING, waiting: true } : { ...before, streaming: false },
+      );
       // The stored detail has the whole answer (or the item's new state).
       void client.invalidateQueries({ queryKey: keys.itemsOf(runId) });
-      if (elsewhere) {
-        again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
-      }
+      // An item still running after its stream ended is between attempts (or was never here):
+      // look again. Once the refetch shows it finished, `follow` turns false and this timer goes.
+      again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
     });
     // On an error the browser reconnects by itself; the server starts again from the whole text.
     return () => {

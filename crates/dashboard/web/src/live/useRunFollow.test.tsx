@@ -51,13 +51,15 @@ describe("useRunFollow", () => {
     expect(client.getQueryData(keys.run("run-1"))).toMatchObject({ progress: progress(4) });
     expect(invalidated).not.toHaveBeenCalled();
     act(() => vi.advanceTimersByTime(REFETCH_MS));
-    expect(invalidated).toHaveBeenCalledTimes(2);
+    expect(invalidated).toHaveBeenCalledTimes(3);
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.itemsOf("run-1") });
+    // The log too: a failed item, a status change each add lines.
+    expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.logsOf("run-1") });
 
     // A status change refetches at once.
     source.emit("run_status", { runId: "run-1", status: "completed" });
-    expect(invalidated).toHaveBeenCalledTimes(4);
+    expect(invalidated).toHaveBeenCalledTimes(6);
   });
 
   it("opens nothing for a run that is not active, and closes when it stops following", () => {

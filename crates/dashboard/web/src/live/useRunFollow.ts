@@ -1,17 +1,17 @@
 // One run's events (`GET /runs/events?view=board&runId=…`) keeping its drill-down current
 // instead of polling it: progress replaces the detail's at once; a status change refetches the
-// detail and the items at once; items moving refetch them at most every REFETCH_MS. While the
+// detail, the items and the log at once; items moving refetch them at most every REFETCH_MS. While the
 // stream is open the page's queries only poll slowly, as a safety net.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
 import type { Schemas } from "../api/client";
-import { keys } from "../queries";
+import { keys, refetchRunContents } from "../queries";
 
 type RunDetail = Schemas["RunDetailDto"];
 type RunProgressEvent = Schemas["RunProgressEventDto"];
 
-/** How often moving items refetch the run's detail and items at most. */
+/** How often moving items refetch the run's detail, items and log at most. */
 export const REFETCH_MS = 2000;
 
 /** Follows the run's events while `follow` (the run is active); true while the stream is open. */
@@ -26,7 +26,7 @@ export function useRunFollow(runId: string, follow: boolean): boolean {
     let soon: ReturnType<typeof setTimeout> | null = null;
     const refetch = () => {
       void client.invalidateQueries({ queryKey: keys.run(runId) });
-      void client.invalidateQueries({ queryKey: keys.itemsOf(runId) });
+      refetchRunContents(client, runId);
     };
     const refetchSoon = () => {
       soon ??= setTimeout(() => {

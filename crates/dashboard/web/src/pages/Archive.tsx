@@ -1,4 +1,5 @@
 // The archive: every run, filtered as `GET /runs` allows, a page at a time; pick runs to compare.
+import { useQueries } from "@tanstack/react-query";
 import type { FormEvent } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
@@ -12,7 +13,10 @@ import {
   useSearchParam,
   useTitle,
 } from "../components/common";
-import { type RunFilters, useRunsQuery } from "../queries";
+import { ApiError, type Schemas } from "../api/client";
+import { type RunFilters, runQuery, useRunsQuery } from "../queries";
+
+type RunDetail = Schemas["RunDetailDto"];
 
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
 
@@ -62,7 +66,21 @@ export function ArchivePage() {
   const toggle = (id: string) =>
     setCompare((selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id]).join(","));
   const rows = runs.data?.pages.flatMap((page) => page.runs) ?? [];
-  const datasets = new Set(rows.filter((r) => selected.includes(r.run.id)).map((r) => r.dataset.name));
+  // Ticked runs the listing does not show (ticked under other filters, or from a shared link)
+  // are fetched, so that the selection can be seen, unticked and checked as a whole.
+  const listed = new Map(rows.map((r) => [r.run.id, r]));
+  const unlisted = selected.filter((id) => !listed.has(id));
+  const fetched = useQueries({ queries: unlisted.map((id) => ({ ...runQuery(id), staleTime: 60_000 })) });
+  const picked: { id: string; detail?: RunDetail; missing: boolean }[] = selected.map((id) => {
+    const query = fetched[unlisted.indexOf(id)];
+    return {
+      id,
+      detail: listed.get(id) ?? query?.data,
+      missing: query?.error instanceof ApiError && query.error.status === 404,
+    };
+  });
+  const datasets = new Set(picked.flatMap((p) => (p.detail ? [p.detail.dataset.name] : [])));
+  const gone = picked.some((p) => p.missing);
   const full = selected.length >= MAX_COMPARED;
   const csv = `/runs?${new URLSearchParams(
     Object.entries({ ...filters, limit: undefined, format: "csv" }).filter(
@@ -82,18 +100,46 @@ export function ArchivePage() {
           </a>
           <button
             type="button"
-            disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1}
+            disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1 || gone}
             onClick={() => navigate(`/compare?runIds=${selected.join(",")}`)}
           >
             Compare {selected.length > 0 ? `(${selected.length})` : ""}
           </button>
         </div>
       </div>
-      {(full || datasets.size > 1) && (
+      {picked.length > 0 && (
+        <div className="picked" role="group" aria-label="Runs ticked to compare">
+          <span className="muted">To compare:</span>
+          {picked.map(({ id, detail, missing }) => (
+            <span key={id} className="chip">
+              {detail ? (
+                <>
+                  {detail.run.modelName} <span className="muted">on {detail.dataset.name}</span>
+                </>
+              ) : missing ? (
+                <>
+                  no run <code>{id}</code>
+                </>
+              ) : (
+                <code>{id}</code>
+              )}
+              <button type="button" className="link" aria-label={`Untick run ${id}`} onClick={() => toggle(id)}>
+                ×
+              </button>
+            </span>
+          ))}
+          <button type="button" className="link" onClick={() => setCompare("")}>
+            Untick all
+          </button>
+        </div>
+      )}
+      {(full || datasets.size > 1 || gone) && (
         <p className="warning" role="status">
-          {datasets.size > 1
-            ? "Runs of different datasets cannot be compared: untick the runs of all datasets but one."
-            : `A comparison takes at most ${MAX_COMPARED} runs.`}
+          {gone
+            ? "A ticked run is not on this server: untick it."
+            : datasets.size > 1
+              ? "Runs of different datasets cannot be compared: untick the runs of all datasets but one."
+              : `A comparison takes at most ${MAX_COMPARED} runs.`}
         </p>
       )}
       <form className="filters" onSubmit={submit} aria-label="Filters" key={formKey}>

@@ -30,6 +30,8 @@ export function ComparePage() {
   }
   const names = first?.runs.map((r, i) => `${r.run.modelName} (${i === 0 ? "baseline" : `#${i + 1}`})`) ?? [];
   const flipped = comparison.data?.pages.flatMap((page) => page.flipped.items) ?? [];
+  // Items of a run still going count wrong until judged: their column shows when there are some.
+  const unanswered = first?.overall.runs.some((figures) => figures.unanswered > 0) ?? false;
   return (
     <section aria-labelledby="compare-title">
       <h1 id="compare-title">Compare</h1>
@@ -55,6 +57,11 @@ export function ComparePage() {
                   <th scope="col" className="num">Correct</th>
                   <th scope="col" className="num">Unparsed</th>
                   <th scope="col" className="num">Faulted</th>
+                  {unanswered && (
+                    <th scope="col" className="num">
+                      Not judged yet
+                    </th>
+                  )}
                   <th scope="col" className="num">Left out</th>
                   <th scope="col" className="num">Cost</th>
                   <th scope="col">Differs from baseline in</th>
@@ -77,6 +84,7 @@ export function ComparePage() {
                       <td className="num">{figures?.correct}</td>
                       <td className="num">{figures?.unparsed}</td>
                       <td className="num">{figures?.faulted}</td>
+                      {unanswered && <td className="num">{figures?.unanswered}</td>}
                       <td className="num">{compared.leftOut}</td>
                       <td className="num">{compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}</td>
                       <td>{compared.differsFromBaseline.join(", ") || "–"}</td>

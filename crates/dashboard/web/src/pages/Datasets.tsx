@@ -5,11 +5,15 @@ import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
+import { Announce, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
 type Imported = Schemas["DatasetImportResponse"];
+
+/** The server refuses larger files (`MAX_DATASET_BYTES`); said before sending, since a browser
+ * still uploading may report the refusal as a lost connection. */
+const MAX_DATASET_BYTES = 64 * 1024 * 1024;
 
 export function DatasetsPage() {
   useTitle("Datasets");
@@ -31,6 +35,10 @@ export function DatasetsPage() {
     }
     if (file.size === 0) {
       setError(new Error(`${file.name} is empty: there is nothing to upload.`));
+      return;
+    }
+    if (file.size > MAX_DATASET_BYTES) {
+      setError(new Error(`${file.name} is larger than 64 MiB, the most an upload may hold: use \`evalboard dataset import\` on the server's machine.`));
       return;
     }
     // A compressed file is refused by the server line by line ("not valid UTF-8"): said here.
@@ -127,8 +135,9 @@ export function DatasetsPage() {
         <p className="muted">Uploading a dataset needs a token with the admin role.</p>
       )}
       <ErrorNote error={error} />
+      <Announce>
       {result && (
-        <div className="success" role="status">
+        <div className="success">
           {result.created
             ? `Stored ${result.dataset.name} version ${result.dataset.version} (${result.dataset.itemCount} items).`
             : `${result.dataset.name} version ${result.dataset.version} already has exactly these items: nothing stored.`}
@@ -141,8 +150,10 @@ export function DatasetsPage() {
               ))}
             </ul>
           )}
+          {result.warningCount > result.warnings.length && <p>… and {result.warningCount - result.warnings.length} more warnings.</p>}
         </div>
       )}
+      </Announce>
     </section>
   );
 }

@@ -2,16 +2,21 @@
 // upload a capture bundle, its pack's signature checked here first, and see the run it made
 // or every problem with its JSON Pointer.
 import { useQuery } from "@tanstack/react-query";
-import { type ChangeEvent, type FormEvent, useState } from "react";
+import { type ChangeEvent, type FormEvent, useEffect, useState } from "react";
 import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, TableScroll, useTitle } from "../components/common";
+import { Announce, ErrorNote, QueryError, TableScroll, useTitle } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
 
 type RunDetail = Schemas["RunDetailDto"];
+type Key = Schemas["PublicKeyDto"];
+
+/** The server refuses larger bundles (`MAX_BUNDLE_BYTES` in the API); said before sending, since
+ * a browser still uploading may report the refusal as a lost connection. */
+const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
 
 function useKeysQuery() {
   return useQuery({
@@ -20,9 +25,13 @@ function useKeysQuery() {
   });
 }
 
+/** No keys yet: one array, so that what depends on the keys does not rerun at every render. */
+const NO_KEYS: Key[] = [];
+
 export function HarnessPage() {
   useTitle("Browser Harness");
   const keys = useKeysQuery();
+  const published = keys.data?.keys ?? NO_KEYS;
   const { operate } = useAccess();
   return (
     <section aria-labelledby="harness-title">
@@ -60,8 +69,8 @@ export function HarnessPage() {
       </TableScroll>
       {operate ? (
         <>
-          <PackForm keys={keys.data?.keys ?? []} />
-          <BundleUpload keys={keys.data?.keys ?? []} />
+          <PackForm keys={published} />
+          <BundleUpload keys={published} />
         </>
       ) : (
         <p className="muted">Building packs and importing captures needs a token with the operator role.</p>
@@ -70,10 +79,38 @@ export function HarnessPage() {
   );
 }
 
-function PackForm({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
+/** What holds a pack's envelope: a bundle, or the answer to building a pack. */
+interface Signed {
+  envelope?: Envelope;
+}
+
+/** The verdict on the signature of `signed`'s pack, checked again when the published keys arrive
+ * or change. (`keys` must keep its identity between renders.) */
+function useVerdict(signed: Signed | null, keys: Key[]): Verdict | null {
+  const [verdict, setVerdict] = useState<Verdict | null>(null);
+  useEffect(() => {
+    setVerdict(null);
+    if (!signed) {
+      return;
+    }
+    let current = true;
+    const checked: Promise<Verdict> = signed.envelope
+      ? verifyEnvelope(signed.envelope, keys)
+      : Promise.resolve({ ok: false, reason: "the bundle has no envelope" });
+    void checked.then((v) => current && setVerdict(v));
+    return () => {
+      current = false;
+    };
+  }, [signed, keys]);
+  return verdict;
+}
+
+function PackForm({ keys }: { keys: Key[] }) {
   const datasets = useDatasetsQuery();
   const [error, setError] = useState<unknown>(null);
-  const [pack, setPack] = useState<{ url: string; name: string; verdict: Verdict; items: number } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [pack, setPack] = useState<{ url: string; name: string; signed: Signed; items: number } | null>(null);
+  const verdict = useVerdict(pack?.signed ?? null, keys);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -82,26 +119,31 @@ function PackForm({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
       const value = String(form.get(name) ?? "").trim();
       return value === "" ? undefined : Number(value);
     };
+    const sampleSize = number("sampleSize");
+    const seed = number("seed");
+    const hours = number("expiresInHours");
     setError(null);
     setPack(null);
+    setBusy(true);
     try {
       const envelope = unwrap(
         await api.POST("/browser-harness/packs", {
           body: {
             datasetName: String(form.get("datasetName") ?? ""),
             target: String(form.get("target") ?? "").trim(),
-            selection:
-              number("sampleSize") === undefined ? undefined : { sampleSize: number("sampleSize"), seed: number("seed") },
-            expiresInSeconds: number("expiresInHours") === undefined ? undefined : number("expiresInHours")! * 3600,
+            // A seed without a sample size is sent too: the server says why it is refused.
+            selection: sampleSize === undefined && seed === undefined ? undefined : { sampleSize, seed },
+            expiresInSeconds: hours === undefined ? undefined : hours * 3600,
           },
         }),
-      );
+      ) as Envelope;
       const payload = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(envelope.payload), (c) => c.charCodeAt(0))));
-      const verdict = await verifyEnvelope(envelope as Envelope, keys);
       const blob = new Blob([JSON.stringify(envelope, null, 2)], { type: "application/json" });
-      setPack({ url: URL.createObjectURL(blob), name: `${payload.packId ?? "pack"}.json`, verdict, items: payload.items?.length ?? 0 });
+      setPack({ url: URL.createObjectURL(blob), name: `${payload.packId ?? "pack"}.json`, signed: { envelope }, items: payload.items?.length ?? 0 });
     } catch (caught) {
       setError(caught);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -109,6 +151,7 @@ function PackForm({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
     <form className="form" onSubmit={(e) => void submit(e)}>
       <fieldset>
         <legend>Build a pack</legend>
+        <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
         <div className="form-field">
           <label htmlFor="pack-dataset">Dataset</label>
           <select id="pack-dataset" name="datasetName">
@@ -136,20 +179,22 @@ function PackForm({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
           <input id="pack-expiry" name="expiresInHours" type="number" min={1} max={720} />
         </div>
         <div className="form-field">
-          <button type="submit" className="primary">
-            Build and sign
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? "Building…" : "Build and sign"}
           </button>
         </div>
       </fieldset>
       <ErrorNote error={error} />
-      {pack && (
-        <div className="success" role="status">
-          Pack of {pack.items} items. <SignatureNote verdict={pack.verdict} />{" "}
-          <a href={pack.url} download={pack.name}>
-            Download {pack.name}
-          </a>
-        </div>
-      )}
+      <Announce>
+        {pack && (
+          <div className="success">
+            Pack of {pack.items} items. {verdict && <SignatureNote verdict={verdict} />}{" "}
+            <a href={pack.url} download={pack.name}>
+              Download {pack.name}
+            </a>
+          </div>
+        )}
+      </Announce>
     </form>
   );
 }
@@ -160,12 +205,32 @@ function SignatureNote({ verdict }: { verdict: Verdict }) {
       Signed by key <code>{verdict.keyId.slice(0, 16)}…</code> ({verdict.status}), verified in this browser.
     </span>
   ) : (
-    <span className="bad">Does not verify: {verdict.reason}.</span>
+    <span className="bad">Not verified here: {verdict.reason}.</span>
   );
 }
 
-function BundleUpload({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
-  const [bundle, setBundle] = useState<{ json: unknown; verdict: Verdict | null } | null>(null);
+/** A bundle file read as JSON, or why it cannot be sent. */
+async function readBundle(file: File): Promise<{ json: Signed } | { problem: string }> {
+  if (file.size > MAX_BUNDLE_BYTES) {
+    return { problem: `${file.name} is larger than 32 MiB, the most the server accepts.` };
+  }
+  try {
+    const json: unknown = JSON.parse(await file.text());
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return { problem: `${file.name} is not a bundle: a bundle is one JSON object.` };
+    }
+    return { json };
+  } catch (caught) {
+    return { problem: `${file.name} is not JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
+  }
+}
+
+function BundleUpload({ keys }: { keys: Key[] }) {
+  // The file is read again when it is sent, so that a bundle fixed in an editor and chosen again
+  // (which fires no change event for the same file) goes as it is now.
+  const [file, setFile] = useState<File | null>(null);
+  const [bundle, setBundle] = useState<Signed | null>(null);
+  const verdict = useVerdict(bundle, keys);
   const [error, setError] = useState<unknown>(null);
   const [run, setRun] = useState<{ detail: RunDetail; replayed: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -174,27 +239,34 @@ function BundleUpload({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
     setError(null);
     setRun(null);
     setBundle(null);
-    const file = event.target.files?.[0];
-    if (!file) {
+    const chosen = event.target.files?.[0] ?? null;
+    setFile(chosen);
+    if (!chosen) {
       return;
     }
-    try {
-      const json = JSON.parse(await file.text()) as { envelope?: Envelope };
-      const verdict = json.envelope ? await verifyEnvelope(json.envelope, keys) : { ok: false as const, reason: "the bundle has no envelope" };
-      setBundle({ json, verdict });
-    } catch (caught) {
-      setError(new Error(`${file.name} is not a JSON bundle: ${caught instanceof Error ? caught.message : String(caught)}`));
+    const read = await readBundle(chosen);
+    if ("problem" in read) {
+      setError(new Error(read.problem));
+      return;
     }
+    setBundle(read.json);
   };
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!bundle) {
+    if (!file) {
       return;
     }
     setBusy(true);
     setError(null);
+    setRun(null);
     try {
-      const result = await api.POST("/browser-harness/imports", { body: bundle.json as Schemas["CaptureBundleDto"] });
+      const read = await readBundle(file);
+      if ("problem" in read) {
+        setError(new Error(read.problem));
+        return;
+      }
+      setBundle(read.json);
+      const result = await api.POST("/browser-harness/imports", { body: read.json as Schemas["CaptureBundleDto"] });
       setRun({ detail: unwrap(result), replayed: result.response.status === 200 });
     } catch (caught) {
       setError(caught);
@@ -211,25 +283,31 @@ function BundleUpload({ keys }: { keys: Schemas["PublicKeyDto"][] }) {
           <label htmlFor="bundle-file">Bundle (JSON)</label>
           <input id="bundle-file" type="file" accept=".json,application/json" onChange={(e) => void choose(e)} />
         </div>
-        {bundle?.verdict && (
-          <p className="wide" role="status">
-            Its pack: <SignatureNote verdict={bundle.verdict} />
-          </p>
-        )}
+        <div className="wide">
+          <Announce>
+            {verdict && (
+              <p>
+                Its pack: <SignatureNote verdict={verdict} />
+              </p>
+            )}
+          </Announce>
+        </div>
         <div className="form-field">
-          <button type="submit" className="primary" disabled={!bundle || busy}>
+          <button type="submit" className="primary" disabled={!file || busy}>
             {busy ? "Importing…" : "Import"}
           </button>
         </div>
       </fieldset>
       <ErrorNote error={error} />
-      {run && (
-        <div className="success" role="status">
-          {run.replayed ? "This bundle was imported before: " : "Imported as "}
-          <Link href={`/runs/${run.detail.run.id}`}>run {run.detail.run.id}</Link> — {run.detail.progress.correct} correct of{" "}
-          {run.detail.progress.total}.
-        </div>
-      )}
+      <Announce>
+        {run && (
+          <div className="success">
+            {run.replayed ? "This bundle was imported before: " : "Imported as "}
+            <Link href={`/runs/${run.detail.run.id}`}>run {run.detail.run.id}</Link> — {run.detail.progress.correct} correct of{" "}
+            {run.detail.progress.total}.
+          </div>
+        )}
+      </Announce>
     </form>
   );
 }

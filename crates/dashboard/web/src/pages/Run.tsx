@@ -1,6 +1,7 @@
 // One run: summary, settings, spending and fingerprint; its items grouped with per-group
 // accuracy and every detail of each; its log.
-import { useState } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import { ApiError, type Schemas } from "../api/client";
@@ -23,7 +24,14 @@ import {
 } from "../components/common";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
-import { useItemsQuery, useRunAction, useRunItemsQuery, useRunLogsQuery, useRunQuery } from "../queries";
+import {
+  refetchRunContents,
+  useItemsQuery,
+  useRunAction,
+  useRunItemsQuery,
+  useRunLogsQuery,
+  useRunQuery,
+} from "../queries";
 
 type Item = Schemas["ItemDetailDto"];
 type Group = Schemas["ItemGroupDto"];
@@ -39,6 +47,17 @@ export function RunPage({ id }: { id: string }) {
   if (run !== undefined && live !== active) {
     setLive(active);
   }
+  // A status seen to change (by the stream, a poll or an action) may have ended the run, after
+  // which nothing polls: its items and log are fetched once more, as they are now.
+  const client = useQueryClient();
+  const status = run?.run.status;
+  const seen = useRef(status);
+  useEffect(() => {
+    if (seen.current !== undefined && status !== seen.current) {
+      refetchRunContents(client, id);
+    }
+    seen.current = status;
+  }, [client, id, status]);
   const action = useRunAction();
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
@@ -151,7 +170,7 @@ export function RunPage({ id }: { id: string }) {
       </details>
       <LinkedItem id={id} />
       <Items id={id} live={active} following={following} />
-      <Logs id={id} />
+      <Logs id={id} live={active} following={following} />
     </section>
   );
 }
@@ -327,8 +346,11 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
             <span className="stream open">streaming (attempt {live.attempt})</span>
           )}
         </h4>
-        {item.responseText === null && live.elsewhere && (
-          <p className="muted">Streaming on another server: the answer shows here once it is stored.</p>
+        {item.responseText === null && live.waiting && (
+          <p className="muted">
+            Not streaming on this server just now: waiting to retry, or in flight on another server. The answer shows
+            here as it streams or once it is stored.
+          </p>
         )}
         <pre className="code" aria-live="off">
           {item.responseText ?? live.text ?? "(no answer yet)"}
@@ -379,11 +401,11 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
   );
 }
 
-function Logs({ id }: { id: string }) {
+function Logs({ id, live, following }: { id: string; live: boolean; following: boolean }) {
   // From `info` up by default: every attempt sent is a `debug` line, and a large run's
   // thousands of them would bury its story (creation, status, retries, failures).
   const [level, setLevel] = useState("info");
-  const logs = useRunLogsQuery(id, level);
+  const logs = useRunLogsQuery(id, level, live, following);
   const entries = logs.data?.pages.flatMap((page) => page.logs) ?? [];
   return (
     <section aria-labelledby="logs-title">

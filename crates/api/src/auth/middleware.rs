@@ -3,15 +3,21 @@
 //! role may make it; and, for a `POST`, that it is not something a page on another site could
 //! send without the browser asking first.
 
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
 use actix_web::{
     Error, FromRequest, HttpMessage, HttpRequest, ResponseError,
-    body::{EitherBody, MessageBody},
+    body::{BodySize, BoxBody, EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
-    http::{Method, header},
+    http::{Method, header, header::HeaderMap},
     middleware::Next,
-    web,
+    web::{self, Bytes},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Actor, Role};
 use crate::{body::media_type, error::ApiError, fallback::Fallback, state::AppState};
@@ -48,7 +54,7 @@ pub(crate) fn routed_path(req: &ServiceRequest) -> &str {
 /// the handler finds the [`Actor`] in the request's extensions.
 pub(crate) async fn authorize(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -56,10 +62,19 @@ pub(crate) async fn authorize(
         .expect("the application has its state");
     match identify(&req, &state).await {
         Ok(actor) => {
+            let session_ends = actor.as_ref().and_then(|a| a.session_expires_at);
             if let Some(actor) = actor {
                 req.extensions_mut().insert(actor);
             }
-            Ok(next.call(req).await?.map_into_left_body())
+            let response = next.call(req).await?;
+            Ok(match session_ends {
+                // A stream opened with a session ends with it: the session's checks were made
+                // when the request came, and a stream could otherwise go on for days.
+                Some(at) if is_event_stream(response.headers()) => response
+                    .map_body(|_, body| BoxBody::new(UntilSessionEnds::new(body, at)))
+                    .map_into_right_body(),
+                _ => response.map_into_left_body(),
+            })
         }
         Err(refusal) => {
             let refusal = crate::limits::admit_refused(&req, &state)
@@ -223,5 +238,48 @@ mod tests {
         }
         assert_eq!(role(Method::POST, "/auth/session"), None);
         assert_eq!(role(Method::OPTIONS, "/runs"), None);
+    }
+}
+
+/// Whether an answer is an event stream (`text/event-stream`).
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/event-stream"))
+}
+
+/// A streamed body that ends when the session it was opened with does (a browser reconnecting
+/// then meets the sign-in its session now needs).
+struct UntilSessionEnds {
+    body: BoxBody,
+    ends: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl UntilSessionEnds {
+    fn new(body: impl MessageBody + 'static, at: DateTime<Utc>) -> Self {
+        let left = (at - Utc::now()).to_std().unwrap_or_default();
+        Self {
+            body: BoxBody::new(body),
+            ends: Box::pin(tokio::time::sleep(left)),
+        }
+    }
+}
+
+impl MessageBody for UntilSessionEnds {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if self.ends.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.body).poll_next(cx)
     }
 }

@@ -3,7 +3,9 @@
 //! site can send, rebound host names, CORS).
 
 use actix_web::test::{self, TestRequest};
-use evalboard_api::{Access, AccessToken, AppState, Role};
+use std::time::Duration;
+
+use evalboard_api::{Access, AccessToken, AppState, EventHub, EventStreamConfig, Role};
 use evalboard_domain::RunId;
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -488,9 +490,57 @@ async fn cors_lets_the_configured_origins_read(db: TestDatabase) {
     assert_eq!(refused.header("access-control-allow-origin"), None);
 }
 
+/// A stream opened with a session cookie ends when the session does; one opened with a bearer
+/// token has no such end.
+async fn a_stream_opened_with_a_session_ends_with_it(db: TestDatabase) {
+    let hub = EventHub::start((*db).clone(), EventStreamConfig::default(), None)
+        .await
+        .unwrap();
+    let (viewer, viewer_token) = AccessToken::generate("alice", Role::Viewer);
+    let access =
+        Access::with_tokens(vec![viewer_token]).with_sessions(Duration::from_secs(1), false);
+    let state = AppState::new((*db).clone(), registry())
+        .with_events(hub)
+        .with_access(access);
+    let service = test::init_service(evalboard_api::app(state)).await;
+    let signed_in = test::call_service(
+        &service,
+        TestRequest::post()
+            .uri("/auth/session")
+            .set_json(json!({"token": viewer}))
+            .to_request(),
+    )
+    .await;
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let open = |request: TestRequest| test::call_service(&service, request.to_request());
+
+    let with_session = open(
+        TestRequest::get()
+            .uri("/runs/events")
+            .insert_header(("cookie", cookie)),
+    )
+    .await;
+    assert_eq!(with_session.status(), 200);
+    let ended = tokio::time::timeout(Duration::from_secs(10), test::read_body(with_session)).await;
+    assert!(ended.is_ok(), "the stream outlived its session");
+
+    let with_token = open(bearer(TestRequest::get().uri("/runs/events"), &viewer)).await;
+    assert_eq!(with_token.status(), 200);
+    let still_open =
+        tokio::time::timeout(Duration::from_secs(2), test::read_body(with_token)).await;
+    assert!(still_open.is_err(), "a bearer's stream ended by itself");
+}
+
 api_tests!(
     tokens_and_their_roles_guard_every_route,
     the_dashboard_signs_in_with_a_session_cookie,
+    a_stream_opened_with_a_session_ends_with_it,
     run_logs_name_the_token_behind_each_change,
     posts_a_page_on_another_site_could_send_are_refused,
     an_open_server_on_loopback_answers_to_its_own_names_only,

@@ -19,7 +19,12 @@ export interface ActiveBoard {
   runs: ActiveRun[];
   /** `Last-Event-ID` of the answer: the stream resumes after it, with no gap. */
   lastEventId: string | null;
+  /** Which fetch this board came from (folding events keeps it): a new one is a new position
+   * for the stream to follow from. */
+  hydration: number;
 }
+
+let hydrations = 0;
 
 export const keys = {
   active: (limit: number) => ["runs", "active", limit] as const,
@@ -51,6 +56,7 @@ export function useActiveRunsQuery(limit: number) {
       return {
         runs: unwrap(result),
         lastEventId: result.response.headers.get("Last-Event-ID"),
+        hydration: ++hydrations,
       };
     },
     // The stream keeps it current; a refetch only on reset or reconnection.

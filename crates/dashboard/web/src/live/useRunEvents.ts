@@ -1,8 +1,8 @@
 // The live stream (`GET /runs/events`) folded into the active board's query cache (client
 // notes 3 and 4). A worker follows the stream and passes its events on in batches
-// (eventStream.ts); they are folded once per animation frame. On a transient error the active
-// caches are invalidated while the stream reconnects with `Last-Event-ID`; on `reset` the board
-// is refetched.
+// (eventStream.ts); they are folded once per animation frame. On a transient error, a `reset`
+// or a retry the board is fetched again, and the stream followed anew from the position that
+// fetch includes.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 
@@ -21,27 +21,28 @@ const MIN_FLUSH_INTERVAL_MS = 100;
 export type StreamState = "connecting" | "open" | "reconnecting";
 
 /**
- * Follows the stream from `lastEventId` (the board's hydration position) and folds what comes
- * into the board of `limit` snapshots. Does nothing until the board is hydrated.
+ * Follows the stream from the position `board` was fetched at and folds what comes into the
+ * board of `limit` snapshots. Does nothing until the board is fetched.
+ *
+ * Each fetch of the board opens the stream again from that fetch's position. A fetch replaces
+ * the board with a snapshot taken at its position; events the old stream folded meanwhile may
+ * lie after that position (a run's last `run_status`, say) and would be lost with the board they
+ * were folded into. Followed again from the snapshot's position, the stream brings them again
+ * (folding an event twice changes nothing).
  */
-export function useRunEvents(limit: number, lastEventId: string | null | undefined): StreamState {
+export function useRunEvents(limit: number, board: ActiveBoard | undefined): StreamState {
   const client = useQueryClient();
   const [state, setState] = useState<StreamState>("connecting");
-  // The stream opens once, at the first hydration's position; a refetched board (after a reset
-  // or an error) does not reopen it: the stream resumes from the last event it saw.
-  const hydrated = lastEventId !== undefined;
-  const start = useRef<string | null>(null);
-  if (!hydrated) {
-    start.current = null;
-  } else if (start.current === null) {
-    start.current = lastEventId;
-  }
+  const hydration = board?.hydration;
+  // The position of the fetch `hydration` names (read when the stream opens, not a reason to).
+  const position = useRef<string | null>(null);
+  position.current = board?.lastEventId ?? null;
 
   useEffect(() => {
-    if (!hydrated) {
+    if (hydration === undefined) {
       return;
     }
-    const from = start.current;
+    const from = position.current;
     let pending: LiveEvent[] = [];
     let frame: number | null = null;
     let lastFlush = -Infinity;
@@ -113,7 +114,7 @@ export function useRunEvents(limit: number, lastEventId: string | null | undefin
       stopHere?.();
       if (frame !== null) cancelAnimationFrame(frame);
     };
-  }, [client, hydrated, limit]);
+  }, [client, hydration, limit]);
 
   return state;
 }

@@ -15,7 +15,7 @@ export function BoardPage() {
   const [shown, setShown] = useSearchParam("runs", "12");
   const limit = LIMITS.includes(Number(shown)) ? Number(shown) : 12;
   const board = useActiveRunsQuery(limit);
-  const stream = useRunEvents(limit, board.data?.lastEventId);
+  const stream = useRunEvents(limit, board.data);
   // Active runs first (newest first), then the finished ones in the server's order.
   const runs = useMemo(() => {
     const all = board.data?.runs ?? [];
@@ -254,13 +254,20 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         </ul>
       )}
       <footer>
+        {/* Keyed apart: React would otherwise turn the focused Cancel button into Retry in place,
+            and a second Enter would undo the cancel. */}
         {!operate ? null : active ? (
-          <button type="button" onClick={() => act("cancel")} disabled={action.isPending || !!lifecycle.cancelRequestedAt}>
+          <button
+            key="cancel"
+            type="button"
+            onClick={() => act("cancel")}
+            disabled={action.isPending || !!lifecycle.cancelRequestedAt}
+          >
             Cancel
           </button>
         ) : (
           run.status !== "completed" || progress.faulted > 0 ? (
-            <button type="button" onClick={() => act("retry")} disabled={action.isPending}>
+            <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
               Retry faulted
             </button>
           ) : null

@@ -88,12 +88,12 @@ export function RunPage({ id }: { id: string }) {
         <div className="controls">
           <StatusBadge status={run.run.status} />
           {!operate ? null : active ? (
-            <button type="button" onClick={() => act("cancel")} disabled={action.isPending}>
+            <button key="cancel" type="button" onClick={() => act("cancel")} disabled={action.isPending}>
               Cancel
             </button>
           ) : run.run.status !== "completed" || run.progress.faulted > 0 ? (
             // A completed run with nothing faulted has nothing a retry would take.
-            <button type="button" onClick={() => act("retry")} disabled={action.isPending}>
+            <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
               Retry faulted
             </button>
           ) : null}

@@ -207,40 +207,6 @@ pub(crate) async fn refuse_simple_posts(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_are_for_viewers_changes_for_operators_uploads_for_admins() {
-        let role = |m: Method, p: &str| required_role(&m, p);
-        assert_eq!(role(Method::GET, "/runs"), Some(Role::Viewer));
-        assert_eq!(role(Method::GET, "/runs/events"), Some(Role::Viewer));
-        assert_eq!(role(Method::HEAD, "/runs/x/export"), Some(Role::Viewer));
-        assert_eq!(role(Method::POST, "/runs"), Some(Role::Operator));
-        assert_eq!(role(Method::POST, "/runs/x/cancel"), Some(Role::Operator));
-        assert_eq!(
-            role(Method::POST, "/browser-harness/imports"),
-            Some(Role::Operator)
-        );
-        assert_eq!(role(Method::POST, "/datasets"), Some(Role::Admin));
-        assert_eq!(role(Method::DELETE, "/runs/x"), Some(Role::Operator));
-        for public in [
-            "/healthz",
-            "/readyz",
-            "/openapi.json",
-            "/",
-            "/ui",
-            "/ui/runs/x",
-            "/browser-harness/schemas/capture-bundle.v1.json",
-        ] {
-            assert_eq!(role(Method::GET, public), None, "{public}");
-        }
-        assert_eq!(role(Method::POST, "/auth/session"), None);
-        assert_eq!(role(Method::OPTIONS, "/runs"), None);
-    }
-}
-
 /// Whether an answer is an event stream (`text/event-stream`).
 fn is_event_stream(headers: &HeaderMap) -> bool {
     headers
@@ -281,5 +247,39 @@ impl MessageBody for UntilSessionEnds {
             return Poll::Ready(None);
         }
         Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_for_viewers_changes_for_operators_uploads_for_admins() {
+        let role = |m: Method, p: &str| required_role(&m, p);
+        assert_eq!(role(Method::GET, "/runs"), Some(Role::Viewer));
+        assert_eq!(role(Method::GET, "/runs/events"), Some(Role::Viewer));
+        assert_eq!(role(Method::HEAD, "/runs/x/export"), Some(Role::Viewer));
+        assert_eq!(role(Method::POST, "/runs"), Some(Role::Operator));
+        assert_eq!(role(Method::POST, "/runs/x/cancel"), Some(Role::Operator));
+        assert_eq!(
+            role(Method::POST, "/browser-harness/imports"),
+            Some(Role::Operator)
+        );
+        assert_eq!(role(Method::POST, "/datasets"), Some(Role::Admin));
+        assert_eq!(role(Method::DELETE, "/runs/x"), Some(Role::Operator));
+        for public in [
+            "/healthz",
+            "/readyz",
+            "/openapi.json",
+            "/",
+            "/ui",
+            "/ui/runs/x",
+            "/browser-harness/schemas/capture-bundle.v1.json",
+        ] {
+            assert_eq!(role(Method::GET, public), None, "{public}");
+        }
+        assert_eq!(role(Method::POST, "/auth/session"), None);
+        assert_eq!(role(Method::OPTIONS, "/runs"), None);
     }
 }

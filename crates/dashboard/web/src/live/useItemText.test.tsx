@@ -1,22 +1,20 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import type { QueryClient } from "@tanstack/react-query";
 import { act, cleanup, renderHook } from "@testing-library/react";
-import type { ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeEventSource } from "../testing/fakeEventSource";
+import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
 
 import { useItemText } from "./useItemText";
 
 let client: QueryClient;
-const wrapper = ({ children }: { children: ReactNode }) => (
-  <QueryClientProvider client={client}>{children}</QueryClientProvider>
-);
+const wrapper = QueryWrapper;
 
 beforeEach(() => {
   FakeEventSource.opened = [];
   vi.stubGlobal("EventSource", FakeEventSource);
   vi.useFakeTimers();
-  client = new QueryClient();
+  client = freshQueryClient();
 });
 afterEach(() => {
   cleanup();

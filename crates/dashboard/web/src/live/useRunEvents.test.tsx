@@ -1,24 +1,20 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, renderHook } from "@testing-library/react";
-import type { ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { ActiveBoard } from "../queries";
 import { FakeEventSource } from "../testing/fakeEventSource";
+import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
 
 import { useRunEvents } from "./useRunEvents";
 
-let client: QueryClient;
-const wrapper = ({ children }: { children: ReactNode }) => (
-  <QueryClientProvider client={client}>{children}</QueryClientProvider>
-);
+const wrapper = QueryWrapper;
 
 beforeEach(() => {
   FakeEventSource.opened = [];
   vi.stubGlobal("EventSource", FakeEventSource);
   // No worker here: the page follows the stream itself, as where a worker cannot start.
   vi.stubGlobal("Worker", undefined);
-  client = new QueryClient();
+  freshQueryClient();
 });
 afterEach(() => {
   cleanup();

@@ -41,9 +41,9 @@ fn check(cursors: &PageCursors, cursor: &str) {
         kinds += 1;
         assert_eq!(cursors.decode_run(&cursors.encode_run(&run)), Some(run));
     }
-    if let Some(id) = cursors.decode_log(cursor) {
+    if let Some(log) = cursors.decode_log(cursor) {
         kinds += 1;
-        assert_eq!(cursors.decode_log(&cursors.encode_log(id)), Some(id));
+        assert_eq!(cursors.decode_log(&cursors.encode_log(&log)), Some(log));
     }
     if let Some(sequence) = cursors.decode_flipped(cursor) {
         kinds += 1;

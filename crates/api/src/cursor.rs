@@ -14,7 +14,7 @@
 use crate::{error::ApiError, signed::Sealer};
 use chrono::DateTime;
 use evalboard_domain::RunId;
-use evalboard_persistence::{ItemCursor, RunCursor};
+use evalboard_persistence::{ItemCursor, LogCursor, LogPosition, RunCursor};
 
 /// The name of the installation secret cursors are signed with.
 pub(crate) const CURSOR_SECRET: &str = "page-cursor-hmac";
@@ -101,15 +101,50 @@ impl Cursors {
         })
     }
 
-    /// A log page's cursor: the last entry's id.
-    pub(crate) fn encode_log(&self, scope: &str, id: i64) -> String {
-        self.encode(scope, "l", &[id.to_string()])
+    /// A log page's cursor: the position every entry up to which was read (its commit, then
+    /// its id) and the entries after it read already (`commit.id`, comma-separated). A cursor
+    /// of the id alone (before 2026-12-05) is refused.
+    pub(crate) fn encode_log(&self, scope: &str, cursor: &LogCursor) -> String {
+        let seen: Vec<String> = cursor
+            .seen
+            .iter()
+            .map(|p| format!("{}.{}", p.commit, p.id))
+            .collect();
+        self.encode(
+            scope,
+            "l",
+            &[
+                cursor.after.commit.to_string(),
+                cursor.after.id.to_string(),
+                seen.join(","),
+            ],
+        )
     }
 
-    pub(crate) fn decode_log(&self, scope: &str, text: &str) -> Result<i64, ApiError> {
-        self.decode(scope, "l", text, 1)?[0]
-            .parse()
-            .map_err(|_| invalid())
+    pub(crate) fn decode_log(&self, scope: &str, text: &str) -> Result<LogCursor, ApiError> {
+        let fields = self.decode(scope, "l", text, 3)?;
+        let number = |text: &str| text.parse::<i64>().map_err(|_| invalid());
+        let seen = if fields[2].is_empty() {
+            Vec::new()
+        } else {
+            fields[2]
+                .split(',')
+                .map(|pair| {
+                    let (commit, id) = pair.split_once('.').ok_or_else(invalid)?;
+                    Ok(LogPosition {
+                        commit: number(commit)?,
+                        id: number(id)?,
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?
+        };
+        Ok(LogCursor {
+            after: LogPosition {
+                commit: number(&fields[0])?,
+                id: number(&fields[1])?,
+            },
+            seen,
+        })
     }
 
     /// A page of flipped items' cursor: the baseline sequence of the last item.
@@ -163,9 +198,32 @@ mod tests {
         };
         let issued = cursors.encode_run(S, &run);
         assert_eq!(cursors.decode_run(S, &issued).unwrap(), run);
-        assert_eq!(
-            cursors.decode_log(S, &cursors.encode_log(S, 77)).unwrap(),
-            77
+        for log in [
+            LogCursor {
+                after: LogPosition {
+                    commit: 9_000_001,
+                    id: 77,
+                },
+                seen: vec![],
+            },
+            LogCursor {
+                after: LogPosition { commit: 0, id: 5 },
+                seen: vec![
+                    LogPosition { commit: 3, id: 4 },
+                    LogPosition { commit: 3, id: 9 },
+                ],
+            },
+        ] {
+            assert_eq!(
+                cursors.decode_log(S, &cursors.encode_log(S, &log)).unwrap(),
+                log
+            );
+        }
+        // A log cursor of the id alone, as issued before: refused.
+        assert!(
+            cursors
+                .decode_log(S, &cursors.encode(S, "l", &["77".into()]))
+                .is_err()
         );
         let item = ItemCursor {
             group: "computer science|x".into(),
@@ -198,12 +256,14 @@ mod tests {
             &altered,
             truncated,
             &elsewhere,
-            &cursors.encode_log(S, 5),
+            &cursors.encode_log(S, &LogCursor::default()),
         ] {
             assert!(cursors.decode_run(S, bad).is_err(), "{bad}");
         }
         assert!(
-            cursors.decode_item(S, &cursors.encode_log(S, 5)).is_err(),
+            cursors
+                .decode_item(S, &cursors.encode_log(S, &LogCursor::default()))
+                .is_err(),
             "a cursor of another kind"
         );
         let far_past = cursors.encode(

@@ -1,7 +1,7 @@
 //! What the fuzz targets in `fuzz/` reach of this crate's private parsers, behind the `fuzzing`
 //! feature: the page cursor decoder. Not part of the API; nothing else may use it.
 
-use evalboard_persistence::{ItemCursor, RunCursor};
+use evalboard_persistence::{ItemCursor, LogCursor, RunCursor};
 
 use crate::cursor::Cursors;
 
@@ -40,12 +40,12 @@ impl PageCursors {
     }
 
     /// A log page's cursor.
-    pub fn encode_log(&self, id: i64) -> String {
-        self.cursors.encode_log(SCOPE, id)
+    pub fn encode_log(&self, cursor: &LogCursor) -> String {
+        self.cursors.encode_log(SCOPE, cursor)
     }
 
     /// A log page's cursor, decoded.
-    pub fn decode_log(&self, text: &str) -> Option<i64> {
+    pub fn decode_log(&self, text: &str) -> Option<LogCursor> {
         self.cursors.decode_log(SCOPE, text).ok()
     }
 

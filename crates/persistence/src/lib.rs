@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod commit_order;
 mod connection;
 mod database;
 mod datasets;
@@ -22,7 +23,7 @@ pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
 pub use events::{EventHorizon, EventListener, Resume};
 pub use harness::IssuedPack;
-pub use logs::{LogLevel, LogQuery, RunLogEntry};
+pub use logs::{LogCursor, LogLevel, LogPage, LogPosition, LogQuery, RunLogEntry};
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CachedAnswer, CaptureImport, CapturedAnswer,
     Claim, ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor,

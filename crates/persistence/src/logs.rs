@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use evalboard_domain::{RunId, Timestamp};
 
 use crate::{
+    commit_order::oldest_running_tx,
     connection::{DbConnection, insert_rows},
     database::Database,
     error::StoreError,
@@ -43,11 +44,23 @@ impl LogLevel {
     }
 }
 
+/// Where an entry stands in its run's log: the order its writers committed in (the writing
+/// transaction's id on PostgreSQL, 0 on SQLite), then its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct LogPosition {
+    /// The writing transaction's id (PostgreSQL), or 0.
+    pub commit: i64,
+    /// The entry's id.
+    pub id: i64,
+}
+
 /// One log entry of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunLogEntry {
-    /// Increasing id, also the entry's order.
+    /// Unique id.
     pub id: i64,
+    /// Its place in the log's order (entries are read in this order, the id last).
+    pub position: LogPosition,
     /// The item the entry is about, if any.
     pub sequence: Option<u32>,
     /// Importance.
@@ -72,6 +85,7 @@ struct NewLogRow<'a> {
 #[diesel(table_name = run_logs)]
 struct LogRow {
     id: i64,
+    tx: i64,
     sequence: Option<i32>,
     level: String,
     message: String,
@@ -140,9 +154,35 @@ pub struct LogQuery {
     pub min_level: Option<LogLevel>,
     /// Only entries about this item.
     pub sequence: Option<u32>,
-    /// Only entries with an id above this.
-    pub after: Option<i64>,
+    /// Only entries a reader at this place has not read yet.
+    pub after: Option<LogCursor>,
 }
+
+/// Where a reader of a run's log continues: the entries after `after`, except those in `seen`.
+///
+/// On PostgreSQL a page may end with entries whose transaction committed while an earlier one
+/// was still running (an entry of that one, committed later, comes before them in the log's
+/// order). The cursor stops before them, so that such an entry is not passed, and names them
+/// in `seen`, so that they are not read twice. On SQLite `seen` is always empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    /// Every entry up to here was read.
+    pub after: LogPosition,
+    /// Entries after `after` already read.
+    pub seen: Vec<LogPosition>,
+}
+
+/// A page of a run's log and where to read on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPage {
+    /// The entries, in the log's order.
+    pub entries: Vec<RunLogEntry>,
+    /// Where the next page begins (also when this one was the last, for a reader that polls).
+    pub next: LogCursor,
+}
+
+/// The most entries a cursor names as read ahead of its position; a page stops there.
+const MAX_SEEN: usize = 32;
 
 impl LogLevel {
     fn at_least(self) -> Vec<&'static str> {
@@ -154,12 +194,29 @@ impl LogLevel {
     }
 }
 
+/// A run's log entries after the position `($commit, $id)`, in commit order (PostgreSQL; a
+/// macro so that the plan test explains this very query).
+macro_rules! logs_after {
+    ($run_id:expr, $commit:expr, $id:expr) => {
+        run_logs::table
+            .filter(run_logs::run_id.eq($run_id))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("(run_logs.tx, run_logs.id) > (")
+                    .bind::<diesel::sql_types::BigInt, _>($commit)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::BigInt, _>($id)
+                    .sql(")"),
+            )
+            .order((run_logs::tx.asc(), run_logs::id.asc()))
+    };
+}
+
 impl Database {
-    /// A run's log entries with an id above `after`, oldest first, at most `limit`.
+    /// A run's log entries after `after`, oldest first, at most `limit`.
     pub fn run_logs(
         &self,
         run_id: &RunId,
-        after: Option<i64>,
+        after: Option<LogCursor>,
         limit: u32,
     ) -> Result<Vec<RunLogEntry>, StoreError> {
         self.query_logs(
@@ -172,41 +229,171 @@ impl Database {
         )
     }
 
-    /// A run's log entries matching `query`, oldest first, at most `limit`.
+    /// A run's log entries matching `query`, in the order their writers committed (oldest
+    /// first), at most `limit`.
     pub fn query_logs(
         &self,
         run_id: &RunId,
         query: &LogQuery,
         limit: u32,
     ) -> Result<Vec<RunLogEntry>, StoreError> {
-        self.read(|conn| {
-            let mut q = run_logs::table
-                .filter(run_logs::run_id.eq(run_id.as_str()))
-                .filter(run_logs::id.gt(query.after.unwrap_or(0)))
-                .into_boxed();
+        Ok(self.log_page(run_id, query, limit)?.entries)
+    }
+
+    /// A page of a run's log: the entries matching `query` that its cursor has not read, in
+    /// the order their writers committed, at most `limit`; and the cursor that reads on without
+    /// ever passing an entry still to commit (see [`LogCursor`], [`crate::commit_order`]).
+    pub fn log_page(
+        &self,
+        run_id: &RunId,
+        query: &LogQuery,
+        limit: u32,
+    ) -> Result<LogPage, StoreError> {
+        let cursor = query.after.clone().unwrap_or_default();
+        let after = cursor.after;
+        // The entries already read come again from the database: as many more are asked for.
+        let asked = i64::from(limit) + cursor.seen.len() as i64;
+        let (rows, settled_below): (Vec<LogRow>, Option<i64>) = self.read(|conn| {
+            // Asked before the rows are read: every transaction below it had ended, so the read
+            // sees all their entries (asked after, it could count as settled a transaction that
+            // ended between the two statements, whose entries the read missed).
+            let settled_below = match conn {
+                DbConnection::Sqlite(_) => None,
+                DbConnection::Postgres(pg) => Some(
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        oldest_running_tx!(),
+                    ))
+                    .get_result::<i64>(pg)?,
+                ),
+            };
+            let mut q = match conn {
+                // One writer at a time: ids are the commit order (every `tx` is 0).
+                DbConnection::Sqlite(_) => run_logs::table
+                    .filter(run_logs::run_id.eq(run_id.as_str()))
+                    .filter(run_logs::id.gt(after.id))
+                    .order(run_logs::id.asc())
+                    .into_boxed(),
+                DbConnection::Postgres(_) => {
+                    logs_after!(run_id.as_str(), after.commit, after.id).into_boxed()
+                }
+            };
             if let Some(level) = query.min_level {
                 q = q.filter(run_logs::level.eq_any(level.at_least()));
             }
             if let Some(sequence) = query.sequence {
                 q = q.filter(run_logs::sequence.eq(sequence as i32));
             }
-            q.order(run_logs::id.asc())
-                .limit(i64::from(limit))
-                .select(LogRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(|row| {
-                    Ok(RunLogEntry {
-                        id: row.id,
-                        sequence: row.sequence.map(|s| s as u32),
-                        level: LogLevel::parse(&row.level).ok_or_else(|| {
-                            StoreError::corrupt(format!("log level {}", row.level))
-                        })?,
-                        message: row.message,
-                        at: row.created_at.and_utc(),
-                    })
+            let rows = q.limit(asked).select(LogRow::as_select()).load(conn)?;
+            Ok((rows, settled_below))
+        })?;
+        let mut entries: Vec<RunLogEntry> = rows
+            .into_iter()
+            .filter(|row| {
+                !cursor.seen.contains(&LogPosition {
+                    commit: row.tx,
+                    id: row.id,
                 })
-                .collect()
+            })
+            .take(limit as usize)
+            .map(LogRow::into_entry)
+            .collect::<Result<_, _>>()?;
+        let settled = |p: &LogPosition| settled_below.is_none_or(|below| p.commit < below);
+        // Every entry up to the last settled place this reader knows of (read now, or read
+        // before) has been read: a settled transaction had ended before the read, so its
+        // entries were all visible. (Past a full page's last entry, what lies between is not
+        // known.)
+        let full = entries.len() == limit as usize;
+        let last_read = entries.last().map(|e| e.position);
+        let mut known: Vec<LogPosition> = entries
+            .iter()
+            .map(|e| e.position)
+            .chain(
+                cursor
+                    .seen
+                    .iter()
+                    .copied()
+                    .filter(|p| !full || last_read.is_some_and(|last| *p <= last)),
+            )
+            .collect();
+        known.sort_unstable();
+        let next_after = known
+            .iter()
+            .take_while(|p| settled(p))
+            .last()
+            .copied()
+            .unwrap_or(after)
+            .max(after);
+        // Read but not passed: named in the cursor, at most MAX_SEEN (the page stops there).
+        let mut seen: Vec<LogPosition> = cursor
+            .seen
+            .into_iter()
+            .filter(|p| *p > next_after)
+            .collect();
+        let passed = entries
+            .iter()
+            .take_while(|e| e.position <= next_after)
+            .count();
+        entries.truncate(passed + MAX_SEEN.saturating_sub(seen.len()));
+        seen.extend(entries[passed..].iter().map(|e| e.position));
+        Ok(LogPage {
+            entries,
+            next: LogCursor {
+                after: next_after,
+                seen,
+            },
         })
+    }
+}
+
+impl LogRow {
+    fn into_entry(self) -> Result<RunLogEntry, StoreError> {
+        Ok(RunLogEntry {
+            id: self.id,
+            position: LogPosition {
+                commit: self.tx,
+                id: self.id,
+            },
+            sequence: self.sequence.map(|s| s as u32),
+            level: LogLevel::parse(&self.level)
+                .ok_or_else(|| StoreError::corrupt(format!("log level {}", self.level)))?,
+            message: self.message,
+            at: self.created_at.and_utc(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::plans::{explain, two_large_runs};
+
+    /// A page of a run's log on never-analyzed tables of two 10,000-item runs with a log entry
+    /// per item, interleaved: found through `(run_id, tx, id)`, reading no other run's entries.
+    #[test]
+    fn a_page_of_a_runs_log_is_read_through_its_index_without_statistics() {
+        let Some((_db, [run, _], mut conn)) = two_large_runs() else {
+            return;
+        };
+        diesel::sql_query(
+            "INSERT INTO run_logs (run_id, sequence, level, message, created_at) \
+             SELECT runs.id, items.s, 'debug', 'attempt 1 sent', now() \
+             FROM generate_series(1, 10000) AS items(s) CROSS JOIN runs ORDER BY items.s, runs.id",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        let (tx, id): (i64, i64) = run_logs::table
+            .filter(run_logs::run_id.eq(run.as_str()))
+            .select((run_logs::tx, run_logs::id))
+            .order((run_logs::tx.asc(), run_logs::id.asc()))
+            .offset(5_000)
+            .first(&mut conn)
+            .unwrap();
+        let page = explain(
+            &mut conn,
+            logs_after!(run.as_str(), tx, id)
+                .limit(100)
+                .select(LogRow::as_select()),
+        );
+        page.assert_reads("a page of the log", "run_logs", "run_logs_by_run", 100);
     }
 }

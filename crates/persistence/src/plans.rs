@@ -95,6 +95,23 @@ impl PlanSummary {
             .collect()
     }
 
+    /// Fails `what` unless every scan of `table` goes through `index` and the plan throws away
+    /// at most `thrown_away` rows it read.
+    pub(crate) fn assert_reads(&self, what: &str, table: &str, index: &str, thrown_away: u64) {
+        assert!(
+            self.rows_removed <= thrown_away,
+            "{what}: {} rows read and thrown away: {:#}",
+            self.rows_removed,
+            self.plan
+        );
+        let scans = self.scans_of(table);
+        assert!(
+            !scans.is_empty() && scans.iter().all(|used| *used == Some(index)),
+            "{what}: {table} is read through {scans:?}, not {index}: {:#}",
+            self.plan
+        );
+    }
+
     /// The rows scans of `table` returned, in all.
     pub(crate) fn rows_read_from(&self, table: &str) -> u64 {
         self.rows_read

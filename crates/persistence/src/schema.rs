@@ -141,6 +141,7 @@ diesel::table! {
         level -> Text,
         message -> Text,
         created_at -> Timestamp,
+        tx -> BigInt,
     }
 }
 

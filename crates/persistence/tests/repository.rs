@@ -1678,6 +1678,87 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     assert_eq!(after.lifecycle.resumed_count, 0);
 }
 
+/// On PostgreSQL a log entry whose transaction commits late (the engine's writer beside a
+/// cancel request, or another replica) may come before one already committed in the log's
+/// order: a reader polling the log with its cursor gets every entry once, the late one too.
+#[test]
+fn a_reader_polling_a_log_gets_an_entry_committed_late_once() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use evalboard_persistence::{LogCursor, LogQuery};
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    import(&db, "Demo", &items(2));
+    let run = create(&db, "Demo", 0);
+    let page = |after: &LogCursor| {
+        let query = LogQuery {
+            after: Some(after.clone()),
+            ..Default::default()
+        };
+        db.log_page(&run, &query, 100).unwrap()
+    };
+    let first = db.log_page(&run, &LogQuery::default(), 100).unwrap();
+    assert_eq!(first.entries.len(), 1, "the run's creation is logged");
+    let insert = format!(
+        "INSERT INTO run_logs (run_id, level, message, created_at) \
+         VALUES ('{run}', 'info', $1, now())"
+    );
+
+    let (wrote, written) = std::sync::mpsc::channel();
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    let url = db.url().to_owned();
+    let holder = {
+        let insert = insert.clone();
+        std::thread::spawn(move || {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                diesel::sql_query(&insert)
+                    .bind::<diesel::sql_types::Text, _>("held")
+                    .execute(conn)?;
+                wrote.send(()).unwrap();
+                finished.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        })
+    };
+    written.recv().unwrap();
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    diesel::sql_query(&insert)
+        .bind::<diesel::sql_types::Text, _>("later")
+        .execute(&mut conn)
+        .unwrap();
+    // The later entry is read, but the cursor does not pass the held one's place.
+    let polled = page(&first.next);
+    let messages = |page: &evalboard_persistence::LogPage| {
+        page.entries
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(messages(&polled), ["later"]);
+    let later = polled.entries[0].position;
+    assert!(polled.next.after < later, "{:?}", polled.next);
+    assert!(polled.next.seen.contains(&later), "{:?}", polled.next);
+
+    finish.send(()).unwrap();
+    holder.join().unwrap();
+    // Polled until the cursor has passed both (other tests' transactions on the cluster may
+    // keep it back for a moment): the held entry arrives, and nothing twice.
+    let mut received = messages(&polled);
+    let mut cursor = polled.next;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(received.len() >= 2 && cursor.seen.is_empty()) && std::time::Instant::now() < deadline {
+        let next = page(&cursor);
+        received.extend(messages(&next));
+        cursor = next.next;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(received, ["later", "held"]);
+    assert!(cursor.seen.is_empty(), "{cursor:?}");
+    assert_eq!(page(&cursor).entries, []);
+}
+
 backend_tests!(
     a_stopping_worker_gives_its_claims_back_without_a_resume,
     a_dead_workers_items_are_taken_over_as_one_resume,

@@ -14,6 +14,7 @@ use evalboard_domain::{
 use serde::Deserialize;
 
 use crate::{
+    commit_order::oldest_running_tx,
     connection::DbConnection,
     database::Database,
     error::StoreError,
@@ -117,13 +118,6 @@ macro_rules! item_texts {
                 dataset_items::question,
                 dataset_items::choices,
             ))
-    };
-}
-
-/// The id of the oldest transaction still running (PostgreSQL), as a `bigint` like `tx`.
-macro_rules! oldest_running_tx {
-    () => {
-        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
     };
 }
 

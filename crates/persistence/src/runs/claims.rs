@@ -773,21 +773,7 @@ mod plan_tests {
         let scans = update.scans_of("run_items");
         assert_eq!(scans, [Some("run_items_pkey")], "{:#}", update.plan);
         for (what, plan) in plans {
-            assert!(
-                plan.rows_removed <= 32,
-                "{what}: {} rows read and thrown away: {:#}",
-                plan.rows_removed,
-                plan.plan
-            );
-            let scans = plan.scans_of("run_items");
-            assert!(
-                !scans.is_empty()
-                    && scans
-                        .iter()
-                        .all(|index| *index == Some("run_items_by_state")),
-                "{what}: read through {scans:?}: {:#}",
-                plan.plan
-            );
+            plan.assert_reads(what, "run_items", "run_items_by_state", 32);
         }
     }
 }

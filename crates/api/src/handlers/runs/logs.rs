@@ -72,8 +72,9 @@ pub(crate) async fn list_run_logs(
         Some(text) => Some(bounded_int("sequence", Some(text), 1, u32::MAX, 1)?),
     };
     let cursors = state.cursors().await?;
-    // Entries are paged by their id across every run: a cursor continues its own run's log.
-    // (Level and item filters may change between pages: an id is a position in any of them.)
+    // Entries are paged by their position in the run's log (its commit, then its id): a cursor
+    // continues its own run's log. (Level and item filters may change between pages: a position
+    // is one in any of them.)
     let scope = id.to_string();
     let after = query
         .cursor
@@ -85,17 +86,15 @@ pub(crate) async fn list_run_logs(
         sequence,
         after,
     };
-    let entries = state
+    let page = state
         .with_db(move |db| {
             db.get_run(&id)?;
-            db.query_logs(&id, &log_query, limit)
+            db.log_page(&id, &log_query, limit)
         })
         .await?;
-    let next_cursor = entries
-        .last()
-        .map(|e| e.id)
-        .or(after)
-        .map(|id| cursors.encode_log(&scope, id));
+    // Returned on the last page too: a client polls it for what is logged next.
+    let next_cursor = Some(cursors.encode_log(&scope, &page.next));
+    let entries = page.entries;
     Ok(web::Json(LogPageDto {
         logs: entries.into_iter().map(LogEntryDto::from).collect(),
         next_cursor,

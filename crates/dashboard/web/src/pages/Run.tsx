@@ -201,6 +201,20 @@ function LinkedItem({ id }: { id: string }) {
   );
 }
 
+/**
+ * Each item once, where it first appears. Grouped by state, a running run's items change groups
+ * between the pages "Load more" adds, so an item can be on two of them until the next refetch
+ * reads every page again.
+ */
+export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
+  const seen = new Set<number>();
+  return items.filter((item) => {
+    if (seen.has(item.sequence)) return false;
+    seen.add(item.sequence);
+    return true;
+  });
+}
+
 function ms(value: number | null | undefined): string {
   return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
@@ -210,7 +224,7 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
   const [state, setState] = useSearchParam("state", "");
   const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
   const groups = items.data?.pages[0]?.groups ?? [];
-  const list = items.data?.pages.flatMap((page) => page.items) ?? [];
+  const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
   return (
     <section aria-labelledby="items-title">
       <div className="page-head">

@@ -1759,8 +1759,62 @@ fn a_reader_polling_a_log_gets_an_entry_committed_late_once() {
     assert_eq!(page(&cursor).entries, []);
 }
 
+/// A retry of every item clears what the last dispatch left on the item, its reasoning too:
+/// a reopened item never shows a previous dispatch's result.
+fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
+    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{Answer, ItemQuery, Judgment, Outcome, OutcomeKind, RetryScope};
+    import(db, "Demo", &items(1));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 1, 1, 300))
+        .unwrap();
+    let answered = Outcome {
+        run_id: run.clone(),
+        sequence: 1,
+        attempt: 1,
+        started_at: at(2),
+        kind: OutcomeKind::Answered {
+            answer: Answer {
+                prompt: "p".into(),
+                response_text: "The answer is (A).".into(),
+                reasoning_text: Some("Let me weigh A against B.".into()),
+                request_key: None,
+                cached: false,
+                first_token_at: None,
+                answered_at: at(3),
+                usage: TokenUsage::default(),
+                cost_usd: None,
+            },
+            judgment: Some(Judgment {
+                verdict: Verdict::Correct,
+                extraction: extract_answer("The answer is (A).").into(),
+                judge: "choice".into(),
+                rationale: None,
+                at: at(3),
+            }),
+        },
+    };
+    db.apply_outcomes("w1", &[answered], at(3)).unwrap();
+    let item = |db: &TestDatabase| {
+        db.run_items(&run, &ItemQuery::first(1))
+            .unwrap()
+            .items
+            .remove(0)
+    };
+    assert!(item(db).reasoning_text.is_some());
+    db.retry_run(&run, RetryScope::All, None, None, at(4))
+        .unwrap();
+    let reopened = item(db);
+    assert_eq!(reopened.state, ItemState::Pending);
+    assert_eq!(
+        (reopened.response_text, reopened.reasoning_text),
+        (None, None)
+    );
+}
+
 backend_tests!(
     a_stopping_worker_gives_its_claims_back_without_a_resume,
+    a_retried_item_keeps_nothing_of_its_last_answer,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,
     an_active_runs_latency_is_kept_with_its_answers,

@@ -65,8 +65,22 @@ pub(crate) struct Enforcer {
     rates: Option<DefaultKeyedRateLimiter<String>>,
     /// Requests admitted, so that forgetting quiet clients is looked at now and then only.
     admitted: AtomicU32,
-    streams: Arc<Mutex<HashMap<String, u32>>>,
+    /// Long answers open now, by kind and client.
+    open: Arc<Mutex<HashMap<(LongAnswer, String), u32>>>,
 }
+
+/// An answer that lasts: it holds a slot of its client's while it goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LongAnswer {
+    /// `GET /runs/events`, an item's text stream: as long as the client stays.
+    EventStream,
+    /// An export (`GET /runs/{id}/export`, `GET /runs?format=csv`): it keeps one of the
+    /// server's blocking threads while the client reads it, however slowly.
+    Download,
+}
+
+/// Exports one client may have running at once (a 429 beyond).
+const DOWNLOADS_PER_CLIENT: u32 = 4;
 
 impl std::fmt::Debug for Enforcer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,7 +99,7 @@ impl Enforcer {
             limits,
             rates,
             admitted: AtomicU32::new(0),
-            streams: Arc::default(),
+            open: Arc::default(),
         }
     }
 
@@ -118,44 +132,53 @@ impl Enforcer {
         })
     }
 
-    /// A slot for one more stream of `client`, given back when the guard is dropped.
-    fn open_stream(&self, client: &str) -> Result<StreamSlot, ApiError> {
-        let mut open = self.streams.lock().expect("not poisoned");
-        let count = open.entry(client.to_owned()).or_default();
-        if let Some(most) = self.limits.streams_per_client
+    /// A slot for one more long answer of `client`, given back when the guard is dropped.
+    fn open_slot(&self, kind: LongAnswer, client: &str) -> Result<Slot, ApiError> {
+        let (most, what) = match kind {
+            LongAnswer::EventStream => (self.limits.streams_per_client, "event streams open"),
+            LongAnswer::Download => (Some(DOWNLOADS_PER_CLIENT), "exports running"),
+        };
+        let key = (kind, client.to_owned());
+        let mut open = self.open.lock().expect("not poisoned");
+        let count = open.entry(key.clone()).or_default();
+        if let Some(most) = most
             && *count >= most
         {
             return Err(ApiError::TooManyRequests {
                 detail: format!(
-                    "{client} already has {most} event streams open, the most one client may; \
-                     close one first"
+                    "{client} already has {most} {what}, the most one client may; close one \
+                     first"
                 ),
                 retry_after_secs: 5,
             });
         }
         *count += 1;
-        metrics::gauge!("evalboard_event_stream_subscribers").increment(1);
-        Ok(StreamSlot {
-            client: client.to_owned(),
-            streams: Arc::clone(&self.streams),
+        if kind == LongAnswer::EventStream {
+            metrics::gauge!("evalboard_event_stream_subscribers").increment(1);
+        }
+        Ok(Slot {
+            key,
+            open: Arc::clone(&self.open),
         })
     }
 }
 
-/// One open stream of a client.
-struct StreamSlot {
-    client: String,
-    streams: Arc<Mutex<HashMap<String, u32>>>,
+/// One long answer of a client, open.
+struct Slot {
+    key: (LongAnswer, String),
+    open: Arc<Mutex<HashMap<(LongAnswer, String), u32>>>,
 }
 
-impl Drop for StreamSlot {
+impl Drop for Slot {
     fn drop(&mut self) {
-        metrics::gauge!("evalboard_event_stream_subscribers").decrement(1);
-        let mut open = self.streams.lock().expect("not poisoned");
-        if let Some(count) = open.get_mut(&self.client) {
+        if self.key.0 == LongAnswer::EventStream {
+            metrics::gauge!("evalboard_event_stream_subscribers").decrement(1);
+        }
+        let mut open = self.open.lock().expect("not poisoned");
+        if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.client);
+                open.remove(&self.key);
             }
         }
     }
@@ -177,11 +200,21 @@ fn client_of(req: &ServiceRequest) -> String {
     }
 }
 
-/// Whether a request opens an event stream.
-fn is_stream(req: &ServiceRequest) -> bool {
-    req.method() == Method::GET
-        && matches!(crate::auth::routed_path(req), path if path == "/runs/events"
-            || (path.starts_with("/runs/") && path.ends_with("/stream")))
+/// The long answer a request asks for, if any.
+fn long_answer(req: &ServiceRequest) -> Option<LongAnswer> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let path = crate::auth::routed_path(req);
+    if path == "/runs/events" || (path.starts_with("/runs/") && path.ends_with("/stream")) {
+        Some(LongAnswer::EventStream)
+    } else if (path.starts_with("/runs/") && path.ends_with("/export"))
+        || (path == "/runs" && req.query_string().split('&').any(|p| p == "format=csv"))
+    {
+        Some(LongAnswer::Download)
+    } else {
+        None
+    }
 }
 
 /// Whether the request rate applies to `path`: to everything but the health checks (which a
@@ -200,7 +233,7 @@ pub(crate) fn admit_refused(req: &ServiceRequest, state: &AppState) -> Result<()
     state.limits().admit(&client_of(req))
 }
 
-/// Applies the request rate and the streams a client may hold open.
+/// Applies the request rate, and the streams and exports a client may hold open.
 pub(crate) async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -218,14 +251,14 @@ pub(crate) async fn limit(
             .into_response(refusal.error_response())
             .map_into_right_body());
     }
-    if !is_stream(&req) {
+    let Some(kind) = long_answer(&req) else {
         return Ok(next
             .call(req)
             .await?
             .map_body(|_, body| EitherBody::left(body))
             .map_into_left_body());
-    }
-    let slot = match enforcer.open_stream(&client) {
+    };
+    let slot = match enforcer.open_slot(kind, &client) {
         Ok(slot) => slot,
         Err(refusal) => {
             return Ok(req
@@ -233,8 +266,8 @@ pub(crate) async fn limit(
                 .map_into_right_body());
         }
     };
-    // The slot is given back when the stream's body is dropped (the client left, or the server
-    // stops).
+    // The slot is given back when the answer's body is dropped (sent, the client left, or the
+    // server stops).
     Ok(next
         .call(req)
         .await?
@@ -342,5 +375,66 @@ impl<T: Unpin> MessageBody for Holding<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn exports_and_streams_are_the_answers_that_hold_a_slot() {
+        let kind = |request: TestRequest| long_answer(&request.to_srv_request());
+        assert_eq!(
+            kind(TestRequest::get().uri("/runs/events")),
+            Some(LongAnswer::EventStream)
+        );
+        assert_eq!(
+            kind(TestRequest::get().uri("/runs/r1/items/3/stream")),
+            Some(LongAnswer::EventStream)
+        );
+        assert_eq!(
+            kind(TestRequest::get().uri("/runs/r1/export?format=csv")),
+            Some(LongAnswer::Download)
+        );
+        assert_eq!(
+            kind(TestRequest::get().uri("/runs?status=failed&format=csv")),
+            Some(LongAnswer::Download)
+        );
+        assert_eq!(kind(TestRequest::get().uri("/runs?limit=5")), None);
+        assert_eq!(kind(TestRequest::post().uri("/runs/r1/export")), None);
+    }
+
+    #[test]
+    fn a_client_runs_a_few_exports_at_once_beside_its_streams() {
+        let enforcer = Enforcer::new(Limits {
+            streams_per_client: Some(1),
+            ..Limits::none()
+        });
+        let downloads: Vec<Slot> = (0..DOWNLOADS_PER_CLIENT)
+            .map(|_| {
+                enforcer
+                    .open_slot(LongAnswer::Download, "token `ci`")
+                    .unwrap()
+            })
+            .collect();
+        let refused = enforcer
+            .open_slot(LongAnswer::Download, "token `ci`")
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains("exports running"), "{refused}");
+        // Another client, and this client's streams, are counted apart.
+        enforcer
+            .open_slot(LongAnswer::Download, "token `other`")
+            .unwrap();
+        let _stream = enforcer
+            .open_slot(LongAnswer::EventStream, "token `ci`")
+            .unwrap();
+        drop(downloads);
+        enforcer
+            .open_slot(LongAnswer::Download, "token `ci`")
+            .unwrap();
     }
 }

@@ -1812,8 +1812,33 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
     );
 }
 
+/// A cancel asked of a run stopping for its budget stops its items in flight too: the run is
+/// then being canceled as any other (no budget failure, which lets items in flight finish).
+fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
+    use evalboard_domain::BUDGET_EXHAUSTED;
+    import(db, "Demo", &items(4));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 2, 1, 300))
+        .unwrap();
+    let stopping = db
+        .stop_for_budget(&run, "the budget of 10 tokens is spent", at(2))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopping.failure.unwrap().kind, BUDGET_EXHAUSTED);
+    let canceled = db.request_cancel(&run, Some("alice"), at(3)).unwrap();
+    assert_eq!(canceled.failure, None);
+    assert!(canceled.lifecycle.cancel_requested_at.is_some());
+    let being_canceled = db.runs_being_canceled().unwrap();
+    let listed = being_canceled.iter().find(|r| r.id == run).unwrap();
+    assert_eq!(
+        listed.failure, None,
+        "the engine aborts its items in flight"
+    );
+}
+
 backend_tests!(
     a_stopping_worker_gives_its_claims_back_without_a_resume,
+    a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,

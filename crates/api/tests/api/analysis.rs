@@ -5,7 +5,7 @@ use evalboard_domain::{RunSettings, nearest_rank};
 use evalboard_persistence::{NewRun, ProviderIdentity, testing::TestDatabase};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, api_tests, app_bounds, app_with_engine, import, items, now};
+use crate::support::{TestApp, api_tests, app, app_bounds, app_with_engine, import, items, now};
 
 /// Creates a Simulated run and waits until it ends; its detail.
 async fn ended_run(app: &TestApp<app_bounds!()>, model: &str, settings: Value) -> Value {
@@ -345,23 +345,34 @@ async fn a_finished_run_is_judged_again_keeping_its_history(db: TestDatabase) {
 
 /// A run recorded with its provider at another address is not resumed by the engine, and a
 /// retry names the change; with `force` it goes on, recording the configuration anew.
+/// A run of the `Demo` dataset stored as it is, whatever the server's configuration says.
+fn demo_run<'a>(
+    provider_name: &'a str,
+    provider: Option<ProviderIdentity<'a>>,
+    model_name: &'a str,
+    settings: &'a RunSettings,
+) -> NewRun<'a> {
+    NewRun {
+        provider_name,
+        provider,
+        model_name,
+        dataset_name: "Demo",
+        settings,
+        idempotency: None,
+        requested_by: None,
+        at: now(),
+    }
+}
+
 async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
     import(&db, "Demo", &items(6));
     let settings = RunSettings::default();
+    let elsewhere = ProviderIdentity {
+        kind: "simulated",
+        base_url: Some("http://elsewhere.example"),
+    };
     let run_id = db
-        .create_run(NewRun {
-            provider_name: "Simulated",
-            provider: Some(ProviderIdentity {
-                kind: "simulated",
-                base_url: Some("http://elsewhere.example"),
-            }),
-            model_name: "sim-1",
-            dataset_name: "Demo",
-            settings: &settings,
-            idempotency: None,
-            requested_by: None,
-            at: now(),
-        })
+        .create_run(demo_run("Simulated", Some(elsewhere), "sim-1", &settings))
         .unwrap()
         .run
         .id
@@ -416,6 +427,40 @@ async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
     app.stop().await;
 }
 
+/// A retry that nothing could answer (the run's provider gone from the configuration, or
+/// without its key) is refused and changes nothing: reopening would clear the items' answers
+/// and fail the run at once.
+async fn a_retry_nothing_could_answer_is_refused(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let settings = RunSettings::default();
+    let canceled_run = |provider: &str| {
+        let id = db
+            .create_run(demo_run(provider, None, "gpt-4o", &settings))
+            .unwrap()
+            .run
+            .id;
+        db.request_cancel(&id, None, now()).unwrap();
+        id.to_string()
+    };
+    let gone = canceled_run("Retired");
+    let keyless = canceled_run("OpenAI");
+    let app = app(db).await;
+    for (id, says) in [
+        (&gone, "is not configured on this server any more"),
+        (&keyless, "has no API key"),
+    ] {
+        let refused = app
+            .post_json(&format!("/runs/{id}/retry"), &json!({"scope": "all"}))
+            .await
+            .problem(409);
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{detail}");
+        let still = app.get(&format!("/runs/{id}")).await.ok(200);
+        assert_eq!(still["run"]["status"], "canceled");
+        assert_eq!(still["retryCount"], 0);
+    }
+}
+
 /// The comparison shows each run's spending, latency and fingerprint, and warns when runs
 /// differ in more than the model.
 async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestDatabase) {
@@ -462,6 +507,7 @@ async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestData
 }
 
 api_tests!(
+    a_retry_nothing_could_answer_is_refused,
     a_run_shows_its_spending_latency_and_fingerprint,
     a_budget_ends_a_run_with_its_reason,
     a_finished_run_is_judged_again_keeping_its_history,

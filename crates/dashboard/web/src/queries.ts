@@ -59,8 +59,11 @@ export function useActiveRunsQuery(limit: number) {
         hydration: ++hydrations,
       };
     },
-    // The stream keeps it current; a refetch only on reset or reconnection.
+    // The stream keeps the board it follows current; a refetch on reset or reconnection, and
+    // whenever a board is shown again (another size, back to the page): each fetch is a new
+    // position the stream follows from, and a board not shown is not followed.
     staleTime: Infinity,
+    refetchOnMount: "always",
   });
 }
 

@@ -176,6 +176,7 @@ impl Database {
                     run_items::judged_at.eq(None::<NaiveDateTime>),
                     // The last attempt's answer and error stay in its attempt row and verdicts.
                     run_items::response_text.eq(None::<String>),
+                    run_items::reasoning_text.eq(None::<String>),
                     run_items::error_kind.eq(None::<String>),
                     run_items::error_message.eq(None::<String>),
                     run_items::first_token_at.eq(None::<NaiveDateTime>),
@@ -419,6 +420,23 @@ fn stop_in(
             }
             None => format!("cancel requested{}", logs::requested_by(requested_by)),
         };
+        logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
+        events::status(conn, &run_id, Some(row.status()?), at)?;
+    } else if budget_spent.is_none() && row.error_kind.as_deref() == Some(BUDGET_EXHAUSTED) {
+        // A cancel asked of a run stopping for its budget: the budget let the items in flight
+        // finish; the person asking wants them stopped too. The run ends as a cancel.
+        let now = at.naive_utc();
+        diesel::update(runs::table.find(run_id.as_str()))
+            .set((
+                runs::error_kind.eq(None::<String>),
+                runs::error_message.eq(None::<String>),
+                runs::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let message = format!(
+            "cancel requested{} while stopping for the budget: items in flight are stopped too",
+            logs::requested_by(requested_by)
+        );
         logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
         events::status(conn, &run_id, Some(row.status()?), at)?;
     }

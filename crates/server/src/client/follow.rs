@@ -27,24 +27,23 @@ pub(super) fn follow(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    // The stream's position before the run is read: nothing after it is missed.
-    let active = client.get("/runs/active")?;
-    let mut last_event_id = active
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0")
-        .to_owned();
-    drop(active);
-    let mut run = client.get_json(&format!("/runs/{id}"))?;
     let bar = progress_bar()?;
+    // A server restarting as the follower starts (right after `create --follow` made the run,
+    // say) is waited for as during the run.
+    let mut outage = Outage::default();
+    let (mut last_event_id, mut run) = loop {
+        match where_it_stands(client, id) {
+            Ok(start) => break start,
+            Err(error) => outage.wait(&bar, client, id, error)?,
+        }
+    };
+    outage.over(&bar);
     show(&bar, &run["progress"]);
     // What was done before following began was not done at the rate the bar measures; the bar
     // is drawn from here on.
     bar.reset_eta();
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.tick();
-    let mut outage = Outage::default();
     while !is_terminal(&run) {
         // A stream the server ends (it drops a client that falls behind, it restarts) is
         // opened again where it stopped.
@@ -196,6 +195,20 @@ impl Outage {
         }
         self.pause = Duration::ZERO;
     }
+}
+
+/// The stream's position, then the run: read in that order, nothing after the position is
+/// missed.
+fn where_it_stands(client: &Client, id: &str) -> anyhow::Result<(String, Value)> {
+    let active = client.get("/runs/active")?;
+    let last_event_id = active
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_owned();
+    drop(active);
+    Ok((last_event_id, client.get_json(&format!("/runs/{id}"))?))
 }
 
 fn is_terminal(run: &Value) -> bool {

@@ -268,16 +268,28 @@ fn a_follow_outlives_a_restart_of_the_server() {
         .spawn()
         .unwrap();
     server.wait_for("path=/runs/events");
+    let base = server.base.clone();
     server.terminate();
+    // One that starts while the server is away waits for it too.
+    let late = Command::new(BINARY)
+        .args(["runs", "--server", &base, "follow", &id, "--json"])
+        .env_remove("EVALBOARD_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let server = Server::start_on(&bind, data.path(), &fast_stop, &[]);
 
-    let followed = follower.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&followed.stderr).into_owned();
-    let run = json_of(&followed);
-    assert_eq!(run["run"]["status"], "completed", "{said}");
-    assert_eq!(run["progress"]["completed"], 12);
-    assert!(said.contains("lost the server"), "{said}");
-    assert!(said.contains("the server is back"), "{said}");
+    for follower in [follower, late] {
+        let followed = follower.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&followed.stderr).into_owned();
+        let run = json_of(&followed);
+        assert_eq!(run["run"]["status"], "completed", "{said}");
+        assert_eq!(run["progress"]["completed"], 12);
+        assert!(said.contains("lost the server"), "{said}");
+        assert!(said.contains("the server is back"), "{said}");
+    }
     server.terminate();
 }
 

@@ -288,7 +288,7 @@ pub(crate) fn check_judge(
 
 /// Why runs on `provider` cannot start, when its API key variable is not set: nothing could be
 /// sent, so the run is refused at the door instead of failing a moment later.
-fn missing_key(provider: &evalboard_runner::Provider) -> Option<String> {
+pub(super) fn missing_key(provider: &evalboard_runner::Provider) -> Option<String> {
     provider.missing_key().map(|var| {
         format!(
             "provider `{}` has no API key: set the environment variable {var} for the server \

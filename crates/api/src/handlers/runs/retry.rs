@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
-use evalboard_domain::truncate_to_micros;
+use evalboard_domain::{BROWSER_HARNESS_PROVIDER, truncate_to_micros};
 use evalboard_persistence::{RetryScope, StoreError};
 use evalboard_runner::reproducibility::configuration_changes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::run_id;
+use super::{create::missing_key, run_id};
 use crate::{
     MAX_JSON_BYTES,
     auth::Actor,
@@ -56,7 +56,7 @@ pub(crate) enum Scope {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is not finished, nothing is in scope, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not finished, nothing is in scope, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -105,6 +105,25 @@ pub(crate) async fn retry_run(
     let run = state
         .with_db(move |db| {
             let run = db.get_run(&id)?;
+            // Nothing could answer: reopening the items (clearing their answers) would only
+            // fail the run at once. (A Browser Harness run is refused as such below.)
+            match providers.get(&run.provider_name) {
+                None if run.provider_name != BROWSER_HARNESS_PROVIDER => {
+                    return Err(StoreError::Conflict(format!(
+                        "run {id}'s provider `{}` is not configured on this server any more: \
+                         nothing could answer a retry",
+                        run.provider_name
+                    )));
+                }
+                Some(provider) => {
+                    if let Some(problem) = missing_key(provider) {
+                        return Err(StoreError::Conflict(format!(
+                            "run {id} cannot be retried: {problem}"
+                        )));
+                    }
+                }
+                None => {}
+            }
             // Continuing under another configuration would mix the results of two setups.
             let changed = providers
                 .get(&run.provider_name)

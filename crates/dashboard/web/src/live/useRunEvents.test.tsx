@@ -1,7 +1,8 @@
-import { cleanup, renderHook } from "@testing-library/react";
+import type { QueryClient } from "@tanstack/react-query";
+import { act, cleanup, renderHook } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import type { ActiveBoard } from "../queries";
+import { type ActiveBoard, keys } from "../queries";
 import { FakeEventSource } from "../testing/fakeEventSource";
 import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
 
@@ -9,15 +10,19 @@ import { useRunEvents } from "./useRunEvents";
 
 const wrapper = QueryWrapper;
 
+let client: QueryClient;
+
 beforeEach(() => {
+  vi.useFakeTimers();
   FakeEventSource.opened = [];
   vi.stubGlobal("EventSource", FakeEventSource);
   // No worker here: the page follows the stream itself, as where a worker cannot start.
   vi.stubGlobal("Worker", undefined);
-  freshQueryClient();
+  client = freshQueryClient();
 });
 afterEach(() => {
   cleanup();
+  vi.useRealTimers();
   vi.unstubAllGlobals();
 });
 
@@ -53,5 +58,57 @@ describe("useRunEvents", () => {
     ]);
     expect(FakeEventSource.opened.slice(0, 2).every((s) => s.closed)).toBe(true);
     expect(FakeEventSource.opened[2]!.closed).toBe(false);
+  });
+
+  it("after a failed connection waits before opening the stream again, longer each time", () => {
+    const { rerender } = renderHook(({ data }) => useRunEvents(12, data), {
+      wrapper,
+      initialProps: { data: board("5", 1) },
+    });
+    const fail = (source: FakeEventSource) => act(() => source.onerror!());
+    fail(FakeEventSource.opened[0]!);
+    // The failure refetched the board: its new position waits a second.
+    rerender({ data: board("5", 2) });
+    expect(FakeEventSource.opened).toHaveLength(1);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    fail(FakeEventSource.opened[1]!);
+    rerender({ data: board("5", 3) });
+    act(() => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.opened).toHaveLength(3);
+    // Open again: the next fetch follows at once.
+    act(() => FakeEventSource.opened[2]!.onopen!());
+    rerender({ data: board("7", 4) });
+    expect(FakeEventSource.opened).toHaveLength(4);
+  });
+
+  it("folds its events only into the board fetched at its position", () => {
+    const runStatus = {
+      runId: "run-1",
+      run: { id: "run-1", status: "running" },
+      status: "running",
+      previousStatus: "pending",
+      lifecycle: { cancelRequestedAt: null, resumedCount: 0, lastResumedAt: null },
+      at: "2026-12-02T20:00:00.000Z",
+    };
+    client.setQueryData(keys.active(12), board("5", 1));
+    const { rerender } = renderHook(({ data }) => useRunEvents(12, data), {
+      wrapper,
+      initialProps: { data: board("5", 1) },
+    });
+    const old = FakeEventSource.opened[0]!;
+    old.emit("run_status", runStatus);
+    act(() => vi.advanceTimersByTime(100));
+    expect(client.getQueryData<ActiveBoard>(keys.active(12))!.runs).toHaveLength(1);
+    // A new fetch lands before the page draws it: what the old stream still passes on stays
+    // out of the new board (its own stream brings what follows its position).
+    client.setQueryData(keys.active(12), board("9", 2));
+    old.emit("run_status", runStatus);
+    act(() => vi.advanceTimersByTime(100));
+    expect(client.getQueryData<ActiveBoard>(keys.active(12))!.runs).toHaveLength(0);
+    rerender({ data: board("9", 2) });
+    expect(old.closed).toBe(true);
   });
 });

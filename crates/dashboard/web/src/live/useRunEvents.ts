@@ -1,6 +1,6 @@
 // The live stream (`GET /runs/events`) folded into the active board's query cache (client
 // notes 3 and 4). A worker follows the stream and passes its events on in batches
-// (eventStream.ts); they are folded once per animation frame. On a transient error, a `reset`
+// (eventStream.ts); they are folded at most ten times a second. On a transient error, a `reset`
 // or a retry the board is fetched again, and the stream followed anew from the position that
 // fetch includes.
 import { useQueryClient } from "@tanstack/react-query";
@@ -16,6 +16,11 @@ import { type LiveEvent, fold, reopened } from "./fold";
  * every card at each flush: drawing them at 60 frames a second would keep the main thread busy.
  */
 const MIN_FLUSH_INTERVAL_MS = 100;
+
+/** After a failed connection, how long before the stream is opened again: doubled after each
+ * further failure, up to RETRY_MOST_MS. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MOST_MS = 30_000;
 
 /** Where the stream stands, for the "reconnecting" indicator. */
 export type StreamState = "connecting" | "open" | "reconnecting";
@@ -37,6 +42,10 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
   // The position of the fetch `hydration` names (read when the stream opens, not a reason to).
   const position = useRef<string | null>(null);
   position.current = board?.lastEventId ?? null;
+  // Connections that failed in a row. A failure refetches the board, and each fetch opens the
+  // stream again: after a failure it waits first, longer each time, so that a stream refused
+  // outright (a 429 once a client holds its share of streams) is not asked for again at once.
+  const failures = useRef(0);
 
   useEffect(() => {
     if (hydration === undefined) {
@@ -44,23 +53,22 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
     }
     const from = position.current;
     let pending: LiveEvent[] = [];
-    let frame: number | null = null;
+    let flushing: ReturnType<typeof setTimeout> | null = null;
     let lastFlush = -Infinity;
     let stopHere: (() => void) | null = null;
     let worker: Worker | null = null;
 
-    const flush = (now: number) => {
-      frame = null;
-      if (now - lastFlush < MIN_FLUSH_INTERVAL_MS) {
-        frame = requestAnimationFrame(flush);
-        return;
-      }
-      lastFlush = now;
+    // Timers, not animation frames: a hidden tab runs no frame, and its events would pile up.
+    const flush = () => {
+      flushing = null;
+      lastFlush = performance.now();
       const batch = pending;
       pending = [];
       let retried = false;
       client.setQueriesData<ActiveBoard>({ queryKey: keys.activeAll }, (board) => {
-        if (!board) return board;
+        // Only into the board this stream follows: a newer fetch has its own stream, from its
+        // own position (an older event folded into it would never be corrected).
+        if (!board || board.hydration !== hydration) return board;
         const runs = fold(board.runs, batch) as ActiveBoard["runs"];
         retried ||= reopened(board.runs, runs);
         return { ...board, runs };
@@ -77,9 +85,11 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
     const receive = (message: StreamMessage) => {
       switch (message.type) {
         case "open":
+          failures.current = 0;
           setState("open");
           break;
         case "error":
+          failures.current += 1;
           setState("reconnecting");
           // What happened while the stream was down comes again from the resume position; the
           // board is refetched meanwhile so that nothing waits on the stream.
@@ -92,7 +102,7 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
         case "events": {
           const data = JSON.parse(message.json) as LiveEvent["data"][];
           message.kinds.forEach((kind, i) => pending.push({ kind, data: data[i] } as LiveEvent));
-          frame ??= requestAnimationFrame(flush);
+          flushing ??= setTimeout(flush, Math.max(0, MIN_FLUSH_INTERVAL_MS - (performance.now() - lastFlush)));
           break;
         }
         case "unsupported":
@@ -100,19 +110,25 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
           break;
       }
     };
-    if (typeof Worker === "undefined") {
-      followHere();
-    } else {
-      worker = new Worker(new URL("./stream.worker.ts", import.meta.url), { type: "module" });
-      worker.onmessage = (message: MessageEvent<StreamMessage>) => receive(message.data);
-      // A worker that cannot start (a policy, a missing script): the page follows the stream.
-      worker.onerror = followHere;
-      worker.postMessage({ from });
-    }
+    const open = () => {
+      if (typeof Worker === "undefined") {
+        followHere();
+      } else {
+        worker = new Worker(new URL("./stream.worker.ts", import.meta.url), { type: "module" });
+        worker.onmessage = (message: MessageEvent<StreamMessage>) => receive(message.data);
+        // A worker that cannot start (a policy, a missing script): the page follows the stream.
+        worker.onerror = followHere;
+        worker.postMessage({ from });
+      }
+    };
+    const wait = failures.current === 0 ? 0 : Math.min(RETRY_FIRST_MS * 2 ** (failures.current - 1), RETRY_MOST_MS);
+    const opening = wait === 0 ? null : setTimeout(open, wait);
+    if (opening === null) open();
     return () => {
+      if (opening !== null) clearTimeout(opening);
       worker?.terminate();
       stopHere?.();
-      if (frame !== null) cancelAnimationFrame(frame);
+      if (flushing !== null) clearTimeout(flushing);
     };
   }, [client, hydration, limit]);
 

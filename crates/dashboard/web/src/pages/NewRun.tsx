@@ -8,7 +8,7 @@ import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
 import { ErrorNote, useTitle } from "../components/common";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
-import { placeProblems, settingsFrom, shownFields, wholeNumberProblems } from "./newRunForm";
+import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
 
 function newKey(): string {
@@ -56,10 +56,13 @@ function NewRunForm() {
     const form = new FormData(event.currentTarget);
     const text = (name: string) => String(form.get(name) ?? "").trim();
     const settings = settingsFrom(form, judge, provider?.simulated ?? false);
-    const whole = wholeNumberProblems(form);
+    const whole = [
+      ...unreadableNumbers(event.currentTarget.querySelectorAll("input")),
+      ...wholeNumberProblems(form),
+    ];
     if (whole.length > 0) {
       // Said beside the fields, in words, rather than sent for the server's parser to refuse.
-      setError(new ApiError(0, "Not sent", "Some fields take whole numbers only.", whole));
+      setError(new ApiError(0, "Not sent", "Check the number fields below.", whole));
       return;
     }
     setBusy(true);

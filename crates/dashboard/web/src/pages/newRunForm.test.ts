@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { placeProblems, settingsFrom, shownFields, wholeNumberProblems } from "./newRunForm";
+import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
 function form(fields: [string, string][]): FormData {
   const data = new FormData();
@@ -120,5 +120,16 @@ describe("wholeNumberProblems", () => {
     const placed = placeProblems(new ApiError(0, "Not sent", "", problems), shownFields("choice", true));
     expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, 0 or more, not 2.5"]);
     expect(placed.summary).toEqual([]);
+  });
+
+  it("names each number field whose text the browser could not read", () => {
+    const input = (name: string, type: string, badInput: boolean) => ({ name, type, validity: { badInput } });
+    expect(
+      unreadableNumbers([
+        input("settings.concurrency", "number", true),
+        input("settings.shots", "number", false),
+        input("modelName", "text", true),
+      ]),
+    ).toEqual([{ field: "settings.concurrency", detail: "is not a number" }]);
   });
 });

@@ -28,6 +28,18 @@ export function wholeNumberProblems(form: FormData): FieldProblem[] {
   });
 }
 
+/**
+ * Number inputs holding text the browser could not read as a number (`8x`, `1e`): the form
+ * data has them as blank, which would send the server's default instead of what was typed.
+ */
+export function unreadableNumbers(
+  inputs: Iterable<{ name: string; type: string; validity: { badInput: boolean } }>,
+): FieldProblem[] {
+  return Array.from(inputs)
+    .filter((input) => input.type === "number" && input.validity.badInput)
+    .map((input) => ({ field: input.name, detail: "is not a number" }));
+}
+
 /** The inputs the form always shows, by the API path of what they set. */
 const ALWAYS = [
   "providerName",

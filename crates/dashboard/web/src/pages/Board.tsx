@@ -55,13 +55,23 @@ export function BoardPage() {
   );
 }
 
+/** How often an active card's rate is computed again without news: a run that stalls (a
+ * provider hanging) shows its rate falling instead of the last one it had. */
+const RATE_EVERY_MS = 1000;
+
 /**
- * Items finished per second, from the progress changes of the last few seconds. Computed while
- * rendering (no state of its own: a card changing draws once, not twice).
+ * Items finished per second, from the progress changes of the last few seconds, drawn again
+ * every second on its own (only this text, not the card).
  */
-function useRate(completed: number): number | null {
+export function LiveRate({ completed }: { completed: number }) {
   const samples = useRef<{ at: number; completed: number }[]>([]);
-  return rateOf(samples.current, completed, performance.now());
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => tick((n) => n + 1), RATE_EVERY_MS);
+    return () => clearInterval(timer);
+  }, []);
+  const rate = rateOf(samples.current, completed, performance.now());
+  return <>{rate === null ? "–" : rate.toFixed(1)} items/s</>;
 }
 
 /**
@@ -154,7 +164,6 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
  */
 const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   const { run, progress, lifecycle, recentItems } = snapshot;
-  const rate = useRate(progress.completed);
   const action = useRunAction();
   const { operate } = useAccess();
   const active = ACTIVE.has(run.status);
@@ -204,7 +213,12 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
       <ProgressBar progress={progress} />
       <p className="meta">
         {progress.completed} / {progress.total} done
-        {active && <> · {rate === null ? "–" : rate.toFixed(1)} items/s</>}
+        {active && (
+          <>
+            {" "}
+            · <LiveRate completed={progress.completed} />
+          </>
+        )}
         {lifecycle.resumedCount > 0 && (
           <>
             {" "}

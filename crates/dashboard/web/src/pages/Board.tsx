@@ -1,5 +1,5 @@
 // The active board: one card per snapshot of `GET /runs/active`, kept live by the event stream.
-import { type RefObject, memo, useEffect, useMemo, useRef, useState } from "react";
+import { type RefObject, memo, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { Link } from "wouter";
 
 import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
@@ -59,17 +59,37 @@ export function BoardPage() {
  * provider hanging) shows its rate falling instead of the last one it had. */
 const RATE_EVERY_MS = 1000;
 
+// One clock for every card's rate: the cards draw again together, in one task a second.
+const secondListeners = new Set<() => void>();
+let secondTimer: ReturnType<typeof setInterval> | null = null;
+let seconds = 0;
+
+function subscribeToSeconds(listener: () => void): () => void {
+  secondListeners.add(listener);
+  secondTimer ??= setInterval(() => {
+    seconds += 1;
+    secondListeners.forEach((notify) => notify());
+  }, RATE_EVERY_MS);
+  return () => {
+    secondListeners.delete(listener);
+    if (secondListeners.size === 0 && secondTimer !== null) {
+      clearInterval(secondTimer);
+      secondTimer = null;
+    }
+  };
+}
+
+function currentSecond(): number {
+  return seconds;
+}
+
 /**
  * Items finished per second, from the progress changes of the last few seconds, drawn again
  * every second on its own (only this text, not the card).
  */
 export function LiveRate({ completed }: { completed: number }) {
   const samples = useRef<{ at: number; completed: number }[]>([]);
-  const [, tick] = useState(0);
-  useEffect(() => {
-    const timer = setInterval(() => tick((n) => n + 1), RATE_EVERY_MS);
-    return () => clearInterval(timer);
-  }, []);
+  useSyncExternalStore(subscribeToSeconds, currentSecond);
   const rate = rateOf(samples.current, completed, performance.now());
   return <>{rate === null ? "–" : rate.toFixed(1)} items/s</>;
 }

@@ -1759,20 +1759,15 @@ fn a_reader_polling_a_log_gets_an_entry_committed_late_once() {
     assert_eq!(page(&cursor).entries, []);
 }
 
-/// A retry of every item clears what the last dispatch left on the item, its reasoning too:
-/// a reopened item never shows a previous dispatch's result.
-fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
+/// Item `sequence`'s first attempt answered "(A)", with some reasoning, and judged correct.
+fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persistence::Outcome {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ItemQuery, Judgment, Outcome, OutcomeKind, RetryScope};
-    import(db, "Demo", &items(1));
-    let run = create(db, "Demo", 0);
-    db.claim_items(&run, claim_request("w1", 1, 1, 300))
-        .unwrap();
-    let answered = Outcome {
+    use evalboard_persistence::{Answer, Judgment, Outcome, OutcomeKind};
+    Outcome {
         run_id: run.clone(),
-        sequence: 1,
+        sequence,
         attempt: 1,
-        started_at: at(2),
+        started_at: at(seconds),
         kind: OutcomeKind::Answered {
             answer: Answer {
                 prompt: "p".into(),
@@ -1781,7 +1776,7 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
                 request_key: None,
                 cached: false,
                 first_token_at: None,
-                answered_at: at(3),
+                answered_at: at(seconds),
                 usage: TokenUsage::default(),
                 cost_usd: None,
             },
@@ -1790,11 +1785,22 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
                 extraction: extract_answer("The answer is (A).").into(),
                 judge: "choice".into(),
                 rationale: None,
-                at: at(3),
+                at: at(seconds),
             }),
         },
-    };
-    db.apply_outcomes("w1", &[answered], at(3)).unwrap();
+    }
+}
+
+/// A retry of every item clears what the last dispatch left on the item, its reasoning too:
+/// a reopened item never shows a previous dispatch's result.
+fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
+    use evalboard_persistence::{ItemQuery, RetryScope};
+    import(db, "Demo", &items(1));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 1, 1, 300))
+        .unwrap();
+    db.apply_outcomes("w1", &[judged_answer(&run, 1, 3)], at(3))
+        .unwrap();
     let item = |db: &TestDatabase| {
         db.run_items(&run, &ItemQuery::first(1))
             .unwrap()
@@ -1810,6 +1816,31 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
         (reopened.response_text, reopened.reasoning_text),
         (None, None)
     );
+}
+
+/// Canceling a run while it is judged again cancels the answers no judge took yet; they keep
+/// their answers, and the next re-judging takes them instead of losing them.
+fn answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging(db: &TestDatabase) {
+    use evalboard_domain::JudgeSettings;
+    import(db, "Demo", &items(3));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 3, 1, 300))
+        .unwrap();
+    let answers: Vec<_> = (1..=3).map(|s| judged_answer(&run, s, 2)).collect();
+    db.apply_outcomes("w1", &answers, at(2)).unwrap();
+    assert_eq!(db.get_run(&run).unwrap().status, RunStatus::Completed);
+
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(3))
+        .unwrap();
+    let canceled = db.request_cancel(&run, None, at(4)).unwrap();
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    assert_eq!(canceled.counts.canceled, 3);
+
+    let again = db
+        .start_rejudge(&run, &JudgeSettings::Choice, None, at(5))
+        .unwrap();
+    assert_eq!(again.status, RunStatus::Pending);
+    assert_eq!((again.counts.awaiting, again.counts.canceled), (3, 0));
 }
 
 /// A cancel asked of a run stopping for its budget stops its items in flight too: the run is
@@ -1840,6 +1871,7 @@ backend_tests!(
     a_stopping_worker_gives_its_claims_back_without_a_resume,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
+    answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,
     an_active_runs_latency_is_kept_with_its_answers,

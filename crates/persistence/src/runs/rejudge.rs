@@ -26,8 +26,9 @@ impl Database {
     /// Starts judging a finished run's judged answers again with `judge`: they go back to
     /// `awaiting` (verdict cleared, answer kept), the run's judge becomes `judge` (in its
     /// settings and fingerprint), its re-judge count goes up, and it is `pending` again for the
-    /// engine. Faulted items stay as they are. A run that is not finished, or has no judged
-    /// answer, is a conflict.
+    /// engine; so do canceled items that hold an answer (their judging was canceled). Failed
+    /// items, and canceled ones without an answer, stay as they are. A run that is not
+    /// finished, or has no answer to judge, is a conflict.
     /// `requested_by` (a token's name) is recorded in the run log.
     pub fn start_rejudge(
         &self,
@@ -47,7 +48,13 @@ impl Database {
             let mut counts = run.counts;
             let mut queued = 0u64;
             let now = at.naive_utc();
-            for state in [ItemState::Correct, ItemState::Incorrect] {
+            // A canceled item holding an answer had its judging canceled (a cancel during a
+            // re-judging, or before its judge took it): it is judged now rather than lost.
+            for state in [
+                ItemState::Correct,
+                ItemState::Incorrect,
+                ItemState::Canceled,
+            ] {
                 let moved = diesel::update(
                     run_items::table
                         .filter(run_items::run_id.eq(run_id.as_str()))

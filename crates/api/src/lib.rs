@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod csv_cells;
 mod cursor;
 mod dashboard;
 pub mod dto;

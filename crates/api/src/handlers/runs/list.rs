@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
+    csv_cells::write_row,
     dto::{RunDetailDto, RunPageDto},
     error::{ApiError, Problem},
     params::{bounded_int, shorten, text, timestamp},
@@ -251,7 +252,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                     .map(|f| f.digest.clone())
                     .unwrap_or_default(),
             ];
-            writer.write_record(&record).expect("writing to memory");
+            write_row(&mut writer, record);
         }
         Ok((
             writer.into_inner().expect("writing to memory"),

@@ -131,7 +131,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
         })?;
     if bytes.len() as u64 > limit {
         bail!(
-            "{} is larger than {} MiB{} (the limit of POST /datasets too): split it",
+            "{} is larger than {} MiB{}, the most a dataset file may hold (POST /datasets too)",
             file.display(),
             MAX_DATASET_BYTES / (1024 * 1024),
             if gzip { " once decompressed" } else { "" }

@@ -122,13 +122,14 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
     };
     let mut record = csv::ByteRecord::new();
     let mut ordinal = 0usize;
+    let mut lines = LineNumbers::new(bytes);
     loop {
-        let line = reader.position().line() as usize;
+        let before = reader.position().byte();
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 ordinal += 1;
-                let line = record.position().map_or(line, |p| p.line() as usize);
+                let line = lines.at(record.position().map_or(before, csv::Position::byte));
                 if record
                     .iter()
                     .all(|field| field.iter().all(u8::is_ascii_whitespace))
@@ -138,7 +139,7 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 parse_row(&record, line, ordinal, &columns, collector);
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+                let line = lines.at(e.position().map_or(before, csv::Position::byte));
                 let message = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -148,6 +149,48 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 collector.problem(line, message);
             }
         }
+    }
+}
+
+/// The line a row starts on, from the byte where the reader says it starts.
+///
+/// The csv crate's own line count is behind by one after a row that ends in `\r\n` (it counts
+/// the `\n` while reading the next row) and points at the first of any blank lines before a row;
+/// counting the newlines before the row's first byte is right for both. Rows come in order, so
+/// each count goes on from the previous one.
+struct LineNumbers<'a> {
+    bytes: &'a [u8],
+    counted_to: usize,
+    newlines: usize,
+}
+
+impl<'a> LineNumbers<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            counted_to: 0,
+            newlines: 0,
+        }
+    }
+
+    /// The 1-based line of the first byte at or after `byte` that is not a line ending.
+    fn at(&mut self, byte: u64) -> usize {
+        let mut start = usize::try_from(byte).map_or(self.bytes.len(), |b| b.min(self.bytes.len()));
+        while self
+            .bytes
+            .get(start)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            start += 1;
+        }
+        if start > self.counted_to {
+            self.newlines += self.bytes[self.counted_to..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.counted_to = start;
+        }
+        self.newlines + 1
     }
 }
 
@@ -282,6 +325,35 @@ mod tests {
                 .message
                 .contains("duplicate item id `1` (first on line 2)")
         );
+    }
+
+    #[test]
+    fn rows_are_reported_at_their_line_with_windows_line_endings_and_blank_lines() {
+        let lf = "id,question,A,B,answer\n\
+                  1,\"two\nlines\",x,y,A\n\
+                  \n\
+                  \n\
+                  2,Q,x,y,K\n\
+                  3,Q,x,y\n\
+                  1,Q,x,y,A\n";
+        for (endings, text) in [("LF", lf.to_owned()), ("CRLF", lf.replace('\n', "\r\n"))] {
+            let err = parse(&text).unwrap_err();
+            let lines: Vec<usize> = err.problems.iter().map(|p| p.line).collect();
+            assert_eq!(lines, [6, 7, 8], "{endings}: {:?}", err.problems);
+            assert!(
+                err.problems[0].message.contains("`K`"),
+                "{:?}",
+                err.problems
+            );
+            assert!(err.problems[1].message.contains("4 fields"));
+            assert!(
+                err.problems[2]
+                    .message
+                    .contains("duplicate item id `1` (first on line 2)"),
+                "{endings}: {:?}",
+                err.problems
+            );
+        }
     }
 
     #[test]

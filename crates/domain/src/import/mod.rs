@@ -21,6 +21,9 @@ pub const MAX_DATASET_BYTES: usize = 64 * 1024 * 1024;
 /// Most problems reported for one rejected file (the total is always given).
 pub const MAX_REPORTED_PROBLEMS: usize = 100;
 
+/// What UTF-8 text written with a byte order mark starts with.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Items of the default category, when a file names none.
 const DEFAULT_CATEGORY: &str = "general";
 
@@ -105,6 +108,22 @@ pub struct ImportRejected {
 /// Parses a whole file. Returns the items only when every row is valid.
 pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, ImportRejected> {
     let mut collector = Collector::default();
+    let bytes = match format {
+        ImportFormat::Parquet => bytes,
+        ImportFormat::Jsonl | ImportFormat::Csv => {
+            if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+                collector.problem(
+                    0,
+                    "the file is UTF-16 text: save it as UTF-8 (with or without a byte order mark)",
+                );
+                return collector.finish(format);
+            }
+            // Editors on Windows (Notepad's "UTF-8 with BOM", PowerShell 5) start UTF-8 text
+            // with a byte order mark; serde_json would take it for a character of the first
+            // record.
+            bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
+        }
+    };
     match format {
         ImportFormat::Jsonl => match jsonl_shape(bytes) {
             JsonlShape::MmluPro => mmlu_pro::parse(bytes, &mut collector),
@@ -136,22 +155,25 @@ enum JsonlShape {
     Unknown(usize),
 }
 
-/// The shape of a JSON Lines file, told by its first record: numeric when it has a `question`
-/// and an `answer` and no `options`, MMLU-Pro otherwise (whose importer then names what is
-/// wrong), unless it is an object of neither shape.
+/// The shape of a JSON Lines file, told by its first record that is valid JSON (a broken first
+/// line is reported by the importer of the shape the others have): numeric when it has a
+/// `question` and an `answer` and no `options`, MMLU-Pro otherwise (whose importer then names
+/// what is wrong), unless it is an object of neither shape.
 fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
     let first = bytes
         .split(|&b| b == b'\n')
         .enumerate()
-        .find(|(_, line)| !line.trim_ascii().is_empty());
-    let Some((index, line)) = first else {
-        return JsonlShape::MmluPro;
-    };
-    match serde_json::from_slice::<serde_json::Value>(line) {
-        Ok(serde_json::Value::Object(object)) if numeric::looks_numeric(&object) => {
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .find_map(|(index, line)| {
+            serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .map(|record| (index, record))
+        });
+    match first {
+        Some((_, serde_json::Value::Object(object))) if numeric::looks_numeric(&object) => {
             JsonlShape::Numeric
         }
-        Ok(serde_json::Value::Object(object))
+        Some((index, serde_json::Value::Object(object)))
             if !["question_id", "question", "options"]
                 .iter()
                 .any(|key| object.contains_key(*key)) =>
@@ -276,6 +298,43 @@ fn utf8_lines<'a>(bytes: &'a [u8], collector: &mut Collector) -> Vec<(usize, &'a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GSM8K: &str = "{\"question\": \"2 + 2?\", \"answer\": \"2 + 2 = 4\\n#### 4\"}\n\
+                         {\"question\": \"3 - 5?\", \"answer\": \"#### -2\"}\n";
+
+    #[test]
+    fn a_byte_order_mark_is_read_past() {
+        let with_bom = [UTF8_BOM, GSM8K.as_bytes()].concat();
+        let parsed = parse_items(ImportFormat::Jsonl, &with_bom).unwrap();
+        assert_eq!(
+            parsed.items,
+            parse_items(ImportFormat::Jsonl, GSM8K.as_bytes())
+                .unwrap()
+                .items
+        );
+        let csv = [UTF8_BOM, b"question,answer\nQ,4\n"].concat();
+        assert_eq!(parse_items(ImportFormat::Csv, &csv).unwrap().items.len(), 1);
+    }
+
+    #[test]
+    fn utf16_text_is_refused_as_such() {
+        for bom in [[0xFF, 0xFE], [0xFE, 0xFF]] {
+            for format in [ImportFormat::Jsonl, ImportFormat::Csv] {
+                let text: Vec<u8> = bom.into_iter().chain(b"q\0".iter().copied()).collect();
+                let err = parse_items(format, &text).unwrap_err();
+                assert_eq!(err.total, 1);
+                assert!(err.problems[0].message.starts_with("the file is UTF-16"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_first_line_does_not_decide_the_shape() {
+        let text = format!("{{\"question\": \"1 + 1?\", \"answer\": \n{GSM8K}");
+        let err = parse_items(ImportFormat::Jsonl, text.as_bytes()).unwrap_err();
+        assert_eq!(err.total, 1, "only the broken line: {:?}", err.problems);
+        assert_eq!(err.problems[0].line, 1);
+    }
 
     #[test]
     fn an_empty_file_is_rejected() {

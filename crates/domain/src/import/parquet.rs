@@ -7,16 +7,39 @@
 use bytes::Bytes;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+use super::{MAX_DATASET_BYTES, MAX_ITEMS};
+
 /// The rows of a Parquet file as JSON Lines; the error says why the file cannot be read.
+///
+/// A Parquet file is compressed (dictionaries, run lengths, a codec), so a few megabytes can
+/// declare millions of rows or rows of any length: its row count is checked against
+/// [`MAX_ITEMS`] before any row is read, and the rows as JSON against [`MAX_DATASET_BYTES`] as
+/// they are read, as a decompressed upload is.
 pub(super) fn as_jsonl(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    as_bounded_jsonl(bytes, MAX_ITEMS, MAX_DATASET_BYTES)
+}
+
+fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
     let unreadable = |e: parquet::errors::ParquetError| format!("not a readable Parquet file: {e}");
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes)).map_err(unreadable)?;
-    let mut lines = Vec::with_capacity(bytes.len());
+    let rows = reader.metadata().file_metadata().num_rows();
+    if usize::try_from(rows).map_or(true, |rows| rows > max_rows) {
+        return Err(format!(
+            "the file has {rows} rows; a dataset holds at most {max_rows} items"
+        ));
+    }
+    let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
         let row = row.map_err(unreadable)?;
         serde_json::to_writer(&mut lines, &row.to_json_value())
             .map_err(|e| format!("a row cannot be read as JSON: {e}"))?;
         lines.push(b'\n');
+        if lines.len() > max_bytes {
+            return Err(format!(
+                "the file's rows come to more than {} MiB as text, the most a dataset file may hold",
+                max_bytes / (1024 * 1024)
+            ));
+        }
     }
     Ok(lines)
 }
@@ -32,6 +55,7 @@ pub(crate) mod tests {
     };
     use serde_json::Value;
 
+    use super::as_bounded_jsonl;
     use crate::{
         dataset_digest,
         import::{ImportFormat, parse_items},
@@ -150,6 +174,33 @@ pub(crate) mod tests {
                 .starts_with("not a readable Parquet file"),
             "{:?}",
             refused.problems
+        );
+    }
+
+    #[test]
+    fn rows_past_the_limits_are_refused_before_they_are_all_read() {
+        let jsonl = include_str!("../../../../datasets/evalboard-demo.jsonl");
+        let records: Vec<Value> = jsonl
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let parquet = mmlu_pro_parquet(&records);
+        let whole = as_bounded_jsonl(&parquet, records.len(), usize::MAX).unwrap();
+        assert_eq!(whole.iter().filter(|&&b| b == b'\n').count(), records.len());
+
+        let too_many = as_bounded_jsonl(&parquet, records.len() - 1, usize::MAX).unwrap_err();
+        assert_eq!(
+            too_many,
+            format!(
+                "the file has {} rows; a dataset holds at most {} items",
+                records.len(),
+                records.len() - 1
+            )
+        );
+        let too_long = as_bounded_jsonl(&parquet, records.len(), whole.len() - 1).unwrap_err();
+        assert!(
+            too_long.starts_with("the file's rows come to more than"),
+            "{too_long}"
         );
     }
 }

@@ -38,7 +38,7 @@ export function DatasetsPage() {
       return;
     }
     if (file.size > MAX_DATASET_BYTES) {
-      setError(new Error(`${file.name} is larger than 64 MiB, the most an upload may hold: use \`evalboard dataset import\` on the server's machine.`));
+      setError(new Error(`${file.name} is larger than 64 MiB, the most a dataset file may hold (\`evalboard dataset import\` has the same limit).`));
       return;
     }
     // A compressed file is refused by the server line by line ("not valid UTF-8"): said here.

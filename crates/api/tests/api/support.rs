@@ -216,10 +216,25 @@ pub(crate) async fn app_with_engine(
         Error = actix_web::Error,
     >,
 > {
+    app_with_engine_configured(db, |_| {}).await
+}
+
+/// [`app_with_engine`], with its engine's configuration changed by `configure` first.
+pub(crate) async fn app_with_engine_configured(
+    db: TestDatabase,
+    configure: impl FnOnce(&mut EngineConfig),
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     let registry = std::sync::Arc::new(registry());
     let mut config = EngineConfig::new("api-test-worker");
     config.poll_every = std::time::Duration::from_millis(20);
     config.retry_base_delay = std::time::Duration::from_millis(5);
+    configure(&mut config);
     let engine = EngineHandle::start(
         (*db).clone(),
         std::sync::Arc::clone(&registry),

@@ -70,6 +70,9 @@ struct Entry {
     /// second, rather than at every chunk.
     activity: Activity,
     text: String,
+    /// A chunk did not fit in the kept text: none after it is kept either, so that the text
+    /// stays the attempt's beginning, without holes.
+    full: bool,
 }
 
 impl Entry {
@@ -120,6 +123,7 @@ impl ActivityBoard {
                 last_chunk_at: None,
             },
             text: String::new(),
+            full: false,
         };
         self.with(|items| match items.get_mut(run) {
             Some(of_run) => {
@@ -138,11 +142,13 @@ impl ActivityBoard {
             if let Some(Entry {
                 activity,
                 text: kept,
+                full,
             }) = items
                 .get_mut(run)
                 .and_then(|of_run| of_run.get_mut(&sequence))
             {
-                if kept.len() + text.len() <= LIVE_TEXT_BYTES {
+                *full = *full || kept.len() + text.len() > LIVE_TEXT_BYTES;
+                if !*full {
                     kept.push_str(text);
                 }
                 activity.chunk_count += 1;
@@ -209,7 +215,7 @@ impl ActivityBoard {
         after: Option<LivePosition>,
     ) -> Option<LiveText> {
         self.with(|items| {
-            let Entry { activity, text } = items.get(run)?.get(&sequence)?;
+            let Entry { activity, text, .. } = items.get(run)?.get(&sequence)?;
             let from = after
                 .filter(|p| p.attempt == activity.attempt && p.bytes <= text.len())
                 .map(|p| p.bytes);
@@ -297,11 +303,15 @@ mod tests {
             (retried.attempt, retried.replace, retried.text.as_str()),
             (2, true, "The answer")
         );
-        // Past the kept limit the text stops growing; the count goes on.
+        // Past the kept limit the text stops growing, even by a chunk small enough to fit in
+        // what is left (the text would have a hole); the counts go on.
         board.chunk(&run, 1, &"x".repeat(LIVE_TEXT_BYTES));
+        board.chunk(&run, 1, ".");
         let full = board.live_text(&run, 1, Some(retried.position)).unwrap();
         assert_eq!(full.text, "");
-        assert_eq!(full.received_chars, 10 + LIVE_TEXT_BYTES as u64);
+        assert_eq!(full.received_chars, 11 + LIVE_TEXT_BYTES as u64);
+        assert_eq!(full.chunk_count, 3);
+        assert!(board.get(&run, 1).unwrap().preview.ends_with("The answer"));
         board.finish(&run, 1);
         assert!(board.live_text(&run, 1, Some(full.position)).is_none());
     }

@@ -3,10 +3,11 @@
 //! characters of each run's current item a few times a second; this follows any one item, all
 //! of its text, while it streams on this server.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{Responder, get, web};
 use actix_web_lab::sse;
+use evalboard_domain::{ItemState, RunId};
 use evalboard_runner::{ActivityBoard, LivePosition};
 use tokio::sync::mpsc;
 
@@ -23,11 +24,17 @@ use crate::{
 const LOOK_EVERY: Duration = Duration::from_millis(100);
 /// Comments keep a stream open while the model is silent.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long an item that stopped streaming may stay `running` before the stream ends anyway.
+/// An answer reaches the database a moment after its last chunk (the writer gathers answers
+/// for `engine.commit_window_ms`); a stream that said `ended` before then would send its client
+/// to read an item without its answer. An item still running after this is waiting to retry.
+const STORED_WITHIN: Duration = Duration::from_secs(5);
 
 /// Server-Sent Events following one item's answer while it streams on this server:
 /// `item_text` (`ItemTextEventDto`) whenever text arrived — the whole text so far first, then
-/// what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here (or was not
-/// streaming here to begin with), after which the stream closes. The text is not stored until
+/// what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here and its
+/// answer, if any, is stored (or was not streaming here to begin with), after which the stream
+/// closes. The text is not stored until
 /// the item is answered: a reconnecting client starts again from the whole text.
 #[utoipa::path(
     tag = "runs",
@@ -68,22 +75,25 @@ pub(crate) async fn stream_item_text(
             "no item {sequence} in run {id}"
         )));
     }
-    let activity = state.engine.as_ref().map(|e| e.activity().clone());
     let (outbox, stream) = mpsc::channel(4);
-    actix_web::rt::spawn(follow(activity, id, sequence, outbox));
+    actix_web::rt::spawn(follow(state, id, sequence, outbox));
     Ok(sse::Sse::from_infallible_receiver(stream).with_keep_alive(KEEP_ALIVE))
 }
 
-/// Sends the item's text as it arrives until it stops streaming here or the client leaves.
+/// Sends the item's text as it arrives until it stops streaming here (and its answer, if it
+/// got one, is stored) or the client leaves.
 async fn follow(
-    activity: Option<ActivityBoard>,
-    run: evalboard_domain::RunId,
+    state: web::Data<AppState>,
+    run: RunId,
     sequence: u32,
     outbox: mpsc::Sender<sse::Event>,
 ) {
+    let activity: Option<ActivityBoard> = state.engine.as_ref().map(|e| e.activity().clone());
     let mut ticks = tokio::time::interval(LOOK_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut position: Option<LivePosition> = None;
+    let mut last_counts = None;
+    let mut stopped_at: Option<Instant> = None;
     loop {
         ticks.tick().await;
         if outbox.is_closed() {
@@ -93,6 +103,12 @@ async fn follow(
             .as_ref()
             .and_then(|board| board.live_text(&run, sequence, position))
         else {
+            if position.is_some()
+                && stopped_at.get_or_insert_with(Instant::now).elapsed() < STORED_WITHIN
+                && still_running(&state, &run, sequence).await
+            {
+                continue;
+            }
             let reason = if position.is_some() {
                 "ended"
             } else {
@@ -108,7 +124,11 @@ async fn follow(
                 .await;
             return;
         };
-        let changed = live.replace || !live.text.is_empty();
+        stopped_at = None;
+        // Past the kept text's limit only the counts grow: they are news too.
+        let counts = (live.chunk_count, live.received_chars);
+        let changed = live.replace || !live.text.is_empty() || last_counts != Some(counts);
+        last_counts = Some(counts);
         position = Some(live.position);
         if changed {
             let payload = ItemTextEventDto {
@@ -123,6 +143,16 @@ async fn follow(
             }
         }
     }
+}
+
+/// Whether the item is still `running` in the database (its answer not stored yet, or a retry
+/// waiting); `false` when that cannot be read, so that the stream ends as it would have.
+async fn still_running(state: &AppState, run: &RunId, sequence: u32) -> bool {
+    let run = run.clone();
+    matches!(
+        state.with_db(move |db| db.item_snapshot(&run, sequence)).await,
+        Ok(Some(item)) if item.state == ItemState::Running
+    )
 }
 
 fn event(name: &'static str, payload: &impl serde::Serialize) -> sse::Event {

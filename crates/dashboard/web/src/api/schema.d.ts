@@ -426,8 +426,9 @@ export interface paths {
         /**
          * Server-Sent Events following one item's answer while it streams on this server:
          *     `item_text` (`ItemTextEventDto`) whenever text arrived — the whole text so far first, then
-         *     what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here (or was not
-         *     streaming here to begin with), after which the stream closes. The text is not stored until
+         *     what follows — and `item_end` (`ItemEndEventDto`) when it stops streaming here and its
+         *     answer, if any, is stored (or was not streaming here to begin with), after which the stream
+         *     closes. The text is not stored until
          *     the item is answered: a reconnecting client starts again from the whole text.
          */
         get: operations["stream_item_text"];

@@ -9,6 +9,7 @@ import {
 } from "@tanstack/react-query";
 
 import { type ActiveRun, type Schemas, api, unwrap } from "./api/client";
+import { ACTIVE } from "./components/common";
 import type { operations } from "./api/schema";
 
 export type RunFilters = NonNullable<operations["list_runs"]["parameters"]["query"]>;
@@ -192,11 +193,22 @@ export function useComparisonQuery(runIds: string[]) {
     initialPageParam: null as string | null,
     getNextPageParam: (page) => page.flipped.nextCursor,
     enabled: runIds.length >= 2,
+    // While a compared run is still going its figures move: every loaded page is read again
+    // together (one snapshot, not pages of different moments).
+    refetchInterval: (query) => comparisonPoll(query.state.data?.pages[0]),
   });
 }
 
-/** Some items of a run, by sequence. */
-export function useItemsQuery(id: string, sequences: number[]) {
+/** How often a comparison of runs still going is read again. */
+export const COMPARE_POLL_MS = 10_000;
+
+/** When to read a comparison again: only while one of its runs is still going. */
+export function comparisonPoll(first: Schemas["ComparisonDto"] | undefined): number | false {
+  return first?.runs.some((compared) => ACTIVE.has(compared.run.status)) ? COMPARE_POLL_MS : false;
+}
+
+/** Some items of a run, by sequence; polled as the run's item list is while the run is active. */
+export function useItemsQuery(id: string, sequences: number[], live = false, following = false) {
   return useQuery({
     queryKey: keys.itemsBySequence(id, sequences),
     queryFn: async () =>
@@ -206,5 +218,6 @@ export function useItemsQuery(id: string, sequences: number[]) {
         }),
       ).items,
     enabled: sequences.length > 0,
+    refetchInterval: pollEvery(live, following),
   });
 }

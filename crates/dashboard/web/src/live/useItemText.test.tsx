@@ -74,6 +74,26 @@ describe("useItemText", () => {
     expect(result.current).toMatchObject({ text: "The answer is (B).", attempt: 2, streaming: true, waiting: false });
   });
 
+  it("says the stream broke off, and opens it again when the browser gave up on it", () => {
+    const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
+    const first = FakeEventSource.opened[0]!;
+    first.emit("item_text", text(1, true, "Let's th"));
+    // A network error: the browser reconnects by itself.
+    first.fail(false);
+    expect(result.current).toMatchObject({ text: "Let's th", streaming: false, interrupted: true });
+    act(() => vi.advanceTimersByTime(10_000));
+    expect(FakeEventSource.opened).toHaveLength(1);
+    first.emit("item_text", text(1, true, "Let's think"));
+    expect(result.current).toMatchObject({ text: "Let's think", streaming: true, interrupted: false });
+    // Refused (a 503, say): the browser gives up, and so would the page without a look again.
+    first.fail(true);
+    expect(result.current).toMatchObject({ streaming: false, interrupted: true });
+    act(() => vi.advanceTimersByTime(2000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    FakeEventSource.opened[1]!.emit("item_text", text(1, true, "Let's think step"));
+    expect(result.current).toMatchObject({ text: "Let's think step", streaming: true, interrupted: false });
+  });
+
   it("looks again while the item streams on another server", () => {
     const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
     FakeEventSource.opened[0]!.emit("item_end", { reason: "not_streaming_here" });

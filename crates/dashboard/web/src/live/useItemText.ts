@@ -21,9 +21,12 @@ export interface ItemText {
   /** At the last look the item was not streaming on the server this page reached: it is waiting
    * to retry, or in flight on another replica. */
   waiting: boolean;
+  /** The stream broke off (the server refused it or cannot be reached): what is shown may be
+   * behind, and it is being opened again. */
+  interrupted: boolean;
 }
 
-const NOTHING: ItemText = { text: null, attempt: null, streaming: false, waiting: false };
+const NOTHING: ItemText = { text: null, attempt: null, streaming: false, waiting: false, interrupted: false };
 /** How soon to look again once the item stopped streaming (or was not) while still followed. */
 const LOOK_AGAIN_MS = 2000;
 
@@ -47,6 +50,7 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
         attempt: event.attempt,
         streaming: true,
         waiting: false,
+        interrupted: false,
       }));
     });
     source.addEventListener("item_end", (message) => {
@@ -55,7 +59,7 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
       // Ended: the text stays until the stored answer replaces it. Not streaming here: nothing
       // of an earlier attempt is shown as if it were the answer.
       setLive((before) =>
-        event.reason === "not_streaming_here" ? { ...NOTHING, waiting: true } : { ...before, streaming: false },
+        event.reason === "not_streaming_here" ? { ...NOTHING, waiting: true } : { ...before, streaming: false, interrupted: false },
       );
       // The stored detail has the whole answer (or the item's new state).
       void client.invalidateQueries({ queryKey: keys.itemsOf(runId) });
@@ -63,7 +67,16 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
       // look again. Once the refetch shows it finished, `follow` turns false and this timer goes.
       again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
     });
-    // On an error the browser reconnects by itself; the server starts again from the whole text.
+    // After a network error the browser reconnects by itself (and the server starts again from
+    // the whole text); after an answer that is not the stream (429 past the streams a client may
+    // hold, 503, a proxy's 502 during a restart) it gives up, and no `item_end` will come: look
+    // again as after one. Either way the text shown may be behind meanwhile.
+    source.onerror = () => {
+      setLive((before) => ({ ...before, streaming: false, interrupted: true }));
+      if (source.readyState === EventSource.CLOSED && again === null) {
+        again = setTimeout(() => setRound((n) => n + 1), LOOK_AGAIN_MS);
+      }
+    };
     return () => {
       source.close();
       if (again !== null) clearTimeout(again);

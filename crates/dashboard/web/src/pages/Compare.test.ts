@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import type { Schemas } from "../api/client";
+import { COMPARE_POLL_MS, comparisonPoll } from "../queries";
 import { outcomeText } from "./Compare";
 
 describe("outcomeText", () => {
@@ -11,5 +13,17 @@ describe("outcomeText", () => {
     expect(outcomeText({ state: "failed", extractedAnswer: null })).toBe("failed (no answer)");
     expect(outcomeText({ state: "awaiting", extractedAnswer: null })).toBe("answered, awaiting its judge");
     expect(outcomeText({ state: "pending", extractedAnswer: null })).toBe("pending (no answer yet)");
+  });
+});
+
+describe("comparisonPoll", () => {
+  const comparison = (...statuses: string[]) =>
+    ({ runs: statuses.map((status) => ({ run: { status } })) }) as unknown as Schemas["ComparisonDto"];
+
+  it("reads a comparison again while one of its runs is still going, and only then", () => {
+    expect(comparisonPoll(comparison("completed", "running"))).toBe(COMPARE_POLL_MS);
+    expect(comparisonPoll(comparison("pending", "completed"))).toBe(COMPARE_POLL_MS);
+    expect(comparisonPoll(comparison("completed", "canceled", "failed"))).toBe(false);
+    expect(comparisonPoll(undefined)).toBe(false);
   });
 });

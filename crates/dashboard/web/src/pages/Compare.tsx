@@ -5,8 +5,8 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ErrorNote, TableScroll, judgeLabel, percent, useTitle } from "../components/common";
-import { useComparisonQuery, useItemsQuery } from "../queries";
+import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, percent, useTitle } from "../components/common";
+import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
 type Interval = Schemas["IntervalDto"];
@@ -32,14 +32,27 @@ export function ComparePage() {
   const flipped = comparison.data?.pages.flatMap((page) => page.flipped.items) ?? [];
   // Items of a run still going count wrong until judged: their column shows when there are some.
   const unanswered = first?.overall.runs.some((figures) => figures.unanswered > 0) ?? false;
+  const going = first?.runs.some((compared) => ACTIVE.has(compared.run.status)) ?? false;
   return (
     <section aria-labelledby="compare-title">
       <h1 id="compare-title">Compare</h1>
+      {comparison.isPending && (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      )}
       <ErrorNote error={comparison.error} />
       {first && (
         <>
           <p className="meta">
             {first.compared} items compared · dataset {first.runs[0]?.dataset.name}
+            {going && (
+              <>
+                {" "}
+                · figures as of <Time at={new Date(comparison.dataUpdatedAt).toISOString()} />, read again every{" "}
+                {COMPARE_POLL_MS / 1000} s while a run is still going
+              </>
+            )}
           </p>
           {first.warnings.map((warning) => (
             <p key={warning} className="warning" role="note">
@@ -76,6 +89,7 @@ export function ComparePage() {
                         <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
                         <div className="muted small">
                           {compared.run.providerName} · {judgeLabel(compared.judge)}
+                          {compared.run.status !== "completed" && <> · {compared.run.status}</>}
                         </div>
                       </th>
                       <td>

@@ -168,7 +168,7 @@ export function RunPage({ id }: { id: string }) {
         <summary>Settings in force</summary>
         <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
       </details>
-      <LinkedItem id={id} />
+      <LinkedItem id={id} live={active} following={following} />
       <Items id={id} live={active} following={following} />
       <Logs id={id} live={active} following={following} />
     </section>
@@ -176,11 +176,12 @@ export function RunPage({ id }: { id: string }) {
 }
 
 /** The item a link names (`?item=N`, from the comparison), opened first. */
-function LinkedItem({ id }: { id: string }) {
+function LinkedItem({ id, live, following }: { id: string; live: boolean; following: boolean }) {
   const asked = new URLSearchParams(useSearch()).get("item");
   const wanted = Number(asked);
   const valid = Number.isInteger(wanted) && wanted > 0 && wanted <= 999_999_999;
-  const items = useItemsQuery(id, valid ? [wanted] : []);
+  // Polled like the list below: while the run's event stream is down only polls keep it current.
+  const items = useItemsQuery(id, valid ? [wanted] : [], live, following);
   const item = items.data?.[0];
   if (asked !== null && (!valid || (items.data !== undefined && !item))) {
     // The address names an item this run does not have: said, not silently ignored.
@@ -360,6 +361,11 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
             <span className="stream open">streaming (attempt {live.attempt})</span>
           )}
         </h4>
+        {item.responseText === null && live.interrupted && (
+          <p className="muted" role="status">
+            The stream of this answer broke off: opening it again. What shows below may be behind.
+          </p>
+        )}
         {item.responseText === null && live.waiting && (
           <p className="muted">
             Not streaming on this server just now: waiting to retry, or in flight on another server. The answer shows

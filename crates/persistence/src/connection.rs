@@ -107,6 +107,18 @@ impl DatabaseUrl {
                 "an in-memory SQLite database cannot be shared by a connection pool; use a file",
             ));
         }
+        // libpq also reads `host=… user=… dbname=…`; taken as a path, that would be a new SQLite
+        // file named after the string (its password included, in logs), and a replica meant
+        // for the shared database would run on its own.
+        if path.split_ascii_whitespace().any(|word| {
+            word.split_once('=')
+                .is_some_and(|(key, _)| LIBPQ_KEYWORDS.contains(&key))
+        }) {
+            return Err(invalid(
+                "a PostgreSQL key/value connection string (`host=… dbname=…`) is not read: \
+                 write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME",
+            ));
+        }
         // A path never contains "://"; anything else with a scheme is a typo or another database.
         if let Some((scheme, _)) = path.split_once("://") {
             return Err(invalid(&format!(
@@ -141,6 +153,11 @@ impl DatabaseUrl {
         }
     }
 }
+
+/// The keywords of libpq's key/value connection strings most such strings hold.
+const LIBPQ_KEYWORDS: [&str; 7] = [
+    "host", "hostaddr", "port", "dbname", "user", "password", "sslmode",
+];
 
 /// libpq is built without TLS (see the workspace's `pq-sys`), so a URL that demands it
 /// (`sslmode=require`, `verify-ca`, `verify-full`) is refused here, by name, instead of by libpq
@@ -393,6 +410,21 @@ mod tests {
         ] {
             assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn a_key_value_connection_string_is_refused_without_being_repeated() {
+        for kv in [
+            "host=127.0.0.1 user=postgres password=s3cret dbname=postgres",
+            "dbname=evalboard",
+        ] {
+            let message = DatabaseUrl::parse(kv).unwrap_err().to_string();
+            assert!(message.contains("write it as a URL"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+        // A file whose name holds `=` is still a file.
+        let odd = DatabaseUrl::parse("./data/run=1.db").unwrap();
+        assert_eq!(odd.backend(), Backend::Sqlite);
     }
 
     #[test]

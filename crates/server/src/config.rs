@@ -24,8 +24,41 @@ use serde::Deserialize;
 /// The defaults, also the reference for every setting.
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// The settings' top-level names: an `EVALBOARD_` variable is a setting when its name (after the
+/// prefix, up to its first `__`) is one of them. Others are the client's (`EVALBOARD_TOKEN`,
+/// `EVALBOARD_SERVER`) or tools' own, and are left alone — unless they look like a misspelt
+/// setting ([`refuse_misnamed_variables`]).
+const TOP_LEVEL: [&str; 12] = [
+    "bind",
+    "data_dir",
+    "database_url",
+    "load_demo_dataset",
+    "database",
+    "engine",
+    "events",
+    "harness",
+    "auth",
+    "http",
+    "worker_id",
+    "providers",
+];
+
+/// The sections whose settings are named `EVALBOARD_<SECTION>__<SETTING>`.
+const SECTIONS: [&str; 7] = [
+    "database",
+    "engine",
+    "events",
+    "harness",
+    "auth",
+    "http",
+    "providers",
+];
+
 /// Everything the server reads at start.
 #[derive(Debug, Deserialize)]
+// A misspelt name in the file (`bnd`, `[engnie]`) is refused, not ignored: ignored, a mistyped
+// `[auth]` would leave a server open. The sections deny unknown names of their own.
+#[serde(deny_unknown_fields)]
 pub(crate) struct Config {
     /// Address to listen on (`EVALBOARD_BIND`).
     pub(crate) bind: String,
@@ -149,6 +182,68 @@ pub(crate) fn check_token_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether an `EVALBOARD_` variable's name (without the prefix) names a setting.
+fn is_setting(name: &str) -> bool {
+    let first = name.split("__").next().unwrap_or_default();
+    TOP_LEVEL.iter().any(|key| first.eq_ignore_ascii_case(key))
+}
+
+/// Refuses `EVALBOARD_` variables that name a section's setting with one underscore
+/// (`EVALBOARD_AUTH_MODE` for `EVALBOARD_AUTH__MODE`): read as nothing, a mistyped
+/// `auth.mode` would leave the server open.
+fn refuse_misnamed_variables(
+    names: impl IntoIterator<Item = std::ffi::OsString>,
+) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for name in names {
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix("EVALBOARD_") else {
+            continue;
+        };
+        if is_setting(rest) {
+            continue;
+        }
+        let lower = rest.to_ascii_lowercase();
+        if let Some(section) = SECTIONS.iter().find(|section| {
+            lower
+                .strip_prefix(**section)
+                .is_some_and(|after| after.starts_with('_'))
+        }) {
+            let setting = &rest[section.len() + 1..];
+            problems.push(format!(
+                "{name} is not a setting: a setting of [{section}] takes two underscores, \
+                 EVALBOARD_{}__{setting}",
+                section.to_ascii_uppercase()
+            ));
+        }
+    }
+    anyhow::ensure!(
+        problems.is_empty(),
+        "invalid configuration: {}",
+        problems.join("; ")
+    );
+    Ok(())
+}
+
+/// The built-in defaults, without the providers `file` defines: a provider of the file
+/// replaces the built-in one of its id whole. Merged field by field, a file's
+/// `[providers.openai]` pointed at another server would have kept the built-in `api_key_env`
+/// (and prices), and sent the OpenAI key there. Environment variables still change single
+/// fields (`EVALBOARD_PROVIDERS__OPENAI__MODELS`).
+fn defaults_without_providers(file: &Figment) -> anyhow::Result<Figment> {
+    use figment::value::{Dict, Value};
+    let Ok(redefined) = file.extract_inner::<Dict>("providers") else {
+        return Ok(Figment::from(Toml::string(DEFAULTS)));
+    };
+    let mut defaults: Dict = Figment::from(Toml::string(DEFAULTS))
+        .extract()
+        .context("the built-in configuration")?;
+    if let Some(Value::Dict(_, providers)) = defaults.get_mut("providers") {
+        providers.retain(|id, _| !redefined.contains_key(id));
+    }
+    Ok(Figment::from(Serialized::defaults(defaults)))
+}
+
 /// Whether every address `bind` stands for is a loopback address.
 fn is_loopback(bind: &str) -> bool {
     use std::net::ToSocketAddrs;
@@ -182,13 +277,15 @@ impl Config {
                 "configuration file {} does not exist",
                 file.display()
             );
-            figment = figment.merge(Toml::file(file));
+            let from_file = Figment::from(Toml::file(file));
+            figment = defaults_without_providers(&from_file)?.merge(from_file);
         }
+        refuse_misnamed_variables(std::env::vars_os().map(|(name, _)| name))?;
         let config: Self = figment
             .merge(
                 Env::prefixed("EVALBOARD_")
-                    .split("__")
-                    .ignore(&["config", "log"]),
+                    .filter(|name| is_setting(name.as_str()))
+                    .split("__"),
             )
             .merge(
                 Env::raw()
@@ -199,7 +296,44 @@ impl Config {
             .extract()
             .context("invalid configuration")?;
         config.check_ranges()?;
+        config.check_addresses()?;
         Ok(config)
+    }
+
+    /// Refuses a data directory, a listening address or CORS origins that cannot work, at
+    /// start and by the setting's name (an origin would otherwise stop the server after it
+    /// said it was listening, a bad address be reported as a security refusal).
+    fn check_addresses(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.data_dir.as_os_str().is_empty(),
+            "data_dir is empty (an unset variable, perhaps): name a directory, or leave \
+             EVALBOARD_DATA_DIR unset for ./data"
+        );
+        let port = self
+            .bind
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.is_empty())
+            .and_then(|(_, port)| port.parse::<u16>().ok());
+        anyhow::ensure!(
+            port.is_some(),
+            "bind `{}` is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080)",
+            self.bind
+        );
+        for origin in &self.http.cors_allowed_origins {
+            let uri = origin.parse::<actix_web::http::Uri>().ok();
+            let is_origin = uri.is_some_and(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.authority().is_some_and(|a| !a.host().is_empty())
+                    && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+                    && !origin.ends_with('/')
+            });
+            anyhow::ensure!(
+                is_origin,
+                "http.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port], \
+                 without a path)"
+            );
+        }
+        Ok(())
     }
 
     /// Refuses numbers outside what the server can work with, every one of them at once with
@@ -320,16 +454,6 @@ impl Config {
                 role,
                 digest,
             });
-        }
-        for origin in &self.http.cors_allowed_origins {
-            let scheme_and_host = origin
-                .strip_prefix("https://")
-                .or_else(|| origin.strip_prefix("http://"));
-            anyhow::ensure!(
-                scheme_and_host.is_some_and(|h| !h.is_empty() && !h.contains('/')),
-                "http.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port], \
-                 without a path)"
-            );
         }
         let loopback = is_loopback(&self.bind);
         let open = match (auth.mode, tokens.is_empty()) {

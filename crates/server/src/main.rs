@@ -107,7 +107,19 @@ enum FormatArg {
     Parquet,
 }
 
-fn main() -> anyhow::Result<std::process::ExitCode> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            // For a person: the reason and its causes on one line, never a backtrace (which
+            // anyhow prints with `RUST_BACKTRACE` set, as it often is where Rust is built).
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     if let Some(Command::Runs { server, command }) = cli.command {

@@ -162,6 +162,33 @@ models = ["llama-3.1-8b"]
     server.terminate();
 }
 
+/// A provider the file defines replaces the built-in one of its id whole: pointed at another
+/// server, the built-in `openai` must not keep its `api_key_env` (the OpenAI key would be sent
+/// there) nor its prices.
+#[test]
+fn a_provider_of_the_file_replaces_the_built_in_one_of_its_id() {
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(
+        data.path(),
+        r#"
+[providers.openai]
+name = "Local vLLM"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:9/v1"
+models = ["llama"]
+"#,
+    );
+    // The harness sets OPENAI_API_KEY.
+    let server = Server::start(data.path(), &[], &["--config", &config]);
+    let (_, providers) = server.get("/providers");
+    assert_eq!(
+        providers[0],
+        json!({"name": "Local vLLM", "kind": "openai-compatible", "simulated": false,
+               "models": ["llama"], "credentials": "notRequired", "prices": {}})
+    );
+    server.terminate();
+}
+
 fn run(args: &[&str], data_dir: &Path) -> Output {
     Command::new(BINARY)
         .args(args)
@@ -282,6 +309,76 @@ fn bad_configuration_fails_at_start_with_a_reason() {
         stderr.contains("engine.lease_secs must be between 5 and 3600, got 2")
             && stderr.contains("events.preview_ms must be between 50 and 60000, got 10"),
         "{stderr}"
+    );
+
+    // A misspelt name is refused, not ignored (a mistyped auth setting would leave a server
+    // open), and so are values that cannot work; none of it with a backtrace.
+    let misspelt = write_config(data.path(), "bnd = \"0.0.0.0:1\"\n");
+    let refused: [(&[(&str, &str)], Vec<&str>, &str); 5] = [
+        (
+            &[],
+            vec!["--config", &misspelt],
+            "unknown field: found `bnd`",
+        ),
+        (
+            &[("EVALBOARD_AUTH_MODE", "tokens")],
+            vec![],
+            "EVALBOARD_AUTH_MODE is not a setting: a setting of [auth] takes two underscores, \
+             EVALBOARD_AUTH__MODE",
+        ),
+        (
+            &[],
+            vec!["--bind", "127.0.0.1"],
+            "bind `127.0.0.1` is not HOST:PORT",
+        ),
+        (
+            &[(
+                "EVALBOARD_HTTP__CORS_ALLOWED_ORIGINS",
+                "[\"https://dash example.com\"]",
+            )],
+            vec![],
+            "http.cors_allowed_origins: `https://dash example.com` is not an origin",
+        ),
+        (
+            &[],
+            vec![
+                "--database-url",
+                "host=db user=evalboard password=hunter2 dbname=x",
+            ],
+            "write it as a URL",
+        ),
+    ];
+    for (env, args, reason) in refused {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--data-dir", data.path().to_str().unwrap()])
+            .args(&args)
+            .arg("migrate")
+            .env_remove("DATABASE_URL")
+            .env("RUST_BACKTRACE", "1");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    }
+    // Variables of the client and of tools are not settings, and are no problem.
+    let output = Command::new(BINARY)
+        .args(["--data-dir", data.path().to_str().unwrap(), "migrate"])
+        .env_remove("DATABASE_URL")
+        .env("EVALBOARD_TOKEN", "evb_x")
+        .env("EVALBOARD_SERVER", "http://127.0.0.1:1")
+        .env("EVALBOARD_SOMETHING_ELSE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 

@@ -314,25 +314,25 @@ fn bad_configuration_fails_at_start_with_a_reason() {
     // A misspelt name is refused, not ignored (a mistyped auth setting would leave a server
     // open), and so are values that cannot work; none of it with a backtrace.
     let misspelt = write_config(data.path(), "bnd = \"0.0.0.0:1\"\n");
-    let refused: [(&[(&str, &str)], Vec<&str>, &str); 5] = [
+    let refused = [
         (
-            &[],
+            vec![],
             vec!["--config", &misspelt],
             "unknown field: found `bnd`",
         ),
         (
-            &[("EVALBOARD_AUTH_MODE", "tokens")],
+            vec![("EVALBOARD_AUTH_MODE", "tokens")],
             vec![],
             "EVALBOARD_AUTH_MODE is not a setting: a setting of [auth] takes two underscores, \
              EVALBOARD_AUTH__MODE",
         ),
         (
-            &[],
+            vec![],
             vec!["--bind", "127.0.0.1"],
             "bind `127.0.0.1` is not HOST:PORT",
         ),
         (
-            &[(
+            vec![(
                 "EVALBOARD_HTTP__CORS_ALLOWED_ORIGINS",
                 "[\"https://dash example.com\"]",
             )],
@@ -340,7 +340,7 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             "http.cors_allowed_origins: `https://dash example.com` is not an origin",
         ),
         (
-            &[],
+            vec![],
             vec![
                 "--database-url",
                 "host=db user=evalboard password=hunter2 dbname=x",

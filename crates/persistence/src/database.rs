@@ -144,6 +144,25 @@ impl Database {
         self.read(|conn| Ok(conn.batch_execute("SELECT 1")?))
     }
 
+    /// Checks that the database takes writes, by writing a row and rolling it back. A SQLite
+    /// file the server may read but not write (a backup restored by another user) passes every
+    /// other check at start, and then fails the first request that writes.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        use diesel::{Connection, result::Error};
+        self.on_connection(|conn| {
+            let probe = conn.transaction::<(), Error, _>(|conn| {
+                conn.batch_execute(
+                    "INSERT INTO __diesel_schema_migrations (version) VALUES ('write-probe')",
+                )?;
+                Err(Error::RollbackTransaction)
+            });
+            match probe {
+                Err(Error::RollbackTransaction) | Ok(()) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+
     /// Runs `f` on a pooled connection, outside any transaction. On PostgreSQL, a read that
     /// finds its pooled connection dead (the server restarted) retires it and tries the next
     /// one, up to the pool's size: reads are safe to repeat, and the client should not see a

@@ -280,6 +280,13 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
     let db = Database::connect(&config.database_url(), &config.pool_options())
         .context("cannot open the database")?;
     let applied = db.migrate()?;
+    db.check_writable().with_context(|| {
+        format!(
+            "the database {} does not take writes (for a SQLite file: its owner and permissions, \
+             and its directory's)",
+            db.redacted_url()
+        )
+    })?;
     tracing::info!(
         database = %db.redacted_url(),
         backend = db.backend().as_str(),

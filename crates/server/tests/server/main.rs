@@ -380,6 +380,17 @@ fn bad_configuration_fails_at_start_with_a_reason() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+
+    // A database that cannot be written (here opened read-only; in life, a file of another
+    // owner) stops the start, instead of a server that says it is ready and answers 500.
+    let read_only = format!(
+        "file:{}?mode=ro",
+        data.path().join("evalboard.db").display()
+    );
+    let output = run(&["--database-url", &read_only, "migrate"], data.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not take writes"), "{stderr}");
 }
 
 #[test]

@@ -341,7 +341,7 @@ fn serve(
         .context("cannot start the event stream")?;
     let harness = config.harness_keys()?;
     let mut state = AppState::new(db, providers)
-        .with_events(events)
+        .with_events(events.clone())
         .with_harness(harness)
         .with_default_run_concurrency(config.default_run_concurrency())
         .with_access(access)
@@ -353,7 +353,7 @@ fn serve(
     let stopper = engine.as_ref().map(EngineHandle::stopper);
     let http_stop = {
         let _runtime = background.enter();
-        watch_stop_signals(stopper.clone())?
+        watch_stop_signals(stopper.clone(), events)?
     };
     let served = actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
@@ -418,10 +418,12 @@ fn begin_drain(stopper: &EngineStopper) {
 
 /// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGQUIT (inside the runtime that drives the
 /// listener). The first stops the HTTP server (the returned receiver fires: requests in flight
-/// get its shutdown timeout) and begins the engine's drain at once; another one ends the
-/// drain's wait, giving the items still in flight back without waiting for them.
+/// get its shutdown timeout), ends the event streams (which would hold it for all of that
+/// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
+/// the items still in flight back without waiting for them.
 fn watch_stop_signals(
     stopper: Option<EngineStopper>,
+    events: EventHub,
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -441,6 +443,7 @@ fn watch_stop_signals(
         if let Some(stopper) = &stopper {
             begin_drain(stopper);
         }
+        events.close();
         let _ = stop_http.send(());
         let name = next().await;
         if let Some(stopper) = &stopper {

@@ -149,6 +149,8 @@ struct Inner {
     resume_at: std::sync::Mutex<Option<EventPosition>>,
     /// Reads of new events the pump made (the figure that stays still while nobody listens).
     pump_reads: std::sync::atomic::AtomicU64,
+    /// Set when the server stops: every stream ends ([`EventHub::close`]).
+    closing: watch::Sender<bool>,
 }
 
 impl Inner {
@@ -164,6 +166,7 @@ impl Inner {
             delivered: watch::Sender::new(start),
             resume_at: std::sync::Mutex::new(None),
             pump_reads: std::sync::atomic::AtomicU64::new(0),
+            closing: watch::Sender::new(false),
         }
     }
 
@@ -228,6 +231,19 @@ impl EventHub {
     /// How many subscribers are connected.
     pub fn subscribers(&self) -> usize {
         self.inner.listeners()
+    }
+
+    /// Ends every stream — the event streams and the items' text streams — as the server
+    /// stops: an open dashboard would otherwise hold the server's graceful stop for its whole
+    /// timeout. Clients reconnect (to another replica, or to this server when it is back) and
+    /// resume where they were.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Whether [`EventHub::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        *self.inner.closing.borrow()
     }
 }
 

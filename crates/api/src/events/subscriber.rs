@@ -229,9 +229,12 @@ impl Feed {
         mut live: broadcast::Receiver<T>,
         gather: impl Fn(&Self, &T, &mut Write),
     ) {
+        let mut closing = self.inner.closing.subscribe();
         loop {
             let first = tokio::select! {
                 message = receive(&mut live) => message,
+                // The server stops: the stream ends, and the client resumes elsewhere.
+                _ = closing.wait_for(|closing| *closing) => None,
                 // A client that leaves while nothing happens lets go of its subscription as
                 // soon as its connection is seen closed (a heartbeat's write fails), not at the
                 // next event (until then the pump would read for it).

@@ -216,3 +216,53 @@ fn sigterm_lets_items_in_flight_finish_within_the_window() {
     }
     assert_eq!(stopped.lifecycle.resumed_count, 0);
 }
+
+/// Open event streams (a dashboard's board, a tool's exact stream, an item's text) end when
+/// the server stops, instead of holding its graceful stop for the HTTP server's whole timeout
+/// (10 s) and the claims' release with it.
+#[test]
+fn sigterm_ends_open_event_streams() {
+    let data = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", data.path().join("evalboard.db").display());
+    let server = start(data.path(), "replica-a", "0", &url);
+    let db = open(&url);
+    let run = start_run(&server, 5_000);
+    wait_until(&db, &run, "four sent", |r| sent(&db, &r.id).len() == 4);
+    let streaming = sent(&db, &run)[0];
+    let readers: Vec<_> = [
+        "/runs/events".to_owned(),
+        "/runs/events?view=board".to_owned(),
+        format!("/runs/{run}/items/{streaming}/stream"),
+    ]
+    .into_iter()
+    .map(|path| {
+        let mut response = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", server.base))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        std::thread::spawn(move || {
+            let mut body = Vec::new();
+            // Ends with the stream (an error if the connection is cut instead).
+            let ended = std::io::Read::read_to_end(&mut response, &mut body).is_ok();
+            (path, ended)
+        })
+    })
+    .collect();
+
+    let stopping = Instant::now();
+    let output = server.terminate();
+    let took = stopping.elapsed();
+    for reader in readers {
+        let (path, ended) = reader.join().unwrap();
+        assert!(ended, "{path} ended as a stream");
+    }
+    assert!(
+        took < Duration::from_secs(5),
+        "the stop waited for the streams ({took:?}); output:\n{output}"
+    );
+    assert!(output.contains("released"), "{output}");
+}

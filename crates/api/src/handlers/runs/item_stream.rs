@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::run_id;
 use crate::{
+    EventHub,
     dto::{ItemEndEventDto, ItemTextEventDto},
     error::{ApiError, Problem},
     params::shorten,
@@ -96,7 +97,8 @@ async fn follow(
     let mut stopped_at: Option<Instant> = None;
     loop {
         ticks.tick().await;
-        if outbox.is_closed() {
+        // Gone, or the server stops (its graceful stop waits for open streams).
+        if outbox.is_closed() || state.events.as_ref().is_some_and(EventHub::is_closing) {
             return;
         }
         let Some(live) = activity

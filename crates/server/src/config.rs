@@ -43,6 +43,16 @@ const TOP_LEVEL: [&str; 12] = [
     "providers",
 ];
 
+/// Settings that are text whatever they look like, and the variables that set them: read as
+/// they are, since the environment layer reads a value as TOML (`EVALBOARD_WORKER_ID=42` would
+/// be a number, refused for a text setting, and `007` would lose its zeros).
+const TEXT_VARIABLES: [(&str, &str); 4] = [
+    ("EVALBOARD_WORKER_ID", "worker_id"),
+    ("EVALBOARD_DATA_DIR", "data_dir"),
+    ("EVALBOARD_BIND", "bind"),
+    ("EVALBOARD_HTTP__PUBLIC_HOST", "http.public_host"),
+];
+
 /// The sections whose settings are named `EVALBOARD_<SECTION>__<SETTING>`.
 const SECTIONS: [&str; 7] = [
     "database",
@@ -281,12 +291,22 @@ impl Config {
             figment = defaults_without_providers(&from_file)?.merge(from_file);
         }
         refuse_misnamed_variables(std::env::vars_os().map(|(name, _)| name))?;
+        figment = figment.merge(
+            Env::prefixed("EVALBOARD_")
+                .filter(|name| {
+                    is_setting(name.as_str())
+                        && !TEXT_VARIABLES.iter().any(|(variable, _)| {
+                            variable.eq_ignore_ascii_case(&format!("EVALBOARD_{name}"))
+                        })
+                })
+                .split("__"),
+        );
+        for (variable, key) in TEXT_VARIABLES {
+            if let Ok(value) = std::env::var(variable) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let config: Self = figment
-            .merge(
-                Env::prefixed("EVALBOARD_")
-                    .filter(|name| is_setting(name.as_str()))
-                    .split("__"),
-            )
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])

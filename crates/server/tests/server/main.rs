@@ -138,7 +138,11 @@ models = ["llama-3.1-8b"]
     // The file's bind address loses to the --bind flag the harness passes.
     let server = Server::start(
         data.path(),
-        &[("EVALBOARD_PROVIDERS__OPENAI__MODELS", "[o3, gpt-4.1]")],
+        &[
+            ("EVALBOARD_PROVIDERS__OPENAI__MODELS", "[o3, gpt-4.1]"),
+            // Text, though it looks like a number (a replica's index, say).
+            ("EVALBOARD_WORKER_ID", "007"),
+        ],
         &["--config", config.to_str().unwrap()],
     );
     let (_, providers) = server.get("/providers");
@@ -159,7 +163,8 @@ models = ["llama-3.1-8b"]
         json!([]),
         "the file turned the demo dataset off"
     );
-    server.terminate();
+    let output = server.terminate();
+    assert!(output.contains("worker=007"), "{output}");
 }
 
 /// A provider the file defines replaces the built-in one of its id whole: pointed at another

@@ -11,7 +11,7 @@ use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, parser::ValueSource};
-use evalboard_api::{AppState, EventHub};
+use evalboard_api::{Access, AppState, EventHub};
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
 use evalboard_runner::{EngineHandle, EngineStopper, ProviderRegistry, providers::ClientSet};
@@ -168,9 +168,17 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let lock = matches!(command, Command::Serve)
         .then(|| config.lock_data_dir())
         .transpose()?;
+    // What a server is checked for before it touches the database: a configuration it would
+    // refuse must not migrate a database other replicas share first.
+    let checked = matches!(command, Command::Serve)
+        .then(|| serving_checks(&config))
+        .transpose()?;
     let db = open_database(&config)?;
     let done = match command {
-        Command::Serve => serve(config, db, lock, &logging),
+        Command::Serve => {
+            let (access, providers) = checked.expect("checked for a server");
+            serve(config, db, access, providers, lock, &logging)
+        }
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
             let format = format.map(|f| match f {
@@ -296,17 +304,25 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-/// Serves until stopped; `_lock` holds the data directory meanwhile.
-fn serve(
-    config: Config,
-    db: Database,
-    _lock: Option<std::fs::File>,
-    logging: &Logging,
-) -> anyhow::Result<()> {
+/// Who may call the API and the providers, from the configuration: a server's checks that
+/// need no database.
+fn serving_checks(config: &Config) -> anyhow::Result<(Access, Arc<ProviderRegistry>)> {
     let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
     })?);
+    Ok((access, providers))
+}
+
+/// Serves until stopped; `_lock` holds the data directory meanwhile.
+fn serve(
+    config: Config,
+    db: Database,
+    access: Access,
+    providers: Arc<ProviderRegistry>,
+    _lock: Option<std::fs::File>,
+    logging: &Logging,
+) -> anyhow::Result<()> {
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }

@@ -386,6 +386,28 @@ fn bad_configuration_fails_at_start_with_a_reason() {
         String::from_utf8_lossy(&output.stderr)
     );
 
+    // A server's configuration is checked before it touches the database: refused, it has not
+    // migrated (or created) one that other replicas might share.
+    let fresh = tempfile::tempdir().unwrap();
+    let output = Command::new(BINARY)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            fresh.path().to_str().unwrap(),
+        ])
+        .env_remove("DATABASE_URL")
+        .env("EVALBOARD_AUTH__MODE", "tokens")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs at least one [[auth.tokens]]"),
+        "{stderr}"
+    );
+    assert!(!fresh.path().join("evalboard.db").exists(), "{stderr}");
+
     // A database that cannot be written (here opened read-only; in life, a file of another
     // owner) stops the start, instead of a server that says it is ready and answers 500.
     let read_only = format!(

@@ -298,7 +298,13 @@ impl ProviderRegistry {
                 base_url: config.base_url.clone(),
                 api_key_env: config.api_key_env.clone(),
                 models: config.models.clone(),
-                prices: config.prices.clone(),
+                // Only the listed models' prices: the others are ignored, not shown.
+                prices: config
+                    .prices
+                    .iter()
+                    .filter(|(model, _)| models.contains(model.as_str()))
+                    .map(|(model, price)| (model.clone(), *price))
+                    .collect(),
                 credentials,
                 limits,
             });
@@ -482,13 +488,19 @@ mod tests {
     fn prices_are_read_and_checked() {
         let priced: ProviderConfig = serde_json::from_value(serde_json::json!({
             "name": "P", "kind": "simulated", "models": ["a", "b"],
-            "prices": {"a": {"input_per_mtok": 2.5, "output_per_mtok": 10.0}}
+            "prices": {"a": {"input_per_mtok": 2.5, "output_per_mtok": 10.0},
+                       "gone": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}}
         }))
         .unwrap();
         let registry =
             ProviderRegistry::from_config(&BTreeMap::from([("p".to_owned(), priced)]), |_| false)
                 .unwrap();
         let provider = registry.get("P").unwrap();
+        assert_eq!(
+            provider.prices.keys().collect::<Vec<_>>(),
+            ["a"],
+            "the price of a model not listed is ignored"
+        );
         assert_eq!(
             provider.price("a"),
             Some(ModelPrice {

@@ -432,7 +432,7 @@ fn begin_drain(stopper: &EngineStopper) {
     }
 }
 
-/// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGQUIT (inside the runtime that drives the
+/// Listens for SIGTERM, SIGINT (Ctrl-C), SIGQUIT and SIGHUP (inside the runtime that drives the
 /// listener). The first stops the HTTP server (the returned receiver fires: requests in flight
 /// get its shutdown timeout), ends the event streams (which would hold it for all of that
 /// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
@@ -445,6 +445,8 @@ fn watch_stop_signals(
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut quit = signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?;
+    // A closed terminal: by default the process would end at once, without a drain.
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let (stop_http, http_stop) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut next = async || {
@@ -452,6 +454,7 @@ fn watch_stop_signals(
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
                 _ = quit.recv() => "SIGQUIT",
+                _ = hangup.recv() => "SIGHUP",
             }
         };
         let name = next().await;

@@ -1843,6 +1843,55 @@ fn answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging(db: &Test
     assert_eq!((again.counts.awaiting, again.counts.canceled), (3, 0));
 }
 
+/// A run that fails while answers wait for their (LLM) judge ends them `failed` with their
+/// answers kept; a re-judging takes them, rather than leaving a retry (which would ask the
+/// model again) as the only way to a verdict.
+fn answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging(db: &TestDatabase) {
+    use evalboard_domain::JudgeSettings;
+    import(db, "Demo", &items(3));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 3, 1, 300))
+        .unwrap();
+    let waiting: Vec<_> = (1..=2)
+        .map(|s| {
+            let mut answer = judged_answer(&run, s, 2);
+            if let evalboard_persistence::OutcomeKind::Answered { judgment, .. } = &mut answer.kind
+            {
+                *judgment = None;
+            }
+            answer
+        })
+        .collect();
+    db.apply_outcomes("w1", &waiting, at(2)).unwrap();
+    assert_eq!(db.get_run(&run).unwrap().counts.awaiting, 2);
+    let generation = RunGeneration::of(&db.get_run(&run).unwrap());
+    let failed = db
+        .fail_run(&run, generation, "judge_not_configured", "no judge", at(3))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (failed.status, failed.counts.failed),
+        (RunStatus::Failed, 3)
+    );
+
+    let again = db
+        .start_rejudge(&run, &JudgeSettings::Choice, None, at(4))
+        .unwrap();
+    assert_eq!(
+        (again.counts.awaiting, again.counts.failed),
+        (2, 1),
+        "the two answers, not the item that had none"
+    );
+    let items = db.run_items(&run, &ItemQuery::first(3)).unwrap().items;
+    let requeued = &items[0];
+    assert_eq!(requeued.state, ItemState::Awaiting);
+    assert!(requeued.response_text.is_some());
+    assert_eq!(
+        requeued.error, None,
+        "its failure is no longer where it stands"
+    );
+}
+
 /// A cancel asked of a run stopping for its budget stops its items in flight too: the run is
 /// then being canceled as any other (no budget failure, which lets items in flight finish).
 fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
@@ -1872,6 +1921,7 @@ backend_tests!(
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,
+    answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,
     an_active_runs_latency_is_kept_with_its_answers,

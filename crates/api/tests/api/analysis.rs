@@ -427,27 +427,38 @@ async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
     app.stop().await;
 }
 
-/// A retry that nothing could answer (the run's provider gone from the configuration, or
-/// without its key) is refused and changes nothing: reopening would clear the items' answers
+/// A retry that nothing could answer or judge (the run's provider, model or judge gone from
+/// the configuration, or a provider without its key) is refused and changes nothing: reopening would clear the items' answers
 /// and fail the run at once.
 async fn a_retry_nothing_could_answer_is_refused(db: TestDatabase) {
     import(&db, "Demo", &items(3));
     let settings = RunSettings::default();
-    let canceled_run = |provider: &str| {
+    let judged_by_the_retired = RunSettings {
+        judge: Some(evalboard_domain::JudgeSettings::Llm {
+            provider_name: "Retired".into(),
+            model_name: "judge-1".into(),
+        }),
+        ..RunSettings::default()
+    };
+    let canceled_run = |provider: &str, model: &str, settings: &RunSettings| {
         let id = db
-            .create_run(demo_run(provider, None, "gpt-4o", &settings))
+            .create_run(demo_run(provider, None, model, settings))
             .unwrap()
             .run
             .id;
         db.request_cancel(&id, None, now()).unwrap();
         id.to_string()
     };
-    let gone = canceled_run("Retired");
-    let keyless = canceled_run("OpenAI");
+    let gone = canceled_run("Retired", "gpt-4o", &settings);
+    let keyless = canceled_run("OpenAI", "gpt-4o", &settings);
+    let model_gone = canceled_run("Simulated", "sim-retired", &settings);
+    let judge_gone = canceled_run("Simulated", "sim-1", &judged_by_the_retired);
     let app = app(db).await;
     for (id, says) in [
         (&gone, "is not configured on this server any more"),
         (&keyless, "has no API key"),
+        (&model_gone, "has no model `sim-retired` any more"),
+        (&judge_gone, "its judge cannot be used on this server"),
     ] {
         let refused = app
             .post_json(&format!("/runs/{id}/retry"), &json!({"scope": "all"}))

@@ -49,11 +49,15 @@ impl Database {
             let mut queued = 0u64;
             let now = at.naive_utc();
             // A canceled item holding an answer had its judging canceled (a cancel during a
-            // re-judging, or before its judge took it): it is judged now rather than lost.
+            // re-judging, or before its judge took it), and a failed one holding an answer had
+            // its run fail before its judge took it (the judge, or the answering provider,
+            // could not go on): each is judged now rather than lost. (A claim clears an
+            // item's answer, so only an answer waiting for its verdict is ever left on them.)
             for state in [
                 ItemState::Correct,
                 ItemState::Incorrect,
                 ItemState::Canceled,
+                ItemState::Failed,
             ] {
                 let moved = diesel::update(
                     run_items::table
@@ -73,6 +77,9 @@ impl Database {
                     run_items::judge.eq(None::<String>),
                     run_items::judge_rationale.eq(None::<String>),
                     run_items::judged_at.eq(None::<NaiveDateTime>),
+                    // Why it failed, or was canceled, is no longer where it stands.
+                    run_items::error_kind.eq(None::<String>),
+                    run_items::error_message.eq(None::<String>),
                     run_items::updated_at.eq(now),
                 ))
                 .execute(conn)? as u64;

@@ -31,8 +31,9 @@ pub(crate) struct RejudgeRequest {
 /// `completed`. Earlier verdicts stay in each item's `verdicts`, with the `round` they were
 /// given in; the run's `judge`, `settings.judge` and fingerprint name the new judge, and its
 /// `rejudgeCount` goes up. The run log says who asked, when, and which judge replaced which.
-/// Failed and canceled items keep their state (they have no answer to judge). The answering
-/// provider is not needed: Browser Harness runs can be re-judged too.
+/// Failed and canceled items that hold an answer (their judging was canceled, or their run
+/// failed before their judge took them) are judged too; those without one keep their state.
+/// The answering provider is not needed: Browser Harness runs can be re-judged too.
 #[utoipa::path(
     tag = "runs",
     params(("run_id" = String, Path, description = "Run id")),

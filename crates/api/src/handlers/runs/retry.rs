@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
-use evalboard_domain::{BROWSER_HARNESS_PROVIDER, truncate_to_micros};
+use evalboard_domain::{BROWSER_HARNESS_PROVIDER, ValidationErrors, truncate_to_micros};
 use evalboard_persistence::{RetryScope, StoreError};
 use evalboard_runner::reproducibility::configuration_changes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{create::missing_key, run_id};
+use super::{
+    create::{check_judge, missing_key},
+    run_id,
+};
 use crate::{
     MAX_JSON_BYTES,
     auth::Actor,
@@ -102,6 +105,7 @@ pub(crate) async fn retry_run(
         Scope::All => RetryScope::All,
     };
     let providers = Arc::clone(&state.providers);
+    let checks = state.clone();
     let run = state
         .with_db(move |db| {
             let run = db.get_run(&id)?;
@@ -121,8 +125,25 @@ pub(crate) async fn retry_run(
                             "run {id} cannot be retried: {problem}"
                         )));
                     }
+                    if !provider.has_model(&run.model_name) {
+                        return Err(StoreError::Conflict(format!(
+                            "run {id} cannot be retried: provider `{}` has no model `{}` any \
+                             more",
+                            provider.name, run.model_name
+                        )));
+                    }
                 }
                 None => {}
+            }
+            // Nor could its answers be judged.
+            let mut judge = ValidationErrors::default();
+            if let Some(settings) = &run.settings.judge {
+                check_judge(&checks, settings, "settings.judge", &mut judge);
+            }
+            if !judge.0.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "run {id} cannot be retried: its judge cannot be used on this server ({judge})"
+                )));
             }
             // Continuing under another configuration would mix the results of two setups.
             let changed = providers

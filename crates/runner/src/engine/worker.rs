@@ -487,8 +487,9 @@ fn rule_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) 
 }
 
 /// Asks the run's LLM judge for a verdict on `response`, with retries; when it gives none, falls
-/// back to the choice judge and says so in the rationale. `None` when the run is canceled, or
-/// when a drain began before the judge was asked (another worker judges the stored answer).
+/// back to the choice judge and says so in the rationale. `None` when the run is canceled,
+/// when a drain began before the judge was asked (another worker judges the stored answer), or
+/// when the judge cannot be used at all (its key refused, its model unknown: the run fails).
 async fn judge(
     shared: &Shared,
     run: &RunContext,
@@ -533,6 +534,24 @@ async fn judge(
                 }
                 None => failure = "its reply has no VERDICT line".into(),
             },
+            Err(error) if error.is_fatal_for_run() => {
+                // The judge cannot be used at all (its key refused, its model gone): judging
+                // every answer by extraction instead would pass the rule's verdicts off as the
+                // judge's. The run fails as when its own provider does; the answers are kept,
+                // waiting for a verdict, and a re-judging takes them.
+                let reason = (
+                    error.kind().to_owned(),
+                    format!("the LLM judge {}: {error}", judge.label),
+                );
+                *run.failing() = Some(reason.clone());
+                shared.send(WriterMessage::FailRun {
+                    run_id: run.run_id.clone(),
+                    generation: run.generation,
+                    kind: reason.0,
+                    message: reason.1,
+                });
+                return None;
+            }
             Err(error) => {
                 failure = error.to_string();
                 if !error.is_retryable() {

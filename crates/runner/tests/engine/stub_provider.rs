@@ -192,8 +192,8 @@ async fn chat(
     }
     match name.as_str() {
         "wrong" => streamed('D'),
-        // Answers normally; only its judge is unhelpful.
-        "judgeless" => streamed('B'),
+        // Answers normally; only its judge is unhelpful, or refuses the key.
+        "judgeless" | "judge-auth" => streamed('B'),
         "429" => HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "0"))
             .json(json!({"error": {"message": "Rate limit reached for requests"}})),
@@ -326,6 +326,10 @@ async fn messages(
 /// A judge: correct when the graded response picks (B); no verdict line for `judgeless` items.
 fn judge_reply(prompt: &str) -> HttpResponse {
     let response = prompt.split("<<<").nth(1).unwrap_or_default();
+    if prompt.contains("[[judge-auth]]") {
+        return HttpResponse::Unauthorized()
+            .json(json!({"error": {"message": "Incorrect API key provided"}}));
+    }
     let text = if prompt.contains("[[judgeless]]") {
         "I cannot decide.".to_owned()
     } else if response.contains("(B)") {
@@ -677,6 +681,51 @@ async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
         items[2].judge_rationale
     );
     assert!(items.iter().all(|i| i.judgments.len() == 1));
+}
+
+/// A judge that refuses its key fails the run, as the answering provider would, instead of
+/// every answer being judged by extraction under the LLM judge's name; the answers are kept and
+/// a re-judging (with a working judge) takes them.
+async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(3, |i| format!("Question {i}? [[judge-auth]]")),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.clone().unwrap();
+    assert_eq!(failure.kind, "unauthorized");
+    assert!(
+        failure.message.starts_with("the LLM judge llm:Stub/m:"),
+        "{}",
+        failure.message
+    );
+    assert_counters_match_rows(&db, &run);
+    let items = all_items(&db, &run_id);
+    assert!(
+        items.iter().all(|i| i.judgments.is_empty()),
+        "nothing judged by extraction in the judge's place"
+    );
+    let answered = items.iter().filter(|i| i.response_text.is_some()).count();
+    assert!(answered > 0, "the answers are kept");
+
+    let rejudging = db
+        .start_rejudge(&run_id, &JudgeSettings::Choice, None, crate::support::now())
+        .unwrap();
+    assert_eq!(rejudging.counts.awaiting as usize, answered);
 }
 
 /// A worker died after storing an answer and before its judge decided: the answer waits in
@@ -1070,6 +1119,7 @@ engine_tests!(
     a_missing_key_fails_the_run_once_and_sends_nothing,
     a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,
+    a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,
 );

@@ -804,6 +804,10 @@ impl Dispatcher {
                     client: shared.clients.get(provider_name).ok_or_else(unusable)?,
                     gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
                     max_attempts: judge_provider.limits.max_attempts,
+                    throttling: Throttling {
+                        max_attempts: judge_provider.limits.max_throttled_attempts,
+                        max_wait: judge_provider.limits.max_throttled,
+                    },
                 })
             }
         };

@@ -124,7 +124,10 @@ pub(crate) struct LlmJudge {
     pub(crate) model: String,
     pub(crate) client: Arc<dyn ModelClient>,
     pub(crate) gate: Arc<ProviderGate>,
+    /// Replies without a verdict and errors worth retrying it may give (429s aside).
     pub(crate) max_attempts: u32,
+    /// When a judgment stops waiting for a judge that keeps answering 429.
+    pub(crate) throttling: Throttling,
 }
 
 fn backoff(shared: &Shared) -> ExponentialBackoff {
@@ -507,7 +510,13 @@ async fn judge(
     let key = format!("{}#judge", item.item.id);
     let mut delays = backoff(shared);
     let mut failure = String::from("no reply");
-    for attempt in 1..=judge.max_attempts {
+    // As for answers: a 429 spends no attempt, and the judge's provider is paused for every
+    // request until its Retry-After has passed; only the throttling limits end the wait.
+    let mut throttled = Throttled::default();
+    let mut failures = 0;
+    let mut attempt = 0;
+    while failures < judge.max_attempts {
+        attempt += 1;
         let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
         let slot = before_sending(shared, run, admitted).await?;
         let request = CompletionRequest {
@@ -521,6 +530,9 @@ async fn judge(
         };
         let reply = cancellable(&run.cancel, judge.client.complete(request, &mut |_| {})).await?;
         drop(slot);
+        if reply.is_ok() {
+            judge.gate.succeeded();
+        }
         match reply {
             Ok(reply) => match parse_judge_reply(&reply.text) {
                 Some((verdict, rationale)) => {
@@ -532,7 +544,10 @@ async fn judge(
                         at: truncate_to_micros(Utc::now()),
                     });
                 }
-                None => failure = "its reply has no VERDICT line".into(),
+                None => {
+                    failure = "its reply has no VERDICT line".into();
+                    failures += 1;
+                }
             },
             Err(error) if error.is_fatal_for_run() => {
                 // The judge cannot be used at all (its key refused, its model gone): judging
@@ -554,13 +569,22 @@ async fn judge(
             }
             Err(error) => {
                 failure = error.to_string();
-                if !error.is_retryable() {
-                    break;
-                }
                 let delay = delays
                     .next()
                     .unwrap_or_default()
                     .max(error.retry_after().unwrap_or_default());
+                if matches!(error, ProviderError::RateLimited { .. }) {
+                    judge.gate.rate_limited(error.retry_after());
+                    if let Err(why) = throttled.another(judge.throttling, delay) {
+                        failure = format!("{failure}; {why}");
+                        break;
+                    }
+                } else {
+                    failures += 1;
+                    if !error.is_retryable() {
+                        break;
+                    }
+                }
                 before_sending(shared, run, tokio::time::sleep(delay)).await?;
             }
         }

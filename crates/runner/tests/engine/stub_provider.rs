@@ -128,6 +128,18 @@ async fn chat(
         .to_owned();
     assert_eq!(body["stream"], true, "the engine streams");
     if prompt.starts_with("You are grading") {
+        // `judge-429`: the judge answers 429 to its first five requests for an item (more than
+        // its attempts: a 429 must not spend one).
+        if prompt.contains("[[judge-429]]") {
+            let mut counts = counts.lock().unwrap();
+            let n = counts.entry(prompt.clone()).or_default();
+            *n += 1;
+            if *n <= 5 {
+                return HttpResponse::TooManyRequests()
+                    .insert_header(("Retry-After", "0"))
+                    .json(json!({"error": {"message": "Rate limit reached for requests"}}));
+            }
+        }
         return judge_reply(&prompt);
     }
     let directive = prompt
@@ -193,7 +205,7 @@ async fn chat(
     match name.as_str() {
         "wrong" => streamed('D'),
         // Answers normally; only its judge is unhelpful, or refuses the key.
-        "judgeless" | "judge-auth" => streamed('B'),
+        "judgeless" | "judge-auth" | "judge-429" => streamed('B'),
         "429" => HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "0"))
             .json(json!({"error": {"message": "Rate limit reached for requests"}})),
@@ -728,6 +740,36 @@ async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: Te
     assert_eq!(rejudging.counts.awaiting as usize, answered);
 }
 
+/// A judge that answers 429 is waited for as the answering provider is (a 429 spends none of
+/// its attempts), rather than replaced by the extraction rules after a few seconds.
+async fn a_throttled_judge_is_waited_for(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(2, |i| format!("Question {i}? [[judge-429]]")),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let mut judge = provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
+    );
+    judge.max_attempts = Some(2);
+    let engine = start_engine(&db, registry(vec![judge]));
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    for item in all_items(&db, &run_id) {
+        assert_eq!(
+            item.judgments[0].judge, "llm:Stub/m",
+            "{:?}",
+            item.judge_rationale
+        );
+    }
+}
+
 /// A worker died after storing an answer and before its judge decided: the answer waits in
 /// `awaiting` under an expired claim. Another worker takes it over, judges it (without asking
 /// the model again), and the run counts a resume.
@@ -1120,6 +1162,7 @@ engine_tests!(
     a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,
     a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,
+    a_throttled_judge_is_waited_for,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,
 );

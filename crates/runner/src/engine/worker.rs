@@ -534,7 +534,9 @@ async fn judge(
             judge.gate.succeeded();
         }
         match reply {
-            Ok(reply) => match parse_judge_reply(&reply.text) {
+            // A reasoning judge's thinking (`<think>` text) is neither its verdict nor the
+            // rationale shown with it.
+            Ok(reply) => match parse_judge_reply(split_reasoning(&reply.text).1) {
                 Some((verdict, rationale)) => {
                     return Some(Judgment {
                         verdict,

@@ -205,7 +205,7 @@ async fn chat(
     match name.as_str() {
         "wrong" => streamed('D'),
         // Answers normally; only its judge is unhelpful, or refuses the key.
-        "judgeless" | "judge-auth" | "judge-429" => streamed('B'),
+        "judgeless" | "judge-auth" | "judge-429" | "judge-think" => streamed('B'),
         "429" => HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "0"))
             .json(json!({"error": {"message": "Rate limit reached for requests"}})),
@@ -342,7 +342,11 @@ fn judge_reply(prompt: &str) -> HttpResponse {
         return HttpResponse::Unauthorized()
             .json(json!({"error": {"message": "Incorrect API key provided"}}));
     }
-    let text = if prompt.contains("[[judgeless]]") {
+    let text = if prompt.contains("[[judge-think]]") {
+        "<think>\nIs it (C)? No.\nVERDICT: incorrect, I first thought\n</think>\n\
+         The response picks (B), the key.\nVERDICT: correct"
+            .to_owned()
+    } else if prompt.contains("[[judgeless]]") {
         "I cannot decide.".to_owned()
     } else if response.contains("(B)") {
         "The response picks (B), the key.\nVERDICT: correct".to_owned()
@@ -742,6 +746,33 @@ async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: Te
 
 /// A judge that answers 429 is waited for as the answering provider is (a 429 spends none of
 /// its attempts), rather than replaced by the extraction rules after a few seconds.
+async fn a_reasoning_judges_thinking_is_not_its_rationale(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(1, |i| format!("Question {i}? [[judge-think]]")),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    let item = all_items(&db, &run_id).remove(0);
+    assert_eq!(item.state, ItemState::Correct);
+    assert_eq!(
+        item.judge_rationale.as_deref(),
+        Some("The response picks (B), the key.")
+    );
+}
+
 async fn a_throttled_judge_is_waited_for(db: TestDatabase) {
     let stub = start_stub();
     import(
@@ -1163,6 +1194,7 @@ engine_tests!(
     an_llm_judge_decides_with_its_rationale_kept,
     a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,
     a_throttled_judge_is_waited_for,
+    a_reasoning_judges_thinking_is_not_its_rationale,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,
 );

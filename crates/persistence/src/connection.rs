@@ -119,8 +119,11 @@ impl DatabaseUrl {
                  write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME",
             ));
         }
-        // A path never contains "://"; anything else with a scheme is a typo or another database.
-        if let Some((scheme, _)) = path.split_once("://") {
+        // A path never contains "://"; anything else with a scheme (but a SQLite `file:` URI)
+        // is a typo or another database.
+        if let Some((scheme, _)) = path.split_once("://")
+            && scheme != "file"
+        {
             return Err(invalid(&format!(
                 "unsupported scheme `{scheme}://` (use postgres://, sqlite:// or a file path)"
             )));
@@ -136,9 +139,21 @@ impl DatabaseUrl {
         self.backend
     }
 
-    /// For SQLite, the database file's path.
+    /// For SQLite, the database file's path: the target itself, or the path of a SQLite URI
+    /// (`file:/srv/evalboard.db?mode=ro`, which SQLite reads with its parameters).
     pub fn sqlite_path(&self) -> Option<&str> {
-        (self.backend == Backend::Sqlite).then_some(self.target.as_str())
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let Some(uri) = self.target.strip_prefix("file:") else {
+            return Some(self.target.as_str());
+        };
+        let path = uri.split(['?', '#']).next().unwrap_or_default();
+        // `file:///p` and `file://localhost/p` name `/p`; `file:p` and `file:/p` are paths.
+        Some(match path.strip_prefix("//") {
+            Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
+            None => path,
+        })
     }
 
     pub(crate) fn target(&self) -> &str {
@@ -154,9 +169,24 @@ impl DatabaseUrl {
     }
 }
 
-/// The keywords of libpq's key/value connection strings most such strings hold.
-const LIBPQ_KEYWORDS: [&str; 7] = [
-    "host", "hostaddr", "port", "dbname", "user", "password", "sslmode",
+/// The keywords of libpq's key/value connection strings (the ones such strings are made of).
+const LIBPQ_KEYWORDS: [&str; 16] = [
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "service",
+    "options",
+    "application_name",
+    "connect_timeout",
+    "client_encoding",
+    "sslmode",
+    "sslrootcert",
+    "target_session_attrs",
+    "channel_binding",
 ];
 
 /// libpq is built without TLS (see the workspace's `pq-sys`), so a URL that demands it
@@ -417,6 +447,7 @@ mod tests {
         for kv in [
             "host=127.0.0.1 user=postgres password=s3cret dbname=postgres",
             "dbname=evalboard",
+            "service=evalboard",
         ] {
             let message = DatabaseUrl::parse(kv).unwrap_err().to_string();
             assert!(message.contains("write it as a URL"), "{message}");
@@ -425,6 +456,19 @@ mod tests {
         // A file whose name holds `=` is still a file.
         let odd = DatabaseUrl::parse("./data/run=1.db").unwrap();
         assert_eq!(odd.backend(), Backend::Sqlite);
+    }
+
+    #[test]
+    fn a_sqlite_uri_names_its_file_without_its_parameters() {
+        for (uri, path) in [
+            ("file:/srv/e/x.db?mode=ro", "/srv/e/x.db"),
+            ("sqlite:file:data/x.db?cache=private", "data/x.db"),
+            ("file:///srv/e/x.db", "/srv/e/x.db"),
+            ("file://localhost/srv/e/x.db?mode=rw", "/srv/e/x.db"),
+        ] {
+            let url = DatabaseUrl::parse(uri).unwrap();
+            assert_eq!(url.sqlite_path(), Some(path), "{uri}");
+        }
     }
 
     #[test]

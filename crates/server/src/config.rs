@@ -301,10 +301,19 @@ impl Config {
                 })
                 .split("__"),
         );
-        for (variable, key) in TEXT_VARIABLES {
-            if let Ok(value) = std::env::var(variable) {
-                figment = figment.merge(Serialized::default(key, value));
-            }
+        // Matched as the environment layer matches names (without regard to case).
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            let Some((_, key)) = TEXT_VARIABLES
+                .iter()
+                .find(|(variable, _)| variable.eq_ignore_ascii_case(name))
+            else {
+                continue;
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("invalid configuration: {name} is not UTF-8"))?;
+            figment = figment.merge(Serialized::default(key, value));
         }
         let config: Self = figment
             .merge(

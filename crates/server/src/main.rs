@@ -11,7 +11,7 @@ use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, parser::ValueSource};
-use evalboard_api::{Access, AppState, EventHub};
+use evalboard_api::{Access, AppState, EventHub, HarnessKeys};
 use evalboard_domain::import::ImportFormat;
 use evalboard_persistence::Database;
 use evalboard_runner::{EngineHandle, EngineStopper, ProviderRegistry, providers::ClientSet};
@@ -176,8 +176,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let db = open_database(&config)?;
     let done = match command {
         Command::Serve => {
-            let (access, providers) = checked.expect("checked for a server");
-            serve(config, db, access, providers, lock, &logging)
+            let checked = checked.expect("checked for a server");
+            serve(config, db, checked, lock, &logging)
         }
         Command::Migrate => Ok(()),
         Command::Dataset(DatasetCommand::Import { file, name, format }) => {
@@ -304,25 +304,42 @@ fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-/// Who may call the API and the providers, from the configuration: a server's checks that
-/// need no database.
-fn serving_checks(config: &Config) -> anyhow::Result<(Access, Arc<ProviderRegistry>)> {
+/// What a server reads from its configuration and checks before it touches the database.
+struct Checked {
+    /// Who may call the API.
+    access: Access,
+    providers: Arc<ProviderRegistry>,
+    /// The Browser Harness keys (the signing key read, or made on a first start).
+    harness: HarnessKeys,
+}
+
+/// A server's checks that need no database.
+fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
     let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
     })?);
-    Ok((access, providers))
+    let harness = config.harness_keys()?;
+    Ok(Checked {
+        access,
+        providers,
+        harness,
+    })
 }
 
 /// Serves until stopped; `_lock` holds the data directory meanwhile.
 fn serve(
     config: Config,
     db: Database,
-    access: Access,
-    providers: Arc<ProviderRegistry>,
+    checked: Checked,
     _lock: Option<std::fs::File>,
     logging: &Logging,
 ) -> anyhow::Result<()> {
+    let Checked {
+        access,
+        providers,
+        harness,
+    } = checked;
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }
@@ -355,7 +372,6 @@ fn serve(
             engine.as_ref().map(|e| e.signal().activity().clone()),
         ))
         .context("cannot start the event stream")?;
-    let harness = config.harness_keys()?;
     let mut state = AppState::new(db, providers)
         .with_events(events.clone())
         .with_harness(harness)
@@ -432,7 +448,7 @@ fn begin_drain(stopper: &EngineStopper) {
     }
 }
 
-/// Listens for SIGTERM, SIGINT (Ctrl-C), SIGQUIT and SIGHUP (inside the runtime that drives the
+/// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGQUIT (inside the runtime that drives the
 /// listener). The first stops the HTTP server (the returned receiver fires: requests in flight
 /// get its shutdown timeout), ends the event streams (which would hold it for all of that
 /// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
@@ -445,8 +461,8 @@ fn watch_stop_signals(
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut quit = signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?;
-    // A closed terminal: by default the process would end at once, without a drain.
-    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    // Not SIGHUP: listening would replace the ignore `nohup` sets, and a server started with
+    // `nohup` would stop when its terminal closes.
     let (stop_http, http_stop) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut next = async || {
@@ -454,7 +470,6 @@ fn watch_stop_signals(
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
                 _ = quit.recv() => "SIGQUIT",
-                _ = hangup.recv() => "SIGHUP",
             }
         };
         let name = next().await;

@@ -26,8 +26,9 @@ impl Database {
     /// Starts judging a finished run's judged answers again with `judge`: they go back to
     /// `awaiting` (verdict cleared, answer kept), the run's judge becomes `judge` (in its
     /// settings and fingerprint), its re-judge count goes up, and it is `pending` again for the
-    /// engine; so do canceled items that hold an answer (their judging was canceled). Failed
-    /// items, and canceled ones without an answer, stay as they are. A run that is not
+    /// engine; so do canceled and failed items that hold an answer (their judging was
+    /// canceled, or their run failed before their judge took them). Failed and canceled items
+    /// without an answer stay as they are. A run that is not
     /// finished, or has no answer to judge, is a conflict.
     /// `requested_by` (a token's name) is recorded in the run log.
     pub fn start_rejudge(

@@ -519,6 +519,10 @@ async fn judge(
         attempt += 1;
         let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
         let slot = before_sending(shared, run, admitted).await?;
+        // The run is failing (its judge refused, say): no more requests for it.
+        if report_failing(shared, run) {
+            return None;
+        }
         let request = CompletionRequest {
             model: &judge.model,
             prompt: &prompt,

@@ -744,8 +744,7 @@ async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: Te
     assert_eq!(rejudging.counts.awaiting as usize, answered);
 }
 
-/// A judge that answers 429 is waited for as the answering provider is (a 429 spends none of
-/// its attempts), rather than replaced by the extraction rules after a few seconds.
+/// A reasoning judge's `<think>` text is read past: the rationale is what follows it.
 async fn a_reasoning_judges_thinking_is_not_its_rationale(db: TestDatabase) {
     let stub = start_stub();
     import(
@@ -773,6 +772,8 @@ async fn a_reasoning_judges_thinking_is_not_its_rationale(db: TestDatabase) {
     );
 }
 
+/// A judge that answers 429 is waited for as the answering provider is (a 429 spends none of
+/// its attempts), rather than replaced by the extraction rules after a few seconds.
 async fn a_throttled_judge_is_waited_for(db: TestDatabase) {
     let stub = start_stub();
     import(

@@ -106,14 +106,8 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns everything the server printed once it has exited.
-    pub(crate) fn terminate(self) -> String {
-        self.stop_with("TERM")
-    }
-
-    /// Sends the signal `name` (`TERM`, `HUP`, ...) and returns everything the server printed
-    /// once it has exited, after checking it stopped gracefully.
-    pub(crate) fn stop_with(mut self, name: &str) -> String {
-        signal(&self.child, name);
+    pub(crate) fn terminate(mut self) -> String {
+        sigterm(&self.child);
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.try_iter());
         let output = self.seen.join("\n");
@@ -131,15 +125,10 @@ impl Server {
 
 /// Sends SIGTERM to `child`.
 pub(crate) fn sigterm(child: &Child) {
-    signal(child, "TERM");
-}
-
-/// Sends the signal `name` to `child`.
-fn signal(child: &Child, name: &str) {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
-            .args([&format!("-{name}"), &pid])
+            .args(["-TERM", &pid])
             .status()
             .unwrap()
             .success()

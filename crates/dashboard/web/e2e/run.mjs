@@ -160,6 +160,10 @@ await step("drill into an item of a finished run", async () => {
   await page.getByRole("heading", { name: "Items" }).waitFor();
   if ((await page.getByLabel("Group by").inputValue()) !== "state") throw new Error("the grouping was lost on reload");
   await page.getByLabel("Group by").selectOption("category");
+  // A state no item is in says so (the demo run's faultless Simulated items never fail).
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("failed");
+  await page.getByText("No item of this run is failed.").waitFor();
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("");
   // An item the run does not have is said, not ignored.
   await page.goto(`${base}/ui/runs/${id}?item=999`);
   await page.getByText("This run has no item 999.").waitFor();

@@ -254,7 +254,16 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
       </div>
       <ErrorNote error={items.error} />
       {groups.length > 1 && <GroupChart groups={groups} />}
-      <div className="items">
+      {items.isPending && (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      )}
+      {items.isSuccess && !items.isPlaceholderData && list.length === 0 && (
+        <p className="empty">{state ? `No item of this run is ${state}.` : "This run has no items."}</p>
+      )}
+      {/* Another filter's items stay shown while this one's load: dimmed, and said busy. */}
+      <div className={items.isPlaceholderData ? "items refreshing" : "items"} aria-busy={items.isPlaceholderData}>
         {list.map((item) => (
           <ItemRow key={item.sequence} runId={id} item={item} />
         ))}

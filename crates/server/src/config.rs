@@ -235,21 +235,26 @@ fn refuse_misnamed_variables(
     Ok(())
 }
 
-/// The built-in defaults, without the providers `file` defines: a provider of the file
-/// replaces the built-in one of its id whole. Merged field by field, a file's
-/// `[providers.openai]` pointed at another server would have kept the built-in `api_key_env`
-/// (and prices), and sent the OpenAI key there. Environment variables still change single
-/// fields (`EVALBOARD_PROVIDERS__OPENAI__MODELS`).
+/// The built-in defaults, without the providers `file` points elsewhere: a provider table of
+/// the file that sets `kind` or `base_url` replaces the built-in one of its id whole. Merged
+/// field by field, a file's `[providers.openai]` pointed at another server would have kept the
+/// built-in `api_key_env` (and prices), and sent the OpenAI key there. A table that sets
+/// neither (`models`, prices, limits) still changes the built-in provider field by field, as
+/// environment variables do.
 fn defaults_without_providers(file: &Figment) -> anyhow::Result<Figment> {
     use figment::value::{Dict, Value};
-    let Ok(redefined) = file.extract_inner::<Dict>("providers") else {
+    let Ok(in_file) = file.extract_inner::<Dict>("providers") else {
         return Ok(Figment::from(Toml::string(DEFAULTS)));
+    };
+    let elsewhere = |id: &String| {
+        matches!(in_file.get(id), Some(Value::Dict(_, table))
+            if table.contains_key("kind") || table.contains_key("base_url"))
     };
     let mut defaults: Dict = Figment::from(Toml::string(DEFAULTS))
         .extract()
         .context("the built-in configuration")?;
     if let Some(Value::Dict(_, providers)) = defaults.get_mut("providers") {
-        providers.retain(|id, _| !redefined.contains_key(id));
+        providers.retain(|id, _| !elsewhere(id));
     }
     Ok(Figment::from(Serialized::defaults(defaults)))
 }

@@ -167,9 +167,9 @@ models = ["llama-3.1-8b"]
     assert!(output.contains("worker=007"), "{output}");
 }
 
-/// A provider the file defines replaces the built-in one of its id whole: pointed at another
-/// server, the built-in `openai` must not keep its `api_key_env` (the OpenAI key would be sent
-/// there) nor its prices.
+/// A provider the file points elsewhere (its `kind` or `base_url`) replaces the built-in one of
+/// its id whole: the built-in `openai` must not keep its `api_key_env` (the OpenAI key would be
+/// sent there) nor its prices.
 #[test]
 fn a_provider_of_the_file_replaces_the_built_in_one_of_its_id() {
     let data = tempfile::tempdir().unwrap();
@@ -190,6 +190,23 @@ models = ["llama"]
         providers[0],
         json!({"name": "Local vLLM", "kind": "openai-compatible", "simulated": false,
                "models": ["llama"], "credentials": "notRequired", "prices": {}})
+    );
+    server.terminate();
+
+    // A table that points nowhere else changes the built-in provider field by field.
+    let config = write_config(data.path(), "[providers.openai]\nmodels = [\"gpt-4.1\"]\n");
+    let server = Server::start(data.path(), &[], &["--config", &config]);
+    let (_, providers) = server.get("/providers");
+    assert_eq!(providers[0]["name"], "OpenAI");
+    assert_eq!(providers[0]["models"], json!(["gpt-4.1"]));
+    assert_eq!(providers[0]["credentials"], "present");
+    assert_eq!(
+        providers[0]["prices"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["gpt-4.1"]
     );
     server.terminate();
 }

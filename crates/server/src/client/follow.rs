@@ -83,6 +83,16 @@ pub(super) fn follow(
     );
     bar.finish();
     print_run(out, &run, json)?;
+    // A completed run may hold failed or canceled items (the run goes on past them): the exit
+    // status says it completed, standard error what a script would otherwise miss.
+    let faulted = run["progress"]["faulted"].as_u64().unwrap_or(0);
+    if run["run"]["status"] == "completed" && faulted > 0 {
+        let total = run["progress"]["total"].as_u64().unwrap_or(0);
+        eprintln!(
+            "warning: {faulted} of {total} items faulted (failed or canceled); `evalboard runs \
+             retry {id}` tries them again"
+        );
+    }
     Ok(if run["run"]["status"] == "completed" {
         ExitCode::SUCCESS
     } else {

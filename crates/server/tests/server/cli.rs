@@ -67,6 +67,8 @@ fn the_command_line_client_drives_runs_end_to_end() {
     assert_eq!(run["run"]["status"], "completed");
     assert_eq!(run["progress"]["completed"], 36);
     let id = run["run"]["id"].as_str().unwrap().to_owned();
+    let said = String::from_utf8_lossy(&followed.stderr);
+    assert!(!said.contains("warning"), "{said}");
 
     // Listed and shown, for scripts and for people.
     let listed = json_of(&evalboard(&server, &["list", "--json"], None));
@@ -192,6 +194,23 @@ fn the_command_line_client_drives_runs_end_to_end() {
         lines(&first),
         lines(&second),
         "the next page is another run"
+    );
+
+    // A run that completes with faulted items exits 0 (it completed) and says so on stderr.
+    let faulty = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 8, "maxAttempts": 1, "simulated": {"faultRate": 1.0, "seed": 1}}"#,
+            &["--follow", "--json"],
+        ),
+        None,
+    );
+    let faulty_run = json_of(&faulty);
+    assert_eq!(faulty_run["run"]["status"], "completed");
+    let said = String::from_utf8_lossy(&faulty.stderr);
+    assert!(
+        said.contains("warning: 36 of 36 items faulted (failed or canceled)"),
+        "{said}"
     );
     server.terminate();
 }

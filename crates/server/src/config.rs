@@ -24,23 +24,16 @@ use serde::Deserialize;
 /// The defaults, also the reference for every setting.
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
-/// The settings' top-level names: an `EVALBOARD_` variable is a setting when its name (after the
-/// prefix, up to its first `__`) is one of them. Others are the client's (`EVALBOARD_TOKEN`,
-/// `EVALBOARD_SERVER`) or tools' own, and are left alone — unless they look like a misspelt
-/// setting ([`refuse_misnamed_variables`]).
-const TOP_LEVEL: [&str; 12] = [
+/// The top-level settings that are values: an `EVALBOARD_` variable is a setting when its name
+/// (after the prefix, up to its first `__`) is one of these or of [`SECTIONS`]. Others are the
+/// client's (`EVALBOARD_TOKEN`, `EVALBOARD_SERVER`) or tools' own, and are left alone — unless
+/// they look like a misspelt setting ([`refuse_misnamed_variables`]).
+const VALUES: [&str; 5] = [
     "bind",
     "data_dir",
     "database_url",
     "load_demo_dataset",
-    "database",
-    "engine",
-    "events",
-    "harness",
-    "auth",
-    "http",
     "worker_id",
-    "providers",
 ];
 
 /// Settings that are text whatever they look like, and the variables that set them: read as
@@ -53,7 +46,7 @@ const TEXT_VARIABLES: [(&str, &str); 4] = [
     ("EVALBOARD_HTTP__PUBLIC_HOST", "http.public_host"),
 ];
 
-/// The sections whose settings are named `EVALBOARD_<SECTION>__<SETTING>`.
+/// The top-level sections, whose settings are named `EVALBOARD_<SECTION>__<SETTING>`.
 const SECTIONS: [&str; 7] = [
     "database",
     "engine",
@@ -195,7 +188,10 @@ pub(crate) fn check_token_name(name: &str) -> anyhow::Result<()> {
 /// Whether an `EVALBOARD_` variable's name (without the prefix) names a setting.
 fn is_setting(name: &str) -> bool {
     let first = name.split("__").next().unwrap_or_default();
-    TOP_LEVEL.iter().any(|key| first.eq_ignore_ascii_case(key))
+    VALUES
+        .iter()
+        .chain(&SECTIONS)
+        .any(|key| first.eq_ignore_ascii_case(key))
 }
 
 /// Refuses `EVALBOARD_` variables that name a section's setting with one underscore

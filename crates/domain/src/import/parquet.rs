@@ -150,18 +150,24 @@ pub(crate) mod tests {
         out
     }
 
+    /// The demo dataset's MMLU-Pro lines.
+    const DEMO: &str = include_str!("../../../../datasets/evalboard-demo.jsonl");
+
+    /// [`DEMO`]'s records.
+    fn demo_records() -> Vec<Value> {
+        DEMO.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
     #[test]
     fn parquet_rows_import_as_the_same_items_as_json_lines() {
-        // The demo dataset's MMLU-Pro lines, written both ways.
-        let jsonl = include_str!("../../../../datasets/evalboard-demo.jsonl");
-        let records: Vec<Value> = jsonl
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        // The demo dataset, written both ways.
+        let records = demo_records();
         let parquet = mmlu_pro_parquet(&records);
         assert_eq!(&parquet[..4], b"PAR1");
         let from_parquet = parse_items(ImportFormat::Parquet, &parquet).unwrap();
-        let from_jsonl = parse_items(ImportFormat::Jsonl, jsonl.as_bytes()).unwrap();
+        let from_jsonl = parse_items(ImportFormat::Jsonl, DEMO.as_bytes()).unwrap();
         assert_eq!(from_parquet.items, from_jsonl.items);
         assert_eq!(
             dataset_digest(&from_parquet.items),
@@ -179,11 +185,7 @@ pub(crate) mod tests {
 
     #[test]
     fn rows_past_the_limits_are_refused_before_they_are_all_read() {
-        let jsonl = include_str!("../../../../datasets/evalboard-demo.jsonl");
-        let records: Vec<Value> = jsonl
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        let records = demo_records();
         let parquet = mmlu_pro_parquet(&records);
         let whole = as_bounded_jsonl(&parquet, records.len(), usize::MAX).unwrap();
         assert_eq!(whole.iter().filter(|&&b| b == b'\n').count(), records.len());

@@ -301,14 +301,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 break;
             }
             Err(error) if error.is_fatal_for_run() => {
-                let reason = (error.kind().to_owned(), error.to_string());
-                *run.failing() = Some(reason.clone());
-                shared.send(WriterMessage::FailRun {
-                    run_id: run.run_id.clone(),
-                    generation: run.generation,
-                    kind: reason.0,
-                    message: reason.1,
-                });
+                fail_run(&shared, &run, error.kind().to_owned(), error.to_string());
                 break;
             }
             Err(error) => {
@@ -463,6 +456,12 @@ async fn record_answer(
     settled
 }
 
+/// The run cannot proceed: no other item of it is sent after this one, and the writer fails it.
+fn fail_run(shared: &Shared, run: &RunContext, kind: String, message: String) {
+    *run.failing() = Some((kind, message));
+    report_failing(shared, run);
+}
+
 /// When the run is failing, reports it again (the writer fails the run once) and says so: the
 /// item must not be sent.
 fn report_failing(shared: &Shared, run: &RunContext) -> bool {
@@ -560,17 +559,12 @@ async fn judge(
                 // every answer by extraction instead would pass the rule's verdicts off as the
                 // judge's. The run fails as when its own provider does; the answers are kept,
                 // waiting for a verdict, and a re-judging takes them.
-                let reason = (
+                fail_run(
+                    shared,
+                    run,
                     error.kind().to_owned(),
                     format!("the LLM judge {}: {error}", judge.label),
                 );
-                *run.failing() = Some(reason.clone());
-                shared.send(WriterMessage::FailRun {
-                    run_id: run.run_id.clone(),
-                    generation: run.generation,
-                    kind: reason.0,
-                    message: reason.1,
-                });
                 return None;
             }
             Err(error) => {

@@ -648,26 +648,38 @@ pub(crate) fn llm_judged(provider: &str) -> RunSettings {
     }
 }
 
-async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
+/// Runs one item per directive (`Question i? [[directive]]`) on the stub, judged by an LLM judge
+/// on the stub too (its provider as `configure` leaves it), to its end.
+async fn llm_judged_on_stub(
+    db: &TestDatabase,
+    directives: &[&str],
+    configure: impl FnOnce(&mut evalboard_runner::ProviderConfig),
+) -> evalboard_domain::Run {
     let stub = start_stub();
-    let directives = ["ok", "wrong", "judgeless"];
     import(
-        &db,
+        db,
         "D",
-        &items(3, |i| format!("Question {i}? [[{}]]", directives[i])),
+        &items(directives.len(), |i| {
+            format!("Question {i}? [[{}]]", directives[i])
+        }),
     );
-    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Stub",
-            ProviderKind::OpenaiCompatible,
-            Some(stub.base_url.clone()),
-            None,
-        )]),
+    let run_id = create_run(db, "Stub", "m", "D", llm_judged("Stub"));
+    let mut judge = provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
     );
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    configure(&mut judge);
+    let engine = start_engine(db, registry(vec![judge]));
+    let run = wait_terminal(db, &run_id, Duration::from_secs(20)).await;
     engine.shutdown().await;
+    run
+}
+
+async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
+    let run = llm_judged_on_stub(&db, &["ok", "wrong", "judgeless"], |_| {}).await;
+    let run_id = run.id.clone();
     assert_eq!(run.status, RunStatus::Completed);
     assert_counters_match_rows(&db, &run);
     let items = all_items(&db, &run_id);
@@ -703,24 +715,8 @@ async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
 /// every answer being judged by extraction under the LLM judge's name; the answers are kept and
 /// a re-judging (with a working judge) takes them.
 async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: TestDatabase) {
-    let stub = start_stub();
-    import(
-        &db,
-        "D",
-        &items(3, |i| format!("Question {i}? [[judge-auth]]")),
-    );
-    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Stub",
-            ProviderKind::OpenaiCompatible,
-            Some(stub.base_url.clone()),
-            None,
-        )]),
-    );
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
-    engine.shutdown().await;
+    let run = llm_judged_on_stub(&db, &["judge-auth"; 3], |_| {}).await;
+    let run_id = run.id.clone();
     assert_eq!(run.status, RunStatus::Failed);
     let failure = run.failure.clone().unwrap();
     assert_eq!(failure.kind, "unauthorized");
@@ -746,24 +742,8 @@ async fn a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers(db: Te
 
 /// A reasoning judge's `<think>` text is read past: the rationale is what follows it.
 async fn a_reasoning_judges_thinking_is_not_its_rationale(db: TestDatabase) {
-    let stub = start_stub();
-    import(
-        &db,
-        "D",
-        &items(1, |i| format!("Question {i}? [[judge-think]]")),
-    );
-    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Stub",
-            ProviderKind::OpenaiCompatible,
-            Some(stub.base_url.clone()),
-            None,
-        )]),
-    );
-    wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
-    engine.shutdown().await;
+    let run = llm_judged_on_stub(&db, &["judge-think"], |_| {}).await;
+    let run_id = run.id.clone();
     let item = all_items(&db, &run_id).remove(0);
     assert_eq!(item.state, ItemState::Correct);
     assert_eq!(
@@ -775,23 +755,9 @@ async fn a_reasoning_judges_thinking_is_not_its_rationale(db: TestDatabase) {
 /// A judge that answers 429 is waited for as the answering provider is (a 429 spends none of
 /// its attempts), rather than replaced by the extraction rules after a few seconds.
 async fn a_throttled_judge_is_waited_for(db: TestDatabase) {
-    let stub = start_stub();
-    import(
-        &db,
-        "D",
-        &items(2, |i| format!("Question {i}? [[judge-429]]")),
-    );
-    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
-    let mut judge = provider(
-        "Stub",
-        ProviderKind::OpenaiCompatible,
-        Some(stub.base_url.clone()),
-        None,
-    );
-    judge.max_attempts = Some(2);
-    let engine = start_engine(&db, registry(vec![judge]));
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
-    engine.shutdown().await;
+    let run =
+        llm_judged_on_stub(&db, &["judge-429"; 2], |judge| judge.max_attempts = Some(2)).await;
+    let run_id = run.id.clone();
     assert_eq!(run.status, RunStatus::Completed);
     for item in all_items(&db, &run_id) {
         assert_eq!(

@@ -808,6 +808,7 @@ impl Dispatcher {
                         max_attempts: judge_provider.limits.max_throttled_attempts,
                         max_wait: judge_provider.limits.max_throttled,
                     },
+                    without_temperature: AtomicBool::new(false),
                 })
             }
         };

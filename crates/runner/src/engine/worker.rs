@@ -128,6 +128,27 @@ pub(crate) struct LlmJudge {
     pub(crate) max_attempts: u32,
     /// When a judgment stops waiting for a judge that keeps answering 429.
     pub(crate) throttling: Throttling,
+    /// Set once the judge refused the temperature it is asked at (OpenAI's reasoning models
+    /// accept only their own): its later requests for the run send none.
+    pub(crate) without_temperature: AtomicBool,
+}
+
+impl LlmJudge {
+    /// What a judge request asks for: temperature 0, for verdicts that do not vary from one
+    /// request to the next, unless the judge refused it.
+    fn generation(&self) -> GenerationSettings {
+        GenerationSettings {
+            temperature: (!self.without_temperature.load(Ordering::Relaxed)).then_some(0.0),
+            ..Default::default()
+        }
+    }
+}
+
+/// Whether the provider refused the request because of its temperature: a 400 whose message
+/// names it ("Unsupported value: 'temperature' does not support 0 with this model").
+fn refuses_temperature(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Rejected { status: 400, message }
+        if message.to_ascii_lowercase().contains("temperature"))
 }
 
 fn backoff(shared: &Shared) -> ExponentialBackoff {
@@ -502,10 +523,6 @@ async fn judge(
         return Some(rule_judgment(response, item, None));
     };
     let prompt = render_judge_prompt(&item.item, response);
-    let generation = GenerationSettings {
-        temperature: Some(0.0),
-        ..Default::default()
-    };
     let key = format!("{}#judge", item.item.id);
     let mut delays = backoff(shared);
     let mut failure = String::from("no reply");
@@ -522,6 +539,7 @@ async fn judge(
         if report_failing(shared, run) {
             return None;
         }
+        let generation = judge.generation();
         let request = CompletionRequest {
             model: &judge.model,
             prompt: &prompt,
@@ -554,6 +572,11 @@ async fn judge(
                     failures += 1;
                 }
             },
+            Err(error) if generation.temperature.is_some() && refuses_temperature(&error) => {
+                // Asked again at once, without a temperature, and so are the run's other
+                // judgments: the refusal is the model's, not this answer's, and spends no attempt.
+                judge.without_temperature.store(true, Ordering::Relaxed);
+            }
             Err(error) if error.is_fatal_for_run() => {
                 // The judge cannot be used at all (its key refused, its model gone): judging
                 // every answer by extraction instead would pass the rule's verdicts off as the

@@ -140,6 +140,17 @@ async fn chat(
                     .json(json!({"error": {"message": "Rate limit reached for requests"}}));
             }
         }
+        // `judge-no-temperature`: the judge refuses any temperature, as OpenAI's reasoning
+        // models refuse all but their own.
+        if prompt.contains("[[judge-no-temperature]]") && body.get("temperature").is_some() {
+            return HttpResponse::BadRequest().json(json!({"error": {
+                "message": "Unsupported value: 'temperature' does not support 0 with this model. \
+                            Only the default (1) value is supported.",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "unsupported_value",
+            }}));
+        }
         return judge_reply(&prompt);
     }
     let directive = prompt
@@ -205,7 +216,9 @@ async fn chat(
     match name.as_str() {
         "wrong" => streamed('D'),
         // Answers normally; only its judge is unhelpful, or refuses the key.
-        "judgeless" | "judge-auth" | "judge-429" | "judge-think" => streamed('B'),
+        "judgeless" | "judge-auth" | "judge-429" | "judge-think" | "judge-no-temperature" => {
+            streamed('B')
+        }
         "429" => HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "0"))
             .json(json!({"error": {"message": "Rate limit reached for requests"}})),
@@ -768,6 +781,26 @@ async fn a_throttled_judge_is_waited_for(db: TestDatabase) {
     }
 }
 
+/// A judge that refuses the temperature it is asked at (OpenAI's reasoning models accept only
+/// their own) is asked again without one, spending no attempt, rather than every answer being
+/// judged by extraction.
+async fn a_judge_that_refuses_a_temperature_is_asked_without_one(db: TestDatabase) {
+    let run = llm_judged_on_stub(&db, &["judge-no-temperature"; 3], |judge| {
+        judge.max_attempts = Some(1)
+    })
+    .await;
+    let run_id = run.id.clone();
+    assert_eq!(run.status, RunStatus::Completed);
+    for item in all_items(&db, &run_id) {
+        assert_eq!(item.state, ItemState::Correct);
+        assert_eq!(item.judgments[0].judge, "llm:Stub/m");
+        assert_eq!(
+            item.judge_rationale.as_deref(),
+            Some("The response picks (B), the key.")
+        );
+    }
+}
+
 /// A worker died after storing an answer and before its judge decided: the answer waits in
 /// `awaiting` under an expired claim. Another worker takes it over, judges it (without asking
 /// the model again), and the run counts a resume.
@@ -1161,6 +1194,7 @@ engine_tests!(
     an_llm_judge_decides_with_its_rationale_kept,
     a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,
     a_throttled_judge_is_waited_for,
+    a_judge_that_refuses_a_temperature_is_asked_without_one,
     a_reasoning_judges_thinking_is_not_its_rationale,
     an_answer_left_unjudged_by_a_dead_worker_is_judged_once,
     anthropic_messages_stream_and_errors_are_retried,

@@ -44,11 +44,11 @@ pub fn judge_choice(extraction: &Extraction, answer: AnswerKey) -> Verdict {
     }
 }
 
-/// Judges `response` to `item` by the rules of its kind: the letter against the key of a
-/// multiple-choice item ([`judge_choice`]), the number against a numeric item's
+/// Judges `response` against an item's `answer` by the rules of its kind: the letter against
+/// the key of a multiple-choice item ([`judge_choice`]), the number against a numeric item's
 /// ([`judge_numeric`]). What was extracted is returned for the record.
-pub fn judge_by_rules(item: &DatasetItem, response: &str) -> (Extracted, Verdict) {
-    match &item.answer {
+pub fn judge_by_rules(answer: &ItemAnswer, response: &str) -> (Extracted, Verdict) {
+    match answer {
         ItemAnswer::Choice(key) => {
             let extraction = extract_answer(response);
             let verdict = judge_choice(&extraction, *key);

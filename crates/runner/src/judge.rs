@@ -7,7 +7,7 @@ use evalboard_persistence::Judgment;
 /// Judges `response` to `item` by the extraction rules of its kind (the letter against the
 /// key, or the number against the item's), at `at`.
 pub fn rule_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Judgment {
-    let (extraction, verdict) = judge_by_rules(item, response);
+    let (extraction, verdict) = judge_by_rules(&item.answer, response);
     Judgment {
         verdict,
         extraction,

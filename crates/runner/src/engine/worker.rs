@@ -296,6 +296,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
             item_key: &item_key,
             expected: (&item.item.answer, item.item.choices.len()),
             simulated: run.settings.simulated.as_ref(),
+            judging: None,
         };
         let activity = &shared.activity;
         let run_id = &run.run_id;
@@ -548,6 +549,7 @@ async fn judge(
             item_key: &key,
             expected: (&item.item.answer, item.item.choices.len()),
             simulated: None,
+            judging: Some(response),
         };
         let reply = cancellable(&run.cancel, judge.client.complete(request, &mut |_| {})).await?;
         drop(slot);

@@ -30,6 +30,10 @@ pub struct CompletionRequest<'a> {
     pub expected: (&'a ItemAnswer, usize),
     /// Simulated behaviour chosen by the run, if any.
     pub simulated: Option<&'a SimulatedSettings>,
+    /// When the request asks a judge for a verdict: the response it grades. Only the simulated
+    /// provider reads it (it grades by the extraction rules, so that an LLM judge can be tried
+    /// offline); a real judge reads the prompt.
+    pub judging: Option<&'a str>,
 }
 
 /// A complete answer.

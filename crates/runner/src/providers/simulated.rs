@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use evalboard_domain::TokenUsage;
-use evalboard_domain::{ItemAnswer, SimulatedSettings, truncate_to_micros};
+use evalboard_domain::{
+    ItemAnswer, SimulatedSettings, Verdict, judge_by_rules, truncate_to_micros,
+};
 use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
@@ -63,7 +65,9 @@ pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
     // Whether the answer is unparsed or wrong depends on the item, not on the attempt: a retry
     // of a faulted attempt gives the answer the first one would have.
     let item_roll = |purpose| draw(seed, request.item_key, 0, purpose);
-    let text = if item_roll("unparsed") < unparsed_rate.unwrap_or(0.0) {
+    let text = if let Some(response) = request.judging {
+        judge_reply(request.expected.0, response)
+    } else if item_roll("unparsed") < unparsed_rate.unwrap_or(0.0) {
         "Let me think about this one... it is hard to say, sorry.".to_owned()
     } else {
         let right = item_roll("accuracy") < accuracy.unwrap_or(DEFAULT_ACCURACY);
@@ -106,6 +110,19 @@ pub(super) fn script(request: &CompletionRequest<'_>) -> Script {
         text,
         latency,
     }
+}
+
+/// A simulated judge's reply: the extraction rules' verdict on `response`, in the format judges
+/// are asked for (a rationale, then the `VERDICT` line).
+fn judge_reply(answer: &ItemAnswer, response: &str) -> String {
+    let (rationale, verdict) = match judge_by_rules(answer, response).1 {
+        Verdict::Correct => ("The response's final answer is the correct one.", "correct"),
+        Verdict::Incorrect => (
+            "The response's final answer is not the correct one, or it gives none.",
+            "incorrect",
+        ),
+    };
+    format!("{rationale}\nVERDICT: {verdict}")
 }
 
 impl ModelClient for SimulatedClient {
@@ -170,6 +187,7 @@ mod tests {
                 4,
             ),
             simulated: Some(simulated),
+            judging: None,
         }
     }
 

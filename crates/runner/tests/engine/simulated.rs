@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use evalboard_domain::{
-    ExtractionTier, GenerationSettings, ItemState, RunSettings, RunStatus, SimulatedSettings,
-    judge_by_rules,
+    ExtractionTier, GenerationSettings, ItemState, JudgeSettings, RunSettings, RunStatus,
+    SimulatedSettings, judge_by_rules,
 };
 use evalboard_persistence::{ItemQuery, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
@@ -87,9 +87,10 @@ async fn a_run_with_faults_completes_with_every_item_judged_once(db: TestDatabas
                 item_key: &source.id,
                 expected: (&source.answer, source.choices.len()),
                 simulated: Some(&simulated_settings),
+                judging: None,
             };
             if let Ok(answer) = client.complete(request, &mut |_| {}).await {
-                let verdict = judge_by_rules(source, &answer.text).1;
+                let verdict = judge_by_rules(&source.answer, &answer.text).1;
                 expected = (verdict.state(), attempt);
                 break;
             }
@@ -359,7 +360,52 @@ async fn outcomes_within_the_commit_window_are_stored_together(db: TestDatabase)
     assert!(distinct_finish_times[1] >= 6, "{distinct_finish_times:?}");
 }
 
+/// The Simulated provider can be a run's LLM judge (so that one can be tried offline): it
+/// grades each answer as the extraction rules do, and its verdicts carry its name and rationale.
+async fn the_simulated_provider_judges_by_the_rules(db: TestDatabase) {
+    import(&db, "D", &items(30, |i| format!("Question {i}?")));
+    let mut settings = simulated(
+        SimulatedSettings {
+            accuracy: Some(0.5),
+            unparsed_rate: Some(0.2),
+            seed: Some(3),
+            ..Default::default()
+        },
+        1,
+        8,
+    );
+    settings.judge = Some(JudgeSettings::Llm {
+        provider_name: "Simulated".into(),
+        model_name: "m".into(),
+    });
+    let run_id = create_run(&db, "Simulated", "m", "D", settings);
+    let engine = start_engine(&db, simulated_registry());
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_counters_match_rows(&db, &run);
+    let dataset = items(30, |i| format!("Question {i}?"));
+    let mut verdicts = std::collections::BTreeSet::new();
+    for item in &all_items(&db, &run_id) {
+        let judgment = &item.judgments[0];
+        assert_eq!(judgment.judge, "llm:Simulated/m");
+        let source = &dataset[item.sequence as usize - 1];
+        let by_rules = judge_by_rules(&source.answer, item.response_text.as_deref().unwrap()).1;
+        assert_eq!(item.state, by_rules.state(), "{:?}", item.judge_rationale);
+        assert!(
+            item.judge_rationale
+                .as_deref()
+                .is_some_and(|r| r.starts_with("The response's final answer is")),
+            "{:?}",
+            item.judge_rationale
+        );
+        verdicts.insert(item.state);
+    }
+    assert_eq!(verdicts.len(), 2, "both verdicts given: {verdicts:?}");
+}
+
 engine_tests!(
+    the_simulated_provider_judges_by_the_rules,
     outcomes_within_the_commit_window_are_stored_together,
     a_run_with_faults_completes_with_every_item_judged_once,
     cancel_stops_in_flight_items_within_a_second,

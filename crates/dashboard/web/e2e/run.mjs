@@ -183,6 +183,26 @@ await step("drill into an item of a finished run", async () => {
   await check("run-detail");
 });
 
+await step("an LLM judge picked in the form judges the run, its rationale shown", async () => {
+  await page.goto(`${base}/ui/runs/new`);
+  await page.getByRole("combobox", { name: /^Judge/ }).first().selectOption("llm");
+  // Chosen from the configured providers and their models, as the run's own are.
+  const judgeProvider = page.getByRole("combobox", { name: /^Judge provider/ });
+  if ((await judgeProvider.inputValue()) !== "Simulated") throw new Error(`judge provider: ${await judgeProvider.inputValue()}`);
+  const judgeModel = page.getByRole("combobox", { name: /^Judge model/ });
+  await judgeModel.selectOption("sim-1");
+  await check("new-run-llm-judge");
+  await page.getByRole("button", { name: "Create run" }).click();
+  await page.waitForURL(/\/ui\/runs\/run-/);
+  const id = page.url().split("/").pop();
+  await until("the run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
+  const run = await api(`/runs/${id}`);
+  if (run.body.judge !== "llm:Simulated/sim-1") throw new Error(`judge: ${run.body.judge}`);
+  await page.reload();
+  await page.locator("details.item summary").first().click();
+  await page.getByText("The response's final answer is", { exact: false }).first().waitFor();
+});
+
 await step("follow a running item's answer as it streams", async () => {
   const id = await createRun({ concurrency: 1, simulated: { latencyMs: 6000, seed: 3 } });
   await until("an item to stream", async () => {

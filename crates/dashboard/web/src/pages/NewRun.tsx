@@ -11,6 +11,27 @@ import { useDatasetsQuery, useProvidersQuery } from "../queries";
 import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
 
+type Provider = NonNullable<ReturnType<typeof useProvidersQuery>["data"]>[number];
+
+/** The configured providers, one option each; a provider without its API key says so. */
+function ProviderOptions({ providers }: { providers: Provider[] | undefined }) {
+  return providers?.map((p) => (
+    <option key={p.name} value={p.name}>
+      {p.name}
+      {p.credentials === "missing" ? " (no API key)" : ""}
+    </option>
+  ));
+}
+
+/** The models `provider` lists. */
+function ModelOptions({ provider }: { provider: Provider | undefined }) {
+  return provider?.models.map((m) => (
+    <option key={m} value={m}>
+      {m}
+    </option>
+  ));
+}
+
 function newKey(): string {
   return crypto.randomUUID();
 }
@@ -36,6 +57,7 @@ function NewRunForm() {
   const [providerName, setProviderName] = useState("");
   const [datasetName, setDatasetName] = useState("");
   const [judge, setJudge] = useState("choice");
+  const [judgeProviderName, setJudgeProviderName] = useState("");
   const [key, setKey] = useState(newKey);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -45,6 +67,8 @@ function NewRunForm() {
     providers.data?.find((p) => p.name === providerName) ??
     providers.data?.find((p) => p.credentials !== "missing") ??
     providers.data?.[0];
+  // Until one is picked: the provider that answers (a model may judge its own kind's answers).
+  const judgeProvider = providers.data?.find((p) => p.name === judgeProviderName) ?? provider;
   const dataset = datasets.data?.find((d) => d.name === datasetName) ?? datasets.data?.[0];
   const { beside, summary } = useMemo(
     () => placeProblems(error, shownFields(judge, provider?.simulated ?? false)),
@@ -105,23 +129,14 @@ function NewRunForm() {
             "providerName",
             "Provider",
             <select id="providerName" name="providerName" value={provider?.name ?? ""} onChange={(e) => setProviderName(e.target.value)}>
-              {providers.data?.map((p) => (
-                <option key={p.name} value={p.name}>
-                  {p.name}
-                  {p.credentials === "missing" ? " (no API key)" : ""}
-                </option>
-              ))}
+              <ProviderOptions providers={providers.data} />
             </select>,
           )}
           {field(
             "modelName",
             "Model",
             <select id="modelName" name="modelName" key={provider?.name}>
-              {provider?.models.map((m) => (
-                <option key={m} value={m}>
-                  {m}
-                </option>
-              ))}
+              <ModelOptions provider={provider} />
             </select>,
           )}
           {field(
@@ -199,8 +214,25 @@ function NewRunForm() {
           )}
           {judge === "llm" && (
             <>
-              {field("settings.judge.providerName", "Judge provider", <input id="settings.judge.providerName" name="settings.judge.providerName" />)}
-              {field("settings.judge.modelName", "Judge model", <input id="settings.judge.modelName" name="settings.judge.modelName" />)}
+              {field(
+                "settings.judge.providerName",
+                "Judge provider",
+                <select
+                  id="settings.judge.providerName"
+                  name="settings.judge.providerName"
+                  value={judgeProvider?.name ?? ""}
+                  onChange={(e) => setJudgeProviderName(e.target.value)}
+                >
+                  <ProviderOptions providers={providers.data} />
+                </select>,
+              )}
+              {field(
+                "settings.judge.modelName",
+                "Judge model",
+                <select id="settings.judge.modelName" name="settings.judge.modelName" key={judgeProvider?.name}>
+                  <ModelOptions provider={judgeProvider} />
+                </select>,
+              )}
             </>
           )}
         </fieldset>

@@ -119,23 +119,29 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         .and_then(|value| value.trim_start().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
-    let actor = if let Some(presented) = bearer {
-        let token = access.find(presented).ok_or_else(|| {
-            ApiError::Unauthorized(
+    let by_bearer = match bearer.map(|presented| access.find(presented)) {
+        Some(Some(token)) => Some(Actor::of(token, None)),
+        // A public path is answered whatever the header holds: a health probe or a proxy
+        // sending a stale token must not be locked out of health checks or the sign-in screen.
+        Some(None) if needed.is_some() => {
+            return Err(ApiError::Unauthorized(
                 "the Authorization header does not hold a token this server accepts (send \
                  `Authorization: Bearer <token>`)"
                     .into(),
-            )
-        })?;
-        Some(Actor::of(token, None))
-    } else if let Some(cookie) = req.cookie(super::COOKIE) {
-        let sessions = state.sessions().await?;
-        sessions
-            .verify(cookie.value(), access, Utc::now())
-            .map(|(token, expires_at)| Actor::of(token, Some(expires_at)))
-    } else {
-        None
+            ));
+        }
+        _ => None,
     };
+    let actor = match by_bearer {
+        Some(actor) => Some(actor),
+        None => session_actor(req, state).await?,
+    };
+    if let (Some(needed), Some(who)) = (needed, &actor)
+        && who.role < needed
+    {
+        // Logged and limited as this token's request, as an allowed one would be.
+        req.extensions_mut().insert(who.clone());
+    }
     match (needed, &actor) {
         (None, _) => Ok(actor),
         (Some(_), None) => Err(ApiError::Unauthorized(
@@ -150,6 +156,32 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         ))),
         _ => Ok(actor),
     }
+}
+
+/// Who the request's session cookie stands for, if it carries one this server issued and that
+/// still holds. Every cookie of that name is tried: a page of a sibling domain may have set
+/// another one, which the browser can send first.
+async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    // A Cookie header that cannot be read carries no session, as one without the cookie.
+    let Ok(cookies) = req.cookies() else {
+        return Ok(None);
+    };
+    let values: Vec<String> = cookies
+        .iter()
+        .filter(|cookie| cookie.name() == super::COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .collect();
+    drop(cookies);
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let sessions = state.sessions().await?;
+    let now = Utc::now();
+    Ok(values.iter().find_map(|value| {
+        sessions
+            .verify(value, state.access(), now)
+            .map(|(token, expires_at)| Actor::of(token, Some(expires_at)))
+    }))
 }
 
 impl FromRequest for Actor {

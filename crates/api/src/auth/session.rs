@@ -7,7 +7,7 @@
 //! every replica accepts it). A session lasts until it expires or its token leaves the
 //! configuration; its role is the token's role at the time of each request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Access, AccessToken};
 use crate::signed::Sealer;
@@ -17,6 +17,10 @@ pub(crate) const COOKIE: &str = "evalboard_session";
 
 /// The name of the installation secret sessions are signed with.
 pub(crate) const SESSION_SECRET: &str = "session-cookie-hmac";
+
+/// How far another replica's clock may run ahead of this one's: a session it issued may end
+/// this much later than one issued here at the same moment.
+const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// Issues and checks session cookies with one key.
 #[derive(Debug)]
@@ -43,7 +47,9 @@ impl Sessions {
     }
 
     /// The token a cookie value stands for and when its session ends, if this installation
-    /// issued it, it has not expired at `now`, and the token is still configured.
+    /// issued it, it has not expired at `now`, it ends no later than a session issued now
+    /// would (`auth.session_hours` shortened cuts the sessions already issued), and the token is
+    /// still configured.
     pub(crate) fn verify<'a>(
         &self,
         value: &str,
@@ -58,7 +64,8 @@ impl Sessions {
         let expires_at = DateTime::from_timestamp(fields.next()?.parse().ok()?, 0)?;
         let digest = hex::decode(fields.next()?).ok()?;
         let name = fields.next()?;
-        if expires_at <= now {
+        let longest = TimeDelta::from_std(access.session_ttl()).ok()? + CLOCK_SKEW;
+        if expires_at <= now || expires_at > now + longest {
             return None;
         }
         let token = access
@@ -115,5 +122,25 @@ mod tests {
                 .is_none()
         );
         assert!(sessions.verify("", &access, now).is_none());
+    }
+
+    #[test]
+    fn a_shorter_session_life_cuts_sessions_already_issued() {
+        let sessions = Sessions::new([7; 32]);
+        let (_, ci) = AccessToken::generate("ci", Role::Operator);
+        let now = Utc::now();
+        let cookie = sessions.issue(&ci, now + TimeDelta::hours(700));
+        let long = Access::with_tokens(vec![ci.clone()])
+            .with_sessions(std::time::Duration::from_secs(720 * 3600), false);
+        assert!(sessions.verify(&cookie, &long, now).is_some());
+        let short =
+            Access::with_tokens(vec![ci]).with_sessions(std::time::Duration::from_secs(3600), false);
+        assert!(sessions.verify(&cookie, &short, now).is_none());
+        // The session's own last hour is inside the shorter life.
+        assert!(
+            sessions
+                .verify(&cookie, &short, now + TimeDelta::hours(699) + TimeDelta::minutes(1))
+                .is_some()
+        );
     }
 }

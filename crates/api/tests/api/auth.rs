@@ -2,7 +2,10 @@
 //! name the token behind each change, and the browser's other doors (requests a page on another
 //! site can send, rebound host names, CORS).
 
-use actix_web::test::{self, TestRequest};
+use actix_web::{
+    HttpMessage,
+    test::{self, TestRequest},
+};
 use std::time::Duration;
 
 use evalboard_api::{Access, AccessToken, AppState, EventHub, EventStreamConfig, Role};
@@ -105,6 +108,9 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
             .uri(public)
             .insert_header(("authorization", "Basic dXNlcjpwYXNz"));
         assert_eq!(app.call(through_proxy).await.status, 200, "{public}");
+        // A probe or a proxy with a stale token is not locked out of what is public.
+        let stale = bearer(TestRequest::get().uri(public), "evb_not-a-token");
+        assert_eq!(app.call(stale).await.status, 200, "{public}");
     }
 
     // A viewer reads and changes nothing.
@@ -125,6 +131,26 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
             .unwrap()
             .contains("`alice` is a viewer"),
         "{forbidden}"
+    );
+    // The refusal is the token's request, for the request log and the rate limits.
+    let refused = test::call_service(
+        &app.service,
+        bearer(
+            TestRequest::post().uri("/runs").set_json(create_body()),
+            &tokens.viewer,
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        refused
+            .request()
+            .extensions()
+            .get::<evalboard_api::Actor>()
+            .and_then(|actor| actor.name.clone())
+            .as_deref(),
+        Some("alice")
     );
 
     // An operator runs evaluations, but uploads no dataset.
@@ -259,6 +285,15 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     )
     .await
     .problem(401);
+    // Another cookie of the same name sent first (set by a sibling domain's page, say) does
+    // not hide the session.
+    app.call(
+        TestRequest::get()
+            .uri("/runs")
+            .insert_header(("cookie", format!("evalboard_session=planted; {value}"))),
+    )
+    .await
+    .ok(200);
 
     let signed_out = app.call(TestRequest::delete().uri("/auth/session")).await;
     assert_eq!(signed_out.status, 204);

@@ -133,13 +133,17 @@ mod tests {
         let long = Access::with_tokens(vec![ci.clone()])
             .with_sessions(std::time::Duration::from_secs(720 * 3600), false);
         assert!(sessions.verify(&cookie, &long, now).is_some());
-        let short =
-            Access::with_tokens(vec![ci]).with_sessions(std::time::Duration::from_secs(3600), false);
+        let short = Access::with_tokens(vec![ci])
+            .with_sessions(std::time::Duration::from_secs(3600), false);
         assert!(sessions.verify(&cookie, &short, now).is_none());
         // The session's own last hour is inside the shorter life.
         assert!(
             sessions
-                .verify(&cookie, &short, now + TimeDelta::hours(699) + TimeDelta::minutes(1))
+                .verify(
+                    &cookie,
+                    &short,
+                    now + TimeDelta::hours(699) + TimeDelta::minutes(1)
+                )
                 .is_some()
         );
     }

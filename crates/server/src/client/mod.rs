@@ -34,7 +34,7 @@ impl Client {
         Ok(Self {
             http,
             base: server.trim_end_matches('/').to_owned(),
-            token: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+            token: token_from_env()?,
         })
     }
 
@@ -81,6 +81,30 @@ impl Client {
     }
 }
 
+/// The token in `EVALBOARD_TOKEN`, trimmed as the server trims it (a value pasted from a file
+/// often ends with a newline); an error naming the variable when it cannot be sent in a header.
+fn token_from_env() -> anyhow::Result<Option<String>> {
+    let token = match std::env::var(TOKEN_ENV) {
+        Ok(value) => value.trim().to_owned(),
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!(
+                "{TOKEN_ENV} is not valid UTF-8: set it to the token `evalboard token create` printed"
+            )
+        }
+    };
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+        anyhow::bail!(
+            "{TOKEN_ENV} holds characters an HTTP header cannot carry: set it to the token \
+             `evalboard token create` printed"
+        );
+    }
+    Ok(Some(token))
+}
+
 /// The server answered with an error status: what it said (its problem's `detail`).
 #[derive(Debug)]
 pub(crate) struct Refused {
@@ -108,7 +132,8 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<reqwest::Error>()
-            .is_some_and(|e| !e.is_decode())
+            // A request that could not be built (or read) fails the same way when asked again.
+            .is_some_and(|e| !e.is_decode() && !e.is_builder())
             || cause.is::<std::io::Error>()
             || cause
                 .downcast_ref::<Refused>()

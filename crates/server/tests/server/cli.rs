@@ -238,6 +238,21 @@ fn the_client_sends_the_token_from_the_environment() {
     );
     let with = json_of(&evalboard(&server, &["list", "--json"], Some(&token)));
     assert_eq!(with["runs"], serde_json::json!([]));
+    // Pasted from a file with its line end, the token still works; a character no header can
+    // carry is said at once, not taken for an unreachable server.
+    let pasted = json_of(&evalboard(
+        &server,
+        &["list", "--json"],
+        Some(&format!("{token}\r\n")),
+    ));
+    assert_eq!(pasted["runs"], serde_json::json!([]));
+    let broken = evalboard(&server, &["list"], Some(&format!("{token}\u{1}x")));
+    assert_eq!(broken.status.code(), Some(2));
+    let said = String::from_utf8(broken.stderr).unwrap();
+    assert!(
+        said.contains("EVALBOARD_TOKEN holds characters an HTTP header cannot carry"),
+        "{said}"
+    );
     // A viewer may read, not start runs.
     let create = evalboard(
         &server,

@@ -62,7 +62,7 @@ impl ItemSelection {
         if self.seed.is_some() && self.sample_size.is_none() {
             errors.push(
                 format!("{path}.seed"),
-                "a seed only makes sense with a sampleSize",
+                "a seed only makes sense with a sample size",
             );
         }
         if let Some(categories) = &self.categories

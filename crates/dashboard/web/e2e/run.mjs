@@ -201,6 +201,18 @@ await step("an LLM judge picked in the form judges the run, its rationale shown"
   await page.reload();
   await page.locator("details.item summary").first().click();
   await page.getByText("The response's final answer is", { exact: false }).first().waitFor();
+  // Every option keeps its letter, the answered one too.
+  const displays = await page.locator("details.item[open] ol.choices li").evaluateAll((lis) => lis.map((li) => getComputedStyle(li).display));
+  if (displays.length === 0 || displays.some((d) => d !== "list-item")) throw new Error(`options shown as ${displays}`);
+  // Judged again from the page, by the extraction rules: the page follows without a reload.
+  await page.getByRole("button", { name: "Re-judge…" }).click();
+  await check("run-rejudge-form");
+  await page.getByRole("button", { name: "Re-judge", exact: true }).click();
+  await until("the re-judging to finish", async () => {
+    const again = (await api(`/runs/${id}`)).body;
+    return again.rejudgeCount === 1 && again.run.status === "completed";
+  });
+  await page.locator("dl.summary").getByText(/extraction rules\s*\(re-judged 1×\)/).waitFor({ timeout: 20_000 });
 });
 
 await step("follow a running item's answer as it streams", async () => {
@@ -442,7 +454,7 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.getByLabel("Sample size (all when empty)").fill("");
   await page.getByLabel("Sample seed").fill("3");
   await page.getByRole("button", { name: "Build and sign" }).click();
-  await page.getByRole("alert").getByRole("listitem").filter({ hasText: "a seed only makes sense with a sampleSize" }).waitFor();
+  await page.getByRole("alert").getByRole("listitem").filter({ hasText: "a seed only makes sense with a sample size" }).waitFor();
   await page.screenshot({ path: join(shots, "browser-harness-seed.png"), fullPage: true });
 });
 

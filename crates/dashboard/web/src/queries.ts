@@ -82,7 +82,17 @@ export function useRunsQuery(filters: RunFilters) {
     initialPageParam: null as string | null,
     getNextPageParam: (page) => page.nextCursor,
     placeholderData: keepPreviousData,
+    // A listed run still going changes its status and counts: every loaded page is read again.
+    refetchInterval: (query) => archivePoll(query.state.data?.pages),
   });
+}
+
+/** How often a listing of runs that holds one still going is read again. */
+export const ARCHIVE_POLL_MS = 10_000;
+
+/** When to read a listing of runs again: only while it lists a run still going. */
+export function archivePoll(pages: Schemas["RunPageDto"][] | undefined): number | false {
+  return pages?.some((page) => page.runs.some((listed) => ACTIVE.has(listed.run.status))) ? ARCHIVE_POLL_MS : false;
 }
 
 /**
@@ -101,9 +111,13 @@ export function runQuery(id: string) {
   };
 }
 
+/** How often a finished run's detail is read again: a retry or a re-judging started elsewhere
+ * (another tab, the CLI) makes it active again, and the page then follows it as it does any. */
+export const FINISHED_RUN_POLL_MS = 30_000;
+
 /** One run's full detail, fetched on demand (client note 5). */
 export function useRunQuery(id: string, live: boolean, following = false) {
-  return useQuery({ ...runQuery(id), refetchInterval: pollEvery(live, following) });
+  return useQuery({ ...runQuery(id), refetchInterval: pollEvery(live, following) || FINISHED_RUN_POLL_MS });
 }
 
 export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean, following = false) {
@@ -145,15 +159,25 @@ export function useRunLogsQuery(id: string, level: string, live: boolean, follow
   });
 }
 
-/** Cancel or retry a run; the board and the run's detail follow. */
+/** What can be done to a run: cancel it, retry its faulted items, or judge its answers again. */
+export type RunAction =
+  | { id: string; action: "cancel" | "retry" }
+  | { id: string; action: "rejudge"; judge: Schemas["JudgeDto"] };
+
+/** Cancel, retry or re-judge a run; the board and the run's detail follow. */
 export function useRunAction() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async ({ id, action }: { id: string; action: "cancel" | "retry" }) => {
-      const params = { params: { path: { run_id: id } } };
-      return action === "cancel"
-        ? unwrap(await api.POST("/runs/{run_id}/cancel", params))
-        : unwrap(await api.POST("/runs/{run_id}/retry", { ...params, body: {} }));
+    mutationFn: async (request: RunAction) => {
+      const params = { params: { path: { run_id: request.id } } };
+      switch (request.action) {
+        case "cancel":
+          return unwrap(await api.POST("/runs/{run_id}/cancel", params));
+        case "retry":
+          return unwrap(await api.POST("/runs/{run_id}/retry", { ...params, body: {} }));
+        case "rejudge":
+          return unwrap(await api.POST("/runs/{run_id}/rejudge", { ...params, body: { judge: request.judge } }));
+      }
     },
     onSuccess: (detail) => {
       client.setQueryData(keys.run(detail.run.id), detail);

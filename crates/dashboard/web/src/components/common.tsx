@@ -47,6 +47,43 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
+/**
+ * A cancel or retry that did not happen: which one, why, and a way to put the note away (the
+ * page goes on updating under it, so it would otherwise outlive the problem).
+ */
+export function ActionFailed({
+  action,
+  error,
+  onDismiss,
+}: {
+  action: "cancel" | "retry" | "rejudge" | undefined;
+  error: unknown;
+  onDismiss: () => void;
+}) {
+  if (error === null || error === undefined) {
+    return null;
+  }
+  const what = action === "cancel" ? "The cancel" : action === "retry" ? "The retry" : "The re-judging";
+  const why =
+    error instanceof ApiError && error.status === 409
+      ? `not possible now: ${error.message}`
+      : unreachable(error)
+        ? "the server cannot be reached"
+        : error instanceof Error
+          ? error.message
+          : String(error);
+  return (
+    <div className="error" role="alert">
+      <p>
+        <strong>{what} did not happen</strong>: {why}.{" "}
+        <button type="button" className="link" onClick={onDismiss}>
+          Dismiss
+        </button>
+      </p>
+    </div>
+  );
+}
+
 /** Whether `error` is fetch failing to reach the server at all: a `TypeError` worded by the
  *  browser (Chromium "Failed to fetch", Firefox "NetworkError …", Safari "Load failed"), not
  *  one a bug in the page threw. */

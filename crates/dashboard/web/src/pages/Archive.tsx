@@ -108,7 +108,7 @@ export function ArchivePage() {
         </div>
       </div>
       {picked.length > 0 && (
-        <div className="picked" role="group" aria-label="Runs ticked to compare">
+        <div className="ticked-runs" role="group" aria-label="Runs ticked to compare">
           <span className="muted">To compare:</span>
           {picked.map(({ id, detail, missing }) => (
             <span key={id} className="chip">
@@ -176,6 +176,11 @@ export function ArchivePage() {
         </label>
         <button type="submit">Apply</button>
       </form>
+      {filters.createdFrom && filters.createdBefore && filters.createdFrom >= filters.createdBefore && (
+        <p className="warning" role="status">
+          “Created from” is not before “Created before”: no run can match.
+        </p>
+      )}
       <QueryError error={runs.error} loaded={runs.data !== undefined} />
       {runs.isPending && <p>Loading…</p>}
       <TableScroll label="Runs">
@@ -234,7 +239,13 @@ export function ArchivePage() {
           </tbody>
         </table>
       </TableScroll>
-      {runs.data && rows.length === 0 && <p className="empty">No run matches.</p>}
+      {runs.data && rows.length === 0 && (
+        <p className="empty">
+          No run matches.
+          {(filters.providerName || filters.modelName || filters.datasetName) &&
+            " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
+        </p>
+      )}
       {runs.hasNextPage && (
         <button type="button" onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>
           {runs.isFetchingNextPage ? "Loading…" : "Load more"}

@@ -2,9 +2,9 @@
 import { type RefObject, memo, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { Link } from "wouter";
 
-import { type ActiveRun, ApiError, type ItemSnapshot } from "../api/client";
+import { type ActiveRun, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ErrorNote, ProgressBar, QueryError, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
+import { ACTIVE, ActionFailed, ProgressBar, QueryError, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
@@ -308,13 +308,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         )}
         <Link href={`/runs/${run.id}`}>Details</Link>
       </footer>
-      {action.error instanceof ApiError && action.error.status === 409 ? (
-        <p className="error" role="alert">
-          Not possible now: {action.error.message}
-        </p>
-      ) : (
-        <ErrorNote error={action.error} />
-      )}
+      <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
     </>
   );
 });

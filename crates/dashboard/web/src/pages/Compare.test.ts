@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Schemas } from "../api/client";
-import { COMPARE_POLL_MS, comparisonPoll } from "../queries";
+import { ARCHIVE_POLL_MS, COMPARE_POLL_MS, archivePoll, comparisonPoll } from "../queries";
 import { outcomeText } from "./Compare";
 
 describe("outcomeText", () => {
@@ -13,6 +13,18 @@ describe("outcomeText", () => {
     expect(outcomeText({ state: "failed", extractedAnswer: null })).toBe("failed (no answer)");
     expect(outcomeText({ state: "awaiting", extractedAnswer: null })).toBe("answered, awaiting its judge");
     expect(outcomeText({ state: "pending", extractedAnswer: null })).toBe("pending (no answer yet)");
+  });
+});
+
+describe("archivePoll", () => {
+  const page = (...statuses: string[]) =>
+    ({ runs: statuses.map((status) => ({ run: { status } })) }) as unknown as Schemas["RunPageDto"];
+
+  it("reads the archive again while a listed run is still going, on any loaded page", () => {
+    expect(archivePoll([page("completed"), page("failed", "running")])).toBe(ARCHIVE_POLL_MS);
+    expect(archivePoll([page("pending")])).toBe(ARCHIVE_POLL_MS);
+    expect(archivePoll([page("completed", "canceled"), page()])).toBe(false);
+    expect(archivePoll(undefined)).toBe(false);
   });
 });
 

@@ -7,30 +7,10 @@ import { useLocation } from "wouter";
 import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
 import { ErrorNote, useTitle } from "../components/common";
+import { ModelOptions, ProviderOptions } from "../components/providers";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
 import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
-
-type Provider = NonNullable<ReturnType<typeof useProvidersQuery>["data"]>[number];
-
-/** The configured providers, one option each; a provider without its API key says so. */
-function ProviderOptions({ providers }: { providers: Provider[] | undefined }) {
-  return providers?.map((p) => (
-    <option key={p.name} value={p.name}>
-      {p.name}
-      {p.credentials === "missing" ? " (no API key)" : ""}
-    </option>
-  ));
-}
-
-/** The models `provider` lists. */
-function ModelOptions({ provider }: { provider: Provider | undefined }) {
-  return provider?.models.map((m) => (
-    <option key={m} value={m}>
-      {m}
-    </option>
-  ));
-}
 
 function newKey(): string {
   return crypto.randomUUID();
@@ -86,7 +66,7 @@ function NewRunForm() {
     ];
     if (whole.length > 0) {
       // Said beside the fields, in words, rather than sent for the server's parser to refuse.
-      setError(new ApiError(0, "Not sent", "Check the number fields below.", whole));
+      setError(new ApiError(0, "Not sent", "Check the number fields marked above.", whole));
       return;
     }
     setBusy(true);
@@ -257,7 +237,15 @@ function NewRunForm() {
                   ? "Cannot reach the server"
                   : "Not created"}
             </strong>
-            <p>{error instanceof Error ? error.message : String(error)}</p>
+            <p>
+              {/* Every problem is said beside its field: the server's wording of them all (with
+                  the API's field paths) would only say it again. */}
+              {error instanceof ApiError && error.status !== 0 && error.problems.length > 0 && summary.length === 0
+                ? "Check the fields marked above."
+                : error instanceof Error
+                  ? error.message
+                  : String(error)}
+            </p>
             {summary.length > 0 && (
               <ul>
                 {summary.map(([field, details]) => (

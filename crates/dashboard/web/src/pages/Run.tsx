@@ -8,7 +8,9 @@ import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
   ACTIVE,
+  ActionFailed,
   ErrorNote,
+  QueryError,
   Field,
   ProgressBar,
   StaleNote,
@@ -32,11 +34,14 @@ import {
   useRunLogsQuery,
   useRunQuery,
 } from "../queries";
+import { RejudgeForm } from "./Rejudge";
 
 type Item = Schemas["ItemDetailDto"];
 type Group = Schemas["ItemGroupDto"];
 
 const ITEM_STATES = ["pending", "running", "awaiting", "correct", "incorrect", "failed", "canceled"];
+/** Item states whose answer may still come. */
+const STILL_TO_ANSWER = new Set(["pending", "running"]);
 
 export function RunPage({ id }: { id: string }) {
   const [live, setLive] = useState(true);
@@ -59,6 +64,7 @@ export function RunPage({ id }: { id: string }) {
     seen.current = status;
   }, [client, id, status]);
   const action = useRunAction();
+  const [rejudging, setRejudging] = useState(false);
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
   if (!run) {
@@ -79,6 +85,8 @@ export function RunPage({ id }: { id: string }) {
       action.mutate({ id, action: kind });
     }
   };
+  // Answers a re-judging would take: judged ones, and those still waiting for a verdict.
+  const answered = run.progress.correct + run.progress.incorrect + run.progress.awaiting;
   return (
     <section aria-labelledby="run-title">
       <div className="page-head">
@@ -97,6 +105,11 @@ export function RunPage({ id }: { id: string }) {
               Retry faulted
             </button>
           ) : null}
+          {operate && !active && answered > 0 && (
+            <button type="button" onClick={() => setRejudging(!rejudging)} aria-expanded={rejudging}>
+              Re-judge…
+            </button>
+          )}
           <a href={`/runs/${id}/export?format=csv`} download>
             Export CSV
           </a>
@@ -105,8 +118,16 @@ export function RunPage({ id }: { id: string }) {
           </a>
         </div>
       </div>
+      {rejudging && operate && !active && (
+        <RejudgeForm
+          answered={answered}
+          busy={action.isPending}
+          onClose={() => setRejudging(false)}
+          onRejudge={(judge) => action.mutate({ id, action: "rejudge", judge }, { onSuccess: () => setRejudging(false) })}
+        />
+      )}
       <StaleNote error={detail.error} />
-      <ErrorNote error={action.error} />
+      <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
       {run.failure && (
         <div className="error" role="alert">
           <strong>{run.failure.kind}</strong>
@@ -146,7 +167,7 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Tokens">
           {/* Nothing counted over answered items: the answers came without counts (a Browser
               Harness capture, a provider that reports no usage), which is not zero tokens. */}
-          {run.usage.totalTokens === 0 && run.progress.completed + run.progress.awaiting > 0
+          {run.usage.totalTokens === 0 && run.progress.correct + run.progress.incorrect + run.progress.awaiting > 0
             ? "not reported"
             : `${run.usage.promptTokens.toLocaleString()} in · ${run.usage.completionTokens.toLocaleString()} out`}
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
@@ -252,7 +273,7 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
           </label>
         </div>
       </div>
-      <ErrorNote error={items.error} />
+      <QueryError error={items.error} loaded={items.data !== undefined} />
       {groups.length > 1 && <GroupChart groups={groups} />}
       {items.isPending && (
         <p className="muted" role="status">
@@ -377,12 +398,13 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
         )}
         {item.responseText === null && live.waiting && (
           <p className="muted">
-            Not streaming on this server just now: waiting to retry, or in flight on another server. The answer shows
-            here as it streams or once it is stored.
+            Not streaming on this server just now: waiting for its turn (the run takes items ahead of the ones it
+            sends), waiting to retry, or in flight on another server. The answer shows here as it streams or once it
+            is stored.
           </p>
         )}
         <pre className="code" aria-live="off">
-          {item.responseText ?? live.text ?? "(no answer yet)"}
+          {item.responseText ?? live.text ?? (STILL_TO_ANSWER.has(item.state) ? "(no answer yet)" : "(no answer)")}
           {item.responseText === null && live.streaming && <span className="caret" aria-hidden="true" />}
         </pre>
         {item.reasoningText && (
@@ -450,7 +472,7 @@ function Logs({ id, live, following }: { id: string; live: boolean; following: b
           </select>
         </label>
       </div>
-      <ErrorNote error={logs.error} />
+      <QueryError error={logs.error} loaded={logs.data !== undefined} />
       <ol className="logs">
         {entries.map((entry) => (
           <li key={entry.id} className={entry.level}>

@@ -6,13 +6,15 @@ import { memoryLocation } from "wouter/memory-location";
 
 import { App } from "../App";
 import type { Session } from "../api/client";
-import { sessionKey } from "./session";
+import { cookieNotKept, sessionKey } from "./session";
 
 const TOKEN = "evb_right";
 const CI: Session = { open: false, name: "ci", role: "operator", expiresAt: "2030-01-01T00:00:00Z" };
 
 /** The server as far as these tests need it: who is signed in, and the requests it was sent. */
 let signedIn: Session | null;
+/** Whether the browser keeps the cookie a sign-in sets (it does not for a `Secure` one on HTTP). */
+let cookieKept: boolean;
 let datasetsRefused: boolean;
 let sent: string[];
 let client: QueryClient;
@@ -29,7 +31,7 @@ async function serve(request: Request): Promise<Response> {
   sent.push(route);
   switch (route) {
     case "GET /auth/session":
-      return signedIn ? json(200, signedIn) : unauthorized("sign in with a token");
+      return signedIn && cookieKept ? json(200, signedIn) : unauthorized("sign in with a token");
     case "POST /auth/session": {
       const { token } = (await request.json()) as { token: string };
       if (token !== TOKEN) return unauthorized("the token is not valid");
@@ -48,6 +50,7 @@ async function serve(request: Request): Promise<Response> {
 
 beforeEach(() => {
   signedIn = null;
+  cookieKept = true;
   datasetsRefused = false;
   sent = [];
   vi.stubGlobal("fetch", vi.fn(serve));
@@ -120,5 +123,23 @@ describe("SessionGate", () => {
     await screen.findByLabelText("Token");
     expect(screen.queryByRole("heading", { name: "Datasets" })).toBeNull();
     expect(client.getQueryCache().getAll().map((query) => query.queryKey)).toEqual([sessionKey]);
+    // Said, so that the screen coming back is not a mystery.
+    expect(screen.getByRole("status").textContent).toContain("Your session ended");
+  });
+
+  it("says so when the browser did not keep the session cookie, instead of asking again", async () => {
+    cookieKept = false;
+    renderApp("/nowhere");
+    await signIn(TOKEN);
+    expect((await screen.findByRole("alert")).textContent).toContain("did not keep the session cookie");
+    expect(screen.queryByRole("heading", { name: "Not found" })).toBeNull();
+  });
+});
+
+describe("cookieNotKept", () => {
+  it("names secure cookies on a plain HTTP page away from loopback, and only there", () => {
+    expect(cookieNotKept({ protocol: "http:", hostname: "10.0.0.5" })).toContain("auth.secure_cookies");
+    expect(cookieNotKept({ protocol: "http:", hostname: "localhost" })).not.toContain("secure_cookies");
+    expect(cookieNotKept({ protocol: "https:", hostname: "evals.example.com" })).not.toContain("secure_cookies");
   });
 });

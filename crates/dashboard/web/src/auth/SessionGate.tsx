@@ -1,17 +1,26 @@
 // The sign-in screen in front of the dashboard when the server needs a token, and who is signed in.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, type ReactNode, useEffect } from "react";
+import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { type Session, onUnauthenticated } from "../api/client";
 import { ErrorNote } from "../components/common";
-import { signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
+import { sessionKey, signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
 
 /** Renders `children` with the session once there is one; until then, the sign-in screen. */
 export function SessionGate({ children }: { children: (session: Session) => ReactNode }) {
   const client = useQueryClient();
   const session = useSessionQuery();
+  // Why the sign-in screen is back, when the page was signed in: said on it.
+  const [ended, setEnded] = useState(false);
   // Any request refused as unauthenticated means the session is gone (expired, token removed).
-  useEffect(() => onUnauthenticated(() => signedOut(client)), [client]);
+  useEffect(
+    () =>
+      onUnauthenticated(() => {
+        if (client.getQueryData(sessionKey)) setEnded(true);
+        signedOut(client);
+      }),
+    [client],
+  );
 
   if (session.isPending) {
     return (
@@ -34,10 +43,14 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
       </main>
     );
   }
-  return session.data === null ? <SignIn /> : children(session.data);
+  if (session.data === null) {
+    return <SignIn ended={ended} />;
+  }
+  if (ended) setEnded(false);
+  return children(session.data);
 }
 
-function SignIn() {
+function SignIn({ ended }: { ended: boolean }) {
   const signIn = useSignIn();
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -50,6 +63,11 @@ function SignIn() {
         <h1 id="sign-in-title" className="brand">
           evalboard
         </h1>
+        {ended && (
+          <p className="warning" role="status">
+            Your session ended: it expired, or its token was revoked. Sign in again.
+          </p>
+        )}
         <p>
           This evalboard server needs a token. Ask an administrator for one (<code>evalboard token create</code>).
         </p>

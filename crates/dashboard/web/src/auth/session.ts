@@ -27,9 +27,28 @@ export function signedOut(client: QueryClient): void {
 export function useSignIn() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async (token: string) => unwrap(await api.POST("/auth/session", { body: { token } })),
+    mutationFn: async (token: string) => {
+      const session = unwrap(await api.POST("/auth/session", { body: { token } }));
+      // The cookie is the session: a browser that did not keep it (a `Secure` cookie on a plain
+      // HTTP page, cookies blocked) would otherwise come straight back here, with nothing said.
+      const kept = await api.GET("/auth/session");
+      if (kept.response.status === 401) {
+        throw new Error(cookieNotKept(window.location));
+      }
+      return session;
+    },
     onSuccess: (session) => client.setQueryData(sessionKey, session),
   });
+}
+
+/** Why a session the server granted did not reach the next request, as far as the page can tell. */
+export function cookieNotKept(location: Pick<Location, "protocol" | "hostname">): string {
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+  return location.protocol === "http:" && !loopback
+    ? "The token is right, but this browser did not keep the session cookie: this page is plain HTTP, and a server " +
+        "with auth.secure_cookies set marks its cookie for HTTPS only. Open the dashboard over HTTPS, or turn " +
+        "auth.secure_cookies off."
+    : "The token is right, but this browser did not keep the session cookie: allow cookies for this site.";
 }
 
 export function useSignOut() {

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{DatasetId, Timestamp};
+use evalboard_domain::{DatasetId, ItemSelection, Timestamp};
 
 use crate::{database::Database, error::StoreError, schema::harness_packs};
 
@@ -18,6 +18,18 @@ pub(crate) struct PackRow {
     pub(crate) payload_sha256: String,
     pub(crate) issued_at: NaiveDateTime,
     pub(crate) expires_at: NaiveDateTime,
+    /// The request's selection as JSON; `None` for packs issued before it was kept.
+    pub(crate) selection: Option<String>,
+}
+
+impl PackRow {
+    /// Which items of its dataset the pack was cut from, when it was recorded.
+    pub(crate) fn selection(&self) -> Result<Option<ItemSelection>, StoreError> {
+        self.selection
+            .as_deref()
+            .map(|json| serde_json::from_str(json).map_err(StoreError::corrupt))
+            .transpose()
+    }
 }
 
 /// A pack as issued: enough to recognise its captures when they come back.
@@ -39,6 +51,8 @@ pub struct IssuedPack<'a> {
     pub issued_at: Timestamp,
     /// When it expires.
     pub expires_at: Timestamp,
+    /// Which items of the dataset it was cut from: the run made from its captures records it.
+    pub selection: &'a ItemSelection,
 }
 
 impl Database {
@@ -55,6 +69,9 @@ impl Database {
                     payload_sha256: pack.payload_sha256.to_owned(),
                     issued_at: pack.issued_at.naive_utc(),
                     expires_at: pack.expires_at.naive_utc(),
+                    selection: Some(
+                        serde_json::to_string(pack.selection).map_err(StoreError::corrupt)?,
+                    ),
                 })
                 .execute(conn)?;
             Ok(())

@@ -191,6 +191,7 @@ diesel::table! {
         payload_sha256 -> Text,
         issued_at -> Timestamp,
         expires_at -> Timestamp,
+        selection -> Nullable<Text>,
     }
 }
 

@@ -76,8 +76,9 @@ pub struct EnvelopeDto {
     pub payload_type: String,
     /// The pack payload (JSON), standard base64.
     pub payload: String,
-    /// Signatures over DSSE's pre-authentication encoding (at least one).
-    #[schema(min_items = 1)]
+    /// Signatures over DSSE's pre-authentication encoding: exactly one, by a key this server
+    /// holds.
+    #[schema(min_items = 1, max_items = 1)]
     pub signatures: Vec<EnvelopeSignatureDto>,
 }
 

@@ -28,6 +28,7 @@ api_tests!(
     an_envelope_not_as_issued_does_not_import,
     the_same_bundle_sent_twice_at_once_makes_one_run,
     a_pack_of_the_previous_prompt_template_still_imports,
+    a_run_of_captures_records_the_packs_selection,
 );
 
 /// Decodes a pack envelope's payload.
@@ -401,6 +402,50 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
         .problem(409);
 }
 
+/// A run made from a pack's captures records which items the pack was cut from, as a run made
+/// here does: runs of packs cut differently do not share a fingerprint, and comparing them says
+/// their setups differ.
+async fn a_run_of_captures_records_the_packs_selection(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    import(&app.db, "demo", &items(6));
+    let mut runs = Vec::new();
+    for selection in [
+        json!({"sampleSize": 3}),
+        json!({"sampleSize": 2, "seed": 9}),
+    ] {
+        let envelope = create_pack(
+            &app,
+            json!({"datasetName": "demo", "target": "chatgpt-web", "selection": selection}),
+        )
+        .await;
+        let created = import_bundle(&app, &bundle(&envelope, &[(1, answer('A'))]))
+            .await
+            .ok(201);
+        assert_eq!(created["settings"]["selection"], selection);
+        assert_eq!(created["fingerprint"]["inputs"]["selection"], selection);
+        runs.push(created);
+    }
+    assert_ne!(
+        runs[0]["fingerprint"]["digest"],
+        runs[1]["fingerprint"]["digest"]
+    );
+    let ids: Vec<&str> = runs
+        .iter()
+        .map(|r| r["run"]["id"].as_str().unwrap())
+        .collect();
+    let compared = app
+        .get(&format!("/runs/compare?runIds={}", ids.join(",")))
+        .await
+        .ok(200);
+    assert!(
+        compared["warnings"].to_string().contains("selection"),
+        "{}",
+        compared["warnings"]
+    );
+}
+
 async fn tampered_bundles_are_refused_and_write_nothing(
     db: evalboard_persistence::testing::TestDatabase,
 ) {
@@ -581,6 +626,7 @@ fn record(
             payload_sha256: &hex::encode(Sha256::digest(pack.to_bytes())),
             issued_at: pack.issued_at,
             expires_at: pack.expires_at,
+            selection: &Default::default(),
         })
         .unwrap();
 }

@@ -183,6 +183,11 @@ fn import_in(
                 ),
             )
         })?;
+    // The run records which items the pack was cut from, as a run made here does.
+    let mut settings = import.settings.clone();
+    if let Some(selection) = pack.selection()? {
+        settings.selection = selection;
+    }
     let dataset: DatasetRow = datasets::table
         .find(&pack.dataset_id)
         .select(DatasetRow::as_select())
@@ -206,7 +211,7 @@ fn import_in(
             model_name: import.model_name,
             dataset_name: &dataset.name,
             dataset: &dataset,
-            settings: import.settings,
+            settings: &settings,
             prompt_template: import.prompt_template,
             provider: Some(ProviderIdentity {
                 kind: BROWSER_HARNESS_KIND,

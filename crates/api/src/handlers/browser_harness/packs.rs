@@ -122,6 +122,7 @@ pub(crate) async fn create_pack(
                 payload_sha256: &hex::encode(Sha256::digest(&payload)),
                 issued_at: pack.issued_at,
                 expires_at: pack.expires_at,
+                selection: &selection,
             })?;
             Ok(envelope)
         })

@@ -818,7 +818,10 @@ export interface components {
             payload: string;
             /** @description `application/vnd.evalboard.harness-pack.v1+json`. */
             payloadType: string;
-            /** @description Signatures over DSSE's pre-authentication encoding (at least one). */
+            /**
+             * @description Signatures over DSSE's pre-authentication encoding: exactly one, by a key this server
+             *     holds.
+             */
             signatures: components["schemas"]["EnvelopeSignatureDto"][];
         };
         /** @description One signature of an envelope. */

@@ -1,0 +1,1 @@
+ALTER TABLE harness_packs DROP COLUMN selection;

@@ -2,23 +2,61 @@
 //! limit is known to be passed (from `Content-Length`, or while streaming), and JSON objects into
 //! request types with the offending field named.
 
+use std::ops::Deref;
+
 use actix_web::{HttpRequest, http::header, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{
     error::{ApiError, payload_error},
     serde_message::{self, SerdeMessage},
 };
 
-/// Reads the whole body, or a 413 saying `too_large` when it exceeds `limit` bytes.
+/// KiB of request bodies this process holds in memory at once (dataset uploads, capture
+/// bundles): enough for four of the largest uploads or eight of the largest bundles. A body
+/// past it waits unread (TCP holds its sender back) until others are let go. Without it, a few
+/// dozen large uploads held open at once would take gigabytes.
+const BODIES_IN_MEMORY_KIB: usize = 256 * 1024;
+
+static BODIES_IN_MEMORY: Semaphore = Semaphore::const_new(BODIES_IN_MEMORY_KIB);
+
+/// A request body read whole, counted against the memory bodies may hold until it is dropped.
+pub(crate) struct ReceivedBody {
+    bytes: Vec<u8>,
+    _held: SemaphorePermit<'static>,
+}
+
+/// Reads the whole body, or a 413 saying `too_large` when it exceeds `limit` bytes. The body
+/// counts as `limit` bytes (its `Content-Length`, when smaller) against the memory bodies may
+/// hold at once, from before it is read until the returned body is dropped.
 pub(crate) async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    too_large: &str,
+) -> Result<ReceivedBody, ApiError> {
+    read_body_within(&BODIES_IN_MEMORY, req, payload, limit, too_large).await
+}
+
+impl Deref for ReceivedBody {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// [`read_body`], counted against `budget` (KiB).
+async fn read_body_within(
+    budget: &'static Semaphore,
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
     too_large: &str,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<ReceivedBody, ApiError> {
     let refuse = || ApiError::PayloadTooLarge(too_large.to_owned());
     let declared = req
         .headers()
@@ -28,6 +66,11 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(refuse());
     }
+    let counted = declared.unwrap_or(limit).min(limit).div_ceil(1024).max(1);
+    let held = budget
+        .acquire_many(u32::try_from(counted).unwrap_or(u32::MAX))
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(payload_error)?;
@@ -36,7 +79,10 @@ pub(crate) async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(ReceivedBody {
+        bytes: body,
+        _held: held,
+    })
 }
 
 /// The media type of the request's `Content-Type`, lowercased, without parameters; `None`
@@ -265,5 +311,40 @@ mod tests {
             panic!("a 400");
         };
         assert_eq!(errors[0].field.as_deref(), Some("inner"));
+    }
+
+    /// A request of `kib` KiB, as a handler gets it.
+    async fn request(kib: usize) -> (HttpRequest, web::Payload) {
+        use actix_web::FromRequest;
+        let (req, mut payload) = actix_web::test::TestRequest::post()
+            .insert_header((header::CONTENT_LENGTH, kib * 1024))
+            .set_payload(vec![b'x'; kib * 1024])
+            .to_http_parts();
+        let payload = web::Payload::from_request(&req, &mut payload)
+            .await
+            .unwrap();
+        (req, payload)
+    }
+
+    #[actix_web::test]
+    async fn bodies_wait_for_the_memory_others_hold() {
+        use futures_util::FutureExt;
+        static BUDGET: Semaphore = Semaphore::const_new(4);
+        let (req, payload) = request(3).await;
+        let first = read_body_within(&BUDGET, &req, payload, 1 << 20, "big")
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 3 * 1024);
+        // 3 KiB more do not fit beside the first 3 of 4: the second waits, unread.
+        let (req, payload) = request(3).await;
+        let waiting = read_body_within(&BUDGET, &req, payload, 1 << 20, "big").now_or_never();
+        assert!(waiting.is_none(), "the second body waits");
+        drop(first);
+        let (req, payload) = request(3).await;
+        let second = read_body_within(&BUDGET, &req, payload, 1 << 20, "big")
+            .now_or_never()
+            .expect("read once the first is let go")
+            .unwrap();
+        assert_eq!(second.len(), 3 * 1024);
     }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { base64Bytes, pae, verifyEnvelope } from "./verify";
+import { PACK_PAYLOAD_TYPE, base64Bytes, pae, verifyEnvelope } from "./verify";
 
 describe("pack signatures", () => {
   it("encodes the PAE as DSSE specifies", () => {
@@ -30,13 +30,22 @@ describe("pack signatures", () => {
       reason: "signed by abababababab…, not a key this server trusts",
     });
     expect(base64Bytes(b64(raw))).toEqual(raw);
+
+    // Signed, but past its expiry: the server would refuse a new bundle of it.
+    const old = new TextEncoder().encode('{"packId":"p","expiresAt":"2020-01-01T00:00:00Z"}');
+    const oldSig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, pae(type, old)));
+    const expired = { payloadType: type, payload: b64(old), signatures: [{ keyid: keyId, sig: b64(oldSig) }] };
+    expect(await verifyEnvelope(expired, keys)).toEqual({
+      ok: false,
+      reason: "the pack expired at 2020-01-01T00:00:00Z: the server imports no new bundle of it",
+    });
   });
 
   afterEach(() => {
     vi.unstubAllGlobals();
   });
 
-  const envelope = { payloadType: "t", payload: btoa("{}"), signatures: [{ keyid: "ab".repeat(32), sig: btoa("x") }] };
+  const envelope = { payloadType: PACK_PAYLOAD_TYPE, payload: btoa("{}"), signatures: [{ keyid: "ab".repeat(32), sig: btoa("x") }] };
   const key = { keyId: "ab".repeat(32), status: "active", publicKey: btoa("k") };
   const keys = [key];
 
@@ -61,6 +70,21 @@ describe("pack signatures", () => {
     expect(verdict).toEqual({
       ok: false,
       reason: expect.stringContaining("only on pages served over https or from localhost"),
+    });
+  });
+
+  it("reads base64 as strictly as the server, and refuses another payload type", async () => {
+    expect(() => base64Bytes("e30")).toThrow("is not standard base64");
+    expect(() => base64Bytes("e3\n0=")).toThrow("is not standard base64");
+    expect(() => base64Bytes("e31=")).toThrow("is not standard base64");
+    expect(Array.from(base64Bytes("e30="))).toEqual([0x7b, 0x7d]);
+    expect(await verifyEnvelope({ ...envelope, payload: "e30" }, keys)).toEqual({
+      ok: false,
+      reason: "its payload is not standard base64",
+    });
+    expect(await verifyEnvelope({ ...envelope, payloadType: "text/plain" }, keys)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("payload type"),
     });
   });
 

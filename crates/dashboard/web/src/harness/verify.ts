@@ -22,8 +22,16 @@ export type Verdict =
 
 const encoder = new TextEncoder();
 
+/** The DSSE `payloadType` of a pack. */
+export const PACK_PAYLOAD_TYPE = "application/vnd.evalboard.harness-pack.v1+json";
+
+/** The bytes of standard base64 `text`, strictly as the server reads it: padded, no whitespace,
+ * no stray bits (`atob` forgives all three, and would call a bundle the server refuses good). */
 export function base64Bytes(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
+  if (btoa(binary) !== text) {
+    throw new Error("is not standard base64");
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) {
     bytes[i] = binary.charCodeAt(i);
@@ -49,6 +57,16 @@ async function keyIdOf(raw: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** When the pack `payload` expired, if it had by `now` (its `expiresAt`, as written). */
+function expiredAt(payload: Uint8Array, now: Date): string | null {
+  try {
+    const expiresAt: unknown = JSON.parse(new TextDecoder().decode(payload))?.expiresAt;
+    return typeof expiresAt === "string" && Date.parse(expiresAt) <= now.getTime() ? expiresAt : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether `envelope` is signed by one of `keys`, and by which. Never throws: a bundle is any
  * JSON a user picked, and a page served over plain HTTP (not localhost) has no Web Crypto. */
 export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): Promise<Verdict> {
@@ -62,6 +80,15 @@ export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): 
   }
   if (typeof envelope.payload !== "string" || typeof envelope.payloadType !== "string") {
     return { ok: false, reason: "the envelope has no payload or payload type" };
+  }
+  if (envelope.payloadType !== PACK_PAYLOAD_TYPE) {
+    return { ok: false, reason: `its payload type is not a pack's (${PACK_PAYLOAD_TYPE})` };
+  }
+  let payload: Uint8Array<ArrayBuffer>;
+  try {
+    payload = base64Bytes(envelope.payload);
+  } catch {
+    return { ok: false, reason: "its payload is not standard base64" };
   }
   if (typeof crypto === "undefined" || crypto.subtle === undefined) {
     return {
@@ -80,11 +107,15 @@ export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): 
         { name: "Ed25519" },
         publicKey,
         base64Bytes(signature.sig),
-        pae(envelope.payloadType, base64Bytes(envelope.payload)),
+        pae(envelope.payloadType, payload),
       );
-      return valid
-        ? { ok: true, keyId: key.keyId, status: key.status }
-        : { ok: false, reason: `the signature does not verify with key ${key.keyId.slice(0, 12)}…` };
+      if (!valid) {
+        return { ok: false, reason: `the signature does not verify with key ${key.keyId.slice(0, 12)}…` };
+      }
+      const expired = expiredAt(payload, new Date());
+      return expired
+        ? { ok: false, reason: `the pack expired at ${expired}: the server imports no new bundle of it` }
+        : { ok: true, keyId: key.keyId, status: key.status };
     }
   } catch (error) {
     return { ok: false, reason: `cannot check the signature here: ${error instanceof Error ? error.message : String(error)}` };

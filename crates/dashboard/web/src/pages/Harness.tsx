@@ -25,13 +25,12 @@ function useKeysQuery() {
   });
 }
 
-/** No keys yet: one array, so that what depends on the keys does not rerun at every render. */
-const NO_KEYS: Key[] = [];
 
 export function HarnessPage() {
   useTitle("Browser Harness");
   const keys = useKeysQuery();
-  const published = keys.data?.keys ?? NO_KEYS;
+  // Undefined until they are loaded: no verdict is given against keys not known yet.
+  const published = keys.data?.keys;
   const { operate } = useAccess();
   return (
     <section aria-labelledby="harness-title">
@@ -85,12 +84,12 @@ interface Signed {
 }
 
 /** The verdict on the signature of `signed`'s pack, checked again when the published keys arrive
- * or change. (`keys` must keep its identity between renders.) */
-function useVerdict(signed: Signed | null, keys: Key[]): Verdict | null {
+ * or change; none while they are not loaded. (`keys` must keep its identity between renders.) */
+function useVerdict(signed: Signed | null, keys: Key[] | undefined): Verdict | null {
   const [verdict, setVerdict] = useState<Verdict | null>(null);
   useEffect(() => {
     setVerdict(null);
-    if (!signed) {
+    if (!signed || keys === undefined) {
       return;
     }
     let current = true;
@@ -105,7 +104,7 @@ function useVerdict(signed: Signed | null, keys: Key[]): Verdict | null {
   return verdict;
 }
 
-function PackForm({ keys }: { keys: Key[] }) {
+function PackForm({ keys }: { keys: Key[] | undefined }) {
   const datasets = useDatasetsQuery();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -225,7 +224,7 @@ async function readBundle(file: File): Promise<{ json: Signed } | { problem: str
   }
 }
 
-function BundleUpload({ keys }: { keys: Key[] }) {
+function BundleUpload({ keys }: { keys: Key[] | undefined }) {
   // The file is read again when it is sent, so that a bundle fixed in an editor and chosen again
   // (which fires no change event for the same file) goes as it is now.
   const [file, setFile] = useState<File | null>(null);

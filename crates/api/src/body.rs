@@ -160,6 +160,26 @@ pub(crate) fn plain(message: &str) -> String {
         SerdeMessage::Invalid { got, wanted } => (got, wanted),
         _ => return message.to_owned(),
     };
+    // A whole number past the field's type: its largest value is what to say.
+    let largest = match wanted {
+        "u8" => Some(u64::from(u8::MAX)),
+        "u16" => Some(u64::from(u16::MAX)),
+        "u32" => Some(u64::from(u32::MAX)),
+        "i8" => Some(i8::MAX as u64),
+        "i16" => Some(i16::MAX as u64),
+        "i32" => Some(i32::MAX as u64),
+        "i64" => Some(i64::MAX as u64),
+        _ => None,
+    };
+    if let (Some(largest), Some(number)) = (
+        largest,
+        got.strip_prefix("integer `")
+            .and_then(|n| n.strip_suffix('`'))
+            .and_then(|n| n.parse::<u64>().ok()),
+    ) && number > largest
+    {
+        return format!("must be at most {largest}, not {number}");
+    }
     let wanted = match wanted {
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
@@ -258,6 +278,10 @@ mod tests {
             (
                 "invalid value: integer `-1`, expected u32",
                 "must be a whole number, 0 or more, not -1",
+            ),
+            (
+                "invalid value: integer `5000000000`, expected u32",
+                "must be at most 4294967295, not 5000000000",
             ),
             (
                 r#"invalid type: string "many", expected u32"#,

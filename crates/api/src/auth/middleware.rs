@@ -163,15 +163,14 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
 /// another one, which the browser can send first.
 async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor>, ApiError> {
     // A Cookie header that cannot be read carries no session, as one without the cookie.
-    let Ok(cookies) = req.cookies() else {
-        return Ok(None);
+    let values: Vec<String> = match req.cookies() {
+        Ok(cookies) => cookies
+            .iter()
+            .filter(|cookie| cookie.name() == super::COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+            .collect(),
+        Err(_) => Vec::new(),
     };
-    let values: Vec<String> = cookies
-        .iter()
-        .filter(|cookie| cookie.name() == super::COOKIE)
-        .map(|cookie| cookie.value().to_owned())
-        .collect();
-    drop(cookies);
     if values.is_empty() {
         return Ok(None);
     }

@@ -112,7 +112,8 @@ pub struct VerdictDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimingsDto {
-    /// Created, or reopened by a retry.
+    /// Created, or reopened by a retry; for a Browser Harness capture, when its pack was
+    /// issued.
     #[schema(format = DateTime, required = true)]
     pub queued_at: Option<String>,
     /// Latest attempt sent.

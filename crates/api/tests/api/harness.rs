@@ -51,7 +51,8 @@ fn bundle(envelope: &Value, answers: &[(u32, String)]) -> Value {
         .iter()
         .map(|(sequence, response)| {
             let item = &pack["items"][*sequence as usize - 1];
-            let started = Utc::now() - Duration::seconds(30);
+            // Played after the pack was issued (whole seconds), as a harness plays it.
+            let started = Utc::now() + Duration::seconds(1);
             let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
             json!({
                 "sequence": sequence,
@@ -368,6 +369,16 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
     let detail = app.get(&format!("/runs/{id}/items?limit=50")).await.ok(200);
     let text = detail.to_string();
     assert!(text.contains("not captured"), "{text}");
+    // Queued when its pack was handed out, before the harness played it.
+    for item in detail["items"].as_array().unwrap() {
+        let timings = &item["timings"];
+        if let Some(started) = timings["startedAt"].as_str() {
+            assert!(
+                timings["queuedAt"].as_str().unwrap() <= started,
+                "{timings}"
+            );
+        }
+    }
     assert!(text.contains("I would rather not say."));
     let logs = app
         .get(&format!("/runs/{id}/logs?limit=200"))

@@ -284,7 +284,8 @@ fn import_in(
             judge: None,
             error_kind: Some("not_captured"),
             error_message: Some("not captured"),
-            queued_at: Some(now),
+            // Handed out with its pack: before the harness played it.
+            queued_at: Some(pack.issued_at),
             first_token_at: None,
             answered_at: None,
             judged_at: None,
@@ -306,6 +307,8 @@ fn import_in(
                 item_row.state = state.as_str();
                 item_row.attempt_count = 1;
                 item_row.started_at = Some(capture.started_at.naive_utc());
+                // A capture may start within the clock skew allowed before its pack's issue.
+                item_row.queued_at = item_row.queued_at.min(item_row.started_at);
                 item_row.response_text = Some(capture.response_text);
                 item_row.extracted_answer = judgment.extraction.answer.clone();
                 item_row.extraction_tier = Some(judgment.extraction.tier.as_str());

@@ -1752,7 +1752,8 @@ export interface components {
             latencyMs: number | null;
             /**
              * Format: date-time
-             * @description Created, or reopened by a retry.
+             * @description Created, or reopened by a retry; for a Browser Harness capture, when its pack was
+             *     issued.
              */
             queuedAt: string | null;
             /**

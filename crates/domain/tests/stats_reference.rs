@@ -88,3 +88,34 @@ fn paired_differences_match_newcombes_interval() {
     }
     assert_eq!(PairedCounts::default().difference(), None, "no items");
 }
+
+/// At 0 or n successes an interval reaches exactly the estimate, never past it by a rounding
+/// error; a difference's interval never leaves [-1, 1]. Every count up to 200 items.
+#[test]
+fn intervals_hold_their_estimates_at_the_extremes() {
+    for n in 1..=200 {
+        let none = wilson(0, n).unwrap();
+        let all = wilson(n, n).unwrap();
+        assert_eq!(none.low, 0.0, "0 of {n}");
+        assert_eq!(all.high, 1.0, "{n} of {n}");
+        assert!(none.high <= 1.0 && all.low >= 0.0);
+        for (baseline_only, other_only) in [(n, 0), (0, n)] {
+            let paired = PairedCounts {
+                baseline_only,
+                other_only,
+                ..Default::default()
+            }
+            .difference()
+            .unwrap();
+            assert!(
+                -1.0 <= paired.interval.low && paired.interval.high <= 1.0,
+                "all wrong against all right, {n} items: {:?}",
+                paired.interval
+            );
+            assert!(
+                paired.interval.low <= paired.difference
+                    && paired.difference <= paired.interval.high
+            );
+        }
+    }
+}

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     selection::ItemSelection,
-    settings::{GenerationSettings, JudgeSettings, RunSettings, SimulatedSettings},
+    settings::{GenerationSettings, JudgeSettings, RunSettings, ShotsSource, SimulatedSettings},
 };
 
 /// The version of evalboard that built this code (the workspace's version).
@@ -26,6 +26,11 @@ pub struct Fingerprint {
     pub prompt_template: String,
     /// Worked examples per prompt.
     pub shots: u32,
+    /// The dataset (name and version) the worked examples come from, when not the run's own.
+    /// Absent from runs that take none from elsewhere, and from runs fingerprinted before it was
+    /// (so their digests are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shots_from: Option<ShotsSource>,
     /// The model, as named by the provider.
     pub model: String,
     /// How the provider is reached (`openai-compatible`, `anthropic`, `simulated`, or
@@ -41,6 +46,11 @@ pub struct Fingerprint {
     pub judge: JudgeSettings,
     /// The evalboard version.
     pub evalboard_version: String,
+    /// `true` when answers stored by earlier runs were served instead of asking the model
+    /// (`settings.cache`): such a run repeats earlier answers, it does not sample anew. Absent
+    /// when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
 }
 
 impl Fingerprint {
@@ -60,6 +70,7 @@ impl Fingerprint {
             selection: settings.selection.clone(),
             prompt_template: prompt_template.to_owned(),
             shots: settings.shots.unwrap_or(0),
+            shots_from: settings.shots_from.clone(),
             model: model.to_owned(),
             provider_kind: provider_kind.to_owned(),
             provider_base_url: base_url.map(public_base_url),
@@ -67,6 +78,7 @@ impl Fingerprint {
             simulated: settings.simulated.clone(),
             judge: settings.judge.clone().unwrap_or(JudgeSettings::Choice),
             evalboard_version: EVALBOARD_VERSION.to_owned(),
+            cache: settings.cache.filter(|on| *on),
         }
     }
 
@@ -91,6 +103,7 @@ impl Fingerprint {
             self.prompt_template == other.prompt_template,
         );
         check("shots", self.shots == other.shots);
+        check("shotsFrom", self.shots_from == other.shots_from);
         check("model", self.model == other.model);
         check("providerKind", self.provider_kind == other.provider_kind);
         check(
@@ -104,6 +117,7 @@ impl Fingerprint {
             "evalboardVersion",
             self.evalboard_version == other.evalboard_version,
         );
+        check("cache", self.cache == other.cache);
         changed
     }
 }
@@ -134,6 +148,7 @@ mod tests {
             selection: ItemSelection::default(),
             prompt_template: "mmlu-pro-cot-v2".into(),
             shots: 0,
+            shots_from: None,
             model: "gpt".into(),
             provider_kind: "openai-compatible".into(),
             provider_base_url: Some("https://api.example/v1".into()),
@@ -141,6 +156,7 @@ mod tests {
             simulated: None,
             judge: JudgeSettings::Choice,
             evalboard_version: EVALBOARD_VERSION.into(),
+            cache: None,
         }
     }
 
@@ -155,6 +171,31 @@ mod tests {
         assert_ne!(a.digest(), b.digest());
         assert_eq!(a.differences(&b), ["model", "generation"]);
         assert!(a.differences(&a).is_empty());
+        let mut c = sample();
+        c.shots_from = Some(ShotsSource {
+            dataset_name: "val".into(),
+            version: Some(2),
+        });
+        c.cache = Some(true);
+        assert_ne!(a.digest(), c.digest());
+        assert_eq!(a.differences(&c), ["shotsFrom", "cache"]);
+    }
+
+    /// A fingerprint without worked examples from elsewhere and without the cache serializes
+    /// as before those fields existed: the digests of runs already stored do not change, and
+    /// their stored JSON still reads.
+    #[test]
+    fn fields_added_later_leave_earlier_digests_alone() {
+        let json = serde_json::to_value(sample()).unwrap();
+        assert!(json.get("shotsFrom").is_none() && json.get("cache").is_none());
+        let stored: Fingerprint = serde_json::from_value(json).unwrap();
+        assert_eq!(stored, sample());
+        let off = RunSettings {
+            cache: Some(false),
+            ..RunSettings::default()
+        };
+        let fingerprint = Fingerprint::new(&off, "sha256:00", "t", "m", "simulated", None);
+        assert_eq!(fingerprint.cache, None, "the cache off is not recorded");
     }
 
     #[test]

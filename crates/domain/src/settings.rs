@@ -63,16 +63,25 @@ pub struct RunSettings {
 }
 
 /// The response cache's key of a request: the SHA-256 (hex) of the provider's name, the model,
-/// the prompt and the generation settings, so that a cached answer never crosses providers,
-/// models or sampling parameters.
+/// the prompt and the generation settings — and, for the Simulated provider, the behaviour the
+/// run chose, which decides its answers — so that a cached answer never crosses providers,
+/// models, sampling parameters or simulated behaviours.
 pub fn request_key(
     provider_name: &str,
     model_name: &str,
     prompt: &str,
     generation: &GenerationSettings,
+    simulated: Option<&SimulatedSettings>,
 ) -> String {
     use sha2::{Digest, Sha256};
-    let canonical = serde_json::json!([provider_name, model_name, prompt, generation]);
+    // Without simulated behaviour the key is what it always was: answers stored before it was
+    // part of the key are still found.
+    let canonical = match simulated {
+        None => serde_json::json!([provider_name, model_name, prompt, generation]),
+        Some(simulated) => {
+            serde_json::json!([provider_name, model_name, prompt, generation, simulated])
+        }
+    };
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 

@@ -10,7 +10,7 @@ pub const CONFIGURATION_CHANGED: &str = "configuration_changed";
 
 /// The fingerprint `run` would get now, on `provider` as configured today, with this evalboard.
 pub fn fingerprint_now(run: &Run, provider: &Provider) -> Fingerprint {
-    Fingerprint::new(
+    let mut now = Fingerprint::new(
         &run.settings,
         &run.dataset_digest,
         // Today's template for the run's kind of items (which its recorded template tells).
@@ -24,7 +24,14 @@ pub fn fingerprint_now(run: &Run, provider: &Provider) -> Fingerprint {
         &run.model_name,
         provider.kind.as_str(),
         provider.base_url.as_deref(),
-    )
+    );
+    // Fields the run's own settings decide, which nothing changes underneath it: as recorded
+    // (a run fingerprinted before they were has none, and has not changed for it).
+    if let Some(recorded) = &run.fingerprint {
+        now.shots_from = recorded.shots_from.clone();
+        now.cache = recorded.cache;
+    }
+    now
 }
 
 /// What changed underneath `run` since its fingerprint was recorded, for people (`None` when

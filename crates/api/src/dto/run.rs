@@ -233,8 +233,9 @@ pub struct FingerprintDto {
     /// `sha256:` and the SHA-256 of `inputs` as JSON: equal digests, equal setups.
     pub digest: String,
     /// What determines the results: `datasetDigest`, `selection`, `promptTemplate`, `shots`,
-    /// `model`, `providerKind`, `providerBaseUrl` (without credentials), `generation`,
-    /// `simulated`, `judge`, `evalboardVersion`.
+    /// `shotsFrom` (when not the run's dataset), `model`, `providerKind`, `providerBaseUrl`
+    /// (without credentials), `generation`, `simulated`, `judge`, `evalboardVersion`, `cache`
+    /// (when on).
     #[schema(value_type = Object)]
     pub inputs: serde_json::Value,
 }

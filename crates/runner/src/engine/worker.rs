@@ -241,6 +241,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         &run.model,
         &item.prompt,
         &run.settings.generation,
+        run.settings.simulated.as_ref(),
     );
     if run.settings.cache == Some(true)
         && let Some(hit) = cached(&shared, &request_key).await

@@ -404,7 +404,42 @@ async fn the_simulated_provider_judges_by_the_rules(db: TestDatabase) {
     assert_eq!(verdicts.len(), 2, "both verdicts given: {verdicts:?}");
 }
 
+/// The Simulated provider's answers follow the run's behaviour: a cached answer of a run that
+/// chose another one is not served (it would give a run asked to be always wrong the answers
+/// of one that was always right).
+async fn a_simulated_answer_is_cached_only_for_the_same_behaviour(db: TestDatabase) {
+    import(&db, "D", &items(6, |i| format!("Question {i}?")));
+    let cached = |accuracy| {
+        let mut settings = simulated(
+            SimulatedSettings {
+                accuracy: Some(accuracy),
+                ..Default::default()
+            },
+            1,
+            4,
+        );
+        settings.cache = Some(true);
+        settings
+    };
+    let engine = start_engine(&db, simulated_registry());
+    let mut runs = Vec::new();
+    for accuracy in [1.0, 0.0, 0.0] {
+        let run_id = create_run(&db, "Simulated", "m", "D", cached(accuracy));
+        runs.push(wait_terminal(&db, &run_id, Duration::from_secs(20)).await);
+    }
+    engine.shutdown().await;
+    let correct: Vec<u64> = runs.iter().map(|run| run.counts.correct).collect();
+    assert_eq!(correct, [6, 0, 0]);
+    let cached_answers: Vec<u64> = runs.iter().map(|run| run.usage.cached_answers).collect();
+    assert_eq!(
+        cached_answers,
+        [0, 0, 6],
+        "only the run of the same behaviour is served"
+    );
+}
+
 engine_tests!(
+    a_simulated_answer_is_cached_only_for_the_same_behaviour,
     the_simulated_provider_judges_by_the_rules,
     outcomes_within_the_commit_window_are_stored_together,
     a_run_with_faults_completes_with_every_item_judged_once,

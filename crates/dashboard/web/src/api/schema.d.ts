@@ -847,8 +847,9 @@ export interface components {
             digest: string;
             /**
              * @description What determines the results: `datasetDigest`, `selection`, `promptTemplate`, `shots`,
-             *     `model`, `providerKind`, `providerBaseUrl` (without credentials), `generation`,
-             *     `simulated`, `judge`, `evalboardVersion`.
+             *     `shotsFrom` (when not the run's dataset), `model`, `providerKind`, `providerBaseUrl`
+             *     (without credentials), `generation`, `simulated`, `judge`, `evalboardVersion`, `cache`
+             *     (when on).
              */
             inputs: Record<string, never>;
         };

@@ -230,4 +230,56 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
     app.stop().await;
 }
 
-api_tests!(runs_compare_item_by_item_against_a_baseline);
+/// Compared items counted wrong for want of an answer — failed, or not judged yet — are said in
+/// the warnings, by run: they measure the provider or the run's progress, not the model.
+async fn unanswered_and_faulted_items_are_warned_of(db: TestDatabase) {
+    import(&db, "Demo", &items(10));
+    let app = app_with_engine(db).await;
+    let baseline = finished_run(&app, "Demo", json!({"simulated": {"seed": 1}})).await;
+    let faulted = finished_run(
+        &app,
+        "Demo",
+        json!({"maxAttempts": 1, "simulated": {"seed": 1, "faultRate": 1.0}}),
+    )
+    .await;
+    let warnings = |comparison: &Value| comparison["warnings"].to_string();
+    let compared = app
+        .get(&format!("/runs/compare?runIds={baseline},{faulted}"))
+        .await
+        .ok(200);
+    assert!(
+        warnings(&compared).contains(&format!(
+            "{faulted} has 10 compared item(s) that failed or were canceled"
+        )),
+        "{}",
+        warnings(&compared)
+    );
+    assert!(!warnings(&compared).contains(&format!("{baseline} has")));
+
+    let going = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                    "settings": {"concurrency": 1, "simulated": {"seed": 1, "latencyMs": 60000}}}),
+        )
+        .await
+        .ok(201);
+    let going = going["run"]["id"].as_str().unwrap().to_owned();
+    let compared = app
+        .get(&format!("/runs/compare?runIds={baseline},{going}"))
+        .await
+        .ok(200);
+    assert!(
+        warnings(&compared).contains(&format!("{going} has 10 compared item(s) not judged yet")),
+        "{}",
+        warnings(&compared)
+    );
+    app.post_json(&format!("/runs/{going}/cancel"), &json!({}))
+        .await
+        .ok(202);
+}
+
+api_tests!(
+    runs_compare_item_by_item_against_a_baseline,
+    unanswered_and_faulted_items_are_warned_of
+);

@@ -2,7 +2,10 @@
 //! first.
 
 use actix_web::{get, web};
-use evalboard_domain::{Run, RunId, ValidationErrors, compare::compare_runs};
+use evalboard_domain::{
+    Run, RunId, ValidationErrors,
+    compare::{RunFigures, compare_runs},
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -146,7 +149,7 @@ pub(crate) async fn compare(
                     .collect(),
             })
             .collect(),
-        warnings: warnings(&runs),
+        warnings: warnings(&runs, &comparison.overall.runs),
         overall: BreakdownDto::new(&comparison.overall, &run_ids),
         categories: comparison
             .categories
@@ -178,10 +181,27 @@ fn differences(baseline: &Run, run: &Run) -> Vec<&'static str> {
 }
 
 /// Why the runs compare more than their models: the fingerprints of runs after the baseline
-/// that differ in more than the model, and runs without one.
-fn warnings(runs: &[Run]) -> Vec<String> {
+/// that differ in more than the model, runs without one, and compared items counted wrong for
+/// want of an answer (not judged yet, failed or canceled) rather than for a wrong one.
+fn warnings(runs: &[Run], figures: &[RunFigures]) -> Vec<String> {
     let baseline = &runs[0];
     let mut warnings = Vec::new();
+    for (run, figures) in runs.iter().zip(figures) {
+        if figures.unanswered > 0 {
+            warnings.push(format!(
+                "{} has {} compared item(s) not judged yet, counted as wrong: its figures will \
+                 change",
+                run.id, figures.unanswered
+            ));
+        }
+        if figures.faulted > 0 {
+            warnings.push(format!(
+                "{} has {} compared item(s) that failed or were canceled, counted as wrong: \
+                 they measure the provider, not the model (a retry answers them)",
+                run.id, figures.faulted
+            ));
+        }
+    }
     for run in runs {
         if run.fingerprint.is_none() {
             warnings.push(format!(

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import type { Schemas } from "../api/client";
 import { ARCHIVE_POLL_MS, COMPARE_POLL_MS, archivePoll, comparisonPoll } from "../queries";
-import { outcomeText } from "./Compare";
+import { outcomeText, pValue, signed } from "./Compare";
 
 describe("outcomeText", () => {
   it("says what was answered, or why nothing was", () => {
@@ -13,6 +13,20 @@ describe("outcomeText", () => {
     expect(outcomeText({ state: "failed", extractedAnswer: null })).toBe("failed (no answer)");
     expect(outcomeText({ state: "awaiting", extractedAnswer: null })).toBe("answered, awaiting its judge");
     expect(outcomeText({ state: "pending", extractedAnswer: null })).toBe("pending (no answer yet)");
+  });
+});
+
+describe("figures as shown", () => {
+  it("keeps the side of zero of a small difference, and says a p-value too small to show", () => {
+    expect(signed(0.0004)).toBe("+0.04 pt");
+    expect(signed(-0.0004)).toBe("-0.04 pt");
+    expect(signed(0.123)).toBe("+12.3 pt");
+    expect(signed(-0.05)).toBe("-5.0 pt");
+    expect(signed(0)).toBe("0.0 pt");
+    expect(pValue(4e-46, 4)).toBe("< 0.0001");
+    expect(pValue(0.30181, 4)).toBe("0.3018");
+    expect(pValue(0.0004, 3)).toBe("< 0.001");
+    expect(pValue(1, 3)).toBe("1.000");
   });
 });
 

@@ -135,7 +135,7 @@ export function ComparePage() {
                             <span className={delta(paired.accuracyDifference)}>
                               {" "}
                               ({signed(paired.accuracyDifference)}
-                              {paired.mcnemarPValue !== null && `, p ${paired.mcnemarPValue.toFixed(3)}`})
+                              {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
                             </span>
                           )}
                         </td>
@@ -284,7 +284,7 @@ function Paired({ breakdown, names, caption }: { breakdown: Breakdown; names: st
               </td>
               <td className="num">{paired.baselineOnly}</td>
               <td className="num">{paired.otherOnly}</td>
-              <td className="num">{paired.mcnemarPValue === null ? "–" : paired.mcnemarPValue.toFixed(4)}</td>
+              <td className="num">{paired.mcnemarPValue === null ? "–" : pValue(paired.mcnemarPValue, 4)}</td>
               <td className="num">{percent(paired.agreement)}</td>
             </tr>
           ))}
@@ -318,9 +318,19 @@ function IntervalBar({ value, interval }: { value: number | null; interval: Inte
   );
 }
 
-function signed(value: number): string {
-  const points = (100 * value).toFixed(1);
-  return `${value > 0 ? "+" : ""}${points} pt`;
+/** A difference in percentage points, signed. Below a tenth of a point it keeps one significant
+ * digit: an interval bound of +0.0004 must not read "+0.0 pt", nor -0.0004 "-0.0 pt", when
+ * which side of zero it lies on is the point. */
+export function signed(value: number): string {
+  const points = 100 * value;
+  const text = points !== 0 && Math.abs(points) < 0.05 ? points.toPrecision(1) : points.toFixed(1);
+  return `${points > 0 ? "+" : ""}${text} pt`;
+}
+
+/** A p-value to `digits` decimals; one too small to show says so ("< 0.0001"), not "0.0000". */
+export function pValue(p: number, digits: number): string {
+  const smallest = 10 ** -digits;
+  return p < smallest ? `< ${smallest.toFixed(digits)}` : p.toFixed(digits);
 }
 
 function delta(value: number): string {

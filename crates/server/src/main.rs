@@ -22,16 +22,18 @@ use crate::config::{Config, Overrides};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Configuration file (TOML), layered over the built-in defaults.
+    /// Configuration file (TOML), layered over the built-in defaults (the server's; refused by
+    /// `runs`).
     #[arg(long, global = true, env = "EVALBOARD_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
+    /// Address to listen on [default: 127.0.0.1:8080] (the server's; `runs` takes --server).
     #[arg(long, global = true)]
     bind: Option<String>,
-    /// Directory for evalboard's files [default: ./data].
+    /// Directory for evalboard's files [default: ./data] (the server's; refused by `runs`).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Database URL: postgres://..., sqlite://PATH or a file path [default: <data-dir>/evalboard.db].
+    /// Database URL: postgres://..., sqlite://PATH or a file path [default:
+    /// <data-dir>/evalboard.db] (the server's; refused by `runs`).
     #[arg(long, global = true)]
     database_url: Option<String>,
     #[command(subcommand)]
@@ -139,6 +141,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         // A client of another server: no configuration, database or logging of its own.
         return Ok(match client::run(&server, command) {
             Ok(code) => code,
+            // Standard output was closed by its reader (`| head`): what the command did is
+            // done, and there is nobody left to tell; a pipe's end is no failure.
+            Err(error) if client::output_closed(&error) => std::process::ExitCode::SUCCESS,
             Err(error) => {
                 // What the server said, for a person: no backtrace.
                 eprintln!("error: {error:#}");

@@ -82,6 +82,10 @@ pub(super) fn follow(
         ProgressStyle::with_template("{bar:30} {msg}").context("the progress bar's template")?,
     );
     bar.finish();
+    if !bar.is_hidden() {
+        // The bar's last frame keeps its line: what follows starts on the next.
+        eprintln!();
+    }
     print_run(out, &run, json)?;
     // A completed run may hold failed or canceled items (the run goes on past them): the exit
     // status says it completed, standard error what a script would otherwise miss.
@@ -89,8 +93,9 @@ pub(super) fn follow(
     if run["run"]["status"] == "completed" && faulted > 0 {
         let total = run["progress"]["total"].as_u64().unwrap_or(0);
         eprintln!(
-            "warning: {faulted} of {total} items faulted (failed or canceled); `evalboard runs \
-             retry {id}` tries them again"
+            "warning: {faulted} of {total} items faulted (failed or canceled); `{}` tries them \
+             again",
+            client.command(&format!("retry {id}"))
         );
     }
     Ok(if run["run"]["status"] == "completed" {
@@ -182,9 +187,10 @@ impl Outage {
         if since.elapsed() >= PATIENCE {
             return Err(error.context(format!(
                 "the server at {} was out of reach for {} s; the run goes on there \
-                 (`evalboard runs follow {id}` watches it again)",
+                 (`{}` watches it again)",
                 client.base,
-                PATIENCE.as_secs()
+                PATIENCE.as_secs(),
+                client.command(&format!("follow {id}"))
             )));
         }
         self.pause = (self.pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));

@@ -38,6 +38,16 @@ impl Client {
         })
     }
 
+    /// `evalboard runs <args>` as a command to give the user, naming this server when it is not
+    /// the default one (a suggestion run as printed must reach the same server).
+    pub(crate) fn command(&self, args: &str) -> String {
+        if self.base == DEFAULT_SERVER {
+            format!("evalboard runs {args}")
+        } else {
+            format!("evalboard runs {args} --server {}", self.base)
+        }
+    }
+
     fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
         match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -139,6 +149,17 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
                 .downcast_ref::<Refused>()
                 .is_some_and(|r| r.status >= 500 || r.status == 429)
     })
+}
+
+/// Whether `error` is writing to standard output after its reader went away (`| head`): an
+/// I/O error of this process's own, not one of a connection to the server.
+pub(crate) fn output_closed(error: &anyhow::Error) -> bool {
+    !error.chain().any(|cause| cause.is::<reqwest::Error>())
+        && error.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        })
 }
 
 /// The response, or an error that says what the server said (its problem's `detail`).

@@ -142,6 +142,17 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let stopped = export.wait_with_output().unwrap();
     assert!(stopped.status.success(), "{stopped:?}");
     assert!(stopped.stderr.is_empty(), "{stopped:?}");
+    // So does any command whose reader is gone before it writes (`runs list | true`).
+    let mut listing = Command::new(BINARY)
+        .args(["runs", "--server", &server.base, "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(listing.stdout.take());
+    let listed = listing.wait_with_output().unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(listed.stderr.is_empty(), "{listed:?}");
 
     // A run that does not complete ends the follow with status 1.
     let canceled = evalboard(
@@ -210,6 +221,15 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let said = String::from_utf8_lossy(&faulty.stderr);
     assert!(
         said.contains("warning: 36 of 36 items faulted (failed or canceled)"),
+        "{said}"
+    );
+    // The command it suggests reaches this server, not the default one.
+    let id = faulty_run["run"]["id"].as_str().unwrap();
+    assert!(
+        said.contains(&format!(
+            "`evalboard runs retry {id} --server {}`",
+            server.base
+        )),
         "{said}"
     );
     server.terminate();

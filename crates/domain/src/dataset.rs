@@ -212,6 +212,16 @@ pub struct DatasetItem {
 impl DatasetItem {
     /// Every rule the item breaks, as messages; empty when the item is valid.
     pub fn problems(&self) -> Vec<String> {
+        self.rules_broken(true)
+    }
+
+    /// Every rule the item breaks but those about its answer: what else is wrong with a row
+    /// whose answer could not be read (the item then holds a stand-in answer).
+    pub fn problems_besides_the_answer(&self) -> Vec<String> {
+        self.rules_broken(false)
+    }
+
+    fn rules_broken(&self, answer_read: bool) -> Vec<String> {
         let mut problems = Vec::new();
         let id_chars = self.id.chars().count();
         if id_chars == 0 || id_chars > MAX_ITEM_ID_CHARS {
@@ -238,6 +248,7 @@ impl DatasetItem {
             problems.push(format!("question is longer than {MAX_TEXT_BYTES} bytes"));
         }
         match &self.answer {
+            _ if !answer_read => {}
             ItemAnswer::Choice(key) => {
                 if !(MIN_CHOICES..=MAX_CHOICES).contains(&self.choices.len()) {
                     problems.push(format!(

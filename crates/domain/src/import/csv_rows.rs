@@ -231,52 +231,57 @@ fn parse_row(
         .iter()
         .rposition(|c| !c.is_empty())
         .map_or(0, |i| i + 1);
-    if let Some(gap) = cells[..given].iter().position(String::is_empty) {
-        collector.problem(
-            line,
-            format!(
-                "option {} is empty but a later option is given",
-                letter(gap)
-            ),
-        );
-        return;
+    // What cannot be read is said with every other rule the row breaks, not instead of them.
+    let mut unreadable = Vec::new();
+    // Without option columns the items are numeric.
+    let numeric = cells.is_empty();
+    let mut choices = cells;
+    choices.truncate(given);
+    if let Some(gap) = choices.iter().position(String::is_empty) {
+        unreadable.push(format!(
+            "option {} is empty but a later option is given",
+            letter(gap)
+        ));
+        // The options given, so that the row's other problems are not about the gap again.
+        choices.retain(|c| !c.is_empty());
     }
     let mut explanation = explanation;
-    let answer = if cells.is_empty() {
+    // A stand-in answer when it cannot be read: only the row's other rules are checked then.
+    let stand_in = ItemAnswer::Choice(AnswerKey::from_index(0).expect("A is a letter"));
+    let answer = if numeric {
         match super::numeric::answer_of(&answer_text) {
             Ok((number, solution)) => {
                 explanation = explanation.or(solution);
                 ItemAnswer::Number(number)
             }
             Err(message) => {
-                collector.problem(line, message);
-                return;
+                unreadable.push(message);
+                stand_in
             }
         }
     } else {
-        let Some(key) = AnswerKey::from_letter(&answer_text.to_ascii_uppercase()) else {
-            collector.problem(
-                line,
-                format!("answer `{answer_text}` is not a letter A to J"),
-            );
-            return;
-        };
-        ItemAnswer::Choice(key)
+        match AnswerKey::from_letter(&answer_text.to_ascii_uppercase()) {
+            Some(key) => ItemAnswer::Choice(key),
+            None => {
+                unreadable.push(format!("answer `{answer_text}` is not a letter A to J"));
+                stand_in
+            }
+        }
     };
-    let mut choices = cells;
-    choices.truncate(given);
-    collector.item(
-        line,
-        DatasetItem {
-            id,
-            category,
-            question,
-            choices,
-            answer,
-            explanation,
-            source,
-        },
-    );
+    let item = DatasetItem {
+        id,
+        category,
+        question,
+        choices,
+        answer,
+        explanation,
+        source,
+    };
+    if unreadable.is_empty() {
+        collector.item(line, item);
+    } else {
+        collector.unreadable(line, unreadable, item);
+    }
 }
 
 #[cfg(test)]

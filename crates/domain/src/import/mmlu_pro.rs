@@ -44,17 +44,8 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 continue;
             }
         };
-        let Some(answer) = AnswerKey::from_letter(&record.answer) else {
-            collector.problem(
-                line,
-                format!(
-                    "answer `{}` is not a letter A to J",
-                    truncate(&record.answer)
-                ),
-            );
-            continue;
-        };
-        if let Some(index) = record.answer_index
+        let read = AnswerKey::from_letter(&record.answer);
+        if let (Some(answer), Some(index)) = (read, record.answer_index)
             && usize::try_from(index).ok() != Some(answer.index())
         {
             collector.warning(
@@ -68,18 +59,30 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
             QuestionId::Number(n) => n.to_string(),
             QuestionId::Text(s) => s,
         };
-        collector.item(
-            line,
-            DatasetItem {
-                id,
-                category: record.category,
-                question: record.question,
-                choices: record.options,
-                answer: answer.into(),
-                explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
-                source: record.src.filter(|s| !s.is_empty()),
-            },
-        );
+        let item = DatasetItem {
+            id,
+            category: record.category,
+            question: record.question,
+            choices: record.options,
+            // A stand-in when the answer cannot be read: the record's other rules are still
+            // checked, so that one pass names everything to fix in it.
+            answer: read
+                .unwrap_or(AnswerKey::from_index(0).expect("A is a letter"))
+                .into(),
+            explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
+            source: record.src.filter(|s| !s.is_empty()),
+        };
+        match read {
+            Some(_) => collector.item(line, item),
+            None => collector.unreadable(
+                line,
+                vec![format!(
+                    "answer `{}` is not a letter A to J",
+                    truncate(&record.answer)
+                )],
+                item,
+            ),
+        }
     }
 }
 

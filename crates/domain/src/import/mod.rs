@@ -212,6 +212,18 @@ impl Collector {
         self.warnings.push(LineIssue::new(line, message));
     }
 
+    /// A row whose answer (or options) could not be read, `unreadable` saying why: that, and
+    /// every other rule its item breaks (the item holds a stand-in answer), so that one pass
+    /// over the file names everything to fix in the row.
+    fn unreadable(&mut self, line: usize, unreadable: Vec<String>, item: DatasetItem) {
+        for p in unreadable
+            .into_iter()
+            .chain(item.problems_besides_the_answer())
+        {
+            self.problem(line, p);
+        }
+    }
+
     /// Accepts a row's item after checking the item's own rules.
     fn item(&mut self, line: usize, item: DatasetItem) {
         let problems = item.problems();
@@ -334,6 +346,47 @@ mod tests {
         let err = parse_items(ImportFormat::Jsonl, text.as_bytes()).unwrap_err();
         assert_eq!(err.total, 1, "only the broken line: {:?}", err.problems);
         assert_eq!(err.problems[0].line, 1);
+    }
+
+    #[test]
+    fn a_row_whose_answer_cannot_be_read_still_names_its_other_problems() {
+        let messages = |format, text: &str| -> Vec<String> {
+            parse_items(format, text.as_bytes())
+                .unwrap_err()
+                .problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.line, p.message))
+                .collect()
+        };
+        assert_eq!(
+            messages(
+                ImportFormat::Csv,
+                "question,A,B,C,answer\nok,1,2,3,A\n,1,,3,Z\n"
+            ),
+            [
+                "3: option B is empty but a later option is given",
+                "3: answer `Z` is not a letter A to J",
+                "3: question must not be empty",
+            ]
+        );
+        assert_eq!(
+            messages(
+                ImportFormat::Jsonl,
+                r#"{"question_id": 1, "question": " ", "options": ["a", ""], "answer": "", "answer_index": 0, "cot_content": "", "category": "c", "src": "s"}"#
+            ),
+            [
+                "1: answer `` is not a letter A to J",
+                "1: question must not be empty",
+                "1: option B is empty",
+            ]
+        );
+        assert_eq!(
+            messages(ImportFormat::Jsonl, r#"{"question": "", "answer": "abc"}"#),
+            [
+                "1: answer `abc` is not a number (or a worked solution ending `#### N`)",
+                "1: question must not be empty",
+            ]
+        );
     }
 
     #[test]

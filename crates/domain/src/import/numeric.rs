@@ -87,35 +87,39 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 continue;
             }
         };
-        let (number, solution) = match answer_of(&record.answer.into_text()) {
-            Ok(found) => found,
-            Err(message) => {
-                collector.problem(line, message);
-                continue;
-            }
+        // A stand-in when the answer cannot be read: the record's other rules are still checked,
+        // so that one pass names everything to fix in it.
+        let (answer, solution, unreadable) = match answer_of(&record.answer.into_text()) {
+            Ok((number, solution)) => (ItemAnswer::Number(number), solution, None),
+            Err(message) => (
+                ItemAnswer::Choice(crate::AnswerKey::from_index(0).expect("A is a letter")),
+                None,
+                Some(message),
+            ),
         };
         let default_category = if solution.is_some() {
             GSM8K_CATEGORY
         } else {
             DEFAULT_CATEGORY
         };
-        collector.item(
-            line,
-            DatasetItem {
-                // GSM8K has no ids: the line is one, stable for a given file.
-                id: record
-                    .id
-                    .map_or_else(|| line.to_string(), Scalar::into_text),
-                category: record
-                    .category
-                    .unwrap_or_else(|| default_category.to_owned()),
-                question: record.question,
-                choices: Vec::new(),
-                answer: ItemAnswer::Number(number),
-                explanation: record.explanation.or(solution),
-                source: record.source.filter(|s| !s.is_empty()),
-            },
-        );
+        let item = DatasetItem {
+            // GSM8K has no ids: the line is one, stable for a given file.
+            id: record
+                .id
+                .map_or_else(|| line.to_string(), Scalar::into_text),
+            category: record
+                .category
+                .unwrap_or_else(|| default_category.to_owned()),
+            question: record.question,
+            choices: Vec::new(),
+            answer,
+            explanation: record.explanation.or(solution),
+            source: record.source.filter(|s| !s.is_empty()),
+        };
+        match unreadable {
+            None => collector.item(line, item),
+            Some(message) => collector.unreadable(line, vec![message], item),
+        }
     }
 }
 

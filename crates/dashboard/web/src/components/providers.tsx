@@ -1,24 +1,44 @@
-// The configured providers and their models as options of a select: the new run's provider
-// and judge, and a re-judging's judge.
+// The configured providers and their models as selects: the new run's provider and judge, and a
+// re-judging's judge.
 import type { useProvidersQuery } from "../queries";
 
 export type Provider = NonNullable<ReturnType<typeof useProvidersQuery>["data"]>[number];
 
-/** The configured providers, one option each; a provider without its API key says so. */
-export function ProviderOptions({ providers }: { providers: Provider[] | undefined }) {
-  return providers?.map((p) => (
-    <option key={p.name} value={p.name}>
-      {p.name}
-      {p.credentials === "missing" ? " (no API key)" : ""}
-    </option>
-  ));
+/** A select of the configured providers, named `name` (also its id, for its label); a provider
+ * without its API key says so. */
+export function ProviderSelect({
+  name,
+  providers,
+  chosen,
+  onChoose,
+}: {
+  name: string;
+  providers: Provider[] | undefined;
+  chosen: Provider | undefined;
+  onChoose: (name: string) => void;
+}) {
+  return (
+    <select id={name} name={name} value={chosen?.name ?? ""} onChange={(e) => onChoose(e.target.value)}>
+      {providers?.map((p) => (
+        <option key={p.name} value={p.name}>
+          {p.name}
+          {p.credentials === "missing" ? " (no API key)" : ""}
+        </option>
+      ))}
+    </select>
+  );
 }
 
-/** The models `provider` lists. */
-export function ModelOptions({ provider }: { provider: Provider | undefined }) {
-  return provider?.models.map((m) => (
-    <option key={m} value={m}>
-      {m}
-    </option>
-  ));
+/** A select of the models `provider` lists, named `name`; made anew for another provider, so
+ * that its first model is chosen. */
+export function ModelSelect({ name, provider }: { name: string; provider: Provider | undefined }) {
+  return (
+    <select id={name} name={name} key={provider?.name}>
+      {provider?.models.map((m) => (
+        <option key={m} value={m}>
+          {m}
+        </option>
+      ))}
+    </select>
+  );
 }

@@ -7,7 +7,7 @@ import { useLocation } from "wouter";
 import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
 import { ErrorNote, useTitle } from "../components/common";
-import { ModelOptions, ProviderOptions } from "../components/providers";
+import { ModelSelect, ProviderSelect } from "../components/providers";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
 import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
@@ -108,16 +108,12 @@ function NewRunForm() {
           {field(
             "providerName",
             "Provider",
-            <select id="providerName" name="providerName" value={provider?.name ?? ""} onChange={(e) => setProviderName(e.target.value)}>
-              <ProviderOptions providers={providers.data} />
-            </select>,
+            <ProviderSelect name="providerName" providers={providers.data} chosen={provider} onChoose={setProviderName} />,
           )}
           {field(
             "modelName",
             "Model",
-            <select id="modelName" name="modelName" key={provider?.name}>
-              <ModelOptions provider={provider} />
-            </select>,
+            <ModelSelect name="modelName" provider={provider} />,
           )}
           {field(
             "datasetName",
@@ -197,21 +193,17 @@ function NewRunForm() {
               {field(
                 "settings.judge.providerName",
                 "Judge provider",
-                <select
-                  id="settings.judge.providerName"
+                <ProviderSelect
                   name="settings.judge.providerName"
-                  value={judgeProvider?.name ?? ""}
-                  onChange={(e) => setJudgeProviderName(e.target.value)}
-                >
-                  <ProviderOptions providers={providers.data} />
-                </select>,
+                  providers={providers.data}
+                  chosen={judgeProvider}
+                  onChoose={setJudgeProviderName}
+                />,
               )}
               {field(
                 "settings.judge.modelName",
                 "Judge model",
-                <select id="settings.judge.modelName" name="settings.judge.modelName" key={judgeProvider?.name}>
-                  <ModelOptions provider={judgeProvider} />
-                </select>,
+                <ModelSelect name="settings.judge.modelName" provider={judgeProvider} />,
               )}
             </>
           )}

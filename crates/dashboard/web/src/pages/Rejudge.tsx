@@ -3,7 +3,7 @@
 import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
-import { ModelOptions, ProviderOptions } from "../components/providers";
+import { ModelSelect, ProviderSelect } from "../components/providers";
 import { useProvidersQuery } from "../queries";
 
 export function RejudgeForm({
@@ -58,20 +58,11 @@ export function RejudgeForm({
           <>
             <div className="form-field">
               <label htmlFor="rejudge.providerName">Judge provider</label>
-              <select
-                id="rejudge.providerName"
-                name="rejudge.providerName"
-                value={provider?.name ?? ""}
-                onChange={(e) => setProviderName(e.target.value)}
-              >
-                <ProviderOptions providers={providers.data} />
-              </select>
+              <ProviderSelect name="rejudge.providerName" providers={providers.data} chosen={provider} onChoose={setProviderName} />
             </div>
             <div className="form-field">
               <label htmlFor="rejudge.modelName">Judge model</label>
-              <select id="rejudge.modelName" name="rejudge.modelName" key={provider?.name}>
-                <ModelOptions provider={provider} />
-              </select>
+              <ModelSelect name="rejudge.modelName" provider={provider} />
             </div>
           </>
         )}

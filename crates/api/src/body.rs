@@ -15,18 +15,27 @@ use crate::{
     serde_message::{self, SerdeMessage},
 };
 
-/// KiB of request bodies this process holds in memory at once (dataset uploads, capture
+/// KiB of large request bodies this process holds in memory at once (dataset uploads, capture
 /// bundles): enough for four of the largest uploads or eight of the largest bundles. A body
 /// past it waits unread (TCP holds its sender back) until others are let go. Without it, a few
 /// dozen large uploads held open at once would take gigabytes.
 const BODIES_IN_MEMORY_KIB: usize = 256 * 1024;
+
+/// Bodies of at most this many bytes (JSON requests) are read without the budget: they cannot
+/// add up to much, and must not queue behind large uploads.
+const SMALL_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a large body waits for room in the budget before the request is refused (503,
+/// try again): a wait without end would leave its client with no answer at all.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 static BODIES_IN_MEMORY: Semaphore = Semaphore::const_new(BODIES_IN_MEMORY_KIB);
 
 /// A request body read whole, counted against the memory bodies may hold until it is dropped.
 pub(crate) struct ReceivedBody {
     bytes: Vec<u8>,
-    _held: SemaphorePermit<'static>,
+    /// `None` for a small body, read without the budget.
+    _held: Option<SemaphorePermit<'static>>,
 }
 
 /// Reads the whole body, or a 413 saying `too_large` when it exceeds `limit` bytes. The body
@@ -38,7 +47,14 @@ pub(crate) async fn read_body(
     limit: usize,
     too_large: &str,
 ) -> Result<ReceivedBody, ApiError> {
-    read_body_within(&BODIES_IN_MEMORY, req, payload, limit, too_large).await
+    read_body_within(
+        (&BODIES_IN_MEMORY, BUDGET_WAIT),
+        req,
+        payload,
+        limit,
+        too_large,
+    )
+    .await
 }
 
 impl Deref for ReceivedBody {
@@ -49,9 +65,10 @@ impl Deref for ReceivedBody {
     }
 }
 
-/// [`read_body`], counted against `budget` (KiB).
+/// [`read_body`], counted against `budget` (KiB, waited for at most its duration) unless it is
+/// small.
 async fn read_body_within(
-    budget: &'static Semaphore,
+    (budget, patience): (&'static Semaphore, std::time::Duration),
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -66,11 +83,23 @@ async fn read_body_within(
     if declared.is_some_and(|n| n > limit) {
         return Err(refuse());
     }
-    let counted = declared.unwrap_or(limit).min(limit).div_ceil(1024).max(1);
-    let held = budget
-        .acquire_many(u32::try_from(counted).unwrap_or(u32::MAX))
-        .await
-        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
+    let size = declared.unwrap_or(limit).min(limit);
+    let held = if size <= SMALL_BODY_BYTES {
+        None
+    } else {
+        let counted = u32::try_from(size.div_ceil(1024)).unwrap_or(u32::MAX);
+        let wait = tokio::time::timeout(patience, budget.acquire_many(counted));
+        Some(
+            wait.await
+                .map_err(|_| {
+                    ApiError::Unavailable(
+                        "too many large uploads are being received at once; try again shortly"
+                            .into(),
+                    )
+                })?
+                .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?,
+        )
+    };
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(payload_error)?;
@@ -337,7 +366,7 @@ mod tests {
         assert_eq!(errors[0].field.as_deref(), Some("inner"));
     }
 
-    /// A request of `kib` KiB, as a handler gets it.
+    /// A request of `kib` KiB, as a handler gets it (large ones count against the budget).
     async fn request(kib: usize) -> (HttpRequest, web::Payload) {
         use actix_web::FromRequest;
         let (req, mut payload) = actix_web::test::TestRequest::post()
@@ -351,24 +380,41 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn bodies_wait_for_the_memory_others_hold() {
+    async fn large_bodies_wait_for_the_memory_others_hold() {
         use futures_util::FutureExt;
-        static BUDGET: Semaphore = Semaphore::const_new(4);
-        let (req, payload) = request(3).await;
-        let first = read_body_within(&BUDGET, &req, payload, 1 << 20, "big")
-            .await
+        static BUDGET: Semaphore = Semaphore::const_new(4 * 1024);
+        let budget = (&BUDGET, std::time::Duration::from_millis(50));
+        let read = |req: HttpRequest, payload| async move {
+            read_body_within(budget, &req, payload, 8 << 20, "big").await
+        };
+        let (req, payload) = request(3 * 1024).await;
+        let first = read(req, payload).await.unwrap();
+        assert_eq!(first.len(), 3 << 20);
+        // 3 MiB more do not fit beside the first 3 of 4: the second waits, unread...
+        let (req, payload) = request(3 * 1024).await;
+        assert!(
+            read(req, payload).now_or_never().is_none(),
+            "the second waits"
+        );
+        // ... and not for ever: a 503 says to try again.
+        let (req, payload) = request(3 * 1024).await;
+        assert!(matches!(
+            read(req, payload).await,
+            Err(ApiError::Unavailable(_))
+        ));
+        // A small body (a JSON request) does not queue behind large ones.
+        let (req, payload) = request(64).await;
+        let small = read(req, payload)
+            .now_or_never()
+            .expect("read at once")
             .unwrap();
-        assert_eq!(first.len(), 3 * 1024);
-        // 3 KiB more do not fit beside the first 3 of 4: the second waits, unread.
-        let (req, payload) = request(3).await;
-        let waiting = read_body_within(&BUDGET, &req, payload, 1 << 20, "big").now_or_never();
-        assert!(waiting.is_none(), "the second body waits");
+        assert_eq!(small.len(), 64 * 1024);
         drop(first);
-        let (req, payload) = request(3).await;
-        let second = read_body_within(&BUDGET, &req, payload, 1 << 20, "big")
+        let (req, payload) = request(3 * 1024).await;
+        let second = read(req, payload)
             .now_or_never()
             .expect("read once the first is let go")
             .unwrap();
-        assert_eq!(second.len(), 3 * 1024);
+        assert_eq!(second.len(), 3 << 20);
     }
 }

@@ -46,9 +46,9 @@ pub struct Fingerprint {
     pub judge: JudgeSettings,
     /// The evalboard version.
     pub evalboard_version: String,
-    /// `true` when answers stored by earlier runs were served instead of asking the model
-    /// (`settings.cache`): such a run repeats earlier answers, it does not sample anew. Absent
-    /// when off.
+    /// `true` when the run had the response cache on (`settings.cache`): answers stored by
+    /// earlier runs are served instead of asking the model, so such a run may repeat earlier
+    /// answers rather than sample anew. Absent when off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
 }

@@ -369,15 +369,16 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
     let detail = app.get(&format!("/runs/{id}/items?limit=50")).await.ok(200);
     let text = detail.to_string();
     assert!(text.contains("not captured"), "{text}");
-    // Queued when its pack was handed out, before the harness played it.
+    // Queued when its pack was handed out, before the harness played it (not at the import).
+    let time = |text: &Value| chrono::DateTime::parse_from_rfc3339(text.as_str().unwrap()).unwrap();
+    let issued = time(&payload(&envelope)["issuedAt"]);
     for item in detail["items"].as_array().unwrap() {
-        let timings = &item["timings"];
-        if let Some(started) = timings["startedAt"].as_str() {
-            assert!(
-                timings["queuedAt"].as_str().unwrap() <= started,
-                "{timings}"
-            );
-        }
+        assert_eq!(
+            time(&item["timings"]["queuedAt"]),
+            issued,
+            "{}",
+            item["timings"]
+        );
     }
     assert!(text.contains("I would rather not say."));
     let logs = app

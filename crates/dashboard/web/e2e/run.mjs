@@ -313,6 +313,10 @@ await step("upload a dataset with an error, then a good one", async () => {
   const problem = await page.getByRole("alert").locator("li").first().innerText();
   if (!problem.startsWith("line 1: ")) throw new Error(`the problem does not say its line: ${problem}`);
   await check("datasets-error");
+  // A file whose name does not say its format is said, not guessed.
+  await page.getByLabel(/^File/).setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from(tinyCsv) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.getByText("notes.txt is not a .jsonl, .ndjson, .csv or .parquet file", { exact: false }).waitFor();
   await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(tinyCsv) });
   await page.getByLabel(/^Name/).fill("e2e-tiny");
   await page.getByRole("button", { name: "Upload" }).click();

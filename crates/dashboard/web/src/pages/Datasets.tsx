@@ -46,6 +46,12 @@ export function DatasetsPage() {
       setError(new Error(`${file.name} is compressed: uploads are read as they are, so decompress it first (or use \`evalboard dataset import\`, which reads .gz).`));
       return;
     }
+    // The format is told by the extension: another one would be guessed, and a guess read as
+    // JSON Lines reports every line of a CSV as broken JSON.
+    if (!/\.(jsonl|ndjson|csv|parquet)$/i.test(file.name)) {
+      setError(new Error(`${file.name} is not a .jsonl, .ndjson, .csv or .parquet file: name it after its format (docs/datasets.md).`));
+      return;
+    }
     // Uploads are read as sent (the server refuses compressed bodies): no .gz here, unlike
     // `evalboard dataset import`.
     const plain = file.name;

@@ -246,8 +246,6 @@ fn parse_row(
         choices.retain(|c| !c.is_empty());
     }
     let mut explanation = explanation;
-    // A stand-in answer when it cannot be read: only the row's other rules are checked then.
-    let stand_in = ItemAnswer::Choice(AnswerKey::from_index(0).expect("A is a letter"));
     let answer = if numeric {
         match super::numeric::answer_of(&answer_text) {
             Ok((number, solution)) => {
@@ -256,7 +254,7 @@ fn parse_row(
             }
             Err(message) => {
                 unreadable.push(message);
-                stand_in
+                super::stand_in_answer()
             }
         }
     } else {
@@ -264,7 +262,7 @@ fn parse_row(
             Some(key) => ItemAnswer::Choice(key),
             None => {
                 unreadable.push(format!("answer `{answer_text}` is not a letter A to J"));
-                stand_in
+                super::stand_in_answer()
             }
         }
     };

@@ -64,11 +64,8 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
             category: record.category,
             question: record.question,
             choices: record.options,
-            // A stand-in when the answer cannot be read: the record's other rules are still
-            // checked, so that one pass names everything to fix in it.
-            answer: read
-                .unwrap_or(AnswerKey::from_index(0).expect("A is a letter"))
-                .into(),
+            // The record's other rules are checked even when its answer cannot be read.
+            answer: read.map_or_else(super::stand_in_answer, Into::into),
             explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
             source: record.src.filter(|s| !s.is_empty()),
         };

@@ -11,7 +11,7 @@ mod parquet;
 
 use std::{collections::HashMap, fmt};
 
-use crate::dataset::DatasetItem;
+use crate::dataset::{AnswerKey, DatasetItem, ItemAnswer};
 
 /// Most items one import may hold.
 pub const MAX_ITEMS: usize = 200_000;
@@ -194,6 +194,12 @@ fn json_error_message(e: &serde_json::Error) -> String {
     format!("{message} (column {})", e.column())
 }
 
+/// The answer an item whose own could not be read holds while its other rules are checked
+/// ([`Collector::unreadable`] does not look at it).
+fn stand_in_answer() -> ItemAnswer {
+    ItemAnswer::Choice(AnswerKey::from_index(0).expect("A is a letter"))
+}
+
 /// Gathers items, problems and warnings as a parser walks a file, and applies the rules that
 /// span rows (unique ids, item count).
 #[derive(Default)]
@@ -213,7 +219,7 @@ impl Collector {
     }
 
     /// A row whose answer (or options) could not be read, `unreadable` saying why: that, and
-    /// every other rule its item breaks (the item holds a stand-in answer), so that one pass
+    /// every other rule its item breaks (the item holds [`stand_in_answer`]), so that one pass
     /// over the file names everything to fix in the row.
     fn unreadable(&mut self, line: usize, unreadable: Vec<String>, item: DatasetItem) {
         for p in unreadable

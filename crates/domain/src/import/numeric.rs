@@ -87,15 +87,10 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 continue;
             }
         };
-        // A stand-in when the answer cannot be read: the record's other rules are still checked,
-        // so that one pass names everything to fix in it.
+        // The record's other rules are checked even when its answer cannot be read.
         let (answer, solution, unreadable) = match answer_of(&record.answer.into_text()) {
             Ok((number, solution)) => (ItemAnswer::Number(number), solution, None),
-            Err(message) => (
-                ItemAnswer::Choice(crate::AnswerKey::from_index(0).expect("A is a letter")),
-                None,
-                Some(message),
-            ),
+            Err(message) => (super::stand_in_answer(), None, Some(message)),
         };
         let default_category = if solution.is_some() {
             GSM8K_CATEGORY

@@ -281,16 +281,18 @@ impl Config {
     /// Reads the layers in order. `file` is the `--config` flag or `EVALBOARD_CONFIG`; a file
     /// that is named but missing is an error.
     pub(crate) fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Toml::string(DEFAULTS));
-        if let Some(file) = file {
-            anyhow::ensure!(
-                file.is_file(),
-                "configuration file {} does not exist",
-                file.display()
-            );
-            let from_file = Figment::from(Toml::file(file));
-            figment = defaults_without_providers(&from_file)?.merge(from_file);
-        }
+        let mut figment = match file {
+            Some(file) => {
+                anyhow::ensure!(
+                    file.is_file(),
+                    "configuration file {} does not exist",
+                    file.display()
+                );
+                let from_file = Figment::from(Toml::file(file));
+                defaults_without_providers(&from_file)?.merge(from_file)
+            }
+            None => Figment::from(Toml::string(DEFAULTS)),
+        };
         refuse_misnamed_variables(std::env::vars_os().map(|(name, _)| name))?;
         figment = figment.merge(
             Env::prefixed("EVALBOARD_")

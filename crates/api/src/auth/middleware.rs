@@ -136,12 +136,6 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         Some(actor) => Some(actor),
         None => session_actor(req, state).await?,
     };
-    if let (Some(needed), Some(who)) = (needed, &actor)
-        && who.role < needed
-    {
-        // Logged and limited as this token's request, as an allowed one would be.
-        req.extensions_mut().insert(who.clone());
-    }
     match (needed, &actor) {
         (None, _) => Ok(actor),
         (Some(_), None) => Err(ApiError::Unauthorized(
@@ -149,11 +143,15 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
              dashboard (an administrator creates tokens with `evalboard token create`)"
                 .into(),
         )),
-        (Some(needed), Some(who)) if who.role < needed => Err(ApiError::Forbidden(format!(
-            "token `{}` is a {}; this request needs the {needed} role",
-            who.name.as_deref().unwrap_or_default(),
-            who.role
-        ))),
+        (Some(needed), Some(who)) if who.role < needed => {
+            // Logged and limited as this token's request, as an allowed one would be.
+            req.extensions_mut().insert(who.clone());
+            Err(ApiError::Forbidden(format!(
+                "token `{}` is a {}; this request needs the {needed} role",
+                who.name.as_deref().unwrap_or_default(),
+                who.role
+            )))
+        }
         _ => Ok(actor),
     }
 }

@@ -804,10 +804,7 @@ impl Dispatcher {
                     client: shared.clients.get(provider_name).ok_or_else(unusable)?,
                     gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
                     max_attempts: judge_provider.limits.max_attempts,
-                    throttling: Throttling {
-                        max_attempts: judge_provider.limits.max_throttled_attempts,
-                        max_wait: judge_provider.limits.max_throttled,
-                    },
+                    throttling: Throttling::of(&judge_provider.limits),
                     without_temperature: AtomicBool::new(false),
                 })
             }
@@ -874,10 +871,7 @@ impl Dispatcher {
                 .settings
                 .max_attempts
                 .unwrap_or(provider.limits.max_attempts),
-            throttling: Throttling {
-                max_attempts: provider.limits.max_throttled_attempts,
-                max_wait: provider.limits.max_throttled,
-            },
+            throttling: Throttling::of(&provider.limits),
         })
     }
 }

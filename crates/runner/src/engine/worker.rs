@@ -170,6 +170,16 @@ pub(crate) struct Throttling {
     pub(crate) max_wait: Duration,
 }
 
+impl Throttling {
+    /// The throttling limits a provider is configured with.
+    pub(crate) fn of(limits: &crate::providers::ProviderLimitsConfig) -> Self {
+        Self {
+            max_attempts: limits.max_throttled_attempts,
+            max_wait: limits.max_throttled,
+        }
+    }
+}
+
 /// The 429s one dispatch of an item has met.
 #[derive(Default)]
 struct Throttled {
@@ -332,39 +342,35 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                     kind: error.kind().to_owned(),
                     message: error.to_string(),
                 };
-                // The usual jittered backoff, and never less than the provider asked for: a
-                // `Retry-After: 0` does not make an item hammer the provider.
-                let delay = delays
-                    .next()
-                    .unwrap_or(Duration::from_secs(30))
-                    .max(error.retry_after().unwrap_or_default());
-                let rate_limited = matches!(error, ProviderError::RateLimited { .. });
-                if rate_limited {
+                if matches!(error, ProviderError::RateLimited { .. }) {
                     run.metrics.rate_limited.increment(1);
                 }
-                let retry = if rate_limited {
-                    // Every request to the provider waits until Retry-After has passed.
-                    answering.gate.rate_limited(error.retry_after());
-                    match throttled.another(answering.throttling, delay) {
-                        Ok(()) => true,
-                        Err(why) => {
+                let next = next_try(
+                    &error,
+                    &mut delays,
+                    &mut throttled,
+                    &mut failures,
+                    (
+                        &answering.gate,
+                        answering.throttling,
+                        answering.max_attempts,
+                    ),
+                );
+                let delay = match next {
+                    Ok(delay) => delay,
+                    Err(why) => {
+                        if let Some(why) = why {
                             item_error.message = format!("{}; {why}", item_error.message);
-                            false
                         }
+                        run.metrics.finished("failed");
+                        settled = true;
+                        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
+                            error: item_error,
+                            prompt: item.prompt.clone(),
+                        })));
+                        break;
                     }
-                } else {
-                    failures += 1;
-                    error.is_retryable() && failures < answering.max_attempts
                 };
-                if !retry {
-                    run.metrics.finished("failed");
-                    settled = true;
-                    shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
-                        error: item_error,
-                        prompt: item.prompt.clone(),
-                    })));
-                    break;
-                }
                 metrics::counter!(
                     "evalboard_provider_retries_total",
                     "provider" => run.metrics.provider.clone(),
@@ -595,23 +601,22 @@ async fn judge(
             }
             Err(error) => {
                 failure = error.to_string();
-                let delay = delays
-                    .next()
-                    .unwrap_or_default()
-                    .max(error.retry_after().unwrap_or_default());
-                if matches!(error, ProviderError::RateLimited { .. }) {
-                    judge.gate.rate_limited(error.retry_after());
-                    if let Err(why) = throttled.another(judge.throttling, delay) {
-                        failure = format!("{failure}; {why}");
-                        break;
-                    }
-                } else {
-                    failures += 1;
-                    if !error.is_retryable() {
+                let next = next_try(
+                    &error,
+                    &mut delays,
+                    &mut throttled,
+                    &mut failures,
+                    (&judge.gate, judge.throttling, judge.max_attempts),
+                );
+                match next {
+                    Ok(delay) => before_sending(shared, run, tokio::time::sleep(delay)).await?,
+                    Err(why) => {
+                        if let Some(why) = why {
+                            failure = format!("{failure}; {why}");
+                        }
                         break;
                     }
                 }
-                before_sending(shared, run, tokio::time::sleep(delay)).await?;
             }
         }
     }
@@ -623,6 +628,38 @@ async fn judge(
             judge.label
         )),
     ))
+}
+
+/// After a request that failed with `error` (not fatal to the run): the wait before the next
+/// try — the usual jittered backoff, never less than the provider asked for, so that a
+/// `Retry-After: 0` does not make it hammer the provider — or `Err` when no try is left (with
+/// why, when the throttling limits ended it). A 429 spends no attempt and pauses every request
+/// to the provider (`gate`) until its Retry-After has passed; another error spends one of
+/// `max_attempts`.
+fn next_try(
+    error: &ProviderError,
+    delays: &mut ExponentialBackoff,
+    throttled: &mut Throttled,
+    failures: &mut u32,
+    (gate, throttling, max_attempts): (&ProviderGate, Throttling, u32),
+) -> Result<Duration, Option<String>> {
+    let delay = delays
+        .next()
+        .unwrap_or(Duration::from_secs(30))
+        .max(error.retry_after().unwrap_or_default());
+    if matches!(error, ProviderError::RateLimited { .. }) {
+        gate.rate_limited(error.retry_after());
+        return throttled
+            .another(throttling, delay)
+            .map(|()| delay)
+            .map_err(Some);
+    }
+    *failures += 1;
+    if error.is_retryable() && *failures < max_attempts {
+        Ok(delay)
+    } else {
+        Err(None)
+    }
 }
 
 /// Runs `future`, a wait before a request is sent, unless the run is canceled or a drain

@@ -229,7 +229,7 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         );
     }
     if let Some(judge) = &settings.judge {
-        check_judge(state, judge, "settings.judge", &mut errors);
+        check_judge(&state.providers, judge, "settings.judge", &mut errors);
     }
     if errors.0.is_empty() {
         return Ok(settings);
@@ -251,7 +251,7 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
 /// Checks that an LLM judge names a configured model of a provider with its key; problems go
 /// to `errors` under `field` (`settings.judge`, or `judge`).
 pub(crate) fn check_judge(
-    state: &AppState,
+    providers: &evalboard_runner::ProviderRegistry,
     judge: &JudgeSettings,
     field: &str,
     errors: &mut ValidationErrors,
@@ -263,7 +263,7 @@ pub(crate) fn check_judge(
     else {
         return;
     };
-    match state.providers.get(provider_name) {
+    match providers.get(provider_name) {
         None => errors.push(
             format!("{field}.providerName"),
             format!("no provider is named `{}`", shorten(provider_name)),

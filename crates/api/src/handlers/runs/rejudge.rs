@@ -60,7 +60,7 @@ pub(crate) async fn rejudge_run(
     let request: RejudgeRequest = parse_json(body.into_inner(), &["/judge"])?;
     let judge = JudgeSettings::from(request.judge);
     let mut errors = ValidationErrors::default();
-    check_judge(&state, &judge, "judge", &mut errors);
+    check_judge(&state.providers, &judge, "judge", &mut errors);
     if !errors.0.is_empty() {
         return Err(ApiError::invalid(errors));
     }

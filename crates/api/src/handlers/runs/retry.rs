@@ -105,7 +105,6 @@ pub(crate) async fn retry_run(
         Scope::All => RetryScope::All,
     };
     let providers = Arc::clone(&state.providers);
-    let checks = state.clone();
     let run = state
         .with_db(move |db| {
             let run = db.get_run(&id)?;
@@ -138,7 +137,7 @@ pub(crate) async fn retry_run(
             // Nor could its answers be judged.
             let mut judge = ValidationErrors::default();
             if let Some(settings) = &run.settings.judge {
-                check_judge(&checks, settings, "settings.judge", &mut judge);
+                check_judge(&providers, settings, "settings.judge", &mut judge);
             }
             if !judge.0.is_empty() {
                 return Err(StoreError::Conflict(format!(

@@ -53,7 +53,9 @@ pub use settings::{
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
-pub use usage::{Budget, LatencySummary, ModelPrice, RunUsage, TokenUsage, nearest_rank};
+pub use usage::{
+    Budget, JudgeSpend, JudgeUsage, LatencySummary, ModelPrice, RunUsage, TokenUsage, nearest_rank,
+};
 
 /// The bounds the domain enforces, in one place for documentation and error messages.
 pub mod limits {

@@ -19,6 +19,19 @@ impl TokenUsage {
     pub fn total(&self) -> u64 {
         u64::from(self.prompt_tokens.unwrap_or(0)) + u64::from(self.completion_tokens.unwrap_or(0))
     }
+
+    /// What two requests used together: each count summed where either reported it.
+    pub fn plus(&self, other: &TokenUsage) -> TokenUsage {
+        let sum = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+        TokenUsage {
+            prompt_tokens: sum(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens: sum(self.completion_tokens, other.completion_tokens),
+            reasoning_tokens: sum(self.reasoning_tokens, other.reasoning_tokens),
+        }
+    }
 }
 
 /// A model's prices, in US dollars per million tokens.
@@ -43,7 +56,16 @@ impl ModelPrice {
     }
 }
 
-/// What a run has spent so far, over every answered attempt (retried ones included).
+/// Two costs together: unknown only when both are.
+fn add_cost(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What a run has spent so far, over every answered attempt (retried ones included), and what
+/// its LLM judge spent apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RunUsage {
@@ -57,6 +79,11 @@ pub struct RunUsage {
     pub cost_usd: Option<f64>,
     /// Answers served from the response cache: not sent, not paid, their tokens not counted.
     pub cached_answers: u64,
+    /// What the run's LLM judge spent on its requests (nothing under the rule judges). Kept
+    /// apart from the answers' figures, so that those compare models whatever judged them;
+    /// a budget caps both together.
+    #[serde(skip_serializing_if = "JudgeUsage::is_nothing")]
+    pub judge: JudgeUsage,
 }
 
 impl RunUsage {
@@ -65,9 +92,7 @@ impl RunUsage {
         self.prompt_tokens += u64::from(usage.prompt_tokens.unwrap_or(0));
         self.completion_tokens += u64::from(usage.completion_tokens.unwrap_or(0));
         self.reasoning_tokens += u64::from(usage.reasoning_tokens.unwrap_or(0));
-        if let Some(cost) = cost_usd {
-            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
-        }
+        self.cost_usd = add_cost(self.cost_usd, cost_usd);
     }
 
     /// Adds what `other` spent.
@@ -76,14 +101,24 @@ impl RunUsage {
         self.completion_tokens += other.completion_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
         self.cached_answers += other.cached_answers;
-        if let Some(cost) = other.cost_usd {
-            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
-        }
+        self.cost_usd = add_cost(self.cost_usd, other.cost_usd);
+        self.judge.absorb(&other.judge);
     }
 
-    /// Prompt plus generated tokens.
+    /// Prompt plus generated tokens of the answers.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+
+    /// Every token the run spent, its judge's included (what a token budget counts).
+    pub fn tokens_spent(&self) -> u64 {
+        self.total_tokens() + self.judge.total_tokens()
+    }
+
+    /// Every dollar the run spent at the configured prices, its judge's included (what a cost
+    /// budget counts); `None` when nothing it used has a price.
+    pub fn cost_spent(&self) -> Option<f64> {
+        add_cost(self.cost_usd, self.judge.cost_usd)
     }
 
     /// The larger of each figure: what is known of a run's spending from two partial views
@@ -94,17 +129,95 @@ impl RunUsage {
             completion_tokens: self.completion_tokens.max(other.completion_tokens),
             reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
             cached_answers: self.cached_answers.max(other.cached_answers),
-            cost_usd: match (self.cost_usd, other.cost_usd) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
+            cost_usd: max_cost(self.cost_usd, other.cost_usd),
+            judge: JudgeUsage {
+                prompt_tokens: self.judge.prompt_tokens.max(other.judge.prompt_tokens),
+                completion_tokens: self
+                    .judge
+                    .completion_tokens
+                    .max(other.judge.completion_tokens),
+                reasoning_tokens: self
+                    .judge
+                    .reasoning_tokens
+                    .max(other.judge.reasoning_tokens),
+                cost_usd: max_cost(self.judge.cost_usd, other.judge.cost_usd),
             },
         }
     }
 }
 
-/// Caps on what a run may spend. When one is reached no new item is sent: items in flight
-/// finish (and may take the run past the cap by their own usage), and the run ends `canceled`
-/// with the reason.
+/// The larger of two costs, unknown only when both are.
+fn max_cost(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What an LLM judge's requests for one judgment used (replies without a verdict included:
+/// they were paid for) and cost at the judge model's configured price.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JudgeSpend {
+    /// Tokens, summed over the requests, as the provider reported them.
+    pub usage: TokenUsage,
+    /// US dollars; `None` without a price or reported usage.
+    pub cost_usd: Option<f64>,
+}
+
+impl JudgeSpend {
+    /// Adds one more request's usage and cost.
+    pub fn add(&mut self, usage: &TokenUsage, cost_usd: Option<f64>) {
+        self.usage = self.usage.plus(usage);
+        self.cost_usd = add_cost(self.cost_usd, cost_usd);
+    }
+}
+
+/// What an LLM judge spent judging a run's answers, over all of its requests (replies without
+/// a verdict included: they were paid for).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JudgeUsage {
+    /// Prompt tokens (the judge's prompt holds the question and the answer judged).
+    pub prompt_tokens: u64,
+    /// Generated tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens, where reported.
+    pub reasoning_tokens: u64,
+    /// Cost in US dollars at the judge model's configured price; `None` without one.
+    pub cost_usd: Option<f64>,
+}
+
+impl JudgeUsage {
+    /// Adds one judgment's usage and cost.
+    pub fn add(&mut self, usage: &TokenUsage, cost_usd: Option<f64>) {
+        self.prompt_tokens += u64::from(usage.prompt_tokens.unwrap_or(0));
+        self.completion_tokens += u64::from(usage.completion_tokens.unwrap_or(0));
+        self.reasoning_tokens += u64::from(usage.reasoning_tokens.unwrap_or(0));
+        self.cost_usd = add_cost(self.cost_usd, cost_usd);
+    }
+
+    /// Adds what `other` spent.
+    pub fn absorb(&mut self, other: &JudgeUsage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+        self.cost_usd = add_cost(self.cost_usd, other.cost_usd);
+    }
+
+    /// Prompt plus generated tokens.
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+
+    /// Whether the judge spent nothing that was reported (the rule judges never do).
+    pub fn is_nothing(&self) -> bool {
+        self.total_tokens() == 0 && self.cost_usd.is_none()
+    }
+}
+
+/// Caps on what a run may spend, its LLM judge's requests included. When one is reached no new
+/// item is sent: items in flight finish, their answers judged (and may take the run past the
+/// cap by their own usage), and the run ends `canceled` with the reason.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Budget {
@@ -125,18 +238,26 @@ impl Budget {
 
     /// Why `spent` leaves nothing of this budget, or `None` while some is left.
     pub fn exhausted_by(&self, spent: &RunUsage) -> Option<String> {
+        // Said so when the judge's share is part of what was used up.
+        let judge = if spent.judge.is_nothing() {
+            ""
+        } else {
+            ", the LLM judge's included"
+        };
         if let Some(max) = self.max_tokens
-            && spent.total_tokens() >= max
+            && spent.tokens_spent() >= max
         {
             return Some(format!(
-                "the budget of {max} tokens is spent ({} used)",
-                spent.total_tokens()
+                "the budget of {max} tokens is spent ({} used{judge})",
+                spent.tokens_spent()
             ));
         }
-        if let (Some(max), Some(cost)) = (self.max_cost_usd, spent.cost_usd)
+        if let (Some(max), Some(cost)) = (self.max_cost_usd, spent.cost_spent())
             && cost >= max
         {
-            return Some(format!("the budget of ${max} is spent (${cost:.6} used)"));
+            return Some(format!(
+                "the budget of ${max} is spent (${cost:.6} used{judge})"
+            ));
         }
         None
     }
@@ -274,6 +395,7 @@ mod tests {
             reasoning_tokens: 0,
             cost_usd: None,
             cached_answers: 0,
+            judge: JudgeUsage::default(),
         };
         let b = RunUsage {
             prompt_tokens: 3,
@@ -281,6 +403,11 @@ mod tests {
             reasoning_tokens: 2,
             cost_usd: Some(0.5),
             cached_answers: 0,
+            judge: JudgeUsage {
+                prompt_tokens: 9,
+                cost_usd: Some(0.1),
+                ..JudgeUsage::default()
+            },
         };
         let m = a.max(&b);
         assert_eq!(
@@ -291,6 +418,69 @@ mod tests {
                 m.cost_usd
             ),
             (5, 4, 2, Some(0.5))
+        );
+        assert_eq!((m.judge.prompt_tokens, m.judge.cost_usd), (9, Some(0.1)));
+    }
+
+    #[test]
+    fn budgets_count_the_judge() {
+        let mut spent = RunUsage::default();
+        let answer = TokenUsage {
+            prompt_tokens: Some(50),
+            completion_tokens: Some(10),
+            reasoning_tokens: None,
+        };
+        spent.add(&answer, None);
+        let tokens = Budget {
+            max_tokens: Some(100),
+            max_cost_usd: None,
+        };
+        assert_eq!(tokens.exhausted_by(&spent), None);
+        spent.judge.add(&answer, Some(0.002));
+        // The answers' own figures stay the model's.
+        assert_eq!((spent.total_tokens(), spent.cost_usd), (60, None));
+        assert_eq!(
+            tokens.exhausted_by(&spent).unwrap(),
+            "the budget of 100 tokens is spent (120 used, the LLM judge's included)"
+        );
+        let dollars = Budget {
+            max_tokens: None,
+            max_cost_usd: Some(0.002),
+        };
+        assert!(
+            dollars
+                .exhausted_by(&spent)
+                .unwrap()
+                .starts_with("the budget of $0.002 is spent ($0.002000 used")
+        );
+        // Stored runs from before the judge was counted read as having spent nothing on it,
+        // and a run whose judge spent nothing stores nothing for it.
+        let old: RunUsage = serde_json::from_str(r#"{"promptTokens":3,"costUsd":0.5}"#).unwrap();
+        assert!(old.judge.is_nothing());
+        assert!(!serde_json::to_string(&old).unwrap().contains("judge"));
+        let back: RunUsage = serde_json::from_str(&serde_json::to_string(&spent).unwrap()).unwrap();
+        assert_eq!(back, spent);
+    }
+
+    #[test]
+    fn usages_add_up_where_reported() {
+        let a = TokenUsage {
+            prompt_tokens: Some(5),
+            completion_tokens: None,
+            reasoning_tokens: None,
+        };
+        let b = TokenUsage {
+            prompt_tokens: Some(u32::MAX),
+            completion_tokens: Some(2),
+            reasoning_tokens: None,
+        };
+        assert_eq!(
+            a.plus(&b),
+            TokenUsage {
+                prompt_tokens: Some(u32::MAX),
+                completion_tokens: Some(2),
+                reasoning_tokens: None,
+            }
         );
     }
 }

@@ -130,6 +130,10 @@ diesel::table! {
         rationale -> Nullable<Text>,
         created_at -> Timestamp,
         rejudge_round -> Integer,
+        prompt_tokens -> Nullable<Integer>,
+        completion_tokens -> Nullable<Integer>,
+        reasoning_tokens -> Nullable<Integer>,
+        cost_usd -> Nullable<Double>,
     }
 }
 

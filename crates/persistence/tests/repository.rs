@@ -895,6 +895,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
                 judge: "choice".into(),
                 rationale: None,
                 at: at(4),
+                spent: None,
             }),
         },
     };
@@ -1180,6 +1181,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                                 judge: "choice".into(),
                                 rationale: None,
                                 at: at(sent + 1),
+                                spent: None,
                             }),
                         },
                     }
@@ -1344,6 +1346,7 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
                             judge: "choice".into(),
                             rationale: None,
                             at: at(seconds + 1),
+                            spent: None,
                         }),
                     },
                 )
@@ -1497,6 +1500,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         judge: "choice".into(),
         rationale: None,
         at: at(4),
+        spent: None,
     };
     // w1: item 1 judged, item 2 answered and waiting for its judge, item 3 sent, item 4 claimed
     // ahead and never sent.
@@ -1786,6 +1790,7 @@ fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persiste
                 judge: "choice".into(),
                 rationale: None,
                 at: at(seconds),
+                spent: None,
             }),
         },
     }

@@ -14,6 +14,7 @@ pub fn rule_judgment(response: &str, item: &DatasetItem, at: Timestamp) -> Judgm
         judge: rules_label(item.answer.kind()),
         rationale: None,
         at,
+        spent: None,
     }
 }
 

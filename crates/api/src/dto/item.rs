@@ -106,6 +106,10 @@ pub struct VerdictDto {
     /// The run's judging in force when it was given: 0 before any re-judging, n from its n-th
     /// (`POST /runs/{run_id}/rejudge`) on.
     pub round: u32,
+    /// What the LLM judge's requests for it used and cost (replies without a verdict
+    /// included); `null` for the rule judges' verdicts, which cost nothing.
+    #[schema(required = true)]
+    pub usage: Option<UsageDto>,
 }
 
 /// When things happened to an item (latest attempt).
@@ -269,6 +273,9 @@ impl From<JudgmentRecord> for VerdictDto {
             rationale: j.rationale,
             judged_at: api_time(j.at),
             round: j.round,
+            usage: j
+                .spent
+                .map(|spent| UsageDto::new(spent.usage, spent.cost_usd)),
         }
     }
 }

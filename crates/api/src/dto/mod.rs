@@ -34,8 +34,8 @@ pub use item::{
 pub use log::{LogEntryDto, LogPageDto};
 pub use provider::{PriceDto, ProviderDto};
 pub use run::{
-    ActiveRunDto, CreateRunRequest, DatasetRefDto, FingerprintDto, ItemSnapshotDto, LatencyDto,
-    LifecycleDto, ProgressDto, RunDetailDto, RunDto, RunPageDto, RunUsageDto,
+    ActiveRunDto, CreateRunRequest, DatasetRefDto, FingerprintDto, ItemSnapshotDto, JudgeUsageDto,
+    LatencyDto, LifecycleDto, ProgressDto, RunDetailDto, RunDto, RunPageDto, RunUsageDto,
 };
 pub use session::{SessionDto, SignInRequest};
 pub use settings::{

@@ -196,7 +196,8 @@ pub struct RunUsageDto {
     pub completion_tokens: u64,
     /// Reasoning tokens, where the provider reports them.
     pub reasoning_tokens: u64,
-    /// Prompt plus generated tokens (what `settings.budget.maxTokens` caps).
+    /// Prompt plus generated tokens (`settings.budget.maxTokens` caps these and the judge's
+    /// together).
     pub total_tokens: u64,
     /// US dollars at the prices in the provider configuration; `null` when the model has no
     /// price.
@@ -205,6 +206,29 @@ pub struct RunUsageDto {
     /// Answers served from the response cache (`settings.cache`): not sent, not paid, their
     /// tokens not counted above.
     pub cached_answers: u64,
+    /// What the LLM judge's requests spent, apart from the answers' figures above (which
+    /// compare models whatever judged them); `null` when no judge spent anything reported
+    /// (the rule judges never do). A budget caps the answers and the judge together.
+    #[schema(required = true)]
+    pub judge: Option<JudgeUsageDto>,
+}
+
+/// Tokens and cost of an LLM judge's requests over a run (replies without a verdict included).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgeUsageDto {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens, where the provider reports them.
+    pub reasoning_tokens: u64,
+    /// Prompt plus generated tokens.
+    pub total_tokens: u64,
+    /// US dollars at the judge model's price in the provider configuration; `null` without
+    /// one.
+    #[schema(required = true)]
+    pub cost_usd: Option<f64>,
 }
 
 /// Latency percentiles (nearest rank) over the latest answer of each answered item, in
@@ -249,6 +273,13 @@ impl From<&RunUsage> for RunUsageDto {
             total_tokens: usage.total_tokens(),
             cost_usd: usage.cost_usd,
             cached_answers: usage.cached_answers,
+            judge: (!usage.judge.is_nothing()).then(|| JudgeUsageDto {
+                prompt_tokens: usage.judge.prompt_tokens,
+                completion_tokens: usage.judge.completion_tokens,
+                reasoning_tokens: usage.judge.reasoning_tokens,
+                total_tokens: usage.judge.total_tokens(),
+                cost_usd: usage.judge.cost_usd,
+            }),
         }
     }
 }

@@ -198,9 +198,18 @@ await step("an LLM judge picked in the form judges the run, its rationale shown"
   await until("the run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
   const run = await api(`/runs/${id}`);
   if (run.body.judge !== "llm:Simulated/sim-1") throw new Error(`judge: ${run.body.judge}`);
+  const judgeTokens = run.body.usage.judge?.promptTokens;
+  if (!(judgeTokens > 0)) throw new Error(`the judge's usage: ${JSON.stringify(run.body.usage)}`);
   await page.reload();
+  // What the judge spent, apart from the answers, on the run and on the opened item.
+  const judgeField = page.locator("dl.summary .field", { has: page.getByText("LLM judge's own", { exact: true }) });
+  await judgeField.waitFor();
+  const said = await judgeField.locator("dd").textContent();
+  if (!said.replace(/[,\s]/g, "").startsWith(`${judgeTokens}in`)) throw new Error(`the judge's usage shown: ${said}`);
   await page.locator("details.item summary").first().click();
   await page.getByText("The response's final answer is", { exact: false }).first().waitFor();
+  await page.locator("details.item[open] dl.summary").getByText("Judge's tokens").waitFor();
+  await check("run-llm-judged-item");
   // Every option keeps its letter, the answered one too.
   const displays = await page.locator("details.item[open] ol.choices li").evaluateAll((lis) => lis.map((li) => getComputedStyle(li).display));
   if (displays.length === 0 || displays.some((d) => d !== "list-item")) throw new Error(`options shown as ${displays}`);

@@ -224,6 +224,7 @@ mod plan_tests {
                         judge: "choice".into(),
                         rationale: None,
                         at,
+                        spent: None,
                     }),
                 },
             })

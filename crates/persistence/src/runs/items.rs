@@ -103,7 +103,7 @@ pub struct AttemptRecord {
 }
 
 /// One verdict given on an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JudgmentRecord {
     /// The attempt judged.
     pub attempt: u32,
@@ -121,6 +121,9 @@ pub struct JudgmentRecord {
     pub at: Timestamp,
     /// The run's judging in force when it was given: 0 before any re-judging, n from the n-th.
     pub round: u32,
+    /// What an LLM judge's requests for it used and cost; `None` for the rule judges' verdicts
+    /// (and for verdicts stored before it was kept).
+    pub spent: Option<evalboard_domain::JudgeSpend>,
 }
 
 /// Everything recorded about one item of a run.
@@ -594,6 +597,7 @@ type JudgmentTuple = (
     Option<String>,
     NaiveDateTime,
     i32,
+    (Option<i32>, Option<i32>, Option<i32>, Option<f64>),
 );
 
 fn judgments_of(
@@ -615,10 +619,17 @@ fn judgments_of(
             item_judgments::rationale,
             item_judgments::created_at,
             item_judgments::rejudge_round,
+            (
+                item_judgments::prompt_tokens,
+                item_judgments::completion_tokens,
+                item_judgments::reasoning_tokens,
+                item_judgments::cost_usd,
+            ),
         ))
         .load(conn)?;
     let mut by_item: BTreeMap<i32, Vec<JudgmentRecord>> = BTreeMap::new();
-    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at, round) in rows {
+    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at, round, spent) in rows {
+        let (pt, ct, rt, cost_usd) = spent;
         by_item.entry(sequence).or_default().push(JudgmentRecord {
             attempt: attempt as u32,
             verdict: verdict.parse().map_err(StoreError::corrupt)?,
@@ -629,6 +640,16 @@ fn judgments_of(
             rationale,
             at: at.and_utc(),
             round: round as u32,
+            spent: (pt.is_some() || ct.is_some() || cost_usd.is_some()).then(|| {
+                evalboard_domain::JudgeSpend {
+                    usage: TokenUsage {
+                        prompt_tokens: tokens(pt),
+                        completion_tokens: tokens(ct),
+                        reasoning_tokens: tokens(rt),
+                    },
+                    cost_usd,
+                }
+            }),
         });
     }
     Ok(by_item)

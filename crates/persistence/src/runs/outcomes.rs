@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Extracted, ExtractionTier, ItemState, Run, RunId, RunUsage, Timestamp, TokenUsage, Verdict,
+    Extracted, ExtractionTier, ItemState, JudgeSpend, Run, RunId, RunUsage, Timestamp, TokenUsage,
+    Verdict,
 };
 
 use super::{
@@ -80,6 +81,8 @@ pub struct Judgment {
     pub rationale: Option<String>,
     /// When it decided.
     pub at: Timestamp,
+    /// What an LLM judge's requests for it used and cost; `None` for the rule judges.
+    pub spent: Option<JudgeSpend>,
 }
 
 /// What came of one claimed item.
@@ -256,7 +259,8 @@ impl Database {
                     }
                 }
                 events::items(conn, run_id, &changed, &started, at)?;
-                // The run's totals move only when answers were stored (and are read only then).
+                // The run's totals move only when answers or an LLM judge's verdicts were stored (and are
+                // read only then).
                 let usage = match &written.spent {
                     Some(spent) => {
                         let mut total = row.usage()?;
@@ -329,7 +333,7 @@ fn record_judged_answer(
     ));
     match judgment {
         Some(judgment) => {
-            written.count_unparsed(judgment);
+            written.count_judgment(judgment);
             written.judgments.push(judgment_row(
                 &outcome.run_id,
                 sequence,
@@ -397,7 +401,7 @@ struct Written {
     log: Vec<PendingLog>,
     /// The run's judging in force, which its verdicts belong to (its re-judge count).
     round: i32,
-    /// What the batch's answers spent, when it stored any.
+    /// What the batch's answers and LLM judgments spent, when it stored any.
     spent: Option<RunUsage>,
     /// How many verdicts it stored on answers with nothing extractable.
     unparsed: i64,
@@ -406,9 +410,17 @@ struct Written {
 }
 
 impl Written {
-    fn count_unparsed(&mut self, judgment: &Judgment) {
+    /// Counts what a stored judgment adds to the run's totals: an answer with nothing
+    /// extractable, and what its LLM judge spent.
+    fn count_judgment(&mut self, judgment: &Judgment) {
         if judgment.extraction.tier == ExtractionTier::Unparsed {
             self.unparsed += 1;
+        }
+        if let Some(spent) = &judgment.spent {
+            self.spent
+                .get_or_insert_default()
+                .judge
+                .add(&spent.usage, spent.cost_usd);
         }
     }
 }
@@ -508,7 +520,7 @@ fn apply_one(
             if changed == 0 {
                 return Ok(None);
             }
-            written.count_unparsed(judgment);
+            written.count_judgment(judgment);
             written.judgments.push(judgment_row(
                 run_id,
                 sequence,
@@ -594,6 +606,10 @@ pub(super) struct NewJudgmentRow {
     rationale: Option<String>,
     created_at: NaiveDateTime,
     rejudge_round: i32,
+    prompt_tokens: Option<i32>,
+    completion_tokens: Option<i32>,
+    reasoning_tokens: Option<i32>,
+    cost_usd: Option<f64>,
 }
 
 /// The history row of `judgment`, given under the run's judging `round` (0 before any
@@ -605,6 +621,8 @@ pub(super) fn judgment_row(
     judgment: &Judgment,
     round: i32,
 ) -> NewJudgmentRow {
+    let usage = judgment.spent.map(|spent| spent.usage).unwrap_or_default();
+    let tokens = |count: Option<u32>| count.map(|t| t.min(i32::MAX as u32) as i32);
     NewJudgmentRow {
         run_id: run_id.to_string(),
         sequence,
@@ -616,6 +634,10 @@ pub(super) fn judgment_row(
         rationale: judgment.rationale.clone(),
         created_at: judgment.at.naive_utc(),
         rejudge_round: round,
+        prompt_tokens: tokens(usage.prompt_tokens),
+        completion_tokens: tokens(usage.completion_tokens),
+        reasoning_tokens: tokens(usage.reasoning_tokens),
+        cost_usd: judgment.spent.and_then(|spent| spent.cost_usd),
     }
 }
 

@@ -803,6 +803,7 @@ impl Dispatcher {
                     model: model_name.clone(),
                     client: shared.clients.get(provider_name).ok_or_else(unusable)?,
                     gate: Arc::clone(shared.gates.get(provider_name).ok_or_else(unusable)?),
+                    price: judge_provider.price(model_name),
                     max_attempts: judge_provider.limits.max_attempts,
                     throttling: Throttling::of(&judge_provider.limits),
                     without_temperature: AtomicBool::new(false),

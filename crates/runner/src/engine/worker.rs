@@ -13,9 +13,9 @@ use std::{
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
 use evalboard_domain::{
-    GenerationSettings, ModelPrice, RunId, RunSettings, RunUsage, Timestamp, extract_by_rules,
-    joined_reasoning, parse_judge_reply, render_judge_prompt, request_key, split_reasoning,
-    truncate_to_micros,
+    GenerationSettings, JudgeSpend, ModelPrice, RunId, RunSettings, RunUsage, Timestamp,
+    TokenUsage, extract_by_rules, joined_reasoning, parse_judge_reply, render_judge_prompt,
+    request_key, split_reasoning, truncate_to_micros,
 };
 use evalboard_persistence::{
     Answer, CachedAnswer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind, RunGeneration,
@@ -124,6 +124,8 @@ pub(crate) struct LlmJudge {
     pub(crate) model: String,
     pub(crate) client: Arc<dyn ModelClient>,
     pub(crate) gate: Arc<ProviderGate>,
+    /// The judge model's price, when configured: what its requests cost.
+    pub(crate) price: Option<ModelPrice>,
     /// Replies without a verdict and errors worth retrying it may give (429s aside).
     pub(crate) max_attempts: u32,
     /// When a judgment stops waiting for a judge that keeps answering 429.
@@ -517,6 +519,19 @@ fn rule_judgment(response: &str, item: &ClaimedItem, rationale: Option<String>) 
     }
 }
 
+/// Counts what one reply of the LLM judge used: into the judgment's spending, and at once into
+/// the run's (so that its budget stops new items as soon as the judge used it up).
+fn count_judge_reply(
+    run: &RunContext,
+    judge: &LlmJudge,
+    spent: &mut Option<JudgeSpend>,
+    usage: &TokenUsage,
+) {
+    let cost_usd = judge.price.and_then(|price| price.cost(usage));
+    run.spent().judge.add(usage, cost_usd);
+    spent.get_or_insert_default().add(usage, cost_usd);
+}
+
 /// Asks the run's LLM judge for a verdict on `response`, with retries; when it gives none, falls
 /// back to the choice judge and says so in the rationale. `None` when the run is canceled,
 /// when a drain began before the judge was asked (another worker judges the stored answer), or
@@ -539,6 +554,8 @@ async fn judge(
     let mut throttled = Throttled::default();
     let mut failures = 0;
     let mut attempt = 0;
+    // Every reply is paid for, a reply without a verdict too.
+    let mut spent: Option<JudgeSpend> = None;
     while failures < judge.max_attempts {
         attempt += 1;
         let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
@@ -566,21 +583,25 @@ async fn judge(
         match reply {
             // A reasoning judge's thinking (`<think>` text) is neither its verdict nor the
             // rationale shown with it.
-            Ok(reply) => match parse_judge_reply(split_reasoning(&reply.text).1) {
-                Some((verdict, rationale)) => {
-                    return Some(Judgment {
-                        verdict,
-                        extraction: extract_by_rules(&item.item, response),
-                        judge: judge.label.clone(),
-                        rationale: Some(rationale),
-                        at: truncate_to_micros(Utc::now()),
-                    });
+            Ok(reply) => {
+                count_judge_reply(run, judge, &mut spent, &reply.usage);
+                match parse_judge_reply(split_reasoning(&reply.text).1) {
+                    Some((verdict, rationale)) => {
+                        return Some(Judgment {
+                            verdict,
+                            extraction: extract_by_rules(&item.item, response),
+                            judge: judge.label.clone(),
+                            rationale: Some(rationale),
+                            at: truncate_to_micros(Utc::now()),
+                            spent,
+                        });
+                    }
+                    None => {
+                        failure = "its reply has no VERDICT line".into();
+                        failures += 1;
+                    }
                 }
-                None => {
-                    failure = "its reply has no VERDICT line".into();
-                    failures += 1;
-                }
-            },
+            }
             Err(error) if generation.temperature.is_some() && refuses_temperature(&error) => {
                 // Asked again at once, without a temperature, and so are the run's other
                 // judgments: the refusal is the model's, not this answer's, and spends no attempt.
@@ -620,14 +641,17 @@ async fn judge(
             }
         }
     }
-    Some(rule_judgment(
-        response,
-        item,
-        Some(format!(
-            "the LLM judge {} gave no verdict ({failure}); judged by extraction",
-            judge.label
-        )),
-    ))
+    Some(Judgment {
+        spent,
+        ..rule_judgment(
+            response,
+            item,
+            Some(format!(
+                "the LLM judge {} gave no verdict ({failure}); judged by extraction",
+                judge.label
+            )),
+        )
+    })
 }
 
 /// After a request that failed with `error` (not fatal to the run): the wait before the next

@@ -18,7 +18,7 @@ use evalboard_persistence::{
 use evalboard_runner::{ProviderKind, reproducibility::CONFIGURATION_CHANGED};
 
 use crate::{
-    stub_provider::{all_items, llm_judged, start_stub},
+    stub_provider::{JUDGE_REPLY_TOKENS, all_items, llm_judged, start_stub},
     support::{
         assert_counters_match_rows, create_run, engine_tests, import, items, now, provider,
         registry, start_engine, wait_terminal,
@@ -52,6 +52,95 @@ fn capped(budget: Budget) -> RunSettings {
         budget: Some(budget),
         ..Default::default()
     }
+}
+
+/// What one judge reply of the stub costs at the priced stub's prices ($0.12).
+const JUDGE_REPLY_COST: f64 =
+    (JUDGE_REPLY_TOKENS.0 as f64 * 1000.0 + JUDGE_REPLY_TOKENS.1 as f64 * 2000.0) / 1_000_000.0;
+
+/// An LLM judge's requests are counted apart from the answers, with each verdict and in the
+/// run's totals (a reply without a verdict too: it was paid for), and a budget caps the answers
+/// and the judge together.
+async fn an_llm_judges_spending_is_counted_and_capped(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(3, |i| {
+            format!("Question {i}? [[{}]]", ["ok", "wrong", "judgeless"][i])
+        }),
+    );
+    import(&db, "E", &items(10, |i| format!("Question {i}?")));
+    let judged = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    // 49 tokens an answer and 110 its verdict: the 2nd item takes the run to 318, past the cap
+    // (the answers alone would reach it only at the 5th).
+    let capped_run = create_run(
+        &db,
+        "Stub",
+        "m",
+        "E",
+        RunSettings {
+            judge: llm_judged("Stub").judge,
+            ..capped(Budget {
+                max_tokens: Some(200),
+                max_cost_usd: None,
+            })
+        },
+    );
+    let mut judge = priced_stub(&stub.base_url);
+    // The judgeless item's judge is asked twice.
+    judge.max_attempts = Some(2);
+    let engine = start_engine(&db, registry(vec![judge]));
+    let judged = wait_terminal(&db, &judged, Duration::from_secs(20)).await;
+    let capped_run = wait_terminal(&db, &capped_run, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+
+    assert_eq!(judged.status, RunStatus::Completed);
+    // The answers' figures are the model's alone.
+    assert_eq!(
+        (judged.usage.prompt_tokens, judged.usage.completion_tokens),
+        (3 * 42, 3 * 7)
+    );
+    assert!((judged.usage.cost_usd.unwrap() - 3.0 * ANSWER_COST).abs() < 1e-9);
+    let replies = 4; // one each, two for the judgeless item
+    let judge_usage = judged.usage.judge;
+    assert_eq!(
+        (judge_usage.prompt_tokens, judge_usage.completion_tokens),
+        (replies * JUDGE_REPLY_TOKENS.0, replies * JUDGE_REPLY_TOKENS.1)
+    );
+    let judge_cost = judge_usage.cost_usd.expect("the judge model has a price");
+    assert!(
+        (judge_cost - replies as f64 * JUDGE_REPLY_COST).abs() < 1e-9,
+        "{judge_cost}"
+    );
+    let items = all_items(&db, &judged.id);
+    let spent: Vec<(Option<u32>, Option<u32>)> = items
+        .iter()
+        .map(|item| {
+            let spent = item.judgments[0].spent.expect("judged by the LLM judge");
+            (spent.usage.prompt_tokens, spent.usage.completion_tokens)
+        })
+        .collect();
+    assert_eq!(
+        spent,
+        [(Some(100), Some(10)), (Some(100), Some(10)), (Some(200), Some(20))]
+    );
+    let cost = items[2].judgments[0].spent.unwrap().cost_usd.unwrap();
+    assert!((cost - 2.0 * JUDGE_REPLY_COST).abs() < 1e-9, "{cost}");
+
+    assert_eq!(capped_run.status, RunStatus::Canceled);
+    assert_counters_match_rows(&db, &capped_run);
+    assert_eq!(capped_run.counts.correct, 2);
+    assert_eq!(sent_items(&db, &capped_run.id).len(), 2);
+    let failure = capped_run.failure.expect("the reason is recorded");
+    assert_eq!(
+        failure.message,
+        "the budget of 200 tokens is spent (318 used, the LLM judge's included)"
+    );
+    assert_eq!(
+        capped_run.usage.tokens_spent(),
+        2 * 49 + 2 * (JUDGE_REPLY_TOKENS.0 + JUDGE_REPLY_TOKENS.1)
+    );
 }
 
 /// One item at a time: the answer that reaches a cap is the last one sent; the rest are
@@ -272,6 +361,7 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
                 judge: llm.label(),
                 rationale: Some("judged before the crash".into()),
                 at,
+                spent: None,
             }),
         })
         .collect();
@@ -391,6 +481,7 @@ async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
 
 engine_tests!(
     a_spent_budget_stops_sending_and_ends_the_run,
+    an_llm_judges_spending_is_counted_and_capped,
     items_in_flight_finish_when_the_budget_is_spent,
     a_rejudging_survives_a_crash_and_judges_each_answer_once,
     a_run_is_not_resumed_under_a_changed_configuration,

@@ -348,7 +348,11 @@ async fn messages(
         .body(events.concat())
 }
 
+/// What each judge reply uses: 100 prompt and 10 generated tokens.
+pub(crate) const JUDGE_REPLY_TOKENS: (u64, u64) = (100, 10);
+
 /// A judge: correct when the graded response picks (B); no verdict line for `judgeless` items.
+/// Every reply reports its usage ([`JUDGE_REPLY_TOKENS`]).
 fn judge_reply(prompt: &str) -> HttpResponse {
     let response = prompt.split("<<<").nth(1).unwrap_or_default();
     if prompt.contains("[[judge-auth]]") {
@@ -366,7 +370,16 @@ fn judge_reply(prompt: &str) -> HttpResponse {
     } else {
         "The response does not pick the key.\nVERDICT: incorrect".to_owned()
     };
-    let events = vec![sse(&delta(&text)), sse(&finish()), sse("[DONE]")];
+    let (prompt_tokens, completion_tokens) = JUDGE_REPLY_TOKENS;
+    let usage = json!({"choices": [], "usage": {
+        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens
+    }});
+    let events = vec![
+        sse(&delta(&text)),
+        sse(&finish()),
+        sse(&usage.to_string()),
+        sse("[DONE]"),
+    ];
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .streaming(stream::iter(

@@ -263,6 +263,16 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             seconds("totalP50Ms"),
             seconds("totalP95Ms"),
         )?;
+        if let Some(judge) = usage["judge"].as_object() {
+            let cost = judge["costUsd"]
+                .as_f64()
+                .map_or("–".to_owned(), |usd| format!("${usd:.4}"));
+            writeln!(
+                out,
+                "  judge's own tokens {} in · {} out · cost {cost}",
+                judge["promptTokens"], judge["completionTokens"],
+            )?;
+        }
         let at = |field: &str| run[field].as_str().unwrap_or("–").to_owned();
         writeln!(
             out,

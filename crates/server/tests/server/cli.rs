@@ -92,6 +92,27 @@ fn the_command_line_client_drives_runs_end_to_end() {
         assert!(text.contains(&said), "no `{said}` in {text}");
     }
 
+    // A run judged by an LLM judge shows what the judge spent, apart from the answers.
+    assert!(!text.contains("judge's own"), "{text}");
+    let judged = json_of(&evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 8, "judge": {"kind": "llm", "providerName": "Simulated", "modelName": "sim-1"}}"#,
+            &["--follow", "--json"],
+        ),
+        None,
+    ));
+    assert_eq!(judged["run"]["status"], "completed", "{judged}");
+    let judge_tokens = judged["usage"]["judge"]["promptTokens"].as_u64().unwrap();
+    assert!(judge_tokens > 0, "{judged}");
+    let judged_id = judged["run"]["id"].as_str().unwrap();
+    let shown = evalboard(&server, &["show", judged_id], None);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains(&format!("judge's own tokens {judge_tokens} in")),
+        "{text}"
+    );
+
     // A refusal is the server's sentence and exit status 2; nothing else is printed.
     let refused = evalboard(&server, &["cancel", &id], None);
     assert_eq!(refused.status.code(), Some(2));

@@ -135,7 +135,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
 const CSV_PAGE: u32 = 100;
 
 /// The CSV archive's columns, in order.
-const CSV_COLUMNS: [&str; 34] = [
+const CSV_COLUMNS: [&str; 36] = [
     "id",
     "providerName",
     "datasetName",
@@ -170,6 +170,9 @@ const CSV_COLUMNS: [&str; 34] = [
     "judge",
     "rejudgeCount",
     "fingerprint",
+    // Last, so that readers of the columns before them are not moved.
+    "judgeTokens",
+    "judgeCostUsd",
 ];
 
 /// Every run the filters select, as CSV, a page at a time.
@@ -203,7 +206,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
             let number = |value: Option<f64>| value.map(|n| n.to_string()).unwrap_or_default();
             let (usage, latency) = (&dto.usage, &dto.latency);
-            let record: [String; 34] = [
+            let record: [String; 36] = [
                 dto.run.id.clone(),
                 dto.run.provider_name.clone(),
                 dto.run.dataset_name.clone(),
@@ -251,6 +254,12 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                     .as_ref()
                     .map(|f| f.digest.clone())
                     .unwrap_or_default(),
+                usage
+                    .judge
+                    .as_ref()
+                    .map(|j| j.total_tokens.to_string())
+                    .unwrap_or_default(),
+                number(usage.judge.as_ref().and_then(|j| j.cost_usd)),
             ];
             write_row(&mut writer, record);
         }

@@ -1120,6 +1120,35 @@ export interface components {
             /** @description A provider listed by `GET /providers`. */
             providerName: string;
         };
+        /** @description Tokens and cost of an LLM judge's requests over a run (replies without a verdict included). */
+        JudgeUsageDto: {
+            /**
+             * Format: int64
+             * @description Generated tokens, reasoning included.
+             */
+            completionTokens: number;
+            /**
+             * Format: double
+             * @description US dollars at the judge model's price in the provider configuration; `null` without
+             *     one.
+             */
+            costUsd: number | null;
+            /**
+             * Format: int64
+             * @description Prompt tokens.
+             */
+            promptTokens: number;
+            /**
+             * Format: int64
+             * @description Reasoning tokens, where the provider reports them.
+             */
+            reasoningTokens: number;
+            /**
+             * Format: int64
+             * @description Prompt plus generated tokens.
+             */
+            totalTokens: number;
+        };
         /** @description The public keys packs are signed with. */
         KeysDto: {
             /** @description The active key first, then retired keys whose packs still import. */
@@ -1641,6 +1670,7 @@ export interface components {
              *     price.
              */
             costUsd: number | null;
+            judge: components["schemas"]["JudgeUsageDto"] | null;
             /**
              * Format: int64
              * @description Prompt tokens.
@@ -1653,7 +1683,8 @@ export interface components {
             reasoningTokens: number;
             /**
              * Format: int64
-             * @description Prompt plus generated tokens (what `settings.budget.maxTokens` caps).
+             * @description Prompt plus generated tokens (`settings.budget.maxTokens` caps these and the judge's
+             *     together).
              */
             totalTokens: number;
         };
@@ -1821,6 +1852,7 @@ export interface components {
              *     (`POST /runs/{run_id}/rejudge`) on.
              */
             round: number;
+            usage: components["schemas"]["UsageDto"] | null;
             /** @description `correct` or `incorrect`. */
             verdict: string;
         };

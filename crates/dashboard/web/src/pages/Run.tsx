@@ -173,6 +173,15 @@ export function RunPage({ id }: { id: string }) {
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
         </Field>
         <Field label="Cost">{run.usage.costUsd == null ? "no price" : `$${run.usage.costUsd.toFixed(4)}`}</Field>
+        {run.usage.judge && (
+          // Apart from the answers' figures, which compare models whatever judged them; a budget
+          // caps both together.
+          <Field label="LLM judge's own">
+            {run.usage.judge.promptTokens.toLocaleString()} in · {run.usage.judge.completionTokens.toLocaleString()} out
+            {" · "}
+            {run.usage.judge.costUsd == null ? "no price" : `$${run.usage.judge.costUsd.toFixed(4)}`}
+          </Field>
+        )}
         {run.usage.cachedAnswers > 0 && (
           <Field label="From the cache">{run.usage.cachedAnswers.toLocaleString()} answers (not sent, not paid)</Field>
         )}
@@ -338,6 +347,8 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
   const [shown, setShown] = useState(open);
   // The answer streams into an open item while it runs; closed rows cost nothing.
   const live = useItemText(runId, item.sequence, shown && item.state === "running");
+  // What the LLM judge spent on the verdict in force (the rule judges spend nothing).
+  const judgeSpent = item.verdicts.at(-1)?.usage;
   return (
     <details className={`item ${item.state}`} open={open} onToggle={(e) => setShown(e.currentTarget.open)}>
       <summary>
@@ -374,6 +385,12 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
           <Field label="Tokens">
             {item.usage.promptTokens ?? "–"} in · {item.usage.completionTokens ?? "–"} out
           </Field>
+          {judgeSpent && (
+            <Field label="Judge's tokens">
+              {judgeSpent.promptTokens ?? "–"} in · {judgeSpent.completionTokens ?? "–"} out
+              {judgeSpent.costUsd != null && ` · $${judgeSpent.costUsd.toFixed(4)}`}
+            </Field>
+          )}
         </dl>
         {item.judgeRationale && (
           <p>
@@ -442,6 +459,7 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
               {item.verdicts.map((v, i) => (
                 <li key={i}>
                   round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
+                  {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}
                 </li>
               ))}
             </ul>

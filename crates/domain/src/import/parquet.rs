@@ -28,10 +28,16 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
             "the file has {rows} rows; a dataset holds at most {max_rows} items"
         ));
     }
+    let index = index_columns(reader.metadata().file_metadata());
     let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
-        let row = row.map_err(unreadable)?;
-        serde_json::to_writer(&mut lines, &row.to_json_value())
+        let mut row = row.map_err(unreadable)?.to_json_value();
+        if let serde_json::Value::Object(fields) = &mut row {
+            for column in &index {
+                fields.remove(column);
+            }
+        }
+        serde_json::to_writer(&mut lines, &row)
             .map_err(|e| format!("a row cannot be read as JSON: {e}"))?;
         lines.push(b'\n');
         if lines.len() > max_bytes {
@@ -42,6 +48,30 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
         }
     }
     Ok(lines)
+}
+
+/// The columns a dataframe's index was written to: pandas (and pyarrow from pandas) store a
+/// frame's index as columns such as `__index_level_0__` (for any index but the default range,
+/// e.g. after filtering rows) and name them in the file's `pandas` metadata. They number the
+/// rows of the frame, not the dataset's fields, so they are not read as fields (which the
+/// importer would refuse as unknown).
+fn index_columns(metadata: &parquet::file::metadata::FileMetaData) -> Vec<String> {
+    metadata
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.key == "pandas")
+        .filter_map(|entry| entry.value.as_deref())
+        .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .flat_map(|pandas| match pandas.get("index_columns") {
+            // A range index is described by an object, not stored as a column.
+            Some(serde_json::Value::Array(columns)) => columns
+                .iter()
+                .filter_map(|column| column.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -178,6 +208,83 @@ pub(crate) mod tests {
             refused.problems[0]
                 .message
                 .starts_with("not a readable Parquet file"),
+            "{:?}",
+            refused.problems
+        );
+    }
+
+    /// Numeric questions (GSM8K's columns) as a filtered pandas frame writes them: its index in
+    /// a `__index_level_0__` column, named in the `pandas` metadata when `named`.
+    fn gsm8k_frame_parquet(rows: &[(&str, &str)], named: bool) -> Vec<u8> {
+        let schema = parse_message_type(
+            "message schema {
+                OPTIONAL BYTE_ARRAY question (UTF8);
+                OPTIONAL BYTE_ARRAY answer (UTF8);
+                OPTIONAL INT64 __index_level_0__;
+            }",
+        )
+        .unwrap();
+        let pandas = r#"{"index_columns": ["__index_level_0__"], "columns": []}"#;
+        let properties = WriterProperties::builder()
+            .set_key_value_metadata(named.then(|| {
+                vec![parquet::file::metadata::KeyValue::new(
+                    "pandas".to_owned(),
+                    pandas.to_owned(),
+                )]
+            }))
+            .build();
+        let mut out = Vec::new();
+        let mut writer =
+            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(properties)).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let present = vec![1i16; rows.len()];
+        let mut column = 0;
+        while let Some(mut writer) = group.next_column().unwrap() {
+            if column == 2 {
+                let index: Vec<i64> = (0..rows.len() as i64).map(|i| 3 * i + 7).collect();
+                writer
+                    .typed::<Int64Type>()
+                    .write_batch(&index, Some(&present), None)
+                    .unwrap();
+            } else {
+                let values: Vec<ByteArray> = rows
+                    .iter()
+                    .map(|row| ByteArray::from(if column == 0 { row.0 } else { row.1 }))
+                    .collect();
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&values, Some(&present), None)
+                    .unwrap();
+            }
+            writer.close().unwrap();
+            column += 1;
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+        out
+    }
+
+    #[test]
+    fn a_pandas_frames_index_is_not_read_as_a_field() {
+        // A frame filtered before it was written keeps its rows' original numbers as its index.
+        let rows = [
+            ("What is 2 + 3?", "2 + 3 = 5\n#### 5"),
+            ("What is 4 * 6?", "4 * 6 = 24\n#### 24"),
+        ];
+        let imported = parse_items(ImportFormat::Parquet, &gsm8k_frame_parquet(&rows, true))
+            .expect("the index is not a field");
+        let answers: Vec<String> = imported
+            .items
+            .iter()
+            .map(|item| item.answer.to_string())
+            .collect();
+        assert_eq!(answers, ["5", "24"]);
+        // The metadata is what says the column is an index: without it, the column is a field
+        // like any other, which numeric records do not have.
+        let refused =
+            parse_items(ImportFormat::Parquet, &gsm8k_frame_parquet(&rows, false)).unwrap_err();
+        assert!(
+            refused.problems[0].message.contains("__index_level_0__"),
             "{:?}",
             refused.problems
         );

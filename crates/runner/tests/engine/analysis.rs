@@ -106,7 +106,10 @@ async fn an_llm_judges_spending_is_counted_and_capped(db: TestDatabase) {
     let judge_usage = judged.usage.judge;
     assert_eq!(
         (judge_usage.prompt_tokens, judge_usage.completion_tokens),
-        (replies * JUDGE_REPLY_TOKENS.0, replies * JUDGE_REPLY_TOKENS.1)
+        (
+            replies * JUDGE_REPLY_TOKENS.0,
+            replies * JUDGE_REPLY_TOKENS.1
+        )
     );
     let judge_cost = judge_usage.cost_usd.expect("the judge model has a price");
     assert!(
@@ -123,7 +126,11 @@ async fn an_llm_judges_spending_is_counted_and_capped(db: TestDatabase) {
         .collect();
     assert_eq!(
         spent,
-        [(Some(100), Some(10)), (Some(100), Some(10)), (Some(200), Some(20))]
+        [
+            (Some(100), Some(10)),
+            (Some(100), Some(10)),
+            (Some(200), Some(20))
+        ]
     );
     let cost = items[2].judgments[0].spent.unwrap().cost_usd.unwrap();
     assert!((cost - 2.0 * JUDGE_REPLY_COST).abs() < 1e-9, "{cost}");

@@ -169,6 +169,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    run_answering_ends (run_id) {
+        run_id -> Text,
+        status -> Text,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     run_event_horizon (id) {
         id -> Integer,
         pruned_through -> BigInt,
@@ -221,6 +230,7 @@ diesel::joinable!(runs -> datasets (dataset_id));
 diesel::joinable!(run_logs -> runs (run_id));
 diesel::joinable!(run_events -> runs (run_id));
 diesel::joinable!(run_latency_histograms -> runs (run_id));
+diesel::joinable!(run_answering_ends -> runs (run_id));
 diesel::joinable!(idempotency_keys -> runs (run_id));
 diesel::joinable!(harness_packs -> datasets (dataset_id));
 diesel::joinable!(harness_imports -> runs (run_id));
@@ -236,6 +246,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_events,
     run_event_horizon,
     run_latency_histograms,
+    run_answering_ends,
     idempotency_keys,
     harness_packs,
     harness_imports,

@@ -1895,6 +1895,124 @@ fn answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging(db: &TestDat
         requeued.error, None,
         "its failure is no longer where it stands"
     );
+    // Judged, the two answers leave the item that had none failed: the run ends as its
+    // answering did, failed for its reason.
+    let ended = judge_queued_answers(db, &run, "w2", 5);
+    assert_eq!(
+        (ended.status, ended.counts.correct, ended.counts.failed),
+        (RunStatus::Failed, 2, 1)
+    );
+    let failure = ended.failure.unwrap();
+    assert_eq!(
+        (failure.kind.as_str(), failure.message.as_str()),
+        ("judge_not_configured", "no judge")
+    );
+}
+
+/// Claims every answer a re-judging queued of `run` (as worker `worker`, at `seconds`) and
+/// stores a verdict on each, as the engine does; returns the run as it is then.
+fn judge_queued_answers(
+    db: &TestDatabase,
+    run: &RunId,
+    worker: &str,
+    seconds: i64,
+) -> evalboard_domain::Run {
+    use evalboard_domain::{Verdict, extract_answer};
+    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    let claim = db
+        .claim_items(run, claim_request(worker, 100, seconds, 300))
+        .unwrap();
+    assert!(claim.items.iter().all(|item| item.answer.is_some()));
+    let verdicts: Vec<Outcome> = claim
+        .items
+        .iter()
+        .map(|item| Outcome {
+            run_id: run.clone(),
+            sequence: item.sequence,
+            attempt: item.attempt,
+            started_at: at(seconds),
+            kind: OutcomeKind::Judged(Judgment {
+                verdict: Verdict::Correct,
+                extraction: extract_answer(item.answer.as_deref().unwrap()).into(),
+                judge: "choice".into(),
+                rationale: None,
+                at: at(seconds),
+                spent: None,
+            }),
+        })
+        .collect();
+    db.apply_outcomes(worker, &verdicts, at(seconds)).unwrap();
+    db.get_run(run).unwrap()
+}
+
+/// A re-judging changes verdicts, not which items were answered: a run its budget stopped,
+/// re-judged (twice), ends `canceled` for its budget again, not `completed` with items never
+/// sent; once a retry answered every item, a re-judging ends it `completed`.
+fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
+    use evalboard_domain::{BUDGET_EXHAUSTED, JudgeSettings};
+    import(db, "Demo", &items(4));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 2, 1, 300))
+        .unwrap();
+    let reason = "the budget of 10 tokens is spent (12 used)";
+    db.stop_for_budget(&run, reason, at(2)).unwrap();
+    let answers: Vec<_> = (1..=2).map(|s| judged_answer(&run, s, 3)).collect();
+    db.apply_outcomes("w1", &answers, at(3)).unwrap();
+    let stopped = db.get_run(&run).unwrap();
+    assert_eq!(
+        (stopped.status, stopped.counts.canceled),
+        (RunStatus::Canceled, 2)
+    );
+    let failure = stopped.failure.clone().unwrap();
+    assert_eq!(
+        (failure.kind.as_str(), failure.message.as_str()),
+        (BUDGET_EXHAUSTED, reason)
+    );
+
+    for round in 1..=2 {
+        let rejudging = db
+            .start_rejudge(&run, &JudgeSettings::Choice, None, at(4 + 2 * round))
+            .unwrap();
+        assert_eq!(
+            rejudging.failure, None,
+            "round {round}: no failure while it runs"
+        );
+        let ended = judge_queued_answers(db, &run, "w2", 5 + 2 * round);
+        assert_eq!(
+            (ended.status, ended.counts.correct, ended.counts.canceled),
+            (RunStatus::Canceled, 2, 2),
+            "round {round}"
+        );
+        assert_eq!(ended.failure, stopped.failure, "round {round}");
+    }
+    let log = db
+        .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
+        .unwrap();
+    assert!(
+        log.iter().any(|entry| entry.message
+            == format!(
+                "status running -> canceled: the re-judging is done; its answering had ended \
+                 canceled: {reason}"
+            )),
+        "{log:#?}"
+    );
+
+    // Retried, every item is answered: the next re-judging completes the run.
+    db.retry_run(&run, RetryScope::Faulted, None, None, at(20))
+        .unwrap();
+    db.claim_items(&run, claim_request("w3", 2, 21, 300))
+        .unwrap();
+    let answers: Vec<_> = (3..=4).map(|s| judged_answer(&run, s, 22)).collect();
+    db.apply_outcomes("w3", &answers, at(22)).unwrap();
+    assert_eq!(db.get_run(&run).unwrap().status, RunStatus::Completed);
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(23))
+        .unwrap();
+    let ended = judge_queued_answers(db, &run, "w3", 24);
+    assert_eq!(
+        (ended.status, ended.counts.correct),
+        (RunStatus::Completed, 4)
+    );
+    assert_eq!(ended.failure, None);
 }
 
 /// A cancel asked of a run stopping for its budget stops its items in flight too: the run is
@@ -1922,6 +2040,7 @@ fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
 }
 
 backend_tests!(
+    a_rejudging_ends_a_run_as_its_answering_did,
     a_stopping_worker_gives_its_claims_back_without_a_resume,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,

@@ -7,7 +7,7 @@ use evalboard_domain::{
     ExtractionTier, ItemState, Run, RunId, RunStatus, RunUsage, StateCounts, Timestamp,
 };
 
-use super::{RunRow, latency::latency_of, load_row};
+use super::{RunRow, latency::latency_of, load_row, rejudge};
 use crate::{
     connection::DbConnection,
     error::StoreError,
@@ -175,12 +175,33 @@ pub(crate) fn finish_if_done(
         return Ok(None);
     }
     let stopped_for_budget;
+    let as_answered;
     let (to, why) = match (&row.cancel_requested_at, row.budget_spent()) {
         (Some(_), Some(reason)) => {
             stopped_for_budget = format!("stopped: {reason}");
             (RunStatus::Canceled, stopped_for_budget.as_str())
         }
         (Some(_), None) => (RunStatus::Canceled, "canceled on request"),
+        // A re-judging that left items without an answer ends the run as its answering did.
+        (None, _) if row.rejudging && counts.failed + counts.canceled > 0 => {
+            match rejudge::answering_end(conn, run_id)? {
+                Some((status, failure)) => {
+                    as_answered = format!(
+                        "the re-judging is done; its answering had ended {status}{}",
+                        failure
+                            .as_ref()
+                            .map(|failure| format!(": {}", failure.message))
+                            .unwrap_or_default()
+                    );
+                    let (kind, message) = failure.map(|f| (f.kind, f.message)).unzip();
+                    diesel::update(runs::table.find(run_id.as_str()))
+                        .set((runs::error_kind.eq(kind), runs::error_message.eq(message)))
+                        .execute(conn)?;
+                    (status, as_answered.as_str())
+                }
+                None => (RunStatus::Completed, "every item is done"),
+            }
+        }
         (None, _) => (RunStatus::Completed, "every item is done"),
     };
     if status == RunStatus::Pending && to == RunStatus::Completed {

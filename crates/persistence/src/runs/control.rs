@@ -206,6 +206,8 @@ impl Database {
             }
             // The reopened items' answers are cleared: the kept latencies no longer hold.
             forget_latencies(conn, run_id)?;
+            // It answers again: how it ends is its own, whatever it is re-judged by later.
+            super::rejudge::forget_answering_end(conn, run_id)?;
             diesel::update(runs::table.find(run_id.as_str()))
                 .set((
                     runs::retry_count.eq(runs::retry_count + 1),

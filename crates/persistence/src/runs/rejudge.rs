@@ -7,7 +7,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Fingerprint, ItemState, JudgeSettings, Run, RunId, RunSettings, RunStatus, Timestamp,
+    Fingerprint, ItemState, JudgeSettings, Run, RunFailure, RunId, RunSettings, RunStatus,
+    Timestamp,
 };
 
 use super::{
@@ -15,11 +16,11 @@ use super::{
     load_row,
 };
 use crate::{
-    connection::DbConnection,
+    connection::{DbConnection, on_backend},
     database::Database,
     error::StoreError,
     logs::{self, LogLevel},
-    schema::{run_items, runs},
+    schema::{run_answering_ends, run_items, runs},
 };
 
 impl Database {
@@ -104,6 +105,7 @@ impl Database {
                 judge: judge.clone(),
                 ..f
             });
+            keep_answering_end(conn, &run)?;
             update_run(conn, run_id, &settings, fingerprint.as_ref(), round)?;
             save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
             logs::append(
@@ -131,6 +133,65 @@ impl Database {
             load_row(conn, run_id, false)?.into_domain()
         })
     }
+}
+
+/// Keeps how `run`'s answering ended (its status and failure, now), unless an earlier
+/// re-judging since its last dispatch kept it already: a re-judging's own ending is not the
+/// answering's.
+fn keep_answering_end(conn: &mut DbConnection, run: &Run) -> Result<(), StoreError> {
+    let (kind, message) = match &run.failure {
+        Some(failure) => (Some(failure.kind.as_str()), Some(failure.message.as_str())),
+        None => (None, None),
+    };
+    let row = (
+        run_answering_ends::run_id.eq(run.id.as_str()),
+        run_answering_ends::status.eq(run.status.as_str()),
+        run_answering_ends::error_kind.eq(kind),
+        run_answering_ends::error_message.eq(message),
+    );
+    on_backend!(conn, |c| diesel::insert_into(run_answering_ends::table)
+        .values(row)
+        .on_conflict(run_answering_ends::run_id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Forgets how a run's answering ended (a retry answers again).
+pub(super) fn forget_answering_end(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+) -> Result<(), StoreError> {
+    diesel::delete(run_answering_ends::table.find(run_id.as_str())).execute(conn)?;
+    Ok(())
+}
+
+/// How a re-judged run's answering ended, when it did not complete: a re-judging changes
+/// verdicts, not which items were answered, so one that leaves items without an answer
+/// (failed, canceled) ends the run as its answering did, its failure too (a run stopped by its
+/// budget stays `canceled` for it). One that leaves every item judged ends it `completed`.
+/// Returns the status and failure to end with, or `None` for `completed`.
+pub(super) fn answering_end(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+) -> Result<Option<(RunStatus, Option<RunFailure>)>, StoreError> {
+    let kept: Option<(String, Option<String>, Option<String>)> = run_answering_ends::table
+        .find(run_id.as_str())
+        .select((
+            run_answering_ends::status,
+            run_answering_ends::error_kind,
+            run_answering_ends::error_message,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((status, kind, message)) = kept else {
+        return Ok(None);
+    };
+    let status: RunStatus = status.parse().map_err(StoreError::corrupt)?;
+    let failure = kind
+        .zip(message)
+        .map(|(kind, message)| RunFailure { kind, message });
+    Ok(matches!(status, RunStatus::Failed | RunStatus::Canceled).then_some((status, failure)))
 }
 
 /// Records the run's new judge and round; a re-judging clears what the run ended with.

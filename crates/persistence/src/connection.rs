@@ -7,7 +7,7 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 
-use crate::error::StoreError;
+use crate::{error::StoreError, outage::Outage};
 
 /// One database connection, to SQLite or PostgreSQL. Queries written against the shared
 /// schema run on either; backend-specific SQL matches on the variant.
@@ -316,11 +316,17 @@ pub(crate) struct ManagedConnection {
 #[derive(Debug)]
 pub(crate) struct ConnectionManager {
     url: DatabaseUrl,
+    /// The pool opens connections in the background, again and again while the database is
+    /// down: its failures are logged as one outage (the pool's own error handler is silenced).
+    outage: Outage,
 }
 
 impl ConnectionManager {
     pub(crate) fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            outage: Outage::new("open a database connection"),
+        }
     }
 }
 
@@ -329,6 +335,26 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<ManagedConnection, ConnectError> {
+        let connected = self.open();
+        match &connected {
+            Ok(_) => self.outage.succeeded(),
+            Err(error) => self.outage.failed(error),
+        }
+        connected
+    }
+
+    fn is_valid(&self, managed: &mut ManagedConnection) -> Result<(), ConnectError> {
+        managed.conn.ping().map_err(ConnectError::from)
+    }
+
+    fn has_broken(&self, managed: &mut ManagedConnection) -> bool {
+        managed.lost || managed.conn.is_broken()
+    }
+}
+
+impl ConnectionManager {
+    /// Opens a connection to the database, set up for use.
+    fn open(&self) -> Result<ManagedConnection, ConnectError> {
         let conn = match self.url.backend {
             Backend::Postgres => {
                 DbConnection::Postgres(PgConnection::establish(self.url.target())?)
@@ -340,14 +366,6 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
         };
         Ok(ManagedConnection { conn, lost: false })
-    }
-
-    fn is_valid(&self, managed: &mut ManagedConnection) -> Result<(), ConnectError> {
-        managed.conn.ping().map_err(ConnectError::from)
-    }
-
-    fn has_broken(&self, managed: &mut ManagedConnection) -> bool {
-        managed.lost || managed.conn.is_broken()
     }
 }
 

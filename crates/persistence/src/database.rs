@@ -109,6 +109,8 @@ impl Database {
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(false)
             .event_handler(Box::new(PoolMetrics))
+            // Failures to connect are logged by the manager, as one outage.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(ConnectionManager::new(url.clone()))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {

@@ -9,6 +9,7 @@ mod events;
 mod harness;
 mod logs;
 mod migrations;
+mod outage;
 #[cfg(all(test, feature = "testing"))]
 mod plans;
 mod runs;
@@ -24,6 +25,7 @@ pub use error::StoreError;
 pub use events::{EventHorizon, EventListener, Resume};
 pub use harness::IssuedPack;
 pub use logs::{LogCursor, LogLevel, LogPage, LogPosition, LogQuery, RunLogEntry};
+pub use outage::Outage;
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CachedAnswer, CaptureImport, CapturedAnswer,
     Claim, ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor,

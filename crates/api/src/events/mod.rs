@@ -18,7 +18,7 @@ use std::{sync::Arc, time::Duration};
 
 use actix_web::web::Bytes;
 use evalboard_domain::{BoardEffect, EventPosition, RunEvent, RunId};
-use evalboard_persistence::{Database, StoreError};
+use evalboard_persistence::{Database, Outage, StoreError};
 use evalboard_runner::ActivityBoard;
 use tokio::sync::{broadcast, watch};
 
@@ -300,12 +300,18 @@ async fn pump(
     let mut conflator = Conflator::new(inner.config.board_every, start);
     // Committed events wait for an earlier transaction (PostgreSQL): how soon to look again.
     let mut settle_wait: Option<Duration> = None;
+    // Both are tried again every `recheck_every` while the database is down: logged as outages.
+    let listening_outage = Outage::new("listen for other replicas' events");
+    let reading_outage = Outage::new("read new events");
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
             match inner.db.event_listener(published_previews.clone()).await {
-                Ok(found) => listener = found,
+                Ok(found) => {
+                    listening_outage.succeeded();
+                    listener = found;
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for other replicas' events; retrying");
+                    listening_outage.failed(&error);
                     listen_again_at = tokio::time::Instant::now() + inner.config.recheck_every;
                 }
             }
@@ -331,6 +337,7 @@ async fn pump(
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match frames_after(&inner.db, last, None, inner.config.page).await {
                     Ok(frames) => {
+                        reading_outage.succeeded();
                         let full = frames.len() == inner.config.page as usize;
                         let board = inner.board.receiver_count() > 0;
                         record_delivery_lag(&frames);
@@ -357,7 +364,7 @@ async fn pump(
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "cannot read new events; retrying");
+                        reading_outage.failed(&error);
                         break;
                     }
                 }
@@ -405,14 +412,16 @@ fn send_board_batch(inner: &Inner, conflator: &mut Conflator, last: EventPositio
 /// shorter).
 async fn prune(db: Database, retention: Duration) {
     let every = (retention / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let outage = Outage::new("prune old events");
     loop {
         tokio::time::sleep(every).await;
         let Ok(age) = chrono::Duration::from_std(retention) else {
             return;
         };
         let cutoff = chrono::Utc::now() - age;
-        if let Err(error) = db.blocking(move |db| db.prune_events(cutoff)).await {
-            tracing::warn!(%error, "cannot prune old events");
+        match db.blocking(move |db| db.prune_events(cutoff)).await {
+            Ok(_) => outage.succeeded(),
+            Err(error) => outage.failed(&error),
         }
     }
 }

@@ -437,6 +437,8 @@ impl Dispatcher {
         }
         // Once a drain began: when its window closes.
         let mut drain_until: Option<tokio::time::Instant> = None;
+        // Every pass fails alike while the database is down: logged as an outage.
+        let scheduling = evalboard_persistence::Outage::new("schedule runs");
         loop {
             if drain_until.is_some() && self.tasks.is_empty() {
                 // Drained: every item here finished or was given back.
@@ -478,8 +480,9 @@ impl Dispatcher {
                 () = self.shared.wake.notified() => {}
                 () = tokio::time::sleep(self.shared.config.poll_every) => {}
             }
-            if let Err(error) = self.poll().await {
-                tracing::warn!(%error, "cannot schedule");
+            match self.poll().await {
+                Ok(()) => scheduling.succeeded(),
+                Err(error) => scheduling.failed(&error),
             }
         }
         for flight in self.runs.values() {

@@ -17,6 +17,7 @@ mod schema;
 mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod worker_name;
 
 pub use connection::{Backend, DatabaseUrl, PoolOptions};
 pub use database::Database;
@@ -33,3 +34,4 @@ pub use runs::{
     JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
     RunFilter, RunGeneration, RunPage,
 };
+pub use worker_name::WorkerNameHold;

@@ -2040,6 +2040,7 @@ fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
 }
 
 backend_tests!(
+    a_worker_name_is_held_by_one_server_at_a_time,
     a_rejudging_ends_a_run_as_its_answering_did,
     a_stopping_worker_gives_its_claims_back_without_a_resume,
     a_cancel_stops_what_a_budget_stop_lets_finish,
@@ -2070,3 +2071,35 @@ backend_tests!(
     installation_secrets_are_made_once_and_shared,
     timestamps_keep_microseconds,
 );
+
+/// A worker name is held by one server at a time on PostgreSQL (another server asking for it
+/// is refused, by name), given up when its holder goes, and taken again by [`keep`] when its
+/// session was cut. SQLite leaves it to the data directory's lock.
+///
+/// [`keep`]: evalboard_persistence::WorkerNameHold::keep
+fn a_worker_name_is_held_by_one_server_at_a_time(db: &TestDatabase) {
+    let other = evalboard_persistence::Database::connect(db.url(), &Default::default()).unwrap();
+    let held = db.hold_worker_name("replica-a").unwrap();
+    assert_eq!(held.worker(), "replica-a");
+    let again = other.hold_worker_name("replica-a");
+    if db.backend() == evalboard_persistence::Backend::Sqlite {
+        assert!(again.is_ok());
+        return;
+    }
+    match again {
+        Err(StoreError::Conflict(why)) => assert!(why.contains("`replica-a`"), "{why}"),
+        Err(error) => panic!("{error}"),
+        Ok(_) => panic!("two servers hold one worker name"),
+    }
+    let b = other.hold_worker_name("replica-b").unwrap();
+    // Cut, the session gives the name up; the holder's next check takes it again.
+    assert!(db.terminate_connections() > 0);
+    held.keep().unwrap();
+    assert!(matches!(
+        other.hold_worker_name("replica-a"),
+        Err(StoreError::Conflict(_))
+    ));
+    drop(held);
+    drop(b);
+    other.hold_worker_name("replica-a").unwrap();
+}

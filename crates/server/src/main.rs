@@ -356,10 +356,18 @@ fn serve(
         .thread_name("engine")
         .enable_all()
         .build()?;
+    // Held until the server ends (after the drain gives back the claims made in its name).
+    let mut _worker_name = None;
     let engine = if config.engine.enabled {
         let worker = config.worker_id()?;
+        let held = Arc::new(
+            db.hold_worker_name(&worker)
+                .context("cannot start the engine")?,
+        );
         tracing::info!(%worker, "starting the engine");
         let _runtime = background.enter();
+        tokio::spawn(keep_worker_name(Arc::clone(&held)));
+        _worker_name = Some(held);
         Some(EngineHandle::start(
             db.clone(),
             Arc::clone(&providers),
@@ -417,6 +425,26 @@ fn serve(
     }
     tracing::info!("stopped");
     served
+}
+
+/// Checks every 30 s that this server still holds its worker name on the database, taking it
+/// again after a lost connection (see [`evalboard_persistence::WorkerNameHold`]).
+async fn keep_worker_name(held: Arc<evalboard_persistence::WorkerNameHold>) {
+    let outage = evalboard_persistence::Outage::new("hold the worker name on the database");
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        let check = Arc::clone(&held);
+        match tokio::task::spawn_blocking(move || check.keep()).await {
+            Ok(Ok(())) => outage.succeeded(),
+            Ok(Err(evalboard_persistence::StoreError::Conflict(why))) => {
+                // Taken by a server started while this one's session was lost: both now claim
+                // items in one name. Said at every check until one of them stops.
+                tracing::error!("{why}");
+            }
+            Ok(Err(error)) => outage.failed(&error),
+            Err(error) => tracing::error!(%error, "the worker name check failed"),
+        }
+    }
 }
 
 /// Installs the process's metrics recorder (Prometheus text format; durations as histograms in

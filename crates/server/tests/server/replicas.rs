@@ -207,3 +207,34 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
     alpha.terminate();
     viewer.terminate();
 }
+
+/// A second server under a worker name another live server holds on the database refuses to
+/// start, saying why (it would take the first one's items in flight as its own); once the
+/// first is gone, the name is free at once.
+#[test]
+fn a_second_server_under_a_held_worker_name_refuses_to_start() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let first = replica(dirs[0].path(), db.url(), "replica-twin", true);
+    let second = std::process::Command::new(crate::support::BINARY)
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dirs[1].path())
+        .env("DATABASE_URL", db.url())
+        .env("EVALBOARD_WORKER_ID", "replica-twin")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains(
+            "another server on this database is running under the worker name `replica-twin`"
+        ),
+        "{said}"
+    );
+    // Without an engine, a server needs no worker name.
+    drop(replica(dirs[2].path(), db.url(), "replica-twin", false));
+    first.terminate();
+    drop(replica(dirs[1].path(), db.url(), "replica-twin", true));
+}

@@ -194,6 +194,42 @@ fn is_setting(name: &str) -> bool {
         .any(|key| first.eq_ignore_ascii_case(key))
 }
 
+/// A configuration error as its reader needs it: each problem figment found, by the setting's
+/// name (without figment's profile, `default.`), where it was set, and what was wrong — an
+/// unknown setting with the settings its section takes.
+fn described(error: figment::Error) -> anyhow::Error {
+    let problems: Vec<String> = error
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let origin = match &error.metadata {
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!(" (in {source})"),
+                    None => format!(" (from the {})", metadata.name),
+                },
+                None => String::new(),
+            };
+            match &error.kind {
+                figment::error::Kind::UnknownField(_, expected) => {
+                    let section = match error.path.split_last() {
+                        Some((_, parents)) if !parents.is_empty() => {
+                            format!("[{}]", parents.join("."))
+                        }
+                        _ => "the top level".to_owned(),
+                    };
+                    format!(
+                        "`{key}` is not a setting{origin}; {section} takes {}",
+                        expected.join(", ")
+                    )
+                }
+                kind if key.is_empty() => format!("{kind}{origin}"),
+                kind => format!("`{key}`{origin}: {kind}"),
+            }
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration: {}", problems.join("; "))
+}
+
 /// Refuses `EVALBOARD_` variables that name a section's setting with one underscore
 /// (`EVALBOARD_AUTH_MODE` for `EVALBOARD_AUTH__MODE`): read as nothing, a mistyped
 /// `auth.mode` would leave the server open.
@@ -326,7 +362,7 @@ impl Config {
             )
             .merge(Serialized::defaults(overrides))
             .extract()
-            .context("invalid configuration")?;
+            .map_err(described)?;
         config.check_ranges()?;
         config.check_addresses()?;
         Ok(config)

@@ -336,11 +336,31 @@ fn bad_configuration_fails_at_start_with_a_reason() {
     // A misspelt name is refused, not ignored (a mistyped auth setting would leave a server
     // open), and so are values that cannot work; none of it with a backtrace.
     let misspelt = write_config(data.path(), "bnd = \"0.0.0.0:1\"\n");
+    let misspelt_in_section = data.path().join("sectioned.toml");
+    std::fs::write(&misspelt_in_section, "[engine]\nconcurrancy = 3\n").unwrap();
+    let misspelt_in_section = misspelt_in_section.to_str().unwrap();
     let refused = [
         (
             vec![],
             vec!["--config", &misspelt],
-            "unknown field: found `bnd`",
+            "`bnd` is not a setting (in ",
+        ),
+        // By its full name, without figment's `default.` profile, with what its section takes.
+        (
+            vec![],
+            vec!["--config", misspelt_in_section],
+            "`engine.concurrancy` is not a setting (in ",
+        ),
+        (
+            vec![],
+            vec!["--config", misspelt_in_section],
+            "[engine] takes enabled, global_concurrency,",
+        ),
+        (
+            vec![("EVALBOARD_ENGINE__LEASE_SECS", "soon")],
+            vec![],
+            "`engine.lease_secs` (from the `EVALBOARD_` environment variable(s)): invalid type: \
+             found string \"soon\"",
         ),
         (
             vec![("EVALBOARD_AUTH_MODE", "tokens")],

@@ -194,6 +194,30 @@ fn is_setting(name: &str) -> bool {
         .any(|key| first.eq_ignore_ascii_case(key))
 }
 
+/// The name `http.public_host` gives (`None` when empty): a host name, its port (if given)
+/// left out, as the `Host` check compares names. A URL, a path or an empty name would never
+/// match a `Host`, and leave every request refused with 421: refused at start instead.
+fn public_host_name(public_host: &str) -> anyhow::Result<Option<&str>> {
+    let public = public_host.trim();
+    if public.is_empty() {
+        return Ok(None);
+    }
+    let name = match public.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => public,
+    };
+    let is_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    anyhow::ensure!(
+        is_name,
+        "http.public_host `{public}` is not a host name (e.g. evals.example.com, without a \
+         scheme or a path)"
+    );
+    Ok(Some(name))
+}
+
 /// A configuration error as its reader needs it: each problem figment found, by the setting's
 /// name (without figment's profile, `default.`), where it was set, and what was wrong — an
 /// unknown setting with the settings its section takes.
@@ -401,6 +425,7 @@ impl Config {
                  without a path)"
             );
         }
+        public_host_name(&self.http.public_host)?;
         Ok(())
     }
 
@@ -556,10 +581,9 @@ impl Config {
         // Every server without tokens checks the `Host` (DNS rebinding); one with tokens needs
         // not: a rebinding page has no token (the session cookie belongs to the real name).
         if open {
-            let public = self.http.public_host.trim();
             access = access.with_allowed_hosts(
-                (!public.is_empty())
-                    .then(|| public.to_owned())
+                public_host_name(&self.http.public_host)?
+                    .map(str::to_owned)
                     .into_iter()
                     .collect(),
             );

@@ -187,3 +187,28 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     assert_eq!(again.get("/healthz").0, 200);
     again.terminate();
 }
+
+/// `http.public_host` given with a port still names the server: a `Host` of that name passes
+/// the rebinding check with any port or none, another name does not.
+#[test]
+fn a_public_host_given_with_a_port_names_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[("EVALBOARD_HTTP__PUBLIC_HOST", "evals.example.com:8443")],
+        &[],
+    );
+    let client = reqwest::blocking::Client::new();
+    let status = |host: &str| {
+        client
+            .get(format!("{}/runs", server.base))
+            .header("host", host)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status("evals.example.com:8443"), 200);
+    assert_eq!(status("evals.example.com"), 200);
+    assert_eq!(status("attacker.example"), 421);
+}

@@ -356,6 +356,12 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             vec!["--config", misspelt_in_section],
             "[engine] takes enabled, global_concurrency,",
         ),
+        // A URL would never match a `Host`: every request would get 421.
+        (
+            vec![("EVALBOARD_HTTP__PUBLIC_HOST", "https://evals.example.com/")],
+            vec![],
+            "http.public_host `https://evals.example.com/` is not a host name",
+        ),
         (
             vec![("EVALBOARD_ENGINE__LEASE_SECS", "soon")],
             vec![],

@@ -31,7 +31,7 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
     let index = index_columns(reader.metadata().file_metadata());
     let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
-        let mut row = row.map_err(unreadable)?.to_json_value();
+        let mut row = row_json(&row.map_err(unreadable)?);
         if let serde_json::Value::Object(fields) = &mut row {
             for column in &index {
                 fields.remove(column);
@@ -48,6 +48,35 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
         }
     }
     Ok(lines)
+}
+
+/// A row as JSON, as `Row::to_json_value` makes it, except that a 32-bit float is the decimal
+/// it prints as (`0.1`), not its binary value widened to 64 bits (`0.10000000149011612`): a
+/// numeric answer column stored as float32 (pandas' `astype("float32")`, say) keeps the numbers
+/// people wrote, and the items their digest.
+fn row_json(row: &parquet::record::Row) -> serde_json::Value {
+    serde_json::Value::Object(
+        row.get_column_iter()
+            .map(|(name, field)| (name.clone(), field_json(field)))
+            .collect(),
+    )
+}
+
+fn field_json(field: &parquet::record::Field) -> serde_json::Value {
+    use parquet::record::Field;
+    match field {
+        Field::Float(n) => n
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Field::Group(row) => row_json(row),
+        Field::ListInternal(list) => {
+            serde_json::Value::Array(list.elements().iter().map(field_json).collect())
+        }
+        other => other.to_json_value(),
+    }
 }
 
 /// The columns a dataframe's index was written to: pandas (and pyarrow from pandas) store a
@@ -288,6 +317,42 @@ pub(crate) mod tests {
             "{:?}",
             refused.problems
         );
+    }
+
+    #[test]
+    fn a_float32_answer_is_the_number_written() {
+        use parquet::data_type::FloatType;
+        let schema = parse_message_type(
+            "message schema {
+                OPTIONAL BYTE_ARRAY question (UTF8);
+                OPTIONAL FLOAT answer;
+            }",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut writer =
+            SerializedFileWriter::new(&mut out, Arc::new(schema), Default::default()).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let mut column = 0;
+        while let Some(mut writer) = group.next_column().unwrap() {
+            if column == 0 {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&[ByteArray::from("What is 1 / 10?")], Some(&[1]), None)
+                    .unwrap();
+            } else {
+                writer
+                    .typed::<FloatType>()
+                    .write_batch(&[0.1f32], Some(&[1]), None)
+                    .unwrap();
+            }
+            writer.close().unwrap();
+            column += 1;
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+        let imported = parse_items(ImportFormat::Parquet, &out).unwrap();
+        assert_eq!(imported.items[0].answer.to_string(), "0.1");
     }
 
     #[test]

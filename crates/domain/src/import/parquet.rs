@@ -28,6 +28,24 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
             "the file has {rows} rows; a dataset holds at most {max_rows} items"
         ));
     }
+    // The pages' values as the file declares them, before any is decompressed: a few
+    // megabytes of repeated bytes can declare gigabytes. The rows as JSON are bounded below;
+    // the values they are made from may be at most as large again (JSON adds the names, quotes
+    // and commas that binary columns lack, so honest files stay well under it).
+    let declared: i64 = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| group.total_byte_size())
+        .sum();
+    if usize::try_from(declared).map_or(true, |declared| declared > max_bytes.saturating_mul(2)) {
+        return Err(format!(
+            "the file's columns come to {} MiB uncompressed; a dataset file may hold at most {} \
+             MiB",
+            declared / (1024 * 1024),
+            max_bytes / (1024 * 1024)
+        ));
+    }
     let index = index_columns(reader.metadata().file_metadata());
     let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
@@ -370,6 +388,21 @@ pub(crate) mod tests {
                 records.len(),
                 records.len() - 1
             )
+        );
+        // A file whose values alone exceed twice the bound is refused before a page is read.
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let declared: i64 = SerializedFileReader::new(bytes::Bytes::copy_from_slice(&parquet))
+            .unwrap()
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| group.total_byte_size())
+            .sum();
+        let too_large =
+            as_bounded_jsonl(&parquet, records.len(), declared as usize / 2 - 1).unwrap_err();
+        assert!(
+            too_large.starts_with("the file's columns come to"),
+            "{too_large}"
         );
         let too_long = as_bounded_jsonl(&parquet, records.len(), whole.len() - 1).unwrap_err();
         assert!(

@@ -17,19 +17,68 @@ impl Database {
     /// holds an advisory lock, so replicas starting together migrate one after another.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut managed = self.connection()?;
-        let applied = match &mut managed.conn {
-            DbConnection::Sqlite(conn) => conn
-                .run_pending_migrations(SQLITE)
-                .map(|versions| versions.iter().map(ToString::to_string).collect()),
-            DbConnection::Postgres(conn) => {
-                conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-                let result = conn
-                    .run_pending_migrations(POSTGRES)
-                    .map(|versions| versions.iter().map(ToString::to_string).collect());
-                conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
-                result
-            }
+        let conn = &mut managed.conn;
+        let postgres = matches!(conn, DbConnection::Postgres(_));
+        if postgres {
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+        }
+        let tables = if postgres {
+            POSTGRES_TABLES
+        } else {
+            SQLITE_TABLES
         };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        let applied = refuse_foreign_tables(conn, tables).and_then(|()| {
+            match conn {
+                DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE),
+                DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES),
+            }
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| StoreError::Migration(e.to_string()))
+        });
+        if postgres {
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+        }
+        applied
     }
+}
+
+/// The tables of the database (of its current schema, on PostgreSQL), by name.
+const SQLITE_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+const POSTGRES_TABLES: &str = "SELECT table_name::text AS name FROM information_schema.tables \
+     WHERE table_schema = current_schema() ORDER BY table_name";
+
+/// diesel's record of the migrations applied: a database that has it is evalboard's.
+const MIGRATIONS_TABLE: &str = "__diesel_schema_migrations";
+
+#[derive(diesel::QueryableByName)]
+struct Table {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// Refuses to migrate a database that holds tables and was never evalboard's (no record of
+/// migrations): `DATABASE_URL` is a common name, and one set for another application would
+/// otherwise have evalboard create its tables among that application's.
+fn refuse_foreign_tables(conn: &mut DbConnection, tables: &str) -> Result<(), StoreError> {
+    use diesel::RunQueryDsl;
+    let names: Vec<String> = diesel::sql_query(tables)
+        .load::<Table>(conn)?
+        .into_iter()
+        .map(|table| table.name)
+        .collect();
+    if names.is_empty() || names.iter().any(|name| name == MIGRATIONS_TABLE) {
+        return Ok(());
+    }
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    Err(StoreError::Migration(format!(
+        "the database already holds tables evalboard did not make ({}{}): give evalboard a \
+         database (or a PostgreSQL schema) of its own; is DATABASE_URL set for another \
+         application?",
+        shown.join(", "),
+        if names.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        }
+    )))
 }

@@ -2103,3 +2103,57 @@ fn a_worker_name_is_held_by_one_server_at_a_time(db: &TestDatabase) {
     drop(b);
     other.hold_worker_name("replica-a").unwrap();
 }
+
+/// A database that holds tables evalboard did not make (`DATABASE_URL` set for another
+/// application) is not migrated: the refusal names them, and no table of evalboard's is
+/// created among them.
+#[test]
+fn a_database_holding_other_applications_tables_is_not_migrated() {
+    use diesel::{Connection, RunQueryDsl, connection::SimpleConnection};
+    let refused = |url: &str| {
+        let db = evalboard_persistence::Database::connect(url, &Default::default()).unwrap();
+        match db.migrate() {
+            Err(StoreError::Migration(why)) => {
+                assert!(
+                    why.contains("tables evalboard did not make (invoices, orders)"),
+                    "{why}"
+                );
+            }
+            other => panic!("migrated a foreign database: {other:?}"),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let mut shop = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    shop.batch_execute("CREATE TABLE orders (id INTEGER); CREATE TABLE invoices (id INTEGER);")
+        .unwrap();
+    refused(&format!("sqlite://{}", path.display()));
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let tables: Count = diesel::sql_query("SELECT count(*) AS n FROM sqlite_master")
+        .get_result(&mut shop)
+        .unwrap();
+    assert_eq!(tables.n, 2, "nothing of evalboard's was created");
+
+    let Ok(server) = std::env::var(evalboard_persistence::testing::POSTGRES_URL_ENV) else {
+        return;
+    };
+    let schema = format!("shop_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = diesel::PgConnection::establish(&server).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.orders (id int); \
+             CREATE TABLE {schema}.invoices (id int);"
+        ))
+        .unwrap();
+    let separator = if server.contains('?') { '&' } else { '?' };
+    refused(&format!(
+        "{server}{separator}options=-c%20search_path%3D{schema}"
+    ));
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}

@@ -97,11 +97,12 @@ fn field_json(field: &parquet::record::Field) -> serde_json::Value {
     }
 }
 
-/// The columns a dataframe's index was written to: pandas (and pyarrow from pandas) store a
-/// frame's index as columns such as `__index_level_0__` (for any index but the default range,
-/// e.g. after filtering rows) and name them in the file's `pandas` metadata. They number the
-/// rows of the frame, not the dataset's fields, so they are not read as fields (which the
-/// importer would refuse as unknown).
+/// The columns an unnamed dataframe index was written to: pandas (and pyarrow from pandas)
+/// store a frame's index (any but the default range, e.g. after filtering rows) as columns and
+/// list them in the file's `pandas` metadata; an unnamed index level becomes
+/// `__index_level_N__`. Those number the frame's rows, not the dataset's fields, so they are
+/// not read as fields (which the importer would refuse as unknown). A named level
+/// (`df.set_index("question_id")`) keeps its name and is data like any other column.
 fn index_columns(metadata: &parquet::file::metadata::FileMetaData) -> Vec<String> {
     metadata
         .key_value_metadata()
@@ -114,11 +115,20 @@ fn index_columns(metadata: &parquet::file::metadata::FileMetaData) -> Vec<String
             // A range index is described by an object, not stored as a column.
             Some(serde_json::Value::Array(columns)) => columns
                 .iter()
-                .filter_map(|column| column.as_str().map(str::to_owned))
+                .filter_map(|column| column.as_str())
+                .filter(|name| is_unnamed_index_level(name))
+                .map(str::to_owned)
                 .collect(),
             _ => Vec::new(),
         })
         .collect()
+}
+
+/// Whether `name` is pandas' name for an unnamed index level: `__index_level_N__`.
+fn is_unnamed_index_level(name: &str) -> bool {
+    name.strip_prefix("__index_level_")
+        .and_then(|rest| rest.strip_suffix("__"))
+        .is_some_and(|level| !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -132,7 +142,7 @@ pub(crate) mod tests {
     };
     use serde_json::Value;
 
-    use super::as_bounded_jsonl;
+    use super::{as_bounded_jsonl, is_unnamed_index_level};
     use crate::{
         dataset_digest,
         import::{ImportFormat, parse_items},
@@ -263,6 +273,12 @@ pub(crate) mod tests {
     /// Numeric questions (GSM8K's columns) as a filtered pandas frame writes them: its index in
     /// a `__index_level_0__` column, named in the `pandas` metadata when `named`.
     fn gsm8k_frame_parquet(rows: &[(&str, &str)], named: bool) -> Vec<u8> {
+        gsm8k_frame_parquet_indexed(rows, named.then_some("__index_level_0__"))
+    }
+
+    /// [`gsm8k_frame_parquet`], its third column (`__index_level_0__`) named in the metadata
+    /// as the index `index` says, if any.
+    fn gsm8k_frame_parquet_indexed(rows: &[(&str, &str)], index: Option<&str>) -> Vec<u8> {
         let schema = parse_message_type(
             "message schema {
                 OPTIONAL BYTE_ARRAY question (UTF8);
@@ -271,12 +287,11 @@ pub(crate) mod tests {
             }",
         )
         .unwrap();
-        let pandas = r#"{"index_columns": ["__index_level_0__"], "columns": []}"#;
         let properties = WriterProperties::builder()
-            .set_key_value_metadata(named.then(|| {
+            .set_key_value_metadata(index.map(|index| {
                 vec![parquet::file::metadata::KeyValue::new(
                     "pandas".to_owned(),
-                    pandas.to_owned(),
+                    format!(r#"{{"index_columns": ["{index}"], "columns": []}}"#),
                 )]
             }))
             .build();
@@ -335,6 +350,13 @@ pub(crate) mod tests {
             "{:?}",
             refused.problems
         );
+        // A named index level (`set_index("question")`) is data: it stays a field.
+        let named = gsm8k_frame_parquet_indexed(&rows, Some("question"));
+        let lines = as_bounded_jsonl(&named, rows.len(), usize::MAX).unwrap();
+        assert!(String::from_utf8(lines).unwrap().contains(r#""question":"What is 2 + 3?""#));
+        assert!(is_unnamed_index_level("__index_level_12__"));
+        assert!(!is_unnamed_index_level("__index_level___"));
+        assert!(!is_unnamed_index_level("question_id"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::sync::Mutex;
 
 use diesel::{
+    connection::SimpleConnection,
     pg::PgConnection,
     prelude::*,
     sql_types::{Bool, Integer, Text},
@@ -81,6 +82,14 @@ impl WorkerNameHold {
     fn lock_on_new_session(&self) -> Result<PgConnection, StoreError> {
         let mut conn = PgConnection::establish(&self.target)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // A server whose host died, or whose network was cut, sends no goodbye: PostgreSQL
+        // keeps its session, and the name, until TCP says it is gone — about two hours with
+        // the system's defaults. Probed every 10 s after 30 s of silence, the session (and the
+        // name) is freed within a minute.
+        conn.batch_execute(
+            "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; \
+             SET tcp_keepalives_count = 3",
+        )?;
         let taken: Taken =
             // Advisory locks are the database's; an installation is its schema (several can
             // share a database, each with its own search path), so the schema is in the key.
@@ -96,7 +105,8 @@ impl WorkerNameHold {
             Err(StoreError::Conflict(format!(
                 "another server on this database is running under the worker name `{}`: give \
                  each server a name of its own (EVALBOARD_WORKER_ID, or leave it unset for a \
-                 random one kept in the data directory)",
+                 random one kept in the data directory); a server that is gone frees its name \
+                 within a minute",
                 self.worker
             )))
         }

@@ -1945,6 +1945,59 @@ fn judge_queued_answers(
     db.get_run(run).unwrap()
 }
 
+/// An LLM judge's verdict that no longer applies (its item was canceled while the judge
+/// answered) is dropped, but what the judge's replies used is the run's all the same.
+fn a_dropped_verdict_still_counts_what_its_judge_spent(db: &TestDatabase) {
+    use evalboard_domain::{JudgeSpend, TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    import(db, "Demo", &items(1));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 1, 1, 300))
+        .unwrap();
+    let mut answer = judged_answer(&run, 1, 2);
+    if let OutcomeKind::Answered { judgment, .. } = &mut answer.kind {
+        *judgment = None;
+    }
+    db.apply_outcomes("w1", &[answer], at(2)).unwrap();
+    db.request_cancel(&run, None, at(3)).unwrap();
+    let canceled = db.cancel_in_flight(&run, "w1", at(4)).unwrap();
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    let spent = JudgeSpend {
+        usage: TokenUsage {
+            prompt_tokens: Some(300),
+            completion_tokens: Some(20),
+            reasoning_tokens: None,
+        },
+        cost_usd: Some(0.25),
+    };
+    let verdict = Outcome {
+        run_id: run.clone(),
+        sequence: 1,
+        attempt: 1,
+        started_at: at(5),
+        kind: OutcomeKind::Judged(Judgment {
+            verdict: Verdict::Correct,
+            extraction: extract_answer("The answer is (A).").into(),
+            judge: "llm:Stub/m".into(),
+            rationale: Some("late".into()),
+            at: at(5),
+            spent: Some(spent),
+        }),
+    };
+    let applied = db.apply_outcomes("w1", &[verdict], at(5)).unwrap();
+    assert_eq!(applied.applied, [false], "the verdict is dropped");
+    let run = db.get_run(&run).unwrap();
+    assert_eq!(run.counts.canceled, 1);
+    assert_eq!(
+        (
+            run.usage.judge.prompt_tokens,
+            run.usage.judge.completion_tokens,
+            run.usage.judge.cost_usd
+        ),
+        (300, 20, Some(0.25))
+    );
+}
+
 /// A re-judging changes verdicts, not which items were answered: a run its budget stopped,
 /// re-judged (twice), ends `canceled` for its budget again, not `completed` with items never
 /// sent; once a retry answered every item, a re-judging ends it `completed`.
@@ -1985,6 +2038,22 @@ fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
         );
         assert_eq!(ended.failure, stopped.failure, "round {round}");
     }
+    // A re-judging canceled half-way ends canceled on request; the next still ends as the
+    // answering did.
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(10))
+        .unwrap();
+    let canceled = db.request_cancel(&run, None, at(11)).unwrap();
+    assert_eq!(
+        (canceled.status, canceled.failure),
+        (RunStatus::Canceled, None)
+    );
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(12))
+        .unwrap();
+    let ended = judge_queued_answers(db, &run, "w2", 13);
+    assert_eq!(
+        (ended.status, ended.counts.correct, ended.failure.clone()),
+        (RunStatus::Canceled, 2, stopped.failure.clone())
+    );
     let log = db
         .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
         .unwrap();
@@ -2040,6 +2109,7 @@ fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
 }
 
 backend_tests!(
+    a_dropped_verdict_still_counts_what_its_judge_spent,
     a_worker_name_is_held_by_one_server_at_a_time,
     a_rejudging_ends_a_run_as_its_answering_did,
     a_stopping_worker_gives_its_claims_back_without_a_resume,

@@ -107,7 +107,8 @@ pub struct VerdictDto {
     /// (`POST /runs/{run_id}/rejudge`) on.
     pub round: u32,
     /// What the LLM judge's requests for it used and cost (replies without a verdict
-    /// included); `null` for the rule judges' verdicts, which cost nothing.
+    /// included, so a verdict the rules gave after the judge gave none has it too); `null` when
+    /// nothing was reported, as for the rule judges' verdicts.
     #[schema(required = true)]
     pub usage: Option<UsageDto>,
 }

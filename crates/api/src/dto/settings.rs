@@ -64,10 +64,11 @@ pub struct ShotsFromDto {
     pub version: Option<u32>,
 }
 
-/// Caps on a run's spending. When one is reached no new item is sent, items in flight finish
-/// (their usage may take the run past the cap), and the run ends `canceled` with the failure
-/// `budget_exhausted` saying which cap. Only usage the provider reports counts; cost needs the
-/// model's price in the provider configuration.
+/// Caps on a run's spending, its LLM judge's requests included (`usage` plus `usage.judge`).
+/// When one is reached no new item is sent, items in flight finish and are judged (their usage
+/// may take the run past the cap), and the run ends `canceled` with the failure
+/// `budget_exhausted` saying which cap. Only usage the providers report counts; cost needs the
+/// model's (and the judge model's) price in the provider configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BudgetDto {

@@ -517,7 +517,100 @@ async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestData
     app.stop().await;
 }
 
+/// An LLM judge's own spending shows apart from the answers': in the run's `usage.judge`
+/// (the sum of its verdicts' `usage`, priced at the judge model's price), in the archive's CSV,
+/// and growing with a re-judging by an LLM judge — not with one by the rules, whose verdicts
+/// cost nothing.
+async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db: TestDatabase) {
+    import(&db, "Demo", &items(10));
+    let app = app_with_engine(db).await;
+    // The answers' model (sim-1) has no price; the judge's (sim-2) has $1 and $2 per million.
+    let llm = json!({"kind": "llm", "providerName": "Simulated", "modelName": "sim-2"});
+    let run = ended_run(
+        &app,
+        "sim-1",
+        json!({"judge": llm, "simulated": {"latencyMs": 1, "seed": 5}}),
+    )
+    .await;
+    assert_eq!(run["run"]["status"], "completed");
+    assert_eq!(
+        run["usage"]["costUsd"],
+        Value::Null,
+        "the model has no price"
+    );
+    let judge = &run["usage"]["judge"];
+    let verdict_sum = |items: &[Value], round: usize, field: &str| -> u64 {
+        items
+            .iter()
+            .map(|i| i["verdicts"][round]["usage"][field].as_u64().unwrap())
+            .sum()
+    };
+    let items = all_items(&app, id(&run)).await;
+    let (prompt, completion) = (
+        verdict_sum(&items, 0, "promptTokens"),
+        verdict_sum(&items, 0, "completionTokens"),
+    );
+    assert!(prompt > 0 && completion > 0);
+    assert_eq!(
+        (
+            &judge["promptTokens"],
+            &judge["completionTokens"],
+            &judge["totalTokens"]
+        ),
+        (
+            &json!(prompt),
+            &json!(completion),
+            &json!(prompt + completion)
+        )
+    );
+    let cost = judge["costUsd"].as_f64().unwrap();
+    let expected = (prompt as f64 + 2.0 * completion as f64) / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+
+    let csv = app.get("/runs?format=csv").await;
+    let mut reader = csv::Reader::from_reader(&csv.body[..]);
+    let columns: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let column = |name: &str| columns.iter().position(|c| c == name).unwrap();
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(row.get(0), Some(id(&run)));
+    assert_eq!(
+        row.get(column("judgeTokens")),
+        Some((prompt + completion).to_string().as_str())
+    );
+    let in_csv: f64 = row.get(column("judgeCostUsd")).unwrap().parse().unwrap();
+    assert!((in_csv - cost).abs() < 1e-12);
+
+    // Judged again by the same judge (which answers alike): its spending doubles.
+    let uri = format!("/runs/{}/rejudge", id(&run));
+    app.post_json(&uri, &json!({"judge": llm})).await.ok(202);
+    let again = app
+        .wait_until(&format!("/runs/{}", id(&run)), |r| {
+            r["run"]["status"] == "completed" && r["rejudgeCount"] == 1
+        })
+        .await;
+    assert_eq!(again["usage"]["judge"]["promptTokens"], json!(2 * prompt));
+    // By the rules: nothing more is spent, and the verdicts in force cost nothing.
+    app.post_json(&uri, &json!({"judge": {"kind": "choice"}}))
+        .await
+        .ok(202);
+    let by_rules = app
+        .wait_until(&format!("/runs/{}", id(&run)), |r| {
+            r["run"]["status"] == "completed" && r["rejudgeCount"] == 2
+        })
+        .await;
+    assert_eq!(by_rules["usage"]["judge"], again["usage"]["judge"]);
+    let items = all_items(&app, id(&run)).await;
+    assert!(items.iter().all(|i| i["verdicts"][2]["usage"].is_null()));
+    assert_eq!(verdict_sum(&items, 1, "promptTokens"), prompt);
+}
+
 api_tests!(
+    an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive,
     a_retry_nothing_could_answer_is_refused,
     a_run_shows_its_spending_latency_and_fingerprint,
     a_budget_ends_a_run_with_its_reason,

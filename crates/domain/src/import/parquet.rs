@@ -353,7 +353,11 @@ pub(crate) mod tests {
         // A named index level (`set_index("question")`) is data: it stays a field.
         let named = gsm8k_frame_parquet_indexed(&rows, Some("question"));
         let lines = as_bounded_jsonl(&named, rows.len(), usize::MAX).unwrap();
-        assert!(String::from_utf8(lines).unwrap().contains(r#""question":"What is 2 + 3?""#));
+        assert!(
+            String::from_utf8(lines)
+                .unwrap()
+                .contains(r#""question":"What is 2 + 3?""#)
+        );
         assert!(is_unnamed_index_level("__index_level_12__"));
         assert!(!is_unnamed_index_level("__index_level___"));
         assert!(!is_unnamed_index_level("question_id"));

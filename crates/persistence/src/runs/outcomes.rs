@@ -259,8 +259,8 @@ impl Database {
                     }
                 }
                 events::items(conn, run_id, &changed, &started, at)?;
-                // The run's totals move only when answers or an LLM judge's verdicts were stored (and are
-                // read only then).
+                // The run's totals move only when answers were stored or an LLM judge spent
+                // something (and are read only then).
                 let usage = match &written.spent {
                     Some(spent) => {
                         let mut total = row.usage()?;
@@ -416,6 +416,11 @@ impl Written {
         if judgment.extraction.tier == ExtractionTier::Unparsed {
             self.unparsed += 1;
         }
+        self.count_judge_spend(judgment);
+    }
+
+    /// Adds what `judgment`'s LLM judge spent to the run's totals.
+    fn count_judge_spend(&mut self, judgment: &Judgment) {
         if let Some(spent) = &judgment.spent {
             self.spent
                 .get_or_insert_default()
@@ -518,6 +523,9 @@ fn apply_one(
                 ))
                 .execute(conn)?;
             if changed == 0 {
+                // The verdict no longer applies (the item was canceled, or taken over, while
+                // its judge answered), but the judge's replies were paid for.
+                written.count_judge_spend(judgment);
                 return Ok(None);
             }
             written.count_judgment(judgment);

@@ -135,10 +135,14 @@ impl Database {
     }
 }
 
-/// Keeps how `run`'s answering ended (its status and failure, now), unless an earlier
-/// re-judging since its last dispatch kept it already: a re-judging's own ending is not the
-/// answering's.
+/// Keeps how `run`'s answering ended (its status and failure, now) when its last dispatch
+/// answered: after a re-judging, its ending is the re-judging's, and the answering's was kept
+/// by the first re-judging since (or, for a run re-judged before it was kept, is not known:
+/// such a run ends `completed`, as it did then).
 fn keep_answering_end(conn: &mut DbConnection, run: &Run) -> Result<(), StoreError> {
+    if run.rejudging {
+        return Ok(());
+    }
     let (kind, message) = match &run.failure {
         Some(failure) => (Some(failure.kind.as_str()), Some(failure.message.as_str())),
         None => (None, None),

@@ -27,8 +27,10 @@ pub(crate) struct RejudgeRequest {
 /// Judge a finished run's answers again, without asking the model again.
 ///
 /// Every item with a verdict and a stored answer goes back to `awaiting`; the engine judges
-/// each once with `judge` (counters and events move as for any judgment), and the run ends
-/// `completed`. Earlier verdicts stay in each item's `verdicts`, with the `round` they were
+/// each once with `judge` (counters and events move as for any judgment). The run then ends
+/// `completed` when every item has a verdict; when failed or canceled items without an answer
+/// remain, it ends as its answering ended (`failed`, or `canceled`, with that failure: a run its
+/// budget stopped stays stopped for it). Earlier verdicts stay in each item's `verdicts`, with the `round` they were
 /// given in; the run's `judge`, `settings.judge` and fingerprint name the new judge, and its
 /// `rejudgeCount` goes up. The run log says who asked, when, and which judge replaced which.
 /// Failed and canceled items that hold an answer (their judging was canceled, or their run

@@ -473,8 +473,10 @@ export interface paths {
         /**
          * Judge a finished run's answers again, without asking the model again.
          * @description Every item with a verdict and a stored answer goes back to `awaiting`; the engine judges
-         *     each once with `judge` (counters and events move as for any judgment), and the run ends
-         *     `completed`. Earlier verdicts stay in each item's `verdicts`, with the `round` they were
+         *     each once with `judge` (counters and events move as for any judgment). The run then ends
+         *     `completed` when every item has a verdict; when failed or canceled items without an answer
+         *     remain, it ends as its answering ended (`failed`, or `canceled`, with that failure: a run its
+         *     budget stopped stays stopped for it). Earlier verdicts stay in each item's `verdicts`, with the `round` they were
          *     given in; the run's `judge`, `settings.judge` and fingerprint name the new judge, and its
          *     `rejudgeCount` goes up. The run log says who asked, when, and which judge replaced which.
          *     Failed and canceled items that hold an answer (their judging was canceled, or their run
@@ -602,10 +604,11 @@ export interface components {
             runs: components["schemas"]["RunFiguresDto"][];
         };
         /**
-         * @description Caps on a run's spending. When one is reached no new item is sent, items in flight finish
-         *     (their usage may take the run past the cap), and the run ends `canceled` with the failure
-         *     `budget_exhausted` saying which cap. Only usage the provider reports counts; cost needs the
-         *     model's price in the provider configuration.
+         * @description Caps on a run's spending, its LLM judge's requests included (`usage` plus `usage.judge`).
+         *     When one is reached no new item is sent, items in flight finish and are judged (their usage
+         *     may take the run past the cap), and the run ends `canceled` with the failure
+         *     `budget_exhausted` saying which cap. Only usage the providers report counts; cost needs the
+         *     model's (and the judge model's) price in the provider configuration.
          */
         BudgetDto: {
             /**

@@ -347,8 +347,9 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
   const [shown, setShown] = useState(open);
   // The answer streams into an open item while it runs; closed rows cost nothing.
   const live = useItemText(runId, item.sequence, shown && item.state === "running");
-  // What the LLM judge spent on the verdict in force (the rule judges spend nothing).
-  const judgeSpent = item.verdicts.at(-1)?.usage;
+  // What the LLM judge spent on the verdict in force (the rule judges spend nothing); an item
+  // waiting for a re-judging's verdict has none in force yet.
+  const judgeSpent = item.verdict ? item.verdicts.at(-1)?.usage : null;
   return (
     <details className={`item ${item.state}`} open={open} onToggle={(e) => setShown(e.currentTarget.open)}>
       <summary>

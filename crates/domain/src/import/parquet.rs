@@ -169,10 +169,6 @@ pub(crate) mod tests {
         let properties = WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
             .build();
-        let mut out = Vec::new();
-        let mut writer =
-            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(properties)).unwrap();
-        let mut group = writer.next_row_group().unwrap();
         let text = |field: &str| -> Vec<ByteArray> {
             records
                 .iter()
@@ -180,55 +176,67 @@ pub(crate) mod tests {
                 .collect()
         };
         let present = vec![1i16; records.len()];
+        parquet_file(schema, properties, |column, writer| match column {
+            0 | 4 => {
+                let field = if column == 0 {
+                    "question_id"
+                } else {
+                    "answer_index"
+                };
+                let values: Vec<i64> = records.iter().map(|r| r[field].as_i64().unwrap()).collect();
+                writer
+                    .typed::<Int64Type>()
+                    .write_batch(&values, Some(&present), None)
+                    .unwrap();
+            }
+            2 => {
+                // A list per row: repetition 0 starts a row, 1 continues its list.
+                let (mut values, mut definitions, mut repetitions) = (vec![], vec![], vec![]);
+                for record in records {
+                    for (i, option) in record["options"].as_array().unwrap().iter().enumerate() {
+                        values.push(ByteArray::from(option.as_str().unwrap()));
+                        definitions.push(3);
+                        repetitions.push(i16::from(i > 0));
+                    }
+                }
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&values, Some(&definitions), Some(&repetitions))
+                    .unwrap();
+            }
+            _ => {
+                let field = [
+                    "",
+                    "question",
+                    "",
+                    "answer",
+                    "",
+                    "cot_content",
+                    "category",
+                    "src",
+                ][column];
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&text(field), Some(&present), None)
+                    .unwrap();
+            }
+        })
+    }
+
+    /// A file of one row group of `schema`, each column written by `write(its index, its
+    /// writer)`.
+    fn parquet_file(
+        schema: parquet::schema::types::Type,
+        properties: WriterProperties,
+        mut write: impl FnMut(usize, &mut parquet::file::writer::SerializedColumnWriter<'_>),
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut writer =
+            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(properties)).unwrap();
+        let mut group = writer.next_row_group().unwrap();
         let mut column = 0;
         while let Some(mut writer) = group.next_column().unwrap() {
-            match column {
-                0 | 4 => {
-                    let field = if column == 0 {
-                        "question_id"
-                    } else {
-                        "answer_index"
-                    };
-                    let values: Vec<i64> =
-                        records.iter().map(|r| r[field].as_i64().unwrap()).collect();
-                    writer
-                        .typed::<Int64Type>()
-                        .write_batch(&values, Some(&present), None)
-                        .unwrap();
-                }
-                2 => {
-                    // A list per row: repetition 0 starts a row, 1 continues its list.
-                    let (mut values, mut definitions, mut repetitions) = (vec![], vec![], vec![]);
-                    for record in records {
-                        for (i, option) in record["options"].as_array().unwrap().iter().enumerate()
-                        {
-                            values.push(ByteArray::from(option.as_str().unwrap()));
-                            definitions.push(3);
-                            repetitions.push(i16::from(i > 0));
-                        }
-                    }
-                    writer
-                        .typed::<ByteArrayType>()
-                        .write_batch(&values, Some(&definitions), Some(&repetitions))
-                        .unwrap();
-                }
-                _ => {
-                    let field = [
-                        "",
-                        "question",
-                        "",
-                        "answer",
-                        "",
-                        "cot_content",
-                        "category",
-                        "src",
-                    ][column];
-                    writer
-                        .typed::<ByteArrayType>()
-                        .write_batch(&text(field), Some(&present), None)
-                        .unwrap();
-                }
-            }
+            write(column, &mut writer);
             writer.close().unwrap();
             column += 1;
         }
@@ -295,13 +303,8 @@ pub(crate) mod tests {
                 )]
             }))
             .build();
-        let mut out = Vec::new();
-        let mut writer =
-            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(properties)).unwrap();
-        let mut group = writer.next_row_group().unwrap();
         let present = vec![1i16; rows.len()];
-        let mut column = 0;
-        while let Some(mut writer) = group.next_column().unwrap() {
+        parquet_file(schema, properties, |column, writer| {
             if column == 2 {
                 let index: Vec<i64> = (0..rows.len() as i64).map(|i| 3 * i + 7).collect();
                 writer
@@ -318,12 +321,7 @@ pub(crate) mod tests {
                     .write_batch(&values, Some(&present), None)
                     .unwrap();
             }
-            writer.close().unwrap();
-            column += 1;
-        }
-        group.close().unwrap();
-        writer.close().unwrap();
-        out
+        })
     }
 
     #[test]
@@ -373,12 +371,7 @@ pub(crate) mod tests {
             }",
         )
         .unwrap();
-        let mut out = Vec::new();
-        let mut writer =
-            SerializedFileWriter::new(&mut out, Arc::new(schema), Default::default()).unwrap();
-        let mut group = writer.next_row_group().unwrap();
-        let mut column = 0;
-        while let Some(mut writer) = group.next_column().unwrap() {
+        let out = parquet_file(schema, Default::default(), |column, writer| {
             if column == 0 {
                 writer
                     .typed::<ByteArrayType>()
@@ -390,11 +383,7 @@ pub(crate) mod tests {
                     .write_batch(&[0.1f32], Some(&[1]), None)
                     .unwrap();
             }
-            writer.close().unwrap();
-            column += 1;
-        }
-        group.close().unwrap();
-        writer.close().unwrap();
+        });
         let imported = parse_items(ImportFormat::Parquet, &out).unwrap();
         assert_eq!(imported.items[0].answer.to_string(), "0.1");
     }

@@ -111,11 +111,8 @@ pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, Im
     let bytes = match format {
         ImportFormat::Parquet => bytes,
         ImportFormat::Jsonl | ImportFormat::Csv => {
-            if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-                collector.problem(
-                    0,
-                    "the file is UTF-16 text: save it as UTF-8 (with or without a byte order mark)",
-                );
+            if let Some(what) = another_kind_of_file(format, bytes) {
+                collector.problem(0, what);
                 return collector.finish(format);
             }
             // Editors on Windows (Notepad's "UTF-8 with BOM", PowerShell 5) start UTF-8 text
@@ -145,6 +142,62 @@ pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, Im
         },
     }
     collector.finish(format)
+}
+
+/// What a file sent as text (JSON Lines or CSV) is instead, when it is plainly something else:
+/// one sentence that says so, rather than a problem per line of what its bytes look like as
+/// text.
+fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
+    if bytes.starts_with(&[0x1F, 0x8B]) {
+        return Some(
+            "the file is gzip-compressed: decompress it first (`evalboard dataset import` \
+             decompresses a .gz file; an HTTP upload is read as sent)"
+                .to_owned(),
+        );
+    }
+    if bytes.starts_with(b"PAR1") {
+        return Some(format!(
+            "the file is Parquet, not {}: import it as Parquet (`format=parquet`, or a file \
+             name ending .parquet)",
+            match format {
+                ImportFormat::Csv => "CSV",
+                _ => "JSON Lines",
+            }
+        ));
+    }
+    // UTF-16 puts a NUL beside every ASCII character; UTF-8 text has none.
+    let head = &bytes[..bytes.len().min(256)];
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || (head.len() >= 8 && head.iter().filter(|&&b| b == 0).count() * 4 >= head.len());
+    if utf16 {
+        return Some(
+            "the file is UTF-16 text: save it as UTF-8 (with or without a byte order mark)"
+                .to_owned(),
+        );
+    }
+    // A JSON array, or one record spread over lines (`json.dump(records, f, indent=2)`).
+    let text = bytes
+        .strip_prefix(UTF8_BOM)
+        .unwrap_or(bytes)
+        .trim_ascii_start();
+    let first_line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    if format == ImportFormat::Jsonl
+        && (text.starts_with(b"[")
+            || (text.starts_with(b"{")
+                && serde_json::from_slice::<serde_json::Value>(first_line).is_err()
+                && serde_json::Deserializer::from_slice(text)
+                    .into_iter::<serde_json::Value>()
+                    .next()
+                    .is_some_and(|first| first.is_ok())))
+    {
+        return Some(
+            "the file is JSON, not JSON Lines: write one record per line (Python: one \
+             `json.dumps(record)` per line, not `json.dump(records, f)`)"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 /// The record shapes of a JSON Lines file.
@@ -344,6 +397,39 @@ mod tests {
                 assert!(err.problems[0].message.starts_with("the file is UTF-16"));
             }
         }
+    }
+
+    #[test]
+    fn a_file_of_another_kind_is_named_in_one_sentence() {
+        let said = |format: ImportFormat, bytes: &[u8]| {
+            let err = parse_items(format, bytes).unwrap_err();
+            assert_eq!(err.total, 1, "{:?}", err.problems);
+            err.problems[0].message.clone()
+        };
+        let gzip = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00];
+        for format in [ImportFormat::Jsonl, ImportFormat::Csv] {
+            assert!(said(format, &gzip).starts_with("the file is gzip-compressed"));
+        }
+        assert!(
+            said(ImportFormat::Csv, b"PAR1\x15\x04").starts_with("the file is Parquet, not CSV")
+        );
+        // UTF-16 without a byte order mark: a NUL beside every ASCII character.
+        let utf16: Vec<u8> = "question,answer\nQ,4\n"
+            .bytes()
+            .flat_map(|b| [b, 0])
+            .collect();
+        assert!(said(ImportFormat::Csv, &utf16).starts_with("the file is UTF-16"));
+        // A JSON array, and records spread over lines, are JSON, not JSON Lines.
+        let array = b"[{\"question\": \"2 + 2?\", \"answer\": 4}]";
+        let pretty = b"{\n  \"question\": \"2 + 2?\",\n  \"answer\": 4\n}\n{\n  \"question\": \"1?\",\n  \"answer\": 1\n}\n";
+        for json in [&array[..], &pretty[..]] {
+            assert!(
+                said(ImportFormat::Jsonl, json).starts_with("the file is JSON, not JSON Lines")
+            );
+        }
+        // A broken first line of JSON Lines is still that line's problem.
+        let broken = b"{\"question\": \"2 + 2?\"\n{\"question\": \"1?\", \"answer\": 1}\n";
+        assert!(!said(ImportFormat::Jsonl, broken).contains("not JSON Lines"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(super) fn as_jsonl(bytes: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
-    let unreadable = |e: parquet::errors::ParquetError| format!("not a readable Parquet file: {e}");
+    let unreadable = |e: parquet::errors::ParquetError| unreadable_parquet(&e.to_string());
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes)).map_err(unreadable)?;
     let rows = reader.metadata().file_metadata().num_rows();
     if usize::try_from(rows).map_or(true, |rows| rows > max_rows) {
@@ -66,6 +66,25 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
         }
     }
     Ok(lines)
+}
+
+/// Why a Parquet file cannot be read, in the reader's words: a codec evalboard is built without
+/// is named as a compression to avoid, not as the crate's "Disabled feature at compile time".
+fn unreadable_parquet(error: &str) -> String {
+    match error.split_once("Disabled feature at compile time: ") {
+        Some((_, codec)) => {
+            let codec = match codec.trim() {
+                "flate2" => "gzip".to_owned(),
+                other => other.to_ascii_uppercase(),
+            };
+            format!(
+                "the file is compressed with {codec}, which evalboard does not read: write it \
+                 with Snappy or without compression (pandas and pyarrow: compression=\"snappy\"; \
+                 polars: compression=\"snappy\")"
+            )
+        }
+        None => format!("not a readable Parquet file: {error}"),
+    }
 }
 
 /// A row as JSON, as `Row::to_json_value` makes it, except that a 32-bit float is the decimal
@@ -359,6 +378,27 @@ pub(crate) mod tests {
         assert!(is_unnamed_index_level("__index_level_12__"));
         assert!(!is_unnamed_index_level("__index_level___"));
         assert!(!is_unnamed_index_level("question_id"));
+    }
+
+    #[test]
+    fn a_codec_evalboard_cannot_read_is_named() {
+        // One numeric question, written by pyarrow 26 with
+        // `pq.write_table(pa.table({"question": ["What is 2 + 3?"], "answer": ["5"]}),
+        // "zstd.parquet", compression="zstd")` (polars' default codec).
+        let zstd = include_bytes!("testdata/zstd.parquet");
+        let refused = parse_items(ImportFormat::Parquet, zstd).unwrap_err();
+        assert!(
+            refused.problems[0]
+                .message
+                .starts_with("the file is compressed with ZSTD, which evalboard does not read"),
+            "{:?}",
+            refused.problems
+        );
+        assert!(
+            super::unreadable_parquet("Disabled feature at compile time: flate2")
+                .contains("with gzip,")
+        );
+        assert!(super::unreadable_parquet("EOF").starts_with("not a readable Parquet file: EOF"));
     }
 
     #[test]

@@ -223,12 +223,19 @@ pub(crate) async fn refuse_simple_posts(
             .app_data::<web::Data<Fallback>>()
             .is_some_and(|routes| routes.routes(req.method(), routed_path(&req)));
     if refused {
-        let refusal = ApiError::UnsupportedMediaType(
+        // A dataset upload is told the types an upload takes, not JSON's.
+        let wanted = if routed_path(&req) == "/datasets" {
+            "an upload must name its type (`Content-Type: text/csv`, `application/jsonl`, \
+             `application/vnd.apache.parquet`, or `application/octet-stream` with `format=`; \
+             curl: `--data-binary @FILE -H 'Content-Type: text/csv'`, not `-F`)"
+        } else {
             "a POST must name a JSON or upload content type (`Content-Type: application/json`, \
-             with an empty body where the request has none): untyped, text and form bodies are \
-             refused because a page on any site can send them"
-                .into(),
-        );
+             with an empty body where the request has none)"
+        };
+        let refusal = ApiError::UnsupportedMediaType(format!(
+            "{wanted}: untyped, text and form bodies are refused because a page on any site can \
+             send them"
+        ));
         return Ok(req
             .into_response(refusal.error_response())
             .map_into_right_body());

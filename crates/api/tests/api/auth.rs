@@ -380,7 +380,14 @@ async fn posts_a_page_on_another_site_could_send_are_refused(db: TestDatabase) {
         .uri("/datasets?name=Sneaky&format=jsonl")
         .insert_header(("content-type", "text/plain"))
         .set_payload(JSONL);
-    app.call(text_upload).await.problem(415);
+    // An upload is told the types an upload takes.
+    let problem = app.call(text_upload).await.problem(415);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("an upload must name its type (`Content-Type: text/csv`")
+            && detail.contains("`application/octet-stream` with `format=`"),
+        "{detail}"
+    );
     assert_eq!(
         app.db.list_datasets().unwrap().len(),
         1,

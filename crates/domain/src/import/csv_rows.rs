@@ -202,20 +202,30 @@ fn parse_row(
     collector: &mut Collector,
 ) {
     let mut utf8_ok = true;
+    // A cell is kept as written, spaces included, as JSON Lines keeps its strings (equal items
+    // give equal digests whatever the format; MMLU-Pro has options such as " 0.020"); a blank
+    // cell is an empty one.
     let mut cell = |position: Option<usize>| -> Option<String> {
         let raw = record.get(position?)?;
         match std::str::from_utf8(raw) {
-            Ok(text) => Some(text.trim().to_owned()),
+            Ok(text) if text.trim().is_empty() => Some(String::new()),
+            Ok(text) => Some(text.to_owned()),
             Err(_) => {
                 utf8_ok = false;
                 None
             }
         }
     };
-    let id = cell(columns.id).unwrap_or_else(|| ordinal.to_string());
-    let category = cell(columns.category).unwrap_or_else(|| DEFAULT_CATEGORY.to_owned());
+    // An empty optional cell is an absent one: the row's number, the default category.
+    let id = cell(columns.id)
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| ordinal.to_string());
+    let category = cell(columns.category)
+        .filter(|category| !category.is_empty())
+        .unwrap_or_else(|| DEFAULT_CATEGORY.to_owned());
     let question = cell(columns.question).unwrap_or_default();
-    let answer_text = cell(columns.answer).unwrap_or_default();
+    // The answer is a letter or a number: the spaces around it say nothing.
+    let answer_text = cell(columns.answer).unwrap_or_default().trim().to_owned();
     let explanation = cell(columns.explanation).filter(|e| !e.is_empty());
     let source = cell(columns.source).filter(|s| !s.is_empty());
     let cells: Vec<String> = columns
@@ -309,6 +319,35 @@ mod tests {
     fn default_category_without_the_column() {
         let items = parse("question,A,B,answer\nQ,x,y,B\n").unwrap().items;
         assert_eq!(items[0].category, "general");
+        // An empty id or category cell is an absent one.
+        let items = parse("id,category,question,A,B,answer\n,,Q,x,y,B\n  ,  ,Q,x,y,B\n")
+            .unwrap()
+            .items;
+        let ids: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| (i.id.as_str(), i.category.as_str()))
+            .collect();
+        assert_eq!(ids, [("1", "general"), ("2", "general")]);
+    }
+
+    #[test]
+    fn cells_are_kept_as_written_as_json_lines_keeps_its_strings() {
+        // MMLU-Pro's own options have spaces around them (" 0.020"): the same item from CSV and
+        // from JSON Lines is the same item, with the same digest.
+        let csv = "id,category,question,A,B,answer,explanation\n\
+                   7,physics,\"  What is it? \", 0.020,0.2 , B ,\"  why\n\"\n";
+        let jsonl = r#"{"question_id": 7, "question": "  What is it? ", "options": [" 0.020", "0.2 "], "answer": "B", "answer_index": 1, "cot_content": "  why\n", "category": "physics", "src": ""}"#;
+        let from_csv = parse(csv).unwrap().items;
+        let from_jsonl = parse_items(ImportFormat::Jsonl, jsonl.as_bytes())
+            .unwrap()
+            .items;
+        assert_eq!(from_csv[0].choices, [" 0.020", "0.2 "]);
+        assert_eq!(from_csv[0].question, "  What is it? ");
+        assert_eq!(from_csv, from_jsonl);
+        assert_eq!(
+            crate::dataset_digest(&from_csv),
+            crate::dataset_digest(&from_jsonl)
+        );
     }
 
     #[test]

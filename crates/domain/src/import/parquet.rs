@@ -49,7 +49,7 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
     let index = index_columns(reader.metadata().file_metadata());
     let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
-        let mut row = row_json(&row.map_err(unreadable)?);
+        let mut row = row_json(&row.map_err(unreadable)?)?;
         if let serde_json::Value::Object(fields) = &mut row {
             for column in &index {
                 fields.remove(column);
@@ -90,30 +90,42 @@ fn unreadable_parquet(error: &str) -> String {
 /// A row as JSON, as `Row::to_json_value` makes it, except that a 32-bit float is the decimal
 /// it prints as (`0.1`), not its binary value widened to 64 bits (`0.10000000149011612`): a
 /// numeric answer column stored as float32 (pandas' `astype("float32")`, say) keeps the numbers
-/// people wrote, and the items their digest.
-fn row_json(row: &parquet::record::Row) -> serde_json::Value {
-    serde_json::Value::Object(
-        row.get_column_iter()
-            .map(|(name, field)| (name.clone(), field_json(field)))
-            .collect(),
-    )
+/// people wrote, and the items their digest; and that bytes (a text column written without its
+/// UTF-8 annotation) are the text they hold, not base64. Bytes that are not UTF-8 are refused,
+/// by column.
+fn row_json(row: &parquet::record::Row) -> Result<serde_json::Value, String> {
+    row.get_column_iter()
+        .map(|(name, field)| {
+            field_json(field)
+                .map(|value| (name.clone(), value))
+                .ok_or_else(|| format!("column `{name}` holds bytes that are not UTF-8 text"))
+        })
+        .collect::<Result<serde_json::Map<_, _>, _>>()
+        .map(serde_json::Value::Object)
 }
 
-fn field_json(field: &parquet::record::Field) -> serde_json::Value {
+/// A field as JSON (see [`row_json`]); `None` for bytes that are not UTF-8.
+fn field_json(field: &parquet::record::Field) -> Option<serde_json::Value> {
     use parquet::record::Field;
-    match field {
+    Some(match field {
         Field::Float(n) => n
             .to_string()
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Field::Group(row) => row_json(row),
-        Field::ListInternal(list) => {
-            serde_json::Value::Array(list.elements().iter().map(field_json).collect())
+        Field::Bytes(bytes) => {
+            serde_json::Value::String(std::str::from_utf8(bytes.data()).ok()?.to_owned())
         }
+        Field::Group(row) => row_json(row).ok()?,
+        Field::ListInternal(list) => serde_json::Value::Array(
+            list.elements()
+                .iter()
+                .map(field_json)
+                .collect::<Option<_>>()?,
+        ),
         other => other.to_json_value(),
-    }
+    })
 }
 
 /// The columns an unnamed dataframe index was written to: pandas (and pyarrow from pandas)
@@ -399,6 +411,33 @@ pub(crate) mod tests {
                 .contains("with gzip,")
         );
         assert!(super::unreadable_parquet("EOF").starts_with("not a readable Parquet file: EOF"));
+    }
+
+    #[test]
+    fn a_text_column_without_its_annotation_is_read_as_text() {
+        let schema = |annotation: &str| {
+            parse_message_type(&format!(
+                "message schema {{ OPTIONAL BYTE_ARRAY question {annotation}; \
+                 OPTIONAL BYTE_ARRAY answer (UTF8); }}"
+            ))
+            .unwrap()
+        };
+        let file = |question: &[u8]| {
+            parquet_file(schema(""), Default::default(), |column, writer| {
+                let value = if column == 0 { question } else { b"5" };
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&[ByteArray::from(value.to_vec())], Some(&[1]), None)
+                    .unwrap();
+            })
+        };
+        let imported = parse_items(ImportFormat::Parquet, &file(b"What is 2 + 3?")).unwrap();
+        assert_eq!(imported.items[0].question, "What is 2 + 3?");
+        let refused = parse_items(ImportFormat::Parquet, &file(b"\xff\xfe")).unwrap_err();
+        assert_eq!(
+            refused.problems[0].message,
+            "column `question` holds bytes that are not UTF-8 text"
+        );
     }
 
     #[test]

@@ -5,13 +5,16 @@
 //! warning.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{Collector, utf8_lines};
 use crate::dataset::{AnswerKey, DatasetItem};
 
 #[derive(Deserialize)]
-struct Record {
-    question_id: QuestionId,
+struct Record<'a> {
+    /// MMLU-Pro ids are integers; other files in the same shape sometimes use strings.
+    #[serde(borrow)]
+    question_id: &'a RawValue,
     question: String,
     options: Vec<String>,
     answer: String,
@@ -24,23 +27,15 @@ struct Record {
     src: Option<String>,
 }
 
-/// MMLU-Pro ids are integers; other files in the same shape sometimes use strings.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum QuestionId {
-    Number(i64),
-    Text(String),
-}
-
 pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
     for (line, text) in utf8_lines(bytes, collector) {
         if text.trim().is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_str(text) {
+        let record: Record = match super::read_record(text) {
             Ok(record) => record,
             Err(e) => {
-                collector.problem(line, describe_json_error(&e));
+                collector.problem(line, format!("not a valid MMLU-Pro record: {e}"));
                 continue;
             }
         };
@@ -55,9 +50,15 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 ),
             );
         }
-        let id = match record.question_id {
-            QuestionId::Number(n) => n.to_string(),
-            QuestionId::Text(s) => s,
+        let id = match super::scalar_text(record.question_id) {
+            Ok(id) => id,
+            Err(what) => {
+                collector.problem(
+                    line,
+                    format!("question_id must be a number or a string, not {what}"),
+                );
+                continue;
+            }
         };
         let item = DatasetItem {
             id,
@@ -83,15 +84,6 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
     }
 }
 
-/// serde_json's message without its "at line 1 column N" suffix (every record is one line),
-/// with the column kept.
-fn describe_json_error(e: &serde_json::Error) -> String {
-    format!(
-        "not a valid MMLU-Pro record: {}",
-        super::json_error_message(e)
-    )
-}
-
 fn truncate(s: &str) -> String {
     s.chars().take(20).collect()
 }
@@ -104,6 +96,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<crate::import::ParsedItems, crate::import::ImportRejected> {
         parse_items(ImportFormat::Jsonl, text.as_bytes())
+    }
+
+    #[test]
+    fn a_wrong_field_is_named() {
+        let null_id = GOOD.replace(r#""question_id": 70"#, r#""question_id": null"#);
+        let text_index = GOOD.replace(r#""answer_index": 1"#, r#""answer_index": "1""#);
+        let rejected = parse(&format!("{null_id}\n{text_index}\n")).unwrap_err();
+        let said: Vec<&str> = rejected
+            .problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "question_id must be a number or a string, not null",
+                "not a valid MMLU-Pro record: `answer_index`: invalid type: string \"1\", \
+                 expected a whole number"
+            ]
+        );
     }
 
     #[test]

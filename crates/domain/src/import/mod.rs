@@ -237,14 +237,60 @@ fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
     }
 }
 
+/// The text of a JSON string or number, as written: a number keeps every digit (read as a
+/// float, `123456789.123456789` would become `123456789.12345679` and `1.0000000000000001`
+/// `1`). `Err` names what the value is instead, for "`field` must be a number or a string, not
+/// …".
+fn scalar_text(raw: &serde_json::value::RawValue) -> Result<String, String> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text).map_err(|e| e.to_string()),
+        Some(b'-' | b'0'..=b'9') => Ok(text.to_owned()),
+        Some(b'n') => Err("null".to_owned()),
+        Some(b't' | b'f') => Err(format!("`{text}`")),
+        Some(b'[') => Err("a list".to_owned()),
+        Some(b'{') => Err("an object".to_owned()),
+        _ => Err(format!("`{text}`")),
+    }
+}
+
+/// Reads one JSON line as a record; the error says where in the record, by field name (its
+/// path, `options[2]`), what is wrong — or, when it is not about a field (broken JSON), at
+/// which column of the line.
+fn read_record<'a, T: serde::Deserialize<'a>>(line: &'a str) -> Result<T, String> {
+    let mut reader = serde_json::Deserializer::from_str(line);
+    let record = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            json_error_message(&inner)
+        } else {
+            format!("`{path}`: {}", readable(&json_error_text(&inner)))
+        }
+    })?;
+    reader.end().map_err(|error| json_error_message(&error))?;
+    Ok(record)
+}
+
+/// serde's type names in the importers' words.
+fn readable(message: &str) -> String {
+    message
+        .replace("expected i64", "expected a whole number")
+        .replace("expected a sequence", "expected a list")
+}
+
+/// serde_json's message without its "at line 1 column N" suffix.
+fn json_error_text(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    full.rsplit_once(" at line ")
+        .map_or(full.as_str(), |(message, _)| message)
+        .to_owned()
+}
+
 /// serde_json's message without its "at line 1 column N" suffix (every record is one line),
 /// with the column kept.
 fn json_error_message(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    let message = full
-        .rsplit_once(" at line ")
-        .map_or(full.as_str(), |(message, _)| message);
-    format!("{message} (column {})", e.column())
+    format!("{} (column {})", readable(&json_error_text(e)), e.column())
 }
 
 /// The answer an item whose own could not be read holds while its other rules are checked

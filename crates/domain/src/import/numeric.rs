@@ -4,6 +4,7 @@
 //! worked example a few-shot prompt shows) and its final number the answer.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{Collector, DEFAULT_CATEGORY, utf8_lines};
 use crate::{
@@ -16,34 +17,20 @@ const GSM8K_CATEGORY: &str = "gsm8k";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Record {
-    #[serde(default)]
-    id: Option<Scalar>,
+struct Record<'a> {
+    /// A string or a number, as files write ids.
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
     question: String,
-    answer: Scalar,
+    /// A number (its digits as written), or text holding one or a worked solution.
+    #[serde(borrow)]
+    answer: &'a RawValue,
     #[serde(default)]
     category: Option<String>,
     #[serde(default)]
     explanation: Option<String>,
     #[serde(default)]
     source: Option<String>,
-}
-
-/// A string or a number, as files write ids and answers.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Number(serde_json::Number),
-    Text(String),
-}
-
-impl Scalar {
-    fn into_text(self) -> String {
-        match self {
-            Self::Number(n) => n.to_string(),
-            Self::Text(s) => s,
-        }
-    }
 }
 
 /// Whether a JSON object reads as a numeric record rather than an MMLU-Pro one: it has a
@@ -73,22 +60,31 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
         if text.trim().is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_str(text) {
+        let record: Record = match super::read_record(text) {
             Ok(record) => record,
             Err(e) => {
                 collector.problem(
                     line,
                     format!(
                         "not a valid numeric record ({{\"question\", \"answer\"}}, optional \
-                         \"id\", \"category\", \"explanation\", \"source\"): {}",
-                        super::json_error_message(&e)
+                         \"id\", \"category\", \"explanation\", \"source\"): {e}"
                     ),
                 );
                 continue;
             }
         };
+        let id = match record.id.map(super::scalar_text).transpose() {
+            Ok(id) => id,
+            Err(what) => {
+                collector.problem(line, format!("id must be a number or a string, not {what}"));
+                continue;
+            }
+        };
         // The record's other rules are checked even when its answer cannot be read.
-        let (answer, solution, unreadable) = match answer_of(&record.answer.into_text()) {
+        let read = super::scalar_text(record.answer)
+            .map_err(|what| format!("answer must be a number or a string, not {what}"))
+            .and_then(|text| answer_of(&text));
+        let (answer, solution, unreadable) = match read {
             Ok((number, solution)) => (ItemAnswer::Number(number), solution, None),
             Err(message) => (super::stand_in_answer(), None, Some(message)),
         };
@@ -99,9 +95,7 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
         };
         let item = DatasetItem {
             // GSM8K has no ids: the line is one, stable for a given file.
-            id: record
-                .id
-                .map_or_else(|| line.to_string(), Scalar::into_text),
+            id: id.unwrap_or_else(|| line.to_string()),
             category: record
                 .category
                 .unwrap_or_else(|| default_category.to_owned()),
@@ -164,6 +158,52 @@ mod tests {
             rejected.problems[1]
                 .message
                 .contains("unknown field `optoins`")
+        );
+    }
+
+    #[test]
+    fn a_number_keeps_every_digit_and_a_wrong_value_is_named() {
+        let file = concat!(
+            r#"{"question": "a", "answer": 123456789.123456789}"#,
+            "\n",
+            r#"{"question": "b", "answer": 1.0000000000000001, "id": 7}"#,
+            "\n",
+        );
+        let items = parse_items(ImportFormat::Jsonl, file.as_bytes())
+            .unwrap()
+            .items;
+        let answers: Vec<String> = items.iter().map(|i| i.answer.text()).collect();
+        assert_eq!(answers, ["123456789.123456789", "1.0000000000000001"]);
+        assert_eq!(items[1].id, "7");
+        let bad = concat!(
+            r#"{"question": "a", "answer": true}"#,
+            "\n",
+            r#"{"question": "b", "answer": 1e20}"#,
+            "\n",
+            r#"{"question": "c", "answer": 1, "id": null}"#,
+            "\n",
+            r#"{"question": null, "answer": 1}"#,
+            "\n",
+        );
+        let rejected = parse_items(ImportFormat::Jsonl, bad.as_bytes()).unwrap_err();
+        let said: Vec<&str> = rejected
+            .problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect();
+        assert!(
+            said[0].contains("answer must be a number or a string, not `true`"),
+            "{said:?}"
+        );
+        assert!(
+            said[1].contains("answer `1e20` is not a number"),
+            "{said:?}"
+        );
+        // A null id is an absent one, as for every optional field.
+        assert_eq!(rejected.total, 3, "{said:?}");
+        assert!(
+            said[2].ends_with("`question`: invalid type: null, expected a string"),
+            "{said:?}"
         );
     }
 

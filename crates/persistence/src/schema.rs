@@ -174,6 +174,7 @@ diesel::table! {
         status -> Text,
         error_kind -> Nullable<Text>,
         error_message -> Nullable<Text>,
+        cancel_requested_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1813,8 +1813,17 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
             .remove(0)
     };
     assert!(item(db).reasoning_text.is_some());
-    db.retry_run(&run, RetryScope::All, None, None, at(4))
+    assert!(db.get_run(&run).unwrap().latency.total_p50_us.is_some());
+    let retried = db
+        .retry_run(&run, RetryScope::All, None, None, at(4))
         .unwrap();
+    // The latencies kept when it finished are dropped with the answers (the archive lists
+    // the row's figures).
+    assert_eq!(retried.latency, Default::default());
+    let listed = db
+        .list_runs(&evalboard_persistence::RunFilter::default(), None, 10)
+        .unwrap();
+    assert_eq!(listed.runs[0].latency, Default::default());
     let reopened = item(db);
     assert_eq!(reopened.state, ItemState::Pending);
     assert_eq!(
@@ -2037,6 +2046,11 @@ fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
             "round {round}"
         );
         assert_eq!(ended.failure, stopped.failure, "round {round}");
+        assert_eq!(
+            ended.lifecycle.cancel_requested_at, stopped.lifecycle.cancel_requested_at,
+            "round {round}: when the stop was asked, too"
+        );
+        assert!(stopped.lifecycle.cancel_requested_at.is_some());
     }
     // A re-judging canceled half-way ends canceled on request; the next still ends as the
     // answering did.

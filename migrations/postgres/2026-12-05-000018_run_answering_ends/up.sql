@@ -5,5 +5,6 @@ CREATE TABLE run_answering_ends (
     run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs(id),
     status TEXT NOT NULL,
     error_kind TEXT,
-    error_message TEXT
+    error_message TEXT,
+    cancel_requested_at TIMESTAMP
 );

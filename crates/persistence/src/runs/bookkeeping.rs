@@ -185,19 +185,25 @@ pub(crate) fn finish_if_done(
         // A re-judging that left items without an answer ends the run as its answering did.
         (None, _) if row.rejudging && counts.failed + counts.canceled > 0 => {
             match rejudge::answering_end(conn, run_id)? {
-                Some((status, failure)) => {
+                Some(ended) => {
                     as_answered = format!(
-                        "the re-judging is done; its answering had ended {status}{}",
-                        failure
+                        "the re-judging is done; its answering had ended {}{}",
+                        ended.status,
+                        ended
+                            .failure
                             .as_ref()
                             .map(|failure| format!(": {}", failure.message))
                             .unwrap_or_default()
                     );
-                    let (kind, message) = failure.map(|f| (f.kind, f.message)).unzip();
+                    let (kind, message) = ended.failure.map(|f| (f.kind, f.message)).unzip();
                     diesel::update(runs::table.find(run_id.as_str()))
-                        .set((runs::error_kind.eq(kind), runs::error_message.eq(message)))
+                        .set((
+                            runs::error_kind.eq(kind),
+                            runs::error_message.eq(message),
+                            runs::cancel_requested_at.eq(ended.cancel_requested_at),
+                        ))
                         .execute(conn)?;
-                    (status, as_answered.as_str())
+                    (ended.status, as_answered.as_str())
                 }
                 None => (RunStatus::Completed, "every item is done"),
             }

@@ -212,6 +212,9 @@ impl Database {
                 .set((
                     runs::retry_count.eq(runs::retry_count + 1),
                     runs::rejudging.eq(false),
+                    // The figures kept when it finished are no longer its own: the archive
+                    // shows none until it finishes again.
+                    runs::latency.eq(None::<String>),
                     runs::cancel_requested_at.eq(None::<NaiveDateTime>),
                     runs::error_kind.eq(None::<String>),
                     runs::error_message.eq(None::<String>),
@@ -241,6 +244,8 @@ impl Database {
                 },
                 logs::requested_by(requested_by)
             );
+            // As it is now: the status change writes the row's kept latency back.
+            let row = load_row(conn, run_id, false)?;
             change_status(conn, &row, RunStatus::Pending, at, Some(&why))?;
             load_row(conn, run_id, false)?.into_domain()
         })

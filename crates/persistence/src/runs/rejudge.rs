@@ -152,6 +152,8 @@ fn keep_answering_end(conn: &mut DbConnection, run: &Run) -> Result<(), StoreErr
         run_answering_ends::status.eq(run.status.as_str()),
         run_answering_ends::error_kind.eq(kind),
         run_answering_ends::error_message.eq(message),
+        run_answering_ends::cancel_requested_at
+            .eq(run.lifecycle.cancel_requested_at.map(|at| at.naive_utc())),
     );
     on_backend!(conn, |c| diesel::insert_into(run_answering_ends::table)
         .values(row)
@@ -172,30 +174,53 @@ pub(super) fn forget_answering_end(
 
 /// How a re-judged run's answering ended, when it did not complete: a re-judging changes
 /// verdicts, not which items were answered, so one that leaves items without an answer
-/// (failed, canceled) ends the run as its answering did, its failure too (a run stopped by its
-/// budget stays `canceled` for it). One that leaves every item judged ends it `completed`.
-/// Returns the status and failure to end with, or `None` for `completed`.
+/// (failed, canceled) ends the run as its answering did — its status, its failure (a run
+/// stopped by its budget stays `canceled` for it) and when its cancel was asked. One that
+/// leaves every item judged ends it `completed`.
+pub(super) struct AnsweringEnd {
+    /// `failed` or `canceled`.
+    pub(super) status: RunStatus,
+    /// Why it failed, or stopped.
+    pub(super) failure: Option<RunFailure>,
+    /// When a cancel (or a budget stop) was asked of it.
+    pub(super) cancel_requested_at: Option<NaiveDateTime>,
+}
+
+/// The kept [`AnsweringEnd`] of a re-judged run, when its answering did not complete.
 pub(super) fn answering_end(
     conn: &mut DbConnection,
     run_id: &RunId,
-) -> Result<Option<(RunStatus, Option<RunFailure>)>, StoreError> {
-    let kept: Option<(String, Option<String>, Option<String>)> = run_answering_ends::table
+) -> Result<Option<AnsweringEnd>, StoreError> {
+    type Kept = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let kept: Option<Kept> = run_answering_ends::table
         .find(run_id.as_str())
         .select((
             run_answering_ends::status,
             run_answering_ends::error_kind,
             run_answering_ends::error_message,
+            run_answering_ends::cancel_requested_at,
         ))
         .first(conn)
         .optional()?;
-    let Some((status, kind, message)) = kept else {
+    let Some((status, kind, message, cancel_requested_at)) = kept else {
         return Ok(None);
     };
     let status: RunStatus = status.parse().map_err(StoreError::corrupt)?;
     let failure = kind
         .zip(message)
         .map(|(kind, message)| RunFailure { kind, message });
-    Ok(matches!(status, RunStatus::Failed | RunStatus::Canceled).then_some((status, failure)))
+    Ok(
+        matches!(status, RunStatus::Failed | RunStatus::Canceled).then_some(AnsweringEnd {
+            status,
+            failure,
+            cancel_requested_at,
+        }),
+    )
 }
 
 /// Records the run's new judge and round; a re-judging clears what the run ended with.

@@ -67,7 +67,7 @@ pub mod limits {
     pub use crate::prompt::MAX_SHOTS;
     pub use crate::selection::{MAX_SAMPLE_SIZE, MAX_SEED, MAX_SELECTED_CATEGORIES};
     pub use crate::settings::{
-        MAX_ATTEMPTS, MAX_BUDGET_USD, MAX_CONCURRENCY, MAX_GENERATION_TOKENS,
+        MAX_ATTEMPTS, MAX_BUDGET_TOKENS, MAX_BUDGET_USD, MAX_CONCURRENCY, MAX_GENERATION_TOKENS,
         MAX_SIMULATED_LATENCY_MS,
     };
 }

@@ -17,6 +17,9 @@ pub const MAX_GENERATION_TOKENS: u32 = 65_536;
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Largest cost cap a run may set, in US dollars.
 pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
+/// Largest token cap a run may set: a trillion tokens, past any run's use, and well inside the
+/// 64-bit signed integers the API's schema and PostgreSQL count in.
+pub const MAX_BUDGET_TOKENS: u64 = 1_000_000_000_000;
 /// Longest simulated answer time per item, in milliseconds.
 pub const MAX_SIMULATED_LATENCY_MS: u32 = 600_000;
 
@@ -313,8 +316,13 @@ impl RunSettings {
                     format!("must be greater than 0 and at most {MAX_BUDGET_USD}, got {cost}"),
                 );
             }
-            if budget.max_tokens == Some(0) {
-                errors.push("settings.budget.maxTokens", "must be at least 1, got 0");
+            if let Some(tokens) = budget.max_tokens
+                && !(1..=MAX_BUDGET_TOKENS).contains(&tokens)
+            {
+                errors.push(
+                    "settings.budget.maxTokens",
+                    format!("must be between 1 and {MAX_BUDGET_TOKENS}, got {tokens}"),
+                );
             }
         }
         errors.into_result()

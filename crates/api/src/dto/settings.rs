@@ -76,9 +76,9 @@ pub struct BudgetDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0, maximum = 1000000)]
     pub max_cost_usd: Option<f64>,
-    /// Most tokens, prompt plus generated, at least 1.
+    /// Most tokens, prompt plus generated, from 1 to 1000000000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub max_tokens: Option<u64>,
 }
 

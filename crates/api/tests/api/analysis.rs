@@ -147,6 +147,11 @@ async fn a_budget_ends_a_run_with_its_reason(db: TestDatabase) {
     for (budget, field) in [
         (json!({"maxCostUsd": 0}), "settings.budget.maxCostUsd"),
         (json!({"maxTokens": 0}), "settings.budget.maxTokens"),
+        // Past the API's 64-bit signed integers (and PostgreSQL's).
+        (
+            json!({"maxTokens": 9_223_372_036_854_775_808_u64}),
+            "settings.budget.maxTokens",
+        ),
     ] {
         let refused = app
             .post_json(

@@ -401,6 +401,10 @@ async fn an_idempotency_key_replays_the_first_run(db: TestDatabase) {
         let problem = app.call(with_key(bad, &body)).await.problem(400);
         assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
     }
+    // Two keys on one request: neither is picked.
+    let twice = with_key("twice-1", &body).append_header(("Idempotency-Key", "twice-2"));
+    let problem = app.call(twice).await.problem(400);
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
     let page = app.get("/runs").await.ok(200);
     assert_eq!(
         page["runs"].as_array().unwrap().len(),

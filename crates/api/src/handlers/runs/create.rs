@@ -134,9 +134,17 @@ const OBJECTS: [&str; 6] = [
 ];
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("Idempotency-Key") else {
+    let mut values = req.headers().get_all("Idempotency-Key");
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    // Which of two keys would a retry send? Refused rather than one picked.
+    if values.next().is_some() {
+        return Err(ApiError::bad_parameter(
+            "Idempotency-Key",
+            "must be sent once: this request has several",
+        ));
+    }
     let key = value.to_str().ok().filter(|k| {
         (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
     });

@@ -216,7 +216,14 @@ pub(crate) fn plain(message: &str) -> String {
         "a string" | "a borrowed string" => "a string",
         "a boolean" => "true or false",
         "a sequence" => "a list",
-        other if other == "a map" || other.starts_with("struct ") => "an object",
+        other
+            if other == "a map"
+                || other.starts_with("struct ")
+                || other.starts_with("internally tagged enum ")
+                || other.starts_with("adjacently tagged enum ") =>
+        {
+            "an object"
+        }
         other => other,
     };
     let got = match got {
@@ -331,6 +338,10 @@ mod tests {
             (
                 "unknown variant `llm2`, expected `choice` or `llm`",
                 "must be one of choice or llm, not `llm2`",
+            ),
+            (
+                "invalid type: null, expected internally tagged enum JudgeDto",
+                "must be an object, not null",
             ),
             ("trailing characters", "trailing characters"),
         ];

@@ -367,8 +367,12 @@ pub(crate) fn query_error(
     };
     match query_problem(&error.to_string()) {
         Some((field, detail)) => ApiError::bad_parameter(&field, detail),
+        // serde names no parameter for a wrong value (`view=foo`): what was wrong, in words.
         None => ApiError::BadRequest {
-            detail: format!("the query string is invalid: {error}"),
+            detail: format!(
+                "the query string is invalid: {}",
+                crate::body::plain(&error.to_string())
+            ),
             errors: Vec::new(),
         },
     }

@@ -288,6 +288,13 @@ async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
         assert!(reply.status.is_client_error(), "{query}: {}", reply.status);
         reply.problem(reply.status.as_u16());
     }
+    // A value a query parameter does not take is said in the API's words.
+    let reply = app.get("/runs/events?view=wall").await;
+    let problem = reply.problem(400);
+    assert_eq!(
+        problem["detail"],
+        "the query string is invalid: must be one of exact or board, not `wall`"
+    );
     // Undecodable text reads as replacement characters: a filter that matches nothing.
     for query in ["items?category=%FF", "logs?level=%FF"] {
         let reply = app.get(&format!("/runs/{id}/{query}")).await;

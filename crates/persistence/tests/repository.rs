@@ -582,12 +582,27 @@ fn a_failure_seen_before_a_retry_does_not_fail_the_retried_run(db: &TestDatabase
             &run,
             RunGeneration::of(&after),
             "unauthorized",
-            "again",
+            "unauthorized: again",
             at(4)
         )
         .unwrap()
         .is_some(),
         "a failure of the current generation still fails it"
+    );
+    // The log says the kind once, whether the message starts with it or not.
+    let log: Vec<String> = db
+        .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.message)
+        .filter(|message| message.contains("-> failed"))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "status running -> failed: unauthorized: the key was refused",
+            "status running -> failed: unauthorized: again"
+        ]
     );
 }
 

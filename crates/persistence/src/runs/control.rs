@@ -319,13 +319,13 @@ impl Database {
                 change_status(conn, &row, RunStatus::Running, at, None)?;
             }
             let row = load_row(conn, run_id, false)?;
-            change_status(
-                conn,
-                &row,
-                RunStatus::Failed,
-                at,
-                Some(&format!("{kind}: {message}")),
-            )?;
+            // A provider's message often starts with its kind already ("unauthorized: …").
+            let why = if message.starts_with(&format!("{kind}: ")) {
+                message.to_owned()
+            } else {
+                format!("{kind}: {message}")
+            };
+            change_status(conn, &row, RunStatus::Failed, at, Some(&why))?;
             load_row(conn, run_id, false)?.into_domain().map(Some)
         })
     }

@@ -618,7 +618,7 @@ export interface components {
             maxCostUsd?: number | null;
             /**
              * Format: int64
-             * @description Most tokens, prompt plus generated, at least 1.
+             * @description Most tokens, prompt plus generated, from 1 to 1000000000000.
              */
             maxTokens?: number | null;
         };
@@ -2411,7 +2411,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read. */
+        /** @description JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read for the format, but must still be one a page on another site cannot send (not missing, `text/plain`, a form or multipart: a 415), e.g. `application/octet-stream`. */
         requestBody: {
             content: {
                 "application/json-lines": string;

@@ -44,8 +44,15 @@ impl Database {
 
 /// The tables of the database (of its current schema, on PostgreSQL), by name.
 const SQLITE_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name";
-const POSTGRES_TABLES: &str = "SELECT table_name::text AS name FROM information_schema.tables \
-     WHERE table_schema = current_schema() ORDER BY table_name";
+/// On PostgreSQL, tables only (plain, partitioned, foreign; not views), and not those an
+/// extension made (PostGIS's `spatial_ref_sys`): an extension in a fresh database is not
+/// another application.
+const POSTGRES_TABLES: &str = "SELECT c.relname::text AS name FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'f') \
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+     AND d.objid = c.oid AND d.deptype = 'e') \
+     ORDER BY c.relname";
 
 /// diesel's record of the migrations applied: a database that has it is evalboard's.
 const MIGRATIONS_TABLE: &str = "__diesel_schema_migrations";

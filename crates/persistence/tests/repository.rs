@@ -2242,13 +2242,28 @@ fn a_database_holding_other_applications_tables_is_not_migrated() {
     };
     let schema = format!("shop_{}", uuid::Uuid::now_v7().simple());
     let mut admin = diesel::PgConnection::establish(&server).unwrap();
+    // A view (as an extension such as pg_stat_statements makes) is not a table.
+    let viewed = format!("viewed_{}", uuid::Uuid::now_v7().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {viewed}; CREATE VIEW {viewed}.statements AS SELECT 1 AS n;"
+        ))
+        .unwrap();
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{separator}options=-c%20search_path%3D{viewed}");
+    evalboard_persistence::Database::connect(&url, &Default::default())
+        .unwrap()
+        .migrate()
+        .expect("a schema with only a view is migrated");
+    admin
+        .batch_execute(&format!("DROP SCHEMA {viewed} CASCADE"))
+        .unwrap();
     admin
         .batch_execute(&format!(
             "CREATE SCHEMA {schema}; CREATE TABLE {schema}.orders (id int); \
              CREATE TABLE {schema}.invoices (id int);"
         ))
         .unwrap();
-    let separator = if server.contains('?') { '&' } else { '?' };
     refused(&format!(
         "{server}{separator}options=-c%20search_path%3D{schema}"
     ));

@@ -202,6 +202,14 @@ fn public_host_name(public_host: &str) -> anyhow::Result<Option<&str>> {
     if public.is_empty() {
         return Ok(None);
     }
+    // An address passes the check whatever this says; taken as written, brackets aside.
+    let address = public
+        .strip_prefix('[')
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or(public);
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(Some(address));
+    }
     let name = match public.rsplit_once(':') {
         Some((name, port)) if port.parse::<u16>().is_ok() => name,
         _ => public,
@@ -740,6 +748,32 @@ impl Config {
         PoolOptions {
             max_connections: self.database.max_connections,
             acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_host_name;
+
+    #[test]
+    fn a_public_host_is_a_name_or_an_address() {
+        for (given, name) in [
+            ("", None),
+            ("evals.example.com", Some("evals.example.com")),
+            ("evals.example.com:8443", Some("evals.example.com")),
+            ("[::1]", Some("::1")),
+            ("[2001:db8::1]:8443", Some("2001:db8::1")),
+            ("10.0.0.5", Some("10.0.0.5")),
+        ] {
+            assert_eq!(public_host_name(given).unwrap(), name, "{given}");
+        }
+        for refused in [
+            "https://evals.example.com/",
+            "evals.example.com/ui",
+            ":8443",
+        ] {
+            assert!(public_host_name(refused).is_err(), "{refused}");
         }
     }
 }

@@ -204,7 +204,7 @@ fn parse_row(
     let mut utf8_ok = true;
     // A cell is kept as written, spaces included, as JSON Lines keeps its strings (equal items
     // give equal digests whatever the format; MMLU-Pro has options such as " 0.020"); a blank
-    // cell is an empty one.
+    // cell is an empty one. (Ids and categories are names: every importer trims them.)
     let mut cell = |position: Option<usize>| -> Option<String> {
         let raw = record.get(position?)?;
         match std::str::from_utf8(raw) {
@@ -328,6 +328,23 @@ mod tests {
             .map(|i| (i.id.as_str(), i.category.as_str()))
             .collect();
         assert_eq!(ids, [("1", "general"), ("2", "general")]);
+        // Ids and categories are names: `1, math` means `1` and `math`, in every format.
+        let items = parse("id, category, question, A, B, answer\n7, math, Q?, 3, 4, B\n")
+            .unwrap()
+            .items;
+        assert_eq!(
+            (items[0].id.as_str(), items[0].category.as_str()),
+            ("7", "math")
+        );
+        assert_eq!(items[0].choices, [" 3", " 4"]);
+        let jsonl = r#"{"question": "Q?", "answer": 1, "id": " 7", "category": " math "}"#;
+        let items = parse_items(ImportFormat::Jsonl, jsonl.as_bytes())
+            .unwrap()
+            .items;
+        assert_eq!(
+            (items[0].id.as_str(), items[0].category.as_str()),
+            ("7", "math")
+        );
     }
 
     #[test]

@@ -245,7 +245,7 @@ fn scalar_text(raw: &serde_json::value::RawValue) -> Result<String, String> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'"') => serde_json::from_str::<String>(text).map_err(|e| e.to_string()),
-        Some(b'-' | b'0'..=b'9') => Ok(text.to_owned()),
+        Some(b'-' | b'0'..=b'9') => Ok(without_exponent(text)),
         Some(b'n') => Err("null".to_owned()),
         Some(b't' | b'f') => Err(format!("`{text}`")),
         Some(b'[') => Err("a list".to_owned()),
@@ -279,6 +279,48 @@ fn readable(message: &str) -> String {
         .replace("expected a sequence", "expected a list")
 }
 
+/// A JSON number written with an exponent (`1.2E7` as Jackson writes large doubles, `5e-05` as
+/// Python writes small ones) as the plain decimal it is, by moving the point: exact, as the
+/// digits are kept. Without an exponent, or with one past 64 places, the text is returned as
+/// it is (the number's reader then says what it makes of it).
+fn without_exponent(text: &str) -> String {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return text.to_owned();
+    };
+    let Some(exponent) = exponent.parse::<i32>().ok().filter(|e| e.abs() <= 64) else {
+        return text.to_owned();
+    };
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    // Where the point falls among the digits.
+    let point = whole.len() as i32 + exponent;
+    let (whole, fraction) = if point <= 0 {
+        (
+            "0".to_owned(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        (
+            digits[..point as usize].to_owned(),
+            digits[point as usize..].to_owned(),
+        )
+    };
+    if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    }
+}
+
 /// serde_json's message without its "at line 1 column N" suffix.
 fn json_error_text(e: &serde_json::Error) -> String {
     let full = e.to_string();
@@ -308,6 +350,20 @@ struct Collector {
     warnings: Vec<LineIssue>,
 }
 
+/// An item's id and category without the spaces around them, in every format: they are names
+/// (runs select categories by name, comparisons pair items by id), and `1, math, …` in a
+/// hand-written CSV means `1` and `math`. The texts — question, options, explanation — are
+/// kept as written.
+fn named_as_meant(mut item: DatasetItem) -> DatasetItem {
+    for name in [&mut item.id, &mut item.category] {
+        let trimmed = name.trim();
+        if trimmed.len() != name.len() {
+            *name = trimmed.to_owned();
+        }
+    }
+    item
+}
+
 impl Collector {
     fn problem(&mut self, line: usize, message: impl Into<String>) {
         self.problems.push(LineIssue::new(line, message));
@@ -321,6 +377,7 @@ impl Collector {
     /// every other rule its item breaks (the item holds [`stand_in_answer`]), so that one pass
     /// over the file names everything to fix in the row.
     fn unreadable(&mut self, line: usize, unreadable: Vec<String>, item: DatasetItem) {
+        let item = named_as_meant(item);
         for p in unreadable
             .into_iter()
             .chain(item.problems_besides_the_answer())
@@ -331,6 +388,7 @@ impl Collector {
 
     /// Accepts a row's item after checking the item's own rules.
     fn item(&mut self, line: usize, item: DatasetItem) {
+        let item = named_as_meant(item);
         let problems = item.problems();
         if problems.is_empty() {
             self.items.push((line, item));

@@ -16,7 +16,12 @@ use super::{MAX_DATASET_BYTES, MAX_ITEMS};
 /// [`MAX_ITEMS`] before any row is read, and the rows as JSON against [`MAX_DATASET_BYTES`] as
 /// they are read, as a decompressed upload is.
 pub(super) fn as_jsonl(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    as_bounded_jsonl(bytes, MAX_ITEMS, MAX_DATASET_BYTES)
+    // The Parquet crate panics on some malformed files (a row group it cannot advance to, say)
+    // instead of returning an error: such a file is unreadable, not a fault of the server.
+    std::panic::catch_unwind(|| as_bounded_jsonl(bytes, MAX_ITEMS, MAX_DATASET_BYTES))
+        .unwrap_or_else(|_| {
+            Err("not a readable Parquet file: its structure is inconsistent".to_owned())
+        })
 }
 
 fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
@@ -32,12 +37,16 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
     // megabytes of repeated bytes can declare gigabytes. The rows as JSON are bounded below;
     // the values they are made from may be at most as large again (JSON adds the names, quotes
     // and commas that binary columns lack, so honest files stay well under it).
-    let declared: i64 = reader
+    let declared = reader
         .metadata()
         .row_groups()
         .iter()
-        .map(|group| group.total_byte_size())
-        .sum();
+        .flat_map(|group| group.columns())
+        .try_fold(0i64, |sum, column| {
+            let size = column.uncompressed_size();
+            (size >= 0).then(|| sum.checked_add(size)).flatten()
+        })
+        .ok_or("not a readable Parquet file: it declares impossible column sizes")?;
     if usize::try_from(declared).map_or(true, |declared| declared > max_bytes.saturating_mul(2)) {
         return Err(format!(
             "the file's columns come to {} MiB uncompressed; a dataset file may hold at most {} \
@@ -46,15 +55,9 @@ fn as_bounded_jsonl(bytes: &[u8], max_rows: usize, max_bytes: usize) -> Result<V
             max_bytes / (1024 * 1024)
         ));
     }
-    let index = index_columns(reader.metadata().file_metadata());
     let mut lines = Vec::with_capacity(bytes.len().min(max_bytes));
     for row in reader.get_row_iter(None).map_err(unreadable)? {
-        let mut row = row_json(&row.map_err(unreadable)?)?;
-        if let serde_json::Value::Object(fields) = &mut row {
-            for column in &index {
-                fields.remove(column);
-            }
-        }
+        let row = row_json(&row.map_err(unreadable)?);
         serde_json::to_writer(&mut lines, &row)
             .map_err(|e| format!("a row cannot be read as JSON: {e}"))?;
         lines.push(b'\n');
@@ -87,72 +90,47 @@ fn unreadable_parquet(error: &str) -> String {
     }
 }
 
-/// A row as JSON, as `Row::to_json_value` makes it, except that a 32-bit float is the decimal
-/// it prints as (`0.1`), not its binary value widened to 64 bits (`0.10000000149011612`): a
-/// numeric answer column stored as float32 (pandas' `astype("float32")`, say) keeps the numbers
-/// people wrote, and the items their digest; and that bytes (a text column written without its
-/// UTF-8 annotation) are the text they hold, not base64. Bytes that are not UTF-8 are refused,
-/// by column.
-fn row_json(row: &parquet::record::Row) -> Result<serde_json::Value, String> {
-    row.get_column_iter()
-        .map(|(name, field)| {
-            field_json(field)
-                .map(|value| (name.clone(), value))
-                .ok_or_else(|| format!("column `{name}` holds bytes that are not UTF-8 text"))
-        })
-        .collect::<Result<serde_json::Map<_, _>, _>>()
-        .map(serde_json::Value::Object)
+/// A row as JSON, as `Row::to_json_value` makes it, except that:
+/// - a 32-bit float is the decimal it prints as (`0.1`), not its binary value widened to 64
+///   bits (`0.10000000149011612`): a numeric answer column stored as float32 (pandas'
+///   `astype("float32")`, say) keeps the numbers people wrote, and the items their digest;
+/// - bytes that are UTF-8 (a text column written without its UTF-8 annotation) are the text
+///   they hold, not base64 (other bytes stay base64: a column the record shape does not read,
+///   an image or a UUID, is no reason to refuse the file);
+/// - pandas' columns for a frame's unnamed index levels, `__index_level_N__` (any index but
+///   the default range, e.g. after filtering rows; Hugging Face's files keep them without
+///   pandas' metadata), are left out: they number the frame's rows, they are not the dataset's
+///   fields (which the importer would refuse as unknown). A named level
+///   (`df.set_index("question_id")`) keeps its name and is data like any other column.
+fn row_json(row: &parquet::record::Row) -> serde_json::Value {
+    serde_json::Value::Object(
+        row.get_column_iter()
+            .filter(|(name, _)| !is_unnamed_index_level(name))
+            .map(|(name, field)| (name.clone(), field_json(field)))
+            .collect(),
+    )
 }
 
-/// A field as JSON (see [`row_json`]); `None` for bytes that are not UTF-8.
-fn field_json(field: &parquet::record::Field) -> Option<serde_json::Value> {
+/// A field as JSON (see [`row_json`]).
+fn field_json(field: &parquet::record::Field) -> serde_json::Value {
     use parquet::record::Field;
-    Some(match field {
+    match field {
         Field::Float(n) => n
             .to_string()
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Field::Bytes(bytes) => {
-            serde_json::Value::String(std::str::from_utf8(bytes.data()).ok()?.to_owned())
+        Field::Bytes(bytes) => match std::str::from_utf8(bytes.data()) {
+            Ok(text) => serde_json::Value::String(text.to_owned()),
+            Err(_) => field.to_json_value(),
+        },
+        Field::Group(row) => row_json(row),
+        Field::ListInternal(list) => {
+            serde_json::Value::Array(list.elements().iter().map(field_json).collect())
         }
-        Field::Group(row) => row_json(row).ok()?,
-        Field::ListInternal(list) => serde_json::Value::Array(
-            list.elements()
-                .iter()
-                .map(field_json)
-                .collect::<Option<_>>()?,
-        ),
         other => other.to_json_value(),
-    })
-}
-
-/// The columns an unnamed dataframe index was written to: pandas (and pyarrow from pandas)
-/// store a frame's index (any but the default range, e.g. after filtering rows) as columns and
-/// list them in the file's `pandas` metadata; an unnamed index level becomes
-/// `__index_level_N__`. Those number the frame's rows, not the dataset's fields, so they are
-/// not read as fields (which the importer would refuse as unknown). A named level
-/// (`df.set_index("question_id")`) keeps its name and is data like any other column.
-fn index_columns(metadata: &parquet::file::metadata::FileMetaData) -> Vec<String> {
-    metadata
-        .key_value_metadata()
-        .into_iter()
-        .flatten()
-        .filter(|entry| entry.key == "pandas")
-        .filter_map(|entry| entry.value.as_deref())
-        .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-        .flat_map(|pandas| match pandas.get("index_columns") {
-            // A range index is described by an object, not stored as a column.
-            Some(serde_json::Value::Array(columns)) => columns
-                .iter()
-                .filter_map(|column| column.as_str())
-                .filter(|name| is_unnamed_index_level(name))
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect()
+    }
 }
 
 /// Whether `name` is pandas' name for an unnamed index level: `__index_level_N__`.
@@ -370,23 +348,17 @@ pub(crate) mod tests {
             .map(|item| item.answer.to_string())
             .collect();
         assert_eq!(answers, ["5", "24"]);
-        // The metadata is what says the column is an index: without it, the column is a field
-        // like any other, which numeric records do not have.
-        let refused =
-            parse_items(ImportFormat::Parquet, &gsm8k_frame_parquet(&rows, false)).unwrap_err();
-        assert!(
-            refused.problems[0].message.contains("__index_level_0__"),
-            "{:?}",
-            refused.problems
-        );
+        // Without pandas' metadata too (Hugging Face's files replace it with their own): the
+        // name is pandas' own.
+        let unnamed = parse_items(ImportFormat::Parquet, &gsm8k_frame_parquet(&rows, false))
+            .expect("the index is not a field");
+        assert_eq!(unnamed.items, imported.items);
         // A named index level (`set_index("question")`) is data: it stays a field.
         let named = gsm8k_frame_parquet_indexed(&rows, Some("question"));
-        let lines = as_bounded_jsonl(&named, rows.len(), usize::MAX).unwrap();
-        assert!(
-            String::from_utf8(lines)
-                .unwrap()
-                .contains(r#""question":"What is 2 + 3?""#)
-        );
+        let lines =
+            String::from_utf8(as_bounded_jsonl(&named, rows.len(), usize::MAX).unwrap()).unwrap();
+        assert!(lines.contains(r#""question":"What is 2 + 3?""#));
+        assert!(!lines.contains("__index_level_0__"));
         assert!(is_unnamed_index_level("__index_level_12__"));
         assert!(!is_unnamed_index_level("__index_level___"));
         assert!(!is_unnamed_index_level("question_id"));
@@ -433,11 +405,10 @@ pub(crate) mod tests {
         };
         let imported = parse_items(ImportFormat::Parquet, &file(b"What is 2 + 3?")).unwrap();
         assert_eq!(imported.items[0].question, "What is 2 + 3?");
-        let refused = parse_items(ImportFormat::Parquet, &file(b"\xff\xfe")).unwrap_err();
-        assert_eq!(
-            refused.problems[0].message,
-            "column `question` holds bytes that are not UTF-8 text"
-        );
+        // Other bytes (an image, a UUID) stay as they were read, base64: a column the record
+        // shape does not read is no reason to refuse the file.
+        let binary = parse_items(ImportFormat::Parquet, &file(b"\xff\xfe")).unwrap();
+        assert_eq!(binary.items[0].question, "//4=");
     }
 
     #[test]
@@ -490,10 +461,19 @@ pub(crate) mod tests {
             .metadata()
             .row_groups()
             .iter()
-            .map(|group| group.total_byte_size())
+            .flat_map(|group| group.columns())
+            .map(|column| column.uncompressed_size())
             .sum();
         let too_large =
             as_bounded_jsonl(&parquet, records.len(), declared as usize / 2 - 1).unwrap_err();
+        // With room for its declared values, the file is read (its rows then checked as text).
+        let read = as_bounded_jsonl(&parquet, records.len(), declared as usize / 2);
+        assert!(
+            !read
+                .as_ref()
+                .is_err_and(|e| e.starts_with("the file's columns come to")),
+            "{read:?}"
+        );
         assert!(
             too_large.starts_with("the file's columns come to"),
             "{too_large}"

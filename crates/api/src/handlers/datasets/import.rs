@@ -53,7 +53,7 @@ pub(crate) struct ImportQuery {
             (String = "text/csv", example = json!("question,A,B,answer,category\n2 + 2 = ?,3,4,B,math\n")),
             (Vec<u8> = "application/vnd.apache.parquet"),
         ),
-        description = "JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read for the format, but must still be one a page on another site cannot send (not missing, `text/plain`, a form or multipart: a 415), e.g. `application/octet-stream`."
+        description = "JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read for the format, but without a bearer token must still be one a page on another site cannot send (not missing, `text/plain`, a form or multipart: a 415), e.g. `application/octet-stream`."
     ),
     responses(
         (status = 201, description = "A new version was stored", body = DatasetImportResponse),

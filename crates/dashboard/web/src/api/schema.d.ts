@@ -2411,7 +2411,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read for the format, but must still be one a page on another site cannot send (not missing, `text/plain`, a form or multipart: a 415), e.g. `application/octet-stream`. */
+        /** @description JSON Lines (`application/jsonl` and its aliases: MMLU-Pro or numeric records), CSV (`text/csv`) or Parquet (`application/vnd.apache.parquet`, MMLU-Pro as published); see docs/datasets.md. With `format`, the Content-Type is not read for the format, but without a bearer token must still be one a page on another site cannot send (not missing, `text/plain`, a form or multipart: a 415), e.g. `application/octet-stream`. */
         requestBody: {
             content: {
                 "application/json-lines": string;

@@ -2022,6 +2022,40 @@ fn a_dropped_verdict_still_counts_what_its_judge_spent(db: &TestDatabase) {
     );
 }
 
+/// What an LLM judge's replies used for a judgment that never came is added to the run's
+/// totals alone (no item, counter or verdict moves); a run that is gone is no error.
+fn a_judges_spending_without_a_verdict_is_the_runs(db: &TestDatabase) {
+    use evalboard_domain::{JudgeSpend, TokenUsage};
+    import(db, "Demo", &items(2));
+    let run = create(db, "Demo", 0);
+    let spend = JudgeSpend {
+        usage: TokenUsage {
+            prompt_tokens: Some(120),
+            completion_tokens: Some(9),
+            reasoning_tokens: None,
+        },
+        cost_usd: Some(0.5),
+    };
+    db.add_judge_spend(&run, &spend).unwrap();
+    db.add_judge_spend(&run, &spend).unwrap();
+    let after = db.get_run(&run).unwrap();
+    assert_eq!(
+        (
+            after.usage.judge.prompt_tokens,
+            after.usage.judge.completion_tokens,
+            after.usage.judge.cost_usd
+        ),
+        (240, 18, Some(1.0))
+    );
+    assert_eq!(
+        after.usage.total_tokens(),
+        0,
+        "the answers' figures are untouched"
+    );
+    assert_eq!(after.counts.pending, 2);
+    db.add_judge_spend(&RunId::generate(), &spend).unwrap();
+}
+
 /// A re-judging changes verdicts, not which items were answered: a run its budget stopped,
 /// re-judged (twice), ends `canceled` for its budget again, not `completed` with items never
 /// sent; once a retry answered every item, a re-judging ends it `completed`.
@@ -2138,6 +2172,7 @@ fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
 }
 
 backend_tests!(
+    a_judges_spending_without_a_verdict_is_the_runs,
     a_dropped_verdict_still_counts_what_its_judge_spent,
     a_worker_name_is_held_by_one_server_at_a_time,
     a_rejudging_ends_a_run_as_its_answering_did,

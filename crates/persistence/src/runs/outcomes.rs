@@ -287,6 +287,28 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Adds what an LLM judge's replies used to `run_id`'s totals, for a judgment that never
+    /// came (the run canceled, the server stopping before the judge's next try): they were
+    /// paid for. Stored with nothing else; a run that is gone is not an error.
+    pub fn add_judge_spend(&self, run_id: &RunId, spend: &JudgeSpend) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let row = match load_row(conn, run_id, true) {
+                Ok(row) => row,
+                Err(StoreError::NotFound { .. }) => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            let mut usage = row.usage()?;
+            usage.judge.add(&spend.usage, spend.cost_usd);
+            let json = serde_json::to_string(&usage).map_err(StoreError::corrupt)?;
+            diesel::update(crate::schema::runs::table.find(run_id.as_str()))
+                .set(crate::schema::runs::usage.eq(Some(json)))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+}
+
 /// Records what an applied answer adds besides its item row: the ended attempt and, when judged,
 /// the verdict. Returns the state move.
 fn record_judged_answer(

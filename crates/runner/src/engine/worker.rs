@@ -542,6 +542,29 @@ async fn judge(
     item: &ClaimedItem,
     response: &str,
 ) -> Option<Judgment> {
+    let mut spent = None;
+    let judged = judge_spending(shared, run, item, response, &mut spent).await;
+    // Replies paid for by a judgment that never came (the run canceled or failing, the server
+    // stopping, before the judge's next try) are the run's spending all the same.
+    if judged.is_none()
+        && let Some(spend) = spent
+    {
+        shared.send(WriterMessage::JudgeSpent {
+            run_id: run.run_id.clone(),
+            spend,
+        });
+    }
+    judged
+}
+
+/// [`judge`], counting in `spent` what the judge's replies used as they come.
+async fn judge_spending(
+    shared: &Shared,
+    run: &RunContext,
+    item: &ClaimedItem,
+    response: &str,
+    spent: &mut Option<JudgeSpend>,
+) -> Option<Judgment> {
     let Some(judge) = &run.judge else {
         return Some(rule_judgment(response, item, None));
     };
@@ -555,7 +578,6 @@ async fn judge(
     let mut failures = 0;
     let mut attempt = 0;
     // Every reply is paid for, a reply without a verdict too.
-    let mut spent: Option<JudgeSpend> = None;
     while failures < judge.max_attempts {
         attempt += 1;
         let admitted = judge.gate.admit((prompt.len() / 4) as u32 + 512);
@@ -584,7 +606,7 @@ async fn judge(
             // A reasoning judge's thinking (`<think>` text) is neither its verdict nor the
             // rationale shown with it.
             Ok(reply) => {
-                count_judge_reply(run, judge, &mut spent, &reply.usage);
+                count_judge_reply(run, judge, spent, &reply.usage);
                 match parse_judge_reply(split_reasoning(&reply.text).1) {
                     Some((verdict, rationale)) => {
                         return Some(Judgment {
@@ -593,7 +615,7 @@ async fn judge(
                             judge: judge.label.clone(),
                             rationale: Some(rationale),
                             at: truncate_to_micros(Utc::now()),
-                            spent,
+                            spent: spent.take(),
                         });
                     }
                     None => {
@@ -642,7 +664,7 @@ async fn judge(
         }
     }
     Some(Judgment {
-        spent,
+        spent: spent.take(),
         ..rule_judgment(
             response,
             item,

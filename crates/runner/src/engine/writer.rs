@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use evalboard_domain::{RunId, truncate_to_micros};
+use evalboard_domain::{JudgeSpend, RunId, truncate_to_micros};
 use evalboard_persistence::{Outcome, RunGeneration, StoreError};
 use tokio::sync::mpsc;
 
@@ -37,6 +37,9 @@ pub(crate) enum WriterMessage {
     CancelInFlight(RunId),
     /// During a drain: give back the claims this worker still holds on these items.
     Release { run_id: RunId, sequences: Vec<u32> },
+    /// What an LLM judge's replies used for a judgment that never came (the run canceled, the
+    /// server stopping): the run's spending all the same.
+    JudgeSpent { run_id: RunId, spend: JudgeSpend },
     /// Every worker has stopped: store what is queued, then stop.
     Stop,
 }
@@ -176,6 +179,12 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
         WriterMessage::CancelInFlight(run_id) => {
             persist(shared, "cancel items", move |db| {
                 db.cancel_in_flight(&run_id, &worker, now())
+            })
+            .await;
+        }
+        WriterMessage::JudgeSpent { run_id, spend } => {
+            persist(shared, "store a judge's spending", move |db| {
+                db.add_judge_spend(&run_id, &spend)
             })
             .await;
         }

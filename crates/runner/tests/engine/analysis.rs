@@ -21,7 +21,7 @@ use crate::{
     stub_provider::{JUDGE_REPLY_TOKENS, all_items, llm_judged, start_stub},
     support::{
         assert_counters_match_rows, create_run, engine_tests, import, items, now, provider,
-        registry, start_engine, wait_terminal,
+        registry, start_engine, start_engine_with, wait_for, wait_terminal,
     },
 };
 
@@ -148,6 +148,42 @@ async fn an_llm_judges_spending_is_counted_and_capped(db: TestDatabase) {
         capped_run.usage.tokens_spent(),
         2 * 49 + 2 * (JUDGE_REPLY_TOKENS.0 + JUDGE_REPLY_TOKENS.1)
     );
+}
+
+/// A judge reply without a verdict was paid for: when the server stops before the judge's next
+/// try, what the reply used is stored with the run all the same (the answer waits for another
+/// server's judge).
+async fn a_judge_reply_paid_for_is_kept_when_the_server_stops(db: TestDatabase) {
+    let stub = start_stub();
+    import(
+        &db,
+        "D",
+        &items(1, |i| format!("Question {i}? [[judge-then-500]]")),
+    );
+    let run_id = create_run(&db, "Stub", "m", "D", llm_judged("Stub"));
+    let mut judge = priced_stub(&stub.base_url);
+    judge.max_attempts = Some(3);
+    // The judge's reply without a verdict, then its 500, then a long wait before its next try.
+    let engine = start_engine_with(&db, registry(vec![judge]), |config| {
+        config.retry_base_delay = Duration::from_secs(60);
+    });
+    // The answer is stored, its judge asked (at once, in the task that stored it).
+    wait_for(&db, &run_id, Duration::from_secs(20), |run| {
+        run.counts.awaiting == 1
+    })
+    .await;
+    engine.shutdown().await;
+    let run = db.get_run(&run_id).unwrap();
+    assert_eq!(run.counts.awaiting, 1, "not judged: the server stopped");
+    assert_eq!(
+        (
+            run.usage.judge.prompt_tokens,
+            run.usage.judge.completion_tokens
+        ),
+        JUDGE_REPLY_TOKENS
+    );
+    let cost = run.usage.judge.cost_usd.expect("priced");
+    assert!((cost - JUDGE_REPLY_COST).abs() < 1e-9, "{cost}");
 }
 
 /// One item at a time: the answer that reaches a cap is the last one sent; the rest are
@@ -489,6 +525,7 @@ async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
 engine_tests!(
     a_spent_budget_stops_sending_and_ends_the_run,
     an_llm_judges_spending_is_counted_and_capped,
+    a_judge_reply_paid_for_is_kept_when_the_server_stops,
     items_in_flight_finish_when_the_budget_is_spent,
     a_rejudging_survives_a_crash_and_judges_each_answer_once,
     a_run_is_not_resumed_under_a_changed_configuration,

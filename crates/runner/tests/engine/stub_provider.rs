@@ -140,6 +140,17 @@ async fn chat(
                     .json(json!({"error": {"message": "Rate limit reached for requests"}}));
             }
         }
+        // `judge-then-500`: the judge's first reply for an item has no verdict (paid for all the
+        // same), every later request fails with a 500.
+        if prompt.contains("[[judge-then-500]]") {
+            let mut counts = counts.lock().unwrap();
+            let n = counts.entry(prompt.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                return HttpResponse::InternalServerError()
+                    .json(json!({"error": {"message": "the judge is down"}}));
+            }
+        }
         // `judge-no-temperature`: the judge refuses any temperature, as OpenAI's reasoning
         // models refuse all but their own.
         if prompt.contains("[[judge-no-temperature]]") && body.get("temperature").is_some() {
@@ -216,7 +227,8 @@ async fn chat(
     match name.as_str() {
         "wrong" => streamed('D'),
         // Answers normally; only its judge is unhelpful, or refuses the key.
-        "judgeless" | "judge-auth" | "judge-429" | "judge-think" | "judge-no-temperature" => {
+        "judgeless" | "judge-auth" | "judge-429" | "judge-think" | "judge-no-temperature"
+        | "judge-then-500" => {
             streamed('B')
         }
         "429" => HttpResponse::TooManyRequests()
@@ -363,7 +375,7 @@ fn judge_reply(prompt: &str) -> HttpResponse {
         "<think>\nIs it (C)? No.\nVERDICT: incorrect, I first thought\n</think>\n\
          The response picks (B), the key.\nVERDICT: correct"
             .to_owned()
-    } else if prompt.contains("[[judgeless]]") {
+    } else if prompt.contains("[[judgeless]]") || prompt.contains("[[judge-then-500]]") {
         "I cannot decide.".to_owned()
     } else if response.contains("(B)") {
         "The response picks (B), the key.\nVERDICT: correct".to_owned()

@@ -100,7 +100,13 @@ export function ComparePage() {
                       <td className="num">{figures?.faulted}</td>
                       {unanswered && <td className="num">{figures?.unanswered}</td>}
                       <td className="num">{compared.leftOut}</td>
-                      <td className="num">{compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}</td>
+                      <td className="num">
+                        {compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}
+                        {/* The model's cost compares models; what an LLM judge cost is apart. */}
+                        {compared.usage.judge?.costUsd != null && (
+                          <div className="muted small">+ ${compared.usage.judge.costUsd.toFixed(4)} judge</div>
+                        )}
+                      </td>
                       <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
                     </tr>
                   );

@@ -180,7 +180,10 @@ impl Database {
         };
         let mut attempt = 0;
         loop {
-            match self.on_connection(&f) {
+            // A connection the pool cannot give (the database is down: each try waits the
+            // acquire timeout) is not tried again: only one that broke in use is replaced.
+            let managed = self.connection()?;
+            match self.on_pooled(managed, &f) {
                 Err(StoreError::Unavailable(_)) if attempt < retries => attempt += 1,
                 other => return other,
             }
@@ -224,7 +227,16 @@ impl Database {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut managed = self.connection()?;
+        self.on_pooled(self.connection()?, f)
+    }
+
+    /// Runs `f` on `managed`, marking it lost (not returned to the pool) when `f` found the
+    /// database gone.
+    fn on_pooled<T>(
+        &self,
+        mut managed: PooledConnection,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let result = f(&mut managed.conn);
         if matches!(result, Err(StoreError::Unavailable(_))) && self.backend() == Backend::Postgres
         {

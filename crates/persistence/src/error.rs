@@ -10,7 +10,7 @@ pub enum StoreError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     /// The database cannot be reached or no connection is free in time.
-    #[error("database unavailable: {0}")]
+    #[error("database unavailable: {}", one_line(.0))]
     Unavailable(String),
     /// The thing asked for does not exist.
     #[error("{entity} `{id}` not found")]
@@ -92,6 +92,12 @@ fn is_transient(message: &str) -> bool {
         "database is busy",
     ];
     TRANSIENT.iter().any(|t| message.contains(t))
+}
+
+/// A driver's message on one line: libpq's span lines ("…failed: Connection refused\n\tIs the
+/// server running…"), and a log line is one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl From<r2d2::Error> for StoreError {

@@ -114,8 +114,13 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(error) => {
             // For a person: the reason and its causes on one line, never a backtrace (which
-            // anyhow prints with `RUST_BACKTRACE` set, as it often is where Rust is built).
-            eprintln!("error: {error:#}");
+            // anyhow prints with `RUST_BACKTRACE` set, as it often is where Rust is built); a
+            // driver's or parser's message spanning lines is put on it too.
+            let said = format!("{error:#}");
+            eprintln!(
+                "error: {}",
+                said.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             std::process::ExitCode::FAILURE
         }
     }
@@ -152,6 +157,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         });
     }
     let serving = matches!(cli.command, None | Some(Command::Serve));
+    check_log_filter()?;
     let logging = init_logging(serving);
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
         // A token needs neither configuration nor database.
@@ -249,6 +255,30 @@ struct Background {
     flush: tracing_appender::non_blocking::WorkerGuard,
     /// Lines dropped because their reader fell behind.
     dropped: tracing_appender::non_blocking::ErrorCounter,
+}
+
+/// Refuses a log filter whose bare word is neither a level nor a module: `EVALBOARD_LOG=warning`
+/// is valid filter syntax (every event of a target named `warning`) and turned every line off,
+/// the server's warnings with them.
+fn check_log_filter() -> anyhow::Result<()> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for variable in ["EVALBOARD_LOG", "RUST_LOG"] {
+        let Ok(filter) = std::env::var(variable) else {
+            continue;
+        };
+        for directive in filter.split(',').map(str::trim) {
+            let is_level = LEVELS.iter().any(|l| l.eq_ignore_ascii_case(directive));
+            let is_target = directive.contains(['=', ':', '_', '[']);
+            anyhow::ensure!(
+                directive.is_empty() || is_level || is_target,
+                "{variable}: `{directive}` is not a level (trace, debug, info, warn, error, off) \
+                 nor a `target=level` directive"
+            );
+        }
+        // The first variable set is the one read.
+        return Ok(());
+    }
+    Ok(())
 }
 
 /// Logs go to stdout. The server's go through a thread of their own: whoever reads them (a

@@ -336,6 +336,10 @@ fn bad_configuration_fails_at_start_with_a_reason() {
     // A misspelt name is refused, not ignored (a mistyped auth setting would leave a server
     // open), and so are values that cannot work; none of it with a backtrace.
     let misspelt = write_config(data.path(), "bnd = \"0.0.0.0:1\"\n");
+    // A token pasted as a line of its own: the parser quotes the line.
+    let pasted = data.path().join("pasted.toml");
+    std::fs::write(&pasted, "[auth]\nmode = \"tokens\"\nevb_hunter2hunter2\n").unwrap();
+    let pasted = pasted.to_str().unwrap();
     let misspelt_in_section = data.path().join("sectioned.toml");
     std::fs::write(&misspelt_in_section, "[engine]\nconcurrancy = 3\n").unwrap();
     let misspelt_in_section = misspelt_in_section.to_str().unwrap();
@@ -355,6 +359,19 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             vec![],
             vec!["--config", misspelt_in_section],
             "[engine] takes enabled, global_concurrency,",
+        ),
+        // Tokens are never repeated in an error, whatever quotes them.
+        (vec![], vec!["--config", pasted], "invalid configuration"),
+        (
+            vec![("EVALBOARD_AUTH__TOKENS", "evb_hunter2hunter2")],
+            vec![],
+            "invalid type: found string \"evb_…[redacted]\"",
+        ),
+        // A filter word that is not a level turned every log line off.
+        (
+            vec![("EVALBOARD_LOG", "warning")],
+            vec![],
+            "EVALBOARD_LOG: `warning` is not a level",
         ),
         // A URL would never match a `Host`: every request would get 421.
         (
@@ -413,6 +430,7 @@ fn bad_configuration_fails_at_start_with_a_reason() {
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert!(!stderr.contains("stack backtrace"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
     // Variables of the client and of tools are not settings, and are no problem.
     let output = Command::new(BINARY)

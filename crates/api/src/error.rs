@@ -302,8 +302,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(errors) => Self::invalid(errors),
             StoreError::Conflict(detail) => Self::Conflict(detail),
             StoreError::Transition(e) => Self::Conflict(e.to_string()),
-            StoreError::Unavailable(detail) => {
-                tracing::warn!(%detail, "database unavailable");
+            error @ StoreError::Unavailable(_) => {
+                // Its Display is one line (the driver's message may span several).
+                tracing::warn!(%error, "database unavailable");
                 Self::Unavailable("the database is unavailable; try again shortly".into())
             }
             other => {

@@ -130,18 +130,7 @@ impl RunUsage {
             reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
             cached_answers: self.cached_answers.max(other.cached_answers),
             cost_usd: max_cost(self.cost_usd, other.cost_usd),
-            judge: JudgeUsage {
-                prompt_tokens: self.judge.prompt_tokens.max(other.judge.prompt_tokens),
-                completion_tokens: self
-                    .judge
-                    .completion_tokens
-                    .max(other.judge.completion_tokens),
-                reasoning_tokens: self
-                    .judge
-                    .reasoning_tokens
-                    .max(other.judge.reasoning_tokens),
-                cost_usd: max_cost(self.judge.cost_usd, other.judge.cost_usd),
-            },
+            judge: self.judge.max(&other.judge),
         }
     }
 }
@@ -207,6 +196,16 @@ impl JudgeUsage {
     /// Prompt plus generated tokens.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+
+    /// The larger of each figure (see [`RunUsage::max`]).
+    pub fn max(&self, other: &JudgeUsage) -> JudgeUsage {
+        JudgeUsage {
+            prompt_tokens: self.prompt_tokens.max(other.prompt_tokens),
+            completion_tokens: self.completion_tokens.max(other.completion_tokens),
+            reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
+            cost_usd: max_cost(self.cost_usd, other.cost_usd),
+        }
     }
 
     /// Whether the judge spent nothing that was reported (the rule judges never do).

@@ -96,7 +96,7 @@ fn is_transient(message: &str) -> bool {
 
 /// A driver's message on one line: libpq's span lines ("…failed: Connection refused\n\tIs the
 /// server running…"), and a log line is one line.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -79,11 +79,7 @@ impl Outage {
         state.said_at = Some(now);
         // Drivers' messages span lines ("...failed: Connection refused\n\tIs the server
         // running..."): one log line each.
-        let error = error
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let error = crate::error::one_line(&error.to_string());
         Some(if state.failures == 1 {
             format!("cannot {}: {error}", self.what)
         } else {

@@ -262,25 +262,10 @@ fn described(error: figment::Error) -> anyhow::Error {
     // A token pasted where the file does not take it, or given in the wrong form, is quoted by
     // the parser: never repeated in an error (it ends in a terminal, a log, a ticket).
     let said = problems.join("; ");
-    anyhow::anyhow!("invalid configuration: {}", redact_tokens(&said))
-}
-
-/// `text` with every bearer token (`evb_…`) cut to its prefix.
-fn redact_tokens(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(evalboard_api::TOKEN_PREFIX) {
-        let (before, token) = rest.split_at(at);
-        out.push_str(before);
-        out.push_str(evalboard_api::TOKEN_PREFIX);
-        out.push_str("…[redacted]");
-        let end = token[evalboard_api::TOKEN_PREFIX.len()..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(token.len(), |end| end + evalboard_api::TOKEN_PREFIX.len());
-        rest = &token[end..];
-    }
-    out.push_str(rest);
-    out
+    anyhow::anyhow!(
+        "invalid configuration: {}",
+        evalboard_runner::providers::Redactor::default().redact(&said)
+    )
 }
 
 /// Refuses `EVALBOARD_` variables that name a section's setting with one underscore

@@ -11,12 +11,13 @@ use regex::Regex;
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
-/// Shapes of credentials in free text: `Bearer …`, `sk-…` keys (OpenAI, Anthropic), and
-/// `api-key: …`-like pairs. Masked forms (`sk-abc***xyz`) count too.
+/// Shapes of credentials in free text: `Bearer …`, `sk-…` keys (OpenAI, Anthropic), evalboard's
+/// own `evb_…` tokens, and `api-key: …`-like pairs. Masked forms (`sk-abc***xyz`) count too.
 static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]{4,}",
         r"|\bsk-[A-Za-z0-9_*-]{4,}",
+        r"|\bevb_[A-Za-z0-9_-]{4,}",
         r#"|\b(?:x-api-key|api[_-]?key|access[_-]?token)(?:["']?\s*[:=]\s*["']?|\s+)[A-Za-z0-9._~+/=*-]{8,}"#,
     ))
     .expect("valid pattern")

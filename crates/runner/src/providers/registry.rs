@@ -288,6 +288,17 @@ impl ProviderRegistry {
                     problems.push(format!("{at}.api_key_env must not be empty"));
                     Credentials::Missing
                 }
+                // A key pasted here instead of a variable's name would be shown wherever the
+                // missing variable is named (the providers list, a run's failure, the log), so
+                // it is refused, and not quoted.
+                Some(var) if !is_environment_variable_name(var) => {
+                    problems.push(format!(
+                        "{at}.api_key_env must be the name of the environment variable that \
+                         holds the key (letters, digits and `_`, such as OPENAI_API_KEY), \
+                         not the key itself"
+                    ));
+                    Credentials::Missing
+                }
                 Some(var) if env_is_set(var) => Credentials::Present,
                 Some(_) => Credentials::Missing,
             };
@@ -325,6 +336,17 @@ impl ProviderRegistry {
     pub fn get(&self, name: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.name == name)
     }
+}
+
+/// Whether `name` is a portable environment variable name (POSIX: letters, digits and `_`,
+/// not starting with a digit), at most 255 bytes.
+fn is_environment_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 255
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Applies defaults and checks bounds of a provider's limits.
@@ -482,6 +504,40 @@ mod tests {
             err.to_string()
                 .contains("max_throttled_secs must be between 1 and 86400")
         );
+    }
+
+    #[test]
+    fn a_key_written_where_its_variable_name_goes_is_refused_and_not_quoted() {
+        for pasted in ["sk-proj-abc123XYZ", "1PASSWORD", "MY KEY", "sk_ant=x"] {
+            let configs = BTreeMap::from([(
+                "openai".to_owned(),
+                config(
+                    "OpenAI",
+                    ProviderKind::OpenaiCompatible,
+                    Some("https://api.openai.com/v1"),
+                    Some(pasted),
+                ),
+            )]);
+            let err = ProviderRegistry::from_config(&configs, |_| true).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("providers.openai.api_key_env must be the name of the environment"),
+                "{text}"
+            );
+            assert!(!text.contains(pasted), "the value is not quoted: {text}");
+        }
+        for name in ["OPENAI_API_KEY", "_KEY", "key2"] {
+            let configs = BTreeMap::from([(
+                "openai".to_owned(),
+                config(
+                    "OpenAI",
+                    ProviderKind::OpenaiCompatible,
+                    Some("https://api.openai.com/v1"),
+                    Some(name),
+                ),
+            )]);
+            assert!(ProviderRegistry::from_config(&configs, |_| true).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct RunProgressEventDto {
     pub run_id: String,
     /// The whole `progress` object, replacing the previous one.
     pub progress: ProgressDto,
+    /// Of `progress.faulted`, the items canceled (the rest failed), as in `GET /runs/{run_id}`.
+    pub canceled: u64,
     /// When the change happened (RFC 3339, milliseconds).
     #[schema(format = DateTime)]
     pub at: String,
@@ -142,6 +144,7 @@ impl From<RunEvent> for EventPayload {
             RunChange::Progress(counts) => EventPayload::Progress(RunProgressEventDto {
                 run_id,
                 progress: counts.progress().into(),
+                canceled: counts.canceled,
                 at,
             }),
             RunChange::Item(item) => EventPayload::Item(RunItemEventDto {

@@ -138,6 +138,10 @@ pub struct RunDetailDto {
     pub run: RunDto,
     /// Its progress.
     pub progress: ProgressDto,
+    /// Of `progress.faulted`, the items canceled (the rest failed): a canceled run's items that
+    /// were never answered, told apart from failures. (Beside `progress`, whose shape is the
+    /// contract's.)
+    pub canceled: u64,
     /// Its lifecycle.
     pub lifecycle: LifecycleDto,
     /// The dataset version its items come from.
@@ -402,6 +406,7 @@ impl RunDetailDto {
         Self {
             run: RunDto::from(run),
             progress: run.counts.progress().into(),
+            canceled: run.counts.canceled,
             lifecycle: LifecycleDto::from(&run.lifecycle),
             dataset: DatasetRefDto {
                 name: run.dataset_name.clone(),

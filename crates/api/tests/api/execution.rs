@@ -85,6 +85,7 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         .wait_until(&format!("/runs/{id}"), |r| r["run"]["status"] == "canceled")
         .await;
     assert_eq!(done["progress"]["faulted"], 10);
+    assert_eq!(done["canceled"], 10);
     app.call(json_post(&format!("/runs/{id}/cancel")))
         .await
         .problem(409);
@@ -166,6 +167,7 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         .await;
     let progress = &run["progress"];
     assert!(progress["faulted"].as_u64().unwrap() > 0, "{progress}");
+    assert_eq!(run["canceled"], 0, "failed items are not canceled ones");
 
     // Groups by category cover every item, with strict accuracy.
     let page = app.get(&format!("/runs/{id}/items")).await.ok(200);

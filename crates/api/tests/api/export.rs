@@ -153,6 +153,13 @@ async fn the_archive_exports_as_csv_with_the_lists_filters(db: TestDatabase) {
             .ok(201);
         ids.push(created["run"]["id"].as_str().unwrap().to_owned());
     }
+    // Without an engine a cancel ends the run at once, its 3 items canceled.
+    app.call(crate::support::json_post(&format!(
+        "/runs/{}/cancel",
+        ids[128]
+    )))
+    .await
+    .ok(202);
     let reply = app.get("/runs?format=csv").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
@@ -196,6 +203,16 @@ async fn the_archive_exports_as_csv_with_the_lists_filters(db: TestDatabase) {
     assert_eq!(row.get(column("judge")), Some("choice"));
     assert_eq!(row.get(column("promptTokens")), Some("0"));
     assert_eq!(row.get(column("costUsd")), Some(""), "no price, no cost");
+    let canceled = &rows[1];
+    assert_eq!(canceled.get(column("status")), Some("canceled"));
+    assert_eq!(
+        (
+            canceled.get(column("faulted")),
+            canceled.get(column("canceled"))
+        ),
+        (Some("3"), Some("3"))
+    );
+    assert_eq!(row.get(column("canceled")), Some("0"));
 
     let filtered = app.get("/runs?format=csv&datasetName=Other").await;
     let filtered_rows = csv::Reader::from_reader(filtered.body.as_slice())

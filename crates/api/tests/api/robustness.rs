@@ -329,6 +329,7 @@ async fn no_bad_request_to_run_endpoints_is_a_server_error(db: TestDatabase) {
         .ok(202);
     assert_eq!(canceled["run"]["status"], "canceled");
     assert_eq!(canceled["progress"]["faulted"], 3);
+    assert_eq!(canceled["canceled"], 3, "told apart from failures");
     app.call(json_post(&format!("/runs/{id}/cancel")))
         .await
         .problem(409);

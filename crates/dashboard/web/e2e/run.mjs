@@ -115,7 +115,7 @@ await step("a new run refuses a bad field beside it, then starts", async () => {
 await step("the board follows the run without a reload", async () => {
   await page.getByRole("link", { name: "Active board", exact: true }).click();
   const card = page.getByRole("article").first();
-  const done = card.getByText(/\d+ \/ 36 done/);
+  const done = card.getByText(/\d+ of 36 done/);
   const before = await done.textContent();
   await card.locator(".preview").waitFor();
   await until("progress", async () => (await done.textContent()) !== before);

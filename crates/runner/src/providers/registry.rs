@@ -536,7 +536,10 @@ mod tests {
                     Some(name),
                 ),
             )]);
-            assert!(ProviderRegistry::from_config(&configs, |_| true).is_ok(), "{name}");
+            assert!(
+                ProviderRegistry::from_config(&configs, |_| true).is_ok(),
+                "{name}"
+            );
         }
     }
 

@@ -92,9 +92,11 @@ pub(super) fn follow(
     let faulted = run["progress"]["faulted"].as_u64().unwrap_or(0);
     if run["run"]["status"] == "completed" && faulted > 0 {
         let total = run["progress"]["total"].as_u64().unwrap_or(0);
+        let canceled = run["canceled"].as_u64().unwrap_or(0);
         eprintln!(
-            "warning: {faulted} of {total} items faulted (failed or canceled); `{}` tries them \
-             again",
+            "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); `{}` \
+             tries them again",
+            faulted.saturating_sub(canceled),
             client.command(&format!("retry {id}"))
         );
     }

@@ -220,9 +220,14 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     }
     let progress = &run["progress"];
     writeln!(out, "{}", one_line(run))?;
+    // `canceled` is in a run's detail only (the board's snapshot has the contract's shape).
+    let canceled = match run["canceled"].as_u64() {
+        Some(n) if n > 0 => format!(" ({n} canceled)"),
+        _ => String::new(),
+    };
     writeln!(
         out,
-        "  correct {} · incorrect {} · faulted {} · awaiting {} · pending {}",
+        "  correct {} · incorrect {} · faulted {}{canceled} · awaiting {} · pending {}",
         progress["correct"],
         progress["incorrect"],
         progress["faulted"],

@@ -194,10 +194,11 @@ fn the_command_line_client_drives_runs_end_to_end() {
     json_of(&evalboard(&server, &["cancel", &slow, "--json"], None));
     let ended = follower.wait_with_output().unwrap();
     assert_eq!(ended.status.code(), Some(1));
+    let said = String::from_utf8(ended.stdout).unwrap();
+    assert!(said.contains("canceled"), "{said}");
     assert!(
-        String::from_utf8(ended.stdout)
-            .unwrap()
-            .contains("canceled")
+        said.contains("faulted 36 (36 canceled)"),
+        "canceled items told apart: {said}"
     );
 
     // Paging the list: the hint on standard error is the next command's arguments, filter
@@ -241,7 +242,7 @@ fn the_command_line_client_drives_runs_end_to_end() {
     assert_eq!(faulty_run["run"]["status"], "completed");
     let said = String::from_utf8_lossy(&faulty.stderr);
     assert!(
-        said.contains("warning: 36 of 36 items faulted (failed or canceled)"),
+        said.contains("warning: 36 of 36 items faulted (36 failed, 0 canceled)"),
         "{said}"
     );
     // The command it suggests reaches this server, not the default one.

@@ -135,7 +135,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
 const CSV_PAGE: u32 = 100;
 
 /// The CSV archive's columns, in order.
-const CSV_COLUMNS: [&str; 36] = [
+const CSV_COLUMNS: [&str; 37] = [
     "id",
     "providerName",
     "datasetName",
@@ -150,6 +150,7 @@ const CSV_COLUMNS: [&str; 36] = [
     "incorrect",
     "awaiting",
     "faulted",
+    "canceled",
     "pending",
     "accuracy",
     "createdAt",
@@ -206,7 +207,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
             let number = |value: Option<f64>| value.map(|n| n.to_string()).unwrap_or_default();
             let (usage, latency) = (&dto.usage, &dto.latency);
-            let record: [String; 36] = [
+            let record: [String; 37] = [
                 dto.run.id.clone(),
                 dto.run.provider_name.clone(),
                 dto.run.dataset_name.clone(),
@@ -221,6 +222,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                 p.incorrect.to_string(),
                 p.awaiting.to_string(),
                 p.faulted.to_string(),
+                dto.canceled.to_string(),
                 p.pending.to_string(),
                 if judged > 0 {
                     (p.correct as f64 / judged as f64).to_string()

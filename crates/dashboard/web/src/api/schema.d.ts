@@ -1434,6 +1434,13 @@ export interface components {
         /** @description `GET /runs/{run_id}`: the run with everything known about it. */
         RunDetailDto: {
             /**
+             * Format: int64
+             * @description Of `progress.faulted`, the items canceled (the rest failed): a canceled run's items that
+             *     were never answered, told apart from failures. (Beside `progress`, whose shape is the
+             *     contract's.)
+             */
+            canceled: number;
+            /**
              * Format: date-time
              * @description When it was created.
              */
@@ -1600,6 +1607,11 @@ export interface components {
              * @description When the change happened (RFC 3339, milliseconds).
              */
             at: string;
+            /**
+             * Format: int64
+             * @description Of `progress.faulted`, the items canceled (the rest failed), as in `GET /runs/{run_id}`.
+             */
+            canceled: number;
             /** @description The whole `progress` object, replacing the previous one. */
             progress: components["schemas"]["ProgressDto"];
             /** @description The run. */

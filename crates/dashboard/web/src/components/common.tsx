@@ -119,13 +119,30 @@ export function useTitle(what: string) {
   }, [what]);
 }
 
-const SEGMENTS = [
-  ["correct", "Correct"],
-  ["incorrect", "Incorrect"],
-  ["awaiting", "Awaiting judge"],
-  ["faulted", "Faulted"],
-  ["pending", "Pending"],
-] as const;
+type Segment = { key: string; name: string; count: number };
+
+/**
+ * The bar's segments, in order. Faulted items are split into failed and canceled when the number
+ * of canceled ones is known (a run's detail has it; the board's snapshot, in the contract's
+ * shape, does not), and otherwise named for what they may be: a canceled run's never-answered
+ * items are not failures.
+ */
+function segments(progress: Progress, canceled: number | undefined, runCanceled: boolean): Segment[] {
+  const faulted: Segment[] =
+    canceled === undefined
+      ? [{ key: "faulted", name: runCanceled ? "Failed or canceled" : "Faulted", count: progress.faulted }]
+      : [
+          { key: "faulted", name: "Failed", count: progress.faulted - canceled },
+          { key: "canceled", name: "Canceled", count: canceled },
+        ];
+  return [
+    { key: "correct", name: "Correct", count: progress.correct },
+    { key: "incorrect", name: "Incorrect", count: progress.incorrect },
+    { key: "awaiting", name: "Awaiting judge", count: progress.awaiting },
+    ...faulted,
+    { key: "pending", name: "Pending", count: progress.pending },
+  ];
+}
 
 /** A live region present from the first render, so that what appears in it later is read out
  * (screen readers often skip a region that arrives already filled). */
@@ -133,29 +150,44 @@ export function Announce({ children }: { children: ReactNode }) {
   return <div role="status">{children}</div>;
 }
 
-/** Correct, incorrect, awaiting, faulted and pending items as one bar, with a legend. */
-export function ProgressBar({ progress }: { progress: Progress }) {
+/**
+ * Correct, incorrect, awaiting, faulted and pending items as one bar, with a legend. `canceled`
+ * (from a run's detail) splits the faulted items; `status` names them for a canceled run
+ * without it.
+ */
+export function ProgressBar({ progress, canceled, status }: { progress: Progress; canceled?: number; status?: string }) {
   const total = Math.max(progress.total, 1);
-  const label = SEGMENTS.map(([key, name]) => `${name} ${progress[key]}`).join(", ");
+  const shown = segments(progress, canceled, status === "canceled");
+  const label = shown.map(({ name, count }) => `${name} ${count}`).join(", ");
   return (
     <div className="progress">
-      <div className="bar" role="img" aria-label={`${progress.completed} of ${progress.total} done: ${label}`}>
+      <div className="bar" role="img" aria-label={`${doneLabel(progress, status)}: ${label}`}>
         {/* Every segment, empty ones at 0 %: a count reaching or leaving zero changes a width
             instead of adding or removing an element. */}
-        {SEGMENTS.map(([key]) => (
-          <span key={key} className={`seg ${key}`} style={{ width: `${(100 * progress[key]) / total}%` }} />
+        {shown.map(({ key, count }) => (
+          <span key={key} className={`seg ${key}`} style={{ width: `${(100 * count) / total}%` }} />
         ))}
       </div>
       <ul className="legend">
-        {SEGMENTS.map(([key, name]) => (
+        {shown.map(({ key, name, count }) => (
           <li key={key}>
             <span className={`dot ${key}`} aria-hidden="true" />
-            {name} <strong>{progress[key]}</strong>
+            {name} <strong>{count}</strong>
           </li>
         ))}
       </ul>
     </div>
   );
+}
+
+/**
+ * How far a run got, in words: `6 of 10 done`; for a canceled run the items judged, since all
+ * its items are "done" once the rest are canceled.
+ */
+export function doneLabel(progress: Progress, status?: string): string {
+  return status === "canceled"
+    ? `${progress.correct + progress.incorrect} of ${progress.total} judged`
+    : `${progress.completed} of ${progress.total} done`;
 }
 
 /** Strict accuracy: correct over judged, or a dash. */

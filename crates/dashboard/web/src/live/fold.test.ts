@@ -34,7 +34,7 @@ const status = (id: string, to: string, previous: string | null): LiveEvent => (
 });
 const moved = (id: string, done: number, total: number): LiveEvent => ({
   kind: "run_progress",
-  data: { runId: id, progress: progress(done, total), at },
+  data: { runId: id, progress: progress(done, total), canceled: 0, at },
 });
 const itemEvent = (id: string, sequence: number, state: string): LiveEvent => ({
   kind: "run_item",

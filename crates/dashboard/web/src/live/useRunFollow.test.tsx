@@ -45,8 +45,8 @@ describe("useRunFollow", () => {
 
     source.emit("run_progress", { runId: "run-1", progress: progress(3), at: "" });
     source.emit("run_item", { runId: "run-1", item: { sequence: 3, state: "correct" }, at: "" });
-    source.emit("run_progress", { runId: "run-1", progress: progress(4), at: "" });
-    expect(client.getQueryData(keys.run("run-1"))).toMatchObject({ progress: progress(4) });
+    source.emit("run_progress", { runId: "run-1", progress: progress(4), canceled: 2, at: "" });
+    expect(client.getQueryData(keys.run("run-1"))).toMatchObject({ progress: progress(4), canceled: 2 });
     expect(invalidated).not.toHaveBeenCalled();
     act(() => vi.advanceTimersByTime(REFETCH_MS));
     expect(invalidated).toHaveBeenCalledTimes(3);

@@ -40,7 +40,7 @@ export function useRunFollow(runId: string, follow: boolean): boolean {
     source.addEventListener("run_progress", (message) => {
       const event = JSON.parse((message as MessageEvent<string>).data) as RunProgressEvent;
       client.setQueryData<RunDetail>(keys.run(runId), (detail) =>
-        detail && { ...detail, progress: event.progress },
+        detail && { ...detail, progress: event.progress, canceled: event.canceled },
       );
       // Accuracy, spending and latency move with the progress: fetched, not computed here.
       refetchSoon();

@@ -4,7 +4,18 @@ import { Link } from "wouter";
 
 import { type ActiveRun, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ACTIVE, ActionFailed, ProgressBar, QueryError, StatusBadge, Time, letter, useSearchParam, useTitle } from "../components/common";
+import {
+  ACTIVE,
+  ActionFailed,
+  ProgressBar,
+  QueryError,
+  StatusBadge,
+  Time,
+  doneLabel,
+  letter,
+  useSearchParam,
+  useTitle,
+} from "../components/common";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
@@ -230,9 +241,9 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
       <p className="meta">
         {run.providerName} · {run.datasetName} · <code>{run.id}</code>
       </p>
-      <ProgressBar progress={progress} />
+      <ProgressBar progress={progress} status={run.status} />
       <p className="meta">
-        {progress.completed} / {progress.total} done
+        {doneLabel(progress, run.status)}
         {active && (
           <>
             {" "}

@@ -134,7 +134,7 @@ export function RunPage({ id }: { id: string }) {
           <p>{run.failure.message}</p>
         </div>
       )}
-      <ProgressBar progress={run.progress} />
+      <ProgressBar progress={run.progress} canceled={run.canceled} status={run.run.status} />
       <dl className="summary">
         <Field label="Run">
           <code>{run.run.id}</code>

@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod demo;
 mod import;
+mod listen;
 
 use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
@@ -355,6 +356,8 @@ struct Checked {
     /// Who may call the API.
     access: Access,
     providers: Arc<ProviderRegistry>,
+    /// The sockets it serves on, already listening.
+    listeners: Vec<std::net::TcpListener>,
     /// The Browser Harness keys (the signing key read, or made on a first start).
     harness: HarnessKeys,
 }
@@ -365,10 +368,13 @@ fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
     })?);
+    // Before a signing key is made on a first start: a start that fails leaves nothing behind.
+    let listeners = listen::listen(&config.bind)?;
     let harness = config.harness_keys()?;
     Ok(Checked {
         access,
         providers,
+        listeners,
         harness,
     })
 }
@@ -384,6 +390,7 @@ fn serve(
     let Checked {
         access,
         providers,
+        listeners,
         harness,
     } = checked;
     if config.load_demo_dataset {
@@ -442,9 +449,13 @@ fn serve(
         watch_stop_signals(stopper.clone(), events)?
     };
     let served = actix_web::rt::System::new().block_on(async move {
-        let server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
-            .bind(&config.bind)
-            .with_context(|| format!("cannot listen on {}", config.bind))?
+        let mut server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()));
+        for listener in listeners {
+            server = server
+                .listen(listener)
+                .with_context(|| format!("cannot listen on {}", config.bind))?;
+        }
+        let server = server
             // Requests in flight get this long to finish once a stop signal came.
             .shutdown_timeout(10)
             .shutdown_signal(async move {

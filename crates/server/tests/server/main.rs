@@ -303,6 +303,29 @@ fn a_run_survives_sigkill_on_postgresql() {
     survives_sigkill_mid_run(&[("DATABASE_URL", db.url())]);
 }
 
+/// A port in use is found before anything else is done: no database made or migrated, no
+/// signing key written, no engine started (and stopped).
+#[test]
+fn an_address_in_use_stops_the_start_before_anything_is_made() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let output = run(&["--bind", &bind], data.path());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {bind}")),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("database ready"), "{stdout}");
+    let left: Vec<String> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["evalboard.lock"], "only the data directory's lock");
+}
+
 #[test]
 fn bad_configuration_fails_at_start_with_a_reason() {
     let data = tempfile::tempdir().unwrap();

@@ -422,6 +422,15 @@ fn serve(
             ClientSet::from_registry(&providers),
             config.engine_config(worker),
         ))
+    } else if db.backend() == evalboard_persistence::Backend::Sqlite {
+        // No replica shares a SQLite file: what is created here waits for this server's next
+        // start with the engine, and a user watching it would otherwise see no reason.
+        tracing::warn!(
+            "the engine is disabled: serving the API and the event stream only; runs created or \
+             retried stay pending until a server with the engine (engine.enabled = true) serves \
+             this database"
+        );
+        None
     } else {
         tracing::info!("the engine is disabled: serving the API and the event stream only");
         None

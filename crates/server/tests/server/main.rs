@@ -303,6 +303,23 @@ fn a_run_survives_sigkill_on_postgresql() {
     survives_sigkill_mid_run(&[("DATABASE_URL", db.url())]);
 }
 
+/// On SQLite no other server can take up the runs of a server without engine: it says so.
+#[test]
+fn a_sqlite_server_without_engine_warns_that_runs_will_wait() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[("EVALBOARD_ENGINE__ENABLED", "false")], &[]);
+    let output = server.terminate();
+    let said = output
+        .lines()
+        .find(|line| line.contains("the engine is disabled"))
+        .unwrap_or_else(|| panic!("no word of the engine: {output}"));
+    assert!(said.contains("WARN"), "{said}");
+    assert!(
+        said.contains("stay pending until a server with the engine"),
+        "{said}"
+    );
+}
+
 /// A port in use is found before anything else is done: no database made or migrated, no
 /// signing key written, no engine started (and stopped).
 #[test]

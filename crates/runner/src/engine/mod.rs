@@ -30,7 +30,9 @@ use chrono::Utc;
 use evalboard_domain::{
     BUDGET_EXHAUSTED, JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros,
 };
-use evalboard_persistence::{ClaimRequest, ClaimedItem, Database, RunGeneration, StoreError};
+use evalboard_persistence::{
+    ClaimRequest, ClaimedItem, Database, Outage, RunGeneration, StoreError,
+};
 use futures_util::FutureExt;
 use tokio::{
     sync::{Notify, mpsc},
@@ -117,6 +119,18 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     /// Items given back during a drain.
     released: AtomicUsize,
+    /// Failures to reach the database, logged once per outage instead of at every attempt.
+    outages: Outages,
+}
+
+/// The engine's repeated database work, each failing alike while the database is down.
+struct Outages {
+    /// The writer's transactions (retried until they succeed).
+    writes: Outage,
+    /// Claims of runs' items (tried again at the next scheduling pass).
+    claims: Outage,
+    /// Renewals of the claims held.
+    renewals: Outage,
 }
 
 impl Shared {
@@ -233,6 +247,11 @@ impl EngineHandle {
             working: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
+            outages: Outages {
+                writes: Outage::new("store the engine's results"),
+                claims: Outage::new("claim items"),
+                renewals: Outage::new("renew claims"),
+            },
         });
         Self {
             signal: EngineSignal {
@@ -373,8 +392,10 @@ async fn renew(shared: Arc<Shared>) {
         let renewal = shared
             .db
             .blocking(move |db| db.renew_leases(&worker, &items, until));
-        if let Err(error) = renewal.await {
-            tracing::warn!(%error, "cannot renew claims");
+        match renewal.await {
+            Ok(_) => shared.outages.renewals.succeeded(),
+            Err(error @ StoreError::Unavailable(_)) => shared.outages.renewals.failed(&error),
+            Err(error) => tracing::warn!(%error, "cannot renew claims"),
         }
     }
 }
@@ -438,7 +459,7 @@ impl Dispatcher {
         // Once a drain began: when its window closes.
         let mut drain_until: Option<tokio::time::Instant> = None;
         // Every pass fails alike while the database is down: logged as an outage.
-        let scheduling = evalboard_persistence::Outage::new("schedule runs");
+        let scheduling = Outage::new("schedule runs");
         loop {
             if drain_until.is_some() && self.tasks.is_empty() {
                 // Drained: every item here finished or was given back.
@@ -540,6 +561,7 @@ impl Dispatcher {
         flight.claiming = false;
         match claimed {
             Ok(items) => {
+                self.shared.outages.claims.succeeded();
                 flight.exhausted = items.is_empty();
                 self.shared
                     .working()
@@ -549,7 +571,11 @@ impl Dispatcher {
                 flight.queue.extend(items);
             }
             Err(error) => {
-                tracing::warn!(%error, run = %run_id, "cannot claim items");
+                if matches!(error, StoreError::Unavailable(_)) {
+                    self.shared.outages.claims.failed(&error);
+                } else {
+                    tracing::warn!(%error, run = %run_id, "cannot claim items");
+                }
                 flight.exhausted = true;
             }
         }

@@ -213,9 +213,12 @@ async fn persist<T: Send + 'static>(
     loop {
         let attempt = Arc::clone(&write);
         match shared.db.blocking(move |db| attempt(db)).await {
-            Ok(value) => return Some(value),
-            Err(StoreError::Unavailable(reason)) if !shared.stopping() => {
-                tracing::warn!(%reason, "cannot {what} yet; retrying in {delay:?}");
+            Ok(value) => {
+                shared.outages.writes.succeeded();
+                return Some(value);
+            }
+            Err(error @ StoreError::Unavailable(_)) if !shared.stopping() => {
+                shared.outages.writes.failed(&error);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

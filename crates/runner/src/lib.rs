@@ -6,8 +6,8 @@ pub mod providers;
 pub mod reproducibility;
 
 pub use engine::{
-    Activity, ActivityBoard, EngineConfig, EngineHandle, EngineSignal, EngineStopper, LivePosition,
-    LiveText,
+    Activity, ActivityBoard, Drained, EngineConfig, EngineHandle, EngineSignal, EngineStopper,
+    LivePosition, LiveText,
 };
 pub use providers::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderRegistry,

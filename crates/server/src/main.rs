@@ -481,8 +481,17 @@ fn serve(
     // once.
     if let (Some(engine), Some(stopper)) = (engine, stopper) {
         begin_drain(&stopper);
-        let released = background.block_on(engine.drain());
-        tracing::info!("released {released} item(s)");
+        let drained = background.block_on(engine.drain());
+        if drained.left_to_leases {
+            tracing::warn!(
+                "released {} item(s); the database could not be reached to store or give back \
+                 the rest: their items are answered again once their claims expire (at this \
+                 worker's next start, or after engine.lease_secs on another server)",
+                drained.released
+            );
+        } else {
+            tracing::info!("released {} item(s)", drained.released);
+        }
     }
     tracing::info!("stopped");
     served

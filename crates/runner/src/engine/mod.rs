@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     released: AtomicUsize,
     /// Failures to reach the database, logged once per outage instead of at every attempt.
     outages: Outages,
+    /// Whether the writer, stopping, gave up storing something for want of the database.
+    unstored: AtomicBool,
 }
 
 /// The engine's repeated database work, each failing alike while the database is down.
@@ -252,6 +254,7 @@ impl EngineHandle {
                 claims: Outage::new("claim items"),
                 renewals: Outage::new("renew claims"),
             },
+            unstored: AtomicBool::new(false),
         });
         Self {
             signal: EngineSignal {
@@ -296,8 +299,9 @@ impl EngineHandle {
     ///    ([`Database::release_claims`]).
     ///
     /// Items given back are claimable at once, and count no resume. Returns how many items were
-    /// given back. A drain that began earlier ([`EngineStopper::begin_drain`]) keeps its start.
-    pub async fn drain(self) -> usize {
+    /// given back, and whether some were left to their leases instead (the database could not
+    /// be reached). A drain that began earlier ([`EngineStopper::begin_drain`]) keeps its start.
+    pub async fn drain(self) -> Drained {
         self.shared.draining.cancel();
         let shared = self.join().await;
         let worker = shared.config.worker.clone();
@@ -306,12 +310,19 @@ impl EngineHandle {
             .blocking(move |db| db.release_claims(&worker, now()))
             .await;
         let before = shared.released.load(Ordering::Relaxed);
+        let unstored = shared.unstored.load(Ordering::Relaxed);
         match released {
-            Ok(n) => before + n,
+            Ok(n) => Drained {
+                released: before + n,
+                left_to_leases: unstored,
+            },
             Err(error) => {
                 // Their leases will run out: another worker takes them then, as after a crash.
                 tracing::warn!(%error, "cannot release this worker's claims");
-                before
+                Drained {
+                    released: before,
+                    left_to_leases: true,
+                }
             }
         }
     }
@@ -346,6 +357,17 @@ impl EngineHandle {
         let _ = renewer.await;
         shared
     }
+}
+
+/// What a drain gave back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Items given back, claimable at once.
+    pub released: usize,
+    /// Whether items were left claimed, or their outcomes not stored, because the database
+    /// could not be reached: they are answered again once their claims expire (by this worker
+    /// at its next start, or another one after the lease).
+    pub left_to_leases: bool,
 }
 
 /// How long a stopping engine's writer may retry storing what it still holds.

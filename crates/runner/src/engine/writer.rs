@@ -223,6 +223,12 @@ async fn persist<T: Send + 'static>(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(error) => {
+                if matches!(error, StoreError::Unavailable(_)) {
+                    // Stopping: what this held is left to its items' leases.
+                    shared
+                        .unstored
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 tracing::error!(%error, "cannot {what}");
                 return None;
             }

@@ -122,7 +122,9 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
     assert_eq!(claimed.counts.pending, 28);
 
     let draining = Instant::now();
-    let released = first.drain().await;
+    let drained = first.drain().await;
+    assert!(!drained.left_to_leases, "the database was there");
+    let released = drained.released;
     assert!(
         draining.elapsed() < Duration::from_secs(15),
         "the drain waits for the items in flight, not for its window: {:?}",
@@ -161,7 +163,7 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let released = second.drain().await;
+    let released = second.drain().await.released;
     assert_eq!(released, 12, "the second worker's own claims");
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
@@ -199,7 +201,7 @@ async fn a_drain_without_a_window_gives_items_in_flight_back(db: TestDatabase) {
     .await;
 
     let draining = Instant::now();
-    let released = first.drain().await;
+    let released = first.drain().await.released;
     assert!(
         draining.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -245,7 +247,7 @@ async fn a_drain_without_a_window_gives_items_in_flight_back(db: TestDatabase) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(second.drain().await, 12);
+    assert_eq!(second.drain().await.released, 12);
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);
     assert_eq!(run.lifecycle.resumed_count, 0);
@@ -279,7 +281,7 @@ async fn answers_arriving_during_a_drain_are_judged_by_the_next_worker(db: TestD
         Duration::from_secs(60),
     );
     until_sent(&db, &run_id, 4).await;
-    let released = first.drain().await;
+    let released = first.drain().await.released;
     assert_eq!(released, 4);
     let run = db.get_run(&run_id).unwrap();
     assert_counters_match_rows(&db, &run);

@@ -104,8 +104,25 @@ pub(super) fn network_error(error: reqwest::Error) -> ProviderError {
     if error.is_timeout() {
         ProviderError::Timeout(error.to_string())
     } else {
-        ProviderError::Network(error.without_url().to_string())
+        ProviderError::Network(with_causes(&error.without_url()))
     }
+}
+
+/// An error with the causes under it: reqwest says only "error sending request", and why
+/// (connection refused, a name that does not resolve, a certificate) is in its sources. A cause
+/// whose words are already said is not repeated.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut said = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+        }
+        source = cause.source();
+    }
+    said
 }
 
 /// The response body as server-sent events. (Parsed in time linear in the body, however many
@@ -145,6 +162,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_says_it_was_refused() {
+        // A port just bound and closed: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+            .send()
+            .await
+            .unwrap_err();
+        let ProviderError::Network(message) = network_error(error) else {
+            panic!("not a network error");
+        };
+        assert!(message.starts_with("error sending request"), "{message}");
+        assert!(message.contains("Connection refused"), "{message}");
+        assert!(!message.contains("127.0.0.1"), "no address: {message}");
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates_and_is_capped() {

@@ -41,6 +41,15 @@ pub use limits::Limits;
 pub use openapi::{openapi, openapi_json};
 pub use state::{AppState, HarnessKeys, MetricsRenderer};
 
+/// Declares the API's counters and gauges at zero in the installed metrics recorder, so that
+/// they exist before their first event (see `evalboard_persistence::declare_metrics`).
+pub fn declare_metrics() {
+    for reason in events::DROP_REASONS {
+        metrics::counter!(events::STREAMS_DROPPED, "reason" => reason).increment(0);
+    }
+    metrics::gauge!(limits::SUBSCRIBERS).increment(0.0);
+}
+
 /// Largest JSON request body accepted.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 

@@ -154,7 +154,7 @@ impl Enforcer {
         }
         *count += 1;
         if kind == LongAnswer::EventStream {
-            metrics::gauge!("evalboard_event_stream_subscribers").increment(1);
+            metrics::gauge!(SUBSCRIBERS).increment(1);
         }
         Ok(Slot {
             key,
@@ -162,6 +162,9 @@ impl Enforcer {
         })
     }
 }
+
+/// Event streams open now.
+pub(crate) const SUBSCRIBERS: &str = "evalboard_event_stream_subscribers";
 
 /// One long answer of a client, open.
 struct Slot {
@@ -172,7 +175,7 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if self.key.0 == LongAnswer::EventStream {
-            metrics::gauge!("evalboard_event_stream_subscribers").decrement(1);
+            metrics::gauge!(SUBSCRIBERS).decrement(1);
         }
         let mut open = self.open.lock().expect("not poisoned");
         if let Some(count) = open.get_mut(&self.key) {

@@ -247,6 +247,9 @@ impl Database {
 }
 
 /// Reports how long requests wait for a pooled connection, and how many give up.
+/// Requests that gave up waiting for a pooled connection.
+pub(crate) const POOL_TIMEOUTS: &str = "evalboard_db_pool_timeouts_total";
+
 #[derive(Debug)]
 struct PoolMetrics;
 
@@ -257,6 +260,6 @@ impl r2d2::HandleEvent for PoolMetrics {
     }
 
     fn handle_timeout(&self, _: r2d2::event::TimeoutEvent) {
-        metrics::counter!("evalboard_db_pool_timeouts_total").increment(1);
+        metrics::counter!(POOL_TIMEOUTS).increment(1);
     }
 }

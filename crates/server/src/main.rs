@@ -530,6 +530,8 @@ fn install_metrics(
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     metrics::gauge!("evalboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    evalboard_persistence::declare_metrics();
+    evalboard_api::declare_metrics();
     Ok(Arc::new(move || {
         if let Some(dropped) = &dropped_log_lines {
             metrics::counter!("evalboard_log_lines_dropped_total")

@@ -353,8 +353,14 @@ impl Write {
 /// timeout), `behind` (it fell further behind than the buffer) or `database` (its catch-up
 /// could not be read). Each resumes with `Last-Event-ID`.
 fn dropped(reason: &'static str) {
-    metrics::counter!("evalboard_event_stream_dropped_total", "reason" => reason).increment(1);
+    metrics::counter!(STREAMS_DROPPED, "reason" => reason).increment(1);
 }
+
+/// Streams the server ended, by reason.
+pub(crate) const STREAMS_DROPPED: &str = "evalboard_event_stream_dropped_total";
+
+/// The reasons [`dropped`] counts.
+pub(crate) const DROP_REASONS: [&str; 3] = ["stalled", "behind", "database"];
 
 /// The next message of a broadcast; `None` once the subscriber fell behind (it is dropped and
 /// resumes with `Last-Event-ID`) or the pump stopped.

@@ -29,6 +29,9 @@ use crate::{
     schema::{dataset_items, run_items},
 };
 
+/// Items taken over from workers whose leases ran out.
+pub(crate) const CLAIMS_TAKEN_OVER: &str = "evalboard_claims_taken_over_total";
+
 /// An item handed to a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedItem {
@@ -106,8 +109,7 @@ impl Database {
     ) -> Result<Claim, StoreError> {
         let claim = self.write(|conn| claim_in(conn, run_id, request))?;
         if claim.taken_over > 0 {
-            metrics::counter!("evalboard_claims_taken_over_total")
-                .increment(u64::from(claim.taken_over));
+            metrics::counter!(CLAIMS_TAKEN_OVER).increment(u64::from(claim.taken_over));
         }
         Ok(claim)
     }

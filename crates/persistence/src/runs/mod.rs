@@ -6,7 +6,7 @@ mod board_items;
 mod bookkeeping;
 mod bulk;
 mod cache;
-mod claims;
+pub(crate) mod claims;
 mod compare;
 mod control;
 mod create;

@@ -42,13 +42,19 @@ fn metrics_count_what_a_run_did() {
         1.0
     );
     assert_eq!(sample(&before, "evalboard_runs{status=\"completed\"}"), 0.0);
-    // Present from the start, so that an alert on it has a series to watch.
-    assert!(
-        before
-            .lines()
-            .any(|l| l == "evalboard_log_lines_dropped_total 0"),
-        "{before}"
-    );
+    // Present from the start, so that an alert on it has a series to watch (and `increase()`
+    // sees its first event).
+    for series in [
+        "evalboard_log_lines_dropped_total 0",
+        "evalboard_claims_taken_over_total 0",
+        "evalboard_db_pool_timeouts_total 0",
+        "evalboard_event_stream_dropped_total{reason=\"behind\"} 0",
+        "evalboard_event_stream_dropped_total{reason=\"stalled\"} 0",
+        "evalboard_event_stream_dropped_total{reason=\"database\"} 0",
+        "evalboard_event_stream_subscribers 0",
+    ] {
+        assert!(before.lines().any(|l| l == series), "{series}: {before}");
+    }
 
     // A subscriber follows the run, so the pump delivers its events.
     let address = server.base.trim_start_matches("http://");

@@ -113,6 +113,9 @@ pub enum BundleError {
         /// The digest the bundle would have (see [`VerifiedBundle::digest`]): a bundle imported
         /// before may be recognised even though it no longer verifies (its pack expired).
         digest: String,
+        /// The key id its signature names, when no key of the ring has it: the server may know
+        /// it as one it (or another replica) signed packs with.
+        unknown_key: Option<String>,
     },
 }
 
@@ -133,6 +136,7 @@ pub fn verify_bundle(
         return Err(BundleError::Invalid {
             problems: problems.into_vec(),
             digest: digest(value),
+            unknown_key: None,
         });
     };
     unknown_fields(
@@ -272,9 +276,15 @@ pub fn verify_bundle(
             if problems.is_empty() {
                 problems.push("", "the bundle does not verify");
             }
+            let unknown_key = value
+                .pointer("/envelope/signatures/0/keyid")
+                .and_then(Value::as_str)
+                .filter(|id| ring.get(id).is_none())
+                .map(str::to_owned);
             Err(BundleError::Invalid {
                 problems: problems.into_vec(),
                 digest: digest(value),
+                unknown_key,
             })
         }
     }

@@ -99,6 +99,11 @@ fn a_signature_from_an_unknown_key_is_refused() {
         ),
         "{found:?}"
     );
+    // The key id named is handed back, for the server to say whether it knows it otherwise.
+    let Err(BundleError::Invalid { unknown_key, .. }) = verify(&bundle(&pack, &stranger, 1)) else {
+        panic!("not refused");
+    };
+    assert_eq!(unknown_key.as_deref(), Some(stranger.id().as_str()));
     // The same key id with another key's signature is no better.
     let mut forged = bundle(&pack, &stranger, 1);
     forged["envelope"]["signatures"][0]["keyid"] = json!(signer().id().as_str());
@@ -107,6 +112,10 @@ fn a_signature_from_an_unknown_key_is_refused() {
         has(&found, "/envelope/signatures/0/sig", "does not verify"),
         "{found:?}"
     );
+    let Err(BundleError::Invalid { unknown_key, .. }) = verify(&forged) else {
+        panic!("not refused");
+    };
+    assert_eq!(unknown_key, None, "a key the ring has");
 }
 
 #[test]

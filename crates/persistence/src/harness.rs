@@ -77,4 +77,21 @@ impl Database {
             Ok(())
         })
     }
+
+    /// The ids of the keys that signed packs still valid at `at` (not expired), with how many
+    /// each signed: the keys captures may come back signed with.
+    pub fn valid_pack_signers(&self, at: Timestamp) -> Result<Vec<(String, u64)>, StoreError> {
+        let signers: Vec<(String, i64)> = self.read(|conn| {
+            Ok(harness_packs::table
+                .filter(harness_packs::expires_at.gt(at.naive_utc()))
+                .group_by(harness_packs::key_id)
+                .select((harness_packs::key_id, diesel::dsl::count_star()))
+                .order_by(harness_packs::key_id)
+                .load(conn)?)
+        })?;
+        Ok(signers
+            .into_iter()
+            .map(|(key, count)| (key, count.unsigned_abs()))
+            .collect())
+    }
 }

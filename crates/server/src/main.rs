@@ -379,6 +379,31 @@ fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
     })
 }
 
+/// Warns when packs still valid were signed with keys this server does not trust (another
+/// replica's own key, a key rotated out and not listed as retired): their captures would be
+/// refused here, and the reason is better said at start than at each import.
+fn warn_of_untrusted_signers(db: &Database, harness: &HarnessKeys) {
+    let signers =
+        match db.valid_pack_signers(evalboard_domain::truncate_to_micros(chrono::Utc::now())) {
+            Ok(signers) => signers,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read which keys signed the packs still valid");
+                return;
+            }
+        };
+    for (key, packs) in signers {
+        if harness.ring().get(&key).is_none() {
+            tracing::warn!(
+                key_id = %key,
+                "{packs} pack(s) still valid were signed with a key this server does not trust: \
+                 their captures will be refused here. Replicas must share one signing key \
+                 (harness.signing_key_file), and a key rotated out belongs in \
+                 harness.retired_public_keys"
+            );
+        }
+    }
+}
+
 /// Serves until stopped; `_lock` holds the data directory meanwhile.
 fn serve(
     config: Config,
@@ -396,6 +421,7 @@ fn serve(
     if config.load_demo_dataset {
         demo::ensure_demo_dataset(&db)?;
     }
+    warn_of_untrusted_signers(&db, &harness);
     // Before the engine: it labels each run's metrics once, when it takes the run up.
     let metrics = install_metrics(logging.0.as_ref().map(|b| b.dropped.clone()))?;
     // The engine and the event pump get a runtime of their own, beside actix's per-worker ones.

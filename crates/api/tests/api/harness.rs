@@ -766,11 +766,37 @@ async fn a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying(
     let (status, body) = crate::support::bundle_reply(&strict, &bundle).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["run"]["id"], run);
-    // Another bundle of that pack does not verify any more.
+    // Another bundle of that pack does not verify any more; the pack was signed here, so the
+    // problem says what to fix (the key dropped, or another replica's), not only "unknown".
     let other =
         crate::support::bundle_reply(&strict, &self::bundle(&envelope, &[(3, answer('C'))])).await;
     assert_eq!(other.0, 422, "{}", other.1);
+    let problem = other.1["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["field"] == "/envelope/signatures/0/keyid")
+        .unwrap_or_else(|| panic!("{}", other.1));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a key this installation signed packs with"),
+        "{problem}"
+    );
     assert_eq!(run_count(&app).await, runs);
+    // A key no pack of this installation was signed with is only unknown.
+    let (foreign, _) = build_pack(&app, Utc::now(), Duration::days(1));
+    let foreign = serde_json::to_value(foreign.sign(&PackSigner::from_seed(&[42; 32]))).unwrap();
+    let (status, body) =
+        crate::support::bundle_reply(&strict, &self::bundle(&foreign, &[(1, answer('A'))])).await;
+    assert_eq!(status, 422, "{body}");
+    let said = body.to_string();
+    assert!(
+        said.contains("is not the id of a key this server trusts"),
+        "{said}"
+    );
+    assert!(!said.contains("this installation signed"), "{said}");
 }
 
 async fn an_envelope_not_as_issued_does_not_import(

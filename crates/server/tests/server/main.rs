@@ -723,6 +723,11 @@ fn the_harness_key_is_made_once_in_the_data_directory_or_read_from_the_configura
         server.get("/browser-harness/keys").1["keys"][0]["keyId"],
         made.id().as_str()
     );
+    let (status, pack) = server.post(
+        "/browser-harness/packs",
+        &serde_json::json!({"datasetName": "evalboard-demo", "target": "chatgpt-web"}),
+    );
+    assert_eq!(status, 201, "{pack}");
     server.terminate();
 
     // A rotation: a configured key signs, the old one is retired.
@@ -749,7 +754,29 @@ fn the_harness_key_is_made_once_in_the_data_directory_or_read_from_the_configura
     assert_eq!(keys["keys"][0]["status"], "active");
     assert_eq!(keys["keys"][1]["keyId"], made.id().as_str());
     assert_eq!(keys["keys"][1]["status"], "retired");
-    server.terminate();
+    let untrusted = "signed with a key this server does not trust";
+    let output = server.terminate();
+    assert!(!output.contains(untrusted), "{output}");
+
+    // The old key forgotten (or another replica's own key): the pack it signed, still valid,
+    // would not import here, and the start says so.
+    let server = Server::start(
+        data.path(),
+        &[(
+            "EVALBOARD_HARNESS__SIGNING_KEY_FILE",
+            rotated.to_str().unwrap(),
+        )],
+        &[],
+    );
+    let output = server.terminate();
+    let said = output
+        .lines()
+        .find(|line| line.contains(untrusted))
+        .unwrap_or_else(|| panic!("no warning: {output}"));
+    assert!(
+        said.contains("1 pack(s)") && said.contains(made.id().as_str()),
+        "{said}"
+    );
 
     // A key file that is not a key stops the server with a reason that shows nothing of it.
     std::fs::write(other.path().join("bad.pem"), "not a key at all").unwrap();

@@ -20,6 +20,21 @@ use crate::{
     state::AppState,
 };
 
+/// The pack was signed by this installation (its packs table says so) with a key this server
+/// does not trust: another replica's own key, or a key rotated out and not listed as retired.
+/// The problem says what to fix instead of only that the key is unknown.
+fn explain_untrusted_signer(problems: &mut [evalboard_harness::Problem]) {
+    for problem in problems
+        .iter_mut()
+        .filter(|p| p.pointer == "/envelope/signatures/0/keyid")
+    {
+        problem.message = "is the id of a key this installation signed packs with, which this \
+            server does not trust: replicas must share one signing key (harness.signing_key_file), \
+            and a key rotated out belongs in harness.retired_public_keys"
+            .into();
+    }
+}
+
 /// Largest bundle accepted: 10,000 captures with their streamed chunks fit with room to spare.
 pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -76,15 +91,35 @@ pub(crate) async fn import_captures(
         .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     let bundle = match checked {
         Ok(bundle) => bundle,
-        Err(BundleError::Invalid { problems, digest }) => {
+        Err(BundleError::Invalid {
+            mut problems,
+            digest,
+            unknown_key,
+        }) => {
             // A bundle imported before is recognised even if it no longer verifies (its pack
             // expired since, its key was dropped): a harness retrying gets its run.
-            let known = state.with_db(move |db| db.imported_run(&digest)).await?;
+            let (known, signed_here) = state
+                .with_db(move |db| {
+                    let known = db.imported_run(&digest)?;
+                    let signed_here = match (&known, unknown_key) {
+                        (None, Some(key)) => db
+                            .valid_pack_signers(truncate_to_micros(Utc::now()))?
+                            .iter()
+                            .any(|(signer, _)| *signer == key),
+                        _ => false,
+                    };
+                    Ok((known, signed_here))
+                })
+                .await?;
+            if signed_here {
+                explain_untrusted_signer(&mut problems);
+            }
             return match known {
                 Some(run) => Ok(run_response(HttpResponse::Ok(), &run)),
                 None => Err(BundleError::Invalid {
                     problems,
                     digest: String::new(),
+                    unknown_key: None,
                 }
                 .into()),
             };

@@ -527,14 +527,21 @@ fn serve(
 /// again after a lost connection (see [`evalboard_persistence::WorkerNameHold`]).
 async fn keep_worker_name(held: Arc<evalboard_persistence::WorkerNameHold>) {
     let outage = evalboard_persistence::Outage::new("hold the worker name on the database");
+    let mut conflict = false;
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         let check = Arc::clone(&held);
         match tokio::task::spawn_blocking(move || check.keep()).await {
-            Ok(Ok(())) => outage.succeeded(),
+            Ok(Ok(())) => {
+                outage.succeeded();
+                if std::mem::take(&mut conflict) {
+                    tracing::info!("this server holds its worker name alone again");
+                }
+            }
             Ok(Err(evalboard_persistence::StoreError::Conflict(why))) => {
                 // Taken by a server started while this one's session was lost: both now claim
                 // items in one name. Said at every check until one of them stops.
+                conflict = true;
                 tracing::error!("{why}");
             }
             Ok(Err(error)) => outage.failed(&error),

@@ -508,18 +508,20 @@ mod tests {
 
     #[test]
     fn a_key_written_where_its_variable_name_goes_is_refused_and_not_quoted() {
-        for pasted in ["sk-proj-abc123XYZ", "1PASSWORD", "MY KEY", "sk_ant=x"] {
+        let with_key_env = |key_env: &str| {
             let configs = BTreeMap::from([(
                 "openai".to_owned(),
                 config(
                     "OpenAI",
                     ProviderKind::OpenaiCompatible,
                     Some("https://api.openai.com/v1"),
-                    Some(pasted),
+                    Some(key_env),
                 ),
             )]);
-            let err = ProviderRegistry::from_config(&configs, |_| true).unwrap_err();
-            let text = err.to_string();
+            ProviderRegistry::from_config(&configs, |_| true)
+        };
+        for pasted in ["sk-proj-abc123XYZ", "1PASSWORD", "MY KEY", "sk_ant=x"] {
+            let text = with_key_env(pasted).unwrap_err().to_string();
             assert!(
                 text.contains("providers.openai.api_key_env must be the name of the environment"),
                 "{text}"
@@ -527,19 +529,7 @@ mod tests {
             assert!(!text.contains(pasted), "the value is not quoted: {text}");
         }
         for name in ["OPENAI_API_KEY", "_KEY", "key2"] {
-            let configs = BTreeMap::from([(
-                "openai".to_owned(),
-                config(
-                    "OpenAI",
-                    ProviderKind::OpenaiCompatible,
-                    Some("https://api.openai.com/v1"),
-                    Some(name),
-                ),
-            )]);
-            assert!(
-                ProviderRegistry::from_config(&configs, |_| true).is_ok(),
-                "{name}"
-            );
+            assert!(with_key_env(name).is_ok(), "{name}");
         }
     }
 

@@ -228,7 +228,10 @@ export function ArchivePage() {
                 </td>
                 <td className="num">{detail.progress.total}</td>
                 <td className="num">{detail.progress.correct}</td>
-                <td className="num">{detail.progress.faulted}</td>
+                <td className="num">
+                  {detail.progress.faulted}
+                  {detail.canceled > 0 && <span className="muted"> ({detail.canceled} canceled)</span>}
+                </td>
                 <td className="num">{accuracy(detail.progress)}</td>
                 <td className="num">{detail.usage.costUsd == null ? "–" : `$${detail.usage.costUsd.toFixed(4)}`}</td>
                 <td>

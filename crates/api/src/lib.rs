@@ -34,7 +34,7 @@ use actix_web::{
     web,
 };
 
-pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest};
+pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest, pasted_token};
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use limits::Limits;

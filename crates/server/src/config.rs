@@ -139,7 +139,7 @@ pub(crate) struct AuthSection {
     mode: AuthMode,
     session_hours: u64,
     secure_cookies: bool,
-    tokens: Vec<TokenEntry>,
+    pub(crate) tokens: Vec<TokenEntry>,
 }
 
 /// `auth.mode`.
@@ -154,9 +154,9 @@ enum AuthMode {
 /// One `[[auth.tokens]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TokenEntry {
-    name: String,
-    role: String,
+pub(crate) struct TokenEntry {
+    pub(crate) name: String,
+    pub(crate) role: String,
     sha256: String,
 }
 
@@ -180,7 +180,7 @@ pub(crate) fn check_token_name(name: &str) -> anyhow::Result<()> {
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')),
-        "a token name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`; got `{name}`"
+        "a token name is 1 to 64 ASCII letters, digits, `.`, `_`, `-` or `@`; got `{name}`"
     );
     Ok(())
 }
@@ -252,6 +252,13 @@ fn described(error: figment::Error) -> anyhow::Error {
                     format!(
                         "`{key}` is not a setting{origin}; {section} takes {}",
                         expected.join(", ")
+                    )
+                }
+                figment::error::Kind::UnknownVariant(found, expected) => {
+                    let choices: Vec<String> = expected.iter().map(|v| format!("`{v}`")).collect();
+                    format!(
+                        "`{key}`{origin}: `{found}` is not one of {}",
+                        choices.join(", ")
                     )
                 }
                 kind if key.is_empty() => format!("{kind}{origin}"),
@@ -545,9 +552,14 @@ impl Config {
                 .map_err(|e: String| anyhow::anyhow!("{at}: {e}"))?;
             let digest = TokenDigest::from_hex(&entry.sha256)
                 .map_err(|e| anyhow::anyhow!("{at}.sha256 {e}"))?;
+            // One name may hold two tokens of one role while the first is rotated out (logs,
+            // limits and sessions name the holder, who is the same); of two roles it would be
+            // two holders under one name.
             anyhow::ensure!(
-                tokens.iter().all(|t: &AccessToken| t.name != entry.name),
-                "{at}: two tokens are named `{}`",
+                tokens
+                    .iter()
+                    .all(|t: &AccessToken| t.name != entry.name || t.role == role),
+                "{at}: two tokens named `{}` have different roles; a name stands for one role",
                 entry.name
             );
             anyhow::ensure!(
@@ -580,6 +592,14 @@ impl Config {
             (_, empty) => empty,
         };
         let mut access = if open {
+            if auth.mode == AuthMode::None && !tokens.is_empty() {
+                tracing::warn!(
+                    "auth.mode = \"none\": the {} configured token(s) are ignored, and every \
+                     request is served as an admin's; remove auth.mode (or set \"auto\" or \
+                     \"tokens\") for them to count",
+                    tokens.len()
+                );
+            }
             if !loopback {
                 tracing::warn!(
                     bind = %self.bind,

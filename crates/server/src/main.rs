@@ -133,11 +133,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     if let Some(Command::Runs { server, command }) = cli.command {
         // The server's own options mean nothing to a client: said, rather than ignored (a
         // `--bind` meant as the server to talk to would silently go to the default one).
-        if let Some(option) = ["config", "bind", "data_dir", "database_url"]
-            .into_iter()
-            .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        if let Some(option) =
+            server_option_given(&matches, &["config", "bind", "data_dir", "database_url"])
         {
-            let option = option.replace('_', "-");
             eprintln!(
                 "error: --{option} is an option of the server; `evalboard runs` talks to a \
                  running server given by --server URL"
@@ -161,8 +159,18 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     check_log_filter()?;
     let logging = init_logging(serving);
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
-        // A token needs neither configuration nor database.
-        return create_token(name, *role).map(|()| std::process::ExitCode::SUCCESS);
+        // A token needs no database; a configuration given is read for the names it holds.
+        if let Some(option) = server_option_given(&matches, &["bind", "data_dir", "database_url"]) {
+            anyhow::bail!(
+                "--{option} is an option of the server; `evalboard token create` needs none \
+                 (--config only, to check the name against the tokens configured)"
+            );
+        }
+        let configured = match &cli.config {
+            Some(path) => Config::load(Some(path), &Overrides::default())?.auth.tokens,
+            None => Vec::new(),
+        };
+        return create_token(name, *role, &configured).map(|()| std::process::ExitCode::SUCCESS);
     }
     let overrides = Overrides {
         bind: cli.bind,
@@ -230,9 +238,32 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `evalboard token create`: the token on stdout, its configuration entry on stderr.
-fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
+/// Which of the server's `options` (argument ids) the command line gave, as written there.
+fn server_option_given(matches: &clap::ArgMatches, options: &[&str]) -> Option<String> {
+    options
+        .iter()
+        .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| id.replace('_', "-"))
+}
+
+/// `evalboard token create`: the token on stdout, its configuration entry on stderr. A name
+/// the configuration gives a token of another role is refused (the server would refuse to
+/// start); the same role is a rotation, and said so.
+fn create_token(
+    name: &str,
+    role: evalboard_api::Role,
+    configured: &[config::TokenEntry],
+) -> anyhow::Result<()> {
     config::check_token_name(name)?;
+    let rotation = match configured.iter().find(|entry| entry.name == name) {
+        Some(entry) if entry.role != role.as_str() => anyhow::bail!(
+            "the configuration has a token named `{name}` with the role {}: a name stands for \
+             one role; choose another name",
+            entry.role
+        ),
+        Some(_) => true,
+        None => false,
+    };
     let (secret, token) = evalboard_api::AccessToken::generate(name, role);
     #[allow(clippy::print_stdout)] // The command's output.
     {
@@ -244,6 +275,13 @@ fn create_token(name: &str, role: evalboard_api::Role) -> anyhow::Result<()> {
          \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
         token.digest.to_hex()
     );
+    if rotation {
+        eprintln!(
+            "\nThe configuration has a token named `{name}` already: both are accepted until \
+             you remove the old entry (and restart), which also ends the dashboard sessions \
+             made with it."
+        );
+    }
     Ok(())
 }
 

@@ -108,6 +108,9 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
     if access.is_open() {
         return Ok(Some(Actor::anyone()));
     }
+    // (A change sent to a path nothing serves is refused for its role too: whether a route
+    // serves it is the router's to say, after this, on the percent-decoded path; deciding it
+    // here on the raw path let `/dataset%73` past the admin check.)
     let needed = required_role(req.method(), routed_path(req));
     // Only a Bearer header is this server's: another scheme (a proxy's Basic credentials in
     // front of it, say) is not meant for it, and leaves the session cookie or a public path
@@ -116,39 +119,62 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim_start().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    let by_bearer = match bearer.map(|presented| access.find(presented)) {
-        Some(Some(token)) => Some(Actor::of(token, None)),
-        // A public path is answered whatever the header holds: a health probe or a proxy
-        // sending a stale token must not be locked out of health checks or the sign-in screen.
-        Some(None) if needed.is_some() => {
-            return Err(ApiError::Unauthorized(
-                "the Authorization header does not hold a token this server accepts (send \
-                 `Authorization: Bearer <token>`)"
-                    .into(),
-            ));
+        .map(str::trim)
+        .and_then(|value| {
+            let (scheme, token) = value
+                .split_once(|c: char| c.is_ascii_whitespace())
+                .unwrap_or((value, ""));
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let by_bearer = match bearer.map(|presented| (presented, access.find(presented))) {
+        Some((_, Some(token))) => Some(Actor::of(token, None)),
+        Some((presented, None)) => {
+            let refused = if presented.is_empty() {
+                "the Authorization header names the Bearer scheme but holds no token"
+            } else {
+                "the token in the Authorization header is not one this server accepts \
+                 (mistyped, or no longer in its configuration)"
+            };
+            // A public path is answered whatever the header holds: a health probe or a proxy
+            // sending a stale token must not be locked out of health checks or the sign-in
+            // screen. Whatever asks who sent it is told why nobody was identified.
+            if needed.is_some() {
+                return Err(ApiError::Unauthorized(refused.into()));
+            }
+            req.extensions_mut().insert(Unidentified(refused));
+            None
         }
-        _ => None,
+        None => None,
     };
     let actor = match by_bearer {
         Some(actor) => Some(actor),
-        None => session_actor(req, state).await?,
+        None => match session_actor(req, state).await? {
+            Session::Valid(actor) => Some(actor),
+            Session::Ended => {
+                req.extensions_mut().insert(Unidentified(SESSION_ENDED));
+                None
+            }
+            Session::Absent => None,
+        },
     };
     match (needed, &actor) {
         (None, _) => Ok(actor),
         (Some(_), None) => Err(ApiError::Unauthorized(
-            "this server needs a token: send `Authorization: Bearer <token>`, or sign in on the \
-             dashboard (an administrator creates tokens with `evalboard token create`)"
-                .into(),
+            match req.extensions().get::<Unidentified>() {
+                Some(Unidentified(why)) => (*why).into(),
+                None => "this server needs a token: send `Authorization: Bearer <token>`, or \
+                         sign in on the dashboard (an administrator creates tokens with \
+                         `evalboard token create`)"
+                    .into(),
+            },
         )),
         (Some(needed), Some(who)) if who.role < needed => {
             // Logged and limited as this token's request, as an allowed one would be.
             req.extensions_mut().insert(who.clone());
             Err(ApiError::Forbidden(format!(
-                "token `{}` is a {}; this request needs the {needed} role",
+                "token `{}` is {} {}; this request needs the {needed} role",
                 who.name.as_deref().unwrap_or_default(),
+                who.role.article(),
                 who.role
             )))
         }
@@ -156,10 +182,28 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
     }
 }
 
+/// Why a request carrying credentials was not identified, for whatever asks who sent it.
+#[derive(Debug, Clone, Copy)]
+struct Unidentified(&'static str);
+
+/// What a session cookie that does not hold any more is answered.
+const SESSION_ENDED: &str = "your dashboard session has ended (it expired, or its token left \
+                             the configuration): sign in again";
+
+/// What the request's session cookies say.
+enum Session {
+    /// None was sent.
+    Absent,
+    /// One this server issued and that still holds.
+    Valid(Actor),
+    /// Some were sent, none holds: expired, its token gone, or another installation's.
+    Ended,
+}
+
 /// Who the request's session cookie stands for, if it carries one this server issued and that
 /// still holds. Every cookie of that name is tried: a page of a sibling domain may have set
 /// another one, which the browser can send first.
-async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor>, ApiError> {
+async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Session, ApiError> {
     // A Cookie header that cannot be read carries no session, as one without the cookie.
     let values: Vec<String> = match req.cookies() {
         Ok(cookies) => cookies
@@ -170,15 +214,18 @@ async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Option<
         Err(_) => Vec::new(),
     };
     if values.is_empty() {
-        return Ok(None);
+        return Ok(Session::Absent);
     }
     let sessions = state.sessions().await?;
     let now = Utc::now();
-    Ok(values.iter().find_map(|value| {
-        sessions
-            .verify(value, state.access(), now)
-            .map(|(token, expires_at)| Actor::of(token, Some(expires_at)))
-    }))
+    Ok(values
+        .iter()
+        .find_map(|value| {
+            sessions
+                .verify(value, state.access(), now)
+                .map(|(token, expires_at)| Actor::of(token, Some(expires_at)))
+        })
+        .map_or(Session::Ended, Session::Valid))
 }
 
 impl FromRequest for Actor {
@@ -189,7 +236,10 @@ impl FromRequest for Actor {
     /// public routes get that far).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(req.extensions().get::<Actor>().cloned().ok_or_else(|| {
-            ApiError::Unauthorized("not signed in: send a token or sign in on the dashboard".into())
+            ApiError::Unauthorized(match req.extensions().get::<Unidentified>() {
+                Some(Unidentified(why)) => (*why).into(),
+                None => "not signed in: send a token or sign in on the dashboard".into(),
+            })
         }))
     }
 }

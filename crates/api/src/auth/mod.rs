@@ -30,6 +30,16 @@ pub enum Role {
     Admin,
 }
 
+/// A token as a person pastes it: spaces around it dropped, and a `Bearer ` copied with it
+/// (from a header, a curl command) too.
+pub fn pasted_token(text: &str) -> &str {
+    let text = text.trim();
+    match text.split_once(|c: char| c.is_ascii_whitespace()) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => text,
+    }
+}
+
 impl Role {
     /// The role's name, as configured.
     pub fn as_str(self) -> &'static str {
@@ -37,6 +47,16 @@ impl Role {
             Self::Viewer => "viewer",
             Self::Operator => "operator",
             Self::Admin => "admin",
+        }
+    }
+}
+
+impl Role {
+    /// "a" or "an", as the role's name reads after it.
+    pub fn article(self) -> &'static str {
+        match self {
+            Self::Viewer => "a",
+            Self::Operator | Self::Admin => "an",
         }
     }
 }

@@ -54,7 +54,7 @@ pub(crate) async fn create_session(
         return Ok(HttpResponse::Ok().json(SessionDto::of(&Actor::anyone(), true)));
     }
     let token = access
-        .find(request.token.trim())
+        .find(crate::auth::pasted_token(&request.token))
         .ok_or_else(|| ApiError::Unauthorized("that is not a token this server accepts".into()))?;
     let ttl = access.session_ttl();
     let expires_at = Utc::now() + ttl;

@@ -88,10 +88,50 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     );
     app.post_json("/runs", &create_body()).await.problem(401);
     app.get("/runs/events").await.problem(401);
-    // A token this server does not know, or another scheme.
-    app.call(bearer(TestRequest::get().uri("/runs"), "evb_not-a-token"))
+    // A token this server does not know, none, or another scheme; each said as it is.
+    let unknown = app
+        .call(bearer(TestRequest::get().uri("/runs"), "evb_not-a-token"))
         .await
         .problem(401);
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is not one this server accepts"),
+        "{unknown}"
+    );
+    let empty = app
+        .call(
+            TestRequest::get()
+                .uri("/runs")
+                .insert_header(("authorization", "Bearer")),
+        )
+        .await
+        .problem(401);
+    assert!(
+        empty["detail"].as_str().unwrap().contains("holds no token"),
+        "{empty}"
+    );
+    // Asking who is signed in with a wrong token says the token is wrong, not "not signed in".
+    let who = app
+        .call(bearer(
+            TestRequest::get().uri("/auth/session"),
+            "evb_not-a-token",
+        ))
+        .await
+        .problem(401);
+    assert!(
+        who["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is not one this server accepts"),
+        "{who}"
+    );
+    // Any whitespace after the scheme, as HTTP allows.
+    let tabbed = TestRequest::get()
+        .uri("/runs")
+        .insert_header(("authorization", format!("Bearer\t{}", tokens.viewer)));
+    app.call(tabbed).await.ok(200);
     app.call(
         TestRequest::get()
             .uri("/runs")
@@ -171,9 +211,17 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     ))
     .await
     .ok(202);
-    app.call(bearer(upload(), &tokens.operator))
+    let refused = app
+        .call(bearer(upload(), &tokens.operator))
         .await
         .problem(403);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`ci` is an operator; this request needs the admin role"),
+        "{refused}"
+    );
     // The path as the router reads it: percent-encoding changes nothing.
     for path in ["/dataset%73?name=Uploaded", "/%64atasets?name=Uploaded"] {
         let encoded = TestRequest::post()
@@ -193,6 +241,25 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     // An administrator does both.
     app.call(bearer(upload(), &tokens.admin)).await.ok(201);
     assert_eq!(app.db.list_datasets().unwrap().len(), 2);
+
+    // An idempotency key is each token's own: another token's request with the same key is
+    // another request, and the first token's repeat still gets its run.
+    let keyed = |token: &str| {
+        bearer(
+            TestRequest::post()
+                .uri("/runs")
+                .insert_header(("idempotency-key", "nightly-1"))
+                .set_json(create_body()),
+            token,
+        )
+    };
+    let by_operator = app.call(keyed(&tokens.operator)).await.ok(201);
+    let by_admin = app.call(keyed(&tokens.admin)).await;
+    assert_eq!(by_admin.header("idempotent-replayed"), None);
+    assert_ne!(by_admin.ok(201)["run"]["id"], by_operator["run"]["id"]);
+    let again = app.call(keyed(&tokens.operator)).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.ok(201)["run"]["id"], by_operator["run"]["id"]);
 }
 
 async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
@@ -209,6 +276,13 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     )
     .await
     .problem(400);
+    // A token pasted with the `Bearer ` it was copied with (from a header, a curl command).
+    app.post_json(
+        "/auth/session",
+        &json!({"token": format!(" Bearer {}\n", tokens.viewer)}),
+    )
+    .await
+    .ok(200);
 
     let signed_in = app
         .post_json("/auth/session", &json!({"token": tokens.viewer}))
@@ -276,15 +350,24 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
             .status,
         503
     );
-    // An altered cookie is nobody's.
+    // An altered cookie is nobody's; the refusal says the session ended, not that a token is
+    // needed.
     let altered = format!("{value}x");
-    app.call(
-        TestRequest::get()
-            .uri("/runs")
-            .insert_header(("cookie", altered)),
-    )
-    .await
-    .problem(401);
+    let ended = app
+        .call(
+            TestRequest::get()
+                .uri("/runs")
+                .insert_header(("cookie", altered)),
+        )
+        .await
+        .problem(401);
+    assert!(
+        ended["detail"]
+            .as_str()
+            .unwrap()
+            .contains("your dashboard session has ended"),
+        "{ended}"
+    );
     // Another cookie of the same name sent first (set by a sibling domain's page, say) does
     // not hide the session, nor does a pair the cookie grammar does not allow (one without a
     // name, a script wrote).

@@ -91,11 +91,12 @@ impl Client {
     }
 }
 
-/// The token in `EVALBOARD_TOKEN`, trimmed as the server trims it (a value pasted from a file
-/// often ends with a newline); an error naming the variable when it cannot be sent in a header.
+/// The token in `EVALBOARD_TOKEN`, as the server reads a pasted one (a value pasted from a file
+/// often ends with a newline, one copied from a header starts with `Bearer `); an error naming
+/// the variable when it cannot be sent in a header.
 fn token_from_env() -> anyhow::Result<Option<String>> {
     let token = match std::env::var(TOKEN_ENV) {
-        Ok(value) => value.trim().to_owned(),
+        Ok(value) => evalboard_api::pasted_token(&value).to_owned(),
         Err(std::env::VarError::NotPresent) => return Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => {
             anyhow::bail!(
@@ -178,7 +179,10 @@ fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Respon
     let problem: Value = response.json().unwrap_or(Value::Null);
     let detail = problem["detail"].as_str().unwrap_or("no detail given");
     let message = if status == reqwest::StatusCode::UNAUTHORIZED {
-        format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)")
+        match token_from_env() {
+            Ok(Some(_)) => format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)"),
+            _ => format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)"),
+        }
     } else {
         format!("HTTP {}: {detail}", status.as_u16())
     };

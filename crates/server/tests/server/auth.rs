@@ -43,9 +43,26 @@ fn listening_beyond_loopback_needs_tokens_or_an_explicit_none() {
         String::from_utf8_lossy(&refused.stderr).contains("needs at least one [[auth.tokens]]")
     );
 
-    // Told so, it starts open, and says so loudly.
+    // Told so, it starts open, and says so loudly; tokens configured beside it are said to be
+    // ignored.
+    let created = evalboard(
+        &["token", "create", "--name", "ci", "--role", "viewer"],
+        &[],
+    );
+    let entry = String::from_utf8(created.stderr).unwrap();
+    let config = write_config(
+        data.path(),
+        &entry[entry.find("[[auth.tokens]]").unwrap()..],
+    );
     let mut child = Command::new(BINARY)
-        .args(["--bind", "0.0.0.0:0", "--data-dir", dir])
+        .args([
+            "--bind",
+            "0.0.0.0:0",
+            "--data-dir",
+            dir,
+            "--config",
+            &config,
+        ])
         .env_remove("DATABASE_URL")
         .env("EVALBOARD_AUTH__MODE", "none")
         .env("EVALBOARD_LOG", "info")
@@ -64,6 +81,10 @@ fn listening_beyond_loopback_needs_tokens_or_an_explicit_none() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(output.contains("AUTHENTICATION IS OFF"), "{output}");
+    assert!(
+        output.contains("the 1 configured token(s) are ignored"),
+        "{output}"
+    );
 }
 
 #[test]
@@ -159,6 +180,85 @@ fn a_created_token_lets_its_holder_in_by_header_or_by_cookie() {
     );
     let output = server.terminate();
     assert!(!output.contains(&token), "the token leaked into the log");
+}
+
+/// The documented rotation: a new token under the holder's name, both accepted until the old
+/// entry goes. A name given another role is refused by `token create` as by the server, and
+/// the server's own options are refused rather than ignored.
+#[test]
+fn a_token_is_rotated_under_its_name() {
+    let data = tempfile::tempdir().unwrap();
+    let created = |args: &[&str]| {
+        let mut all = vec!["token", "create", "--name", "ci"];
+        all.extend(args);
+        evalboard(&all, &[])
+    };
+    let first = created(&["--role", "operator"]);
+    let first_token = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    let first_entry = String::from_utf8(first.stderr).unwrap();
+    let first_entry = first_entry[first_entry.find("[[auth.tokens]]").unwrap()..].to_owned();
+    let config = write_config(data.path(), &first_entry);
+
+    let other_role = created(&["--role", "admin", "--config", &config]);
+    assert!(!other_role.status.success());
+    let said = String::from_utf8_lossy(&other_role.stderr);
+    assert!(
+        said.contains("has a token named `ci` with the role operator"),
+        "{said}"
+    );
+    let server_option = created(&["--role", "admin", "--bind", "0.0.0.0:1"]);
+    assert!(!server_option.status.success());
+    assert!(
+        String::from_utf8_lossy(&server_option.stderr)
+            .contains("--bind is an option of the server")
+    );
+
+    let second = created(&["--role", "operator", "--config", &config]);
+    assert!(second.status.success());
+    let second_token = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    let second_said = String::from_utf8(second.stderr).unwrap();
+    assert!(
+        second_said.contains("has a token named `ci` already"),
+        "{second_said}"
+    );
+    let second_entry = &second_said[second_said.find("[[auth.tokens]]").unwrap()..];
+    let second_entry = &second_entry[..second_entry.find("\n\n").unwrap_or(second_entry.len())];
+    let both = write_config(data.path(), &format!("{first_entry}\n{second_entry}\n"));
+    let server = Server::start(data.path(), &[], &["--config", &both]);
+    let client = reqwest::blocking::Client::new();
+    for token in [&first_token, &second_token] {
+        let listed = client
+            .get(format!("{}/runs", server.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+    }
+    server.terminate();
+
+    // Under another role, the same name is two holders: refused at start.
+    let clash = write_config(
+        data.path(),
+        &format!(
+            "{first_entry}\n{}",
+            second_entry.replace("operator", "admin")
+        ),
+    );
+    let refused = evalboard(
+        &[
+            "--config",
+            &clash,
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("two tokens named `ci` have different roles"),
+        "{said}"
+    );
 }
 
 #[test]

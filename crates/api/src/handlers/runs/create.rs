@@ -50,7 +50,13 @@ pub(crate) async fn create_run(
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateRunRequest = parse_json(body.into_inner(), &OBJECTS)?;
-    let idempotency_key = idempotency_key(&req)?;
+    // Keys are each token's own (a name holds one role, and rotated tokens share it): one
+    // client's retry must not be answered with, or refused for, another client's run. A space
+    // joins them, which neither a key nor a name holds.
+    let idempotency_key = idempotency_key(&req)?.map(|key| match &actor.name {
+        Some(name) => format!("{name} {key}"),
+        None => key,
+    });
     let settings = match validate(&state, &request) {
         Ok(settings) => settings,
         Err(mut errors) => {

@@ -36,6 +36,17 @@ export function reportUnauthenticated(): void {
   }
 }
 
+const forbidden = new Set<() => void>();
+
+/**
+ * Calls `listener` whenever the server refuses a request for the signed-in token's role (403):
+ * the role may have changed since the page learnt it. Returns what stops it.
+ */
+export function onForbidden(listener: () => void): () => void {
+  forbidden.add(listener);
+  return () => forbidden.delete(listener);
+}
+
 api.use({
   onRequest({ request }) {
     // The server refuses (415) a POST without a non-simple Content-Type, and openapi-fetch sends
@@ -48,6 +59,11 @@ api.use({
     // `/auth/session` answers 401 when signing in or when no one is: the session gate reads it.
     if (response.status === 401 && schemaPath !== "/auth/session") {
       reportUnauthenticated();
+    }
+    if (response.status === 403) {
+      for (const listener of forbidden) {
+        listener();
+      }
     }
   },
 });

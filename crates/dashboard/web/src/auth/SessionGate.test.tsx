@@ -5,7 +5,7 @@ import { Router } from "wouter";
 import { memoryLocation } from "wouter/memory-location";
 
 import { App } from "../App";
-import type { Session } from "../api/client";
+import { type Session, api } from "../api/client";
 import { cookieNotKept, sessionKey } from "./session";
 
 const TOKEN = "evb_right";
@@ -43,6 +43,8 @@ async function serve(request: Request): Promise<Response> {
       return new Response(null, { status: 204 });
     case "GET /datasets":
       return signedIn && !datasetsRefused ? json(200, []) : unauthorized("the session expired");
+    case "GET /providers":
+      return json(403, { title: "Forbidden", status: 403, detail: "token `ci` is a viewer" });
     default:
       return json(404, { title: "Not Found", status: 404, detail: route });
   }
@@ -125,6 +127,18 @@ describe("SessionGate", () => {
     expect(client.getQueryCache().getAll().map((query) => query.queryKey)).toEqual([sessionKey]);
     // Said, so that the screen coming back is not a mystery.
     expect(screen.getByRole("status").textContent).toContain("Your session ended");
+  });
+
+  it("asks again who it is when a request is refused for its role", async () => {
+    signedIn = CI;
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    expect(screen.getByRole("banner").textContent).toContain("ci · operator");
+
+    // The token was demoted on the server: the page learns it from the next refusal.
+    signedIn = { ...CI, role: "viewer" };
+    await client.fetchQuery({ queryKey: ["providers"], queryFn: () => api.GET("/providers") });
+    await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("ci · viewer"));
   });
 
   it("says so when the browser did not keep the session cookie, instead of asking again", async () => {

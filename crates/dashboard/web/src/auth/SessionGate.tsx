@@ -2,7 +2,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
-import { type Session, onUnauthenticated } from "../api/client";
+import { type Session, onForbidden, onUnauthenticated } from "../api/client";
 import { ErrorNote } from "../components/common";
 import { sessionKey, signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
 
@@ -21,6 +21,9 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
       }),
     [client],
   );
+  // A request refused for its role: the token's role may have changed on the server (the page
+  // would otherwise keep offering what it may no longer do, until reloaded).
+  useEffect(() => onForbidden(() => void client.invalidateQueries({ queryKey: sessionKey })), [client]);
 
   if (session.isPending) {
     return (

@@ -89,14 +89,7 @@ pub(crate) async fn authorize(
 
 async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor>, ApiError> {
     let access = state.access();
-    // The header as sent, not `X-Forwarded-Host`: a page that rebound its name to this address
-    // could set that one.
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    if let Some(host) = host
+    if let Some(host) = super::request_host(req.request())
         && !access.answers_to(host)
     {
         return Err(ApiError::MisdirectedRequest(format!(
@@ -205,10 +198,11 @@ enum Session {
 /// another one, which the browser can send first.
 async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Session, ApiError> {
     // A Cookie header that cannot be read carries no session, as one without the cookie.
+    let name = super::cookie_name(super::request_host(req.request()));
     let values: Vec<String> = match req.cookies() {
         Ok(cookies) => cookies
             .iter()
-            .filter(|cookie| cookie.name() == super::COOKIE)
+            .filter(|cookie| cookie.name() == name)
             .map(|cookie| cookie.value().to_owned())
             .collect(),
         Err(_) => Vec::new(),

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 pub(crate) use middleware::{authorize, refuse_simple_posts, required_role, routed_path};
-pub(crate) use session::{COOKIE, SESSION_SECRET, Sessions};
+pub(crate) use session::{COOKIE, SESSION_SECRET, Sessions, cookie_name};
 
 /// What a token may do; each role may do everything the one before it may.
 #[derive(
@@ -312,6 +312,24 @@ pub(crate) fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
 
 /// The name part of a `Host` value: without the port, and without the brackets of an IPv6
 /// address.
+/// The address a request was sent to: its `Host` as sent (not `X-Forwarded-Host`, which a page
+/// that rebound its name to this address could set), else the request line's authority.
+pub(crate) fn request_host(req: &actix_web::HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+}
+
+/// The port a `Host` value names, if any (`[::1]:8080`, `localhost:8080`).
+fn host_port(host: &str) -> Option<u16> {
+    let after_name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']')?.1,
+        None => host,
+    };
+    after_name.rsplit_once(':')?.1.parse().ok()
+}
+
 fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
@@ -362,6 +380,15 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_names_its_port_or_none() {
+        assert_eq!(host_port("localhost:8080"), Some(8080));
+        assert_eq!(host_port("[::1]:18181"), Some(18181));
+        assert_eq!(host_port("[::1]"), None);
+        assert_eq!(host_port("evals.example.com"), None);
+        assert_eq!(host_port("evals.example.com:https"), None);
+    }
 
     #[test]
     fn roles_are_ordered_and_named_as_configured() {

@@ -12,8 +12,19 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::{Access, AccessToken};
 use crate::signed::Sealer;
 
-/// The cookie's name.
+/// The cookie's name, on an address without a port.
 pub(crate) const COOKIE: &str = "evalboard_session";
+
+/// The cookie's name for a page at `host` (the request's `Host`): browsers send a host's
+/// cookies to all its ports, so two servers on one machine (`:8080` and `:8081`) would sign each
+/// other's dashboard out and receive each other's sessions under one name. A port in the
+/// address is in the name; replicas behind one address share it.
+pub(crate) fn cookie_name(host: Option<&str>) -> String {
+    match host.and_then(super::host_port) {
+        Some(port) => format!("{COOKIE}_{port}"),
+        None => COOKIE.to_owned(),
+    }
+}
 
 /// The name of the installation secret sessions are signed with.
 pub(crate) const SESSION_SECRET: &str = "session-cookie-hmac";

@@ -2,14 +2,14 @@
 //! token (a cookie, since a browser's `EventSource` cannot send a header), and signing out.
 
 use actix_web::{
-    HttpResponse,
+    HttpRequest, HttpResponse,
     cookie::{Cookie, SameSite, time::Duration as CookieDuration},
     delete, get, post, web,
 };
 use chrono::Utc;
 
 use crate::{
-    auth::{Actor, COOKIE},
+    auth::{Actor, cookie_name, request_host},
     body::parse_json,
     dto::{SessionDto, SignInRequest},
     error::{ApiError, Problem},
@@ -46,6 +46,7 @@ pub(crate) async fn get_session(state: web::Data<AppState>, actor: Actor) -> web
 #[post("/auth/session")]
 pub(crate) async fn create_session(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let request: SignInRequest = parse_json(body.into_inner(), &[])?;
@@ -59,7 +60,7 @@ pub(crate) async fn create_session(
     let ttl = access.session_ttl();
     let expires_at = Utc::now() + ttl;
     let value = state.sessions().await?.issue(token, expires_at);
-    let mut cookie = session_cookie(value, &state);
+    let mut cookie = session_cookie(value, &state, &req);
     cookie.set_max_age(CookieDuration::seconds(ttl.as_secs() as i64));
     let actor = Actor::of(token, Some(expires_at));
     tracing::info!(token = %token.name, "dashboard session started");
@@ -74,16 +75,17 @@ pub(crate) async fn create_session(
     responses((status = 204, description = "Signed out")),
 )]
 #[delete("/auth/session")]
-pub(crate) async fn delete_session(state: web::Data<AppState>) -> HttpResponse {
-    let mut cookie = session_cookie(String::new(), &state);
+pub(crate) async fn delete_session(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let mut cookie = session_cookie(String::new(), &state, &req);
     cookie.make_removal();
     HttpResponse::NoContent().cookie(cookie).finish()
 }
 
-/// The session cookie holding `value`: for every path, out of the page's scripts' reach, never
-/// sent by another site's request, and `Secure` when configured.
-fn session_cookie(value: String, state: &AppState) -> Cookie<'static> {
-    Cookie::build(COOKIE, value)
+/// The session cookie holding `value`: named for the address the page is at, for every path,
+/// out of the page's scripts' reach, never sent by another site's request, and `Secure` when
+/// configured.
+fn session_cookie(value: String, state: &AppState, req: &HttpRequest) -> Cookie<'static> {
+    Cookie::build(cookie_name(request_host(req)), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)

@@ -384,6 +384,39 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
         .ok(200);
     }
 
+    // Two servers on one machine: browsers send a host's cookies to every port, so each port's
+    // session has a name of its own, and neither signs the other out.
+    let at = |port: u16, request: TestRequest| {
+        request.insert_header(("host", format!("127.0.0.1:{port}")))
+    };
+    let on_port = app
+        .call(at(
+            18181,
+            TestRequest::post()
+                .uri("/auth/session")
+                .set_json(json!({"token": tokens.viewer})),
+        ))
+        .await;
+    let port_cookie = on_port.header("set-cookie").unwrap().to_owned();
+    assert!(
+        port_cookie.starts_with("evalboard_session_18181="),
+        "{port_cookie}"
+    );
+    let port_cookie = port_cookie.split(';').next().unwrap().to_owned();
+    let read_with = |port: u16| {
+        at(port, TestRequest::get().uri("/runs")).insert_header(("cookie", port_cookie.clone()))
+    };
+    app.call(read_with(18181)).await.ok(200);
+    app.call(read_with(18182)).await.problem(401);
+    let out = app
+        .call(at(18181, TestRequest::delete().uri("/auth/session")))
+        .await;
+    assert!(
+        out.header("set-cookie")
+            .unwrap()
+            .starts_with("evalboard_session_18181=;")
+    );
+
     let signed_out = app.call(TestRequest::delete().uri("/auth/session")).await;
     assert_eq!(signed_out.status, 204);
     let cleared = signed_out.header("set-cookie").unwrap();

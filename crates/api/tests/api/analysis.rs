@@ -5,7 +5,9 @@ use evalboard_domain::{RunSettings, nearest_rank};
 use evalboard_persistence::{NewRun, ProviderIdentity, testing::TestDatabase};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, api_tests, app, app_bounds, app_with_engine, import, items, now};
+use crate::support::{
+    TestApp, api_tests, app, app_bounds, app_with_engine, import, items, json_post, now,
+};
 
 /// Creates a Simulated run and waits until it ends; its detail.
 async fn ended_run(app: &TestApp<app_bounds!()>, model: &str, settings: Value) -> Value {
@@ -168,6 +170,39 @@ async fn a_budget_ends_a_run_with_its_reason(db: TestDatabase) {
     )
     .await
     .problem(400);
+    // A cost budget on a model without a price would never stop the run: refused, unless its
+    // LLM judge has one.
+    let unpriced = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                    "settings": {"budget": {"maxCostUsd": 0.01}}}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(unpriced["errors"][0]["field"], "settings.budget.maxCostUsd");
+    assert!(
+        unpriced["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`sim-1` has no price on provider `Simulated`"),
+        "{unpriced}"
+    );
+    let judged_by_priced = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                    "settings": {"budget": {"maxCostUsd": 0.01},
+                                 "judge": {"kind": "llm", "providerName": "Simulated", "modelName": "sim-2"}}}),
+        )
+        .await
+        .ok(201);
+    app.call(json_post(&format!(
+        "/runs/{}/cancel",
+        judged_by_priced["run"]["id"].as_str().unwrap()
+    )))
+    .await
+    .ok(202);
 
     let run = ended_run(
         &app,
@@ -196,6 +231,23 @@ async fn a_budget_ends_a_run_with_its_reason(db: TestDatabase) {
         logs.iter()
             .any(|m| m.starts_with("stopping: the budget of 500 tokens")),
         "{logs:?}"
+    );
+    // A retry could send nothing: refused, saying why, and nothing changes.
+    let refused = app
+        .call(json_post(&format!("/runs/{}/retry", id(&run))))
+        .await
+        .problem(409);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the budget of 500 tokens is spent"),
+        "{refused}"
+    );
+    let after = app.get(&format!("/runs/{}", id(&run))).await.ok(200);
+    assert_eq!(
+        (&after["run"]["status"], &after["retryCount"]),
+        (&json!("canceled"), &json!(0))
     );
     app.stop().await;
 }

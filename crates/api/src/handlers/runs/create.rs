@@ -245,6 +245,7 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
     if let Some(judge) = &settings.judge {
         check_judge(&state.providers, judge, "settings.judge", &mut errors);
     }
+    check_cost_budget(state, request, &settings, &mut errors);
     if errors.0.is_empty() {
         return Ok(settings);
     }
@@ -260,6 +261,54 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         errors,
         settings: dataset_named.then(|| Box::new(settings)),
     })
+}
+
+/// A cost budget needs a price to count against: of the model, or of its LLM judge. Without
+/// either, the run's cost is unknown and the budget would never stop it, whatever it spent.
+fn check_cost_budget(
+    state: &AppState,
+    request: &CreateRunRequest,
+    settings: &RunSettings,
+    errors: &mut ValidationErrors,
+) {
+    if settings.budget.as_ref().and_then(|b| b.max_cost_usd).is_none() {
+        return;
+    }
+    let priced = |provider: &str, model: &str| {
+        state
+            .providers
+            .get(provider)
+            .and_then(|p| p.price(model))
+            .is_some()
+    };
+    let judge_priced = match &settings.judge {
+        Some(JudgeSettings::Llm {
+            provider_name,
+            model_name,
+        }) => priced(provider_name, model_name),
+        _ => false,
+    };
+    let model_known = state
+        .providers
+        .get(&request.provider_name)
+        .is_some_and(|p| p.has_model(&request.model_name));
+    if model_known && !priced(&request.provider_name, &request.model_name) && !judge_priced {
+        errors.push(
+            "settings.budget.maxCostUsd",
+            format!(
+                "`{}` has no price on provider `{}` (prices in the provider's configuration){}: \
+                 its cost is unknown, and a cost budget would never stop it; cap its tokens \
+                 (maxTokens) instead",
+                request.model_name,
+                request.provider_name,
+                if matches!(settings.judge, Some(JudgeSettings::Llm { .. })) {
+                    ", nor has its LLM judge"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
 }
 
 /// Checks that an LLM judge names a configured model of a provider with its key; problems go

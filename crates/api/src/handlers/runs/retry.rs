@@ -59,7 +59,7 @@ pub(crate) enum Scope {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is not finished, nothing is in scope, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not finished, nothing is in scope, its budget is spent, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -142,6 +142,19 @@ pub(crate) async fn retry_run(
             if !judge.0.is_empty() {
                 return Err(StoreError::Conflict(format!(
                     "run {id} cannot be retried: its judge cannot be used on this server ({judge})"
+                )));
+            }
+            // Its budget counts what every dispatch spent: spent, a retry would stop before
+            // sending anything (and count one retry more).
+            if let Some(why) = run
+                .settings
+                .budget
+                .as_ref()
+                .and_then(|budget| budget.exhausted_by(&run.usage))
+            {
+                return Err(StoreError::Conflict(format!(
+                    "run {id} cannot be retried: {why}, and a retry would stop before sending \
+                     anything; make a new run with a larger budget"
                 )));
             }
             // Continuing under another configuration would mix the results of two setups.

@@ -42,6 +42,10 @@ describe("useRunFollow", () => {
     expect(source.url).toBe("/runs/events?view=board&runId=run-1");
     act(() => source.onopen!());
     expect(result.current).toBe(true);
+    // Once open, what changed before it opened is read: a retried run may have ended already.
+    expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
+    expect(invalidated).toHaveBeenCalledTimes(3);
+    invalidated.mockClear();
 
     source.emit("run_progress", { runId: "run-1", progress: progress(3), at: "" });
     source.emit("run_item", { runId: "run-1", item: { sequence: 3, state: "correct" }, at: "" });

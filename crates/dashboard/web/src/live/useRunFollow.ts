@@ -35,7 +35,14 @@ export function useRunFollow(runId: string, follow: boolean): boolean {
       }, REFETCH_MS);
     };
     const source = new EventSource(`/runs/events?view=board&runId=${encodeURIComponent(runId)}`);
-    source.onopen = () => setOpen(true);
+    // What changed before the stream opened (a retry's run can end within a millisecond of the
+    // POST that started it, before this subscribes) is not in it: read once it is open, so that
+    // nothing falls between the detail last fetched and the first event. Likewise after a
+    // reconnection.
+    source.onopen = () => {
+      setOpen(true);
+      refetch();
+    };
     source.onerror = () => setOpen(false);
     source.addEventListener("run_progress", (message) => {
       const event = JSON.parse((message as MessageEvent<string>).data) as RunProgressEvent;

@@ -28,7 +28,8 @@ export function ComparePage() {
       </section>
     );
   }
-  const names = first?.runs.map((r, i) => `${r.run.modelName} (${i === 0 ? "baseline" : `#${i + 1}`})`) ?? [];
+  // "run 2", not "#2": items are numbered `#N` in the same tables.
+  const names = first?.runs.map((r, i) => `${r.run.modelName} (${i === 0 ? "baseline" : `run ${i + 1}`})`) ?? [];
   const flipped = comparison.data?.pages.flatMap((page) => page.flipped.items) ?? [];
   // Items of a run still going count wrong until judged: their column shows when there are some.
   const unanswered = first?.overall.runs.some((figures) => figures.unanswered > 0) ?? false;
@@ -60,125 +61,15 @@ export function ComparePage() {
               {first.runs.reduce((text, compared, i) => text.replaceAll(compared.run.id, names[i] ?? compared.run.id), warning)}
             </p>
           ))}
-          <TableScroll label="Runs over the compared items">
-            <table className="table">
-              <caption>Runs over the compared items</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col">Accuracy (95 % CI)</th>
-                  <th scope="col" className="num">Correct</th>
-                  <th scope="col" className="num">Unparsed</th>
-                  <th scope="col" className="num">Faulted</th>
-                  {unanswered && (
-                    <th scope="col" className="num">
-                      Not judged yet
-                    </th>
-                  )}
-                  <th scope="col" className="num">Left out</th>
-                  <th scope="col" className="num">Cost</th>
-                  <th scope="col">Differs from baseline in</th>
-                </tr>
-              </thead>
-              <tbody>
-                {first.runs.map((compared, i) => {
-                  const figures = first.overall.runs[i];
-                  return (
-                    <tr key={compared.run.id}>
-                      <th scope="row">
-                        <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
-                        <div className="muted small">
-                          {compared.run.providerName} · {judgeLabel(compared.judge)}
-                          {compared.run.status !== "completed" && <> · {compared.run.status}</>}
-                        </div>
-                      </th>
-                      <td>
-                        {figures && <IntervalBar value={figures.accuracy} interval={figures.accuracyInterval} />}
-                      </td>
-                      <td className="num">{figures?.correct}</td>
-                      <td className="num">{figures?.unparsed}</td>
-                      <td className="num">{figures?.faulted}</td>
-                      {unanswered && <td className="num">{figures?.unanswered}</td>}
-                      <td className="num">{compared.leftOut}</td>
-                      <td className="num">
-                        {compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}
-                        {/* The model's cost compares models; what an LLM judge cost is apart. */}
-                        {compared.usage.judge?.costUsd != null && (
-                          <div className="muted small">+ ${compared.usage.judge.costUsd.toFixed(4)} judge</div>
-                        )}
-                      </td>
-                      <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </TableScroll>
-          <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
-          <TableScroll label="Per category">
-            <table className="table">
-              <caption>Per category: accuracy, and the difference from the baseline</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Category</th>
-                  {names.map((name) => (
-                    <th key={name} scope="col" className="num">
-                      {name}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {first.categories.map((category) => (
-                  <tr key={category.category}>
-                    <th scope="row">{category.category}</th>
-                    {category.runs.map((figures, i) => {
-                      const paired = i === 0 ? undefined : category.comparisons[i - 1];
-                      return (
-                        <td key={i} className="num">
-                          {percent(figures.accuracy)}
-                          {paired && paired.accuracyDifference !== null && (
-                            <span className={delta(paired.accuracyDifference)}>
-                              {" "}
-                              ({signed(paired.accuracyDifference)}
-                              {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
-                            </span>
-                          )}
-                        </td>
-                      );
-                    })}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
-          <h2>Flipped items ({first.flipped.total})</h2>
-          {first.flipped.total === 0 ? (
-            <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
+          {first.compared === 0 ? (
+            <p className="warning" role="note">
+              These runs have no item in common (each run's items outside the others are left out): there is nothing
+              to compare. Compare runs made on the same items — the same dataset version and sample.
+            </p>
           ) : (
-            <TableScroll label="Flipped items">
-              <table className="table">
-                <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Item</th>
-                    <th scope="col">Category</th>
-                    {names.map((name) => (
-                      <th key={name} scope="col">
-                        {name}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {flipped.map((item) => (
-                    <FlippedRow key={item.datasetItemId} item={item} names={names} />
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <ComparedFigures first={first} flipped={flipped} names={names} unanswered={unanswered} />
           )}
-          {comparison.hasNextPage && (
+          {comparison.hasNextPage && first.compared > 0 && (
             <button type="button" onClick={() => void comparison.fetchNextPage()} disabled={comparison.isFetchingNextPage}>
               Load more flipped items
             </button>
@@ -186,6 +77,144 @@ export function ComparePage() {
         </>
       )}
     </section>
+  );
+}
+
+/** The comparison's tables: the runs, the paired differences, per category, flipped items. */
+function ComparedFigures({
+  first,
+  flipped,
+  names,
+  unanswered,
+}: {
+  first: Schemas["ComparisonDto"];
+  flipped: Flipped[];
+  names: string[];
+  unanswered: boolean;
+}) {
+  return (
+    <>
+      <TableScroll label="Runs over the compared items">
+        <table className="table">
+          <caption>Runs over the compared items</caption>
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Accuracy (95 % CI)</th>
+              <th scope="col" className="num">Correct</th>
+              <th scope="col" className="num">Unparsed</th>
+              <th scope="col" className="num">Faulted</th>
+              {unanswered && (
+                <th scope="col" className="num">
+                  Not judged yet
+                </th>
+              )}
+              <th scope="col" className="num">Left out</th>
+              <th scope="col" className="num">Cost</th>
+              <th scope="col">Differs from baseline in</th>
+            </tr>
+          </thead>
+          <tbody>
+            {first.runs.map((compared, i) => {
+              const figures = first.overall.runs[i];
+              return (
+                <tr key={compared.run.id}>
+                  <th scope="row">
+                    <Link href={`/runs/${compared.run.id}`}>{names[i]}</Link>
+                    <div className="muted small">
+                      {/* Runs of one model are told apart by id (its end is what differs). */}
+                      <code title={compared.run.id}>…{compared.run.id.slice(-8)}</code> · {compared.run.providerName} ·{" "}
+                      {judgeLabel(compared.judge)}
+                      {compared.run.status !== "completed" && <> · {compared.run.status}</>}
+                    </div>
+                  </th>
+                  <td>
+                    {figures && <IntervalBar value={figures.accuracy} interval={figures.accuracyInterval} />}
+                  </td>
+                  <td className="num">{figures?.correct}</td>
+                  <td className="num">{figures?.unparsed}</td>
+                  <td className="num">{figures?.faulted}</td>
+                  {unanswered && <td className="num">{figures?.unanswered}</td>}
+                  <td className="num">{compared.leftOut}</td>
+                  <td className="num">
+                    {compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}
+                    {/* The model's cost compares models; what an LLM judge cost is apart. */}
+                    {compared.usage.judge?.costUsd != null && (
+                      <div className="muted small">+ ${compared.usage.judge.costUsd.toFixed(4)} judge</div>
+                    )}
+                  </td>
+                  <td>{compared.differsFromBaseline.join(", ") || "–"}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </TableScroll>
+      <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
+      <TableScroll label="Per category">
+        <table className="table">
+          <caption>Per category: accuracy, and the difference from the baseline</caption>
+          <thead>
+            <tr>
+              <th scope="col">Category</th>
+              {names.map((name) => (
+                <th key={name} scope="col" className="num">
+                  {name}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {first.categories.map((category) => (
+              <tr key={category.category}>
+                <th scope="row">{category.category}</th>
+                {category.runs.map((figures, i) => {
+                  const paired = i === 0 ? undefined : category.comparisons[i - 1];
+                  return (
+                    <td key={i} className="num">
+                      {percent(figures.accuracy)}
+                      {paired && paired.accuracyDifference !== null && (
+                        <span className={delta(paired.accuracyDifference)}>
+                          {" "}
+                          ({signed(paired.accuracyDifference)}
+                          {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
+                        </span>
+                      )}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableScroll>
+      <h2>Flipped items ({first.flipped.total})</h2>
+      {first.flipped.total === 0 ? (
+        <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
+      ) : (
+        <TableScroll label="Flipped items">
+          <table className="table">
+            <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
+            <thead>
+              <tr>
+                <th scope="col">Item</th>
+                <th scope="col">Category</th>
+                {names.map((name) => (
+                  <th key={name} scope="col">
+                    {name}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {flipped.map((item) => (
+                <FlippedRow key={item.datasetItemId} item={item} names={names} />
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      )}
+    </>
   );
 }
 

@@ -149,9 +149,13 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                     writeln!(out, "{}", one_line(run))?;
                 }
                 if let Some(next) = page["nextCursor"].as_str() {
-                    // A cursor continues the listing it came from: the same filter with it.
+                    // The next page's command, to copy: a cursor continues the listing it came
+                    // from, so its filter and page size come again, and its server.
                     let filter = status.map(|s| format!("--status {s} ")).unwrap_or_default();
-                    eprintln!("more: {filter}--cursor {next}");
+                    eprintln!(
+                        "more: {}",
+                        client.command(&format!("list --limit {limit} {filter}--cursor {next}"))
+                    );
                 }
             }
         }

@@ -201,8 +201,8 @@ fn the_command_line_client_drives_runs_end_to_end() {
         "canceled items told apart: {said}"
     );
 
-    // Paging the list: the hint on standard error is the next command's arguments, filter
-    // included (a cursor continues only its own listing).
+    // Paging the list: the hint on standard error is the next page's command, filter, page size
+    // and server included (a cursor continues only its own listing).
     let first = evalboard(
         &server,
         &["list", "--limit", "1", "--status", "completed,canceled"],
@@ -213,13 +213,24 @@ fn the_command_line_client_drives_runs_end_to_end() {
         .trim()
         .strip_prefix("more: ")
         .unwrap_or_else(|| panic!("no hint in {hint:?}"));
-    assert!(
-        next.starts_with("--status completed,canceled --cursor "),
-        "{next}"
+    let next = next
+        .strip_prefix("evalboard runs list --limit 1 --status completed,canceled --cursor ")
+        .unwrap_or_else(|| panic!("{next}"));
+    let (cursor, server_given) = next.split_once(' ').unwrap();
+    assert_eq!(server_given, format!("--server {}", server.base));
+    let second = evalboard(
+        &server,
+        &[
+            "list",
+            "--limit",
+            "1",
+            "--status",
+            "completed,canceled",
+            "--cursor",
+            cursor,
+        ],
+        None,
     );
-    let mut args = vec!["list", "--limit", "1"];
-    args.extend(next.split(' '));
-    let second = evalboard(&server, &args, None);
     assert!(second.status.success(), "{second:?}");
     let lines = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(lines(&second).lines().count(), 1);

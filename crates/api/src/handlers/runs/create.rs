@@ -271,7 +271,12 @@ fn check_cost_budget(
     settings: &RunSettings,
     errors: &mut ValidationErrors,
 ) {
-    if settings.budget.as_ref().and_then(|b| b.max_cost_usd).is_none() {
+    if settings
+        .budget
+        .as_ref()
+        .and_then(|b| b.max_cost_usd)
+        .is_none()
+    {
         return;
     }
     let priced = |provider: &str, model: &str| {

@@ -198,6 +198,7 @@ export function ArchivePage() {
               <th scope="col">Status</th>
               <th scope="col" className="num">Items</th>
               <th scope="col" className="num">Correct</th>
+              <th scope="col" className="num">Incorrect</th>
               <th scope="col" className="num">Faulted</th>
               <th scope="col" className="num">Accuracy of judged</th>
               <th scope="col" className="num">Cost</th>
@@ -228,6 +229,7 @@ export function ArchivePage() {
                 </td>
                 <td className="num">{detail.progress.total}</td>
                 <td className="num">{detail.progress.correct}</td>
+                <td className="num">{detail.progress.incorrect}</td>
                 <td className="num">
                   {detail.progress.faulted}
                   {detail.canceled > 0 && <span className="muted"> ({detail.canceled} canceled)</span>}

@@ -145,7 +145,7 @@ function NewRunForm() {
               </small>
             ))}
           </div>
-          {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "the first N, or a seeded sample")}
+          {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "at most N items: the first N, or a seeded sample (every item when fewer are chosen)")}
           {field("settings.selection.seed", "Sample seed", <input id="settings.selection.seed" name="settings.selection.seed" type="number" min={0} />)}
         </fieldset>
         <fieldset>

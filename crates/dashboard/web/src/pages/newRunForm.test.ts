@@ -105,6 +105,7 @@ describe("wholeNumberProblems", () => {
     const problems = wholeNumberProblems(
       form([
         ["settings.concurrency", "2.5"],
+        ["settings.maxAttempts", "0"],
         ["settings.selection.sampleSize", "100"],
         ["settings.simulated.latencyMs", "-1"],
         ["settings.simulated.seed", "1e3"],
@@ -113,12 +114,13 @@ describe("wholeNumberProblems", () => {
       ]),
     );
     expect(problems).toEqual([
-      { field: "settings.concurrency", detail: "must be a whole number, 0 or more, not 2.5" },
+      { field: "settings.concurrency", detail: "must be a whole number, 1 or more, not 2.5" },
+      { field: "settings.maxAttempts", detail: "must be a whole number, 1 or more, not 0" },
       { field: "settings.simulated.latencyMs", detail: "must be a whole number, 0 or more, not -1" },
     ]);
     // Placed beside their inputs like the server's problems.
     const placed = placeProblems(new ApiError(0, "Not sent", "", problems), shownFields("choice", true));
-    expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, 0 or more, not 2.5"]);
+    expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, 1 or more, not 2.5"]);
     expect(placed.summary).toEqual([]);
   });
 

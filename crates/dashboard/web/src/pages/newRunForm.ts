@@ -4,27 +4,28 @@ import { ApiError, type FieldProblem, type Schemas } from "../api/client";
 
 type Settings = Schemas["RunSettingsDto"];
 
-/** Inputs whose settings are whole numbers (counts, seeds, milliseconds). */
-const WHOLE_NUMBERS = [
-  "settings.selection.sampleSize",
-  "settings.selection.seed",
-  "settings.concurrency",
-  "settings.maxAttempts",
-  "settings.shots",
-  "settings.generation.maxTokens",
-  "settings.budget.maxTokens",
-  "settings.simulated.latencyMs",
-  "settings.simulated.seed",
+/** Inputs whose settings are whole numbers (counts, seeds, milliseconds), with the least each
+ *  takes (the server says the most). */
+const WHOLE_NUMBERS: [string, number][] = [
+  ["settings.selection.sampleSize", 1],
+  ["settings.selection.seed", 0],
+  ["settings.concurrency", 1],
+  ["settings.maxAttempts", 1],
+  ["settings.shots", 0],
+  ["settings.generation.maxTokens", 1],
+  ["settings.budget.maxTokens", 1],
+  ["settings.simulated.latencyMs", 0],
+  ["settings.simulated.seed", 0],
 ];
 
 /** A problem for each filled whole-number input holding anything else (2.5, -1; 1e3 is 1000). */
 export function wholeNumberProblems(form: FormData): FieldProblem[] {
-  return WHOLE_NUMBERS.flatMap((field) => {
+  return WHOLE_NUMBERS.flatMap(([field, least]) => {
     const value = String(form.get(field) ?? "").trim();
     const number = Number(value);
-    return value === "" || (Number.isSafeInteger(number) && number >= 0)
+    return value === "" || (Number.isSafeInteger(number) && number >= least)
       ? []
-      : [{ field, detail: `must be a whole number, 0 or more, not ${value}` }];
+      : [{ field, detail: `must be a whole number, ${least} or more, not ${value}` }];
   });
 }
 

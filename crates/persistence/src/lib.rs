@@ -37,9 +37,9 @@ pub use logs::{LogCursor, LogLevel, LogPage, LogPosition, LogQuery, RunLogEntry}
 pub use outage::Outage;
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CachedAnswer, CaptureImport, CapturedAnswer,
-    Claim, ClaimRequest, ClaimedItem, CreatedRun, CurrentItem, IdempotencyKey, ImportItem,
-    ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
-    ItemTransition, Judgment, JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity,
-    RetryScope, RunCursor, RunFilter, RunGeneration, RunPage,
+    Claim, ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor,
+    ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
+    JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
+    RunFilter, RunGeneration, RunPage,
 };
 pub use worker_name::WorkerNameHold;

@@ -8,8 +8,8 @@ use evalboard_domain::{
     RunStatus, StateCounts, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    ClaimRequest, CurrentItem, DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun,
-    RetryScope, RunFilter, RunGeneration, StoreError, backend_tests, testing::TestDatabase,
+    ClaimRequest, DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope,
+    RunFilter, RunGeneration, StoreError, backend_tests, testing::TestDatabase,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -660,25 +660,6 @@ fn active_runs_come_first_then_recently_finished(db: &TestDatabase) {
     assert!(board[0].recent_items.is_empty());
     assert_eq!(db.active_runs(1).unwrap().len(), 1);
     assert_eq!(db.active_runs(3).unwrap()[2].run.id, old_done);
-
-    // The server asking knows better than the database's guess: the item it streams, or none
-    // when it works on the run without having sent any of its items.
-    let current_of = |current: CurrentItem| {
-        db.active_runs_with(12, |run| {
-            if *run == active_old {
-                current
-            } else {
-                CurrentItem::Unknown
-            }
-        })
-        .unwrap()[1]
-            .current_item
-            .as_ref()
-            .map(|item| item.sequence)
-    };
-    assert_eq!(current_of(CurrentItem::Streaming(3)), Some(3));
-    assert_eq!(current_of(CurrentItem::NoneSent), None);
-    assert_eq!(current_of(CurrentItem::Unknown), Some(4));
 }
 
 thread_local! {

@@ -211,51 +211,7 @@ async fn limit_out_of_range_is_a_400(db: TestDatabase) {
     assert_eq!(app.get("/runs/active").await.ok(200), json!([]));
 }
 
-/// A run this server works on without a free slot for it has items claimed ahead, `running`
-/// in the database but never sent: none of them is its current item.
-async fn an_item_claimed_ahead_and_not_sent_is_not_current(db: TestDatabase) {
-    import(&db, "Demo", &items(6));
-    let app = crate::support::app_with_engine_configured(db, |config| {
-        config.global_concurrency = 1;
-    })
-    .await;
-    let slow = json!({"concurrency": 1, "simulated": {"latencyMs": 60000}});
-    let first = app.create_run("Demo", slow.clone()).await;
-    app.wait_until("/runs/active", |b| {
-        b[0]["currentItem"]["activity"].is_object()
-    })
-    .await;
-    let second = app.create_run("Demo", slow).await;
-    // Its items are claimed (running), while the only slot is the first run's.
-    app.wait_until(&format!("/runs/{second}/items?groupBy=state"), |page| {
-        page["groups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g["key"] == "running")
-    })
-    .await;
-    let board = app.get("/runs/active").await.ok(200);
-    let snapshot = |id: &str| {
-        board
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["run"]["id"] == id)
-            .unwrap()
-            .clone()
-    };
-    assert!(
-        snapshot(&second)["currentItem"].is_null(),
-        "{:#}",
-        snapshot(&second)
-    );
-    assert!(snapshot(&first)["currentItem"]["activity"].is_object());
-    app.stop().await;
-}
-
 api_tests!(
-    an_item_claimed_ahead_and_not_sent_is_not_current,
     matches_the_spec_example_field_by_field,
     a_new_run_has_nulls_where_the_spec_shows_them,
     active_runs_first_then_recently_finished_within_the_limit,

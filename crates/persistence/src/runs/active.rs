@@ -24,36 +24,21 @@ pub struct ActiveRun {
 
 const ACTIVE: [&str; 2] = ["pending", "running"];
 
-/// What the server asking knows of a run's current item (the item in flight sent last): the
-/// database records no send, so an item claimed ahead and still waiting for a free slot looks
-/// the same there as one being answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CurrentItem {
-    /// This server streams this item of the run.
-    Streaming(u32),
-    /// This server works on the run and streams none of its items: none is current (what it
-    /// claimed ahead was not sent).
-    NoneSent,
-    /// This server does not work on the run: the database's best guess, the running item
-    /// answered last, else the one claimed last.
-    Unknown,
-}
-
 impl Database {
     /// Up to `limit` snapshots: runs `pending` or `running` (newest first), then terminal runs
     /// by when they finished (most recent first).
     pub fn active_runs(&self, limit: u32) -> Result<Vec<ActiveRun>, StoreError> {
-        self.active_runs_with(limit, |_| CurrentItem::Unknown)
+        self.active_runs_with(limit, |_| None)
     }
 
-    /// [`Database::active_runs`], with each run's current item as `current` knows it (the item
-    /// this server is streaming, or none when it works on the run and sent none of its items)
-    /// rather than the database's guess. The snapshots' items are read by statements prepared
-    /// once per connection (see `board_items`).
+    /// [`Database::active_runs`], with each run's current item the one `streaming` names (the
+    /// item this server is streaming, when it knows one) rather than the one claimed last. The
+    /// snapshots' items are read by statements prepared once per connection (see
+    /// `board_items`).
     pub fn active_runs_with(
         &self,
         limit: u32,
-        current: impl Fn(&RunId) -> CurrentItem,
+        streaming: impl Fn(&RunId) -> Option<u32>,
     ) -> Result<Vec<ActiveRun>, StoreError> {
         debug_assert!(
             ACTIVE
@@ -87,7 +72,7 @@ impl Database {
                 .into_iter()
                 .map(RunRow::into_domain)
                 .collect::<Result<_, _>>()?;
-            let mut items = board_items(conn, &runs, &current)?;
+            let mut items = board_items(conn, &runs, &streaming)?;
             Ok(runs
                 .into_iter()
                 .map(|run| {

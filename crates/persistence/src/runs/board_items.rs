@@ -21,31 +21,25 @@ use diesel::{
 };
 use evalboard_domain::{ItemSnapshot, Run, RunId};
 
-use super::active::CurrentItem;
 use crate::{connection::DbConnection, error::StoreError, events::RECENT_ITEMS};
 
 /// The current item and the recent items of every run, by run id.
 pub(super) type BoardItems = HashMap<String, (Option<ItemSnapshot>, Vec<ItemSnapshot>)>;
 
-/// The current and recent items of `runs`, the current one as `current` knows it.
+/// The current and recent items of `runs`; `streaming` names the item this server streams for
+/// a run, when it knows one.
 pub(super) fn board_items(
     conn: &mut DbConnection,
     runs: &[Run],
-    current: &dyn Fn(&RunId) -> CurrentItem,
+    streaming: &dyn Fn(&RunId) -> Option<u32>,
 ) -> Result<BoardItems, StoreError> {
     let mut board = BoardItems::new();
     if runs.is_empty() {
         return Ok(board);
     }
-    // The statements read the named item, or guess when none is named: "none" is named as
-    // sequence 0, which no item has (sequences start at 1).
     let streamed: Vec<Option<i32>> = runs
         .iter()
-        .map(|run| match current(&run.id) {
-            CurrentItem::Streaming(sequence) => Some(sequence as i32),
-            CurrentItem::NoneSent => Some(0),
-            CurrentItem::Unknown => None,
-        })
+        .map(|run| streaming(&run.id).map(|s| s as i32))
         .collect();
     let mut rows: Vec<BoardItemRow> = match conn {
         DbConnection::Postgres(pg) => {

@@ -36,7 +36,7 @@ use crate::{
     schema::{run_items, runs},
 };
 
-pub use active::{ActiveRun, CurrentItem};
+pub use active::ActiveRun;
 pub use cache::CachedAnswer;
 pub use claims::{Claim, ClaimRequest, ClaimedItem, RunGeneration};
 pub use control::RetryScope;

@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     /// Cancelled when a drain begins: nothing more is claimed, started or sent.
     draining: CancellationToken,
     /// Items being worked on here, by run: the claims the renewer keeps alive.
-    working: Working,
+    working: Mutex<HashMap<RunId, BTreeSet<u32>>>,
     /// Items whose worker is running here.
     in_flight: AtomicUsize,
     /// Items given back during a drain.
@@ -200,16 +200,11 @@ impl EngineStopper {
     }
 }
 
-/// Items being worked on here (claimed, in flight or between attempts), by run.
-type Working = Arc<Mutex<HashMap<RunId, BTreeSet<u32>>>>;
-
-/// What the API needs of the engine: a way to say "look now", the streaming activity, and
-/// which runs it works on.
+/// What the API needs of the engine: a way to say "look now" and the streaming activity.
 #[derive(Clone)]
 pub struct EngineSignal {
     wake: Arc<Notify>,
     activity: ActivityBoard,
-    working: Working,
 }
 
 impl EngineSignal {
@@ -221,15 +216,6 @@ impl EngineSignal {
     /// Streaming activity of items in flight on this server.
     pub fn activity(&self) -> &ActivityBoard {
         &self.activity
-    }
-
-    /// Whether this server holds items of `run` (claimed, in flight or between attempts): it
-    /// then knows which of them it sent, as the database does not.
-    pub fn works_on(&self, run: &RunId) -> bool {
-        self.working
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(run)
     }
 }
 
@@ -260,7 +246,7 @@ impl EngineHandle {
             wake: Arc::clone(&wake),
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
-            working: Working::default(),
+            working: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
             outages: Outages {
@@ -274,7 +260,6 @@ impl EngineHandle {
             signal: EngineSignal {
                 wake,
                 activity: shared.activity.clone(),
-                working: Arc::clone(&shared.working),
             },
             writer: tokio::spawn(writer::run(Arc::clone(&shared), writer_rx)),
             renewer: tokio::spawn(renew(Arc::clone(&shared))),

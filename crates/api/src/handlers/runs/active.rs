@@ -6,7 +6,6 @@ use std::{
 };
 
 use actix_web::{HttpResponse, get, web};
-use evalboard_persistence::CurrentItem;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -47,11 +46,10 @@ pub(crate) async fn list_active_runs(
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 24, 12)?;
     // The position is read first: the snapshots include at least every event up to it, so a
     // stream resumed from it misses nothing (and replays the odd event already included).
-    // The item streaming here that was sent last is a run's current item, and a run this
-    // server works on without streaming any of its items has none: the database only knows
-    // what was claimed, which may still be waiting for a free slot. Each run's activity is read
-    // once, and its item fetched in the same statement as every other snapshot's.
-    let engine = state.engine.clone();
+    // The item streaming here that was sent last is a run's current item: the database only
+    // knows what was claimed last, which may still be waiting to be sent. Each run's activity
+    // is read once, and its item fetched in the same statement as every other snapshot's.
+    let activity = state.engine.as_ref().map(|e| e.activity().clone());
     let streaming = Arc::new(Mutex::new(HashMap::new()));
     let (position, board) = state
         .with_db({
@@ -59,17 +57,9 @@ pub(crate) async fn list_active_runs(
             move |db| {
                 let position = db.event_horizon()?.last.id;
                 let board = db.active_runs_with(limit, |run_id| {
-                    let Some(engine) = &engine else {
-                        return CurrentItem::Unknown;
-                    };
-                    match engine.activity().latest(run_id) {
-                        Some((sequence, now)) => {
-                            lock(&streaming).insert(run_id.clone(), (sequence, now));
-                            CurrentItem::Streaming(sequence)
-                        }
-                        None if engine.works_on(run_id) => CurrentItem::NoneSent,
-                        None => CurrentItem::Unknown,
-                    }
+                    let (sequence, now) = activity.as_ref()?.latest(run_id)?;
+                    lock(&streaming).insert(run_id.clone(), (sequence, now));
+                    Some(sequence)
                 })?;
                 Ok((position, board))
             }

@@ -3921,7 +3921,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The run is not finished, nothing is in scope, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set) */
+            /** @description The run is not finished, nothing is in scope, its budget is spent, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set) */
             409: {
                 headers: {
                     [name: string]: unknown;

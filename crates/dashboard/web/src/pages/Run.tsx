@@ -99,8 +99,10 @@ export function RunPage({ id }: { id: string }) {
             <button key="cancel" type="button" onClick={() => act("cancel")} disabled={action.isPending}>
               Cancel
             </button>
-          ) : run.run.status !== "completed" || run.progress.faulted > 0 ? (
-            // A completed run with nothing faulted has nothing a retry would take.
+          ) : (run.run.status !== "completed" || run.progress.faulted > 0) &&
+            run.failure?.kind !== "budget_exhausted" ? (
+            // A completed run with nothing faulted has nothing a retry would take, and one
+            // whose budget is spent would stop before sending anything (the server refuses).
             <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
               Retry faulted
             </button>

@@ -108,9 +108,9 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
         "session",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             crate::auth::COOKIE,
-            "The dashboard's session, from `POST /auth/session`. Named `evalboard_session_<port>` \
-             when the address the page is at names a port (browsers share a host's cookies \
-             between its ports).",
+            "The dashboard's session, from `POST /auth/session`: the cookie is named \
+             `evalboard_session_` followed by the installation's id (12 hex digits), the same \
+             on every replica.",
         ))),
     );
     let problem = |description: &str| {

@@ -55,6 +55,13 @@ impl Sealer {
         String::from_utf8(text.to_vec()).ok()
     }
 
+    /// A name of this key within `scope` (12 hex digits): the same on every replica of an
+    /// installation and at every restart, another for another installation, and nothing of
+    /// the key.
+    pub(crate) fn id(&self, scope: &str) -> String {
+        hex::encode(&self.mac(Some(scope), b"").finalize().into_bytes()[..6])
+    }
+
     /// `text`, sealed.
     pub(crate) fn seal(&self, text: &str) -> String {
         self.seal_with(None, text)

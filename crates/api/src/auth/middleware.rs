@@ -197,20 +197,29 @@ enum Session {
 /// still holds. Every cookie of that name is tried: a page of a sibling domain may have set
 /// another one, which the browser can send first.
 async fn session_actor(req: &ServiceRequest, state: &AppState) -> Result<Session, ApiError> {
-    // A Cookie header that cannot be read carries no session, as one without the cookie.
-    let name = super::cookie_name(super::request_host(req.request()));
-    let values: Vec<String> = match req.cookies() {
+    // A Cookie header that cannot be read carries no session, as one without the cookie. The
+    // installation's key (which names its cookie) is read only when a session cookie came.
+    let candidates: Vec<(String, String)> = match req.cookies() {
         Ok(cookies) => cookies
             .iter()
-            .filter(|cookie| cookie.name() == name)
-            .map(|cookie| cookie.value().to_owned())
+            .filter(|cookie| cookie.name().starts_with(super::COOKIE))
+            .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
             .collect(),
         Err(_) => Vec::new(),
     };
-    if values.is_empty() {
+    if candidates.is_empty() {
         return Ok(Session::Absent);
     }
     let sessions = state.sessions().await?;
+    // Another installation's cookie (another server on this host) is not a session here.
+    let values: Vec<&String> = candidates
+        .iter()
+        .filter(|(name, _)| name == sessions.cookie_name())
+        .map(|(_, value)| value)
+        .collect();
+    if values.is_empty() {
+        return Ok(Session::Absent);
+    }
     let now = Utc::now();
     Ok(values
         .iter()

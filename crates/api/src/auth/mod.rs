@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 pub(crate) use middleware::{authorize, refuse_simple_posts, required_role, routed_path};
-pub(crate) use session::{COOKIE, SESSION_SECRET, Sessions, cookie_name};
+pub(crate) use session::{COOKIE, SESSION_SECRET, Sessions};
 
 /// What a token may do; each role may do everything the one before it may.
 #[derive(
@@ -321,15 +321,6 @@ pub(crate) fn request_host(req: &actix_web::HttpRequest) -> Option<&str> {
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
-/// The port a `Host` value names, if any (`[::1]:8080`, `localhost:8080`).
-fn host_port(host: &str) -> Option<u16> {
-    let after_name = match host.strip_prefix('[') {
-        Some(rest) => rest.split_once(']')?.1,
-        None => host,
-    };
-    after_name.rsplit_once(':')?.1.parse().ok()
-}
-
 fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
@@ -380,15 +371,6 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_host_names_its_port_or_none() {
-        assert_eq!(host_port("localhost:8080"), Some(8080));
-        assert_eq!(host_port("[::1]:18181"), Some(18181));
-        assert_eq!(host_port("[::1]"), None);
-        assert_eq!(host_port("evals.example.com"), None);
-        assert_eq!(host_port("evals.example.com:https"), None);
-    }
 
     #[test]
     fn roles_are_ordered_and_named_as_configured() {

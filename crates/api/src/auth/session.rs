@@ -12,19 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::{Access, AccessToken};
 use crate::signed::Sealer;
 
-/// The cookie's name, on an address without a port.
+/// What every session cookie's name starts with; the installation's id follows.
 pub(crate) const COOKIE: &str = "evalboard_session";
-
-/// The cookie's name for a page at `host` (the request's `Host`): browsers send a host's
-/// cookies to all its ports, so two servers on one machine (`:8080` and `:8081`) would sign each
-/// other's dashboard out and receive each other's sessions under one name. A port in the
-/// address is in the name; replicas behind one address share it.
-pub(crate) fn cookie_name(host: Option<&str>) -> String {
-    match host.and_then(super::host_port) {
-        Some(port) => format!("{COOKIE}_{port}"),
-        None => COOKIE.to_owned(),
-    }
-}
 
 /// The name of the installation secret sessions are signed with.
 pub(crate) const SESSION_SECRET: &str = "session-cookie-hmac";
@@ -37,14 +26,26 @@ const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 #[derive(Debug)]
 pub(crate) struct Sessions {
     sealer: Sealer,
+    cookie_name: String,
 }
 
 impl Sessions {
     /// Sessions signed with `key`.
     pub(crate) fn new(key: [u8; 32]) -> Self {
+        let sealer = Sealer::new(key);
+        // Browsers send a host's cookies to every port of it: two installations on one machine
+        // (staging on :8081, production on :8080) would sign each other's dashboards out under
+        // one name. Every replica of one installation shares its key, so its name.
+        let cookie_name = format!("{COOKIE}_{}", sealer.id("session cookie name"));
         Self {
-            sealer: Sealer::new(key),
+            sealer,
+            cookie_name,
         }
+    }
+
+    /// The name of this installation's session cookie.
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.cookie_name
     }
 
     /// The cookie value of a session of `token` ending at `expires_at`.
@@ -95,6 +96,21 @@ mod tests {
 
     use super::*;
     use crate::auth::Role;
+
+    #[test]
+    fn the_cookie_is_named_for_the_installation() {
+        let name = Sessions::new([7; 32]).cookie_name().to_owned();
+        assert_eq!(
+            Sessions::new([7; 32]).cookie_name(),
+            name,
+            "every replica alike"
+        );
+        assert_ne!(Sessions::new([8; 32]).cookie_name(), name);
+        assert!(
+            name.starts_with("evalboard_session_") && name.len() == 30,
+            "{name}"
+        );
+    }
 
     #[test]
     fn a_session_holds_until_it_expires_or_its_token_is_gone() {

@@ -2,14 +2,14 @@
 //! token (a cookie, since a browser's `EventSource` cannot send a header), and signing out.
 
 use actix_web::{
-    HttpRequest, HttpResponse,
+    HttpResponse,
     cookie::{Cookie, SameSite, time::Duration as CookieDuration},
     delete, get, post, web,
 };
 use chrono::Utc;
 
 use crate::{
-    auth::{Actor, cookie_name, request_host},
+    auth::{Actor, Sessions},
     body::parse_json,
     dto::{SessionDto, SignInRequest},
     error::{ApiError, Problem},
@@ -46,7 +46,6 @@ pub(crate) async fn get_session(state: web::Data<AppState>, actor: Actor) -> web
 #[post("/auth/session")]
 pub(crate) async fn create_session(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let request: SignInRequest = parse_json(body.into_inner(), &[])?;
@@ -59,8 +58,9 @@ pub(crate) async fn create_session(
         .ok_or_else(|| ApiError::Unauthorized("that is not a token this server accepts".into()))?;
     let ttl = access.session_ttl();
     let expires_at = Utc::now() + ttl;
-    let value = state.sessions().await?.issue(token, expires_at);
-    let mut cookie = session_cookie(value, &state, &req);
+    let sessions = state.sessions().await?;
+    let value = sessions.issue(token, expires_at);
+    let mut cookie = session_cookie(sessions, value, &state);
     cookie.set_max_age(CookieDuration::seconds(ttl.as_secs() as i64));
     let actor = Actor::of(token, Some(expires_at));
     tracing::info!(token = %token.name, "dashboard session started");
@@ -72,20 +72,22 @@ pub(crate) async fn create_session(
 /// Signs the dashboard out: the session cookie is cleared.
 #[utoipa::path(
     tag = "auth",
-    responses((status = 204, description = "Signed out")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 503, description = "Database unavailable (it names the session cookie)", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[delete("/auth/session")]
-pub(crate) async fn delete_session(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let mut cookie = session_cookie(String::new(), &state, &req);
+pub(crate) async fn delete_session(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let mut cookie = session_cookie(state.sessions().await?, String::new(), &state);
     cookie.make_removal();
-    HttpResponse::NoContent().cookie(cookie).finish()
+    Ok(HttpResponse::NoContent().cookie(cookie).finish())
 }
 
-/// The session cookie holding `value`: named for the address the page is at, for every path,
-/// out of the page's scripts' reach, never sent by another site's request, and `Secure` when
-/// configured.
-fn session_cookie(value: String, state: &AppState, req: &HttpRequest) -> Cookie<'static> {
-    Cookie::build(cookie_name(request_host(req)), value)
+/// The session cookie holding `value`: named for this installation, for every path, out of the
+/// page's scripts' reach, never sent by another site's request, and `Secure` when configured.
+fn session_cookie(sessions: &Sessions, value: String, state: &AppState) -> Cookie<'static> {
+    Cookie::build(sessions.cookie_name().to_owned(), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)

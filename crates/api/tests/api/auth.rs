@@ -288,13 +288,14 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
         .post_json("/auth/session", &json!({"token": tokens.viewer}))
         .await;
     let cookie = signed_in.header("set-cookie").unwrap().to_owned();
-    for attribute in [
-        "evalboard_session=",
-        "HttpOnly",
-        "SameSite=Strict",
-        "Path=/",
-        "Max-Age=43200",
-    ] {
+    // Named for the installation: `evalboard_session_` and 12 hex digits.
+    let name = cookie.split('=').next().unwrap().to_owned();
+    let id = name.strip_prefix("evalboard_session_").unwrap();
+    assert!(
+        id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{name}"
+    );
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     assert!(
@@ -372,7 +373,9 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     // not hide the session, nor does a pair the cookie grammar does not allow (one without a
     // name, a script wrote).
     for header in [
-        format!("evalboard_session=planted; {value}"),
+        format!("{name}=planted; {value}"),
+        // Another installation's (another server on this host) is no business of this one.
+        format!("evalboard_session_0123456789ab=other; {value}"),
         format!("=orphan; {value}; theme=dark"),
     ] {
         app.call(
@@ -384,44 +387,30 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
         .ok(200);
     }
 
-    // Two servers on one machine: browsers send a host's cookies to every port, so each port's
-    // session has a name of its own, and neither signs the other out.
-    let at = |port: u16, request: TestRequest| {
-        request.insert_header(("host", format!("127.0.0.1:{port}")))
-    };
-    let on_port = app
-        .call(at(
-            18181,
-            TestRequest::post()
-                .uri("/auth/session")
-                .set_json(json!({"token": tokens.viewer})),
-        ))
-        .await;
-    let port_cookie = on_port.header("set-cookie").unwrap().to_owned();
+    // Only another installation's cookie: not a session here, and not said to have ended.
+    let foreign = app
+        .call(TestRequest::get().uri("/runs").insert_header((
+            "cookie",
+            format!(
+                "evalboard_session_0123456789ab={}",
+                &value[name.len() + 1..]
+            ),
+        )))
+        .await
+        .problem(401);
     assert!(
-        port_cookie.starts_with("evalboard_session_18181="),
-        "{port_cookie}"
-    );
-    let port_cookie = port_cookie.split(';').next().unwrap().to_owned();
-    let read_with = |port: u16| {
-        at(port, TestRequest::get().uri("/runs")).insert_header(("cookie", port_cookie.clone()))
-    };
-    app.call(read_with(18181)).await.ok(200);
-    app.call(read_with(18182)).await.problem(401);
-    let out = app
-        .call(at(18181, TestRequest::delete().uri("/auth/session")))
-        .await;
-    assert!(
-        out.header("set-cookie")
+        foreign["detail"]
+            .as_str()
             .unwrap()
-            .starts_with("evalboard_session_18181=;")
+            .contains("this server needs a token"),
+        "{foreign}"
     );
 
     let signed_out = app.call(TestRequest::delete().uri("/auth/session")).await;
     assert_eq!(signed_out.status, 204);
     let cleared = signed_out.header("set-cookie").unwrap();
     assert!(
-        cleared.starts_with("evalboard_session=;") && cleared.contains("Max-Age=0"),
+        cleared.starts_with(&format!("{name}=;")) && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
 }

@@ -1,4 +1,4 @@
-//! The server's listening sockets, opened before anything else is started.
+//! The server's sockets: bound before anything else is started, listening once it serves.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
@@ -8,32 +8,56 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Connections waiting to be accepted, per socket (actix-web's own default for `bind`).
 const BACKLOG: i32 = 1024;
 
-/// Listens on every address `bind` names, as actix-web's `bind` would (a name such as
-/// `localhost:8080` may name several; one that can be listened on is enough). Done first, so
-/// that an address in use stops a start before the database is migrated, a signing key is
-/// made or the engine takes up runs.
-pub(crate) fn listen(bind: &str) -> anyhow::Result<Vec<TcpListener>> {
+/// The addresses a server will listen on, held: bound, not yet listening.
+pub(crate) struct Bound {
+    sockets: Vec<Socket>,
+    bind: String,
+}
+
+/// Binds every address `bind` names, as actix-web's `bind` would (a name such as
+/// `localhost:8080` may name several; one that can be bound is enough). Done first, so that an
+/// address in use stops a start before the database is migrated, a signing key is made or the
+/// engine takes up runs. Nothing is accepted until [`Bound::listen`]: a connection meanwhile
+/// (a health check, a client) is refused at once rather than left waiting through a migration.
+pub(crate) fn bind(bind: &str) -> anyhow::Result<Bound> {
     let cannot = || format!("cannot listen on {bind}");
-    let mut listeners = Vec::new();
+    let mut sockets = Vec::new();
     let mut refused = None;
     for addr in bind.to_socket_addrs().with_context(cannot)? {
-        match listener(addr) {
-            Ok(listener) => listeners.push(listener),
+        match bound(addr) {
+            Ok(socket) => sockets.push(socket),
             Err(error) => refused = Some(error),
         }
     }
     match refused {
-        Some(error) if listeners.is_empty() => Err(error).with_context(cannot),
-        None if listeners.is_empty() => anyhow::bail!("{}: it names no address", cannot()),
-        _ => Ok(listeners),
+        Some(error) if sockets.is_empty() => Err(error).with_context(cannot),
+        None if sockets.is_empty() => anyhow::bail!("{}: it names no address", cannot()),
+        _ => Ok(Bound {
+            sockets,
+            bind: bind.to_owned(),
+        }),
     }
 }
 
-fn listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bound(addr: SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // A restart can listen again while the previous process's connections linger in TIME_WAIT.
+    // A restart can bind again while the previous process's connections linger in TIME_WAIT.
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    Ok(socket.into())
+    Ok(socket)
+}
+
+impl Bound {
+    /// Starts accepting connections.
+    pub(crate) fn listen(self) -> anyhow::Result<Vec<TcpListener>> {
+        self.sockets
+            .into_iter()
+            .map(|socket| {
+                socket
+                    .listen(BACKLOG)
+                    .with_context(|| format!("cannot listen on {}", self.bind))?;
+                Ok(socket.into())
+            })
+            .collect()
+    }
 }

@@ -394,8 +394,8 @@ struct Checked {
     /// Who may call the API.
     access: Access,
     providers: Arc<ProviderRegistry>,
-    /// The sockets it serves on, already listening.
-    listeners: Vec<std::net::TcpListener>,
+    /// The addresses it serves on, bound.
+    bound: listen::Bound,
     /// The Browser Harness keys (the signing key read, or made on a first start).
     harness: HarnessKeys,
 }
@@ -407,12 +407,12 @@ fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
         std::env::var_os(var).is_some_and(|v| !v.is_empty())
     })?);
     // Before a signing key is made on a first start: a start that fails leaves nothing behind.
-    let listeners = listen::listen(&config.bind)?;
+    let bound = listen::bind(&config.bind)?;
     let harness = config.harness_keys()?;
     Ok(Checked {
         access,
         providers,
-        listeners,
+        bound,
         harness,
     })
 }
@@ -453,7 +453,7 @@ fn serve(
     let Checked {
         access,
         providers,
-        listeners,
+        bound,
         harness,
     } = checked;
     if config.load_demo_dataset {
@@ -523,7 +523,7 @@ fn serve(
     };
     let served = actix_web::rt::System::new().block_on(async move {
         let mut server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()));
-        for listener in listeners {
+        for listener in bound.listen()? {
             server = server
                 .listen(listener)
                 .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -546,15 +546,23 @@ fn serve(
     if let (Some(engine), Some(stopper)) = (engine, stopper) {
         begin_drain(&stopper);
         let drained = background.block_on(engine.drain());
-        if drained.left_to_leases {
-            tracing::warn!(
-                "released {} item(s); the database could not be reached to store or give back \
-                 the rest: their items are answered again once their claims expire (at this \
+        let released = drained.released;
+        match (drained.claims_kept, drained.answers_lost) {
+            (true, _) => tracing::warn!(
+                "released {released} item(s); the database could not be reached to give back \
+                 the rest{}: their items are answered again once their claims expire (at this \
                  worker's next start, or after engine.lease_secs on another server)",
-                drained.released
-            );
-        } else {
-            tracing::info!("released {} item(s)", drained.released);
+                if drained.answers_lost {
+                    " nor to store every answer"
+                } else {
+                    ""
+                }
+            ),
+            (false, true) => tracing::warn!(
+                "released {released} item(s); some answers could not be stored (the database \
+                 could not be reached): their items were given back and are answered again"
+            ),
+            (false, false) => tracing::info!("released {released} item(s)"),
         }
     }
     tracing::info!("stopped");

@@ -121,7 +121,7 @@ pub(crate) struct Shared {
     released: AtomicUsize,
     /// Failures to reach the database, logged once per outage instead of at every attempt.
     outages: Outages,
-    /// Whether the writer, stopping, gave up storing something for want of the database.
+    /// Whether the writer, stopping, gave up storing answers.
     unstored: AtomicBool,
 }
 
@@ -299,8 +299,8 @@ impl EngineHandle {
     ///    ([`Database::release_claims`]).
     ///
     /// Items given back are claimable at once, and count no resume. Returns how many items were
-    /// given back, and whether some were left to their leases instead (the database could not
-    /// be reached). A drain that began earlier ([`EngineStopper::begin_drain`]) keeps its start.
+    /// given back, and what the database's absence left undone. A drain that began earlier
+    /// ([`EngineStopper::begin_drain`]) keeps its start.
     pub async fn drain(self) -> Drained {
         self.shared.draining.cancel();
         let shared = self.join().await;
@@ -310,18 +310,20 @@ impl EngineHandle {
             .blocking(move |db| db.release_claims(&worker, now()))
             .await;
         let before = shared.released.load(Ordering::Relaxed);
-        let unstored = shared.unstored.load(Ordering::Relaxed);
+        let answers_lost = shared.unstored.load(Ordering::Relaxed);
         match released {
             Ok(n) => Drained {
                 released: before + n,
-                left_to_leases: unstored,
+                answers_lost,
+                claims_kept: false,
             },
             Err(error) => {
                 // Their leases will run out: another worker takes them then, as after a crash.
                 tracing::warn!(%error, "cannot release this worker's claims");
                 Drained {
                     released: before,
-                    left_to_leases: true,
+                    answers_lost,
+                    claims_kept: true,
                 }
             }
         }
@@ -359,15 +361,16 @@ impl EngineHandle {
     }
 }
 
-/// What a drain gave back.
+/// What a drain gave back, and what the database's absence left undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drained {
     /// Items given back, claimable at once.
     pub released: usize,
-    /// Whether items were left claimed, or their outcomes not stored, because the database
-    /// could not be reached: they are answered again once their claims expire (by this worker
-    /// at its next start, or another one after the lease).
-    pub left_to_leases: bool,
+    /// Whether answers that came back could not be stored: their items are answered again.
+    pub answers_lost: bool,
+    /// Whether the claims still held could not be given back: their items are taken up once
+    /// the claims expire (at this worker's next start, or after the lease by another).
+    pub claims_kept: bool,
 }
 
 /// How long a stopping engine's writer may retry storing what it still holds.

@@ -121,6 +121,12 @@ async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) -> bool {
         move |db| db.apply_outcomes(&worker, &outcomes, now())
     })
     .await;
+    if result.is_none() && shared.stopping() {
+        // Their items keep their claims: they are answered again (see `Drained`).
+        shared
+            .unstored
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     if result.is_none() && outcomes.len() > 1 && !shared.stopping() {
         // One bad outcome must not take the whole batch with it: store them one by one.
         let mut finished = Vec::new();
@@ -223,12 +229,6 @@ async fn persist<T: Send + 'static>(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(error) => {
-                if matches!(error, StoreError::Unavailable(_)) {
-                    // Stopping: what this held is left to its items' leases.
-                    shared
-                        .unstored
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
                 tracing::error!(%error, "cannot {what}");
                 return None;
             }

@@ -39,13 +39,13 @@ pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use limits::Limits;
 pub use openapi::{openapi, openapi_json};
-pub use state::{AppState, HarnessKeys, MetricsRenderer};
+pub use state::{AppState, FIX_UNTRUSTED_SIGNER, HarnessKeys, MetricsRenderer};
 
 /// Declares the API's counters and gauges at zero in the installed metrics recorder, so that
 /// they exist before their first event (see `evalboard_persistence::declare_metrics`).
 pub fn declare_metrics() {
-    for reason in events::DROP_REASONS {
-        metrics::counter!(events::STREAMS_DROPPED, "reason" => reason).increment(0);
+    for reason in events::Dropped::ALL {
+        metrics::counter!(events::STREAMS_DROPPED, "reason" => reason.label()).increment(0);
     }
     metrics::gauge!(limits::SUBSCRIBERS).increment(0.0);
 }

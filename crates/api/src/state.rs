@@ -76,7 +76,27 @@ impl HarnessKeys {
     pub fn ring(&self) -> &KeyRing {
         &self.ring
     }
+
+    /// The ids of the keys that signed packs still valid at `at` which this server does not
+    /// trust, with how many each signed: another replica's own key, or a key rotated out and
+    /// not listed as retired ([`FIX_UNTRUSTED_SIGNER`]). Their captures are refused here.
+    pub fn untrusted_signers(
+        &self,
+        db: &Database,
+        at: evalboard_domain::Timestamp,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(db
+            .valid_pack_signers(at)?
+            .into_iter()
+            .filter(|(key, _)| self.ring.get(key).is_none())
+            .collect())
+    }
 }
+
+/// What to do about packs signed with a key this installation used but this server does not
+/// trust.
+pub const FIX_UNTRUSTED_SIGNER: &str = "replicas must share one signing key \
+    (harness.signing_key_file), and a key rotated out belongs in harness.retired_public_keys";
 
 impl AppState {
     /// State over a database and a provider registry, without an engine.

@@ -246,10 +246,10 @@ impl Database {
     }
 }
 
-/// Reports how long requests wait for a pooled connection, and how many give up.
 /// Requests that gave up waiting for a pooled connection.
 pub(crate) const POOL_TIMEOUTS: &str = "evalboard_db_pool_timeouts_total";
 
+/// Reports how long requests wait for a pooled connection, and how many give up.
 #[derive(Debug)]
 struct PoolMetrics;
 

@@ -21,13 +21,6 @@ mod worker_name;
 
 pub use connection::{Backend, DatabaseUrl, PoolOptions};
 
-/// Declares this crate's counters at zero in the installed metrics recorder: a series that
-/// appears only with its first event hides that event from `increase()`, and from alerts.
-pub fn declare_metrics() {
-    for counter in [database::POOL_TIMEOUTS, runs::claims::CLAIMS_TAKEN_OVER] {
-        metrics::counter!(counter).increment(0);
-    }
-}
 pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;
@@ -43,3 +36,11 @@ pub use runs::{
     RunFilter, RunGeneration, RunPage,
 };
 pub use worker_name::WorkerNameHold;
+
+/// Declares this crate's counters at zero in the installed metrics recorder: a series that
+/// appears only with its first event hides that event from `increase()`, and from alerts.
+pub fn declare_metrics() {
+    for counter in [database::POOL_TIMEOUTS, runs::claims::CLAIMS_TAKEN_OVER] {
+        metrics::counter!(counter).increment(0);
+    }
+}

@@ -12,6 +12,11 @@ use std::{
 /// How often a failure that goes on is said again.
 const SAID_AGAIN_EVERY: Duration = Duration::from_secs(60);
 
+/// A failure this long after the previous one begins another outage: attempts come every few
+/// seconds while one lasts, and one that ended while nothing was attempted (an idle engine
+/// claims nothing) was never seen to end.
+const FORGOTTEN_AFTER: Duration = Duration::from_secs(300);
+
 /// One kind of attempt that fails while the database is unreachable (opening a connection,
 /// listening for other replicas' events), logged as an outage.
 #[derive(Debug)]
@@ -27,6 +32,8 @@ struct State {
     since: Option<Instant>,
     /// Failed attempts in the current outage.
     failures: u64,
+    /// When the last of them failed.
+    last_failed: Option<Instant>,
     /// When the outage was last logged.
     said_at: Option<Instant>,
 }
@@ -39,6 +46,7 @@ impl Outage {
             state: Mutex::new(State {
                 since: None,
                 failures: 0,
+                last_failed: None,
                 said_at: None,
             }),
         }
@@ -68,6 +76,13 @@ impl Outage {
     /// What to log of a failure at `now`, if anything.
     fn failed_at(&self, now: Instant, error: &dyn Display) -> Option<String> {
         let mut state = self.state();
+        if state
+            .last_failed
+            .is_some_and(|last| now.duration_since(last) > FORGOTTEN_AFTER)
+        {
+            *state = State::default();
+        }
+        state.last_failed = Some(now);
         state.failures += 1;
         let since = *state.since.get_or_insert(now);
         if state
@@ -148,6 +163,12 @@ mod tests {
         assert_eq!(
             outage.succeeded_at(at(68)).as_deref(),
             Some("can open a database connection again (1 attempt failed in 1 s)")
+        );
+        // One that ended unseen (nothing was attempted): a failure a day later is another.
+        assert!(outage.failed_at(at(100), &"refused").is_some());
+        assert_eq!(
+            outage.failed_at(at(100 + 86_400), &"refused").as_deref(),
+            Some("cannot open a database connection: refused")
         );
     }
 }

@@ -421,24 +421,19 @@ fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
 /// replica's own key, a key rotated out and not listed as retired): their captures would be
 /// refused here, and the reason is better said at start than at each import.
 fn warn_of_untrusted_signers(db: &Database, harness: &HarnessKeys) {
-    let signers =
-        match db.valid_pack_signers(evalboard_domain::truncate_to_micros(chrono::Utc::now())) {
-            Ok(signers) => signers,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read which keys signed the packs still valid");
-                return;
+    let now = evalboard_domain::truncate_to_micros(chrono::Utc::now());
+    match harness.untrusted_signers(db, now) {
+        Ok(signers) => {
+            for (key, packs) in signers {
+                tracing::warn!(
+                    key_id = %key,
+                    "{packs} pack(s) still valid were signed with a key this server does not \
+                     trust, so their captures will be refused here: {}",
+                    evalboard_api::FIX_UNTRUSTED_SIGNER
+                );
             }
-        };
-    for (key, packs) in signers {
-        if harness.ring().get(&key).is_none() {
-            tracing::warn!(
-                key_id = %key,
-                "{packs} pack(s) still valid were signed with a key this server does not trust: \
-                 their captures will be refused here. Replicas must share one signing key \
-                 (harness.signing_key_file), and a key rotated out belongs in \
-                 harness.retired_public_keys"
-            );
         }
+        Err(error) => tracing::warn!(%error, "cannot read which keys signed the packs still valid"),
     }
 }
 

@@ -112,22 +112,20 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .and_then(|value| {
-            let (scheme, token) = value
-                .split_once(|c: char| c.is_ascii_whitespace())
-                .unwrap_or((value, ""));
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+        .and_then(super::bearer_token);
     let by_bearer = match bearer.map(|presented| (presented, access.find(presented))) {
         Some((_, Some(token))) => Some(Actor::of(token, None)),
-        Some((presented, None)) => {
-            let refused = if presented.is_empty() {
-                "the Authorization header names the Bearer scheme but holds no token"
-            } else {
-                "the token in the Authorization header is not one this server accepts \
-                 (mistyped, or no longer in its configuration)"
-            };
+        // `Bearer` and nothing (an unset variable in a script's header): no credential, so a
+        // session cookie may still identify the request; if none does, the refusal says so.
+        Some(("", None)) => {
+            req.extensions_mut().insert(Unidentified(
+                "the Authorization header names the Bearer scheme but holds no token",
+            ));
+            None
+        }
+        Some((_, None)) => {
+            let refused = "the token in the Authorization header is not one this server \
+                           accepts (mistyped, or no longer in its configuration)";
             // A public path is answered whatever the header holds: a health probe or a proxy
             // sending a stale token must not be locked out of health checks or the sign-in
             // screen. Whatever asks who sent it is told why nobody was identified.

@@ -30,16 +30,6 @@ pub enum Role {
     Admin,
 }
 
-/// A token as a person pastes it: spaces around it dropped, and a `Bearer ` copied with it
-/// (from a header, a curl command) too.
-pub fn pasted_token(text: &str) -> &str {
-    let text = text.trim();
-    match text.split_once(|c: char| c.is_ascii_whitespace()) {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => text,
-    }
-}
-
 impl Role {
     /// The role's name, as configured.
     pub fn as_str(self) -> &'static str {
@@ -49,9 +39,7 @@ impl Role {
             Self::Admin => "admin",
         }
     }
-}
 
-impl Role {
     /// "a" or "an", as the role's name reads after it.
     pub fn article(self) -> &'static str {
         match self {
@@ -59,6 +47,24 @@ impl Role {
             Self::Operator | Self::Admin => "an",
         }
     }
+}
+
+/// The token of an `Authorization` value of the Bearer scheme (any whitespace after the scheme,
+/// as HTTP allows; `Some("")` when it holds none), or `None` for another scheme.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let (scheme, token) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A token as a person pastes it: spaces around it dropped, and a `Bearer ` copied with it
+/// (from a header, a curl command) too.
+pub fn pasted_token(text: &str) -> &str {
+    bearer_token(text)
+        .filter(|token| !token.is_empty())
+        .unwrap_or_else(|| text.trim())
 }
 
 impl std::fmt::Display for Role {
@@ -310,8 +316,6 @@ pub(crate) fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
     Some(cors)
 }
 
-/// The name part of a `Host` value: without the port, and without the brackets of an IPv6
-/// address.
 /// The address a request was sent to: its `Host` as sent (not `X-Forwarded-Host`, which a page
 /// that rebound its name to this address could set), else the request line's authority.
 pub(crate) fn request_host(req: &actix_web::HttpRequest) -> Option<&str> {
@@ -321,6 +325,8 @@ pub(crate) fn request_host(req: &actix_web::HttpRequest) -> Option<&str> {
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
+/// The name part of a `Host` value: without the port, and without the brackets of an IPv6
+/// address.
 fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();

@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, watch};
 use crate::dto::EventPayload;
 
 use board::{BoardBatch, BoardMessage, Conflator};
-pub(crate) use subscriber::{DROP_REASONS, STREAMS_DROPPED, Start, StreamView, subscribe};
+pub(crate) use subscriber::{Dropped, STREAMS_DROPPED, Start, StreamView, subscribe};
 
 /// How the stream behaves; the defaults suit a dashboard.
 #[derive(Debug, Clone)]

@@ -162,7 +162,7 @@ impl Feed {
                 Err(error) => {
                     // Ending the stream makes the client reconnect with its Last-Event-ID.
                     tracing::warn!(%error, "cannot read events for a subscriber");
-                    dropped("database");
+                    dropped(Dropped::Database);
                     return false;
                 }
             };
@@ -313,7 +313,7 @@ impl Feed {
             Ok(Err(_)) => false,
             Err(_) => {
                 tracing::info!("dropping a subscriber that stopped reading");
-                dropped("stalled");
+                dropped(Dropped::Stalled);
                 false
             }
         }
@@ -352,15 +352,34 @@ impl Write {
 /// Counts a subscriber the server ended: `stalled` (its connection took nothing for the stall
 /// timeout), `behind` (it fell further behind than the buffer) or `database` (its catch-up
 /// could not be read). Each resumes with `Last-Event-ID`.
-fn dropped(reason: &'static str) {
-    metrics::counter!(STREAMS_DROPPED, "reason" => reason).increment(1);
+fn dropped(reason: Dropped) {
+    metrics::counter!(STREAMS_DROPPED, "reason" => reason.label()).increment(1);
 }
 
 /// Streams the server ended, by reason.
 pub(crate) const STREAMS_DROPPED: &str = "evalboard_event_stream_dropped_total";
 
-/// The reasons [`dropped`] counts.
-pub(crate) const DROP_REASONS: [&str; 3] = ["stalled", "behind", "database"];
+/// Why the server ended a stream: the `reason` of [`STREAMS_DROPPED`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dropped {
+    Stalled,
+    Behind,
+    Database,
+}
+
+impl Dropped {
+    /// Every reason, for declaring each one's counter.
+    pub(crate) const ALL: [Self; 3] = [Self::Stalled, Self::Behind, Self::Database];
+
+    /// The metric's label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Stalled => "stalled",
+            Self::Behind => "behind",
+            Self::Database => "database",
+        }
+    }
+}
 
 /// The next message of a broadcast; `None` once the subscriber fell behind (it is dropped and
 /// resumes with `Last-Event-ID`) or the pump stopped.
@@ -401,7 +420,7 @@ fn fell_behind(missed: u64) {
         missed,
         "dropping a subscriber that fell behind; it resumes with Last-Event-ID"
     );
-    dropped("behind");
+    dropped(Dropped::Behind);
 }
 
 #[cfg(test)]

@@ -262,6 +262,34 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     assert_eq!(again.ok(201)["run"]["id"], by_operator["run"]["id"]);
 }
 
+/// During a rotation two tokens share their holder's name: the same holder, the same keys.
+async fn a_rotated_token_keeps_its_holders_idempotency_keys(db: TestDatabase) {
+    import(&db, "Quiz", &items(3));
+    let (old, old_token) = AccessToken::generate("ci", Role::Operator);
+    let (new, new_token) = AccessToken::generate("ci", Role::Operator);
+    let state = AppState::new((*db).clone(), registry())
+        .with_harness(harness_keys())
+        .with_access(Access::with_tokens(vec![old_token, new_token]));
+    let app = TestApp {
+        service: test::init_service(evalboard_api::app(state)).await,
+        db,
+        engine: None,
+    };
+    let keyed = |token: &str| {
+        bearer(
+            TestRequest::post()
+                .uri("/runs")
+                .insert_header(("idempotency-key", "nightly-1"))
+                .set_json(create_body()),
+            token,
+        )
+    };
+    let first = app.call(keyed(&old)).await.ok(201);
+    let again = app.call(keyed(&new)).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.ok(201)["run"]["id"], first["run"]["id"]);
+}
+
 async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     let (app, tokens) = guarded(db, Access::with_tokens).await;
     app.get("/auth/session").await.problem(401);
@@ -323,6 +351,14 @@ async fn the_dashboard_signs_in_with_a_session_cookie(db: TestDatabase) {
     app.call(with_cookie(TestRequest::get().uri("/runs")))
         .await
         .ok(200);
+    // An empty `Bearer` (a script's unset variable) is no credential: the session still counts.
+    app.call(with_cookie(
+        TestRequest::get()
+            .uri("/runs")
+            .insert_header(("authorization", "Bearer ")),
+    ))
+    .await
+    .ok(200);
     // Behind a proxy that asks for its own (Basic) credentials, the browser sends them with
     // every request: they are not for this server, and the session still counts.
     let behind_proxy = |request: TestRequest| {
@@ -692,6 +728,7 @@ async fn a_stream_opened_with_a_session_ends_with_it(db: TestDatabase) {
 
 api_tests!(
     tokens_and_their_roles_guard_every_route,
+    a_rotated_token_keeps_its_holders_idempotency_keys,
     the_dashboard_signs_in_with_a_session_cookie,
     a_stream_opened_with_a_session_ends_with_it,
     run_logs_name_the_token_behind_each_change,

@@ -17,7 +17,7 @@ use crate::{
     body::{media_type, read_body},
     dto::{CaptureBundleDto, RunDetailDto, api_time},
     error::{ApiError, Problem},
-    state::AppState,
+    state::{AppState, FIX_UNTRUSTED_SIGNER},
 };
 
 /// The pack was signed by this installation (its packs table says so) with a key this server
@@ -28,10 +28,10 @@ fn explain_untrusted_signer(problems: &mut [evalboard_harness::Problem]) {
         .iter_mut()
         .filter(|p| p.pointer == "/envelope/signatures/0/keyid")
     {
-        problem.message = "is the id of a key this installation signed packs with, which this \
-            server does not trust: replicas must share one signing key (harness.signing_key_file), \
-            and a key rotated out belongs in harness.retired_public_keys"
-            .into();
+        problem.message = format!(
+            "is the id of a key this installation signed packs with, which this server does not \
+             trust: {FIX_UNTRUSTED_SIGNER}"
+        );
     }
 }
 
@@ -98,12 +98,13 @@ pub(crate) async fn import_captures(
         }) => {
             // A bundle imported before is recognised even if it no longer verifies (its pack
             // expired since, its key was dropped): a harness retrying gets its run.
+            let harness = state.harness()?;
             let (known, signed_here) = state
                 .with_db(move |db| {
                     let known = db.imported_run(&digest)?;
                     let signed_here = match (&known, unknown_key) {
-                        (None, Some(key)) => db
-                            .valid_pack_signers(truncate_to_micros(Utc::now()))?
+                        (None, Some(key)) => harness
+                            .untrusted_signers(db, truncate_to_micros(Utc::now()))?
                             .iter()
                             .any(|(signer, _)| *signer == key),
                         _ => false,

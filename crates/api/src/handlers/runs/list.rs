@@ -150,7 +150,6 @@ const CSV_COLUMNS: [&str; 37] = [
     "incorrect",
     "awaiting",
     "faulted",
-    "canceled",
     "pending",
     "accuracy",
     "createdAt",
@@ -174,6 +173,8 @@ const CSV_COLUMNS: [&str; 37] = [
     // Last, so that readers of the columns before them are not moved.
     "judgeTokens",
     "judgeCostUsd",
+    // Added after the others, so that reading the file by position keeps working.
+    "canceled",
 ];
 
 /// Every run the filters select, as CSV, a page at a time.
@@ -222,7 +223,6 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                 p.incorrect.to_string(),
                 p.awaiting.to_string(),
                 p.faulted.to_string(),
-                dto.canceled.to_string(),
                 p.pending.to_string(),
                 if judged > 0 {
                     (p.correct as f64 / judged as f64).to_string()
@@ -262,6 +262,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                     .map(|j| j.total_tokens.to_string())
                     .unwrap_or_default(),
                 number(usage.judge.as_ref().and_then(|j| j.cost_usd)),
+                dto.canceled.to_string(),
             ];
             write_row(&mut writer, record);
         }

@@ -541,6 +541,21 @@ async fn a_pack_signed_by_a_retired_key_still_imports(
     let reply = import_bundle(&app, &bundle(&envelope, &[(1, answer('A'))])).await;
     let run = reply.ok(201);
     assert_eq!(run["progress"]["faulted"], 2);
+    // Compared, its items not captured are said to be so (a retry of such a run is refused).
+    let other = app.create_run("demo", json!({})).await;
+    let comparison = app
+        .get(&format!(
+            "/runs/compare?runIds={},{other}",
+            run["run"]["id"].as_str().unwrap()
+        ))
+        .await
+        .ok(200);
+    let warnings = comparison["warnings"].to_string();
+    assert!(
+        warnings.contains("2 compared item(s) its captures did not answer")
+            && !warnings.contains("a retry answers them"),
+        "{warnings}"
+    );
     let logs = app
         .get(&format!(
             "/runs/{}/logs?limit=200",

@@ -151,7 +151,7 @@ await step("drill into an item of a finished run", async () => {
   await page.locator("details.item summary").first().click();
   await page.getByRole("heading", { name: "Response" }).waitFor();
   await page.getByRole("heading", { name: "Attempts" }).waitFor();
-  await page.getByText("Accuracy (strict)").waitFor();
+  await page.getByText("Accuracy of judged (strict)").waitFor();
   if (!(await page.title()).startsWith("sim-1 on evalboard-demo")) throw new Error(`the tab says ${await page.title()}`);
   // The grouping chosen is in the address: a reload keeps it.
   await page.getByLabel("Group by").selectOption("state");

@@ -22,6 +22,28 @@ struct Columns {
     options: [Option<usize>; MAX_CHOICES],
 }
 
+/// Why a header cell may be unknown, when it shows: a file separated by another character
+/// (spreadsheets in many locales write `;`), or a JSON Lines file named `.csv`.
+fn header_hint(cell: &str) -> String {
+    if cell.starts_with('{') {
+        return ": the file looks like JSON Lines; name it .jsonl (or send format=jsonl)".into();
+    }
+    for separator in [';', '\t', '|'] {
+        let names: Vec<&str> = cell.split(separator).map(str::trim).collect();
+        if names.len() > 1 && names.iter().any(|n| n.eq_ignore_ascii_case("question")) {
+            let shown = if separator == '\t' {
+                "tabs".to_owned()
+            } else {
+                format!("`{separator}`")
+            };
+            return format!(
+                ": the header looks separated by {shown}; evalboard reads comma-separated CSV"
+            );
+        }
+    }
+    String::new()
+}
+
 impl Columns {
     /// Maps header names to positions; reports unknown, repeated and missing columns.
     fn from_header(header: &csv::ByteRecord, collector: &mut Collector) -> Option<Self> {
@@ -51,7 +73,8 @@ impl Columns {
                     collector.problem(
                         1,
                         format!(
-                            "unknown column `{name}` (expected id, category, question, A..J, answer, explanation, source)"
+                            "unknown column `{name}` (expected id, category, question, A..J, answer, explanation, source){}",
+                            header_hint(written)
                         ),
                     );
                     ok = false;
@@ -435,6 +458,30 @@ mod tests {
         );
         assert!(
             said("unknown column `\"question\": \"What is the answer to this …`"),
+            "{:?}",
+            err.problems
+        );
+    }
+
+    #[test]
+    fn a_header_of_another_separator_or_of_json_says_so() {
+        let err = parse("Question;A;B;Answer\nQ;x;y;A\n").unwrap_err();
+        assert!(
+            err.problems[0].message.ends_with(
+                "the header looks separated by `;`; evalboard reads comma-separated CSV"
+            ),
+            "{:?}",
+            err.problems
+        );
+        let err = parse("question\tA\tB\tanswer\nQ\tx\ty\tA\n").unwrap_err();
+        assert!(
+            err.problems[0].message.contains("separated by tabs"),
+            "{:?}",
+            err.problems
+        );
+        let err = parse("{\"question\": \"Q\"}\n").unwrap_err();
+        assert!(
+            err.problems[0].message.contains("looks like JSON Lines"),
             "{:?}",
             err.problems
         );

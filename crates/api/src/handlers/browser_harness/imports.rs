@@ -221,10 +221,14 @@ fn notes(bundle: &VerifiedBundle) -> Vec<String> {
             "captured by harness `{}` version `{}`, user agent `{}`; bundle {}",
             harness.name, harness.version, harness.user_agent, bundle.digest
         ),
-        format!(
-            "{} of {} item(s) captured; the others fail as not captured",
-            bundle.captures.len(),
-            pack.items.len()
-        ),
+        if bundle.captures.len() < pack.items.len() {
+            format!(
+                "{} of {} item(s) captured; the others fail as not captured",
+                bundle.captures.len(),
+                pack.items.len()
+            )
+        } else {
+            format!("all {} item(s) captured", pack.items.len())
+        },
     ]
 }

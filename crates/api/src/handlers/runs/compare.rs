@@ -194,7 +194,14 @@ fn warnings(runs: &[Run], figures: &[RunFigures]) -> Vec<String> {
                 run.id, figures.unanswered
             ));
         }
-        if figures.faulted > 0 {
+        if figures.faulted > 0 && run.provider_name == evalboard_domain::BROWSER_HARNESS_PROVIDER {
+            // Not captured in the browser: a retry is refused for such runs, a new pack is not.
+            warnings.push(format!(
+                "{} has {} compared item(s) its captures did not answer, counted as wrong: they \
+                 measure the capture, not the model (a pack of those items answers them)",
+                run.id, figures.faulted
+            ));
+        } else if figures.faulted > 0 {
             warnings.push(format!(
                 "{} has {} compared item(s) that failed or were canceled, counted as wrong: \
                  they measure the provider, not the model (a retry answers them)",

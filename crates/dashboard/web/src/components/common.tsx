@@ -239,6 +239,10 @@ export function TableScroll({ label, children }: { label: string; children: Reac
   );
 }
 
+/** The provider runs imported from Browser Harness captures are under: nothing could answer a
+ *  retry of them (a new pack does). */
+export const BROWSER_HARNESS = "Browser Harness";
+
 /** Run statuses of runs still going. */
 export const ACTIVE = new Set(["pending", "running"]);
 

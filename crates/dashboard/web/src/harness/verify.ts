@@ -18,7 +18,9 @@ export interface PublishedKey {
 
 export type Verdict =
   | { ok: true; keyId: string; status: string }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string }
+  // A genuine signature on a pack past its expiry: a bundle imported before still gets its run.
+  | { ok: false; reason: string; keyId: string; status: string };
 
 const encoder = new TextEncoder();
 
@@ -114,7 +116,12 @@ export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): 
       }
       const expired = expiredAt(payload, new Date());
       return expired
-        ? { ok: false, reason: `the pack expired at ${expired}: the server imports no new bundle of it` }
+        ? {
+            ok: false,
+            reason: `the pack expired at ${expired}: the server imports no new bundle of it (one imported before still gets its run)`,
+            keyId: key.keyId,
+            status: key.status,
+          }
         : { ok: true, keyId: key.keyId, status: key.status };
     }
   } catch (error) {

@@ -6,6 +6,7 @@ import { type ActiveRun, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
   ACTIVE,
+  BROWSER_HARNESS,
   ActionFailed,
   ProgressBar,
   QueryError,
@@ -311,7 +312,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
             Cancel
           </button>
         ) : (
-          run.status !== "completed" || progress.faulted > 0 ? (
+          (run.status !== "completed" || progress.faulted > 0) && run.providerName !== BROWSER_HARNESS ? (
             <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
               Retry faulted
             </button>

@@ -26,8 +26,11 @@ export function DatasetsPage() {
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
+    const element = event.currentTarget;
+    const form = new FormData(element);
     const file = form.get("file");
+    // What the previous upload said is not about this one.
+    setResult(null);
     const name = String(form.get("name") ?? "").trim();
     if (!(file instanceof File) || file.name === "") {
       setError(new Error("Choose a file to upload."));
@@ -56,17 +59,24 @@ export function DatasetsPage() {
     // `evalboard dataset import`.
     const plain = file.name;
     const format = /\.csv$/i.test(plain) ? "csv" : /\.parquet$/i.test(plain) ? "parquet" : "jsonl";
+    const datasetName = name || plain.replace(/\.(jsonl|ndjson|csv|parquet)$/i, "");
+    if (!name && [...datasetName].length > 100) {
+      setError(new Error(`${plain}'s name is longer than the 100 characters a dataset's name may have: enter a name for it.`));
+      return;
+    }
     setError(null);
-    setResult(null);
     setProgress(0);
     try {
       const answer = await upload<Imported>(
-        `/datasets?${new URLSearchParams({ name: name || plain.replace(/\.(jsonl|ndjson|csv|parquet)$/i, ""), format })}`,
+        `/datasets?${new URLSearchParams({ name: datasetName, format })}`,
         file,
         "application/octet-stream",
         setProgress,
       );
       setResult(answer.data);
+      // The next file is another dataset unless a name is given again: a name kept from this
+      // one would quietly make it a new version of this one.
+      element.reset();
       void client.invalidateQueries({ queryKey: ["datasets"] });
     } catch (caught) {
       setError(caught);
@@ -127,7 +137,7 @@ export function DatasetsPage() {
             </div>
             <div className="form-field">
               <button type="submit" className="primary" disabled={progress !== null}>
-                Upload
+                {progress === null ? "Upload" : "Uploading…"}
               </button>
             </div>
           </fieldset>

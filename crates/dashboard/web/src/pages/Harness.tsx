@@ -7,7 +7,7 @@ import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { Announce, ErrorNote, QueryError, TableScroll, useTitle } from "../components/common";
+import { Announce, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
 
@@ -108,7 +108,13 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
   const datasets = useDatasetsQuery();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [pack, setPack] = useState<{ url: string; name: string; signed: Signed; items: number } | null>(null);
+  const [pack, setPack] = useState<{
+    url: string;
+    name: string;
+    signed: Signed;
+    items: number;
+    expiresAt: string | null;
+  } | null>(null);
   const verdict = useVerdict(pack?.signed ?? null, keys);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
@@ -138,7 +144,13 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
       ) as Envelope;
       const payload = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(envelope.payload), (c) => c.charCodeAt(0))));
       const blob = new Blob([JSON.stringify(envelope, null, 2)], { type: "application/json" });
-      setPack({ url: URL.createObjectURL(blob), name: `${payload.packId ?? "pack"}.json`, signed: { envelope }, items: payload.items?.length ?? 0 });
+      setPack({
+        url: URL.createObjectURL(blob),
+        name: `${payload.packId ?? "pack"}.json`,
+        signed: { envelope },
+        items: payload.items?.length ?? 0,
+        expiresAt: typeof payload.expiresAt === "string" ? payload.expiresAt : null,
+      });
     } catch (caught) {
       setError(caught);
     } finally {
@@ -187,7 +199,13 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
       <Announce>
         {pack && (
           <div className="success">
-            Pack of {pack.items} items. {verdict && <SignatureNote verdict={verdict} />}{" "}
+            Pack of {pack.items} items
+            {pack.expiresAt && (
+              <>
+                , its captures importable until <Time at={pack.expiresAt} />
+              </>
+            )}
+            . {verdict && <SignatureNote verdict={verdict} />}{" "}
             <a href={pack.url} download={pack.name}>
               Download {pack.name}
             </a>
@@ -202,6 +220,10 @@ function SignatureNote({ verdict }: { verdict: Verdict }) {
   return verdict.ok ? (
     <span className="good">
       Signed by key <code>{verdict.keyId.slice(0, 16)}…</code> ({verdict.status}), verified in this browser.
+    </span>
+  ) : "keyId" in verdict ? (
+    <span className="bad">
+      Signed by key <code>{verdict.keyId.slice(0, 16)}…</code> ({verdict.status}), verified in this browser, but {verdict.reason}.
     </span>
   ) : (
     <span className="bad">Not verified here: {verdict.reason}.</span>

@@ -9,6 +9,7 @@ import { useAccess } from "../auth/access";
 import {
   ACTIVE,
   ActionFailed,
+  BROWSER_HARNESS,
   ErrorNote,
   QueryError,
   Field,
@@ -100,7 +101,8 @@ export function RunPage({ id }: { id: string }) {
               Cancel
             </button>
           ) : (run.run.status !== "completed" || run.progress.faulted > 0) &&
-            run.failure?.kind !== "budget_exhausted" ? (
+            run.failure?.kind !== "budget_exhausted" &&
+            run.run.providerName !== BROWSER_HARNESS ? (
             // A completed run with nothing faulted has nothing a retry would take, and one
             // whose budget is spent would stop before sending anything (the server refuses).
             <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
@@ -148,7 +150,7 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Dataset">
           {run.dataset.name} v{run.dataset.version} <code className="muted">{run.dataset.digest.slice(0, 19)}…</code>
         </Field>
-        <Field label="Accuracy (strict)">{accuracy(run.progress)}</Field>
+        <Field label="Accuracy of judged (strict)">{accuracy(run.progress)}</Field>
         <Field label="Unparsed answers">{run.unparsed ?? "–"}</Field>
         <Field label="Judge">
           {judgeLabel(run.judge)}
@@ -386,7 +388,10 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
           </Field>
           <Field label="Latency">{item.timings.latencyMs == null ? "–" : `${item.timings.latencyMs} ms`}</Field>
           <Field label="Tokens">
-            {item.usage.promptTokens ?? "–"} in · {item.usage.completionTokens ?? "–"} out
+            {/* An answer without counts (a Browser Harness capture) is not zero tokens. */}
+            {item.responseText != null && item.usage.promptTokens == null && item.usage.completionTokens == null
+              ? "not reported"
+              : `${item.usage.promptTokens ?? "–"} in · ${item.usage.completionTokens ?? "–"} out`}
           </Field>
           {judgeSpent && (
             <Field label="Judge's tokens">

@@ -243,9 +243,7 @@ fn parse_row(
     let id = cell(columns.id)
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| ordinal.to_string());
-    let category = cell(columns.category)
-        .filter(|category| !category.is_empty())
-        .unwrap_or_else(|| DEFAULT_CATEGORY.to_owned());
+    let given_category = cell(columns.category).filter(|category| !category.is_empty());
     let question = cell(columns.question).unwrap_or_default();
     // The answer is a letter or a number: the spaces around it say nothing.
     let answer_text = cell(columns.answer).unwrap_or_default().trim().to_owned();
@@ -279,9 +277,11 @@ fn parse_row(
         choices.retain(|c| !c.is_empty());
     }
     let mut explanation = explanation;
+    let mut gsm8k_solution = false;
     let answer = if numeric {
         match super::numeric::answer_of(&answer_text) {
             Ok((number, solution)) => {
+                gsm8k_solution = solution.is_some();
                 explanation = explanation.or(solution);
                 ItemAnswer::Number(number)
             }
@@ -299,6 +299,13 @@ fn parse_row(
             }
         }
     };
+    let category = given_category.unwrap_or_else(|| {
+        if numeric {
+            super::numeric::default_category(gsm8k_solution).to_owned()
+        } else {
+            DEFAULT_CATEGORY.to_owned()
+        }
+    });
     let item = DatasetItem {
         id,
         category,

@@ -478,6 +478,21 @@ mod tests {
                          {\"question\": \"3 - 5?\", \"answer\": \"#### -2\"}\n";
 
     #[test]
+    fn gsm8k_saved_as_csv_is_the_same_dataset_as_its_json_lines() {
+        let csv = "question,answer\n2 + 2?,\"2 + 2 = 4\n#### 4\"\n3 - 5?,#### -2\n";
+        let from_csv = parse_items(ImportFormat::Csv, csv.as_bytes()).unwrap().items;
+        let from_jsonl = parse_items(ImportFormat::Jsonl, GSM8K.as_bytes())
+            .unwrap()
+            .items;
+        assert_eq!(from_csv, from_jsonl);
+        assert_eq!(from_csv[0].category, "gsm8k");
+        assert_eq!(
+            crate::dataset_digest(&from_csv),
+            crate::dataset_digest(&from_jsonl)
+        );
+    }
+
+    #[test]
     fn a_byte_order_mark_is_read_past() {
         let with_bom = [UTF8_BOM, GSM8K.as_bytes()].concat();
         let parsed = parse_items(ImportFormat::Jsonl, &with_bom).unwrap();

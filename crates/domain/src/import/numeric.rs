@@ -15,6 +15,17 @@ use crate::{
 /// The category of GSM8K records, which have none.
 const GSM8K_CATEGORY: &str = "gsm8k";
 
+/// The category of a numeric item that names none: GSM8K's when its answer is a GSM8K worked
+/// solution (`… #### N`), in every format, so that one file saved as JSON Lines or CSV is one
+/// dataset.
+pub(super) fn default_category(gsm8k_solution: bool) -> &'static str {
+    if gsm8k_solution {
+        GSM8K_CATEGORY
+    } else {
+        DEFAULT_CATEGORY
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record<'a> {
@@ -88,11 +99,7 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
             Ok((number, solution)) => (ItemAnswer::Number(number), solution, None),
             Err(message) => (super::stand_in_answer(), None, Some(message)),
         };
-        let default_category = if solution.is_some() {
-            GSM8K_CATEGORY
-        } else {
-            DEFAULT_CATEGORY
-        };
+        let default_category = default_category(solution.is_some());
         let item = DatasetItem {
             // GSM8K has no ids: the line is one, stable for a given file.
             id: id.unwrap_or_else(|| line.to_string()),

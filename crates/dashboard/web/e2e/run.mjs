@@ -94,13 +94,14 @@ await step("the board starts empty", async () => {
 
 await step("a new run refuses a bad field beside it, then starts", async () => {
   await page.getByRole("link", { name: "New run", exact: true }).click();
-  await page.getByLabel("Concurrency").fill("0");
+  // Past the most the server takes (the form itself knows only the least).
+  await page.getByLabel("Concurrency").fill("300");
   await page.getByRole("button", { name: "Create run" }).click();
   // Beside its field, not only in the summary.
   await page
     .locator(".form-field.invalid")
     .filter({ hasText: "Concurrency" })
-    .getByText("must be between 1 and 256, got 0")
+    .getByText("must be between 1 and 256, got 300")
     .waitFor();
   await check("new-run-invalid");
   await page.getByLabel("Concurrency").fill("2");
@@ -359,7 +360,12 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   const expected = await body.locator("dd").first().innerText();
   if (expected.trim() !== "3") throw new Error(`expected 3, the view says ${expected}`);
   // The run's judge is the extraction rules, which read a number here: not "choice".
-  const judge = await page.locator(".field", { hasText: "Judge" }).first().locator("dd").innerText();
+  const judge = await page
+    .locator(".field")
+    .filter({ has: page.locator("dt", { hasText: /^Judge$/ }) })
+    .first()
+    .locator("dd")
+    .innerText();
   if (judge.trim() !== "extraction rules") throw new Error(`the run's judge reads ${judge}`);
   await check("numeric-item");
 });

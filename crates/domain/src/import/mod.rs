@@ -480,7 +480,9 @@ mod tests {
     #[test]
     fn gsm8k_saved_as_csv_is_the_same_dataset_as_its_json_lines() {
         let csv = "question,answer\n2 + 2?,\"2 + 2 = 4\n#### 4\"\n3 - 5?,#### -2\n";
-        let from_csv = parse_items(ImportFormat::Csv, csv.as_bytes()).unwrap().items;
+        let from_csv = parse_items(ImportFormat::Csv, csv.as_bytes())
+            .unwrap()
+            .items;
         let from_jsonl = parse_items(ImportFormat::Jsonl, GSM8K.as_bytes())
             .unwrap()
             .items;

@@ -109,12 +109,17 @@ export function ArchivePage() {
       </div>
       {picked.length > 0 && (
         <div className="ticked-runs" role="group" aria-label="Runs ticked to compare">
-          <span className="muted">To compare:</span>
-          {picked.map(({ id, detail, missing }) => (
+          <span className="muted">To compare (the first ticked is the baseline):</span>
+          {picked.map(({ id, detail, missing }, i) => (
             <span key={id} className="chip">
               {detail ? (
                 <>
-                  {detail.run.modelName} <span className="muted">on {detail.dataset.name}</span>
+                  {detail.run.modelName} <span className="muted">on {detail.dataset.name}</span>{" "}
+                  {/* Runs of one model told apart, as the comparison does. */}
+                  <code className="muted" title={id}>
+                    …{id.slice(-8)}
+                  </code>
+                  {i === 0 && <span className="muted"> · baseline</span>}
                 </>
               ) : missing ? (
                 <>

@@ -410,12 +410,23 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.getByRole("link", { name: "Browser Harness", exact: true }).click();
   await page.getByLabel("Dataset").selectOption("evalboard-demo");
   await page.getByLabel("Target (the model played to)").fill("e2e-web");
+  // Two categories of six items each; the form counts what the pack will hold.
+  for (const category of ["math", "physics"]) {
+    await page.getByRole("group", { name: "Categories (none: all)" }).getByLabel(category).check();
+  }
+  await page.getByText("12 item(s)").waitFor();
   await page.getByLabel("Sample size (all when empty)").fill("4");
+  await page.getByText("4 item(s)").waitFor();
   await page.getByRole("button", { name: "Build and sign" }).click();
   await page.getByText("verified in this browser").waitFor();
   const download = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: /^Download/ }).click()]);
   const envelope = JSON.parse(readFileSync(await download[0].path(), "utf8"));
   const payload = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8"));
+  // Each prompt names its item's category ("… questions (with answers) about math.").
+  const about = payload.items.map((item) => /about ([a-z ]+)\./.exec(item.promptText)?.[1]);
+  if (about.length !== 4 || !about.every((category) => category === "math" || category === "physics")) {
+    throw new Error(`the pack is not 4 items of math and physics: ${about}`);
+  }
   const now = Date.now();
   const bundle = {
     envelope,

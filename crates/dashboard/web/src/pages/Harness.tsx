@@ -104,8 +104,22 @@ function useVerdict(signed: Signed | null, keys: Key[] | undefined): Verdict | n
   return verdict;
 }
 
+/** Items past which a pack's bundle may come near the import limit (32 MiB): at ~2 KiB of
+ *  captured answer and chunks per item, 10,000 items fill it. */
+const LARGE_PACK_ITEMS = 5000;
+
 function PackForm({ keys }: { keys: Key[] | undefined }) {
   const datasets = useDatasetsQuery();
+  const [datasetName, setDatasetName] = useState("");
+  const dataset = datasets.data?.find((d) => d.name === datasetName) ?? datasets.data?.[0];
+  const [categories, setCategories] = useState<string[]>([]);
+  const [sampleText, setSampleText] = useState("");
+  // How many items the pack will hold, as far as the form can tell.
+  const chosen = (dataset?.categories ?? [])
+    .filter((c) => categories.length === 0 || categories.includes(c.name))
+    .reduce((sum, c) => sum + c.itemCount, 0);
+  const sample = Number(sampleText);
+  const packItems = sampleText.trim() !== "" && Number.isSafeInteger(sample) && sample > 0 ? Math.min(sample, chosen) : chosen;
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [pack, setPack] = useState<{
@@ -127,6 +141,7 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
     const sampleSize = number("sampleSize");
     const seed = number("seed");
     const hours = number("expiresInHours");
+    const picked = form.getAll("categories").map(String);
     setError(null);
     setPack(null);
     setBusy(true);
@@ -137,7 +152,10 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
             datasetName: String(form.get("datasetName") ?? ""),
             target: String(form.get("target") ?? "").trim(),
             // A seed without a sample size is sent too: the server says why it is refused.
-            selection: sampleSize === undefined && seed === undefined ? undefined : { sampleSize, seed },
+            selection:
+              sampleSize === undefined && seed === undefined && picked.length === 0
+                ? undefined
+                : { sampleSize, seed, categories: picked.length === 0 ? undefined : picked },
             expiresInSeconds: hours === undefined ? undefined : hours * 3600,
           },
         }),
@@ -165,7 +183,15 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
         <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
         <div className="form-field">
           <label htmlFor="pack-dataset">Dataset</label>
-          <select id="pack-dataset" name="datasetName">
+          <select
+            id="pack-dataset"
+            name="datasetName"
+            value={dataset?.name ?? ""}
+            onChange={(e) => {
+              setDatasetName(e.target.value);
+              setCategories([]);
+            }}
+          >
             {datasets.data?.map((d) => (
               <option key={d.name} value={d.name}>
                 {d.name} (v{d.version})
@@ -179,11 +205,37 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
         </div>
         <div className="form-field">
           <label htmlFor="pack-size">Sample size (all when empty)</label>
-          <input id="pack-size" name="sampleSize" type="number" min={1} />
+          <input id="pack-size" name="sampleSize" type="number" min={1} value={sampleText} onChange={(e) => setSampleText(e.target.value)} />
         </div>
         <div className="form-field">
           <label htmlFor="pack-seed">Sample seed</label>
           <input id="pack-seed" name="seed" type="number" min={0} />
+        </div>
+        <div className="form-field wide" role="group" aria-labelledby="pack-categories-label">
+          <span id="pack-categories-label">Categories (none: all)</span>
+          <div className="checks">
+            {dataset?.categories.map((c) => (
+              <label key={`${dataset.name}/${c.name}`} className="check">
+                <input
+                  type="checkbox"
+                  name="categories"
+                  value={c.name}
+                  checked={categories.includes(c.name)}
+                  onChange={(e) =>
+                    setCategories(e.target.checked ? [...categories, c.name] : categories.filter((n) => n !== c.name))
+                  }
+                />{" "}
+                {c.name} <span className="muted">({c.itemCount})</span>
+              </label>
+            ))}
+          </div>
+          {dataset && (
+            <small className={packItems > LARGE_PACK_ITEMS ? "problem" : "muted"}>
+              {packItems.toLocaleString()} item(s)
+              {packItems > LARGE_PACK_ITEMS &&
+                ": their captures may not fit one bundle (the server takes 32 MiB at most); sample, or choose categories"}
+            </small>
+          )}
         </div>
         <div className="form-field">
           <label htmlFor="pack-expiry">Expires in (hours, default 168)</label>

@@ -20,7 +20,6 @@ pub mod testing;
 mod worker_name;
 
 pub use connection::{Backend, DatabaseUrl, PoolOptions};
-
 pub use database::Database;
 pub use datasets::{DatasetImport, ImportedDataset};
 pub use error::StoreError;

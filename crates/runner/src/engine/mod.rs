@@ -119,20 +119,6 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     /// Items given back during a drain.
     released: AtomicUsize,
-    /// Failures to reach the database, logged once per outage instead of at every attempt.
-    outages: Outages,
-    /// Whether the writer, stopping, gave up storing answers.
-    unstored: AtomicBool,
-}
-
-/// The engine's repeated database work, each failing alike while the database is down.
-struct Outages {
-    /// The writer's transactions (retried until they succeed).
-    writes: Outage,
-    /// Claims of runs' items (tried again at the next scheduling pass).
-    claims: Outage,
-    /// Renewals of the claims held.
-    renewals: Outage,
 }
 
 impl Shared {
@@ -162,7 +148,8 @@ pub struct EngineHandle {
     signal: EngineSignal,
     shared: Arc<Shared>,
     dispatcher: JoinHandle<()>,
-    writer: JoinHandle<()>,
+    /// Says whether, stopping, it gave up storing answers.
+    writer: JoinHandle<bool>,
     renewer: JoinHandle<()>,
 }
 
@@ -249,12 +236,6 @@ impl EngineHandle {
             working: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
-            outages: Outages {
-                writes: Outage::new("store the engine's results"),
-                claims: Outage::new("claim items"),
-                renewals: Outage::new("renew claims"),
-            },
-            unstored: AtomicBool::new(false),
         });
         Self {
             signal: EngineSignal {
@@ -303,14 +284,13 @@ impl EngineHandle {
     /// ([`EngineStopper::begin_drain`]) keeps its start.
     pub async fn drain(self) -> Drained {
         self.shared.draining.cancel();
-        let shared = self.join().await;
+        let (shared, answers_lost) = self.join().await;
         let worker = shared.config.worker.clone();
         let released = shared
             .db
             .blocking(move |db| db.release_claims(&worker, now()))
             .await;
         let before = shared.released.load(Ordering::Relaxed);
-        let answers_lost = shared.unstored.load(Ordering::Relaxed);
         match released {
             Ok(n) => Drained {
                 released: before + n,
@@ -330,8 +310,9 @@ impl EngineHandle {
     }
 
     /// Waits for the dispatcher (which stops at the shutdown, or once drained), then for the
-    /// writer to store everything and the renewer to stop.
-    async fn join(self) -> Arc<Shared> {
+    /// writer to store everything and the renewer to stop. Returns the shared state, and
+    /// whether the writer gave up storing answers.
+    async fn join(self) -> (Arc<Shared>, bool) {
         let Self {
             shared,
             dispatcher,
@@ -347,17 +328,18 @@ impl EngineHandle {
         // retrying once the shutdown is cancelled) for a while: answers that came in during a
         // drain are not dropped for a moment's unavailability, nor is a stop held up for ever.
         let mut writer = writer;
-        if tokio::time::timeout(FINAL_FLUSH, &mut writer)
-            .await
-            .is_err()
-        {
-            shared.shutdown.cancel();
-            let _ = writer.await;
-        }
+        let stored = match tokio::time::timeout(FINAL_FLUSH, &mut writer).await {
+            Ok(stored) => stored,
+            Err(_) => {
+                shared.shutdown.cancel();
+                writer.await
+            }
+        };
         // The leases were kept alive meanwhile; now the renewer stops too.
         shared.shutdown.cancel();
         let _ = renewer.await;
-        shared
+        // (A writer that panicked said so in the log.)
+        (shared, stored.unwrap_or(false))
     }
 }
 
@@ -396,6 +378,8 @@ fn missing_key(provider: &crate::providers::Provider) -> Result<(), (String, Str
 
 /// Keeps this engine's claims alive.
 async fn renew(shared: Arc<Shared>) {
+    // Every renewal fails alike while the database is down: logged as an outage.
+    let outage = Outage::new("renew claims");
     loop {
         tokio::select! {
             () = shared.shutdown.cancelled() => return,
@@ -418,8 +402,8 @@ async fn renew(shared: Arc<Shared>) {
             .db
             .blocking(move |db| db.renew_leases(&worker, &items, until));
         match renewal.await {
-            Ok(_) => shared.outages.renewals.succeeded(),
-            Err(error @ StoreError::Unavailable(_)) => shared.outages.renewals.failed(&error),
+            Ok(_) => outage.succeeded(),
+            Err(error @ StoreError::Unavailable(_)) => outage.failed(&error),
             Err(error) => tracing::warn!(%error, "cannot renew claims"),
         }
     }
@@ -450,6 +434,8 @@ struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
     tasks: JoinSet<Event>,
+    /// Claims failing while the database is down (every run's alike): logged as an outage.
+    claim_outage: Outage,
 }
 
 impl Dispatcher {
@@ -458,6 +444,7 @@ impl Dispatcher {
             shared,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
+            claim_outage: Outage::new("claim items"),
         }
     }
 
@@ -586,7 +573,7 @@ impl Dispatcher {
         flight.claiming = false;
         match claimed {
             Ok(items) => {
-                self.shared.outages.claims.succeeded();
+                self.claim_outage.succeeded();
                 flight.exhausted = items.is_empty();
                 self.shared
                     .working()
@@ -597,7 +584,7 @@ impl Dispatcher {
             }
             Err(error) => {
                 if matches!(error, StoreError::Unavailable(_)) {
-                    self.shared.outages.claims.failed(&error);
+                    self.claim_outage.failed(&error);
                 } else {
                     tracing::warn!(%error, run = %run_id, "cannot claim items");
                 }

@@ -4,13 +4,16 @@
 //! that the database is not the bottleneck.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use chrono::Utc;
 use evalboard_domain::{JudgeSpend, RunId, truncate_to_micros};
-use evalboard_persistence::{Outcome, RunGeneration, StoreError};
+use evalboard_persistence::{Outage, Outcome, RunGeneration, StoreError};
 use tokio::sync::mpsc;
 
 use super::Shared;
@@ -47,10 +50,27 @@ pub(crate) enum WriterMessage {
 /// Messages after which a batch stops waiting for more within the commit window.
 const GATHERED_ENOUGH: usize = 32;
 
+/// The writer task's own state: the engine's, and what its writes met.
+struct Writer {
+    shared: Arc<Shared>,
+    /// Its transactions failing while the database is down, logged once per outage.
+    outage: Outage,
+    /// Whether, stopping, it gave up storing answers (their items keep their claims).
+    answers_lost: AtomicBool,
+}
+
+/// Stores what it is sent until told to stop; returns whether, stopping, it gave up storing
+/// answers for want of the database (see `Drained`).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut inbox: mpsc::UnboundedReceiver<(Instant, WriterMessage)>,
-) {
+) -> bool {
+    let writer = Writer {
+        shared,
+        outage: Outage::new("store the engine's results"),
+        answers_lost: AtomicBool::new(false),
+    };
+    let shared = &writer.shared;
     let mut batch = Vec::new();
     let mut stopping = false;
     while !stopping && let Some((sent, first)) = inbox.recv().await {
@@ -84,55 +104,55 @@ pub(crate) async fn run(
             batch.truncate(stop);
             stopping = true;
         }
-        if store(&shared, std::mem::take(&mut batch)).await {
+        if store(&writer, std::mem::take(&mut batch)).await {
             // A run ended or changed course: the dispatcher should look now.
             shared.wake.notify_one();
         }
     }
+    writer.answers_lost.load(Ordering::Relaxed)
 }
 
 /// Stores a batch in order: runs of outcomes together, control messages between them. Returns
 /// whether a run ended or a control message was stored.
-async fn store(shared: &Arc<Shared>, batch: Vec<WriterMessage>) -> bool {
+async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
     let mut outcomes = Vec::new();
     let mut changed = false;
     for message in batch {
         match message {
             WriterMessage::Outcome(outcome) => outcomes.push(outcome),
             control => {
-                apply_outcomes(shared, std::mem::take(&mut outcomes)).await;
-                apply_control(shared, control).await;
+                apply_outcomes(writer, std::mem::take(&mut outcomes)).await;
+                apply_control(writer, control).await;
                 changed = true;
             }
         }
     }
-    changed | apply_outcomes(shared, outcomes).await
+    changed | apply_outcomes(writer, outcomes).await
 }
 
 /// Returns whether a run finished.
-async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) -> bool {
+async fn apply_outcomes(writer: &Writer, outcomes: Vec<Outcome>) -> bool {
     if outcomes.is_empty() {
         return false;
     }
+    let shared = &writer.shared;
     let outcomes = Arc::new(outcomes);
     let worker = shared.config.worker.clone();
-    let mut result = persist(shared, "store outcomes", {
+    let mut result = persist(writer, "store outcomes", {
         let (outcomes, worker) = (Arc::clone(&outcomes), worker.clone());
         move |db| db.apply_outcomes(&worker, &outcomes, now())
     })
     .await;
     if result.is_none() && shared.stopping() {
         // Their items keep their claims: they are answered again (see `Drained`).
-        shared
-            .unstored
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.answers_lost.store(true, Ordering::Relaxed);
     }
     if result.is_none() && outcomes.len() > 1 && !shared.stopping() {
         // One bad outcome must not take the whole batch with it: store them one by one.
         let mut finished = Vec::new();
         for outcome in outcomes.iter() {
             let (outcome, worker) = (outcome.clone(), worker.clone());
-            let single = persist(shared, "store an outcome", move |db| {
+            let single = persist(writer, "store an outcome", move |db| {
                 db.apply_outcomes(&worker, std::slice::from_ref(&outcome), now())
             })
             .await;
@@ -152,7 +172,8 @@ async fn apply_outcomes(shared: &Arc<Shared>, outcomes: Vec<Outcome>) -> bool {
     !applied.finished.is_empty()
 }
 
-async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
+async fn apply_control(writer: &Writer, message: WriterMessage) {
+    let shared = &writer.shared;
     let worker = shared.config.worker.clone();
     match message {
         WriterMessage::Outcome(_) | WriterMessage::Stop => {}
@@ -162,7 +183,7 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
             kind,
             message,
         } => {
-            let failed = persist(shared, "fail a run", {
+            let failed = persist(writer, "fail a run", {
                 let (run_id, kind, message) = (run_id.clone(), kind.clone(), message.clone());
                 move |db| db.fail_run(&run_id, generation, &kind, &message, now())
             })
@@ -173,7 +194,7 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
             }
         }
         WriterMessage::StopForBudget { run_id, reason } => {
-            let stopped = persist(shared, "stop a run", {
+            let stopped = persist(writer, "stop a run", {
                 let (run_id, reason) = (run_id.clone(), reason.clone());
                 move |db| db.stop_for_budget(&run_id, &reason, now())
             })
@@ -183,25 +204,25 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
             }
         }
         WriterMessage::CancelInFlight(run_id) => {
-            persist(shared, "cancel items", move |db| {
+            persist(writer, "cancel items", move |db| {
                 db.cancel_in_flight(&run_id, &worker, now())
             })
             .await;
         }
         WriterMessage::JudgeSpent { run_id, spend } => {
-            persist(shared, "store a judge's spending", move |db| {
+            persist(writer, "store a judge's spending", move |db| {
                 db.add_judge_spend(&run_id, &spend)
             })
             .await;
         }
         WriterMessage::Release { run_id, sequences } => {
-            let released = persist(shared, "release claims", move |db| {
+            let released = persist(writer, "release claims", move |db| {
                 db.release_items(&worker, &run_id, &sequences, now())
             })
             .await;
             shared
                 .released
-                .fetch_add(released.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(released.unwrap_or(0), Ordering::Relaxed);
         }
     }
 }
@@ -210,21 +231,22 @@ async fn apply_control(shared: &Arc<Shared>, message: WriterMessage) {
 /// database restart). Other errors are logged; the affected items keep their claim and are
 /// picked up again when it expires.
 async fn persist<T: Send + 'static>(
-    shared: &Arc<Shared>,
+    writer: &Writer,
     what: &'static str,
     write: impl Fn(&evalboard_persistence::Database) -> Result<T, StoreError> + Send + Sync + 'static,
 ) -> Option<T> {
+    let shared = &writer.shared;
     let write = Arc::new(write);
     let mut delay = Duration::from_millis(100);
     loop {
         let attempt = Arc::clone(&write);
         match shared.db.blocking(move |db| attempt(db)).await {
             Ok(value) => {
-                shared.outages.writes.succeeded();
+                writer.outage.succeeded();
                 return Some(value);
             }
             Err(error @ StoreError::Unavailable(_)) if !shared.stopping() => {
-                shared.outages.writes.failed(&error);
+                writer.outage.failed(&error);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

@@ -48,17 +48,19 @@ impl Client {
         }
     }
 
-    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
-        match &self.token {
+    /// Sends `request`, with the token if there is one; a refusal becomes the error.
+    fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
+        let request = match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
-        }
+        };
+        checked(request.send(), &self.base, self.token.is_some())
     }
 
     /// `GET path`, the response checked (a problem document becomes the error).
     pub(crate) fn get(&self, path: &str) -> anyhow::Result<Response> {
         let request = self.http.get(format!("{}{path}", self.base));
-        checked(self.authorized(request).send(), &self.base)
+        self.send(request)
     }
 
     /// `GET path` as JSON.
@@ -73,7 +75,7 @@ impl Client {
         query: &[(&str, String)],
     ) -> anyhow::Result<Value> {
         let request = self.http.get(format!("{}{path}", self.base)).query(query);
-        checked(self.authorized(request).send(), &self.base)?
+        self.send(request)?
             .json()
             .context("reading the server's answer")
     }
@@ -85,7 +87,7 @@ impl Client {
             .http
             .post(format!("{}{path}", self.base))
             .json(body.unwrap_or(&empty));
-        checked(self.authorized(request).send(), &self.base)?
+        self.send(request)?
             .json()
             .context("reading the server's answer")
     }
@@ -163,8 +165,13 @@ pub(crate) fn output_closed(error: &anyhow::Error) -> bool {
         })
 }
 
-/// The response, or an error that says what the server said (its problem's `detail`).
-fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Response> {
+/// The response, or an error that says what the server said (its problem's `detail`);
+/// `with_token` says whether the request carried `EVALBOARD_TOKEN`'s token.
+fn checked(
+    sent: reqwest::Result<Response>,
+    base: &str,
+    with_token: bool,
+) -> anyhow::Result<Response> {
     let response = sent.with_context(|| format!("cannot reach the server at {base}"))?;
     let status = response.status();
     if status.is_success() {
@@ -179,9 +186,10 @@ fn checked(sent: reqwest::Result<Response>, base: &str) -> anyhow::Result<Respon
     let problem: Value = response.json().unwrap_or(Value::Null);
     let detail = problem["detail"].as_str().unwrap_or("no detail given");
     let message = if status == reqwest::StatusCode::UNAUTHORIZED {
-        match token_from_env() {
-            Ok(Some(_)) => format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)"),
-            _ => format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)"),
+        if with_token {
+            format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)")
+        } else {
+            format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)")
         }
     } else {
         format!("HTTP {}: {detail}", status.as_u16())

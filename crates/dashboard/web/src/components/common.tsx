@@ -2,7 +2,7 @@
 import { type ReactNode, useEffect } from "react";
 import { useSearchParams } from "wouter";
 
-import { ApiError, type Progress } from "../api/client";
+import { ApiError, type Progress, type Schemas } from "../api/client";
 
 /** An error as a person can read it: the problem's title and detail, and each field's problem. */
 export function ErrorNote({ error }: { error: unknown }) {
@@ -279,4 +279,49 @@ export function useSearchParam(name: string, fallback: string): [string, (value:
       replace: true,
     });
   return [params.get(name) ?? fallback, set];
+}
+
+/**
+ * A dataset's categories as checkboxes named `name` (none checked: every category), each with
+ * its item count, and `children` below them (its problems, what the choice amounts to). With
+ * `checked` and `onChange` the caller follows the choice; without, the form reads it.
+ */
+export function CategoryChecks({
+  id,
+  name,
+  categories,
+  checked,
+  onChange,
+  children,
+}: {
+  id: string;
+  name: string;
+  categories: Schemas["CategoryDto"][] | undefined;
+  checked?: string[];
+  onChange?: (checked: string[]) => void;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="form-field wide" role="group" aria-labelledby={id}>
+      <span id={id}>Categories (none: all)</span>
+      <div className="checks">
+        {categories?.map((c) => (
+          <label key={c.name} className="check">
+            <input
+              type="checkbox"
+              name={name}
+              value={c.name}
+              checked={checked?.includes(c.name)}
+              onChange={
+                onChange &&
+                ((e) => onChange(e.target.checked ? [...(checked ?? []), c.name] : (checked ?? []).filter((n) => n !== c.name)))
+              }
+            />{" "}
+            {c.name} <span className="muted">({c.itemCount})</span>
+          </label>
+        ))}
+      </div>
+      {children}
+    </div>
+  );
 }

@@ -7,7 +7,7 @@ import { Link } from "wouter";
 
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { Announce, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
+import { Announce, CategoryChecks, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
 import { type Envelope, type Verdict, verifyEnvelope } from "../harness/verify";
 import { useDatasetsQuery } from "../queries";
 
@@ -211,24 +211,13 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
           <label htmlFor="pack-seed">Sample seed</label>
           <input id="pack-seed" name="seed" type="number" min={0} />
         </div>
-        <div className="form-field wide" role="group" aria-labelledby="pack-categories-label">
-          <span id="pack-categories-label">Categories (none: all)</span>
-          <div className="checks">
-            {dataset?.categories.map((c) => (
-              <label key={`${dataset.name}/${c.name}`} className="check">
-                <input
-                  type="checkbox"
-                  name="categories"
-                  value={c.name}
-                  checked={categories.includes(c.name)}
-                  onChange={(e) =>
-                    setCategories(e.target.checked ? [...categories, c.name] : categories.filter((n) => n !== c.name))
-                  }
-                />{" "}
-                {c.name} <span className="muted">({c.itemCount})</span>
-              </label>
-            ))}
-          </div>
+        <CategoryChecks
+          id="pack-categories-label"
+          name="categories"
+          categories={dataset?.categories}
+          checked={categories}
+          onChange={setCategories}
+        >
           {dataset && (
             <small className={packItems > LARGE_PACK_ITEMS ? "problem" : "muted"}>
               {packItems.toLocaleString()} item(s)
@@ -236,7 +225,7 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
                 ": their captures may not fit one bundle (the server takes 32 MiB at most); sample, or choose categories"}
             </small>
           )}
-        </div>
+        </CategoryChecks>
         <div className="form-field">
           <label htmlFor="pack-expiry">Expires in (hours, default 168)</label>
           <input id="pack-expiry" name="expiresInHours" type="number" min={1} max={720} />

@@ -6,7 +6,7 @@ import { useLocation } from "wouter";
 
 import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { ErrorNote, useTitle } from "../components/common";
+import { CategoryChecks, ErrorNote, useTitle } from "../components/common";
 import { ModelSelect, ProviderSelect } from "../components/providers";
 import { useDatasetsQuery, useProvidersQuery } from "../queries";
 import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
@@ -129,22 +129,13 @@ function NewRunForm() {
         </fieldset>
         <fieldset>
           <legend>Items</legend>
-          <div className="form-field wide" role="group" aria-labelledby="categories-label">
-            <span id="categories-label">Categories (none: all)</span>
-            <div className="checks">
-              {dataset?.categories.map((c) => (
-                <label key={c.name} className="check">
-                  <input type="checkbox" name="settings.selection.categories" value={c.name} /> {c.name}{" "}
-                  <span className="muted">({c.itemCount})</span>
-                </label>
-              ))}
-            </div>
+          <CategoryChecks id="categories-label" name="settings.selection.categories" categories={dataset?.categories}>
             {beside.get("settings.selection.categories")?.map((detail) => (
               <small key={detail} className="problem" role="alert">
                 {detail}
               </small>
             ))}
-          </div>
+          </CategoryChecks>
           {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "at most N items: the first N, or a seeded sample (every item when fewer are chosen)")}
           {field("settings.selection.seed", "Sample seed", <input id="settings.selection.seed" name="settings.selection.seed" type="number" min={0} />)}
         </fieldset>

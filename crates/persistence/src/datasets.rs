@@ -133,7 +133,10 @@ impl Database {
         })
     }
 
-    /// The newest version of every dataset, by name.
+    /// The newest version of every dataset, by name as a reader sorts it: letters' case
+    /// ignored (`evalboard-demo` before `MMLU-Pro`), then byte order between names differing
+    /// in case only. Sorted here, not by the database, whose collation differs between SQLite
+    /// (bytes) and a PostgreSQL cluster's locale.
     pub fn list_datasets(&self) -> Result<Vec<Dataset>, StoreError> {
         self.read(|conn| {
             let rows: Vec<DatasetRow> = datasets::table
@@ -146,6 +149,7 @@ impl Database {
                     newest.push(row);
                 }
             }
+            newest.sort_by_cached_key(|row| (row.name.to_lowercase(), row.name.clone()));
             let ids: Vec<&str> = newest.iter().map(|r| r.id.as_str()).collect();
             let mut categories = category_counts(conn, &ids)?;
             newest

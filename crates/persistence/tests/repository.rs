@@ -136,12 +136,18 @@ fn datasets_import_version_and_list(db: &TestDatabase) {
     assert_ne!(second.dataset.digest, first.dataset.digest);
 
     import(db, "Another", &items(2));
+    import(db, "beta", &items(1));
+    import(db, "Beta", &items(1));
     let listed = db.list_datasets().unwrap();
     let names: Vec<(&str, u32, u64)> = listed
         .iter()
         .map(|d| (d.name.as_str(), d.version, d.item_count))
         .collect();
-    assert_eq!(names, [("Another", 1, 2), ("Demo", 2, 8)]);
+    // A reader's order, on either backend: case ignored, then bytes.
+    assert_eq!(
+        names,
+        [("Another", 1, 2), ("Beta", 1, 1), ("beta", 1, 1), ("Demo", 2, 8)]
+    );
     assert_eq!(
         db.find_dataset("Demo").unwrap().unwrap().id,
         second.dataset.id

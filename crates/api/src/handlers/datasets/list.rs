@@ -8,7 +8,8 @@ use crate::{
     state::AppState,
 };
 
-/// The newest version of every dataset, by name, with item counts and categories.
+/// The newest version of every dataset, by name (case ignored, then as bytes), with item
+/// counts and categories.
 #[utoipa::path(
     tag = "datasets",
     responses(

@@ -25,7 +25,6 @@ page.on("console", (message) => {
     pageErrors.push(message.text());
   }
 });
-page.on("dialog", (dialog) => void dialog.accept());
 
 const failures = [];
 async function step(name, body) {
@@ -129,11 +128,20 @@ await step("cancel on the board, then retry", async () => {
   // From the keyboard: the pressed button goes away, focus stays in the card (its title).
   await card.getByRole("button", { name: "Cancel" }).focus();
   await page.keyboard.press("Enter");
+  // Asked first, with buttons that say what they do; the one that does nothing has the focus.
+  const question = page.getByRole("dialog");
+  await question.getByText(/Items in flight are stopped/).waitFor();
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  if (focused !== "Keep it running") throw new Error(`the question's focus is on ${focused}`);
+  await check("board-cancel-question");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
   await card.getByText("canceled", { exact: true }).first().waitFor();
   await until("focus on the card's title", async () =>
     page.evaluate((id) => document.activeElement?.getAttribute("href")?.endsWith(`/runs/${id}`) ?? false, liveRun),
   );
   await card.getByRole("button", { name: "Retry faulted" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Retry them" }).click();
   await until("the retried run to run", async () => {
     const run = await api(`/runs/${liveRun}`);
     return run.body.retryCount === 1 && ["pending", "running"].includes(run.body.run.status);
@@ -153,6 +161,13 @@ await step("drill into an item of a finished run", async () => {
   await page.getByRole("heading", { name: "Response" }).waitFor();
   await page.getByRole("heading", { name: "Attempts" }).waitFor();
   await page.getByText("Accuracy of judged (strict)").waitFor();
+  // The opened item is in the address: a reload keeps it open, Back closes it.
+  const opened = ((await page.locator("details.item[open] .seq").textContent()) ?? "").replace("#", "");
+  await until("the address to name the item", async () => new URL(page.url()).searchParams.get("item") === opened);
+  await page.reload();
+  await page.locator("details.item[open]").getByRole("heading", { name: "Attempts" }).waitFor();
+  await page.goBack();
+  await until("Back to close the item", async () => !page.url().includes("item=") && (await page.locator("details.item[open]").count()) === 0);
   if (!(await page.title()).startsWith("sim-1 on evalboard-demo")) throw new Error(`the tab says ${await page.title()}`);
   // The grouping chosen is in the address: a reload keeps it.
   await page.getByLabel("Group by").selectOption("state");
@@ -218,6 +233,7 @@ await step("an LLM judge picked in the form judges the run, its rationale shown"
   await page.getByRole("button", { name: "Re-judge…" }).click();
   await check("run-rejudge-form");
   await page.getByRole("button", { name: "Re-judge", exact: true }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Judge them again" }).click();
   await until("the re-judging to finish", async () => {
     const again = (await api(`/runs/${id}`)).body;
     return again.rejudgeCount === 1 && again.run.status === "completed";
@@ -233,6 +249,8 @@ await step("follow a running item's answer as it streams", async () => {
   });
   await page.goto(`${base}/ui/runs/${id}`);
   await page.getByRole("heading", { name: "Items" }).waitFor();
+  // Listed by the state it is in while it streams: the filter would drop it once it is not.
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("running");
   await page.locator("details.item.running summary").first().click();
   await page.getByText(/streaming \(attempt 1\)/).waitFor();
   const response = page.locator("details.item.running pre.code").first();
@@ -243,8 +261,11 @@ await step("follow a running item's answer as it streams", async () => {
   // Cancel from the page: the items and the log follow without a reload.
   const head = page.locator(".page-head").first();
   await head.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel the run" }).click();
   await head.getByText("canceled", { exact: true }).waitFor();
   await until("no item listed as running", async () => (await page.locator("details.item.running").count()) === 0);
+  // The item opened stays open, though it left the filter's list when it was canceled.
+  await page.locator(".opened-elsewhere details.item.canceled[open]").getByRole("heading", { name: "Attempts" }).waitFor();
   await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();
 });
 
@@ -277,7 +298,15 @@ await step("compare two runs from the archive", async () => {
   const link = page.getByRole("link", { name: /^#\d+$/ }).first();
   const sequence = (await link.textContent()).slice(1);
   await link.click();
-  await page.getByRole("heading", { name: `Item ${sequence}` }).waitFor();
+  // The run's page opens the item where its list shows it, brought into view.
+  const item = page.locator("details.item[open]", { has: page.locator(".seq", { hasText: new RegExp(`^#${sequence}$`) }) });
+  await item.getByRole("heading", { name: "Attempts" }).waitFor();
+  await until("the item in view", async () =>
+    item.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      return box.top < window.innerHeight && box.bottom > 0;
+    }),
+  );
   // The same simulated answers again: nothing flipped, said in words rather than an empty table.
   const twin = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
   await until("the twin run to finish", async () => (await api(`/runs/${twin}`)).body.run.status === "completed");

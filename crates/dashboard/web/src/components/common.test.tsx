@@ -2,9 +2,21 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { ErrorNote, ProgressBar, accuracy, judgeLabel } from "./common";
+import { ActionFailed, ErrorNote, ProgressBar, accuracy, judgeLabel, usd } from "./common";
 
 afterEach(cleanup);
+
+describe("ActionFailed", () => {
+  it("says a cancel of a run already ended is not a failure", () => {
+    const ended = new ApiError(409, "Conflict", "run run-1 is already canceled; only a pending or running run can be canceled");
+    const { rerender } = render(<ActionFailed action="cancel" error={ended} onDismiss={() => {}} />);
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByRole("status").textContent).toContain("Nothing to cancel: run run-1 is already canceled");
+    // A retry refused is one.
+    rerender(<ActionFailed action="retry" error={new ApiError(409, "Conflict", "its budget is spent")} onDismiss={() => {}} />);
+    expect(screen.getByRole("alert").textContent).toContain("The retry did not happen: not possible now: its budget is spent.");
+  });
+});
 
 describe("ErrorNote", () => {
   it("shows a problem's title, detail and every field's problem", () => {
@@ -75,6 +87,13 @@ describe("ProgressBar", () => {
     expect(after).toEqual(["40%", "10%", "0%", "10%", "40%"]);
     expect(accuracy(progress)).toBe("80.0 %");
     expect(accuracy({ ...progress, correct: 0, incorrect: 0 })).toBe("–");
+  });
+
+  it("shows a cost too small for the hundredth of a cent as such, not as nothing", () => {
+    expect(usd(0.0000085)).toBe("< $0.0001");
+    expect(usd(0)).toBe("$0.0000");
+    expect(usd(0.31519)).toBe("$0.3152");
+    expect(usd(0.00005)).toBe("$0.0001");
   });
 
   it("tells canceled items from failed ones", () => {

@@ -63,6 +63,20 @@ export function ActionFailed({
   if (error === null || error === undefined) {
     return null;
   }
+  if (action === "cancel" && error instanceof ApiError && error.status === 409) {
+    // The run had ended (canceled elsewhere, or finished) before the cancel came: what the
+    // user wanted is so, and nothing failed.
+    return (
+      <div className="warning" role="status">
+        <p>
+          Nothing to cancel: {error.message}.{" "}
+          <button type="button" className="link" onClick={onDismiss}>
+            Dismiss
+          </button>
+        </p>
+      </div>
+    );
+  }
   const what = action === "cancel" ? "The cancel" : action === "retry" ? "The retry" : "The re-judging";
   const why =
     error instanceof ApiError && error.status === 409
@@ -196,6 +210,11 @@ export function accuracy(progress: Progress): string {
   return judged === 0 ? "–" : `${((100 * progress.correct) / judged).toFixed(1)} %`;
 }
 
+/** US dollars to the hundredth of a cent; a cost too small for that is not shown as nothing. */
+export function usd(value: number): string {
+  return value > 0 && value < 0.00005 ? "< $0.0001" : `$${value.toFixed(4)}`;
+}
+
 export function percent(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? "–" : `${(100 * value).toFixed(digits)} %`;
 }
@@ -269,16 +288,24 @@ export function paramsWith(previous: URLSearchParams, values: Record<string, str
 
 /**
  * A page's choice kept in its address (`?name=value`), so that a reload, a shared link and Back
- * keep it; `fallback` when absent (and the parameter is dropped when set back to it). Changing it
+ * keep it; `fallback` when absent or, given `allowed`, not one of them (and the parameter is
+ * dropped when set back to it). Changing it
  * replaces the history entry: a choice is not a page of its own.
  */
-export function useSearchParam(name: string, fallback: string): [string, (value: string) => void] {
+export function useSearchParam(
+  name: string,
+  fallback: string,
+  allowed?: readonly string[],
+): [string, (value: string) => void] {
   const [params, setParams] = useSearchParams();
   const set = (value: string) =>
     setParams((previous) => paramsWith(previous, { [name]: value === fallback ? undefined : value }), {
       replace: true,
     });
-  return [params.get(name) ?? fallback, set];
+  const value = params.get(name) ?? fallback;
+  // A value the page has no choice for (an edited or outdated link) reads as the fallback, so
+  // that the page's controls say what it shows.
+  return [allowed === undefined || allowed.includes(value) ? value : fallback, set];
 }
 
 /**

@@ -84,6 +84,20 @@ describe("useRunEvents", () => {
     expect(FakeEventSource.opened).toHaveLength(4);
   });
 
+  it("counts a stream the browser kept reconnecting through an outage as one failure", () => {
+    const { rerender } = renderHook(({ data }) => useRunEvents(12, data), {
+      wrapper,
+      initialProps: { data: board("5", 1) },
+    });
+    // The server is down for a minute: the browser tries the same stream again and again.
+    const down = FakeEventSource.opened[0]!;
+    for (let i = 0; i < 20; i++) act(() => down.onerror!());
+    // It is back: the board's fetch succeeds first, and the stream follows after one failure's wait.
+    rerender({ data: board("8", 2) });
+    act(() => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.opened).toHaveLength(2);
+  });
+
   it("folds its events only into the board fetched at its position", () => {
     const runStatus = {
       runId: "run-1",

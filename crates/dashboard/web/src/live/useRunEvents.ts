@@ -57,6 +57,7 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
     let lastFlush = -Infinity;
     let stopHere: (() => void) | null = null;
     let worker: Worker | null = null;
+    let failedHere = false;
 
     // Timers, not animation frames: a hidden tab runs no frame, and its events would pile up.
     const flush = () => {
@@ -89,7 +90,11 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
           setState("open");
           break;
         case "error":
-          failures.current += 1;
+          // One failure per stream opened: the browser's own reconnections of one stream each
+          // report one too, and a server down for a minute would otherwise leave the next
+          // stream waiting the longest time after it came back.
+          if (!failedHere) failures.current += 1;
+          failedHere = true;
           setState("reconnecting");
           // What happened while the stream was down comes again from the resume position; the
           // board is refetched meanwhile so that nothing waits on the stream.

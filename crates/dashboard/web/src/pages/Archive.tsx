@@ -10,6 +10,7 @@ import {
   Time,
   accuracy,
   paramsWith,
+  usd,
   useSearchParam,
   useTitle,
 } from "../components/common";
@@ -35,6 +36,10 @@ export function ArchivePage() {
     const value = params.get(name);
     if (value) filters[name] = value;
   }
+  const reversed =
+    filters.createdFrom !== undefined &&
+    filters.createdBefore !== undefined &&
+    filters.createdFrom >= filters.createdBefore;
   const [compare, setCompare] = useSearchParam("compare", "");
   const selected = compare.split(",").filter(Boolean);
   const [, navigate] = useLocation();
@@ -181,7 +186,7 @@ export function ArchivePage() {
         </label>
         <button type="submit">Apply</button>
       </form>
-      {filters.createdFrom && filters.createdBefore && filters.createdFrom >= filters.createdBefore && (
+      {reversed && (
         <p className="warning" role="status">
           “Created from” is not before “Created before”: no run can match.
         </p>
@@ -240,7 +245,7 @@ export function ArchivePage() {
                   {detail.canceled > 0 && <span className="muted"> ({detail.canceled} canceled)</span>}
                 </td>
                 <td className="num">{accuracy(detail.progress)}</td>
-                <td className="num">{detail.usage.costUsd == null ? "–" : `$${detail.usage.costUsd.toFixed(4)}`}</td>
+                <td className="num">{detail.usage.costUsd == null ? "–" : usd(detail.usage.costUsd)}</td>
                 <td>
                   <Time at={detail.createdAt} />
                 </td>
@@ -252,7 +257,9 @@ export function ArchivePage() {
       {runs.data && rows.length === 0 && (
         <p className="empty">
           No run matches.
-          {(filters.providerName || filters.modelName || filters.datasetName) &&
+          {/* The names as a reason only when they may be one: reversed dates already are. */}
+          {!reversed &&
+            (filters.providerName || filters.modelName || filters.datasetName) &&
             " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
         </p>
       )}

@@ -17,6 +17,7 @@ import {
   useSearchParam,
   useTitle,
 } from "../components/common";
+import { useConfirm } from "../components/confirm";
 import { useRunEvents } from "../live/useRunEvents";
 import { useActiveRunsQuery, useRunAction } from "../queries";
 
@@ -219,18 +220,20 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
     }
     if ((kept.kind === "cancel") !== active) keepFocus.current = null;
   });
+  const [confirming, ask] = useConfirm();
   const act = (kind: "cancel" | "retry") => {
     const question =
       kind === "cancel"
-        ? `Cancel run ${run.id}? Items in flight are stopped.`
-        : `Retry the failed and canceled items of run ${run.id}?`;
-    if (window.confirm(question)) {
+        ? { text: `Cancel ${run.modelName}'s run ${run.id}? Items in flight are stopped.`, yes: "Cancel the run", no: "Keep it running" }
+        : { text: `Send the failed and canceled items of ${run.modelName}'s run ${run.id} again?`, yes: "Retry them", no: "Not now" };
+    ask(question, () => {
       keepFocus.current = { kind, until: performance.now() + 5000 };
       action.mutate({ id: run.id, action: kind }, { onError: () => (keepFocus.current = null) });
-    }
+    });
   };
   return (
     <>
+      {confirming}
       <header>
         <h2>
           <Link href={`/runs/${run.id}`} ref={title}>

@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, percent, useTitle } from "../components/common";
+import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, percent, usd, useTitle } from "../components/common";
 import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -110,7 +110,7 @@ function ComparedFigures({
                 </th>
               )}
               <th scope="col" className="num">Left out</th>
-              <th scope="col" className="num">Cost</th>
+              <th scope="col" className="num">Cost (whole run)</th>
               <th scope="col">Differs from baseline in</th>
             </tr>
           </thead>
@@ -137,10 +137,10 @@ function ComparedFigures({
                   {unanswered && <td className="num">{figures?.unanswered}</td>}
                   <td className="num">{compared.leftOut}</td>
                   <td className="num">
-                    {compared.usage.costUsd == null ? "–" : `$${compared.usage.costUsd.toFixed(4)}`}
+                    {compared.usage.costUsd == null ? "–" : usd(compared.usage.costUsd)}
                     {/* The model's cost compares models; what an LLM judge cost is apart. */}
                     {compared.usage.judge?.costUsd != null && (
-                      <div className="muted small">+ ${compared.usage.judge.costUsd.toFixed(4)} judge</div>
+                      <div className="muted small">+ {usd(compared.usage.judge.costUsd)} judge</div>
                     )}
                   </td>
                   <td>{compared.differsFromBaseline.join(", ") || "–"}</td>

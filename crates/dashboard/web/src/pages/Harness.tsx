@@ -40,32 +40,39 @@ export function HarnessPage() {
         answers come back as a bundle and become a judged run (docs/harness-format.md).
       </p>
       <h2>Signing keys</h2>
-      <ErrorNote error={keys.error} />
-      <TableScroll label="Signing keys">
-        <table className="table">
-          <caption className="visually-hidden">Keys the server signs and accepts packs with</caption>
-          <thead>
-            <tr>
-              <th scope="col">Key id</th>
-              <th scope="col">Status</th>
-              <th scope="col">Public key (base64)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data?.keys.map((key) => (
-              <tr key={key.keyId}>
-                <td>
-                  <code>{key.keyId}</code>
-                </td>
-                <td>{key.status}</td>
-                <td>
-                  <code>{key.publicKey}</code>
-                </td>
+      <QueryError error={keys.error} loaded={keys.data !== undefined} />
+      {keys.isPending && !keys.error && (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      )}
+      {keys.data && (
+        <TableScroll label="Signing keys">
+          <table className="table">
+            <caption className="visually-hidden">Keys the server signs and accepts packs with</caption>
+            <thead>
+              <tr>
+                <th scope="col">Key id</th>
+                <th scope="col">Status</th>
+                <th scope="col">Public key (base64)</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableScroll>
+            </thead>
+            <tbody>
+              {keys.data.keys.map((key) => (
+                <tr key={key.keyId}>
+                  <td>
+                    <code>{key.keyId}</code>
+                  </td>
+                  <td>{key.status}</td>
+                  <td>
+                    <code>{key.publicKey}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      )}
       {operate ? (
         <>
           <PackForm keys={published} />

@@ -3,6 +3,7 @@
 import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
+import { useConfirm } from "../components/confirm";
 import { ModelSelect, ProviderSelect } from "../components/providers";
 import { useProvidersQuery } from "../queries";
 
@@ -19,6 +20,7 @@ export function RejudgeForm({
   onClose: () => void;
 }) {
   const providers = useProvidersQuery();
+  const [confirming, ask] = useConfirm();
   const [kind, setKind] = useState<"choice" | "llm">("choice");
   const [providerName, setProviderName] = useState("");
   const provider =
@@ -38,13 +40,27 @@ export function RejudgeForm({
             modelName: String(form.get("rejudge.modelName") ?? ""),
           };
     const by = judge.kind === "choice" ? "the extraction rules" : `${judge.providerName}/${judge.modelName}`;
-    if (window.confirm(`Judge the ${answered} answer(s) of this run again, by ${by}? Earlier verdicts stay in each item's history.`)) {
-      onRejudge(judge);
-    }
+    ask(
+      {
+        text: `Judge the ${answered} answer(s) of this run again, by ${by}? Earlier verdicts stay in each item's history.`,
+        yes: "Judge them again",
+        no: "Not now",
+      },
+      () => onRejudge(judge),
+    );
   };
 
   return (
-    <form className="form rejudge" onSubmit={submit} aria-label="Re-judge this run">
+    <form
+      className="form rejudge"
+      onSubmit={submit}
+      aria-label="Re-judge this run"
+      // Escape closes the panel, as it closes its question (which handles its own).
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && !(e.target as Element).closest("dialog")) onClose();
+      }}
+    >
+      {confirming}
       <fieldset>
         <legend>Judge the answers again</legend>
         <div className="form-field">

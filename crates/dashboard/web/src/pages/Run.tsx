@@ -2,7 +2,7 @@
 // accuracy and every detail of each; its log.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { Link, useSearch } from "wouter";
+import { Link, useSearchParams } from "wouter";
 
 import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
@@ -21,10 +21,13 @@ import {
   accuracy,
   judgeLabel,
   letter,
+  paramsWith,
   percent,
+  usd,
   useSearchParam,
   useTitle,
 } from "../components/common";
+import { useConfirm } from "../components/confirm";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
 import {
@@ -41,6 +44,7 @@ type Item = Schemas["ItemDetailDto"];
 type Group = Schemas["ItemGroupDto"];
 
 const ITEM_STATES = ["pending", "running", "awaiting", "correct", "incorrect", "failed", "canceled"];
+const GROUPINGS = ["category", "state", "none"];
 /** Item states whose answer may still come. */
 const STILL_TO_ANSWER = new Set(["pending", "running"]);
 
@@ -65,6 +69,7 @@ export function RunPage({ id }: { id: string }) {
     seen.current = status;
   }, [client, id, status]);
   const action = useRunAction();
+  const [confirming, ask] = useConfirm();
   const [rejudging, setRejudging] = useState(false);
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
@@ -81,15 +86,18 @@ export function RunPage({ id }: { id: string }) {
     }
     return detail.error ? <ErrorNote error={detail.error} /> : <p>Loading…</p>;
   }
-  const act = (kind: "cancel" | "retry") => {
-    if (window.confirm(kind === "cancel" ? "Cancel this run?" : "Retry its failed and canceled items?")) {
-      action.mutate({ id, action: kind });
-    }
-  };
+  const act = (kind: "cancel" | "retry") =>
+    ask(
+      kind === "cancel"
+        ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
+        : { text: "Send this run's failed and canceled items again?", yes: "Retry them", no: "Not now" },
+      () => action.mutate({ id, action: kind }),
+    );
   // Answers a re-judging would take: judged ones, and those still waiting for a verdict.
   const answered = run.progress.correct + run.progress.incorrect + run.progress.awaiting;
   return (
     <section aria-labelledby="run-title">
+      {confirming}
       <div className="page-head">
         <h1 id="run-title">
           {run.run.modelName} <span className="muted">on {run.run.datasetName}</span>
@@ -176,14 +184,14 @@ export function RunPage({ id }: { id: string }) {
             : `${run.usage.promptTokens.toLocaleString()} in · ${run.usage.completionTokens.toLocaleString()} out`}
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
         </Field>
-        <Field label="Cost">{run.usage.costUsd == null ? "no price" : `$${run.usage.costUsd.toFixed(4)}`}</Field>
+        <Field label="Cost">{run.usage.costUsd == null ? "no price" : usd(run.usage.costUsd)}</Field>
         {run.usage.judge && (
           // Apart from the answers' figures, which compare models whatever judged them; a budget
           // caps both together.
           <Field label="LLM judge's own">
             {run.usage.judge.promptTokens.toLocaleString()} in · {run.usage.judge.completionTokens.toLocaleString()} out
             {" · "}
-            {run.usage.judge.costUsd == null ? "no price" : `$${run.usage.judge.costUsd.toFixed(4)}`}
+            {run.usage.judge.costUsd == null ? "no price" : usd(run.usage.judge.costUsd)}
           </Field>
         )}
         {run.usage.cachedAnswers > 0 && (
@@ -202,22 +210,36 @@ export function RunPage({ id }: { id: string }) {
         <summary>Settings in force</summary>
         <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
       </details>
-      <LinkedItem id={id} live={active} following={following} />
       <Items id={id} live={active} following={following} />
       <Logs id={id} live={active} following={following} />
     </section>
   );
 }
 
-/** The item a link names (`?item=N`, from the comparison), opened first. */
-function LinkedItem({ id, live, following }: { id: string; live: boolean; following: boolean }) {
-  const asked = new URLSearchParams(useSearch()).get("item");
+/**
+ * The opened item (`?item=N`) when the list below does not show it: a link from the comparison,
+ * an item on a page not loaded yet, or one that left the state filter while open (a running item
+ * that was answered).
+ */
+function OpenedElsewhere({
+  id,
+  asked,
+  live,
+  following,
+  onToggle,
+}: {
+  id: string;
+  asked: string;
+  live: boolean;
+  following: boolean;
+  onToggle: (sequence: number, open: boolean) => void;
+}) {
   const wanted = Number(asked);
   const valid = Number.isInteger(wanted) && wanted > 0 && wanted <= 999_999_999;
   // Polled like the list below: while the run's event stream is down only polls keep it current.
   const items = useItemsQuery(id, valid ? [wanted] : [], live, following);
   const item = items.data?.[0];
-  if (asked !== null && (!valid || (items.data !== undefined && !item))) {
+  if (!valid || (items.data !== undefined && !item)) {
     // The address names an item this run does not have: said, not silently ignored.
     return (
       <p className="warning" role="status">
@@ -229,9 +251,11 @@ function LinkedItem({ id, live, following }: { id: string; live: boolean; follow
     return <ErrorNote error={items.error} />;
   }
   return (
-    <section aria-labelledby="linked-title">
-      <h2 id="linked-title">Item {item.sequence}</h2>
-      <ItemRow runId={id} item={item} open />
+    <section aria-labelledby="linked-title" className="opened-elsewhere">
+      <h3 id="linked-title">
+        Item {item.sequence} <span className="muted">(opened; not in the list below)</span>
+      </h3>
+      <ItemRow runId={id} item={item} open onToggle={onToggle} />
     </section>
   );
 }
@@ -255,11 +279,23 @@ function ms(value: number | null | undefined): string {
 }
 
 function Items({ id, live, following }: { id: string; live: boolean; following: boolean }) {
-  const [groupBy, setGroupBy] = useSearchParam("groupBy", "category");
-  const [state, setState] = useSearchParam("state", "");
+  const [groupBy, setGroupBy] = useSearchParam("groupBy", "category", GROUPINGS);
+  const [state, setState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
   const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
+  // One item is open at a time, named in the address (`?item=N`): a link to it opens it, and
+  // Back closes it. Opening is a history entry of its own; closing replaces it.
+  const [params, setParams] = useSearchParams();
+  const opened = params.get("item");
+  const onToggle = (sequence: number, open: boolean) => {
+    if (open && opened !== String(sequence)) {
+      setParams((previous) => paramsWith(previous, { item: String(sequence) }));
+    } else if (!open && opened === String(sequence)) {
+      setParams((previous) => paramsWith(previous, { item: undefined }), { replace: true });
+    }
+  };
+  const listed = opened !== null && list.some((item) => String(item.sequence) === opened);
   return (
     <section aria-labelledby="items-title">
       <div className="page-head">
@@ -287,6 +323,9 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
         </div>
       </div>
       <QueryError error={items.error} loaded={items.data !== undefined} />
+      {opened !== null && !listed && (items.data !== undefined || items.error) && (
+        <OpenedElsewhere id={id} asked={opened} live={live} following={following} onToggle={onToggle} />
+      )}
       {groups.length > 1 && <GroupChart groups={groups} />}
       {items.isPending && (
         <p className="muted" role="status">
@@ -299,7 +338,13 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
       {/* Another filter's items stay shown while this one's load: dimmed, and said busy. */}
       <div className={items.isPlaceholderData ? "items refreshing" : "items"} aria-busy={items.isPlaceholderData}>
         {list.map((item) => (
-          <ItemRow key={item.sequence} runId={id} item={item} />
+          <ItemRow
+            key={item.sequence}
+            runId={id}
+            item={item}
+            open={String(item.sequence) === opened}
+            onToggle={onToggle}
+          />
         ))}
       </div>
       {items.hasNextPage && (
@@ -347,15 +392,38 @@ function GroupChart({ groups }: { groups: Group[] }) {
   );
 }
 
-function ItemRow({ runId, item, open = false }: { runId: string; item: Item; open?: boolean }) {
-  const [shown, setShown] = useState(open);
+function ItemRow({
+  runId,
+  item,
+  open,
+  onToggle,
+}: {
+  runId: string;
+  item: Item;
+  open: boolean;
+  onToggle: (sequence: number, open: boolean) => void;
+}) {
   // The answer streams into an open item while it runs; closed rows cost nothing.
-  const live = useItemText(runId, item.sequence, shown && item.state === "running");
+  const live = useItemText(runId, item.sequence, open && item.state === "running");
+  // An item opened by a link is brought into view once, where the list shows it.
+  const row = useRef<HTMLDetailsElement>(null);
+  const scrolled = useRef(false);
+  useEffect(() => {
+    if (open && !scrolled.current && !row.current?.matches(":focus-within")) {
+      row.current?.scrollIntoView?.({ block: "nearest" });
+    }
+    scrolled.current = open;
+  }, [open]);
   // What the LLM judge spent on the verdict in force (the rule judges spend nothing); an item
   // waiting for a re-judging's verdict has none in force yet.
   const judgeSpent = item.verdict ? item.verdicts.at(-1)?.usage : null;
   return (
-    <details className={`item ${item.state}`} open={open} onToggle={(e) => setShown(e.currentTarget.open)}>
+    <details
+      ref={row}
+      className={`item ${item.state}`}
+      open={open}
+      onToggle={(e) => onToggle(item.sequence, e.currentTarget.open)}
+    >
       <summary>
         <span className="seq">#{item.sequence}</span> <StatusBadge status={item.state} />{" "}
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
@@ -396,7 +464,7 @@ function ItemRow({ runId, item, open = false }: { runId: string; item: Item; ope
           {judgeSpent && (
             <Field label="Judge's tokens">
               {judgeSpent.promptTokens ?? "–"} in · {judgeSpent.completionTokens ?? "–"} out
-              {judgeSpent.costUsd != null && ` · $${judgeSpent.costUsd.toFixed(4)}`}
+              {judgeSpent.costUsd != null && ` · ${usd(judgeSpent.costUsd)}`}
             </Field>
           )}
         </dl>

@@ -148,7 +148,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The newest version of every dataset, by name, with item counts and categories. */
+        /**
+         * The newest version of every dataset, by name (case ignored, then as bytes), with item
+         *     counts and categories.
+         */
         get: operations["list_datasets"];
         put?: never;
         /**

@@ -106,9 +106,14 @@ impl Fingerprint {
         check("shotsFrom", self.shots_from == other.shots_from);
         check("model", self.model == other.model);
         check("providerKind", self.provider_kind == other.provider_kind);
+        // `…/v1` and `…/v1/` are one endpoint (the clients append the path after a `/`).
+        fn endpoint(url: Option<&str>) -> Option<&str> {
+            url.map(|u| u.trim_end_matches('/'))
+        }
         check(
             "providerBaseUrl",
-            self.provider_base_url == other.provider_base_url,
+            endpoint(self.provider_base_url.as_deref())
+                == endpoint(other.provider_base_url.as_deref()),
         );
         check("generation", self.generation == other.generation);
         check("simulated", self.simulated == other.simulated);
@@ -179,6 +184,12 @@ mod tests {
         c.cache = Some(true);
         assert_ne!(a.digest(), c.digest());
         assert_eq!(a.differences(&c), ["shotsFrom", "cache"]);
+        // A trailing `/` is the same endpoint; another path is not.
+        let mut d = sample();
+        d.provider_base_url = Some("https://api.example/v1/".into());
+        assert!(a.differences(&d).is_empty());
+        d.provider_base_url = Some("https://api.example/v2".into());
+        assert_eq!(a.differences(&d), ["providerBaseUrl"]);
     }
 
     /// A fingerprint without worked examples from elsewhere and without the cache serializes

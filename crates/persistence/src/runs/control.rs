@@ -25,6 +25,15 @@ use crate::{
     schema::{run_items, runs},
 };
 
+/// A run [`Database::fail_run`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFailed {
+    /// The run, failed.
+    pub run: Run,
+    /// Its items that ended `failed` with it (those not finished yet).
+    pub items_failed: u64,
+}
+
 /// Which items a retry re-dispatches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryScope {
@@ -262,7 +271,7 @@ impl Database {
         kind: &str,
         message: &str,
         at: Timestamp,
-    ) -> Result<Option<Run>, StoreError> {
+    ) -> Result<Option<RunFailed>, StoreError> {
         self.write(|conn| {
             let row = load_row(conn, run_id, true)?;
             let status = row.status()?;
@@ -272,6 +281,7 @@ impl Database {
                 return Ok(None);
             }
             let mut counts = row.counts()?;
+            let mut items_failed = 0;
             let now = at.naive_utc();
             for state in [ItemState::Pending, ItemState::Running, ItemState::Awaiting] {
                 if state == ItemState::Running {
@@ -303,6 +313,7 @@ impl Database {
                     run_items::updated_at.eq(now),
                 ))
                 .execute(conn)? as u64;
+                items_failed += moved;
                 counts = counts
                     .moved(state, ItemState::Failed, moved)
                     .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
@@ -326,7 +337,10 @@ impl Database {
                 format!("{kind}: {message}")
             };
             change_status(conn, &row, RunStatus::Failed, at, Some(&why))?;
-            load_row(conn, run_id, false)?.into_domain().map(Some)
+            Ok(Some(RunFailed {
+                run: load_row(conn, run_id, false)?.into_domain()?,
+                items_failed,
+            }))
         })
     }
 
@@ -366,6 +380,18 @@ impl Database {
                 .set(run_items::lease_expires_at.eq(Some(past)))
                 .execute(conn)?)
         })
+    }
+
+    /// Appends a line to a run's log in a transaction of its own: what a server has to say
+    /// about a run it does not work on (see the engine's runs left to others).
+    pub fn note_run(
+        &self,
+        run_id: &RunId,
+        level: LogLevel,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| logs::append(conn, run_id, None, level, message, at))
     }
 
     /// Runs that are `pending` or `running` and not being canceled: the work to schedule.

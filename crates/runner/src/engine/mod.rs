@@ -17,7 +17,7 @@ mod worker;
 mod writer;
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{BTreeSet, HashMap, HashSet, VecDeque},
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
@@ -31,7 +31,7 @@ use evalboard_domain::{
     BUDGET_EXHAUSTED, JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    ClaimRequest, ClaimedItem, Database, Outage, RunGeneration, StoreError,
+    ClaimRequest, ClaimedItem, Database, LogLevel, Outage, RunGeneration, StoreError,
 };
 use futures_util::FutureExt;
 use tokio::{
@@ -362,11 +362,40 @@ fn now() -> Timestamp {
     truncate_to_micros(Utc::now())
 }
 
+/// Why a run cannot be worked on here.
+#[derive(Debug)]
+enum Unworkable {
+    /// This server lacks something of its own setup: a provider, model or judge not configured
+    /// on it, or a key variable not set on it. A server set up for the run (another replica, or
+    /// this one mended and restarted) can work on it: the run is left to it, not failed — with
+    /// replicas, one misconfigured server would otherwise fail every run of the others.
+    Here { kind: String, message: String },
+    /// The run cannot go on as it is (its configuration changed since it was made): it fails,
+    /// and a retry with `force` says to go on all the same.
+    Run { kind: String, message: String },
+}
+
+impl Unworkable {
+    fn here(kind: &str, message: String) -> Self {
+        Self::Here {
+            kind: kind.to_owned(),
+            message,
+        }
+    }
+
+    /// The failure's kind and message.
+    fn into_reason(self) -> (String, String) {
+        match self {
+            Self::Here { kind, message } | Self::Run { kind, message } => (kind, message),
+        }
+    }
+}
+
 /// Why a provider cannot be used, when its API key variable is not set.
-fn missing_key(provider: &crate::providers::Provider) -> Result<(), (String, String)> {
+fn missing_key(provider: &crate::providers::Provider) -> Result<(), Unworkable> {
     match provider.missing_key() {
-        Some(var) => Err((
-            "not_configured".to_owned(),
+        Some(var) => Err(Unworkable::here(
+            "not_configured",
             format!(
                 "provider `{}` has no API key: the environment variable {var} is not set on this server",
                 provider.name
@@ -433,6 +462,9 @@ enum Event {
 struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
+    /// Active runs this server leaves to others (see `Unworkable::Here`): its setup does not
+    /// change while it runs, so each is looked at, and said, once.
+    left: HashSet<RunId>,
     tasks: JoinSet<Event>,
     /// Claims failing while the database is down (every run's alike): logged as an outage.
     claim_outage: Outage,
@@ -443,6 +475,7 @@ impl Dispatcher {
         Self {
             shared,
             runs: HashMap::new(),
+            left: HashSet::new(),
             tasks: JoinSet::new(),
             claim_outage: Outage::new("claim items"),
         }
@@ -745,11 +778,18 @@ impl Dispatcher {
             }
             self.advance(&run_id);
         }
+        // A run left to others that ended, or is being canceled, is looked at anew if a retry
+        // brings it back.
+        self.left
+            .retain(|id| schedulable.iter().any(|run| &run.id == id));
         if self.shared.draining() {
             // No new work, and no more of the runs worked on.
             return Ok(());
         }
         for run in schedulable {
+            if self.left.contains(&run.id) {
+                continue;
+            }
             if let Some(flight) = self.runs.get_mut(&run.id)
                 && flight.context.generation != RunGeneration::of(&run)
             {
@@ -788,13 +828,17 @@ impl Dispatcher {
                             },
                         );
                     }
-                    Err((kind, message)) => {
+                    Err(Unworkable::Run { kind, message }) => {
                         self.shared.send(WriterMessage::FailRun {
                             run_id: run.id.clone(),
                             generation: RunGeneration::of(&run),
                             kind,
                             message,
                         });
+                        continue;
+                    }
+                    Err(Unworkable::Here { message, .. }) => {
+                        self.leave_to_others(&run.id, message).await;
                         continue;
                     }
                 },
@@ -804,14 +848,42 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Says once, in the server's log and the run's, that this server leaves a run to servers
+    /// set up for it (`why`: what it lacks). It claims none of the run's items meanwhile.
+    async fn leave_to_others(&mut self, run_id: &RunId, why: String) {
+        if !self.left.insert(run_id.clone()) {
+            return;
+        }
+        let worker = self.shared.config.worker.clone();
+        tracing::warn!(
+            run = %run_id,
+            worker = %worker,
+            "leaving the run to servers set up for it: {why}"
+        );
+        let (id, at) = (run_id.clone(), now());
+        let message = format!(
+            "server `{worker}` leaves this run to servers set up for it: {why}; it waits until \
+             one works on it (or this one is restarted with its configuration mended)"
+        );
+        let noted = self
+            .shared
+            .db
+            .blocking(move |db| db.note_run(&id, LogLevel::Warn, &message, at))
+            .await;
+        if let Err(error) = noted {
+            // Said in the server's log above; the run's log misses it until the next start.
+            tracing::debug!(run = %run_id, %error, "could not note it in the run's log");
+        }
+    }
+
     /// What the workers of a run need, or why the run cannot be worked on here.
-    fn context_for(&self, run: &Run) -> Result<Arc<RunContext>, (String, String)> {
+    fn context_for(&self, run: &Run) -> Result<Arc<RunContext>, Unworkable> {
         let shared = &self.shared;
         // A re-judging only judges stored answers: the provider that gave them may be gone
         // (or be the Browser Harness). Otherwise the run fails once, before any item is claimed.
         let (answering, failing) = match self.answering(run) {
             Ok(answering) => (Some(answering), None),
-            Err(reason) if run.rejudging => (None, Some(reason)),
+            Err(reason) if run.rejudging => (None, Some(reason.into_reason())),
             Err(reason) => return Err(reason),
         };
         debug_assert!(matches!(
@@ -827,10 +899,10 @@ impl Dispatcher {
                 },
             ) => {
                 let unusable = || {
-                    (
-                        "judge_not_configured".to_owned(),
+                    Unworkable::here(
+                        "judge_not_configured",
                         format!(
-                            "the judge model `{model_name}` of provider `{provider_name}` is not configured"
+                            "the judge model `{model_name}` of provider `{provider_name}` is not configured on this server"
                         ),
                     )
                 };
@@ -867,11 +939,11 @@ impl Dispatcher {
     }
 
     /// How the run's items are answered here, or why they cannot be.
-    fn answering(&self, run: &Run) -> Result<Answering, (String, String)> {
+    fn answering(&self, run: &Run) -> Result<Answering, Unworkable> {
         let shared = &self.shared;
         let provider = shared.registry.get(&run.provider_name).ok_or_else(|| {
-            (
-                "provider_not_configured".to_owned(),
+            Unworkable::here(
+                "provider_not_configured",
                 format!(
                     "provider `{}` is not configured on this server",
                     run.provider_name
@@ -881,10 +953,10 @@ impl Dispatcher {
         // Without its key nothing can be sent.
         missing_key(provider)?;
         if !provider.has_model(&run.model_name) {
-            return Err((
-                "model_not_configured".to_owned(),
+            return Err(Unworkable::here(
+                "model_not_configured",
                 format!(
-                    "provider `{}` has no model `{}`",
+                    "provider `{}` has no model `{}` on this server",
                     provider.name, run.model_name
                 ),
             ));
@@ -893,17 +965,20 @@ impl Dispatcher {
             shared.clients.get(&provider.name),
             shared.gates.get(&provider.name),
         ) else {
-            return Err(("provider_not_configured".to_owned(), "no client".to_owned()));
+            return Err(Unworkable::here(
+                "provider_not_configured",
+                format!("provider `{}` has no client on this server", provider.name),
+            ));
         };
         // A run resumed under another configuration would mix results of two setups.
         if let Some((_, changes)) = configuration_changes(run, provider) {
-            return Err((
-                CONFIGURATION_CHANGED.to_owned(),
-                format!(
+            return Err(Unworkable::Run {
+                kind: CONFIGURATION_CHANGED.to_owned(),
+                message: format!(
                     "the configuration changed since the run was made: {changes}; retry it \
                      with {{\"force\": true}} to continue anyway"
                 ),
-            ));
+            });
         }
         Ok(Answering {
             client,

@@ -1,5 +1,5 @@
 //! The Simulated provider through the whole engine: faults retried, answers judged, cancel,
-//! retry, and a run that cannot proceed.
+//! retry, and a run this server cannot work on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use evalboard_domain::{
     ExtractionTier, GenerationSettings, ItemState, JudgeSettings, RunSettings, RunStatus,
     SimulatedSettings, judge_by_rules,
 };
-use evalboard_persistence::{ItemQuery, RetryScope, testing::TestDatabase};
+use evalboard_persistence::{ItemQuery, LogLevel, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
     ProviderKind, ProviderRegistry,
     providers::{CompletionRequest, client_for},
@@ -300,28 +300,43 @@ async fn a_retry_gets_a_fresh_attempt_budget(db: TestDatabase) {
     );
 }
 
-async fn a_run_that_cannot_proceed_fails_with_the_reason(db: TestDatabase) {
+async fn a_run_of_a_provider_not_configured_here_waits_for_a_server_that_has_it(db: TestDatabase) {
     import(&db, "D", &items(10, |i| format!("Question {i}?")));
-    let run_id = create_run(&db, "Keyless", "m", "D", RunSettings::default());
-    let keyless = provider(
-        "Keyless",
-        ProviderKind::OpenaiCompatible,
-        Some("http://127.0.0.1:9/v1".into()),
-        Some("EVALBOARD_TEST_KEY_THAT_IS_NEVER_SET"),
+    let run_id = create_run(&db, "Elsewhere", "m", "D", RunSettings::default());
+    // This server has another provider only (a replica set up for other runs, say).
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Simulated",
+            ProviderKind::Simulated,
+            None,
+            None,
+        )]),
     );
-    let engine = start_engine(&db, registry(vec![keyless]));
-    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let note = loop {
+        let logs = db.run_logs(&run_id, None, 100).unwrap();
+        if let Some(entry) = logs
+            .into_iter()
+            .find(|l| l.message.contains("leaves this run"))
+        {
+            break entry;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never said");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     engine.shutdown().await;
-    assert_eq!(run.status, RunStatus::Failed);
-    let failure = run.failure.clone().unwrap();
-    assert_eq!(failure.kind, "not_configured");
+    assert_eq!(note.level, LogLevel::Warn);
     assert!(
-        failure
-            .message
-            .contains("EVALBOARD_TEST_KEY_THAT_IS_NEVER_SET")
+        note.message
+            .contains("provider `Elsewhere` is not configured on this server"),
+        "{}",
+        note.message
     );
-    assert_eq!(count(&db, &run_id, ItemState::Failed), 10);
-    assert_counters_match_rows(&db, &run);
+    let run = db.get_run(&run_id).unwrap();
+    assert_eq!(run.status, RunStatus::Pending);
+    assert_eq!(run.failure, None);
+    assert_eq!(count(&db, &run_id, ItemState::Pending), 10);
 }
 
 /// Outcomes that arrive within the commit window are stored in one transaction (their rows
@@ -445,7 +460,7 @@ engine_tests!(
     a_run_with_faults_completes_with_every_item_judged_once,
     cancel_stops_in_flight_items_within_a_second,
     retry_redispatches_faulted_items_and_keeps_earlier_attempts,
-    a_run_that_cannot_proceed_fails_with_the_reason,
+    a_run_of_a_provider_not_configured_here_waits_for_a_server_that_has_it,
     a_retry_gets_a_fresh_attempt_budget,
 );
 

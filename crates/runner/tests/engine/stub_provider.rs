@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     assert_counters_match_rows, create_run, engine_tests, import, items, provider, registry,
-    start_engine, wait_terminal,
+    start_engine, start_engine_with, wait_terminal,
 };
 
 /// A stub provider on a local port, stopped when dropped.
@@ -517,12 +517,11 @@ fn run_log(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec<(i64, String
         .collect()
 }
 
-/// 21 items, all in flight at once, on the stub with key variable `key_env`: the run, once it
+/// 21 items, all in flight at once, on the stub: the run, once it
 /// failed (its counters checked).
 async fn failed_run_on_stub(
     db: &TestDatabase,
     question: impl Fn(usize) -> String,
-    key_env: Option<&str>,
 ) -> evalboard_domain::Run {
     let stub = start_stub();
     import(db, "D", &items(21, question));
@@ -537,7 +536,7 @@ async fn failed_run_on_stub(
             "Stub",
             ProviderKind::OpenaiCompatible,
             Some(stub.base_url.clone()),
-            key_env,
+            None,
         )]),
     );
     let run = wait_terminal(db, &run_id, Duration::from_secs(10)).await;
@@ -550,7 +549,7 @@ async fn failed_run_on_stub(
 
 async fn refused_credentials_fail_the_run(db: TestDatabase) {
     // Every item in flight at once: the first refusal fails the run, the others say nothing.
-    let run = failed_run_on_stub(&db, |i| format!("Question {i}? [[auth]]"), None).await;
+    let run = failed_run_on_stub(&db, |i| format!("Question {i}? [[auth]]")).await;
     let run_id = run.id.clone();
     let failure = run.failure.clone().unwrap();
     assert_eq!(failure.kind, "unauthorized");
@@ -578,40 +577,65 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
     );
 }
 
-async fn a_missing_key_fails_the_run_once_and_sends_nothing(db: TestDatabase) {
-    // Created before the key went missing (the API refuses such runs at the door).
-    let run = failed_run_on_stub(
+async fn a_server_without_the_key_leaves_the_run_to_one_with_it(db: TestDatabase) {
+    // Made before the key went missing on this server, or on a replica that has it (the API
+    // refuses such a run at the door of a server without it).
+    let stub = start_stub();
+    import(&db, "D", &items(5, |i| format!("Question {i}?")));
+    let run_id = create_run(&db, "Stub", "m", "D", RunSettings::default());
+    let stub_with = |key_env| {
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            key_env,
+        )])
+    };
+    let keyless = start_engine_with(
         &db,
-        |i| format!("Question {i}?"),
-        Some("EVALBOARD_TEST_KEY_NEVER_SET"),
-    )
-    .await;
-    let run_id = run.id.clone();
-    let failure = run.failure.clone().unwrap();
-    assert_eq!(failure.kind, "not_configured");
-    assert!(
-        failure.message.contains("EVALBOARD_TEST_KEY_NEVER_SET"),
-        "{}",
-        failure.message
+        stub_with(Some("EVALBOARD_TEST_KEY_NEVER_SET")),
+        |config| config.worker = "keyless".into(),
     );
-    let log = run_log(&db, &run_id);
-    assert!(
-        !log.iter().any(|(_, message)| message.contains("sent")),
-        "nothing was sent: {log:?}"
-    );
-    assert_eq!(
+    let said = |log: &[(i64, String)]| {
         log.iter()
-            .filter(|(_, message)| message.contains("-> failed"))
-            .count(),
-        1,
+            .filter(|(_, message)| message.contains("server `keyless` leaves this run"))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while said(&run_log(&db, &run_id)) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never said");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Said once, however often the engine looks at its runs (every 20 ms here).
+    for _ in 0..5 {
+        keyless.signal().wake();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let log = run_log(&db, &run_id);
+    assert_eq!(said(&log), 1, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|(_, message)| message.contains("EVALBOARD_TEST_KEY_NEVER_SET")),
         "{log:?}"
     );
+    assert_eq!(db.get_run(&run_id).unwrap().status, RunStatus::Pending);
     assert!(
         all_items(&db, &run_id)
             .iter()
-            .all(|item| item.attempt_count == 0),
+            .all(|item| item.attempt_count == 0 && item.state == ItemState::Pending),
         "no item was claimed"
     );
+    // A server with the key works on it, the one without still running beside it.
+    let keyed = start_engine_with(&db, stub_with(None), |config| {
+        config.worker = "keyed".into();
+    });
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+    keyed.shutdown().await;
+    keyless.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.failure, None);
+    assert_eq!(run.counts.failed, 0);
+    assert_counters_match_rows(&db, &run);
 }
 
 /// A provider that answers every request with `429` and `Retry-After: 0` gets the usual backoff
@@ -1214,7 +1238,7 @@ engine_tests!(
     numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
-    a_missing_key_fails_the_run_once_and_sends_nothing,
+    a_server_without_the_key_leaves_the_run_to_one_with_it,
     a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,
     a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,

@@ -14,8 +14,11 @@ use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, parser::ValueSource};
 use evalboard_api::{Access, AppState, EventHub, HarnessKeys};
 use evalboard_domain::import::ImportFormat;
-use evalboard_persistence::Database;
-use evalboard_runner::{EngineHandle, EngineStopper, ProviderRegistry, providers::ClientSet};
+use evalboard_persistence::{Database, DatabaseUrl};
+use evalboard_runner::{
+    EngineHandle, EngineStopper, ProviderRegistry,
+    providers::{ClientSet, api_key_from_env},
+};
 
 use crate::config::{Config, Overrides};
 
@@ -193,6 +196,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let checked = matches!(command, Command::Serve)
         .then(|| serving_checks(&config))
         .transpose()?;
+    if matches!(command, Command::Dataset(_)) {
+        refuse_a_new_sqlite_file(&config)?;
+    }
     let db = open_database(&config)?;
     let done = match command {
         Command::Serve => {
@@ -369,6 +375,23 @@ impl Drop for Logging {
 }
 
 /// Connects and migrates: every command needs an up-to-date schema.
+/// `dataset import` adds to a server's database. Run from another directory (or with a data
+/// directory or database URL mistyped) it would make a new, empty SQLite file, import into it
+/// and report success, while the server never sees the dataset: refused, saying where it
+/// looked.
+fn refuse_a_new_sqlite_file(config: &Config) -> anyhow::Result<()> {
+    let url = DatabaseUrl::parse(&config.database_url())?;
+    match url.sqlite_path() {
+        Some(path) if !std::path::Path::new(path).exists() => anyhow::bail!(
+            "there is no database at {path}: a dataset is imported into a server's database, and \
+             no server has used this one yet. Run the command where the server runs (its \
+             directory, or with its --data-dir, --database-url or --config), or send the file \
+             to a running server (`curl --data-binary @FILE 'http://HOST:PORT/datasets?name=NAME'`)"
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn open_database(config: &Config) -> anyhow::Result<Database> {
     let db = Database::connect(&config.database_url(), &config.pool_options())
         .context("cannot open the database")?;
@@ -404,7 +427,7 @@ struct Checked {
 fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
     let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
-        std::env::var_os(var).is_some_and(|v| !v.is_empty())
+        api_key_from_env(var).is_some()
     })?);
     // Before a signing key is made on a first start: a start that fails leaves nothing behind.
     let bound = listen::bind(&config.bind)?;

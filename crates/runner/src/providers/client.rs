@@ -242,6 +242,18 @@ pub fn client_for(provider: &Provider, key: Option<String>) -> Arc<dyn ModelClie
     }
 }
 
+/// The API key environment variable `var` holds: its value without surrounding whitespace
+/// (a secret made from a file usually ends in a newline, which no HTTP header may hold: every
+/// request would fail before it is sent), or `None` when it is unset, empty or not Unicode.
+pub fn api_key_from_env(var: &str) -> Option<String> {
+    usable_key(&std::env::var(var).ok()?)
+}
+
+fn usable_key(value: &str) -> Option<String> {
+    let key = value.trim();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
 /// A client per configured provider, by name. Errors of every client are redacted of every
 /// configured key (any provider's), and of anything shaped like a credential.
 #[derive(Clone, Default)]
@@ -251,9 +263,10 @@ pub struct ClientSet {
 }
 
 impl ClientSet {
-    /// Clients for every provider of the registry, their keys read from the environment.
+    /// Clients for every provider of the registry, their keys read from the environment
+    /// ([`api_key_from_env`]).
     pub fn from_registry(registry: &ProviderRegistry) -> Self {
-        Self::with_keys(registry, |var| std::env::var(var).ok())
+        Self::with_keys(registry, api_key_from_env)
     }
 
     /// Clients for every provider of the registry, with the keys `key_of` gives for their key
@@ -290,5 +303,19 @@ impl ClientSet {
     /// The client of a provider.
     pub fn get(&self, provider: &str) -> Option<Arc<dyn ModelClient>> {
         self.clients.get(provider).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_key;
+
+    #[test]
+    fn a_key_is_used_without_the_whitespace_around_it() {
+        assert_eq!(usable_key("sk-abc\n").as_deref(), Some("sk-abc"));
+        assert_eq!(usable_key("  sk-abc \r\n").as_deref(), Some("sk-abc"));
+        assert_eq!(usable_key("sk-abc").as_deref(), Some("sk-abc"));
+        assert_eq!(usable_key(""), None);
+        assert_eq!(usable_key(" \n"), None);
     }
 }

@@ -10,7 +10,8 @@ mod simulated;
 mod streaming;
 
 pub use client::{
-    ClientSet, Completion, CompletionRequest, ModelClient, ProviderError, client_for,
+    ClientSet, Completion, CompletionRequest, ModelClient, ProviderError, api_key_from_env,
+    client_for,
 };
 pub use redact::{REDACTED, Redactor};
 pub use registry::{

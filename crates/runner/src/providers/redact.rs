@@ -11,16 +11,23 @@ use regex::Regex;
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
-/// Shapes of credentials in free text: `Bearer …`, `sk-…` keys (OpenAI, Anthropic), evalboard's
+/// Shapes of credentials in free text: `Bearer …`, an `Authorization: Basic …` header (a
+/// `base_url` with `user:password@` is sent so), `sk-…` keys (OpenAI, Anthropic), evalboard's
 /// own `evb_…` tokens, and `api-key: …`-like pairs. Masked forms (`sk-abc***xyz`) count too.
 static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]{4,}",
+        r#"|\bauthorization["']?\s*[:=]\s*["']?basic\s+[A-Za-z0-9+/=._~-]{4,}"#,
         r"|\bsk-[A-Za-z0-9_*-]{4,}",
         r"|\bevb_[A-Za-z0-9_-]{4,}",
         r#"|\b(?:x-api-key|api[_-]?key|access[_-]?token)(?:["']?\s*[:=]\s*["']?|\s+)[A-Za-z0-9._~+/=*-]{8,}"#,
     ))
     .expect("valid pattern")
+});
+
+/// The `user:password@` of a URL (`${1}` keeps its scheme).
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]+:[^/\s@]*@").expect("valid pattern")
 });
 
 /// Replaces the configured secrets and credential-shaped text.
@@ -60,6 +67,7 @@ impl Redactor {
                 text = text.replace(secret.as_str(), REDACTED);
             }
         }
+        let text = URL_USERINFO.replace_all(&text, format!("${{1}}{REDACTED}@"));
         TOKEN_SHAPES.replace_all(&text, REDACTED).into_owned()
     }
 }
@@ -91,6 +99,22 @@ mod tests {
             (r#"{"api_key": "0123456789abcdef"}"#, r#"{"[redacted]"}"#),
             ("key plainsecretvalue refused", "key [redacted] refused"),
             ("upstream exploded (503)", "upstream exploded (503)"),
+            (
+                "echo: authorization: Basic dXNlcjpodW50ZXIycHc= host: x",
+                "echo: [redacted] host: x",
+            ),
+            (
+                "error sending request for url (http://user:hunter2pw@127.0.0.1:9101/v1)",
+                "error sending request for url (http://[redacted]@127.0.0.1:9101/v1)",
+            ),
+            (
+                "Basic authentication is required",
+                "Basic authentication is required",
+            ),
+            (
+                "see https://example.com/docs?a=b@c",
+                "see https://example.com/docs?a=b@c",
+            ),
             (
                 "the answer is (B); task-skipped",
                 "the answer is (B); task-skipped",

@@ -32,7 +32,7 @@ pub use runs::{
     Claim, ClaimRequest, ClaimedItem, CreatedRun, IdempotencyKey, ImportItem, ItemCursor,
     ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery, ItemTransition, Judgment,
     JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity, RetryScope, RunCursor,
-    RunFilter, RunGeneration, RunPage,
+    RunFailed, RunFilter, RunGeneration, RunPage,
 };
 pub use worker_name::WorkerNameHold;
 

@@ -146,7 +146,12 @@ fn datasets_import_version_and_list(db: &TestDatabase) {
     // A reader's order, on either backend: case ignored, then bytes.
     assert_eq!(
         names,
-        [("Another", 1, 2), ("Beta", 1, 1), ("beta", 1, 1), ("Demo", 2, 8)]
+        [
+            ("Another", 1, 2),
+            ("Beta", 1, 1),
+            ("beta", 1, 1),
+            ("Demo", 2, 8)
+        ]
     );
     assert_eq!(
         db.find_dataset("Demo").unwrap().unwrap().id,
@@ -567,6 +572,8 @@ fn a_failure_seen_before_a_retry_does_not_fail_the_retried_run(db: &TestDatabase
         .fail_run(&run, first, "unauthorized", "the key was refused", at(1))
         .unwrap()
         .expect("the run fails");
+    assert_eq!(failed.items_failed, 3);
+    let failed = failed.run;
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.counts.failed, 3);
     let retried = db
@@ -1903,7 +1910,8 @@ fn answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging(db: &TestDat
     let failed = db
         .fail_run(&run, generation, "judge_not_configured", "no judge", at(3))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .run;
     assert_eq!(
         (failed.status, failed.counts.failed),
         (RunStatus::Failed, 3)

@@ -39,7 +39,7 @@ use crate::{
 pub use active::ActiveRun;
 pub use cache::CachedAnswer;
 pub use claims::{Claim, ClaimRequest, ClaimedItem, RunGeneration};
-pub use control::RetryScope;
+pub use control::{RetryScope, RunFailed};
 pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};
 pub use import::{CaptureImport, CapturedAnswer, ImportItem};
 pub use items::{

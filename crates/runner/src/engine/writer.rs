@@ -189,8 +189,16 @@ async fn apply_control(writer: &Writer, message: WriterMessage) {
             })
             .await;
             // Every item that finds out reports it; the run fails, and says so, once.
-            if let Some(Some(_)) = failed {
+            if let Some(Some(failed)) = failed {
                 tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
+                // Its items failed with it, not one by one: counted as the workers count theirs.
+                metrics::counter!(
+                    "evalboard_items_finished_total",
+                    "provider" => failed.run.provider_name,
+                    "model" => failed.run.model_name,
+                    "outcome" => "failed"
+                )
+                .increment(failed.items_failed);
             }
         }
         WriterMessage::StopForBudget { run_id, reason } => {

@@ -285,7 +285,7 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
         let at = |field: &str| run[field].as_str().unwrap_or("–").to_owned();
         writeln!(
             out,
-            "  created {} · started {} · finished {} · retries {} · resumes {}",
+            "  created {} · started {} · finished {} · run retries {} · resumes {}",
             at("createdAt"),
             at("startedAt"),
             at("finishedAt"),
@@ -294,12 +294,14 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
         )?;
     }
     if let Some(failure) = run["failure"].as_object() {
-        writeln!(
-            out,
-            "  failure: {}: {}",
-            failure["kind"].as_str().unwrap_or_default(),
-            failure["message"].as_str().unwrap_or_default()
-        )?;
+        let kind = failure["kind"].as_str().unwrap_or_default();
+        let message = failure["message"].as_str().unwrap_or_default();
+        // A provider's message often starts with its kind already ("unauthorized: …").
+        if message.starts_with(&format!("{kind}: ")) {
+            writeln!(out, "  failure: {message}")?;
+        } else {
+            writeln!(out, "  failure: {kind}: {message}")?;
+        }
     }
     Ok(())
 }

@@ -588,6 +588,7 @@ fn the_import_command_refuses_files_over_the_upload_limit() {
         std::fs::metadata(&bomb).unwrap().len() < 4 * 1024 * 1024,
         "small on disk"
     );
+    assert!(run(&["migrate"], data.path()).status.success());
     let output = run(
         &[
             "dataset",
@@ -630,6 +631,32 @@ fn the_import_command_refuses_files_over_the_upload_limit() {
 #[test]
 fn the_import_command_reports_bad_lines_and_imports_good_files() {
     let data = tempfile::tempdir().unwrap();
+    // Into a server's database only: not one it would make, empty, where no server looks.
+    let good = data.path().join("good.csv");
+    std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,B\n").unwrap();
+    let nowhere = data.path().join("mistyped");
+    let output = run(
+        &[
+            "dataset",
+            "import",
+            good.to_str().unwrap(),
+            "--name",
+            "Good",
+        ],
+        &nowhere,
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "there is no database at {}",
+            nowhere.join("evalboard.db").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!nowhere.exists(), "nothing was made");
+    assert!(run(&["migrate"], data.path()).status.success());
+
     let bad = data.path().join("bad.csv");
     std::fs::write(&bad, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,Z\n").unwrap();
     let output = run(
@@ -643,8 +670,6 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
         "{stdout}"
     );
 
-    let good = data.path().join("good.csv");
-    std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,B\n").unwrap();
     let output = run(
         &[
             "dataset",

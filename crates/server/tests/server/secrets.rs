@@ -119,6 +119,16 @@ fn a_provider_echoing_the_key_leaks_it_nowhere() {
     for key in [PLAIN_KEY, SECRET] {
         assert!(!seen.contains(key), "a response carries a key: {seen}");
     }
+    // The failed run's items count as failed, though no worker failed them one by one.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.lines().any(|line| line
+            == "evalboard_items_finished_total{provider=\"Echo\",model=\"auth\",outcome=\"failed\"} 3"),
+        "{metrics}"
+    );
     let output = server.terminate();
     assert!(output.contains("unauthorized"), "the failure is logged");
     // Its three items were refused at once; the run's failure is reported once.

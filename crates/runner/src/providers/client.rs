@@ -99,6 +99,10 @@ pub enum ProviderError {
     /// The provider is not usable as configured (e.g. its key variable is unset).
     #[error("not configured: {0}")]
     NotConfigured(String),
+    /// The response passed [`MAX_RESPONSE_BYTES`](super::MAX_RESPONSE_BYTES): a model that does
+    /// not stop. Asking again would most likely bring the same.
+    #[error("too large: {0}")]
+    TooLarge(String),
 }
 
 impl ProviderError {
@@ -115,6 +119,7 @@ impl ProviderError {
             Self::NotFound(_) => "not_found",
             Self::Rejected { .. } => "rejected",
             Self::NotConfigured(_) => "not_configured",
+            Self::TooLarge(_) => "too_large",
         }
     }
 
@@ -165,6 +170,7 @@ impl ProviderError {
                 message: r(message),
             },
             Self::NotConfigured(m) => Self::NotConfigured(r(m)),
+            Self::TooLarge(m) => Self::TooLarge(r(m)),
         }
     }
 

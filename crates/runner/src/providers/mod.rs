@@ -18,3 +18,4 @@ pub use registry::{
     Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderLimitsConfig,
     ProviderRegistry, TimeoutConfig,
 };
+pub use streaming::MAX_RESPONSE_BYTES;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{
     client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
     registry::ProviderLimitsConfig,
-    streaming::{events, http_client, next_event, send},
+    streaming::{events, http_client, next_event, send, whole_body},
 };
 
 /// After the last choice finished, how long to wait for the usage chunk and `[DONE]` before
@@ -271,7 +271,7 @@ async fn whole_answer(
     response: reqwest::Response,
     on_chunk: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ProviderError> {
-    let body: Value = response.json().await.map_err(|e| {
+    let body: Value = serde_json::from_slice(&whole_body(response).await?).map_err(|e| {
         ProviderError::Malformed(format!("the response is not a chat completion: {e}"))
     })?;
     let text = body

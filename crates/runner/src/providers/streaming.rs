@@ -12,6 +12,58 @@ use super::{client::ProviderError, registry::ProviderLimitsConfig};
 /// Longest `Retry-After` honoured; a provider asking for more is waited for this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
+/// Most bytes one response may bring, its events' or its JSON's markup included (several times
+/// the longest answer a model is asked for: 32,000 tokens are about 130 KB of text). A model
+/// that does not stop, asked without `maxTokens`, would otherwise fill the server's memory and
+/// the database with one answer; the attempt fails `too_large` instead.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a response body could not be read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error(transparent)]
+    Read(#[from] reqwest::Error),
+    #[error("the response passed {} MiB", MAX_RESPONSE_BYTES >> 20)]
+    TooLarge,
+}
+
+impl BodyError {
+    fn too_large() -> ProviderError {
+        ProviderError::TooLarge(format!(
+            "{}: a model that does not stop (set generation.maxTokens)",
+            Self::TooLarge
+        ))
+    }
+}
+
+/// The response body, cut off with [`BodyError::TooLarge`] past [`MAX_RESPONSE_BYTES`].
+fn capped_body(response: Response) -> impl Stream<Item = Result<bytes::Bytes, BodyError>> {
+    let mut read = 0;
+    response.bytes_stream().map(move |chunk| {
+        let chunk = chunk?;
+        read += chunk.len();
+        if read > MAX_RESPONSE_BYTES {
+            Err(BodyError::TooLarge)
+        } else {
+            Ok(chunk)
+        }
+    })
+}
+
+/// The whole response body, at most [`MAX_RESPONSE_BYTES`] of it.
+pub(super) async fn whole_body(response: Response) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    let mut chunks = Box::pin(capped_body(response));
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(BodyError::TooLarge) => return Err(BodyError::too_large()),
+            Err(BodyError::Read(error)) => return Err(network_error(error)),
+        }
+    }
+    Ok(body)
+}
+
 /// An HTTP client with the provider's connection and total timeouts.
 pub(super) fn http_client(limits: &ProviderLimitsConfig) -> reqwest::Client {
     reqwest::Client::builder()
@@ -128,10 +180,11 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 /// The response body as server-sent events. (Parsed in time linear in the body, however many
 /// events a read brings: a provider that answers in one burst sends hundreds at once.)
 pub(super) fn events(response: Response) -> impl Stream<Item = Result<Sse, ProviderError>> {
-    SseByteStream::new(response.bytes_stream()).map(|event| {
+    SseByteStream::new(capped_body(response)).map(|event| {
         event.map_err(|e| match e {
-            sse_stream::Error::Body(source) => match source.downcast_ref::<reqwest::Error>() {
-                Some(e) if e.is_timeout() => {
+            sse_stream::Error::Body(source) => match source.downcast_ref::<BodyError>() {
+                Some(BodyError::TooLarge) => BodyError::too_large(),
+                Some(BodyError::Read(e)) if e.is_timeout() => {
                     ProviderError::Timeout(format!("the request took too long: {e}"))
                 }
                 _ => ProviderError::StreamCut(format!("the stream broke: {source}")),

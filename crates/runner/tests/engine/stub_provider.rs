@@ -269,6 +269,19 @@ async fn chat(
         "garbage" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .body("data: {this is not json\n\ndata: [DONE]\n\n"),
+        // A model that does not stop: 64 KiB chunks for as long as it is read.
+        "endless" => {
+            let chunk = sse(&delta(&"ab ".repeat(64 * 1024 / 3)));
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .streaming(stream::repeat_with(move || {
+                    Ok::<_, actix_web::Error>(chunk.clone())
+                }))
+        }
+        // A server that ignores `stream: true`, with an answer longer than any response may be.
+        "huge" => HttpResponse::Ok().json(json!({
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ab ".repeat(6 * 1024 * 1024)}}]
+        })),
         // A server that ignores `stream: true`.
         "plain" => HttpResponse::Ok().json(json!({
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "So: The answer is (B)."}}],
@@ -403,9 +416,9 @@ pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec
     db.run_items(run, &ItemQuery::first(1000)).unwrap().items
 }
 
-const DIRECTIVES: [&str; 12] = [
+const DIRECTIVES: [&str; 14] = [
     "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok", "429x4", "plain",
-    "linger",
+    "linger", "endless", "huge",
 ];
 
 async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
@@ -423,7 +436,7 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
         "m",
         "D",
         RunSettings {
-            concurrency: Some(12),
+            concurrency: Some(14),
             max_attempts: Some(3),
             ..Default::default()
         },
@@ -471,8 +484,16 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             ("429x4", ItemState::Correct, 5, Some("rate_limited")),
             ("plain", ItemState::Correct, 1, None),
             ("linger", ItemState::Correct, 1, None),
+            // Past the most a response may bring: not asked again, not kept.
+            ("endless", ItemState::Failed, 1, Some("too_large")),
+            ("huge", ItemState::Failed, 1, Some("too_large")),
         ]
     );
+    for item in &items[12..] {
+        assert_eq!(item.response_text, None);
+        let error = item.error.as_ref().unwrap();
+        assert!(error.1.contains("the response passed 16 MiB"), "{error:?}");
+    }
     // Timings are those of the attempt that answered, not of the claim.
     for item in items.iter().filter(|i| i.state == ItemState::Correct) {
         assert_eq!(

@@ -6,6 +6,12 @@ use evalboard_domain::Timestamp;
 
 use crate::error::ApiError;
 
+/// The query of an endpoint that takes no parameter: one given (`GET /datasets?name=quiz`, as
+/// if it filtered) is a 400 naming it, not silently ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoParameters {}
+
 /// An integer parameter within `min..=max`, or `default` when absent.
 pub(crate) fn bounded_int(
     name: &str,

@@ -622,6 +622,15 @@ async fn query_problems_name_the_parameter(db: TestDatabase) {
     assert_eq!(problem["errors"][0]["detail"], "is required");
     let problem = app.get("/runs?limit=1&limit=2").await.problem(400);
     assert_eq!(problem["errors"][0]["field"], "limit");
+    // Lists that take no parameter say so, rather than answer as if a filter applied.
+    for path in ["/datasets?name=quiz", "/providers?kind=openai"] {
+        let problem = app.get(path).await.problem(400);
+        assert_eq!(
+            problem["errors"][0]["detail"], "is not a parameter of this endpoint",
+            "{path}: {problem}"
+        );
+    }
+    app.get("/datasets").await.ok(200);
 }
 
 api_tests!(

@@ -184,6 +184,26 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_id_is_said_with_the_rows_other_problems() {
+        let text = [
+            GOOD.to_owned(),
+            GOOD.replace(r#""options": ["a", "b", "c"]"#, r#""options": ["a"]"#),
+        ]
+        .join("\n");
+        let err = parse(&text).unwrap_err();
+        let said: Vec<(usize, &str)> = err
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert!(
+            said.contains(&(2, "duplicate item id `70` (first on line 1)")),
+            "{said:?}"
+        );
+        assert!(said.len() >= 2, "and its options: {said:?}");
+    }
+
+    #[test]
     fn invalid_utf8_is_a_line_problem() {
         let mut bytes = GOOD.as_bytes().to_vec();
         bytes.extend_from_slice(b"\n\xff\xfe\n");

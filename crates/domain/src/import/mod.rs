@@ -346,6 +346,9 @@ fn stand_in_answer() -> ItemAnswer {
 #[derive(Default)]
 struct Collector {
     items: Vec<(usize, DatasetItem)>,
+    /// The line and id of every row read, its item refused or not: a duplicate id is said
+    /// with a row's other problems, not only once they are fixed.
+    ids: Vec<(usize, String)>,
     problems: Vec<LineIssue>,
     warnings: Vec<LineIssue>,
 }
@@ -378,6 +381,7 @@ impl Collector {
     /// over the file names everything to fix in the row.
     fn unreadable(&mut self, line: usize, unreadable: Vec<String>, item: DatasetItem) {
         let item = named_as_meant(item);
+        self.ids.push((line, item.id.clone()));
         for p in unreadable
             .into_iter()
             .chain(item.problems_besides_the_answer())
@@ -389,6 +393,7 @@ impl Collector {
     /// Accepts a row's item after checking the item's own rules.
     fn item(&mut self, line: usize, item: DatasetItem) {
         let item = named_as_meant(item);
+        self.ids.push((line, item.id.clone()));
         let problems = item.problems();
         if problems.is_empty() {
             self.items.push((line, item));
@@ -402,12 +407,12 @@ impl Collector {
     fn finish(mut self, format: ImportFormat) -> Result<ParsedItems, ImportRejected> {
         let mut first_line_of: HashMap<&str, usize> = HashMap::new();
         let mut duplicates = Vec::new();
-        for (line, item) in &self.items {
-            if let Some(first) = first_line_of.insert(&item.id, *line) {
-                first_line_of.insert(&item.id, first);
+        for (line, id) in &self.ids {
+            if let Some(first) = first_line_of.insert(id, *line) {
+                first_line_of.insert(id, first);
                 duplicates.push(LineIssue::new(
                     *line,
-                    format!("duplicate item id `{}` (first on line {first})", item.id),
+                    format!("duplicate item id `{id}` (first on line {first})"),
                 ));
             }
         }

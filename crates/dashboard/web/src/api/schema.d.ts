@@ -2382,6 +2382,15 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetDto"][];
                 };
             };
+            /** @description A query parameter (it takes none) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -2645,6 +2654,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProviderDto"][];
+                };
+            };
+            /** @description A query parameter (it takes none) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No token or session this server accepts */

@@ -20,7 +20,8 @@ const TERMINAL: [&str; 3] = ["completed", "failed", "canceled"];
 /// the network down) before it gives up; the run itself goes on there regardless.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Follows run `id` to its end; exit status 0 when it completes, 1 otherwise.
+/// Follows run `id` to its end; exit status 0 when it completes with an item answered, 1
+/// otherwise.
 pub(super) fn follow(
     client: &Client,
     id: &str,
@@ -88,19 +89,22 @@ pub(super) fn follow(
     }
     print_run(out, &run, json)?;
     // A completed run may hold failed or canceled items (the run goes on past them): the exit
-    // status says it completed, standard error what a script would otherwise miss.
+    // status says it completed, standard error what a script would otherwise miss — unless no
+    // item was answered at all (a provider unreachable throughout), which is no evaluation.
     let faulted = run["progress"]["faulted"].as_u64().unwrap_or(0);
-    if run["run"]["status"] == "completed" && faulted > 0 {
-        let total = run["progress"]["total"].as_u64().unwrap_or(0);
+    let total = run["progress"]["total"].as_u64().unwrap_or(0);
+    let completed = run["run"]["status"] == "completed";
+    if completed && faulted > 0 {
         let canceled = run["canceled"].as_u64().unwrap_or(0);
         eprintln!(
-            "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); `{}` \
-             tries them again",
+            "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); their \
+             errors are in `{}`; `{}` tries them again",
             faulted.saturating_sub(canceled),
+            client.command(&format!("export {id}")),
             client.command(&format!("retry {id}"))
         );
     }
-    Ok(if run["run"]["status"] == "completed" {
+    Ok(if completed && (faulted < total || total == 0) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -241,6 +241,24 @@ fn the_command_line_client_drives_runs_end_to_end() {
     );
 
     // A run that completes with faulted items exits 0 (it completed) and says so on stderr.
+    let partly = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 8, "maxAttempts": 1, "simulated": {"faultRate": 0.5, "seed": 1}}"#,
+            &["--follow", "--json"],
+        ),
+        None,
+    );
+    let partly_run = json_of(&partly);
+    let faulted = partly_run["progress"]["faulted"].as_u64().unwrap();
+    assert!((1..36).contains(&faulted), "{partly_run}");
+    assert_eq!(partly.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&partly.stderr)
+            .contains(&format!("warning: {faulted} of 36 items faulted")),
+        "{partly:?}"
+    );
+    // One whose every item faulted answered nothing: it completed, and exits 1 all the same.
     let faulty = evalboard(
         &server,
         &create(
@@ -249,8 +267,9 @@ fn the_command_line_client_drives_runs_end_to_end() {
         ),
         None,
     );
-    let faulty_run = json_of(&faulty);
+    let faulty_run: Value = serde_json::from_slice(&faulty.stdout).expect("--json prints JSON");
     assert_eq!(faulty_run["run"]["status"], "completed");
+    assert_eq!(faulty.status.code(), Some(1));
     let said = String::from_utf8_lossy(&faulty.stderr);
     assert!(
         said.contains("warning: 36 of 36 items faulted (36 failed, 0 canceled)"),

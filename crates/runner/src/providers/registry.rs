@@ -277,9 +277,10 @@ impl ProviderRegistry {
                         config.kind.as_str()
                     ))
                 }
-                (_, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                    problems.push(format!("{at}.base_url must be an http:// or https:// URL"))
-                }
+                (_, Some(url)) if !is_endpoint(url) => problems.push(format!(
+                    "{at}.base_url must be an http:// or https:// URL with a host, such as \
+                     https://api.openai.com/v1"
+                )),
                 _ => {}
             }
             let credentials = match &config.api_key_env {
@@ -408,6 +409,14 @@ fn resolve_limits(
     }
 }
 
+/// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
+fn is_endpoint(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|parsed| {
+        matches!(parsed.scheme(), "http" | "https")
+            && parsed.host_str().is_some_and(|host| !host.is_empty())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +513,20 @@ mod tests {
             err.to_string()
                 .contains("max_throttled_secs must be between 1 and 86400")
         );
+    }
+
+    #[test]
+    fn a_base_url_is_an_http_url_with_a_host() {
+        for (url, valid) in [
+            ("https://api.openai.com/v1", true),
+            ("http://127.0.0.1:8000/v1/", true),
+            ("http://", false),
+            ("http://:8000/v1", false),
+            ("ftp://example.com", false),
+            ("api.openai.com/v1", false),
+        ] {
+            assert_eq!(is_endpoint(url), valid, "{url}");
+        }
     }
 
     #[test]

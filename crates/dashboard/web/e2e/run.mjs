@@ -102,6 +102,13 @@ await step("a new run refuses a bad field beside it, then starts", async () => {
     .filter({ hasText: "Concurrency" })
     .getByText("must be between 1 and 256, got 300")
     .waitFor();
+  // The field refused has the focus, and says so and why to a screen reader.
+  await until("the refused field focused and marked", async () =>
+    page.getByLabel("Concurrency").evaluate((input) => {
+      const why = document.getElementById(input.getAttribute("aria-describedby") ?? "");
+      return input === document.activeElement && input.getAttribute("aria-invalid") === "true" && /between 1 and 256/.test(why?.textContent ?? "");
+    }),
+  );
   await check("new-run-invalid");
   await page.getByLabel("Concurrency").fill("2");
   await page.getByLabel("Latency (ms)").fill("1500");

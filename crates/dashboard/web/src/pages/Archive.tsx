@@ -229,6 +229,11 @@ export function ArchivePage() {
                 </td>
                 <td className="name">
                   <Link href={`/runs/${detail.run.id}`}>{detail.run.modelName}</Link>
+                  {/* Runs of one model on one dataset are told apart by id (its end is what
+                      differs), as in the comparison. */}
+                  <div className="muted small">
+                    <code title={detail.run.id}>…{detail.run.id.slice(-8)}</code>
+                  </div>
                 </td>
                 <td className="name">{detail.run.providerName}</td>
                 <td className="name">

@@ -1,7 +1,17 @@
 // A new run: provider, model and dataset from the server's lists, the item selection and the
 // settings; a 422 shows each problem next to its field. One Idempotency-Key per form, so that a
 // double click (or a retried request) makes one run.
-import { type FormEvent, type ReactNode, useMemo, useState } from "react";
+import {
+  type FormEvent,
+  type ReactElement,
+  type ReactNode,
+  cloneElement,
+  isValidElement,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import { useLocation } from "wouter";
 
 import { ApiError, api, unwrap } from "../api/client";
@@ -55,6 +65,12 @@ function NewRunForm() {
     [error, judge, provider?.simulated],
   );
 
+  // A refused form takes the reader to its first field marked, as a browser's own check would.
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (beside.size > 0) form.current?.querySelector<HTMLElement>("[aria-invalid='true']")?.focus();
+  }, [beside]);
+
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -102,7 +118,7 @@ function NewRunForm() {
     <section aria-labelledby="new-title">
       <h1 id="new-title">New run</h1>
       <ErrorNote error={providers.error ?? datasets.error} />
-      <form className="form" onSubmit={(e) => void submit(e)} noValidate>
+      <form ref={form} className="form" onSubmit={(e) => void submit(e)} noValidate>
         <fieldset>
           <legend>What to evaluate</legend>
           {field(
@@ -261,13 +277,22 @@ function Labelled({
   hint?: string;
   children: ReactNode;
 }) {
+  // The field says it is refused, and why, to a screen reader as the mark says it to the eye.
+  const problemId = `${name}.problem`;
+  const input =
+    problems && isValidElement(children)
+      ? cloneElement(children as ReactElement<Record<string, unknown>>, {
+          "aria-invalid": true,
+          "aria-describedby": problemId,
+        })
+      : children;
   return (
     <div className={problems ? "form-field invalid" : "form-field"}>
       <label htmlFor={name}>{label}</label>
-      {children}
+      {input}
       {hint && <small className="muted">{hint}</small>}
       {problems && (
-        <small className="problem" role="alert">
+        <small id={problemId} className="problem" role="alert">
           {problems.join("; ")}
         </small>
       )}

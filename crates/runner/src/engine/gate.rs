@@ -18,7 +18,19 @@ pub(crate) struct ProviderGate {
     state: Mutex<GateState>,
     released: Notify,
     requests: Option<DefaultDirectRateLimiter>,
-    tokens: Option<(DefaultDirectRateLimiter, NonZeroU32)>,
+    tokens: Option<TokenRate>,
+}
+
+/// A provider's tokens per minute. Requests wait for their tokens in turn: the rate limiter
+/// alone lets any request whose tokens are there go first, and a large one (a run asking for
+/// many `maxTokens`) waiting for a fuller bucket would wait for ever while smaller ones kept
+/// draining it.
+struct TokenRate {
+    limiter: DefaultDirectRateLimiter,
+    /// A minute's tokens: the most one request waits for.
+    capacity: NonZeroU32,
+    /// Held, first come first served, while a request waits for its tokens.
+    turn: tokio::sync::Mutex<()>,
 }
 
 struct GateState {
@@ -61,9 +73,13 @@ impl ProviderGate {
                 .requests_per_minute
                 .and_then(per_minute)
                 .map(RateLimiter::direct),
-            tokens: limits
-                .tokens_per_minute
-                .and_then(|n| Some((RateLimiter::direct(per_minute(n)?), NonZeroU32::new(n)?))),
+            tokens: limits.tokens_per_minute.and_then(|n| {
+                Some(TokenRate {
+                    limiter: RateLimiter::direct(per_minute(n)?),
+                    capacity: NonZeroU32::new(n)?,
+                    turn: tokio::sync::Mutex::new(()),
+                })
+            }),
         })
     }
 
@@ -102,12 +118,14 @@ impl ProviderGate {
         if let Some(requests) = &self.requests {
             requests.until_ready().await;
         }
-        if let Some((limiter, capacity)) = &self.tokens {
+        if let Some(rate) = &self.tokens {
             // A request larger than a minute's budget waits for the whole budget.
             let n = NonZeroU32::new(tokens.max(1))
                 .unwrap_or(NonZeroU32::MIN)
-                .min(*capacity);
-            let _ = limiter.until_n_ready(n).await;
+                .min(rate.capacity);
+            // (tokio's mutex is fair: waiters take their turn in the order they came.)
+            let _turn = rate.turn.lock().await;
+            let _ = rate.limiter.until_n_ready(n).await;
         }
         slot
     }
@@ -200,6 +218,36 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_large_request_is_not_starved_by_smaller_ones_behind_it() {
+        // 600,000 tokens a minute: 10,000 a second.
+        let gate = ProviderGate::new(&ProviderLimitsConfig {
+            tokens_per_minute: Some(600_000),
+            ..limits(64)
+        });
+        let _drained = gate.admit(600_000).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let admit = |name: &'static str, tokens: u32| {
+            let (gate, order) = (Arc::clone(&gate), Arc::clone(&order));
+            tokio::spawn(async move {
+                let _slot = gate.admit(tokens).await;
+                order.lock().unwrap().push(name);
+            })
+        };
+        // 3,000 tokens: a third of a second of refill, which the small ones behind it (100
+        // tokens, 10 ms each) would keep taking first.
+        let large = admit("large", 3_000);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let small: Vec<_> = (0..20).map(|_| admit("small", 100)).collect();
+        large.await.unwrap();
+        for task in small {
+            task.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(order.first(), Some(&"large"), "{order:?}");
+        assert_eq!(order.len(), 21);
     }
 
     #[tokio::test]

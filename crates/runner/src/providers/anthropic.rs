@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{
     client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
     registry::ProviderLimitsConfig,
-    streaming::{events, http_client, next_event, send},
+    streaming::{events, http_client, is_event_stream, next_event, send, whole_body},
 };
 
 /// The Messages API requires `max_tokens`; this is used when the run sets none.
@@ -79,6 +79,10 @@ impl ModelClient for AnthropicClient {
                 .header("anthropic-version", API_VERSION)
                 .json(&body);
             let response = send(http, self.first_byte).await?;
+            if !is_event_stream(&response) {
+                // A server (a proxy, a compatible one) that ignored `stream: true`.
+                return whole_message(response, on_chunk).await;
+            }
             let mut stream = Box::pin(events(response));
             let mut text = String::new();
             let mut reasoning = String::new();
@@ -157,6 +161,39 @@ impl ModelClient for AnthropicClient {
             })
         })
     }
+}
+
+/// A non-streamed Messages API reply: its `text` blocks are the answer, its `thinking` blocks
+/// the reasoning.
+async fn whole_message(
+    response: reqwest::Response,
+    on_chunk: &mut (dyn FnMut(&str) + Send),
+) -> Result<Completion, ProviderError> {
+    let body: Value = serde_json::from_slice(&whole_body(response).await?)
+        .map_err(|e| ProviderError::Malformed(format!("the response is not a message: {e}")))?;
+    let blocks = body
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ProviderError::Malformed("the response has no content".into()))?;
+    let joined = |kind: &str| -> String {
+        blocks
+            .iter()
+            .filter(|block| block.get("type").and_then(Value::as_str) == Some(kind))
+            .filter_map(|block| block.get(kind).and_then(Value::as_str))
+            .collect()
+    };
+    let text = joined("text");
+    on_chunk(&text);
+    Ok(Completion {
+        text,
+        reasoning: joined("thinking"),
+        first_token_at: Some(truncate_to_micros(Utc::now())),
+        usage: TokenUsage {
+            prompt_tokens: count(&body, "/usage/input_tokens"),
+            completion_tokens: count(&body, "/usage/output_tokens"),
+            ..TokenUsage::default()
+        },
+    })
 }
 
 fn count(data: &Value, pointer: &str) -> Option<u32> {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{
     client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
     registry::ProviderLimitsConfig,
-    streaming::{events, http_client, next_event, send, whole_body},
+    streaming::{events, http_client, is_event_stream, next_event, send, whole_body},
 };
 
 /// After the last choice finished, how long to wait for the usage chunk and `[DONE]` before
@@ -93,12 +93,7 @@ impl ModelClient for OpenAiClient {
                 http = http.bearer_auth(&key.0);
             }
             let response = send(http, self.first_byte).await?;
-            let streamed = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_none_or(|t| t.starts_with("text/event-stream"));
-            if !streamed {
+            if !is_event_stream(&response) {
                 // A server that ignored `stream: true` and answered in one piece.
                 return whole_answer(response, on_chunk).await;
             }

@@ -50,6 +50,16 @@ fn capped_body(response: Response) -> impl Stream<Item = Result<bytes::Bytes, Bo
     })
 }
 
+/// Whether a response is a stream of events, as asked: a server that ignored `stream: true`
+/// answers with one JSON document instead (a response naming no type is taken as a stream).
+pub(super) fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/event-stream"))
+}
+
 /// The whole response body, at most [`MAX_RESPONSE_BYTES`] of it.
 pub(super) async fn whole_body(response: Response) -> Result<Vec<u8>, ProviderError> {
     let mut body = Vec::new();

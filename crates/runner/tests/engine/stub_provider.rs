@@ -333,6 +333,17 @@ async fn messages(
         ),
         event("ping", json!({"type": "ping"})),
     ];
+    // A server that ignored `stream: true`: the whole message as JSON.
+    if prompt.contains("[[plain]]") {
+        return HttpResponse::Ok().json(json!({
+            "type": "message",
+            "content": [
+                {"type": "thinking", "thinking": "2+2 is 4."},
+                {"type": "text", "text": "So: The answer is (B)."}
+            ],
+            "usage": {"input_tokens": 30, "output_tokens": 9}
+        }));
+    }
     if prompt.contains("[[overloaded]]") && request_number == 1 {
         events.push(event(
             "error",
@@ -941,11 +952,11 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
 
 async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
     let stub = start_stub();
-    let directives = ["ok", "overloaded"];
+    let directives = ["ok", "overloaded", "plain"];
     import(
         &db,
         "D",
-        &items(2, |i| format!("Question {i}? [[{}]]", directives[i])),
+        &items(3, |i| format!("Question {i}? [[{}]]", directives[i])),
     );
     let run_id = create_run(&db, "Claude", "m", "D", RunSettings::default());
     // Any variable that is always set stands for the key: the stub only checks it is sent.
@@ -961,10 +972,26 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
     assert_eq!(run.status, RunStatus::Completed);
     let items = all_items(&db, &run_id);
     let summary: Vec<(ItemState, u32)> = items.iter().map(|i| (i.state, i.attempt_count)).collect();
-    assert_eq!(summary, [(ItemState::Correct, 1), (ItemState::Correct, 2)]);
+    assert_eq!(
+        summary,
+        [
+            (ItemState::Correct, 1),
+            (ItemState::Correct, 2),
+            (ItemState::Correct, 1)
+        ]
+    );
     assert_eq!(
         items[0].response_text.as_deref(),
         Some("Thinking. The answer is (B).")
+    );
+    // Not streamed: read whole, its thinking kept apart.
+    assert_eq!(
+        (
+            items[2].response_text.as_deref(),
+            items[2].reasoning_text.as_deref(),
+            items[2].usage.completion_tokens
+        ),
+        (Some("So: The answer is (B)."), Some("2+2 is 4."), Some(9))
     );
     assert_eq!(
         (

@@ -91,10 +91,10 @@ pub(crate) async fn log_request(
     )
     .record(elapsed.as_secs_f64());
     let extensions = response.request().extensions();
+    // The token's name when one was used (an open server's requests have none: no field).
     let token = extensions
         .get::<Actor>()
-        .and_then(|actor| actor.name.as_deref())
-        .unwrap_or_default();
+        .and_then(|actor| actor.name.as_deref());
     // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
     let millis = elapsed.as_micros() as f64 / 1000.0;
     if status >= 500 {

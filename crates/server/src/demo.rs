@@ -26,10 +26,13 @@ pub(crate) fn ensure_demo_dataset(db: &Database) -> anyhow::Result<()> {
         items: &parsed.items,
         at: truncate_to_micros(Utc::now()),
     })?;
-    tracing::info!(
-        dataset = DEMO_DATASET,
-        items = imported.dataset.item_count,
-        "imported the demo dataset"
-    );
+    // Replicas starting together each try: one imports it, the others find it there.
+    if imported.created {
+        tracing::info!(
+            dataset = DEMO_DATASET,
+            items = imported.dataset.item_count,
+            "imported the demo dataset"
+        );
+    }
     Ok(())
 }

@@ -1,4 +1,5 @@
 // The active board: one card per snapshot of `GET /runs/active`, kept live by the event stream.
+import { useQuery } from "@tanstack/react-query";
 import { type RefObject, memo, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { Link } from "wouter";
 
@@ -19,7 +20,7 @@ import {
 } from "../components/common";
 import { useConfirm } from "../components/confirm";
 import { useRunEvents } from "../live/useRunEvents";
-import { useActiveRunsQuery, useRunAction } from "../queries";
+import { runQuery, useActiveRunsQuery, useRunAction } from "../queries";
 
 const LIMITS = [6, 12, 24];
 
@@ -195,6 +196,20 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
  * What a card shows. Its parts keep their shape while the run streams (the same elements, only
  * their text changes), so that an update costs the browser little.
  */
+/** Why a failed run failed: the board's snapshot (the contract's shape) does not say, its
+ *  detail does (read once; a retry changes the status, and the line goes). */
+export function FailureLine({ runId }: { runId: string }) {
+  const failure = useQuery({ ...runQuery(runId), staleTime: Infinity, select: (detail) => detail.failure }).data;
+  if (!failure) return null;
+  // A provider's message often starts with its kind already ("unauthorized: …").
+  const message = failure.message.startsWith(`${failure.kind}: `) ? failure.message : `${failure.kind}: ${failure.message}`;
+  return (
+    <p className="meta failure error-inline" title={message}>
+      {message}
+    </p>
+  );
+}
+
 const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   const { run, progress, lifecycle, recentItems } = snapshot;
   const action = useRunAction();
@@ -267,6 +282,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
           </>
         )}
       </p>
+      {run.status === "failed" && <FailureLine runId={run.id} />}
       {shown && (
         <div className="current">
           <h3>

@@ -143,7 +143,8 @@ export function RunPage({ id }: { id: string }) {
       {run.failure && (
         <div className="error" role="alert">
           <strong>{run.failure.kind}</strong>
-          <p>{run.failure.message}</p>
+          {/* A provider's message often starts with its kind already ("unauthorized: …"). */}
+          <p>{withoutPrefix(run.failure.message, `${run.failure.kind}: `)}</p>
         </div>
       )}
       <ProgressBar progress={run.progress} canceled={run.canceled} status={run.run.status} />
@@ -210,8 +211,10 @@ export function RunPage({ id }: { id: string }) {
         <summary>Settings in force</summary>
         <pre className="code">{JSON.stringify(run.settings, null, 2)}</pre>
       </details>
-      <Items id={id} live={active} following={following} />
-      <Logs id={id} live={active} following={following} />
+      {/* The page says once that it shows what was last loaded (above); its sections only
+          when they alone could not be read again. */}
+      <Items id={id} live={active} following={following} stale={detail.error != null} />
+      <Logs id={id} live={active} following={following} stale={detail.error != null} />
     </section>
   );
 }
@@ -274,11 +277,26 @@ export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
   });
 }
 
+function withoutPrefix(text: string, prefix: string): string {
+  return text.startsWith(prefix) ? text.slice(prefix.length) : text;
+}
+
 function ms(value: number | null | undefined): string {
   return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
 
-function Items({ id, live, following }: { id: string; live: boolean; following: boolean }) {
+function Items({
+  id,
+  live,
+  following,
+  stale,
+}: {
+  id: string;
+  live: boolean;
+  following: boolean;
+  /** Whether the page says already that it shows what was last loaded. */
+  stale: boolean;
+}) {
   const [groupBy, setGroupBy] = useSearchParam("groupBy", "category", GROUPINGS);
   const [state, setState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
   const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
@@ -322,7 +340,7 @@ function Items({ id, live, following }: { id: string; live: boolean; following: 
           </label>
         </div>
       </div>
-      <QueryError error={items.error} loaded={items.data !== undefined} />
+      {!(stale && items.data !== undefined) && <QueryError error={items.error} loaded={items.data !== undefined} />}
       {opened !== null && !listed && (items.data !== undefined || items.error) && (
         <OpenedElsewhere id={id} asked={opened} live={live} following={following} onToggle={onToggle} />
       )}
@@ -454,7 +472,7 @@ function ItemRow({
           <Field label="Verdict">
             {item.verdict ?? "–"} {item.judge && <span className="muted">by {judgeLabel(item.judge)}</span>}
           </Field>
-          <Field label="Latency">{item.timings.latencyMs == null ? "–" : `${item.timings.latencyMs} ms`}</Field>
+          <Field label="Latency">{ms(item.timings.latencyMs)}</Field>
           <Field label="Tokens">
             {/* An answer without counts (a Browser Harness capture) is not zero tokens. */}
             {item.responseText != null && item.usage.promptTokens == null && item.usage.completionTokens == null
@@ -517,7 +535,7 @@ function ItemRow({
           {item.attempts.map((attempt) => (
             <li key={attempt.attempt}>
               #{attempt.attempt} {attempt.outcome ?? "in flight"} · <Time at={attempt.startedAt} />
-              {attempt.latencyMs != null && ` · ${attempt.latencyMs} ms`}
+              {attempt.latencyMs != null && ` · ${ms(attempt.latencyMs)}`}
               {attempt.usage.promptTokens != null && ` · ${attempt.usage.promptTokens}+${attempt.usage.completionTokens ?? 0} tokens`}
               {attempt.error && (
                 <span className="error-inline">
@@ -546,7 +564,7 @@ function ItemRow({
   );
 }
 
-function Logs({ id, live, following }: { id: string; live: boolean; following: boolean }) {
+function Logs({ id, live, following, stale }: { id: string; live: boolean; following: boolean; stale: boolean }) {
   // From `info` up by default: every attempt sent is a `debug` line, and a large run's
   // thousands of them would bury its story (creation, status, retries, failures).
   const [level, setLevel] = useState("info");
@@ -566,7 +584,7 @@ function Logs({ id, live, following }: { id: string; live: boolean; following: b
           </select>
         </label>
       </div>
-      <QueryError error={logs.error} loaded={logs.data !== undefined} />
+      {!(stale && logs.data !== undefined) && <QueryError error={logs.error} loaded={logs.data !== undefined} />}
       <ol className="logs">
         {entries.map((entry) => (
           <li key={entry.id} className={entry.level}>

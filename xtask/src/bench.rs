@@ -328,7 +328,8 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
     Ok(())
 }
 
-/// Imports `dataset` as `bench` with the server's own command, then starts the server on it.
+/// Imports `dataset` as `bench` with the server's own command (into a database made first: the
+/// import adds to an existing database only), then starts the server on it.
 pub(crate) fn serve_dataset(
     evalboard: &Path,
     config: &Path,
@@ -336,6 +337,15 @@ pub(crate) fn serve_dataset(
     database_url: &str,
     dataset: &Path,
 ) -> anyhow::Result<Service> {
+    let mut migrate = Command::new(evalboard);
+    server_options(&mut migrate, config, data_dir, database_url);
+    let migrated = migrate.arg("migrate").output()?;
+    if !migrated.status.success() {
+        bail!(
+            "migrate failed: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+    }
     let mut import = Command::new(evalboard);
     server_options(&mut import, config, data_dir, database_url);
     let imported = import

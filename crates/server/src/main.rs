@@ -374,7 +374,6 @@ impl Drop for Logging {
     }
 }
 
-/// Connects and migrates: every command needs an up-to-date schema.
 /// `dataset import` adds to a server's database. Run from another directory (or with a data
 /// directory or database URL mistyped) it would make a new, empty SQLite file, import into it
 /// and report success, while the server never sees the dataset: refused, saying where it
@@ -385,13 +384,16 @@ fn refuse_a_new_sqlite_file(config: &Config) -> anyhow::Result<()> {
         Some(path) if !std::path::Path::new(path).exists() => anyhow::bail!(
             "there is no database at {path}: a dataset is imported into a server's database, and \
              no server has used this one yet. Run the command where the server runs (its \
-             directory, or with its --data-dir, --database-url or --config), or send the file \
-             to a running server (`curl --data-binary @FILE 'http://HOST:PORT/datasets?name=NAME'`)"
+             directory, or with its --data-dir, --database-url or --config); send the file to a \
+             running server (`curl --data-binary @FILE -H 'Content-Type: application/octet-stream' \
+             'http://HOST:PORT/datasets?name=NAME&format=jsonl'`); or, to import before a first \
+             start, make the database first with `evalboard migrate` and the same options"
         ),
         _ => Ok(()),
     }
 }
 
+/// Connects and migrates: every command needs an up-to-date schema.
 fn open_database(config: &Config) -> anyhow::Result<Database> {
     let db = Database::connect(&config.database_url(), &config.pool_options())
         .context("cannot open the database")?;

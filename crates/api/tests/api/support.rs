@@ -69,6 +69,7 @@ fn provider_defaults() -> ProviderConfig {
         max_attempts: None,
         max_throttled_attempts: None,
         max_throttled_secs: None,
+        max_response_mib: None,
         timeouts: Default::default(),
     }
 }

@@ -407,7 +407,8 @@ impl Collector {
     fn finish(mut self, format: ImportFormat) -> Result<ParsedItems, ImportRejected> {
         let mut first_line_of: HashMap<&str, usize> = HashMap::new();
         let mut duplicates = Vec::new();
-        for (line, id) in &self.ids {
+        // (An empty id is a problem of its own, said with its row.)
+        for (line, id) in self.ids.iter().filter(|(_, id)| !id.is_empty()) {
             if let Some(first) = first_line_of.insert(id, *line) {
                 first_line_of.insert(id, first);
                 duplicates.push(LineIssue::new(

@@ -184,6 +184,7 @@ mod tests {
             first_byte_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
             total_timeout: Duration::from_secs(1),
+            max_response_bytes: 1024,
         }
     }
 

@@ -17,7 +17,7 @@ mod worker;
 mod writer;
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet, VecDeque},
+    collections::{BTreeSet, HashMap, VecDeque},
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
@@ -31,7 +31,7 @@ use evalboard_domain::{
     BUDGET_EXHAUSTED, JudgeSettings, Run, RunId, RunStatus, Timestamp, truncate_to_micros,
 };
 use evalboard_persistence::{
-    ClaimRequest, ClaimedItem, Database, LogLevel, Outage, RunGeneration, StoreError,
+    Backend, ClaimRequest, ClaimedItem, Database, LogLevel, Outage, RunGeneration, StoreError,
 };
 use futures_util::FutureExt;
 use tokio::{
@@ -366,9 +366,10 @@ fn now() -> Timestamp {
 #[derive(Debug)]
 enum Unworkable {
     /// This server lacks something of its own setup: a provider, model or judge not configured
-    /// on it, or a key variable not set on it. A server set up for the run (another replica, or
-    /// this one mended and restarted) can work on it: the run is left to it, not failed — with
-    /// replicas, one misconfigured server would otherwise fail every run of the others.
+    /// on it, or a key variable not set on it. On PostgreSQL a server set up for the run
+    /// (another replica, or this one mended and restarted) can work on it: the run is left to
+    /// it, not failed — one misconfigured replica would otherwise fail every run of the
+    /// others. On SQLite there is no other server: the run fails.
     Here { kind: String, message: String },
     /// The run cannot go on as it is (its configuration changed since it was made): it fails,
     /// and a retry with `force` says to go on all the same.
@@ -462,9 +463,10 @@ enum Event {
 struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
-    /// Active runs this server leaves to others (see `Unworkable::Here`): its setup does not
-    /// change while it runs, so each is looked at, and said, once.
-    left: HashSet<RunId>,
+    /// Active runs this server leaves to others (see `Unworkable::Here`), by the generation it
+    /// looked at: its setup does not change while it runs, so each is looked at, and said, once
+    /// — again after a retry or a re-judging (another judge, say).
+    left: HashMap<RunId, RunGeneration>,
     tasks: JoinSet<Event>,
     /// Claims failing while the database is down (every run's alike): logged as an outage.
     claim_outage: Outage,
@@ -475,7 +477,7 @@ impl Dispatcher {
         Self {
             shared,
             runs: HashMap::new(),
-            left: HashSet::new(),
+            left: HashMap::new(),
             tasks: JoinSet::new(),
             claim_outage: Outage::new("claim items"),
         }
@@ -780,14 +782,17 @@ impl Dispatcher {
         }
         // A run left to others that ended, or is being canceled, is looked at anew if a retry
         // brings it back.
-        self.left
-            .retain(|id| schedulable.iter().any(|run| &run.id == id));
+        self.left.retain(|id, generation| {
+            schedulable
+                .iter()
+                .any(|run| &run.id == id && RunGeneration::of(run) == *generation)
+        });
         if self.shared.draining() {
             // No new work, and no more of the runs worked on.
             return Ok(());
         }
         for run in schedulable {
-            if self.left.contains(&run.id) {
+            if self.left.contains_key(&run.id) {
                 continue;
             }
             if let Some(flight) = self.runs.get_mut(&run.id)
@@ -837,8 +842,22 @@ impl Dispatcher {
                         });
                         continue;
                     }
+                    // On SQLite this server is the only one (its data directory is locked):
+                    // there is no other to leave the run to, and failing it says at once what
+                    // to mend (a retry then goes on).
+                    Err(Unworkable::Here { kind, message })
+                        if self.shared.db.backend() == Backend::Sqlite =>
+                    {
+                        self.shared.send(WriterMessage::FailRun {
+                            run_id: run.id.clone(),
+                            generation: RunGeneration::of(&run),
+                            kind,
+                            message,
+                        });
+                        continue;
+                    }
                     Err(Unworkable::Here { message, .. }) => {
-                        self.leave_to_others(&run.id, message).await;
+                        self.leave_to_others(&run, message).await;
                         continue;
                     }
                 },
@@ -850,10 +869,9 @@ impl Dispatcher {
 
     /// Says once, in the server's log and the run's, that this server leaves a run to servers
     /// set up for it (`why`: what it lacks). It claims none of the run's items meanwhile.
-    async fn leave_to_others(&mut self, run_id: &RunId, why: String) {
-        if !self.left.insert(run_id.clone()) {
-            return;
-        }
+    async fn leave_to_others(&mut self, run: &Run, why: String) {
+        let run_id = &run.id;
+        self.left.insert(run_id.clone(), RunGeneration::of(run));
         let worker = self.shared.config.worker.clone();
         tracing::warn!(
             run = %run_id,

@@ -25,6 +25,8 @@ pub(super) struct AnthropicClient {
     key_env: Option<String>,
     first_byte: Duration,
     idle: Duration,
+    /// Most bytes a response may bring (`max_response_mib`).
+    max_response: usize,
 }
 
 impl AnthropicClient {
@@ -41,6 +43,7 @@ impl AnthropicClient {
             key_env,
             first_byte: limits.first_byte_timeout,
             idle: limits.idle_timeout,
+            max_response: limits.max_response_bytes,
         }
     }
 }
@@ -81,9 +84,9 @@ impl ModelClient for AnthropicClient {
             let response = send(http, self.first_byte).await?;
             if !is_event_stream(&response) {
                 // A server (a proxy, a compatible one) that ignored `stream: true`.
-                return whole_message(response, on_chunk).await;
+                return whole_message(response, self.max_response, on_chunk).await;
             }
-            let mut stream = Box::pin(events(response));
+            let mut stream = Box::pin(events(response, self.max_response));
             let mut text = String::new();
             let mut reasoning = String::new();
             let mut first_token_at = None;
@@ -167,9 +170,10 @@ impl ModelClient for AnthropicClient {
 /// the reasoning.
 async fn whole_message(
     response: reqwest::Response,
+    most: usize,
     on_chunk: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ProviderError> {
-    let body: Value = serde_json::from_slice(&whole_body(response).await?)
+    let body: Value = serde_json::from_slice(&whole_body(response, most).await?)
         .map_err(|e| ProviderError::Malformed(format!("the response is not a message: {e}")))?;
     let blocks = body
         .get("content")

@@ -99,8 +99,8 @@ pub enum ProviderError {
     /// The provider is not usable as configured (e.g. its key variable is unset).
     #[error("not configured: {0}")]
     NotConfigured(String),
-    /// The response passed [`MAX_RESPONSE_BYTES`](super::MAX_RESPONSE_BYTES): a model that does
-    /// not stop. Asking again would most likely bring the same.
+    /// The response passed the provider's `max_response_mib`: a model that does not stop.
+    /// Asking again would most likely bring the same.
     #[error("too large: {0}")]
     TooLarge(String),
 }

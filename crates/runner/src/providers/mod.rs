@@ -15,7 +15,6 @@ pub use client::{
 };
 pub use redact::{REDACTED, Redactor};
 pub use registry::{
-    Credentials, Provider, ProviderConfig, ProviderConfigError, ProviderKind, ProviderLimitsConfig,
-    ProviderRegistry, TimeoutConfig,
+    Credentials, DEFAULT_MAX_RESPONSE_MIB, Provider, ProviderConfig, ProviderConfigError,
+    ProviderKind, ProviderLimitsConfig, ProviderRegistry, TimeoutConfig,
 };
-pub use streaming::MAX_RESPONSE_BYTES;

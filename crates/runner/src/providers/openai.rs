@@ -30,6 +30,8 @@ pub(super) struct OpenAiClient {
     key_env: Option<String>,
     first_byte: Duration,
     idle: Duration,
+    /// Most bytes a response may bring (`max_response_mib`).
+    max_response: usize,
 }
 
 impl OpenAiClient {
@@ -46,6 +48,7 @@ impl OpenAiClient {
             key_env,
             first_byte: limits.first_byte_timeout,
             idle: limits.idle_timeout,
+            max_response: limits.max_response_bytes,
         }
     }
 }
@@ -95,9 +98,9 @@ impl ModelClient for OpenAiClient {
             let response = send(http, self.first_byte).await?;
             if !is_event_stream(&response) {
                 // A server that ignored `stream: true` and answered in one piece.
-                return whole_answer(response, on_chunk).await;
+                return whole_answer(response, self.max_response, on_chunk).await;
             }
-            let mut stream = Box::pin(events(response));
+            let mut stream = Box::pin(events(response, self.max_response));
             let mut answer = Streamed::default();
             loop {
                 let idle = if answer.finished {
@@ -264,9 +267,10 @@ fn read_chunk(
 /// A non-streamed chat completion: `choices[0].message.content`.
 async fn whole_answer(
     response: reqwest::Response,
+    most: usize,
     on_chunk: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ProviderError> {
-    let body: Value = serde_json::from_slice(&whole_body(response).await?).map_err(|e| {
+    let body: Value = serde_json::from_slice(&whole_body(response, most).await?).map_err(|e| {
         ProviderError::Malformed(format!("the response is not a chat completion: {e}"))
     })?;
     let text = body

@@ -17,7 +17,7 @@ pub const REDACTED: &str = "[redacted]";
 static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]{4,}",
-        r#"|\bauthorization["']?\s*[:=]\s*["']?basic\s+[A-Za-z0-9+/=._~-]{4,}"#,
+        r#"|\bauthorization["']?\s*[:=]\s*[\["']{0,2}\s*basic\s+[A-Za-z0-9+/=._~-]{4,}"#,
         r"|\bsk-[A-Za-z0-9_*-]{4,}",
         r"|\bevb_[A-Za-z0-9_-]{4,}",
         r#"|\b(?:x-api-key|api[_-]?key|access[_-]?token)(?:["']?\s*[:=]\s*["']?|\s+)[A-Za-z0-9._~+/=*-]{8,}"#,
@@ -25,9 +25,11 @@ static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
-/// The `user:password@` of a URL (`${1}` keeps its scheme).
+/// The `user:password@` (or a token alone, `TOKEN@`) of a URL (`${1}` keeps its scheme). The
+/// user information ends at the authority's end: it holds no `/`, `?`, `#`, quote or space.
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]+:[^/\s@]*@").expect("valid pattern")
+    Regex::new(r#"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:?#"'<>]+(?::[^/\s@?#"'<>]*)?@"#)
+        .expect("valid pattern")
 });
 
 /// Replaces the configured secrets and credential-shaped text.
@@ -114,6 +116,18 @@ mod tests {
             (
                 "see https://example.com/docs?a=b@c",
                 "see https://example.com/docs?a=b@c",
+            ),
+            (
+                r#"{"url":"http://host:8000","contact":"ops@x.com"}"#,
+                r#"{"url":"http://host:8000","contact":"ops@x.com"}"#,
+            ),
+            (
+                "fetching https://ghp_abc123token@git.example/x failed",
+                "fetching https://[redacted]@git.example/x failed",
+            ),
+            (
+                r#"headers: {"Authorization":["Basic dXNlcjpwYXNz"]}"#,
+                r#"headers: {"[redacted]"]}"#,
             ),
             (
                 "the answer is (B); task-skipped",

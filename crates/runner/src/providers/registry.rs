@@ -77,6 +77,10 @@ pub struct ProviderConfig {
     /// for the provider again (default 300).
     #[serde(default)]
     pub max_throttled_secs: Option<u64>,
+    /// Most a response may bring, in MiB (default 64): past it the attempt fails `too_large`
+    /// (a model that does not stop would otherwise fill memory and the database).
+    #[serde(default)]
+    pub max_response_mib: Option<u32>,
     /// Time limits of one request.
     #[serde(default)]
     pub timeouts: TimeoutConfig,
@@ -130,6 +134,8 @@ pub struct ProviderLimitsConfig {
     pub idle_timeout: Duration,
     /// Whole-request timeout.
     pub total_timeout: Duration,
+    /// Most bytes one response may bring.
+    pub max_response_bytes: usize,
 }
 
 /// Whether a provider's API key is available, without ever holding the key.
@@ -391,6 +397,10 @@ fn resolve_limits(
             ));
         }
     }
+    let max_response_mib = config.max_response_mib.unwrap_or(DEFAULT_MAX_RESPONSE_MIB);
+    if !(1..=1024).contains(&max_response_mib) {
+        problems.push(format!("{at}.max_response_mib must be between 1 and 1024"));
+    }
     let t = config.timeouts;
     if [t.connect_secs, t.first_byte_secs, t.idle_secs, t.total_secs].contains(&0) {
         problems.push(format!("{at}.timeouts must all be at least 1 second"));
@@ -406,8 +416,14 @@ fn resolve_limits(
         first_byte_timeout: Duration::from_secs(t.first_byte_secs.max(1)),
         idle_timeout: Duration::from_secs(t.idle_secs.max(1)),
         total_timeout: Duration::from_secs(t.total_secs.max(1)),
+        max_response_bytes: max_response_mib.clamp(1, 1024) as usize * 1024 * 1024,
     }
 }
+
+/// Most a response may bring by default, in MiB. Streamed, a token costs 200–300 bytes of
+/// markup, so this is 200,000 or more streamed tokens (reasoning included): past any answer a
+/// model is asked for.
+pub const DEFAULT_MAX_RESPONSE_MIB: u32 = 64;
 
 /// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
 fn is_endpoint(url: &str) -> bool {
@@ -441,6 +457,7 @@ mod tests {
             max_throttled_attempts: None,
             max_throttled_secs: None,
             timeouts: TimeoutConfig::default(),
+            max_response_mib: None,
         }
     }
 

@@ -12,38 +12,39 @@ use super::{client::ProviderError, registry::ProviderLimitsConfig};
 /// Longest `Retry-After` honoured; a provider asking for more is waited for this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
-/// Most bytes one response may bring, its events' or its JSON's markup included (several times
-/// the longest answer a model is asked for: 32,000 tokens are about 130 KB of text). A model
-/// that does not stop, asked without `maxTokens`, would otherwise fill the server's memory and
-/// the database with one answer; the attempt fails `too_large` instead.
-pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Most bytes of an error response read for its message (of which 300 characters are kept).
+const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// Why a response body could not be read.
 #[derive(Debug, thiserror::Error)]
 enum BodyError {
     #[error(transparent)]
     Read(#[from] reqwest::Error),
-    #[error("the response passed {} MiB", MAX_RESPONSE_BYTES >> 20)]
-    TooLarge,
+    #[error("the response passed {} MiB", .0 >> 20)]
+    TooLarge(usize),
 }
 
 impl BodyError {
-    fn too_large() -> ProviderError {
+    fn too_large(most: usize) -> ProviderError {
         ProviderError::TooLarge(format!(
-            "{}: a model that does not stop (set generation.maxTokens)",
-            Self::TooLarge
+            "{}: a model that does not stop, or an answer longer than the provider's \
+             max_response_mib (generation.maxTokens bounds it)",
+            Self::TooLarge(most)
         ))
     }
 }
 
-/// The response body, cut off with [`BodyError::TooLarge`] past [`MAX_RESPONSE_BYTES`].
-fn capped_body(response: Response) -> impl Stream<Item = Result<bytes::Bytes, BodyError>> {
+/// The response body, cut off with [`BodyError::TooLarge`] past `most` bytes.
+fn capped_body(
+    response: Response,
+    most: usize,
+) -> impl Stream<Item = Result<bytes::Bytes, BodyError>> {
     let mut read = 0;
     response.bytes_stream().map(move |chunk| {
         let chunk = chunk?;
         read += chunk.len();
-        if read > MAX_RESPONSE_BYTES {
-            Err(BodyError::TooLarge)
+        if read > most {
+            Err(BodyError::TooLarge(most))
         } else {
             Ok(chunk)
         }
@@ -60,14 +61,14 @@ pub(super) fn is_event_stream(response: &Response) -> bool {
         .is_none_or(|t| t.starts_with("text/event-stream"))
 }
 
-/// The whole response body, at most [`MAX_RESPONSE_BYTES`] of it.
-pub(super) async fn whole_body(response: Response) -> Result<Vec<u8>, ProviderError> {
+/// The whole response body, at most `most` bytes of it (the provider's `max_response_mib`).
+pub(super) async fn whole_body(response: Response, most: usize) -> Result<Vec<u8>, ProviderError> {
     let mut body = Vec::new();
-    let mut chunks = Box::pin(capped_body(response));
+    let mut chunks = Box::pin(capped_body(response, most));
     while let Some(chunk) = chunks.next().await {
         match chunk {
             Ok(chunk) => body.extend_from_slice(&chunk),
-            Err(BodyError::TooLarge) => return Err(BodyError::too_large()),
+            Err(BodyError::TooLarge(most)) => return Err(BodyError::too_large(most)),
             Err(BodyError::Read(error)) => return Err(network_error(error)),
         }
     }
@@ -101,10 +102,8 @@ pub(super) async fn send(
         return Ok(response);
     }
     let retry_after = retry_after(response.headers());
-    let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+    let body = tokio::time::timeout(Duration::from_secs(5), error_body(response))
         .await
-        .ok()
-        .and_then(Result::ok)
         .unwrap_or_default();
     let message = error_message(&body, status);
     Err(match status {
@@ -123,6 +122,16 @@ pub(super) async fn send(
             message,
         },
     })
+}
+
+/// The start of an error response's body: enough for its message, however much it sends.
+async fn error_body(response: Response) -> String {
+    let mut body = Vec::new();
+    let mut chunks = Box::pin(capped_body(response, MAX_ERROR_BYTES));
+    while let Some(Ok(chunk)) = chunks.next().await {
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The error text of a JSON error body (`{"error": {"message": ...}}`), else the body itself,
@@ -187,13 +196,16 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     said
 }
 
-/// The response body as server-sent events. (Parsed in time linear in the body, however many
+/// The response body as server-sent events, at most `most` bytes of it. (Parsed in time linear in the body, however many
 /// events a read brings: a provider that answers in one burst sends hundreds at once.)
-pub(super) fn events(response: Response) -> impl Stream<Item = Result<Sse, ProviderError>> {
-    SseByteStream::new(capped_body(response)).map(|event| {
+pub(super) fn events(
+    response: Response,
+    most: usize,
+) -> impl Stream<Item = Result<Sse, ProviderError>> {
+    SseByteStream::new(capped_body(response, most)).map(|event| {
         event.map_err(|e| match e {
             sse_stream::Error::Body(source) => match source.downcast_ref::<BodyError>() {
-                Some(BodyError::TooLarge) => BodyError::too_large(),
+                Some(BodyError::TooLarge(most)) => BodyError::too_large(*most),
                 Some(BodyError::Read(e)) if e.is_timeout() => {
                     ProviderError::Timeout(format!("the request took too long: {e}"))
                 }

@@ -8,7 +8,7 @@ use evalboard_domain::{
     ExtractionTier, GenerationSettings, ItemState, JudgeSettings, RunSettings, RunStatus,
     SimulatedSettings, judge_by_rules,
 };
-use evalboard_persistence::{ItemQuery, LogLevel, RetryScope, testing::TestDatabase};
+use evalboard_persistence::{Backend, ItemQuery, LogLevel, RetryScope, testing::TestDatabase};
 use evalboard_runner::{
     ProviderKind, ProviderRegistry,
     providers::{CompletionRequest, client_for},
@@ -300,7 +300,9 @@ async fn a_retry_gets_a_fresh_attempt_budget(db: TestDatabase) {
     );
 }
 
-async fn a_run_of_a_provider_not_configured_here_waits_for_a_server_that_has_it(db: TestDatabase) {
+async fn a_run_of_a_provider_not_configured_here_fails_alone_or_waits_for_a_replica(
+    db: TestDatabase,
+) {
     import(&db, "D", &items(10, |i| format!("Question {i}?")));
     let run_id = create_run(&db, "Elsewhere", "m", "D", RunSettings::default());
     // This server has another provider only (a replica set up for other runs, say).
@@ -313,6 +315,17 @@ async fn a_run_of_a_provider_not_configured_here_waits_for_a_server_that_has_it(
             None,
         )]),
     );
+    if db.backend() == Backend::Sqlite {
+        // No replica can come: the run fails with the reason.
+        let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+        engine.shutdown().await;
+        assert_eq!(run.status, RunStatus::Failed);
+        let failure = run.failure.clone().unwrap();
+        assert_eq!(failure.kind, "provider_not_configured");
+        assert_eq!(count(&db, &run_id, ItemState::Failed), 10);
+        assert_counters_match_rows(&db, &run);
+        return;
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let note = loop {
         let logs = db.run_logs(&run_id, None, 100).unwrap();
@@ -460,7 +473,7 @@ engine_tests!(
     a_run_with_faults_completes_with_every_item_judged_once,
     cancel_stops_in_flight_items_within_a_second,
     retry_redispatches_faulted_items_and_keeps_earlier_attempts,
-    a_run_of_a_provider_not_configured_here_waits_for_a_server_that_has_it,
+    a_run_of_a_provider_not_configured_here_fails_alone_or_waits_for_a_replica,
     a_retry_gets_a_fresh_attempt_budget,
 );
 

@@ -10,7 +10,7 @@ use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
 use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
 use evalboard_persistence::{
-    Answer, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
+    Answer, Backend, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
     testing::TestDatabase,
 };
 use evalboard_runner::ProviderKind;
@@ -278,9 +278,9 @@ async fn chat(
                     Ok::<_, actix_web::Error>(chunk.clone())
                 }))
         }
-        // A server that ignores `stream: true`, with an answer longer than any response may be.
+        // A server that ignores `stream: true`, with an answer longer than the tests' 1 MiB.
         "huge" => HttpResponse::Ok().json(json!({
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ab ".repeat(6 * 1024 * 1024)}}]
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ab ".repeat(400_000)}}]
         })),
         // A server that ignores `stream: true`.
         "plain" => HttpResponse::Ok().json(json!({
@@ -503,7 +503,7 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
     for item in &items[12..] {
         assert_eq!(item.response_text, None);
         let error = item.error.as_ref().unwrap();
-        assert!(error.1.contains("the response passed 16 MiB"), "{error:?}");
+        assert!(error.1.contains("the response passed 1 MiB"), "{error:?}");
     }
     // Timings are those of the attempt that answered, not of the claim.
     for item in items.iter().filter(|i| i.state == ItemState::Correct) {
@@ -609,7 +609,9 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
     );
 }
 
-async fn a_server_without_the_key_leaves_the_run_to_one_with_it(db: TestDatabase) {
+async fn a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it(
+    db: TestDatabase,
+) {
     // Made before the key went missing on this server, or on a replica that has it (the API
     // refuses such a run at the door of a server without it).
     let stub = start_stub();
@@ -628,6 +630,29 @@ async fn a_server_without_the_key_leaves_the_run_to_one_with_it(db: TestDatabase
         stub_with(Some("EVALBOARD_TEST_KEY_NEVER_SET")),
         |config| config.worker = "keyless".into(),
     );
+    if db.backend() == Backend::Sqlite {
+        // The only server there can be: the run fails at once, saying what to mend, and
+        // nothing is sent or claimed.
+        let run = wait_terminal(&db, &run_id, Duration::from_secs(10)).await;
+        keyless.shutdown().await;
+        assert_eq!(run.status, RunStatus::Failed);
+        let failure = run.failure.clone().unwrap();
+        assert_eq!(failure.kind, "not_configured");
+        assert!(
+            failure.message.contains("EVALBOARD_TEST_KEY_NEVER_SET"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            all_items(&db, &run_id)
+                .iter()
+                .all(|item| item.attempt_count == 0),
+            "no item was claimed"
+        );
+        assert_counters_match_rows(&db, &run);
+        return;
+    }
+    // On PostgreSQL a replica set up for the run may come: it is left to it.
     let said = |log: &[(i64, String)]| {
         log.iter()
             .filter(|(_, message)| message.contains("server `keyless` leaves this run"))
@@ -1286,7 +1311,7 @@ engine_tests!(
     numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
-    a_server_without_the_key_leaves_the_run_to_one_with_it,
+    a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it,
     a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,
     a_judge_that_refuses_its_key_fails_the_run_and_keeps_the_answers,

@@ -107,6 +107,8 @@ pub(crate) fn provider(
         max_attempts: Some(3),
         max_throttled_attempts: None,
         max_throttled_secs: None,
+        // Small, so that a response past it is quick to send.
+        max_response_mib: Some(1),
         timeouts: TimeoutConfig {
             connect_secs: 2,
             first_byte_secs: 1,

@@ -9,8 +9,9 @@ use crate::{
     state::AppState,
 };
 
-/// The newest version of every dataset, by name (case ignored, then as bytes), with item
-/// counts and categories.
+/// The newest version of every dataset, with item counts and categories.
+///
+/// By name, case ignored (then as bytes between names differing in case only).
 #[utoipa::path(
     tag = "datasets",
     responses(

@@ -108,8 +108,9 @@ pub(crate) async fn retry_run(
     let run = state
         .with_db(move |db| {
             let run = db.get_run(&id)?;
-            // Nothing could answer: reopening the items (clearing their answers) would only
-            // fail the run at once. (A Browser Harness run is refused as such below.)
+            // Nothing here could answer: reopening the items (clearing their answers) would
+            // only fail the run at once (on PostgreSQL, leave it to wait for another server,
+            // to which the retry can be sent). (A Browser Harness run is refused as such below.)
             match providers.get(&run.provider_name) {
                 None if run.provider_name != BROWSER_HARNESS_PROVIDER => {
                     return Err(StoreError::Conflict(format!(

@@ -149,8 +149,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The newest version of every dataset, by name (case ignored, then as bytes), with item
-         *     counts and categories.
+         * The newest version of every dataset, with item counts and categories.
+         * @description By name, case ignored (then as bytes between names differing in case only).
          */
         get: operations["list_datasets"];
         put?: never;

@@ -26,11 +26,14 @@ interface Asked {
 export function useConfirm(): [ReactNode, (question: Question, then: () => void) => void] {
   const [asked, setAsked] = useState<Asked | null>(null);
   const dialog = useRef<HTMLDialogElement>(null);
+  const keep = useRef<HTMLButtonElement>(null);
   const textId = useId();
   useEffect(() => {
     const element = dialog.current;
     if (asked !== null && element !== null && !element.open) {
       element.showModal();
+      // Once shown (a focus given before, as React's autoFocus gives it, is lost).
+      keep.current?.focus();
     }
   }, [asked]);
   const answer = (goAhead: boolean) => {
@@ -42,7 +45,7 @@ export function useConfirm(): [ReactNode, (question: Question, then: () => void)
     <dialog ref={dialog} className="confirm" aria-labelledby={textId} onClose={() => setAsked(null)}>
       <p id={textId}>{asked.question.text}</p>
       <div className="actions">
-        <button type="button" autoFocus onClick={() => answer(false)}>
+        <button type="button" ref={keep} onClick={() => answer(false)}>
           {asked.question.no}
         </button>
         <button type="button" className="primary" onClick={() => answer(true)}>

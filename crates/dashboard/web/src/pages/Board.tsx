@@ -192,14 +192,11 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
   );
 });
 
-/**
- * What a card shows. Its parts keep their shape while the run streams (the same elements, only
- * their text changes), so that an update costs the browser little.
- */
 /** Why a failed run failed: the board's snapshot (the contract's shape) does not say, its
- *  detail does (read once; a retry changes the status, and the line goes). */
+ *  detail does (a retry changes the status, and the line goes). */
 export function FailureLine({ runId }: { runId: string }) {
-  const failure = useQuery({ ...runQuery(runId), staleTime: Infinity, select: (detail) => detail.failure }).data;
+  // Read when the card shows the failure (a run failed again after a retry: read anew).
+  const failure = useQuery({ ...runQuery(runId), select: (detail) => detail.failure }).data;
   if (!failure) return null;
   // A provider's message often starts with its kind already ("unauthorized: …").
   const message = failure.message.startsWith(`${failure.kind}: `) ? failure.message : `${failure.kind}: ${failure.message}`;
@@ -210,6 +207,10 @@ export function FailureLine({ runId }: { runId: string }) {
   );
 }
 
+/**
+ * What a card shows. Its parts keep their shape while the run streams (the same elements, only
+ * their text changes), so that an update costs the browser little.
+ */
 const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
   const { run, progress, lifecycle, recentItems } = snapshot;
   const action = useRunAction();

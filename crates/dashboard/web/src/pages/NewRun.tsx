@@ -67,9 +67,10 @@ function NewRunForm() {
 
   // A refused form takes the reader to its first field marked, as a browser's own check would.
   const form = useRef<HTMLFormElement>(null);
+  // (Once per refusal: choosing another judge or provider afterwards must not move the focus.)
   useEffect(() => {
-    if (beside.size > 0) form.current?.querySelector<HTMLElement>("[aria-invalid='true']")?.focus();
-  }, [beside]);
+    if (error !== null) form.current?.querySelector<HTMLElement>("[aria-invalid='true']")?.focus();
+  }, [error]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

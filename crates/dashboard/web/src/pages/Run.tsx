@@ -71,6 +71,7 @@ export function RunPage({ id }: { id: string }) {
   const action = useRunAction();
   const [confirming, ask] = useConfirm();
   const [rejudging, setRejudging] = useState(false);
+  const rejudgeButton = useRef<HTMLButtonElement>(null);
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
   if (!run) {
@@ -118,7 +119,7 @@ export function RunPage({ id }: { id: string }) {
             </button>
           ) : null}
           {operate && !active && answered > 0 && (
-            <button type="button" onClick={() => setRejudging(!rejudging)} aria-expanded={rejudging}>
+            <button type="button" ref={rejudgeButton} onClick={() => setRejudging(!rejudging)} aria-expanded={rejudging}>
               Re-judge…
             </button>
           )}
@@ -134,7 +135,11 @@ export function RunPage({ id }: { id: string }) {
         <RejudgeForm
           answered={answered}
           busy={action.isPending}
-          onClose={() => setRejudging(false)}
+          onClose={() => {
+            setRejudging(false);
+            // Closed from inside the panel (Escape, its Cancel): focus back where it opened.
+            rejudgeButton.current?.focus();
+          }}
           onRejudge={(judge) => action.mutate({ id, action: "rejudge", judge }, { onSuccess: () => setRejudging(false) })}
         />
       )}
@@ -303,17 +308,35 @@ function Items({
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
   // One item is open at a time, named in the address (`?item=N`): a link to it opens it, and
-  // Back closes it. Opening is a history entry of its own; closing replaces it.
+  // Back closes it. Opening an item is a history entry of its own (opening another instead
+  // replaces it), and closing it goes back from that entry: no step of Back does nothing.
   const [params, setParams] = useSearchParams();
-  const opened = params.get("item");
+  const asked = params.get("item");
+  // `?item=07` is item 7.
+  const opened = asked !== null && /^\d+$/.test(asked) ? String(Number(asked)) : asked;
+  const pushed = useRef<string | null>(null);
   const onToggle = (sequence: number, open: boolean) => {
-    if (open && opened !== String(sequence)) {
-      setParams((previous) => paramsWith(previous, { item: String(sequence) }));
-    } else if (!open && opened === String(sequence)) {
-      setParams((previous) => paramsWith(previous, { item: undefined }), { replace: true });
+    const named = String(sequence);
+    if (open && opened !== named) {
+      setParams((previous) => paramsWith(previous, { item: named }), { replace: opened !== null });
+      pushed.current = opened === null ? named : pushed.current && named;
+    } else if (!open && opened === named) {
+      if (pushed.current === named) {
+        window.history.back();
+      } else {
+        setParams((previous) => paramsWith(previous, { item: undefined }), { replace: true });
+      }
+      pushed.current = null;
     }
   };
   const listed = opened !== null && list.some((item) => String(item.sequence) === opened);
+  // An item a link opened is brought into view where the first list shows it; not when "Load
+  // more" brings it in later, away from the button just pressed.
+  const [linked] = useState(opened);
+  const firstListed = useRef<Set<number> | null>(null);
+  if (firstListed.current === null && items.data !== undefined) {
+    firstListed.current = new Set(list.map((item) => item.sequence));
+  }
   return (
     <section aria-labelledby="items-title">
       <div className="page-head">
@@ -362,6 +385,7 @@ function Items({
             item={item}
             open={String(item.sequence) === opened}
             onToggle={onToggle}
+            bringIntoView={String(item.sequence) === linked && (firstListed.current?.has(item.sequence) ?? false)}
           />
         ))}
       </div>
@@ -415,11 +439,14 @@ function ItemRow({
   item,
   open,
   onToggle,
+  bringIntoView = false,
 }: {
   runId: string;
   item: Item;
   open: boolean;
   onToggle: (sequence: number, open: boolean) => void;
+  /** Whether a link opened it: brought into view once. */
+  bringIntoView?: boolean;
 }) {
   // The answer streams into an open item while it runs; closed rows cost nothing.
   const live = useItemText(runId, item.sequence, open && item.state === "running");
@@ -427,11 +454,11 @@ function ItemRow({
   const row = useRef<HTMLDetailsElement>(null);
   const scrolled = useRef(false);
   useEffect(() => {
-    if (open && !scrolled.current && !row.current?.matches(":focus-within")) {
+    if (open && bringIntoView && !scrolled.current) {
       row.current?.scrollIntoView?.({ block: "nearest" });
+      scrolled.current = true;
     }
-    scrolled.current = open;
-  }, [open]);
+  }, [open, bringIntoView]);
   // What the LLM judge spent on the verdict in force (the rule judges spend nothing); an item
   // waiting for a re-judging's verdict has none in force yet.
   const judgeSpent = item.verdict ? item.verdicts.at(-1)?.usage : null;

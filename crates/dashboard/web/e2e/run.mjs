@@ -301,6 +301,9 @@ await step("compare two runs from the archive", async () => {
   // A flipped item opens to both answers side by side, and links to each run's item.
   await page.locator("button[aria-expanded]").first().click();
   await until("both answers", async () => (await page.locator(".side-by-side pre").count()) === 2);
+  // The question once, with its options and the key, above them.
+  await page.locator(".flipped-question li.expected").waitFor();
+  if ((await page.locator(".flipped-question").count()) !== 1) throw new Error("the question is not said once");
   await check("compare");
   const link = page.getByRole("link", { name: /^#\d+$/ }).first();
   const sequence = (await link.textContent()).slice(1);

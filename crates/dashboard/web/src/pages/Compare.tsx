@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, percent, usd, useTitle } from "../components/common";
+import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, letter, percent, usd, useTitle } from "../components/common";
 import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -263,6 +263,7 @@ function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
       {open && (
         <tr>
           <td colSpan={columns}>
+            {item.outcomes[0] && <Question runId={item.outcomes[0].runId} sequence={item.outcomes[0].sequence} />}
             <div className="side-by-side">
               {item.outcomes.map((outcome, i) => (
                 <Answer key={outcome.runId} name={names[i] ?? outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
@@ -275,21 +276,50 @@ function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
   );
 }
 
+/** A flipped item's question and options, the key marked: once, above the answers (every
+ *  run of a comparison asks the same item). */
+function Question({ runId, sequence }: { runId: string; sequence: number }) {
+  const item = useItemsQuery(runId, [sequence]).data?.[0];
+  if (!item) return null;
+  return (
+    <div className="flipped-question">
+      <p>{item.question}</p>
+      {item.choices.length > 0 ? (
+        <ol className="choices" type="A">
+          {item.choices.map((choice, i) => (
+            <li key={i} className={letter(i) === item.expectedAnswer ? "expected" : ""}>
+              {choice}
+              {letter(i) === item.expectedAnswer && <em> (key)</em>}
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <p className="muted">Expected: {item.expectedAnswer}</p>
+      )}
+    </div>
+  );
+}
+
 function Answer({ name, runId, sequence }: { name: string; runId: string; sequence: number }) {
   const items = useItemsQuery(runId, [sequence]);
   const item = items.data?.[0];
   return (
     <div>
-      <h3 className="answer-of">{name}</h3>
+      <h3 className="answer-of">
+        {name}
+        {item && (
+          <span className="muted">
+            {" · "}
+            {item.responseText == null
+              ? "no answer"
+              : item.extractedAnswer == null
+                ? "nothing extractable"
+                : `answered ${item.extractedAnswer}`}
+          </span>
+        )}
+      </h3>
       <ErrorNote error={items.error} />
-      {item && (
-        <>
-          <p className="small">
-            {item.question} <span className="muted">(key {item.expectedAnswer})</span>
-          </p>
-          <pre className="code">{item.responseText ?? "(no answer)"}</pre>
-        </>
-      )}
+      {item && <pre className="code">{item.responseText ?? "(no answer)"}</pre>}
     </div>
   );
 }

@@ -833,31 +833,22 @@ impl Dispatcher {
                             },
                         );
                     }
-                    Err(Unworkable::Run { kind, message }) => {
-                        self.shared.send(WriterMessage::FailRun {
-                            run_id: run.id.clone(),
-                            generation: RunGeneration::of(&run),
-                            kind,
-                            message,
-                        });
-                        continue;
-                    }
                     // On SQLite this server is the only one (its data directory is locked):
-                    // there is no other to leave the run to, and failing it says at once what
-                    // to mend (a retry then goes on).
-                    Err(Unworkable::Here { kind, message })
-                        if self.shared.db.backend() == Backend::Sqlite =>
+                    // there is no other to leave a run it lacks something for, and failing it
+                    // says at once what to mend (a retry then goes on).
+                    Err(Unworkable::Here { message, .. })
+                        if self.shared.db.backend() != Backend::Sqlite =>
                     {
+                        self.leave_to_others(&run, message).await;
+                        continue;
+                    }
+                    Err(Unworkable::Run { kind, message } | Unworkable::Here { kind, message }) => {
                         self.shared.send(WriterMessage::FailRun {
                             run_id: run.id.clone(),
                             generation: RunGeneration::of(&run),
                             kind,
                             message,
                         });
-                        continue;
-                    }
-                    Err(Unworkable::Here { message, .. }) => {
-                        self.leave_to_others(&run, message).await;
                         continue;
                     }
                 },

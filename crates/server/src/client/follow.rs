@@ -2,7 +2,7 @@
 //! error (indicatif: done/total, correct/incorrect/faulted, items per second, time left).
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader, IsTerminal, Write},
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -273,12 +273,28 @@ fn progress_bar() -> anyhow::Result<ProgressBar> {
 fn show(bar: &ProgressBar, progress: &Value) {
     let count = |field: &str| progress[field].as_u64().unwrap_or(0);
     let (done, total) = (count("completed"), count("total"));
-    bar.set_length(total);
-    bar.set_message(format!(
+    let message = format!(
         "{done}/{total} ✓ {} ✗ {} ! {}",
         count("correct"),
         count("incorrect"),
         count("faulted")
-    ));
+    );
+    // Where standard error is no terminal (a CI job's log) the bar is not drawn: a line says
+    // the counts at each tenth of the run done, so that a long run is not silent until its end.
+    let before = bar.position();
+    if !std::io::stderr().is_terminal() && tenth(done, total) > tenth(before, total) {
+        eprintln!("{message}");
+    }
+    bar.set_length(total);
+    bar.set_message(message);
     bar.set_position(done);
+}
+
+/// How many tenths of `total` `done` is (`done` ≤ `total`; an empty run is done).
+fn tenth(done: u64, total: u64) -> u64 {
+    if total == 0 {
+        10
+    } else {
+        done.min(total) * 10 / total
+    }
 }

@@ -69,6 +69,13 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let id = run["run"]["id"].as_str().unwrap().to_owned();
     let said = String::from_utf8_lossy(&followed.stderr);
     assert!(!said.contains("warning"), "{said}");
+    // No terminal here (a CI job's log): the counts as lines, at tenths of the run, the last
+    // at its end.
+    let counts: Vec<&str> = said.lines().filter(|l| l.contains("/36 ✓")).collect();
+    assert!(
+        counts.len() <= 11 && counts.last().is_some_and(|l| l.starts_with("36/36 ✓")),
+        "{said}"
+    );
 
     // Listed and shown, for scripts and for people.
     let listed = json_of(&evalboard(&server, &["list", "--json"], None));

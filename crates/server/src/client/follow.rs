@@ -292,9 +292,5 @@ fn show(bar: &ProgressBar, progress: &Value) {
 
 /// How many tenths of `total` `done` is (`done` ≤ `total`; an empty run is done).
 fn tenth(done: u64, total: u64) -> u64 {
-    if total == 0 {
-        10
-    } else {
-        done.min(total) * 10 / total
-    }
+    (done.min(total) * 10).checked_div(total).unwrap_or(10)
 }

@@ -467,6 +467,11 @@ struct Dispatcher {
     /// looked at: its setup does not change while it runs, so each is looked at, and said, once
     /// — again after a retry or a re-judging (another judge, say).
     left: HashMap<RunId, RunGeneration>,
+    /// Runs whose budget this server found spent, by generation, until the database says so
+    /// (the writer stores the stop a moment later): a context made anew for such a run in
+    /// between would start unstopped, from totals still missing what was spent meanwhile, and
+    /// send items past the budget.
+    budget_stopped: HashMap<RunId, RunGeneration>,
     tasks: JoinSet<Event>,
     /// Claims failing while the database is down (every run's alike): logged as an outage.
     claim_outage: Outage,
@@ -478,6 +483,7 @@ impl Dispatcher {
             shared,
             runs: HashMap::new(),
             left: HashMap::new(),
+            budget_stopped: HashMap::new(),
             tasks: JoinSet::new(),
             claim_outage: Outage::new("claim items"),
         }
@@ -702,6 +708,12 @@ impl Dispatcher {
         }
         if flight.running == 0 && flight.queue.is_empty() && !flight.claiming {
             let finished = self.runs.remove(run_id);
+            if let Some(finished) = &finished
+                && finished.context.stopped()
+            {
+                self.budget_stopped
+                    .insert(run_id.clone(), finished.context.generation);
+            }
             if canceled && finished.is_some() {
                 self.shared
                     .send(WriterMessage::CancelInFlight(run_id.clone()));
@@ -782,17 +794,20 @@ impl Dispatcher {
         }
         // A run left to others that ended, or is being canceled, is looked at anew if a retry
         // brings it back.
-        self.left.retain(|id, generation| {
+        let still = |id: &RunId, generation: &RunGeneration| {
             schedulable
                 .iter()
                 .any(|run| &run.id == id && RunGeneration::of(run) == *generation)
-        });
+        };
+        self.left.retain(|id, generation| still(id, generation));
+        self.budget_stopped
+            .retain(|id, generation| still(id, generation));
         if self.shared.draining() {
             // No new work, and no more of the runs worked on.
             return Ok(());
         }
         for run in schedulable {
-            if self.left.contains_key(&run.id) {
+            if self.left.contains_key(&run.id) || self.budget_stopped.contains_key(&run.id) {
                 continue;
             }
             if let Some(flight) = self.runs.get_mut(&run.id)

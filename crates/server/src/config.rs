@@ -237,6 +237,12 @@ fn described(error: figment::Error) -> anyhow::Error {
             let origin = match &error.metadata {
                 Some(metadata) => match &metadata.source {
                     Some(source) => format!(" (in {source})"),
+                    // The variable by its name, as the reader would look for it (figment's
+                    // layer says only "`EVALBOARD_` environment variable(s)").
+                    None if metadata.name.starts_with("`EVALBOARD_`") => format!(
+                        " (from the environment variable EVALBOARD_{})",
+                        error.path.join("__").to_uppercase()
+                    ),
                     None => format!(" (from the {})", metadata.name),
                 },
                 None => String::new(),

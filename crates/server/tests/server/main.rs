@@ -422,8 +422,14 @@ fn bad_configuration_fails_at_start_with_a_reason() {
         (
             vec![("EVALBOARD_ENGINE__LEASE_SECS", "soon")],
             vec![],
-            "`engine.lease_secs` (from the `EVALBOARD_` environment variable(s)): invalid type: \
-             found string \"soon\"",
+            "`engine.lease_secs` (from the environment variable EVALBOARD_ENGINE__LEASE_SECS): \
+             invalid type: found string \"soon\"",
+        ),
+        (
+            vec![("EVALBOARD_ENGINE__CONCURRANCY", "3")],
+            vec![],
+            "`engine.concurrancy` is not a setting (from the environment variable \
+             EVALBOARD_ENGINE__CONCURRANCY); [engine] takes",
         ),
         (
             vec![("EVALBOARD_AUTH_MODE", "tokens")],

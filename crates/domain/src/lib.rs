@@ -45,7 +45,9 @@ pub use prompt::{
     template_kind,
 };
 pub use reasoning::{joined_reasoning, split_reasoning};
-pub use run::{BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus};
+pub use run::{
+    BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Lifecycle, Run, RunFailure, RunStatus, failure_text,
+};
 pub use selection::ItemSelection;
 pub use settings::{
     GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, ShotsSource,

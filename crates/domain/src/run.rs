@@ -155,9 +155,35 @@ pub struct RunFailure {
     pub message: String,
 }
 
+/// A failure as one line, `kind: message`, its kind said once: a provider's message often
+/// starts with it already ("unauthorized: …", as `ProviderError` words its errors).
+pub fn failure_text(kind: &str, message: &str) -> String {
+    match message.strip_prefix(kind) {
+        Some(rest) if rest.starts_with(": ") => message.to_owned(),
+        _ => format!("{kind}: {message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::RunStatus::{self, *};
+
+    #[test]
+    fn a_failure_says_its_kind_once() {
+        use super::failure_text;
+        assert_eq!(
+            failure_text("unauthorized", "unauthorized: bad key"),
+            "unauthorized: bad key"
+        );
+        assert_eq!(
+            failure_text("not_found", "no model `m`"),
+            "not_found: no model `m`"
+        );
+        assert_eq!(
+            failure_text("timeout", "timeouts: many"),
+            "timeout: timeouts: many"
+        );
+    }
 
     #[test]
     fn legal_and_illegal_moves() {

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
     BROWSER_HARNESS_PROVIDER, BUDGET_EXHAUSTED, Fingerprint, ItemState, Run, RunId, RunStatus,
-    Timestamp,
+    Timestamp, failure_text,
 };
 
 use super::{
@@ -330,12 +330,7 @@ impl Database {
                 change_status(conn, &row, RunStatus::Running, at, None)?;
             }
             let row = load_row(conn, run_id, false)?;
-            // A provider's message often starts with its kind already ("unauthorized: …").
-            let why = if message.starts_with(&format!("{kind}: ")) {
-                message.to_owned()
-            } else {
-                format!("{kind}: {message}")
-            };
+            let why = failure_text(kind, message);
             change_status(conn, &row, RunStatus::Failed, at, Some(&why))?;
             Ok(Some(RunFailed {
                 run: load_row(conn, run_id, false)?.into_domain()?,

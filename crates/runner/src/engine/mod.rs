@@ -463,15 +463,14 @@ enum Event {
 struct Dispatcher {
     shared: Arc<Shared>,
     runs: HashMap<RunId, InFlight>,
-    /// Active runs this server leaves to others (see `Unworkable::Here`), by the generation it
-    /// looked at: its setup does not change while it runs, so each is looked at, and said, once
-    /// — again after a retry or a re-judging (another judge, say).
-    left: HashMap<RunId, RunGeneration>,
-    /// Runs whose budget this server found spent, by generation, until the database says so
-    /// (the writer stores the stop a moment later): a context made anew for such a run in
-    /// between would start unstopped, from totals still missing what was spent meanwhile, and
-    /// send items past the budget.
-    budget_stopped: HashMap<RunId, RunGeneration>,
+    /// Active runs this server does not take up again, by the generation it saw, while they
+    /// stay schedulable at it:
+    /// - runs it leaves to others (see `Unworkable::Here`): its setup does not change while it
+    ///   runs, so each is looked at, and said, once — again after a retry or a re-judging;
+    /// - runs whose budget it found spent, until the database says so (the writer stores the
+    ///   stop a moment later): a context made anew in between would start unstopped, from
+    ///   totals still missing what was spent meanwhile, and send items past the budget.
+    set_aside: HashMap<RunId, RunGeneration>,
     tasks: JoinSet<Event>,
     /// Claims failing while the database is down (every run's alike): logged as an outage.
     claim_outage: Outage,
@@ -482,8 +481,7 @@ impl Dispatcher {
         Self {
             shared,
             runs: HashMap::new(),
-            left: HashMap::new(),
-            budget_stopped: HashMap::new(),
+            set_aside: HashMap::new(),
             tasks: JoinSet::new(),
             claim_outage: Outage::new("claim items"),
         }
@@ -711,7 +709,7 @@ impl Dispatcher {
             if let Some(finished) = &finished
                 && finished.context.stopped()
             {
-                self.budget_stopped
+                self.set_aside
                     .insert(run_id.clone(), finished.context.generation);
             }
             if canceled && finished.is_some() {
@@ -792,22 +790,19 @@ impl Dispatcher {
             }
             self.advance(&run_id);
         }
-        // A run left to others that ended, or is being canceled, is looked at anew if a retry
-        // brings it back.
-        let still = |id: &RunId, generation: &RunGeneration| {
+        // A run set aside that ended, is being stopped, or was retried or re-judged is looked at
+        // anew should it come back.
+        self.set_aside.retain(|id, generation| {
             schedulable
                 .iter()
                 .any(|run| &run.id == id && RunGeneration::of(run) == *generation)
-        };
-        self.left.retain(|id, generation| still(id, generation));
-        self.budget_stopped
-            .retain(|id, generation| still(id, generation));
+        });
         if self.shared.draining() {
             // No new work, and no more of the runs worked on.
             return Ok(());
         }
         for run in schedulable {
-            if self.left.contains_key(&run.id) || self.budget_stopped.contains_key(&run.id) {
+            if self.set_aside.contains_key(&run.id) {
                 continue;
             }
             if let Some(flight) = self.runs.get_mut(&run.id)
@@ -857,7 +852,8 @@ impl Dispatcher {
                         self.leave_to_others(&run, message).await;
                         continue;
                     }
-                    Err(Unworkable::Run { kind, message } | Unworkable::Here { kind, message }) => {
+                    Err(unworkable) => {
+                        let (kind, message) = unworkable.into_reason();
                         self.shared.send(WriterMessage::FailRun {
                             run_id: run.id.clone(),
                             generation: RunGeneration::of(&run),
@@ -877,7 +873,8 @@ impl Dispatcher {
     /// set up for it (`why`: what it lacks). It claims none of the run's items meanwhile.
     async fn leave_to_others(&mut self, run: &Run, why: String) {
         let run_id = &run.id;
-        self.left.insert(run_id.clone(), RunGeneration::of(run));
+        self.set_aside
+            .insert(run_id.clone(), RunGeneration::of(run));
         let worker = self.shared.config.worker.clone();
         tracing::warn!(
             run = %run_id,

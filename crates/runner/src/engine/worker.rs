@@ -746,16 +746,24 @@ pub(crate) struct RunMetrics {
     first_token_seconds: metrics::Histogram,
 }
 
+/// Items this server finished with `outcome` (`correct`, `incorrect`, `failed`), by provider
+/// and model: counted by the workers, and by the writer for a run failed as a whole.
+pub(crate) fn items_finished(
+    provider: &str,
+    model: &str,
+    outcome: &'static str,
+) -> metrics::Counter {
+    metrics::counter!(
+        "evalboard_items_finished_total",
+        "provider" => provider.to_owned(),
+        "model" => model.to_owned(),
+        "outcome" => outcome
+    )
+}
+
 impl RunMetrics {
     pub(crate) fn new(provider: &str, model: &str) -> Self {
-        let finished = |outcome: &'static str| {
-            metrics::counter!(
-                "evalboard_items_finished_total",
-                "provider" => provider.to_owned(),
-                "model" => model.to_owned(),
-                "outcome" => outcome
-            )
-        };
+        let finished = |outcome| items_finished(provider, model, outcome);
         Self {
             provider: provider.to_owned(),
             correct: finished("correct"),

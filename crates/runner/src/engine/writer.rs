@@ -16,7 +16,7 @@ use evalboard_domain::{JudgeSpend, RunId, truncate_to_micros};
 use evalboard_persistence::{Outage, Outcome, RunGeneration, StoreError};
 use tokio::sync::mpsc;
 
-use super::Shared;
+use super::{Shared, worker};
 
 /// What workers and the dispatcher ask the writer to store, in order.
 // Nearly every message is an outcome, moved once into the channel: boxing it would cost an
@@ -192,13 +192,8 @@ async fn apply_control(writer: &Writer, message: WriterMessage) {
             if let Some(Some(failed)) = failed {
                 tracing::warn!(run = %run_id, %kind, "run cannot proceed: {message}");
                 // Its items failed with it, not one by one: counted as the workers count theirs.
-                metrics::counter!(
-                    "evalboard_items_finished_total",
-                    "provider" => failed.run.provider_name,
-                    "model" => failed.run.model_name,
-                    "outcome" => "failed"
-                )
-                .increment(failed.items_failed);
+                worker::items_finished(&failed.run.provider_name, &failed.run.model_name, "failed")
+                    .increment(failed.items_failed);
             }
         }
         WriterMessage::StopForBudget { run_id, reason } => {

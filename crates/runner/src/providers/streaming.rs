@@ -61,18 +61,26 @@ pub(super) fn is_event_stream(response: &Response) -> bool {
         .is_none_or(|t| t.starts_with("text/event-stream"))
 }
 
-/// The whole response body, at most `most` bytes of it (the provider's `max_response_mib`).
-pub(super) async fn whole_body(response: Response, most: usize) -> Result<Vec<u8>, ProviderError> {
+/// The response body up to `most` bytes, and why it stopped short if it did.
+async fn read_capped(response: Response, most: usize) -> (Vec<u8>, Option<BodyError>) {
     let mut body = Vec::new();
     let mut chunks = Box::pin(capped_body(response, most));
     while let Some(chunk) = chunks.next().await {
         match chunk {
             Ok(chunk) => body.extend_from_slice(&chunk),
-            Err(BodyError::TooLarge(most)) => return Err(BodyError::too_large(most)),
-            Err(BodyError::Read(error)) => return Err(network_error(error)),
+            Err(error) => return (body, Some(error)),
         }
     }
-    Ok(body)
+    (body, None)
+}
+
+/// The whole response body, at most `most` bytes of it (the provider's `max_response_mib`).
+pub(super) async fn whole_body(response: Response, most: usize) -> Result<Vec<u8>, ProviderError> {
+    match read_capped(response, most).await {
+        (body, None) => Ok(body),
+        (_, Some(BodyError::TooLarge(most))) => Err(BodyError::too_large(most)),
+        (_, Some(BodyError::Read(error))) => Err(network_error(error)),
+    }
 }
 
 /// An HTTP client with the provider's connection and total timeouts.
@@ -126,11 +134,7 @@ pub(super) async fn send(
 
 /// The start of an error response's body: enough for its message, however much it sends.
 async fn error_body(response: Response) -> String {
-    let mut body = Vec::new();
-    let mut chunks = Box::pin(capped_body(response, MAX_ERROR_BYTES));
-    while let Some(Ok(chunk)) = chunks.next().await {
-        body.extend_from_slice(&chunk);
-    }
+    let (body, _) = read_capped(response, MAX_ERROR_BYTES).await;
     String::from_utf8_lossy(&body).into_owned()
 }
 

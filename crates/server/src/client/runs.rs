@@ -294,14 +294,11 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
         )?;
     }
     if let Some(failure) = run["failure"].as_object() {
-        let kind = failure["kind"].as_str().unwrap_or_default();
-        let message = failure["message"].as_str().unwrap_or_default();
-        // A provider's message often starts with its kind already ("unauthorized: …").
-        if message.starts_with(&format!("{kind}: ")) {
-            writeln!(out, "  failure: {message}")?;
-        } else {
-            writeln!(out, "  failure: {kind}: {message}")?;
-        }
+        let text = evalboard_domain::failure_text(
+            failure["kind"].as_str().unwrap_or_default(),
+            failure["message"].as_str().unwrap_or_default(),
+        );
+        writeln!(out, "  failure: {text}")?;
     }
     Ok(())
 }

@@ -640,17 +640,20 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
     // Into a server's database only: not one it would make, empty, where no server looks.
     let good = data.path().join("good.csv");
     std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\nQ2,x,y,B\n").unwrap();
+    let import_good = |data_dir: &Path| {
+        run(
+            &[
+                "dataset",
+                "import",
+                good.to_str().unwrap(),
+                "--name",
+                "Good",
+            ],
+            data_dir,
+        )
+    };
     let nowhere = data.path().join("mistyped");
-    let output = run(
-        &[
-            "dataset",
-            "import",
-            good.to_str().unwrap(),
-            "--name",
-            "Good",
-        ],
-        &nowhere,
-    );
+    let output = import_good(&nowhere);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -676,16 +679,7 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
         "{stdout}"
     );
 
-    let output = run(
-        &[
-            "dataset",
-            "import",
-            good.to_str().unwrap(),
-            "--name",
-            "Good",
-        ],
-        data.path(),
-    );
+    let output = import_good(data.path());
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported dataset `Good` version 1"));
 

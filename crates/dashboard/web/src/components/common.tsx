@@ -210,6 +210,17 @@ export function accuracy(progress: Progress): string {
   return judged === 0 ? "–" : `${((100 * progress.correct) / judged).toFixed(1)} %`;
 }
 
+/** A failure as one line, `kind: message`, its kind said once: a provider's message often
+ *  starts with it already ("unauthorized: …"; the server's `failure_text` says it so too). */
+export function failureText(failure: { kind: string; message: string }): string {
+  return failure.message.startsWith(`${failure.kind}: `) ? failure.message : `${failure.kind}: ${failure.message}`;
+}
+
+/** A failure's message without its kind in front, for where the kind is shown beside it. */
+export function failureMessage(failure: { kind: string; message: string }): string {
+  return failureText(failure).slice(failure.kind.length + 2);
+}
+
 /** US dollars to the hundredth of a cent; a cost too small for that is not shown as nothing. */
 export function usd(value: number): string {
   return value > 0 && value < 0.00005 ? "< $0.0001" : `$${value.toFixed(4)}`;

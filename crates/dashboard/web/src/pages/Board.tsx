@@ -14,6 +14,7 @@ import {
   StatusBadge,
   Time,
   doneLabel,
+  failureText,
   letter,
   useSearchParam,
   useTitle,
@@ -198,8 +199,7 @@ export function FailureLine({ runId }: { runId: string }) {
   // Read when the card shows the failure (a run failed again after a retry: read anew).
   const failure = useQuery({ ...runQuery(runId), select: (detail) => detail.failure }).data;
   if (!failure) return null;
-  // A provider's message often starts with its kind already ("unauthorized: …").
-  const message = failure.message.startsWith(`${failure.kind}: `) ? failure.message : `${failure.kind}: ${failure.message}`;
+  const message = failureText(failure);
   return (
     <p className="meta failure error-inline" title={message}>
       {message}

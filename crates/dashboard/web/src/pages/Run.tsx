@@ -12,6 +12,7 @@ import {
   BROWSER_HARNESS,
   ErrorNote,
   QueryError,
+  failureMessage,
   Field,
   ProgressBar,
   StaleNote,
@@ -148,8 +149,7 @@ export function RunPage({ id }: { id: string }) {
       {run.failure && (
         <div className="error" role="alert">
           <strong>{run.failure.kind}</strong>
-          {/* A provider's message often starts with its kind already ("unauthorized: …"). */}
-          <p>{withoutPrefix(run.failure.message, `${run.failure.kind}: `)}</p>
+          <p>{failureMessage(run.failure)}</p>
         </div>
       )}
       <ProgressBar progress={run.progress} canceled={run.canceled} status={run.run.status} />
@@ -280,10 +280,6 @@ export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
     seen.add(item.sequence);
     return true;
   });
-}
-
-function withoutPrefix(text: string, prefix: string): string {
-  return text.startsWith(prefix) ? text.slice(prefix.length) : text;
 }
 
 function ms(value: number | null | undefined): string {

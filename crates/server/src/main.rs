@@ -148,14 +148,21 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         // A client of another server: no configuration, database or logging of its own.
         return Ok(match client::run(&server, command) {
             Ok(code) => code,
-            // Standard output was closed by its reader (`| head`): what the command did is
-            // done, and there is nobody left to tell; a pipe's end is no failure.
-            Err(error) if client::output_closed(&error) => std::process::ExitCode::SUCCESS,
-            Err(error) => {
-                // What the server said, for a person: no backtrace.
-                eprintln!("error: {error:#}");
-                std::process::ExitCode::from(2)
-            }
+            // For a person: what went wrong, no backtrace.
+            Err(error) => match client::output_failure(&error) {
+                // Standard output was closed by its reader (`| head`): what the command did is
+                // done, and there is nobody left to tell; a pipe's end is no failure.
+                Some(client::OutputFailure::Closed) => std::process::ExitCode::SUCCESS,
+                // This machine's failure (a full disk), not the server's.
+                Some(client::OutputFailure::Failed) => {
+                    eprintln!("error: {error:#}");
+                    std::process::ExitCode::FAILURE
+                }
+                None => {
+                    eprintln!("error: {error:#}");
+                    std::process::ExitCode::from(2)
+                }
+            },
         });
     }
     let serving = matches!(cli.command, None | Some(Command::Serve));

@@ -3,12 +3,14 @@
 //! from `EVALBOARD_TOKEN`; it is sent as a bearer token and never printed.
 
 mod follow;
+mod output;
 mod runs;
 
 use anyhow::Context;
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
 
+pub(crate) use output::{OutputFailure, output_failure};
 pub(crate) use runs::{RunsCommand, run};
 
 /// Where the client finds the server unless `--server` says otherwise.
@@ -142,7 +144,7 @@ impl std::error::Error for Refused {}
 /// (another 4xx), an answer that is not what the API sends (a proxy's page) or a local failure
 /// is not.
 pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
+    output_failure(error).is_none() && error.chain().any(|cause| {
         cause
             .downcast_ref::<reqwest::Error>()
             // A request that could not be built (or read) fails the same way when asked again.
@@ -152,17 +154,6 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
                 .downcast_ref::<Refused>()
                 .is_some_and(|r| r.status >= 500 || r.status == 429)
     })
-}
-
-/// Whether `error` is writing to standard output after its reader went away (`| head`): an
-/// I/O error of this process's own, not one of a connection to the server.
-pub(crate) fn output_closed(error: &anyhow::Error) -> bool {
-    !error.chain().any(|cause| cause.is::<reqwest::Error>())
-        && error.chain().any(|cause| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-        })
 }
 
 /// The response, or an error that says what the server said (its problem's `detail`);

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Client, follow};
+use super::{Client, follow, output::StandardOutput};
 
 /// What `evalboard runs` does.
 #[derive(Debug, Subcommand)]
@@ -106,7 +106,7 @@ pub(crate) enum ExportFormat {
 /// Runs `command` against the server at `server`; the process's exit status.
 pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::process::ExitCode> {
     let client = Client::new(server)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = StandardOutput(std::io::stdout().lock());
     match command {
         RunsCommand::Create {
             provider,
@@ -190,13 +190,12 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// Copies an export to `out`. A reader that stops early (`| head`) ends the copy quietly; a
-/// failure to write (a full disk) is this machine's, said as such, with exit status 1.
+/// Copies an export to `out` (a failure to write is told from the server's by its mark).
 fn copy_export(
     mut response: reqwest::blocking::Response,
     out: &mut impl Write,
 ) -> anyhow::Result<std::process::ExitCode> {
-    use std::io::{ErrorKind, Read};
+    use std::io::Read;
     let mut buffer = vec![0; 64 * 1024];
     loop {
         let read = response
@@ -205,14 +204,9 @@ fn copy_export(
         if read == 0 {
             break;
         }
-        if let Err(error) = out.write_all(&buffer[..read]).and_then(|()| out.flush()) {
-            if error.kind() == ErrorKind::BrokenPipe {
-                return Ok(std::process::ExitCode::SUCCESS);
-            }
-            eprintln!("error: writing the export: {error}");
-            return Ok(std::process::ExitCode::FAILURE);
-        }
+        out.write_all(&buffer[..read])?;
     }
+    out.flush()?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

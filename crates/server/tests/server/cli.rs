@@ -181,6 +181,23 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let listed = listing.wait_with_output().unwrap();
     assert!(listed.status.success(), "{listed:?}");
     assert!(listed.stderr.is_empty(), "{listed:?}");
+    // A standard output that cannot be written (a full disk) is this machine's failure: status
+    // 1, said as such, not 2 ("the server refused or could not be reached").
+    for command in [&["list"][..], &["show", &id], &["export", &id]] {
+        let full = Command::new(BINARY)
+            .args(["runs", "--server", &server.base])
+            .args(command)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(full.status.code(), Some(1), "{command:?}: {said}");
+        assert!(
+            said.contains("writing to standard output"),
+            "{command:?}: {said}"
+        );
+    }
 
     // A run that does not complete ends the follow with status 1.
     let canceled = evalboard(

@@ -82,7 +82,11 @@ pub(crate) enum RunsCommand {
         /// Retry even though the run's configuration changed since it was made.
         #[arg(long)]
         force: bool,
-        /// Print the run as JSON.
+        /// Watch the run with a live progress bar until it ends again (exit status as for
+        /// `create --follow`).
+        #[arg(long)]
+        follow: bool,
+        /// Print the run as JSON (at the end, with `--follow`).
         #[arg(long)]
         json: bool,
     },
@@ -172,10 +176,15 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             id,
             all,
             force,
+            follow: watch,
             json,
         } => {
             let body = json!({"scope": if all { "all" } else { "faulted" }, "force": force});
             let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
+            if watch {
+                eprintln!("retrying {id}; following it (Ctrl-C stops following, not the run)");
+                return follow::follow(&client, &id, json, &mut out);
+            }
             print_run(&mut out, &run, json)?;
         }
         RunsCommand::Export { id, format } => {

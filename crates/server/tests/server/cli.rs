@@ -282,6 +282,17 @@ fn the_command_line_client_drives_runs_end_to_end() {
             .contains(&format!("warning: {faulted} of 36 items faulted")),
         "{partly:?}"
     );
+    // Its faulted items retried and followed to the end again, in one command.
+    let partly_id = partly_run["run"]["id"].as_str().unwrap();
+    let retried = evalboard(&server, &["retry", partly_id, "--follow", "--json"], None);
+    let retried_run = json_of(&retried);
+    assert_eq!(retried_run["run"]["status"], "completed", "{retried_run}");
+    assert_eq!(retried_run["retryCount"], 1, "{retried_run}");
+    assert_eq!(retried_run["progress"]["completed"], 36, "{retried_run}");
+    assert!(
+        String::from_utf8_lossy(&retried.stderr).contains(&format!("retrying {partly_id}")),
+        "{retried:?}"
+    );
     // One whose every item faulted answered nothing: it completed, and exits 1 all the same.
     let faulty = evalboard(
         &server,

@@ -265,14 +265,21 @@ await step("follow a running item's answer as it streams", async () => {
   if (!first.startsWith("Let's think")) throw new Error(`the answer so far: ${first}`);
   await until("the answer to grow", async () => ((await response.textContent()) ?? "").length > first.length);
   await check("item-streaming");
+  // Answered, the item leaves the filter's list and stays open above it, the keyboard's focus
+  // with it (a reader tabbing through it is not sent back to the page's top).
+  const opened = await page.locator("details.item.running").first().getAttribute("data-sequence");
+  await page.locator(`.items details.item[data-sequence="${opened}"] > summary`).focus();
+  const moved = page.locator(`.opened-elsewhere details.item[data-sequence="${opened}"][open]`);
+  await moved.getByRole("heading", { name: "Attempts" }).waitFor({ timeout: 20_000 });
+  const focused = await page.evaluate(() => document.activeElement?.closest(".opened-elsewhere details")?.getAttribute("data-sequence"));
+  if (focused !== opened) throw new Error(`the focus is not on the moved item ${opened}: ${focused}`);
   // Cancel from the page: the items and the log follow without a reload.
   const head = page.locator(".page-head").first();
   await head.getByRole("button", { name: "Cancel" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Cancel the run" }).click();
   await head.getByText("canceled", { exact: true }).waitFor();
   await until("no item listed as running", async () => (await page.locator("details.item.running").count()) === 0);
-  // The item opened stays open, though it left the filter's list when it was canceled.
-  await page.locator(".opened-elsewhere details.item.canceled[open]").getByRole("heading", { name: "Attempts" }).waitFor();
+  await moved.waitFor();
   await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();
 });
 

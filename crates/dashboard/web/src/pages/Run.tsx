@@ -1,7 +1,7 @@
 // One run: summary, settings, spending and fingerprint; its items grouped with per-group
 // accuracy and every detail of each; its log.
 import { useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { type RefObject, useEffect, useRef, useState } from "react";
 import { Link, useSearchParams } from "wouter";
 
 import { ApiError, type Schemas } from "../api/client";
@@ -235,12 +235,15 @@ function OpenedElsewhere({
   live,
   following,
   onToggle,
+  carryFocus,
 }: {
   id: string;
   asked: string;
   live: boolean;
   following: boolean;
   onToggle: (sequence: number, open: boolean) => void;
+  /** Set when the item held the focus as it left the list: its row here takes it. */
+  carryFocus: RefObject<boolean>;
 }) {
   const wanted = Number(asked);
   const valid = Number.isInteger(wanted) && wanted > 0 && wanted <= 999_999_999;
@@ -263,7 +266,7 @@ function OpenedElsewhere({
       <h3 id="linked-title">
         Item {item.sequence} <span className="muted">(opened; not in the list below)</span>
       </h3>
-      <ItemRow runId={id} item={item} open onToggle={onToggle} />
+      <ItemRow runId={id} item={item} open onToggle={onToggle} takeFocus={carryFocus} />
     </section>
   );
 }
@@ -326,6 +329,15 @@ function Items({
     }
   };
   const listed = opened !== null && list.some((item) => String(item.sequence) === opened);
+  // Focus inside the opened item when it leaves the list (a running item answered under the
+  // "running" filter) follows it above the list: read while rendering, before React removes the
+  // row that holds it.
+  const carryFocus = useRef(false);
+  // (A number only: the address's text is no selector.)
+  const moving = opened !== null && !listed && /^\d+$/.test(opened);
+  if (moving && document.activeElement?.closest(`.items details[data-sequence="${opened}"]`)) {
+    carryFocus.current = true;
+  }
   // An item a link opened is brought into view where the first list shows it; not when "Load
   // more" brings it in later, away from the button just pressed.
   const [linked] = useState(opened);
@@ -361,7 +373,14 @@ function Items({
       </div>
       {!(stale && items.data !== undefined) && <QueryError error={items.error} loaded={items.data !== undefined} />}
       {opened !== null && !listed && (items.data !== undefined || items.error) && (
-        <OpenedElsewhere id={id} asked={opened} live={live} following={following} onToggle={onToggle} />
+        <OpenedElsewhere
+          id={id}
+          asked={opened}
+          live={live}
+          following={following}
+          onToggle={onToggle}
+          carryFocus={carryFocus}
+        />
       )}
       {groups.length > 1 && <GroupChart groups={groups} />}
       {items.isPending && (
@@ -436,6 +455,7 @@ function ItemRow({
   open,
   onToggle,
   bringIntoView = false,
+  takeFocus,
 }: {
   runId: string;
   item: Item;
@@ -443,6 +463,8 @@ function ItemRow({
   onToggle: (sequence: number, open: boolean) => void;
   /** Whether a link opened it: brought into view once. */
   bringIntoView?: boolean;
+  /** Set when its row elsewhere held the focus: its summary takes it once mounted. */
+  takeFocus?: RefObject<boolean>;
 }) {
   // The answer streams into an open item while it runs; closed rows cost nothing.
   const live = useItemText(runId, item.sequence, open && item.state === "running");
@@ -455,12 +477,19 @@ function ItemRow({
       scrolled.current = true;
     }
   }, [open, bringIntoView]);
+  useEffect(() => {
+    if (takeFocus?.current) {
+      takeFocus.current = false;
+      row.current?.querySelector("summary")?.focus();
+    }
+  }, [takeFocus]);
   // What the LLM judge spent on the verdict in force (the rule judges spend nothing); an item
   // waiting for a re-judging's verdict has none in force yet.
   const judgeSpent = item.verdict ? item.verdicts.at(-1)?.usage : null;
   return (
     <details
       ref={row}
+      data-sequence={item.sequence}
       className={`item ${item.state}`}
       open={open}
       onToggle={(e) => onToggle(item.sequence, e.currentTarget.open)}

@@ -477,7 +477,8 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   const bundle = {
     envelope,
     harness: { name: "e2e", version: "1", userAgent: "playwright" },
-    captures: payload.items.map((item) => ({
+    // The last item not captured: the import says so.
+    captures: payload.items.slice(0, 3).map((item) => ({
       sequence: item.sequence,
       promptSha256: createHash("sha256").update(item.promptText).digest("hex"),
       responseText: "Thinking it over. The answer is (A).",
@@ -485,17 +486,21 @@ await step("build a pack, import its captures, and see a tampered bundle refused
       finishedAt: new Date(now - 1000).toISOString(),
     })),
   };
-  const upload = (name, json) =>
-    page.getByLabel("Bundle (JSON)").setInputFiles({
-      name,
-      mimeType: "application/json",
-      buffer: Buffer.from(JSON.stringify(json)),
-    });
+  const uploadText = (name, text) =>
+    page.getByLabel("Bundle (JSON)").setInputFiles({ name, mimeType: "application/json", buffer: Buffer.from(text) });
+  const upload = (name, json) => uploadText(name, JSON.stringify(json));
+  // The file is sent as it is written: `1.0` is no sequence number to the server, though a
+  // browser's JSON.parse reads it as 1.
+  await uploadText("fraction.json", JSON.stringify(bundle).replace(/"sequence":(\d+)/, '"sequence":$1.0'));
+  await page.getByText("verified in this browser").last().waitFor();
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByRole("alert").filter({ hasText: "422" }).getByText("/captures/0/sequence", { exact: true }).waitFor();
   await upload("bundle.json", bundle);
   await page.getByText("Its pack:").waitFor();
   await page.getByText("verified in this browser").last().waitFor();
   await page.getByRole("button", { name: "Import" }).click();
   await page.getByText(/Imported as/).waitFor();
+  await page.getByText(/correct of 4; 1 not captured\./).waitFor();
   await check("browser-harness");
 
   // Captures that do not match the pack: each problem with its JSON Pointer.
@@ -522,6 +527,9 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   const malformed = structuredClone(bundle);
   malformed.envelope.signatures = [{}];
   await upload("malformed.json", malformed);
+  await page.getByText(/its signature has no key id/).waitFor();
+  malformed.envelope.signatures = [{ keyid: "", sig: bundle.envelope.signatures[0].sig }];
+  await upload("empty-key-id.json", malformed);
   await page.getByText(/its signature has no key id/).waitFor();
   await page.getByRole("button", { name: "Import" }).click();
   problems = page.getByRole("alert").filter({ hasText: "422" });

@@ -257,7 +257,9 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             run["unparsed"],
         )?;
     }
-    if let Some(usage) = run["usage"].as_object() {
+    let usage = &run["usage"];
+    // (Indexed as a `Value`, which reads a missing field as null, where a `Map` would panic.)
+    if usage.is_object() {
         let cost = usage["costUsd"]
             .as_f64()
             .map_or("–".to_owned(), |usd| format!("${usd:.4}"));
@@ -267,11 +269,23 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
                 .as_f64()
                 .map_or("–".to_owned(), |ms| format!("{:.2} s", ms / 1000.0))
         };
+        // Nothing counted over answered items: the answers came without counts (a Browser
+        // Harness capture, a provider that reports no usage), which is not zero tokens.
+        let answered: u64 = ["correct", "incorrect", "awaiting"]
+            .iter()
+            .filter_map(|field| progress[field].as_u64())
+            .sum();
+        let tokens = if usage["totalTokens"].as_u64() == Some(0) && answered > 0 {
+            "tokens not reported".to_owned()
+        } else {
+            format!(
+                "tokens {} in · {} out",
+                usage["promptTokens"], usage["completionTokens"]
+            )
+        };
         writeln!(
             out,
-            "  tokens {} in · {} out · cost {cost} · latency p50 {} · p95 {}",
-            usage["promptTokens"],
-            usage["completionTokens"],
+            "  {tokens} · cost {cost} · latency p50 {} · p95 {}",
             seconds("totalP50Ms"),
             seconds("totalP95Ms"),
         )?;
@@ -329,4 +343,39 @@ fn one_line(run: &Value) -> String {
         progress["completed"],
         progress["total"],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(run: &Value) -> String {
+        let mut out = Vec::new();
+        print_run(&mut out, run, false).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn run_with(answered: u64, prompt_tokens: u64, completion_tokens: u64) -> Value {
+        json!({
+            "run": {"id": "run-1", "status": "completed", "providerName": "P", "modelName": "m",
+                    "datasetName": "d"},
+            "progress": {"total": answered, "completed": answered, "correct": answered,
+                         "incorrect": 0, "awaiting": 0, "faulted": 0},
+            "usage": {"promptTokens": prompt_tokens, "completionTokens": completion_tokens,
+                      "totalTokens": prompt_tokens + completion_tokens, "costUsd": null},
+            "latency": {},
+        })
+    }
+
+    #[test]
+    fn answers_without_counts_are_not_zero_tokens() {
+        // A Browser Harness run: answered items, no counts.
+        let text = shown(&run_with(8, 0, 0));
+        assert!(text.contains("  tokens not reported · cost –"), "{text}");
+        let text = shown(&run_with(8, 120, 40));
+        assert!(text.contains("  tokens 120 in · 40 out · cost –"), "{text}");
+        // Nothing answered yet: nothing spent.
+        let text = shown(&run_with(0, 0, 0));
+        assert!(text.contains("  tokens 0 in · 0 out"), "{text}");
+    }
 }

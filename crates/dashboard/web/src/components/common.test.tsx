@@ -51,9 +51,18 @@ describe("ErrorNote", () => {
     render(<ErrorNote error={error} />);
     const items = screen.getAllByRole("listitem").map((li) => li.textContent?.trim());
     expect(items).toEqual([
-      "line 1: not a valid MMLU-Pro record: missing field `options`",
+      "line 1: not a valid MMLU-Pro record: missing field options",
       "line 7: a duplicate question_id",
     ]);
+    // The server's `quoted` names are shown as code, without their backticks.
+    expect(screen.getByText("options").tagName).toBe("CODE");
+  });
+
+  it("shows a sentence's quoted names as code", () => {
+    const error = new ApiError(422, "Unprocessable Content", "not imported; `errors` lists every problem, the first: x", []);
+    render(<ErrorNote error={error} />);
+    expect(screen.getByRole("alert").textContent).toContain("not imported; errors lists every problem");
+    expect(screen.getByText("errors").tagName).toBe("CODE");
   });
 
   it("shows nothing without an error, and any other error's message", () => {

@@ -5,6 +5,12 @@ import { useSearchParams } from "wouter";
 import { ApiError, type Progress, type Schemas } from "../api/client";
 
 /** An error as a person can read it: the problem's title and detail, and each field's problem. */
+/** A server's sentence, whose `quoted` names (a field, a command) it writes as Markdown code:
+ * shown as code, not with their backticks. */
+export function withCode(text: string): ReactNode[] {
+  return text.split("`").map((part, i) => (i % 2 === 1 && part !== "" ? <code key={i}>{part}</code> : part));
+}
+
 export function ErrorNote({ error }: { error: unknown }) {
   if (error === null || error === undefined) {
     return null;
@@ -17,13 +23,13 @@ export function ErrorNote({ error }: { error: unknown }) {
       <div className="error" role="alert">
         {/* Status 0: a problem found here, before anything was sent. */}
         <strong>{error.status === 0 ? error.title : `${error.title} (${error.status})`}</strong>
-        {!restated && <p>{error.message}</p>}
+        {!restated && <p>{withCode(error.message)}</p>}
         {error.problems.length > 0 && (
           <ul>
             {error.problems.map((p, i) => (
               <li key={i}>
                 {p.field && <code>{p.field}</code>} {p.line != null && `line ${p.line}: `}
-                {p.detail}
+                {withCode(p.detail)}
               </li>
             ))}
           </ul>

@@ -57,10 +57,12 @@ describe("pack signatures", () => {
       const verdict = await verifyEnvelope({ ...envelope, signatures } as never, keys);
       expect(verdict.ok).toBe(false);
     }
-    expect(await verifyEnvelope({ ...envelope, signatures: [{}] } as never, keys)).toEqual({
-      ok: false,
-      reason: "its signature has no key id or no signature value",
-    });
+    for (const signature of [{}, { keyid: "", sig: btoa("x") }]) {
+      expect(await verifyEnvelope({ ...envelope, signatures: [signature] } as never, keys)).toEqual({
+        ok: false,
+        reason: "its signature has no key id or no signature value",
+      });
+    }
     expect(await verifyEnvelope({ ...envelope, payload: 5 } as never, keys)).toEqual({
       ok: false,
       reason: "the envelope has no payload or payload type",

@@ -77,7 +77,7 @@ export async function verifyEnvelope(envelope: Envelope, keys: PublishedKey[]): 
     return { ok: false, reason: "the envelope must carry exactly one signature" };
   }
   const signature = signatures[0] as Partial<Envelope["signatures"][number]> | null;
-  if (typeof signature?.keyid !== "string" || typeof signature.sig !== "string") {
+  if (typeof signature?.keyid !== "string" || signature.keyid === "" || typeof signature.sig !== "string") {
     return { ok: false, reason: "its signature has no key id or no signature value" };
   }
   if (typeof envelope.payload !== "string" || typeof envelope.payloadType !== "string") {

@@ -278,17 +278,18 @@ function SignatureNote({ verdict }: { verdict: Verdict }) {
   );
 }
 
-/** A bundle file read as JSON, or why it cannot be sent. */
-async function readBundle(file: File): Promise<{ json: Signed } | { problem: string }> {
+/** A bundle file read as JSON (its text kept: it is sent as it is), or why it cannot be sent. */
+async function readBundle(file: File): Promise<{ json: Signed; text: string } | { problem: string }> {
   if (file.size > MAX_BUNDLE_BYTES) {
     return { problem: `${file.name} is larger than 32 MiB, the most the server accepts.` };
   }
   try {
-    const json: unknown = JSON.parse(await file.text());
+    const text = await file.text();
+    const json: unknown = JSON.parse(text);
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
       return { problem: `${file.name} is not a bundle: a bundle is one JSON object.` };
     }
-    return { json };
+    return { json, text };
   } catch (caught) {
     return { problem: `${file.name} is not JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
   }
@@ -335,7 +336,12 @@ function BundleUpload({ keys }: { keys: Key[] | undefined }) {
         return;
       }
       setBundle(read.json);
-      const result = await api.POST("/browser-harness/imports", { body: read.json as Schemas["CaptureBundleDto"] });
+      // The file's own text, not the parsed object written out again: JSON.parse reads `1.0` as
+      // 1 and keeps the last of two equal keys, and the server must judge what the file says.
+      const result = await api.POST("/browser-harness/imports", {
+        body: read.json as Schemas["CaptureBundleDto"],
+        bodySerializer: () => read.text,
+      });
       setRun({ detail: unwrap(result), replayed: result.response.status === 200 });
     } catch (caught) {
       setError(caught);
@@ -373,7 +379,9 @@ function BundleUpload({ keys }: { keys: Key[] | undefined }) {
           <div className="success">
             {run.replayed ? "This bundle was imported before: " : "Imported as "}
             <Link href={`/runs/${run.detail.run.id}`}>run {run.detail.run.id}</Link> — {run.detail.progress.correct} correct of{" "}
-            {run.detail.progress.total}.
+            {run.detail.progress.total}
+            {/* Items the bundle holds no capture of fail, and count as wrong. */}
+            {run.detail.progress.faulted > 0 && `; ${run.detail.progress.faulted} not captured`}.
           </div>
         )}
       </Announce>

@@ -502,6 +502,12 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.getByText(/Imported as/).waitFor();
   await page.getByText(/correct of 4; 1 not captured\./).waitFor();
   await check("browser-harness");
+  // What a bundle holds is told on the page, and its schema is one link away.
+  await page.getByText("What a bundle holds").click();
+  const schemaLink = page.getByRole("link", { name: "the bundle's JSON Schema" });
+  const schema = await (await fetch(new URL(await schemaLink.getAttribute("href"), base))).json();
+  if (!schema.required?.includes("captures")) throw new Error(`the linked schema: ${JSON.stringify(schema).slice(0, 200)}`);
+  await page.screenshot({ path: join(shots, "browser-harness-help.png"), fullPage: true });
 
   // Captures that do not match the pack: each problem with its JSON Pointer.
   const tampered = structuredClone(bundle);

@@ -37,7 +37,8 @@ export function HarnessPage() {
       <h1 id="harness-title">Browser Harness</h1>
       <p className="muted">
         Models without an API are evaluated through signed packs of prompts played in a browser; the captured
-        answers come back as a bundle and become a judged run (docs/harness-format.md).
+        answers come back as a bundle and become a judged run. The formats are specified in the project's
+        docs/harness-format.md, so that a harness can be written in any language.
       </p>
       <h2>Signing keys</h2>
       <QueryError error={keys.error} loaded={keys.data !== undefined} />
@@ -278,6 +279,43 @@ function SignatureNote({ verdict }: { verdict: Verdict }) {
   );
 }
 
+/** What a bundle holds, for whoever plays a pack (by hand or with a harness of their own): the
+ * page is where they meet the format first. */
+function BundleHelp() {
+  return (
+    <details className="help wide">
+      <summary>What a bundle holds</summary>
+      <p>
+        A harness plays each prompt of the pack to the model, exactly as written and in a fresh conversation, and
+        sends back the pack's envelope unchanged (the downloaded file) with one capture per answered item. Items
+        left out are imported as not captured.
+      </p>
+      <pre className="code">{`{
+  "envelope": { …the downloaded pack, unchanged… },
+  "harness": { "name": "my-harness", "version": "1.0", "userAgent": "…the browser's…" },
+  "captures": [
+    {
+      "sequence": 1,
+      "promptSha256": "…SHA-256 (hex) of the prompt text as sent…",
+      "responseText": "…the whole answer…",
+      "startedAt": "2026-12-05T14:00:00Z",
+      "finishedAt": "2026-12-05T14:00:09Z"
+    }
+  ]
+}`}</pre>
+      <p>
+        <code>sequence</code> and the prompt come from the pack's items (its payload, base64 JSON); times are RFC 3339.
+        Optional: <code>chunks</code> (the answer as it streamed) and <code>page</code> (the page's URL, title). The
+        whole format, with every limit:{" "}
+        <a href="/browser-harness/schemas/capture-bundle.v1.json" target="_blank" rel="noreferrer">
+          the bundle's JSON Schema
+        </a>
+        .
+      </p>
+    </details>
+  );
+}
+
 /** A bundle file read as JSON (its text kept: it is sent as it is), or why it cannot be sent. */
 async function readBundle(file: File): Promise<{ json: Signed; text: string } | { problem: string }> {
   if (file.size > MAX_BUNDLE_BYTES) {
@@ -354,6 +392,7 @@ function BundleUpload({ keys }: { keys: Key[] | undefined }) {
     <form className="form" onSubmit={(e) => void submit(e)}>
       <fieldset>
         <legend>Import a capture bundle</legend>
+        <BundleHelp />
         <div className="form-field wide">
           <label htmlFor="bundle-file">Bundle (JSON)</label>
           <input id="bundle-file" type="file" accept=".json,application/json" onChange={(e) => void choose(e)} />

@@ -146,7 +146,11 @@ impl ProviderError {
 
     /// The same error with every secret `redactor` knows of taken out of its text.
     pub fn redacted(self, redactor: &Redactor) -> Self {
-        let r = |text: String| redactor.redact(&text);
+        self.map_messages(|text| redactor.redact(&text))
+    }
+
+    /// The same error with `r` applied to its text.
+    fn map_messages(self, r: impl Fn(String) -> String) -> Self {
         match self {
             Self::RateLimited {
                 message,
@@ -205,7 +209,9 @@ impl fmt::Debug for ApiKey {
 }
 
 /// A client whose errors never carry a secret: each passes through the redactor before anything
-/// else sees it.
+/// else sees it. Its text, answers and errors alike, is also made storable: U+0000, which
+/// PostgreSQL's `text` cannot hold (every write of the batch holding it failed, and the run's
+/// items were claimed and sent again for ever), is kept as U+FFFD.
 struct Redacting {
     inner: Arc<dyn ModelClient>,
     redactor: Arc<Redactor>,
@@ -218,12 +224,27 @@ impl ModelClient for Redacting {
         on_chunk: &'a mut (dyn FnMut(&str) + Send),
     ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
         Box::pin(async move {
-            self.inner
-                .complete(request, on_chunk)
-                .await
-                .map_err(|error| error.redacted(&self.redactor))
+            let mut storable_chunk = |chunk: &str| match unstorable(chunk) {
+                Some(mended) => on_chunk(&mended),
+                None => on_chunk(chunk),
+            };
+            let storable = |text: String| unstorable(&text).unwrap_or(text);
+            match self.inner.complete(request, &mut storable_chunk).await {
+                Ok(completion) => Ok(Completion {
+                    text: storable(completion.text),
+                    reasoning: storable(completion.reasoning),
+                    ..completion
+                }),
+                Err(error) => Err(error.redacted(&self.redactor).map_messages(storable)),
+            }
         })
     }
+}
+
+/// `text` with U+0000 replaced by U+FFFD, when it has any (nearly never: no copy otherwise).
+fn unstorable(text: &str) -> Option<String> {
+    text.contains('\0')
+        .then(|| text.replace('\0', "\u{FFFD}"))
 }
 
 /// Builds the client for a configured provider with its key (`None` when it takes none or the

@@ -282,6 +282,10 @@ async fn chat(
         "huge" => HttpResponse::Ok().json(json!({
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ab ".repeat(400_000)}}]
         })),
+        // Text PostgreSQL cannot store (U+0000), in an answer and in an error.
+        "nul" => streamed_chunks(&[delta("Let's think.\u{0} "), delta("The answer is (B).")]),
+        "nulerr" => HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"message": "busy\u{0}now"}})),
         // A server that ignores `stream: true`.
         "plain" => HttpResponse::Ok().json(json!({
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "So: The answer is (B)."}}],
@@ -427,9 +431,9 @@ pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec
     db.run_items(run, &ItemQuery::first(1000)).unwrap().items
 }
 
-const DIRECTIVES: [&str; 14] = [
+const DIRECTIVES: [&str; 16] = [
     "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok", "429x4", "plain",
-    "linger", "endless", "huge",
+    "linger", "endless", "huge", "nul", "nulerrx1",
 ];
 
 async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
@@ -498,9 +502,21 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             // Past the most a response may bring: not asked again, not kept.
             ("endless", ItemState::Failed, 1, Some("too_large")),
             ("huge", ItemState::Failed, 1, Some("too_large")),
+            // U+0000, which PostgreSQL cannot store, is kept as U+FFFD (the run no longer
+            // failed to store it and resent its items for ever).
+            ("nul", ItemState::Correct, 1, None),
+            ("nulerrx1", ItemState::Correct, 2, Some("server_error")),
         ]
     );
-    for item in &items[12..] {
+    assert_eq!(
+        items[14].response_text.as_deref(),
+        Some("Let's think.\u{FFFD} The answer is (B).")
+    );
+    assert_eq!(
+        items[15].attempts[0].error_message.as_deref(),
+        Some("server error 503: busy\u{FFFD}now")
+    );
+    for item in &items[12..14] {
         assert_eq!(item.response_text, None);
         let error = item.error.as_ref().unwrap();
         assert!(error.1.contains("the response passed 1 MiB"), "{error:?}");

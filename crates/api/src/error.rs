@@ -418,7 +418,7 @@ pub(crate) fn payload_error(error: actix_web::error::PayloadError) -> ApiError {
             ApiError::PayloadTooLarge("the body is larger than this endpoint accepts".into())
         }
         E::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => ApiError::RequestTimeout(
-            "the body sent nothing for too long; send it without pauses".into(),
+            "the body sent nothing, or too little, for too long; send it without pauses".into(),
         ),
         other => ApiError::BadRequest {
             detail: format!("the body cannot be read: {other}"),

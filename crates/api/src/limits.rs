@@ -43,8 +43,13 @@ pub struct Limits {
     /// Event streams (`GET /runs/events`, an item's text stream) open at once per client.
     pub streams_per_client: Option<u32>,
     /// How long a request body may send nothing before the request is refused (408) and its
-    /// connection closed.
+    /// connection closed; also the grace a body has before [`Limits::body_min_bytes_per_sec`]
+    /// applies.
     pub body_idle_timeout: Duration,
+    /// The least average pace of a request body, counted from when its handler starts reading
+    /// it, once `body_idle_timeout` has passed (408 below it): a byte now and then keeps a body
+    /// from going silent, and would otherwise hold a connection for ever.
+    pub body_min_bytes_per_sec: u32,
 }
 
 impl Limits {
@@ -55,6 +60,7 @@ impl Limits {
             requests_per_minute: None,
             streams_per_client: None,
             body_idle_timeout: Duration::from_secs(10),
+            body_min_bytes_per_sec: 1024,
         }
     }
 }
@@ -298,15 +304,15 @@ pub(crate) async fn hold_body(
         req.set_payload(payload);
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    let idle = req
+    let limits = &req
         .app_data::<web::Data<AppState>>()
         .expect("the application has its state")
         .limits()
-        .limits
-        .body_idle_timeout;
+        .limits;
+    let (idle, min_rate) = (limits.body_idle_timeout, limits.body_min_bytes_per_sec);
     let payload = Rc::new(RefCell::new(payload));
     req.set_payload(Payload::Stream {
-        payload: Box::pin(Silence::new(Rc::clone(&payload), idle)),
+        payload: Box::pin(Silence::new(Rc::clone(&payload), idle, min_rate)),
     });
     Ok(next
         .call(req)
@@ -320,20 +326,38 @@ pub(crate) async fn hold_body(
         .map_into_right_body())
 }
 
-/// A request body that fails once it has sent nothing for `idle`.
+/// A request body that fails once it has sent nothing for `idle`, or, past `idle` from when it
+/// was first read, once it has sent less than `min_rate` bytes a second on average (a client
+/// sending a byte every few seconds, never silent for long, held its connection for ever; many
+/// such held every connection the process could open).
 struct Silence {
     payload: Rc<RefCell<Payload>>,
     idle: Duration,
+    min_rate: u32,
+    /// When the body was first read (its handler may wait before it reads, e.g. for memory,
+    /// while TCP holds the client back: not the client's slowness), and how much came since.
+    started: Option<tokio::time::Instant>,
+    received: u64,
     timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Silence {
-    fn new(payload: Rc<RefCell<Payload>>, idle: Duration) -> Self {
+    fn new(payload: Rc<RefCell<Payload>>, idle: Duration, min_rate: u32) -> Self {
         Self {
             payload,
             idle,
+            min_rate,
+            started: None,
+            received: 0,
             timer: Box::pin(tokio::time::sleep(idle)),
         }
+    }
+
+    /// When the body fails if nothing more comes: after `idle` of silence, or when what came
+    /// falls below the least pace (never before `idle` from its start).
+    fn deadline(&self, started: tokio::time::Instant, now: tokio::time::Instant) -> tokio::time::Instant {
+        let paced = Duration::from_secs_f64(self.received as f64 / f64::from(self.min_rate.max(1)));
+        (now + self.idle).min(started + paced.max(self.idle))
     }
 }
 
@@ -341,17 +365,31 @@ impl futures_util::Stream for Silence {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let now = tokio::time::Instant::now();
+        let started = match self.started {
+            Some(started) => started,
+            None => {
+                // The clock starts at the first read, not when the request came in.
+                self.started = Some(now);
+                let deadline = self.deadline(now, now);
+                self.timer.as_mut().reset(deadline);
+                now
+            }
+        };
         let polled = self.payload.borrow_mut().poll_next_unpin(cx);
         match polled {
             Poll::Ready(item) => {
-                let deadline = tokio::time::Instant::now() + self.idle;
+                if let Some(Ok(chunk)) = &item {
+                    self.received += chunk.len() as u64;
+                }
+                let deadline = self.deadline(started, now);
                 self.timer.as_mut().reset(deadline);
                 Poll::Ready(item)
             }
             Poll::Pending => match self.timer.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    "the body sent nothing for too long",
+                    "the body sent nothing, or too little, for too long",
                 ))))),
                 Poll::Pending => Poll::Pending,
             },

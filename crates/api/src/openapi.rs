@@ -157,7 +157,7 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
             }
             if method == Method::POST {
                 responses.entry("408".into()).or_insert_with(|| {
-                    problem("The body sent nothing for too long (`http.body_idle_timeout_secs`)")
+                    problem("The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`)")
                         .into()
                 });
                 responses.entry("415".into()).or_insert_with(|| {

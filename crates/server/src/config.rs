@@ -170,6 +170,7 @@ pub(crate) struct HttpSection {
     request_burst: u32,
     streams_per_client: u32,
     body_idle_timeout_secs: u64,
+    body_min_bytes_per_sec: u64,
 }
 
 /// Whether a token's name is one logs can show as it is: 1 to 64 letters, digits, `.`, `_`,
@@ -527,6 +528,11 @@ impl Config {
             1..=600,
         );
         check(
+            "http.body_min_bytes_per_sec",
+            http.body_min_bytes_per_sec,
+            1..=1_048_576,
+        );
+        check(
             "database.max_connections",
             u64::from(self.database.max_connections),
             1..=1_000,
@@ -671,6 +677,8 @@ impl Config {
                 .zip(NonZeroU32::new(http.request_burst)),
             streams_per_client: (http.streams_per_client > 0).then_some(http.streams_per_client),
             body_idle_timeout: Duration::from_secs(http.body_idle_timeout_secs),
+            // Checked to 1..=1,048,576 above.
+            body_min_bytes_per_sec: u32::try_from(http.body_min_bytes_per_sec).unwrap_or(u32::MAX),
         }
     }
 

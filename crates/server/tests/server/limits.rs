@@ -92,7 +92,35 @@ fn a_refused_or_silent_body_gets_its_answer_and_the_connection_closes() {
     stream.write_all(head.as_bytes()).unwrap();
     let (answer, closed) = read_until_closed(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("sent nothing for too long"), "{answer}");
+    assert!(answer.contains("sent nothing, or too little, for too long"), "{answer}");
+    assert!(closed);
+    // A body never silent for a second, but a byte at a time: 408 once it has had its second
+    // and is below the least pace (1 KiB/s), and closed; it used to hold its connection for
+    // as long as its client liked.
+    let mut stream = TcpStream::connect(address(&server)).unwrap();
+    stream
+        .write_all(
+            b"POST /runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{",
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    let cut = loop {
+        std::thread::sleep(Duration::from_millis(250));
+        if stream.write_all(b" ").is_err() || started.elapsed() > Duration::from_secs(10) {
+            break started.elapsed();
+        }
+        let mut peek = [0; 1];
+        stream.set_nonblocking(true).unwrap();
+        let answered = stream.peek(&mut peek).is_ok_and(|n| n > 0);
+        stream.set_nonblocking(false).unwrap();
+        if answered {
+            break started.elapsed();
+        }
+    };
+    assert!(cut < Duration::from_secs(10), "a trickle held on for {cut:?}");
+    let (answer, closed) = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(closed);
     // Nothing was created.
     assert_eq!(server.get("/runs").1["runs"], serde_json::json!([]));

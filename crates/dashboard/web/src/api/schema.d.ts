@@ -1961,7 +1961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2089,7 +2089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2250,7 +2250,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2506,7 +2506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2874,7 +2874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -3344,7 +3344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -3815,7 +3815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -3942,7 +3942,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body sent nothing for too long (`http.body_idle_timeout_secs`) */
+            /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
                     [name: string]: unknown;

@@ -88,6 +88,45 @@ impl Database {
     }
 }
 
+/// Makes a SQLite database file that does not exist yet readable and writable by its owner
+/// only (SQLite gives its WAL and shared-memory files the same mode): it holds the session
+/// cookies' signing key, with which anyone who reads it could sign in as any token's holder,
+/// and SQLite would otherwise create it as the umask allows (0644, readable by every user of
+/// the machine). A file that exists is left as it is, with a warning when others may read it.
+fn keep_private(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        mode = format!("{:o}", mode & 0o777),
+                        "the database file may be read by other users of this machine, and it \
+                         holds the key session cookies are signed with: `chmod 600` it (and its \
+                         -wal and -shm files)"
+                    );
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Database {
     /// Opens a pool on `url` (see [`DatabaseUrl::parse`]) and checks that a connection can be
     /// made. For SQLite, the file's directory is created when missing.
@@ -102,6 +141,12 @@ impl Database {
             })?;
         }
         if url.backend() == Backend::Sqlite {
+            // (A `file:` URI says how to open the file, `mode=ro` say: left to SQLite.)
+            if let Some(path) = url.sqlite_path().filter(|_| !url.target().starts_with("file:")) {
+                keep_private(std::path::Path::new(path)).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {path}: {e}"))
+                })?;
+            }
             prepare_sqlite_file(&url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let pool = r2d2::Pool::builder()

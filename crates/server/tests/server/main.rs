@@ -714,6 +714,39 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
     assert!(stdout.contains("warning: line"), "{stdout}");
 }
 
+/// The SQLite file holds the key session cookies are signed with: whoever reads it can sign in
+/// as anyone. It is made its owner's alone, and an existing one others may read is warned of.
+#[cfg(unix)]
+#[test]
+fn the_database_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+    let mode = |name: &str| {
+        std::fs::metadata(data.path().join(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    assert_eq!(mode("evalboard.db"), Some(0o600));
+    // SQLite gives its WAL the database file's mode.
+    assert_eq!(mode("evalboard.db-wal"), Some(0o600));
+    let output = server.terminate();
+    assert!(!output.contains("may be read by other users"), "{output}");
+
+    // One made before (0644 here) is left as it is, and warned of at start.
+    std::fs::set_permissions(
+        data.path().join("evalboard.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let output = Server::start(data.path(), &[], &[]).terminate();
+    assert!(
+        output.contains("may be read by other users") && output.contains("chmod 600"),
+        "{output}"
+    );
+}
+
 #[test]
 fn the_harness_key_is_made_once_in_the_data_directory_or_read_from_the_configuration() {
     use evalboard_harness::{KeyStatus, PackSigner, TrustedKey};

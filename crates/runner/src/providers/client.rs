@@ -305,7 +305,12 @@ impl ClientSet {
             .map(|p| (p, p.api_key_env.as_deref().and_then(&key_of)))
             .collect();
         let redactor = Arc::new(Redactor::new(
-            keyed.iter().filter_map(|(_, key)| key.clone()),
+            keyed.iter().filter_map(|(_, key)| key.clone()).chain(
+                keyed
+                    .iter()
+                    .filter_map(|(provider, _)| provider.base_url.as_deref())
+                    .flat_map(super::redact::url_credentials),
+            ),
         ));
         let mut set = Self {
             clients: HashMap::new(),

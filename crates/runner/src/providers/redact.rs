@@ -45,16 +45,34 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
+/// What a URL's query encodes: everything but RFC 3986's unreserved characters.
+const URL_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Secrets shorter than this are not looked for: they would match ordinary words.
 const MIN_SECRET_LEN: usize = 4;
 
 impl Redactor {
-    /// A redactor of these secrets (blank and very short ones are ignored).
+    /// A redactor of these secrets (blank and very short ones are ignored), in the forms a
+    /// provider may echo them in: as they are, URL-encoded, and in base64 (an `Authorization:
+    /// Basic` header is the base64 of `user:password`, and is quoted without its header name).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        use base64::Engine;
         let mut secrets: Vec<String> = secrets
             .into_iter()
             .map(|s| s.trim().to_owned())
             .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .flat_map(|secret| {
+                let encoded =
+                    percent_encoding::utf8_percent_encode(&secret, URL_ENCODED).to_string();
+                let base64 = base64::engine::general_purpose::STANDARD.encode(&secret);
+                // Unpadded too: the padding is the part a quote may leave out.
+                let unpadded = base64.trim_end_matches('=').to_owned();
+                [secret, encoded, base64, unpadded]
+            })
             .collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -74,9 +92,52 @@ impl Redactor {
     }
 }
 
+/// The credentials a provider URL carries (`http://user:password@host/…`), as a request sends
+/// them: `user:password` (its `Authorization: Basic` is that in base64) and the password alone,
+/// percent-decoded.
+pub fn url_credentials(url: &str) -> Vec<String> {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return Vec::new();
+    };
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    match url.password().map(decode) {
+        Some(password) => vec![format!("{user}:{password}"), password],
+        None if !user.is_empty() => vec![user],
+        None => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_replaced_in_the_forms_they_are_echoed_in() {
+        let mut secrets = url_credentials("http://bob:BasicPw-s3cret%219q@127.0.0.1:1/v1");
+        secrets.push("pk/\"beta<&>key+9z==".to_owned());
+        let redactor = Redactor::new(secrets);
+        for said in [
+            // Base64 of `bob:BasicPw-s3cret!9q`, as an echoed `Authorization` value.
+            "Incorrect API key provided: Basic Ym9iOkJhc2ljUHctczNjcmV0ITlx. headers={}",
+            "Incorrect API key provided: Basic Ym9iOkJhc2ljUHctczNjcmV0ITlx",
+            "the password BasicPw-s3cret!9q is wrong",
+            "key pk%2F%22beta%3C%26%3Ekey%2B9z%3D%3D in the query",
+            "b64: cGsvImJldGE8Jj5rZXkrOXo9PQ==",
+        ] {
+            let kept = redactor.redact(said);
+            for secret in ["Ym9iOkJhc2lj", "s3cret", "beta", "cGsvImJldGE8"] {
+                assert!(!kept.contains(secret), "{said} → {kept}");
+            }
+            assert!(kept.contains(REDACTED), "{kept}");
+        }
+        assert_eq!(url_credentials("http://127.0.0.1:1/v1"), Vec::<String>::new());
+        assert_eq!(url_credentials("https://tok123@h/v1"), ["tok123"]);
+    }
 
     #[test]
     fn configured_keys_and_credential_shapes_are_replaced() {

@@ -355,7 +355,11 @@ impl Silence {
 
     /// When the body fails if nothing more comes: after `idle` of silence, or when what came
     /// falls below the least pace (never before `idle` from its start).
-    fn deadline(&self, started: tokio::time::Instant, now: tokio::time::Instant) -> tokio::time::Instant {
+    fn deadline(
+        &self,
+        started: tokio::time::Instant,
+        now: tokio::time::Instant,
+    ) -> tokio::time::Instant {
         let paced = Duration::from_secs_f64(self.received as f64 / f64::from(self.min_rate.max(1)));
         (now + self.idle).min(started + paced.max(self.idle))
     }

@@ -142,10 +142,12 @@ impl Database {
         }
         if url.backend() == Backend::Sqlite {
             // (A `file:` URI says how to open the file, `mode=ro` say: left to SQLite.)
-            if let Some(path) = url.sqlite_path().filter(|_| !url.target().starts_with("file:")) {
-                keep_private(std::path::Path::new(path)).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {path}: {e}"))
-                })?;
+            if let Some(path) = url
+                .sqlite_path()
+                .filter(|_| !url.target().starts_with("file:"))
+            {
+                keep_private(std::path::Path::new(path))
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {path}: {e}")))?;
             }
             prepare_sqlite_file(&url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }

@@ -243,8 +243,7 @@ impl ModelClient for Redacting {
 
 /// `text` with U+0000 replaced by U+FFFD, when it has any (nearly never: no copy otherwise).
 fn unstorable(text: &str) -> Option<String> {
-    text.contains('\0')
-        .then(|| text.replace('\0', "\u{FFFD}"))
+    text.contains('\0').then(|| text.replace('\0', "\u{FFFD}"))
 }
 
 /// Builds the client for a configured provider with its key (`None` when it takes none or the

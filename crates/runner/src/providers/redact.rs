@@ -135,7 +135,10 @@ mod tests {
             }
             assert!(kept.contains(REDACTED), "{kept}");
         }
-        assert_eq!(url_credentials("http://127.0.0.1:1/v1"), Vec::<String>::new());
+        assert_eq!(
+            url_credentials("http://127.0.0.1:1/v1"),
+            Vec::<String>::new()
+        );
         assert_eq!(url_credentials("https://tok123@h/v1"), ["tok123"]);
     }
 

@@ -144,16 +144,17 @@ impl std::error::Error for Refused {}
 /// (another 4xx), an answer that is not what the API sends (a proxy's page) or a local failure
 /// is not.
 pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
-    output_failure(error).is_none() && error.chain().any(|cause| {
-        cause
-            .downcast_ref::<reqwest::Error>()
-            // A request that could not be built (or read) fails the same way when asked again.
-            .is_some_and(|e| !e.is_decode() && !e.is_builder())
-            || cause.is::<std::io::Error>()
-            || cause
-                .downcast_ref::<Refused>()
-                .is_some_and(|r| r.status >= 500 || r.status == 429)
-    })
+    output_failure(error).is_none()
+        && error.chain().any(|cause| {
+            cause
+                .downcast_ref::<reqwest::Error>()
+                // A request that could not be built (or read) fails the same way when asked again.
+                .is_some_and(|e| !e.is_decode() && !e.is_builder())
+                || cause.is::<std::io::Error>()
+                || cause
+                    .downcast_ref::<Refused>()
+                    .is_some_and(|r| r.status >= 500 || r.status == 429)
+        })
 }
 
 /// The response, or an error that says what the server said (its problem's `detail`);

@@ -22,7 +22,10 @@ impl std::error::Error for OutputFailed {}
 
 fn marked(error: io::Error) -> io::Error {
     // Already marked: `write_all` hands a `write` error back as it came.
-    if error.get_ref().is_some_and(|inner| inner.is::<OutputFailed>()) {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<OutputFailed>())
+    {
         return error;
     }
     io::Error::new(error.kind(), OutputFailed(error))
@@ -107,7 +110,9 @@ mod tests {
         let mut out = StandardOutput(Failing(io::ErrorKind::StorageFull));
         let error = out.write_all(b"x").unwrap_err();
         assert!(
-            error.to_string().starts_with("writing to standard output: "),
+            error
+                .to_string()
+                .starts_with("writing to standard output: "),
             "{error}"
         );
     }

@@ -320,7 +320,9 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     Ok(())
 }
 
-/// `id  status  provider/model on dataset  done/total  accuracy`.
+/// `id  status  provider/model on dataset  done/total  accuracy`: the accuracy of the judged
+/// items, as the archive's CSV (failed and canceled ones left out; the comparison counts them wrong),
+/// and said so.
 fn one_line(run: &Value) -> String {
     let progress = &run["progress"];
     let judged =
@@ -328,7 +330,7 @@ fn one_line(run: &Value) -> String {
     let accuracy = match judged {
         0 => "–".to_owned(),
         n => format!(
-            "{:.1} %",
+            "{:.1} % of judged",
             100.0 * progress["correct"].as_u64().unwrap_or(0) as f64 / n as f64
         ),
     };
@@ -377,5 +379,19 @@ mod tests {
         // Nothing answered yet: nothing spent.
         let text = shown(&run_with(0, 0, 0));
         assert!(text.contains("  tokens 0 in · 0 out"), "{text}");
+    }
+
+    #[test]
+    fn the_accuracy_says_it_is_of_the_judged_items() {
+        let mut run = run_with(8, 0, 0);
+        run["progress"]["incorrect"] = json!(2);
+        run["progress"]["faulted"] = json!(10);
+        // 8 of 10 judged: the 10 faulted items are not in it, and the line says so.
+        assert!(
+            shown(&run).contains("accuracy 80.0 % of judged"),
+            "{}",
+            shown(&run)
+        );
+        assert!(shown(&run_with(0, 0, 0)).contains("accuracy –"));
     }
 }

@@ -92,7 +92,10 @@ fn a_refused_or_silent_body_gets_its_answer_and_the_connection_closes() {
     stream.write_all(head.as_bytes()).unwrap();
     let (answer, closed) = read_until_closed(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("sent nothing, or too little, for too long"), "{answer}");
+    assert!(
+        answer.contains("sent nothing, or too little, for too long"),
+        "{answer}"
+    );
     assert!(closed);
     // A body never silent for a second, but a byte at a time: 408 once it has had its second
     // and is below the least pace (1 KiB/s), and closed; it used to hold its connection for
@@ -118,7 +121,10 @@ fn a_refused_or_silent_body_gets_its_answer_and_the_connection_closes() {
             break started.elapsed();
         }
     };
-    assert!(cut < Duration::from_secs(10), "a trickle held on for {cut:?}");
+    assert!(
+        cut < Duration::from_secs(10),
+        "a trickle held on for {cut:?}"
+    );
     let (answer, closed) = read_until_closed(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(closed);

@@ -114,6 +114,38 @@ async fn read_body_within(
     })
 }
 
+/// Reads an optional JSON object body (at most 64 KiB) into a request type: an empty body or
+/// `null` is `T::default()`, anything but an object is a 400, and a field `T` does not have is
+/// refused as `parse_json` refuses it. For actions whose every field has a default (retry,
+/// cancel), whose clients often send no body at all.
+pub(crate) async fn optional_json_object<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(
+        req,
+        payload,
+        crate::MAX_JSON_BYTES,
+        "the JSON body is larger than 64 KiB",
+    )
+    .await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match serde_json::from_slice(&body) {
+        Ok(Value::Null) => Ok(T::default()),
+        Ok(Value::Object(object)) => parse_json(object, &[]),
+        Ok(_) => Err(ApiError::BadRequest {
+            detail: "the JSON body must be an object (or empty, or null)".into(),
+            errors: Vec::new(),
+        }),
+        Err(e) => Err(ApiError::BadRequest {
+            detail: format!("the JSON body is invalid: {e}"),
+            errors: Vec::new(),
+        }),
+    }
+}
+
 /// The media type of the request's `Content-Type`, lowercased, without parameters; `None`
 /// when there is no (readable) header.
 pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {

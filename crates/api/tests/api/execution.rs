@@ -78,7 +78,23 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         "{activity}"
     );
 
-    let reply = app.call(json_post(&format!("/runs/{id}/cancel"))).await;
+    // A cancel takes no field: a body that is not JSON, has a field or is too large is refused
+    // (and cancels nothing), where it used to be ignored.
+    let cancel = |body: String| json_post(&format!("/runs/{id}/cancel")).set_payload(body);
+    for (body, status) in [
+        ("this is not json {{{".to_owned(), 400),
+        (r#"{"reason": "x"}"#.to_owned(), 400),
+        ("[]".to_owned(), 400),
+        (format!("{{\"x\": \"{}\"}}", "a".repeat(70 * 1024)), 413),
+    ] {
+        app.call(cancel(body.clone())).await.problem(status);
+        let run = app.get(&format!("/runs/{id}")).await.ok(200);
+        assert!(
+            run["lifecycle"]["cancelRequestedAt"].is_null(),
+            "{body:.40}: {run}"
+        );
+    }
+    let reply = app.call(cancel("{}".to_owned())).await;
     let canceling = reply.ok(202);
     assert!(is_api_time(&canceling["lifecycle"]["cancelRequestedAt"]));
     let done = app

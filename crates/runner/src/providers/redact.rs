@@ -95,7 +95,7 @@ impl Redactor {
 /// The credentials a provider URL carries (`http://user:password@host/…`), as a request sends
 /// them: `user:password` (its `Authorization: Basic` is that in base64) and the password alone,
 /// percent-decoded.
-pub fn url_credentials(url: &str) -> Vec<String> {
+pub(crate) fn url_credentials(url: &str) -> Vec<String> {
     let Ok(url) = reqwest::Url::parse(url) else {
         return Vec::new();
     };

@@ -15,9 +15,8 @@ use super::{
     run_id,
 };
 use crate::{
-    MAX_JSON_BYTES,
     auth::Actor,
-    body::{parse_json, read_body},
+    body::optional_json_object,
     dto::RunDetailDto,
     error::{ApiError, Problem},
     state::AppState,
@@ -72,34 +71,7 @@ pub(crate) async fn retry_run(
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
-    let body = read_body(
-        &req,
-        payload,
-        MAX_JSON_BYTES,
-        "the JSON body is larger than 64 KiB",
-    )
-    .await?;
-    // An empty body or `null` means the defaults; otherwise it must be the JSON object above.
-    let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RetryRequest::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(serde_json::Value::Null) => RetryRequest::default(),
-            Ok(serde_json::Value::Object(object)) => parse_json(object, &[])?,
-            Ok(_) => {
-                return Err(ApiError::BadRequest {
-                    detail: "the JSON body must be an object (or empty, or null)".into(),
-                    errors: Vec::new(),
-                });
-            }
-            Err(e) => {
-                return Err(ApiError::BadRequest {
-                    detail: format!("the JSON body is invalid: {e}"),
-                    errors: Vec::new(),
-                });
-            }
-        }
-    };
+    let request: RetryRequest = optional_json_object(&req, payload).await?;
     let scope = match request.scope.unwrap_or(Scope::Faulted) {
         Scope::Faulted => RetryScope::Faulted,
         Scope::All => RetryScope::All,

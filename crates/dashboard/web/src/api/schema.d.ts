@@ -625,6 +625,11 @@ export interface components {
              */
             maxTokens?: number | null;
         };
+        /**
+         * @description Body of `POST /runs/{run_id}/cancel` (optional): it has no field. A body is still read, so
+         *     that one that is not JSON, or too large, is refused rather than ignored.
+         */
+        CancelRequest: Record<string, never>;
         /** @description Body of `POST /browser-harness/imports`: the envelope as issued, the captures, the harness. */
         CaptureBundleDto: {
             /** @description One capture per answered item (1 to the pack's item count). */
@@ -3306,7 +3311,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: empty, `null` or `{}` */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"] | null;
+            };
+        };
         responses: {
             /** @description Cancel requested */
             202: {
@@ -3315,6 +3325,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetailDto"];
+                };
+            };
+            /** @description The body is not JSON, or not an object, or has a field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No token or session this server accepts */
@@ -3355,6 +3374,15 @@ export interface operations {
             };
             /** @description The run is already completed, failed or canceled */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@
 use std::ops::Deref;
 
 use actix_web::{HttpRequest, http::header, web};
+use evalboard_domain::UniqueKeys;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -114,6 +115,32 @@ async fn read_body_within(
     })
 }
 
+/// A JSON object request body, each key named once at any depth ([`UniqueKeys`]): of two
+/// equal keys serde_json keeps the last, and a request that says two things is refused rather
+/// than read as one of them.
+pub(crate) struct JsonObject(pub(crate) serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for JsonObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, Unexpected};
+        match UniqueKeys::deserialize(deserializer)?.0 {
+            Value::Object(object) => Ok(Self(object)),
+            // serde's words for a map read from anything else.
+            other => Err(D::Error::invalid_type(
+                match &other {
+                    Value::Array(_) => Unexpected::Seq,
+                    Value::String(text) => Unexpected::Str(text),
+                    Value::Bool(value) => Unexpected::Bool(*value),
+                    Value::Null => Unexpected::Unit,
+                    Value::Number(_) => Unexpected::Other("number"),
+                    Value::Object(_) => unreachable!("matched above"),
+                },
+                &"a map",
+            )),
+        }
+    }
+}
+
 /// Reads an optional JSON object body (at most 64 KiB) into a request type: an empty body or
 /// `null` is `T::default()`, anything but an object is a 400, and a field `T` does not have is
 /// refused as `parse_json` refuses it. For actions whose every field has a default (retry,
@@ -132,7 +159,7 @@ pub(crate) async fn optional_json_object<T: DeserializeOwned + Default>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    match serde_json::from_slice(&body) {
+    match serde_json::from_slice(&body).map(|UniqueKeys(value)| value) {
         Ok(Value::Null) => Ok(T::default()),
         Ok(Value::Object(object)) => parse_json(object, &[]),
         Ok(_) => Err(ApiError::BadRequest {

@@ -22,6 +22,7 @@ mod settings;
 mod states;
 pub mod stats;
 mod time;
+mod unique_keys;
 mod usage;
 
 pub use board::{BoardEffect, RECENT_ITEMS, board_needs};
@@ -55,6 +56,7 @@ pub use settings::{
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};
+pub use unique_keys::UniqueKeys;
 pub use usage::{
     Budget, JudgeSpend, JudgeUsage, LatencySummary, ModelPrice, RunUsage, TokenUsage, nearest_rank,
 };

@@ -128,7 +128,9 @@ pub fn verify_bundle(
     ring: &KeyRing,
     now: DateTime<Utc>,
 ) -> Result<VerifiedBundle, BundleError> {
-    let value: Value =
+    // A key named twice is refused, not read as its last value: the bundle's digest and what
+    // was checked must be of one reading of it.
+    let evalboard_domain::UniqueKeys(value) =
         serde_json::from_slice(body).map_err(|error| BundleError::Malformed(error.to_string()))?;
     let mut problems = Problems::default();
     let Some(root) = value.as_object() else {

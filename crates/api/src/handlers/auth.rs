@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use crate::{
     auth::{Actor, Sessions},
-    body::parse_json,
+    body::{JsonObject, parse_json},
     dto::{SessionDto, SignInRequest},
     error::{ApiError, Problem},
     state::AppState,
@@ -46,9 +46,9 @@ pub(crate) async fn get_session(state: web::Data<AppState>, actor: Actor) -> web
 #[post("/auth/session")]
 pub(crate) async fn create_session(
     state: web::Data<AppState>,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: web::Json<JsonObject>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: SignInRequest = parse_json(body.into_inner(), &[])?;
+    let request: SignInRequest = parse_json(body.into_inner().0, &[])?;
     let access = state.access();
     if access.is_open() {
         return Ok(HttpResponse::Ok().json(SessionDto::of(&Actor::anyone(), true)));

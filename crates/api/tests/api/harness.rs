@@ -521,6 +521,29 @@ async fn tampered_bundles_are_refused_and_write_nothing(
     refused(problem.clone(), "/captures/1/promptSha256", "not the hash");
     refused(problem, "/captures/2/sequence", "captured already");
 
+    // A key named twice: refused, not read as its last value (another harness, here).
+    let text = genuine.to_string();
+    let twice = format!(
+        r#"{{"harness": {{"name": "x", "version": "1", "userAgent": "y"}}, {}"#,
+        &text[1..]
+    );
+    let problem = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(twice),
+        )
+        .await
+        .problem(400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field `harness`"),
+        "{problem}"
+    );
+
     assert_eq!(run_count(&app).await, runs, "nothing was written");
     // The genuine bundle still imports after all that.
     import_bundle(&app, &genuine).await.ok(201);

@@ -296,6 +296,22 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
             400,
             "providerName: is required",
         ),
+        // A key named twice is refused, not read as its last value (a run of the second
+        // provider was created).
+        (
+            json_post(
+                r#"{"providerName": "Nope", "datasetName": "Demo", "modelName": "sim-1", "providerName": "Simulated"}"#,
+            ),
+            400,
+            "the JSON body is invalid: duplicate field `providerName`",
+        ),
+        (
+            json_post(
+                r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"concurrency": 1, "concurrency": 2}}"#,
+            ),
+            400,
+            "duplicate field `concurrency`",
+        ),
         (
             json_post(
                 r#"{"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1", "settings": {"generation": {"maxTokens": "many"}}}"#,

@@ -8,7 +8,7 @@ use evalboard_persistence::{IssuedPack, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    body::parse_json,
+    body::{JsonObject, parse_json},
     dto::{CreatePackRequest, EnvelopeDto},
     error::{ApiError, Problem},
     params::shorten,
@@ -43,9 +43,9 @@ const MAX_TARGET_CHARS: usize = 100;
 #[post("/browser-harness/packs")]
 pub(crate) async fn create_pack(
     state: web::Data<AppState>,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: web::Json<JsonObject>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: CreatePackRequest = parse_json(body.into_inner(), &["/selection"])?;
+    let request: CreatePackRequest = parse_json(body.into_inner().0, &["/selection"])?;
     let selection: ItemSelection = request
         .selection
         .clone()

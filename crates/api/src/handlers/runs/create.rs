@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     auth::Actor,
-    body::parse_json,
+    body::{JsonObject, parse_json},
     dto::{CreateRunRequest, RunDetailDto},
     error::{ApiError, Problem},
     params::shorten,
@@ -46,10 +46,10 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub(crate) async fn create_run(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: web::Json<JsonObject>,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
-    let request: CreateRunRequest = parse_json(body.into_inner(), &OBJECTS)?;
+    let request: CreateRunRequest = parse_json(body.into_inner().0, &OBJECTS)?;
     // Keys are each token's own (a name holds one role, and rotated tokens share it): one
     // client's retry must not be answered with, or refused for, another client's run. A space
     // joins them, which neither a key nor a name holds.

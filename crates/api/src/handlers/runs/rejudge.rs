@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{create::check_judge, run_id};
 use crate::{
     auth::Actor,
-    body::parse_json,
+    body::{JsonObject, parse_json},
     dto::{JudgeDto, RunDetailDto},
     error::{ApiError, Problem},
     state::AppState,
@@ -55,11 +55,11 @@ pub(crate) struct RejudgeRequest {
 pub(crate) async fn rejudge_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: web::Json<JsonObject>,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let id = run_id(&path)?;
-    let request: RejudgeRequest = parse_json(body.into_inner(), &["/judge"])?;
+    let request: RejudgeRequest = parse_json(body.into_inner().0, &["/judge"])?;
     let judge = JudgeSettings::from(request.judge);
     let mut errors = ValidationErrors::default();
     check_judge(&state.providers, &judge, "judge", &mut errors);

@@ -127,8 +127,10 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
         return 1.0;
     }
     let k = b.min(c);
-    // P(X ≤ k) summed in log space: 2^-n underflows long before n reaches a dataset's size.
-    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    // 2 · P(X ≤ k) summed in log space: 2^-n underflows long before n reaches a dataset's
+    // size. The factor 2 goes in first (2 · 2^-n = 2^-(n-1)), so that a p-value a double can
+    // hold is not lost by underflowing before it is doubled (b = 0, c = 1075: 2^-1074).
+    let ln_half_n = -((n - 1) as f64) * std::f64::consts::LN_2;
     let mut ln_choose = 0.0; // ln C(n, 0)
     let mut terms = Vec::with_capacity(k as usize + 1);
     for i in 0..=k {
@@ -138,6 +140,6 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
         terms.push(ln_choose + ln_half_n);
     }
     let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let tail = max.exp() * terms.iter().map(|t| (t - max).exp()).sum::<f64>();
-    (2.0 * tail).min(1.0)
+    let two_tails = max.exp() * terms.iter().map(|t| (t - max).exp()).sum::<f64>();
+    two_tails.min(1.0)
 }

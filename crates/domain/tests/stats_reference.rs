@@ -57,6 +57,12 @@ fn mcnemar_p_values_match_statsmodels_and_scipy() {
         );
     }
     assert_eq!(mcnemar_exact(0, 0), 1.0, "no discordant item");
+    // At the bottom of a double's range: 2 · 2^-1075 = 2^-1074, the smallest double, is
+    // representable and kept (it used to underflow before the doubling); 2^-1075 is not.
+    assert_eq!(mcnemar_exact(0, 1075), f64::from_bits(1));
+    assert_eq!(mcnemar_exact(1075, 0), f64::from_bits(1));
+    assert_eq!(mcnemar_exact(0, 1076), 0.0);
+    assert_eq!(mcnemar_exact(0, 1), 1.0);
 }
 
 #[test]

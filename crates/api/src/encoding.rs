@@ -1,6 +1,8 @@
-//! Request bodies are read as sent: a `Content-Encoding` (gzip, say) would otherwise be parsed
-//! as if the body were plain, and its size limits would not bound what it expands to. Such a
-//! request is a 415 before any handler reads it.
+//! Requests are read as sent. Bodies: a `Content-Encoding` (gzip, say) would otherwise be parsed
+//! as if the body were plain, and its size limits would not bound what it expands to; such a
+//! request is a 415 before any handler reads it. Query strings: one whose percent-encoding does
+//! not decode to UTF-8 (`?modelName=%FF`) would be read with U+FFFD in its place, and filter
+//! on a name nobody asked for; such a request is a 400.
 
 use actix_web::{
     Error, ResponseError,
@@ -32,6 +34,25 @@ pub(crate) async fn refuse_encoded_bodies(
                 .into_response(refusal.error_response())
                 .map_into_right_body());
         }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+pub(crate) async fn refuse_undecodable_queries(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    if percent_encoding::percent_decode_str(req.query_string())
+        .decode_utf8()
+        .is_err()
+    {
+        let refusal = ApiError::BadRequest {
+            detail: "the query string is invalid: its percent-encoding is not UTF-8".into(),
+            errors: Vec::new(),
+        };
+        return Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

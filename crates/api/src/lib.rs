@@ -96,11 +96,18 @@ pub fn app(
         // the method the client sent.
         .wrap(from_fn(head::route_as_get))
         .wrap(from_fn(encoding::refuse_encoded_bodies))
+        .wrap(from_fn(encoding::refuse_undecodable_queries))
         .wrap(from_fn(auth::refuse_simple_posts))
         .wrap(from_fn(limits::limit))
         .wrap(from_fn(auth::authorize))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(from_fn(limits::hold_body))
+        // Every answer, refusals included: a browser must not read a JSON answer that echoes
+        // input (`no run `<script>…``) as anything but JSON.
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+        )
         .wrap(from_fn(request_log::log_request))
         .wrap(tracing_actix_web::TracingLogger::<request_log::RequestSpan>::new())
 }

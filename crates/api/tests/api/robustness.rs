@@ -89,12 +89,38 @@ async fn encoded_bodies_are_refused(db: TestDatabase) {
     );
 }
 
+/// A query string whose percent-encoding is not UTF-8 is refused, not read with U+FFFD in
+/// place of its bytes (an archive filtered on a name nobody asked for, answering 200).
+async fn undecodable_query_strings_are_refused(db: TestDatabase) {
+    let app = app(db).await;
+    for uri in [
+        "/runs?modelName=%FF%FE",
+        "/runs?datasetName=caf%C3",
+        "/runs/events?runId=%80",
+        "/datasets?%FF",
+    ] {
+        let problem = app.get(uri).await.problem(400);
+        assert!(
+            problem["detail"].as_str().unwrap().contains("not UTF-8"),
+            "{uri}: {problem}"
+        );
+    }
+    // Encoded UTF-8 is as good as ever.
+    app.get("/runs?modelName=caf%C3%A9").await.ok(200);
+}
+
 /// Every answer, success or problem, names its request by an id of its own.
 async fn every_response_carries_a_request_id(db: TestDatabase) {
     let app = app(db).await;
     let mut ids = std::collections::HashSet::new();
     for path in ["/healthz", "/runs", "/runs/not-a-run", "/no-such-route"] {
         let reply = app.get(path).await;
+        // And is read as what it says it is (a refusal echoing input too).
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
         let id = reply
             .header("x-request-id")
             .unwrap_or_else(|| panic!("{path}: no id"));
@@ -363,6 +389,7 @@ api_tests!(
     providers_are_listed_without_secrets,
     health_and_readiness,
     every_response_carries_a_request_id,
+    undecodable_query_strings_are_refused,
     unknown_routes_are_404_and_wrong_methods_405,
     no_bad_request_is_a_server_error,
 );

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use evalboard_domain::Run;
-use evalboard_harness::{KeyRing, KeyStatus, PackSigner, TrustedKey, VerifyingKey};
+use evalboard_harness::{KeyId, KeyRing, KeyStatus, PackSigner, TrustedKey, VerifyingKey};
 use evalboard_persistence::{Database, StoreError};
 use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
@@ -52,6 +52,9 @@ pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 pub struct HarnessKeys {
     signer: PackSigner,
     ring: KeyRing,
+    /// Keys revoked on purpose (leaked, say): their packs' captures are refused as such, and
+    /// their packs are not what a start's warning of untrusted signers is about.
+    revoked: Vec<KeyId>,
 }
 
 impl HarnessKeys {
@@ -64,7 +67,20 @@ impl HarnessKeys {
         Self {
             ring: KeyRing::new(std::iter::once(active).chain(retired)),
             signer,
+            revoked: Vec::new(),
         }
+    }
+
+    /// The same keys, with `revoked` ones refused as revoked (`harness.revoked_public_keys`).
+    /// A key both trusted and revoked is refused by the configuration before it gets here.
+    pub fn with_revoked(mut self, revoked: impl IntoIterator<Item = VerifyingKey>) -> Self {
+        self.revoked = revoked.into_iter().map(|key| KeyId::of(&key)).collect();
+        self
+    }
+
+    /// Whether the key with this id was revoked.
+    pub fn is_revoked(&self, id: &str) -> bool {
+        self.revoked.iter().any(|key| key.as_str() == id)
     }
 
     /// The key new packs are signed with.
@@ -88,7 +104,7 @@ impl HarnessKeys {
         Ok(db
             .valid_pack_signers(at)?
             .into_iter()
-            .filter(|(key, _)| self.ring.get(key).is_none())
+            .filter(|(key, _)| self.ring.get(key).is_none() && !self.is_revoked(key))
             .collect())
     }
 }

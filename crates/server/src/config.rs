@@ -130,6 +130,7 @@ pub(crate) struct HarnessSection {
     #[serde(default)]
     signing_key_file: Option<PathBuf>,
     retired_public_keys: Vec<String>,
+    revoked_public_keys: Vec<String>,
 }
 
 /// `[auth]`.
@@ -771,8 +772,32 @@ impl Config {
             .map(|key| parse_public_key(key))
             .collect::<Result<Vec<_>, _>>()
             .context("harness.retired_public_keys")?;
-        tracing::info!(key_id = %signer.id(), retired = retired.len(), "Browser Harness packs are signed with this key");
-        Ok(HarnessKeys::new(signer, retired))
+        let revoked = self
+            .harness
+            .revoked_public_keys
+            .iter()
+            .map(|key| parse_public_key(key))
+            .collect::<Result<Vec<_>, _>>()
+            .context("harness.revoked_public_keys")?;
+        // A key both trusted and revoked says two things: which was meant is not guessed.
+        for key in &revoked {
+            let id = evalboard_harness::KeyId::of(key);
+            anyhow::ensure!(
+                id != *signer.id()
+                    && !retired
+                        .iter()
+                        .any(|r| evalboard_harness::KeyId::of(r) == id),
+                "harness.revoked_public_keys holds key {id}, which is also {}: a revoked key \
+                 must be trusted no longer",
+                if id == *signer.id() {
+                    "the signing key (harness.signing_key_file)"
+                } else {
+                    "in harness.retired_public_keys"
+                }
+            );
+        }
+        tracing::info!(key_id = %signer.id(), retired = retired.len(), revoked = revoked.len(), "Browser Harness packs are signed with this key");
+        Ok(HarnessKeys::new(signer, retired).with_revoked(revoked))
     }
 
     /// Where `evalboard keygen` writes a key when not told: the file the server would read.

@@ -835,6 +835,34 @@ async fn a_bundle_is_the_same_bundle_in_any_order_and_after_it_stops_verifying(
         "{said}"
     );
     assert!(!said.contains("this installation signed"), "{said}");
+
+    // The key revoked on purpose (leaked, say): its packs' captures are refused as revoked, in
+    // words for whoever sends them, and no start warns of its packs as of a key forgotten.
+    let keys = evalboard_api::HarnessKeys::new(signing_key(), [])
+        .with_revoked([retired_key().public_key()]);
+    assert!(
+        keys.untrusted_signers(&app.db, Utc::now())
+            .unwrap()
+            .is_empty(),
+        "a revoked key's packs are no configuration mistake"
+    );
+    let state = evalboard_api::AppState::new((*app.db).clone(), crate::support::registry())
+        .with_harness(keys);
+    let revoking = actix_web::test::init_service(evalboard_api::app(state)).await;
+    let (status, body) =
+        crate::support::bundle_reply(&revoking, &self::bundle(&envelope, &[(3, answer('C'))]))
+            .await;
+    assert_eq!(status, 422, "{body}");
+    let said = body.to_string();
+    assert!(
+        said.contains("a key this server revoked") && said.contains("ask for a new pack"),
+        "{said}"
+    );
+    assert!(!said.contains("retired_public_keys"), "{said}");
+    // A bundle imported before the revocation still gets its run.
+    let (status, body) = crate::support::bundle_reply(&revoking, &bundle).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(run_count(&app).await, runs);
 }
 
 async fn an_envelope_not_as_issued_does_not_import(

@@ -835,6 +835,45 @@ fn the_harness_key_is_made_once_in_the_data_directory_or_read_from_the_configura
         said.contains("1 pack(s)") && said.contains(made.id().as_str()),
         "{said}"
     );
+    // Revoked on purpose instead: no warning of its packs.
+    let server = Server::start(
+        data.path(),
+        &[
+            (
+                "EVALBOARD_HARNESS__SIGNING_KEY_FILE",
+                rotated.to_str().unwrap(),
+            ),
+            (
+                "EVALBOARD_HARNESS__REVOKED_PUBLIC_KEYS",
+                &format!("[\"{retired}\"]"),
+            ),
+        ],
+        &[],
+    );
+    let output = server.terminate();
+    assert!(!output.contains(untrusted), "{output}");
+    // Both retired and revoked: which was meant is not guessed.
+    let output = run(
+        &[
+            "--config",
+            &write_config(
+                other.path(),
+                &format!(
+                    "[harness]\nsigning_key_file = \"{}\"\nretired_public_keys = [\"{retired}\"]\n\
+                     revoked_public_keys = [\"{retired}\"]\n",
+                    rotated.display()
+                ),
+            ),
+        ],
+        data.path(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("harness.revoked_public_keys holds key")
+            && stderr.contains("also in harness.retired_public_keys"),
+        "{stderr}"
+    );
 
     // A key file that is not a key stops the server with a reason that shows nothing of it.
     std::fs::write(other.path().join("bad.pem"), "not a key at all").unwrap();

@@ -35,6 +35,20 @@ fn explain_untrusted_signer(problems: &mut [evalboard_harness::Problem]) {
     }
 }
 
+/// The pack was signed with a key this server revoked (`harness.revoked_public_keys`): said to
+/// whoever sends its captures, who can do nothing about the server's keys but ask for a new
+/// pack.
+fn explain_revoked_signer(problems: &mut [evalboard_harness::Problem]) {
+    for problem in problems
+        .iter_mut()
+        .filter(|p| p.pointer == "/envelope/signatures/0/keyid")
+    {
+        problem.message = "is the id of a key this server revoked: captures of the packs it \
+                           signed are not imported; ask for a new pack"
+            .into();
+    }
+}
+
 /// Largest bundle accepted: 10,000 captures with their streamed chunks fit with room to spare.
 pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -99,6 +113,9 @@ pub(crate) async fn import_captures(
             // A bundle imported before is recognised even if it no longer verifies (its pack
             // expired since, its key was dropped): a harness retrying gets its run.
             let harness = state.harness()?;
+            let revoked = unknown_key
+                .as_deref()
+                .is_some_and(|key| harness.is_revoked(key));
             let (known, signed_here) = state
                 .with_db(move |db| {
                     let known = db.imported_run(&digest)?;
@@ -112,7 +129,9 @@ pub(crate) async fn import_captures(
                     Ok((known, signed_here))
                 })
                 .await?;
-            if signed_here {
+            if revoked {
+                explain_revoked_signer(&mut problems);
+            } else if signed_here {
                 explain_untrusted_signer(&mut problems);
             }
             return match known {

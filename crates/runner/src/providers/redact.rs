@@ -92,10 +92,14 @@ impl Redactor {
     }
 }
 
-/// The credentials a provider URL carries (`http://user:password@host/…`), as a request sends
-/// them: `user:password` (its `Authorization: Basic` is that in base64) and the password alone,
-/// percent-decoded.
+/// The credentials a provider URL carries (`http://user:password@host/…`, or a token alone,
+/// `http://TOKEN@host/…`), percent-decoded, as a request sends them: `user:password` (whose
+/// base64 is the `Authorization: Basic` value; a token alone is sent as `TOKEN:`), and the
+/// password or token alone when it is long enough not to be a word of ordinary text (a
+/// password `pass` would otherwise turn "passed" into "[redacted]ed").
 pub(crate) fn url_credentials(url: &str) -> Vec<String> {
+    /// The shortest password or token looked for on its own.
+    const MIN_BARE_LEN: usize = 8;
     let Ok(url) = reqwest::Url::parse(url) else {
         return Vec::new();
     };
@@ -105,10 +109,15 @@ pub(crate) fn url_credentials(url: &str) -> Vec<String> {
             .into_owned()
     };
     let user = decode(url.username());
-    match url.password().map(decode) {
-        Some(password) => vec![format!("{user}:{password}"), password],
-        None if !user.is_empty() => vec![user],
-        None => Vec::new(),
+    let (pair, bare) = match url.password().map(decode) {
+        Some(password) => (format!("{user}:{password}"), password),
+        None if !user.is_empty() => (format!("{user}:"), user),
+        None => return Vec::new(),
+    };
+    if bare.chars().count() >= MIN_BARE_LEN {
+        vec![pair, bare]
+    } else {
+        vec![pair]
     }
 }
 
@@ -139,7 +148,24 @@ mod tests {
             url_credentials("http://127.0.0.1:1/v1"),
             Vec::<String>::new()
         );
-        assert_eq!(url_credentials("https://tok123@h/v1"), ["tok123"]);
+        // A token alone is sent as `TOKEN:` (whose base64 does not start with the token's
+        // when its length is 3k + 1).
+        assert_eq!(url_credentials("https://tok1234@h/v1"), ["tok1234:"]);
+        assert_eq!(
+            url_credentials("https://token-1234@h/v1"),
+            ["token-1234:", "token-1234"]
+        );
+        let redactor = Redactor::new(url_credentials("https://tok1234@h/v1"));
+        // base64("tok1234:")
+        let kept = redactor.redact("echo: Basic dG9rMTIzNDo=");
+        assert!(!kept.contains("dG9rMTIzNDo"), "{kept}");
+        // A short password is looked for with its user only: ordinary words stay.
+        let redactor = Redactor::new(url_credentials("http://bob:pass@h/v1"));
+        assert_eq!(
+            redactor.redact("the response passed 1 MiB"),
+            "the response passed 1 MiB"
+        );
+        assert!(!redactor.redact("sent bob:pass").contains("bob:pass"));
     }
 
     #[test]

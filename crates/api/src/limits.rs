@@ -83,10 +83,19 @@ enum LongAnswer {
     /// An export (`GET /runs/{id}/export`, `GET /runs?format=csv`): it keeps one of the
     /// server's blocking threads while the client reads it, however slowly.
     Download,
+    /// A request that may send a body (any method but GET and HEAD): it holds a connection for
+    /// as long as its body takes to come, up to a 64 KiB JSON body's minute at the least pace.
+    /// Without a bound, one client trickling bodies within its request rate held ~1,450
+    /// connections at once — more than a process's file descriptors.
+    Upload,
 }
 
 /// Exports one client may have running at once (a 429 beyond).
 const DOWNLOADS_PER_CLIENT: u32 = 4;
+
+/// Requests with a body one client may have in progress at once (a 429 beyond): far more than
+/// a dashboard, the CLI or a script creating runs in parallel sends.
+const UPLOADS_PER_CLIENT: u32 = 32;
 
 impl std::fmt::Debug for Enforcer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,6 +152,7 @@ impl Enforcer {
         let (most, what) = match kind {
             LongAnswer::EventStream => (self.limits.streams_per_client, "event streams open"),
             LongAnswer::Download => (Some(DOWNLOADS_PER_CLIENT), "exports running"),
+            LongAnswer::Upload => (Some(UPLOADS_PER_CLIENT), "requests with a body in progress"),
         };
         let key = (kind, client.to_owned());
         let mut open = self.open.lock().expect("not poisoned");
@@ -212,7 +222,8 @@ fn client_of(req: &ServiceRequest) -> String {
 /// The long answer a request asks for, if any.
 fn long_answer(req: &ServiceRequest) -> Option<LongAnswer> {
     if req.method() != Method::GET {
-        return None;
+        // (A HEAD is answered as a GET by then, and sends no body.)
+        return (req.method() != Method::HEAD).then_some(LongAnswer::Upload);
     }
     let path = crate::auth::routed_path(req);
     if path == "/runs/events" || (path.starts_with("/runs/") && path.ends_with("/stream")) {
@@ -242,7 +253,8 @@ pub(crate) fn admit_refused(req: &ServiceRequest, state: &AppState) -> Result<()
     state.limits().admit(&client_of(req))
 }
 
-/// Applies the request rate, and the streams and exports a client may hold open.
+/// Applies the request rate, and the streams, exports and requests with a body a client may
+/// have open at once.
 pub(crate) async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -353,15 +365,12 @@ impl Silence {
         }
     }
 
-    /// When the body fails if nothing more comes: after `idle` of silence, or when what came
-    /// falls below the least pace (never before `idle` from its start).
     fn deadline(
         &self,
         started: tokio::time::Instant,
         now: tokio::time::Instant,
     ) -> tokio::time::Instant {
-        let paced = Duration::from_secs_f64(self.received as f64 / f64::from(self.min_rate.max(1)));
-        (now + self.idle).min(started + paced.max(self.idle))
+        body_deadline(started, now, self.received, self.idle, self.min_rate)
     }
 }
 
@@ -401,6 +410,17 @@ impl futures_util::Stream for Silence {
     }
 }
 
+/// When a body read since `started`, `received` bytes so far (the last at `last`), fails if
+/// nothing more comes: after `idle` of silence, or when what came falls below `min_rate` bytes
+/// a second on average (never before `idle` from its start).
+fn body_deadline<I>(started: I, last: I, received: u64, idle: Duration, min_rate: u32) -> I
+where
+    I: std::ops::Add<Duration, Output = I> + Ord + Copy,
+{
+    let paced = Duration::from_secs_f64(received as f64 / f64::from(min_rate.max(1)));
+    (last + idle).min(started + paced.max(idle))
+}
+
 /// A response body holding what must live as long as the answer: a stream's slot, or the
 /// request's payload.
 struct Holding<T> {
@@ -425,12 +445,35 @@ impl<T: Unpin> MessageBody for Holding<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_body_fails_when_silent_or_below_the_least_pace() {
+        use std::time::Duration as D;
+        let deadline = |last: u64, received: u64| {
+            super::body_deadline(
+                D::ZERO,
+                D::from_secs(last),
+                received,
+                D::from_secs(10),
+                1024,
+            )
+        };
+        // Nothing yet: the idle time, from the first read.
+        assert_eq!(deadline(0, 0), D::from_secs(10));
+        // A byte now and then: the grace, however recent the byte.
+        assert_eq!(deadline(9, 9), D::from_secs(10));
+        // At the pace, the body may go on for as long as its bytes pay for, silence aside.
+        assert_eq!(deadline(30, 40 * 1024), D::from_secs(40));
+        assert_eq!(deadline(30, 100 * 1024), D::from_secs(40));
+        // Below it, it fails when its average does.
+        assert_eq!(deadline(30, 20 * 1024), D::from_secs(20));
+    }
+
     use actix_web::test::TestRequest;
 
     use super::*;
 
     #[test]
-    fn exports_and_streams_are_the_answers_that_hold_a_slot() {
+    fn exports_streams_and_bodies_are_what_holds_a_slot() {
         let kind = |request: TestRequest| long_answer(&request.to_srv_request());
         assert_eq!(
             kind(TestRequest::get().uri("/runs/events")),
@@ -449,7 +492,19 @@ mod tests {
             Some(LongAnswer::Download)
         );
         assert_eq!(kind(TestRequest::get().uri("/runs?limit=5")), None);
-        assert_eq!(kind(TestRequest::post().uri("/runs/r1/export")), None);
+        // Anything that may send a body holds one while it comes.
+        assert_eq!(
+            kind(TestRequest::post().uri("/runs/r1/export")),
+            Some(LongAnswer::Upload)
+        );
+        assert_eq!(
+            kind(TestRequest::delete().uri("/auth/session")),
+            Some(LongAnswer::Upload)
+        );
+        assert_eq!(
+            kind(TestRequest::default().method(Method::HEAD).uri("/runs")),
+            None
+        );
     }
 
     #[test]

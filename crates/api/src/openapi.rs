@@ -80,8 +80,8 @@ pub(crate) fn routed_app() -> (
 }
 
 /// Declares how requests authenticate (a bearer token, or the dashboard's session cookie), and
-/// on every operation that needs a role its 401 and 403; on every operation but the health
-/// checks the 429 of the limits; on every `POST`, the 408 of a silent body and the 415 of a
+/// on every operation that needs a role its 401 and 403; on every operation the 400 of a query
+/// string that is not UTF-8, and but for the health checks the 429 of the limits; on every `POST`, the 408 of a silent body and the 415 of a
 /// body that is untyped, text or a form. What needs a role is what the middleware checks
 /// ([`crate::auth::required_role`]), so the two cannot drift.
 fn declare_security(document: &mut utoipa::openapi::OpenApi) {
@@ -152,9 +152,13 @@ fn declare_security(document: &mut utoipa::openapi::OpenApi) {
             // The limits one client meets (`limits.rs`): everything but the health checks.
             if crate::limits::rate_limited(path) {
                 responses.entry("429".into()).or_insert_with(|| {
-                    problem("Too many requests (or event streams) from this client; `Retry-After` says when to come back").into()
+                    problem("Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back").into()
                 });
             }
+            // Every path (`encoding.rs`).
+            responses.entry("400".into()).or_insert_with(|| {
+                problem("The query string is not UTF-8 once percent-decoded").into()
+            });
             if method == Method::POST {
                 responses.entry("408".into()).or_insert_with(|| {
                     problem("The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`)")

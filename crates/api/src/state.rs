@@ -71,10 +71,17 @@ impl HarnessKeys {
         }
     }
 
-    /// The same keys, with `revoked` ones refused as revoked (`harness.revoked_public_keys`).
-    /// A key both trusted and revoked is refused by the configuration before it gets here.
+    /// The same keys, with `revoked` ones refused as revoked (`harness.revoked_public_keys`):
+    /// trusted no more, even if listed as retired too (which the configuration refuses at
+    /// start).
     pub fn with_revoked(mut self, revoked: impl IntoIterator<Item = VerifyingKey>) -> Self {
         self.revoked = revoked.into_iter().map(|key| KeyId::of(&key)).collect();
+        self.ring = KeyRing::new(
+            self.ring
+                .keys()
+                .filter(|key| !self.revoked.contains(&key.id))
+                .cloned(),
+        );
         self
     }
 

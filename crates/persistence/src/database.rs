@@ -97,9 +97,6 @@ fn keep_private(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
-            return Ok(());
-        }
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -108,7 +105,12 @@ fn keep_private(path: &std::path::Path) -> std::io::Result<()> {
         {
             Ok(_) => {}
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let mode = std::fs::metadata(path)?.permissions().mode();
+                let mode = match std::fs::metadata(path) {
+                    Ok(metadata) => metadata.permissions().mode(),
+                    // A link to nothing: SQLite makes what it points to, as before.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(error) => return Err(error),
+                };
                 if mode & 0o077 != 0 {
                     tracing::warn!(
                         path = %path.display(),

@@ -128,6 +128,33 @@ fn a_refused_or_silent_body_gets_its_answer_and_the_connection_closes() {
     let (answer, closed) = read_until_closed(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(closed);
+    // One client holds at most 32 requests whose body is still coming: past them, a 429 at
+    // once (trickles within the request rate held a connection each, without end).
+    let trickle = || {
+        let mut stream = TcpStream::connect(address(&server)).unwrap();
+        stream
+            .write_all(
+                b"POST /auth/session HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+            )
+            .unwrap();
+        stream
+    };
+    let mut held: Vec<TcpStream> = (0..32).map(|_| trickle()).collect();
+    // Each one more is refused once the 32 have reached the limits (they are admitted in
+    // whatever order the server reads them).
+    let refused = (0..20).find_map(|_| {
+        let mut stream = trickle();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut head = [0; 12];
+        let answered = stream.read_exact(&mut head).is_ok();
+        held.push(stream);
+        answered.then(|| String::from_utf8_lossy(&head).into_owned())
+    });
+    assert_eq!(refused.as_deref(), Some("HTTP/1.1 429"), "{refused:?}");
+    drop(held);
     // Nothing was created.
     assert_eq!(server.get("/runs").1["runs"], serde_json::json!([]));
 }

@@ -1906,6 +1906,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionDto"];
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -1915,7 +1924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1984,7 +1993,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2011,7 +2020,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2130,7 +2148,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2168,6 +2186,15 @@ export interface operations {
                     "application/json": components["schemas"]["KeysDto"];
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -2186,7 +2213,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2291,7 +2318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2329,7 +2356,16 @@ export interface operations {
                     "application/schema+json": Record<string, never>;
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2358,7 +2394,16 @@ export interface operations {
                     "application/schema+json": Record<string, never>;
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2414,7 +2459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2547,7 +2592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2585,6 +2630,15 @@ export interface operations {
                     "application/json": components["schemas"]["HealthDto"];
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     metrics: {
@@ -2605,6 +2659,15 @@ export interface operations {
                     "text/plain; version=0.0.4": string;
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -2623,7 +2686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2688,7 +2751,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2715,6 +2778,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthDto"];
+                };
+            };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Database unreachable */
@@ -2805,7 +2877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2924,7 +2996,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2994,7 +3066,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3084,7 +3156,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3213,7 +3285,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3254,6 +3326,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetailDto"];
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -3281,7 +3362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3399,7 +3480,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3482,7 +3563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3587,7 +3668,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3640,6 +3721,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The query string is not UTF-8 once percent-decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No token or session this server accepts */
             401: {
                 headers: {
@@ -3667,7 +3757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3762,7 +3852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3888,7 +3978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4006,7 +4096,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests (or event streams) from this client; `Retry-After` says when to come back */
+            /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -65,6 +65,12 @@ describe("ErrorNote", () => {
     expect(screen.getByText("errors").tagName).toBe("CODE");
   });
 
+  it("shows a sentence whose backticks do not pair as it is", () => {
+    const error = new ApiError(400, "Bad Request", "duplicate field `a`b`", []);
+    render(<ErrorNote error={error} />);
+    expect(screen.getByRole("alert").textContent).toContain("duplicate field `a`b`");
+  });
+
   it("shows nothing without an error, and any other error's message", () => {
     const { container, rerender } = render(<ErrorNote error={null} />);
     expect(container.textContent).toBe("");

@@ -4,13 +4,18 @@ import { useSearchParams } from "wouter";
 
 import { ApiError, type Progress, type Schemas } from "../api/client";
 
-/** An error as a person can read it: the problem's title and detail, and each field's problem. */
 /** A server's sentence, whose `quoted` names (a field, a command) it writes as Markdown code:
- * shown as code, not with their backticks. */
+ * shown as code, not with their backticks. A sentence whose backticks do not pair (a name that
+ * holds one) is shown as it is. */
 export function withCode(text: string): ReactNode[] {
-  return text.split("`").map((part, i) => (i % 2 === 1 && part !== "" ? <code key={i}>{part}</code> : part));
+  const parts = text.split("`");
+  if (parts.length % 2 === 0) {
+    return [text];
+  }
+  return parts.map((part, i) => (i % 2 === 1 && part !== "" ? <code key={i}>{part}</code> : part));
 }
 
+/** An error as a person can read it: the problem's title and detail, and each field's problem. */
 export function ErrorNote({ error }: { error: unknown }) {
   if (error === null || error === undefined) {
     return null;

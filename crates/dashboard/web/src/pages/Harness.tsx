@@ -316,8 +316,8 @@ function BundleHelp() {
   );
 }
 
-/** A bundle file read as JSON (its text kept: it is sent as it is), or why it cannot be sent. */
-async function readBundle(file: File): Promise<{ json: Signed; text: string } | { problem: string }> {
+/** A bundle file read as JSON (to check its pack's signature here), or why it cannot be sent. */
+async function readBundle(file: File): Promise<{ json: Signed } | { problem: string }> {
   if (file.size > MAX_BUNDLE_BYTES) {
     return { problem: `${file.name} is larger than 32 MiB, the most the server accepts.` };
   }
@@ -327,7 +327,7 @@ async function readBundle(file: File): Promise<{ json: Signed; text: string } | 
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
       return { problem: `${file.name} is not a bundle: a bundle is one JSON object.` };
     }
-    return { json, text };
+    return { json };
   } catch (caught) {
     return { problem: `${file.name} is not JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
   }
@@ -374,11 +374,12 @@ function BundleUpload({ keys }: { keys: Key[] | undefined }) {
         return;
       }
       setBundle(read.json);
-      // The file's own text, not the parsed object written out again: JSON.parse reads `1.0` as
-      // 1 and keeps the last of two equal keys, and the server must judge what the file says.
+      // The file's own bytes, not the parsed object written out again (JSON.parse reads `1.0`
+      // as 1 and keeps the last of two equal keys), nor its decoded text (which drops a byte
+      // order mark): the server must judge what the file says.
       const result = await api.POST("/browser-harness/imports", {
         body: read.json as Schemas["CaptureBundleDto"],
-        bodySerializer: () => read.text,
+        bodySerializer: () => file,
       });
       setRun({ detail: unwrap(result), replayed: result.response.status === 200 });
     } catch (caught) {

@@ -335,9 +335,11 @@ function Items({
   const carryFocus = useRef(false);
   // (A number only: the address's text is no selector.)
   const moving = opened !== null && !listed && /^\d+$/.test(opened);
-  if (moving && document.activeElement?.closest(`.items details[data-sequence="${opened}"]`)) {
-    carryFocus.current = true;
-  }
+  // Kept only while the item is away from the list (its row above may still be loading); any
+  // other state forgets it, so that no later item takes the focus unasked.
+  carryFocus.current =
+    moving &&
+    (carryFocus.current || document.activeElement?.closest(`.items details[data-sequence="${opened}"]`) != null);
   // An item a link opened is brought into view where the first list shows it; not when "Load
   // more" brings it in later, away from the button just pressed.
   const [linked] = useState(opened);

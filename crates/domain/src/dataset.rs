@@ -247,15 +247,22 @@ impl DatasetItem {
         } else if self.question.len() > MAX_TEXT_BYTES {
             problems.push(format!("question is longer than {MAX_TEXT_BYTES} bytes"));
         }
+        // A row with options is a multiple-choice item whether or not its answer could be read
+        // (its count is a rule of its own, said beside an unreadable answer); one without is
+        // one only when its answer was read as a letter.
+        let multiple_choice = match &self.answer {
+            ItemAnswer::Choice(_) => answer_read || !self.choices.is_empty(),
+            ItemAnswer::Number(_) => false,
+        };
+        if multiple_choice && !(MIN_CHOICES..=MAX_CHOICES).contains(&self.choices.len()) {
+            problems.push(format!(
+                "must have {MIN_CHOICES} to {MAX_CHOICES} options, has {}",
+                self.choices.len()
+            ));
+        }
         match &self.answer {
             _ if !answer_read => {}
             ItemAnswer::Choice(key) => {
-                if !(MIN_CHOICES..=MAX_CHOICES).contains(&self.choices.len()) {
-                    problems.push(format!(
-                        "must have {MIN_CHOICES} to {MAX_CHOICES} options, has {}",
-                        self.choices.len()
-                    ));
-                }
                 if key.index() >= self.choices.len() {
                     problems.push(format!(
                         "answer {key} is not one of the {} options",

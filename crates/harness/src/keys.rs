@@ -39,8 +39,9 @@ impl fmt::Display for KeyId {
 /// Why a key could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    /// The file could not be read or written. (What failed is its `source`, which an error
+    /// chain prints after it: said here too, it was said twice.)
+    #[error("{path}")]
     Io {
         /// The key file.
         path: String,

@@ -303,11 +303,16 @@ pub(crate) fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
             header::HeaderName::from_static("last-event-id"),
             header::HeaderName::from_static("idempotency-key"),
         ])
+        // What a page on that origin must read to use the API as documented: the stream's
+        // position of `GET /runs/active` (to resume the event stream without a gap) and a
+        // replayed create's mark among them.
         .expose_headers([
             header::LOCATION,
             header::RETRY_AFTER,
             header::CONTENT_DISPOSITION,
             crate::request_log::REQUEST_ID,
+            header::HeaderName::from_static("last-event-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
         ])
         // A same-origin request (the dashboard's own, which browsers send with an `Origin`)
         // is served as usual; other origins simply get no CORS headers.

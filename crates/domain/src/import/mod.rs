@@ -599,6 +599,17 @@ mod tests {
                 "1: option B is empty",
             ]
         );
+        // An option too few is said beside an answer that is no letter.
+        assert_eq!(
+            messages(
+                ImportFormat::Jsonl,
+                r#"{"question_id": 1, "question": "Q?", "options": ["a"], "answer": "Z", "answer_index": 0, "cot_content": "", "category": "c", "src": "s"}"#
+            ),
+            [
+                "1: answer `Z` is not a letter A to J",
+                "1: must have 2 to 10 options, has 1",
+            ]
+        );
         assert_eq!(
             messages(ImportFormat::Jsonl, r#"{"question": "", "answer": "abc"}"#),
             [

@@ -508,6 +508,7 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   const schema = await (await fetch(new URL(await schemaLink.getAttribute("href"), base))).json();
   if (!schema.required?.includes("captures")) throw new Error(`the linked schema: ${JSON.stringify(schema).slice(0, 200)}`);
   await page.screenshot({ path: join(shots, "browser-harness-help.png"), fullPage: true });
+  const imported = await page.getByRole("link", { name: /^run run-/ }).getAttribute("href");
 
   // Captures that do not match the pack: each problem with its JSON Pointer.
   const tampered = structuredClone(bundle);
@@ -546,6 +547,10 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.getByRole("button", { name: "Build and sign" }).click();
   await page.getByRole("alert").getByRole("listitem").filter({ hasText: "a seed only makes sense with a sample size" }).waitFor();
   await page.screenshot({ path: join(shots, "browser-harness-seed.png"), fullPage: true });
+  // The item not captured says it was never sent, not an empty list of attempts.
+  await page.goto(new URL(imported.startsWith("/ui") ? imported : `/ui${imported}`, base).href);
+  await page.locator("details.item.failed > summary").first().click();
+  await page.locator("details.item.failed[open]").getByText("None: it was never sent.").waitFor();
 });
 
 await step("an unknown page says so", async () => {

@@ -24,8 +24,10 @@ pub(crate) struct EventsQuery {
     /// `exact` (the default): every stored event, once, in id order. `board`: what a board
     /// needs, in batches at most every 100 ms (`events.board_ms`); a status change at once
     /// (docs/events.md, "The board view").
-    #[param(inline)]
-    view: Option<StreamView>,
+    // Read as text, so that a value it does not take is a 400 naming `view` (serde's message
+    // for an enum names the values, not the parameter).
+    #[param(value_type = Option<StreamView>, inline)]
+    view: Option<String>,
     /// Resume after this event id, for clients that cannot set the `Last-Event-ID` header (the
     /// header wins when both are given). `GET /runs/active` returns the id its snapshot
     /// includes in its `Last-Event-ID` response header.
@@ -62,6 +64,19 @@ pub(crate) async fn stream_run_events(
     request: HttpRequest,
     query: web::Query<EventsQuery>,
 ) -> Result<impl Responder, ApiError> {
+    let view = match query.view.as_deref() {
+        None | Some("exact") => StreamView::Exact,
+        Some("board") => StreamView::Board,
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "view",
+                format!(
+                    "must be exact or board, not `{}`",
+                    crate::params::shorten(other)
+                ),
+            ));
+        }
+    };
     let header = request
         .headers()
         .get("last-event-id")
@@ -107,14 +122,7 @@ pub(crate) async fn stream_run_events(
         .events
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("this server does not stream events".into()))?;
-    Ok(subscribe(
-        hub,
-        start,
-        runs,
-        query.view.unwrap_or_default(),
-        query.follow.unwrap_or(true),
-    )
-    .await?)
+    Ok(subscribe(hub, start, runs, view, query.follow.unwrap_or(true)).await?)
 }
 
 /// How many runs one stream may follow by id.

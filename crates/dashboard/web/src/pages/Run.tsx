@@ -585,6 +585,11 @@ function ItemRow({
           <pre className="code">{item.renderedPrompt ?? "(not claimed yet)"}</pre>
         </details>
         <h4>Attempts</h4>
+        {item.attempts.length === 0 && (
+          // Not claimed yet, or never sent (a Browser Harness item its bundle did not capture,
+          // a run that failed or was canceled before its turn).
+          <p className="muted">{item.state === "pending" ? "None yet." : "None: it was never sent."}</p>
+        )}
         <ul>
           {item.attempts.map((attempt) => (
             <li key={attempt.attempt}>

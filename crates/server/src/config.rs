@@ -765,20 +765,20 @@ impl Config {
                 signer
             }
         };
-        let retired = self
-            .harness
-            .retired_public_keys
-            .iter()
-            .map(|key| parse_public_key(key))
-            .collect::<Result<Vec<_>, _>>()
-            .context("harness.retired_public_keys")?;
-        let revoked = self
-            .harness
-            .revoked_public_keys
-            .iter()
-            .map(|key| parse_public_key(key))
-            .collect::<Result<Vec<_>, _>>()
-            .context("harness.revoked_public_keys")?;
+        let public_keys = |keys: &[String], setting: &'static str| {
+            keys.iter()
+                .map(|key| parse_public_key(key))
+                .collect::<Result<Vec<_>, _>>()
+                .context(setting)
+        };
+        let retired = public_keys(
+            &self.harness.retired_public_keys,
+            "harness.retired_public_keys",
+        )?;
+        let revoked = public_keys(
+            &self.harness.revoked_public_keys,
+            "harness.revoked_public_keys",
+        )?;
         // A key both trusted and revoked says two things: which was meant is not guessed.
         for key in &revoked {
             let id = evalboard_harness::KeyId::of(key);

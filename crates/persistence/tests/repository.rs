@@ -887,11 +887,11 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     let run = create(db, "Demo", 0);
     let claim = db.claim_items(&run, claim_request("w", 6, 1, 99)).unwrap();
     assert_eq!(claim.items.len(), 6);
-    // The claim stored each item's prompt, as handed out, with its start.
+    // The claim stored each item's prompt, as handed out; no start: claimed is not sent.
     let claimed = db.run_items(&run, &ItemQuery::first(10)).unwrap();
     for (item, handed) in claimed.items.iter().zip(&claim.items) {
         assert_eq!(item.prompt_text.as_deref(), Some(handed.prompt.as_str()));
-        assert_eq!(item.started_at, Some(at(1)));
+        assert_eq!(item.started_at, None);
     }
     let answered = |sequence: u32, attempt: u32, letter: char| Outcome {
         run_id: run.clone(),
@@ -1010,11 +1010,12 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
     }
     assert_eq!(page.items[1].state, ItemState::Incorrect);
     assert_eq!(page.items[3].state, ItemState::Correct);
+    // Sent: in flight from the batch that said so (its answer will carry the exact start).
     let sent = &page.items[5];
     assert_eq!(sent.state, ItemState::Running);
     assert_eq!(
         (sent.prompt_text.as_deref(), sent.started_at),
-        (Some(claim.items[5].prompt.as_str()), Some(at(1)))
+        (Some(claim.items[5].prompt.as_str()), Some(at(5)))
     );
     let logged = db
         .query_logs(&run, &evalboard_persistence::LogQuery::default(), 100)
@@ -1640,9 +1641,11 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         [
             vec![(Some("answered"), Some("w1"))],
             vec![(Some("released"), Some("w1"))],
-            vec![(Some("released"), Some("w1"))],
+            // Claimed, never sent: no attempt (the next claim's is its first).
+            vec![],
         ]
     );
+    assert_eq!(page.items[2].attempt_count, 0);
     let logs = db.query_logs(&run, &LogQuery::default(), 100).unwrap();
     assert!(
         logs.iter().any(|l| l.sequence.is_none()
@@ -1660,7 +1663,8 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     );
 
     // w3 claims at once, well within w1's lease: the unjudged answer (to judge only), then the
-    // released items in sequence order, each at its next attempt. Still no resume.
+    // released items in sequence order, each at its next attempt (item 4's first: w1 never
+    // sent it). Still no resume.
     let taken = claim("w3", 4, 7);
     assert_eq!(sequences(&taken), [2, 3, 4, 7]);
     let attempts: Vec<(u32, u32, bool)> = taken
@@ -1670,7 +1674,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         .collect();
     assert_eq!(
         attempts,
-        [(2, 1, true), (3, 2, false), (4, 2, false), (7, 1, false)]
+        [(2, 1, true), (3, 2, false), (4, 1, false), (7, 1, false)]
     );
     assert_eq!(taken.run.lifecycle.resumed_count, 0);
     assert_eq!(taken.run.counts, recount(db, &run));

@@ -56,6 +56,17 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         .find(|i| i["sequence"] == sequence)
         .unwrap();
     assert_eq!(item["promptText"], current["promptText"]);
+    // Items claimed ahead of their turn are queued, not in flight: no start, no attempt yet.
+    let queued: Vec<&Value> = running["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["timings"]["startedAt"].is_null())
+        .collect();
+    assert!(!queued.is_empty(), "{running}");
+    for item in queued {
+        assert_eq!(item["attempts"], json!([]), "{item}");
+    }
     assert!(
         item["renderedPrompt"]
             .as_str()
@@ -102,6 +113,30 @@ async fn watch_cancel_and_retry_a_slow_run(db: TestDatabase) {
         .await;
     assert_eq!(done["progress"]["faulted"], 10);
     assert_eq!(done["canceled"], 10);
+    // Only what was sent (at most the run's concurrency, 2) ended with a canceled attempt: the
+    // items claimed ahead of their turn were never sent, and have none.
+    let page = app
+        .get(&format!("/runs/{id}/items?groupBy=none&limit=50"))
+        .await
+        .ok(200);
+    let mut with_attempt = 0;
+    for item in page["items"].as_array().unwrap() {
+        let outcomes: Vec<&str> = item["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["outcome"].as_str().unwrap())
+            .collect();
+        match outcomes.as_slice() {
+            [] => assert_eq!(item["attemptCount"], 0, "{item}"),
+            ["canceled"] => with_attempt += 1,
+            other => panic!("{other:?}: {item}"),
+        }
+    }
+    assert!(
+        (1..=2).contains(&with_attempt),
+        "{with_attempt} canceled attempts"
+    );
     app.call(json_post(&format!("/runs/{id}/cancel")))
         .await
         .problem(409);

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use evalboard_domain::{RunId, Timestamp};
+use evalboard_domain::{ItemState, RunId, Timestamp};
 
 use super::item_keys;
 use crate::{
@@ -71,8 +71,11 @@ pub(crate) fn insert(conn: &mut DbConnection, attempts: &[EndedAttempt]) -> Resu
 }
 
 /// Ends the attempts in flight on `sequences` (items about to be canceled, failed with their
-/// run, taken over from a lost worker, or given back by a stopping one), reading what the item rows know of them. Call it
-/// before the item rows change.
+/// run, taken over from a lost worker, or given back by a stopping one), reading what the item
+/// rows know of them. Call it before the item rows change. An attempt that was never sent (its
+/// item claimed ahead of its turn, or waiting to be tried again: no `started_at`) was no
+/// attempt: it leaves no row, and the item's count of attempts goes back by one, so that the
+/// next attempt made has its number. Returns the items whose attempt was never sent.
 pub(crate) fn end_in_flight(
     conn: &mut DbConnection,
     run_id: &RunId,
@@ -80,11 +83,13 @@ pub(crate) fn end_in_flight(
     outcome: AttemptOutcome,
     error: Option<(&str, &str)>,
     at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Vec<i32>, StoreError> {
+    let mut never_sent = Vec::new();
     for chunk in sequences.chunks(1_000) {
         let in_flight: Vec<(i32, i32, Option<NaiveDateTime>, Option<String>)> = run_items::table
             .filter(item_keys::items_of_run(run_id, chunk))
             .filter(run_items::attempt_count.gt(0))
+            .filter(run_items::state.eq(ItemState::Running.as_str()))
             .select((
                 run_items::sequence,
                 run_items::attempt_count,
@@ -92,7 +97,17 @@ pub(crate) fn end_in_flight(
                 run_items::lease_owner,
             ))
             .load(conn)?;
-        let ended: Vec<EndedAttempt> = in_flight
+        let (sent, queued): (Vec<_>, Vec<_>) = in_flight
+            .into_iter()
+            .partition(|(_, _, started_at, _)| started_at.is_some());
+        let queued: Vec<i32> = queued.into_iter().map(|(sequence, ..)| sequence).collect();
+        if !queued.is_empty() {
+            diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, &queued)))
+                .set(run_items::attempt_count.eq(run_items::attempt_count - 1))
+                .execute(conn)?;
+            never_sent.extend(queued);
+        }
+        let ended: Vec<EndedAttempt> = sent
             .into_iter()
             .map(|(sequence, attempt, started_at, worker)| EndedAttempt {
                 run_id: run_id.to_string(),
@@ -102,7 +117,7 @@ pub(crate) fn end_in_flight(
                 error_kind: error.map(|(kind, _)| kind.to_owned()),
                 error_message: error.map(|(_, message)| message.to_owned()),
                 worker,
-                started_at: started_at.unwrap_or(at.naive_utc()),
+                started_at: started_at.unwrap_or(at.naive_utc()), // (always set: sent)
                 finished_at: Some(at.naive_utc()),
                 first_token_at: None,
                 prompt_tokens: None,
@@ -113,5 +128,5 @@ pub(crate) fn end_in_flight(
             .collect();
         insert(conn, &ended)?;
     }
-    Ok(())
+    Ok(never_sent)
 }

@@ -199,7 +199,7 @@ fn claim_in(
         };
     }
     let expired = expired_leases!(now);
-    let lost: Vec<SequenceAttempt> = match &mut *conn {
+    let mut lost: Vec<SequenceAttempt> = match &mut *conn {
         DbConnection::Postgres(pg) => candidates!(expired, limit)
             .for_update()
             .skip_locked()
@@ -266,7 +266,7 @@ fn claim_in(
     let mut log = Vec::with_capacity(lost.len() + pending.len());
     if !lost.is_empty() {
         let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
-        attempts::end_in_flight(
+        let never_sent = attempts::end_in_flight(
             conn,
             run_id,
             &sequences,
@@ -274,11 +274,19 @@ fn claim_in(
             None,
             request.at,
         )?;
-        for &(sequence, attempt) in &lost {
+        for (sequence, attempt) in &mut lost {
+            let message = if never_sent.contains(sequence) {
+                // Its attempt was given back: the claim below starts it again, same number.
+                *attempt -= 1;
+                "queued on a worker that went away (claim expired), never sent; sending it now"
+                    .to_owned()
+            } else {
+                format!("attempt {attempt} lost its worker (claim expired); trying again")
+            };
             log.push(PendingLog {
-                sequence: Some(sequence as u32),
+                sequence: Some(*sequence as u32),
                 level: LogLevel::Warn,
-                message: format!("attempt {attempt} lost its worker (claim expired); trying again"),
+                message,
             });
         }
     }
@@ -465,7 +473,7 @@ UPDATE run_items AS r SET
     attempt_count = r.attempt_count + 1,
     lease_owner = $3,
     lease_expires_at = $4,
-    started_at = $5,
+    started_at = NULL,
     finished_at = NULL,
     first_token_at = NULL,
     answered_at = NULL,
@@ -489,7 +497,9 @@ impl ClaimStart<'_> {
                 run_items::attempt_count.eq(run_items::attempt_count + 1),
                 run_items::lease_owner.eq(Some(self.worker)),
                 run_items::lease_expires_at.eq(Some(self.lease_until)),
-                run_items::started_at.eq(Some(self.now)),
+                // Set when the attempt is sent: an item claimed ahead of its turn is queued on
+                // its worker, not in flight (`Database::apply_outcomes`).
+                run_items::started_at.eq(None::<NaiveDateTime>),
                 run_items::finished_at.eq(None::<NaiveDateTime>),
                 run_items::first_token_at.eq(None::<NaiveDateTime>),
                 run_items::answered_at.eq(None::<NaiveDateTime>),

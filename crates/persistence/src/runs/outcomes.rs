@@ -258,6 +258,25 @@ impl Database {
                         result.applied[index] = true;
                     }
                 }
+                // The sends that are their item's last outcome here (a send followed by its
+                // failure leaves the next attempt queued, not sent).
+                let last_of_item: HashMap<u32, usize> = outcomes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.run_id == *run_id)
+                    .map(|(i, o)| (o.sequence, i))
+                    .collect();
+                let sent: Vec<i32> = outcomes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, o)| {
+                        result.applied[i]
+                            && matches!(o.kind, OutcomeKind::Started)
+                            && last_of_item.get(&o.sequence) == Some(&i)
+                    })
+                    .map(|(_, o)| o.sequence as i32)
+                    .collect();
+                mark_sent(conn, run_id, &sent, at)?;
                 events::items(conn, run_id, &changed, &started, at)?;
                 // The run's totals move only when answers were stored or an LLM judge spent
                 // something (and are read only then).
@@ -403,6 +422,30 @@ fn sends_that_hold(
             (i, attempt == Some(&(outcome.attempt as i32)))
         })
         .collect())
+}
+
+/// Marks the sends of `sequences` that held as sent at `at` (the batch's time, within the
+/// commit window of the send's own): until then the attempt a claim started is queued on its
+/// worker, not in flight, and a cancel or a failure of the run ends it without an attempt of
+/// its own. An item whose answer this batch stored already has its exact start (and a state
+/// past `running`), which this leaves as it is.
+fn mark_sent(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+    sequences: &[i32],
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    for chunk in sequences.chunks(1_000) {
+        diesel::update(
+            run_items::table
+                .filter(item_keys::items_of_run(run_id, chunk))
+                .filter(run_items::state.eq(ItemState::Running.as_str()))
+                .filter(run_items::started_at.is_null()),
+        )
+        .set(run_items::started_at.eq(Some(at.naive_utc())))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The log entry of a send that held: `debug`, one per attempt of every item, so that a

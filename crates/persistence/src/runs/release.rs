@@ -117,9 +117,11 @@ fn release_in(
         .map(|(sequence, ..)| *sequence)
         .collect();
     let mut log = Vec::with_capacity(held.len() + 1);
+    let mut never_sent = Vec::new();
     if !running.is_empty() {
         // Before the rows change: the attempts read their worker and start from them.
-        attempts::end_in_flight(conn, run_id, &running, AttemptOutcome::Released, None, at)?;
+        never_sent =
+            attempts::end_in_flight(conn, run_id, &running, AttemptOutcome::Released, None, at)?;
         for chunk in running.chunks(1_000) {
             diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, chunk)))
                 .set((
@@ -160,7 +162,9 @@ fn release_in(
         ),
     });
     for (sequence, state, attempt) in &held {
-        let message = if state == ItemState::Running.as_str() {
+        let message = if never_sent.contains(sequence) {
+            format!("given back unsent (worker `{worker}` stopped); the next claim sends it")
+        } else if state == ItemState::Running.as_str() {
             format!(
                 "attempt {attempt} released (worker `{worker}` stopped); the next claim tries again"
             )

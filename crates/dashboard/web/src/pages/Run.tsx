@@ -563,9 +563,12 @@ function ItemRow({
         )}
         {item.responseText === null && live.waiting && (
           <p className="muted">
-            Not streaming on this server just now: waiting for its turn (the run takes items ahead of the ones it
-            sends), waiting to retry, or in flight on another server. The answer shows here as it streams or once it
-            is stored.
+            {item.timings.startedAt == null
+              ? // Claimed by a worker (a run takes items ahead of the ones it sends), or waiting to
+                // be tried again: no attempt of it is in flight.
+                "Queued: waiting for its turn to be sent (or to be tried again)."
+              : "Not streaming on this server just now: in flight on another server, or just ended."}{" "}
+            The answer shows here as it streams or once it is stored.
           </p>
         )}
         <pre className="code" aria-live="off">
@@ -586,9 +589,15 @@ function ItemRow({
         </details>
         <h4>Attempts</h4>
         {item.attempts.length === 0 && (
-          // Not claimed yet, or never sent (a Browser Harness item its bundle did not capture,
-          // a run that failed or was canceled before its turn).
-          <p className="muted">{item.state === "pending" ? "None yet." : "None: it was never sent."}</p>
+          // Not claimed yet, claimed and queued, or never sent (a Browser Harness item its
+          // bundle did not capture, a run that failed or was canceled before its turn).
+          <p className="muted">
+            {item.state === "pending"
+              ? "None yet."
+              : item.state === "running"
+                ? "None yet: queued, not sent."
+                : "None: it was never sent."}
+          </p>
         )}
         <ul>
           {item.attempts.map((attempt) => (

@@ -1490,6 +1490,123 @@ fn a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some
 /// counters move with a `run_progress` event, the run's log says so, and another worker claims
 /// them at once — long before the lease would run out — without a resume. A release by a worker
 /// that does not hold an item changes nothing; in a run being canceled the items are canceled.
+/// An attempt is in flight from its send, not its claim: one never sent (claimed ahead, or
+/// waiting to be tried again) leaves no row when its item is canceled, and gives its number
+/// back; one whose claim expired ends `lost` sent or not (its worker may still report on it),
+/// and the next claim's is the next number.
+fn attempts_are_in_flight_from_their_send(db: &TestDatabase) {
+    use evalboard_persistence::{ItemError, ItemQuery, Outcome, OutcomeKind};
+    import(db, "Demo", &items(6));
+    let run = create(db, "Demo", 0);
+    let claimed = db.claim_items(&run, claim_request("w", 4, 1, 300)).unwrap();
+    assert_eq!(claimed.items.len(), 4);
+    let outcome = |sequence: u32, attempt: u32, kind: OutcomeKind| Outcome {
+        run_id: run.clone(),
+        sequence,
+        attempt,
+        started_at: at(2),
+        kind,
+    };
+    let retrying = || OutcomeKind::Retrying {
+        error: ItemError {
+            kind: "server_error".into(),
+            message: "busy".into(),
+        },
+        delay_ms: 1_000,
+    };
+    // 1 sent; 2 sent, failed, its attempt 2 waiting; 3 claimed ahead; 4 failed, then its
+    // attempt 2 sent — all in one batch.
+    let applied = db
+        .apply_outcomes(
+            "w",
+            &[
+                outcome(1, 1, OutcomeKind::Started),
+                outcome(2, 1, OutcomeKind::Started),
+                outcome(2, 1, retrying()),
+                outcome(4, 1, OutcomeKind::Started),
+                outcome(4, 1, retrying()),
+                outcome(4, 2, OutcomeKind::Started),
+            ],
+            at(3),
+        )
+        .unwrap();
+    assert!(applied.applied.iter().all(|&a| a), "{applied:?}");
+    let items = |db: &TestDatabase| db.run_items(&run, &ItemQuery::first(10)).unwrap().items;
+    let sent: Vec<bool> = items(db)
+        .iter()
+        .take(4)
+        .map(|item| item.started_at.is_some())
+        .collect();
+    assert_eq!(sent, [true, false, false, true]);
+
+    db.request_cancel(&run, None, at(4)).unwrap();
+    db.cancel_in_flight(&run, "w", at(5)).unwrap();
+    type Attempts = Vec<(u32, Option<String>)>;
+    let history: Vec<(u32, Attempts)> = items(db)
+        .iter()
+        .take(4)
+        .map(|item| {
+            (
+                item.attempt_count,
+                item.attempts
+                    .iter()
+                    .map(|a| (a.attempt, a.outcome.clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let ended = |attempt: u32, outcome: &str| (attempt, Some(outcome.to_owned()));
+    assert_eq!(
+        history,
+        [
+            (1, vec![ended(1, "canceled")]),
+            // Its attempt 2 was never sent: no row, and the count is back at 1.
+            (1, vec![ended(1, "error")]),
+            (0, vec![]),
+            (2, vec![ended(1, "error"), ended(2, "canceled")]),
+        ]
+    );
+
+    // An expired claim: its attempt ends `lost`, sent or not.
+    let other = create(db, "Demo", 10);
+    db.claim_items(&other, claim_request("w1", 2, 11, 1))
+        .unwrap();
+    db.apply_outcomes(
+        "w1",
+        &[Outcome {
+            run_id: other.clone(),
+            sequence: 1,
+            attempt: 1,
+            started_at: at(12),
+            kind: OutcomeKind::Started,
+        }],
+        at(12),
+    )
+    .unwrap();
+    let taken = db
+        .claim_items(&other, claim_request("w2", 2, 100, 300))
+        .unwrap();
+    let attempts: Vec<(u32, u32)> = taken
+        .items
+        .iter()
+        .map(|i| (i.sequence, i.attempt))
+        .collect();
+    assert_eq!(attempts, [(1, 2), (2, 2)]);
+    for item in db
+        .run_items(&other, &ItemQuery::first(10))
+        .unwrap()
+        .items
+        .iter()
+        .take(2)
+    {
+        assert_eq!(
+            item.attempts[0].outcome.as_deref(),
+            Some("lost"),
+            "{item:?}"
+        );
+    }
+}
+
 fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{Answer, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind};
@@ -2195,6 +2312,7 @@ backend_tests!(
     a_worker_name_is_held_by_one_server_at_a_time,
     a_rejudging_ends_a_run_as_its_answering_did,
     a_stopping_worker_gives_its_claims_back_without_a_resume,
+    attempts_are_in_flight_from_their_send,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,

@@ -76,6 +76,12 @@ pub(crate) fn insert(conn: &mut DbConnection, attempts: &[EndedAttempt]) -> Resu
 /// item claimed ahead of its turn, or waiting to be tried again: no `started_at`) was no
 /// attempt: it leaves no row, and the item's count of attempts goes back by one, so that the
 /// next attempt made has its number. Returns the items whose attempt was never sent.
+///
+/// Not so for a `Lost` attempt: an expired claim says nothing of what its worker did — it may
+/// have sent the request and not been able to store the send (a database outage, a partition),
+/// and may still report on it. That attempt ends `lost` whether it was seen sent or not, and the
+/// next claim's is the next number, so that the old worker's outcomes cannot pass for the new
+/// claim's.
 pub(crate) fn end_in_flight(
     conn: &mut DbConnection,
     run_id: &RunId,
@@ -97,9 +103,10 @@ pub(crate) fn end_in_flight(
                 run_items::lease_owner,
             ))
             .load(conn)?;
-        let (sent, queued): (Vec<_>, Vec<_>) = in_flight
-            .into_iter()
-            .partition(|(_, _, started_at, _)| started_at.is_some());
+        let (sent, queued): (Vec<_>, Vec<_>) =
+            in_flight.into_iter().partition(|(_, _, started_at, _)| {
+                started_at.is_some() || outcome == AttemptOutcome::Lost
+            });
         let queued: Vec<i32> = queued.into_iter().map(|(sequence, ..)| sequence).collect();
         if !queued.is_empty() {
             diesel::update(run_items::table.filter(item_keys::items_of_run(run_id, &queued)))
@@ -117,7 +124,8 @@ pub(crate) fn end_in_flight(
                 error_kind: error.map(|(kind, _)| kind.to_owned()),
                 error_message: error.map(|(_, message)| message.to_owned()),
                 worker,
-                started_at: started_at.unwrap_or(at.naive_utc()), // (always set: sent)
+                // (Unknown only for a lost attempt that was not seen sent.)
+                started_at: started_at.unwrap_or(at.naive_utc()),
                 finished_at: Some(at.naive_utc()),
                 first_token_at: None,
                 prompt_tokens: None,

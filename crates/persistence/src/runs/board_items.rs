@@ -99,9 +99,10 @@ struct BoardItemRow {
 const PICKED: &str = "i.run_id, i.sequence, i.state, i.finished_at, i.dataset_id, \
                       i.dataset_position";
 
-/// The running item sent last (one between attempts, not sent yet, after the others).
+/// The running item sent last; when none is in flight (all queued, or between attempts), the
+/// one next in line: the lowest sequence (claims and sends go in sequence order).
 const LAST_SENT: &str = "i.state = 'running' ORDER BY CASE WHEN i.started_at IS NULL THEN 1 \
-                         ELSE 0 END, i.started_at DESC, i.sequence DESC LIMIT 1";
+                         ELSE 0 END, i.started_at DESC, i.sequence ASC LIMIT 1";
 
 /// The run's last finished items: a backward read of `run_items_by_finished`.
 static RECENT: LazyLock<String> = LazyLock::new(|| {

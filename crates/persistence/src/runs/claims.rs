@@ -199,7 +199,7 @@ fn claim_in(
         };
     }
     let expired = expired_leases!(now);
-    let mut lost: Vec<SequenceAttempt> = match &mut *conn {
+    let lost: Vec<SequenceAttempt> = match &mut *conn {
         DbConnection::Postgres(pg) => candidates!(expired, limit)
             .for_update()
             .skip_locked()
@@ -266,7 +266,7 @@ fn claim_in(
     let mut log = Vec::with_capacity(lost.len() + pending.len());
     if !lost.is_empty() {
         let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
-        let never_sent = attempts::end_in_flight(
+        attempts::end_in_flight(
             conn,
             run_id,
             &sequences,
@@ -274,19 +274,11 @@ fn claim_in(
             None,
             request.at,
         )?;
-        for (sequence, attempt) in &mut lost {
-            let message = if never_sent.contains(sequence) {
-                // Its attempt was given back: the claim below starts it again, same number.
-                *attempt -= 1;
-                "queued on a worker that went away (claim expired), never sent; sending it now"
-                    .to_owned()
-            } else {
-                format!("attempt {attempt} lost its worker (claim expired); trying again")
-            };
+        for &(sequence, attempt) in &lost {
             log.push(PendingLog {
-                sequence: Some(*sequence as u32),
+                sequence: Some(sequence as u32),
                 level: LogLevel::Warn,
-                message,
+                message: format!("attempt {attempt} lost its worker (claim expired); trying again"),
             });
         }
     }

@@ -258,12 +258,12 @@ impl Database {
                         result.applied[index] = true;
                     }
                 }
-                // The sends that are their item's last outcome here (a send followed by its
-                // failure leaves the next attempt queued, not sent).
+                // The sends that are their item's last outcome applied here (a send followed by
+                // its failure leaves the next attempt queued, not sent).
                 let last_of_item: HashMap<u32, usize> = outcomes
                     .iter()
                     .enumerate()
-                    .filter(|(_, o)| o.run_id == *run_id)
+                    .filter(|&(i, o)| o.run_id == *run_id && result.applied[i])
                     .map(|(i, o)| (o.sequence, i))
                     .collect();
                 let sent: Vec<i32> = outcomes

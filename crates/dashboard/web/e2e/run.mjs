@@ -264,6 +264,8 @@ await step("follow a running item's answer as it streams", async () => {
   const first = (await response.textContent()) ?? "";
   if (!first.startsWith("Let's think")) throw new Error(`the answer so far: ${first}`);
   await until("the answer to grow", async () => ((await response.textContent()) ?? "").length > first.length);
+  // The items claimed behind it (concurrency 1) read as queued, not running.
+  await page.locator("details.item.running .badge.queued").first().waitFor();
   await check("item-streaming");
   // Answered, the item leaves the filter's list and stays open above it, the keyboard's focus
   // with it (a reader tabbing through it is not sent back to the page's top).

@@ -497,7 +497,10 @@ function ItemRow({
       onToggle={(e) => onToggle(item.sequence, e.currentTarget.open)}
     >
       <summary>
-        <span className="seq">#{item.sequence}</span> <StatusBadge status={item.state} />{" "}
+        {/* A running item with no attempt in flight is queued: claimed ahead of its turn, or
+            waiting to be tried again (the API's state stays `running`). */}
+        <span className="seq">#{item.sequence}</span>{" "}
+        <StatusBadge status={item.state === "running" && item.timings.startedAt == null ? "queued" : item.state} />{" "}
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
       </summary>
       <div className="item-body">

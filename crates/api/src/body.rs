@@ -122,22 +122,11 @@ pub(crate) struct JsonObject(pub(crate) serde_json::Map<String, Value>);
 
 impl<'de> serde::Deserialize<'de> for JsonObject {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, Unexpected};
-        match UniqueKeys::deserialize(deserializer)?.0 {
-            Value::Object(object) => Ok(Self(object)),
-            // serde's words for a map read from anything else.
-            other => Err(D::Error::invalid_type(
-                match &other {
-                    Value::Array(_) => Unexpected::Seq,
-                    Value::String(text) => Unexpected::Str(text),
-                    Value::Bool(value) => Unexpected::Bool(*value),
-                    Value::Null => Unexpected::Unit,
-                    Value::Number(_) => Unexpected::Other("number"),
-                    Value::Object(_) => unreachable!("matched above"),
-                },
-                &"a map",
-            )),
-        }
+        // Read once strictly, then as the map it must be (serde's words for anything else).
+        let UniqueKeys(value) = UniqueKeys::deserialize(deserializer)?;
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -224,11 +224,11 @@ impl ModelClient for Redacting {
         on_chunk: &'a mut (dyn FnMut(&str) + Send),
     ) -> BoxFuture<'a, Result<Completion, ProviderError>> {
         Box::pin(async move {
-            let mut storable_chunk = |chunk: &str| match unstorable(chunk) {
+            let mut storable_chunk = |chunk: &str| match nul_replaced(chunk) {
                 Some(mended) => on_chunk(&mended),
                 None => on_chunk(chunk),
             };
-            let storable = |text: String| unstorable(&text).unwrap_or(text);
+            let storable = |text: String| nul_replaced(&text).unwrap_or(text);
             match self.inner.complete(request, &mut storable_chunk).await {
                 Ok(completion) => Ok(Completion {
                     text: storable(completion.text),
@@ -241,8 +241,8 @@ impl ModelClient for Redacting {
     }
 }
 
-/// `text` with U+0000 replaced by U+FFFD, when it has any (nearly never: no copy otherwise).
-fn unstorable(text: &str) -> Option<String> {
+/// `text` with U+0000 replaced by U+FFFD, when it has any (nearly never: `None`, no copy).
+fn nul_replaced(text: &str) -> Option<String> {
     text.contains('\0').then(|| text.replace('\0', "\u{FFFD}"))
 }
 

@@ -20,32 +20,17 @@ use crate::{
     state::{AppState, FIX_UNTRUSTED_SIGNER},
 };
 
-/// The pack was signed by this installation (its packs table says so) with a key this server
-/// does not trust: another replica's own key, or a key rotated out and not listed as retired.
-/// The problem says what to fix instead of only that the key is unknown.
-fn explain_untrusted_signer(problems: &mut [evalboard_harness::Problem]) {
+/// Says why the bundle's key id does not verify when more is known than that the key is
+/// unknown: the pack was signed with a key this server revoked (`harness.revoked_public_keys`),
+/// said to whoever sends its captures, who can only ask for a new pack; or by this installation
+/// (its packs table says so) with a key this server does not trust — another replica's own key,
+/// a key rotated out and not listed as retired — said with what to fix.
+fn explain_signer(problems: &mut [evalboard_harness::Problem], why: &str) {
     for problem in problems
         .iter_mut()
         .filter(|p| p.pointer == "/envelope/signatures/0/keyid")
     {
-        problem.message = format!(
-            "is the id of a key this installation signed packs with, which this server does not \
-             trust: {FIX_UNTRUSTED_SIGNER}"
-        );
-    }
-}
-
-/// The pack was signed with a key this server revoked (`harness.revoked_public_keys`): said to
-/// whoever sends its captures, who can do nothing about the server's keys but ask for a new
-/// pack.
-fn explain_revoked_signer(problems: &mut [evalboard_harness::Problem]) {
-    for problem in problems
-        .iter_mut()
-        .filter(|p| p.pointer == "/envelope/signatures/0/keyid")
-    {
-        problem.message = "is the id of a key this server revoked: captures of the packs it \
-                           signed are not imported; ask for a new pack"
-            .into();
+        problem.message = why.to_owned();
     }
 }
 
@@ -130,9 +115,19 @@ pub(crate) async fn import_captures(
                 })
                 .await?;
             if revoked {
-                explain_revoked_signer(&mut problems);
+                explain_signer(
+                    &mut problems,
+                    "is the id of a key this server revoked: captures of the packs it signed \
+                     are not imported; ask for a new pack",
+                );
             } else if signed_here {
-                explain_untrusted_signer(&mut problems);
+                explain_signer(
+                    &mut problems,
+                    &format!(
+                        "is the id of a key this installation signed packs with, which this \
+                         server does not trust: {FIX_UNTRUSTED_SIGNER}"
+                    ),
+                );
             }
             return match known {
                 Some(run) => Ok(run_response(HttpResponse::Ok(), &run)),

@@ -12,8 +12,11 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{Database, DatasetImport};
 
-/// Reads, checks and stores the file; prints a summary, or every problem and fails.
-#[allow(clippy::print_stdout)] // This is a command-line report.
+use crate::output::print_line;
+
+/// Reads, checks and stores the file; prints a summary, or every problem and fails. The
+/// problems and warnings are printed as they can be: whether the file was imported is told by
+/// the command's status, not by whether anyone read them.
 pub(crate) fn import_file(
     db: &Database,
     file: &Path,
@@ -30,10 +33,13 @@ pub(crate) fn import_file(
         Ok(parsed) => parsed,
         Err(rejected) => {
             for problem in &rejected.problems {
-                println!("{}: {problem}", file.display());
+                let _ = print_line(format_args!("{}: {problem}", file.display()));
             }
             if rejected.total > rejected.problems.len() {
-                println!("... and {} more", rejected.total - rejected.problems.len());
+                let _ = print_line(format_args!(
+                    "... and {} more",
+                    rejected.total - rejected.problems.len()
+                ));
             }
             bail!(
                 "{} was not imported: {} problem(s)",
@@ -43,13 +49,13 @@ pub(crate) fn import_file(
         }
     };
     for warning in &parsed.warnings {
-        println!("{}: warning: {warning}", file.display());
+        let _ = print_line(format_args!("{}: warning: {warning}", file.display()));
     }
     if parsed.warning_total > parsed.warnings.len() {
-        println!(
+        let _ = print_line(format_args!(
             "... and {} more warnings",
             parsed.warning_total - parsed.warnings.len()
-        );
+        ));
     }
     let imported = db.import_dataset(DatasetImport {
         name: &name,
@@ -57,7 +63,7 @@ pub(crate) fn import_file(
         at: truncate_to_micros(Utc::now()),
     })?;
     let dataset = &imported.dataset;
-    println!(
+    print_line(format_args!(
         "{} dataset `{}` version {} ({}): {} {} in {} {}",
         if imported.created {
             "imported"
@@ -79,7 +85,7 @@ pub(crate) fn import_file(
         } else {
             "categories"
         },
-    );
+    ))?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod import;
 mod listen;
+mod output;
 
 use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
@@ -116,18 +117,29 @@ enum FormatArg {
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(code) => code,
-        Err(error) => {
-            // For a person: the reason and its causes on one line, never a backtrace (which
-            // anyhow prints with `RUST_BACKTRACE` set, as it often is where Rust is built); a
-            // driver's or parser's message spanning lines is put on it too.
-            let said = format!("{error:#}");
-            eprintln!(
-                "error: {}",
-                said.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
-            std::process::ExitCode::FAILURE
-        }
+        Err(error) => failed(&error, std::process::ExitCode::FAILURE),
     }
+}
+
+/// Says why a command failed and how it ends: a reader of standard output that went away
+/// (`| head`) ends it quietly and successfully (what it did is done, and nobody is left to
+/// tell), a standard output that cannot be written (a full disk) with status 1, anything else
+/// with `otherwise`.
+fn failed(error: &anyhow::Error, otherwise: std::process::ExitCode) -> std::process::ExitCode {
+    let code = match output::output_failure(error) {
+        Some(output::OutputFailure::Closed) => return std::process::ExitCode::SUCCESS,
+        Some(output::OutputFailure::Failed) => std::process::ExitCode::FAILURE,
+        None => otherwise,
+    };
+    // For a person: the reason and its causes on one line, never a backtrace (which anyhow
+    // prints with `RUST_BACKTRACE` set, as it often is where Rust is built); a driver's or
+    // parser's message spanning lines is put on it too.
+    let said = format!("{error:#}");
+    eprintln!(
+        "error: {}",
+        said.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    code
 }
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
@@ -148,21 +160,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         // A client of another server: no configuration, database or logging of its own.
         return Ok(match client::run(&server, command) {
             Ok(code) => code,
-            // For a person: what went wrong, no backtrace.
-            Err(error) => match client::output_failure(&error) {
-                // Standard output was closed by its reader (`| head`): what the command did is
-                // done, and there is nobody left to tell; a pipe's end is no failure.
-                Some(client::OutputFailure::Closed) => std::process::ExitCode::SUCCESS,
-                // This machine's failure (a full disk), not the server's.
-                Some(client::OutputFailure::Failed) => {
-                    eprintln!("error: {error:#}");
-                    std::process::ExitCode::FAILURE
-                }
-                None => {
-                    eprintln!("error: {error:#}");
-                    std::process::ExitCode::from(2)
-                }
-            },
+            // Status 2: the server refused or could not be reached.
+            Err(error) => failed(&error, std::process::ExitCode::from(2)),
         });
     }
     let serving = matches!(cli.command, None | Some(Command::Serve));
@@ -239,10 +238,7 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
             path.display()
         )
     })?;
-    #[allow(clippy::print_stdout)] // The command's output.
-    {
-        println!("{}", signer.id());
-    }
+    output::print_line(signer.id())?;
     eprintln!(
         "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and \
          list the previous key's public key in retired_public_keys so that its packs still import.",
@@ -278,10 +274,10 @@ fn create_token(
         None => false,
     };
     let (secret, token) = evalboard_api::AccessToken::generate(name, role);
-    #[allow(clippy::print_stdout)] // The command's output.
-    {
-        println!("{secret}");
-    }
+    // Not a quiet success when nobody read it (`| true`): nothing else keeps the secret.
+    output::print_line(&secret).map_err(|error| {
+        anyhow::anyhow!("{error}: the token was not shown and nothing keeps it; create another")
+    })?;
     eprintln!(
         "The token above is shown once; evalboard keeps only its digest. Give it to its holder, \
          and add this entry to the configuration (then restart):\n\n[[auth.tokens]]\nname = \

@@ -331,12 +331,28 @@ pub(crate) fn request_host(req: &actix_web::HttpRequest) -> Option<&str> {
 }
 
 /// The name part of a `Host` value: without the port, and without the brackets of an IPv6
-/// address.
+/// address. A value that is not a name and an optional port of digits (`localhost:80.evil.com`,
+/// `[::1]x`) is returned whole, so that it names nothing this server answers to.
 fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((address, "")) => return address,
+            Some((address, after)) => match after.strip_prefix(':') {
+                Some(port) => (address, port),
+                None => return host,
+            },
+            None => return host,
+        },
+        None => match host.rsplit_once(':') {
+            Some(pair) => pair,
+            None => return host,
+        },
+    };
+    if port.bytes().all(|b| b.is_ascii_digit()) {
+        name
+    } else {
+        host
     }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// Who made a request: a token (by name) and its role, or anyone, on an open server.
@@ -432,7 +448,16 @@ mod tests {
         ] {
             assert!(access.answers_to(host), "{host}");
         }
-        for host in ["evil.example:8080", "localhost.evil.example", ""] {
+        for host in [
+            "evil.example:8080",
+            "localhost.evil.example",
+            "",
+            // Not a name and a port: the whole value is the name, and it names nothing here.
+            "localhost:80.evil.example",
+            "127.0.0.1:8080.evil.example",
+            "[::1]evil.example",
+            "[::1",
+        ] {
             assert!(!access.answers_to(host), "{host}");
         }
         assert!(Access::open().answers_to("anything:1"));

@@ -3,14 +3,14 @@
 //! from `EVALBOARD_TOKEN`; it is sent as a bearer token and never printed.
 
 mod follow;
-mod output;
 mod runs;
 
 use anyhow::Context;
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
 
-pub(crate) use output::{OutputFailure, output_failure};
+use crate::output::output_failure;
+
 pub(crate) use runs::{RunsCommand, run};
 
 /// Where the client finds the server unless `--server` says otherwise.

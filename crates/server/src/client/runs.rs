@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Client, follow, output::StandardOutput};
+use super::{Client, follow};
+use crate::output::StandardOutput;
 
 /// What `evalboard runs` does.
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 
 use std::{
     path::Path,
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
 };
 
 use evalboard_persistence::testing::TestDatabase;
@@ -569,6 +569,91 @@ fn keygen_writes_a_key_once_and_a_missing_key_file_says_how_to_make_one() {
         id
     );
     server.terminate();
+}
+
+/// A standard output whose reader is gone before anything is written (`| true`).
+fn closed_stdout() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+/// The commands besides `runs` whose output nobody reads: a key written or a dataset imported
+/// is done (status 0, quietly), a token nobody saw is not (status 1: nothing else keeps it), and
+/// a standard output that cannot be written is this machine's failure (status 1, said).
+#[test]
+fn commands_whose_output_is_not_read_say_what_they_did() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let with_stdout = |args: &[&str], stdout: Stdio| {
+        Command::new(BINARY)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .stdout(stdout)
+            .output()
+            .unwrap()
+    };
+    let key = data.path().join("signing.pem");
+    let key = key.to_str().unwrap();
+    let written = with_stdout(&["keygen", "--out", key], closed_stdout().into());
+    assert!(written.status.success(), "{written:?}");
+    assert!(written.stderr.is_empty(), "{written:?}");
+    assert!(evalboard_harness::PackSigner::read(Path::new(key)).is_ok());
+    let full = || std::fs::File::create("/dev/full").unwrap().into();
+    let other = data.path().join("other.pem");
+    let written = with_stdout(&["keygen", "--out", other.to_str().unwrap()], full());
+    assert_eq!(written.status.code(), Some(1), "{written:?}");
+    assert!(String::from_utf8_lossy(&written.stderr).contains("writing to standard output"));
+
+    for stdout in [closed_stdout().into(), full()] {
+        let token = with_stdout(
+            &["token", "create", "--name", "ci", "--role", "viewer"],
+            stdout,
+        );
+        let said = String::from_utf8_lossy(&token.stderr);
+        assert_eq!(token.status.code(), Some(1), "{said}");
+        assert!(said.contains("the token was not shown"), "{said}");
+        // No entry for a token nobody holds.
+        assert!(!said.contains("[[auth.tokens]]"), "{said}");
+    }
+
+    assert!(run(&["migrate"], data.path()).status.success());
+    let good = data.path().join("good.csv");
+    std::fs::write(&good, "question,A,B,answer\nQ1,x,y,A\n").unwrap();
+    let import = [
+        "dataset",
+        "import",
+        good.to_str().unwrap(),
+        "--name",
+        "Good",
+    ];
+    let imported = with_stdout(
+        &[&import[..], &["--data-dir", dir]].concat(),
+        closed_stdout().into(),
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    let again = run(&import, data.path());
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("unchanged: dataset `Good` version 1"),
+        "{again:?}"
+    );
+    // A file refused stays refused, whoever reads its problems.
+    let bad = data.path().join("bad.csv");
+    std::fs::write(&bad, "question,A,B,answer\nQ1,x,y,Z\n").unwrap();
+    let refused = with_stdout(
+        &[
+            "dataset",
+            "import",
+            bad.to_str().unwrap(),
+            "--name",
+            "Bad",
+            "--data-dir",
+            dir,
+        ],
+        closed_stdout().into(),
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("was not imported"));
 }
 
 /// The import command bounds what it reads as `POST /datasets` does: a file, or a gzip file once

@@ -41,6 +41,11 @@ impl<W: Write> Write for StandardOutput<W> {
     }
 }
 
+/// Writes `line` and a newline to standard output; a failure is one [`output_failure`] tells.
+pub(crate) fn print_line(line: impl std::fmt::Display) -> io::Result<()> {
+    writeln!(StandardOutput(io::stdout().lock()), "{line}")
+}
+
 /// How a command's failure to write its output ends the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputFailure {

@@ -26,7 +26,7 @@ use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 pub enum ExtractionTier {
     /// "The answer is (X)", or "the answer is N".
     AnswerIs,
-    /// "Answer: X".
+    /// "Answer: X", or "Answer: N".
     AnswerLabel,
     /// The last standalone letter A–J.
     LastLetter,
@@ -61,10 +61,11 @@ impl ExtractionTier {
     ];
 
     /// The tiers of a numeric item, in the order they are tried.
-    pub const NUMERIC: [ExtractionTier; 5] = [
+    pub const NUMERIC: [ExtractionTier; 6] = [
         Self::AnswerIs,
         Self::FinalMark,
         Self::Boxed,
+        Self::AnswerLabel,
         Self::LastNumber,
         Self::Unparsed,
     ];

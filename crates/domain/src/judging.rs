@@ -116,12 +116,20 @@ pub fn render_judge_prompt(item: &DatasetItem, response: &str) -> String {
     prompt
 }
 
+/// The verdict line, as judges write it besides the exact form asked for: in any case, in
+/// Markdown (`**Verdict:** Correct`), as a `Final verdict:`, and with a remark after the word
+/// in parentheses or after a dash (`VERDICT: correct (it picks the key)`). A word that only
+/// begins with one (`correctly`) or another word after it (`correct or incorrect`) is no
+/// verdict.
 static VERDICT_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^\W*verdict\W*:\W*(correct|incorrect)\W*$").expect("valid pattern")
+    Regex::new(
+        r"(?im)^\W*(?:final\s+)?verdict\W*:\W*(correct|incorrect)(?:\W*|\s*[(\[\-\x{2013}\x{2014}][^\n]*)$",
+    )
+    .expect("valid pattern")
 });
 
-/// Reads an LLM judge's reply: the verdict of its last `VERDICT:` line, and everything before
-/// that line as the rationale. `None` when the reply has no verdict line.
+/// Reads an LLM judge's reply: the verdict of its last verdict line (the forms `VERDICT_LINE` reads),
+/// and everything before that line as the rationale. `None` when the reply has none.
 pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
     let found = VERDICT_LINE.captures_iter(reply).last()?;
     let verdict = match found.get(1)?.as_str().to_ascii_lowercase().as_str() {
@@ -171,6 +179,35 @@ mod tests {
         );
         assert_eq!(parse_judge_reply("The answer is (B)."), None);
         assert_eq!(parse_judge_reply("verdict: maybe"), None);
+        // As judges write it besides the form asked for.
+        for (reply, verdict) in [
+            (
+                "It matches the key.\n\nFinal Verdict: Correct",
+                Verdict::Correct,
+            ),
+            (
+                "VERDICT: correct (the response clearly picks the keyed option)",
+                Verdict::Correct,
+            ),
+            (
+                "**Final verdict:** incorrect — it picks B.",
+                Verdict::Incorrect,
+            ),
+            ("Verdict: Incorrect [wrong unit]", Verdict::Incorrect),
+        ] {
+            assert_eq!(
+                parse_judge_reply(reply).map(|(v, _)| v),
+                Some(verdict),
+                "{reply}"
+            );
+        }
+        for no_verdict in [
+            "Verdict: correct or incorrect, I cannot tell",
+            "VERDICT: correctly reasoned but wrong",
+            "The verdict: incorrectness of step 2 aside, fine",
+        ] {
+            assert_eq!(parse_judge_reply(no_verdict), None, "{no_verdict}");
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! Numeric answers, for free-form tasks such as GSM8K: the reference number, the number a
 //! response gives, and the rule that found it.
 //!
-//! After removing `**` (markdown bold), four rules are tried in order, as the standard GSM8K
-//! evaluations do (lm-evaluation-harness's strict and flexible filters, OpenAI's `####`):
+//! After removing `**` (markdown bold) and reading LaTeX's and Unicode's spellings of a number
+//! as the plain one (`70{,}000`, `57\,500`, `\$5`, `−10`), five rules are tried in order, as
+//! the standard GSM8K evaluations do (lm-evaluation-harness's strict and flexible filters,
+//! OpenAI's `####`), with a boxed answer and an `Answer:` label before the last number:
 //! 1. `answer is N` — the first "the answer is 18" (a `$` and a `:` may come between);
 //! 2. `#### N` — the last GSM8K final-answer mark;
-//! 3. `\boxed{N}` — the last boxed answer, as reasoning models write it;
-//! 4. the last number anywhere in the text.
+//! 3. `\boxed{N}` — the last boxed answer, as reasoning models write it (a unit, `%` or
+//!    `\text{…}` after the number allowed);
+//! 4. `Answer: N` — the last such label;
+//! 5. the last number anywhere in the text.
 //!
 //! None matching leaves the answer unparsed, which the judge counts as incorrect. Numbers are
 //! compared after normalisation ([`Number`]): `1,600`, `$1,600.00` and `1600` are one answer.
@@ -124,13 +128,21 @@ static ANSWER_IS: LazyLock<Regex> = LazyLock::new(|| {
 static FINAL_MARK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"####\s*\$?\s*({NUMBER})")).expect("valid pattern"));
 static BOXED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"\\boxed\{{\s*\\?\$?\s*({NUMBER})\s*\}}")).expect("valid pattern")
+    // After the number: spaces (LaTeX's `\,`, `\ `, `\!` too), `%` (`\%`), and `\text{…}` or
+    // `\mathrm{…}` units.
+    Regex::new(&format!(
+        r"\\boxed\{{\s*\$?\s*({NUMBER})(?:\s|\\[,! ]|\\?%|\\(?:text|mathrm)\{{[^{{}}]*\}})*\}}"
+    ))
+    .expect("valid pattern")
+});
+static ANSWER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)\banswer:[ \t]*\$?[ \t]*({NUMBER})")).expect("valid pattern")
 });
 static ANY_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUMBER).expect("valid pattern"));
 
 /// Extracts the number a response gives as its answer.
 pub fn extract_number(response: &str) -> NumericExtraction {
-    let text = response.replace("**", "");
+    let text = plain_numbers(&response.replace("**", ""));
     let first = |re: &Regex| {
         re.captures_iter(&text)
             .find_map(|c| Number::parse(c.get(1)?.as_str()))
@@ -144,6 +156,7 @@ pub fn extract_number(response: &str) -> NumericExtraction {
         (ExtractionTier::AnswerIs, first(&ANSWER_IS)),
         (ExtractionTier::FinalMark, last(&FINAL_MARK)),
         (ExtractionTier::Boxed, last(&BOXED)),
+        (ExtractionTier::AnswerLabel, last(&ANSWER_LABEL)),
     ]
     .into_iter()
     .find_map(|(tier, number)| Some((tier, number?)))
@@ -158,6 +171,34 @@ pub fn extract_number(response: &str) -> NumericExtraction {
             tier: ExtractionTier::Unparsed,
         },
     }
+}
+
+/// The text with numbers spelled plainly: LaTeX's thousands separators `{,}` and `\,` (a thin
+/// space) between two digits as `,`, its escaped dollar `\$` as `$`, and the minus sign U+2212 as
+/// `-`. (Separators still have to group thousands to be read as such: `57\,500` is 57500.)
+fn plain_numbers(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let between_digits = |len: usize| {
+            plain.ends_with(|p: char| p.is_ascii_digit())
+                && rest[len..].starts_with(|n: char| n.is_ascii_digit())
+        };
+        let (replacement, skip) = match c {
+            '\u{2212}' => ("-", c.len_utf8()),
+            '{' if rest.starts_with("{,}") && between_digits(3) => (",", 3),
+            '\\' if rest.starts_with("\\,") && between_digits(2) => (",", 2),
+            '\\' if rest.starts_with("\\$") => ("$", 2),
+            _ => {
+                plain.push(c);
+                rest = &rest[c.len_utf8()..];
+                continue;
+            }
+        };
+        plain.push_str(replacement);
+        rest = &rest[skip..];
+    }
+    plain
 }
 
 /// The last number of the text. A `-` right after a letter or digit is an operator or a
@@ -294,6 +335,43 @@ mod tests {
             ("10-3 is 7, and 7-2", "2", "last_number"),
             ("It costs $2,500.", "2500", "last_number"),
             ("I cannot tell from the question.", "", "unparsed"),
+            // LaTeX's and Unicode's spellings, as models write them.
+            ("$\\boxed{70{,}000}$", "70000", "boxed"),
+            ("$\\boxed{57\\,500}$", "57500", "boxed"),
+            (
+                "The answer is \\$5, and she keeps 2 coupons.",
+                "5",
+                "answer_is",
+            ),
+            ("The answer is \u{2212}10.", "-10", "answer_is"),
+            ("It fell to \u{2212}7 degrees.", "-7", "last_number"),
+            // Units and percent signs in the box.
+            (
+                "$\\boxed{187 \\text{ dollars}}$ (that is 2 more than before)",
+                "187",
+                "boxed",
+            ),
+            (
+                "$\\boxed{4\\%}$ (rounded to 2 decimal places)",
+                "4",
+                "boxed",
+            ),
+            ("\\boxed{12\\,\\mathrm{cm}}", "12", "boxed"),
+            // An `Answer:` label before the last number (the last label).
+            (
+                "Final Answer: 75\n\nNote: this assumes 7 days a week.",
+                "75",
+                "answer_label",
+            ),
+            (
+                "Answer: 24\nExplanation: each of the 2 friends pays half.",
+                "24",
+                "answer_label",
+            ),
+            ("Answer: 3 apples. Corrected answer: 4", "4", "answer_label"),
+            // A comma that groups no thousands is no separator; a word ending in "answer" no label.
+            ("Counts: 7{,}5", "5", "last_number"),
+            ("Reanswer: 5 then 6", "6", "last_number"),
         ] {
             let (number, found_tier) = extracted(response);
             assert_eq!(

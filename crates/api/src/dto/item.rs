@@ -92,8 +92,8 @@ pub struct VerdictDto {
     /// The answer extracted (a letter, or a number), if any.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
-    /// `answer_is`, `answer_label`, `last_letter` (multiple choice), `final_mark`, `boxed`,
-    /// `last_number` (numeric) or `unparsed`.
+    /// `answer_is`, `answer_label` (both kinds of item), `last_letter` (multiple choice),
+    /// `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
     pub extraction_tier: String,
     /// `choice`, or `llm:<provider>/<model>`.
     pub judge: String,
@@ -209,8 +209,9 @@ pub struct ItemDetailDto {
     /// The answer extracted from it (a letter, or a number), once judged.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
-    /// Which extraction rule matched: `answer_is`, `answer_label`, `last_letter` (multiple
-    /// choice), `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
+    /// Which extraction rule matched: `answer_is`, `answer_label` (both kinds of item),
+    /// `last_letter` (multiple choice), `final_mark`, `boxed`, `last_number` (numeric) or
+    /// `unparsed`.
     #[schema(required = true)]
     pub extraction_tier: Option<String>,
     /// `correct` or `incorrect` once judged.

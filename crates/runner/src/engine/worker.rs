@@ -619,7 +619,7 @@ async fn judge_spending(
                         });
                     }
                     None => {
-                        failure = "its reply has no VERDICT line".into();
+                        failure = no_verdict(split_reasoning(&reply.text).1);
                         failures += 1;
                     }
                 }
@@ -674,6 +674,26 @@ async fn judge_spending(
             )),
         )
     })
+}
+
+/// Why a judge's reply gave no verdict, with the reply's last line (where the verdict line
+/// belongs), so that the rationale shows what the judge said instead.
+fn no_verdict(reply: &str) -> String {
+    /// The most of the last line quoted, in characters.
+    const QUOTED: usize = 200;
+    match reply
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+    {
+        None => "its reply was empty".to_owned(),
+        Some(line) if line.chars().count() > QUOTED => format!(
+            "its reply has no VERDICT line; it ended: \"{}…\"",
+            line.chars().take(QUOTED).collect::<String>()
+        ),
+        Some(line) => format!("its reply has no VERDICT line; it ended: \"{line}\""),
+    }
 }
 
 /// After a request that failed with `error` (not fatal to the run): the wait before the next

@@ -237,6 +237,11 @@ fn read_chunk(
         answer.usage = usage_of(reported);
     }
     let Some(choices) = chunk.choices else {
+        // The usage after the finish: OpenAI sends it with `"choices": []`, some servers
+        // without `choices` (or with `null`). A chunk with neither is no chunk.
+        if chunk.usage.is_some() {
+            return Ok(());
+        }
         return Err(ProviderError::Malformed("a chunk has no `choices`".into()));
     };
     if let FirstChoice(Some(choice)) = choices {
@@ -273,21 +278,34 @@ async fn whole_answer(
     let body: Value = serde_json::from_slice(&whole_body(response, most).await?).map_err(|e| {
         ProviderError::Malformed(format!("the response is not a chat completion: {e}"))
     })?;
-    let text = body
-        .pointer("/choices/0/message/content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::Malformed("the response has no message content".into()))?
-        .to_owned();
-    on_chunk(&text);
+    let completion = completion_of(&body)?;
+    on_chunk(&completion.text);
+    Ok(completion)
+}
+
+/// The answer of a non-streamed chat completion's body. A `null` (or absent) `content` is an
+/// empty answer, as the same reply streamed would be: a reasoning model that ran out of tokens
+/// before answering sends one, and its answer is then unreadable, not a fault to send again.
+fn completion_of(body: &Value) -> Result<Completion, ProviderError> {
+    let message = body
+        .pointer("/choices/0/message")
+        .filter(|m| m.is_object())
+        .ok_or_else(|| ProviderError::Malformed("the response has no message".into()))?;
+    let text = match message.get("content") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(_) => {
+            return Err(ProviderError::Malformed(
+                "the message's content is not text".into(),
+            ));
+        }
+    };
     let usage = body.get("usage").map_or(TokenUsage::default(), usage_of);
-    let reasoning = [
-        "/choices/0/message/reasoning_content",
-        "/choices/0/message/reasoning",
-    ]
-    .iter()
-    .find_map(|pointer| body.pointer(pointer).and_then(Value::as_str))
-    .unwrap_or_default()
-    .to_owned();
+    let reasoning = ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|field| message.get(field).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
     Ok(Completion {
         text,
         reasoning,
@@ -431,6 +449,57 @@ mod tests {
             !answer.finished,
             "the second choice's finish is not the first's"
         );
+    }
+
+    /// Servers that leave `choices` out of the usage after the finish (where OpenAI sends an
+    /// empty list): the answer stands, with its usage.
+    #[test]
+    fn a_usage_chunk_without_choices_ends_the_answer() {
+        for usage in [
+            r#"{"usage":{"prompt_tokens":40,"completion_tokens":9}}"#,
+            r#"{"choices":null,"usage":{"prompt_tokens":40,"completion_tokens":9}}"#,
+        ] {
+            let (answer, _, result) = fold(&[
+                r#"{"choices":[{"delta":{"content":"The answer is (G)."}}]}"#,
+                r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+                usage,
+            ]);
+            result.unwrap();
+            assert!(answer.finished);
+            assert_eq!(answer.text, "The answer is (G).");
+            assert_eq!(answer.usage.completion_tokens, Some(9), "{usage}");
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_without_content_is_an_empty_answer() {
+        let ran_out = json!({
+            "choices": [{"message": {"role": "assistant", "content": null,
+                "reasoning_content": "Option (C) says"}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 64},
+        });
+        let completion = completion_of(&ran_out).unwrap();
+        assert_eq!(completion.text, "");
+        assert_eq!(completion.reasoning, "Option (C) says");
+        assert_eq!(completion.usage.completion_tokens, Some(64));
+        let answered = json!({"choices": [{"message": {"content": "The answer is (B).",
+            "reasoning": "2 + 2"}}]});
+        let completion = completion_of(&answered).unwrap();
+        assert_eq!(
+            (completion.text.as_str(), completion.reasoning.as_str()),
+            ("The answer is (B).", "2 + 2")
+        );
+        for malformed in [
+            json!({"choices": []}),
+            json!({"choices": [{"message": "B"}]}),
+            json!({"choices": [{"message": {"content": ["B"]}}]}),
+            json!({"error": {"message": "no"}}),
+        ] {
+            assert!(
+                matches!(completion_of(&malformed), Err(ProviderError::Malformed(_))),
+                "{malformed}"
+            );
+        }
     }
 
     #[test]

@@ -976,8 +976,9 @@ export interface components {
             /** @description The answer extracted from it (a letter, or a number), once judged. */
             extractedAnswer: string | null;
             /**
-             * @description Which extraction rule matched: `answer_is`, `answer_label`, `last_letter` (multiple
-             *     choice), `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
+             * @description Which extraction rule matched: `answer_is`, `answer_label` (both kinds of item),
+             *     `last_letter` (multiple choice), `final_mark`, `boxed`, `last_number` (numeric) or
+             *     `unparsed`.
              */
             extractionTier: string | null;
             /** @description Which judge decided. */
@@ -1856,8 +1857,8 @@ export interface components {
             /** @description The answer extracted (a letter, or a number), if any. */
             extractedAnswer: string | null;
             /**
-             * @description `answer_is`, `answer_label`, `last_letter` (multiple choice), `final_mark`, `boxed`,
-             *     `last_number` (numeric) or `unparsed`.
+             * @description `answer_is`, `answer_label` (both kinds of item), `last_letter` (multiple choice),
+             *     `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
              */
             extractionTier: string;
             /** @description `choice`, or `llm:<provider>/<model>`. */

@@ -2,6 +2,7 @@
 
 mod board;
 pub mod compare;
+mod cut_off;
 mod dataset;
 mod error;
 mod event;
@@ -26,6 +27,7 @@ mod unique_keys;
 mod usage;
 
 pub use board::{BoardEffect, RECENT_ITEMS, board_needs};
+pub use cut_off::CutOff;
 pub use dataset::{
     AnswerKey, AnswerKind, CategoryCount, Dataset, DatasetItem, DatasetName, ItemAnswer,
     dataset_digest,

@@ -80,6 +80,7 @@ diesel::table! {
         response_text -> Nullable<Text>,
         reasoning_text -> Nullable<Text>,
         request_key -> Nullable<Text>,
+        cut_off -> Nullable<Text>,
         extracted_answer -> Nullable<Text>,
         extraction_tier -> Nullable<Text>,
         judge -> Nullable<Text>,

@@ -903,6 +903,7 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
                 prompt: format!("prompt {sequence}"),
                 response_text: format!("The answer is ({letter})."),
                 reasoning_text: None,
+                cut_off: None,
                 request_key: None,
                 cached: false,
                 first_token_at: Some(at(3)),
@@ -1087,6 +1088,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
                 prompt: "p".into(),
                 response_text: "The answer is (A).".into(),
                 reasoning_text: None,
+                cut_off: None,
                 request_key: None,
                 cached: false,
                 first_token_at: None,
@@ -1197,6 +1199,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                                 prompt: format!("prompt {sequence}"),
                                 response_text: "The answer is (A).".into(),
                                 reasoning_text: None,
+                                cut_off: None,
                                 request_key: None,
                                 cached: false,
                                 first_token_at: Some(at(sent) + total / 10),
@@ -1362,6 +1365,7 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
                             prompt: item.prompt.clone(),
                             response_text: text.into(),
                             reasoning_text: None,
+                            cut_off: None,
                             request_key: None,
                             cached: false,
                             first_token_at: Some(at(seconds)),
@@ -1633,6 +1637,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         prompt: "p".into(),
         response_text: "The answer is (A).".into(),
         reasoning_text: None,
+        cut_off: None,
         request_key: None,
         cached: false,
         first_token_at: None,
@@ -1912,7 +1917,8 @@ fn a_reader_polling_a_log_gets_an_entry_committed_late_once() {
     assert_eq!(page(&cursor).entries, []);
 }
 
-/// Item `sequence`'s first attempt answered "(A)", with some reasoning, and judged correct.
+/// Item `sequence`'s first attempt answered "(A)", with some reasoning, cut off at the token
+/// limit, and judged correct.
 fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persistence::Outcome {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{Answer, Judgment, Outcome, OutcomeKind};
@@ -1926,6 +1932,7 @@ fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persiste
                 prompt: "p".into(),
                 response_text: "The answer is (A).".into(),
                 reasoning_text: Some("Let me weigh A against B.".into()),
+                cut_off: Some(evalboard_domain::CutOff::MaxTokens),
                 request_key: None,
                 cached: false,
                 first_token_at: None,
@@ -1945,7 +1952,8 @@ fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persiste
     }
 }
 
-/// A retry of every item clears what the last dispatch left on the item, its reasoning too:
+/// A retry of every item clears what the last dispatch left on the item, its reasoning and its
+/// cut-off too:
 /// a reopened item never shows a previous dispatch's result.
 fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
     use evalboard_persistence::{ItemQuery, RetryScope};
@@ -1961,7 +1969,9 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
             .items
             .remove(0)
     };
-    assert!(item(db).reasoning_text.is_some());
+    let answered = item(db);
+    assert!(answered.reasoning_text.is_some());
+    assert_eq!(answered.cut_off, Some(evalboard_domain::CutOff::MaxTokens));
     assert!(db.get_run(&run).unwrap().latency.total_p50_us.is_some());
     let retried = db
         .retry_run(&run, RetryScope::All, None, None, at(4))
@@ -1976,8 +1986,12 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
     let reopened = item(db);
     assert_eq!(reopened.state, ItemState::Pending);
     assert_eq!(
-        (reopened.response_text, reopened.reasoning_text),
-        (None, None)
+        (
+            reopened.response_text,
+            reopened.reasoning_text,
+            reopened.cut_off
+        ),
+        (None, None, None)
     );
 }
 

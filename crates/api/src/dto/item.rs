@@ -206,6 +206,11 @@ pub struct ItemDetailDto {
     /// `<think>` text), if anything: never read by the extraction rules.
     #[schema(required = true)]
     pub reasoning_text: Option<String>,
+    /// Why the provider stopped that answer before the model finished it: `max_tokens` (the
+    /// token limit) or `content_filter`; `null` for an answer the model ended. A cut-off answer
+    /// is judged as any other; what it gives as its answer may be a word of its reasoning.
+    #[schema(required = true, value_type = Option<String>, example = "max_tokens")]
+    pub cut_off: Option<&'static str>,
     /// The answer extracted from it (a letter, or a number), once judged.
     #[schema(required = true)]
     pub extracted_answer: Option<String>,
@@ -304,6 +309,7 @@ impl From<ItemDetail> for ItemDetailDto {
             expected_answer: item.expected_answer.text(),
             response_text: item.response_text,
             reasoning_text: item.reasoning_text,
+            cut_off: item.cut_off.map(evalboard_domain::CutOff::as_str),
             extracted_answer: item.extracted_answer.clone(),
             extraction_tier: item.extraction_tier.map(|t| t.as_str().to_owned()),
             verdict: judged.then(|| item.state.as_str().to_owned()),

@@ -8,7 +8,7 @@ use diesel::{
     prelude::*,
     sql_types::{Array, Double, Integer, Nullable, Text, Timestamp},
 };
-use evalboard_domain::RunId;
+use evalboard_domain::{CutOff, RunId};
 
 use super::{
     item_keys,
@@ -21,6 +21,7 @@ UPDATE run_items AS r SET
     prompt_text = v.prompt,
     response_text = v.response,
     reasoning_text = v.reasoning,
+    cut_off = v.cut_off,
     request_key = v.request_key,
     first_token_at = v.first_token_at,
     answered_at = v.answered_at,
@@ -40,10 +41,10 @@ UPDATE run_items AS r SET
 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamp[],
             $7::timestamp[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::text[],
             $13::text[], $14::timestamp[], $18::timestamp[], $19::int4[], $20::float8[],
-            $21::text[], $22::text[])
+            $21::text[], $22::text[], $25::text[])
     AS v(sequence, attempt, state, prompt, response, first_token_at, answered_at,
          prompt_tokens, completion_tokens, extracted, tier, judge, rationale, judged_at,
-         started_at, reasoning_tokens, cost_usd, reasoning, request_key)
+         started_at, reasoning_tokens, cost_usd, reasoning, request_key, cut_off)
 WHERE r.run_id = $15
   AND r.sequence BETWEEN $23 AND $24
   AND r.sequence = v.sequence
@@ -105,6 +106,7 @@ fn judged_answers_update<'a>(
     let mut started_at = Vec::with_capacity(outcomes.len());
     let mut reasoning = Vec::with_capacity(outcomes.len());
     let mut request_key = Vec::with_capacity(outcomes.len());
+    let mut cut_off = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let OutcomeKind::Answered {
             answer,
@@ -132,6 +134,7 @@ fn judged_answers_update<'a>(
         started_at.push(outcome.started_at.naive_utc());
         reasoning.push(answer.reasoning_text.clone());
         request_key.push(answer.request_key.clone());
+        cut_off.push(answer.cut_off.map(CutOff::as_str));
     }
     if sequence.is_empty() {
         return None;
@@ -162,7 +165,8 @@ fn judged_answers_update<'a>(
         .bind::<Array<Nullable<Text>>, _>(reasoning)
         .bind::<Array<Nullable<Text>>, _>(request_key)
         .bind::<Integer, _>(low)
-        .bind::<Integer, _>(high);
+        .bind::<Integer, _>(high)
+        .bind::<Array<Nullable<Text>>, _>(cut_off);
     Some(update)
 }
 
@@ -208,6 +212,7 @@ mod plan_tests {
                         prompt: "Question?".into(),
                         response_text: "The answer is (A).".into(),
                         reasoning_text: None,
+                        cut_off: None,
                         request_key: None,
                         cached: false,
                         first_token_at: Some(at),

@@ -186,6 +186,7 @@ impl Database {
                     // The last attempt's answer and error stay in its attempt row and verdicts.
                     run_items::response_text.eq(None::<String>),
                     run_items::reasoning_text.eq(None::<String>),
+                    run_items::cut_off.eq(None::<String>),
                     run_items::error_kind.eq(None::<String>),
                     run_items::error_message.eq(None::<String>),
                     run_items::first_token_at.eq(None::<NaiveDateTime>),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    ExtractionTier, ItemAnswer, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
+    CutOff, ExtractionTier, ItemAnswer, ItemState, RunId, StateCounts, Timestamp, TokenUsage,
 };
 
 use super::{item_keys, load_row};
@@ -149,6 +149,8 @@ pub struct ItemDetail {
     pub response_text: Option<String>,
     /// The reasoning the model gave apart from that answer, if any.
     pub reasoning_text: Option<String>,
+    /// Why the provider stopped that answer before the model finished it, if it did.
+    pub cut_off: Option<CutOff>,
     /// The latest verdict's extraction, while judged.
     pub extracted_answer: Option<String>,
     /// Which extraction rule matched, while judged.
@@ -203,6 +205,7 @@ struct ItemRow {
     prompt_text: Option<String>,
     response_text: Option<String>,
     reasoning_text: Option<String>,
+    cut_off: Option<String>,
     extracted_answer: Option<String>,
     extraction_tier: Option<String>,
     judge: Option<String>,
@@ -327,6 +330,7 @@ impl Database {
                     run_items::prompt_text,
                     run_items::response_text,
                     run_items::reasoning_text,
+                    run_items::cut_off,
                     run_items::extracted_answer,
                     run_items::extraction_tier,
                     run_items::judge,
@@ -480,6 +484,8 @@ fn detail(
         prompt_text: row.prompt_text.clone(),
         response_text: row.response_text.clone(),
         reasoning_text: row.reasoning_text.clone(),
+        // A name this build does not know (written by a newer one) is no cut-off it can tell.
+        cut_off: row.cut_off.as_deref().and_then(CutOff::parse),
         extracted_answer: row.extracted_answer.clone(),
         extraction_tier: row
             .extraction_tier

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    Extracted, ExtractionTier, ItemState, JudgeSpend, Run, RunId, RunUsage, Timestamp, TokenUsage,
-    Verdict,
+    CutOff, Extracted, ExtractionTier, ItemState, JudgeSpend, Run, RunId, RunUsage, Timestamp,
+    TokenUsage, Verdict,
 };
 
 use super::{
@@ -52,6 +52,8 @@ pub struct Answer {
     /// The reasoning the model gave apart from its answer (thinking blocks, reasoning deltas,
     /// `<think>` text), when it gave any.
     pub reasoning_text: Option<String>,
+    /// Why the provider stopped the answer before the model finished it, if it did.
+    pub cut_off: Option<CutOff>,
     /// The request's response-cache key ([`evalboard_domain::request_key`]), stored so that
     /// a later run with the cache on can be served this answer.
     pub request_key: Option<String>,
@@ -550,6 +552,7 @@ fn apply_one(
                 started_at: outcome.started_at.naive_utc(),
                 response: &answer.response_text,
                 reasoning: answer.reasoning_text.as_deref(),
+                cut_off: answer.cut_off.map(CutOff::as_str),
                 request_key: answer.request_key.as_deref(),
                 first_token_at: answer.first_token_at.map(|t| t.naive_utc()),
                 answered_at: answer.answered_at.naive_utc(),

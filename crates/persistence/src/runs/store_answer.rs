@@ -25,6 +25,7 @@ pub(super) struct StoreAnswer<'a> {
     pub(super) started_at: NaiveDateTime,
     pub(super) response: &'a str,
     pub(super) reasoning: Option<&'a str>,
+    pub(super) cut_off: Option<&'static str>,
     pub(super) request_key: Option<&'a str>,
     pub(super) first_token_at: Option<NaiveDateTime>,
     pub(super) answered_at: NaiveDateTime,
@@ -73,6 +74,8 @@ where
         out.push_bind_param::<Text, _>(self.response)?;
         out.push_sql(", reasoning_text = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.reasoning)?;
+        out.push_sql(", cut_off = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.cut_off)?;
         out.push_sql(", request_key = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.request_key)?;
         out.push_sql(", first_token_at = ");

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
+use evalboard_domain::{CutOff, TokenUsage};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -92,6 +92,7 @@ impl ModelClient for AnthropicClient {
             let mut first_token_at = None;
             let mut usage = TokenUsage::default();
             let mut finished = false;
+            let mut cut_off = None;
             while let Some(event) = next_event(&mut stream, self.idle).await? {
                 let kind = event.event.as_deref().unwrap_or("message");
                 let payload = event.data.as_deref().unwrap_or_default();
@@ -123,6 +124,11 @@ impl ModelClient for AnthropicClient {
                     "message_delta" => {
                         if let Some(tokens) = count(&data, "/usage/output_tokens") {
                             usage.completion_tokens = Some(tokens);
+                        }
+                        if let Some(reason) =
+                            data.pointer("/delta/stop_reason").and_then(Value::as_str)
+                        {
+                            cut_off = CutOff::of_stop_reason(reason);
                         }
                     }
                     "message_stop" => {
@@ -161,6 +167,7 @@ impl ModelClient for AnthropicClient {
                 reasoning,
                 first_token_at,
                 usage,
+                cut_off,
             })
         })
     }
@@ -197,6 +204,10 @@ async fn whole_message(
             completion_tokens: count(&body, "/usage/output_tokens"),
             ..TokenUsage::default()
         },
+        cut_off: body
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .and_then(CutOff::of_stop_reason),
     })
 }
 

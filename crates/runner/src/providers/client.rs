@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
-use evalboard_domain::TokenUsage;
+use evalboard_domain::{CutOff, TokenUsage};
 use evalboard_domain::{GenerationSettings, ItemAnswer, SimulatedSettings, Timestamp};
 use futures_util::future::BoxFuture;
 
@@ -48,6 +48,8 @@ pub struct Completion {
     pub first_token_at: Option<Timestamp>,
     /// Token usage, when the provider reported it.
     pub usage: TokenUsage,
+    /// Why the provider stopped the answer before the model finished it, if it did.
+    pub cut_off: Option<CutOff>,
 }
 
 /// Why a request failed. Each kind says whether trying again can help and whether the whole

@@ -4,8 +4,8 @@
 use std::{borrow::Cow, fmt, marker::PhantomData, time::Duration};
 
 use chrono::Utc;
-use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
+use evalboard_domain::{CutOff, TokenUsage};
 use futures_util::future::BoxFuture;
 use serde::{
     Deserialize, Deserializer,
@@ -61,6 +61,7 @@ struct Streamed {
     first_token_at: Option<evalboard_domain::Timestamp>,
     usage: TokenUsage,
     finished: bool,
+    cut_off: Option<CutOff>,
 }
 
 impl ModelClient for OpenAiClient {
@@ -134,6 +135,7 @@ impl ModelClient for OpenAiClient {
                 reasoning: answer.reasoning,
                 first_token_at: answer.first_token_at,
                 usage: answer.usage,
+                cut_off: answer.cut_off,
             })
         })
     }
@@ -186,9 +188,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
 struct Choice<'a> {
     #[serde(borrow, default)]
     delta: Option<Delta<'a>>,
-    /// Any value but `null` ends the choice.
+    /// Any value but `null` ends the choice; a string says why.
     #[serde(default)]
-    finish_reason: Option<IgnoredAny>,
+    finish_reason: Option<FinishReason<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +204,14 @@ struct Delta<'a> {
     reasoning_content: Option<Text<'a>>,
     #[serde(borrow, default)]
     reasoning: Option<Text<'a>>,
+}
+
+/// A choice's `finish_reason`: a string as every server sends it, anything else read past.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FinishReason<'a> {
+    Named(#[serde(borrow)] Text<'a>),
+    Other(IgnoredAny),
 }
 
 /// A string of a chunk, borrowed from it unless it holds escapes. (serde borrows a `Cow<str>`
@@ -261,9 +271,12 @@ fn read_chunk(
                 on_chunk(&piece);
             }
         }
-        if choice.finish_reason.is_some() {
+        if let Some(reason) = choice.finish_reason {
             // Some servers end here without `[DONE]`; usage may still follow.
             answer.finished = true;
+            if let FinishReason::Named(Text(reason)) = reason {
+                answer.cut_off = CutOff::of_stop_reason(&reason);
+            }
         }
     }
     Ok(())
@@ -306,11 +319,16 @@ fn completion_of(body: &Value) -> Result<Completion, ProviderError> {
         .find_map(|field| message.get(field).and_then(Value::as_str))
         .unwrap_or_default()
         .to_owned();
+    let cut_off = body
+        .pointer("/choices/0/finish_reason")
+        .and_then(Value::as_str)
+        .and_then(CutOff::of_stop_reason);
     Ok(Completion {
         text,
         reasoning,
         first_token_at: Some(truncate_to_micros(Utc::now())),
         usage,
+        cut_off,
     })
 }
 
@@ -451,6 +469,27 @@ mod tests {
         );
     }
 
+    /// A finish for the token limit or the content filter marks the answer; any other finish
+    /// (or an odd value a server sends) does not.
+    #[test]
+    fn a_finish_says_whether_the_answer_was_cut_off() {
+        for (finish, cut_off) in [
+            (r#""length""#, Some(CutOff::MaxTokens)),
+            (r#""content_filter""#, Some(CutOff::ContentFilter)),
+            (r#""stop""#, None),
+            (r#"{"type":"stop"}"#, None),
+            ("1", None),
+        ] {
+            let (answer, _, result) = fold(&[
+                r#"{"choices":[{"delta":{"content":"Option E is"}}]}"#,
+                &format!(r#"{{"choices":[{{"delta":{{}},"finish_reason":{finish}}}]}}"#),
+            ]);
+            result.unwrap();
+            assert!(answer.finished, "{finish}");
+            assert_eq!(answer.cut_off, cut_off, "{finish}");
+        }
+    }
+
     /// Servers that leave `choices` out of the usage after the finish (where OpenAI sends an
     /// empty list): the answer stands, with its usage.
     #[test]
@@ -480,11 +519,13 @@ mod tests {
         });
         let completion = completion_of(&ran_out).unwrap();
         assert_eq!(completion.text, "");
+        assert_eq!(completion.cut_off, Some(CutOff::MaxTokens));
         assert_eq!(completion.reasoning, "Option (C) says");
         assert_eq!(completion.usage.completion_tokens, Some(64));
         let answered = json!({"choices": [{"message": {"content": "The answer is (B).",
             "reasoning": "2 + 2"}}]});
         let completion = completion_of(&answered).unwrap();
+        assert_eq!(completion.cut_off, None);
         assert_eq!(
             (completion.text.as_str(), completion.reasoning.as_str()),
             ("The answer is (B).", "2 + 2")

@@ -160,6 +160,7 @@ impl ModelClient for SimulatedClient {
                 },
                 text: script.text,
                 first_token_at,
+                cut_off: None,
             })
         })
     }

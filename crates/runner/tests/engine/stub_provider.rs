@@ -8,7 +8,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
-use evalboard_domain::{ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
+use evalboard_domain::{CutOff, ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
 use evalboard_persistence::{
     Answer, Backend, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
     testing::TestDatabase,
@@ -266,6 +266,18 @@ async fn chat(
                     }),
                 ),
             ),
+        // Stopped at the token limit mid-sentence (`finish_reason: "length"`).
+        "length" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .streaming(stream::iter(
+                [
+                    sse(&delta("Let's think. Option E is")),
+                    sse(&json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
+                        .to_string()),
+                    sse("[DONE]"),
+                ]
+                .map(Ok::<_, actix_web::Error>),
+            )),
         "garbage" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .body("data: {this is not json\n\ndata: [DONE]\n\n"),
@@ -377,9 +389,14 @@ async fn messages(
                 json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
             ));
         }
+        let stop_reason = if prompt.contains("[[truncated]]") {
+            "max_tokens"
+        } else {
+            "end_turn"
+        };
         events.push(event(
             "message_delta",
-            json!({"type": "message_delta", "usage": {"output_tokens": 15}}),
+            json!({"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 15}}),
         ));
         events.push(event("message_stop", json!({"type": "message_stop"})));
     }
@@ -431,9 +448,9 @@ pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec
     db.run_items(run, &ItemQuery::first(1000)).unwrap().items
 }
 
-const DIRECTIVES: [&str; 16] = [
+const DIRECTIVES: [&str; 17] = [
     "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok", "429x4", "plain",
-    "linger", "endless", "huge", "nul", "nulerrx1",
+    "linger", "endless", "huge", "nul", "nulerrx1", "length",
 ];
 
 async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
@@ -506,8 +523,15 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             // failed to store it and resent its items for ever).
             ("nul", ItemState::Correct, 1, None),
             ("nulerrx1", ItemState::Correct, 2, Some("server_error")),
+            // Judged as any answer (its last letter, E), and marked as cut off.
+            ("length", ItemState::Incorrect, 1, None),
         ]
     );
+    assert_eq!(
+        (items[16].response_text.as_deref(), items[16].cut_off),
+        (Some("Let's think. Option E is"), Some(CutOff::MaxTokens))
+    );
+    assert_eq!(items[0].cut_off, None);
     assert_eq!(
         items[14].response_text.as_deref(),
         Some("Let's think.\u{FFFD} The answer is (B).")
@@ -951,6 +975,7 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
                 prompt: claim.items[0].prompt.clone(),
                 response_text: "It must be B. The answer is (B).".into(),
                 reasoning_text: None,
+                cut_off: None,
                 request_key: None,
                 cached: false,
                 first_token_at: None,
@@ -991,11 +1016,13 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
 
 async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
     let stub = start_stub();
-    let directives = ["ok", "overloaded", "plain"];
+    let directives = ["ok", "overloaded", "plain", "truncated"];
     import(
         &db,
         "D",
-        &items(3, |i| format!("Question {i}? [[{}]]", directives[i])),
+        &items(directives.len(), |i| {
+            format!("Question {i}? [[{}]]", directives[i])
+        }),
     );
     let run_id = create_run(&db, "Claude", "m", "D", RunSettings::default());
     // Any variable that is always set stands for the key: the stub only checks it is sent.
@@ -1016,8 +1043,14 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
         [
             (ItemState::Correct, 1),
             (ItemState::Correct, 2),
+            (ItemState::Correct, 1),
             (ItemState::Correct, 1)
         ]
+    );
+    // Stopped at the token limit: judged as any answer, and marked.
+    assert_eq!(
+        items.iter().map(|i| i.cut_off).collect::<Vec<_>>(),
+        [None, None, None, Some(CutOff::MaxTokens)]
     );
     assert_eq!(
         items[0].response_text.as_deref(),

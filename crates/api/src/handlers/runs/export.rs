@@ -118,7 +118,7 @@ fn jsonl(items: &[ItemDetailDto]) -> Vec<u8> {
 }
 
 /// The CSV columns, in order.
-pub(crate) const CSV_COLUMNS: [&str; 30] = [
+pub(crate) const CSV_COLUMNS: [&str; 31] = [
     "sequence",
     "datasetItemId",
     "category",
@@ -149,6 +149,7 @@ pub(crate) const CSV_COLUMNS: [&str; 30] = [
     "completionTokens",
     "reasoningTokens",
     "costUsd",
+    "cutOff",
 ];
 
 fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
@@ -160,7 +161,7 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
     }
     for item in items {
         let t = &item.timings;
-        let record: [String; 30] = [
+        let record: [String; 31] = [
             item.sequence.to_string(),
             item.dataset_item_id.clone(),
             item.category.clone(),
@@ -200,6 +201,7 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
                 .cost_usd
                 .map(|c| c.to_string())
                 .unwrap_or_default(),
+            item.cut_off.unwrap_or_default().to_owned(),
         ];
         write_row(&mut writer, record);
     }

@@ -968,6 +968,13 @@ export interface components {
             category: string;
             /** @description The options, in letter order. */
             choices: string[];
+            /**
+             * @description Why the provider stopped that answer before the model finished it: `max_tokens` (the
+             *     token limit) or `content_filter`; `null` for an answer the model ended. A cut-off answer
+             *     is judged as any other; what it gives as its answer may be a word of its reasoning.
+             * @example max_tokens
+             */
+            cutOff: string | null;
             /** @description The dataset item's id (MMLU-Pro `question_id`). */
             datasetItemId: string;
             error: components["schemas"]["ErrorDto"] | null;

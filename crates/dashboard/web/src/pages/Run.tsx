@@ -559,6 +559,7 @@ function ItemRow({
             <span className="stream open">streaming (attempt {live.attempt})</span>
           )}
         </h4>
+        <CutOffNote cutOff={item.cutOff} />
         {item.responseText === null && live.interrupted && (
           <p className="muted" role="status">
             The stream of this answer broke off: opening it again. What shows below may be behind.
@@ -632,6 +633,23 @@ function ItemRow({
         )}
       </div>
     </details>
+  );
+}
+
+/** Said beside an answer the provider stopped before the model finished it: judged as written,
+ *  its extracted answer may be a word of its reasoning. */
+export function CutOffNote({ cutOff }: { cutOff: string | null }) {
+  if (!cutOff) return null;
+  const why =
+    cutOff === "max_tokens"
+      ? "Cut off at the token limit: the provider stopped this answer before the model finished it (a larger maximum of tokens lets it finish)."
+      : cutOff === "content_filter"
+        ? "Cut off by the provider's content filter before the model finished it."
+        : `Cut off by the provider (${cutOff}) before the model finished it.`;
+  return (
+    <p className="warning" role="note">
+      {why} It was judged as written: what was extracted may be a word of its reasoning, not its conclusion.
+    </p>
   );
 }
 

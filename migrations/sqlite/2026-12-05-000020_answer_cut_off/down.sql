@@ -1,0 +1,1 @@
+ALTER TABLE run_items DROP COLUMN cut_off;

@@ -141,6 +141,22 @@ pub fn verify_bundle(
             unknown_key: None,
         });
     };
+    // The pack itself (its envelope as the whole body: what `POST /browser-harness/packs` gave)
+    // sent back instead of the bundle a harness made from it: said in one sentence, rather than
+    // as three unknown fields and three missing ones.
+    if root.contains_key("payloadType") && !root.contains_key("envelope") {
+        problems.push(
+            "",
+            "is a pack (a signed envelope), not a capture bundle: play the pack with a Browser \
+             Harness, and import the bundle it makes (the pack's envelope under `envelope`, with \
+             `harness` and `captures`)",
+        );
+        return Err(BundleError::Invalid {
+            problems: problems.into_vec(),
+            digest: digest(value),
+            unknown_key: None,
+        });
+    }
     unknown_fields(
         root,
         "",

@@ -248,6 +248,19 @@ fn what_is_not_json_is_malformed_and_other_shapes_are_problems() {
     for pointer in ["/envelope", "/harness", "/captures"] {
         assert!(has(&found, pointer, "required"), "{found:?}");
     }
+    // The pack sent back instead of a bundle (its envelope, the whole body the server gave):
+    // one problem that says so.
+    let envelope = bundle(&pack(1), &signer(), 1)["envelope"].clone();
+    let found = problems(&envelope);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        has(
+            &found,
+            "",
+            "is a pack (a signed envelope), not a capture bundle"
+        ),
+        "{found:?}"
+    );
 }
 
 #[test]

@@ -165,6 +165,13 @@ fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
             }
         ));
     }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Some(
+            "the file is a ZIP archive (an Excel workbook is one): save the sheet as CSV \
+             (UTF-8), or unpack the archive"
+                .to_owned(),
+        );
+    }
     // UTF-16 puts a NUL beside every ASCII character; UTF-8 text has none.
     let head = &bytes[..bytes.len().min(256)];
     let utf16 = bytes.starts_with(&[0xFF, 0xFE])
@@ -175,6 +182,23 @@ fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
             "the file is UTF-16 text: save it as UTF-8 (with or without a byte order mark)"
                 .to_owned(),
         );
+    }
+    // Bytes that are not text at all (an image, an executable): one sentence, not a problem
+    // per "line". Text in another encoding (Latin-1) is text, its lines reported one by one.
+    let head = &bytes[..bytes.len().min(4096)];
+    let not_utf8 = std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some());
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x09 || (0x0E..0x20).contains(&b) || b == 0x7F)
+        .count();
+    if not_utf8 && (head.contains(&0) || control * 20 >= head.len()) {
+        return Some(format!(
+            "the file is not text: {} is UTF-8 text, and this looks like a binary file",
+            match format {
+                ImportFormat::Csv => "a CSV file",
+                _ => "a JSON Lines file",
+            }
+        ));
     }
     // A JSON array, or one record spread over lines (`json.dump(records, f, indent=2)`).
     let text = bytes
@@ -557,6 +581,29 @@ mod tests {
         // A broken first line of JSON Lines is still that line's problem.
         let broken = b"{\"question\": \"2 + 2?\"\n{\"question\": \"1?\", \"answer\": 1}\n";
         assert!(!said(ImportFormat::Jsonl, broken).contains("not JSON Lines"));
+        // An Excel workbook (a ZIP archive), and bytes that are no text at all (here a
+        // pseudo-random stream, as a binary file is): one sentence, not a problem per "line".
+        assert!(
+            said(ImportFormat::Csv, b"PK\x03\x04\x14\x00\x06\x00")
+                .starts_with("the file is a ZIP archive")
+        );
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let binary: Vec<u8> = (0..8192)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 56) as u8
+            })
+            .collect();
+        for format in [ImportFormat::Jsonl, ImportFormat::Csv] {
+            assert!(said(format, &binary).starts_with("the file is not text"));
+        }
+        // Text in another encoding is text: its lines are reported one by one.
+        let latin1 = b"question,A,B,answer\nCaf\xe9?,x,y,A\nNa\xefve?,x,y,B\n";
+        let err = parse_items(ImportFormat::Csv, latin1).unwrap_err();
+        assert_eq!(err.total, 2, "{:?}", err.problems);
+        assert!(err.problems[0].message.contains("not valid UTF-8"));
     }
 
     #[test]

@@ -147,7 +147,7 @@ await step("cancel on the board, then retry", async () => {
   await until("focus on the card's title", async () =>
     page.evaluate((id) => document.activeElement?.getAttribute("href")?.endsWith(`/runs/${id}`) ?? false, liveRun),
   );
-  await card.getByRole("button", { name: "Retry faulted" }).click();
+  await card.getByRole("button", { name: "Retry failed or canceled" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Retry them" }).click();
   await until("the retried run to run", async () => {
     const run = await api(`/runs/${liveRun}`);

@@ -2,7 +2,7 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { ActionFailed, ErrorNote, ProgressBar, accuracy, judgeLabel, usd } from "./common";
+import { ActionFailed, ErrorNote, ProgressBar, accuracy, createdAtOf, judgeLabel, usd } from "./common";
 
 afterEach(cleanup);
 
@@ -127,5 +127,15 @@ describe("ProgressBar", () => {
     rerender(<ProgressBar progress={progress} status="completed" />);
     expect(screen.getByRole("img").getAttribute("aria-label")).toContain("10 of 10 done: ");
     expect(screen.getByRole("img").getAttribute("aria-label")).toContain("Faulted 7");
+  });
+});
+
+describe("createdAtOf", () => {
+  it("reads a run's creation time from its UUIDv7 id", () => {
+    // 0x01a247477fd4 ms after the epoch.
+    expect(createdAtOf("run-01a247477fd472de8000b6f19bb033f3")).toBe(new Date(0x01a247477fd4).toISOString());
+    expect(createdAtOf("run-01a247477fd472de8000b6f19bb033f3")?.startsWith("2026-")).toBe(true);
+    expect(createdAtOf("not-a-run")).toBe(null);
+    expect(createdAtOf("run-0123")).toBe(null);
   });
 });

@@ -256,6 +256,14 @@ export function Time({ at }: { at: string | null | undefined }) {
   );
 }
 
+/** When a run was created, read from its id: run ids are UUIDv7, whose first 48 bits are the
+ *  creation time in Unix milliseconds (the board's snapshots, the contract's shape, carry no
+ *  time). `null` for an id of another shape. */
+export function createdAtOf(runId: string): string | null {
+  const hex = /^run-([0-9a-f]{12})[0-9a-f]{20}$/i.exec(runId)?.[1];
+  return hex ? new Date(parseInt(hex, 16)).toISOString() : null;
+}
+
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge ${status}`}>{status}</span>;
 }
@@ -283,6 +291,12 @@ export function TableScroll({ label, children }: { label: string; children: Reac
 /** The provider runs imported from Browser Harness captures are under: nothing could answer a
  *  retry of them (a new pack does). */
 export const BROWSER_HARNESS = "Browser Harness";
+
+/** The retry button's words, as the progress legend names what a retry takes: the faulted
+ *  items, which a canceled run's legend calls "failed or canceled". */
+export function retryLabel(status: string): string {
+  return status === "canceled" ? "Retry failed or canceled" : "Retry faulted";
+}
 
 /** Run statuses of runs still going. */
 export const ACTIVE = new Set(["pending", "running"]);

@@ -6,6 +6,8 @@ import { Link } from "wouter";
 import { type ActiveRun, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
+  createdAtOf,
+  retryLabel,
   ACTIVE,
   BROWSER_HARNESS,
   ActionFailed,
@@ -31,11 +33,13 @@ export function BoardPage() {
   const limit = LIMITS.includes(Number(shown)) ? Number(shown) : 12;
   const board = useActiveRunsQuery(limit);
   const stream = useRunEvents(limit, board.data);
-  // Active runs first (newest first), then the finished ones in the server's order.
+  const { operate } = useAccess();
+  // Newest first, whatever their status: a card stays where it is when its run finishes, is
+  // canceled or retried (moving it then put another card's Cancel under the pointer). Run ids
+  // begin with their creation time.
   const runs = useMemo(() => {
-    const all = board.data?.runs ?? [];
-    const active = all.filter((r) => ACTIVE.has(r.run.status)).sort((a, b) => (a.run.id < b.run.id ? 1 : -1));
-    return [...active, ...all.filter((r) => !ACTIVE.has(r.run.status))].slice(0, limit);
+    const all = [...(board.data?.runs ?? [])];
+    return all.sort((a, b) => (a.run.id < b.run.id ? 1 : -1)).slice(0, limit);
   }, [board.data, limit]);
 
   return (
@@ -59,8 +63,24 @@ export function BoardPage() {
         </div>
       </div>
       <QueryError error={board.error} loaded={board.data !== undefined} />
+      {stream === "reconnecting" && board.data && !board.error && (
+        // The cards would otherwise go on saying "running", a caret blinking, as if live.
+        <p className="warning" role="status">
+          Not live: the connection to the server is down. The cards show what was last received and
+          catch up once it is back.
+        </p>
+      )}
       {board.isPending && <p>Loading…</p>}
-      {board.data && runs.length === 0 && <p className="empty">No runs yet.</p>}
+      {board.data && runs.length === 0 && (
+        <p className="empty">
+          No runs yet.{operate && (
+            <>
+              {" "}
+              <Link href="/runs/new">Start a run</Link> to watch it here.
+            </>
+          )}
+        </p>
+      )}
       <div className="cards">
         {runs.map((snapshot) => (
           <RunCard key={snapshot.run.id} snapshot={snapshot} />
@@ -237,11 +257,14 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
     if ((kept.kind === "cancel") !== active) keepFocus.current = null;
   });
   const [confirming, ask] = useConfirm();
+  // What tells this run from the others of the same model: its dataset and creation time.
+  const created = createdAtOf(run.id);
+  const runName = `${run.modelName} on ${run.datasetName}${created ? `, created ${new Date(created).toLocaleString()}` : ""} (${run.id})`;
   const act = (kind: "cancel" | "retry") => {
     const question =
       kind === "cancel"
-        ? { text: `Cancel ${run.modelName}'s run ${run.id}? Items in flight are stopped.`, yes: "Cancel the run", no: "Keep it running" }
-        : { text: `Send the failed and canceled items of ${run.modelName}'s run ${run.id} again?`, yes: "Retry them", no: "Not now" };
+        ? { text: `Cancel the run of ${runName}? Items in flight are stopped.`, yes: "Cancel the run", no: "Keep it running" }
+        : { text: `Send the failed and canceled items of the run of ${runName} again?`, yes: "Retry them", no: "Not now" };
     ask(question, () => {
       keepFocus.current = { kind, until: performance.now() + 5000 };
       action.mutate({ id: run.id, action: kind }, { onError: () => (keepFocus.current = null) });
@@ -254,12 +277,13 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         <h2>
           <Link href={`/runs/${run.id}`} ref={title}>
             {run.modelName}
-          </Link>
+          </Link>{" "}
+          <span className="muted">on {run.datasetName}</span>
         </h2>
         <StatusBadge status={run.status} />
       </header>
       <p className="meta">
-        {run.providerName} · {run.datasetName} · <code>{run.id}</code>
+        {run.providerName} · created <Time at={createdAtOf(run.id)} /> · <code className="run-id">{run.id}</code>
       </p>
       <ProgressBar progress={progress} status={run.status} />
       <p className="meta">
@@ -288,6 +312,8 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         <div className="current">
           <h3>
             Item {shown.sequence} <StatusBadge status={shown.state} />
+            {/* The card shows as many options as fit in three lines: say how many there are. */}
+            {shown.choices.length > 0 && <span className="muted">{shown.choices.length} options</span>}
           </h3>
           <p className="question">{shown.promptText}</p>
           {shown.choices.length > 0 && (
@@ -334,7 +360,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
         ) : (
           (run.status !== "completed" || progress.faulted > 0) && run.providerName !== BROWSER_HARNESS ? (
             <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
-              Retry faulted
+              {retryLabel(run.status)}
             </button>
           ) : null
         )}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import type { Schemas } from "../api/client";
 import { ARCHIVE_POLL_MS, COMPARE_POLL_MS, archivePoll, comparisonPoll } from "../queries";
-import { outcomeText, pValue, signed } from "./Compare";
+import { delta, outcomeText, pValue, signed } from "./Compare";
 
 describe("outcomeText", () => {
   it("says what was answered, or why nothing was", () => {
@@ -51,5 +51,19 @@ describe("comparisonPoll", () => {
     expect(comparisonPoll(comparison("pending", "completed"))).toBe(COMPARE_POLL_MS);
     expect(comparisonPoll(comparison("completed", "canceled", "failed"))).toBe(false);
     expect(comparisonPoll(undefined)).toBe(false);
+  });
+});
+
+describe("the colour of a difference", () => {
+  it("is green or red only where the difference is significant", () => {
+    const interval = (low: number, high: number) => ({ low, high });
+    expect(delta({ accuracyDifference: 0.139, mcnemarPValue: 0.12, differenceInterval: interval(-0.036, 0.301) })).toBe("");
+    expect(delta({ accuracyDifference: 0.167, mcnemarPValue: 1 })).toBe("");
+    expect(delta({ accuracyDifference: 0.05, mcnemarPValue: 0.001 })).toBe("good");
+    expect(delta({ accuracyDifference: -0.05, mcnemarPValue: 0.01 })).toBe("bad");
+    // Without a p-value, the interval decides.
+    expect(delta({ accuracyDifference: 0.05, mcnemarPValue: null, differenceInterval: interval(0.01, 0.09) })).toBe("good");
+    expect(delta({ accuracyDifference: 0.05, mcnemarPValue: null, differenceInterval: interval(-0.01, 0.09) })).toBe("");
+    expect(delta({ accuracyDifference: null, mcnemarPValue: null })).toBe("");
   });
 });

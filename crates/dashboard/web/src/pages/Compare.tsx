@@ -153,7 +153,9 @@ function ComparedFigures({
       <Paired breakdown={first.overall} names={names} caption="Against the baseline" />
       <TableScroll label="Per category">
         <table className="table">
-          <caption>Per category: accuracy, and the difference from the baseline</caption>
+          <caption>
+            Per category: accuracy, and the difference from the baseline (coloured where McNemar's p is below 0.05)
+          </caption>
           <thead>
             <tr>
               <th scope="col">Category</th>
@@ -174,7 +176,7 @@ function ComparedFigures({
                     <td key={i} className="num">
                       {percent(figures.accuracy)}
                       {paired && paired.accuracyDifference !== null && (
-                        <span className={delta(paired.accuracyDifference)}>
+                        <span className={delta(paired)}>
                           {" "}
                           ({signed(paired.accuracyDifference)}
                           {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
@@ -343,7 +345,7 @@ function Paired({ breakdown, names, caption }: { breakdown: Breakdown; names: st
           {breakdown.comparisons.map((paired, i) => (
             <tr key={paired.runId}>
               <th scope="row">{names[i + 1]}</th>
-              <td className={paired.accuracyDifference === null ? "" : delta(paired.accuracyDifference)}>
+              <td className={delta(paired)}>
                 {paired.accuracyDifference === null ? "–" : signed(paired.accuracyDifference)}
                 {paired.differenceInterval && ` [${signed(paired.differenceInterval.low)}, ${signed(paired.differenceInterval.high)}]`}
               </td>
@@ -398,6 +400,21 @@ export function pValue(p: number, digits: number): string {
   return p < smallest ? `< ${smallest.toFixed(digits)}` : p.toFixed(digits);
 }
 
-function delta(value: number): string {
-  return value > 0 ? "good" : value < 0 ? "bad" : "";
+/** The colour of a difference: green or red only where it is significant at the 5 % level
+ *  (McNemar's exact p, else the interval excluding zero); a difference chance explains as well
+ *  stays uncoloured, so that the eye does not read it as a gain or a loss. */
+export function delta(paired: {
+  accuracyDifference: number | null;
+  mcnemarPValue: number | null;
+  differenceInterval?: { low: number; high: number } | null;
+}): string {
+  const difference = paired.accuracyDifference;
+  if (difference === null || difference === 0) return "";
+  const interval = paired.differenceInterval;
+  const significant =
+    paired.mcnemarPValue !== null
+      ? paired.mcnemarPValue < 0.05
+      : interval != null && (interval.low > 0 || interval.high < 0);
+  if (!significant) return "";
+  return difference > 0 ? "good" : "bad";
 }

@@ -321,16 +321,34 @@ async function readBundle(file: File): Promise<{ json: Signed } | { problem: str
   if (file.size > MAX_BUNDLE_BYTES) {
     return { problem: `${file.name} is larger than 32 MiB, the most the server accepts.` };
   }
+  return bundleProblem(file.name, new Uint8Array(await file.arrayBuffer()));
+}
+
+/** What a chosen file is, as a bundle: its JSON, or one sentence on why it cannot be one (the
+ *  pack itself, a file that is not text, text that is not JSON). */
+export function bundleProblem(name: string, bytes: Uint8Array): { json: Signed } | { problem: string } {
+  let text: string;
   try {
-    const text = await file.text();
-    const json: unknown = JSON.parse(text);
-    if (typeof json !== "object" || json === null || Array.isArray(json)) {
-      return { problem: `${file.name} is not a bundle: a bundle is one JSON object.` };
-    }
-    return { json };
-  } catch (caught) {
-    return { problem: `${file.name} is not JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // The parser's message would quote the file's bytes as garbled characters.
+    return { problem: `${name} is not a bundle: it is not text (a bundle is a JSON file the harness writes).` };
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (caught) {
+    return { problem: `${name} is not JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { problem: `${name} is not a bundle: a bundle is one JSON object.` };
+  }
+  if ("payloadType" in json && !("envelope" in json)) {
+    return {
+      problem: `${name} is a pack, not a capture bundle: play the pack with a Browser Harness, and import the bundle it makes.`,
+    };
+  }
+  return { json };
 }
 
 function BundleUpload({ keys }: { keys: Key[] | undefined }) {

@@ -50,6 +50,12 @@ function NewRunForm() {
   const [judgeProviderName, setJudgeProviderName] = useState("");
   const [key, setKey] = useState(newKey);
   const [error, setError] = useState<unknown>(null);
+  // The fields changed since the last refusal: what was said of them may no longer hold.
+  const [edited, setEdited] = useState<ReadonlySet<string>>(new Set());
+  const refuse = (refusal: unknown) => {
+    setEdited(new Set());
+    setError(refusal);
+  };
   const [busy, setBusy] = useState(false);
 
   // Until one is picked: the first provider that can be used (its key is there).
@@ -60,10 +66,15 @@ function NewRunForm() {
   // Until one is picked: the provider that answers (a model may judge its own kind's answers).
   const judgeProvider = providers.data?.find((p) => p.name === judgeProviderName) ?? provider;
   const dataset = datasets.data?.find((d) => d.name === datasetName) ?? datasets.data?.[0];
-  const { beside, summary } = useMemo(
+  const placed = useMemo(
     () => placeProblems(error, shownFields(judge, provider?.simulated ?? false)),
     [error, judge, provider?.simulated],
   );
+  const beside = useMemo(
+    () => new Map([...placed.beside].filter(([name]) => !edited.has(name))),
+    [placed.beside, edited],
+  );
+  const { summary } = placed;
 
   // A refused form takes the reader to its first field marked, as a browser's own check would.
   const form = useRef<HTMLFormElement>(null);
@@ -83,11 +94,11 @@ function NewRunForm() {
     ];
     if (whole.length > 0) {
       // Said beside the fields, in words, rather than sent for the server's parser to refuse.
-      setError(new ApiError(0, "Not sent", "Check the number fields marked above.", whole));
+      refuse(new ApiError(0, "Not sent", "Check the number fields marked above.", whole));
       return;
     }
     setBusy(true);
-    setError(null);
+    refuse(null);
     try {
       const created = unwrap(
         await api.POST("/runs", {
@@ -103,7 +114,7 @@ function NewRunForm() {
       setKey(newKey());
       navigate(`/runs/${created.run.id}`);
     } catch (caught) {
-      setError(caught);
+      refuse(caught);
     } finally {
       setBusy(false);
     }
@@ -119,7 +130,16 @@ function NewRunForm() {
     <section aria-labelledby="new-title">
       <h1 id="new-title">New run</h1>
       <ErrorNote error={providers.error ?? datasets.error} />
-      <form ref={form} className="form" onSubmit={(e) => void submit(e)} noValidate>
+      <form
+        ref={form}
+        className="form"
+        onSubmit={(e) => void submit(e)}
+        onChange={(e) => {
+          const name = (e.target as Partial<HTMLInputElement>).name;
+          if (name && error !== null && !edited.has(name)) setEdited(new Set(edited).add(name));
+        }}
+        noValidate
+      >
         <fieldset>
           <legend>What to evaluate</legend>
           {field(
@@ -232,7 +252,7 @@ function NewRunForm() {
               {error instanceof ApiError
                 ? error.status === 0
                   ? error.title
-                  : `${error.title} (${error.status})`
+                  : "Run not created"
                 : error instanceof TypeError
                   ? "Cannot reach the server"
                   : "Not created"}

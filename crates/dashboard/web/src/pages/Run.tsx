@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "wouter";
 import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
+  retryLabel,
   ACTIVE,
   ActionFailed,
   BROWSER_HARNESS,
@@ -116,7 +117,7 @@ export function RunPage({ id }: { id: string }) {
             // A completed run with nothing faulted has nothing a retry would take, and one
             // whose budget is spent would stop before sending anything (the server refuses).
             <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
-              Retry faulted
+              {retryLabel(run.run.status)}
             </button>
           ) : null}
           {operate && !active && answered > 0 && (
@@ -179,7 +180,7 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Finished">
           <Time at={run.finishedAt} />
         </Field>
-        <Field label="Retries / resumes">
+        <Field label="Run retries / resumes">
           {run.retryCount} / {run.lifecycle.resumedCount}
         </Field>
         <Field label="Tokens">
@@ -503,135 +504,140 @@ function ItemRow({
         <StatusBadge status={item.state === "running" && item.timings.startedAt == null ? "queued" : item.state} />{" "}
         <span className="muted">{item.category}</span> <span className="q">{item.question}</span>
       </summary>
-      <div className="item-body">
-        {item.choices.length > 0 && (
-          <ol className="choices" type="A">
-            {item.choices.map((choice, i) => (
-              <li
-                key={i}
-                className={[
-                  letter(i) === item.expectedAnswer ? "expected" : "",
-                  letter(i) === item.extractedAnswer ? "picked" : "",
-                ].join(" ")}
-              >
-                {choice}
-                {letter(i) === item.expectedAnswer && <em> (key)</em>}
-                {letter(i) === item.extractedAnswer && <em> (answered)</em>}
-              </li>
-            ))}
-          </ol>
-        )}
-        <dl className="summary">
-          <Field label="Expected">{item.expectedAnswer}</Field>
-          <Field label="Extracted">
-            {item.extractedAnswer ?? "–"} {item.extractionTier && <span className="muted">({item.extractionTier})</span>}
-          </Field>
-          <Field label="Verdict">
-            {item.verdict ?? "–"} {item.judge && <span className="muted">by {judgeLabel(item.judge)}</span>}
-          </Field>
-          <Field label="Latency">{ms(item.timings.latencyMs)}</Field>
-          <Field label="Tokens">
-            {/* An answer without counts (a Browser Harness capture) is not zero tokens. */}
-            {item.responseText != null && item.usage.promptTokens == null && item.usage.completionTokens == null
-              ? "not reported"
-              : `${item.usage.promptTokens ?? "–"} in · ${item.usage.completionTokens ?? "–"} out`}
-          </Field>
-          {judgeSpent && (
-            <Field label="Judge's tokens">
-              {judgeSpent.promptTokens ?? "–"} in · {judgeSpent.completionTokens ?? "–"} out
-              {judgeSpent.costUsd != null && ` · ${usd(judgeSpent.costUsd)}`}
-            </Field>
-          )}
-        </dl>
-        {item.judgeRationale && (
-          <p>
-            <strong>Judge:</strong> {item.judgeRationale}
-          </p>
-        )}
-        {item.error && (
-          <p className="error">
-            <strong>{item.error.kind}</strong>: {item.error.message}
-          </p>
-        )}
-        <h4>
-          Response{" "}
-          {item.responseText === null && live.streaming && (
-            <span className="stream open">streaming (attempt {live.attempt})</span>
-          )}
-        </h4>
-        <CutOffNote cutOff={item.cutOff} />
-        {item.responseText === null && live.interrupted && (
-          <p className="muted" role="status">
-            The stream of this answer broke off: opening it again. What shows below may be behind.
-          </p>
-        )}
-        {item.responseText === null && live.waiting && (
-          <p className="muted">
-            {item.timings.startedAt == null
-              ? // Claimed by a worker (a run takes items ahead of the ones it sends), or waiting to
-                // be tried again: no attempt of it is in flight.
-                "Queued: waiting for its turn to be sent (or to be tried again)."
-              : "Not streaming on this server just now: in flight on another server, or just ended."}{" "}
-            The answer shows here as it streams or once it is stored.
-          </p>
-        )}
-        <pre className="code" aria-live="off">
-          {item.responseText ?? live.text ?? (STILL_TO_ANSWER.has(item.state) ? "(no answer yet)" : "(no answer)")}
-          {item.responseText === null && live.streaming && <span className="caret" aria-hidden="true" />}
-        </pre>
-        {item.reasoningText && (
-          <details>
-            <summary>Reasoning ({item.reasoningText.length.toLocaleString()} characters, not judged)</summary>
-            <pre className="code">{item.reasoningText}</pre>
-          </details>
-        )}
-        <details>
-          {/* The prompt is stored when the item is first claimed, before its request goes out:
-              the attempts below say whether and when it was sent. */}
-          <summary>Prompt</summary>
-          <pre className="code">{item.renderedPrompt ?? "(not claimed yet)"}</pre>
-        </details>
-        <h4>Attempts</h4>
-        {item.attempts.length === 0 && (
-          // Not claimed yet, claimed and queued, or never sent (a Browser Harness item its
-          // bundle did not capture, a run that failed or was canceled before its turn).
-          <p className="muted">
-            {item.state === "pending"
-              ? "None yet."
-              : item.state === "running"
-                ? "None yet: queued, not sent."
-                : "None: it was never sent."}
-          </p>
-        )}
-        <ul>
-          {item.attempts.map((attempt) => (
-            <li key={attempt.attempt}>
-              #{attempt.attempt} {attempt.outcome ?? "in flight"} · <Time at={attempt.startedAt} />
-              {attempt.latencyMs != null && ` · ${ms(attempt.latencyMs)}`}
-              {attempt.usage.promptTokens != null && ` · ${attempt.usage.promptTokens}+${attempt.usage.completionTokens ?? 0} tokens`}
-              {attempt.error && (
-                <span className="error-inline">
-                  {" "}
-                  — {attempt.error.kind}: {attempt.error.message}
-                </span>
-              )}
-            </li>
-          ))}
-        </ul>
-        {item.verdicts.length > 1 && (
-          <>
-            <h4>Verdict history</h4>
-            <ul>
-              {item.verdicts.map((v, i) => (
-                <li key={i}>
-                  round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
-                  {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}
+      {/* Only an open item's body is drawn: a list of thousands of closed items would otherwise
+          hold every option, prompt and attempt of each (a 12,000-item run: over a million
+          nodes). */}
+      {open && (
+        <div className="item-body">
+          {item.choices.length > 0 && (
+            <ol className="choices" type="A">
+              {item.choices.map((choice, i) => (
+                <li
+                  key={i}
+                  className={[
+                    letter(i) === item.expectedAnswer ? "expected" : "",
+                    letter(i) === item.extractedAnswer ? "picked" : "",
+                  ].join(" ")}
+                >
+                  {choice}
+                  {letter(i) === item.expectedAnswer && <em> (key)</em>}
+                  {letter(i) === item.extractedAnswer && <em> (answered)</em>}
                 </li>
               ))}
-            </ul>
-          </>
-        )}
-      </div>
+            </ol>
+          )}
+          <dl className="summary">
+            <Field label="Expected">{item.expectedAnswer}</Field>
+            <Field label="Extracted">
+              {item.extractedAnswer ?? "–"} {item.extractionTier && <span className="muted">({item.extractionTier})</span>}
+            </Field>
+            <Field label="Verdict">
+              {item.verdict ?? "–"} {item.judge && <span className="muted">by {judgeLabel(item.judge)}</span>}
+            </Field>
+            <Field label="Latency">{ms(item.timings.latencyMs)}</Field>
+            <Field label="Tokens">
+              {/* An answer without counts (a Browser Harness capture) is not zero tokens. */}
+              {item.responseText != null && item.usage.promptTokens == null && item.usage.completionTokens == null
+                ? "not reported"
+                : `${item.usage.promptTokens ?? "–"} in · ${item.usage.completionTokens ?? "–"} out`}
+            </Field>
+            {judgeSpent && (
+              <Field label="Judge's tokens">
+                {judgeSpent.promptTokens ?? "–"} in · {judgeSpent.completionTokens ?? "–"} out
+                {judgeSpent.costUsd != null && ` · ${usd(judgeSpent.costUsd)}`}
+              </Field>
+            )}
+          </dl>
+          {item.judgeRationale && (
+            <p>
+              <strong>Judge:</strong> {item.judgeRationale}
+            </p>
+          )}
+          {item.error && (
+            <p className="error">
+              <strong>{item.error.kind}</strong>: {item.error.message}
+            </p>
+          )}
+          <h4>
+            Response{" "}
+            {item.responseText === null && live.streaming && (
+              <span className="stream open">streaming (attempt {live.attempt})</span>
+            )}
+          </h4>
+          <CutOffNote cutOff={item.cutOff} />
+          {item.responseText === null && live.interrupted && (
+            <p className="muted" role="status">
+              The stream of this answer broke off: opening it again. What shows below may be behind.
+            </p>
+          )}
+          {item.responseText === null && live.waiting && (
+            <p className="muted">
+              {item.timings.startedAt == null
+                ? // Claimed by a worker (a run takes items ahead of the ones it sends), or waiting to
+                  // be tried again: no attempt of it is in flight.
+                  "Queued: waiting for its turn to be sent (or to be tried again)."
+                : "Not streaming on this server just now: in flight on another server, or just ended."}{" "}
+              The answer shows here as it streams or once it is stored.
+            </p>
+          )}
+          <pre className="code" aria-live="off">
+            {item.responseText ?? live.text ?? (STILL_TO_ANSWER.has(item.state) ? "(no answer yet)" : "(no answer)")}
+            {item.responseText === null && live.streaming && <span className="caret" aria-hidden="true" />}
+          </pre>
+          {item.reasoningText && (
+            <details>
+              <summary>Reasoning ({item.reasoningText.length.toLocaleString()} characters, not judged)</summary>
+              <pre className="code">{item.reasoningText}</pre>
+            </details>
+          )}
+          <details>
+            {/* The prompt is stored when the item is first claimed, before its request goes out:
+                the attempts below say whether and when it was sent. */}
+            <summary>Prompt</summary>
+            <pre className="code">{item.renderedPrompt ?? "(not claimed yet)"}</pre>
+          </details>
+          <h4>Attempts</h4>
+          {item.attempts.length === 0 && (
+            // Not claimed yet, claimed and queued, or never sent (a Browser Harness item its
+            // bundle did not capture, a run that failed or was canceled before its turn).
+            <p className="muted">
+              {item.state === "pending"
+                ? "None yet."
+                : item.state === "running"
+                  ? "None yet: queued, not sent."
+                  : "None: it was never sent."}
+            </p>
+          )}
+          <ul>
+            {item.attempts.map((attempt) => (
+              <li key={attempt.attempt}>
+                #{attempt.attempt} {attempt.outcome ?? "in flight"} · <Time at={attempt.startedAt} />
+                {attempt.latencyMs != null && ` · ${ms(attempt.latencyMs)}`}
+                {attempt.usage.promptTokens != null && ` · ${attempt.usage.promptTokens}+${attempt.usage.completionTokens ?? 0} tokens`}
+                {attempt.error && (
+                  <span className="error-inline">
+                    {" "}
+                    — {attempt.error.kind}: {attempt.error.message}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+          {item.verdicts.length > 1 && (
+            <>
+              <h4>Verdict history</h4>
+              <ul>
+                {item.verdicts.map((v, i) => (
+                  <li key={i}>
+                    round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
+                    {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </div>
+      )}
     </details>
   );
 }

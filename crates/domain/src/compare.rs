@@ -28,6 +28,10 @@ pub struct ComparedItem {
     pub extracted: Option<String>,
     /// Whether the judged response gave no answer the rules could read.
     pub unparsed: bool,
+    /// A digest of the dataset item's content (question, options, key), when the runs compared
+    /// come from different dataset versions: an id whose content changed between them is not
+    /// the same item. `None`: not read (one version), and then not checked.
+    pub content: Option<u64>,
 }
 
 impl ComparedItem {
@@ -82,8 +86,11 @@ pub struct FlippedItem {
 pub struct Comparison {
     /// Items every run has: the ones compared.
     pub compared: u64,
-    /// Per run, its items that not every run has: left out.
+    /// Per run, its items that not every run has: left out (the changed ones included).
     pub left_out: Vec<u64>,
+    /// Items every run has by id, whose content differs between runs (another dataset version
+    /// changed their question, options or key): left out, since they are not the same item.
+    pub changed: u64,
     /// Over all compared items.
     pub overall: Breakdown,
     /// Per category, by name.
@@ -108,6 +115,7 @@ pub fn compare_runs(runs: &[Vec<ComparedItem>]) -> Comparison {
         .collect();
     // The items every run has, in the baseline's order.
     let mut rows: Vec<Vec<&ComparedItem>> = Vec::new();
+    let mut changed = 0;
     if let Some((baseline, others)) = indexed.split_first() {
         let mut baseline_items: Vec<&ComparedItem> = baseline.values().copied().collect();
         baseline_items.sort_by_key(|item| item.sequence);
@@ -119,8 +127,16 @@ pub fn compare_runs(runs: &[Vec<ComparedItem>]) -> Comparison {
                         .map(|index| index.get(item.item_id.as_str()).copied()),
                 )
                 .collect();
-            if let Some(row) = row {
-                rows.push(row);
+            let same_content = |row: &[&ComparedItem]| {
+                row.iter().all(|other| match (item.content, other.content) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                })
+            };
+            match row {
+                Some(row) if same_content(&row) => rows.push(row),
+                Some(_) => changed += 1,
+                None => {}
             }
         }
     }
@@ -157,6 +173,7 @@ pub fn compare_runs(runs: &[Vec<ComparedItem>]) -> Comparison {
     Comparison {
         compared,
         left_out,
+        changed,
         overall,
         categories,
         flipped,
@@ -233,7 +250,32 @@ mod tests {
             state,
             extracted: None,
             unparsed: false,
+            content: None,
         }
+    }
+
+    /// Dataset versions that kept an id for another question: not paired, counted apart.
+    #[test]
+    fn an_id_whose_content_changed_is_not_the_same_item() {
+        use ItemState::*;
+        let with = |content, item: ComparedItem| ComparedItem {
+            content: Some(content),
+            ..item
+        };
+        let baseline = vec![
+            with(1, item("q1", "law", 1, Correct)),
+            with(2, item("q2", "law", 2, Correct)),
+        ];
+        let other = vec![
+            with(1, item("q1", "law", 1, Incorrect)),
+            // The same id, another question (or key).
+            with(9, item("q2", "law", 2, Incorrect)),
+        ];
+        let comparison = compare_runs(&[baseline, other]);
+        assert_eq!((comparison.compared, comparison.changed), (1, 1));
+        assert_eq!(comparison.left_out, [1, 1]);
+        assert_eq!(comparison.flipped.len(), 1);
+        assert_eq!(comparison.flipped[0].item_id, "q1");
     }
 
     #[test]

@@ -279,7 +279,48 @@ async fn unanswered_and_faulted_items_are_warned_of(db: TestDatabase) {
         .ok(202);
 }
 
+/// Runs of two versions of a dataset are paired on the items both have: an id the second
+/// version keeps for another question is not the same item, and is left out, said so.
+async fn an_id_kept_for_another_question_is_not_compared(db: TestDatabase) {
+    let first = items(10);
+    import(&db, "Versions", &first);
+    let app = app_with_engine(db).await;
+    let before = finished_run(&app, "Versions", json!({"simulated": {"seed": 1}})).await;
+    // Version 2: item q3 asks another question under the same id, q9 is gone.
+    let mut second = first[..9].to_vec();
+    second[3].question = "A different question, kept under the old id?".into();
+    import(&app.db, "Versions", &second);
+    let after = finished_run(&app, "Versions", json!({"simulated": {"seed": 1}})).await;
+
+    let comparison = app
+        .get(&format!("/runs/compare?runIds={before},{after}"))
+        .await
+        .ok(200);
+    assert_eq!(comparison["compared"], 8);
+    let left_out: Vec<u64> = comparison["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["leftOut"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left_out, [2, 1]);
+    let warnings = comparison["warnings"].to_string();
+    assert!(
+        warnings
+            .contains("1 item(s) have the same id in these dataset versions but another question"),
+        "{warnings}"
+    );
+    // The same version twice reads no content, and pairs every item.
+    let again = finished_run(&app, "Versions", json!({"simulated": {"seed": 2}})).await;
+    let same = app
+        .get(&format!("/runs/compare?runIds={after},{again}"))
+        .await
+        .ok(200);
+    assert_eq!(same["compared"], 9);
+}
+
 api_tests!(
     runs_compare_item_by_item_against_a_baseline,
-    unanswered_and_faulted_items_are_warned_of
+    unanswered_and_faulted_items_are_warned_of,
+    an_id_kept_for_another_question_is_not_compared
 );

@@ -4,7 +4,7 @@
 use actix_web::{get, web};
 use evalboard_domain::{
     Run, RunId, ValidationErrors,
-    compare::{RunFigures, compare_runs},
+    compare::{Comparison, compare_runs},
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -88,9 +88,13 @@ pub(crate) async fn compare(
             {
                 return Ok((runs, None));
             }
+            // Another version may keep an id for changed content: then read it, to tell.
+            let versions_differ = runs
+                .iter()
+                .any(|run| run.dataset_version != runs[0].dataset_version);
             let items = ids
                 .iter()
-                .map(|id| db.compared_items(id))
+                .map(|id| db.compared_items(id, versions_differ))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((runs, Some(items)))
         })
@@ -149,7 +153,7 @@ pub(crate) async fn compare(
                     .collect(),
             })
             .collect(),
-        warnings: warnings(&runs, &comparison.overall.runs),
+        warnings: warnings(&runs, &comparison),
         overall: BreakdownDto::new(&comparison.overall, &run_ids),
         categories: comparison
             .categories
@@ -183,9 +187,17 @@ fn differences(baseline: &Run, run: &Run) -> Vec<&'static str> {
 /// Why the runs compare more than their models: the fingerprints of runs after the baseline
 /// that differ in more than the model, runs without one, and compared items counted wrong for
 /// want of an answer (not judged yet, failed or canceled) rather than for a wrong one.
-fn warnings(runs: &[Run], figures: &[RunFigures]) -> Vec<String> {
+fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
     let baseline = &runs[0];
+    let figures = &comparison.overall.runs;
     let mut warnings = Vec::new();
+    if comparison.changed > 0 {
+        warnings.push(format!(
+            "{} item(s) have the same id in these dataset versions but another question, options \
+             or key: they are not the same item, and are left out",
+            comparison.changed
+        ));
+    }
     for (run, figures) in runs.iter().zip(figures) {
         if figures.unanswered > 0 {
             warnings.push(format!(

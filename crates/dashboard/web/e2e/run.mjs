@@ -187,6 +187,19 @@ await step("drill into an item of a finished run", async () => {
   await page.getByRole("combobox", { name: /^State/ }).selectOption("failed");
   await page.getByText("No item of this run is failed.").waitFor();
   await page.getByRole("combobox", { name: /^State/ }).selectOption("");
+  // One category's items only, named in the address; Escape closes an opened item.
+  const category = page.getByRole("combobox", { name: /^Category/ });
+  const chosen = await category.locator("option").nth(1).getAttribute("value");
+  await category.selectOption(chosen);
+  await until("only that category listed", async () => {
+    const shown = await page.locator("details.item summary .muted").allTextContents();
+    return shown.length > 0 && shown.every((c) => c === chosen) && page.url().includes("category=");
+  });
+  await page.locator("details.item summary").first().click();
+  await page.locator("details.item[open]").getByRole("heading", { name: "Attempts" }).waitFor();
+  await page.keyboard.press("Escape");
+  await until("Escape to close the item", async () => (await page.locator("details.item[open]").count()) === 0);
+  await category.selectOption("");
   // An item the run does not have is said, not ignored.
   await page.goto(`${base}/ui/runs/${id}?item=999`);
   await page.getByText("This run has no item 999.").waitFor();

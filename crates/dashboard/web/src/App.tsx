@@ -28,6 +28,10 @@ function Dashboard({ session }: { session: Session }) {
   const access = accessOf(session);
   return (
     <AccessContext.Provider value={access}>
+      {/* The first stop of the Tab key: past the navigation, to the page. */}
+      <a className="skip-link" href="#main">
+        Skip to the page
+      </a>
       <header className="top">
         <Link href="/" className="brand">
           evalboard
@@ -45,7 +49,7 @@ function Dashboard({ session }: { session: Session }) {
         </nav>
         <SessionMenu session={session} />
       </header>
-      <main>
+      <main id="main" tabIndex={-1}>
         <Switch>
           <Route path="/" component={BoardPage} />
           <Route path="/runs" component={ArchivePage} />

@@ -15,7 +15,7 @@ import {
   useTitle,
 } from "../components/common";
 import { ApiError, type Schemas } from "../api/client";
-import { type RunFilters, runQuery, useRunsQuery } from "../queries";
+import { type RunFilters, runQuery, useDatasetsQuery, useProvidersQuery, useRunsQuery } from "../queries";
 
 type RunDetail = Schemas["RunDetailDto"];
 
@@ -31,6 +31,8 @@ export function ArchivePage() {
   // Filters and the runs ticked live in the address: a reload, Back from the comparison and a
   // shared link keep them.
   const [params, setParams] = useSearchParams();
+  const knownProviders = useProvidersQuery().data ?? [];
+  const knownDatasets = useDatasetsQuery().data ?? [];
   const filters: RunFilters = { limit: 25 };
   for (const name of FILTERS) {
     const value = params.get(name);
@@ -168,14 +170,19 @@ export function ArchivePage() {
           ))}
         </fieldset>
         <label>
-          Provider <input name="providerName" defaultValue={filters.providerName ?? ""} />
+          Provider <input name="providerName" list="known-providers" defaultValue={filters.providerName ?? ""} />
         </label>
         <label>
-          Model <input name="modelName" defaultValue={filters.modelName ?? ""} />
+          Model <input name="modelName" list="known-models" defaultValue={filters.modelName ?? ""} />
         </label>
         <label>
-          Dataset <input name="datasetName" defaultValue={filters.datasetName ?? ""} />
+          Dataset <input name="datasetName" list="known-datasets" defaultValue={filters.datasetName ?? ""} />
         </label>
+        {/* The names this server knows, offered as the filters are typed (they match whole
+            names); a run of a provider or model configured no more is still found by typing. */}
+        <KnownNames id="known-providers" names={knownProviders.map((p) => p.name)} />
+        <KnownNames id="known-models" names={knownProviders.flatMap((p) => p.models)} />
+        <KnownNames id="known-datasets" names={knownDatasets.map((d) => d.name)} />
         <label>
           Created from{" "}
           <input type="datetime-local" name="createdFrom" defaultValue={localInput(filters.createdFrom)} />
@@ -284,4 +291,14 @@ function localInput(at: string | undefined): string {
   if (Number.isNaN(time.getTime())) return "";
   const local = new Date(time.getTime() - time.getTimezoneOffset() * 60_000);
   return local.toISOString().slice(0, 16);
+}
+
+function KnownNames({ id, names }: { id: string; names: string[] }) {
+  return (
+    <datalist id={id}>
+      {[...new Set(names)].sort().map((name) => (
+        <option key={name} value={name} />
+      ))}
+    </datalist>
+  );
 }

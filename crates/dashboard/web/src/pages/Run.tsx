@@ -304,7 +304,17 @@ function Items({
 }) {
   const [groupBy, setGroupBy] = useSearchParam("groupBy", "category", GROUPINGS);
   const [state, setState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
-  const items = useRunItemsQuery(id, { groupBy, state: state || undefined, limit: 50 }, live, following);
+  // The run's categories, from the groups of one item's page (every group is counted there).
+  const categories = (
+    useRunItemsQuery(id, { groupBy: "category", limit: 1 }, live, following).data?.pages[0]?.groups ?? []
+  ).map((group) => group.key);
+  const [category, setCategory] = useSearchParam("category", "");
+  const items = useRunItemsQuery(
+    id,
+    { groupBy, state: state || undefined, category: category || undefined, limit: 50 },
+    live,
+    following,
+  );
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
   // One item is open at a time, named in the address (`?item=N`): a link to it opens it, and
@@ -361,6 +371,21 @@ function Items({
               <option value="none">nothing</option>
             </select>
           </label>
+          {categories.length > 1 && (
+            <label>
+              Category{" "}
+              <select value={category} onChange={(e) => setCategory(e.target.value)}>
+                <option value="">all</option>
+                {/* One named in the address but not in the run (a link from another run) is
+                    kept selectable, so that the list's emptiness has its reason shown. */}
+                {[...categories, ...(category && !categories.includes(category) ? [category] : [])].map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <label>
             State{" "}
             <select value={state} onChange={(e) => setState(e.target.value)}>
@@ -392,7 +417,11 @@ function Items({
         </p>
       )}
       {items.isSuccess && !items.isPlaceholderData && list.length === 0 && (
-        <p className="empty">{state ? `No item of this run is ${state}.` : "This run has no items."}</p>
+        <p className="empty">
+          {state || category
+            ? `No item of this run is ${[state, category && `in ${category}`].filter(Boolean).join(" ")}.`
+            : "This run has no items."}
+        </p>
       )}
       {/* Another filter's items stay shown while this one's load: dimmed, and said busy. */}
       <div className={items.isPlaceholderData ? "items refreshing" : "items"} aria-busy={items.isPlaceholderData}>
@@ -496,6 +525,14 @@ function ItemRow({
       className={`item ${item.state}`}
       open={open}
       onToggle={(e) => onToggle(item.sequence, e.currentTarget.open)}
+      onKeyDown={(e) => {
+        // Escape closes the open item from anywhere in it, its summary keeping the focus.
+        if (e.key === "Escape" && open) {
+          e.stopPropagation();
+          onToggle(item.sequence, false);
+          row.current?.querySelector("summary")?.focus();
+        }
+      }}
     >
       <summary>
         {/* A running item with no attempt in flight is queued: claimed ahead of its turn, or

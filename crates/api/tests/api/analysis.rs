@@ -567,7 +567,8 @@ async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestData
     assert_eq!(
         mixed["warnings"],
         json!([format!(
-            "{} differs from the baseline in more than the model: generation",
+            "{} differs from the baseline in more than the model: the generation settings \
+             (temperature, token limit, ...) (`generation`)",
             id(&warmer)
         )])
     );

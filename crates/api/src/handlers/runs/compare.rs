@@ -236,14 +236,38 @@ fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
             .filter(|field| *field != "model")
             .collect();
         if !beyond_model.is_empty() {
+            let described: Vec<String> = beyond_model
+                .iter()
+                .map(|field| format!("{} (`{field}`)", fingerprint_field_in_words(field)))
+                .collect();
             warnings.push(format!(
                 "{} differs from the baseline in more than the model: {}",
                 run.id,
-                beyond_model.join(", ")
+                described.join(", ")
             ));
         }
     }
     warnings
+}
+
+/// What a fingerprint field stands for, for the warning's reader (the field's name follows it,
+/// as `differsFromBaseline` lists it).
+fn fingerprint_field_in_words(field: &str) -> &'static str {
+    match field {
+        "datasetDigest" => "the dataset's version",
+        "selection" => "the items selected",
+        "promptTemplate" => "the prompt template",
+        "shots" => "the number of worked examples",
+        "shotsFrom" => "where the worked examples come from",
+        "providerKind" => "the kind of provider",
+        "providerBaseUrl" => "the provider's endpoint",
+        "generation" => "the generation settings (temperature, token limit, ...)",
+        "simulated" => "the Simulated provider's settings",
+        "judge" => "the judge",
+        "evalboardVersion" => "the evalboard version",
+        "cache" => "the response cache",
+        _ => "a setting",
+    }
 }
 
 /// 2 to 8 distinct, well-formed run ids, exactly as the parameter's pattern says (a run named

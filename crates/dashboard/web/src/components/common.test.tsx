@@ -2,7 +2,7 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { ActionFailed, ErrorNote, ProgressBar, accuracy, createdAtOf, judgeLabel, usd } from "./common";
+import { ActionFailed, ErrorNote, ProgressBar, accuracy, createdAtOf, judgeLabel, tierLabel, usd } from "./common";
 
 afterEach(cleanup);
 
@@ -137,5 +137,14 @@ describe("createdAtOf", () => {
     expect(createdAtOf("run-01a247477fd472de8000b6f19bb033f3")?.startsWith("2026-")).toBe(true);
     expect(createdAtOf("not-a-run")).toBe(null);
     expect(createdAtOf("run-0123")).toBe(null);
+  });
+});
+
+describe("tierLabel", () => {
+  it("says in words which rule read the answer, and which are fallbacks", () => {
+    expect(tierLabel("answer_is")).toBe("read from “the answer is …”");
+    expect(tierLabel("last_letter")).toContain("fallback");
+    expect(tierLabel("boxed")).toBe("read from \\boxed{…}");
+    expect(tierLabel("something_new")).toBe("something_new");
   });
 });

@@ -304,7 +304,22 @@ export const ACTIVE = new Set(["pending", "running"]);
 /** How a run's judge reads to a user: `choice` (the API's name for the extraction rules, which
  *  read a letter or a number by the dataset's kind) says what it is; an LLM judge its name. */
 export function judgeLabel(judge: string): string {
-  return judge === "choice" ? "extraction rules" : judge;
+  return judge === "choice" ? "extraction rules" : judge === "numeric" ? "numeric rules" : judge;
+}
+
+/** Which extraction rule read the answer, in words (engine.md names them); the API's name of
+ *  an unknown one is shown as it is. The weaker fallbacks say so. */
+export function tierLabel(tier: string): string {
+  const words: Record<string, string> = {
+    answer_is: "read from “the answer is …”",
+    answer_label: "read from an “Answer:” label",
+    last_letter: "the last standalone letter: a fallback",
+    final_mark: "read from the #### mark",
+    boxed: "read from \\boxed{…}",
+    last_number: "the last number: a fallback",
+    unparsed: "no answer found",
+  };
+  return words[tier] ?? tier;
 }
 
 /** The letter of a choice index: A, B, ... */

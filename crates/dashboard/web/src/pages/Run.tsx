@@ -8,6 +8,7 @@ import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
   retryLabel,
+  tierLabel,
   ACTIVE,
   ActionFailed,
   BROWSER_HARNESS,
@@ -566,7 +567,11 @@ function ItemRow({
           <dl className="summary">
             <Field label="Expected">{item.expectedAnswer}</Field>
             <Field label="Extracted">
-              {item.extractedAnswer ?? "–"} {item.extractionTier && <span className="muted">({item.extractionTier})</span>}
+              {item.extractedAnswer ?? "–"} {item.extractionTier && (
+              <span className="muted" title={`extractionTier: ${item.extractionTier}`}>
+                ({tierLabel(item.extractionTier)})
+              </span>
+            )}
             </Field>
             <Field label="Verdict">
               {item.verdict ?? "–"} {item.judge && <span className="muted">by {judgeLabel(item.judge)}</span>}

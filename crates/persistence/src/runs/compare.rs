@@ -36,17 +36,18 @@ impl Database {
                 )
                 .filter(run_items::run_id.eq(run_id.as_str()))
                 .order(run_items::sequence.asc());
+            let compared = (
+                dataset_items::item_id,
+                dataset_items::category,
+                run_items::sequence,
+                run_items::state,
+                run_items::extracted_answer,
+                run_items::extraction_tier,
+            );
             let rows: Vec<(ComparedRow, Option<u64>)> = if content {
                 items
                     .select((
-                        (
-                            dataset_items::item_id,
-                            dataset_items::category,
-                            run_items::sequence,
-                            run_items::state,
-                            run_items::extracted_answer,
-                            run_items::extraction_tier,
-                        ),
+                        compared,
                         (
                             dataset_items::question,
                             dataset_items::choices,
@@ -59,14 +60,7 @@ impl Database {
                     .collect()
             } else {
                 items
-                    .select((
-                        dataset_items::item_id,
-                        dataset_items::category,
-                        run_items::sequence,
-                        run_items::state,
-                        run_items::extracted_answer,
-                        run_items::extraction_tier,
-                    ))
+                    .select(compared)
                     .load::<ComparedRow>(conn)?
                     .into_iter()
                     .map(|row| (row, None))

@@ -101,7 +101,8 @@ pub struct Comparison {
 }
 
 /// Compares runs, each given as its items; the first is the baseline. Items are paired on
-/// `item_id` (an id twice in one run keeps its first item).
+/// `item_id` (an id twice in one run keeps its first item), and, where their `content` is
+/// given, on their content too: an id whose content differs is counted in `changed`.
 pub fn compare_runs(runs: &[Vec<ComparedItem>]) -> Comparison {
     let indexed: Vec<HashMap<&str, &ComparedItem>> = runs
         .iter()

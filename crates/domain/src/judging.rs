@@ -123,7 +123,7 @@ pub fn render_judge_prompt(item: &DatasetItem, response: &str) -> String {
 /// verdict.
 static VERDICT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?im)^\W*(?:final\s+)?verdict\W*:\W*(correct|incorrect)(?:\W*|\s*[(\[\-\x{2013}\x{2014}][^\n]*)$",
+        r"(?im)^\W*(?:final\s+)?verdict\W*:\W*(correct|incorrect)(?:\W*|[^\w\n]*?[(\[\-\x{2013}\x{2014}]([^\n]*))$",
     )
     .expect("valid pattern")
 });
@@ -137,7 +137,17 @@ pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
         _ => Verdict::Incorrect,
     };
     let start = found.get(0)?.start();
-    Some((verdict, reply[..start].trim().to_owned()))
+    let before = reply[..start].trim();
+    // A remark on the verdict line is the judge's reason too (a one-line reply has no other).
+    let remark = found
+        .get(2)
+        .map(|m| m.as_str().trim().trim_end_matches([')', ']', '*']).trim());
+    let rationale = match remark.filter(|r| !r.is_empty()) {
+        Some(remark) if before.is_empty() => remark.to_owned(),
+        Some(remark) => format!("{before}\n{remark}"),
+        None => before.to_owned(),
+    };
+    Some((verdict, rationale))
 }
 
 #[cfg(test)]
@@ -194,6 +204,8 @@ mod tests {
                 Verdict::Incorrect,
             ),
             ("Verdict: Incorrect [wrong unit]", Verdict::Incorrect),
+            ("**Verdict: Correct** (it matches)", Verdict::Correct),
+            ("VERDICT: **correct** — it picks the key", Verdict::Correct),
         ] {
             assert_eq!(
                 parse_judge_reply(reply).map(|(v, _)| v),
@@ -201,6 +213,15 @@ mod tests {
                 "{reply}"
             );
         }
+        // A one-line reply's remark is its rationale; a remark after reasons joins them.
+        assert_eq!(
+            parse_judge_reply("VERDICT: incorrect — it picks B, the key is C"),
+            Some((Verdict::Incorrect, "it picks B, the key is C".into()))
+        );
+        assert_eq!(
+            parse_judge_reply("It names (B).\nVERDICT: correct (the keyed option)"),
+            Some((Verdict::Correct, "It names (B).\nthe keyed option".into()))
+        );
         for no_verdict in [
             "Verdict: correct or incorrect, I cannot tell",
             "VERDICT: correctly reasoned but wrong",

@@ -136,7 +136,12 @@ static BOXED: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 static ANSWER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)\banswer:[ \t]*\$?[ \t]*({NUMBER})")).expect("valid pattern")
+    // The number and what follows it: a label over an expression (`Answer: 12 + 8 = 20`,
+    // `Answer: 3/4`) gives no number of its own (the regex crate has no look-ahead).
+    Regex::new(&format!(
+        r"(?i)\banswer:[ \t]*\$?[ \t]*({NUMBER})([ \t]*[-+*/×÷=^])?"
+    ))
+    .expect("valid pattern")
 });
 static ANY_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUMBER).expect("valid pattern"));
 
@@ -156,7 +161,14 @@ pub fn extract_number(response: &str) -> NumericExtraction {
         (ExtractionTier::AnswerIs, first(&ANSWER_IS)),
         (ExtractionTier::FinalMark, last(&FINAL_MARK)),
         (ExtractionTier::Boxed, last(&BOXED)),
-        (ExtractionTier::AnswerLabel, last(&ANSWER_LABEL)),
+        (
+            ExtractionTier::AnswerLabel,
+            ANSWER_LABEL
+                .captures_iter(&text)
+                .filter(|c| c.get(2).is_none())
+                .filter_map(|c| Number::parse(c.get(1)?.as_str()))
+                .last(),
+        ),
     ]
     .into_iter()
     .find_map(|(tier, number)| Some((tier, number?)))
@@ -369,6 +381,9 @@ mod tests {
                 "answer_label",
             ),
             ("Answer: 3 apples. Corrected answer: 4", "4", "answer_label"),
+            // A label over an expression is no label of a number: the last number decides.
+            ("Answer: 12 + 8 = 20", "20", "last_number"),
+            ("Answer: 3/4 of them, so 6", "6", "last_number"),
             // A comma that groups no thousands is no separator; a word ending in "answer" no label.
             ("Counts: 7{,}5", "5", "last_number"),
             ("Reanswer: 5 then 6", "6", "last_number"),

@@ -238,13 +238,19 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
             path.display()
         )
     })?;
-    output::print_line(signer.id())?;
+    // The key exists whatever happens to standard output: what to do with it is said anyway,
+    // with its id when standard output could not show it.
+    let shown = output::print_line(signer.id());
+    let id = match &shown {
+        Ok(()) => "its key id is above".to_owned(),
+        Err(_) => format!("its key id is {}", signer.id()),
+    };
     eprintln!(
-        "wrote {} (mode 0600); its key id is above. Point [harness] signing_key_file at it, and \
-         list the previous key's public key in retired_public_keys so that its packs still import.",
+        "wrote {} (mode 0600); {id}. Point [harness] signing_key_file at it, and list the \
+         previous key's public key in retired_public_keys so that its packs still import.",
         path.display()
     );
-    Ok(())
+    Ok(shown?)
 }
 
 /// Which of the server's `options` (argument ids) the command line gave, as written there.

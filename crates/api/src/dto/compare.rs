@@ -153,7 +153,8 @@ pub struct ComparedRunDto {
     pub run: RunDto,
     /// The dataset version its items come from.
     pub dataset: DatasetRefDto,
-    /// Its items that not every compared run has (another dataset version, another selection).
+    /// Its items that not every compared run has (another dataset version, another selection),
+    /// and those another version changed under the same id (question, options or key).
     pub left_out: u64,
     /// What it spent (all its items, not only the compared ones).
     pub usage: RunUsageDto,
@@ -242,7 +243,8 @@ pub struct FlippedPageDto {
 pub struct ComparisonDto {
     /// The baseline: the first of `runIds`.
     pub baseline_run_id: String,
-    /// Items every run has: the items compared.
+    /// Items every run has, with the same content where the runs' dataset versions differ: the
+    /// items compared.
     pub compared: u64,
     /// The runs, in the order of `runIds`.
     pub runs: Vec<ComparedRunDto>,

@@ -310,7 +310,7 @@ async fn an_id_kept_for_another_question_is_not_compared(db: TestDatabase) {
             .contains("1 item(s) have the same id in these dataset versions but another question"),
         "{warnings}"
     );
-    // The same version twice reads no content, and pairs every item.
+    // Two runs of the same version pair every item.
     let again = finished_run(&app, "Versions", json!({"simulated": {"seed": 2}})).await;
     let same = app
         .get(&format!("/runs/compare?runIds={after},{again}"))

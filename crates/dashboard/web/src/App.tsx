@@ -29,7 +29,16 @@ function Dashboard({ session }: { session: Session }) {
   return (
     <AccessContext.Provider value={access}>
       {/* The first stop of the Tab key: past the navigation, to the page. */}
-      <a className="skip-link" href="#main">
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          // Focus moved without a history entry: Back keeps meaning the page's own steps (an
+          // opened item closes by going back).
+          e.preventDefault();
+          document.getElementById("main")?.focus();
+        }}
+      >
         Skip to the page
       </a>
       <header className="top">

@@ -704,7 +704,8 @@ export interface components {
             latency: components["schemas"]["LatencyDto"];
             /**
              * Format: int64
-             * @description Its items that not every compared run has (another dataset version, another selection).
+             * @description Its items that not every compared run has (another dataset version, another selection),
+             *     and those another version changed under the same id (question, options or key).
              */
             leftOut: number;
             /** @description The run. */
@@ -720,7 +721,8 @@ export interface components {
             categories: components["schemas"]["CategoryComparisonDto"][];
             /**
              * Format: int64
-             * @description Items every run has: the items compared.
+             * @description Items every run has, with the same content where the runs' dataset versions differ: the
+             *     items compared.
              */
             compared: number;
             /** @description Items whose verdict differs between the baseline and another run. */

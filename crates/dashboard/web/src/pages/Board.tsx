@@ -34,12 +34,18 @@ export function BoardPage() {
   const board = useActiveRunsQuery(limit);
   const stream = useRunEvents(limit, board.data);
   const { operate } = useAccess();
-  // Newest first, whatever their status: a card stays where it is when its run finishes, is
-  // canceled or retried (moving it then put another card's Cancel under the pointer). Run ids
-  // begin with their creation time.
+  // Which runs are shown follows the server's rule (active ones first, newest first, then the
+  // finished ones in its order), so that the folded board still equals `GET /runs/active`:
+  // runs created since it was fetched are folded in, and the list outgrows `limit`. Shown
+  // newest first whatever their status, so that a card stays where it is when its run
+  // finishes, is canceled or retried (moving it put another card's Cancel under the pointer).
+  // Run ids begin with their creation time.
   const runs = useMemo(() => {
-    const all = [...(board.data?.runs ?? [])];
-    return all.sort((a, b) => (a.run.id < b.run.id ? 1 : -1)).slice(0, limit);
+    const all = board.data?.runs ?? [];
+    const newestFirst = (a: ActiveRun, b: ActiveRun) => (a.run.id < b.run.id ? 1 : -1);
+    const active = all.filter((r) => ACTIVE.has(r.run.status)).sort(newestFirst);
+    const kept = [...active, ...all.filter((r) => !ACTIVE.has(r.run.status))].slice(0, limit);
+    return kept.sort(newestFirst);
   }, [board.data, limit]);
 
   return (

@@ -252,7 +252,9 @@ function NewRunForm() {
               {error instanceof ApiError
                 ? error.status === 0
                   ? error.title
-                  : "Run not created"
+                  : error.status === 422
+                    ? "Run not created"
+                    : `Run not created: ${error.title} (${error.status})`
                 : error instanceof TypeError
                   ? "Cannot reach the server"
                   : "Not created"}

@@ -306,9 +306,12 @@ function Items({
   const [groupBy, setGroupBy] = useSearchParam("groupBy", "category", GROUPINGS);
   const [state, setState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
   // The run's categories, from the groups of one item's page (every group is counted there).
+  // A name with a comma cannot be asked for: the API reads `category` as a comma-separated list.
   const categories = (
     useRunItemsQuery(id, { groupBy: "category", limit: 1 }, live, following).data?.pages[0]?.groups ?? []
-  ).map((group) => group.key);
+  )
+    .map((group) => group.key)
+    .filter((name) => !name.includes(","));
   const [category, setCategory] = useSearchParam("category", "");
   const items = useRunItemsQuery(
     id,
@@ -372,7 +375,7 @@ function Items({
               <option value="none">nothing</option>
             </select>
           </label>
-          {categories.length > 1 && (
+          {(categories.length > 1 || category !== "") && (
             <label>
               Category{" "}
               <select value={category} onChange={(e) => setCategory(e.target.value)}>

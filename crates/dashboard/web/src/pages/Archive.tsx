@@ -249,14 +249,21 @@ export function ArchivePage() {
                 <td>
                   <StatusBadge status={detail.run.status} />
                 </td>
-                <td className="num">{detail.progress.total}</td>
-                <td className="num">{detail.progress.correct}</td>
-                <td className="num">{detail.progress.incorrect}</td>
+                <td className="num">{detail.progress.total.toLocaleString()}</td>
+                <td className="num">{detail.progress.correct.toLocaleString()}</td>
+                <td className="num">{detail.progress.incorrect.toLocaleString()}</td>
                 <td className="num">
-                  {detail.progress.faulted}
+                  {detail.progress.faulted.toLocaleString()}
                   {detail.canceled > 0 && <span className="muted"> ({detail.canceled} canceled)</span>}
                 </td>
-                <td className="num">{accuracy(detail.progress)}</td>
+                <td className="num">
+                  {accuracy(detail.progress)}
+                  {/* Over the judged items only: a run most of whose items faulted, or that was
+                      canceled early, would otherwise read as well as a whole one. */}
+                  {judgedOf(detail.progress) !== null && (
+                    <div className="muted small">{judgedOf(detail.progress)} judged</div>
+                  )}
+                </td>
                 <td className="num">{detail.usage.costUsd == null ? "–" : usd(detail.usage.costUsd)}</td>
                 <td>
                   <Time at={detail.createdAt} />
@@ -301,4 +308,11 @@ function KnownNames({ id, names }: { id: string; names: string[] }) {
       ))}
     </datalist>
   );
+}
+
+/** How many items an accuracy is over, when that is not every item of the run; `null` when it
+ *  is all of them (or none). */
+export function judgedOf(progress: { correct: number; incorrect: number; total: number }): string | null {
+  const judged = progress.correct + progress.incorrect;
+  return judged > 0 && judged < progress.total ? `${judged.toLocaleString()} of ${progress.total.toLocaleString()}` : null;
 }

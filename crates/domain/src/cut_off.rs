@@ -29,16 +29,6 @@ impl CutOff {
             _ => None,
         }
     }
-
-    /// The cut-off an OpenAI-compatible `finish_reason` or an Anthropic `stop_reason` says,
-    /// `None` for an answer the model ended (`stop`, `end_turn`, a tool call, anything else).
-    pub fn of_stop_reason(reason: &str) -> Option<Self> {
-        match reason {
-            "length" | "max_tokens" | "model_context_window_exceeded" => Some(Self::MaxTokens),
-            "content_filter" | "refusal" => Some(Self::ContentFilter),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -46,19 +36,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stop_reasons_of_both_apis() {
-        for (reason, cut_off) in [
-            ("length", Some(CutOff::MaxTokens)),
-            ("max_tokens", Some(CutOff::MaxTokens)),
-            ("content_filter", Some(CutOff::ContentFilter)),
-            ("refusal", Some(CutOff::ContentFilter)),
-            ("stop", None),
-            ("end_turn", None),
-            ("tool_calls", None),
-            ("stop_sequence", None),
-        ] {
-            assert_eq!(CutOff::of_stop_reason(reason), cut_off, "{reason}");
-        }
+    fn stored_names_read_back() {
         for cut_off in [CutOff::MaxTokens, CutOff::ContentFilter] {
             assert_eq!(CutOff::parse(cut_off.as_str()), Some(cut_off));
         }

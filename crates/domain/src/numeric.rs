@@ -147,13 +147,16 @@ static ANY_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUMBER).expect(
 
 /// Extracts the number a response gives as its answer.
 pub fn extract_number(response: &str) -> NumericExtraction {
-    let text = plain_numbers(&response.replace("**", ""));
+    let text = plain_numbers(response.replace("**", ""));
     let first = |re: &Regex| {
         re.captures_iter(&text)
             .find_map(|c| Number::parse(c.get(1)?.as_str()))
     };
+    // A pattern's second group, where it has one (`ANSWER_LABEL`), marks a match that gives no
+    // number of its own.
     let last = |re: &Regex| {
         re.captures_iter(&text)
+            .filter(|c| c.get(2).is_none())
             .filter_map(|c| Number::parse(c.get(1)?.as_str()))
             .last()
     };
@@ -161,14 +164,7 @@ pub fn extract_number(response: &str) -> NumericExtraction {
         (ExtractionTier::AnswerIs, first(&ANSWER_IS)),
         (ExtractionTier::FinalMark, last(&FINAL_MARK)),
         (ExtractionTier::Boxed, last(&BOXED)),
-        (
-            ExtractionTier::AnswerLabel,
-            ANSWER_LABEL
-                .captures_iter(&text)
-                .filter(|c| c.get(2).is_none())
-                .filter_map(|c| Number::parse(c.get(1)?.as_str()))
-                .last(),
-        ),
+        (ExtractionTier::AnswerLabel, last(&ANSWER_LABEL)),
     ]
     .into_iter()
     .find_map(|(tier, number)| Some((tier, number?)))
@@ -188,9 +184,13 @@ pub fn extract_number(response: &str) -> NumericExtraction {
 /// The text with numbers spelled plainly: LaTeX's thousands separators `{,}` and `\,` (a thin
 /// space) between two digits as `,`, its escaped dollar `\$` as `$`, and the minus sign U+2212 as
 /// `-`. (Separators still have to group thousands to be read as such: `57\,500` is 57500.)
-fn plain_numbers(text: &str) -> String {
+fn plain_numbers(text: String) -> String {
+    // Most answers have none of these: kept as they are, without a walk or a copy.
+    if !text.contains(['\\', '{', '\u{2212}']) {
+        return text;
+    }
     let mut plain = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
         let between_digits = |len: usize| {
             plain.ends_with(|p: char| p.is_ascii_digit())

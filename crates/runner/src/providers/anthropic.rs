@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evalboard_domain::TokenUsage;
 use evalboard_domain::truncate_to_micros;
-use evalboard_domain::{CutOff, TokenUsage};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::{
-    client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
+    client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError, cut_off_of},
     registry::ProviderLimitsConfig,
     streaming::{events, http_client, is_event_stream, next_event, send, whole_body},
 };
@@ -128,7 +128,7 @@ impl ModelClient for AnthropicClient {
                         if let Some(reason) =
                             data.pointer("/delta/stop_reason").and_then(Value::as_str)
                         {
-                            cut_off = CutOff::of_stop_reason(reason);
+                            cut_off = cut_off_of(reason);
                         }
                     }
                     "message_stop" => {
@@ -207,7 +207,7 @@ async fn whole_message(
         cut_off: body
             .get("stop_reason")
             .and_then(Value::as_str)
-            .and_then(CutOff::of_stop_reason),
+            .and_then(cut_off_of),
     })
 }
 

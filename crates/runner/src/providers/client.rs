@@ -52,6 +52,16 @@ pub struct Completion {
     pub cut_off: Option<CutOff>,
 }
 
+/// The cut-off an OpenAI-compatible `finish_reason` or an Anthropic `stop_reason` says, `None`
+/// for an answer the model ended (`stop`, `end_turn`, a tool call, anything else).
+pub(super) fn cut_off_of(reason: &str) -> Option<CutOff> {
+    match reason {
+        "length" | "max_tokens" | "model_context_window_exceeded" => Some(CutOff::MaxTokens),
+        "content_filter" | "refusal" => Some(CutOff::ContentFilter),
+        _ => None,
+    }
+}
+
 /// Why a request failed. Each kind says whether trying again can help and whether the whole
 /// run can go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -341,7 +351,25 @@ impl ClientSet {
 
 #[cfg(test)]
 mod tests {
-    use super::usable_key;
+    use evalboard_domain::CutOff;
+
+    use super::{cut_off_of, usable_key};
+
+    #[test]
+    fn stop_reasons_of_both_apis() {
+        for (reason, cut_off) in [
+            ("length", Some(CutOff::MaxTokens)),
+            ("max_tokens", Some(CutOff::MaxTokens)),
+            ("content_filter", Some(CutOff::ContentFilter)),
+            ("refusal", Some(CutOff::ContentFilter)),
+            ("stop", None),
+            ("end_turn", None),
+            ("tool_calls", None),
+            ("stop_sequence", None),
+        ] {
+            assert_eq!(cut_off_of(reason), cut_off, "{reason}");
+        }
+    }
 
     #[test]
     fn a_key_is_used_without_the_whitespace_around_it() {

@@ -14,7 +14,7 @@ use serde::{
 use serde_json::{Value, json};
 
 use super::{
-    client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError},
+    client::{ApiKey, Completion, CompletionRequest, ModelClient, ProviderError, cut_off_of},
     registry::ProviderLimitsConfig,
     streaming::{events, http_client, is_event_stream, next_event, send, whole_body},
 };
@@ -275,7 +275,7 @@ fn read_chunk(
             // Some servers end here without `[DONE]`; usage may still follow.
             answer.finished = true;
             if let FinishReason::Named(Text(reason)) = reason {
-                answer.cut_off = CutOff::of_stop_reason(&reason);
+                answer.cut_off = cut_off_of(&reason);
             }
         }
     }
@@ -322,7 +322,7 @@ fn completion_of(body: &Value) -> Result<Completion, ProviderError> {
     let cut_off = body
         .pointer("/choices/0/finish_reason")
         .and_then(Value::as_str)
-        .and_then(CutOff::of_stop_reason);
+        .and_then(cut_off_of);
     Ok(Completion {
         text,
         reasoning,

@@ -305,10 +305,11 @@ function Items({
 }) {
   const [groupBy, setGroupBy] = useSearchParam("groupBy", "category", GROUPINGS);
   const [state, setState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
-  // The run's categories, from the groups of one item's page (every group is counted there).
-  // A name with a comma cannot be asked for: the API reads `category` as a comma-separated list.
+  // The run's categories, from the groups of one item's page (every group is counted there),
+  // read once: a run's items, and so its categories, are fixed when it is created. A name with
+  // a comma cannot be asked for: the API reads `category` as a comma-separated list.
   const categories = (
-    useRunItemsQuery(id, { groupBy: "category", limit: 1 }, live, following).data?.pages[0]?.groups ?? []
+    useRunItemsQuery(id, { groupBy: "category", limit: 1 }, false).data?.pages[0]?.groups ?? []
   )
     .map((group) => group.key)
     .filter((name) => !name.includes(","));

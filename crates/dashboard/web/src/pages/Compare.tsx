@@ -5,7 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, letter, percent, usd, useTitle } from "../components/common";
+import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, letter, percent, usd, useTitle, withCode } from "../components/common";
 import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -58,7 +58,9 @@ export function ComparePage() {
           {first.warnings.map((warning) => (
             <p key={warning} className="warning" role="note">
               {/* The server names runs by id; the tables below by these names. */}
-              {first.runs.reduce((text, compared, i) => text.replaceAll(compared.run.id, names[i] ?? compared.run.id), warning)}
+              {withCode(
+                first.runs.reduce((text, compared, i) => text.replaceAll(compared.run.id, names[i] ?? compared.run.id), warning),
+              )}
             </p>
           ))}
           {first.compared === 0 ? (

@@ -5,11 +5,7 @@
 //! items/s, the servers' CPU per item (all replicas together), PostgreSQL's, and whether every
 //! item was answered once (the run's counters, which equal its items).
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -112,21 +108,8 @@ max_concurrency = {CONCURRENCY}
             .as_str()
             .context("no run id")?
             .to_owned();
-        let progress = loop {
-            let page: Value = client
-                .get(format!("{}/runs?limit=1", servers[0].url))
-                .send()?
-                .json()?;
-            let run = &page["runs"][0];
-            if run["run"]["id"] != id.as_str() {
-                bail!("the newest run is not the bench's: {run}");
-            }
-            match run["run"]["status"].as_str() {
-                Some("completed") => break run["progress"].clone(),
-                Some("failed" | "canceled") => bail!("the run ended {}", run["run"]["status"]),
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+        let detail = crate::bench::wait_until_finished(&client, &servers[0].url, &id)?;
+        let progress = &detail["progress"];
         let seconds = started.elapsed().as_secs_f64();
         let per_item = |before: Option<f64>, after: Option<f64>| {
             after.zip(before).map_or("?".into(), |(a, b)| {

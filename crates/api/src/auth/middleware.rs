@@ -153,12 +153,18 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         (Some(_), None) => Err(ApiError::Unauthorized(
             match req.extensions().get::<Unidentified>() {
                 Some(Unidentified(why)) => (*why).into(),
+                None if bare_token(req.headers()) => "the Authorization header holds a token \
+                     without its scheme: send `Authorization: Bearer <token>`"
+                    .into(),
                 None => "this server needs a token: send `Authorization: Bearer <token>`, or \
                          sign in on the dashboard (an administrator creates tokens with \
                          `evalboard token create`)"
                     .into(),
             },
         )),
+        // What no route serves is the router's 404 or 405 whoever asks: a 403 saying it "needs
+        // the operator role" would tell a viewer an operator could (`DELETE /runs/{id}`).
+        (Some(_), Some(_)) if !routed(req) => Ok(actor),
         (Some(needed), Some(who)) if who.role < needed => {
             // Logged and limited as this token's request, as an allowed one would be.
             req.extensions_mut().insert(who.clone());
@@ -171,6 +177,21 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
         }
         _ => Ok(actor),
     }
+}
+
+/// Whether a route takes the request's method on its path (the router's table, before routing).
+fn routed(req: &ServiceRequest) -> bool {
+    req.app_data::<web::Data<Fallback>>()
+        .is_some_and(|routes| routes.routes(req.method(), routed_path(req)))
+}
+
+/// Whether the `Authorization` header holds one of this server's tokens without the `Bearer `
+/// before it.
+fn bare_token(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().starts_with(super::TOKEN_PREFIX))
 }
 
 /// Why a request carrying credentials was not identified, for whatever asks who sent it.
@@ -270,9 +291,7 @@ pub(crate) async fn refuse_simple_posts(
             .get::<Actor>()
             .is_some_and(Actor::by_bearer)
         && sendable_by_any_page(media_type(req.request()).as_deref())
-        && req
-            .app_data::<web::Data<Fallback>>()
-            .is_some_and(|routes| routes.routes(req.method(), routed_path(&req)));
+        && routed(&req);
     if refused {
         // A dataset upload is told the types an upload takes, not JSON's.
         let wanted = if routed_path(&req) == "/datasets" {

@@ -193,6 +193,35 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
         Some("alice")
     );
 
+    // What no route serves is a 404 or 405 for a viewer too, not a role it would need.
+    let deleted = app
+        .call(bearer(TestRequest::delete().uri("/runs/x"), &tokens.viewer))
+        .await;
+    assert_eq!(deleted.header("allow"), Some("GET, HEAD"));
+    deleted.problem(405);
+    app.call(bearer(
+        TestRequest::post().uri("/nonexistent").set_json(json!({})),
+        &tokens.viewer,
+    ))
+    .await
+    .problem(404);
+    // A token sent without its scheme is told so.
+    let bare = app
+        .call(
+            TestRequest::get()
+                .uri("/runs")
+                .insert_header(("authorization", tokens.viewer.as_str())),
+        )
+        .await
+        .problem(401);
+    assert!(
+        bare["detail"]
+            .as_str()
+            .unwrap()
+            .contains("without its scheme"),
+        "{bare}"
+    );
+
     // An operator runs evaluations, but uploads no dataset.
     let created = app
         .call(bearer(

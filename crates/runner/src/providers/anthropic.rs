@@ -38,7 +38,7 @@ impl AnthropicClient {
     ) -> Self {
         Self {
             http: http_client(limits),
-            endpoint: format!("{}/messages", base_url.trim_end_matches('/')),
+            endpoint: super::client::endpoint(&base_url, "messages"),
             key,
             key_env,
             first_byte: limits.first_byte_timeout,

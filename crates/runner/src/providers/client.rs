@@ -280,6 +280,22 @@ pub fn client_for(provider: &Provider, key: Option<String>) -> Arc<dyn ModelClie
     }
 }
 
+/// Where a provider's requests for `operation` (`chat/completions`, `messages`) go: `base`
+/// with `operation` appended to its path, its query kept — an Azure-style
+/// `…/openai/v1?api-version=2025-04-01-preview` sends to
+/// `…/openai/v1/chat/completions?api-version=2025-04-01-preview`, not after the query.
+pub(super) fn endpoint(base: &str, operation: &str) -> String {
+    // The registry refuses a base that is not an http(s) URL with a host; a client made
+    // without it (tests) still gets the plain join.
+    let Ok(mut url) = reqwest::Url::parse(base) else {
+        return format!("{}/{operation}", base.trim_end_matches('/'));
+    };
+    let path = format!("{}/{operation}", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.set_fragment(None);
+    url.into()
+}
+
 /// The API key environment variable `var` holds: its value without surrounding whitespace
 /// (a secret made from a file usually ends in a newline, which no HTTP header may hold: every
 /// request would fail before it is sent), or `None` when it is unset, empty or not Unicode.
@@ -353,7 +369,35 @@ impl ClientSet {
 mod tests {
     use evalboard_domain::CutOff;
 
-    use super::{cut_off_of, usable_key};
+    use super::{cut_off_of, endpoint, usable_key};
+
+    #[test]
+    fn an_endpoint_goes_after_the_base_path_and_before_its_query() {
+        for (base, expected) in [
+            (
+                "https://api.openai.com/v1",
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            (
+                "http://127.0.0.1:8000/v1/",
+                "http://127.0.0.1:8000/v1/chat/completions",
+            ),
+            (
+                "http://localhost:8000",
+                "http://localhost:8000/chat/completions",
+            ),
+            (
+                "https://x.openai.azure.com/openai/v1?api-version=2025-04-01-preview",
+                "https://x.openai.azure.com/openai/v1/chat/completions?api-version=2025-04-01-preview",
+            ),
+            (
+                "https://x.example/v1/?a=1&b=2#part",
+                "https://x.example/v1/chat/completions?a=1&b=2",
+            ),
+        ] {
+            assert_eq!(endpoint(base, "chat/completions"), expected, "{base}");
+        }
+    }
 
     #[test]
     fn stop_reasons_of_both_apis() {

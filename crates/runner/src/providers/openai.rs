@@ -43,7 +43,7 @@ impl OpenAiClient {
     ) -> Self {
         Self {
             http: http_client(limits),
-            endpoint: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            endpoint: super::client::endpoint(&base_url, "chat/completions"),
             key,
             key_env,
             first_byte: limits.first_byte_timeout,

@@ -23,23 +23,27 @@ use evalboard_runner::{
 
 use crate::config::{Config, Overrides};
 
+/// The help heading of the options every command but `runs` (and `token`, but for --config)
+/// takes: global, so that they may come before or after `serve`, `migrate`, `dataset import`.
+const SERVER_OPTIONS: &str = "Server options";
+
 /// evalboard: run LLM evaluations and watch them live.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Configuration file (TOML), layered over the built-in defaults (the server's; refused by
-    /// `runs`).
-    #[arg(long, global = true, env = "EVALBOARD_CONFIG")]
+    /// Configuration file (TOML), layered over the built-in defaults (refused by `runs`).
+    #[arg(long, global = true, env = "EVALBOARD_CONFIG", help_heading = SERVER_OPTIONS)]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080] (the server's; `runs` takes --server).
-    #[arg(long, global = true)]
+    /// Address to listen on [default: 127.0.0.1:8080] (refused by `runs`, which takes
+    /// --server, and `token`).
+    #[arg(long, global = true, help_heading = SERVER_OPTIONS)]
     bind: Option<String>,
-    /// Directory for evalboard's files [default: ./data] (the server's; refused by `runs`).
-    #[arg(long, global = true)]
+    /// Directory for evalboard's files [default: ./data] (refused by `runs` and `token`).
+    #[arg(long, global = true, help_heading = SERVER_OPTIONS)]
     data_dir: Option<PathBuf>,
     /// Database URL: postgres://..., sqlite://PATH or a file path [default:
-    /// <data-dir>/evalboard.db] (the server's; refused by `runs`).
-    #[arg(long, global = true)]
+    /// <data-dir>/evalboard.db] (refused by `runs` and `token`).
+    #[arg(long, global = true, help_heading = SERVER_OPTIONS)]
     database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -170,10 +174,12 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     if let Some(Command::Token(TokenCommand::Create { name, role })) = &cli.command {
         // A token needs no database; a configuration given is read for the names it holds.
         if let Some(option) = server_option_given(&matches, &["bind", "data_dir", "database_url"]) {
-            anyhow::bail!(
-                "--{option} is an option of the server; `evalboard token create` needs none \
-                 (--config only, to check the name against the tokens configured)"
+            // Status 2, a usage error, as `runs` says it.
+            eprintln!(
+                "error: --{option} is an option of the server; `evalboard token create` needs \
+                 none (--config only, to check the name against the tokens configured)"
             );
+            return Ok(std::process::ExitCode::from(2));
         }
         let configured = match &cli.config {
             Some(path) => Config::load(Some(path), &Overrides::default())?.auth.tokens,
@@ -284,19 +290,21 @@ fn create_token(
     output::print_line(&secret).map_err(|error| {
         anyhow::anyhow!("{error}: the token was not shown and nothing keeps it; create another")
     })?;
-    eprintln!(
-        "The token above is shown once; evalboard keeps only its digest. Give it to its holder, \
-         and add this entry to the configuration (then restart):\n\n[[auth.tokens]]\nname = \
-         \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
-        token.digest.to_hex()
-    );
+    // All of it a TOML fragment: the prose as comments, so that what a script appends to the
+    // configuration (`2>> evalboard.toml`) still reads.
     if rotation {
         eprintln!(
-            "\nThe configuration has a token named `{name}` already: both are accepted until \
-             you remove the old entry (and restart), which also ends the dashboard sessions \
-             made with it."
+            "# The configuration has a token named `{name}` already: both are accepted until\n\
+             # you remove the old entry (and restart), which also ends the dashboard sessions\n\
+             # made with it."
         );
     }
+    eprintln!(
+        "# The token above is shown once; evalboard keeps only its digest. Give it to its\n\
+         # holder, and add this entry to the configuration (then restart):\n\
+         [[auth.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
+        token.digest.to_hex()
+    );
     Ok(())
 }
 

@@ -221,6 +221,14 @@ fn a_token_is_rotated_under_its_name() {
         second_said.contains("has a token named `ci` already"),
         "{second_said}"
     );
+    // Everything on stderr is TOML (the prose as comments): appended to the configuration, it
+    // reads.
+    use figment::providers::Format;
+    let appended = figment::Figment::from(figment::providers::Toml::string(&format!(
+        "{first_entry}\n{second_said}"
+    )));
+    let tokens = appended.find_value("auth.tokens").unwrap();
+    assert_eq!(tokens.into_array().unwrap().len(), 2);
     let second_entry = &second_said[second_said.find("[[auth.tokens]]").unwrap()..];
     let second_entry = &second_entry[..second_entry.find("\n\n").unwrap_or(second_entry.len())];
     let both = write_config(data.path(), &format!("{first_entry}\n{second_entry}\n"));

@@ -141,6 +141,51 @@ describe("SessionGate", () => {
     await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("ci · viewer"));
   });
 
+  it("signs out with another tab of the browser, and says so", async () => {
+    signedIn = CI;
+    renderApp("/datasets");
+    await screen.findByRole("heading", { name: "Datasets" });
+
+    // Another tab signs out: the browser's cookie is gone for this one too.
+    signedIn = null;
+    const otherTab = new BroadcastChannel("evalboard-session");
+    otherTab.postMessage("signed-out");
+    otherTab.close();
+    await screen.findByLabelText("Token");
+    expect(screen.queryByRole("heading", { name: "Datasets" })).toBeNull();
+    expect(client.getQueryCache().getAll().map((query) => query.queryKey)).toEqual([sessionKey]);
+    expect(screen.getByRole("status").textContent).toContain("signed out in another tab");
+  });
+
+  it("says who the page is signed in as when another tab signs in as someone else", async () => {
+    signedIn = CI;
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    expect(screen.queryByRole("status")).toBeNull();
+
+    signedIn = { ...CI, name: "vw1", role: "viewer" };
+    const otherTab = new BroadcastChannel("evalboard-session");
+    otherTab.postMessage("signed-in");
+    otherTab.close();
+    await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("vw1 · viewer"));
+    const notice = screen.getByRole("status");
+    expect(notice.textContent).toContain("now signed in as vw1 (viewer)");
+    fireEvent.click(within(notice).getByRole("button", { name: "Dismiss" }));
+    expect(screen.queryByRole("status")).toBeNull();
+  });
+
+  it("asks who it is again when the tab comes back into view", async () => {
+    signedIn = CI;
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    const asked = sent.filter((route) => route === "GET /auth/session").length;
+
+    signedIn = { ...CI, role: "viewer" };
+    window.dispatchEvent(new Event("visibilitychange"));
+    await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("ci · viewer"));
+    expect(sent.filter((route) => route === "GET /auth/session").length).toBe(asked + 1);
+  });
+
   it("says so when the browser did not keep the session cookie, instead of asking again", async () => {
     cookieKept = false;
     renderApp("/nowhere");

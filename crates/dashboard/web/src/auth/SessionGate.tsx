@@ -4,19 +4,25 @@ import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { type Session, onForbidden, onUnauthenticated } from "../api/client";
 import { ErrorNote } from "../components/common";
-import { sessionKey, signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
+import { onSessionChange, sessionKey, signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
+
+/** Why the sign-in screen came back to a page that was signed in. */
+type Ended = "expired" | "elsewhere";
 
 /** Renders `children` with the session once there is one; until then, the sign-in screen. */
 export function SessionGate({ children }: { children: (session: Session) => ReactNode }) {
   const client = useQueryClient();
   const session = useSessionQuery();
   // Why the sign-in screen is back, when the page was signed in: said on it.
-  const [ended, setEnded] = useState(false);
+  const [ended, setEnded] = useState<Ended | null>(null);
+  // Who the page was showing, to say so when that changes under it.
+  const [shown, setShown] = useState<Session | null>(null);
+  const [changed, setChanged] = useState<Session | null>(null);
   // Any request refused as unauthenticated means the session is gone (expired, token removed).
   useEffect(
     () =>
       onUnauthenticated(() => {
-        if (client.getQueryData(sessionKey)) setEnded(true);
+        if (client.getQueryData(sessionKey)) setEnded((why) => why ?? "expired");
         signedOut(client);
       }),
     [client],
@@ -24,6 +30,20 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
   // A request refused for its role: the token's role may have changed on the server (the page
   // would otherwise keep offering what it may no longer do, until reloaded).
   useEffect(() => onForbidden(() => void client.invalidateQueries({ queryKey: sessionKey })), [client]);
+  // Another tab signed out (the cookie is gone for this one too: its streams would otherwise go
+  // on showing a signed-out browser live data) or signed in (maybe as someone else).
+  useEffect(
+    () =>
+      onSessionChange((change) => {
+        if (change === "signed-out") {
+          if (client.getQueryData(sessionKey)) setEnded("elsewhere");
+          signedOut(client);
+        } else {
+          void client.invalidateQueries({ queryKey: sessionKey });
+        }
+      }),
+    [client],
+  );
 
   if (session.isPending) {
     return (
@@ -47,13 +67,42 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
     );
   }
   if (session.data === null) {
+    if (shown !== null) setShown(null);
+    if (changed !== null) setChanged(null);
     return <SignIn ended={ended} />;
   }
-  if (ended) setEnded(false);
-  return children(session.data);
+  if (ended !== null) setEnded(null);
+  const now = session.data;
+  if (shown === null || !sameHolder(shown, now)) {
+    // A page that was showing someone else: the session changed under it (a sign-in in
+    // another tab, the token's role changed on the server). A first sign-in is no change.
+    if (shown !== null) setChanged(now);
+    setShown(now);
+  }
+  return (
+    <>
+      {changed !== null && sameHolder(changed, now) && (
+        <p className="warning session-changed" role="status">
+          <span>
+            This page is now signed in as <strong>{now.name}</strong> ({now.role}): another tab signed in, or the
+            token&apos;s role changed. What it offers follows the new role.
+          </span>
+          <button type="button" onClick={() => setChanged(null)}>
+            Dismiss
+          </button>
+        </p>
+      )}
+      {children(now)}
+    </>
+  );
 }
 
-function SignIn({ ended }: { ended: boolean }) {
+/** Whether two sessions are the same holder with the same role. */
+function sameHolder(a: Session, b: Session): boolean {
+  return a.open === b.open && a.name === b.name && a.role === b.role;
+}
+
+function SignIn({ ended }: { ended: Ended | null }) {
   const signIn = useSignIn();
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -66,9 +115,11 @@ function SignIn({ ended }: { ended: boolean }) {
         <h1 id="sign-in-title" className="brand">
           evalboard
         </h1>
-        {ended && (
+        {ended !== null && (
           <p className="warning" role="status">
-            Your session ended: it expired, or its token was revoked. Sign in again.
+            {ended === "elsewhere"
+              ? "You signed out in another tab of this browser. Sign in again."
+              : "Your session ended: it expired, or its token was revoked. Sign in again."}
           </p>
         )}
         <p>

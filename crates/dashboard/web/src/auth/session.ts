@@ -13,9 +13,43 @@ export function useSessionQuery() {
       const result = await api.GET("/auth/session");
       return result.response.status === 401 ? null : unwrap(result);
     },
-    // It changes only by signing in or out, or by a 401 of another request.
+    // It changes by signing in or out (here or in another tab: see `onSessionChange`), by a 401
+    // of another request, or on the server (a token's role changed): asked again whenever the
+    // tab comes back into view, so that a page left open does not offer what its role lost.
     staleTime: Infinity,
+    refetchOnWindowFocus: "always",
   });
+}
+
+/** What one tab tells the others: they share the browser's session cookie. */
+export type SessionChange = "signed-in" | "signed-out";
+
+const CHANNEL = "evalboard-session";
+let channel: BroadcastChannel | null | undefined;
+
+/** This tab's end of the channel: one object posts and listens, since a channel object does not
+ * hear its own messages (this tab acted already) but does hear another object's in the same tab. */
+function sessionChannel(): BroadcastChannel | null {
+  if (channel === undefined) {
+    channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(CHANNEL);
+  }
+  return channel;
+}
+
+/** Tells the dashboard's other tabs in this browser that this one signed in or out. */
+export function announceSessionChange(change: SessionChange): void {
+  sessionChannel()?.postMessage(change);
+}
+
+/** Calls `handler` when another tab of this browser signs in or out; returns the unsubscribe. */
+export function onSessionChange(handler: (change: SessionChange) => void): () => void {
+  const listening = sessionChannel();
+  if (listening === null) return () => {};
+  const listener = (event: MessageEvent) => {
+    if (event.data === "signed-in" || event.data === "signed-out") handler(event.data);
+  };
+  listening.addEventListener("message", listener);
+  return () => listening.removeEventListener("message", listener);
 }
 
 /** Back to the sign-in screen, with nothing the previous session read kept in the cache. */
@@ -37,7 +71,10 @@ export function useSignIn() {
       }
       return session;
     },
-    onSuccess: (session) => client.setQueryData(sessionKey, session),
+    onSuccess: (session) => {
+      client.setQueryData(sessionKey, session);
+      announceSessionChange("signed-in");
+    },
   });
 }
 
@@ -60,6 +97,9 @@ export function useSignOut() {
         unwrap(result); // throws the server's problem
       }
     },
-    onSuccess: () => signedOut(client),
+    onSuccess: () => {
+      signedOut(client);
+      announceSessionChange("signed-out");
+    },
   });
 }

@@ -275,10 +275,24 @@ fn sendable_by_any_page(media_type: Option<&str>) -> bool {
     )
 }
 
-/// Refuses a `POST` that a page on another site could send without a preflight: one without
-/// a bearer token (on a server that checks them) whose body is untyped, text or a form. Every endpoint reads JSON
-/// or a typed upload, so nothing a client of the API sends is lost; a bodyless `POST` (cancel)
-/// says `Content-Type: application/json`.
+/// Whether a `POST` to `path` (a routed one) may carry a body of `media_type` without a bearer
+/// token: JSON everywhere but the dataset upload, which takes its file's types (or any with
+/// `format=`) — never one a page on another site could send.
+fn accepted_without_bearer(path: &str, media_type: Option<&str>) -> bool {
+    if path == "/datasets" {
+        !sendable_by_any_page(media_type)
+    } else {
+        // An allow-list, not the simple types alone: a type a browser sends by itself with a
+        // credentialed request (`application/csp-report`, say) is not JSON either.
+        media_type == Some("application/json")
+    }
+}
+
+/// Refuses a `POST` that a page on another site could send without a preflight, or of a type
+/// its endpoint does not read: one without a bearer token (on a server that checks them)
+/// whose body is not JSON (a dataset upload: untyped, text or a form). Every endpoint reads
+/// JSON or a typed upload, so nothing a client of the API sends is lost; a bodyless `POST`
+/// (cancel) says `Content-Type: application/json`.
 pub(crate) async fn refuse_simple_posts(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -290,7 +304,7 @@ pub(crate) async fn refuse_simple_posts(
             .extensions()
             .get::<Actor>()
             .is_some_and(Actor::by_bearer)
-        && sendable_by_any_page(media_type(req.request()).as_deref())
+        && !accepted_without_bearer(routed_path(&req), media_type(req.request()).as_deref())
         && routed(&req);
     if refused {
         // A dataset upload is told the types an upload takes, not JSON's.
@@ -299,12 +313,12 @@ pub(crate) async fn refuse_simple_posts(
              `application/vnd.apache.parquet`, or `application/octet-stream` with `format=`; \
              curl: `--data-binary @FILE -H 'Content-Type: text/csv'`, not `-F`)"
         } else {
-            "a POST must name a JSON or upload content type (`Content-Type: application/json`, \
-             with an empty body where the request has none)"
+            "this POST takes JSON (`Content-Type: application/json`, with an empty body where \
+             the request has none)"
         };
         let refusal = ApiError::UnsupportedMediaType(format!(
-            "{wanted}: untyped, text and form bodies are refused because a page on any site can \
-             send them"
+            "{wanted}: other bodies are refused, since a page on any site can send some of them \
+             with your session"
         ));
         return Ok(req
             .into_response(refusal.error_response())

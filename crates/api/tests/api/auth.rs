@@ -527,12 +527,17 @@ async fn posts_a_page_on_another_site_could_send_are_refused(db: TestDatabase) {
     let app = app(db).await;
     let id = app.create_run("Quiz", json!({})).await;
     let cancel = || TestRequest::post().uri(&format!("/runs/{id}/cancel"));
-    // A form, text or nothing at all: what a page on any site can send without a preflight.
+    // A form, text or nothing at all: what a page on any site can send without a preflight;
+    // and whatever else is not JSON (`application/csp-report` a browser sends by itself).
     for content_type in [
         None,
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
         Some("multipart/form-data; boundary=x"),
+        Some("application/csp-report"),
+        Some("text/csv"),
+        Some("application/octet-stream"),
+        Some("text/json"),
     ] {
         let mut request = cancel();
         if let Some(content_type) = content_type {

@@ -2,7 +2,8 @@
 //! response gives, and the rule that found it.
 //!
 //! After removing `**` (markdown bold) and reading LaTeX's and Unicode's spellings of a number
-//! as the plain one (`70{,}000`, `57\,500`, `\$5`, `−10`), five rules are tried in order, as
+//! as the plain one (`70{,}000`, `57\,500`, `\$5`, `−10`, `\frac{3}{4}`), five rules are tried
+//! in order, as
 //! the standard GSM8K evaluations do (lm-evaluation-harness's strict and flexible filters,
 //! OpenAI's `####`), with a boxed answer and an `Answer:` label before the last number:
 //! 1. `answer is N` — the first "the answer is 18" (a `$` and a `:` may come between);
@@ -14,6 +15,9 @@
 //!
 //! None matching leaves the answer unparsed, which the judge counts as incorrect. Numbers are
 //! compared after normalisation ([`Number`]): `1,600`, `$1,600.00` and `1600` are one answer.
+//! A fraction of whole numbers is one number (`3/4` is 0.75, where the rules would otherwise
+//! read 3, or 4): its decimal value when it has a finite one, else none — a rule that finds
+//! `2/3` leaves the answer unparsed (a reference answer is a decimal, which 2/3 never equals).
 
 use std::{fmt, sync::LazyLock};
 
@@ -32,26 +36,30 @@ pub struct Number(String);
 pub const MAX_NUMBER_CHARS: usize = 64;
 
 impl Number {
-    /// Reads a number as people write one: an optional sign, an optional `$`, digits with
+    /// Reads a number as people write one: an optional sign (`−`, U+2212, too), an optional `$`, digits with
     /// optional `,` thousands separators (in groups of three), an optional fraction. Leading
     /// and trailing whitespace and a trailing `.` (the end of a sentence) are ignored.
+    /// (`.5` is 0.5.)
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let text = text.strip_suffix('.').unwrap_or(text);
         if text.is_empty() || text.chars().count() > MAX_NUMBER_CHARS {
             return None;
         }
-        let (negative, rest) = match text.as_bytes()[0] {
-            b'-' => (true, &text[1..]),
-            b'+' => (false, &text[1..]),
-            _ => (false, text),
+        // The minus sign U+2212 as the hyphen-minus.
+        let (negative, rest) = match text.strip_prefix(['-', '\u{2212}']) {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
         let rest = rest.strip_prefix('$').unwrap_or(rest);
         let (whole, fraction) = match rest.split_once('.') {
             Some((whole, fraction)) => (whole, Some(fraction)),
             None => (rest, None),
         };
-        let whole = digits_of_whole(whole)?;
+        let whole = match (whole, fraction) {
+            ("", Some(_)) => "0".to_owned(),
+            _ => digits_of_whole(whole)?,
+        };
         let fraction = match fraction {
             Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
                 f.trim_end_matches('0')
@@ -119,8 +127,9 @@ pub struct NumericExtraction {
     pub tier: ExtractionTier,
 }
 
-/// A number as a response may write it: sign, currency, thousands separators, fraction.
-const NUMBER: &str = r"[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?";
+/// A number as a response may write it: sign, currency, thousands separators, decimals (`.5`
+/// too). A `/` and a denominator after it are read by [`reading`].
+const NUMBER: &str = r"[-+]?\$?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)";
 
 static ANSWER_IS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?i)answer is[:\s]*\$?\s*({NUMBER})")).expect("valid pattern")
@@ -131,7 +140,7 @@ static BOXED: LazyLock<Regex> = LazyLock::new(|| {
     // After the number: spaces (LaTeX's `\,`, `\ `, `\!` too), `%` (`\%`), and `\text{…}` or
     // `\mathrm{…}` units.
     Regex::new(&format!(
-        r"\\boxed\{{\s*\$?\s*({NUMBER})(?:\s|\\[,! ]|\\?%|\\(?:text|mathrm)\{{[^{{}}]*\}})*\}}"
+        r"\\boxed\{{\s*\$?\s*({NUMBER})(?:/\d+)?(?:\s|\\[,! ]|\\?%|\\(?:text|mathrm)\{{[^{{}}]*\}})*\}}"
     ))
     .expect("valid pattern")
 });
@@ -145,19 +154,119 @@ static ANSWER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ANY_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(NUMBER).expect("valid pattern"));
 
+/// What a number matched in a text reads as, with what follows it.
+#[derive(Debug, PartialEq, Eq)]
+enum Reading {
+    /// A number.
+    Number(Number),
+    /// A fraction of whole numbers without a finite decimal value (`2/3`).
+    NoDecimal,
+    /// Nothing to read (`1,60`; `1.5/3`; a date, `1/2/2024`).
+    NotANumber,
+}
+
+/// Reads the number `spelled` ending at `end` in `text`, as one fraction with the `/` and whole
+/// denominator right after it.
+fn reading(text: &str, spelled: &str, end: usize) -> Reading {
+    let Some(number) = Number::parse(spelled) else {
+        return Reading::NotANumber;
+    };
+    let Some(rest) = text[end..].strip_prefix('/') else {
+        return Reading::Number(number);
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        // `3/` or `3/x`: no fraction.
+        return Reading::Number(number);
+    }
+    let after = &rest[digits..];
+    let continues = |mark: char| {
+        after
+            .strip_prefix(mark)
+            .is_some_and(|more| more.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    if number.as_str().contains('.') || after.starts_with('/') || continues('.') || continues(',') {
+        return Reading::NotANumber;
+    }
+    match decimal_of_fraction(number.as_str(), &rest[..digits]) {
+        Some(value) => Reading::Number(value),
+        None => Reading::NoDecimal,
+    }
+}
+
+/// The finite decimal value of `numerator / denominator` (whole numbers, the numerator maybe
+/// negative): `None` when it has none (a denominator with a prime factor other than 2 and 5
+/// once reduced, or 0), or when the figures are too large to compute.
+fn decimal_of_fraction(numerator: &str, denominator: &str) -> Option<Number> {
+    let (negative, numerator) = match numerator.strip_prefix('-') {
+        Some(magnitude) => (true, magnitude),
+        None => (false, numerator),
+    };
+    let numerator: u128 = numerator.parse().ok()?;
+    let denominator: u128 = denominator.parse().ok()?;
+    if denominator == 0 {
+        return None;
+    }
+    let common = gcd(numerator, denominator);
+    let (numerator, mut rest) = (numerator / common, denominator / common);
+    let (mut twos, mut fives) = (0u32, 0u32);
+    while rest % 2 == 0 {
+        rest /= 2;
+        twos += 1;
+    }
+    while rest % 5 == 0 {
+        rest /= 5;
+        fives += 1;
+    }
+    if rest != 1 {
+        return None;
+    }
+    // numerator / (2^twos * 5^fives) is numerator * 10^places / denominator, over 10^places.
+    let places = twos.max(fives);
+    let scaled = numerator.checked_mul(10u128.checked_pow(places)? / (denominator / common))?;
+    let places = places as usize;
+    let digits = format!("{scaled:0>width$}", width = places + 1);
+    let (whole, fraction) = digits.split_at(digits.len() - places);
+    let sign = if negative { "-" } else { "" };
+    Number::parse(&if places == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    })
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// Extracts the number a response gives as its answer.
 pub fn extract_number(response: &str) -> NumericExtraction {
     let text = plain_numbers(response.replace("**", ""));
+    // What a rule found: `Some(None)` is a fraction without a decimal value, which ends the
+    // search (the response gave its answer; no other number is it).
+    let found = |reading: Reading| match reading {
+        Reading::Number(number) => Some(Some(number)),
+        Reading::NoDecimal => Some(None),
+        Reading::NotANumber => None,
+    };
     let first = |re: &Regex| {
-        re.captures_iter(&text)
-            .find_map(|c| Number::parse(c.get(1)?.as_str()))
+        re.captures_iter(&text).find_map(|c| {
+            c.get(1)
+                .and_then(|m| found(reading(&text, m.as_str(), m.end())))
+        })
     };
     // A pattern's second group, where it has one (`ANSWER_LABEL`), marks a match that gives no
     // number of its own.
     let last = |re: &Regex| {
         re.captures_iter(&text)
             .filter(|c| c.get(2).is_none())
-            .filter_map(|c| Number::parse(c.get(1)?.as_str()))
+            .filter_map(|c| {
+                c.get(1)
+                    .and_then(|m| found(reading(&text, m.as_str(), m.end())))
+            })
             .last()
     };
     let found = [
@@ -170,11 +279,11 @@ pub fn extract_number(response: &str) -> NumericExtraction {
     .find_map(|(tier, number)| Some((tier, number?)))
     .or_else(|| last_number(&text).map(|number| (ExtractionTier::LastNumber, number)));
     match found {
-        Some((tier, number)) => NumericExtraction {
+        Some((tier, Some(number))) => NumericExtraction {
             number: Some(number),
             tier,
         },
-        None => NumericExtraction {
+        _ => NumericExtraction {
             number: None,
             tier: ExtractionTier::Unparsed,
         },
@@ -192,6 +301,13 @@ fn plain_numbers(text: String) -> String {
     let mut plain = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
+        if c == '\\'
+            && let Some((fraction, len)) = latex_fraction(rest)
+        {
+            plain.push_str(&fraction);
+            rest = &rest[len..];
+            continue;
+        }
         let between_digits = |len: usize| {
             plain.ends_with(|p: char| p.is_ascii_digit())
                 && rest[len..].starts_with(|n: char| n.is_ascii_digit())
@@ -213,25 +329,60 @@ fn plain_numbers(text: String) -> String {
     plain
 }
 
-/// The last number of the text. A `-` right after a letter or digit is an operator or a
-/// hyphen (`10-3`, `COVID-19`), not a sign; digits inside a word (`x2`, `3rd`) are kept, as the
-/// flexible GSM8K filter keeps them.
-fn last_number(text: &str) -> Option<Number> {
-    ANY_NUMBER
-        .find_iter(text)
-        .filter_map(|m| {
-            let spelled = m.as_str();
-            let preceded_by_word = text[..m.start()]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric);
-            let spelled = match spelled.strip_prefix(['-', '+']) {
-                Some(unsigned) if preceded_by_word => unsigned,
-                _ => spelled,
-            };
-            Number::parse(spelled)
-        })
-        .last()
+/// A LaTeX fraction of whole numbers at the start of `text` (`\frac{3}{4}`, `\dfrac`,
+/// `\tfrac`) as `3/4`, with the length it spans.
+fn latex_fraction(text: &str) -> Option<(String, usize)> {
+    let rest = ["\\frac{", "\\dfrac{", "\\tfrac{"]
+        .iter()
+        .find_map(|command| text.strip_prefix(command))?;
+    let whole = |part: &str| {
+        let part = part.trim();
+        (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.to_owned())
+    };
+    let (numerator, rest) = rest.split_once("}{")?;
+    let (denominator, rest) = rest.split_once('}')?;
+    let fraction = format!("{}/{}", whole(numerator)?, whole(denominator)?);
+    Some((fraction, text.len() - rest.len()))
+}
+
+/// The last number of the text (`Some(None)`: a fraction without a decimal value). A `-` right
+/// after a letter or digit is an operator or a hyphen (`10-3`, `COVID-19`), not a sign; digits
+/// inside a word (`x2`, `3rd`) are kept, as the flexible GSM8K filter keeps them.
+fn last_number(text: &str) -> Option<Option<Number>> {
+    let mut last = None;
+    // Where the previous number read ended: a fraction's denominator is not a number of its own.
+    let mut read_to = 0;
+    for m in ANY_NUMBER.find_iter(text) {
+        if m.start() < read_to {
+            continue;
+        }
+        let preceded_by_word = text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric);
+        let spelled = match m.as_str().strip_prefix(['-', '+']) {
+            Some(unsigned) if preceded_by_word => unsigned,
+            _ => m.as_str(),
+        };
+        read_to = fraction_end(text, m.end());
+        match reading(text, spelled, m.end()) {
+            Reading::Number(number) => last = Some(Some(number)),
+            Reading::NoDecimal => last = Some(None),
+            Reading::NotANumber => {}
+        }
+    }
+    last
+}
+
+/// Where a number ending at `end` ends with the denominator of a fraction after it, if any.
+fn fraction_end(text: &str, end: usize) -> usize {
+    match text[end..].strip_prefix('/') {
+        Some(rest) => {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if digits == 0 { end } else { end + 1 + digits }
+        }
+        None => end,
+    }
 }
 
 /// Correct when the number extracted equals the reference; an unparsed response is incorrect.
@@ -270,8 +421,11 @@ mod tests {
         ] {
             assert_eq!(number(written).as_deref(), Some(canonical), "{written}");
         }
+        assert_eq!(number(".5").as_deref(), Some("0.5"));
+        assert_eq!(number("-.25").as_deref(), Some("-0.25"));
+        assert_eq!(number("\u{2212}3").as_deref(), Some("-3"));
         for refused in [
-            "", "1,60", "12,3456", ",100", "1.2.3", "1..", "abc", "1e3", "$", "-",
+            "", "1,60", "12,3456", ",100", "1.2.3", "1..", "abc", "1e3", "$", "-", ".", "-.",
         ] {
             assert_eq!(number(refused), None, "{refused}");
         }
@@ -387,6 +541,22 @@ mod tests {
             // A comma that groups no thousands is no separator; a word ending in "answer" no label.
             ("Counts: 7{,}5", "5", "last_number"),
             ("Reanswer: 5 then 6", "6", "last_number"),
+            // A decimal without its zero.
+            ("The answer is .5", "0.5", "answer_is"),
+            // A fraction of whole numbers is one number: its decimal value, or none.
+            ("The answer is 3/4.", "0.75", "answer_is"),
+            ("The answer is 2/3.", "", "unparsed"),
+            ("So the answer is -3/8", "-0.375", "answer_is"),
+            ("$\\boxed{\\frac{3}{4}}$", "0.75", "boxed"),
+            ("\\boxed{\\dfrac{12}{4}}", "3", "boxed"),
+            ("\\boxed{3/8}", "0.375", "boxed"),
+            ("She ate 1/4 of the cake", "0.25", "last_number"),
+            ("2/3 of the 12 cups are used: 8", "8", "last_number"),
+            ("Each gets 1/3", "", "unparsed"),
+            ("Answer: 12/4", "3", "last_number"),
+            // Not fractions: a decimal over a number, a date.
+            ("The answer is 1.5/3, or 7", "7", "last_number"),
+            ("Paid on 1/2/2024: 5 dollars", "5", "last_number"),
         ] {
             let (number, found_tier) = extracted(response);
             assert_eq!(
@@ -395,6 +565,20 @@ mod tests {
                 "{response}"
             );
         }
+    }
+
+    #[test]
+    fn fractions_have_their_finite_decimal_value() {
+        let value = |n: &str, d: &str| decimal_of_fraction(n, d).map(|v| v.to_string());
+        assert_eq!(value("3", "4").as_deref(), Some("0.75"));
+        assert_eq!(value("-3", "8").as_deref(), Some("-0.375"));
+        assert_eq!(value("6", "4").as_deref(), Some("1.5"));
+        assert_eq!(value("10", "5").as_deref(), Some("2"));
+        assert_eq!(value("7", "1").as_deref(), Some("7"));
+        assert_eq!(value("0", "3").as_deref(), Some("0"));
+        assert_eq!(value("1", "3"), None);
+        assert_eq!(value("5", "0"), None);
+        assert_eq!(value(&"9".repeat(40), "1024"), None, "too large to compute");
     }
 
     #[test]

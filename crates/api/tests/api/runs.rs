@@ -119,6 +119,8 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
         source: None,
     };
     import(&db, "Numbers", &[numeric]);
+    // One `math` item and one `law` item: too few worked examples for most shots.
+    import(&db, "Val", &items(2));
     let app = app(db).await;
     let shots_from = |settings: Value| {
         json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
@@ -142,6 +144,13 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
         (
             shots_from(json!({"shots": 1, "shotsFrom": {"datasetName": "Numbers"}})),
             vec!["settings.shotsFrom.datasetName"],
+        ),
+        // Fewer worked examples than asked for, in some category of the run: from its own
+        // dataset (one `history` item, never its own example), or from another.
+        (shots_from(json!({"shots": 1})), vec!["settings.shots"]),
+        (
+            shots_from(json!({"shots": 2, "shotsFrom": {"datasetName": "Val"}})),
+            vec!["settings.shots"],
         ),
         (request("Nope", "Demo", "sim-1"), vec!["providerName"]),
         (request("Simulated", "Demo", "gpt-4.1"), vec!["modelName"]),
@@ -236,7 +245,29 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
             );
         }
     }
+    // The categories short of examples are named, with what they have.
+    let short = app
+        .post_json(
+            "/runs",
+            &shots_from(json!({"shots": 2, "shotsFrom": {"datasetName": "Val"}})),
+        )
+        .await
+        .problem(422);
+    let detail = short["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("need 2 items of each of the run's categories in `Val`")
+            && detail.contains("`history` (none), `law` (1), `math` (1)"),
+        "{detail}"
+    );
     assert_nothing_written(&app.db);
+    // Enough in every category of the run's selection: created.
+    app.post_json(
+        "/runs",
+        &shots_from(json!({"shots": 1, "shotsFrom": {"datasetName": "Val"},
+                           "selection": {"categories": ["math", "law"]}})),
+    )
+    .await
+    .ok(201);
 }
 
 fn assert_nothing_written(db: &TestDatabase) {

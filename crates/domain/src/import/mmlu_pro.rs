@@ -60,11 +60,19 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
                 continue;
             }
         };
+        // The official evaluation's `preprocess` drops `N/A` options: early copies of MMLU-Pro
+        // pad every question to ten options with them. Trailing padding is dropped here too,
+        // so that prompts are the official ones; an `N/A` among the options is kept.
+        let mut options = record.options;
+        let padding = options.iter().rev().take_while(|o| *o == "N/A").count();
+        if padding < options.len() {
+            options.truncate(options.len() - padding);
+        }
         let item = DatasetItem {
             id,
             category: record.category,
             question: record.question,
-            choices: record.options,
+            choices: options,
             // The record's other rules are checked even when its answer cannot be read.
             answer: read.map_or_else(super::stand_in_answer, Into::into),
             explanation: record.cot_content.filter(|c| !c.trim().is_empty()),
@@ -115,6 +123,47 @@ mod tests {
                 "not a valid MMLU-Pro record: `answer_index`: invalid type: string \"1\", \
                  expected a whole number"
             ]
+        );
+    }
+
+    #[test]
+    fn trailing_na_options_are_padding_and_dropped() {
+        let padded = GOOD.replace(
+            r#""options": ["a", "b", "c"]"#,
+            r#""options": ["a", "N/A", "c", "N/A", "N/A"]"#,
+        );
+        let parsed = parse(&padded).unwrap();
+        assert_eq!(parsed.items[0].choices, ["a", "N/A", "c"]);
+        // A key on the padding is a key past the options.
+        let on_padding = padded.replace(r#""answer": "B""#, r#""answer": "E""#);
+        assert!(parse(&on_padding).is_err());
+    }
+
+    #[test]
+    fn explanations_that_give_no_answer_are_warned_of_once() {
+        let explained = |cot: &str| {
+            GOOD.replace(
+                r#""cot_content": """#,
+                &format!(r#""cot_content": "{cot}""#),
+            )
+        };
+        let official = explained("A: Let's think step by step. B fits. The answer is (B).");
+        assert!(parse(&official).unwrap().warnings.is_empty());
+        let own = format!(
+            "{}\n{}\n{}\n",
+            official,
+            explained("Because b.").replace("70", "71"),
+            explained("The answer is (C).").replace("70", "72")
+        );
+        let parsed = parse(&own).unwrap();
+        assert_eq!(parsed.warnings.len(), 1);
+        assert_eq!(parsed.warnings[0].line, 2);
+        assert!(
+            parsed.warnings[0]
+                .message
+                .starts_with("2 item(s) have an explanation"),
+            "{}",
+            parsed.warnings[0].message
         );
     }
 

@@ -468,6 +468,7 @@ impl Collector {
                 .push(LineIssue::new(0, "the file holds no items"));
         }
         if self.problems.is_empty() {
+            self.warn_of_answerless_explanations();
             let warning_total = self.warnings.len();
             self.warnings.truncate(MAX_REPORTED_PROBLEMS);
             return Ok(ParsedItems {
@@ -484,6 +485,38 @@ impl Collector {
             problems: self.problems,
             total,
         })
+    }
+}
+
+impl Collector {
+    /// One warning for the multiple-choice items whose explanation never gives their answer as
+    /// MMLU-Pro's do ("… The answer is (B)."): shown verbatim as a run's worked example (the
+    /// official layout), such an example would teach no answer at all.
+    fn warn_of_answerless_explanations(&mut self) {
+        let answerless: Vec<usize> = self
+            .items
+            .iter()
+            .filter_map(|(line, item)| match (&item.answer, &item.explanation) {
+                (crate::dataset::ItemAnswer::Choice(key), Some(explanation))
+                    if !explanation.contains(&format!("answer is ({key})")) =>
+                {
+                    Some(*line)
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(first) = answerless.first() {
+            self.warnings.push(LineIssue::new(
+                *first,
+                format!(
+                    "{} item(s) have an explanation that does not give their answer as \
+                     `The answer is (X).` (this one first): a run that takes them as worked \
+                     examples shows the explanation as written, so the model sees no answer; \
+                     end each with `The answer is (X).`, as MMLU-Pro's do",
+                    answerless.len()
+                ),
+            ));
+        }
     }
 }
 

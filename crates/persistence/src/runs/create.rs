@@ -202,6 +202,81 @@ fn with_shots_source(
     Ok(Err(errors))
 }
 
+/// The worked examples a run asks for that it would not get: a category of its items with
+/// fewer than `shots` examples to draw from (its own dataset's, or `shotsFrom`'s with its
+/// version fixed) would have those items asked with fewer than the run records — a "5-shot"
+/// score partly zero-shot. Empty when every item gets them all.
+fn short_of_examples(
+    conn: &mut DbConnection,
+    settings: &RunSettings,
+    dataset_name: &str,
+    dataset: &DatasetRow,
+    keys: &[(i32, String, String)],
+    chosen: &[usize],
+) -> Result<ValidationErrors, StoreError> {
+    let mut errors = ValidationErrors::default();
+    let shots = settings.shots.unwrap_or(0) as usize;
+    if shots == 0 {
+        return Ok(errors);
+    }
+    let source = match &settings.shots_from {
+        Some(from) => match crate::datasets::version_row(conn, &from.dataset_name, from.version)? {
+            Some(row) if row.id != dataset.id => Some((from.dataset_name.as_str(), row.id)),
+            _ => None,
+        },
+        None => None,
+    };
+    let source_keys;
+    let (source_name, candidates, needed) = match &source {
+        Some((name, id)) => {
+            source_keys = item_keys(conn, id.as_str())?;
+            (*name, source_keys.as_slice(), shots)
+        }
+        // An item is never its own example: its category needs one more.
+        None => (dataset_name, keys, shots + 1),
+    };
+    let mut available: std::collections::BTreeMap<&str, usize> = chosen
+        .iter()
+        .map(|&index| (keys[index].2.as_str(), 0))
+        .collect();
+    for (_, _, category) in candidates {
+        if let Some(count) = available.get_mut(category.as_str()) {
+            *count += 1;
+        }
+    }
+    let short: Vec<String> = available
+        .iter()
+        .filter(|(_, count)| **count < needed)
+        .map(|(category, count)| match count {
+            0 => format!("`{category}` (none)"),
+            n => format!("`{category}` ({n})"),
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(errors);
+    }
+    let shown = short.len().min(5);
+    let more = match short.len() - shown {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let own = if source.is_none() {
+        " (the run's own dataset: an item is never its own example)"
+    } else {
+        ""
+    };
+    errors.push(
+        "settings.shots",
+        format!(
+            "{shots} worked examples per item need {needed} items of each of the run's \
+             categories in `{source_name}`{own}; too few in {}{more}: ask for fewer, or draw \
+             them from a dataset with more (`shotsFrom`)",
+            short[..shown].join(", ")
+        ),
+    );
+    Ok(errors)
+}
+
 /// Where a new run's items come from and where they go.
 pub(super) struct RunOrigin<'a> {
     pub(super) provider_name: &'a str,
@@ -312,6 +387,9 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
     } = target_of(conn, new.dataset_name, new.settings)?.map_err(StoreError::Invalid)?;
     let kind = crate::datasets::dataset_kind(conn, dataset.id.as_str())?;
     let settings = with_shots_source(conn, new.settings, kind)?.map_err(StoreError::Invalid)?;
+    short_of_examples(conn, &settings, new.dataset_name, &dataset, &keys, &chosen)?
+        .into_result()
+        .map_err(StoreError::Invalid)?;
 
     let id = RunId::generate();
     let at = new.at.naive_utc();

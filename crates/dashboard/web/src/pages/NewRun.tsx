@@ -200,8 +200,19 @@ function NewRunForm() {
             <input id="settings.cache" name="settings.cache" type="checkbox" />,
             "requests made before are answered from the database: not sent, not paid",
           )}
-          {field("settings.generation.temperature", "Temperature", <input id="settings.generation.temperature" name="settings.generation.temperature" type="number" step="0.1" min={0} max={2} />)}
-          {field("settings.generation.maxTokens", "Max tokens", <input id="settings.generation.maxTokens" name="settings.generation.maxTokens" type="number" min={1} />)}
+          {field(
+            "settings.generation.temperature",
+            "Temperature",
+            <input id="settings.generation.temperature" name="settings.generation.temperature" type="number" step="0.1" min={0} max={2} placeholder="provider default" />,
+            "blank sends none: the model samples at its server's default (often 1); MMLU-Pro's official evaluation uses 0",
+          )}
+          {field("settings.generation.topP", "Top P", <input id="settings.generation.topP" name="settings.generation.topP" type="number" step="0.05" min={0} max={1} placeholder="provider default" />)}
+          {field(
+            "settings.generation.maxTokens",
+            "Max tokens",
+            <input id="settings.generation.maxTokens" name="settings.generation.maxTokens" type="number" min={1} placeholder="provider default" />,
+            "blank sends none, but to Anthropic 4096 (MMLU-Pro's official evaluation: 4000); an answer cut off at the limit is marked",
+          )}
           {field("settings.budget.maxTokens", "Budget: tokens", <input id="settings.budget.maxTokens" name="settings.budget.maxTokens" type="number" min={1} />)}
           {field("settings.budget.maxCostUsd", "Budget: US dollars", <input id="settings.budget.maxCostUsd" name="settings.budget.maxCostUsd" type="number" step="0.01" min={0} />)}
         </fieldset>

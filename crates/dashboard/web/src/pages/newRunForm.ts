@@ -55,6 +55,7 @@ const ALWAYS = [
   "settings.shotsFrom",
   "settings.cache",
   "settings.generation.temperature",
+  "settings.generation.topP",
   "settings.generation.maxTokens",
   "settings.budget.maxTokens",
   "settings.budget.maxCostUsd",
@@ -128,6 +129,7 @@ export function settingsFrom(form: FormData, judge: string, simulated: boolean):
     },
     generation: {
       temperature: number("settings.generation.temperature"),
+      topP: number("settings.generation.topP"),
       maxTokens: number("settings.generation.maxTokens"),
     },
     judge:

@@ -79,16 +79,16 @@ describe("placeProblems", () => {
   });
 
   it("lists in the summary what no shown input is about, so that nothing goes unshown", () => {
-    // A budget without a cap, a sampling parameter the form has no input for, the simulated
+    // A budget without a cap, a setting the form has no input for, the simulated
     // settings of a provider that is not simulated (their inputs are hidden), no field at all.
     const placed = placeProblems(
-      refusal("settings.budget", "settings.generation.topP", "settings.simulated.seed", undefined, "settings.concurrencyX"),
+      refusal("settings.budget", "settings.generation.stop", "settings.simulated.seed", undefined, "settings.concurrencyX"),
       shownFields("choice", false),
     );
     expect(placed.beside.size).toBe(0);
     expect(placed.summary).toEqual([
       ["settings.budget", ["problem 0"]],
-      ["settings.generation.topP", ["problem 1"]],
+      ["settings.generation.stop", ["problem 1"]],
       ["settings.simulated.seed", ["problem 2"]],
       ["", ["problem 3"]],
       ["settings.concurrencyX", ["problem 4"]],

@@ -44,6 +44,15 @@ struct GateState {
     last_cut: Option<Instant>,
 }
 
+/// A provider's requests a minute, evenly spread: at most a second's worth at once (one, at
+/// 60 or fewer a minute). Providers enforce a per-minute limit over shorter spans too, so a
+/// whole minute's quota sent at the start of a run (`Quota::per_minute` allows that burst)
+/// drew 429s: 26 requests in 1.2 s at 30 a minute.
+fn requests_per_minute(n: u32) -> Option<Quota> {
+    let burst = NonZeroU32::new((n / 60).max(1))?;
+    Some(Quota::per_minute(NonZeroU32::new(n)?).allow_burst(burst))
+}
+
 /// A slot at the provider; frees itself when dropped.
 pub(crate) struct Slot {
     gate: Arc<ProviderGate>,
@@ -71,7 +80,7 @@ impl ProviderGate {
             released: Notify::new(),
             requests: limits
                 .requests_per_minute
-                .and_then(per_minute)
+                .and_then(requests_per_minute)
                 .map(RateLimiter::direct),
             tokens: limits.tokens_per_minute.and_then(|n| {
                 Some(TokenRate {
@@ -249,6 +258,20 @@ mod tests {
         let order = order.lock().unwrap();
         assert_eq!(order.first(), Some(&"large"), "{order:?}");
         assert_eq!(order.len(), 21);
+    }
+
+    #[test]
+    fn requests_a_minute_go_out_at_most_a_seconds_worth_at_once() {
+        let sent_at_once = |per_minute: u32| {
+            let limiter = RateLimiter::direct(requests_per_minute(per_minute).unwrap());
+            (0..per_minute)
+                .take_while(|_| limiter.check().is_ok())
+                .count()
+        };
+        assert_eq!(sent_at_once(30), 1);
+        assert_eq!(sent_at_once(60), 1);
+        assert_eq!(sent_at_once(600), 10);
+        assert_eq!(requests_per_minute(0), None);
     }
 
     #[tokio::test]

@@ -86,6 +86,8 @@ pub(super) async fn whole_body(response: Response, most: usize) -> Result<Vec<u8
 /// An HTTP client with the provider's connection and total timeouts.
 pub(super) fn http_client(limits: &ProviderLimitsConfig) -> reqwest::Client {
     reqwest::Client::builder()
+        // Named, as API clients are expected to be (a provider's logs and abuse checks read it).
+        .user_agent(concat!("evalboard/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.total_timeout)
         .pool_max_idle_per_host(limits.max_concurrency as usize)

@@ -325,6 +325,8 @@ async fn messages(
     counts: web::Data<Mutex<HashMap<String, u32>>>,
 ) -> HttpResponse {
     assert!(req.headers().contains_key("x-api-key"));
+    let agent = req.headers().get("user-agent").unwrap().to_str().unwrap();
+    assert!(agent.starts_with("evalboard/"), "{agent}");
     assert_eq!(
         req.headers().get("anthropic-version").unwrap(),
         "2023-06-01"

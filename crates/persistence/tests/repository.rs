@@ -1611,6 +1611,63 @@ fn attempts_are_in_flight_from_their_send(db: &TestDatabase) {
     }
 }
 
+/// A server restarted under its name after a crash, but unable to work the run (its provider's
+/// key unset): what its previous run had in flight was lost, not given back on its drain, nor
+/// refused for the reason the run then fails with.
+fn a_crashed_servers_attempts_end_lost_whatever_its_restart_does(db: &TestDatabase) {
+    use evalboard_persistence::{ItemQuery, Outcome, OutcomeKind};
+    import(db, "Demo", &items(3));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w", 2, 1, 300)).unwrap();
+    db.apply_outcomes(
+        "w",
+        &[Outcome {
+            run_id: run.clone(),
+            sequence: 1,
+            attempt: 1,
+            started_at: at(2),
+            kind: OutcomeKind::Started,
+        }],
+        at(2),
+    )
+    .unwrap();
+    // The restart declares the previous run's claims expired; its drain gives none back.
+    assert_eq!(db.expire_leases("w", at(5)).unwrap(), 2);
+    assert_eq!(db.release_claims("w", at(6)).unwrap(), 0);
+    assert_eq!(db.get_run(&run).unwrap().counts.running, 2);
+    // The run fails for want of its key: the attempts in flight were lost, not refused.
+    let generation = RunGeneration::of(&db.get_run(&run).unwrap());
+    db.fail_run(
+        &run,
+        generation,
+        "not_configured",
+        "OPENAI_API_KEY is not set",
+        at(7),
+    )
+    .unwrap()
+    .expect("the run fails");
+    let outcomes: Vec<Vec<(Option<String>, Option<String>)>> = db
+        .run_items(&run, &ItemQuery::first(10))
+        .unwrap()
+        .items
+        .iter()
+        .map(|item| {
+            item.attempts
+                .iter()
+                .map(|a| (a.outcome.clone(), a.error_kind.clone()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            vec![(Some("lost".to_owned()), None)],
+            vec![(Some("lost".to_owned()), None)],
+            vec![],
+        ]
+    );
+}
+
 fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
     use evalboard_domain::{TokenUsage, Verdict, extract_answer};
     use evalboard_persistence::{Answer, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind};
@@ -2326,6 +2383,7 @@ backend_tests!(
     a_worker_name_is_held_by_one_server_at_a_time,
     a_rejudging_ends_a_run_as_its_answering_did,
     a_stopping_worker_gives_its_claims_back_without_a_resume,
+    a_crashed_servers_attempts_end_lost_whatever_its_restart_does,
     attempts_are_in_flight_from_their_send,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,

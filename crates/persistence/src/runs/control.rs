@@ -286,15 +286,32 @@ impl Database {
             let now = at.naive_utc();
             for state in [ItemState::Pending, ItemState::Running, ItemState::Awaiting] {
                 if state == ItemState::Running {
-                    let open: Vec<i32> = run_items::table
+                    let open: Vec<(i32, Option<NaiveDateTime>)> = run_items::table
                         .filter(run_items::run_id.eq(run_id.as_str()))
                         .filter(run_items::state.eq(state.as_str()))
-                        .select(run_items::sequence)
+                        .select((run_items::sequence, run_items::lease_expires_at))
                         .load(conn)?;
+                    // An attempt whose worker is gone (its claim expired: a crashed server's)
+                    // was lost, not refused for this run's reason: it may well have been
+                    // answered, and paid for.
+                    let (lost, refused): (Vec<_>, Vec<_>) = open
+                        .into_iter()
+                        .partition(|(_, lease)| lease.is_some_and(|until| until <= now));
+                    let sequences = |items: Vec<(i32, Option<NaiveDateTime>)>| -> Vec<i32> {
+                        items.into_iter().map(|(sequence, _)| sequence).collect()
+                    };
                     attempts::end_in_flight(
                         conn,
                         run_id,
-                        &open,
+                        &sequences(lost),
+                        AttemptOutcome::Lost,
+                        None,
+                        at,
+                    )?;
+                    attempts::end_in_flight(
+                        conn,
+                        run_id,
+                        &sequences(refused),
                         AttemptOutcome::Error,
                         Some((kind, message)),
                         at,

@@ -45,9 +45,11 @@ impl Database {
     /// (or stopped by its budget), where nothing more is claimed, the items are canceled
     /// instead, as the worker would have canceled them. Returns how many items it gave back.
     pub fn release_claims(&self, worker: &str, at: Timestamp) -> Result<usize, StoreError> {
+        let now = at.naive_utc();
         let runs: Vec<String> = self.read(|conn| {
             Ok(run_items::table
                 .filter(claimed_by!(worker))
+                .filter(run_items::lease_expires_at.gt(now))
                 .select(run_items::run_id)
                 .distinct()
                 .load(conn)?)
@@ -77,6 +79,10 @@ fn release_in(
     let mut query = run_items::table
         .filter(run_items::run_id.eq(run_id.as_str()))
         .filter(claimed_by!(worker))
+        // A claim already expired is not given back: its worker lost it (a previous run of
+        // this server that crashed, its claims expired at this one's start), and whoever takes
+        // the item over records the attempt lost and counts the resume.
+        .filter(run_items::lease_expires_at.gt(at.naive_utc()))
         .order(run_items::sequence.asc())
         .select((
             run_items::sequence,

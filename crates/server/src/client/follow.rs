@@ -20,6 +20,60 @@ const TERMINAL: [&str; 3] = ["completed", "failed", "canceled"];
 /// the network down) before it gives up; the run itself goes on there regardless.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// How often a follower looks for new warnings in the run's log.
+const WARNINGS_EVERY: Duration = Duration::from_secs(10);
+
+/// The run's own warnings (its log's `warn` and `error` entries about the run, not about one
+/// item), said once each on standard error: a run no server here can work ("leaves this run to
+/// servers set up for it: … is not set"), a resume, a budget stop — which the event stream
+/// does not carry, and without which a parked run is a silent bar.
+struct RunWarnings {
+    /// Where the next look continues (the log's cursor); `None` before the first.
+    cursor: Option<String>,
+    last_look: Option<Instant>,
+}
+
+impl RunWarnings {
+    fn new() -> Self {
+        Self {
+            cursor: None,
+            last_look: None,
+        }
+    }
+
+    /// Says the warnings logged since the last look, if it was long enough ago (or `now`).
+    /// A log that cannot be read is not the follow's failure: tried again at the next look.
+    fn look(&mut self, client: &Client, id: &str, bar: &ProgressBar, now: bool) {
+        if !now
+            && self
+                .last_look
+                .is_some_and(|at| at.elapsed() < WARNINGS_EVERY)
+        {
+            return;
+        }
+        self.last_look = Some(Instant::now());
+        loop {
+            let mut query = vec![("level", "warn".to_owned()), ("limit", "500".to_owned())];
+            query.extend(self.cursor.clone().map(|cursor| ("cursor", cursor)));
+            let Ok(page) = client.get_json_with(&format!("/runs/{id}/logs"), &query) else {
+                return;
+            };
+            let entries = page["logs"].as_array().map_or(&[][..], Vec::as_slice);
+            for entry in entries.iter().filter(|entry| entry["sequence"].is_null()) {
+                let message = entry["message"].as_str().unwrap_or_default();
+                let level = entry["level"].as_str().unwrap_or("warn");
+                bar.suspend(|| eprintln!("{level}: {message}"));
+            }
+            if let Some(next) = page["nextCursor"].as_str() {
+                self.cursor = Some(next.to_owned());
+            }
+            if entries.len() < 500 {
+                return;
+            }
+        }
+    }
+}
+
 /// Follows run `id` to its end; exit status 0 when it completes with an item answered, 1
 /// otherwise.
 pub(super) fn follow(
@@ -45,10 +99,19 @@ pub(super) fn follow(
     bar.reset_eta();
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.tick();
+    let mut warnings = RunWarnings::new();
+    warnings.look(client, id, &bar, true);
     while !is_terminal(&run) {
         // A stream the server ends (it drops a client that falls behind, it restarts) is
         // opened again where it stopped.
-        let read = match read_stream(client, id, &mut last_event_id, &bar, &mut outage) {
+        let read = match read_stream(
+            client,
+            id,
+            &mut last_event_id,
+            &bar,
+            &mut outage,
+            &mut warnings,
+        ) {
             Ok(read) => read,
             Err(error) => {
                 outage.wait(&bar, client, id, error)?;
@@ -76,6 +139,8 @@ pub(super) fn follow(
             continue;
         }
     }
+    // What the run said as it ended (why it failed, a budget stop).
+    warnings.look(client, id, &bar, true);
     show(&bar, &run["progress"]);
     // indicatif's rate after the end counts from the bar's start, items done before following
     // began included: the last frame says the counts only.
@@ -128,6 +193,7 @@ fn read_stream(
     last_event_id: &mut String,
     bar: &ProgressBar,
     outage: &mut Outage,
+    warnings: &mut RunWarnings,
 ) -> anyhow::Result<Read> {
     let path = format!("/runs/events?runId={id}&lastEventId={last_event_id}");
     let stream = BufReader::new(client.get(&path)?);
@@ -141,6 +207,8 @@ fn read_stream(
     for line in stream.lines() {
         let line = line.context("reading the event stream")?;
         read.lines += 1;
+        // Every line, keep-alives included (every 15 s on a quiet stream), is a moment to look.
+        warnings.look(client, id, bar, false);
         if let Some(id) = line.strip_prefix("id: ") {
             *last_event_id = id.to_owned();
         } else if let Some(name) = line.strip_prefix("event: ") {

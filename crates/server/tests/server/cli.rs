@@ -209,15 +209,48 @@ fn the_command_line_client_drives_runs_end_to_end() {
         None,
     );
     let slow = json_of(&canceled)["run"]["id"].as_str().unwrap().to_owned();
+    // What the run's log says of the run itself at warn level is said by the follow (a server
+    // leaving the run to others, say: the event stream carries nothing while it waits); an
+    // item's warnings are not.
+    let db = evalboard_persistence::Database::connect(
+        &format!("sqlite://{}", data.path().join("evalboard.db").display()),
+        &evalboard_persistence::PoolOptions::default(),
+    )
+    .unwrap();
+    let run_id = evalboard_domain::RunId::parse(&slow).unwrap();
+    let noted = |message: &str| {
+        db.note_run(
+            &run_id,
+            evalboard_persistence::LogLevel::Warn,
+            message,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    };
+    noted("server `b` leaves this run to servers set up for it: KEY is not set");
     let follower = Command::new(BINARY)
         .args(["runs", "--server", &server.base, "follow", &slow])
         .env_remove("EVALBOARD_TOKEN")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Said at the end too, once each.
+    noted("the run's budget is spent");
     json_of(&evalboard(&server, &["cancel", &slow, "--json"], None));
     let ended = follower.wait_with_output().unwrap();
     assert_eq!(ended.status.code(), Some(1));
+    let warned = String::from_utf8(ended.stderr).unwrap();
+    assert_eq!(
+        warned.matches("warn: server `b` leaves this run").count(),
+        1,
+        "{warned}"
+    );
+    assert_eq!(
+        warned.matches("warn: the run's budget is spent").count(),
+        1,
+        "{warned}"
+    );
     let said = String::from_utf8(ended.stdout).unwrap();
     assert!(said.contains("canceled"), "{said}");
     assert!(

@@ -241,10 +241,24 @@ fn described(error: figment::Error) -> anyhow::Error {
                     Some(source) => format!(" (in {source})"),
                     // The variable by its name, as the reader would look for it (figment's
                     // layer says only "`EVALBOARD_` environment variable(s)").
-                    None if metadata.name.starts_with("`EVALBOARD_`") => format!(
-                        " (from the environment variable EVALBOARD_{})",
-                        error.path.join("__").to_uppercase()
-                    ),
+                    None if metadata.name.starts_with("`EVALBOARD_`") => {
+                        // An element of a list set as one variable (`…__MODELS='[1.5]'`) has
+                        // its index in the path: no variable is named so.
+                        let (variable, element) = match error
+                            .path
+                            .iter()
+                            .position(|part| part.bytes().all(|b| b.is_ascii_digit()))
+                        {
+                            Some(at) => {
+                                (&error.path[..at], format!(", element {}", error.path[at]))
+                            }
+                            None => (&error.path[..], String::new()),
+                        };
+                        format!(
+                            " (from the environment variable EVALBOARD_{}{element})",
+                            variable.join("__").to_uppercase()
+                        )
+                    }
                     None => format!(" (from the {})", metadata.name),
                 },
                 None => String::new(),

@@ -425,6 +425,12 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             "`engine.lease_secs` (from the environment variable EVALBOARD_ENGINE__LEASE_SECS): \
              invalid type: found string \"soon\"",
         ),
+        // A list's element is named within the variable that sets the list.
+        (
+            vec![("EVALBOARD_PROVIDERS__OPENAI__MODELS", "[1.5]")],
+            vec![],
+            "(from the environment variable EVALBOARD_PROVIDERS__OPENAI__MODELS, element 0)",
+        ),
         (
             vec![("EVALBOARD_ENGINE__CONCURRANCY", "3")],
             vec![],

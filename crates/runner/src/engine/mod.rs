@@ -119,9 +119,30 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     /// Items given back during a drain.
     released: AtomicUsize,
+    /// Whether this engine's claims are known to be kept: false from a renewal that could not
+    /// reach the database until one that could. Meanwhile nothing is claimed or sent (see
+    /// [`Shared::claims_kept`]).
+    claims_kept: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
+    /// Waits until this engine's claims are known to be kept. While renewals fail (the
+    /// database out of reach), a claim may run out under a request: another server then takes
+    /// the item over and the answer, paid for, is thrown away (a 75 s outage sent 118 requests
+    /// for 100 items). So a send waits for the next renewal that works, and the dispatcher
+    /// claims nothing — which also lets the renewal, not a claim of this engine's own, be
+    /// the first to find its expired claims: renewed, not taken over from itself.
+    async fn claims_kept(&self) {
+        let mut kept = self.claims_kept.subscribe();
+        // The sender lives as long as `self`: the wait cannot end for want of it.
+        let _ = kept.wait_for(|kept| *kept).await;
+    }
+
+    /// Whether this engine's claims are known to be kept now.
+    fn claims_known_kept(&self) -> bool {
+        *self.claims_kept.borrow()
+    }
+
     fn send(&self, message: WriterMessage) {
         // The writer outlives every worker; a send can only fail during shutdown.
         let _ = self.writer.send((Instant::now(), message));
@@ -236,6 +257,7 @@ impl EngineHandle {
             working: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
+            claims_kept: tokio::sync::watch::Sender::new(true),
         });
         Self {
             signal: EngineSignal {
@@ -406,14 +428,23 @@ fn missing_key(provider: &crate::providers::Provider) -> Result<(), Unworkable> 
     }
 }
 
+/// How soon a renewal is tried again after one could not reach the database.
+const RENEW_AGAIN: Duration = Duration::from_secs(1);
+
 /// Keeps this engine's claims alive.
 async fn renew(shared: Arc<Shared>) {
     // Every renewal fails alike while the database is down: logged as an outage.
     let outage = Outage::new("renew claims");
     loop {
+        // While renewals fail, the next is tried sooner: sends and claims wait for it.
+        let pause = if shared.claims_known_kept() {
+            shared.config.renew_every
+        } else {
+            shared.config.renew_every.min(RENEW_AGAIN)
+        };
         tokio::select! {
             () = shared.shutdown.cancelled() => return,
-            () = tokio::time::sleep(shared.config.renew_every) => {}
+            () = tokio::time::sleep(pause) => {}
         }
         let worker = shared.config.worker.clone();
         let lease = shared.config.lease;
@@ -426,14 +457,28 @@ async fn renew(shared: Arc<Shared>) {
             .collect();
         items.sort_by(|a, b| a.0.cmp(&b.0));
         if items.is_empty() {
+            // No claim to keep: nothing waits on one.
+            shared.claims_kept.send_replace(true);
             continue;
         }
         let renewal = shared
             .db
             .blocking(move |db| db.renew_leases(&worker, &items, until));
         match renewal.await {
-            Ok(_) => outage.succeeded(),
-            Err(error @ StoreError::Unavailable(_)) => outage.failed(&error),
+            Ok(_) => {
+                outage.succeeded();
+                if !shared.claims_kept.send_replace(true) {
+                    tracing::info!("claims renewed again: sending and claiming resume");
+                }
+            }
+            Err(error @ StoreError::Unavailable(_)) => {
+                outage.failed(&error);
+                if shared.claims_kept.send_replace(false) {
+                    tracing::warn!(
+                        "claims cannot be renewed: nothing is sent or claimed until they are"
+                    );
+                }
+            }
             Err(error) => tracing::warn!(%error, "cannot renew claims"),
         }
     }
@@ -577,15 +622,11 @@ impl Dispatcher {
                 sequences: vec![sequence],
             });
         }
-        {
-            let mut working = self.shared.working();
-            if let Some(sequences) = working.get_mut(run_id) {
-                sequences.remove(&sequence);
-                if sequences.is_empty() {
-                    working.remove(run_id);
-                }
-            }
-        }
+        // Its claim is renewed until what it reported is stored (see `WriterMessage::Settled`).
+        self.shared.send(WriterMessage::Settled {
+            run_id: run_id.clone(),
+            sequence,
+        });
         if let Some(flight) = self.runs.get_mut(run_id) {
             flight.running -= 1;
         }
@@ -698,7 +739,8 @@ impl Dispatcher {
         // smaller lead ran the queue dry on PostgreSQL (docs/performance.md, 2026-12-04). The
         // price: a server holds up to three times a run's concurrency of its items.
         let low = flight.queue.len() < flight.concurrency;
-        if !canceled && !draining && !flight.claiming && !flight.exhausted && low {
+        let claims_kept = self.shared.claims_known_kept();
+        if !canceled && !draining && !flight.claiming && !flight.exhausted && low && claims_kept {
             let wanted = 3 * flight.concurrency - flight.running - flight.queue.len();
             flight.claiming = true;
             self.spawn_claim(run_id.clone(), wanted as u32);

@@ -730,18 +730,24 @@ fn next_try(
     }
 }
 
-/// Runs `future`, a wait before a request is sent, unless the run is canceled or a drain
-/// begins first (then `None`: nothing new is sent during a drain).
+/// Runs `future`, a wait before a request is sent, once this engine's claims are known to be
+/// kept ([`Shared::claims_kept`]), unless the run is canceled or a drain begins first (then
+/// `None`: nothing new is sent during a drain).
 async fn before_sending<T>(
     shared: &Shared,
     run: &RunContext,
     future: impl Future<Output = T>,
 ) -> Option<T> {
+    // Claims first: a request sent while they may run out can be answered for nothing.
+    let ready = async {
+        shared.claims_kept().await;
+        future.await
+    };
     tokio::select! {
         biased;
         () = run.cancel.cancelled() => None,
         () = shared.draining.cancelled() => None,
-        value = future => Some(value),
+        value = ready => Some(value),
     }
 }
 

@@ -43,6 +43,10 @@ pub(crate) enum WriterMessage {
     /// What an LLM judge's replies used for a judgment that never came (the run canceled, the
     /// server stopping): the run's spending all the same.
     JudgeSpent { run_id: RunId, spend: JudgeSpend },
+    /// An item's worker is done with it. Once what it reported is stored, its claim needs no
+    /// more renewal: until then it is renewed, so that an outcome waiting here for the
+    /// database (an outage) is not taken over by this engine's next claim and thrown away.
+    Settled { run_id: RunId, sequence: u32 },
     /// Every worker has stopped: store what is queued, then stop.
     Stop,
 }
@@ -82,7 +86,10 @@ pub(crate) async fn run(
         tokio::pin!(window);
         // A control message is stored at once, with what came before it.
         while batch.len() < shared.config.batch_size
-            && matches!(batch.last(), Some(WriterMessage::Outcome(_)))
+            && matches!(
+                batch.last(),
+                Some(WriterMessage::Outcome(_) | WriterMessage::Settled { .. })
+            )
         {
             match inbox.try_recv() {
                 Ok((_, message)) => batch.push(message),
@@ -116,10 +123,12 @@ pub(crate) async fn run(
 /// whether a run ended or a control message was stored.
 async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
     let mut outcomes = Vec::new();
+    let mut settled = Vec::new();
     let mut changed = false;
     for message in batch {
         match message {
             WriterMessage::Outcome(outcome) => outcomes.push(outcome),
+            WriterMessage::Settled { run_id, sequence } => settled.push((run_id, sequence)),
             control => {
                 apply_outcomes(writer, std::mem::take(&mut outcomes)).await;
                 apply_control(writer, control).await;
@@ -127,7 +136,18 @@ async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
             }
         }
     }
-    changed | apply_outcomes(writer, outcomes).await
+    changed |= apply_outcomes(writer, outcomes).await;
+    // What these items' workers reported is stored (or never will be): no claim to keep.
+    let mut working = writer.shared.working();
+    for (run_id, sequence) in settled {
+        if let Some(sequences) = working.get_mut(&run_id) {
+            sequences.remove(&sequence);
+            if sequences.is_empty() {
+                working.remove(&run_id);
+            }
+        }
+    }
+    changed
 }
 
 /// Returns whether a run finished.
@@ -176,7 +196,7 @@ async fn apply_control(writer: &Writer, message: WriterMessage) {
     let shared = &writer.shared;
     let worker = shared.config.worker.clone();
     match message {
-        WriterMessage::Outcome(_) | WriterMessage::Stop => {}
+        WriterMessage::Outcome(_) | WriterMessage::Settled { .. } | WriterMessage::Stop => {}
         WriterMessage::FailRun {
             run_id,
             generation,

@@ -5,5 +5,6 @@ mod support;
 
 mod analysis;
 mod drain;
+mod outage;
 mod simulated;
 mod stub_provider;

@@ -220,14 +220,17 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         let judged = judge(&shared, &run, &item, answer).await;
         let settled = judged.is_some();
         if let Some(judgment) = judged {
-            run.metrics.finished(judgment.verdict.state().as_str());
-            shared.send(WriterMessage::Outcome(Outcome {
-                run_id: run.run_id.clone(),
-                sequence,
-                attempt: item.attempt,
-                started_at: truncate_to_micros(Utc::now()),
-                kind: OutcomeKind::Judged(judgment),
-            }));
+            let counted = run.metrics.finished(judgment.verdict.state().as_str());
+            shared.send(WriterMessage::Finishing {
+                outcome: Outcome {
+                    run_id: run.run_id.clone(),
+                    sequence,
+                    attempt: item.attempt,
+                    started_at: truncate_to_micros(Utc::now()),
+                    kind: OutcomeKind::Judged(judgment),
+                },
+                counted,
+            });
         }
         return settled;
     }
@@ -365,12 +368,14 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                         if let Some(why) = why {
                             item_error.message = format!("{}; {why}", item_error.message);
                         }
-                        run.metrics.finished("failed");
                         settled = true;
-                        shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Failed {
-                            error: item_error,
-                            prompt: item.prompt.clone(),
-                        })));
+                        shared.send(WriterMessage::Finishing {
+                            outcome: outcome(OutcomeKind::Failed {
+                                error: item_error,
+                                prompt: item.prompt.clone(),
+                            }),
+                            counted: run.metrics.finished("failed"),
+                        });
                         break;
                     }
                 };
@@ -466,24 +471,27 @@ async fn record_answer(
         usage: completion.usage,
         cost_usd,
     };
-    let mut settled = false;
-    if let Some(judgment) = &judgment {
-        run.metrics.finished(judgment.verdict.state().as_str());
-        settled = true;
-    }
+    let counted = judgment
+        .as_ref()
+        .map(|judgment| run.metrics.finished(judgment.verdict.state().as_str()));
+    let mut settled = counted.is_some();
     let outcome = |kind| run.outcome(sequence, attempt, started_at, kind);
-    shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Answered {
-        answer,
-        judgment,
-    })));
+    let answered = outcome(OutcomeKind::Answered { answer, judgment });
+    shared.send(match counted {
+        Some(counted) => WriterMessage::Finishing {
+            outcome: answered,
+            counted,
+        },
+        None => WriterMessage::Outcome(answered),
+    });
     if let Some(text) = deferred {
         shared.activity.finish(&run.run_id, sequence);
         if let Some(judgment) = judge(shared, run, item, &text).await {
-            run.metrics.finished(judgment.verdict.state().as_str());
             settled = true;
-            shared.send(WriterMessage::Outcome(outcome(OutcomeKind::Judged(
-                judgment,
-            ))));
+            shared.send(WriterMessage::Finishing {
+                counted: run.metrics.finished(judgment.verdict.state().as_str()),
+                outcome: outcome(OutcomeKind::Judged(judgment)),
+            });
         }
     }
     settled
@@ -812,15 +820,16 @@ impl RunMetrics {
         }
     }
 
-    /// Counts an item this engine finished (`correct`, `incorrect` or `failed`), as it decides:
-    /// an outcome a concurrent cancel then drops is counted all the same.
-    fn finished(&self, outcome: &str) {
+    /// The counter of items this engine finished with `outcome` (`correct`, `incorrect` or
+    /// `failed`), which the writer increments once the outcome is stored
+    /// ([`WriterMessage::Finishing`]).
+    fn finished(&self, outcome: &str) -> metrics::Counter {
         match outcome {
             "correct" => &self.correct,
             "incorrect" => &self.incorrect,
             _ => &self.failed,
         }
-        .increment(1);
+        .clone()
     }
 
     /// Records how long the provider took to its first token and to the whole answer.

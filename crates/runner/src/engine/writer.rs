@@ -43,6 +43,13 @@ pub(crate) enum WriterMessage {
     /// What an LLM judge's replies used for a judgment that never came (the run canceled, the
     /// server stopping): the run's spending all the same.
     JudgeSpent { run_id: RunId, spend: JudgeSpend },
+    /// An outcome that finishes its item, and the counter of `evalboard_items_finished_total`
+    /// it adds to once stored: an outcome that no longer holds when stored (its claim taken
+    /// over meanwhile, a cancel) finished nothing, and is not counted.
+    Finishing {
+        outcome: Outcome,
+        counted: metrics::Counter,
+    },
     /// An item's worker is done with it. Once what it reported is stored, its claim needs no
     /// more renewal: until then it is renewed, so that an outcome waiting here for the
     /// database (an outage) is not taken over by this engine's next claim and thrown away.
@@ -88,7 +95,11 @@ pub(crate) async fn run(
         while batch.len() < shared.config.batch_size
             && matches!(
                 batch.last(),
-                Some(WriterMessage::Outcome(_) | WriterMessage::Settled { .. })
+                Some(
+                    WriterMessage::Outcome(_)
+                        | WriterMessage::Finishing { .. }
+                        | WriterMessage::Settled { .. }
+                )
             )
         {
             match inbox.try_recv() {
@@ -127,7 +138,10 @@ async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
     let mut changed = false;
     for message in batch {
         match message {
-            WriterMessage::Outcome(outcome) => outcomes.push(outcome),
+            WriterMessage::Outcome(outcome) => outcomes.push((outcome, None)),
+            WriterMessage::Finishing { outcome, counted } => {
+                outcomes.push((outcome, Some(counted)));
+            }
             WriterMessage::Settled { run_id, sequence } => settled.push((run_id, sequence)),
             control => {
                 apply_outcomes(writer, std::mem::take(&mut outcomes)).await;
@@ -151,11 +165,18 @@ async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
 }
 
 /// Returns whether a run finished.
-async fn apply_outcomes(writer: &Writer, outcomes: Vec<Outcome>) -> bool {
+/// Stores outcomes, each with the finished-items counter it adds to once stored. Returns
+/// whether a run finished.
+async fn apply_outcomes(
+    writer: &Writer,
+    outcomes: Vec<(Outcome, Option<metrics::Counter>)>,
+) -> bool {
     if outcomes.is_empty() {
         return false;
     }
     let shared = &writer.shared;
+    let (outcomes, counters): (Vec<Outcome>, Vec<Option<metrics::Counter>>) =
+        outcomes.into_iter().unzip();
     let outcomes = Arc::new(outcomes);
     let worker = shared.config.worker.clone();
     let mut result = persist(writer, "store outcomes", {
@@ -169,23 +190,39 @@ async fn apply_outcomes(writer: &Writer, outcomes: Vec<Outcome>) -> bool {
     }
     if result.is_none() && outcomes.len() > 1 && !shared.stopping() {
         // One bad outcome must not take the whole batch with it: store them one by one.
-        let mut finished = Vec::new();
+        let mut one_by_one = evalboard_persistence::AppliedOutcomes {
+            applied: Vec::with_capacity(outcomes.len()),
+            finished: Vec::new(),
+        };
         for outcome in outcomes.iter() {
             let (outcome, worker) = (outcome.clone(), worker.clone());
             let single = persist(writer, "store an outcome", move |db| {
                 db.apply_outcomes(&worker, std::slice::from_ref(&outcome), now())
             })
             .await;
-            finished.extend(single.into_iter().flat_map(|a| a.finished));
+            let (applied, finished) = single.map_or((false, Vec::new()), |single| {
+                (
+                    single.applied.first().copied().unwrap_or(false),
+                    single.finished,
+                )
+            });
+            one_by_one.applied.push(applied);
+            one_by_one.finished.extend(finished);
         }
-        result = Some(evalboard_persistence::AppliedOutcomes {
-            applied: Vec::new(),
-            finished,
-        });
+        result = Some(one_by_one);
     }
     let Some(applied) = result else {
         return false;
     };
+    for (counter, _) in counters
+        .iter()
+        .zip(&applied.applied)
+        .filter(|(_, applied)| **applied)
+    {
+        if let Some(counter) = counter {
+            counter.increment(1);
+        }
+    }
     for run in &applied.finished {
         tracing::info!(run = %run.id, status = %run.status, "run finished");
     }
@@ -196,7 +233,10 @@ async fn apply_control(writer: &Writer, message: WriterMessage) {
     let shared = &writer.shared;
     let worker = shared.config.worker.clone();
     match message {
-        WriterMessage::Outcome(_) | WriterMessage::Settled { .. } | WriterMessage::Stop => {}
+        WriterMessage::Outcome(_)
+        | WriterMessage::Finishing { .. }
+        | WriterMessage::Settled { .. }
+        | WriterMessage::Stop => {}
         WriterMessage::FailRun {
             run_id,
             generation,

@@ -179,3 +179,84 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// A TCP proxy to a test's PostgreSQL server that a test can cut, as a network partition or
+/// a database outage would: every connection through it dropped, new ones closed at once,
+/// until it is mended. Other tests on the same server see nothing of it.
+pub struct CutProxy {
+    port: u16,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl CutProxy {
+    /// A proxy to the server of `database_url` (a `postgres://` URL), on a free local port.
+    /// Call it within a Tokio runtime.
+    pub async fn start(database_url: &str) -> Self {
+        let upstream = {
+            let after_scheme = database_url
+                .split_once("://")
+                .map_or(database_url, |(_, r)| r);
+            let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            if host.contains(':') {
+                host.to_owned()
+            } else {
+                format!("{host}:5432")
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let open = tokio::sync::watch::Sender::new(true);
+        let watching = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut open = watching.subscribe();
+                if !*open.borrow() {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = open.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Self { port, open }
+    }
+
+    /// `database_url` with its host and port replaced by this proxy's.
+    pub fn url_through(&self, database_url: &str) -> String {
+        let (scheme, rest) = database_url
+            .split_once("://")
+            .unwrap_or(("postgres", database_url));
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let user = authority
+            .rsplit_once('@')
+            .map(|(user, _)| format!("{user}@"));
+        format!(
+            "{scheme}://{}127.0.0.1:{}{path}",
+            user.unwrap_or_default(),
+            self.port
+        )
+    }
+
+    /// Drops every connection through the proxy, and closes new ones, until [`CutProxy::mend`].
+    pub fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets connections through again.
+    pub fn mend(&self) {
+        self.open.send_replace(true);
+    }
+}

@@ -151,6 +151,11 @@ struct Inner {
     pump_reads: std::sync::atomic::AtomicU64,
     /// Set when the server stops: every stream ends ([`EventHub::close`]).
     closing: watch::Sender<bool>,
+    /// Set while the pump cannot read new events (the database out of reach): every live
+    /// stream ends, so that its client says it is not live instead of showing, under "Live",
+    /// what it last received; its reconnection is refused (503) until the database is back,
+    /// then resumes where it was.
+    unreadable: watch::Sender<bool>,
 }
 
 impl Inner {
@@ -167,6 +172,7 @@ impl Inner {
             resume_at: std::sync::Mutex::new(None),
             pump_reads: std::sync::atomic::AtomicU64::new(0),
             closing: watch::Sender::new(false),
+            unreadable: watch::Sender::new(false),
         }
     }
 
@@ -338,6 +344,7 @@ async fn pump(
                 match frames_after(&inner.db, last, None, inner.config.page).await {
                     Ok(frames) => {
                         reading_outage.succeeded();
+                        inner.unreadable.send_replace(false);
                         let full = frames.len() == inner.config.page as usize;
                         let board = inner.board.receiver_count() > 0;
                         record_delivery_lag(&frames);
@@ -365,6 +372,9 @@ async fn pump(
                     }
                     Err(error) => {
                         reading_outage.failed(&error);
+                        if matches!(error, StoreError::Unavailable(_)) {
+                            inner.unreadable.send_replace(true);
+                        }
                         break;
                     }
                 }

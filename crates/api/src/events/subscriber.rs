@@ -74,6 +74,9 @@ pub(crate) async fn subscribe(
             Ok((db.event_horizon()?, resume))
         })
         .await?;
+    // The database answered: streams need not end for it (the pump reads nothing while nobody
+    // listens, so it may not have found out itself).
+    hub.inner.unreadable.send_replace(false);
     hub.inner.subscriber_read_up_to(horizon.last);
     let (cursor, reset) = match resume {
         None => (horizon.last, None),
@@ -230,11 +233,18 @@ impl Feed {
         gather: impl Fn(&Self, &T, &mut Write),
     ) {
         let mut closing = self.inner.closing.subscribe();
+        let mut unreadable = self.inner.unreadable.subscribe();
         loop {
             let first = tokio::select! {
                 message = receive(&mut live) => message,
                 // The server stops: the stream ends, and the client resumes elsewhere.
                 _ = closing.wait_for(|closing| *closing) => None,
+                // The database is out of reach: nothing new can be sent, and a client left
+                // open would go on saying it is live. It resumes once the database is back.
+                _ = unreadable.wait_for(|unreadable| *unreadable) => {
+                    dropped(Dropped::Database);
+                    None
+                }
                 // A client that leaves while nothing happens lets go of its subscription as
                 // soon as its connection is seen closed (a heartbeat's write fails), not at the
                 // next event (until then the pump would read for it).

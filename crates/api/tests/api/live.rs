@@ -6,7 +6,10 @@ use std::{collections::BTreeMap, time::Duration};
 
 use evalboard_api::{AppState, EventHub, EventStreamConfig};
 use evalboard_domain::{EventPosition, RunId};
-use evalboard_persistence::testing::TestDatabase;
+use evalboard_persistence::{
+    Database, PoolOptions,
+    testing::{CutProxy, TestDatabase},
+};
 use evalboard_runner::{EngineConfig, EngineHandle, providers::ClientSet};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
@@ -40,26 +43,37 @@ impl LiveServer {
     }
 
     async fn start_with(db: TestDatabase, engine: bool, config: EventStreamConfig) -> Self {
+        let serving = (*db).clone();
+        Self::start_on(db, serving, engine, config).await
+    }
+
+    /// The server on `serving` (`db` through a proxy, say), the test reading `db` directly.
+    async fn start_on(
+        db: TestDatabase,
+        serving: Database,
+        engine: bool,
+        config: EventStreamConfig,
+    ) -> Self {
         let registry = std::sync::Arc::new(registry());
         let engine = engine.then(|| {
             let mut config = EngineConfig::new("live-test-worker");
             config.poll_every = Duration::from_millis(20);
             config.retry_base_delay = Duration::from_millis(5);
             EngineHandle::start(
-                (*db).clone(),
+                serving.clone(),
                 std::sync::Arc::clone(&registry),
                 ClientSet::from_registry(&registry),
                 config,
             )
         });
         let hub = EventHub::start(
-            (*db).clone(),
+            serving.clone(),
             config,
             engine.as_ref().map(|e| e.signal().activity().clone()),
         )
         .await
         .unwrap();
-        let mut state = AppState::new((*db).clone(), registry).with_events(hub.clone());
+        let mut state = AppState::new(serving.clone(), registry).with_events(hub.clone());
         if let Some(engine) = &engine {
             state = state.with_engine(engine.signal());
         }
@@ -728,6 +742,76 @@ api_tests!(
     head_is_answered_wherever_get_is,
     a_client_leaving_an_idle_stream_is_let_go_without_an_event,
 );
+
+/// A database out of reach ends the live streams — a client left open would go on showing,
+/// under "Live", what it last received — refuses new ones (503), and a client resumes where
+/// it was once the database is back (PostgreSQL, through a proxy the test cuts).
+#[actix_web::test]
+async fn a_database_out_of_reach_ends_live_streams_until_it_is_back() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let proxy = CutProxy::start(db.url()).await;
+    let through = proxy.url_through(db.url());
+    // Off this thread, which also runs the proxy.
+    let serving = tokio::task::spawn_blocking(move || {
+        Database::connect(
+            &through,
+            &PoolOptions {
+                max_connections: 4,
+                acquire_timeout: Duration::from_millis(500),
+            },
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let config = EventStreamConfig {
+        heartbeat: Duration::from_millis(100),
+        recheck_every: Duration::from_millis(100),
+        ..stream_config()
+    };
+    let server = LiveServer::start_on(db, serving, false, config).await;
+    for query in ["", "?view=board"] {
+        let reply = server.get(&format!("/runs/events{query}")).await;
+        assert_eq!(reply.status(), 200);
+        let mut body = reply.bytes_stream();
+        // Caught up and following: heartbeats come.
+        for _ in 0..3 {
+            let beat = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
+            assert!(matches!(beat, Ok(Some(Ok(_)))), "{query}: {beat:?}");
+        }
+        proxy.cut();
+        // Heartbeats, then the end: a stream that ends is one its client reopens.
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(chunk) = body.next().await {
+                if chunk.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(
+            ended.is_ok(),
+            "{query}: the stream went on with the database gone"
+        );
+        let refused = server.get(&format!("/runs/events{query}")).await;
+        assert_eq!(refused.status(), 503, "{query}");
+        proxy.mend();
+        let reopened = server.get(&format!("/runs/events{query}")).await;
+        assert_eq!(reopened.status(), 200, "{query}");
+        // It stays open: the database answers again.
+        let mut body = reopened.bytes_stream();
+        let beat = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
+        assert!(matches!(beat, Ok(Some(Ok(_)))), "{query}: {beat:?}");
+        let more = tokio::time::timeout(Duration::from_millis(500), body.next()).await;
+        assert!(
+            matches!(more, Ok(Some(Ok(_)))),
+            "{query}: still open: {more:?}"
+        );
+    }
+    server.stop().await;
+}
 
 /// Nothing happens on the server, so no event would reveal that a client left: its
 /// subscription still ends soon after its connection does (the pump reads only for

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use evalboard_domain::{RunSettings, RunStatus, SimulatedSettings};
-use evalboard_persistence::{Database, PoolOptions, testing::TestDatabase};
-use evalboard_runner::{EngineHandle, ProviderKind, providers::ClientSet};
-use tokio::{
-    io::copy_bidirectional,
-    net::{TcpListener, TcpStream},
-    sync::watch,
+use evalboard_persistence::{
+    Database, PoolOptions,
+    testing::{CutProxy, TestDatabase},
 };
+use evalboard_runner::{EngineHandle, ProviderKind, providers::ClientSet};
 
 use crate::{
     stub_provider::all_items,
@@ -25,68 +23,14 @@ use crate::{
 /// How long a claim lasts here; the outage lasts twice as long.
 const LEASE: Duration = Duration::from_secs(1);
 
-/// A TCP proxy to PostgreSQL that can be cut: every connection through it dropped, and new
-/// ones closed at once, until it is mended.
-struct Proxy {
-    port: u16,
-    open: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let open = watch::Sender::new(true);
-        let watching = open.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut open = watching.subscribe();
-                if !*open.borrow() {
-                    continue;
-                }
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut client, &mut server) => {}
-                        _ = open.wait_for(|open| !*open) => {}
-                    }
-                });
-            }
-        });
-        Self { port, open }
-    }
-
-    fn cut(&self) {
-        self.open.send_replace(false);
-    }
-
-    fn mend(&self) {
-        self.open.send_replace(true);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_longer_than_a_lease_sends_nothing_and_loses_nothing() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let (host, through) = {
-        let url = reqwest::Url::parse(db.url()).unwrap();
-        let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-        (
-            host.clone(),
-            db.url().replacen(&host, "127.0.0.1:{port}", 1),
-        )
-    };
-    let proxy = Proxy::start(host).await;
+    let proxy = CutProxy::start(db.url()).await;
     let engine_db = Database::connect(
-        &through.replace("{port}", &proxy.port.to_string()),
+        &proxy.url_through(db.url()),
         &PoolOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_millis(200),

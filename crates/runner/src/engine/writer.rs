@@ -224,7 +224,19 @@ async fn apply_outcomes(
         }
     }
     for run in &applied.finished {
-        tracing::info!(run = %run.id, status = %run.status, "run finished");
+        let counts = &run.counts;
+        if counts.correct + counts.incorrect == 0 && counts.failed > 0 {
+            // Completed, in that the engine went through every item; but no item was answered
+            // (a provider unreachable throughout, say): no evaluation, said as a warning.
+            tracing::warn!(
+                run = %run.id,
+                status = %run.status,
+                failed = counts.failed,
+                "run finished without a single answer: every item failed"
+            );
+        } else {
+            tracing::info!(run = %run.id, status = %run.status, "run finished");
+        }
     }
     !applied.finished.is_empty()
 }

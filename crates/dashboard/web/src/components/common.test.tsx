@@ -2,9 +2,22 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { ActionFailed, ErrorNote, ProgressBar, accuracy, createdAtOf, judgeLabel, tierLabel, usd } from "./common";
+import { ActionFailed, ErrorNote, Loading, ProgressBar, accuracy, createdAtOf, judgeLabel, tierLabel, usd } from "./common";
 
 afterEach(cleanup);
+
+describe("Loading", () => {
+  it("says why it is still loading once a try failed", () => {
+    const { rerender } = render(<Loading failure={null} />);
+    expect(screen.getByRole("status").textContent).toBe("Loading…");
+    rerender(<Loading failure={new ApiError(503, "Service Unavailable", "the database is unavailable")} />);
+    const said = screen.getByRole("status").textContent ?? "";
+    expect(said).toContain("the last try failed");
+    expect(said).toContain("the database is unavailable");
+    rerender(<Loading failure={new TypeError("Failed to fetch")} />);
+    expect(screen.getByRole("status").textContent).toContain("the server cannot be reached");
+  });
+});
 
 describe("ActionFailed", () => {
   it("says a cancel of a run already ended is not a failure", () => {

@@ -132,6 +132,23 @@ export function StaleNote({ error }: { error: unknown }) {
   );
 }
 
+/**
+ * "Loading…" for a query still pending, and, once an attempt has failed and it is trying again,
+ * why: a server whose database is out of reach answers each request after seconds, and a few
+ * retries would otherwise show nothing but "Loading…" for half a minute.
+ */
+export function Loading({ failure }: { failure: unknown }) {
+  if (failure === null || failure === undefined) {
+    return <p role="status">Loading…</p>;
+  }
+  const why = unreachable(failure) ? "the server cannot be reached" : failure instanceof Error ? failure.message : String(failure);
+  return (
+    <p className="warning" role="status">
+      Loading… the last try failed ({why}); trying again.
+    </p>
+  );
+}
+
 /** A query's error: above what it still shows from before ([`StaleNote`]), or in its place. */
 export function QueryError({ error, loaded }: { error: unknown; loaded: boolean }) {
   return loaded ? <StaleNote error={error} /> : <ErrorNote error={error} />;

@@ -4,6 +4,7 @@ import type { FormEvent } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
+  Loading,
   QueryError,
   StatusBadge,
   TableScroll,
@@ -199,7 +200,7 @@ export function ArchivePage() {
         </p>
       )}
       <QueryError error={runs.error} loaded={runs.data !== undefined} />
-      {runs.isPending && <p>Loading…</p>}
+      {runs.isPending && <Loading failure={runs.failureReason} />}
       <TableScroll label="Runs">
         <table className="table">
           <caption className="visually-hidden">

@@ -6,6 +6,7 @@ import { Link } from "wouter";
 import { type ActiveRun, type ItemSnapshot } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
+  Loading,
   createdAtOf,
   retryLabel,
   ACTIVE,
@@ -76,7 +77,7 @@ export function BoardPage() {
           catch up once it is back.
         </p>
       )}
-      {board.isPending && <p>Loading…</p>}
+      {board.isPending && <Loading failure={board.failureReason} />}
       {board.data && runs.length === 0 && (
         <p className="empty">
           No runs yet.{operate && (

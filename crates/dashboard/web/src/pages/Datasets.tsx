@@ -5,7 +5,7 @@ import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
-import { Announce, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
+import { Announce, ErrorNote, Loading, QueryError, TableScroll, Time, useTitle } from "../components/common";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
@@ -89,7 +89,7 @@ export function DatasetsPage() {
     <section aria-labelledby="datasets-title">
       <h1 id="datasets-title">Datasets</h1>
       <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
-      {datasets.isPending && <p>Loading…</p>}
+      {datasets.isPending && <Loading failure={datasets.failureReason} />}
       <TableScroll label="Datasets">
         <table className="table">
           <caption className="visually-hidden">Datasets, newest version of each</caption>

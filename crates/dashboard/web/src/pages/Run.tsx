@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "wouter";
 import { ApiError, type Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
+  Loading,
   retryLabel,
   tierLabel,
   ACTIVE,
@@ -88,7 +89,7 @@ export function RunPage({ id }: { id: string }) {
         </section>
       );
     }
-    return detail.error ? <ErrorNote error={detail.error} /> : <p>Loading…</p>;
+    return detail.error ? <ErrorNote error={detail.error} /> : <Loading failure={detail.failureReason} />;
   }
   const act = (kind: "cancel" | "retry") =>
     ask(

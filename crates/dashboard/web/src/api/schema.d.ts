@@ -195,6 +195,7 @@ export interface paths {
          * The server's metrics in Prometheus's text exposition format: HTTP requests, runs by status,
          *     items finished, provider latencies, retries and 429s, claims taken over, database pool
          *     waits, event stream subscribers, build information. Needs the viewer role, like every read.
+         *     While the database is out of reach the page is served without the runs by status.
          */
         get: operations["metrics"];
         put?: never;
@@ -2705,7 +2706,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This server keeps no metrics, or the database is unavailable */
+            /** @description This server keeps no metrics */
             503: {
                 headers: {
                     [name: string]: unknown;

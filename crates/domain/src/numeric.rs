@@ -185,7 +185,7 @@ fn reading(text: &str, spelled: &str, end: usize) -> Reading {
             .strip_prefix(mark)
             .is_some_and(|more| more.starts_with(|c: char| c.is_ascii_digit()))
     };
-    if number.as_str().contains('.') || after.starts_with('/') || continues('.') || continues(',') {
+    if spelled.contains('.') || after.starts_with('/') || continues('.') || continues(',') {
         return Reading::NotANumber;
     }
     match decimal_of_fraction(number.as_str(), &rest[..digits]) {
@@ -301,7 +301,9 @@ fn plain_numbers(text: String) -> String {
     let mut plain = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
+        // Not after a digit: `2\frac{1}{2}` is a mixed number, not 21/2.
         if c == '\\'
+            && !plain.ends_with(|p: char| p.is_ascii_digit())
             && let Some((fraction, len)) = latex_fraction(rest)
         {
             plain.push_str(&fraction);
@@ -365,6 +367,10 @@ fn last_number(text: &str) -> Option<Option<Number>> {
             _ => m.as_str(),
         };
         read_to = fraction_end(text, m.end());
+        // `.5` right after a number is its next part (`3.2.5`, a section), not a half.
+        if spelled.starts_with('.') && preceded_by_word {
+            continue;
+        }
         match reading(text, spelled, m.end()) {
             Reading::Number(number) => last = Some(Some(number)),
             Reading::NoDecimal => last = Some(None),
@@ -557,6 +563,10 @@ mod tests {
             // Not fractions: a decimal over a number, a date.
             ("The answer is 1.5/3, or 7", "7", "last_number"),
             ("Paid on 1/2/2024: 5 dollars", "5", "last_number"),
+            ("The answer is 3.0/4, or 7", "7", "last_number"),
+            // A mixed number is no fraction of its own; a section number no half.
+            ("\\boxed{2\\frac{1}{2}} cups", "2", "last_number"),
+            ("See section 3.2.5", "3.2", "last_number"),
         ] {
             let (number, found_tier) = extracted(response);
             assert_eq!(

@@ -1631,6 +1631,12 @@ fn a_crashed_servers_attempts_end_lost_whatever_its_restart_does(db: &TestDataba
         at(2),
     )
     .unwrap();
+    // A live worker's claim that lapsed (the database out of reach longer than a lease) is
+    // still its own to give back when it stops.
+    let lapsed = create(db, "Demo", 1);
+    db.claim_items(&lapsed, claim_request("w2", 1, 1, 1))
+        .unwrap();
+    assert_eq!(db.release_claims("w2", at(10)).unwrap(), 1);
     // The restart declares the previous run's claims expired; its drain gives none back.
     assert_eq!(db.expire_leases("w", at(5)).unwrap(), 2);
     assert_eq!(db.release_claims("w", at(6)).unwrap(), 0);

@@ -101,9 +101,9 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
     if access.is_open() {
         return Ok(Some(Actor::anyone()));
     }
-    // (A change sent to a path nothing serves is refused for its role too: whether a route
-    // serves it is the router's to say, after this, on the percent-decoded path; deciding it
-    // here on the raw path let `/dataset%73` past the admin check.)
+    // (Roles are checked on the percent-decoded path the router matches: deciding them on the
+    // raw path let `/dataset%73` past the admin check. A method and path no route serves is
+    // left to the router's 404 or 405, below.)
     let needed = required_role(req.method(), routed_path(req));
     // Only a Bearer header is this server's: another scheme (a proxy's Basic credentials in
     // front of it, say) is not meant for it, and leaves the session cookie or a public path
@@ -283,8 +283,12 @@ fn accepted_without_bearer(path: &str, media_type: Option<&str>) -> bool {
         !sendable_by_any_page(media_type)
     } else {
         // An allow-list, not the simple types alone: a type a browser sends by itself with a
-        // credentialed request (`application/csp-report`, say) is not JSON either.
-        media_type == Some("application/json")
+        // credentialed request (`application/csp-report`, say) is not JSON either. JSON's
+        // structured suffix (`application/vnd.x+json`) is, as the harness import reads it.
+        media_type.is_some_and(|media| {
+            media == "application/json"
+                || media.starts_with("application/") && media.ends_with("+json")
+        })
     }
 }
 

@@ -309,6 +309,9 @@ async fn pump(
     // Both are tried again every `recheck_every` while the database is down: logged as outages.
     let listening_outage = Outage::new("listen for other replicas' events");
     let reading_outage = Outage::new("read new events");
+    // Reads failing in a row for want of the database: the streams end at the second (one
+    // alone may be a pool wait that timed out under load, not an outage).
+    let mut unreadable_reads = 0u32;
     loop {
         if listener.is_none() && tokio::time::Instant::now() >= listen_again_at {
             match inner.db.event_listener(published_previews.clone()).await {
@@ -344,6 +347,7 @@ async fn pump(
                 match frames_after(&inner.db, last, None, inner.config.page).await {
                     Ok(frames) => {
                         reading_outage.succeeded();
+                        unreadable_reads = 0;
                         inner.unreadable.send_replace(false);
                         let full = frames.len() == inner.config.page as usize;
                         let board = inner.board.receiver_count() > 0;
@@ -373,7 +377,10 @@ async fn pump(
                     Err(error) => {
                         reading_outage.failed(&error);
                         if matches!(error, StoreError::Unavailable(_)) {
-                            inner.unreadable.send_replace(true);
+                            unreadable_reads += 1;
+                            if unreadable_reads >= 2 {
+                                inner.unreadable.send_replace(true);
+                            }
                         }
                         break;
                     }

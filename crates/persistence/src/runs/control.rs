@@ -47,6 +47,12 @@ pub enum RetryScope {
 /// (claims set both, releases clear both); naming their states and the lease lets the partial
 /// `(state, lease_expires_at)` index find them instead of reading every item (a macro, so
 /// that the plan test explains the very condition).
+/// When the claims a restarted worker's previous run left are declared to have run out: the
+/// Unix epoch, before any claim's time ([`Database::expire_leases`]).
+pub(super) fn declared_dead() -> NaiveDateTime {
+    chrono::DateTime::UNIX_EPOCH.naive_utc()
+}
+
 macro_rules! claimed_by {
     ($worker:expr) => {
         run_items::state
@@ -291,12 +297,12 @@ impl Database {
                         .filter(run_items::state.eq(state.as_str()))
                         .select((run_items::sequence, run_items::lease_expires_at))
                         .load(conn)?;
-                    // An attempt whose worker is gone (its claim expired: a crashed server's)
-                    // was lost, not refused for this run's reason: it may well have been
-                    // answered, and paid for.
+                    // An attempt of a worker gone (a crashed server's, its claims declared dead
+                    // by its restart) was lost, not refused for this run's reason: it may well
+                    // have been answered, and paid for.
                     let (lost, refused): (Vec<_>, Vec<_>) = open
                         .into_iter()
-                        .partition(|(_, lease)| lease.is_some_and(|until| until <= now));
+                        .partition(|(_, lease)| *lease == Some(declared_dead()));
                     let sequences = |items: Vec<(i32, Option<NaiveDateTime>)>| -> Vec<i32> {
                         items.into_iter().map(|(sequence, _)| sequence).collect()
                     };
@@ -386,11 +392,12 @@ impl Database {
 
     /// Declares every claim `worker` holds expired: a worker restarting under the same name
     /// knows its previous incarnation is gone, and need not wait for the leases to run out.
-    pub fn expire_leases(&self, worker: &str, at: Timestamp) -> Result<usize, StoreError> {
+    /// The claims are backdated to the Unix epoch, which tells them apart from a live
+    /// worker's claims that merely lapsed (an outage): those are still its own to give back.
+    pub fn expire_leases(&self, worker: &str, _at: Timestamp) -> Result<usize, StoreError> {
         self.write(|conn| {
-            let past = (at - chrono::Duration::microseconds(1)).naive_utc();
             Ok(diesel::update(run_items::table.filter(claimed_by!(worker)))
-                .set(run_items::lease_expires_at.eq(Some(past)))
+                .set(run_items::lease_expires_at.eq(Some(declared_dead())))
                 .execute(conn)?)
         })
     }

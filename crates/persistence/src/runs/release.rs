@@ -9,7 +9,7 @@ use evalboard_domain::{ItemState, RunId, Timestamp};
 use super::{
     attempts::{self, AttemptOutcome},
     bookkeeping::{finish_if_done, save_counts},
-    control::{Whose, cancel_items, claimed_by},
+    control::{Whose, cancel_items, claimed_by, declared_dead},
     item_keys, load_row,
 };
 use crate::{
@@ -45,11 +45,10 @@ impl Database {
     /// (or stopped by its budget), where nothing more is claimed, the items are canceled
     /// instead, as the worker would have canceled them. Returns how many items it gave back.
     pub fn release_claims(&self, worker: &str, at: Timestamp) -> Result<usize, StoreError> {
-        let now = at.naive_utc();
         let runs: Vec<String> = self.read(|conn| {
             Ok(run_items::table
                 .filter(claimed_by!(worker))
-                .filter(run_items::lease_expires_at.gt(now))
+                .filter(run_items::lease_expires_at.ne(declared_dead()))
                 .select(run_items::run_id)
                 .distinct()
                 .load(conn)?)
@@ -79,10 +78,10 @@ fn release_in(
     let mut query = run_items::table
         .filter(run_items::run_id.eq(run_id.as_str()))
         .filter(claimed_by!(worker))
-        // A claim already expired is not given back: its worker lost it (a previous run of
-        // this server that crashed, its claims expired at this one's start), and whoever takes
-        // the item over records the attempt lost and counts the resume.
-        .filter(run_items::lease_expires_at.gt(at.naive_utc()))
+        // A claim a previous run of this server left (it crashed; its claims declared dead at
+        // this one's start) is not given back: whoever takes the item over records the attempt
+        // lost and counts the resume. This run's own claims are, even lapsed in an outage.
+        .filter(run_items::lease_expires_at.ne(declared_dead()))
         .order(run_items::sequence.asc())
         .select((
             run_items::sequence,

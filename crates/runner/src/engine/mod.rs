@@ -479,7 +479,11 @@ async fn renew(shared: Arc<Shared>) {
                     );
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot renew claims"),
+            Err(error) => {
+                // The database answered: not an outage, nothing to hold back for.
+                shared.claims_kept.send_replace(true);
+                tracing::warn!(%error, "cannot renew claims");
+            }
         }
     }
 }

@@ -746,10 +746,14 @@ async fn before_sending<T>(
     run: &RunContext,
     future: impl Future<Output = T>,
 ) -> Option<T> {
-    // Claims first: a request sent while they may run out can be answered for nothing.
+    // Claims first: a request sent while they may run out can be answered for nothing. And
+    // again once admitted, which may have waited long (for a slot, a `Retry-After`, the rate):
+    // the database may have gone meanwhile.
     let ready = async {
         shared.claims_kept().await;
-        future.await
+        let admitted = future.await;
+        shared.claims_kept().await;
+        admitted
     };
     tokio::select! {
         biased;

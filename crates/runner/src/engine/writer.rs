@@ -85,6 +85,10 @@ pub(crate) async fn run(
     let mut batch = Vec::new();
     let mut stopping = false;
     while !stopping && let Some((sent, first)) = inbox.recv().await {
+        // What counts towards a batch's size: outcomes and control messages, not the
+        // bookkeeping of items settled (one per item, which would shrink every batch).
+        let weighs = |message: &WriterMessage| !matches!(message, WriterMessage::Settled { .. });
+        let mut gathered = usize::from(weighs(&first));
         batch.push(first);
         // Whatever arrives before the first message has waited `commit_window` joins it (see
         // `EngineConfig::commit_window`); a first message that queued while the previous batch
@@ -92,7 +96,7 @@ pub(crate) async fn run(
         let window = tokio::time::sleep_until((sent + shared.config.commit_window).into());
         tokio::pin!(window);
         // A control message is stored at once, with what came before it.
-        while batch.len() < shared.config.batch_size
+        while gathered < shared.config.batch_size
             && matches!(
                 batch.last(),
                 Some(
@@ -102,21 +106,23 @@ pub(crate) async fn run(
                 )
             )
         {
-            match inbox.try_recv() {
-                Ok((_, message)) => batch.push(message),
+            let message = match inbox.try_recv() {
+                Ok((_, message)) => message,
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
                 // Enough to make the commit's fixed cost small: store now. Waiting longer would
                 // only hold the run's row (locked by the write) away from claims for longer.
-                Err(mpsc::error::TryRecvError::Empty) if batch.len() >= GATHERED_ENOUGH => break,
+                Err(mpsc::error::TryRecvError::Empty) if gathered >= GATHERED_ENOUGH => break,
                 Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
                     biased;
                     message = inbox.recv() => match message {
-                        Some((_, message)) => batch.push(message),
+                        Some((_, message)) => message,
                         None => break,
                     },
                     () = &mut window => break,
                 },
-            }
+            };
+            gathered += usize::from(weighs(&message));
+            batch.push(message);
         }
         if let Some(stop) = batch.iter().position(|m| matches!(m, WriterMessage::Stop)) {
             batch.truncate(stop);

@@ -16,6 +16,8 @@ let signedIn: Session | null;
 /** Whether the browser keeps the cookie a sign-in sets (it does not for a `Secure` one on HTTP). */
 let cookieKept: boolean;
 let datasetsRefused: boolean;
+/** Whether `GET /auth/session` answers 503 (a server restarting). */
+let sessionDown: boolean;
 let sent: string[];
 let client: QueryClient;
 
@@ -31,6 +33,7 @@ async function serve(request: Request): Promise<Response> {
   sent.push(route);
   switch (route) {
     case "GET /auth/session":
+      if (sessionDown) return json(503, { title: "Service Unavailable", status: 503, detail: "restarting" });
       return signedIn && cookieKept ? json(200, signedIn) : unauthorized("sign in with a token");
     case "POST /auth/session": {
       const { token } = (await request.json()) as { token: string };
@@ -54,6 +57,7 @@ beforeEach(() => {
   signedIn = null;
   cookieKept = true;
   datasetsRefused = false;
+  sessionDown = false;
   sent = [];
   vi.stubGlobal("fetch", vi.fn(serve));
   client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
@@ -184,6 +188,20 @@ describe("SessionGate", () => {
     window.dispatchEvent(new Event("visibilitychange"));
     await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("ci · viewer"));
     expect(sent.filter((route) => route === "GET /auth/session").length).toBe(asked + 1);
+  });
+
+  it("keeps the page when asking who it is fails in the background", async () => {
+    signedIn = CI;
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    const asked = sent.filter((route) => route === "GET /auth/session").length;
+
+    sessionDown = true;
+    window.dispatchEvent(new Event("visibilitychange"));
+    await vi.waitFor(() => expect(sent.filter((route) => route === "GET /auth/session").length).toBe(asked + 1));
+    await vi.waitFor(() => expect(client.getQueryState(sessionKey)?.status).toBe("error"));
+    expect(screen.getByRole("heading", { name: "Not found" })).toBeTruthy();
+    expect(screen.getByRole("banner").textContent).toContain("ci · operator");
   });
 
   it("says so when the browser did not keep the session cookie, instead of asking again", async () => {

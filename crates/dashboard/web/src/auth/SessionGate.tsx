@@ -54,7 +54,9 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
       </main>
     );
   }
-  if (session.isError) {
+  // A background refetch that failed (the server restarting while the tab was hidden) keeps
+  // what it had: the pages show their own state of the connection.
+  if (session.isError && session.data === undefined) {
     return (
       <main className="sign-in">
         <div className="sign-in-card">
@@ -66,7 +68,7 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
       </main>
     );
   }
-  if (session.data === null) {
+  if (session.data === null || session.data === undefined) {
     if (shown !== null) setShown(null);
     if (changed !== null) setChanged(null);
     return <SignIn ended={ended} />;

@@ -13,11 +13,12 @@
 
 mod activity;
 mod gate;
+mod held;
 mod worker;
 mod writer;
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{HashMap, VecDeque},
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
@@ -114,7 +115,7 @@ pub(crate) struct Shared {
     /// Cancelled when a drain begins: nothing more is claimed, started or sent.
     draining: CancellationToken,
     /// Items being worked on here, by run: the claims the renewer keeps alive.
-    working: Mutex<HashMap<RunId, BTreeSet<u32>>>,
+    working: Mutex<held::HeldClaims>,
     /// Items whose worker is running here.
     in_flight: AtomicUsize,
     /// Items given back during a drain.
@@ -156,7 +157,7 @@ impl Shared {
         self.draining.is_cancelled()
     }
 
-    fn working(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, BTreeSet<u32>>> {
+    fn working(&self) -> std::sync::MutexGuard<'_, held::HeldClaims> {
         self.working
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -254,7 +255,7 @@ impl EngineHandle {
             wake: Arc::clone(&wake),
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
-            working: Mutex::new(HashMap::new()),
+            working: Mutex::new(held::HeldClaims::default()),
             in_flight: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
             claims_kept: tokio::sync::watch::Sender::new(true),
@@ -450,12 +451,7 @@ async fn renew(shared: Arc<Shared>) {
         let lease = shared.config.lease;
         let until = now() + chrono::Duration::from_std(lease).unwrap_or_default();
         // In run id and sequence order, as the writer locks them.
-        let mut items: Vec<(RunId, Vec<u32>)> = shared
-            .working()
-            .iter()
-            .map(|(run, sequences)| (run.clone(), sequences.iter().copied().collect()))
-            .collect();
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let items = shared.working().items();
         if items.is_empty() {
             // No claim to keep: nothing waits on one.
             shared.claims_kept.send_replace(true);
@@ -661,9 +657,7 @@ impl Dispatcher {
                 flight.exhausted = items.is_empty();
                 self.shared
                     .working()
-                    .entry(run_id.clone())
-                    .or_default()
-                    .extend(items.iter().map(|item| item.sequence));
+                    .hold(run_id, items.iter().map(|item| item.sequence));
                 flight.queue.extend(items);
             }
             Err(error) => {
@@ -694,13 +688,8 @@ impl Dispatcher {
             let unsent: Vec<u32> = flight.queue.drain(..).map(|item| item.sequence).collect();
             {
                 let mut working = self.shared.working();
-                if let Some(sequences) = working.get_mut(run_id) {
-                    for sequence in &unsent {
-                        sequences.remove(sequence);
-                    }
-                    if sequences.is_empty() {
-                        working.remove(run_id);
-                    }
+                for &sequence in &unsent {
+                    working.let_go(run_id, sequence);
                 }
             }
             if !canceled {

@@ -160,12 +160,7 @@ async fn store(writer: &Writer, batch: Vec<WriterMessage>) -> bool {
     // What these items' workers reported is stored (or never will be): no claim to keep.
     let mut working = writer.shared.working();
     for (run_id, sequence) in settled {
-        if let Some(sequences) = working.get_mut(&run_id) {
-            sequences.remove(&sequence);
-            if sequences.is_empty() {
-                working.remove(&run_id);
-            }
-        }
+        working.let_go(&run_id, sequence);
     }
     changed
 }

@@ -204,6 +204,12 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
                    "settings": {"selection": {"categories": ["poetry"]}}}),
             vec!["settings.selection.categories"],
         ),
+        // Too few worked examples, said with the request's other problems.
+        (
+            json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                   "settings": {"concurrency": 0, "shots": 2, "shotsFrom": {"datasetName": "Val"}}}),
+            vec!["settings.concurrency", "settings.shots"],
+        ),
         (
             json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
                    "settings": {"selection": {"seed": 4}}}),

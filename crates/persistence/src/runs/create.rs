@@ -100,17 +100,33 @@ impl Database {
 }
 
 impl Database {
-    /// What [`Database::create_run`] would refuse about the dataset and the selection of a new
-    /// run, without writing anything: so that a request with other problems too can be told
+    /// What [`Database::create_run`] would refuse about the dataset, the selection and the
+    /// worked examples of a new run, without writing anything: so that a request with other problems too can be told
     /// about all of them at once. Empty when both are fine (as of now).
     pub fn check_run_target(
         &self,
         dataset_name: &str,
         settings: &RunSettings,
     ) -> Result<ValidationErrors, StoreError> {
-        self.read(|conn| match target_of(conn, dataset_name, settings)? {
-            Ok(_) => Ok(ValidationErrors::default()),
-            Err(errors) => Ok(errors),
+        self.read(|conn| {
+            let target = match target_of(conn, dataset_name, settings)? {
+                Ok(target) => target,
+                Err(errors) => return Ok(errors),
+            };
+            // The worked examples too, as creating the run would check them.
+            let kind = crate::datasets::dataset_kind(conn, target.dataset.id.as_str())?;
+            let settings = match with_shots_source(conn, settings, kind)? {
+                Ok(settings) => settings,
+                Err(errors) => return Ok(errors),
+            };
+            short_of_examples(
+                conn,
+                &settings,
+                dataset_name,
+                &target.dataset,
+                &target.keys,
+                &target.chosen,
+            )
         })
     }
 }

@@ -115,6 +115,8 @@ describe("SessionGate", () => {
     await screen.findByLabelText("Token");
     expect(sent).toContain("DELETE /auth/session");
     expect(screen.queryByRole("banner")).toBeNull();
+    // Signed out here: no session "ended".
+    expect(screen.queryByRole("status")).toBeNull();
   });
 
   it("returns to the sign-in screen when another request is refused, keeping nothing it read", async () => {
@@ -188,6 +190,16 @@ describe("SessionGate", () => {
     window.dispatchEvent(new Event("visibilitychange"));
     await vi.waitFor(() => expect(screen.getByRole("banner").textContent).toContain("ci · viewer"));
     expect(sent.filter((route) => route === "GET /auth/session").length).toBe(asked + 1);
+  });
+
+  it("says the session ended when the tab comes back to find it gone", async () => {
+    signedIn = CI;
+    renderApp("/nowhere");
+    await screen.findByRole("heading", { name: "Not found" });
+    signedIn = null;
+    window.dispatchEvent(new Event("visibilitychange"));
+    await screen.findByLabelText("Token");
+    expect(screen.getByRole("status").textContent).toContain("Your session ended");
   });
 
   it("keeps the page when asking who it is fails in the background", async () => {

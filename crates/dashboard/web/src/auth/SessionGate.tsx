@@ -4,7 +4,7 @@ import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { type Session, onForbidden, onUnauthenticated } from "../api/client";
 import { ErrorNote } from "../components/common";
-import { onSessionChange, sessionKey, signedOut, useSessionQuery, useSignIn, useSignOut } from "./session";
+import { onSessionChange, sessionKey, signedOut, signedOutHereKey, useSessionQuery, useSignIn, useSignOut } from "./session";
 
 /** Why the sign-in screen came back to a page that was signed in. */
 type Ended = "expired" | "elsewhere";
@@ -69,6 +69,9 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
     );
   }
   if (session.data === null || session.data === undefined) {
+    // Gone under a page that showed someone (found when the tab came back into view, say), and
+    // not by signing out here: said, as when another request finds it.
+    if (shown !== null && ended === null && client.getQueryData(signedOutHereKey) !== true) setEnded("expired");
     if (shown !== null) setShown(null);
     if (changed !== null) setChanged(null);
     return <SignIn ended={ended} />;

@@ -72,6 +72,7 @@ export function useSignIn() {
       return session;
     },
     onSuccess: (session) => {
+      client.removeQueries({ queryKey: signedOutHereKey });
       client.setQueryData(sessionKey, session);
       announceSessionChange("signed-in");
     },
@@ -88,6 +89,9 @@ export function cookieNotKept(location: Pick<Location, "protocol" | "hostname">)
     : "The token is right, but this browser did not keep the session cookie: allow cookies for this site.";
 }
 
+/** Set when this tab signed out, until it signs in: the gate tells that from a session that ended. */
+export const signedOutHereKey = ["auth", "signed-out-here"] as const;
+
 export function useSignOut() {
   const client = useQueryClient();
   return useMutation({
@@ -98,6 +102,7 @@ export function useSignOut() {
       }
     },
     onSuccess: () => {
+      client.setQueryData(signedOutHereKey, true);
       signedOut(client);
       announceSessionChange("signed-out");
     },

@@ -195,6 +195,14 @@ impl Database {
         self.read(|conn| Ok(conn.batch_execute("SELECT 1")?))
     }
 
+    /// Checks that the database answers a query, waiting at most `wait` for a connection
+    /// (not the pool's acquire timeout): a readiness probe gives up after a second or so, and
+    /// should get its answer, not a timeout of its own.
+    pub fn ping_within(&self, wait: std::time::Duration) -> Result<(), StoreError> {
+        let connection = self.pool.get_timeout(wait)?;
+        self.on_pooled(connection, |conn| Ok(conn.batch_execute("SELECT 1")?))
+    }
+
     /// Checks that the database takes writes, by writing a row and rolling it back. A SQLite
     /// file the server may read but not write (a backup restored by another user) passes every
     /// other check at start, and then fails the first request that writes.

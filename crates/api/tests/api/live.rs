@@ -797,6 +797,7 @@ async fn a_database_out_of_reach_ends_live_streams_until_it_is_back() {
         );
         let refused = server.get(&format!("/runs/events{query}")).await;
         assert_eq!(refused.status(), 503, "{query}");
+        assert_eq!(server.get("/readyz").await.status(), 503);
         proxy.mend();
         let reopened = server.get(&format!("/runs/events{query}")).await;
         assert_eq!(reopened.status(), 200, "{query}");

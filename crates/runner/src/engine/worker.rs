@@ -277,7 +277,9 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                 cut_off: hit.cut_off,
             },
             started_at,
-            cost_usd: None,
+            // Not sent, not paid: nothing, where the model has a price (so that a run answered
+            // wholly from the cache costs $0, not "no price").
+            cost_usd: answering.price.map(|_| 0.0),
             request_key: request_key.clone(),
             cached: true,
         };

@@ -1291,15 +1291,20 @@ async fn reasoning_is_kept_apart_and_never_judged(db: TestDatabase) {
 async fn a_cached_run_is_answered_from_earlier_answers(db: TestDatabase) {
     let stub = start_stub();
     import(&db, "D", &items(3, |i| format!("Question {i}? [[think]]")));
-    let engine = start_engine(
-        &db,
-        registry(vec![provider(
-            "Stub",
-            ProviderKind::OpenaiCompatible,
-            Some(stub.base_url.clone()),
-            None,
-        )]),
+    let mut priced = provider(
+        "Stub",
+        ProviderKind::OpenaiCompatible,
+        Some(stub.base_url.clone()),
+        None,
     );
+    priced.prices.insert(
+        "m".into(),
+        evalboard_domain::ModelPrice {
+            input_per_mtok: 1.0,
+            output_per_mtok: 2.0,
+        },
+    );
+    let engine = start_engine(&db, registry(vec![priced]));
     let run = |settings: RunSettings| {
         let db = &db;
         async move {
@@ -1324,6 +1329,9 @@ async fn a_cached_run_is_answered_from_earlier_answers(db: TestDatabase) {
     .await;
     engine.shutdown().await;
     assert_eq!(first.usage.prompt_tokens, 3 * 42);
+    assert!(first.usage.cost_usd.is_some_and(|cost| cost > 0.0));
+    // Answered from the cache: nothing paid, and said so ($0), not "no price".
+    assert_eq!(cached.usage.cost_usd, Some(0.0));
     assert_eq!(
         (
             cached.counts.correct,

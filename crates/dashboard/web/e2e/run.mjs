@@ -216,6 +216,12 @@ await step("drill into an item of a finished run", async () => {
   // Its few entries fit one page: nothing more to load.
   const more = page.locator('section[aria-labelledby="logs-title"]').getByRole("button", { name: "Load more" });
   if ((await more.count()) !== 0) throw new Error("a one-page log offers to load more");
+  // The export is fetched by the page and saved under the server's name (a refusal would be
+  // said beside the link).
+  const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export CSV" }).click()]);
+  if (exported.suggestedFilename() !== `${id}-items.csv`) throw new Error(`the export saved as ${exported.suggestedFilename()}`);
+  const csv = readFileSync(await exported.path(), "utf8");
+  if (!csv.startsWith("sequence,")) throw new Error(`the export is not the items' CSV: ${csv.slice(0, 80)}`);
   await check("run-detail");
 });
 

@@ -15,6 +15,7 @@ import {
   useSearchParam,
   useTitle,
 } from "../components/common";
+import { Download } from "../components/download";
 import { ApiError, type Schemas } from "../api/client";
 import { type RunFilters, runQuery, useDatasetsQuery, useProvidersQuery, useRunsQuery } from "../queries";
 
@@ -103,9 +104,9 @@ export function ArchivePage() {
       <div className="page-head">
         <h1 id="archive-title">Archive</h1>
         <div className="controls">
-          <a href={csv} download>
+          <Download href={csv} fallbackName="runs.csv">
             Download CSV
-          </a>
+          </Download>
           <button
             type="button"
             disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1 || gone}

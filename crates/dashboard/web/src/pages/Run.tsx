@@ -31,6 +31,7 @@ import {
   useSearchParam,
   useTitle,
 } from "../components/common";
+import { Download } from "../components/download";
 import { useConfirm } from "../components/confirm";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
@@ -127,12 +128,12 @@ export function RunPage({ id }: { id: string }) {
               Re-judge…
             </button>
           )}
-          <a href={`/runs/${id}/export?format=csv`} download>
+          <Download href={`/runs/${id}/export?format=csv`} fallbackName={`${id}-items.csv`}>
             Export CSV
-          </a>
-          <a href={`/runs/${id}/export?format=jsonl`} download>
+          </Download>
+          <Download href={`/runs/${id}/export?format=jsonl`} fallbackName={`${id}-items.jsonl`}>
             Export JSONL
-          </a>
+          </Download>
         </div>
       </div>
       {rejudging && operate && !active && (

@@ -1608,6 +1608,8 @@ fn attempts_are_in_flight_from_their_send(db: &TestDatabase) {
             Some("lost"),
             "{item:?}"
         );
+        // Whose it was: the worker gone.
+        assert_eq!(item.attempts[0].worker.as_deref(), Some("w1"), "{item:?}");
     }
 }
 

@@ -234,6 +234,18 @@ fn claim_in(
     // Workers can only be gone from this run where a claim expired, which the scans above
     // would have met (one they skipped, locked by another claim, is seen by a later claim).
     let expired_found = !lost.is_empty() || unjudged.iter().any(|(_, _, lease)| lease.is_some());
+    if !lost.is_empty() {
+        // Before their gone worker's claims are released below: the attempts name it.
+        let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
+        attempts::end_in_flight(
+            conn,
+            run_id,
+            &sequences,
+            AttemptOutcome::Lost,
+            None,
+            request.at,
+        )?;
+    }
     let gone = if expired_found {
         release_gone_workers(conn, run_id, now)?
     } else {
@@ -265,15 +277,6 @@ fn claim_in(
 
     let mut log = Vec::with_capacity(lost.len() + pending.len());
     if !lost.is_empty() {
-        let sequences: Vec<i32> = lost.iter().map(|(s, _)| *s).collect();
-        attempts::end_in_flight(
-            conn,
-            run_id,
-            &sequences,
-            AttemptOutcome::Lost,
-            None,
-            request.at,
-        )?;
         for &(sequence, attempt) in &lost {
             log.push(PendingLog {
                 sequence: Some(sequence as u32),

@@ -97,10 +97,12 @@ pub(crate) async fn log_request(
         .and_then(|actor| actor.name.as_deref());
     // Whole microseconds in milliseconds: prints as `4.783`, not `4.7831790000000005`.
     let millis = elapsed.as_micros() as f64 / 1000.0;
-    if status >= 500 {
-        tracing::error!(status, millis, token, "served");
-    } else {
-        tracing::info!(status, millis, token, "served");
+    match status {
+        // Unavailable (the database out of reach, the server stopping): a condition that
+        // passes, already said once as a warning where it was met — not an error per request.
+        503 => tracing::warn!(status, millis, token, "served"),
+        500.. => tracing::error!(status, millis, token, "served"),
+        _ => tracing::info!(status, millis, token, "served"),
     }
     drop(extensions);
     Ok(response)

@@ -171,15 +171,11 @@ fn reading(text: &str, spelled: &str, end: usize) -> Reading {
     let Some(number) = Number::parse(spelled) else {
         return Reading::NotANumber;
     };
-    let Some(rest) = text[end..].strip_prefix('/') else {
+    // `3/` or `3/x`: no fraction.
+    let Some(denominator) = denominator_after(&text[end..]) else {
         return Reading::Number(number);
     };
-    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if digits == 0 {
-        // `3/` or `3/x`: no fraction.
-        return Reading::Number(number);
-    }
-    let after = &rest[digits..];
+    let after = &text[end + 1 + denominator.len()..];
     let continues = |mark: char| {
         after
             .strip_prefix(mark)
@@ -188,7 +184,7 @@ fn reading(text: &str, spelled: &str, end: usize) -> Reading {
     if spelled.contains('.') || after.starts_with('/') || continues('.') || continues(',') {
         return Reading::NotANumber;
     }
-    match decimal_of_fraction(number.as_str(), &rest[..digits]) {
+    match decimal_of_fraction(number.as_str(), denominator) {
         Some(value) => Reading::Number(value),
         None => Reading::NoDecimal,
     }
@@ -380,15 +376,17 @@ fn last_number(text: &str) -> Option<Option<Number>> {
     last
 }
 
+/// The whole denominator of a fraction that `rest` (what follows a number) begins: the digits
+/// after a `/`.
+fn denominator_after(rest: &str) -> Option<&str> {
+    let rest = rest.strip_prefix('/')?;
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    (digits > 0).then(|| &rest[..digits])
+}
+
 /// Where a number ending at `end` ends with the denominator of a fraction after it, if any.
 fn fraction_end(text: &str, end: usize) -> usize {
-    match text[end..].strip_prefix('/') {
-        Some(rest) => {
-            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-            if digits == 0 { end } else { end + 1 + digits }
-        }
-        None => end,
-    }
+    denominator_after(&text[end..]).map_or(end, |denominator| end + 1 + denominator.len())
 }
 
 /// Correct when the number extracted equals the reference; an unparsed response is incorrect.

@@ -1,5 +1,5 @@
 // Uploads with progress: `fetch` cannot report how much of a body was sent, XMLHttpRequest can.
-import { ApiError, type FieldProblem, reportUnauthenticated } from "./api/client";
+import { problemError, reportUnauthenticated } from "./api/client";
 
 /** Sends `body` and resolves with the JSON answer; a problem+json answer rejects as ApiError. */
 export function upload<T>(
@@ -32,15 +32,7 @@ export function upload<T>(
       if (request.status === 401) {
         reportUnauthenticated();
       }
-      const problem = (json ?? {}) as { title?: string; detail?: string; errors?: FieldProblem[] };
-      reject(
-        new ApiError(
-          request.status,
-          problem.title ?? request.statusText,
-          problem.detail ?? `the server answered ${request.status}`,
-          problem.errors ?? [],
-        ),
-      );
+      reject(problemError(request.status, request.statusText, json));
     };
     request.send(body);
   });

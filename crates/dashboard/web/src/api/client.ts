@@ -92,16 +92,22 @@ interface ProblemLike {
   errors?: FieldProblem[];
 }
 
+/** The `ApiError` of a refusal with `status` whose body was `body` (its problem+json, or
+ *  anything else: then the status says it). */
+export function problemError(status: number, statusText: string, body: unknown): ApiError {
+  const problem = (body ?? {}) as ProblemLike;
+  return new ApiError(
+    status,
+    problem.title ?? statusText,
+    problem.detail ?? `the server answered ${status}`,
+    problem.errors ?? [],
+  );
+}
+
 /** The data of an openapi-fetch result, or an `ApiError` built from the problem it carries. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.data !== undefined && result.response.ok) {
     return result.data;
   }
-  const problem = (result.error ?? {}) as ProblemLike;
-  throw new ApiError(
-    result.response.status,
-    problem.title ?? result.response.statusText,
-    problem.detail ?? `the server answered ${result.response.status}`,
-    problem.errors ?? [],
-  );
+  throw problemError(result.response.status, result.response.statusText, result.error);
 }

@@ -3,7 +3,7 @@
 // ending as a failed download with no reason in the browser's download list.
 import { type MouseEvent, type ReactNode, useState } from "react";
 
-import { ApiError, reportUnauthenticated } from "../api/client";
+import { type ApiError, problemError, reportUnauthenticated } from "../api/client";
 import { ErrorNote } from "./common";
 
 /** The file name a `Content-Disposition: attachment; filename="…"` header gives, if any. */
@@ -14,17 +14,9 @@ export function attachmentName(disposition: string | null): string | null {
 
 /** What a refused download says: the problem+json the server answered, or its status. */
 async function refusal(response: Response): Promise<ApiError> {
-  let problem: { title?: string; detail?: string } = {};
-  try {
-    problem = (await response.json()) as typeof problem;
-  } catch {
-    // Not JSON (a proxy's page): the status says it.
-  }
-  return new ApiError(
-    response.status,
-    problem.title ?? response.statusText,
-    problem.detail ?? `the server answered ${response.status}`,
-  );
+  // Not JSON (a proxy's page): the status says it.
+  const body: unknown = await response.json().catch(() => null);
+  return problemError(response.status, response.statusText, body);
 }
 
 /** A link to `href` that downloads it as `fallbackName` (or the name the server gives). */

@@ -275,6 +275,8 @@ await step("follow a running item's answer as it streams", async () => {
   });
   await page.goto(`${base}/ui/runs/${id}`);
   await page.getByRole("heading", { name: "Items" }).waitFor();
+  // An active run's page says it is live (it went on saying "running" after a server stopped).
+  await page.locator(".page-head").first().getByRole("status").getByText("Live", { exact: true }).waitFor();
   // Listed by the state it is in while it streams: the filter would drop it once it is not.
   await page.getByRole("combobox", { name: /^State/ }).selectOption("running");
   await page.locator("details.item.running summary").first().click();
@@ -299,6 +301,7 @@ await step("follow a running item's answer as it streams", async () => {
   await head.getByRole("button", { name: "Cancel" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Cancel the run" }).click();
   await head.getByText("canceled", { exact: true }).waitFor();
+  if ((await head.locator(".stream").count()) !== 0) throw new Error("a finished run's page still says it is live");
   await until("no item listed as running", async () => (await page.locator("details.item.running").count()) === 0);
   await moved.waitFor();
   await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();

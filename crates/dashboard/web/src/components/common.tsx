@@ -3,6 +3,7 @@ import { type ReactNode, useEffect } from "react";
 import { useSearchParams } from "wouter";
 
 import { ApiError, type Progress, type Schemas } from "../api/client";
+import type { StreamState } from "../live/useRunEvents";
 
 /** A server's sentence, whose `quoted` names (a field, a command) it writes as Markdown code:
  * shown as code, not with their backticks. A sentence whose backticks do not pair (a name that
@@ -283,6 +284,15 @@ export function createdAtOf(runId: string): string | null {
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge ${status}`}>{status}</span>;
+}
+
+/** Whether a page's live stream is open; announced politely when it changes. */
+export function StreamBadge({ state }: { state: StreamState }) {
+  return (
+    <span className={`stream ${state}`} role="status" aria-live="polite">
+      {state === "open" ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…"}
+    </span>
+  );
 }
 
 export function Field({ label, children }: { label: string; children: ReactNode }) {

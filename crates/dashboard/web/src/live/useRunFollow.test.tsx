@@ -40,8 +40,9 @@ describe("useRunFollow", () => {
     const { result } = renderHook(() => useRunFollow("run-1", true), { wrapper });
     const source = FakeEventSource.opened[0]!;
     expect(source.url).toBe("/runs/events?view=board&runId=run-1");
+    expect(result.current).toBe("connecting");
     act(() => source.onopen!());
-    expect(result.current).toBe(true);
+    expect(result.current).toBe("open");
     // Once open, what changed before it opened is read: a retried run may have ended already.
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
     expect(invalidated).toHaveBeenCalledTimes(3);
@@ -73,8 +74,13 @@ describe("useRunFollow", () => {
     rerender({ follow: true });
     const source = FakeEventSource.opened[0]!;
     act(() => source.onopen!());
+    // A failed connection: the browser tries again by itself, the page says it is not live.
+    act(() => source.onerror!());
+    expect(result.current).toBe("reconnecting");
+    act(() => source.onopen!());
+    expect(result.current).toBe("open");
     rerender({ follow: false });
     expect(source.closed).toBe(true);
-    expect(result.current).toBe(false);
+    expect(result.current).toBe("connecting");
   });
 });

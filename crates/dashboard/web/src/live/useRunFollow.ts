@@ -7,6 +7,7 @@ import { useEffect, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { keys, refetchRunContents } from "../queries";
+import type { StreamState } from "./useRunEvents";
 
 type RunDetail = Schemas["RunDetailDto"];
 type RunProgressEvent = Schemas["RunProgressEventDto"];
@@ -14,10 +15,10 @@ type RunProgressEvent = Schemas["RunProgressEventDto"];
 /** How often moving items refetch the run's detail, items and log at most. */
 export const REFETCH_MS = 2000;
 
-/** Follows the run's events while `follow` (the run is active); true while the stream is open. */
-export function useRunFollow(runId: string, follow: boolean): boolean {
+/** Follows the run's events while `follow` (the run is active), saying where the stream stands. */
+export function useRunFollow(runId: string, follow: boolean): StreamState {
   const client = useQueryClient();
-  const [open, setOpen] = useState(false);
+  const [state, setState] = useState<StreamState>("connecting");
 
   useEffect(() => {
     if (!follow) {
@@ -40,10 +41,11 @@ export function useRunFollow(runId: string, follow: boolean): boolean {
     // nothing falls between the detail last fetched and the first event. Likewise after a
     // reconnection.
     source.onopen = () => {
-      setOpen(true);
+      setState("open");
       refetch();
     };
-    source.onerror = () => setOpen(false);
+    // EventSource reconnects by itself (with `Last-Event-ID`); meanwhile the page is not live.
+    source.onerror = () => setState("reconnecting");
     source.addEventListener("run_progress", (message) => {
       const event = JSON.parse((message as MessageEvent<string>).data) as RunProgressEvent;
       client.setQueryData<RunDetail>(keys.run(runId), (detail) =>
@@ -57,8 +59,8 @@ export function useRunFollow(runId: string, follow: boolean): boolean {
     return () => {
       source.close();
       if (soon !== null) clearTimeout(soon);
-      setOpen(false);
+      setState("connecting");
     };
   }, [runId, follow, client]);
-  return open;
+  return state;
 }

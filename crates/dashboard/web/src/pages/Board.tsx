@@ -15,6 +15,7 @@ import {
   ProgressBar,
   QueryError,
   StatusBadge,
+  StreamBadge,
   Time,
   doneLabel,
   failureText,
@@ -54,9 +55,7 @@ export function BoardPage() {
       <div className="page-head">
         <h1 id="board-title">Active board</h1>
         <div className="controls">
-          <span className={`stream ${stream}`} role="status" aria-live="polite">
-            {stream === "open" ? "Live" : stream === "connecting" ? "Connecting…" : "Reconnecting…"}
-          </span>
+          <StreamBadge state={stream} />
           <label>
             Runs shown{" "}
             <select value={limit} onChange={(e) => setShown(e.target.value)}>

@@ -20,6 +20,7 @@ import {
   ProgressBar,
   StaleNote,
   StatusBadge,
+  StreamBadge,
   TableScroll,
   Time,
   accuracy,
@@ -55,7 +56,8 @@ const STILL_TO_ANSWER = new Set(["pending", "running"]);
 
 export function RunPage({ id }: { id: string }) {
   const [live, setLive] = useState(true);
-  const following = useRunFollow(id, live);
+  const stream = useRunFollow(id, live);
+  const following = stream === "open";
   const detail = useRunQuery(id, live, following);
   const run = detail.data;
   const active = run !== undefined && ACTIVE.has(run.run.status);
@@ -109,6 +111,7 @@ export function RunPage({ id }: { id: string }) {
           {run.run.modelName} <span className="muted">on {run.run.datasetName}</span>
         </h1>
         <div className="controls">
+          {active && <StreamBadge state={stream} />}
           <StatusBadge status={run.run.status} />
           {!operate ? null : active ? (
             <button key="cancel" type="button" onClick={() => act("cancel")} disabled={action.isPending}>
@@ -149,6 +152,13 @@ export function RunPage({ id }: { id: string }) {
         />
       )}
       <StaleNote error={detail.error} />
+      {active && stream === "reconnecting" && !detail.error && (
+        // Else the page would go on saying "running" after the server stopped, as if live.
+        <p className="warning" role="status">
+          Not live: the connection to the server is down. The page shows what was last received and
+          catches up once it is back.
+        </p>
+      )}
       <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
       {run.failure && (
         <div className="error" role="alert">

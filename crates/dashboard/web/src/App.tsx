@@ -1,4 +1,5 @@
-import { Link, Route, Switch } from "wouter";
+import { useEffect, useRef, useState } from "react";
+import { Link, Route, Switch, useLocation, useRoute } from "wouter";
 
 import type { Session } from "./api/client";
 import { AccessContext, accessOf } from "./auth/access";
@@ -26,6 +27,7 @@ export function App() {
 
 function Dashboard({ session }: { session: Session }) {
   const access = accessOf(session);
+  const arrived = useFocusOnArrival();
   return (
     <AccessContext.Provider value={access}>
       {/* The first stop of the Tab key: past the navigation, to the page. */}
@@ -47,17 +49,14 @@ function Dashboard({ session }: { session: Session }) {
         </Link>
         <nav aria-label="Main">
           {NAV.filter((entry) => entry.needs !== "operate" || access.operate).map((entry) => (
-            <Link
-              key={entry.href}
-              href={entry.href}
-              className={(active) => (active ? "nav-link active" : "nav-link")}
-            >
-              {entry.label}
-            </Link>
+            <NavLink key={entry.href} href={entry.href} label={entry.label} />
           ))}
         </nav>
         <SessionMenu session={session} />
       </header>
+      <div className="visually-hidden" role="status">
+        {arrived}
+      </div>
       <main id="main" tabIndex={-1}>
         <Switch>
           <Route path="/" component={BoardPage} />
@@ -72,6 +71,39 @@ function Dashboard({ session }: { session: Session }) {
       </main>
     </AccessContext.Provider>
   );
+}
+
+/** The navigation's link to a page, saying to a screen reader which page is shown as its look
+ * says it to the eye. */
+function NavLink({ href, label }: { href: string; label: string }) {
+  const [here] = useRoute(href);
+  return (
+    <Link href={href} className={here ? "nav-link active" : "nav-link"} aria-current={here ? "page" : undefined}>
+      {label}
+    </Link>
+  );
+}
+
+/**
+ * On arrival at another page (not the first one loaded, nor a change of the address's query — a
+ * filter, an opened item), the focus goes to the page and its title is announced. Else the
+ * focus stayed on what was activated, gone with the old page (the focus then is on nothing, and
+ * the next Tab starts from the top), and a screen reader said nothing of the new page.
+ */
+function useFocusOnArrival(): string {
+  const [path] = useLocation();
+  const first = useRef(true);
+  const [arrived, setArrived] = useState("");
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById("main")?.focus();
+    // The page's own effects ran first: the title is the new page's.
+    setArrived(document.title.replace(/ · evalboard$/, ""));
+  }, [path]);
+  return arrived;
 }
 
 function NotFound() {

@@ -1,9 +1,9 @@
 // The sign-in screen in front of the dashboard when the server needs a token, and who is signed in.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, type ReactNode, useEffect, useState } from "react";
+import { type FormEvent, type ReactNode, useEffect, useRef, useState } from "react";
 
 import { type Session, onForbidden, onUnauthenticated } from "../api/client";
-import { ErrorNote } from "../components/common";
+import { ErrorNote, useTitle } from "../components/common";
 import { onSessionChange, sessionKey, signedOut, signedOutHereKey, useSessionQuery, useSignIn, useSignOut } from "./session";
 
 /** Why the sign-in screen came back to a page that was signed in. */
@@ -108,16 +108,24 @@ function sameHolder(a: Session, b: Session): boolean {
 }
 
 function SignIn({ ended }: { ended: Ended | null }) {
+  useTitle("Sign in");
   const signIn = useSignIn();
+  const token = useRef<HTMLInputElement>(null);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    // Busy, the button stays focusable (a disabled one dropped the focus to nothing).
+    if (signIn.isPending) return;
     signIn.mutate(String(new FormData(event.currentTarget).get("token") ?? "").trim());
   };
   const problem = signIn.error instanceof Error ? signIn.error.message : null;
+  // A refused token: the field again, which says why.
+  useEffect(() => {
+    if (problem !== null) token.current?.focus();
+  }, [problem]);
   return (
     <main className="sign-in">
       <form className="sign-in-card" onSubmit={submit} aria-labelledby="sign-in-title">
-        <h1 id="sign-in-title" className="brand">
+        <h1 id="sign-in-title" className="brand" aria-label="Sign in to evalboard">
           evalboard
         </h1>
         {ended !== null && (
@@ -133,6 +141,9 @@ function SignIn({ ended }: { ended: Ended | null }) {
         <div className={problem === null ? "form-field" : "form-field invalid"}>
           <label htmlFor="sign-in-token">Token</label>
           <input
+            ref={token}
+            // The page's one field: a sign-in page is visited to type in it.
+            autoFocus
             id="sign-in-token"
             name="token"
             type="password"
@@ -148,7 +159,7 @@ function SignIn({ ended }: { ended: Ended | null }) {
             </p>
           )}
         </div>
-        <button type="submit" className="primary" disabled={signIn.isPending}>
+        <button type="submit" className="primary" aria-disabled={signIn.isPending}>
           Sign in
         </button>
       </form>

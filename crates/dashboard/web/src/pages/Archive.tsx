@@ -1,6 +1,6 @@
 // The archive: every run, filtered as `GET /runs` allows, a page at a time; pick runs to compare.
 import { useQueries } from "@tanstack/react-query";
-import type { FormEvent } from "react";
+import { type FormEvent, useRef } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
@@ -16,6 +16,7 @@ import {
   useTitle,
 } from "../components/common";
 import { Download } from "../components/download";
+import { LoadMore } from "../components/loadMore";
 import { ApiError, type Schemas } from "../api/client";
 import { type RunFilters, runQuery, useDatasetsQuery, useProvidersQuery, useRunsQuery } from "../queries";
 
@@ -69,6 +70,7 @@ export function ArchivePage() {
       createdFrom: time("createdFrom"),
       createdBefore: time("createdBefore"),
     };
+    drawn.current.applied = FILTERS.map((name) => chosen[name] ?? "").join("|");
     // A new selection of runs is a new page of history: Back returns to the previous one.
     setParams((previous) => paramsWith(previous, chosen));
   };
@@ -96,8 +98,16 @@ export function ArchivePage() {
       (entry): entry is [string, string] => entry[1] !== undefined,
     ),
   )}`;
-  // The form's fields start from the address; a new address (Back) draws them anew.
+  // The form's fields start from the address; a new address (Back, a link) draws them anew —
+  // but not one the form itself applied: drawn anew, it lost the focus of the field or button
+  // the filters were applied from.
   const formKey = FILTERS.map((name) => params.get(name) ?? "").join("|");
+  const drawn = useRef({ address: formKey, version: 0, applied: null as string | null });
+  if (drawn.current.address !== formKey) {
+    if (formKey !== drawn.current.applied) drawn.current.version += 1;
+    drawn.current = { ...drawn.current, address: formKey, applied: null };
+  }
+  const rowsShown = useRef<HTMLTableSectionElement>(null);
 
   return (
     <section aria-labelledby="archive-title">
@@ -156,7 +166,7 @@ export function ArchivePage() {
               : `A comparison takes at most ${MAX_COMPARED} runs.`}
         </p>
       )}
-      <form className="filters" onSubmit={submit} aria-label="Filters" key={formKey}>
+      <form className="filters" onSubmit={submit} aria-label="Filters" key={drawn.current.version}>
         <fieldset>
           <legend>Status</legend>
           {STATUSES.map((status) => (
@@ -224,13 +234,14 @@ export function ArchivePage() {
               <th scope="col">Created</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody ref={rowsShown}>
             {rows.map((detail) => (
               <tr key={detail.run.id}>
                 <td>
                   <input
                     type="checkbox"
-                    aria-label={`Compare run ${detail.run.id}`}
+                    // Runs of one model on one dataset are many: the id's end tells them apart.
+                    aria-label={`Compare run ${detail.run.modelName} on ${detail.dataset.name}, …${detail.run.id.slice(-8)}`}
                     checked={selected.includes(detail.run.id)}
                     disabled={full && !selected.includes(detail.run.id)}
                     onChange={() => toggle(detail.run.id)}
@@ -275,20 +286,32 @@ export function ArchivePage() {
           </tbody>
         </table>
       </TableScroll>
-      {runs.data && rows.length === 0 && (
-        <p className="empty">
-          No run matches.
-          {/* The names as a reason only when they may be one: reversed dates already are. */}
-          {!reversed &&
-            (filters.providerName || filters.modelName || filters.datasetName) &&
-            " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
-        </p>
-      )}
-      {runs.hasNextPage && (
-        <button type="button" onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>
-          {runs.isFetchingNextPage ? "Loading…" : "Load more"}
-        </button>
-      )}
+      {/* What the filters found, said to a screen reader too (the table changes silently). */}
+      <div role="status">
+        {runs.data && rows.length === 0 && (
+          <p className="empty">
+            No run matches.
+            {/* The names as a reason only when they may be one: reversed dates already are. */}
+            {!reversed &&
+              (filters.providerName || filters.modelName || filters.datasetName) &&
+              " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
+          </p>
+        )}
+        {runs.data && rows.length > 0 && (
+          <p className="visually-hidden">
+            {rows.length} {rows.length === 1 ? "run" : "runs"} shown{runs.hasNextPage ? ", more to load" : ""}.
+          </p>
+        )}
+      </div>
+      <LoadMore
+        list={rowsShown}
+        entries="tr"
+        hasMore={runs.hasNextPage}
+        fetching={runs.isFetchingNextPage}
+        onMore={() => void runs.fetchNextPage()}
+      >
+        Load more
+      </LoadMore>
     </section>
   );
 }

@@ -50,8 +50,13 @@ export function BoardPage() {
     return kept.sort(newestFirst);
   }, [board.data, limit]);
 
+  const statusNews = useStatusNews(runs);
+
   return (
     <section aria-labelledby="board-title">
+      <div className="visually-hidden" role="status">
+        {statusNews}
+      </div>
       <div className="page-head">
         <h1 id="board-title">Active board</h1>
         <div className="controls">
@@ -94,6 +99,24 @@ export function BoardPage() {
       </div>
     </section>
   );
+}
+
+/**
+ * A sentence for a screen reader when runs shown change status ("sim-1 on demo, created …:
+ * completed."): the badges change silently, and announcing the progress too would be a stream
+ * of chatter. Nothing is said of the board's first drawing, nor of runs that only appeared.
+ */
+function useStatusNews(runs: ActiveRun[]): string {
+  const seen = useRef<Map<string, string> | null>(null);
+  const [news, setNews] = useState("");
+  useEffect(() => {
+    const before = seen.current;
+    seen.current = new Map(runs.map((r) => [r.run.id, r.run.status]));
+    if (before === null) return;
+    const changed = runs.filter((r) => before.has(r.run.id) && before.get(r.run.id) !== r.run.status);
+    if (changed.length > 0) setNews(changed.map((r) => `${cardName(r.run)}: ${r.run.status}.`).join(" "));
+  }, [runs]);
+  return news;
 }
 
 /** How often an active card's rate is computed again without news: a run that stalls (a
@@ -211,9 +234,8 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
   if (onScreen) {
     shown.current = snapshot;
   }
-  const { run } = snapshot;
   return (
-    <article ref={ref} className="card" aria-label={`Run ${run.modelName} on ${run.datasetName}`}>
+    <article ref={ref} className="card" aria-label={`Run ${cardName(snapshot.run)}`}>
       <CardBody snapshot={shown.current} />
     </article>
   );
@@ -231,6 +253,14 @@ export function FailureLine({ runId }: { runId: string }) {
       {message}
     </p>
   );
+}
+
+/** What tells a run from the others of the same model: its dataset and creation time. Its
+ *  card and the card's controls are named with it, so that a screen reader's list of them is
+ *  not five "Cancel" and five "Details" of five runs of one model. */
+function cardName(run: ActiveRun["run"]): string {
+  const created = createdAtOf(run.id);
+  return `${run.modelName} on ${run.datasetName}${created ? `, created ${new Date(created).toLocaleString()}` : ""}`;
 }
 
 /**
@@ -263,9 +293,8 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
     if ((kept.kind === "cancel") !== active) keepFocus.current = null;
   });
   const [confirming, ask] = useConfirm();
-  // What tells this run from the others of the same model: its dataset and creation time.
-  const created = createdAtOf(run.id);
-  const runName = `${run.modelName} on ${run.datasetName}${created ? `, created ${new Date(created).toLocaleString()}` : ""} (${run.id})`;
+  const name = cardName(run);
+  const runName = `${name} (${run.id})`;
   const act = (kind: "cancel" | "retry") => {
     const question =
       kind === "cancel"
@@ -360,17 +389,26 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
             type="button"
             onClick={() => act("cancel")}
             disabled={action.isPending || !!lifecycle.cancelRequestedAt}
+            aria-label={`Cancel: ${name}`}
           >
             Cancel
           </button>
         ) : (
           (run.status !== "completed" || progress.faulted > 0) && run.providerName !== BROWSER_HARNESS ? (
-            <button key="retry" type="button" onClick={() => act("retry")} disabled={action.isPending}>
+            <button
+              key="retry"
+              type="button"
+              onClick={() => act("retry")}
+              disabled={action.isPending}
+              aria-label={`${retryLabel(run.status)}: ${name}`}
+            >
               {retryLabel(run.status)}
             </button>
           ) : null
         )}
-        <Link href={`/runs/${run.id}`}>Details</Link>
+        <Link href={`/runs/${run.id}`} aria-label={`Details: ${name}`}>
+          Details
+        </Link>
       </footer>
       <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
     </>

@@ -1,11 +1,12 @@
 // Runs of one dataset compared item by item against the first (the baseline): accuracy with
 // Wilson intervals, paired differences with Newcombe intervals and exact McNemar p-values,
 // per category, and the items whose verdict differs (docs/analysis.md).
-import { Fragment, useState } from "react";
+import { Fragment, useRef, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
 import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, letter, percent, usd, useTitle, withCode } from "../components/common";
+import { LoadMore } from "../components/loadMore";
 import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
@@ -18,6 +19,7 @@ export function ComparePage() {
   const runIds = (search.get("runIds") ?? "").split(",").filter(Boolean);
   const comparison = useComparisonQuery(runIds);
   const first = comparison.data?.pages[0];
+  const page = useRef<HTMLElement>(null);
   if (runIds.length < 2) {
     return (
       <section>
@@ -35,7 +37,7 @@ export function ComparePage() {
   const unanswered = first?.overall.runs.some((figures) => figures.unanswered > 0) ?? false;
   const going = first?.runs.some((compared) => ACTIVE.has(compared.run.status)) ?? false;
   return (
-    <section aria-labelledby="compare-title">
+    <section aria-labelledby="compare-title" ref={page}>
       <h1 id="compare-title">Compare</h1>
       {comparison.isPending && (
         <p className="muted" role="status">
@@ -71,11 +73,15 @@ export function ComparePage() {
           ) : (
             <ComparedFigures first={first} flipped={flipped} names={names} unanswered={unanswered} />
           )}
-          {comparison.hasNextPage && first.compared > 0 && (
-            <button type="button" onClick={() => void comparison.fetchNextPage()} disabled={comparison.isFetchingNextPage}>
-              Load more flipped items
-            </button>
-          )}
+          <LoadMore
+            list={page}
+            entries=".flipped-items > tbody > tr"
+            hasMore={comparison.hasNextPage && first.compared > 0}
+            fetching={comparison.isFetchingNextPage}
+            onMore={() => void comparison.fetchNextPage()}
+          >
+            Load more flipped items
+          </LoadMore>
         </>
       )}
     </section>
@@ -197,7 +203,7 @@ function ComparedFigures({
         <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
       ) : (
         <TableScroll label="Flipped items">
-          <table className="table">
+          <table className="table flipped-items">
             <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
             <thead>
               <tr>
@@ -248,7 +254,14 @@ function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
     <Fragment>
       <tr>
         <th scope="row">
-          <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {/* Named for what it opens (a bare "5" said nothing), and larger than its text. */}
+          <button
+            type="button"
+            className="link flipped-toggle"
+            aria-expanded={open}
+            aria-label={`Item ${item.datasetItemId}: the question and each run's answer`}
+            onClick={() => setOpen(!open)}
+          >
             <code>{item.datasetItemId}</code>
           </button>
         </th>

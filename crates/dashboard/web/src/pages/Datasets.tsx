@@ -1,7 +1,7 @@
 // Datasets: every name with its newest version, item counts and categories; upload a file
 // (JSON Lines, CSV or Parquet) and see every problem the server lists.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
@@ -24,8 +24,16 @@ export function DatasetsPage() {
   const [result, setResult] = useState<Imported | null>(null);
   const [error, setError] = useState<unknown>(null);
 
+  const fileInput = useRef<HTMLInputElement>(null);
+  // A refusal takes the reader to the file, which says why (as a refused New run field does).
+  useEffect(() => {
+    if (error !== null) fileInput.current?.focus();
+  }, [error]);
+
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    // Busy, the button stays focusable (a disabled one dropped the focus to nothing).
+    if (progress !== null) return;
     const element = event.currentTarget;
     const form = new FormData(element);
     const file = form.get("file");
@@ -90,7 +98,7 @@ export function DatasetsPage() {
       <h1 id="datasets-title">Datasets</h1>
       <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
       {datasets.isPending && <Loading failure={datasets.failureReason} />}
-      <TableScroll label="Datasets">
+      <TableScroll label="Datasets stored">
         <table className="table">
           <caption className="visually-hidden">Datasets, newest version of each</caption>
           <thead>
@@ -129,14 +137,22 @@ export function DatasetsPage() {
             <legend>Upload a dataset</legend>
             <div className="form-field">
               <label htmlFor="dataset-file">File (JSON Lines, CSV or Parquet)</label>
-              <input id="dataset-file" name="file" type="file" accept=".jsonl,.ndjson,.csv,.parquet" />
+              <input
+                ref={fileInput}
+                id="dataset-file"
+                name="file"
+                type="file"
+                accept=".jsonl,.ndjson,.csv,.parquet"
+                aria-invalid={error !== null}
+                aria-describedby={error === null ? undefined : "upload-problem"}
+              />
             </div>
             <div className="form-field">
               <label htmlFor="dataset-name">Name (default: the file's)</label>
               <input id="dataset-name" name="name" />
             </div>
             <div className="form-field">
-              <button type="submit" className="primary" disabled={progress !== null}>
+              <button type="submit" className="primary" aria-disabled={progress !== null}>
                 {progress === null ? "Upload" : "Uploading…"}
               </button>
             </div>
@@ -150,7 +166,9 @@ export function DatasetsPage() {
       ) : (
         <p className="muted">Uploading a dataset needs a token with the admin role.</p>
       )}
-      <ErrorNote error={error} />
+      <div id="upload-problem">
+        <ErrorNote error={error} />
+      </div>
       <Announce>
       {result && (
         <div className="success">

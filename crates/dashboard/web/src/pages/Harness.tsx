@@ -185,9 +185,10 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
   };
 
   return (
-    <form className="form" onSubmit={(e) => void submit(e)}>
-      <fieldset>
-        <legend>Build a pack</legend>
+    <form className="form" onSubmit={(e) => void submit(e)} aria-labelledby="pack-title">
+      {/* A heading, not only a legend: a screen reader's list of headings finds the form. */}
+      <h2 id="pack-title">Build a pack</h2>
+      <fieldset aria-labelledby="pack-title">
         <QueryError error={datasets.error} loaded={datasets.data !== undefined} />
         <div className="form-field">
           <label htmlFor="pack-dataset">Dataset</label>
@@ -408,9 +409,10 @@ function BundleUpload({ keys }: { keys: Key[] | undefined }) {
   };
 
   return (
-    <form className="form" onSubmit={(e) => void submit(e)}>
-      <fieldset>
-        <legend>Import a capture bundle</legend>
+    <form className="form" onSubmit={(e) => void submit(e)} aria-labelledby="import-title">
+      {/* A heading, not only a legend: a screen reader's list of headings finds the form. */}
+      <h2 id="import-title">Import a capture bundle</h2>
+      <fieldset aria-labelledby="import-title">
         <BundleHelp />
         <div className="form-field wide">
           <label htmlFor="bundle-file">Bundle (JSON)</label>

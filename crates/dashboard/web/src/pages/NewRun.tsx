@@ -311,22 +311,31 @@ function Labelled({
   hint?: string;
   children: ReactNode;
 }) {
-  // The field says it is refused, and why, to a screen reader as the mark says it to the eye.
+  // The field says it is refused, and why, to a screen reader as the mark says it to the eye;
+  // its hint is read with it too. The problem is no alert of its own: a refusal focuses the
+  // first field marked (which reads its description) under one alert for the whole form, and
+  // an alert per field read each problem two or three times.
   const problemId = `${name}.problem`;
+  const hintId = `${name}.hint`;
+  const describedBy = [problems && problemId, hint && hintId].filter(Boolean).join(" ");
   const input =
-    problems && isValidElement(children)
+    describedBy && isValidElement(children)
       ? cloneElement(children as ReactElement<Record<string, unknown>>, {
-          "aria-invalid": true,
-          "aria-describedby": problemId,
+          "aria-invalid": problems ? true : undefined,
+          "aria-describedby": describedBy,
         })
       : children;
   return (
     <div className={problems ? "form-field invalid" : "form-field"}>
       <label htmlFor={name}>{label}</label>
       {input}
-      {hint && <small className="muted">{hint}</small>}
+      {hint && (
+        <small id={hintId} className="muted">
+          {hint}
+        </small>
+      )}
       {problems && (
-        <small id={problemId} className="problem" role="alert">
+        <small id={problemId} className="problem">
           {problems.join("; ")}
         </small>
       )}

@@ -33,6 +33,7 @@ import {
   useTitle,
 } from "../components/common";
 import { Download } from "../components/download";
+import { LoadMore } from "../components/loadMore";
 import { useConfirm } from "../components/confirm";
 import { useItemText } from "../live/useItemText";
 import { useRunFollow } from "../live/useRunFollow";
@@ -69,9 +70,12 @@ export function RunPage({ id }: { id: string }) {
   const client = useQueryClient();
   const status = run?.run.status;
   const seen = useRef(status);
+  // Said to a screen reader too: the badge changes silently.
+  const [statusNews, setStatusNews] = useState("");
   useEffect(() => {
-    if (seen.current !== undefined && status !== seen.current) {
+    if (seen.current !== undefined && status !== undefined && status !== seen.current) {
       refetchRunContents(client, id);
+      setStatusNews(`The run is ${status}.`);
     }
     seen.current = status;
   }, [client, id, status]);
@@ -79,6 +83,7 @@ export function RunPage({ id }: { id: string }) {
   const [confirming, ask] = useConfirm();
   const [rejudging, setRejudging] = useState(false);
   const rejudgeButton = useRef<HTMLButtonElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
   if (!run) {
@@ -99,15 +104,29 @@ export function RunPage({ id }: { id: string }) {
       kind === "cancel"
         ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
         : { text: "Send this run's failed and canceled items again?", yes: "Retry them", no: "Not now" },
-      () => action.mutate({ id, action: kind }),
+      () =>
+        action.mutate(
+          { id, action: kind },
+          {
+            // The button pressed is disabled, then replaced (Cancel by Retry): the focus, which the
+            // dialog gave back to it, would fall to nothing. It goes to the page's title (not to
+            // a button: Enter pressed again must not undo what was just done).
+            onSettled: () => {
+              if (document.activeElement === null || document.activeElement === document.body) heading.current?.focus();
+            },
+          },
+        ),
     );
   // Answers a re-judging would take: judged ones, and those still waiting for a verdict.
   const answered = run.progress.correct + run.progress.incorrect + run.progress.awaiting;
   return (
     <section aria-labelledby="run-title">
       {confirming}
+      <div className="visually-hidden" role="status">
+        {statusNews}
+      </div>
       <div className="page-head">
-        <h1 id="run-title">
+        <h1 id="run-title" ref={heading} tabIndex={-1}>
           {run.run.modelName} <span className="muted">on {run.run.datasetName}</span>
         </h1>
         <div className="controls">
@@ -334,6 +353,7 @@ function Items({
   );
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
+  const shown = useRef<HTMLDivElement>(null);
   // One item is open at a time, named in the address (`?item=N`): a link to it opens it, and
   // Back closes it. Opening an item is a history entry of its own (opening another instead
   // replaces it), and closing it goes back from that entry: no step of Back does nothing.
@@ -441,7 +461,7 @@ function Items({
         </p>
       )}
       {/* Another filter's items stay shown while this one's load: dimmed, and said busy. */}
-      <div className={items.isPlaceholderData ? "items refreshing" : "items"} aria-busy={items.isPlaceholderData}>
+      <div ref={shown} className={items.isPlaceholderData ? "items refreshing" : "items"} aria-busy={items.isPlaceholderData}>
         {list.map((item) => (
           <ItemRow
             key={item.sequence}
@@ -453,11 +473,15 @@ function Items({
           />
         ))}
       </div>
-      {items.hasNextPage && (
-        <button type="button" onClick={() => void items.fetchNextPage()} disabled={items.isFetchingNextPage}>
-          {items.isFetchingNextPage ? "Loading…" : "Load more items"}
-        </button>
-      )}
+      <LoadMore
+        list={shown}
+        entries="details.item"
+        hasMore={items.hasNextPage}
+        fetching={items.isFetchingNextPage}
+        onMore={() => void items.fetchNextPage()}
+      >
+        Load more items
+      </LoadMore>
     </section>
   );
 }
@@ -616,12 +640,12 @@ function ItemRow({
               <strong>{item.error.kind}</strong>: {item.error.message}
             </p>
           )}
-          <h4>
+          <h3>
             Response{" "}
             {item.responseText === null && live.streaming && (
               <span className="stream open">streaming (attempt {live.attempt})</span>
             )}
-          </h4>
+          </h3>
           <CutOffNote cutOff={item.cutOff} />
           {item.responseText === null && live.interrupted && (
             <p className="muted" role="status">
@@ -654,7 +678,7 @@ function ItemRow({
             <summary>Prompt</summary>
             <pre className="code">{item.renderedPrompt ?? "(not claimed yet)"}</pre>
           </details>
-          <h4>Attempts</h4>
+          <h3>Attempts</h3>
           {item.attempts.length === 0 && (
             // Not claimed yet, claimed and queued, or never sent (a Browser Harness item its
             // bundle did not capture, a run that failed or was canceled before its turn).
@@ -683,7 +707,7 @@ function ItemRow({
           </ul>
           {item.verdicts.length > 1 && (
             <>
-              <h4>Verdict history</h4>
+              <h3>Verdict history</h3>
               <ul>
                 {item.verdicts.map((v, i) => (
                   <li key={i}>
@@ -723,6 +747,7 @@ function Logs({ id, live, following, stale }: { id: string; live: boolean; follo
   const [level, setLevel] = useState("info");
   const logs = useRunLogsQuery(id, level, live, following);
   const entries = logs.data?.pages.flatMap((page) => page.logs) ?? [];
+  const shown = useRef<HTMLOListElement>(null);
   return (
     <section aria-labelledby="logs-title">
       <div className="page-head">
@@ -738,7 +763,7 @@ function Logs({ id, live, following, stale }: { id: string; live: boolean; follo
         </label>
       </div>
       {!(stale && logs.data !== undefined) && <QueryError error={logs.error} loaded={logs.data !== undefined} />}
-      <ol className="logs">
+      <ol className="logs" ref={shown}>
         {entries.map((entry) => (
           <li key={entry.id} className={entry.level}>
             <Time at={entry.at} /> <span className="badge">{entry.level}</span>
@@ -746,11 +771,15 @@ function Logs({ id, live, following, stale }: { id: string; live: boolean; follo
           </li>
         ))}
       </ol>
-      {logs.hasNextPage && (
-        <button type="button" onClick={() => void logs.fetchNextPage()} disabled={logs.isFetchingNextPage}>
-          Load more
-        </button>
-      )}
+      <LoadMore
+        list={shown}
+        entries="li"
+        hasMore={logs.hasNextPage}
+        fetching={logs.isFetchingNextPage}
+        onMore={() => void logs.fetchNextPage()}
+      >
+        Load more
+      </LoadMore>
       <p>
         <Link href="/runs">Back to the archive</Link>
       </p>

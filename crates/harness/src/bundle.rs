@@ -332,7 +332,14 @@ fn check_against_pack(
     if let Some(started) = started_at
         && started < pack.issued_at - Duration::seconds(CLOCK_SKEW_SECS)
     {
-        problems.push(format!("{at}/startedAt"), "is before the pack was issued");
+        problems.push(
+            format!("{at}/startedAt"),
+            format!(
+                "is before the pack was issued, at {} ({CLOCK_SKEW_SECS} s of difference between \
+                 clocks are allowed)",
+                pack.issued_at.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        );
     }
     let Some(sequence) = sequence else {
         return;
@@ -481,7 +488,11 @@ fn capture(
             _ => {
                 problems.push(
                     format!("{at}/sequence"),
-                    format!("must be a whole number from 1 to {}", u32::MAX),
+                    format!(
+                        "must be a whole number from 1 to {}{}",
+                        u32::MAX,
+                        integer_hint(value)
+                    ),
                 );
                 None
             }
@@ -527,7 +538,14 @@ fn capture(
             problems.push(format!("{at}/finishedAt"), "is before startedAt");
         }
         if finished > now + skew {
-            problems.push(format!("{at}/finishedAt"), "is in the future");
+            problems.push(
+                format!("{at}/finishedAt"),
+                format!(
+                    "is in the future: this server's clock reads {} ({CLOCK_SKEW_SECS} s of \
+                     difference between clocks are allowed)",
+                    now.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            );
         }
     }
     let chunks = match object.get("chunks") {
@@ -593,7 +611,11 @@ fn chunks(
         unknown_fields(object, &here, &["offset", "text", "at"], problems);
         let written = required(object, &here, "offset", problems).map(Value::as_u64);
         if written == Some(None) {
-            problems.push(format!("{here}/offset"), "must be a whole number from 0");
+            let hint = object.get("offset").map(integer_hint).unwrap_or_default();
+            problems.push(
+                format!("{here}/offset"),
+                format!("must be a whole number from 0{hint}"),
+            );
         }
         let written = written.flatten();
         // Order is checked on the offsets as written, in bounds or not.
@@ -792,6 +814,18 @@ fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], problem
                 ),
             );
         }
+    }
+}
+
+/// What to say of a whole number written with a fraction (`1.0`): a bundle's integers are
+/// taken as written only, since its identity (which import it repeats) is its canonical JSON,
+/// where `1.0` and `1` differ — unlike the API's other integer fields, which take both.
+fn integer_hint(value: &Value) -> &'static str {
+    match value.as_f64() {
+        Some(number) if value.is_f64() && number.fract() == 0.0 => {
+            ", written as an integer (`1`, not `1.0`): a bundle is identified by its JSON as written"
+        }
+        _ => "",
     }
 }
 

@@ -167,6 +167,12 @@ impl PackSigner {
         self.key.verifying_key()
     }
 
+    /// The public half as published (`GET /browser-harness/keys`, `retired_public_keys`): the
+    /// standard base64 of its 32 raw bytes.
+    pub fn public_key_base64(&self) -> String {
+        BASE64.encode(self.public_key().as_bytes())
+    }
+
     /// Signs `message`; the 64-byte ed25519 signature.
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer;

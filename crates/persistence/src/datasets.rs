@@ -86,6 +86,18 @@ pub struct ImportedDataset {
     /// `false` when the newest version under that name already had exactly these items, in
     /// which case nothing was written.
     pub created: bool,
+    /// The version the stored one follows under its name (new runs of the name take the new
+    /// one), when one was created and there was one before.
+    pub replaced: Option<ReplacedVersion>,
+}
+
+/// A dataset version an import put another after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplacedVersion {
+    /// Its version number.
+    pub version: u32,
+    /// How many items it has.
+    pub item_count: u64,
 }
 
 /// Input of an import: a valid name and items that passed the importers' checks.
@@ -112,8 +124,16 @@ impl Database {
                 return Ok(ImportedDataset {
                     dataset,
                     created: false,
+                    replaced: None,
                 });
             }
+            let replaced = match &latest {
+                Some(row) => Some(ReplacedVersion {
+                    version: u32::try_from(row.version).map_err(StoreError::corrupt)?,
+                    item_count: u64::try_from(row.item_count).map_err(StoreError::corrupt)?,
+                }),
+                None => None,
+            };
             let row = DatasetRow {
                 id: DatasetId::generate().to_string(),
                 name: import.name.to_string(),
@@ -129,6 +149,7 @@ impl Database {
             Ok(ImportedDataset {
                 dataset: load_dataset(conn, &row)?,
                 created: true,
+                replaced,
             })
         })
     }

@@ -21,7 +21,7 @@ mod worker_name;
 
 pub use connection::{Backend, DatabaseUrl, PoolOptions};
 pub use database::Database;
-pub use datasets::{DatasetImport, ImportedDataset};
+pub use datasets::{DatasetImport, ImportedDataset, ReplacedVersion};
 pub use error::StoreError;
 pub use events::{EventHorizon, EventListener, Resume};
 pub use harness::IssuedPack;

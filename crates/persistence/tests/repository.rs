@@ -1301,6 +1301,12 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
     let retried = reader.get_run_with_latency(&run).unwrap();
     assert!(retried.status.is_active());
     close(retried.latency, exact((1..=38).map(|s| 50 + s).collect()));
+
+    // A cancel answers with the run as a read shows it: stopping (items 39 and 40 in flight),
+    // with the latency of its answers so far (it answered with none).
+    let canceled = db.request_cancel(&run, None, at(13)).unwrap();
+    assert!(canceled.status.is_active());
+    close(canceled.latency, exact((1..=38).map(|s| 50 + s).collect()));
 }
 
 /// On SQLite, where putting rows into one statement saves no round trip, the statements of a

@@ -810,7 +810,9 @@ impl Config {
                 }
             );
         }
-        tracing::info!(key_id = %signer.id(), retired = retired.len(), revoked = revoked.len(), "Browser Harness packs are signed with this key");
+        // Its public key is logged: what `retired_public_keys` takes when the key is rotated,
+        // and no longer served once the server signs with the next one.
+        tracing::info!(key_id = %signer.id(), public_key = %signer.public_key_base64(), retired = retired.len(), revoked = revoked.len(), "Browser Harness packs are signed with this key");
         Ok(HarnessKeys::new(signer, retired).with_revoked(revoked))
     }
 

@@ -86,6 +86,14 @@ pub(crate) fn import_file(
             "categories"
         },
     ))?;
+    if let Some(replaced) = imported.replaced {
+        // New runs of the name take the new version: said, in case it was not meant (a
+        // sample uploaded under the whole set's name).
+        print_line(format_args!(
+            "new runs of `{}` take it in place of version {} ({} items)",
+            dataset.name, replaced.version, replaced.item_count
+        ))?;
+    }
     Ok(())
 }
 

@@ -251,10 +251,16 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
         Ok(()) => "its key id is above".to_owned(),
         Err(_) => format!("its key id is {}", signer.id()),
     };
+    // The previous key's public key is what the rotation needs, and a server signing with the
+    // new key no longer serves it: said to be copied first.
     eprintln!(
-        "wrote {} (mode 0600); {id}. Point [harness] signing_key_file at it, and list the \
-         previous key's public key in retired_public_keys so that its packs still import.",
-        path.display()
+        "wrote {} (mode 0600); {id}; its public key is {}. To rotate to it: first copy the \
+         current key's publicKey (GET /browser-harness/keys, or the server's start-up line \
+         \"Browser Harness packs are signed with this key\") into [harness] \
+         retired_public_keys, so that its packs still import; then point signing_key_file at \
+         the new file and restart.",
+        path.display(),
+        signer.public_key_base64()
     );
     Ok(shown?)
 }

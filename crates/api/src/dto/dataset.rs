@@ -58,6 +58,30 @@ pub struct DatasetImportResponse {
     pub warnings: Vec<ImportWarningDto>,
     /// How many warnings there were in all.
     pub warning_count: usize,
+    /// The version this one follows under its name, which new runs of the name no longer take
+    /// (runs made before keep theirs); `null` for a first version, or when nothing was stored.
+    #[schema(required = true)]
+    pub replaced: Option<ReplacedVersionDto>,
+}
+
+/// A dataset version that an import put a newer one after.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacedVersionDto {
+    /// Its version number.
+    pub version: u32,
+    /// How many items it has (against the new version's: an upload of a sample under the
+    /// whole set's name is seen).
+    pub item_count: u64,
+}
+
+impl From<evalboard_persistence::ReplacedVersion> for ReplacedVersionDto {
+    fn from(replaced: evalboard_persistence::ReplacedVersion) -> Self {
+        Self {
+            version: replaced.version,
+            item_count: replaced.item_count,
+        }
+    }
 }
 
 impl From<&Dataset> for DatasetDto {

@@ -17,7 +17,9 @@ pub use compare::{
     BreakdownDto, CategoryComparisonDto, ComparedRunDto, ComparisonDto, FlippedItemDto,
     FlippedOutcomeDto, FlippedPageDto, IntervalDto, PairedDto, RunFiguresDto,
 };
-pub use dataset::{CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto};
+pub use dataset::{
+    CategoryDto, DatasetDto, DatasetImportResponse, ImportWarningDto, ReplacedVersionDto,
+};
 pub use event::{
     EventPayload, ItemEndEventDto, ItemTextEventDto, ResetEventDto, RunItemEventDto,
     RunProgressEventDto, RunStatusEventDto,

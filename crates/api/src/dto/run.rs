@@ -275,17 +275,23 @@ impl From<&RunUsage> for RunUsageDto {
             completion_tokens: usage.completion_tokens,
             reasoning_tokens: usage.reasoning_tokens,
             total_tokens: usage.total_tokens(),
-            cost_usd: usage.cost_usd,
+            cost_usd: usage.cost_usd.map(summed_dollars),
             cached_answers: usage.cached_answers,
             judge: (!usage.judge.is_nothing()).then(|| JudgeUsageDto {
                 prompt_tokens: usage.judge.prompt_tokens,
                 completion_tokens: usage.judge.completion_tokens,
                 reasoning_tokens: usage.judge.reasoning_tokens,
                 total_tokens: usage.judge.total_tokens(),
-                cost_usd: usage.judge.cost_usd,
+                cost_usd: usage.judge.cost_usd.map(summed_dollars),
             }),
         }
     }
+}
+
+/// A sum of items' costs to the 10⁻¹² dollar: adding them as floats leaves noise in the last
+/// digits (`0.0006990000000000001` for $0.000699), which a reader takes for a real figure.
+fn summed_dollars(dollars: f64) -> f64 {
+    (dollars * 1e12).round() / 1e12
 }
 
 impl From<&LatencySummary> for LatencyDto {
@@ -431,5 +437,16 @@ impl RunDetailDto {
             judge: run.settings.judge_label(),
             rejudge_count: run.rejudge_count,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summed_costs_lose_the_noise_of_float_addition() {
+        let noisy = 0.0001 + 0.0002;
+        assert_eq!(noisy.to_string(), "0.00030000000000000003");
+        assert_eq!(super::summed_dollars(noisy).to_string(), "0.0003");
+        assert_eq!(super::summed_dollars(12.5), 12.5);
     }
 }

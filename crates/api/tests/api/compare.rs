@@ -91,6 +91,14 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
         .map(|r| r["leftOut"].as_u64().unwrap())
         .collect();
     assert_eq!(left_out, [20, 20, 0]);
+    // Said first, naming who leaves what out: every figure below is over those 40 only.
+    assert_eq!(
+        comparison["warnings"][0],
+        format!(
+            "only the 40 item(s) every run has are compared: {baseline} leaves 20 of its 60, \
+             {better} leaves 20 of its 60"
+        )
+    );
 
     // Every figure, recomputed from the items endpoint.
     let all = [

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use actix_web::test::TestRequest;
 use evalboard_persistence::testing::TestDatabase;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{api_tests, app};
 
@@ -39,12 +39,19 @@ async fn import_list_and_reimport(db: TestDatabase) {
     // Row 2's answer_index disagrees with its letter: accepted, with a warning on its line.
     assert_eq!(imported["warnings"][0]["line"], 2);
     assert_eq!(imported["warningCount"], 1);
+    // A first version follows none.
+    assert_eq!(imported["replaced"], Value::Null);
 
     let again = app
         .call(upload("name=Quiz", Some("application/x-ndjson"), JSONL))
         .await
         .ok(200);
     assert_eq!(again["created"], false);
+    assert_eq!(
+        again["replaced"],
+        Value::Null,
+        "nothing stored, nothing replaced"
+    );
     assert_eq!(again["dataset"], imported["dataset"]);
 
     let csv = "question,A,B,C,answer,category\n2 + 2 = ?,3,4,5,B,math\nCapital of France?,Paris,Rome,,A,geography\n";
@@ -60,6 +67,8 @@ async fn import_list_and_reimport(db: TestDatabase) {
         from_csv["dataset"]["version"], 2,
         "different item ids make a new version"
     );
+    // Said which version new runs no longer take, with its size.
+    assert_eq!(from_csv["replaced"], json!({"version": 1, "itemCount": 2}));
     let listed = app.get("/datasets").await.ok(200);
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0], from_csv["dataset"]);

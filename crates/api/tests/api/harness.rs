@@ -579,6 +579,12 @@ async fn a_pack_signed_by_a_retired_key_still_imports(
             && !warnings.contains("a retry answers them"),
         "{warnings}"
     );
+    // Another kind of provider: its Simulated settings differing too goes without saying.
+    assert!(
+        warnings.contains("the kind of provider (`providerKind`)")
+            && !warnings.contains("`simulated`"),
+        "{warnings}"
+    );
     let logs = app
         .get(&format!(
             "/runs/{}/logs?limit=200",

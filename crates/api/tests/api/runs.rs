@@ -153,6 +153,11 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
             vec!["settings.shots"],
         ),
         (request("Nope", "Demo", "sim-1"), vec!["providerName"]),
+        // The archive lists runs of it, but its runs come from captures.
+        (
+            request("Browser Harness", "Demo", "sim-1"),
+            vec!["providerName"],
+        ),
         (request("Simulated", "Demo", "gpt-4.1"), vec!["modelName"]),
         (
             request("Simulated", "Missing", "sim-1"),
@@ -241,6 +246,13 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
         assert_eq!(named, fields, "{body}");
         for field in fields {
             assert!(problem["detail"].as_str().unwrap().contains(field));
+        }
+        if body["providerName"] == "Browser Harness" {
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("made from captures") && detail.contains("/browser-harness/packs"),
+                "a harness run is said how it is made: {detail}"
+            );
         }
         if body["providerName"] == "OpenAI" {
             let detail = problem["detail"].as_str().unwrap();

@@ -13,7 +13,7 @@ use super::{
     bookkeeping::{change_status, finish_if_done, save_counts, save_counts_recounting_unparsed},
     claims::RunGeneration,
     item_keys,
-    latency::forget_latencies,
+    latency::{forget_latencies, with_latency},
     load_row,
 };
 use crate::{
@@ -83,7 +83,10 @@ impl Database {
                 )));
             }
             stop_in(conn, &row, None, requested_by, at)?;
-            load_row(conn, run_id, false)?.into_domain()
+            // The run as `GET` shows it: a run still stopping has the latency of its answers
+            // so far (the answer to a cancel said none).
+            let run = load_row(conn, run_id, false)?.into_domain()?;
+            with_latency(conn, run)
         })
     }
 

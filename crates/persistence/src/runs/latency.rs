@@ -20,20 +20,26 @@ impl Database {
     /// those of when it finished).
     pub fn get_run_with_latency(&self, run_id: &RunId) -> Result<Run, StoreError> {
         self.read(|conn| {
-            let mut run = load_row(conn, run_id, false)?.into_domain()?;
-            if run.status.is_active() {
-                run.latency = match kept_histogram(conn, run_id)? {
-                    Some(histogram) => histogram.summary(),
-                    // Nothing answered yet.
-                    None if run.counts.past_running() == 0 => LatencySummary::default(),
-                    // Answered before histograms were kept (until its next answer), or only
-                    // failures so far.
-                    None => latency_of(conn, run_id)?,
-                };
-            }
-            Ok(run)
+            let run = load_row(conn, run_id, false)?.into_domain()?;
+            with_latency(conn, run)
         })
     }
+}
+
+/// `run` with its latency figures as of now when it is active (a finished run's are kept with
+/// it).
+pub(super) fn with_latency(conn: &mut DbConnection, mut run: Run) -> Result<Run, StoreError> {
+    if run.status.is_active() {
+        run.latency = match kept_histogram(conn, &run.id)? {
+            Some(histogram) => histogram.summary(),
+            // Nothing answered yet.
+            None if run.counts.past_running() == 0 => LatencySummary::default(),
+            // Answered before histograms were kept (until its next answer), or only
+            // failures so far.
+            None => latency_of(conn, &run.id)?,
+        };
+    }
+    Ok(run)
 }
 
 /// One answered item's time to first token and to the whole answer, in microseconds.

@@ -161,12 +161,21 @@ pub(super) fn follow(
     let completed = run["run"]["status"] == "completed";
     if completed && faulted > 0 {
         let canceled = run["canceled"].as_u64().unwrap_or(0);
+        // A run made of Browser Harness captures is never sent again by the server (a retry
+        // is refused): its items are tried again by playing a new pack.
+        let again = if run["run"]["providerName"] == evalboard_domain::BROWSER_HARNESS_PROVIDER {
+            "a new pack of them, played and its captures imported, tries them again".to_owned()
+        } else {
+            format!(
+                "`{}` tries them again",
+                client.command(&format!("retry {id}"))
+            )
+        };
         eprintln!(
             "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); their \
-             errors are in `{}`; `{}` tries them again",
+             errors are in `{}`; {again}",
             faulted.saturating_sub(canceled),
             client.command(&format!("export {id}")),
-            client.command(&format!("retry {id}"))
         );
     }
     Ok(if completed && (faulted < total || total == 0) {

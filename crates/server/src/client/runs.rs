@@ -42,6 +42,15 @@ pub(crate) enum RunsCommand {
         /// Only runs in these states (`running,failed`).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs of this provider (its whole name).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only runs of this model (its whole name).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only runs of this dataset (its whole name).
+        #[arg(long)]
+        dataset: Option<String>,
         /// The next page: the cursor the previous page ended with.
         #[arg(long)]
         cursor: Option<String>,
@@ -140,11 +149,28 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
         RunsCommand::List {
             limit,
             status,
+            provider,
+            model,
+            dataset,
             cursor,
             json,
         } => {
+            // Each filter: its option, `GET /runs`'s parameter, its value.
+            let filters: Vec<(&str, &str, String)> = [
+                ("status", "status", status),
+                ("provider", "providerName", provider),
+                ("model", "modelName", model),
+                ("dataset", "datasetName", dataset),
+            ]
+            .into_iter()
+            .filter_map(|(option, parameter, value)| value.map(|value| (option, parameter, value)))
+            .collect();
             let mut query = vec![("limit", limit.to_string())];
-            query.extend(status.clone().map(|status| ("status", status)));
+            query.extend(
+                filters
+                    .iter()
+                    .map(|(_, parameter, value)| (*parameter, value.clone())),
+            );
             query.extend(cursor.map(|cursor| ("cursor", cursor)));
             let page = client.get_json_with("/runs", &query)?;
             if json {
@@ -156,7 +182,10 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 if let Some(next) = page["nextCursor"].as_str() {
                     // The next page's command, to copy: a cursor continues the listing it came
                     // from, so its filter and page size come again, and its server.
-                    let filter = status.map(|s| format!("--status {s} ")).unwrap_or_default();
+                    let filter: String = filters
+                        .iter()
+                        .map(|(option, _, value)| format!("--{option} {} ", shell_word(value)))
+                        .collect();
                     eprintln!(
                         "more: {}",
                         client.command(&format!("list --limit {limit} {filter}--cursor {next}"))
@@ -321,23 +350,36 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     Ok(())
 }
 
-/// `id  status  provider/model on dataset  done/total  accuracy`: the accuracy of the judged
-/// items, as the archive's CSV (failed and canceled ones left out; the comparison counts them wrong),
-/// and said so.
+/// `id  status  created  provider/model on dataset  done/total  accuracy`: the accuracy of
+/// the judged items, as the archive's CSV (failed and canceled ones left out; the comparison
+/// counts them wrong), and over how many when that is not every item — a run of 36 items with
+/// one answered read "36/36 accuracy 100.0 %" as if it were whole.
 fn one_line(run: &Value) -> String {
     let progress = &run["progress"];
-    let judged =
-        progress["correct"].as_u64().unwrap_or(0) + progress["incorrect"].as_u64().unwrap_or(0);
+    let count = |field: &str| progress[field].as_u64().unwrap_or(0);
+    let judged = count("correct") + count("incorrect");
     let accuracy = match judged {
         0 => "–".to_owned(),
+        n if n == count("total") => {
+            format!("{:.1} %", 100.0 * count("correct") as f64 / n as f64)
+        }
         n => format!(
-            "{:.1} % of judged",
-            100.0 * progress["correct"].as_u64().unwrap_or(0) as f64 / n as f64
+            "{:.1} % of {n} judged",
+            100.0 * count("correct") as f64 / n as f64
         ),
     };
+    let faulted = match count("faulted") {
+        0 => String::new(),
+        n => format!(" ({n} faulted)"),
+    };
     let head = &run["run"];
+    // To the minute, as the archive shows it: which of a day's runs this is.
+    let created = run["createdAt"]
+        .as_str()
+        .map(|at| at.get(..16).unwrap_or(at).replacen('T', " ", 1))
+        .unwrap_or_else(|| "–".to_owned());
     format!(
-        "{}  {:<9}  {}/{} on {}  {}/{}  accuracy {accuracy}",
+        "{}  {:<9}  {created}  {}/{} on {}  {}/{}{faulted}  accuracy {accuracy}",
         head["id"].as_str().unwrap_or_default(),
         head["status"].as_str().unwrap_or_default(),
         head["providerName"].as_str().unwrap_or_default(),
@@ -346,6 +388,19 @@ fn one_line(run: &Value) -> String {
         progress["completed"],
         progress["total"],
     )
+}
+
+/// `value` as one word of a shell command: quoted when it holds anything but plain characters.
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/@+=".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 #[cfg(test)]
@@ -383,16 +438,32 @@ mod tests {
     }
 
     #[test]
-    fn the_accuracy_says_it_is_of_the_judged_items() {
+    fn the_accuracy_says_how_many_items_it_is_of() {
         let mut run = run_with(8, 0, 0);
+        run["createdAt"] = json!("2026-12-05T22:41:05Z");
         run["progress"]["incorrect"] = json!(2);
         run["progress"]["faulted"] = json!(10);
+        run["progress"]["total"] = json!(20);
+        run["progress"]["completed"] = json!(20);
         // 8 of 10 judged: the 10 faulted items are not in it, and the line says so.
+        assert_eq!(
+            one_line(&run),
+            "run-1  completed  2026-12-05 22:41  P/m on d  20/20 (10 faulted)  accuracy 80.0 % of 10 judged"
+        );
+        // Every item judged: the accuracy is the run's.
+        let whole = run_with(8, 0, 0);
         assert!(
-            shown(&run).contains("accuracy 80.0 % of judged"),
+            one_line(&whole).ends_with("  8/8  accuracy 100.0 %"),
             "{}",
-            shown(&run)
+            one_line(&whole)
         );
         assert!(shown(&run_with(0, 0, 0)).contains("accuracy –"));
+    }
+
+    #[test]
+    fn a_filter_value_is_one_shell_word() {
+        assert_eq!(shell_word("sim-1"), "sim-1");
+        assert_eq!(shell_word("Browser Harness"), "'Browser Harness'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 }

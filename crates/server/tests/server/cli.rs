@@ -262,7 +262,15 @@ fn the_command_line_client_drives_runs_end_to_end() {
     // and server included (a cursor continues only its own listing).
     let first = evalboard(
         &server,
-        &["list", "--limit", "1", "--status", "completed,canceled"],
+        &[
+            "list",
+            "--limit",
+            "1",
+            "--status",
+            "completed,canceled",
+            "--model",
+            "sim-1",
+        ],
         None,
     );
     let hint = String::from_utf8(first.stderr.clone()).unwrap();
@@ -271,7 +279,9 @@ fn the_command_line_client_drives_runs_end_to_end() {
         .strip_prefix("more: ")
         .unwrap_or_else(|| panic!("no hint in {hint:?}"));
     let next = next
-        .strip_prefix("evalboard runs list --limit 1 --status completed,canceled --cursor ")
+        .strip_prefix(
+            "evalboard runs list --limit 1 --status completed,canceled --model sim-1 --cursor ",
+        )
         .unwrap_or_else(|| panic!("{next}"));
     let (cursor, server_given) = next.split_once(' ').unwrap();
     assert_eq!(server_given, format!("--server {}", server.base));
@@ -283,12 +293,22 @@ fn the_command_line_client_drives_runs_end_to_end() {
             "1",
             "--status",
             "completed,canceled",
+            "--model",
+            "sim-1",
             "--cursor",
             cursor,
         ],
         None,
     );
     assert!(second.status.success(), "{second:?}");
+    // The other filters reach the server too: no run is of a model of another name.
+    let none = evalboard(
+        &server,
+        &["list", "--model", "sim-2", "--dataset", "evalboard-demo"],
+        None,
+    );
+    assert!(none.status.success(), "{none:?}");
+    assert_eq!(String::from_utf8(none.stdout).unwrap(), "");
     let lines = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(lines(&second).lines().count(), 1);
     assert_ne!(

@@ -557,6 +557,14 @@ fn keygen_writes_a_key_once_and_a_missing_key_file_says_how_to_make_one() {
     assert!(output.status.success(), "{output:?}");
     let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert_eq!(PackSigner::read(&path).unwrap().id().as_str(), id);
+    // Its public key is said, and that the current one goes into retired_public_keys first.
+    let said = String::from_utf8_lossy(&output.stderr);
+    let public = PackSigner::read(&path).unwrap().public_key_base64();
+    assert!(
+        said.contains(&format!("its public key is {public}"))
+            && said.contains("first copy the current key's publicKey"),
+        "{said}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -778,6 +786,16 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
     let output = import_good(data.path());
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported dataset `Good` version 1"));
+    // Other items under the same name: a new version, which new runs take, said so with the
+    // size of the one it follows.
+    std::fs::write(&good, "question,A,B,answer\nQ9,x,y,B\n").unwrap();
+    let output = import_good(data.path());
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("imported dataset `Good` version 2")
+            && said.contains("new runs of `Good` take it in place of version 1 ("),
+        "{said}"
+    );
 
     // The whole MMLU-Pro test split, gzip-compressed, when this machine has it.
     let full = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -121,6 +121,7 @@ pub(crate) async fn import_dataset(
         created: imported.created,
         warnings: parsed.warnings.into_iter().map(Into::into).collect(),
         warning_count: parsed.warning_total,
+        replaced: imported.replaced.map(Into::into),
     }))
 }
 

@@ -3,7 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Utc;
 use evalboard_domain::{
-    DatasetName, JudgeSettings, RunSettings, ValidationErrors, truncate_to_micros,
+    BROWSER_HARNESS_PROVIDER, DatasetName, JudgeSettings, RunSettings, ValidationErrors,
+    truncate_to_micros,
 };
 use evalboard_persistence::{IdempotencyKey, NewRun, ProviderIdentity};
 use evalboard_runner::ProviderKind;
@@ -191,6 +192,15 @@ impl Refused {
 fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, Refused> {
     let mut errors = ValidationErrors::default();
     match state.providers.get(&request.provider_name) {
+        // The archive lists its runs, so it is asked for: its runs come from captures.
+        None if request.provider_name == BROWSER_HARNESS_PROVIDER => errors.push(
+            "providerName",
+            format!(
+                "`{BROWSER_HARNESS_PROVIDER}` runs are made from captures, not sent by the \
+                 server: build a pack (`POST /browser-harness/packs`), play it, and import its \
+                 captures (`POST /browser-harness/imports`)"
+            ),
+        ),
         None => errors.push(
             "providerName",
             format!("no provider is named `{}`", shorten(&request.provider_name)),

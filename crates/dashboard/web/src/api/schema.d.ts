@@ -806,6 +806,7 @@ export interface components {
             created: boolean;
             /** @description The stored dataset version. */
             dataset: components["schemas"]["DatasetDto"];
+            replaced: components["schemas"]["ReplacedVersionDto"] | null;
             /** @description How many warnings there were in all. */
             warningCount: number;
             /**
@@ -1418,6 +1419,20 @@ export interface components {
         RejudgeRequest: {
             /** @description The judge of the new verdicts: `{"kind": "choice"}`, or an LLM judge. */
             judge: components["schemas"]["JudgeDto"];
+        };
+        /** @description A dataset version that an import put a newer one after. */
+        ReplacedVersionDto: {
+            /**
+             * Format: int64
+             * @description How many items it has (against the new version's: an upload of a sample under the
+             *     whole set's name is seen).
+             */
+            itemCount: number;
+            /**
+             * Format: int32
+             * @description Its version number.
+             */
+            version: number;
         };
         /**
          * @description `reset`: the events since the client's `Last-Event-ID` are no longer stored (or the id is

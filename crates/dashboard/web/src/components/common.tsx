@@ -236,7 +236,7 @@ export function doneLabel(progress: Progress, status?: string): string {
 /** Strict accuracy: correct over judged, or a dash. */
 export function accuracy(progress: Progress): string {
   const judged = progress.correct + progress.incorrect;
-  return judged === 0 ? "–" : `${((100 * progress.correct) / judged).toFixed(1)} %`;
+  return judged === 0 ? "–" : percent(progress.correct / judged);
 }
 
 /** A failure as one line, `kind: message`, its kind said once: a provider's message often
@@ -250,13 +250,29 @@ export function failureMessage(failure: { kind: string; message: string }): stri
   return failureText(failure).slice(failure.kind.length + 2);
 }
 
+// Numbers in the reader's locale, as counts are (`toLocaleString`): a page read in German showed
+// "12.032" items beside "60.3 %" and "$4.5480".
+const USD_FORMAT = new Intl.NumberFormat(undefined, {
+  style: "currency",
+  currency: "USD",
+  minimumFractionDigits: 4,
+  maximumFractionDigits: 4,
+});
+const PERCENT_FORMATS = new Map<number, Intl.NumberFormat>();
+
 /** US dollars to the hundredth of a cent; a cost too small for that is not shown as nothing. */
 export function usd(value: number): string {
-  return value > 0 && value < 0.00005 ? "< $0.0001" : `$${value.toFixed(4)}`;
+  return value > 0 && value < 0.00005 ? `< ${USD_FORMAT.format(0.0001)}` : USD_FORMAT.format(value);
 }
 
 export function percent(value: number | null | undefined, digits = 1): string {
-  return value === null || value === undefined ? "–" : `${(100 * value).toFixed(digits)} %`;
+  if (value === null || value === undefined) return "–";
+  let format = PERCENT_FORMATS.get(digits);
+  if (format === undefined) {
+    format = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    PERCENT_FORMATS.set(digits, format);
+  }
+  return `${format.format(100 * value)} %`;
 }
 
 // One formatter for every time shown: `toLocaleString` builds a new one at each call.

@@ -4,6 +4,7 @@ import { type FormEvent, useRef } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
+  BROWSER_HARNESS,
   Loading,
   QueryError,
   StatusBadge,
@@ -192,7 +193,8 @@ export function ArchivePage() {
         </label>
         {/* The names this server knows, offered as the filters are typed (they match whole
             names); a run of a provider or model configured no more is still found by typing. */}
-        <KnownNames id="known-providers" names={knownProviders.map((p) => p.name)} />
+        {/* Browser Harness runs are made from captures: no configured provider names them. */}
+        <KnownNames id="known-providers" names={[...knownProviders.map((p) => p.name), BROWSER_HARNESS]} />
         <KnownNames id="known-models" names={knownProviders.flatMap((p) => p.models)} />
         <KnownNames id="known-datasets" names={knownDatasets.map((d) => d.name)} />
         <label>
@@ -267,7 +269,7 @@ export function ArchivePage() {
                 <td className="num">{detail.progress.incorrect.toLocaleString()}</td>
                 <td className="num">
                   {detail.progress.faulted.toLocaleString()}
-                  {detail.canceled > 0 && <span className="muted"> ({detail.canceled} canceled)</span>}
+                  {detail.canceled > 0 && <span className="muted"> ({detail.canceled.toLocaleString()} canceled)</span>}
                 </td>
                 <td className="num">
                   {accuracy(detail.progress)}

@@ -207,7 +207,8 @@ function ComparedFigures({
             <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
             <thead>
               <tr>
-                <th scope="col">Item</th>
+                {/* The dataset's id of the item; each run's cell links to its place in the run (#N). */}
+                <th scope="col">Dataset item id</th>
                 <th scope="col">Category</th>
                 {names.map((name) => (
                   <th key={name} scope="col">

@@ -173,8 +173,17 @@ export function DatasetsPage() {
       {result && (
         <div className="success">
           {result.created
-            ? `Stored ${result.dataset.name} version ${result.dataset.version} (${result.dataset.itemCount} items).`
+            ? `Stored ${result.dataset.name} version ${result.dataset.version} (${result.dataset.itemCount.toLocaleString()} items).`
             : `${result.dataset.name} version ${result.dataset.version} already has exactly these items: nothing stored.`}
+          {/* A sample uploaded under the whole set's name would otherwise go unseen until the
+              next run of the name took 504 items instead of 12,032. */}
+          {result.replaced && (
+            <p>
+              New runs of {result.dataset.name} take it in place of version {result.replaced.version} (
+              {result.replaced.itemCount.toLocaleString()} items); runs made before keep theirs. To keep both, upload
+              it under another name.
+            </p>
+          )}
           {result.warnings.length > 0 && (
             <ul>
               {result.warnings.map((w, i) => (

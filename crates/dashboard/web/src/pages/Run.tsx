@@ -318,6 +318,13 @@ export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
   });
 }
 
+/** Whether an item's extracted letter names none of its options. */
+export function outsideOptions(item: { choices: string[]; extractedAnswer?: string | null }): boolean {
+  const answer = item.extractedAnswer;
+  if (item.choices.length === 0 || answer == null || !/^[A-Z]$/.test(answer)) return false;
+  return answer.charCodeAt(0) - 65 >= item.choices.length;
+}
+
 function ms(value: number | null | undefined): string {
   return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
@@ -605,9 +612,18 @@ function ItemRow({
             </ol>
           )}
           <dl className="summary">
+            {/* The dataset's own id (MMLU-Pro's question_id), as the comparison names items:
+                not the item's place in the run (#N), and a number of its own. */}
+            <Field label="Dataset item id">
+              <code>{item.datasetItemId}</code>
+            </Field>
             <Field label="Expected">{item.expectedAnswer}</Field>
             <Field label="Extracted">
-              {item.extractedAnswer ?? "–"} {item.extractionTier && (
+              {item.extractedAnswer ?? "–"}
+              {/* The last-letter fallback can read a capital that names no option ("I cannot
+                  answer"): said, as the item has no such option to mark. */}
+              {outsideOptions(item) && <span className="muted"> (not one of its {item.choices.length} options)</span>}{" "}
+              {item.extractionTier && (
               <span className="muted" title={`extractionTier: ${item.extractionTier}`}>
                 ({tierLabel(item.extractionTier)})
               </span>
@@ -687,7 +703,9 @@ function ItemRow({
                 ? "None yet."
                 : item.state === "running"
                   ? "None yet: queued, not sent."
-                  : "None: it was never sent."}
+                  : item.error?.kind === "not_captured"
+                    ? "None: the capture bundle it was imported from had no capture of it."
+                    : "None: it was never sent."}
             </p>
           )}
           <ul>

@@ -71,10 +71,20 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
         jsonl.header("content-disposition"),
         Some(format!("attachment; filename=\"{id}-items.jsonl\"").as_str())
     );
+    // Each line is the items endpoint's item with its run's id first (exports of several runs
+    // concatenate into one table).
     let lines: Vec<Value> = String::from_utf8(jsonl.body.clone())
         .unwrap()
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
+        .map(|line| {
+            assert!(
+                line.starts_with(&format!("{{\"runId\":\"{id}\",")),
+                "{line}"
+            );
+            let mut item: Value = serde_json::from_str(line).unwrap();
+            item.as_object_mut().unwrap().remove("runId");
+            item
+        })
         .collect();
     assert_eq!(
         lines, expected,
@@ -104,6 +114,7 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
                 continue;
             }
             let want = match column.as_str() {
+                "runId" => id.clone(),
                 "errorKind" => cell(&item["error"]["kind"]),
                 "errorMessage" => cell(&item["error"]["message"]),
                 "promptTokens" | "completionTokens" | "reasoningTokens" | "costUsd" => {
@@ -122,6 +133,44 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
         ),
         "failed items are in the export"
     );
+
+    assert_eq!(columns[0], "runId");
+
+    // Filtered as the items endpoint filters: the failed items, the items of one category.
+    for filter in [
+        "state=failed",
+        "category=math",
+        "state=correct,incorrect&category=law",
+    ] {
+        let listed: Vec<Value> = items_endpoint(&app, &id)
+            .await
+            .into_iter()
+            .filter(|item| match filter {
+                "state=failed" => item["state"] == "failed",
+                "category=math" => item["category"] == "math",
+                _ => {
+                    item["category"] == "law"
+                        && (item["state"] == "correct" || item["state"] == "incorrect")
+                }
+            })
+            .collect();
+        assert!(!listed.is_empty(), "{filter}");
+        let csv = app
+            .get(&format!("/runs/{id}/export?format=csv&{filter}"))
+            .await;
+        assert_eq!(csv.status, 200);
+        let (columns, rows) = read_csv(&csv.body);
+        let sequence = columns.iter().position(|c| c == "sequence").unwrap();
+        let exported: Vec<&str> = rows.iter().map(|row| row.get(sequence).unwrap()).collect();
+        let wanted: Vec<String> = listed
+            .iter()
+            .map(|item| item["sequence"].to_string())
+            .collect();
+        assert_eq!(exported, wanted, "{filter}");
+    }
+    app.get(&format!("/runs/{id}/export?state=lost"))
+        .await
+        .problem(400);
 
     app.get(&format!("/runs/{id}/export?format=xml"))
         .await

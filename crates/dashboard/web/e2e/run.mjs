@@ -221,7 +221,16 @@ await step("drill into an item of a finished run", async () => {
   const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export CSV" }).click()]);
   if (exported.suggestedFilename() !== `${id}-items.csv`) throw new Error(`the export saved as ${exported.suggestedFilename()}`);
   const csv = readFileSync(await exported.path(), "utf8");
-  if (!csv.startsWith("sequence,")) throw new Error(`the export is not the items' CSV: ${csv.slice(0, 80)}`);
+  if (!csv.startsWith("runId,sequence,")) throw new Error(`the export is not the items' CSV: ${csv.slice(0, 80)}`);
+  // Filtered, the export holds the items shown: one row per listed item (rows start with the
+  // run's id; quoted prompts span lines).
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("correct");
+  await until("only correct items listed", async () => (await page.locator(".items details.item:not(.correct)").count()) === 0);
+  const listed = await page.locator(".items details.item").count();
+  const [filtered] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export CSV (filtered)" }).click()]);
+  const rows = readFileSync(await filtered.path(), "utf8").split(`\n${id},`).length - 1;
+  if (listed === 0 || rows !== listed) throw new Error(`${rows} rows exported for ${listed} items listed`);
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("");
   await check("run-detail");
 });
 
@@ -429,7 +438,11 @@ await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", 
   const body = page.locator("details.item .item-body").first();
   await body.getByText("Expected").waitFor();
   if ((await body.locator("ol.choices").count()) !== 0) throw new Error("a numeric item shows options");
-  const expected = await body.locator("dd").first().innerText();
+  const expected = await body
+    .locator(".field")
+    .filter({ has: page.locator("dt", { hasText: /^Expected$/ }) })
+    .locator("dd")
+    .innerText();
   if (expected.trim() !== "3") throw new Error(`expected 3, the view says ${expected}`);
   // The run's judge is the extraction rules, which read a number here: not "choice".
   const judge = await page
@@ -573,10 +586,10 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.getByRole("button", { name: "Build and sign" }).click();
   await page.getByRole("alert").getByRole("listitem").filter({ hasText: "a seed only makes sense with a sample size" }).waitFor();
   await page.screenshot({ path: join(shots, "browser-harness-seed.png"), fullPage: true });
-  // The item not captured says it was never sent, not an empty list of attempts.
+  // The item not captured says why it has no attempt, not an empty list of attempts.
   await page.goto(new URL(imported.startsWith("/ui") ? imported : `/ui${imported}`, base).href);
   await page.locator("details.item.failed > summary").first().click();
-  await page.locator("details.item.failed[open]").getByText("None: it was never sent.").waitFor();
+  await page.locator("details.item.failed[open]").getByText("None: the capture bundle it was imported from had no capture of it.").waitFor();
 });
 
 await step("an unknown page says so", async () => {

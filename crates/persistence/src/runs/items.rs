@@ -53,6 +53,16 @@ pub struct ItemQuery {
     pub limit: u32,
 }
 
+/// Which items of a run an export holds: those in these states and categories (every item
+/// when both are empty), as `GET /runs/{id}/items` filters them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportFilter {
+    /// Only these states (all when empty).
+    pub states: Vec<ItemState>,
+    /// Only these categories (all when empty).
+    pub categories: Vec<String>,
+}
+
 impl ItemQuery {
     /// The first `limit` items of a run, by sequence, none left out.
     pub fn first(limit: u32) -> Self {
@@ -250,10 +260,13 @@ impl Database {
     pub fn item_export_page(
         &self,
         run_id: &RunId,
+        filter: &ExportFilter,
         after: Option<u32>,
         limit: u32,
     ) -> Result<ItemPage, StoreError> {
         let query = ItemQuery {
+            states: filter.states.clone(),
+            categories: filter.categories.clone(),
             after: after.map(|sequence| ItemCursor {
                 group: String::new(),
                 sequence,

@@ -43,8 +43,8 @@ pub use control::{RetryScope, RunFailed};
 pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};
 pub use import::{CaptureImport, CapturedAnswer, ImportItem};
 pub use items::{
-    AttemptRecord, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
-    JudgmentRecord,
+    AttemptRecord, ExportFilter, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage,
+    ItemQuery, JudgmentRecord,
 };
 pub use list::{RunCursor, RunFilter, RunPage};
 pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind};

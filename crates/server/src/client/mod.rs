@@ -61,7 +61,16 @@ impl Client {
 
     /// `GET path`, the response checked (a problem document becomes the error).
     pub(crate) fn get(&self, path: &str) -> anyhow::Result<Response> {
-        let request = self.http.get(format!("{}{path}", self.base));
+        self.get_with(path, &[])
+    }
+
+    /// `GET path?query`, the query's values encoded.
+    pub(crate) fn get_with(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Response> {
+        let request = self.http.get(format!("{}{path}", self.base)).query(query);
         self.send(request)
     }
 
@@ -76,8 +85,7 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> anyhow::Result<Value> {
-        let request = self.http.get(format!("{}{path}", self.base)).query(query);
-        self.send(request)?
+        self.get_with(path, query)?
             .json()
             .context("reading the server's answer")
     }

@@ -107,6 +107,12 @@ pub(crate) enum RunsCommand {
         /// `jsonl` (every field) or `csv` (a row per item).
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Only items in these states (`correct,incorrect`).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only items of these categories (`law,math`).
+        #[arg(long)]
+        category: Option<String>,
     },
 }
 
@@ -217,12 +223,20 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             }
             print_run(&mut out, &run, json)?;
         }
-        RunsCommand::Export { id, format } => {
+        RunsCommand::Export {
+            id,
+            format,
+            state,
+            category,
+        } => {
             let format = match format {
                 ExportFormat::Jsonl => "jsonl",
                 ExportFormat::Csv => "csv",
             };
-            let response = client.get(&format!("/runs/{id}/export?format={format}"))?;
+            let mut query = vec![("format", format.to_owned())];
+            query.extend(state.map(|state| ("state", state)));
+            query.extend(category.map(|category| ("category", category)));
+            let response = client.get_with(&format!("/runs/{id}/export"), &query)?;
             return copy_export(response, &mut out);
         }
     }

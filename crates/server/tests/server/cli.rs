@@ -148,11 +148,23 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let csv = evalboard(&server, &["export", &id, "--format", "csv"], None);
     let csv = String::from_utf8(csv.stdout).unwrap();
     assert!(
-        csv.starts_with("sequence,datasetItemId,category,state,"),
+        csv.starts_with("runId,sequence,datasetItemId,category,state,"),
         "{csv}"
     );
-    // Rows start with their sequence (quoted prompts span lines, so lines are not rows).
-    assert!((1..=36).all(|n| csv.contains(&format!("\n{n},"))));
+    // Rows start with their run and sequence (quoted prompts span lines, so lines are not rows).
+    assert!((1..=36).all(|n| csv.contains(&format!("\n{id},{n},"))));
+    // Filtered as the server filters: the demo dataset's six math items.
+    let math = evalboard(
+        &server,
+        &["export", &id, "--format", "jsonl", "--category", "math"],
+        None,
+    );
+    let math = String::from_utf8(math.stdout).unwrap();
+    assert_eq!(math.lines().count(), 6, "{math}");
+    assert!(
+        math.lines()
+            .all(|line| line.contains("\"category\":\"math\""))
+    );
     // A reader that stops early (`| head -c 10`) ends the export quietly and successfully.
     let mut export = Command::new(BINARY)
         .args(["runs", "--server", &server.base, "export", &id])

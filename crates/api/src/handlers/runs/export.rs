@@ -2,11 +2,14 @@
 //! database a page at a time.
 
 use actix_web::{HttpResponse, get, http::header, web};
-use evalboard_persistence::Database;
-use serde::Deserialize;
+use evalboard_persistence::{Database, ExportFilter};
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-use super::run_id;
+use super::{
+    items::{item_categories, item_states},
+    run_id,
+};
 use crate::{
     csv_cells::write_row,
     dto::ItemDetailDto,
@@ -27,6 +30,16 @@ pub(crate) struct ExportQuery {
     /// `jsonl` (default) or `csv`.
     #[param(pattern = "^(jsonl|csv)$")]
     format: Option<String>,
+    /// Only items in these states, comma-separated (e.g. `incorrect`), as `GET
+    /// /runs/{run_id}/items` takes them.
+    #[param(
+        pattern = "^(pending|running|awaiting|correct|incorrect|failed|canceled)(,(pending|running|awaiting|correct|incorrect|failed|canceled))*$"
+    )]
+    state: Option<String>,
+    /// Only items of these categories, comma-separated (e.g. `law`), as `GET
+    /// /runs/{run_id}/items` takes them.
+    #[param(pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]{1,100}(,[^,\\x00-\\x1f\\x7f-\\x9f]{1,100})*$")]
+    category: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,9 +48,11 @@ enum Format {
     Csv,
 }
 
-/// Every item of a run, in sequence order, as a file: JSON Lines (one object per line, the shape
-/// of an item of `GET /runs/{run_id}/items`) or CSV (one row per item, the same fields
-/// flattened; `choices` and `attempts` as JSON). Streamed as it is read, so a run of any size
+/// A run's items, in sequence order, as a file: JSON Lines (one object per line: `runId`, then
+/// the fields of an item of `GET /runs/{run_id}/items`) or CSV (one row per item, `runId` first,
+/// then the same fields flattened; `choices` and `attempts` as JSON). Every item, or those of
+/// the states and categories asked for. The run's id is on each line, so that the exports of
+/// several runs concatenate into one table. Streamed as it is read, so a run of any size
 /// exports in bounded memory; the download is named after the run (`Content-Disposition`).
 #[utoipa::path(
     tag = "runs",
@@ -69,6 +84,10 @@ pub(crate) async fn export_run_items(
             ));
         }
     };
+    let filter = ExportFilter {
+        states: item_states(query.state.as_deref())?,
+        categories: item_categories(query.category.as_deref())?,
+    };
     // An unknown run is a 404 before anything is streamed.
     let run = {
         let id = id.clone();
@@ -78,7 +97,7 @@ pub(crate) async fn export_run_items(
         Format::Jsonl => ("application/x-ndjson", "jsonl"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
-    let body = paged_body(pages(state.db.clone(), run.id.clone(), format));
+    let body = paged_body(pages(state.db.clone(), run.id.clone(), filter, format));
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
@@ -92,33 +111,45 @@ pub(crate) async fn export_run_items(
 fn pages(
     db: Database,
     run: evalboard_domain::RunId,
+    filter: ExportFilter,
     format: Format,
 ) -> impl FnMut() -> Result<(Vec<u8>, bool), evalboard_persistence::StoreError> + Send + 'static {
     let mut after = None;
     let mut header = matches!(format, Format::Csv);
     move || {
-        let page = db.item_export_page(&run, after, PAGE)?;
+        let page = db.item_export_page(&run, &filter, after, PAGE)?;
         after = page.next.map(|cursor| cursor.sequence);
         let items: Vec<ItemDetailDto> = page.items.into_iter().map(Into::into).collect();
         let bytes = match format {
-            Format::Jsonl => jsonl(&items),
-            Format::Csv => csv(&items, std::mem::take(&mut header)),
+            Format::Jsonl => jsonl(run.as_str(), &items),
+            Format::Csv => csv(run.as_str(), &items, std::mem::take(&mut header)),
         };
         Ok((bytes, after.is_some()))
     }
 }
 
-fn jsonl(items: &[ItemDetailDto]) -> Vec<u8> {
+/// A line of a JSON Lines export: the item with its run's id first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportedItem<'a> {
+    run_id: &'a str,
+    #[serde(flatten)]
+    item: &'a ItemDetailDto,
+}
+
+fn jsonl(run_id: &str, items: &[ItemDetailDto]) -> Vec<u8> {
     let mut out = Vec::new();
     for item in items {
-        serde_json::to_writer(&mut out, item).expect("an item serializes");
+        serde_json::to_writer(&mut out, &ExportedItem { run_id, item })
+            .expect("an item serializes");
         out.push(b'\n');
     }
     out
 }
 
 /// The CSV columns, in order.
-pub(crate) const CSV_COLUMNS: [&str; 31] = [
+pub(crate) const CSV_COLUMNS: [&str; 32] = [
+    "runId",
     "sequence",
     "datasetItemId",
     "category",
@@ -152,7 +183,7 @@ pub(crate) const CSV_COLUMNS: [&str; 31] = [
     "cutOff",
 ];
 
-fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
+fn csv(run_id: &str, items: &[ItemDetailDto], header: bool) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
@@ -161,7 +192,8 @@ fn csv(items: &[ItemDetailDto], header: bool) -> Vec<u8> {
     }
     for item in items {
         let t = &item.timings;
-        let record: [String; 31] = [
+        let record: [String; 32] = [
+            run_id.to_owned(),
             item.sequence.to_string(),
             item.dataset_item_id.clone(),
             item.category.clone(),

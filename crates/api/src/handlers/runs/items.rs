@@ -81,40 +81,8 @@ pub(crate) async fn list_run_items(
             ));
         }
     };
-    let states = match query.state.as_deref() {
-        None => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                s.parse::<ItemState>().map_err(|_| {
-                    ApiError::bad_parameter(
-                        "state",
-                        format!(
-                            "`{}` is not an item state (pending, running, awaiting, correct, incorrect, failed, canceled)",
-                            shorten(s)
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let categories = match query.category.as_deref() {
-        None => Vec::new(),
-        Some(list) => {
-            // Exactly as sent: the parameter's pattern allows no trimming.
-            let names: Vec<String> = list.split(',').map(str::to_owned).collect();
-            if names
-                .iter()
-                .any(|c| c.is_empty() || c.chars().count() > 100 || c.chars().any(char::is_control))
-            {
-                return Err(ApiError::bad_parameter(
-                    "category",
-                    "must be comma-separated names of 1 to 100 characters, without control characters",
-                ));
-            }
-            names
-        }
-    };
+    let states = item_states(query.state.as_deref())?;
+    let categories = item_categories(query.category.as_deref())?;
     let sequences = match query.sequence.as_deref() {
         None => Vec::new(),
         Some(list) => {
@@ -170,4 +138,43 @@ pub(crate) async fn list_run_items(
         items: page.items.into_iter().map(ItemDetailDto::from).collect(),
         next_cursor: page.next.as_ref().map(|c| cursors.encode_item(&scope, c)),
     }))
+}
+
+/// The `state` parameter of an item listing or export: comma-separated item states.
+pub(super) fn item_states(list: Option<&str>) -> Result<Vec<ItemState>, ApiError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(|s| {
+            s.parse::<ItemState>().map_err(|_| {
+                ApiError::bad_parameter(
+                    "state",
+                    format!(
+                        "`{}` is not an item state (pending, running, awaiting, correct, incorrect, failed, canceled)",
+                        shorten(s)
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The `category` parameter of an item listing or export: comma-separated names, exactly as
+/// sent (the parameter's pattern allows no trimming).
+pub(super) fn item_categories(list: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+    if names
+        .iter()
+        .any(|c| c.is_empty() || c.chars().count() > 100 || c.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_parameter(
+            "category",
+            "must be comma-separated names of 1 to 100 characters, without control characters",
+        ));
+    }
+    Ok(names)
 }

@@ -384,9 +384,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every item of a run, in sequence order, as a file: JSON Lines (one object per line, the shape
-         *     of an item of `GET /runs/{run_id}/items`) or CSV (one row per item, the same fields
-         *     flattened; `choices` and `attempts` as JSON). Streamed as it is read, so a run of any size
+         * A run's items, in sequence order, as a file: JSON Lines (one object per line: `runId`, then
+         *     the fields of an item of `GET /runs/{run_id}/items`) or CSV (one row per item, `runId` first,
+         *     then the same fields flattened; `choices` and `attempts` as JSON). Every item, or those of
+         *     the states and categories asked for. The run's id is on each line, so that the exports of
+         *     several runs concatenate into one table. Streamed as it is read, so a run of any size
          *     exports in bounded memory; the download is named after the run (`Content-Disposition`).
          */
         get: operations["export_run_items"];
@@ -3531,6 +3533,16 @@ export interface operations {
             query?: {
                 /** @description `jsonl` (default) or `csv`. */
                 format?: string;
+                /**
+                 * @description Only items in these states, comma-separated (e.g. `incorrect`), as `GET
+                 *     /runs/{run_id}/items` takes them.
+                 */
+                state?: string;
+                /**
+                 * @description Only items of these categories, comma-separated (e.g. `law`), as `GET
+                 *     /runs/{run_id}/items` takes them.
+                 */
+                category?: string;
             };
             header?: never;
             path: {

@@ -58,6 +58,8 @@ const STILL_TO_ANSWER = new Set(["pending", "running"]);
 export function RunPage({ id }: { id: string }) {
   const [live, setLive] = useState(true);
   const stream = useRunFollow(id, live);
+  const [shownState] = useSearchParam("state", "", ["", ...ITEM_STATES]);
+  const [shownCategory] = useSearchParam("category", "");
   const following = stream === "open";
   const detail = useRunQuery(id, live, following);
   const run = detail.data;
@@ -117,6 +119,15 @@ export function RunPage({ id }: { id: string }) {
           },
         ),
     );
+  // The items list's state and category filters, exported as shown (a researcher filtering
+  // to law's wrong answers downloaded all 12,032 items).
+  const exportQuery = (format: string) =>
+    new URLSearchParams({
+      format,
+      ...(shownState ? { state: shownState } : {}),
+      ...(shownCategory ? { category: shownCategory } : {}),
+    }).toString();
+  const filtered = shownState !== "" || shownCategory !== "";
   // Answers a re-judging would take: judged ones, and those still waiting for a verdict.
   const answered = run.progress.correct + run.progress.incorrect + run.progress.awaiting;
   return (
@@ -150,11 +161,11 @@ export function RunPage({ id }: { id: string }) {
               Re-judge…
             </button>
           )}
-          <Download href={`/runs/${id}/export?format=csv`} fallbackName={`${id}-items.csv`}>
-            Export CSV
+          <Download href={`/runs/${id}/export?${exportQuery("csv")}`} fallbackName={`${id}-items.csv`}>
+            Export CSV{filtered && " (filtered)"}
           </Download>
-          <Download href={`/runs/${id}/export?format=jsonl`} fallbackName={`${id}-items.jsonl`}>
-            Export JSONL
+          <Download href={`/runs/${id}/export?${exportQuery("jsonl")}`} fallbackName={`${id}-items.jsonl`}>
+            Export JSONL{filtered && " (filtered)"}
           </Download>
         </div>
       </div>

@@ -230,6 +230,8 @@ impl FlippedItemDto {
 pub struct FlippedPageDto {
     /// Flipped items in all.
     pub total: u64,
+    /// Of those, the ones the filters (`baseline`, `category`) keep: `total` without filters.
+    pub matching: u64,
     /// This page, in the baseline's order.
     pub items: Vec<FlippedItemDto>,
     /// Pass as `cursor` for the next page; `null` on the last.

@@ -201,6 +201,68 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
     seen.sort();
     assert_eq!(seen.iter().collect::<Vec<_>>(), flipped_ids);
 
+    // Filtered: the flipped items the baseline got wrong (another run right), then those of
+    // one category it got right — paged under their filters, the figures unchanged.
+    let category_of = |id: &str| {
+        comparison["flipped"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["datasetItemId"] == id)
+            .map(|item| item["category"].as_str().unwrap().to_owned())
+    };
+    let some_category = flipped_ids.iter().find_map(|id| category_of(id)).unwrap();
+    for (filter, keeps) in [
+        (
+            "baseline=wrong".to_owned(),
+            Box::new(|id: &str, _: &Value| !all[0][id]) as Box<dyn Fn(&str, &Value) -> bool>,
+        ),
+        (
+            format!("baseline=right&category={some_category}"),
+            Box::new(|id: &str, item: &Value| {
+                all[0][id] && item["category"] == some_category.as_str()
+            }),
+        ),
+    ] {
+        let mut listed: Vec<String> = Vec::new();
+        let mut uri =
+            format!("/runs/compare?runIds={baseline},{better},{partial}&limit=3&{filter}");
+        let mut matching = None;
+        loop {
+            let answer = app.get(&uri).await.ok(200);
+            assert_eq!(answer["overall"], comparison["overall"], "{filter}");
+            assert_eq!(answer["flipped"]["total"], flipped_ids.len());
+            matching = matching.or(answer["flipped"]["matching"].as_u64());
+            for item in answer["flipped"]["items"].as_array().unwrap() {
+                let id = item["datasetItemId"].as_str().unwrap();
+                assert!(keeps(id, item), "{filter}: {item}");
+                listed.push(id.to_owned());
+            }
+            let Some(cursor) = answer["flipped"]["nextCursor"].as_str() else {
+                break;
+            };
+            uri = format!(
+                "/runs/compare?runIds={baseline},{better},{partial}&limit=3&{filter}&cursor={cursor}"
+            );
+        }
+        assert_eq!(matching, Some(listed.len() as u64), "{filter}");
+        assert!(!listed.is_empty(), "{filter}");
+    }
+    let wrong = flipped_ids.iter().filter(|id| !all[0][id.as_str()]).count();
+    let right = app
+        .get(&format!(
+            "/runs/compare?runIds={baseline},{better},{partial}&baseline=right"
+        ))
+        .await
+        .ok(200)["flipped"]["matching"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        right as usize + wrong,
+        flipped_ids.len(),
+        "right and wrong part the flipped items"
+    );
+
     // Refusals.
     let other = finished_run(&app, "Other", json!({})).await;
     let problem = app
@@ -221,6 +283,7 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
         format!("runIds={baseline},%20{better}"),
         format!("runIds={nine}"),
         format!("runIds={baseline},{better}&limit=0"),
+        format!("runIds={baseline},{better}&baseline=better"),
         "limit=5".to_owned(),
     ] {
         app.get(&format!("/runs/compare?{query}"))

@@ -340,6 +340,16 @@ await step("compare two runs from the archive", async () => {
   await page.getByRole("button", { name: /Compare/ }).click();
   await page.getByText("Against the baseline").waitFor();
   await page.getByRole("heading", { name: /Flipped items/ }).waitFor();
+  // Only the items the baseline got wrong and the other run right: every row says so, and the
+  // address keeps the choice.
+  await page.getByRole("combobox", { name: /^Show/ }).selectOption("wrong");
+  await page.waitForURL(/[?&]baseline=wrong/);
+  await until("only the baseline's wrong answers listed", async () =>
+    page
+      .locator(".flipped-items > tbody > tr")
+      .evaluateAll((rows) => rows.length > 0 && rows.every((row) => row.querySelectorAll("td")[1]?.className === "bad")),
+  );
+  await page.getByRole("combobox", { name: /^Show/ }).selectOption("");
   // A flipped item opens to both answers side by side, and links to each run's item.
   await page.locator("button[aria-expanded]").first().click();
   await until("both answers", async () => (await page.locator(".side-by-side pre").count()) === 2);

@@ -205,15 +205,20 @@ export function useDatasetsQuery() {
 }
 
 /** Runs compared against the first; flipped items a page at a time. */
-export function useComparisonQuery(runIds: string[]) {
+/** Which flipped items a comparison lists: those the baseline got right or wrong, of a category. */
+export type FlippedFilters = { baseline?: "right" | "wrong"; category?: string };
+
+export function useComparisonQuery(runIds: string[], flipped: FlippedFilters = {}) {
   return useInfiniteQuery({
-    queryKey: ["runs", "compare", runIds],
+    queryKey: ["runs", "compare", runIds, flipped],
     queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET("/runs/compare", {
-          params: { query: { runIds: runIds.join(","), cursor: pageParam ?? undefined, limit: 50 } },
+          params: { query: { runIds: runIds.join(","), cursor: pageParam ?? undefined, limit: 50, ...flipped } },
         }),
       ),
+    // Another filter's page is fetched with the figures shown meanwhile (they do not change).
+    placeholderData: keepPreviousData,
     initialPageParam: null as string | null,
     getNextPageParam: (page) => page.flipped.nextCursor,
     enabled: runIds.length >= 2,

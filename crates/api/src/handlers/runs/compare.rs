@@ -36,6 +36,32 @@ pub(crate) struct CompareQuery {
     /// `flipped.nextCursor` of the previous page.
     #[param(min_length = 1)]
     cursor: Option<String>,
+    /// Only the flipped items the baseline got `right` (another run got them wrong) or `wrong`
+    /// (another run got them right); failed, canceled and unjudged items count as wrong.
+    #[param(pattern = "^(right|wrong)$")]
+    baseline: Option<String>,
+    /// Only the flipped items of this category (the figures stay over every compared item).
+    #[param(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,100}$")]
+    category: Option<String>,
+}
+
+/// Which flipped items a page lists.
+#[derive(Debug, Clone, Copy)]
+struct FlippedFilter<'a> {
+    /// Whether the baseline got them right; `None`: either.
+    baseline_right: Option<bool>,
+    /// Their category; `None`: any.
+    category: Option<&'a str>,
+}
+
+impl FlippedFilter<'_> {
+    fn keeps(&self, item: &evalboard_domain::compare::FlippedItem) -> bool {
+        let right = item.runs[0].state == evalboard_domain::ItemState::Correct;
+        self.baseline_right.is_none_or(|wanted| wanted == right)
+            && self
+                .category
+                .is_none_or(|category| item.category == category)
+    }
 }
 
 /// Runs compared on the dataset items they share: per run its accuracy (Wilson 95 % interval),
@@ -62,13 +88,43 @@ pub(crate) async fn compare(
     let query = query.into_inner();
     let ids = run_ids(&query.run_ids)?;
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)? as usize;
+    let baseline_right = match query.baseline.as_deref() {
+        None => None,
+        Some("right") => Some(true),
+        Some("wrong") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "baseline",
+                format!("must be right or wrong, got `{}`", shorten(other)),
+            ));
+        }
+    };
+    if let Some(category) = &query.category
+        && (category.is_empty()
+            || category.chars().count() > 100
+            || category.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_parameter(
+            "category",
+            "must be a name of 1 to 100 characters, without control characters",
+        ));
+    }
+    let filter = FlippedFilter {
+        baseline_right,
+        category: query.category.as_deref(),
+    };
     let cursors = state.cursors().await?;
-    // A page of flipped items continues the comparison of these runs, in this order.
-    let scope = ids
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    // A page of flipped items continues the comparison of these runs, in this order, under
+    // these filters.
+    let scope = format!(
+        "{}|{:?}|{:?}",
+        ids.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        filter.baseline_right,
+        filter.category
+    );
     let after = query
         .cursor
         .as_deref()
@@ -117,9 +173,14 @@ pub(crate) async fn compare(
 
     let comparison = compare_runs(&items);
     let run_ids: Vec<String> = runs.iter().map(|run| run.id.to_string()).collect();
-    let remaining: Vec<_> = comparison
+    let matching: Vec<_> = comparison
         .flipped
         .iter()
+        .filter(|item| filter.keeps(item))
+        .collect();
+    let remaining: Vec<_> = matching
+        .iter()
+        .copied()
         .filter(|item| after.is_none_or(|after| item.runs[0].sequence > after))
         .collect();
     let page = &remaining[..remaining.len().min(limit)];
@@ -165,6 +226,7 @@ pub(crate) async fn compare(
             .collect(),
         flipped: FlippedPageDto {
             total: comparison.flipped.len() as u64,
+            matching: matching.len() as u64,
             items: page
                 .iter()
                 .map(|item| {

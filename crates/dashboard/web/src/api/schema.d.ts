@@ -899,6 +899,11 @@ export interface components {
         FlippedPageDto: {
             /** @description This page, in the baseline's order. */
             items: components["schemas"]["FlippedItemDto"][];
+            /**
+             * Format: int64
+             * @description Of those, the ones the filters (`baseline`, `category`) keep: `total` without filters.
+             */
+            matching: number;
             /** @description Pass as `cursor` for the next page; `null` on the last. */
             nextCursor: string | null;
             /**
@@ -3123,6 +3128,13 @@ export interface operations {
                 limit?: number;
                 /** @description `flipped.nextCursor` of the previous page. */
                 cursor?: string;
+                /**
+                 * @description Only the flipped items the baseline got `right` (another run got them wrong) or `wrong`
+                 *     (another run got them right); failed, canceled and unjudged items count as wrong.
+                 */
+                baseline?: string;
+                /** @description Only the flipped items of this category (the figures stay over every compared item). */
+                category?: string;
             };
             header?: never;
             path?: never;

@@ -1,13 +1,25 @@
 // Runs of one dataset compared item by item against the first (the baseline): accuracy with
 // Wilson intervals, paired differences with Newcombe intervals and exact McNemar p-values,
 // per category, and the items whose verdict differs (docs/analysis.md).
-import { Fragment, useRef, useState } from "react";
+import { Fragment, type ReactNode, useRef, useState } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
-import { ACTIVE, ErrorNote, TableScroll, Time, judgeLabel, letter, percent, usd, useTitle, withCode } from "../components/common";
+import {
+  ACTIVE,
+  ErrorNote,
+  TableScroll,
+  Time,
+  judgeLabel,
+  letter,
+  percent,
+  usd,
+  useSearchParam,
+  useTitle,
+  withCode,
+} from "../components/common";
 import { LoadMore } from "../components/loadMore";
-import { COMPARE_POLL_MS, useComparisonQuery, useItemsQuery } from "../queries";
+import { COMPARE_POLL_MS, type FlippedFilters, useComparisonQuery, useItemsQuery } from "../queries";
 
 type Breakdown = Schemas["BreakdownDto"];
 type Interval = Schemas["IntervalDto"];
@@ -17,7 +29,14 @@ export function ComparePage() {
   useTitle("Compare");
   const search = new URLSearchParams(useSearch());
   const runIds = (search.get("runIds") ?? "").split(",").filter(Boolean);
-  const comparison = useComparisonQuery(runIds);
+  // Which flipped items are listed: in the address, so a reload and a shared link keep them.
+  const [baseline, setBaseline] = useSearchParam("baseline", "", ["", "right", "wrong"]);
+  const [category, setCategory] = useSearchParam("category", "");
+  const flippedFilters: FlippedFilters = {
+    ...(baseline ? { baseline: baseline as "right" | "wrong" } : {}),
+    ...(category ? { category } : {}),
+  };
+  const comparison = useComparisonQuery(runIds, flippedFilters);
   const first = comparison.data?.pages[0];
   const page = useRef<HTMLElement>(null);
   if (runIds.length < 2) {
@@ -71,7 +90,25 @@ export function ComparePage() {
               to compare. Compare runs made on the same items — the same dataset version and sample.
             </p>
           ) : (
-            <ComparedFigures first={first} flipped={flipped} names={names} unanswered={unanswered} />
+            <ComparedFigures
+              first={first}
+              flipped={flipped}
+              names={names}
+              unanswered={unanswered}
+              filters={
+                <FlippedFilterControls
+                  baseline={baseline}
+                  onBaseline={setBaseline}
+                  category={category}
+                  onCategory={setCategory}
+                  categories={first.categories.map((c) => c.category)}
+                  names={names}
+                  matching={first.flipped.matching}
+                  total={first.flipped.total}
+                  loading={comparison.isPlaceholderData}
+                />
+              }
+            />
           )}
           <LoadMore
             list={page}
@@ -94,11 +131,13 @@ function ComparedFigures({
   flipped,
   names,
   unanswered,
+  filters,
 }: {
   first: Schemas["ComparisonDto"];
   flipped: Flipped[];
   names: string[];
   unanswered: boolean;
+  filters: ReactNode;
 }) {
   return (
     <>
@@ -201,31 +240,103 @@ function ComparedFigures({
       <h2>Flipped items ({first.flipped.total})</h2>
       {first.flipped.total === 0 ? (
         <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
+      ) : first.flipped.matching === 0 ? (
+        <>
+          {filters}
+          <p className="empty">No flipped item is of this choice.</p>
+        </>
       ) : (
-        <TableScroll label="Flipped items">
-          <table className="table flipped-items">
-            <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
-            <thead>
-              <tr>
-                {/* The dataset's id of the item; each run's cell links to its place in the run (#N). */}
-                <th scope="col">Dataset item id</th>
-                <th scope="col">Category</th>
-                {names.map((name) => (
-                  <th key={name} scope="col">
-                    {name}
-                  </th>
+        <>
+          {filters}
+          <TableScroll label="Flipped items">
+            <table className="table flipped-items">
+              <caption className="visually-hidden">Items whose verdict differs, with each run's answer</caption>
+              <thead>
+                <tr>
+                  {/* The dataset's id of the item; each run's cell links to its place in the run (#N). */}
+                  <th scope="col">Dataset item id</th>
+                  <th scope="col">Category</th>
+                  {names.map((name) => (
+                    <th key={name} scope="col">
+                      {name}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {flipped.map((item) => (
+                  <FlippedRow key={item.datasetItemId} item={item} names={names} />
                 ))}
-              </tr>
-            </thead>
-            <tbody>
-              {flipped.map((item) => (
-                <FlippedRow key={item.datasetItemId} item={item} names={names} />
-              ))}
-            </tbody>
-          </table>
-        </TableScroll>
+              </tbody>
+            </table>
+          </TableScroll>
+        </>
       )}
     </>
+  );
+}
+
+/**
+ * Which flipped items are listed: "which items did the baseline get right and another run
+ * wrong?" is the question a comparison is read for (4,602 flipped items of two 12,032-item
+ * runs, otherwise paged through 50 at a time), and one category's.
+ */
+function FlippedFilterControls({
+  baseline,
+  onBaseline,
+  category,
+  onCategory,
+  categories,
+  names,
+  matching,
+  total,
+  loading,
+}: {
+  baseline: string;
+  onBaseline: (value: string) => void;
+  category: string;
+  onCategory: (value: string) => void;
+  categories: string[];
+  names: string[];
+  matching: number;
+  total: number;
+  loading: boolean;
+}) {
+  const base = names[0] ?? "the baseline";
+  const others = names.length > 2 ? "another run" : (names[1] ?? "the other run");
+  return (
+    <div className="controls flipped-filters">
+      <label>
+        Show{" "}
+        <select value={baseline} onChange={(e) => onBaseline(e.target.value)}>
+          <option value="">every flipped item</option>
+          <option value="right">
+            right in {base}, wrong in {others}
+          </option>
+          <option value="wrong">
+            wrong in {base}, right in {others}
+          </option>
+        </select>
+      </label>
+      <label>
+        Category{" "}
+        <select value={category} onChange={(e) => onCategory(e.target.value)}>
+          <option value="">all</option>
+          {[...categories, ...(category && !categories.includes(category) ? [category] : [])].map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="muted" role="status">
+        {loading
+          ? "Loading…"
+          : matching === total
+            ? `${total.toLocaleString()} ${total === 1 ? "item" : "items"}`
+            : `${matching.toLocaleString()} of ${total.toLocaleString()}`}
+      </span>
+    </div>
   );
 }
 

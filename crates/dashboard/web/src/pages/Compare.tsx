@@ -201,11 +201,16 @@ function ComparedFigures({
       <TableScroll label="Per category">
         <table className="table">
           <caption>
-            Per category: accuracy, and the difference from the baseline (coloured where McNemar's p is below 0.05)
+            Per category: accuracy, and the difference from the baseline (coloured where McNemar's p is below 0.05;
+            each category's p stands alone, uncorrected for the number of categories: among many, some fall below
+            0.05 by chance)
           </caption>
           <thead>
             <tr>
               <th scope="col">Category</th>
+              <th scope="col" className="num">
+                Items
+              </th>
               {names.map((name) => (
                 <th key={name} scope="col" className="num">
                   {name}
@@ -217,11 +222,18 @@ function ComparedFigures({
             {first.categories.map((category) => (
               <tr key={category.category}>
                 <th scope="row">{category.category}</th>
+                <td className="num">{(category.runs[0]?.items ?? 0).toLocaleString()}</td>
                 {category.runs.map((figures, i) => {
                   const paired = i === 0 ? undefined : category.comparisons[i - 1];
+                  // Counted wrong without an answer (a run canceled before it reached the
+                  // category, still going, failed): a 0 % there is no model's result.
+                  const unanswered = figures.faulted + figures.unanswered;
                   return (
                     <td key={i} className="num">
                       {percent(figures.accuracy)}
+                      {unanswered > 0 && (
+                        <div className="muted small">{unanswered.toLocaleString()} without an answer</div>
+                      )}
                       {paired && paired.accuracyDifference !== null && (
                         <span className={delta(paired)}>
                           {" "}

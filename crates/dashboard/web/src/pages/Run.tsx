@@ -157,7 +157,16 @@ export function RunPage({ id }: { id: string }) {
             </button>
           ) : null}
           {operate && !active && answered > 0 && (
-            <button type="button" ref={rejudgeButton} onClick={() => setRejudging(!rejudging)} aria-expanded={rejudging}>
+            <button
+              type="button"
+              ref={rejudgeButton}
+              onClick={() => setRejudging(!rejudging)}
+              // Escape closes the panel from its own button too, not only from inside it.
+              onKeyDown={(e) => {
+                if (e.key === "Escape" && rejudging) setRejudging(false);
+              }}
+              aria-expanded={rejudging}
+            >
               Re-judge…
             </button>
           )}

@@ -5,6 +5,12 @@ import { defineConfig } from "vitest/config";
 const api = ["/auth", "/runs", "/datasets", "/providers", "/browser-harness", "/healthz", "/readyz", "/openapi.json"];
 const server = process.env.EVALBOARD_URL ?? "http://127.0.0.1:8080";
 
+// Numbers are shown in the reader's locale: the tests, which read them, run in one locale
+// whatever the machine's (the test workers start after this and inherit it).
+if (process.env.VITEST) {
+  process.env.LC_ALL = "en_US.UTF-8";
+}
+
 export default defineConfig({
   // Served by evalboard under /ui/ (docs/dashboard.md).
   base: "/ui/",

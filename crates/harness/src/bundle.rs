@@ -491,7 +491,7 @@ fn capture(
                     format!(
                         "must be a whole number from 1 to {}{}",
                         u32::MAX,
-                        integer_hint(value)
+                        integer_hint(value, 1.0)
                     ),
                 );
                 None
@@ -611,7 +611,10 @@ fn chunks(
         unknown_fields(object, &here, &["offset", "text", "at"], problems);
         let written = required(object, &here, "offset", problems).map(Value::as_u64);
         if written == Some(None) {
-            let hint = object.get("offset").map(integer_hint).unwrap_or_default();
+            let hint = object
+                .get("offset")
+                .map(|value| integer_hint(value, 0.0))
+                .unwrap_or_default();
             problems.push(
                 format!("{here}/offset"),
                 format!("must be a whole number from 0{hint}"),
@@ -820,9 +823,16 @@ fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], problem
 /// What to say of a whole number written with a fraction (`1.0`): a bundle's integers are
 /// taken as written only, since its identity (which import it repeats) is its canonical JSON,
 /// where `1.0` and `1` differ — unlike the API's other integer fields, which take both.
-fn integer_hint(value: &Value) -> &'static str {
+fn integer_hint(value: &Value, least: f64) -> &'static str {
     match value.as_f64() {
-        Some(number) if value.is_f64() && number.fract() == 0.0 => {
+        // Only a number that written as an integer would be taken (`0.0` as a sequence is
+        // refused either way).
+        Some(number)
+            if value.is_f64()
+                && number.fract() == 0.0
+                && number >= least
+                && number <= f64::from(u32::MAX) =>
+        {
             ", written as an integer (`1`, not `1.0`): a bundle is identified by its JSON as written"
         }
         _ => "",

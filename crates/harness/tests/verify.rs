@@ -234,6 +234,64 @@ fn captures_from_the_future_or_before_the_pack_are_refused() {
         "{found:?}"
     );
     assert!(has(&found, "/captures/0/finishedAt", "future"), "{found:?}");
+    // Each says against which time, and what difference between clocks is allowed: a harness
+    // whose clock is off sees it.
+    let issued_at = issued().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now_at = now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    assert!(
+        has(
+            &found,
+            "/captures/0/startedAt",
+            &format!("issued, at {issued_at} (300 s")
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            &found,
+            "/captures/0/finishedAt",
+            &format!("clock reads {now_at} (300 s")
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_whole_number_written_with_a_fraction_is_told_to_be_written_as_an_integer() {
+    let pack = pack(1);
+    let mut bundle = bundle(&pack, &signer(), 1);
+    bundle["captures"][0]["sequence"] = json!(1.0);
+    bundle["captures"][0]["chunks"][0]["offset"] = json!(0.0);
+    let found = problems(&bundle);
+    assert!(
+        has(
+            &found,
+            "/captures/0/sequence",
+            "written as an integer (`1`, not `1.0`)"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            &found,
+            "/captures/0/chunks/0/offset",
+            "written as an integer"
+        ),
+        "{found:?}"
+    );
+    // A fraction, or a number out of range, is no sequence however it is written.
+    for wrong in [json!(1.5), json!(0.0), json!(-1.0)] {
+        bundle["captures"][0]["sequence"] = wrong.clone();
+        let found = problems(&bundle);
+        assert!(
+            has(&found, "/captures/0/sequence", "whole number"),
+            "{wrong}: {found:?}"
+        );
+        assert!(
+            !has(&found, "/captures/0/sequence", "written as an integer"),
+            "{wrong}: {found:?}"
+        );
+    }
 }
 
 #[test]

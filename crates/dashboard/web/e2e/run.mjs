@@ -311,6 +311,9 @@ await step("follow a running item's answer as it streams", async () => {
   await page.getByRole("dialog").getByRole("button", { name: "Cancel the run" }).click();
   await head.getByText("canceled", { exact: true }).waitFor();
   if ((await head.locator(".stream").count()) !== 0) throw new Error("a finished run's page still says it is live");
+  // Said to a screen reader too, and the focus, which the Cancel button had, is on the title.
+  await page.getByRole("status").filter({ hasText: "The run is canceled." }).waitFor();
+  await until("the focus on the run's title", async () => page.evaluate(() => document.activeElement?.id === "run-title"));
   await until("no item listed as running", async () => (await page.locator("details.item.running").count()) === 0);
   await moved.waitFor();
   await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();
@@ -391,6 +394,12 @@ await step("the archive keeps its filters in its address", async () => {
   await page.getByRole("checkbox", { name: "canceled" }).check();
   await page.getByRole("button", { name: "Apply" }).click();
   await until("the address to say so", async () => page.url().includes("status=canceled"));
+  // Applied from the form, the filters leave the focus where it was (the form is not drawn
+  // anew), and what they found is said.
+  await until("the focus kept on Apply", async () => page.evaluate(() => document.activeElement?.textContent === "Apply"));
+  await until("what was found said", async () =>
+    (await page.locator('.visually-hidden[role="status"]').allTextContents()).some((text) => /runs? shown\.|No run matches\./.test(text)),
+  );
   await page.reload();
   if (!(await page.getByRole("checkbox", { name: "canceled" }).isChecked())) throw new Error("the filter was lost on reload");
   await until("only canceled runs listed", async () => {

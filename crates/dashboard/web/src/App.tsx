@@ -92,16 +92,19 @@ function NavLink({ href, label }: { href: string; label: string }) {
  */
 function useFocusOnArrival(): string {
   const [path] = useLocation();
-  const first = useRef(true);
+  // The path last seen: compared, not a "first render" flag, which a development build's
+  // effects run twice would reset.
+  const seen = useRef(path);
   const [arrived, setArrived] = useState("");
   useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
-    document.getElementById("main")?.focus();
-    // The page's own effects ran first: the title is the new page's.
-    setArrived(document.title.replace(/ · evalboard$/, ""));
+    if (seen.current === path) return;
+    seen.current = path;
+    document.getElementById("main")?.focus({ preventScroll: true });
+    // Emptied first, so that the same name (another run of the same model and dataset) is
+    // announced again; the page's own effects ran first, so the title is the new page's.
+    setArrived("");
+    const title = document.title.replace(/ · evalboard$/, "");
+    setTimeout(() => setArrived(title), 50);
   }, [path]);
   return arrived;
 }

@@ -387,10 +387,13 @@ fn one_line(run: &Value) -> String {
         n => format!(" ({n} faulted)"),
     };
     let head = &run["run"];
-    // To the minute, as the archive shows it: which of a day's runs this is.
+    // To the minute, in UTC as the server gives it (and said so): which of a day's runs this is.
     let created = run["createdAt"]
         .as_str()
-        .map(|at| at.get(..16).unwrap_or(at).replacen('T', " ", 1))
+        .map(|at| {
+            at.get(..16)
+                .map_or_else(|| at.to_owned(), |minute| format!("{minute}Z"))
+        })
         .unwrap_or_else(|| "–".to_owned());
     format!(
         "{}  {:<9}  {created}  {}/{} on {}  {}/{}{faulted}  accuracy {accuracy}",
@@ -462,7 +465,7 @@ mod tests {
         // 8 of 10 judged: the 10 faulted items are not in it, and the line says so.
         assert_eq!(
             one_line(&run),
-            "run-1  completed  2026-12-05 22:41  P/m on d  20/20 (10 faulted)  accuracy 80.0 % of 10 judged"
+            "run-1  completed  2026-12-05T22:41Z  P/m on d  20/20 (10 faulted)  accuracy 80.0 % of 10 judged"
         );
         // Every item judged: the accuracy is the run's.
         let whole = run_with(8, 0, 0);

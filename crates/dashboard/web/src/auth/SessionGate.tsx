@@ -1,6 +1,6 @@
 // The sign-in screen in front of the dashboard when the server needs a token, and who is signed in.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, type ReactNode, useEffect, useRef, useState } from "react";
+import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { type Session, onForbidden, onUnauthenticated } from "../api/client";
 import { ErrorNote, useTitle } from "../components/common";
@@ -110,7 +110,6 @@ function sameHolder(a: Session, b: Session): boolean {
 function SignIn({ ended }: { ended: Ended | null }) {
   useTitle("Sign in");
   const signIn = useSignIn();
-  const token = useRef<HTMLInputElement>(null);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     // Busy, the button stays focusable (a disabled one dropped the focus to nothing).
@@ -118,10 +117,6 @@ function SignIn({ ended }: { ended: Ended | null }) {
     signIn.mutate(String(new FormData(event.currentTarget).get("token") ?? "").trim());
   };
   const problem = signIn.error instanceof Error ? signIn.error.message : null;
-  // A refused token: the field again, which says why.
-  useEffect(() => {
-    if (problem !== null) token.current?.focus();
-  }, [problem]);
   return (
     <main className="sign-in">
       <form className="sign-in-card" onSubmit={submit} aria-labelledby="sign-in-title">
@@ -141,7 +136,6 @@ function SignIn({ ended }: { ended: Ended | null }) {
         <div className={problem === null ? "form-field" : "form-field invalid"}>
           <label htmlFor="sign-in-token">Token</label>
           <input
-            ref={token}
             // The page's one field: a sign-in page is visited to type in it.
             autoFocus
             id="sign-in-token"

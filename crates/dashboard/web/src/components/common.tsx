@@ -258,7 +258,17 @@ const USD_FORMAT = new Intl.NumberFormat(undefined, {
   minimumFractionDigits: 4,
   maximumFractionDigits: 4,
 });
-const PERCENT_FORMATS = new Map<number, Intl.NumberFormat>();
+const FIXED_FORMATS = new Map<number, Intl.NumberFormat>();
+
+/** `value` with `digits` decimals in the reader's locale (`toFixed`, localised). */
+export function fixed(value: number, digits: number): string {
+  let format = FIXED_FORMATS.get(digits);
+  if (format === undefined) {
+    format = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    FIXED_FORMATS.set(digits, format);
+  }
+  return format.format(value);
+}
 
 /** US dollars to the hundredth of a cent; a cost too small for that is not shown as nothing. */
 export function usd(value: number): string {
@@ -266,13 +276,7 @@ export function usd(value: number): string {
 }
 
 export function percent(value: number | null | undefined, digits = 1): string {
-  if (value === null || value === undefined) return "–";
-  let format = PERCENT_FORMATS.get(digits);
-  if (format === undefined) {
-    format = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-    PERCENT_FORMATS.set(digits, format);
-  }
-  return `${format.format(100 * value)} %`;
+  return value === null || value === undefined ? "–" : `${fixed(100 * value, digits)} %`;
 }
 
 // One formatter for every time shown: `toLocaleString` builds a new one at each call.

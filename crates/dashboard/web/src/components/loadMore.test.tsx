@@ -53,6 +53,25 @@ describe("LoadMore", () => {
     expect(document.activeElement).toBe(screen.getByRole("link", { name: "a" }));
   });
 
+  it("leaves a focus the reader moved elsewhere while the page loaded, and skips entries added above", () => {
+    const onMore = vi.fn();
+    const { rerender } = render(<Pages rows={["b", "c"]} hasMore fetching={false} onMore={onMore} />);
+    const button = screen.getByRole("button", { name: "Load more" });
+    button.focus();
+    fireEvent.click(button);
+    rerender(<Pages rows={["b", "c"]} hasMore fetching onMore={onMore} />);
+    // A refetch added a run at the top meanwhile; the page brings d and e.
+    rerender(<Pages rows={["a", "b", "c", "d", "e"]} hasMore fetching={false} onMore={onMore} />);
+    expect(document.activeElement).toBe(screen.getByRole("link", { name: "d" }));
+
+    // Pressed again, then the reader goes elsewhere before the page comes.
+    fireEvent.click(screen.getByRole("button", { name: "Load more" }));
+    rerender(<Pages rows={["a", "b", "c", "d", "e"]} hasMore fetching onMore={onMore} />);
+    screen.getByRole("link", { name: "b" }).focus();
+    rerender(<Pages rows={["a", "b", "c", "d", "e", "f"]} hasMore={false} fetching={false} onMore={onMore} />);
+    expect(document.activeElement).toBe(screen.getByRole("link", { name: "b" }));
+  });
+
   it("focuses a new entry with nothing focusable in it, and waits for the load to start", () => {
     const onMore = vi.fn();
     const { rerender } = render(<Pages rows={["plain 1"]} hasMore fetching={false} onMore={onMore} />);

@@ -14,7 +14,7 @@ const FOCUSABLE = "a[href], button, summary, input, select, [tabindex]";
  */
 export function LoadMore({
   list,
-  entries,
+  entries: selector,
   hasMore,
   fetching,
   onMore,
@@ -27,6 +27,7 @@ export function LoadMore({
   onMore: () => void;
   children: ReactNode;
 }) {
+  const button = useRef<HTMLButtonElement>(null);
   // The entries there when the button was pressed, and whether the page was then seen
   // loading (a render between the press and the fetch's start must not end the wait); null
   // when no page is awaited.
@@ -40,7 +41,18 @@ export function LoadMore({
     }
     if (!wait.loading) return;
     awaited.current = null;
-    const fresh = [...list.current.querySelectorAll<HTMLElement>(entries)].find((entry) => !wait.before.has(entry));
+    // Only a focus still where the press left it (the button, or nothing once the last page
+    // removed it) is moved: one the reader took elsewhere meanwhile is theirs.
+    const focused = document.activeElement;
+    if (focused !== null && focused !== document.body && focused !== button.current) return;
+    const entries = [...list.current.querySelectorAll<HTMLElement>(selector)];
+    // What the page brought comes after the last entry there before (an entry a refetch put
+    // at the top, or a row opened meanwhile, is not it); in a list grouped otherwise, the
+    // first new entry wherever it is.
+    const lastBefore = entries.reduce((last, entry, index) => (wait.before.has(entry) ? index : last), -1);
+    const fresh =
+      entries.slice(lastBefore + 1).find((entry) => !wait.before.has(entry)) ??
+      entries.find((entry) => !wait.before.has(entry));
     if (fresh === undefined) return;
     const inside = fresh.matches(FOCUSABLE) ? fresh : fresh.querySelector<HTMLElement>(FOCUSABLE);
     if (inside !== null) {
@@ -53,11 +65,12 @@ export function LoadMore({
   if (!hasMore) return null;
   return (
     <button
+      ref={button}
       type="button"
       aria-disabled={fetching}
       onClick={() => {
         if (fetching || list.current === null) return;
-        awaited.current = { before: new Set(list.current.querySelectorAll(entries)), loading: false };
+        awaited.current = { before: new Set(list.current.querySelectorAll(selector)), loading: false };
         onMore();
       }}
     >

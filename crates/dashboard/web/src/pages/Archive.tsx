@@ -1,6 +1,6 @@
 // The archive: every run, filtered as `GET /runs` allows, a page at a time; pick runs to compare.
 import { useQueries } from "@tanstack/react-query";
-import { type FormEvent, useRef } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
@@ -109,6 +109,21 @@ export function ArchivePage() {
     drawn.current = { ...drawn.current, address: formKey, applied: null };
   }
   const rowsShown = useRef<HTMLTableSectionElement>(null);
+  // Said once per choice of filters, when its first page has come (not on arrival: the page's
+  // name is said then).
+  const [found, setFound] = useState("");
+  const foundFor = useRef(formKey);
+  const firstPage = runs.data?.pages[0];
+  useEffect(() => {
+    if (firstPage === undefined || runs.isPlaceholderData || foundFor.current === formKey) return;
+    foundFor.current = formKey;
+    const count = firstPage.runs.length;
+    setFound(
+      count === 0
+        ? "No run matches."
+        : `${count} ${count === 1 ? "run" : "runs"} shown${firstPage.nextCursor ? ", more to load" : ""}.`,
+    );
+  }, [firstPage, formKey, runs.isPlaceholderData]);
 
   return (
     <section aria-labelledby="archive-title">
@@ -288,8 +303,12 @@ export function ArchivePage() {
           </tbody>
         </table>
       </TableScroll>
-      {/* What the filters found, said to a screen reader too (the table changes silently). */}
-      <div role="status">
+      {/* What filters applied found, said to a screen reader too (the table changes silently);
+          not at each poll of the list, which changes the count as runs start. */}
+      <div className="visually-hidden" role="status">
+        {found}
+      </div>
+      <div>
         {runs.data && rows.length === 0 && (
           <p className="empty">
             No run matches.
@@ -297,11 +316,6 @@ export function ArchivePage() {
             {!reversed &&
               (filters.providerName || filters.modelName || filters.datasetName) &&
               " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
-          </p>
-        )}
-        {runs.data && rows.length > 0 && (
-          <p className="visually-hidden">
-            {rows.length} {rows.length === 1 ? "run" : "runs"} shown{runs.hasNextPage ? ", more to load" : ""}.
           </p>
         )}
       </div>

@@ -19,6 +19,7 @@ import {
   Time,
   doneLabel,
   failureText,
+  fixed,
   letter,
   useSearchParam,
   useTitle,
@@ -155,7 +156,7 @@ export function LiveRate({ completed }: { completed: number }) {
   const samples = useRef<{ at: number; completed: number }[]>([]);
   useSyncExternalStore(subscribeToSeconds, currentSecond);
   const rate = rateOf(samples.current, completed, performance.now());
-  return <>{rate === null ? "–" : rate.toFixed(1)} items/s</>;
+  return <>{rate === null ? "–" : fixed(rate, 1)} items/s</>;
 }
 
 /**

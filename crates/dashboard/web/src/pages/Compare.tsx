@@ -10,6 +10,7 @@ import {
   ErrorNote,
   TableScroll,
   Time,
+  fixed,
   judgeLabel,
   letter,
   percent,
@@ -341,7 +342,9 @@ function FlippedFilterControls({
           ))}
         </select>
       </label>
-      <span className="muted" role="status">
+      {/* Not a live region: while a run is going the comparison is read every 10 s, and its
+          count would be announced at each change. */}
+      <span className="muted">
         {loading
           ? "Loading…"
           : matching === total
@@ -529,14 +532,17 @@ function IntervalBar({ value, interval }: { value: number | null; interval: Inte
  * which side of zero it lies on is the point. */
 export function signed(value: number): string {
   const points = 100 * value;
-  const text = points !== 0 && Math.abs(points) < 0.05 ? points.toPrecision(1) : points.toFixed(1);
+  const text =
+    points !== 0 && Math.abs(points) < 0.05
+      ? points.toLocaleString(undefined, { maximumSignificantDigits: 1 })
+      : fixed(points, 1);
   return `${points > 0 ? "+" : ""}${text} pt`;
 }
 
 /** A p-value to `digits` decimals; one too small to show says so ("< 0.0001"), not "0.0000". */
 export function pValue(p: number, digits: number): string {
   const smallest = 10 ** -digits;
-  return p < smallest ? `< ${smallest.toFixed(digits)}` : p.toFixed(digits);
+  return p < smallest ? `< ${fixed(smallest, digits)}` : fixed(p, digits);
 }
 
 /** The colour of a difference: green or red only where it is significant at the 5 % level

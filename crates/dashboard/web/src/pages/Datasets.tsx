@@ -1,7 +1,7 @@
 // Datasets: every name with its newest version, item counts and categories; upload a file
 // (JSON Lines, CSV or Parquet) and see every problem the server lists.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
@@ -23,12 +23,6 @@ export function DatasetsPage() {
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<Imported | null>(null);
   const [error, setError] = useState<unknown>(null);
-
-  const fileInput = useRef<HTMLInputElement>(null);
-  // A refusal takes the reader to the file, which says why (as a refused New run field does).
-  useEffect(() => {
-    if (error !== null) fileInput.current?.focus();
-  }, [error]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -137,15 +131,7 @@ export function DatasetsPage() {
             <legend>Upload a dataset</legend>
             <div className="form-field">
               <label htmlFor="dataset-file">File (JSON Lines, CSV or Parquet)</label>
-              <input
-                ref={fileInput}
-                id="dataset-file"
-                name="file"
-                type="file"
-                accept=".jsonl,.ndjson,.csv,.parquet"
-                aria-invalid={error !== null}
-                aria-describedby={error === null ? undefined : "upload-problem"}
-              />
+              <input id="dataset-file" name="file" type="file" accept=".jsonl,.ndjson,.csv,.parquet" />
             </div>
             <div className="form-field">
               <label htmlFor="dataset-name">Name (default: the file's)</label>
@@ -166,9 +152,9 @@ export function DatasetsPage() {
       ) : (
         <p className="muted">Uploading a dataset needs a token with the admin role.</p>
       )}
-      <div id="upload-problem">
-        <ErrorNote error={error} />
-      </div>
+      {/* A refusal is said once, as an alert; the focus stays on Upload (busy, it is
+          aria-disabled, not disabled, which dropped the focus to nothing). */}
+      <ErrorNote error={error} />
       <Announce>
       {result && (
         <div className="success">

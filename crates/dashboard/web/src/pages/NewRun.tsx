@@ -83,8 +83,12 @@ function NewRunForm() {
     if (error !== null) form.current?.querySelector<HTMLElement>("[aria-invalid='true']")?.focus();
   }, [error]);
 
+  // A request in flight: a second press (a double click) sends nothing. A ref, not the busy
+  // state, which the second click's handler would still read as before the first.
+  const sending = useRef(false);
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    if (sending.current) return;
     const form = new FormData(event.currentTarget);
     const text = (name: string) => String(form.get(name) ?? "").trim();
     const settings = settingsFrom(form, judge, provider?.simulated ?? false);
@@ -97,6 +101,7 @@ function NewRunForm() {
       refuse(new ApiError(0, "Not sent", "Check the number fields marked above.", whole));
       return;
     }
+    sending.current = true;
     setBusy(true);
     refuse(null);
     try {
@@ -116,6 +121,7 @@ function NewRunForm() {
     } catch (caught) {
       refuse(caught);
     } finally {
+      sending.current = false;
       setBusy(false);
     }
   };
@@ -168,7 +174,7 @@ function NewRunForm() {
           <legend>Items</legend>
           <CategoryChecks id="categories-label" name="settings.selection.categories" categories={dataset?.categories}>
             {beside.get("settings.selection.categories")?.map((detail) => (
-              <small key={detail} className="problem" role="alert">
+              <small key={detail} className="problem">
                 {detail}
               </small>
             ))}
@@ -290,7 +296,8 @@ function NewRunForm() {
             )}
           </div>
         )}
-        <button type="submit" className="primary" disabled={busy}>
+        {/* Busy, it stays focusable (a disabled button dropped the focus to nothing). */}
+        <button type="submit" className="primary" aria-disabled={busy}>
           {busy ? "Creating…" : "Create run"}
         </button>
       </form>

@@ -18,6 +18,7 @@ import {
   failureMessage,
   Field,
   ProgressBar,
+  fixed,
   StaleNote,
   StatusBadge,
   StreamBadge,
@@ -86,6 +87,15 @@ export function RunPage({ id }: { id: string }) {
   const [rejudging, setRejudging] = useState(false);
   const rejudgeButton = useRef<HTMLButtonElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
+  // After Cancel or Retry the button pressed is disabled, then replaced (Cancel by Retry) once
+  // the status changes: the focus, which the dialog gave back to it, would fall to nothing.
+  // For the next five seconds it goes to the page's title instead (not to a button: Enter
+  // pressed again must not undo what was just done); a focus the reader moved is theirs.
+  const refocusUntil = useRef(0);
+  useEffect(() => {
+    if (performance.now() > refocusUntil.current) return;
+    if (document.activeElement === null || document.activeElement === document.body) heading.current?.focus();
+  });
   const { operate } = useAccess();
   useTitle(run ? `${run.run.modelName} on ${run.run.datasetName}` : "Run");
   if (!run) {
@@ -106,18 +116,10 @@ export function RunPage({ id }: { id: string }) {
       kind === "cancel"
         ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
         : { text: "Send this run's failed and canceled items again?", yes: "Retry them", no: "Not now" },
-      () =>
-        action.mutate(
-          { id, action: kind },
-          {
-            // The button pressed is disabled, then replaced (Cancel by Retry): the focus, which the
-            // dialog gave back to it, would fall to nothing. It goes to the page's title (not to
-            // a button: Enter pressed again must not undo what was just done).
-            onSettled: () => {
-              if (document.activeElement === null || document.activeElement === document.body) heading.current?.focus();
-            },
-          },
-        ),
+      () => {
+        refocusUntil.current = performance.now() + 5000;
+        action.mutate({ id, action: kind });
+      },
     );
   // The items list's state and category filters, exported as shown (a researcher filtering
   // to law's wrong answers downloaded all 12,032 items).
@@ -192,8 +194,9 @@ export function RunPage({ id }: { id: string }) {
       )}
       <StaleNote error={detail.error} />
       {active && stream === "reconnecting" && !detail.error && (
-        // Else the page would go on saying "running" after the server stopped, as if live.
-        <p className="warning" role="status">
+        // Else the page would go on saying "running" after the server stopped, as if live. (No
+        // live region: the badge beside the status announces the change already.)
+        <p className="warning">
           Not live: the connection to the server is down. The page shows what was last received and
           catches up once it is back.
         </p>
@@ -346,7 +349,7 @@ export function outsideOptions(item: { choices: string[]; extractedAnswer?: stri
 }
 
 function ms(value: number | null | undefined): string {
-  return value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+  return value == null ? "–" : value >= 1000 ? `${fixed(value / 1000, 2)} s` : `${fixed(value, 0)} ms`;
 }
 
 function Items({

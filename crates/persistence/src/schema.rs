@@ -115,6 +115,7 @@ diesel::table! {
         completion_tokens -> Nullable<Integer>,
         reasoning_tokens -> Nullable<Integer>,
         cost_usd -> Nullable<Double>,
+        page -> Nullable<Text>,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Items of a run on the wire: streaming activity, full drill-down detail, groups and pages.
 
+use std::collections::BTreeMap;
+
 use evalboard_domain::TokenUsage;
 use evalboard_persistence::{AttemptRecord, ItemDetail, ItemGroup, JudgmentRecord};
 use evalboard_runner::Activity;
@@ -69,6 +71,11 @@ pub struct AttemptDto {
     pub latency_ms: Option<i64>,
     /// Tokens and cost of its answer, when it was answered.
     pub usage: UsageDto,
+    /// What the Browser Harness noted of the page the answer was captured on (`url`, `title`,
+    /// ... as the capture's `page` gave them); `null` for an attempt sent by the server, or a
+    /// capture without one.
+    #[schema(required = true)]
+    pub page: Option<BTreeMap<String, String>>,
 }
 
 /// An error kind and message.
@@ -265,6 +272,7 @@ impl From<AttemptRecord> for AttemptDto {
             finished_at: a.finished_at.map(api_time),
             latency_ms: millis(Some(a.started_at), a.finished_at),
             usage: UsageDto::new(a.usage, a.cost_usd),
+            page: (!a.page.is_empty()).then_some(a.page),
         }
     }
 }

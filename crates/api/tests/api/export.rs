@@ -63,6 +63,8 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
     .await;
     let expected = items_endpoint(&app, &id).await;
     assert_eq!(expected.len(), 1_100);
+    // An attempt the server sent was on no page of a Browser Harness.
+    assert_eq!(expected[0]["attempts"][0]["page"], Value::Null);
 
     let jsonl = app.get(&format!("/runs/{id}/export")).await;
     assert_eq!(jsonl.status, 200);

@@ -381,6 +381,20 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
         );
     }
     assert!(text.contains("I would rather not say."));
+    // Each captured answer's attempt keeps what the harness noted of its page; an uncaptured
+    // item has no attempt.
+    for item in detail["items"].as_array().unwrap() {
+        let attempts = item["attempts"].as_array().unwrap();
+        if item["state"] == "failed" {
+            assert!(attempts.is_empty(), "{item}");
+        } else {
+            assert_eq!(
+                attempts[0]["page"],
+                json!({"url": "https://chat.example/c/42"}),
+                "{item}"
+            );
+        }
+    }
     let logs = app
         .get(&format!("/runs/{id}/logs?limit=200"))
         .await

@@ -542,6 +542,7 @@ await step("build a pack, import its captures, and see a tampered bundle refused
       responseText: "Thinking it over. The answer is (A).",
       startedAt: new Date(now - 5000).toISOString(),
       finishedAt: new Date(now - 1000).toISOString(),
+      page: { url: `https://chat.example/c/${item.sequence}` },
     })),
   };
   const uploadText = (name, text) =>
@@ -609,6 +610,9 @@ await step("build a pack, import its captures, and see a tampered bundle refused
   await page.goto(new URL(imported.startsWith("/ui") ? imported : `/ui${imported}`, base).href);
   await page.locator("details.item.failed > summary").first().click();
   await page.locator("details.item.failed[open]").getByText("None: the capture bundle it was imported from had no capture of it.").waitFor();
+  // A captured one says which page gave its answer.
+  await page.locator("details.item.incorrect > summary, details.item.correct > summary").first().click();
+  await page.locator("details.item[open] .page-facts").getByText(/captured on url: https:\/\/chat\.example\/c\/\d+/).waitFor();
 });
 
 await step("an unknown page says so", async () => {

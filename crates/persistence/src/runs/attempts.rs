@@ -62,6 +62,8 @@ pub(crate) struct EndedAttempt {
     pub(crate) completion_tokens: Option<i32>,
     pub(crate) reasoning_tokens: Option<i32>,
     pub(crate) cost_usd: Option<f64>,
+    /// What a Browser Harness noted of the page (JSON object of strings); `None` otherwise.
+    pub(crate) page: Option<String>,
 }
 
 /// Stores finished attempts (on PostgreSQL many rows per statement).
@@ -132,6 +134,7 @@ pub(crate) fn end_in_flight(
                 completion_tokens: None,
                 reasoning_tokens: None,
                 cost_usd: None,
+                page: None,
             })
             .collect();
         insert(conn, &ended)?;

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
@@ -86,6 +88,8 @@ pub struct CapturedAnswer<'a> {
     pub first_token_at: Option<Timestamp>,
     /// When the answer was complete.
     pub answered_at: Timestamp,
+    /// What the harness noted of the page (url, title, ...); empty when nothing.
+    pub page: &'a BTreeMap<String, String>,
 }
 
 #[derive(Insertable)]
@@ -333,6 +337,9 @@ fn import_in(
                     completion_tokens: None,
                     reasoning_tokens: None,
                     cost_usd: None,
+                    // Kept as the harness noted it (url, title, ...): which page gave the answer.
+                    page: (!capture.page.is_empty())
+                        .then(|| serde_json::to_string(capture.page).expect("strings serialize")),
                 });
                 judgments.push(judgment_row(&id, sequence, 1, &judgment, 0));
             }

@@ -110,6 +110,9 @@ pub struct AttemptRecord {
     pub usage: TokenUsage,
     /// What its answer cost at the model's configured price.
     pub cost_usd: Option<f64>,
+    /// What a Browser Harness noted of the page the answer was captured on (url, title, ...);
+    /// empty for an API attempt.
+    pub page: BTreeMap<String, String>,
 }
 
 /// One verdict given on an item.
@@ -480,6 +483,7 @@ fn detail(
             finished_at: None,
             usage: TokenUsage::default(),
             cost_usd: None,
+            page: BTreeMap::new(),
         });
     }
     let choices: Vec<String> =
@@ -542,6 +546,7 @@ type AttemptTuple = (
     Option<i32>,
     Option<i32>,
     Option<f64>,
+    Option<String>,
 );
 
 fn attempts_of(
@@ -567,6 +572,7 @@ fn attempts_of(
             item_attempts::completion_tokens,
             item_attempts::reasoning_tokens,
             item_attempts::cost_usd,
+            item_attempts::page,
         ))
         .load(conn)?;
     let mut by_item: BTreeMap<i32, Vec<AttemptRecord>> = BTreeMap::new();
@@ -584,8 +590,15 @@ fn attempts_of(
         ct,
         rt,
         cost_usd,
+        page,
     ) in rows
     {
+        let page = match page {
+            Some(json) => serde_json::from_str(&json).map_err(|_| {
+                StoreError::corrupt(format!("item {sequence} attempt {attempt} page"))
+            })?,
+            None => BTreeMap::new(),
+        };
         by_item.entry(sequence).or_default().push(AttemptRecord {
             attempt: attempt as u32,
             outcome,
@@ -601,6 +614,7 @@ fn attempts_of(
                 reasoning_tokens: tokens(rt),
             },
             cost_usd,
+            page,
         });
     }
     Ok(by_item)

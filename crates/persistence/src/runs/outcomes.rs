@@ -363,6 +363,7 @@ fn record_judged_answer(
         completion_tokens: answer.usage.completion_tokens.map(|t| t as i32),
         reasoning_tokens: answer.usage.reasoning_tokens.map(|t| t as i32),
         cost_usd: answer.cost_usd,
+        page: None,
     });
     let spent = written.spent.get_or_insert_default();
     spent.add(&answer.usage, answer.cost_usd);
@@ -535,6 +536,7 @@ fn apply_one(
         completion_tokens: None,
         reasoning_tokens: None,
         cost_usd: None,
+        page: None,
     };
     match &outcome.kind {
         OutcomeKind::Answered { answer, judgment } => {

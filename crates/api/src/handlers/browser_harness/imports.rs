@@ -212,6 +212,7 @@ fn import_items(bundle: &VerifiedBundle) -> Vec<ImportItem<'_>> {
                 started_at: truncate_to_micros(capture.started_at),
                 first_token_at: capture.chunks.first().map(|c| truncate_to_micros(c.at)),
                 answered_at: truncate_to_micros(capture.finished_at),
+                page: &capture.page,
             }),
         })
         .collect()

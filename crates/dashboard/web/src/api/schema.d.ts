@@ -595,6 +595,14 @@ export interface components {
              */
             outcome: string | null;
             /**
+             * @description What the Browser Harness noted of the page the answer was captured on (`url`, `title`,
+             *     ... as the capture's `page` gave them); `null` for an attempt sent by the server, or a
+             *     capture without one.
+             */
+            page: {
+                [key: string]: string;
+            } | null;
+            /**
              * Format: date-time
              * @description When it was sent.
              */

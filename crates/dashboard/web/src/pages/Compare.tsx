@@ -232,15 +232,15 @@ function ComparedFigures({
                   return (
                     <td key={i} className="num">
                       {percent(figures.accuracy)}
-                      {unanswered > 0 && (
-                        <div className="muted small">{unanswered.toLocaleString()} without an answer</div>
-                      )}
                       {paired && paired.accuracyDifference !== null && (
                         <span className={delta(paired)}>
                           {" "}
                           ({signed(paired.accuracyDifference)}
                           {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
                         </span>
+                      )}
+                      {unanswered > 0 && (
+                        <div className="muted small">{unanswered.toLocaleString()} without an answer</div>
                       )}
                     </td>
                   );

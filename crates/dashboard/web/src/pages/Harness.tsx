@@ -306,9 +306,8 @@ function BundleHelp() {
 }`}</pre>
       <p>
         <code>sequence</code> and the prompt come from the pack's items (its payload, base64 JSON); times are RFC 3339.
-        Optional: <code>chunks</code> (the answer as it streamed) and <code>page</code> (the page's URL, title): both
-        are checked, and not kept past the first chunk's time — keep the bundle file to show later which page gave
-        which answer. The whole format, with every limit:{" "}
+        Optional: <code>chunks</code> (the answer as it streamed: checked, only the first chunk's time kept) and{" "}
+        <code>page</code> (the page's URL, title: kept with the answer). The whole format, with every limit:{" "}
         <a href="/browser-harness/schemas/capture-bundle.v1.json" target="_blank" rel="noreferrer">
           the bundle's JSON Schema
         </a>

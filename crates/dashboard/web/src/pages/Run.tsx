@@ -743,6 +743,17 @@ function ItemRow({
                     — {attempt.error.kind}: {attempt.error.message}
                   </span>
                 )}
+                {/* Where a Browser Harness captured it. Shown as text, not a link: the capture's
+                    URL is whatever the harness wrote. */}
+                {attempt.page && Object.keys(attempt.page).length > 0 && (
+                  <span className="muted page-facts">
+                    {" "}
+                    · captured on{" "}
+                    {Object.entries(attempt.page)
+                      .map(([key, value]) => `${key}: ${value}`)
+                      .join(", ")}
+                  </span>
+                )}
               </li>
             ))}
           </ul>

@@ -1,0 +1,1 @@
+ALTER TABLE item_attempts DROP COLUMN page;

@@ -306,6 +306,33 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge ${status}`}>{status}</span>;
 }
 
+/** "Category" with "all" and the given categories; one chosen that is not among them (named
+ *  in the address by a link from another run) is kept selectable, so that the emptiness it
+ *  gives has its reason shown. */
+export function CategorySelect({
+  value,
+  onChange,
+  categories,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  categories: string[];
+}) {
+  return (
+    <label>
+      Category{" "}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">all</option>
+        {[...categories, ...(value && !categories.includes(value) ? [value] : [])].map((c) => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /** Whether a page's live stream is open; announced politely when it changes. */
 export function StreamBadge({ state }: { state: StreamState }) {
   return (

@@ -7,6 +7,7 @@ import { Link, useSearch } from "wouter";
 import type { Schemas } from "../api/client";
 import {
   ACTIVE,
+  CategorySelect,
   ErrorNote,
   TableScroll,
   Time,
@@ -331,17 +332,7 @@ function FlippedFilterControls({
           </option>
         </select>
       </label>
-      <label>
-        Category{" "}
-        <select value={category} onChange={(e) => onCategory(e.target.value)}>
-          <option value="">all</option>
-          {[...categories, ...(category && !categories.includes(category) ? [category] : [])].map((c) => (
-            <option key={c} value={c}>
-              {c}
-            </option>
-          ))}
-        </select>
-      </label>
+      <CategorySelect value={category} onChange={onCategory} categories={categories} />
       {/* Not a live region: while a run is going the comparison is read every 10 s, and its
           count would be announced at each change. */}
       <span className="muted">

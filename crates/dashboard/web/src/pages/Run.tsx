@@ -13,6 +13,7 @@ import {
   ACTIVE,
   ActionFailed,
   BROWSER_HARNESS,
+  CategorySelect,
   ErrorNote,
   QueryError,
   failureMessage,
@@ -439,19 +440,7 @@ function Items({
             </select>
           </label>
           {(categories.length > 1 || category !== "") && (
-            <label>
-              Category{" "}
-              <select value={category} onChange={(e) => setCategory(e.target.value)}>
-                <option value="">all</option>
-                {/* One named in the address but not in the run (a link from another run) is
-                    kept selectable, so that the list's emptiness has its reason shown. */}
-                {[...categories, ...(category && !categories.includes(category) ? [category] : [])].map((c) => (
-                  <option key={c} value={c}>
-                    {c}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <CategorySelect value={category} onChange={setCategory} categories={categories} />
           )}
           <label>
             State{" "}

@@ -270,6 +270,9 @@ export function ArchivePage() {
                       differs), as in the comparison. */}
                   <div className="muted small">
                     <code title={detail.run.id}>…{detail.run.id.slice(-8)}</code>
+                    {/* What sets it apart from a whole zero-shot run of the same model (a
+                        5-shot, one category's or a sample's run read as any other). */}
+                    {setupOf(detail.settings).map((part) => ` · ${part}`)}
                   </div>
                 </td>
                 <td className="name">{detail.run.providerName}</td>
@@ -330,6 +333,21 @@ export function ArchivePage() {
       </LoadMore>
     </section>
   );
+}
+
+/** A run's setup in a few words, where it differs from every item asked zero-shot: its worked
+ *  examples, its categories, its sample. Empty for a whole zero-shot run. */
+export function setupOf(settings: Schemas["RunSettingsDto"]): string[] {
+  const parts: string[] = [];
+  if (settings.shots) {
+    parts.push(`${settings.shots}-shot${settings.shotsFrom ? ` from ${settings.shotsFrom.datasetName}` : ""}`);
+  }
+  const categories = settings.selection?.categories ?? [];
+  if (categories.length === 1) parts.push(categories[0]!);
+  else if (categories.length > 1) parts.push(`${categories.length} categories`);
+  const sample = settings.selection?.sampleSize;
+  if (sample != null) parts.push(`sample of ${sample.toLocaleString()}`);
+  return parts;
 }
 
 /** An RFC 3339 time as a `datetime-local` input shows it (local time, to the minute). */

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+
+import { setupOf } from "./Archive";
+
+describe("setupOf", () => {
+  it("says what sets a run apart from a whole zero-shot one", () => {
+    expect(setupOf({ concurrency: 8 } as never)).toEqual([]);
+    expect(setupOf({ shots: 0 } as never)).toEqual([]);
+    expect(
+      setupOf({
+        shots: 5,
+        shotsFrom: { datasetName: "MMLU-Pro-val" },
+        selection: { categories: ["law"], sampleSize: 500, seed: 3 },
+      } as never),
+    ).toEqual(["5-shot from MMLU-Pro-val", "law", "sample of 500"]);
+    expect(setupOf({ shots: 3, selection: { categories: ["law", "math"] } } as never)).toEqual([
+      "3-shot",
+      "2 categories",
+    ]);
+  });
+});

@@ -9,6 +9,7 @@ use evalboard_domain::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::items::category_name;
 use crate::{
     dto::{
         BreakdownDto, CategoryComparisonDto, ComparedRunDto, ComparisonDto, DatasetRefDto,
@@ -100,9 +101,7 @@ pub(crate) async fn compare(
         }
     };
     if let Some(category) = &query.category
-        && (category.is_empty()
-            || category.chars().count() > 100
-            || category.chars().any(char::is_control))
+        && !category_name(category)
     {
         return Err(ApiError::bad_parameter(
             "category",

@@ -160,6 +160,12 @@ pub(super) fn item_states(list: Option<&str>) -> Result<Vec<ItemState>, ApiError
         .collect()
 }
 
+/// Whether `name` can be a category's: 1 to 100 characters, no control characters (as the
+/// `category` parameters' patterns say).
+pub(super) fn category_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
+}
+
 /// The `category` parameter of an item listing or export: comma-separated names, exactly as
 /// sent (the parameter's pattern allows no trimming).
 pub(super) fn item_categories(list: Option<&str>) -> Result<Vec<String>, ApiError> {
@@ -167,10 +173,7 @@ pub(super) fn item_categories(list: Option<&str>) -> Result<Vec<String>, ApiErro
         return Ok(Vec::new());
     };
     let names: Vec<String> = list.split(',').map(str::to_owned).collect();
-    if names
-        .iter()
-        .any(|c| c.is_empty() || c.chars().count() > 100 || c.chars().any(char::is_control))
-    {
+    if !names.iter().all(|name| category_name(name)) {
         return Err(ApiError::bad_parameter(
             "category",
             "must be comma-separated names of 1 to 100 characters, without control characters",

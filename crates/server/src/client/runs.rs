@@ -382,9 +382,18 @@ fn one_line(run: &Value) -> String {
             100.0 * count("correct") as f64 / n as f64
         ),
     };
-    let faulted = match count("faulted") {
-        0 => String::new(),
-        n => format!(" ({n} faulted)"),
+    // Faulted items are failed or canceled ones: a canceled run's thousands of never-sent
+    // items read as failures when only "faulted" was said.
+    let canceled = run["canceled"].as_u64().unwrap_or(0).min(count("faulted"));
+    let failed = count("faulted") - canceled;
+    let faulted: Vec<String> = [(failed, "failed"), (canceled, "canceled")]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let faulted = match faulted.as_slice() {
+        [] => String::new(),
+        parts => format!(" ({})", parts.join(", ")),
     };
     let head = &run["run"];
     // To the minute, in UTC as the server gives it (and said so): which of a day's runs this is.
@@ -465,7 +474,20 @@ mod tests {
         // 8 of 10 judged: the 10 faulted items are not in it, and the line says so.
         assert_eq!(
             one_line(&run),
-            "run-1  completed  2026-12-05T22:41Z  P/m on d  20/20 (10 faulted)  accuracy 80.0 % of 10 judged"
+            "run-1  completed  2026-12-05T22:41Z  P/m on d  20/20 (10 failed)  accuracy 80.0 % of 10 judged"
+        );
+        // Of them, the canceled ones are told from failures.
+        run["canceled"] = json!(7);
+        assert!(
+            one_line(&run).contains("  20/20 (3 failed, 7 canceled)  "),
+            "{}",
+            one_line(&run)
+        );
+        run["canceled"] = json!(10);
+        assert!(
+            one_line(&run).contains("  20/20 (10 canceled)  "),
+            "{}",
+            one_line(&run)
         );
         // Every item judged: the accuracy is the run's.
         let whole = run_with(8, 0, 0);

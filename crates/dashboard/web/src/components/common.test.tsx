@@ -71,6 +71,23 @@ describe("ErrorNote", () => {
     expect(screen.getByText("options").tagName).toBe("CODE");
   });
 
+  it("names a rejected file's first problem once, in the list", () => {
+    const error = new ApiError(
+      422,
+      "Unprocessable Content",
+      "the jsonl file has 2 problem(s); first: line 3: option B is empty",
+      [
+        { line: 3, detail: "option B is empty" },
+        { line: 9, detail: "a duplicate question_id" },
+      ],
+    );
+    render(<ErrorNote error={error} />);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent?.match(/option B is empty/g)).toHaveLength(1);
+    expect(alert.textContent).toContain("the jsonl file has 2 problem(s)");
+    expect(screen.getAllByRole("listitem")[0]?.textContent?.trim()).toBe("line 3: option B is empty");
+  });
+
   it("shows a sentence's quoted names as code", () => {
     const error = new ApiError(422, "Unprocessable Content", "not imported; `errors` lists every problem, the first: x", []);
     render(<ErrorNote error={error} />);

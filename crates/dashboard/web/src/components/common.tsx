@@ -16,6 +16,18 @@ export function withCode(text: string): ReactNode[] {
   return parts.map((part, i) => (i % 2 === 1 && part !== "" ? <code key={i}>{part}</code> : part));
 }
 
+/** A rejected file's sentence names its first problem for readers of the sentence alone
+ * ("the jsonl file has 3 problem(s); first: line 2: …"); above the list that starts with that
+ * problem, it is said once. */
+function withoutFirstProblem(error: ApiError): string {
+  const first = error.problems[0];
+  if (first === undefined) {
+    return error.message;
+  }
+  const tail = `; first: ${first.line != null ? `line ${first.line}: ` : ""}${first.detail}`;
+  return error.message.endsWith(tail) ? error.message.slice(0, -tail.length) : error.message;
+}
+
 /** An error as a person can read it: the problem's title and detail, and each field's problem. */
 export function ErrorNote({ error }: { error: unknown }) {
   if (error === null || error === undefined) {
@@ -29,7 +41,7 @@ export function ErrorNote({ error }: { error: unknown }) {
       <div className="error" role="alert">
         {/* Status 0: a problem found here, before anything was sent. */}
         <strong>{error.status === 0 ? error.title : `${error.title} (${error.status})`}</strong>
-        {!restated && <p>{withCode(error.message)}</p>}
+        {!restated && <p>{withCode(withoutFirstProblem(error))}</p>}
         {error.problems.length > 0 && (
           <ul>
             {error.problems.map((p, i) => (

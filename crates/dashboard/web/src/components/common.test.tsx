@@ -88,6 +88,19 @@ describe("ErrorNote", () => {
     expect(screen.getAllByRole("listitem")[0]?.textContent?.trim()).toBe("line 3: option B is empty");
   });
 
+  it("names a rejected bundle's first problem once, in the list", () => {
+    const error = new ApiError(
+      422,
+      "Unprocessable Content",
+      "the bundle was not imported; `errors` lists every problem, the first: /captures/0/sequence: no such item",
+      [{ field: "/captures/0/sequence", detail: "no such item" }],
+    );
+    render(<ErrorNote error={error} />);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent?.match(/no such item/g)).toHaveLength(1);
+    expect(alert.textContent).toContain("the bundle was not imported");
+  });
+
   it("shows a sentence's quoted names as code", () => {
     const error = new ApiError(422, "Unprocessable Content", "not imported; `errors` lists every problem, the first: x", []);
     render(<ErrorNote error={error} />);

@@ -16,16 +16,23 @@ export function withCode(text: string): ReactNode[] {
   return parts.map((part, i) => (i % 2 === 1 && part !== "" ? <code key={i}>{part}</code> : part));
 }
 
-/** A rejected file's sentence names its first problem for readers of the sentence alone
- * ("the jsonl file has 3 problem(s); first: line 2: …"); above the list that starts with that
- * problem, it is said once. */
+/** A rejected file's or bundle's sentence names its first problem for readers of the sentence
+ * alone ("the jsonl file has 3 problem(s); first: line 2: …", "the bundle was not imported; …,
+ * the first: /captures/0: …"); above the list that starts with that problem, it is said once. */
 function withoutFirstProblem(error: ApiError): string {
   const first = error.problems[0];
   if (first === undefined) {
     return error.message;
   }
-  const tail = `; first: ${first.line != null ? `line ${first.line}: ` : ""}${first.detail}`;
-  return error.message.endsWith(tail) ? error.message.slice(0, -tail.length) : error.message;
+  const at = first.line != null ? `line ${first.line}: ` : `${first.field ?? "(document)"}: `;
+  for (const lead of ["; first: ", ", the first: "]) {
+    for (const named of [`${at}${first.detail}`, first.detail]) {
+      if (error.message.endsWith(lead + named)) {
+        return error.message.slice(0, -(lead + named).length);
+      }
+    }
+  }
+  return error.message;
 }
 
 /** An error as a person can read it: the problem's title and detail, and each field's problem. */

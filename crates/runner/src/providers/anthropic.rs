@@ -93,6 +93,8 @@ impl ModelClient for AnthropicClient {
             let mut usage = TokenUsage::default();
             let mut finished = false;
             let mut cut_off = None;
+            // A `stop_reason` came: the model stopped, even with nothing said.
+            let mut stopped = false;
             while let Some(event) = next_event(&mut stream, self.idle).await? {
                 let kind = event.event.as_deref().unwrap_or("message");
                 let payload = event.data.as_deref().unwrap_or_default();
@@ -128,6 +130,7 @@ impl ModelClient for AnthropicClient {
                         if let Some(reason) =
                             data.pointer("/delta/stop_reason").and_then(Value::as_str)
                         {
+                            stopped = true;
                             cut_off = cut_off_of(reason);
                         }
                     }
@@ -158,9 +161,17 @@ impl ModelClient for AnthropicClient {
             }
             if !finished {
                 return Err(ProviderError::StreamCut(format!(
-                    "the stream ended after {} characters without message_stop",
-                    text.len()
+                    "the stream ended after {} character(s) without message_stop",
+                    text.chars().count()
                 )));
+            }
+            // A message that stopped with no text, no thinking and no stop reason carried no
+            // answer (a proxy's empty reply): a fault to try again, not the model's answer.
+            if !stopped && text.is_empty() && reasoning.is_empty() {
+                return Err(ProviderError::Malformed(
+                    "the stream ended (message_stop) without an answer: no text and no stop_reason"
+                        .into(),
+                ));
             }
             Ok(Completion {
                 text,

@@ -75,7 +75,7 @@ pub enum ProviderError {
         retry_after: Option<Duration>,
     },
     /// 5xx, or an error event in the stream.
-    #[error("server error {status}: {message}")]
+    #[error("server error{}: {message}", status_of(*status))]
     Server {
         /// The HTTP status (or 0 for an in-stream error).
         status: u16,
@@ -115,6 +115,15 @@ pub enum ProviderError {
     /// Asking again would most likely bring the same.
     #[error("too large: {0}")]
     TooLarge(String),
+}
+
+/// A server error's status as its message says it: an error event inside a stream came with
+/// the stream's 200, and "server error 0" read as a status.
+fn status_of(status: u16) -> String {
+    match status {
+        0 => " in the stream".to_owned(),
+        status => format!(" {status}"),
+    }
 }
 
 impl ProviderError {

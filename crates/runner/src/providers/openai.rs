@@ -60,8 +60,38 @@ struct Streamed {
     reasoning: String,
     first_token_at: Option<evalboard_domain::Timestamp>,
     usage: TokenUsage,
+    /// `[DONE]` or a choice's `finish_reason` came.
     finished: bool,
+    /// A choice's `finish_reason` came: the model stopped, even with nothing said.
+    stopped: bool,
     cut_off: Option<CutOff>,
+}
+
+impl Streamed {
+    /// The answer of a stream that ended: a fault unless it finished, and unless it carried an
+    /// answer. A `[DONE]` after no choice at all (or only the usage) is a server or proxy that
+    /// answered nothing, not a model that said nothing: stored as an answer, it was judged
+    /// wrong, kept in the response cache, and left out of a retry of the run's faults.
+    fn into_completion(self) -> Result<Completion, ProviderError> {
+        if !self.finished {
+            return Err(ProviderError::StreamCut(format!(
+                "the stream ended after {} character(s) without finishing",
+                self.text.chars().count()
+            )));
+        }
+        if !self.stopped && self.text.is_empty() && self.reasoning.is_empty() {
+            return Err(ProviderError::Malformed(
+                "the stream ended ([DONE]) without an answer: no text and no finish_reason".into(),
+            ));
+        }
+        Ok(Completion {
+            text: self.text,
+            reasoning: self.reasoning,
+            first_token_at: self.first_token_at,
+            usage: self.usage,
+            cut_off: self.cut_off,
+        })
+    }
 }
 
 impl ModelClient for OpenAiClient {
@@ -124,19 +154,7 @@ impl ModelClient for OpenAiClient {
                     read_chunk(data, &mut answer, on_chunk)?;
                 }
             }
-            if !answer.finished {
-                return Err(ProviderError::StreamCut(format!(
-                    "the stream ended after {} characters without finishing",
-                    answer.text.len()
-                )));
-            }
-            Ok(Completion {
-                text: answer.text,
-                reasoning: answer.reasoning,
-                first_token_at: answer.first_token_at,
-                usage: answer.usage,
-                cut_off: answer.cut_off,
-            })
+            answer.into_completion()
         })
     }
 }
@@ -274,6 +292,7 @@ fn read_chunk(
         if let Some(reason) = choice.finish_reason {
             // Some servers end here without `[DONE]`; usage may still follow.
             answer.finished = true;
+            answer.stopped = true;
             if let FinishReason::Named(Text(reason)) = reason {
                 answer.cut_off = cut_off_of(&reason);
             }
@@ -364,6 +383,62 @@ mod tests {
             }
         }
         (answer, pieces, result)
+    }
+
+    /// The answer of `chunks` followed by `[DONE]`.
+    fn done_after(chunks: &[&str]) -> Result<Completion, ProviderError> {
+        let (mut answer, _, result) = fold(chunks);
+        result?;
+        answer.finished = true;
+        answer.into_completion()
+    }
+
+    #[test]
+    fn a_stream_that_carried_no_answer_is_a_fault_not_an_empty_answer() {
+        for chunks in [
+            &[][..],
+            &[r#"{"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":0}}"#][..],
+            &[
+                r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            ][..],
+        ] {
+            match done_after(chunks) {
+                Err(ProviderError::Malformed(message)) => {
+                    assert!(message.contains("without an answer"), "{message}")
+                }
+                other => panic!("{chunks:?}: {other:?}"),
+            }
+            // A fault another attempt may clear, as a cut stream is.
+            assert!(done_after(chunks).unwrap_err().is_retryable());
+        }
+        // A model that stopped having said nothing did answer (its answer is unreadable).
+        let said_nothing = done_after(&[
+            r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(said_nothing.text, "");
+        // Reasoning only, then `[DONE]`: what the model said is kept.
+        let reasoned = done_after(&[
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"2+2 is 4"},"finish_reason":null}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(reasoned.reasoning, "2+2 is 4");
+        // Without `[DONE]` or a finish: cut, counted in characters.
+        let (cut, _, _) = fold(&[r#"{"choices":[{"index":0,"delta":{"content":"é"}}]}"#]);
+        assert_eq!(
+            cut.into_completion().unwrap_err().to_string(),
+            "stream cut: the stream ended after 1 character(s) without finishing"
+        );
+    }
+
+    #[test]
+    fn an_error_event_in_the_stream_is_not_said_as_a_status() {
+        let (_, _, result) =
+            fold(&[r#"{"error":{"message":"upstream model crashed","code":500}}"#]);
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "server error in the stream: upstream model crashed"
+        );
     }
 
     #[test]

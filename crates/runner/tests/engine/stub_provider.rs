@@ -281,6 +281,13 @@ async fn chat(
         "garbage" => HttpResponse::Ok()
             .content_type("text/event-stream")
             .body("data: {this is not json\n\ndata: [DONE]\n\n"),
+        // A proxy's empty reply: `[DONE]` with no choice before it, or only the usage.
+        "empty" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .body("data: [DONE]\n\n"),
+        "usageonly" => HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .body([sse(&usage()), sse("[DONE]")].concat()),
         // A model that does not stop: 64 KiB chunks for as long as it is read.
         "endless" => {
             let chunk = sse(&delta(&"ab ".repeat(64 * 1024 / 3)));
@@ -367,6 +374,9 @@ async fn messages(
             "error",
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
         ));
+    } else if prompt.contains("[[empty]]") && request_number == 1 {
+        // A message that stops having carried nothing: no block, no stop reason.
+        events.push(event("message_stop", json!({"type": "message_stop"})));
     } else {
         // Extended thinking: a thinking block (its deltas `thinking_delta`) before the text.
         if prompt.contains("[[thinking]]") {
@@ -450,9 +460,26 @@ pub(crate) fn all_items(db: &TestDatabase, run: &evalboard_domain::RunId) -> Vec
     db.run_items(run, &ItemQuery::first(1000)).unwrap().items
 }
 
-const DIRECTIVES: [&str; 17] = [
-    "ok", "429x2", "500x1", "cutx1", "idlex1", "wrong", "hang", "garbage", "ok", "429x4", "plain",
-    "linger", "endless", "huge", "nul", "nulerrx1", "length",
+const DIRECTIVES: [&str; 19] = [
+    "ok",
+    "429x2",
+    "500x1",
+    "cutx1",
+    "idlex1",
+    "wrong",
+    "hang",
+    "garbage",
+    "ok",
+    "429x4",
+    "plain",
+    "linger",
+    "endless",
+    "huge",
+    "nul",
+    "nulerrx1",
+    "length",
+    "emptyx1",
+    "usageonlyx1",
 ];
 
 async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
@@ -527,6 +554,9 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             ("nulerrx1", ItemState::Correct, 2, Some("server_error")),
             // Judged as any answer (its last letter, E), and marked as cut off.
             ("length", ItemState::Incorrect, 1, None),
+            // No answer at all is the server's fault, asked again (it was judged a wrong answer).
+            ("emptyx1", ItemState::Correct, 2, Some("malformed")),
+            ("usageonlyx1", ItemState::Correct, 2, Some("malformed")),
         ]
     );
     assert_eq!(
@@ -1018,7 +1048,7 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
 
 async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
     let stub = start_stub();
-    let directives = ["ok", "overloaded", "plain", "truncated"];
+    let directives = ["ok", "overloaded", "plain", "truncated", "empty"];
     import(
         &db,
         "D",
@@ -1046,13 +1076,19 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
             (ItemState::Correct, 1),
             (ItemState::Correct, 2),
             (ItemState::Correct, 1),
-            (ItemState::Correct, 1)
+            (ItemState::Correct, 1),
+            (ItemState::Correct, 2)
         ]
+    );
+    // An empty message is no answer: asked again.
+    assert_eq!(
+        items[4].attempts[0].error_kind.as_deref(),
+        Some("malformed")
     );
     // Stopped at the token limit: judged as any answer, and marked.
     assert_eq!(
         items.iter().map(|i| i.cut_off).collect::<Vec<_>>(),
-        [None, None, None, Some(CutOff::MaxTokens)]
+        [None, None, None, Some(CutOff::MaxTokens), None]
     );
     assert_eq!(
         items[0].response_text.as_deref(),

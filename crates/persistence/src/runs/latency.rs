@@ -3,16 +3,18 @@
 //! for lists); while it is active, from histograms kept with its answers (within 1 %), so that
 //! reading a run never reads all of its items.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{LatencyHistogram, LatencySummary, Run, RunId};
 
-use super::load_row;
+use super::{attempts::AttemptOutcome, load_row};
 use crate::{
     connection::DbConnection,
     database::Database,
     error::StoreError,
-    schema::{run_items, run_latency_histograms},
+    schema::{item_attempts, run_items, run_latency_histograms},
 };
 
 impl Database {
@@ -67,12 +69,17 @@ pub(crate) fn latency_of(
     ))
 }
 
-/// The samples of every answered item of a run, as its items hold them now.
+/// The samples of every answered item of a run, as its items hold them now: answers the
+/// provider gave, not those served from the response cache (never sent, they took no time, and
+/// counted as answers in 0 ms they put a partly cached run's total p50 below its time to first
+/// token).
 fn answered_samples(
     conn: &mut DbConnection,
     run_id: &RunId,
 ) -> Result<Vec<LatencySample>, StoreError> {
     let rows: Vec<(
+        i32,
+        i32,
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
@@ -80,14 +87,24 @@ fn answered_samples(
         .filter(run_items::run_id.eq(run_id.as_str()))
         .filter(run_items::answered_at.is_not_null())
         .select((
+            run_items::sequence,
+            run_items::attempt_count,
             run_items::started_at,
             run_items::first_token_at,
             run_items::answered_at,
         ))
         .load(conn)?;
+    let cached: HashSet<(i32, i32)> = item_attempts::table
+        .filter(item_attempts::run_id.eq(run_id.as_str()))
+        .filter(item_attempts::outcome.eq(AttemptOutcome::Cached.as_str()))
+        .select((item_attempts::sequence, item_attempts::attempt))
+        .load::<(i32, i32)>(conn)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
-        .filter_map(|(started, first_token, answered)| {
+        .filter(|(sequence, attempt, ..)| !cached.contains(&(*sequence, *attempt)))
+        .filter_map(|(_, _, started, first_token, answered)| {
             Some(sample(started?, first_token, answered?))
         })
         .collect())

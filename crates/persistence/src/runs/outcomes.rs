@@ -370,11 +370,14 @@ fn record_judged_answer(
     if answer.cached {
         spent.cached_answers += 1;
     }
-    written.latencies.push(sample(
-        outcome.started_at.naive_utc(),
-        answer.first_token_at.map(|t| t.naive_utc()),
-        answer.answered_at.naive_utc(),
-    ));
+    // An answer from the cache was not sent: it has no latency (see `latency::answered_samples`).
+    if !answer.cached {
+        written.latencies.push(sample(
+            outcome.started_at.naive_utc(),
+            answer.first_token_at.map(|t| t.naive_utc()),
+            answer.answered_at.naive_utc(),
+        ));
+    }
     match judgment {
         Some(judgment) => {
             written.count_judgment(judgment);

@@ -1363,9 +1363,35 @@ async fn a_cached_run_is_answered_from_earlier_answers(db: TestDatabase) {
         ..Default::default()
     })
     .await;
+    // The same three questions and a new one: three answers from the cache, one sent.
+    import(&db, "E", &items(4, |i| format!("Question {i}? [[think]]")));
+    let partly = {
+        let id = create_run(
+            &db,
+            "Stub",
+            "m",
+            "E",
+            RunSettings {
+                cache: Some(true),
+                ..Default::default()
+            },
+        );
+        wait_terminal(&db, &id, Duration::from_secs(20)).await
+    };
     engine.shutdown().await;
     assert_eq!(first.usage.prompt_tokens, 3 * 42);
     assert!(first.usage.cost_usd.is_some_and(|cost| cost > 0.0));
+    // Answers from the cache were not sent: they have no latency. (Counted as 0 ms, a partly
+    // cached run's total p50 fell below its time to first token.)
+    assert_eq!(cached.latency, evalboard_domain::LatencySummary::default());
+    assert_eq!(partly.usage.cached_answers, 3);
+    let latency = partly.latency;
+    assert!(latency.total_p50_us.is_some_and(|t| t > 0), "{latency:?}");
+    assert_eq!(
+        latency.total_p50_us, latency.total_p95_us,
+        "one answer sent"
+    );
+    assert!(latency.total_p50_us >= latency.ttft_p50_us, "{latency:?}");
     // Answered from the cache: nothing paid, and said so ($0), not "no price".
     assert_eq!(cached.usage.cost_usd, Some(0.0));
     assert_eq!(

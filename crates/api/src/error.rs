@@ -111,6 +111,10 @@ pub enum ApiError {
     /// The request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(String),
+    /// A retry of a run whose configuration changed since it was made, not forced: a conflict
+    /// of its own type, so that a client can offer to force it.
+    #[error("{0}")]
+    ConfigurationChanged(String),
     /// The body is larger than this endpoint accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -187,6 +191,7 @@ impl ApiError {
             Self::NotFound(_) => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::Conflict(_) => "conflict",
+            Self::ConfigurationChanged(_) => "configuration-changed",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::TooManyRequests { .. } => "too-many-requests",
@@ -230,7 +235,7 @@ impl ResponseError for ApiError {
             Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConfigurationChanged(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

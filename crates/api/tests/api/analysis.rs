@@ -454,6 +454,11 @@ async fn a_changed_configuration_needs_a_forced_retry(db: TestDatabase) {
         "{detail}"
     );
     assert!(detail.contains("\"force\": true"), "{detail}");
+    // A type of its own: a client can offer to force it (the dashboard's "Retry anyway").
+    assert_eq!(
+        refused["type"],
+        "urn:evalboard:problem:configuration-changed"
+    );
     let still = app.get(&format!("/runs/{run_id}")).await.ok(200);
     assert_eq!(
         still["run"]["status"], "failed",

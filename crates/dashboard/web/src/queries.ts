@@ -161,7 +161,9 @@ export function useRunLogsQuery(id: string, level: string, live: boolean, follow
 
 /** What can be done to a run: cancel it, retry its faulted items, or judge its answers again. */
 export type RunAction =
-  | { id: string; action: "cancel" | "retry" }
+  | { id: string; action: "cancel" }
+  /** `force`: go on although the run's configuration changed since it was made. */
+  | { id: string; action: "retry"; force?: boolean }
   | { id: string; action: "rejudge"; judge: Schemas["JudgeDto"] };
 
 /** Cancel, retry or re-judge a run; the board and the run's detail follow. */
@@ -174,7 +176,9 @@ export function useRunAction() {
         case "cancel":
           return unwrap(await api.POST("/runs/{run_id}/cancel", params));
         case "retry":
-          return unwrap(await api.POST("/runs/{run_id}/retry", { ...params, body: {} }));
+          return unwrap(
+            await api.POST("/runs/{run_id}/retry", { ...params, body: request.force ? { force: true } : {} }),
+          );
         case "rejudge":
           return unwrap(await api.POST("/runs/{run_id}/rejudge", { ...params, body: { judge: request.judge } }));
       }

@@ -305,8 +305,8 @@ fn claim_in(
             run_id,
             request.at,
             &format!(
-                "the claims of worker `{owner}` expired: its {released} in-flight item(s) here are \
-                 taken over"
+                "the claims of worker `{owner}` expired: the {released} item(s) it held here \
+                 (sent, claimed ahead of sending, or awaiting a verdict) are taken over"
             ),
         )?;
     }

@@ -1031,8 +1031,9 @@ impl Dispatcher {
             return Err(Unworkable::Run {
                 kind: CONFIGURATION_CHANGED.to_owned(),
                 message: format!(
-                    "the configuration changed since the run was made: {changes}; retry it \
-                     with {{\"force\": true}} to continue anyway"
+                    "the configuration changed since the run was made: {changes}; a forced \
+                     retry continues it anyway (`runs retry --force`, `{{\"force\": true}}` in \
+                     the API, Retry anyway in the dashboard)"
                 ),
             });
         }

@@ -184,22 +184,26 @@ fn checked(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|seconds| std::time::Duration::from_secs(seconds.min(60)));
     let problem: Value = response.json().unwrap_or(Value::Null);
-    let detail = problem["detail"].as_str().unwrap_or("no detail given");
-    let message = if status == reqwest::StatusCode::UNAUTHORIZED {
-        if with_token {
-            format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)")
-        } else {
-            format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)")
-        }
-    } else {
-        format!("HTTP {}: {detail}", status.as_u16())
-    };
     Err(Refused {
         status: status.as_u16(),
         retry_after,
-        message,
+        message: refusal_message(status.as_u16(), &problem, with_token),
     }
     .into())
+}
+
+/// A refusal as the command's user reads it: the problem's `detail`, and what to do about it
+/// where the server's words are the API's (a body field) rather than the command's option.
+fn refusal_message(status: u16, problem: &Value, with_token: bool) -> String {
+    let detail = problem["detail"].as_str().unwrap_or("no detail given");
+    match (status, problem["type"].as_str()) {
+        (401, _) if with_token => format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)"),
+        (401, _) => format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)"),
+        (_, Some("urn:evalboard:problem:configuration-changed")) => {
+            format!("HTTP {status}: {detail} (with this command: `runs retry ID --force`)")
+        }
+        _ => format!("HTTP {status}: {detail}"),
+    }
 }
 
 /// `--server`: an `http://` or `https://` URL (a bare `host:port` would be read as a path).
@@ -211,5 +215,43 @@ pub(crate) fn server_url(value: &str) -> Result<String, String> {
         _ => Err(format!(
             "`{value}` is not a server's URL; give one such as http://127.0.0.1:8080"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::refusal_message;
+
+    #[test]
+    fn a_refusal_whose_remedy_is_a_body_field_names_the_option() {
+        let changed = json!({
+            "type": "urn:evalboard:problem:configuration-changed",
+            "detail": "the configuration of run r changed since it was made: …; send {\"force\": true} to retry it anyway",
+        });
+        let message = refusal_message(409, &changed, false);
+        assert!(
+            message.starts_with("HTTP 409: the configuration of run r changed"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("(with this command: `runs retry ID --force`)"),
+            "{message}"
+        );
+        // Another conflict is said as the server said it.
+        let other = json!({"type": "urn:evalboard:problem:conflict", "detail": "run r is running"});
+        assert_eq!(
+            refusal_message(409, &other, false),
+            "HTTP 409: run r is running"
+        );
+        assert_eq!(
+            refusal_message(401, &json!({"detail": "no token"}), false),
+            "HTTP 401: no token (set EVALBOARD_TOKEN to a token of this server)"
+        );
+        assert_eq!(
+            refusal_message(500, &serde_json::Value::Null, false),
+            "HTTP 500: no detail given"
+        );
     }
 }

@@ -137,7 +137,7 @@ pub(crate) async fn retry_run(
             if let Some((_, changes)) = &changed
                 && !request.force
             {
-                return Err(StoreError::Conflict(format!(
+                return Ok(Err(format!(
                     "the configuration of run {id} changed since it was made: {changes}; send \
                      {{\"force\": true}} to retry it anyway"
                 )));
@@ -152,8 +152,10 @@ pub(crate) async fn retry_run(
                 actor.name.as_deref(),
                 truncate_to_micros(Utc::now()),
             )
+            .map(Ok)
         })
-        .await?;
+        .await?
+        .map_err(ApiError::ConfigurationChanged)?;
     state.wake_engine();
     Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
 }

@@ -77,16 +77,20 @@ export class ApiError extends Error {
   readonly status: number;
   readonly title: string;
   readonly problems: FieldProblem[];
+  /** The problem's `type` (`urn:evalboard:problem:…`), when the server gave one. */
+  readonly type: string | undefined;
 
-  constructor(status: number, title: string, detail: string, problems: FieldProblem[] = []) {
+  constructor(status: number, title: string, detail: string, problems: FieldProblem[] = [], type?: string) {
     super(detail);
     this.status = status;
     this.title = title;
     this.problems = problems;
+    this.type = type;
   }
 }
 
 interface ProblemLike {
+  type?: string;
   title?: string;
   detail?: string;
   errors?: FieldProblem[];
@@ -101,6 +105,7 @@ export function problemError(status: number, statusText: string, body: unknown):
     problem.title ?? statusText,
     problem.detail ?? `the server answered ${status}`,
     problem.errors ?? [],
+    typeof problem.type === "string" ? problem.type : undefined,
   );
 }
 

@@ -1,4 +1,4 @@
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
@@ -28,6 +28,24 @@ describe("ActionFailed", () => {
     // A retry refused is one.
     rerender(<ActionFailed action="retry" error={new ApiError(409, "Conflict", "its budget is spent")} onDismiss={() => {}} />);
     expect(screen.getByRole("alert").textContent).toContain("The retry did not happen: not possible now: its budget is spent.");
+  });
+
+  it("offers to force a retry refused because the run's configuration changed", () => {
+    const changed = new ApiError(
+      409,
+      "Conflict",
+      'the configuration of run run-1 changed since it was made: providerBaseUrl (was "http://a", now "http://b"); send {"force": true} to retry it anyway',
+      [],
+      "urn:evalboard:problem:configuration-changed",
+    );
+    let forced = 0;
+    render(<ActionFailed action="retry" error={changed} onDismiss={() => {}} onForce={() => (forced += 1)} />);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent).toContain('providerBaseUrl (was "http://a", now "http://b")');
+    // The API's remedy is the button here.
+    expect(alert.textContent).not.toContain("force");
+    fireEvent.click(screen.getByRole("button", { name: "Retry anyway" }));
+    expect(forced).toBe(1);
   });
 });
 

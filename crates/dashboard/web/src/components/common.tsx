@@ -86,13 +86,36 @@ export function ActionFailed({
   action,
   error,
   onDismiss,
+  onForce,
 }: {
   action: "cancel" | "retry" | "rejudge" | undefined;
   error: unknown;
   onDismiss: () => void;
+  /** Retry again, forced past a configuration that changed since the run was made. */
+  onForce?: () => void;
 }) {
   if (error === null || error === undefined) {
     return null;
+  }
+  if (action === "retry" && onForce && error instanceof ApiError && error.type === CONFIGURATION_CHANGED) {
+    // The server names what changed and tells an API client to send `force`: here, a button.
+    const changed = error.message.replace(/; send `?\{"force": true\}`? to retry it anyway$/, "");
+    return (
+      <div className="warning" role="alert">
+        <p>
+          <strong>The retry did not happen</strong>: {changed}. Its new answers would come from
+          another setup than its first ones.
+        </p>
+        <p>
+          <button type="button" onClick={onForce}>
+            Retry anyway
+          </button>{" "}
+          <button type="button" className="link" onClick={onDismiss}>
+            Dismiss
+          </button>
+        </p>
+      </div>
+    );
   }
   if (action === "cancel" && error instanceof ApiError && error.status === 409) {
     // The run had ended (canceled elsewhere, or finished) before the cancel came: what the
@@ -128,6 +151,9 @@ export function ActionFailed({
     </div>
   );
 }
+
+/** The problem type of a retry refused because the run's configuration changed. */
+const CONFIGURATION_CHANGED = "urn:evalboard:problem:configuration-changed";
 
 /** Whether `error` is fetch failing to reach the server at all: a `TypeError` worded by the
  *  browser (Chromium "Failed to fetch", Firefox "NetworkError …", Safari "Load failed"), not

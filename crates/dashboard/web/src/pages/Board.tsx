@@ -411,7 +411,15 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
           Details
         </Link>
       </footer>
-      <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
+      <ActionFailed
+        action={action.variables?.action}
+        error={action.error}
+        onDismiss={action.reset}
+        onForce={() => {
+          keepFocus.current = { kind: "retry", until: performance.now() + 5000 };
+          action.mutate({ id: run.id, action: "retry", force: true }, { onError: () => (keepFocus.current = null) });
+        }}
+      />
     </>
   );
 });

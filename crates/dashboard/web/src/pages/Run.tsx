@@ -202,7 +202,15 @@ export function RunPage({ id }: { id: string }) {
           catches up once it is back.
         </p>
       )}
-      <ActionFailed action={action.variables?.action} error={action.error} onDismiss={action.reset} />
+      <ActionFailed
+        action={action.variables?.action}
+        error={action.error}
+        onDismiss={action.reset}
+        onForce={() => {
+          refocusUntil.current = performance.now() + 5000;
+          action.mutate({ id, action: "retry", force: true });
+        }}
+      />
       {run.failure && (
         <div className="error" role="alert">
           <strong>{run.failure.kind}</strong>

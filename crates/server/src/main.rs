@@ -297,7 +297,8 @@ fn create_token(
         anyhow::anyhow!("{error}: the token was not shown and nothing keeps it; create another")
     })?;
     // All of it a TOML fragment: the prose as comments, so that what a script appends to the
-    // configuration (`2>> evalboard.toml`) still reads.
+    // configuration after a success (`2> entry.toml && cat entry.toml >> evalboard.toml`) still
+    // reads. (A failure's error goes to stderr as well: never appended unseen.)
     if rotation {
         eprintln!(
             "# The configuration has a token named `{name}` already: both are accepted until\n\

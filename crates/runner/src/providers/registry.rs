@@ -287,6 +287,18 @@ impl ProviderRegistry {
                     "{at}.base_url must be an http:// or https:// URL with a host, such as \
                      https://api.openai.com/v1"
                 )),
+                // Both would be the request's `Authorization` header (Basic and Bearer): it
+                // went out twice, leaving the receiver to pick one, and the proxy's password
+                // went on to what is behind it. (Anthropic's key has a header of its own.)
+                (ProviderKind::OpenaiCompatible, Some(url))
+                    if has_userinfo(url) && config.api_key_env.is_some() =>
+                {
+                    problems.push(format!(
+                        "{at}: base_url carries a user:password (sent as HTTP Basic \
+                         authentication) and api_key_env names a key (sent as a Bearer token): \
+                         both are the Authorization header; keep one"
+                    ))
+                }
                 _ => {}
             }
             let credentials = match &config.api_key_env {
@@ -426,6 +438,12 @@ fn resolve_limits(
 pub const DEFAULT_MAX_RESPONSE_MIB: u32 = 64;
 
 /// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
+/// Whether `url` carries credentials (`user:password@` or `TOKEN@`).
+fn has_userinfo(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .is_ok_and(|parsed| !parsed.username().is_empty() || parsed.password().is_some())
+}
+
 fn is_endpoint(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|parsed| {
         matches!(parsed.scheme(), "http" | "https")
@@ -571,6 +589,27 @@ mod tests {
         for name in ["OPENAI_API_KEY", "_KEY", "key2"] {
             assert!(with_key_env(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn basic_credentials_and_a_bearer_key_are_not_both_sent() {
+        let provider = |kind: ProviderKind, url: &str, key: Option<&str>| {
+            let configs = BTreeMap::from([("p".to_owned(), config("P", kind, Some(url), key))]);
+            ProviderRegistry::from_config(&configs, |_| true)
+        };
+        let proxied = "http://bob:secret-pass@127.0.0.1:8000/v1";
+        let text = provider(ProviderKind::OpenaiCompatible, proxied, Some("KEY"))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("both are the Authorization header"), "{text}");
+        assert!(!text.contains("secret-pass"), "not quoted: {text}");
+        let token_alone = "http://tok123@127.0.0.1:8000/v1";
+        assert!(provider(ProviderKind::OpenaiCompatible, token_alone, Some("KEY")).is_err());
+        // Either alone is fine, and Anthropic's key goes in `x-api-key`.
+        assert!(provider(ProviderKind::OpenaiCompatible, proxied, None).is_ok());
+        let plain = "http://127.0.0.1:8000/v1";
+        assert!(provider(ProviderKind::OpenaiCompatible, plain, Some("KEY")).is_ok());
+        assert!(provider(ProviderKind::Anthropic, proxied, Some("KEY")).is_ok());
     }
 
     #[test]

@@ -681,6 +681,22 @@ fn begin_drain(stopper: &EngineStopper) {
 /// get its shutdown timeout), ends the event streams (which would hold it for all of that
 /// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
 /// the items still in flight back without waiting for them.
+/// Whether this process ignores SIGHUP (as `nohup` makes it), from the kernel's account of it
+/// (`SigIgn` in `/proc/self/status`, whose lowest bit is signal 1). Where that cannot be read
+/// (not Linux), as ignored: SIGHUP is then left as it was.
+fn sighup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status").map_or(true, |status| ignores_sighup(&status))
+}
+
+/// Whether a `/proc/PID/status` says its process ignores SIGHUP (unreadable: as if it did).
+fn ignores_sighup(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_none_or(|mask| mask & 1 == 1)
+}
+
 fn watch_stop_signals(
     stopper: Option<EngineStopper>,
     events: EventHub,
@@ -689,15 +705,28 @@ fn watch_stop_signals(
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut quit = signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?;
-    // Not SIGHUP: listening would replace the ignore `nohup` sets, and a server started with
-    // `nohup` would stop when its terminal closes.
+    // SIGHUP (a closed terminal or ssh session) killed the server outright, with no drain and
+    // no line in the log: it drains as SIGTERM does. Unless it is ignored (`nohup`): listening
+    // would replace that, and a server started with `nohup` would stop when its terminal closes.
+    let mut hup = if sighup_ignored() {
+        None
+    } else {
+        Some(signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?)
+    };
     let (stop_http, http_stop) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut next = async || {
+            let hangup = async {
+                match &mut hup {
+                    Some(hup) => hup.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
                 _ = quit.recv() => "SIGQUIT",
+                _ = hangup => "SIGHUP",
             }
         };
         let name = next().await;
@@ -714,4 +743,24 @@ fn watch_stop_signals(
         }
     });
     Ok(http_stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ignores_sighup;
+
+    #[test]
+    fn sighup_is_left_alone_where_nohup_ignores_it() {
+        let status = |ignored: &str| {
+            format!(
+                "Name:\tevalboard\nSigBlk:\t0000000000000000\nSigIgn:\t{ignored}\nSigCgt:\t0000000180004a02\n"
+            )
+        };
+        // `nohup`: SIGHUP (bit 0) ignored, and SIGPIPE (bit 12) as Rust sets it.
+        assert!(ignores_sighup(&status("0000000000001001")));
+        assert!(!ignores_sighup(&status("0000000000001000")));
+        // Not said, or not readable: as if ignored (left as it was).
+        assert!(ignores_sighup("Name:\tevalboard\n"));
+        assert!(ignores_sighup(&status("zz")));
+    }
 }

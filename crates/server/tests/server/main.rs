@@ -96,7 +96,21 @@ fn first_start_restart_and_sigterm_on_sqlite() {
     let (_, datasets) = server.get("/datasets");
     assert_eq!(datasets[0]["version"], 1);
     assert_eq!(server.get(&format!("/runs/{id}")).0, 200);
-    server.terminate();
+    // A closed terminal's SIGHUP drains as SIGTERM does (it killed the server outright) —
+    // unless this test runs under `nohup`, whose ignore the server inherits and keeps.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hup_ignored = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_none_or(|mask| mask & 1 == 1);
+    if hup_ignored {
+        eprintln!("SIGHUP is ignored here (nohup?): stopping with SIGTERM instead");
+        server.terminate();
+    } else {
+        let output = server.stop_with("HUP");
+        assert!(output.contains("SIGHUP received: stopping"), "{output}");
+    }
 }
 
 #[test]

@@ -106,14 +106,25 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns everything the server printed once it has exited.
-    pub(crate) fn terminate(mut self) -> String {
-        sigterm(&self.child);
+    pub(crate) fn terminate(self) -> String {
+        self.stop_with("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `HUP`, …) and returns everything the server printed once it has
+    /// exited, which it must have done gracefully.
+    pub(crate) fn stop_with(mut self, signal: &str) -> String {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.try_iter());
         let output = self.seen.join("\n");
         assert!(
             status.success(),
-            "exit status {status} after SIGTERM; output:\n{output}"
+            "exit status {status} after SIG{signal}; output:\n{output}"
         );
         assert!(
             output.contains("stopped"),

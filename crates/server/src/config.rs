@@ -324,6 +324,15 @@ fn refuse_misnamed_variables(
                  EVALBOARD_{}__{setting}",
                 section.to_ascii_uppercase()
             ));
+        } else if let Some((section, _)) = rest.split_once("__") {
+            // Two underscores name a section's setting: a misspelt section was read as nothing
+            // (`EVALBOARD_AUHT__MODE=none`), where a misspelt setting of a section is refused.
+            problems.push(format!(
+                "{name} is not a setting: `{}` is not a section of the configuration (sections: \
+                 {})",
+                section.to_ascii_lowercase(),
+                SECTIONS.join(", ")
+            ));
         }
     }
     anyhow::ensure!(
@@ -444,6 +453,15 @@ impl Config {
             "data_dir is empty (an unset variable, perhaps): name a directory, or leave \
              EVALBOARD_DATA_DIR unset for ./data"
         );
+        // A URL (the dashboard's address, pasted) has a port after its last colon too; it, or a
+        // name that does not resolve, was refused as an address without tokens.
+        if let Some((_, rest)) = self.bind.split_once("://") {
+            anyhow::bail!(
+                "bind `{}` is a URL, not HOST:PORT: give `{}`",
+                self.bind,
+                rest.trim_end_matches('/')
+            );
+        }
         let port = self
             .bind
             .rsplit_once(':')
@@ -454,6 +472,9 @@ impl Config {
             "bind `{}` is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080)",
             self.bind
         );
+        if let Err(error) = std::net::ToSocketAddrs::to_socket_addrs(self.bind.as_str()) {
+            anyhow::bail!("bind `{}`: its host does not resolve ({error})", self.bind);
+        }
         for origin in &self.http.cors_allowed_origins {
             let uri = origin.parse::<actix_web::http::Uri>().ok();
             let is_origin = uri.is_some_and(|uri| {

@@ -462,6 +462,24 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             vec!["--bind", "127.0.0.1"],
             "bind `127.0.0.1` is not HOST:PORT",
         ),
+        // A URL, or a name that does not resolve, was refused as an address without tokens.
+        (
+            vec![],
+            vec!["--bind", "http://127.0.0.1:8080/"],
+            "bind `http://127.0.0.1:8080/` is a URL, not HOST:PORT: give `127.0.0.1:8080`",
+        ),
+        (
+            vec![],
+            vec!["--bind", "nosuchhost.invalid:8080"],
+            "bind `nosuchhost.invalid:8080`: its host does not resolve",
+        ),
+        // A misspelt section was read as nothing.
+        (
+            vec![("EVALBOARD_AUHT__MODE", "none")],
+            vec![],
+            "EVALBOARD_AUHT__MODE is not a setting: `auht` is not a section of the configuration \
+             (sections: database, engine, events, harness, auth, http, providers)",
+        ),
         (
             vec![(
                 "EVALBOARD_HTTP__CORS_ALLOWED_ORIGINS",

@@ -410,7 +410,9 @@ fn refuse_a_new_sqlite_file(config: &Config) -> anyhow::Result<()> {
              no server has used this one yet. Run the command where the server runs (its \
              directory, or with its --data-dir, --database-url or --config); send the file to a \
              running server (`curl --data-binary @FILE -H 'Content-Type: application/octet-stream' \
-             'http://HOST:PORT/datasets?name=NAME&format=jsonl'`); or, to import before a first \
+             -H \"Authorization: Bearer $EVALBOARD_TOKEN\" \
+             'http://HOST:PORT/datasets?name=NAME&format=jsonl'`, with an admin's token where the \
+             server asks for one); or, to import before a first \
              start, make the database first with `evalboard migrate` and the same options"
         ),
         _ => Ok(()),

@@ -268,7 +268,9 @@ impl Access {
         let Some(allowed) = &self.allowed_hosts else {
             return true;
         };
+        // A fully qualified name's trailing dot (`evalboard.example.`) names the same host.
         let name = host_name(host);
+        let name = name.strip_suffix('.').unwrap_or(name);
         // A page that rebinds its name to this server sends that name: an address (a teammate
         // opening http://10.0.0.5:8080) cannot be rebound.
         let below_localhost = name
@@ -279,7 +281,9 @@ impl Access {
         name.eq_ignore_ascii_case("localhost")
             || below_localhost
             || name.parse::<std::net::IpAddr>().is_ok()
-            || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+            || allowed
+                .iter()
+                .any(|a| a.trim_end_matches('.').eq_ignore_ascii_case(name))
     }
 }
 
@@ -445,12 +449,17 @@ mod tests {
             "app.localhost:3000",
             "evalboard.example",
             "EVALBOARD.example:443",
+            "evalboard.example.",
+            "evalboard.example.:8443",
+            "localhost.:8080",
         ] {
             assert!(access.answers_to(host), "{host}");
         }
         for host in [
             "evil.example:8080",
             "localhost.evil.example",
+            "evil.example.",
+            ".",
             "",
             // Not a name and a port: the whole value is the name, and it names nothing here.
             "localhost:80.evil.example",

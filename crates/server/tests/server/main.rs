@@ -800,7 +800,10 @@ fn the_import_command_reports_bad_lines_and_imports_good_files() {
         "{stderr}"
     );
     // The request it suggests carries a token (a team's server answers 401 without one).
-    assert!(stderr.contains("Authorization: Bearer $EVALBOARD_TOKEN"), "{stderr}");
+    assert!(
+        stderr.contains("Authorization: Bearer $EVALBOARD_TOKEN"),
+        "{stderr}"
+    );
     assert!(!nowhere.exists(), "nothing was made");
     assert!(run(&["migrate"], data.path()).status.success());
 

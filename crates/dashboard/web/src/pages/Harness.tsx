@@ -210,7 +210,7 @@ function PackForm({ keys }: { keys: Key[] | undefined }) {
         </div>
         <div className="form-field">
           <label htmlFor="pack-target">Target (the model played to)</label>
-          <input id="pack-target" name="target" placeholder="chatgpt-web" required />
+          <input id="pack-target" name="target" placeholder="e.g. chatgpt-web" required />
         </div>
         <div className="form-field">
           <label htmlFor="pack-size">Sample size (all when empty)</label>

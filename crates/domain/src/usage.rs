@@ -79,6 +79,10 @@ pub struct RunUsage {
     pub cost_usd: Option<f64>,
     /// Answers served from the response cache: not sent, not paid, their tokens not counted.
     pub cached_answers: u64,
+    /// Answers whose provider did not report both token counts (a server that sends usage only
+    /// sometimes, a Browser Harness capture): their tokens and cost are not in the figures
+    /// above, which are then a part of what the run used.
+    pub answers_without_usage: u64,
     /// What the run's LLM judge spent on its requests (nothing under the rule judges). Kept
     /// apart from the answers' figures, so that those compare models whatever judged them;
     /// a budget caps both together.
@@ -87,11 +91,22 @@ pub struct RunUsage {
 }
 
 impl RunUsage {
-    /// Adds one answer's usage and cost.
+    /// Adds one answer's usage and cost (an answer the provider gave: one from the cache spent
+    /// nothing, and is counted as such apart).
     pub fn add(&mut self, usage: &TokenUsage, cost_usd: Option<f64>) {
+        if usage.prompt_tokens.is_none() || usage.completion_tokens.is_none() {
+            self.answers_without_usage += 1;
+        }
         self.prompt_tokens += u64::from(usage.prompt_tokens.unwrap_or(0));
         self.completion_tokens += u64::from(usage.completion_tokens.unwrap_or(0));
         self.reasoning_tokens += u64::from(usage.reasoning_tokens.unwrap_or(0));
+        self.cost_usd = add_cost(self.cost_usd, cost_usd);
+    }
+
+    /// Adds one answer served from the response cache: not sent, no tokens, and `cost_usd`
+    /// (`Some(0.0)` where the model has a price, so that a wholly cached run costs $0).
+    pub fn add_cached(&mut self, cost_usd: Option<f64>) {
+        self.cached_answers += 1;
         self.cost_usd = add_cost(self.cost_usd, cost_usd);
     }
 
@@ -101,6 +116,7 @@ impl RunUsage {
         self.completion_tokens += other.completion_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
         self.cached_answers += other.cached_answers;
+        self.answers_without_usage += other.answers_without_usage;
         self.cost_usd = add_cost(self.cost_usd, other.cost_usd);
         self.judge.absorb(&other.judge);
     }
@@ -129,6 +145,7 @@ impl RunUsage {
             completion_tokens: self.completion_tokens.max(other.completion_tokens),
             reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
             cached_answers: self.cached_answers.max(other.cached_answers),
+            answers_without_usage: self.answers_without_usage.max(other.answers_without_usage),
             cost_usd: max_cost(self.cost_usd, other.cost_usd),
             judge: self.judge.max(&other.judge),
         }
@@ -387,6 +404,42 @@ mod tests {
     }
 
     #[test]
+    fn answers_without_counts_and_from_the_cache_are_counted_apart() {
+        let mut spent = RunUsage::default();
+        let counted = TokenUsage {
+            prompt_tokens: Some(40),
+            completion_tokens: Some(9),
+            reasoning_tokens: None,
+        };
+        spent.add(&counted, Some(0.001));
+        spent.add(&TokenUsage::default(), None);
+        spent.add(
+            &TokenUsage {
+                prompt_tokens: Some(40),
+                ..TokenUsage::default()
+            },
+            None,
+        );
+        spent.add_cached(Some(0.0));
+        assert_eq!(
+            (
+                spent.total_tokens(),
+                spent.answers_without_usage,
+                spent.cached_answers,
+                spent.cost_usd
+            ),
+            (89, 2, 1, Some(0.001))
+        );
+        let mut other = RunUsage::default();
+        other.absorb(&spent);
+        other.absorb(&spent);
+        assert_eq!((other.answers_without_usage, other.cached_answers), (4, 2));
+        // Kept in the run's JSON; a run stored before the count reads 0.
+        let read: RunUsage = serde_json::from_str(r#"{"promptTokens": 5}"#).unwrap();
+        assert_eq!(read.answers_without_usage, 0);
+    }
+
+    #[test]
     fn max_of_two_views() {
         let a = RunUsage {
             prompt_tokens: 5,
@@ -394,6 +447,7 @@ mod tests {
             reasoning_tokens: 0,
             cost_usd: None,
             cached_answers: 0,
+            answers_without_usage: 0,
             judge: JudgeUsage::default(),
         };
         let b = RunUsage {
@@ -402,6 +456,7 @@ mod tests {
             reasoning_tokens: 2,
             cost_usd: Some(0.5),
             cached_answers: 0,
+            answers_without_usage: 0,
             judge: JudgeUsage {
                 prompt_tokens: 9,
                 cost_usd: Some(0.1),

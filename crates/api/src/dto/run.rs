@@ -210,6 +210,11 @@ pub struct RunUsageDto {
     /// Answers served from the response cache (`settings.cache`): not sent, not paid, their
     /// tokens not counted above.
     pub cached_answers: u64,
+    /// Answers whose provider did not report both token counts (one that sends usage only
+    /// sometimes; every Browser Harness capture): their tokens and cost are not in the figures
+    /// above, which are then a part of what the run used. (0 for answers stored before
+    /// 2026-12-06, which were not counted.)
+    pub answers_without_usage: u64,
     /// What the LLM judge's requests spent, apart from the answers' figures above (which
     /// compare models whatever judged them); `null` when no judge spent anything reported
     /// (the rule judges never do). A budget caps the answers and the judge together.
@@ -277,6 +282,7 @@ impl From<&RunUsage> for RunUsageDto {
             total_tokens: usage.total_tokens(),
             cost_usd: usage.cost_usd.map(summed_dollars),
             cached_answers: usage.cached_answers,
+            answers_without_usage: usage.answers_without_usage,
             judge: (!usage.judge.is_nothing()).then(|| JudgeUsageDto {
                 prompt_tokens: usage.judge.prompt_tokens,
                 completion_tokens: usage.judge.completion_tokens,

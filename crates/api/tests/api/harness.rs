@@ -364,6 +364,9 @@ async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing
     assert_eq!(progress["incorrect"], 2);
     assert_eq!(progress["faulted"], 2);
     assert_eq!(progress["completed"], 6);
+    // A page reports no tokens: four answers without usage, not zero tokens.
+    assert_eq!(created["usage"]["answersWithoutUsage"], 4);
+    assert_eq!(created["usage"]["totalTokens"], 0);
 
     // Items as the drill-down shows them: judged answers, and the uncaptured ones failed.
     let detail = app.get(&format!("/runs/{id}/items?limit=50")).await.ok(200);

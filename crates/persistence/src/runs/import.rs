@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    DatasetItem, ItemState, Run, RunId, RunSettings, RunStatus, StateCounts, Timestamp,
+    DatasetItem, ItemState, Run, RunId, RunSettings, RunStatus, RunUsage, StateCounts, Timestamp,
+    TokenUsage,
 };
 
 use super::{
@@ -28,7 +29,7 @@ use crate::{
     events,
     harness::PackRow,
     logs::{self, LogLevel, PendingLog},
-    schema::{dataset_items, datasets, harness_imports, harness_packs, run_items},
+    schema::{dataset_items, datasets, harness_imports, harness_packs, run_items, runs},
 };
 
 /// The worker name attempts of imported items are recorded under.
@@ -248,6 +249,7 @@ fn import_in(
     change_status(conn, &row, RunStatus::Running, at, None)?;
 
     let mut counts = StateCounts::default();
+    let mut usage = RunUsage::default();
     let mut rows = Vec::with_capacity(import.items.len());
     let mut attempts = Vec::new();
     let mut judgments = Vec::new();
@@ -308,6 +310,8 @@ fn import_in(
                     (import.judge)(&dataset_item.into_domain()?, capture.response_text, at);
                 let state = judgment.verdict.state();
                 counts.add(state, 1);
+                // A page reports no tokens: said as such, not as zero tokens.
+                usage.add(&TokenUsage::default(), None);
                 item_row.state = state.as_str();
                 item_row.attempt_count = 1;
                 item_row.started_at = Some(capture.started_at.naive_utc());
@@ -355,6 +359,11 @@ fn import_in(
     insert_judgments(conn, &judgments)?;
     logs::append_many(conn, &id, &log, at)?;
     save_counts_recounting_unparsed(conn, &id, &counts, at)?;
+    diesel::update(runs::table.find(id.as_str()))
+        .set(runs::usage.eq(Some(
+            serde_json::to_string(&usage).map_err(StoreError::corrupt)?,
+        )))
+        .execute(conn)?;
     events::latest_finished(conn, &id, at)?;
     finish_if_done(conn, &id, at)?;
     diesel::insert_into(harness_imports::table)

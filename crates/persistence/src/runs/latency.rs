@@ -69,6 +69,15 @@ pub(crate) fn latency_of(
     ))
 }
 
+/// An answered item's sequence, attempt, and when it was sent, began and ended answering.
+type AnsweredRow = (
+    i32,
+    i32,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
 /// The samples of every answered item of a run, as its items hold them now: answers the
 /// provider gave, not those served from the response cache (never sent, they took no time, and
 /// counted as answers in 0 ms they put a partly cached run's total p50 below its time to first
@@ -77,13 +86,7 @@ fn answered_samples(
     conn: &mut DbConnection,
     run_id: &RunId,
 ) -> Result<Vec<LatencySample>, StoreError> {
-    let rows: Vec<(
-        i32,
-        i32,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-    )> = run_items::table
+    let rows: Vec<AnsweredRow> = run_items::table
         .filter(run_items::run_id.eq(run_id.as_str()))
         .filter(run_items::answered_at.is_not_null())
         .select((

@@ -366,9 +366,10 @@ fn record_judged_answer(
         page: None,
     });
     let spent = written.spent.get_or_insert_default();
-    spent.add(&answer.usage, answer.cost_usd);
     if answer.cached {
-        spent.cached_answers += 1;
+        spent.add_cached(answer.cost_usd);
+    } else {
+        spent.add(&answer.usage, answer.cost_usd);
     }
     // An answer from the cache was not sent: it has no latency (see `latency::answered_samples`).
     if !answer.cached {

@@ -517,6 +517,15 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
     assert_eq!(run.status, RunStatus::Completed);
     assert_counters_match_rows(&db, &run);
     let items = all_items(&db, &run_id);
+    // Answers that came without usage (`linger`, `length`) are counted apart: the run's tokens
+    // leave them out.
+    let without: Vec<u32> = items
+        .iter()
+        .filter(|i| i.response_text.is_some() && i.usage.prompt_tokens.is_none())
+        .map(|i| i.sequence)
+        .collect();
+    assert_eq!(without.len(), 2, "{without:?}");
+    assert_eq!(run.usage.answers_without_usage, 2);
     let summary: Vec<(&str, ItemState, u32, Option<&str>)> = items
         .iter()
         .map(|item| {

@@ -319,14 +319,27 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             .iter()
             .filter_map(|field| progress[field].as_u64())
             .sum();
-        let tokens = if usage["totalTokens"].as_u64() == Some(0) && answered > 0 {
+        let count = |field: &str| usage[field].as_u64().unwrap_or(0);
+        let (cached, without) = (count("cachedAnswers"), count("answersWithoutUsage"));
+        let mut tokens = if count("totalTokens") == 0 && answered > cached {
             "tokens not reported".to_owned()
         } else {
-            format!(
+            let mut tokens = format!(
                 "tokens {} in · {} out",
                 usage["promptTokens"], usage["completionTokens"]
-            )
+            );
+            // Some answers came without counts: the figures are a part of what was used.
+            if without > 0 {
+                tokens.push_str(&format!(
+                    " (not counting {without} answer(s) reported without)"
+                ));
+            }
+            tokens
         };
+        // Not sent, not paid: a wholly cached run's 0 tokens were not "not reported".
+        if cached > 0 {
+            tokens.push_str(&format!(" · {cached} answer(s) from the cache"));
+        }
         writeln!(
             out,
             "  {tokens} · cost {cost} · latency p50 {} · p95 {}",
@@ -461,6 +474,24 @@ mod tests {
         // Nothing answered yet: nothing spent.
         let text = shown(&run_with(0, 0, 0));
         assert!(text.contains("  tokens 0 in · 0 out"), "{text}");
+        // Some answers without counts: the totals are said to leave them out.
+        let mut partly = run_with(8, 120, 40);
+        partly["usage"]["answersWithoutUsage"] = json!(3);
+        let text = shown(&partly);
+        assert!(
+            text.contains(
+                "  tokens 120 in · 40 out (not counting 3 answer(s) reported without) · cost –"
+            ),
+            "{text}"
+        );
+        // Every answer from the cache: nothing spent, and said why.
+        let mut cached = run_with(8, 0, 0);
+        cached["usage"]["cachedAnswers"] = json!(8);
+        let text = shown(&cached);
+        assert!(
+            text.contains("  tokens 0 in · 0 out · 8 answer(s) from the cache · cost –"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1719,6 +1719,14 @@ export interface components {
         RunUsageDto: {
             /**
              * Format: int64
+             * @description Answers whose provider did not report both token counts (one that sends usage only
+             *     sometimes; every Browser Harness capture): their tokens and cost are not in the figures
+             *     above, which are then a part of what the run used. (0 for answers stored before
+             *     2026-12-06, which were not counted.)
+             */
+            answersWithoutUsage: number;
+            /**
+             * Format: int64
              * @description Answers served from the response cache (`settings.cache`): not sent, not paid, their
              *     tokens not counted above.
              */

@@ -250,10 +250,20 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Tokens">
           {/* Nothing counted over answered items: the answers came without counts (a Browser
               Harness capture, a provider that reports no usage), which is not zero tokens. */}
-          {run.usage.totalTokens === 0 && run.progress.correct + run.progress.incorrect + run.progress.awaiting > 0
+          {/* (Answers from the cache spent none: a wholly cached run's 0 is not "not reported".) */}
+          {run.usage.totalTokens === 0 &&
+          run.progress.correct + run.progress.incorrect + run.progress.awaiting > run.usage.cachedAnswers
             ? "not reported"
             : `${run.usage.promptTokens.toLocaleString()} in · ${run.usage.completionTokens.toLocaleString()} out`}
           {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
+          {/* Some answers came without counts: these figures, and the cost, are a part. */}
+          {run.usage.totalTokens > 0 && run.usage.answersWithoutUsage > 0 && (
+            <span className="muted">
+              {" "}
+              — not counting {run.usage.answersWithoutUsage.toLocaleString()}{" "}
+              {run.usage.answersWithoutUsage === 1 ? "answer" : "answers"} reported without
+            </span>
+          )}
         </Field>
         <Field label="Cost">{run.usage.costUsd == null ? "no price" : usd(run.usage.costUsd)}</Field>
         {run.usage.judge && (

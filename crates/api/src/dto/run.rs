@@ -184,10 +184,10 @@ pub struct RunDetailDto {
     pub judge: String,
     /// How many times its answers were judged again (`POST /runs/{run_id}/rejudge`).
     pub rejudge_count: u32,
-    /// Judged answers no letter could be extracted from (counted incorrect). Only in
-    /// `GET /runs/{run_id}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unparsed: Option<u64>,
+    /// Judged answers no letter could be extracted from (counted incorrect). A kept count: in
+    /// every view of a run (until 2026-12-06 only in `GET /runs/{run_id}`, when it was counted
+    /// per request).
+    pub unparsed: u64,
 }
 
 /// Tokens and cost a run spent.
@@ -405,14 +405,6 @@ impl From<ActiveRun> for ActiveRunDto {
 }
 
 impl RunDetailDto {
-    /// The detail of `run` in a single-run view: with its `unparsed` count.
-    pub fn single(run: &Run, simulated: bool) -> Self {
-        Self {
-            unparsed: Some(run.unparsed),
-            ..Self::new(run, simulated)
-        }
-    }
-
     /// The detail of `run` in a list; `simulated` says whether its provider is simulated.
     pub fn new(run: &Run, simulated: bool) -> Self {
         Self {
@@ -436,7 +428,7 @@ impl RunDetailDto {
                 kind: f.kind.clone(),
                 message: f.message.clone(),
             }),
-            unparsed: None,
+            unparsed: run.unparsed,
             usage: RunUsageDto::from(&run.usage),
             latency: LatencyDto::from(&run.latency),
             fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),

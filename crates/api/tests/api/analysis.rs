@@ -647,6 +647,18 @@ async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db
     );
     let in_csv: f64 = row.get(column("judgeCostUsd")).unwrap().parse().unwrap();
     assert!((in_csv - cost).abs() < 1e-12);
+    // The counts that qualify the run's figures, as its detail gives them.
+    for (column_name, value) in [
+        ("unparsed", &run["unparsed"]),
+        ("cachedAnswers", &run["usage"]["cachedAnswers"]),
+        ("answersWithoutUsage", &run["usage"]["answersWithoutUsage"]),
+    ] {
+        assert_eq!(
+            row.get(column(column_name)),
+            Some(value.to_string().as_str()),
+            "{column_name}"
+        );
+    }
 
     // Judged again by the same judge (which answers alike): its spending doubles.
     let uri = format!("/runs/{}/rejudge", id(&run));

@@ -180,7 +180,7 @@ static IMPORTS: Semaphore = Semaphore::const_new(2);
 
 fn run_response(mut status: HttpResponseBuilder, run: &Run) -> HttpResponse {
     status.insert_header((header::LOCATION, format!("/runs/{}", run.id)));
-    status.json(RunDetailDto::single(run, false))
+    status.json(RunDetailDto::new(run, false))
 }
 
 /// A bundle is JSON; a body sent as something else is refused before it is read. No

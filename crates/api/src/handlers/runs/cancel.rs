@@ -53,5 +53,5 @@ pub(crate) async fn cancel_run(
         })
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::new(&run, state.is_simulated(&run))))
 }

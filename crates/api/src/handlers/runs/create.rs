@@ -122,7 +122,7 @@ pub(crate) async fn create_run(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     state.wake_engine();
-    Ok(response.json(RunDetailDto::single(
+    Ok(response.json(RunDetailDto::new(
         &created.run,
         state.is_simulated(&created.run),
     )))

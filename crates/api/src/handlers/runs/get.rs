@@ -27,8 +27,5 @@ pub(crate) async fn get_run(
     let run = state
         .with_db(move |db| db.get_run_with_latency(&id))
         .await?;
-    Ok(web::Json(RunDetailDto::single(
-        &run,
-        state.is_simulated(&run),
-    )))
+    Ok(web::Json(RunDetailDto::new(&run, state.is_simulated(&run))))
 }

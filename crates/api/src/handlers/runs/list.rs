@@ -135,7 +135,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
 const CSV_PAGE: u32 = 100;
 
 /// The CSV archive's columns, in order.
-const CSV_COLUMNS: [&str; 37] = [
+const CSV_COLUMNS: [&str; 40] = [
     "id",
     "providerName",
     "datasetName",
@@ -175,6 +175,9 @@ const CSV_COLUMNS: [&str; 37] = [
     "judgeCostUsd",
     // Added after the others, so that reading the file by position keeps working.
     "canceled",
+    "unparsed",
+    "cachedAnswers",
+    "answersWithoutUsage",
 ];
 
 /// Every run the filters select, as CSV, a page at a time.
@@ -208,7 +211,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
             let number = |value: Option<f64>| value.map(|n| n.to_string()).unwrap_or_default();
             let (usage, latency) = (&dto.usage, &dto.latency);
-            let record: [String; 37] = [
+            let record: [String; 40] = [
                 dto.run.id.clone(),
                 dto.run.provider_name.clone(),
                 dto.run.dataset_name.clone(),
@@ -263,6 +266,9 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                     .unwrap_or_default(),
                 number(usage.judge.as_ref().and_then(|j| j.cost_usd)),
                 dto.canceled.to_string(),
+                dto.unparsed.to_string(),
+                usage.cached_answers.to_string(),
+                usage.answers_without_usage.to_string(),
             ];
             write_row(&mut writer, record);
         }

@@ -77,5 +77,5 @@ pub(crate) async fn rejudge_run(
         })
         .await?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::new(&run, state.is_simulated(&run))))
 }

@@ -157,5 +157,5 @@ pub(crate) async fn retry_run(
         .await?
         .map_err(ApiError::ConfigurationChanged)?;
     state.wake_engine();
-    Ok(HttpResponse::Accepted().json(RunDetailDto::single(&run, state.is_simulated(&run))))
+    Ok(HttpResponse::Accepted().json(RunDetailDto::new(&run, state.is_simulated(&run))))
 }

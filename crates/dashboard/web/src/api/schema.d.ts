@@ -1544,10 +1544,11 @@ export interface components {
             startedAt: string | null;
             /**
              * Format: int64
-             * @description Judged answers no letter could be extracted from (counted incorrect). Only in
-             *     `GET /runs/{run_id}`.
+             * @description Judged answers no letter could be extracted from (counted incorrect). A kept count: in
+             *     every view of a run (until 2026-12-06 only in `GET /runs/{run_id}`, when it was counted
+             *     per request).
              */
-            unparsed?: number | null;
+            unparsed: number;
             /**
              * Format: date-time
              * @description When anything about it last changed.

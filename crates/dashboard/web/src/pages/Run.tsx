@@ -230,7 +230,7 @@ export function RunPage({ id }: { id: string }) {
           {run.dataset.name} v{run.dataset.version} <code className="muted">{run.dataset.digest.slice(0, 19)}…</code>
         </Field>
         <Field label="Accuracy of judged (strict)">{accuracy(run.progress)}</Field>
-        <Field label="Unparsed answers">{run.unparsed ?? "–"}</Field>
+        <Field label="Unparsed answers">{run.unparsed}</Field>
         <Field label="Judge">
           {judgeLabel(run.judge)}
           {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { distinctItems, outsideOptions } from "./Run";
+import { distinctItems, outsideOptions, tokenFigures } from "./Run";
 
 describe("distinctItems", () => {
   it("keeps each item once, where it first appears, in order", () => {
@@ -28,5 +28,38 @@ describe("outsideOptions", () => {
     expect(outsideOptions({ choices, extractedAnswer: null })).toBe(false);
     // A numeric item's answer is no letter.
     expect(outsideOptions({ choices: [], extractedAnswer: "42" })).toBe(false);
+  });
+});
+
+describe("tokenFigures", () => {
+  const run = (usage: Partial<Parameters<typeof tokenFigures>[0]["usage"]>, answered = 10) => ({
+    progress: { correct: answered, incorrect: 0, awaiting: 0 },
+    usage: {
+      promptTokens: 0,
+      completionTokens: 0,
+      reasoningTokens: 0,
+      totalTokens: 0,
+      cachedAnswers: 0,
+      answersWithoutUsage: 0,
+      ...usage,
+    },
+  });
+
+  it("says answers without counts are not zero tokens", () => {
+    expect(tokenFigures(run({ answersWithoutUsage: 10 }))).toEqual({ text: "not reported", note: null });
+  });
+
+  it("says a wholly cached run spent nothing", () => {
+    expect(tokenFigures(run({ cachedAnswers: 10 })).text).toBe("0 in · 0 out");
+  });
+
+  it("says what partial figures leave out", () => {
+    const figures = tokenFigures(
+      run({ promptTokens: 400, completionTokens: 90, totalTokens: 490, reasoningTokens: 30, answersWithoutUsage: 3 }),
+    );
+    expect(figures).toEqual({ text: "400 in · 90 out (30 reasoning)", note: "not counting 3 answers reported without" });
+    expect(tokenFigures(run({ promptTokens: 40, completionTokens: 9, totalTokens: 49, answersWithoutUsage: 1 })).note).toBe(
+      "not counting 1 answer reported without",
+    );
   });
 });

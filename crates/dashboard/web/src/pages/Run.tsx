@@ -131,6 +131,7 @@ export function RunPage({ id }: { id: string }) {
       ...(shownCategory ? { category: shownCategory } : {}),
     }).toString();
   const filtered = shownState !== "" || shownCategory !== "";
+  const tokens = tokenFigures(run);
   // Answers a re-judging would take: judged ones, and those still waiting for a verdict.
   const answered = run.progress.correct + run.progress.incorrect + run.progress.awaiting;
   return (
@@ -248,22 +249,8 @@ export function RunPage({ id }: { id: string }) {
           {run.retryCount} / {run.lifecycle.resumedCount}
         </Field>
         <Field label="Tokens">
-          {/* Nothing counted over answered items: the answers came without counts (a Browser
-              Harness capture, a provider that reports no usage), which is not zero tokens. */}
-          {/* (Answers from the cache spent none: a wholly cached run's 0 is not "not reported".) */}
-          {run.usage.totalTokens === 0 &&
-          run.progress.correct + run.progress.incorrect + run.progress.awaiting > run.usage.cachedAnswers
-            ? "not reported"
-            : `${run.usage.promptTokens.toLocaleString()} in · ${run.usage.completionTokens.toLocaleString()} out`}
-          {run.usage.reasoningTokens > 0 && ` (${run.usage.reasoningTokens.toLocaleString()} reasoning)`}
-          {/* Some answers came without counts: these figures, and the cost, are a part. */}
-          {run.usage.totalTokens > 0 && run.usage.answersWithoutUsage > 0 && (
-            <span className="muted">
-              {" "}
-              — not counting {run.usage.answersWithoutUsage.toLocaleString()}{" "}
-              {run.usage.answersWithoutUsage === 1 ? "answer" : "answers"} reported without
-            </span>
-          )}
+          {tokens.text}
+          {tokens.note && <span className="muted"> — {tokens.note}</span>}
         </Field>
         <Field label="Cost">{run.usage.costUsd == null ? "no price" : usd(run.usage.costUsd)}</Field>
         {run.usage.judge && (
@@ -351,6 +338,30 @@ function OpenedElsewhere({
  * between the pages "Load more" adds, so an item can be on two of them until the next refetch
  * reads every page again.
  */
+/** A run's tokens as the page says them, and what they leave out. Nothing counted over answered
+ *  items is "not reported" (a Browser Harness capture, a provider that reports no usage), not
+ *  zero tokens — unless the answers came from the cache, which spent none. Some answers without
+ *  counts make the figures (and the cost) a part of what the run used. */
+export function tokenFigures(run: {
+  progress: { correct: number; incorrect: number; awaiting: number };
+  usage: Pick<
+    Schemas["RunUsageDto"],
+    "promptTokens" | "completionTokens" | "reasoningTokens" | "totalTokens" | "cachedAnswers" | "answersWithoutUsage"
+  >;
+}): { text: string; note: string | null } {
+  const { usage, progress } = run;
+  const answered = progress.correct + progress.incorrect + progress.awaiting;
+  if (usage.totalTokens === 0 && answered > usage.cachedAnswers) {
+    return { text: "not reported", note: null };
+  }
+  const reasoning = usage.reasoningTokens > 0 ? ` (${usage.reasoningTokens.toLocaleString()} reasoning)` : "";
+  const without = usage.answersWithoutUsage;
+  return {
+    text: `${usage.promptTokens.toLocaleString()} in · ${usage.completionTokens.toLocaleString()} out${reasoning}`,
+    note: without > 0 ? `not counting ${without.toLocaleString()} ${without === 1 ? "answer" : "answers"} reported without` : null,
+  };
+}
+
 export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
   const seen = new Set<number>();
   return items.filter((item) => {

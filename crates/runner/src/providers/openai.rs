@@ -319,6 +319,12 @@ async fn whole_answer(
 /// empty answer, as the same reply streamed would be: a reasoning model that ran out of tokens
 /// before answering sends one, and its answer is then unreadable, not a fault to send again.
 fn completion_of(body: &Value) -> Result<Completion, ProviderError> {
+    // An error sent with a 200 (some proxies): the provider's own words, not only "no message".
+    if let Some(said) = body.pointer("/error/message").and_then(Value::as_str) {
+        return Err(ProviderError::Malformed(format!(
+            "the response is an error, sent with status 200: {said}"
+        )));
+    }
     let message = body
         .pointer("/choices/0/message")
         .filter(|m| m.is_object())
@@ -616,6 +622,12 @@ mod tests {
                 "{malformed}"
             );
         }
+        let overloaded = json!({"error": {"message": "model overloaded, try later"}});
+        assert_eq!(
+            completion_of(&overloaded).unwrap_err().to_string(),
+            "malformed response: the response is an error, sent with status 200: model \
+             overloaded, try later"
+        );
     }
 
     #[test]

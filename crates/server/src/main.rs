@@ -199,6 +199,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             .map(|()| std::process::ExitCode::SUCCESS);
     }
     let command = cli.command.unwrap_or(Command::Serve);
+    // A database URL that cannot be read is said before anything is made (the data directory's
+    // lock, a signing key), as the rest of the configuration is.
+    DatabaseUrl::parse(&config.database_url()).context("cannot open the database")?;
     // A server holds its data directory before it migrates anything.
     let lock = matches!(command, Command::Serve)
         .then(|| config.lock_data_dir())

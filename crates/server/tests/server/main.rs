@@ -366,6 +366,15 @@ fn bad_configuration_fails_at_start_with_a_reason() {
     );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported scheme `mysql://`"));
+    // Said before anything is made: a server's start left a new signing key behind.
+    let served = tempfile::tempdir().unwrap();
+    let output = run(&["--database-url", "mysql://localhost/x"], served.path());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported scheme `mysql://`"));
+    assert_eq!(
+        std::fs::read_dir(served.path()).unwrap().count(),
+        0,
+        "nothing made"
+    );
 
     let output = run(&["--config", "/nonexistent/evalboard.toml"], data.path());
     assert!(!output.status.success());

@@ -80,8 +80,8 @@ pub struct RunUsage {
     /// Answers served from the response cache: not sent, not paid, their tokens not counted.
     pub cached_answers: u64,
     /// Answers whose provider did not report both token counts (a server that sends usage only
-    /// sometimes, a Browser Harness capture): their tokens and cost are not in the figures
-    /// above, which are then a part of what the run used.
+    /// sometimes, a Browser Harness capture): their tokens are in the figures above only as far
+    /// as reported, and their cost not at all, which are then a part of what the run used.
     pub answers_without_usage: u64,
     /// What the run's LLM judge spent on its requests (nothing under the rule judges). Kept
     /// apart from the answers' figures, so that those compare models whatever judged them;

@@ -444,6 +444,16 @@ impl Config {
         Ok(config)
     }
 
+    /// Refuses a `bind` whose host does not resolve, before the access check would take it for
+    /// an address off loopback and ask for tokens. For a server only: the other commands bind
+    /// nothing, and may run where the server's name does not resolve (a migration job).
+    pub(crate) fn check_bind_resolves(&self) -> anyhow::Result<()> {
+        if let Err(error) = std::net::ToSocketAddrs::to_socket_addrs(self.bind.as_str()) {
+            anyhow::bail!("bind `{}`: its host does not resolve ({error})", self.bind);
+        }
+        Ok(())
+    }
+
     /// Refuses a data directory, a listening address or CORS origins that cannot work, at
     /// start and by the setting's name (an origin would otherwise stop the server after it
     /// said it was listening, a bad address be reported as a security refusal).
@@ -453,8 +463,9 @@ impl Config {
             "data_dir is empty (an unset variable, perhaps): name a directory, or leave \
              EVALBOARD_DATA_DIR unset for ./data"
         );
-        // A URL (the dashboard's address, pasted) has a port after its last colon too; it, or a
-        // name that does not resolve, was refused as an address without tokens.
+        // A URL (the dashboard's address, pasted) has a port after its last colon too: it was
+        // refused as an address without tokens. (A name that does not resolve: see
+        // `Config::check_bind_resolves`, for a server only.)
         if let Some((_, rest)) = self.bind.split_once("://") {
             anyhow::bail!(
                 "bind `{}` is a URL, not HOST:PORT: give `{}`",
@@ -472,9 +483,6 @@ impl Config {
             "bind `{}` is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080)",
             self.bind
         );
-        if let Err(error) = std::net::ToSocketAddrs::to_socket_addrs(self.bind.as_str()) {
-            anyhow::bail!("bind `{}`: its host does not resolve ({error})", self.bind);
-        }
         for origin in &self.http.cors_allowed_origins {
             let uri = origin.parse::<actix_web::http::Uri>().ok();
             let is_origin = uri.is_some_and(|uri| {

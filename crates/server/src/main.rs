@@ -301,7 +301,7 @@ fn create_token(
     })?;
     // All of it a TOML fragment: the prose as comments, so that what a script appends to the
     // configuration after a success (`2> entry.toml && cat entry.toml >> evalboard.toml`) still
-    // reads. (A failure's error goes to stderr as well: never appended unseen.)
+    // reads. (A failure's error goes to stderr as well: appended, it broke the configuration.)
     if rotation {
         eprintln!(
             "# The configuration has a token named `{name}` already: both are accepted until\n\
@@ -456,6 +456,7 @@ struct Checked {
 
 /// A server's checks that need no database.
 fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
+    config.check_bind_resolves()?;
     let access = config.access()?;
     let providers = Arc::new(ProviderRegistry::from_config(&config.providers, |var| {
         api_key_from_env(var).is_some()
@@ -681,11 +682,6 @@ fn begin_drain(stopper: &EngineStopper) {
     }
 }
 
-/// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGQUIT (inside the runtime that drives the
-/// listener). The first stops the HTTP server (the returned receiver fires: requests in flight
-/// get its shutdown timeout), ends the event streams (which would hold it for all of that
-/// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
-/// the items still in flight back without waiting for them.
 /// Whether this process ignores SIGHUP (as `nohup` makes it), from the kernel's account of it
 /// (`SigIgn` in `/proc/self/status`, whose lowest bit is signal 1). Where that cannot be read
 /// (not Linux), as ignored: SIGHUP is then left as it was.
@@ -702,6 +698,11 @@ fn ignores_sighup(status: &str) -> bool {
         .is_none_or(|mask| mask & 1 == 1)
 }
 
+/// Listens for SIGTERM, SIGINT (Ctrl-C), SIGQUIT and, unless it is ignored, SIGHUP (inside the
+/// runtime that drives the listener). The first stops the HTTP server (the returned receiver fires: requests in flight
+/// get its shutdown timeout), ends the event streams (which would hold it for all of that
+/// timeout) and begins the engine's drain at once; another one ends the drain's wait, giving
+/// the items still in flight back without waiting for them.
 fn watch_stop_signals(
     stopper: Option<EngineStopper>,
     events: EventHub,

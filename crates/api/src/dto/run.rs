@@ -184,9 +184,8 @@ pub struct RunDetailDto {
     pub judge: String,
     /// How many times its answers were judged again (`POST /runs/{run_id}/rejudge`).
     pub rejudge_count: u32,
-    /// Judged answers no letter could be extracted from (counted incorrect). A kept count: in
-    /// every view of a run (until 2026-12-06 only in `GET /runs/{run_id}`, when it was counted
-    /// per request).
+    /// Judged answers no letter could be extracted from (counted incorrect). In every view of
+    /// a run (until 2026-12-06 only in `GET /runs/{run_id}`).
     pub unparsed: u64,
 }
 
@@ -211,9 +210,9 @@ pub struct RunUsageDto {
     /// tokens not counted above.
     pub cached_answers: u64,
     /// Answers whose provider did not report both token counts (one that sends usage only
-    /// sometimes; every Browser Harness capture): their tokens and cost are not in the figures
-    /// above, which are then a part of what the run used. (0 for answers stored before
-    /// 2026-12-06, which were not counted.)
+    /// sometimes; every Browser Harness capture): their tokens are counted above only as far as
+    /// reported, and their cost not at all, so the figures are then a part of what the run
+    /// used. (0 for answers stored before 2026-12-06, which were not counted.)
     pub answers_without_usage: u64,
     /// What the LLM judge's requests spent, apart from the answers' figures above (which
     /// compare models whatever judged them); `null` when no judge spent anything reported
@@ -405,7 +404,8 @@ impl From<ActiveRun> for ActiveRunDto {
 }
 
 impl RunDetailDto {
-    /// The detail of `run` in a list; `simulated` says whether its provider is simulated.
+    /// The detail of `run`, alone or in a list; `simulated` says whether its provider is
+    /// simulated.
     pub fn new(run: &Run, simulated: bool) -> Self {
         Self {
             run: RunDto::from(run),

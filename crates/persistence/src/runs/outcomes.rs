@@ -293,10 +293,12 @@ impl Database {
                 let unparsed =
                     (written.unparsed > 0).then(|| row.unparsed_count + written.unparsed);
                 save_progress(conn, run_id, &counts, usage.as_ref(), unparsed, at)?;
+                // The attempts first: a histogram rebuilt from the items tells cached answers
+                // by their attempts, this batch's included.
+                attempts::insert(conn, &written.attempts)?;
                 if !written.latencies.is_empty() {
                     add_latencies(conn, run_id, &written.latencies, answered_before)?;
                 }
-                attempts::insert(conn, &written.attempts)?;
                 insert_judgments(conn, &written.judgments)?;
                 logs::append_many(conn, run_id, &written.log, at)?;
                 if let Some(run) = finish_if_done(conn, run_id, at)? {

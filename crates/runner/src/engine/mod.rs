@@ -1032,7 +1032,7 @@ impl Dispatcher {
                 kind: CONFIGURATION_CHANGED.to_owned(),
                 message: format!(
                     "the configuration changed since the run was made: {changes}; a forced \
-                     retry continues it anyway (`runs retry --force`, `{{\"force\": true}}` in \
+                     retry continues it anyway (`runs retry ID --force`, `{{\"force\": true}}` in \
                      the API, Retry anyway in the dashboard)"
                 ),
             });

@@ -446,9 +446,14 @@ async fn record_answer(
     } = answered;
     let sequence = item.sequence;
     let answered_at = truncate_to_micros(Utc::now());
-    run.metrics
-        .answered(started_at, completion.first_token_at, answered_at);
-    run.spent().add(&completion.usage, cost_usd);
+    // An answer from the cache was not a provider request: no request time, no tokens.
+    if cached {
+        run.spent().add_cached(cost_usd);
+    } else {
+        run.metrics
+            .answered(started_at, completion.first_token_at, answered_at);
+        run.spent().add(&completion.usage, cost_usd);
+    }
     // Reasoning (sent apart, or as `<think>` text) is kept beside the answer and never judged:
     // a letter mentioned while thinking is not the answer.
     let (thought, answer_text) = split_reasoning(&completion.text);

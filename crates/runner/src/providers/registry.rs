@@ -296,7 +296,8 @@ impl ProviderRegistry {
                     problems.push(format!(
                         "{at}: base_url carries a user:password (sent as HTTP Basic \
                          authentication) and api_key_env names a key (sent as a Bearer token): \
-                         both are the Authorization header; keep one"
+                         both are the Authorization header; keep one (a built-in provider keeps \
+                         its api_key_env: configure the server as a provider of its own id)"
                     ))
                 }
                 _ => {}
@@ -437,13 +438,13 @@ fn resolve_limits(
 /// model is asked for.
 pub const DEFAULT_MAX_RESPONSE_MIB: u32 = 64;
 
-/// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
 /// Whether `url` carries credentials (`user:password@` or `TOKEN@`).
 fn has_userinfo(url: &str) -> bool {
     reqwest::Url::parse(url)
         .is_ok_and(|parsed| !parsed.username().is_empty() || parsed.password().is_some())
 }
 
+/// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
 fn is_endpoint(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|parsed| {
         matches!(parsed.scheme(), "http" | "https")

@@ -200,7 +200,7 @@ fn refusal_message(status: u16, problem: &Value, with_token: bool) -> String {
         (401, _) if with_token => format!("HTTP 401: {detail} (the token sent is {TOKEN_ENV}'s)"),
         (401, _) => format!("HTTP 401: {detail} (set {TOKEN_ENV} to a token of this server)"),
         (_, Some("urn:evalboard:problem:configuration-changed")) => {
-            format!("HTTP {status}: {detail} (with this command: `runs retry ID --force`)")
+            format!("HTTP {status}: {detail} (with this command: add `--force`)")
         }
         _ => format!("HTTP {status}: {detail}"),
     }
@@ -236,7 +236,7 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.ends_with("(with this command: `runs retry ID --force`)"),
+            message.ends_with("(with this command: add `--force`)"),
             "{message}"
         );
         // Another conflict is said as the server said it.

@@ -321,7 +321,7 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             .sum();
         let count = |field: &str| usage[field].as_u64().unwrap_or(0);
         let (cached, without) = (count("cachedAnswers"), count("answersWithoutUsage"));
-        let mut tokens = if count("totalTokens") == 0 && answered > cached {
+        let mut tokens = if count("totalTokens") == 0 && (without > 0 || answered > cached) {
             "tokens not reported".to_owned()
         } else {
             let mut tokens = format!(
@@ -331,7 +331,7 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             // Some answers came without counts: the figures are a part of what was used.
             if without > 0 {
                 tokens.push_str(&format!(
-                    " (not counting {without} answer(s) reported without)"
+                    " (not counting {without} answer(s) reported without token counts)"
                 ));
             }
             tokens
@@ -480,7 +480,7 @@ mod tests {
         let text = shown(&partly);
         assert!(
             text.contains(
-                "  tokens 120 in · 40 out (not counting 3 answer(s) reported without) · cost –"
+                "  tokens 120 in · 40 out (not counting 3 answer(s) reported without token counts) · cost –"
             ),
             "{text}"
         );

@@ -1544,9 +1544,8 @@ export interface components {
             startedAt: string | null;
             /**
              * Format: int64
-             * @description Judged answers no letter could be extracted from (counted incorrect). A kept count: in
-             *     every view of a run (until 2026-12-06 only in `GET /runs/{run_id}`, when it was counted
-             *     per request).
+             * @description Judged answers no letter could be extracted from (counted incorrect). In every view of
+             *     a run (until 2026-12-06 only in `GET /runs/{run_id}`).
              */
             unparsed: number;
             /**
@@ -1721,9 +1720,9 @@ export interface components {
             /**
              * Format: int64
              * @description Answers whose provider did not report both token counts (one that sends usage only
-             *     sometimes; every Browser Harness capture): their tokens and cost are not in the figures
-             *     above, which are then a part of what the run used. (0 for answers stored before
-             *     2026-12-06, which were not counted.)
+             *     sometimes; every Browser Harness capture): their tokens are counted above only as far as
+             *     reported, and their cost not at all, so the figures are then a part of what the run
+             *     used. (0 for answers stored before 2026-12-06, which were not counted.)
              */
             answersWithoutUsage: number;
             /**

@@ -47,6 +47,8 @@ describe("tokenFigures", () => {
 
   it("says answers without counts are not zero tokens", () => {
     expect(tokenFigures(run({ answersWithoutUsage: 10 }))).toEqual({ text: "not reported", note: null });
+    // Even where the cache answered as many before (a retry of everything keeps both counts).
+    expect(tokenFigures(run({ cachedAnswers: 10, answersWithoutUsage: 10 })).text).toBe("not reported");
   });
 
   it("says a wholly cached run spent nothing", () => {
@@ -57,9 +59,9 @@ describe("tokenFigures", () => {
     const figures = tokenFigures(
       run({ promptTokens: 400, completionTokens: 90, totalTokens: 490, reasoningTokens: 30, answersWithoutUsage: 3 }),
     );
-    expect(figures).toEqual({ text: "400 in · 90 out (30 reasoning)", note: "not counting 3 answers reported without" });
+    expect(figures).toEqual({ text: "400 in · 90 out (30 reasoning)", note: "not counting 3 answers reported without token counts" });
     expect(tokenFigures(run({ promptTokens: 40, completionTokens: 9, totalTokens: 49, answersWithoutUsage: 1 })).note).toBe(
-      "not counting 1 answer reported without",
+      "not counting 1 answer reported without token counts",
     );
   });
 });

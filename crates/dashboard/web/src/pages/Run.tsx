@@ -252,7 +252,11 @@ export function RunPage({ id }: { id: string }) {
           {tokens.text}
           {tokens.note && <span className="muted"> — {tokens.note}</span>}
         </Field>
-        <Field label="Cost">{run.usage.costUsd == null ? "no price" : usd(run.usage.costUsd)}</Field>
+        <Field label="Cost">
+          {run.usage.costUsd == null ? "no price" : usd(run.usage.costUsd)}
+          {/* The same answers are missing from the cost. */}
+          {run.usage.costUsd != null && tokens.note && <span className="muted"> — {tokens.note}</span>}
+        </Field>
         {run.usage.judge && (
           // Apart from the answers' figures, which compare models whatever judged them; a budget
           // caps both together.
@@ -333,11 +337,6 @@ function OpenedElsewhere({
   );
 }
 
-/**
- * Each item once, where it first appears. Grouped by state, a running run's items change groups
- * between the pages "Load more" adds, so an item can be on two of them until the next refetch
- * reads every page again.
- */
 /** A run's tokens as the page says them, and what they leave out. Nothing counted over answered
  *  items is "not reported" (a Browser Harness capture, a provider that reports no usage), not
  *  zero tokens — unless the answers came from the cache, which spent none. Some answers without
@@ -351,17 +350,25 @@ export function tokenFigures(run: {
 }): { text: string; note: string | null } {
   const { usage, progress } = run;
   const answered = progress.correct + progress.incorrect + progress.awaiting;
-  if (usage.totalTokens === 0 && answered > usage.cachedAnswers) {
+  if (usage.totalTokens === 0 && (usage.answersWithoutUsage > 0 || answered > usage.cachedAnswers)) {
     return { text: "not reported", note: null };
   }
   const reasoning = usage.reasoningTokens > 0 ? ` (${usage.reasoningTokens.toLocaleString()} reasoning)` : "";
   const without = usage.answersWithoutUsage;
   return {
     text: `${usage.promptTokens.toLocaleString()} in · ${usage.completionTokens.toLocaleString()} out${reasoning}`,
-    note: without > 0 ? `not counting ${without.toLocaleString()} ${without === 1 ? "answer" : "answers"} reported without` : null,
+    note:
+      without > 0
+        ? `not counting ${without.toLocaleString()} ${without === 1 ? "answer" : "answers"} reported without token counts`
+        : null,
   };
 }
 
+/**
+ * Each item once, where it first appears. Grouped by state, a running run's items change groups
+ * between the pages "Load more" adds, so an item can be on two of them until the next refetch
+ * reads every page again.
+ */
 export function distinctItems<T extends { sequence: number }>(items: T[]): T[] {
   const seen = new Set<number>();
   return items.filter((item) => {

@@ -752,6 +752,13 @@ impl Config {
         self.engine.default_run_concurrency
     }
 
+    /// How long what the server sent may stay unread before the connection closes: well past
+    /// the time an event stream's subscriber is dropped for it (`events.stall_timeout_secs`),
+    /// and at least a minute, so that a slow client on a poor network keeps its connection.
+    pub(crate) fn unread_connection_timeout(&self) -> Duration {
+        Duration::from_secs((2 * self.events.stall_timeout_secs).max(60))
+    }
+
     /// The live stream's settings.
     pub(crate) fn event_stream_config(&self) -> EventStreamConfig {
         let events = &self.events;

@@ -1,6 +1,9 @@
 //! The server's sockets: bound before anything else is started, listening once it serves.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::{
+    net::{SocketAddr, TcpListener, ToSocketAddrs},
+    time::Duration,
+};
 
 use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -19,12 +22,18 @@ pub(crate) struct Bound {
 /// address in use stops a start before the database is migrated, a signing key is made or the
 /// engine takes up runs. Nothing is accepted until [`Bound::listen`]: a connection meanwhile
 /// (a health check, a client) is refused at once rather than left waiting through a migration.
-pub(crate) fn bind(bind: &str) -> anyhow::Result<Bound> {
+///
+/// Every connection accepted closes once what the server sent has gone unread for
+/// `unread_for` (`TCP_USER_TIMEOUT`, inherited from the listening socket, on Linux): an event
+/// stream whose client stopped reading is dropped by the server, but its connection, whose
+/// writes could not leave, stayed open — holding the client's stream slot and the kernel's
+/// buffers — for as long as the client kept it.
+pub(crate) fn bind(bind: &str, unread_for: Duration) -> anyhow::Result<Bound> {
     let cannot = || format!("cannot listen on {bind}");
     let mut sockets = Vec::new();
     let mut refused = None;
     for addr in bind.to_socket_addrs().with_context(cannot)? {
-        match bound(addr) {
+        match bound(addr, unread_for) {
             Ok(socket) => sockets.push(socket),
             Err(error) => refused = Some(error),
         }
@@ -39,10 +48,14 @@ pub(crate) fn bind(bind: &str) -> anyhow::Result<Bound> {
     }
 }
 
-fn bound(addr: SocketAddr) -> std::io::Result<Socket> {
+fn bound(addr: SocketAddr, unread_for: Duration) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // A restart can bind again while the previous process's connections linger in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(unread_for))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = unread_for;
     socket.bind(&addr.into())?;
     Ok(socket)
 }
@@ -59,5 +72,31 @@ impl Bound {
                 Ok(socket.into())
             })
             .collect()
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::{net::TcpStream, time::Duration};
+
+    use socket2::SockRef;
+
+    use super::bind;
+
+    #[test]
+    fn accepted_connections_close_when_left_unread() {
+        let unread_for = Duration::from_secs(37);
+        let listener = bind("127.0.0.1:0", unread_for)
+            .unwrap()
+            .listen()
+            .unwrap()
+            .remove(0);
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        // Inherited from the listening socket: what actix accepts has it too.
+        assert_eq!(
+            SockRef::from(&accepted).tcp_user_timeout().unwrap(),
+            Some(unread_for)
+        );
     }
 }

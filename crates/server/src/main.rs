@@ -462,7 +462,7 @@ fn serving_checks(config: &Config) -> anyhow::Result<Checked> {
         api_key_from_env(var).is_some()
     })?);
     // Before a signing key is made on a first start: a start that fails leaves nothing behind.
-    let bound = listen::bind(&config.bind)?;
+    let bound = listen::bind(&config.bind, config.unread_connection_timeout())?;
     let harness = config.harness_keys()?;
     Ok(Checked {
         access,

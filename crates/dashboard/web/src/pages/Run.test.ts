@@ -1,6 +1,7 @@
+import { renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
-import { distinctItems, outsideOptions, tokenFigures } from "./Run";
+import { distinctItems, outsideOptions, tokenFigures, useWhenChanged } from "./Run";
 
 describe("distinctItems", () => {
   it("keeps each item once, where it first appears, in order", () => {
@@ -63,5 +64,25 @@ describe("tokenFigures", () => {
     expect(tokenFigures(run({ promptTokens: 40, completionTokens: 9, totalTokens: 49, answersWithoutUsage: 1 })).note).toBe(
       "not counting 1 answer reported without token counts",
     );
+  });
+});
+
+describe("useWhenChanged", () => {
+  it("calls back when a known value changes, not when it first becomes known", () => {
+    let calls = 0;
+    const { rerender } = renderHook(({ value }: { value: string | undefined }) => useWhenChanged(value, () => (calls += 1)), {
+      initialProps: { value: undefined as string | undefined },
+    });
+    rerender({ value: "0/0" });
+    expect(calls).toBe(0);
+    rerender({ value: "0/0" });
+    expect(calls).toBe(0);
+    // A retry begun and ended between two reads: the status is the same, the count moved.
+    rerender({ value: "1/0" });
+    expect(calls).toBe(1);
+    // Unknown for a while (a refetch failed) and back: no change.
+    rerender({ value: undefined });
+    rerender({ value: "1/0" });
+    expect(calls).toBe(1);
   });
 });

@@ -73,16 +73,18 @@ export function RunPage({ id }: { id: string }) {
   // which nothing polls: its items and log are fetched once more, as they are now.
   const client = useQueryClient();
   const status = run?.run.status;
-  const seen = useRef(status);
   // Said to a screen reader too: the badge changes silently.
   const [statusNews, setStatusNews] = useState("");
-  useEffect(() => {
-    if (seen.current !== undefined && status !== undefined && status !== seen.current) {
-      refetchRunContents(client, id);
-      setStatusNews(`The run is ${status}.`);
-    }
-    seen.current = status;
-  }, [client, id, status]);
+  useWhenChanged(status, () => {
+    refetchRunContents(client, id);
+    setStatusNews(`The run is ${status}.`);
+  });
+  // A retry or a re-judging started elsewhere can begin and end between two reads of a
+  // finished run (every 30 s): the status read the same, and the items and log stayed those
+  // of before it while the summary moved on. Each one counts, so a count that moved refetches.
+  useWhenChanged(run === undefined ? undefined : `${run.retryCount}/${run.rejudgeCount}`, () =>
+    refetchRunContents(client, id),
+  );
   const action = useRunAction();
   const [confirming, ask] = useConfirm();
   const [rejudging, setRejudging] = useState(false);
@@ -335,6 +337,22 @@ function OpenedElsewhere({
       <ItemRow runId={id} item={item} open onToggle={onToggle} takeFocus={carryFocus} />
     </section>
   );
+}
+
+/** Calls `onChange` when `value` changes from one known value to another (not when it first
+ *  becomes known, nor while it is unknown). */
+export function useWhenChanged(value: string | undefined, onChange: () => void) {
+  const seen = useRef(value);
+  const latest = useRef(onChange);
+  latest.current = onChange;
+  useEffect(() => {
+    if (seen.current !== undefined && value !== undefined && value !== seen.current) {
+      latest.current();
+    }
+    if (value !== undefined) {
+      seen.current = value;
+    }
+  }, [value]);
 }
 
 /** A run's tokens as the page says them, and what they leave out. Nothing counted over answered

@@ -291,7 +291,8 @@ impl ProviderRegistry {
                 // went out twice, leaving the receiver to pick one, and the proxy's password
                 // went on to what is behind it. (Anthropic's key has a header of its own.)
                 (ProviderKind::OpenaiCompatible, Some(url))
-                    if has_userinfo(url) && config.api_key_env.is_some() =>
+                    if !super::redact::url_credentials(url).is_empty()
+                        && config.api_key_env.is_some() =>
                 {
                     problems.push(format!(
                         "{at}: base_url carries a user:password (sent as HTTP Basic \
@@ -437,12 +438,6 @@ fn resolve_limits(
 /// markup, so this is 200,000 or more streamed tokens (reasoning included): past any answer a
 /// model is asked for.
 pub const DEFAULT_MAX_RESPONSE_MIB: u32 = 64;
-
-/// Whether `url` carries credentials (`user:password@` or `TOKEN@`).
-fn has_userinfo(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .is_ok_and(|parsed| !parsed.username().is_empty() || parsed.password().is_some())
-}
 
 /// Whether `url` is an endpoint a client can send to: `http` or `https`, with a host.
 fn is_endpoint(url: &str) -> bool {

@@ -29,7 +29,8 @@ const SERVER_OPTIONS: &str = "Server options";
 
 /// evalboard: run LLM evaluations and watch them live.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+// Named as the binary a user types (the package is `evalboard-server`).
+#[command(name = "evalboard", version, about)]
 struct Cli {
     /// Configuration file (TOML), layered over the built-in defaults (refused by `runs`).
     #[arg(long, global = true, env = "EVALBOARD_CONFIG", help_heading = SERVER_OPTIONS)]

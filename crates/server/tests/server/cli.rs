@@ -518,3 +518,11 @@ fn the_client_refuses_what_it_cannot_use() {
     let said = refused(&["runs", "--server", "127.0.0.1:9", "list"]);
     assert!(said.contains("is not a server's URL"), "{said}");
 }
+
+#[test]
+fn the_version_names_the_command_a_user_types() {
+    let output = Command::new(BINARY).arg("--version").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let said = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(said, format!("evalboard {}\n", env!("CARGO_PKG_VERSION")));
+}

@@ -144,6 +144,10 @@ pub struct Run {
     /// How many of its judged items had no answer that could be extracted (strict accuracy
     /// counts them wrong). Kept with the counters, so that reading it costs nothing.
     pub unparsed: u64,
+    /// How many of its kept answers the provider stopped before the model finished them (at
+    /// the token limit, or by a content filter): their verdicts judge part of an answer. Kept
+    /// with the counters.
+    pub cut_off: u64,
 }
 
 /// Why a run failed as a whole (e.g. the provider rejected the credentials).

@@ -60,6 +60,7 @@ diesel::table! {
         rejudge_count -> Integer,
         rejudging -> Bool,
         unparsed_count -> BigInt,
+        cut_off_count -> BigInt,
     }
 }
 

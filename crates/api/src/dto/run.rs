@@ -187,6 +187,10 @@ pub struct RunDetailDto {
     /// Judged answers no letter could be extracted from (counted incorrect). In every view of
     /// a run (until 2026-12-06 only in `GET /runs/{run_id}`).
     pub unparsed: u64,
+    /// Kept answers the provider stopped before the model finished them (each item's
+    /// `cutOff` says why: `max_tokens`, the run's `maxTokens` reached, or `content_filter`);
+    /// they are judged as they are, so a run with many of them measures its token limit too.
+    pub answers_cut_off: u64,
 }
 
 /// Tokens and cost a run spent.
@@ -429,6 +433,7 @@ impl RunDetailDto {
                 message: f.message.clone(),
             }),
             unparsed: run.unparsed,
+            answers_cut_off: run.cut_off,
             usage: RunUsageDto::from(&run.usage),
             latency: LatencyDto::from(&run.latency),
             fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),

@@ -653,12 +653,13 @@ async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db
     assert!((in_csv - cost).abs() < 1e-12);
     // Added last, in this order, so that readers of the earlier columns by position still read.
     assert_eq!(
-        columns[columns.len() - 4..],
+        columns[columns.len() - 5..],
         [
             "canceled",
             "unparsed",
             "cachedAnswers",
-            "answersWithoutUsage"
+            "answersWithoutUsage",
+            "answersCutOff"
         ]
     );
     // The counts that qualify the run's figures, as its detail gives them.
@@ -666,6 +667,7 @@ async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db
         ("unparsed", &run["unparsed"]),
         ("cachedAnswers", &run["usage"]["cachedAnswers"]),
         ("answersWithoutUsage", &run["usage"]["answersWithoutUsage"]),
+        ("answersCutOff", &run["answersCutOff"]),
     ] {
         assert_eq!(
             row.get(column(column_name)),

@@ -98,14 +98,23 @@ pub(crate) fn save_counts(
     save_progress(conn, run_id, counts, None, None, at)
 }
 
-/// Stores a run's item counters, and its spending totals and unparsed count when they changed,
+/// What a run keeps counted of its kept answers besides their states.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerCounts {
+    /// Judged answers with nothing extractable (`runs.unparsed_count`).
+    pub(crate) unparsed: i64,
+    /// Answers the provider cut off (`runs.cut_off_count`).
+    pub(crate) cut_off: i64,
+}
+
+/// Stores a run's item counters, and its spending totals and answer counts when they changed,
 /// in one statement, and announces the counters with a `run_progress` event.
 pub(crate) fn save_progress(
     conn: &mut DbConnection,
     run_id: &RunId,
     counts: &StateCounts,
     usage: Option<&RunUsage>,
-    unparsed: Option<i64>,
+    answers: Option<AnswerCounts>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let now: NaiveDateTime = at.naive_utc();
@@ -126,7 +135,12 @@ pub(crate) fn save_progress(
             runs::canceled_count.eq(n(ItemState::Canceled)),
             runs::updated_at.eq(now),
             usage,
-            unparsed.map(|n| runs::unparsed_count.eq(n)),
+            answers.map(|a| {
+                (
+                    runs::unparsed_count.eq(a.unparsed),
+                    runs::cut_off_count.eq(a.cut_off),
+                )
+            }),
         ))
         .execute(conn)?;
     events::progress(run_id, counts, at)
@@ -147,17 +161,30 @@ macro_rules! judged_unparsed {
 }
 pub(crate) use judged_unparsed;
 
-/// Stores a run's item counters, as [`save_counts`], with its unparsed count counted again from
+/// A run's kept answers that the provider cut off (as [`judged_unparsed`], one condition for
+/// the kept count's recount and the test-facing one).
+macro_rules! answers_cut_off {
+    ($run_id:expr) => {
+        run_items::table
+            .filter(run_items::run_id.eq($run_id.as_str()))
+            .filter(run_items::cut_off.is_not_null())
+    };
+}
+pub(crate) use answers_cut_off;
+
+/// Stores a run's item counters, as [`save_counts`], with its answer counts counted again from
 /// the items, after a change to many items at once (a retry or re-judging reopens them; an
 /// import judges them all).
-pub(crate) fn save_counts_recounting_unparsed(
+pub(crate) fn save_counts_recounting_answers(
     conn: &mut DbConnection,
     run_id: &RunId,
     counts: &StateCounts,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let unparsed: i64 = judged_unparsed!(run_id).count().get_result(conn)?;
-    save_progress(conn, run_id, counts, None, Some(unparsed), at)
+    let cut_off: i64 = answers_cut_off!(run_id).count().get_result(conn)?;
+    let answers = AnswerCounts { unparsed, cut_off };
+    save_progress(conn, run_id, counts, None, Some(answers), at)
 }
 
 /// Ends a running run whose items are all terminal: `canceled` when a cancel was requested,

@@ -10,7 +10,7 @@ use evalboard_domain::{
 use super::{
     RunRow,
     attempts::{self, AttemptOutcome},
-    bookkeeping::{change_status, finish_if_done, save_counts, save_counts_recounting_unparsed},
+    bookkeeping::{change_status, finish_if_done, save_counts, save_counts_recounting_answers},
     claims::RunGeneration,
     item_keys,
     latency::{forget_latencies, with_latency},
@@ -253,7 +253,7 @@ impl Database {
                     at,
                 )?;
             }
-            save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
+            save_counts_recounting_answers(conn, run_id, &counts, at)?;
             let why = format!(
                 "retry of {reopened} {} item(s){}",
                 if scope == RetryScope::All {

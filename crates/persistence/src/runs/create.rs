@@ -362,6 +362,7 @@ pub(super) fn new_run_row(
         rejudge_count: 0,
         rejudging: false,
         unparsed_count: 0,
+        cut_off_count: 0,
     })
 }
 

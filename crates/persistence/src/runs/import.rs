@@ -16,7 +16,7 @@ use evalboard_domain::{
 use super::{
     CreatedRun, Judgment, RunRow,
     attempts::{self, AttemptOutcome, EndedAttempt},
-    bookkeeping::{change_status, finish_if_done, save_counts_recounting_unparsed},
+    bookkeeping::{change_status, finish_if_done, save_counts_recounting_answers},
     create::{ProviderIdentity, RunOrigin, new_run_row},
     load_row,
     outcomes::{insert_judgments, judgment_row},
@@ -358,7 +358,7 @@ fn import_in(
     attempts::insert(conn, &attempts)?;
     insert_judgments(conn, &judgments)?;
     logs::append_many(conn, &id, &log, at)?;
-    save_counts_recounting_unparsed(conn, &id, &counts, at)?;
+    save_counts_recounting_answers(conn, &id, &counts, at)?;
     diesel::update(runs::table.find(id.as_str()))
         .set(runs::usage.eq(Some(
             serde_json::to_string(&usage).map_err(StoreError::corrupt)?,

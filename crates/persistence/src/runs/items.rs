@@ -458,6 +458,17 @@ impl Database {
             Ok(n as u64)
         })
     }
+
+    /// How many of a run's kept answers were cut off, counted from the items (the run keeps
+    /// this count as `Run::cut_off`; this recount is how tests check it).
+    pub fn cut_off_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 = super::bookkeeping::answers_cut_off!(run_id)
+                .count()
+                .get_result(conn)?;
+            Ok(n as u64)
+        })
+    }
 }
 
 fn detail(

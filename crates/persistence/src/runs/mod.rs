@@ -85,6 +85,7 @@ pub(crate) struct RunRow {
     rejudge_count: i32,
     rejudging: bool,
     pub(crate) unparsed_count: i64,
+    pub(crate) cut_off_count: i64,
 }
 
 /// A JSON column's value, `None` when NULL.
@@ -186,6 +187,7 @@ impl RunRow {
             rejudge_count: u32::try_from(self.rejudge_count).map_err(StoreError::corrupt)?,
             rejudging: self.rejudging,
             unparsed: u64::try_from(self.unparsed_count).map_err(StoreError::corrupt)?,
+            cut_off: u64::try_from(self.cut_off_count).map_err(StoreError::corrupt)?,
         })
     }
 }

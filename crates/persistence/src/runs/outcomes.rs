@@ -17,7 +17,7 @@ use evalboard_domain::{
 
 use super::{
     attempts::{self, AttemptOutcome, EndedAttempt},
-    bookkeeping::{finish_if_done, save_progress},
+    bookkeeping::{AnswerCounts, finish_if_done, save_progress},
     bulk, item_keys,
     latency::{LatencySample, add_latencies, sample},
     load_row,
@@ -290,9 +290,11 @@ impl Database {
                     }
                     None => None,
                 };
-                let unparsed =
-                    (written.unparsed > 0).then(|| row.unparsed_count + written.unparsed);
-                save_progress(conn, run_id, &counts, usage.as_ref(), unparsed, at)?;
+                let answers = (written.unparsed > 0 || written.cut_off > 0).then(|| AnswerCounts {
+                    unparsed: row.unparsed_count + written.unparsed,
+                    cut_off: row.cut_off_count + written.cut_off,
+                });
+                save_progress(conn, run_id, &counts, usage.as_ref(), answers, at)?;
                 // The attempts first: a histogram rebuilt from the items tells cached answers
                 // by their attempts, this batch's included.
                 attempts::insert(conn, &written.attempts)?;
@@ -367,6 +369,9 @@ fn record_judged_answer(
         cost_usd: answer.cost_usd,
         page: None,
     });
+    if answer.cut_off.is_some() {
+        written.cut_off += 1;
+    }
     let spent = written.spent.get_or_insert_default();
     if answer.cached {
         spent.add_cached(answer.cost_usd);
@@ -479,6 +484,8 @@ struct Written {
     spent: Option<RunUsage>,
     /// How many verdicts it stored on answers with nothing extractable.
     unparsed: i64,
+    /// How many of the answers it stored the provider cut off.
+    cut_off: i64,
     /// The latencies of the answers it stored.
     latencies: Vec<LatencySample>,
 }

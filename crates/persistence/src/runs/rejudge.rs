@@ -12,7 +12,7 @@ use evalboard_domain::{
 };
 
 use super::{
-    bookkeeping::{change_status, save_counts_recounting_unparsed},
+    bookkeeping::{change_status, save_counts_recounting_answers},
     load_row,
 };
 use crate::{
@@ -107,7 +107,7 @@ impl Database {
             });
             keep_answering_end(conn, &run)?;
             update_run(conn, run_id, &settings, fingerprint.as_ref(), round)?;
-            save_counts_recounting_unparsed(conn, run_id, &counts, at)?;
+            save_counts_recounting_answers(conn, run_id, &counts, at)?;
             logs::append(
                 conn,
                 run_id,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use evalboard_domain::TokenUsage;
+use evalboard_domain::{CutOff, TokenUsage};
 use evalboard_domain::{
     ItemAnswer, SimulatedSettings, Verdict, judge_by_rules, truncate_to_micros,
 };
@@ -20,6 +20,9 @@ use super::client::{Completion, CompletionRequest, ModelClient, ProviderError};
 const DEFAULT_ACCURACY: f64 = evalboard_domain::SimulatedSettings::DEFAULT_ACCURACY;
 /// Chunks an answer streams in.
 const CHUNKS: usize = 8;
+/// Characters of the simulated answer counted as one token (its usage, and where `maxTokens`
+/// cuts it).
+const CHARS_PER_TOKEN: usize = 4;
 
 pub(super) struct SimulatedClient;
 
@@ -140,7 +143,19 @@ impl ModelClient for SimulatedClient {
                     message: "simulated transient fault".into(),
                 });
             }
-            let chars: Vec<char> = script.text.chars().collect();
+            // Like a real model's, an answer longer than the run's `maxTokens` is cut there.
+            let limit = request
+                .generation
+                .max_tokens
+                .map(|tokens| tokens as usize * CHARS_PER_TOKEN);
+            let cut_off = limit
+                .filter(|&limit| script.text.chars().count() > limit)
+                .map(|_| CutOff::MaxTokens);
+            let text: String = match limit {
+                Some(limit) => script.text.chars().take(limit).collect(),
+                None => script.text,
+            };
+            let chars: Vec<char> = text.chars().collect();
             let per_chunk = chars.len().div_ceil(CHUNKS);
             let pause = script.latency / CHUNKS as u32;
             let mut first_token_at = None;
@@ -154,13 +169,13 @@ impl ModelClient for SimulatedClient {
             Ok(Completion {
                 reasoning: String::new(),
                 usage: TokenUsage {
-                    prompt_tokens: Some(request.prompt.len().div_ceil(4) as u32),
-                    completion_tokens: Some(script.text.len().div_ceil(4) as u32),
+                    prompt_tokens: Some(request.prompt.len().div_ceil(CHARS_PER_TOKEN) as u32),
+                    completion_tokens: Some(text.len().div_ceil(CHARS_PER_TOKEN) as u32),
                     reasoning_tokens: None,
                 },
-                text: script.text,
+                text,
                 first_token_at,
-                cut_off: None,
+                cut_off,
             })
         })
     }
@@ -269,5 +284,32 @@ mod tests {
             }
         }
         assert!((70..=130).contains(&right), "{right} of 200 right at 0.5");
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_max_tokens_is_cut_there() {
+        let settings = SimulatedSettings::default();
+        let whole = script(&request("q/1", 1, &settings)).text;
+        let complete = |max_tokens: Option<u32>| {
+            let mut asked = request("q/1", 1, &settings);
+            asked.generation = Box::leak(Box::new(GenerationSettings {
+                max_tokens,
+                ..GenerationSettings::default()
+            }));
+            async move { SimulatedClient.complete(asked, &mut |_| {}).await.unwrap() }
+        };
+        let cut = complete(Some(5)).await;
+        assert_eq!(cut.text, whole.chars().take(20).collect::<String>());
+        assert_eq!(cut.cut_off, Some(CutOff::MaxTokens));
+        assert_eq!(cut.usage.completion_tokens, Some(5));
+        // Room for the whole answer, or no limit: the model ends it.
+        let room = u32::try_from(whole.len().div_ceil(CHARS_PER_TOKEN)).unwrap();
+        for max_tokens in [Some(room), None] {
+            let answer = complete(max_tokens).await;
+            assert_eq!(
+                (answer.text.as_str(), answer.cut_off),
+                (whole.as_str(), None)
+            );
+        }
     }
 }

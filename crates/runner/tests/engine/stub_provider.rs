@@ -11,14 +11,14 @@ use bytes_stub::sse;
 use evalboard_domain::{CutOff, ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
 use evalboard_persistence::{
     Answer, Backend, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
-    testing::TestDatabase,
+    RetryScope, testing::TestDatabase,
 };
 use evalboard_runner::ProviderKind;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
 use crate::support::{
-    assert_counters_match_rows, create_run, engine_tests, import, items, provider, registry,
+    assert_counters_match_rows, create_run, engine_tests, import, items, now, provider, registry,
     start_engine, start_engine_with, wait_terminal,
 };
 
@@ -526,6 +526,8 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
         .collect();
     assert_eq!(without.len(), 2, "{without:?}");
     assert_eq!(run.usage.answers_without_usage, 2);
+    // The one answer stopped at the token limit (`length`) is counted with the run.
+    assert_eq!(run.cut_off, 1);
     let summary: Vec<(&str, ItemState, u32, Option<&str>)> = items
         .iter()
         .map(|item| {
@@ -619,6 +621,12 @@ async fn misbehaving_provider_runs_end_with_the_right_states(db: TestDatabase) {
             |l| l.sequence == Some(7) && l.message.contains("failed after attempt 3 (timeout)")
         )
     );
+    // Retrying every item sets their answers aside: the counts of answers start again.
+    let reopened = db
+        .retry_run(&run_id, RetryScope::All, None, None, now())
+        .unwrap();
+    assert_eq!((reopened.cut_off, reopened.unparsed), (0, 0));
+    assert_counters_match_rows(&db, &reopened);
 }
 
 /// The run's log, oldest first.
@@ -1099,6 +1107,7 @@ async fn anthropic_messages_stream_and_errors_are_retried(db: TestDatabase) {
         items.iter().map(|i| i.cut_off).collect::<Vec<_>>(),
         [None, None, None, Some(CutOff::MaxTokens), None]
     );
+    assert_eq!(run.cut_off, 1);
     assert_eq!(
         items[0].response_text.as_deref(),
         Some("Thinking. The answer is (B).")

@@ -219,6 +219,11 @@ pub(crate) fn assert_counters_match_rows(db: &TestDatabase, run: &Run) {
         run.unparsed, unparsed,
         "the unparsed count and item rows disagree"
     );
+    let cut_off = db.cut_off_count(&run.id).unwrap();
+    assert_eq!(
+        run.cut_off, cut_off,
+        "the cut-off count and item rows disagree"
+    );
 }
 
 pub(crate) fn count(db: &TestDatabase, run: &RunId, state: ItemState) -> usize {

@@ -288,9 +288,15 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     // A run's detail (`GET /runs/{id}`) says more than the board's snapshot.
     if let Some(dataset) = run["dataset"].as_object() {
         let digest = dataset["digest"].as_str().unwrap_or_default();
+        // Answers cut off are said only when there are some (a server before 2026-12-06 does
+        // not count them).
+        let cut_off = match run["answersCutOff"].as_u64() {
+            Some(n) if n > 0 => format!(" · cut off {n} (see each item's cutOff)"),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "  dataset {} v{} ({}…) · judge {} · unparsed {}",
+            "  dataset {} v{} ({}…) · judge {} · unparsed {}{cut_off}",
             dataset["name"].as_str().unwrap_or_default(),
             dataset["version"],
             &digest[..digest.len().min(19)],

@@ -120,6 +120,28 @@ fn the_command_line_client_drives_runs_end_to_end() {
         "{text}"
     );
 
+    // Answers cut off at the token limit are counted, where the run says it (and only then).
+    assert!(!text.contains("cut off"), "{text}");
+    let limited = json_of(&evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 8, "generation": {"maxTokens": 10}}"#,
+            &["--follow", "--json"],
+        ),
+        None,
+    ));
+    assert_eq!(limited["answersCutOff"], 36, "{limited}");
+    let shown = evalboard(
+        &server,
+        &["show", limited["run"]["id"].as_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains("· cut off 36 (see each item's cutOff)"),
+        "{text}"
+    );
+
     // A refusal is the server's sentence and exit status 2; nothing else is printed.
     let refused = evalboard(&server, &["cancel", &id], None);
     assert_eq!(refused.status.code(), Some(2));

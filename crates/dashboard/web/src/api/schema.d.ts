@@ -1484,6 +1484,13 @@ export interface components {
         RunDetailDto: {
             /**
              * Format: int64
+             * @description Kept answers the provider stopped before the model finished them (each item's
+             *     `cutOff` says why: `max_tokens`, the run's `maxTokens` reached, or `content_filter`);
+             *     they are judged as they are, so a run with many of them measures its token limit too.
+             */
+            answersCutOff: number;
+            /**
+             * Format: int64
              * @description Of `progress.faulted`, the items canceled (the rest failed): a canceled run's items that
              *     were never answered, told apart from failures. (Beside `progress`, whose shape is the
              *     contract's.)

@@ -1,7 +1,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffNote } from "./Run";
+import { CutOffCount, CutOffNote } from "./Run";
 
 afterEach(cleanup);
 
@@ -21,5 +21,24 @@ describe("an answer the provider cut off", () => {
   it("says nothing of an answer the model ended", () => {
     const { container } = render(<CutOffNote cutOff={null} />);
     expect(container.textContent).toBe("");
+  });
+});
+
+describe("a run's count of answers cut off", () => {
+  it("names the run's token limit when it set one", () => {
+    const { container } = render(<CutOffCount count={12} maxTokens={256} />);
+    expect(container.textContent).toMatch(/^12 — stopped by the provider/);
+    expect(container.textContent).toContain("at the token limit (maxTokens 256)");
+    expect(container.textContent).toContain("judged as written");
+  });
+
+  it("names the provider's limit when the run set none", () => {
+    const { container } = render(<CutOffCount count={1} maxTokens={null} />);
+    expect(container.textContent).toContain("at the provider's own token limit");
+  });
+
+  it("is a plain 0 when none was", () => {
+    const { container } = render(<CutOffCount count={0} maxTokens={256} />);
+    expect(container.textContent).toBe("0");
   });
 });

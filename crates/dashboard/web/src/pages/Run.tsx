@@ -234,6 +234,9 @@ export function RunPage({ id }: { id: string }) {
         </Field>
         <Field label="Accuracy of judged (strict)">{accuracy(run.progress)}</Field>
         <Field label="Unparsed answers">{run.unparsed}</Field>
+        <Field label="Cut-off answers">
+          <CutOffCount count={run.answersCutOff} maxTokens={run.settings.generation?.maxTokens} />
+        </Field>
         <Field label="Judge">
           {judgeLabel(run.judge)}
           {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
@@ -821,6 +824,21 @@ function ItemRow({
 
 /** Said beside an answer the provider stopped before the model finished it: judged as written,
  *  its extracted answer may be a word of its reasoning. */
+/** How many of a run's answers the provider cut off, and, when there are some, why and what it
+ *  means for their verdicts. */
+export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: number | null | undefined }) {
+  if (count === 0) return <>0</>;
+  const limit = maxTokens == null ? "at the provider's own token limit" : `at the token limit (maxTokens ${maxTokens})`;
+  return (
+    <>
+      {count}
+      <span className="muted">
+        {` — stopped by the provider before the model finished: ${limit} or by a content filter (each item says which), and judged as written`}
+      </span>
+    </>
+  );
+}
+
 export function CutOffNote({ cutOff }: { cutOff: string | null }) {
   if (!cutOff) return null;
   const why =

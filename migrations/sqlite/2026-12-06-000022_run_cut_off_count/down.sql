@@ -1,0 +1,1 @@
+ALTER TABLE runs DROP COLUMN cut_off_count;

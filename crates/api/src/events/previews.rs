@@ -45,6 +45,17 @@ struct Preview {
 /// What a run's last preview showed: its item and how many chunks had arrived.
 type Shown = (u32, u64);
 
+/// Which server made a preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This one's engine: its item is streaming now (the engine stops showing an item before
+    /// storing what came of it).
+    Here,
+    /// Another server, which published it up to a tick ago (and the notification took its
+    /// time): its item may have ended since, and its end been sent to subscribers already.
+    Elsewhere,
+}
+
 /// Makes, publishes and sends previews every `preview_every` while the server runs: those of
 /// the local engine's `activity` (when there is one) and those other servers publish (received
 /// on `published`).
@@ -92,16 +103,17 @@ pub(super) async fn run(
             .unwrap_or_default();
         let local = state.changed_locally(local);
         publish(&inner, &origin, &local).await;
-        let previews: Vec<Preview> = local
+        let previews: Vec<(Preview, Origin)> = local
             .into_iter()
-            .chain(remote.drain().map(|(_, p)| p))
+            .map(|p| (p, Origin::Here))
+            .chain(remote.drain().map(|(_, p)| (p, Origin::Elsewhere)))
             .collect();
         state.tick();
         if inner.listeners() == 0 {
             continue;
         }
-        for preview in previews {
-            if let Some(frame) = state.frame(&inner, preview).await {
+        for (preview, origin) in previews {
+            if let Some(frame) = state.frame(&inner, preview, origin).await {
                 // Nobody on one of the views is not an error.
                 let _ = inner.frames.send(Arc::clone(&frame));
                 let _ = inner.board.send(BoardMessage::Preview(frame));
@@ -193,8 +205,15 @@ impl PreviewState {
         self.items.retain(|_, (_, seen)| fresh(*seen));
     }
 
-    /// The frame for `preview`, unless its run's last preview showed the same.
-    async fn frame(&mut self, inner: &Inner, preview: Preview) -> Option<Arc<Frame>> {
+    /// The frame for `preview`, unless its run's last preview showed the same, or it came from
+    /// elsewhere for an item no longer running: sent after the item's end, it would make the
+    /// ended item a subscriber's streaming one again, for good once its run ends.
+    async fn frame(
+        &mut self,
+        inner: &Inner,
+        preview: Preview,
+        origin: Origin,
+    ) -> Option<Arc<Frame>> {
         let tick = self.tick;
         let shown = (preview.sequence, preview.activity.chunk_count);
         if self
@@ -206,6 +225,24 @@ impl PreviewState {
             return None;
         }
         let run_id = RunId::parse(&preview.run_id).ok()?;
+        // Read after the item's end was stored, the state says so; read before, the end's
+        // event is still to be read and sent by the pump, which takes longer than sending this
+        // frame does (where the tick's wait made the preview late by up to a tick).
+        if origin == Origin::Elsewhere {
+            let (run, sequence) = (run_id.clone(), preview.sequence);
+            match inner
+                .db
+                .blocking(move |db| db.item_state(&run, sequence))
+                .await
+            {
+                Ok(Some(evalboard_domain::ItemState::Running)) => {}
+                Ok(_) => return None,
+                Err(error) => {
+                    tracing::debug!(%error, "no preview this time");
+                    return None;
+                }
+            }
+        }
         let key = (preview.run_id.clone(), preview.sequence);
         let item = match self.items.get_mut(&key) {
             Some((item, seen)) => {

@@ -2,7 +2,7 @@
 //! with the item in flight and the last few finished items.
 
 use diesel::prelude::*;
-use evalboard_domain::{ItemSnapshot, Run, RunId, RunStatus};
+use evalboard_domain::{ItemSnapshot, ItemState, Run, RunId, RunStatus};
 
 use super::{RunRow, board_items::board_items};
 use crate::{
@@ -89,6 +89,24 @@ impl Database {
 }
 
 impl Database {
+    /// The state an item of a run is in now (a primary-key lookup); `None`: no such item.
+    pub fn item_state(
+        &self,
+        run_id: &RunId,
+        sequence: u32,
+    ) -> Result<Option<ItemState>, StoreError> {
+        self.read(|conn| {
+            let state: Option<String> = run_items::table
+                .find((run_id.as_str(), sequence as i32))
+                .select(run_items::state)
+                .get_result(conn)
+                .optional()?;
+            state
+                .map(|s| s.parse().map_err(StoreError::corrupt))
+                .transpose()
+        })
+    }
+
     /// One item of a run as the board shows it.
     pub fn item_snapshot(
         &self,

@@ -172,13 +172,23 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
     let mut last_progress = Value::Null;
     let mut completed = false;
     let mut previews = 0;
+    let mut ended = BTreeSet::new();
     while received.len() < stored.len() {
         let event = events
             .recv_timeout(Duration::from_secs(30))
             .expect("the viewer's stream goes on");
+        let sequence = event.data["item"]["sequence"].as_u64();
         if event.name == "run_item" && event.data["item"].get("activity").is_some() {
             // The viewer runs no engine: its previews are those the working replicas publish.
             assert_eq!(event.data["item"]["state"], "running");
+            // Never one of an item the stream has said ended: a fold would take it for the
+            // streaming item again (for good, once the run ends).
+            let sequence = sequence.unwrap();
+            assert!(
+                !ended.contains(&sequence),
+                "a preview of item {sequence} after its end: {}",
+                event.data
+            );
             assert_eq!(
                 event.id,
                 received.last().copied().unwrap_or(position),
@@ -188,6 +198,13 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
             continue;
         }
         assert_ne!(event.name, "reset");
+        if event.name == "run_item" {
+            let sequence = sequence.unwrap();
+            match event.data["item"]["state"].as_str().unwrap() {
+                "pending" | "running" => ended.remove(&sequence),
+                _ => ended.insert(sequence),
+            };
+        }
         if event.name == "run_progress" {
             last_progress = event.data["progress"].clone();
         }

@@ -65,9 +65,20 @@ pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
         // so that prompts are the official ones; an `N/A` among the options is kept.
         let mut options = record.options;
         let padding = options.iter().rev().take_while(|o| *o == "N/A").count();
-        if padding < options.len() {
-            options.truncate(options.len() - padding);
+        // What is left is an item's options only if there are enough of them: the count the
+        // file shows would not say why it is refused.
+        if padding > 0 && options.len() - padding < 2 {
+            collector.problem(
+                line,
+                format!(
+                    "has {} option(s) once its trailing `N/A` options (MMLU-Pro's padding) are \
+                     dropped; an item needs 2 to 10",
+                    options.len() - padding
+                ),
+            );
+            continue;
         }
+        options.truncate(options.len() - padding);
         let item = DatasetItem {
             id,
             category: record.category,
@@ -137,6 +148,22 @@ mod tests {
         // A key on the padding is a key past the options.
         let on_padding = padded.replace(r#""answer": "B""#, r#""answer": "E""#);
         assert!(parse(&on_padding).is_err());
+        // Padding that leaves too few options is refused as such: not imported as an item of
+        // `N/A` options, not counted as the file shows them.
+        for (options, left) in [(r#"["N/A", "N/A"]"#, 0), (r#"["a", "N/A"]"#, 1)] {
+            let record = GOOD
+                .replace(r#"["a", "b", "c"]"#, options)
+                .replace(r#""answer": "B""#, r#""answer": "A""#);
+            let rejected = parse(&record).unwrap_err();
+            assert_eq!(
+                rejected.problems[0].message,
+                format!(
+                    "has {left} option(s) once its trailing `N/A` options (MMLU-Pro's padding) \
+                     are dropped; an item needs 2 to 10"
+                ),
+                "{options}"
+            );
+        }
     }
 
     #[test]

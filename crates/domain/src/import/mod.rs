@@ -108,8 +108,20 @@ pub struct ImportRejected {
 /// Parses a whole file. Returns the items only when every row is valid.
 pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, ImportRejected> {
     let mut collector = Collector::default();
+    let lines_on_lone_cr;
     let bytes = match format {
         ImportFormat::Parquet => bytes,
+        // Classic Mac line endings (a lone CR: what Excel for Mac long saved CSV with) end lines
+        // as a line feed would: read as such, so that lines are split and numbered.
+        ImportFormat::Jsonl | ImportFormat::Csv
+            if bytes.contains(&b'\r') && !bytes.contains(&b'\n') =>
+        {
+            lines_on_lone_cr = bytes
+                .iter()
+                .map(|&b| if b == b'\r' { b'\n' } else { b })
+                .collect::<Vec<u8>>();
+            return parse_items(format, &lines_on_lone_cr);
+        }
         ImportFormat::Jsonl | ImportFormat::Csv => {
             if let Some(what) = another_kind_of_file(format, bytes) {
                 collector.problem(0, what);
@@ -206,14 +218,18 @@ fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
         .unwrap_or(bytes)
         .trim_ascii_start();
     let first_line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    // The first record goes on past its line. (One that ends on it, followed by something else —
+    // a comma, a second record — is a broken line, reported at its line as such.)
+    let spread = || {
+        let mut values =
+            serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
+        values.next().is_some_and(|first| first.is_ok()) && values.byte_offset() > first_line.len()
+    };
     if format == ImportFormat::Jsonl
         && (text.starts_with(b"[")
             || (text.starts_with(b"{")
                 && serde_json::from_slice::<serde_json::Value>(first_line).is_err()
-                && serde_json::Deserializer::from_slice(text)
-                    .into_iter::<serde_json::Value>()
-                    .next()
-                    .is_some_and(|first| first.is_ok())))
+                && spread()))
     {
         return Some(
             "the file is JSON, not JSON Lines: write one record per line (Python: one \
@@ -584,6 +600,21 @@ mod tests {
     }
 
     #[test]
+    fn lines_ended_by_a_lone_carriage_return_are_lines() {
+        let jsonl = "{\"question\": \"2 + 2?\", \"answer\": 4}\r{\"question\": \"3 + 3?\", \"answer\": 6}\r";
+        let parsed = parse_items(ImportFormat::Jsonl, jsonl.as_bytes()).unwrap();
+        assert_eq!(parsed.items.len(), 2);
+        // Problems are numbered by the lines as the file shows them.
+        let csv = "question,A,B,answer\rq1,x,y,A\rq2,x,y,Q\rq3,x,y,A\rq4,x,y,Z\r";
+        let err = parse_items(ImportFormat::Csv, csv.as_bytes()).unwrap_err();
+        let lines: Vec<usize> = err.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 5], "{:?}", err.problems);
+        let bad = "{\"question\": \"2 + 2?\", \"answer\": 4}\r{\"question\": \"3 + 3?\"}\r";
+        let err = parse_items(ImportFormat::Jsonl, bad.as_bytes()).unwrap_err();
+        assert_eq!(err.problems[0].line, 2, "{:?}", err.problems);
+    }
+
+    #[test]
     fn a_file_of_another_kind_is_named_in_one_sentence() {
         let said = |format: ImportFormat, bytes: &[u8]| {
             let err = parse_items(format, bytes).unwrap_err();
@@ -611,9 +642,21 @@ mod tests {
                 said(ImportFormat::Jsonl, json).starts_with("the file is JSON, not JSON Lines")
             );
         }
-        // A broken first line of JSON Lines is still that line's problem.
+        // A broken first line of JSON Lines is still that line's problem: cut short, or a
+        // whole record followed by more (a comma after each, two records on one line).
         let broken = b"{\"question\": \"2 + 2?\"\n{\"question\": \"1?\", \"answer\": 1}\n";
         assert!(!said(ImportFormat::Jsonl, broken).contains("not JSON Lines"));
+        let record = "{\"question\": \"2 + 2?\", \"answer\": 4}";
+        for first_line in [format!("{record},"), format!("{record} {record}")] {
+            let file = format!("{first_line}\n{record}\n");
+            let err = parse_items(ImportFormat::Jsonl, file.as_bytes()).unwrap_err();
+            assert_eq!(err.problems[0].line, 1, "{:?}", err.problems);
+            assert!(
+                err.problems[0].message.contains("trailing characters"),
+                "{:?}",
+                err.problems
+            );
+        }
         // An Excel workbook (a ZIP archive), and bytes that are no text at all (here a
         // pseudo-random stream, as a binary file is): one sentence, not a problem per "line".
         assert!(

@@ -620,6 +620,39 @@ await step("an unknown page says so", async () => {
   await page.getByRole("heading", { name: "Not found" }).waitFor();
 });
 
+/** The page's tab goes to the back (or comes to the front), as the browser says it does. */
+async function setVisibility(tab, state) {
+  await tab.evaluate((state) => {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, state);
+}
+
+await step("tabs at the back hold no stream: a seventh tab and every tab's requests still go", async () => {
+  // Over HTTP/1.1 the browser opens at most six connections to the server, and each stream
+  // followed holds one: six tabs following the board left nothing for a seventh, nor for a
+  // Cancel pressed in any of them.
+  const running = await createRun({ concurrency: 1, simulated: { latencyMs: 2000 } });
+  const tabs = [];
+  for (let i = 0; i < 6; i += 1) {
+    const tab = await context.newPage();
+    await tab.goto(`${base}/ui/`);
+    await tab.getByText("Live").waitFor();
+    await setVisibility(tab, "hidden");
+    tabs.push(tab);
+  }
+  const seventh = await context.newPage();
+  await seventh.goto(`${base}/ui/`);
+  await seventh.getByText("Live").waitFor({ timeout: 10_000 });
+  const answered = await tabs[0].evaluate(async () => (await fetch("/runs?limit=1")).status);
+  if (answered !== 200) throw new Error(`a tab at the back asked for the runs: ${answered}`);
+  // Back in front, a tab follows the board again.
+  await setVisibility(tabs[0], "visible");
+  await tabs[0].getByText("Live").waitFor();
+  for (const tab of [...tabs, seventh]) await tab.close();
+  await api(`/runs/${running}/cancel`, { method: "POST" });
+});
+
 // The server that needs a token, with an operator's token and a viewer's.
 const guarded = process.env.GUARDED_URL;
 const token = process.env.GUARDED_TOKEN;

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeEventSource } from "../testing/fakeEventSource";
 import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
+import { setPageVisibility } from "../testing/visibility";
 
 import { useItemText } from "./useItemText";
 
@@ -18,6 +19,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   cleanup();
+  setPageVisibility("visible");
   vi.useRealTimers();
   vi.unstubAllGlobals();
 });
@@ -108,5 +110,16 @@ describe("useItemText", () => {
     const { result } = renderHook(() => useItemText("run-1", 7, false), { wrapper });
     expect(FakeEventSource.opened).toHaveLength(0);
     expect(result.current.text).toBeNull();
+  });
+
+  it("holds no stream while the page is hidden, and starts again from the whole text once shown", () => {
+    const { result } = renderHook(() => useItemText("run-1", 7, true), { wrapper });
+    act(() => FakeEventSource.opened[0]!.emit("item_text", text(1, true, "Let's think")));
+    act(() => setPageVisibility("hidden"));
+    expect(FakeEventSource.opened[0]!.closed).toBe(true);
+    act(() => setPageVisibility("visible"));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    act(() => FakeEventSource.opened[1]!.emit("item_text", text(1, true, "Let's think step by step.")));
+    expect(result.current.text).toBe("Let's think step by step.");
   });
 });

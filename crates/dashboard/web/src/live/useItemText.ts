@@ -6,6 +6,7 @@ import { useEffect, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { keys } from "../queries";
+import { usePageVisible } from "./usePageVisible";
 
 type ItemTextEvent = Schemas["ItemTextEventDto"];
 type ItemEndEvent = Schemas["ItemEndEventDto"];
@@ -30,15 +31,19 @@ const NOTHING: ItemText = { text: null, attempt: null, streaming: false, waiting
 /** How soon to look again once the item stopped streaming (or was not) while still followed. */
 const LOOK_AGAIN_MS = 2000;
 
-/** Follows the item's answer while `follow` (the item is running and shown). */
+/** Follows the item's answer while `follow` (the item is running and shown) and the page is
+ * shown (a hidden page holds no stream: usePageVisible; shown again, the stream starts with the
+ * whole text so far). */
 export function useItemText(runId: string, sequence: number, follow: boolean): ItemText {
   const client = useQueryClient();
   const [live, setLive] = useState<ItemText>(NOTHING);
   // Bumped to look again after the stream ended while the item is still followed (running).
   const [round, setRound] = useState(0);
+  const visible = usePageVisible();
+  const streamed = follow && visible;
 
   useEffect(() => {
-    if (!follow) {
+    if (!streamed) {
       return;
     }
     let again: ReturnType<typeof setTimeout> | null = null;
@@ -81,7 +86,7 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
       source.close();
       if (again !== null) clearTimeout(again);
     };
-  }, [client, runId, sequence, follow, round]);
+  }, [client, runId, sequence, streamed, round]);
 
   return follow ? live : NOTHING;
 }

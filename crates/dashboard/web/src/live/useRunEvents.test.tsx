@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ActiveBoard, keys } from "../queries";
 import { FakeEventSource } from "../testing/fakeEventSource";
 import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
+import { setPageVisibility } from "../testing/visibility";
 
 import { useRunEvents } from "./useRunEvents";
 
@@ -22,6 +23,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   cleanup();
+  setPageVisibility("visible");
   vi.useRealTimers();
   vi.unstubAllGlobals();
 });
@@ -124,5 +126,25 @@ describe("useRunEvents", () => {
     expect(client.getQueryData<ActiveBoard>(keys.active(12))!.runs).toHaveLength(0);
     rerender({ data: board("9", 2) });
     expect(old.closed).toBe(true);
+  });
+
+  it("holds no stream while the page is hidden; shown again, it fetches the board and follows from there", () => {
+    const invalidated = vi.spyOn(client, "invalidateQueries");
+    const { rerender } = renderHook(({ data }) => useRunEvents(12, data), {
+      wrapper,
+      initialProps: { data: board("5", 1) },
+    });
+    act(() => setPageVisibility("hidden"));
+    expect(FakeEventSource.opened[0]!.closed).toBe(true);
+    act(() => setPageVisibility("visible"));
+    // Not from the old fetch's position: what happened while hidden is fetched first.
+    expect(FakeEventSource.opened).toHaveLength(1);
+    expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.activeAll });
+    rerender({ data: board("40", 2) });
+    expect(FakeEventSource.opened.map((s) => s.url)).toEqual([
+      "/runs/events?view=board&lastEventId=5",
+      "/runs/events?view=board&lastEventId=40",
+    ]);
+    expect(FakeEventSource.opened[1]!.closed).toBe(false);
   });
 });

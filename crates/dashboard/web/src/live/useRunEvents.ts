@@ -9,6 +9,7 @@ import { useEffect, useRef, useState } from "react";
 import { type ActiveBoard, keys } from "../queries";
 import { type StreamMessage, followStream } from "./eventStream";
 import { type LiveEvent, fold, reopened } from "./fold";
+import { usePageVisible } from "./usePageVisible";
 
 /**
  * The board is drawn again at most this often. A person cannot read faster (the server sends a
@@ -46,9 +47,23 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
   // stream again: after a failure it waits first, longer each time, so that a stream refused
   // outright (a 429 once a client holds its share of streams) is not asked for again at once.
   const failures = useRef(0);
+  // A hidden page holds no stream (usePageVisible). The fetch of the board it followed then is
+  // behind once it is shown again: the board is fetched anew, and the stream opens from there.
+  const visible = usePageVisible();
+  const hiddenDuring = useRef<number | undefined>(undefined);
 
   useEffect(() => {
     if (hydration === undefined) {
+      return;
+    }
+    if (!visible) {
+      hiddenDuring.current = hydration;
+      setState("connecting");
+      return;
+    }
+    if (hiddenDuring.current === hydration) {
+      hiddenDuring.current = undefined;
+      void client.invalidateQueries({ queryKey: keys.activeAll });
       return;
     }
     const from = position.current;
@@ -135,7 +150,7 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
       stopHere?.();
       if (flushing !== null) clearTimeout(flushing);
     };
-  }, [client, hydration, limit]);
+  }, [client, hydration, limit, visible]);
 
   return state;
 }

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeEventSource } from "../testing/fakeEventSource";
 import { QueryWrapper, freshQueryClient } from "../testing/queryClient";
+import { setPageVisibility } from "../testing/visibility";
 
 import { keys } from "../queries";
 import { REFETCH_MS, useRunFollow } from "./useRunFollow";
@@ -19,6 +20,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   cleanup();
+  setPageVisibility("visible");
   vi.useRealTimers();
   vi.unstubAllGlobals();
 });
@@ -82,5 +84,21 @@ describe("useRunFollow", () => {
     rerender({ follow: false });
     expect(source.closed).toBe(true);
     expect(result.current).toBe("connecting");
+  });
+
+  it("holds no stream while the page is hidden, and reads the run as it opens again once shown", () => {
+    const invalidated = vi.spyOn(client, "invalidateQueries");
+    renderHook(() => useRunFollow("run-1", true), { wrapper });
+    const first = FakeEventSource.opened[0]!;
+    act(() => first.onopen!());
+    act(() => setPageVisibility("hidden"));
+    expect(first.closed).toBe(true);
+    expect(FakeEventSource.opened).toHaveLength(1);
+    invalidated.mockClear();
+    act(() => setPageVisibility("visible"));
+    expect(FakeEventSource.opened).toHaveLength(2);
+    act(() => FakeEventSource.opened[1]!.onopen!());
+    // What changed while hidden is read once the new stream is open.
+    expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
   });
 });

@@ -7,6 +7,7 @@ import { useEffect, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { keys, refetchRunContents } from "../queries";
+import { usePageVisible } from "./usePageVisible";
 import type { StreamState } from "./useRunEvents";
 
 type RunDetail = Schemas["RunDetailDto"];
@@ -15,13 +16,17 @@ type RunProgressEvent = Schemas["RunProgressEventDto"];
 /** How often moving items refetch the run's detail, items and log at most. */
 export const REFETCH_MS = 2000;
 
-/** Follows the run's events while `follow` (the run is active), saying where the stream stands. */
+/** Follows the run's events while `follow` (the run is active) and the page is shown (a hidden
+ * page holds no stream: usePageVisible), saying where the stream stands. Shown again, the stream
+ * opens anew and the run is read as it opens. */
 export function useRunFollow(runId: string, follow: boolean): StreamState {
   const client = useQueryClient();
   const [state, setState] = useState<StreamState>("connecting");
+  const visible = usePageVisible();
+  const live = follow && visible;
 
   useEffect(() => {
-    if (!follow) {
+    if (!live) {
       return;
     }
     let soon: ReturnType<typeof setTimeout> | null = null;
@@ -61,6 +66,6 @@ export function useRunFollow(runId: string, follow: boolean): StreamState {
       if (soon !== null) clearTimeout(soon);
       setState("connecting");
     };
-  }, [runId, follow, client]);
+  }, [runId, live, client]);
   return state;
 }

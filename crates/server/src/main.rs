@@ -2,6 +2,16 @@
 //! serves the API until SIGTERM or Ctrl-C. Also `evalboard migrate`, `evalboard dataset import`,
 //! `evalboard keygen`, `evalboard token create`, and `evalboard runs …`, a client of a running server.
 
+/// `eprintln!` that never panics: a script that filled or broke standard error (`2>/dev/full`,
+/// `2>&1 >out | head -1`) still gets the command's output and exit status, as with standard
+/// output (`output.rs`). What could not be said is lost; there is nowhere else to say it.
+macro_rules! say {
+    ($($line:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($line)*);
+    }};
+}
+
 mod client;
 mod config;
 mod demo;
@@ -140,7 +150,7 @@ fn failed(error: &anyhow::Error, otherwise: std::process::ExitCode) -> std::proc
     // prints with `RUST_BACKTRACE` set, as it often is where Rust is built); a driver's or
     // parser's message spanning lines is put on it too.
     let said = format!("{error:#}");
-    eprintln!(
+    say!(
         "error: {}",
         said.split_whitespace().collect::<Vec<_>>().join(" ")
     );
@@ -156,7 +166,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         if let Some(option) =
             server_option_given(&matches, &["config", "bind", "data_dir", "database_url"])
         {
-            eprintln!(
+            say!(
                 "error: --{option} is an option of the server; `evalboard runs` talks to a \
                  running server given by --server URL"
             );
@@ -176,7 +186,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         // A token needs no database; a configuration given is read for the names it holds.
         if let Some(option) = server_option_given(&matches, &["bind", "data_dir", "database_url"]) {
             // Status 2, a usage error, as `runs` says it.
-            eprintln!(
+            say!(
                 "error: --{option} is an option of the server; `evalboard token create` needs \
                  none (--config only, to check the name against the tokens configured)"
             );
@@ -257,7 +267,7 @@ fn keygen(path: &std::path::Path) -> anyhow::Result<()> {
     };
     // The previous key's public key is what the rotation needs, and a server signing with the
     // new key no longer serves it: said to be copied first.
-    eprintln!(
+    say!(
         "wrote {} (mode 0600); {id}; its public key is {}. To rotate to it: first copy the \
          current key's publicKey (GET /browser-harness/keys, or the server's start-up line \
          \"Browser Harness packs are signed with this key\") into [harness] \
@@ -304,13 +314,13 @@ fn create_token(
     // configuration after a success (`2> entry.toml && cat entry.toml >> evalboard.toml`) still
     // reads. (A failure's error goes to stderr as well: appended, it broke the configuration.)
     if rotation {
-        eprintln!(
+        say!(
             "# The configuration has a token named `{name}` already: both are accepted until\n\
              # you remove the old entry (and restart), which also ends the dashboard sessions\n\
              # made with it."
         );
     }
-    eprintln!(
+    say!(
         "# The token above is shown once; evalboard keeps only its digest. Give it to its\n\
          # holder, and add this entry to the configuration (then restart):\n\
          [[auth.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",

@@ -62,7 +62,7 @@ impl RunWarnings {
             for entry in entries.iter().filter(|entry| entry["sequence"].is_null()) {
                 let message = entry["message"].as_str().unwrap_or_default();
                 let level = entry["level"].as_str().unwrap_or("warn");
-                bar.suspend(|| eprintln!("{level}: {message}"));
+                bar.suspend(|| say!("{level}: {message}"));
             }
             if let Some(next) = page["nextCursor"].as_str() {
                 self.cursor = Some(next.to_owned());
@@ -150,7 +150,7 @@ pub(super) fn follow(
     bar.finish();
     if !bar.is_hidden() {
         // The bar's last frame keeps its line: what follows starts on the next.
-        eprintln!();
+        say!();
     }
     print_run(out, &run, json)?;
     // A completed run may hold failed or canceled items (the run goes on past them): the exit
@@ -171,7 +171,7 @@ pub(super) fn follow(
                 client.command(&format!("retry {id}"))
             )
         };
-        eprintln!(
+        say!(
             "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); their \
              errors are in `{}`; {again}",
             faulted.saturating_sub(canceled),
@@ -260,7 +260,7 @@ impl Outage {
         }
         let since = *self.since.get_or_insert_with(|| {
             bar.suspend(|| {
-                eprintln!(
+                say!(
                     "lost the server ({error:#}); trying again for up to {} s (the run goes on there)",
                     PATIENCE.as_secs()
                 );
@@ -290,7 +290,7 @@ impl Outage {
     /// The server answered again.
     fn over(&mut self, bar: &ProgressBar) {
         if self.since.take().is_some() {
-            bar.suspend(|| eprintln!("the server is back"));
+            bar.suspend(|| say!("the server is back"));
         }
         self.pause = Duration::ZERO;
     }
@@ -360,7 +360,7 @@ fn show(bar: &ProgressBar, progress: &Value) {
     // the counts at each tenth of the run done, so that a long run is not silent until its end.
     let before = bar.position();
     if !std::io::stderr().is_terminal() && tenth(done, total) > tenth(before, total) {
-        eprintln!("{message}");
+        say!("{message}");
     }
     bar.set_length(total);
     bar.set_message(message);

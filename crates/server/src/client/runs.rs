@@ -147,7 +147,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 let id = created["run"]["id"].as_str().unwrap_or_default().to_owned();
                 // Said at once: a follow stopped with Ctrl-C leaves a run going on the server,
                 // and its id is what `follow` and `cancel` need.
-                eprintln!("created {id}; following it (Ctrl-C stops following, not the run)");
+                say!("created {id}; following it (Ctrl-C stops following, not the run)");
                 return follow::follow(&client, &id, json, &mut out);
             }
             print_run(&mut out, &created, json)?;
@@ -192,7 +192,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                         .iter()
                         .map(|(option, _, value)| format!("--{option} {} ", shell_word(value)))
                         .collect();
-                    eprintln!(
+                    say!(
                         "more: {}",
                         client.command(&format!("list --limit {limit} {filter}--cursor {next}"))
                     );
@@ -218,7 +218,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             let body = json!({"scope": if all { "all" } else { "faulted" }, "force": force});
             let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
             if watch {
-                eprintln!("retrying {id}; following it (Ctrl-C stops following, not the run)");
+                say!("retrying {id}; following it (Ctrl-C stops following, not the run)");
                 return follow::follow(&client, &id, json, &mut out);
             }
             print_run(&mut out, &run, json)?;

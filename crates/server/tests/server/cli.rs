@@ -541,6 +541,25 @@ fn the_client_refuses_what_it_cannot_use() {
     assert!(said.contains("is not a server's URL"), "{said}");
 }
 
+/// Standard error that cannot be written (full, or a pipe whose reader went away) loses what
+/// was said there, not the command's exit status (it panicked: 101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_standard_error_that_cannot_be_written_does_not_change_the_exit_status() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // Nobody listens there: the error goes to standard error, and the status says it.
+    let output = Command::new(BINARY)
+        .args(["runs", "--server", "http://127.0.0.1:9", "list"])
+        .env_remove("EVALBOARD_TOKEN")
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
+
 #[test]
 fn the_version_names_the_command_a_user_types() {
     let output = Command::new(BINARY).arg("--version").output().unwrap();

@@ -8,7 +8,7 @@ import {
   useQueryClient,
 } from "@tanstack/react-query";
 
-import { type ActiveRun, type Schemas, api, unwrap } from "./api/client";
+import { type ActiveRun, ApiError, type Schemas, api, unwrap } from "./api/client";
 import { ACTIVE } from "./components/common";
 import type { operations } from "./api/schema";
 
@@ -189,6 +189,16 @@ export function useRunAction() {
       // the page lists of them, and the log's new lines, are fetched again.
       refetchRunContents(client, detail.run.id);
       void client.invalidateQueries({ queryKey: ["runs", "list"] });
+    },
+    onError: (error, request) => {
+      // Refused because the run is not as the page showed it (another person, tab or the CLI
+      // acted on it meanwhile: "is running"): read again at once, so that the page shows what
+      // the refusal is about instead of what it showed until its next poll, 30 s later.
+      if (error instanceof ApiError && error.status === 409) {
+        void client.invalidateQueries({ queryKey: keys.run(request.id) });
+        refetchRunContents(client, request.id);
+        void client.invalidateQueries({ queryKey: keys.activeAll });
+      }
     },
   });
 }

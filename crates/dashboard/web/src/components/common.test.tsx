@@ -47,6 +47,22 @@ describe("ActionFailed", () => {
     fireEvent.click(screen.getByRole("button", { name: "Retry anyway" }));
     expect(forced).toBe(1);
   });
+
+  it("takes the focus that fell to nothing while the refused request ran, and no other", () => {
+    const refused = new ApiError(409, "Conflict", "run run-1 is running");
+    // The pressed button was disabled meanwhile: focus is on nothing.
+    (document.activeElement as HTMLElement | null)?.blur();
+    const { unmount } = render(<ActionFailed action="retry" error={refused} onDismiss={() => {}} />);
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Dismiss" }));
+    unmount();
+    // A reader who moved on keeps their place.
+    const search = document.createElement("input");
+    document.body.append(search);
+    search.focus();
+    render(<ActionFailed action="retry" error={refused} onDismiss={() => {}} />);
+    expect(document.activeElement).toBe(search);
+    search.remove();
+  });
 });
 
 describe("ErrorNote", () => {

@@ -104,10 +104,11 @@ export function ActionFailed({
       <div className="warning" role="alert">
         <p>
           <strong>The retry did not happen</strong>: {changed}. Its new answers would come from
-          another setup than its first ones.
+          another setup than its first ones: Retry anyway sends its failed and canceled items
+          with the configuration as it is now.
         </p>
         <p>
-          <button type="button" onClick={onForce}>
+          <button type="button" onClick={onForce} ref={focusIfAdrift}>
             Retry anyway
           </button>{" "}
           <button type="button" className="link" onClick={onDismiss}>
@@ -144,12 +145,25 @@ export function ActionFailed({
     <div className="error" role="alert">
       <p>
         <strong>{what} did not happen</strong>: {why}.{" "}
-        <button type="button" className="link" onClick={onDismiss}>
+        <button type="button" className="link" onClick={onDismiss} ref={focusIfAdrift}>
           Dismiss
         </button>
       </p>
     </div>
   );
+}
+
+/**
+ * Focuses a refusal's first button as it appears, unless the reader has moved on: the button
+ * pressed was disabled while its request ran, so focus fell to nothing (on the board) or to the
+ * page's title, where a run's page puts it meanwhile. The next thing to decide is this button's.
+ * (A ref callback of stable identity: called when the button mounts, not at every render.)
+ */
+function focusIfAdrift(button: HTMLButtonElement | null) {
+  const focused = document.activeElement;
+  if (button && (focused === null || focused === document.body || focused.tagName === "H1")) {
+    button.focus();
+  }
 }
 
 /** The problem type of a retry refused because the run's configuration changed. */

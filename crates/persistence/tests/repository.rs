@@ -1109,9 +1109,13 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     let taken = claim("w2", 2, 12, 30);
     assert_eq!(sequences(&taken), [1, 3]);
     assert_eq!(taken.run.lifecycle.resumed_count, 0);
+    assert!(taken.gone_workers.is_empty());
     // At 16 s none of w1's claims is live: w1 is gone, one resume, and its items are taken over
-    // by as many claims as it takes — counted once.
-    let mut taken_over = sequences(&claim("w2", 3, 16, 30));
+    // by as many claims as it takes — counted once. The claim that found it gone says so (the
+    // server logs it).
+    let found = claim("w2", 3, 16, 30);
+    assert_eq!(found.gone_workers, [("w1".to_owned(), 8)]);
+    let mut taken_over = sequences(&found);
     let after = db.get_run(&run).unwrap().lifecycle;
     assert_eq!(
         (after.resumed_count, after.last_resumed_at),
@@ -1141,6 +1145,9 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     let taken = claim("w4", 1, 100, 30);
     assert_eq!(taken.items.len(), 1);
     assert_eq!(taken.run.lifecycle.resumed_count, 3);
+    let mut gone: Vec<&str> = taken.gone_workers.iter().map(|(w, _)| w.as_str()).collect();
+    gone.sort_unstable();
+    assert_eq!(gone, ["w2", "w3"]);
     for seconds in 101..130 {
         claim("w4", 4, seconds, 30);
     }

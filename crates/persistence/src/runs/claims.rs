@@ -57,6 +57,9 @@ pub struct Claim {
     pub items: Vec<ClaimedItem>,
     /// How many of them were taken over from a worker that went away (its claim expired).
     pub taken_over: u32,
+    /// The workers this claim found gone from the run (their claims expired), each with how many
+    /// of the run's items it held: each is one resume of the run.
+    pub gone_workers: Vec<(String, usize)>,
 }
 
 /// Who claims, for how long, how many.
@@ -110,6 +113,17 @@ impl Database {
         let claim = self.write(|conn| claim_in(conn, run_id, request))?;
         if claim.taken_over > 0 {
             metrics::counter!(CLAIMS_TAKEN_OVER).increment(u64::from(claim.taken_over));
+        }
+        // Said once stored: the operator's sign that a server stopped without giving its items
+        // back (killed, its machine gone, cut off from the database for a lease).
+        for (worker, items) in &claim.gone_workers {
+            tracing::warn!(
+                run = %run_id,
+                gone = %worker,
+                items,
+                "the claims of worker `{worker}` expired (it stopped without giving them back): \
+                 its {items} item(s) of this run are taken over"
+            );
         }
         Ok(claim)
     }
@@ -186,6 +200,7 @@ fn claim_in(
             run: row.into_domain()?,
             items: Vec::new(),
             taken_over: 0,
+            gone_workers: Vec::new(),
         });
     }
     let now = request.at.naive_utc();
@@ -269,6 +284,7 @@ fn claim_in(
             run: row.into_domain()?,
             items: Vec::new(),
             taken_over: 0,
+            gone_workers: Vec::new(),
         });
     }
     if status == RunStatus::Pending {
@@ -373,6 +389,7 @@ fn claim_in(
         taken_over: lost.len() as u32,
         run: load_row(conn, run_id, false)?.into_domain()?,
         items: handed_out,
+        gone_workers: gone,
     })
 }
 

@@ -27,18 +27,29 @@ const WARNINGS_EVERY: Duration = Duration::from_secs(10);
 /// item), said once each on standard error: a run no server here can work ("leaves this run to
 /// servers set up for it: … is not set"), a resume, a budget stop — which the event stream
 /// does not carry, and without which a parked run is a silent bar.
-struct RunWarnings {
+pub(super) struct RunWarnings {
     /// Where the next look continues (the log's cursor); `None` before the first.
     cursor: Option<String>,
     last_look: Option<Instant>,
 }
 
 impl RunWarnings {
-    fn new() -> Self {
+    /// From the log's start: a run followed says what it met so far.
+    pub(super) fn new() -> Self {
         Self {
             cursor: None,
             last_look: None,
         }
+    }
+
+    /// From the log's end as it is now: a run about to be retried says only what its retry
+    /// meets, not the failures that made it retried (`retry --follow` began by repeating them,
+    /// as if the retry had failed at once). A log that cannot be read now is read whole later.
+    pub(super) fn from_now(client: &Client, id: &str) -> Self {
+        let mut warnings = Self::new();
+        warnings.read(client, id, |_| {});
+        warnings.last_look = None;
+        warnings
     }
 
     /// Says the warnings logged since the last look, if it was long enough ago (or `now`).
@@ -52,6 +63,15 @@ impl RunWarnings {
             return;
         }
         self.last_look = Some(Instant::now());
+        self.read(client, id, |entry| {
+            let message = entry["message"].as_str().unwrap_or_default();
+            let level = entry["level"].as_str().unwrap_or("warn");
+            bar.suspend(|| say!("{level}: {message}"));
+        });
+    }
+
+    /// Passes the run's warnings past the cursor to `each`, moving the cursor past them.
+    fn read(&mut self, client: &Client, id: &str, mut each: impl FnMut(&Value)) {
         loop {
             let mut query = vec![("level", "warn".to_owned()), ("limit", "500".to_owned())];
             query.extend(self.cursor.clone().map(|cursor| ("cursor", cursor)));
@@ -59,11 +79,10 @@ impl RunWarnings {
                 return;
             };
             let entries = page["logs"].as_array().map_or(&[][..], Vec::as_slice);
-            for entry in entries.iter().filter(|entry| entry["sequence"].is_null()) {
-                let message = entry["message"].as_str().unwrap_or_default();
-                let level = entry["level"].as_str().unwrap_or("warn");
-                bar.suspend(|| say!("{level}: {message}"));
-            }
+            entries
+                .iter()
+                .filter(|entry| entry["sequence"].is_null())
+                .for_each(&mut each);
             if let Some(next) = page["nextCursor"].as_str() {
                 self.cursor = Some(next.to_owned());
             }
@@ -74,13 +93,14 @@ impl RunWarnings {
     }
 }
 
-/// Follows run `id` to its end; exit status 0 when it completes with an item answered, 1
-/// otherwise.
+/// Follows run `id` to its end, saying its warnings from `warnings`' place in its log; exit
+/// status 0 when it completes with an item answered, 1 otherwise.
 pub(super) fn follow(
     client: &Client,
     id: &str,
     json: bool,
     out: &mut impl Write,
+    mut warnings: RunWarnings,
 ) -> anyhow::Result<ExitCode> {
     let bar = progress_bar()?;
     // A server restarting as the follower starts (right after `create --follow` made the run,
@@ -99,7 +119,6 @@ pub(super) fn follow(
     bar.reset_eta();
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.tick();
-    let mut warnings = RunWarnings::new();
     warnings.look(client, id, &bar, true);
     while !is_terminal(&run) {
         // A stream the server ends (it drops a client that falls behind, it restarts) is

@@ -6,7 +6,10 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Client, follow};
+use super::{
+    Client,
+    follow::{self, RunWarnings},
+};
 use crate::output::StandardOutput;
 
 /// What `evalboard runs` does.
@@ -148,7 +151,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 // Said at once: a follow stopped with Ctrl-C leaves a run going on the server,
                 // and its id is what `follow` and `cancel` need.
                 say!("created {id}; following it (Ctrl-C stops following, not the run)");
-                return follow::follow(&client, &id, json, &mut out);
+                return follow::follow(&client, &id, json, &mut out, RunWarnings::new());
             }
             print_run(&mut out, &created, json)?;
         }
@@ -203,7 +206,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             let run = client.get_json(&format!("/runs/{id}"))?;
             print_run(&mut out, &run, json)?;
         }
-        RunsCommand::Follow { id, json } => return follow::follow(&client, &id, json, &mut out),
+        RunsCommand::Follow { id, json } => {
+            return follow::follow(&client, &id, json, &mut out, RunWarnings::new());
+        }
         RunsCommand::Cancel { id, json } => {
             let run = client.post_json(&format!("/runs/{id}/cancel"), None)?;
             print_run(&mut out, &run, json)?;
@@ -216,10 +221,16 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             json,
         } => {
             let body = json!({"scope": if all { "all" } else { "faulted" }, "force": force});
+            // Where the log stands before the retry: what it logs from there is the retry's.
+            let warnings = if watch {
+                RunWarnings::from_now(&client, &id)
+            } else {
+                RunWarnings::new()
+            };
             let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
             if watch {
                 say!("retrying {id}; following it (Ctrl-C stops following, not the run)");
-                return follow::follow(&client, &id, json, &mut out);
+                return follow::follow(&client, &id, json, &mut out, warnings);
             }
             print_run(&mut out, &run, json)?;
         }

@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::support::{BINARY, Server};
+use crate::support::{BINARY, Server, wait_for};
 
 fn evalboard(server: &Server, args: &[&str], token: Option<&str>) -> Output {
     let mut command = Command::new(BINARY);
@@ -291,6 +291,30 @@ fn the_command_line_client_drives_runs_end_to_end() {
         said.contains("faulted 36 (36 canceled)"),
         "canceled items told apart: {said}"
     );
+    // A retry followed says what its retry meets, not the warnings that came before it (it
+    // began by repeating them, as if the retry had failed at once).
+    let retrying = Command::new(BINARY)
+        .args(["runs", "--server", &server.base, "retry", &slow, "--follow"])
+        .env_remove("EVALBOARD_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&server, &slow, "the retry running", |d| {
+        d["run"]["status"] == "running"
+    });
+    noted("the retry's own warning");
+    json_of(&evalboard(&server, &["cancel", &slow, "--json"], None));
+    let ended = retrying.wait_with_output().unwrap();
+    assert_eq!(ended.status.code(), Some(1));
+    let warned = String::from_utf8(ended.stderr).unwrap();
+    assert_eq!(
+        warned.matches("warn: the retry's own warning").count(),
+        1,
+        "{warned}"
+    );
+    assert!(!warned.contains("budget is spent"), "{warned}");
+    assert!(!warned.contains("leaves this run"), "{warned}");
 
     // Paging the list: the hint on standard error is the next page's command, filter, page size
     // and server included (a cursor continues only its own listing).

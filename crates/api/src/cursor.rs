@@ -65,6 +65,14 @@ impl Cursors {
         cursor: &str,
         count: usize,
     ) -> Result<Vec<String>, ApiError> {
+        // Out of the parameter's documented range (`minLength` 1): malformed, not a cursor
+        // this server did not issue.
+        if cursor.is_empty() {
+            return Err(ApiError::bad_parameter(
+                "cursor",
+                "must not be empty: leave it out for the first page",
+            ));
+        }
         let text = self.sealer.open_in(scope, cursor).ok_or_else(invalid)?;
         let mut parts = text.splitn(count + 1, '|');
         if parts.next() != Some(&format!("{kind}1")) {

@@ -248,6 +248,20 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
         assert_eq!(matching, Some(listed.len() as u64), "{filter}");
         assert!(!listed.is_empty(), "{filter}");
     }
+    // A category none of the compared items is in is said, not an empty page.
+    let problem = app
+        .get(&format!(
+            "/runs/compare?runIds={baseline},{better}&category=Nowhere"
+        ))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "category");
+    let said = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        said.starts_with("no compared item is in category `Nowhere`; theirs are: ")
+            && said.contains(&some_category),
+        "{said}"
+    );
     let wrong = flipped_ids.iter().filter(|id| !all[0][id.as_str()]).count();
     let right = app
         .get(&format!(

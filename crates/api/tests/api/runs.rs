@@ -597,6 +597,11 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     }
     let problem = app.get("/runs?cursor=abc").await.problem(422);
     assert_eq!(problem["errors"][0]["field"], "cursor");
+    // Empty is out of the parameter's range (minLength 1), as on every listing with a cursor.
+    for path in ["/runs", "/runs/run-00000000000000000000000000000000/items"] {
+        let problem = app.get(&format!("{path}?cursor=")).await.problem(400);
+        assert_eq!(problem["errors"][0]["field"], "cursor", "{path}");
+    }
     app.get("/runs?sort=asc").await.problem(400);
 }
 

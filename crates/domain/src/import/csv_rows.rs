@@ -255,7 +255,10 @@ fn parse_row(
         .map_while(|&position| position.map(|p| cell(Some(p)).unwrap_or_default()))
         .collect();
     if !utf8_ok {
-        collector.problem(line, "the row is not valid UTF-8");
+        collector.problem(
+            line,
+            "the row is not valid UTF-8: save the file as UTF-8 (Excel: \"CSV UTF-8\"; its plain \"CSV\" is in another encoding)",
+        );
         return;
     }
     let given = cells

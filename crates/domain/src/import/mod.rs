@@ -543,7 +543,10 @@ fn utf8_lines<'a>(bytes: &'a [u8], collector: &mut Collector) -> Vec<(usize, &'a
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         match std::str::from_utf8(raw) {
             Ok(line) => lines.push((index + 1, line)),
-            Err(_) => collector.problem(index + 1, "the line is not valid UTF-8"),
+            Err(_) => collector.problem(
+                index + 1,
+                "the line is not valid UTF-8: save the file as UTF-8",
+            ),
         }
     }
     lines
@@ -680,6 +683,8 @@ mod tests {
         let err = parse_items(ImportFormat::Csv, latin1).unwrap_err();
         assert_eq!(err.total, 2, "{:?}", err.problems);
         assert!(err.problems[0].message.contains("not valid UTF-8"));
+        // Excel's plain "CSV" is Windows-1252: the remedy is named.
+        assert!(err.problems[0].message.contains("Excel: \"CSV UTF-8\""));
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl FlippedFilter<'_> {
         (status = 200, description = "The comparison", body = ComparisonDto),
         (status = 400, description = "`runIds` is not 2 to 8 run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A run does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, `category` is none of the compared items' categories, or `cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -171,6 +171,31 @@ pub(crate) async fn compare(
     };
 
     let comparison = compare_runs(&items);
+    // A category no compared item is in filters nothing in: said, rather than an empty page
+    // that reads as "no item flipped there" (a misspelt `Law` for `law`).
+    if let Some(category) = filter.category
+        && !comparison
+            .categories
+            .iter()
+            .any(|(name, _)| name == category)
+    {
+        let mut names: Vec<&str> = comparison
+            .categories
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.truncate(20);
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "category",
+            format!(
+                "no compared item is in category `{}`; theirs are: {}",
+                shorten(category),
+                names.join(", ")
+            ),
+        );
+        return Err(ApiError::invalid(errors));
+    }
     let run_ids: Vec<String> = runs.iter().map(|run| run.id.to_string()).collect();
     let matching: Vec<_> = comparison
         .flipped

@@ -91,7 +91,10 @@ pub(crate) async fn stream_run_events(
             .ok_or_else(|| {
                 ApiError::bad_parameter(
                     name,
-                    format!("must be an event id (an integer), got `{}`", shorten(text)),
+                    format!(
+                        "must be an event id (a whole number, 0 or more), got `{}`",
+                        shorten(text)
+                    ),
                 )
             })
     };

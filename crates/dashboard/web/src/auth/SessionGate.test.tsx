@@ -122,6 +122,8 @@ describe("SessionGate", () => {
     renderApp("/nowhere");
     await signIn(TOKEN);
     await screen.findByRole("heading", { name: "Not found" });
+    // The form and its focus are gone: the page takes it, as after a page change.
+    await vi.waitFor(() => expect(document.activeElement?.id).toBe("main"));
     const header = screen.getByRole("banner");
     expect(header.textContent).toContain("ci · operator");
 
@@ -145,8 +147,11 @@ describe("SessionGate", () => {
     await screen.findByLabelText("Token");
     expect(screen.queryByRole("heading", { name: "Datasets" })).toBeNull();
     expect(client.getQueryCache().getAll().map((query) => query.queryKey)).toEqual([sessionKey]);
-    // Said, so that the screen coming back is not a mystery.
+    // Said, so that the screen coming back is not a mystery — also as the focused field's
+    // description, which a screen reader reads with it.
     expect(screen.getByRole("status").textContent).toContain("Your session ended");
+    const described = (screen.getByLabelText("Token").getAttribute("aria-describedby") ?? "").split(" ");
+    expect(described.map((id) => document.getElementById(id)?.textContent).join(" ")).toContain("Your session ended");
   });
 
   it("asks again who it is when a request is refused for its role", async () => {

@@ -4,7 +4,16 @@ import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { type Session, onForbidden, onUnauthenticated } from "../api/client";
 import { ErrorNote, useTitle } from "../components/common";
-import { onSessionChange, sessionKey, signedOut, signedOutHereKey, useSessionQuery, useSignIn, useSignOut } from "./session";
+import {
+  onSessionChange,
+  sessionKey,
+  signedOut,
+  signedOutHereKey,
+  takeSignedInHere,
+  useSessionQuery,
+  useSignIn,
+  useSignOut,
+} from "./session";
 
 /** Why the sign-in screen came back to a page that was signed in. */
 type Ended = "expired" | "elsewhere";
@@ -30,6 +39,11 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
   // A request refused for its role: the token's role may have changed on the server (the page
   // would otherwise keep offering what it may no longer do, until reloaded).
   useEffect(() => onForbidden(() => void client.invalidateQueries({ queryKey: sessionKey })), [client]);
+  // Signed in here, the form and its focus are gone: the page it opens onto takes the focus (as
+  // a page change gives it, App.tsx), so that a keyboard or a screen reader starts there.
+  useEffect(() => {
+    if (session.data && takeSignedInHere()) document.getElementById("main")?.focus({ preventScroll: true });
+  });
   // Another tab signed out (the cookie is gone for this one too: its streams would otherwise go
   // on showing a signed-out browser live data) or signed in (maybe as someone else).
   useEffect(
@@ -124,7 +138,9 @@ function SignIn({ ended }: { ended: Ended | null }) {
           evalboard
         </h1>
         {ended !== null && (
-          <p className="warning" role="status">
+          // Also the field's description: a status shown with the page is not always read out,
+          // while the field the page focuses is, with its description.
+          <p id="sign-in-ended" className="warning" role="status">
             {ended === "elsewhere"
               ? "You signed out in another tab of this browser. Sign in again."
               : "Your session ended: it expired, or its token was revoked. Sign in again."}
@@ -145,7 +161,11 @@ function SignIn({ ended }: { ended: Ended | null }) {
             autoComplete="off"
             spellCheck={false}
             aria-invalid={problem !== null}
-            aria-describedby={problem === null ? undefined : "sign-in-problem"}
+            aria-describedby={
+              [ended === null ? null : "sign-in-ended", problem === null ? null : "sign-in-problem"]
+                .filter((id) => id !== null)
+                .join(" ") || undefined
+            }
           />
           {problem !== null && (
             <p id="sign-in-problem" className="problem" role="alert">

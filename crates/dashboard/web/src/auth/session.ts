@@ -58,6 +58,17 @@ export function signedOut(client: QueryClient): void {
   client.removeQueries({ predicate: (query) => query.queryKey[0] !== sessionKey[0] });
 }
 
+/** Set by a sign-in on this page until the page it opens onto takes it (`takeSignedInHere`). */
+let signedInHere = false;
+
+/** Whether this page just signed in (once): the page shown then takes the focus, which the
+ *  sign-in form took with it. */
+export function takeSignedInHere(): boolean {
+  const was = signedInHere;
+  signedInHere = false;
+  return was;
+}
+
 export function useSignIn() {
   const client = useQueryClient();
   return useMutation({
@@ -73,6 +84,7 @@ export function useSignIn() {
     },
     onSuccess: (session) => {
       client.removeQueries({ queryKey: signedOutHereKey });
+      signedInHere = true;
       client.setQueryData(sessionKey, session);
       announceSessionChange("signed-in");
     },

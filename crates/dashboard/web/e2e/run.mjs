@@ -360,7 +360,7 @@ await step("compare two runs from the archive", async () => {
   await page.locator(".flipped-question li.expected").waitFor();
   if ((await page.locator(".flipped-question").count()) !== 1) throw new Error("the question is not said once");
   await check("compare");
-  const link = page.getByRole("link", { name: /^#\d+$/ }).first();
+  const link = page.getByRole("link", { name: /^#\d+ in / }).first();
   const sequence = (await link.textContent()).slice(1);
   await link.click();
   // The run's page opens the item where its list shows it, brought into view.

@@ -311,7 +311,9 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
       {confirming}
       <header>
         <h2>
-          <Link href={`/runs/${run.id}`} ref={title}>
+          {/* Named as the card's buttons are: five runs of one model read "sim-1" five times in
+              a list of the page's links. */}
+          <Link href={`/runs/${run.id}`} ref={title} aria-label={runName}>
             {run.modelName}
           </Link>{" "}
           <span className="muted">on {run.datasetName}</span>

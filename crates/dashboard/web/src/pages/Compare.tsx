@@ -384,12 +384,17 @@ function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
           </button>
         </th>
         <td>{item.category}</td>
-        {item.outcomes.map((outcome) => (
+        {item.outcomes.map((outcome, i) => (
           <td key={outcome.runId} className={outcome.correct ? "good" : "bad"}>
             <span aria-hidden="true">{outcome.correct ? "✓" : "✗"}</span>{" "}
             <span className="visually-hidden">{outcome.correct ? "right" : "wrong"}:</span>
             {outcomeText(outcome)}{" "}
-            <Link href={`/runs/${outcome.runId}?item=${outcome.sequence}`} className="small">
+            <Link
+              href={`/runs/${outcome.runId}?item=${outcome.sequence}`}
+              className="small"
+              // One per run in the row: "#3" alone would be said as many times.
+              aria-label={`#${outcome.sequence} in ${names[i] ?? outcome.runId}`}
+            >
               #{outcome.sequence}
             </Link>
           </td>

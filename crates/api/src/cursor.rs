@@ -2,8 +2,8 @@
 //! bytes of an HMAC-SHA256 of that text under the installation's cursor key (kept in the
 //! database, so every replica and every restart accepts what another issued). Clients must not
 //! build or parse them; the encoding may change. A cursor of another kind, or one this
-//! installation did not issue (forged, altered or truncated), is a 422: any text is a
-//! well-formed cursor as far as the OpenAPI document can say.
+//! installation did not issue (forged, altered or truncated), is a 422: any non-empty text is a
+//! well-formed cursor as far as the OpenAPI document can say (an empty one is a 400).
 //!
 //! The tag also covers the cursor's *scope*: what the listing it pages is (the run, the
 //! grouping and filters of its items; the runs compared; the archive's filters). A cursor sent

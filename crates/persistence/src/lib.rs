@@ -29,8 +29,8 @@ pub use logs::{LogCursor, LogLevel, LogPage, LogPosition, LogQuery, RunLogEntry}
 pub use outage::Outage;
 pub use runs::{
     ActiveRun, Answer, AppliedOutcomes, AttemptRecord, CachedAnswer, CaptureImport, CapturedAnswer,
-    Claim, ClaimRequest, ClaimedItem, CreatedRun, ExportFilter, IdempotencyKey, ImportItem,
-    ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
+    Claim, ClaimRequest, ClaimedItem, CreatedRun, ExportFilter, GoneWorker, IdempotencyKey,
+    ImportItem, ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
     ItemTransition, Judgment, JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity,
     RetryScope, RunCursor, RunFailed, RunFilter, RunGeneration, RunPage,
 };

@@ -1114,7 +1114,13 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     // by as many claims as it takes — counted once. The claim that found it gone says so (the
     // server logs it).
     let found = claim("w2", 3, 16, 30);
-    assert_eq!(found.gone_workers, [("w1".to_owned(), 8)]);
+    assert_eq!(
+        found.gone_workers,
+        [evalboard_persistence::GoneWorker {
+            name: "w1".into(),
+            items: 8
+        }]
+    );
     let mut taken_over = sequences(&found);
     let after = db.get_run(&run).unwrap().lifecycle;
     assert_eq!(
@@ -1145,7 +1151,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
     let taken = claim("w4", 1, 100, 30);
     assert_eq!(taken.items.len(), 1);
     assert_eq!(taken.run.lifecycle.resumed_count, 3);
-    let mut gone: Vec<&str> = taken.gone_workers.iter().map(|(w, _)| w.as_str()).collect();
+    let mut gone: Vec<&str> = taken.gone_workers.iter().map(|w| w.name.as_str()).collect();
     gone.sort_unstable();
     assert_eq!(gone, ["w2", "w3"]);
     for seconds in 101..130 {
@@ -2030,6 +2036,44 @@ fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persiste
     }
 }
 
+/// A run's count of answers cut off follows its answers on every path: stored many at once (on
+/// PostgreSQL one statement for a batch's judged answers), judged again, reopened by a retry.
+fn answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried(db: &TestDatabase) {
+    use evalboard_domain::JudgeSettings;
+    use evalboard_persistence::{OutcomeKind, RetryScope};
+    import(db, "Demo", &items(4));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 4, 1, 300))
+        .unwrap();
+    let mut batch: Vec<_> = (1..=4)
+        .map(|sequence| judged_answer(&run, sequence, 3))
+        .collect();
+    // The model ended the last one itself.
+    if let OutcomeKind::Answered { answer, .. } = &mut batch[3].kind {
+        answer.cut_off = None;
+    }
+    let applied = db.apply_outcomes("w1", &batch, at(3)).unwrap();
+    assert_eq!(applied.applied, [true; 4]);
+    let counted = |db: &TestDatabase| {
+        let run = db.get_run(&run).unwrap();
+        assert_eq!(run.cut_off, db.cut_off_count(&run.id).unwrap());
+        run.cut_off
+    };
+    assert_eq!(counted(db), 3);
+    // Judged again: the answers stay, and so does their count.
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(4))
+        .unwrap();
+    assert_eq!(counted(db), 3);
+    // The re-judging canceled before any verdict (nothing was claimed: it ends at once), the
+    // answers are still there; retried, every one is set aside.
+    let canceled = db.request_cancel(&run, None, at(5)).unwrap();
+    assert!(canceled.status.is_terminal(), "{:?}", canceled.status);
+    assert_eq!(counted(db), 3);
+    db.retry_run(&run, RetryScope::All, None, None, at(6))
+        .unwrap();
+    assert_eq!(counted(db), 0);
+}
+
 /// A retry of every item clears what the last dispatch left on the item, its reasoning and its
 /// cut-off too:
 /// a reopened item never shows a previous dispatch's result.
@@ -2408,6 +2452,7 @@ backend_tests!(
     attempts_are_in_flight_from_their_send,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
+    answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,
     answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging,
     a_dead_workers_items_are_taken_over_as_one_resume,

@@ -2,8 +2,11 @@
 -- token limit or a content filter), kept with the other counters so that a run says how many
 -- without counting its items at every read.
 ALTER TABLE runs ADD COLUMN cut_off_count BIGINT NOT NULL DEFAULT 0;
-UPDATE runs SET cut_off_count = (
-    SELECT COUNT(*) FROM run_items
-    WHERE run_items.run_id = runs.id
-      AND run_items.cut_off IS NOT NULL
-);
+-- Only the runs that have any are written (a new row version for every run otherwise).
+UPDATE runs SET cut_off_count = counted.n
+FROM (
+    SELECT run_id, COUNT(*) AS n FROM run_items
+    WHERE cut_off IS NOT NULL
+    GROUP BY run_id
+) AS counted
+WHERE counted.run_id = runs.id;

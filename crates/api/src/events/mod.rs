@@ -143,6 +143,10 @@ struct Inner {
     board: broadcast::Sender<BoardMessage>,
     /// The position of the last stored event the pump has broadcast.
     delivered: watch::Sender<EventPosition>,
+    /// Held by the pump while it reads new events and sends them, and by the previews while
+    /// they check that another server's preview is of an item still running and send it: an
+    /// item's end the pump reads after that check is sent after the preview, never before it.
+    preview_order: tokio::sync::Mutex<()>,
     /// While nobody listens the pump reads nothing; the lowest position a subscriber that came
     /// meanwhile caught up from the database to, where the pump may start again instead of
     /// reading every event it skipped.
@@ -169,6 +173,7 @@ impl Inner {
             frames,
             board,
             delivered: watch::Sender::new(start),
+            preview_order: tokio::sync::Mutex::new(()),
             resume_at: std::sync::Mutex::new(None),
             pump_reads: std::sync::atomic::AtomicU64::new(0),
             closing: watch::Sender::new(false),
@@ -344,6 +349,7 @@ async fn pump(
                 inner
                     .pump_reads
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let order = inner.preview_order.lock().await;
                 match frames_after(&inner.db, last, None, inner.config.page).await {
                     Ok(frames) => {
                         reading_outage.succeeded();
@@ -361,6 +367,7 @@ async fn pump(
                             let _ = inner.frames.send(frame);
                         }
                         inner.delivered.send_replace(last);
+                        drop(order);
                         // Also between pages: a pump that is reading a backlog still sends the
                         // board its batches on time.
                         send_board_batch(&inner, &mut conflator, last);
@@ -375,6 +382,7 @@ async fn pump(
                         }
                     }
                     Err(error) => {
+                        drop(order);
                         reading_outage.failed(&error);
                         if matches!(error, StoreError::Unavailable(_)) {
                             unreadable_reads += 1;

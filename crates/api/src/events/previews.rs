@@ -113,6 +113,11 @@ pub(super) async fn run(
             continue;
         }
         for (preview, origin) in previews {
+            // Another server's preview is checked and sent in the pump's order (see `frame`).
+            let _order = match origin {
+                Origin::Elsewhere => Some(inner.preview_order.lock().await),
+                Origin::Here => None,
+            };
             if let Some(frame) = state.frame(&inner, preview, origin).await {
                 // Nobody on one of the views is not an error.
                 let _ = inner.frames.send(Arc::clone(&frame));
@@ -226,8 +231,8 @@ impl PreviewState {
         }
         let run_id = RunId::parse(&preview.run_id).ok()?;
         // Read after the item's end was stored, the state says so; read before, the end's
-        // event is still to be read and sent by the pump, which takes longer than sending this
-        // frame does (where the tick's wait made the preview late by up to a tick).
+        // event is still to be read by the pump, which waits for the order lock the caller
+        // holds until this frame is sent: the end comes after it.
         if origin == Origin::Elsewhere {
             let (run, sequence) = (run_id.clone(), preview.sequence);
             match inner

@@ -57,9 +57,18 @@ pub struct Claim {
     pub items: Vec<ClaimedItem>,
     /// How many of them were taken over from a worker that went away (its claim expired).
     pub taken_over: u32,
-    /// The workers this claim found gone from the run (their claims expired), each with how many
-    /// of the run's items it held: each is one resume of the run.
-    pub gone_workers: Vec<(String, usize)>,
+    /// The workers this claim found gone from the run (their claims expired): each is one
+    /// resume of the run.
+    pub gone_workers: Vec<GoneWorker>,
+}
+
+/// A worker a claim found gone from a run: all its claims there had expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoneWorker {
+    /// Its name (the replica's worker id).
+    pub name: String,
+    /// How many of the run's items it held, now taken over.
+    pub items: usize,
 }
 
 /// Who claims, for how long, how many.
@@ -116,12 +125,12 @@ impl Database {
         }
         // Said once stored: the operator's sign that a server stopped without giving its items
         // back (killed, its machine gone, cut off from the database for a lease).
-        for (worker, items) in &claim.gone_workers {
+        for GoneWorker { name, items } in &claim.gone_workers {
             tracing::warn!(
                 run = %run_id,
-                gone = %worker,
+                gone = %name,
                 items,
-                "the claims of worker `{worker}` expired (it stopped without giving them back): \
+                "the claims of worker `{name}` expired (it stopped without giving them back): \
                  its {items} item(s) of this run are taken over"
             );
         }
@@ -389,7 +398,10 @@ fn claim_in(
         taken_over: lost.len() as u32,
         run: load_row(conn, run_id, false)?.into_domain()?,
         items: handed_out,
-        gone_workers: gone,
+        gone_workers: gone
+            .into_iter()
+            .map(|(name, items)| GoneWorker { name, items })
+            .collect(),
     })
 }
 

@@ -38,7 +38,7 @@ use crate::{
 
 pub use active::ActiveRun;
 pub use cache::CachedAnswer;
-pub use claims::{Claim, ClaimRequest, ClaimedItem, RunGeneration};
+pub use claims::{Claim, ClaimRequest, ClaimedItem, GoneWorker, RunGeneration};
 pub use control::{RetryScope, RunFailed};
 pub use create::{CreatedRun, IdempotencyKey, NewRun, ProviderIdentity};
 pub use import::{CaptureImport, CapturedAnswer, ImportItem};

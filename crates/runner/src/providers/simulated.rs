@@ -170,7 +170,8 @@ impl ModelClient for SimulatedClient {
                 reasoning: String::new(),
                 usage: TokenUsage {
                     prompt_tokens: Some(request.prompt.len().div_ceil(CHARS_PER_TOKEN) as u32),
-                    completion_tokens: Some(text.len().div_ceil(CHARS_PER_TOKEN) as u32),
+                    // Counted as it was cut: in characters.
+                    completion_tokens: Some(text.chars().count().div_ceil(CHARS_PER_TOKEN) as u32),
                     reasoning_tokens: None,
                 },
                 text,

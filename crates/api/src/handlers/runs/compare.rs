@@ -77,7 +77,7 @@ impl FlippedFilter<'_> {
         (status = 200, description = "The comparison", body = ComparisonDto),
         (status = 400, description = "`runIds` is not 2 to 8 run ids, or another parameter is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A run does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, `category` is none of the compared items' categories, or `cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -171,31 +171,18 @@ pub(crate) async fn compare(
     };
 
     let comparison = compare_runs(&items);
-    // A category no compared item is in filters nothing in: said, rather than an empty page
-    // that reads as "no item flipped there" (a misspelt `Law` for `law`).
-    if let Some(category) = filter.category
-        && !comparison
-            .categories
-            .iter()
-            .any(|(name, _)| name == category)
-    {
-        let mut names: Vec<&str> = comparison
-            .categories
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
-        names.truncate(20);
-        let mut errors = ValidationErrors::default();
-        errors.push(
-            "category",
-            format!(
-                "no compared item is in category `{}`; theirs are: {}",
-                shorten(category),
-                names.join(", ")
-            ),
-        );
-        return Err(ApiError::invalid(errors));
-    }
+    // A category no compared item is in filters nothing in: said (a warning, so that a page
+    // left on a stale address still shows the comparison and its category choice), rather than
+    // an empty page that reads as "no item flipped there" (a misspelt `Law` for `law`).
+    let unknown_category = filter
+        .category
+        .filter(|category| {
+            !comparison
+                .categories
+                .iter()
+                .any(|(name, _)| name == category)
+        })
+        .map(|category| unknown_category(category, &comparison));
     let run_ids: Vec<String> = runs.iter().map(|run| run.id.to_string()).collect();
     let matching: Vec<_> = comparison
         .flipped
@@ -238,7 +225,10 @@ pub(crate) async fn compare(
                     .collect(),
             })
             .collect(),
-        warnings: warnings(&runs, &comparison),
+        warnings: warnings(&runs, &comparison)
+            .into_iter()
+            .chain(unknown_category)
+            .collect(),
         overall: BreakdownDto::new(&comparison.overall, &run_ids),
         categories: comparison
             .categories
@@ -273,6 +263,30 @@ fn differences(baseline: &Run, run: &Run) -> Vec<&'static str> {
 /// Why the runs compare more than their models: the fingerprints of runs after the baseline
 /// that differ in more than the model, runs without one, and compared items counted wrong for
 /// want of an answer (not judged yet, failed or canceled) rather than for a wrong one.
+/// What a `category` filter none of the compared items is in is told: theirs, or that there
+/// are none.
+fn unknown_category(category: &str, comparison: &Comparison) -> String {
+    const LISTED: usize = 20;
+    let names: Vec<&str> = comparison
+        .categories
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let theirs = match names.len() {
+        0 => "there are no compared items".to_owned(),
+        n if n <= LISTED => format!("theirs are: {}", names.join(", ")),
+        n => format!(
+            "theirs are: {} and {} more",
+            names[..LISTED].join(", "),
+            n - LISTED
+        ),
+    };
+    format!(
+        "no compared item is in category `{}`, so no flipped item is listed; {theirs}",
+        shorten(category)
+    )
+}
+
 fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
     let baseline = &runs[0];
     let figures = &comparison.overall.runs;

@@ -3210,7 +3210,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The runs are of different datasets, `runIds` names a run twice, `category` is none of the compared items' categories, or `cursor` is not one this server issued for this listing */
+            /** @description The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -43,7 +43,7 @@ export function SessionGate({ children }: { children: (session: Session) => Reac
   // a page change gives it, App.tsx), so that a keyboard or a screen reader starts there.
   useEffect(() => {
     if (session.data && takeSignedInHere()) document.getElementById("main")?.focus({ preventScroll: true });
-  });
+  }, [session.data]);
   // Another tab signed out (the cookie is gone for this one too: its streams would otherwise go
   // on showing a signed-out browser live data) or signed in (maybe as someone else).
   useEffect(

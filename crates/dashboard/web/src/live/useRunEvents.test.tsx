@@ -128,7 +128,7 @@ describe("useRunEvents", () => {
     expect(old.closed).toBe(true);
   });
 
-  it("holds no stream while the page is hidden; shown again, it fetches the board and follows from there", () => {
+  it("holds no stream while the page is hidden; shown again, it follows on and fetches the board anew", () => {
     const invalidated = vi.spyOn(client, "invalidateQueries");
     const { rerender } = renderHook(({ data }) => useRunEvents(12, data), {
       wrapper,
@@ -136,15 +136,18 @@ describe("useRunEvents", () => {
     });
     act(() => setPageVisibility("hidden"));
     expect(FakeEventSource.opened[0]!.closed).toBe(true);
-    act(() => setPageVisibility("visible"));
-    // Not from the old fetch's position: what happened while hidden is fetched first.
     expect(FakeEventSource.opened).toHaveLength(1);
+    act(() => setPageVisibility("visible"));
+    // Followed again from where it was (so that a fetch that fails leaves it live), and the
+    // board fetched anew, whose stream replaces it.
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.activeAll });
     rerender({ data: board("40", 2) });
     expect(FakeEventSource.opened.map((s) => s.url)).toEqual([
       "/runs/events?view=board&lastEventId=5",
+      "/runs/events?view=board&lastEventId=5",
       "/runs/events?view=board&lastEventId=40",
     ]);
-    expect(FakeEventSource.opened[1]!.closed).toBe(false);
+    expect(FakeEventSource.opened[1]!.closed).toBe(true);
+    expect(FakeEventSource.opened[2]!.closed).toBe(false);
   });
 });

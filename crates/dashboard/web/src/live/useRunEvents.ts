@@ -47,8 +47,10 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
   // stream again: after a failure it waits first, longer each time, so that a stream refused
   // outright (a 429 once a client holds its share of streams) is not asked for again at once.
   const failures = useRef(0);
-  // A hidden page holds no stream (usePageVisible). The fetch of the board it followed then is
-  // behind once it is shown again: the board is fetched anew, and the stream opens from there.
+  // A hidden page holds no stream (usePageVisible). Shown again, it follows the stream from
+  // the board's position once more (the events since come again, or a `reset`) and fetches
+  // the board anew, whose stream then replaces this one: were it only fetched, a fetch that
+  // failed (a laptop waking before its network) would leave the board with no stream at all.
   const visible = usePageVisible();
   const hiddenDuring = useRef<number | undefined>(undefined);
 
@@ -64,7 +66,6 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
     if (hiddenDuring.current === hydration) {
       hiddenDuring.current = undefined;
       void client.invalidateQueries({ queryKey: keys.activeAll });
-      return;
     }
     const from = position.current;
     let pending: LiveEvent[] = [];

@@ -822,8 +822,6 @@ function ItemRow({
   );
 }
 
-/** Said beside an answer the provider stopped before the model finished it: judged as written,
- *  its extracted answer may be a word of its reasoning. */
 /** How many of a run's answers the provider cut off, and, when there are some, why and what it
  *  means for their verdicts. */
 export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: number | null | undefined }) {
@@ -839,6 +837,8 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
   );
 }
 
+/** Said beside an answer the provider stopped before the model finished it: judged as written,
+ *  its extracted answer may be a word of its reasoning. */
 export function CutOffNote({ cutOff }: { cutOff: string | null }) {
   if (!cutOff) return null;
   const why =

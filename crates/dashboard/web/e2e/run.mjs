@@ -234,6 +234,17 @@ await step("drill into an item of a finished run", async () => {
   await check("run-detail");
 });
 
+await step("a run whose token limit cut its answers says how many, and each item says it was cut", async () => {
+  const id = await createRun({ concurrency: 8, generation: { maxTokens: 10 } });
+  await until("the run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
+  await page.goto(`${base}/ui/runs/${id}`);
+  const field = page.locator(".field").filter({ hasText: "Cut-off answers" });
+  await field.getByText("36 — stopped before the model finished (maxTokens 10, or a content filter: each item says which)").waitFor();
+  await page.locator("details.item summary").first().click();
+  await page.locator("details.item[open]").getByText("Cut off at the token limit").waitFor();
+  await check("run-cut-off");
+});
+
 await step("an LLM judge picked in the form judges the run, its rationale shown", async () => {
   await page.goto(`${base}/ui/runs/new`);
   await page.getByRole("combobox", { name: /^Judge/ }).first().selectOption("llm");

@@ -27,14 +27,14 @@ describe("an answer the provider cut off", () => {
 describe("a run's count of answers cut off", () => {
   it("names the run's token limit when it set one", () => {
     const { container } = render(<CutOffCount count={12} maxTokens={256} />);
-    expect(container.textContent).toMatch(/^12 — stopped by the provider/);
-    expect(container.textContent).toContain("at the token limit (maxTokens 256)");
-    expect(container.textContent).toContain("judged as written");
+    expect(container.textContent).toBe(
+      "12 — stopped before the model finished (maxTokens 256, or a content filter: each item says which)",
+    );
   });
 
   it("names the provider's limit when the run set none", () => {
     const { container } = render(<CutOffCount count={1} maxTokens={null} />);
-    expect(container.textContent).toContain("at the provider's own token limit");
+    expect(container.textContent).toContain("(the provider's token limit, or a content filter");
   });
 
   it("is a plain 0 when none was", () => {

@@ -826,13 +826,11 @@ function ItemRow({
  *  means for their verdicts. */
 export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: number | null | undefined }) {
   if (count === 0) return <>0</>;
-  const limit = maxTokens == null ? "at the provider's own token limit" : `at the token limit (maxTokens ${maxTokens})`;
+  const limit = maxTokens == null ? "the provider's token limit" : `maxTokens ${maxTokens}`;
   return (
     <>
       {count}
-      <span className="muted">
-        {` — stopped by the provider before the model finished: ${limit} or by a content filter (each item says which), and judged as written`}
-      </span>
+      <span className="muted">{` — stopped before the model finished (${limit}, or a content filter: each item says which)`}</span>
     </>
   );
 }

@@ -1,7 +1,7 @@
 import { act, cleanup, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { keys, useRunAction } from "./queries";
+import { keys, refetchRunContents, useRunAction } from "./queries";
 import { QueryWrapper, freshQueryClient } from "./testing/queryClient";
 
 afterEach(() => {
@@ -22,6 +22,30 @@ function refuse(status: number, detail: string) {
     ),
   );
 }
+
+describe("refetchRunContents", () => {
+  it("gives reasons that come together one fetch of the items and the log, begun after the last", () => {
+    vi.useFakeTimers();
+    const client = freshQueryClient();
+    const invalidated = vi.spyOn(client, "invalidateQueries");
+    // An action's answer, the status and the retry count it moved, the stream opening.
+    for (let i = 0; i < 4; i += 1) refetchRunContents(client, "run-1");
+    refetchRunContents(client, "run-2");
+    expect(invalidated).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(invalidated.mock.calls.map(([filters]) => filters)).toEqual([
+      { queryKey: keys.itemsOf("run-1") },
+      { queryKey: keys.logsOf("run-1") },
+      { queryKey: keys.itemsOf("run-2") },
+      { queryKey: keys.logsOf("run-2") },
+    ]);
+    // A reason after that fetch began gets a fetch of its own.
+    refetchRunContents(client, "run-1");
+    vi.advanceTimersByTime(1);
+    expect(invalidated).toHaveBeenCalledTimes(6);
+    vi.useRealTimers();
+  });
+});
 
 describe("useRunAction", () => {
   it("reads a run again at once when an action on it is refused as a conflict", async () => {

@@ -41,11 +41,24 @@ export const keys = {
   logs: (id: string, level: string) => ["runs", "logs", id, level] as const,
 };
 
+/** Runs whose items and log are to be fetched again once the reasons at hand are all in. */
+const contentsDue = new WeakMap<QueryClient, Set<string>>();
+
 /** Fetches again what a run's drill-down shows beside its detail: its items and its log (after
- * its status changed, or an action on it). */
+ * its status changed, or an action on it). Reasons come together (an action's answer, the status
+ * and retry count it moved, the stream opening on the run that became active): they get one
+ * fetch, begun after the last of them, rather than one each, each cancelling the one before (a
+ * retry made one tab send ten item requests in 80 ms). */
 export function refetchRunContents(client: QueryClient, id: string) {
-  void client.invalidateQueries({ queryKey: keys.itemsOf(id) });
-  void client.invalidateQueries({ queryKey: keys.logsOf(id) });
+  const due = contentsDue.get(client) ?? new Set<string>();
+  contentsDue.set(client, due);
+  if (due.has(id)) return;
+  due.add(id);
+  setTimeout(() => {
+    due.delete(id);
+    void client.invalidateQueries({ queryKey: keys.itemsOf(id) });
+    void client.invalidateQueries({ queryKey: keys.logsOf(id) });
+  }, 0);
 }
 
 /** Hydrates the active board before the stream begins (client note 2). */

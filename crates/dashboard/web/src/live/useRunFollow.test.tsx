@@ -45,8 +45,10 @@ describe("useRunFollow", () => {
     expect(result.current).toBe("connecting");
     act(() => source.onopen!());
     expect(result.current).toBe("open");
-    // Once open, what changed before it opened is read: a retried run may have ended already.
+    // Once open, what changed before it opened is read: a retried run may have ended already
+    // (the items and log once the reasons at hand are in).
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
+    act(() => vi.advanceTimersByTime(1));
     expect(invalidated).toHaveBeenCalledTimes(3);
     invalidated.mockClear();
 
@@ -56,6 +58,7 @@ describe("useRunFollow", () => {
     expect(client.getQueryData(keys.run("run-1"))).toMatchObject({ progress: progress(4), canceled: 2 });
     expect(invalidated).not.toHaveBeenCalled();
     act(() => vi.advanceTimersByTime(REFETCH_MS));
+    act(() => vi.advanceTimersByTime(1));
     expect(invalidated).toHaveBeenCalledTimes(3);
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.run("run-1") });
     expect(invalidated).toHaveBeenCalledWith({ queryKey: keys.itemsOf("run-1") });
@@ -64,6 +67,7 @@ describe("useRunFollow", () => {
 
     // A status change refetches at once.
     source.emit("run_status", { runId: "run-1", status: "completed" });
+    act(() => vi.advanceTimersByTime(1));
     expect(invalidated).toHaveBeenCalledTimes(6);
   });
 

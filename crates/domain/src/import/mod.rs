@@ -162,8 +162,9 @@ pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, Im
 fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
     if bytes.starts_with(&[0x1F, 0x8B]) {
         return Some(
-            "the file is gzip-compressed: decompress it first (`evalboard dataset import` \
-             decompresses a .gz file; an HTTP upload is read as sent)"
+            "the file is gzip-compressed: decompress it first, or give it a name ending in \
+             `.gz` (`evalboard dataset import` decompresses a file so named; an HTTP upload is \
+             read as sent)"
                 .to_owned(),
         );
     }

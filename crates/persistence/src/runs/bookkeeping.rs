@@ -146,31 +146,27 @@ pub(crate) fn save_progress(
     events::progress(run_id, counts, at)
 }
 
-/// A run's judged items with no extractable answer (a macro, so that one condition serves the
-/// kept count's recount here and the test-facing recount in `items.rs`).
-macro_rules! judged_unparsed {
-    ($run_id:expr) => {
-        run_items::table
-            .filter(run_items::run_id.eq($run_id.as_str()))
-            .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
-            .filter(
-                run_items::state
-                    .eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
-            )
-    };
+/// A run's answer counts as its items are now: judged items with no extractable answer, and
+/// kept answers the provider cut off. The conditions of both kept counts, in one place: the
+/// recount after a change to many items and the test-facing recount (`items.rs`) use it.
+pub(crate) fn recount_answers(
+    conn: &mut DbConnection,
+    run_id: &RunId,
+) -> Result<AnswerCounts, StoreError> {
+    let of_run = || run_items::table.filter(run_items::run_id.eq(run_id.as_str()));
+    let unparsed: i64 = of_run()
+        .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
+        .filter(
+            run_items::state.eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
+        )
+        .count()
+        .get_result(conn)?;
+    let cut_off: i64 = of_run()
+        .filter(run_items::cut_off.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(AnswerCounts { unparsed, cut_off })
 }
-pub(crate) use judged_unparsed;
-
-/// A run's kept answers that the provider cut off (as [`judged_unparsed`], one condition for
-/// the kept count's recount and the test-facing one).
-macro_rules! answers_cut_off {
-    ($run_id:expr) => {
-        run_items::table
-            .filter(run_items::run_id.eq($run_id.as_str()))
-            .filter(run_items::cut_off.is_not_null())
-    };
-}
-pub(crate) use answers_cut_off;
 
 /// Stores a run's item counters, as [`save_counts`], with its answer counts counted again from
 /// the items, after a change to many items at once (a retry or re-judging reopens them; an
@@ -181,9 +177,7 @@ pub(crate) fn save_counts_recounting_answers(
     counts: &StateCounts,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    let unparsed: i64 = judged_unparsed!(run_id).count().get_result(conn)?;
-    let cut_off: i64 = answers_cut_off!(run_id).count().get_result(conn)?;
-    let answers = AnswerCounts { unparsed, cut_off };
+    let answers = recount_answers(conn, run_id)?;
     save_progress(conn, run_id, counts, None, Some(answers), at)
 }
 

@@ -451,23 +451,13 @@ impl Database {
     /// How many judged items of a run had no answer extractable, counted from the items (the
     /// run keeps this count as `Run::unparsed`; this recount is how tests check it).
     pub fn unparsed_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
-        self.read(|conn| {
-            let n: i64 = super::bookkeeping::judged_unparsed!(run_id)
-                .count()
-                .get_result(conn)?;
-            Ok(n as u64)
-        })
+        self.read(|conn| Ok(super::bookkeeping::recount_answers(conn, run_id)?.unparsed as u64))
     }
 
     /// How many of a run's kept answers were cut off, counted from the items (the run keeps
     /// this count as `Run::cut_off`; this recount is how tests check it).
     pub fn cut_off_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
-        self.read(|conn| {
-            let n: i64 = super::bookkeeping::answers_cut_off!(run_id)
-                .count()
-                .get_result(conn)?;
-            Ok(n as u64)
-        })
+        self.read(|conn| Ok(super::bookkeeping::recount_answers(conn, run_id)?.cut_off as u64))
     }
 }
 

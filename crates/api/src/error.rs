@@ -274,7 +274,7 @@ impl From<BundleError> for ApiError {
     fn from(error: BundleError) -> Self {
         match error {
             BundleError::Malformed(detail) => Self::BadRequest {
-                detail: format!("the body is not JSON: {detail}"),
+                detail: format!("the body is not JSON: {detail}{}", escape_hint(&detail)),
                 errors: Vec::new(),
             },
             BundleError::Invalid { problems, .. } => {
@@ -321,6 +321,19 @@ impl From<StoreError> for ApiError {
 }
 
 /// Maps actix's JSON body errors to problems: size to 413, content type to 415, the rest to 400.
+/// What a JSON syntax error about a `\u` escape most likely means, to follow serde_json's
+/// message (which says only where the parser stopped): half of a surrogate pair — text sliced
+/// by UTF-16 units, as JavaScript strings are, and then escaped. Empty for other errors.
+fn escape_hint(message: &str) -> &'static str {
+    if message.contains("hex escape") || message.contains("surrogate") {
+        " (a \\u escape is four hex digits, and a character above U+FFFF is two of them, a high \
+         surrogate then a low one: one alone is a character cut in two, as slicing a JavaScript \
+         string can leave one: send whole characters)"
+    } else {
+        ""
+    }
+}
+
 pub(crate) fn json_error(
     error: actix_web::error::JsonPayloadError,
     _: &HttpRequest,
@@ -346,7 +359,10 @@ pub(crate) fn json_error(
             }
         }
         E::Deserialize(e) => ApiError::BadRequest {
-            detail: format!("the JSON body is invalid: {e}"),
+            detail: format!(
+                "the JSON body is invalid: {e}{}",
+                escape_hint(&e.to_string())
+            ),
             errors: Vec::new(),
         },
         E::Payload(error) => payload_error(error),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::{
-    Reply, TestApp, api_tests, app, app_bounds, import, items, retired_key, signing_key,
+    Reply, TestApp, api_tests, app, app_bounds, import, items, now, retired_key, signing_key,
 };
 
 api_tests!(
@@ -19,6 +19,7 @@ api_tests!(
     the_json_schemas_are_published,
     a_pack_is_signed_and_holds_the_chosen_prompts,
     bad_pack_requests_are_refused_with_every_problem,
+    a_pack_too_large_to_come_back_is_refused,
     captures_import_as_a_judged_run_once,
     tampered_bundles_are_refused_and_write_nothing,
     a_pack_signed_by_a_retired_key_still_imports,
@@ -321,6 +322,49 @@ async fn bad_pack_requests_are_refused_with_every_problem(
     )
     .await
     .problem(400);
+}
+
+async fn a_pack_too_large_to_come_back_is_refused(
+    db: evalboard_persistence::testing::TestDatabase,
+) {
+    let app = app(db).await;
+    // Few items, but long ones (an upload takes questions of up to 64 KiB): 420 of them make a
+    // pack of ~34 MB, more than an import takes.
+    let long: Vec<_> = items(420)
+        .into_iter()
+        .map(|mut item| {
+            item.question = format!("{} {}", item.question, "context ".repeat(7_800));
+            item
+        })
+        .collect();
+    import(&app.db, "long", &long);
+    let problem = app
+        .post_json(
+            "/browser-harness/packs",
+            &json!({"datasetName": "long", "target": "x"}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(fields_of(&problem), ["selection"]);
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("selects 420 items whose prompts make a pack of 3")
+            && detail.ends_with(
+                "with even a one-letter answer to each, its bundle would pass the 32 MiB an import takes (use sampleSize or categories)"
+            ),
+        "{detail}"
+    );
+    assert!(
+        app.db.valid_pack_signers(now()).unwrap().is_empty(),
+        "a refused pack is not recorded"
+    );
+    // Fewer of the same items make a pack that can come back.
+    let envelope = create_pack(
+        &app,
+        json!({"datasetName": "long", "target": "x", "selection": {"sampleSize": 100}}),
+    )
+    .await;
+    assert_eq!(payload(&envelope)["items"].as_array().unwrap().len(), 100);
 }
 
 async fn captures_import_as_a_judged_run_once(db: evalboard_persistence::testing::TestDatabase) {
@@ -782,6 +826,24 @@ async fn oversized_and_malformed_bodies_are_refused(
     )
     .await
     .problem(400);
+    // Half of a character above U+FFFF (an emoji cut by slicing a JavaScript string): the
+    // message says what to look for, besides where the parser stopped.
+    let problem = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(r#"{"captures": [{"responseText": "X\ud83dY"}]}"#),
+        )
+        .await
+        .problem(400);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("the body is not JSON: ")
+            && detail.contains(" at line 1 column ")
+            && detail.ends_with("a character cut in two, as slicing a JavaScript string can leave one: send whole characters)"),
+        "{detail}"
+    );
     app.call(
         TestRequest::post()
             .uri("/browser-harness/imports")

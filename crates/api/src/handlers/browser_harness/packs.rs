@@ -7,6 +7,7 @@ use evalboard_harness::{MAX_PACK_ITEMS, PackDataset, PackPayload};
 use evalboard_persistence::{IssuedPack, StoreError};
 use sha2::{Digest, Sha256};
 
+use super::imports::MAX_BUNDLE_BYTES;
 use crate::{
     body::{JsonObject, parse_json},
     dto::{CreatePackRequest, EnvelopeDto},
@@ -23,6 +24,10 @@ const MAX_EXPIRY_SECS: u64 = 30 * 24 * 3600;
 const DEFAULT_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 /// Longest target name.
 const MAX_TARGET_CHARS: usize = 100;
+const MIB: usize = 1024 * 1024;
+/// The least a capture takes in a bundle: a one-letter answer with its sequence, prompt hash,
+/// times and one chunk. A pack whose envelope leaves less than this per item cannot come back.
+const MIN_CAPTURE_BYTES: usize = 256;
 
 /// Build a signed pack: the chosen items of a dataset's newest version, each with the exact
 /// prompt a harness must send and its SHA-256, for one target model, importable until it
@@ -36,7 +41,7 @@ const MAX_TARGET_CHARS: usize = 100;
         (status = 400, description = "Malformed JSON, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown dataset or category, invalid target, expiry or selection, or more than 20,000 items; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown dataset or category, invalid target, expiry or selection, more than 20,000 items, or prompts making a pack too large for its bundle to be imported (32 MiB); `errors` names each field", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable, or no signing key", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -112,6 +117,20 @@ pub(crate) async fn create_pack(
                 &chosen,
             );
             let payload = pack.to_bytes();
+            // The envelope goes back whole in the bundle, beside the captures: a pack that
+            // leaves no room for them could never be imported.
+            let envelope_bytes = payload.len().div_ceil(3) * 4;
+            if envelope_bytes + pack.items.len() * MIN_CAPTURE_BYTES > MAX_BUNDLE_BYTES {
+                return Err(StoreError::invalid(
+                    "selection",
+                    format!(
+                        "selects {} items whose prompts make a pack of {:.1} MiB: with even a one-letter answer to each, its bundle would pass the {} MiB an import takes (use sampleSize or categories)",
+                        pack.items.len(),
+                        envelope_bytes as f64 / MIB as f64,
+                        MAX_BUNDLE_BYTES / MIB,
+                    ),
+                ));
+            }
             let envelope = pack.sign(harness.signer());
             db.record_pack(IssuedPack {
                 id: &pack.pack_id,

@@ -53,8 +53,8 @@ pub use run::{
 };
 pub use selection::ItemSelection;
 pub use settings::{
-    GenerationSettings, JudgeSettings, RunSettings, SettingsDefaults, ShotsSource,
-    SimulatedSettings, request_key,
+    GenerationSettings, JudgeSettings, LLM_JUDGE_PREFIX, RunSettings, SettingsDefaults,
+    ShotsSource, SimulatedSettings, request_key,
 };
 pub use states::UnknownState;
 pub use time::{Timestamp, truncate_to_micros};

@@ -148,6 +148,10 @@ pub struct Run {
     /// the token limit, or by a content filter): their verdicts judge part of an answer. Kept
     /// with the counters.
     pub cut_off: u64,
+    /// How many of its verdicts its LLM judge did not give — it failed, or never answered
+    /// with a verdict — so that the extraction rules gave them instead (each says why in its
+    /// rationale). Kept with the counters; 0 for a run judged by the rules.
+    pub judge_fallbacks: u64,
 }
 
 /// Why a run failed as a whole (e.g. the provider rejected the credentials).

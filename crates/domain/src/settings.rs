@@ -138,6 +138,10 @@ pub enum JudgeSettings {
     },
 }
 
+/// How the name of every LLM judge begins (`llm:<provider>/<model>`); the rule judges' names
+/// (`choice`, `numeric`) never do.
+pub const LLM_JUDGE_PREFIX: &str = "llm:";
+
 impl JudgeSettings {
     /// The name verdicts record for this judge: `choice`, or `llm:<provider>/<model>`.
     pub fn label(&self) -> String {
@@ -146,7 +150,7 @@ impl JudgeSettings {
             Self::Llm {
                 provider_name,
                 model_name,
-            } => format!("llm:{provider_name}/{model_name}"),
+            } => format!("{LLM_JUDGE_PREFIX}{provider_name}/{model_name}"),
         }
     }
 }

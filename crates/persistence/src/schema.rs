@@ -61,6 +61,7 @@ diesel::table! {
         rejudging -> Bool,
         unparsed_count -> BigInt,
         cut_off_count -> BigInt,
+        judge_fallback_count -> BigInt,
     }
 }
 

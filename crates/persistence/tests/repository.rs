@@ -2074,6 +2074,68 @@ fn answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried(db: &Test
     assert_eq!(counted(db), 0);
 }
 
+/// Verdicts the rules gave because the run's LLM judge gave none are counted as they are stored
+/// (on PostgreSQL in one statement for the batch), each with a warning in the run's log, and
+/// counted again when a re-judging sets the verdicts aside.
+fn verdicts_an_llm_judge_did_not_give_are_counted_and_logged(db: &TestDatabase) {
+    use evalboard_domain::JudgeSettings;
+    use evalboard_persistence::{LogLevel, OutcomeKind};
+    import(db, "Demo", &items(3));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 3, 1, 300))
+        .unwrap();
+    let why = "the LLM judge llm:Judge/m gave no verdict (server_error: 500); judged by extraction";
+    let mut batch: Vec<_> = (1..=3)
+        .map(|sequence| judged_answer(&run, sequence, 3))
+        .collect();
+    // The first item's verdict is the LLM judge's own, with its reasons.
+    if let OutcomeKind::Answered {
+        judgment: Some(judgment),
+        ..
+    } = &mut batch[0].kind
+    {
+        judgment.judge = "llm:Judge/m".into();
+        judgment.rationale = Some("The response picks (A).".into());
+        assert!(!judgment.is_fallback());
+    }
+    for outcome in &mut batch[1..] {
+        if let OutcomeKind::Answered {
+            judgment: Some(judgment),
+            ..
+        } = &mut outcome.kind
+        {
+            judgment.rationale = Some(why.into());
+            assert!(judgment.is_fallback());
+        }
+    }
+    let applied = db.apply_outcomes("w1", &batch, at(3)).unwrap();
+    assert_eq!(applied.applied, [true; 3]);
+    let counted = |db: &TestDatabase| {
+        let run = db.get_run(&run).unwrap();
+        assert_eq!(
+            run.judge_fallbacks,
+            db.judge_fallback_count(&run.id).unwrap()
+        );
+        run.judge_fallbacks
+    };
+    assert_eq!(counted(db), 2);
+    let warnings: Vec<_> = db
+        .run_logs(&run, None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.level == LogLevel::Warn)
+        .map(|entry| (entry.sequence, entry.message))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(Some(2), why.to_owned()), (Some(3), why.to_owned())]
+    );
+    // Judged again: the verdicts, and what they said of the judge, are set aside.
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(4))
+        .unwrap();
+    assert_eq!(counted(db), 0);
+}
+
 /// A retry of every item clears what the last dispatch left on the item, its reasoning and its
 /// cut-off too:
 /// a reopened item never shows a previous dispatch's result.
@@ -2453,6 +2515,7 @@ backend_tests!(
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
+    verdicts_an_llm_judge_did_not_give_are_counted_and_logged,
     answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,
     answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging,
     a_dead_workers_items_are_taken_over_as_one_resume,

@@ -191,6 +191,11 @@ pub struct RunDetailDto {
     /// `cutOff` says why: `max_tokens`, the run's `maxTokens` reached, or `content_filter`);
     /// they are judged as they are, so a run with many of them measures its token limit too.
     pub answers_cut_off: u64,
+    /// Verdicts the run's LLM judge did not give — it failed, or answered without a verdict,
+    /// every time it was asked — so that the extraction rules gave them instead (each such
+    /// item's `judge` is the rules', its `judgeRationale` says why; the run's log warns of
+    /// each). 0 for a run judged by the rules. Its accuracy is partly the rules' when > 0.
+    pub judge_fallbacks: u64,
 }
 
 /// Tokens and cost a run spent.
@@ -434,6 +439,7 @@ impl RunDetailDto {
             }),
             unparsed: run.unparsed,
             answers_cut_off: run.cut_off,
+            judge_fallbacks: run.judge_fallbacks,
             usage: RunUsageDto::from(&run.usage),
             latency: LatencyDto::from(&run.latency),
             fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),

@@ -653,13 +653,14 @@ async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db
     assert!((in_csv - cost).abs() < 1e-12);
     // Added last, in this order, so that readers of the earlier columns by position still read.
     assert_eq!(
-        columns[columns.len() - 5..],
+        columns[columns.len() - 6..],
         [
             "canceled",
             "unparsed",
             "cachedAnswers",
             "answersWithoutUsage",
-            "answersCutOff"
+            "answersCutOff",
+            "judgeFallbacks"
         ]
     );
     // The counts that qualify the run's figures, as its detail gives them.
@@ -668,6 +669,7 @@ async fn an_llm_judges_spending_shows_in_the_run_its_verdicts_and_the_archive(db
         ("cachedAnswers", &run["usage"]["cachedAnswers"]),
         ("answersWithoutUsage", &run["usage"]["answersWithoutUsage"]),
         ("answersCutOff", &run["answersCutOff"]),
+        ("judgeFallbacks", &run["judgeFallbacks"]),
     ] {
         assert_eq!(
             row.get(column(column_name)),

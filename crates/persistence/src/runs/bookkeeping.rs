@@ -4,7 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    ExtractionTier, ItemState, Run, RunId, RunStatus, RunUsage, StateCounts, Timestamp,
+    ExtractionTier, ItemState, LLM_JUDGE_PREFIX, Run, RunId, RunStatus, RunUsage, StateCounts,
+    Timestamp,
 };
 
 use super::{RunRow, latency::latency_of, load_row, rejudge};
@@ -105,6 +106,8 @@ pub(crate) struct AnswerCounts {
     pub(crate) unparsed: i64,
     /// Answers the provider cut off (`runs.cut_off_count`).
     pub(crate) cut_off: i64,
+    /// Verdicts the rules gave because the LLM judge gave none (`runs.judge_fallback_count`).
+    pub(crate) judge_fallbacks: i64,
 }
 
 /// Stores a run's item counters, and its spending totals and answer counts when they changed,
@@ -139,6 +142,7 @@ pub(crate) fn save_progress(
                 (
                     runs::unparsed_count.eq(a.unparsed),
                     runs::cut_off_count.eq(a.cut_off),
+                    runs::judge_fallback_count.eq(a.judge_fallbacks),
                 )
             }),
         ))
@@ -146,26 +150,39 @@ pub(crate) fn save_progress(
     events::progress(run_id, counts, at)
 }
 
-/// A run's answer counts as its items are now: judged items with no extractable answer, and
-/// kept answers the provider cut off. The conditions of both kept counts, in one place: the
-/// recount after a change to many items and the test-facing recount (`items.rs`) use it.
+/// A run's answer counts as its items are now: judged items with no extractable answer, kept
+/// answers the provider cut off, and verdicts the rules gave for an LLM judge that gave none.
+/// The conditions of the kept counts, in one place: the recount after a change to many items
+/// and the test-facing recounts (`items.rs`) use it.
 pub(crate) fn recount_answers(
     conn: &mut DbConnection,
     run_id: &RunId,
 ) -> Result<AnswerCounts, StoreError> {
     let of_run = || run_items::table.filter(run_items::run_id.eq(run_id.as_str()));
+    let judged =
+        || run_items::state.eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]);
     let unparsed: i64 = of_run()
         .filter(run_items::extraction_tier.eq(ExtractionTier::Unparsed.as_str()))
-        .filter(
-            run_items::state.eq_any([ItemState::Correct.as_str(), ItemState::Incorrect.as_str()]),
-        )
+        .filter(judged())
         .count()
         .get_result(conn)?;
     let cut_off: i64 = of_run()
         .filter(run_items::cut_off.is_not_null())
         .count()
         .get_result(conn)?;
-    Ok(AnswerCounts { unparsed, cut_off })
+    // The rules give no reasons: a verdict of theirs with reasons is an LLM judge's fallback
+    // (`Judgment::is_fallback`), the reasons saying why it gave none.
+    let judge_fallbacks: i64 = of_run()
+        .filter(judged())
+        .filter(run_items::judge_rationale.is_not_null())
+        .filter(run_items::judge.not_like(format!("{LLM_JUDGE_PREFIX}%")))
+        .count()
+        .get_result(conn)?;
+    Ok(AnswerCounts {
+        unparsed,
+        cut_off,
+        judge_fallbacks,
+    })
 }
 
 /// Stores a run's item counters, as [`save_counts`], with its answer counts counted again from

@@ -363,6 +363,7 @@ pub(super) fn new_run_row(
         rejudging: false,
         unparsed_count: 0,
         cut_off_count: 0,
+        judge_fallback_count: 0,
     })
 }
 

@@ -459,6 +459,15 @@ impl Database {
     pub fn cut_off_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
         self.read(|conn| Ok(super::bookkeeping::recount_answers(conn, run_id)?.cut_off as u64))
     }
+
+    /// How many of a run's verdicts fell back to the extraction rules because its LLM judge
+    /// gave none, counted from the items (the run keeps this count as `Run::judge_fallbacks`;
+    /// this recount is how tests check it).
+    pub fn judge_fallback_count(&self, run_id: &RunId) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            Ok(super::bookkeeping::recount_answers(conn, run_id)?.judge_fallbacks as u64)
+        })
+    }
 }
 
 fn detail(

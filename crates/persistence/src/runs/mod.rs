@@ -86,6 +86,7 @@ pub(crate) struct RunRow {
     rejudging: bool,
     pub(crate) unparsed_count: i64,
     pub(crate) cut_off_count: i64,
+    pub(crate) judge_fallback_count: i64,
 }
 
 /// A JSON column's value, `None` when NULL.
@@ -188,6 +189,8 @@ impl RunRow {
             rejudging: self.rejudging,
             unparsed: u64::try_from(self.unparsed_count).map_err(StoreError::corrupt)?,
             cut_off: u64::try_from(self.cut_off_count).map_err(StoreError::corrupt)?,
+            judge_fallbacks: u64::try_from(self.judge_fallback_count)
+                .map_err(StoreError::corrupt)?,
         })
     }
 }

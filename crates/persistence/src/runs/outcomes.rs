@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use evalboard_domain::{
-    CutOff, Extracted, ExtractionTier, ItemState, JudgeSpend, Run, RunId, RunUsage, Timestamp,
-    TokenUsage, Verdict,
+    CutOff, Extracted, ExtractionTier, ItemState, JudgeSpend, LLM_JUDGE_PREFIX, Run, RunId,
+    RunUsage, Timestamp, TokenUsage, Verdict,
 };
 
 use super::{
@@ -85,6 +85,15 @@ pub struct Judgment {
     pub at: Timestamp,
     /// What an LLM judge's requests for it used and cost; `None` for the rule judges.
     pub spent: Option<JudgeSpend>,
+}
+
+impl Judgment {
+    /// Whether the extraction rules gave this verdict for an LLM judge that gave none (it
+    /// failed, or never answered with a verdict): the rules give no reasons of their own, so
+    /// a verdict of theirs with reasons carries why the LLM judge gave none.
+    pub fn is_fallback(&self) -> bool {
+        self.rationale.is_some() && !self.judge.starts_with(LLM_JUDGE_PREFIX)
+    }
 }
 
 /// What came of one claimed item.
@@ -290,10 +299,13 @@ impl Database {
                     }
                     None => None,
                 };
-                let answers = (written.unparsed > 0 || written.cut_off > 0).then(|| AnswerCounts {
-                    unparsed: row.unparsed_count + written.unparsed,
-                    cut_off: row.cut_off_count + written.cut_off,
-                });
+                let answers =
+                    (written.unparsed > 0 || written.cut_off > 0 || written.judge_fallbacks > 0)
+                        .then(|| AnswerCounts {
+                            unparsed: row.unparsed_count + written.unparsed,
+                            cut_off: row.cut_off_count + written.cut_off,
+                            judge_fallbacks: row.judge_fallback_count + written.judge_fallbacks,
+                        });
                 save_progress(conn, run_id, &counts, usage.as_ref(), answers, at)?;
                 // The attempts first: a histogram rebuilt from the items tells cached answers
                 // by their attempts, this batch's included.
@@ -388,7 +400,7 @@ fn record_judged_answer(
     }
     match judgment {
         Some(judgment) => {
-            written.count_judgment(judgment);
+            written.count_judgment(outcome.sequence, judgment);
             written.judgments.push(judgment_row(
                 &outcome.run_id,
                 sequence,
@@ -486,16 +498,28 @@ struct Written {
     unparsed: i64,
     /// How many of the answers it stored the provider cut off.
     cut_off: i64,
+    /// How many of its verdicts the rules gave for an LLM judge that gave none.
+    judge_fallbacks: i64,
     /// The latencies of the answers it stored.
     latencies: Vec<LatencySample>,
 }
 
 impl Written {
-    /// Counts what a stored judgment adds to the run's totals: an answer with nothing
-    /// extractable, and what its LLM judge spent.
-    fn count_judgment(&mut self, judgment: &Judgment) {
+    /// Counts what the judgment stored on item `sequence` adds to the run's totals: an answer
+    /// with nothing extractable, a verdict the LLM judge did not give (logged as a warning,
+    /// as a failed attempt of the provider is: the run's figures are not all its judge's),
+    /// and what its LLM judge spent.
+    fn count_judgment(&mut self, sequence: u32, judgment: &Judgment) {
         if judgment.extraction.tier == ExtractionTier::Unparsed {
             self.unparsed += 1;
+        }
+        if judgment.is_fallback() {
+            self.judge_fallbacks += 1;
+            self.log.push(PendingLog {
+                sequence: Some(sequence),
+                level: LogLevel::Warn,
+                message: judgment.rationale.clone().unwrap_or_default(),
+            });
         }
         self.count_judge_spend(judgment);
     }
@@ -611,7 +635,7 @@ fn apply_one(
                 written.count_judge_spend(judgment);
                 return Ok(None);
             }
-            written.count_judgment(judgment);
+            written.count_judgment(outcome.sequence, judgment);
             written.judgments.push(judgment_row(
                 run_id,
                 sequence,

@@ -915,6 +915,27 @@ async fn an_llm_judge_decides_with_its_rationale_kept(db: TestDatabase) {
         items[2].judge_rationale
     );
     assert!(items.iter().all(|i| i.judgments.len() == 1));
+    // The run says that one of its verdicts is not its judge's, and its log warns of it.
+    assert_eq!(run.judge_fallbacks, 1);
+    let logs = db.run_logs(&run_id, None, 1000).unwrap();
+    let warned: Vec<_> = logs
+        .iter()
+        .filter(|l| l.level == evalboard_persistence::LogLevel::Warn)
+        .map(|l| (l.sequence, l.message.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        [(Some(3), items[2].judge_rationale.as_deref().unwrap())],
+        "one warning, of the third item's fallback"
+    );
+    // Judged again by the rules, no verdict is an LLM judge's fallback.
+    db.start_rejudge(&run_id, &JudgeSettings::Choice, None, crate::support::now())
+        .unwrap();
+    let engine = start_engine(&db, registry(vec![]));
+    let rejudged = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!((rejudged.rejudge_count, rejudged.judge_fallbacks), (1, 0));
+    assert_counters_match_rows(&db, &rejudged);
 }
 
 /// A judge that refuses its key fails the run, as the answering provider would, instead of

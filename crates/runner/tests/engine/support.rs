@@ -224,6 +224,11 @@ pub(crate) fn assert_counters_match_rows(db: &TestDatabase, run: &Run) {
         run.cut_off, cut_off,
         "the cut-off count and item rows disagree"
     );
+    let judge_fallbacks = db.judge_fallback_count(&run.id).unwrap();
+    assert_eq!(
+        run.judge_fallbacks, judge_fallbacks,
+        "the judge fallback count and item rows disagree"
+    );
 }
 
 pub(crate) fn count(db: &TestDatabase, run: &RunId, state: ItemState) -> usize {

@@ -54,6 +54,13 @@ pub(crate) enum RunsCommand {
         /// Only runs of this dataset (its whole name).
         #[arg(long)]
         dataset: Option<String>,
+        /// Only runs created at or after this time: RFC 3339 (`2026-11-29T09:30:00+01:00`), or
+        /// a date (`2026-11-29`: its start, in UTC).
+        #[arg(long, value_name = "TIME")]
+        created_from: Option<String>,
+        /// Only runs created before this time (as `--created-from`).
+        #[arg(long, value_name = "TIME")]
+        created_before: Option<String>,
         /// The next page: the cursor the previous page ended with.
         #[arg(long)]
         cursor: Option<String>,
@@ -161,6 +168,8 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             provider,
             model,
             dataset,
+            created_from,
+            created_before,
             cursor,
             json,
         } => {
@@ -170,6 +179,12 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 ("provider", "providerName", provider),
                 ("model", "modelName", model),
                 ("dataset", "datasetName", dataset),
+                ("created-from", "createdFrom", created_from.map(day_or_time)),
+                (
+                    "created-before",
+                    "createdBefore",
+                    created_before.map(day_or_time),
+                ),
             ]
             .into_iter()
             .filter_map(|(option, parameter, value)| value.map(|value| (option, parameter, value)))
@@ -305,9 +320,19 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
             Some(n) if n > 0 => format!(" · cut off {n} (see each item's cutOff)"),
             _ => String::new(),
         };
+        // Verdicts an LLM judge did not give qualify every figure of the run: said beside it,
+        // and so are re-judgings (the run's `finished` is its last re-judging's end).
+        let rejudged = match run["rejudgeCount"].as_u64() {
+            Some(n) if n > 0 => format!(" (re-judged {n}×)"),
+            _ => String::new(),
+        };
+        let fallbacks = match run["judgeFallbacks"].as_u64() {
+            Some(n) if n > 0 => format!(" ({n} verdict(s) by the extraction rules: it gave none)"),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "  dataset {} v{} ({}…) · judge {} · unparsed {}{cut_off}",
+            "  dataset {} v{} ({}…) · judge {}{rejudged}{fallbacks} · unparsed {}{cut_off}",
             dataset["name"].as_str().unwrap_or_default(),
             dataset["version"],
             &digest[..digest.len().min(19)],
@@ -447,6 +472,16 @@ fn one_line(run: &Value) -> String {
 }
 
 /// `value` as one word of a shell command: quoted when it holds anything but plain characters.
+/// A time for `GET /runs`'s `createdFrom`/`createdBefore`: RFC 3339 as given (the server checks
+/// it), or a bare date (`2026-11-29`) as its start in UTC — what "the runs of that day" means
+/// without a clock time.
+fn day_or_time(value: String) -> String {
+    match chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+        Ok(day) if value.len() == 10 => format!("{day}T00:00:00Z"),
+        _ => value,
+    }
+}
+
 fn shell_word(value: &str) -> String {
     let plain = !value.is_empty()
         && value
@@ -545,6 +580,38 @@ mod tests {
             one_line(&whole)
         );
         assert!(shown(&run_with(0, 0, 0)).contains("accuracy –"));
+    }
+
+    #[test]
+    fn re_judgings_and_verdicts_the_llm_judge_did_not_give_are_said_beside_it() {
+        let mut run = run_with(8, 0, 0);
+        run["dataset"] = json!({"name": "d", "version": 1, "digest": "sha256:0123456789abcdef"});
+        run["judge"] = json!("llm:J/m");
+        run["unparsed"] = json!(0);
+        run["judgeFallbacks"] = json!(0);
+        let text = shown(&run);
+        assert!(text.contains(" · judge llm:J/m · unparsed 0"), "{text}");
+        run["judgeFallbacks"] = json!(3);
+        run["rejudgeCount"] = json!(2);
+        let text = shown(&run);
+        assert!(
+            text.contains(
+                " · judge llm:J/m (re-judged 2×) (3 verdict(s) by the extraction rules: it gave none) · unparsed 0"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_date_is_its_start_in_utc_and_a_time_is_sent_as_given() {
+        assert_eq!(day_or_time("2026-11-29".into()), "2026-11-29T00:00:00Z");
+        assert_eq!(
+            day_or_time("2026-11-29T09:30:00+01:00".into()),
+            "2026-11-29T09:30:00+01:00"
+        );
+        // Not a date: left for the server to refuse, naming the parameter.
+        assert_eq!(day_or_time("2026-11-31".into()), "2026-11-31");
+        assert_eq!(day_or_time("last week".into()), "last week");
     }
 
     #[test]

@@ -368,6 +368,39 @@ fn the_command_line_client_drives_runs_end_to_end() {
     assert!(none.status.success(), "{none:?}");
     assert_eq!(String::from_utf8(none.stdout).unwrap(), "");
     let lines = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
+    // By creation time: a date is its start in UTC; every run here was made today (or, past
+    // midnight, yesterday).
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = (today - chrono::Days::new(1)).to_string();
+    let tomorrow = (today + chrono::Days::new(1)).to_string();
+    let (yesterday, tomorrow) = (yesterday.as_str(), tomorrow.as_str());
+    let recent = evalboard(
+        &server,
+        &[
+            "list",
+            "--limit",
+            "100",
+            "--created-from",
+            yesterday,
+            "--created-before",
+            tomorrow,
+        ],
+        None,
+    );
+    let every = evalboard(&server, &["list", "--limit", "100"], None);
+    assert!(recent.status.success(), "{recent:?}");
+    assert!(lines(&every).lines().count() > 1);
+    assert_eq!(lines(&recent), lines(&every));
+    let later = evalboard(&server, &["list", "--created-from", tomorrow], None);
+    assert!(later.status.success(), "{later:?}");
+    assert_eq!(lines(&later), "");
+    // A time the server cannot read is its error, naming the parameter.
+    let unreadable = evalboard(&server, &["list", "--created-from", "last week"], None);
+    assert!(!unreadable.status.success());
+    assert!(
+        String::from_utf8_lossy(&unreadable.stderr).contains("createdFrom"),
+        "{unreadable:?}"
+    );
     assert_eq!(lines(&second).lines().count(), 1);
     assert_ne!(
         lines(&first),

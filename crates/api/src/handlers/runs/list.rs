@@ -135,7 +135,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
 const CSV_PAGE: u32 = 100;
 
 /// The CSV archive's columns, in order.
-const CSV_COLUMNS: [&str; 41] = [
+const CSV_COLUMNS: [&str; 42] = [
     "id",
     "providerName",
     "datasetName",
@@ -179,6 +179,7 @@ const CSV_COLUMNS: [&str; 41] = [
     "cachedAnswers",
     "answersWithoutUsage",
     "answersCutOff",
+    "judgeFallbacks",
 ];
 
 /// Every run the filters select, as CSV, a page at a time.
@@ -212,7 +213,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
             let number = |value: Option<f64>| value.map(|n| n.to_string()).unwrap_or_default();
             let (usage, latency) = (&dto.usage, &dto.latency);
-            let record: [String; 41] = [
+            let record: [String; 42] = [
                 dto.run.id.clone(),
                 dto.run.provider_name.clone(),
                 dto.run.dataset_name.clone(),
@@ -271,6 +272,7 @@ fn export_csv(state: &AppState, query: ListRunsQuery) -> Result<HttpResponse, Ap
                 usage.cached_answers.to_string(),
                 usage.answers_without_usage.to_string(),
                 dto.answers_cut_off.to_string(),
+                dto.judge_fallbacks.to_string(),
             ];
             write_row(&mut writer, record);
         }

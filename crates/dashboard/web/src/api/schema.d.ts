@@ -1513,6 +1513,14 @@ export interface components {
             /** @description The judge of its current verdicts: `choice`, or `llm:<provider>/<model>`. */
             judge: string;
             /**
+             * Format: int64
+             * @description Verdicts the run's LLM judge did not give — it failed, or answered without a verdict,
+             *     every time it was asked — so that the extraction rules gave them instead (each such
+             *     item's `judge` is the rules', its `judgeRationale` says why; the run's log warns of
+             *     each). 0 for a run judged by the rules. Its accuracy is partly the rules' when > 0.
+             */
+            judgeFallbacks: number;
+            /**
              * @description How fast its items were answered: as of when it last finished, or as of now in
              *     `GET /runs/{run_id}` while it is active.
              */
@@ -2365,7 +2373,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown dataset or category, invalid target, expiry or selection, or more than 20,000 items; `errors` names each field */
+            /** @description Unknown dataset or category, invalid target, expiry or selection, more than 20,000 items, or prompts making a pack too large for its bundle to be imported (32 MiB); `errors` names each field */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffCount, CutOffNote } from "./Run";
+import { CutOffCount, CutOffNote, JudgeFallbacks } from "./Run";
 
 afterEach(cleanup);
 
@@ -40,5 +40,24 @@ describe("a run's count of answers cut off", () => {
   it("is a plain 0 when none was", () => {
     const { container } = render(<CutOffCount count={0} maxTokens={256} />);
     expect(container.textContent).toBe("0");
+  });
+});
+
+describe("verdicts the run's LLM judge did not give", () => {
+  it("says how many of the verdicts are the rules'", () => {
+    render(<JudgeFallbacks count={9} judged={36} />);
+    expect(screen.getByRole("note").textContent).toBe(
+      "9 of the 36 verdicts are not this judge's: it failed or answered without a verdict, and the extraction rules judged those instead. Each such item says why; the log warns of each.",
+    );
+  });
+
+  it("says when none of them is the judge's", () => {
+    render(<JudgeFallbacks count={36} judged={36} />);
+    expect(screen.getByRole("note").textContent).toContain("None of the 36 verdicts is this judge's: it failed");
+  });
+
+  it("says nothing when every verdict is the judge's", () => {
+    const { container } = render(<JudgeFallbacks count={0} judged={36} />);
+    expect(container.textContent).toBe("");
   });
 });

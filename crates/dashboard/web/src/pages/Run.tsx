@@ -240,6 +240,7 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Judge">
           {judgeLabel(run.judge)}
           {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
+          <JudgeFallbacks count={run.judgeFallbacks} judged={run.progress.correct + run.progress.incorrect} />
         </Field>
         <Field label="Created">
           <Time at={run.createdAt} />
@@ -832,6 +833,21 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
       {count}
       <span className="muted">{` — stopped before the model finished (${limit}, or a content filter: each item says which)`}</span>
     </>
+  );
+}
+
+/** Said beside the run's LLM judge when some of its verdicts are not the judge's: the rules gave
+ *  them because it gave none (it failed, or answered without a verdict), and the accuracy mixes
+ *  both. Nothing when every verdict is the judge's. */
+export function JudgeFallbacks({ count, judged }: { count: number; judged: number }) {
+  if (count === 0) return null;
+  const all = count === judged;
+  return (
+    <p className="warning" role="note">
+      {all ? `None of the ${count} verdicts is this judge's` : `${count} of the ${judged} verdicts are not this judge's`}:
+      it failed or answered without a verdict, and the extraction rules judged {all ? "them all" : "those"} instead. Each
+      such item says why; the log warns of each.
+    </p>
   );
 }
 

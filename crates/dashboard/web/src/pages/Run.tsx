@@ -118,7 +118,7 @@ export function RunPage({ id }: { id: string }) {
     ask(
       kind === "cancel"
         ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
-        : { text: "Send this run's failed and canceled items again?", yes: "Retry them", no: "Not now" },
+        : { text: retryQuestion(run.rejudgeCount), yes: "Retry them", no: "Not now" },
       () => {
         refocusUntil.current = performance.now() + 5000;
         action.mutate({ id, action: kind });
@@ -834,6 +834,15 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
       <span className="muted">{` — stopped before the model finished (${limit}, or a content filter: each item says which)`}</span>
     </>
   );
+}
+
+/** The retry's question. A run judged again may hold answers on its canceled items (a
+ *  re-judging canceled before it judged them): a retry asks the model anew and replaces them,
+ *  paid for again, where a re-judging would judge them as they are — said before it happens. */
+export function retryQuestion(rejudgeCount: number): string {
+  const question = "Send this run's failed and canceled items again?";
+  if (rejudgeCount === 0) return question;
+  return `${question} The model is asked anew: answers a canceled re-judging left on them are replaced, and paid for again. To judge the kept answers without asking again, use Re-judge… instead.`;
 }
 
 /** Said beside the run's LLM judge when some of its verdicts are not the judge's: the rules gave

@@ -1,7 +1,9 @@
+// What the run page says beside its figures: answers cut off, verdicts its LLM judge did not
+// give, and what a retry of a re-judged run does.
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffCount, CutOffNote, JudgeFallbacks } from "./Run";
+import { CutOffCount, CutOffNote, JudgeFallbacks, retryQuestion } from "./Run";
 
 afterEach(cleanup);
 
@@ -59,5 +61,17 @@ describe("verdicts the run's LLM judge did not give", () => {
   it("says nothing when every verdict is the judge's", () => {
     const { container } = render(<JudgeFallbacks count={0} judged={36} />);
     expect(container.textContent).toBe("");
+  });
+});
+
+describe("the retry's question", () => {
+  it("is plain for a run never judged again", () => {
+    expect(retryQuestion(0)).toBe("Send this run's failed and canceled items again?");
+  });
+
+  it("says that a re-judged run's kept answers are asked anew, and what judges them instead", () => {
+    const asked = retryQuestion(2);
+    expect(asked).toContain("answers a canceled re-judging left on them are replaced, and paid for again");
+    expect(asked).toContain("use Re-judge… instead");
   });
 });

@@ -197,6 +197,16 @@ pub(super) fn follow(
             client.command(&format!("export {id}")),
         );
     }
+    // So are verdicts an LLM judge did not give: the run's accuracy is partly the rules'.
+    if let Some(fallbacks) = run["judgeFallbacks"].as_u64().filter(|&n| n > 0) {
+        let judged = run["progress"]["correct"].as_u64().unwrap_or(0)
+            + run["progress"]["incorrect"].as_u64().unwrap_or(0);
+        say!(
+            "warning: {fallbacks} of {judged} verdicts are the extraction rules', not the judge's \
+             ({}): it failed or answered without a verdict; each such item's judgeRationale says why",
+            run["judge"].as_str().unwrap_or_default()
+        );
+    }
     Ok(if completed && (faulted < total || total == 0) {
         ExitCode::SUCCESS
     } else {

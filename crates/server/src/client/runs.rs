@@ -110,6 +110,25 @@ pub(crate) enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Judge a finished run's kept answers again, without asking the model again: by the
+    /// extraction rules, or by an LLM judge (`--judge-provider` and `--judge-model`).
+    Rejudge {
+        /// The run's id.
+        id: String,
+        /// The LLM judge's provider, as `GET /providers` lists it.
+        #[arg(long, requires = "judge_model", value_name = "PROVIDER")]
+        judge_provider: Option<String>,
+        /// The LLM judge's model.
+        #[arg(long, requires = "judge_provider", value_name = "MODEL")]
+        judge_model: Option<String>,
+        /// Watch the run with a live progress bar until it ends again (exit status as for
+        /// `create --follow`).
+        #[arg(long)]
+        follow: bool,
+        /// Print the run as JSON (at the end, with `--follow`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a run's items to standard output, as the archive's export gives them.
     Export {
         /// The run's id.
@@ -245,6 +264,35 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
             if watch {
                 say!("retrying {id}; following it (Ctrl-C stops following, not the run)");
+                return follow::follow(&client, &id, json, &mut out, warnings);
+            }
+            print_run(&mut out, &run, json)?;
+        }
+        RunsCommand::Rejudge {
+            id,
+            judge_provider,
+            judge_model,
+            follow: watch,
+            json,
+        } => {
+            let judge = match judge_provider.zip(judge_model) {
+                Some((provider, model)) => {
+                    json!({"kind": "llm", "providerName": provider, "modelName": model})
+                }
+                None => json!({"kind": "choice"}),
+            };
+            // Where the log stands before the re-judging: what it logs from there is its own.
+            let warnings = if watch {
+                RunWarnings::from_now(&client, &id)
+            } else {
+                RunWarnings::new()
+            };
+            let run = client.post_json(
+                &format!("/runs/{id}/rejudge"),
+                Some(&json!({"judge": judge})),
+            )?;
+            if watch {
+                say!("re-judging {id}; following it (Ctrl-C stops following, not the re-judging)");
                 return follow::follow(&client, &id, json, &mut out, warnings);
             }
             print_run(&mut out, &run, json)?;

@@ -7,7 +7,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{BINARY, Server, wait_for};
 
@@ -118,6 +118,50 @@ fn the_command_line_client_drives_runs_end_to_end() {
     assert!(
         text.contains(&format!("judge's own tokens {judge_tokens} in")),
         "{text}"
+    );
+
+    // Judged again from the CLI: by the rules, followed to its end; then by an LLM judge.
+    let by_rules = evalboard(&server, &["rejudge", judged_id, "--follow", "--json"], None);
+    assert_eq!(by_rules.status.code(), Some(0), "{by_rules:?}");
+    let by_rules = json_of(&by_rules);
+    assert_eq!(
+        (
+            &by_rules["run"]["status"],
+            &by_rules["judge"],
+            &by_rules["rejudgeCount"]
+        ),
+        (&json!("completed"), &json!("choice"), &json!(1)),
+        "{by_rules}"
+    );
+    let again = evalboard(
+        &server,
+        &[
+            "rejudge",
+            judged_id,
+            "--judge-provider",
+            "Simulated",
+            "--judge-model",
+            "sim-1",
+            "--follow",
+        ],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    let text = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        text.contains(" · judge llm:Simulated/sim-1 (re-judged 2×) · "),
+        "{text}"
+    );
+    // A provider without a model is the command's own usage error, sent nowhere.
+    let half = evalboard(
+        &server,
+        &["rejudge", judged_id, "--judge-provider", "Simulated"],
+        None,
+    );
+    assert_eq!(half.status.code(), Some(2), "{half:?}");
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("--judge-model"),
+        "{half:?}"
     );
 
     // Answers cut off at the token limit are counted, where the run says it (and only then).

@@ -221,6 +221,12 @@ export function RunPage({ id }: { id: string }) {
         </div>
       )}
       <ProgressBar progress={run.progress} canceled={run.canceled} status={run.run.status} />
+      {/* Above the figures, whole: every one of them is partly the rules' when it shows. */}
+      <JudgeFallbacks
+        count={run.judgeFallbacks}
+        judged={run.progress.correct + run.progress.incorrect}
+        judge={judgeLabel(run.judge)}
+      />
       <dl className="summary">
         <Field label="Run">
           <code>{run.run.id}</code>
@@ -240,7 +246,6 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Judge">
           {judgeLabel(run.judge)}
           {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
-          <JudgeFallbacks count={run.judgeFallbacks} judged={run.progress.correct + run.progress.incorrect} />
         </Field>
         <Field label="Created">
           <Time at={run.createdAt} />
@@ -848,14 +853,14 @@ export function retryQuestion(rejudgeCount: number): string {
 /** Said beside the run's LLM judge when some of its verdicts are not the judge's: the rules gave
  *  them because it gave none (it failed, or answered without a verdict), and the accuracy mixes
  *  both. Nothing when every verdict is the judge's. */
-export function JudgeFallbacks({ count, judged }: { count: number; judged: number }) {
+export function JudgeFallbacks({ count, judged, judge }: { count: number; judged: number; judge: string }) {
   if (count === 0) return null;
   const all = count === judged;
   return (
     <p className="warning" role="note">
-      {all ? `None of the ${count} verdicts is this judge's` : `${count} of the ${judged} verdicts are not this judge's`}:
-      it failed or answered without a verdict, and the extraction rules judged {all ? "them all" : "those"} instead. Each
-      such item says why; the log warns of each.
+      {all ? `None of the ${count} verdicts is the judge's` : `${count} of the ${judged} verdicts are not the judge's`} (
+      {judge}): it failed or answered without a verdict, and the extraction rules judged {all ? "them all" : "those"}{" "}
+      instead, so the accuracy is {all ? "" : "partly "}theirs. Each such item's judge's reasons say why.
     </p>
   );
 }

@@ -47,19 +47,21 @@ describe("a run's count of answers cut off", () => {
 
 describe("verdicts the run's LLM judge did not give", () => {
   it("says how many of the verdicts are the rules'", () => {
-    render(<JudgeFallbacks count={9} judged={36} />);
+    render(<JudgeFallbacks count={9} judged={36} judge="llm:J/m" />);
     expect(screen.getByRole("note").textContent).toBe(
-      "9 of the 36 verdicts are not this judge's: it failed or answered without a verdict, and the extraction rules judged those instead. Each such item says why; the log warns of each.",
+      "9 of the 36 verdicts are not the judge's (llm:J/m): it failed or answered without a verdict, and the extraction rules judged those instead, so the accuracy is partly theirs. Each such item's judge's reasons say why.",
     );
   });
 
   it("says when none of them is the judge's", () => {
-    render(<JudgeFallbacks count={36} judged={36} />);
-    expect(screen.getByRole("note").textContent).toContain("None of the 36 verdicts is this judge's: it failed");
+    render(<JudgeFallbacks count={36} judged={36} judge="llm:J/m" />);
+    expect(screen.getByRole("note").textContent).toContain(
+      "None of the 36 verdicts is the judge's (llm:J/m): it failed or answered without a verdict, and the extraction rules judged them all instead, so the accuracy is theirs.",
+    );
   });
 
   it("says nothing when every verdict is the judge's", () => {
-    const { container } = render(<JudgeFallbacks count={0} judged={36} />);
+    const { container } = render(<JudgeFallbacks count={0} judged={36} judge="llm:J/m" />);
     expect(container.textContent).toBe("");
   });
 });

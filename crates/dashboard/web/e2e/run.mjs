@@ -285,6 +285,11 @@ await step("an LLM judge picked in the form judges the run, its rationale shown"
     return again.rejudgeCount === 1 && again.run.status === "completed";
   });
   await page.locator("dl.summary").getByText(/extraction rules\s*\(re-judged 1×\)/).waitFor({ timeout: 20_000 });
+  // The opened item's history keeps what the LLM judge said in its round, beside the rules'.
+  const history = page.locator("details.item[open]");
+  await history.getByRole("heading", { name: "Verdict history" }).waitFor({ timeout: 20_000 });
+  await history.locator("li p.rationale").getByText("The response's final answer is", { exact: false }).first().waitFor();
+  await check("run-verdict-history");
 });
 
 await step("follow a running item's answer as it streams", async () => {

@@ -817,6 +817,8 @@ function ItemRow({
                   <li key={i}>
                     round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
                     {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}
+                    {/* Each round's own reasons: comparing two judges is reading what each said. */}
+                    {v.rationale && <p className="muted rationale">{v.rationale}</p>}
                   </li>
                 ))}
               </ul>

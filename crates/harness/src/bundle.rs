@@ -796,14 +796,31 @@ fn time(
     match text.map(DateTime::parse_from_rfc3339) {
         // A leap second (`:60`) would be stored and shown as such, which many readers refuse.
         Some(Ok(time)) if time.nanosecond() < 1_000_000_000 => Some(time.with_timezone(&Utc)),
-        _ => {
-            problems.push(
-                format!("{at}/{field}"),
-                "must be an RFC 3339 time without a leap second, e.g. 2026-11-29T10:15:30.250Z",
-            );
+        parsed => {
+            let leap = matches!(parsed, Some(Ok(_)));
+            problems.push(format!("{at}/{field}"), time_problem(value, leap));
             None
         }
     }
+}
+
+/// What is wrong with a time that was refused, for the mistakes harnesses make (a space for the
+/// `T`, no offset: what many languages write by default), else the rule; with an example.
+fn time_problem(value: &Value, leap: bool) -> String {
+    const EXAMPLE: &str = "e.g. 2026-11-29T10:15:30.250Z";
+    let Some(text) = value.as_str() else {
+        return format!("must be a string: an RFC 3339 time, {EXAMPLE}");
+    };
+    let why = if leap {
+        "is a leap second (second 60), which is refused"
+    } else if text.as_bytes().get(10) == Some(&b' ') {
+        "separates the date and the time with a space: RFC 3339 has `T`"
+    } else if DateTime::parse_from_rfc3339(&format!("{text}Z")).is_ok() {
+        "has no offset: end it with `Z` (UTC) or one such as `+01:00`"
+    } else {
+        "must be an RFC 3339 time"
+    };
+    format!("{why}, {EXAMPLE}")
 }
 
 fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], problems: &mut Problems) {

@@ -429,6 +429,43 @@ fn chunk_order_is_checked_on_offsets_as_written_and_leap_seconds_are_refused() {
 }
 
 #[test]
+fn a_refused_time_says_which_mistake_it_is() {
+    let pack = pack(1);
+    for (written, said) in [
+        (
+            json!("2026-11-29 10:30:01Z"),
+            "separates the date and the time with a space: RFC 3339 has `T`, e.g. 2026-11-29T10:15:30.250Z",
+        ),
+        (
+            json!("2026-11-29T10:30:01.5"),
+            "has no offset: end it with `Z` (UTC) or one such as `+01:00`, e.g. 2026-11-29T10:15:30.250Z",
+        ),
+        (
+            json!("2026-11-29T10:29:60Z"),
+            "is a leap second (second 60), which is refused, e.g. 2026-11-29T10:15:30.250Z",
+        ),
+        (
+            json!("29/11/2026"),
+            "must be an RFC 3339 time, e.g. 2026-11-29T10:15:30.250Z",
+        ),
+        (
+            json!(1764412201),
+            "must be a string: an RFC 3339 time, e.g. 2026-11-29T10:15:30.250Z",
+        ),
+    ] {
+        let mut bundle = bundle(&pack, &signer(), 1);
+        bundle["captures"][0]["startedAt"] = written.clone();
+        let found = problems(&bundle);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.pointer == "/captures/0/startedAt" && p.message == said),
+            "{written}: {found:?}"
+        );
+    }
+}
+
+#[test]
 fn a_walk_stopped_at_the_problem_bound_says_so() {
     let pack = pack(1_001);
     let mut bundle = bundle(&pack, &signer(), 1_001);

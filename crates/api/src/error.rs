@@ -320,7 +320,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Maps actix's JSON body errors to problems: size to 413, content type to 415, the rest to 400.
 /// What a JSON syntax error about a `\u` escape most likely means, to follow serde_json's
 /// message (which says only where the parser stopped): half of a surrogate pair — text sliced
 /// by UTF-16 units, as JavaScript strings are, and then escaped. Empty for other errors.
@@ -334,6 +333,7 @@ fn escape_hint(message: &str) -> &'static str {
     }
 }
 
+/// Maps actix's JSON body errors to problems: size to 413, content type to 415, the rest to 400.
 pub(crate) fn json_error(
     error: actix_web::error::JsonPayloadError,
     _: &HttpRequest,

@@ -2088,22 +2088,21 @@ fn verdicts_an_llm_judge_did_not_give_are_counted_and_logged(db: &TestDatabase) 
     let mut batch: Vec<_> = (1..=3)
         .map(|sequence| judged_answer(&run, sequence, 3))
         .collect();
-    // The first item's verdict is the LLM judge's own, with its reasons.
-    if let OutcomeKind::Answered {
-        judgment: Some(judgment),
-        ..
-    } = &mut batch[0].kind
-    {
-        judgment.judge = "llm:Judge/m".into();
-        judgment.rationale = Some("The response picks (A).".into());
-        assert!(!judgment.is_fallback());
-    }
-    for outcome in &mut batch[1..] {
-        if let OutcomeKind::Answered {
+    // The first item's verdict is the LLM judge's own, with its reasons; the others, the
+    // rules' for it.
+    for (index, outcome) in batch.iter_mut().enumerate() {
+        let OutcomeKind::Answered {
             judgment: Some(judgment),
             ..
         } = &mut outcome.kind
-        {
+        else {
+            panic!("a judged answer");
+        };
+        if index == 0 {
+            judgment.judge = "llm:Judge/m".into();
+            judgment.rationale = Some("The response picks (A).".into());
+            assert!(!judgment.is_fallback());
+        } else {
             judgment.rationale = Some(why.into());
             assert!(judgment.is_fallback());
         }

@@ -26,3 +26,31 @@ pub fn rules_label(kind: AnswerKind) -> String {
         AnswerKind::Number => "numeric".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use evalboard_domain::{AnswerKey, DatasetItem, truncate_to_micros};
+
+    use super::*;
+
+    /// The rules give no reasons: a rules' verdict with reasons is how a fallback for an LLM
+    /// judge that gave none is told (`Judgment::is_fallback`, and the runs' kept count of them).
+    #[test]
+    fn the_rules_give_no_reasons() {
+        let item = DatasetItem {
+            id: "q1".into(),
+            category: "math".into(),
+            question: "Which?".into(),
+            choices: vec!["a".into(), "b".into()],
+            answer: AnswerKey::from_index(1).unwrap().into(),
+            explanation: None,
+            source: None,
+        };
+        let at = truncate_to_micros(chrono::Utc::now());
+        for response in ["The answer is (B).", "no idea", ""] {
+            let judgment = rule_judgment(response, &item, at);
+            assert_eq!(judgment.rationale, None, "{response:?}");
+            assert!(!judgment.is_fallback());
+        }
+    }
+}

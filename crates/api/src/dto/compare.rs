@@ -162,6 +162,9 @@ pub struct ComparedRunDto {
     pub latency: LatencyDto,
     /// The judge of its current verdicts.
     pub judge: String,
+    /// Of its verdicts, those its LLM judge did not give (the extraction rules did): as the
+    /// run's own `judgeFallbacks`, over all its items.
+    pub judge_fallbacks: u64,
     /// Its reproducibility fingerprint; `null` for runs made before fingerprints were recorded.
     #[schema(required = true)]
     pub fingerprint: Option<FingerprintDto>,

@@ -7,7 +7,7 @@ use evalboard_domain::stats::{PairedCounts, mcnemar_exact, wilson};
 use evalboard_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, api_tests, app_bounds, app_with_engine, import, items};
+use crate::support::{TestApp, api_tests, app, app_bounds, app_with_engine, import, items, now};
 
 /// Creates a Simulated run and waits until it completes; its id.
 async fn finished_run(app: &TestApp<app_bounds!()>, dataset: &str, settings: Value) -> String {
@@ -412,8 +412,140 @@ async fn an_id_kept_for_another_question_is_not_compared(db: TestDatabase) {
     assert_eq!(same["compared"], 9);
 }
 
+/// Answers and judges every item of `run` through the store, as the engine does: item 1 by the
+/// LLM judge, the others by the rules for it when `fallbacks` (the judge gave no verdict).
+fn judge_through_the_store(db: &TestDatabase, run: &str, items: u32, fallbacks: bool) {
+    use chrono::Duration;
+    use evalboard_domain::{RunId, TokenUsage, Verdict, extract_answer};
+    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind};
+    let run = RunId::parse(run).unwrap();
+    let at = now();
+    let claim = ClaimRequest {
+        worker: "w",
+        lease_until: at + Duration::seconds(300),
+        max: items,
+        at,
+        generation: None,
+    };
+    assert_eq!(
+        db.claim_items(&run, claim).unwrap().items.len(),
+        items as usize
+    );
+    let outcomes: Vec<Outcome> = (1..=items)
+        .map(|sequence| {
+            let by_llm = sequence == 1 || !fallbacks;
+            Outcome {
+                run_id: run.clone(),
+                sequence,
+                attempt: 1,
+                started_at: at,
+                kind: OutcomeKind::Answered {
+                    answer: Answer {
+                        prompt: "p".into(),
+                        response_text: "The answer is (A).".into(),
+                        reasoning_text: None,
+                        cut_off: None,
+                        request_key: None,
+                        cached: false,
+                        first_token_at: None,
+                        answered_at: at,
+                        usage: TokenUsage::default(),
+                        cost_usd: None,
+                    },
+                    judgment: Some(Judgment {
+                        verdict: Verdict::Correct,
+                        extraction: extract_answer("The answer is (A).").into(),
+                        judge: if by_llm {
+                            "llm:Simulated/sim-1"
+                        } else {
+                            "choice"
+                        }
+                        .into(),
+                        rationale: Some(if by_llm {
+                            "It picks (A).".into()
+                        } else {
+                            "the LLM judge llm:Simulated/sim-1 gave no verdict (server_error); \
+                             judged by extraction"
+                                .into()
+                        }),
+                        at,
+                        spent: None,
+                    }),
+                },
+            }
+        })
+        .collect();
+    let applied = db.apply_outcomes("w", &outcomes, at).unwrap();
+    assert!(applied.applied.iter().all(|&held| held));
+    assert_eq!(applied.finished.len(), 1, "every item judged: the run ends");
+}
+
+/// A run some of whose verdicts its LLM judge did not give says so in the comparison (its
+/// fingerprint names the judge, as the baseline's does), in its detail and in the archive's
+/// CSV alike.
+async fn verdicts_an_llm_judge_did_not_give_are_warned_of(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let app = app(db).await;
+    let create = || async {
+        let created = app
+            .post_json(
+                "/runs",
+                &json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1",
+                        "settings": {"judge": {"kind": "llm", "providerName": "Simulated", "modelName": "sim-1"}}}),
+            )
+            .await
+            .ok(201);
+        created["run"]["id"].as_str().unwrap().to_owned()
+    };
+    let (judged, fell_back) = (create().await, create().await);
+    judge_through_the_store(&app.db, &judged, 3, false);
+    judge_through_the_store(&app.db, &fell_back, 3, true);
+
+    let detail = app.get(&format!("/runs/{fell_back}")).await.ok(200);
+    assert_eq!(detail["judgeFallbacks"], 2, "{detail}");
+    let csv = app.get("/runs?format=csv").await;
+    let mut reader = csv::Reader::from_reader(&csv.body[..]);
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|c| c == "judgeFallbacks")
+        .unwrap();
+    let in_csv: HashMap<String, String> = reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            (row[0].to_owned(), row[column].to_owned())
+        })
+        .collect();
+    assert_eq!(in_csv[&fell_back], "2");
+    assert_eq!(in_csv[&judged], "0");
+
+    let comparison = app
+        .get(&format!("/runs/compare?runIds={judged},{fell_back}"))
+        .await
+        .ok(200);
+    let counts: Vec<&Value> = comparison["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["judgeFallbacks"])
+        .collect();
+    assert_eq!(counts, [&json!(0), &json!(2)]);
+    assert_eq!(
+        comparison["warnings"],
+        json!([format!(
+            "{fell_back} has 2 verdict(s) its LLM judge did not give (it failed or answered \
+             without a verdict): the extraction rules gave them, so its figures are partly theirs"
+        )]),
+        "the only difference between the two runs"
+    );
+    app.stop().await;
+}
+
 api_tests!(
     runs_compare_item_by_item_against_a_baseline,
     unanswered_and_faulted_items_are_warned_of,
-    an_id_kept_for_another_question_is_not_compared
+    an_id_kept_for_another_question_is_not_compared,
+    verdicts_an_llm_judge_did_not_give_are_warned_of
 );

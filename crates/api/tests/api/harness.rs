@@ -348,7 +348,7 @@ async fn a_pack_too_large_to_come_back_is_refused(
     assert_eq!(fields_of(&problem), ["selection"]);
     let detail = problem["errors"][0]["detail"].as_str().unwrap();
     assert!(
-        detail.starts_with("selects 420 items whose prompts make a pack of 3")
+        detail.starts_with("selects 420 items whose prompts make an envelope of 3")
             && detail.ends_with(
                 "with even a one-letter answer to each, its bundle would pass the 32 MiB an import takes (use sampleSize or categories)"
             ),

@@ -519,7 +519,6 @@ fn one_line(run: &Value) -> String {
     )
 }
 
-/// `value` as one word of a shell command: quoted when it holds anything but plain characters.
 /// A time for `GET /runs`'s `createdFrom`/`createdBefore`: RFC 3339 as given (the server checks
 /// it), or a bare date (`2026-11-29`) as its start in UTC — what "the runs of that day" means
 /// without a clock time.
@@ -530,6 +529,7 @@ fn day_or_time(value: String) -> String {
     }
 }
 
+/// `value` as one word of a shell command: quoted when it holds anything but plain characters.
 fn shell_word(value: &str) -> String {
     let plain = !value.is_empty()
         && value

@@ -34,7 +34,10 @@ fn explain_signer(problems: &mut [evalboard_harness::Problem], why: &str) {
     }
 }
 
-/// Largest bundle accepted: 10,000 captures with their streamed chunks fit with room to spare.
+/// Largest bundle accepted: the pack's envelope and the captures together — about 4 KiB an
+/// MMLU-Pro item with a chain-of-thought answer and its chunks (half of it the envelope's
+/// prompt), some 8,000 items. Packs too large to come back even with one-letter answers are
+/// refused when asked for (`packs.rs`).
 pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Import a capture bundle: the pack's envelope as issued, what the page answered to its

@@ -24,10 +24,14 @@ const MAX_EXPIRY_SECS: u64 = 30 * 24 * 3600;
 const DEFAULT_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 /// Longest target name.
 const MAX_TARGET_CHARS: usize = 100;
+/// A mebibyte, for the sizes said in messages.
 const MIB: usize = 1024 * 1024;
-/// The least a capture takes in a bundle: a one-letter answer with its sequence, prompt hash,
-/// times and one chunk. A pack whose envelope leaves less than this per item cannot come back.
-const MIN_CAPTURE_BYTES: usize = 256;
+/// The least a capture takes in a bundle: a one-letter answer with its sequence, prompt hash
+/// and times, no chunks (~190 bytes).
+const MIN_CAPTURE_BYTES: usize = 190;
+/// What a bundle holds besides the envelope's payload and the captures: the envelope's other
+/// fields (its signature) and the `harness` object, at their largest.
+const BUNDLE_OVERHEAD_BYTES: usize = 2 * 1024;
 
 /// Build a signed pack: the chosen items of a dataset's newest version, each with the exact
 /// prompt a harness must send and its SHA-256, for one target model, importable until it
@@ -117,14 +121,17 @@ pub(crate) async fn create_pack(
                 &chosen,
             );
             let payload = pack.to_bytes();
-            // The envelope goes back whole in the bundle, beside the captures: a pack that
-            // leaves no room for them could never be imported.
+            // The envelope goes back whole in the bundle, beside the captures: a pack whose
+            // bundle would pass the import's limit with a one-letter answer to every item
+            // cannot come back answered (only a part of it could).
             let envelope_bytes = payload.len().div_ceil(3) * 4;
-            if envelope_bytes + pack.items.len() * MIN_CAPTURE_BYTES > MAX_BUNDLE_BYTES {
+            let smallest_bundle =
+                envelope_bytes + BUNDLE_OVERHEAD_BYTES + pack.items.len() * MIN_CAPTURE_BYTES;
+            if smallest_bundle > MAX_BUNDLE_BYTES {
                 return Err(StoreError::invalid(
                     "selection",
                     format!(
-                        "selects {} items whose prompts make a pack of {:.1} MiB: with even a one-letter answer to each, its bundle would pass the {} MiB an import takes (use sampleSize or categories)",
+                        "selects {} items whose prompts make an envelope of {:.1} MiB: with even a one-letter answer to each, its bundle would pass the {} MiB an import takes (use sampleSize or categories)",
                         pack.items.len(),
                         envelope_bytes as f64 / MIB as f64,
                         MAX_BUNDLE_BYTES / MIB,

@@ -218,6 +218,7 @@ pub(crate) async fn compare(
                 usage: RunUsageDto::from(&run.usage),
                 latency: LatencyDto::from(&run.latency),
                 judge: run.settings.judge_label(),
+                judge_fallbacks: run.judge_fallbacks,
                 fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),
                 differs_from_baseline: differences(&runs[0], run)
                     .into_iter()
@@ -340,6 +341,14 @@ fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
         }
     }
     for run in runs {
+        // Its fingerprint names its judge, so two runs "judged alike" may not be: said.
+        if run.judge_fallbacks > 0 {
+            warnings.push(format!(
+                "{} has {} verdict(s) its LLM judge did not give (it failed or answered without \
+                 a verdict): the extraction rules gave them, so its figures are partly theirs",
+                run.id, run.judge_fallbacks
+            ));
+        }
         if run.fingerprint.is_none() {
             warnings.push(format!(
                 "{} has no fingerprint (made before fingerprints were recorded): what it ran with \

@@ -711,6 +711,12 @@ export interface components {
             fingerprint: components["schemas"]["FingerprintDto"] | null;
             /** @description The judge of its current verdicts. */
             judge: string;
+            /**
+             * Format: int64
+             * @description Of its verdicts, those its LLM judge did not give (the extraction rules did): as the
+             *     run's own `judgeFallbacks`, over all its items.
+             */
+            judgeFallbacks: number;
             /** @description How fast its items were answered (all its items; as of now while it is active). */
             latency: components["schemas"]["LatencyDto"];
             /**

@@ -112,8 +112,10 @@ function useVerdict(signed: Signed | null, keys: Key[] | undefined): Verdict | n
   return verdict;
 }
 
-/** Items past which a pack's bundle may come near the import limit (32 MiB): at ~2 KiB of
- *  captured answer and chunks per item, 10,000 items fill it. */
+/** Items past which a pack's bundle may come near the import limit (32 MiB): the envelope goes
+ *  back with the captures, ~2 KiB of prompt and ~2 KiB of captured answer and chunks an
+ *  MMLU-Pro item, so some 8,000 items fill it. (A pack too large even for one-letter answers
+ *  is refused by the server when asked for.) */
 const LARGE_PACK_ITEMS = 5000;
 
 function PackForm({ keys }: { keys: Key[] | undefined }) {

@@ -118,7 +118,7 @@ export function RunPage({ id }: { id: string }) {
     ask(
       kind === "cancel"
         ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
-        : { text: retryQuestion(run.rejudgeCount), yes: "Retry them", no: "Not now" },
+        : { text: retryQuestion(run), yes: "Retry them", no: "Not now" },
       () => {
         refocusUntil.current = performance.now() + 5000;
         action.mutate({ id, action: kind });
@@ -843,16 +843,17 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
   );
 }
 
-/** The retry's question. A run judged again may hold answers on its canceled items (a
- *  re-judging canceled before it judged them): a retry asks the model anew and replaces them,
- *  paid for again, where a re-judging would judge them as they are — said before it happens. */
-export function retryQuestion(rejudgeCount: number): string {
+/** The retry's question. A run judged by an LLM judge, or judged again, may hold answers on its
+ *  failed and canceled items (a judging canceled or failed before it judged them: its judge
+ *  refused, the run or a re-judging canceled): a retry asks the model anew and replaces them,
+ *  paid for again, where a re-judging judges them as they are — said before it happens. */
+export function retryQuestion(run: { rejudgeCount: number; judge: string }): string {
   const question = "Send this run's failed and canceled items again?";
-  if (rejudgeCount === 0) return question;
-  return `${question} The model is asked anew: answers a canceled re-judging left on them are replaced, and paid for again. To judge the kept answers without asking again, use Re-judge… instead.`;
+  if (run.rejudgeCount === 0 && !run.judge.startsWith("llm:")) return question;
+  return `${question} The model is asked anew: an answer one holds (its judging was canceled, or its judge failed) is replaced, and paid for again. To judge kept answers without asking again, use Re-judge… instead.`;
 }
 
-/** Said beside the run's LLM judge when some of its verdicts are not the judge's: the rules gave
+/** Said above the run's figures when some of its verdicts are not its LLM judge's: the rules gave
  *  them because it gave none (it failed, or answered without a verdict), and the accuracy mixes
  *  both. Nothing when every verdict is the judge's. */
 export function JudgeFallbacks({ count, judged, judge }: { count: number; judged: number; judge: string }) {

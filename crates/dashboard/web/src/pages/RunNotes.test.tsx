@@ -67,13 +67,18 @@ describe("verdicts the run's LLM judge did not give", () => {
 });
 
 describe("the retry's question", () => {
-  it("is plain for a run never judged again", () => {
-    expect(retryQuestion(0)).toBe("Send this run's failed and canceled items again?");
+  it("is plain for a run judged by the rules and never judged again", () => {
+    expect(retryQuestion({ rejudgeCount: 0, judge: "choice" })).toBe("Send this run's failed and canceled items again?");
   });
 
-  it("says that a re-judged run's kept answers are asked anew, and what judges them instead", () => {
-    const asked = retryQuestion(2);
-    expect(asked).toContain("answers a canceled re-judging left on them are replaced, and paid for again");
-    expect(asked).toContain("use Re-judge… instead");
+  it("says that kept answers are asked anew, and what judges them instead", () => {
+    for (const run of [
+      { rejudgeCount: 2, judge: "choice" },
+      { rejudgeCount: 0, judge: "llm:Judge/m" },
+    ]) {
+      const asked = retryQuestion(run);
+      expect(asked).toContain("an answer one holds (its judging was canceled, or its judge failed) is replaced, and paid for again");
+      expect(asked).toContain("use Re-judge… instead");
+    }
   });
 });

@@ -260,3 +260,21 @@ impl CutProxy {
         self.open.send_replace(true);
     }
 }
+
+/// An answer for a test to store: `response` to `prompt`, complete at `at`, and nothing more
+/// (no reasoning, no cut, no first token, no usage, no cost, not from the cache). A test sets
+/// what it is about with struct update syntax: `Answer { cut_off: …, ..answer(…) }`.
+pub fn answer(prompt: &str, response: &str, at: evalboard_domain::Timestamp) -> crate::Answer {
+    crate::Answer {
+        prompt: prompt.to_owned(),
+        response_text: response.to_owned(),
+        reasoning_text: None,
+        cut_off: None,
+        request_key: None,
+        cached: false,
+        first_token_at: None,
+        answered_at: at,
+        usage: Default::default(),
+        cost_usd: None,
+    }
+}

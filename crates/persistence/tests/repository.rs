@@ -9,7 +9,8 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{
     ClaimRequest, DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope,
-    RunFilter, RunGeneration, StoreError, backend_tests, testing::TestDatabase,
+    RunFilter, RunGeneration, StoreError, backend_tests,
+    testing::{TestDatabase, answer},
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -900,19 +901,16 @@ fn a_batch_of_outcomes_applies_in_one_transaction(db: &TestDatabase) {
         started_at: at(2),
         kind: OutcomeKind::Answered {
             answer: Answer {
-                prompt: format!("prompt {sequence}"),
-                response_text: format!("The answer is ({letter})."),
-                reasoning_text: None,
-                cut_off: None,
-                request_key: None,
-                cached: false,
                 first_token_at: Some(at(3)),
-                answered_at: at(4),
                 usage: TokenUsage {
                     prompt_tokens: Some(10),
                     ..TokenUsage::default()
                 },
-                cost_usd: None,
+                ..answer(
+                    &format!("prompt {sequence}"),
+                    &format!("The answer is ({letter})."),
+                    at(4),
+                )
             },
             judgment: Some(Judgment {
                 verdict: if letter == 'A' {
@@ -1063,8 +1061,7 @@ fn lost_connections_are_replaced(db: &TestDatabase) {
 /// One resume per worker whose claims were taken over, however many claims it takes, and
 /// whatever the spread of that worker's lease ends.
 fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
-    use evalboard_domain::TokenUsage;
-    use evalboard_persistence::{Answer, Outcome, OutcomeKind};
+    use evalboard_persistence::{Outcome, OutcomeKind};
     import(db, "Demo", &items(20));
     let run = create(db, "Demo", 0);
     let claim = |worker: &str, max: u32, seconds: i64, lease: i64| {
@@ -1084,18 +1081,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
         attempt: 1,
         started_at: at(6),
         kind: OutcomeKind::Answered {
-            answer: Answer {
-                prompt: "p".into(),
-                response_text: "The answer is (A).".into(),
-                reasoning_text: None,
-                cut_off: None,
-                request_key: None,
-                cached: false,
-                first_token_at: None,
-                answered_at: at(6),
-                usage: TokenUsage::default(),
-                cost_usd: None,
-            },
+            answer: answer("p", "The answer is (A).", at(6)),
             judgment: None,
         },
     };
@@ -1165,7 +1151,7 @@ fn a_dead_workers_items_are_taken_over_as_one_resume(db: &TestDatabase) {
 /// its answers (within 1 % of the exact ones), without reading its items; once finished, the
 /// exact figures; after a retry, the answers its items hold (the kept ones and the new ones).
 fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
-    use evalboard_domain::{LatencySummary, TokenUsage, Verdict, extract_answer};
+    use evalboard_domain::{LatencySummary, Verdict, extract_answer};
     use evalboard_persistence::{Answer, Judgment, Outcome, OutcomeKind};
     import(db, "Demo", &items(40));
     let run = create(db, "Demo", 0);
@@ -1209,16 +1195,12 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
                         started_at: at(sent),
                         kind: OutcomeKind::Answered {
                             answer: Answer {
-                                prompt: format!("prompt {sequence}"),
-                                response_text: "The answer is (A).".into(),
-                                reasoning_text: None,
-                                cut_off: None,
-                                request_key: None,
-                                cached: false,
                                 first_token_at: Some(at(sent) + total / 10),
-                                answered_at: at(sent) + total,
-                                usage: TokenUsage::default(),
-                                cost_usd: None,
+                                ..answer(
+                                    &format!("prompt {sequence}"),
+                                    "The answer is (A).",
+                                    at(sent) + total,
+                                )
                             },
                             judgment: Some(Judgment {
                                 verdict: Verdict::Correct,
@@ -1329,7 +1311,7 @@ fn an_active_runs_latency_is_kept_with_its_answers(db: &TestDatabase) {
 /// again at every batch (docs/performance.md, point 1 of issue 14).
 #[test]
 fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
-    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
+    use evalboard_domain::{Verdict, extract_answer};
     use evalboard_persistence::{Answer, ClaimedItem, ItemError, Judgment, Outcome, OutcomeKind};
     let db = TestDatabase::sqlite();
     import(&db, "Demo", &items(40));
@@ -1381,16 +1363,8 @@ fn on_sqlite_a_runs_hot_statements_are_prepared_once_per_connection() {
                     item,
                     OutcomeKind::Answered {
                         answer: Answer {
-                            prompt: item.prompt.clone(),
-                            response_text: text.into(),
-                            reasoning_text: None,
-                            cut_off: None,
-                            request_key: None,
-                            cached: false,
                             first_token_at: Some(at(seconds)),
-                            answered_at: at(seconds + 1),
-                            usage: TokenUsage::default(),
-                            cost_usd: None,
+                            ..answer(&item.prompt, text, at(seconds + 1))
                         },
                         judgment: Some(Judgment {
                             verdict: Verdict::Correct,
@@ -1696,8 +1670,8 @@ fn a_crashed_servers_attempts_end_lost_whatever_its_restart_does(db: &TestDataba
 }
 
 fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
-    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind};
+    use evalboard_domain::{Verdict, extract_answer};
+    use evalboard_persistence::{ItemQuery, Judgment, LogQuery, Outcome, OutcomeKind};
     import(db, "Demo", &items(10));
     let run = create(db, "Demo", 0);
     // Leases of five minutes: nothing below waits for one to run out.
@@ -1717,18 +1691,7 @@ fn a_stopping_worker_gives_its_claims_back_without_a_resume(db: &TestDatabase) {
         started_at: at(3),
         kind,
     };
-    let answer = Answer {
-        prompt: "p".into(),
-        response_text: "The answer is (A).".into(),
-        reasoning_text: None,
-        cut_off: None,
-        request_key: None,
-        cached: false,
-        first_token_at: None,
-        answered_at: at(4),
-        usage: TokenUsage::default(),
-        cost_usd: None,
-    };
+    let answer = answer("p", "The answer is (A).", at(4));
     let judgment = Judgment {
         verdict: Verdict::Correct,
         extraction: extract_answer("The answer is (A).").into(),
@@ -2004,7 +1967,7 @@ fn a_reader_polling_a_log_gets_an_entry_committed_late_once() {
 /// Item `sequence`'s first attempt answered "(A)", with some reasoning, cut off at the token
 /// limit, and judged correct.
 fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persistence::Outcome {
-    use evalboard_domain::{TokenUsage, Verdict, extract_answer};
+    use evalboard_domain::{Verdict, extract_answer};
     use evalboard_persistence::{Answer, Judgment, Outcome, OutcomeKind};
     Outcome {
         run_id: run.clone(),
@@ -2013,16 +1976,9 @@ fn judged_answer(run: &RunId, sequence: u32, seconds: i64) -> evalboard_persiste
         started_at: at(seconds),
         kind: OutcomeKind::Answered {
             answer: Answer {
-                prompt: "p".into(),
-                response_text: "The answer is (A).".into(),
                 reasoning_text: Some("Let me weigh A against B.".into()),
                 cut_off: Some(evalboard_domain::CutOff::MaxTokens),
-                request_key: None,
-                cached: false,
-                first_token_at: None,
-                answered_at: at(seconds),
-                usage: TokenUsage::default(),
-                cost_usd: None,
+                ..answer("p", "The answer is (A).", at(seconds))
             },
             judgment: Some(Judgment {
                 verdict: Verdict::Correct,

@@ -416,8 +416,8 @@ async fn an_id_kept_for_another_question_is_not_compared(db: TestDatabase) {
 /// LLM judge, the others by the rules for it when `fallbacks` (the judge gave no verdict).
 fn judge_through_the_store(db: &TestDatabase, run: &str, items: u32, fallbacks: bool) {
     use chrono::Duration;
-    use evalboard_domain::{RunId, TokenUsage, Verdict, extract_answer};
-    use evalboard_persistence::{Answer, ClaimRequest, Judgment, Outcome, OutcomeKind};
+    use evalboard_domain::{RunId, Verdict, extract_answer};
+    use evalboard_persistence::{ClaimRequest, Judgment, Outcome, OutcomeKind, testing};
     let run = RunId::parse(run).unwrap();
     let at = now();
     let claim = ClaimRequest {
@@ -440,18 +440,7 @@ fn judge_through_the_store(db: &TestDatabase, run: &str, items: u32, fallbacks: 
                 attempt: 1,
                 started_at: at,
                 kind: OutcomeKind::Answered {
-                    answer: Answer {
-                        prompt: "p".into(),
-                        response_text: "The answer is (A).".into(),
-                        reasoning_text: None,
-                        cut_off: None,
-                        request_key: None,
-                        cached: false,
-                        first_token_at: None,
-                        answered_at: at,
-                        usage: TokenUsage::default(),
-                        cost_usd: None,
-                    },
+                    answer: testing::answer("p", "The answer is (A).", at),
                     judgment: Some(Judgment {
                         verdict: Verdict::Correct,
                         extraction: extract_answer("The answer is (A).").into(),

@@ -8,10 +8,10 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use bytes_stub::sse;
-use evalboard_domain::{CutOff, ItemState, JudgeSettings, RunSettings, RunStatus, TokenUsage};
+use evalboard_domain::{CutOff, ItemState, JudgeSettings, RunSettings, RunStatus};
 use evalboard_persistence::{
-    Answer, Backend, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind,
-    RetryScope, testing::TestDatabase,
+    Backend, ClaimRequest, ItemDetail, ItemQuery, LogQuery, Outcome, OutcomeKind, RetryScope,
+    testing::{self, TestDatabase},
 };
 use evalboard_runner::ProviderKind;
 use futures_util::{StreamExt, stream};
@@ -1041,18 +1041,11 @@ async fn an_answer_left_unjudged_by_a_dead_worker_is_judged_once(db: TestDatabas
         attempt: claim.items[0].attempt,
         started_at: at,
         kind: OutcomeKind::Answered {
-            answer: Answer {
-                prompt: claim.items[0].prompt.clone(),
-                response_text: "It must be B. The answer is (B).".into(),
-                reasoning_text: None,
-                cut_off: None,
-                request_key: None,
-                cached: false,
-                first_token_at: None,
-                answered_at: at,
-                usage: TokenUsage::default(),
-                cost_usd: None,
-            },
+            answer: testing::answer(
+                &claim.items[0].prompt,
+                "It must be B. The answer is (B).",
+                at,
+            ),
             judgment: None,
         },
     };

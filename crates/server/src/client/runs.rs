@@ -255,18 +255,13 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             json,
         } => {
             let body = json!({"scope": if all { "all" } else { "faulted" }, "force": force});
-            // Where the log stands before the retry: what it logs from there is the retry's.
-            let warnings = if watch {
-                RunWarnings::from_now(&client, &id)
-            } else {
-                RunWarnings::new()
+            let reopening = Reopening {
+                action: "retry",
+                body,
+                doing: "retrying",
+                going_on: "the run",
             };
-            let run = client.post_json(&format!("/runs/{id}/retry"), Some(&body))?;
-            if watch {
-                say!("retrying {id}; following it (Ctrl-C stops following, not the run)");
-                return follow::follow(&client, &id, json, &mut out, warnings);
-            }
-            print_run(&mut out, &run, json)?;
+            return reopen(&client, &id, reopening, watch, json, &mut out);
         }
         RunsCommand::Rejudge {
             id,
@@ -281,21 +276,13 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 }
                 None => json!({"kind": "choice"}),
             };
-            // Where the log stands before the re-judging: what it logs from there is its own.
-            let warnings = if watch {
-                RunWarnings::from_now(&client, &id)
-            } else {
-                RunWarnings::new()
+            let reopening = Reopening {
+                action: "rejudge",
+                body: json!({"judge": judge}),
+                doing: "re-judging",
+                going_on: "the re-judging",
             };
-            let run = client.post_json(
-                &format!("/runs/{id}/rejudge"),
-                Some(&json!({"judge": judge})),
-            )?;
-            if watch {
-                say!("re-judging {id}; following it (Ctrl-C stops following, not the re-judging)");
-                return follow::follow(&client, &id, json, &mut out, warnings);
-            }
-            print_run(&mut out, &run, json)?;
+            return reopen(&client, &id, reopening, watch, json, &mut out);
         }
         RunsCommand::Export {
             id,
@@ -517,6 +504,49 @@ fn one_line(run: &Value) -> String {
         progress["completed"],
         progress["total"],
     )
+}
+
+/// A retry or a re-judging: what is posted to the run (`POST /runs/{id}/<action>`), and how it
+/// is named when it is followed.
+struct Reopening {
+    action: &'static str,
+    body: Value,
+    /// "retrying", say.
+    doing: &'static str,
+    /// What goes on on the server when the follow is stopped.
+    going_on: &'static str,
+}
+
+/// Reopens run `id` as `reopening` says, then follows it to its end again, saying only the
+/// warnings logged from then on (not those that made it retried), or prints it.
+fn reopen(
+    client: &Client,
+    id: &str,
+    reopening: Reopening,
+    watch: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<std::process::ExitCode> {
+    // Where the log stands before the run is reopened: what it logs from there is this time's.
+    let warnings = if watch {
+        RunWarnings::from_now(client, id)
+    } else {
+        RunWarnings::new()
+    };
+    let run = client.post_json(
+        &format!("/runs/{id}/{}", reopening.action),
+        Some(&reopening.body),
+    )?;
+    if watch {
+        say!(
+            "{} {id}; following it (Ctrl-C stops following, not {})",
+            reopening.doing,
+            reopening.going_on
+        );
+        return follow::follow(client, id, json, out, warnings);
+    }
+    print_run(out, &run, json)?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// A time for `GET /runs`'s `createdFrom`/`createdBefore`: RFC 3339 as given (the server checks

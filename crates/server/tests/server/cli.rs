@@ -147,10 +147,10 @@ fn the_command_line_client_drives_runs_end_to_end() {
         None,
     );
     assert_eq!(again.status.code(), Some(0), "{again:?}");
-    let text = String::from_utf8(again.stdout).unwrap();
+    let rejudged = String::from_utf8(again.stdout).unwrap();
     assert!(
-        text.contains(" · judge llm:Simulated/sim-1 (re-judged 2×) · "),
-        "{text}"
+        rejudged.contains(" · judge llm:Simulated/sim-1 (re-judged 2×) · "),
+        "{rejudged}"
     );
     // A provider without a model is the command's own usage error, sent nowhere.
     let half = evalboard(

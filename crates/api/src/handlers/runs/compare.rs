@@ -261,9 +261,6 @@ fn differences(baseline: &Run, run: &Run) -> Vec<&'static str> {
     }
 }
 
-/// Why the runs compare more than their models: the fingerprints of runs after the baseline
-/// that differ in more than the model, runs without one, and compared items counted wrong for
-/// want of an answer (not judged yet, failed or canceled) rather than for a wrong one.
 /// What a `category` filter none of the compared items is in is told: theirs, or that there
 /// are none.
 fn unknown_category(category: &str, comparison: &Comparison) -> String {
@@ -288,6 +285,10 @@ fn unknown_category(category: &str, comparison: &Comparison) -> String {
     )
 }
 
+/// Why the runs compare more than their models: the fingerprints of runs after the baseline
+/// that differ in more than the model, runs without one, runs some of whose verdicts their LLM
+/// judge did not give, and compared items counted wrong for want of an answer (not judged yet,
+/// failed or canceled) rather than for a wrong one.
 fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
     let baseline = &runs[0];
     let figures = &comparison.overall.runs;

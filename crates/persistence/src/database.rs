@@ -199,8 +199,7 @@ impl Database {
     /// (not the pool's acquire timeout): a readiness probe gives up after a second or so, and
     /// should get its answer, not a timeout of its own.
     pub fn ping_within(&self, wait: std::time::Duration) -> Result<(), StoreError> {
-        let connection = self.pool.get_timeout(wait)?;
-        self.on_pooled(connection, |conn| Ok(conn.batch_execute("SELECT 1")?))
+        self.read_within(wait, |conn| Ok(conn.batch_execute("SELECT 1")?))
     }
 
     /// Checks that the database takes writes, by writing a row and rolling it back. A SQLite
@@ -245,6 +244,18 @@ impl Database {
                 other => return other,
             }
         }
+    }
+
+    /// Runs `f` as [`Database::read`] does, but waits at most `wait` for a connection (not
+    /// the pool's acquire timeout) and tries no other: for a caller with a deadline of its own
+    /// (a readiness probe, a metrics scrape), which should get an answer in time rather than
+    /// time out itself while the database is out of reach.
+    pub(crate) fn read_within<T>(
+        &self,
+        wait: std::time::Duration,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.on_pooled(self.pool.get_timeout(wait)?, f)
     }
 
     /// Runs `f` in one transaction: everything it writes is committed together or not at all.

@@ -10,7 +10,8 @@ use crate::{
 /// The server's metrics in Prometheus's text exposition format: HTTP requests, runs by status,
 /// items finished, provider latencies, retries and 429s, claims taken over, database pool
 /// waits, event stream subscribers, build information. Needs the viewer role, like every read.
-/// While the database is out of reach the page is served without the runs by status.
+/// While the database is out of reach (no connection within a second) the page is served
+/// without the runs by status, and says so with `evalboard_database_up 0`.
 #[utoipa::path(
     tag = "health",
     responses(
@@ -26,8 +27,14 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, 
         .ok_or_else(|| ApiError::Unavailable("this server keeps no metrics".into()))?;
     // Runs by status is a count of what the database holds, read at each scrape (every replica
     // reports the same figures). Without the database it is left out, not the whole page: the
-    // other metrics (pool timeouts, provider errors) matter most during an outage.
-    let body = match state.with_db(|db| db.count_runs_by_status()).await {
+    // other metrics (pool timeouts, provider errors) matter most during an outage. The wait
+    // for a connection is bounded, so that the scrape gets its page within Prometheus's
+    // timeout (10 s by default) whatever the pool's acquire timeout.
+    let counted = state
+        .with_db(|db| db.count_runs_by_status(DATABASE_WAIT))
+        .await;
+    ::metrics::gauge!(DATABASE_UP).set(if counted.is_ok() { 1.0 } else { 0.0 });
+    let body = match counted {
         Ok(counts) => {
             for (status, n) in counts {
                 ::metrics::gauge!(RUNS, "status" => status.as_str()).set(n as f64);
@@ -46,6 +53,12 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, 
 
 /// The gauge of runs by status, counted from the database at each scrape.
 const RUNS: &str = "evalboard_runs";
+
+/// Whether this scrape could read the database (1) or not (0).
+const DATABASE_UP: &str = "evalboard_database_up";
+
+/// How long a scrape waits for a database connection.
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The exposition `text` without the series of metric `name` (its samples, `# HELP` and
 /// `# TYPE` lines): a figure that cannot be read now is absent, as Prometheus expects, rather

@@ -43,9 +43,13 @@ pub struct RunPage {
 }
 
 impl Database {
-    /// How many runs there are in each status, every status included (for metrics).
-    pub fn count_runs_by_status(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
-        let counted: Vec<(String, i64)> = self.read(|conn| {
+    /// How many runs there are in each status, every status included (for metrics), waiting
+    /// at most `wait` for a connection.
+    pub fn count_runs_by_status(
+        &self,
+        wait: std::time::Duration,
+    ) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        let counted: Vec<(String, i64)> = self.read_within(wait, |conn| {
             Ok(runs::table
                 .group_by(runs::status)
                 .select((runs::status, diesel::dsl::count_star()))

@@ -1,6 +1,7 @@
 //! Per-provider admission: an adaptive concurrency limit (halved on 429, at most once a second,
 //! grown back one step per window of successes), a pause while the provider's `Retry-After`
-//! runs, and optional request and token rate limits.
+//! runs, and optional request and token rate limits. The limit in force and the slots in use
+//! are gauges of the provider (docs/operations.md): a run that slows after 429s shows why.
 
 use std::{
     num::NonZeroU32,
@@ -19,7 +20,23 @@ pub(crate) struct ProviderGate {
     released: Notify,
     requests: Option<DefaultDirectRateLimiter>,
     tokens: Option<TokenRate>,
+    gauges: GateGauges,
 }
+
+/// The provider's gauges, set under the gate's lock as what they show changes.
+struct GateGauges {
+    /// The concurrency limit in force.
+    limit: metrics::Gauge,
+    /// Slots held: requests sent, and requests about to be (waiting out a `Retry-After`
+    /// pause or the rate limits).
+    in_use: metrics::Gauge,
+}
+
+/// The gauge of a provider's concurrency limit in force.
+pub(crate) const CONCURRENCY_LIMIT: &str = "evalboard_provider_concurrency_limit";
+
+/// The gauge of a provider's slots in use.
+pub(crate) const SLOTS_IN_USE: &str = "evalboard_provider_slots_in_use";
 
 /// A provider's tokens per minute. Requests wait for their tokens in turn: the rate limiter
 /// alone lets any request whose tokens are there go first, and a large one (a run asking for
@@ -60,15 +77,27 @@ pub(crate) struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.gate.lock().in_use -= 1;
+        {
+            let mut state = self.gate.lock();
+            state.in_use -= 1;
+            self.gate.gauges.in_use.set(state.in_use as f64);
+        }
         self.gate.released.notify_one();
     }
 }
 
 impl ProviderGate {
-    pub(crate) fn new(limits: &ProviderLimitsConfig) -> Arc<Self> {
+    /// The gate of provider `provider` (its name: the gauges' label).
+    pub(crate) fn new(provider: &str, limits: &ProviderLimitsConfig) -> Arc<Self> {
         let per_minute = |n: u32| NonZeroU32::new(n).map(Quota::per_minute);
+        let gauges = GateGauges {
+            limit: metrics::gauge!(CONCURRENCY_LIMIT, "provider" => provider.to_owned()),
+            in_use: metrics::gauge!(SLOTS_IN_USE, "provider" => provider.to_owned()),
+        };
+        gauges.limit.set(f64::from(limits.max_concurrency));
+        gauges.in_use.set(0.0);
         Arc::new(Self {
+            gauges,
             state: Mutex::new(GateState {
                 limit: limits.max_concurrency as usize,
                 max: limits.max_concurrency as usize,
@@ -107,6 +136,7 @@ impl ProviderGate {
                 let mut state = self.lock();
                 if state.in_use < state.limit {
                     state.in_use += 1;
+                    self.gauges.in_use.set(state.in_use as f64);
                     break;
                 }
             }
@@ -150,6 +180,7 @@ impl ProviderGate {
         if !cut_recently {
             state.limit = (state.limit / 2).max(1);
             state.last_cut = Some(now);
+            self.gauges.limit.set(state.limit as f64);
         }
         state.successes = 0;
         if let Some(wait) = retry_after {
@@ -165,6 +196,7 @@ impl ProviderGate {
         if state.successes >= state.limit && state.limit < state.max {
             state.limit += 1;
             state.successes = 0;
+            self.gauges.limit.set(state.limit as f64);
             drop(state);
             self.released.notify_one();
         }
@@ -199,7 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_limit_halves_once_per_burst_of_429s_and_grows_back() {
-        let gate = ProviderGate::new(&limits(8));
+        let gate = ProviderGate::new("test", &limits(8));
         gate.rate_limited(None);
         gate.rate_limited(None);
         gate.rate_limited(None);
@@ -218,8 +250,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_limit_in_force_and_the_slots_in_use_are_gauges() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let rendered = recorder.handle();
+        // The gauges are registered with the gate, so they stay this recorder's.
+        let gate = metrics::with_local_recorder(&recorder, || ProviderGate::new("p", &limits(8)));
+        let gauge = |name: &str| {
+            let series = format!("{name}{{provider=\"p\"}} ");
+            rendered
+                .render()
+                .lines()
+                .find_map(|line| line.strip_prefix(&series)?.parse::<f64>().ok())
+        };
+        let read = || (gauge(CONCURRENCY_LIMIT), gauge(SLOTS_IN_USE));
+        assert_eq!(read(), (Some(8.0), Some(0.0)), "there from the start");
+        let first = gate.admit(1).await;
+        let second = gate.admit(1).await;
+        assert_eq!(read(), (Some(8.0), Some(2.0)));
+        gate.rate_limited(None);
+        assert_eq!(read(), (Some(4.0), Some(2.0)));
+        drop(first);
+        assert_eq!(read(), (Some(4.0), Some(1.0)));
+        for _ in 0..4 {
+            gate.succeeded();
+        }
+        drop(second);
+        assert_eq!(read(), (Some(5.0), Some(0.0)));
+    }
+
+    #[tokio::test]
     async fn retry_after_holds_every_request_back() {
-        let gate = ProviderGate::new(&limits(4));
+        let gate = ProviderGate::new("test", &limits(4));
         gate.rate_limited(Some(Duration::from_millis(200)));
         let started = Instant::now();
         let _slot = gate.admit(1).await;
@@ -233,10 +294,13 @@ mod tests {
     #[tokio::test]
     async fn a_large_request_is_not_starved_by_smaller_ones_behind_it() {
         // 600,000 tokens a minute: 10,000 a second.
-        let gate = ProviderGate::new(&ProviderLimitsConfig {
-            tokens_per_minute: Some(600_000),
-            ..limits(64)
-        });
+        let gate = ProviderGate::new(
+            "test",
+            &ProviderLimitsConfig {
+                tokens_per_minute: Some(600_000),
+                ..limits(64)
+            },
+        );
         let _drained = gate.admit(600_000).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let admit = |name: &'static str, tokens: u32| {
@@ -276,7 +340,7 @@ mod tests {
 
     #[tokio::test]
     async fn slots_wait_for_a_release() {
-        let gate = ProviderGate::new(&limits(1));
+        let gate = ProviderGate::new("test", &limits(1));
         let first = gate.admit(1).await;
         let waiting = tokio::spawn({
             let gate = Arc::clone(&gate);

@@ -242,7 +242,7 @@ impl EngineHandle {
         let gates = registry
             .providers()
             .iter()
-            .map(|p| (p.name.clone(), ProviderGate::new(&p.limits)))
+            .map(|p| (p.name.clone(), ProviderGate::new(&p.name, &p.limits)))
             .collect();
         let shared = Arc::new(Shared {
             db,

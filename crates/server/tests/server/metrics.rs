@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 
 use serde_json::json;
 
+use evalboard_persistence::testing::{CutProxy, TestDatabase};
+
 use crate::support::{Server, wait_for};
 
 /// The value of the sample `name{labels}` (labels as rendered, in order), 0 when absent.
@@ -42,6 +44,15 @@ fn metrics_count_what_a_run_did() {
         1.0
     );
     assert_eq!(sample(&before, "evalboard_runs{status=\"completed\"}"), 0.0);
+    assert_eq!(sample(&before, "evalboard_database_up"), 1.0);
+    // Each provider's concurrency limit in force, there before its first request.
+    assert_eq!(
+        sample(
+            &before,
+            "evalboard_provider_concurrency_limit{provider=\"Simulated\"}"
+        ),
+        256.0
+    );
     // Present from the start, so that an alert on it has a series to watch (and `increase()`
     // sees its first event).
     for series in [
@@ -52,6 +63,7 @@ fn metrics_count_what_a_run_did() {
         "evalboard_event_stream_dropped_total{reason=\"stalled\"} 0",
         "evalboard_event_stream_dropped_total{reason=\"database\"} 0",
         "evalboard_event_stream_subscribers 0",
+        "evalboard_provider_slots_in_use{provider=\"Simulated\"} 0",
     ] {
         assert!(before.lines().any(|l| l == series), "{series}: {before}");
     }
@@ -103,6 +115,15 @@ fn metrics_count_what_a_run_did() {
         36.0
     );
     assert_eq!(sample(&after, "evalboard_runs{status=\"completed\"}"), 1.0);
+    // Every slot the run took was given back (the Simulated provider never throttles: its
+    // limit stayed where it was).
+    for (series, value) in [
+        ("evalboard_provider_slots_in_use", 0.0),
+        ("evalboard_provider_concurrency_limit", 256.0),
+    ] {
+        let line = format!("{series}{{provider=\"Simulated\"}} {value}");
+        assert!(after.lines().any(|l| l == line), "{line}: {after}");
+    }
     // Every answer's latency, and every retry, by provider.
     let answered = progress["correct"].as_f64().unwrap() + progress["incorrect"].as_f64().unwrap();
     assert!(
@@ -148,5 +169,68 @@ fn metrics_count_what_a_run_did() {
     assert!(sample(&after, "evalboard_event_delivery_lag_seconds_count") >= 38.0);
     assert!(after.contains("evalboard_event_delivery_lag_seconds_bucket"));
     drop(subscriber);
+    server.terminate();
+}
+
+/// While the database is out of reach, a scrape still gets its page, at once rather than
+/// after the pool's acquire timeout (30 s here, beyond Prometheus's default scrape timeout),
+/// without the runs by status and saying the database is down; once it is back, both return
+/// (PostgreSQL, through a proxy the test cuts).
+#[test]
+fn a_scrape_during_a_database_outage_says_so_in_time() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proxy = runtime.block_on(CutProxy::start(db.url()));
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            ("DATABASE_URL", &proxy.url_through(db.url())),
+            ("EVALBOARD_ENGINE__ENABLED", "false"),
+            ("EVALBOARD_DATABASE__ACQUIRE_TIMEOUT_SECS", "30"),
+        ],
+        &[],
+    );
+    let up = scrape(&server);
+    assert_eq!(sample(&up, "evalboard_database_up"), 1.0, "{up}");
+    assert!(
+        up.contains("evalboard_runs{status=\"completed\"} 0"),
+        "{up}"
+    );
+
+    proxy.cut();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let down = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .expect("the scrape is answered before the acquire timeout")
+        .text()
+        .unwrap();
+    assert!(
+        down.lines().any(|l| l == "evalboard_database_up 0"),
+        "{down}"
+    );
+    assert!(!down.contains("evalboard_runs"), "{down}");
+    assert!(
+        down.contains("evalboard_build_info"),
+        "the rest is served: {down}"
+    );
+
+    proxy.mend();
+    // The pool opens connections again on its own schedule (backing off while the database
+    // was gone); each scrape until then waits its second.
+    let back = (0..30)
+        .map(|_| scrape(&server))
+        .find(|page| sample(page, "evalboard_database_up") == 1.0)
+        .expect("the database is seen back");
+    assert!(
+        back.contains("evalboard_runs{status=\"completed\"} 0"),
+        "{back}"
+    );
     server.terminate();
 }

@@ -195,7 +195,8 @@ export interface paths {
          * The server's metrics in Prometheus's text exposition format: HTTP requests, runs by status,
          *     items finished, provider latencies, retries and 429s, claims taken over, database pool
          *     waits, event stream subscribers, build information. Needs the viewer role, like every read.
-         *     While the database is out of reach the page is served without the runs by status.
+         *     While the database is out of reach (no connection within a second) the page is served
+         *     without the runs by status, and says so with `evalboard_database_up 0`.
          */
         get: operations["metrics"];
         put?: never;

@@ -175,7 +175,11 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         // A client of another server: no configuration, database or logging of its own.
         return Ok(match client::run(&server, command) {
             Ok(code) => code,
-            // Status 2: the server refused or could not be reached.
+            // Status 3: the server could not be reached or could not answer now (asking again
+            // later may pass); 2: it refused the request (asking again will not).
+            Err(error) if client::is_transient(&error) => {
+                failed(&error, std::process::ExitCode::from(3))
+            }
             Err(error) => failed(&error, std::process::ExitCode::from(2)),
         });
     }

@@ -658,7 +658,24 @@ fn a_standard_error_that_cannot_be_written_does_not_change_the_exit_status() {
         .stderr(full)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}
+
+/// A server that cannot be reached is exit status 3, not the 2 of a refused request: a script
+/// tells "try again later" from "this request is wrong".
+#[test]
+fn an_unreachable_server_is_its_own_exit_status() {
+    let output = Command::new(BINARY)
+        .args(["runs", "--server", "http://127.0.0.1:9", "show", "r-1"])
+        .env_remove("EVALBOARD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let said = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        said.contains("cannot reach the server at http://127.0.0.1:9"),
+        "{said}"
+    );
 }
 
 #[test]

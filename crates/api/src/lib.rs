@@ -37,7 +37,7 @@ use actix_web::{
 pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest, pasted_token};
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
-pub use limits::Limits;
+pub use limits::{Limits, proxy_network};
 pub use openapi::{openapi, openapi_json};
 pub use state::{AppState, FIX_UNTRUSTED_SIGNER, HarnessKeys, MetricsRenderer};
 

@@ -7,6 +7,7 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     future::Future,
+    net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     pin::Pin,
     rc::Rc,
@@ -33,6 +34,8 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
+use ipnet::IpNet;
+
 use crate::{auth::Actor, error::ApiError, state::AppState};
 
 /// The limits a server enforces; `None` turns one off.
@@ -50,6 +53,10 @@ pub struct Limits {
     /// it, once `body_idle_timeout` has passed (408 below it): a byte now and then keeps a body
     /// from going silent, and would otherwise hold a connection for ever.
     pub body_min_bytes_per_sec: u32,
+    /// Reverse proxies whose `X-Forwarded-For` says whose request it is: a request from one
+    /// counts against the address the proxy received it from (from any other peer the header is
+    /// ignored, as a client can write it).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Limits {
@@ -61,8 +68,50 @@ impl Limits {
             streams_per_client: None,
             body_idle_timeout: Duration::from_secs(10),
             body_min_bytes_per_sec: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// A network of `http.trusted_proxies`: an address (`10.0.0.5`, `::1`) or a network in CIDR
+/// notation (`10.0.0.0/8`); `None` for anything else.
+pub fn proxy_network(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// The address a request came from: its peer's, unless the peer is one of the `trusted`
+/// proxies — then the address that proxy says it received the request from, the last entry of
+/// `X-Forwarded-For` (`forwarded_for`, its entries in order, every header's), and so on
+/// leftwards while that one is a trusted proxy too. Each proxy appends the address it received
+/// the request from, so the entries left of the first untrusted one are whatever the client
+/// wrote itself and are never read; an entry that is not an address stops the walk at the
+/// proxy that passed it on.
+fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |address: &IpAddr| trusted.iter().any(|net| net.contains(address));
+    let mut client = peer.to_canonical();
+    for entry in forwarded_for.iter().rev() {
+        if !is_trusted(&client) {
+            break;
+        }
+        match forwarded_address(entry) {
+            Some(address) => client = address.to_canonical(),
+            None => break,
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry as an address: `203.0.113.7`, `2001:db8::1`, or either with a
+/// port as some proxies write it (`203.0.113.7:41234`, `[2001:db8::1]:41234`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The limits with their running state, shared by every worker of the server.
@@ -116,6 +165,34 @@ impl Enforcer {
             admitted: AtomicU32::new(0),
             open: Arc::default(),
         }
+    }
+
+    /// Who the limits count `req` against: its token, or (on a server without tokens) the
+    /// address it came from ([`client_address`]).
+    fn client_of(&self, req: &ServiceRequest) -> String {
+        if let Some(name) = req
+            .extensions()
+            .get::<Actor>()
+            .and_then(|a| a.name.as_deref())
+        {
+            return format!("token `{name}`");
+        }
+        let Some(peer) = req.peer_addr() else {
+            return "this client".to_owned();
+        };
+        let trusted = &self.limits.trusted_proxies;
+        let address = if trusted.is_empty() {
+            peer.ip().to_canonical()
+        } else {
+            let entries: Vec<&str> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .collect();
+            client_address(peer.ip(), &entries, trusted)
+        };
+        format!("address {address}")
     }
 
     /// A 429 when `client` has used up its requests, saying when to come back.
@@ -203,22 +280,6 @@ impl Drop for Slot {
     }
 }
 
-/// Who the limits count a request against: its token, or (on a server without tokens) its
-/// address.
-fn client_of(req: &ServiceRequest) -> String {
-    match req
-        .extensions()
-        .get::<Actor>()
-        .and_then(|a| a.name.as_deref())
-    {
-        Some(name) => format!("token `{name}`"),
-        None => req.peer_addr().map_or_else(
-            || "this client".to_owned(),
-            |a| format!("address {}", a.ip()),
-        ),
-    }
-}
-
 /// The long answer a request asks for, if any.
 fn long_answer(req: &ServiceRequest) -> Option<LongAnswer> {
     if req.method() != Method::GET {
@@ -250,7 +311,8 @@ pub(crate) fn admit_refused(req: &ServiceRequest, state: &AppState) -> Result<()
     if !rate_limited(crate::auth::routed_path(req)) {
         return Ok(());
     }
-    state.limits().admit(&client_of(req))
+    let enforcer = state.limits();
+    enforcer.admit(&enforcer.client_of(req))
 }
 
 /// Applies the request rate, and the streams, exports and requests with a body a client may
@@ -264,7 +326,7 @@ pub(crate) async fn limit(
         .cloned()
         .expect("the application has its state");
     let enforcer = state.limits();
-    let client = client_of(&req);
+    let client = enforcer.client_of(&req);
     if rate_limited(crate::auth::routed_path(&req))
         && let Err(refusal) = enforcer.admit(&client)
     {
@@ -445,6 +507,49 @@ impl<T: Unpin> MessageBody for Holding<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_trusted_proxy_names_the_client_and_nothing_else_does() {
+        let trusted: Vec<IpNet> = ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
+            .iter()
+            .map(|t| proxy_network(t).unwrap())
+            .collect();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let client = |peer: &str, header: &[&str]| client_address(ip(peer), header, &trusted);
+        // Behind one proxy: the address it received the request from.
+        assert_eq!(client("127.0.0.1", &["203.0.113.7"]), ip("203.0.113.7"));
+        // What the client wrote itself, left of what the proxy appended, is never read.
+        assert_eq!(
+            client("127.0.0.1", &["198.51.100.1", " 203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        // Behind two trusted proxies, and with a port as some proxies write it.
+        assert_eq!(
+            client(
+                "127.0.0.1",
+                &["198.51.100.1", "203.0.113.7:41234", "10.1.2.3"]
+            ),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client("fd00::2", &["[2001:db8::1]:443"]), ip("2001:db8::1"));
+        // A peer that is not a trusted proxy is the client, whatever it says.
+        assert_eq!(client("192.0.2.9", &["203.0.113.7"]), ip("192.0.2.9"));
+        // No header, or an entry that is not an address: the last trusted proxy.
+        assert_eq!(client("10.0.0.5", &[]), ip("10.0.0.5"));
+        assert_eq!(client("10.0.0.5", &["unknown"]), ip("10.0.0.5"));
+        assert_eq!(
+            client("127.0.0.1", &["203.0.113.7", "garbage", "10.0.0.5"]),
+            ip("10.0.0.5")
+        );
+        // An IPv4 peer seen through an IPv6 socket is still the IPv4 proxy.
+        assert_eq!(
+            client("::ffff:127.0.0.1", &["203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        for refused in ["", "localhost", "10.0.0.0/33", "http://10.0.0.1"] {
+            assert_eq!(proxy_network(refused), None, "{refused}");
+        }
+    }
+
     #[test]
     fn a_body_fails_when_silent_or_below_the_least_pace() {
         use std::time::Duration as D;

@@ -166,6 +166,7 @@ pub(crate) struct TokenEntry {
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpSection {
     public_host: String,
+    trusted_proxies: Vec<String>,
     cors_allowed_origins: Vec<String>,
     requests_per_minute: u32,
     request_burst: u32,
@@ -497,6 +498,13 @@ impl Config {
                  without a path)"
             );
         }
+        for proxy in &self.http.trusted_proxies {
+            anyhow::ensure!(
+                evalboard_api::proxy_network(proxy).is_some(),
+                "http.trusted_proxies: `{proxy}` is not an IP address or a network in CIDR \
+                 notation (e.g. 127.0.0.1, 10.0.0.0/8, fd00::/8)"
+            );
+        }
         public_host_name(&self.http.public_host)?;
         Ok(())
     }
@@ -723,6 +731,12 @@ impl Config {
             body_idle_timeout: Duration::from_secs(http.body_idle_timeout_secs),
             // Checked to 1..=1,048,576 above.
             body_min_bytes_per_sec: u32::try_from(http.body_min_bytes_per_sec).unwrap_or(u32::MAX),
+            // Checked above: every entry is one.
+            trusted_proxies: http
+                .trusted_proxies
+                .iter()
+                .filter_map(|proxy| evalboard_api::proxy_network(proxy))
+                .collect(),
         }
     }
 

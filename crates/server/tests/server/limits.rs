@@ -207,3 +207,66 @@ fn a_client_meets_its_request_rate_and_its_stream_limit() {
     // Health checks are not counted.
     assert_eq!(client.get(url("/healthz")).send().unwrap().status(), 200);
 }
+
+/// Behind a trusted reverse proxy, each client's allowance is its own, by the address the
+/// proxy says it received the request from; from a peer not listed, `X-Forwarded-For` is
+/// ignored (a client can write it).
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
+    let stream = |server: &Server, forwarded_for: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/runs/events", server.base))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+            .unwrap()
+    };
+    let detail = |refused: reqwest::blocking::Response| -> String {
+        assert_eq!(refused.status(), 429);
+        let problem: serde_json::Value = refused.json().unwrap();
+        problem["detail"].as_str().unwrap().to_owned()
+    };
+    let one_stream = ("EVALBOARD_HTTP__STREAMS_PER_CLIENT", "1");
+
+    let data = tempfile::tempdir().unwrap();
+    let proxied = Server::start(
+        data.path(),
+        &[
+            one_stream,
+            ("EVALBOARD_HTTP__TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
+        ],
+        &[],
+    );
+    let alice = stream(&proxied, "203.0.113.7");
+    assert_eq!(alice.status(), 200);
+    // What a client wrote itself, left of the proxy's entry, changes nothing.
+    let bob = stream(&proxied, "203.0.113.7, 203.0.113.8");
+    assert_eq!(bob.status(), 200, "another client behind the proxy");
+    let said = detail(stream(&proxied, "198.51.100.1, 203.0.113.7"));
+    assert!(said.contains("address 203.0.113.7 already has 1"), "{said}");
+    drop((alice, bob));
+    proxied.terminate();
+
+    let data = tempfile::tempdir().unwrap();
+    let direct = Server::start(data.path(), &[one_stream], &[]);
+    let first = stream(&direct, "203.0.113.7");
+    assert_eq!(first.status(), 200);
+    let said = detail(stream(&direct, "203.0.113.8"));
+    assert!(said.contains("address 127.0.0.1 already has 1"), "{said}");
+    drop(first);
+    direct.terminate();
+
+    // An entry that is not an address or a network stops the server at start.
+    let data = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(crate::support::BINARY)
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("EVALBOARD_HTTP__TRUSTED_PROXIES", r#"["proxy.internal"]"#)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("http.trusted_proxies: `proxy.internal` is not an IP address"),
+        "{said}"
+    );
+}

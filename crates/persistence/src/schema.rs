@@ -138,6 +138,7 @@ diesel::table! {
         completion_tokens -> Nullable<Integer>,
         reasoning_tokens -> Nullable<Integer>,
         cost_usd -> Nullable<Double>,
+        round_undone -> Bool,
     }
 }
 
@@ -179,6 +180,35 @@ diesel::table! {
         error_kind -> Nullable<Text>,
         error_message -> Nullable<Text>,
         cancel_requested_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rejudge_previous_runs (run_id) {
+        run_id -> Text,
+        settings -> Text,
+        fingerprint -> Nullable<Text>,
+        status -> Text,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        cancel_requested_at -> Nullable<Timestamp>,
+        rejudging -> Bool,
+    }
+}
+
+diesel::table! {
+    rejudge_previous_items (run_id, sequence) {
+        run_id -> Text,
+        sequence -> Integer,
+        state -> Text,
+        finished_at -> Nullable<Timestamp>,
+        extracted_answer -> Nullable<Text>,
+        extraction_tier -> Nullable<Text>,
+        judge -> Nullable<Text>,
+        judge_rationale -> Nullable<Text>,
+        judged_at -> Nullable<Timestamp>,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
     }
 }
 
@@ -236,6 +266,7 @@ diesel::joinable!(run_logs -> runs (run_id));
 diesel::joinable!(run_events -> runs (run_id));
 diesel::joinable!(run_latency_histograms -> runs (run_id));
 diesel::joinable!(run_answering_ends -> runs (run_id));
+diesel::joinable!(rejudge_previous_runs -> runs (run_id));
 diesel::joinable!(idempotency_keys -> runs (run_id));
 diesel::joinable!(harness_packs -> datasets (dataset_id));
 diesel::joinable!(harness_imports -> runs (run_id));
@@ -252,6 +283,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_event_horizon,
     run_latency_histograms,
     run_answering_ends,
+    rejudge_previous_runs,
+    rejudge_previous_items,
     idempotency_keys,
     harness_packs,
     harness_imports,

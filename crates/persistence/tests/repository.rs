@@ -2134,9 +2134,9 @@ fn a_retried_item_keeps_nothing_of_its_last_answer(db: &TestDatabase) {
     );
 }
 
-/// Canceling a run while it is judged again cancels the answers no judge took yet; they keep
-/// their answers, and the next re-judging takes them instead of losing them.
-fn answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging(db: &TestDatabase) {
+/// A re-judging canceled before any judge took an answer puts the run back as it was at once;
+/// the next re-judging takes every answer again.
+fn a_rejudging_canceled_at_once_leaves_the_run_as_it_was(db: &TestDatabase) {
     use evalboard_domain::JudgeSettings;
     import(db, "Demo", &items(3));
     let run = create(db, "Demo", 0);
@@ -2144,19 +2144,188 @@ fn answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging(db: &Test
         .unwrap();
     let answers: Vec<_> = (1..=3).map(|s| judged_answer(&run, s, 2)).collect();
     db.apply_outcomes("w1", &answers, at(2)).unwrap();
-    assert_eq!(db.get_run(&run).unwrap().status, RunStatus::Completed);
+    let before = db.get_run(&run).unwrap();
+    assert_eq!(before.status, RunStatus::Completed);
 
     db.start_rejudge(&run, &JudgeSettings::Choice, None, at(3))
         .unwrap();
     let canceled = db.request_cancel(&run, None, at(4)).unwrap();
-    assert_eq!(canceled.status, RunStatus::Canceled);
-    assert_eq!(canceled.counts.canceled, 3);
+    assert_eq!(canceled.status, RunStatus::Completed);
+    assert_eq!(canceled.counts, before.counts);
+    assert_eq!(canceled.rejudge_count, 0);
 
     let again = db
         .start_rejudge(&run, &JudgeSettings::Choice, None, at(5))
         .unwrap();
     assert_eq!(again.status, RunStatus::Pending);
-    assert_eq!((again.counts.awaiting, again.counts.canceled), (3, 0));
+    assert_eq!((again.counts.awaiting, again.rejudge_count), (3, 1));
+}
+
+/// A re-judging by an LLM judge canceled half-way puts the run back as it was before it: every
+/// item's verdict (and a failed item's failure), the judge, the fingerprint, the status and
+/// failure, the re-judge count and the counters; the verdicts it gave stay in the items'
+/// history, marked undone; what its judge spent stays in the totals. A failed re-judging does
+/// the same, and a later re-judging that finishes holds.
+fn a_rejudging_canceled_half_way_puts_the_run_back_as_it_was(db: &TestDatabase) {
+    use evalboard_domain::{JudgeSettings, Verdict, extract_answer};
+    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    import(db, "Demo", &items(4));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 4, 1, 300))
+        .unwrap();
+    // Three judged; the fourth waits for its judge when the run fails: failed, holding its
+    // answer.
+    let mut answers: Vec<_> = (1..=4).map(|s| judged_answer(&run, s, 2)).collect();
+    if let OutcomeKind::Answered { judgment, .. } = &mut answers[3].kind {
+        *judgment = None;
+    }
+    db.apply_outcomes("w1", &answers, at(2)).unwrap();
+    let generation = RunGeneration::of(&db.get_run(&run).unwrap());
+    db.fail_run(&run, generation, "judge_not_configured", "no judge", at(3))
+        .unwrap()
+        .unwrap();
+    let before = db.get_run(&run).unwrap();
+    assert_eq!(before.status, RunStatus::Failed);
+    let items_of = |db: &TestDatabase| db.run_items(&run, &ItemQuery::first(4)).unwrap().items;
+    let items_before = items_of(db);
+    assert_eq!(items_before[3].state, ItemState::Failed);
+
+    let llm = JudgeSettings::Llm {
+        provider_name: "J".into(),
+        model_name: "m".into(),
+    };
+    let rejudging = db.start_rejudge(&run, &llm, None, at(4)).unwrap();
+    assert_eq!((rejudging.counts.awaiting, rejudging.rejudge_count), (4, 1));
+    // A judge takes two answers and calls both wrong, paying for it; then the cancel.
+    let claim = db
+        .claim_items(&run, claim_request("judge", 2, 5, 300))
+        .unwrap();
+    let verdicts: Vec<Outcome> = claim
+        .items
+        .iter()
+        .map(|item| Outcome {
+            run_id: run.clone(),
+            sequence: item.sequence,
+            attempt: item.attempt,
+            started_at: at(5),
+            kind: OutcomeKind::Judged(Judgment {
+                verdict: Verdict::Incorrect,
+                extraction: extract_answer(item.answer.as_deref().unwrap()).into(),
+                judge: "llm:J/m".into(),
+                rationale: Some("Not what the key says.".into()),
+                at: at(5),
+                spent: Some(evalboard_domain::JudgeSpend {
+                    usage: evalboard_domain::TokenUsage {
+                        prompt_tokens: Some(100),
+                        completion_tokens: Some(10),
+                        reasoning_tokens: None,
+                    },
+                    cost_usd: Some(0.5),
+                }),
+            }),
+        })
+        .collect();
+    let judged: Vec<u32> = claim.items.iter().map(|item| item.sequence).collect();
+    assert_eq!(judged.len(), 2);
+    db.apply_outcomes("judge", &verdicts, at(5)).unwrap();
+    let halfway = db.get_run(&run).unwrap();
+    assert_eq!(halfway.counts.incorrect, before.counts.incorrect + 2);
+    let undone = db.request_cancel(&run, None, at(6)).unwrap();
+
+    // As before the re-judging.
+    assert_eq!(undone.status, RunStatus::Failed);
+    assert_eq!(undone.failure, before.failure);
+    assert_eq!(undone.counts, before.counts);
+    assert_eq!(undone.settings.judge, before.settings.judge);
+    assert_eq!(undone.fingerprint, before.fingerprint);
+    assert_eq!(undone.rejudge_count, 0);
+    assert_eq!(undone.lifecycle.cancel_requested_at, None);
+    assert_eq!(undone.unparsed, before.unparsed);
+    assert_eq!(undone.judge_fallbacks, before.judge_fallbacks);
+    assert_eq!(
+        undone.usage.judge.cost_usd,
+        Some(1.0),
+        "what the judge spent was paid"
+    );
+    let items_after = items_of(db);
+    for (was, is) in items_before.iter().zip(&items_after) {
+        assert_eq!(
+            (
+                &was.state,
+                &was.extracted_answer,
+                &was.extraction_tier,
+                &was.judge,
+                &was.judge_rationale,
+                &was.error,
+                &was.judged_at,
+                &was.finished_at,
+                &was.response_text,
+            ),
+            (
+                &is.state,
+                &is.extracted_answer,
+                &is.extraction_tier,
+                &is.judge,
+                &is.judge_rationale,
+                &is.error,
+                &is.judged_at,
+                &is.finished_at,
+                &is.response_text,
+            ),
+            "item {}",
+            was.sequence
+        );
+        // The canceled round's verdicts are kept, marked undone.
+        let history: Vec<(u32, bool, &str)> = is
+            .judgments
+            .iter()
+            .map(|j| (j.round, j.undone, j.judge.as_str()))
+            .collect();
+        let expected: Vec<(u32, bool, &str)> = match (was.sequence, judged.contains(&was.sequence))
+        {
+            (4, true) => vec![(1, true, "llm:J/m")],
+            (4, false) => vec![],
+            (_, true) => vec![(0, false, "choice"), (1, true, "llm:J/m")],
+            (_, false) => vec![(0, false, "choice")],
+        };
+        assert_eq!(history, expected, "item {}", was.sequence);
+    }
+    assert!(
+        db.run_logs(&run, None, 100)
+            .unwrap()
+            .iter()
+            .any(|l| l.message.contains(
+                "re-judging 1 canceled before it finished: the run is back to the verdicts of"
+            )),
+        "the log says so"
+    );
+
+    // Failed half-way (its LLM judge refused), a re-judging leaves the run as it was too.
+    db.start_rejudge(&run, &llm, None, at(7)).unwrap();
+    let generation = RunGeneration::of(&db.get_run(&run).unwrap());
+    let failed = db
+        .fail_run(
+            &run,
+            generation,
+            "judge_refused",
+            "401 from the judge",
+            at(8),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.items_failed, 0);
+    assert_eq!(failed.run.status, RunStatus::Failed);
+    assert_eq!(failed.run.failure, before.failure);
+    assert_eq!(failed.run.counts, before.counts);
+    assert_eq!(failed.run.rejudge_count, 0);
+
+    // One that finishes holds: the verdicts are the new judge's.
+    db.start_rejudge(&run, &JudgeSettings::Choice, None, at(9))
+        .unwrap();
+    let finished = judge_queued_answers(db, &run, "judge", 10);
+    assert_eq!(finished.rejudge_count, 1);
+    assert_eq!(finished.counts.correct, 4);
+    assert!(finished.status.is_terminal());
 }
 
 /// A run that fails while answers wait for their (LLM) judge ends them `failed` with their
@@ -2389,14 +2558,18 @@ fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
         );
         assert!(stopped.lifecycle.cancel_requested_at.is_some());
     }
-    // A re-judging canceled half-way ends canceled on request; the next still ends as the
-    // answering did.
+    // A re-judging canceled leaves the run as it was (stopped by its budget); the next still
+    // ends as the answering did.
     db.start_rejudge(&run, &JudgeSettings::Choice, None, at(10))
         .unwrap();
     let canceled = db.request_cancel(&run, None, at(11)).unwrap();
     assert_eq!(
-        (canceled.status, canceled.failure),
-        (RunStatus::Canceled, None)
+        (canceled.status, canceled.failure, canceled.rejudge_count),
+        (RunStatus::Canceled, stopped.failure.clone(), 2)
+    );
+    assert_eq!(
+        canceled.lifecycle.cancel_requested_at,
+        stopped.lifecycle.cancel_requested_at
     );
     db.start_rejudge(&run, &JudgeSettings::Choice, None, at(12))
         .unwrap();
@@ -2471,7 +2644,8 @@ backend_tests!(
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     verdicts_an_llm_judge_did_not_give_are_counted_and_logged,
-    answers_whose_judging_was_canceled_are_judged_by_the_next_rejudging,
+    a_rejudging_canceled_at_once_leaves_the_run_as_it_was,
+    a_rejudging_canceled_half_way_puts_the_run_back_as_it_was,
     answers_of_a_failed_run_not_judged_yet_are_judged_by_a_rejudging,
     a_dead_workers_items_are_taken_over_as_one_resume,
     a_claim_looks_for_unjudged_answers_and_gone_workers_only_where_there_are_some,

@@ -113,6 +113,10 @@ pub struct VerdictDto {
     /// The run's judging in force when it was given: 0 before any re-judging, n from its n-th
     /// (`POST /runs/{run_id}/rejudge`) on.
     pub round: u32,
+    /// Given by a re-judging that was canceled, stopped by the run's budget or failed before it
+    /// finished: the run went back to the verdicts it had, so this one is not in force (a later
+    /// re-judging may have the same `round`).
+    pub undone: bool,
     /// What the LLM judge's requests for it used and cost (replies without a verdict
     /// included, so a verdict the rules gave after the judge gave none has it too); `null` when
     /// nothing was reported, as for the rule judges' verdicts.
@@ -288,6 +292,7 @@ impl From<JudgmentRecord> for VerdictDto {
             rationale: j.rationale,
             judged_at: api_time(j.at),
             round: j.round,
+            undone: j.undone,
             usage: j
                 .spent
                 .map(|spent| UsageDto::new(spent.usage, spent.cost_usd)),

@@ -212,6 +212,19 @@ pub(crate) fn finish_if_done(
     if open > 0 || status.is_terminal() {
         return Ok(None);
     }
+    // A re-judging canceled or stopped by the budget puts the run back as it was before it.
+    if row.rejudging && row.cancel_requested_at.is_some() {
+        let why = match row.budget_spent() {
+            Some(reason) => format!("stopped ({reason})"),
+            None => "canceled".to_owned(),
+        };
+        if rejudge::undo_rejudge(conn, &row, &why, at)? {
+            return Ok(Some(load_row(conn, run_id, false)?.into_domain()?));
+        }
+    } else if row.rejudging {
+        // It finished: its verdicts hold.
+        rejudge::forget_judging_before(conn, &row.id)?;
+    }
     let stopped_for_budget;
     let as_answered;
     let (to, why) = match (&row.cancel_requested_at, row.budget_spent()) {

@@ -227,6 +227,7 @@ impl Database {
             forget_latencies(conn, run_id)?;
             // It answers again: how it ends is its own, whatever it is re-judged by later.
             super::rejudge::forget_answering_end(conn, run_id)?;
+            super::rejudge::forget_judging_before(conn, run_id.as_str())?;
             diesel::update(runs::table.find(run_id.as_str()))
                 .set((
                     runs::retry_count.eq(runs::retry_count + 1),
@@ -353,6 +354,18 @@ impl Database {
                 .execute(conn)?;
             events::latest_finished(conn, run_id, at)?;
             save_counts(conn, run_id, &counts, at)?;
+            // A re-judging that cannot go on (its LLM judge refused) leaves the run as it was
+            // before it: no item ended failed.
+            if row.rejudging {
+                let row = load_row(conn, run_id, false)?;
+                let why = format!("failed ({})", failure_text(kind, message));
+                if super::rejudge::undo_rejudge(conn, &row, &why, at)? {
+                    return Ok(Some(RunFailed {
+                        run: load_row(conn, run_id, false)?.into_domain()?,
+                        items_failed: 0,
+                    }));
+                }
+            }
             if status == RunStatus::Pending {
                 change_status(conn, &row, RunStatus::Running, at, None)?;
             }

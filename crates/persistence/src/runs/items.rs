@@ -134,6 +134,10 @@ pub struct JudgmentRecord {
     pub at: Timestamp,
     /// The run's judging in force when it was given: 0 before any re-judging, n from the n-th.
     pub round: u32,
+    /// Given by a re-judging that was canceled, stopped by the run's budget or failed before it
+    /// finished: the run went back to the verdicts it had before it, so this one is not in
+    /// force. (A later re-judging may have the same round.)
+    pub undone: bool,
     /// What an LLM judge's requests for it used and cost; `None` for the rule judges' verdicts
     /// (and for verdicts stored before it was kept).
     pub spent: Option<evalboard_domain::JudgeSpend>,
@@ -639,7 +643,7 @@ type JudgmentTuple = (
     String,
     Option<String>,
     NaiveDateTime,
-    i32,
+    (i32, bool),
     (Option<i32>, Option<i32>, Option<i32>, Option<f64>),
 );
 
@@ -661,7 +665,7 @@ fn judgments_of(
             item_judgments::judge,
             item_judgments::rationale,
             item_judgments::created_at,
-            item_judgments::rejudge_round,
+            (item_judgments::rejudge_round, item_judgments::round_undone),
             (
                 item_judgments::prompt_tokens,
                 item_judgments::completion_tokens,
@@ -671,7 +675,19 @@ fn judgments_of(
         ))
         .load(conn)?;
     let mut by_item: BTreeMap<i32, Vec<JudgmentRecord>> = BTreeMap::new();
-    for (sequence, attempt, verdict, extracted, tier, judge, rationale, at, round, spent) in rows {
+    for (
+        sequence,
+        attempt,
+        verdict,
+        extracted,
+        tier,
+        judge,
+        rationale,
+        at,
+        (round, undone),
+        spent,
+    ) in rows
+    {
         let (pt, ct, rt, cost_usd) = spent;
         by_item.entry(sequence).or_default().push(JudgmentRecord {
             attempt: attempt as u32,
@@ -683,6 +699,7 @@ fn judgments_of(
             rationale,
             at: at.and_utc(),
             round: round as u32,
+            undone,
             spent: (pt.is_some() || ct.is_some() || cost_usd.is_some()).then(|| {
                 evalboard_domain::JudgeSpend {
                     usage: TokenUsage {

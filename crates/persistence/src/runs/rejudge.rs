@@ -2,7 +2,8 @@
 //! the model again. The answers go back to `awaiting` (queued for a judge, claimed like any
 //! other work, so a crash mid-way resumes where it was and no answer is judged twice in one
 //! re-judging); every verdict ever given stays in the item's history with the judging it
-//! belongs to.
+//! belongs to. What a re-judging replaces is kept while it goes on: one canceled, stopped by
+//! the run's budget or failed before it finished puts the run back as it was before it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -20,7 +21,10 @@ use crate::{
     database::Database,
     error::StoreError,
     logs::{self, LogLevel},
-    schema::{run_answering_ends, run_items, runs},
+    schema::{
+        item_judgments, rejudge_previous_items, rejudge_previous_runs, run_answering_ends,
+        run_items, runs,
+    },
 };
 
 impl Database {
@@ -40,13 +44,15 @@ impl Database {
         at: Timestamp,
     ) -> Result<Run, StoreError> {
         self.write(|conn| {
-            let run = load_row(conn, run_id, true)?.into_domain()?;
-            let status = run.status;
+            let row = load_row(conn, run_id, true)?;
+            let status = row.status()?;
             if !status.is_terminal() {
                 return Err(StoreError::Conflict(format!(
                     "run {run_id} is {status}; only a finished run can be re-judged"
                 )));
             }
+            keep_judging_before(conn, &row)?;
+            let run = row.into_domain()?;
             let mut counts = run.counts;
             let mut queued = 0u64;
             let now = at.naive_utc();
@@ -248,4 +254,253 @@ fn update_run(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The item states a re-judging takes answers from (those holding one).
+const REJUDGED_STATES: [ItemState; 4] = [
+    ItemState::Correct,
+    ItemState::Incorrect,
+    ItemState::Canceled,
+    ItemState::Failed,
+];
+
+/// Keeps what a re-judging of `row`'s run is about to replace — its items' verdicts (and,
+/// for canceled and failed items, why), its judge, fingerprint and ending — so that
+/// [`undo_rejudge`] can put it back. Whatever an earlier re-judging left (one that ended
+/// without reaching `finish_if_done`, or a crash before this migration's time) is replaced.
+fn keep_judging_before(conn: &mut DbConnection, row: &super::RunRow) -> Result<(), StoreError> {
+    forget_judging_before(conn, &row.id)?;
+    diesel::insert_into(rejudge_previous_runs::table)
+        .values((
+            rejudge_previous_runs::run_id.eq(&row.id),
+            rejudge_previous_runs::settings.eq(&row.settings),
+            rejudge_previous_runs::fingerprint.eq(&row.fingerprint),
+            rejudge_previous_runs::status.eq(&row.status),
+            rejudge_previous_runs::error_kind.eq(&row.error_kind),
+            rejudge_previous_runs::error_message.eq(&row.error_message),
+            rejudge_previous_runs::cancel_requested_at.eq(row.cancel_requested_at),
+            rejudge_previous_runs::rejudging.eq(row.rejudging),
+        ))
+        .execute(conn)?;
+    let states: Vec<&str> = REJUDGED_STATES.iter().map(|s| s.as_str()).collect();
+    let taken = run_items::table
+        .filter(run_items::run_id.eq(&row.id))
+        .filter(run_items::state.eq_any(states))
+        .filter(run_items::response_text.is_not_null())
+        .select((
+            run_items::run_id,
+            run_items::sequence,
+            run_items::state,
+            run_items::finished_at,
+            run_items::extracted_answer,
+            run_items::extraction_tier,
+            run_items::judge,
+            run_items::judge_rationale,
+            run_items::judged_at,
+            run_items::error_kind,
+            run_items::error_message,
+        ));
+    on_backend!(conn, |c| diesel::insert_into(rejudge_previous_items::table)
+        .values(taken)
+        .into_columns((
+            rejudge_previous_items::run_id,
+            rejudge_previous_items::sequence,
+            rejudge_previous_items::state,
+            rejudge_previous_items::finished_at,
+            rejudge_previous_items::extracted_answer,
+            rejudge_previous_items::extraction_tier,
+            rejudge_previous_items::judge,
+            rejudge_previous_items::judge_rationale,
+            rejudge_previous_items::judged_at,
+            rejudge_previous_items::error_kind,
+            rejudge_previous_items::error_message,
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Forgets what a re-judging of `run_id` replaced: it finished, and its verdicts hold.
+pub(super) fn forget_judging_before(
+    conn: &mut DbConnection,
+    run_id: &str,
+) -> Result<(), StoreError> {
+    diesel::delete(rejudge_previous_items::table.filter(rejudge_previous_items::run_id.eq(run_id)))
+        .execute(conn)?;
+    diesel::delete(rejudge_previous_runs::table.find(run_id)).execute(conn)?;
+    Ok(())
+}
+
+/// One kept item: its sequence, then the columns put back.
+type KeptItem = (
+    i32,
+    String,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Puts a run whose re-judging was canceled, stopped by its budget or failed (`why` says
+/// which) back as it was before that re-judging, once none of its items is in flight: every item it took
+/// holds its earlier verdict (or ending) again, the run its earlier judge, fingerprint, ending
+/// and re-judge count; the re-judging's own verdicts stay in the items' history, marked
+/// undone; what its LLM judge spent stays in the run's totals (it was paid). Returns whether
+/// there was a re-judging to undo (a run re-judged before what it replaced was kept ends as a
+/// canceled run does).
+pub(super) fn undo_rejudge(
+    conn: &mut DbConnection,
+    row: &super::RunRow,
+    why: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    type KeptRun = (
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        bool,
+    );
+    let kept: Option<KeptRun> = rejudge_previous_runs::table
+        .find(&row.id)
+        .select((
+            rejudge_previous_runs::settings,
+            rejudge_previous_runs::fingerprint,
+            rejudge_previous_runs::status,
+            rejudge_previous_runs::error_kind,
+            rejudge_previous_runs::error_message,
+            rejudge_previous_runs::cancel_requested_at,
+            rejudge_previous_runs::rejudging,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((
+        settings,
+        fingerprint,
+        status,
+        error_kind,
+        error_message,
+        cancel_requested_at,
+        rejudging,
+    )) = kept
+    else {
+        return Ok(false);
+    };
+    let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
+    let previous: RunStatus = status.parse().map_err(StoreError::corrupt)?;
+    let items: Vec<KeptItem> = rejudge_previous_items::table
+        .filter(rejudge_previous_items::run_id.eq(&row.id))
+        .select((
+            rejudge_previous_items::sequence,
+            rejudge_previous_items::state,
+            rejudge_previous_items::finished_at,
+            rejudge_previous_items::extracted_answer,
+            rejudge_previous_items::extraction_tier,
+            rejudge_previous_items::judge,
+            rejudge_previous_items::judge_rationale,
+            rejudge_previous_items::judged_at,
+            rejudge_previous_items::error_kind,
+            rejudge_previous_items::error_message,
+        ))
+        .load(conn)?;
+    let now = at.naive_utc();
+    let mut counts = row.counts()?;
+    for (
+        sequence,
+        state,
+        finished_at,
+        extracted,
+        tier,
+        judge,
+        rationale,
+        judged_at,
+        kind,
+        message,
+    ) in items
+    {
+        let to: ItemState = state.parse().map_err(StoreError::corrupt)?;
+        let from: String = run_items::table
+            .find((&row.id, sequence))
+            .select(run_items::state)
+            .first(conn)?;
+        let from: ItemState = from.parse().map_err(StoreError::corrupt)?;
+        diesel::update(run_items::table.find((&row.id, sequence)))
+            .set((
+                run_items::state.eq(to.as_str()),
+                run_items::finished_at.eq(finished_at),
+                run_items::extracted_answer.eq(extracted),
+                run_items::extraction_tier.eq(tier),
+                run_items::judge.eq(judge),
+                run_items::judge_rationale.eq(rationale),
+                run_items::judged_at.eq(judged_at),
+                run_items::error_kind.eq(kind),
+                run_items::error_message.eq(message),
+                run_items::lease_owner.eq(None::<String>),
+                run_items::lease_expires_at.eq(None::<NaiveDateTime>),
+                run_items::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        counts = counts
+            .moved(from, to, 1)
+            .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {from} counter")))?;
+    }
+    let round = row.rejudge_count;
+    diesel::update(
+        item_judgments::table
+            .filter(item_judgments::run_id.eq(&row.id))
+            .filter(item_judgments::rejudge_round.eq(round)),
+    )
+    .set(item_judgments::round_undone.eq(true))
+    .execute(conn)?;
+    let before: JudgeSettings = serde_json::from_str::<RunSettings>(&settings)
+        .map_err(StoreError::corrupt)?
+        .judge
+        .unwrap_or(JudgeSettings::Choice);
+    diesel::update(runs::table.find(&row.id))
+        .set((
+            runs::settings.eq(settings),
+            runs::fingerprint.eq(fingerprint),
+            runs::rejudge_count.eq(round - 1),
+            runs::rejudging.eq(rejudging),
+            runs::error_kind.eq(error_kind),
+            runs::error_message.eq(error_message),
+            runs::cancel_requested_at.eq(cancel_requested_at),
+        ))
+        .execute(conn)?;
+    forget_judging_before(conn, &row.id)?;
+    // Its items are back as they were, finished when they were: no item is announced as
+    // finishing now (the status and the progress are).
+    save_counts_recounting_answers(conn, &run_id, &counts, at)?;
+    let row = load_row(conn, &run_id, false)?;
+    if row.status()? == RunStatus::Pending {
+        // Canceled before the engine took it up: it passes through `running`, as a run ends.
+        change_status(conn, &row, RunStatus::Running, at, None)?;
+    }
+    // A warning: what was asked for did not happen (a follower of the re-judging hears of it).
+    logs::append(
+        conn,
+        &run_id,
+        None,
+        LogLevel::Warn,
+        &format!(
+            "re-judging {round} {why} before it finished: the run is back to the verdicts of {} \
+             (those re-judging {round} gave stay in the items' history, marked undone)",
+            before.label()
+        ),
+        at,
+    )?;
+    let row = load_row(conn, &run_id, false)?;
+    change_status(
+        conn,
+        &row,
+        previous,
+        at,
+        Some(&format!("re-judging {round} undone")),
+    )?;
+    Ok(true)
 }

@@ -454,12 +454,23 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
         assert_eq!(item.judge.as_deref(), Some("choice"));
     }
 
-    // A re-judging canceled before any judge took an answer ends at once, with no engine.
-    db.start_rejudge(&run_id, &JudgeSettings::Choice, None, now())
-        .unwrap();
+    // A re-judging canceled before any judge took an answer ends at once, with no engine:
+    // the run is back as it was, judged by extraction.
+    db.start_rejudge(
+        &run_id,
+        &JudgeSettings::Llm {
+            provider_name: "Stub".into(),
+            model_name: "m".into(),
+        },
+        None,
+        now(),
+    )
+    .unwrap();
     let canceled = db.request_cancel(&run_id, None, now()).unwrap();
-    assert_eq!(canceled.status, RunStatus::Canceled);
-    assert_eq!(canceled.counts.canceled, 6);
+    assert_eq!(canceled.status, RunStatus::Completed);
+    assert_eq!((canceled.counts.correct, canceled.counts.incorrect), (4, 2));
+    assert_eq!(canceled.rejudge_count, 2);
+    assert_eq!(canceled.settings.judge, Some(JudgeSettings::Choice));
     assert_counters_match_rows(&db, &canceled);
 }
 

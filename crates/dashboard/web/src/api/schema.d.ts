@@ -1946,6 +1946,12 @@ export interface components {
              *     (`POST /runs/{run_id}/rejudge`) on.
              */
             round: number;
+            /**
+             * @description Given by a re-judging that was canceled, stopped by the run's budget or failed before it
+             *     finished: the run went back to the verdicts it had, so this one is not in force (a later
+             *     re-judging may have the same `round`).
+             */
+            undone: boolean;
             usage: components["schemas"]["UsageDto"] | null;
             /** @description `correct` or `incorrect`. */
             verdict: string;

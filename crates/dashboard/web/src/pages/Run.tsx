@@ -816,6 +816,13 @@ function ItemRow({
                 {item.verdicts.map((v, i) => (
                   <li key={i}>
                     round {v.round}: {v.verdict} by {judgeLabel(v.judge)} · <Time at={v.judgedAt} />
+                    {v.undone && (
+                      <span className="muted">
+                        {" "}
+                        · undone: its re-judging did not finish (canceled, stopped or failed), and the run went back to
+                        the verdicts it had
+                      </span>
+                    )}
                     {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}
                     {/* Each round's own reasons: comparing two judges is reading what each said. */}
                     {v.rationale && <p className="muted rationale">{v.rationale}</p>}
@@ -845,8 +852,8 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
 
 /** The retry's question. A run judged by an LLM judge, or judged again, may hold answers on its
  *  failed and canceled items (a judging canceled or failed before it judged them: its judge
- *  refused, the run or a re-judging canceled): a retry asks the model anew and replaces them,
- *  paid for again, where a re-judging judges them as they are — said before it happens. */
+ *  refused, the run canceled): a retry asks the model anew and replaces them, paid for again,
+ *  where a re-judging judges them as they are — said before it happens. */
 export function retryQuestion(run: { rejudgeCount: number; judge: string }): string {
   const question = "Send this run's failed and canceled items again?";
   if (run.rejudgeCount === 0 && !run.judge.startsWith("llm:")) return question;

@@ -29,7 +29,8 @@ fn invalid() -> ApiError {
     ApiError::unprocessable_parameter(
         "cursor",
         "is not a cursor this server issued for this listing (a cursor continues the run, \
-         grouping and filters of the page that gave it)",
+         grouping and filters of the page that gave it) — or one an earlier version issued \
+         before an upgrade: start the listing again from its first page",
     )
 }
 

@@ -1,6 +1,7 @@
 //! Embedded migrations for both backends, applied at server start and by `cargo xtask migrate`.
 
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::{connection::DbConnection, database::Database, error::StoreError};
@@ -27,14 +28,16 @@ impl Database {
         } else {
             SQLITE_TABLES
         };
-        let applied = refuse_foreign_tables(conn, tables).and_then(|()| {
-            match conn {
-                DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE),
-                DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES),
-            }
-            .map(|versions| versions.iter().map(ToString::to_string).collect())
-            .map_err(|e| StoreError::Migration(e.to_string()))
-        });
+        let applied = refuse_foreign_tables(conn, tables)
+            .and_then(|()| refuse_newer_schema(conn))
+            .and_then(|()| {
+                match conn {
+                    DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE),
+                    DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES),
+                }
+                .map(|versions| versions.iter().map(ToString::to_string).collect())
+                .map_err(|e| StoreError::Migration(e.to_string()))
+            });
         if postgres {
             conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
         }
@@ -87,5 +90,49 @@ fn refuse_foreign_tables(conn: &mut DbConnection, tables: &str) -> Result<(), St
         } else {
             ""
         }
+    )))
+}
+
+/// Refuses a database a newer evalboard migrated (it has applied migrations this build does not
+/// know): this build would run on it, but would not keep what those migrations added — counters
+/// a newer build keeps with every write (`unparsed`, `answersCutOff`, `judgeFallbacks`) would
+/// silently fall behind, and come back wrong under the newer build. (A replica of the older
+/// version already running when another migrates keeps running; it is refused only when it
+/// starts again.)
+fn refuse_newer_schema(conn: &mut DbConnection) -> Result<(), StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let (applied, known) = match conn {
+        DbConnection::Sqlite(conn) => (
+            conn.applied_migrations().map_err(failed)?,
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+                .map_err(failed)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect::<Vec<_>>(),
+        ),
+        DbConnection::Postgres(conn) => (
+            conn.applied_migrations().map_err(failed)?,
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+                .map_err(failed)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let mut unknown: Vec<String> = applied
+        .iter()
+        .map(ToString::to_string)
+        .filter(|version| !known.contains(version))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort();
+    Err(StoreError::Migration(format!(
+        "this database was migrated by a newer evalboard: {} migration(s) applied to it are \
+         unknown to this build ({}); run that version (or a later one) on it, or restore the \
+         backup made before the upgrade — this build would run, but not keep what they added",
+        unknown.len(),
+        unknown.join(", ")
     )))
 }

@@ -2704,6 +2704,32 @@ fn a_worker_name_is_held_by_one_server_at_a_time(db: &TestDatabase) {
     other.hold_worker_name("replica-a").unwrap();
 }
 
+/// A database a newer evalboard migrated (a downgrade, or an old replica restarted after
+/// another migrated) is refused, naming the migrations this build does not know: the build
+/// would run on it but not keep what they added (counters, silently wrong later).
+#[test]
+fn a_database_migrated_by_a_newer_build_is_refused() {
+    use diesel::{Connection, connection::SimpleConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evalboard.db");
+    let url = format!("sqlite://{}", path.display());
+    let db = evalboard_persistence::Database::connect(&url, &Default::default()).unwrap();
+    db.migrate().unwrap();
+    assert_eq!(db.migrate().unwrap(), Vec::<String>::new(), "nothing left");
+    let mut newer = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    newer
+        .batch_execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000001')")
+        .unwrap();
+    match db.migrate() {
+        Err(StoreError::Migration(why)) => assert!(
+            why.contains("migrated by a newer evalboard: 1 migration(s)")
+                && why.contains("(29991231000001)"),
+            "{why}"
+        ),
+        other => panic!("ran on a newer database: {other:?}"),
+    }
+}
+
 /// A database that holds tables evalboard did not make (`DATABASE_URL` set for another
 /// application) is not migrated: the refusal names them, and no table of evalboard's is
 /// created among them.

@@ -162,12 +162,25 @@ fn replicas_share_the_work_and_every_subscriber_sees_every_event() {
     let Resume::At(from) = db.resume_from(position).unwrap() else {
         panic!("the board's position is a stored event's");
     };
-    let stored: Vec<u64> = db
-        .events_after(from, None, 1_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.id())
-        .collect();
+    // Read once the completion may be delivered: the stream (and this read) stops short of
+    // events while a transaction that began before them is still open (another replica's
+    // lease renewal, say), so a read right after the run completed may end before it.
+    let completion_readable = |events: &[evalboard_domain::RunEvent]| {
+        events.iter().any(|e| {
+            matches!(&e.change, evalboard_domain::RunChange::Status { run, .. }
+                if run.status == evalboard_domain::RunStatus::Completed)
+        })
+    };
+    let mut readable = db.events_after(from, None, 1_000_000).unwrap();
+    for _ in 0..100 {
+        if completion_readable(&readable) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        readable = db.events_after(from, None, 1_000_000).unwrap();
+    }
+    assert!(completion_readable(&readable), "the completion is readable");
+    let stored: Vec<u64> = readable.iter().map(|e| e.id()).collect();
     let mut received = Vec::new();
     let mut last_progress = Value::Null;
     let mut completed = false;

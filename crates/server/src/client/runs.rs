@@ -260,6 +260,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 body,
                 doing: "retrying",
                 going_on: "the run",
+                undoable: false,
             };
             return reopen(&client, &id, reopening, watch, json, &mut out);
         }
@@ -281,6 +282,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 body: json!({"judge": judge}),
                 doing: "re-judging",
                 going_on: "the re-judging",
+                undoable: true,
             };
             return reopen(&client, &id, reopening, watch, json, &mut out);
         }
@@ -515,6 +517,9 @@ struct Reopening {
     doing: &'static str,
     /// What goes on on the server when the follow is stopped.
     going_on: &'static str,
+    /// Whether it may end undone (a re-judging canceled, stopped or failed puts the run back
+    /// as it was): the run then ends as it was before, and the follow says it did not finish.
+    undoable: bool,
 }
 
 /// Reopens run `id` as `reopening` says, then follows it to its end again, saying only the
@@ -543,7 +548,21 @@ fn reopen(
             reopening.doing,
             reopening.going_on
         );
-        return follow::follow(client, id, json, out, warnings);
+        let ended = follow::follow(client, id, json, out, warnings)?;
+        if reopening.undoable {
+            // Undone, the run ends as it was before, its re-judge count back where it was.
+            let asked = run["rejudgeCount"].as_u64();
+            let now = client.get_json(&format!("/runs/{id}"))?;
+            if now["rejudgeCount"].as_u64() < asked {
+                say!(
+                    "the {} did not finish (canceled, stopped or failed: the log says which); \
+                     the run is back to the verdicts it had",
+                    reopening.going_on.trim_start_matches("the ")
+                );
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
+        return Ok(ended);
     }
     print_run(out, &run, json)?;
     Ok(std::process::ExitCode::SUCCESS)

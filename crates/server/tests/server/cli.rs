@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::support::{BINARY, Server, wait_for};
+use crate::support::{BINARY, Server, start_echoing_provider, wait_for};
 
 fn evalboard(server: &Server, args: &[&str], token: Option<&str>) -> Output {
     let mut command = Command::new(BINARY);
@@ -684,4 +684,77 @@ fn the_version_names_the_command_a_user_types() {
     assert!(output.status.success(), "{output:?}");
     let said = String::from_utf8(output.stdout).unwrap();
     assert_eq!(said, format!("evalboard {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// A re-judging that does not finish puts the run back as it was: its follow says so and ends
+/// with status 1 (a script gating on it must not take it for done) — here an LLM judge whose
+/// provider refuses the key, which fails the re-judging at its first request.
+#[test]
+fn a_rejudging_that_does_not_finish_is_said_and_is_exit_status_1() {
+    let base = start_echoing_provider();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            ("EVALBOARD_PROVIDERS__ECHO__NAME", "Echo"),
+            ("EVALBOARD_PROVIDERS__ECHO__KIND", "openai-compatible"),
+            ("EVALBOARD_PROVIDERS__ECHO__BASE_URL", base.as_str()),
+            (
+                "EVALBOARD_PROVIDERS__ECHO__API_KEY_ENV",
+                "EVALBOARD_TEST_ECHO_KEY",
+            ),
+            ("EVALBOARD_TEST_ECHO_KEY", "echo-key-1"),
+            ("EVALBOARD_PROVIDERS__ECHO__MODELS", r#"["auth"]"#),
+            ("EVALBOARD_PROVIDERS__ECHO__MAX_ATTEMPTS", "1"),
+        ],
+        &[],
+    );
+    let run = json_of(&evalboard(
+        &server,
+        &create(r#"{"concurrency": 8}"#, &["--follow", "--json"]),
+        None,
+    ));
+    assert_eq!(run["run"]["status"], "completed", "{run}");
+    let id = run["run"]["id"].as_str().unwrap();
+    let refused = evalboard(
+        &server,
+        &[
+            "rejudge",
+            id,
+            "--judge-provider",
+            "Echo",
+            "--judge-model",
+            "auth",
+            "--follow",
+            "--json",
+        ],
+        None,
+    );
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the re-judging did not finish (canceled, stopped or failed"),
+        "{said}"
+    );
+    assert!(
+        said.contains("re-judging 1 failed ("),
+        "the log's warning: {said}"
+    );
+    let after: Value = serde_json::from_slice(&refused.stdout).expect("the run, as JSON");
+    assert_eq!(
+        (
+            &after["run"]["status"],
+            &after["judge"],
+            &after["rejudgeCount"],
+            &after["progress"]
+        ),
+        (
+            &json!("completed"),
+            &json!("choice"),
+            &json!(0),
+            &run["progress"]
+        ),
+        "back as it was: {after}"
+    );
+    server.terminate();
 }

@@ -1,7 +1,8 @@
 //! Starting the real binary and talking to it.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -199,4 +200,63 @@ pub(crate) fn wait_for(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// An OpenAI-compatible endpoint that refuses every request, quoting its `Authorization`
+/// header: model `auth` with a 401, any other with a 400. Returns its base URL.
+pub(crate) fn start_echoing_provider() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut authorization = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("authorization:") {
+                        authorization = line["authorization:".len()..].trim().to_owned();
+                    } else if let Some(n) = lower.strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let key = authorization.trim_start_matches("Bearer ").to_owned();
+                let (status, message) = if String::from_utf8_lossy(&body).contains("\"auth\"") {
+                    (
+                        "401 Unauthorized",
+                        format!(
+                            "Incorrect API key provided: {key}. You can find your API key at …"
+                        ),
+                    )
+                } else {
+                    (
+                        "400 Bad Request",
+                        format!(
+                            "Invalid request headers: Authorization: {authorization}; x-key={key}"
+                        ),
+                    )
+                };
+                let body = json!({"error": {"message": message}}).to_string();
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    base
 }

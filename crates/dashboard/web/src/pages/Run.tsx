@@ -117,7 +117,7 @@ export function RunPage({ id }: { id: string }) {
   const act = (kind: "cancel" | "retry") =>
     ask(
       kind === "cancel"
-        ? { text: "Cancel this run? Items in flight are stopped.", yes: "Cancel the run", no: "Keep it running" }
+        ? { text: cancelQuestion(run), yes: "Cancel the run", no: "Keep it running" }
         : { text: retryQuestion(run), yes: "Retry them", no: "Not now" },
       () => {
         refocusUntil.current = performance.now() + 5000;
@@ -848,6 +848,14 @@ export function CutOffCount({ count, maxTokens }: { count: number; maxTokens: nu
       <span className="muted">{` — stopped before the model finished (${limit}, or a content filter: each item says which)`}</span>
     </>
   );
+}
+
+/** The cancel's question. On a run judged again, what a cancel of a re-judging does: it is undone,
+ *  the run going back to the verdicts it had (the server keeps them while it runs). */
+export function cancelQuestion(run: { rejudgeCount: number }): string {
+  const question = "Cancel this run? Items in flight are stopped.";
+  if (run.rejudgeCount === 0) return question;
+  return `${question} A re-judging in progress is undone: the run goes back to the verdicts it had (what its judge spent stays spent).`;
 }
 
 /** The retry's question. A run judged by an LLM judge, or judged again, may hold answers on its

@@ -3,7 +3,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffCount, CutOffNote, JudgeFallbacks, retryQuestion } from "./Run";
+import { CutOffCount, CutOffNote, JudgeFallbacks, cancelQuestion, retryQuestion } from "./Run";
 
 afterEach(cleanup);
 
@@ -80,5 +80,17 @@ describe("the retry's question", () => {
       expect(asked).toContain("an answer one holds (its judging was canceled, or its judge failed) is replaced, and paid for again");
       expect(asked).toContain("use Re-judge… instead");
     }
+  });
+});
+
+describe("the cancel's question", () => {
+  it("is plain for a run never judged again", () => {
+    expect(cancelQuestion({ rejudgeCount: 0 })).toBe("Cancel this run? Items in flight are stopped.");
+  });
+
+  it("says that a re-judging canceled is undone", () => {
+    expect(cancelQuestion({ rejudgeCount: 1 })).toContain(
+      "A re-judging in progress is undone: the run goes back to the verdicts it had",
+    );
   });
 });

@@ -100,25 +100,18 @@ fn refuse_foreign_tables(conn: &mut DbConnection, tables: &str) -> Result<(), St
 /// version already running when another migrates keeps running; it is refused only when it
 /// starts again.)
 fn refuse_newer_schema(conn: &mut DbConnection) -> Result<(), StoreError> {
-    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
     let (applied, known) = match conn {
         DbConnection::Sqlite(conn) => (
-            conn.applied_migrations().map_err(failed)?,
-            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
-                .map_err(failed)?
-                .iter()
-                .map(|m| m.name().version().to_string())
-                .collect::<Vec<_>>(),
+            conn.applied_migrations(),
+            versions::<diesel::sqlite::Sqlite>(&SQLITE),
         ),
         DbConnection::Postgres(conn) => (
-            conn.applied_migrations().map_err(failed)?,
-            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
-                .map_err(failed)?
-                .iter()
-                .map(|m| m.name().version().to_string())
-                .collect::<Vec<_>>(),
+            conn.applied_migrations(),
+            versions::<diesel::pg::Pg>(&POSTGRES),
         ),
     };
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let (applied, known) = (applied.map_err(failed)?, known.map_err(failed)?);
     let mut unknown: Vec<String> = applied
         .iter()
         .map(ToString::to_string)
@@ -135,4 +128,15 @@ fn refuse_newer_schema(conn: &mut DbConnection) -> Result<(), StoreError> {
         unknown.len(),
         unknown.join(", ")
     )))
+}
+
+/// The versions of the migrations `source` holds for backend `DB`.
+fn versions<DB: diesel::backend::Backend>(
+    source: &impl MigrationSource<DB>,
+) -> diesel::migration::Result<Vec<String>> {
+    Ok(source
+        .migrations()?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
 }

@@ -136,8 +136,13 @@ pub struct Run {
     pub latency: LatencySummary,
     /// What determines its results; `None` for runs made before fingerprints were recorded.
     pub fingerprint: Option<Fingerprint>,
-    /// How many times its answers were judged again.
+    /// How many re-judgings of its answers were started (undone ones too): it only goes up,
+    /// and with its retries says which generation of the run a worker's view belongs to.
     pub rejudge_count: u32,
+    /// The re-judging whose verdicts are in force: 0 for the run's first judging, n for the
+    /// n-th re-judging; one undone (canceled or failed before it finished) leaves the one
+    /// before it in force. New verdicts are stored with this round.
+    pub judging_round: u32,
     /// Whether its latest reopening was a re-judging (until a retry): its open items only need
     /// a verdict, so its answering provider is not needed.
     pub rejudging: bool,

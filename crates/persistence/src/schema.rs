@@ -62,6 +62,7 @@ diesel::table! {
         unparsed_count -> BigInt,
         cut_off_count -> BigInt,
         judge_fallback_count -> BigInt,
+        judging_round -> Integer,
     }
 }
 
@@ -192,7 +193,9 @@ diesel::table! {
         error_kind -> Nullable<Text>,
         error_message -> Nullable<Text>,
         cancel_requested_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
         rejudging -> Bool,
+        judging_round -> Integer,
     }
 }
 

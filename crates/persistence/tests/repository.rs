@@ -2152,13 +2152,21 @@ fn a_rejudging_canceled_at_once_leaves_the_run_as_it_was(db: &TestDatabase) {
     let canceled = db.request_cancel(&run, None, at(4)).unwrap();
     assert_eq!(canceled.status, RunStatus::Completed);
     assert_eq!(canceled.counts, before.counts);
-    assert_eq!(canceled.rejudge_count, 0);
+    // Re-judgings started count it; the judging in force is the first.
+    assert_eq!((canceled.rejudge_count, canceled.judging_round), (1, 0));
 
     let again = db
         .start_rejudge(&run, &JudgeSettings::Choice, None, at(5))
         .unwrap();
     assert_eq!(again.status, RunStatus::Pending);
-    assert_eq!((again.counts.awaiting, again.rejudge_count), (3, 1));
+    assert_eq!(
+        (
+            again.counts.awaiting,
+            again.rejudge_count,
+            again.judging_round
+        ),
+        (3, 2, 2)
+    );
 }
 
 /// A re-judging by an LLM judge canceled half-way puts the run back as it was before it: every
@@ -2238,7 +2246,11 @@ fn a_rejudging_canceled_half_way_puts_the_run_back_as_it_was(db: &TestDatabase) 
     assert_eq!(undone.counts, before.counts);
     assert_eq!(undone.settings.judge, before.settings.judge);
     assert_eq!(undone.fingerprint, before.fingerprint);
-    assert_eq!(undone.rejudge_count, 0);
+    assert_eq!((undone.rejudge_count, undone.judging_round), (1, 0));
+    assert_eq!(
+        undone.finished_at, before.finished_at,
+        "it ended when it ended before"
+    );
     assert_eq!(undone.lifecycle.cancel_requested_at, None);
     assert_eq!(undone.unparsed, before.unparsed);
     assert_eq!(undone.judge_fallbacks, before.judge_fallbacks);
@@ -2317,13 +2329,19 @@ fn a_rejudging_canceled_half_way_puts_the_run_back_as_it_was(db: &TestDatabase) 
     assert_eq!(failed.run.status, RunStatus::Failed);
     assert_eq!(failed.run.failure, before.failure);
     assert_eq!(failed.run.counts, before.counts);
-    assert_eq!(failed.run.rejudge_count, 0);
+    assert_eq!((failed.run.rejudge_count, failed.run.judging_round), (2, 0));
 
-    // One that finishes holds: the verdicts are the new judge's.
+    // One that finishes holds: the verdicts are the new judge's, its round its own.
     db.start_rejudge(&run, &JudgeSettings::Choice, None, at(9))
         .unwrap();
     let finished = judge_queued_answers(db, &run, "judge", 10);
-    assert_eq!(finished.rejudge_count, 1);
+    assert_eq!((finished.rejudge_count, finished.judging_round), (3, 3));
+    let rounds: Vec<(u32, bool)> = items_of(db)[0]
+        .judgments
+        .iter()
+        .map(|j| (j.round, j.undone))
+        .collect();
+    assert_eq!(rounds.last(), Some(&(3, false)), "{rounds:?}");
     assert_eq!(finished.counts.correct, 4);
     assert!(finished.status.is_terminal());
 }
@@ -2564,7 +2582,7 @@ fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
         .unwrap();
     let canceled = db.request_cancel(&run, None, at(11)).unwrap();
     assert_eq!(
-        (canceled.status, canceled.failure, canceled.rejudge_count),
+        (canceled.status, canceled.failure, canceled.judging_round),
         (RunStatus::Canceled, stopped.failure.clone(), 2)
     );
     assert_eq!(

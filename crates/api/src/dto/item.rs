@@ -110,12 +110,12 @@ pub struct VerdictDto {
     /// When.
     #[schema(format = DateTime)]
     pub judged_at: String,
-    /// The run's judging in force when it was given: 0 before any re-judging, n from its n-th
-    /// (`POST /runs/{run_id}/rejudge`) on.
+    /// The judging it belongs to: 0 for the run's first, n for its n-th re-judging (`POST
+    /// /runs/{run_id}/rejudge`); answers of a later retry are judged in the round in force (the
+    /// run's `judgingRound`).
     pub round: u32,
-    /// Given by a re-judging that was canceled, stopped by the run's budget or failed before it
-    /// finished: the run went back to the verdicts it had, so this one is not in force (a later
-    /// re-judging may have the same `round`).
+    /// Given by a re-judging that was canceled or failed before it finished: the run went back
+    /// to the verdicts it had, so this one is not in force.
     pub undone: bool,
     /// What the LLM judge's requests for it used and cost (replies without a verdict
     /// included, so a verdict the rules gave after the judge gave none has it too); `null` when

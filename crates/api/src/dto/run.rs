@@ -182,8 +182,14 @@ pub struct RunDetailDto {
     pub fingerprint: Option<FingerprintDto>,
     /// The judge of its current verdicts: `choice`, or `llm:<provider>/<model>`.
     pub judge: String,
-    /// How many times its answers were judged again (`POST /runs/{run_id}/rejudge`).
+    /// How many re-judgings of its answers were started (`POST /runs/{run_id}/rejudge`), undone
+    /// ones included.
     pub rejudge_count: u32,
+    /// The re-judging whose verdicts are in force (each verdict's `round`): 0 for the run's
+    /// first judging, n for the n-th re-judging (the one going on, while one does). Below
+    /// `rejudgeCount` when the latest re-judging was undone (canceled or failed before it
+    /// finished: the run went back to the verdicts it had).
+    pub judging_round: u32,
     /// Judged answers no letter could be extracted from (counted incorrect). In every view of
     /// a run (until 2026-12-06 only in `GET /runs/{run_id}`).
     pub unparsed: u64,
@@ -445,6 +451,7 @@ impl RunDetailDto {
             fingerprint: run.fingerprint.as_ref().map(FingerprintDto::from),
             judge: run.settings.judge_label(),
             rejudge_count: run.rejudge_count,
+            judging_round: run.judging_round,
         }
     }
 }

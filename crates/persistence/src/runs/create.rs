@@ -364,6 +364,7 @@ pub(super) fn new_run_row(
         unparsed_count: 0,
         cut_off_count: 0,
         judge_fallback_count: 0,
+        judging_round: 0,
     })
 }
 

@@ -132,11 +132,10 @@ pub struct JudgmentRecord {
     pub rationale: Option<String>,
     /// When.
     pub at: Timestamp,
-    /// The run's judging in force when it was given: 0 before any re-judging, n from the n-th.
+    /// The judging it belongs to: 0 for the run's first, n for its n-th re-judging.
     pub round: u32,
-    /// Given by a re-judging that was canceled, stopped by the run's budget or failed before it
-    /// finished: the run went back to the verdicts it had before it, so this one is not in
-    /// force. (A later re-judging may have the same round.)
+    /// Given by a re-judging that was canceled or failed before it finished: the run went back
+    /// to the verdicts it had before it, so this one is not in force.
     pub undone: bool,
     /// What an LLM judge's requests for it used and cost; `None` for the rule judges' verdicts
     /// (and for verdicts stored before it was kept).

@@ -87,6 +87,7 @@ pub(crate) struct RunRow {
     pub(crate) unparsed_count: i64,
     pub(crate) cut_off_count: i64,
     pub(crate) judge_fallback_count: i64,
+    judging_round: i32,
 }
 
 /// A JSON column's value, `None` when NULL.
@@ -122,9 +123,10 @@ impl RunRow {
         json_column(self.usage.as_deref(), "usage", &self.id).map(Option::unwrap_or_default)
     }
 
-    /// The run's judging in force: 0 before any re-judging, n after the n-th.
-    pub(crate) fn rejudge_count(&self) -> i32 {
-        self.rejudge_count
+    /// The run's judging in force, the round its verdicts are stored with: 0 before any
+    /// re-judging, n after the n-th (one undone leaves the one before in force).
+    pub(crate) fn judging_round(&self) -> i32 {
+        self.judging_round
     }
 
     /// Why the run is being stopped, when it is for its budget.
@@ -186,6 +188,7 @@ impl RunRow {
             latency: latency.unwrap_or_default(),
             fingerprint,
             rejudge_count: u32::try_from(self.rejudge_count).map_err(StoreError::corrupt)?,
+            judging_round: u32::try_from(self.judging_round).map_err(StoreError::corrupt)?,
             rejudging: self.rejudging,
             unparsed: u64::try_from(self.unparsed_count).map_err(StoreError::corrupt)?,
             cut_off: u64::try_from(self.cut_off_count).map_err(StoreError::corrupt)?,

@@ -182,7 +182,7 @@ impl Database {
                 // Whether any item may hold an answer from before this batch.
                 let answered_before = counts.past_running() > 0;
                 let mut written = Written {
-                    round: row.rejudge_count(),
+                    round: row.judging_round(),
                     ..Written::default()
                 };
                 // What the board hears of: items whose state moved, and items sent.

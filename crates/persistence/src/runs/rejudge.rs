@@ -2,8 +2,8 @@
 //! the model again. The answers go back to `awaiting` (queued for a judge, claimed like any
 //! other work, so a crash mid-way resumes where it was and no answer is judged twice in one
 //! re-judging); every verdict ever given stays in the item's history with the judging it
-//! belongs to. What a re-judging replaces is kept while it goes on: one canceled, stopped by
-//! the run's budget or failed before it finished puts the run back as it was before it.
+//! belongs to. What a re-judging replaces is kept while it goes on: one canceled or failed
+//! before it finished puts the run back as it was before it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -247,6 +247,7 @@ fn update_run(
             runs::settings.eq(settings),
             runs::fingerprint.eq(fingerprint),
             runs::rejudge_count.eq(round as i32),
+            runs::judging_round.eq(round as i32),
             runs::rejudging.eq(true),
             runs::cancel_requested_at.eq(None::<NaiveDateTime>),
             runs::error_kind.eq(None::<String>),
@@ -279,7 +280,9 @@ fn keep_judging_before(conn: &mut DbConnection, row: &super::RunRow) -> Result<(
             rejudge_previous_runs::error_kind.eq(&row.error_kind),
             rejudge_previous_runs::error_message.eq(&row.error_message),
             rejudge_previous_runs::cancel_requested_at.eq(row.cancel_requested_at),
+            rejudge_previous_runs::finished_at.eq(row.finished_at),
             rejudge_previous_runs::rejudging.eq(row.rejudging),
+            rejudge_previous_runs::judging_round.eq(row.judging_round),
         ))
         .execute(conn)?;
     let states: Vec<&str> = REJUDGED_STATES.iter().map(|s| s.as_str()).collect();
@@ -330,22 +333,36 @@ pub(super) fn forget_judging_before(
     Ok(())
 }
 
-/// One kept item: its sequence, then the columns put back.
-type KeptItem = (
-    i32,
-    String,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<String>,
-);
+/// How many kept items move from one state (where they are now) to another (where they are
+/// put back).
+#[derive(diesel::QueryableByName)]
+struct KeptMove {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    now_state: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kept_state: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
 
-/// Puts a run whose re-judging was canceled, stopped by its budget or failed (`why` says
-/// which) back as it was before that re-judging, once none of its items is in flight: every item it took
+/// The moves of [`KeptMove`], for the run `{run}`.
+const KEPT_MOVES: &str = "SELECT r.state AS now_state, p.state AS kept_state, COUNT(*) AS n \
+     FROM run_items r JOIN rejudge_previous_items p \
+     ON p.run_id = r.run_id AND p.sequence = r.sequence \
+     WHERE p.run_id = {run} GROUP BY r.state, p.state";
+
+/// Puts the kept items of the run `{run}` back as they were, at `{at}`, claims cleared.
+const PUT_BACK: &str = "UPDATE run_items SET state = p.state, finished_at = p.finished_at, \
+     extracted_answer = p.extracted_answer, extraction_tier = p.extraction_tier, \
+     judge = p.judge, judge_rationale = p.judge_rationale, judged_at = p.judged_at, \
+     error_kind = p.error_kind, error_message = p.error_message, lease_owner = NULL, \
+     lease_expires_at = NULL, updated_at = {at} \
+     FROM rejudge_previous_items AS p \
+     WHERE run_items.run_id = p.run_id AND run_items.sequence = p.sequence \
+     AND p.run_id = {run}";
+
+/// Puts a run whose re-judging was canceled or failed (or stopped by a budget, should one stop
+/// it; `why` says which) back as it was before that re-judging, once none of its items is in flight: every item it took
 /// holds its earlier verdict (or ending) again, the run its earlier judge, fingerprint, ending
 /// and re-judge count; the re-judging's own verdicts stay in the items' history, marked
 /// undone; what its LLM judge spent stays in the run's totals (it was paid). Returns whether
@@ -364,7 +381,8 @@ pub(super) fn undo_rejudge(
         Option<String>,
         Option<String>,
         Option<NaiveDateTime>,
-        bool,
+        Option<NaiveDateTime>,
+        (bool, i32),
     );
     let kept: Option<KeptRun> = rejudge_previous_runs::table
         .find(&row.id)
@@ -375,7 +393,11 @@ pub(super) fn undo_rejudge(
             rejudge_previous_runs::error_kind,
             rejudge_previous_runs::error_message,
             rejudge_previous_runs::cancel_requested_at,
-            rejudge_previous_runs::rejudging,
+            rejudge_previous_runs::finished_at,
+            (
+                rejudge_previous_runs::rejudging,
+                rejudge_previous_runs::judging_round,
+            ),
         ))
         .first(conn)
         .optional()?;
@@ -386,70 +408,44 @@ pub(super) fn undo_rejudge(
         error_kind,
         error_message,
         cancel_requested_at,
-        rejudging,
+        finished_at,
+        (rejudging, judging_round),
     )) = kept
     else {
         return Ok(false);
     };
     let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
     let previous: RunStatus = status.parse().map_err(StoreError::corrupt)?;
-    let items: Vec<KeptItem> = rejudge_previous_items::table
-        .filter(rejudge_previous_items::run_id.eq(&row.id))
-        .select((
-            rejudge_previous_items::sequence,
-            rejudge_previous_items::state,
-            rejudge_previous_items::finished_at,
-            rejudge_previous_items::extracted_answer,
-            rejudge_previous_items::extraction_tier,
-            rejudge_previous_items::judge,
-            rejudge_previous_items::judge_rationale,
-            rejudge_previous_items::judged_at,
-            rejudge_previous_items::error_kind,
-            rejudge_previous_items::error_message,
-        ))
-        .load(conn)?;
-    let now = at.naive_utc();
+    // Two statements whatever the run's size (a statement per item took seconds on a large
+    // run, holding the run's row): the counters move by the kept items' moves, then the items
+    // are put back.
+    let placeholders = |sql: &str, postgres: bool| {
+        let (run, at) = if postgres { ("$1", "$2") } else { ("?1", "?2") };
+        sql.replace("{run}", run).replace("{at}", at)
+    };
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    let moves: Vec<KeptMove> = on_backend!(conn, |c| diesel::sql_query(placeholders(
+        KEPT_MOVES, postgres
+    ))
+    .bind::<diesel::sql_types::Text, _>(&row.id)
+    .load(c))?;
     let mut counts = row.counts()?;
-    for (
-        sequence,
-        state,
-        finished_at,
-        extracted,
-        tier,
-        judge,
-        rationale,
-        judged_at,
-        kind,
-        message,
-    ) in items
-    {
-        let to: ItemState = state.parse().map_err(StoreError::corrupt)?;
-        let from: String = run_items::table
-            .find((&row.id, sequence))
-            .select(run_items::state)
-            .first(conn)?;
-        let from: ItemState = from.parse().map_err(StoreError::corrupt)?;
-        diesel::update(run_items::table.find((&row.id, sequence)))
-            .set((
-                run_items::state.eq(to.as_str()),
-                run_items::finished_at.eq(finished_at),
-                run_items::extracted_answer.eq(extracted),
-                run_items::extraction_tier.eq(tier),
-                run_items::judge.eq(judge),
-                run_items::judge_rationale.eq(rationale),
-                run_items::judged_at.eq(judged_at),
-                run_items::error_kind.eq(kind),
-                run_items::error_message.eq(message),
-                run_items::lease_owner.eq(None::<String>),
-                run_items::lease_expires_at.eq(None::<NaiveDateTime>),
-                run_items::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+    for kept in moves {
+        let from: ItemState = kept.now_state.parse().map_err(StoreError::corrupt)?;
+        let to: ItemState = kept.kept_state.parse().map_err(StoreError::corrupt)?;
+        let n = u64::try_from(kept.n).map_err(StoreError::corrupt)?;
         counts = counts
-            .moved(from, to, 1)
+            .moved(from, to, n)
             .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {from} counter")))?;
     }
-    let round = row.rejudge_count;
+    on_backend!(conn, |c| diesel::sql_query(placeholders(
+        PUT_BACK, postgres
+    ))
+    .bind::<diesel::sql_types::Text, _>(&row.id)
+    .bind::<diesel::sql_types::Timestamp, _>(at.naive_utc())
+    .execute(c))?;
+    // This re-judging's verdicts (its round is its own: `rejudge_count` only goes up).
+    let round = row.judging_round;
     diesel::update(
         item_judgments::table
             .filter(item_judgments::run_id.eq(&row.id))
@@ -465,7 +461,7 @@ pub(super) fn undo_rejudge(
         .set((
             runs::settings.eq(settings),
             runs::fingerprint.eq(fingerprint),
-            runs::rejudge_count.eq(round - 1),
+            runs::judging_round.eq(judging_round),
             runs::rejudging.eq(rejudging),
             runs::error_kind.eq(error_kind),
             runs::error_message.eq(error_message),
@@ -502,5 +498,9 @@ pub(super) fn undo_rejudge(
         at,
         Some(&format!("re-judging {round} undone")),
     )?;
+    // It ended when it ended before (the status change stamped now).
+    diesel::update(runs::table.find(&row.id))
+        .set(runs::finished_at.eq(finished_at))
+        .execute(conn)?;
     Ok(true)
 }

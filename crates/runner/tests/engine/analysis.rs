@@ -469,7 +469,7 @@ async fn a_rejudging_survives_a_crash_and_judges_each_answer_once(db: TestDataba
     let canceled = db.request_cancel(&run_id, None, now()).unwrap();
     assert_eq!(canceled.status, RunStatus::Completed);
     assert_eq!((canceled.counts.correct, canceled.counts.incorrect), (4, 2));
-    assert_eq!(canceled.rejudge_count, 2);
+    assert_eq!((canceled.rejudge_count, canceled.judging_round), (3, 2));
     assert_eq!(canceled.settings.judge, Some(JudgeSettings::Choice));
     assert_counters_match_rows(&db, &canceled);
 }

@@ -359,8 +359,12 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
         };
         // Verdicts an LLM judge did not give qualify every figure of the run: said beside it,
         // and so are re-judgings (the run's `finished` is its last re-judging's end).
-        let rejudged = match run["rejudgeCount"].as_u64() {
-            Some(n) if n > 0 => format!(" (re-judged {n}×)"),
+        // A re-judging undone leaves an earlier judging in force: said, as the judge is.
+        let rejudged = match (run["rejudgeCount"].as_u64(), run["judgingRound"].as_u64()) {
+            (Some(n), Some(round)) if n > round => {
+                format!(" (re-judged {n}×; round {round} in force, the latest undone)")
+            }
+            (Some(n), _) if n > 0 => format!(" (re-judged {n}×)"),
             _ => String::new(),
         };
         let fallbacks = match run["judgeFallbacks"].as_u64() {
@@ -550,12 +554,12 @@ fn reopen(
         );
         let ended = follow::follow(client, id, json, out, warnings)?;
         if reopening.undoable {
-            // Undone, the run ends as it was before, its re-judge count back where it was.
+            // Undone, the run ends as it was before: the judging in force is an earlier one.
             let asked = run["rejudgeCount"].as_u64();
             let now = client.get_json(&format!("/runs/{id}"))?;
-            if now["rejudgeCount"].as_u64() < asked {
+            if now["judgingRound"].as_u64() < asked {
                 say!(
-                    "the {} did not finish (canceled, stopped or failed: the log says which); \
+                    "the {} did not finish (canceled or failed: the log says which); \
                      the run is back to the verdicts it had",
                     reopening.going_on.trim_start_matches("the ")
                 );

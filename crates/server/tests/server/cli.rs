@@ -733,19 +733,26 @@ fn a_rejudging_that_does_not_finish_is_said_and_is_exit_status_1() {
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(refused.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("the re-judging did not finish (canceled, stopped or failed"),
+        said.contains("the re-judging did not finish (canceled or failed"),
         "{said}"
     );
     assert!(
         said.contains("re-judging 1 failed ("),
         "the log's warning: {said}"
     );
+    let shown = String::from_utf8(evalboard(&server, &["show", id], None).stdout).unwrap();
+    assert!(
+        shown.contains(
+            " · judge extraction rules (re-judged 1×; round 0 in force, the latest undone) · "
+        ),
+        "{shown}"
+    );
     let after: Value = serde_json::from_slice(&refused.stdout).expect("the run, as JSON");
     assert_eq!(
         (
             &after["run"]["status"],
             &after["judge"],
-            &after["rejudgeCount"],
+            &after["judgingRound"],
             &after["progress"]
         ),
         (

@@ -1528,6 +1528,14 @@ export interface components {
              */
             judgeFallbacks: number;
             /**
+             * Format: int32
+             * @description The re-judging whose verdicts are in force (each verdict's `round`): 0 for the run's
+             *     first judging, n for the n-th re-judging (the one going on, while one does). Below
+             *     `rejudgeCount` when the latest re-judging was undone (canceled or failed before it
+             *     finished: the run went back to the verdicts it had).
+             */
+            judgingRound: number;
+            /**
              * @description How fast its items were answered: as of when it last finished, or as of now in
              *     `GET /runs/{run_id}` while it is active.
              */
@@ -1538,7 +1546,8 @@ export interface components {
             progress: components["schemas"]["ProgressDto"];
             /**
              * Format: int32
-             * @description How many times its answers were judged again (`POST /runs/{run_id}/rejudge`).
+             * @description How many re-judgings of its answers were started (`POST /runs/{run_id}/rejudge`), undone
+             *     ones included.
              */
             rejudgeCount: number;
             /**
@@ -1942,14 +1951,14 @@ export interface components {
             rationale: string | null;
             /**
              * Format: int32
-             * @description The run's judging in force when it was given: 0 before any re-judging, n from its n-th
-             *     (`POST /runs/{run_id}/rejudge`) on.
+             * @description The judging it belongs to: 0 for the run's first, n for its n-th re-judging (`POST
+             *     /runs/{run_id}/rejudge`); answers of a later retry are judged in the round in force (the
+             *     run's `judgingRound`).
              */
             round: number;
             /**
-             * @description Given by a re-judging that was canceled, stopped by the run's budget or failed before it
-             *     finished: the run went back to the verdicts it had, so this one is not in force (a later
-             *     re-judging may have the same `round`).
+             * @description Given by a re-judging that was canceled or failed before it finished: the run went back
+             *     to the verdicts it had, so this one is not in force.
              */
             undone: boolean;
             usage: components["schemas"]["UsageDto"] | null;

@@ -245,7 +245,13 @@ export function RunPage({ id }: { id: string }) {
         </Field>
         <Field label="Judge">
           {judgeLabel(run.judge)}
-          {run.rejudgeCount > 0 && <span className="muted"> (re-judged {run.rejudgeCount}×)</span>}
+          {run.rejudgeCount > 0 && (
+            <span className="muted">
+              {" "}
+              (re-judged {run.rejudgeCount}×
+              {run.judgingRound < run.rejudgeCount && `; round ${run.judgingRound} in force, the latest undone`})
+            </span>
+          )}
         </Field>
         <Field label="Created">
           <Time at={run.createdAt} />
@@ -638,9 +644,10 @@ function ItemRow({
       row.current?.querySelector("summary")?.focus();
     }
   }, [takeFocus]);
-  // What the LLM judge spent on the verdict in force (the rule judges spend nothing); an item
-  // waiting for a re-judging's verdict has none in force yet.
-  const judgeSpent = item.verdict ? item.verdicts.at(-1)?.usage : null;
+  // What the LLM judge spent on the verdict in force (the rule judges spend nothing): the latest
+  // not undone (an undone re-judging's verdict is not in force); an item waiting for a
+  // re-judging's verdict has none in force yet.
+  const judgeSpent = item.verdict ? item.verdicts.filter((v) => !v.undone).at(-1)?.usage : null;
   return (
     <details
       ref={row}
@@ -819,8 +826,8 @@ function ItemRow({
                     {v.undone && (
                       <span className="muted">
                         {" "}
-                        · undone: its re-judging did not finish (canceled, stopped or failed), and the run went back to
-                        the verdicts it had
+                        · undone: its re-judging did not finish (canceled or failed), and the run went back to the
+                        verdicts it had
                       </span>
                     )}
                     {v.usage && ` · judge ${v.usage.promptTokens ?? "–"}+${v.usage.completionTokens ?? "–"} tokens`}

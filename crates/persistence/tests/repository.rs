@@ -2167,6 +2167,25 @@ fn a_rejudging_canceled_at_once_leaves_the_run_as_it_was(db: &TestDatabase) {
         ),
         (3, 2, 2)
     );
+
+    // Canceled while a judge holds two answers: the run stops once the judge lets them go,
+    // and only then goes back as it was.
+    db.claim_items(&run, claim_request("judge", 2, 6, 300))
+        .unwrap();
+    let stopping = db.request_cancel(&run, None, at(7)).unwrap();
+    assert_eq!(
+        (
+            stopping.status,
+            stopping.counts.awaiting,
+            stopping.counts.canceled
+        ),
+        (RunStatus::Running, 2, 1),
+        "the judge's two answers are in flight"
+    );
+    let undone = db.cancel_in_flight(&run, "judge", at(8)).unwrap();
+    assert_eq!(undone.status, RunStatus::Completed);
+    assert_eq!(undone.counts, before.counts);
+    assert_eq!((undone.rejudge_count, undone.judging_round), (2, 0));
 }
 
 /// A re-judging by an LLM judge canceled half-way puts the run back as it was before it: every

@@ -2194,8 +2194,8 @@ fn a_rejudging_canceled_at_once_leaves_the_run_as_it_was(db: &TestDatabase) {
 /// history, marked undone; what its judge spent stays in the totals. A failed re-judging does
 /// the same, and a later re-judging that finishes holds.
 fn a_rejudging_canceled_half_way_puts_the_run_back_as_it_was(db: &TestDatabase) {
-    use evalboard_domain::{JudgeSettings, Verdict, extract_answer};
-    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    use evalboard_domain::{JudgeSettings, Verdict};
+    use evalboard_persistence::OutcomeKind;
     import(db, "Demo", &items(4));
     let run = create(db, "Demo", 0);
     db.claim_items(&run, claim_request("w1", 4, 1, 300))
@@ -2227,31 +2227,22 @@ fn a_rejudging_canceled_half_way_puts_the_run_back_as_it_was(db: &TestDatabase) 
     let claim = db
         .claim_items(&run, claim_request("judge", 2, 5, 300))
         .unwrap();
-    let verdicts: Vec<Outcome> = claim
-        .items
-        .iter()
-        .map(|item| Outcome {
-            run_id: run.clone(),
-            sequence: item.sequence,
-            attempt: item.attempt,
-            started_at: at(5),
-            kind: OutcomeKind::Judged(Judgment {
-                verdict: Verdict::Incorrect,
-                extraction: extract_answer(item.answer.as_deref().unwrap()).into(),
-                judge: "llm:J/m".into(),
-                rationale: Some("Not what the key says.".into()),
-                at: at(5),
-                spent: Some(evalboard_domain::JudgeSpend {
-                    usage: evalboard_domain::TokenUsage {
-                        prompt_tokens: Some(100),
-                        completion_tokens: Some(10),
-                        reasoning_tokens: None,
-                    },
-                    cost_usd: Some(0.5),
-                }),
-            }),
-        })
-        .collect();
+    let spent = evalboard_domain::JudgeSpend {
+        usage: evalboard_domain::TokenUsage {
+            prompt_tokens: Some(100),
+            completion_tokens: Some(10),
+            reasoning_tokens: None,
+        },
+        cost_usd: Some(0.5),
+    };
+    let verdicts = verdicts_on(
+        &run,
+        &claim.items,
+        Verdict::Incorrect,
+        "llm:J/m",
+        Some(spent),
+        5,
+    );
     let judged: Vec<u32> = claim.items.iter().map(|item| item.sequence).collect();
     assert_eq!(judged.len(), 2);
     db.apply_outcomes("judge", &verdicts, at(5)).unwrap();
@@ -2435,14 +2426,28 @@ fn judge_queued_answers(
     worker: &str,
     seconds: i64,
 ) -> evalboard_domain::Run {
-    use evalboard_domain::{Verdict, extract_answer};
-    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    use evalboard_domain::Verdict;
     let claim = db
         .claim_items(run, claim_request(worker, 100, seconds, 300))
         .unwrap();
     assert!(claim.items.iter().all(|item| item.answer.is_some()));
-    let verdicts: Vec<Outcome> = claim
-        .items
+    let verdicts = verdicts_on(run, &claim.items, Verdict::Correct, "choice", None, seconds);
+    db.apply_outcomes(worker, &verdicts, at(seconds)).unwrap();
+    db.get_run(run).unwrap()
+}
+
+/// A judge's `verdict` on each of the claimed `items` of `run` at `seconds`, by `judge`,
+/// spending `spent` on each.
+fn verdicts_on(
+    run: &RunId,
+    items: &[evalboard_persistence::ClaimedItem],
+    verdict: evalboard_domain::Verdict,
+    judge: &str,
+    spent: Option<evalboard_domain::JudgeSpend>,
+    seconds: i64,
+) -> Vec<evalboard_persistence::Outcome> {
+    use evalboard_persistence::{Judgment, Outcome, OutcomeKind};
+    items
         .iter()
         .map(|item| Outcome {
             run_id: run.clone(),
@@ -2450,17 +2455,17 @@ fn judge_queued_answers(
             attempt: item.attempt,
             started_at: at(seconds),
             kind: OutcomeKind::Judged(Judgment {
-                verdict: Verdict::Correct,
-                extraction: extract_answer(item.answer.as_deref().unwrap()).into(),
-                judge: "choice".into(),
-                rationale: None,
+                verdict,
+                extraction: evalboard_domain::extract_answer(item.answer.as_deref().unwrap())
+                    .into(),
+                judge: judge.into(),
+                // The rules give no reasons; an LLM judge does.
+                rationale: spent.is_some().then(|| "Not what the key says.".into()),
                 at: at(seconds),
-                spent: None,
+                spent,
             }),
         })
-        .collect();
-    db.apply_outcomes(worker, &verdicts, at(seconds)).unwrap();
-    db.get_run(run).unwrap()
+        .collect()
 }
 
 /// An LLM judge's verdict that no longer applies (its item was canceled while the judge

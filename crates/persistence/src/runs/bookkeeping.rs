@@ -212,7 +212,7 @@ pub(crate) fn finish_if_done(
     if open > 0 || status.is_terminal() {
         return Ok(None);
     }
-    // A re-judging canceled or stopped by the budget puts the run back as it was before it.
+    // A re-judging canceled (or stopped by a budget) puts the run back as it was before it.
     if row.rejudging && row.cancel_requested_at.is_some() {
         let why = match row.budget_spent() {
             Some(reason) => format!("stopped ({reason})"),

@@ -291,6 +291,17 @@ impl Database {
             if status.is_terminal() || stale {
                 return Ok(None);
             }
+            // A re-judging that cannot go on (its LLM judge refused) leaves the run as it was
+            // before it, its answers put back as they were: no item ends failed.
+            if row.rejudging {
+                let why = format!("failed ({})", failure_text(kind, message));
+                if super::rejudge::undo_rejudge(conn, &row, &why, at)? {
+                    return Ok(Some(RunFailed {
+                        run: load_row(conn, run_id, false)?.into_domain()?,
+                        items_failed: 0,
+                    }));
+                }
+            }
             let mut counts = row.counts()?;
             let mut items_failed = 0;
             let now = at.naive_utc();
@@ -354,18 +365,6 @@ impl Database {
                 .execute(conn)?;
             events::latest_finished(conn, run_id, at)?;
             save_counts(conn, run_id, &counts, at)?;
-            // A re-judging that cannot go on (its LLM judge refused) leaves the run as it was
-            // before it: no item ended failed.
-            if row.rejudging {
-                let row = load_row(conn, run_id, false)?;
-                let why = format!("failed ({})", failure_text(kind, message));
-                if super::rejudge::undo_rejudge(conn, &row, &why, at)? {
-                    return Ok(Some(RunFailed {
-                        run: load_row(conn, run_id, false)?.into_domain()?,
-                        items_failed: 0,
-                    }));
-                }
-            }
             if status == RunStatus::Pending {
                 change_status(conn, &row, RunStatus::Running, at, None)?;
             }

@@ -56,17 +56,12 @@ impl Database {
             let mut counts = run.counts;
             let mut queued = 0u64;
             let now = at.naive_utc();
-            // A canceled item holding an answer had its judging canceled (a cancel during a
-            // re-judging, or before its judge took it), and a failed one holding an answer had
-            // its run fail before its judge took it (the judge, or the answering provider,
-            // could not go on): each is judged now rather than lost. (A claim clears an
-            // item's answer, so only an answer waiting for its verdict is ever left on them.)
-            for state in [
-                ItemState::Correct,
-                ItemState::Incorrect,
-                ItemState::Canceled,
-                ItemState::Failed,
-            ] {
+            // A canceled item holding an answer had its judging canceled (its run canceled
+            // before its judge took it), and a failed one holding an answer had its run fail
+            // before its judge took it (the judge, or the answering provider, could not go
+            // on): each is judged now rather than lost. (A claim clears an item's answer, so
+            // only an answer waiting for its verdict is ever left on them.)
+            for state in REJUDGED_STATES {
                 let moved = diesel::update(
                     run_items::table
                         .filter(run_items::run_id.eq(run_id.as_str()))
@@ -362,10 +357,11 @@ const PUT_BACK: &str = "UPDATE run_items SET state = p.state, finished_at = p.fi
      AND p.run_id = {run}";
 
 /// Puts a run whose re-judging was canceled or failed (or stopped by a budget, should one stop
-/// it; `why` says which) back as it was before that re-judging, once none of its items is in flight: every item it took
-/// holds its earlier verdict (or ending) again, the run its earlier judge, fingerprint, ending
-/// and re-judge count; the re-judging's own verdicts stay in the items' history, marked
-/// undone; what its LLM judge spent stays in the run's totals (it was paid). Returns whether
+/// it; `why` says which) back as it was before that re-judging: every item it took holds its
+/// earlier verdict (or ending) again, claims cleared (a judge's late verdict is then dropped),
+/// the run its earlier judge, fingerprint, ending and judging round (`rejudge_count`, which
+/// counts re-judgings started, stays); the re-judging's own verdicts stay in the items'
+/// history, marked undone; what its LLM judge spent stays in the run's totals (it was paid). Returns whether
 /// there was a re-judging to undo (a run re-judged before what it replaced was kept ends as a
 /// canceled run does).
 pub(super) fn undo_rejudge(

@@ -15,6 +15,8 @@ use crate::server::{Server, create_token};
 
 /// Where the browser is looked for, unless `EVALBOARD_CHROMIUM` names another.
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// The path the server that needs a token is reached below.
+const GUARDED_BASE_PATH: &str = "/tools/evalboard";
 /// Set (to 1) where the end-to-end tests must run: a missing browser fails instead of skipping.
 pub(crate) const REQUIRE_E2E_ENV: &str = "EVALBOARD_REQUIRE_E2E";
 
@@ -54,12 +56,16 @@ pub(crate) fn run(root: &Path, args: &E2eArgs) -> anyhow::Result<()> {
     let target = crate::server::target_dir(root);
     let data = tempfile::tempdir()?;
     let mut server = Server::start(&binary, data.path(), &[])?;
-    // A second server that needs a token, for the sign-in screen.
+    // A second server that needs a token, for the sign-in screen, reached below a path as
+    // behind a proxy that publishes it on a path of a host it shares (`http.base_path`).
     let guarded_data = tempfile::tempdir()?;
     let (token, entry) = create_token(&binary, "e2e", "operator")?;
     let (viewer_token, viewer_entry) = create_token(&binary, "e2e-viewer", "viewer")?;
     let config = guarded_data.path().join("evalboard.toml");
-    std::fs::write(&config, format!("{entry}\n{viewer_entry}"))?;
+    std::fs::write(
+        &config,
+        format!("[http]\nbase_path = \"{GUARDED_BASE_PATH}\"\n\n{entry}\n{viewer_entry}"),
+    )?;
     let mut guarded = Server::start(
         &binary,
         guarded_data.path(),
@@ -72,7 +78,10 @@ pub(crate) fn run(root: &Path, args: &E2eArgs) -> anyhow::Result<()> {
         .arg(script)
         .env("BASE_URL", &server.base)
         .env("SERVER_PID", server.child.id().to_string())
-        .env("GUARDED_URL", &guarded.base)
+        .env(
+            "GUARDED_URL",
+            format!("{}{GUARDED_BASE_PATH}", guarded.base),
+        )
         .env("GUARDED_TOKEN", &token)
         .env("GUARDED_VIEWER_TOKEN", &viewer_token)
         .env("CHROMIUM", &browser)

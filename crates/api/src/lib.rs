@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod base_path;
 mod body;
 mod csv_cells;
 mod cursor;
@@ -35,6 +36,7 @@ use actix_web::{
 };
 
 pub use auth::{Access, AccessToken, Actor, Role, TOKEN_PREFIX, TokenDigest, pasted_token};
+pub use base_path::{BasePath, BasePathError};
 pub use error::{ApiError, Problem, ProblemItem};
 pub use events::{EventHub, EventStreamConfig};
 pub use limits::{Limits, proxy_network};
@@ -70,6 +72,7 @@ pub fn app(
     let cors = auth::cors(state.access().cors_origins());
     let fallback = fallback::Fallback::from_document(&document);
     let document_json = openapi::to_json(&document);
+    let dashboard = dashboard::routes(state.base_path());
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(fallback))
         .app_data(
@@ -90,7 +93,7 @@ pub fn app(
                 }
             }),
         )
-        .configure(dashboard::routes)
+        .configure(dashboard)
         .default_service(web::to(fallback::respond))
         // Innermost: the middlewares around it (authorization, limits, the request's log) see
         // the method the client sent.
@@ -108,6 +111,9 @@ pub fn app(
             actix_web::middleware::DefaultHeaders::new()
                 .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
+        // Outside every middleware that reads the path, inside the request's log (which names
+        // the path as it came).
+        .wrap(from_fn(base_path::route_below_base))
         .wrap(from_fn(request_log::log_request))
         .wrap(tracing_actix_web::TracingLogger::<request_log::RequestSpan>::new())
 }

@@ -10,6 +10,7 @@ use evalboard_runner::{EngineSignal, ProviderKind, ProviderRegistry};
 
 use crate::{
     auth::{Access, SESSION_SECRET, Sessions},
+    base_path::BasePath,
     error::ApiError,
     events::EventHub,
 };
@@ -41,6 +42,8 @@ pub struct AppState {
     /// Renders the metrics recorded so far in Prometheus's text format, when this server keeps
     /// them.
     pub(crate) metrics: Option<MetricsRenderer>,
+    /// The path browsers reach the server below (`http.base_path`).
+    base_path: Arc<BasePath>,
 }
 
 /// Renders recorded metrics in Prometheus's text format.
@@ -137,7 +140,19 @@ impl AppState {
             cursors: Arc::default(),
             sessions: Arc::default(),
             metrics: None,
+            base_path: Arc::default(),
         }
+    }
+
+    /// The same state served below `base_path` (the root by default).
+    pub fn with_base_path(mut self, base_path: BasePath) -> Self {
+        self.base_path = Arc::new(base_path);
+        self
+    }
+
+    /// The path browsers reach the server below.
+    pub(crate) fn base_path(&self) -> &BasePath {
+        &self.base_path
     }
 
     /// The same state serving `GET /metrics` with what `render` writes.

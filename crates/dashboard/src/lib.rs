@@ -18,9 +18,22 @@ pub struct Asset {
     pub immutable: bool,
 }
 
-/// The application's page, for every path that is not an asset.
-pub fn index() -> Asset {
+/// The application's page as built: its assets named relatively (`./assets/…`).
+fn index() -> Asset {
     asset("index.html").expect("the dashboard is built (cargo xtask web)")
+}
+
+/// The application's page, for every path that is not an asset, for a dashboard served at
+/// `{base_path}/ui/` (`base_path` empty, or `/` and segments without a trailing `/`, holding no
+/// character HTML or a URL would escape): its assets named by absolute paths (the page is served
+/// at every depth below `/ui/`, where relative names would point elsewhere), and the base path
+/// given to the application in `<meta name="evalboard-base">`, where its API is.
+pub fn page(base_path: &str) -> String {
+    let built = std::str::from_utf8(index().bytes).expect("the built page is UTF-8");
+    let meta = format!("<meta name=\"evalboard-base\" content=\"{base_path}\" />\n  </head>");
+    built
+        .replace("\"./assets/", &format!("\"{base_path}/ui/assets/"))
+        .replacen("</head>", &meta, 1)
 }
 
 /// The file at `path` (relative to the application's base, e.g. `assets/index-1a2b3c.js`).
@@ -52,15 +65,42 @@ mod tests {
         let index = index();
         assert_eq!(index.content_type, "text/html; charset=utf-8");
         assert!(!index.immutable);
-        let page = std::str::from_utf8(index.bytes).unwrap();
-        let script = page
-            .split("src=\"/ui/")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("the page loads its script from /ui/");
-        let asset = asset(script).expect("the script it names is embedded");
-        assert!(asset.immutable);
-        assert_eq!(asset.content_type, "text/javascript; charset=utf-8");
+        for base in ["", "/tools/evalboard"] {
+            let page = page(base);
+            let below = format!("{base}/ui/");
+            // Every address the page names is absolute, below the base path, and embedded.
+            let names: Vec<&str> = page
+                .split(['"', '\''])
+                .filter(|text| text.contains("assets/"))
+                .collect();
+            assert_eq!(names.len(), 2, "a script and a style sheet: {page}");
+            for name in names {
+                let path = name
+                    .strip_prefix(below.as_str())
+                    .unwrap_or_else(|| panic!("{name} is not below {below}"));
+                let asset = asset(path).expect("the asset it names is embedded");
+                assert!(asset.immutable);
+            }
+            let script = page
+                .split("src=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            assert_eq!(
+                asset(script.strip_prefix(below.as_str()).unwrap())
+                    .unwrap()
+                    .content_type,
+                "text/javascript; charset=utf-8"
+            );
+            assert!(
+                page.contains(&format!(
+                    "<meta name=\"evalboard-base\" content=\"{base}\" />"
+                )),
+                "{page}"
+            );
+        }
         assert!(super::asset("assets/missing.js").is_none());
     }
 }

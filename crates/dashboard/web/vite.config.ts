@@ -11,9 +11,11 @@ if (process.env.VITEST) {
   process.env.LC_ALL = "en_US.UTF-8";
 }
 
-export default defineConfig({
-  // Served by evalboard under /ui/ (docs/dashboard.md).
-  base: "/ui/",
+export default defineConfig(({ command }) => ({
+  // Served by evalboard under /ui/, below the server's `http.base_path` (docs/dashboard.md):
+  // the built files name each other relatively, and the server makes the page's addresses
+  // absolute for its base path. The development server serves /ui/ itself.
+  base: command === "build" ? "./" : "/ui/",
   plugins: [react()],
   build: {
     outDir: "dist",
@@ -31,4 +33,4 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["src/testing/setup.ts"],
   },
-});
+}));

@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::Context;
 use evalboard_api::{
-    Access, AccessToken, EventStreamConfig, HarnessKeys, Limits, Role, TokenDigest,
+    Access, AccessToken, BasePath, EventStreamConfig, HarnessKeys, Limits, Role, TokenDigest,
 };
 use evalboard_harness::{PackSigner, parse_public_key};
 use evalboard_persistence::PoolOptions;
@@ -39,11 +39,12 @@ const VALUES: [&str; 5] = [
 /// Settings that are text whatever they look like, and the variables that set them: read as
 /// they are, since the environment layer reads a value as TOML (`EVALBOARD_WORKER_ID=42` would
 /// be a number, refused for a text setting, and `007` would lose its zeros).
-const TEXT_VARIABLES: [(&str, &str); 4] = [
+const TEXT_VARIABLES: [(&str, &str); 5] = [
     ("EVALBOARD_WORKER_ID", "worker_id"),
     ("EVALBOARD_DATA_DIR", "data_dir"),
     ("EVALBOARD_BIND", "bind"),
     ("EVALBOARD_HTTP__PUBLIC_HOST", "http.public_host"),
+    ("EVALBOARD_HTTP__BASE_PATH", "http.base_path"),
 ];
 
 /// The top-level sections, whose settings are named `EVALBOARD_<SECTION>__<SETTING>`.
@@ -166,6 +167,7 @@ pub(crate) struct TokenEntry {
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpSection {
     public_host: String,
+    base_path: String,
     trusted_proxies: Vec<String>,
     cors_allowed_origins: Vec<String>,
     requests_per_minute: u32,
@@ -506,7 +508,14 @@ impl Config {
             );
         }
         public_host_name(&self.http.public_host)?;
+        self.base_path()?;
         Ok(())
+    }
+
+    /// The path browsers reach the server below (`http.base_path`).
+    pub(crate) fn base_path(&self) -> anyhow::Result<BasePath> {
+        BasePath::new(self.http.base_path.trim())
+            .map_err(|e| anyhow::anyhow!("http.base_path: {e}"))
     }
 
     /// Refuses numbers outside what the server can work with, every one of them at once with

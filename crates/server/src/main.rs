@@ -571,12 +571,14 @@ fn serve(
             engine.as_ref().map(|e| e.signal().activity().clone()),
         ))
         .context("cannot start the event stream")?;
+    let base_path = config.base_path()?;
     let mut state = AppState::new(db, providers)
         .with_events(events.clone())
         .with_harness(harness)
         .with_default_run_concurrency(config.default_run_concurrency())
         .with_access(access)
         .with_limits(config.limits())
+        .with_base_path(base_path.clone())
         .with_metrics(metrics);
     if let Some(engine) = &engine {
         state = state.with_engine(engine.signal());
@@ -601,6 +603,13 @@ fn serve(
             });
         for addr in server.addrs() {
             tracing::info!("listening on http://{addr}");
+        }
+        if !base_path.as_str().is_empty() {
+            tracing::info!(
+                "served below {} (http.base_path): the dashboard is at {}/ui/ behind the proxy",
+                base_path.as_str(),
+                base_path.as_str()
+            );
         }
         server.run().await?;
         anyhow::Ok(())

@@ -84,11 +84,16 @@ pub(crate) async fn delete_session(state: web::Data<AppState>) -> Result<HttpRes
     Ok(HttpResponse::NoContent().cookie(cookie).finish())
 }
 
-/// The session cookie holding `value`: named for this installation, for every path, out of the
-/// page's scripts' reach, never sent by another site's request, and `Secure` when configured.
+/// The session cookie holding `value`: named for this installation, for every path below the
+/// server's base path, out of the page's scripts' reach, never sent by another site's request,
+/// and `Secure` when configured.
 fn session_cookie(sessions: &Sessions, value: String, state: &AppState) -> Cookie<'static> {
+    let path = match state.base_path().as_str() {
+        "" => "/".to_owned(),
+        base => base.to_owned(),
+    };
     Cookie::build(sessions.cookie_name().to_owned(), value)
-        .path("/")
+        .path(path)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.access().secure_cookies())

@@ -1,9 +1,12 @@
 //! The dashboard as the server serves it: `/` leads to `/ui/`, every application path gets the
 //! page, hashed assets are cached for ever, and API paths keep answering JSON.
 
+use actix_web::test::{self, TestRequest};
+use evalboard_api::{Access, AccessToken, AppState, BasePath, Role};
 use evalboard_persistence::testing::TestDatabase;
+use serde_json::json;
 
-use crate::support::{api_tests, app};
+use crate::support::{TestApp, api_tests, app, harness_keys, import, items, registry};
 
 async fn the_dashboard_is_served_under_ui(db: TestDatabase) {
     let app = app(db).await;
@@ -63,4 +66,116 @@ async fn the_dashboard_is_served_under_ui(db: TestDatabase) {
     app.get("/nothing-here").await.problem(404);
 }
 
-api_tests!(the_dashboard_is_served_under_ui);
+/// Behind a proxy that publishes the server at `/tools/evalboard/`: what the server hands out
+/// to be followed is below that path, and requests are taken with it or without it (a proxy
+/// that strips it).
+async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
+    import(&db, "Quiz", &items(3));
+    let (admin, admin_token) = AccessToken::generate("root", Role::Admin);
+    let state = AppState::new((*db).clone(), registry())
+        .with_harness(harness_keys())
+        .with_access(Access::with_tokens(vec![admin_token]))
+        .with_base_path(BasePath::new("/tools/evalboard/").unwrap());
+    let app = TestApp {
+        service: test::init_service(evalboard_api::app(state)).await,
+        db,
+        engine: None,
+    };
+    let bearer =
+        |request: TestRequest| request.insert_header(("authorization", format!("Bearer {admin}")));
+
+    for path in [
+        "/",
+        "/ui",
+        "/tools/evalboard",
+        "/tools/evalboard/",
+        "/tools/evalboard/ui",
+    ] {
+        let found = app.get(path).await;
+        assert_eq!(found.status, 302, "{path}");
+        assert_eq!(
+            found.header("location"),
+            Some("/tools/evalboard/ui/"),
+            "{path}"
+        );
+    }
+    let page = app.get("/tools/evalboard/ui/runs/run-1?item=2").await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(
+        html.contains(r#"<meta name="evalboard-base" content="/tools/evalboard" />"#),
+        "{html}"
+    );
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        script.starts_with("/tools/evalboard/ui/assets/"),
+        "{script}"
+    );
+    let asset = app.get(&script).await;
+    assert_eq!(asset.status, 200, "{script}");
+    assert_eq!(
+        asset.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    // A proxy that strips the path: the same asset without it.
+    let stripped = script.strip_prefix("/tools/evalboard").unwrap();
+    assert_eq!(app.get(stripped).await.status, 200);
+
+    // The API, with the path and without it; the query string is kept.
+    for prefix in ["/tools/evalboard", ""] {
+        let created = app
+            .call(bearer(TestRequest::post().uri(&format!("{prefix}/runs")).set_json(
+                json!({"providerName": "Simulated", "datasetName": "Quiz", "modelName": "sim-1"}),
+            )))
+            .await;
+        let id = created.ok(201)["run"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            created.header("location").map(str::to_owned),
+            Some(format!("/tools/evalboard/runs/{id}"))
+        );
+        let listed = app
+            .call(bearer(
+                TestRequest::get().uri(&format!("{prefix}/runs?limit=1")),
+            ))
+            .await
+            .ok(200);
+        assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+        assert_eq!(listed["runs"][0]["run"]["id"], id.as_str());
+    }
+    // Roles are those of the path below the base: an upload needs a token there as well.
+    app.call(
+        TestRequest::post()
+            .uri("/tools/evalboard/runs")
+            .set_json(json!({})),
+    )
+    .await
+    .problem(401);
+    // Not below it: a path of its own, which is nothing.
+    app.call(bearer(TestRequest::get().uri("/tools/evalboardx/runs")))
+        .await
+        .problem(404);
+    app.call(bearer(TestRequest::get().uri("/tools/runs")))
+        .await
+        .problem(404);
+
+    // The session cookie is the base path's, not the whole host's.
+    let signed_in = app
+        .post_json("/tools/evalboard/auth/session", &json!({"token": admin}))
+        .await;
+    assert_eq!(signed_in.status, 200);
+    let cookie = signed_in.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("Path=/tools/evalboard;") || cookie.ends_with("Path=/tools/evalboard"),
+        "{cookie}"
+    );
+}
+
+api_tests!(
+    the_dashboard_is_served_under_ui,
+    the_dashboard_and_api_are_served_below_a_base_path
+);

@@ -669,7 +669,8 @@ await step("tabs at the back hold no stream: a seventh tab and every tab's reque
   await api(`/runs/${running}/cancel`, { method: "POST" });
 });
 
-// The server that needs a token, with an operator's token and a viewer's.
+// The server that needs a token, with an operator's token and a viewer's, reached below a path
+// (`http.base_path`) as behind a proxy that publishes it there.
 const guarded = process.env.GUARDED_URL;
 const token = process.env.GUARDED_TOKEN;
 const viewer = process.env.GUARDED_VIEWER_TOKEN;
@@ -689,6 +690,14 @@ async function startGuardedRun(settings) {
   }
   return (await created.json()).run.id;
 }
+
+/** Every request the page sends to the guarded server outside its base path. */
+const outsideBase = [];
+page.on("request", (request) => {
+  const url = new URL(request.url());
+  const at = new URL(guarded ?? "http://unset");
+  if (url.origin === at.origin && !url.pathname.startsWith(`${at.pathname}/`)) outsideBase.push(url.pathname);
+});
 
 await step("sign in to a server that needs a token, follow a run, sign out", async () => {
   await page.goto(`${guarded}/ui/`);
@@ -731,8 +740,19 @@ await step("a viewer reads everything and is offered no action it may not take",
   await page.goto(`${guarded}/ui/runs/new`);
   await page.getByText("Starting a run needs a token with the operator role.").waitFor();
   await check("viewer-new-run");
+  // The links of the application stay below the base path; so does a run's export.
+  await page.getByRole("link", { name: "Archive" }).click();
+  await page.locator("table a").filter({ hasText: "sim-1" }).first().click();
+  await page.getByRole("heading", { name: "Items" }).waitFor();
+  if (!new URL(page.url()).pathname.startsWith(`${new URL(guarded).pathname}/ui/runs/`)) {
+    throw new Error(`a run's link led to ${page.url()}`);
+  }
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Export CSV" }).click();
+  if (!(await (await download).suggestedFilename()).endsWith("-items.csv")) throw new Error("the export was not saved");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Token").waitFor();
+  if (outsideBase.length > 0) throw new Error(`the page asked outside its base path: ${[...new Set(outsideBase)].join(", ")}`);
 });
 
 await browser.close();

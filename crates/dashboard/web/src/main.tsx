@@ -4,6 +4,7 @@ import { createRoot } from "react-dom/client";
 import { Router } from "wouter";
 
 import { App } from "./App";
+import { basePath } from "./api/base";
 import "./styles.css";
 
 const queries = new QueryClient({
@@ -20,7 +21,7 @@ const queries = new QueryClient({
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queries}>
-      <Router base="/ui">
+      <Router base={`${basePath()}/ui`}>
         <App />
       </Router>
     </QueryClientProvider>

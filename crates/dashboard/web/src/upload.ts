@@ -1,7 +1,8 @@
 // Uploads with progress: `fetch` cannot report how much of a body was sent, XMLHttpRequest can.
+import { apiUrl } from "./api/base";
 import { problemError, reportUnauthenticated } from "./api/client";
 
-/** Sends `body` and resolves with the JSON answer; a problem+json answer rejects as ApiError. */
+/** Sends `body` to the API's `url` and resolves with the JSON answer; a problem+json answer rejects as ApiError. */
 export function upload<T>(
   url: string,
   body: Blob,
@@ -10,7 +11,7 @@ export function upload<T>(
 ): Promise<{ status: number; data: T }> {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open("POST", url);
+    request.open("POST", apiUrl(url));
     request.setRequestHeader("Content-Type", contentType);
     request.upload.onprogress = (event) => {
       if (event.lengthComputable) {

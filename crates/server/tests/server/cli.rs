@@ -511,6 +511,45 @@ fn the_command_line_client_drives_runs_end_to_end() {
 }
 
 #[test]
+fn the_client_reaches_a_server_below_its_base_path() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        data.path(),
+        &[("EVALBOARD_HTTP__BASE_PATH", "/tools/evalboard/")],
+        &[],
+    );
+    server.wait_for("served below /tools/evalboard (http.base_path)");
+    // What a user types: the URL the proxy publishes, the path included (here, the server's own
+    // port takes it as such a proxy would pass it on).
+    let below = format!("{}/tools/evalboard", server.base);
+    let followed = Command::new(BINARY)
+        .args(["runs", "--server", &below])
+        .args(create(
+            r#"{"concurrency": 4, "simulated": {"latencyMs": 5}}"#,
+            &["--follow", "--json"],
+        ))
+        .env_remove("EVALBOARD_TOKEN")
+        .output()
+        .unwrap();
+    let run = json_of(&followed);
+    assert_eq!(run["run"]["status"], "completed");
+    assert_eq!(run["progress"]["completed"], 36);
+    // The dashboard is where the proxy publishes it.
+    let redirect = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&below)
+        .send()
+        .unwrap();
+    assert_eq!(redirect.status(), 302);
+    assert_eq!(
+        redirect.headers()["location"].to_str().unwrap(),
+        "/tools/evalboard/ui/"
+    );
+}
+
+#[test]
 fn the_client_sends_the_token_from_the_environment() {
     let data = tempfile::tempdir().unwrap();
     let created = Command::new(BINARY)

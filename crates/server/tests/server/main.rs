@@ -456,6 +456,16 @@ fn bad_configuration_fails_at_start_with_a_reason() {
             vec![],
             "http.public_host `https://evals.example.com/` is not a host name",
         ),
+        // A base path is where the proxy publishes the server, not a URL.
+        (
+            vec![(
+                "EVALBOARD_HTTP__BASE_PATH",
+                "https://tools.example.com/evalboard",
+            )],
+            vec![],
+            "http.base_path: `https://tools.example.com/evalboard` is not a base path: it must \
+             start with `/`",
+        ),
         (
             vec![("EVALBOARD_ENGINE__LEASE_SECS", "soon")],
             vec![],

@@ -133,7 +133,7 @@ pub(crate) async fn import_captures(
                 );
             }
             return match known {
-                Some(run) => Ok(run_response(HttpResponse::Ok(), &run)),
+                Some(run) => Ok(run_response(HttpResponse::Ok(), &run, &state)),
                 None => Err(BundleError::Invalid {
                     problems,
                     digest: String::new(),
@@ -175,14 +175,17 @@ pub(crate) async fn import_captures(
     } else {
         HttpResponse::Created()
     };
-    Ok(run_response(status, &created.run))
+    Ok(run_response(status, &created.run, &state))
 }
 
 /// Bundles verified and imported at once, per server.
 static IMPORTS: Semaphore = Semaphore::const_new(2);
 
-fn run_response(mut status: HttpResponseBuilder, run: &Run) -> HttpResponse {
-    status.insert_header((header::LOCATION, format!("/runs/{}", run.id)));
+fn run_response(mut status: HttpResponseBuilder, run: &Run, state: &AppState) -> HttpResponse {
+    status.insert_header((
+        header::LOCATION,
+        state.base_path().url(&format!("/runs/{}", run.id)),
+    ));
     status.json(RunDetailDto::new(run, false))
 }
 

@@ -117,7 +117,10 @@ pub(crate) async fn create_run(
         .await?;
 
     let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/runs/{}", created.run.id)));
+    response.insert_header((
+        header::LOCATION,
+        state.base_path().url(&format!("/runs/{}", created.run.id)),
+    ));
     if created.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }

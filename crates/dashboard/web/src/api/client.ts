@@ -2,6 +2,7 @@
 // the dashboard cannot drift from the server.
 import createClient from "openapi-fetch";
 
+import { basePath } from "./base";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -13,7 +14,8 @@ export type ItemSnapshot = Schemas["ItemSnapshotDto"];
 export type Session = Schemas["SessionDto"];
 
 export const api = createClient<paths>({
-  baseUrl: "",
+  // The page's base path is in the page itself, read before any module runs.
+  baseUrl: basePath(),
   // Looked up at each request rather than once, so that a test's stubbed `fetch` is the one used.
   fetch: (request) => globalThis.fetch(request),
 });

@@ -3,6 +3,7 @@
 // ending as a failed download with no reason in the browser's download list.
 import { type MouseEvent, type ReactNode, useState } from "react";
 
+import { apiUrl } from "../api/base";
 import { type ApiError, problemError, reportUnauthenticated } from "../api/client";
 import { ErrorNote } from "./common";
 
@@ -19,8 +20,9 @@ async function refusal(response: Response): Promise<ApiError> {
   return problemError(response.status, response.statusText, body);
 }
 
-/** A link to `href` that downloads it as `fallbackName` (or the name the server gives). */
-export function Download({ href, fallbackName, children }: { href: string; fallbackName: string; children: ReactNode }) {
+/** A link to the API's `href` that downloads it as `fallbackName` (or the name the server gives). */
+export function Download({ href: path, fallbackName, children }: { href: string; fallbackName: string; children: ReactNode }) {
+  const href = apiUrl(path);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const download = async (event: MouseEvent<HTMLAnchorElement>) => {

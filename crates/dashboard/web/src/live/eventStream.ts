@@ -2,6 +2,8 @@
 // Runs in a worker (stream.worker.ts), so that the page's main thread does not take thousands
 // of events a second one at a time; on the page itself where a worker cannot.
 
+import { apiUrl } from "../api/base";
+
 /** The stream's event kinds the board folds. */
 export const KINDS = ["run_status", "run_progress", "run_item"] as const;
 export type EventKind = (typeof KINDS)[number];
@@ -24,10 +26,15 @@ const BATCH_MS = 10;
 const RETRY_MS = 2000;
 
 /**
- * Follows the stream from `from` (the board's hydration position, or its start), reporting what
- * happens; returns the function that stops following.
+ * Follows the stream of the server below `base` (its base path) from `from` (the board's
+ * hydration position, or its start), reporting what happens; returns the function that stops
+ * following.
  */
-export function followStream(from: string | null, report: (message: StreamMessage) => void): () => void {
+export function followStream(
+  base: string,
+  from: string | null,
+  report: (message: StreamMessage) => void,
+): () => void {
   let source: EventSource | null = null;
   let kinds: EventKind[] = [];
   // The events' JSON as received: joined into one array, parsed once by whoever folds them.
@@ -50,9 +57,12 @@ export function followStream(from: string | null, report: (message: StreamMessag
     // The board view: what the board shows, in batches (docs/events.md); resuming from any
     // event's id, the last seen, folds into the same board.
     source = new EventSource(
-      lastSeen === null
-        ? "/runs/events?view=board"
-        : `/runs/events?view=board&lastEventId=${encodeURIComponent(lastSeen)}`,
+      apiUrl(
+        lastSeen === null
+          ? "/runs/events?view=board"
+          : `/runs/events?view=board&lastEventId=${encodeURIComponent(lastSeen)}`,
+        base,
+      ),
     );
     source.onopen = () => report({ type: "open" });
     source.onerror = () => {

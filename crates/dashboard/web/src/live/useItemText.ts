@@ -4,6 +4,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { apiUrl } from "../api/base";
 import type { Schemas } from "../api/client";
 import { keys } from "../queries";
 import { usePageVisible } from "./usePageVisible";
@@ -47,7 +48,7 @@ export function useItemText(runId: string, sequence: number, follow: boolean): I
       return;
     }
     let again: ReturnType<typeof setTimeout> | null = null;
-    const source = new EventSource(`/runs/${runId}/items/${sequence}/stream`);
+    const source = new EventSource(apiUrl(`/runs/${runId}/items/${sequence}/stream`));
     source.addEventListener("item_text", (message) => {
       const event = JSON.parse((message as MessageEvent<string>).data) as ItemTextEvent;
       setLive((before) => ({

@@ -7,6 +7,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 
 import { type ActiveBoard, keys } from "../queries";
+import { basePath } from "../api/base";
 import { type StreamMessage, followStream } from "./eventStream";
 import { type LiveEvent, fold, reopened } from "./fold";
 import { usePageVisible } from "./usePageVisible";
@@ -97,7 +98,7 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
     const followHere = () => {
       worker?.terminate();
       worker = null;
-      stopHere ??= followStream(from, receive);
+      stopHere ??= followStream(basePath(), from, receive);
     };
     const receive = (message: StreamMessage) => {
       switch (message.type) {
@@ -139,7 +140,7 @@ export function useRunEvents(limit: number, board: ActiveBoard | undefined): Str
         worker.onmessage = (message: MessageEvent<StreamMessage>) => receive(message.data);
         // A worker that cannot start (a policy, a missing script): the page follows the stream.
         worker.onerror = followHere;
-        worker.postMessage({ from });
+        worker.postMessage({ from, base: basePath() });
       }
     };
     const wait = failures.current === 0 ? 0 : Math.min(RETRY_FIRST_MS * 2 ** (failures.current - 1), RETRY_MOST_MS);

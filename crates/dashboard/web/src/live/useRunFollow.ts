@@ -5,6 +5,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { apiUrl } from "../api/base";
 import type { Schemas } from "../api/client";
 import { keys, refetchRunContents } from "../queries";
 import { usePageVisible } from "./usePageVisible";
@@ -40,7 +41,7 @@ export function useRunFollow(runId: string, follow: boolean): StreamState {
         refetch();
       }, REFETCH_MS);
     };
-    const source = new EventSource(`/runs/events?view=board&runId=${encodeURIComponent(runId)}`);
+    const source = new EventSource(apiUrl(`/runs/events?view=board&runId=${encodeURIComponent(runId)}`));
     // What changed before the stream opened (a retry's run can end within a millisecond of the
     // POST that started it, before this subscribes) is not in it: read once it is open, so that
     // nothing falls between the detail last fetched and the first event. Likewise after a

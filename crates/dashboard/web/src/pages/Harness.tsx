@@ -5,6 +5,7 @@ import { useQuery } from "@tanstack/react-query";
 import { type ChangeEvent, type FormEvent, useEffect, useState } from "react";
 import { Link } from "wouter";
 
+import { apiUrl } from "../api/base";
 import { type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
 import { Announce, CategoryChecks, ErrorNote, QueryError, TableScroll, Time, useTitle } from "../components/common";
@@ -310,7 +311,7 @@ function BundleHelp() {
         <code>sequence</code> and the prompt come from the pack's items (its payload, base64 JSON); times are RFC 3339.
         Optional: <code>chunks</code> (the answer as it streamed: checked, only the first chunk's time kept) and{" "}
         <code>page</code> (the page's URL, title: kept with the answer). The whole format, with every limit:{" "}
-        <a href="/browser-harness/schemas/capture-bundle.v1.json" target="_blank" rel="noreferrer">
+        <a href={apiUrl("/browser-harness/schemas/capture-bundle.v1.json")} target="_blank" rel="noreferrer">
           the bundle's JSON Schema
         </a>
         .

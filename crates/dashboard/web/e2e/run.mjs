@@ -335,6 +335,9 @@ await step("follow a running item's answer as it streams", async () => {
   await page.locator("ol.logs").getByText("cancel requested", { exact: false }).waitFor();
 });
 
+/** The address of a comparison with flipped items (two runs of different answers). */
+let comparison;
+
 await step("compare two runs from the archive", async () => {
   const id = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
   await until("the second run to finish", async () => (await api(`/runs/${id}`)).body.run.status === "completed");
@@ -353,6 +356,7 @@ await step("compare two runs from the archive", async () => {
   await check("archive");
   await page.getByRole("button", { name: /Compare/ }).click();
   await page.getByText("Against the baseline").waitFor();
+  comparison = page.url();
   // Back to the archive: the two runs are still ticked (the address keeps them).
   await page.goBack();
   await until("two runs still ticked", async () => (await page.getByRole("checkbox", { name: /Compare run/, checked: true }).count()) === 2);
@@ -394,6 +398,56 @@ await step("compare two runs from the archive", async () => {
   await page.goto(`${base}/ui/compare?runIds=${id},${twin}`);
   await page.getByRole("heading", { name: "Flipped items (0)" }).waitFor();
   await page.getByText(/^None: every compared item is right in all these runs/).waitFor();
+});
+
+await step("on a phone: accuracy beside the model, ticks by the cell, a comparison's text on the screen, a finished item a tap away", async () => {
+  const running = await createRun({ concurrency: 1, simulated: { latencyMs: 250 } });
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await page.goto(`${base}/ui/runs`);
+    const accuracy = page.getByRole("columnheader", { name: "Accuracy of judged" });
+    await accuracy.waitFor();
+    const right = await accuracy.evaluate((th) => th.getBoundingClientRect().right);
+    if (right > 390) throw new Error(`the archive's accuracy starts off the screen (${right} px)`);
+    // A tap beside the box, in its cell, ticks it.
+    for (const row of [1, 2]) {
+      const cell = page.locator("td.tick-cell").nth(row);
+      await cell.scrollIntoViewIfNeeded();
+      const box = await cell.boundingBox();
+      await page.mouse.click(box.x + box.width - 6, box.y + 6);
+    }
+    await until("two runs ticked", async () => (await page.getByRole("checkbox", { name: /Compare run/, checked: true }).count()) === 2);
+    // Down the list, the button that compares them is still in view.
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    const compare = page.getByRole("button", { name: "Compare (2)" });
+    const at = await compare.boundingBox();
+    if (!at || at.y < 0 || at.y + at.height > 844) throw new Error("the Compare button scrolled out of view");
+    await compare.click();
+    await page.getByText("Against the baseline").waitFor();
+    // An opened flipped item's text is within the screen, though its table is wider.
+    await page.goto(comparison);
+    await page.locator("button[aria-expanded]").first().click();
+    await page.locator(".flipped-question").waitFor();
+    const overflow = await page.locator(".flipped-detail").evaluate((detail) => {
+      const box = detail.closest(".table-scroll").getBoundingClientRect();
+      return detail.getBoundingClientRect().right - box.right;
+    });
+    if (overflow > 1) throw new Error(`an opened flipped item runs ${overflow} px past the screen`);
+    await page.locator(".flipped-detail").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, "compare-flipped-phone.png") });
+    // The board's finished items open on their run's page.
+    await page.goto(`${base}/ui/`);
+    const card = page.getByRole("article").filter({ hasText: running.slice(-8) });
+    const chip = card.getByRole("list", { name: "Recently finished items" }).getByRole("link").first();
+    await chip.waitFor();
+    const sequence = ((await chip.textContent()) ?? "").match(/#(\d+)/)[1];
+    await chip.click();
+    await page.waitForURL(new RegExp(`/ui/runs/${running}\\?item=${sequence}$`));
+    await page.locator("details.item[open]").first().waitFor();
+  } finally {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await api(`/runs/${running}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
+  }
 });
 
 await step("the archive keeps its filters in its address", async () => {

@@ -125,6 +125,15 @@ export function ArchivePage() {
     );
   }, [firstPage, formKey, runs.isPlaceholderData]);
 
+  const compareButton = (
+    <button
+      type="button"
+      disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1 || gone}
+      onClick={() => navigate(`/compare?runIds=${selected.join(",")}`)}
+    >
+      Compare {selected.length > 0 ? `(${selected.length})` : ""}
+    </button>
+  );
   return (
     <section aria-labelledby="archive-title">
       <div className="page-head">
@@ -133,17 +142,14 @@ export function ArchivePage() {
           <Download href={csv} fallbackName="runs.csv">
             Download CSV
           </Download>
-          <button
-            type="button"
-            disabled={selected.length < 2 || selected.length > MAX_COMPARED || datasets.size > 1 || gone}
-            onClick={() => navigate(`/compare?runIds=${selected.join(",")}`)}
-          >
-            Compare {selected.length > 0 ? `(${selected.length})` : ""}
-          </button>
+          {picked.length === 0 && compareButton}
         </div>
       </div>
       {picked.length > 0 && (
+        // Stays in view while the list scrolls, with the button that compares them: ticking a
+        // run far down the list (on a phone, screens below) need not be followed by a climb.
         <div className="ticked-runs" role="group" aria-label="Runs ticked to compare">
+          {compareButton}
           <span className="muted">To compare (the first ticked is the baseline):</span>
           {picked.map(({ id, detail, missing }, i) => (
             <span key={id} className="chip">
@@ -237,16 +243,18 @@ export function ArchivePage() {
           </caption>
           <thead>
             <tr>
+              {/* What a run is read for first — its accuracy, its status — beside its name: on
+                  a phone, the rest of the row is screens away to the right. */}
               <th scope="col">Compare</th>
               <th scope="col">Model</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Dataset</th>
+              <th scope="col" className="num">Accuracy of judged</th>
               <th scope="col">Status</th>
+              <th scope="col">Dataset</th>
+              <th scope="col">Provider</th>
               <th scope="col" className="num">Items</th>
               <th scope="col" className="num">Correct</th>
               <th scope="col" className="num">Incorrect</th>
               <th scope="col" className="num">Faulted</th>
-              <th scope="col" className="num">Accuracy of judged</th>
               <th scope="col" className="num">Cost</th>
               <th scope="col">Created</th>
             </tr>
@@ -254,15 +262,18 @@ export function ArchivePage() {
           <tbody ref={rowsShown}>
             {rows.map((detail) => (
               <tr key={detail.run.id}>
-                <td>
-                  <input
-                    type="checkbox"
-                    // Runs of one model on one dataset are many: the id's end tells them apart.
-                    aria-label={`Compare run ${detail.run.modelName} on ${detail.dataset.name}, …${detail.run.id.slice(-8)}`}
-                    checked={selected.includes(detail.run.id)}
-                    disabled={full && !selected.includes(detail.run.id)}
-                    onChange={() => toggle(detail.run.id)}
-                  />
+                <td className="tick-cell">
+                  {/* The whole cell is the box's to tap: a checkbox alone is a 13-pixel target. */}
+                  <label>
+                    <input
+                      type="checkbox"
+                      // Runs of one model on one dataset are many: the id's end tells them apart.
+                      aria-label={`Compare run ${detail.run.modelName} on ${detail.dataset.name}, …${detail.run.id.slice(-8)}`}
+                      checked={selected.includes(detail.run.id)}
+                      disabled={full && !selected.includes(detail.run.id)}
+                      onChange={() => toggle(detail.run.id)}
+                    />
+                  </label>
                 </td>
                 <td className="name">
                   <Link href={`/runs/${detail.run.id}`}>{detail.run.modelName}</Link>
@@ -275,20 +286,6 @@ export function ArchivePage() {
                     {setupOf(detail.settings).map((part) => ` · ${part}`)}
                   </div>
                 </td>
-                <td className="name">{detail.run.providerName}</td>
-                <td className="name">
-                  {detail.dataset.name} <span className="muted">v{detail.dataset.version}</span>
-                </td>
-                <td>
-                  <StatusBadge status={detail.run.status} />
-                </td>
-                <td className="num">{detail.progress.total.toLocaleString()}</td>
-                <td className="num">{detail.progress.correct.toLocaleString()}</td>
-                <td className="num">{detail.progress.incorrect.toLocaleString()}</td>
-                <td className="num">
-                  {detail.progress.faulted.toLocaleString()}
-                  {detail.canceled > 0 && <span className="muted"> ({detail.canceled.toLocaleString()} canceled)</span>}
-                </td>
                 <td className="num">
                   {accuracy(detail.progress)}
                   {/* Over the judged items only: a run most of whose items faulted, or that was
@@ -296,6 +293,20 @@ export function ArchivePage() {
                   {judgedOf(detail.progress) !== null && (
                     <div className="muted small">{judgedOf(detail.progress)} judged</div>
                   )}
+                </td>
+                <td>
+                  <StatusBadge status={detail.run.status} />
+                </td>
+                <td className="name">
+                  {detail.dataset.name} <span className="muted">v{detail.dataset.version}</span>
+                </td>
+                <td className="name">{detail.run.providerName}</td>
+                <td className="num">{detail.progress.total.toLocaleString()}</td>
+                <td className="num">{detail.progress.correct.toLocaleString()}</td>
+                <td className="num">{detail.progress.incorrect.toLocaleString()}</td>
+                <td className="num">
+                  {detail.progress.faulted.toLocaleString()}
+                  {detail.canceled > 0 && <span className="muted"> ({detail.canceled.toLocaleString()} canceled)</span>}
                 </td>
                 <td className="num">{detail.usage.costUsd == null ? "–" : usd(detail.usage.costUsd)}</td>
                 <td>

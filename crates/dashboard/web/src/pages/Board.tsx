@@ -375,10 +375,14 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
             // By position: the list shifts by one at every finished item, and the same five
             // elements taking the new text is cheaper than one removed and one created.
             <li key={i} className={item.state} title={item.promptText}>
-              <span className="mark" aria-hidden="true">
-                {item.state === "correct" ? "✓" : item.state === "incorrect" ? "✗" : "!"}
-              </span>
-              #{item.sequence} <span className="visually-hidden">{item.state}</span>
+              {/* Opens the item on the run's page: its question is otherwise only a hover's,
+                  which a touch screen never shows. */}
+              <Link href={`/runs/${run.id}?item=${item.sequence}`}>
+                <span className="mark" aria-hidden="true">
+                  {item.state === "correct" ? "✓" : item.state === "incorrect" ? "✗" : "!"}
+                </span>
+                #{item.sequence} <span className="visually-hidden">{item.state}</span>
+              </Link>
             </li>
           ))}
         </ul>

@@ -403,11 +403,13 @@ function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
       {open && (
         <tr>
           <td colSpan={columns}>
-            {item.outcomes[0] && <Question runId={item.outcomes[0].runId} sequence={item.outcomes[0].sequence} />}
-            <div className="side-by-side">
-              {item.outcomes.map((outcome, i) => (
-                <Answer key={outcome.runId} name={names[i] ?? outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
-              ))}
+            <div className="flipped-detail">
+              {item.outcomes[0] && <Question runId={item.outcomes[0].runId} sequence={item.outcomes[0].sequence} />}
+              <div className="side-by-side">
+                {item.outcomes.map((outcome, i) => (
+                  <Answer key={outcome.runId} name={names[i] ?? outcome.runId} runId={outcome.runId} sequence={outcome.sequence} />
+                ))}
+              </div>
             </div>
           </td>
         </tr>

@@ -1,7 +1,7 @@
 // Datasets: every name with its newest version, item counts and categories; upload a file
 // (JSON Lines, CSV or Parquet) and see every problem the server lists.
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
@@ -23,6 +23,12 @@ export function DatasetsPage() {
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<Imported | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // A refusal is drawn below the form, off a phone's screen: it is brought into view (the focus
+  // stays on Upload, below).
+  const refusal = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (error !== null) refusal.current?.scrollIntoView?.({ block: "nearest" });
+  }, [error]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -154,7 +160,9 @@ export function DatasetsPage() {
       )}
       {/* A refusal is said once, as an alert; the focus stays on Upload (busy, it is
           aria-disabled, not disabled, which dropped the focus to nothing). */}
-      <ErrorNote error={error} />
+      <div ref={refusal}>
+        <ErrorNote error={error} />
+      </div>
       <Announce>
       {result && (
         <div className="success">

@@ -50,7 +50,7 @@ export function HarnessPage() {
       )}
       {keys.data && (
         <TableScroll label="Signing keys">
-          <table className="table">
+          <table className="table keys">
             <caption className="visually-hidden">Keys the server signs and accepts packs with</caption>
             <thead>
               <tr>

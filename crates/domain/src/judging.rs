@@ -128,14 +128,28 @@ static VERDICT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
+/// A verdict that ends the reply on the line of its reasons (`… compared with the key.
+/// **Verdict:** incorrect`): judges asked for a line of its own do not all start one. Only at
+/// the very end, so that a reason that mentions a verdict (`the verdict: correct if it named
+/// B, but …`) is not read as one.
+static TRAILING_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:final\s+)?verdict\W*:\W*(correct|incorrect)\W*\z").expect("valid pattern")
+});
+
 /// Reads an LLM judge's reply: the verdict of its last verdict line (the forms `VERDICT_LINE` reads),
-/// and everything before that line as the rationale. `None` when the reply has none.
+/// and everything before that line as the rationale; failing a line of its own, a verdict that
+/// ends the reply ([`TRAILING_VERDICT`]), and the reasons before it. `None` when the reply has
+/// neither.
 pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
-    let found = VERDICT_LINE.captures_iter(reply).last()?;
-    let verdict = match found.get(1)?.as_str().to_ascii_lowercase().as_str() {
-        "correct" => Verdict::Correct,
-        _ => Verdict::Incorrect,
+    let Some(found) = VERDICT_LINE.captures_iter(reply).last() else {
+        let found = TRAILING_VERDICT.captures(reply)?;
+        let before = reply[..found.get(0)?.start()]
+            .trim_end()
+            .trim_end_matches(['*', '_'])
+            .trim();
+        return Some((verdict_of(found.get(1)?.as_str()), before.to_owned()));
     };
+    let verdict = verdict_of(found.get(1)?.as_str());
     let start = found.get(0)?.start();
     let before = reply[..start].trim();
     // A remark on the verdict line is the judge's reason too (a one-line reply has no other).
@@ -148,6 +162,15 @@ pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
         None => before.to_owned(),
     };
     Some((verdict, rationale))
+}
+
+/// `correct` or `incorrect`, in any case, as the verdict it names.
+fn verdict_of(word: &str) -> Verdict {
+    if word.eq_ignore_ascii_case("correct") {
+        Verdict::Correct
+    } else {
+        Verdict::Incorrect
+    }
 }
 
 #[cfg(test)]
@@ -222,10 +245,32 @@ mod tests {
             parse_judge_reply("It names (B).\nVERDICT: correct (the keyed option)"),
             Some((Verdict::Correct, "It names (B).\nthe keyed option".into()))
         );
+        // A verdict that ends the reply on the line of its reasons.
+        assert_eq!(
+            parse_judge_reply(
+                "The response picks an option; compared with the key. **Verdict:** incorrect"
+            ),
+            Some((
+                Verdict::Incorrect,
+                "The response picks an option; compared with the key.".into()
+            ))
+        );
+        assert_eq!(
+            parse_judge_reply("It names (B), the key. Final verdict: Correct.\n"),
+            Some((Verdict::Correct, "It names (B), the key.".into()))
+        );
+        // A line of its own still wins over a trailing mention.
+        assert_eq!(
+            parse_judge_reply("VERDICT: incorrect\nso not what an earlier verdict: correct said")
+                .map(|(v, _)| v),
+            Some(Verdict::Incorrect)
+        );
         for no_verdict in [
             "Verdict: correct or incorrect, I cannot tell",
             "VERDICT: correctly reasoned but wrong",
             "The verdict: incorrectness of step 2 aside, fine",
+            "The verdict: correct if it named B, but it names C.",
+            "I would say verdict: correctly argued",
         ] {
             assert_eq!(parse_judge_reply(no_verdict), None, "{no_verdict}");
         }

@@ -74,7 +74,7 @@ pub(crate) fn explain_sqlite<Q: QueryFragment<Sqlite> + QueryId>(
 /// What a plan did: rows it read and threw away, and how it read each table.
 #[derive(Debug)]
 pub(crate) struct PlanSummary {
-    /// Rows removed by filters and join filters, over every node.
+    /// Rows removed by filters and join filters, over every node and every loop of it.
     pub(crate) rows_removed: u64,
     /// `(table, index)` for every scan (a bitmap heap scan's is its child's); the index is
     /// `None` for a sequential scan.
@@ -126,11 +126,14 @@ impl PlanSummary {
 pub(crate) fn summarize(explained: &str) -> PlanSummary {
     let plan: Value = serde_json::from_str(explained).unwrap();
     let all = nodes(&plan[0]["Plan"]);
+    // PostgreSQL gives a node's removed rows as an average per loop (explain.c divides by
+    // nloops): an inner scan that throws away 1,000 rows in each of 5,000 loops reads "1000".
     let rows_removed = all
         .iter()
         .map(|n| {
-            n["Rows Removed by Filter"].as_u64().unwrap_or(0)
-                + n["Rows Removed by Join Filter"].as_u64().unwrap_or(0)
+            (n["Rows Removed by Filter"].as_u64().unwrap_or(0)
+                + n["Rows Removed by Join Filter"].as_u64().unwrap_or(0))
+                * n["Actual Loops"].as_u64().unwrap_or(1)
         })
         .sum();
     let scans = all

@@ -179,9 +179,12 @@ fn release_in(
                  the next claim judges it"
             )
         };
+        // The run's line above says it at `info`; an item's own line is its detail, at
+        // `debug`: a stop at concurrency 48 wrote 49 lines at `info` per run, and a few
+        // restarts buried everything else in the log's default view.
         log.push(PendingLog {
             sequence: Some(*sequence as u32),
-            level: LogLevel::Info,
+            level: LogLevel::Debug,
             message,
         });
     }

@@ -8,7 +8,7 @@ use std::{
 };
 
 use evalboard_domain::{ItemState, RunId, RunSettings, RunStatus, SimulatedSettings};
-use evalboard_persistence::{LogQuery, testing::TestDatabase};
+use evalboard_persistence::{LogLevel, LogQuery, testing::TestDatabase};
 use evalboard_runner::{EngineHandle, ProviderKind, ProviderRegistry};
 
 use crate::{
@@ -159,6 +159,14 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         .filter_map(|l| l.sequence)
         .collect();
     assert_eq!(given_back.len(), 8, "{given_back:?}");
+    // Each item's line is its detail (`debug`); the run's one line says it at `info`.
+    for line in &logs {
+        if line.message.contains("(worker `first-worker` stopped)") {
+            assert_eq!(line.level, LogLevel::Debug, "{}", line.message);
+        } else if line.message.starts_with("worker `first-worker` stopped:") {
+            assert_eq!(line.level, LogLevel::Info, "{}", line.message);
+        }
+    }
     assert!(given_back.iter().all(|s| !sent.contains(s)));
     assert!(
         given_back

@@ -161,6 +161,12 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
             .get(&format!("/runs/{id}/export?format=csv&{filter}"))
             .await;
         assert_eq!(csv.status, 200);
+        // Saved under a name of its own, not the whole run's.
+        assert_eq!(
+            csv.header("content-disposition"),
+            Some(format!("attachment; filename=\"{id}-items-filtered.csv\"").as_str()),
+            "{filter}"
+        );
         let (columns, rows) = read_csv(&csv.body);
         let sequence = columns.iter().position(|c| c == "sequence").unwrap();
         let exported: Vec<&str> = rows.iter().map(|row| row.get(sequence).unwrap()).collect();

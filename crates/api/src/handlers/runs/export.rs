@@ -61,7 +61,7 @@ enum Format {
         (status = 200, description = "The items, as `application/x-ndjson` or `text/csv`", content(
             (String = "application/x-ndjson"),
             (String = "text/csv"),
-        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`)"))),
+        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items)"))),
         (status = 400, description = "An unknown format or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
@@ -97,12 +97,19 @@ pub(crate) async fn export_run_items(
         Format::Jsonl => ("application/x-ndjson", "jsonl"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
+    // A file of some of the items is not saved under the whole run's name (a second download
+    // would otherwise be taken for the first, or replace it).
+    let part = if filter.states.is_empty() && filter.categories.is_empty() {
+        ""
+    } else {
+        "-filtered"
+    };
     let body = paged_body(pages(state.db.clone(), run.id.clone(), filter, format));
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}-items.{extension}\"", run.id),
+            format!("attachment; filename=\"{}-items{part}.{extension}\"", run.id),
         ))
         .streaming(body))
 }

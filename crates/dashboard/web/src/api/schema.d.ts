@@ -3621,7 +3621,7 @@ export interface operations {
             /** @description The items, as `application/x-ndjson` or `text/csv` */
             200: {
                 headers: {
-                    /** @description `attachment; filename="<run_id>-items.jsonl"` (or `.csv`) */
+                    /** @description `attachment; filename="<run_id>-items.jsonl"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items) */
                     "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@ import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
+  ACTIVE,
   BROWSER_HARNESS,
   Loading,
   QueryError,
@@ -292,6 +293,11 @@ export function ArchivePage() {
                       canceled early, would otherwise read as well as a whole one. */}
                   {judgedOf(detail.progress) !== null && (
                     <div className="muted small">{judgedOf(detail.progress)} judged</div>
+                  )}
+                  {/* A finished run that judged nothing: every item failed (its green status
+                      alone reads as a run that went well). */}
+                  {detail.progress.correct + detail.progress.incorrect === 0 && detail.progress.faulted > 0 && !ACTIVE.has(detail.run.status) && (
+                    <div className="muted small">none judged</div>
                   )}
                 </td>
                 <td>

@@ -69,7 +69,7 @@ export function ComparePage() {
       {first && (
         <>
           <p className="meta">
-            {first.compared} items compared · dataset {first.runs[0]?.dataset.name}
+            {first.compared.toLocaleString()} items compared · dataset {first.runs[0]?.dataset.name}
             {going && (
               <>
                 {" "}
@@ -251,7 +251,7 @@ function ComparedFigures({
           </tbody>
         </table>
       </TableScroll>
-      <h2>Flipped items ({first.flipped.total})</h2>
+      <h2>Flipped items ({first.flipped.total.toLocaleString()})</h2>
       {first.flipped.total === 0 ? (
         <p className="empty">None: every compared item is right in all these runs or wrong in all of them.</p>
       ) : first.flipped.matching === 0 ? (

@@ -176,10 +176,10 @@ export function RunPage({ id }: { id: string }) {
               Re-judge…
             </button>
           )}
-          <Download href={`/runs/${id}/export?${exportQuery("csv")}`} fallbackName={`${id}-items.csv`}>
+          <Download href={`/runs/${id}/export?${exportQuery("csv")}`} fallbackName={`${id}-items${filtered ? "-filtered" : ""}.csv`}>
             Export CSV{filtered && " (filtered)"}
           </Download>
-          <Download href={`/runs/${id}/export?${exportQuery("jsonl")}`} fallbackName={`${id}-items.jsonl`}>
+          <Download href={`/runs/${id}/export?${exportQuery("jsonl")}`} fallbackName={`${id}-items${filtered ? "-filtered" : ""}.jsonl`}>
             Export JSONL{filtered && " (filtered)"}
           </Download>
         </div>
@@ -222,6 +222,7 @@ export function RunPage({ id }: { id: string }) {
       )}
       <ProgressBar progress={run.progress} canceled={run.canceled} status={run.run.status} />
       {/* Above the figures, whole: every one of them is partly the rules' when it shows. */}
+      <NothingAnswered progress={run.progress} status={run.run.status} />
       <JudgeFallbacks
         count={run.judgeFallbacks}
         judged={run.progress.correct + run.progress.incorrect}
@@ -886,6 +887,25 @@ export function JudgeFallbacks({ count, judged, judge }: { count: number; judged
       {all ? `None of the ${count} verdicts is the judge's` : `${count} of the ${judged} verdicts are not the judge's`} (
       {judge}): it failed or answered without a verdict, and the extraction rules judged {all ? "them all" : "those"}{" "}
       instead, so the accuracy is {all ? "" : "partly "}theirs. Each such item's judge's reasons say why.
+    </p>
+  );
+}
+
+/** Said of a finished run none of whose items was judged because every one failed: its status
+ *  alone (`completed`, in green) reads as a run that went well. */
+export function NothingAnswered({
+  progress,
+  status,
+}: {
+  progress: { correct: number; incorrect: number; faulted: number; total: number };
+  status: string;
+}) {
+  if (status !== "completed" || progress.correct + progress.incorrect > 0 || progress.faulted === 0) return null;
+  return (
+    <p className="warning" role="note">
+      Nothing was evaluated: {progress.faulted === progress.total ? "every one" : `${progress.faulted.toLocaleString()}`} of
+      the {progress.total.toLocaleString()} items failed. Each item's attempts say why; a retry of the faulted items sends
+      them again.
     </p>
   );
 }

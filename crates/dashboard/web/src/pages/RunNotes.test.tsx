@@ -3,7 +3,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffCount, CutOffNote, JudgeFallbacks, cancelQuestion, retryQuestion } from "./Run";
+import { CutOffCount, CutOffNote, JudgeFallbacks, NothingAnswered, cancelQuestion, retryQuestion } from "./Run";
 
 afterEach(cleanup);
 
@@ -92,5 +92,21 @@ describe("the cancel's question", () => {
     expect(cancelQuestion({ rejudgeCount: 1 })).toContain(
       "A re-judging in progress is undone: the run goes back to the verdicts it had",
     );
+  });
+});
+
+describe("a finished run that judged nothing", () => {
+  it("says that nothing was evaluated, and where to read why", () => {
+    render(<NothingAnswered progress={{ correct: 0, incorrect: 0, faulted: 200, total: 200 }} status="completed" />);
+    const note = screen.getByRole("note").textContent ?? "";
+    expect(note).toContain("Nothing was evaluated: every one of the 200 items failed.");
+    expect(note).toContain("Each item's attempts say why");
+  });
+
+  it("says nothing of a run with a verdict, or one still going", () => {
+    const some = render(<NothingAnswered progress={{ correct: 0, incorrect: 1, faulted: 199, total: 200 }} status="completed" />);
+    expect(some.container.textContent).toBe("");
+    const going = render(<NothingAnswered progress={{ correct: 0, incorrect: 0, faulted: 3, total: 200 }} status="running" />);
+    expect(going.container.textContent).toBe("");
   });
 });

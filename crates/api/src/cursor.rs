@@ -156,6 +156,29 @@ impl Cursors {
         })
     }
 
+    /// A newest-first log page's cursor: the position of the last entry read, before which the
+    /// next page begins (another kind than an oldest-first page's: neither continues the other).
+    pub(crate) fn encode_log_before(&self, scope: &str, before: LogPosition) -> String {
+        self.encode(
+            scope,
+            "n",
+            &[before.commit.to_string(), before.id.to_string()],
+        )
+    }
+
+    pub(crate) fn decode_log_before(
+        &self,
+        scope: &str,
+        text: &str,
+    ) -> Result<LogPosition, ApiError> {
+        let fields = self.decode(scope, "n", text, 2)?;
+        let number = |text: &str| text.parse::<i64>().map_err(|_| invalid());
+        Ok(LogPosition {
+            commit: number(&fields[0])?,
+            id: number(&fields[1])?,
+        })
+    }
+
     /// A page of flipped items' cursor: the baseline sequence of the last item.
     pub(crate) fn encode_flipped(&self, scope: &str, sequence: u32) -> String {
         self.encode(scope, "f", &[sequence.to_string()])

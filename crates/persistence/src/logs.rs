@@ -345,6 +345,55 @@ impl Database {
     }
 }
 
+impl Database {
+    /// A page of a run's log newest first: the entries matching `query`'s level and item
+    /// (its `after` is not read) that come before `before` in the log's order (all when
+    /// `None`), at most `limit`, and where the next page begins when this one is full. A
+    /// reading of what has committed, for a reader that wants the latest first: an entry that
+    /// commits later at an earlier place (PostgreSQL, [`LogCursor`]) is not on a page read
+    /// before it; a reader that must see every entry reads oldest first.
+    pub fn log_page_newest(
+        &self,
+        run_id: &RunId,
+        query: &LogQuery,
+        before: Option<LogPosition>,
+        limit: u32,
+    ) -> Result<(Vec<RunLogEntry>, Option<LogPosition>), StoreError> {
+        let rows: Vec<LogRow> = self.read(|conn| {
+            let mut q = run_logs::table
+                .filter(run_logs::run_id.eq(run_id.as_str()))
+                .into_boxed();
+            if let Some(before) = before {
+                q = q.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("(run_logs.tx, run_logs.id) < (")
+                        .bind::<diesel::sql_types::BigInt, _>(before.commit)
+                        .sql(", ")
+                        .bind::<diesel::sql_types::BigInt, _>(before.id)
+                        .sql(")"),
+                );
+            }
+            if let Some(level) = query.min_level {
+                q = q.filter(run_logs::level.eq_any(level.at_least()));
+            }
+            if let Some(sequence) = query.sequence {
+                q = q.filter(run_logs::sequence.eq(sequence as i32));
+            }
+            Ok(q.order((run_logs::tx.desc(), run_logs::id.desc()))
+                .limit(i64::from(limit))
+                .select(LogRow::as_select())
+                .load(conn)?)
+        })?;
+        let entries: Vec<RunLogEntry> = rows
+            .into_iter()
+            .map(LogRow::into_entry)
+            .collect::<Result<_, _>>()?;
+        let next = (entries.len() == limit as usize)
+            .then(|| entries.last().map(|e| e.position))
+            .flatten();
+        Ok((entries, next))
+    }
+}
+
 impl LogRow {
     fn into_entry(self) -> Result<RunLogEntry, StoreError> {
         Ok(RunLogEntry {

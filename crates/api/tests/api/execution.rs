@@ -408,7 +408,49 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         .await
         .ok(200);
     assert_eq!(second["logs"][0]["id"], entries[2]["id"]);
+    // Newest first, page by page back to the first entry: the same entries in reverse, the
+    // last page without a cursor; an oldest-first cursor continues no newest-first listing.
+    let mut backwards = Vec::new();
+    let mut back: Option<String> = None;
+    loop {
+        let page = app
+            .get(&format!(
+                "/runs/{id}/logs?order=newest&limit=7{}",
+                back.as_ref()
+                    .map(|c| format!("&cursor={c}"))
+                    .unwrap_or_default()
+            ))
+            .await
+            .ok(200);
+        backwards.extend(
+            page["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].clone()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(next) => back = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let forwards: Vec<Value> = entries.iter().map(|e| e["id"].clone()).rev().collect();
+    assert_eq!(backwards, forwards);
+    let newest_errors = app
+        .get(&format!(
+            "/runs/{id}/logs?order=newest&level=error&limit=500"
+        ))
+        .await
+        .ok(200);
+    assert_eq!(
+        newest_errors["logs"].as_array().unwrap().len(),
+        errors.len()
+    );
+    app.get(&format!("/runs/{id}/logs?order=newest&cursor={cursor}"))
+        .await
+        .problem(422);
     for bad in [
+        "order=latest",
         "level=loud",
         "limit=501",
         "sequence=0",

@@ -216,6 +216,10 @@ await step("drill into an item of a finished run", async () => {
   // Its few entries fit one page: nothing more to load.
   const more = page.locator('section[aria-labelledby="logs-title"]').getByRole("button", { name: "Load more" });
   if ((await more.count()) !== 0) throw new Error("a one-page log offers to load more");
+  // Newest first: how the run ended on top; oldest first, its creation.
+  await until("the log's newest entry first", async () => !((await log.locator("li").first().textContent()) ?? "").includes("run created"));
+  await page.getByLabel("Order").selectOption("oldest");
+  await until("the log's oldest entry first", async () => ((await log.locator("li").first().textContent()) ?? "").includes("run created"));
   // The export is fetched by the page and saved under the server's name (a refusal would be
   // said beside the link).
   const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export CSV" }).click()]);
@@ -440,9 +444,9 @@ await step("on a phone: accuracy beside the model, ticks by the cell, a comparis
     const card = page.getByRole("article").filter({ hasText: running.slice(-8) });
     const chip = card.getByRole("list", { name: "Recently finished items" }).getByRole("link").first();
     await chip.waitFor();
-    const sequence = ((await chip.textContent()) ?? "").match(/#(\d+)/)[1];
+    // (The chips shift by one at each finished item: which one is under the tap is read after.)
     await chip.click();
-    await page.waitForURL(new RegExp(`/ui/runs/${running}\\?item=${sequence}$`));
+    await page.waitForURL(new RegExp(`/ui/runs/${running}\\?item=\\d+$`));
     await page.locator("details.item[open]").first().waitFor();
   } finally {
     await page.setViewportSize({ width: 1400, height: 1000 });

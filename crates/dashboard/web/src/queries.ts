@@ -38,7 +38,7 @@ export const keys = {
   itemsBySequence: (id: string, sequences: number[]) => ["runs", "items", id, { sequences }] as const,
   /** Every log query of a run (each level). */
   logsOf: (id: string) => ["runs", "logs", id] as const,
-  logs: (id: string, level: string) => ["runs", "logs", id, level] as const,
+  logs: (id: string, level: string, order: LogOrder) => ["runs", "logs", id, level, order] as const,
 };
 
 /** Runs whose items and log are to be fetched again once the reasons at hand are all in. */
@@ -152,21 +152,25 @@ export function useRunItemsQuery(id: string, filters: ItemFilters, live: boolean
 /** Log entries per page. */
 const LOG_PAGE = 100;
 
-export function useRunLogsQuery(id: string, level: string, live: boolean, following = false) {
+/** A run's log read from its start (`oldest`, the log's order) or from its latest entry. */
+export type LogOrder = "oldest" | "newest";
+
+export function useRunLogsQuery(id: string, level: string, order: LogOrder, live: boolean, following = false) {
   return useInfiniteQuery({
-    queryKey: keys.logs(id, level),
+    queryKey: keys.logs(id, level, order),
     queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET("/runs/{run_id}/logs", {
           params: {
             path: { run_id: id },
-            query: { level: level || undefined, cursor: pageParam ?? undefined, limit: LOG_PAGE },
+            query: { level: level || undefined, order, cursor: pageParam ?? undefined, limit: LOG_PAGE },
           },
         }),
       ),
     initialPageParam: null as string | null,
     // A log's last page has a cursor too (to poll for new entries); only a full page says
-    // there is more to load now. A refetch of the last page picks up what was logged since.
+    // there is more to load now. A refetch of the last page picks up what was logged since
+    // (newest first, a refetch of the first page does).
     getNextPageParam: (page) => (page.logs.length < LOG_PAGE ? undefined : page.nextCursor),
     refetchInterval: pollEvery(live, following),
   });

@@ -109,7 +109,10 @@ pub(crate) async fn export_run_items(
         .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}-items{part}.{extension}\"", run.id),
+            format!(
+                "attachment; filename=\"{}-items{part}.{extension}\"",
+                run.id
+            ),
         ))
         .streaming(body))
 }

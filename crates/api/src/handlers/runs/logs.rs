@@ -30,11 +30,17 @@ pub(crate) struct LogsQuery {
     /// Page size, 1 to 500 (default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// `oldest` first (the default: the log's order, which a client polls for new entries) or
+    /// `newest` first (the latest at once; `nextCursor` reads further back, and is null on the
+    /// last page).
+    #[param(pattern = "^(oldest|newest)$")]
+    order: Option<String>,
 }
 
 /// A run's log, oldest first: creation, status changes, each item's attempts, retries with
 /// their reason, failures, cancels and resumes. Follow `nextCursor` to read on; it is also
-/// returned on the last page, so a client can poll for new entries.
+/// returned on the last page, so a client can poll for new entries. With `order=newest`, the
+/// latest entries first, `nextCursor` reading further back.
 #[utoipa::path(
     tag = "runs",
     params(("run_id" = String, Path, description = "Run id"), LogsQuery),
@@ -71,11 +77,43 @@ pub(crate) async fn list_run_logs(
         None => None,
         Some(text) => Some(bounded_int("sequence", Some(text), 1, u32::MAX, 1)?),
     };
+    let newest = match query.order.as_deref() {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "order",
+                format!("must be oldest or newest, got `{}`", shorten(other)),
+            ));
+        }
+    };
     let cursors = state.cursors().await?;
     // Entries are paged by their position in the run's log (its commit, then its id): a cursor
     // continues its own run's log. (Level and item filters may change between pages: a position
     // is one in any of them.)
     let scope = id.to_string();
+    if newest {
+        let before = query
+            .cursor
+            .as_deref()
+            .map(|text| cursors.decode_log_before(&scope, text))
+            .transpose()?;
+        let log_query = LogQuery {
+            min_level,
+            sequence,
+            after: None,
+        };
+        let (entries, next) = state
+            .with_db(move |db| {
+                db.get_run(&id)?;
+                db.log_page_newest(&id, &log_query, before, limit)
+            })
+            .await?;
+        return Ok(web::Json(LogPageDto {
+            logs: entries.into_iter().map(LogEntryDto::from).collect(),
+            next_cursor: next.map(|before| cursors.encode_log_before(&scope, before)),
+        }));
+    }
     let after = query
         .cursor
         .as_deref()

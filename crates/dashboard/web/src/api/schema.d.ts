@@ -457,7 +457,8 @@ export interface paths {
         /**
          * A run's log, oldest first: creation, status changes, each item's attempts, retries with
          *     their reason, failures, cancels and resumes. Follow `nextCursor` to read on; it is also
-         *     returned on the last page, so a client can poll for new entries.
+         *     returned on the last page, so a client can poll for new entries. With `order=newest`, the
+         *     latest entries first, `nextCursor` reading further back.
          */
         get: operations["list_run_logs"];
         put?: never;
@@ -3891,6 +3892,12 @@ export interface operations {
                 cursor?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: number;
+                /**
+                 * @description `oldest` first (the default: the log's order, which a client polls for new entries) or
+                 *     `newest` first (the latest at once; `nextCursor` reads further back, and is null on the
+                 *     last page).
+                 */
+                order?: string;
             };
             header?: never;
             path: {

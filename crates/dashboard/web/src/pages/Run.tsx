@@ -44,6 +44,7 @@ import {
   useItemsQuery,
   useRunAction,
   useRunItemsQuery,
+  type LogOrder,
   useRunLogsQuery,
   useRunQuery,
 } from "../queries";
@@ -931,22 +932,34 @@ function Logs({ id, live, following, stale }: { id: string; live: boolean; follo
   // From `info` up by default: every attempt sent is a `debug` line, and a large run's
   // thousands of them would bury its story (creation, status, retries, failures).
   const [level, setLevel] = useState("info");
-  const logs = useRunLogsQuery(id, level, live, following);
+  // Newest first by default: a long run's log holds thousands of lines, and what a reader
+  // comes for is mostly how it stands now (oldest first, that was a hundred "Load more" away).
+  const [order, setOrder] = useState<LogOrder>("newest");
+  const logs = useRunLogsQuery(id, level, order, live, following);
   const entries = logs.data?.pages.flatMap((page) => page.logs) ?? [];
   const shown = useRef<HTMLOListElement>(null);
   return (
     <section aria-labelledby="logs-title">
       <div className="page-head">
         <h2 id="logs-title">Log</h2>
-        <label>
-          Level{" "}
-          <select value={level} onChange={(e) => setLevel(e.target.value)}>
-            <option value="info">info and above</option>
-            <option value="">everything (with each attempt sent)</option>
-            <option value="warn">warnings and errors</option>
-            <option value="error">errors</option>
-          </select>
-        </label>
+        <div className="controls">
+          <label>
+            Level{" "}
+            <select value={level} onChange={(e) => setLevel(e.target.value)}>
+              <option value="info">info and above</option>
+              <option value="">everything (with each attempt sent)</option>
+              <option value="warn">warnings and errors</option>
+              <option value="error">errors</option>
+            </select>
+          </label>
+          <label>
+            Order{" "}
+            <select value={order} onChange={(e) => setOrder(e.target.value as LogOrder)}>
+              <option value="newest">newest first</option>
+              <option value="oldest">oldest first</option>
+            </select>
+          </label>
+        </div>
       </div>
       {!(stale && logs.data !== undefined) && <QueryError error={logs.error} loaded={logs.data !== undefined} />}
       <ol className="logs" ref={shown}>

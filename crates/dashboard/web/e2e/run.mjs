@@ -396,6 +396,9 @@ await step("compare two runs from the archive", async () => {
       return box.top < window.innerHeight && box.bottom > 0;
     }),
   );
+  // Back at the comparison, the flipped item is open where it was (the address keeps it).
+  await page.goBack();
+  await page.locator(".flipped-question").waitFor();
   // The same simulated answers again: nothing flipped, said in words rather than an empty table.
   const twin = await createRun({ simulated: { seed: 9, accuracy: 0.4 } });
   await until("the twin run to finish", async () => (await api(`/runs/${twin}`)).body.run.status === "completed");

@@ -285,6 +285,8 @@ export function ArchivePage() {
                     {/* What sets it apart from a whole zero-shot run of the same model (a
                         5-shot, one category's or a sample's run read as any other). */}
                     {setupOf(detail.settings).map((part) => ` · ${part}`)}
+                    {/* Its accuracy is another judge's than the one it ran with. */}
+                    {detail.rejudgeCount > 0 && ` · re-judged ${detail.rejudgeCount}×`}
                   </div>
                 </td>
                 <td className="num">

@@ -1,7 +1,7 @@
 // Runs of one dataset compared item by item against the first (the baseline): accuracy with
 // Wilson intervals, paired differences with Newcombe intervals and exact McNemar p-values,
 // per category, and the items whose verdict differs (docs/analysis.md).
-import { Fragment, type ReactNode, useRef, useState } from "react";
+import { Fragment, type ReactNode, useRef } from "react";
 import { Link, useSearch } from "wouter";
 
 import type { Schemas } from "../api/client";
@@ -364,10 +364,14 @@ export function outcomeText(outcome: { state: string; extractedAnswer?: string |
   }
 }
 
-/** A flipped item: each run's verdict and letter; opened, both answers side by side. */
+/** A flipped item: each run's verdict and letter; opened, both answers side by side. The open
+ *  one is named in the address (`item=`), so that Back from a run's item it links to finds it
+ *  open again. */
 function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
   const columns = names.length + 2;
-  const [open, setOpen] = useState(false);
+  const [openItem, setOpenItem] = useSearchParam("item", "");
+  const open = openItem === item.datasetItemId;
+  const setOpen = (opening: boolean) => setOpenItem(opening ? item.datasetItemId : "");
   return (
     <Fragment>
       <tr>

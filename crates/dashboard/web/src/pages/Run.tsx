@@ -261,7 +261,9 @@ export function RunPage({ id }: { id: string }) {
         <Field label="Started">
           <Time at={run.startedAt} />
         </Field>
-        <Field label="Finished">
+        {/* A re-judging ends the run again: its end is the re-judging's, which read as a run of
+            seconds that took minutes (the answering's end is not kept apart). */}
+        <Field label={run.judgingRound > 0 ? `Finished (re-judging ${run.judgingRound})` : "Finished"}>
           <Time at={run.finishedAt} />
         </Field>
         <Field label="Run retries / resumes">
@@ -538,6 +540,12 @@ function Items({
         />
       )}
       {groups.length > 1 && <GroupChart groups={groups} />}
+      {/* Under a filter the list is paged: how many items it holds in all is said once. */}
+      {(state || category) && list.length > 0 && !items.isPlaceholderData && (
+        <p className="muted" role="status">
+          {matchingCount(groups).toLocaleString()} {matchingCount(groups) === 1 ? "item matches" : "items match"}
+        </p>
+      )}
       {items.isPending && (
         <p className="muted" role="status">
           Loading…
@@ -890,6 +898,11 @@ export function JudgeFallbacks({ count, judged, judge }: { count: number; judged
       instead, so the accuracy is {all ? "" : "partly "}theirs. Each such item's judge's reasons say why.
     </p>
   );
+}
+
+/** How many items a filtered listing holds in all: its groups cover every one of them. */
+export function matchingCount(groups: { progress: { total: number } }[]): number {
+  return groups.reduce((sum, group) => sum + group.progress.total, 0);
 }
 
 /** Said of a finished run none of whose items was judged because every one failed: its status

@@ -3,7 +3,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { CutOffCount, CutOffNote, JudgeFallbacks, NothingAnswered, cancelQuestion, retryQuestion } from "./Run";
+import { CutOffCount, CutOffNote, JudgeFallbacks, NothingAnswered, cancelQuestion, matchingCount, retryQuestion } from "./Run";
 
 afterEach(cleanup);
 
@@ -108,5 +108,12 @@ describe("a finished run that judged nothing", () => {
     expect(some.container.textContent).toBe("");
     const going = render(<NothingAnswered progress={{ correct: 0, incorrect: 0, faulted: 3, total: 200 }} status="running" />);
     expect(going.container.textContent).toBe("");
+  });
+});
+
+describe("a filtered listing's count", () => {
+  it("is every group's items", () => {
+    expect(matchingCount([{ progress: { total: 815 } }, { progress: { total: 12 } }])).toBe(827);
+    expect(matchingCount([])).toBe(0);
   });
 });

@@ -232,10 +232,12 @@ function ComparedFigures({
                   const unanswered = figures.faulted + figures.unanswered;
                   return (
                     <td key={i} className="num">
-                      {percent(figures.accuracy)}
+                      {/* Each figure whole on its line: a narrow column broke "50.0 %" and
+                          "(-25.0 pt, p 0.022)" at every space. */}
+                      <span className="nowrap">{percent(figures.accuracy)}</span>
+                      {paired && paired.accuracyDifference !== null && " "}
                       {paired && paired.accuracyDifference !== null && (
-                        <span className={delta(paired)}>
-                          {" "}
+                        <span className={`${delta(paired)} nowrap`}>
                           ({signed(paired.accuracyDifference)}
                           {paired.mcnemarPValue !== null && `, p ${pValue(paired.mcnemarPValue, 3)}`})
                         </span>

@@ -189,6 +189,21 @@ mod tests {
         assert!(BasePath::new(&long).is_err());
     }
 
+    /// Every route's first segment is one a base path may not start like: a route added later
+    /// and left out of the list would be shadowed by a base path named like it.
+    #[test]
+    fn the_servers_own_segments_are_every_routes() {
+        let document = crate::openapi::openapi();
+        for path in document.paths.paths.keys() {
+            let first = path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            assert!(OWN_SEGMENTS.contains(&first), "{path}");
+        }
+    }
+
     #[test]
     fn only_paths_below_the_base_are_stripped() {
         let base = BasePath::new("/evalboard").unwrap();

@@ -166,6 +166,8 @@ impl Cursors {
         )
     }
 
+    /// The position a newest-first log page's cursor names, once its tag proves this
+    /// installation issued it for `scope` (an oldest-first page's cursor is refused).
     pub(crate) fn decode_log_before(
         &self,
         scope: &str,

@@ -130,24 +130,33 @@ static VERDICT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A verdict that ends the reply on the line of its reasons (`… compared with the key.
 /// **Verdict:** incorrect`): judges asked for a line of its own do not all start one. Only at
-/// the very end, so that a reason that mentions a verdict (`the verdict: correct if it named
-/// B, but …`) is not read as one.
+/// the very end of the reply and at the start of a sentence, never in quotes: a reason that
+/// mentions a verdict (`the verdict: correct if it named B, but …`), quotes one (`it does not
+/// state "VERDICT: correct"`) or names another's (`the model's own verdict: correct`) is none.
 static TRAILING_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:final\s+)?verdict\W*:\W*(correct|incorrect)\W*\z").expect("valid pattern")
+    Regex::new(
+        r"(?i)(?:^|[.!?;)])[\s*_]*((?:final\s+)?verdict[\s*_]*:[\s*_]*(correct|incorrect))[\s*_.!)]*\z",
+    )
+    .expect("valid pattern")
 });
 
-/// Reads an LLM judge's reply: the verdict of its last verdict line (the forms `VERDICT_LINE` reads),
-/// and everything before that line as the rationale; failing a line of its own, a verdict that
-/// ends the reply ([`TRAILING_VERDICT`]), and the reasons before it. `None` when the reply has
-/// neither.
+/// Reads an LLM judge's reply: its last verdict — the last verdict line (the forms
+/// `VERDICT_LINE` reads), or a verdict ending the reply after it ([`TRAILING_VERDICT`]) — and
+/// everything before it as the rationale. `None` when the reply has neither.
 pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
-    let Some(found) = VERDICT_LINE.captures_iter(reply).last() else {
-        let found = TRAILING_VERDICT.captures(reply)?;
-        let before = reply[..found.get(0)?.start()]
-            .trim_end()
-            .trim_end_matches(['*', '_'])
-            .trim();
-        return Some((verdict_of(found.get(1)?.as_str()), before.to_owned()));
+    let line = VERDICT_LINE.captures_iter(reply).last();
+    let trailing = TRAILING_VERDICT.captures(reply);
+    let trailing_start = trailing.as_ref().and_then(|t| t.get(1)).map(|m| m.start());
+    let line_start = line.as_ref().and_then(|l| l.get(0)).map(|m| m.start());
+    let found = match (line, trailing_start) {
+        (Some(line), Some(at)) if line_start.is_some_and(|start| at <= start) => line,
+        (_, Some(at)) => {
+            let before = reply[..at].trim_end().trim_end_matches(['*', '_']).trim();
+            let word = trailing.as_ref()?.get(2)?.as_str();
+            return Some((verdict_of(word), before.to_owned()));
+        }
+        (Some(line), None) => line,
+        (None, None) => return None,
     };
     let verdict = verdict_of(found.get(1)?.as_str());
     let start = found.get(0)?.start();
@@ -259,11 +268,17 @@ mod tests {
             parse_judge_reply("It names (B), the key. Final verdict: Correct.\n"),
             Some((Verdict::Correct, "It names (B), the key.".into()))
         );
-        // A line of its own still wins over a trailing mention.
+        // The last verdict counts, on a line of its own or ending the reply.
         assert_eq!(
-            parse_judge_reply("VERDICT: incorrect\nso not what an earlier verdict: correct said")
-                .map(|(v, _)| v),
+            parse_judge_reply(
+                "VERDICT: correct\nOn reflection it picks C, not the key. Verdict: incorrect"
+            )
+            .map(|(v, _)| v),
             Some(Verdict::Incorrect)
+        );
+        assert_eq!(
+            parse_judge_reply("It names B. Verdict: incorrect\nVERDICT: correct").map(|(v, _)| v),
+            Some(Verdict::Correct)
         );
         for no_verdict in [
             "Verdict: correct or incorrect, I cannot tell",
@@ -271,6 +286,9 @@ mod tests {
             "The verdict: incorrectness of step 2 aside, fine",
             "The verdict: correct if it named B, but it names C.",
             "I would say verdict: correctly argued",
+            "The response does not state \"VERDICT: correct\"",
+            "You asked me to end with \"VERDICT: correct\" or \"VERDICT: incorrect\".",
+            "The model claims its own verdict: correct",
         ] {
             assert_eq!(parse_judge_reply(no_verdict), None, "{no_verdict}");
         }

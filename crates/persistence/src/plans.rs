@@ -131,9 +131,9 @@ pub(crate) fn summarize(explained: &str) -> PlanSummary {
     let rows_removed = all
         .iter()
         .map(|n| {
-            (n["Rows Removed by Filter"].as_u64().unwrap_or(0)
-                + n["Rows Removed by Join Filter"].as_u64().unwrap_or(0))
-                * n["Actual Loops"].as_u64().unwrap_or(1)
+            ((count(&n["Rows Removed by Filter"]) + count(&n["Rows Removed by Join Filter"]))
+                * n["Actual Loops"].as_f64().unwrap_or(1.0))
+            .round() as u64
         })
         .sum();
     let scans = all
@@ -155,7 +155,8 @@ pub(crate) fn summarize(explained: &str) -> PlanSummary {
         .filter(|n| n["Node Type"].as_str().is_some_and(|t| t.ends_with("Scan")))
         .filter_map(|n| {
             let table = n["Relation Name"].as_str()?;
-            let rows = n["Actual Rows"].as_u64()? * n["Actual Loops"].as_u64().unwrap_or(1);
+            let rows = (count(&n["Actual Rows"]) * n["Actual Loops"].as_f64().unwrap_or(1.0))
+                .round() as u64;
             Some((table.to_owned(), rows))
         })
         .collect();
@@ -165,6 +166,12 @@ pub(crate) fn summarize(explained: &str) -> PlanSummary {
         rows_read,
         plan: plan[0]["Plan"].clone(),
     }
+}
+
+/// A row count of a plan, 0 when absent: PostgreSQL before 18 writes whole numbers, 18 writes
+/// per-loop averages with decimals (read as whole numbers, a node would go uncounted).
+fn count(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(0.0)
 }
 
 /// Every node of a plan, depth first.

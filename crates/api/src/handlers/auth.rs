@@ -64,9 +64,12 @@ pub(crate) async fn create_session(
     cookie.set_max_age(CookieDuration::seconds(ttl.as_secs() as i64));
     let actor = Actor::of(token, Some(expires_at));
     tracing::info!(token = %token.name, "dashboard session started");
-    Ok(HttpResponse::Ok()
-        .cookie(cookie)
-        .json(SessionDto::of(&actor, false)))
+    let mut response = HttpResponse::Ok();
+    response.cookie(cookie);
+    if let Some(stale) = root_cookie_removal(sessions, &state) {
+        response.cookie(stale);
+    }
+    Ok(response.json(SessionDto::of(&actor, false)))
 }
 
 /// Signs the dashboard out: the session cookie is cleared.
@@ -79,9 +82,29 @@ pub(crate) async fn create_session(
 )]
 #[delete("/auth/session")]
 pub(crate) async fn delete_session(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let mut cookie = session_cookie(state.sessions().await?, String::new(), &state);
+    let sessions = state.sessions().await?;
+    let mut cookie = session_cookie(sessions, String::new(), &state);
     cookie.make_removal();
-    Ok(HttpResponse::NoContent().cookie(cookie).finish())
+    let mut response = HttpResponse::NoContent();
+    response.cookie(cookie);
+    if let Some(stale) = root_cookie_removal(sessions, &state) {
+        response.cookie(stale);
+    }
+    Ok(response.finish())
+}
+
+/// Below a base path, the removal of a session cookie of the host's root path: one the same
+/// installation set before it had its base path, which the browser would keep sending beside
+/// the new one (signed out, a page would still be signed in by it; signed in as another, it
+/// might be taken instead).
+fn root_cookie_removal(sessions: &Sessions, state: &AppState) -> Option<Cookie<'static>> {
+    if state.base_path().as_str().is_empty() {
+        return None;
+    }
+    let mut cookie = session_cookie(sessions, String::new(), state);
+    cookie.set_path("/");
+    cookie.make_removal();
+    Some(cookie)
 }
 
 /// The session cookie holding `value`: named for this installation, for every path below the

@@ -72,9 +72,10 @@ async fn the_dashboard_is_served_under_ui(db: TestDatabase) {
 async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
     import(&db, "Quiz", &items(3));
     let (admin, admin_token) = AccessToken::generate("root", Role::Admin);
+    let (operator, operator_token) = AccessToken::generate("ci", Role::Operator);
     let state = AppState::new((*db).clone(), registry())
         .with_harness(harness_keys())
-        .with_access(Access::with_tokens(vec![admin_token]))
+        .with_access(Access::with_tokens(vec![admin_token, operator_token]))
         .with_base_path(BasePath::new("/tools/evalboard/").unwrap());
     let app = TestApp {
         service: test::init_service(evalboard_api::app(state)).await,
@@ -99,6 +100,13 @@ async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
             "{path}"
         );
     }
+    // The built page asked for by its file name is the page for the base path too.
+    let file = app.get("/tools/evalboard/ui/index.html").await;
+    assert!(
+        String::from_utf8(file.body)
+            .unwrap()
+            .contains(r#"content="/tools/evalboard""#)
+    );
     let page = app.get("/tools/evalboard/ui/runs/run-1?item=2").await;
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.body).unwrap();
@@ -147,7 +155,8 @@ async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
         assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
         assert_eq!(listed["runs"][0]["run"]["id"], id.as_str());
     }
-    // Roles are those of the path below the base: an upload needs a token there as well.
+    // Roles are those of the path below the base: a run needs a token there as well, and a
+    // dataset upload the admin role, however its path is written.
     app.call(
         TestRequest::post()
             .uri("/tools/evalboard/runs")
@@ -155,6 +164,20 @@ async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
     )
     .await
     .problem(401);
+    for upload in [
+        "/tools/evalboard/datasets?name=Sneaked",
+        "/tools/evalboard/dataset%73?name=Sneaked",
+    ] {
+        app.call(
+            TestRequest::post()
+                .uri(upload)
+                .insert_header(("authorization", format!("Bearer {operator}")))
+                .insert_header(("content-type", "application/jsonl"))
+                .set_payload("{}\n"),
+        )
+        .await
+        .problem(403);
+    }
     // Not below it: a path of its own, which is nothing.
     app.call(bearer(TestRequest::get().uri("/tools/evalboardx/runs")))
         .await
@@ -168,10 +191,42 @@ async fn the_dashboard_and_api_are_served_below_a_base_path(db: TestDatabase) {
         .post_json("/tools/evalboard/auth/session", &json!({"token": admin}))
         .await;
     assert_eq!(signed_in.status, 200);
-    let cookie = signed_in.header("set-cookie").unwrap();
-    assert!(
-        cookie.contains("Path=/tools/evalboard;") || cookie.ends_with("Path=/tools/evalboard"),
-        "{cookie}"
+    let cookies: Vec<&str> = signed_in
+        .headers
+        .get_all("set-cookie")
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    let path_of = |cookie: &str| {
+        cookie
+            .split("; ")
+            .find_map(|attribute| attribute.strip_prefix("Path="))
+            .map(str::to_owned)
+    };
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    let session = cookies
+        .iter()
+        .find(|c| path_of(c).as_deref() == Some("/tools/evalboard"))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    assert!(!session.contains("Max-Age=0"), "{session}");
+    // One the server set at the host's root before it had its base path is removed: the browser
+    // would send it beside the new one.
+    let stale = cookies
+        .iter()
+        .find(|c| path_of(c).as_deref() == Some("/"))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    assert!(stale.contains("Max-Age=0"), "{stale}");
+    let signed_out = app
+        .call(TestRequest::delete().uri("/tools/evalboard/auth/session"))
+        .await;
+    assert_eq!(signed_out.status, 204);
+    let removed: Vec<Option<String>> = signed_out
+        .headers
+        .get_all("set-cookie")
+        .map(|value| path_of(value.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        removed,
+        [Some("/tools/evalboard".to_owned()), Some("/".to_owned())]
     );
 }
 

@@ -160,13 +160,22 @@ async fn a_drain_lets_sent_items_finish_and_gives_the_rest_back(db: TestDatabase
         .collect();
     assert_eq!(given_back.len(), 8, "{given_back:?}");
     // Each item's line is its detail (`debug`); the run's one line says it at `info`.
-    for line in &logs {
-        if line.message.contains("(worker `first-worker` stopped)") {
-            assert_eq!(line.level, LogLevel::Debug, "{}", line.message);
-        } else if line.message.starts_with("worker `first-worker` stopped:") {
-            assert_eq!(line.level, LogLevel::Info, "{}", line.message);
-        }
-    }
+    let levels = |mark: &str| -> Vec<LogLevel> {
+        logs.iter()
+            .filter(|l| l.message.contains(mark))
+            .map(|l| l.level)
+            .collect()
+    };
+    assert_eq!(
+        levels("(worker `first-worker` stopped)"),
+        vec![LogLevel::Debug; 8],
+        "one line per item given back"
+    );
+    assert_eq!(
+        levels("worker `first-worker` stopped:"),
+        vec![LogLevel::Info],
+        "the run's one line"
+    );
     assert!(given_back.iter().all(|s| !sent.contains(s)));
     assert!(
         given_back

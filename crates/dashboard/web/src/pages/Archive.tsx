@@ -4,7 +4,6 @@ import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
-  ACTIVE,
   BROWSER_HARNESS,
   Loading,
   QueryError,
@@ -298,7 +297,7 @@ export function ArchivePage() {
                   )}
                   {/* A finished run that judged nothing: every item failed (its green status
                       alone reads as a run that went well). */}
-                  {detail.progress.correct + detail.progress.incorrect === 0 && detail.progress.faulted > 0 && !ACTIVE.has(detail.run.status) && (
+                  {detail.progress.correct + detail.progress.incorrect === 0 && detail.progress.faulted > 0 && detail.run.status === "completed" && (
                     <div className="muted small">none judged</div>
                   )}
                 </td>

@@ -914,12 +914,12 @@ export function NothingAnswered({
   progress: { correct: number; incorrect: number; faulted: number; total: number };
   status: string;
 }) {
+  // (A completed run has no item still open: judging nothing, every one of its items failed.)
   if (status !== "completed" || progress.correct + progress.incorrect > 0 || progress.faulted === 0) return null;
   return (
     <p className="warning" role="note">
-      Nothing was evaluated: {progress.faulted === progress.total ? "every one" : `${progress.faulted.toLocaleString()}`} of
-      the {progress.total.toLocaleString()} items failed. Each item's attempts say why; a retry of the faulted items sends
-      them again.
+      Nothing was evaluated: every one of the {progress.total.toLocaleString()} items failed. Each item's attempts say
+      why; a retry of the faulted items sends them again.
     </p>
   );
 }

@@ -409,6 +409,7 @@ await step("compare two runs from the archive", async () => {
 
 await step("on a phone: accuracy beside the model, ticks by the cell, a comparison's text on the screen, a finished item a tap away", async () => {
   const running = await createRun({ concurrency: 1, simulated: { latencyMs: 250 } });
+  const subset = await createRun({ concurrency: 1, selection: { categories: ["math"], sampleSize: 3 }, simulated: { latencyMs: 60000 } });
   await page.setViewportSize({ width: 390, height: 844 });
   try {
     await page.goto(`${base}/ui/runs`);
@@ -444,6 +445,9 @@ await step("on a phone: accuracy beside the model, ticks by the cell, a comparis
     await page.screenshot({ path: join(shots, "compare-flipped-phone.png") });
     // The board's finished items open on their run's page.
     await page.goto(`${base}/ui/`);
+    // A run of part of the dataset says which part, as the archive does.
+    const part = page.getByRole("article").filter({ hasText: subset.slice(-8) });
+    await part.getByText("· math · sample of 3", { exact: false }).waitFor();
     const card = page.getByRole("article").filter({ hasText: running.slice(-8) });
     const chip = card.getByRole("list", { name: "Recently finished items" }).getByRole("link").first();
     await chip.waitFor();
@@ -453,7 +457,9 @@ await step("on a phone: accuracy beside the model, ticks by the cell, a comparis
     await page.locator("details.item[open]").first().waitFor();
   } finally {
     await page.setViewportSize({ width: 1400, height: 1000 });
-    await api(`/runs/${running}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
+    for (const id of [running, subset]) {
+      await api(`/runs/${id}/cancel`, { method: "POST", headers: { "content-type": "application/json" } });
+    }
   }
 });
 

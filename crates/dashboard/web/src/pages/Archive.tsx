@@ -12,6 +12,7 @@ import {
   Time,
   accuracy,
   paramsWith,
+  setupOf,
   usd,
   useSearchParam,
   useTitle,
@@ -353,20 +354,6 @@ export function ArchivePage() {
   );
 }
 
-/** A run's setup in a few words, where it differs from every item asked zero-shot: its worked
- *  examples, its categories, its sample. Empty for a whole zero-shot run. */
-export function setupOf(settings: Schemas["RunSettingsDto"]): string[] {
-  const parts: string[] = [];
-  if (settings.shots) {
-    parts.push(`${settings.shots}-shot${settings.shotsFrom ? ` from ${settings.shotsFrom.datasetName}` : ""}`);
-  }
-  const categories = settings.selection?.categories ?? [];
-  if (categories.length === 1) parts.push(categories[0]!);
-  else if (categories.length > 1) parts.push(`${categories.length} categories`);
-  const sample = settings.selection?.sampleSize;
-  if (sample != null) parts.push(`sample of ${sample.toLocaleString()}`);
-  return parts;
-}
 
 /** An RFC 3339 time as a `datetime-local` input shows it (local time, to the minute). */
 function localInput(at: string | undefined): string {

@@ -21,6 +21,7 @@ import {
   failureText,
   fixed,
   letter,
+  setupOf,
   useSearchParam,
   useTitle,
 } from "../components/common";
@@ -242,6 +243,15 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
   );
 });
 
+/** What sets a run apart from a whole zero-shot one ("· 5-shot · law · sample of 500"), as the
+ *  archive says it: the board's snapshot (the contract's shape) does not carry the settings,
+ *  so the run's detail is read once — two runs of one model on one dataset looked alike. */
+function SetupLine({ runId }: { runId: string }) {
+  const setup = useQuery({ ...runQuery(runId), select: (detail) => setupOf(detail.settings), staleTime: Infinity }).data;
+  if (!setup || setup.length === 0) return null;
+  return <>{setup.map((part) => ` · ${part}`).join("")}</>;
+}
+
 /** Why a failed run failed: the board's snapshot (the contract's shape) does not say, its
  *  detail does (a retry changes the status, and the line goes). */
 export function FailureLine({ runId }: { runId: string }) {
@@ -322,6 +332,7 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
       </header>
       <p className="meta">
         {run.providerName} · created <Time at={createdAtOf(run.id)} /> · <code className="run-id">{run.id}</code>
+        <SetupLine runId={run.id} />
       </p>
       <ProgressBar progress={progress} status={run.status} />
       <p className="meta">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { setupOf } from "./Archive";
+import { setupOf } from "../components/common";
 
 describe("setupOf", () => {
   it("says what sets a run apart from a whole zero-shot one", () => {

@@ -246,7 +246,9 @@ export function ArchivePage() {
             <tr>
               {/* What a run is read for first — its accuracy, its status — beside its name: on
                   a phone, the rest of the row is screens away to the right. */}
-              <th scope="col">Compare</th>
+              <th scope="col" className="tick-head">
+                <span>Compare</span>
+              </th>
               <th scope="col">Model</th>
               <th scope="col" className="num">Accuracy of judged</th>
               <th scope="col">Status</th>

@@ -194,7 +194,13 @@ export function RunPage({ id }: { id: string }) {
             // Closed from inside the panel (Escape, its Cancel): focus back where it opened.
             rejudgeButton.current?.focus();
           }}
-          onRejudge={(judge) => action.mutate({ id, action: "rejudge", judge }, { onSuccess: () => setRejudging(false) })}
+          // Closed as it is sent: a re-judging by the rules ends before its answer comes back,
+          // and the panel, shown again for the finished run, stayed open (a refusal is said
+          // above the figures either way).
+          onRejudge={(judge) => {
+            setRejudging(false);
+            action.mutate({ id, action: "rejudge", judge });
+          }}
         />
       )}
       <StaleNote error={detail.error} />
@@ -539,7 +545,9 @@ function Items({
           carryFocus={carryFocus}
         />
       )}
-      {groups.length > 1 && <GroupChart groups={groups} />}
+      {/* Not under a state filter: each group's accuracy would be its filtered items' (every
+          category 0.0 % under "incorrect"), read as the run's. */}
+      {groups.length > 1 && !state && <GroupChart groups={groups} />}
       {/* Under a filter the list is paged: how many items it holds in all is said once. */}
       {(state || category) && list.length > 0 && !items.isPlaceholderData && (
         <p className="muted" role="status">

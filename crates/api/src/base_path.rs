@@ -124,17 +124,17 @@ pub(crate) async fn route_below_base<B: MessageBody>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, Error> {
-    let base = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.base_path().clone())
-        .unwrap_or_default();
-    if let Some(uri) = base.strip(req.path()).and_then(|rest| {
+    // Read through the shared state, nothing copied: every request passes here, and most
+    // servers have no base path.
+    let below = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let rest = state.base_path().strip(req.path())?;
         let rest = match req.query_string() {
             "" => rest.to_owned(),
             query => format!("{rest}?{query}"),
         };
         with_path(&req.head().uri, &rest)
-    }) {
+    });
+    if let Some(uri) = below {
         // `head_mut` needs the only reference to the request: nothing outside this middleware
         // keeps one before the handler runs (as for actix's own `NormalizePath`).
         req.match_info_mut().get_mut().update(&uri);

@@ -40,9 +40,7 @@ async fn serve(
     page: web::Data<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
-    // The built page as a file is the application's page like any other path: as built, it
-    // names no base path, and the application would look for its API at the host's root.
-    if let Some(asset) = evalboard_dashboard::asset(&path).filter(|_| path != "index.html") {
+    if let Some(asset) = evalboard_dashboard::asset(&path) {
         return Ok(respond(
             web::Bytes::from_static(asset.bytes),
             asset.content_type,

@@ -18,9 +18,12 @@ pub struct Asset {
     pub immutable: bool,
 }
 
+/// The built page: served only through [`page`], never as the file it is.
+const INDEX: &str = "index.html";
+
 /// The application's page as built: its assets named relatively (`./assets/…`).
 fn index() -> Asset {
-    asset("index.html").expect("the dashboard is built (cargo xtask web)")
+    file(INDEX).expect("the dashboard is built (cargo xtask web)")
 }
 
 /// The application's page, for every path that is not an asset, for a dashboard served at
@@ -37,7 +40,16 @@ pub fn page(base_path: &str) -> String {
 }
 
 /// The file at `path` (relative to the application's base, e.g. `assets/index-1a2b3c.js`).
+/// The built page is none: as built it names no base path, and the application would look for
+/// its API at the host's root ([`page`] is the page).
 pub fn asset(path: &str) -> Option<Asset> {
+    if path == INDEX {
+        return None;
+    }
+    file(path)
+}
+
+fn file(path: &str) -> Option<Asset> {
     let file = DIST.get_file(path)?;
     Some(Asset {
         bytes: file.contents(),
@@ -102,5 +114,9 @@ mod tests {
             );
         }
         assert!(super::asset("assets/missing.js").is_none());
+        assert!(
+            super::asset("index.html").is_none(),
+            "served through page() only"
+        );
     }
 }

@@ -145,19 +145,23 @@ static TRAILING_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
 /// everything before it as the rationale. `None` when the reply has neither.
 pub fn parse_judge_reply(reply: &str) -> Option<(Verdict, String)> {
     let line = VERDICT_LINE.captures_iter(reply).last();
-    let trailing = TRAILING_VERDICT.captures(reply);
-    let trailing_start = trailing.as_ref().and_then(|t| t.get(1)).map(|m| m.start());
-    let line_start = line.as_ref().and_then(|l| l.get(0)).map(|m| m.start());
-    let found = match (line, trailing_start) {
-        (Some(line), Some(at)) if line_start.is_some_and(|start| at <= start) => line,
-        (_, Some(at)) => {
-            let before = reply[..at].trim_end().trim_end_matches(['*', '_']).trim();
-            let word = trailing.as_ref()?.get(2)?.as_str();
-            return Some((verdict_of(word), before.to_owned()));
-        }
-        (Some(line), None) => line,
-        (None, None) => return None,
-    };
+    let line_start = line
+        .as_ref()
+        .and_then(|l| l.get(0))
+        .map_or(0, |m| m.start());
+    // A trailing verdict after the last verdict line is the later one (a lone verdict line
+    // is matched by both, and read as a line, with its remark).
+    if let Some(trailing) = TRAILING_VERDICT
+        .captures(reply)
+        .filter(|t| line.is_none() || t.get(1).is_some_and(|m| m.start() > line_start))
+    {
+        let before = reply[..trailing.get(1)?.start()]
+            .trim_end()
+            .trim_end_matches(['*', '_'])
+            .trim();
+        return Some((verdict_of(trailing.get(2)?.as_str()), before.to_owned()));
+    }
+    let found = line?;
     let verdict = verdict_of(found.get(1)?.as_str());
     let start = found.get(0)?.start();
     let before = reply[..start].trim();

@@ -6,7 +6,7 @@ use evalboard_domain::{RunId, Timestamp};
 
 use crate::{
     commit_order::oldest_running_tx,
-    connection::{DbConnection, insert_rows},
+    connection::{DbConnection, MultiBackend, insert_rows},
     database::Database,
     error::StoreError,
     schema::run_logs,
@@ -194,21 +194,45 @@ impl LogLevel {
     }
 }
 
+/// Whether an entry's place in the log's order, `(tx, id)`, compares with `$op` (`">"`, `"<"`)
+/// to the place `($commit, $id)`.
+macro_rules! position_is {
+    ($op:literal, $commit:expr, $id:expr) => {
+        diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+            "(run_logs.tx, run_logs.id) ",
+            $op,
+            " ("
+        ))
+        .bind::<diesel::sql_types::BigInt, _>($commit)
+        .sql(", ")
+        .bind::<diesel::sql_types::BigInt, _>($id)
+        .sql(")")
+    };
+}
+
 /// A run's log entries after the position `($commit, $id)`, in commit order (PostgreSQL; a
 /// macro so that the plan test explains this very query).
 macro_rules! logs_after {
     ($run_id:expr, $commit:expr, $id:expr) => {
         run_logs::table
             .filter(run_logs::run_id.eq($run_id))
-            .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("(run_logs.tx, run_logs.id) > (")
-                    .bind::<diesel::sql_types::BigInt, _>($commit)
-                    .sql(", ")
-                    .bind::<diesel::sql_types::BigInt, _>($id)
-                    .sql(")"),
-            )
+            .filter(position_is!(">", $commit, $id))
             .order((run_logs::tx.asc(), run_logs::id.asc()))
     };
+}
+
+/// `q` narrowed to `query`'s level and item (its position is each reader's own).
+fn matching<'a>(
+    mut q: run_logs::BoxedQuery<'a, MultiBackend>,
+    query: &LogQuery,
+) -> run_logs::BoxedQuery<'a, MultiBackend> {
+    if let Some(level) = query.min_level {
+        q = q.filter(run_logs::level.eq_any(level.at_least()));
+    }
+    if let Some(sequence) = query.sequence {
+        q = q.filter(run_logs::sequence.eq(sequence as i32));
+    }
+    q
 }
 
 impl Database {
@@ -266,7 +290,7 @@ impl Database {
                     .get_result::<i64>(pg)?,
                 ),
             };
-            let mut q = match conn {
+            let q = match conn {
                 // One writer at a time: ids are the commit order (every `tx` is 0).
                 DbConnection::Sqlite(_) => run_logs::table
                     .filter(run_logs::run_id.eq(run_id.as_str()))
@@ -277,13 +301,10 @@ impl Database {
                     logs_after!(run_id.as_str(), after.commit, after.id).into_boxed()
                 }
             };
-            if let Some(level) = query.min_level {
-                q = q.filter(run_logs::level.eq_any(level.at_least()));
-            }
-            if let Some(sequence) = query.sequence {
-                q = q.filter(run_logs::sequence.eq(sequence as i32));
-            }
-            let rows = q.limit(asked).select(LogRow::as_select()).load(conn)?;
+            let rows = matching(q, query)
+                .limit(asked)
+                .select(LogRow::as_select())
+                .load(conn)?;
             Ok((rows, settled_below))
         })?;
         let mut entries: Vec<RunLogEntry> = rows
@@ -364,21 +385,10 @@ impl Database {
                 .filter(run_logs::run_id.eq(run_id.as_str()))
                 .into_boxed();
             if let Some(before) = before {
-                q = q.filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>("(run_logs.tx, run_logs.id) < (")
-                        .bind::<diesel::sql_types::BigInt, _>(before.commit)
-                        .sql(", ")
-                        .bind::<diesel::sql_types::BigInt, _>(before.id)
-                        .sql(")"),
-                );
+                q = q.filter(position_is!("<", before.commit, before.id));
             }
-            if let Some(level) = query.min_level {
-                q = q.filter(run_logs::level.eq_any(level.at_least()));
-            }
-            if let Some(sequence) = query.sequence {
-                q = q.filter(run_logs::sequence.eq(sequence as i32));
-            }
-            Ok(q.order((run_logs::tx.desc(), run_logs::id.desc()))
+            Ok(matching(q, query)
+                .order((run_logs::tx.desc(), run_logs::id.desc()))
                 .limit(i64::from(limit))
                 .select(LogRow::as_select())
                 .load(conn)?)

@@ -1,7 +1,7 @@
 //! `GET /runs/{run_id}/logs`: what happened to a run and its items.
 
 use actix_web::{get, web};
-use evalboard_persistence::{LogLevel, LogQuery};
+use evalboard_persistence::{LogCursor, LogLevel, LogPosition, LogQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -12,6 +12,12 @@ use crate::{
     params::{bounded_int, shorten},
     state::AppState,
 };
+
+/// Where the page after this one begins, in either order.
+enum Next {
+    Before(LogPosition),
+    After(LogCursor),
+}
 
 /// Query of `GET /runs/{run_id}/logs`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -92,47 +98,39 @@ pub(crate) async fn list_run_logs(
     // continues its own run's log. (Level and item filters may change between pages: a position
     // is one in any of them.)
     let scope = id.to_string();
-    if newest {
-        let before = query
-            .cursor
-            .as_deref()
-            .map(|text| cursors.decode_log_before(&scope, text))
-            .transpose()?;
-        let log_query = LogQuery {
-            min_level,
-            sequence,
-            after: None,
-        };
-        let (entries, next) = state
-            .with_db(move |db| {
-                db.get_run(&id)?;
-                db.log_page_newest(&id, &log_query, before, limit)
-            })
-            .await?;
-        return Ok(web::Json(LogPageDto {
-            logs: entries.into_iter().map(LogEntryDto::from).collect(),
-            next_cursor: next.map(|before| cursors.encode_log_before(&scope, before)),
-        }));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|text| cursors.decode_log(&scope, text))
-        .transpose()?;
+    let cursor = query.cursor.as_deref();
+    // Newest first reads back from a place (its cursor a kind of its own); oldest first reads
+    // on without passing an entry still to commit.
+    let before = match cursor {
+        Some(text) if newest => Some(cursors.decode_log_before(&scope, text)?),
+        _ => None,
+    };
+    let after = match cursor {
+        Some(text) if !newest => Some(cursors.decode_log(&scope, text)?),
+        _ => None,
+    };
     let log_query = LogQuery {
         min_level,
         sequence,
         after,
     };
-    let page = state
+    let (entries, next_cursor) = state
         .with_db(move |db| {
             db.get_run(&id)?;
-            db.log_page(&id, &log_query, limit)
+            if newest {
+                let (entries, next) = db.log_page_newest(&id, &log_query, before, limit)?;
+                Ok((entries, next.map(Next::Before)))
+            } else {
+                let page = db.log_page(&id, &log_query, limit)?;
+                Ok((page.entries, Some(Next::After(page.next))))
+            }
         })
         .await?;
-    // Returned on the last page too: a client polls it for what is logged next.
-    let next_cursor = Some(cursors.encode_log(&scope, &page.next));
-    let entries = page.entries;
+    let next_cursor = next_cursor.map(|next| match next {
+        Next::Before(before) => cursors.encode_log_before(&scope, before),
+        // Returned on the last page too: a client polls it for what is logged next.
+        Next::After(after) => cursors.encode_log(&scope, &after),
+    });
     Ok(web::Json(LogPageDto {
         logs: entries.into_iter().map(LogEntryDto::from).collect(),
         next_cursor,

@@ -550,9 +550,7 @@ function Items({
       {groups.length > 1 && !state && <GroupChart groups={groups} />}
       {/* Under a filter the list is paged: how many items it holds in all is said once. */}
       {(state || category) && list.length > 0 && !items.isPlaceholderData && (
-        <p className="muted" role="status">
-          {matchingCount(groups).toLocaleString()} {matchingCount(groups) === 1 ? "item matches" : "items match"}
-        </p>
+        <MatchingCount count={matchingCount(groups)} />
       )}
       {items.isPending && (
         <p className="muted" role="status">
@@ -904,6 +902,14 @@ export function JudgeFallbacks({ count, judged, judge }: { count: number; judged
       {all ? `None of the ${count} verdicts is the judge's` : `${count} of the ${judged} verdicts are not the judge's`} (
       {judge}): it failed or answered without a verdict, and the extraction rules judged {all ? "them all" : "those"}{" "}
       instead, so the accuracy is {all ? "" : "partly "}theirs. Each such item's judge's reasons say why.
+    </p>
+  );
+}
+
+function MatchingCount({ count }: { count: number }) {
+  return (
+    <p className="muted" role="status">
+      {count.toLocaleString()} {count === 1 ? "item matches" : "items match"}
     </p>
   );
 }

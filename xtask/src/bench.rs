@@ -49,12 +49,67 @@ impl Service {
         process_cpu_seconds(&stat).map(|(_, seconds)| seconds)
     }
 
+    /// The process's system calls and task switches so far (Linux): counts that, unlike CPU
+    /// time, are the same on a busy machine and an idle one, or on a faster one.
+    pub(crate) fn os_counts(&self) -> Option<OsCounts> {
+        let pid = self.child.id();
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        let field = |text: &str, name: &str| -> Option<u64> {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let mut switches = 0;
+        // Per thread: the process's own `status` counts its main thread only.
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+                switches += field(&status, "voluntary_ctxt_switches").unwrap_or(0)
+                    + field(&status, "nonvoluntary_ctxt_switches").unwrap_or(0);
+            }
+        }
+        Some(OsCounts {
+            reads: field(&io, "syscr")?,
+            writes: field(&io, "syscw")?,
+            switches,
+        })
+    }
+
     /// Peak resident memory of the process so far, in MiB (Linux).
     pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
+    }
+}
+
+/// What [`Service::os_counts`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OsCounts {
+    /// Read-type system calls (`read`, `pread64`, `readv`; not `recvfrom`).
+    reads: u64,
+    /// Write-type system calls (`write`, `pwrite64`, `writev`; SQLite's WAL frames are two
+    /// `pwrite64` each).
+    writes: u64,
+    /// Task switches of all its threads, voluntary or not.
+    switches: u64,
+}
+
+impl OsCounts {
+    /// What happened between `before` and `self`, per item of `items`: reads, writes, switches.
+    fn per_item(self, before: Self, items: u64) -> String {
+        let each = |after: u64, before: u64| (after - before) as f64 / items as f64;
+        format!(
+            "{:.1} / {:.1} / {:.1}",
+            each(self.reads, before.reads),
+            each(self.writes, before.writes),
+            each(self.switches, before.switches)
+        )
     }
 }
 
@@ -77,6 +132,11 @@ struct Measured {
     server_cpu_seconds: Option<f64>,
     /// CPU seconds PostgreSQL's processes used during the run (on PostgreSQL).
     database_cpu_seconds: Option<f64>,
+    /// The server's read and write system calls and task switches per item.
+    server_os_per_item: Option<String>,
+    /// On PostgreSQL: transactions committed and rows written (inserted, updated or deleted)
+    /// per item.
+    database_writes_per_item: Option<String>,
     /// With subscribers: the subscriber tool's `result` line.
     subscribers: Option<String>,
     /// How long `POST /runs` took: no item is sent before the run exists.
@@ -279,10 +339,10 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
     }
 
     println!(
-        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | creation (s) | mean request (ms) | slots busy | peak RSS (MiB) | server CPU (s) | server CPU per item (µs) | PostgreSQL CPU per item (µs) | delivery |"
+        "\n| backend | items | subscribers | seconds | items/s | % of stub ceiling | creation (s) | mean request (ms) | slots busy | peak RSS (MiB) | server CPU (s) | server CPU per item (µs) | PostgreSQL CPU per item (µs) | server reads / writes / task switches per item | PostgreSQL transactions / rows written per item | delivery |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
     for m in &results {
         let rate = m.items as f64 / m.seconds;
@@ -296,7 +356,7 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
             )
         });
         println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {:.2} | {mean_request} | {busy} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}% | {:.2} | {mean_request} | {busy} | {} | {} | {} | {} | {} | {} | {} |",
             m.backend,
             m.items,
             if m.subscribers.is_some() {
@@ -315,6 +375,8 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
                 .map_or("?".into(), |v| format!("{:.0}", v * 1e6 / m.items as f64)),
             m.database_cpu_seconds
                 .map_or("–".into(), |v| format!("{:.0}", v * 1e6 / m.items as f64)),
+            m.server_os_per_item.as_deref().unwrap_or("?"),
+            m.database_writes_per_item.as_deref().unwrap_or("–"),
             delivery.trim_start_matches("result ")
         );
     }
@@ -493,6 +555,11 @@ fn measure_engine(
     subscribers: u64,
     view: View,
 ) -> anyhow::Result<Measured> {
+    // The connections the database has before the server starts (the test database's pool).
+    let idle_connections = database_url
+        .starts_with("postgres")
+        .then(|| connections(database_url))
+        .flatten();
     let config = data_dir.join("bench.toml");
     std::fs::write(
         &config,
@@ -545,8 +612,12 @@ max_concurrency = {concurrency}
     };
     let client = reqwest::blocking::Client::new();
     let cpu_before = server.cpu_seconds();
+    let os_before = server.os_counts();
     let on_postgres = database_url.starts_with("postgres");
     let database_before = on_postgres.then(postgres_cpu_seconds).flatten();
+    let writes_before = on_postgres
+        .then(|| postgres_write_counts(database_url).zip(idle_connections))
+        .flatten();
     let started = Instant::now();
     let created: Value = client
         .post(format!("{}/runs", server.url))
@@ -580,6 +651,26 @@ max_concurrency = {concurrency}
         .flatten()
         .zip(database_before)
         .map(|(after, before)| after - before);
+    let server_os_per_item = server
+        .os_counts()
+        .zip(os_before)
+        .map(|(after, before)| after.per_item(before, items));
+    // A backend reports what its transactions wrote when it goes idle for a while or exits: the
+    // server stops first, so that every row it wrote is counted.
+    drop(server);
+    let database_writes_per_item = match writes_before {
+        Some((before, idle)) if connections_ended(database_url, idle) => {
+            postgres_write_counts(database_url).map(|after| {
+                let each = |a: u64, b: u64| (a - b) as f64 / items as f64;
+                format!(
+                    "{:.2} / {:.1}",
+                    each(after.0, before.0),
+                    each(after.1, before.1)
+                )
+            })
+        }
+        _ => None,
+    };
     let subscribers = match crowd {
         Some((mut child, lines)) => {
             let result = lines
@@ -598,6 +689,8 @@ max_concurrency = {concurrency}
         peak_rss_mib,
         server_cpu_seconds,
         database_cpu_seconds,
+        server_os_per_item,
+        database_writes_per_item,
         subscribers,
         creation_seconds,
         requests,
@@ -676,6 +769,60 @@ pub(crate) fn postgres_cpu_seconds() -> Option<f64> {
     Some(seconds)
 }
 
+/// Runs `sql` on the PostgreSQL database of `url` with `psql`; its output, trimmed, or `None`.
+fn psql(url: &str, sql: &str) -> Option<String> {
+    let output = Command::new("psql")
+        .args([url, "-Atc", sql])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The transactions committed in the PostgreSQL database of `url` (all of its schemas) and the
+/// rows inserted, updated or deleted in the schema `url` sets, so far, with `psql`. A backend
+/// reports its counts when it goes idle for a while or exits: counts meant to be whole are
+/// read after [`connections_ended`]. `None` when `psql` cannot say.
+fn postgres_write_counts(url: &str) -> Option<(u64, u64)> {
+    let counts = psql(
+        url,
+        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) \
+         || ' ' || (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) \
+         FROM pg_stat_user_tables WHERE schemaname = current_schema())",
+    )?;
+    let (transactions, rows) = counts.split_once(' ')?;
+    Some((transactions.parse().ok()?, rows.parse().ok()?))
+}
+
+/// How many connections the database of `url` has under the `application_name` the URL sets
+/// (the test database's own pool's, and a server's while it runs), `psql`'s own left out.
+fn connections(url: &str) -> Option<u64> {
+    psql(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = \
+         current_setting('application_name') AND pid <> pg_backend_pid()",
+    )?
+    .parse()
+    .ok()
+}
+
+/// Waits (up to 10 s) until the database of `url` has no more connections under its name than
+/// `before` (as [`connections`] counts them): those of a stopped server have ended. Whether
+/// they have.
+fn connections_ended(url: &str, before: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match connections(url) {
+            Some(open) if open <= before => return true,
+            Some(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => return false,
+        }
+    }
+}
+
 /// The command name and the CPU time (user + system, in seconds) of a `/proc/<pid>/stat` line.
 fn process_cpu_seconds(stat: &str) -> Option<(&str, f64)> {
     // The command name is in parentheses and may hold spaces; after it, state is the first
@@ -697,5 +844,19 @@ mod tests {
             Some(("postgres: a b", 3.25))
         );
         assert_eq!(super::process_cpu_seconds("garbage"), None);
+    }
+
+    #[test]
+    fn os_counts_are_given_per_item_of_the_run() {
+        let counts = |reads, writes, switches| super::OsCounts {
+            reads,
+            writes,
+            switches,
+        };
+        let before = counts(100, 1_000, 50);
+        assert_eq!(
+            counts(300, 15_100, 3_350).per_item(before, 1_000),
+            "0.2 / 14.1 / 3.3"
+        );
     }
 }

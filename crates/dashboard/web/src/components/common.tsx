@@ -538,7 +538,8 @@ export function CategoryChecks({
 }
 
 /** A run's setup in a few words, where it differs from every item asked zero-shot: its worked
- *  examples, its categories, its sample. Empty for a whole zero-shot run. */
+ *  examples, its categories, its sample (a seeded random one, or the first N items). Empty for a
+ *  whole zero-shot run. */
 export function setupOf(settings: Schemas["RunSettingsDto"]): string[] {
   const parts: string[] = [];
   if (settings.shots) {
@@ -547,7 +548,12 @@ export function setupOf(settings: Schemas["RunSettingsDto"]): string[] {
   const categories = settings.selection?.categories ?? [];
   if (categories.length === 1) parts.push(categories[0]!);
   else if (categories.length > 1) parts.push(`${categories.length} categories`);
+  // Without a seed a "sample" is the dataset's first items, which in a file sorted by category
+  // (MMLU-Pro's test split) are one category: said apart from a random sample.
   const sample = settings.selection?.sampleSize;
-  if (sample != null) parts.push(`sample of ${sample.toLocaleString()}`);
+  const seed = settings.selection?.seed;
+  if (sample != null) {
+    parts.push(seed == null ? `first ${sample.toLocaleString()}` : `sample of ${sample.toLocaleString()} (seed ${seed})`);
+  }
   return parts;
 }

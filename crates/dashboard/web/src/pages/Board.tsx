@@ -243,7 +243,7 @@ const RunCard = memo(function RunCard({ snapshot }: { snapshot: ActiveRun }) {
   );
 });
 
-/** What sets a run apart from a whole zero-shot one ("· 5-shot · law · sample of 500"), as the
+/** What sets a run apart from a whole zero-shot one ("· 5-shot · law · sample of 500 (seed 3)"), as the
  *  archive says it: the board's snapshot (the contract's shape) does not carry the settings,
  *  so the run's detail is read once — two runs of one model on one dataset looked alike. */
 function SetupLine({ runId }: { runId: string }) {

@@ -179,8 +179,8 @@ function NewRunForm() {
               </small>
             ))}
           </CategoryChecks>
-          {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "at most N items: the first N, or a seeded sample (every item when fewer are chosen)")}
-          {field("settings.selection.seed", "Sample seed", <input id="settings.selection.seed" name="settings.selection.seed" type="number" min={0} />)}
+          {field("settings.selection.sampleSize", "Sample size", <input id="settings.selection.sampleSize" name="settings.selection.sampleSize" type="number" min={1} />, "at most N items (every item when fewer are chosen): with a seed a random sample; without one the first N in the dataset's order — in a file sorted by category, such as MMLU-Pro's, one or two categories")}
+          {field("settings.selection.seed", "Sample seed", <input id="settings.selection.seed" name="settings.selection.seed" type="number" min={0} placeholder="none: the first N" />)}
         </fieldset>
         <fieldset>
           <legend>Settings</legend>

@@ -12,7 +12,9 @@ describe("setupOf", () => {
         shotsFrom: { datasetName: "MMLU-Pro-val" },
         selection: { categories: ["law"], sampleSize: 500, seed: 3 },
       } as never),
-    ).toEqual(["5-shot from MMLU-Pro-val", "law", "sample of 500"]);
+    ).toEqual(["5-shot from MMLU-Pro-val", "law", "sample of 500 (seed 3)"]);
+    // Without a seed the "sample" is the first items, not a random sample of them.
+    expect(setupOf({ selection: { sampleSize: 1200 } } as never)).toEqual(["first 1,200"]);
     expect(setupOf({ shots: 3, selection: { categories: ["law", "math"] } } as never)).toEqual([
       "3-shot",
       "2 categories",

@@ -22,7 +22,7 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -991,6 +991,7 @@ impl Dispatcher {
             failing: Mutex::new(failing),
             spent: Mutex::new(run.usage),
             stopped: AtomicBool::new(false),
+            failed_in_a_row: AtomicU32::new(0),
         }))
     }
 

@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -51,7 +51,19 @@ pub(crate) struct RunContext {
     /// Set once the run stopped sending: its budget is spent. Items in flight finish; the
     /// dispatcher ends the run when none is left here.
     pub(crate) stopped: AtomicBool,
+    /// The run's items this server ended failed in a row, each after its every attempt failed
+    /// the way a provider down or broken fails them, with no answer between them
+    /// ([`FAILED_IN_A_ROW`]).
+    pub(crate) failed_in_a_row: AtomicU32,
 }
+
+/// How many items in a row, failed for good the way a provider that is down or broken fails
+/// every request (unreachable, 5xx, timeouts, cut or garbled streams; not 429s, not an item's
+/// own 4xx), with no answer between them, fail the run. Each of them was already tried
+/// `max_attempts` times; without this a provider down for good took every item of the run
+/// through its attempts and backoffs (hours for MMLU-Pro's 12,032 items), and the run ended
+/// "completed" with nothing evaluated. Failed, it keeps its unanswered items for a retry.
+pub(crate) const FAILED_IN_A_ROW: u32 = 10;
 
 /// How a run's items are answered: the provider's client and gate, and its retry rules.
 pub(crate) struct Answering {
@@ -328,6 +340,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 answering.gate.succeeded();
+                run.failed_in_a_row.store(0, Ordering::Release);
                 let cost_usd = answering
                     .price
                     .and_then(|price| price.cost(&completion.usage));
@@ -371,6 +384,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                             item_error.message = format!("{}; {why}", item_error.message);
                         }
                         settled = true;
+                        let message = item_error.message.clone();
                         shared.send(WriterMessage::Finishing {
                             outcome: outcome(OutcomeKind::Failed {
                                 error: item_error,
@@ -378,6 +392,23 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                             }),
                             counted: run.metrics.finished("failed"),
                         });
+                        if fails_like_a_provider_down(&error)
+                            && run.failed_in_a_row.fetch_add(1, Ordering::AcqRel) + 1
+                                == FAILED_IN_A_ROW
+                        {
+                            fail_run(
+                                &shared,
+                                &run,
+                                error.kind().to_owned(),
+                                format!(
+                                    "{FAILED_IN_A_ROW} items in a row failed, each after {} \
+                                     attempt(s), with no answer between them: the provider \
+                                     looks down or broken (the last: {message}); a retry of \
+                                     the run sends its unanswered items again",
+                                    answering.max_attempts
+                                ),
+                            );
+                        }
                         break;
                     }
                 };
@@ -502,6 +533,20 @@ async fn record_answer(
         }
     }
     settled
+}
+
+/// Whether an item that failed for good with `error` failed as every item fails on a provider
+/// that is down or broken ([`FAILED_IN_A_ROW`]): not a throttled provider, which answers again
+/// later, nor an error of the item's own (a request too long, an answer too large).
+fn fails_like_a_provider_down(error: &ProviderError) -> bool {
+    matches!(
+        error,
+        ProviderError::Network(_)
+            | ProviderError::Server { .. }
+            | ProviderError::Timeout(_)
+            | ProviderError::StreamCut(_)
+            | ProviderError::Malformed(_)
+    )
 }
 
 /// The run cannot proceed: no other item of it is sent after this one, and the writer fails it.

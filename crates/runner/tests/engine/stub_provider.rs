@@ -698,6 +698,75 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
     );
 }
 
+/// A provider that fails every request (down, or broken) fails the run once ten items in a row
+/// failed for good with no answer between them, instead of taking every item through its
+/// attempts; an answer starts the count again, and an item's own error (an answer too large)
+/// neither counts nor starts it again.
+async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
+    let stub = start_stub();
+    let mut directives = vec!["500"; 9];
+    directives.push("ok");
+    directives.extend(["500"; 9]);
+    directives.push("huge");
+    directives.push("cut");
+    directives.extend(["ok"; 3]);
+    import(
+        &db,
+        "D",
+        &items(directives.len(), |i| {
+            format!("Question {i}? [[{}]]", directives[i])
+        }),
+    );
+    // One at a time, in sequence order, one attempt each: the count is the items'.
+    let settings = RunSettings {
+        concurrency: Some(1),
+        max_attempts: Some(1),
+        ..RunSettings::default()
+    };
+    let run_id = create_run(&db, "Stub", "m", "D", settings);
+    let engine = start_engine(
+        &db,
+        registry(vec![provider(
+            "Stub",
+            ProviderKind::OpenaiCompatible,
+            Some(stub.base_url.clone()),
+            None,
+        )]),
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.clone().unwrap();
+    assert_eq!(failure.kind, "stream_cut");
+    assert!(
+        failure.message.starts_with(
+            "10 items in a row failed, each after 1 attempt(s), with no answer between them: \
+             the provider looks down or broken (the last: "
+        ),
+        "{}",
+        failure.message
+    );
+    assert_counters_match_rows(&db, &run);
+    let items = all_items(&db, &run_id);
+    let sent: Vec<u32> = items
+        .iter()
+        .filter(|i| !i.attempts.is_empty())
+        .map(|i| i.sequence)
+        .collect();
+    assert_eq!(sent, (1..=21).collect::<Vec<u32>>(), "nothing sent after");
+    assert_eq!(items[9].state, ItemState::Correct);
+    assert_eq!(
+        items[19].attempts[0].error_kind.as_deref(),
+        Some("too_large")
+    );
+    // The items never sent wait for a retry of the run, which sends them again.
+    assert!(items[21..].iter().all(|i| i.state == ItemState::Failed));
+    let retried = db
+        .retry_run(&run_id, RetryScope::Faulted, None, None, now())
+        .unwrap();
+    assert_eq!(retried.counts.pending, 23);
+}
+
 async fn a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it(
     db: TestDatabase,
 ) {
@@ -1462,6 +1531,7 @@ engine_tests!(
     numeric_items_are_asked_and_judged_as_numbers,
     misbehaving_provider_runs_end_with_the_right_states,
     refused_credentials_fail_the_run,
+    a_provider_failing_item_after_item_fails_the_run,
     a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it,
     a_provider_that_always_throttles_cannot_hold_a_run,
     an_llm_judge_decides_with_its_rationale_kept,

@@ -481,11 +481,13 @@ fn the_command_line_client_drives_runs_end_to_end() {
         String::from_utf8_lossy(&retried.stderr).contains(&format!("retrying {partly_id}")),
         "{retried:?}"
     );
-    // One whose every item faulted answered nothing: it completed, and exits 1 all the same.
+    // One whose every item faulted answered nothing: it completed, and exits 1 all the same
+    // (nine items: from ten failed in a row, the run fails instead, below).
     let faulty = evalboard(
         &server,
         &create(
-            r#"{"concurrency": 8, "maxAttempts": 1, "simulated": {"faultRate": 1.0, "seed": 1}}"#,
+            r#"{"concurrency": 8, "maxAttempts": 1, "simulated": {"faultRate": 1.0, "seed": 1},
+                "selection": {"sampleSize": 9}}"#,
             &["--follow", "--json"],
         ),
         None,
@@ -495,7 +497,7 @@ fn the_command_line_client_drives_runs_end_to_end() {
     assert_eq!(faulty.status.code(), Some(1));
     let said = String::from_utf8_lossy(&faulty.stderr);
     assert!(
-        said.contains("warning: 36 of 36 items faulted (36 failed, 0 canceled)"),
+        said.contains("warning: 9 of 9 items faulted (9 failed, 0 canceled)"),
         "{said}"
     );
     // The command it suggests reaches this server, not the default one.
@@ -505,6 +507,21 @@ fn the_command_line_client_drives_runs_end_to_end() {
             "`evalboard runs retry {id} --server {}`",
             server.base
         )),
+        "{said}"
+    );
+    // A provider failing every request fails the run after ten items in a row, saying why.
+    let down = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 8, "maxAttempts": 1, "simulated": {"faultRate": 1.0, "seed": 1}}"#,
+            &["--follow"],
+        ),
+        None,
+    );
+    assert_eq!(down.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&down.stdout);
+    assert!(
+        said.contains("failure: server_error: 10 items in a row failed"),
         "{said}"
     );
     server.terminate();

@@ -20,8 +20,8 @@ use crate::serde_message::{self, SerdeMessage};
     "type": "urn:evalboard:problem:validation-failed",
     "title": "Unprocessable Content",
     "status": 422,
-    "detail": "providerName: no provider is named `Nope`",
-    "errors": [{"field": "providerName", "detail": "no provider is named `Nope`"}]
+    "detail": "providerName: no provider is named `Nope` (the providers: Simulated)",
+    "errors": [{"field": "providerName", "detail": "no provider is named `Nope` (the providers: Simulated)"}]
 }))]
 pub struct Problem {
     /// A URI naming the kind of problem (`urn:evalboard:problem:<kind>`).

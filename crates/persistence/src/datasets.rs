@@ -231,6 +231,31 @@ pub(crate) fn latest_row(
         .optional()?)
 }
 
+/// `no dataset is named `name``, with the names there are (the first ten by name, and how many
+/// more): a misspelt or miscased name is then seen at once.
+pub(crate) fn no_dataset_named(conn: &mut DbConnection, name: &str) -> Result<String, StoreError> {
+    const SHOWN: usize = 10;
+    let mut names: Vec<String> = datasets::table
+        .select(datasets::name)
+        .distinct()
+        .order(datasets::name)
+        .load(conn)?;
+    let more = names.len().saturating_sub(SHOWN);
+    names.truncate(SHOWN);
+    let there = match (names.is_empty(), more) {
+        (true, _) => {
+            " (there is none yet: `evalboard dataset import` or the Datasets page adds one)"
+                .to_owned()
+        }
+        (false, 0) => format!(" (the datasets: {})", names.join(", ")),
+        (false, more) => format!(
+            " (the datasets: {}, and {more} more: `GET /datasets` lists them)",
+            names.join(", ")
+        ),
+    };
+    Ok(format!("no dataset is named `{name}`{there}"))
+}
+
 /// The row of version `version` of the dataset `name`, or of its newest version.
 pub(crate) fn version_row(
     conn: &mut DbConnection,

@@ -261,6 +261,20 @@ async fn unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothin
             );
         }
     }
+    // A name that is not there is said with the names that are: a case or a typo shows.
+    let unknown = app
+        .post_json(
+            "/runs",
+            &json!({"providerName": "simulated", "datasetName": "demo", "modelName": "sim-1"}),
+        )
+        .await
+        .problem(422);
+    let detail = unknown["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("no provider is named `simulated` (the providers: OpenAI, Simulated)")
+            && detail.contains("no dataset is named `demo` (the datasets: Demo, Numbers, Val)"),
+        "{detail}"
+    );
     // The categories short of examples are named, with what they have.
     let short = app
         .post_json(

@@ -515,6 +515,21 @@ await step("upload a dataset with an error, then a good one", async () => {
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByText("Stored e2e-tiny version 1 (2 items).").waitFor();
   await page.getByRole("rowheader", { name: "e2e-tiny" }).waitFor();
+  // A file under a name in use would replace the dataset for new runs: asked first.
+  const again = async () => {
+    await page.getByLabel(/^File/).setInputFiles({ name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(tinyCsv) });
+    await page.getByLabel(/^Name/).fill("e2e-tiny");
+    await page.getByRole("button", { name: "Upload" }).click();
+    return page.getByRole("dialog", { name: /e2e-tiny exists \(version 1, 2 items\)/ });
+  };
+  const asked = await again();
+  await asked.waitFor();
+  await check("datasets-replace-asked");
+  await asked.getByRole("button", { name: "Not now" }).click();
+  await asked.waitFor({ state: "hidden" });
+  if (await page.getByText("already has exactly these items").isVisible()) throw new Error("uploaded after Not now");
+  await (await again()).getByRole("button", { name: "Upload as version 2" }).click();
+  await page.getByText("e2e-tiny version 1 already has exactly these items: nothing stored.").waitFor();
 });
 
 await step("a numeric dataset: upload GSM8K lines, run them, read the numbers", async () => {

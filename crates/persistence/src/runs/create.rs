@@ -151,7 +151,7 @@ fn target_of(
         let mut errors = ValidationErrors::default();
         errors.push(
             "datasetName",
-            format!("no dataset is named `{dataset_name}`"),
+            crate::datasets::no_dataset_named(conn, dataset_name)?,
         );
         return Ok(Err(errors));
     };
@@ -190,7 +190,7 @@ fn with_shots_source(
             }
             _ => errors.push(
                 "settings.shotsFrom.datasetName",
-                format!("no dataset is named `{}`", source.dataset_name),
+                crate::datasets::no_dataset_named(conn, &source.dataset_name)?,
             ),
         },
         Some(row) => {

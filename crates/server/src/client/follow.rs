@@ -113,7 +113,7 @@ pub(super) fn follow(
         }
     };
     outage.over(&bar);
-    show(&bar, &run["progress"]);
+    show(&bar, &run);
     // What was done before following began was not done at the rate the bar measures; the bar
     // is drawn from here on.
     bar.reset_eta();
@@ -160,7 +160,7 @@ pub(super) fn follow(
     }
     // What the run said as it ended (why it failed, a budget stop).
     warnings.look(client, id, &bar, true);
-    show(&bar, &run["progress"]);
+    show(&bar, &run);
     // indicatif's rate after the end counts from the bar's start, items done before following
     // began included: the last frame says the counts only.
     bar.set_style(
@@ -254,7 +254,7 @@ fn read_stream(
         } else if let Some(data) = line.strip_prefix("data: ") {
             let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
             match event.as_str() {
-                "run_progress" => show(bar, &data["progress"]),
+                "run_progress" => show(bar, &data),
                 "run_status" if TERMINAL.contains(&data["status"].as_str().unwrap_or("")) => {
                     read.ended = true;
                     return Ok(read);
@@ -343,7 +343,7 @@ fn is_terminal(run: &Value) -> bool {
     TERMINAL.contains(&run["run"]["status"].as_str().unwrap_or(""))
 }
 
-/// The bar: `[████    ] 8/504 ✓ 6 ✗ 2 ! 0 · 2.0/s · ETA 4m`. The rate and the time left say
+/// The bar: `[████    ] 8/504 ✓ 6 ✗ 2 ! 0 · 2.0/s · ETA 4m` (`… ! 0 ⊘ 3` once items are canceled). The rate and the time left say
 /// `–` until items have finished while following (indicatif would say `0/s`, `0s`).
 fn progress_bar() -> anyhow::Result<ProgressBar> {
     let style = ProgressStyle::with_template("{bar:30} {msg} · {rate} · ETA {left}")
@@ -374,16 +374,26 @@ fn progress_bar() -> anyhow::Result<ProgressBar> {
     Ok(bar)
 }
 
-/// Shows `progress`. The counts and the done/total beside them are one message, set before the
-/// bar moves, so a frame drawn in between never shows a done count its counts do not add up to.
-fn show(bar: &ProgressBar, progress: &Value) {
+/// Shows the `progress` of `run` (a run's detail, or a `run_progress` event's data). The counts
+/// and the done/total beside them are one message, set before the bar moves, so a frame drawn
+/// in between never shows a done count its counts do not add up to. Canceled items are counted
+/// apart from failed ones (`⊘`) once there are any: a canceled run's items never sent read as
+/// failures when only the faulted count was shown.
+fn show(bar: &ProgressBar, run: &Value) {
+    let progress = &run["progress"];
     let count = |field: &str| progress[field].as_u64().unwrap_or(0);
     let (done, total) = (count("completed"), count("total"));
+    let canceled = run["canceled"].as_u64().unwrap_or(0).min(count("faulted"));
     let message = format!(
-        "{done}/{total} ✓ {} ✗ {} ! {}",
+        "{done}/{total} ✓ {} ✗ {} ! {}{}",
         count("correct"),
         count("incorrect"),
-        count("faulted")
+        count("faulted") - canceled,
+        if canceled > 0 {
+            format!(" ⊘ {canceled}")
+        } else {
+            String::new()
+        }
     );
     // Where standard error is no terminal (a CI job's log) the bar is not drawn: a line says
     // the counts at each tenth of the run done, so that a long run is not silent until its end.
@@ -399,4 +409,20 @@ fn show(bar: &ProgressBar, progress: &Value) {
 /// How many tenths of `total` `done` is (`done` ≤ `total`; an empty run is done).
 fn tenth(done: u64, total: u64) -> u64 {
     (done.min(total) * 10).checked_div(total).unwrap_or(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_bar_counts_canceled_items_apart_from_failed_ones() {
+        let bar = indicatif::ProgressBar::hidden();
+        let progress = json!({"total": 400, "completed": 400, "correct": 127, "incorrect": 85,
+                              "faulted": 188});
+        super::show(&bar, &json!({"progress": progress, "canceled": 180}));
+        assert_eq!(bar.message(), "400/400 ✓ 127 ✗ 85 ! 8 ⊘ 180");
+        super::show(&bar, &json!({"progress": progress, "canceled": 0}));
+        assert_eq!(bar.message(), "400/400 ✓ 127 ✗ 85 ! 188");
+    }
 }

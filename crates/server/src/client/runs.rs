@@ -219,8 +219,33 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             if json {
                 writeln!(out, "{page}")?;
             } else {
-                for run in page["runs"].as_array().into_iter().flatten() {
+                let runs = page["runs"].as_array().map_or(&[][..], Vec::as_slice);
+                for run in runs {
                     writeln!(out, "{}", one_line(run))?;
+                }
+                // Nothing printed would read as a command that failed silently (the dashboard
+                // says "No run matches"): said on standard error, so a script's output stays
+                // empty. Filters are whole names, as the server compares them.
+                if runs.is_empty() {
+                    say!(
+                        "{}",
+                        if filters.is_empty() {
+                            "no runs yet".to_owned()
+                        } else {
+                            format!(
+                                "no run matches {} (whole names, as they are spelt: `evalboard \
+                                 runs list` shows them)",
+                                filters
+                                    .iter()
+                                    .map(|(option, _, value)| format!(
+                                        "--{option} {}",
+                                        shell_word(value)
+                                    ))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            )
+                        }
+                    );
                 }
                 if let Some(next) = page["nextCursor"].as_str() {
                     // The next page's command, to copy: a cursor continues the listing it came

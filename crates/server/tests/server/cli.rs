@@ -410,7 +410,13 @@ fn the_command_line_client_drives_runs_end_to_end() {
         None,
     );
     assert!(none.status.success(), "{none:?}");
-    assert_eq!(String::from_utf8(none.stdout).unwrap(), "");
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "");
+    // ... which is said, on standard error (a script's output stays empty).
+    assert!(
+        String::from_utf8_lossy(&none.stderr)
+            .contains("no run matches --model sim-2 --dataset evalboard-demo"),
+        "{none:?}"
+    );
     let lines = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
     // By creation time: a date is its start in UTC; every run here was made today (or, past
     // midnight, yesterday).

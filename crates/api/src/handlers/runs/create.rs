@@ -7,7 +7,7 @@ use evalboard_domain::{
     truncate_to_micros,
 };
 use evalboard_persistence::{IdempotencyKey, NewRun, ProviderIdentity};
-use evalboard_runner::ProviderKind;
+use evalboard_runner::{ProviderKind, ProviderRegistry};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -192,6 +192,21 @@ impl Refused {
 /// Checks what can be checked without the database: provider (configured, with its key), model
 /// and settings bounds. Every problem is reported at once. The dataset and selection are checked
 /// when the run is stored, or by the caller when something else is wrong already.
+/// `no provider is named `name``, with the names of those configured (a handful, from the
+/// server's configuration): a misspelt or miscased name is then seen at once.
+fn no_provider_named(providers: &ProviderRegistry, name: &str) -> String {
+    let names: Vec<&str> = providers
+        .providers()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    format!(
+        "no provider is named `{}` (the providers: {})",
+        shorten(name),
+        names.join(", ")
+    )
+}
+
 fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, Refused> {
     let mut errors = ValidationErrors::default();
     match state.providers.get(&request.provider_name) {
@@ -206,7 +221,7 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         ),
         None => errors.push(
             "providerName",
-            format!("no provider is named `{}`", shorten(&request.provider_name)),
+            no_provider_named(&state.providers, &request.provider_name),
         ),
         Some(provider) => {
             if let Some(problem) = missing_key(provider) {
@@ -332,7 +347,7 @@ fn check_cost_budget(
 /// Checks that an LLM judge names a configured model of a provider with its key; problems go
 /// to `errors` under `field` (`settings.judge`, or `judge`).
 pub(crate) fn check_judge(
-    providers: &evalboard_runner::ProviderRegistry,
+    providers: &ProviderRegistry,
     judge: &JudgeSettings,
     field: &str,
     errors: &mut ValidationErrors,
@@ -347,7 +362,7 @@ pub(crate) fn check_judge(
     match providers.get(provider_name) {
         None => errors.push(
             format!("{field}.providerName"),
-            format!("no provider is named `{}`", shorten(provider_name)),
+            no_provider_named(providers, provider_name),
         ),
         Some(provider) => {
             if let Some(problem) = missing_key(provider) {

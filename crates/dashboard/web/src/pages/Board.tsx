@@ -390,7 +390,9 @@ const CardBody = memo(function CardBody({ snapshot }: { snapshot: ActiveRun }) {
                   which a touch screen never shows. */}
               <Link href={`/runs/${run.id}?item=${item.sequence}`}>
                 <span className="mark" aria-hidden="true">
-                  {item.state === "correct" ? "✓" : item.state === "incorrect" ? "✗" : "!"}
+                  {/* Canceled is no fault of the provider's: after a cancel the last finished items are
+                      the canceled ones, which a "!" made read as failures. */}
+                  {item.state === "correct" ? "✓" : item.state === "incorrect" ? "✗" : item.state === "canceled" ? "⊘" : "!"}
                 </span>
                 #{item.sequence} <span className="visually-hidden">{item.state}</span>
               </Link>

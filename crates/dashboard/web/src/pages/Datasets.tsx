@@ -6,6 +6,7 @@ import { type FormEvent, useEffect, useRef, useState } from "react";
 import type { Schemas } from "../api/client";
 import { useAccess } from "../auth/access";
 import { Announce, ErrorNote, Loading, QueryError, TableScroll, Time, useTitle } from "../components/common";
+import { useConfirm } from "../components/confirm";
 import { useDatasetsQuery } from "../queries";
 import { upload } from "../upload";
 
@@ -23,6 +24,7 @@ export function DatasetsPage() {
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<Imported | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [confirmation, ask] = useConfirm();
   // A refusal is drawn below the form, off a phone's screen: it is brought into view (the focus
   // stays on Upload, below).
   const refusal = useRef<HTMLDivElement>(null);
@@ -73,24 +75,42 @@ export function DatasetsPage() {
       return;
     }
     setError(null);
-    setProgress(0);
-    try {
-      const answer = await upload<Imported>(
-        `/datasets?${new URLSearchParams({ name: datasetName, format })}`,
-        file,
-        "application/octet-stream",
-        setProgress,
-      );
-      setResult(answer.data);
-      // The next file is another dataset unless a name is given again: a name kept from this
-      // one would quietly make it a new version of this one.
-      element.reset();
-      void client.invalidateQueries({ queryKey: ["datasets"] });
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setProgress(null);
+    const send = async () => {
+      setProgress(0);
+      try {
+        const answer = await upload<Imported>(
+          `/datasets?${new URLSearchParams({ name: datasetName, format })}`,
+          file,
+          "application/octet-stream",
+          setProgress,
+        );
+        setResult(answer.data);
+        // The next file is another dataset unless a name is given again: a name kept from this
+        // one would quietly make it a new version of this one.
+        element.reset();
+        void client.invalidateQueries({ queryKey: ["datasets"] });
+      } catch (caught) {
+        setError(caught);
+      } finally {
+        setProgress(null);
+      }
+    };
+    // A file under a name in use becomes that dataset's new version, which every new run of the
+    // name takes (a 300-item sample uploaded as "mmlu-pro" replaced its 12,032 items for them),
+    // and no version is ever removed: asked first.
+    const existing = datasets.data?.find((d) => d.name === datasetName);
+    if (existing === undefined) {
+      await send();
+      return;
     }
+    ask(
+      {
+        text: `${existing.name} exists (version ${existing.version}, ${existing.itemCount.toLocaleString()} items). This file becomes its version ${existing.version + 1}, which new runs of ${existing.name} take in place of version ${existing.version}; runs made before keep theirs, and a version cannot be removed. To keep both, upload it under another name.`,
+        yes: `Upload as version ${existing.version + 1}`,
+        no: "Not now",
+      },
+      () => void send(),
+    );
   };
 
   return (
@@ -191,6 +211,7 @@ export function DatasetsPage() {
         </div>
       )}
       </Announce>
+      {confirmation}
     </section>
   );
 }

@@ -110,6 +110,7 @@ pub(crate) struct EngineSection {
     lease_secs: u64,
     commit_window_ms: u64,
     drain_secs: u64,
+    provider_down_secs: u64,
 }
 
 /// `[events]`.
@@ -549,6 +550,11 @@ impl Config {
             0..=1_000,
         );
         check("engine.drain_secs", engine.drain_secs, 0..=3_600);
+        check(
+            "engine.provider_down_secs",
+            engine.provider_down_secs,
+            0..=86_400,
+        );
         let events = &self.events;
         check("events.buffer", events.buffer as u64, 16..=1 << 20);
         check("events.heartbeat_secs", events.heartbeat_secs, 1..=300);
@@ -767,6 +773,7 @@ impl Config {
         config.renew_every = config.lease / 3;
         config.commit_window = Duration::from_millis(self.engine.commit_window_ms);
         config.drain = Duration::from_secs(self.engine.drain_secs);
+        config.provider_down = Duration::from_secs(self.engine.provider_down_secs);
         config
     }
 

@@ -22,7 +22,7 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -80,6 +80,10 @@ pub struct EngineConfig {
     /// How long a drain lets the requests already sent finish before it aborts them and gives
     /// their items back (zero: at once).
     pub drain: Duration,
+    /// How long [`worker::FAILED_IN_A_ROW`] items in a row must have failed the way a provider
+    /// that is down fails them before the run fails: an outage shorter than this (a restart)
+    /// fails only the items it met.
+    pub provider_down: Duration,
 }
 
 impl EngineConfig {
@@ -96,6 +100,7 @@ impl EngineConfig {
             commit_window: Duration::from_millis(20),
             retry_base_delay: Duration::from_millis(500),
             drain: Duration::from_secs(10),
+            provider_down: Duration::from_secs(120),
         }
     }
 }
@@ -991,7 +996,7 @@ impl Dispatcher {
             failing: Mutex::new(failing),
             spent: Mutex::new(run.usage),
             stopped: AtomicBool::new(false),
-            failed_in_a_row: AtomicU32::new(0),
+            failed_in_a_row: Mutex::new(None),
         }))
     }
 

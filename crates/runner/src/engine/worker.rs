@@ -5,9 +5,9 @@
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU32, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -52,17 +52,19 @@ pub(crate) struct RunContext {
     /// dispatcher ends the run when none is left here.
     pub(crate) stopped: AtomicBool,
     /// The run's items this server ended failed in a row, each after its every attempt failed
-    /// the way a provider down or broken fails them, with no answer between them
-    /// ([`FAILED_IN_A_ROW`]).
-    pub(crate) failed_in_a_row: AtomicU32,
+    /// the way a provider down or broken fails them, with no answer between them, and when
+    /// the first of them ended ([`FAILED_IN_A_ROW`]); `None` since the last answer.
+    pub(crate) failed_in_a_row: Mutex<Option<(u32, Instant)>>,
 }
 
 /// How many items in a row, failed for good the way a provider that is down or broken fails
 /// every request (unreachable, 5xx, timeouts, cut or garbled streams; not 429s, not an item's
-/// own 4xx), with no answer between them, fail the run. Each of them was already tried
-/// `max_attempts` times; without this a provider down for good took every item of the run
-/// through its attempts and backoffs (hours for MMLU-Pro's 12,032 items), and the run ended
-/// "completed" with nothing evaluated. Failed, it keeps its unanswered items for a retry.
+/// own 4xx), with no answer between them and over at least `EngineConfig::provider_down`,
+/// fail the run. Each of them was already tried `max_attempts` times; without this a provider
+/// down for good took every item of the run through its attempts and backoffs (hours for
+/// MMLU-Pro's 12,032 items), and the run ended "completed" with nothing evaluated. Failed, it
+/// keeps its unanswered items for a retry. The time keeps a short outage (a provider's restart)
+/// from failing the whole run: that fails only the items it met, as before.
 pub(crate) const FAILED_IN_A_ROW: u32 = 10;
 
 /// How a run's items are answered: the provider's client and gate, and its retry rules.
@@ -98,6 +100,22 @@ impl RunContext {
         self.failing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn failed_in_a_row(&self) -> MutexGuard<'_, Option<(u32, Instant)>> {
+        self.failed_in_a_row
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts one more item failed for good the way a provider down fails them; whether the run
+    /// now has [`FAILED_IN_A_ROW`] of them in a row, over at least `down_for` (failing a run
+    /// again is harmless: the writer fails it once).
+    fn provider_looks_down(&self, down_for: Duration) -> bool {
+        let mut streak = self.failed_in_a_row();
+        let (count, since) = streak.get_or_insert((0, Instant::now()));
+        *count += 1;
+        *count >= FAILED_IN_A_ROW && since.elapsed() >= down_for
     }
 
     fn spent(&self) -> MutexGuard<'_, RunUsage> {
@@ -340,7 +358,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
         match result {
             Ok(completion) => {
                 answering.gate.succeeded();
-                run.failed_in_a_row.store(0, Ordering::Release);
+                *run.failed_in_a_row() = None;
                 let cost_usd = answering
                     .price
                     .and_then(|price| price.cost(&completion.usage));
@@ -393,8 +411,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                             counted: run.metrics.finished("failed"),
                         });
                         if fails_like_a_provider_down(&error)
-                            && run.failed_in_a_row.fetch_add(1, Ordering::AcqRel) + 1
-                                == FAILED_IN_A_ROW
+                            && run.provider_looks_down(shared.config.provider_down)
                         {
                             fail_run(
                                 &shared,

@@ -699,9 +699,9 @@ async fn refused_credentials_fail_the_run(db: TestDatabase) {
 }
 
 /// A provider that fails every request (down, or broken) fails the run once ten items in a row
-/// failed for good with no answer between them, instead of taking every item through its
-/// attempts; an answer starts the count again, and an item's own error (an answer too large)
-/// neither counts nor starts it again.
+/// failed for good with no answer between them, over at least `provider_down` (zero here),
+/// instead of taking every item through its attempts; an answer starts the count again, and an
+/// item's own error (an answer too large) neither counts nor starts it again.
 async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     let stub = start_stub();
     let mut directives = vec!["500"; 9];
@@ -724,15 +724,17 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
         ..RunSettings::default()
     };
     let run_id = create_run(&db, "Stub", "m", "D", settings);
-    let engine = start_engine(
-        &db,
+    let stub_registry = || {
         registry(vec![provider(
             "Stub",
             ProviderKind::OpenaiCompatible,
             Some(stub.base_url.clone()),
             None,
-        )]),
-    );
+        )])
+    };
+    let engine = start_engine_with(&db, stub_registry(), |config| {
+        config.provider_down = Duration::ZERO;
+    });
     let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     engine.shutdown().await;
     assert_eq!(run.status, RunStatus::Failed);
@@ -747,24 +749,47 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
         failure.message
     );
     assert_counters_match_rows(&db, &run);
-    let items = all_items(&db, &run_id);
-    let sent: Vec<u32> = items
+    let stored = all_items(&db, &run_id);
+    let sent: Vec<u32> = stored
         .iter()
         .filter(|i| !i.attempts.is_empty())
         .map(|i| i.sequence)
         .collect();
     assert_eq!(sent, (1..=21).collect::<Vec<u32>>(), "nothing sent after");
-    assert_eq!(items[9].state, ItemState::Correct);
+    assert_eq!(stored[9].state, ItemState::Correct);
     assert_eq!(
-        items[19].attempts[0].error_kind.as_deref(),
+        stored[19].attempts[0].error_kind.as_deref(),
         Some("too_large")
     );
     // The items never sent wait for a retry of the run, which sends them again.
-    assert!(items[21..].iter().all(|i| i.state == ItemState::Failed));
+    assert!(stored[21..].iter().all(|i| i.state == ItemState::Failed));
     let retried = db
         .retry_run(&run_id, RetryScope::Faulted, None, None, now())
         .unwrap();
     assert_eq!(retried.counts.pending, 23);
+
+    // Failing in a row for less than `provider_down` (an outage as short as a restart) fails
+    // only the items it met: the run goes on, and completes.
+    let mut directives = vec!["500"; 12];
+    directives.push("ok");
+    import(
+        &db,
+        "E",
+        &items(directives.len(), |i| {
+            format!("Question {i}? [[{}]]", directives[i])
+        }),
+    );
+    let settings = RunSettings {
+        concurrency: Some(1),
+        max_attempts: Some(1),
+        ..RunSettings::default()
+    };
+    let run_id = create_run(&db, "Stub", "m", "E", settings);
+    let engine = start_engine(&db, stub_registry());
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.counts.failed, run.counts.correct), (12, 1));
 }
 
 async fn a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it(

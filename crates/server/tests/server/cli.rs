@@ -52,7 +52,12 @@ fn json_of(output: &Output) -> Value {
 #[test]
 fn the_command_line_client_drives_runs_end_to_end() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[], &[]);
+    // A provider failing every request fails a run at once (below), not after two minutes.
+    let server = Server::start(
+        data.path(),
+        &[("EVALBOARD_ENGINE__PROVIDER_DOWN_SECS", "0")],
+        &[],
+    );
 
     // Created and followed to the end: the run as JSON, exit status 0.
     let followed = evalboard(
@@ -515,7 +520,8 @@ fn the_command_line_client_drives_runs_end_to_end() {
         )),
         "{said}"
     );
-    // A provider failing every request fails the run after ten items in a row, saying why.
+    // A provider failing every request fails the run after ten items in a row (over at least
+    // `engine.provider_down_secs`, 0 here), saying why.
     let down = evalboard(
         &server,
         &create(

@@ -76,6 +76,7 @@ pub(crate) async fn log_request(
         _ => "other",
     };
     let status_label = status.to_string();
+    let health_check = matches!(route.as_str(), "/healthz" | "/readyz");
     metrics::counter!(
         "evalboard_http_requests_total",
         "method" => method_label,
@@ -102,6 +103,10 @@ pub(crate) async fn log_request(
         // passes, already said once as a warning where it was met — not an error per request.
         503 => tracing::warn!(status, millis, token, "served"),
         500.. => tracing::error!(status, millis, token, "served"),
+        // A load balancer's health checks, every few seconds, would fill the log.
+        200 if health_check => {
+            tracing::debug!(status, millis, token, "served")
+        }
         _ => tracing::info!(status, millis, token, "served"),
     }
     drop(extensions);

@@ -130,7 +130,8 @@ impl Database {
                 run = %run_id,
                 gone = %name,
                 items,
-                "the claims of worker `{name}` expired (it stopped without giving them back): \
+                "the claims of worker `{name}` expired (it stopped, or lost the database for \
+                 longer than its claims last, without giving them back): \
                  its {items} item(s) of this run are taken over"
             );
         }

@@ -16,6 +16,8 @@ use crate::providers::ProviderLimitsConfig;
 
 /// Admission to one provider.
 pub(crate) struct ProviderGate {
+    /// The provider's name, for the server's log.
+    provider: String,
     state: Mutex<GateState>,
     released: Notify,
     requests: Option<DefaultDirectRateLimiter>,
@@ -97,6 +99,7 @@ impl ProviderGate {
         gauges.limit.set(f64::from(limits.max_concurrency));
         gauges.in_use.set(0.0);
         Arc::new(Self {
+            provider: provider.to_owned(),
             gauges,
             state: Mutex::new(GateState {
                 limit: limits.max_concurrency as usize,
@@ -181,6 +184,18 @@ impl ProviderGate {
             state.limit = (state.limit / 2).max(1);
             state.last_cut = Some(now);
             self.gauges.limit.set(state.limit as f64);
+            // The server's log says why runs slow down (once per halving, at most once a
+            // second): the runs' own logs say it per item, where an operator does not look.
+            tracing::warn!(
+                provider = %self.provider,
+                limit = state.limit,
+                max = state.max,
+                retry_after_secs = retry_after.map(|wait| wait.as_secs()),
+                "the provider answers 429 (too many requests): its requests in flight are \
+                 limited to {} of {} until it answers again",
+                state.limit,
+                state.max
+            );
         }
         state.successes = 0;
         if let Some(wait) = retry_after {
@@ -197,6 +212,13 @@ impl ProviderGate {
             state.limit += 1;
             state.successes = 0;
             self.gauges.limit.set(state.limit as f64);
+            if state.limit == state.max {
+                tracing::info!(
+                    provider = %self.provider,
+                    limit = state.limit,
+                    "the provider is back to its whole concurrency limit"
+                );
+            }
             drop(state);
             self.released.notify_one();
         }
@@ -227,6 +249,56 @@ mod tests {
             total_timeout: Duration::from_secs(1),
             max_response_bytes: 1024,
         }
+    }
+
+    /// What is logged while `f` runs, as the server's log would print it.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn the_servers_log_says_when_a_provider_is_throttled_and_when_it_is_whole_again() {
+        let gate = ProviderGate::new("Slow AI", &limits(4));
+        let said = logged(|| gate.rate_limited(Some(Duration::from_secs(7))));
+        assert!(
+            said.contains("WARN")
+                && said.contains(
+                    "the provider answers 429 (too many requests): its requests in \
+                                  flight are limited to 2 of 4"
+                )
+                && said.contains("provider=Slow AI")
+                && said.contains("retry_after_secs=7"),
+            "{said}"
+        );
+        // Grown back one step per window of successes; said once it is whole.
+        let said = logged(|| {
+            for _ in 0..5 {
+                gate.succeeded();
+            }
+        });
+        assert!(
+            said.contains("is back to its whole concurrency limit"),
+            "{said}"
+        );
+        assert_eq!(gate.limit(), 4);
     }
 
     #[tokio::test]

@@ -194,7 +194,7 @@ pub(super) fn follow(
             "warning: {faulted} of {total} items faulted ({} failed, {canceled} canceled); their \
              errors are in `{}`; {again}",
             faulted.saturating_sub(canceled),
-            client.command(&format!("export {id}")),
+            client.command(&format!("export {id} --state failed,canceled")),
         );
     }
     // So are verdicts an LLM judge did not give: the run's accuracy is partly the rules'.

@@ -511,6 +511,8 @@ fn the_command_line_client_drives_runs_end_to_end() {
         said.contains("warning: 9 of 9 items faulted (9 failed, 0 canceled)"),
         "{said}"
     );
+    // Their errors are in an export of those items alone.
+    assert!(said.contains(" --state failed,canceled"), "{said}");
     // The command it suggests reaches this server, not the default one.
     let id = faulty_run["run"]["id"].as_str().unwrap();
     assert!(

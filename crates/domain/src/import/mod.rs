@@ -137,6 +137,13 @@ pub fn parse_items(format: ImportFormat, bytes: &[u8]) -> Result<ParsedItems, Im
         ImportFormat::Jsonl => match jsonl_shape(bytes) {
             JsonlShape::MmluPro => mmlu_pro::parse(bytes, &mut collector),
             JsonlShape::Numeric => numeric::parse(bytes, &mut collector),
+            // One sentence, not a "not a valid record" for each of its lines.
+            JsonlShape::NotJson => collector.problem(
+                0,
+                "no line of the file is a JSON object: a JSON Lines file holds one record per \
+                 line, `{\"question_id\": …, \"question\": …}` (a CSV file is read as such when \
+                 its name ends in .csv, or with `--format csv`; docs/datasets.md)",
+            ),
             JsonlShape::Unknown(line) => collector.problem(
                 line,
                 "not a record evalboard reads: an MMLU-Pro record has question_id, question, \
@@ -247,6 +254,9 @@ enum JsonlShape {
     Numeric,
     /// The line of the first record, which is neither.
     Unknown(usize),
+    /// No line is a JSON object, or even begins like one: not JSON Lines at all (a Markdown or
+    /// text file, say).
+    NotJson,
 }
 
 /// The shape of a JSON Lines file, told by its first record that is valid JSON (a broken first
@@ -261,6 +271,7 @@ fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
         .find_map(|(index, line)| {
             serde_json::from_slice::<serde_json::Value>(line)
                 .ok()
+                .filter(serde_json::Value::is_object)
                 .map(|record| (index, record))
         });
     match first {
@@ -274,7 +285,16 @@ fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
         {
             JsonlShape::Unknown(index + 1)
         }
-        _ => JsonlShape::MmluPro,
+        Some(_) => JsonlShape::MmluPro,
+        // A record cut short or otherwise broken is its line's problem, said by the importer.
+        None if bytes.trim_ascii().is_empty()
+            || bytes
+                .split(|&b| b == b'\n')
+                .any(|line| line.trim_ascii_start().starts_with(b"{")) =>
+        {
+            JsonlShape::MmluPro
+        }
+        None => JsonlShape::NotJson,
     }
 }
 
@@ -646,6 +666,11 @@ mod tests {
                 said(ImportFormat::Jsonl, json).starts_with("the file is JSON, not JSON Lines")
             );
         }
+        // Text that is no JSON at all (a README): one sentence, not one per line.
+        let text = b"# Sources\n\nThe datasets here come from:\n\n42\n- MMLU-Pro\n";
+        assert!(
+            said(ImportFormat::Jsonl, text).starts_with("no line of the file is a JSON object")
+        );
         // A broken first line of JSON Lines is still that line's problem: cut short, or a
         // whole record followed by more (a comma after each, two records on one line).
         let broken = b"{\"question\": \"2 + 2?\"\n{\"question\": \"1?\", \"answer\": 1}\n";

@@ -169,7 +169,7 @@ describe("ProgressBar", () => {
     const { container, rerender } = render(<ProgressBar progress={progress} />);
     const bar = screen.getByRole("img");
     expect(bar.getAttribute("aria-label")).toBe(
-      "6 of 10 done: Correct 4, Incorrect 1, Awaiting judge 1, Faulted 1, Pending 3",
+      "6 of 10 done: Correct 4, Incorrect 1, Awaiting judge 1, Faulted 1, Unanswered 3",
     );
     const widths = [...container.querySelectorAll<HTMLElement>(".seg")].map((s) => s.style.width);
     expect(widths).toEqual(["40%", "10%", "10%", "10%", "30%"]);
@@ -192,14 +192,14 @@ describe("ProgressBar", () => {
     const progress = { completed: 10, total: 10, correct: 2, incorrect: 1, awaiting: 0, faulted: 7, pending: 0 };
     const { container, rerender } = render(<ProgressBar progress={progress} canceled={5} status="canceled" />);
     expect(screen.getByRole("img").getAttribute("aria-label")).toBe(
-      "3 of 10 judged: Correct 2, Incorrect 1, Awaiting judge 0, Failed 2, Canceled 5, Pending 0",
+      "3 of 10 judged: Correct 2, Incorrect 1, Awaiting judge 0, Failed 2, Canceled 5, Unanswered 0",
     );
     const widths = [...container.querySelectorAll<HTMLElement>(".seg")].map((s) => s.style.width);
     expect(widths).toEqual(["20%", "10%", "0%", "20%", "50%", "0%"]);
     // The board's snapshot does not say how many were canceled: named for what they may be.
     rerender(<ProgressBar progress={progress} status="canceled" />);
     expect(screen.getByRole("img").getAttribute("aria-label")).toBe(
-      "3 of 10 judged: Correct 2, Incorrect 1, Awaiting judge 0, Failed or canceled 7, Pending 0",
+      "3 of 10 judged: Correct 2, Incorrect 1, Awaiting judge 0, Failed or canceled 7, Unanswered 0",
     );
     rerender(<ProgressBar progress={progress} status="completed" />);
     expect(screen.getByRole("img").getAttribute("aria-label")).toContain("10 of 10 done: ");

@@ -242,7 +242,9 @@ function segments(progress: Progress, canceled: number | undefined, runCanceled:
     { key: "incorrect", name: "Incorrect", count: progress.incorrect },
     { key: "awaiting", name: "Awaiting judge", count: progress.awaiting },
     ...faulted,
-    { key: "pending", name: "Pending", count: progress.pending },
+    // Queued or in flight: the progress does not tell them apart, and "pending" read as
+    // "not started" while items were being answered.
+    { key: "pending", name: "Unanswered", count: progress.pending },
   ];
 }
 

@@ -447,7 +447,7 @@ await step("on a phone: accuracy beside the model, ticks by the cell, a comparis
     await page.goto(`${base}/ui/`);
     // A run of part of the dataset says which part, as the archive does.
     const part = page.getByRole("article").filter({ hasText: subset.slice(-8) });
-    await part.getByText("· math · sample of 3", { exact: false }).waitFor();
+    await part.getByText("· math · first 3", { exact: false }).waitFor();
     const card = page.getByRole("article").filter({ hasText: running.slice(-8) });
     const chip = card.getByRole("list", { name: "Recently finished items" }).getByRole("link").first();
     await chip.waitFor();

@@ -1327,10 +1327,10 @@ export interface components {
         /**
          * @description An RFC 9457 problem document.
          * @example {
-         *       "detail": "providerName: no provider is named `Nope`",
+         *       "detail": "providerName: no provider is named `Nope` (the providers: Simulated)",
          *       "errors": [
          *         {
-         *           "detail": "no provider is named `Nope`",
+         *           "detail": "no provider is named `Nope` (the providers: Simulated)",
          *           "field": "providerName"
          *         }
          *       ],

@@ -710,20 +710,24 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     directives.push("huge");
     directives.push("cut");
     directives.extend(["ok"; 3]);
-    import(
-        &db,
-        "D",
-        &items(directives.len(), |i| {
-            format!("Question {i}? [[{}]]", directives[i])
-        }),
-    );
-    // One at a time, in sequence order, one attempt each: the count is the items'.
-    let settings = RunSettings {
-        concurrency: Some(1),
-        max_attempts: Some(1),
-        ..RunSettings::default()
+    // A run of one item per directive, one at a time in sequence order, one attempt each: the
+    // count is the items'.
+    let run_of = |dataset: &str, directives: &[&str]| {
+        import(
+            &db,
+            dataset,
+            &items(directives.len(), |i| {
+                format!("Question {i}? [[{}]]", directives[i])
+            }),
+        );
+        let settings = RunSettings {
+            concurrency: Some(1),
+            max_attempts: Some(1),
+            ..RunSettings::default()
+        };
+        create_run(&db, "Stub", "m", dataset, settings)
     };
-    let run_id = create_run(&db, "Stub", "m", "D", settings);
+    let run_id = run_of("D", &directives);
     let stub_registry = || {
         registry(vec![provider(
             "Stub",
@@ -772,19 +776,7 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     // only the items it met: the run goes on, and completes.
     let mut directives = vec!["500"; 12];
     directives.push("ok");
-    import(
-        &db,
-        "E",
-        &items(directives.len(), |i| {
-            format!("Question {i}? [[{}]]", directives[i])
-        }),
-    );
-    let settings = RunSettings {
-        concurrency: Some(1),
-        max_attempts: Some(1),
-        ..RunSettings::default()
-    };
-    let run_id = create_run(&db, "Stub", "m", "E", settings);
+    let run_id = run_of("E", &directives);
     let engine = start_engine(&db, stub_registry());
     let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     engine.shutdown().await;

@@ -49,8 +49,9 @@ impl Service {
         process_cpu_seconds(&stat).map(|(_, seconds)| seconds)
     }
 
-    /// The process's system calls and task switches so far (Linux): counts that, unlike CPU
-    /// time, are the same on a busy machine and an idle one, or on a faster one.
+    /// The process's system calls and task switches so far (Linux): counts that depend far less
+    /// than CPU time on the machine's speed and load (task switches still depend on its cores
+    /// and on what else runs; the switches of threads that ended are not counted).
     pub(crate) fn os_counts(&self) -> Option<OsCounts> {
         let pid = self.child.id();
         let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
@@ -103,7 +104,8 @@ pub(crate) struct OsCounts {
 impl OsCounts {
     /// What happened between `before` and `self`, per item of `items`: reads, writes, switches.
     fn per_item(self, before: Self, items: u64) -> String {
-        let each = |after: u64, before: u64| (after - before) as f64 / items as f64;
+        // (Saturating: a thread that ended during the run took its switches with it.)
+        let each = |after: u64, before: u64| after.saturating_sub(before) as f64 / items as f64;
         format!(
             "{:.1} / {:.1} / {:.1}",
             each(self.reads, before.reads),
@@ -655,22 +657,6 @@ max_concurrency = {concurrency}
         .os_counts()
         .zip(os_before)
         .map(|(after, before)| after.per_item(before, items));
-    // A backend reports what its transactions wrote when it goes idle for a while or exits: the
-    // server stops first, so that every row it wrote is counted.
-    drop(server);
-    let database_writes_per_item = match writes_before {
-        Some((before, idle)) if connections_ended(database_url, idle) => {
-            postgres_write_counts(database_url).map(|after| {
-                let each = |a: u64, b: u64| (a - b) as f64 / items as f64;
-                format!(
-                    "{:.2} / {:.1}",
-                    each(after.0, before.0),
-                    each(after.1, before.1)
-                )
-            })
-        }
-        _ => None,
-    };
     let subscribers = match crowd {
         Some((mut child, lines)) => {
             let result = lines
@@ -681,6 +667,23 @@ max_concurrency = {concurrency}
             Some(result)
         }
         None => None,
+    };
+    // A backend reports what its transactions wrote when it goes idle for a while or exits: the
+    // server stops first (once its subscribers have seen the run end), so that every row it
+    // wrote is counted.
+    drop(server);
+    let database_writes_per_item = match writes_before {
+        Some((before, idle)) if connections_ended(database_url, idle) => {
+            postgres_write_counts(database_url).map(|after| {
+                let each = |a: u64, b: u64| a.saturating_sub(b) as f64 / items as f64;
+                format!(
+                    "{:.2} / {:.1}",
+                    each(after.0, before.0),
+                    each(after.1, before.1)
+                )
+            })
+        }
+        _ => None,
     };
     Ok(Measured {
         backend: String::new(),
@@ -772,7 +775,9 @@ pub(crate) fn postgres_cpu_seconds() -> Option<f64> {
 /// Runs `sql` on the PostgreSQL database of `url` with `psql`; its output, trimmed, or `None`.
 fn psql(url: &str, sql: &str) -> Option<String> {
     let output = Command::new("psql")
-        .args([url, "-Atc", sql])
+        .args([url, "-w", "-Atc", sql])
+        // Never waits on a password prompt or an address that does not answer.
+        .env("PGCONNECT_TIMEOUT", "5")
         .stderr(Stdio::null())
         .output()
         .ok()?;

@@ -234,14 +234,17 @@ pub(crate) fn latest_row(
 /// `no dataset is named `name``, with the names there are (the first ten by name, and how many
 /// more): a misspelt or miscased name is then seen at once.
 pub(crate) fn no_dataset_named(conn: &mut DbConnection, name: &str) -> Result<String, StoreError> {
-    const SHOWN: usize = 10;
-    let mut names: Vec<String> = datasets::table
+    const SHOWN: i64 = 10;
+    let names: Vec<String> = datasets::table
         .select(datasets::name)
         .distinct()
         .order(datasets::name)
+        .limit(SHOWN)
         .load(conn)?;
-    let more = names.len().saturating_sub(SHOWN);
-    names.truncate(SHOWN);
+    let all: i64 = datasets::table
+        .select(diesel::dsl::count(datasets::name).aggregate_distinct())
+        .first(conn)?;
+    let more = (all - names.len() as i64).max(0);
     let there = match (names.is_empty(), more) {
         (true, _) => {
             " (there is none yet: `evalboard dataset import` or the Datasets page adds one)"

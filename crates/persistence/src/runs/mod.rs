@@ -254,6 +254,22 @@ impl Database {
         self.read(|conn| load_row(conn, id, false)?.into_domain())
     }
 
+    /// When the latest answer of the run stored so far arrived (by any server), if it has one.
+    /// Read rarely (when a provider looks down: the engine's `provider_down`), so a scan of the
+    /// run's items rather than an index of their own.
+    pub fn last_answer_at(
+        &self,
+        id: &RunId,
+    ) -> Result<Option<evalboard_domain::Timestamp>, StoreError> {
+        self.read(|conn| {
+            let latest: Option<NaiveDateTime> = run_items::table
+                .filter(run_items::run_id.eq(id.as_str()))
+                .select(diesel::dsl::max(run_items::answered_at))
+                .first(conn)?;
+            Ok(latest.map(|at| at.and_utc()))
+        })
+    }
+
     /// `(sequence, state)` of every item of a run, in sequence order.
     pub fn item_states(&self, id: &RunId) -> Result<Vec<(u32, ItemState)>, StoreError> {
         self.read(|conn| {

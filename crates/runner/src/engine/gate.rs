@@ -181,21 +181,26 @@ impl ProviderGate {
             .last_cut
             .is_some_and(|cut| now.duration_since(cut) < Duration::from_secs(1));
         if !cut_recently {
+            let before = state.limit;
             state.limit = (state.limit / 2).max(1);
             state.last_cut = Some(now);
             self.gauges.limit.set(state.limit as f64);
-            // The server's log says why runs slow down (once per halving, at most once a
-            // second): the runs' own logs say it per item, where an operator does not look.
-            tracing::warn!(
-                provider = %self.provider,
-                limit = state.limit,
-                max = state.max,
-                retry_after_secs = retry_after.map(|wait| wait.as_secs()),
-                "the provider answers 429 (too many requests): its requests in flight are \
-                 limited to {} of {} until it answers again",
-                state.limit,
-                state.max
-            );
+            // The server's log says why runs slow down, once per halving that lowers the limit (at
+            // most once a second; not at 1 again and again): the runs' own logs say it per item,
+            // where an operator does not look.
+            if state.limit < before {
+                tracing::warn!(
+                    provider = %self.provider,
+                    limit = state.limit,
+                    max = state.max,
+                    retry_after_secs = retry_after.map(|wait| wait.as_secs()),
+                    "the provider answers 429 (too many requests): its requests in flight are \
+                     limited to {} of {}, one more after each {} answers in a row",
+                    state.limit,
+                    state.max,
+                    state.limit
+                );
+            }
         }
         state.successes = 0;
         if let Some(wait) = retry_after {
@@ -282,7 +287,7 @@ mod tests {
             said.contains("WARN")
                 && said.contains(
                     "the provider answers 429 (too many requests): its requests in \
-                                  flight are limited to 2 of 4"
+                                  flight are limited to 2 of 4, one more after each 2 answers"
                 )
                 && said.contains("provider=Slow AI")
                 && said.contains("retry_after_secs=7"),
@@ -299,6 +304,9 @@ mod tests {
             "{said}"
         );
         assert_eq!(gate.limit(), 4);
+        // At its least, a 429 more lowers nothing: nothing is said.
+        let single = ProviderGate::new("One AI", &limits(1));
+        assert_eq!(logged(|| single.rate_limited(None)), "");
     }
 
     #[tokio::test]

@@ -52,9 +52,19 @@ pub(crate) struct RunContext {
     /// dispatcher ends the run when none is left here.
     pub(crate) stopped: AtomicBool,
     /// The run's items this server ended failed in a row, each after its every attempt failed
-    /// the way a provider down or broken fails them, with no answer between them, and when
-    /// the first of them ended ([`FAILED_IN_A_ROW`]); `None` since the last answer.
-    pub(crate) failed_in_a_row: Mutex<Option<(u32, Instant)>>,
+    /// the way a provider down or broken fails them, with no answer between them
+    /// ([`FAILED_IN_A_ROW`]); `None` since the last answer from the provider.
+    pub(crate) failed_in_a_row: Mutex<Option<FailedInARow>>,
+}
+
+/// Items of a run this server ended failed in a row the way a provider down fails them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailedInARow {
+    count: u32,
+    /// When the first of them ended.
+    since: Instant,
+    /// The same, as the database's answers are timed.
+    since_at: Timestamp,
 }
 
 /// How many items in a row, failed for good the way a provider that is down or broken fails
@@ -102,20 +112,10 @@ impl RunContext {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn failed_in_a_row(&self) -> MutexGuard<'_, Option<(u32, Instant)>> {
+    fn failed_in_a_row(&self) -> MutexGuard<'_, Option<FailedInARow>> {
         self.failed_in_a_row
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Counts one more item failed for good the way a provider down fails them; whether the run
-    /// now has [`FAILED_IN_A_ROW`] of them in a row, over at least `down_for` (failing a run
-    /// again is harmless: the writer fails it once).
-    fn provider_looks_down(&self, down_for: Duration) -> bool {
-        let mut streak = self.failed_in_a_row();
-        let (count, since) = streak.get_or_insert((0, Instant::now()));
-        *count += 1;
-        *count >= FAILED_IN_A_ROW && since.elapsed() >= down_for
     }
 
     fn spent(&self) -> MutexGuard<'_, RunUsage> {
@@ -411,20 +411,10 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                             counted: run.metrics.finished("failed"),
                         });
                         if fails_like_a_provider_down(&error)
-                            && run.provider_looks_down(shared.config.provider_down)
+                            && let Some(why) =
+                                provider_down(&shared, &run, answering.max_attempts, &message).await
                         {
-                            fail_run(
-                                &shared,
-                                &run,
-                                error.kind().to_owned(),
-                                format!(
-                                    "{FAILED_IN_A_ROW} items in a row failed, each after {} \
-                                     attempt(s), with no answer between them: the provider \
-                                     looks down or broken (the last: {message}); a retry of \
-                                     the run sends its unanswered items again",
-                                    answering.max_attempts
-                                ),
-                            );
+                            fail_run(&shared, &run, error.kind().to_owned(), why);
                         }
                         break;
                     }
@@ -550,6 +540,55 @@ async fn record_answer(
         }
     }
     settled
+}
+
+/// Counts an item of `run` that failed for good (after `max_attempts`, the last with `last`)
+/// the way a provider down fails them. The run's failure, when [`FAILED_IN_A_ROW`] of them in a
+/// row span at least `EngineConfig::provider_down` and no server stored an answer that arrived
+/// meanwhile: a replica whose own way to the provider is broken (its DNS, its proxy) leaves the
+/// run to the others, whose answers keep it going, instead of failing it for all of them.
+async fn provider_down(
+    shared: &Shared,
+    run: &RunContext,
+    max_attempts: u32,
+    last: &str,
+) -> Option<String> {
+    let streak = {
+        let mut streak = run.failed_in_a_row();
+        let streak = streak.get_or_insert_with(|| FailedInARow {
+            count: 0,
+            since: Instant::now(),
+            since_at: Utc::now(),
+        });
+        streak.count += 1;
+        *streak
+    };
+    if streak.count < FAILED_IN_A_ROW || streak.since.elapsed() < shared.config.provider_down {
+        return None;
+    }
+    let run_id = run.run_id.clone();
+    let Ok(latest) = shared
+        .db
+        .blocking(move |db| db.last_answer_at(&run_id))
+        .await
+    else {
+        // Not known: not failed on a guess; the next item looks again.
+        return None;
+    };
+    // (By when answers arrived, not when they were stored: this server's last answer before
+    // the streak may be stored after it began, within the writer's commit window.)
+    if latest.is_some_and(|at| at > streak.since_at) {
+        // Answered elsewhere meanwhile: the provider answers, not here. Counted afresh.
+        *run.failed_in_a_row() = None;
+        return None;
+    }
+    Some(format!(
+        "{} items in a row failed over {} s, each after {max_attempts} attempt(s), and no \
+         answer of the run arrived meanwhile: the provider looks down or broken (the last: \
+         {last}); a retry of the run sends its unanswered items again",
+        streak.count,
+        streak.since.elapsed().as_secs()
+    ))
 }
 
 /// Whether an item that failed for good with `error` failed as every item fails on a provider

@@ -228,7 +228,8 @@ async fn apply_outcomes(
         let counts = &run.counts;
         if counts.correct + counts.incorrect == 0 && counts.failed > 0 {
             // Completed, in that the engine went through every item; but no item was answered
-            // (a provider unreachable throughout, say): no evaluation, said as a warning.
+            // (a provider unreachable throughout a run too short to be failed for it, say): no
+            // evaluation, said as a warning.
             tracing::warn!(
                 run = %run.id,
                 status = %run.status,

@@ -710,9 +710,9 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     directives.push("huge");
     directives.push("cut");
     directives.extend(["ok"; 3]);
-    // A run of one item per directive, one at a time in sequence order, one attempt each: the
+    // A run of one item per directive, one at a time in sequence order, `attempts` each: the
     // count is the items'.
-    let run_of = |dataset: &str, directives: &[&str]| {
+    let run_of = |dataset: &str, directives: &[&str], attempts: u32| {
         import(
             &db,
             dataset,
@@ -722,12 +722,12 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
         );
         let settings = RunSettings {
             concurrency: Some(1),
-            max_attempts: Some(1),
+            max_attempts: Some(attempts),
             ..RunSettings::default()
         };
         create_run(&db, "Stub", "m", dataset, settings)
     };
-    let run_id = run_of("D", &directives);
+    let run_id = run_of("D", &directives, 1);
     let stub_registry = || {
         registry(vec![provider(
             "Stub",
@@ -745,10 +745,13 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     let failure = run.failure.clone().unwrap();
     assert_eq!(failure.kind, "stream_cut");
     assert!(
-        failure.message.starts_with(
-            "10 items in a row failed, each after 1 attempt(s), with no answer between them: \
-             the provider looks down or broken (the last: "
-        ),
+        failure
+            .message
+            .starts_with("10 items in a row failed over ")
+            && failure.message.contains(
+                " s, each after 1 attempt(s), and no answer of the run arrived meanwhile: \
+                 the provider looks down or broken (the last: "
+            ),
         "{}",
         failure.message
     );
@@ -776,12 +779,69 @@ async fn a_provider_failing_item_after_item_fails_the_run(db: TestDatabase) {
     // only the items it met: the run goes on, and completes.
     let mut directives = vec!["500"; 12];
     directives.push("ok");
-    let run_id = run_of("E", &directives);
+    let run_id = run_of("E", &directives, 1);
     let engine = start_engine(&db, stub_registry());
     let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
     engine.shutdown().await;
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!((run.counts.failed, run.counts.correct), (12, 1));
+
+    // Another server storing an answer of the run meanwhile (its way to the provider works,
+    // this one's does not): this server fails its items, not the run, and counts afresh.
+    let run_id = run_of("F", &["500"; 15], 2);
+    let at = now();
+    let claim = db
+        .claim_items(
+            &run_id,
+            ClaimRequest {
+                worker: "other-replica",
+                lease_until: at + chrono::Duration::seconds(30),
+                max: 1,
+                at,
+                generation: None,
+            },
+        )
+        .unwrap();
+    // Each item fails after two attempts ~100 ms apart: ten of them take about a second, past
+    // `provider_down`.
+    let engine = start_engine_with(&db, stub_registry(), |config| {
+        config.provider_down = Duration::from_millis(500);
+        config.retry_base_delay = Duration::from_millis(100);
+    });
+    crate::support::wait_for(&db, &run_id, Duration::from_secs(20), |run| {
+        run.counts.failed >= 2
+    })
+    .await;
+    let answered = Outcome {
+        run_id: run_id.clone(),
+        sequence: 1,
+        attempt: claim.items[0].attempt,
+        started_at: at,
+        kind: OutcomeKind::Answered {
+            answer: testing::answer(&claim.items[0].prompt, "The answer is (B).", now()),
+            judgment: Some(evalboard_persistence::Judgment {
+                verdict: evalboard_domain::Verdict::Correct,
+                extraction: evalboard_domain::Extracted {
+                    answer: Some("B".into()),
+                    tier: evalboard_domain::ExtractionTier::AnswerIs,
+                },
+                judge: "choice".into(),
+                rationale: None,
+                at: now(),
+                spent: None,
+            }),
+        },
+    };
+    assert_eq!(
+        db.apply_outcomes("other-replica", &[answered], now())
+            .unwrap()
+            .applied,
+        [true]
+    );
+    let run = wait_terminal(&db, &run_id, Duration::from_secs(20)).await;
+    engine.shutdown().await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.failure);
+    assert_eq!((run.counts.failed, run.counts.correct), (14, 1));
 }
 
 async fn a_server_without_the_key_fails_the_run_alone_and_leaves_it_to_a_replica_with_it(

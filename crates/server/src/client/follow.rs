@@ -174,7 +174,8 @@ pub(super) fn follow(
     print_run(out, &run, json)?;
     // A completed run may hold failed or canceled items (the run goes on past them): the exit
     // status says it completed, standard error what a script would otherwise miss — unless no
-    // item was answered at all (a provider unreachable throughout), which is no evaluation.
+    // item was answered at all (a provider unreachable throughout a run too short to be failed
+    // for it, engine.md), which is no evaluation.
     let faulted = run["progress"]["faulted"].as_u64().unwrap_or(0);
     let total = run["progress"]["total"].as_u64().unwrap_or(0);
     let completed = run["run"]["status"] == "completed";

@@ -214,6 +214,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                     .iter()
                     .map(|(_, parameter, value)| (*parameter, value.clone())),
             );
+            let cursor_given = cursor.is_some();
             query.extend(cursor.map(|cursor| ("cursor", cursor)));
             let page = client.get_json_with("/runs", &query)?;
             if json {
@@ -225,27 +226,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 }
                 // Nothing printed would read as a command that failed silently (the dashboard
                 // says "No run matches"): said on standard error, so a script's output stays
-                // empty. Filters are whole names, as the server compares them.
+                // empty.
                 if runs.is_empty() {
-                    say!(
-                        "{}",
-                        if filters.is_empty() {
-                            "no runs yet".to_owned()
-                        } else {
-                            format!(
-                                "no run matches {} (whole names, as they are spelt: `evalboard \
-                                 runs list` shows them)",
-                                filters
-                                    .iter()
-                                    .map(|(option, _, value)| format!(
-                                        "--{option} {}",
-                                        shell_word(value)
-                                    ))
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            )
-                        }
-                    );
+                    say!("{}", nothing_listed(&filters, cursor_given));
                 }
                 if let Some(next) = page["nextCursor"].as_str() {
                     // The next page's command, to copy: a cursor continues the listing it came
@@ -485,6 +468,34 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     Ok(())
 }
 
+/// What `runs list` says when it lists nothing: no run at all, none past a cursor, or none that
+/// its filters match (`filters`: each option, its parameter and value), with the hint that
+/// names are matched whole when a name was among them.
+fn nothing_listed(filters: &[(&str, &str, String)], cursor_given: bool) -> String {
+    if cursor_given {
+        return "no more runs".to_owned();
+    }
+    if filters.is_empty() {
+        return "no runs yet".to_owned();
+    }
+    let given: Vec<String> = filters
+        .iter()
+        .map(|(option, _, value)| format!("--{option} {}", shell_word(value)))
+        .collect();
+    let names = filters
+        .iter()
+        .any(|(option, ..)| matches!(*option, "provider" | "model" | "dataset"));
+    format!(
+        "no run matches {}{}",
+        given.join(" "),
+        if names {
+            " (names match whole, as they are spelt)"
+        } else {
+            ""
+        }
+    )
+}
+
 /// `id  status  created  provider/model on dataset  done/total  accuracy`: the accuracy of
 /// the judged items, as the archive's CSV (failed and canceled ones left out; the comparison
 /// counts them wrong), and over how many when that is not every item — a run of 36 items with
@@ -623,6 +634,25 @@ fn shell_word(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_listing_says_why() {
+        let filter = |option: &'static str, value: &str| (option, "", value.to_owned());
+        assert_eq!(nothing_listed(&[], false), "no runs yet");
+        assert_eq!(nothing_listed(&[], true), "no more runs");
+        assert_eq!(
+            nothing_listed(&[filter("status", "canceled")], false),
+            "no run matches --status canceled"
+        );
+        assert_eq!(
+            nothing_listed(
+                &[filter("status", "running"), filter("provider", "my server")],
+                false
+            ),
+            "no run matches --status running --provider 'my server' (names match whole, as \
+             they are spelt)"
+        );
+    }
 
     fn shown(run: &Value) -> String {
         let mut out = Vec::new();

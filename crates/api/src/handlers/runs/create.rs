@@ -189,9 +189,6 @@ impl Refused {
     }
 }
 
-/// Checks what can be checked without the database: provider (configured, with its key), model
-/// and settings bounds. Every problem is reported at once. The dataset and selection are checked
-/// when the run is stored, or by the caller when something else is wrong already.
 /// `no provider is named `name``, with the names of those configured (a handful, from the
 /// server's configuration): a misspelt or miscased name is then seen at once.
 fn no_provider_named(providers: &ProviderRegistry, name: &str) -> String {
@@ -207,6 +204,9 @@ fn no_provider_named(providers: &ProviderRegistry, name: &str) -> String {
     )
 }
 
+/// Checks what can be checked without the database: provider (configured, with its key), model
+/// and settings bounds. Every problem is reported at once. The dataset and selection are checked
+/// when the run is stored, or by the caller when something else is wrong already.
 fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings, Refused> {
     let mut errors = ValidationErrors::default();
     match state.providers.get(&request.provider_name) {

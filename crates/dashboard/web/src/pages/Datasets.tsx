@@ -105,7 +105,7 @@ export function DatasetsPage() {
     }
     ask(
       {
-        text: `${existing.name} exists (version ${existing.version}, ${existing.itemCount.toLocaleString()} items). This file becomes its version ${existing.version + 1}, which new runs of ${existing.name} take in place of version ${existing.version}; runs made before keep theirs, and a version cannot be removed. To keep both, upload it under another name.`,
+        text: `${existing.name} exists (version ${existing.version}, ${existing.itemCount.toLocaleString()} items). Unless it holds exactly the same items, this file becomes its version ${existing.version + 1}, which new runs of ${existing.name} take in place of version ${existing.version}; runs made before keep theirs, and a version cannot be removed. To keep both, upload it under another name.`,
         yes: `Upload as version ${existing.version + 1}`,
         no: "Not now",
       },

@@ -231,6 +231,14 @@ pub(crate) fn latest_row(
         .optional()?)
 }
 
+impl Database {
+    /// `no dataset is named `name``, with the names there are (the first ten, and how many
+    /// more), for a request that named a dataset that is not there.
+    pub fn no_dataset_named(&self, name: &str) -> Result<String, StoreError> {
+        self.read(|conn| no_dataset_named(conn, name))
+    }
+}
+
 /// `no dataset is named `name``, with the names there are (the first ten by name, and how many
 /// more): a misspelt or miscased name is then seen at once.
 pub(crate) fn no_dataset_named(conn: &mut DbConnection, name: &str) -> Result<String, StoreError> {

@@ -297,6 +297,11 @@ async fn bad_pack_requests_are_refused_with_every_problem(
         .problem(422);
     let fields = fields_of(&problem);
     assert_eq!(fields, ["target", "datasetName"], "both, at once");
+    // The names there are are said with it: a case or a typo shows.
+    assert_eq!(
+        problem["errors"][1]["detail"],
+        "no dataset is named `nope` (the datasets: demo)"
+    );
     let problem = app
         .post_json(
             "/browser-harness/packs",

@@ -69,10 +69,11 @@ pub(crate) async fn create_pack(
                 .with_db(move |db| db.find_dataset(name.as_str()))
                 .await?;
             match &found {
-                None => errors.push(
-                    "datasetName",
-                    format!("no dataset is named `{}`", shorten(&request.dataset_name)),
-                ),
+                None => {
+                    let name = request.dataset_name.clone();
+                    let said = state.with_db(move |db| db.no_dataset_named(&name)).await?;
+                    errors.push("datasetName", said);
+                }
                 // With the other problems, not after them.
                 Some(dataset) => selection.check_categories(
                     "selection",

@@ -410,7 +410,7 @@ pub(crate) async fn work(shared: Arc<Shared>, run: Arc<RunContext>, item: Claime
                             }),
                             counted: run.metrics.finished("failed"),
                         });
-                        if fails_like_a_provider_down(&error)
+                        if error.says_the_provider_is_down()
                             && let Some(why) =
                                 provider_down(&shared, &run, answering.max_attempts, &message).await
                         {
@@ -589,20 +589,6 @@ async fn provider_down(
         streak.count,
         streak.since.elapsed().as_secs()
     ))
-}
-
-/// Whether an item that failed for good with `error` failed as every item fails on a provider
-/// that is down or broken ([`FAILED_IN_A_ROW`]): not a throttled provider, which answers again
-/// later, nor an error of the item's own (a request too long, an answer too large).
-fn fails_like_a_provider_down(error: &ProviderError) -> bool {
-    matches!(
-        error,
-        ProviderError::Network(_)
-            | ProviderError::Server { .. }
-            | ProviderError::Timeout(_)
-            | ProviderError::StreamCut(_)
-            | ProviderError::Malformed(_)
-    )
 }
 
 /// The run cannot proceed: no other item of it is sent after this one, and the writer fails it.

@@ -157,6 +157,13 @@ impl ProviderError {
         )
     }
 
+    /// Whether an item that failed for good with this error failed as every item fails on a
+    /// provider that is down or broken (unreachable, 5xx, timeouts, cut or garbled streams):
+    /// retryable, but not throttling, after which the provider answers again.
+    pub fn says_the_provider_is_down(&self) -> bool {
+        self.is_retryable() && !matches!(self, Self::RateLimited { .. })
+    }
+
     /// Whether the run cannot proceed at all (every item would fail the same way).
     pub fn is_fatal_for_run(&self) -> bool {
         matches!(

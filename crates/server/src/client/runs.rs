@@ -233,9 +233,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 if let Some(next) = page["nextCursor"].as_str() {
                     // The next page's command, to copy: a cursor continues the listing it came
                     // from, so its filter and page size come again, and its server.
-                    let filter: String = filters
-                        .iter()
-                        .map(|(option, _, value)| format!("--{option} {} ", shell_word(value)))
+                    let filter: String = as_options(&filters)
+                        .into_iter()
+                        .map(|option| option + " ")
                         .collect();
                     say!(
                         "more: {}",
@@ -468,6 +468,15 @@ pub(super) fn print_run(out: &mut impl Write, run: &Value, json: bool) -> anyhow
     Ok(())
 }
 
+/// `runs list`'s filters (each option, its parameter and value) as they are typed:
+/// `--status running`, `--provider 'my server'`.
+fn as_options(filters: &[(&str, &str, String)]) -> Vec<String> {
+    filters
+        .iter()
+        .map(|(option, _, value)| format!("--{option} {}", shell_word(value)))
+        .collect()
+}
+
 /// What `runs list` says when it lists nothing: no run at all, none past a cursor, or none that
 /// its filters match (`filters`: each option, its parameter and value), with the hint that
 /// names are matched whole when a name was among them.
@@ -478,10 +487,7 @@ fn nothing_listed(filters: &[(&str, &str, String)], cursor_given: bool) -> Strin
     if filters.is_empty() {
         return "no runs yet".to_owned();
     }
-    let given: Vec<String> = filters
-        .iter()
-        .map(|(option, _, value)| format!("--{option} {}", shell_word(value)))
-        .collect();
+    let given = as_options(filters);
     let names = filters
         .iter()
         .any(|(option, ..)| matches!(*option, "provider" | "model" | "dataset"));

@@ -266,16 +266,17 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
     let ceiling_requests = (5 * concurrency * 1000)
         .checked_div(latency_ms)
         .unwrap_or((items * 5).max(20_000));
-    let mut ceilings = Vec::new();
+    let mut loads = Vec::new();
     for _ in 0..3 {
-        ceilings.push(measure_ceiling(
+        loads.push(measure_ceiling(
             &release,
             &stub_url,
             concurrency,
             ceiling_requests,
         )?);
     }
-    ceilings.sort_by(f64::total_cmp);
+    loads.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let ceilings: Vec<f64> = loads.iter().map(|load| load.rate).collect();
     let ceiling = ceilings[1];
     println!(
         "stub ceiling: {ceiling:.0} streamed requests/s at concurrency {concurrency}, {latency_ms} ms latency"
@@ -388,6 +389,14 @@ pub(crate) fn run(root: &Path, postgres_url: Option<&str>, args: &BenchArgs) -> 
         ceilings[1],
         ceilings[2],
         1e3 * concurrency as f64 / ceiling
+    );
+    // What a request and the reading of its streamed body cost a bare client on this machine at
+    // this pace: a floor under the server's CPU per item, which does that and more.
+    println!(
+        "a bare client's CPU per streamed request at that pace (reqwest, the body read, not parsed): {} µs",
+        loads[1]
+            .cpu_per_request_us
+            .map_or("?".into(), |us| format!("{us:.0}"))
     );
     Ok(())
 }
@@ -503,7 +512,7 @@ fn measure_ceiling(
     url: &str,
     concurrency: u64,
     requests: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Load> {
     let output = Command::new(release.join("evalboard-bench"))
         .args([
             "load",
@@ -521,7 +530,22 @@ fn measure_ceiling(
         .and_then(|tail| tail.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .with_context(|| format!("unexpected load output: {text}"))?;
-    Ok(rate)
+    let cpu_per_request_us = text
+        .split_once("client CPU ")
+        .and_then(|(_, tail)| tail.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    Ok(Load {
+        rate,
+        cpu_per_request_us,
+    })
+}
+
+/// What one run of the load client measured.
+struct Load {
+    /// Streamed requests per second.
+    rate: f64,
+    /// The client's own CPU time per request, in µs.
+    cpu_per_request_us: Option<f64>,
 }
 
 pub(crate) fn dataset_jsonl(items: u64) -> String {

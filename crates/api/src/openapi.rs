@@ -75,6 +75,8 @@ pub(crate) fn routed_app() -> (
     declare_security(&mut document);
     describe_event_streams(&mut document);
     headers_are_never_null(&mut document);
+    request_id_on_every_response(&mut document);
+    declare_word_sets(&mut document);
     close_tagged_variants(&mut document, "JudgeDto");
     (app, document)
 }
@@ -291,6 +293,96 @@ fn headers_are_never_null(document: &mut utoipa::openapi::OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// Declares `X-Request-Id` on every response of every operation, as the request log's
+/// middleware sets it ([`crate::request_log`]): the id to quote when reporting a problem. One
+/// header in the components, referred to from each response.
+fn request_id_on_every_response(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type, header::HeaderBuilder};
+    const NAME: &str = "X-Request-Id";
+    let header = HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "The id under which the server logged this request (docs/operations.md)",
+        ))
+        .build();
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .headers
+        .insert(NAME.to_owned(), RefOr::T(header));
+    let operations = document.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.post, &mut item.delete]
+            .into_iter()
+            .flatten()
+    });
+    for operation in operations {
+        for response in operation.responses.responses.values_mut() {
+            if let RefOr::T(response) = response {
+                response.headers.insert(
+                    NAME.to_owned(),
+                    RefOr::Ref(Ref::new(format!("#/components/headers/{NAME}"))),
+                );
+            }
+        }
+    }
+}
+
+/// Declares the fixed sets of words some text fields hold as enumerations (the DTOs keep them
+/// as text, described in words): a client generated from the document types `run.status` as
+/// one of five words rather than any string. A field named here that the document lacks
+/// panics, so a renamed field cannot leave its words behind.
+fn declare_word_sets(document: &mut utoipa::openapi::OpenApi) {
+    use evalboard_domain::{ExtractionTier, ItemState, RunStatus};
+    use serde_json::Value;
+    use utoipa::openapi::{RefOr, Schema, Type, schema::SchemaType};
+    let statuses: Vec<&str> = RunStatus::ALL.map(RunStatus::as_str).to_vec();
+    let states: Vec<&str> = ItemState::ALL.map(ItemState::as_str).to_vec();
+    let tiers: Vec<&str> = ExtractionTier::ALL.map(ExtractionTier::as_str).to_vec();
+    let verdicts = vec!["correct", "incorrect"];
+    let fields: [(&str, &str, &[&str]); 16] = [
+        ("RunDto", "status", &statuses),
+        ("RunStatusEventDto", "status", &statuses),
+        ("RunStatusEventDto", "previousStatus", &statuses),
+        ("ItemSnapshotDto", "state", &states),
+        ("ItemDetailDto", "state", &states),
+        ("FlippedOutcomeDto", "state", &states),
+        ("ItemDetailDto", "verdict", &verdicts),
+        ("VerdictDto", "verdict", &verdicts),
+        ("ItemDetailDto", "extractionTier", &tiers),
+        ("VerdictDto", "extractionTier", &tiers),
+        ("LogEntryDto", "level", &["debug", "info", "warn", "error"]),
+        ("ItemPageDto", "groupBy", &["category", "state", "none"]),
+        ("ResetEventDto", "reason", &["pruned", "unknown_position"]),
+        (
+            "ItemEndEventDto",
+            "reason",
+            &["ended", "not_streaming_here"],
+        ),
+        ("HealthDto", "status", &["ok", "ready"]),
+        ("PublicKeyDto", "status", &["active", "retired"]),
+    ];
+    let schemas = &mut document
+        .components
+        .as_mut()
+        .expect("the document has components")
+        .schemas;
+    for (name, field, words) in fields {
+        let property = match schemas.get_mut(name) {
+            Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(field),
+            _ => None,
+        };
+        let Some(RefOr::T(Schema::Object(property))) = property else {
+            panic!("{name}.{field} is a text field of the document");
+        };
+        let nullable = matches!(&property.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
+        let mut values: Vec<Value> = words.iter().map(|&word| Value::from(word)).collect();
+        if nullable {
+            values.push(Value::Null);
+        }
+        property.enum_values = Some(values);
     }
 }
 

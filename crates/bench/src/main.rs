@@ -220,11 +220,23 @@ async fn load(url: &str, concurrency: usize, requests: u64) -> anyhow::Result<()
         task.await??;
     }
     let seconds = started.elapsed().as_secs_f64();
+    // The client's own CPU per request: what making a request and reading its streamed body
+    // costs on this machine at this pace, a floor under any client's (the engine's included).
+    let cpu = own_cpu_seconds().map_or("?".into(), |s| format!("{:.0}", s * 1e6 / requests as f64));
     println!(
-        "{requests} streamed requests at concurrency {concurrency} in {seconds:.2} s: {:.0} requests/s",
+        "{requests} streamed requests at concurrency {concurrency} in {seconds:.2} s, client CPU {cpu} µs per request: {:.0} requests/s",
         requests as f64 / seconds
     );
     Ok(())
+}
+
+/// CPU time (user + system) this process has used, in seconds (Linux; 100 clock ticks a
+/// second): the bench's clients share the machine with the server they measure.
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 #[cfg(test)]

@@ -107,16 +107,7 @@ pub(crate) async fn run(
         histogram.quantile_ms(0.50),
         histogram.quantile_ms(0.99),
         histogram.quantile_ms(1.0),
-        own_cpu_seconds().map_or("?".into(), |s| format!("{s:.1}")),
+        crate::own_cpu_seconds().map_or("?".into(), |s| format!("{s:.1}")),
     );
     Ok(())
-}
-
-/// CPU time (user + system) this process has used, in seconds (Linux; 100 clock ticks a
-/// second): the subscribers share the machine with the server they measure.
-fn own_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }

@@ -13,6 +13,7 @@ use crate::{
     body::{JsonObject, parse_json},
     dto::{SessionDto, SignInRequest},
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -26,7 +27,11 @@ use crate::{
     )
 )]
 #[get("/auth/session")]
-pub(crate) async fn get_session(state: web::Data<AppState>, actor: Actor) -> web::Json<SessionDto> {
+pub(crate) async fn get_session(
+    state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
+    actor: Actor,
+) -> web::Json<SessionDto> {
     web::Json(SessionDto::of(&actor, state.access().is_open()))
 }
 
@@ -46,6 +51,7 @@ pub(crate) async fn get_session(state: web::Data<AppState>, actor: Actor) -> web
 #[post("/auth/session")]
 pub(crate) async fn create_session(
     state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
     body: web::Json<JsonObject>,
 ) -> Result<HttpResponse, ApiError> {
     let request: SignInRequest = parse_json(body.into_inner().0, &[])?;
@@ -81,7 +87,10 @@ pub(crate) async fn create_session(
     ),
 )]
 #[delete("/auth/session")]
-pub(crate) async fn delete_session(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn delete_session(
+    state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
+) -> Result<HttpResponse, ApiError> {
     let sessions = state.sessions().await?;
     let mut cookie = session_cookie(sessions, String::new(), &state);
     cookie.make_removal();

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 
 use crate::{
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -20,7 +21,10 @@ use crate::{
     )
 )]
 #[get("/metrics")]
-pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn metrics(
+    state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
+) -> Result<HttpResponse, ApiError> {
     let render = state
         .metrics
         .clone()

@@ -367,6 +367,22 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
     app.get(&format!("/runs/{id}/items?cursor=abc"))
         .await
         .problem(422);
+    // A category none of the run's items is in (a miscased one) is refused, naming the run's,
+    // rather than listing nothing without a word; an unknown run stays a 404.
+    let problem = app
+        .get(&format!("/runs/{id}/items?category=law,Law"))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "category");
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("no item of this run is in category `Law` (its categories: ")
+            && detail.contains("law"),
+        "{detail}"
+    );
+    app.get("/runs/run-0123456789abcdef0123456789abcdef/items?category=Law")
+        .await
+        .problem(404);
     app.get("/runs/run-0123456789abcdef0123456789abcdef/items")
         .await
         .problem(404);

@@ -179,6 +179,19 @@ async fn a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint(db: Te
     app.get(&format!("/runs/{id}/export?state=lost"))
         .await
         .problem(400);
+    // Not an empty file for a category none of its items is in (a miscased one): a 422 that
+    // names the run's categories.
+    let problem = app
+        .get(&format!("/runs/{id}/export?format=csv&category=Math"))
+        .await
+        .problem(422);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no item of this run is in category `Math` (its categories: "),
+        "{problem}"
+    );
 
     app.get(&format!("/runs/{id}/export?format=xml"))
         .await

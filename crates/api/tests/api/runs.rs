@@ -5,7 +5,7 @@ use evalboard_domain::{RunId, RunStatus};
 use evalboard_persistence::{RunFilter, testing::TestDatabase};
 use serde_json::{Value, json};
 
-use crate::support::{api_tests, app, import, is_api_time, items, now};
+use crate::support::{api_tests, app, import, is_api_time, items, json_post, now};
 
 fn request(provider: &str, dataset: &str, model: &str) -> Value {
     json!({"providerName": provider, "datasetName": dataset, "modelName": model})
@@ -715,7 +715,57 @@ async fn query_problems_name_the_parameter(db: TestDatabase) {
     app.get("/datasets").await.ok(200);
 }
 
+/// Every endpoint the OpenAPI document lists refuses a query parameter it does not take with a
+/// 400 naming it, before it reads a body or writes anything — but the health checks and the
+/// published documents, which monitors and caches call with parameters of their own
+/// (docs/api.md).
+async fn every_endpoint_refuses_a_parameter_it_does_not_take(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    let app = app(db).await;
+    let run = app.create_run("Demo", json!({})).await;
+    let lenient = [
+        "/healthz",
+        "/readyz",
+        "/browser-harness/schemas/capture-bundle.v1.json",
+        "/browser-harness/schemas/pack-payload.v1.json",
+    ];
+    let document = evalboard_api::openapi_json();
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        let uri = path.replace("{run_id}", &run).replace("{sequence}", "1") + "?foo=1";
+        for method in operations.as_object().unwrap().keys() {
+            let request = match method.as_str() {
+                "get" => TestRequest::get().uri(&uri),
+                // A body that would be taken (a run's settings): the parameter decides alone.
+                "post" => json_post(&uri).set_payload(
+                    json!({"providerName": "Simulated", "datasetName": "Demo", "modelName": "sim-1"})
+                        .to_string(),
+                ),
+                "delete" => TestRequest::delete().uri(&uri),
+                other => panic!("{other} {path}: a method this test does not send"),
+            };
+            let reply = app.call(request).await;
+            if lenient.contains(&path.as_str()) {
+                assert_eq!(reply.status.as_u16(), 200, "{method} {uri}");
+                continue;
+            }
+            let problem = reply.problem(400);
+            assert_eq!(
+                problem["errors"][0]["field"], "foo",
+                "{method} {uri}: {problem}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} operations checked");
+    // Nothing was created by the `POST /runs` refused.
+    let runs = app.get("/runs").await.ok(200);
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+}
+
 api_tests!(
+    every_endpoint_refuses_a_parameter_it_does_not_take,
     query_problems_name_the_parameter,
     a_cursor_pages_only_the_listing_that_gave_it,
     a_created_run_reads_back_through_every_endpoint,

@@ -281,6 +281,25 @@ macro_rules! filtered_items {
 }
 
 impl Database {
+    /// The categories a run's items are in, sorted: what a `category` filter of its items can
+    /// name. `NotFound` for an unknown run.
+    pub fn run_categories(&self, run_id: &RunId) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            load_row(conn, run_id, false)?;
+            Ok(run_items::table
+                .inner_join(
+                    dataset_items::table.on(dataset_items::dataset_id
+                        .eq(run_items::dataset_id)
+                        .and(dataset_items::position.eq(run_items::dataset_position))),
+                )
+                .filter(run_items::run_id.eq(run_id.as_str()))
+                .select(dataset_items::category)
+                .distinct()
+                .order(dataset_items::category.asc())
+                .load(conn)?)
+        })
+    }
+
     /// A page of a run's items (see [`ItemQuery`]), with the groups of all filtered items.
     pub fn run_items(&self, run_id: &RunId, query: &ItemQuery) -> Result<ItemPage, StoreError> {
         self.items_of(run_id, query, true)

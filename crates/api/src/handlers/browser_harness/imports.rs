@@ -17,6 +17,7 @@ use crate::{
     body::{media_type, read_body},
     dto::{CaptureBundleDto, RunDetailDto, api_time},
     error::{ApiError, Problem},
+    params::NoParameters,
     state::{AppState, FIX_UNTRUSTED_SIGNER},
 };
 
@@ -68,6 +69,7 @@ pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 pub(crate) async fn import_captures(
     state: web::Data<AppState>,
     req: HttpRequest,
+    _: web::Query<NoParameters>,
     payload: web::Payload,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, web};
 use crate::{
     dto::{KeysDto, PublicKeyDto},
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -18,7 +19,10 @@ use crate::{
     )
 )]
 #[get("/browser-harness/keys")]
-pub(crate) async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_keys(
+    state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
+) -> Result<HttpResponse, ApiError> {
     let keys = state.harness()?;
     Ok(HttpResponse::Ok().json(KeysDto {
         keys: keys.ring().keys().map(PublicKeyDto::from).collect(),

@@ -12,6 +12,7 @@ use crate::{
     body::{JsonObject, parse_json},
     dto::{CreatePackRequest, EnvelopeDto},
     error::{ApiError, Problem},
+    params::NoParameters,
     params::shorten,
     state::AppState,
 };
@@ -52,6 +53,7 @@ const BUNDLE_OVERHEAD_BYTES: usize = 2 * 1024;
 #[post("/browser-harness/packs")]
 pub(crate) async fn create_pack(
     state: web::Data<AppState>,
+    _: web::Query<NoParameters>,
     body: web::Json<JsonObject>,
 ) -> Result<HttpResponse, ApiError> {
     let request: CreatePackRequest = parse_json(body.into_inner().0, &["/selection"])?;

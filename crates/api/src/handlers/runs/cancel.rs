@@ -12,6 +12,7 @@ use crate::{
     body::optional_json_object,
     dto::RunDetailDto,
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -42,6 +43,7 @@ pub(crate) async fn cancel_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    _: web::Query<NoParameters>,
     payload: web::Payload,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {

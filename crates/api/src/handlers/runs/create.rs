@@ -15,6 +15,7 @@ use crate::{
     body::{JsonObject, parse_json},
     dto::{CreateRunRequest, RunDetailDto},
     error::{ApiError, Problem},
+    params::NoParameters,
     params::shorten,
     state::AppState,
 };
@@ -34,7 +35,8 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
         description = "1 to 255 visible ASCII characters; makes retries of this request safe")),
     responses(
         (status = 201, description = "Run created (or replayed)", body = RunDetailDto,
-            headers(("Location" = String, description = "`/runs/{run_id}`"))),
+            headers(("Location" = String, description = "`/runs/{run_id}`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this replays the run an earlier request with the same `Idempotency-Key` created; absent otherwise"))),
         (status = 400, description = "Malformed JSON, wrong types, unknown fields or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency-Key reused with a different request", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -47,6 +49,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub(crate) async fn create_run(
     state: web::Data<AppState>,
     req: HttpRequest,
+    _: web::Query<NoParameters>,
     body: web::Json<JsonObject>,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::{
-    items::{item_categories, item_states},
+    items::{categories_of_run, item_categories, item_states},
     run_id,
 };
 use crate::{
@@ -64,6 +64,7 @@ enum Format {
         ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items)"))),
         (status = 400, description = "An unknown format or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`category` names a category none of the run's items is in", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -93,6 +94,7 @@ pub(crate) async fn export_run_items(
         let id = id.clone();
         state.with_db(move |db| db.get_run(&id)).await?
     };
+    categories_of_run(&state, &run.id, &filter.categories).await?;
     let (content_type, extension) = match format {
         Format::Jsonl => ("application/x-ndjson", "jsonl"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

@@ -5,6 +5,7 @@ use actix_web::{get, web};
 use crate::{
     dto::RunDetailDto,
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -22,6 +23,7 @@ use crate::{
 pub(crate) async fn get_run(
     state: web::Data<AppState>,
     run_id: web::Path<String>,
+    _: web::Query<NoParameters>,
 ) -> Result<web::Json<RunDetailDto>, ApiError> {
     let id = super::run_id(&run_id)?;
     let run = state

@@ -16,6 +16,7 @@ use crate::{
     EventHub,
     dto::{ItemEndEventDto, ItemTextEventDto},
     error::{ApiError, Problem},
+    params::NoParameters,
     params::shorten,
     state::AppState,
 };
@@ -53,6 +54,7 @@ const STORED_WITHIN: Duration = Duration::from_secs(5);
 pub(crate) async fn stream_item_text(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    _: web::Query<NoParameters>,
 ) -> Result<impl Responder, ApiError> {
     let (run, sequence) = path.into_inner();
     let id = run_id(&run)?;

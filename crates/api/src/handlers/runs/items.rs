@@ -2,7 +2,7 @@
 //! recorded about each.
 
 use actix_web::{get, web};
-use evalboard_domain::ItemState;
+use evalboard_domain::{ItemState, RunId};
 use evalboard_persistence::{ItemGrouping, ItemQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -32,7 +32,7 @@ pub(crate) struct ItemsQuery {
     )]
     state: Option<String>,
     /// Comma-separated categories, e.g. `law,math`: each 1 to 100 characters, no control
-    /// characters.
+    /// characters, and the category of some item of the run (else 422, naming the run's).
     #[param(pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]{1,100}(,[^,\\x00-\\x1f\\x7f-\\x9f]{1,100})*$")]
     category: Option<String>,
     /// Comma-separated item sequences, e.g. `3,17` (1 to 200 of them, each 1 to 999999999):
@@ -57,7 +57,7 @@ pub(crate) struct ItemsQuery {
     responses(
         (status = 200, description = "Groups and a page of items", body = ItemPageDto),
         (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`cursor` is not one this server issued for this listing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`cursor` is not one this server issued for this listing, or `category` names a category none of the run's items is in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -83,6 +83,7 @@ pub(crate) async fn list_run_items(
     };
     let states = item_states(query.state.as_deref())?;
     let categories = item_categories(query.category.as_deref())?;
+    categories_of_run(&state, &id, &categories).await?;
     let sequences = match query.sequence.as_deref() {
         None => Vec::new(),
         Some(list) => {
@@ -164,6 +165,36 @@ pub(super) fn item_states(list: Option<&str>) -> Result<Vec<ItemState>, ApiError
 /// `category` parameters' patterns say).
 pub(super) fn category_name(name: &str) -> bool {
     !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
+}
+
+/// Refuses (422) a `category` filter that names a category none of the run's items is in,
+/// naming the run's own: a miscased `Law` would otherwise list, or export, nothing without a
+/// word. A 404 for an unknown run.
+pub(super) async fn categories_of_run(
+    state: &AppState,
+    run: &RunId,
+    named: &[String],
+) -> Result<(), ApiError> {
+    const LISTED: usize = 20;
+    if named.is_empty() {
+        return Ok(());
+    }
+    let run = run.clone();
+    let theirs = state.with_db(move |db| db.run_categories(&run)).await?;
+    let Some(unknown) = named.iter().find(|name| !theirs.contains(name)) else {
+        return Ok(());
+    };
+    let listed = match theirs.len() {
+        n if n <= LISTED => theirs.join(", "),
+        n => format!("{} and {} more", theirs[..LISTED].join(", "), n - LISTED),
+    };
+    Err(ApiError::unprocessable_parameter(
+        "category",
+        format!(
+            "no item of this run is in category `{}` (its categories: {listed})",
+            shorten(unknown)
+        ),
+    ))
 }
 
 /// The `category` parameter of an item listing or export: comma-separated names, exactly as

@@ -13,6 +13,7 @@ use crate::{
     body::{JsonObject, parse_json},
     dto::{JudgeDto, RunDetailDto},
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -55,6 +56,7 @@ pub(crate) struct RejudgeRequest {
 pub(crate) async fn rejudge_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    _: web::Query<NoParameters>,
     body: web::Json<JsonObject>,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {

@@ -19,6 +19,7 @@ use crate::{
     body::optional_json_object,
     dto::RunDetailDto,
     error::{ApiError, Problem},
+    params::NoParameters,
     state::AppState,
 };
 
@@ -67,6 +68,7 @@ pub(crate) async fn retry_run(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    _: web::Query<NoParameters>,
     payload: web::Payload,
     actor: Actor,
 ) -> Result<HttpResponse, ApiError> {

@@ -908,8 +908,11 @@ export interface components {
              * @description The item's sequence in that run (for `GET /runs/{run_id}/items`).
              */
             sequence: number;
-            /** @description Its state there. */
-            state: string;
+            /**
+             * @description Its state there.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "awaiting" | "correct" | "incorrect" | "failed" | "canceled";
         };
         /** @description A page of flipped items. */
         FlippedPageDto: {
@@ -959,8 +962,11 @@ export interface components {
         HealthDto: {
             /** @description For `/readyz`: the database backend, `sqlite` or `postgres`. */
             database?: string | null;
-            /** @description `ok` or `ready`. */
-            status: string;
+            /**
+             * @description `ok` or `ready`.
+             * @enum {string}
+             */
+            status: "ok" | "ready";
         };
         /** @description Something accepted during an import but worth knowing. */
         ImportWarningDto: {
@@ -1013,8 +1019,9 @@ export interface components {
              * @description Which extraction rule matched: `answer_is`, `answer_label` (both kinds of item),
              *     `last_letter` (multiple choice), `final_mark`, `boxed`, `last_number` (numeric) or
              *     `unparsed`.
+             * @enum {string|null}
              */
-            extractionTier: string | null;
+            extractionTier: "answer_is" | "answer_label" | "last_letter" | "final_mark" | "boxed" | "last_number" | "unparsed" | null;
             /** @description Which judge decided. */
             judge: string | null;
             /** @description The judge's reasons, if given. */
@@ -1043,14 +1050,20 @@ export interface components {
              * @description 1-based position in the run.
              */
             sequence: number;
-            /** @description `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`. */
-            state: string;
+            /**
+             * @description `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "awaiting" | "correct" | "incorrect" | "failed" | "canceled";
             /** @description Timings of the latest attempt. */
             timings: components["schemas"]["TimingsDto"];
             /** @description Token usage of the latest answer. */
             usage: components["schemas"]["UsageDto"];
-            /** @description `correct` or `incorrect` once judged. */
-            verdict: string | null;
+            /**
+             * @description `correct` or `incorrect` once judged.
+             * @enum {string|null}
+             */
+            verdict: "correct" | "incorrect" | null;
             /** @description Every verdict given, oldest first (a retry of a judged item adds one). */
             verdicts: components["schemas"]["VerdictDto"][];
         };
@@ -1064,8 +1077,9 @@ export interface components {
              *     over). `not_streaming_here`: it was not streaming on this server when the stream
              *     opened (not started, finished, or in flight on another replica).
              * @example ended
+             * @enum {string}
              */
-            reason: string;
+            reason: "ended" | "not_streaming_here";
         };
         /** @description A group of items with its counts. */
         ItemGroupDto: {
@@ -1082,8 +1096,11 @@ export interface components {
         };
         /** @description `GET /runs/{run_id}/items`. */
         ItemPageDto: {
-            /** @description `category`, `state` or `none`. */
-            groupBy: string;
+            /**
+             * @description `category`, `state` or `none`.
+             * @enum {string}
+             */
+            groupBy: "category" | "state" | "none";
             /** @description Every group of the filtered items, by key, with counts over all pages. */
             groups: components["schemas"]["ItemGroupDto"][];
             /** @description This page of items, by group key then sequence. */
@@ -1122,8 +1139,11 @@ export interface components {
              * @description 1-based position of the item in the run.
              */
             sequence: number;
-            /** @description `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`. */
-            state: string;
+            /**
+             * @description `pending`, `running`, `awaiting`, `correct`, `incorrect`, `failed` or `canceled`.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "awaiting" | "correct" | "incorrect" | "failed" | "canceled";
         };
         /**
          * @description `item_text` on `GET /runs/{run_id}/items/{sequence}/stream`: the item's answer as it
@@ -1257,8 +1277,11 @@ export interface components {
              * @description Increasing id; entries are in id order.
              */
             id: number;
-            /** @description `debug`, `info`, `warn` or `error`. */
-            level: string;
+            /**
+             * @description `debug`, `info`, `warn` or `error`.
+             * @enum {string}
+             */
+            level: "debug" | "info" | "warn" | "error";
             /** @description What happened. */
             message: string;
             /**
@@ -1435,8 +1458,11 @@ export interface components {
             keyId: string;
             /** @description Standard base64 of the 32 raw public key bytes. */
             publicKey: string;
-            /** @description `active` (signs new packs) or `retired` (its packs still import). */
-            status: string;
+            /**
+             * @description `active` (signs new packs) or `retired` (its packs still import).
+             * @enum {string}
+             */
+            status: "active" | "retired";
         };
         /** @description Body of `POST /runs/{run_id}/rejudge`. */
         RejudgeRequest: {
@@ -1470,8 +1496,9 @@ export interface components {
             /**
              * @description `pruned` (older than the retention) or `unknown_position`.
              * @example pruned
+             * @enum {string}
              */
-            reason: string;
+            reason: "pruned" | "unknown_position";
         };
         /** @description Body of `POST /runs/{run_id}/retry` (optional). */
         RetryRequest: {
@@ -1613,8 +1640,9 @@ export interface components {
             /**
              * @description `pending`, `running`, `completed`, `failed` or `canceled`.
              * @example running
+             * @enum {string}
              */
-            status: string;
+            status: "pending" | "running" | "completed" | "failed" | "canceled";
         };
         /**
          * @description One run's figures over the compared items. Failed, canceled and not yet judged items count as
@@ -1738,14 +1766,20 @@ export interface components {
             at: string;
             /** @description Its lifecycle after the change. */
             lifecycle: components["schemas"]["LifecycleDto"];
-            /** @description Its status before; `null` for a new run, equal to `status` when only the lifecycle changed. */
-            previousStatus: string | null;
+            /**
+             * @description Its status before; `null` for a new run, equal to `status` when only the lifecycle changed.
+             * @enum {string|null}
+             */
+            previousStatus: "pending" | "running" | "completed" | "failed" | "canceled" | null;
             /** @description The run as `/runs/active` shows it, after the change. */
             run: components["schemas"]["RunDto"];
             /** @description The run. */
             runId: string;
-            /** @description Its status after the change (the same as `run.status`). */
-            status: string;
+            /**
+             * @description Its status after the change (the same as `run.status`).
+             * @enum {string}
+             */
+            status: "pending" | "running" | "completed" | "failed" | "canceled";
         };
         /** @description Tokens and cost a run spent. */
         RunUsageDto: {
@@ -1939,8 +1973,9 @@ export interface components {
             /**
              * @description `answer_is`, `answer_label` (both kinds of item), `last_letter` (multiple choice),
              *     `final_mark`, `boxed`, `last_number` (numeric) or `unparsed`.
+             * @enum {string}
              */
-            extractionTier: string;
+            extractionTier: "answer_is" | "answer_label" | "last_letter" | "final_mark" | "boxed" | "last_number" | "unparsed";
             /** @description `choice`, or `llm:<provider>/<model>`. */
             judge: string;
             /**
@@ -1963,14 +1998,20 @@ export interface components {
              */
             undone: boolean;
             usage: components["schemas"]["UsageDto"] | null;
-            /** @description `correct` or `incorrect`. */
-            verdict: string;
+            /**
+             * @description `correct` or `incorrect`.
+             * @enum {string}
+             */
+            verdict: "correct" | "incorrect";
         };
     };
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The id under which the server logged this request (docs/operations.md) */
+        "X-Request-Id": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1987,6 +2028,7 @@ export interface operations {
             /** @description Signed in (or no sign-in needed) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1996,6 +2038,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2005,6 +2048,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2014,6 +2058,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2038,6 +2083,7 @@ export interface operations {
             /** @description Signed in; the session cookie is set */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2047,6 +2093,7 @@ export interface operations {
             /** @description Malformed body */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2056,6 +2103,7 @@ export interface operations {
             /** @description Not a token this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2065,6 +2113,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2074,6 +2123,7 @@ export interface operations {
             /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2083,6 +2133,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2103,6 +2154,7 @@ export interface operations {
             /** @description Signed out */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2110,6 +2162,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2119,6 +2172,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2128,6 +2182,7 @@ export interface operations {
             /** @description Database unavailable (it names the session cookie) */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2155,6 +2210,7 @@ export interface operations {
                 headers: {
                     /** @description `/runs/{run_id}` */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2166,6 +2222,7 @@ export interface operations {
                 headers: {
                     /** @description `/runs/{run_id}` */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2175,6 +2232,7 @@ export interface operations {
             /** @description The body is not JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2184,6 +2242,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2193,6 +2252,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2202,6 +2262,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2211,6 +2272,7 @@ export interface operations {
             /** @description Body larger than 32 MiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2220,6 +2282,7 @@ export interface operations {
             /** @description Content-Type is not JSON */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,6 +2292,7 @@ export interface operations {
             /** @description The bundle does not verify or breaks the format; `errors` lists every problem, `field` a JSON Pointer into the body */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2238,6 +2302,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2247,6 +2312,7 @@ export interface operations {
             /** @description Database unavailable, or no signing key */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2267,6 +2333,7 @@ export interface operations {
             /** @description The trusted public keys */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2276,6 +2343,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2285,6 +2353,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2294,6 +2363,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2303,6 +2373,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2312,6 +2383,7 @@ export interface operations {
             /** @description This server has no signing key */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2336,6 +2408,7 @@ export interface operations {
             /** @description The signed pack */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2345,6 +2418,7 @@ export interface operations {
             /** @description Malformed JSON, wrong types or unknown fields */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2354,6 +2428,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2363,6 +2438,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2372,6 +2448,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2381,6 +2458,7 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2390,6 +2468,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2399,6 +2478,7 @@ export interface operations {
             /** @description Unknown dataset or category, invalid target, expiry or selection, more than 20,000 items, or prompts making a pack too large for its bundle to be imported (32 MiB); `errors` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2408,6 +2488,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2417,6 +2498,7 @@ export interface operations {
             /** @description Database unavailable, or no signing key */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2437,6 +2519,7 @@ export interface operations {
             /** @description The capture bundle's JSON Schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2446,6 +2529,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2455,6 +2539,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2475,6 +2560,7 @@ export interface operations {
             /** @description The pack payload's JSON Schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2484,6 +2570,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2493,6 +2580,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2513,6 +2601,7 @@ export interface operations {
             /** @description Datasets by name */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2522,6 +2611,7 @@ export interface operations {
             /** @description A query parameter (it takes none) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2531,6 +2621,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2540,6 +2631,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2549,6 +2641,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2558,6 +2651,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2601,6 +2695,7 @@ export interface operations {
             /** @description The newest version already has exactly these items */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2610,6 +2705,7 @@ export interface operations {
             /** @description A new version was stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2619,6 +2715,7 @@ export interface operations {
             /** @description Missing or invalid `name`, or an unknown `format` */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2628,6 +2725,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2637,6 +2735,7 @@ export interface operations {
             /** @description The token's role is below admin */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2646,6 +2745,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2655,6 +2755,7 @@ export interface operations {
             /** @description File larger than 64 MiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2664,6 +2765,7 @@ export interface operations {
             /** @description Neither `format` nor the Content-Type names a known format */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2673,6 +2775,7 @@ export interface operations {
             /** @description Malformed rows; `errors` lists them by line */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2682,6 +2785,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2691,6 +2795,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2711,6 +2816,7 @@ export interface operations {
             /** @description Alive */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2720,6 +2826,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2740,6 +2847,7 @@ export interface operations {
             /** @description Prometheus text format */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2749,6 +2857,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2758,6 +2867,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2767,6 +2877,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2776,6 +2887,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2785,6 +2897,7 @@ export interface operations {
             /** @description This server keeps no metrics */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2805,6 +2918,7 @@ export interface operations {
             /** @description Providers by name */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2814,6 +2928,7 @@ export interface operations {
             /** @description A query parameter (it takes none) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2823,6 +2938,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2832,6 +2948,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2841,6 +2958,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2861,6 +2979,7 @@ export interface operations {
             /** @description Ready */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2870,6 +2989,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2879,6 +2999,7 @@ export interface operations {
             /** @description Database unreachable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2921,6 +3042,7 @@ export interface operations {
             /** @description A page of runs (JSON), or every selected run (`format=csv`) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2931,6 +3053,7 @@ export interface operations {
             /** @description A parameter is malformed or out of range */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2940,6 +3063,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2949,6 +3073,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2958,6 +3083,7 @@ export interface operations {
             /** @description `cursor` is not one this server issued for this listing, or `cursor` or `limit` came with `format=csv` */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2967,6 +3093,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2976,6 +3103,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3003,8 +3131,11 @@ export interface operations {
             /** @description Run created (or replayed) */
             201: {
                 headers: {
+                    /** @description `true` when this replays the run an earlier request with the same `Idempotency-Key` created; absent otherwise */
+                    "Idempotent-Replayed"?: string;
                     /** @description `/runs/{run_id}` */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3014,6 +3145,7 @@ export interface operations {
             /** @description Malformed JSON, wrong types, unknown fields or a bad Idempotency-Key */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3023,6 +3155,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3032,6 +3165,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3041,6 +3175,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3050,6 +3185,7 @@ export interface operations {
             /** @description Idempotency-Key reused with a different request */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3059,6 +3195,7 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3068,6 +3205,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3077,6 +3215,7 @@ export interface operations {
             /** @description Unknown provider, model or dataset, or invalid settings; `errors` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3086,6 +3225,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3095,6 +3235,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3120,6 +3261,7 @@ export interface operations {
                 headers: {
                     /** @description The id of the last event the snapshots include: resume `GET /runs/events` from it */
                     "Last-Event-ID"?: number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3129,6 +3271,7 @@ export interface operations {
             /** @description `limit` is not an integer from 1 to 24, or an unknown parameter */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3138,6 +3281,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3147,6 +3291,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3156,6 +3301,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3165,6 +3311,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3199,6 +3346,7 @@ export interface operations {
             /** @description The comparison */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3208,6 +3356,7 @@ export interface operations {
             /** @description `runIds` is not 2 to 8 run ids, or another parameter is malformed */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3217,6 +3366,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3226,6 +3376,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3235,6 +3386,7 @@ export interface operations {
             /** @description A run does not exist */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3244,6 +3396,7 @@ export interface operations {
             /** @description The runs are of different datasets, `runIds` names a run twice, or `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3253,6 +3406,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3262,6 +3416,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3309,6 +3464,7 @@ export interface operations {
             /** @description A `text/event-stream`, endless unless `follow=false` */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3346,6 +3502,7 @@ export interface operations {
             /** @description `Last-Event-ID` is not an event id, or an unknown parameter */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3355,6 +3512,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3364,6 +3522,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3373,6 +3532,7 @@ export interface operations {
             /** @description `runId` names no run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3382,6 +3542,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3391,6 +3552,7 @@ export interface operations {
             /** @description The stream is not served here, or the database is unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3414,6 +3576,7 @@ export interface operations {
             /** @description The run */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3423,6 +3586,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3432,6 +3596,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3441,6 +3606,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3450,6 +3616,7 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3459,6 +3626,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3468,6 +3636,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3496,6 +3665,7 @@ export interface operations {
             /** @description Cancel requested */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3505,6 +3675,7 @@ export interface operations {
             /** @description The body is not JSON, or not an object, or has a field */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3514,6 +3685,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3523,6 +3695,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3532,6 +3705,7 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3541,6 +3715,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3550,6 +3725,7 @@ export interface operations {
             /** @description The run is already completed, failed or canceled */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3559,6 +3735,7 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3568,6 +3745,7 @@ export interface operations {
             /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3577,6 +3755,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3586,6 +3765,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3624,6 +3804,7 @@ export interface operations {
                 headers: {
                     /** @description `attachment; filename="<run_id>-items.jsonl"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items) */
                     "Content-Disposition"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3634,6 +3815,7 @@ export interface operations {
             /** @description An unknown format or parameter */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3643,6 +3825,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3652,6 +3835,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3661,6 +3845,17 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `category` names a category none of the run's items is in */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3670,6 +3865,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3679,6 +3875,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3696,7 +3893,7 @@ export interface operations {
                 state?: string;
                 /**
                  * @description Comma-separated categories, e.g. `law,math`: each 1 to 100 characters, no control
-                 *     characters.
+                 *     characters, and the category of some item of the run (else 422, naming the run's).
                  */
                 category?: string;
                 /**
@@ -3721,6 +3918,7 @@ export interface operations {
             /** @description Groups and a page of items */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3730,6 +3928,7 @@ export interface operations {
             /** @description A parameter is malformed or out of range */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3739,6 +3938,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3748,6 +3948,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3757,15 +3958,17 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `cursor` is not one this server issued for this listing */
+            /** @description `cursor` is not one this server issued for this listing, or `category` names a category none of the run's items is in */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3775,6 +3978,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3784,6 +3988,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3809,6 +4014,7 @@ export interface operations {
             /** @description A `text/event-stream` of `item_text` events ending with `item_end` */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3828,6 +4034,7 @@ export interface operations {
             /** @description The query string is not UTF-8 once percent-decoded */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3837,6 +4044,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3846,6 +4054,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3855,6 +4064,7 @@ export interface operations {
             /** @description No such run or item */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3864,6 +4074,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3873,6 +4084,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3911,6 +4123,7 @@ export interface operations {
             /** @description Log entries */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3920,6 +4133,7 @@ export interface operations {
             /** @description A parameter is malformed or out of range */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3929,6 +4143,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3938,6 +4153,7 @@ export interface operations {
             /** @description The token's role is below viewer */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3947,6 +4163,7 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3956,6 +4173,7 @@ export interface operations {
             /** @description `cursor` is not one this server issued for this listing */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3965,6 +4183,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3974,6 +4193,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4001,6 +4221,7 @@ export interface operations {
             /** @description Re-judging started */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4010,6 +4231,7 @@ export interface operations {
             /** @description Malformed body */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4019,6 +4241,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4028,6 +4251,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4037,6 +4261,7 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4046,6 +4271,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4055,6 +4281,7 @@ export interface operations {
             /** @description The run is not finished, or has no judged answer */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4064,6 +4291,7 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4073,6 +4301,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4082,6 +4311,7 @@ export interface operations {
             /** @description The LLM judge names an unknown provider or model, or one without its key */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4091,6 +4321,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4100,6 +4331,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4128,6 +4360,7 @@ export interface operations {
             /** @description Retry dispatched */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4137,6 +4370,7 @@ export interface operations {
             /** @description Malformed body */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4146,6 +4380,7 @@ export interface operations {
             /** @description No token or session this server accepts */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4155,6 +4390,7 @@ export interface operations {
             /** @description The token's role is below operator */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4164,6 +4400,7 @@ export interface operations {
             /** @description No such run */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4173,6 +4410,7 @@ export interface operations {
             /** @description The body sent nothing, or too little, for too long (`http.body_idle_timeout_secs`, `http.body_min_bytes_per_sec`) */
             408: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4182,6 +4420,7 @@ export interface operations {
             /** @description The run is not finished, nothing is in scope, its budget is spent, its provider is no longer configured or has no API key, or its configuration changed since it was made (and `force` is not set) */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4191,6 +4430,7 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4200,6 +4440,7 @@ export interface operations {
             /** @description The body is untyped, text or a form (send `Content-Type: application/json`), or of a type this endpoint does not read */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4209,6 +4450,7 @@ export interface operations {
             /** @description Too many requests (or event streams, exports or requests with a body in progress) from this client; `Retry-After` says when to come back */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4218,6 +4460,7 @@ export interface operations {
             /** @description Database unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {

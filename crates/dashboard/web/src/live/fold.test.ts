@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 
-import type { ActiveRun, ItemSnapshot } from "../api/client";
+import type { ActiveRun, ItemSnapshot, Schemas } from "../api/client";
 import { type LiveEvent, fold, reopened } from "./fold";
 
-const run = (id: string, status: string) => ({
+type RunStatus = Schemas["RunDto"]["status"];
+type ItemState = ItemSnapshot["state"];
+
+const run = (id: string, status: RunStatus) => ({
   id,
   providerName: "Simulated",
   datasetName: "Demo",
@@ -20,7 +23,7 @@ const progress = (done: number, total: number) => ({
   faulted: 0,
   pending: total - done,
 });
-const item = (sequence: number, state: string): ItemSnapshot => ({
+const item = (sequence: number, state: ItemState): ItemSnapshot => ({
   sequence,
   state,
   promptText: `Question ${sequence}?`,
@@ -28,7 +31,7 @@ const item = (sequence: number, state: string): ItemSnapshot => ({
 });
 const at = "2026-12-02T20:00:00.000Z";
 
-const status = (id: string, to: string, previous: string | null): LiveEvent => ({
+const status = (id: string, to: RunStatus, previous: RunStatus | null): LiveEvent => ({
   kind: "run_status",
   data: { runId: id, run: run(id, to), status: to, previousStatus: previous, lifecycle, at },
 });
@@ -36,7 +39,7 @@ const moved = (id: string, done: number, total: number): LiveEvent => ({
   kind: "run_progress",
   data: { runId: id, progress: progress(done, total), canceled: 0, at },
 });
-const itemEvent = (id: string, sequence: number, state: string): LiveEvent => ({
+const itemEvent = (id: string, sequence: number, state: ItemState): LiveEvent => ({
   kind: "run_item",
   data: { runId: id, item: item(sequence, state), at },
 });

@@ -246,6 +246,7 @@ pub(crate) fn plain(message: &str) -> String {
         "i16" => Some(i16::MAX as u64),
         "i32" => Some(i32::MAX as u64),
         "i64" => Some(i64::MAX as u64),
+        "u64" => Some(u64::MAX),
         _ => None,
     };
     if let (Some(largest), Some(number)) = (
@@ -256,6 +257,18 @@ pub(crate) fn plain(message: &str) -> String {
     ) && number > largest
     {
         return format!("must be at most {largest}, not {number}");
+    }
+    // A whole number past u64 reaches serde as a float (`1e20`): still a whole number, too
+    // large — not "must be a whole number, not 1e+20".
+    if let (Some(largest), Some(number)) = (
+        largest,
+        got.strip_prefix("floating point `")
+            .and_then(|n| n.strip_suffix('`'))
+            .and_then(|n| n.parse::<f64>().ok()),
+    ) && number.fract() == 0.0
+        && number > largest as f64
+    {
+        return format!("must be at most {largest}, not {number:e}");
     }
     let wanted = match wanted {
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
@@ -358,6 +371,10 @@ mod tests {
             (
                 "invalid type: floating point `2.5`, expected u32",
                 "must be a whole number, 0 or more, not 2.5",
+            ),
+            (
+                "invalid type: floating point `1e20`, expected u32",
+                "must be at most 4294967295, not 1e20",
             ),
             (
                 "invalid value: integer `-1`, expected u32",

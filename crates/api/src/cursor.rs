@@ -28,9 +28,10 @@ pub(crate) struct Cursors {
 fn invalid() -> ApiError {
     ApiError::unprocessable_parameter(
         "cursor",
-        "is not a cursor this server issued for this listing (a cursor continues the run, \
-         grouping and filters of the page that gave it) — or one an earlier version issued \
-         before an upgrade: start the listing again from its first page",
+        "is not a cursor this server issued for this listing (a cursor continues only the \
+         listing of the page that gave it: the same run, filters, grouping and order) — or one \
+         an earlier version issued before an upgrade: start the listing again from its first \
+         page",
     )
 }
 

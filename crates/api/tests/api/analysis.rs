@@ -546,6 +546,8 @@ async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestData
     let baseline = ended_run(&app, "sim-1", json!({})).await;
     let other_model = ended_run(&app, "sim-2", json!({})).await;
     let warmer = ended_run(&app, "sim-1", json!({"generation": {"temperature": 0.7}})).await;
+    let warmest = ended_run(&app, "sim-2", json!({"generation": {"temperature": 1.0}})).await;
+    let seeded = ended_run(&app, "sim-1", json!({"simulated": {"seed": 3}})).await;
     let ids = [id(&baseline), id(&other_model)].join(",");
     let same_setup = app
         .get(&format!("/runs/compare?runIds={ids}"))
@@ -580,6 +582,28 @@ async fn a_comparison_warns_when_runs_differ_in_more_than_the_model(db: TestData
              (temperature, token limit, ...) (`generation`)",
             id(&warmer)
         )])
+    );
+    // Runs that differ alike share one warning, in their order; others have their own.
+    let ids = [&baseline, &warmer, &seeded, &warmest].map(id).join(",");
+    let sweep = app
+        .get(&format!("/runs/compare?runIds={ids}"))
+        .await
+        .ok(200);
+    assert_eq!(
+        sweep["warnings"],
+        json!([
+            format!(
+                "{} and {} differ from the baseline in more than the model: the generation \
+                 settings (temperature, token limit, ...) (`generation`)",
+                id(&warmer),
+                id(&warmest)
+            ),
+            format!(
+                "{} differs from the baseline in more than the model: the Simulated provider's \
+                 settings (`simulated`)",
+                id(&seeded)
+            )
+        ])
     );
     app.stop().await;
 }

@@ -362,7 +362,36 @@ async fn csv_cells_that_a_spreadsheet_would_run_are_written_as_text(db: TestData
     );
 }
 
+/// A run still going exports what it has, under a name that says the file is partial: its
+/// finished export is not taken for it, nor saved over it.
+async fn a_run_still_going_exports_under_a_partial_name(db: TestDatabase) {
+    import(&db, "Demo", &items(4));
+    // No engine: the run stays pending.
+    let app = crate::support::app(db).await;
+    let id = app.create_run("Demo", json!({})).await;
+    let whole = app.get(&format!("/runs/{id}/export")).await;
+    assert_eq!(
+        whole.header("content-disposition"),
+        Some(format!("attachment; filename=\"{id}-items-partial.jsonl\"").as_str())
+    );
+    assert_eq!(
+        String::from_utf8(whole.body.clone())
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+    let some = app
+        .get(&format!("/runs/{id}/export?format=csv&state=pending"))
+        .await;
+    assert_eq!(
+        some.header("content-disposition"),
+        Some(format!("attachment; filename=\"{id}-items-filtered-partial.csv\"").as_str())
+    );
+}
+
 api_tests!(
+    a_run_still_going_exports_under_a_partial_name,
     a_runs_items_export_as_jsonl_and_csv_equal_to_the_items_endpoint,
     the_archive_exports_as_csv_with_the_lists_filters,
     csv_cells_that_a_spreadsheet_would_run_are_written_as_text,

@@ -203,6 +203,11 @@ await step("drill into an item of a finished run", async () => {
   // An item the run does not have is said, not ignored.
   await page.goto(`${base}/ui/runs/${id}?item=999`);
   await page.getByText("This run has no item 999.").waitFor();
+  // So is a category none of its items is in (a link made on another run): the list is empty,
+  // saying why and naming the run's categories, not an error.
+  await page.goto(`${base}/ui/runs/${id}?category=Nowhere`);
+  await page.locator("p.empty").getByText("No item of this run is in category", { exact: false }).waitFor();
+  if ((await page.locator(".error").count()) !== 0) throw new Error("an unknown category is shown as an error");
   await page.goto(`${base}/ui/runs/${id}`);
   await page.getByRole("heading", { name: "Items" }).waitFor();
   await page.locator("details.item summary").first().click();

@@ -358,6 +358,9 @@ fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
             ));
         }
     }
+    // Runs that differ alike are named in one warning: five runs of a sweep would otherwise
+    // repeat one sentence five times above the figures.
+    let mut beyond: Vec<(String, Vec<&str>)> = Vec::new();
     for run in &runs[1..] {
         let differing = differences(baseline, run);
         // Another kind of provider has other settings of its own: the Simulated provider's
@@ -372,12 +375,23 @@ fn warnings(runs: &[Run], comparison: &Comparison) -> Vec<String> {
                 .iter()
                 .map(|field| format!("{} (`{field}`)", fingerprint_field_in_words(field)))
                 .collect();
-            warnings.push(format!(
-                "{} differs from the baseline in more than the model: {}",
-                run.id,
-                described.join(", ")
-            ));
+            let described = described.join(", ");
+            match beyond.iter_mut().find(|(what, _)| *what == described) {
+                Some((_, ids)) => ids.push(run.id.as_str()),
+                None => beyond.push((described, vec![run.id.as_str()])),
+            }
         }
+    }
+    for (described, ids) in beyond {
+        let (last, rest) = ids.split_last().expect("a run differs");
+        let who = if rest.is_empty() {
+            format!("{last} differs")
+        } else {
+            format!("{} and {last} differ", rest.join(", "))
+        };
+        warnings.push(format!(
+            "{who} from the baseline in more than the model: {described}"
+        ));
     }
     warnings
 }

@@ -61,7 +61,7 @@ enum Format {
         (status = 200, description = "The items, as `application/x-ndjson` or `text/csv`", content(
             (String = "application/x-ndjson"),
             (String = "text/csv"),
-        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items)"))),
+        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"<run_id>-items.jsonl\"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items; `…-partial.…` while the run is still going)"))),
         (status = 400, description = "An unknown format or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`category` names a category none of the run's items is in", body = Problem, content_type = "application/problem+json"),
@@ -106,13 +106,20 @@ pub(crate) async fn export_run_items(
     } else {
         "-filtered"
     };
+    // Nor is a file of a run still going, whose items are not all answered yet, saved under the
+    // name its finished export will have: the name says it is partial.
+    let partial = if run.status.is_active() {
+        "-partial"
+    } else {
+        ""
+    };
     let body = paged_body(pages(state.db.clone(), run.id.clone(), filter, format));
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!(
-                "attachment; filename=\"{}-items{part}.{extension}\"",
+                "attachment; filename=\"{}-items{part}{partial}.{extension}\"",
                 run.id
             ),
         ))

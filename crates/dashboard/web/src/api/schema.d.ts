@@ -3802,7 +3802,7 @@ export interface operations {
             /** @description The items, as `application/x-ndjson` or `text/csv` */
             200: {
                 headers: {
-                    /** @description `attachment; filename="<run_id>-items.jsonl"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items) */
+                    /** @description `attachment; filename="<run_id>-items.jsonl"` (or `.csv`; `<run_id>-items-filtered.…` when `state` or `category` chose some items; `…-partial.…` while the run is still going) */
                     "Content-Disposition"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;

@@ -557,5 +557,9 @@ export function setupOf(settings: Schemas["RunSettingsDto"]): string[] {
   if (sample != null) {
     parts.push(seed == null ? `first ${sample.toLocaleString()}` : `sample of ${sample.toLocaleString()} (seed ${seed})`);
   }
+  // What a sweep varies: runs of one model at several temperatures read alike without it.
+  const generation = settings.generation;
+  if (generation?.temperature != null) parts.push(`temperature ${generation.temperature}`);
+  if (generation?.topP != null) parts.push(`top-p ${generation.topP}`);
   return parts;
 }

@@ -319,7 +319,8 @@ export function ArchivePage() {
                   {detail.canceled > 0 && <span className="muted"> ({detail.canceled.toLocaleString()} canceled)</span>}
                 </td>
                 <td className="num">{detail.usage.costUsd == null ? "–" : usd(detail.usage.costUsd)}</td>
-                <td>
+                {/* On one line: a date broken over three made every row three lines tall. */}
+                <td className="nowrap">
                   <Time at={detail.createdAt} />
                 </td>
               </tr>

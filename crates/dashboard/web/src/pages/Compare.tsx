@@ -215,7 +215,7 @@ function ComparedFigures({
               </th>
               {names.map((name) => (
                 <th key={name} scope="col" className="num">
-                  {name}
+                  <RunColumn name={name} />
                 </th>
               ))}
             </tr>
@@ -274,7 +274,7 @@ function ComparedFigures({
                   <th scope="col">Category</th>
                   {names.map((name) => (
                     <th key={name} scope="col">
-                      {name}
+                      <RunColumn name={name} />
                     </th>
                   ))}
                 </tr>
@@ -369,6 +369,25 @@ export function outcomeText(outcome: { state: string; extractedAnswer?: string |
 /** A flipped item: each run's verdict and letter; opened, both answers side by side. The open
  *  one is named in the address (`item=`), so that Back from a run's item it links to finds it
  *  open again. */
+/**
+ * A run's column header: its model's name cut to three lines (whole in the page's text, for
+ * screen readers and on hover) and its tag whole, so that eight runs of long model names keep
+ * headers a few lines tall and each column still says which run it is.
+ */
+function RunColumn({ name }: { name: string }) {
+  const tag = name.lastIndexOf(" (");
+  if (tag < 0) return <>{name}</>;
+  const model = name.slice(0, tag);
+  return (
+    <>
+      <span className="clamped" title={model}>
+        {model}
+      </span>{" "}
+      <span className="nowrap">{name.slice(tag + 1)}</span>
+    </>
+  );
+}
+
 function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {
   const columns = names.length + 2;
   const [openItem, setOpenItem] = useSearchParam("item", "");

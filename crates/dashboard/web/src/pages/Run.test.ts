@@ -1,7 +1,28 @@
 import { renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
-import { distinctItems, outsideOptions, tokenFigures, useWhenChanged } from "./Run";
+import { ApiError } from "../api/client";
+import { categoryRefused, distinctItems, outsideOptions, tokenFigures, useWhenChanged } from "./Run";
+
+describe("categoryRefused", () => {
+  const words = "no item of this run is in category `Law` (its categories: law, math)";
+  it("reads the server's words when it refused the category filter", () => {
+    const refused = new ApiError(422, "Unprocessable Content", `category: ${words}`, [
+      { field: "category", detail: words },
+    ]);
+    expect(categoryRefused(refused)).toBe(words);
+  });
+  it("leaves every other error to be shown as one", () => {
+    expect(categoryRefused(new ApiError(422, "Unprocessable Content", "cursor", [{ field: "cursor", detail: "x" }]))).toBe(
+      undefined,
+    );
+    expect(categoryRefused(new ApiError(400, "Bad Request", "category", [{ field: "category", detail: "x" }]))).toBe(
+      undefined,
+    );
+    expect(categoryRefused(new Error(words))).toBe(undefined);
+    expect(categoryRefused(null)).toBe(undefined);
+  });
+});
 
 describe("distinctItems", () => {
   it("keeps each item once, where it first appears, in order", () => {

@@ -33,6 +33,7 @@ import {
   usd,
   useSearchParam,
   useTitle,
+  withCode,
 } from "../components/common";
 import { Download } from "../components/download";
 import { LoadMore } from "../components/loadMore";
@@ -461,6 +462,10 @@ function Items({
     live,
     following,
   );
+  // A category none of the run's items is in (named in the address by a link from another
+  // run) is refused by the server, naming the run's: said as the empty list it is, not as an
+  // error.
+  const noSuchCategory = categoryRefused(items.error);
   const groups = items.data?.pages[0]?.groups ?? [];
   const list = distinctItems(items.data?.pages.flatMap((page) => page.items) ?? []);
   const shown = useRef<HTMLDivElement>(null);
@@ -534,7 +539,12 @@ function Items({
           </label>
         </div>
       </div>
-      {!(stale && items.data !== undefined) && <QueryError error={items.error} loaded={items.data !== undefined} />}
+      {!(stale && items.data !== undefined) && !noSuchCategory && (
+        <QueryError error={items.error} loaded={items.data !== undefined} />
+      )}
+      {noSuchCategory && (
+        <p className="empty">{withCode(`${noSuchCategory.charAt(0).toUpperCase()}${noSuchCategory.slice(1)}.`)}</p>
+      )}
       {opened !== null && !listed && (items.data !== undefined || items.error) && (
         <OpenedElsewhere
           id={id}
@@ -591,6 +601,13 @@ function Items({
 }
 
 /** Per-group accuracy as horizontal bars, with the counts. */
+/** The server's words when it refused the items' `category` filter (a category none of the
+ *  run's items is in), or `undefined`. */
+export function categoryRefused(error: unknown): string | undefined {
+  if (!(error instanceof ApiError) || error.status !== 422) return undefined;
+  return error.problems.find((problem) => problem.field === "category")?.detail;
+}
+
 function GroupChart({ groups }: { groups: Group[] }) {
   return (
     <TableScroll label="Accuracy per group">

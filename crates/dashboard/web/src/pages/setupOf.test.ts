@@ -19,5 +19,11 @@ describe("setupOf", () => {
       "3-shot",
       "2 categories",
     ]);
+    // What a sweep varies; the token limit, which sets no run apart in a list, is not said.
+    expect(setupOf({ generation: { temperature: 0.7, topP: 0.9, maxTokens: 512 } } as never)).toEqual([
+      "temperature 0.7",
+      "top-p 0.9",
+    ]);
+    expect(setupOf({ generation: { temperature: 0 } } as never)).toEqual(["temperature 0"]);
   });
 });

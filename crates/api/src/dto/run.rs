@@ -344,6 +344,10 @@ pub struct RunPageDto {
     /// Pass as `cursor` to get the next page; `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
+    /// How many runs the filters select in all — on the first page; `null` on the pages a
+    /// cursor continues (counted once, then paged on).
+    #[schema(required = true)]
+    pub total: Option<u64>,
 }
 
 impl From<&Run> for RunDto {

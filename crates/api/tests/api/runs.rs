@@ -536,6 +536,13 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         let page = app.get(&uri).await.ok(200);
         let runs = page["runs"].as_array().unwrap();
         assert!(runs.len() <= 2);
+        // Counted on the first page, not on the pages a cursor continues.
+        let total = if seen.is_empty() {
+            json!(5)
+        } else {
+            Value::Null
+        };
+        assert_eq!(page["total"], total, "{uri}");
         seen.extend(
             runs.iter()
                 .map(|r| r["run"]["id"].as_str().unwrap().to_owned()),
@@ -580,6 +587,11 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         }
     };
     assert_eq!(count("datasetName=Other").await, 2);
+    // The filters' total, whatever the page's size (and on a single page as well).
+    for (query, total) in [("limit=1&modelName=sim-1", 3), ("datasetName=Other", 2)] {
+        let page = app.get(&format!("/runs?{query}")).await.ok(200);
+        assert_eq!(page["total"], total, "{query}");
+    }
     assert_eq!(count("modelName=sim-2").await, 2);
     assert_eq!(count("status=running").await, 1);
     assert_eq!(count("status=running,pending").await, 5);

@@ -40,6 +40,37 @@ pub struct RunPage {
     pub runs: Vec<Run>,
     /// Where the next page starts, when there is one.
     pub next: Option<RunCursor>,
+    /// How many runs the filter selects in all, on the first page (the pages after it, which a
+    /// cursor continues, do not count them again).
+    pub total: Option<u64>,
+}
+
+/// The runs `$filter` selects, as a boxed query of `$select`.
+macro_rules! filtered_runs {
+    ($filter:expr, $select:expr) => {{
+        let filter: &RunFilter = $filter;
+        let mut query = runs::table.select($select).into_boxed();
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(runs::status.eq_any(statuses));
+        }
+        if let Some(provider) = &filter.provider_name {
+            query = query.filter(runs::provider_name.eq(provider.clone()));
+        }
+        if let Some(dataset) = &filter.dataset_name {
+            query = query.filter(runs::dataset_name.eq(dataset.clone()));
+        }
+        if let Some(model) = &filter.model_name {
+            query = query.filter(runs::model_name.eq(model.clone()));
+        }
+        if let Some(from) = filter.created_from {
+            query = query.filter(runs::created_at.ge(from.naive_utc()));
+        }
+        if let Some(before) = filter.created_before {
+            query = query.filter(runs::created_at.lt(before.naive_utc()));
+        }
+        query
+    }};
 }
 
 impl Database {
@@ -75,26 +106,7 @@ impl Database {
         limit: u32,
     ) -> Result<RunPage, StoreError> {
         self.read(|conn| {
-            let mut query = runs::table.select(RunRow::as_select()).into_boxed();
-            if !filter.statuses.is_empty() {
-                let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-                query = query.filter(runs::status.eq_any(statuses));
-            }
-            if let Some(provider) = &filter.provider_name {
-                query = query.filter(runs::provider_name.eq(provider.clone()));
-            }
-            if let Some(dataset) = &filter.dataset_name {
-                query = query.filter(runs::dataset_name.eq(dataset.clone()));
-            }
-            if let Some(model) = &filter.model_name {
-                query = query.filter(runs::model_name.eq(model.clone()));
-            }
-            if let Some(from) = filter.created_from {
-                query = query.filter(runs::created_at.ge(from.naive_utc()));
-            }
-            if let Some(before) = filter.created_before {
-                query = query.filter(runs::created_at.lt(before.naive_utc()));
-            }
+            let mut query = filtered_runs!(filter, RunRow::as_select());
             if let Some(cursor) = cursor {
                 let at = cursor.created_at.naive_utc();
                 query = query.filter(
@@ -122,7 +134,18 @@ impl Database {
             } else {
                 None
             };
-            Ok(RunPage { runs, next })
+            // Counted on the first page only: a client pages on from it, and an archive of
+            // many runs is not counted again for each page.
+            let total = match (cursor, &next) {
+                (Some(_), _) => None,
+                (None, None) => Some(runs.len() as u64),
+                (None, Some(_)) => {
+                    let counted: i64 =
+                        filtered_runs!(filter, diesel::dsl::count_star()).first(conn)?;
+                    Some(u64::try_from(counted).map_err(StoreError::corrupt)?)
+                }
+            };
+            Ok(RunPage { runs, next, total })
         })
     }
 }

@@ -28,7 +28,7 @@ pub(crate) struct CancelRequest {}
 #[utoipa::path(
     tag = "runs",
     params(("run_id" = String, Path, description = "Run id")),
-    request_body(content = Option<CancelRequest>, description = "Optional: empty, `null` or `{}`"),
+    request_body(content = Option<CancelRequest>, description = "Optional: empty, `null` or `{}` — but sent as `Content-Type: application/json` even when empty, as every `POST` is (else 415: a page on another site can send a POST that says no type)"),
     responses(
         (status = 202, description = "Cancel requested", body = RunDetailDto),
         (status = 400, description = "The body is not JSON, or not an object, or has a field", body = Problem, content_type = "application/problem+json"),

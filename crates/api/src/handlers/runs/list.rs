@@ -117,6 +117,7 @@ pub(crate) async fn list_runs(
             .map(|run| RunDetailDto::new(run, state.is_simulated(run)))
             .collect(),
         next_cursor: page.next.as_ref().map(|c| cursors.encode_run(&scope, c)),
+        total: page.total,
     }))
 }
 

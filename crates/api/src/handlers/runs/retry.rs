@@ -53,7 +53,7 @@ pub(crate) enum Scope {
 #[utoipa::path(
     tag = "runs",
     params(("run_id" = String, Path, description = "Run id")),
-    request_body(content = Option<RetryRequest>, description = "Optional (empty or `null`: the defaults); `{\"scope\": \"all\"}` retries every item"),
+    request_body(content = Option<RetryRequest>, description = "Optional (empty or `null`: the defaults); `{\"scope\": \"all\"}` retries every item. Sent as `Content-Type: application/json` even when empty, as every `POST` is (else 415)"),
     responses(
         (status = 202, description = "Retry dispatched", body = RunDetailDto),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),

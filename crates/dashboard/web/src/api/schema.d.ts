@@ -1708,6 +1708,12 @@ export interface components {
             nextCursor: string | null;
             /** @description Runs, newest first. */
             runs: components["schemas"]["RunDetailDto"][];
+            /**
+             * Format: int64
+             * @description How many runs the filters select in all — on the first page; `null` on the pages a
+             *     cursor continues (counted once, then paged on).
+             */
+            total: number | null;
         };
         /** @description `run_progress`: the run's counters after a change. */
         RunProgressEventDto: {
@@ -3655,7 +3661,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional: empty, `null` or `{}` */
+        /** @description Optional: empty, `null` or `{}` — but sent as `Content-Type: application/json` even when empty, as every `POST` is (else 415: a page on another site can send a POST that says no type) */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CancelRequest"] | null;
@@ -4350,7 +4356,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional (empty or `null`: the defaults); `{"scope": "all"}` retries every item */
+        /** @description Optional (empty or `null`: the defaults); `{"scope": "all"}` retries every item. Sent as `Content-Type: application/json` even when empty, as every `POST` is (else 415) */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["RetryRequest"] | null;

@@ -38,11 +38,13 @@ export function ArchivePage() {
   const [params, setParams] = useSearchParams();
   const knownProviders = useProvidersQuery().data ?? [];
   const knownDatasets = useDatasetsQuery().data ?? [];
-  const filters: RunFilters = { limit: 25 };
+  // Fifty a page: an archive of hundreds of runs took a dozen "Load more" at 25.
+  const filters: RunFilters = { limit: 50 };
   for (const name of FILTERS) {
     const value = params.get(name);
     if (value) filters[name] = value;
   }
+  const filtered = FILTERS.some((name) => filters[name] !== undefined);
   const reversed =
     filters.createdFrom !== undefined &&
     filters.createdBefore !== undefined &&
@@ -118,12 +120,7 @@ export function ArchivePage() {
   useEffect(() => {
     if (firstPage === undefined || runs.isPlaceholderData || foundFor.current === formKey) return;
     foundFor.current = formKey;
-    const count = firstPage.runs.length;
-    setFound(
-      count === 0
-        ? "No run matches."
-        : `${count} ${count === 1 ? "run" : "runs"} shown${firstPage.nextCursor ? ", more to load" : ""}.`,
-    );
+    setFound(firstPage.runs.length === 0 ? "No run matches." : `${runsCounted(firstPage, filtered)}.`);
   }, [firstPage, formKey, runs.isPlaceholderData]);
 
   const compareButton = (
@@ -236,6 +233,12 @@ export function ArchivePage() {
       )}
       <QueryError error={runs.error} loaded={runs.data !== undefined} />
       {runs.isPending && <Loading failure={runs.failureReason} />}
+      {firstPage && firstPage.runs.length > 0 && (
+        <p className="meta">
+          {runsCounted(firstPage, filtered)}
+          {rows.length < (firstPage.total ?? 0) && `; ${rows.length.toLocaleString()} shown`}
+        </p>
+      )}
       <TableScroll label="Runs">
         <table className="table">
           <caption className="visually-hidden">
@@ -357,6 +360,13 @@ export function ArchivePage() {
   );
 }
 
+
+/** How many runs the filters select ("302 runs", "41 runs match"), from the first page's count. */
+export function runsCounted(first: { runs: unknown[]; total?: number | null }, filtered: boolean): string {
+  const total = first.total ?? first.runs.length;
+  const runs = `${total.toLocaleString()} ${total === 1 ? "run" : "runs"}`;
+  return filtered ? `${runs} ${total === 1 ? "matches" : "match"}` : runs;
+}
 
 /** An RFC 3339 time as a `datetime-local` input shows it (local time, to the minute). */
 function localInput(at: string | undefined): string {

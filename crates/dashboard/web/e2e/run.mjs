@@ -486,8 +486,10 @@ await step("the archive keeps its filters in its address", async () => {
   // anew), and what they found is said.
   await until("the focus kept on Apply", async () => page.evaluate(() => document.activeElement?.textContent === "Apply"));
   await until("what was found said", async () =>
-    (await page.locator('.visually-hidden[role="status"]').allTextContents()).some((text) => /runs? shown\.|No run matches\./.test(text)),
+    (await page.locator('.visually-hidden[role="status"]').allTextContents()).some((text) => /^\d+ runs? match(es)?\.$|^No run matches\.$/.test(text)),
   );
+  // And shown above the table: how many runs the filters select.
+  await page.locator("p.meta").filter({ hasText: /^\d+ runs? match(es)?/ }).first().waitFor();
   await page.reload();
   if (!(await page.getByRole("checkbox", { name: "canceled" }).isChecked())) throw new Error("the filter was lost on reload");
   await until("only canceled runs listed", async () => {
@@ -836,7 +838,8 @@ await step("a viewer reads everything and is offered no action it may not take",
   }
   const download = page.waitForEvent("download");
   await page.getByRole("link", { name: "Export CSV" }).click();
-  if (!(await (await download).suggestedFilename()).endsWith("-items.csv")) throw new Error("the export was not saved");
+  // (`-partial` while the run is still going.)
+  if (!/-items(-partial)?\.csv$/.test(await (await download).suggestedFilename())) throw new Error("the export was not saved");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Token").waitFor();
   if (outsideBase.length > 0) throw new Error(`the page asked outside its base path: ${[...new Set(outsideBase)].join(", ")}`);

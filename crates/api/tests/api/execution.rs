@@ -339,6 +339,23 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         .await
         .ok(200);
     let every = every["items"].as_array().unwrap();
+    // One item found by its dataset item's id (as the comparison names it); an id no item of
+    // the run has finds nothing.
+    let wanted = &every[every.len() / 2];
+    let found = app
+        .get(&format!(
+            "/runs/{id}/items?groupBy=none&datasetItemId={}",
+            wanted["datasetItemId"].as_str().unwrap()
+        ))
+        .await
+        .ok(200);
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["sequence"], wanted["sequence"]);
+    let none = app
+        .get(&format!("/runs/{id}/items?datasetItemId=no-such-id"))
+        .await
+        .ok(200);
+    assert_eq!(none["items"], json!([]));
     // The unparsed count agrees with the items.
     let unparsed = every
         .iter()
@@ -357,6 +374,7 @@ async fn drill_down_into_items_and_logs(db: TestDatabase) {
         "sequence=01",
         "sequence=%2B1",
         "sequence=1000000000",
+        "datasetItemId=",
         "x=1",
     ] {
         app.get(&format!("/runs/{id}/items?{bad}"))

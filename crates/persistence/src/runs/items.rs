@@ -45,6 +45,9 @@ pub struct ItemQuery {
     pub categories: Vec<String>,
     /// Only these items, by sequence (all when empty).
     pub sequences: Vec<u32>,
+    /// Only these items, by their dataset item's id (MMLU-Pro's `question_id`; all when
+    /// empty).
+    pub item_ids: Vec<String>,
     /// The grouping, which also orders the items (group key, then sequence).
     pub group_by: ItemGrouping,
     /// Start after this item.
@@ -70,6 +73,7 @@ impl ItemQuery {
             states: Vec::new(),
             categories: Vec::new(),
             sequences: Vec::new(),
+            item_ids: Vec::new(),
             group_by: ItemGrouping::None,
             after: None,
             limit,
@@ -258,7 +262,7 @@ fn tokens(n: Option<i32>) -> Option<u32> {
 /// `categories` and `sequences` given (each: all when empty), boxed for more filters: the
 /// statement a page of items and its groups are read with.
 macro_rules! filtered_items {
-    ($run_id:expr, $states:expr, $categories:expr, $sequences:expr) => {{
+    ($run_id:expr, $states:expr, $categories:expr, $sequences:expr, $item_ids:expr) => {{
         let mut q = run_items::table
             .inner_join(
                 dataset_items::table.on(dataset_items::dataset_id
@@ -275,6 +279,9 @@ macro_rules! filtered_items {
         }
         if !$sequences.is_empty() {
             q = q.filter(item_keys::items_of_run($run_id, &$sequences));
+        }
+        if !$item_ids.is_empty() {
+            q = q.filter(dataset_items::item_id.eq_any($item_ids.clone()));
         }
         q
     }};
@@ -339,7 +346,7 @@ impl Database {
             let sequences: Vec<i32> = query.sequences.iter().map(|&s| s as i32).collect();
             macro_rules! filtered {
                 () => {
-                    filtered_items!(run_id, states, query.categories, sequences)
+                    filtered_items!(run_id, states, query.categories, sequences, query.item_ids)
                 };
             }
 
@@ -764,16 +771,17 @@ mod plan_tests {
         let states = vec!["incorrect"];
         let categories = vec!["law".to_owned()];
         let sequences: Vec<i32> = Vec::new();
+        let item_ids: Vec<String> = Vec::new();
         let page = explain(
             &mut conn,
-            filtered_items!(&run, states, categories, sequences)
+            filtered_items!(&run, states, categories, sequences, item_ids)
                 .select((run_items::sequence, dataset_items::question))
                 .order((dataset_items::category.asc(), run_items::sequence.asc()))
                 .limit(51),
         );
         let groups = explain(
             &mut conn,
-            filtered_items!(&run, states, categories, sequences)
+            filtered_items!(&run, states, categories, sequences, item_ids)
                 .select((dataset_items::category, run_items::state)),
         );
         for (what, plan) in [("a page", page), ("the groups", groups)] {

@@ -39,6 +39,11 @@ pub(crate) struct ItemsQuery {
     /// only those items.
     #[param(pattern = "^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,199}$")]
     sequence: Option<String>,
+    /// One dataset item's id (`datasetItemId`, MMLU-Pro's `question_id`; 1 to 128 characters,
+    /// no control characters): only the run's item of that id, found by what the comparison
+    /// and the dataset name it by.
+    #[param(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,128}$")]
+    dataset_item_id: Option<String>,
     /// `nextCursor` of the previous page.
     #[param(min_length = 1)]
     cursor: Option<String>,
@@ -108,10 +113,29 @@ pub(crate) async fn list_run_items(
             }
         }
     };
+    let item_ids: Vec<String> = match query.dataset_item_id {
+        None => Vec::new(),
+        Some(item_id)
+            if (1..=128).contains(&item_id.chars().count())
+                && !item_id.chars().any(char::is_control) =>
+        {
+            vec![item_id]
+        }
+        Some(_) => {
+            return Err(ApiError::bad_parameter(
+                "datasetItemId",
+                "must be a dataset item's id: 1 to 128 characters, without control characters",
+            ));
+        }
+    };
     let limit = bounded_int("limit", query.limit.as_deref(), 1, 200, 50)?;
     let cursors = state.cursors().await?;
     // A cursor is a position in one listing: this run's items, grouped and filtered as here.
-    let scope = format!("{id}|{group_by:?}|{states:?}|{categories:?}|{sequences:?}");
+    // (The dataset item's id only when given: the cursors issued before it existed hold.)
+    let mut scope = format!("{id}|{group_by:?}|{states:?}|{categories:?}|{sequences:?}");
+    if !item_ids.is_empty() {
+        scope.push_str(&format!("|{item_ids:?}"));
+    }
     let after = query
         .cursor
         .as_deref()
@@ -121,6 +145,7 @@ pub(crate) async fn list_run_items(
         states,
         categories,
         sequences,
+        item_ids,
         group_by,
         after,
         limit,

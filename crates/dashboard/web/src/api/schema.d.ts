@@ -3907,6 +3907,12 @@ export interface operations {
                  *     only those items.
                  */
                 sequence?: string;
+                /**
+                 * @description One dataset item's id (`datasetItemId`, MMLU-Pro's `question_id`; 1 to 128 characters,
+                 *     no control characters): only the run's item of that id, found by what the comparison
+                 *     and the dataset name it by.
+                 */
+                datasetItemId?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 200 (default 50). */

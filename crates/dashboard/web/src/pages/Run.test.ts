@@ -2,7 +2,7 @@ import { renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { categoryRefused, distinctItems, outsideOptions, tokenFigures, useWhenChanged } from "./Run";
+import { categoryRefused, distinctItems, findTarget, outsideOptions, tokenFigures, useWhenChanged } from "./Run";
 
 describe("categoryRefused", () => {
   const words = "no item of this run is in category `Law` (its categories: law, math)";
@@ -105,5 +105,16 @@ describe("useWhenChanged", () => {
     rerender({ value: undefined });
     rerender({ value: "1/0" });
     expect(calls).toBe(1);
+  });
+});
+
+describe("findTarget", () => {
+  it("reads #N as the run's Nth item and anything else as a dataset item's id", () => {
+    expect(findTarget("#12")).toEqual({ sequence: 12 });
+    expect(findTarget(" # 7 ")).toEqual({ sequence: 7 });
+    // MMLU-Pro's ids are numbers: without the #, a number is a dataset id.
+    expect(findTarget("11286")).toEqual({ datasetItemId: "11286" });
+    expect(findTarget(" q-17 ")).toEqual({ datasetItemId: "q-17" });
+    expect(findTarget("   ")).toBe(null);
   });
 });

@@ -1,10 +1,10 @@
 // One run: summary, settings, spending and fingerprint; its items grouped with per-group
 // accuracy and every detail of each; its log.
 import { useQueryClient } from "@tanstack/react-query";
-import { type RefObject, useEffect, useRef, useState } from "react";
+import { type FormEvent, type RefObject, useEffect, useRef, useState } from "react";
 import { Link, useSearchParams } from "wouter";
 
-import { ApiError, type Schemas } from "../api/client";
+import { ApiError, type Schemas, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
 import {
   Loading,
@@ -526,6 +526,7 @@ function Items({
           {(categories.length > 1 || category !== "") && (
             <CategorySelect value={category} onChange={setCategory} categories={categories} />
           )}
+          <FindItem id={id} onOpen={(sequence) => onToggle(sequence, true)} />
           <label>
             State{" "}
             <select value={state} onChange={(e) => setState(e.target.value)}>
@@ -601,6 +602,76 @@ function Items({
 }
 
 /** Per-group accuracy as horizontal bars, with the counts. */
+/** What "Find item" was given: `#N` is the run's Nth item; anything else a dataset item's id
+ *  (MMLU-Pro's are numbers too, which is why the run's own numbering takes the `#`). */
+export function findTarget(text: string): { sequence: number } | { datasetItemId: string } | null {
+  const trimmed = text.trim();
+  if (trimmed === "") return null;
+  const numbered = /^#\s*(\d{1,9})$/.exec(trimmed);
+  if (numbered) return { sequence: Number(numbered[1]) };
+  return { datasetItemId: trimmed };
+}
+
+/**
+ * Opens one item of the run by its dataset id (as the comparison and the dataset name it) or
+ * by `#N`: in a run of thousands, the item a colleague named is otherwise dozens of "Load more"
+ * away.
+ */
+function FindItem({ id, onOpen }: { id: string; onOpen: (sequence: number) => void }) {
+  const [text, setText] = useState("");
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const find = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const target = findTarget(text);
+    setNote(null);
+    if (target === null) return;
+    if ("sequence" in target) {
+      onOpen(target.sequence);
+      return;
+    }
+    setBusy(true);
+    try {
+      const page = unwrap(
+        await api.GET("/runs/{run_id}/items", {
+          params: { path: { run_id: id }, query: { datasetItemId: target.datasetItemId, groupBy: "none", limit: 1 } },
+        }),
+      );
+      const item = page.items[0];
+      if (item) onOpen(item.sequence);
+      else setNote(`No item of this run has the dataset id “${target.datasetItemId}”.`);
+    } catch (error) {
+      setNote(error instanceof Error ? error.message : String(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="find-item" onSubmit={(event) => void find(event)}>
+      <label>
+        Find item{" "}
+        <input
+          type="search"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder="dataset id, or #N"
+          maxLength={128}
+          size={14}
+        />
+      </label>{" "}
+      <button type="submit" disabled={busy || text.trim() === ""}>
+        Open
+      </button>
+      {note && (
+        <span className="muted" role="status">
+          {" "}
+          {note}
+        </span>
+      )}
+    </form>
+  );
+}
+
 /** The server's words when it refused the items' `category` filter (a category none of the
  *  run's items is in), or `undefined`. */
 export function categoryRefused(error: unknown): string | undefined {

@@ -1,7 +1,7 @@
 //! Parsing query parameters into typed values with 400s that name the parameter. Numbers arrive
 //! as text so that `limit=abc` gets a useful message instead of a serde one.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use evalboard_domain::Timestamp;
 
 use crate::error::ApiError;
@@ -37,27 +37,57 @@ pub(crate) fn bounded_int(
         })
 }
 
-/// An RFC 3339 timestamp parameter (any offset; converted to UTC).
+/// A time parameter: an RFC 3339 timestamp (any offset; converted to UTC), or a bare date
+/// (`2026-03-06`) meaning its start in UTC — what "the runs of that day" means without a clock
+/// time, and what a date picker gives.
 pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     let Some(text) = value else {
         return Ok(None);
     };
-    // An unencoded `+` in a query string arrives as a space; read it as the offset sign it was.
-    let normalized = text.replace(' ', "+");
-    DateTime::parse_from_rfc3339(&normalized)
-        .ok()
-        .map(|t| evalboard_domain::truncate_to_micros(t.with_timezone(&Utc)))
+    // RFC 3339 allows a space for the `T`; an unencoded `+` in a query string arrives as a
+    // space too: read it as the offset sign it was when the text as sent is not a time.
+    let time = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_rfc3339(&text.replace(' ', "+")))
+        .map(|t| t.with_timezone(&Utc));
+    let day = || {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.len() == 10)
+            .map(|day| day.and_time(NaiveTime::MIN).and_utc())
+    };
+    time.ok()
+        .or_else(day)
+        .map(evalboard_domain::truncate_to_micros)
         .filter(|t| storable(*t))
         .map(Some)
         .ok_or_else(|| {
             ApiError::bad_parameter(
                 name,
                 format!(
-                    "must be an RFC 3339 timestamp such as 2026-03-06T19:43:11Z, got `{}`",
+                    "must be an RFC 3339 timestamp such as 2026-03-06T19:43:11Z, or a date such \
+                     as 2026-03-06 (its start in UTC), got `{}`",
                     shorten(text)
                 ),
             )
         })
+}
+
+/// The schema of a [`timestamp`] parameter, which says what it selects: a date-time or a
+/// date. (A parameter whose schema is given this way gets no description of its own.)
+pub(crate) fn timestamp_schema(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    AnyOfBuilder::new()
+        .description(Some(description))
+        .item(string(KnownFormat::DateTime))
+        .item(string(KnownFormat::Date))
+        .into()
 }
 
 /// A non-empty text filter of bounded length, without control characters (no name has them,

@@ -2650,6 +2650,55 @@ fn a_rejudging_ends_a_run_as_its_answering_did(db: &TestDatabase) {
     assert_eq!(ended.failure, None);
 }
 
+/// A cancel announces each change once: the run's status, its counters and the items it
+/// ended (the latest five), not again for each state of item it looked at; the end of the
+/// items in flight likewise. (Until 2026-12-06 a cancel repeated its counters and its latest
+/// items, once per state it canceled.)
+fn a_cancel_announces_each_change_once(db: &TestDatabase) {
+    use evalboard_domain::RunChange;
+    import(db, "Demo", &items(8));
+    let run = create(db, "Demo", 0);
+    db.claim_items(&run, claim_request("w1", 2, 1, 300))
+        .unwrap();
+    let announced = |after| {
+        db.wait_for_events_to_settle();
+        let events = db.events_after(after, None, 1_000).unwrap();
+        let last = events.last().map_or(after, |e| e.position);
+        let mut statuses = Vec::new();
+        let mut progress = Vec::new();
+        let mut items = Vec::new();
+        for event in events {
+            match event.change {
+                RunChange::Status { run, .. } => statuses.push(run.status),
+                RunChange::Progress(counts) => progress.push(counts),
+                RunChange::Item(item) => items.push((item.sequence, item.state)),
+            }
+        }
+        (last, statuses, progress, items)
+    };
+    let (start, ..) = announced(Default::default());
+
+    let stopping = db.request_cancel(&run, None, at(2)).unwrap();
+    let (after_request, statuses, progress, items) = announced(start);
+    assert_eq!(statuses, [stopping.status], "the cancel asked");
+    assert_eq!(progress, [stopping.counts]);
+    assert_eq!(stopping.counts.canceled, 6);
+    assert_eq!(
+        items,
+        (4..=8)
+            .map(|s| (s, ItemState::Canceled))
+            .collect::<Vec<_>>(),
+        "the latest five items canceled, once each"
+    );
+
+    let canceled = db.cancel_in_flight(&run, "w1", at(3)).unwrap();
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    let (_, statuses, progress, items) = announced(after_request);
+    assert_eq!(statuses, [RunStatus::Canceled]);
+    assert_eq!(progress, [canceled.counts]);
+    assert_eq!(items, [(1, ItemState::Canceled), (2, ItemState::Canceled)]);
+}
+
 /// A cancel asked of a run stopping for its budget stops its items in flight too: the run is
 /// then being canceled as any other (no budget failure, which lets items in flight finish).
 fn a_cancel_stops_what_a_budget_stop_lets_finish(db: &TestDatabase) {
@@ -2683,6 +2732,7 @@ backend_tests!(
     a_crashed_servers_attempts_end_lost_whatever_its_restart_does,
     attempts_are_in_flight_from_their_send,
     a_cancel_stops_what_a_budget_stop_lets_finish,
+    a_cancel_announces_each_change_once,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     verdicts_an_llm_judge_did_not_give_are_counted_and_logged,

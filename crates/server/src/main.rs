@@ -589,7 +589,13 @@ fn serve(
         watch_stop_signals(stopper.clone(), events)?
     };
     let served = actix_web::rt::System::new().block_on(async move {
-        let mut server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()));
+        let mut server = actix_web::HttpServer::new(move || evalboard_api::app(state.clone()))
+            // A connection its client closed ends now, not when a write finally fails: an event
+            // stream waiting for its next event (or heartbeat) would otherwise hold its client's
+            // slot (http.streams_per_client) and its subscription for up to three heartbeats.
+            // Browsers and HTTP clients do not close their sending half while they wait for an
+            // answer, so no answer is lost that a client was still reading.
+            .h1_allow_half_closed(false);
         for listener in bound.listen()? {
             server = server
                 .listen(listener)

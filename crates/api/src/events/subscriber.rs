@@ -246,8 +246,9 @@ impl Feed {
                     None
                 }
                 // A client that leaves while nothing happens lets go of its subscription as
-                // soon as its connection is seen closed (a heartbeat's write fails), not at the
-                // next event (until then the pump would read for it).
+                // soon as its connection is seen closed (the server reads the close, or a
+                // heartbeat's write fails), not at the next event (until then the pump would
+                // read for it).
                 () = self.outbox.closed() => None,
             };
             let Some(first) = first else { return };

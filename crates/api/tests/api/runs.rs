@@ -577,8 +577,9 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     }
     app.get(&format!("/runs?cursor={issued}")).await.ok(200);
 
-    let count = |query: &'static str| {
+    let count = |query: &str| {
         let app = &app;
+        let query = query.to_owned();
         async move {
             app.get(&format!("/runs?{query}")).await.ok(200)["runs"]
                 .as_array()
@@ -607,6 +608,12 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         5,
         "an unencoded + is read as one"
     );
+    // A bare date is its start in UTC; RFC 3339's space for the `T` is read too.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+    assert_eq!(count("createdFrom=2000-01-01").await, 5);
+    assert_eq!(count(&format!("createdBefore={tomorrow}")).await, 5);
+    assert_eq!(count("createdBefore=2000-01-01").await, 0);
+    assert_eq!(count("createdFrom=2000-01-01%2000:00:00Z").await, 5);
 
     for (query, field) in [
         ("limit=0", "limit"),
@@ -615,6 +622,8 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         ("status=done", "status"),
         ("status=running,", "status"),
         ("createdFrom=yesterday", "createdFrom"),
+        ("createdFrom=2026-02-30", "createdFrom"),
+        ("createdBefore=2026-2-3", "createdBefore"),
         ("createdBefore=2026-13-01T00:00:00Z", "createdBefore"),
         ("datasetName=", "datasetName"),
     ] {

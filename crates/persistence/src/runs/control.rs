@@ -125,8 +125,10 @@ impl Database {
                 cancel_items(
                     conn,
                     &row,
-                    &[ItemState::Running, ItemState::Awaiting],
-                    Whose::HeldBy(worker),
+                    &[
+                        (ItemState::Running, Whose::HeldBy(worker)),
+                        (ItemState::Awaiting, Whose::HeldBy(worker)),
+                    ],
                     at,
                 )?;
                 finish_if_done(conn, run_id, at)?;
@@ -508,9 +510,16 @@ fn stop_in(
         logs::append(conn, &run_id, None, LogLevel::Info, &message, at)?;
         events::status(conn, &run_id, Some(row.status()?), at)?;
     }
-    cancel_items(conn, row, &[ItemState::Pending], Whose::All, at)?;
-    // Answers a re-judging queued and no judge took yet are not in flight anywhere.
-    cancel_items(conn, row, &[ItemState::Awaiting], Whose::Unclaimed, at)?;
+    cancel_items(
+        conn,
+        row,
+        &[
+            (ItemState::Pending, Whose::All),
+            // Answers a re-judging queued and no judge took yet are not in flight anywhere.
+            (ItemState::Awaiting, Whose::Unclaimed),
+        ],
+        at,
+    )?;
     finish_if_done(conn, &run_id, at)?;
     Ok(())
 }
@@ -528,20 +537,21 @@ pub(super) enum Whose<'a> {
     Among(&'a str, &'a [i32]),
 }
 
-/// Cancels a run's items in `states` (those `whose` says), closing their attempts and logging
-/// each.
+/// Cancels a run's items of each state in `selection` (those its [`Whose`] says), closing
+/// their attempts and logging each; announces the change once (the latest items and the
+/// counters), or nothing when no item was there to cancel.
 pub(super) fn cancel_items(
     conn: &mut DbConnection,
     row: &RunRow,
-    states: &[ItemState],
-    whose: Whose<'_>,
+    selection: &[(ItemState, Whose<'_>)],
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let run_id = RunId::parse(&row.id).map_err(StoreError::corrupt)?;
     let now = at.naive_utc();
     let mut counts = load_row(conn, &run_id, false)?.counts()?;
     let mut log = Vec::new();
-    for &state in states {
+    let mut canceled = 0;
+    for &(state, whose) in selection {
         let mut query = run_items::table
             .filter(run_items::run_id.eq(run_id.as_str()))
             .filter(run_items::state.eq(state.as_str()))
@@ -603,6 +613,10 @@ pub(super) fn cancel_items(
         counts = counts
             .moved(state, ItemState::Canceled, sequences.len() as u64)
             .ok_or_else(|| StoreError::corrupt(format!("run {run_id}: {state} counter")))?;
+        canceled += sequences.len();
+    }
+    if canceled == 0 {
+        return Ok(());
     }
     if !log.is_empty() {
         logs::append_many(conn, &run_id, &log, at)?;

@@ -103,8 +103,10 @@ fn release_in(
         cancel_items(
             conn,
             &row,
-            &[ItemState::Running, ItemState::Awaiting],
-            Whose::Among(worker, &sequences),
+            &[
+                (ItemState::Running, Whose::Among(worker, &sequences)),
+                (ItemState::Awaiting, Whose::Among(worker, &sequences)),
+            ],
             at,
         )?;
         finish_if_done(conn, run_id, at)?;

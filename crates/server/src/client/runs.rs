@@ -198,12 +198,8 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 ("provider", "providerName", provider),
                 ("model", "modelName", model),
                 ("dataset", "datasetName", dataset),
-                ("created-from", "createdFrom", created_from.map(day_or_time)),
-                (
-                    "created-before",
-                    "createdBefore",
-                    created_before.map(day_or_time),
-                ),
+                ("created-from", "createdFrom", created_from),
+                ("created-before", "createdBefore", created_before),
             ]
             .into_iter()
             .filter_map(|(option, parameter, value)| value.map(|value| (option, parameter, value)))
@@ -614,16 +610,6 @@ fn reopen(
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// A time for `GET /runs`'s `createdFrom`/`createdBefore`: RFC 3339 as given (the server checks
-/// it), or a bare date (`2026-11-29`) as its start in UTC — what "the runs of that day" means
-/// without a clock time.
-fn day_or_time(value: String) -> String {
-    match chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
-        Ok(day) if value.len() == 10 => format!("{day}T00:00:00Z"),
-        _ => value,
-    }
-}
-
 /// `value` as one word of a shell command: quoted when it holds anything but plain characters.
 fn shell_word(value: &str) -> String {
     let plain = !value.is_empty()
@@ -762,18 +748,6 @@ mod tests {
             ),
             "{text}"
         );
-    }
-
-    #[test]
-    fn a_date_is_its_start_in_utc_and_a_time_is_sent_as_given() {
-        assert_eq!(day_or_time("2026-11-29".into()), "2026-11-29T00:00:00Z");
-        assert_eq!(
-            day_or_time("2026-11-29T09:30:00+01:00".into()),
-            "2026-11-29T09:30:00+01:00"
-        );
-        // Not a date: left for the server to refuse, naming the parameter.
-        assert_eq!(day_or_time("2026-11-31".into()), "2026-11-31");
-        assert_eq!(day_or_time("last week".into()), "last week");
     }
 
     #[test]

@@ -208,6 +208,33 @@ fn a_client_meets_its_request_rate_and_its_stream_limit() {
     assert_eq!(client.get(url("/healthz")).send().unwrap().status(), 200);
 }
 
+/// A stream its client closed gives its slot back at once, not when a heartbeat's write finds
+/// the connection gone (15 s and more later): a dashboard reloaded again and again is not
+/// refused for streams it no longer holds.
+#[test]
+fn a_closed_stream_gives_its_slot_back_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[("EVALBOARD_HTTP__STREAMS_PER_CLIENT", "1")],
+        &[],
+    );
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/runs/events", server.base);
+    for reload in 0..5 {
+        let closed = std::time::Instant::now();
+        // Each stream is dropped (its connection closed) as soon as it is open; the next one
+        // may meet the server before it has seen the close, so it asks again for a moment.
+        while client.get(&url).send().unwrap().status() != 200 {
+            assert!(
+                closed.elapsed() < Duration::from_secs(5),
+                "reload {reload}: the closed stream still held its slot after 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// Behind a trusted reverse proxy, each client's allowance is its own, by the address the
 /// proxy says it received the request from; from a peer not listed, `X-Forwarded-For` is
 /// ignored (a client can write it).

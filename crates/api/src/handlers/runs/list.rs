@@ -10,7 +10,7 @@ use crate::{
     csv_cells::write_row,
     dto::{RunDetailDto, RunPageDto},
     error::{ApiError, Problem},
-    params::{bounded_int, shorten, text, timestamp},
+    params::{bounded_int, shorten, text, timestamp, timestamp_schema},
     state::AppState,
     streaming::paged_body,
 };
@@ -46,11 +46,11 @@ pub(crate) struct ListRunsQuery {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     model_name: Option<String>,
-    /// Runs created at or after this RFC 3339 time (years 1 to 9999).
-    #[param(format = DateTime)]
+    /// Runs created at or after this time ([`created_from_schema`]).
+    #[param(schema_with = created_from_schema)]
     created_from: Option<String>,
-    /// Runs created strictly before this RFC 3339 time (years 1 to 9999).
-    #[param(format = DateTime)]
+    /// Runs created strictly before this time ([`created_before_schema`]).
+    #[param(schema_with = created_before_schema)]
     created_before: Option<String>,
     /// `nextCursor` of the previous page.
     #[param(min_length = 1)]
@@ -62,6 +62,20 @@ pub(crate) struct ListRunsQuery {
     /// `cursor` or `limit` then).
     #[param(pattern = "^csv$")]
     format: Option<String>,
+}
+
+fn created_from_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    timestamp_schema(
+        "Runs created at or after this RFC 3339 time, or the start (UTC) of this date (years 1 \
+         to 9999).",
+    )
+}
+
+fn created_before_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    timestamp_schema(
+        "Runs created strictly before this RFC 3339 time, or before the start (UTC) of this \
+         date (years 1 to 9999).",
+    )
 }
 
 /// Runs, newest first, filtered by status, provider, dataset, model and creation time, one page

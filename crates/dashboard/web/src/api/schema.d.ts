@@ -3025,9 +3025,7 @@ export interface operations {
                 datasetName?: string;
                 /** @description Exact model name. */
                 modelName?: string;
-                /** @description Runs created at or after this RFC 3339 time (years 1 to 9999). */
                 createdFrom?: string;
-                /** @description Runs created strictly before this RFC 3339 time (years 1 to 9999). */
                 createdBefore?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;

@@ -58,7 +58,7 @@ pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timest
     time.ok()
         .or_else(day)
         .map(evalboard_domain::truncate_to_micros)
-        .filter(|t| storable(*t))
+        .map(within_storable_years)
         .map(Some)
         .ok_or_else(|| {
             ApiError::bad_parameter(
@@ -70,6 +70,20 @@ pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timest
                 ),
             )
         })
+}
+
+/// `t`, or the nearest time of the years a run can be created in (1 to 9999): as a bound of
+/// creation times it selects the same runs (`createdFrom=0000-01-01T00:00:00Z`, which RFC 3339
+/// allows, is every run).
+fn within_storable_years(t: Timestamp) -> Timestamp {
+    let first = NaiveDate::from_ymd_opt(1, 1, 1)
+        .expect("a date")
+        .and_time(NaiveTime::MIN);
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .expect("a date")
+        .and_hms_micro_opt(23, 59, 59, 999_999)
+        .expect("a time");
+    t.clamp(first.and_utc(), last.and_utc())
 }
 
 /// The schema of a [`timestamp`] parameter, which says what it selects: a date-time or a

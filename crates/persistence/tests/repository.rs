@@ -418,6 +418,53 @@ fn runs_list_newest_first_with_filters_and_cursor(db: &TestDatabase) {
     );
 }
 
+/// The archive's search finds runs by part of their provider's, model's or dataset's name,
+/// whatever the case; `%`, `_` and `\` in it are themselves, not patterns.
+fn runs_are_found_by_part_of_a_name(db: &TestDatabase) {
+    import(db, "MMLU_Pro 100%", &items(2));
+    import(db, "MMLU-Pro", &items(2));
+    let settings = RunSettings::default();
+    let special = db
+        .create_run(new_run("MMLU_Pro 100%", &settings, 1))
+        .unwrap()
+        .run
+        .id;
+    let plain = db
+        .create_run(new_run("MMLU-Pro", &settings, 2))
+        .unwrap()
+        .run
+        .id;
+    let found = |text: &str| {
+        let filter = RunFilter {
+            search: Some(text.into()),
+            ..Default::default()
+        };
+        let page = db.list_runs(&filter, None, 50).unwrap();
+        assert_eq!(page.total, Some(page.runs.len() as u64), "{text}");
+        page.runs.into_iter().map(|run| run.id).collect::<Vec<_>>()
+    };
+    assert_eq!(found("mmlu"), [plain.clone(), special.clone()]);
+    assert_eq!(found("SIM-"), [plain.clone(), special.clone()], "the model");
+    assert_eq!(
+        found("ulated"),
+        [plain.clone(), special.clone()],
+        "the provider"
+    );
+    assert_eq!(found("u_p"), vec![special.clone()], "`_` is itself");
+    assert_eq!(found("0%"), vec![special.clone()]);
+    assert_eq!(found("1%"), [], "`%` is itself");
+    assert_eq!(found("u-pro"), vec![plain.clone()]);
+    assert_eq!(found("\\"), []);
+    assert_eq!(found("gpt"), []);
+    // With the other filters.
+    let filter = RunFilter {
+        search: Some("mmlu".into()),
+        dataset_name: Some("MMLU-Pro".into()),
+        ..Default::default()
+    };
+    assert_eq!(db.list_runs(&filter, None, 50).unwrap().runs.len(), 1);
+}
+
 fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
     import(db, "Demo", &items(10));
     let run = create(db, "Demo", 0);
@@ -2733,6 +2780,7 @@ backend_tests!(
     attempts_are_in_flight_from_their_send,
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_cancel_announces_each_change_once,
+    runs_are_found_by_part_of_a_name,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     verdicts_an_llm_judge_did_not_give_are_counted_and_logged,

@@ -594,6 +594,12 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         assert_eq!(page["total"], total, "{query}");
     }
     assert_eq!(count("modelName=sim-2").await, 2);
+    // Part of a name, whatever the case: the model's, the dataset's or the provider's.
+    assert_eq!(count("search=SIM-2").await, 2);
+    assert_eq!(count("search=oth").await, 2);
+    assert_eq!(count("search=simulated").await, 5);
+    assert_eq!(count("search=sim&datasetName=Other").await, 2);
+    assert_eq!(count("search=%25").await, 0);
     assert_eq!(count("status=running").await, 1);
     assert_eq!(count("status=running,pending").await, 5);
     assert_eq!(count("providerName=OpenAI").await, 0);
@@ -614,6 +620,9 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     assert_eq!(count(&format!("createdBefore={tomorrow}")).await, 5);
     assert_eq!(count("createdBefore=2000-01-01").await, 0);
     assert_eq!(count("createdFrom=2000-01-01%2000:00:00Z").await, 5);
+    // RFC 3339's years outside those a run is created in bound as the nearest of them.
+    assert_eq!(count("createdFrom=0000-01-01T00:00:00Z").await, 5);
+    assert_eq!(count("createdBefore=0000-12-31").await, 0);
 
     for (query, field) in [
         ("limit=0", "limit"),
@@ -626,6 +635,8 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         ("createdBefore=2026-2-3", "createdBefore"),
         ("createdBefore=2026-13-01T00:00:00Z", "createdBefore"),
         ("datasetName=", "datasetName"),
+        ("search=", "search"),
+        ("search=a%0Ab", "search"),
     ] {
         let problem = app.get(&format!("/runs?{query}")).await.problem(400);
         assert_eq!(problem["errors"][0]["field"], field, "{query}");

@@ -510,6 +510,19 @@ await step("the archive keeps its filters in its address", async () => {
   });
   await page.goBack();
   await until("every run again", async () => !page.url().includes("status="));
+  // Part of a name finds runs whatever its case; the count says how many of all.
+  await page.getByLabel("Name contains").fill("SIM-");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await until("the address to say so", async () => page.url().includes("search=SIM-"));
+  await page.locator("p.meta").filter({ hasText: /^\d+ runs? match(es)?/ }).first().waitFor();
+  await until("only sim- runs listed", async () => {
+    const models = await page.locator("table tbody tr td.name > a").allTextContents();
+    return models.length > 0 && models.every((model) => model.toLowerCase().includes("sim-"));
+  });
+  await page.getByLabel("Name contains").fill("no-such-model");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.locator("p.empty", { hasText: "No run matches." }).waitFor();
+  await page.goto(`${base}/ui/runs`);
 });
 
 await step("upload a dataset with an error, then a good one", async () => {

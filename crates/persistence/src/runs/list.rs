@@ -21,6 +21,29 @@ pub struct RunFilter {
     pub created_from: Option<Timestamp>,
     /// Created strictly before this instant.
     pub created_before: Option<Timestamp>,
+    /// Text the provider's, the model's or the dataset's name contains, ignoring case (of
+    /// ASCII letters only on SQLite, whose `lower` knows no other).
+    pub search: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// The text in lower case.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern for names that contain `text`, ignoring case: its own `%`, `_` and `\`
+/// match themselves (escaped with `\`).
+fn containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Position after the last run of a page: runs are ordered by creation time, then id, both
@@ -68,6 +91,16 @@ macro_rules! filtered_runs {
         }
         if let Some(before) = filter.created_before {
             query = query.filter(runs::created_at.lt(before.naive_utc()));
+        }
+        if let Some(text) = &filter.search {
+            let pattern = containing(text);
+            query = query.filter(
+                lower(runs::provider_name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(runs::model_name).like(pattern.clone()).escape('\\'))
+                    .or(lower(runs::dataset_name).like(pattern).escape('\\')),
+            );
         }
         query
     }};

@@ -54,6 +54,10 @@ pub(crate) enum RunsCommand {
         /// Only runs of this dataset (its whole name).
         #[arg(long)]
         dataset: Option<String>,
+        /// Only runs whose provider's, model's or dataset's name contains this text, ignoring
+        /// case (`claude` finds `claude-sonnet-4`).
+        #[arg(long)]
+        search: Option<String>,
         /// Only runs created at or after this time: RFC 3339 (`2026-11-29T09:30:00+01:00`), or
         /// a date (`2026-11-29`: its start, in UTC).
         #[arg(long, value_name = "TIME")]
@@ -187,6 +191,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             provider,
             model,
             dataset,
+            search,
             created_from,
             created_before,
             cursor,
@@ -198,6 +203,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 ("provider", "providerName", provider),
                 ("model", "modelName", model),
                 ("dataset", "datasetName", dataset),
+                ("search", "search", search),
                 ("created-from", "createdFrom", created_from),
                 ("created-before", "createdBefore", created_before),
             ]

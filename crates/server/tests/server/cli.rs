@@ -444,6 +444,16 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let later = evalboard(&server, &["list", "--created-from", tomorrow], None);
     assert!(later.status.success(), "{later:?}");
     assert_eq!(lines(&later), "");
+    // Part of a name, whatever its case.
+    let found = evalboard(
+        &server,
+        &["list", "--limit", "100", "--search", "SIMUL"],
+        None,
+    );
+    assert_eq!(lines(&found), lines(&every));
+    let none = evalboard(&server, &["list", "--search", "no-such-model"], None);
+    assert!(none.status.success(), "{none:?}");
+    assert_eq!(lines(&none), "");
     // A time the server cannot read is its error, naming the parameter.
     let unreadable = evalboard(&server, &["list", "--created-from", "last week"], None);
     assert!(!unreadable.status.success());

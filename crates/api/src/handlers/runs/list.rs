@@ -46,6 +46,14 @@ pub(crate) struct ListRunsQuery {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     model_name: Option<String>,
+    /// Runs whose provider's, model's or dataset's name contains this text, ignoring case
+    /// (`claude` finds `claude-sonnet-4`; on SQLite, the case of ASCII letters only).
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
+    search: Option<String>,
     /// Runs created at or after this time ([`created_from_schema`]).
     #[param(schema_with = created_from_schema)]
     created_from: Option<String>,
@@ -66,19 +74,18 @@ pub(crate) struct ListRunsQuery {
 
 fn created_from_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
     timestamp_schema(
-        "Runs created at or after this RFC 3339 time, or the start (UTC) of this date (years 1 \
-         to 9999).",
+        "Runs created at or after this RFC 3339 time, or the start (UTC) of this date.",
     )
 }
 
 fn created_before_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
     timestamp_schema(
         "Runs created strictly before this RFC 3339 time, or before the start (UTC) of this \
-         date (years 1 to 9999).",
+         date.",
     )
 }
 
-/// Runs, newest first, filtered by status, provider, dataset, model and creation time, one page
+/// Runs, newest first, filtered by status, provider, dataset, model, part of a name and creation time, one page
 /// at a time; with `format=csv`, every selected run as one CSV file (a row per run: ids, names,
 /// dataset version, status, progress counts, strict accuracy, times, retries, resumes, failure),
 /// streamed, `Content-Disposition: attachment; filename="runs.csv"`.
@@ -143,6 +150,7 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
         model_name: text("modelName", query.model_name)?,
         created_from: timestamp("createdFrom", query.created_from.as_deref())?,
         created_before: timestamp("createdBefore", query.created_before.as_deref())?,
+        search: text("search", query.search)?,
     })
 }
 

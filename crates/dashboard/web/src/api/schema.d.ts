@@ -252,7 +252,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Runs, newest first, filtered by status, provider, dataset, model and creation time, one page
+         * Runs, newest first, filtered by status, provider, dataset, model, part of a name and creation time, one page
          *     at a time; with `format=csv`, every selected run as one CSV file (a row per run: ids, names,
          *     dataset version, status, progress counts, strict accuracy, times, retries, resumes, failure),
          *     streamed, `Content-Disposition: attachment; filename="runs.csv"`.
@@ -3025,6 +3025,11 @@ export interface operations {
                 datasetName?: string;
                 /** @description Exact model name. */
                 modelName?: string;
+                /**
+                 * @description Runs whose provider's, model's or dataset's name contains this text, ignoring case
+                 *     (`claude` finds `claude-sonnet-4`; on SQLite, the case of ASCII letters only).
+                 */
+                search?: string;
                 createdFrom?: string;
                 createdBefore?: string;
                 /** @description `nextCursor` of the previous page. */

@@ -27,7 +27,15 @@ type RunDetail = Schemas["RunDetailDto"];
 const STATUSES = ["pending", "running", "completed", "failed", "canceled"];
 
 /** The filters `GET /runs` takes, as the archive's address holds them. */
-const FILTERS = ["status", "providerName", "modelName", "datasetName", "createdFrom", "createdBefore"] as const;
+const FILTERS = [
+  "status",
+  "search",
+  "providerName",
+  "modelName",
+  "datasetName",
+  "createdFrom",
+  "createdBefore",
+] as const;
 /** How many runs a comparison takes at most (`GET /runs/compare`). */
 const MAX_COMPARED = 8;
 
@@ -68,6 +76,7 @@ export function ArchivePage() {
     const statuses = form.getAll("status").map(String);
     const chosen: Record<(typeof FILTERS)[number], string | undefined> = {
       status: statuses.length > 0 ? statuses.join(",") : undefined,
+      search: text("search"),
       providerName: text("providerName"),
       modelName: text("modelName"),
       datasetName: text("datasetName"),
@@ -201,6 +210,11 @@ export function ArchivePage() {
             </label>
           ))}
         </fieldset>
+        {/* Part of any name, for a run whose whole name is not at hand ("claude" for every
+            Claude model); the three fields after it match whole names. */}
+        <label>
+          Name contains <input type="search" name="search" defaultValue={filters.search ?? ""} />
+        </label>
         <label>
           Provider <input name="providerName" list="known-providers" defaultValue={filters.providerName ?? ""} />
         </label>
@@ -343,7 +357,7 @@ export function ArchivePage() {
             {/* The names as a reason only when they may be one: reversed dates already are. */}
             {!reversed &&
               (filters.providerName || filters.modelName || filters.datasetName) &&
-              " Provider, model and dataset match whole names (“sim-1”, not “sim”)."}
+              " Provider, model and dataset match whole names (“sim-1”, not “sim”); “Name contains” matches part of one."}
           </p>
         )}
       </div>

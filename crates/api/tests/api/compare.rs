@@ -292,6 +292,11 @@ async fn runs_compare_item_by_item_against_a_baseline(db: TestDatabase) {
         .await
         .problem(422);
     assert_eq!(problem["errors"][0]["field"], "runIds");
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("{other} (sim-1) is of `Other`")),
+        "each run named by its model and its dataset: {detail}"
+    );
     let unknown = "run-0123456789abcdef0123456789abcdef";
     app.get(&format!("/runs/compare?runIds={baseline},{unknown}"))
         .await

@@ -157,7 +157,15 @@ pub(crate) async fn compare(
     let Some(items) = items else {
         let names: Vec<String> = runs
             .iter()
-            .map(|run| format!("{} is of `{}`", run.id, shorten(&run.dataset_name)))
+            // The model names the run for a reader; the id, for a program.
+            .map(|run| {
+                format!(
+                    "{} ({}) is of `{}`",
+                    run.id,
+                    shorten(&run.model_name),
+                    shorten(&run.dataset_name)
+                )
+            })
             .collect();
         let mut errors = ValidationErrors::default();
         errors.push(

@@ -273,6 +273,10 @@ impl ResponseError for ApiError {
 impl From<BundleError> for ApiError {
     fn from(error: BundleError) -> Self {
         match error {
+            error @ BundleError::TooDense { .. } => Self::PayloadTooLarge(format!(
+                "{error}, more than a capture bundle of its size can need (its chunks and \
+                 captures are larger than that): refused unread"
+            )),
             BundleError::Malformed(detail) => Self::BadRequest {
                 detail: format!("the body is not JSON: {detail}{}", escape_hint(&detail)),
                 errors: Vec::new(),

@@ -36,6 +36,11 @@ pub mod limits {
     /// How far a capture's times may lie outside the pack's life (clock differences between the
     /// harness's machine and the server), in seconds.
     pub const CLOCK_SKEW_SECS: i64 = 300;
+    /// The most memory reading a bundle may take per byte of it, as estimated from its text:
+    /// objects of a handful of bytes (`{"a":0}`) take a hundred times their size once read
+    /// (3 GB for a 32 MiB body), where a bundle's smallest object, a chunk, takes about
+    /// fifteen.
+    pub const MAX_READING_BYTES_PER_BYTE: usize = 24;
 }
 use limits::*;
 
@@ -105,6 +110,15 @@ pub enum BundleError {
     /// The body is not JSON at all.
     #[error("the body is not JSON: {0}")]
     Malformed(String),
+    /// The body holds more JSON objects and values than any bundle of its size: read, it would
+    /// take this many bytes of memory (see [`limits::MAX_READING_BYTES_PER_BYTE`]).
+    #[error(
+        "the body holds too many JSON values for its size: reading it would take about {memory} bytes"
+    )]
+    TooDense {
+        /// The memory reading it would take, estimated from its text.
+        memory: usize,
+    },
     /// The JSON breaks the format or does not verify; every problem found.
     #[error("the bundle has {} problem(s)", .problems.len())]
     Invalid {
@@ -128,6 +142,10 @@ pub fn verify_bundle(
     ring: &KeyRing,
     now: DateTime<Utc>,
 ) -> Result<VerifiedBundle, BundleError> {
+    let memory = memory_to_read(body);
+    if memory > MAX_READING_BYTES_PER_BYTE * body.len() + (1 << 20) {
+        return Err(BundleError::TooDense { memory });
+    }
     // A key named twice is refused, not read as its last value: the bundle's digest and what
     // was checked must be of one reading of it.
     let evalboard_domain::UniqueKeys(value) =
@@ -868,6 +886,34 @@ fn pointer_token(key: &str) -> String {
 
 /// `sha256:` and the hex SHA-256 of the canonical JSON of a bundle whose captures are put in
 /// sequence order: the same captures in another order are the same bundle.
+/// An estimate of the memory reading `json` as JSON values takes, in bytes, from its text
+/// alone (strings skipped): an object takes about 700 however little it holds (serde_json's
+/// map allocates a node for eleven entries), any other value about 48 (its slot, and its key's
+/// in an object).
+fn memory_to_read(json: &[u8]) -> usize {
+    let (mut objects, mut values) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' => objects += 1,
+            // Each opens a value, or one more of a list or an object.
+            b'[' | b',' => values += 1,
+            _ => {}
+        }
+    }
+    objects * 700 + values * 48
+}
+
 fn digest(mut value: Value) -> String {
     if let Some(Value::Array(list)) = value.get_mut("captures") {
         list.sort_by_key(|capture| capture.get("sequence").and_then(Value::as_u64));

@@ -338,6 +338,7 @@ proptest! {
             }
             Err(BundleError::Invalid { problems, .. }) => prop_assert!(!problems.is_empty()),
             Err(BundleError::Malformed(error)) => prop_assert!(false, "valid JSON is malformed: {}", error),
+            Err(error @ BundleError::TooDense { .. }) => prop_assert!(false, "a bundle's shape is refused unread: {}", error),
         }
     }
 
@@ -366,8 +367,10 @@ fn deep_nesting_is_malformed_and_does_not_overflow_the_stack() {
         for depth in [128, 100_000] {
             let body = nested(open, close, depth);
             let result = verify(body.as_bytes());
+            // (A hundred thousand objects in 600 KB are refused before reading, as too dense.)
             assert!(
-                matches!(&result, Err(BundleError::Malformed(m)) if m.contains("recursion limit")),
+                matches!(&result, Err(BundleError::Malformed(m)) if m.contains("recursion limit"))
+                    || matches!(&result, Err(BundleError::TooDense { .. }) if depth == 100_000),
                 "{depth} levels of {open}: {result:?}"
             );
         }

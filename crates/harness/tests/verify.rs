@@ -294,6 +294,34 @@ fn a_whole_number_written_with_a_fraction_is_told_to_be_written_as_an_integer() 
     }
 }
 
+/// A bundle is refused unread when it holds more JSON values than any bundle of its size: a
+/// 32 MiB body of `{"a":0}` took 3 GB of memory to read (a security probe of 2026-12-06).
+/// The densest genuine bundle (every capture with its most chunks, each of one character)
+/// still verifies.
+#[test]
+fn a_body_denser_than_any_bundle_is_refused_unread() {
+    let tiny = vec![r#"{"a":0}"#; 300_000].join(",");
+    let body = format!(r#"{{"envelope":{{}},"harness":{{}},"captures":[{tiny}]}}"#);
+    let refused = verify_bundle(body.as_bytes(), &ring(), now());
+    assert!(
+        matches!(refused, Err(BundleError::TooDense { memory }) if memory > 24 * body.len()),
+        "{refused:?}"
+    );
+
+    let pack = pack(20);
+    let mut densest = bundle(&pack, &signer(), 20);
+    let chunks = evalboard_harness::limits::MAX_CHUNKS;
+    for capture in densest["captures"].as_array_mut().unwrap() {
+        capture["responseText"] = json!("a".repeat(chunks));
+        capture["chunks"] = (0..chunks)
+            .map(|offset| json!({"offset": offset, "text": "a", "at": "2026-11-29T10:30:01Z"}))
+            .collect();
+    }
+    let verified = verify(&densest).unwrap();
+    assert_eq!(verified.captures.len(), 20);
+    assert_eq!(verified.captures[0].chunks.len(), chunks);
+}
+
 #[test]
 fn what_is_not_json_is_malformed_and_other_shapes_are_problems() {
     assert!(matches!(

@@ -823,6 +823,25 @@ async fn oversized_and_malformed_bodies_are_refused(
         .await
         .problem(413);
     assert!(problem["detail"].as_str().unwrap().contains("32 MiB"));
+    // Within the size, denser than any bundle: refused before it is read (as JSON values, a
+    // million `{"a":0}` would take about 700 MB).
+    let tiny = vec![r#"{"a":0}"#; 1_000_000].join(",");
+    let problem = app
+        .call(
+            TestRequest::post()
+                .uri("/browser-harness/imports")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(format!(r#"{{"captures":[{tiny}]}}"#)),
+        )
+        .await
+        .problem(413);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too many JSON values for its size"),
+        "{problem}"
+    );
     app.call(
         TestRequest::post()
             .uri("/browser-harness/imports")

@@ -229,14 +229,15 @@ fn another_kind_of_file(format: ImportFormat, bytes: &[u8]) -> Option<String> {
     // The first record goes on past its line. (One that ends on it, followed by something else —
     // a comma, a second record — is a broken line, reported at its line as such.)
     let spread = || {
+        // Skipped, not built: a record's values can take far more memory than its bytes.
         let mut values =
-            serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
+            serde_json::Deserializer::from_slice(text).into_iter::<serde::de::IgnoredAny>();
         values.next().is_some_and(|first| first.is_ok()) && values.byte_offset() > first_line.len()
     };
     if format == ImportFormat::Jsonl
         && (text.starts_with(b"[")
             || (text.starts_with(b"{")
-                && serde_json::from_slice::<serde_json::Value>(first_line).is_err()
+                && serde_json::from_slice::<serde::de::IgnoredAny>(first_line).is_err()
                 && spread()))
     {
         return Some(
@@ -264,24 +265,24 @@ enum JsonlShape {
 /// `question` and an `answer` and no `options`, MMLU-Pro otherwise (whose importer then names
 /// what is wrong), unless it is an object of neither shape.
 fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
+    // Only the record's keys are kept, its values skipped: built as JSON values, the few
+    // bytes of each of thousands of small objects in one field would take a hundred times
+    // their size in memory.
     let first = bytes
         .split(|&b| b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.trim_ascii().is_empty())
         .find_map(|(index, line)| {
-            serde_json::from_slice::<serde_json::Value>(line)
+            serde_json::from_slice::<RecordKeys>(line)
                 .ok()
-                .filter(serde_json::Value::is_object)
                 .map(|record| (index, record))
         });
     match first {
-        Some((_, serde_json::Value::Object(object))) if numeric::looks_numeric(&object) => {
-            JsonlShape::Numeric
-        }
-        Some((index, serde_json::Value::Object(object)))
+        Some((_, RecordKeys(keys))) if numeric::looks_numeric(&keys) => JsonlShape::Numeric,
+        Some((index, RecordKeys(keys)))
             if !["question_id", "question", "options"]
                 .iter()
-                .any(|key| object.contains_key(*key)) =>
+                .any(|key| keys.contains_key(*key)) =>
         {
             JsonlShape::Unknown(index + 1)
         }
@@ -297,6 +298,10 @@ fn jsonl_shape(bytes: &[u8]) -> JsonlShape {
         None => JsonlShape::NotJson,
     }
 }
+
+/// The keys of a JSON object, its values skipped (only an object reads as one).
+#[derive(serde::Deserialize)]
+struct RecordKeys(std::collections::BTreeMap<String, serde::de::IgnoredAny>);
 
 /// The text of a JSON string or number, as written: a number keeps every digit (read as a
 /// float, `123456789.123456789` would become `123456789.12345679` and `1.0000000000000001`

@@ -46,7 +46,7 @@ struct Record<'a> {
 
 /// Whether a JSON object reads as a numeric record rather than an MMLU-Pro one: it has a
 /// `question` and an `answer` and no `options`.
-pub(super) fn looks_numeric(object: &serde_json::Map<String, serde_json::Value>) -> bool {
+pub(super) fn looks_numeric<V>(object: &std::collections::BTreeMap<String, V>) -> bool {
     object.contains_key("question")
         && object.contains_key("answer")
         && !object.contains_key("options")

@@ -59,7 +59,7 @@ pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
         (status = 200, description = "This bundle was imported before: its run", body = RunDetailDto,
             headers(("Location" = String, description = "`/runs/{run_id}`"))),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body larger than 32 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 32 MiB, or holding more JSON values than any bundle of its size (refused unread: its reading would take too much memory)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The bundle does not verify or breaks the format; `errors` lists every problem, `field` a JSON Pointer into the body", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable, or no signing key", body = Problem, content_type = "application/problem+json"),

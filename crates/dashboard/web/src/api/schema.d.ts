@@ -2275,7 +2275,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body larger than 32 MiB */
+            /** @description Body larger than 32 MiB, or holding more JSON values than any bundle of its size (refused unread: its reading would take too much memory) */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -105,6 +105,18 @@ async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Actor
     // raw path let `/dataset%73` past the admin check. A method and path no route serves is
     // left to the router's 404 or 405, below.)
     let needed = required_role(req.method(), routed_path(req));
+    // Which of two would count is the reader's choice: a proxy that authorizes by the last one
+    // and this server by the first would act for two different tokens.
+    let authorizations = req.headers().get_all(header::AUTHORIZATION).count();
+    if authorizations > 1 {
+        return Err(ApiError::BadRequest {
+            detail: format!(
+                "the request carries {authorizations} Authorization headers: send one (a proxy \
+                 that adds its own must replace the client's)"
+            ),
+            errors: Vec::new(),
+        });
+    }
     // Only a Bearer header is this server's: another scheme (a proxy's Basic credentials in
     // front of it, say) is not meant for it, and leaves the session cookie or a public path
     // to decide.

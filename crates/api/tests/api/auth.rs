@@ -139,6 +139,27 @@ async fn tokens_and_their_roles_guard_every_route(db: TestDatabase) {
     )
     .await
     .problem(401);
+    // Two: whichever one counted, a proxy reading the other would act for another token.
+    for (first, second) in [
+        (&tokens.viewer, &tokens.admin),
+        (&tokens.admin, &tokens.viewer),
+    ] {
+        let twice = app
+            .call(
+                upload()
+                    .append_header(("authorization", format!("Bearer {first}")))
+                    .append_header(("authorization", format!("Bearer {second}"))),
+            )
+            .await
+            .problem(400);
+        assert!(
+            twice["detail"]
+                .as_str()
+                .unwrap()
+                .contains("2 Authorization headers"),
+            "{twice}"
+        );
+    }
 
     // What anyone may fetch: health, the document, the dashboard (its sign-in screen) — with
     // a proxy's Basic credentials too.

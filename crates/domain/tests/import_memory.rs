@@ -3,6 +3,9 @@
 //! times its size while the file's shape was told, from a first line read whole as JSON values
 //! (5.5 GB for a 60 MB upload, in a security probe of 2026-12-06).
 //!
+//! Likewise a file of bad lines, or of more rows than a dataset holds: it kept every problem,
+//! line or item before refusing (6 GB for 64 MiB).
+//!
 //! Its own test binary: the process's peak memory is what is measured, so no other test may
 //! run beside this one.
 
@@ -16,27 +19,82 @@ fn status_bytes(field: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-#[test]
-fn a_record_of_many_small_values_is_read_in_memory_of_its_own_size() {
-    // One MMLU-Pro record whose extra field holds a million `{"a":0}` (8 MB).
-    let tiny = vec![r#"{"a":0}"#; 1_000_000].join(",");
-    let line = format!(
-        r#"{{"question_id": 1, "question": "2 + 2?", "options": ["3", "4"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "math", "src": "probe", "x": [{tiny}]}}"#
-    );
-    drop(tiny);
+/// The most memory reading `bytes` as `format` took above what the process held before, and
+/// whether the file was accepted; `None` where the system cannot tell (not Linux).
+fn peak_of_reading(format: ImportFormat, bytes: &[u8]) -> Option<(u64, bool)> {
     // Writing 5 there starts the peak (`VmHWM`) again from the memory held now.
-    let reset = std::fs::write("/proc/self/clear_refs", "5");
-    let (Ok(()), Some(before)) = (reset, status_bytes("VmRSS:")) else {
-        eprintln!("skipped: this system cannot say a process's peak memory (Linux's /proc can)");
-        return;
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    let before = status_bytes("VmRSS:")?;
+    let accepted = parse_items(format, bytes).is_ok();
+    Some((status_bytes("VmHWM:")? - before, accepted))
+}
+
+#[test]
+fn reading_a_dataset_takes_memory_for_what_it_keeps() {
+    const VALID: &str = r#"{"question_id": 1, "question": "2 + 2?", "options": ["3", "4"], "answer": "B", "answer_index": 1, "cot_content": "", "category": "math", "src": "probe"}"#;
+    const SIZE: usize = 8 << 20;
+    let filled = |head: &str, each: &str| {
+        let mut text = String::with_capacity(SIZE + head.len());
+        text.push_str(head);
+        while text.len() < SIZE {
+            text.push_str(each);
+        }
+        text.into_bytes()
     };
-    let parsed = parse_items(ImportFormat::Jsonl, line.as_bytes()).expect("one good record");
-    let peak = status_bytes("VmHWM:").expect("the peak") - before;
-    assert_eq!(parsed.items.len(), 1);
-    // Read as JSON values, the field alone took about 80 times its size (650 MB).
-    assert!(
-        peak < line.len() as u64,
-        "reading {} bytes took {peak} bytes more at the peak",
-        line.len()
-    );
+    // One MMLU-Pro record whose extra field holds a million `{"a":0}` (8 MB): read as JSON
+    // values to tell the file's shape, the field alone took 650 MB.
+    let tiny = vec![r#"{"a":0}"#; 1_000_000].join(",");
+    let one_big_record = format!("{}, \"x\": [{tiny}]}}", VALID.trim_end_matches('}'));
+    drop(tiny);
+    let files: [(&str, ImportFormat, Vec<u8>, bool); 6] = [
+        (
+            "a record with a field of small objects",
+            ImportFormat::Jsonl,
+            one_big_record.into_bytes(),
+            true,
+        ),
+        // Each of the rest is refused; each took 30 to 100 times its size, keeping every
+        // problem, every line or every item past the most a dataset holds.
+        ("empty lines", ImportFormat::Jsonl, filled("", "\n"), false),
+        (
+            "a record, then broken lines",
+            ImportFormat::Jsonl,
+            filled(&format!("{VALID}\n"), "{\n"),
+            false,
+        ),
+        (
+            "a header naming one column again and again",
+            ImportFormat::Csv,
+            filled("question,answer", ",a"),
+            false,
+        ),
+        (
+            "rows without an answer",
+            ImportFormat::Csv,
+            filled("question,answer\n", "x,\n"),
+            false,
+        ),
+        (
+            "more rows than a dataset holds",
+            ImportFormat::Csv,
+            filled("question,answer\n", "q,1\n"),
+            false,
+        ),
+    ];
+    for (what, format, bytes, acceptable) in files {
+        let Some((peak, accepted)) = peak_of_reading(format, &bytes) else {
+            eprintln!(
+                "skipped: this system cannot say a process's peak memory (Linux's /proc can)"
+            );
+            return;
+        };
+        assert_eq!(accepted, acceptable, "{what}");
+        // What is kept is bounded (the first problems, the items of the first rows), not the
+        // file's every line: under its size, plus what 200,001 small items take.
+        assert!(
+            peak < bytes.len() as u64 + (64 << 20),
+            "{what}: reading {} bytes took {peak} bytes more at the peak",
+            bytes.len()
+        );
+    }
 }

@@ -300,13 +300,22 @@ fn a_whole_number_written_with_a_fraction_is_told_to_be_written_as_an_integer() 
 /// still verifies.
 #[test]
 fn a_body_denser_than_any_bundle_is_refused_unread() {
-    let tiny = vec![r#"{"a":0}"#; 300_000].join(",");
-    let body = format!(r#"{{"envelope":{{}},"harness":{{}},"captures":[{tiny}]}}"#);
-    let refused = verify_bundle(body.as_bytes(), &ring(), now());
-    assert!(
-        matches!(refused, Err(BundleError::TooDense { memory }) if memory > 24 * body.len()),
-        "{refused:?}"
-    );
+    // Small objects; arrays of one value; arrays nested as deep as a reader goes (a helper's
+    // probe: 1.6 and 2.5 GB for 32 MiB of the last two, before arrays were counted as such).
+    let deep = format!("{}0{}", "[".repeat(126), "]".repeat(126));
+    for (what, each) in [
+        ("objects", r#"{"a":0}"#),
+        ("lists", "[0]"),
+        ("deep lists", &deep),
+    ] {
+        let many = vec![each; (2 << 20) / each.len()].join(",");
+        let body = format!(r#"{{"envelope":{{}},"harness":{{}},"captures":[{many}]}}"#);
+        let refused = verify_bundle(body.as_bytes(), &ring(), now());
+        assert!(
+            matches!(refused, Err(BundleError::TooDense { memory }) if memory > 24 * body.len()),
+            "{what}: {refused:?}"
+        );
+    }
 
     let pack = pack(20);
     let mut densest = bundle(&pack, &signer(), 20);

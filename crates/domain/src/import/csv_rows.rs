@@ -125,7 +125,25 @@ fn letter(index: usize) -> char {
     char::from(b'A' + index as u8)
 }
 
+/// More fields than this on the first line make it no header (it has at most 17 columns, a
+/// few more when some are unknown): the CSV reader would hold every field's place, and the
+/// header twice, before anything could be said (100 MB for an 8 MiB line of `,a`).
+const MAX_HEADER_FIELDS: usize = 1_000;
+
 pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    // (A comma inside a quoted name counts too: no header has a thousand of them.)
+    let fields = first_line.iter().filter(|&&b| b == b',').count() + 1;
+    if fields > MAX_HEADER_FIELDS {
+        collector.problem(
+            1,
+            format!(
+                "the header has {fields} columns: a dataset's CSV has at most 17 (id, category, \
+                 question, A..J, answer, explanation, source)"
+            ),
+        );
+        return;
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)

@@ -28,7 +28,11 @@ struct Record<'a> {
 }
 
 pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
-    for (line, text) in utf8_lines(bytes, collector) {
+    for (line, text) in utf8_lines(bytes) {
+        let Some(text) = text else {
+            collector.not_utf8(line);
+            continue;
+        };
         if text.trim().is_empty() {
             continue;
         }

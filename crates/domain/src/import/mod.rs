@@ -409,14 +409,24 @@ fn stand_in_answer() -> ItemAnswer {
 
 /// Gathers items, problems and warnings as a parser walks a file, and applies the rules that
 /// span rows (unique ids, item count).
+///
+/// What it keeps is bounded whatever the file: the first [`MAX_REPORTED_PROBLEMS`] problems and
+/// warnings (the rest counted), and the items and ids of the first [`MAX_ITEMS`] rows and one
+/// (a file with more is refused). A 64 MiB file of bad two-byte lines kept a problem for each
+/// and took 6 GB (a security probe, 2026-12-06).
 #[derive(Default)]
 struct Collector {
     items: Vec<(usize, DatasetItem)>,
     /// The line and id of every row read, its item refused or not: a duplicate id is said
     /// with a row's other problems, not only once they are fixed.
     ids: Vec<(usize, String)>,
+    /// Rows read, their items kept or refused.
+    rows: usize,
+    /// The first problems, in the order found (which is line order, but for a few of line 0).
     problems: Vec<LineIssue>,
+    problem_total: usize,
     warnings: Vec<LineIssue>,
+    warning_total: usize,
 }
 
 /// An item's id and category without the spaces around them, in every format: they are names
@@ -435,17 +445,33 @@ fn named_as_meant(mut item: DatasetItem) -> DatasetItem {
 
 impl Collector {
     fn problem(&mut self, line: usize, message: impl Into<String>) {
-        self.problems.push(LineIssue::new(line, message));
+        self.problem_total += 1;
+        if self.problems.len() < MAX_REPORTED_PROBLEMS {
+            self.problems.push(LineIssue::new(line, message));
+        }
     }
 
     fn warning(&mut self, line: usize, message: impl Into<String>) {
-        self.warnings.push(LineIssue::new(line, message));
+        self.warning_total += 1;
+        if self.warnings.len() < MAX_REPORTED_PROBLEMS {
+            self.warnings.push(LineIssue::new(line, message));
+        }
+    }
+
+    /// Counts a row; `false` once there are more than a dataset may hold, when its item and id
+    /// are no longer kept (the file is refused for its size).
+    fn row(&mut self) -> bool {
+        self.rows += 1;
+        self.rows <= MAX_ITEMS + 1
     }
 
     /// A row whose answer (or options) could not be read, `unreadable` saying why: that, and
     /// every other rule its item breaks (the item holds [`stand_in_answer`]), so that one pass
     /// over the file names everything to fix in the row.
     fn unreadable(&mut self, line: usize, unreadable: Vec<String>, item: DatasetItem) {
+        if !self.row() {
+            return;
+        }
         let item = named_as_meant(item);
         self.ids.push((line, item.id.clone()));
         for p in unreadable
@@ -458,6 +484,9 @@ impl Collector {
 
     /// Accepts a row's item after checking the item's own rules.
     fn item(&mut self, line: usize, item: DatasetItem) {
+        if !self.row() {
+            return;
+        }
         let item = named_as_meant(item);
         self.ids.push((line, item.id.clone()));
         let problems = item.problems();
@@ -473,22 +502,30 @@ impl Collector {
     fn finish(mut self, format: ImportFormat) -> Result<ParsedItems, ImportRejected> {
         let mut first_line_of: HashMap<&str, usize> = HashMap::new();
         let mut duplicates = Vec::new();
+        let mut duplicate_total = 0;
         // (An empty id is a problem of its own, said with its row.)
         for (line, id) in self.ids.iter().filter(|(_, id)| !id.is_empty()) {
             if let Some(first) = first_line_of.insert(id, *line) {
                 first_line_of.insert(id, first);
-                duplicates.push(LineIssue::new(
-                    *line,
-                    format!("duplicate item id `{id}` (first on line {first})"),
-                ));
+                duplicate_total += 1;
+                if duplicates.len() < MAX_REPORTED_PROBLEMS {
+                    duplicates.push(LineIssue::new(
+                        *line,
+                        format!("duplicate item id `{id}` (first on line {first})"),
+                    ));
+                }
             }
         }
+        // Both lists hold their first lines: merged and sorted, the first of the two are the
+        // first of all (below).
         self.problems.extend(duplicates);
-        if self.items.len() > MAX_ITEMS {
+        self.problem_total += duplicate_total;
+        if self.rows > MAX_ITEMS {
             self.problems.push(LineIssue::new(
                 0,
                 format!("the file has more than {MAX_ITEMS} items"),
             ));
+            self.problem_total += 1;
         }
         if let Some((_, first)) = self.items.first() {
             let kind = first.answer.kind();
@@ -503,24 +540,23 @@ impl Collector {
                         }
                     ),
                 ));
+                self.problem_total += 1;
             }
         }
         if self.items.is_empty() && self.problems.is_empty() {
-            self.problems
-                .push(LineIssue::new(0, "the file holds no items"));
+            self.problem(0, "the file holds no items");
         }
         if self.problems.is_empty() {
             self.warn_of_answerless_explanations();
-            let warning_total = self.warnings.len();
             self.warnings.truncate(MAX_REPORTED_PROBLEMS);
             return Ok(ParsedItems {
                 items: self.items.into_iter().map(|(_, item)| item).collect(),
                 warnings: self.warnings,
-                warning_total,
+                warning_total: self.warning_total,
             });
         }
         self.problems.sort_by_key(|p| p.line);
-        let total = self.problems.len();
+        let total = self.problem_total;
         self.problems.truncate(MAX_REPORTED_PROBLEMS);
         Err(ImportRejected {
             format,
@@ -548,6 +584,7 @@ impl Collector {
             })
             .collect();
         if let Some(first) = answerless.first() {
+            self.warning_total += 1;
             self.warnings.push(LineIssue::new(
                 *first,
                 format!(
@@ -562,20 +599,23 @@ impl Collector {
     }
 }
 
-/// Splits a file into `(1-based line number, line)` pairs, reporting lines that are not UTF-8.
-fn utf8_lines<'a>(bytes: &'a [u8], collector: &mut Collector) -> Vec<(usize, &'a str)> {
-    let mut lines = Vec::new();
-    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        match std::str::from_utf8(raw) {
-            Ok(line) => lines.push((index + 1, line)),
-            Err(_) => collector.problem(
-                index + 1,
-                "the line is not valid UTF-8: save the file as UTF-8",
-            ),
-        }
+/// A file's lines as `(1-based line number, line)` pairs, one at a time (a list of them took
+/// 27 bytes per line: 1.7 GB for 64 MiB of empty lines); `None` for a line that is not UTF-8,
+/// which [`Collector::not_utf8`] reports.
+fn utf8_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Option<&str>)> {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(index, raw)| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            (index + 1, std::str::from_utf8(raw).ok())
+        })
+}
+
+impl Collector {
+    fn not_utf8(&mut self, line: usize) {
+        self.problem(line, "the line is not valid UTF-8: save the file as UTF-8");
     }
-    lines
 }
 
 #[cfg(test)]

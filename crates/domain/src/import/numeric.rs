@@ -67,7 +67,11 @@ pub(super) fn answer_of(text: &str) -> Result<(Number, Option<String>), String> 
 }
 
 pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
-    for (line, text) in utf8_lines(bytes, collector) {
+    for (line, text) in utf8_lines(bytes) {
+        let Some(text) = text else {
+            collector.not_utf8(line);
+            continue;
+        };
         if text.trim().is_empty() {
             continue;
         }

@@ -303,10 +303,18 @@ fn a_body_denser_than_any_bundle_is_refused_unread() {
     // Small objects; arrays of one value; arrays nested as deep as a reader goes (a helper's
     // probe: 1.6 and 2.5 GB for 32 MiB of the last two, before arrays were counted as such).
     let deep = format!("{}0{}", "[".repeat(126), "]".repeat(126));
+    // And objects of many one-character keys (27 bytes per byte, a third probe).
+    let keys: String = (b'#'..=b'~')
+        .filter(|&c| c != b'\\')
+        .map(|c| format!(r#""{}":0"#, c as char))
+        .collect::<Vec<_>>()
+        .join(",");
+    let many_keys = format!("{{{keys}}}");
     for (what, each) in [
         ("objects", r#"{"a":0}"#),
         ("lists", "[0]"),
         ("deep lists", &deep),
+        ("objects of many keys", &many_keys),
     ] {
         let many = vec![each; (2 << 20) / each.len()].join(",");
         let body = format!(r#"{{"envelope":{{}},"harness":{{}},"captures":[{many}]}}"#);

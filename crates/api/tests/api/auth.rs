@@ -746,8 +746,10 @@ async fn a_stream_opened_with_a_session_ends_with_it(db: TestDatabase) {
         .await
         .unwrap();
     let (viewer, viewer_token) = AccessToken::generate("alice", Role::Viewer);
+    // Two seconds: a session ends on a whole second, so one of a second could end a moment
+    // after sign-in, before the stream is opened (as it did on a busy machine).
     let access =
-        Access::with_tokens(vec![viewer_token]).with_sessions(Duration::from_secs(1), false);
+        Access::with_tokens(vec![viewer_token]).with_sessions(Duration::from_secs(2), false);
     let state = AppState::new((*db).clone(), registry())
         .with_events(hub)
         .with_access(access);

@@ -45,9 +45,14 @@ pub(crate) fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timest
         return Ok(None);
     };
     // RFC 3339 allows a space for the `T`; an unencoded `+` in a query string arrives as a
-    // space too: read it as the offset sign it was when the text as sent is not a time.
+    // space too: read a space after the date and its separator as the offset sign it was,
+    // when the text as sent is not a time.
+    let signed = match (text.get(..11), text.get(11..)) {
+        (Some(date), Some(rest)) => format!("{date}{}", rest.replace(' ', "+")),
+        _ => text.replace(' ', "+"),
+    };
     let time = DateTime::parse_from_rfc3339(text)
-        .or_else(|_| DateTime::parse_from_rfc3339(&text.replace(' ', "+")))
+        .or_else(|_| DateTime::parse_from_rfc3339(&signed))
         .map(|t| t.with_timezone(&Utc));
     let day = || {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")

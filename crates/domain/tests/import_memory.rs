@@ -46,7 +46,19 @@ fn reading_a_dataset_takes_memory_for_what_it_keeps() {
     let tiny = vec![r#"{"a":0}"#; 1_000_000].join(",");
     let one_big_record = format!("{}, \"x\": [{tiny}]}}", VALID.trim_end_matches('}'));
     drop(tiny);
-    let files: [(&str, ImportFormat, Vec<u8>, bool); 6] = [
+    // A first record of a million keys, each told apart (once kept as a map of them).
+    let mut keys = String::from(VALID.trim_end_matches('}'));
+    for key in 0..1_000_000 {
+        keys.push_str(&format!(", \"k{key}\": 0"));
+    }
+    keys.push('}');
+    let files: [(&str, ImportFormat, Vec<u8>, bool); 9] = [
+        (
+            "a record of a million keys",
+            ImportFormat::Jsonl,
+            keys.into_bytes(),
+            true,
+        ),
         (
             "a record with a field of small objects",
             ImportFormat::Jsonl,
@@ -66,6 +78,19 @@ fn reading_a_dataset_takes_memory_for_what_it_keeps() {
             "a header naming one column again and again",
             ImportFormat::Csv,
             filled("question,answer", ",a"),
+            false,
+        ),
+        // The same after an empty line, which the CSV reader skips, or a quoted line break.
+        (
+            "that header after an empty line",
+            ImportFormat::Csv,
+            filled("\nquestion,answer", ",a"),
+            false,
+        ),
+        (
+            "that header after a quoted line break",
+            ImportFormat::Csv,
+            filled("\"x\nquestion\",answer", ",a"),
             false,
         ),
         (

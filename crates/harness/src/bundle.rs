@@ -884,8 +884,6 @@ fn pointer_token(key: &str) -> String {
         .replace('/', "~1")
 }
 
-/// `sha256:` and the hex SHA-256 of the canonical JSON of a bundle whose captures are put in
-/// sequence order: the same captures in another order are the same bundle.
 /// An estimate of the memory reading `json` as JSON values takes, in bytes, from its text
 /// alone (strings skipped): an object takes about 700 however little it holds (serde_json's
 /// map allocates a node for eleven entries), an array about 180 (its first allocation holds
@@ -918,6 +916,8 @@ fn memory_to_read(json: &[u8]) -> usize {
     objects * 700 + arrays * 180 + members * 100 + values * 48
 }
 
+/// `sha256:` and the hex SHA-256 of the canonical JSON of a bundle whose captures are put in
+/// sequence order: the same captures in another order are the same bundle.
 fn digest(mut value: Value) -> String {
     if let Some(Value::Array(list)) = value.get_mut("captures") {
         list.sort_by_key(|capture| capture.get("sequence").and_then(Value::as_u64));

@@ -354,6 +354,10 @@ fn the_documented_limits_are_the_code_limits() {
         ),
         ("MAX_USER_AGENT_CHARS", limits::MAX_USER_AGENT_CHARS as i64),
         ("CLOCK_SKEW_SECS", limits::CLOCK_SKEW_SECS),
+        (
+            "MAX_READING_BYTES_PER_BYTE",
+            limits::MAX_READING_BYTES_PER_BYTE as i64,
+        ),
     ];
     for (name, value) in limits {
         let row = format!("| `{name}` | {value} |");

@@ -463,6 +463,16 @@ fn runs_are_found_by_part_of_a_name(db: &TestDatabase) {
         ..Default::default()
     };
     assert_eq!(db.list_runs(&filter, None, 50).unwrap().runs.len(), 1);
+    // A letter beyond ASCII is found in its own case on both backends (SQLite's `lower` leaves
+    // it as it is; the pattern once went through Rust's, which did not).
+    import(db, "ÜberQA", &items(2));
+    let umlaut = db
+        .create_run(new_run("ÜberQA", &settings, 3))
+        .unwrap()
+        .run
+        .id;
+    assert_eq!(found("Über"), vec![umlaut.clone()]);
+    assert_eq!(found("BERq"), vec![umlaut]);
 }
 
 fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {

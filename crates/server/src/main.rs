@@ -593,8 +593,9 @@ fn serve(
             // A connection its client closed ends now, not when a write finally fails: an event
             // stream waiting for its next event (or heartbeat) would otherwise hold its client's
             // slot (http.streams_per_client) and its subscription for up to three heartbeats.
-            // Browsers and HTTP clients do not close their sending half while they wait for an
-            // answer, so no answer is lost that a client was still reading.
+            // Browsers and HTTP libraries do not close their sending half while they wait for
+            // an answer; a client that does (`nc -N`, some scripted checks) is cut off
+            // unanswered.
             .h1_allow_half_closed(false);
         for listener in bound.listen()? {
             server = server

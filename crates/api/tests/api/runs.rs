@@ -620,6 +620,7 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
     assert_eq!(count(&format!("createdBefore={tomorrow}")).await, 5);
     assert_eq!(count("createdBefore=2000-01-01").await, 0);
     assert_eq!(count("createdFrom=2000-01-01%2000:00:00Z").await, 5);
+    assert_eq!(count("createdFrom=2000-01-01%2000:00:00+01:00").await, 5);
     // RFC 3339's years outside those a run is created in bound as the nearest of them.
     assert_eq!(count("createdFrom=0000-01-01T00:00:00Z").await, 5);
     assert_eq!(count("createdBefore=0000-12-31").await, 0);

@@ -130,10 +130,27 @@ fn letter(index: usize) -> char {
 /// header twice, before anything could be said (100 MB for an 8 MiB line of `,a`).
 const MAX_HEADER_FIELDS: usize = 1_000;
 
+/// The fields of the file's first record as the CSV reader will read it: past the empty lines
+/// it skips, up to the first line break outside quotes (a quoted name may hold one).
+fn header_fields(bytes: &[u8]) -> usize {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\n' && b != b'\r')
+        .unwrap_or(bytes.len());
+    let (mut fields, mut quoted) = (1, false);
+    for &byte in &bytes[start..] {
+        match byte {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => fields += 1,
+            b'\n' if !quoted => break,
+            _ => {}
+        }
+    }
+    fields
+}
+
 pub(super) fn parse(bytes: &[u8], collector: &mut Collector) {
-    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    // (A comma inside a quoted name counts too: no header has a thousand of them.)
-    let fields = first_line.iter().filter(|&&b| b == b',').count() + 1;
+    let fields = header_fields(bytes);
     if fields > MAX_HEADER_FIELDS {
         collector.problem(
             1,

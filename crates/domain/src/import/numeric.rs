@@ -44,14 +44,6 @@ struct Record<'a> {
     source: Option<String>,
 }
 
-/// Whether a JSON object reads as a numeric record rather than an MMLU-Pro one: it has a
-/// `question` and an `answer` and no `options`.
-pub(super) fn looks_numeric<V>(object: &std::collections::BTreeMap<String, V>) -> bool {
-    object.contains_key("question")
-        && object.contains_key("answer")
-        && !object.contains_key("options")
-}
-
 /// The number of an answer cell: a number as people write one, or a GSM8K worked solution
 /// (then also returned, as the explanation). The error says what was expected.
 pub(super) fn answer_of(text: &str) -> Result<(Number, Option<String>), String> {

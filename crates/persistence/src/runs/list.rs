@@ -22,7 +22,8 @@ pub struct RunFilter {
     /// Created strictly before this instant.
     pub created_before: Option<Timestamp>,
     /// Text the provider's, the model's or the dataset's name contains, ignoring case (of
-    /// ASCII letters only on SQLite, whose `lower` knows no other).
+    /// ASCII letters only on SQLite, whose `lower` knows no other: there other letters match
+    /// in their own case).
     pub search: Option<String>,
 }
 
@@ -31,12 +32,13 @@ diesel::define_sql_function! {
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// A `LIKE` pattern for names that contain `text`, ignoring case: its own `%`, `_` and `\`
-/// match themselves (escaped with `\`).
+/// A `LIKE` pattern for names that contain `text`: its own `%`, `_` and `\` match themselves
+/// (escaped with `\`). The database puts both it and the names in lower case, so that both
+/// sides fold alike (SQLite's `lower` leaves `Ü` as it is, where Rust's would not).
 fn containing(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -93,13 +95,13 @@ macro_rules! filtered_runs {
             query = query.filter(runs::created_at.lt(before.naive_utc()));
         }
         if let Some(text) = &filter.search {
-            let pattern = containing(text);
+            let pattern = || lower(containing(text).into_sql::<diesel::sql_types::Text>());
             query = query.filter(
                 lower(runs::provider_name)
-                    .like(pattern.clone())
+                    .like(pattern())
                     .escape('\\')
-                    .or(lower(runs::model_name).like(pattern.clone()).escape('\\'))
-                    .or(lower(runs::dataset_name).like(pattern).escape('\\')),
+                    .or(lower(runs::model_name).like(pattern()).escape('\\'))
+                    .or(lower(runs::dataset_name).like(pattern()).escape('\\')),
             );
         }
         query

@@ -109,6 +109,12 @@ pub(crate) fn timestamp_schema(
         .into()
 }
 
+/// Whether `text` can be a name a parameter holds: 1 to `max` characters, none of them a
+/// control character.
+pub(crate) fn is_name(text: &str, max: usize) -> bool {
+    !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control)
+}
+
 /// A non-empty text filter of bounded length, without control characters (no name has them,
 /// and PostgreSQL cannot compare a NUL).
 pub(crate) fn text(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {

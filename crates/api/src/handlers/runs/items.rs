@@ -11,7 +11,7 @@ use super::run_id;
 use crate::{
     dto::{ItemDetailDto, ItemGroupDto, ItemPageDto},
     error::{ApiError, Problem},
-    params::{bounded_int, shorten},
+    params::{bounded_int, is_name, shorten},
     state::AppState,
 };
 
@@ -115,12 +115,7 @@ pub(crate) async fn list_run_items(
     };
     let item_ids: Vec<String> = match query.dataset_item_id {
         None => Vec::new(),
-        Some(item_id)
-            if (1..=128).contains(&item_id.chars().count())
-                && !item_id.chars().any(char::is_control) =>
-        {
-            vec![item_id]
-        }
+        Some(item_id) if is_name(&item_id, 128) => vec![item_id],
         Some(_) => {
             return Err(ApiError::bad_parameter(
                 "datasetItemId",
@@ -189,7 +184,7 @@ pub(super) fn item_states(list: Option<&str>) -> Result<Vec<ItemState>, ApiError
 /// Whether `name` can be a category's: 1 to 100 characters, no control characters (as the
 /// `category` parameters' patterns say).
 pub(super) fn category_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
+    is_name(name, 100)
 }
 
 /// Refuses (422) a `category` filter that names a category none of the run's items is in,

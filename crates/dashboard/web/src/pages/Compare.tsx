@@ -51,8 +51,7 @@ export function ComparePage() {
       </section>
     );
   }
-  // "run 2", not "#2": items are numbered `#N` in the same tables.
-  const names = first?.runs.map((r, i) => `${r.run.modelName} (${i === 0 ? "baseline" : `run ${i + 1}`})`) ?? [];
+  const names = first?.runs.map((r, i) => `${r.run.modelName} (${runTag(i)})`) ?? [];
   const flipped = comparison.data?.pages.flatMap((page) => page.flipped.items) ?? [];
   // Items of a run still going count wrong until judged: their column shows when there are some.
   const unanswered = first?.overall.runs.some((figures) => figures.unanswered > 0) ?? false;
@@ -213,9 +212,9 @@ function ComparedFigures({
               <th scope="col" className="num">
                 Items
               </th>
-              {names.map((name) => (
+              {names.map((name, i) => (
                 <th key={name} scope="col" className="num">
-                  <RunColumn name={name} />
+                  <RunColumn model={first.runs[i]?.run.modelName ?? name} tag={runTag(i)} />
                 </th>
               ))}
             </tr>
@@ -272,9 +271,9 @@ function ComparedFigures({
                   {/* The dataset's id of the item; each run's cell links to its place in the run (#N). */}
                   <th scope="col">Dataset item id</th>
                   <th scope="col">Category</th>
-                  {names.map((name) => (
+                  {names.map((name, i) => (
                     <th key={name} scope="col">
-                      <RunColumn name={name} />
+                      <RunColumn model={first.runs[i]?.run.modelName ?? name} tag={runTag(i)} />
                     </th>
                   ))}
                 </tr>
@@ -374,18 +373,21 @@ export function outcomeText(outcome: { state: string; extractedAnswer?: string |
  * screen readers and on hover) and its tag whole, so that eight runs of long model names keep
  * headers a few lines tall and each column still says which run it is.
  */
-function RunColumn({ name }: { name: string }) {
-  const tag = name.lastIndexOf(" (");
-  if (tag < 0) return <>{name}</>;
-  const model = name.slice(0, tag);
+function RunColumn({ model, tag }: { model: string; tag: string }) {
   return (
     <>
       <span className="clamped" title={model}>
         {model}
       </span>{" "}
-      <span className="nowrap">{name.slice(tag + 1)}</span>
+      <span className="nowrap">({tag})</span>
     </>
   );
+}
+
+/** How the comparison's tables tell its runs apart: "run 2", not "#2" (items are numbered `#N`
+ * in the same tables). */
+function runTag(index: number): string {
+  return index === 0 ? "baseline" : `run ${index + 1}`;
 }
 
 function FlippedRow({ item, names }: { item: Flipped; names: string[] }) {

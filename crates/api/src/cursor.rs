@@ -14,7 +14,7 @@
 use crate::{error::ApiError, signed::Sealer};
 use chrono::DateTime;
 use evalboard_domain::RunId;
-use evalboard_persistence::{ItemCursor, LogCursor, LogPosition, RunCursor};
+use evalboard_persistence::{ItemCursor, LogCursor, LogPosition, RunCursor, RunOrder};
 
 /// The name of the installation secret cursors are signed with.
 pub(crate) const CURSOR_SECRET: &str = "page-cursor-hmac";
@@ -88,22 +88,43 @@ impl Cursors {
         }
     }
 
-    /// The archive's cursor: creation time (µs) and run id.
+    /// The archive's cursor: creation time (µs) and run id, after the last run's accuracy
+    /// key in an order by accuracy (a cursor of its own kind).
     pub(crate) fn encode_run(&self, scope: &str, cursor: &RunCursor) -> String {
-        self.encode(
-            scope,
-            "r",
-            &[
-                cursor.created_at.timestamp_micros().to_string(),
-                cursor.id.to_string(),
-            ],
-        )
+        let created = cursor.created_at.timestamp_micros().to_string();
+        match cursor.key {
+            None => self.encode(scope, "r", &[created, cursor.id.to_string()]),
+            // `Display` writes the shortest text that reads back as the same `f64`.
+            Some(key) => self.encode(
+                scope,
+                "a",
+                &[key.to_string(), created, cursor.id.to_string()],
+            ),
+        }
     }
 
-    pub(crate) fn decode_run(&self, scope: &str, text: &str) -> Result<RunCursor, ApiError> {
-        let fields = self.decode(scope, "r", text, 2)?;
+    /// A cursor of the archive in `order`.
+    pub(crate) fn decode_run(
+        &self,
+        scope: &str,
+        order: RunOrder,
+        text: &str,
+    ) -> Result<RunCursor, ApiError> {
+        let keyed = order.is_by_accuracy();
+        let mut fields = if keyed {
+            self.decode(scope, "a", text, 3)?
+        } else {
+            self.decode(scope, "r", text, 2)?
+        };
+        let key = if keyed {
+            let key: f64 = fields.remove(0).parse().map_err(|_| invalid())?;
+            Some(key.is_finite().then_some(key).ok_or_else(invalid)?)
+        } else {
+            None
+        };
         let micros: i64 = fields[0].parse().map_err(|_| invalid())?;
         Ok(RunCursor {
+            key,
             created_at: DateTime::from_timestamp_micros(micros)
                 .filter(|t| crate::params::storable(*t))
                 .ok_or_else(invalid)?,
@@ -228,11 +249,45 @@ mod tests {
     fn cursors_round_trip_and_forgeries_are_refused() {
         let cursors = Cursors::new([7; 32]);
         let run = RunCursor {
+            key: None,
             created_at: DateTime::from_timestamp_micros(1_772_825_000_123_456).unwrap(),
             id: RunId::generate(),
         };
         let issued = cursors.encode_run(S, &run);
-        assert_eq!(cursors.decode_run(S, &issued).unwrap(), run);
+        assert_eq!(
+            cursors.decode_run(S, RunOrder::Newest, &issued).unwrap(),
+            run
+        );
+        // An order by accuracy: its key read back as the same number, to the last bit.
+        for key in [2.0 / 3.0, 0.1 + 0.2, -1.0, 0.0] {
+            let by_accuracy = RunCursor {
+                key: Some(key),
+                ..run.clone()
+            };
+            let issued = cursors.encode_run(S, &by_accuracy);
+            let read = cursors
+                .decode_run(S, RunOrder::LeastAccurate, &issued)
+                .unwrap();
+            assert_eq!(read.key.map(f64::to_bits), Some(key.to_bits()));
+            assert_eq!(read, by_accuracy);
+            // Not a cursor of an order by creation time, nor the reverse.
+            assert!(cursors.decode_run(S, RunOrder::Oldest, &issued).is_err());
+            assert!(
+                cursors
+                    .decode_run(S, RunOrder::MostAccurate, &cursors.encode_run(S, &run))
+                    .is_err()
+            );
+        }
+        let not_a_number = cursors.encode(
+            S,
+            "a",
+            &["NaN".into(), "1".into(), RunId::generate().to_string()],
+        );
+        assert!(
+            cursors
+                .decode_run(S, RunOrder::MostAccurate, &not_a_number)
+                .is_err()
+        );
         for log in [
             LogCursor {
                 after: LogPosition {
@@ -293,7 +348,10 @@ mod tests {
             &elsewhere,
             &cursors.encode_log(S, &LogCursor::default()),
         ] {
-            assert!(cursors.decode_run(S, bad).is_err(), "{bad}");
+            assert!(
+                cursors.decode_run(S, RunOrder::Newest, bad).is_err(),
+                "{bad}"
+            );
         }
         assert!(
             cursors
@@ -307,7 +365,7 @@ mod tests {
             &[(i64::MIN / 2).to_string(), RunId::generate().to_string()],
         );
         assert!(
-            cursors.decode_run(S, &far_past).is_err(),
+            cursors.decode_run(S, RunOrder::Newest, &far_past).is_err(),
             "signed, but no storable time"
         );
     }

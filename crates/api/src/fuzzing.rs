@@ -1,7 +1,7 @@
 //! What the fuzz targets in `fuzz/` reach of this crate's private parsers, behind the `fuzzing`
 //! feature: the page cursor decoder. Not part of the API; nothing else may use it.
 
-use evalboard_persistence::{ItemCursor, LogCursor, RunCursor};
+use evalboard_persistence::{ItemCursor, LogCursor, RunCursor, RunOrder};
 
 use crate::cursor::Cursors;
 
@@ -34,9 +34,11 @@ impl PageCursors {
         self.cursors.encode_run(SCOPE, cursor)
     }
 
-    /// The archive's cursor, decoded.
+    /// The archive's cursor, decoded: of an order by creation time, else by accuracy.
     pub fn decode_run(&self, text: &str) -> Option<RunCursor> {
-        self.cursors.decode_run(SCOPE, text).ok()
+        [RunOrder::Newest, RunOrder::MostAccurate]
+            .into_iter()
+            .find_map(|order| self.cursors.decode_run(SCOPE, order, text).ok())
     }
 
     /// A log page's cursor.

@@ -32,7 +32,7 @@ pub use runs::{
     Claim, ClaimRequest, ClaimedItem, CreatedRun, ExportFilter, GoneWorker, IdempotencyKey,
     ImportItem, ItemCursor, ItemDetail, ItemError, ItemGroup, ItemGrouping, ItemPage, ItemQuery,
     ItemTransition, Judgment, JudgmentRecord, NewRun, Outcome, OutcomeKind, ProviderIdentity,
-    RetryScope, RunCursor, RunFailed, RunFilter, RunGeneration, RunPage,
+    RetryScope, RunCursor, RunFailed, RunFilter, RunGeneration, RunOrder, RunPage,
 };
 pub use worker_name::WorkerNameHold;
 

@@ -9,7 +9,7 @@ use evalboard_domain::{
 };
 use evalboard_persistence::{
     ClaimRequest, DatasetImport, IdempotencyKey, ItemQuery, ItemTransition, NewRun, RetryScope,
-    RunFilter, RunGeneration, StoreError, backend_tests,
+    RunFilter, RunGeneration, RunOrder, StoreError, backend_tests,
     testing::{TestDatabase, answer},
 };
 
@@ -416,6 +416,84 @@ fn runs_list_newest_first_with_filters_and_cursor(db: &TestDatabase) {
         }),
         4
     );
+}
+
+/// The archive in each order, paged two runs at a time: by creation time either way, and by
+/// accuracy over the judged items either way, runs of one accuracy newest first and runs with
+/// nothing judged last.
+fn runs_are_listed_in_the_order_asked(db: &TestDatabase) {
+    import(db, "Demo", &items(4));
+    // (created at, correct, incorrect)
+    let shapes = [
+        (1, 3, 1),
+        (2, 0, 0),
+        (3, 1, 1),
+        (4, 3, 1),
+        (5, 2, 0),
+        (6, 0, 2),
+        (7, 0, 0),
+    ];
+    let mut runs = Vec::new();
+    for (seconds, correct, incorrect) in shapes {
+        let run = create(db, "Demo", seconds);
+        db.set_run_status(&run, RunStatus::Running, at(seconds))
+            .unwrap();
+        let judged: Vec<u32> = (1..=correct + incorrect).collect();
+        if !judged.is_empty() {
+            move_items(db, &run, &judged, ItemState::Running, seconds);
+            move_items(db, &run, &judged, ItemState::Awaiting, seconds);
+            move_items(
+                db,
+                &run,
+                &judged[..correct as usize],
+                ItemState::Correct,
+                seconds,
+            );
+            move_items(
+                db,
+                &run,
+                &judged[correct as usize..],
+                ItemState::Incorrect,
+                seconds,
+            );
+        }
+        runs.push(run);
+    }
+    let listed = |order: RunOrder| {
+        let filter = RunFilter {
+            order,
+            ..Default::default()
+        };
+        let (mut seen, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = db.list_runs(&filter, cursor.as_ref(), 2).unwrap();
+            seen.extend(
+                page.runs
+                    .iter()
+                    .map(|run| runs.iter().position(|id| *id == run.id).unwrap()),
+            );
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        seen
+    };
+    assert_eq!(listed(RunOrder::Newest), [6, 5, 4, 3, 2, 1, 0]);
+    assert_eq!(listed(RunOrder::Oldest), [0, 1, 2, 3, 4, 5, 6]);
+    // 1.0, then two runs at 0.75 (the newer first), 0.5, 0.0, then the two with none judged.
+    assert_eq!(listed(RunOrder::MostAccurate), [4, 3, 0, 2, 5, 6, 1]);
+    assert_eq!(listed(RunOrder::LeastAccurate), [5, 2, 3, 0, 4, 6, 1]);
+    // Within the other filters, counted alike.
+    let filter = RunFilter {
+        order: RunOrder::LeastAccurate,
+        created_from: Some(at(3)),
+        ..Default::default()
+    };
+    let page = db.list_runs(&filter, None, 2).unwrap();
+    assert_eq!(page.total, Some(5));
+    assert_eq!(page.runs[0].id, runs[5]);
+    assert_eq!(page.runs[1].id, runs[2]);
 }
 
 /// The archive's search finds runs by part of their provider's, model's or dataset's name,
@@ -2791,6 +2869,7 @@ backend_tests!(
     a_cancel_stops_what_a_budget_stop_lets_finish,
     a_cancel_announces_each_change_once,
     runs_are_found_by_part_of_a_name,
+    runs_are_listed_in_the_order_asked,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     verdicts_an_llm_judge_did_not_give_are_counted_and_logged,

@@ -1,7 +1,7 @@
 //! `POST /runs`, `GET /runs/{run_id}` and `GET /runs`.
 
 use actix_web::test::TestRequest;
-use evalboard_domain::{RunId, RunStatus};
+use evalboard_domain::{ItemState, RunId, RunStatus};
 use evalboard_persistence::{RunFilter, testing::TestDatabase};
 use serde_json::{Value, json};
 
@@ -649,7 +649,56 @@ async fn the_archive_filters_and_pages(db: TestDatabase) {
         let problem = app.get(&format!("{path}?cursor=")).await.problem(400);
         assert_eq!(problem["errors"][0]["field"], "cursor", "{path}");
     }
-    app.get("/runs?sort=asc").await.problem(400);
+    let problem = app.get("/runs?sort=asc").await.problem(400);
+    assert_eq!(problem["errors"][0]["field"], "sort");
+
+    // Sorted: the oldest first, and by accuracy over the judged items either way (runs with
+    // nothing judged last, newest first), page after page, and in the CSV alike.
+    for (index, correct, incorrect) in [(0, 2, 1), (3, 3, 0), (4, 0, 1)] {
+        let run = RunId::parse(&ids[index]).unwrap();
+        app.db
+            .set_run_status(&run, RunStatus::Running, now())
+            .unwrap();
+        for (to, sequences) in [
+            (ItemState::Running, 1..=correct + incorrect),
+            (ItemState::Awaiting, 1..=correct + incorrect),
+            (ItemState::Correct, 1..=correct),
+            (ItemState::Incorrect, correct + 1..=correct + incorrect),
+        ] {
+            app.move_items(&ids[index], sequences, to);
+        }
+    }
+    for (sort, expected) in [
+        ("createdAt", [0, 1, 2, 3, 4]),
+        ("-createdAt", [4, 3, 2, 1, 0]),
+        ("-accuracy", [3, 0, 4, 2, 1]),
+        ("accuracy", [4, 0, 3, 2, 1]),
+    ] {
+        let expected: Vec<&str> = expected.iter().map(|&i| ids[i].as_str()).collect();
+        let mut seen = Vec::new();
+        let mut uri = format!("/runs?limit=2&sort={sort}");
+        loop {
+            let page = app.get(&uri).await.ok(200);
+            seen.extend(
+                page["runs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["run"]["id"].as_str().unwrap().to_owned()),
+            );
+            match page["nextCursor"].as_str() {
+                Some(cursor) => uri = format!("/runs?limit=2&sort={sort}&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{sort}");
+        let csv = app.get(&format!("/runs?format=csv&sort={sort}")).await;
+        let rows: Vec<String> = csv::Reader::from_reader(&csv.body[..])
+            .records()
+            .map(|row| row.unwrap()[0].to_owned())
+            .collect();
+        assert_eq!(rows, expected, "{sort} (CSV)");
+    }
 }
 
 /// A page cursor continues the listing that gave it, and no other: sent with another run,
@@ -714,6 +763,25 @@ async fn a_cursor_pages_only_the_listing_that_gave_it(db: TestDatabase) {
         "/runs?status=running&modelName=sim-1&cursor={cursor}"
     ))
     .await;
+    // ... and in the order they were listed in.
+    refused(format!(
+        "/runs?modelName=sim-1&sort=createdAt&cursor={cursor}"
+    ))
+    .await;
+    refused(format!(
+        "/runs?modelName=sim-1&sort=-accuracy&cursor={cursor}"
+    ))
+    .await;
+    let by_accuracy = next(
+        app.get("/runs?limit=1&modelName=sim-1&sort=accuracy")
+            .await
+            .ok(200),
+    );
+    refused(format!(
+        "/runs?modelName=sim-1&sort=-accuracy&cursor={by_accuracy}"
+    ))
+    .await;
+    refused(format!("/runs?modelName=sim-1&cursor={by_accuracy}")).await;
 }
 
 /// A query parameter the endpoint does not take, or one it needs and did not get, is named in

@@ -523,6 +523,34 @@ await step("the archive keeps its filters in its address", async () => {
   await page.getByRole("button", { name: "Apply" }).click();
   await page.locator("p.empty", { hasText: "No run matches." }).waitFor();
   await page.goto(`${base}/ui/runs`);
+  // Ordered by a column: the highest accuracy first (runs with none judged last), then the
+  // lowest; the heading says which, and the address keeps it.
+  const accuracies = async () =>
+    (await page.locator("table tbody tr td:nth-child(3)").allTextContents()).map((text) => {
+      const number = /^(\d+(?:\.\d+)?)\s*%/.exec(text);
+      return number ? Number(number[1]) : null;
+    });
+  const inOrder = (values, descending) => {
+    const judged = values.filter((value) => value !== null);
+    const unjudgedLast = values.slice(judged.length).every((value) => value === null);
+    return unjudgedLast && judged.every((value, i) => i === 0 || (descending ? judged[i - 1] >= value : judged[i - 1] <= value));
+  };
+  const accuracyHeading = page.getByRole("columnheader", { name: "Accuracy of judged" });
+  await page.getByRole("button", { name: "Accuracy of judged", exact: true }).click();
+  await until("the address to say the order", async () => page.url().includes("sort=-accuracy"));
+  await until("the highest accuracy first", async () => inOrder(await accuracies(), true));
+  if ((await accuracyHeading.getAttribute("aria-sort")) !== "descending") throw new Error("the heading does not say the order");
+  if ((await accuracies()).filter((value) => value !== null).length < 2) throw new Error("too few judged runs to tell an order");
+  await check("archive-by-accuracy");
+  await page.getByRole("button", { name: "Accuracy of judged", exact: true }).click();
+  await until("the lowest accuracy first", async () => page.url().includes("sort=accuracy") && inOrder(await accuracies(), false));
+  await page.reload();
+  await until("the order kept on reload", async () => (await accuracyHeading.getAttribute("aria-sort")) === "ascending");
+  // Back to the newest first: the default, which the address leaves out.
+  await page.getByRole("button", { name: "Created", exact: true }).click();
+  await until("the newest first again", async () => !page.url().includes("sort="));
+  if ((await page.getByRole("columnheader", { name: "Created" }).getAttribute("aria-sort")) !== "descending")
+    throw new Error("the Created heading does not say the order");
 });
 
 await step("upload a dataset with an error, then a good one", async () => {

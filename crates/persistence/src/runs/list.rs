@@ -1,12 +1,12 @@
-//! The run archive: filtered, newest first, paged by keyset cursor.
+//! The run archive: filtered, ordered (newest first by default), paged by keyset cursor.
 
-use diesel::prelude::*;
+use diesel::{expression::SqlLiteral, prelude::*, sql_types::Double};
 use evalboard_domain::{Run, RunId, RunStatus, Timestamp};
 
 use super::RunRow;
 use crate::{database::Database, error::StoreError, schema::runs};
 
-/// Which runs to list. Empty fields do not filter.
+/// Which runs to list, and in which order. Empty fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Any of these statuses (all when empty).
@@ -25,6 +25,60 @@ pub struct RunFilter {
     /// ASCII letters only on SQLite, whose `lower` knows no other: there other letters match
     /// in their own case).
     pub search: Option<String>,
+    /// The order of the runs.
+    pub order: RunOrder,
+}
+
+/// The order of the archive's runs. Runs of one key (one creation time; one accuracy) come
+/// newest first, and runs of one creation time by id, descending, so every run has one place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunOrder {
+    /// The most recently created first.
+    #[default]
+    Newest,
+    /// The first created first.
+    Oldest,
+    /// The highest accuracy over the judged items (correct / (correct + incorrect)) first;
+    /// runs with nothing judged last.
+    MostAccurate,
+    /// The lowest accuracy first; runs with nothing judged last.
+    LeastAccurate,
+}
+
+impl RunOrder {
+    /// Whether runs are ordered by their accuracy (a key besides their creation time, which
+    /// cursors of the order hold).
+    pub fn is_by_accuracy(self) -> bool {
+        matches!(self, Self::MostAccurate | Self::LeastAccurate)
+    }
+
+    /// The key a run is ordered by besides its creation time and id, when the order has one:
+    /// its accuracy, or for a run with nothing judged a value past every accuracy in the
+    /// order's direction (so that such runs come last either way).
+    pub fn key_of(self, run: &Run) -> Option<f64> {
+        let (correct, incorrect) = (run.counts.correct, run.counts.incorrect);
+        let judged = correct + incorrect;
+        let accuracy = (judged > 0).then(|| correct as f64 / judged as f64);
+        match self {
+            Self::Newest | Self::Oldest => None,
+            Self::MostAccurate => Some(accuracy.unwrap_or(UNJUDGED_LAST_DESCENDING)),
+            Self::LeastAccurate => Some(accuracy.unwrap_or(UNJUDGED_LAST_ASCENDING)),
+        }
+    }
+}
+
+/// The accuracy keys of a run with nothing judged (accuracies are within 0–1).
+const UNJUDGED_LAST_DESCENDING: f64 = -1.0;
+const UNJUDGED_LAST_ASCENDING: f64 = 2.0;
+
+/// [`RunOrder::key_of`] in SQL. Both backends divide IEEE doubles, as Rust does, so a key read
+/// back from a cursor compares equal to the database's for the same run. (`DOUBLE PRECISION`
+/// is a `REAL` to SQLite.)
+fn accuracy_key(unjudged: f64) -> SqlLiteral<Double> {
+    diesel::dsl::sql::<Double>(&format!(
+        "COALESCE(CAST(correct_count AS DOUBLE PRECISION) \
+         / NULLIF(correct_count + incorrect_count, 0), {unjudged:.1})"
+    ))
 }
 
 diesel::define_sql_function! {
@@ -48,10 +102,12 @@ fn containing(text: &str) -> String {
     pattern
 }
 
-/// Position after the last run of a page: runs are ordered by creation time, then id, both
-/// descending, so the cursor is the last run's pair.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Position after the last run of a page: its key in the order ([`RunOrder::key_of`]), its
+/// creation time and its id.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunCursor {
+    /// The order's key of the last run returned, when the order has one.
+    pub key: Option<f64>,
     /// Creation time of the last run returned.
     pub created_at: Timestamp,
     /// Id of the last run returned.
@@ -61,7 +117,7 @@ pub struct RunCursor {
 /// One page of the archive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {
-    /// The runs, newest first.
+    /// The runs, in the filter's order.
     pub runs: Vec<Run>,
     /// Where the next page starts, when there is one.
     pub next: Option<RunCursor>,
@@ -133,7 +189,7 @@ impl Database {
             .collect()
     }
 
-    /// Runs matching `filter`, newest first, after `cursor`, at most `limit`.
+    /// Runs matching `filter`, in its order, after `cursor`, at most `limit`.
     pub fn list_runs(
         &self,
         filter: &RunFilter,
@@ -142,19 +198,54 @@ impl Database {
     ) -> Result<RunPage, StoreError> {
         self.read(|conn| {
             let mut query = filtered_runs!(filter, RunRow::as_select());
+            let order = filter.order;
+            query = match order {
+                RunOrder::Newest => query.order((runs::created_at.desc(), runs::id.desc())),
+                RunOrder::Oldest => query.order((runs::created_at.asc(), runs::id.asc())),
+                RunOrder::MostAccurate => query.order((
+                    accuracy_key(UNJUDGED_LAST_DESCENDING).desc(),
+                    runs::created_at.desc(),
+                    runs::id.desc(),
+                )),
+                RunOrder::LeastAccurate => query.order((
+                    accuracy_key(UNJUDGED_LAST_ASCENDING).asc(),
+                    runs::created_at.desc(),
+                    runs::id.desc(),
+                )),
+            };
             if let Some(cursor) = cursor {
                 let at = cursor.created_at.naive_utc();
-                query = query.filter(
-                    runs::created_at.lt(at).or(runs::created_at
-                        .eq(at)
-                        .and(runs::id.lt(cursor.id.to_string()))),
-                );
+                let id = cursor.id.to_string();
+                // After the cursor's run among runs of its key: older, or as old with a
+                // smaller id (newer and larger for `Oldest`).
+                let newest_first = runs::created_at
+                    .lt(at)
+                    .or(runs::created_at.eq(at).and(runs::id.lt(id.clone())));
+                query = match (order, cursor.key) {
+                    (RunOrder::Newest, _) => query.filter(newest_first),
+                    (RunOrder::Oldest, _) => query.filter(
+                        runs::created_at
+                            .gt(at)
+                            .or(runs::created_at.eq(at).and(runs::id.gt(id))),
+                    ),
+                    (RunOrder::MostAccurate, Some(key)) => {
+                        let accuracy = || accuracy_key(UNJUDGED_LAST_DESCENDING);
+                        query.filter(accuracy().lt(key).or(accuracy().eq(key).and(newest_first)))
+                    }
+                    (RunOrder::LeastAccurate, Some(key)) => {
+                        let accuracy = || accuracy_key(UNJUDGED_LAST_ASCENDING);
+                        query.filter(accuracy().gt(key).or(accuracy().eq(key).and(newest_first)))
+                    }
+                    (RunOrder::MostAccurate | RunOrder::LeastAccurate, None) => {
+                        return Err(StoreError::invalid(
+                            "cursor",
+                            "a cursor of an order by accuracy holds the last run's accuracy",
+                        ));
+                    }
+                };
             }
             // One extra row tells whether another page follows.
-            let mut rows: Vec<RunRow> = query
-                .order((runs::created_at.desc(), runs::id.desc()))
-                .limit(i64::from(limit) + 1)
-                .load(conn)?;
+            let mut rows: Vec<RunRow> = query.limit(i64::from(limit) + 1).load(conn)?;
             let more = rows.len() > limit as usize;
             rows.truncate(limit as usize);
             let runs = rows
@@ -163,6 +254,7 @@ impl Database {
                 .collect::<Result<Vec<_>, _>>()?;
             let next = if more {
                 runs.last().map(|run| RunCursor {
+                    key: order.key_of(run),
                     created_at: run.created_at,
                     id: run.id.clone(),
                 })

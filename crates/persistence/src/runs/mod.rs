@@ -46,7 +46,7 @@ pub use items::{
     AttemptRecord, ExportFilter, ItemCursor, ItemDetail, ItemGroup, ItemGrouping, ItemPage,
     ItemQuery, JudgmentRecord,
 };
-pub use list::{RunCursor, RunFilter, RunPage};
+pub use list::{RunCursor, RunFilter, RunOrder, RunPage};
 pub use outcomes::{Answer, AppliedOutcomes, ItemError, Judgment, Outcome, OutcomeKind};
 pub use transitions::ItemTransition;
 

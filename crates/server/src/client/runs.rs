@@ -37,7 +37,7 @@ pub(crate) enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The newest runs, newest first.
+    /// The newest runs, newest first (or in the order `--sort` names).
     List {
         /// How many, 1 to 100.
         #[arg(long, default_value_t = 20)]
@@ -65,6 +65,10 @@ pub(crate) enum RunsCommand {
         /// Only runs created before this time (as `--created-from`).
         #[arg(long, value_name = "TIME")]
         created_before: Option<String>,
+        /// The order: the newest first (the default), the oldest first, or by accuracy over
+        /// the judged items, the highest or the lowest first (runs with nothing judged last).
+        #[arg(long, value_enum)]
+        sort: Option<RunSort>,
         /// The next page: the cursor the previous page ended with.
         #[arg(long)]
         cursor: Option<String>,
@@ -149,6 +153,34 @@ pub(crate) enum RunsCommand {
     },
 }
 
+/// Orders of `evalboard runs list`, each one of `GET /runs`'s `sort`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RunSort {
+    Newest,
+    Oldest,
+    MostAccurate,
+    LeastAccurate,
+}
+
+impl RunSort {
+    /// Its `sort` parameter.
+    fn parameter(self) -> &'static str {
+        match self {
+            Self::Newest => "-createdAt",
+            Self::Oldest => "createdAt",
+            Self::MostAccurate => "-accuracy",
+            Self::LeastAccurate => "accuracy",
+        }
+    }
+
+    /// Its value of `--sort`.
+    fn option(self) -> String {
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// Formats of `evalboard runs export`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ExportFormat {
@@ -194,6 +226,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
             search,
             created_from,
             created_before,
+            sort,
             cursor,
             json,
         } => {
@@ -216,6 +249,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                     .iter()
                     .map(|(_, parameter, value)| (*parameter, value.clone())),
             );
+            query.extend(sort.map(|sort| ("sort", sort.parameter().to_owned())));
             let cursor_given = cursor.is_some();
             query.extend(cursor.map(|cursor| ("cursor", cursor)));
             let page = client.get_json_with("/runs", &query)?;
@@ -234,9 +268,10 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
                 }
                 if let Some(next) = page["nextCursor"].as_str() {
                     // The next page's command, to copy: a cursor continues the listing it came
-                    // from, so its filter and page size come again, and its server.
+                    // from, so its filter, order and page size come again, and its server.
                     let filter: String = as_options(&filters)
                         .into_iter()
+                        .chain(sort.map(|sort| format!("--sort {}", sort.option())))
                         .map(|option| option + " ")
                         .collect();
                     say!(

@@ -454,6 +454,53 @@ fn the_command_line_client_drives_runs_end_to_end() {
     let none = evalboard(&server, &["list", "--search", "no-such-model"], None);
     assert!(none.status.success(), "{none:?}");
     assert_eq!(lines(&none), "");
+    // In another order: the oldest first is the newest first reversed, and a page's cursor
+    // continues it.
+    let oldest = evalboard(
+        &server,
+        &["list", "--limit", "100", "--sort", "oldest"],
+        None,
+    );
+    assert!(oldest.status.success(), "{oldest:?}");
+    let every_text = lines(&every);
+    let mut newest_first: Vec<&str> = every_text.lines().collect();
+    newest_first.reverse();
+    assert_eq!(lines(&oldest).lines().collect::<Vec<_>>(), newest_first);
+    let first_oldest = evalboard(&server, &["list", "--limit", "1", "--sort", "oldest"], None);
+    let hint = String::from_utf8_lossy(&first_oldest.stderr).into_owned();
+    assert!(
+        hint.contains("evalboard runs list --limit 1 --sort oldest --cursor "),
+        "{hint}"
+    );
+    // By accuracy: each line's, the runs with none judged ("–") last.
+    let accuracies = |output: &Output| -> Vec<Option<f64>> {
+        lines(output)
+            .lines()
+            .map(|line| {
+                let (_, accuracy) = line.rsplit_once("accuracy ").unwrap();
+                accuracy.split(' ').next().unwrap().parse().ok()
+            })
+            .collect()
+    };
+    for (sort, descending) in [("most-accurate", true), ("least-accurate", false)] {
+        let sorted = evalboard(&server, &["list", "--limit", "100", "--sort", sort], None);
+        assert!(sorted.status.success(), "{sorted:?}");
+        let listed = accuracies(&sorted);
+        assert_eq!(listed.len(), every_text.lines().count(), "{sort}");
+        let judged: Vec<f64> = listed.iter().map_while(|a| *a).collect();
+        assert!(
+            listed[judged.len()..].iter().all(Option::is_none),
+            "{sort}: {listed:?}"
+        );
+        assert!(
+            judged.windows(2).all(|pair| if descending {
+                pair[0] >= pair[1]
+            } else {
+                pair[0] <= pair[1]
+            }),
+            "{sort}: {listed:?}"
+        );
+    }
     // A time the server cannot read is its error, naming the parameter.
     let unreadable = evalboard(&server, &["list", "--created-from", "last week"], None);
     assert!(!unreadable.status.success());

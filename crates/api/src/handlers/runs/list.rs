@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use evalboard_domain::RunStatus;
-use evalboard_persistence::RunFilter;
+use evalboard_persistence::{RunFilter, RunOrder};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -60,7 +60,13 @@ pub(crate) struct ListRunsQuery {
     /// Runs created strictly before this time ([`created_before_schema`]).
     #[param(schema_with = created_before_schema)]
     created_before: Option<String>,
-    /// `nextCursor` of the previous page.
+    /// The order of the runs: `-createdAt` (the newest first; the default), `createdAt` (the
+    /// oldest first), `-accuracy` (the highest accuracy over the judged items first) or
+    /// `accuracy` (the lowest first). Runs of one accuracy come newest first, and runs with
+    /// nothing judged come last in either order by accuracy.
+    #[param(pattern = "^-?(createdAt|accuracy)$")]
+    sort: Option<String>,
+    /// `nextCursor` of the previous page (of the same filters and `sort`).
     #[param(min_length = 1)]
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
@@ -85,8 +91,9 @@ fn created_before_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
     )
 }
 
-/// Runs, newest first, filtered by status, provider, dataset, model, part of a name and creation time, one page
-/// at a time; with `format=csv`, every selected run as one CSV file (a row per run: ids, names,
+/// Runs, newest first (or in the order `sort` names), filtered by status, provider, dataset,
+/// model, part of a name and creation time, one page at a time; with `format=csv`, every selected
+/// run as one CSV file, in the same order (a row per run: ids, names,
 /// dataset version, status, progress counts, strict accuracy, times, retries, resumes, failure),
 /// streamed, `Content-Disposition: attachment; filename="runs.csv"`.
 #[utoipa::path(
@@ -126,7 +133,7 @@ pub(crate) async fn list_runs(
     let scope = format!("{filter:?}");
     let cursor = cursor_text
         .as_deref()
-        .map(|text| cursors.decode_run(&scope, text))
+        .map(|text| cursors.decode_run(&scope, filter.order, text))
         .transpose()?;
     let page = state
         .with_db(move |db| db.list_runs(&filter, cursor.as_ref(), limit))
@@ -151,6 +158,26 @@ fn filter(query: ListRunsQuery) -> Result<RunFilter, ApiError> {
         created_from: timestamp("createdFrom", query.created_from.as_deref())?,
         created_before: timestamp("createdBefore", query.created_before.as_deref())?,
         search: text("search", query.search)?,
+        order: order(query.sort.as_deref())?,
+    })
+}
+
+/// The order `sort` names (see [`ListRunsQuery::sort`]).
+fn order(sort: Option<&str>) -> Result<RunOrder, ApiError> {
+    Ok(match sort {
+        None | Some("-createdAt") => RunOrder::Newest,
+        Some("createdAt") => RunOrder::Oldest,
+        Some("-accuracy") => RunOrder::MostAccurate,
+        Some("accuracy") => RunOrder::LeastAccurate,
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "sort",
+                format!(
+                    "must be -createdAt, createdAt, -accuracy or accuracy, got `{}`",
+                    shorten(other)
+                ),
+            ));
+        }
     })
 }
 

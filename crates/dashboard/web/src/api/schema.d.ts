@@ -252,8 +252,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Runs, newest first, filtered by status, provider, dataset, model, part of a name and creation time, one page
-         *     at a time; with `format=csv`, every selected run as one CSV file (a row per run: ids, names,
+         * Runs, newest first (or in the order `sort` names), filtered by status, provider, dataset,
+         *     model, part of a name and creation time, one page at a time; with `format=csv`, every selected
+         *     run as one CSV file, in the same order (a row per run: ids, names,
          *     dataset version, status, progress counts, strict accuracy, times, retries, resumes, failure),
          *     streamed, `Content-Disposition: attachment; filename="runs.csv"`.
          */
@@ -3032,7 +3033,14 @@ export interface operations {
                 search?: string;
                 createdFrom?: string;
                 createdBefore?: string;
-                /** @description `nextCursor` of the previous page. */
+                /**
+                 * @description The order of the runs: `-createdAt` (the newest first; the default), `createdAt` (the
+                 *     oldest first), `-accuracy` (the highest accuracy over the judged items first) or
+                 *     `accuracy` (the lowest first). Runs of one accuracy come newest first, and runs with
+                 *     nothing judged come last in either order by accuracy.
+                 */
+                sort?: string;
+                /** @description `nextCursor` of the previous page (of the same filters and `sort`). */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;

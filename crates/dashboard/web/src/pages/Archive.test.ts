@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { runsCounted } from "./Archive";
+import { orderOf, runsCounted, sortAfterClick } from "./Archive";
 
 describe("runsCounted", () => {
   it("says how many runs there are, or how many the filters select", () => {
@@ -10,5 +10,20 @@ describe("runsCounted", () => {
   });
   it("counts the page when the server gave no total", () => {
     expect(runsCounted({ runs: [1, 2, 3], total: null }, false)).toBe("3 runs");
+  });
+});
+
+describe("sortAfterClick", () => {
+  it("turns the column's order round, else starts it from the newest or the highest", () => {
+    expect(sortAfterClick("createdAt", "-createdAt")).toBe("createdAt");
+    expect(sortAfterClick("createdAt", "createdAt")).toBe("-createdAt");
+    expect(sortAfterClick("createdAt", "-accuracy")).toBe("-createdAt");
+    expect(sortAfterClick("accuracy", "-createdAt")).toBe("-accuracy");
+    expect(sortAfterClick("accuracy", "-accuracy")).toBe("accuracy");
+    expect(sortAfterClick("accuracy", "accuracy")).toBe("-accuracy");
+  });
+  it("names each order", () => {
+    expect(orderOf("accuracy")).toBe("lowest accuracy first");
+    expect(orderOf("-createdAt")).toBe("newest first");
   });
 });

@@ -1,6 +1,6 @@
 // The archive: every run, filtered as `GET /runs` allows, a page at a time; pick runs to compare.
 import { useQueries } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, type ReactNode, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useSearchParams } from "wouter";
 
 import {
@@ -36,6 +36,9 @@ const FILTERS = [
   "createdFrom",
   "createdBefore",
 ] as const;
+/** The orders `GET /runs` takes (`sort`), the first its default. */
+const SORTS = ["-createdAt", "createdAt", "-accuracy", "accuracy"] as const;
+type Sort = (typeof SORTS)[number];
 /** How many runs a comparison takes at most (`GET /runs/compare`). */
 const MAX_COMPARED = 8;
 
@@ -53,6 +56,10 @@ export function ArchivePage() {
     if (value) filters[name] = value;
   }
   const filtered = FILTERS.some((name) => filters[name] !== undefined);
+  // The order, in the address as the filters are (the default left out).
+  const [sortParam, setSort] = useSearchParam("sort", SORTS[0], SORTS);
+  const sort = sortParam as Sort;
+  if (sort !== SORTS[0]) filters.sort = sort;
   const reversed =
     filters.createdFrom !== undefined &&
     filters.createdBefore !== undefined &&
@@ -256,7 +263,7 @@ export function ArchivePage() {
       <TableScroll label="Runs">
         <table className="table">
           <caption className="visually-hidden">
-            Runs, newest first; select two or more to compare. Accuracy is over the judged items: faulted
+            Runs, {orderOf(sort)}; select two or more to compare. Accuracy is over the judged items: faulted
             items are counted apart.
           </caption>
           <thead>
@@ -267,7 +274,9 @@ export function ArchivePage() {
                 <span>Compare</span>
               </th>
               <th scope="col">Model</th>
-              <th scope="col" className="num">Accuracy of judged</th>
+              <SortHeading column="accuracy" sort={sort} onSort={setSort} className="num">
+                Accuracy of judged
+              </SortHeading>
               <th scope="col">Status</th>
               <th scope="col">Dataset</th>
               <th scope="col">Provider</th>
@@ -276,7 +285,9 @@ export function ArchivePage() {
               <th scope="col" className="num">Incorrect</th>
               <th scope="col" className="num">Faulted</th>
               <th scope="col" className="num">Cost</th>
-              <th scope="col">Created</th>
+              <SortHeading column="createdAt" sort={sort} onSort={setSort}>
+                Created
+              </SortHeading>
             </tr>
           </thead>
           <tbody ref={rowsShown}>
@@ -406,4 +417,52 @@ function KnownNames({ id, names }: { id: string; names: string[] }) {
 export function judgedOf(progress: { correct: number; incorrect: number; total: number }): string | null {
   const judged = progress.correct + progress.incorrect;
   return judged > 0 && judged < progress.total ? `${judged.toLocaleString()} of ${progress.total.toLocaleString()}` : null;
+}
+
+/** How the archive's runs are ordered by `sort`, for its caption and its headings. */
+export function orderOf(sort: Sort): string {
+  switch (sort) {
+    case "-createdAt":
+      return "newest first";
+    case "createdAt":
+      return "oldest first";
+    case "-accuracy":
+      return "highest accuracy first";
+    case "accuracy":
+      return "lowest accuracy first";
+  }
+}
+
+/** The order a click on `column`'s heading chooses: its own the other way round when the
+ * archive is in it already, else its first (the newest, the highest accuracy). */
+export function sortAfterClick(column: "createdAt" | "accuracy", sort: Sort): Sort {
+  return sort === `-${column}` ? column : `-${column}`;
+}
+
+/** A column heading that orders the archive by its column, saying which way it does. */
+function SortHeading({
+  column,
+  sort,
+  onSort,
+  className,
+  children,
+}: {
+  column: "createdAt" | "accuracy";
+  sort: Sort;
+  onSort: (sort: Sort) => void;
+  className?: string;
+  children: ReactNode;
+}) {
+  const direction = sort === column ? "ascending" : sort === `-${column}` ? "descending" : undefined;
+  const next = sortAfterClick(column, sort);
+  return (
+    <th scope="col" className={className} aria-sort={direction}>
+      <button type="button" className="sort-heading" title={`Order ${orderOf(next)}`} onClick={() => onSort(next)}>
+        {children}
+        <span aria-hidden="true" className="sort-mark">
+          {direction === "ascending" ? "▲" : direction === "descending" ? "▼" : "↕"}
+        </span>
+      </button>
+    </th>
+  );
 }

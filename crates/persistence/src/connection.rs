@@ -362,11 +362,19 @@ impl ConnectionManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.target())?;
                 conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)?;
+                lower_utils::register_impl(&mut conn, |text: String| text.to_lowercase())?;
                 DbConnection::Sqlite(conn)
             }
         };
         Ok(ManagedConnection { conn, lost: false })
     }
+}
+
+diesel::define_sql_function! {
+    /// The text in lower case. On SQLite it is Rust's `str::to_lowercase`, registered on every
+    /// connection in place of SQLite's own `lower`, which folds ASCII letters only (a search
+    /// for `über` did not find `ÜberQA`); PostgreSQL's folds every letter.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 /// Why a connection could not be opened or checked.

@@ -541,8 +541,8 @@ fn runs_are_found_by_part_of_a_name(db: &TestDatabase) {
         ..Default::default()
     };
     assert_eq!(db.list_runs(&filter, None, 50).unwrap().runs.len(), 1);
-    // A letter beyond ASCII is found in its own case on both backends (SQLite's `lower` leaves
-    // it as it is; the pattern once went through Rust's, which did not).
+    // A letter beyond ASCII is found whatever its case on both backends (SQLite's own `lower`
+    // leaves it as it is).
     import(db, "ÜberQA", &items(2));
     let umlaut = db
         .create_run(new_run("ÜberQA", &settings, 3))
@@ -550,6 +550,8 @@ fn runs_are_found_by_part_of_a_name(db: &TestDatabase) {
         .run
         .id;
     assert_eq!(found("Über"), vec![umlaut.clone()]);
+    assert_eq!(found("über"), vec![umlaut.clone()]);
+    assert_eq!(found("ÜBERQA"), vec![umlaut.clone()]);
     assert_eq!(found("BERq"), vec![umlaut]);
 }
 

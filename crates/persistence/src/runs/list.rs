@@ -4,7 +4,7 @@ use diesel::{expression::SqlLiteral, prelude::*, sql_types::Double};
 use evalboard_domain::{Run, RunId, RunStatus, Timestamp};
 
 use super::RunRow;
-use crate::{database::Database, error::StoreError, schema::runs};
+use crate::{connection::lower, database::Database, error::StoreError, schema::runs};
 
 /// Which runs to list, and in which order. Empty fields do not filter.
 #[derive(Debug, Clone, Default)]
@@ -21,9 +21,8 @@ pub struct RunFilter {
     pub created_from: Option<Timestamp>,
     /// Created strictly before this instant.
     pub created_before: Option<Timestamp>,
-    /// Text the provider's, the model's or the dataset's name contains, ignoring case (of
-    /// ASCII letters only on SQLite, whose `lower` knows no other: there other letters match
-    /// in their own case).
+    /// Text the provider's, the model's or the dataset's name contains, ignoring case (every
+    /// letter's: on SQLite, `lower` is Rust's, see `connection::lower`).
     pub search: Option<String>,
     /// The order of the runs.
     pub order: RunOrder,
@@ -81,14 +80,9 @@ fn accuracy_key(unjudged: f64) -> SqlLiteral<Double> {
     ))
 }
 
-diesel::define_sql_function! {
-    /// The text in lower case.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
 /// A `LIKE` pattern for names that contain `text`: its own `%`, `_` and `\` match themselves
 /// (escaped with `\`). The database puts both it and the names in lower case, so that both
-/// sides fold alike (SQLite's `lower` leaves `Ü` as it is, where Rust's would not).
+/// sides fold alike.
 fn containing(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');

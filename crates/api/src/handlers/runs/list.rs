@@ -47,7 +47,7 @@ pub(crate) struct ListRunsQuery {
     )]
     model_name: Option<String>,
     /// Runs whose provider's, model's or dataset's name contains this text, ignoring case
-    /// (`claude` finds `claude-sonnet-4`; on SQLite, the case of ASCII letters only).
+    /// (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`).
     #[param(
         min_length = 1,
         max_length = 200,

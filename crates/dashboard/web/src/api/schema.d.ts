@@ -3028,7 +3028,7 @@ export interface operations {
                 modelName?: string;
                 /**
                  * @description Runs whose provider's, model's or dataset's name contains this text, ignoring case
-                 *     (`claude` finds `claude-sonnet-4`; on SQLite, the case of ASCII letters only).
+                 *     (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`).
                  */
                 search?: string;
                 createdFrom?: string;

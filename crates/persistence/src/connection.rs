@@ -362,7 +362,13 @@ impl ConnectionManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.target())?;
                 conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)?;
-                lower_utils::register_impl(&mut conn, |text: String| text.to_lowercase())?;
+                // Letter by letter, as PostgreSQL lowers: `str::to_lowercase` makes a final Σ a
+                // ς, so a name ending "ΟΔΟΣX" would not contain its own lowered "ΟΔΟΣ".
+                lower_utils::register_impl(&mut conn, |text: String| {
+                    text.chars()
+                        .flat_map(char::to_lowercase)
+                        .collect::<String>()
+                })?;
                 DbConnection::Sqlite(conn)
             }
         };
@@ -371,9 +377,10 @@ impl ConnectionManager {
 }
 
 diesel::define_sql_function! {
-    /// The text in lower case. On SQLite it is Rust's `str::to_lowercase`, registered on every
-    /// connection in place of SQLite's own `lower`, which folds ASCII letters only (a search
-    /// for `über` did not find `ÜberQA`); PostgreSQL's folds every letter.
+    /// The text in lower case. On SQLite it is Rust's `char::to_lowercase` of each letter,
+    /// registered on every connection in place of SQLite's own `lower`, which folds ASCII
+    /// letters only (a search for `über` did not find `ÜberQA`); PostgreSQL's folds as the
+    /// database's locale says (every letter in a UTF-8 locale, ASCII only in `C`).
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 

@@ -212,6 +212,7 @@ pub(crate) fn two_large_runs() -> Option<(TestDatabase, [RunId; 2], PgConnection
             provider: None,
             model_name: "sim-1",
             dataset_name: "plans",
+            dataset_version: None,
             settings: &RunSettings::default(),
             idempotency: None,
             requested_by: None,

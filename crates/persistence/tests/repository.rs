@@ -48,6 +48,7 @@ fn new_run<'a>(dataset: &'a str, settings: &'a RunSettings, seconds: i64) -> New
         provider: None,
         model_name: "sim-1",
         dataset_name: dataset,
+        dataset_version: None,
         settings,
         idempotency: None,
         requested_by: None,
@@ -238,6 +239,54 @@ fn creating_a_run_selects_items_and_records_it(db: &TestDatabase) {
         other => panic!("expected a status event, got {other:?}"),
     }
     assert_eq!(events[1].change, RunChange::Progress(run.counts));
+}
+
+/// A run evaluates the version of its dataset it names, else the newest; a version the
+/// dataset does not have is refused naming the versions it has, and checked alike before.
+fn a_run_evaluates_the_dataset_version_it_names(db: &TestDatabase) {
+    import(db, "Demo", &items(3));
+    import(db, "Demo", &items(5));
+    let settings = RunSettings::default();
+    let run = |version: Option<u32>| {
+        db.create_run(NewRun {
+            dataset_version: version,
+            ..new_run("Demo", &settings, 1)
+        })
+    };
+    let first = run(Some(1)).unwrap().run;
+    assert_eq!((first.dataset_version, first.counts.total()), (1, 3));
+    let newest = run(None).unwrap().run;
+    assert_eq!((newest.dataset_version, newest.counts.total()), (2, 5));
+    assert_ne!(first.dataset_digest, newest.dataset_digest);
+    assert_eq!(run(Some(2)).unwrap().run.dataset_id, newest.dataset_id);
+    match run(Some(3)) {
+        Err(StoreError::Invalid(errors)) => {
+            assert_eq!(errors.0[0].field, "datasetVersion");
+            assert!(
+                errors.0[0].message.contains("versions are 1 to 2"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("expected an unknown version, got {other:?}"),
+    }
+    let checked = db.check_run_target("Demo", Some(3), &settings).unwrap();
+    assert_eq!(checked.0[0].field, "datasetVersion");
+    assert!(
+        db.check_run_target("Demo", Some(1), &settings)
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    // An unknown dataset is said as such, whatever the version.
+    let checked = db.check_run_target("Missing", Some(1), &settings).unwrap();
+    assert_eq!(checked.0[0].field, "datasetName");
+    assert_eq!(
+        db.list_runs(&RunFilter::default(), None, 10)
+            .unwrap()
+            .runs
+            .len(),
+        3
+    );
 }
 
 fn invalid_runs_write_nothing(db: &TestDatabase) {
@@ -553,6 +602,15 @@ fn runs_are_found_by_part_of_a_name(db: &TestDatabase) {
     assert_eq!(found("über"), vec![umlaut.clone()]);
     assert_eq!(found("ÜBERQA"), vec![umlaut.clone()]);
     assert_eq!(found("BERq"), vec![umlaut]);
+    // Letter by letter: a Σ is σ inside a name and at the end of the text searched for alike.
+    import(db, "ΟΔΟΣX", &items(2));
+    let sigma = db
+        .create_run(new_run("ΟΔΟΣX", &settings, 4))
+        .unwrap()
+        .run
+        .id;
+    assert_eq!(found("ΟΔΟΣ"), vec![sigma.clone()]);
+    assert_eq!(found("οδοσx"), vec![sigma]);
 }
 
 fn item_transitions_keep_counters_equal_to_rows(db: &TestDatabase) {
@@ -2872,6 +2930,7 @@ backend_tests!(
     a_cancel_announces_each_change_once,
     runs_are_found_by_part_of_a_name,
     runs_are_listed_in_the_order_asked,
+    a_run_evaluates_the_dataset_version_it_names,
     a_retried_item_keeps_nothing_of_its_last_answer,
     answers_cut_off_are_counted_as_they_are_stored_rejudged_and_retried,
     verdicts_an_llm_judge_did_not_give_are_counted_and_logged,

@@ -17,9 +17,16 @@ pub struct CreateRunRequest {
     /// A provider listed by `GET /providers`.
     #[schema(example = "Simulated", min_length = 1, max_length = 100)]
     pub provider_name: String,
-    /// A dataset listed by `GET /datasets`; its newest version is used.
+    /// A dataset listed by `GET /datasets`; its newest version is used unless
+    /// `datasetVersion` names another.
     #[schema(example = "evalboard-demo", min_length = 1, max_length = 100)]
     pub dataset_name: String,
+    /// The dataset's version to evaluate (as a run's `dataset.version` says it): to evaluate
+    /// again exactly what an earlier run did after the dataset was imported anew. Its newest
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, example = 1)]
+    pub dataset_version: Option<u32>,
     /// One of the provider's models.
     #[schema(example = "sim-1", min_length = 1, max_length = 200)]
     pub model_name: String,
@@ -339,7 +346,7 @@ impl From<&Fingerprint> for FingerprintDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunPageDto {
-    /// Runs, newest first.
+    /// Runs, in the order `sort` names (the newest first by default).
     pub runs: Vec<RunDetailDto>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     #[schema(required = true)]

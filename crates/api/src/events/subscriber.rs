@@ -534,6 +534,7 @@ mod tests {
             provider: None,
             model_name: "sim-1",
             dataset_name: "tiny",
+            dataset_version: None,
             settings: &RunSettings::default(),
             idempotency: None,
             requested_by: None,

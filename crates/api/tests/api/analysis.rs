@@ -414,6 +414,7 @@ fn demo_run<'a>(
         provider,
         model_name,
         dataset_name: "Demo",
+        dataset_version: None,
         settings,
         idempotency: None,
         requested_by: None,

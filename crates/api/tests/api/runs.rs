@@ -439,6 +439,89 @@ async fn malformed_bodies_are_4xx_with_a_message_and_write_nothing(db: TestDatab
     assert_nothing_written(&app.db);
 }
 
+/// `datasetVersion` picks the version a run evaluates (its newest without it); one the dataset
+/// does not have, or 0, is a 422 naming the field, said with the body's other problems; a key
+/// used without a version and then with one is another request.
+async fn a_run_evaluates_the_dataset_version_it_names(db: TestDatabase) {
+    import(&db, "Demo", &items(3));
+    import(&db, "Demo", &items(5));
+    let app = app(db).await;
+    let with_version = |version: Value| {
+        let mut body = request("Simulated", "Demo", "sim-1");
+        body["datasetVersion"] = version;
+        body
+    };
+    let first = app
+        .post_json("/runs", &with_version(json!(1)))
+        .await
+        .ok(201);
+    assert_eq!(first["dataset"]["version"], 1);
+    assert_eq!(first["progress"]["total"], 3);
+    let newest = app
+        .post_json("/runs", &request("Simulated", "Demo", "sim-1"))
+        .await
+        .ok(201);
+    assert_eq!(newest["dataset"]["version"], 2);
+    assert_eq!(newest["progress"]["total"], 5);
+    let problem = app
+        .post_json("/runs", &with_version(json!(7)))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "datasetVersion", "{problem}");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has no version 7 (its versions are 1 to 2)"),
+        "{problem}"
+    );
+    // Said beside the body's other problems, in the fields' order.
+    let mut both = with_version(json!(7));
+    both["settings"] = json!({"concurrency": 0});
+    let problem = app.post_json("/runs", &both).await.problem(422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["datasetVersion", "settings.concurrency"],
+        "{problem}"
+    );
+    let problem = app
+        .post_json("/runs", &with_version(json!(0)))
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "datasetVersion", "{problem}");
+    for wrong in [json!(-1), json!("1"), json!(1.5)] {
+        let problem = app
+            .post_json("/runs", &with_version(wrong.clone()))
+            .await
+            .problem(400);
+        assert_eq!(
+            problem["errors"][0]["field"], "datasetVersion",
+            "{wrong}: {problem}"
+        );
+    }
+    let keyed = |body: &Value| {
+        TestRequest::post()
+            .uri("/runs")
+            .insert_header(("Idempotency-Key", "versioned"))
+            .set_json(body)
+    };
+    app.call(keyed(&request("Simulated", "Demo", "sim-1")))
+        .await
+        .ok(201);
+    app.call(keyed(&with_version(json!(1)))).await.problem(409);
+    assert_eq!(
+        app.get("/runs").await.ok(200)["total"],
+        3,
+        "the refused requests made no run"
+    );
+}
+
 async fn an_idempotency_key_replays_the_first_run(db: TestDatabase) {
     import(&db, "Demo", &items(5));
     let app = app(db).await;
@@ -873,6 +956,7 @@ api_tests!(
     unknown_provider_model_dataset_or_bad_settings_are_422_and_write_nothing,
     malformed_bodies_are_4xx_with_a_message_and_write_nothing,
     an_idempotency_key_replays_the_first_run,
+    a_run_evaluates_the_dataset_version_it_names,
     unknown_runs_are_404,
     the_archive_filters_and_pages,
 );

@@ -81,7 +81,7 @@ export function useActiveRunsQuery(limit: number) {
   });
 }
 
-/** The archive and the comparison's selectors (client note 1): pages of runs, newest first. */
+/** The archive and the comparison's selectors (client note 1): pages of runs, newest first unless `filters.sort` says otherwise. */
 export function useRunsQuery(filters: RunFilters) {
   return useInfiniteQuery({
     queryKey: keys.runs(filters),

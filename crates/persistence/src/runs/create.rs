@@ -31,8 +31,10 @@ pub struct NewRun<'a> {
     pub provider_name: &'a str,
     /// Model name, as configured for that provider.
     pub model_name: &'a str,
-    /// Name of the dataset; its newest version is used.
+    /// Name of the dataset.
     pub dataset_name: &'a str,
+    /// The dataset's version to evaluate (`None`: its newest).
+    pub dataset_version: Option<u32>,
     /// Validated settings, in force.
     pub settings: &'a RunSettings,
     /// How the provider is reached, for the run's fingerprint (`None`: not known to the
@@ -106,10 +108,11 @@ impl Database {
     pub fn check_run_target(
         &self,
         dataset_name: &str,
+        dataset_version: Option<u32>,
         settings: &RunSettings,
     ) -> Result<ValidationErrors, StoreError> {
         self.read(|conn| {
-            let target = match target_of(conn, dataset_name, settings)? {
+            let target = match target_of(conn, dataset_name, dataset_version, settings)? {
                 Ok(target) => target,
                 Err(errors) => return Ok(errors),
             };
@@ -133,7 +136,7 @@ impl Database {
 
 /// The items a new run takes.
 struct Target {
-    /// The newest version of the dataset.
+    /// The version of the dataset it evaluates.
     dataset: DatasetRow,
     /// `(position, item id, category)` of each of its items.
     keys: Vec<(i32, String, String)>,
@@ -141,18 +144,29 @@ struct Target {
     chosen: Vec<usize>,
 }
 
-/// The items a new run takes, or what is wrong with its dataset name or selection.
+/// The items a new run takes (of `version` of the dataset, else of its newest), or what is
+/// wrong with its dataset name, version or selection.
 fn target_of(
     conn: &mut DbConnection,
     dataset_name: &str,
+    version: Option<u32>,
     settings: &RunSettings,
 ) -> Result<Result<Target, ValidationErrors>, StoreError> {
-    let Some(dataset) = latest_row(conn, dataset_name)? else {
+    let Some(dataset) = crate::datasets::version_row(conn, dataset_name, version)? else {
         let mut errors = ValidationErrors::default();
-        errors.push(
-            "datasetName",
-            crate::datasets::no_dataset_named(conn, dataset_name)?,
-        );
+        match (version, latest_row(conn, dataset_name)?) {
+            (Some(version), Some(newest)) => errors.push(
+                "datasetVersion",
+                format!(
+                    "dataset `{dataset_name}` has no version {version} (its versions are 1 to {})",
+                    newest.version
+                ),
+            ),
+            _ => errors.push(
+                "datasetName",
+                crate::datasets::no_dataset_named(conn, dataset_name)?,
+            ),
+        }
         return Ok(Err(errors));
     };
     let keys = item_keys(conn, dataset.id.as_str())?;
@@ -403,7 +417,8 @@ fn create_in(conn: &mut DbConnection, new: &NewRun<'_>) -> Result<CreatedRun, St
         dataset,
         keys,
         chosen,
-    } = target_of(conn, new.dataset_name, new.settings)?.map_err(StoreError::Invalid)?;
+    } = target_of(conn, new.dataset_name, new.dataset_version, new.settings)?
+        .map_err(StoreError::Invalid)?;
     let kind = crate::datasets::dataset_kind(conn, dataset.id.as_str())?;
     let settings = with_shots_source(conn, new.settings, kind)?.map_err(StoreError::Invalid)?;
     short_of_examples(conn, &settings, new.dataset_name, &dataset, &keys, &chosen)?

@@ -21,15 +21,16 @@ pub struct RunFilter {
     pub created_from: Option<Timestamp>,
     /// Created strictly before this instant.
     pub created_before: Option<Timestamp>,
-    /// Text the provider's, the model's or the dataset's name contains, ignoring case (every
-    /// letter's: on SQLite, `lower` is Rust's, see `connection::lower`).
+    /// Text the provider's, the model's or the dataset's name contains, ignoring case (see
+    /// `connection::lower`).
     pub search: Option<String>,
     /// The order of the runs.
     pub order: RunOrder,
 }
 
-/// The order of the archive's runs. Runs of one key (one creation time; one accuracy) come
-/// newest first, and runs of one creation time by id, descending, so every run has one place.
+/// The order of the archive's runs. Runs of one accuracy come newest first, and runs of one
+/// creation time by id (descending, or ascending for [`RunOrder::Oldest`]), so every run has
+/// one place.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RunOrder {
     /// The most recently created first.

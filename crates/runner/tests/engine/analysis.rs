@@ -489,6 +489,7 @@ async fn a_run_is_not_resumed_under_a_changed_configuration(db: TestDatabase) {
             }),
             model_name: "m",
             dataset_name: "D",
+            dataset_version: None,
             settings: &settings,
             idempotency: None,
             requested_by: None,

@@ -78,6 +78,7 @@ pub(crate) fn create_run(
         provider: None,
         model_name: model,
         dataset_name: dataset,
+        dataset_version: None,
         settings: &settings,
         idempotency: None,
         requested_by: None,

@@ -24,6 +24,10 @@ pub(crate) enum RunsCommand {
         /// The dataset's name.
         #[arg(long)]
         dataset: String,
+        /// The dataset's version to evaluate (a run's "dataset … version N"); its newest when
+        /// left out.
+        #[arg(long, value_name = "N")]
+        dataset_version: Option<u32>,
         /// The model.
         #[arg(long)]
         model: String,
@@ -196,6 +200,7 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
         RunsCommand::Create {
             provider,
             dataset,
+            dataset_version,
             model,
             settings,
             follow: watch,
@@ -203,6 +208,9 @@ pub(crate) fn run(server: &str, command: RunsCommand) -> anyhow::Result<std::pro
         } => {
             let mut body =
                 json!({"providerName": provider, "datasetName": dataset, "modelName": model});
+            if let Some(version) = dataset_version {
+                body["datasetVersion"] = json!(version);
+            }
             if let Some(settings) = settings {
                 body["settings"] = serde_json::from_str(&settings)
                     .context("--settings is not JSON (e.g. '{\"concurrency\": 8}')")?;

@@ -472,6 +472,28 @@ fn the_command_line_client_drives_runs_end_to_end() {
         hint.contains("evalboard runs list --limit 1 --sort oldest --cursor "),
         "{hint}"
     );
+    // A dataset version named: the demo's only one, or one it does not have (the server's
+    // refusal, naming the field).
+    let pinned = evalboard(
+        &server,
+        &create(
+            r#"{"concurrency": 1}"#,
+            &["--dataset-version", "1", "--json"],
+        ),
+        None,
+    );
+    assert_eq!(json_of(&pinned)["dataset"]["version"], 1);
+    let unknown = evalboard(
+        &server,
+        &create(r#"{"concurrency": 1}"#, &["--dataset-version", "9"]),
+        None,
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("datasetVersion"),
+        "{unknown:?}"
+    );
+    let every_text = lines(&evalboard(&server, &["list", "--limit", "100"], None));
     // By accuracy: each line's, the runs with none judged ("–") last.
     let accuracies = |output: &Output| -> Vec<Option<f64>> {
         lines(output)

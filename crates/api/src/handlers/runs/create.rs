@@ -68,8 +68,10 @@ pub(crate) async fn create_run(
             // one answer names every field (the happy path leaves this to `create_run`).
             if let Some(settings) = errors.settings.take() {
                 let name = request.dataset_name.clone();
+                // A version out of range is said already.
+                let version = request.dataset_version.filter(|&v| v >= 1);
                 let target = state
-                    .with_db(move |db| db.check_run_target(&name, &settings))
+                    .with_db(move |db| db.check_run_target(&name, version, &settings))
                     .await?;
                 errors.add_target(target);
             }
@@ -77,13 +79,19 @@ pub(crate) async fn create_run(
         }
     };
     // The request's meaning, not its spelling: `"settings": {}` and no settings are the same.
+    // A version is hashed only when named, so that a request without one hashes as it did
+    // before versions could be named (a retry across an upgrade still replays).
+    let meaning = (
+        &request.provider_name,
+        &request.dataset_name,
+        &request.model_name,
+        &settings,
+    );
     let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&(
-            &request.provider_name,
-            &request.dataset_name,
-            &request.model_name,
-            &settings,
-        ))
+        match request.dataset_version {
+            None => serde_json::to_vec(&meaning),
+            Some(version) => serde_json::to_vec(&(meaning, version)),
+        }
         .map_err(|_| ApiError::Internal)?,
     ));
 
@@ -104,6 +112,7 @@ pub(crate) async fn create_run(
                 provider_name: &request.provider_name,
                 model_name: &request.model_name,
                 dataset_name: &request.dataset_name,
+                dataset_version: request.dataset_version,
                 settings: &settings,
                 provider: provider.as_ref().map(|(kind, base_url)| ProviderIdentity {
                     kind,
@@ -183,10 +192,16 @@ impl Refused {
     fn add_target(&mut self, target: ValidationErrors) {
         self.errors.0.extend(target.0);
         let order = |field: &str| {
-            ["providerName", "modelName", "datasetName", "settings"]
-                .iter()
-                .position(|prefix| field.starts_with(prefix))
-                .unwrap_or(usize::MAX)
+            [
+                "providerName",
+                "modelName",
+                "datasetName",
+                "datasetVersion",
+                "settings",
+            ]
+            .iter()
+            .position(|prefix| field.starts_with(prefix))
+            .unwrap_or(usize::MAX)
         };
         self.errors.0.sort_by_key(|e| order(&e.field));
     }
@@ -248,6 +263,12 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         errors.push(
             "datasetName",
             format!("no dataset is named `{}`", shorten(&request.dataset_name)),
+        );
+    }
+    if request.dataset_version == Some(0) {
+        errors.push(
+            "datasetVersion",
+            "must be 1 or more: a dataset's versions are numbered from 1",
         );
     }
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();

@@ -47,7 +47,8 @@ pub(crate) struct ListRunsQuery {
     )]
     model_name: Option<String>,
     /// Runs whose provider's, model's or dataset's name contains this text, ignoring case
-    /// (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`).
+    /// (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`; on PostgreSQL, letters beyond
+    /// ASCII only in a database of a UTF-8 locale).
     #[param(
         min_length = 1,
         max_length = 200,

@@ -776,10 +776,19 @@ export interface components {
         /** @description Body of `POST /runs`. */
         CreateRunRequest: {
             /**
-             * @description A dataset listed by `GET /datasets`; its newest version is used.
+             * @description A dataset listed by `GET /datasets`; its newest version is used unless
+             *     `datasetVersion` names another.
              * @example evalboard-demo
              */
             datasetName: string;
+            /**
+             * Format: int32
+             * @description The dataset's version to evaluate (as a run's `dataset.version` says it): to evaluate
+             *     again exactly what an earlier run did after the dataset was imported anew. Its newest
+             *     when absent.
+             * @example 1
+             */
+            datasetVersion?: number | null;
             /**
              * @description One of the provider's models.
              * @example sim-1
@@ -1707,7 +1716,7 @@ export interface components {
         RunPageDto: {
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             nextCursor: string | null;
-            /** @description Runs, newest first. */
+            /** @description Runs, in the order `sort` names (the newest first by default). */
             runs: components["schemas"]["RunDetailDto"][];
             /**
              * Format: int64
@@ -3028,7 +3037,8 @@ export interface operations {
                 modelName?: string;
                 /**
                  * @description Runs whose provider's, model's or dataset's name contains this text, ignoring case
-                 *     (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`).
+                 *     (`claude` finds `claude-sonnet-4`, `über` finds `ÜberQA`; on PostgreSQL, letters beyond
+                 *     ASCII only in a database of a UTF-8 locale).
                  */
                 search?: string;
                 createdFrom?: string;

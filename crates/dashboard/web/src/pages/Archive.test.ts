@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { orderOf, runsCounted, sortAfterClick } from "./Archive";
+import { orderOf, runsCounted, sortAfterClick, uniqueRuns } from "./Archive";
 
 describe("runsCounted", () => {
   it("says how many runs there are, or how many the filters select", () => {
@@ -25,5 +25,12 @@ describe("sortAfterClick", () => {
   it("names each order", () => {
     expect(orderOf("accuracy")).toBe("lowest accuracy first");
     expect(orderOf("-createdAt")).toBe("newest first");
+  });
+});
+
+describe("uniqueRuns", () => {
+  it("keeps a run listed on two pages once, where it came first", () => {
+    const run = (id: string, n: number) => ({ run: { id }, n });
+    expect(uniqueRuns([run("a", 1), run("b", 2), run("a", 3), run("c", 4)])).toEqual([run("a", 1), run("b", 2), run("c", 4)]);
   });
 });

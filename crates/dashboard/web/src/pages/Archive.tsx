@@ -96,7 +96,7 @@ export function ArchivePage() {
   };
   const toggle = (id: string) =>
     setCompare((selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id]).join(","));
-  const rows = runs.data?.pages.flatMap((page) => page.runs) ?? [];
+  const rows = uniqueRuns(runs.data?.pages.flatMap((page) => page.runs) ?? []);
   // Ticked runs the listing does not show (ticked under other filters, or from a shared link)
   // are fetched, so that the selection can be seen, unticked and checked as a whole.
   const listed = new Map(rows.map((r) => [r.run.id, r]));
@@ -417,6 +417,17 @@ function KnownNames({ id, names }: { id: string; names: string[] }) {
 export function judgedOf(progress: { correct: number; incorrect: number; total: number }): string | null {
   const judged = progress.correct + progress.incorrect;
   return judged > 0 && judged < progress.total ? `${judged.toLocaleString()} of ${progress.total.toLocaleString()}` : null;
+}
+
+/** `runs` without the later listings of a run listed twice: ordered by accuracy, a run still
+ * going moves as its accuracy does, and may come again on a later page. */
+export function uniqueRuns<T extends { run: { id: string } }>(runs: T[]): T[] {
+  const seen = new Set<string>();
+  return runs.filter((detail) => {
+    if (seen.has(detail.run.id)) return false;
+    seen.add(detail.run.id);
+    return true;
+  });
 }
 
 /** How the archive's runs are ordered by `sort`, for its caption and its headings. */

@@ -110,6 +110,15 @@ await step("a new run refuses a bad field beside it, then starts", async () => {
     }),
   );
   await check("new-run-invalid");
+  // A dataset version the dataset does not have: the server's refusal, beside the field.
+  await page.getByLabel("Dataset version").fill("9");
+  await page.getByRole("button", { name: "Create run" }).click();
+  await page
+    .locator(".form-field.invalid")
+    .filter({ hasText: "Dataset version" })
+    .getByText("has no version 9 (its versions are 1 to 1)", { exact: false })
+    .waitFor();
+  await page.getByLabel("Dataset version").fill("1");
   await page.getByLabel("Concurrency").fill("2");
   await page.getByLabel("Latency (ms)").fill("1500");
   await page.getByRole("button", { name: "Create run" }).dblclick();
@@ -117,6 +126,7 @@ await step("a new run refuses a bad field beside it, then starts", async () => {
   liveRun = page.url().split("/").pop();
   const list = await api("/runs?limit=10");
   if (list.body.runs.length !== 1) throw new Error(`a double click made ${list.body.runs.length} runs`);
+  if (list.body.runs[0].dataset.version !== 1) throw new Error("the run is not of the version named");
 });
 
 await step("the board follows the run without a reload", async () => {

@@ -111,6 +111,8 @@ function NewRunForm() {
             providerName: text("providerName"),
             modelName: text("modelName"),
             datasetName: text("datasetName"),
+            // Its newest unless one is named.
+            datasetVersion: text("datasetVersion") === "" ? undefined : Number(text("datasetVersion")),
             settings,
           },
           params: { header: { "Idempotency-Key": key } },
@@ -168,6 +170,19 @@ function NewRunForm() {
                 </option>
               ))}
             </select>,
+          )}
+          {field(
+            "datasetVersion",
+            "Dataset version",
+            <input
+              id="datasetVersion"
+              name="datasetVersion"
+              type="number"
+              min={1}
+              max={dataset?.version}
+              placeholder={dataset ? `newest (v${dataset.version})` : "newest"}
+            />,
+            "an earlier one evaluates again what an earlier run did (its page names its version)",
           )}
         </fieldset>
         <fieldset>

@@ -111,9 +111,11 @@ describe("wholeNumberProblems", () => {
         ["settings.simulated.seed", "1e3"],
         ["settings.shots", ""],
         ["settings.generation.temperature", "0.7"],
+        ["datasetVersion", "0"],
       ]),
     );
     expect(problems).toEqual([
+      { field: "datasetVersion", detail: "must be a whole number, 1 or more, not 0" },
       { field: "settings.concurrency", detail: "must be a whole number, 1 or more, not 2.5" },
       { field: "settings.maxAttempts", detail: "must be a whole number, 1 or more, not 0" },
       { field: "settings.simulated.latencyMs", detail: "must be a whole number, 0 or more, not -1" },
@@ -121,6 +123,8 @@ describe("wholeNumberProblems", () => {
     // Placed beside their inputs like the server's problems.
     const placed = placeProblems(new ApiError(0, "Not sent", "", problems), shownFields("choice", true));
     expect(placed.beside.get("settings.concurrency")).toEqual(["must be a whole number, 1 or more, not 2.5"]);
+    // The dataset's version too, beside its own field.
+    expect(placed.beside.get("datasetVersion")).toEqual(["must be a whole number, 1 or more, not 0"]);
     expect(placed.summary).toEqual([]);
   });
 

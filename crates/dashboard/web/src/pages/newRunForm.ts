@@ -7,6 +7,7 @@ type Settings = Schemas["RunSettingsDto"];
 /** Inputs whose settings are whole numbers (counts, seeds, milliseconds), with the least each
  *  takes (the server says the most). */
 const WHOLE_NUMBERS: [string, number][] = [
+  ["datasetVersion", 1],
   ["settings.selection.sampleSize", 1],
   ["settings.selection.seed", 0],
   ["settings.concurrency", 1],
@@ -46,6 +47,7 @@ const ALWAYS = [
   "providerName",
   "modelName",
   "datasetName",
+  "datasetVersion",
   "settings.selection.categories",
   "settings.selection.sampleSize",
   "settings.selection.seed",

@@ -434,6 +434,42 @@ await step("compare two runs from the archive", async () => {
   await page.getByText(/^None: every compared item is right in all these runs/).waitFor();
 });
 
+await step("a new run like an earlier one starts from its version and settings", async () => {
+  const earlier = await createRun({ concurrency: 3, selection: { categories: ["math", "physics"], sampleSize: 4, seed: 5 }, simulated: { seed: 4, accuracy: 0.6 } });
+  await until("the earlier run to finish", async () => (await api(`/runs/${earlier}`)).body.run.status === "completed");
+  await page.goto(`${base}/ui/runs/${earlier}`);
+  await page.getByRole("link", { name: "New run like this" }).click();
+  await page.getByText(/^Like run/).waitFor();
+  const valueOf = (label) => page.getByLabel(label, { exact: true }).inputValue();
+  for (const [label, expected] of [
+    ["Concurrency", "3"],
+    ["Sample size", "4"],
+    ["Sample seed", "5"],
+    ["Dataset version", "1"],
+    ["Accuracy", "0.6"],
+    ["Seed", "4"],
+    ["Model", "sim-1"],
+  ]) {
+    const value = await valueOf(label);
+    if (value !== expected) throw new Error(`${label} starts at ${value}, not ${expected}`);
+  }
+  for (const category of ["math", "physics", "history"]) {
+    const checked = await page.getByRole("checkbox", { name: new RegExp(`^${category} `) }).isChecked();
+    if (checked !== (category !== "history")) throw new Error(`${category} is ${checked ? "" : "not "}checked`);
+  }
+  await check("new-run-like");
+  // What differs is changed; the rest is sent as it was.
+  await page.getByLabel("Concurrency", { exact: true }).fill("2");
+  await page.getByRole("button", { name: "Create run" }).click();
+  await page.waitForURL(/\/ui\/runs\/run-/);
+  const made = (await api(`/runs/${page.url().split("/").pop()}`)).body;
+  const { settings } = made;
+  if (made.run.id === earlier || settings.concurrency !== 2 || settings.selection.sampleSize !== 4 || settings.selection.seed !== 5 || settings.simulated.accuracy !== 0.6 || made.dataset.version !== 1)
+    throw new Error(`not like the earlier run: ${JSON.stringify(made)}`);
+  if (JSON.stringify(settings.selection.categories) !== JSON.stringify(["math", "physics"])) throw new Error(`categories ${settings.selection.categories}`);
+  await until("the new run to finish", async () => (await api(`/runs/${made.run.id}`)).body.run.status === "completed");
+});
+
 await step("on a phone: accuracy beside the model, ticks by the cell, a comparison's text on the screen, a finished item a tap away", async () => {
   const running = await createRun({ concurrency: 1, simulated: { latencyMs: 250 } });
   const subset = await createRun({ concurrency: 1, selection: { categories: ["math"], sampleSize: 3 }, simulated: { latencyMs: 60000 } });

@@ -504,6 +504,7 @@ export function CategoryChecks({
   name,
   categories,
   checked,
+  defaultChecked,
   onChange,
   children,
 }: {
@@ -511,6 +512,8 @@ export function CategoryChecks({
   name: string;
   categories: Schemas["CategoryDto"][] | undefined;
   checked?: string[];
+  /** Without `checked`: those checked at first. */
+  defaultChecked?: string[];
   onChange?: (checked: string[]) => void;
   children?: ReactNode;
 }) {
@@ -525,6 +528,7 @@ export function CategoryChecks({
               name={name}
               value={c.name}
               checked={checked?.includes(c.name)}
+              defaultChecked={checked === undefined ? defaultChecked?.includes(c.name) : undefined}
               onChange={
                 onChange &&
                 ((e) => onChange(e.target.checked ? [...(checked ?? []), c.name] : (checked ?? []).filter((n) => n !== c.name)))

@@ -12,14 +12,23 @@ import {
   useRef,
   useState,
 } from "react";
-import { useLocation } from "wouter";
+import { useQuery } from "@tanstack/react-query";
+import { Link, useLocation, useSearchParams } from "wouter";
 
 import { ApiError, api, unwrap } from "../api/client";
 import { useAccess } from "../auth/access";
-import { CategoryChecks, ErrorNote, useTitle } from "../components/common";
+import { CategoryChecks, ErrorNote, Loading, QueryError, useTitle } from "../components/common";
 import { ModelSelect, ProviderSelect } from "../components/providers";
-import { useDatasetsQuery, useProvidersQuery } from "../queries";
-import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
+import { runQuery, useDatasetsQuery, useProvidersQuery } from "../queries";
+import {
+  type FormStart,
+  formStartOf,
+  placeProblems,
+  settingsFrom,
+  shownFields,
+  unreadableNumbers,
+  wholeNumberProblems,
+} from "./newRunForm";
 
 
 function newKey(): string {
@@ -37,17 +46,47 @@ export function NewRunPage() {
       </section>
     );
   }
-  return <NewRunForm />;
+  return <NewRunStart />;
 }
 
-function NewRunForm() {
+/** The form, empty or — with `?like=<run id>` (a run page's "New run like this") — filled in
+ * with that run's provider, model, dataset version and settings. */
+function NewRunStart() {
+  const [params] = useSearchParams();
+  const like = params.get("like");
+  const earlier = useQuery({ ...runQuery(like ?? ""), enabled: like !== null, staleTime: 60_000 });
+  if (like === null) return <NewRunForm />;
+  if (earlier.data === undefined) {
+    return (
+      <section aria-labelledby="new-title">
+        <h1 id="new-title">New run</h1>
+        <QueryError error={earlier.error} loaded={false} />
+        {earlier.isPending && <Loading failure={earlier.failureReason} />}
+      </section>
+    );
+  }
+  const start = formStartOf(earlier.data);
+  return (
+    <NewRunForm key={like} start={start}>
+      <p className="meta">
+        Like run{" "}
+        <Link href={`/runs/${like}`}>
+          {start.modelName} on {start.datasetName} <code>…{like.slice(-8)}</code>
+        </Link>
+        : its dataset version and settings in force. Change what differs.
+      </p>
+    </NewRunForm>
+  );
+}
+
+function NewRunForm({ start, children }: { start?: FormStart; children?: ReactNode }) {
   const providers = useProvidersQuery();
   const datasets = useDatasetsQuery();
   const [, navigate] = useLocation();
-  const [providerName, setProviderName] = useState("");
-  const [datasetName, setDatasetName] = useState("");
-  const [judge, setJudge] = useState("choice");
-  const [judgeProviderName, setJudgeProviderName] = useState("");
+  const [providerName, setProviderName] = useState(start?.providerName ?? "");
+  const [datasetName, setDatasetName] = useState(start?.datasetName ?? "");
+  const [judge, setJudge] = useState<string>(start?.judge ?? "choice");
+  const [judgeProviderName, setJudgeProviderName] = useState(start?.judgeProviderName ?? "");
   const [key, setKey] = useState(newKey);
   const [error, setError] = useState<unknown>(null);
   // The fields changed since the last refusal: what was said of them may no longer hold.
@@ -128,15 +167,25 @@ function NewRunForm() {
     }
   };
 
+  // A run like an earlier one: each input starts from that run's value (the dataset's version
+  // only while its dataset is chosen: another dataset's versions are others).
+  const startOf = (name: string, input: ReactNode) => {
+    const value = start?.values[name];
+    const elsewhere = name === "datasetVersion" && dataset?.name !== start?.datasetName;
+    if (value === undefined || elsewhere || !isValidElement(input)) return input;
+    const checkbox = (input.props as { type?: string }).type === "checkbox";
+    return cloneElement(input as ReactElement<Record<string, unknown>>, checkbox ? { defaultChecked: true } : { defaultValue: value });
+  };
   const field = (name: string, label: string, input: ReactNode, hint?: string) => (
     <Labelled name={name} label={label} problems={beside.get(name)} hint={hint}>
-      {input}
+      {startOf(name, input)}
     </Labelled>
   );
 
   return (
     <section aria-labelledby="new-title">
       <h1 id="new-title">New run</h1>
+      {children}
       <ErrorNote error={providers.error ?? datasets.error} />
       <form
         ref={form}
@@ -175,6 +224,8 @@ function NewRunForm() {
             "datasetVersion",
             "Dataset version",
             <input
+              // Drawn anew for another dataset: what was typed was a version of the other one.
+              key={dataset?.name}
               id="datasetVersion"
               name="datasetVersion"
               type="number"
@@ -187,7 +238,14 @@ function NewRunForm() {
         </fieldset>
         <fieldset>
           <legend>Items</legend>
-          <CategoryChecks id="categories-label" name="settings.selection.categories" categories={dataset?.categories}>
+          <CategoryChecks
+            // Drawn anew for another dataset, whose categories are others.
+            key={dataset?.name}
+            id="categories-label"
+            name="settings.selection.categories"
+            categories={dataset?.categories}
+            defaultChecked={dataset?.name === start?.datasetName ? start?.categories : undefined}
+          >
             {beside.get("settings.selection.categories")?.map((detail) => (
               <small key={detail} className="problem">
                 {detail}

@@ -178,6 +178,10 @@ export function RunPage({ id }: { id: string }) {
               Re-judge…
             </button>
           )}
+          {operate && run.run.providerName !== BROWSER_HARNESS && (
+            // The same items asked the same way, of another model (or the same one again).
+            <Link href={`/runs/new?like=${id}`}>New run like this</Link>
+          )}
           <Download href={`/runs/${id}/export?${exportQuery("csv")}`} fallbackName={`${id}-items${filtered ? "-filtered" : ""}.csv`}>
             Export CSV{filtered && " (filtered)"}
           </Download>

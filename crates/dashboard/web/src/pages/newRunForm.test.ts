@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
+import { formStartOf, placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
 function form(fields: [string, string][]): FormData {
   const data = new FormData();
@@ -137,5 +137,64 @@ describe("wholeNumberProblems", () => {
         input("modelName", "text", true),
       ]),
     ).toEqual([{ field: "settings.concurrency", detail: "is not a number" }]);
+  });
+});
+
+describe("formStartOf", () => {
+  it("starts a run like an earlier one: its names, version, judge and every setting in force", () => {
+    const start = formStartOf({
+      run: { providerName: "OpenAI", modelName: "gpt-4.1" },
+      dataset: { name: "MMLU-Pro", version: 3 },
+      settings: {
+        concurrency: 8,
+        maxAttempts: 4,
+        cache: true,
+        shots: 5,
+        shotsFrom: { datasetName: "MMLU-Pro-validation" },
+        selection: { categories: ["law", "math"], sampleSize: 100, seed: 7 },
+        generation: { temperature: 0, maxTokens: 4000 },
+        judge: { kind: "llm", providerName: "Anthropic", modelName: "claude-judge" },
+        budget: { maxCostUsd: 2.5 },
+      },
+    });
+    expect(start).toEqual({
+      providerName: "OpenAI",
+      modelName: "gpt-4.1",
+      datasetName: "MMLU-Pro",
+      judge: "llm",
+      judgeProviderName: "Anthropic",
+      categories: ["law", "math"],
+      values: {
+        modelName: "gpt-4.1",
+        datasetVersion: "3",
+        "settings.selection.sampleSize": "100",
+        "settings.selection.seed": "7",
+        "settings.concurrency": "8",
+        "settings.maxAttempts": "4",
+        "settings.shots": "5",
+        "settings.shotsFrom": "MMLU-Pro-validation",
+        "settings.cache": "on",
+        // A temperature of 0 is a value, not a blank.
+        "settings.generation.temperature": "0",
+        "settings.generation.maxTokens": "4000",
+        "settings.budget.maxCostUsd": "2.5",
+        "settings.judge.modelName": "claude-judge",
+      },
+    });
+  });
+  it("leaves blank what the earlier run did not set, and the rules judge as they are", () => {
+    const start = formStartOf({
+      run: { providerName: "Simulated", modelName: "sim-1" },
+      dataset: { name: "evalboard-demo", version: 1 },
+      settings: { cache: false, judge: { kind: "choice" }, simulated: { accuracy: 0.5, latencyMs: 0 } },
+    });
+    expect(start.judge).toBe("choice");
+    expect(start.categories).toEqual([]);
+    expect(start.values).toEqual({
+      modelName: "sim-1",
+      datasetVersion: "1",
+      "settings.simulated.accuracy": "0.5",
+      "settings.simulated.latencyMs": "0",
+    });
   });
 });

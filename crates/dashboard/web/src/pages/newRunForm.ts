@@ -169,3 +169,61 @@ function prune(value: unknown): unknown {
     .filter(([, v]) => v !== undefined);
   return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }
+
+/** What the form starts from for a new run like an earlier one: its provider, model, dataset
+ * and version, its judge, and each input's value by the input's name (as the request names
+ * it), every setting the earlier run had in force. */
+export interface FormStart {
+  providerName: string;
+  modelName: string;
+  datasetName: string;
+  judge: "choice" | "llm";
+  judgeProviderName: string;
+  categories: string[];
+  /** Each other input's value, by its name; a checkbox's is `on`. */
+  values: Record<string, string>;
+}
+
+/** The form's start for a run like `detail`: the same items (its dataset's version, its
+ * selection) asked the same way (its settings in force). */
+export function formStartOf(detail: {
+  run: { providerName: string; modelName: string };
+  dataset: { name: string; version: number };
+  settings: Settings;
+}): FormStart {
+  const s = detail.settings;
+  const values: Record<string, string> = {};
+  const put = (name: string, value: number | string | boolean | null | undefined) => {
+    if (value === undefined || value === null || value === false) return;
+    values[name] = value === true ? "on" : String(value);
+  };
+  put("modelName", detail.run.modelName);
+  put("datasetVersion", detail.dataset.version);
+  put("settings.selection.sampleSize", s.selection?.sampleSize);
+  put("settings.selection.seed", s.selection?.seed);
+  put("settings.concurrency", s.concurrency);
+  put("settings.maxAttempts", s.maxAttempts);
+  put("settings.shots", s.shots);
+  put("settings.shotsFrom", s.shotsFrom?.datasetName);
+  put("settings.cache", s.cache);
+  put("settings.generation.temperature", s.generation?.temperature);
+  put("settings.generation.topP", s.generation?.topP);
+  put("settings.generation.maxTokens", s.generation?.maxTokens);
+  put("settings.budget.maxTokens", s.budget?.maxTokens);
+  put("settings.budget.maxCostUsd", s.budget?.maxCostUsd);
+  put("settings.judge.modelName", s.judge?.kind === "llm" ? s.judge.modelName : undefined);
+  put("settings.simulated.accuracy", s.simulated?.accuracy);
+  put("settings.simulated.latencyMs", s.simulated?.latencyMs);
+  put("settings.simulated.faultRate", s.simulated?.faultRate);
+  put("settings.simulated.unparsedRate", s.simulated?.unparsedRate);
+  put("settings.simulated.seed", s.simulated?.seed);
+  return {
+    providerName: detail.run.providerName,
+    modelName: detail.run.modelName,
+    datasetName: detail.dataset.name,
+    judge: s.judge?.kind === "llm" ? "llm" : "choice",
+    judgeProviderName: s.judge?.kind === "llm" ? (s.judge.providerName ?? "") : "",
+    categories: s.selection?.categories ?? [],
+    values,
+  };
+}

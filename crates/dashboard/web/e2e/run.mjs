@@ -468,6 +468,11 @@ await step("a new run like an earlier one starts from its version and settings",
     throw new Error(`not like the earlier run: ${JSON.stringify(made)}`);
   if (JSON.stringify(settings.selection.categories) !== JSON.stringify(["math", "physics"])) throw new Error(`categories ${settings.selection.categories}`);
   await until("the new run to finish", async () => (await api(`/runs/${made.run.id}`)).body.run.status === "completed");
+  // Like a run that is not there: said, with the way to an empty form.
+  await page.goto(`${base}/ui/runs/new?like=run-00000000000000000000000000000000`);
+  await page.getByRole("link", { name: "Start from an empty form" }).click();
+  await page.getByRole("button", { name: "Create run" }).waitFor();
+  if ((await page.getByText(/^Like run/).count()) !== 0) throw new Error("the empty form still says it is like a run");
 });
 
 await step("on a phone: accuracy beside the model, ticks by the cell, a comparison's text on the screen, a finished item a tap away", async () => {

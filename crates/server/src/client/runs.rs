@@ -26,7 +26,7 @@ pub(crate) enum RunsCommand {
         dataset: String,
         /// The dataset's version to evaluate (a run's "dataset … version N"); its newest when
         /// left out.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         dataset_version: Option<u32>,
         /// The model.
         #[arg(long)]

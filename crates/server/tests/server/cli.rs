@@ -493,6 +493,17 @@ fn the_command_line_client_drives_runs_end_to_end() {
         String::from_utf8_lossy(&unknown.stderr).contains("datasetVersion"),
         "{unknown:?}"
     );
+    // Versions are numbered from 1: 0 is refused before anything is sent.
+    let zero = evalboard(
+        &server,
+        &create(r#"{"concurrency": 1}"#, &["--dataset-version", "0"]),
+        None,
+    );
+    assert!(!zero.status.success());
+    assert!(
+        String::from_utf8_lossy(&zero.stderr).contains("--dataset-version"),
+        "{zero:?}"
+    );
     let every_text = lines(&evalboard(&server, &["list", "--limit", "100"], None));
     // By accuracy: each line's, the runs with none judged ("–") last.
     let accuracies = |output: &Output| -> Vec<Option<f64>> {

@@ -505,6 +505,7 @@ export function CategoryChecks({
   categories,
   checked,
   defaultChecked,
+  others,
   onChange,
   children,
 }: {
@@ -514,6 +515,9 @@ export function CategoryChecks({
   checked?: string[];
   /** Without `checked`: those checked at first. */
   defaultChecked?: string[];
+  /** Categories to offer beyond `categories` (of another version of the dataset), checked at
+   * first, without a count. */
+  others?: string[];
   onChange?: (checked: string[]) => void;
   children?: ReactNode;
 }) {
@@ -535,6 +539,12 @@ export function CategoryChecks({
               }
             />{" "}
             {c.name} <span className="muted">({c.itemCount})</span>
+          </label>
+        ))}
+        {others?.map((other) => (
+          <label key={other} className="check">
+            <input type="checkbox" name={name} value={other} defaultChecked />{" "}
+            {other} <span className="muted">(not in the newest version)</span>
           </label>
         ))}
       </div>

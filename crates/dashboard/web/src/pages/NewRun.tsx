@@ -23,6 +23,7 @@ import { runQuery, useDatasetsQuery, useProvidersQuery } from "../queries";
 import {
   type FormStart,
   formStartOf,
+  likeDifferences,
   placeProblems,
   settingsFrom,
   shownFields,
@@ -55,17 +56,28 @@ function NewRunStart() {
   const [params] = useSearchParams();
   const like = params.get("like");
   const earlier = useQuery({ ...runQuery(like ?? ""), enabled: like !== null, staleTime: 60_000 });
+  const providers = useProvidersQuery();
+  const datasets = useDatasetsQuery();
   if (like === null) return <NewRunForm />;
-  if (earlier.data === undefined) {
+  // The lists too: a select whose options come after it was drawn does not take its start.
+  if (earlier.data === undefined || providers.data === undefined || datasets.data === undefined) {
+    const failed = earlier.error ?? providers.error ?? datasets.error;
     return (
       <section aria-labelledby="new-title">
         <h1 id="new-title">New run</h1>
-        <QueryError error={earlier.error} loaded={false} />
-        {earlier.isPending && <Loading failure={earlier.failureReason} />}
+        <QueryError error={failed} loaded={false} />
+        {failed === null ? (
+          <Loading failure={earlier.failureReason} />
+        ) : (
+          <p>
+            <Link href="/runs/new">Start from an empty form</Link>
+          </p>
+        )}
       </section>
     );
   }
   const start = formStartOf(earlier.data);
+  const differences = likeDifferences(start, providers.data, datasets.data);
   return (
     <NewRunForm key={like} start={start}>
       <p className="meta">
@@ -75,6 +87,16 @@ function NewRunStart() {
         </Link>
         : its dataset version and settings in force. Change what differs.
       </p>
+      {differences.length > 0 && (
+        <div className="warning" role="status">
+          <p>This server cannot start it as it was:</p>
+          <ul>
+            {differences.map((difference) => (
+              <li key={difference}>{difference}</li>
+            ))}
+          </ul>
+        </div>
+      )}
     </NewRunForm>
   );
 }
@@ -233,7 +255,7 @@ function NewRunForm({ start, children }: { start?: FormStart; children?: ReactNo
               max={dataset?.version}
               placeholder={dataset ? `newest (v${dataset.version})` : "newest"}
             />,
-            "an earlier one evaluates again what an earlier run did (its page names its version)",
+            "an earlier one evaluates again what an earlier run did (its page names its version); the categories below are the newest version's",
           )}
         </fieldset>
         <fieldset>
@@ -245,6 +267,12 @@ function NewRunForm({ start, children }: { start?: FormStart; children?: ReactNo
             name="settings.selection.categories"
             categories={dataset?.categories}
             defaultChecked={dataset?.name === start?.datasetName ? start?.categories : undefined}
+            // An earlier version's categories the newest lacks: still offered, and checked.
+            others={
+              dataset?.name === start?.datasetName
+                ? start?.categories.filter((name) => !dataset?.categories.some((c) => c.name === name))
+                : undefined
+            }
           >
             {beside.get("settings.selection.categories")?.map((detail) => (
               <small key={detail} className="problem">

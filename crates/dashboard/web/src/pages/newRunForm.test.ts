@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api/client";
-import { formStartOf, placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
+import { formStartOf, likeDifferences, placeProblems, settingsFrom, shownFields, unreadableNumbers, wholeNumberProblems } from "./newRunForm";
 
 function form(fields: [string, string][]): FormData {
   const data = new FormData();
@@ -196,5 +196,26 @@ describe("formStartOf", () => {
       "settings.simulated.accuracy": "0.5",
       "settings.simulated.latencyMs": "0",
     });
+  });
+});
+
+describe("likeDifferences", () => {
+  const start = formStartOf({
+    run: { providerName: "Sim B", modelName: "sim-2" },
+    dataset: { name: "probe-ds", version: 1 },
+    settings: { judge: { kind: "llm", providerName: "Judges", modelName: "j-1" } },
+  });
+  it("says each part of the earlier run this server does not have", () => {
+    expect(likeDifferences(start, [{ name: "Simulated", models: ["sim-1"] }], [{ name: "evalboard-demo", version: 1 }])).toEqual([
+      "its provider, Sim B, is not configured here: choose another",
+      "its dataset, probe-ds, is not stored here: choose another",
+      "its judge's provider, Judges, is not configured here: choose another",
+    ]);
+    expect(likeDifferences(start, [{ name: "Sim B", models: ["sim-1"] }, { name: "Judges", models: ["j-1"] }], [{ name: "probe-ds", version: 2 }])).toEqual([
+      "its model, sim-2, is not one of Sim B's here: choose another",
+    ]);
+  });
+  it("says nothing when all is here", () => {
+    expect(likeDifferences(start, [{ name: "Sim B", models: ["sim-2"] }, { name: "Judges", models: ["j-1"] }], [{ name: "probe-ds", version: 1 }])).toEqual([]);
   });
 });

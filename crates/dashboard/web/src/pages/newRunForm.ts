@@ -227,3 +227,26 @@ export function formStartOf(detail: {
     values,
   };
 }
+
+/** What of a run like an earlier one this server cannot start as it was: the form shows
+ * something else in its place (its first provider, model or dataset). */
+export function likeDifferences(
+  start: FormStart,
+  providers: { name: string; models: string[] }[],
+  datasets: { name: string; version: number }[],
+): string[] {
+  const differences: string[] = [];
+  const provider = providers.find((p) => p.name === start.providerName);
+  if (provider === undefined) {
+    differences.push(`its provider, ${start.providerName}, is not configured here: choose another`);
+  } else if (!provider.models.includes(start.modelName)) {
+    differences.push(`its model, ${start.modelName}, is not one of ${start.providerName}'s here: choose another`);
+  }
+  if (!datasets.some((d) => d.name === start.datasetName)) {
+    differences.push(`its dataset, ${start.datasetName}, is not stored here: choose another`);
+  }
+  if (start.judge === "llm" && !providers.some((p) => p.name === start.judgeProviderName)) {
+    differences.push(`its judge's provider, ${start.judgeProviderName}, is not configured here: choose another`);
+  }
+  return differences;
+}

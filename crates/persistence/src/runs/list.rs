@@ -49,31 +49,37 @@ impl RunOrder {
     /// Whether runs are ordered by their accuracy (a key besides their creation time, which
     /// cursors of the order hold).
     pub fn is_by_accuracy(self) -> bool {
-        matches!(self, Self::MostAccurate | Self::LeastAccurate)
+        self.unjudged_key().is_some()
+    }
+
+    /// In an order by accuracy, the key of a run with nothing judged: past every accuracy
+    /// (0–1) in the order's direction, so that such runs come last either way.
+    fn unjudged_key(self) -> Option<f64> {
+        match self {
+            Self::Newest | Self::Oldest => None,
+            Self::MostAccurate => Some(-1.0),
+            Self::LeastAccurate => Some(2.0),
+        }
     }
 
     /// The key a run is ordered by besides its creation time and id, when the order has one:
     /// its accuracy, or for a run with nothing judged a value past every accuracy in the
-    /// order's direction (so that such runs come last either way).
+    /// order's direction.
     pub fn key_of(self, run: &Run) -> Option<f64> {
+        let unjudged = self.unjudged_key()?;
         let (correct, incorrect) = (run.counts.correct, run.counts.incorrect);
         let judged = correct + incorrect;
-        let accuracy = (judged > 0).then(|| correct as f64 / judged as f64);
-        match self {
-            Self::Newest | Self::Oldest => None,
-            Self::MostAccurate => Some(accuracy.unwrap_or(UNJUDGED_LAST_DESCENDING)),
-            Self::LeastAccurate => Some(accuracy.unwrap_or(UNJUDGED_LAST_ASCENDING)),
-        }
+        Some(if judged > 0 {
+            correct as f64 / judged as f64
+        } else {
+            unjudged
+        })
     }
 }
 
-/// The accuracy keys of a run with nothing judged (accuracies are within 0–1).
-const UNJUDGED_LAST_DESCENDING: f64 = -1.0;
-const UNJUDGED_LAST_ASCENDING: f64 = 2.0;
-
-/// [`RunOrder::key_of`] in SQL. Both backends divide IEEE doubles, as Rust does, so a key read
-/// back from a cursor compares equal to the database's for the same run. (`DOUBLE PRECISION`
-/// is a `REAL` to SQLite.)
+/// [`RunOrder::key_of`] in SQL, `unjudged` the key of a run with nothing judged. Both
+/// backends divide IEEE doubles, as Rust does, so a key read back from a cursor compares equal
+/// to the database's for the same run. (`DOUBLE PRECISION` is a `REAL` to SQLite.)
 fn accuracy_key(unjudged: f64) -> SqlLiteral<Double> {
     diesel::dsl::sql::<Double>(&format!(
         "COALESCE(CAST(correct_count AS DOUBLE PRECISION) \
@@ -194,19 +200,17 @@ impl Database {
         self.read(|conn| {
             let mut query = filtered_runs!(filter, RunRow::as_select());
             let order = filter.order;
+            // The accuracy key in SQL (read by the orders by accuracy only).
+            let accuracy = || accuracy_key(order.unjudged_key().unwrap_or_default());
             query = match order {
                 RunOrder::Newest => query.order((runs::created_at.desc(), runs::id.desc())),
                 RunOrder::Oldest => query.order((runs::created_at.asc(), runs::id.asc())),
-                RunOrder::MostAccurate => query.order((
-                    accuracy_key(UNJUDGED_LAST_DESCENDING).desc(),
-                    runs::created_at.desc(),
-                    runs::id.desc(),
-                )),
-                RunOrder::LeastAccurate => query.order((
-                    accuracy_key(UNJUDGED_LAST_ASCENDING).asc(),
-                    runs::created_at.desc(),
-                    runs::id.desc(),
-                )),
+                RunOrder::MostAccurate => {
+                    query.order((accuracy().desc(), runs::created_at.desc(), runs::id.desc()))
+                }
+                RunOrder::LeastAccurate => {
+                    query.order((accuracy().asc(), runs::created_at.desc(), runs::id.desc()))
+                }
             };
             if let Some(cursor) = cursor {
                 let at = cursor.created_at.naive_utc();
@@ -216,28 +220,25 @@ impl Database {
                 let newest_first = runs::created_at
                     .lt(at)
                     .or(runs::created_at.eq(at).and(runs::id.lt(id.clone())));
-                query = match (order, cursor.key) {
-                    (RunOrder::Newest, _) => query.filter(newest_first),
-                    (RunOrder::Oldest, _) => query.filter(
-                        runs::created_at
-                            .gt(at)
-                            .or(runs::created_at.eq(at).and(runs::id.gt(id))),
-                    ),
-                    (RunOrder::MostAccurate, Some(key)) => {
-                        let accuracy = || accuracy_key(UNJUDGED_LAST_DESCENDING);
-                        query.filter(accuracy().lt(key).or(accuracy().eq(key).and(newest_first)))
-                    }
-                    (RunOrder::LeastAccurate, Some(key)) => {
-                        let accuracy = || accuracy_key(UNJUDGED_LAST_ASCENDING);
-                        query.filter(accuracy().gt(key).or(accuracy().eq(key).and(newest_first)))
-                    }
-                    (RunOrder::MostAccurate | RunOrder::LeastAccurate, None) => {
-                        return Err(StoreError::invalid(
-                            "cursor",
-                            "a cursor of an order by accuracy holds the last run's accuracy",
-                        ));
-                    }
-                };
+                query =
+                    match (order, cursor.key) {
+                        (RunOrder::Newest, _) => query.filter(newest_first),
+                        (RunOrder::Oldest, _) => query.filter(
+                            runs::created_at
+                                .gt(at)
+                                .or(runs::created_at.eq(at).and(runs::id.gt(id))),
+                        ),
+                        (RunOrder::MostAccurate, Some(key)) => query
+                            .filter(accuracy().lt(key).or(accuracy().eq(key).and(newest_first))),
+                        (RunOrder::LeastAccurate, Some(key)) => query
+                            .filter(accuracy().gt(key).or(accuracy().eq(key).and(newest_first))),
+                        (RunOrder::MostAccurate | RunOrder::LeastAccurate, None) => {
+                            return Err(StoreError::invalid(
+                                "cursor",
+                                "a cursor of an order by accuracy holds the last run's accuracy",
+                            ));
+                        }
+                    };
             }
             // One extra row tells whether another page follows.
             let mut rows: Vec<RunRow> = query.limit(i64::from(limit) + 1).load(conn)?;

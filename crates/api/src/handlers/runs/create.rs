@@ -68,8 +68,7 @@ pub(crate) async fn create_run(
             // one answer names every field (the happy path leaves this to `create_run`).
             if let Some(settings) = errors.settings.take() {
                 let name = request.dataset_name.clone();
-                // A version out of range is said already.
-                let version = request.dataset_version.filter(|&v| v >= 1);
+                let version = request.dataset_version;
                 let target = state
                     .with_db(move |db| db.check_run_target(&name, version, &settings))
                     .await?;
@@ -263,12 +262,6 @@ fn validate(state: &AppState, request: &CreateRunRequest) -> Result<RunSettings,
         errors.push(
             "datasetName",
             format!("no dataset is named `{}`", shorten(&request.dataset_name)),
-        );
-    }
-    if request.dataset_version == Some(0) {
-        errors.push(
-            "datasetVersion",
-            "must be 1 or more: a dataset's versions are numbered from 1",
         );
     }
     let settings: RunSettings = request.settings.clone().unwrap_or_default().into();
